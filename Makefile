@@ -1,0 +1,56 @@
+# qwen3-ptx — plain Makefile. `make` builds the binary and the tests; `make test` runs every test.
+# Kernels: ptx/NAME.ptx -> (C preprocessor) -> ptxas -arch=sm_90a -> build/ptx/NAME.cubin -> embedded in the binary.
+CC      ?= gcc
+CUDA    ?= /usr/local/cuda
+PTXAS   ?= $(CUDA)/bin/ptxas
+B       := build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -I$(CUDA)/include -MMD -MP
+LDLIBS  := -lm -ldl -pthread
+# A spill or a C75xx performance warning is a build error.
+PTXFLAGS := -arch=sm_90a -v --warn-on-spills -Werror
+
+LIB_SRC := $(wildcard gguf/*.c) $(filter-out host/main.c host/cmd_%.c,$(wildcard host/*.c))
+CMD_SRC := host/main.c $(wildcard host/cmd_*.c)
+GEN_SRC := $(B)/cubins.c
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:%.c=%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
+PTX     := $(wildcard ptx/*.ptx)
+CUBINS  := $(PTX:ptx/%.ptx=$(B)/ptx/%.cubin)
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+
+.PHONY: all test clean deps fuzz asan
+all: qwen3-ptx $(TESTS)
+
+qwen3-ptx: $(CMD_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/tests/%: tests/%.c $(LIB_OBJ) tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# --- kernels: preprocess (register lists may be macro-expanded), assemble, embed ---
+$(B)/ptx/%.ptx: ptx/%.ptx $(wildcard ptx/*.h)
+	@mkdir -p $(dir $@)
+	cpp -P -undef -nostdinc -Iptx -x c $< > $@
+$(B)/ptx/%.cubin: $(B)/ptx/%.ptx
+	$(PTXAS) $(PTXFLAGS) -o $@ $< 2> $(B)/ptx/$*.ptxas.log || { cat $(B)/ptx/$*.ptxas.log; exit 1; }
+	@grep -E "Used|spill" $(B)/ptx/$*.ptxas.log | sed 's/^/  $*: /' | head -4
+$(B)/cubins.c: $(CUBINS) host/embed.sh
+	@mkdir -p $(B)
+	sh host/embed.sh $(CUBINS) > $@
+
+# --- tests: `make test` sets up its own dependencies (tests/setup.sh), builds, runs, prints N passed, N failed ---
+test: all
+	@sh tests/setup.sh
+	@bash tests/run.sh
+
+clean:
+	rm -rf $(B) qwen3-ptx
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

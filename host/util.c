@@ -1,0 +1,137 @@
+// util.c — fatal errors, checked allocation, a monotonic clock, a fork-join thread pool, random numbers.
+#include "util.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qwen3-ptx: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die("out of memory allocating %zu bytes", n);
+    return p;
+}
+void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die("out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die("out of memory reallocating %zu bytes", n);
+    return q;
+}
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---------------------------------------------------------------- thread pool
+// Workers sleep on a condition variable; parallel_for hands out indices with an atomic counter, so uneven
+// work (rows of different cost) balances itself. Calls from inside a worker run serially (no nesting).
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    int n, started, generation, busy;
+    void (*fn)(void *, int64_t);
+    void *ctx;
+    int64_t total;
+    int64_t next;  // atomic
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0 };
+static __thread int in_worker;
+
+int n_threads(void) {
+    if (!pool.n) {
+        const char *s = getenv("QWEN3_THREADS");
+        long n = s ? atol(s) : sysconf(_SC_NPROCESSORS_ONLN);
+        pool.n = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    }
+    return pool.n;
+}
+
+static void drain(void) {
+    int64_t i;
+    while ((i = __atomic_fetch_add(&pool.next, 1, __ATOMIC_RELAXED)) < pool.total) pool.fn(pool.ctx, i);
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    in_worker = 1;
+    int seen = 0;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.generation == seen) pthread_cond_wait(&pool.go, &pool.mu);
+        seen = pool.generation;
+        pthread_mutex_unlock(&pool.mu);
+        drain();
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.busy == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+void parallel_for(int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx) {
+    int nt = n_threads();
+    if (nt == 1 || n <= 1 || in_worker) {
+        for (int64_t i = 0; i < n; i++) fn(ctx, i);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    while (pool.started < nt - 1) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, worker, NULL)) die("cannot start a worker thread");
+        pthread_detach(t);
+        pool.started++;
+    }
+    pool.fn = fn; pool.ctx = ctx; pool.total = n; pool.next = 0;
+    pool.busy = pool.started;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    in_worker = 1;  // the caller works too
+    drain();
+    in_worker = 0;
+    pthread_mutex_lock(&pool.mu);
+    while (pool.busy > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+// ---------------------------------------------------------------- random numbers
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+void rng_seed(Rng *r, uint64_t seed) { for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed); }
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rng_u64(Rng *r) {
+    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
+    return out;
+}
+double rng_uniform(Rng *r) { return (rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+float rng_normal(Rng *r) {  // Box-Muller
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}

@@ -1,0 +1,29 @@
+// util.h — small helpers every file uses: fatal errors, checked allocation, time, a thread pool.
+// defines: die, xmalloc, xcalloc, xrealloc, now_sec, parallel_for, rng (splitmix64/xoshiro)
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PRINTF_LIKE(a, b)
+#endif
+
+void die(const char *fmt, ...) PRINTF_LIKE(1, 2) __attribute__((noreturn));  // "qwen3-ptx: <msg>\n", exit(1)
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+double now_sec(void);  // monotonic
+
+// parallel_for: calls fn(ctx, i) for i in [0, n) over the process-wide pool (QWEN3_THREADS or all cores).
+void parallel_for(int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);
+int  n_threads(void);
+
+// Reproducible random numbers (xoshiro256**, seeded through splitmix64).
+typedef struct { uint64_t s[4]; } Rng;
+void     rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_u64(Rng *r);
+double   rng_uniform(Rng *r);         // [0, 1)
+float    rng_normal(Rng *r);          // N(0, 1)
