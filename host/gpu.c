@@ -1,0 +1,207 @@
+// gpu.c — the GPU runtime over the Driver API: primary context, embedded cubins, launches, memory, tensor maps.
+#include "gpu.h"
+#include "util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { const char *name; const unsigned char *data; size_t size; } EmbeddedCubin;
+extern const EmbeddedCubin embedded_cubins[];  // build/cubins.c, generated from ptx/*.ptx by host/embed.sh
+
+// ---------------------------------------------------------------- context
+int gpu_init(Gpu *g, char *err, size_t errlen) {
+    memset(g, 0, sizeof *g);
+    if (cu_load(err, errlen)) return -1;
+    CUresult r = cuInit(0);
+    if (r != CUDA_SUCCESS) {
+        const char *name = "?";
+        cuGetErrorName(r, &name);
+        snprintf(err, errlen, "cuInit failed: %s (no usable NVIDIA driver or device)", name);
+        return -1;
+    }
+    int n = 0;
+    CU_CHECK(cuDeviceGetCount(&n));
+    if (n == 0) { snprintf(err, errlen, "no CUDA device"); return -1; }
+    const char *want = getenv("QWEN3_DEVICE");
+    CU_CHECK(cuDeviceGet(&g->dev, want ? atoi(want) : 0));
+    CU_CHECK(cuDeviceGetName(g->name, sizeof g->name, g->dev));
+    CU_CHECK(cuDeviceGetAttribute(&g->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, g->dev));
+    CU_CHECK(cuDeviceGetAttribute(&g->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, g->dev));
+    if (g->cc_major != 9 || g->cc_minor != 0) {
+        snprintf(err, errlen, "%s is sm_%d%d; the kernels are built for sm_90a (Hopper: H100/H800/H200)", g->name,
+                 g->cc_major, g->cc_minor);
+        return -1;
+    }
+    int l2 = 0;
+    CU_CHECK(cuDeviceGetAttribute(&g->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, g->dev));
+    CU_CHECK(cuDeviceGetAttribute(&l2, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, g->dev));
+    CU_CHECK(cuDeviceGetAttribute(&g->max_smem_optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, g->dev));
+    CU_CHECK(cuDeviceTotalMem(&g->total_mem, g->dev));
+    g->l2_bytes = (size_t)l2;
+    CU_CHECK(cuDevicePrimaryCtxRetain(&g->ctx, g->dev));
+    CU_CHECK(cuCtxSetCurrent(g->ctx));
+    CU_CHECK(cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING));
+    const char *dbg = getenv("QWEN3_DEBUG_SYNC");
+    g->debug_sync = dbg && atoi(dbg) != 0;
+    return 0;
+}
+
+// Loaded modules, cached by name for the life of the process (a handful of cubins).
+#define MAX_MODULES 64
+static struct { const char *name; CUmodule mod; CUcontext ctx; } modules[MAX_MODULES];
+static int n_modules;
+
+static CUmodule load_module(Gpu *g, const char *name) {
+    for (int i = 0; i < n_modules; i++)
+        if (modules[i].ctx == g->ctx && !strcmp(modules[i].name, name)) return modules[i].mod;
+    const EmbeddedCubin *c = embedded_cubins;
+    while (c->name && strcmp(c->name, name)) c++;
+    if (!c->name) die("no cubin '%s' in this build (expected ptx/%s.ptx)", name, name);
+    char info[4096] = "", error[4096] = "";
+    CUjit_option opt[] = { CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
+                           CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES };
+    void *val[] = { info, (void *)(uintptr_t)sizeof info, error, (void *)(uintptr_t)sizeof error };
+    CUmodule mod;
+    CUresult r = cuModuleLoadDataEx(&mod, c->data, 4, opt, val);
+    if (r != CUDA_SUCCESS) {
+        const char *en = "?";
+        cuGetErrorName(r, &en);
+        die("loading cubin '%s' failed: %s\n  error log: %s\n  info log: %s", name, en, error, info);
+    }
+    if (n_modules == MAX_MODULES) die("more than %d modules", MAX_MODULES);
+    modules[n_modules].name = c->name;
+    modules[n_modules].mod = mod;
+    modules[n_modules].ctx = g->ctx;
+    n_modules++;
+    return mod;
+}
+
+CUfunction gpu_kernel(Gpu *g, const char *module, const char *entry) {
+    CUmodule mod = load_module(g, module);
+    CUfunction f;
+    CUresult r = cuModuleGetFunction(&f, mod, entry);
+    if (r != CUDA_SUCCESS) die("cubin '%s' has no kernel '%s'", module, entry);
+    return f;
+}
+
+void gpu_shutdown(Gpu *g) {
+    if (!g->ctx) return;
+    CU_CHECK(cuStreamSynchronize(g->stream));
+    for (int i = 0; i < n_modules; i++)
+        if (modules[i].ctx == g->ctx) { CU_CHECK(cuModuleUnload(modules[i].mod)); modules[i] = modules[--n_modules]; i--; }
+    CU_CHECK(cuStreamDestroy(g->stream));
+    CU_CHECK(cuDevicePrimaryCtxRelease(g->dev));
+    memset(g, 0, sizeof *g);
+}
+
+// ---------------------------------------------------------------- launches
+void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, const Dim3 *cluster, void **params,
+                const char *name) {
+    if (smem > 48 * 1024) {  // opt in once per function: the attribute is sticky
+        if ((int)smem > g->max_smem_optin) die("%s wants %u bytes of shared memory; the device allows %d", name, smem,
+                                               g->max_smem_optin);
+        CU_CHECK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
+    }
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // nothing to do (e.g. zero rows)
+    CUlaunchConfig cfg = { 0 };
+    CUlaunchAttribute attr[1];
+    cfg.gridDimX = grid.x; cfg.gridDimY = grid.y; cfg.gridDimZ = grid.z;
+    cfg.blockDimX = block.x; cfg.blockDimY = block.y; cfg.blockDimZ = block.z;
+    cfg.sharedMemBytes = smem;
+    cfg.hStream = g->stream;
+    if (cluster) {
+        attr[0].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+        attr[0].value.clusterDim.x = cluster->x;
+        attr[0].value.clusterDim.y = cluster->y;
+        attr[0].value.clusterDim.z = cluster->z;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+    }
+    CUresult r = cuLaunchKernelEx(&cfg, f, params, NULL);
+    if (r != CUDA_SUCCESS) {
+        const char *en = "?";
+        cuGetErrorName(r, &en);
+        die("launch of %s (grid %u,%u,%u block %u,%u,%u smem %u) failed: %s", name, grid.x, grid.y, grid.z, block.x,
+            block.y, block.z, smem, en);
+    }
+    if (g->debug_sync) {
+        r = cuStreamSynchronize(g->stream);
+        if (r != CUDA_SUCCESS) {
+            const char *en = "?";
+            cuGetErrorName(r, &en);
+            die("kernel %s failed: %s (QWEN3_DEBUG_SYNC)", name, en);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- memory
+CUdeviceptr gpu_alloc(Gpu *g, size_t bytes) {
+    (void)g;
+    CUdeviceptr p = 0;
+    CUresult r = cuMemAlloc(&p, bytes ? bytes : 16);
+    if (r != CUDA_SUCCESS) {
+        size_t free_b = 0, total = 0;
+        cuMemGetInfo(&free_b, &total);
+        die("cannot allocate %.2f GiB on the GPU (%.2f GiB free of %.2f)", bytes / 1073741824.0, free_b / 1073741824.0,
+            total / 1073741824.0);
+    }
+    return p;
+}
+void gpu_free(Gpu *g, CUdeviceptr p) { (void)g; if (p) CU_CHECK(cuMemFree(p)); }
+void gpu_upload(Gpu *g, CUdeviceptr dst, const void *src, size_t bytes) {
+    CU_CHECK(cuStreamSynchronize(g->stream));
+    CU_CHECK(cuMemcpyHtoD(dst, src, bytes));
+}
+void gpu_download(Gpu *g, void *dst, CUdeviceptr src, size_t bytes) {
+    CU_CHECK(cuStreamSynchronize(g->stream));
+    CU_CHECK(cuMemcpyDtoH(dst, src, bytes));
+}
+void gpu_fill_u32(Gpu *g, CUdeviceptr dst, uint32_t value, size_t count) {
+    CU_CHECK(cuMemsetD32Async(dst, value, count, g->stream));
+}
+void gpu_sync(Gpu *g) { CU_CHECK(cuStreamSynchronize(g->stream)); }
+
+// ---------------------------------------------------------------- TMA
+void gpu_tmap_2d(CUtensorMap *map, CUdeviceptr base, CUtensorMapDataType dtype, uint64_t rows, uint64_t cols,
+                 uint64_t row_stride_bytes, uint32_t box_rows, uint32_t box_cols, CUtensorMapSwizzle swizzle) {
+    cuuint64_t dims[2] = { cols, rows };              // innermost first
+    cuuint64_t strides[1] = { row_stride_bytes };     // bytes, without the innermost
+    cuuint32_t box[2] = { box_cols, box_rows };
+    cuuint32_t estride[2] = { 1, 1 };
+    CU_CHECK(cuTensorMapEncodeTiled(map, dtype, 2, (void *)base, dims, strides, box, estride,
+                                    CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+}
+
+// ---------------------------------------------------------------- timing
+void gpu_timer_init(GpuTimer *t) {
+    CU_CHECK(cuEventCreate(&t->start, CU_EVENT_DEFAULT));
+    CU_CHECK(cuEventCreate(&t->stop, CU_EVENT_DEFAULT));
+}
+void gpu_timer_start(Gpu *g, GpuTimer *t) { CU_CHECK(cuEventRecord(t->start, g->stream)); }
+float gpu_timer_stop_ms(Gpu *g, GpuTimer *t) {
+    float ms = 0;
+    CU_CHECK(cuEventRecord(t->stop, g->stream));
+    CU_CHECK(cuEventSynchronize(t->stop));
+    CU_CHECK(cuEventElapsedTime(&ms, t->start, t->stop));
+    return ms;
+}
+void gpu_timer_free(GpuTimer *t) {
+    CU_CHECK(cuEventDestroy(t->start));
+    CU_CHECK(cuEventDestroy(t->stop));
+}
+
+// ---------------------------------------------------------------- bf16 on the host
+uint16_t host_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40);  // NaN stays NaN
+    u += 0x7FFFu + ((u >> 16) & 1);                                             // round to nearest even
+    return (uint16_t)(u >> 16);
+}
+float host_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}

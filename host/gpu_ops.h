@@ -1,0 +1,58 @@
+// gpu_ops.h — one launcher per PTX kernel of the forward pass, and the data layouts they share.
+// defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv, launch_attention, launch_gemm, launch_swiglu,
+//          launch_argmax, gpu_upload_tensor_bf16, gpu_upload_tensor_f32
+//
+// One forward step processes T tokens that may belong to different sequences (prefill chunks and decode tokens
+// mixed): token t belongs to sequence slot tok_slot[t] at position tok_pos[t]. Layouts (row-major, C order):
+//   x        f32  [T][dim]                         residual stream
+//   h        bf16 [T][dim]                         RMSNorm output, GEMM input
+//   qkv      f32  [T][(n_head + 2*n_kv)*head_dim]  q heads, then k heads, then v heads (fused weight [Wq;Wk;Wv])
+//   q        bf16 [T][n_head][head_dim]            normed + roped queries
+//   k_cache  bf16 [max_seqs][n_kv][max_ctx][head_dim]   per layer; v_cache the same
+//   attn     bf16 [T][n_head*head_dim]             attention output, o_proj input
+//   gu       f32  [T][2*ffn]                        gate (first ffn columns) then up (fused weight [Wgate;Wup])
+//   a        bf16 [T][ffn]                          silu(gate)*up, down_proj input
+//   logits   f32  [n_out][vocab]
+//   weights  bf16 [N][K] (row n = output feature n, K contiguous: exactly the GGUF layout, ne0 = K);
+//   norm weights f32 [dim] / [head_dim].
+// All pointers are device pointers (CUdeviceptr); all launches go on g->stream; none synchronise.
+#pragma once
+#include "gpu.h"
+#include "../gguf/gguf.h"
+
+// x[t][:] = (float) emb[tokens[t]][:]      emb: bf16 [vocab][dim]
+void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, int T, int dim);
+
+// out[r][:] = bf16( in[src][:] * w[:] / sqrt(mean(in[src]^2) + eps) ), src = rows ? rows[r] : r, for r < n_rows.
+// (rows lets the final norm pick only the positions whose logits are needed.)
+void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
+                    int n_rows, int dim, float eps);
+
+// For each token t: q heads: RMSNorm over head_dim with q_norm, NeoX RoPE at tok_pos[t], -> q (bf16);
+// k heads: RMSNorm with k_norm, RoPE -> k_cache[tok_slot[t]][h][tok_pos[t]]; v heads copied -> v_cache likewise.
+// NeoX RoPE: for i < head_dim/2, f = base^(-2i/head_dim), th = pos*f: (x[i], x[i+hd/2]) ->
+//   (x[i]cos th - x[i+hd/2] sin th, x[i+hd/2] cos th + x[i] sin th).
+void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_cache, CUdeviceptr v_cache, CUdeviceptr qkv,
+                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
+                           int T, int n_head, int n_kv, int head_dim, int max_ctx, float rope_base, float eps);
+
+// Causal GQA attention: token t, head h attends to positions 0..tok_pos[t] of slot tok_slot[t], kv head
+// h / (n_head/n_kv); softmax(q.k * scale) . v in f32; out bf16 [T][n_head*head_dim].
+void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
+                      CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                      int max_ctx, float scale);
+
+// C[M][N] (op)= A[M][K] . W[N][K]^T, bf16 inputs, f32 accumulation. K % 64 == 0, N % 64 == 0, any M >= 1.
+enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (residual) */ };
+void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode);
+
+// a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
+void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);
+
+// out[r] = argmax_j logits[r][j] (lowest index on ties; NaN never wins)
+void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, int vocab);
+
+// Weight upload: raw GGUF bytes (any supported type) copied to the device in chunks through pinned staging
+// buffers and dequantized there by PTX kernels into bf16 (or f32). dst must hold ne0*ne1 elements.
+void gpu_upload_tensor_bf16(Gpu *g, CUdeviceptr dst, const GGUFTensor *t);
+void gpu_upload_tensor_f32(Gpu *g, CUdeviceptr dst, const GGUFTensor *t);
