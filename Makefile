@@ -12,7 +12,7 @@ PTXFLAGS := -arch=sm_90a -v --warn-on-spills -Werror
 
 LIB_SRC := $(wildcard gguf/*.c) $(filter-out host/main.c host/cmd_%.c,$(wildcard host/*.c))
 CMD_SRC := host/main.c $(wildcard host/cmd_*.c)
-GEN_SRC := $(B)/cubins.c
+GEN_SRC := $(B)/cubins.c $(B)/unicode_tables.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:%.c=%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 PTX     := $(wildcard ptx/*.ptx)
@@ -48,6 +48,10 @@ $(B)/ptx/%.ptx: ptx/%.ptx $(wildcard ptx/*.h)
 $(B)/ptx/%.cubin: $(B)/ptx/%.ptx
 	$(PTXAS) $(PTXFLAGS) -o $@ $< 2> $(B)/ptx/$*.ptxas.log || { cat $(B)/ptx/$*.ptxas.log; exit 1; }
 	@grep -E "Used|spill" $(B)/ptx/$*.ptxas.log | sed 's/^/  $*: /' | head -4
+# Unicode class/NFC tables for the tokenizer, from Debian's unicode-data (tests/setup.sh installs it).
+$(B)/unicode_tables.c: host/gen_unicode.sh
+	@mkdir -p $(B)
+	sh host/gen_unicode.sh > $@.tmp && mv $@.tmp $@
 $(B)/cubins.c: $(CUBINS) host/embed.sh
 	@mkdir -p $(B)
 	sh host/embed.sh $(CUBINS) > $@
