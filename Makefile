@@ -22,7 +22,7 @@ TESTS   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all test clean bench
+.PHONY: all test clean bench run
 all: qwen3-ptx $(TESTS)
 
 qwen3-ptx: $(CMD_OBJ) $(LIB_OBJ)
@@ -60,6 +60,14 @@ $(B)/cubins.c: $(CUBINS) host/embed.sh
 test: all
 	@sh tests/setup.sh
 	@bash tests/run.sh
+
+# --- the main job: a synthetic Qwen3-0.6B (unless MODEL= points at a real GGUF) generating from a prompt ---
+MODEL  ?= models/qwen3-0.6b-q8_0.gguf
+PROMPT ?= Explain in one paragraph why the sky is blue.
+run: qwen3-ptx
+	@sh tests/setup.sh
+	@[ -f "$(MODEL)" ] || { mkdir -p models && ./qwen3-ptx synth --size 0.6b --type q8_0 --seed 1 -o "$(MODEL)"; }
+	./qwen3-ptx run -m "$(MODEL)" -p "$(PROMPT)" -n 64
 
 clean:
 	rm -rf $(B) qwen3-ptx
