@@ -8,6 +8,7 @@ int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } commands[] = {
     { "run",        cmd_run,        "generate text from a prompt (GPU when present, else the CPU reference)" },
@@ -16,6 +17,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "info",       cmd_info,       "print a GGUF's metadata and tensor table" },
     { "tokenize",   cmd_tokenize,   "text on stdin -> token ids" },
     { "detokenize", cmd_detokenize, "token ids on stdin -> text" },
+    { "logits",     cmd_logits,     "dump T x vocab float32 logits of a prefill (cross-checks against other backends)" },
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,370 @@
+// cpu.c — the CPU reference engine: a plain float32 Qwen3 forward pass that every faster path is checked
+// against. Weights stay in the GGUF mmap in their own type; a matmul dequantizes one weight row at a time and
+// dots it with every token of the chunk, so each weight byte is read once per chunk (that is where the time goes).
+// defines: cpu_engine_create (the Engine interface of engine.h)
+#include "engine.h"
+#include "../gguf/quants.h"
+#include "util.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---------------------------------------------------------------- state
+// Prefill is cut into chunks of at most this many tokens: bounds the activations' memory (T x ffn floats)
+// while still reusing each dequantized weight row across many tokens.
+#define CPU_CHUNK 64
+// Norm weight vectors (dim or head_dim floats) are converted into stack buffers of this size.
+#define MAX_NORM_DIM 16384
+
+typedef struct {
+    float *k[QWEN3_MAX_LAYERS];  // (layer) -> (cap, n_kv_head*head_dim), RoPE already applied
+    float *v[QWEN3_MAX_LAYERS];  // (layer) -> (cap, n_kv_head*head_dim)
+    int len, cap;                // tokens cached, tokens allocated (grows by doubling up to max_ctx)
+} SeqCache;
+
+typedef struct {
+    // activations for a chunk of T <= CPU_CHUNK tokens
+    float *x;       // (T, dim)         residual stream
+    float *xb;      // (T, dim)         normed input of a sub-block
+    float *q;       // (T, n_head*head_dim)
+    float *k, *v;   // (T, n_kv_head*head_dim)
+    float *att;     // (T, n_head*head_dim)  attention output
+    float *proj;    // (T, dim)         o_proj / down_proj output
+    float *gate;    // (T, ffn_dim)
+    float *up;      // (T, ffn_dim)
+    float *logits;  // (T, vocab)
+} RunState;
+
+typedef struct {
+    Engine e;            // first: an Engine * is a CpuEngine *
+    const Qwen3Model *m;
+    SeqCache *seqs;      // (max_seqs)
+    RunState s;
+} CpuEngine;
+
+static int set_err(Engine *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int set_err(Engine *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+// ---------------------------------------------------------------- matmul (the only place weights are read)
+// One thread-local row buffer per pool thread; pool threads live for the whole process.
+static _Thread_local float *tl_row;
+static _Thread_local int64_t tl_row_cap;
+
+static const float *weight_row(const GGUFTensor *w, int64_t r) {
+    int64_t n = w->ne[0];
+    const uint8_t *src = (const uint8_t *)w->data + (uint64_t)r * ggml_row_bytes(w->type, n);
+    if (w->type == GGML_TYPE_F32) return (const float *)src;
+    if (tl_row_cap < n) {
+        free(tl_row);
+        tl_row = xmalloc((size_t)n * sizeof(float));
+        tl_row_cap = n;
+    }
+    dequantize_row(w->type, src, tl_row, n);
+    return tl_row;
+}
+
+// Eight independent partial sums let the compiler keep several FMAs in flight (no -ffast-math needed).
+static float dot(const float *a, const float *b, int64_t n) {
+    float s[8] = { 0 };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+#define ROWS_PER_TASK 16
+typedef struct { const GGUFTensor *w; const float *x; float *out; int T; } MatmulCtx;
+
+static void matmul_task(void *ctx, int64_t task) {
+    MatmulCtx *c = ctx;
+    int64_t n_in = c->w->ne[0], n_out = c->w->ne[1];
+    int64_t r0 = task * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < n_out ? r0 + ROWS_PER_TASK : n_out;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *row = weight_row(c->w, r);
+        for (int t = 0; t < c->T; t++) c->out[t * n_out + r] = dot(row, c->x + t * n_in, n_in);
+    }
+}
+
+// out (T, ne1) = x (T, ne0) . W^T, W = (ne1 rows of ne0) as stored in the GGUF
+static void matmul(float *out, const float *x, const GGUFTensor *w, int T) {
+    MatmulCtx c = { w, x, out, T };
+    parallel_for((w->ne[1] + ROWS_PER_TASK - 1) / ROWS_PER_TASK, matmul_task, &c);
+}
+
+// ---------------------------------------------------------------- small ops
+// out = x * w / sqrt(mean(x^2) + eps), over n elements; w is a GGUF vector (F32 in every real file)
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;  // double: the reference should not be the least accurate party
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+// NeoX-style RoPE (the HF "rotate_half" layout): pairs (i, i + hd/2) rotate by pos * base^(-2i/hd).
+static void rope(float *v, int head_dim, int pos, float base) {
+    int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double theta = pos * pow((double)base, -2.0 * i / head_dim);
+        float c = (float)cos(theta), s = (float)sin(theta);
+        float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * c - x1 * s;
+        v[i + half] = x1 * c + x0 * s;
+    }
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+// Norm weights are tiny; copy any type to f32 once per use.
+static const float *vec_f32(const GGUFTensor *t, float *buf) {
+    if (t->type == GGML_TYPE_F32) return t->data;
+    dequantize_row(t->type, t->data, buf, t->ne[0]);
+    return buf;
+}
+
+// ---------------------------------------------------------------- attention
+// Each token of the chunk has its own sequence and position; its keys/values are already in the cache.
+typedef struct {
+    CpuEngine *ce;
+    int layer, T;
+    const int *seq, *pos;  // (T)
+} AttnCtx;
+
+static _Thread_local float *tl_scores;
+static _Thread_local int tl_scores_cap;
+
+static void attn_task(void *ctx, int64_t task) {
+    AttnCtx *a = ctx;
+    const Qwen3Config *c = a->ce->e.cfg;
+    int hd = c->head_dim, kv_dim = c->n_kv_head * hd;
+    int t = (int)(task / c->n_head), h = (int)(task % c->n_head);
+    int kvh = h / (c->n_head / c->n_kv_head);  // GQA: consecutive query heads share a kv head
+    const SeqCache *sc = &a->ce->seqs[a->seq[t]];
+    int n = a->pos[t] + 1;  // causal: positions 0..pos inclusive
+    if (tl_scores_cap < n) {
+        free(tl_scores);
+        tl_scores = xmalloc((size_t)n * sizeof(float));
+        tl_scores_cap = n;
+    }
+    const float *q = a->ce->s.q + (size_t)t * c->n_head * hd + (size_t)h * hd;
+    const float *K = sc->k[a->layer] + (size_t)kvh * hd, *V = sc->v[a->layer] + (size_t)kvh * hd;
+    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY;
+    for (int p = 0; p < n; p++) {
+        tl_scores[p] = dot(q, K + (size_t)p * kv_dim, hd) * scale;
+        if (tl_scores[p] > mx) mx = tl_scores[p];
+    }
+    float sum = 0;
+    for (int p = 0; p < n; p++) sum += tl_scores[p] = expf(tl_scores[p] - mx);
+    float *out = a->ce->s.att + (size_t)t * c->n_head * hd + (size_t)h * hd;
+    for (int i = 0; i < hd; i++) out[i] = 0;
+    for (int p = 0; p < n; p++) {
+        float w = tl_scores[p] / sum;
+        const float *vp = V + (size_t)p * kv_dim;
+        for (int i = 0; i < hd; i++) out[i] += w * vp[i];
+    }
+}
+
+// ---------------------------------------------------------------- forward
+// T tokens (T <= CPU_CHUNK), token t of sequence seq[t] at position pos[t]; the caches have room for them.
+// Writes logits for the tokens with want[t] != 0 into out_logits rows in order (n_want rows).
+static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, const int *pos, const char *want,
+                    float *out_logits) {
+    const Qwen3Model *m = ce->m;
+    const Qwen3Config *c = &m->cfg;
+    RunState *s = &ce->s;
+    int dim = c->dim, hd = c->head_dim, q_dim = c->n_head * hd, kv_dim = c->n_kv_head * hd, ffn = c->ffn_dim;
+    float wbuf[MAX_NORM_DIM], w2buf[MAX_NORM_DIM];
+
+    // embedding: row `token` of token_embd
+    for (int t = 0; t < T; t++) {
+        const GGUFTensor *e = m->tok_embd;
+        const uint8_t *src = (const uint8_t *)e->data + (uint64_t)tokens[t] * ggml_row_bytes(e->type, dim);
+        dequantize_row(e->type, src, s->x + (size_t)t * dim, dim);
+    }
+
+    for (int l = 0; l < c->n_layer; l++) {
+        const Qwen3Layer *L = &m->layer[l];
+        // ---- attention block
+        const float *wn = vec_f32(L->attn_norm, wbuf);
+        for (int t = 0; t < T; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
+        matmul(s->q, s->xb, L->wq, T);
+        matmul(s->k, s->xb, L->wk, T);
+        matmul(s->v, s->xb, L->wv, T);
+        const float *qn = vec_f32(L->q_norm, wbuf), *kn = vec_f32(L->k_norm, w2buf);
+        for (int t = 0; t < T; t++) {
+            for (int h = 0; h < c->n_head; h++) {
+                float *qh = s->q + (size_t)t * q_dim + (size_t)h * hd;
+                rmsnorm(qh, qh, qn, hd, c->rms_eps);
+                rope(qh, hd, pos[t], c->rope_base);
+            }
+            SeqCache *sc = &ce->seqs[seq[t]];
+            for (int h = 0; h < c->n_kv_head; h++) {
+                float *kh = s->k + (size_t)t * kv_dim + (size_t)h * hd;
+                rmsnorm(kh, kh, kn, hd, c->rms_eps);
+                rope(kh, hd, pos[t], c->rope_base);
+            }
+            memcpy(sc->k[l] + (size_t)pos[t] * kv_dim, s->k + (size_t)t * kv_dim, kv_dim * sizeof(float));
+            memcpy(sc->v[l] + (size_t)pos[t] * kv_dim, s->v + (size_t)t * kv_dim, kv_dim * sizeof(float));
+        }
+        AttnCtx ac = { ce, l, T, seq, pos };
+        parallel_for((int64_t)T * c->n_head, attn_task, &ac);
+        matmul(s->proj, s->att, L->wo, T);
+        for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->proj[i];
+
+        // ---- MLP block: down(silu(gate(x)) * up(x))
+        wn = vec_f32(L->ffn_norm, wbuf);
+        for (int t = 0; t < T; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
+        matmul(s->gate, s->xb, L->w_gate, T);
+        matmul(s->up, s->xb, L->w_up, T);
+        for (size_t i = 0; i < (size_t)T * ffn; i++) s->gate[i] = silu(s->gate[i]) * s->up[i];
+        matmul(s->proj, s->gate, L->w_down, T);
+        for (size_t i = 0; i < (size_t)T * dim; i++) s->x[i] += s->proj[i];
+    }
+
+    // ---- final norm and lm_head, only for the rows whose logits are wanted
+    int n_want = 0;
+    const float *wn = vec_f32(m->output_norm, wbuf);
+    for (int t = 0; t < T; t++)
+        if (want[t]) rmsnorm(s->xb + (size_t)n_want++ * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
+    if (n_want) matmul(out_logits, s->xb, m->output, n_want);
+}
+
+// ---------------------------------------------------------------- cache management
+static int reserve(CpuEngine *ce, int seq, int need) {
+    SeqCache *sc = &ce->seqs[seq];
+    if (need > ce->e.max_ctx)
+        return set_err(&ce->e, "sequence %d would exceed %d tokens (has %d, adding %d)", seq, ce->e.max_ctx, sc->len,
+                       need - sc->len);
+    if (need <= sc->cap) return 0;
+    int cap = sc->cap ? sc->cap : 64;
+    while (cap < need) cap *= 2;
+    if (cap > ce->e.max_ctx) cap = ce->e.max_ctx;
+    size_t kv_dim = (size_t)ce->m->cfg.n_kv_head * ce->m->cfg.head_dim;
+    for (int l = 0; l < ce->m->cfg.n_layer; l++) {
+        sc->k[l] = xrealloc(sc->k[l], (size_t)cap * kv_dim * sizeof(float));
+        sc->v[l] = xrealloc(sc->v[l], (size_t)cap * kv_dim * sizeof(float));
+    }
+    sc->cap = cap;
+    return 0;
+}
+
+// ---------------------------------------------------------------- Engine interface
+static int cpu_prefill(Engine *e, int seq, const int *tokens, int n, float *logits, float *all_logits) {
+    CpuEngine *ce = (CpuEngine *)e;
+    int vocab = e->cfg->vocab;
+    if (seq < 0 || seq >= e->max_seqs) return set_err(e, "sequence %d out of range [0, %d)", seq, e->max_seqs);
+    if (n <= 0) return set_err(e, "prefill of %d tokens", n);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= vocab) return set_err(e, "token id %d out of range [0, %d)", tokens[i], vocab);
+    SeqCache *sc = &ce->seqs[seq];
+    if (reserve(ce, seq, sc->len + n)) return -1;
+    int seqv[CPU_CHUNK], posv[CPU_CHUNK];
+    char want[CPU_CHUNK];
+    for (int i0 = 0; i0 < n; i0 += CPU_CHUNK) {
+        int T = n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK, last_chunk = i0 + T == n;
+        for (int t = 0; t < T; t++) {
+            seqv[t] = seq;
+            posv[t] = sc->len + t;
+            want[t] = all_logits != NULL || (logits && last_chunk && t == T - 1);
+        }
+        forward(ce, T, tokens + i0, seqv, posv, want, ce->s.logits);
+        sc->len += T;
+        if (all_logits) memcpy(all_logits + (size_t)i0 * vocab, ce->s.logits, (size_t)T * vocab * sizeof(float));
+        if (logits && last_chunk)
+            memcpy(logits, ce->s.logits + (all_logits ? (size_t)(T - 1) * vocab : 0), (size_t)vocab * sizeof(float));
+    }
+    return 0;
+}
+
+static int cpu_decode(Engine *e, int n, const int *seqs, const int *tokens, float *logits) {
+    CpuEngine *ce = (CpuEngine *)e;
+    int vocab = e->cfg->vocab;
+    if (n <= 0 || n > e->max_seqs) return set_err(e, "decode of %d sequences (max %d)", n, e->max_seqs);
+    for (int i = 0; i < n; i++) {
+        if (seqs[i] < 0 || seqs[i] >= e->max_seqs)
+            return set_err(e, "sequence %d out of range [0, %d)", seqs[i], e->max_seqs);
+        if (tokens[i] < 0 || tokens[i] >= vocab) return set_err(e, "token id %d out of range [0, %d)", tokens[i], vocab);
+        for (int j = 0; j < i; j++)
+            if (seqs[j] == seqs[i]) return set_err(e, "sequence %d appears twice in one decode step", seqs[i]);
+        if (ce->seqs[seqs[i]].len + 1 > e->max_ctx)
+            return set_err(e, "sequence %d would exceed %d tokens", seqs[i], e->max_ctx);
+    }
+    int posv[CPU_CHUNK];
+    char want[CPU_CHUNK];
+    for (int i0 = 0; i0 < n; i0 += CPU_CHUNK) {
+        int T = n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK;
+        for (int t = 0; t < T; t++) {
+            if (reserve(ce, seqs[i0 + t], ce->seqs[seqs[i0 + t]].len + 1)) return -1;
+            posv[t] = ce->seqs[seqs[i0 + t]].len;
+            want[t] = 1;
+        }
+        forward(ce, T, tokens + i0, seqs + i0, posv, want, logits + (size_t)i0 * vocab);
+        for (int t = 0; t < T; t++) ce->seqs[seqs[i0 + t]].len++;
+    }
+    return 0;
+}
+
+static void cpu_free_seq(Engine *e, int seq) {
+    CpuEngine *ce = (CpuEngine *)e;
+    if (seq < 0 || seq >= e->max_seqs) return;
+    ce->seqs[seq].len = 0;  // keep the allocation: the slot will likely be reused
+}
+
+static int cpu_seq_len(Engine *e, int seq) {
+    CpuEngine *ce = (CpuEngine *)e;
+    return seq < 0 || seq >= e->max_seqs ? 0 : ce->seqs[seq].len;
+}
+
+static void cpu_destroy(Engine *e) {
+    CpuEngine *ce = (CpuEngine *)e;
+    if (!ce) return;
+    for (int i = 0; i < e->max_seqs; i++)
+        for (int l = 0; l < QWEN3_MAX_LAYERS; l++) { free(ce->seqs[i].k[l]); free(ce->seqs[i].v[l]); }
+    free(ce->seqs);
+    RunState *s = &ce->s;
+    float *bufs[] = { s->x, s->xb, s->q, s->k, s->v, s->att, s->proj, s->gate, s->up, s->logits };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(ce);
+}
+
+Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
+    const Qwen3Config *c = &m->cfg;
+    if (max_seqs < 1 || max_ctx < 1 || c->dim > MAX_NORM_DIM || c->head_dim > MAX_NORM_DIM) {
+        fprintf(stderr, "qwen3-ptx: cpu engine: bad arguments (max_seqs %d, max_ctx %d, dim %d)\n", max_seqs, max_ctx,
+                c->dim);
+        return NULL;
+    }
+    CpuEngine *ce = xcalloc(1, sizeof *ce);
+    ce->m = m;
+    ce->e.name = "cpu";
+    ce->e.cfg = c;
+    ce->e.max_seqs = max_seqs;
+    ce->e.max_ctx = max_ctx;
+    ce->e.prefill = cpu_prefill;
+    ce->e.decode = cpu_decode;
+    ce->e.free_seq = cpu_free_seq;
+    ce->e.seq_len = cpu_seq_len;
+    ce->e.destroy = cpu_destroy;
+    ce->seqs = xcalloc((size_t)max_seqs, sizeof *ce->seqs);
+    size_t T = CPU_CHUNK, q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_kv_head * c->head_dim;
+    RunState *s = &ce->s;
+    s->x = xmalloc(T * c->dim * sizeof(float));
+    s->xb = xmalloc(T * c->dim * sizeof(float));
+    s->q = xmalloc(T * q_dim * sizeof(float));
+    s->k = xmalloc(T * kv_dim * sizeof(float));
+    s->v = xmalloc(T * kv_dim * sizeof(float));
+    s->att = xmalloc(T * q_dim * sizeof(float));
+    s->proj = xmalloc(T * c->dim * sizeof(float));
+    s->gate = xmalloc(T * c->ffn_dim * sizeof(float));
+    s->up = xmalloc(T * c->ffn_dim * sizeof(float));
+    s->logits = xmalloc(T * c->vocab * sizeof(float));
+    return &ce->e;
+}
