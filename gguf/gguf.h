@@ -46,6 +46,7 @@ typedef struct {
     uint64_t n_kv; GGUFKV *kv;
     uint64_t n_tensors; GGUFTensor *tensors;
     uint64_t alignment, data_offset;
+    void *index;                        // private to gguf.c: hash tables behind gguf_find_kv/tensor
 } GGUFFile;
 
 // Opens and fully validates. On failure returns -1 and writes a one-line message naming the file and the
@@ -85,6 +86,12 @@ void gguf_writer_kv_arr_str(GGUFWriter *w, const char *key, const char *const *s
 void gguf_writer_kv_arr_i32(GGUFWriter *w, const char *key, const int32_t *v, uint64_t n);
 void gguf_writer_kv_arr_f32(GGUFWriter *w, const char *key, const float *v, uint64_t n);
 void gguf_writer_tensor_info(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims, const int64_t *ne);
+// Any scalar type (vt = GGUF_VT_*, v points at its little-endian value), arrays of any scalar type, and a
+// pre-serialized value of any type (used by tests for nested arrays). set_alignment: before any tensor_info.
+void gguf_writer_kv_scalar(GGUFWriter *w, const char *key, uint32_t vt, const void *v);
+void gguf_writer_kv_arr(GGUFWriter *w, const char *key, uint32_t vt, const void *v, uint64_t n);
+void gguf_writer_kv_raw(GGUFWriter *w, const char *key, uint32_t vt, const void *value, uint64_t nbytes);
+void gguf_writer_set_alignment(GGUFWriter *w, uint32_t alignment);
 int  gguf_writer_begin_data(GGUFWriter *w);
 int  gguf_writer_write(GGUFWriter *w, const void *data, uint64_t n);  // may be called several times per tensor
 int  gguf_writer_close(GGUFWriter *w, char *err, size_t errlen);      // 0 ok; checks every tensor got its bytes

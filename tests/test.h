@@ -34,7 +34,7 @@ static void run_case(const char *name, void (*fn)(void)) {
 static int test_end(void) { return t_fail ? 1 : 0; }
 
 // Relative error ||a-b|| / ||b|| in double; returns INFINITY if any element is NaN/Inf (NaN never passes).
-static double rel_err(const float *a, const double *ref, size_t n) {
+static inline double rel_err(const float *a, const double *ref, size_t n) {
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(a[i]) || !isfinite(ref[i])) return INFINITY;
