@@ -22,3 +22,9 @@ typedef struct { unsigned char pend[8]; int npend; } TokStream;
 // Appends printable text for id to out (cap bytes, NUL-terminated); returns bytes written.
 size_t tok_stream_push(const Tokenizer *t, TokStream *s, int id, char *out, size_t cap);
 size_t tok_stream_flush(TokStream *s, char *out, size_t cap);  // invalid leftovers become U+FFFD
+
+// Writes the tokenizer.ggml.* keys (and tokenizer.chat_template) converted from a Hugging Face tokenizer.json
+// + tokenizer_config.json, as llama.cpp's convert_hf_to_gguf.py does for Qwen3 (token list padded with
+// "[PAD<id>]" to 151936). Returns 0, or -1 with err set.
+int tok_write_gguf_kv(GGUFWriter *w, const char *tokenizer_json_path, const char *tokenizer_config_json_path,
+                      char *err, size_t errlen);
