@@ -1,6 +1,6 @@
 // gpu_ops.h — one launcher per PTX kernel of the forward pass, and the data layouts they share.
 // defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv, launch_attention, launch_gemm, launch_swiglu,
-//          launch_argmax, gpu_upload_tensor_bf16, gpu_upload_tensor_f32
+//          launch_argmax, gpu_upload_tensor_bf16, gpu_upload_tensor_f32, gpu_upload_free, gpu_upload_set_staging
 //
 // One forward step processes T tokens that may belong to different sequences (prefill chunks and decode tokens
 // mixed): token t belongs to sequence slot tok_slot[t] at position tok_pos[t]. Layouts (row-major, C order):
@@ -56,3 +56,8 @@ void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, 
 // buffers and dequantized there by PTX kernels into bf16 (or f32). dst must hold ne0*ne1 elements.
 void gpu_upload_tensor_bf16(Gpu *g, CUdeviceptr dst, const GGUFTensor *t);
 void gpu_upload_tensor_f32(Gpu *g, CUdeviceptr dst, const GGUFTensor *t);
+// The uploads keep two pinned + two device staging buffers (64 MB each by default) between calls; free them after
+// the last upload and before gpu_shutdown. set_staging picks their size for the next allocation (tests use a small
+// one to cross chunk boundaries).
+void gpu_upload_free(Gpu *g);
+void gpu_upload_set_staging(size_t bytes);

@@ -1,0 +1,109 @@
+// gpu_ops.c — launchers for the element-wise kernels of the forward pass (ptx/embed, rmsnorm, rope, swiglu,
+// argmax): each checks the shape assumptions its kernel relies on, picks the grid, and launches on g->stream.
+// defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv, launch_swiglu, launch_argmax
+#include "gpu_ops.h"
+#include "util.h"
+#include <math.h>
+
+// Block sizes: must match the .reqntid of each entry.
+enum {
+    EMBED_THREADS = 128,
+    RMS_THREADS = 256, RMS_MAX_DIM = 256 * 4 * 8,      // 8 float4 per thread held in registers
+    ROPE_WARPS = 4, ROPE_HEAD_DIM = 128,
+    SWIGLU_THREADS = 256, SWIGLU_COLS = 256 * 4,       // columns per CTA
+    ARGMAX_THREADS = 1024,
+};
+
+// Functions looked up once per context (gpu_kernel searches by name).
+static CUcontext fn_ctx;
+static CUfunction fn_embed, fn_rmsnorm, fn_rope, fn_swiglu, fn_argmax;
+
+static void load_functions(Gpu *g) {
+    if (fn_ctx == g->ctx) return;
+    fn_embed = gpu_kernel(g, "embed", "embed_bf16_f32");
+    fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
+    fn_rope = gpu_kernel(g, "rope", "qknorm_rope_kv");
+    fn_swiglu = gpu_kernel(g, "swiglu", "swiglu_f32_bf16");
+    fn_argmax = gpu_kernel(g, "argmax", "argmax_f32");
+    fn_ctx = g->ctx;
+}
+
+static void check_aligned(const char *who, const char *what, CUdeviceptr p) {
+    if (p & 15) die("%s: %s pointer 0x%llx is not 16-byte aligned", who, what, (unsigned long long)p);
+}
+
+static unsigned cdiv(unsigned a, unsigned b) { return (a + b - 1) / b; }
+
+void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, int T, int dim) {
+    if (T < 0 || dim <= 0 || dim % 8) die("launch_embed: T=%d dim=%d (need dim %% 8 == 0)", T, dim);
+    if (T == 0) return;
+    check_aligned("launch_embed", "x", x);
+    check_aligned("launch_embed", "emb", emb);
+    load_functions(g);
+    CUfunction embed_bf16_f32 = fn_embed;
+    unsigned uT = (unsigned)T, udim = (unsigned)dim;
+    Dim3 grid = { uT, 1, 1 }, block = { EMBED_THREADS, 1, 1 };
+    GPU_LAUNCH(g, embed_bf16_f32, grid, block, 0, &x, &emb, &tokens, &uT, &udim);
+}
+
+void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
+                    int n_rows, int dim, float eps) {
+    if (n_rows < 0 || dim <= 0 || dim % 4 || dim > RMS_MAX_DIM)
+        die("launch_rmsnorm: n_rows=%d dim=%d (need dim %% 4 == 0 and dim <= %d)", n_rows, dim, RMS_MAX_DIM);
+    if (n_rows == 0) return;
+    check_aligned("launch_rmsnorm", "out", out_bf16);
+    check_aligned("launch_rmsnorm", "in", in_f32);
+    check_aligned("launch_rmsnorm", "w", w_f32);
+    load_functions(g);
+    CUfunction rmsnorm_f32_bf16 = fn_rmsnorm;
+    unsigned un = (unsigned)n_rows, udim = (unsigned)dim;
+    Dim3 grid = { un, 1, 1 }, block = { RMS_THREADS, 1, 1 };
+    GPU_LAUNCH(g, rmsnorm_f32_bf16, grid, block, 0, &out_bf16, &in_f32, &w_f32, &rows, &un, &udim, &eps);
+}
+
+void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_cache, CUdeviceptr v_cache, CUdeviceptr qkv,
+                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
+                           int T, int n_head, int n_kv, int head_dim, int max_ctx, float rope_base, float eps) {
+    if (T < 0 || n_head <= 0 || n_kv <= 0 || head_dim != ROPE_HEAD_DIM || max_ctx <= 0 || !(rope_base > 1.0f))
+        die("launch_qknorm_rope_kv: T=%d n_head=%d n_kv=%d head_dim=%d max_ctx=%d rope_base=%g "
+            "(the kernel is written for head_dim %d)", T, n_head, n_kv, head_dim, max_ctx, rope_base, ROPE_HEAD_DIM);
+    if (T == 0) return;
+    check_aligned("launch_qknorm_rope_kv", "q_out", q_out);
+    check_aligned("launch_qknorm_rope_kv", "k_cache", k_cache);
+    check_aligned("launch_qknorm_rope_kv", "v_cache", v_cache);
+    check_aligned("launch_qknorm_rope_kv", "qkv", qkv);
+    check_aligned("launch_qknorm_rope_kv", "q_norm", q_norm);
+    check_aligned("launch_qknorm_rope_kv", "k_norm", k_norm);
+    load_functions(g);
+    CUfunction qknorm_rope_kv = fn_rope;
+    // th_i = pos * r^i with r = base^(-2/head_dim): the kernel raises r to the i-th power in f64.
+    double r = pow((double)rope_base, -2.0 / head_dim);
+    unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, uctx = (unsigned)max_ctx;
+    Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
+    GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_cache, &v_cache, &qkv, &q_norm, &k_norm, &tok_slot,
+               &tok_pos, &uT, &uh, &ukv, &uctx, &r, &eps);
+}
+
+void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn) {
+    if (T < 0 || ffn <= 0 || ffn % 4) die("launch_swiglu: T=%d ffn=%d (need ffn %% 4 == 0)", T, ffn);
+    if (T == 0) return;
+    check_aligned("launch_swiglu", "a", a_bf16);
+    check_aligned("launch_swiglu", "gu", gu_f32);
+    load_functions(g);
+    CUfunction swiglu_f32_bf16 = fn_swiglu;
+    unsigned uT = (unsigned)T, uffn = (unsigned)ffn;
+    Dim3 grid = { uT, cdiv(uffn, SWIGLU_COLS), 1 }, block = { SWIGLU_THREADS, 1, 1 };
+    GPU_LAUNCH(g, swiglu_f32_bf16, grid, block, 0, &a_bf16, &gu_f32, &uT, &uffn);
+}
+
+void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, int vocab) {
+    if (n_rows < 0 || vocab <= 0 || vocab % 4) die("launch_argmax: n_rows=%d vocab=%d (need vocab %% 4 == 0)",
+                                                   n_rows, vocab);
+    if (n_rows == 0) return;
+    check_aligned("launch_argmax", "logits", logits);
+    load_functions(g);
+    CUfunction argmax_f32 = fn_argmax;
+    unsigned un = (unsigned)n_rows, uv = (unsigned)vocab;
+    Dim3 grid = { un, 1, 1 }, block = { ARGMAX_THREADS, 1, 1 };
+    GPU_LAUNCH(g, argmax_f32, grid, block, 0, &out_i32, &logits, &un, &uv);
+}
