@@ -42,7 +42,8 @@ int cmd_synth(int argc, char **argv) {
         double t0 = now_sec();
         if (synth_check(o.out, o.seed, 64, &c, err, sizeof err)) { fprintf(stderr, "qwen3-ptx: %s\n", err); return 1; }
         printf("check (%d random tokens, CPU reference, %.1f s): last-position entropy %.2f nats, distinct argmax "
-               "%d/%d, logit std %.2f\n", c.n, now_sec() - t0, c.entropy_last, c.distinct_argmax, c.n, c.logit_std);
+               "%d/%d, logit std %.2f, argmax = input token at %d/%d\n", c.n, now_sec() - t0, c.entropy_last,
+               c.distinct_argmax, c.n, c.logit_std, c.argmax_is_input, c.n);
     }
     return 0;
 }

@@ -31,6 +31,7 @@ typedef struct {
     double entropy_last;   // nats, softmax of the last position (uniform = ln(vocab))
     int distinct_argmax;   // over the n positions
     double logit_std;      // over all n x vocab logits
+    int argmax_is_input;   // positions whose argmax is their own input token (a tied head's copy shortcut)
     int n;
 } SynthCheck;
 // Runs the CPU reference over n seeded random tokens (prefill at once) and measures the three properties.
