@@ -28,8 +28,9 @@ struct Tokenizer {
     unsigned char *type;
     // exact GGUF text -> id (open addressing, id + 1; 0 = empty)
     uint32_t *vmap; uint32_t vmask;
-    // (left id, right id) -> rank and merged id (open addressing keyed by the packed pair; key 0 = empty)
-    uint64_t *pkey; int32_t *prank, *pres; uint64_t pmask;
+    // (left id, right id) -> rank and merged id (open addressing keyed by the packed pair; key 0 = empty).
+    // One 16-byte slot per entry: a probe touches one cache line (the table is 8 MB for Qwen's 151k merges).
+    struct PairSlot { uint64_t key; int32_t rank, res; } *pairs; uint64_t pmask;
     int byte_id[256];
     // special tokens for parse_special: ids sorted by first byte, then longest first
     int *spec; int n_spec; int spec_first[257];
@@ -67,15 +68,17 @@ static int vmap_find(const Tokenizer *t, const char *s, size_t n) {
 static void pair_put(Tokenizer *t, int a, int b, int rank, int res) {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b | 1ull << 63;  // bit 63 keeps key != 0
     for (uint64_t h = hash_pair(key) & t->pmask;; h = (h + 1) & t->pmask) {
-        if (t->pkey[h] == key) return;  // duplicate merge line: the first (lowest rank) wins
-        if (!t->pkey[h]) { t->pkey[h] = key; t->prank[h] = rank; t->pres[h] = res; return; }
+        struct PairSlot *p = &t->pairs[h];
+        if (p->key == key) return;  // duplicate merge line: the first (lowest rank) wins
+        if (!p->key) { p->key = key; p->rank = rank; p->res = res; return; }
     }
 }
 static inline int pair_get(const Tokenizer *t, int a, int b, int *res) {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b | 1ull << 63;
     for (uint64_t h = hash_pair(key) & t->pmask;; h = (h + 1) & t->pmask) {
-        if (t->pkey[h] == key) { *res = t->pres[h]; return t->prank[h]; }
-        if (!t->pkey[h]) return -1;
+        const struct PairSlot *p = &t->pairs[h];
+        if (p->key == key) { *res = p->res; return p->rank; }
+        if (!p->key) return -1;
     }
 }
 
@@ -183,9 +186,7 @@ Tokenizer *tok_load(const GGUFFile *f, char *err, size_t errlen) {
     uint64_t pcap = 1;
     while (pcap < merges->arr_n * 2 + 2) pcap <<= 1;
     t->pmask = pcap - 1;
-    t->pkey = xcalloc(pcap, sizeof *t->pkey);
-    t->prank = xmalloc(pcap * sizeof *t->prank);
-    t->pres = xmalloc(pcap * sizeof *t->pres);
+    t->pairs = xcalloc(pcap, sizeof *t->pairs);
     char *cat = xmalloc(8192 + 2);
     for (uint64_t r = 0; r < merges->arr_n; r++) {
         const char *m = merges->strs[r].ptr;
@@ -231,7 +232,7 @@ fail:
 void tok_free(Tokenizer *t) {
     if (!t) return;
     free(t->text); free(t->text_len); free(t->piece); free(t->piece_len); free(t->piece_mem); free(t->type);
-    free(t->vmap); free(t->pkey); free(t->prank); free(t->pres); free(t->spec);
+    free(t->vmap); free(t->pairs); free(t->spec);
     free(t);
 }
 
@@ -332,7 +333,13 @@ static Cand heap_pop(Cand *h, int *n) {
     return top;
 }
 
-typedef struct { Sym *sym; Cand *heap; size_t cap; } Scratch;
+// Long texts repeat words: a direct-mapped cache of word -> ids, made per tok_encode call (so tok_encode stays
+// reentrant on a const Tokenizer) and only for texts long enough to repay its 0.5 MB.
+#define WC_SLOTS 8192
+#define WC_BYTES 26
+#define WC_IDS 8
+typedef struct { uint32_t hash; uint8_t len, nids; char bytes[WC_BYTES]; int32_t ids[WC_IDS]; } WordCacheSlot;
+typedef struct { Sym *sym; Cand *heap; size_t cap; WordCacheSlot *wc; } Scratch;
 
 // Applies merges to word w[0..m) (m >= 1), always the lowest rank first and among equals the leftmost, as HF
 // does. Symbols are a linked list over byte positions; candidates sit in a min-heap keyed (rank, position) and
@@ -381,6 +388,27 @@ static int encode_plain(const Tokenizer *t, const char *text, size_t len, int *i
     for (size_t i = 0; i < n;) {
         size_t j = next_word(s, n, i);
         int m = (int)(j - i);
+        WordCacheSlot *slot = NULL;
+        if (sc->wc && m <= WC_BYTES) {
+            uint32_t h = hash_bytes((const char *)s + i, (size_t)m) | 1;  // |1: hash 0 marks an empty slot
+            slot = &sc->wc[h & (WC_SLOTS - 1)];
+            if (slot->hash == h && slot->len == m && !memcmp(slot->bytes, s + i, (size_t)m)) {
+                for (int k = 0; k < slot->nids; k++) if (nout + k < cap) ids[nout + k] = slot->ids[k];
+                nout += slot->nids;
+                i = j;
+                continue;
+            }
+            slot->hash = 0;
+            int k = bpe_word(t, s + i, m, sc, ids, cap, nout);
+            if (k <= WC_IDS && nout + k <= cap) {
+                slot->hash = h; slot->len = (uint8_t)m; slot->nids = (uint8_t)k;
+                memcpy(slot->bytes, s + i, (size_t)m);
+                memcpy(slot->ids, ids + nout, (size_t)k * sizeof *ids);
+            }
+            nout += k;
+            i = j;
+            continue;
+        }
         nout += bpe_word(t, s + i, m, sc, ids, cap, nout);
         i = j;
     }
@@ -399,6 +427,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int parse_speci
         i += (size_t)k;
     }
     Scratch sc = { 0 };
+    if (len >= 64 * 1024) sc.wc = xcalloc(WC_SLOTS, sizeof *sc.wc);
     int nout = 0;
     size_t start = 0;
     if (parse_special && t->n_spec) {
@@ -419,7 +448,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int parse_speci
         }
     }
     if (len > start) nout = encode_plain(t, text + start, len - start, ids, cap, nout, &sc);
-    free(sc.sym); free(sc.heap);
+    free(sc.sym); free(sc.heap); free(sc.wc);
     return nout;
 }
 

@@ -142,61 +142,86 @@ static uint32_t compose(uint32_t a, uint32_t b) {
     return 0;
 }
 
-char *uc_nfc(const char *s, size_t n, size_t *out_n) {
-    pthread_once(&once, init_tables);
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    // Quick check: only a code point with ccc != 0 or NFC_QC No/Maybe can make NFC differ from the input.
-    for (; i < n; i++) {
-        if (u[i] < 0xCC) continue;  // U+0000..U+02FF (and continuation bytes) are all NFC_QC=Yes, ccc=0
-        uint32_t cp;
-        int k = utf8_decode(u + i, n - i, &cp);
-        if (k && (flags[cp] & UC_NFC_CHECK)) break;
-        if (k) i += (size_t)k - 1;
-    }
-    if (i == n) return NULL;
-    CpBuf b = { 0 };
-    for (i = 0; i < n;) {
+// Normalises one span (a starter and what may compose with it) and appends its UTF-8 to *res.
+static void nfc_span(const unsigned char *u, size_t n, CpBuf *b, char **res, size_t *o, size_t *cap) {
+    b->n = 0;
+    for (size_t i = 0; i < n;) {
         uint32_t cp;
         int k = utf8_decode(u + i, n - i, &cp);
         if (!k) { cp = 0xFFFD; k = 1; }  // callers validate first; never loop forever on bad input
-        decompose(&b, cp);
+        decompose(b, cp);
         i += (size_t)k;
     }
     // Canonical ordering: a stable insertion sort of each run of non-starters by combining class.
-    for (size_t j = 1; j < b.n; j++) {
-        uint32_t c = b.v[j];
+    for (size_t j = 1; j < b->n; j++) {
+        uint32_t c = b->v[j];
         unsigned cc = ccc_tab[c];
         if (!cc) continue;
         size_t k = j;
-        while (k > 0 && ccc_tab[b.v[k - 1]] > cc) { b.v[k] = b.v[k - 1]; k--; }
-        b.v[k] = c;
+        while (k > 0 && ccc_tab[b->v[k - 1]] > cc) { b->v[k] = b->v[k - 1]; k--; }
+        b->v[k] = c;
     }
     // Canonical composition (UAX #15): a character composes with the last starter unless blocked by a
     // preceding character of equal or higher class (or any starter in between).
     size_t out = 0;
-    if (b.n) {
+    if (b->n) {
         size_t starter = 0;
-        int last = ccc_tab[b.v[0]] ? 256 : 0;
+        int last = ccc_tab[b->v[0]] ? 256 : 0;
         out = 1;
-        for (size_t j = 1; j < b.n; j++) {
-            uint32_t c = b.v[j];
+        for (size_t j = 1; j < b->n; j++) {
+            uint32_t c = b->v[j];
             int cc = ccc_tab[c];
-            uint32_t x = compose(b.v[starter], c);
-            if (x && (last < cc || last == 0)) {
-                b.v[starter] = x;
-                continue;
-            }
+            uint32_t x = compose(b->v[starter], c);
+            if (x && (last < cc || last == 0)) { b->v[starter] = x; continue; }
             if (cc == 0) starter = out;
             last = cc;
-            b.v[out++] = c;
+            b->v[out++] = c;
         }
     }
-    char *res = xmalloc(out * 4 + 1);
-    size_t o = 0;
-    for (size_t j = 0; j < out; j++) o += (size_t)utf8_encode(b.v[j], res + o);
-    res[o] = 0;
+    if (*o + out * 4 + 1 > *cap) { *cap = (*o + out * 4 + 1) * 2; *res = xrealloc(*res, *cap); }
+    for (size_t j = 0; j < out; j++) *o += (size_t)utf8_encode(b->v[j], *res + *o);
+}
+
+// A character with ccc = 0 and NFC_QC = Yes is a boundary: nothing before it can reorder or compose across it.
+// So only spans from the boundary before a suspicious character to the next boundary need the full algorithm;
+// everything else is copied as is.
+char *uc_nfc(const char *s, size_t n, size_t *out_n) {
+    pthread_once(&once, init_tables);
+    const unsigned char *u = (const unsigned char *)s;
+    char *res = NULL;
+    size_t o = 0, cap = 0, copied = 0, prev = 0;  // prev: start of the last boundary character seen
+    CpBuf b = { 0 };
+    for (size_t i = 0; i < n;) {
+        if (u[i] < 0xCC) {  // U+0000..U+02FF are all boundaries (and continuation bytes never start a char)
+            if (u[i] < 0x80 || u[i] >= 0xC0) prev = i;
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int k = utf8_decode(u + i, n - i, &cp);
+        if (!k || !(flags[cp] & UC_NFC_CHECK)) { prev = i; i += k ? (size_t)k : 1; continue; }
+        // Suspicious: the span starts at the last boundary (if not yet emitted) and runs to the next boundary.
+        size_t start = prev >= copied ? prev : copied, end = i + (size_t)k;
+        while (end < n) {
+            int m = utf8_decode(u + end, n - end, &cp);
+            if (!m || !(flags[cp] & UC_NFC_CHECK)) break;
+            end += (size_t)m;
+        }
+        if (!res) { cap = n + n / 4 + 16; res = xmalloc(cap); }
+        if (o + (start - copied) + 1 > cap) { cap = (o + start - copied + 1) * 2; res = xrealloc(res, cap); }
+        memcpy(res + o, u + copied, start - copied);
+        o += start - copied;
+        nfc_span(u + start, end - start, &b, &res, &o, &cap);
+        copied = end;
+        prev = end;
+        i = end;
+    }
     free(b.v);
+    if (!res) return NULL;
+    if (o + (n - copied) + 1 > cap) { cap = o + (n - copied) + 1; res = xrealloc(res, cap); }
+    memcpy(res + o, u + copied, n - copied);
+    o += n - copied;
+    res[o] = 0;
     *out_n = o;
     return res;
 }

@@ -333,19 +333,29 @@ static void test_speed(void) {
     Tokenizer *t = qwen3(&f);
     if (!t) t = load(QWEN2_VOCAB, &f);
     if (!t) SKIP("no vocabulary available (run sh tests/setup.sh)");
-    // A few MB of text: README-like English plus the random mixed-script generator.
-    size_t cap = 8 << 20, n = 0;
+    // Three inputs of 4 MB: English prose and code, Chinese prose, and the random mixed-script generator
+    // (combining marks in it make NFC do real work).
+    size_t cap = 4 << 20;
     char *text = xmalloc(cap + 1024);
+    int *ids = xmalloc(cap * sizeof *ids);
     static const char *eng = "The quick brown fox jumps over the lazy dog. It's 2024, and we're testing tokenizers: "
                              "int main(void) { return 0; }\n  for (i = 0; i < n; i++) x[i] += y[i];\n";
-    while (n < cap / 2) { size_t l = strlen(eng); memcpy(text + n, eng, l); n += l; }
-    while (n < cap) n += rand_text(text + n, 200);
-    int *ids = xmalloc(cap * sizeof *ids);
-    double t0 = now_sec();
-    int k = tok_encode(t, text, n, 0, ids, (int)cap);
-    double dt = now_sec() - t0;
-    CHECK(k > 0, "encode failed");
-    printf("  encode: %.1f MB in %.3f s = %.1f MB/s (%d tokens)\n", n / 1e6, dt, n / 1e6 / dt, k);
+    static const char *zh = "\xE4\xBB\x8A\xE5\xA4\xA9\xE5\xA4\xA9\xE6\xB0\x94\xE5\xBE\x88\xE5\xA5\xBD\xEF\xBC\x8C"
+                            "\xE6\x88\x91\xE4\xBB\xAC\xE5\x8E\xBB\xE5\x85\xAC\xE5\x9B\xAD\xE6\x95\xA3\xE6\xAD\xA5\xE3\x80\x82";
+    const char *names[3] = { "English+code", "Chinese", "random mixed" };
+    for (int which = 0; which < 3; which++) {
+        size_t n = 0;
+        if (which < 2) {
+            const char *src = which ? zh : eng;
+            size_t l = strlen(src);
+            while (n + l < cap) { memcpy(text + n, src, l); n += l; }
+        } else while (n < cap) n += rand_text(text + n, 200);
+        double t0 = now_sec();
+        int k = tok_encode(t, text, n, 0, ids, (int)cap);
+        double dt = now_sec() - t0;
+        CHECK(k > 0, "encode failed");
+        printf("  encode %-13s %.1f MB in %.3f s = %6.1f MB/s (%d tokens)\n", names[which], n / 1e6, dt, n / 1e6 / dt, k);
+    }
     free(ids); free(text);
     tok_free(t); gguf_close(&f);
 }
