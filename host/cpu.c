@@ -2,7 +2,7 @@
 // against. Weights stay in the GGUF mmap in their own type; a matmul dequantizes one weight row at a time and
 // dots it with every token of the chunk, so each weight byte is read once per chunk (that is where the time goes).
 // defines: cpu_engine_create (the Engine interface of engine.h)
-#include "engine.h"
+#include "cpu.h"
 #include "../gguf/quants.h"
 #include "util.h"
 #include <math.h>
@@ -102,7 +102,7 @@ static void matmul(float *out, const float *x, const GGUFTensor *w, int T) {
 
 // ---------------------------------------------------------------- small ops
 // out = x * w / sqrt(mean(x^2) + eps), over n elements; w is a GGUF vector (F32 in every real file)
-static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+void cpu_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double ss = 0;  // double: the reference should not be the least accurate party
     for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
     float scale = (float)(1.0 / sqrt(ss / n + eps));
@@ -110,7 +110,7 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
 }
 
 // NeoX-style RoPE (the HF "rotate_half" layout): pairs (i, i + hd/2) rotate by pos * base^(-2i/hd).
-static void rope(float *v, int head_dim, int pos, float base) {
+void cpu_rope(float *v, int head_dim, int pos, float base) {
     int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
         double theta = pos * pow((double)base, -2.0 * i / head_dim);
@@ -156,19 +156,23 @@ static void attn_task(void *ctx, int64_t task) {
     }
     const float *q = a->ce->s.q + (size_t)t * c->n_head * hd + (size_t)h * hd;
     const float *K = sc->k[a->layer] + (size_t)kvh * hd, *V = sc->v[a->layer] + (size_t)kvh * hd;
-    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY;
+    cpu_attention_head(a->ce->s.att + (size_t)t * c->n_head * hd + (size_t)h * hd, q, K, V, n, hd, kv_dim, tl_scores);
+}
+
+void cpu_attention_head(float *out, const float *q, const float *K, const float *V, int n, int head_dim,
+                        int kv_stride, float *scores) {
+    float scale = 1.0f / sqrtf((float)head_dim), mx = -INFINITY;
     for (int p = 0; p < n; p++) {
-        tl_scores[p] = dot(q, K + (size_t)p * kv_dim, hd) * scale;
-        if (tl_scores[p] > mx) mx = tl_scores[p];
+        scores[p] = dot(q, K + (size_t)p * kv_stride, head_dim) * scale;
+        if (scores[p] > mx) mx = scores[p];
     }
     float sum = 0;
-    for (int p = 0; p < n; p++) sum += tl_scores[p] = expf(tl_scores[p] - mx);
-    float *out = a->ce->s.att + (size_t)t * c->n_head * hd + (size_t)h * hd;
-    for (int i = 0; i < hd; i++) out[i] = 0;
+    for (int p = 0; p < n; p++) sum += scores[p] = expf(scores[p] - mx);
+    for (int i = 0; i < head_dim; i++) out[i] = 0;
     for (int p = 0; p < n; p++) {
-        float w = tl_scores[p] / sum;
-        const float *vp = V + (size_t)p * kv_dim;
-        for (int i = 0; i < hd; i++) out[i] += w * vp[i];
+        float w = scores[p] / sum;
+        const float *vp = V + (size_t)p * kv_stride;
+        for (int i = 0; i < head_dim; i++) out[i] += w * vp[i];
     }
 }
 
@@ -194,7 +198,7 @@ static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, con
         const Qwen3Layer *L = &m->layer[l];
         // ---- attention block
         const float *wn = vec_f32(L->attn_norm, wbuf);
-        for (int t = 0; t < T; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
+        for (int t = 0; t < T; t++) cpu_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
         matmul(s->q, s->xb, L->wq, T);
         matmul(s->k, s->xb, L->wk, T);
         matmul(s->v, s->xb, L->wv, T);
@@ -202,14 +206,14 @@ static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, con
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < c->n_head; h++) {
                 float *qh = s->q + (size_t)t * q_dim + (size_t)h * hd;
-                rmsnorm(qh, qh, qn, hd, c->rms_eps);
-                rope(qh, hd, pos[t], c->rope_base);
+                cpu_rmsnorm(qh, qh, qn, hd, c->rms_eps);
+                cpu_rope(qh, hd, pos[t], c->rope_base);
             }
             SeqCache *sc = &ce->seqs[seq[t]];
             for (int h = 0; h < c->n_kv_head; h++) {
                 float *kh = s->k + (size_t)t * kv_dim + (size_t)h * hd;
-                rmsnorm(kh, kh, kn, hd, c->rms_eps);
-                rope(kh, hd, pos[t], c->rope_base);
+                cpu_rmsnorm(kh, kh, kn, hd, c->rms_eps);
+                cpu_rope(kh, hd, pos[t], c->rope_base);
             }
             memcpy(sc->k[l] + (size_t)pos[t] * kv_dim, s->k + (size_t)t * kv_dim, kv_dim * sizeof(float));
             memcpy(sc->v[l] + (size_t)pos[t] * kv_dim, s->v + (size_t)t * kv_dim, kv_dim * sizeof(float));
@@ -221,7 +225,7 @@ static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, con
 
         // ---- MLP block: down(silu(gate(x)) * up(x))
         wn = vec_f32(L->ffn_norm, wbuf);
-        for (int t = 0; t < T; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
+        for (int t = 0; t < T; t++) cpu_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
         matmul(s->gate, s->xb, L->w_gate, T);
         matmul(s->up, s->xb, L->w_up, T);
         for (size_t i = 0; i < (size_t)T * ffn; i++) s->gate[i] = silu(s->gate[i]) * s->up[i];
@@ -233,7 +237,7 @@ static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, con
     int n_want = 0;
     const float *wn = vec_f32(m->output_norm, wbuf);
     for (int t = 0; t < T; t++)
-        if (want[t]) rmsnorm(s->xb + (size_t)n_want++ * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
+        if (want[t]) cpu_rmsnorm(s->xb + (size_t)n_want++ * dim, s->x + (size_t)t * dim, wn, dim, c->rms_eps);
     if (n_want) matmul(out_logits, s->xb, m->output, n_want);
 }
 
