@@ -1,0 +1,42 @@
+// gpu_attn.c — launch_attention: causal GQA attention over the KV cache (ptx/attention.ptx).
+// defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks)
+//
+// One CTA per (token, kv head) in the grid; the kernel merges aligned blocks of tb tokens of one sequence into one
+// CTA (tb = 64 / G, G = n_head / n_kv, so a CTA holds 64 query rows) and runs mixed blocks one token per CTA.
+#include "gpu_ops.h"
+#include "util.h"
+
+enum { ATT_HEAD_DIM = 128, ATT_ROWS = 64, ATT_KT = 64 };
+// Must match ptx/attention.ptx: Q tile + two (K, V) tile buffers + slot/position table of the block.
+static const unsigned ATT_SMEM = ATT_ROWS * 256 + 2 * 2 * ATT_KT * 256 + 2 * ATT_ROWS * 4;
+
+// tb: tokens per CTA for single-sequence blocks, 1 .. 64 / G (1 = always one token per CTA); 0 = the default.
+void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
+                         CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                         int max_ctx, float scale, int tb) {
+    static CUcontext fn_ctx;
+    static CUfunction fn;
+    if (head_dim != ATT_HEAD_DIM) die("launch_attention: head_dim %d is not supported (only 128)", head_dim);
+    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > ATT_ROWS)
+        die("launch_attention: %d query heads over %d kv heads is not supported", n_head, n_kv);
+    if (max_ctx <= 0 || T < 0) die("launch_attention: bad T=%d max_ctx=%d", T, max_ctx);
+    int G = n_head / n_kv;
+    if (tb <= 0) tb = ATT_ROWS / G;
+    if (tb * G > ATT_ROWS) die("launch_attention: %d tokens x %d heads exceed the %d rows of a CTA", tb, G, ATT_ROWS);
+    if (T == 0) return;
+    if (fn_ctx != g->ctx) {
+        fn = gpu_kernel(g, "attention", "attention_gqa_h128");
+        fn_ctx = g->ctx;
+    }
+    unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, uctx = (unsigned)max_ctx;
+    unsigned utb = (unsigned)tb;
+    Dim3 grid = { uT, ukv, 1 }, block = { 128, 1, 1 };
+    void *args[] = { &out, &q, &k_cache, &v_cache, &tok_slot, &tok_pos, &uT, &uh, &ukv, &uctx, &utb, &scale };
+    gpu_launch(g, fn, grid, block, ATT_SMEM, NULL, args, "attention_gqa_h128");
+}
+
+void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
+                      CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                      int max_ctx, float scale) {
+    launch_attention_tb(g, out, q, k_cache, v_cache, tok_slot, tok_pos, T, n_head, n_kv, head_dim, max_ctx, scale, 0);
+}

@@ -1,0 +1,252 @@
+// test_gpu_attn.c — causal GQA attention (ptx/attention.ptx via launch_attention) against an fp64 CPU reference
+// from the same bf16 inputs: prefill chunks, chunk continuations, decode batches and mixed batches over several
+// sequence slots, GQA ratios 2, 4, 8, context lengths 1 .. 4095; then prints timings (not asserted).
+// Cache positions past what a slot holds are poisoned with NaN, so a read past a sequence's end fails the test.
+// Without a Hopper GPU every case SKIPs with gpu_init's reason.
+#include "test.h"
+#include "../host/gpu_ops.h"
+#include "../host/util.h"
+
+// host/gpu_attn.c: launch_attention with tb tokens per CTA for single-sequence blocks (0 = default, 1 = per token)
+void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
+                         CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                         int max_ctx, float scale, int tb);
+
+enum { HD = 128 };
+static Gpu G;
+static int gpu_state;  // 0 untried, 1 ready, -1 unavailable
+static char gpu_err[256];
+static Rng rng;
+
+#define NEED_GPU() do { \
+    if (!gpu_state) gpu_state = gpu_init(&G, gpu_err, sizeof gpu_err) == 0 ? 1 : -1; \
+    if (gpu_state < 0) SKIP("%s", gpu_err); } while (0)
+
+static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2.0 * rng_uniform(&rng) - 1.0))); }
+static float bf(uint16_t h) { return host_bf16_to_f32(h); }
+
+// A batch: chunks of consecutive positions of one slot each (a chunk of 1 token is a decode step).
+typedef struct { int slot, pos0, n; } Chunk;
+
+typedef struct {
+    int T, n_head, n_kv, max_ctx;
+    const int *slot, *pos;
+    const uint16_t *q, *k, *v;  // q [T][n_head][HD], caches [slot][n_kv][max_ctx][HD]
+    float scale;
+    double *ref;                // [T][n_head][HD]
+} AttnRef;
+
+static void attn_ref_one(void *ctx, int64_t i) {
+    const AttnRef *a = ctx;
+    int t = (int)(i / a->n_head), h = (int)(i % a->n_head), kvh = h / (a->n_head / a->n_kv);
+    const uint16_t *q = a->q + ((size_t)t * a->n_head + h) * HD;
+    size_t base = ((size_t)a->slot[t] * a->n_kv + kvh) * a->max_ctx * HD;
+    int n = a->pos[t] + 1;
+    double *s = xmalloc((size_t)n * sizeof(double)), mx = -INFINITY, sum = 0;
+    for (int j = 0; j < n; j++) {
+        const uint16_t *k = a->k + base + (size_t)j * HD;
+        double d = 0;
+        for (int c = 0; c < HD; c++) d += (double)bf(q[c]) * bf(k[c]);
+        s[j] = d * a->scale;
+        if (s[j] > mx) mx = s[j];
+    }
+    double o[HD] = { 0 };
+    for (int j = 0; j < n; j++) {
+        double p = exp(s[j] - mx);
+        sum += p;
+        const uint16_t *v = a->v + base + (size_t)j * HD;
+        for (int c = 0; c < HD; c++) o[c] += p * bf(v[c]);
+    }
+    for (int c = 0; c < HD; c++) a->ref[i * HD + c] = o[c] / sum;
+    free(s);
+}
+
+// Builds the batch (chunk after chunk, or round-robin over the chunks when interleave), runs the kernel with tb,
+// checks every output is written and finite, that the row past the output is untouched, and returns the relative
+// error against the fp64 reference.
+static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                       int tb, double q_amp) {
+    int n_head = n_kv * gqa, T = 0;
+    for (int c = 0; c < nch; c++) T += ch[c].n;
+    int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
+    int *done = xcalloc(nch, sizeof(int)), t = 0;
+    while (t < T)
+        for (int c = 0; c < nch && t < T; c++) {
+            int take = interleave ? 1 : ch[c].n;
+            for (int i = 0; i < take && done[c] < ch[c].n; i++, t++) {
+                slot[t] = ch[c].slot;
+                pos[t] = ch[c].pos0 + done[c]++;
+            }
+        }
+    // cache: random where the slot holds data (positions <= its last position in the batch), NaN after
+    int *last = xmalloc(max_seqs * sizeof(int));
+    for (int s = 0; s < max_seqs; s++) last[s] = -1;
+    for (t = 0; t < T; t++) if (pos[t] > last[slot[t]]) last[slot[t]] = pos[t];
+    size_t cache_n = (size_t)max_seqs * n_kv * max_ctx * HD;
+    uint16_t *k = xmalloc(cache_n * 2), *v = xmalloc(cache_n * 2), *q = xmalloc((size_t)T * n_head * HD * 2);
+    for (int s = 0; s < max_seqs; s++)
+        for (int h = 0; h < n_kv; h++)
+            for (int p = 0; p < max_ctx; p++) {
+                size_t o = (((size_t)s * n_kv + h) * max_ctx + p) * HD;
+                for (int c = 0; c < HD; c++) {
+                    k[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
+                    v[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
+                }
+            }
+    for (size_t i = 0; i < (size_t)T * n_head * HD; i++) q[i] = rand_bf16(q_amp);
+
+    CUdeviceptr dk = gpu_alloc(&G, cache_n * 2), dv = gpu_alloc(&G, cache_n * 2);
+    CUdeviceptr dq = gpu_alloc(&G, (size_t)T * n_head * HD * 2);
+    CUdeviceptr dout = gpu_alloc(&G, (size_t)(T + 1) * n_head * HD * 2);
+    CUdeviceptr dslot = gpu_alloc(&G, T * 4), dpos = gpu_alloc(&G, T * 4);
+    gpu_upload(&G, dk, k, cache_n * 2);
+    gpu_upload(&G, dv, v, cache_n * 2);
+    gpu_upload(&G, dq, q, (size_t)T * n_head * HD * 2);
+    gpu_upload(&G, dslot, slot, T * 4);
+    gpu_upload(&G, dpos, pos, T * 4);
+    gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
+    float scale = 1.0f / sqrtf((float)HD);
+    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, tb);
+    uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
+    gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
+
+    double err;
+    size_t n_out = (size_t)T * n_head * HD, stray = 0;
+    for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
+    if (stray) printf("  %zu elements written past the output\n", stray);
+    float *out = xmalloc(n_out * 4);
+    for (size_t i = 0; i < n_out; i++) out[i] = bf(outb[i]);
+    double *ref = xmalloc(n_out * sizeof(double));
+    AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, scale, ref };
+    parallel_for((int64_t)T * n_head, attn_ref_one, &a);
+    err = rel_err(out, ref, n_out);
+    if (!isfinite(err)) {
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < n_out; i++) if (!isfinite(out[i])) { if (!bad) first = i; bad++; }
+        printf("  %zu of %zu outputs not finite (first: token %zu head %zu)\n", bad, n_out, first / (n_head * HD),
+               first / HD % n_head);
+    }
+    if (stray) err = INFINITY;
+
+    free(slot); free(pos); free(done); free(last); free(k); free(v); free(q); free(outb); free(out); free(ref);
+    gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
+    gpu_free(&G, dpos);
+    return err;
+}
+
+// bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
+#define ATT_TOL 5e-3
+static const int tbs[] = { 0, 1, 3 };  // default blocks, one token per CTA, odd blocks (partial at the end)
+
+static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                  double q_amp, const char *what) {
+    for (int i = 0; i < 3; i++) {
+        if (tbs[i] * gqa > 64) continue;
+        double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tbs[i], q_amp);
+        CHECK(e < ATT_TOL, "%s: n_kv %d G %d tb %d: rel err %.3g", what, n_kv, gqa, tbs[i], e);
+    }
+}
+
+static const int lens[] = { 1, 63, 64, 65, 127, 128, 129, 1000 };
+
+// One sequence, prefilled from position 0 in one chunk of each length.
+static void attn_prefill_from_zero(void) {
+    NEED_GPU();
+    static const int gq[] = { 2, 4, 8 };
+    for (int gi = 0; gi < 3; gi++)
+        for (int li = 0; li < 8; li++) {
+            Chunk c = { 1, 0, lens[li] };
+            char what[64];
+            snprintf(what, sizeof what, "prefill len %d", lens[li]);
+            check(2, gq[gi], 2, 1024, &c, 1, 0, 1.0, what);
+        }
+}
+
+// Chunks continuing a cached prefix, up to length 4095, two slots in one batch; sharper softmax (q x 4).
+static void attn_prefill_continuation(void) {
+    NEED_GPU();
+    Chunk c[] = { { 0, 4095 - 300, 300 }, { 2, 999 - 129, 129 } };
+    check(2, 4, 3, 4096, c, 2, 0, 4.0, "continuation to 4095 + 999");
+    Chunk d[] = { { 1, 64, 65 } };
+    check(4, 8, 2, 256, d, 1, 0, 1.0, "continuation 64..128");
+}
+
+// Decode: one token per slot at each length, n_kv 8 (Qwen3's), in one batch.
+static void attn_decode_batch(void) {
+    NEED_GPU();
+    static const int gq[] = { 2, 4, 8 };
+    Chunk c[9];
+    static const int dl[] = { 1, 63, 64, 65, 127, 128, 129, 1000, 4095 };
+    for (int i = 0; i < 9; i++) c[i] = (Chunk){ 8 - i, dl[i] - 1, 1 };
+    for (int gi = 0; gi < 3; gi++) check(8, gq[gi], 9, 4096, c, 9, 0, 2.0, "decode batch");
+}
+
+// Mixed: prefill chunks and decode tokens of several slots, in chunk order and interleaved token by token.
+static void attn_mixed_batch(void) {
+    NEED_GPU();
+    Chunk c[] = { { 3, 0, 129 }, { 0, 62, 1 }, { 1, 0, 65 }, { 4, 127, 1 }, { 2, 900, 100 }, { 5, 0, 1 } };
+    static const int gq[] = { 2, 4, 8 };
+    for (int gi = 0; gi < 3; gi++) {
+        check(2, gq[gi], 6, 1024, c, 6, 0, 1.0, "mixed");
+        check(2, gq[gi], 6, 1024, c, 6, 1, 1.0, "mixed interleaved");
+    }
+}
+
+// Timings (printed): a 4096-token prefill of one sequence and a 32-sequence decode step at context 4096,
+// Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
+static void time_attn(const char *label, int T, const int *slot, const int *pos, int max_seqs, int max_ctx,
+                      double flops, double bytes) {
+    int n_kv = 8, n_head = 32;
+    size_t cache_n = (size_t)max_seqs * n_kv * max_ctx * HD;
+    CUdeviceptr dk = gpu_alloc(&G, cache_n * 2), dv = gpu_alloc(&G, cache_n * 2);
+    CUdeviceptr dq = gpu_alloc(&G, (size_t)T * n_head * HD * 2), dout = gpu_alloc(&G, (size_t)T * n_head * HD * 2);
+    CUdeviceptr dslot = gpu_alloc(&G, T * 4), dpos = gpu_alloc(&G, T * 4);
+    gpu_fill_u32(&G, dk, 0x3C013BFFu, cache_n / 2);
+    gpu_fill_u32(&G, dv, 0x3E803F00u, cache_n / 2);
+    gpu_fill_u32(&G, dq, 0x3F803F00u, (size_t)T * n_head * HD / 2);
+    gpu_upload(&G, dslot, slot, T * 4);
+    gpu_upload(&G, dpos, pos, T * 4);
+    float scale = 1.0f / sqrtf((float)HD);
+    launch_attention(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale);
+    GpuTimer tm;
+    gpu_timer_init(&tm);
+    gpu_timer_start(&G, &tm);
+    int iters = 10;
+    for (int i = 0; i < iters; i++)
+        launch_attention(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale);
+    double ms = gpu_timer_stop_ms(&G, &tm) / iters;
+    gpu_timer_free(&tm);
+    printf("  time %-28s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", label, ms * 1e3, flops / (ms * 1e-3) / 1e12,
+           bytes / (ms * 1e-3) / 1e9);
+    gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
+    gpu_free(&G, dpos);
+}
+
+static void attn_timings(void) {
+    NEED_GPU();
+    printf("  %s, %d SMs\n", G.name, G.sm_count);
+    enum { L = 4096, B = 32 };
+    int *slot = xmalloc(L * sizeof(int)), *pos = xmalloc(L * sizeof(int));
+    // prefill: causal, so sum over tokens of (pos+1) keys; 4 flops per (row, key, dim) (QK and PV)
+    for (int i = 0; i < L; i++) { slot[i] = 0; pos[i] = i; }
+    double keys = (double)L * (L + 1) / 2;
+    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * 2 * 8 * HD * keys);
+    for (int i = 0; i < B; i++) { slot[i] = i; pos[i] = L - 1; }
+    double kvbytes = (double)B * 8 * L * HD * 2 * 2;
+    time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes);
+    for (int i = 0; i < 1; i++) { slot[i] = 0; pos[i] = L - 1; }
+    time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B);
+    free(slot); free(pos);
+}
+
+int main(void) {
+    test_init();
+    rng_seed(&rng, t_seed);
+    RUN(attn_prefill_from_zero);
+    RUN(attn_prefill_continuation);
+    RUN(attn_decode_batch);
+    RUN(attn_mixed_batch);
+    RUN(attn_timings);
+    if (gpu_state > 0) gpu_shutdown(&G);
+    return test_end();
+}
