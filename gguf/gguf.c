@@ -352,7 +352,7 @@ static int parse(GGUFFile *f, Cursor *c) {
     if (read_u32(c, &f->version, "header")) return -1;
     if (f->version != 2 && f->version != 3) {
         if (f->version == 1) return fail(c, "GGUF version 1 is not supported (only 2 and 3)");
-        if ((f->version & 0xffff) == 0) return fail(c, "bad GGUF version %u (big-endian files are not supported)", f->version);
+        if (f->version && (f->version & 0xffff) == 0) return fail(c, "bad GGUF version %u (big-endian files are not supported)", f->version);
         return fail(c, "bad GGUF version %u (only 2 and 3 are supported)", f->version);
     }
     if (read_u64(c, &f->n_tensors, "header") || read_u64(c, &f->n_kv, "header")) return -1;
@@ -502,9 +502,10 @@ int gguf_get_f32(const GGUFFile *f, const char *key, float *out) {
     int64_t sv; uint64_t uv; double fv; int neg;
     int r = kv->type == GGUF_VT_BOOL ? -1 : load_num(kv->type, kv->data, 0, &sv, &uv, &fv, &neg);
     if (r == 1) { *out = (float)fv; return 0; }
-    if (r == 0) {   // integers convert when exactly representable
+    if (r == 0) {   // integers convert when exactly representable (range checked before casting back)
         float v = neg ? (float)sv : (float)uv;
-        if (neg ? (int64_t)v != sv : ((double)v >= 18446744073709551616.0 || (uint64_t)v != uv)) return -1;
+        if (neg ? (v < -9223372036854775808.0f || (int64_t)v != sv) : (v >= 18446744073709551616.0f || (uint64_t)v != uv))
+            return -1;
         *out = v;
         return 0;
     }
@@ -529,7 +530,12 @@ int64_t gguf_arr_int(const GGUFKV *kv, uint64_t i) {
     int64_t sv; uint64_t uv; double fv; int neg;
     int r = load_num(kv->arr_type, kv->data, i, &sv, &uv, &fv, &neg);
     if (r == 0) return (int64_t)uv;
-    if (r == 1) return (int64_t)fv;
+    if (r == 1) {   // floats truncate toward zero, saturating (a cast out of range would be undefined)
+        if (fv != fv) return 0;
+        if (fv >= 9223372036854775807.0) return INT64_MAX;
+        if (fv <= -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)fv;
+    }
     return 0;
 }
 
