@@ -294,13 +294,16 @@ def compare(ours, ref, verbose):
 
 
 def write_golden(path, model_path, logits, tokens, probe, device):
-    import torch
-    import transformers
+    try:
+        import torch
+        import transformers
+        versions = f"HF transformers {transformers.__version__} Qwen3ForCausalLM, torch {torch.__version__}, float32"
+    except ImportError:
+        versions = "no HF"
     with open(path, "w") as f:
         f.write("# golden logits for test_cpu: qwen3-ptx synth --size tiny --type f32 --seed 1 (weights do not depend\n")
         f.write("# on the tokenizer), prefill of the seeded random tokens below, from tests/hf_reference.py:\n")
-        f.write(f"# HF transformers {transformers.__version__} Qwen3ForCausalLM, torch {torch.__version__}, float32 "
-                f"on {device}, model file {os.path.basename(model_path)}\n")
+        f.write(f"# {versions} on {device}, model file {os.path.basename(model_path)}\n")
         f.write("# per position: 'pos P top' + 16 (id logit) pairs in descending order, 'probe' + logits of the probe ids\n")
         f.write(f"tokens {len(tokens)} {' '.join(map(str, tokens))}\n")
         f.write(f"probe {len(probe)} {' '.join(map(str, probe))}\n")
@@ -336,6 +339,13 @@ def main():
         worst = compare(ours.reshape(-1, V), ref.reshape(-1, V), a.verbose)
         sys.exit(1 if a.max_rel is not None and worst > a.max_rel else 0)
 
+    if a.numpy and a.golden:  # exercises test_cpu's golden parser without HF; never commit this output
+        V = read_config(gguf.GGUFReader(a.model))["vocab"]
+        tokens, probe = random_tokens(1, 32, V), random_tokens(2, 16, V)
+        logits, _ = numpy_logits(a.model, tokens)
+        write_golden(a.golden, a.model, logits, tokens, probe, "numpy float64 (NOT HF: parser test only)")
+        print(f"wrote {a.golden} from the numpy forward")
+        return
     if a.numpy:
         V = read_config(gguf.GGUFReader(a.model))["vocab"]
         logits, c = numpy_logits(a.model, random_tokens(a.tokens_seed, a.n, V))
