@@ -15,10 +15,6 @@
 #include <string.h>
 #include <immintrin.h>
 
-// Weak until host/tokenizer.c lands it: the build keeps linking, and synth says why it cannot add a tokenizer.
-int tok_write_gguf_kv(GGUFWriter *w, const char *tokenizer_json_path, const char *tokenizer_config_json_path,
-                      char *err, size_t errlen) __attribute__((weak));
-
 // ---------------------------------------------------------------- configs (from each model's config.json)
 // out_scale: o_proj/down_proj std = out_scale/sqrt(fan_in). 0.5 is SYNTH-MODELS.md's recipe. With only 4 layers
 // the residual stream of `tiny` stays close to the input token's embedding and the tied head then mostly
@@ -262,8 +258,7 @@ int synth_write(const SynthOptions *o, char *err, size_t errlen) {
             snprintf(cfg_path, sizeof cfg_path, "%.*stokenizer_config.json", dir, tj);
             tc = cfg_path;
         }
-        if (!tok_write_gguf_kv) snprintf(err, errlen, "this build has no tokenizer writer (use --no-tokenizer)");
-        if (!tok_write_gguf_kv || tok_write_gguf_kv(w, tj, tc, err, errlen)) {
+        if (tok_write_gguf_kv(w, tj, tc, err, errlen)) {
             char e2[64];
             gguf_writer_close(w, e2, sizeof e2);
             remove(o->out);
