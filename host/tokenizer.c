@@ -346,8 +346,9 @@ typedef struct { Sym *sym; Cand *heap; size_t cap; WordCacheSlot *wc; } Scratch;
 // are re-validated when popped. Appends ids to out (counting past cap). Returns the number of ids.
 static int bpe_word(const Tokenizer *t, const unsigned char *w, int m, Scratch *sc, int *out, int cap, int nout) {
     if (m == 1) { if (nout < cap) out[nout] = t->byte_id[w[0]]; return 1; }
-    if ((size_t)m > sc->cap) {
-        sc->cap = (size_t)m * 2;
+    // The heap holds the m-1 initial pairs plus at most one net entry per merge (pop one, push up to two).
+    if ((size_t)m * 2 > sc->cap) {
+        sc->cap = (size_t)m * 4;
         sc->sym = xrealloc(sc->sym, sc->cap * sizeof *sc->sym);
         sc->heap = xrealloc(sc->heap, sc->cap * sizeof *sc->heap);
     }
