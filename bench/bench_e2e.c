@@ -1,0 +1,92 @@
+// bench_e2e.c — whole-model speed of the engine, the way llama-bench measures it: pp<N> (prefill of N tokens
+// into an empty sequence) and tg<N> (N single-token decode steps, batch 1). Prints the floor first.
+//   bench_e2e -m MODEL [--backend gpu|cpu] [--pp 512] [--tg 128] [--reps 3] [--bw 3.0e12] [--peak 989e12]
+//             [--tsv FILE] [--label TEXT]
+#include "../host/engine.h"
+#include "../host/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = "";
+    int pp = 512, tg = 128, reps = 3;
+    double bw = 3.0e12, peak = 989e12;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-m") && v) path = argv[++i];
+        else if (!strcmp(a, "--backend") && v) backend = argv[++i];
+        else if (!strcmp(a, "--pp") && v) pp = atoi(argv[++i]);
+        else if (!strcmp(a, "--tg") && v) tg = atoi(argv[++i]);
+        else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
+        else if (!strcmp(a, "--bw") && v) bw = atof(argv[++i]);
+        else if (!strcmp(a, "--peak") && v) peak = atof(argv[++i]);
+        else if (!strcmp(a, "--tsv") && v) tsv = argv[++i];
+        else if (!strcmp(a, "--label") && v) label = argv[++i];
+        else die("usage: bench_e2e -m MODEL [--backend gpu|cpu] [--pp N] [--tg N] [--reps N] [--bw B/s] [--peak FLOP/s] [--tsv F] [--label S]");
+    }
+    if (!path) die("bench_e2e: -m MODEL is required");
+    if (reps < 1 || reps > 64) die("--reps must be 1..64");
+    Qwen3Model m;
+    char err[256];
+    if (qwen3_load(&m, path, err, sizeof err)) die("%s", err);
+    const Qwen3Config *c = &m.cfg;
+    int max_ctx = pp + tg + 8;
+    Engine *e = !strcmp(backend, "cpu") ? cpu_engine_create(&m, 1, max_ctx) : gpu_engine_create(&m, 1, max_ctx, err, sizeof err);
+    if (!e) die("no %s engine: %s", backend, err);
+
+    // --- the two numbers: bytes of weights read per decode step (bf16 on the GPU), FLOPs per token
+    double hd = c->head_dim, lin = 0;
+    lin += (double)c->n_layer * ((double)c->dim * (c->n_head + 2 * c->n_kv_head) * hd + c->n_head * hd * c->dim +
+                                 3.0 * c->dim * c->ffn_dim);
+    lin += (double)c->vocab * c->dim;  // lm_head
+    double wbytes = 2 * lin, flop_tok = 2 * lin;
+    double attn_pp = 2.0 * 2 * c->n_layer * c->n_head * hd * (double)pp * pp / 2;  // causal QK^T and PV
+    double tg_floor = wbytes / bw, pp_floor = (flop_tok * pp + attn_pp) / peak;
+    printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.1f GB bf16 at %.2f TB/s); "
+           "pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s)\n", label, path, lin / 1e9, tg_floor * 1e3, 1 / tg_floor,
+           wbytes / 1e9, bw / 1e12, pp, pp_floor * 1e3, pp / pp_floor, peak / 1e12);
+
+    int V = c->vocab;
+    float *logits = xmalloc((size_t)V * sizeof(float));
+    int *toks = xmalloc((size_t)pp * sizeof(int));
+    Rng r;
+    rng_seed(&r, 1234);
+    for (int i = 0; i < pp; i++) toks[i] = (int)(rng_u64(&r) % 150000);
+    double pp_t[64], tg_t[64];
+    for (int rep = -1; rep < reps; rep++) {  // rep -1 warms up
+        e->free_seq(e, 0);
+        double t0 = now_sec();
+        if (e->prefill(e, 0, toks, pp, logits, NULL)) die("prefill: %s", e->err);
+        double t1 = now_sec();
+        int tok = 1;
+        for (int s = 0; s < tg; s++) {
+            if (e->decode(e, 1, (int[]){ 0 }, &tok, logits)) die("decode: %s", e->err);
+            tok = (int)(rng_u64(&r) % 150000);  // token choice does not change the work
+        }
+        double t2 = now_sec();
+        if (rep >= 0) { pp_t[rep] = t1 - t0; tg_t[rep] = (t2 - t1) / tg; }
+    }
+    qsort(pp_t, reps, sizeof(double), cmp_double);
+    qsort(tg_t, reps, sizeof(double), cmp_double);
+    double pps = pp / pp_t[reps / 2], tgs = 1 / tg_t[reps / 2];
+    printf("%s pp%d: %.1f tok/s (%.2f ms, %.1f%% of floor)   tg%d: %.1f tok/s (%.3f ms/token, %.1f%% of floor)\n", label,
+           pp, pps, pp_t[reps / 2] * 1e3, 100 * pp_floor / pp_t[reps / 2], tg, tgs, tg_t[reps / 2] * 1e3,
+           100 * tg_floor / tg_t[reps / 2]);
+    if (tsv) {
+        FILE *f = fopen(tsv, "a");
+        if (!f) die("cannot open %s", tsv);
+        fprintf(f, "%s\t%s\tpp%d\t%.1f\t%.1f\n%s\t%s\ttg%d\t%.1f\t%.1f\n", label, backend, pp, pps, 100 * pp_floor / pp_t[reps / 2],
+                label, backend, tg, tgs, 100 * tg_floor / tg_t[reps / 2]);
+        fclose(f);
+    }
+    e->destroy(e);
+    qwen3_free(&m);
+    free(logits); free(toks);
+    return 0;
+}

@@ -1,0 +1,266 @@
+// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16, a KV cache per sequence slot, and a
+// forward step that is a straight list of PTX kernel launches per layer (the launchers are in gpu_ops.h).
+//
+// One step takes T tokens from any mix of sequences (a prefill chunk, or one decode token per sequence): token t
+// is at position tok_pos[t] of slot tok_slot[t]. Everything in the step runs on one stream without a host sync
+// until the logits come back.
+#include "engine.h"
+#include "gpu_ops.h"
+#include "util.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STEP_TOKENS 512  // most tokens per forward step; longer prefills are chunked
+
+typedef struct {
+    CUdeviceptr attn_norm, ffn_norm;  // f32 [dim]
+    CUdeviceptr q_norm, k_norm;       // f32 [head_dim]
+    CUdeviceptr wqkv;                 // bf16 [(n_head + 2*n_kv)*head_dim][dim]   rows: Wq, then Wk, then Wv
+    CUdeviceptr wo;                   // bf16 [dim][n_head*head_dim]
+    CUdeviceptr wgu;                  // bf16 [2*ffn][dim]                         rows: Wgate, then Wup
+    CUdeviceptr wdown;                // bf16 [dim][ffn]
+    CUdeviceptr k_cache, v_cache;     // bf16 [max_seqs][n_kv][max_ctx][head_dim]
+} GpuLayer;
+
+typedef struct {
+    Engine base;          // must be first: Engine* <-> GpuEngine*
+    Gpu g;
+    Qwen3Config c;
+    CUdeviceptr emb;      // bf16 [vocab][dim]
+    CUdeviceptr lm_head;  // bf16 [vocab][dim]; == emb when tied
+    CUdeviceptr out_norm; // f32 [dim]
+    GpuLayer L[QWEN3_MAX_LAYERS];
+    // activations of one step (see gpu_ops.h for the layouts)
+    CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
+    CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
+    int *seq_len;         // host: tokens cached per slot
+    size_t weight_bytes, cache_bytes;
+} GpuEngine;
+
+// ---------------------------------------------------------------- the forward step
+// Runs T tokens; writes n_out rows of logits (hidden states of rows out_rows[0..n_out) of the step) to host_logits.
+static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
+                    int n_out, float *host_logits) {
+    Gpu *g = &e->g;
+    const Qwen3Config *c = &e->c;
+    int hd = c->head_dim, nq = c->n_head * hd, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
+    CU_CHECK(cuMemcpyHtoDAsync(e->tokens, tokens, T * sizeof(int), g->stream));
+    CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, slot, T * sizeof(int), g->stream));
+    CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, pos, T * sizeof(int), g->stream));
+    if (n_out > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, out_rows, n_out * sizeof(int), g->stream));
+
+    launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
+    for (int l = 0; l < c->n_layer; l++) {
+        GpuLayer *L = &e->L[l];
+        // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
+        launch_rmsnorm(g, e->h, e->x, L->attn_norm, 0, T, c->dim, c->rms_eps);
+        launch_gemm(g, e->qkv, e->h, L->wqkv, T, nqkv, c->dim, GEMM_STORE_F32);
+        launch_qknorm_rope_kv(g, e->q, L->k_cache, L->v_cache, e->qkv, L->q_norm, L->k_norm, e->tok_slot, e->tok_pos,
+                              T, c->n_head, c->n_kv_head, hd, e->base.max_ctx, c->rope_base, c->rms_eps);
+        launch_attention(g, e->attn, e->q, L->k_cache, L->v_cache, e->tok_slot, e->tok_pos, T, c->n_head,
+                         c->n_kv_head, hd, e->base.max_ctx, 1.0f / sqrtf((float)hd));
+        launch_gemm(g, e->x, e->attn, L->wo, T, c->dim, nq, GEMM_ADD_F32);
+        // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
+        launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
+        launch_gemm(g, e->gu, e->h, L->wgu, T, 2 * c->ffn_dim, c->dim, GEMM_STORE_F32);
+        launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+        launch_gemm(g, e->x, e->a, L->wdown, T, c->dim, c->ffn_dim, GEMM_ADD_F32);
+    }
+    // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
+    if (n_out > 0) launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
+    if (n_out > 0) launch_gemm(g, e->logits, e->h, e->lm_head, n_out, c->vocab, c->dim, GEMM_STORE_F32);
+    if (n_out > 0)
+        CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * c->vocab * sizeof(float), g->stream));
+    CU_CHECK(cuStreamSynchronize(g->stream));
+}
+
+// ---------------------------------------------------------------- engine.h interface
+static int check_seq(GpuEngine *e, int seq, int add) {
+    if (seq < 0 || seq >= e->base.max_seqs) {
+        snprintf(e->base.err, sizeof e->base.err, "sequence id %d out of range [0, %d)", seq, e->base.max_seqs);
+        return -1;
+    }
+    if (e->seq_len[seq] + add > e->base.max_ctx) {
+        snprintf(e->base.err, sizeof e->base.err, "sequence %d would reach %d tokens; the KV cache holds %d", seq,
+                 e->seq_len[seq] + add, e->base.max_ctx);
+        return -1;
+    }
+    return 0;
+}
+
+static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *logits, float *all_logits) {
+    GpuEngine *e = (GpuEngine *)eb;
+    if (check_seq(e, seq, n)) return -1;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= e->c.vocab) {
+            snprintf(eb->err, sizeof eb->err, "token id %d out of range [0, %d)", tokens[i], e->c.vocab);
+            return -1;
+        }
+    int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS];
+    size_t V = (size_t)e->c.vocab;
+    for (int done = 0; done < n; done += STEP_TOKENS) {
+        int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS;
+        for (int t = 0; t < T; t++) { slot[t] = seq; pos[t] = e->seq_len[seq] + t; rows[t] = t; }
+        int last_chunk = done + T == n;
+        if (all_logits) {
+            forward(e, tokens + done, slot, pos, T, rows, T, all_logits + (size_t)done * V);
+            if (last_chunk && logits) memcpy(logits, all_logits + (size_t)(n - 1) * V, V * sizeof(float));
+        } else if (last_chunk && logits) {
+            rows[0] = T - 1;
+            forward(e, tokens + done, slot, pos, T, rows, 1, logits);
+        } else {  // an earlier chunk, or logits not wanted: skip the head entirely
+            forward(e, tokens + done, slot, pos, T, rows, 0, NULL);
+        }
+        e->seq_len[seq] += T;
+    }
+    return 0;
+}
+
+static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, float *logits) {
+    GpuEngine *e = (GpuEngine *)eb;
+    int pos[STEP_TOKENS], rows[STEP_TOKENS];
+    for (int i = 0; i < n; i++) {
+        if (check_seq(e, seqs[i], 1)) return -1;
+        if (tokens[i] < 0 || tokens[i] >= e->c.vocab) {
+            snprintf(eb->err, sizeof eb->err, "token id %d out of range [0, %d)", tokens[i], e->c.vocab);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (seqs[j] == seqs[i]) {
+                snprintf(eb->err, sizeof eb->err, "sequence %d appears twice in one decode step", seqs[i]);
+                return -1;
+            }
+    }
+    for (int done = 0; done < n; done += STEP_TOKENS) {
+        int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS;
+        for (int t = 0; t < T; t++) { pos[t] = e->seq_len[seqs[done + t]]; rows[t] = t; }
+        forward(e, tokens + done, seqs + done, pos, T, rows, T, logits + (size_t)done * e->c.vocab);
+        for (int t = 0; t < T; t++) e->seq_len[seqs[done + t]]++;
+    }
+    return 0;
+}
+
+static void gpu_free_seq(Engine *eb, int seq) {
+    GpuEngine *e = (GpuEngine *)eb;
+    if (seq >= 0 && seq < eb->max_seqs) e->seq_len[seq] = 0;
+}
+static int gpu_seq_len(Engine *eb, int seq) {
+    GpuEngine *e = (GpuEngine *)eb;
+    return seq >= 0 && seq < eb->max_seqs ? e->seq_len[seq] : -1;
+}
+
+static void gpu_destroy(Engine *eb) {
+    GpuEngine *e = (GpuEngine *)eb;
+    Gpu *g = &e->g;
+    gpu_sync(g);
+    for (int l = 0; l < e->c.n_layer; l++) {
+        GpuLayer *L = &e->L[l];
+        CUdeviceptr *p[] = { &L->attn_norm, &L->ffn_norm, &L->q_norm, &L->k_norm, &L->wqkv, &L->wo, &L->wgu,
+                             &L->wdown, &L->k_cache, &L->v_cache };
+        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) gpu_free(g, *p[i]);
+    }
+    if (e->lm_head != e->emb) gpu_free(g, e->lm_head);
+    CUdeviceptr *a[] = { &e->emb, &e->out_norm, &e->x, &e->h, &e->qkv, &e->q, &e->attn, &e->gu, &e->a, &e->logits,
+                         &e->tokens, &e->tok_slot, &e->tok_pos, &e->out_rows };
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) gpu_free(g, *a[i]);
+    gpu_shutdown(g);
+    free(e->seq_len);
+    free(e);
+}
+
+// ---------------------------------------------------------------- creation: upload weights, allocate caches
+static CUdeviceptr upload_bf16(GpuEngine *e, const GGUFTensor *t) {
+    size_t bytes = (size_t)t->ne[0] * t->ne[1] * 2;
+    CUdeviceptr p = gpu_alloc(&e->g, bytes);
+    gpu_upload_tensor_bf16(&e->g, p, t);
+    e->weight_bytes += bytes;
+    return p;
+}
+static CUdeviceptr upload_f32(GpuEngine *e, const GGUFTensor *t) {
+    size_t bytes = (size_t)t->ne[0] * 4;
+    CUdeviceptr p = gpu_alloc(&e->g, bytes);
+    gpu_upload_tensor_f32(&e->g, p, t);
+    e->weight_bytes += bytes;
+    return p;
+}
+// Several GGUF matrices with the same input width stacked into one [sum of rows][K] bf16 matrix (one GEMM).
+static CUdeviceptr upload_stacked(GpuEngine *e, const GGUFTensor **ts, int n) {
+    size_t rows = 0, K = (size_t)ts[0]->ne[0];
+    for (int i = 0; i < n; i++) rows += (size_t)ts[i]->ne[1];
+    CUdeviceptr p = gpu_alloc(&e->g, rows * K * 2), at = p;
+    for (int i = 0; i < n; i++) {
+        gpu_upload_tensor_bf16(&e->g, at, ts[i]);
+        at += (size_t)ts[i]->ne[1] * K * 2;
+    }
+    e->weight_bytes += rows * K * 2;
+    return p;
+}
+
+Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen) {
+    GpuEngine *e = xcalloc(1, sizeof *e);
+    if (gpu_init(&e->g, err, errlen)) { free(e); return NULL; }
+    const Qwen3Config *c = &m->cfg;
+    e->c = *c;
+    int hd = c->head_dim;
+    if (c->dim % 64 || c->ffn_dim % 64 || (c->n_head * hd) % 64 || c->vocab % 64 || hd != 128) {
+        snprintf(err, errlen, "GPU path needs dim, ffn, heads*head_dim and vocab divisible by 64 and head_dim 128");
+        gpu_shutdown(&e->g);
+        free(e);
+        return NULL;
+    }
+    Gpu *g = &e->g;
+    double t0 = now_sec();
+    e->emb = upload_bf16(e, m->tok_embd);
+    e->lm_head = c->tied ? e->emb : upload_bf16(e, m->output);
+    e->out_norm = upload_f32(e, m->output_norm);
+    size_t cache_elems = (size_t)max_seqs * c->n_kv_head * max_ctx * hd;
+    for (int l = 0; l < c->n_layer; l++) {
+        const Qwen3Layer *W = &m->layer[l];
+        GpuLayer *L = &e->L[l];
+        L->attn_norm = upload_f32(e, W->attn_norm);
+        L->ffn_norm = upload_f32(e, W->ffn_norm);
+        L->q_norm = upload_f32(e, W->q_norm);
+        L->k_norm = upload_f32(e, W->k_norm);
+        const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
+        L->wqkv = upload_stacked(e, qkv, 3);
+        L->wo = upload_bf16(e, W->wo);
+        L->wgu = upload_stacked(e, gu, 2);
+        L->wdown = upload_bf16(e, W->w_down);
+        L->k_cache = gpu_alloc(g, cache_elems * 2);
+        L->v_cache = gpu_alloc(g, cache_elems * 2);
+        e->cache_bytes += 2 * cache_elems * 2;
+    }
+    gpu_sync(g);
+    double t1 = now_sec();
+    size_t T = STEP_TOKENS;
+    int nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
+    e->x = gpu_alloc(g, T * c->dim * 4);
+    e->h = gpu_alloc(g, T * c->dim * 2);
+    e->qkv = gpu_alloc(g, T * nqkv * 4);
+    e->q = gpu_alloc(g, T * c->n_head * hd * 2);
+    e->attn = gpu_alloc(g, T * c->n_head * hd * 2);
+    e->gu = gpu_alloc(g, T * 2 * c->ffn_dim * 4);
+    e->a = gpu_alloc(g, T * c->ffn_dim * 2);
+    e->logits = gpu_alloc(g, T * c->vocab * 4);
+    e->tokens = gpu_alloc(g, T * 4);
+    e->tok_slot = gpu_alloc(g, T * 4);
+    e->tok_pos = gpu_alloc(g, T * 4);
+    e->out_rows = gpu_alloc(g, T * 4);
+    e->seq_len = xcalloc(max_seqs, sizeof(int));
+
+    e->base.name = "gpu";
+    e->base.cfg = &e->c;
+    e->base.max_seqs = max_seqs;
+    e->base.max_ctx = max_ctx;
+    e->base.prefill = gpu_prefill;
+    e->base.decode = gpu_decode;
+    e->base.free_seq = gpu_free_seq;
+    e->base.seq_len = gpu_seq_len;
+    e->base.destroy = gpu_destroy;
+    if (getenv("QWEN3_VERBOSE"))
+        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 uploaded in %.2f s (%.2f GB/s of bf16); KV cache %.2f GB\n",
+                g->name, g->sm_count, e->weight_bytes / 1e9, t1 - t0, e->weight_bytes / 1e9 / (t1 - t0),
+                e->cache_bytes / 1e9);
+    return &e->base;
+}
