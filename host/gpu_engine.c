@@ -232,6 +232,7 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
         e->cache_bytes += 2 * cache_elems * 2;
     }
     gpu_sync(g);
+    gpu_upload_free(g);  // the staging buffers are only needed at load
     double t1 = now_sec();
     size_t T = STEP_TOKENS;
     int nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
