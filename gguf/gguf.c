@@ -311,18 +311,20 @@ static int place_tensors(GGUFFile *f, Cursor *c) {
     Span *sp = malloc((f->n_tensors ? f->n_tensors : 1) * sizeof *sp);
     if (!sp) return fail(c, "out of memory");
     int rc = 0;
+    char pn[80], pn2[80];   // names are untrusted: printable copies for messages
     for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
         GGUFTensor *t = &f->tensors[i];
         uint64_t start, end;
+        printable(pn, sizeof pn, t->name, strlen(t->name));
         if (t->offset % f->alignment)
-            rc = fail(c, "tensor '%s' offset %llu is not a multiple of the alignment %llu", t->name,
+            rc = fail(c, "tensor '%s' offset %llu is not a multiple of the alignment %llu", pn,
                       (unsigned long long)t->offset, (unsigned long long)f->alignment);
         else if (__builtin_add_overflow(f->data_offset, t->offset, &start) ||
                  __builtin_add_overflow(start, t->nbytes, &end))
-            rc = fail(c, "tensor '%s' data offset %llu + %llu bytes overflows 64 bits", t->name,
+            rc = fail(c, "tensor '%s' data offset %llu + %llu bytes overflows 64 bits", pn,
                       (unsigned long long)t->offset, (unsigned long long)t->nbytes);
         else if (end > f->size)
-            rc = fail(c, "tensor '%s' data ends at byte %llu past the end of the file (%llu bytes)", t->name,
+            rc = fail(c, "tensor '%s' data ends at byte %llu past the end of the file (%llu bytes)", pn,
                       (unsigned long long)end, (unsigned long long)f->size);
         else {
             t->data = f->map + start;
@@ -332,11 +334,13 @@ static int place_tensors(GGUFFile *f, Cursor *c) {
     if (!rc && f->n_tensors > 1) {
         qsort(sp, f->n_tensors, sizeof *sp, span_cmp);
         for (uint64_t i = 1; i < f->n_tensors && !rc; i++)
-            if (sp[i].off < sp[i - 1].end)
+            if (sp[i].off < sp[i - 1].end) {
+                const char *x = f->tensors[sp[i - 1].idx].name, *y = f->tensors[sp[i].idx].name;
                 rc = fail(c, "tensors '%s' and '%s' overlap (bytes %llu..%llu and %llu..%llu of the data section)",
-                          f->tensors[sp[i - 1].idx].name, f->tensors[sp[i].idx].name,
+                          printable(pn, sizeof pn, x, strlen(x)), printable(pn2, sizeof pn2, y, strlen(y)),
                           (unsigned long long)sp[i - 1].off, (unsigned long long)sp[i - 1].end,
                           (unsigned long long)sp[i].off, (unsigned long long)sp[i].end);
+            }
     }
     free(sp);
     return rc;
