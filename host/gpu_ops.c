@@ -14,18 +14,22 @@ enum {
     ARGMAX_THREADS = 1024,
 };
 
-// Functions looked up once per context (gpu_kernel searches by name).
+// Functions looked up once per gpu_init (gpu_kernel searches by name). The primary context's handle can be the same
+// after gpu_shutdown and a new gpu_init, while its modules are new, so the stream (created by each gpu_init) is
+// part of the key.
 static CUcontext fn_ctx;
+static CUstream fn_stream;
 static CUfunction fn_embed, fn_rmsnorm, fn_rope, fn_swiglu, fn_argmax;
 
 static void load_functions(Gpu *g) {
-    if (fn_ctx == g->ctx) return;
+    if (fn_ctx == g->ctx && fn_stream == g->stream) return;
     fn_embed = gpu_kernel(g, "embed", "embed_bf16_f32");
     fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
     fn_rope = gpu_kernel(g, "rope", "qknorm_rope_kv");
     fn_swiglu = gpu_kernel(g, "swiglu", "swiglu_f32_bf16");
     fn_argmax = gpu_kernel(g, "argmax", "argmax_f32");
     fn_ctx = g->ctx;
+    fn_stream = g->stream;
 }
 
 static void check_aligned(const char *who, const char *what, CUdeviceptr p) {

@@ -27,6 +27,7 @@ enum { UNIT = 256, DQ_THREADS = 256, DQ_GROUP = 8 };   // elements per chunk uni
 
 static struct {
     CUcontext ctx;          // context the buffers were allocated in (0: none)
+    CUstream stream;        // and the stream of that gpu_init (a context handle can be reused after shutdown)
     size_t want;            // size for the next allocation (0: default)
     size_t bytes;           // size of each buffer
     void *host[2];          // pinned staging
@@ -38,7 +39,7 @@ static struct {
 void gpu_upload_set_staging(size_t bytes) { st.want = bytes; }
 
 void gpu_upload_free(Gpu *g) {
-    if (!st.ctx) return;
+    if (!st.ctx || st.ctx != g->ctx || st.stream != g->stream) return;
     CU_CHECK(cuStreamSynchronize(g->stream));
     for (int b = 0; b < 2; b++) {
         CU_CHECK(cuEventDestroy(st.free_ev[b]));
@@ -52,9 +53,10 @@ void gpu_upload_free(Gpu *g) {
 
 static void staging_init(Gpu *g) {
     size_t want = st.want ? st.want : STAGING_DEFAULT;
-    if (st.ctx == g->ctx && st.bytes == want) return;
-    if (st.ctx == g->ctx) gpu_upload_free(g);       // resize
-    // (a different context: its buffers died with it)
+    int same = st.ctx == g->ctx && st.stream == g->stream;
+    if (same && st.bytes == want) return;
+    if (same) gpu_upload_free(g);                   // resize
+    // (otherwise the buffers, if any, died with their context at gpu_shutdown)
     memset(&st.host, 0, sizeof st.host);
     st.bytes = want;
     for (int b = 0; b < 2; b++) {
@@ -65,6 +67,7 @@ static void staging_init(Gpu *g) {
     }
     st.next = 0;
     st.ctx = g->ctx;
+    st.stream = g->stream;
 }
 
 // ---------------------------------------------------------------- host memcpy over the thread pool
