@@ -22,7 +22,7 @@ TESTS   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all test clean bench run
+.PHONY: all test clean bench run fuzz
 all: qwen3-ptx $(TESTS)
 
 qwen3-ptx: $(CMD_OBJ) $(LIB_OBJ)
@@ -60,6 +60,13 @@ $(B)/cubins.c: $(CUBINS) host/embed.sh
 test: all
 	@sh tests/setup.sh
 	@bash tests/run.sh
+
+# --- fuzzing the GGUF reader (clang's libFuzzer): `make fuzz`, then tests/t_fuzz_gguf.sh (FUZZ_SECONDS=3600 for a long run)
+fuzz: $(B)/fuzz_gguf
+$(B)/fuzz_gguf: tests/fuzz_gguf.c gguf/gguf.c gguf/quants.c gguf/gguf.h gguf/quants.h
+	@mkdir -p $(B)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
+		-o $@ tests/fuzz_gguf.c gguf/gguf.c gguf/quants.c
 
 # --- the main job: a synthetic Qwen3-0.6B (unless MODEL= points at a real GGUF) generating from a prompt ---
 MODEL  ?= models/qwen3-0.6b-q8_0.gguf

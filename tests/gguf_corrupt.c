@@ -263,7 +263,25 @@ static uint64_t rnd(void) {   // splitmix64
     return z ^ (z >> 31);
 }
 
+// `gguf_corrupt --write-seeds DIR`: writes small valid variants as the fuzzer's seed corpus (t_fuzz_gguf.sh).
+static int write_seeds(const char *dir) {
+    Spec v[7] = { { .n_tensors = 4 }, { .n_tensors = 4, .version = 2 }, { .n_tensors = 4, .alignment = 64 },
+                  { .n_tensors = 0 }, { .n_tensors = 4, .depth = 3 }, { .n_tensors = 4, .wide = 20 },
+                  { .n_tensors = 2, .alignment = 32 } };
+    for (int i = 0; i < 7; i++) {
+        Marks m;
+        B b = build(&v[i], &m);
+        char path[512];
+        snprintf(path, sizeof path, "%s/seed-%d.gguf", dir, i);
+        FILE *o = fopen(path, "wb");
+        if (!o || fwrite(b.p, 1, b.n, o) != b.n || fclose(o) != 0) { fprintf(stderr, "cannot write %s\n", path); return 1; }
+        free(b.p);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && !strcmp(argv[1], "--write-seeds")) return write_seeds(argv[2]);
     if (argc > 1) rng_state = strtoull(argv[1], NULL, 10);
     printf("seed %llu\n", (unsigned long long)rng_state);
     Spec spec = { .n_tensors = 4 };
