@@ -1,8 +1,9 @@
 // gpu_attn.c — launch_attention: causal GQA attention over the KV cache (ptx/attention.ptx).
 // defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks)
 //
-// One CTA per (token, kv head) in the grid; the kernel merges aligned blocks of tb tokens of one sequence into one
-// CTA (tb = 64 / G, G = n_head / n_kv, so a CTA holds 64 query rows) and runs mixed blocks one token per CTA.
+// The kernel works on aligned blocks of tb tokens (tb = 64 / G, G = n_head / n_kv: 64 query rows per CTA); a
+// block of one sequence is one unit, a mixed block one unit per token. For small T (decode batches) the grid has one
+// CTA per token (split: mixed blocks spread over CTAs); for large T one CTA per block (no CTAs that only exit).
 #include "gpu_ops.h"
 #include "util.h"
 
@@ -10,10 +11,13 @@ enum { ATT_HEAD_DIM = 128, ATT_ROWS = 64, ATT_KT = 64 };
 // Must match ptx/attention.ptx: Q tile + two (K, V) tile buffers + slot/position table of the block.
 static const unsigned ATT_SMEM = ATT_ROWS * 256 + 2 * 2 * ATT_KT * 256 + 2 * ATT_ROWS * 4;
 
-// tb: tokens per CTA for single-sequence blocks, 1 .. 64 / G (1 = always one token per CTA); 0 = the default.
+enum { ATT_SPLIT_MAX_T = 512 };  // up to this many tokens, one CTA per token (split grid)
+
+// tb: tokens per block, 1 .. 64 / G (1 = always one token per CTA), 0 = the default 64 / G;
+// split: 1 one CTA per token, 0 one CTA per block, -1 = by T.
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
                          CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                         int max_ctx, float scale, int tb) {
+                         int max_ctx, float scale, int tb, int split) {
     static CUcontext fn_ctx;
     static CUfunction fn;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention: head_dim %d is not supported (only 128)", head_dim);
@@ -29,14 +33,16 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_c
         fn_ctx = g->ctx;
     }
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, uctx = (unsigned)max_ctx;
-    unsigned utb = (unsigned)tb;
-    Dim3 grid = { uT, ukv, 1 }, block = { 128, 1, 1 };
-    void *args[] = { &out, &q, &k_cache, &v_cache, &tok_slot, &tok_pos, &uT, &uh, &ukv, &uctx, &utb, &scale };
+    if (split < 0) split = T <= ATT_SPLIT_MAX_T;
+    unsigned utb = (unsigned)tb, usplit = split ? 1u : 0u;
+    Dim3 grid = { split ? uT : (uT + utb - 1) / utb, ukv, 1 }, block = { 128, 1, 1 };
+    void *args[] = { &out, &q, &k_cache, &v_cache, &tok_slot, &tok_pos, &uT, &uh, &ukv, &uctx, &utb, &usplit,
+                     &scale };
     gpu_launch(g, fn, grid, block, ATT_SMEM, NULL, args, "attention_gqa_h128");
 }
 
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
                       CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
                       int max_ctx, float scale) {
-    launch_attention_tb(g, out, q, k_cache, v_cache, tok_slot, tok_pos, T, n_head, n_kv, head_dim, max_ctx, scale, 0);
+    launch_attention_tb(g, out, q, k_cache, v_cache, tok_slot, tok_pos, T, n_head, n_kv, head_dim, max_ctx, scale, 0, -1);
 }

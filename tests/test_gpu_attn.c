@@ -7,10 +7,11 @@
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 
-// host/gpu_attn.c: launch_attention with tb tokens per CTA for single-sequence blocks (0 = default, 1 = per token)
+// host/gpu_attn.c: launch_attention with tb tokens per block (0 = default 64/G, 1 = one token per CTA) and
+// split (1: a CTA per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks)
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
                          CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                         int max_ctx, float scale, int tb);
+                         int max_ctx, float scale, int tb, int split);
 
 enum { HD = 128 };
 static Gpu G;
@@ -65,7 +66,7 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // checks every output is written and finite, that the row past the output is untouched, and returns the relative
 // error against the fp64 reference.
 static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
-                       int tb, double q_amp) {
+                       int tb, int split, double q_amp) {
     int n_head = n_kv * gqa, T = 0;
     for (int c = 0; c < nch; c++) T += ch[c].n;
     int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
@@ -106,7 +107,7 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
     gpu_upload(&G, dpos, pos, T * 4);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, tb);
+    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, tb, split);
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
 
@@ -140,11 +141,12 @@ static const int tbs[] = { 0, 1, 3 };  // default blocks, one token per CTA, odd
 
 static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                   double q_amp, const char *what) {
-    for (int i = 0; i < 3; i++) {
-        if (tbs[i] * gqa > 64) continue;
-        double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tbs[i], q_amp);
-        CHECK(e < ATT_TOL, "%s: n_kv %d G %d tb %d: rel err %.3g", what, n_kv, gqa, tbs[i], e);
-    }
+    for (int i = 0; i < 3; i++)
+        for (int split = 0; split < 2; split++) {
+            if (tbs[i] * gqa > 64 || (tbs[i] == 1 && split)) continue;  // tb 1: both grids are the same
+            double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tbs[i], split, q_amp);
+            CHECK(e < ATT_TOL, "%s: n_kv %d G %d tb %d split %d: rel err %.3g", what, n_kv, gqa, tbs[i], split, e);
+        }
 }
 
 static const int lens[] = { 1, 63, 64, 65, 127, 128, 129, 1000 };
