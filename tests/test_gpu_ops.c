@@ -306,7 +306,8 @@ static void swiglu_shapes(void) {
 
 // ---------------------------------------------------------------- argmax
 // Row kinds: 0 random, 1 a tie between two positions, 2 NaNs sprinkled (index 0 included), 3 all equal,
-// 4 max at the last index, 5 +inf among NaNs, 6 only -inf and NaN, 7 all NaN.
+// 4 max at the last index, 5 +inf among NaNs, 6 only -inf and NaN, 7 all NaN, 8 small integers (the maximum
+// repeated many times, within one float4 and across threads) with NaNs, 9 -inf with a NaN first.
 static void argmax_fill(float *x, int vocab, int kind) {
     for (int j = 0; j < vocab; j++) x[j] = 3.0f * rng_normal(&rng);
     int a = (int)(rng_u64(&rng) % (uint64_t)vocab), b = (int)(rng_u64(&rng) % (uint64_t)vocab);
@@ -323,6 +324,8 @@ static void argmax_fill(float *x, int vocab, int kind) {
     case 5: for (int j = 0; j < vocab; j++) x[j] = NAN; x[a] = INFINITY; break;
     case 6: for (int j = 0; j < vocab; j++) x[j] = j % 3 ? -INFINITY : NAN; break;
     case 7: for (int j = 0; j < vocab; j++) x[j] = NAN; break;
+    case 8: for (int j = 0; j < vocab; j++) x[j] = j % 5 ? roundf(x[j] / 3.0f) : NAN; break;   // many ties
+    case 9: for (int j = 0; j < vocab; j++) x[j] = -INFINITY; x[0] = x[a] = NAN; break;
     default: break;
     }
 }
@@ -336,7 +339,7 @@ static int argmax_ref(const float *x, int vocab) {
 
 static void argmax_one(int n_rows, int vocab) {
     float *x = xmalloc((size_t)n_rows * vocab * 4);
-    for (int r = 0; r < n_rows; r++) argmax_fill(x + (size_t)r * vocab, vocab, r % 8);
+    for (int r = 0; r < n_rows; r++) argmax_fill(x + (size_t)r * vocab, vocab, r % 10);
     CUdeviceptr d_x = upload_new(x, (size_t)n_rows * vocab * 4), d_out = gpu_alloc(&G, (size_t)(n_rows + 1) * 4);
     gpu_fill_u32(&G, d_out, 0xDEADBEEFu, (size_t)n_rows + 1);
     launch_argmax(&G, d_out, d_x, n_rows, vocab);
@@ -346,7 +349,7 @@ static void argmax_one(int n_rows, int vocab) {
     for (int r = 0; r < n_rows; r++) {
         int want = argmax_ref(x + (size_t)r * vocab, vocab);
         if (out[r] != want) {
-            if (bad < 4) printf("  argmax vocab=%d row %d (kind %d): got %d want %d\n", vocab, r, r % 8, out[r], want);
+            if (bad < 4) printf("  argmax vocab=%d row %d (kind %d): got %d want %d\n", vocab, r, r % 10, out[r], want);
             bad++;
         }
     }
@@ -359,11 +362,11 @@ static void argmax_one(int n_rows, int vocab) {
 static void argmax_rows(void) {
     NEED_GPU();
     argmax_one(1, 151936);
-    argmax_one(8, 151936);
+    argmax_one(10, 151936);
     argmax_one(64, 151936);
     argmax_one(16, 1000);
-    argmax_one(8, 4);
-    argmax_one(8, 16384 + 12);   // main loop plus a tail
+    argmax_one(10, 4);
+    argmax_one(20, 16384 + 12);   // main loop plus a tail
 }
 
 // ---------------------------------------------------------------- timings (printed, not asserted)
