@@ -260,7 +260,7 @@ static float fit_scale_min(const float *x, const float *w, int n, int nmax, uint
     for (int i = 0; i < n; i++) {
         L[i] = (uint8_t)clampi(round_int(iscale * (x[i] - lo)), 0, nmax);
         float e = scale * L[i] + lo - x[i];
-        best += w[i] * e * e;
+        best += w[i] * (e * e);   // this order of rounding keeps the result bit-identical to ggml's
     }
     uint8_t La[QK];
     for (int step = 0; step <= 20; step++) {
@@ -276,7 +276,7 @@ static float fit_scale_min(const float *x, const float *w, int n, int nmax, uint
         float s = (sw * sxl - sx * sl) / det, m = (sl2 * sx - sl * sxl) / det;
         if (m > 0) { m = 0; s = sxl / sl2; }
         float err = 0;
-        for (int i = 0; i < n; i++) { float e = s * La[i] + m - x[i]; err += w[i] * e * e; }
+        for (int i = 0; i < n; i++) { float e = s * La[i] + m - x[i]; err += w[i] * (e * e); }
         if (err < best) { memcpy(L, La, (size_t)n); best = err; scale = s; lo = m; }
     }
     *mn = -lo;
@@ -378,10 +378,10 @@ size_t quantize_row_q6_k(const float *x, void *dst, int64_t n) {
         for (int j = 0; j < 16; j++) sc[j] = (int8_t)clampi(round_int(iscale * scale[j]), -128, 127);
         float d = half_to_float(rd16(b + 208));
         uint8_t Lu[QK_K];
-        for (int j = 0; j < 16; j++) {
+        for (int j = 0; j < 16; j++) {   // where d*scale is 0 the fit's levels stay (they decode to 0 anyway)
             float ds = d * sc[j];
             for (int l = 0; l < 16; l++)
-                Lu[16 * j + l] = (uint8_t)(ds != 0 ? clampi(round_int(x[16 * j + l] / ds), -32, 31) + 32 : 32);
+                Lu[16 * j + l] = (uint8_t)((ds != 0 ? clampi(round_int(x[16 * j + l] / ds), -32, 31) : L[16 * j + l]) + 32);
         }
         uint8_t *ql = b, *qh = b + 128;
         for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
