@@ -15,7 +15,8 @@
 // and dequant overlap, and the rate is that of the slowest of the three. The pair alternation carries across
 // tensors, so a run of small tensors (norms) overlaps too. Nothing synchronises the stream except the wait for a
 // buffer; gpu_upload_free synchronises and frees the buffers (call it after the last tensor, before
-// gpu_shutdown).
+// gpu_shutdown). The host copy out of t->data is done when a call returns, so the mmap may be closed then; the
+// device side completes in stream order (gpu_sync before timing or reading dst from another stream).
 #include "gpu_ops.h"
 #include "util.h"
 #include "../gguf/quants.h"
