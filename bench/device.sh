@@ -46,7 +46,7 @@ fi
 
 if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the H100 is a failure to look at)
     for t in build/tests/test_gpu_*; do
-        n=$(basename "$t"); [ "$n" = test_gpu_e2e ] && continue
+        n=$(basename "$t"); case "$n" in test_gpu_e2e|*.d) continue;; esac
         timeout 100 "$t" > "$LOG/$n.log" 2>&1; rc=$?
         say "$n rc=$rc $(grep -c '^PASS' "$LOG/$n.log") pass $(grep -c '^FAIL' "$LOG/$n.log") fail $(grep -c '^SKIP' "$LOG/$n.log") skip"
         grep -E "^(FAIL|SKIP|  check failed|  skip)|GB/s|TFLOP" "$LOG/$n.log" | head -40 | tee -a "$SUM"
@@ -76,13 +76,20 @@ if has hf; then  # HF transformers on the same GGUF: the independent reference
     $py tests/hf_reference.py "$f" --golden tests/golden/tiny.txt > "$LOG/hf-golden.log" 2>&1
     say "hf golden rc=$? $(tail -2 "$LOG/hf-golden.log" | tr '\n' ' ')"
     cp tests/golden/tiny.txt "$LOG/golden-tiny.txt" 2>/dev/null
-    for spec in "tiny f32 cpu 256" "0.6b f16 cpu 256" "8b f16 gpu 256"; do
+    for spec in "tiny f32 cpu 256" "0.6b f16 cpu 256" "8b f16 gpu 256" "8b bf16 gpu 256"; do
         set -- $spec
         f=$(synth $1 $2)
         ./qwen3-ptx logits -m "$f" --backend "$3" --random "$4" --seed 7 -o /tmp/ours.f32 > "$LOG/logits-$1-$2.log" 2>&1
-        $py tests/hf_reference.py "$f" --tokens-seed 7 --n "$4" --compare /tmp/ours.f32 > "$LOG/hf-$1-$2.log" 2>&1
-        say "hf $1 $2 ($3) rc=$? $(tail -3 "$LOG/hf-$1-$2.log" | tr '\n' ' ')"
+        $py tests/hf_reference.py "$f" --tokens-seed 7 --n "$4" --out /tmp/hf32.f32 --compare /tmp/ours.f32 > "$LOG/hf-$1-$2.log" 2>&1
+        say "hf $1 $2 ours ($3) vs HF f32: rc=$? $(tail -3 "$LOG/hf-$1-$2.log" | tr '\n' ' ')"
+        if [ "$1" = 8b ]; then  # what BF16 arithmetic alone costs: HF itself in bfloat16 against HF in float32
+            $py tests/hf_reference.py "$f" --tokens-seed 7 --n "$4" --dtype bfloat16 --out /tmp/hf16.f32 > "$LOG/hf16-$1-$2.log" 2>&1
+            $py tests/hf_reference.py "$f" --tokens-seed 7 --n "$4" --ref /tmp/hf32.f32 --compare /tmp/hf16.f32 >> "$LOG/hf16-$1-$2.log" 2>&1
+            say "hf $1 $2 HF bf16 vs HF f32: rc=$? $(tail -3 "$LOG/hf16-$1-$2.log" | tr '\n' ' ')"
+        fi
+        rm -f /tmp/hf32.f32 /tmp/hf16.f32
     done
+    rm -f "$M"/qwen3-8b-bf16.gguf  # disk: the bench stage wants the f16 and q8_0 files
 fi
 
 if has bench; then  # our engine: pp512 / tg128
