@@ -760,12 +760,13 @@ static int flush_buf(GGUFWriter *w) {
     return 0;
 }
 
-// Buffers small pieces; large ones go straight to write(2) after the buffer is flushed.
+// Buffers small pieces; pieces of 1 MiB or more go straight to write(2) after the buffer is flushed (a copy
+// through the buffer would cost as much as the write itself).
 static int emit(GGUFWriter *w, const void *p, size_t n) {
     if (n == 0) return 0;   // p may be NULL (empty metadata)
-    if (n > WBUF_CAP - w->buf_len) {
+    if (n >= (1u << 20) || n > WBUF_CAP - w->buf_len) {
         if (flush_buf(w)) return -1;
-        if (n >= WBUF_CAP) return write_all(w, p, n);
+        if (n >= (1u << 20)) return write_all(w, p, n);
     }
     memcpy(w->buf + w->buf_len, p, n);
     w->buf_len += n;
