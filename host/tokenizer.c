@@ -268,10 +268,12 @@ static inline unsigned cls_at(const unsigned char *s, size_t n, size_t i, int *l
 static size_t next_word(const unsigned char *s, size_t n, size_t i) {
     int l0, l;
     unsigned c0 = cls_at(s, n, i, &l0);
-    // 1. contractions, ASCII case-insensitive
+    // 1. contractions, case-insensitive as Oniguruma folds case: ASCII, plus U+017F LATIN SMALL LETTER LONG S,
+    //    which case-folds to 's' (the only non-ASCII character folding to one of these letters)
     if (s[i] == '\'' && i + 1 < n) {
         unsigned char a = (unsigned char)(s[i + 1] | 0x20), b = i + 2 < n ? (unsigned char)(s[i + 2] | 0x20) : 0;
         if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if (s[i + 1] == 0xC5 && i + 2 < n && s[i + 2] == 0xBF) return i + 3;
         if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
     }
     // 2. [^\r\n\p{L}\p{N}]?\p{L}+
@@ -307,6 +309,11 @@ static size_t next_word(const unsigned char *s, size_t n, size_t i) {
     if (k == n || last > i) return k == n ? k : last;
     // 7. \s+
     return k;
+}
+
+size_t tok_pretokenize_next(const char *text, size_t len, size_t i) {
+    pthread_once(&tables_once, init_tables);
+    return next_word((const unsigned char *)text, len, i);
 }
 
 // ---------------------------------------------------------------- BPE

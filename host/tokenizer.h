@@ -28,3 +28,7 @@ size_t tok_stream_flush(TokStream *s, char *out, size_t cap);  // invalid leftov
 // "[PAD<id>]" to 151936). Returns 0, or -1 with err set.
 int tok_write_gguf_kv(GGUFWriter *w, const char *tokenizer_json_path, const char *tokenizer_config_json_path,
                       char *err, size_t errlen);
+
+// The end of the pre-tokenizer word that starts at text[i] (valid UTF-8, i < len): one step of the Qwen2 split
+// regex. Exposed so tests can compare it with a regex engine.
+size_t tok_pretokenize_next(const char *text, size_t len, size_t i);

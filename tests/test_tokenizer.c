@@ -1,6 +1,7 @@
 // test_tokenizer.c — the byte-level BPE tokenizer: llama.cpp's Qwen2 test vectors (every one exact), the Qwen3
 // vocabulary converted from tokenizer.json by tok_write_gguf_kv, special-token parsing, NFC, invalid UTF-8,
-// decode(encode(s)) == NFC(s) on thousands of random strings, the streaming detokenizer against a one-shot
+// decode(encode(s)) == NFC(s) on thousands of random strings, the hand-written pre-tokenizer against
+// Oniguruma (the regex engine Hugging Face tokenizers uses; loaded with dlopen, SKIP when absent), the streaming detokenizer against a one-shot
 // decode, and the encode speed (printed).
 //   build/tests/test_tokenizer                      the tests
 //   build/tests/test_tokenizer --write-vocab OUT    writes a vocab-only Qwen3 GGUF (used by t_tokenizer_ref.sh)
@@ -10,6 +11,7 @@
 #include "../host/tokenizer.h"
 #include "../host/unicode.h"
 #include "../host/util.h"
+#include <dlfcn.h>
 
 static Rng rng;
 static const char *QWEN2_VOCAB = "build/llama.cpp/models/ggml-vocab-qwen2.gguf";
@@ -223,6 +225,96 @@ static size_t rand_text(char *o, size_t maxcp) {
     return k;
 }
 
+// ---- the pre-tokenizer against Oniguruma running the exact regex from Qwen's tokenizer.json. The few API
+// pieces needed are declared here so no header is required; libonig.so.5 is loaded at run time.
+typedef struct { int allocated, num_regs; int *beg, *end; void *history_root; } OnigRegionT;
+static void test_pretokenizer_vs_oniguruma(void) {
+    void *lib = dlopen("libonig.so.5", RTLD_NOW);
+    if (!lib) SKIP("libonig.so.5 not found (Debian package libonig5)");
+    int (*init)(void **, int) = (int (*)(void **, int))dlsym(lib, "onig_initialize");
+    int (*onew)(void **, const unsigned char *, const unsigned char *, unsigned, void *, void *, void *) =
+        (int (*)(void **, const unsigned char *, const unsigned char *, unsigned, void *, void *, void *))dlsym(lib, "onig_new");
+    OnigRegionT *(*region_new)(void) = (OnigRegionT *(*)(void))dlsym(lib, "onig_region_new");
+    int (*search)(void *, const unsigned char *, const unsigned char *, const unsigned char *, const unsigned char *, OnigRegionT *, unsigned) =
+        (int (*)(void *, const unsigned char *, const unsigned char *, const unsigned char *, const unsigned char *, OnigRegionT *, unsigned))dlsym(lib, "onig_search");
+    void (*region_free)(OnigRegionT *, int) = (void (*)(OnigRegionT *, int))dlsym(lib, "onig_region_free");
+    void (*ofree)(void *) = (void (*)(void *))dlsym(lib, "onig_free");
+    void *utf8 = dlsym(lib, "OnigEncodingUTF8"), **syntax = (void **)dlsym(lib, "OnigDefaultSyntax");
+    if (!init || !onew || !region_new || !search || !region_free || !ofree || !utf8 || !syntax) { dlclose(lib); SKIP("libonig.so.5 lacks the expected API"); }
+    void *encs[1] = { utf8 };
+    init(encs, 1);
+    static const char *pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    void *re = NULL;
+    char einfo[64] = { 0 };
+    int rc = onew(&re, (const unsigned char *)pattern, (const unsigned char *)pattern + strlen(pattern), 0, utf8, *syntax, einfo);
+    CHECK(rc == 0, "onig_new failed: %d", rc);
+    if (rc) { dlclose(lib); return; }
+    // Oniguruma 6.9.8 (as bundled by HF tokenizers) knows Unicode 14; our tables are Debian's UCD 15.0. The
+    // characters new in 15.0 are skipped (DerivedAge.txt lists them); every other class must agree.
+    static unsigned char is_new[0x110000];
+    FILE *age = fopen("/usr/share/unicode/DerivedAge.txt", "r");
+    if (age) {
+        char line[256];
+        while (fgets(line, sizeof line, age)) {
+            unsigned lo, hi;
+            char ver[16];
+            int k = sscanf(line, "%x..%x ; %15s", &lo, &hi, ver);
+            if (k == 2) continue;
+            if (k != 3) { k = sscanf(line, "%x ; %15s", &lo, ver); hi = lo; if (k != 2) continue; }
+            if (!strcmp(ver, "15.0") || !strcmp(ver, "15.1") || !strcmp(ver, "16.0"))
+                for (unsigned c = lo; c <= hi && c < 0x110000; c++) is_new[c] = 1;
+        }
+        fclose(age);
+    }
+    OnigRegionT *reg = region_new();
+    char buf[4 * 300 + 8];
+    long words = 0, strings = 0;
+    for (int it = 0; it < 20000 && !tc_failed; it++) {
+        // Random text: the mixed pool, and every 4th string any code point of the whole range (all classes,
+        // U+0085, U+FEFF, long s after apostrophes, unassigned ones) to hit every branch of the regex.
+        size_t n = 0;
+        if (it % 4) {
+            char tmp[4 * 300 + 8];
+            size_t m = rand_text(tmp, 300);
+            for (size_t q = 0; q < m;) {
+                uint32_t cp;
+                int k = utf8_decode((const unsigned char *)tmp + q, m - q, &cp);
+                n += (size_t)utf8_encode(is_new[cp] ? 0x20 : cp, buf + n);
+                q += (size_t)k;
+            }
+        } else {
+            int k = (int)(rng_u64(&rng) % 120);
+            for (int i = 0; i < k; i++) {
+                uint32_t cp = rng_u64(&rng) % 3 ? (uint32_t)(rng_u64(&rng) % 0x3100) : (uint32_t)(rng_u64(&rng) % 0x110000);
+                static const uint32_t hot[] = { '\'', 's', 'S', 'l', 'L', 0x17F, 0x212A, ' ', '\n', '\r', 0x85, 0xFEFF, 0xA0 };
+                if (rng_u64(&rng) % 5 == 0) cp = hot[rng_u64(&rng) % (sizeof hot / sizeof hot[0])];
+                if ((cp >= 0xD800 && cp < 0xE000) || is_new[cp]) cp = 0x20;
+                n += (size_t)utf8_encode(cp, buf + n);
+            }
+        }
+        const unsigned char *u = (const unsigned char *)buf;
+        strings++;
+        for (size_t pos = 0; pos < n;) {
+            int at = search(re, u, u + n, u + pos, u + n, reg, 0);
+            size_t ours = tok_pretokenize_next(buf, n, pos);
+            size_t want = at >= 0 ? (size_t)reg->end[0] : pos;
+            if (at != (int)pos || ours != want) {
+                CHECK(0, "string %d byte %zu: oniguruma matched [%d, %zu), ours ends at %zu", it, pos, at, want, ours);
+                printf("    text from there:");
+                for (size_t q = pos, c = 0; q < n && c < 8; c++) { uint32_t cp; int m = utf8_decode(u + q, n - q, &cp); printf(" U+%04X", cp); q += (size_t)m; }
+                printf("\n");
+                break;
+            }
+            words++;
+            pos = ours;
+        }
+    }
+    printf("  %ld words in %ld random strings split exactly as Oniguruma splits them\n", words, strings);
+    region_free(reg, 1);
+    ofree(re);
+    dlclose(lib);
+}
+
 static void test_round_trip(void) {
     GGUFFile f;
     Tokenizer *t = qwen3(&f);
@@ -401,6 +493,7 @@ int main(int argc, char **argv) {
     RUN(test_qwen3_known);
     RUN(test_invalid_utf8);
     RUN(test_nfc);
+    RUN(test_pretokenizer_vs_oniguruma);
     RUN(test_round_trip);
     RUN(test_stream_invalid);
     RUN(test_speed);
