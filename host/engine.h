@@ -19,6 +19,9 @@ struct Engine {
     int  (*seq_len)(Engine *e, int seq);       // tokens cached for seq
     void (*destroy)(Engine *e);
     char err[256];               // set when a call returns -1 (e.g. "sequence 3 would exceed 4096 tokens")
+    // Optional (NULL = not supported): keep only the first n cached tokens of seq (0 <= n <= seq_len), so chat can
+    // reuse the common prefix of a re-rendered conversation. Callers fall back to free_seq + a full re-prefill.
+    int  (*truncate)(Engine *e, int seq, int n);
 };
 
 // CPU reference: float32 math, weights stay in the mmap in their GGUF type and are dequantized row by row.
