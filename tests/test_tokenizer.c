@@ -479,6 +479,91 @@ static int encode_file(const char *gguf, const char *file, int special) {
     return 0;
 }
 
+// ---- NFC against ICU (node's String.prototype.normalize), driven by t_tokenizer_ref.sh:
+//   --nfc-corpus SEED OUT    writes random strings dense in combining marks, jamo, singletons, exclusions
+//   --nfc-compare IN REF     uc_nfc of each string of IN must equal the string of REF (both NUL-separated)
+// Only characters assigned by Unicode 15.0 (DerivedAge.txt) are drawn: NFC is stable for those, while ICU may
+// know newer characters that our 15.0 tables do not.
+static unsigned char *assigned_map(void) {
+    unsigned char *m = xcalloc(0x110000, 1);
+    FILE *age = fopen("/usr/share/unicode/DerivedAge.txt", "r");
+    if (!age) { free(m); return NULL; }
+    char line[256];
+    while (fgets(line, sizeof line, age)) {
+        unsigned lo, hi;
+        char ver[16];
+        int k = sscanf(line, "%x..%x ; %15s", &lo, &hi, ver);
+        if (k != 3) { k = sscanf(line, "%x ; %15s", &lo, ver); hi = lo; if (k != 2) continue; }
+        for (unsigned c = lo; c <= hi && c < 0x110000; c++) m[c] = 1;
+    }
+    fclose(age);
+    return m;
+}
+static int nfc_corpus(uint64_t seed, const char *out) {
+    unsigned char *ok = assigned_map();
+    if (!ok) { fprintf(stderr, "qwen3-ptx: /usr/share/unicode/DerivedAge.txt missing\n"); return 1; }
+    FILE *f = fopen(out, "wb");
+    if (!f) { fprintf(stderr, "qwen3-ptx: %s: cannot create\n", out); return 1; }
+    rng_seed(&rng, seed);
+    static const uint32_t ranges[][2] = {
+        { 'a', 'z' }, { 0xC0, 0x17F }, { 0x300, 0x36F }, { 0x340, 0x344 }, { 0x391, 0x3CE }, { 0x1F00, 0x1FFF }, { 0x1E00, 0x1EFF },
+        { 0x410, 0x44F }, { 0x591, 0x5C7 }, { 0x610, 0x61A }, { 0x64B, 0x65F }, { 0x900, 0x97F }, { 0x958, 0x95F }, { 0x9BC, 0x9D7 },
+        { 0xB3C, 0xB57 }, { 0xBBE, 0xBD7 }, { 0xCBC, 0xCD6 }, { 0xD3E, 0xD57 }, { 0xDCA, 0xDDF }, { 0xF40, 0xF84 }, { 0x1025, 0x102E },
+        { 0x1100, 0x1112 }, { 0x1161, 0x1175 }, { 0x11A7, 0x11C2 }, { 0xAC00, 0xD7A3 }, { 0x3040, 0x30FF }, { 0x3099, 0x309A },
+        { 0x2126, 0x212B }, { 0xF900, 0xFAD9 }, { 0x2F800, 0x2FA1D }, { 0x1D15E, 0x1D1C0 }, { 0x110AB, 0x110BA }, { 0x11127, 0x11134 },
+        { 0x1B05, 0x1B44 }, { 0x20D0, 0x20F0 }, { 0xFE20, 0xFE2F }, { 0x1DC0, 0x1DFF }, { 0xFB1D, 0xFB4E }, { 0x2ADC, 0x2ADC },
+        { 0x0, 0x10FFFF },
+    };
+    int nr = (int)(sizeof ranges / sizeof ranges[0]);
+    char buf[4 * 64];
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 0;
+        int k = 1 + (int)(rng_u64(&rng) % 40);
+        for (int i = 0; i < k; i++) {
+            const uint32_t *r = ranges[rng_u64(&rng) % (uint64_t)nr];
+            uint32_t cp = r[0] + (uint32_t)(rng_u64(&rng) % (r[1] - r[0] + 1));
+            if (!ok[cp] || (cp >= 0xD800 && cp < 0xE000) || cp == 0) cp = 'x';
+            n += (size_t)utf8_encode(cp, buf + n);
+        }
+        if (it) fputc(0, f);
+        fwrite(buf, 1, n, f);
+    }
+    fclose(f);
+    free(ok);
+    return 0;
+}
+static int nfc_compare(const char *in_path, const char *ref_path) {
+    size_t ni, nr;
+    char *in = slurp(in_path, &ni), *ref = slurp(ref_path, &nr);
+    if (!in || !ref) { printf("FAIL nfc_vs_icu: cannot read %s or %s\n", in_path, ref_path); return 1; }
+    int total = 0, bad = 0;
+    size_t pi = 0, pr = 0;
+    while (pi <= ni && pr <= nr) {
+        size_t li = strnlen(in + pi, ni - pi), lr = strnlen(ref + pr, nr - pr), lo;
+        char *o = uc_nfc(in + pi, li, &lo);
+        const char *got = o ? o : in + pi;
+        if (!o) lo = li;
+        total++;
+        if (lo != lr || memcmp(got, ref + pr, lr)) {
+            if (bad++ < 5) {
+                printf("  string %d:", total);
+                for (size_t q = 0; q < li;) { uint32_t cp; int m = utf8_decode((unsigned char *)in + pi + q, li - q, &cp); printf(" %04X", cp); q += (size_t)m; }
+                printf("\n    icu :");
+                for (size_t q = 0; q < lr;) { uint32_t cp; int m = utf8_decode((unsigned char *)ref + pr + q, lr - q, &cp); printf(" %04X", cp); q += (size_t)m; }
+                printf("\n    ours:");
+                for (size_t q = 0; q < lo;) { uint32_t cp; int m = utf8_decode((const unsigned char *)got + q, lo - q, &cp); printf(" %04X", cp); q += (size_t)m; }
+                printf("\n");
+            }
+        }
+        free(o);
+        pi += li + 1;
+        pr += lr + 1;
+    }
+    printf("%s nfc_vs_icu (%d/%d strings identical to ICU's NFC)\n", bad ? "FAIL" : "PASS", total - bad, total);
+    free(in); free(ref);
+    return bad != 0;
+}
+
 int main(int argc, char **argv) {
     (void)rel_err;
     if (argc == 3 && !strcmp(argv[1], "--write-vocab")) {
@@ -486,6 +571,8 @@ int main(int argc, char **argv) {
         if (write_qwen3_vocab(argv[2], err, sizeof err)) { fprintf(stderr, "qwen3-ptx: %s\n", err); return 1; }
         return 0;
     }
+    if (argc == 4 && !strcmp(argv[1], "--nfc-corpus")) return nfc_corpus(strtoull(argv[2], NULL, 10), argv[3]);
+    if (argc == 4 && !strcmp(argv[1], "--nfc-compare")) return nfc_compare(argv[2], argv[3]);
     if (argc >= 4 && !strcmp(argv[1], "--encode")) return encode_file(argv[2], argv[3], argc > 4 && !strcmp(argv[4], "--special"));
     test_init();
     rng_seed(&rng, t_seed);
