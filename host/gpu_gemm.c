@@ -1,11 +1,11 @@
 // gpu_gemm.c — launch_gemm: C (op)= A . W^T with the mma.sync kernels of ptx/gemm_bf16.ptx.
 // defines: launch_gemm, launch_gemm_ex (explicit tile shape and split-K, for tests and benchmarks)
 //
-// Tile choice: decode-sized M (<= 32) streams W through many small 16x32 tiles, with split-K when N/32 CTAs would
-// not cover the GPU twice (each split adds its partial sums with red.global.add.f32; for a plain f32 store the
-// output is zeroed first). Larger M uses 128x128 tiles when they give at least one CTA per SM, else 64x64.
-// Split-K is not bit-reproducible for 3+ splits, or for 2+ splits in add mode (the order of float additions
-// varies); 2 splits into a zeroed output are (0 + a + b == 0 + b + a).
+// Tile choice: decode-sized M (<= 32) streams W through many small tiles: 16x32, or 16x16 when N/32 CTAs would
+// not cover the GPU twice. Larger M uses 128x128 tiles when they give at least one CTA per SM, else 64x64.
+// Split-K (launch_gemm_ex with splits > 1: each split adds its partial sums with red.global.add.f32, a plain f32
+// store zeroes the output first) is not used by default: it is not bit-reproducible for 3+ splits or in add mode
+// (the order of the float additions varies), and greedy decoding should give the same tokens run after run.
 #include "gpu_ops.h"
 #include "util.h"
 
@@ -15,12 +15,13 @@ static const GemmTile gemm_tiles[] = {
     { "gemm_bf16_tc_16x32", 16, 32, 128, 8 },
     { "gemm_bf16_tc_64x64", 64, 64, 128, 4 },
     { "gemm_bf16_tc_128x128", 128, 128, 256, 3 },
+    { "gemm_bf16_tc_16x16", 16, 16, 128, 12 },
 };
 enum { N_GEMM_TILES = sizeof gemm_tiles / sizeof gemm_tiles[0], GEMM_BK = 64, GEMM_RED_F32 = 3 };
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-// tile: index into gemm_tiles or -1 (choose); splits: k splits or 0 (choose). Returns nothing; dies on bad shapes.
+// tile: index into gemm_tiles or -1 (choose); splits: k splits (0 or 1: none). Dies on bad shapes.
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits) {
     static CUcontext fn_ctx;                 // functions cached per context (gpu_kernel looks them up by name)
@@ -36,24 +37,13 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     }
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     if (tile < 0) {
-        if (M <= 32) tile = 0;
+        if (M <= 32) tile = cdiv(N, 32) * cdiv(M, 16) >= 2 * sms ? 0 : 3;
         else if (cdiv(M, 128) * cdiv(N, 128) >= sms) tile = 2;
         else tile = 1;
     }
     const GemmTile *t = &gemm_tiles[tile];
-    int ctas = cdiv(M, t->bm) * cdiv(N, t->bn);
     int ktiles = K / GEMM_BK;
-    if (splits <= 0) {
-        splits = 1;
-        // Only the decode tile splits: there the GEMM streams W and idle SMs are lost bandwidth. Each split keeps
-        // at least 8 K slices so that the 8-stage ring fills.
-        if (tile == 0 && ctas < 2 * sms) {
-            splits = cdiv(2 * sms, ctas);
-            if (splits > ktiles / 8) splits = ktiles / 8;
-            if (splits > 8) splits = 8;
-            if (splits < 1) splits = 1;
-        }
-    }
+    if (splits < 1) splits = 1;
     if (mode == GEMM_STORE_BF16) splits = 1;  // partial sums cannot be added in bf16 without losing precision
     if (splits > ktiles) splits = ktiles;
     unsigned ktps = (unsigned)cdiv(ktiles, splits);

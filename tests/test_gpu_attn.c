@@ -231,8 +231,9 @@ static void attn_timings(void) {
     int *slot = xmalloc(L * sizeof(int)), *pos = xmalloc(L * sizeof(int));
     // prefill: causal, so sum over tokens of (pos+1) keys; 4 flops per (row, key, dim) (QK and PV)
     for (int i = 0; i < L; i++) { slot[i] = 0; pos[i] = i; }
-    double keys = (double)L * (L + 1) / 2;
-    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * 2 * 8 * HD * keys);
+    double keys = (double)L * (L + 1) / 2, qo_bytes = 2.0 * L * 32 * HD * 2;
+    // bytes: what must cross HBM at least (K, V, Q, out), not what the kernel reads (K/V rows again per block)
+    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * L * 8 * HD * 2 + qo_bytes);
     for (int i = 0; i < B; i++) { slot[i] = i; pos[i] = L - 1; }
     double kvbytes = (double)B * 8 * L * HD * 2 * 2;
     time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes);

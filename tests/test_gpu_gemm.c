@@ -5,7 +5,8 @@
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 
-// host/gpu_gemm.c: launch_gemm with an explicit tile (0 16x32, 1 64x64, 2 128x128, -1 auto) and k splits (0 auto)
+// host/gpu_gemm.c: launch_gemm with an explicit tile (0 16x32, 1 64x64, 2 128x128, 3 16x16, -1 auto) and k splits
+// (0 or 1: none; > 1: split-K with red.global.add)
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
 
@@ -162,11 +163,11 @@ static void gemm_each_tile_and_split(void) {
     NEED_GPU();
     static const int nk[][2] = { { 320, 192 }, { 1088, 1024 }, { 64, 4096 } };
     static const int m[] = { 1, 17, 33, 129, 200 };
-    static const int splits[] = { 1, 2, 3, 0 };
+    static const int splits[] = { 1, 2, 3 };
     for (int s = 0; s < 3; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
-        for (int tile = 0; tile < 3; tile++)
-            for (int sp = 0; sp < 4; sp++)
+        for (int tile = 0; tile < 4; tile++)
+            for (int sp = 0; sp < 3; sp++)
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
@@ -178,7 +179,7 @@ static void gemm_each_tile_and_split(void) {
 }
 
 // Timings (printed, not asserted): weights rotate through enough copies to exceed L2, so M = 1 measures HBM.
-static void time_one(const char *label, int M, int N, int K, int mode) {
+static void time_one(const char *label, int M, int N, int K, int mode, int splits) {
     size_t wbytes = (size_t)N * K * 2;
     int copies = (int)((3 * G.l2_bytes + wbytes - 1) / wbytes);
     if (copies < 1) copies = 1;
@@ -191,12 +192,12 @@ static void time_one(const char *label, int M, int N, int K, int mode) {
     CUdeviceptr dA = gpu_alloc(&G, (size_t)M * K * 2), dC = gpu_alloc(&G, (size_t)M * N * 4);
     gpu_fill_u32(&G, dA, 0x3F803F80u, (size_t)M * K / 2);
     gpu_fill_u32(&G, dC, 0, (size_t)M * N);
-    for (int c = 0; c < copies; c++) launch_gemm(&G, dC, dA, dW[c], M, N, K, mode);  // warm up
+    for (int c = 0; c < copies; c++) launch_gemm_ex(&G, dC, dA, dW[c], M, N, K, mode, -1, splits);  // warm up
     int iters = 20 > copies ? 20 : copies;
     GpuTimer t;
     gpu_timer_init(&t);
     gpu_timer_start(&G, &t);
-    for (int i = 0; i < iters; i++) launch_gemm(&G, dC, dA, dW[i % copies], M, N, K, mode);
+    for (int i = 0; i < iters; i++) launch_gemm_ex(&G, dC, dA, dW[i % copies], M, N, K, mode, -1, splits);
     double ms = gpu_timer_stop_ms(&G, &t) / iters;
     gpu_timer_free(&t);
     double bytes = wbytes + (double)M * K * 2 + (double)M * N * (mode == GEMM_ADD_F32 ? 8 : 4);
@@ -220,8 +221,12 @@ static void gemm_timings(void) {
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 5; j++) {
             if (m[i] > 8 && j == 4) continue;  // lm_head only for decode rows
-            time_one(s[j].name, m[i], s[j].N, s[j].K, s[j].mode);
+            time_one(s[j].name, m[i], s[j].N, s[j].K, s[j].mode, 0);
         }
+    // split-K (not the default: not bit-reproducible) on the decode shapes with few CTAs, for comparison
+    time_one("o split3", 1, 4096, 4096, GEMM_ADD_F32, 3);
+    time_one("down split3", 1, 4096, 12288, GEMM_ADD_F32, 3);
+    time_one("qkv split2", 1, 6144, 4096, GEMM_STORE_F32, 2);
 }
 
 int main(void) {
