@@ -182,6 +182,27 @@ static void test_invalid_utf8(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(tok_encode(t, bad[i], strlen(bad[i]), 0, ids, 64) == -1, "invalid #%zu accepted", i);
     CHECK(tok_encode(t, "", 0, 1, ids, 64) == 0, "empty text");
+    // Random bytes: either rejected, or (when they happen to be valid UTF-8) encoded and decoded back to NFC.
+    unsigned char raw[48];
+    int valid = 0;
+    for (int it = 0; it < 20000 && !tc_failed; it++) {
+        size_t n = rng_u64(&rng) % sizeof raw;
+        for (size_t i = 0; i < n; i++) raw[i] = (unsigned char)(rng_u64(&rng) % 3 ? 0x80 + rng_u64(&rng) % 0x80 : rng_u64(&rng) % 0x80);
+        size_t q = 0;
+        uint32_t cp;
+        while (q < n) { int m = utf8_decode(raw + q, n - q, &cp); if (!m) break; q += (size_t)m; }
+        int *out, k = encode(t, (const char *)raw, n, it & 1, &out);
+        if (q < n) CHECK(k == -1, "invalid bytes accepted (%zu bytes, bad at %zu)", n, q);
+        else {
+            valid++;
+            size_t m, nn;
+            char *back = decode_all(t, out, k, &m), *norm = uc_nfc((const char *)raw, n, &nn);
+            CHECK(k >= 0 && m == (norm ? nn : n) && !memcmp(back, norm ? norm : (const char *)raw, m), "valid random bytes did not round-trip");
+            free(back); free(norm);
+        }
+        free(out);
+    }
+    printf("  20000 random byte strings: %d valid UTF-8 round-tripped, the rest rejected\n", valid);
     tok_free(t); gguf_close(&f);
 }
 
