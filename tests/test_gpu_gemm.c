@@ -115,7 +115,9 @@ static double check_gemm(const Weight *w, int M, int mode, int tile, int splits)
 
 // f32 results come from the same bf16 inputs, so only accumulation order differs from the fp64 reference;
 // bf16 output adds one rounding (2^-9 relative at worst, ~0.1% rms).
-static double tol_for(int mode) { return mode == GEMM_STORE_BF16 ? 5e-3 : 1e-5; }
+// f32 output: the only error is f32 accumulation order, which grows like sqrt(K) (measured on an H200:
+// 1.32e-5 at K = 12288); bf16 output adds one rounding (2^-9 relative).
+static double tol_for(int mode, int K) { return mode == GEMM_STORE_BF16 ? 5e-3 : 2e-7 * sqrt((double)K) + 5e-6; }
 static const char *mode_name[] = { "f32", "bf16", "add" };
 
 static void check_shapes(const int (*nk)[2], int n_nk, const int *Ms, int n_m) {
@@ -124,7 +126,7 @@ static void check_shapes(const int (*nk)[2], int n_nk, const int *Ms, int n_m) {
         for (int i = 0; i < n_m; i++)
             for (int mode = 0; mode < 3; mode++) {
                 double e = check_gemm(&w, Ms[i], mode, -1, 0);
-                CHECK(e < tol_for(mode), "M=%d N=%d K=%d %s: rel err %.3g", Ms[i], w.N, w.K, mode_name[mode], e);
+                CHECK(e < tol_for(mode, w.K), "M=%d N=%d K=%d %s: rel err %.3g", Ms[i], w.N, w.K, mode_name[mode], e);
             }
         printf("  N=%d K=%d: M in {", w.N, w.K);
         for (int i = 0; i < n_m; i++) printf("%s%d", i ? "," : "", Ms[i]);
@@ -171,7 +173,7 @@ static void gemm_each_tile_and_split(void) {
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
-                        CHECK(e < tol_for(mode), "tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g", tile,
+                        CHECK(e < tol_for(mode, w.K), "tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g", tile,
                               splits[sp], m[i], w.N, w.K, mode_name[mode], e);
                     }
         weight_free(&w);
