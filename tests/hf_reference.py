@@ -226,6 +226,8 @@ def build_model(path, dtype_name, device):
         model = Qwen3ForCausalLM(cfg)
     torch.set_default_dtype(prev)
     model.eval()
+    if c["tied"]:  # transformers 5 ties only in from_pretrained/post_init paths; tie explicitly (one Parameter)
+        model.lm_head.weight = model.model.embed_tokens.weight
     params = dict(model.named_parameters())
     loaded = set()
     with torch.no_grad():
