@@ -28,4 +28,4 @@ SamplerParams sampler_defaults(void);
 void sampler_init(Sampler *s, const SamplerParams *p, int vocab);
 void sampler_free(Sampler *s);
 void sampler_accept(Sampler *s, int token);      // record a token in the history
-int  sample(Sampler *s, float *logits);          // may modify logits in place
+int  sample(Sampler *s, float *logits);          // may modify logits in place; -1 when no logit is usable (all NaN)
