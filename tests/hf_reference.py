@@ -290,7 +290,13 @@ def compare(ours, ref, verbose):
     T = len(rel)
     agree = int((top_o == top_r).sum())
     print(f"positions {T}: rel err max {np.nanmax(rel):.3e} mean {np.nanmean(rel):.3e} (worst at {int(np.nanargmax(rel))})")
-    print(f"top-1 agreement {agree}/{T} ({100.0 * agree / T:.1f}%)")
+    # Where the reference's own top two are closer than BF16 rounding moves a logit, either answer is right:
+    # report the disagreements whose reference margin (ref[top_ref] - ref[top_ours]) is at least 0.25.
+    rows = np.arange(T)
+    margin = ref[rows, top_r] - ref[rows, top_o]
+    firm = int(((top_o != top_r) & (margin >= 0.25)).sum())
+    print(f"top-1 agreement {agree}/{T} ({100.0 * agree / T:.1f}%); disagreements with a reference margin >= 0.25: "
+          f"{firm}; margins of the others: {' '.join('%.3f' % m for m in sorted(margin[(top_o != top_r) & (margin < 0.25)]))}")
     print(f"mean KL(ref||ours) {np.nanmean(kl):.3e} nats, max {np.nanmax(kl):.3e}")
     return float(np.nanmax(rel)) if np.all(np.isfinite(rel)) else float("inf")
 
