@@ -22,6 +22,7 @@ enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5
 
 struct Tokenizer {
     int n_vocab, eos, bos, pad;
+    unsigned long serial;                       // unique per tok_load: tags the word cache's entries
     const char **text; uint32_t *text_len;    // token text as stored in the GGUF (byte-level form)
     char **piece; uint32_t *piece_len;         // raw bytes (byte-level decoded); one heap block
     char *piece_mem;
@@ -124,6 +125,8 @@ Tokenizer *tok_load(const GGUFFile *f, char *err, size_t errlen) {
         return NULL;
     }
     Tokenizer *t = xcalloc(1, sizeof *t);
+    static unsigned long serial_next;
+    t->serial = __atomic_add_fetch(&serial_next, 1, __ATOMIC_RELAXED);
     int n = t->n_vocab = (int)toks->arr_n;
     t->text = xmalloc((size_t)n * sizeof *t->text);
     t->text_len = xmalloc((size_t)n * sizeof *t->text_len);
@@ -340,13 +343,28 @@ static Cand heap_pop(Cand *h, int *n) {
     return top;
 }
 
-// Long texts repeat words: a direct-mapped cache of word -> ids, made per tok_encode call (so tok_encode stays
-// reentrant on a const Tokenizer) and only for texts long enough to repay its 0.5 MB.
+// Text repeats words, and a word's BPE costs a dozen probes of the 8 MB pair table: a direct-mapped cache of
+// word -> ids skips them. One cache per thread (pthread key, freed at thread exit), so tok_encode stays
+// reentrant on a const Tokenizer; it is emptied when a thread switches to another tokenizer (serial).
 #define WC_SLOTS 8192
 #define WC_BYTES 26
 #define WC_IDS 8
 typedef struct { uint32_t hash; uint8_t len, nids; char bytes[WC_BYTES]; int32_t ids[WC_IDS]; } WordCacheSlot;
 typedef struct { Sym *sym; Cand *heap; size_t cap; WordCacheSlot *wc; } Scratch;
+typedef struct { unsigned long owner; WordCacheSlot slots[WC_SLOTS]; } WordCache;
+static pthread_key_t wc_key;
+static void wc_key_init(void) { if (pthread_key_create(&wc_key, free)) die("pthread_key_create failed"); }
+static WordCacheSlot *word_cache(const Tokenizer *t) {
+    static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+    pthread_once(&key_once, wc_key_init);
+    WordCache *c = pthread_getspecific(wc_key);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        if (pthread_setspecific(wc_key, c)) die("pthread_setspecific failed");
+    }
+    if (c->owner != t->serial) { memset(c->slots, 0, sizeof c->slots); c->owner = t->serial; }
+    return c->slots;
+}
 
 // Applies merges to word w[0..m) (m >= 1), always the lowest rank first and among equals the leftmost, as HF
 // does. Symbols are a linked list over byte positions; candidates sit in a min-heap keyed (rank, position) and
@@ -435,7 +453,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int parse_speci
         i += (size_t)k;
     }
     Scratch sc = { 0 };
-    if (len >= 64 * 1024) sc.wc = xcalloc(WC_SLOTS, sizeof *sc.wc);
+    sc.wc = word_cache(t);
     int nout = 0;
     size_t start = 0;
     if (parse_special && t->n_spec) {
@@ -456,7 +474,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int parse_speci
         }
     }
     if (len > start) nout = encode_plain(t, text + start, len - start, ids, cap, nout, &sc);
-    free(sc.sym); free(sc.heap); free(sc.wc);
+    free(sc.sym); free(sc.heap);
     return nout;
 }
 

@@ -333,6 +333,8 @@ static void test_pretokenizer_vs_oniguruma(void) {
     printf("  %ld words in %ld random strings split exactly as Oniguruma splits them\n", words, strings);
     region_free(reg, 1);
     ofree(re);
+    int (*oend)(void) = (int (*)(void))dlsym(lib, "onig_end");
+    if (oend) oend();
     dlclose(lib);
 }
 
