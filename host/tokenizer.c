@@ -23,7 +23,8 @@ enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5
 struct Tokenizer {
     int n_vocab, eos, bos, pad;
     unsigned long serial;                       // unique per tok_load: tags the word cache's entries
-    const char **text; uint32_t *text_len;    // token text as stored in the GGUF (byte-level form)
+    const char **text; uint32_t *text_len;    // token text as stored in the GGUF (byte-level form), own copy
+    char *text_mem;
     char **piece; uint32_t *piece_len;         // raw bytes (byte-level decoded); one heap block
     char *piece_mem;
     unsigned char *type;
@@ -142,6 +143,14 @@ Tokenizer *tok_load(const GGUFFile *f, char *err, size_t errlen) {
         int64_t ty = types ? gguf_arr_int(types, (uint64_t)i) : TT_NORMAL;
         t->type[i] = (unsigned char)(ty >= 1 && ty <= 6 ? ty : TT_NORMAL);
     }
+    // Own copies of the texts, so the tokenizer may outlive the GGUF mapping.
+    t->text_mem = xmalloc(total);
+    for (size_t i = 0, o = 0; i < (size_t)n; i++) {
+        memcpy(t->text_mem + o, t->text[i], t->text_len[i]);
+        t->text_mem[o + t->text_len[i]] = 0;
+        t->text[i] = t->text_mem + o;
+        o += t->text_len[i] + 1;
+    }
     // Raw bytes of each token: byte-level decoding for normal tokens, the text itself for added ones.
     t->piece_mem = xmalloc(total);
     char *p = t->piece_mem;
@@ -234,7 +243,7 @@ fail:
 
 void tok_free(Tokenizer *t) {
     if (!t) return;
-    free(t->text); free(t->text_len); free(t->piece); free(t->piece_len); free(t->piece_mem); free(t->type);
+    free(t->text); free(t->text_mem); free(t->text_len); free(t->piece); free(t->piece_len); free(t->piece_mem); free(t->type);
     free(t->vmap); free(t->pairs); free(t->spec);
     free(t);
 }
