@@ -146,4 +146,54 @@ bad_h = int(((theirs_h.view(np.uint16) != ours_h.view(np.uint16)) & ~nan_h).sum(
 bad_bf = int((theirs_bf != ours_bf).sum())
 report("gguf_py_bf16_f16_encode", bad_bf == 0 and bad_h == 0,
        f"{bad_bf} bf16 and {bad_h} f16 of {ours_bf.size} values differ (NaN, Inf, subnormal and random bits included)")
+
+# ---- `qwen3-ptx info --json --full` on the same file agrees with gguf-py; a bad file gives one line and exit 1
+import os
+import subprocess
+exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qwen3-ptx")
+if not os.path.exists(exe):
+    print("SKIP info_json_matches_gguf_py (qwen3-ptx not built)")
+else:
+    problems = []
+    r = subprocess.run([exe, "info", "--json", "--full", f"{work}/xcheck.gguf"], capture_output=True)
+    try:
+        info = json.loads(r.stdout.decode("utf-8"))
+    except ValueError as e:
+        info = None
+        problems.append(f"not JSON ({e}); rc {r.returncode}")
+    if info is not None:
+        if info["alignment"] != reader.alignment or info["data_offset"] != reader.data_offset:
+            problems.append("alignment/data_offset")
+        for e in expected["kv"]:
+            m = info["metadata"].get(e["key"])
+            f = reader.fields[e["key"]]
+            got = f.contents()
+            if m is None:
+                problems.append(f"{e['key']} missing")
+                continue
+            vt = GGUFValueType(e["type"])
+            v = m.get("values", m.get("value"))
+            if vt == GGUFValueType.ARRAY:
+                at = GGUFValueType(e["arr_type"])
+                ok = m["count"] == len(got) and len(v) == len(got) and all(
+                    (g == w) if at == GGUFValueType.STRING else same_scalar(at, g, w) for g, w in zip(got, v))
+            elif vt == GGUFValueType.STRING:
+                ok = v == got
+            else:
+                ok = same_scalar(vt, got, v)
+            if not ok:
+                problems.append(f"{e['key']}: info says {str(v)[:60]}, gguf-py {str(got)[:60]}")
+        tt = [(t["name"], t["type"], t["shape"], t["offset"], t["bytes"]) for t in info["tensors"]]
+        gt = [(t.name, t.tensor_type.name, list(map(int, t.shape)), int(t.data_offset) - reader.data_offset, int(t.n_bytes))
+              for t in reader.tensors]
+        if tt != gt:
+            problems.append(f"tensor table differs: {tt[:2]} vs {gt[:2]}")
+    r = subprocess.run([exe, "info", f"{work}/expected.json"], capture_output=True)
+    err = r.stderr.decode("utf-8", "replace")
+    if r.returncode != 1 or err.count("\n") != 1 or not err.startswith(f"qwen3-ptx: {work}/expected.json: "):
+        problems.append(f"bad file: rc {r.returncode}, stderr {err!r}")
+    r = subprocess.run([exe, "info", f"{work}/xcheck.gguf"], capture_output=True)
+    if r.returncode != 0 or b"tokenizer.ggml.tokens" not in r.stdout:
+        problems.append(f"text mode: rc {r.returncode}")
+    report("info_json_matches_gguf_py", not problems, "; ".join(problems[:3]))
 sys.exit(1 if failed else 0)
