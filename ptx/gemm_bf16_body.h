@@ -74,15 +74,12 @@
 {
     .reg .pred %p, %q, %pk, %plo, %phi, %pl;
     .reg .b32 %t, %lane, %warp, %wm, %wn, %wk, %wmn, %x, %y;
-    .reg .b32 %M, %N, %K, %mode, %ktps, %m0, %n0, %kt0, %kt1, %nkt, %it, %ldkt, %s;
-    .reg .b32 %sbase, %send, %cs, %ls, %sa, %sw, %soA, %soW, %aa, %ab, %lr, %lc, %row, %col;
+    .reg .b32 %M, %N, %K, %mode, %ktps, %m0, %n0, %kt0, %kt1, %nkt, %ldkt, %s;
+    .reg .b32 %sbase, %cs, %ls, %sa, %sw, %soA, %soW, %aa, %ab, %lr, %lc, %row, %col;
     .reg .b64 %pA, %pW, %pC, %ptr, %koff, %d, %crow, %cp, %ldc16, %ldc8;
-#define DECL_GA(j) .reg .b64 %ga_##j; .reg .b32 %sza_##j;
-#define DECL_GW(j) .reg .b64 %gw_##j; .reg .b32 %szw_##j;
-    FOR_CA(DECL_GA)
-    FOR_CW(DECL_GW)
-#define DECL_KS(ks) .reg .b32 %oa_##ks, %ob_##ks;
-    FOR_KS(DECL_KS)
+    .reg .b32 %ra, %rw, %K2, %sz;
+    .reg .b64 %gA0, %gW0, %gA, %gW;
+    .reg .b32 %oa, %ob;
 #define DECL_ACC(mt, nt) .reg .f32 ACC(mt, nt, 0), ACC(mt, nt, 1), ACC(mt, nt, 2), ACC(mt, nt, 3);
 #define DECL_ACC_MT(mt) FOR_NT_A(DECL_ACC, mt)
     FOR_MT(DECL_ACC_MT)
@@ -129,7 +126,8 @@
     sub.u32 %nkt, %kt1, %kt0;
 
     mov.u32 %sbase, gemm_smem;
-    add.u32 %send, %sbase, STAGES * STAGE_BYTES;
+    // ring positions (%ls: stage being filled, %cs: stage being computed) are byte offsets 0 .. STAGES*STAGE_BYTES;
+    // the smem base is folded into the per-thread offsets below
 
     // --- copy mapping: thread t copies chunk lc of rows lr, lr + RSTEP, ... of both tiles ---
     and.b32 %lc, %t, 7;
@@ -139,32 +137,32 @@
     shl.b32 %x, %x, 4;
     shl.b32 %y, %lr, 7;
     add.u32 %soA, %y, %x;                        // lr*128 + ((lc ^ (lr&7)) * 16); RSTEP is a multiple of 8
+    add.u32 %soA, %soA, %sbase;
     add.u32 %soW, %soA, A_BYTES;
-    // global chunk addresses at k = 0; rows past the matrix point at its first row and copy 0 bytes (zero fill)
-#define SETUP_GA(j) \
-    add.u32 %row, %m0, %lr; add.u32 %row, %row, j * RSTEP; \
-    setp.lt.u32 %p, %row, %M; selp.b32 %row, %row, 0, %p; selp.b32 %sza_##j, 16, 0, %p; \
-    mul.wide.u32 %d, %row, %K; shl.b64 %d, %d, 1; add.u64 %ga_##j, %pA, %d; \
-    mul.wide.u32 %d, %lc, 16; add.u64 %ga_##j, %ga_##j, %d;
-#define SETUP_GW(j) \
-    add.u32 %row, %n0, %lr; add.u32 %row, %row, j * RSTEP; \
-    setp.lt.u32 %p, %row, %N; selp.b32 %row, %row, 0, %p; selp.b32 %szw_##j, 16, 0, %p; \
-    mul.wide.u32 %d, %row, %K; shl.b64 %d, %d, 1; add.u64 %gw_##j, %pW, %d; \
-    mul.wide.u32 %d, %lc, 16; add.u64 %gw_##j, %gw_##j, %d;
-    FOR_CA(SETUP_GA)
-    FOR_CW(SETUP_GW)
+    // global chunk addresses: row (m0 + lr + j*RSTEP) of A, (n0 + lr + j*RSTEP) of W, chunk lc, computed per copy
+    // (fewer live registers than one 64-bit pointer per row). Rows past the matrix copy 0 bytes (zero fill) from
+    // row 0, so that the address stays inside the matrix.
+    add.u32 %ra, %m0, %lr;
+    add.u32 %rw, %n0, %lr;
+    shl.b32 %K2, %K, 1;                          // row pitch in bytes
+    mul.wide.u32 %d, %lc, 16;
+    add.u64 %gA0, %pA, %d;
+    add.u64 %gW0, %pW, %d;
 
     // --- ldmatrix mapping (per warp): lane l addresses row l&15 (A) / n row (l&7)+8(l>>4) (W), k chunk from l ---
     // A x4: matrices {rows 0-7, k 0-7}, {rows 8-15, k 0-7}, {rows 0-7, k 8-15}, {rows 8-15, k 8-15} = a0..a3.
     // W x4: {n 0-7, k 0-7}, {n 0-7, k 8-15}, {n 8-15, k 0-7}, {n 8-15, k 8-15} = b0,b1 of n-tile 2np, then 2np+1.
-#define SETUP_KS(ks) \
-    add.u32 %x, %wk, ks * WARPS_K; shl.b32 %x, %x, 1;       /* first k chunk of k16 step kk = ks*WARPS_K + wk */ \
-    shr.u32 %y, %lane, 4; add.u32 %y, %y, %x; and.b32 %s, %lane, 7; xor.b32 %y, %y, %s; shl.b32 %y, %y, 4; \
-    and.b32 %s, %lane, 15; mad.lo.u32 %s, %wm, MT * 16, %s; shl.b32 %s, %s, 7; add.u32 %oa_##ks, %s, %y; \
-    shr.u32 %y, %lane, 3; and.b32 %y, %y, 1; add.u32 %y, %y, %x; and.b32 %s, %lane, 7; xor.b32 %y, %y, %s; \
-    shl.b32 %y, %y, 4; shr.u32 %s, %lane, 4; shl.b32 %s, %s, 3; and.b32 %x, %lane, 7; add.u32 %s, %s, %x; \
-    mad.lo.u32 %s, %wn, NT * 8, %s; shl.b32 %s, %s, 7; add.u32 %s, %s, A_BYTES; add.u32 %ob_##ks, %s, %y;
-    FOR_KS(SETUP_KS)
+    // Only the offsets of the warp's first k16 step are kept: step ks of a slice is chunk 2(ks*WARPS_K) further,
+    // and since the XOR swizzle acts on address bits 4-6 while tile bases, rows and m16 steps are multiples of
+    // 128 B, that is the same as XOR-ing (ks*WARPS_K) << 5 into the address.
+    shl.b32 %x, %wk, 1;                          // first k chunk of k16 step kk = wk
+    shr.u32 %y, %lane, 4; add.u32 %y, %y, %x; and.b32 %s, %lane, 7; xor.b32 %y, %y, %s; shl.b32 %y, %y, 4;
+    and.b32 %s, %lane, 15; mad.lo.u32 %s, %wm, MT * 16, %s; shl.b32 %s, %s, 7; add.u32 %oa, %s, %y;
+    shr.u32 %y, %lane, 3; and.b32 %y, %y, 1; add.u32 %y, %y, %x; and.b32 %s, %lane, 7; xor.b32 %y, %y, %s;
+    shl.b32 %y, %y, 4; shr.u32 %s, %lane, 4; shl.b32 %s, %s, 3; and.b32 %x, %lane, 7; add.u32 %s, %s, %x;
+    mad.lo.u32 %s, %wn, NT * 8, %s; shl.b32 %s, %s, 7; add.u32 %s, %s, A_BYTES; add.u32 %ob, %s, %y;
+    add.u32 %oa, %oa, %sbase;
+    add.u32 %ob, %ob, %sbase;
 
 #define ZERO_ACC(mt, nt) mov.f32 ACC(mt, nt, 0), 0f00000000; mov.f32 ACC(mt, nt, 1), 0f00000000; \
     mov.f32 ACC(mt, nt, 2), 0f00000000; mov.f32 ACC(mt, nt, 3), 0f00000000;
@@ -172,14 +170,19 @@
     FOR_MT(ZERO_ACC_MT)
 
     // --- cp.async producer: one 64-wide K slice (tile %ldkt) into the stage at %ls, one commit group each ---
-#define COPY_A(j) add.u64 %ptr, %ga_##j, %koff; cp.async.cg.shared.global [%sa + j * RSTEP * 128], [%ptr], 16, %sza_##j;
-#define COPY_W(j) add.u64 %ptr, %gw_##j, %koff; cp.async.cg.shared.global [%sw + j * RSTEP * 128], [%ptr], 16, %szw_##j;
+#define COPY_A(j) add.u32 %row, %ra, j * RSTEP; setp.lt.u32 %p, %row, %M; selp.b32 %sz, 16, 0, %p; \
+    selp.b32 %row, %row, 0, %p; mad.wide.u32 %ptr, %row, %K2, %gA; \
+    cp.async.cg.shared.global [%sa + j * RSTEP * 128], [%ptr], 16, %sz;
+#define COPY_W(j) add.u32 %row, %rw, j * RSTEP; setp.lt.u32 %p, %row, %N; selp.b32 %sz, 16, 0, %p; \
+    selp.b32 %row, %row, 0, %p; mad.wide.u32 %ptr, %row, %K2, %gW; \
+    cp.async.cg.shared.global [%sw + j * RSTEP * 128], [%ptr], 16, %sz;
 #define LOAD_TILE \
-    mul.wide.u32 %koff, %ldkt, 128; add.u32 %sa, %ls, %soA; add.u32 %sw, %ls, %soW; FOR_CA(COPY_A) FOR_CW(COPY_W)
+    mul.wide.u32 %koff, %ldkt, 128; add.u64 %gA, %gA0, %koff; add.u64 %gW, %gW0, %koff; \
+    add.u32 %sa, %ls, %soA; add.u32 %sw, %ls, %soW; FOR_CA(COPY_A) FOR_CW(COPY_W)
 
     // prologue: tiles kt0 .. kt0+STAGES-2 into stages 0 .. STAGES-2 (an empty group when the range is shorter,
     // so that the group count, and with it wait_group's meaning, stays fixed)
-    mov.u32 %ls, %sbase;
+    mov.u32 %ls, 0;
     mov.u32 %ldkt, %kt0;
     mov.u32 %s, 0;
 PROLOGUE:
@@ -195,8 +198,7 @@ PROLOGUE_COMMIT:
     @%p bra PROLOGUE;
 
     // --- main loop: wait for tile it, refill the stage freed by tile it-1, compute tile it ---
-    mov.u32 %cs, %sbase;
-    mov.u32 %it, 0;
+    mov.u32 %cs, 0;
 MAINLOOP:
     cp.async.wait_group STAGES - 2;              // this thread's copies of tile it have landed
     bar.sync 0;                                  // everyone's have; everyone is done with tile it-1's stage
@@ -207,8 +209,8 @@ MAIN_COMMIT:
     cp.async.commit_group;
     add.u32 %ldkt, %ldkt, 1;
     add.u32 %ls, %ls, STAGE_BYTES;
-    setp.ge.u32 %p, %ls, %send;
-    @%p mov.u32 %ls, %sbase;
+    setp.ge.u32 %p, %ls, STAGES * STAGE_BYTES;
+    @%p mov.u32 %ls, 0;
 
     // --- tensor cores: per k16 step, MT A fragments, NT B fragments, MT*NT mma.sync ---
 #define LDA(mt) ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%a_##mt##_0, %a_##mt##_1, %a_##mt##_2, %a_##mt##_3}, \
@@ -220,14 +222,17 @@ MAIN_COMMIT:
     {%a_##mt##_0, %a_##mt##_1, %a_##mt##_2, %a_##mt##_3}, {%b_##nt##_0, %b_##nt##_1}, \
     {ACC(mt, nt, 0), ACC(mt, nt, 1), ACC(mt, nt, 2), ACC(mt, nt, 3)};
 #define MMA_MT(mt) FOR_NT_A(MMA, mt)
-#define KSTEP(ks) add.u32 %aa, %cs, %oa_##ks; add.u32 %ab, %cs, %ob_##ks; FOR_MT(LDA) FOR_NP(LDB) FOR_MT(MMA_MT)
+#define KSTEP(ks) xor.b32 %aa, %sa, (ks * WARPS_K) << 5; xor.b32 %ab, %sw, (ks * WARPS_K) << 5; \
+    FOR_MT(LDA) FOR_NP(LDB) FOR_MT(MMA_MT)
+    add.u32 %sa, %cs, %oa;
+    add.u32 %sw, %cs, %ob;
     FOR_KS(KSTEP)
 
     add.u32 %cs, %cs, STAGE_BYTES;
-    setp.ge.u32 %p, %cs, %send;
-    @%p mov.u32 %cs, %sbase;
-    add.u32 %it, %it, 1;
-    setp.lt.u32 %p, %it, %nkt;
+    setp.ge.u32 %p, %cs, STAGES * STAGE_BYTES;
+    @%p mov.u32 %cs, 0;
+    sub.u32 %nkt, %nkt, 1;                       // tiles left
+    setp.ne.u32 %p, %nkt, 0;
     @%p bra MAINLOOP;
 
     cp.async.wait_group 0;                       // only empty groups can be pending; drain before reusing smem
@@ -248,6 +253,7 @@ MAIN_COMMIT:
 #define RED_LD_MT(mt) FOR_NT_A(RED_LD, mt)
     shl.b32 %x, %lane, 2;
     mad.lo.u32 %y, %wmn, NACC * 128, %x;
+    mov.u32 %sbase, gemm_smem;
     add.u32 %y, %y, %sbase;                      // this (wmn, lane)'s slot for wk = 1
     setp.eq.u32 %p, %wk, 0;
     @%p bra RED_WAIT;
