@@ -29,10 +29,6 @@ static void *xmalloc_(size_t n) {
     return p;
 }
 
-static const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
-                                  GGML_TYPE_Q5_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
-#define N_TYPES (int)(sizeof types / sizeof types[0])
-
 // Random blocks: random bytes everywhere except the f16 scale fields, which get finite values of random sign
 // and magnitude (random bits would mostly be fine too, but NaN scales make the comparison meaningless).
 static void random_blocks(uint32_t t, uint8_t *p, int64_t n_elems) {
@@ -57,6 +53,11 @@ static void random_blocks(uint32_t t, uint8_t *p, int64_t n_elems) {
 
 #ifndef WITH_GGML
 // ---------------------------------------------------------------- gen: the file gguf-py reads
+
+static const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                                  GGML_TYPE_Q5_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+#define N_TYPES (int)(sizeof types / sizeof types[0])
+
 
 static FILE *js;
 static int js_first;

@@ -312,7 +312,7 @@ static void roundtrip_hard_rows(void) {
     // Degenerate blocks: exact zeros decode to zero, a constant block decodes close to the constant.
     for (int k = 0; k < 3; k++) {
         float z[256] = { 0 }, c[256], y[256];
-        uint8_t q[256];
+        uint8_t q[512];   // Q8_0 of 256 values is 272 bytes
         for (int i = 0; i < 256; i++) c[i] = 0.37f;
         quantize_row(types[k], z, q, 256);
         dequantize_row(types[k], q, y, 256);
