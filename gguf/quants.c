@@ -240,7 +240,11 @@ size_t quantize_row_q8_0(const float *x, void *dst, int64_t n) {
         for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
         float d = amax / 127, id = d != 0 ? 1 / d : 0;
         wr16(b, f32_to_f16(d));
-        for (int j = 0; j < QK; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK; j++) {   // roundf (ties away from zero) as ggml; NaN/Inf inputs must not be UB
+            float r = roundf(x[j] * id);
+            int q = r >= 127 ? 127 : r <= -127 ? -127 : r == r ? (int)r : 0;
+            b[2 + j] = (uint8_t)(int8_t)q;
+        }
     }
     return (size_t)(n / QK) * 34;
 }
