@@ -180,7 +180,7 @@ static void try_open(const uint8_t *p, size_t n, const char *name, int want_ok, 
             snprintf(path, sizeof path, "%s", name);
             rc = gguf_open_mem(&f, copy, n, name, err, sizeof err);
         } else {
-            snprintf(path, sizeof path, "build/asan/%s", name);
+            snprintf(path, sizeof path, "build/asan/%d-%s", (int)getpid(), name);   // concurrent runs must not collide
             FILE *o = fopen(path, "wb");
             if (!o || fwrite(p, 1, n, o) != n || fclose(o) != 0) { note_bad("cannot write %s%s", path, ""); free(copy); return; }
             rc = gguf_open(&f, path, err, sizeof err);

@@ -15,8 +15,10 @@ if ! make -s fuzz >build/fuzz_build.log 2>&1; then
     cat build/fuzz_build.log; echo "FAIL fuzz_gguf_build"; exit 1
 fi
 mkdir -p build/fuzz/seeds build/fuzz/corpus
-cc -std=c11 -D_GNU_SOURCE -O1 -o build/fuzz/write_seeds tests/gguf_corrupt.c gguf/gguf.c gguf/quants.c -lm &&
-    build/fuzz/write_seeds --write-seeds build/fuzz/seeds || { echo "FAIL fuzz_gguf_seeds"; exit 1; }
+log=build/fuzz/fuzz.$$.log   # per-process names: several `make test` runs may share the tree
+trap 'rm -f build/fuzz/write_seeds.$$' EXIT
+cc -std=c11 -D_GNU_SOURCE -O1 -o build/fuzz/write_seeds.$$ tests/gguf_corrupt.c gguf/gguf.c gguf/quants.c -lm &&
+    build/fuzz/write_seeds.$$ --write-seeds build/fuzz/seeds || { echo "FAIL fuzz_gguf_seeds"; exit 1; }
 cat > build/fuzz/gguf.dict <<'DICT'
 "GGUF"
 "\x03\x00\x00\x00"
@@ -37,12 +39,13 @@ opts=(-max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict
       -artifact_prefix=build/fuzz/ -print_final_stats=1)
 if [ "$jobs" -gt 1 ]; then opts+=(-jobs="$jobs" -workers="$jobs"); fi
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build/fuzz_gguf "${opts[@]}" build/fuzz/corpus build/fuzz/seeds > build/fuzz/fuzz.log 2>&1
+    build/fuzz_gguf "${opts[@]}" build/fuzz/corpus build/fuzz/seeds > "$log" 2>&1
 rc=$?
-grep -E "^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|cov:" build/fuzz/fuzz.log | tail -3
+grep -E "^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|cov:" "$log" | tail -3
 if [ $rc -ne 0 ]; then
-    grep -E "ERROR|runtime error|invariant|SUMMARY|Test unit written" build/fuzz/fuzz.log | head -20
-    echo "FAIL fuzz_gguf (libFuzzer exit $rc; log build/fuzz/fuzz.log)"
+    grep -E "ERROR|runtime error|invariant|SUMMARY|Test unit written" "$log" | head -20
+    echo "FAIL fuzz_gguf (libFuzzer exit $rc; log $log)"
     exit 1
 fi
+rm -f "$log"
 echo "PASS fuzz_gguf ($secs s, $(ls build/fuzz/corpus | wc -l) corpus files)"

@@ -10,29 +10,32 @@
 cd "$(dirname "$0")/.."
 LL=build/llama.cpp
 PY=/usr/bin/python3
-W=build/xcheck
-mkdir -p $W
+W=build/xcheck             # ggml-quants.o is cached here
+R=$W/run.$$                # this run's files: several `make test` runs may share the tree
+mkdir -p $R
+trap 'rm -rf "$R"' EXIT
 seed=${QWEN3_TEST_SEED:-$(date +%s)}
 echo "seed $seed (QWEN3_TEST_SEED reproduces)"
 if [ ! -f $LL/gguf-py/gguf/gguf_reader.py ] || ! $PY -c "import numpy" 2>/dev/null; then
     echo "SKIP gguf_py (gguf-py in $LL or numpy for $PY missing: run sh tests/setup.sh)"
 else
-    if ! cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $W/gguf_xcheck tests/gguf_xcheck.c gguf/gguf.c gguf/quants.c -lm; then
+    if ! cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $R/gguf_xcheck tests/gguf_xcheck.c gguf/gguf.c gguf/quants.c -lm; then
         echo "FAIL gguf_xcheck_build"; exit 1
     fi
     rc=0
-    $W/gguf_xcheck gen $W "$seed" || { echo "FAIL gguf_xcheck_gen"; rc=1; }
-    [ $rc -eq 0 ] && { $PY tests/gguf_py_check.py $LL/gguf-py $W || rc=1; }
+    $R/gguf_xcheck gen $R "$seed" || { echo "FAIL gguf_xcheck_gen"; rc=1; }
+    [ $rc -eq 0 ] && { $PY tests/gguf_py_check.py $LL/gguf-py $R || rc=1; }
 fi
 G=$LL/ggml
 if [ ! -f $G/src/ggml-quants.c ]; then
     echo "SKIP ggml_reference (no $G/src/ggml-quants.c: run sh tests/setup.sh)"
 elif ! { [ $W/ggml-quants.o -nt $G/src/ggml-quants.c ] ||
-         cc -O2 -w -I$G/include -I$G/src -c $G/src/ggml-quants.c -o $W/ggml-quants.o 2>$W/ggml-build.log; } ||
-     ! cc -std=c11 -D_GNU_SOURCE -O2 -DWITH_GGML -o $W/gguf_xcheck_ggml tests/gguf_xcheck.c gguf/gguf.c gguf/quants.c \
-          $W/ggml-quants.o -lm 2>>$W/ggml-build.log; then
-    echo "SKIP ggml_reference (ggml-quants.c did not build here: $(head -c 200 $W/ggml-build.log))"
+         { cc -O2 -w -I$G/include -I$G/src -c $G/src/ggml-quants.c -o $R/ggml-quants.o 2>$R/ggml-build.log &&
+           mv -f $R/ggml-quants.o $W/ggml-quants.o; }; } ||
+     ! cc -std=c11 -D_GNU_SOURCE -O2 -DWITH_GGML -o $R/gguf_xcheck_ggml tests/gguf_xcheck.c gguf/gguf.c gguf/quants.c \
+          $W/ggml-quants.o -lm 2>>$R/ggml-build.log; then
+    echo "SKIP ggml_reference (ggml-quants.c did not build here: $(head -c 200 $R/ggml-build.log))"
 else
-    $W/gguf_xcheck_ggml ggml "$seed" || rc=1
+    $R/gguf_xcheck_ggml ggml "$seed" || rc=1
 fi
 exit ${rc:-0}
