@@ -3,7 +3,8 @@
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e sanitize hf bench peer   (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
-#   $OUT/llama-bin.tar.xz, to be unpacked into .carry/ and carried by later calls (peer uses .carry/llama-peer).
+#   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
+#   .carry/llama-parts/ and carry that folder in later calls (peer unpacks them into .carry/llama-peer).
 #
 # From the lead's machine (the device tool), carrying what the machine cannot download:
 #   run(command="bash bench/device.sh build unit e2e", carry=[
@@ -11,7 +12,7 @@
 #         "build/llama.cpp/gguf-py",                            # HF reference reads GGUFs with it
 #         "build/unicode_tables.c",                             # tokenizer tables (no unicode-data there)
 #         ".carry/llama-src.tar.xz",                            # llama.cpp source (stage llama builds it), or
-#         ".carry/llama-peer"])                                 # llama.cpp built for sm_90a by an earlier call
+#         ".carry/llama-parts"])                                # llama.cpp built for sm_90a by an earlier call
 # Logs and TSVs go to $OUT/logs.tar.gz; the summary (the last lines of each stage) to $OUT/summary.txt and stdout.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,
 
 if has llama; then  # build llama.cpp (our peer) in the background while the other stages run; packed into $OUT
     ( nice -n 10 bash bench/build_llama.sh .carry/llama-src.tar.xz /tmp/llama-peer > "$LOG/llama-build.log" 2>&1 \
-      && XZ_OPT=-T0 tar -C /tmp -cJf "$OUT/llama-bin.tar.xz" llama-peer ) &
+      && XZ_OPT=-T0 tar -C /tmp -cJf - llama-peer | split -b 15M - "$OUT/llama-bin.tar.xz.part-" ) &
     llama_pid=$!
 fi
 
@@ -111,7 +112,7 @@ if has bench; then  # our engine: pp512 / tg128
 fi
 
 if has llama; then
-    wait "$llama_pid"; say "llama.cpp build rc=$? $(tail -1 "$LOG/llama-build.log") $(ls -la "$OUT"/llama-bin.tar.xz 2>&1)"
+    wait "$llama_pid"; say "llama.cpp build rc=$? $(tail -1 "$LOG/llama-build.log") $(ls -la "$OUT"/llama-bin.tar.xz.part-* 2>&1)"
 fi
 
 if has peer; then  # llama.cpp on the same files, same card, same run

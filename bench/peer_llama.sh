@@ -8,6 +8,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 M=$1; LOG=$2
 LLAMA=${LLAMA:-.carry/llama-peer}
+if [ ! -x "$LLAMA/bin/llama-bench" ] && [ -d .carry/llama-parts ]; then
+    # a build returned by device.sh's llama stage, split into parts under the 16 MB return limit
+    cat .carry/llama-parts/llama-bin.tar.xz.part-* | tar -C .carry -xJf - || echo "peer: bad .carry/llama-parts"
+fi
 if [ ! -x "$LLAMA/bin/llama-bench" ]; then
     if [ -f .carry/llama-src.tar.xz ]; then
         bash bench/build_llama.sh .carry/llama-src.tar.xz "$LLAMA" || { echo "peer: llama.cpp build failed"; exit 1; }
