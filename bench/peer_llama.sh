@@ -23,13 +23,13 @@ export LD_LIBRARY_PATH="$LLAMA/lib:${LD_LIBRARY_PATH:-}"
 : > "$LOG/llama-bench.csv"
 for f in "$M"/qwen3-0.6b-f16.gguf "$M"/qwen3-0.6b-q8_0.gguf "$M"/qwen3-8b-f16.gguf "$M"/qwen3-8b-q8_0.gguf; do
     [ -f "$f" ] || continue
-    timeout 240 "$LLAMA/bin/llama-bench" -m "$f" -p 512 -n 128 -ngl 99 -fa 1 -r 3 -o csv > "$LOG/lb.tmp" 2> "$LOG/llama-bench-$(basename "$f").err" \
+    timeout 240 "$LLAMA/bin/llama-bench" -m "$f" -p 512 -n 128 -ngl 99 -fa on -r 3 -o csv > "$LOG/lb.tmp" 2> "$LOG/llama-bench-$(basename "$f").err" \
         || echo "peer: llama-bench failed on $f: $(tail -2 "$LOG/llama-bench-$(basename "$f").err")"
     if [ -s "$LOG/llama-bench.csv" ]; then tail -n +2 "$LOG/lb.tmp" >> "$LOG/llama-bench.csv"; else cat "$LOG/lb.tmp" > "$LOG/llama-bench.csv"; fi
 done
 f="$M/qwen3-8b-q8_0.gguf"
-[ -f "$f" ] && timeout 240 "$LLAMA/bin/llama-batched-bench" -m "$f" -c 40960 -b 2048 -ub 512 -npp 128 -ntg 128 \
-    -npl 1,16,64,256 -ngl 99 -fa 1 > "$LOG/llama-batched-bench.log" 2>&1 && grep -E "^\|" "$LOG/llama-batched-bench.log"
+[ -f "$f" ] && timeout 240 "$LLAMA/bin/llama-batched-bench" -m "$f" -c 65536 -b 2048 -ub 512 -npp 128 -ntg 128 \
+    -npl 1,16,64,256 -ngl 99 -fa on > "$LOG/llama-batched-bench.log" 2>&1 && grep -E "^\|" "$LOG/llama-batched-bench.log"
 python3 - "$LOG/llama-bench.csv" "$LOG/e2e.tsv" <<'PY'
 import csv, sys, os
 peer = {}
