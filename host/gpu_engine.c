@@ -150,6 +150,17 @@ static int gpu_seq_len(Engine *eb, int seq) {
     return seq >= 0 && seq < eb->max_seqs ? e->seq_len[seq] : -1;
 }
 
+// Positions past n are simply overwritten by the next prefill/decode: nothing to clear.
+static int gpu_truncate(Engine *eb, int seq, int n) {
+    GpuEngine *e = (GpuEngine *)eb;
+    if (seq < 0 || seq >= eb->max_seqs || n < 0 || n > e->seq_len[seq]) {
+        snprintf(eb->err, sizeof eb->err, "cannot truncate sequence %d to %d tokens", seq, n);
+        return -1;
+    }
+    e->seq_len[seq] = n;
+    return 0;
+}
+
 static void gpu_destroy(Engine *eb) {
     GpuEngine *e = (GpuEngine *)eb;
     Gpu *g = &e->g;
@@ -259,6 +270,7 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     e->base.free_seq = gpu_free_seq;
     e->base.seq_len = gpu_seq_len;
     e->base.destroy = gpu_destroy;
+    e->base.truncate = gpu_truncate;
     if (getenv("QWEN3_VERBOSE"))
         fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 uploaded in %.2f s (%.2f GB/s of bf16); KV cache %.2f GB\n",
                 g->name, g->sm_count, e->weight_bytes / 1e9, t1 - t0, e->weight_bytes / 1e9 / (t1 - t0),
