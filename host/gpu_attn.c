@@ -4,6 +4,8 @@
 // The kernel works on aligned blocks of tb tokens (tb = 64 / G, G = n_head / n_kv: 64 query rows per CTA); a
 // block of one sequence is one unit, a mixed block one unit per token. For small T (decode batches) the grid has one
 // CTA per token (split: mixed blocks spread over CTAs); for large T one CTA per block (no CTAs that only exit).
+// When that still leaves SMs idle (decode of a few sequences), each unit's keys are split over a cluster of up to
+// 8 CTAs that merge their partial softmax states through distributed shared memory (no scratch memory needed).
 #include "gpu_ops.h"
 #include "util.h"
 
@@ -14,10 +16,11 @@ static const unsigned ATT_SMEM = ATT_ROWS * 256 + 2 * 2 * ATT_KT * 256 + 2 * ATT
 enum { ATT_SPLIT_MAX_T = 512 };  // up to this many tokens, one CTA per token (split grid)
 
 // tb: tokens per block, 1 .. 64 / G (1 = always one token per CTA), 0 = the default 64 / G;
-// split: 1 one CTA per token, 0 one CTA per block, -1 = by T.
+// split: 1 one CTA per token, 0 one CTA per block, -1 = by T; kv_split: CTAs (a cluster) sharing the keys of
+// each unit, 1 .. 8, 0 = by the number of CTAs.
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
                          CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                         int max_ctx, float scale, int tb, int split) {
+                         int max_ctx, float scale, int tb, int split, int kv_split) {
     static CUcontext fn_ctx;
     static CUfunction fn;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention: head_dim %d is not supported (only 128)", head_dim);
@@ -36,13 +39,21 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_c
     if (split < 0) split = T <= ATT_SPLIT_MAX_T;
     unsigned utb = (unsigned)tb, usplit = split ? 1u : 0u;
     Dim3 grid = { split ? uT : (uT + utb - 1) / utb, ukv, 1 }, block = { 128, 1, 1 };
+    if (kv_split <= 0) {  // at most one CTA per token and kv head: fill the SMs by splitting keys
+        int sms = g->sm_count > 0 ? g->sm_count : 132;
+        kv_split = sms / (int)(grid.x * grid.y);
+    }
+    if (kv_split < 1) kv_split = 1;
+    if (kv_split > 8) kv_split = 8;  // portable cluster size
+    grid.z = (unsigned)kv_split;
+    Dim3 cluster = { 1, 1, (unsigned)kv_split };
     void *args[] = { &out, &q, &k_cache, &v_cache, &tok_slot, &tok_pos, &uT, &uh, &ukv, &uctx, &utb, &usplit,
                      &scale };
-    gpu_launch(g, fn, grid, block, ATT_SMEM, NULL, args, "attention_gqa_h128");
+    gpu_launch(g, fn, grid, block, ATT_SMEM, kv_split > 1 ? &cluster : NULL, args, "attention_gqa_h128");
 }
 
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
                       CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
                       int max_ctx, float scale) {
-    launch_attention_tb(g, out, q, k_cache, v_cache, tok_slot, tok_pos, T, n_head, n_kv, head_dim, max_ctx, scale, 0, -1);
+    launch_attention_tb(g, out, q, k_cache, v_cache, tok_slot, tok_pos, T, n_head, n_kv, head_dim, max_ctx, scale, 0, -1, 0);
 }

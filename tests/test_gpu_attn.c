@@ -8,10 +8,11 @@
 #include "../host/util.h"
 
 // host/gpu_attn.c: launch_attention with tb tokens per block (0 = default 64/G, 1 = one token per CTA) and
-// split (1: a CTA per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks)
+// split (1: a CTA per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks) and
+// kv_split (CTAs of a cluster sharing each unit's keys, 1..8; 0 = by CTA count)
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
                          CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                         int max_ctx, float scale, int tb, int split);
+                         int max_ctx, float scale, int tb, int split, int kv_split);
 
 enum { HD = 128 };
 static Gpu G;
@@ -66,7 +67,7 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // checks every output is written and finite, that the row past the output is untouched, and returns the relative
 // error against the fp64 reference.
 static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
-                       int tb, int split, double q_amp) {
+                       int tb, int split, int kv_split, double q_amp) {
     int n_head = n_kv * gqa, T = 0;
     for (int c = 0; c < nch; c++) T += ch[c].n;
     int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
@@ -107,7 +108,7 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
     gpu_upload(&G, dpos, pos, T * 4);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, tb, split);
+    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, tb, split, kv_split);
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
 
@@ -144,8 +145,14 @@ static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch,
     for (int i = 0; i < 3; i++)
         for (int split = 0; split < 2; split++) {
             if (tbs[i] * gqa > 64 || (tbs[i] == 1 && split)) continue;  // tb 1: both grids are the same
-            double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tbs[i], split, q_amp);
-            CHECK(e < ATT_TOL, "%s: n_kv %d G %d tb %d split %d: rel err %.3g", what, n_kv, gqa, tbs[i], split, e);
+            // keys split over 1 CTA, the default, or clusters of 3 and 8 (more CTAs than tiles for short rows)
+            for (int ks = 0; ks < 4; ks++) {
+                static const int kvs[] = { 1, 0, 3, 8 };
+                if (ks >= 2 && (tbs[i] != 0 || !split)) continue;  // cluster sizes on the default grid only
+                double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tbs[i], split, kvs[ks], q_amp);
+                CHECK(e < ATT_TOL, "%s: n_kv %d G %d tb %d split %d kv_split %d: rel err %.3g", what, n_kv, gqa,
+                      tbs[i], split, kvs[ks], e);
+            }
         }
 }
 
@@ -197,7 +204,7 @@ static void attn_mixed_batch(void) {
 // Timings (printed): a 4096-token prefill of one sequence and a 32-sequence decode step at context 4096,
 // Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
 static void time_attn(const char *label, int T, const int *slot, const int *pos, int max_seqs, int max_ctx,
-                      double flops, double bytes) {
+                      double flops, double bytes, int kv_split) {
     int n_kv = 8, n_head = 32;
     size_t cache_n = (size_t)max_seqs * n_kv * max_ctx * HD;
     CUdeviceptr dk = gpu_alloc(&G, cache_n * 2), dv = gpu_alloc(&G, cache_n * 2);
@@ -209,13 +216,13 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     gpu_upload(&G, dslot, slot, T * 4);
     gpu_upload(&G, dpos, pos, T * 4);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale);
+    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, 0, -1, kv_split);
     GpuTimer tm;
     gpu_timer_init(&tm);
     gpu_timer_start(&G, &tm);
     int iters = 10;
     for (int i = 0; i < iters; i++)
-        launch_attention(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale);
+        launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, 0, -1, kv_split);
     double ms = gpu_timer_stop_ms(&G, &tm) / iters;
     gpu_timer_free(&tm);
     printf("  time %-28s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", label, ms * 1e3, flops / (ms * 1e-3) / 1e12,
@@ -233,12 +240,13 @@ static void attn_timings(void) {
     for (int i = 0; i < L; i++) { slot[i] = 0; pos[i] = i; }
     double keys = (double)L * (L + 1) / 2, qo_bytes = 2.0 * L * 32 * HD * 2;
     // bytes: what must cross HBM at least (K, V, Q, out), not what the kernel reads (K/V rows again per block)
-    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * L * 8 * HD * 2 + qo_bytes);
+    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * L * 8 * HD * 2 + qo_bytes, 0);
     for (int i = 0; i < B; i++) { slot[i] = i; pos[i] = L - 1; }
     double kvbytes = (double)B * 8 * L * HD * 2 * 2;
-    time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes);
+    time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes, 0);
     for (int i = 0; i < 1; i++) { slot[i] = 0; pos[i] = L - 1; }
-    time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B);
+    time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 0);
+    time_attn("decode 1 seq x 4096, no kv split", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 1);
     free(slot); free(pos);
 }
 
