@@ -1,6 +1,6 @@
 // test_gpu_attn.c — causal GQA attention (ptx/attention.ptx via launch_attention) against an fp64 CPU reference
 // from the same bf16 inputs: prefill chunks, chunk continuations, decode batches and mixed batches over several
-// sequence slots, GQA ratios 2, 4, 8, context lengths 1 .. 4095; then prints timings (not asserted).
+// sequence slots, GQA ratios 2, 4, 5, 8, context lengths 1 .. 4095; then prints timings (not asserted).
 // Cache positions past what a slot holds are poisoned with NaN, so a read past a sequence's end fails the test.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "test.h"
@@ -194,8 +194,8 @@ static void attn_decode_batch(void) {
 static void attn_mixed_batch(void) {
     NEED_GPU();
     Chunk c[] = { { 3, 0, 129 }, { 0, 62, 1 }, { 1, 0, 65 }, { 4, 127, 1 }, { 2, 900, 100 }, { 5, 0, 1 } };
-    static const int gq[] = { 2, 4, 8 };
-    for (int gi = 0; gi < 3; gi++) {
+    static const int gq[] = { 2, 4, 5, 8 };  // 5: Qwen3-14B (40 / 8), 12 tokens x 5 heads = 60 of 64 rows
+    for (int gi = 0; gi < 4; gi++) {
         check(2, gq[gi], 6, 1024, c, 6, 0, 1.0, "mixed");
         check(2, gq[gi], 6, 1024, c, 6, 1, 1.0, "mixed interleaved");
     }
