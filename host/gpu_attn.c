@@ -27,6 +27,8 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_c
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > ATT_ROWS)
         die("launch_attention: %d query heads over %d kv heads is not supported", n_head, n_kv);
     if (max_ctx <= 0 || T < 0) die("launch_attention: bad T=%d max_ctx=%d", T, max_ctx);
+    if ((q | k_cache | v_cache) % 16 || out % 4 || (tok_slot | tok_pos) % 4)
+        die("launch_attention: q and the caches must be 16-byte aligned, out and the token arrays 4-byte aligned");
     int G = n_head / n_kv;
     if (tb <= 0) tb = ATT_ROWS / G;
     if (tb * G > ATT_ROWS) die("launch_attention: %d tokens x %d heads exceed the %d rows of a CTA", tb, G, ATT_ROWS);

@@ -30,6 +30,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
         die("launch_gemm: unsupported shape M=%d N=%d K=%d (need K %% 64 == 0, N %% 8 == 0)", M, N, K);
     if (mode < GEMM_STORE_F32 || mode > GEMM_ADD_F32) die("launch_gemm: bad mode %d", mode);
     if (tile < -1 || tile >= N_GEMM_TILES) die("launch_gemm: bad tile %d", tile);
+    if ((A | W) % 16 || C % 8) die("launch_gemm: A and W must be 16-byte aligned, C 8-byte aligned");
     if (M == 0) return;
     if (fn_ctx != g->ctx) {
         for (int i = 0; i < N_GEMM_TILES; i++) fn[i] = gpu_kernel(g, "gemm_bf16", gemm_tiles[i].entry);
