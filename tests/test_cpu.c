@@ -187,6 +187,84 @@ static void forward_vs_double(void) {
     free(ref); free(got);
 }
 
+// A second shape the synth sizes do not cover: untied head, GQA ratio 3, head_dim 64, odd sizes, bf16/q8_0
+// weights (F32 norms), written by hand with the GGUF writer.
+static void forward_vs_double_untied(void) {
+    const int L = 2, D = 96, F = 160, H = 6, KV = 2, HD = 64, V = 1000;
+    uint32_t wtype = rng_u64(&rng) % 2 ? GGML_TYPE_BF16 : GGML_TYPE_Q8_0;
+    char path[256], err[256];
+    snprintf(path, sizeof path, "build/tests/test_cpu_untied_%d.gguf", (int)getpid());
+    GGUFWriter *w = gguf_writer_open(path, err, sizeof err);
+    CHECK(w != NULL, "%s", err);
+    if (!w) return;
+    gguf_writer_kv_str(w, "general.architecture", "qwen3", 5);
+    gguf_writer_kv_u32(w, "qwen3.block_count", L);
+    gguf_writer_kv_u32(w, "qwen3.context_length", 4096);
+    gguf_writer_kv_u32(w, "qwen3.embedding_length", D);
+    gguf_writer_kv_u32(w, "qwen3.feed_forward_length", F);
+    gguf_writer_kv_u32(w, "qwen3.attention.head_count", H);
+    gguf_writer_kv_u32(w, "qwen3.attention.head_count_kv", KV);
+    gguf_writer_kv_u32(w, "qwen3.attention.key_length", HD);
+    gguf_writer_kv_u32(w, "qwen3.attention.value_length", HD);
+    gguf_writer_kv_f32(w, "qwen3.rope.freq_base", 5e5f);
+    gguf_writer_kv_f32(w, "qwen3.attention.layer_norm_rms_epsilon", 1e-5f);
+    struct { char name[64]; int64_t ne0, ne1; float std; } t[4 + 11 * 2];
+    int n = 0;
+#define T_(nm, a, b, sd) do { snprintf(t[n].name, 64, "%s", nm); t[n].ne0 = a; t[n].ne1 = b; t[n].std = sd; n++; } while (0)
+    T_("token_embd.weight", D, V, 1.0f);
+    for (int l = 0; l < L; l++) {
+        char b[64];
+#define B_(s) (snprintf(b, sizeof b, "blk.%d.%s.weight", l, s), b)
+        T_(B_("attn_norm"), D, 0, 0.1f);   T_(B_("attn_q"), D, H * HD, 1 / sqrtf(D)); T_(B_("attn_k"), D, KV * HD, 1 / sqrtf(D));
+        T_(B_("attn_v"), D, KV * HD, 1 / sqrtf(D)); T_(B_("attn_q_norm"), HD, 0, 0.1f); T_(B_("attn_k_norm"), HD, 0, 0.1f);
+        T_(B_("attn_output"), H * HD, D, 1 / sqrtf(H * HD)); T_(B_("ffn_norm"), D, 0, 0.1f);
+        T_(B_("ffn_gate"), D, F, 1 / sqrtf(D)); T_(B_("ffn_up"), D, F, 1 / sqrtf(D)); T_(B_("ffn_down"), F, D, 1 / sqrtf(F));
+#undef B_
+    }
+    T_("output_norm.weight", D, 0, 0.1f);
+    T_("output.weight", D, V, 5 / sqrtf(D));
+#undef T_
+    for (int i = 0; i < n; i++) {
+        int64_t ne[2] = { t[i].ne0, t[i].ne1 };
+        gguf_writer_tensor_info(w, t[i].name, t[i].ne1 ? wtype : GGML_TYPE_F32, t[i].ne1 ? 2 : 1, ne);
+    }
+    gguf_writer_begin_data(w);
+    for (int i = 0; i < n; i++) {
+        int64_t rows = t[i].ne1 ? t[i].ne1 : 1;
+        float *row = xmalloc(t[i].ne0 * 4);
+        void *q = xmalloc(t[i].ne0 * 4);
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t j = 0; j < t[i].ne0; j++) row[j] = (float)((t[i].ne1 ? 0 : 1) + urand(-1.7, 1.7) * t[i].std);
+            size_t nb = t[i].ne1 ? quantize_row(wtype, row, q, t[i].ne0) : (size_t)t[i].ne0 * 4;
+            gguf_writer_write(w, t[i].ne1 ? q : (void *)row, nb);
+        }
+        free(row); free(q);
+    }
+    CHECK(gguf_writer_close(w, err, sizeof err) == 0, "%s", err);
+    Qwen3Model *m = xmalloc(sizeof *m);
+    if (qwen3_load(m, path, err, sizeof err)) { CHECK(0, "%s", err); free(m); unlink(path); return; }
+    CHECK(!m->cfg.tied && m->output != m->tok_embd, "expected an untied head");
+    int T = 5 + (int)(rng_u64(&rng) % 8), tok[16];
+    for (int i = 0; i < T; i++) tok[i] = (int)(rng_u64(&rng) % V);
+    double *ref = xmalloc((size_t)T * V * 8);
+    float *got = xmalloc((size_t)T * V * 4);
+    for (size_t i = 0; i < (size_t)T * V; i++) got[i] = NAN;
+    forward_f64(m, tok, T, ref);
+    Engine *e = cpu_engine_create(m, 1, T);
+    CHECK(e->prefill(e, 0, tok, T, NULL, got) == 0, "%s", e->err);
+    double worst = 0;
+    for (int i = 0; i < T; i++) {
+        double er = rel_err(got + (size_t)i * V, ref + (size_t)i * V, V);
+        if (er > worst) worst = er;
+        CHECK(er < 1e-4, "position %d: rel err %.3g", i, er);
+    }
+    printf("  %s weights, %d tokens: worst rel err vs double %.2g\n", gguf_type_name(wtype), T, worst);
+    e->destroy(e);
+    qwen3_free(m);
+    free(m); free(ref); free(got);
+    unlink(path);
+}
+
 // ---------------------------------------------------------------- Engine semantics
 static double max_rel(const float *a, const float *b, size_t n) {  // ||a-b||/||b||, NaN -> inf
     double num = 0, den = 0;
@@ -391,6 +469,7 @@ int main(void) {
     RUN(rope_vs_double);
     RUN(attention_vs_double);
     RUN(forward_vs_double);
+    RUN(forward_vs_double_untied);
     RUN(chunked_equals_whole_equals_decode);
     RUN(batched_decode_equals_separate);
     RUN(kv_overflow);
