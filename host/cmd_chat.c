@@ -154,11 +154,7 @@ int cmd_chat(int argc, char **argv) {
             hist_pop(&h);
             continue;
         }
-        int common = 0;
-        while (common < n_cached && common < n_ids - 1 && cached[common] == ids[common]) common++;
-        if (common < e->seq_len(e, 0)) {
-            if (!e->truncate || e->truncate(e, 0, common)) { e->free_seq(e, 0); common = 0; }
-        }
+        int common = gen_reuse_prefix(e, 0, cached, n_cached, ids, n_ids);
 
         // --- generate the reply ---
         GenResult r;

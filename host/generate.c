@@ -1,6 +1,6 @@
 // generate.c — the generation loop (prefill in chunks, decode token by token, stream, stop), the stop-string
 // text buffer it streams through, backend choice, and the command-line options `run` and `chat` share.
-// defines: textstop_*, generate, gen_result_free, gen_default_eos, utf8_valid, engine_open, gen_cli_parse/usage
+// defines: textstop_*, generate, gen_reuse_prefix, gen_result_free, gen_default_eos, utf8_valid, engine_open, gen_cli_parse/usage
 #include "generate.h"
 #include "util.h"
 #include <errno.h>
@@ -221,6 +221,17 @@ done:
     if (r->prefill_s > 0) r->prefill_tps = r->n_prefilled / r->prefill_s;
     if (r->decode_s > 0) r->decode_tps = r->n_decoded / r->decode_s;
     return rc;
+}
+
+int gen_reuse_prefix(Engine *e, int seq, const int *cached, int n_cached, const int *ids, int n_ids) {
+    int have = e->seq_len(e, seq), common = 0;
+    if (n_cached > have) n_cached = have;
+    while (common < n_cached && common < n_ids - 1 && cached[common] == ids[common]) common++;
+    if (common < have && (!e->truncate || e->truncate(e, seq, common))) {
+        e->free_seq(e, seq);
+        common = 0;
+    }
+    return common;
 }
 
 // ---------------------------------------------------------------- backends

@@ -1,7 +1,7 @@
 // generate.h — the generation loop shared by `run`, `chat` and the batch engine: prefill a prompt in chunks,
 // decode one token at a time, stream the decoded text, stop on EOS / stop strings / max tokens / a full context.
 // Also the pieces both text commands need: backend choice and their common command-line options.
-// defines: TextStop, GenParams, GenResult, generate, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
+// defines: TextStop, GenParams, GenResult, generate, gen_reuse_prefix, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
 #pragma once
 #include <signal.h>
 #include <stddef.h>
@@ -58,6 +58,10 @@ typedef struct {
 int  generate(Engine *e, int seq, const Tokenizer *tok, Sampler *s, const int *prompt, int n_prompt, int n_past,
               const GenParams *gp, GenResult *r);
 void gen_result_free(GenResult *r);
+// Readies sequence seq, whose cache holds cached[0, n_cached), for the prompt ids: keeps the longest common
+// prefix (at most n_ids - 1: the last prompt token must be fed to get logits), cutting the cache back with
+// e->truncate, or emptying it when the engine has no truncate. Returns the n_past to give generate().
+int  gen_reuse_prefix(Engine *e, int seq, const int *cached, int n_cached, const int *ids, int n_ids);
 // The tokenizer's EOS plus <|im_end|> and <|endoftext|> when present, deduplicated; returns the count (<= 3).
 int  gen_default_eos(const Tokenizer *tok, int ids[3]);
 int  utf8_valid(const char *s, size_t n);  // 1 when s[0, n) is well-formed UTF-8 (no overlongs, no surrogates)

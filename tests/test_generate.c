@@ -19,7 +19,7 @@ typedef struct {
     int nan_at;                        // this step's logits are all NaN (-1: never)
     int len, steps;                    // cached tokens; logits rows produced
     int calls, call_n[64], call_logits[64];  // every prefill call: its size and whether it asked for logits
-    int decodes;
+    int decodes, frees, truncs;
 } Fake;
 
 static void fake_logits(Fake *f, float *logits) {
@@ -49,7 +49,14 @@ static int fake_decode(Engine *e, int n, const int *seqs, const int *tokens, flo
     fake_logits(f, logits);
     return 0;
 }
-static void fake_free_seq(Engine *e, int seq) { (void)seq; ((Fake *)e)->len = 0; }
+static void fake_free_seq(Engine *e, int seq) { (void)seq; ((Fake *)e)->len = 0; ((Fake *)e)->frees++; }
+static int fake_truncate(Engine *e, int seq, int n) {
+    Fake *f = (Fake *)e;
+    f->truncs++;
+    if (seq != 0 || n < 0 || n > f->len) return -1;
+    f->len = n;
+    return 0;
+}
 static int fake_seq_len(Engine *e, int seq) { (void)seq; return ((Fake *)e)->len; }
 
 static void fake_init(Fake *f, int vocab, int max_ctx, const int *script, int n_script) {
@@ -310,6 +317,36 @@ static void test_chunked_prefill(void) {
     free(prompt);
 }
 
+// Chat's KV reuse: the longest common prefix, never the whole prompt, truncate when the engine has it.
+static void test_reuse_prefix(void) {
+    Fake f;
+    fake_init(&f, 100, 4096, NULL, 0);
+    int cached[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+    int longer[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+    int differ[12] = { 1, 2, 3, 4, 50, 60, 70, 80, 90, 99, 11, 12 };
+    // the cache is a prefix of the new prompt: all of it is kept, nothing cut
+    f.len = 10;
+    int k = gen_reuse_prefix(&f.e, 0, cached, 10, longer, 12);
+    CHECK(k == 10 && f.len == 10 && f.truncs == 0 && f.frees == 0, "prefix: n_past %d len %d", k, f.len);
+    // diverging at 4: cut back to 4 (truncate)
+    f.e.truncate = fake_truncate;
+    k = gen_reuse_prefix(&f.e, 0, cached, 10, differ, 12);
+    CHECK(k == 4 && f.len == 4 && f.truncs == 1 && f.frees == 0, "diverge: n_past %d len %d truncs %d", k, f.len, f.truncs);
+    // the same prompt again: keep all but the last token, whose logits are needed
+    f.len = 10;
+    k = gen_reuse_prefix(&f.e, 0, cached, 10, cached, 10);
+    CHECK(k == 9 && f.len == 9, "same prompt: n_past %d len %d", k, f.len);
+    // no truncate: emptied, n_past 0
+    f.e.truncate = NULL;
+    f.len = 10;
+    k = gen_reuse_prefix(&f.e, 0, cached, 10, differ, 12);
+    CHECK(k == 0 && f.len == 0 && f.frees == 1, "no truncate: n_past %d len %d", k, f.len);
+    // the caller's record longer than the cache (e.g. a failed prefill): only what is cached counts
+    f.len = 3;
+    k = gen_reuse_prefix(&f.e, 0, cached, 10, longer, 12);
+    CHECK(k == 3 && f.len == 3, "short cache: n_past %d len %d", k, f.len);
+}
+
 static void test_interrupt(void) {
     NEED_VOCAB();
     int script[64], n = bytes_script("abcdefghijkl", script);
@@ -367,6 +404,7 @@ int main(void) {
     RUN(test_max_tokens);
     RUN(test_context_full);
     RUN(test_chunked_prefill);
+    RUN(test_reuse_prefix);
     RUN(test_interrupt);
     RUN(test_nan_logits);
     if (g_tok) { tok_free(g_tok); gguf_close(&g_file); }
