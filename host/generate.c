@@ -155,7 +155,8 @@ int generate(Engine *e, int seq, const Tokenizer *tok, Sampler *s, const int *pr
     r->n_prompt = n_prompt;
     r->finish = "error";
     int vocab = e->cfg->vocab, chunk = gp->prefill_chunk > 0 ? gp->prefill_chunk : 512;
-    int cap_tokens = gp->max_tokens >= 0 ? gp->max_tokens : e->max_ctx;
+    // A reply can never outgrow the context, so that also bounds the token buffer (-n 1e9 must not allocate 4 GB).
+    int cap_tokens = gp->max_tokens >= 0 && gp->max_tokens < e->max_ctx ? gp->max_tokens : e->max_ctx;
     r->tokens = xmalloc(sizeof(int) * (size_t)(cap_tokens + 1));
     r->text = xstrdup("");
     if (n_prompt <= 0) return fail(r, "the prompt is empty");
