@@ -184,20 +184,20 @@ static int truncate_top_p(Sampler *s, int n, int *sorted) {
     float max = max_of(v, n);
     double total = 0.0;
     for (int i = 0; i < n; i++) total += expf(v[i] - max);
-    double need = (double)p * total;
-    int m = *sorted ? n : (n < 256 ? n : 256);
+    double need = (double)p * total, cum = 0.0;
+    int done = 0, m = *sorted ? n : (n < 256 ? n : 256);  // [0, done) is sorted and summed
     for (;;) {
-        if (!*sorted) {
-            if (m < n) select_best(v, s->idx, n, m);
-            sort_best(v, s->idx, 0, m - 1);
+        if (!*sorted) {  // the next best (m - done) of the rest, in order, right after [0, done)
+            if (m < n) select_best(v + done, s->idx + done, n - done, m - done);
+            sort_best(v, s->idx, done, m - 1);
         }
-        double cum = 0.0;
-        for (int i = 0; i < m; i++) {
+        for (int i = done; i < m; i++) {
             cum += expf(v[i] - max);
             if (cum >= need) { *sorted = 1; return i + 1; }
         }
         if (m == n) { *sorted = 1; return n; }  // rounding kept the sum just short of p: keep all
-        m = m > n / 8 ? n : m * 8;              // the best m hold too little mass: look wider
+        done = m;
+        m = m > n / 8 ? n : m * 8;  // the best m hold too little mass: look wider
     }
 }
 

