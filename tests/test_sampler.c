@@ -226,11 +226,15 @@ static void test_nan(void) {
     memcpy(l, L12, sizeof l);
     l[7] = NAN; l[0] = NAN;  // the two best become NaN: never drawn, the rest keeps its shape
     check_distribution("two NaN logits", l, 12, plain(1.0f), 100000);
+    SamplerParams pk = plain(1.0f);
+    pk.top_k = 6;  // the top-k heap skips NaN too
+    check_distribution("two NaN logits, top-k 6", l, 12, pk, 100000);
     l[3] = -INFINITY;
     check_distribution("NaN and -inf logits", l, 12, plain(1.0f), 100000);
-    // all NaN (and all -inf) -> -1, not a crash, for every strategy
-    SamplerParams ps[3] = { plain(0.0f), plain(1.0f), sampler_defaults() };
-    for (int k = 0; k < 3; k++) {
+    // all NaN (and all -inf) -> -1, not a crash, for every strategy (k 5: the heap path)
+    SamplerParams ps[4] = { plain(0.0f), plain(1.0f), sampler_defaults(), sampler_defaults() };
+    ps[3].top_k = 5;
+    for (int k = 0; k < 4; k++) {
         Sampler s;
         sampler_init(&s, &ps[k], 12);
         for (int i = 0; i < 12; i++) l[i] = NAN;
