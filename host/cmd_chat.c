@@ -143,9 +143,7 @@ int cmd_chat(int argc, char **argv) {
         hist_push(&h, "user", line);
         char *text = chat_render(h.m, h.n, NULL, 1, think, err, sizeof err);
         if (!text) { fprintf(stderr, "qwen3-ptx: chat template: %s\n", err); hist_pop(&h); continue; }
-        size_t len = strlen(text);
-        int *ids = xmalloc(sizeof(int) * (len + 1));
-        int n_ids = tok_encode(tok, text, len, 1, ids, (int)len + 1);
+        int n_ids, *ids = gen_tokenize(tok, text, 1, &n_ids);
         free(text);
         if (n_ids <= 0 || n_ids >= ctx) {
             fprintf(stdout, "(the conversation is %d tokens; the context holds %d: /reset, or start with a larger -c)\n",

@@ -65,10 +65,8 @@ int cmd_run(int argc, char **argv) {
         text = chat_render(msgs, n, NULL, 1, o.think, err, sizeof err);
         if (!text) die("chat template: %s", err);
     }
-    size_t len = strlen(text);
-    int *ids = xmalloc(sizeof(int) * (len + 1));  // byte-level BPE: never more tokens than bytes
-    int n_ids = tok_encode(tok, text, len, !o.raw, ids, (int)len + 1);
-    if (n_ids < 0) die("the prompt is not valid UTF-8");
+    int n_ids, *ids = gen_tokenize(tok, text, !o.raw, &n_ids);
+    if (!ids) die("the prompt is not valid UTF-8");
     if (n_ids == 0) die("the prompt is empty");
     if (n_ids >= ctx) die("the prompt is %d tokens but the context holds %d (raise -c, up to %d)", n_ids, ctx, m.cfg.ctx_len);
 

@@ -1,6 +1,6 @@
 // generate.c — the generation loop (prefill in chunks, decode token by token, stream, stop), the stop-string
 // text buffer it streams through, backend choice, and the command-line options `run` and `chat` share.
-// defines: textstop_*, generate, gen_reuse_prefix, gen_result_free, gen_default_eos, utf8_valid, engine_open, gen_cli_parse/usage
+// defines: textstop_*, generate, gen_reuse_prefix, gen_tokenize, gen_result_free, gen_default_eos, utf8_valid, engine_open, gen_cli_parse/usage
 #include "generate.h"
 #include "util.h"
 #include <errno.h>
@@ -125,6 +125,19 @@ int gen_default_eos(const Tokenizer *tok, int ids[3]) {
         if (!dup) ids[n++] = cand[i];
     }
     return n;
+}
+
+int *gen_tokenize(const Tokenizer *tok, const char *text, int parse_special, int *n) {
+    size_t len = strlen(text);
+    int cap = (int)len + 8;  // byte-level BPE: at most one token per byte (+ room for a BOS, were one added)
+    int *ids = xmalloc(sizeof(int) * (size_t)cap);
+    *n = tok_encode(tok, text, len, parse_special, ids, cap);
+    if (*n > cap) {
+        ids = xrealloc(ids, sizeof(int) * (size_t)*n);
+        *n = tok_encode(tok, text, len, parse_special, ids, *n);
+    }
+    if (*n < 0) { free(ids); return NULL; }
+    return ids;
 }
 
 void gen_result_free(GenResult *r) {

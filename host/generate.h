@@ -1,7 +1,7 @@
 // generate.h — the generation loop shared by `run`, `chat` and the batch engine: prefill a prompt in chunks,
 // decode one token at a time, stream the decoded text, stop on EOS / stop strings / max tokens / a full context.
 // Also the pieces both text commands need: backend choice and their common command-line options.
-// defines: TextStop, GenParams, GenResult, generate, gen_reuse_prefix, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
+// defines: TextStop, GenParams, GenResult, generate, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
 #pragma once
 #include <signal.h>
 #include <stddef.h>
@@ -64,6 +64,8 @@ void gen_result_free(GenResult *r);
 int  gen_reuse_prefix(Engine *e, int seq, const int *cached, int n_cached, const int *ids, int n_ids);
 // The tokenizer's EOS plus <|im_end|> and <|endoftext|> when present, deduplicated; returns the count (<= 3).
 int  gen_default_eos(const Tokenizer *tok, int ids[3]);
+// tok_encode into a malloc'd array of the right size; *n = the count, or -1 for invalid UTF-8 (then NULL).
+int *gen_tokenize(const Tokenizer *tok, const char *text, int parse_special, int *n);
 int  utf8_valid(const char *s, size_t n);  // 1 when s[0, n) is well-formed UTF-8 (no overlongs, no surrogates)
 
 // ---------------------------------------------------------------- backends and shared options
