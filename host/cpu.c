@@ -327,6 +327,17 @@ static int cpu_seq_len(Engine *e, int seq) {
     return seq < 0 || seq >= e->max_seqs ? 0 : ce->seqs[seq].len;
 }
 
+// Keep the first n cached tokens: later positions are overwritten by the next prefill or decode.
+static int cpu_truncate(Engine *e, int seq, int n) {
+    CpuEngine *ce = (CpuEngine *)e;
+    if (seq < 0 || seq >= e->max_seqs || n < 0 || n > ce->seqs[seq].len) {
+        snprintf(e->err, sizeof e->err, "cannot truncate sequence %d to %d tokens", seq, n);
+        return -1;
+    }
+    ce->seqs[seq].len = n;
+    return 0;
+}
+
 static void cpu_destroy(Engine *e) {
     CpuEngine *ce = (CpuEngine *)e;
     if (!ce) return;
@@ -356,6 +367,7 @@ Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
     ce->e.decode = cpu_decode;
     ce->e.free_seq = cpu_free_seq;
     ce->e.seq_len = cpu_seq_len;
+    ce->e.truncate = cpu_truncate;
     ce->e.destroy = cpu_destroy;
     ce->seqs = xcalloc((size_t)max_seqs, sizeof *ce->seqs);
     size_t T = CPU_CHUNK, q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_kv_head * c->head_dim;
