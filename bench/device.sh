@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
-#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e sanitize hf bench peer   (default: all but llama)
+#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize hf bench peer   (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
 #   .carry/llama-parts/ and carry that folder in later calls (peer unpacks them into .carry/llama-peer).
@@ -21,7 +21,7 @@ LOG=/tmp/qwen3-logs
 M=${QWEN3_MODELS:-/tmp/qwen3-models}
 mkdir -p "$OUT" "$LOG" "$M"
 export PATH=/usr/local/cuda/bin:$PATH
-stages=${*:-build unit e2e sanitize hf bench peer}
+stages=${*:-build unit e2e cli sanitize hf bench peer}
 has() { case " $stages " in *" $1 "*) return 0;; esac; return 1; }
 # The summary is written straight into $OUT so that it comes back even if the call is killed at its time limit.
 SUM=$OUT/summary.txt
@@ -71,6 +71,11 @@ if has e2e; then  # GPU vs CPU reference: greedy tokens, prefill logits, batched
         say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
         grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
     done
+fi
+
+if has cli; then  # run/chat end to end, GPU backend included
+    timeout 200 bash tests/t_cli.sh > "$LOG/t_cli.log" 2>&1
+    say "t_cli rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/t_cli.log" | tr '\n' ' ')"
 fi
 
 if has sanitize; then  # memcheck on a short end-to-end run through every kernel of the forward pass
