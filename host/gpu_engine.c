@@ -9,9 +9,11 @@
 #include "util.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define STEP_TOKENS 512  // most tokens per forward step; longer prefills are chunked
+#define GRAPH_MAX_T 64    // decode steps of up to this many sequences are replayed from CUDA graphs
 
 typedef struct {
     CUdeviceptr attn_norm, ffn_norm;  // f32 [dim]
@@ -34,21 +36,29 @@ typedef struct {
     // activations of one step (see gpu_ops.h for the layouts)
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
     CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
+    int *h_in;            // pinned host staging of the step's inputs: tokens, slots, positions, rows [4][STEP_TOKENS]
+    // A decode step of T tokens (every row's logits) is captured as a graph the second time T is seen (the first
+    // runs eagerly, which also loads every module) and replayed after that: one launch instead of ~9 per layer.
+    // The graph's first nodes copy h_in to the device, so a replay only needs h_in filled. QWEN3_EAGER=1 or
+    // QWEN3_DEBUG_SYNC=1 turn graphs off.
+    CUgraphExec graph[GRAPH_MAX_T + 1];
+    unsigned char seen[GRAPH_MAX_T + 1];
+    int use_graphs;
     int *seq_len;         // host: tokens cached per slot
     size_t weight_bytes, cache_bytes;
 } GpuEngine;
 
 // ---------------------------------------------------------------- the forward step
-// Runs T tokens; writes n_out rows of logits (hidden states of rows out_rows[0..n_out) of the step) to host_logits.
-static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
-                    int n_out, float *host_logits) {
+// Enqueues one step of T tokens whose inputs are already in h_in; the head runs on n_out rows. No host sync.
+static void enqueue_step(GpuEngine *e, int T, int n_out) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     int hd = c->head_dim, nq = c->n_head * hd, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
-    CU_CHECK(cuMemcpyHtoDAsync(e->tokens, tokens, T * sizeof(int), g->stream));
-    CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, slot, T * sizeof(int), g->stream));
-    CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, pos, T * sizeof(int), g->stream));
-    if (n_out > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, out_rows, n_out * sizeof(int), g->stream));
+    size_t in = STEP_TOKENS * sizeof(int);
+    CU_CHECK(cuMemcpyHtoDAsync(e->tokens, e->h_in, T * sizeof(int), g->stream));
+    CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, (char *)e->h_in + in, T * sizeof(int), g->stream));
+    CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, (char *)e->h_in + 2 * in, T * sizeof(int), g->stream));
+    if (n_out > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, (char *)e->h_in + 3 * in, n_out * sizeof(int), g->stream));
 
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     for (int l = 0; l < c->n_layer; l++) {
@@ -68,10 +78,40 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
         launch_gemm(g, e->x, e->a, L->wdown, T, c->dim, c->ffn_dim, GEMM_ADD_F32);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
-    if (n_out > 0) launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
-    if (n_out > 0) launch_gemm(g, e->logits, e->h, e->lm_head, n_out, c->vocab, c->dim, GEMM_STORE_F32);
+    if (n_out > 0) {
+        launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
+        launch_gemm(g, e->logits, e->h, e->lm_head, n_out, c->vocab, c->dim, GEMM_STORE_F32);
+    }
+}
+
+// Runs T tokens (token t at position pos[t] of slot slot[t]); writes the logits of rows out_rows[0..n_out) of the
+// step to host_logits. Decode-shaped steps (every row out, T <= GRAPH_MAX_T) go through a CUDA graph.
+static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
+                    int n_out, float *host_logits) {
+    Gpu *g = &e->g;
+    int *in = e->h_in;
+    memcpy(in, tokens, T * sizeof(int));
+    memcpy(in + STEP_TOKENS, slot, T * sizeof(int));
+    memcpy(in + 2 * STEP_TOKENS, pos, T * sizeof(int));
+    memcpy(in + 3 * STEP_TOKENS, out_rows, n_out * sizeof(int));
+    int graphable = e->use_graphs && T <= GRAPH_MAX_T && n_out == T;
+    for (int i = 0; graphable && i < n_out; i++) graphable = out_rows[i] == i;
+    if (graphable && e->graph[T]) {
+        CU_CHECK(cuGraphLaunch(e->graph[T], g->stream));
+    } else if (graphable && e->seen[T]) {
+        CUgraph graph;
+        CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+        enqueue_step(e, T, n_out);
+        CU_CHECK(cuStreamEndCapture(g->stream, &graph));
+        CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[T], graph, 0));
+        CU_CHECK(cuGraphDestroy(graph));
+        CU_CHECK(cuGraphLaunch(e->graph[T], g->stream));
+    } else {
+        if (graphable) e->seen[T] = 1;
+        enqueue_step(e, T, n_out);
+    }
     if (n_out > 0)
-        CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * c->vocab * sizeof(float), g->stream));
+        CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * e->c.vocab * sizeof(float), g->stream));
     CU_CHECK(cuStreamSynchronize(g->stream));
 }
 
@@ -165,6 +205,9 @@ static void gpu_destroy(Engine *eb) {
     GpuEngine *e = (GpuEngine *)eb;
     Gpu *g = &e->g;
     gpu_sync(g);
+    for (int t = 0; t <= GRAPH_MAX_T; t++)
+        if (e->graph[t]) CU_CHECK(cuGraphExecDestroy(e->graph[t]));
+    CU_CHECK(cuMemFreeHost(e->h_in));
     for (int l = 0; l < e->c.n_layer; l++) {
         GpuLayer *L = &e->L[l];
         CUdeviceptr *p[] = { &L->attn_norm, &L->ffn_norm, &L->q_norm, &L->k_norm, &L->wqkv, &L->wo, &L->wgu,
@@ -260,6 +303,9 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     e->tok_pos = gpu_alloc(g, T * 4);
     e->out_rows = gpu_alloc(g, T * 4);
     e->seq_len = xcalloc(max_seqs, sizeof(int));
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
+    const char *eager = getenv("QWEN3_EAGER");
+    e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync;
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;
