@@ -148,13 +148,16 @@ CUdeviceptr gpu_alloc(Gpu *g, size_t bytes) {
     return p;
 }
 void gpu_free(Gpu *g, CUdeviceptr p) { (void)g; if (p) CU_CHECK(cuMemFree(p)); }
+// On g->stream, not the legacy stream: g->stream is non-blocking, and a plain cuMemcpyHtoD from pageable memory
+// may return before its DMA lands, so a kernel launched next on g->stream could read the old contents (seen as
+// sporadic GEMM test failures on an H200). The final sync makes the call synchronous as documented.
 void gpu_upload(Gpu *g, CUdeviceptr dst, const void *src, size_t bytes) {
+    CU_CHECK(cuMemcpyHtoDAsync(dst, src, bytes, g->stream));
     CU_CHECK(cuStreamSynchronize(g->stream));
-    CU_CHECK(cuMemcpyHtoD(dst, src, bytes));
 }
 void gpu_download(Gpu *g, void *dst, CUdeviceptr src, size_t bytes) {
+    CU_CHECK(cuMemcpyDtoHAsync(dst, src, bytes, g->stream));
     CU_CHECK(cuStreamSynchronize(g->stream));
-    CU_CHECK(cuMemcpyDtoH(dst, src, bytes));
 }
 void gpu_fill_u32(Gpu *g, CUdeviceptr dst, uint32_t value, size_t count) {
     CU_CHECK(cuMemsetD32Async(dst, value, count, g->stream));
