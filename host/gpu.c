@@ -84,13 +84,13 @@ CUfunction gpu_kernel(Gpu *g, const char *module, const char *entry) {
     return f;
 }
 
+// The primary context and the loaded modules stay for the life of the process (the driver frees them at exit):
+// launchers cache their CUfunction per context, and a released-then-retained primary context can come back with
+// the same handle but new modules, which would leave those caches pointing at unloaded code.
 void gpu_shutdown(Gpu *g) {
     if (!g->ctx) return;
     CU_CHECK(cuStreamSynchronize(g->stream));
-    for (int i = 0; i < n_modules; i++)
-        if (modules[i].ctx == g->ctx) { CU_CHECK(cuModuleUnload(modules[i].mod)); modules[i] = modules[--n_modules]; i--; }
     CU_CHECK(cuStreamDestroy(g->stream));
-    CU_CHECK(cuDevicePrimaryCtxRelease(g->dev));
     memset(g, 0, sizeof *g);
 }
 
