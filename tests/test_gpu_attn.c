@@ -225,7 +225,7 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
         launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, 0, -1, kv_split);
     double ms = gpu_timer_stop_ms(&G, &tm) / iters;
     gpu_timer_free(&tm);
-    printf("  time %-28s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", label, ms * 1e3, flops / (ms * 1e-3) / 1e12,
+    printf("  time %-34s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", label, ms * 1e3, flops / (ms * 1e-3) / 1e12,
            bytes / (ms * 1e-3) / 1e9);
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
     gpu_free(&G, dpos);
