@@ -110,10 +110,10 @@ fi
 if has bench; then  # our engine: pp512 / tg128
     for spec in "0.6b f16" "0.6b q8_0" "8b f16" "8b q8_0"; do
         f=$(synth $spec)
-        timeout 200 build/bench/bench_e2e -m "$f" --label "qwen3-${spec// /-}" --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 \
+        QWEN3_VERBOSE=1 timeout 200 build/bench/bench_e2e -m "$f" --label "qwen3-${spec// /-}" --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 \
             || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
     done
-    grep -E "pp|floor" "$LOG/bench.log" | tee -a "$SUM"
+    grep -E "pp|floor|^gpu:" "$LOG/bench.log" | tee -a "$SUM"
 fi
 
 if has llama; then

@@ -164,6 +164,38 @@ void gpu_fill_u32(Gpu *g, CUdeviceptr dst, uint32_t value, size_t count) {
 }
 void gpu_sync(Gpu *g) { CU_CHECK(cuStreamSynchronize(g->stream)); }
 
+// ---------------------------------------------------------------- arena
+int gpu_arena_init(Gpu *g, GpuArena *a, size_t bytes, char *err, size_t errlen) {
+    (void)g;
+    size_t free_b = 0, total = 0;
+    CU_CHECK(cuMemGetInfo(&free_b, &total));
+    if (bytes > free_b) {
+        snprintf(err, errlen, "needs %.2f GiB of GPU memory, %.2f GiB free of %.2f", bytes / 1073741824.0,
+                 free_b / 1073741824.0, total / 1073741824.0);
+        return -1;
+    }
+    a->size = bytes;
+    a->used = 0;
+    CUresult r = cuMemAlloc(&a->base, bytes ? bytes : 256);
+    if (r != CUDA_SUCCESS) {
+        const char *en = "?";
+        cuGetErrorName(r, &en);
+        snprintf(err, errlen, "allocating %.2f GiB on the GPU failed: %s", bytes / 1073741824.0, en);
+        return -1;
+    }
+    return 0;
+}
+CUdeviceptr gpu_arena_alloc(GpuArena *a, size_t bytes) {
+    size_t at = (a->used + 255) & ~(size_t)255;
+    if (a->base && at + bytes > a->size) die("GPU arena overflow: %zu + %zu bytes > %zu", at, bytes, a->size);
+    a->used = at + bytes;
+    return a->base ? a->base + at : 0;
+}
+void gpu_arena_free(Gpu *g, GpuArena *a) {
+    gpu_free(g, a->base);
+    memset(a, 0, sizeof *a);
+}
+
 // ---------------------------------------------------------------- TMA
 void gpu_tmap_2d(CUtensorMap *map, CUdeviceptr base, CUtensorMapDataType dtype, uint64_t rows, uint64_t cols,
                  uint64_t row_stride_bytes, uint32_t box_rows, uint32_t box_cols, CUtensorMapSwizzle swizzle) {

@@ -1,6 +1,6 @@
 // gpu.h — the GPU runtime: primary context, the build's embedded cubins, one launch helper, device memory,
 // tensor maps for TMA, events. Driver API only (through cu.h).
-// defines: Gpu, gpu_init, gpu_kernel, gpu_launch, gpu_alloc, gpu_upload, gpu_download, gpu_tmap_2d, GpuTimer
+// defines: Gpu, gpu_init, gpu_kernel, gpu_launch, gpu_alloc, gpu_upload, gpu_download, GpuArena, gpu_tmap_2d, GpuTimer
 #pragma once
 #include "cu.h"
 #include <stdint.h>
@@ -40,6 +40,14 @@ void gpu_upload(Gpu *g, CUdeviceptr dst, const void *src, size_t bytes);    // s
 void gpu_download(Gpu *g, void *dst, CUdeviceptr src, size_t bytes);        // synchronous (syncs the stream)
 void gpu_fill_u32(Gpu *g, CUdeviceptr dst, uint32_t value, size_t count);   // e.g. poison with 0x7FC00000 (NaN)
 void gpu_sync(Gpu *g);
+
+// One device allocation carved into many buffers (the engine's weights, KV cache and activations): a single
+// cuMemAlloc whose size is known, and checked against free memory, before any upload starts. An arena with
+// base 0 only counts: carve once to measure, gpu_arena_init with the total, carve again for real.
+typedef struct { CUdeviceptr base; size_t size, used; } GpuArena;
+int  gpu_arena_init(Gpu *g, GpuArena *a, size_t bytes, char *err, size_t errlen);  // -1: not enough free memory
+CUdeviceptr gpu_arena_alloc(GpuArena *a, size_t bytes);                             // 256-byte aligned
+void gpu_arena_free(Gpu *g, GpuArena *a);
 
 // TMA: a 2-D tensor map over a row-major [rows][cols] matrix (cols contiguous) of elem_bytes-sized elements,
 // row stride in bytes, box of box_rows x box_cols. swizzle is CU_TENSOR_MAP_SWIZZLE_*.

@@ -44,6 +44,7 @@ typedef struct {
     CUgraphExec graph[GRAPH_MAX_T + 1];
     unsigned char seen[GRAPH_MAX_T + 1];
     int use_graphs;
+    GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
     size_t weight_bytes, cache_bytes;
 } GpuEngine;
@@ -208,47 +209,61 @@ static void gpu_destroy(Engine *eb) {
     for (int t = 0; t <= GRAPH_MAX_T; t++)
         if (e->graph[t]) CU_CHECK(cuGraphExecDestroy(e->graph[t]));
     CU_CHECK(cuMemFreeHost(e->h_in));
-    for (int l = 0; l < e->c.n_layer; l++) {
-        GpuLayer *L = &e->L[l];
-        CUdeviceptr *p[] = { &L->attn_norm, &L->ffn_norm, &L->q_norm, &L->k_norm, &L->wqkv, &L->wo, &L->wgu,
-                             &L->wdown, &L->k_cache, &L->v_cache };
-        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) gpu_free(g, *p[i]);
-    }
-    if (e->lm_head != e->emb) gpu_free(g, e->lm_head);
-    CUdeviceptr *a[] = { &e->emb, &e->out_norm, &e->x, &e->h, &e->qkv, &e->q, &e->attn, &e->gu, &e->a, &e->logits,
-                         &e->tokens, &e->tok_slot, &e->tok_pos, &e->out_rows };
-    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) gpu_free(g, *a[i]);
+    gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
     free(e->seq_len);
     free(e);
 }
 
-// ---------------------------------------------------------------- creation: upload weights, allocate caches
-static CUdeviceptr upload_bf16(GpuEngine *e, const GGUFTensor *t) {
-    size_t bytes = (size_t)t->ne[0] * t->ne[1] * 2;
-    CUdeviceptr p = gpu_alloc(&e->g, bytes);
-    gpu_upload_tensor_bf16(&e->g, p, t);
-    e->weight_bytes += bytes;
-    return p;
-}
-static CUdeviceptr upload_f32(GpuEngine *e, const GGUFTensor *t) {
-    size_t bytes = (size_t)t->ne[0] * 4;
-    CUdeviceptr p = gpu_alloc(&e->g, bytes);
-    gpu_upload_tensor_f32(&e->g, p, t);
-    e->weight_bytes += bytes;
-    return p;
-}
-// Several GGUF matrices with the same input width stacked into one [sum of rows][K] bf16 matrix (one GEMM).
-static CUdeviceptr upload_stacked(GpuEngine *e, const GGUFTensor **ts, int n) {
-    size_t rows = 0, K = (size_t)ts[0]->ne[0];
-    for (int i = 0; i < n; i++) rows += (size_t)ts[i]->ne[1];
-    CUdeviceptr p = gpu_alloc(&e->g, rows * K * 2), at = p;
-    for (int i = 0; i < n; i++) {
-        gpu_upload_tensor_bf16(&e->g, at, ts[i]);
-        at += (size_t)ts[i]->ne[1] * K * 2;
+// ---------------------------------------------------------------- creation: one arena, then the uploads
+static size_t mat_bytes(const GGUFTensor *t) { return (size_t)t->ne[0] * t->ne[1] * 2; }  // as bf16
+
+// Assigns every device buffer from the arena (a counting arena when its base is 0).
+static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, int max_ctx) {
+    const Qwen3Config *c = &e->c;
+    size_t hd = c->head_dim, T = STEP_TOKENS, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
+    size_t cache = (size_t)max_seqs * c->n_kv_head * max_ctx * hd * 2;  // bytes of one layer's K (or V) cache
+    e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
+    e->lm_head = c->tied ? e->emb : gpu_arena_alloc(a, mat_bytes(m->output));
+    e->out_norm = gpu_arena_alloc(a, c->dim * 4);
+    for (int l = 0; l < c->n_layer; l++) {
+        const Qwen3Layer *W = &m->layer[l];
+        GpuLayer *L = &e->L[l];
+        L->attn_norm = gpu_arena_alloc(a, c->dim * 4);
+        L->ffn_norm = gpu_arena_alloc(a, c->dim * 4);
+        L->q_norm = gpu_arena_alloc(a, hd * 4);
+        L->k_norm = gpu_arena_alloc(a, hd * 4);
+        L->wqkv = gpu_arena_alloc(a, mat_bytes(W->wq) + mat_bytes(W->wk) + mat_bytes(W->wv));
+        L->wo = gpu_arena_alloc(a, mat_bytes(W->wo));
+        L->wgu = gpu_arena_alloc(a, mat_bytes(W->w_gate) + mat_bytes(W->w_up));
+        L->wdown = gpu_arena_alloc(a, mat_bytes(W->w_down));
     }
-    e->weight_bytes += rows * K * 2;
-    return p;
+    e->weight_bytes = a->used;
+    for (int l = 0; l < c->n_layer; l++) {
+        e->L[l].k_cache = gpu_arena_alloc(a, cache);
+        e->L[l].v_cache = gpu_arena_alloc(a, cache);
+    }
+    e->cache_bytes = 2 * cache * c->n_layer;
+    e->x = gpu_arena_alloc(a, T * c->dim * 4);
+    e->h = gpu_arena_alloc(a, T * c->dim * 2);
+    e->qkv = gpu_arena_alloc(a, T * nqkv * 4);
+    e->q = gpu_arena_alloc(a, T * c->n_head * hd * 2);
+    e->attn = gpu_arena_alloc(a, T * c->n_head * hd * 2);
+    e->gu = gpu_arena_alloc(a, T * 2 * c->ffn_dim * 4);
+    e->a = gpu_arena_alloc(a, T * c->ffn_dim * 2);
+    e->logits = gpu_arena_alloc(a, T * c->vocab * 4);
+    e->tokens = gpu_arena_alloc(a, T * 4);
+    e->tok_slot = gpu_arena_alloc(a, T * 4);
+    e->tok_pos = gpu_arena_alloc(a, T * 4);
+    e->out_rows = gpu_arena_alloc(a, T * 4);
+}
+
+// Several GGUF matrices with the same input width stacked into one [sum of rows][K] bf16 matrix (one GEMM).
+static void upload_stacked(Gpu *g, CUdeviceptr dst, const GGUFTensor *const *ts, int n) {
+    for (int i = 0; i < n; i++) {
+        gpu_upload_tensor_bf16(g, dst, ts[i]);
+        dst += mat_bytes(ts[i]);
+    }
 }
 
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen) {
@@ -256,52 +271,42 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     if (gpu_init(&e->g, err, errlen)) { free(e); return NULL; }
     const Qwen3Config *c = &m->cfg;
     e->c = *c;
+    Gpu *g = &e->g;
     int hd = c->head_dim;
+    GpuArena count = { 0 };
     if (c->dim % 64 || c->ffn_dim % 64 || (c->n_head * hd) % 64 || c->vocab % 64 || hd != 128) {
         snprintf(err, errlen, "GPU path needs dim, ffn, heads*head_dim and vocab divisible by 64 and head_dim 128");
-        gpu_shutdown(&e->g);
-        free(e);
-        return NULL;
+        goto fail;
     }
-    Gpu *g = &e->g;
+    carve(e, m, &count, max_seqs, max_ctx);
+    char why[200];
+    if (gpu_arena_init(g, &e->arena, count.used, why, sizeof why)) {
+        snprintf(err, errlen, "%s (weights %.2f GB as bf16, KV cache %.2f GB for %d x %d tokens)", why,
+                 e->weight_bytes / 1e9, e->cache_bytes / 1e9, max_seqs, max_ctx);
+        goto fail;
+    }
+    carve(e, m, &e->arena, max_seqs, max_ctx);
+
     double t0 = now_sec();
-    e->emb = upload_bf16(e, m->tok_embd);
-    e->lm_head = c->tied ? e->emb : upload_bf16(e, m->output);
-    e->out_norm = upload_f32(e, m->output_norm);
-    size_t cache_elems = (size_t)max_seqs * c->n_kv_head * max_ctx * hd;
+    gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
+    if (!c->tied) gpu_upload_tensor_bf16(g, e->lm_head, m->output);
+    gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];
         GpuLayer *L = &e->L[l];
-        L->attn_norm = upload_f32(e, W->attn_norm);
-        L->ffn_norm = upload_f32(e, W->ffn_norm);
-        L->q_norm = upload_f32(e, W->q_norm);
-        L->k_norm = upload_f32(e, W->k_norm);
+        gpu_upload_tensor_f32(g, L->attn_norm, W->attn_norm);
+        gpu_upload_tensor_f32(g, L->ffn_norm, W->ffn_norm);
+        gpu_upload_tensor_f32(g, L->q_norm, W->q_norm);
+        gpu_upload_tensor_f32(g, L->k_norm, W->k_norm);
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
-        L->wqkv = upload_stacked(e, qkv, 3);
-        L->wo = upload_bf16(e, W->wo);
-        L->wgu = upload_stacked(e, gu, 2);
-        L->wdown = upload_bf16(e, W->w_down);
-        L->k_cache = gpu_alloc(g, cache_elems * 2);
-        L->v_cache = gpu_alloc(g, cache_elems * 2);
-        e->cache_bytes += 2 * cache_elems * 2;
+        upload_stacked(g, L->wqkv, qkv, 3);
+        gpu_upload_tensor_bf16(g, L->wo, W->wo);
+        upload_stacked(g, L->wgu, gu, 2);
+        gpu_upload_tensor_bf16(g, L->wdown, W->w_down);
     }
     gpu_sync(g);
     gpu_upload_free(g);  // the staging buffers are only needed at load
     double t1 = now_sec();
-    size_t T = STEP_TOKENS;
-    int nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
-    e->x = gpu_alloc(g, T * c->dim * 4);
-    e->h = gpu_alloc(g, T * c->dim * 2);
-    e->qkv = gpu_alloc(g, T * nqkv * 4);
-    e->q = gpu_alloc(g, T * c->n_head * hd * 2);
-    e->attn = gpu_alloc(g, T * c->n_head * hd * 2);
-    e->gu = gpu_alloc(g, T * 2 * c->ffn_dim * 4);
-    e->a = gpu_alloc(g, T * c->ffn_dim * 2);
-    e->logits = gpu_alloc(g, T * c->vocab * 4);
-    e->tokens = gpu_alloc(g, T * 4);
-    e->tok_slot = gpu_alloc(g, T * 4);
-    e->tok_pos = gpu_alloc(g, T * 4);
-    e->out_rows = gpu_alloc(g, T * 4);
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
     const char *eager = getenv("QWEN3_EAGER");
@@ -318,8 +323,12 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     e->base.destroy = gpu_destroy;
     e->base.truncate = gpu_truncate;
     if (getenv("QWEN3_VERBOSE"))
-        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 uploaded in %.2f s (%.2f GB/s of bf16); KV cache %.2f GB\n",
-                g->name, g->sm_count, e->weight_bytes / 1e9, t1 - t0, e->weight_bytes / 1e9 / (t1 - t0),
-                e->cache_bytes / 1e9);
+        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
+                "of file; KV cache %.2f GB; arena %.2f GB\n", g->name, g->sm_count, e->weight_bytes / 1e9,
+                m->gguf.size / 1e9, t1 - t0, m->gguf.size / 1e9 / (t1 - t0), e->cache_bytes / 1e9, e->arena.size / 1e9);
     return &e->base;
+fail:
+    gpu_shutdown(g);
+    free(e);
+    return NULL;
 }
