@@ -32,7 +32,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/tests/%: tests/%.c $(LIB_OBJ) tests/test.h
+$(B)/tests/%: tests/%.c $(LIB_OBJ) tests/test.h tests/gpu_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDLIBS)
 

@@ -3,7 +3,7 @@
 // sequence slots, GQA ratios 2, 4, 5, 8, context lengths 1 .. 4095; then prints timings (not asserted).
 // Cache positions past what a slot holds are poisoned with NaN, so a read past a sequence's end fails the test.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
-#include "test.h"
+#include "gpu_test.h"
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 
@@ -15,15 +15,6 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_c
                          int max_ctx, float scale, int tb, int split, int kv_split);
 
 enum { HD = 128 };
-static Gpu G;
-static int gpu_state;  // 0 untried, 1 ready, -1 unavailable
-static char gpu_err[256];
-static Rng rng;
-
-#define NEED_GPU() do { \
-    if (!gpu_state) gpu_state = gpu_init(&G, gpu_err, sizeof gpu_err) == 0 ? 1 : -1; \
-    if (gpu_state < 0) SKIP("%s", gpu_err); } while (0)
-
 static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2.0 * rng_uniform(&rng) - 1.0))); }
 static float bf(uint16_t h) { return host_bf16_to_f32(h); }
 
@@ -258,6 +249,6 @@ int main(void) {
     RUN(attn_decode_batch);
     RUN(attn_mixed_batch);
     RUN(attn_timings);
-    if (gpu_state > 0) gpu_shutdown(&G);
+    gpu_test_end();
     return test_end();
 }

@@ -5,22 +5,13 @@
 // staging-chunk boundaries at a small staging size; a run of small tensors back to back (the buffer alternation);
 // one Q8_0 tensor larger than the default 64 MB staging, whose upload rate is printed.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
-#include "test.h"
+#include "gpu_test.h"
 #include "../gguf/quants.h"
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-static Gpu G;
-static int gpu_state;  // 0 untried, 1 ready, -1 unavailable
-static char gpu_err[256];
-static Rng rng;
-
-#define NEED_GPU() do { \
-    if (!gpu_state) gpu_state = gpu_init(&G, gpu_err, sizeof gpu_err) == 0 ? 1 : -1; \
-    if (gpu_state < 0) SKIP("%s", gpu_err); } while (0)
 
 static const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
                                   GGML_TYPE_Q5_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
@@ -300,6 +291,6 @@ int main(void) {
     RUN(many_small_tensors);
     RUN(large_q8_0);
     RUN(upload_rate_from_page_cache);
-    if (gpu_state > 0) { gpu_upload_free(&G); gpu_shutdown(&G); }
+    gpu_test_end();
     return test_end();
 }

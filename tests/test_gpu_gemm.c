@@ -1,7 +1,7 @@
 // test_gpu_gemm.c — the tensor-core GEMM (ptx/gemm_bf16.ptx via launch_gemm) against an fp64 CPU reference on
 // Qwen3 0.6B and 8B shapes, every epilogue mode, every tile shape, split-K; then prints timings (not asserted).
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
-#include "test.h"
+#include "gpu_test.h"
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 
@@ -9,15 +9,6 @@
 // (0 or 1: none; > 1: split-K with red.global.add)
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
-
-static Gpu G;
-static int gpu_state;  // 0 untried, 1 ready, -1 unavailable
-static char gpu_err[256];
-static Rng rng;
-
-#define NEED_GPU() do { \
-    if (!gpu_state) gpu_state = gpu_init(&G, gpu_err, sizeof gpu_err) == 0 ? 1 : -1; \
-    if (gpu_state < 0) SKIP("%s", gpu_err); } while (0)
 
 // Random bf16 matrix (uniform in [-1, 1), never all zero): host bf16 bits and the same values as float.
 static void rand_bf16(uint16_t *h, float *f, size_t n) {
@@ -239,6 +230,6 @@ int main(void) {
     RUN(gemm_lm_head_small_m);
     RUN(gemm_each_tile_and_split);
     RUN(gemm_timings);
-    if (gpu_state > 0) gpu_shutdown(&G);
+    gpu_test_end();
     return test_end();
 }

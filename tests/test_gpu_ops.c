@@ -5,18 +5,9 @@
 // element fails. bf16 outputs: per element |got - ref| <= 1e-2 |ref| (+ a floor where a rotation can cancel), and
 // relative error over the array <= 4e-3. Then prints timings (not asserted).
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
-#include "test.h"
+#include "gpu_test.h"
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
-
-static Gpu G;
-static int gpu_state;  // 0 untried, 1 ready, -1 unavailable
-static char gpu_err[256];
-static Rng rng;
-
-#define NEED_GPU() do { \
-    if (!gpu_state) gpu_state = gpu_init(&G, gpu_err, sizeof gpu_err) == 0 ? 1 : -1; \
-    if (gpu_state < 0) SKIP("%s", gpu_err); } while (0)
 
 static const int Ts[] = { 1, 7, 64, 300 };
 enum { NT = sizeof Ts / sizeof Ts[0] };
@@ -426,6 +417,6 @@ int main(void) {
     RUN(swiglu_shapes);
     RUN(argmax_rows);
     RUN(timings);
-    if (gpu_state > 0) gpu_shutdown(&G);
+    gpu_test_end();
     return test_end();
 }
