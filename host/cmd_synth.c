@@ -12,7 +12,8 @@ static void usage(FILE *out) {
         "                       -o FILE [--tokenizer tokenizer.json] [--tokenizer-config tokenizer_config.json]\n"
         "                       [--no-tokenizer] [--check]\n"
         "  Writes the file as llama.cpp's convert_hf_to_gguf.py (+ llama-quantize for q4_k_m) would write the real\n"
-        "  model; weights are uniform random with the scales of /work/shared/SYNTH-MODELS.md, deterministic per seed.\n"
+        "  model; weights are uniform random, scaled so logits are as peaked as a real model's (std ~5; NOTES.md),\n"
+        "  deterministic per seed.\n"
         "  --check: run the CPU reference on 64 seeded random tokens and print last-position entropy (nats),\n"
         "           distinct argmax over the 64 positions and the logit std.\n");
 }
