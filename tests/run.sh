@@ -18,7 +18,11 @@ for t in build/tests/test_* tests/t_*.sh; do
     printf '%-28s %4d passed %4d failed %4d skipped\n' "$name" "$p" "$f" "$s"
     [ "$f" -gt 0 ] && grep -E '^(FAIL|  check failed|seed)' "$log" | head -20 | sed 's/^/    /'
     # say why once per program (e.g. "no CUDA driver (libcuda.so.1 not found)" for every GPU test on CI)
-    [ "$s" -gt 0 ] && echo "    $s skipped: $(grep -m1 -E '^  skip reason: ' "$log" | sed 's/^  skip reason: //')"
+    if [ "$s" -gt 0 ]; then
+        why=$(grep -m1 -E '^  skip reason: ' "$log" | sed 's/^  skip reason: //')
+        [ -n "$why" ] || why=$(grep -m1 -E '^SKIP ' "$log" | sed 's/^SKIP //')
+        echo "    $s skipped: $why"
+    fi
 done
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
