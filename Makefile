@@ -41,6 +41,9 @@ $(B)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# The preprocessed PTX is kept (make would delete it as an intermediate, after the test summary line).
+.SECONDARY: $(PTX:ptx/%.ptx=$(B)/ptx/%.ptx)
+
 # --- kernels: preprocess (register lists may be macro-expanded), assemble, embed ---
 $(B)/ptx/%.ptx: ptx/%.ptx $(wildcard ptx/*.h)
 	@mkdir -p $(dir $@)
