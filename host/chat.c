@@ -21,29 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { char *p; size_t len, cap; } Buf;
-
-static void add(Buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c < b->len + n + 1) c *= 2;
-        b->p = xrealloc(b->p, c);
-        b->cap = c;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void adds(Buf *b, const char *s) { add(b, s, strlen(s)); }
 
 // ---------------------------------------------------------------- tojson
 // A double as JavaScript's Number.prototype.toString prints it: the shortest digits that round-trip, plain
 // notation for exponents in [-7, 21), else d.ddde+N.
-static void js_number(Buf *b, double x) {
+static void js_number(StrBuf *b, double x) {
     char tmp[64];
-    if (isnan(x) || isinf(x)) { adds(b, "null"); return; }  // JSON.stringify's choice
-    if (x == 0) { adds(b, "0"); return; }
-    if (x < 0) { adds(b, "-"); x = -x; }
+    if (isnan(x) || isinf(x)) { sb_adds(b, "null"); return; }  // JSON.stringify's choice
+    if (x == 0) { sb_adds(b, "0"); return; }
+    if (x < 0) { sb_adds(b, "-"); x = -x; }
     int p = 1;
     for (; p <= 17; p++) {
         snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
@@ -57,42 +43,42 @@ static void js_number(Buf *b, double x) {
     digits[k] = 0;
     int n = atoi(strchr(tmp, 'e') + 1) + 1;  // value = 0.digits * 10^n
     if (k <= n && n <= 21) {
-        add(b, digits, (size_t)k);
-        for (int i = k; i < n; i++) adds(b, "0");
+        sb_add(b, digits, (size_t)k);
+        for (int i = k; i < n; i++) sb_adds(b, "0");
     } else if (0 < n && n <= 21) {
-        add(b, digits, (size_t)n); adds(b, "."); add(b, digits + n, (size_t)(k - n));
+        sb_add(b, digits, (size_t)n); sb_adds(b, "."); sb_add(b, digits + n, (size_t)(k - n));
     } else if (-6 < n && n <= 0) {
-        adds(b, "0.");
-        for (int i = 0; i < -n; i++) adds(b, "0");
-        add(b, digits, (size_t)k);
+        sb_adds(b, "0.");
+        for (int i = 0; i < -n; i++) sb_adds(b, "0");
+        sb_add(b, digits, (size_t)k);
     } else {
-        add(b, digits, 1);
-        if (k > 1) { adds(b, "."); add(b, digits + 1, (size_t)(k - 1)); }
+        sb_add(b, digits, 1);
+        if (k > 1) { sb_adds(b, "."); sb_add(b, digits + 1, (size_t)(k - 1)); }
         snprintf(tmp, sizeof tmp, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
-        adds(b, tmp);
+        sb_adds(b, tmp);
     }
 }
 
-static void tojson(Buf *b, const JsonValue *v) {
+static void tojson(StrBuf *b, const JsonValue *v) {
     switch (v->type) {
-    case JSON_NULL: adds(b, "null"); break;
-    case JSON_BOOL: adds(b, v->boolean ? "true" : "false"); break;
+    case JSON_NULL: sb_adds(b, "null"); break;
+    case JSON_BOOL: sb_adds(b, v->boolean ? "true" : "false"); break;
     case JSON_NUMBER: js_number(b, v->number); break;
     case JSON_STRING: json_escape(&b->p, &b->len, &b->cap, v->str, v->str_len); break;
     case JSON_ARRAY:
-        adds(b, "[");
-        for (size_t i = 0; i < v->n; i++) { if (i) adds(b, ", "); tojson(b, &v->items[i]); }
-        adds(b, "]");
+        sb_adds(b, "[");
+        for (size_t i = 0; i < v->n; i++) { if (i) sb_adds(b, ", "); tojson(b, &v->items[i]); }
+        sb_adds(b, "]");
         break;
     case JSON_OBJECT:
-        adds(b, "{");
+        sb_adds(b, "{");
         for (size_t i = 0; i < v->n; i++) {
-            if (i) adds(b, ", ");
+            if (i) sb_adds(b, ", ");
             json_escape(&b->p, &b->len, &b->cap, v->keys[i], v->key_lens[i]);
-            adds(b, ": ");
+            sb_adds(b, ": ");
             tojson(b, &v->items[i]);
         }
-        adds(b, "}");
+        sb_adds(b, "}");
         break;
     }
 }
@@ -126,7 +112,7 @@ static const char *rfind(Str s, const char *needle) {
 }
 static int starts(Str s, const char *x) { size_t m = strlen(x); return s.n >= m && !memcmp(s.p, x, m); }
 static int ends(Str s, const char *x) { size_t m = strlen(x); return s.n >= m && !memcmp(s.p + s.n - m, x, m); }
-static void add_str(Buf *b, Str s) { add(b, s.p, s.n); }
+static void add_str(StrBuf *b, Str s) { sb_add(b, s.p, s.n); }
 
 static int role_is(const ChatMsg *m, const char *r) { return m->role && !strcmp(m->role, r); }
 
@@ -148,21 +134,21 @@ char *chat_render(const ChatMsg *msgs, int n, const char *tools_json, int add_ge
         if (!tools) { snprintf(err, errlen, "chat: tools JSON: %s", jerr); return NULL; }
         if (tools->type != JSON_ARRAY) { json_free(tools); snprintf(err, errlen, "chat: tools JSON is not an array"); return NULL; }
     }
-    Buf b = { 0 };
-    adds(&b, "");
+    StrBuf b = { 0 };
+    sb_adds(&b, "");
     int first_system = n > 0 && role_is(&msgs[0], "system");
     // 1. {%- if tools %} ... {%- else %}{%- if messages[0].role == 'system' %} ...
     if (tools && tools->n) {
-        adds(&b, "<|im_start|>system\n");
-        if (first_system) { add_str(&b, str_of(msgs[0].content)); adds(&b, "\n\n"); }
-        adds(&b, "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+        sb_adds(&b, "<|im_start|>system\n");
+        if (first_system) { add_str(&b, str_of(msgs[0].content)); sb_adds(&b, "\n\n"); }
+        sb_adds(&b, "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
                  "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
-        for (size_t i = 0; i < tools->n; i++) { adds(&b, "\n"); tojson(&b, &tools->items[i]); }
-        adds(&b, "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+        for (size_t i = 0; i < tools->n; i++) { sb_adds(&b, "\n"); tojson(&b, &tools->items[i]); }
+        sb_adds(&b, "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
                  "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
                  "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n");
     } else if (first_system) {
-        adds(&b, "<|im_start|>system\n"); add_str(&b, str_of(msgs[0].content)); adds(&b, "<|im_end|>\n");
+        sb_adds(&b, "<|im_start|>system\n"); add_str(&b, str_of(msgs[0].content)); sb_adds(&b, "<|im_end|>\n");
     }
     // 2. the last user query: scanning backwards, the first user message that is not only a tool response
     int last_query = n - 1;
@@ -178,7 +164,7 @@ char *chat_render(const ChatMsg *msgs, int n, const char *tools_json, int add_ge
         const ChatMsg *m = &msgs[i];
         Str content = str_of(m->content);
         if (role_is(m, "user") || (role_is(m, "system") && i > 0)) {
-            adds(&b, "<|im_start|>"); adds(&b, m->role); adds(&b, "\n"); add_str(&b, content); adds(&b, "<|im_end|>\n");
+            sb_adds(&b, "<|im_start|>"); sb_adds(&b, m->role); sb_adds(&b, "\n"); add_str(&b, content); sb_adds(&b, "<|im_end|>\n");
         } else if (role_is(m, "assistant")) {
             Str reasoning = { "", 0 };
             if (m->reasoning) reasoning = str_of(m->reasoning);
@@ -195,12 +181,12 @@ char *chat_render(const ChatMsg *msgs, int n, const char *tools_json, int add_ge
                 content = lstrip_nl(after);
             }
             if (i > last_query && (i == n - 1 || reasoning.n)) {
-                adds(&b, "<|im_start|>assistant\n<think>\n");
+                sb_adds(&b, "<|im_start|>assistant\n<think>\n");
                 add_str(&b, rstrip_nl(lstrip_nl(reasoning)));
-                adds(&b, "\n</think>\n\n");
+                sb_adds(&b, "\n</think>\n\n");
                 add_str(&b, lstrip_nl(content));
             } else {
-                adds(&b, "<|im_start|>assistant\n");
+                sb_adds(&b, "<|im_start|>assistant\n");
                 add_str(&b, content);
             }
             if (m->tool_calls_json) {
@@ -213,32 +199,32 @@ char *chat_render(const ChatMsg *msgs, int n, const char *tools_json, int add_ge
                 }
                 for (size_t k = 0; k < calls->n; k++) {
                     const JsonValue *call = &calls->items[k];
-                    if ((k == 0 && content.n) || k > 0) adds(&b, "\n");
+                    if ((k == 0 && content.n) || k > 0) sb_adds(&b, "\n");
                     const JsonValue *fn = json_get(call, "function");
                     if (truthy(fn)) call = fn;
                     const JsonValue *name = json_get(call, "name"), *args = json_get(call, "arguments");
-                    adds(&b, "<tool_call>\n{\"name\": \"");
-                    if (name && name->type == JSON_STRING) add(&b, name->str, name->str_len);
+                    sb_adds(&b, "<tool_call>\n{\"name\": \"");
+                    if (name && name->type == JSON_STRING) sb_add(&b, name->str, name->str_len);
                     else if (name) tojson(&b, name);
-                    adds(&b, "\", \"arguments\": ");
-                    if (args && args->type == JSON_STRING) add(&b, args->str, args->str_len);
+                    sb_adds(&b, "\", \"arguments\": ");
+                    if (args && args->type == JSON_STRING) sb_add(&b, args->str, args->str_len);
                     else if (args) tojson(&b, args);
-                    else adds(&b, "null");
-                    adds(&b, "}\n</tool_call>");
+                    else sb_adds(&b, "null");
+                    sb_adds(&b, "}\n</tool_call>");
                 }
                 json_free(calls);
             }
-            adds(&b, "<|im_end|>\n");
+            sb_adds(&b, "<|im_end|>\n");
         } else if (role_is(m, "tool")) {
-            if (i == 0 || !role_is(&msgs[i - 1], "tool")) adds(&b, "<|im_start|>user");
-            adds(&b, "\n<tool_response>\n"); add_str(&b, content); adds(&b, "\n</tool_response>");
-            if (i == n - 1 || !role_is(&msgs[i + 1], "tool")) adds(&b, "<|im_end|>\n");
+            if (i == 0 || !role_is(&msgs[i - 1], "tool")) sb_adds(&b, "<|im_start|>user");
+            sb_adds(&b, "\n<tool_response>\n"); add_str(&b, content); sb_adds(&b, "\n</tool_response>");
+            if (i == n - 1 || !role_is(&msgs[i + 1], "tool")) sb_adds(&b, "<|im_end|>\n");
         }
     }
     // 4. the generation prompt
     if (add_generation_prompt) {
-        adds(&b, "<|im_start|>assistant\n");
-        if (!enable_thinking) adds(&b, "<think>\n\n</think>\n\n");
+        sb_adds(&b, "<|im_start|>assistant\n");
+        if (!enable_thinking) sb_adds(&b, "<think>\n\n</think>\n\n");
     }
     json_free(tools);
     return b.p;
@@ -311,9 +297,9 @@ static int parse_call(const char *s, size_t n, ToolCall *c) {
     if (!args) args = json_get(src, "parameters");
     if (!name || name->type != JSON_STRING) { json_free(v); return -1; }
     c->name = xstrdup(name->str);
-    Buf b = { 0 };
-    if (!args) adds(&b, "{}");
-    else if (args->type == JSON_STRING) add(&b, args->str, args->str_len);  // already JSON text (OpenAI style)
+    StrBuf b = { 0 };
+    if (!args) sb_adds(&b, "{}");
+    else if (args->type == JSON_STRING) sb_add(&b, args->str, args->str_len);  // already JSON text (OpenAI style)
     else tojson(&b, args);
     c->arguments_json = b.p;
     json_free(v);
@@ -331,9 +317,9 @@ void parse_output(const char *text, ParsedOutput *out) {
         const char *r0 = open + 7;
         const char *r1 = memfind(r0, (size_t)(end - r0), "</think>");
         out->reasoning = dup_trim(r0, (size_t)((r1 ? r1 : end) - r0));
-        Buf pre = { 0 };
-        add(&pre, text, (size_t)(open - text));
-        add(&pre, r1 ? r1 + 8 : end, r1 ? (size_t)(end - (r1 + 8)) : 0);
+        StrBuf pre = { 0 };
+        sb_add(&pre, text, (size_t)(open - text));
+        sb_add(&pre, r1 ? r1 + 8 : end, r1 ? (size_t)(end - (r1 + 8)) : 0);
         // The text before <think> is usually empty; keep it with the rest so nothing is lost.
         char *joined = pre.p ? pre.p : xstrdup("");
         ParsedOutput rest;
@@ -356,14 +342,14 @@ void parse_output(const char *text, ParsedOutput *out) {
         body = close + 8;
     }
     // Content and tool calls.
-    Buf content = { 0 };
-    adds(&content, "");
+    StrBuf content = { 0 };
+    sb_adds(&content, "");
     int cap = 0;
     const char *p = body;
     while (p < end) {
         const char *t0 = memfind(p, (size_t)(end - p), "<tool_call>");
-        if (!t0) { add(&content, p, (size_t)(end - p)); break; }
-        add(&content, p, (size_t)(t0 - p));
+        if (!t0) { sb_add(&content, p, (size_t)(end - p)); break; }
+        sb_add(&content, p, (size_t)(t0 - p));
         const char *j0 = t0 + 11;
         const char *t1 = memfind(j0, (size_t)(end - j0), "</tool_call>");
         const char *j1 = t1 ? t1 : end;
@@ -372,7 +358,7 @@ void parse_output(const char *text, ParsedOutput *out) {
             if (out->n_calls == cap) { cap = cap ? cap * 2 : 4; out->calls = xrealloc(out->calls, (size_t)cap * sizeof *out->calls); }
             out->calls[out->n_calls++] = c;
         } else {
-            add(&content, t0, (size_t)((t1 ? t1 + 12 : end) - t0));  // unparseable: keep the text visible
+            sb_add(&content, t0, (size_t)((t1 ? t1 + 12 : end) - t0));  // unparseable: keep the text visible
         }
         p = t1 ? t1 + 12 : end;
     }

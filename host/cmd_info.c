@@ -26,42 +26,29 @@ static void usage(FILE *out) {
 
 // ---------------------------------------------------------------- values as text (shared by both modes)
 
-typedef struct { char *p; size_t len, cap; } Out;
 
-static void out_add(Out *o, const char *s, size_t n) {
-    if (o->len + n + 1 > o->cap) {
-        size_t c = o->cap ? o->cap : 4096;
-        while (c < o->len + n + 1) c *= 2;
-        o->p = xrealloc(o->p, c);
-        o->cap = c;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = 0;
-}
-
-static void out_fmt(Out *o, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void out_fmt(Out *o, const char *fmt, ...) {
+static void out_fmt(StrBuf *o, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void out_fmt(StrBuf *o, const char *fmt, ...) {
     char tmp[128];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0) out_add(o, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n > 0) sb_add(o, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-static void out_str(Out *o, const char *s, uint64_t n, int limit) {
+static void out_str(StrBuf *o, const char *s, uint64_t n, int limit) {
     int cut = limit && n > HEAD_CHARS;
     json_escape(&o->p, &o->len, &o->cap, s, (size_t)(cut ? HEAD_CHARS : n));
     if (cut) out_fmt(o, "...(%llu bytes)", (unsigned long long)n);
 }
 
 // One scalar element (index i of an array, or the scalar itself with i = 0) as a JSON-compatible number.
-static void out_scalar(Out *o, uint32_t vt, const uint8_t *p, uint64_t i) {
+static void out_scalar(StrBuf *o, uint32_t vt, const uint8_t *p, uint64_t i) {
     switch (vt) {
     case GGUF_VT_UINT8: out_fmt(o, "%u", p[i]); break;
     case GGUF_VT_INT8: out_fmt(o, "%d", (int8_t)p[i]); break;
-    case GGUF_VT_BOOL: out_add(o, p[i] ? "true" : "false", p[i] ? 4 : 5); break;
+    case GGUF_VT_BOOL: sb_add(o, p[i] ? "true" : "false", p[i] ? 4 : 5); break;
     case GGUF_VT_UINT16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out_fmt(o, "%u", v); break; }
     case GGUF_VT_INT16: { int16_t v; memcpy(&v, p + 2 * i, 2); out_fmt(o, "%d", v); break; }
     case GGUF_VT_UINT32: { uint32_t v; memcpy(&v, p + 4 * i, 4); out_fmt(o, "%u", v); break; }
@@ -78,42 +65,42 @@ static void out_scalar(Out *o, uint32_t vt, const uint8_t *p, uint64_t i) {
                 snprintf(b, sizeof b, "%.*g", prec, v);
                 if (prec >= 17 || (vt == GGUF_VT_FLOAT32 ? strtof(b, NULL) == (float)v : strtod(b, NULL) == v)) break;
             }
-            out_add(o, b, strlen(b));
+            sb_add(o, b, strlen(b));
         }
-        else out_add(o, "null", 4);   // JSON has no NaN/Inf
+        else sb_add(o, "null", 4);   // JSON has no NaN/Inf
         break;
     }
-    default: out_add(o, "?", 1); break;
+    default: sb_add(o, "?", 1); break;
     }
 }
 
 // The value of one key: scalar, string, or [items...] (shortened unless full; dots marks the cut in text mode).
-static void out_value(Out *o, const GGUFKV *kv, int full, int dots) {
+static void out_value(StrBuf *o, const GGUFKV *kv, int full, int dots) {
     if (kv->type == GGUF_VT_STRING) { out_str(o, kv->strs[0].ptr, kv->strs[0].len, !full); return; }
     if (kv->type != GGUF_VT_ARRAY) { out_scalar(o, kv->type, kv->data, 0); return; }
-    out_add(o, "[", 1);
+    sb_add(o, "[", 1);
     if (kv->arr_type != GGUF_VT_ARRAY) {   // nested arrays are validated but not indexed: no items
         uint64_t n = full || kv->arr_n <= HEAD_ITEMS ? kv->arr_n : HEAD_ITEMS;
         for (uint64_t i = 0; i < n; i++) {
-            if (i) out_add(o, ", ", 2);
+            if (i) sb_add(o, ", ", 2);
             if (kv->arr_type == GGUF_VT_STRING) out_str(o, kv->strs[i].ptr, kv->strs[i].len, !full);
             else out_scalar(o, kv->arr_type, kv->data, i);
         }
-        if (dots && n < kv->arr_n) out_add(o, ", ...", 5);
+        if (dots && n < kv->arr_n) sb_add(o, ", ...", 5);
     }
-    out_add(o, "]", 1);
+    sb_add(o, "]", 1);
 }
 
-static void out_shape(Out *o, const GGUFTensor *t) {
-    out_add(o, "[", 1);
+static void out_shape(StrBuf *o, const GGUFTensor *t) {
+    sb_add(o, "[", 1);
     for (uint32_t d = 0; d < t->n_dims; d++) out_fmt(o, d ? ", %lld" : "%lld", (long long)t->ne[d]);
-    out_add(o, "]", 1);
+    sb_add(o, "]", 1);
 }
 
 // ---------------------------------------------------------------- the two layouts
 
 static void print_text(const GGUFFile *f, int full) {
-    Out o = { 0 };
+    StrBuf o = { 0 };
     out_fmt(&o, "%s: GGUF v%u, %llu metadata keys, %llu tensors, alignment %llu, ", f->path, f->version,
             (unsigned long long)f->n_kv, (unsigned long long)f->n_tensors, (unsigned long long)f->alignment);
     out_fmt(&o, "data at byte %llu, %llu bytes\n", (unsigned long long)f->data_offset, (unsigned long long)f->size);
@@ -129,10 +116,10 @@ static void print_text(const GGUFFile *f, int full) {
         out_value(&o, kv, full, 1);
         // Keys other than plain printable ASCII are printed escaped: an untrusted file must not put control
         // bytes on the terminal.
-        Out k = { 0 };
+        StrBuf k = { 0 };
         int plain = 1;
         for (uint64_t j = 0; j < kv->key.len; j++) plain &= kv->key.ptr[j] > 0x20 && kv->key.ptr[j] < 0x7f && kv->key.ptr[j] != '"';
-        if (plain) out_add(&k, kv->key.ptr, (size_t)kv->key.len);
+        if (plain) sb_add(&k, kv->key.ptr, (size_t)kv->key.len);
         else json_escape(&k.p, &k.len, &k.cap, kv->key.ptr, (size_t)kv->key.len);
         printf("  %5llu  %-14s %s = %s\n", (unsigned long long)i, ty, k.p, o.p);
         free(k.p);
@@ -152,44 +139,44 @@ static void print_text(const GGUFFile *f, int full) {
 }
 
 static void print_json(const GGUFFile *f, int full) {
-    Out o = { 0 };
-    out_add(&o, "{\"file\": ", 9);
+    StrBuf o = { 0 };
+    sb_add(&o, "{\"file\": ", 9);
     json_escape(&o.p, &o.len, &o.cap, f->path, strlen(f->path));
     out_fmt(&o, ", \"version\": %u, \"size\": %llu, \"alignment\": %llu, \"data_offset\": %llu, \"metadata\": {",
             f->version, (unsigned long long)f->size, (unsigned long long)f->alignment,
             (unsigned long long)f->data_offset);
     for (uint64_t i = 0; i < f->n_kv; i++) {
         const GGUFKV *kv = &f->kv[i];
-        out_add(&o, i ? ",\n  " : "\n  ", i ? 4 : 3);
+        sb_add(&o, i ? ",\n  " : "\n  ", i ? 4 : 3);
         json_escape(&o.p, &o.len, &o.cap, kv->key.ptr, (size_t)kv->key.len);
         out_fmt(&o, ": {\"type\": \"%s\"", gguf_vtype_name(kv->type));
         if (kv->type == GGUF_VT_ARRAY)
             out_fmt(&o, ", \"elem_type\": \"%s\", \"count\": %llu, \"values\": ", gguf_vtype_name(kv->arr_type),
                     (unsigned long long)kv->arr_n);
-        else out_add(&o, ", \"value\": ", 11);
+        else sb_add(&o, ", \"value\": ", 11);
         // JSON strings are never cut (a cut string would read as the real value); only arrays are shortened.
         if (kv->type == GGUF_VT_STRING) json_escape(&o.p, &o.len, &o.cap, kv->strs[0].ptr, (size_t)kv->strs[0].len);
         else if (kv->type == GGUF_VT_ARRAY && kv->arr_type == GGUF_VT_STRING) {
             uint64_t n = full || kv->arr_n <= HEAD_ITEMS ? kv->arr_n : HEAD_ITEMS;
-            out_add(&o, "[", 1);
+            sb_add(&o, "[", 1);
             for (uint64_t j = 0; j < n; j++) {
-                if (j) out_add(&o, ", ", 2);
+                if (j) sb_add(&o, ", ", 2);
                 json_escape(&o.p, &o.len, &o.cap, kv->strs[j].ptr, (size_t)kv->strs[j].len);
             }
-            out_add(&o, "]", 1);
+            sb_add(&o, "]", 1);
         } else out_value(&o, kv, full, 0);
-        out_add(&o, "}", 1);
+        sb_add(&o, "}", 1);
     }
-    out_add(&o, "\n}, \"tensors\": [", 16);
+    sb_add(&o, "\n}, \"tensors\": [", 16);
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const GGUFTensor *t = &f->tensors[i];
-        out_add(&o, i ? ",\n  {\"name\": " : "\n  {\"name\": ", i ? 12 : 11);
+        sb_add(&o, i ? ",\n  {\"name\": " : "\n  {\"name\": ", i ? 12 : 11);
         json_escape(&o.p, &o.len, &o.cap, t->name, strlen(t->name));
         out_fmt(&o, ", \"type\": \"%s\", \"shape\": ", gguf_type_name(t->type));
         out_shape(&o, t);
         out_fmt(&o, ", \"offset\": %llu, \"bytes\": %llu}", (unsigned long long)t->offset, (unsigned long long)t->nbytes);
     }
-    out_add(&o, "\n]}\n", 4);
+    sb_add(&o, "\n]}\n", 4);
     fwrite(o.p, 1, o.len, stdout);
     free(o.p);
 }

@@ -7,6 +7,7 @@
 // their children in a doubling array, so Qwen3's 11 MB tokenizer.json (150k-key object, 150k-string array)
 // parses in a few tens of milliseconds.
 #include "json.h"
+#include "unicode.h"
 #include "util.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -65,17 +66,6 @@ static int hex4(Parser *p, unsigned *out) {
     return 0;
 }
 
-static size_t put_utf8(char *o, unsigned cp) {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | (cp >> 6 & 63)); o[2] = (char)(0x80 | (cp & 63));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | (cp >> 12 & 63));
-    o[2] = (char)(0x80 | (cp >> 6 & 63)); o[3] = (char)(0x80 | (cp & 63));
-    return 4;
-}
 
 // Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid (overlongs, surrogates, > U+10FFFF rejected).
 static size_t utf8_len(const unsigned char *s, size_t n) {
@@ -139,7 +129,7 @@ static char *parse_string(Parser *p, size_t *out_len) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
                 // A \u escape is 6 raw bytes (12 for a pair) and its UTF-8 is at most 3 (4): the buffer suffices.
-                o += put_utf8(out + o, cp);
+                o += (size_t)utf8_encode(cp, out + o);
                 break;
             }
             default: p->pos--; fail(p, "invalid escape in string"); goto bad;

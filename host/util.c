@@ -135,3 +135,17 @@ float rng_normal(Rng *r) {  // Box-Muller
     if (u1 < 1e-300) u1 = 1e-300;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
+
+// ---------------------------------------------------------------- growable strings
+void sb_add(StrBuf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t c = b->cap ? b->cap : 256;
+        while (c < b->len + n + 1) c *= 2;
+        b->p = xrealloc(b->p, c);
+        b->cap = c;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+void sb_adds(StrBuf *b, const char *s) { sb_add(b, s, strlen(s)); }

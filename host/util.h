@@ -1,5 +1,5 @@
 // util.h — small helpers every file uses: fatal errors, checked allocation, time, a thread pool.
-// defines: die, xmalloc, xcalloc, xrealloc, now_sec, parallel_for, rng (splitmix64/xoshiro)
+// defines: die, xmalloc, xcalloc, xrealloc, now_sec, parallel_for, rng (splitmix64/xoshiro), StrBuf
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -27,3 +27,8 @@ void     rng_seed(Rng *r, uint64_t seed);
 uint64_t rng_u64(Rng *r);
 double   rng_uniform(Rng *r);         // [0, 1)
 float    rng_normal(Rng *r);          // N(0, 1)
+
+// A growable NUL-terminated byte string (p may hold NULs; len counts them). Zero-initialise, then append.
+typedef struct { char *p; size_t len, cap; } StrBuf;
+void sb_add(StrBuf *b, const char *s, size_t n);
+void sb_adds(StrBuf *b, const char *s);  // strlen(s) bytes
