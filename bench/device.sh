@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
-#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize hf bench peer   (default: all but llama)
+#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize hf bench gemm batch peer
+#                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
 #   .carry/llama-parts/ and carry that folder in later calls (peer unpacks them into .carry/llama-peer).
@@ -21,7 +22,7 @@ LOG=/tmp/qwen3-logs
 M=${QWEN3_MODELS:-/tmp/qwen3-models}
 mkdir -p "$OUT" "$LOG" "$M"
 export PATH=/usr/local/cuda/bin:$PATH
-stages=${*:-build unit e2e cli sanitize hf bench peer}
+stages=${*:-build unit e2e cli sanitize hf bench gemm batch peer}
 has() { case " $stages " in *" $1 "*) return 0;; esac; return 1; }
 # The summary is written straight into $OUT so that it comes back even if the call is killed at its time limit.
 SUM=$OUT/summary.txt
@@ -114,6 +115,20 @@ if has bench; then  # our engine: pp512 / tg128
             || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
     done
     grep -E "pp|floor|^gpu:" "$LOG/bench.log" | tee -a "$SUM"
+fi
+
+if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
+    if [ -x build/bench/gemm ]; then
+        timeout 300 build/bench/gemm --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1
+        say "bench/gemm rc=$?"; tail -60 "$LOG/gemm.log" | tee -a "$SUM"
+    else say "bench/gemm not built"; fi
+fi
+
+if has batch; then  # the JSONL batch job end to end on the GPU
+    if [ -f tests/t_batch.sh ]; then
+        timeout 200 bash tests/t_batch.sh > "$LOG/t_batch.log" 2>&1
+        say "t_batch rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/t_batch.log" | tr '\n' ' ')"
+    fi
 fi
 
 if has llama; then
