@@ -9,10 +9,12 @@ int cmd_chat(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } commands[] = {
     { "run",        cmd_run,        "generate text from a prompt (GPU when present, else the CPU reference)" },
     { "chat",       cmd_chat,       "interactive multi-turn chat" },
+    { "batch",      cmd_batch,      "run an OpenAI Batch API JSONL file of requests (continuous batching, resumable)" },
     { "synth",      cmd_synth,      "write a Qwen3 GGUF with random weights of the real shapes and the real tokenizer" },
     { "info",       cmd_info,       "print a GGUF's metadata and tensor table" },
     { "tokenize",   cmd_tokenize,   "text on stdin -> token ids" },

@@ -1,0 +1,609 @@
+// batch.c — the batch job's pieces: OpenAI Batch API request parsing, result/error line formatting, the scan of
+// an existing results file (resume), shard hashing, and the continuous-batching scheduler over Engine slots.
+// defines: batch_parse_request, batch_format_result/error, idset_*, batch_scan_results, batch_shard_of, batch_run
+#include "batch.h"
+#include "chat.h"
+#include "generate.h"
+#include "json.h"
+#include "util.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---------------------------------------------------------------- a growable string
+typedef struct { char *p; size_t len, cap; } Buf;
+
+static void buf_add(Buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t c = b->cap ? b->cap : 256;
+        while (c < b->len + n + 1) c *= 2;
+        b->p = xrealloc(b->p, c);
+        b->cap = c;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+static void buf_puts(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+static void buf_printf(Buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void buf_printf(Buf *b, const char *fmt, ...) {
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < (int)sizeof small) { buf_add(b, small, (size_t)n); return; }
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf_add(b, big, (size_t)n);
+    free(big);
+}
+static void buf_str(Buf *b, const char *s) {  // a JSON string, or null
+    if (!s) { buf_puts(b, "null"); return; }
+    if (!b->p) buf_add(b, "", 0);
+    json_escape(&b->p, &b->len, &b->cap, s, strlen(s));
+}
+
+// Writes a parsed JSON value back as text (tools and tool_calls pass through to the chat template as JSON).
+static void buf_json(Buf *b, const JsonValue *v) {
+    switch (v->type) {
+    case JSON_NULL: buf_puts(b, "null"); break;
+    case JSON_BOOL: buf_puts(b, v->boolean ? "true" : "false"); break;
+    case JSON_NUMBER:
+        if (v->number == floor(v->number) && fabs(v->number) < 1e15) buf_printf(b, "%.0f", v->number);
+        else buf_printf(b, "%.17g", v->number);
+        break;
+    case JSON_STRING:
+        if (!b->p) buf_add(b, "", 0);
+        json_escape(&b->p, &b->len, &b->cap, v->str, v->str_len);
+        break;
+    case JSON_ARRAY:
+        buf_puts(b, "[");
+        for (size_t i = 0; i < v->n; i++) { if (i) buf_puts(b, ", "); buf_json(b, &v->items[i]); }
+        buf_puts(b, "]");
+        break;
+    case JSON_OBJECT:
+        buf_puts(b, "{");
+        for (size_t i = 0; i < v->n; i++) {
+            if (i) buf_puts(b, ", ");
+            json_escape(&b->p, &b->len, &b->cap, v->keys[i], v->key_lens[i]);
+            buf_puts(b, ": ");
+            buf_json(b, &v->items[i]);
+        }
+        buf_puts(b, "}");
+        break;
+    }
+}
+
+// ---------------------------------------------------------------- hashing, shards, the id set
+uint64_t batch_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a, then a splitmix64 finaliser so that h % n spreads evenly
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h ^= h >> 30; h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27; h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+int batch_shard_of(const char *custom_id, int n_shards) { return (int)(batch_hash(custom_id) % (uint64_t)n_shards); }
+
+static size_t idset_slot(const IdSet *s, const char *key) {
+    size_t i = (size_t)batch_hash(key) & (s->cap - 1);
+    while (s->keys[i] && strcmp(s->keys[i], key)) i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+int idset_add(IdSet *s, const char *key) {
+    if (2 * (s->n + 1) > s->cap) {  // open addressing, kept at most half full
+        IdSet g = { .cap = s->cap ? 2 * s->cap : 64 };
+        g.keys = xcalloc(g.cap, sizeof *g.keys);
+        g.counts = xcalloc(g.cap, sizeof *g.counts);
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->keys[i]) {
+                size_t j = idset_slot(&g, s->keys[i]);
+                g.keys[j] = s->keys[i];
+                g.counts[j] = s->counts[i];
+            }
+        g.n = s->n;
+        free(s->keys);
+        free(s->counts);
+        *s = g;
+    }
+    size_t i = idset_slot(s, key);
+    if (!s->keys[i]) { s->keys[i] = xstrdup(key); s->n++; }
+    return ++s->counts[i];
+}
+
+int idset_count(const IdSet *s, const char *key) {
+    if (!s->cap) return 0;
+    size_t i = idset_slot(s, key);
+    return s->keys[i] ? s->counts[i] : 0;
+}
+
+void idset_free(IdSet *s) {
+    for (size_t i = 0; i < s->cap; i++) free(s->keys[i]);
+    free(s->keys);
+    free(s->counts);
+    memset(s, 0, sizeof *s);
+}
+
+// ---------------------------------------------------------------- request parsing
+void batch_request_free(BatchRequest *r) {
+    free(r->custom_id);
+    free(r->prompt);
+    for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    free(r->stop);
+    free(r->model);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct { char *code; size_t codelen; char *msg; size_t msglen; } ErrOut;
+
+static int reject(ErrOut *o, const char *code, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int reject(ErrOut *o, const char *code, const char *fmt, ...) {
+    snprintf(o->code, o->codelen, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->msg, o->msglen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int is_text(const JsonValue *v) {  // a string we can hand to C: no NUL inside, valid UTF-8
+    return v && v->type == JSON_STRING && strlen(v->str) == v->str_len && utf8_valid(v->str, v->str_len);
+}
+
+// A number field: absent or null keeps *out; otherwise it must lie in [lo, hi] (and be whole when integral).
+static int num_field(const JsonValue *body, const char *key, double lo, double hi, int integral, double *out, ErrOut *o) {
+    const JsonValue *v = json_get(body, key);
+    if (!v || v->type == JSON_NULL) return 0;
+    if (v->type != JSON_NUMBER || !(v->number >= lo && v->number <= hi) || (integral && v->number != floor(v->number)))
+        return reject(o, "invalid_request", "body.%s must be %s in [%g, %g]", key, integral ? "an integer" : "a number", lo, hi);
+    *out = v->number;
+    return 0;
+}
+
+// Chat message content: a string, null, or an array of {"type": "text", "text": ...} parts (joined).
+static int content_text(const JsonValue *c, int i, char **out, ErrOut *o) {
+    *out = NULL;
+    if (!c || c->type == JSON_NULL) return 0;
+    if (c->type == JSON_STRING) {
+        if (!is_text(c)) return reject(o, "invalid_request", "messages[%d].content is not valid UTF-8 text", i);
+        *out = xstrdup(c->str);
+        return 0;
+    }
+    if (c->type != JSON_ARRAY) return reject(o, "invalid_request", "messages[%d].content must be a string or an array of parts", i);
+    Buf b = { 0 };
+    buf_add(&b, "", 0);
+    for (size_t k = 0; k < c->n; k++) {
+        const JsonValue *type = json_get(&c->items[k], "type"), *text = json_get(&c->items[k], "text");
+        if (!type || type->type != JSON_STRING || strcmp(type->str, "text") || !is_text(text)) {
+            free(b.p);
+            return reject(o, "invalid_request", "messages[%d].content[%zu]: only {\"type\": \"text\", \"text\": ...} parts are supported", i, k);
+        }
+        buf_puts(&b, text->str);
+    }
+    *out = b.p;
+    return 0;
+}
+
+// Renders body.messages (+ body.tools) with the chat template into r->prompt.
+static int parse_chat(const JsonValue *body, int think, BatchRequest *r, ErrOut *o) {
+    const JsonValue *msgs = json_get(body, "messages");
+    if (!msgs || msgs->type != JSON_ARRAY || msgs->n == 0)
+        return reject(o, "invalid_request", "body.messages must be a non-empty array");
+    const JsonValue *kw = json_get(json_get(body, "chat_template_kwargs"), "enable_thinking");
+    if (kw && kw->type == JSON_BOOL) think = kw->boolean;
+    int n = (int)msgs->n, rc = 0;
+    ChatMsg *cm = xcalloc((size_t)n, sizeof *cm);
+    char **owned = xcalloc((size_t)n * 2, sizeof *owned);  // content and tool_calls text, freed after rendering
+    Buf tools = { 0 };
+    for (int i = 0; i < n && !rc; i++) {
+        const JsonValue *m = &msgs->items[i], *role = json_get(m, "role");
+        if (m->type != JSON_OBJECT || !is_text(role)) { rc = reject(o, "invalid_request", "messages[%d] needs a string role", i); break; }
+        const char *rs = role->str;
+        if (!strcmp(rs, "developer")) rs = "system";  // OpenAI's newer name for the system role
+        if (strcmp(rs, "system") && strcmp(rs, "user") && strcmp(rs, "assistant") && strcmp(rs, "tool")) {
+            rc = reject(o, "invalid_request", "messages[%d].role '%s' is not system, user, assistant or tool", i, role->str);
+            break;
+        }
+        cm[i].role = rs;
+        if ((rc = content_text(json_get(m, "content"), i, &owned[2 * i], o))) break;
+        cm[i].content = owned[2 * i];
+        const JsonValue *rea = json_get(m, "reasoning_content"), *calls = json_get(m, "tool_calls");
+        if (is_text(rea)) cm[i].reasoning = rea->str;
+        if (calls && calls->type == JSON_ARRAY && calls->n) {
+            Buf cb = { 0 };
+            buf_json(&cb, calls);
+            owned[2 * i + 1] = cb.p;
+            cm[i].tool_calls_json = cb.p;
+        }
+    }
+    if (!rc) {
+        const JsonValue *t = json_get(body, "tools");
+        if (t && t->type == JSON_ARRAY && t->n) buf_json(&tools, t);
+        char err[256];
+        r->prompt = chat_render(cm, n, tools.p, 1, think, err, sizeof err);
+        if (!r->prompt) rc = reject(o, "invalid_request", "chat template: %s", err);
+    }
+    for (int i = 0; i < 2 * n; i++) free(owned[i]);
+    free(owned);
+    free(cm);
+    free(tools.p);
+    r->is_chat = 1;
+    r->parse_special = 1;
+    return rc;
+}
+
+static int parse_completion(const JsonValue *body, BatchRequest *r, ErrOut *o) {
+    const JsonValue *p = json_get(body, "prompt");
+    if (p && p->type == JSON_ARRAY && p->n == 1) p = &p->items[0];
+    if (!is_text(p)) return reject(o, "invalid_request", "body.prompt must be a string (valid UTF-8, no NUL)");
+    r->prompt = xstrdup(p->str);
+    r->is_chat = 0;
+    r->parse_special = 0;  // as `run --raw`: text that looks like a special token stays text
+    return 0;
+}
+
+static int parse_body(const JsonValue *body, int think, BatchRequest *r, ErrOut *o) {
+    const JsonValue *v;
+    if ((v = json_get(body, "n")) && v->type != JSON_NULL && !(v->type == JSON_NUMBER && v->number == 1))
+        return reject(o, "invalid_request", "body.n: only 1 choice per request is supported");
+    if ((v = json_get(body, "stream")) && v->type == JSON_BOOL && v->boolean)
+        return reject(o, "invalid_request", "body.stream: a batch request cannot stream");
+    if ((v = json_get(body, "model")) && is_text(v)) r->model = xstrdup(v->str);
+
+    double x = r->max_tokens;
+    if (num_field(body, "max_tokens", 1, 1 << 30, 1, &x, o)) return -1;
+    if (num_field(body, "max_completion_tokens", 1, 1 << 30, 1, &x, o)) return -1;
+    r->max_tokens = (int)x;
+    SamplerParams *sp = &r->sp;
+    double t = sp->temperature, tp = sp->top_p, tk = sp->top_k, mp = sp->min_p, pp = sp->presence_penalty,
+           fp = sp->frequency_penalty, rp = sp->repeat_penalty, seed = -1;
+    if (num_field(body, "temperature", 0, 100, 0, &t, o) || num_field(body, "top_p", 0, 1, 0, &tp, o) ||
+        num_field(body, "top_k", -1, 1 << 30, 1, &tk, o) || num_field(body, "min_p", 0, 1, 0, &mp, o) ||
+        num_field(body, "presence_penalty", -2, 2, 0, &pp, o) || num_field(body, "frequency_penalty", -2, 2, 0, &fp, o) ||
+        num_field(body, "repetition_penalty", 0, 100, 0, &rp, o) ||
+        num_field(body, "seed", -9007199254740991.0, 9007199254740991.0, 1, &seed, o))
+        return -1;
+    if (tp <= 0) return reject(o, "invalid_request", "body.top_p must be in (0, 1]");
+    sp->temperature = (float)t; sp->top_p = (float)tp; sp->top_k = (int)tk < 0 ? 0 : (int)tk; sp->min_p = (float)mp;
+    sp->presence_penalty = (float)pp; sp->frequency_penalty = (float)fp; sp->repeat_penalty = (float)rp;
+    // No seed: one derived from the custom_id, so a rerun (or a resumed run) gives the same text.
+    sp->seed = seed >= 0 ? (uint64_t)seed : seed < -1 ? (uint64_t)(int64_t)seed : batch_hash(r->custom_id) & 0x7FFFFFFF;
+
+    const JsonValue *stop = json_get(body, "stop");
+    if (stop && stop->type != JSON_NULL) {
+        const JsonValue *items = stop->type == JSON_ARRAY ? stop->items : stop;
+        size_t n = stop->type == JSON_ARRAY ? stop->n : 1;
+        if (n > 16) return reject(o, "invalid_request", "body.stop: at most 16 stop strings");
+        for (size_t i = 0; i < n; i++)
+            if (!is_text(&items[i])) return reject(o, "invalid_request", "body.stop must be a string or an array of strings");
+        r->stop = xcalloc(n ? n : 1, sizeof *r->stop);
+        for (size_t i = 0; i < n; i++) r->stop[r->n_stop++] = xstrdup(items[i].str);
+    }
+    return r->is_chat ? parse_chat(body, think, r, o) : parse_completion(body, r, o);
+}
+
+int batch_parse_request(const char *line, size_t len, long line_no, int think, BatchRequest *r,
+                        char *code, size_t codelen, char *msg, size_t msglen) {
+    memset(r, 0, sizeof *r);
+    r->line_no = line_no;
+    r->max_tokens = -1;
+    r->sp = sampler_defaults();
+    ErrOut o = { code, codelen, msg, msglen };
+    char jerr[160], idbuf[32];
+    snprintf(idbuf, sizeof idbuf, "line-%ld", line_no);
+    JsonValue *v = json_parse(line, len, jerr, sizeof jerr);
+    if (!v || v->type != JSON_OBJECT) {
+        r->custom_id = xstrdup(idbuf);
+        json_free(v);
+        return reject(&o, "invalid_json", "line %ld is not a JSON object%s%s", line_no, v ? "" : ": ", v ? "" : jerr);
+    }
+    const JsonValue *cid = json_get(v, "custom_id");
+    if (!is_text(cid) || cid->str_len == 0) {
+        r->custom_id = xstrdup(idbuf);
+        json_free(v);
+        return reject(&o, "missing_custom_id", "line %ld has no custom_id (a non-empty string)", line_no);
+    }
+    r->custom_id = xstrdup(cid->str);
+    const JsonValue *method = json_get(v, "method"), *url = json_get(v, "url"), *body = json_get(v, "body");
+    int rc;
+    if (method && (method->type != JSON_STRING || strcmp(method->str, "POST")))
+        rc = reject(&o, "invalid_request", "method must be \"POST\"");
+    else if (!url || url->type != JSON_STRING ||
+             (strcmp(url->str, "/v1/chat/completions") && strcmp(url->str, "/v1/completions")))
+        rc = reject(&o, "invalid_request", "url must be \"/v1/chat/completions\" or \"/v1/completions\"");
+    else if (!body || body->type != JSON_OBJECT) rc = reject(&o, "invalid_request", "body must be a JSON object");
+    else {
+        r->is_chat = !strcmp(url->str, "/v1/chat/completions");
+        rc = parse_body(body, think, r, &o);
+    }
+    json_free(v);
+    return rc;
+}
+
+// ---------------------------------------------------------------- result lines
+static void line_head(Buf *b, const char *custom_id, long line_no) {
+    buf_printf(b, "{\"id\": \"batch_req_%016llx\", \"custom_id\": ",
+               (unsigned long long)(batch_hash(custom_id) ^ (uint64_t)line_no * 0x9E3779B97F4A7C15ull));
+    buf_str(b, custom_id);
+}
+
+char *batch_format_error(const char *custom_id, long line_no, const char *code, const char *msg) {
+    Buf b = { 0 };
+    line_head(&b, custom_id, line_no);
+    buf_puts(&b, ", \"response\": null, \"error\": {\"code\": ");
+    buf_str(&b, code);
+    buf_puts(&b, ", \"message\": ");
+    buf_str(&b, msg);
+    buf_puts(&b, "}}\n");
+    return b.p;
+}
+
+char *batch_format_result(const BatchRequest *r, const char *text, const char *finish, int prompt_tokens,
+                          int completion_tokens, long created) {
+    Buf b = { 0 };
+    uint64_t h = batch_hash(r->custom_id) ^ (uint64_t)r->line_no * 0x9E3779B97F4A7C15ull;
+    line_head(&b, r->custom_id, r->line_no);
+    buf_printf(&b, ", \"response\": {\"status_code\": 200, \"request_id\": \"req_%016llx\", \"body\": {"
+                   "\"id\": \"%s-%016llx\", \"object\": \"%s\", \"created\": %ld, \"model\": ",
+               (unsigned long long)h, r->is_chat ? "chatcmpl" : "cmpl", (unsigned long long)h,
+               r->is_chat ? "chat.completion" : "text_completion", created);
+    buf_str(&b, r->model ? r->model : "qwen3-ptx");
+    buf_puts(&b, ", \"choices\": [{\"index\": 0, ");
+    if (r->is_chat) {
+        ParsedOutput po;
+        parse_output(text, &po);
+        buf_puts(&b, "\"message\": {\"role\": \"assistant\", \"content\": ");
+        buf_str(&b, po.content ? po.content : "");
+        if (po.reasoning) { buf_puts(&b, ", \"reasoning_content\": "); buf_str(&b, po.reasoning); }
+        if (po.n_calls) {
+            buf_puts(&b, ", \"tool_calls\": [");
+            for (int i = 0; i < po.n_calls; i++) {
+                buf_printf(&b, "%s{\"id\": \"call_%016llx_%d\", \"type\": \"function\", \"function\": {\"name\": ",
+                           i ? ", " : "", (unsigned long long)h, i);
+                buf_str(&b, po.calls[i].name);
+                buf_puts(&b, ", \"arguments\": ");  // OpenAI sends the arguments as a JSON-encoded string
+                buf_str(&b, po.calls[i].arguments_json ? po.calls[i].arguments_json : "{}");
+                buf_puts(&b, "}}");
+            }
+            buf_puts(&b, "]");
+            if (!strcmp(finish, "stop")) finish = "tool_calls";
+        }
+        buf_puts(&b, "}");
+        parsed_output_free(&po);
+    } else {
+        buf_puts(&b, "\"text\": ");
+        buf_str(&b, text);
+    }
+    buf_puts(&b, ", \"logprobs\": null, \"finish_reason\": ");
+    buf_str(&b, finish);
+    buf_printf(&b, "}], \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, \"total_tokens\": %d}}}, "
+                   "\"error\": null}\n", prompt_tokens, completion_tokens, prompt_tokens + completion_tokens);
+    return b.p;
+}
+
+// ---------------------------------------------------------------- resume: what an existing results file holds
+long batch_scan_results(const char *data, size_t len, size_t *valid_len, IdSet *done, IdSet *dups,
+                        char *err, size_t errlen) {
+    size_t pos = 0;
+    long lines = 0;
+    *valid_len = 0;
+    while (pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        if (!nl) break;  // a torn last line: the caller cuts it away
+        size_t n = (size_t)(nl - (data + pos));
+        lines++;
+        char jerr[160];
+        JsonValue *v = json_parse(data + pos, n, jerr, sizeof jerr);
+        const JsonValue *cid = json_get(v, "custom_id"), *code = json_get(json_get(v, "error"), "code");
+        if (!v || !cid || cid->type != JSON_STRING) {
+            snprintf(err, errlen, "line %ld is not a batch result line (%s)", lines, v ? "no custom_id" : jerr);
+            json_free(v);
+            return -1;
+        }
+        if (code && code->type == JSON_STRING && !strcmp(code->str, "duplicate_custom_id")) idset_add(dups, cid->str);
+        else idset_add(done, cid->str);
+        json_free(v);
+        pos += n + 1;
+        *valid_len = pos;
+    }
+    return lines;
+}
+
+// ---------------------------------------------------------------- the scheduler
+// Continuous batching: every step admits queued requests into free slots, prefills prompts in chunks under a
+// shared token budget, then runs ONE decode call for every sequence that has a token to feed, and samples each
+// with its own sampler. Slots are the engine's fixed KV-cache sequences (max_ctx tokens each): a sequence that
+// would outgrow its slot finishes with "length". Paged KV (slots sized by use) and preemption come later.
+typedef struct {
+    int req;                     // index into reqs; -1: free
+    long order;                  // admission number: prefill serves the oldest prompt first
+    int *prompt; int n_prompt, n_prefilled;
+    int cap_tokens, n_gen;       // the reply's token limit; tokens sampled (counting an EOS)
+    int next;                    // sampled token to feed at the next decode; -1: none
+    Sampler s;
+    TextStop ts;                 // the visible text, cut before a stop string
+} Slot;
+
+typedef struct {
+    BatchSched *s;
+    BatchRequest *reqs;
+    BatchStats *st;
+    Slot *slots;
+    int eos[3], n_eos;
+    int stop;                    // on_line asked to stop
+} Run;
+
+static void emit(Run *R, const BatchRequest *r, char *line, int is_error) {
+    if (R->s->on_line(R->s->user, r, line, is_error)) R->stop = 1;
+    if (is_error) R->st->errors++; else R->st->ok++;
+    free(line);
+}
+
+static void slot_release(Run *R, int i) {
+    Slot *sl = &R->slots[i];
+    R->s->e->free_seq(R->s->e, i);
+    sampler_free(&sl->s);
+    textstop_free(&sl->ts);
+    free(sl->prompt);
+    memset(sl, 0, sizeof *sl);
+    sl->req = -1;
+    sl->next = -1;
+    R->st->active--;
+}
+
+// --- admit: one queued request into free slot i; 0 when it took the slot, 1 when it was answered at once ---
+static int admit(Run *R, int i, int q, long order) {
+    BatchRequest *r = &R->reqs[q];
+    Engine *e = R->s->e;
+    char msg[256];
+    int n_ids, *ids = gen_tokenize(R->s->tok, r->prompt, r->parse_special, &n_ids);
+    const char *code = "invalid_request";
+    if (!ids) snprintf(msg, sizeof msg, "the prompt is not valid UTF-8");
+    else if (n_ids == 0) snprintf(msg, sizeof msg, "the prompt is empty");
+    else if (n_ids >= e->max_ctx) {
+        code = "context_length_exceeded";
+        snprintf(msg, sizeof msg, "the prompt is %d tokens but the context holds %d (raise -c)", n_ids, e->max_ctx);
+    } else {
+        code = NULL;
+        for (int k = 0; k < n_ids && !code; k++)
+            if (ids[k] < 0 || ids[k] >= e->cfg->vocab) {
+                code = "invalid_request";
+                snprintf(msg, sizeof msg, "prompt token %d is outside the model's vocabulary", ids[k]);
+            }
+    }
+    if (code) {
+        free(ids);
+        emit(R, r, batch_format_error(r->custom_id, r->line_no, code, msg), 1);
+        return 1;
+    }
+    Slot *sl = &R->slots[i];
+    if (e->seq_len(e, i)) e->free_seq(e, i);
+    sl->req = q;
+    sl->order = order;
+    sl->prompt = ids;
+    sl->n_prompt = n_ids;
+    sl->n_prefilled = 0;
+    sl->n_gen = 0;
+    sl->next = -1;
+    sl->cap_tokens = r->max_tokens >= 0 && r->max_tokens < e->max_ctx ? r->max_tokens : e->max_ctx;
+    sampler_init(&sl->s, &r->sp, e->cfg->vocab);
+    for (int k = 0; k < n_ids; k++) sampler_accept(&sl->s, ids[k]);  // the penalties see the prompt and the reply
+    textstop_init(&sl->ts, (const char *const *)r->stop, r->n_stop);
+    R->st->active++;
+    return 0;
+}
+
+// --- finish: the result line, then the slot is free again ---
+static void finish(Run *R, int i, const char *reason) {
+    Slot *sl = &R->slots[i];
+    BatchRequest *r = &R->reqs[sl->req];
+    textstop_finish(&sl->ts);
+    R->st->prompt_tokens += sl->n_prompt;
+    R->st->output_tokens += sl->n_gen;
+    emit(R, r, batch_format_result(r, sl->ts.text, reason, sl->n_prompt, sl->n_gen, R->s->created), 0);
+    slot_release(R, i);
+}
+
+// --- sample: the next token of slot i from its logits; checks the stop conditions in generate()'s order ---
+static void sample_slot(Run *R, int i, float *logits) {
+    Slot *sl = &R->slots[i];
+    Engine *e = R->s->e;
+    if (sl->n_gen >= sl->cap_tokens) { finish(R, i, "length"); return; }
+    int id = sample(&sl->s, logits);
+    if (id < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the model produced no usable logits (NaN) at token %d", sl->n_gen);
+        BatchRequest *r = &R->reqs[sl->req];
+        emit(R, r, batch_format_error(r->custom_id, r->line_no, "engine_error", msg), 1);
+        slot_release(R, i);
+        return;
+    }
+    sl->n_gen++;
+    sampler_accept(&sl->s, id);
+    for (int k = 0; k < R->n_eos; k++)
+        if (id == R->eos[k]) { finish(R, i, "stop"); return; }
+    textstop_push(&sl->ts, R->s->tok, id);
+    if (sl->ts.stopped) { finish(R, i, "stop"); return; }
+    if (sl->n_gen >= sl->cap_tokens || e->seq_len(e, i) >= e->max_ctx) { finish(R, i, "length"); return; }
+    sl->next = id;
+}
+
+static int engine_failed(Run *R, const char *what) {
+    snprintf(R->s->err, sizeof R->s->err, "%s: %s", what, R->s->e->err);
+    return -1;
+}
+
+int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
+    Engine *e = s->e;
+    int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : 512;
+    memset(st, 0, sizeof *st);
+    Run R = { .s = s, .reqs = reqs, .st = st };
+    R.n_eos = gen_default_eos(s->tok, R.eos);
+    R.slots = xcalloc((size_t)ns, sizeof *R.slots);
+    for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; }
+    // rows 0..ns-1: one decode call's logits; row ns: the logits of a prompt's last prefill chunk
+    float *logits = xmalloc(sizeof(float) * (size_t)vocab * (size_t)(ns + 1)), *prow = logits + (size_t)vocab * ns;
+    int *dseq = xmalloc(sizeof(int) * (size_t)ns), *dtok = xmalloc(sizeof(int) * (size_t)ns);
+    int queued = 0, rc = 0;
+    long order = 0;
+    for (;;) {
+        if (R.stop || (s->interrupt && *s->interrupt)) { rc = 1; break; }
+
+        // --- admit: queued requests into free slots (FIFO) ---
+        for (int i = 0; i < ns && queued < n && !R.stop; i++)
+            while (R.slots[i].req < 0 && queued < n && !R.stop) admit(&R, i, queued++, order++);
+        st->queued = n - queued;
+        if (st->active == 0) break;  // queue empty (or stopped) and nothing in flight
+
+        // --- prefill: up to `budget` prompt tokens, oldest prompt first; a finished prompt samples its first token ---
+        for (int left = budget; left > 0 && !rc;) {
+            int best = -1;
+            for (int i = 0; i < ns; i++)
+                if (R.slots[i].req >= 0 && R.slots[i].n_prefilled < R.slots[i].n_prompt &&
+                    (best < 0 || R.slots[i].order < R.slots[best].order)) best = i;
+            if (best < 0) break;
+            Slot *sl = &R.slots[best];
+            int k = sl->n_prompt - sl->n_prefilled < left ? sl->n_prompt - sl->n_prefilled : left;
+            int last = sl->n_prefilled + k == sl->n_prompt;
+            if (e->prefill(e, best, sl->prompt + sl->n_prefilled, k, last ? prow : NULL, NULL)) {
+                rc = engine_failed(&R, "prefill");
+                break;
+            }
+            sl->n_prefilled += k;
+            left -= k;
+            if (last) sample_slot(&R, best, prow);
+        }
+        if (rc) break;
+
+        // --- decode: ONE call for every sequence with a token to feed, then sample each one ---
+        int nd = 0;
+        for (int i = 0; i < ns; i++)
+            if (R.slots[i].req >= 0 && R.slots[i].next >= 0) { dseq[nd] = i; dtok[nd] = R.slots[i].next; nd++; }
+        if (nd) {
+            if (e->decode(e, nd, dseq, dtok, logits)) { rc = engine_failed(&R, "decode"); break; }
+            st->decode_calls++;
+            st->decode_rows += nd;
+            for (int j = 0; j < nd; j++) {
+                R.slots[dseq[j]].next = -1;
+                sample_slot(&R, dseq[j], logits + (size_t)vocab * j);
+            }
+        }
+        st->steps++;
+        if (s->on_step) s->on_step(s->user, st);
+    }
+    // Interrupted or failed: the requests in flight get no line (a resumed run redoes them).
+    for (int i = 0; i < ns; i++)
+        if (R.slots[i].req >= 0) slot_release(&R, i);
+    st->queued = n - queued;
+    free(dseq);
+    free(dtok);
+    free(logits);
+    free(R.slots);
+    return rc;
+}
