@@ -21,6 +21,9 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+ifeq ($(wildcard $(CUDA)/lib64/libcublas.so),)
+BENCHES := $(filter-out $(B)/bench/gemm,$(BENCHES))  # bench/gemm needs cuBLAS from the toolkit
+endif
 
 .PHONY: all test clean bench run fuzz
 all: qwen3-ptx $(TESTS)
@@ -40,6 +43,10 @@ bench: $(BENCHES)
 $(B)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+# bench/gemm alone links cuBLAS (our GEMM against it; the CUDA runtime comes inside libcublas); the engine never does.
+$(B)/bench/gemm: bench/gemm.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) -L$(CUDA)/lib64 -Wl,-rpath,$(CUDA)/lib64 -lcublas -lcublasLt $(LDLIBS)
 
 # The preprocessed PTX is kept (make would delete it as an intermediate, after the test summary line).
 .SECONDARY: $(PTX:ptx/%.ptx=$(B)/ptx/%.ptx)
