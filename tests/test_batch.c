@@ -1,0 +1,384 @@
+// test_batch.c — the batch job's pure pieces and its scheduler: request lines parse into the right prompt and
+// sampler settings (and bad ones into the right error code), result and error lines are valid JSON with the
+// fields the Batch API has, the resume scan finds the torn tail and counts ids, shards partition the ids, and
+// batch_run over a fake multi-sequence engine gives, for every request, exactly the line that generate() alone
+// gives (while really decoding several sequences per call and keeping prefill under its budget).
+// The scheduler case needs a Qwen vocabulary (build/tiny-f32.gguf or llama.cpp's Qwen2 vocab from setup.sh).
+#include "test.h"
+#include "../gguf/gguf.h"
+#include "../host/batch.h"
+#include "../host/chat.h"
+#include "../host/generate.h"
+#include "../host/json.h"
+#include "../host/util.h"
+#include <unistd.h>
+
+static Rng g_rng;
+
+static JsonValue *parse_line(const char *line) {
+    char err[160];
+    JsonValue *v = json_parse(line, strlen(line), err, sizeof err);
+    if (!v) printf("  not JSON (%s): %s", err, line);
+    return v;
+}
+static const char *jstr(const JsonValue *v) { return v && v->type == JSON_STRING ? v->str : NULL; }
+static double jnum(const JsonValue *v) { return v && v->type == JSON_NUMBER ? v->number : NAN; }
+
+// ---------------------------------------------------------------- request parsing
+static int parse(const char *line, BatchRequest *r, char *code, char *msg) {
+    return batch_parse_request(line, strlen(line), 7, 1, r, code, 64, msg, 256);
+}
+
+static void parse_chat_request(void) {
+    BatchRequest r;
+    char code[64], msg[256];
+    int seed = (int)(rng_u64(&g_rng) % 100000);
+    char line[1024];
+    snprintf(line, sizeof line, "{\"custom_id\": \"req-1\", \"method\": \"POST\", \"url\": \"/v1/chat/completions\", "
+             "\"body\": {\"model\": \"qwen3-8b\", \"messages\": [{\"role\": \"developer\", \"content\": \"Be terse.\"}, "
+             "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hi \"}, {\"type\": \"text\", \"text\": \"there\"}]}], "
+             "\"max_tokens\": 33, \"temperature\": 0.25, \"top_p\": 0.5, \"top_k\": 7, \"seed\": %d, \"stop\": [\"a\", \"bc\"], "
+             "\"presence_penalty\": 0.5, \"frequency_penalty\": -0.5, \"repetition_penalty\": 1.1, \"unknown\": {}}}", seed);
+    CHECK(parse(line, &r, code, msg) == 0, "%s: %s", code, msg);
+    CHECK(r.custom_id && !strcmp(r.custom_id, "req-1"), "custom_id %s", r.custom_id);
+    CHECK(r.is_chat && r.parse_special && r.max_tokens == 33, "chat %d special %d max %d", r.is_chat, r.parse_special, r.max_tokens);
+    CHECK(r.sp.temperature == 0.25f && r.sp.top_p == 0.5f && r.sp.top_k == 7 && r.sp.seed == (uint64_t)seed &&
+          r.sp.presence_penalty == 0.5f && r.sp.frequency_penalty == -0.5f && r.sp.repeat_penalty == 1.1f,
+          "sampler params not taken from the body");
+    CHECK(r.sp.min_p == sampler_defaults().min_p, "min_p should keep run's default");
+    CHECK(r.n_stop == 2 && !strcmp(r.stop[0], "a") && !strcmp(r.stop[1], "bc"), "stop strings");
+    CHECK(r.model && !strcmp(r.model, "qwen3-8b"), "model");
+    ChatMsg m[2] = { { .role = "system", .content = "Be terse." }, { .role = "user", .content = "Hi there" } };
+    char err[128];
+    char *want = chat_render(m, 2, NULL, 1, 1, err, sizeof err);
+    CHECK(want && r.prompt && !strcmp(r.prompt, want), "prompt:\n%s\nwant:\n%s", r.prompt, want);
+    free(want);
+    batch_request_free(&r);
+
+    // enable_thinking false through chat_template_kwargs; a single stop string; the default seed is the id's hash
+    const char *l2 = "{\"custom_id\": \"x\", \"url\": \"/v1/chat/completions\", \"body\": {\"messages\": [{\"role\": \"user\", "
+                     "\"content\": \"q\"}], \"stop\": \"END\", \"chat_template_kwargs\": {\"enable_thinking\": false}}}";
+    CHECK(parse(l2, &r, code, msg) == 0, "%s: %s", code, msg);
+    CHECK(r.prompt && strstr(r.prompt, "<think>\n\n</think>"), "no empty think block: %s", r.prompt);
+    CHECK(r.n_stop == 1 && !strcmp(r.stop[0], "END"), "single stop string");
+    CHECK(r.sp.seed == (batch_hash("x") & 0x7FFFFFFF), "default seed %llu", (unsigned long long)r.sp.seed);
+    CHECK(r.max_tokens == -1 && r.sp.temperature == sampler_defaults().temperature, "defaults");
+    batch_request_free(&r);
+}
+
+static void parse_completion_request(void) {
+    BatchRequest r;
+    char code[64], msg[256];
+    const char *l = "{\"custom_id\": \"c\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": [\"<|im_start|> raw\"], "
+                    "\"max_completion_tokens\": 1}}";
+    CHECK(parse(l, &r, code, msg) == 0, "%s: %s", code, msg);
+    CHECK(!r.is_chat && !r.parse_special && r.prompt && !strcmp(r.prompt, "<|im_start|> raw") && r.max_tokens == 1,
+          "completion: chat %d special %d prompt %s max %d", r.is_chat, r.parse_special, r.prompt, r.max_tokens);
+    batch_request_free(&r);
+}
+
+static void parse_errors(void) {
+    static const struct { const char *line, *code, *id; } cases[] = {
+        { "{\"custom_id\": \"a\", \"body\": ", "invalid_json", "line-7" },
+        { "[1, 2]", "invalid_json", "line-7" },
+        { "{\"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\"}}", "missing_custom_id", "line-7" },
+        { "{\"custom_id\": \"\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\"}}", "missing_custom_id", "line-7" },
+        { "{\"custom_id\": 5, \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\"}}", "missing_custom_id", "line-7" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/embeddings\", \"body\": {\"input\": \"x\"}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"method\": \"GET\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\"}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\"}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": 3}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\\u0000y\"}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"n\": 2}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"stream\": true}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"max_tokens\": 0}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"max_tokens\": 2.5}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"temperature\": \"hot\"}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"top_p\": 0}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"x\", \"stop\": [1]}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/chat/completions\", \"body\": {\"messages\": []}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/chat/completions\", \"body\": {\"messages\": [{\"role\": \"pirate\", \"content\": \"x\"}]}}", "invalid_request", "b" },
+        { "{\"custom_id\": \"b\", \"url\": \"/v1/chat/completions\", \"body\": {\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}}", "invalid_request", "b" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        BatchRequest r;
+        char code[64] = "", msg[256] = "";
+        int rc = parse(cases[i].line, &r, code, msg);
+        CHECK(rc == -1 && !strcmp(code, cases[i].code) && msg[0], "case %zu: rc %d code '%s' (want %s) msg '%s'", i, rc,
+              code, cases[i].code, msg);
+        CHECK(r.custom_id && !strcmp(r.custom_id, cases[i].id), "case %zu: custom_id %s, want %s", i, r.custom_id, cases[i].id);
+        batch_request_free(&r);
+    }
+}
+
+// ---------------------------------------------------------------- result lines
+static void format_lines(void) {
+    BatchRequest r;
+    char code[64], msg[256];
+    const char *l = "{\"custom_id\": \"id \\\"q\\\"\", \"url\": \"/v1/chat/completions\", \"body\": {\"messages\": "
+                    "[{\"role\": \"user\", \"content\": \"q\"}]}}";
+    CHECK(parse(l, &r, code, msg) == 0, "%s: %s", code, msg);
+    int pt = 1 + (int)(rng_u64(&g_rng) % 1000), ct = 1 + (int)(rng_u64(&g_rng) % 1000);
+    char *line = batch_format_result(&r, "<think>\nweighing \"it\"\n</think>\n\nThe answer\n", "length", pt, ct, 1234);
+    CHECK(line && line[strlen(line) - 1] == '\n' && !strchr(line, '\n')[1], "one line ending in a newline");
+    JsonValue *v = parse_line(line);
+    CHECK(v != NULL, "result line is not JSON");
+    if (v) {
+        const JsonValue *resp = json_get(v, "response"), *body = json_get(resp, "body");
+        const JsonValue *ch = json_get(body, "choices"), *c0 = ch && ch->n ? &ch->items[0] : NULL;
+        const JsonValue *m = json_get(c0, "message"), *u = json_get(body, "usage");
+        CHECK(jstr(json_get(v, "custom_id")) && !strcmp(jstr(json_get(v, "custom_id")), "id \"q\""), "custom_id");
+        CHECK(json_get(v, "error") && json_get(v, "error")->type == JSON_NULL, "error must be null");
+        CHECK(jnum(json_get(resp, "status_code")) == 200, "status_code");
+        CHECK(jstr(json_get(body, "object")) && !strcmp(jstr(json_get(body, "object")), "chat.completion"), "object");
+        CHECK(jnum(json_get(body, "created")) == 1234, "created");
+        CHECK(jstr(json_get(m, "role")) && !strcmp(jstr(json_get(m, "role")), "assistant"), "role");
+        CHECK(jstr(json_get(m, "content")) && !strcmp(jstr(json_get(m, "content")), "The answer"), "content '%s'", jstr(json_get(m, "content")));
+        CHECK(jstr(json_get(m, "reasoning_content")) && !strcmp(jstr(json_get(m, "reasoning_content")), "weighing \"it\""),
+              "reasoning '%s'", jstr(json_get(m, "reasoning_content")));
+        CHECK(jstr(json_get(c0, "finish_reason")) && !strcmp(jstr(json_get(c0, "finish_reason")), "length"), "finish");
+        CHECK(jnum(json_get(u, "prompt_tokens")) == pt && jnum(json_get(u, "completion_tokens")) == ct &&
+              jnum(json_get(u, "total_tokens")) == pt + ct, "usage");
+    }
+    json_free(v);
+    free(line);
+    batch_request_free(&r);
+
+    const char *l2 = "{\"custom_id\": \"k\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"p\"}}";
+    CHECK(parse(l2, &r, code, msg) == 0, "%s: %s", code, msg);
+    line = batch_format_result(&r, "  raw\ttext <think>", "stop", 2, 3, 1);
+    v = parse_line(line);
+    const JsonValue *body = json_get(json_get(v, "response"), "body"), *ch = json_get(body, "choices");
+    const JsonValue *c0 = ch && ch->n ? &ch->items[0] : NULL;
+    CHECK(jstr(json_get(body, "object")) && !strcmp(jstr(json_get(body, "object")), "text_completion"), "object");
+    CHECK(jstr(json_get(c0, "text")) && !strcmp(jstr(json_get(c0, "text")), "  raw\ttext <think>"), "completion text as is");
+    json_free(v);
+    free(line);
+    batch_request_free(&r);
+
+    line = batch_format_error("line-3", 3, "invalid_json", "bad \"x\"\n");
+    v = parse_line(line);
+    const JsonValue *e = json_get(v, "error");
+    CHECK(v && json_get(v, "response") && json_get(v, "response")->type == JSON_NULL, "response must be null");
+    CHECK(jstr(json_get(e, "code")) && !strcmp(jstr(json_get(e, "code")), "invalid_json") &&
+          jstr(json_get(e, "message")) && !strcmp(jstr(json_get(e, "message")), "bad \"x\"\n"), "error object");
+    json_free(v);
+    free(line);
+}
+
+// ---------------------------------------------------------------- resume scan, id set, shards
+static void scan_results(void) {
+    char *a = batch_format_error("a", 1, "invalid_request", "m");
+    char *d = batch_format_error("a", 2, "duplicate_custom_id", "m");
+    char *b = batch_format_error("b", 3, "invalid_json", "m");
+    size_t cut = 1 + rng_u64(&g_rng) % (strlen(b) - 1);  // a torn copy of the last line, 1..len-1 bytes
+    size_t n = strlen(a) + strlen(d) + strlen(b) + cut;
+    char *data = xmalloc(n + 1);
+    snprintf(data, n + 1, "%s%s%s%.*s", a, d, b, (int)cut, b);
+    IdSet done = { 0 }, dups = { 0 };
+    size_t valid;
+    char err[256];
+    long lines = batch_scan_results(data, n, &valid, &done, &dups, err, sizeof err);
+    CHECK(lines == 3 && valid == n - cut, "lines %ld valid %zu (want 3, %zu)", lines, valid, n - cut);
+    CHECK(idset_count(&done, "a") == 1 && idset_count(&done, "b") == 1 && idset_count(&dups, "a") == 1 &&
+          idset_count(&dups, "b") == 0 && idset_count(&done, "c") == 0, "id counts");
+    idset_free(&done);
+    idset_free(&dups);
+    // a complete line that is not a result line: refuse to resume into the file
+    snprintf(data, n + 1, "%snot json\n", a);
+    lines = batch_scan_results(data, strlen(data), &valid, &done, &dups, err, sizeof err);
+    CHECK(lines == -1 && strstr(err, "line 2"), "corrupt line: %ld, '%s'", lines, err);
+    idset_free(&done);
+    idset_free(&dups);
+    free(data);
+    free(a);
+    free(d);
+    free(b);
+}
+
+static void idset_and_shards(void) {
+    enum { N = 3000, SHARDS = 3 };
+    static char ids[N][24];
+    IdSet s = { 0 };
+    int per[SHARDS] = { 0 }, bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "req-%d", (int)(rng_u64(&g_rng) % (N / 2)));  // repeats on purpose
+        int want = 1;
+        for (int j = 0; j < i; j++) want += !strcmp(ids[j], ids[i]);
+        bad += idset_add(&s, ids[i]) != want;
+        int sh = batch_shard_of(ids[i], SHARDS);
+        bad += sh < 0 || sh >= SHARDS || sh != batch_shard_of(ids[i], SHARDS);
+        per[sh]++;
+    }
+    for (int i = 0; i < N; i++) {
+        int want = 0;
+        for (int j = 0; j < N; j++) want += !strcmp(ids[j], ids[i]);
+        bad += idset_count(&s, ids[i]) != want;
+    }
+    CHECK(bad == 0, "%d id-set or shard mismatches", bad);
+    CHECK(idset_count(&s, "absent") == 0, "absent id counted");
+    for (int k = 0; k < SHARDS; k++) CHECK(per[k] > N / SHARDS / 2, "shard %d got %d of %d ids", k, per[k], N);
+    idset_free(&s);
+}
+
+// ---------------------------------------------------------------- the scheduler over a fake engine
+// Each sequence's logits depend only on its own tokens (a hash of them): any batching of the same requests must
+// give the same results as generate() running each alone.
+#define FMAX_SEQS 8
+typedef struct {
+    Engine e;
+    Qwen3Config cfg;
+    int len[FMAX_SEQS];
+    uint64_t h[FMAX_SEQS];
+    int max_decode_n, decode_calls, bad, prefill_since_decode, max_prefill_between;  // prefill tokens per step
+} Fake;
+
+static void fake_logits(Fake *f, int seq, float *logits) {
+    uint64_t h = f->h[seq];
+    for (int i = 0; i < f->cfg.vocab; i++) logits[i] = -4.0f - (float)(i % 5);
+    for (int k = 0; k < 4; k++) {  // four plausible tokens among the single-byte ones (ids 0..~200 in Qwen's vocab)
+        h = h * 6364136223846793005ull + 1442695040888963407ull;
+        logits[(h >> 33) % 190] = 2.0f - 0.4f * (float)k;
+    }
+}
+static void fake_feed(Fake *f, int seq, int tok) { f->h[seq] = (f->h[seq] ^ (uint64_t)tok) * 0x100000001b3ull + (uint64_t)f->len[seq]++; }
+static int fake_prefill(Engine *e, int seq, const int *tokens, int n, float *logits, float *all) {
+    Fake *f = (Fake *)e;
+    (void)all;
+    if (seq < 0 || seq >= e->max_seqs || n <= 0 || f->len[seq] + n > e->max_ctx) { f->bad++; return -1; }
+    for (int i = 0; i < n; i++) fake_feed(f, seq, tokens[i]);
+    f->prefill_since_decode += n;
+    if (f->prefill_since_decode > f->max_prefill_between) f->max_prefill_between = f->prefill_since_decode;
+    if (logits) fake_logits(f, seq, logits);
+    return 0;
+}
+static int fake_decode(Engine *e, int n, const int *seqs, const int *tokens, float *logits) {
+    Fake *f = (Fake *)e;
+    if (n < 1 || n > e->max_seqs) { f->bad++; return -1; }
+    for (int j = 0; j < n; j++)
+        for (int k = 0; k < j; k++) f->bad += seqs[j] == seqs[k];  // distinct ids
+    for (int j = 0; j < n; j++) {
+        if (seqs[j] < 0 || seqs[j] >= e->max_seqs || f->len[seqs[j]] + 1 > e->max_ctx || tokens[j] < 0) { f->bad++; return -1; }
+        fake_feed(f, seqs[j], tokens[j]);
+        fake_logits(f, seqs[j], logits + (size_t)j * f->cfg.vocab);
+    }
+    if (n > f->max_decode_n) f->max_decode_n = n;
+    f->decode_calls++;
+    return 0;
+}
+static void fake_free_seq(Engine *e, int seq) { ((Fake *)e)->len[seq] = 0; ((Fake *)e)->h[seq] = 0; }
+static int fake_seq_len(Engine *e, int seq) { return ((Fake *)e)->len[seq]; }
+static void fake_init(Fake *f, int vocab, int max_seqs, int max_ctx) {
+    memset(f, 0, sizeof *f);
+    f->cfg.vocab = vocab;
+    f->e = (Engine){ .name = "fake", .cfg = &f->cfg, .max_seqs = max_seqs, .max_ctx = max_ctx, .prefill = fake_prefill,
+                     .decode = fake_decode, .free_seq = fake_free_seq, .seq_len = fake_seq_len };
+}
+
+typedef struct { char *lines[64]; int n_err, n_ok, order[64], n; Fake *f; } Collected;
+static void step_done(void *user, const BatchStats *st) { (void)st; ((Collected *)user)->f->prefill_since_decode = 0; }
+static int collect(void *user, const BatchRequest *r, const char *line, int is_error) {
+    Collected *c = user;
+    int i = (int)r->line_no - 1;
+    if (i >= 0 && i < 64 && !c->lines[i]) c->lines[i] = xstrdup(line);
+    else c->n_err += 100;  // a second line for one request
+    if (is_error) c->n_err++; else c->n_ok++;
+    c->order[c->n++] = i;
+    return 0;
+}
+
+static void scheduler_matches_generate(void) {
+    char err[512];
+    const char *paths[] = { "build/tiny-f32.gguf", "build/llama.cpp/models/ggml-vocab-qwen2.gguf" };
+    GGUFFile gf;
+    Tokenizer *tok = NULL;
+    for (int i = 0; i < 2 && !tok; i++)
+        if (access(paths[i], R_OK) == 0 && gguf_open(&gf, paths[i], err, sizeof err) == 0) {
+            tok = tok_load(&gf, err, sizeof err);
+            if (!tok) gguf_close(&gf);
+        }
+    if (!tok) SKIP("no Qwen vocabulary (build/tiny-f32.gguf from t_cli.sh, or sh tests/setup.sh)");
+    int vocab = tok_vocab(tok), max_ctx = 48;
+    enum { N = 40 };
+    static const char *words[] = { "sea", "ship", "the", "a", "storm", " and", "wave", "!", "é", "日本", "\n", "42" };
+    BatchRequest reqs[N];
+    for (int i = 0; i < N; i++) {
+        char prompt[1000] = "", line[2000], code[64], msg[256];
+        int nw = i % 7 == 3 ? 100 : 1 + (int)(rng_u64(&g_rng) % 12);  // every 7th prompt is longer than the context
+        for (int w = 0; w < nw; w++) strcat(prompt, words[rng_u64(&g_rng) % 12]);
+        int maxt = 1 + (int)(rng_u64(&g_rng) % 40), greedy = rng_u64(&g_rng) % 2, stop = rng_u64(&g_rng) % 3 == 0;
+        char body[900];
+        snprintf(body, sizeof body, "\"max_tokens\": %d, \"temperature\": %s, \"seed\": %d%s", maxt, greedy ? "0" : "1.0",
+                 (int)(rng_u64(&g_rng) % 1000), stop ? ", \"stop\": [\"e\", \"xy\"]" : "");
+        if (i % 2)
+            snprintf(line, sizeof line, "{\"custom_id\": \"r%d\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"%s\", %s}}",
+                     i, prompt, body);
+        else
+            snprintf(line, sizeof line, "{\"custom_id\": \"r%d\", \"url\": \"/v1/chat/completions\", \"body\": "
+                     "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}], %s}}", i, prompt, body);
+        for (char *p = line; *p; p++) if (*p == '\n') *p = ' ';  // keep the JSON string legal
+        int rc = batch_parse_request(line, strlen(line), i + 1, 0, &reqs[i], code, sizeof code, msg, sizeof msg);
+        CHECK(rc == 0, "request %d: %s: %s", i, code, msg);
+        if (rc) { for (int k = 0; k <= i; k++) batch_request_free(&reqs[k]); tok_free(tok); gguf_close(&gf); return; }
+    }
+
+    Fake f;
+    int budget = 5 + (int)(rng_u64(&g_rng) % 20);
+    fake_init(&f, vocab, 4, max_ctx);
+    Collected c = { .f = &f };
+    BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = budget, .created = 99, .on_line = collect,
+                     .on_step = step_done, .user = &c };
+    BatchStats st;
+    int rc = batch_run(&s, reqs, N, &st);
+    CHECK(rc == 0, "batch_run: %d %s", rc, s.err);
+    CHECK(f.bad == 0, "%d bad engine calls", f.bad);
+    CHECK(f.max_decode_n > 1, "never decoded more than one sequence per call (max %d)", f.max_decode_n);
+    CHECK(f.max_prefill_between <= budget, "prefilled %d tokens in one step, budget %d", f.max_prefill_between, budget);
+    CHECK(c.n == N && c.n_ok + c.n_err == N && st.ok == c.n_ok && st.errors == c.n_err, "%d lines, %d ok %d err", c.n, c.n_ok, c.n_err);
+    CHECK(c.n_err > 0 && c.n_ok > N / 2, "expected a few overlong prompts among mostly good requests: %d ok %d err", c.n_ok, c.n_err);
+
+    // each request alone through generate() on a fresh one-sequence engine gives the same line
+    int eos[3], n_eos = gen_default_eos(tok, eos), mismatches = 0;
+    for (int i = 0; i < N; i++) {
+        Fake one;
+        fake_init(&one, vocab, 1, max_ctx);
+        int n_ids, *ids = gen_tokenize(tok, reqs[i].prompt, reqs[i].parse_special, &n_ids);
+        Sampler sm;
+        sampler_init(&sm, &reqs[i].sp, vocab);
+        GenParams gp = { .max_tokens = reqs[i].max_tokens, .eos = eos, .n_eos = n_eos,
+                         .stop = (const char *const *)reqs[i].stop, .n_stop = reqs[i].n_stop };
+        GenResult gr;
+        char *want;
+        if (generate(&one.e, 0, tok, &sm, ids, n_ids, 0, &gp, &gr) == 0)
+            want = batch_format_result(&reqs[i], gr.text, gr.finish, gr.n_prompt, gr.n_gen, 99);
+        else want = xstrdup("(error)");
+        const char *got = c.lines[i] ? c.lines[i] : "(none)";
+        int is_err = strstr(got, "\"response\": null") != NULL;
+        if (is_err ? strcmp(want, "(error)") != 0 : strcmp(want, got) != 0) {
+            if (mismatches++ < 3) printf("  request %d:\n    batch:    %s    generate: %s\n", i, got, want);
+        }
+        free(want);
+        gen_result_free(&gr);
+        sampler_free(&sm);
+        free(ids);
+    }
+    CHECK(mismatches == 0, "%d of %d requests differ from generate() alone", mismatches, N);
+    printf("  %d requests: %d ok, %d errors; %d decode calls, up to %d sequences each; prefill budget %d\n", N, c.n_ok,
+           c.n_err, f.decode_calls, f.max_decode_n, budget);
+    for (int i = 0; i < N; i++) { free(c.lines[i]); batch_request_free(&reqs[i]); }
+    tok_free(tok);
+    gguf_close(&gf);
+}
+
+int main(void) {
+    test_init();
+    rng_seed(&g_rng, t_seed);
+    RUN(parse_chat_request);
+    RUN(parse_completion_request);
+    RUN(parse_errors);
+    RUN(format_lines);
+    RUN(scan_results);
+    RUN(idset_and_shards);
+    RUN(scheduler_matches_generate);
+    return test_end();
+}
