@@ -510,12 +510,15 @@ static void finish(Run *R, int i, const char *reason) {
     slot_release(R, i);
 }
 
-// --- sample: the next token of slot i from its logits; checks the stop conditions in generate()'s order ---
+// --- sample: the next token of slot i from its logits; the stop conditions are generate()'s (gen_next_token) ---
 static void sample_slot(Run *R, int i, float *logits) {
     Slot *sl = &R->slots[i];
     Engine *e = R->s->e;
     if (sl->n_gen >= sl->cap_tokens) { finish(R, i, "length"); return; }
-    int id = sample(&sl->s, logits);
+    const char *fin;
+    size_t released;
+    int id = gen_next_token(&sl->s, logits, R->s->tok, &sl->ts, R->eos, R->n_eos, sl->n_gen, sl->cap_tokens,
+                            e->seq_len(e, i) >= e->max_ctx, &fin, &released);
     if (id < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "the model produced no usable logits (NaN) at token %d", sl->n_gen);
@@ -525,12 +528,7 @@ static void sample_slot(Run *R, int i, float *logits) {
         return;
     }
     sl->n_gen++;
-    sampler_accept(&sl->s, id);
-    for (int k = 0; k < R->n_eos; k++)
-        if (id == R->eos[k]) { finish(R, i, "stop"); return; }
-    textstop_push(&sl->ts, R->s->tok, id);
-    if (sl->ts.stopped) { finish(R, i, "stop"); return; }
-    if (sl->n_gen >= sl->cap_tokens || e->seq_len(e, i) >= e->max_ctx) { finish(R, i, "length"); return; }
+    if (fin) { finish(R, i, fin); return; }
     sl->next = id;
 }
 

@@ -162,6 +162,21 @@ static int emit(const GenParams *gp, const TextStop *ts, size_t n) {
     return gp->on_text(gp->user, ts->text + ts->n_text - n, n);
 }
 
+int gen_next_token(Sampler *s, float *logits, const Tokenizer *tok, TextStop *ts, const int *eos, int n_eos,
+                   int n_gen, int cap_tokens, int ctx_full, const char **finish, size_t *released) {
+    *finish = NULL;
+    *released = 0;
+    int id = sample(s, logits);
+    if (id < 0) return -1;
+    sampler_accept(s, id);
+    for (int k = 0; k < n_eos; k++)
+        if (id == eos[k]) { *finish = "stop"; return id; }
+    *released = textstop_push(ts, tok, id);
+    if (ts->stopped) *finish = "stop";
+    else if (n_gen + 1 >= cap_tokens || ctx_full) *finish = "length";  // no room to feed it back
+    return id;
+}
+
 int generate(Engine *e, int seq, const Tokenizer *tok, Sampler *s, const int *prompt, int n_prompt, int n_past,
              const GenParams *gp, GenResult *r) {
     memset(r, 0, sizeof *r);
@@ -207,19 +222,14 @@ int generate(Engine *e, int seq, const Tokenizer *tok, Sampler *s, const int *pr
     for (;;) {
         if (gp->interrupt && *gp->interrupt) { r->finish = "interrupted"; break; }
         if (r->n_gen >= cap_tokens) { r->finish = "length"; break; }
-        int id = sample(s, logits);
+        const char *fin;
+        size_t released;
+        int id = gen_next_token(s, logits, tok, &ts, gp->eos, gp->n_eos, r->n_gen, cap_tokens,
+                                e->seq_len(e, seq) >= e->max_ctx, &fin, &released);
         if (id < 0) { rc = fail(r, "the model produced no usable logits (NaN) at token %d", r->n_gen); break; }
         r->tokens[r->n_gen++] = id;
-        sampler_accept(s, id);
-        int is_eos = 0;
-        for (int k = 0; k < gp->n_eos; k++) is_eos |= id == gp->eos[k];
-        if (is_eos) { r->finish = "stop"; break; }
-        if (emit(gp, &ts, textstop_push(&ts, tok, id))) { r->finish = "interrupted"; break; }
-        if (ts.stopped) { r->finish = "stop"; break; }
-        if (r->n_gen >= cap_tokens || e->seq_len(e, seq) >= e->max_ctx) {  // no room to feed it back
-            r->finish = "length";
-            break;
-        }
+        if (emit(gp, &ts, released)) { r->finish = "interrupted"; break; }
+        if (fin) { r->finish = fin; break; }
         if (e->decode(e, 1, &seq, &id, logits)) { rc = fail(r, "decode: %s", e->err); break; }
         r->n_decoded++;
     }

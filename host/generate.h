@@ -1,7 +1,7 @@
 // generate.h — the generation loop shared by `run`, `chat` and the batch engine: prefill a prompt in chunks,
 // decode one token at a time, stream the decoded text, stop on EOS / stop strings / max tokens / a full context.
 // Also the pieces both text commands need: backend choice and their common command-line options.
-// defines: TextStop, GenParams, GenResult, generate, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
+// defines: TextStop, GenParams, GenResult, generate, gen_next_token, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
 #pragma once
 #include <signal.h>
 #include <stddef.h>
@@ -57,6 +57,13 @@ typedef struct {
 // either, free r with gen_result_free. The sequence then holds the prompt + every sampled token but the last.
 int  generate(Engine *e, int seq, const Tokenizer *tok, Sampler *s, const int *prompt, int n_prompt, int n_past,
               const GenParams *gp, GenResult *r);
+// One step of that loop, shared with the batch scheduler: samples from logits, records the token in the sampler
+// and checks the stop conditions in order: an EOS id ("stop"; its text is not shown), a stop string ("stop"), then
+// n_gen + 1 >= cap_tokens or a full context (ctx_full: the sequence caches max_ctx tokens; "length"). Returns the
+// token (to feed back when *finish is NULL) or -1 for unusable (NaN) logits; *released = bytes of new visible text
+// (at ts->text + ts->n_text - *released).
+int  gen_next_token(Sampler *s, float *logits, const Tokenizer *tok, TextStop *ts, const int *eos, int n_eos,
+                    int n_gen, int cap_tokens, int ctx_full, const char **finish, size_t *released);
 void gen_result_free(GenResult *r);
 // Readies sequence seq, whose cache holds cached[0, n_cached), for the prompt ids: keeps the longest common
 // prefix (at most n_ids - 1: the last prompt token must be fed to get logits), cutting the cache back with
