@@ -17,7 +17,7 @@ typedef struct {
     int is_chat;              // /v1/chat/completions (else /v1/completions)
     char *prompt;             // the text to tokenize: chat = the rendered template, completion = the prompt as is
     int parse_special;        // chat: special-token text is parsed; completion: plain text (as `run --raw`)
-    int max_tokens;           // -1: until EOS or a full context
+    int max_tokens;           // -1: until EOS or a full context; else >= 1
     SamplerParams sp;         // sampler_defaults() (as `run`) overridden by the body; seed defaults to a hash of the id
     char **stop; int n_stop;  // stop strings (malloc'd)
     char *model;              // the body's "model", echoed back (may be NULL)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,8 @@ int cmd_batch(int argc, char **argv) {
         die("%s: the output file is the input file", out_path);
     int fd = open(out_path, O_RDWR | O_CREAT | O_APPEND, 0644);
     if (fd < 0) die("%s: cannot open for writing (%s)", out_path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB))  // two writers would both answer the same requests
+        die("%s: another batch job is writing it (%s)", out_path, strerror(errno));
     IdSet done = { 0 }, dups = { 0 }, seen = { 0 };
     size_t out_len;
     char *old = read_all(out_path, &out_len), *nul = memchr(old, 0, out_len);
