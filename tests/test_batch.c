@@ -64,6 +64,17 @@ static void parse_chat_request(void) {
     CHECK(r.sp.seed == (batch_hash("x") & 0x7FFFFFFF), "default seed %llu", (unsigned long long)r.sp.seed);
     CHECK(r.max_tokens == -1 && r.sp.temperature == sampler_defaults().temperature, "defaults");
     batch_request_free(&r);
+
+    // tools and an assistant tool call pass through to the template as JSON
+    const char *l3 = "{\"custom_id\": \"t\", \"url\": \"/v1/chat/completions\", \"body\": {\"tools\": [{\"type\": \"function\", "
+                     "\"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}], \"messages\": ["
+                     "{\"role\": \"user\", \"content\": \"Paris?\"}, {\"role\": \"assistant\", \"content\": null, \"tool_calls\": "
+                     "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}]}, "
+                     "{\"role\": \"tool\", \"content\": \"22C\"}]}}";
+    CHECK(parse(l3, &r, code, msg) == 0, "%s: %s", code, msg);
+    CHECK(r.prompt && strstr(r.prompt, "<tools>") && strstr(r.prompt, "\"get_weather\"") && strstr(r.prompt, "<tool_call>") &&
+          strstr(r.prompt, "Paris") && strstr(r.prompt, "<tool_response>\n22C"), "tools prompt:\n%s", r.prompt);
+    batch_request_free(&r);
 }
 
 static void parse_completion_request(void) {
@@ -152,6 +163,25 @@ static void format_lines(void) {
     const JsonValue *c0 = ch && ch->n ? &ch->items[0] : NULL;
     CHECK(jstr(json_get(body, "object")) && !strcmp(jstr(json_get(body, "object")), "text_completion"), "object");
     CHECK(jstr(json_get(c0, "text")) && !strcmp(jstr(json_get(c0, "text")), "  raw\ttext <think>"), "completion text as is");
+    json_free(v);
+    free(line);
+    batch_request_free(&r);
+
+    // a tool call in a chat reply: tool_calls with the arguments as a JSON string, finish_reason "tool_calls"
+    CHECK(parse("{\"custom_id\": \"t\", \"url\": \"/v1/chat/completions\", \"body\": {\"messages\": [{\"role\": \"user\", "
+                "\"content\": \"q\"}]}}", &r, code, msg) == 0, "%s: %s", code, msg);
+    line = batch_format_result(&r, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": 1}}\n</tool_call>", "stop", 2, 3, 1);
+    v = parse_line(line);
+    body = json_get(json_get(v, "response"), "body");
+    ch = json_get(body, "choices");
+    c0 = ch && ch->n ? &ch->items[0] : NULL;
+    const JsonValue *tc = json_get(json_get(c0, "message"), "tool_calls"), *fn = tc && tc->n ? json_get(&tc->items[0], "function") : NULL;
+    CHECK(jstr(json_get(fn, "name")) && !strcmp(jstr(json_get(fn, "name")), "f"), "tool call name: %s", line);
+    const char *args = jstr(json_get(fn, "arguments"));
+    JsonValue *av = args ? json_parse(args, strlen(args), code, sizeof code) : NULL;
+    CHECK(av && jnum(json_get(av, "x")) == 1, "tool call arguments: %s", args ? args : "(none)");
+    CHECK(jstr(json_get(c0, "finish_reason")) && !strcmp(jstr(json_get(c0, "finish_reason")), "tool_calls"), "finish_reason");
+    json_free(av);
     json_free(v);
     free(line);
     batch_request_free(&r);
