@@ -129,6 +129,24 @@ if has batch; then  # the JSONL batch job end to end on the GPU
         timeout 200 bash tests/t_batch.sh > "$LOG/t_batch.log" 2>&1
         say "t_batch rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/t_batch.log" | tr '\n' ' ')"
     fi
+    # Throughput of the first batch engine on the issue-7 workload: B x (128 prompt -> 128 output), EOS ignored by
+    # not asking for it (completions, greedy, max_tokens 128; a random model rarely emits EOS).
+    f=$(synth 8b f16)
+    for B in 64 256; do
+        python3 - "$B" > /tmp/req-$B.jsonl <<'PY'
+import json, random, sys
+B = int(sys.argv[1]); r = random.Random(1)
+words = "the of and to in is was for on that with as by at from it an be this which or are".split()
+for i in range(B):
+    prompt = " ".join(r.choice(words) for _ in range(128))
+    print(json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/completions",
+                      "body": {"prompt": prompt, "max_tokens": 128, "temperature": 0}}))
+PY
+        rm -f /tmp/res-$B.jsonl
+        timeout 200 ./qwen3-ptx batch -m "$f" -i /tmp/req-$B.jsonl -o /tmp/res-$B.jsonl --backend gpu \
+            --max-seqs "$B" -c 320 --prefill-budget 2048 > "$LOG/batch-$B.log" 2>&1
+        say "batch 8b f16 B=$B rc=$? $(tail -2 "$LOG/batch-$B.log" | tr '\n' ' ')"
+    done
 fi
 
 if has llama; then
