@@ -10,30 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The card's achievable bandwidth, measured the way the floor is meant: a 1 GiB device-to-device copy, bytes read
-// plus bytes written, median of 7 after a warm-up. (~3.0 TB/s on an H100 SXM, ~4.3 on an H200.)
+// The floor's bandwidth: this card's copy rate, measured in the same run (gpu_copy_bandwidth).
 static double measure_copy_bw(void) {
     Gpu g;
     char err[256];
     if (gpu_init(&g, err, sizeof err)) return 0;
-    size_t n = (size_t)1 << 30;
-    CUdeviceptr a = gpu_alloc(&g, n), b = gpu_alloc(&g, n);
-    gpu_fill_u32(&g, a, 0x3F800000u, n / 4);
-    GpuTimer t;
-    gpu_timer_init(&t);
-    float ms[8];
-    for (int i = 0; i < 8; i++) {
-        gpu_timer_start(&g, &t);
-        CU_CHECK(cuMemcpyDtoDAsync(b, a, n, g.stream));
-        ms[i] = gpu_timer_stop_ms(&g, &t);
-    }
-    for (int i = 1; i < 8; i++)  // insertion sort of the 7 timed copies
-        for (int j = i; j > 1 && ms[j] < ms[j - 1]; j--) { float x = ms[j]; ms[j] = ms[j - 1]; ms[j - 1] = x; }
-    gpu_timer_free(&t);
-    gpu_free(&g, a);
-    gpu_free(&g, b);
+    double bw = gpu_copy_bandwidth(&g);
     gpu_shutdown(&g);
-    return 2.0 * n / (ms[4] * 1e-3);
+    return bw;
 }
 
 static int cmp_double(const void *a, const void *b) {

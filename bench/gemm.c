@@ -232,27 +232,6 @@ static double time_variant(const Problem *p, int v, int reps, int eager) {
     return t[reps / 2] * 1e3 / inner;
 }
 
-// The card's achievable bandwidth as the floor means it: a 1 GiB device-to-device copy, bytes read plus bytes
-// written, median of 7 after a warm-up.
-static double measure_copy_bw(void) {
-    size_t n = (size_t)1 << 30;
-    CUdeviceptr a = gpu_alloc(&G, n), b = gpu_alloc(&G, n);
-    gpu_fill_u32(&G, a, 0x3F800000u, n / 4);
-    GpuTimer t;
-    gpu_timer_init(&t);
-    float ms[8];
-    for (int i = 0; i < 8; i++) {
-        gpu_timer_start(&G, &t);
-        CU_CHECK(cuMemcpyDtoDAsync(b, a, n, G.stream));
-        ms[i] = gpu_timer_stop_ms(&G, &t);
-    }
-    qsort(ms + 1, 7, sizeof ms[0], cmp_float);
-    gpu_timer_free(&t);
-    gpu_free(&G, a);
-    gpu_free(&G, b);
-    return 2.0 * n / (ms[4] * 1e-3);
-}
-
 // ---------------------------------------------------------------- options
 typedef struct {
     int model_on[N_MODELS], layer_on[N_LAYERS], ms[MAX_MS], n_ms, reps, eager;
@@ -449,7 +428,7 @@ int main(int argc, char **argv) {
     BLAS_CHECK(cublasGetVersion(blas, &blas_ver));
     CU_CHECK(cuDriverGetVersion(&drv_ver));
 
-    if (o.bw == 0) o.bw = measure_copy_bw();
+    if (o.bw == 0) o.bw = gpu_copy_bandwidth(&G);
     printf("gemm: %s, %d SMs, L2 %.0f MB, driver %d, cuBLAS %d; seed %llu (QWEN3_BENCH_SEED reproduces)\n", G.name,
            G.sm_count, G.l2_bytes / 1e6, drv_ver, blas_ver, (unsigned long long)o.seed);
     printf("floor = max(bytes / %.2f TB/s (device copy), flops / %.0f TFLOP/s); bytes = W + A + C in bf16. "

@@ -12,69 +12,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-// ---------------------------------------------------------------- a growable string
-typedef struct { char *p; size_t len, cap; } Buf;
-
-static void buf_add(Buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c < b->len + n + 1) c *= 2;
-        b->p = xrealloc(b->p, c);
-        b->cap = c;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void buf_puts(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-static void buf_printf(Buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void buf_printf(Buf *b, const char *fmt, ...) {
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < (int)sizeof small) { buf_add(b, small, (size_t)n); return; }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    buf_add(b, big, (size_t)n);
-    free(big);
-}
-static void buf_str(Buf *b, const char *s) {  // a JSON string, or null
-    if (!s) { buf_puts(b, "null"); return; }
-    if (!b->p) buf_add(b, "", 0);
+// ---------------------------------------------------------------- JSON output pieces (StrBuf: util.h)
+static void buf_str(StrBuf *b, const char *s) {  // a JSON string, or null
+    if (!s) { sb_adds(b, "null"); return; }
+    if (!b->p) sb_add(b, "", 0);
     json_escape(&b->p, &b->len, &b->cap, s, strlen(s));
 }
 
 // Writes a parsed JSON value back as text (tools and tool_calls pass through to the chat template as JSON).
-static void buf_json(Buf *b, const JsonValue *v) {
+static void buf_json(StrBuf *b, const JsonValue *v) {
     switch (v->type) {
-    case JSON_NULL: buf_puts(b, "null"); break;
-    case JSON_BOOL: buf_puts(b, v->boolean ? "true" : "false"); break;
+    case JSON_NULL: sb_adds(b, "null"); break;
+    case JSON_BOOL: sb_adds(b, v->boolean ? "true" : "false"); break;
     case JSON_NUMBER:
-        if (v->number == floor(v->number) && fabs(v->number) < 1e15) buf_printf(b, "%.0f", v->number);
-        else buf_printf(b, "%.17g", v->number);
+        if (v->number == floor(v->number) && fabs(v->number) < 1e15) sb_printf(b, "%.0f", v->number);
+        else sb_printf(b, "%.17g", v->number);
         break;
     case JSON_STRING:
-        if (!b->p) buf_add(b, "", 0);
+        if (!b->p) sb_add(b, "", 0);
         json_escape(&b->p, &b->len, &b->cap, v->str, v->str_len);
         break;
     case JSON_ARRAY:
-        buf_puts(b, "[");
-        for (size_t i = 0; i < v->n; i++) { if (i) buf_puts(b, ", "); buf_json(b, &v->items[i]); }
-        buf_puts(b, "]");
+        sb_adds(b, "[");
+        for (size_t i = 0; i < v->n; i++) { if (i) sb_adds(b, ", "); buf_json(b, &v->items[i]); }
+        sb_adds(b, "]");
         break;
     case JSON_OBJECT:
-        buf_puts(b, "{");
+        sb_adds(b, "{");
         for (size_t i = 0; i < v->n; i++) {
-            if (i) buf_puts(b, ", ");
+            if (i) sb_adds(b, ", ");
             json_escape(&b->p, &b->len, &b->cap, v->keys[i], v->key_lens[i]);
-            buf_puts(b, ": ");
+            sb_adds(b, ": ");
             buf_json(b, &v->items[i]);
         }
-        buf_puts(b, "}");
+        sb_adds(b, "}");
         break;
     }
 }
@@ -176,15 +147,15 @@ static int content_text(const JsonValue *c, int i, char **out, ErrOut *o) {
         return 0;
     }
     if (c->type != JSON_ARRAY) return reject(o, "invalid_request", "messages[%d].content must be a string or an array of parts", i);
-    Buf b = { 0 };
-    buf_add(&b, "", 0);
+    StrBuf b = { 0 };
+    sb_add(&b, "", 0);
     for (size_t k = 0; k < c->n; k++) {
         const JsonValue *type = json_get(&c->items[k], "type"), *text = json_get(&c->items[k], "text");
         if (!type || type->type != JSON_STRING || strcmp(type->str, "text") || !is_text(text)) {
             free(b.p);
             return reject(o, "invalid_request", "messages[%d].content[%zu]: only {\"type\": \"text\", \"text\": ...} parts are supported", i, k);
         }
-        buf_puts(&b, text->str);
+        sb_adds(&b, text->str);
     }
     *out = b.p;
     return 0;
@@ -200,7 +171,7 @@ static int parse_chat(const JsonValue *body, int think, BatchRequest *r, ErrOut 
     int n = (int)msgs->n, rc = 0;
     ChatMsg *cm = xcalloc((size_t)n, sizeof *cm);
     char **owned = xcalloc((size_t)n * 2, sizeof *owned);  // content and tool_calls text, freed after rendering
-    Buf tools = { 0 };
+    StrBuf tools = { 0 };
     for (int i = 0; i < n && !rc; i++) {
         const JsonValue *m = &msgs->items[i], *role = json_get(m, "role");
         if (m->type != JSON_OBJECT || !is_text(role)) { rc = reject(o, "invalid_request", "messages[%d] needs a string role", i); break; }
@@ -216,7 +187,7 @@ static int parse_chat(const JsonValue *body, int think, BatchRequest *r, ErrOut 
         const JsonValue *rea = json_get(m, "reasoning_content"), *calls = json_get(m, "tool_calls");
         if (is_text(rea)) cm[i].reasoning = rea->str;
         if (calls && calls->type == JSON_ARRAY && calls->n) {
-            Buf cb = { 0 };
+            StrBuf cb = { 0 };
             buf_json(&cb, calls);
             owned[2 * i + 1] = cb.p;
             cm[i].tool_calls_json = cb.p;
@@ -327,62 +298,62 @@ int batch_parse_request(const char *line, size_t len, long line_no, int think, B
 }
 
 // ---------------------------------------------------------------- result lines
-static void line_head(Buf *b, const char *custom_id, long line_no) {
-    buf_printf(b, "{\"id\": \"batch_req_%016llx\", \"custom_id\": ",
+static void line_head(StrBuf *b, const char *custom_id, long line_no) {
+    sb_printf(b, "{\"id\": \"batch_req_%016llx\", \"custom_id\": ",
                (unsigned long long)(batch_hash(custom_id) ^ (uint64_t)line_no * 0x9E3779B97F4A7C15ull));
     buf_str(b, custom_id);
 }
 
 char *batch_format_error(const char *custom_id, long line_no, const char *code, const char *msg) {
-    Buf b = { 0 };
+    StrBuf b = { 0 };
     line_head(&b, custom_id, line_no);
-    buf_puts(&b, ", \"response\": null, \"error\": {\"code\": ");
+    sb_adds(&b, ", \"response\": null, \"error\": {\"code\": ");
     buf_str(&b, code);
-    buf_puts(&b, ", \"message\": ");
+    sb_adds(&b, ", \"message\": ");
     buf_str(&b, msg);
-    buf_puts(&b, "}}\n");
+    sb_adds(&b, "}}\n");
     return b.p;
 }
 
 char *batch_format_result(const BatchRequest *r, const char *text, const char *finish, int prompt_tokens,
                           int completion_tokens, long created) {
-    Buf b = { 0 };
+    StrBuf b = { 0 };
     uint64_t h = batch_hash(r->custom_id) ^ (uint64_t)r->line_no * 0x9E3779B97F4A7C15ull;
     line_head(&b, r->custom_id, r->line_no);
-    buf_printf(&b, ", \"response\": {\"status_code\": 200, \"request_id\": \"req_%016llx\", \"body\": {"
+    sb_printf(&b, ", \"response\": {\"status_code\": 200, \"request_id\": \"req_%016llx\", \"body\": {"
                    "\"id\": \"%s-%016llx\", \"object\": \"%s\", \"created\": %ld, \"model\": ",
                (unsigned long long)h, r->is_chat ? "chatcmpl" : "cmpl", (unsigned long long)h,
                r->is_chat ? "chat.completion" : "text_completion", created);
     buf_str(&b, r->model ? r->model : "qwen3-ptx");
-    buf_puts(&b, ", \"choices\": [{\"index\": 0, ");
+    sb_adds(&b, ", \"choices\": [{\"index\": 0, ");
     if (r->is_chat) {
         ParsedOutput po;
         parse_output(text, &po);
-        buf_puts(&b, "\"message\": {\"role\": \"assistant\", \"content\": ");
+        sb_adds(&b, "\"message\": {\"role\": \"assistant\", \"content\": ");
         buf_str(&b, po.content ? po.content : "");
-        if (po.reasoning) { buf_puts(&b, ", \"reasoning_content\": "); buf_str(&b, po.reasoning); }
+        if (po.reasoning) { sb_adds(&b, ", \"reasoning_content\": "); buf_str(&b, po.reasoning); }
         if (po.n_calls) {
-            buf_puts(&b, ", \"tool_calls\": [");
+            sb_adds(&b, ", \"tool_calls\": [");
             for (int i = 0; i < po.n_calls; i++) {
-                buf_printf(&b, "%s{\"id\": \"call_%016llx_%d\", \"type\": \"function\", \"function\": {\"name\": ",
+                sb_printf(&b, "%s{\"id\": \"call_%016llx_%d\", \"type\": \"function\", \"function\": {\"name\": ",
                            i ? ", " : "", (unsigned long long)h, i);
                 buf_str(&b, po.calls[i].name);
-                buf_puts(&b, ", \"arguments\": ");  // OpenAI sends the arguments as a JSON-encoded string
+                sb_adds(&b, ", \"arguments\": ");  // OpenAI sends the arguments as a JSON-encoded string
                 buf_str(&b, po.calls[i].arguments_json ? po.calls[i].arguments_json : "{}");
-                buf_puts(&b, "}}");
+                sb_adds(&b, "}}");
             }
-            buf_puts(&b, "]");
+            sb_adds(&b, "]");
             if (!strcmp(finish, "stop")) finish = "tool_calls";
         }
-        buf_puts(&b, "}");
+        sb_adds(&b, "}");
         parsed_output_free(&po);
     } else {
-        buf_puts(&b, "\"text\": ");
+        sb_adds(&b, "\"text\": ");
         buf_str(&b, text);
     }
-    buf_puts(&b, ", \"logprobs\": null, \"finish_reason\": ");
+    sb_adds(&b, ", \"logprobs\": null, \"finish_reason\": ");
     buf_str(&b, finish);
-    buf_printf(&b, "}], \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, \"total_tokens\": %d}}}, "
+    sb_printf(&b, "}], \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, \"total_tokens\": %d}}}, "
                    "\"error\": null}\n", prompt_tokens, completion_tokens, prompt_tokens + completion_tokens);
     return b.p;
 }

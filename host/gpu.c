@@ -226,6 +226,29 @@ void gpu_timer_free(GpuTimer *t) {
     CU_CHECK(cuEventDestroy(t->stop));
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+double gpu_copy_bandwidth(Gpu *g) {
+    size_t n = (size_t)1 << 30;
+    CUdeviceptr a = gpu_alloc(g, n), b = gpu_alloc(g, n);
+    gpu_fill_u32(g, a, 0x3F800000u, n / 4);
+    GpuTimer t;
+    gpu_timer_init(&t);
+    float ms[8];
+    for (int i = 0; i < 8; i++) {
+        gpu_timer_start(g, &t);
+        CU_CHECK(cuMemcpyDtoDAsync(b, a, n, g->stream));
+        ms[i] = gpu_timer_stop_ms(g, &t);
+    }
+    qsort(ms + 1, 7, sizeof ms[0], cmp_float);  // ms[0] was the warm-up
+    gpu_timer_free(&t);
+    gpu_free(g, a);
+    gpu_free(g, b);
+    return 2.0 * n / (ms[4] * 1e-3);
+}
+
 // ---------------------------------------------------------------- bf16 on the host
 uint16_t host_f32_to_bf16(float f) {
     uint32_t u;

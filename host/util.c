@@ -149,3 +149,18 @@ void sb_add(StrBuf *b, const char *s, size_t n) {
     b->p[b->len] = 0;
 }
 void sb_adds(StrBuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+void sb_printf(StrBuf *b, const char *fmt, ...) {
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (n < (int)sizeof small) { sb_add(b, small, (size_t)n); return; }
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_add(b, big, (size_t)n);
+    free(big);
+}

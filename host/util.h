@@ -32,3 +32,4 @@ float    rng_normal(Rng *r);          // N(0, 1)
 typedef struct { char *p; size_t len, cap; } StrBuf;
 void sb_add(StrBuf *b, const char *s, size_t n);
 void sb_adds(StrBuf *b, const char *s);  // strlen(s) bytes
+void sb_printf(StrBuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
