@@ -389,7 +389,7 @@ long batch_scan_results(const char *data, size_t len, size_t *valid_len, IdSet *
 // ---------------------------------------------------------------- the scheduler
 // Continuous batching: every step admits queued requests into free slots, prefills prompts in chunks under a
 // shared token budget, then runs ONE decode call for every sequence that has a token to feed, and samples each
-// with its own sampler. Slots are the engine's fixed KV-cache sequences (max_ctx tokens each): a sequence that
+// with its own sampler. Engines with step() get both in one forward pass per scheduler step (mixed_step). Slots are the engine's fixed KV-cache sequences (max_ctx tokens each): a sequence that
 // would outgrow its slot finishes with "length". Paged KV (slots sized by use) and preemption come later.
 typedef struct {
     int req;                     // index into reqs; -1: free
@@ -530,6 +530,42 @@ static int engine_failed(Run *R, const char *what) {
     return -1;
 }
 
+// One mixed engine step (engines with step()): every decode token, then prompt chunks of the oldest prompts up to
+// the budget, in ONE forward pass; decode rows and finished prompts' last rows are sampled after it. Returns -1 on
+// an engine error. Buffers: seqs/toks/want hold ns + budget entries, logits 2*ns rows.
+static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int *dseq, int *cseq, float *logits) {
+    Engine *e = R->s->e;
+    int ns = e->max_seqs, n = 0, nd = 0, nc = 0;
+    for (int i = 0; i < ns; i++)  // --- decode: every sequence with a sampled token to feed
+        if (R->slots[i].req >= 0 && R->slots[i].next >= 0) {
+            seqs[n] = i; toks[n] = R->slots[i].next; want[n++] = 1;
+            dseq[nd++] = i;
+            R->slots[i].next = -1;
+        }
+    for (int left = budget; left > 0;) {  // --- prefill: oldest prompt first, chunked to the budget
+        int best = -1;
+        for (int i = 0; i < ns; i++)
+            if (R->slots[i].req >= 0 && R->slots[i].n_prefilled < R->slots[i].n_prompt &&
+                (best < 0 || R->slots[i].order < R->slots[best].order)) best = i;
+        if (best < 0) break;
+        Slot *sl = &R->slots[best];
+        int k = sl->n_prompt - sl->n_prefilled < left ? sl->n_prompt - sl->n_prefilled : left;
+        for (int j = 0; j < k; j++) { seqs[n] = best; toks[n] = sl->prompt[sl->n_prefilled + j]; want[n++] = 0; }
+        sl->n_prefilled += k;
+        left -= k;
+        if (sl->n_prefilled == sl->n_prompt) { want[n - 1] = 1; cseq[nc++] = best; }
+    }
+    if (n == 0) return 0;
+    if (e->step(e, n, seqs, toks, want, logits)) return engine_failed(R, "step");
+    if (nd) {
+        R->st->decode_calls++;
+        R->st->decode_rows += nd;
+        sample_slots(R, nd, dseq, logits);
+    }
+    if (nc) sample_slots(R, nc, cseq, logits + (size_t)nd * e->cfg->vocab);  // each prompt's first reply token
+    return 0;
+}
+
 int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     Engine *e = s->e;
     int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : 512;
@@ -538,9 +574,18 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     R.n_eos = gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
     for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; }
-    // rows 0..ns-1: one decode call's logits; row ns: the logits of a prompt's last prefill chunk
-    float *logits = xmalloc(sizeof(float) * (size_t)vocab * (size_t)(ns + 1)), *prow = logits + (size_t)vocab * ns;
+    // rows 0..ns-1: one decode call's logits; row ns: the logits of a prompt's last prefill chunk. A mixed step
+    // (engine step()) needs up to 2*ns rows: decode rows, then the rows of prompts finished in that step.
+    float *logits = xmalloc(sizeof(float) * (size_t)vocab * (size_t)(e->step ? 2 * ns : ns + 1));
+    float *prow = logits + (size_t)vocab * ns;
     int *dseq = xmalloc(sizeof(int) * (size_t)ns), *dtok = xmalloc(sizeof(int) * (size_t)ns);
+    int *cseq = xmalloc(sizeof(int) * (size_t)ns), *mseq = NULL, *mtok = NULL;
+    char *mwant = NULL;
+    if (e->step) {
+        mseq = xmalloc(sizeof(int) * (size_t)(ns + budget));
+        mtok = xmalloc(sizeof(int) * (size_t)(ns + budget));
+        mwant = xmalloc((size_t)(ns + budget));
+    }
     int queued = 0, rc = 0;
     long order = 0;
     for (;;) {
@@ -551,6 +596,14 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             while (R.slots[i].req < 0 && queued < n && !R.stop) admit(&R, i, queued++, order++);
         st->queued = n - queued;
         if (st->active == 0) break;  // queue empty (or stopped) and nothing in flight
+
+        // --- with step(): prefill chunks and decode tokens in one forward pass ---
+        if (e->step) {
+            if ((rc = mixed_step(&R, budget, mseq, mtok, mwant, dseq, cseq, logits))) break;
+            st->steps++;
+            if (s->on_step) s->on_step(s->user, st);
+            continue;
+        }
 
         // --- prefill: up to `budget` prompt tokens, oldest prompt first; a finished prompt samples its first token ---
         for (int left = budget; left > 0 && !rc;) {
@@ -592,6 +645,10 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     st->queued = n - queued;
     free(dseq);
     free(dtok);
+    free(cseq);
+    free(mseq);
+    free(mtok);
+    free(mwant);
     free(logits);
     free(R.slots);
     return rc;

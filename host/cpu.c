@@ -316,6 +316,30 @@ static int cpu_decode(Engine *e, int n, const int *seqs, const int *tokens, floa
     return 0;
 }
 
+// A mixed step (engine.h): validated as a whole, caches reserved, then forward() in chunks of CPU_CHUNK tokens.
+static int cpu_step(Engine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
+    CpuEngine *ce = (CpuEngine *)e;
+    int vocab = e->cfg->vocab, rc = 0;
+    int *add = xcalloc((size_t)e->max_seqs, sizeof(int));  // tokens of this call per sequence
+    for (int i = 0; i < n && !rc; i++) {
+        if (seqs[i] < 0 || seqs[i] >= e->max_seqs) rc = set_err(e, "sequence %d out of range [0, %d)", seqs[i], e->max_seqs);
+        else if (tokens[i] < 0 || tokens[i] >= vocab) rc = set_err(e, "token id %d out of range [0, %d)", tokens[i], vocab);
+        else rc = reserve(ce, seqs[i], ce->seqs[seqs[i]].len + ++add[seqs[i]]);
+    }
+    int posv[CPU_CHUNK];
+    for (int i0 = 0; i0 < n && !rc; i0 += CPU_CHUNK) {
+        int T = n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK, n_want = 0;
+        for (int t = 0; t < T; t++) {
+            posv[t] = ce->seqs[seqs[i0 + t]].len++;
+            n_want += want[i0 + t] != 0;
+        }
+        forward(ce, T, tokens + i0, seqs + i0, posv, want + i0, logits);
+        logits += (size_t)n_want * vocab;
+    }
+    free(add);
+    return rc;
+}
+
 static void cpu_free_seq(Engine *e, int seq) {
     CpuEngine *ce = (CpuEngine *)e;
     if (seq < 0 || seq >= e->max_seqs) return;
@@ -368,6 +392,7 @@ Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
     ce->e.free_seq = cpu_free_seq;
     ce->e.seq_len = cpu_seq_len;
     ce->e.truncate = cpu_truncate;
+    ce->e.step = cpu_step;
     ce->e.destroy = cpu_destroy;
     ce->seqs = xcalloc((size_t)max_seqs, sizeof *ce->seqs);
     size_t T = CPU_CHUNK, q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_kv_head * c->head_dim;

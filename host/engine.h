@@ -22,6 +22,10 @@ struct Engine {
     // Optional (NULL = not supported): keep only the first n cached tokens of seq (0 <= n <= seq_len), so chat can
     // reuse the common prefix of a re-rendered conversation. Callers fall back to free_seq + a full re-prefill.
     int  (*truncate)(Engine *e, int seq, int n);
+    // Optional (NULL = not supported): one mixed step, as a continuous-batching scheduler wants it — n tokens from
+    // any sequences, prefill chunks and decode tokens together; token i is appended to seqs[i] (a sequence's tokens
+    // in order). The logits of the rows whose want[i] is set are written to logits, one row each, in order.
+    int  (*step)(Engine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits);
 };
 
 // CPU reference: float32 math, weights stay in the mmap in their GGUF type and are dequantized row by row.

@@ -182,6 +182,38 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
     return 0;
 }
 
+// A mixed step in forward() pieces of at most STEP_TOKENS tokens. A decode-shaped piece (every row wanted, as
+// when no prompt is being prefilled) still replays its CUDA graph.
+static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
+    GpuEngine *e = (GpuEngine *)eb;
+    int *add = xcalloc(eb->max_seqs, sizeof(int));  // tokens of this call per sequence
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (seqs[i] < 0 || seqs[i] >= eb->max_seqs) {
+            snprintf(eb->err, sizeof eb->err, "sequence id %d out of range [0, %d)", seqs[i], eb->max_seqs);
+            rc = -1;
+        } else if (tokens[i] < 0 || tokens[i] >= e->c.vocab) {
+            snprintf(eb->err, sizeof eb->err, "token id %d out of range [0, %d)", tokens[i], e->c.vocab);
+            rc = -1;
+        } else if (check_seq(e, seqs[i], ++add[seqs[i]])) rc = -1;
+    }
+    int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS];
+    float *out = logits;
+    for (int done = 0; done < n && !rc;) {
+        int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS, n_out = 0;
+        for (int t = 0; t < T; t++) {
+            slot[t] = seqs[done + t];
+            pos[t] = e->seq_len[slot[t]]++;  // positions in order; the cache holds them after this step
+            if (want[done + t]) rows[n_out++] = t;
+        }
+        forward(e, tokens + done, slot, pos, T, rows, n_out, out);
+        out += (size_t)n_out * e->c.vocab;
+        done += T;
+    }
+    free(add);
+    return rc;
+}
+
 static void gpu_free_seq(Engine *eb, int seq) {
     GpuEngine *e = (GpuEngine *)eb;
     if (seq >= 0 && seq < eb->max_seqs) e->seq_len[seq] = 0;
@@ -322,6 +354,7 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     e->base.seq_len = gpu_seq_len;
     e->base.destroy = gpu_destroy;
     e->base.truncate = gpu_truncate;
+    e->base.step = gpu_step;
     if (getenv("QWEN3_VERBOSE"))
         fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
                 "of file; KV cache %.2f GB; arena %.2f GB\n", g->name, g->sm_count, e->weight_bytes / 1e9,

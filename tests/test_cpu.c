@@ -345,6 +345,38 @@ static void batched_decode_equals_separate(void) {
     free(batched); free(one);
 }
 
+// step(): decode tokens of two sequences and a 70-token prompt of a third (longer than one internal chunk) in one
+// call == decode and prefill called separately.
+static void mixed_step_equals_separate(void) {
+    if (!tiny) SKIP("tiny model unavailable");
+    int V = tiny->cfg.vocab, pre[2][5], prompt[70], nxt[2];
+    Engine *a = cpu_engine_create(tiny, 3, 96), *b = cpu_engine_create(tiny, 3, 96);
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < 5; i++) pre[s][i] = (int)(rng_u64(&rng) % V);
+        nxt[s] = (int)(rng_u64(&rng) % V);
+        CHECK(a->prefill(a, s, pre[s], 5, NULL, NULL) == 0, "%s", a->err);
+        CHECK(b->prefill(b, s, pre[s], 5, NULL, NULL) == 0, "%s", b->err);
+    }
+    for (int i = 0; i < 70; i++) prompt[i] = (int)(rng_u64(&rng) % V);
+    float *sep = xmalloc((size_t)3 * V * 4), *mix = xmalloc((size_t)3 * V * 4);
+    CHECK(b->decode(b, 2, (int[]){ 0, 1 }, nxt, sep) == 0, "%s", b->err);
+    CHECK(b->prefill(b, 2, prompt, 70, sep + 2 * (size_t)V, NULL) == 0, "%s", b->err);
+    int seqs[72], toks[72];
+    char want[72];
+    for (int i = 0; i < 70; i++) { seqs[i] = 2; toks[i] = prompt[i]; want[i] = i == 69; }  // the prompt first,
+    seqs[70] = 0; toks[70] = nxt[0]; want[70] = 1;                                          // then the decodes
+    seqs[71] = 1; toks[71] = nxt[1]; want[71] = 1;
+    for (size_t i = 0; i < (size_t)3 * V; i++) mix[i] = NAN;
+    CHECK(a->step(a, 72, seqs, toks, want, mix) == 0, "%s", a->err);
+    double e_prompt = max_rel(mix, sep + 2 * (size_t)V, V), e0 = max_rel(mix + V, sep, V),
+           e1 = max_rel(mix + 2 * (size_t)V, sep + V, V);
+    printf("  mixed step vs separate: prompt %.2g, decode %.2g %.2g\n", e_prompt, e0, e1);
+    CHECK(e_prompt < 1e-4 && e0 < 1e-4 && e1 < 1e-4, "rel err %.3g %.3g %.3g", e_prompt, e0, e1);
+    CHECK(a->seq_len(a, 0) == 6 && a->seq_len(a, 1) == 6 && a->seq_len(a, 2) == 70, "lengths");
+    a->destroy(a); b->destroy(b);
+    free(sep); free(mix);
+}
+
 static void kv_overflow(void) {
     if (!tiny) SKIP("tiny model unavailable");
     int ctx = 4 + (int)(rng_u64(&rng) % 8), V = tiny->cfg.vocab, tok[32];
@@ -472,6 +504,7 @@ int main(void) {
     RUN(forward_vs_double_untied);
     RUN(chunked_equals_whole_equals_decode);
     RUN(batched_decode_equals_separate);
+    RUN(mixed_step_equals_separate);
     RUN(kv_overflow);
     RUN(free_seq_restarts);
     RUN(golden);

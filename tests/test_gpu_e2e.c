@@ -158,6 +158,42 @@ static void batched_decode_equals_single(void) {
     free(one); free(batch);
 }
 
+// One mixed step (a decode token of sequence 0 and a 40-token prompt of sequence 1 in one forward pass) gives the
+// logits that a decode call and a prefill call give separately.
+static void mixed_step_equals_separate(void) {
+    if (!gpu) SKIP("%s", why);
+    int V = model.cfg.vocab, n = 41;
+    Rng r;
+    rng_seed(&r, t_seed + 3);
+    int prompt0[8], prompt1[40], next0 = (int)(rng_u64(&r) % 150000);
+    for (int i = 0; i < 8; i++) prompt0[i] = (int)(rng_u64(&r) % 150000);
+    for (int i = 0; i < 40; i++) prompt1[i] = (int)(rng_u64(&r) % 150000);
+    float *sep = xmalloc(2 * (size_t)V * sizeof(float)), *mix = xmalloc(2 * (size_t)V * sizeof(float));
+    // separately
+    CHECK(gpu->prefill(gpu, 0, prompt0, 8, sep, NULL) == 0, "%s", gpu->err);
+    CHECK(gpu->decode(gpu, 1, (int[]){ 0 }, &next0, sep) == 0, "%s", gpu->err);
+    CHECK(gpu->prefill(gpu, 1, prompt1, 40, sep + V, NULL) == 0, "%s", gpu->err);
+    gpu->free_seq(gpu, 0);
+    gpu->free_seq(gpu, 1);
+    // mixed: prefill seq 0's prompt, then one step holding seq 0's decode token and seq 1's whole prompt
+    CHECK(gpu->prefill(gpu, 0, prompt0, 8, mix, NULL) == 0, "%s", gpu->err);
+    int seqs[41], toks[41];
+    char want[41];
+    seqs[0] = 0; toks[0] = next0; want[0] = 1;
+    for (int i = 0; i < 40; i++) { seqs[1 + i] = 1; toks[1 + i] = prompt1[i]; want[1 + i] = i == 39; }
+    for (size_t i = 0; i < 2 * (size_t)V; i++) mix[i] = NAN;  // poisoned
+    CHECK(gpu->step(gpu, n, seqs, toks, want, mix) == 0, "%s", gpu->err);
+    double e0 = rel_err_f(mix, sep, V), e1 = rel_err_f(mix + V, sep + V, V);
+    printf("  mixed step vs separate: decode row rel err %.3g, prompt row %.3g; lengths %d, %d\n", e0, e1,
+           gpu->seq_len(gpu, 0), gpu->seq_len(gpu, 1));
+    CHECK(e0 < 2e-2 && e1 < 2e-2, "mixed step differs: %.3g %.3g", e0, e1);
+    CHECK(gpu->seq_len(gpu, 0) == 9 && gpu->seq_len(gpu, 1) == 40, "lengths %d %d", gpu->seq_len(gpu, 0),
+          gpu->seq_len(gpu, 1));
+    gpu->free_seq(gpu, 0);
+    gpu->free_seq(gpu, 1);
+    free(sep); free(mix);
+}
+
 // The engine refuses to overflow a sequence's KV cache with a message instead of writing past it.
 static void kv_overflow_is_an_error(void) {
     if (!gpu) SKIP("%s", why);
@@ -174,6 +210,7 @@ int main(void) {
     RUN(greedy_tokens_match_cpu);
     RUN(prefill_logits_close_to_cpu);
     RUN(batched_decode_equals_single);
+    RUN(mixed_step_equals_separate);
     RUN(kv_overflow_is_an_error);
     if (gpu) gpu->destroy(gpu);
     if (cpu) cpu->destroy(cpu);
