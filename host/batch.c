@@ -19,36 +19,6 @@ static void buf_str(StrBuf *b, const char *s) {  // a JSON string, or null
     json_escape(&b->p, &b->len, &b->cap, s, strlen(s));
 }
 
-// Writes a parsed JSON value back as text (tools and tool_calls pass through to the chat template as JSON).
-static void buf_json(StrBuf *b, const JsonValue *v) {
-    switch (v->type) {
-    case JSON_NULL: sb_adds(b, "null"); break;
-    case JSON_BOOL: sb_adds(b, v->boolean ? "true" : "false"); break;
-    case JSON_NUMBER:
-        if (v->number == floor(v->number) && fabs(v->number) < 1e15) sb_printf(b, "%.0f", v->number);
-        else sb_printf(b, "%.17g", v->number);
-        break;
-    case JSON_STRING:
-        if (!b->p) sb_add(b, "", 0);
-        json_escape(&b->p, &b->len, &b->cap, v->str, v->str_len);
-        break;
-    case JSON_ARRAY:
-        sb_adds(b, "[");
-        for (size_t i = 0; i < v->n; i++) { if (i) sb_adds(b, ", "); buf_json(b, &v->items[i]); }
-        sb_adds(b, "]");
-        break;
-    case JSON_OBJECT:
-        sb_adds(b, "{");
-        for (size_t i = 0; i < v->n; i++) {
-            if (i) sb_adds(b, ", ");
-            json_escape(&b->p, &b->len, &b->cap, v->keys[i], v->key_lens[i]);
-            sb_adds(b, ": ");
-            buf_json(b, &v->items[i]);
-        }
-        sb_adds(b, "}");
-        break;
-    }
-}
 
 // ---------------------------------------------------------------- hashing, shards, the id set
 uint64_t batch_hash(const char *s) {
@@ -188,14 +158,14 @@ static int parse_chat(const JsonValue *body, int think, BatchRequest *r, ErrOut 
         if (is_text(rea)) cm[i].reasoning = rea->str;
         if (calls && calls->type == JSON_ARRAY && calls->n) {
             StrBuf cb = { 0 };
-            buf_json(&cb, calls);
+            json_write(&cb, calls);
             owned[2 * i + 1] = cb.p;
             cm[i].tool_calls_json = cb.p;
         }
     }
     if (!rc) {
         const JsonValue *t = json_get(body, "tools");
-        if (t && t->type == JSON_ARRAY && t->n) buf_json(&tools, t);
+        if (t && t->type == JSON_ARRAY && t->n) json_write(&tools, t);
         char err[256];
         r->prompt = chat_render(cm, n, tools.p, 1, think, err, sizeof err);
         if (!r->prompt) rc = reject(o, "invalid_request", "chat template: %s", err);

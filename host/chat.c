@@ -22,66 +22,6 @@
 #include <string.h>
 
 
-// ---------------------------------------------------------------- tojson
-// A double as JavaScript's Number.prototype.toString prints it: the shortest digits that round-trip, plain
-// notation for exponents in [-7, 21), else d.ddde+N.
-static void js_number(StrBuf *b, double x) {
-    char tmp[64];
-    if (isnan(x) || isinf(x)) { sb_adds(b, "null"); return; }  // JSON.stringify's choice
-    if (x == 0) { sb_adds(b, "0"); return; }
-    if (x < 0) { sb_adds(b, "-"); x = -x; }
-    int p = 1;
-    for (; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
-        if (strtod(tmp, NULL) == x) break;
-    }
-    // tmp = d.ddde[+-]XX with p significant digits
-    char digits[32];
-    int k = 0;
-    for (const char *s = tmp; *s && *s != 'e'; s++) if (*s != '.') digits[k++] = *s;
-    while (k > 1 && digits[k - 1] == '0') k--;
-    digits[k] = 0;
-    int n = atoi(strchr(tmp, 'e') + 1) + 1;  // value = 0.digits * 10^n
-    if (k <= n && n <= 21) {
-        sb_add(b, digits, (size_t)k);
-        for (int i = k; i < n; i++) sb_adds(b, "0");
-    } else if (0 < n && n <= 21) {
-        sb_add(b, digits, (size_t)n); sb_adds(b, "."); sb_add(b, digits + n, (size_t)(k - n));
-    } else if (-6 < n && n <= 0) {
-        sb_adds(b, "0.");
-        for (int i = 0; i < -n; i++) sb_adds(b, "0");
-        sb_add(b, digits, (size_t)k);
-    } else {
-        sb_add(b, digits, 1);
-        if (k > 1) { sb_adds(b, "."); sb_add(b, digits + 1, (size_t)(k - 1)); }
-        snprintf(tmp, sizeof tmp, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
-        sb_adds(b, tmp);
-    }
-}
-
-static void tojson(StrBuf *b, const JsonValue *v) {
-    switch (v->type) {
-    case JSON_NULL: sb_adds(b, "null"); break;
-    case JSON_BOOL: sb_adds(b, v->boolean ? "true" : "false"); break;
-    case JSON_NUMBER: js_number(b, v->number); break;
-    case JSON_STRING: json_escape(&b->p, &b->len, &b->cap, v->str, v->str_len); break;
-    case JSON_ARRAY:
-        sb_adds(b, "[");
-        for (size_t i = 0; i < v->n; i++) { if (i) sb_adds(b, ", "); tojson(b, &v->items[i]); }
-        sb_adds(b, "]");
-        break;
-    case JSON_OBJECT:
-        sb_adds(b, "{");
-        for (size_t i = 0; i < v->n; i++) {
-            if (i) sb_adds(b, ", ");
-            json_escape(&b->p, &b->len, &b->cap, v->keys[i], v->key_lens[i]);
-            sb_adds(b, ": ");
-            tojson(b, &v->items[i]);
-        }
-        sb_adds(b, "}");
-        break;
-    }
-}
 
 // Jinja truthiness of a JSON value.
 static int truthy(const JsonValue *v) {
@@ -143,7 +83,7 @@ char *chat_render(const ChatMsg *msgs, int n, const char *tools_json, int add_ge
         if (first_system) { add_str(&b, str_of(msgs[0].content)); sb_adds(&b, "\n\n"); }
         sb_adds(&b, "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
                  "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
-        for (size_t i = 0; i < tools->n; i++) { sb_adds(&b, "\n"); tojson(&b, &tools->items[i]); }
+        for (size_t i = 0; i < tools->n; i++) { sb_adds(&b, "\n"); json_write(&b, &tools->items[i]); }
         sb_adds(&b, "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
                  "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
                  "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n");
@@ -205,10 +145,10 @@ char *chat_render(const ChatMsg *msgs, int n, const char *tools_json, int add_ge
                     const JsonValue *name = json_get(call, "name"), *args = json_get(call, "arguments");
                     sb_adds(&b, "<tool_call>\n{\"name\": \"");
                     if (name && name->type == JSON_STRING) sb_add(&b, name->str, name->str_len);
-                    else if (name) tojson(&b, name);
+                    else if (name) json_write(&b, name);
                     sb_adds(&b, "\", \"arguments\": ");
                     if (args && args->type == JSON_STRING) sb_add(&b, args->str, args->str_len);
-                    else if (args) tojson(&b, args);
+                    else if (args) json_write(&b, args);
                     else sb_adds(&b, "null");
                     sb_adds(&b, "}\n</tool_call>");
                 }
@@ -300,7 +240,7 @@ static int parse_call(const char *s, size_t n, ToolCall *c) {
     StrBuf b = { 0 };
     if (!args) sb_adds(&b, "{}");
     else if (args->type == JSON_STRING) sb_add(&b, args->str, args->str_len);  // already JSON text (OpenAI style)
-    else tojson(&b, args);
+    else json_write(&b, args);
     c->arguments_json = b.p;
     json_free(v);
     return 0;

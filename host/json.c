@@ -9,6 +9,7 @@
 #include "json.h"
 #include "unicode.h"
 #include "util.h"
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,4 +348,65 @@ void json_escape(char **buf, size_t *len, size_t *cap, const char *s, size_t n) 
     reserve(buf, len, cap, 1);
     (*buf)[(*len)++] = '"';
     (*buf)[*len] = 0;
+}
+
+// ---------------------------------------------------------------- writing (as Jinja's tojson / JSON.stringify)
+// A double as JavaScript's Number.prototype.toString prints it: the shortest digits that round-trip, plain
+// notation for exponents in [-7, 21), else d.ddde+N.
+static void js_number(StrBuf *b, double x) {
+    char tmp[64];
+    if (isnan(x) || isinf(x)) { sb_adds(b, "null"); return; }  // JSON.stringify's choice
+    if (x == 0) { sb_adds(b, "0"); return; }
+    if (x < 0) { sb_adds(b, "-"); x = -x; }
+    int p = 1;
+    for (; p <= 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
+        if (strtod(tmp, NULL) == x) break;
+    }
+    // tmp = d.ddde[+-]XX with p significant digits
+    char digits[32];
+    int k = 0;
+    for (const char *s = tmp; *s && *s != 'e'; s++) if (*s != '.') digits[k++] = *s;
+    while (k > 1 && digits[k - 1] == '0') k--;
+    digits[k] = 0;
+    int n = atoi(strchr(tmp, 'e') + 1) + 1;  // value = 0.digits * 10^n
+    if (k <= n && n <= 21) {
+        sb_add(b, digits, (size_t)k);
+        for (int i = k; i < n; i++) sb_adds(b, "0");
+    } else if (0 < n && n <= 21) {
+        sb_add(b, digits, (size_t)n); sb_adds(b, "."); sb_add(b, digits + n, (size_t)(k - n));
+    } else if (-6 < n && n <= 0) {
+        sb_adds(b, "0.");
+        for (int i = 0; i < -n; i++) sb_adds(b, "0");
+        sb_add(b, digits, (size_t)k);
+    } else {
+        sb_add(b, digits, 1);
+        if (k > 1) { sb_adds(b, "."); sb_add(b, digits + 1, (size_t)(k - 1)); }
+        snprintf(tmp, sizeof tmp, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+        sb_adds(b, tmp);
+    }
+}
+
+void json_write(StrBuf *b, const JsonValue *v) {
+    switch (v->type) {
+    case JSON_NULL: sb_adds(b, "null"); break;
+    case JSON_BOOL: sb_adds(b, v->boolean ? "true" : "false"); break;
+    case JSON_NUMBER: js_number(b, v->number); break;
+    case JSON_STRING: json_escape(&b->p, &b->len, &b->cap, v->str, v->str_len); break;
+    case JSON_ARRAY:
+        sb_adds(b, "[");
+        for (size_t i = 0; i < v->n; i++) { if (i) sb_adds(b, ", "); json_write(b, &v->items[i]); }
+        sb_adds(b, "]");
+        break;
+    case JSON_OBJECT:
+        sb_adds(b, "{");
+        for (size_t i = 0; i < v->n; i++) {
+            if (i) sb_adds(b, ", ");
+            json_escape(&b->p, &b->len, &b->cap, v->keys[i], v->key_lens[i]);
+            sb_adds(b, ": ");
+            json_write(b, &v->items[i]);
+        }
+        sb_adds(b, "}");
+        break;
+    }
 }

@@ -1,7 +1,8 @@
 // json.h — a small strict JSON parser (RFC 8259) into a tree, and a string escaper for writing JSON.
-// defines: JsonValue, json_parse, json_get, json_free, json_escape
+// defines: JsonValue, json_parse, json_get, json_free, json_escape, json_write
 #pragma once
 #include <stddef.h>
+#include "util.h"
 
 typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } JsonType;
 
@@ -22,3 +23,6 @@ void json_free(JsonValue *v);
 const JsonValue *json_get(const JsonValue *obj, const char *key);   // NULL if absent or obj not an object
 // Appends s[0..n) JSON-escaped (with quotes) to a growable buffer *buf of *cap bytes holding *len.
 void json_escape(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+// Appends v as JSON text the way Jinja's tojson (and JSON.stringify) prints it: ", " and ": " separators, key
+// order kept, numbers in JavaScript's shortest round-trip form (1e-7, 0.1, 100), NaN/Inf as null.
+void json_write(StrBuf *b, const JsonValue *v);
