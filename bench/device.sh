@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
-#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize hf bench gemm batch peer
+#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize racecheck hf bench gemm batch peer
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -84,6 +84,15 @@ if has sanitize; then  # memcheck on a short end-to-end run through every kernel
     timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
         --random 40 --seed 3 -o /tmp/san.f32 > "$LOG/memcheck.log" 2>&1
     say "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/memcheck.log")"
+fi
+
+if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
+    f=$(synth tiny f32)
+    for tool in racecheck synccheck; do
+        QWEN3_EAGER=1 timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" \
+            --backend gpu --raw -p "The sky is blue because" -n 4 --temp 0 > "$LOG/$tool.log" 2>&1
+        say "$tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/$tool.log" | tr '\n' ' ')"
+    done
 fi
 
 if has hf; then  # HF transformers on the same GGUF: the independent reference
