@@ -180,10 +180,8 @@ int cmd_batch(int argc, char **argv) {
 
     char err[512] = "";
     Qwen3Model m;
-    if (qwen3_load(&m, model, err, sizeof err)) die("%s", err);
-    Tokenizer *tok = tok_load(&m.gguf, err, sizeof err);
-    if (!tok) die("%s: %s", model, err);
-    int ctx = m.cfg.ctx_len > 0 && (ctx_opt == 0 || ctx_opt > m.cfg.ctx_len) ? m.cfg.ctx_len : ctx_opt;
+    Tokenizer *tok;
+    int ctx = gen_open_model(model, ctx_opt, &m, &tok);
     size_t in_len;
     char *input = read_all(in_path, &in_len);
 

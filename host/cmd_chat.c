@@ -74,10 +74,8 @@ int cmd_chat(int argc, char **argv) {
 
     char err[512];
     Qwen3Model m;
-    if (qwen3_load(&m, o.model, err, sizeof err)) die("%s", err);
-    Tokenizer *tok = tok_load(&m.gguf, err, sizeof err);
-    if (!tok) die("%s: %s", o.model, err);
-    int ctx = m.cfg.ctx_len > 0 && (o.ctx == 0 || o.ctx > m.cfg.ctx_len) ? m.cfg.ctx_len : o.ctx;
+    Tokenizer *tok;
+    int ctx = gen_open_model(o.model, o.ctx, &m, &tok);
     Engine *e = engine_open(&m, o.backend, 1, ctx, err, sizeof err);
     if (!e) die("%s", err);
 

@@ -259,6 +259,14 @@ int gen_reuse_prefix(Engine *e, int seq, const int *cached, int n_cached, const 
 }
 
 // ---------------------------------------------------------------- backends
+int gen_open_model(const char *path, int ctx_opt, Qwen3Model *m, Tokenizer **tok) {
+    char err[512];
+    if (qwen3_load(m, path, err, sizeof err)) die("%s", err);
+    *tok = tok_load(&m->gguf, err, sizeof err);
+    if (!*tok) die("%s: %s", path, err);
+    return m->cfg.ctx_len > 0 && (ctx_opt == 0 || ctx_opt > m->cfg.ctx_len) ? m->cfg.ctx_len : ctx_opt;
+}
+
 Engine *engine_open(const Qwen3Model *m, const char *backend, int max_seqs, int max_ctx, char *err, size_t errlen) {
     if (!strcmp(backend, "cpu")) return cpu_engine_create(m, max_seqs, max_ctx);
     if (strcmp(backend, "gpu") && strcmp(backend, "auto")) {

@@ -1,7 +1,7 @@
 // generate.h — the generation loop shared by `run`, `chat` and the batch engine: prefill a prompt in chunks,
 // decode one token at a time, stream the decoded text, stop on EOS / stop strings / max tokens / a full context.
 // Also the pieces both text commands need: backend choice and their common command-line options.
-// defines: TextStop, GenParams, GenResult, generate, gen_next_token, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, GenCli, gen_cli_*
+// defines: TextStop, GenParams, GenResult, generate, gen_next_token, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, gen_open_model, GenCli, gen_cli_*
 #pragma once
 #include <signal.h>
 #include <stddef.h>
@@ -79,6 +79,9 @@ int  utf8_valid(const char *s, size_t n);  // 1 when s[0, n) is well-formed UTF-
 // backend "gpu", "cpu" or "auto" (the GPU engine, else the CPU reference with a one-line notice on stderr).
 // Returns NULL with err set when the asked-for backend cannot start.
 Engine *engine_open(const Qwen3Model *m, const char *backend, int max_seqs, int max_ctx, char *err, size_t errlen);
+// Opens a Qwen3 GGUF and its tokenizer for a command (dies with a one-line error) and returns the context to use:
+// ctx_opt (-c), 0 or more than the model's meaning the model's context length.
+int gen_open_model(const char *path, int ctx_opt, Qwen3Model *m, Tokenizer **tok);
 
 typedef struct {
     const char *model, *prompt, *prompt_file, *system, *backend;
