@@ -41,6 +41,7 @@ typedef struct {
     Engine e;            // first: an Engine * is a CpuEngine *
     const Qwen3Model *m;
     SeqCache *seqs;      // (max_seqs)
+    int *step_add;       // (max_seqs) scratch for step(): tokens per sequence in the call being checked
     RunState s;
 } CpuEngine;
 
@@ -320,7 +321,8 @@ static int cpu_decode(Engine *e, int n, const int *seqs, const int *tokens, floa
 static int cpu_step(Engine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
     CpuEngine *ce = (CpuEngine *)e;
     int vocab = e->cfg->vocab, rc = 0;
-    int *add = xcalloc((size_t)e->max_seqs, sizeof(int));  // tokens of this call per sequence
+    int *add = ce->step_add;  // tokens of this call per sequence
+    memset(add, 0, (size_t)e->max_seqs * sizeof(int));
     for (int i = 0; i < n && !rc; i++) {
         if (seqs[i] < 0 || seqs[i] >= e->max_seqs) rc = set_err(e, "sequence %d out of range [0, %d)", seqs[i], e->max_seqs);
         else if (tokens[i] < 0 || tokens[i] >= vocab) rc = set_err(e, "token id %d out of range [0, %d)", tokens[i], vocab);
@@ -336,7 +338,6 @@ static int cpu_step(Engine *e, int n, const int *seqs, const int *tokens, const 
         forward(ce, T, tokens + i0, seqs + i0, posv, want + i0, logits);
         logits += (size_t)n_want * vocab;
     }
-    free(add);
     return rc;
 }
 
@@ -368,6 +369,7 @@ static void cpu_destroy(Engine *e) {
     for (int i = 0; i < e->max_seqs; i++)
         for (int l = 0; l < QWEN3_MAX_LAYERS; l++) { free(ce->seqs[i].k[l]); free(ce->seqs[i].v[l]); }
     free(ce->seqs);
+    free(ce->step_add);
     RunState *s = &ce->s;
     float *bufs[] = { s->x, s->xb, s->q, s->k, s->v, s->att, s->proj, s->gate, s->up, s->logits };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -395,6 +397,7 @@ Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
     ce->e.step = cpu_step;
     ce->e.destroy = cpu_destroy;
     ce->seqs = xcalloc((size_t)max_seqs, sizeof *ce->seqs);
+    ce->step_add = xcalloc((size_t)max_seqs, sizeof(int));
     size_t T = CPU_CHUNK, q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_kv_head * c->head_dim;
     RunState *s = &ce->s;
     s->x = xmalloc(T * c->dim * sizeof(float));

@@ -46,6 +46,7 @@ typedef struct {
     int use_graphs;
     GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
+    int *step_add;        // host scratch for step(): tokens per slot in the call being checked
     size_t weight_bytes, cache_bytes;
 } GpuEngine;
 
@@ -186,8 +187,8 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
 // when no prompt is being prefilled) still replays its CUDA graph.
 static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
     GpuEngine *e = (GpuEngine *)eb;
-    int *add = xcalloc(eb->max_seqs, sizeof(int));  // tokens of this call per sequence
-    int rc = 0;
+    int *add = e->step_add, rc = 0;  // tokens of this call per sequence
+    memset(add, 0, eb->max_seqs * sizeof(int));
     for (int i = 0; i < n && !rc; i++) {
         if (seqs[i] < 0 || seqs[i] >= eb->max_seqs) {
             snprintf(eb->err, sizeof eb->err, "sequence id %d out of range [0, %d)", seqs[i], eb->max_seqs);
@@ -210,7 +211,6 @@ static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const
         out += (size_t)n_out * e->c.vocab;
         done += T;
     }
-    free(add);
     return rc;
 }
 
@@ -244,6 +244,7 @@ static void gpu_destroy(Engine *eb) {
     gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
     free(e->seq_len);
+    free(e->step_add);
     free(e);
 }
 
@@ -340,6 +341,7 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     gpu_upload_free(g);  // the staging buffers are only needed at load
     double t1 = now_sec();
     e->seq_len = xcalloc(max_seqs, sizeof(int));
+    e->step_add = xcalloc(max_seqs, sizeof(int));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
     const char *eager = getenv("QWEN3_EAGER");
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync;
