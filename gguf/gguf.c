@@ -52,7 +52,7 @@ int gguf_type_supported(uint32_t t) {
 }
 
 // Bytes of one scalar value; 0 for STRING, ARRAY and unknown types.
-static uint64_t scalar_size(uint32_t vt) {
+uint64_t gguf_vtype_size(uint32_t vt) {
     switch (vt) {
     case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
     case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
@@ -66,7 +66,7 @@ static uint64_t scalar_size(uint32_t vt) {
 static uint64_t min_elem_size(uint32_t vt) {
     if (vt == GGUF_VT_STRING) return 8;       // u64 length
     if (vt == GGUF_VT_ARRAY) return 12;       // u32 type + u64 count
-    return scalar_size(vt);
+    return gguf_vtype_size(vt);
 }
 
 // ---------------------------------------------------------------- bounded cursor (every read goes through it)
@@ -155,14 +155,14 @@ static int skip_value(Cursor *c, uint32_t vt, int depth, const char *what) {
     if (vt == GGUF_VT_STRING) { GGUFStr s; return read_str(c, &s, what); }
     if (vt != GGUF_VT_ARRAY) {
         if (vt >= GGUF_VT_COUNT) return fail(c, "%s: unknown value type %u", what, vt);
-        if (need(c, scalar_size(vt), what)) return -1;
-        c->pos += scalar_size(vt);
+        if (need(c, gguf_vtype_size(vt), what)) return -1;
+        c->pos += gguf_vtype_size(vt);
         return 0;
     }
     if (depth >= GGUF_MAX_DEPTH) return fail(c, "%s: arrays nested deeper than %d levels", what, GGUF_MAX_DEPTH);
     uint32_t et; uint64_t n;
     if (read_arr_header(c, &et, &n, what)) return -1;
-    if (scalar_size(et)) { c->pos += n * scalar_size(et); return 0; }  // fits: checked by read_arr_header
+    if (gguf_vtype_size(et)) { c->pos += n * gguf_vtype_size(et); return 0; }  // fits: checked by read_arr_header
     for (uint64_t i = 0; i < n; i++)
         if (skip_value(c, et, depth + 1, what)) return -1;
     return 0;
@@ -249,7 +249,7 @@ static int parse_kv(GGUFFile *f, Cursor *c, Index *ix, uint64_t i) {
             if (skip_value(c, GGUF_VT_ARRAY, 1, what)) return -1;
         return 0;
     }
-    c->pos += kv->arr_n * scalar_size(kv->arr_type);   // fits: checked by read_arr_header
+    c->pos += kv->arr_n * gguf_vtype_size(kv->arr_type);   // fits: checked by read_arr_header
     return 0;
 }
 
@@ -649,9 +649,9 @@ static int kv_begin(GGUFWriter *w, const char *key, uint32_t vt) {
 }
 
 void gguf_writer_kv_scalar(GGUFWriter *w, const char *key, uint32_t vt, const void *v) {
-    if (!scalar_size(vt)) { wfail(w, "key '%s': %s is not a scalar type", key, gguf_vtype_name(vt)); return; }
+    if (!gguf_vtype_size(vt)) { wfail(w, "key '%s': %s is not a scalar type", key, gguf_vtype_name(vt)); return; }
     if (kv_begin(w, key, vt)) return;
-    bytes_put(w, &w->kvs, v, scalar_size(vt));
+    bytes_put(w, &w->kvs, v, gguf_vtype_size(vt));
 }
 void gguf_writer_kv_u32(GGUFWriter *w, const char *key, uint32_t v) { gguf_writer_kv_scalar(w, key, GGUF_VT_UINT32, &v); }
 void gguf_writer_kv_i32(GGUFWriter *w, const char *key, int32_t v) { gguf_writer_kv_scalar(w, key, GGUF_VT_INT32, &v); }
@@ -668,12 +668,12 @@ void gguf_writer_kv_str(GGUFWriter *w, const char *key, const char *s, uint64_t 
 }
 
 void gguf_writer_kv_arr(GGUFWriter *w, const char *key, uint32_t vt, const void *v, uint64_t n) {
-    if (!scalar_size(vt)) { wfail(w, "key '%s': use kv_arr_str for string arrays", key); return; }
-    if (n > SIZE_MAX / scalar_size(vt)) { wfail(w, "key '%s': array too large", key); return; }
+    if (!gguf_vtype_size(vt)) { wfail(w, "key '%s': use kv_arr_str for string arrays", key); return; }
+    if (n > SIZE_MAX / gguf_vtype_size(vt)) { wfail(w, "key '%s': array too large", key); return; }
     if (kv_begin(w, key, GGUF_VT_ARRAY)) return;
     put_u32(w, &w->kvs, vt);
     put_u64(w, &w->kvs, n);
-    bytes_put(w, &w->kvs, v, (size_t)(n * scalar_size(vt)));
+    bytes_put(w, &w->kvs, v, (size_t)(n * gguf_vtype_size(vt)));
 }
 void gguf_writer_kv_arr_i32(GGUFWriter *w, const char *key, const int32_t *v, uint64_t n) {
     gguf_writer_kv_arr(w, key, GGUF_VT_INT32, v, n);

@@ -68,6 +68,7 @@ int64_t gguf_arr_int(const GGUFKV *kv, uint64_t i);   // any integer element typ
 double  gguf_arr_float(const GGUFKV *kv, uint64_t i); // f32/f64 element type
 const char *gguf_type_name(uint32_t ggml_type);       // "F32", "Q4_K", ...; "?" if unknown
 const char *gguf_vtype_name(uint32_t vt);
+uint64_t gguf_vtype_size(uint32_t vt);                // bytes of one scalar value; 0 for STRING/ARRAY/unknown
 int gguf_type_supported(uint32_t ggml_type);
 
 // ---------------------------------------------------------------- writer

@@ -88,17 +88,8 @@ static void js_scalar(uint32_t vt, const uint8_t *p) {
     }
 }
 
-static uint64_t vsize(uint32_t vt) {
-    switch (vt) {
-    case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
-    case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
-    case GGUF_VT_UINT32: case GGUF_VT_INT32: case GGUF_VT_FLOAT32: return 4;
-    default: return 8;
-    }
-}
-
 static void rand_value(uint32_t vt, uint8_t *out) {
-    for (uint64_t i = 0; i < vsize(vt); i++) out[i] = (uint8_t)rnd();
+    for (uint64_t i = 0; i < gguf_vtype_size(vt); i++) out[i] = (uint8_t)rnd();
     if (vt == GGUF_VT_BOOL) out[0] &= 1;
     if (vt == GGUF_VT_FLOAT32) { float f = gauss() * 1e3f; memcpy(out, &f, 4); }
     if (vt == GGUF_VT_FLOAT64) { double d = gauss() * 1e200; memcpy(out, &d, 8); }
@@ -132,12 +123,12 @@ static int gen(const char *dir) {
     for (int i = 0; i < 11; i++) {
         uint64_t n = i == 5 ? 0 : 1 + rnd() % 40;
         uint8_t *v = xmalloc_(n * 8);
-        for (uint64_t j = 0; j < n; j++) rand_value(scalars[i], v + j * vsize(scalars[i]));
+        for (uint64_t j = 0; j < n; j++) rand_value(scalars[i], v + j * gguf_vtype_size(scalars[i]));
         snprintf(key, sizeof key, "xcheck.array.%s", gguf_vtype_name(scalars[i]));
         gguf_writer_kv_arr(w, key, scalars[i], v, n);
         js_key(key, GGUF_VT_ARRAY, scalars[i]);
         fputc('[', js);
-        for (uint64_t j = 0; j < n; j++) { if (j) fputc(',', js); js_scalar(scalars[i], v + j * vsize(scalars[i])); }
+        for (uint64_t j = 0; j < n; j++) { if (j) fputc(',', js); js_scalar(scalars[i], v + j * gguf_vtype_size(scalars[i])); }
         fputs("]}", js);
         free(v);
     }

@@ -21,19 +21,9 @@ static void fill(void *p, size_t n) {
     for (size_t i = 0; i < n; i++) b[i] = (uint8_t)rng_u64(&rng);
 }
 
-static uint64_t vsize(uint32_t vt) {
-    switch (vt) {
-    case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
-    case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
-    case GGUF_VT_UINT32: case GGUF_VT_INT32: case GGUF_VT_FLOAT32: return 4;
-    case GGUF_VT_UINT64: case GGUF_VT_INT64: case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 // Random scalar bytes for a value type; floats are kept finite and bools 0/1 so comparisons are meaningful.
 static void rand_scalar(uint32_t vt, uint8_t *out) {
-    fill(out, vsize(vt));
+    fill(out, gguf_vtype_size(vt));
     if (vt == GGUF_VT_BOOL) out[0] &= 1;
     if (vt == GGUF_VT_FLOAT32) { float f = rng_normal(&rng) * 1000; memcpy(out, &f, 4); }
     if (vt == GGUF_VT_FLOAT64) { double d = rng_normal(&rng) * 1e100; memcpy(out, &d, 8); }
@@ -96,8 +86,8 @@ static void build_kvs(GGUFWriter *w) {
         e->type = GGUF_VT_ARRAY;
         e->arr_type = scalars[i];
         e->arr_n = i == 3 ? 0 : 1 + rng_u64(&rng) % 300;
-        e->arr = xmalloc(e->arr_n * vsize(e->arr_type) + 1);
-        for (uint64_t j = 0; j < e->arr_n; j++) rand_scalar(e->arr_type, e->arr + j * vsize(e->arr_type));
+        e->arr = xmalloc(e->arr_n * gguf_vtype_size(e->arr_type) + 1);
+        for (uint64_t j = 0; j < e->arr_n; j++) rand_scalar(e->arr_type, e->arr + j * gguf_vtype_size(e->arr_type));
         gguf_writer_kv_arr(w, e->key, e->arr_type, e->arr, e->arr_n);
     }
     for (int i = 0; i < 4; i++) {    // strings: empty, unicode, with an embedded NUL
@@ -184,18 +174,18 @@ static void check_kvs(const GGUFFile *f) {
         CHECK(kv == &f->kv[i], "key %s found at the wrong index", e->key);
         CHECK(kv->type == e->type, "key %s type %u, expected %u", e->key, kv->type, e->type);
         if (kv->type != e->type) continue;
-        if (vsize(e->type)) CHECK(!memcmp(kv->data, e->val, vsize(e->type)), "key %s value differs", e->key);
+        if (gguf_vtype_size(e->type)) CHECK(!memcmp(kv->data, e->val, gguf_vtype_size(e->type)), "key %s value differs", e->key);
         if (e->type == GGUF_VT_STRING)
             CHECK(kv->strs && kv->strs[0].len == e->lens[0] && !memcmp(kv->strs[0].ptr, e->strs[0], e->lens[0]),
                   "key %s string differs", e->key);
         if (e->type != GGUF_VT_ARRAY) continue;
         CHECK(kv->arr_type == e->arr_type && kv->arr_n == e->arr_n, "key %s array header differs", e->key);
         if (kv->arr_type != e->arr_type || kv->arr_n != e->arr_n) continue;
-        if (vsize(e->arr_type)) {
-            CHECK(!memcmp(kv->data, e->arr, e->arr_n * vsize(e->arr_type)), "key %s array data differs", e->key);
+        if (gguf_vtype_size(e->arr_type)) {
+            CHECK(!memcmp(kv->data, e->arr, e->arr_n * gguf_vtype_size(e->arr_type)), "key %s array data differs", e->key);
             int bad = 0;   // element accessors agree with the raw bytes
             for (uint64_t j = 0; j < e->arr_n; j++) {
-                const uint8_t *p = e->arr + j * vsize(e->arr_type);
+                const uint8_t *p = e->arr + j * gguf_vtype_size(e->arr_type);
                 switch (e->arr_type) {
                 case GGUF_VT_UINT8: bad += gguf_arr_int(kv, j) != *(const uint8_t *)p; break;
                 case GGUF_VT_INT8: bad += gguf_arr_int(kv, j) != *(const int8_t *)p; break;
