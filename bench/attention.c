@@ -1,0 +1,296 @@
+// attention.c — issue 6's benchmark: causal GQA attention (ptx/attention.ptx) on Qwen3-8B heads (32 q / 8 kv,
+// head_dim 128). Correctness first (fp64 host reference on fresh random inputs, seed printed), then
+//   prefill: one sequence of L tokens, FLOPs = 4·hd·n_head·L(L+1)/2 (QKᵀ and PV, causal), floor = FLOPs / peak;
+//   decode:  B sequences × context C, one query each at position C-1, bytes = K+V read = B·C·n_kv·hd·2·2,
+//            floor = bytes / this card's copy bandwidth (measured in the same run).
+// Times are medians of per-launch CUDA events, launches queued behind ~1.5 ms of memset so the host never starves
+// the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
+//   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]
+#include "../host/gpu_ops.h"
+#include "../host/util.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { HD = 128, N_HEAD = 32, N_KV = 8, MAX_RUNS = 200 };
+#define TOL 2e-2  // bf16 output of f32 math on bf16 inputs (P rounded to bf16 for P·V)
+
+// ---------------------------------------------------------------- the one place that knows the launcher and layout
+// When the KV cache becomes paged, only kv_offset and attn_launch change.
+typedef struct {
+    int T, n_head, n_kv, max_seqs, max_ctx;
+    CUdeviceptr out, q, k, v, slot, pos;  // out, q bf16 [T][n_head][HD]; k, v the caches; slot, pos int [T]
+} Attn;
+
+static size_t cache_elems(int max_seqs, int n_kv, int max_ctx) { return (size_t)max_seqs * n_kv * max_ctx * HD; }
+// element offset of (slot, kv head, position) in a cache: [max_seqs][n_kv][max_ctx][HD]
+static size_t kv_offset(int n_kv, int max_ctx, int slot, int h, int pos) {
+    return (((size_t)slot * n_kv + h) * max_ctx + pos) * HD;
+}
+static void attn_launch(Gpu *g, const Attn *a) {
+    launch_attention(g, a->out, a->q, a->k, a->v, a->slot, a->pos, a->T, a->n_head, a->n_kv, HD, a->max_ctx,
+                     1.0f / sqrtf((float)HD));
+}
+
+// ---------------------------------------------------------------- correctness
+static Rng rng;
+static int n_fail, n_pass;
+
+typedef struct {
+    int n_head, n_kv, max_ctx;
+    const int *slot, *pos, *rows;  // rows: the tokens checked
+    const uint16_t *q, *k, *v;
+    double *ref;                   // [n_rows][n_head][HD]
+} Ref;
+
+static void ref_one(void *ctx, int64_t i) {
+    const Ref *a = ctx;
+    int t = a->rows[i / a->n_head], h = (int)(i % a->n_head), kvh = h / (a->n_head / a->n_kv), n = a->pos[t] + 1;
+    const uint16_t *q = a->q + ((size_t)t * a->n_head + h) * HD;
+    double *s = xmalloc((size_t)n * sizeof(double)), mx = -INFINITY, sum = 0, o[HD] = { 0 }, qf[HD];
+    for (int c = 0; c < HD; c++) qf[c] = host_bf16_to_f32(q[c]);
+    for (int j = 0; j < n; j++) {
+        const uint16_t *k = a->k + kv_offset(a->n_kv, a->max_ctx, a->slot[t], kvh, j);
+        double d = 0;
+        for (int c = 0; c < HD; c++) d += qf[c] * host_bf16_to_f32(k[c]);
+        s[j] = d / sqrt((double)HD);
+        if (s[j] > mx) mx = s[j];
+    }
+    for (int j = 0; j < n; j++) {
+        double p = exp(s[j] - mx);
+        const uint16_t *v = a->v + kv_offset(a->n_kv, a->max_ctx, a->slot[t], kvh, j);
+        sum += p;
+        for (int c = 0; c < HD; c++) o[c] += p * host_bf16_to_f32(v[c]);
+    }
+    for (int c = 0; c < HD; c++) a->ref[i * HD + c] = o[c] / sum;
+    free(s);
+}
+
+static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2 * rng_uniform(&rng) - 1))); }
+
+// Runs T tokens (slot[t], pos[t]) over caches filled at the positions some token attends to and NaN elsewhere,
+// output poisoned with NaN; compares the rows listed (all when rows is NULL) with the fp64 reference.
+static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, int max_ctx, int T, const int *slot,
+                  const int *pos, const int *rows, int n_rows) {
+    size_t cn = cache_elems(max_seqs, n_kv, max_ctx), qn = (size_t)T * n_head * HD;
+    uint16_t *k = xmalloc(cn * 2), *v = xmalloc(cn * 2), *q = xmalloc(qn * 2), *ob = xmalloc(qn * 2);
+    int *last = xmalloc(sizeof(int) * (size_t)max_seqs), *all = NULL;
+    for (int s = 0; s < max_seqs; s++) last[s] = -1;
+    for (int t = 0; t < T; t++) if (pos[t] > last[slot[t]]) last[slot[t]] = pos[t];
+    for (int s = 0; s < max_seqs; s++)
+        for (int h = 0; h < n_kv; h++)
+            for (int p = 0; p < max_ctx; p++) {
+                size_t o = kv_offset(n_kv, max_ctx, s, h, p);
+                for (int c = 0; c < HD; c++) {
+                    k[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
+                    v[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
+                }
+            }
+    for (size_t i = 0; i < qn; i++) q[i] = rand_bf16(2.0);  // q amplitude 2: a sharper softmax than uniform
+    if (!rows) {
+        rows = all = xmalloc(sizeof(int) * (size_t)T);
+        for (int t = 0; t < T; t++) all[t] = t;
+        n_rows = T;
+    }
+    Attn a = { T, n_head, n_kv, max_seqs, max_ctx, gpu_alloc(g, qn * 2), gpu_alloc(g, qn * 2), gpu_alloc(g, cn * 2),
+               gpu_alloc(g, cn * 2), gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4) };
+    gpu_upload(g, a.q, q, qn * 2);
+    gpu_upload(g, a.k, k, cn * 2);
+    gpu_upload(g, a.v, v, cn * 2);
+    gpu_upload(g, a.slot, slot, (size_t)T * 4);
+    gpu_upload(g, a.pos, pos, (size_t)T * 4);
+    gpu_fill_u32(g, a.out, 0x7FC07FC0u, qn / 2);
+    attn_launch(g, &a);
+    gpu_download(g, ob, a.out, qn * 2);
+
+    size_t bad = 0;  // every output must be written and finite, checked rows or not
+    for (size_t i = 0; i < qn; i++) bad += !isfinite(host_bf16_to_f32(ob[i]));
+    size_t rn = (size_t)n_rows * n_head * HD;
+    double *ref = xmalloc(rn * sizeof(double)), num = 0, den = 0;
+    Ref r = { n_head, n_kv, max_ctx, slot, pos, rows, q, k, v, ref };
+    parallel_for((int64_t)n_rows * n_head, ref_one, &r);
+    for (int i = 0; i < n_rows; i++)
+        for (int j = 0; j < n_head * HD; j++) {
+            double d = host_bf16_to_f32(ob[(size_t)rows[i] * n_head * HD + j]) - ref[(size_t)i * n_head * HD + j];
+            num += d * d;
+            den += ref[(size_t)i * n_head * HD + j] * ref[(size_t)i * n_head * HD + j];
+        }
+    double err = bad ? INFINITY : sqrt(num / den);
+    int ok = err < TOL;  // NaN compares false
+    printf("%s check %-44s %d q / %d kv heads, %d of %d rows: rel err %.3g%s\n", ok ? "PASS" : "FAIL", what, n_head,
+           n_kv, n_rows, T, err, bad ? " (outputs not finite)" : "");
+    if (bad) printf("  %zu of %zu outputs not finite\n", bad, qn);
+    if (ok) n_pass++; else n_fail++;
+    CUdeviceptr d[] = { a.out, a.q, a.k, a.v, a.slot, a.pos };
+    for (int i = 0; i < 6; i++) gpu_free(g, d[i]);
+    free(k); free(v); free(q); free(ob); free(last); free(all); free(ref);
+}
+
+static void run_checks(Gpu *g, int long_ones) {
+    static const int lens[] = { 1, 63, 64, 65, 127, 128, 129, 4095 };
+    int *slot = xcalloc(32768, sizeof(int)), *pos = xmalloc(32768 * sizeof(int)), rows[129];
+    char what[80];
+    for (int i = 0; i < 8; i++) {  // prefill of one sequence from position 0, every row checked
+        for (int t = 0; t < lens[i]; t++) { slot[t] = 0; pos[t] = t; }
+        snprintf(what, sizeof what, "prefill L=%d", lens[i]);
+        check(g, what, N_HEAD, N_KV, 1, lens[i], lens[i], slot, pos, NULL, 0);
+    }
+    for (int i = 0; i < 8; i++) { slot[i] = 7 - i; pos[i] = lens[i] - 1; }  // one decode batch, a context each
+    check(g, "decode batch, contexts 1..4095", N_HEAD, N_KV, 8, 4096, 8, slot, pos, NULL, 0);
+    if (!long_ones) { free(slot); free(pos); return; }
+    // prefill of 32768 tokens, one head group (1 kv / 4 q heads): the last 64 rows, row 0 and 64 random rows
+    enum { L = 32768 };
+    for (int t = 0; t < L; t++) { slot[t] = 0; pos[t] = t; }
+    for (int i = 0; i < 64; i++) { rows[i] = L - 64 + i; rows[64 + i] = (int)(rng_u64(&rng) % (L - 64)); }
+    rows[128] = 0;
+    check(g, "prefill L=32768 (sampled rows)", 4, 1, 1, L, L, slot, pos, rows, 129);
+    slot[0] = 0; pos[0] = L - 1;
+    check(g, "decode context 32768", N_HEAD, N_KV, 1, L, 1, slot, pos, NULL, 0);
+    free(slot); free(pos);
+}
+
+// ---------------------------------------------------------------- timing
+static int cmp_f(const void *a, const void *b) { float x = *(const float *)a, y = *(const float *)b; return (x > y) - (x < y); }
+
+// Fills n bytes with random bf16 in [-1, 1): one uploaded chunk, doubled on the device.
+static void fill_random(Gpu *g, CUdeviceptr p, size_t n) {
+    size_t c = n < (32u << 20) ? n : (32u << 20);
+    uint16_t *h = xmalloc(c);
+    for (size_t i = 0; i < c / 2; i++) h[i] = rand_bf16(1.0);
+    gpu_upload(g, p, h, c & ~(size_t)1);
+    free(h);
+    for (size_t done = c; done < n;) {
+        size_t m = done < n - done ? done : n - done;
+        CU_CHECK(cuMemcpyDtoDAsync(p + done, p, m, g->stream));
+        done += m;
+    }
+    gpu_sync(g);
+}
+
+// Median µs of one launch over `runs`, cycling through enough copies of q/k/v to spill L2.
+static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slot, const int *pos, int runs,
+                        CUdeviceptr busy, size_t busy_bytes) {
+    size_t cb = cache_elems(max_seqs, N_KV, max_ctx) * 2, qb = (size_t)T * N_HEAD * HD * 2;
+    size_t set = (2 * cb + qb + 255) & ~(size_t)255, want = (2 * g->l2_bytes + set - 1) / set;
+    int n_sets = want < (size_t)runs ? (int)want : runs;
+    CUdeviceptr base = gpu_alloc(g, set * n_sets);
+    Attn a = { T, N_HEAD, N_KV, max_seqs, max_ctx, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, (size_t)T * 4),
+               gpu_alloc(g, (size_t)T * 4) };
+    fill_random(g, base, set * n_sets);
+    gpu_upload(g, a.slot, slot, (size_t)T * 4);
+    gpu_upload(g, a.pos, pos, (size_t)T * 4);
+    CUevent ev[MAX_RUNS + 1];
+    for (int i = 0; i <= runs; i++) CU_CHECK(cuEventCreate(&ev[i], CU_EVENT_DEFAULT));
+    a.k = base; a.v = base + cb; a.q = base + 2 * cb;
+    attn_launch(g, &a);  // warm-up: module load, shared-memory opt-in
+    // A head start of memsets (which also flush L2) lets the host queue every launch before the GPU reaches it.
+    for (int i = 0; i < 4; i++) gpu_fill_u32(g, busy, (uint32_t)i, busy_bytes / 4);
+    for (int i = 0; i < runs; i++) {
+        CUdeviceptr s = base + set * (size_t)(i % n_sets);
+        a.k = s; a.v = s + cb; a.q = s + 2 * cb;
+        CU_CHECK(cuEventRecord(ev[i], g->stream));
+        attn_launch(g, &a);
+    }
+    CU_CHECK(cuEventRecord(ev[runs], g->stream));
+    CU_CHECK(cuEventSynchronize(ev[runs]));
+    float ms[MAX_RUNS];
+    for (int i = 0; i < runs; i++) CU_CHECK(cuEventElapsedTime(&ms[i], ev[i], ev[i + 1]));
+    for (int i = 0; i <= runs; i++) CU_CHECK(cuEventDestroy(ev[i]));
+    qsort(ms, runs, sizeof ms[0], cmp_f);
+    gpu_free(g, base); gpu_free(g, a.q); gpu_free(g, a.slot); gpu_free(g, a.pos);
+    return 1e3 * ms[runs / 2];
+}
+
+static void git_commit(char *out, size_t n) {
+    snprintf(out, n, "?");
+    FILE *p = popen("git describe --always --dirty=+wip 2>/dev/null", "r");
+    if (!p) return;
+    if (fgets(out, (int)n, p)) out[strcspn(out, "\n")] = 0;
+    if (!out[0]) snprintf(out, n, "?");
+    pclose(p);
+}
+
+int main(int argc, char **argv) {
+    int do_check = 1, do_bench = 1, long_ones = 1, runs = 30;
+    double max_gb = 40, peak = 989e12;
+    const char *tsv = NULL;
+    uint64_t seed = (uint64_t)time(NULL);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) die("usage: attention [--check 0|1] [--bench 0|1] [--long 0|1] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]");
+        i++;
+        if (!strcmp(a, "--check")) do_check = atoi(v);
+        else if (!strcmp(a, "--bench")) do_bench = atoi(v);
+        else if (!strcmp(a, "--long")) long_ones = atoi(v);
+        else if (!strcmp(a, "--runs")) runs = atoi(v);
+        else if (!strcmp(a, "--max-gb")) max_gb = atof(v);
+        else if (!strcmp(a, "--peak")) peak = atof(v);
+        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--tsv")) tsv = v;
+        else die("attention: unknown option '%s'", a);
+    }
+    if (runs < 20 || runs > MAX_RUNS) die("attention: --runs must be 20..%d", MAX_RUNS);
+    Gpu g;
+    char err[256];
+    if (gpu_init(&g, err, sizeof err)) {
+        printf("attention: no GPU (%s): nothing measured\n", err);
+        return 1;
+    }
+    rng_seed(&rng, seed);
+    printf("%s, %d SMs, %.0f MB L2; seed %llu (--seed reproduces)\n", g.name, g.sm_count, g.l2_bytes / 1e6,
+           (unsigned long long)seed);
+    if (do_check) run_checks(&g, long_ones);
+    if (!do_bench) goto done;
+
+    double bw = gpu_copy_bandwidth(&g);
+    printf("floors: prefill FLOPs / %.0f TFLOP/s (H100 SXM dense BF16; the H200 has the same peak); "
+           "decode K+V bytes / %.2f TB/s (this card's copy, measured now)\n", peak / 1e12, bw / 1e12);
+    FILE *f = NULL;
+    char date[32], commit[64];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
+    git_commit(commit, sizeof commit);
+    if (tsv) {
+        f = fopen(tsv, "a");
+        if (!f) die("%s: cannot open for appending", tsv);
+        if (ftell(f) == 0) fprintf(f, "# date\tcard\tcommit\tkind\tsize\ttime_us\tTFLOP_s or GB_s\tpct_of_floor\n");
+    }
+    size_t busy_bytes = (size_t)1 << 30;
+    CUdeviceptr busy = gpu_alloc(&g, busy_bytes);
+    int *slot = xcalloc(32768, sizeof(int)), *pos = xmalloc(32768 * sizeof(int));
+
+    static const int Ls[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
+    printf("%-8s %-14s %12s %12s %12s %10s\n", "prefill", "L", "floor us", "time us", "TFLOP/s", "% floor");
+    for (int i = 0; i < 7; i++) {
+        int L = Ls[i];
+        for (int t = 0; t < L; t++) { slot[t] = 0; pos[t] = t; }
+        double flops = 4.0 * HD * N_HEAD * (double)L * (L + 1) / 2, floor_us = 1e6 * flops / peak;
+        double us = time_attn(&g, L, 1, L, slot, pos, runs, busy, busy_bytes), tf = flops / (us * 1e-6) / 1e12;
+        printf("%-8s %-14d %12.1f %12.1f %12.1f %10.1f\n", "prefill", L, floor_us, us, tf, 100 * floor_us / us);
+        if (f) fprintf(f, "%s\t%s\t%s\tprefill\t%d\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, L, us, tf, 100 * floor_us / us);
+    }
+    static const int Bs[] = { 1, 8, 32, 64, 128, 256, 512 }, Cs[] = { 128, 1024, 4096, 8192, 32768 };
+    printf("%-8s %-14s %12s %12s %12s %10s\n", "decode", "B x C", "floor us", "time us", "GB/s", "% copy bw");
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 5; j++) {
+            int B = Bs[i], C = Cs[j];
+            double bytes = (double)B * C * N_KV * HD * 2 * 2, floor_us = 1e6 * bytes / bw;
+            char size[32];
+            snprintf(size, sizeof size, "%dx%d", B, C);
+            if (bytes > max_gb * 1e9) { printf("%-8s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", "decode", size, bytes / 1e9, max_gb); continue; }
+            for (int t = 0; t < B; t++) { slot[t] = t; pos[t] = C - 1; }
+            double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
+            printf("%-8s %-14s %12.1f %12.1f %12.1f %10.1f\n", "decode", size, floor_us, us, gbs, 100 * floor_us / us);
+            if (f) fprintf(f, "%s\t%s\t%s\tdecode\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, size, us, gbs, 100 * floor_us / us);
+        }
+    if (f) fclose(f);
+    gpu_free(&g, busy);
+    free(slot); free(pos);
+done:
+    if (do_check) printf("checks: %d passed, %d failed\n", n_pass, n_fail);
+    gpu_upload_free(&g);
+    gpu_shutdown(&g);
+    return n_fail ? 1 : 0;
+}
