@@ -1,5 +1,5 @@
 // unroll.h — compile-time loops for hand-written PTX (PTX has no register arrays, so every unrolled copy
-// needs its own register names): REPn(X) expands X(0) .. X(n-1); REPAn(X, a) expands X(a, 0) .. X(a, n-1);
+// needs its own register names): REPn(X) (n <= 32) expands X(0) .. X(n-1); REPAn(X, a) expands X(a, 0) .. X(a, n-1);
 // REPKn is a second copy of REPn for a loop whose body itself uses REPn (a macro cannot expand inside its own
 // expansion). CAT(a, b) pastes after expanding its arguments, e.g. CAT(REP, MT)(X) with #define MT 4.
 #pragma once
@@ -21,6 +21,22 @@
 #define REP14(X) REP13(X) X(13)
 #define REP15(X) REP14(X) X(14)
 #define REP16(X) REP15(X) X(15)
+#define REP17(X) REP16(X) X(16)
+#define REP18(X) REP17(X) X(17)
+#define REP19(X) REP18(X) X(18)
+#define REP20(X) REP19(X) X(19)
+#define REP21(X) REP20(X) X(20)
+#define REP22(X) REP21(X) X(21)
+#define REP23(X) REP22(X) X(22)
+#define REP24(X) REP23(X) X(23)
+#define REP25(X) REP24(X) X(24)
+#define REP26(X) REP25(X) X(25)
+#define REP27(X) REP26(X) X(26)
+#define REP28(X) REP27(X) X(27)
+#define REP29(X) REP28(X) X(28)
+#define REP30(X) REP29(X) X(29)
+#define REP31(X) REP30(X) X(30)
+#define REP32(X) REP31(X) X(31)
 #define REPK1(X) X(0)
 #define REPK2(X) REPK1(X) X(1)
 #define REPK3(X) REPK2(X) X(2)

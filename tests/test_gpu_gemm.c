@@ -1,14 +1,10 @@
-// test_gpu_gemm.c — the tensor-core GEMM (ptx/gemm_bf16.ptx via launch_gemm) against an fp64 CPU reference on
+// test_gpu_gemm.c — the tensor-core GEMMs (ptx/gemm_bf16.ptx and ptx/gemm_wg.ptx via launch_gemm) against an fp64 CPU reference on
 // Qwen3 0.6B and 8B shapes, every epilogue mode, every tile shape, split-K; then prints timings (not asserted).
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "gpu_test.h"
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 
-// host/gpu_gemm.c: launch_gemm with an explicit tile (0 16x32, 1 64x64, 2 128x128, 3 16x16, -1 auto) and k splits
-// (0 or 1: none; > 1: split-K with red.global.add)
-void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
-                    int splits);
 
 // Random bf16 matrix (uniform in [-1, 1), never all zero): host bf16 bits and the same values as float.
 static void rand_bf16(uint16_t *h, float *f, size_t n) {
@@ -159,8 +155,8 @@ static void gemm_each_tile_and_split(void) {
     static const int splits[] = { 1, 2, 3 };
     for (int s = 0; s < 3; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
-        for (int tile = 0; tile < 4; tile++)
-            for (int sp = 0; sp < 3; sp++)
+        for (int tile = 0; tile < GEMM_N_TILES; tile++)
+            for (int sp = 0; sp < (tile < GEMM_FIRST_WG ? 3 : 1); sp++)
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
@@ -172,7 +168,7 @@ static void gemm_each_tile_and_split(void) {
 }
 
 // Timings (printed, not asserted): weights rotate through enough copies to exceed L2, so M = 1 measures HBM.
-static void time_one(const char *label, int M, int N, int K, int mode, int splits) {
+static void time_one(const char *label, int M, int N, int K, int mode, int tile, int splits) {
     size_t wbytes = (size_t)N * K * 2;
     int copies = (int)((3 * G.l2_bytes + wbytes - 1) / wbytes);
     if (copies < 1) copies = 1;
@@ -185,12 +181,12 @@ static void time_one(const char *label, int M, int N, int K, int mode, int split
     CUdeviceptr dA = gpu_alloc(&G, (size_t)M * K * 2), dC = gpu_alloc(&G, (size_t)M * N * 4);
     gpu_fill_u32(&G, dA, 0x3F803F80u, (size_t)M * K / 2);
     gpu_fill_u32(&G, dC, 0, (size_t)M * N);
-    for (int c = 0; c < copies; c++) launch_gemm_ex(&G, dC, dA, dW[c], M, N, K, mode, -1, splits);  // warm up
+    for (int c = 0; c < copies; c++) launch_gemm_ex(&G, dC, dA, dW[c], M, N, K, mode, tile, splits);  // warm up
     int iters = 20 > copies ? 20 : copies;
     GpuTimer t;
     gpu_timer_init(&t);
     gpu_timer_start(&G, &t);
-    for (int i = 0; i < iters; i++) launch_gemm_ex(&G, dC, dA, dW[i % copies], M, N, K, mode, -1, splits);
+    for (int i = 0; i < iters; i++) launch_gemm_ex(&G, dC, dA, dW[i % copies], M, N, K, mode, tile, splits);
     double ms = gpu_timer_stop_ms(&G, &t) / iters;
     gpu_timer_free(&t);
     double bytes = wbytes + (double)M * K * 2 + (double)M * N * (mode == GEMM_ADD_F32 ? 8 : 4);
@@ -214,12 +210,20 @@ static void gemm_timings(void) {
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 5; j++) {
             if (m[i] > 8 && j == 4) continue;  // lm_head only for decode rows
-            time_one(s[j].name, m[i], s[j].N, s[j].K, s[j].mode, 0);
+            time_one(s[j].name, m[i], s[j].N, s[j].K, s[j].mode, -1, 0);
         }
     // split-K (not the default: not bit-reproducible) on the decode shapes with few CTAs, for comparison
-    time_one("o split3", 1, 4096, 4096, GEMM_ADD_F32, 3);
-    time_one("down split3", 1, 4096, 12288, GEMM_ADD_F32, 3);
-    time_one("qkv split2", 1, 6144, 4096, GEMM_STORE_F32, 2);
+    time_one("o split3", 1, 4096, 4096, GEMM_ADD_F32, -1, 3);
+    time_one("down split3", 1, 4096, 12288, GEMM_ADD_F32, -1, 3);
+    time_one("qkv split2", 1, 6144, 4096, GEMM_STORE_F32, -1, 2);
+    // every tile at the prefill shape and a mid-M one (the worklog in NOTES.md compares them)
+    static const char *tname[GEMM_N_TILES] = { "mma16x32", "mma64x64", "mma128", "mma16x16", "wg128x256",
+                                               "wg128x128", "wg64x128", "wg64x64" };
+    for (int t = 1; t < GEMM_N_TILES; t++) {
+        if (t == 3) continue;
+        time_one(tname[t], 4096, 24576, 4096, GEMM_STORE_F32, t, 0);
+        time_one(tname[t], 256, 4096, 4096, GEMM_ADD_F32, t, 0);
+    }
 }
 
 int main(void) {

@@ -1,0 +1,281 @@
+// gemm_wg_body.h — one tile configuration of the warp-specialised wgmma + TMA GEMM, included by gemm_wg.ptx once
+// per configuration. The includer defines (literal numbers):
+//   NAME     .entry name
+//   NCONS    consumer warpgroups (1 or 2); each owns 64 rows of the CTA tile, so BM = 64 * NCONS
+//   BN       CTA tile columns (output features) = the wgmma N (64..256, multiple of 8... here of 64)
+//   NJ, NJM1 BN / 8 and BN / 8 - 1 (the accumulator list is built from groups of four registers)
+//   STAGES   depth of the TMA / mbarrier ring
+//
+// C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
+// TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
+// maps by value), C (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32. K % 64 == 0, N % 8 == 0.
+//
+// Roles: warpgroup 0 is the producer (one thread issues every TMA load; the warpgroup gives its registers away
+// with setmaxnreg.dec), warpgroups 1..NCONS are consumers (setmaxnreg.inc to 232: BN/2 f32 accumulators each).
+// Persistent: the grid is at most one CTA per SM; CTA c takes tiles c, c + gridDim.x, ... in a grouped order
+// (GROUP_M row-tiles side by side walk the N tiles together, so concurrently running CTAs share A and W tiles in
+// L2). The ring runs across tiles: the producer fills the next tile's stages while the consumers store this one.
+//
+// Ring protocol (stage s = it % STAGES, phase = (it / STAGES) & 1, `it` counting K slices over all tiles):
+//   producer: wait empty[s] on phase ^ 1 (a fresh barrier passes at once), arrive.expect_tx(full[s], STAGE_BYTES),
+//             TMA A slice and W slice into stage s signalling full[s].
+//   consumer: wait full[s] on phase, 4 x wgmma m64nBNk16 (K = 64 per slice, +32 B per k16 step inside the
+//             128-byte swizzle atom), commit; wait_group 1 -> the previous slice's wgmmas are done -> each warp's
+//             lane 0 arrives on empty[previous stage] (empty's count: 4 warps x NCONS).
+// Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
+// empty[STAGES] (8 B each). Every tile base is a multiple of 1024 B, as the 128-byte swizzle needs.
+
+#define BM (64 * NCONS)
+#define A_BYTES (BM * 128)
+#define STAGE_BYTES ((BM + BN) * 128)
+#define BAR_OFF (STAGES * STAGE_BYTES)
+#define NTHREADS (128 * (NCONS + 1))
+#define GROUP_M 8
+// smem matrix descriptor, high word: 128-byte swizzle (1 << 62), SBO = 1024 B between 8-row groups (64 << 32),
+// LBO unused with swizzle (1 << 16)
+#define DESC_HI 0x4000004000010000
+
+#if NJ * 8 != BN || NJM1 + 1 != NJ || (NCONS != 1 && NCONS != 2) || BN % 64 != 0 || BN > 256
+#error "bad gemm_wg configuration"
+#endif
+
+#define DECLJ(j) .reg .f32 %d##j##_<4>;
+#define LJ(j) %d##j##_0, %d##j##_1, %d##j##_2, %d##j##_3,
+#define LASTJ_(j) %d##j##_0, %d##j##_1, %d##j##_2, %d##j##_3
+#define LASTJ(j) LASTJ_(j)
+#define ACC { CAT(REP, NJM1)(LJ) LASTJ(NJM1) }
+#define FOR_J(X) CAT(REP, NJ)(X)
+#define FOR_S(X) CAT(REPK, STAGES)(X)
+#define MMA(pd) wgmma.mma_async.sync.aligned.CAT(m64n, CAT(BN, k16)).f32.bf16.bf16 ACC, %da, %dw, pd, 1, 1, 0, 0;
+
+#define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
+                    mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS;
+
+// tile index -> (m0, n0), grouped: GROUP_M row-tiles walk the N tiles together
+#define TILE_COORDS \
+    div.u32 %group, %tile, %width; mul.lo.u32 %first, %group, GROUP_M; sub.u32 %gsize, %num_m, %first; \
+    min.u32 %gsize, %gsize, GROUP_M; rem.u32 %within, %tile, %width; rem.u32 %mt, %within, %gsize; \
+    add.u32 %mt, %mt, %first; div.u32 %nt, %within, %gsize; mul.lo.u32 %m0, %mt, BM; mul.lo.u32 %n0, %nt, BN;
+
+// epilogues over accumulator group j: columns n0 + colin + 8j (+1), rows row0 and row0 + 8
+#define COLP(j) setp.gt.s32 %pc, %ncol, 8 * j; and.pred %q0, %pc, %pr0; and.pred %q1, %pc, %pr1;
+#define EPI_F32(j) COLP(j) \
+    @%q0 st.global.v2.f32 [%c0 + 32 * j], {%d##j##_0, %d##j##_1}; \
+    @%q1 st.global.v2.f32 [%c1 + 32 * j], {%d##j##_2, %d##j##_3};
+#define EPI_BF16(j) COLP(j) \
+    cvt.rn.bf16x2.f32 %h0, %d##j##_1, %d##j##_0; cvt.rn.bf16x2.f32 %h1, %d##j##_3, %d##j##_2; \
+    @%q0 st.global.b32 [%c0 + 16 * j], %h0; \
+    @%q1 st.global.b32 [%c1 + 16 * j], %h1;
+#define EPI_ADD(j) COLP(j) \
+    @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
+    add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
+    add.f32 %e3, %e3, %d##j##_3; \
+    @%q0 st.global.v2.f32 [%c0 + 32 * j], {%e0, %e1}; @%q1 st.global.v2.f32 [%c1 + 32 * j], {%e2, %e3};
+
+.visible .entry NAME(
+    .param .align 64 .b8 p_tmA[128],
+    .param .align 64 .b8 p_tmW[128],
+    .param .u64 p_C,
+    .param .u32 p_M,
+    .param .u32 p_N,
+    .param .u32 p_K,
+    .param .u32 p_mode)
+    .maxnreg 168
+{
+    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0;
+    .reg .b32 %tx, %wg, %wc, %lane, %M, %N, %K, %mode, %nk, %num_m, %num_n, %tiles, %tile, %step, %kt;
+    .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;
+    .reg .b32 %sbase, %bar, %full, %empty, %sa, %sw, %rowin, %colin, %row0, %ncol, %h0, %h1, %ps;
+    .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
+    .reg .f32 %e<4>;
+    FOR_J(DECLJ)
+
+    ld.param.u64 %pC, [p_C];
+    ld.param.u32 %M, [p_M];
+    ld.param.u32 %N, [p_N];
+    ld.param.u32 %K, [p_K];
+    ld.param.u32 %mode, [p_mode];
+    mov.b64 %tmA, p_tmA;
+    cvta.param.u64 %tmA, %tmA;
+    mov.b64 %tmW, p_tmW;
+    cvta.param.u64 %tmW, %tmW;
+    mov.u32 %tx, %tid.x;
+    shr.u32 %wg, %tx, 7;
+    and.b32 %lane, %tx, 31;
+    mov.u32 %step, %nctaid.x;
+    mov.u32 %sbase, wg_smem;
+    add.u32 %bar, %sbase, BAR_OFF;
+    shr.u32 %nk, %K, 6;
+    add.u32 %t1, %M, BM - 1;
+    div.u32 %num_m, %t1, BM;
+    add.u32 %t1, %N, BN - 1;
+    div.u32 %num_n, %t1, BN;
+    mul.lo.u32 %tiles, %num_m, %num_n;
+    mul.lo.u32 %width, %num_n, GROUP_M;
+    setp.eq.u32 %ptrue, %tx, %tx;
+
+    setp.ne.u32 %p, %tx, 0;
+    @%p bra INIT_DONE;
+    FOR_S(INIT_BAR)
+    fence.mbarrier_init.release.cluster;
+    prefetch.tensormap [%tmA];
+    prefetch.tensormap [%tmW];
+INIT_DONE:
+    bar.sync 0;
+    setp.ne.u32 %p, %wg, 0;
+    @%p bra CONSUMER;
+
+    // ------------------------------------------------------------------ producer (warpgroup 0, thread 0)
+    setmaxnreg.dec.sync.aligned.u32 40;
+    setp.ne.u32 %p, %tx, 0;
+    @%p bra EXIT;
+    mov.u32 %s, 0;
+    mov.u32 %ph, 0;
+    mov.u32 %tile, %ctaid.x;
+P_TILE:
+    setp.ge.u32 %p, %tile, %tiles;
+    @%p bra EXIT;
+    TILE_COORDS
+    mov.u32 %kt, 0;
+P_K:
+    mad.lo.u32 %empty, %s, 8, %bar;
+    add.u32 %empty, %empty, 8 * STAGES;
+    xor.b32 %t1, %ph, 1;
+P_WAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1;
+    @!%p bra P_WAIT;
+    mad.lo.u32 %full, %s, 8, %bar;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
+    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
+    add.u32 %sw, %sa, A_BYTES;
+    shl.b32 %kc, %kt, 6;
+    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sa], [%tmA, {%kc, %m0}], [%full];
+    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
+    add.u32 %s, %s, 1;
+    setp.eq.u32 %p, %s, STAGES;
+    @%p mov.u32 %s, 0;
+    @%p xor.b32 %ph, %ph, 1;
+    add.u32 %kt, %kt, 1;
+    setp.lt.u32 %p, %kt, %nk;
+    @%p bra P_K;
+    add.u32 %tile, %tile, %step;
+    bra P_TILE;
+
+    // ------------------------------------------------------------------ consumers (warpgroups 1..NCONS)
+CONSUMER:
+    setmaxnreg.inc.sync.aligned.u32 232;
+    sub.u32 %wc, %wg, 1;
+    setp.eq.u32 %plane0, %lane, 0;
+    // this thread's accumulator rows: 64 wc + 16 (warp % 4) + lane / 4 (+ 8); columns 2 (lane % 4) (+ 1) + 8 j
+    shr.u32 %t1, %tx, 5;
+    and.b32 %t1, %t1, 3;
+    shl.b32 %t1, %t1, 4;
+    shr.u32 %t2, %lane, 2;
+    add.u32 %t1, %t1, %t2;
+    mad.lo.u32 %rowin, %wc, 64, %t1;
+    and.b32 %t2, %lane, 3;
+    shl.b32 %colin, %t2, 1;
+    mov.u32 %s, 0;
+    mov.u32 %ph, 0;
+    mov.u32 %tile, %ctaid.x;
+C_TILE:
+    setp.ge.u32 %p, %tile, %tiles;
+    @%p bra EXIT;
+    TILE_COORDS
+    mov.u32 %kt, 0;
+C_K:
+    mad.lo.u32 %full, %s, 8, %bar;
+C_WAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph;
+    @!%p bra C_WAIT;
+    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
+    add.u32 %sw, %sa, A_BYTES;
+    mad.lo.u32 %sa, %wc, 64 * 128, %sa;
+    cvt.u64.u32 %da, %sa;
+    and.b64 %da, %da, 0x3FFFF;
+    shr.u64 %da, %da, 4;
+    or.b64 %da, %da, DESC_HI;
+    cvt.u64.u32 %dw, %sw;
+    and.b64 %dw, %dw, 0x3FFFF;
+    shr.u64 %dw, %dw, 4;
+    or.b64 %dw, %dw, DESC_HI;
+    setp.ne.u32 %pacc, %kt, 0;
+    wgmma.fence.sync.aligned;
+    MMA(%pacc)
+    add.s64 %da, %da, 2;
+    add.s64 %dw, %dw, 2;
+    MMA(%ptrue)
+    add.s64 %da, %da, 2;
+    add.s64 %dw, %dw, 2;
+    MMA(%ptrue)
+    add.s64 %da, %da, 2;
+    add.s64 %dw, %dw, 2;
+    MMA(%ptrue)
+    wgmma.commit_group.sync.aligned;
+    // release the previous slice's stage once its wgmmas are done (this slice's may still run)
+    setp.eq.u32 %p, %kt, 0;
+    @%p bra C_NEXT;
+    wgmma.wait_group.sync.aligned 1;
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+C_NEXT:
+    add.u32 %ps, %bar, 8 * STAGES;
+    mad.lo.u32 %ps, %s, 8, %ps;               // this slice's empty barrier, released next time round
+    add.u32 %s, %s, 1;
+    setp.eq.u32 %p, %s, STAGES;
+    @%p mov.u32 %s, 0;
+    @%p xor.b32 %ph, %ph, 1;
+    add.u32 %kt, %kt, 1;
+    setp.lt.u32 %p, %kt, %nk;
+    @%p bra C_K;
+    wgmma.wait_group.sync.aligned 0;
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+
+    // --- epilogue: straight from the accumulators to global memory
+    add.u32 %row0, %m0, %rowin;
+    setp.lt.u32 %pr0, %row0, %M;
+    add.u32 %t1, %row0, 8;
+    setp.lt.u32 %pr1, %t1, %M;
+    sub.u32 %ncol, %N, %n0;
+    sub.u32 %ncol, %ncol, %colin;
+    add.u32 %t1, %n0, %colin;
+    mul.wide.u32 %off, %row0, %N;
+    cvt.u64.u32 %ld, %t1;
+    add.s64 %off, %off, %ld;                  // element offset of (row0, n0 + colin)
+    mul.wide.u32 %ld, %N, 8;                  // 8 rows down, in elements
+    setp.eq.u32 %p, %mode, 1;
+    @%p bra EPI_BF16_;
+    shl.b64 %off, %off, 2;
+    add.s64 %c0, %pC, %off;
+    shl.b64 %ld, %ld, 2;
+    add.s64 %c1, %c0, %ld;
+    setp.eq.u32 %p, %mode, 2;
+    @%p bra EPI_ADD_;
+    FOR_J(EPI_F32)
+    bra EPI_DONE;
+EPI_ADD_:
+    FOR_J(EPI_ADD)
+    bra EPI_DONE;
+EPI_BF16_:
+    shl.b64 %off, %off, 1;
+    add.s64 %c0, %pC, %off;
+    shl.b64 %ld, %ld, 1;
+    add.s64 %c1, %c0, %ld;
+    FOR_J(EPI_BF16)
+EPI_DONE:
+    add.u32 %tile, %tile, %step;
+    bra C_TILE;
+EXIT:
+    ret;
+}
+
+#undef BM
+#undef A_BYTES
+#undef STAGE_BYTES
+#undef BAR_OFF
+#undef NTHREADS
+#undef NAME
+#undef NCONS
+#undef BN
+#undef NJ
+#undef NJM1
+#undef STAGES
