@@ -45,6 +45,11 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cach
 // C[M][N] (op)= A[M][K] . W[N][K]^T, bf16 inputs, f32 accumulation. K % 64 == 0, N % 64 == 0, any M >= 1.
 enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (residual) */ };
 void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode);
+// The same with an explicit kernel (tests, benchmarks): tile 0..3 mma.sync 16x32, 64x64, 128x128, 16x16;
+// 4..7 wgmma 128x256, 128x128, 64x128, 64x64; -1 chooses. splits > 1: split-K (mma.sync tiles only).
+enum { GEMM_N_TILES = 8, GEMM_FIRST_WG = 4 };
+void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
+                    int splits);
 
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);
