@@ -6,6 +6,7 @@
 #include "generate.h"
 #include "json.h"
 #include "util.h"
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -357,14 +358,25 @@ long batch_scan_results(const char *data, size_t len, size_t *valid_len, IdSet *
 }
 
 // ---------------------------------------------------------------- the scheduler
-// Continuous batching: every step admits queued requests into free slots, prefills prompts in chunks under a
-// shared token budget, then runs ONE decode call for every sequence that has a token to feed, and samples each
-// with its own sampler. Engines with step() get both in one forward pass per scheduler step (mixed_step). Slots are the engine's fixed KV-cache sequences (max_ctx tokens each): a sequence that
-// would outgrow its slot finishes with "length". Paged KV (slots sized by use) and preemption come later.
+// Continuous batching: every step fills free slots from the queue, plans the step's KV pages (below), prefills
+// prompts in chunks under a shared token budget, then runs ONE decode call for every sequence that has a token
+// to feed, and samples each with its own sampler. Engines with step() get both in one forward pass per scheduler
+// step (mixed_step).
+//
+// Paged KV (engines with free_pages): a slot holds a request; it is *running* once it may take KV pages. A
+// waiting slot starts (oldest first, FIFO) when its whole prompt fits in the pages left after the decodes of the
+// step and the unfinished prompts of running slots. When the decodes alone need more pages than are free, the
+// youngest running sequence is preempted: its pages go back to the pool and it waits again with its reply so far
+// appended to its prompt (the sampler and the text keep their state), to be recomputed by prefill when pages
+// free up. Greedy output is the same as without preemption; the only cost is the recompute. A sequence stops
+// with "length" at min(max_ctx, the pool's tokens), so one sequence alone always fits and preemption ends.
 typedef struct {
     int req;                     // index into reqs; -1: free
-    long order;                  // admission number: prefill serves the oldest prompt first
-    int *prompt; int n_prompt, n_prefilled;
+    long order;                  // admission number: prefill (and starting) serves the oldest first
+    int *toks; int n_toks, cap;  // the prompt then every sampled token
+    int n_prompt, n_prefilled;   // tokens to prefill (the prompt, or after a preemption all of toks), done so far
+    int n_prompt0;               // the request's own prompt tokens (usage)
+    int running;                 // may hold KV pages (always, without a page pool)
     int cap_tokens, n_gen;       // the reply's token limit; tokens sampled (counting an EOS)
     int next;                    // sampled token to feed at the next decode; -1: none
     Sampler s;
@@ -378,6 +390,9 @@ typedef struct {
     Slot *slots;
     int eos[3], n_eos;
     int stop;                    // on_line asked to stop
+    int paged;                   // the engine has a page pool
+    int ctx_cap;                 // tokens one sequence may reach: max_ctx, or less when the pool is smaller
+    int avail;                   // pages the prefill chunks of this step may take (INT_MAX without a pool)
 } Run;
 
 static void emit(Run *R, const BatchRequest *r, char *line, int is_error) {
@@ -391,7 +406,7 @@ static void slot_release(Run *R, int i) {
     R->s->e->free_seq(R->s->e, i);
     sampler_free(&sl->s);
     textstop_free(&sl->ts);
-    free(sl->prompt);
+    free(sl->toks);
     memset(sl, 0, sizeof *sl);
     sl->req = -1;
     sl->next = -1;
@@ -407,9 +422,12 @@ static int admit(Run *R, int i, int q, long order) {
     const char *code = "invalid_request";
     if (!ids) snprintf(msg, sizeof msg, "the prompt is not valid UTF-8");
     else if (n_ids == 0) snprintf(msg, sizeof msg, "the prompt is empty");
-    else if (n_ids >= e->max_ctx) {
+    else if (n_ids >= R->ctx_cap) {
         code = "context_length_exceeded";
-        snprintf(msg, sizeof msg, "the prompt is %d tokens but the context holds %d (raise -c)", n_ids, e->max_ctx);
+        if (R->ctx_cap < e->max_ctx)
+            snprintf(msg, sizeof msg, "the prompt is %d tokens but the KV cache pool holds %d (%d pages)", n_ids,
+                     R->ctx_cap, e->n_pages);
+        else snprintf(msg, sizeof msg, "the prompt is %d tokens but the context holds %d (raise -c)", n_ids, e->max_ctx);
     } else {
         code = NULL;
         for (int k = 0; k < n_ids && !code; k++)
@@ -427,12 +445,14 @@ static int admit(Run *R, int i, int q, long order) {
     if (e->seq_len(e, i)) e->free_seq(e, i);
     sl->req = q;
     sl->order = order;
-    sl->prompt = ids;
-    sl->n_prompt = n_ids;
+    sl->toks = ids;
+    sl->n_toks = sl->cap = n_ids;
+    sl->n_prompt = sl->n_prompt0 = n_ids;
     sl->n_prefilled = 0;
+    sl->running = !R->paged;
     sl->n_gen = 0;
     sl->next = -1;
-    sl->cap_tokens = r->max_tokens >= 0 && r->max_tokens < e->max_ctx ? r->max_tokens : e->max_ctx;
+    sl->cap_tokens = r->max_tokens >= 0 && r->max_tokens < R->ctx_cap ? r->max_tokens : R->ctx_cap;
     sampler_init(&sl->s, &r->sp, e->cfg->vocab);
     for (int k = 0; k < n_ids; k++) sampler_accept(&sl->s, ids[k]);  // the penalties see the prompt and the reply
     textstop_init(&sl->ts, (const char *const *)r->stop, r->n_stop);
@@ -445,9 +465,9 @@ static void finish(Run *R, int i, const char *reason) {
     Slot *sl = &R->slots[i];
     BatchRequest *r = &R->reqs[sl->req];
     textstop_finish(&sl->ts);
-    R->st->prompt_tokens += sl->n_prompt;
+    R->st->prompt_tokens += sl->n_prompt0;
     R->st->output_tokens += sl->n_gen;
-    emit(R, r, batch_format_result(r, sl->ts.text, reason, sl->n_prompt, sl->n_gen, R->s->created), 0);
+    emit(R, r, batch_format_result(r, sl->ts.text, reason, sl->n_prompt0, sl->n_gen, R->s->created), 0);
     slot_release(R, i);
 }
 
@@ -474,7 +494,7 @@ static void sample_slots(Run *R, int n, const int *slot, float *logits) {
     Engine *e = R->s->e;
     int *ctx_full = xmalloc(sizeof(int) * (size_t)n * 2), *ids = ctx_full + n;
     const char **fin = xmalloc(sizeof *fin * (size_t)n);
-    for (int j = 0; j < n; j++) ctx_full[j] = e->seq_len(e, slot[j]) >= e->max_ctx;
+    for (int j = 0; j < n; j++) ctx_full[j] = e->seq_len(e, slot[j]) >= R->ctx_cap;
     SampleJob J = { R, slot, logits, ctx_full, ids, fin };
     parallel_for(n, sample_one, &J);
     for (int j = 0; j < n; j++) {
@@ -488,8 +508,13 @@ static void sample_slots(Run *R, int n, const int *slot, float *logits) {
             continue;
         }
         sl->n_gen++;
-        if (fin[j]) finish(R, slot[j], fin[j]);
-        else sl->next = ids[j];
+        if (fin[j]) { finish(R, slot[j], fin[j]); continue; }
+        sl->next = ids[j];
+        if (sl->n_toks == sl->cap) {  // keep the reply's tokens: a preempted sequence is recomputed from them
+            sl->cap = 2 * sl->cap + 16;
+            sl->toks = xrealloc(sl->toks, sizeof(int) * (size_t)sl->cap);
+        }
+        sl->toks[sl->n_toks++] = ids[j];
     }
     free(ctx_full);
     free(fin);
@@ -498,6 +523,73 @@ static void sample_slots(Run *R, int n, const int *slot, float *logits) {
 static int engine_failed(Run *R, const char *what) {
     snprintf(R->s->err, sizeof R->s->err, "%s: %s", what, R->s->e->err);
     return -1;
+}
+
+// ---------------------------------------------------------------- page planning (engines with a pool)
+// Frees the youngest running sequence's pages; it waits again, to recompute its prompt and reply so far (toks,
+// which end with the token it was about to feed) by prefill. Returns 0, or -1 when nothing runs.
+static int preempt_youngest(Run *R) {
+    Engine *e = R->s->e;
+    int y = -1;
+    for (int i = 0; i < e->max_seqs; i++)
+        if (R->slots[i].req >= 0 && R->slots[i].running && (y < 0 || R->slots[i].order > R->slots[y].order)) y = i;
+    if (y < 0) return -1;
+    Slot *sl = &R->slots[y];
+    e->free_seq(e, y);
+    sl->running = 0;
+    sl->next = -1;
+    sl->n_prompt = sl->n_toks;
+    sl->n_prefilled = 0;
+    R->st->preemptions++;
+    return 0;
+}
+
+// Before a step: preempt until the decode tokens' pages fit, start waiting slots whose prompt fits (oldest first,
+// stopping at the first that does not: no overtaking), and leave in R->avail the pages prefill chunks may take.
+static void plan_pages(Run *R) {
+    Engine *e = R->s->e;
+    int ns = e->max_seqs, need;
+    R->avail = INT_MAX;
+    if (!R->paged) return;
+    for (;;) {
+        need = 0;
+        for (int i = 0; i < ns; i++)
+            if (R->slots[i].req >= 0 && R->slots[i].next >= 0) need += engine_pages_needed(e, i, 1);
+        if (need <= e->free_pages(e) || preempt_youngest(R)) break;
+    }
+    int left = e->free_pages(e) - need;
+    for (int i = 0; i < ns; i++)  // pages the running prompts still need are spoken for
+        if (R->slots[i].req >= 0 && R->slots[i].running)
+            left -= kvp_pages_for(R->slots[i].n_prompt) - kvp_pages_for(R->slots[i].n_prefilled);
+    for (;;) {
+        int w = -1;
+        for (int i = 0; i < ns; i++)
+            if (R->slots[i].req >= 0 && !R->slots[i].running && (w < 0 || R->slots[i].order < R->slots[w].order)) w = i;
+        if (w < 0 || kvp_pages_for(R->slots[w].n_prompt) > left) break;
+        R->slots[w].running = 1;
+        left -= kvp_pages_for(R->slots[w].n_prompt);
+    }
+    R->avail = e->free_pages(e) - need;
+}
+
+// The next prefill chunk: the oldest running slot with prompt left, k <= left tokens of it, within the pages left
+// for prefill (R->avail, reduced here). Returns the slot, or -1 when there is none (or no page for it).
+static int next_chunk(Run *R, int left, int *k) {
+    Engine *e = R->s->e;
+    int best = -1;
+    for (int i = 0; i < e->max_seqs; i++)
+        if (R->slots[i].req >= 0 && R->slots[i].running && R->slots[i].n_prefilled < R->slots[i].n_prompt &&
+            (best < 0 || R->slots[i].order < R->slots[best].order)) best = i;
+    if (best < 0) return -1;
+    Slot *sl = &R->slots[best];
+    *k = sl->n_prompt - sl->n_prefilled < left ? sl->n_prompt - sl->n_prefilled : left;
+    if (R->paged) {  // the tokens the pages we may take cover
+        long fit = ((long)kvp_pages_for(sl->n_prefilled) + R->avail) * KV_PAGE - sl->n_prefilled;
+        if (fit < *k) *k = (int)fit;
+        if (*k <= 0) return -1;
+        R->avail -= kvp_pages_for(sl->n_prefilled + *k) - kvp_pages_for(sl->n_prefilled);
+    }
+    return best;
 }
 
 // One mixed engine step (engines with step()): every decode token, then prompt chunks of the oldest prompts up to
@@ -512,15 +604,11 @@ static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int 
             dseq[nd++] = i;
             R->slots[i].next = -1;
         }
-    for (int left = budget; left > 0;) {  // --- prefill: oldest prompt first, chunked to the budget
-        int best = -1;
-        for (int i = 0; i < ns; i++)
-            if (R->slots[i].req >= 0 && R->slots[i].n_prefilled < R->slots[i].n_prompt &&
-                (best < 0 || R->slots[i].order < R->slots[best].order)) best = i;
+    for (int left = budget, k; left > 0;) {  // --- prefill: oldest prompt first, chunked to the budget
+        int best = next_chunk(R, left, &k);
         if (best < 0) break;
         Slot *sl = &R->slots[best];
-        int k = sl->n_prompt - sl->n_prefilled < left ? sl->n_prompt - sl->n_prefilled : left;
-        for (int j = 0; j < k; j++) { seqs[n] = best; toks[n] = sl->prompt[sl->n_prefilled + j]; want[n++] = 0; }
+        for (int j = 0; j < k; j++) { seqs[n] = best; toks[n] = sl->toks[sl->n_prefilled + j]; want[n++] = 0; }
         sl->n_prefilled += k;
         left -= k;
         if (sl->n_prefilled == sl->n_prompt) { want[n - 1] = 1; cseq[nc++] = best; }
@@ -532,7 +620,7 @@ static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int 
         R->st->decode_rows += nd;
         sample_slots(R, nd, dseq, logits);
     }
-    if (nc) sample_slots(R, nc, cseq, logits + (size_t)nd * e->cfg->vocab);  // each prompt's first reply token
+    if (nc) sample_slots(R, nc, cseq, logits + (size_t)nd * e->cfg->vocab);  // each prompt's next reply token
     return 0;
 }
 
@@ -540,7 +628,8 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     Engine *e = s->e;
     int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : 512;
     memset(st, 0, sizeof *st);
-    Run R = { .s = s, .reqs = reqs, .st = st };
+    Run R = { .s = s, .reqs = reqs, .st = st, .paged = e->free_pages != NULL, .ctx_cap = e->max_ctx };
+    if (R.paged && (long)e->n_pages * KV_PAGE < R.ctx_cap) R.ctx_cap = e->n_pages * KV_PAGE;
     R.n_eos = gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
     for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; }
@@ -566,6 +655,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             while (R.slots[i].req < 0 && queued < n && !R.stop) admit(&R, i, queued++, order++);
         st->queued = n - queued;
         if (st->active == 0) break;  // queue empty (or stopped) and nothing in flight
+        plan_pages(&R);
 
         // --- with step(): prefill chunks and decode tokens in one forward pass ---
         if (e->step) {
@@ -575,17 +665,20 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             continue;
         }
 
-        // --- prefill: up to `budget` prompt tokens, oldest prompt first; a finished prompt samples its first token ---
-        for (int left = budget; left > 0 && !rc;) {
-            int best = -1;
+        // --- decode set: with a pool, the sequences the page plan counted (a prompt finished by this step's
+        // prefill feeds its first token next step); without, also those ---
+        int nd = 0;
+        if (R.paged)
             for (int i = 0; i < ns; i++)
-                if (R.slots[i].req >= 0 && R.slots[i].n_prefilled < R.slots[i].n_prompt &&
-                    (best < 0 || R.slots[i].order < R.slots[best].order)) best = i;
+                if (R.slots[i].req >= 0 && R.slots[i].next >= 0) { dseq[nd] = i; dtok[nd] = R.slots[i].next; nd++; }
+
+        // --- prefill: up to `budget` prompt tokens, oldest prompt first; a finished prompt samples its next token ---
+        for (int left = budget, k; left > 0 && !rc;) {
+            int best = next_chunk(&R, left, &k);
             if (best < 0) break;
             Slot *sl = &R.slots[best];
-            int k = sl->n_prompt - sl->n_prefilled < left ? sl->n_prompt - sl->n_prefilled : left;
             int last = sl->n_prefilled + k == sl->n_prompt;
-            if (e->prefill(e, best, sl->prompt + sl->n_prefilled, k, last ? prow : NULL, NULL)) {
+            if (e->prefill(e, best, sl->toks + sl->n_prefilled, k, last ? prow : NULL, NULL)) {
                 rc = engine_failed(&R, "prefill");
                 break;
             }
@@ -596,9 +689,9 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
         if (rc) break;
 
         // --- decode: ONE call for every sequence with a token to feed, then sample each one ---
-        int nd = 0;
-        for (int i = 0; i < ns; i++)
-            if (R.slots[i].req >= 0 && R.slots[i].next >= 0) { dseq[nd] = i; dtok[nd] = R.slots[i].next; nd++; }
+        if (!R.paged)
+            for (int i = 0; i < ns; i++)
+                if (R.slots[i].req >= 0 && R.slots[i].next >= 0) { dseq[nd] = i; dtok[nd] = R.slots[i].next; nd++; }
         if (nd) {
             if (e->decode(e, nd, dseq, dtok, logits)) { rc = engine_failed(&R, "decode"); break; }
             st->decode_calls++;

@@ -57,6 +57,7 @@ typedef struct {
     int ok, errors;                      // finished requests
     long prompt_tokens, output_tokens;   // over finished requests
     long steps, decode_calls, decode_rows;
+    long preemptions;                    // running sequences sent back to wait for KV pages (recomputed later)
     int active, queued;                  // now
 } BatchStats;
 

@@ -42,6 +42,7 @@ typedef struct {
     const Qwen3Model *m;
     SeqCache *seqs;      // (max_seqs)
     int *step_add;       // (max_seqs) scratch for step(): tokens per sequence in the call being checked
+    KvPages kv;          // page accounting only: the storage above stays contiguous per sequence
     RunState s;
 } CpuEngine;
 
@@ -243,6 +244,20 @@ static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, con
 }
 
 // ---------------------------------------------------------------- cache management
+// Takes the pool pages for the growth of every sequence with add[seq] > 0 new tokens, all or none, as the GPU
+// engine must (its pages are real storage; here they are only counted, so the scheduler's paths run in CI).
+static int take_pages(CpuEngine *ce, const int *add) {
+    int need = 0;
+    for (int s = 0; s < ce->e.max_seqs; s++)
+        if (add[s] > 0) need += kvp_need(&ce->kv, s, ce->seqs[s].len + add[s]);
+    if (need > ce->kv.n_free)
+        return set_err(&ce->e, "KV cache pool exhausted: the call needs %d more pages of %d tokens, %d of %d are free",
+                       need, KV_PAGE, ce->kv.n_free, ce->kv.n_pages);
+    for (int s = 0; s < ce->e.max_seqs; s++)
+        if (add[s] > 0 && kvp_grow(&ce->kv, s, ce->seqs[s].len + add[s])) return set_err(&ce->e, "page table full");
+    return 0;
+}
+
 static int reserve(CpuEngine *ce, int seq, int need) {
     SeqCache *sc = &ce->seqs[seq];
     if (need > ce->e.max_ctx)
@@ -271,6 +286,9 @@ static int cpu_prefill(Engine *e, int seq, const int *tokens, int n, float *logi
         if (tokens[i] < 0 || tokens[i] >= vocab) return set_err(e, "token id %d out of range [0, %d)", tokens[i], vocab);
     SeqCache *sc = &ce->seqs[seq];
     if (reserve(ce, seq, sc->len + n)) return -1;
+    memset(ce->step_add, 0, (size_t)e->max_seqs * sizeof(int));
+    ce->step_add[seq] = n;
+    if (take_pages(ce, ce->step_add)) return -1;
     int seqv[CPU_CHUNK], posv[CPU_CHUNK];
     char want[CPU_CHUNK];
     for (int i0 = 0; i0 < n; i0 += CPU_CHUNK) {
@@ -302,12 +320,16 @@ static int cpu_decode(Engine *e, int n, const int *seqs, const int *tokens, floa
         if (ce->seqs[seqs[i]].len + 1 > e->max_ctx)
             return set_err(e, "sequence %d would exceed %d tokens", seqs[i], e->max_ctx);
     }
+    for (int i = 0; i < n; i++)
+        if (reserve(ce, seqs[i], ce->seqs[seqs[i]].len + 1)) return -1;
+    memset(ce->step_add, 0, (size_t)e->max_seqs * sizeof(int));
+    for (int i = 0; i < n; i++) ce->step_add[seqs[i]] = 1;
+    if (take_pages(ce, ce->step_add)) return -1;
     int posv[CPU_CHUNK];
     char want[CPU_CHUNK];
     for (int i0 = 0; i0 < n; i0 += CPU_CHUNK) {
         int T = n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK;
         for (int t = 0; t < T; t++) {
-            if (reserve(ce, seqs[i0 + t], ce->seqs[seqs[i0 + t]].len + 1)) return -1;
             posv[t] = ce->seqs[seqs[i0 + t]].len;
             want[t] = 1;
         }
@@ -328,6 +350,7 @@ static int cpu_step(Engine *e, int n, const int *seqs, const int *tokens, const 
         else if (tokens[i] < 0 || tokens[i] >= vocab) rc = set_err(e, "token id %d out of range [0, %d)", tokens[i], vocab);
         else rc = reserve(ce, seqs[i], ce->seqs[seqs[i]].len + ++add[seqs[i]]);
     }
+    if (!rc) rc = take_pages(ce, add);
     int posv[CPU_CHUNK];
     for (int i0 = 0; i0 < n && !rc; i0 += CPU_CHUNK) {
         int T = n - i0 < CPU_CHUNK ? n - i0 : CPU_CHUNK, n_want = 0;
@@ -345,7 +368,10 @@ static void cpu_free_seq(Engine *e, int seq) {
     CpuEngine *ce = (CpuEngine *)e;
     if (seq < 0 || seq >= e->max_seqs) return;
     ce->seqs[seq].len = 0;  // keep the allocation: the slot will likely be reused
+    kvp_shrink(&ce->kv, seq, 0);
 }
+
+static int cpu_free_pages(Engine *e) { return ((CpuEngine *)e)->kv.n_free; }
 
 static int cpu_seq_len(Engine *e, int seq) {
     CpuEngine *ce = (CpuEngine *)e;
@@ -360,6 +386,7 @@ static int cpu_truncate(Engine *e, int seq, int n) {
         return -1;
     }
     ce->seqs[seq].len = n;
+    kvp_shrink(&ce->kv, seq, n);
     return 0;
 }
 
@@ -370,6 +397,7 @@ static void cpu_destroy(Engine *e) {
         for (int l = 0; l < QWEN3_MAX_LAYERS; l++) { free(ce->seqs[i].k[l]); free(ce->seqs[i].v[l]); }
     free(ce->seqs);
     free(ce->step_add);
+    kvp_free(&ce->kv);
     RunState *s = &ce->s;
     float *bufs[] = { s->x, s->xb, s->q, s->k, s->v, s->att, s->proj, s->gate, s->up, s->logits };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -377,6 +405,10 @@ static void cpu_destroy(Engine *e) {
 }
 
 Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
+    return cpu_engine_create_pool(m, max_seqs, max_ctx, 0);
+}
+
+Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, int n_pages) {
     const Qwen3Config *c = &m->cfg;
     if (max_seqs < 1 || max_ctx < 1 || c->dim > MAX_NORM_DIM || c->head_dim > MAX_NORM_DIM) {
         fprintf(stderr, "qwen3-ptx: cpu engine: bad arguments (max_seqs %d, max_ctx %d, dim %d)\n", max_seqs, max_ctx,
@@ -396,6 +428,12 @@ Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
     ce->e.truncate = cpu_truncate;
     ce->e.step = cpu_step;
     ce->e.destroy = cpu_destroy;
+    ce->e.free_pages = cpu_free_pages;
+    const char *env = getenv("QWEN3_KV_PAGES");
+    if (n_pages <= 0 && env && atoi(env) > 0) n_pages = atoi(env);
+    if (n_pages <= 0) n_pages = max_seqs * kvp_pages_for(max_ctx);
+    ce->e.n_pages = n_pages;
+    kvp_init(&ce->kv, n_pages, max_seqs, max_ctx, -1, NULL);
     ce->seqs = xcalloc((size_t)max_seqs, sizeof *ce->seqs);
     ce->step_add = xcalloc((size_t)max_seqs, sizeof(int));
     size_t T = CPU_CHUNK, q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_kv_head * c->head_dim;

@@ -1,7 +1,8 @@
 // engine.h — the interface every backend implements (CPU reference now, GPU next), so that the tokenizer,
 // sampler, CLI and batch scheduler above it run on either.
-// defines: Engine, engine_prefill, engine_decode, engine_free_seq, engine_destroy, cpu_engine_create
+// defines: Engine, engine_pages_needed, cpu_engine_create(_pool), gpu_engine_create(_pool)
 #pragma once
+#include "kv_pages.h"
 #include "model.h"
 
 typedef struct Engine Engine;
@@ -26,9 +27,32 @@ struct Engine {
     // any sequences, prefill chunks and decode tokens together; token i is appended to seqs[i] (a sequence's tokens
     // in order). The logits of the rows whose want[i] is set are written to logits, one row each, in order.
     int  (*step)(Engine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits);
+    // Paged KV cache (kv_pages.h): one pool of n_pages pages of KV_PAGE tokens shared by all sequences; a sequence
+    // of len tokens holds ceil(len / KV_PAGE) of them, taken as it grows, given back by free_seq / truncate. A
+    // prefill / decode / step that would need more pages than are free fails as a whole (-1, err says so, nothing
+    // appended), so a scheduler admits by free pages and preempts (engine_pages_needed tells what a call takes).
+    // free_pages == NULL: an engine without a pool (every sequence can reach max_ctx).
+    int n_pages;
+    int  (*free_pages)(Engine *e);
 };
 
+// Pages seq would take to grow by add tokens.
+static inline int engine_pages_needed(Engine *e, int seq, int add) {
+    int len = e->seq_len(e, seq);
+    return kvp_pages_for(len + add) - kvp_pages_for(len);
+}
+
 // CPU reference: float32 math, weights stay in the mmap in their GGUF type and are dequantized row by row.
+// Its pool defaults to max_seqs x ceil(max_ctx / KV_PAGE) pages (every sequence can reach max_ctx at once).
 Engine *cpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx);
-// GPU (PTX) backend; returns NULL with a reason in err when no usable GPU is present.
+// n_pages > 0: a pool of that many pages (the storage stays contiguous per sequence; only the accounting is
+// paged, so that the scheduler's admission and preemption run on the CPU in CI). The environment variable
+// QWEN3_KV_PAGES=N sets the pool of both engines when the caller passes 0.
+Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, int n_pages);
+// GPU (PTX) backend; returns NULL with a reason in err when no usable GPU is present. The pool: kv_bytes of
+// device memory (QWEN3_KV_MEM=GB when 0), else 90% of what is free after the weights and activations, capped at
+// what max_seqs x max_ctx tokens need.
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen);
+// n_pages > 0 wins over kv_bytes > 0, which wins over the default.
+Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, int n_pages, size_t kv_bytes,
+                               char *err, size_t errlen);

@@ -253,7 +253,10 @@ static void idset_and_shards(void) {
 
 // ---------------------------------------------------------------- the scheduler over a fake engine
 // Each sequence's logits depend only on its own tokens (a hash of them): any batching of the same requests must
-// give the same results as generate() running each alone.
+// give the same results as generate() running each alone. With a page pool (pages > 0) the fake counts KV pages
+// as the real engines do (ceil(len / KV_PAGE) per sequence, a call that needs more than are free fails whole), so
+// the scheduler's admission by pages and its preemption are exercised; a preempted sequence's recomputed hash is
+// the same only if it is fed exactly the same tokens again.
 #define FMAX_SEQS 8
 typedef struct {
     Engine e;
@@ -261,6 +264,7 @@ typedef struct {
     int len[FMAX_SEQS];
     uint64_t h[FMAX_SEQS];
     int max_decode_n, decode_calls, bad, prefill_since_decode, max_prefill_between;  // prefill tokens per step
+    int pages, pages_used, max_pages_used, refused;  // the pool (0: none); calls refused for want of pages
 } Fake;
 
 static void fake_logits(Fake *f, int seq, float *logits) {
@@ -271,11 +275,23 @@ static void fake_logits(Fake *f, int seq, float *logits) {
         logits[(h >> 33) % 190] = 2.0f - 0.4f * (float)k;
     }
 }
-static void fake_feed(Fake *f, int seq, int tok) { f->h[seq] = (f->h[seq] ^ (uint64_t)tok) * 0x100000001b3ull + (uint64_t)f->len[seq]++; }
+static void fake_feed(Fake *f, int seq, int tok) {
+    if (f->pages) f->pages_used += kvp_pages_for(f->len[seq] + 1) - kvp_pages_for(f->len[seq]);
+    if (f->pages_used > f->max_pages_used) f->max_pages_used = f->pages_used;
+    f->h[seq] = (f->h[seq] ^ (uint64_t)tok) * 0x100000001b3ull + (uint64_t)f->len[seq]++;
+}
+static int fake_free_pages(Engine *e) { return ((Fake *)e)->pages - ((Fake *)e)->pages_used; }
+static int fake_refuse(Fake *f, int need) {  // a call needing more pages than are free fails, nothing done
+    if (!f->pages || need <= f->pages - f->pages_used) return 0;
+    f->refused++;
+    snprintf(f->e.err, sizeof f->e.err, "fake: KV pool exhausted");
+    return 1;
+}
 static int fake_prefill(Engine *e, int seq, const int *tokens, int n, float *logits, float *all) {
     Fake *f = (Fake *)e;
     (void)all;
     if (seq < 0 || seq >= e->max_seqs || n <= 0 || f->len[seq] + n > e->max_ctx) { f->bad++; return -1; }
+    if (fake_refuse(f, engine_pages_needed(e, seq, n))) return -1;
     for (int i = 0; i < n; i++) fake_feed(f, seq, tokens[i]);
     f->prefill_since_decode += n;
     if (f->prefill_since_decode > f->max_prefill_between) f->max_prefill_between = f->prefill_since_decode;
@@ -285,10 +301,14 @@ static int fake_prefill(Engine *e, int seq, const int *tokens, int n, float *log
 static int fake_decode(Engine *e, int n, const int *seqs, const int *tokens, float *logits) {
     Fake *f = (Fake *)e;
     if (n < 1 || n > e->max_seqs) { f->bad++; return -1; }
-    for (int j = 0; j < n; j++)
-        for (int k = 0; k < j; k++) f->bad += seqs[j] == seqs[k];  // distinct ids
+    int need = 0;
     for (int j = 0; j < n; j++) {
+        for (int k = 0; k < j; k++) f->bad += seqs[j] == seqs[k];  // distinct ids
         if (seqs[j] < 0 || seqs[j] >= e->max_seqs || f->len[seqs[j]] + 1 > e->max_ctx || tokens[j] < 0) { f->bad++; return -1; }
+        need += engine_pages_needed(e, seqs[j], 1);
+    }
+    if (fake_refuse(f, need)) return -1;
+    for (int j = 0; j < n; j++) {
         fake_feed(f, seqs[j], tokens[j]);
         fake_logits(f, seqs[j], logits + (size_t)j * f->cfg.vocab);
     }
@@ -296,13 +316,39 @@ static int fake_decode(Engine *e, int n, const int *seqs, const int *tokens, flo
     f->decode_calls++;
     return 0;
 }
-static void fake_free_seq(Engine *e, int seq) { ((Fake *)e)->len[seq] = 0; ((Fake *)e)->h[seq] = 0; }
+// A mixed step: as prefill + decode, all or nothing (pages counted over the whole call first).
+static int fake_step(Engine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
+    Fake *f = (Fake *)e;
+    int add[FMAX_SEQS] = { 0 }, need = 0, nd = 0;
+    for (int j = 0; j < n; j++) {
+        if (seqs[j] < 0 || seqs[j] >= e->max_seqs || tokens[j] < 0) { f->bad++; return -1; }
+        if (f->len[seqs[j]] + ++add[seqs[j]] > e->max_ctx) { f->bad++; return -1; }
+    }
+    for (int q = 0; q < e->max_seqs; q++) need += engine_pages_needed(e, q, add[q]);
+    if (fake_refuse(f, need)) return -1;
+    for (int j = 0; j < n; j++) {
+        fake_feed(f, seqs[j], tokens[j]);
+        if (want[j]) fake_logits(f, seqs[j], logits + (size_t)nd++ * f->cfg.vocab);
+    }
+    if (nd > f->max_decode_n) f->max_decode_n = nd;  // rows out: decode tokens and finished prompts
+    f->decode_calls++;
+    return 0;
+}
+
+static void fake_free_seq(Engine *e, int seq) {
+    Fake *f = (Fake *)e;
+    if (f->pages) f->pages_used -= kvp_pages_for(f->len[seq]);
+    f->len[seq] = 0;
+    f->h[seq] = 0;
+}
 static int fake_seq_len(Engine *e, int seq) { return ((Fake *)e)->len[seq]; }
-static void fake_init(Fake *f, int vocab, int max_seqs, int max_ctx) {
+static void fake_init(Fake *f, int vocab, int max_seqs, int max_ctx, int pages) {
     memset(f, 0, sizeof *f);
     f->cfg.vocab = vocab;
+    f->pages = pages;
     f->e = (Engine){ .name = "fake", .cfg = &f->cfg, .max_seqs = max_seqs, .max_ctx = max_ctx, .prefill = fake_prefill,
-                     .decode = fake_decode, .free_seq = fake_free_seq, .seq_len = fake_seq_len };
+                     .decode = fake_decode, .free_seq = fake_free_seq, .seq_len = fake_seq_len, .n_pages = pages,
+                     .free_pages = pages ? fake_free_pages : NULL };
 }
 
 typedef struct { char *lines[64]; int n_err, n_ok, order[64], n; Fake *f; } Collected;
@@ -317,26 +363,28 @@ static int collect(void *user, const BatchRequest *r, const char *line, int is_e
     return 0;
 }
 
-static void scheduler_matches_generate(void) {
+static Tokenizer *open_vocab(GGUFFile *gf) {
     char err[512];
     const char *paths[] = { "build/tiny-f32.gguf", "build/llama.cpp/models/ggml-vocab-qwen2.gguf" };
-    GGUFFile gf;
-    Tokenizer *tok = NULL;
-    for (int i = 0; i < 2 && !tok; i++)
-        if (access(paths[i], R_OK) == 0 && gguf_open(&gf, paths[i], err, sizeof err) == 0) {
-            tok = tok_load(&gf, err, sizeof err);
-            if (!tok) gguf_close(&gf);
+    for (int i = 0; i < 2; i++)
+        if (access(paths[i], R_OK) == 0 && gguf_open(gf, paths[i], err, sizeof err) == 0) {
+            Tokenizer *tok = tok_load(gf, err, sizeof err);
+            if (tok) return tok;
+            gguf_close(gf);
         }
-    if (!tok) SKIP("no Qwen vocabulary (build/tiny-f32.gguf from t_cli.sh, or sh tests/setup.sh)");
-    int vocab = tok_vocab(tok), max_ctx = 48;
-    enum { N = 40 };
+    return NULL;
+}
+
+// n requests, chat and completion, greedy and seeded: prompts of 1..max_words words (every long_every-th one
+// long_words words, longer than the context or pool of the test), max_tokens in [lo, hi], some with stop strings.
+static int make_requests(BatchRequest *reqs, int n, int max_words, int long_every, int long_words, int lo, int hi) {
     static const char *words[] = { "sea", "ship", "the", "a", "storm", " and", "wave", "!", "é", "日本", "\n", "42" };
-    BatchRequest reqs[N];
-    for (int i = 0; i < N; i++) {
-        char prompt[1000] = "", line[2000], code[64], msg[256];
-        int nw = i % 7 == 3 ? 100 : 1 + (int)(rng_u64(&g_rng) % 12);  // every 7th prompt is longer than the context
+    for (int i = 0; i < n; i++) {
+        char prompt[3000] = "", line[4000], code[64], msg[256];
+        int nw = i % long_every == 3 ? long_words : 1 + (int)(rng_u64(&g_rng) % (uint64_t)max_words);
         for (int w = 0; w < nw; w++) strcat(prompt, words[rng_u64(&g_rng) % 12]);
-        int maxt = 1 + (int)(rng_u64(&g_rng) % 40), greedy = rng_u64(&g_rng) % 2, stop = rng_u64(&g_rng) % 3 == 0;
+        int maxt = lo + (int)(rng_u64(&g_rng) % (uint64_t)(hi - lo + 1)), greedy = rng_u64(&g_rng) % 2,
+            stop = rng_u64(&g_rng) % 3 == 0;
         char body[900];
         snprintf(body, sizeof body, "\"max_tokens\": %d, \"temperature\": %s, \"seed\": %d%s", maxt, greedy ? "0" : "1.0",
                  (int)(rng_u64(&g_rng) % 1000), stop ? ", \"stop\": [\"e\", \"xy\"]" : "");
@@ -349,12 +397,53 @@ static void scheduler_matches_generate(void) {
         for (char *p = line; *p; p++) if (*p == '\n') *p = ' ';  // keep the JSON string legal
         int rc = batch_parse_request(line, strlen(line), i + 1, 0, &reqs[i], code, sizeof code, msg, sizeof msg);
         CHECK(rc == 0, "request %d: %s: %s", i, code, msg);
-        if (rc) { for (int k = 0; k <= i; k++) batch_request_free(&reqs[k]); tok_free(tok); gguf_close(&gf); return; }
+        if (rc) { for (int k = 0; k < i; k++) batch_request_free(&reqs[k]); return -1; }
     }
+    return 0;
+}
+
+// Each request alone through generate() on a fresh one-sequence engine of max_ctx tokens: the same line as the
+// batch gave (an error line where generate() fails). Returns the number of mismatches.
+static int compare_with_generate(Tokenizer *tok, BatchRequest *reqs, int n, char **lines, int max_ctx) {
+    int vocab = tok_vocab(tok), eos[3], n_eos = gen_default_eos(tok, eos), mismatches = 0;
+    for (int i = 0; i < n; i++) {
+        Fake one;
+        fake_init(&one, vocab, 1, max_ctx, 0);
+        int n_ids, *ids = gen_tokenize(tok, reqs[i].prompt, reqs[i].parse_special, &n_ids);
+        Sampler sm;
+        sampler_init(&sm, &reqs[i].sp, vocab);
+        GenParams gp = { .max_tokens = reqs[i].max_tokens, .eos = eos, .n_eos = n_eos,
+                         .stop = (const char *const *)reqs[i].stop, .n_stop = reqs[i].n_stop };
+        GenResult gr;
+        char *want;
+        if (generate(&one.e, 0, tok, &sm, ids, n_ids, 0, &gp, &gr) == 0)
+            want = batch_format_result(&reqs[i], gr.text, gr.finish, gr.n_prompt, gr.n_gen, 99);
+        else want = xstrdup("(error)");
+        const char *got = lines[i] ? lines[i] : "(none)";
+        int is_err = strstr(got, "\"response\": null") != NULL;
+        if (is_err ? strcmp(want, "(error)") != 0 : strcmp(want, got) != 0) {
+            if (mismatches++ < 3) printf("  request %d:\n    batch:    %s    generate: %s\n", i, got, want);
+        }
+        free(want);
+        gen_result_free(&gr);
+        sampler_free(&sm);
+        free(ids);
+    }
+    return mismatches;
+}
+
+static void scheduler_matches_generate(void) {
+    GGUFFile gf;
+    Tokenizer *tok = open_vocab(&gf);
+    if (!tok) SKIP("no Qwen vocabulary (build/tiny-f32.gguf from t_cli.sh, or sh tests/setup.sh)");
+    int vocab = tok_vocab(tok), max_ctx = 48;
+    enum { N = 40 };
+    BatchRequest reqs[N];
+    if (make_requests(reqs, N, 12, 7, 100, 1, 40)) { tok_free(tok); gguf_close(&gf); return; }
 
     Fake f;
     int budget = 5 + (int)(rng_u64(&g_rng) % 20);
-    fake_init(&f, vocab, 4, max_ctx);
+    fake_init(&f, vocab, 4, max_ctx, 0);
     Collected c = { .f = &f };
     BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = budget, .created = 99, .on_line = collect,
                      .on_step = step_done, .user = &c };
@@ -366,36 +455,60 @@ static void scheduler_matches_generate(void) {
     CHECK(f.max_prefill_between <= budget, "prefilled %d tokens in one step, budget %d", f.max_prefill_between, budget);
     CHECK(c.n == N && c.n_ok + c.n_err == N && st.ok == c.n_ok && st.errors == c.n_err, "%d lines, %d ok %d err", c.n, c.n_ok, c.n_err);
     CHECK(c.n_err > 0 && c.n_ok > N / 2, "expected a few overlong prompts among mostly good requests: %d ok %d err", c.n_ok, c.n_err);
-
-    // each request alone through generate() on a fresh one-sequence engine gives the same line
-    int eos[3], n_eos = gen_default_eos(tok, eos), mismatches = 0;
-    for (int i = 0; i < N; i++) {
-        Fake one;
-        fake_init(&one, vocab, 1, max_ctx);
-        int n_ids, *ids = gen_tokenize(tok, reqs[i].prompt, reqs[i].parse_special, &n_ids);
-        Sampler sm;
-        sampler_init(&sm, &reqs[i].sp, vocab);
-        GenParams gp = { .max_tokens = reqs[i].max_tokens, .eos = eos, .n_eos = n_eos,
-                         .stop = (const char *const *)reqs[i].stop, .n_stop = reqs[i].n_stop };
-        GenResult gr;
-        char *want;
-        if (generate(&one.e, 0, tok, &sm, ids, n_ids, 0, &gp, &gr) == 0)
-            want = batch_format_result(&reqs[i], gr.text, gr.finish, gr.n_prompt, gr.n_gen, 99);
-        else want = xstrdup("(error)");
-        const char *got = c.lines[i] ? c.lines[i] : "(none)";
-        int is_err = strstr(got, "\"response\": null") != NULL;
-        if (is_err ? strcmp(want, "(error)") != 0 : strcmp(want, got) != 0) {
-            if (mismatches++ < 3) printf("  request %d:\n    batch:    %s    generate: %s\n", i, got, want);
-        }
-        free(want);
-        gen_result_free(&gr);
-        sampler_free(&sm);
-        free(ids);
-    }
+    int mismatches = compare_with_generate(tok, reqs, N, c.lines, max_ctx);
     CHECK(mismatches == 0, "%d of %d requests differ from generate() alone", mismatches, N);
     printf("  %d requests: %d ok, %d errors; %d decode calls, up to %d sequences each; prefill budget %d\n", N, c.n_ok,
            c.n_err, f.decode_calls, f.max_decode_n, budget);
     for (int i = 0; i < N; i++) { free(c.lines[i]); batch_request_free(&reqs[i]); }
+    tok_free(tok);
+    gguf_close(&gf);
+}
+
+// A pool too small for the sequences in flight: running sequences outgrow it and are preempted (recomputed
+// later), prompts wait for pages, a prompt longer than the pool is answered with an error line, a reply that
+// would outgrow the pool stops with "length" at the pool's tokens — and every line is still the one generate()
+// gives alone (on an engine whose context is the pool's).
+static void scheduler_preempts(void) {
+    GGUFFile gf;
+    Tokenizer *tok = open_vocab(&gf);
+    if (!tok) SKIP("no Qwen vocabulary (build/tiny-f32.gguf from t_cli.sh, or sh tests/setup.sh)");
+    int vocab = tok_vocab(tok), max_ctx = 4 * KV_PAGE, pages = 3;  // the pool holds 3 x 64 < max_ctx tokens
+    enum { N = 24 };
+    BatchRequest reqs[N];
+    if (make_requests(reqs, N, 30, 11, 300, 30, 170)) { tok_free(tok); gguf_close(&gf); return; }
+    int runs = 0, preemptions = 0, mismatches = 0, bad = 0;
+    for (int pass = 0; pass < 2; pass++) {  // prefill + decode calls, then mixed steps with a small budget
+        Fake f;
+        int budget = pass ? 7 + (int)(rng_u64(&g_rng) % 30) : 512;
+        fake_init(&f, vocab, pass ? 4 : FMAX_SEQS, max_ctx, pages);
+        if (pass) f.e.step = fake_step;
+        Collected c = { .f = &f };
+        BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = budget, .created = 99, .on_line = collect,
+                         .on_step = step_done, .user = &c };
+        BatchStats st;
+        int rc = batch_run(&s, reqs, N, &st);
+        CHECK(rc == 0, "pass %d: batch_run: %d %s", pass, rc, s.err);
+        bad += f.bad + f.refused;
+        CHECK(f.max_pages_used <= pages, "pass %d: %d pages in use, the pool has %d", pass, f.max_pages_used, pages);
+        CHECK(f.pages_used == 0, "pass %d: %d pages still held after the run", pass, f.pages_used);
+        CHECK(c.n == N && c.n_ok + c.n_err == N, "pass %d: %d lines for %d requests", pass, c.n, N);
+        CHECK(c.n_err > 0 && c.n_ok > N / 2, "pass %d: %d ok %d err: expected a few prompts longer than the pool",
+              pass, c.n_ok, c.n_err);
+        for (int i = 0; i < N; i++)
+            if (c.lines[i] && strstr(c.lines[i], "\"response\": null"))
+                CHECK(strstr(c.lines[i], "KV cache pool") != NULL, "pass %d: error line without the pool: %s", pass,
+                      c.lines[i]);
+        mismatches += compare_with_generate(tok, reqs, N, c.lines, pages * KV_PAGE);
+        preemptions += (int)st.preemptions;
+        runs++;
+        printf("  pass %d: %d ok, %d errors, %ld preemptions, %d decode calls (up to %d sequences), pages %d\n", pass,
+               c.n_ok, c.n_err, st.preemptions, f.decode_calls, f.max_decode_n, pages);
+        for (int i = 0; i < N; i++) free(c.lines[i]);
+    }
+    CHECK(bad == 0, "%d bad or refused engine calls (the page plan must prevent every refusal)", bad);
+    CHECK(preemptions > 0, "no preemption happened: the test does not test it");
+    CHECK(mismatches == 0, "%d lines differ from generate() alone", mismatches);
+    for (int i = 0; i < N; i++) batch_request_free(&reqs[i]);
     tok_free(tok);
     gguf_close(&gf);
 }
@@ -410,5 +523,6 @@ int main(void) {
     RUN(scan_results);
     RUN(idset_and_shards);
     RUN(scheduler_matches_generate);
+    RUN(scheduler_preempts);
     return test_end();
 }
