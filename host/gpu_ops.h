@@ -51,6 +51,22 @@ enum { GEMM_N_TILES = 8, GEMM_FIRST_WG = 4 };
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
 
+// FP8 (e4m3) GEMM with block scales (DeepSeek-V3 / DeepGEMM style), ptx/gemm_fp8.ptx:
+//   A8 e4m3 [M][K] with sa f32 [M][K/128]            (activations: one scale per token per 128 channels)
+//   W8 e4m3 [N][K] with sw f32 [ceil(N/128)][K/128]  (weights: one scale per 128 x 128 block)
+//   C (op)= (A8 * sa) . (W8 * sw)^T, f32 accumulation promoted to an f32 register sum every 128 of K.
+// K % 128 == 0, N % 8 == 0, 16-byte aligned pointers. tile: 0 = 128x128, 1 = 64x128, -1 chooses.
+enum { GEMM_FP8_N_TILES = 2 };
+void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
+                     int N, int K, int mode);
+void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
+                        int N, int K, int mode, int tile);
+// Quantisers (ptx/quant_fp8.ptx): scale = amax / 448 over each group (1 if the group is all zero), e4m3 = x / scale
+// rounded to nearest. Activations: X bf16 [M][K] -> A8 [M][K], sa [M][K/128]. Weights: W bf16 [N][K] -> W8 [N][K],
+// sw [ceil(N/128)][K/128].
+void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
+void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
+
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);
 
