@@ -1,6 +1,7 @@
 // gpu_gemm.c — launch_gemm: C (op)= A . W^T with the kernels of ptx/gemm_bf16.ptx (mma.sync) and ptx/gemm_wg.ptx
 // (wgmma + TMA, warp-specialised, persistent).
-// defines: launch_gemm, launch_gemm_ex (explicit tile shape and split-K, for tests and benchmarks)
+// defines: launch_gemm, launch_gemm_ex (explicit tile shape and split-K, for tests and benchmarks),
+//          launch_gemm_fp8[_ex] (ptx/gemm_fp8.ptx), launch_quant_act_fp8, launch_quant_w_fp8 (ptx/quant_fp8.ptx)
 //
 // Tile choice: decode-sized M (<= 32) streams W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs
 // would not cover the GPU twice. Larger M goes to the wgmma kernels: the largest tile whose tile count still gives
@@ -29,6 +30,11 @@ static const GemmTile wg_tiles[] = {
     { "gemm_wg_64x64", 64, 64, 256, 12 },
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
+// Must match ptx/gemm_fp8.ptx (slices of K = 128 e4m3: the same bytes per stage as the bf16 tiles).
+static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
+    { "gemm_fp8_128x128", 128, 128, 384, 6 },
+    { "gemm_fp8_64x128", 64, 128, 256, 8 },
+};
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
@@ -60,39 +66,41 @@ static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int 
     gpu_launch(g, fn[tile], grid, block, smem, NULL, args, t->entry);
 }
 
-// The wgmma kernels: A and W go in as TMA tensor maps (128-byte swizzle, K boxes of 64), the grid is persistent.
-static void launch_wg(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile) {
-    static CUcontext fn_ctx;
-    static CUfunction fn[N_WG_TILES];
-    if (fn_ctx != g->ctx) {
-        for (int i = 0; i < N_WG_TILES; i++) fn[i] = gpu_kernel(g, "gemm_wg", wg_tiles[i].entry);
-        fn_ctx = g->ctx;
-    }
-    const GemmTile *t = &wg_tiles[tile];
+// The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
+// boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
+// sa / sw: the FP8 scales (0 for bf16).
+static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdeviceptr C, CUdeviceptr A,
+                      CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw, int M, int N, int K, int mode) {
+    CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    uint64_t row_bytes = (uint64_t)K * (fp8 ? 1 : 2);
+    uint32_t box_k = fp8 ? 128 : 64;
     CUtensorMap ma, mw;
-    gpu_tmap_2d(&ma, A, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)M, (uint64_t)K, (uint64_t)K * 2, (uint32_t)t->bm,
-                GEMM_BK, CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&mw, W, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)N, (uint64_t)K, (uint64_t)K * 2, (uint32_t)t->bn,
-                GEMM_BK, CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&ma, A, dt, (uint64_t)M, (uint64_t)K, row_bytes, (uint32_t)t->bm, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, (uint32_t)t->bn, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int tiles = cdiv(M, t->bm) * cdiv(N, t->bn);
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * GEMM_BK * 2 + 16 * t->stages);
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages);
     Dim3 grid = { (unsigned)(tiles < sms ? tiles : sms), 1, 1 };
     Dim3 block = { (unsigned)t->threads, 1, 1 };
-    void *args[] = { &ma, &mw, &C, &uM, &uN, &uK, &umode };
-    gpu_launch(g, fn[tile], grid, block, smem, NULL, args, t->entry);
+    void *args_bf16[] = { &ma, &mw, &C, &uM, &uN, &uK, &umode };
+    void *args_fp8[] = { &ma, &mw, &C, &sa, &sw, &uM, &uN, &uK, &umode };
+    gpu_launch(g, f, grid, block, smem, NULL, fp8 ? args_fp8 : args_bf16, t->entry);
+}
+
+static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr A, CUdeviceptr W, CUdeviceptr C) {
+    if (M < 0 || N <= 0 || K <= 0 || K % kmul || N % 8)
+        die("launch_gemm: unsupported shape M=%d N=%d K=%d (need K %% %d == 0, N %% 8 == 0)", M, N, K, kmul);
+    if (mode < GEMM_STORE_F32 || mode > GEMM_ADD_F32) die("launch_gemm: bad mode %d", mode);
+    if ((A | W) % 16 || C % 8) die("launch_gemm: A and W must be 16-byte aligned, C 8-byte aligned");
 }
 
 // tile: 0..3 the mma.sync tiles (gemm_tiles), 4..7 the wgmma tiles (wg_tiles), -1 choose; splits: k splits for the
 // mma.sync tiles (0 or 1: none). Dies on bad shapes.
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits) {
-    if (M < 0 || N <= 0 || K <= 0 || K % GEMM_BK || N % 8)
-        die("launch_gemm: unsupported shape M=%d N=%d K=%d (need K %% 64 == 0, N %% 8 == 0)", M, N, K);
-    if (mode < GEMM_STORE_F32 || mode > GEMM_ADD_F32) die("launch_gemm: bad mode %d", mode);
+    check_gemm_args(M, N, K, GEMM_BK, mode, A, W, C);
     if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
-    if ((A | W) % 16 || C % 8) die("launch_gemm: A and W must be 16-byte aligned, C 8-byte aligned");
     if (M == 0) return;
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     if (tile < 0) {
@@ -103,8 +111,64 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
                 if (cdiv(M, wg_tiles[i].bm) * cdiv(N, wg_tiles[i].bn) >= sms) { tile = N_GEMM_TILES + i; break; }
         }
     }
-    if (tile >= N_GEMM_TILES) launch_wg(g, C, A, W, M, N, K, mode, tile - N_GEMM_TILES);
-    else launch_mma(g, C, A, W, M, N, K, mode, tile, splits);
+    if (tile >= N_GEMM_TILES) {
+        static CUcontext fn_ctx;
+        static CUfunction fn[N_WG_TILES];
+        if (fn_ctx != g->ctx) {
+            for (int i = 0; i < N_WG_TILES; i++) fn[i] = gpu_kernel(g, "gemm_wg", wg_tiles[i].entry);
+            fn_ctx = g->ctx;
+        }
+        int i = tile - N_GEMM_TILES;
+        launch_wg(g, &wg_tiles[i], fn[i], 0, C, A, 0, W, 0, M, N, K, mode);
+    } else {
+        launch_mma(g, C, A, W, M, N, K, mode, tile, splits);
+    }
+}
+
+void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
+                        int N, int K, int mode, int tile) {
+    static CUcontext fn_ctx;
+    static CUfunction fn[GEMM_FP8_N_TILES];
+    check_gemm_args(M, N, K, 128, mode, A8, W8, C);
+    if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
+    if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
+    if (M == 0) return;
+    if (fn_ctx != g->ctx) {
+        for (int i = 0; i < GEMM_FP8_N_TILES; i++) fn[i] = gpu_kernel(g, "gemm_fp8", fp8_tiles[i].entry);
+        fn_ctx = g->ctx;
+    }
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    if (tile < 0) tile = cdiv(M, 128) * cdiv(N, 128) >= sms ? 0 : 1;
+    launch_wg(g, &fp8_tiles[tile], fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode);
+}
+
+void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
+                     int N, int K, int mode) {
+    launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1);
+}
+
+void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {
+    static CUcontext fn_ctx;
+    static CUfunction fn;
+    if (K % 128 || M < 0) die("launch_quant_act_fp8: need K %% 128 == 0 (M=%d K=%d)", M, K);
+    if (M == 0) return;
+    if (fn_ctx != g->ctx) { fn = gpu_kernel(g, "quant_fp8", "quant_act_fp8"); fn_ctx = g->ctx; }
+    unsigned uM = (unsigned)M, uK = (unsigned)K;
+    unsigned warps = (unsigned)((int64_t)M * (K / 128));
+    Dim3 grid = { (warps + 7) / 8, 1, 1 }, block = { 256, 1, 1 };
+    void *args[] = { &A8, &sa, &X, &uM, &uK };
+    gpu_launch(g, fn, grid, block, 0, NULL, args, "quant_act_fp8");
+}
+
+void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K) {
+    static CUcontext fn_ctx;
+    static CUfunction fn;
+    if (K % 128 || N <= 0) die("launch_quant_w_fp8: need K %% 128 == 0 (N=%d K=%d)", N, K);
+    if (fn_ctx != g->ctx) { fn = gpu_kernel(g, "quant_fp8", "quant_w_fp8"); fn_ctx = g->ctx; }
+    unsigned uN = (unsigned)N, uK = (unsigned)K;
+    Dim3 grid = { (unsigned)(K / 128), (unsigned)cdiv(N, 128), 1 }, block = { 256, 1, 1 };
+    void *args[] = { &W8, &sw, &W, &uN, &uK };
+    gpu_launch(g, fn, grid, block, 0, NULL, args, "quant_w_fp8");
 }
 
 void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode) {

@@ -1,5 +1,6 @@
-// gemm_wg_body.h — one tile configuration of the warp-specialised wgmma + TMA GEMM, included by gemm_wg.ptx once
-// per configuration. The includer defines (literal numbers):
+// gemm_wg_body.h — one tile configuration of the warp-specialised wgmma + TMA GEMM, included once per configuration
+// by gemm_wg.ptx (bf16) and gemm_fp8.ptx (e4m3 with block scales, FP8 defined as 1). The includer defines (literal
+// numbers):
 //   NAME     .entry name
 //   NCONS    consumer warpgroups (1 or 2); each owns 64 rows of the CTA tile, so BM = 64 * NCONS
 //   BN       CTA tile columns (output features) = the wgmma N (64..256, multiple of 8... here of 64)
@@ -22,9 +23,18 @@
 //   consumer: wait full[s] on phase, 4 x wgmma m64nBNk16 (K = 64 per slice, +32 B per k16 step inside the
 //             128-byte swizzle atom), commit; wait_group 1 -> the previous slice's wgmmas are done -> each warp's
 //             lane 0 arrives on empty[previous stage] (empty's count: 4 warps x NCONS).
+// FP8 (FP8 = 1): A and W are e4m3, one slice is K = 128 (a 128-byte swizzle row holds 128 e4m3), the wgmma is
+// m64nBNk32 (+32 B per k32 step), and two extra params follow C: sa (f32 [M][K/128], one scale per row per slice)
+// and sw (f32 [ceil(N/128)][K/128], one per 128 x 128 weight block; BN must be 128 so a tile has one). Hopper's
+// FP8 wgmma keeps only ~14 bits of its f32 accumulation, so each slice goes into a scratch accumulator (scale-d = 0)
+// and is promoted: wait for it, release the stage, final += partial * sa[row] * sw (HOPPER-PTX.md section 5).
+//
 // Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
 // empty[STAGES] (8 B each). Every tile base is a multiple of 1024 B, as the 128-byte swizzle needs.
 
+#ifndef FP8
+#define FP8 0
+#endif
 #define BM (64 * NCONS)
 #define A_BYTES (BM * 128)
 #define STAGE_BYTES ((BM + BN) * 128)
@@ -38,15 +48,38 @@
 #if NJ * 8 != BN || NJM1 + 1 != NJ || (NCONS != 1 && NCONS != 2) || BN % 64 != 0 || BN > 256
 #error "bad gemm_wg configuration"
 #endif
+#if FP8 && BN != 128
+#error "the FP8 tiles need BN = 128: one weight scale block per tile"
+#endif
+#if FP8
+#define MMA_TRANS      // FP8 wgmma has no transpose immediates: both operands are K-major
+#define KSHIFT 7       // log2 of the K elements per slice: 128 e4m3 = 128 bytes
+#define MMA_SHAPE CAT(m64n, CAT(BN, k32)).f32.e4m3.e4m3
+#define ACC_D XACC     // the wgmma writes the scratch accumulator; the promotion adds it into %d
+#else
+#define MMA_TRANS , 0, 0  // imm-trans-a, imm-trans-b: both K-major
+#define KSHIFT 6       // 64 bf16 = 128 bytes
+#define MMA_SHAPE CAT(m64n, CAT(BN, k16)).f32.bf16.bf16
+#define ACC_D ACC
+#endif
 
 #define DECLJ(j) .reg .f32 %d##j##_<4>;
 #define LJ(j) %d##j##_0, %d##j##_1, %d##j##_2, %d##j##_3,
 #define LASTJ_(j) %d##j##_0, %d##j##_1, %d##j##_2, %d##j##_3
 #define LASTJ(j) LASTJ_(j)
 #define ACC { CAT(REP, NJM1)(LJ) LASTJ(NJM1) }
+#define XDECLJ(j) .reg .f32 %x##j##_<4>;
+#define XLJ(j) %x##j##_0, %x##j##_1, %x##j##_2, %x##j##_3,
+#define XLASTJ_(j) %x##j##_0, %x##j##_1, %x##j##_2, %x##j##_3
+#define XLASTJ(j) XLASTJ_(j)
+#define XACC { CAT(REP, NJM1)(XLJ) XLASTJ(NJM1) }
+#define ZEROJ(j) mov.f32 %d##j##_0, 0f00000000; mov.f32 %d##j##_1, 0f00000000; mov.f32 %d##j##_2, 0f00000000; \
+                 mov.f32 %d##j##_3, 0f00000000;
+#define PROMOTEJ(j) fma.rn.f32 %d##j##_0, %x##j##_0, %fa0, %d##j##_0; fma.rn.f32 %d##j##_1, %x##j##_1, %fa0, %d##j##_1; \
+                    fma.rn.f32 %d##j##_2, %x##j##_2, %fa1, %d##j##_2; fma.rn.f32 %d##j##_3, %x##j##_3, %fa1, %d##j##_3;
 #define FOR_J(X) CAT(REP, NJ)(X)
 #define FOR_S(X) CAT(REPK, STAGES)(X)
-#define MMA(pd) wgmma.mma_async.sync.aligned.CAT(m64n, CAT(BN, k16)).f32.bf16.bf16 ACC, %da, %dw, pd, 1, 1, 0, 0;
+#define MMA(pd) wgmma.mma_async.sync.aligned.MMA_SHAPE ACC_D, %da, %dw, pd, 1, 1 MMA_TRANS;
 
 #define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
                     mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS;
@@ -76,6 +109,10 @@
     .param .align 64 .b8 p_tmA[128],
     .param .align 64 .b8 p_tmW[128],
     .param .u64 p_C,
+#if FP8
+    .param .u64 p_sa,
+    .param .u64 p_sw,
+#endif
     .param .u32 p_M,
     .param .u32 p_N,
     .param .u32 p_K,
@@ -89,6 +126,14 @@
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
     .reg .f32 %e<4>;
     FOR_J(DECLJ)
+#if FP8
+    FOR_J(XDECLJ)
+    .reg .b32 %kb, %r0c, %r1c, %Mm1;
+    .reg .b64 %psa, %psw, %a0, %a1, %aw;
+    .reg .f32 %sa0, %sa1, %swv, %fa0, %fa1;
+    ld.param.u64 %psa, [p_sa];
+    ld.param.u64 %psw, [p_sw];
+#endif
 
     ld.param.u64 %pC, [p_C];
     ld.param.u32 %M, [p_M];
@@ -105,7 +150,7 @@
     mov.u32 %step, %nctaid.x;
     mov.u32 %sbase, wg_smem;
     add.u32 %bar, %sbase, BAR_OFF;
-    shr.u32 %nk, %K, 6;
+    shr.u32 %nk, %K, KSHIFT;
     add.u32 %t1, %M, BM - 1;
     div.u32 %num_m, %t1, BM;
     add.u32 %t1, %N, BN - 1;
@@ -148,7 +193,7 @@ P_WAIT:
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
     mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
     add.u32 %sw, %sa, A_BYTES;
-    shl.b32 %kc, %kt, 6;
+    shl.b32 %kc, %kt, KSHIFT;
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sa], [%tmA, {%kc, %m0}], [%full];
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
     add.u32 %s, %s, 1;
@@ -182,9 +227,37 @@ C_TILE:
     setp.ge.u32 %p, %tile, %tiles;
     @%p bra EXIT;
     TILE_COORDS
+    add.u32 %row0, %m0, %rowin;
+#if FP8
+    FOR_J(ZEROJ)
+    // scale rows (clamped to M - 1: rows past M are zeros and never stored) and the tile's weight scale block
+    sub.u32 %Mm1, %M, 1;
+    min.u32 %r0c, %row0, %Mm1;
+    add.u32 %r1c, %row0, 8;
+    min.u32 %r1c, %r1c, %Mm1;
+    shr.u32 %kb, %K, 7;
+    mul.wide.u32 %a0, %r0c, %kb;
+    shl.b64 %a0, %a0, 2;
+    add.s64 %a0, %psa, %a0;
+    mul.wide.u32 %a1, %r1c, %kb;
+    shl.b64 %a1, %a1, 2;
+    add.s64 %a1, %psa, %a1;
+    shr.u32 %t1, %n0, 7;
+    mul.wide.u32 %aw, %t1, %kb;
+    shl.b64 %aw, %aw, 2;
+    add.s64 %aw, %psw, %aw;
+#endif
     mov.u32 %kt, 0;
 C_K:
     mad.lo.u32 %full, %s, 8, %bar;
+#if FP8
+    ld.global.nc.f32 %sa0, [%a0];              // issued before the wait so their latency hides behind it
+    ld.global.nc.f32 %sa1, [%a1];
+    ld.global.nc.f32 %swv, [%aw];
+    add.s64 %a0, %a0, 4;
+    add.s64 %a1, %a1, 4;
+    add.s64 %aw, %aw, 4;
+#endif
 C_WAIT:
     mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph;
     @!%p bra C_WAIT;
@@ -199,7 +272,11 @@ C_WAIT:
     and.b64 %dw, %dw, 0x3FFFF;
     shr.u64 %dw, %dw, 4;
     or.b64 %dw, %dw, DESC_HI;
+#if FP8
+    setp.ne.u32 %pacc, %tx, %tx;               // false: every slice starts a fresh partial sum
+#else
     setp.ne.u32 %pacc, %kt, 0;
+#endif
     wgmma.fence.sync.aligned;
     MMA(%pacc)
     add.s64 %da, %da, 2;
@@ -212,6 +289,17 @@ C_WAIT:
     add.s64 %dw, %dw, 2;
     MMA(%ptrue)
     wgmma.commit_group.sync.aligned;
+#if FP8
+    // promotion: wait for this slice, give its stage back, add the scaled partial sum in f32
+    wgmma.wait_group.sync.aligned 0;
+    add.u32 %ps, %bar, 8 * STAGES;
+    mad.lo.u32 %ps, %s, 8, %ps;
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    mul.f32 %fa0, %sa0, %swv;
+    mul.f32 %fa1, %sa1, %swv;
+    FOR_J(PROMOTEJ)
+    bra C_ADV;
+#endif
     // release the previous slice's stage once its wgmmas are done (this slice's may still run)
     setp.eq.u32 %p, %kt, 0;
     @%p bra C_NEXT;
@@ -220,6 +308,7 @@ C_WAIT:
 C_NEXT:
     add.u32 %ps, %bar, 8 * STAGES;
     mad.lo.u32 %ps, %s, 8, %ps;               // this slice's empty barrier, released next time round
+C_ADV:
     add.u32 %s, %s, 1;
     setp.eq.u32 %p, %s, STAGES;
     @%p mov.u32 %s, 0;
@@ -227,11 +316,12 @@ C_NEXT:
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %nk;
     @%p bra C_K;
+#if !FP8
     wgmma.wait_group.sync.aligned 0;
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+#endif
 
     // --- epilogue: straight from the accumulators to global memory
-    add.u32 %row0, %m0, %rowin;
     setp.lt.u32 %pr0, %row0, %M;
     add.u32 %t1, %row0, 8;
     setp.lt.u32 %pr1, %t1, %M;
@@ -279,3 +369,7 @@ EXIT:
 #undef NJ
 #undef NJM1
 #undef STAGES
+#undef KSHIFT
+#undef MMA_SHAPE
+#undef ACC_D
+#undef MMA_TRANS
