@@ -535,6 +535,9 @@ static int preempt_youngest(Run *R) {
         if (R->slots[i].req >= 0 && R->slots[i].running && (y < 0 || R->slots[i].order > R->slots[y].order)) y = i;
     if (y < 0) return -1;
     Slot *sl = &R->slots[y];
+    if (getenv("QWEN3_VERBOSE"))
+        fprintf(stderr, "qwen3-ptx: batch: preempted %s at %d tokens (no free KV page); it will be recomputed\n",
+                R->reqs[sl->req].custom_id, e->seq_len(e, y));
     e->free_seq(e, y);
     sl->running = 0;
     sl->next = -1;

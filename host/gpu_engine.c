@@ -1,9 +1,11 @@
-// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16, a KV cache per sequence slot, and a
-// forward step that is a straight list of PTX kernel launches per layer (the launchers are in gpu_ops.h).
+// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16, a paged KV cache (one pool of
+// 64-token pages per layer shared by all sequences, kv_pages.h), and a forward step that is a straight list of
+// PTX kernel launches per layer (the launchers are in gpu_ops.h).
 //
 // One step takes T tokens from any mix of sequences (a prefill chunk, or one decode token per sequence): token t
-// is at position tok_pos[t] of slot tok_slot[t]. Everything in the step runs on one stream without a host sync
-// until the logits come back.
+// is at position tok_pos[t] of slot tok_slot[t]; its K/V go to page block_table[slot][pos / 64]. Pages are taken
+// on the host (kv_pages.c) before a step, all or none, and the changed rows of the table are copied to the device
+// ahead of the step. Everything in the step runs on one stream without a host sync until the logits come back.
 #include "engine.h"
 #include "gpu_ops.h"
 #include "util.h"
@@ -13,7 +15,17 @@
 #include <string.h>
 
 #define STEP_TOKENS 512  // most tokens per forward step; longer prefills are chunked
-#define GRAPH_MAX_T 64    // decode steps of up to this many sequences are replayed from CUDA graphs
+
+// Decode-shaped steps (every row's logits wanted) are replayed from CUDA graphs, one per bucket: T is padded up
+// to the next bucket; the padding rows are token 0 at position 0 of a scratch slot whose table row points at a
+// scratch page, so they write nothing that a sequence reads, and their logits are not copied back.
+static const int BUCKETS[] = { 1, 2, 3, 4, 5, 6, 7, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 320, 384, 448, 512 };
+#define N_BUCKETS ((int)(sizeof BUCKETS / sizeof BUCKETS[0]))
+static int bucket_of(int T) {  // T <= STEP_TOKENS, the last bucket (checked at creation)
+    int b = 0;
+    while (b < N_BUCKETS - 1 && BUCKETS[b] < T) b++;
+    return b;
+}
 
 typedef struct {
     CUdeviceptr attn_norm, ffn_norm;  // f32 [dim]
@@ -22,7 +34,7 @@ typedef struct {
     CUdeviceptr wo;                   // bf16 [dim][n_head*head_dim]
     CUdeviceptr wgu;                  // bf16 [2*ffn][dim]                         rows: Wgate, then Wup
     CUdeviceptr wdown;                // bf16 [dim][ffn]
-    CUdeviceptr k_cache, v_cache;     // bf16 [max_seqs][n_kv][max_ctx][head_dim]
+    CUdeviceptr k_pool, v_pool;       // bf16 [n_pages + 1][n_kv][KV_PAGE][head_dim]; the last page is scratch
 } GpuLayer;
 
 typedef struct {
@@ -37,12 +49,18 @@ typedef struct {
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
     CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
     int *h_in;            // pinned host staging of the step's inputs: tokens, slots, positions, rows [4][STEP_TOKENS]
-    // A decode step of T tokens (every row's logits) is captured as a graph the second time T is seen (the first
-    // runs eagerly, which also loads every module) and replayed after that: one launch instead of ~9 per layer.
-    // The graph's first nodes copy h_in to the device, so a replay only needs h_in filled. QWEN3_EAGER=1 or
-    // QWEN3_DEBUG_SYNC=1 turn graphs off.
-    CUgraphExec graph[GRAPH_MAX_T + 1];
-    unsigned char seen[GRAPH_MAX_T + 1];
+    // The paged cache: kv.table (pinned, [max_seqs + 1][max_pages], the last row the padding rows' scratch slot)
+    // is the host copy of block_table; its changed rows are uploaded before each step.
+    KvPages kv;
+    int *h_table;
+    CUdeviceptr block_table;  // int32 [max_seqs + 1][max_pages]
+    int scratch_page;     // == n_pages: the page of the padding rows and of every table entry holding no page
+    // A decode step of T tokens (every row's logits) is padded to its bucket and captured as a graph the second
+    // time the bucket is seen (the first runs eagerly, which also loads every module) and replayed after that: one
+    // launch instead of ~9 per layer. The graph's first nodes copy h_in to the device, so a replay only needs h_in
+    // filled. QWEN3_EAGER=1 or QWEN3_DEBUG_SYNC=1 turn graphs off.
+    CUgraphExec graph[N_BUCKETS];
+    unsigned char seen[N_BUCKETS];
     int use_graphs;
     GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
@@ -68,10 +86,11 @@ static void enqueue_step(GpuEngine *e, int T, int n_out) {
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         launch_rmsnorm(g, e->h, e->x, L->attn_norm, 0, T, c->dim, c->rms_eps);
         launch_gemm(g, e->qkv, e->h, L->wqkv, T, nqkv, c->dim, GEMM_STORE_F32);
-        launch_qknorm_rope_kv(g, e->q, L->k_cache, L->v_cache, e->qkv, L->q_norm, L->k_norm, e->tok_slot, e->tok_pos,
-                              T, c->n_head, c->n_kv_head, hd, e->base.max_ctx, c->rope_base, c->rms_eps);
-        launch_attention(g, e->attn, e->q, L->k_cache, L->v_cache, e->tok_slot, e->tok_pos, T, c->n_head,
-                         c->n_kv_head, hd, e->base.max_ctx, 1.0f / sqrtf((float)hd));
+        launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
+                              e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages, c->rope_base,
+                              c->rms_eps);
+        launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos, T,
+                         c->n_head, c->n_kv_head, hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
         launch_gemm(g, e->x, e->attn, L->wo, T, c->dim, nq, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
@@ -87,29 +106,46 @@ static void enqueue_step(GpuEngine *e, int T, int n_out) {
 }
 
 // Runs T tokens (token t at position pos[t] of slot slot[t]); writes the logits of rows out_rows[0..n_out) of the
-// step to host_logits. Decode-shaped steps (every row out, T <= GRAPH_MAX_T) go through a CUDA graph.
+// step to host_logits. Decode-shaped steps (every row out) are padded to their bucket and go through a CUDA graph.
 static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
                     int n_out, float *host_logits) {
     Gpu *g = &e->g;
     int *in = e->h_in;
+    KvPages *kv = &e->kv;
+    if (kv->dirty_lo <= kv->dirty_hi) {  // pages taken or given back since the last step: those table rows
+        size_t row = (size_t)kv->max_pages, lo = (size_t)kv->dirty_lo, n = (size_t)(kv->dirty_hi - kv->dirty_lo + 1);
+        CU_CHECK(cuMemcpyHtoDAsync(e->block_table + lo * row * 4, e->h_table + lo * row, n * row * 4, g->stream));
+        kvp_clean(kv);
+    }
     memcpy(in, tokens, T * sizeof(int));
     memcpy(in + STEP_TOKENS, slot, T * sizeof(int));
     memcpy(in + 2 * STEP_TOKENS, pos, T * sizeof(int));
     memcpy(in + 3 * STEP_TOKENS, out_rows, n_out * sizeof(int));
-    int graphable = e->use_graphs && T <= GRAPH_MAX_T && n_out == T;
+    int graphable = e->use_graphs && n_out == T;
     for (int i = 0; graphable && i < n_out; i++) graphable = out_rows[i] == i;
-    if (graphable && e->graph[T]) {
-        CU_CHECK(cuGraphLaunch(e->graph[T], g->stream));
-    } else if (graphable && e->seen[T]) {
-        CUgraph graph;
-        CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-        enqueue_step(e, T, n_out);
-        CU_CHECK(cuStreamEndCapture(g->stream, &graph));
-        CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[T], graph, 0));
-        CU_CHECK(cuGraphDestroy(graph));
-        CU_CHECK(cuGraphLaunch(e->graph[T], g->stream));
+    if (graphable) {
+        int b = bucket_of(T), Tp = BUCKETS[b];
+        for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
+            in[t] = 0;
+            in[STEP_TOKENS + t] = e->base.max_seqs;
+            in[2 * STEP_TOKENS + t] = 0;
+            in[3 * STEP_TOKENS + t] = t;
+        }
+        if (e->graph[b]) {
+            CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
+        } else if (e->seen[b]) {
+            CUgraph graph;
+            CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+            enqueue_step(e, Tp, Tp);
+            CU_CHECK(cuStreamEndCapture(g->stream, &graph));
+            CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[b], graph, 0));
+            CU_CHECK(cuGraphDestroy(graph));
+            CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
+        } else {
+            e->seen[b] = 1;
+            enqueue_step(e, Tp, Tp);
+        }
     } else {
-        if (graphable) e->seen[T] = 1;
         enqueue_step(e, T, n_out);
     }
     if (n_out > 0)
@@ -131,6 +167,24 @@ static int check_seq(GpuEngine *e, int seq, int add) {
     return 0;
 }
 
+// Takes the pages for add[s] more tokens of every sequence s, all or none (the engine.h contract).
+static int take_pages(GpuEngine *e, const int *add) {
+    int need = 0;
+    for (int s = 0; s < e->base.max_seqs; s++)
+        if (add[s] > 0) need += kvp_need(&e->kv, s, e->seq_len[s] + add[s]);
+    if (need > e->kv.n_free) {
+        snprintf(e->base.err, sizeof e->base.err, "KV cache pool exhausted: the call needs %d more pages of %d "
+                 "tokens, %d of %d are free", need, KV_PAGE, e->kv.n_free, e->kv.n_pages);
+        return -1;
+    }
+    for (int s = 0; s < e->base.max_seqs; s++)
+        if (add[s] > 0 && kvp_grow(&e->kv, s, e->seq_len[s] + add[s])) {
+            snprintf(e->base.err, sizeof e->base.err, "page table of sequence %d full", s);  // max_ctx checked before
+            return -1;
+        }
+    return 0;
+}
+
 static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *logits, float *all_logits) {
     GpuEngine *e = (GpuEngine *)eb;
     if (check_seq(e, seq, n)) return -1;
@@ -139,6 +193,9 @@ static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *log
             snprintf(eb->err, sizeof eb->err, "token id %d out of range [0, %d)", tokens[i], e->c.vocab);
             return -1;
         }
+    memset(e->step_add, 0, eb->max_seqs * sizeof(int));
+    e->step_add[seq] = n;
+    if (take_pages(e, e->step_add)) return -1;
     int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS];
     size_t V = (size_t)e->c.vocab;
     for (int done = 0; done < n; done += STEP_TOKENS) {
@@ -174,6 +231,9 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
                 return -1;
             }
     }
+    memset(e->step_add, 0, eb->max_seqs * sizeof(int));
+    for (int i = 0; i < n; i++) e->step_add[seqs[i]] = 1;
+    if (take_pages(e, e->step_add)) return -1;
     for (int done = 0; done < n; done += STEP_TOKENS) {
         int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS;
         for (int t = 0; t < T; t++) { pos[t] = e->seq_len[seqs[done + t]]; rows[t] = t; }
@@ -198,6 +258,7 @@ static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const
             rc = -1;
         } else if (check_seq(e, seqs[i], ++add[seqs[i]])) rc = -1;
     }
+    if (!rc) rc = take_pages(e, add);
     int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS];
     float *out = logits;
     for (int done = 0; done < n && !rc;) {
@@ -216,14 +277,18 @@ static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const
 
 static void gpu_free_seq(Engine *eb, int seq) {
     GpuEngine *e = (GpuEngine *)eb;
-    if (seq >= 0 && seq < eb->max_seqs) e->seq_len[seq] = 0;
+    if (seq >= 0 && seq < eb->max_seqs) {
+        e->seq_len[seq] = 0;
+        kvp_shrink(&e->kv, seq, 0);
+    }
 }
+static int gpu_free_pages(Engine *eb) { return ((GpuEngine *)eb)->kv.n_free; }
 static int gpu_seq_len(Engine *eb, int seq) {
     GpuEngine *e = (GpuEngine *)eb;
     return seq >= 0 && seq < eb->max_seqs ? e->seq_len[seq] : -1;
 }
 
-// Positions past n are simply overwritten by the next prefill/decode: nothing to clear.
+// Pages past n's go back to the pool; positions past n in the last page are overwritten by the next tokens.
 static int gpu_truncate(Engine *eb, int seq, int n) {
     GpuEngine *e = (GpuEngine *)eb;
     if (seq < 0 || seq >= eb->max_seqs || n < 0 || n > e->seq_len[seq]) {
@@ -231,6 +296,7 @@ static int gpu_truncate(Engine *eb, int seq, int n) {
         return -1;
     }
     e->seq_len[seq] = n;
+    kvp_shrink(&e->kv, seq, n);
     return 0;
 }
 
@@ -238,9 +304,11 @@ static void gpu_destroy(Engine *eb) {
     GpuEngine *e = (GpuEngine *)eb;
     Gpu *g = &e->g;
     gpu_sync(g);
-    for (int t = 0; t <= GRAPH_MAX_T; t++)
-        if (e->graph[t]) CU_CHECK(cuGraphExecDestroy(e->graph[t]));
+    for (int b = 0; b < N_BUCKETS; b++)
+        if (e->graph[b]) CU_CHECK(cuGraphExecDestroy(e->graph[b]));
     CU_CHECK(cuMemFreeHost(e->h_in));
+    CU_CHECK(cuMemFreeHost(e->h_table));
+    kvp_free(&e->kv);
     gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
     free(e->seq_len);
@@ -251,11 +319,12 @@ static void gpu_destroy(Engine *eb) {
 // ---------------------------------------------------------------- creation: one arena, then the uploads
 static size_t mat_bytes(const GGUFTensor *t) { return (size_t)t->ne[0] * t->ne[1] * 2; }  // as bf16
 
-// Assigns every device buffer from the arena (a counting arena when its base is 0).
-static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, int max_ctx) {
+// Assigns every device buffer from the arena (a counting arena when its base is 0); n_pages pages in the pool
+// (plus the scratch page).
+static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, int max_ctx, int n_pages) {
     const Qwen3Config *c = &e->c;
     size_t hd = c->head_dim, T = STEP_TOKENS, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
-    size_t cache = (size_t)max_seqs * c->n_kv_head * max_ctx * hd * 2;  // bytes of one layer's K (or V) cache
+    size_t pool = ((size_t)n_pages + 1) * c->n_kv_head * KV_PAGE * hd * 2;  // bytes of one layer's K (or V) pool
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
     e->lm_head = c->tied ? e->emb : gpu_arena_alloc(a, mat_bytes(m->output));
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
@@ -273,10 +342,11 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     }
     e->weight_bytes = a->used;
     for (int l = 0; l < c->n_layer; l++) {
-        e->L[l].k_cache = gpu_arena_alloc(a, cache);
-        e->L[l].v_cache = gpu_arena_alloc(a, cache);
+        e->L[l].k_pool = gpu_arena_alloc(a, pool);
+        e->L[l].v_pool = gpu_arena_alloc(a, pool);
     }
-    e->cache_bytes = 2 * cache * c->n_layer;
+    e->cache_bytes = 2 * pool * c->n_layer;
+    e->block_table = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * kvp_pages_for(max_ctx) * 4);
     e->x = gpu_arena_alloc(a, T * c->dim * 4);
     e->h = gpu_arena_alloc(a, T * c->dim * 2);
     e->qkv = gpu_arena_alloc(a, T * nqkv * 4);
@@ -300,6 +370,11 @@ static void upload_stacked(Gpu *g, CUdeviceptr dst, const GGUFTensor *const *ts,
 }
 
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen) {
+    return gpu_engine_create_pool(m, max_seqs, max_ctx, 0, 0, err, errlen);
+}
+
+Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, int n_pages, size_t kv_bytes,
+                               char *err, size_t errlen) {
     GpuEngine *e = xcalloc(1, sizeof *e);
     if (gpu_init(&e->g, err, errlen)) { free(e); return NULL; }
     const Qwen3Config *c = &m->cfg;
@@ -311,14 +386,43 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
         snprintf(err, errlen, "GPU path needs dim, ffn, heads*head_dim and vocab divisible by 64 and head_dim 128");
         goto fail;
     }
-    carve(e, m, &count, max_seqs, max_ctx);
-    char why[200];
-    if (gpu_arena_init(g, &e->arena, count.used, why, sizeof why)) {
-        snprintf(err, errlen, "%s (weights %.2f GB as bf16, KV cache %.2f GB for %d x %d tokens)", why,
-                 e->weight_bytes / 1e9, e->cache_bytes / 1e9, max_seqs, max_ctx);
+    if (BUCKETS[N_BUCKETS - 1] != STEP_TOKENS) die("gpu_engine: the last graph bucket must be STEP_TOKENS");
+    if (max_seqs < 1 || max_ctx < 1) {
+        snprintf(err, errlen, "bad engine size: %d sequences of %d tokens", max_seqs, max_ctx);
         goto fail;
     }
-    carve(e, m, &e->arena, max_seqs, max_ctx);
+    // --- the page pool: asked for in pages, or in bytes, or 90% of the memory left after everything else;
+    // never more than max_seqs sequences of max_ctx tokens can use ---
+    size_t page_bytes = (size_t)c->n_layer * 2 * c->n_kv_head * KV_PAGE * hd * 2;  // K and V, every layer
+    long cap = (long)max_seqs * kvp_pages_for(max_ctx);
+    const char *env_pages = getenv("QWEN3_KV_PAGES"), *env_mem = getenv("QWEN3_KV_MEM");
+    if (n_pages <= 0 && env_pages && atoi(env_pages) > 0) n_pages = atoi(env_pages);
+    if (n_pages <= 0 && !kv_bytes && env_mem && atof(env_mem) > 0) kv_bytes = (size_t)(atof(env_mem) * 1e9);
+    if (n_pages <= 0) {
+        if (!kv_bytes) {
+            carve(e, m, &count, max_seqs, max_ctx, 0);  // everything but the pages
+            size_t free_b = 0, total = 0;
+            CU_CHECK(cuMemGetInfo(&free_b, &total));
+            double left = 0.9 * (double)free_b - (double)count.used;
+            kv_bytes = left > 0 ? (size_t)left : 0;
+        }
+        long np = (long)(kv_bytes / page_bytes);
+        n_pages = (int)(np < cap ? np : cap);
+        if (n_pages < 1) {
+            snprintf(err, errlen, "no memory left for the KV cache (a page of %d tokens takes %.1f MB; %.2f GB for "
+                     "the pool)", KV_PAGE, page_bytes / 1e6, kv_bytes / 1e9);
+            goto fail;
+        }
+    }
+    count = (GpuArena){ 0 };
+    carve(e, m, &count, max_seqs, max_ctx, n_pages);
+    char why[200];
+    if (gpu_arena_init(g, &e->arena, count.used, why, sizeof why)) {
+        snprintf(err, errlen, "%s (weights %.2f GB as bf16, KV cache %.2f GB: %d pages of %d tokens)", why,
+                 e->weight_bytes / 1e9, e->cache_bytes / 1e9, n_pages, KV_PAGE);
+        goto fail;
+    }
+    carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
 
     double t0 = now_sec();
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
@@ -343,6 +447,22 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     e->step_add = xcalloc(max_seqs, sizeof(int));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
+    // --- the page tables: every entry without a page, and the padding rows' whole row, point at the scratch
+    // page (zeroed), so that no lookup can leave the pool ---
+    int max_pages = kvp_pages_for(max_ctx);
+    size_t table_ints = ((size_t)max_seqs + 1) * max_pages;
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_table, table_ints * sizeof(int), 0));
+    e->scratch_page = n_pages;
+    kvp_init(&e->kv, n_pages, max_seqs, max_ctx, e->scratch_page, e->h_table);
+    for (int j = 0; j < max_pages; j++) e->h_table[(size_t)max_seqs * max_pages + j] = e->scratch_page;
+    gpu_upload(g, e->block_table, e->h_table, table_ints * sizeof(int));
+    kvp_clean(&e->kv);
+    size_t layer_page = (size_t)c->n_kv_head * KV_PAGE * hd * 2;
+    for (int l = 0; l < c->n_layer; l++) {
+        gpu_fill_u32(g, e->L[l].k_pool + (size_t)n_pages * layer_page, 0, layer_page / 4);
+        gpu_fill_u32(g, e->L[l].v_pool + (size_t)n_pages * layer_page, 0, layer_page / 4);
+    }
+    gpu_sync(g);
     const char *eager = getenv("QWEN3_EAGER");
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync;
 
@@ -357,10 +477,13 @@ Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *
     e->base.destroy = gpu_destroy;
     e->base.truncate = gpu_truncate;
     e->base.step = gpu_step;
+    e->base.n_pages = n_pages;
+    e->base.free_pages = gpu_free_pages;
     if (getenv("QWEN3_VERBOSE"))
         fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
-                "of file; KV cache %.2f GB; arena %.2f GB\n", g->name, g->sm_count, e->weight_bytes / 1e9,
-                m->gguf.size / 1e9, t1 - t0, m->gguf.size / 1e9 / (t1 - t0), e->cache_bytes / 1e9, e->arena.size / 1e9);
+                "of file; KV cache %.2f GB = %d pages of %d tokens (%ld to fill every sequence); arena %.2f GB\n", g->name,
+                g->sm_count, e->weight_bytes / 1e9, m->gguf.size / 1e9, t1 - t0, m->gguf.size / 1e9 / (t1 - t0),
+                e->cache_bytes / 1e9, n_pages, KV_PAGE, cap, e->arena.size / 1e9);
     return &e->base;
 fail:
     gpu_shutdown(g);

@@ -65,27 +65,29 @@ void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdevicept
     GPU_LAUNCH(g, rmsnorm_f32_bf16, grid, block, 0, &out_bf16, &in_f32, &w_f32, &rows, &un, &udim, &eps);
 }
 
-void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_cache, CUdeviceptr v_cache, CUdeviceptr qkv,
-                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
-                           int T, int n_head, int n_kv, int head_dim, int max_ctx, float rope_base, float eps) {
-    if (T < 0 || n_head <= 0 || n_kv <= 0 || head_dim != ROPE_HEAD_DIM || max_ctx <= 0 || !(rope_base > 1.0f))
-        die("launch_qknorm_rope_kv: T=%d n_head=%d n_kv=%d head_dim=%d max_ctx=%d rope_base=%g "
-            "(the kernel is written for head_dim %d)", T, n_head, n_kv, head_dim, max_ctx, rope_base, ROPE_HEAD_DIM);
+void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,
+                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
+                           float rope_base, float eps) {
+    if (T < 0 || n_head <= 0 || n_kv <= 0 || head_dim != ROPE_HEAD_DIM || max_pages <= 0 || !(rope_base > 1.0f))
+        die("launch_qknorm_rope_kv: T=%d n_head=%d n_kv=%d head_dim=%d max_pages=%d rope_base=%g "
+            "(the kernel is written for head_dim %d)", T, n_head, n_kv, head_dim, max_pages, rope_base, ROPE_HEAD_DIM);
     if (T == 0) return;
     check_aligned("launch_qknorm_rope_kv", "q_out", q_out);
-    check_aligned("launch_qknorm_rope_kv", "k_cache", k_cache);
-    check_aligned("launch_qknorm_rope_kv", "v_cache", v_cache);
+    check_aligned("launch_qknorm_rope_kv", "k_pool", k_pool);
+    check_aligned("launch_qknorm_rope_kv", "v_pool", v_pool);
     check_aligned("launch_qknorm_rope_kv", "qkv", qkv);
     check_aligned("launch_qknorm_rope_kv", "q_norm", q_norm);
     check_aligned("launch_qknorm_rope_kv", "k_norm", k_norm);
+    check_aligned("launch_qknorm_rope_kv", "block_table", block_table);
     load_functions(g);
     CUfunction qknorm_rope_kv = fn_rope;
     // th_i = pos * r^i with r = base^(-2/head_dim): the kernel raises r to the i-th power in f64.
     double r = pow((double)rope_base, -2.0 / head_dim);
-    unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, uctx = (unsigned)max_ctx;
+    unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
-    GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_cache, &v_cache, &qkv, &q_norm, &k_norm, &tok_slot,
-               &tok_pos, &uT, &uh, &ukv, &uctx, &r, &eps);
+    GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_pool, &v_pool, &qkv, &q_norm, &k_norm, &block_table,
+               &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
 }
 
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn) {

@@ -8,7 +8,11 @@
 //   h        bf16 [T][dim]                         RMSNorm output, GEMM input
 //   qkv      f32  [T][(n_head + 2*n_kv)*head_dim]  q heads, then k heads, then v heads (fused weight [Wq;Wk;Wv])
 //   q        bf16 [T][n_head][head_dim]            normed + roped queries
-//   k_cache  bf16 [max_seqs][n_kv][max_ctx][head_dim]   per layer; v_cache the same
+//   k_pool   bf16 [n_pages][n_kv][KV_PAGE][head_dim]  per layer; v_pool the same. The paged KV cache: page p
+//                                                  holds 64 (KV_PAGE, kv_pages.h) consecutive positions of one
+//                                                  sequence, all kv heads; one page = one attention key tile.
+//   block_table int32 [slots][max_pages]           page of positions 64j..64j+63 of slot s: block_table[s][j]
+//                                                  (the engine's slots + 1 scratch row for padding tokens)
 //   attn     bf16 [T][n_head*head_dim]             attention output, o_proj input
 //   gu       f32  [T][2*ffn]                        gate (first ffn columns) then up (fused weight [Wgate;Wup])
 //   a        bf16 [T][ffn]                          silu(gate)*up, down_proj input
@@ -28,19 +32,22 @@ void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, in
 void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
                     int n_rows, int dim, float eps);
 
-// For each token t: q heads: RMSNorm over head_dim with q_norm, NeoX RoPE at tok_pos[t], -> q (bf16);
-// k heads: RMSNorm with k_norm, RoPE -> k_cache[tok_slot[t]][h][tok_pos[t]]; v heads copied -> v_cache likewise.
+// For each token t (slot s = tok_slot[t], position p = tok_pos[t], page = block_table[s][p / 64]):
+// q heads: RMSNorm over head_dim with q_norm, NeoX RoPE at p, -> q (bf16);
+// k heads: RMSNorm with k_norm, RoPE -> k_pool[page][h][p % 64]; v heads copied -> v_pool likewise.
 // NeoX RoPE: for i < head_dim/2, f = base^(-2i/head_dim), th = pos*f: (x[i], x[i+hd/2]) ->
 //   (x[i]cos th - x[i+hd/2] sin th, x[i+hd/2] cos th + x[i] sin th).
-void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_cache, CUdeviceptr v_cache, CUdeviceptr qkv,
-                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
-                           int T, int n_head, int n_kv, int head_dim, int max_ctx, float rope_base, float eps);
+void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,
+                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
+                           float rope_base, float eps);
 
-// Causal GQA attention: token t, head h attends to positions 0..tok_pos[t] of slot tok_slot[t], kv head
-// h / (n_head/n_kv); softmax(q.k * scale) . v in f32; out bf16 [T][n_head*head_dim].
-void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
-                      CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                      int max_ctx, float scale);
+// Causal GQA attention: token t, head h attends to positions 0..tok_pos[t] of slot tok_slot[t] (read through
+// its block_table row, one page per 64-key tile), kv head h / (n_head/n_kv); softmax(q.k * scale) . v in f32;
+// out bf16 [T][n_head*head_dim].
+void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                      CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
+                      int n_kv, int head_dim, int max_pages, float scale);
 
 // C[M][N] (op)= A[M][K] . W[N][K]^T, bf16 inputs, f32 accumulation. K % 64 == 0, N % 64 == 0, any M >= 1.
 enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (residual) */ };

@@ -3,7 +3,8 @@
 # output line per input line (chat and completion requests, greedy and seeded sampling, stop strings, max_tokens
 # 1..20, a full context, a malformed line, a missing custom_id, a bad body, a duplicate id, an overlong prompt);
 # usage counts add up; every greedy and seeded result equals `qwen3-ptx run` with the same options (batching does
-# not change results) and --max-seqs 1 equals --max-seqs 4; a stop string cuts the text; resume after the output
+# not change results) and --max-seqs 1 equals --max-seqs 4, and so does a KV pool of 2 pages that forces preemption
+# (QWEN3_KV_PAGES); a stop string cuts the text; resume after the output
 # is cut mid-line / at a line end / after kill -9 completes it with no duplicates; --shard 0/2 + 1/2 = all.
 # On a machine with a usable GPU: the same file through --backend gpu (one line per input, usage right).
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ trap 'rm -rf "$T"' EXIT
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
-ALL="batch_one_line_per_input batch_usage batch_errors batch_equals_run batch_max_seqs_1_equal batch_stop_string \
+ALL="batch_one_line_per_input batch_usage batch_errors batch_equals_run batch_max_seqs_1_equal batch_kv_pool_preempt batch_stop_string \
 batch_resume_mid_line batch_resume_line_end batch_resume_kill9 batch_shards batch_help batch_bad_option batch_gpu"
 
 if [ ! -x "$BIN" ]; then for c in $ALL; do skip "$c" "$BIN not built (make)"; done; exit 0; fi
@@ -176,6 +177,14 @@ done < "$T/runs"
 batch -i "$T/in.jsonl" -o "$T/seq1.jsonl" --max-seqs 1 --prefill-budget 7 > "$T/seq1.log" 2>&1; rc=$?
 r=$(check same "$T/out.jsonl" "$T/seq1.jsonl")
 [ $rc -eq 0 ] && [ "$r" = ok ] && pass batch_max_seqs_1_equal || fail batch_max_seqs_1_equal "exit $rc, $r"
+
+# --- a KV pool of 2 pages (128 tokens: one full context) shared by 4 sequences: prompts wait for pages, running
+# sequences are preempted and recomputed from their prompt + reply so far; the lines are the same ---
+QWEN3_KV_PAGES=2 QWEN3_VERBOSE=1 batch -i "$T/in.jsonl" -o "$T/pool.jsonl" --max-seqs 4 --prefill-budget 16 \
+    > "$T/pool.log" 2>&1; rc=$?
+r=$(check same "$T/out.jsonl" "$T/pool.jsonl"); np=$(grep -c 'preempted' "$T/pool.log")
+if [ $rc -eq 0 ] && [ "$r" = ok ] && [ "$np" -gt 0 ]; then pass batch_kv_pool_preempt; echo "  $np preemptions"
+else fail batch_kv_pool_preempt "exit $rc, $r, $np preemptions: $(tail -c 300 "$T/pool.log")"; fi
 
 # --- a stop string from the middle of p1's text cuts it there ---
 stop=$(check pickstop "$T/out.jsonl")

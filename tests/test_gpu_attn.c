@@ -1,7 +1,9 @@
-// test_gpu_attn.c — causal GQA attention (ptx/attention.ptx via launch_attention) against an fp64 CPU reference
-// from the same bf16 inputs: prefill chunks, chunk continuations, decode batches and mixed batches over several
-// sequence slots, GQA ratios 2, 4, 5, 8, context lengths 1 .. 4095; then prints timings (not asserted).
-// Cache positions past what a slot holds are poisoned with NaN, so a read past a sequence's end fails the test.
+// test_gpu_attn.c — causal GQA attention (ptx/attention.ptx via launch_attention) over the paged KV cache against
+// an fp64 CPU reference from the same bf16 inputs: prefill chunks, chunk continuations, decode batches and mixed
+// batches over several sequence slots, GQA ratios 2, 4, 5, 8, context lengths 1 .. 4095; then prints timings (not
+// asserted). Every slot's pages are a random, shuffled set of the pool's (plus spare pages no one owns), and cache
+// positions past what a slot holds, and the spare pages, are poisoned with NaN: a read past a sequence's end or
+// through the wrong table entry fails the test.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "gpu_test.h"
 #include "../host/gpu_ops.h"
@@ -10,11 +12,24 @@
 // host/gpu_attn.c: launch_attention with tb tokens per block (0 = default 64/G, 1 = one token per CTA) and
 // split (1: a CTA per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks) and
 // kv_split (CTAs of a cluster sharing each unit's keys, 1..8; 0 = by CTA count)
-void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_cache, CUdeviceptr v_cache,
-                         CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                         int max_ctx, float scale, int tb, int split, int kv_split);
+void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                         CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
+                         int n_kv, int head_dim, int max_pages, float scale, int tb, int split, int kv_split);
 
-enum { HD = 128 };
+enum { HD = 128, PAGE = 64, SPARE_PAGES = 5 };
+
+// A random permutation of the pool's n_pages page ids: its first max_seqs*max_pages entries are the block table
+// [max_seqs][max_pages] (so a slot's pages are scattered over the pool, in no order), the rest spare pages.
+static int *shuffled_pages(int n_pages) {
+    int *perm = xmalloc(sizeof(int) * (size_t)n_pages);
+    for (int i = 0; i < n_pages; i++) perm[i] = i;
+    for (int i = n_pages - 1; i > 0; i--) {
+        int j = (int)(rng_u64(&rng) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    return perm;
+}
 static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2.0 * rng_uniform(&rng) - 1.0))); }
 static float bf(uint16_t h) { return host_bf16_to_f32(h); }
 
@@ -24,7 +39,8 @@ typedef struct { int slot, pos0, n; } Chunk;
 typedef struct {
     int T, n_head, n_kv, max_ctx;
     const int *slot, *pos;
-    const uint16_t *q, *k, *v;  // q [T][n_head][HD], caches [slot][n_kv][max_ctx][HD]
+    const uint16_t *q, *k, *v;  // q [T][n_head][HD]; the logical caches [slot][n_kv][max_ctx][HD] (the kernel
+                                // reads the same values through pages)
     float scale;
     double *ref;                // [T][n_head][HD]
 } AttnRef;
@@ -71,7 +87,8 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
                 pos[t] = ch[c].pos0 + done[c]++;
             }
         }
-    // cache: random where the slot holds data (positions <= its last position in the batch), NaN after
+    // cache: random where the slot holds data (positions <= its last position in the batch), NaN after; kept
+    // logically [slot][kvh][pos] for the reference and scattered into the shuffled pages for the kernel
     int *last = xmalloc(max_seqs * sizeof(int));
     for (int s = 0; s < max_seqs; s++) last[s] = -1;
     for (t = 0; t < T; t++) if (pos[t] > last[slot[t]]) last[slot[t]] = pos[t];
@@ -87,19 +104,35 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
                 }
             }
     for (size_t i = 0; i < (size_t)T * n_head * HD; i++) q[i] = rand_bf16(q_amp);
+    int max_pages = (max_ctx + PAGE - 1) / PAGE, n_pages = max_seqs * max_pages + SPARE_PAGES;
+    int *table = shuffled_pages(n_pages);
+    size_t pool_n = (size_t)n_pages * n_kv * PAGE * HD;
+    uint16_t *kp = xmalloc(pool_n * 2), *vp = xmalloc(pool_n * 2);
+    for (size_t i = 0; i < pool_n; i++) kp[i] = vp[i] = 0x7FC0;  // spare pages and the tail of the last: NaN
+    for (int s = 0; s < max_seqs; s++)
+        for (int h = 0; h < n_kv; h++)
+            for (int p = 0; p < max_ctx; p++) {
+                size_t o = (((size_t)s * n_kv + h) * max_ctx + p) * HD;
+                size_t po = (((size_t)table[s * max_pages + p / PAGE] * n_kv + h) * PAGE + p % PAGE) * HD;
+                memcpy(kp + po, k + o, HD * 2);
+                memcpy(vp + po, v + o, HD * 2);
+            }
 
-    CUdeviceptr dk = gpu_alloc(&G, cache_n * 2), dv = gpu_alloc(&G, cache_n * 2);
+    CUdeviceptr dk = gpu_alloc(&G, pool_n * 2), dv = gpu_alloc(&G, pool_n * 2);
+    CUdeviceptr dtable = gpu_alloc(&G, (size_t)max_seqs * max_pages * 4);
     CUdeviceptr dq = gpu_alloc(&G, (size_t)T * n_head * HD * 2);
     CUdeviceptr dout = gpu_alloc(&G, (size_t)(T + 1) * n_head * HD * 2);
     CUdeviceptr dslot = gpu_alloc(&G, T * 4), dpos = gpu_alloc(&G, T * 4);
-    gpu_upload(&G, dk, k, cache_n * 2);
-    gpu_upload(&G, dv, v, cache_n * 2);
+    gpu_upload(&G, dk, kp, pool_n * 2);
+    gpu_upload(&G, dv, vp, pool_n * 2);
+    gpu_upload(&G, dtable, table, (size_t)max_seqs * max_pages * 4);
     gpu_upload(&G, dq, q, (size_t)T * n_head * HD * 2);
     gpu_upload(&G, dslot, slot, T * 4);
     gpu_upload(&G, dpos, pos, T * 4);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, tb, split, kv_split);
+    launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, tb, split,
+                        kv_split);
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
 
@@ -122,8 +155,9 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
     if (stray) err = INFINITY;
 
     free(slot); free(pos); free(done); free(last); free(k); free(v); free(q); free(outb); free(out); free(ref);
+    free(table); free(kp); free(vp);
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
-    gpu_free(&G, dpos);
+    gpu_free(&G, dpos); gpu_free(&G, dtable);
     return err;
 }
 
@@ -160,6 +194,8 @@ static void attn_prefill_from_zero(void) {
             snprintf(what, sizeof what, "prefill len %d", lens[li]);
             check(2, gq[gi], 2, 1024, &c, 1, 0, 1.0, what);
         }
+    Chunk c = { 0, 0, 4095 };  // 64 pages less one token, one kv head (the fp64 reference is the slow part)
+    check(1, 4, 1, 4096, &c, 1, 0, 1.0, "prefill len 4095");
 }
 
 // Chunks continuing a cached prefix, up to length 4095, two slots in one batch; sharper softmax (q x 4).
@@ -196,9 +232,13 @@ static void attn_mixed_batch(void) {
 // Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
 static void time_attn(const char *label, int T, const int *slot, const int *pos, int max_seqs, int max_ctx,
                       double flops, double bytes, int kv_split) {
-    int n_kv = 8, n_head = 32;
-    size_t cache_n = (size_t)max_seqs * n_kv * max_ctx * HD;
+    int n_kv = 8, n_head = 32, max_pages = (max_ctx + PAGE - 1) / PAGE, n_pages = max_seqs * max_pages;
+    size_t cache_n = (size_t)n_pages * n_kv * PAGE * HD;
+    int *table = shuffled_pages(n_pages);  // scattered pages, as a long-running pool has
     CUdeviceptr dk = gpu_alloc(&G, cache_n * 2), dv = gpu_alloc(&G, cache_n * 2);
+    CUdeviceptr dtable = gpu_alloc(&G, (size_t)n_pages * 4);
+    gpu_upload(&G, dtable, table, (size_t)n_pages * 4);
+    free(table);
     CUdeviceptr dq = gpu_alloc(&G, (size_t)T * n_head * HD * 2), dout = gpu_alloc(&G, (size_t)T * n_head * HD * 2);
     CUdeviceptr dslot = gpu_alloc(&G, T * 4), dpos = gpu_alloc(&G, T * 4);
     gpu_fill_u32(&G, dk, 0x3C013BFFu, cache_n / 2);
@@ -207,19 +247,21 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     gpu_upload(&G, dslot, slot, T * 4);
     gpu_upload(&G, dpos, pos, T * 4);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, 0, -1, kv_split);
+    launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1,
+                        kv_split);
     GpuTimer tm;
     gpu_timer_init(&tm);
     gpu_timer_start(&G, &tm);
     int iters = 10;
     for (int i = 0; i < iters; i++)
-        launch_attention_tb(&G, dout, dq, dk, dv, dslot, dpos, T, n_head, n_kv, HD, max_ctx, scale, 0, -1, kv_split);
+        launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1,
+                            kv_split);
     double ms = gpu_timer_stop_ms(&G, &tm) / iters;
     gpu_timer_free(&tm);
     printf("  time %-34s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", label, ms * 1e3, flops / (ms * 1e-3) / 1e12,
            bytes / (ms * 1e-3) / 1e9);
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
-    gpu_free(&G, dpos);
+    gpu_free(&G, dpos); gpu_free(&G, dtable);
 }
 
 static void attn_timings(void) {

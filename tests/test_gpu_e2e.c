@@ -2,11 +2,16 @@
 //   QWEN3_E2E_MODEL=path.gguf  (the device script sets it; without it, or without a GPU, every case SKIPs)
 //   QWEN3_E2E_STEPS=64         greedy steps compared
 // Cases: greedy tokens identical for >= 64 steps after a random prompt (the argmax of both engines), prefill
-// logits relative error at BF16 level, and batched decode of several sequences == each sequence alone.
+// logits relative error at BF16 level, batched decode of several sequences == each sequence alone, a mixed step ==
+// separate calls, the paged KV pool (a call needing more pages than are free fails whole and changes nothing;
+// truncate and free give pages back), and decode steps padded to a CUDA-graph bucket (11 -> 16, 70 -> 96
+// sequences, on pages recycled in scattered order) against the CPU.
 #include "test.h"
 #include "../host/engine.h"
 #include "../host/util.h"
 
+// 80 sequence slots of 1024 tokens over a pool of only 100 pages (6,400 tokens): the pool, not the slots, limits.
+enum { E2E_SEQS = 80, E2E_PAGES = 100 };
 static Qwen3Model model;
 static Engine *cpu, *gpu;
 static char why[512];
@@ -33,9 +38,9 @@ static int setup(void) {
     if (getenv("QWEN3_E2E_STEPS")) steps = atoi(getenv("QWEN3_E2E_STEPS"));
     char err[256];
     if (qwen3_load(&model, path, err, sizeof err)) { snprintf(why, sizeof why, "%s", err); return -1; }
-    gpu = gpu_engine_create(&model, 4, 1024, err, sizeof err);
+    gpu = gpu_engine_create_pool(&model, E2E_SEQS, 1024, E2E_PAGES, 0, err, sizeof err);
     if (!gpu) { snprintf(why, sizeof why, "no GPU: %s", err); return -1; }
-    cpu = cpu_engine_create(&model, 4, 1024);
+    cpu = cpu_engine_create(&model, E2E_SEQS, 1024);
     printf("model %s: %d layers, dim %d, vocab %d\n", path, model.cfg.n_layer, model.cfg.dim, model.cfg.vocab);
     return 0;
 }
@@ -204,6 +209,97 @@ static void kv_overflow_is_an_error(void) {
     free(toks);
 }
 
+static void free_all(void) {
+    for (int s = 0; s < E2E_SEQS; s++) { gpu->free_seq(gpu, s); cpu->free_seq(cpu, s); }
+}
+
+// A call that needs more pages than are free fails as a whole: -1, a message naming the pool, no length changed,
+// no page taken; truncate and free_seq give pages back; after that the same calls succeed.
+static void pool_exhaustion_fails_cleanly(void) {
+    if (!gpu) SKIP("%s", why);
+    free_all();
+    CHECK(gpu->n_pages == E2E_PAGES && gpu->free_pages(gpu) == E2E_PAGES, "pool %d pages, %d free", gpu->n_pages,
+          gpu->free_pages(gpu));
+    int V = model.cfg.vocab, toks[1000], nfull = 0;
+    float *lg = xmalloc(4 * (size_t)V * sizeof(float));
+    Rng r;
+    rng_seed(&r, t_seed + 5);
+    for (int i = 0; i < 1000; i++) toks[i] = (int)(rng_u64(&r) % 150000);
+    while (gpu->free_pages(gpu) >= 16) {  // sequences of 1000 tokens (16 pages) until fewer than 16 pages are left
+        CHECK(gpu->prefill(gpu, nfull, toks, 1000, NULL, NULL) == 0, "%s", gpu->err);
+        nfull++;
+    }
+    int left = gpu->free_pages(gpu), big = (left + 1) * 64, s = nfull;  // one page more than is free
+    CHECK(left == E2E_PAGES - 16 * nfull, "%d pages free after %d sequences of 16", left, nfull);
+    CHECK(gpu->prefill(gpu, s, toks, big, NULL, NULL) == -1, "a prefill of %d pages with %d free succeeded",
+          left + 1, left);
+    CHECK(strstr(gpu->err, "pool") != NULL, "message: %s", gpu->err);
+    CHECK(gpu->seq_len(gpu, s) == 0 && gpu->free_pages(gpu) == left, "a failed prefill left length %d, %d free",
+          gpu->seq_len(gpu, s), gpu->free_pages(gpu));
+    CHECK(gpu->prefill(gpu, s, toks, left * 64, NULL, NULL) == 0, "exactly the free pages: %s", gpu->err);
+    // now nothing is free: sequence 0 (1000 tokens) can still decode into its last page, sequence s cannot grow
+    int dseq[2] = { 0, s }, dtok[2] = { 1, 2 };
+    CHECK(gpu->decode(gpu, 2, dseq, dtok, lg) == -1, "decode needing a page from an empty pool succeeded");
+    CHECK(gpu->seq_len(gpu, 0) == 1000 && gpu->seq_len(gpu, s) == left * 64, "a failed decode changed lengths: %d %d",
+          gpu->seq_len(gpu, 0), gpu->seq_len(gpu, s));
+    char want[2] = { 1, 1 };
+    CHECK(gpu->step(gpu, 2, dseq, dtok, want, lg) == -1, "step needing a page from an empty pool succeeded");
+    CHECK(gpu->decode(gpu, 1, dseq, dtok, lg) == 0, "decode within the last page: %s", gpu->err);
+    CHECK(gpu->truncate(gpu, 1, 64) == 0 && gpu->free_pages(gpu) == 15, "truncate 1000 -> 64 tokens: %d free",
+          gpu->free_pages(gpu));
+    CHECK(gpu->decode(gpu, 2, dseq, dtok, lg) == 0, "%s", gpu->err);
+    int finite = 1;
+    for (size_t i = 0; i < 2 * (size_t)V; i++) finite &= isfinite(lg[i]) != 0;
+    CHECK(finite, "decode logits not finite after the pool churned");
+    free_all();
+    CHECK(gpu->free_pages(gpu) == E2E_PAGES, "%d of %d pages free after freeing every sequence", gpu->free_pages(gpu),
+          E2E_PAGES);
+    free(lg);
+}
+
+// B sequences (prompts of 1..40 tokens) decoded together for 3 steps: the first runs eagerly, the second is
+// captured into the bucket's graph, the third replays it; every row against the CPU engine fed the same tokens.
+// The pages come from a pool churned by the previous case, so each sequence's pages are scattered.
+static void bucket_decode(int B) {
+    int V = model.cfg.vocab, *seqs = xmalloc(B * sizeof(int)), *next = xmalloc(B * sizeof(int));
+    int *ps = xmalloc(B * 40 * sizeof(int)), *pt = xmalloc(B * 40 * sizeof(int)), np = 0;
+    char *want = xmalloc(B * 40);
+    float *lc = xmalloc((size_t)B * V * sizeof(float)), *lg = xmalloc((size_t)B * V * sizeof(float));
+    Rng r;
+    rng_seed(&r, t_seed + 6 + B);
+    free_all();
+    // all prompts (1..40 tokens) in one mixed step on each engine (the CPU reads its weights once per 64 tokens,
+    // not once per prompt); the CPU's argmax is the token both are fed next
+    for (int s = 0; s < B; s++) {
+        int n = 1 + (int)(rng_u64(&r) % 40);
+        seqs[s] = (s * 37) % E2E_SEQS;  // slots in no order
+        for (int i = 0; i < n; i++, np++) { ps[np] = seqs[s]; pt[np] = (int)(rng_u64(&r) % 150000); want[np] = i == n - 1; }
+    }
+    CHECK(cpu->step(cpu, np, ps, pt, want, lc) == 0, "cpu: %s", cpu->err);
+    CHECK(gpu->step(gpu, np, ps, pt, want, lg) == 0, "gpu: %s", gpu->err);
+    for (int s = 0; s < B; s++) next[s] = argmax(lc + (size_t)s * V, V);
+    double worst = 0;
+    for (int step = 0; step < 3; step++) {
+        for (size_t i = 0; i < (size_t)B * V; i++) lg[i] = NAN;  // poisoned
+        CHECK(cpu->decode(cpu, B, seqs, next, lc) == 0, "cpu: %s", cpu->err);
+        CHECK(gpu->decode(gpu, B, seqs, next, lg) == 0, "gpu: %s", gpu->err);
+        for (int s = 0; s < B; s++) {
+            double e = rel_err_f(lg + (size_t)s * V, lc + (size_t)s * V, V);
+            if (!(e <= worst)) worst = e;  // NaN sticks
+            next[s] = argmax(lc + (size_t)s * V, V);
+        }
+    }
+    printf("  %d sequences x 3 decode steps (eager, capture, replay): worst rel err vs cpu %.3g\n", B, worst);
+    CHECK(worst < 3e-2, "%d-sequence padded decode differs from the CPU: worst rel err %.3g", B, worst);
+    free_all();
+    free(seqs); free(next); free(lc); free(lg); free(ps); free(pt); free(want);
+}
+static void graph_bucket_decode_matches_cpu(void) {
+    if (!gpu) SKIP("%s", why);
+    bucket_decode(11);  // bucket 16
+    bucket_decode(70);  // bucket 96
+}
+
 int main(void) {
     test_init();
     setup();
@@ -212,6 +308,8 @@ int main(void) {
     RUN(batched_decode_equals_single);
     RUN(mixed_step_equals_separate);
     RUN(kv_overflow_is_an_error);
+    RUN(pool_exhaustion_fails_cleanly);
+    RUN(graph_bucket_decode_matches_cpu);
     if (gpu) gpu->destroy(gpu);
     if (cpu) cpu->destroy(cpu);
     return test_end();

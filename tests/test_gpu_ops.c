@@ -134,7 +134,13 @@ static void rmsnorm_row_gather(void) {
 }
 
 // ---------------------------------------------------------------- qk-norm + RoPE + KV write
-enum { HD = 128, MAX_SEQS = 2, MAX_CTX = 32800 };
+enum { HD = 128, MAX_SEQS = 2, MAX_CTX = 32800, MAX_PAGES = (MAX_CTX + 63) / 64 };
+// The paged cache (gpu_ops.h): the block table maps slot s's page j to page MAX_SEQS*MAX_PAGES-1 - (s*MAX_PAGES + j)
+// (reversed, so that a kernel ignoring the table writes the wrong rows); row of (slot, kv head, pos) in the pool:
+static size_t kv_row(int slot, int n_kv, int h, int pos) {
+    size_t page = (size_t)MAX_SEQS * MAX_PAGES - 1 - ((size_t)slot * MAX_PAGES + pos / 64);
+    return ((page * n_kv + h) * 64 + pos % 64) * HD;
+}
 
 static void rope_one(int n_head, int n_kv, int T, float base) {
     int H = n_head + 2 * n_kv;
@@ -160,14 +166,18 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
     }
     CUdeviceptr d_qkv = upload_new(qkv, nqkv * 4), d_qn = upload_new(qn, HD * 4), d_kn = upload_new(kn, HD * 4);
     CUdeviceptr d_slot = upload_new(slot, (size_t)T * 4), d_pos = upload_new(pos, (size_t)T * 4);
-    size_t nq = (size_t)T * n_head * HD, ncache = (size_t)MAX_SEQS * n_kv * MAX_CTX * HD;
+    size_t nq = (size_t)T * n_head * HD, ncache = (size_t)MAX_SEQS * MAX_PAGES * n_kv * 64 * HD;
+    int32_t *table = xmalloc(MAX_SEQS * MAX_PAGES * 4);
+    for (int i = 0; i < MAX_SEQS * MAX_PAGES; i++) table[i] = MAX_SEQS * MAX_PAGES - 1 - i;
+    CUdeviceptr d_table = upload_new(table, MAX_SEQS * MAX_PAGES * 4);
+    free(table);
     CUdeviceptr d_q = gpu_alloc(&G, (nq + HD) * 2);
     CUdeviceptr d_k = gpu_alloc(&G, ncache * 2), d_v = gpu_alloc(&G, ncache * 2);
     gpu_fill_u32(&G, d_q, BF16_NAN2, (nq + HD) / 2);
     gpu_fill_u32(&G, d_k, BF16_NAN2, ncache / 2);
     gpu_fill_u32(&G, d_v, BF16_NAN2, ncache / 2);
-    launch_qknorm_rope_kv(&G, d_q, d_k, d_v, d_qkv, d_qn, d_kn, d_slot, d_pos, T, n_head, n_kv, HD, MAX_CTX, base,
-                          eps);
+    launch_qknorm_rope_kv(&G, d_q, d_k, d_v, d_qkv, d_qn, d_kn, d_table, d_slot, d_pos, T, n_head, n_kv, HD,
+                          MAX_PAGES, base, eps);
     float *q = download_bf16(d_q, nq + HD);
     uint16_t *kc = xmalloc(ncache * 2), *vc = xmalloc(ncache * 2);
     gpu_download(&G, kc, d_k, ncache * 2);
@@ -194,14 +204,14 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
                 o[i + HD / 2] = y[i + HD / 2] * c + y[i] * s;
             }
             if (h >= n_head) {
-                size_t row = (((size_t)slot[t] * n_kv + (h - n_head)) * MAX_CTX + pos[t]) * HD;
+                size_t row = kv_row(slot[t], n_kv, h - n_head, pos[t]);
                 for (int i = 0; i < HD; i++) kgot[((size_t)t * n_kv + (h - n_head)) * HD + i] = host_bf16_to_f32(kc[row + i]);
             }
         }
     for (int t = 0; t < T; t++)
         for (int h = 0; h < n_kv; h++) {
             const float *x = qkv + ((size_t)t * H + n_head + n_kv + h) * HD;
-            size_t row = (((size_t)slot[t] * n_kv + h) * MAX_CTX + pos[t]) * HD;
+            size_t row = kv_row(slot[t], n_kv, h, pos[t]);
             for (int i = 0; i < HD; i++) v_bad += vc[row + i] != host_f32_to_bf16(x[i]);
         }
     // A rotated element can cancel to near zero while the f32 error stays ~1e-6 of the head's size: per element
@@ -245,7 +255,7 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
     CHECK(stray == 0, "rope heads=%d/%d T=%d: %zu cache elements written outside the tokens' rows", n_head, n_kv, T,
           stray);
     gpu_free(&G, d_qkv); gpu_free(&G, d_qn); gpu_free(&G, d_kn); gpu_free(&G, d_slot); gpu_free(&G, d_pos);
-    gpu_free(&G, d_q); gpu_free(&G, d_k); gpu_free(&G, d_v);
+    gpu_free(&G, d_q); gpu_free(&G, d_k); gpu_free(&G, d_v); gpu_free(&G, d_table);
     free(qkv); free(qn); free(kn); free(slot); free(pos); free(q); free(kc); free(vc);
     free(qref); free(kref); free(kgot); free(mine);
 }
@@ -387,7 +397,7 @@ static void timings(void) {
         printf("  rmsnorm   T=%-3d dim=%d:  %7.2f us  %6.1f GB/s\n", T, dim, ms * 1e3, T * dim * 6.0 / ms / 1e6);
         gpu_timer_start(&G, &tm);
         for (int i = 0; i < reps; i++)
-            launch_qknorm_rope_kv(&G, y, kc, vc, x, w, w, tok, tok, T, 32, 8, 128, 4096, 1e6f, 1e-6f);
+            launch_qknorm_rope_kv(&G, y, kc, vc, x, w, w, tok, tok, tok, T, 32, 8, 128, 64, 1e6f, 1e-6f);  // page 0
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
         printf("  rope      T=%-3d 32/8 heads: %7.2f us  %6.1f GB/s\n", T, ms * 1e3, T * 48 * 128 * 6.0 / ms / 1e6);
         gpu_timer_start(&G, &tm);
