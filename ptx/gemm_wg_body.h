@@ -55,12 +55,10 @@
 #define MMA_TRANS      // FP8 wgmma has no transpose immediates: both operands are K-major
 #define KSHIFT 7       // log2 of the K elements per slice: 128 e4m3 = 128 bytes
 #define MMA_SHAPE CAT(m64n, CAT(BN, k32)).f32.e4m3.e4m3
-#define ACC_D XACC     // the wgmma writes the scratch accumulator; the promotion adds it into %d
 #else
 #define MMA_TRANS , 0, 0  // imm-trans-a, imm-trans-b: both K-major
 #define KSHIFT 6       // 64 bf16 = 128 bytes
 #define MMA_SHAPE CAT(m64n, CAT(BN, k16)).f32.bf16.bf16
-#define ACC_D ACC
 #endif
 
 #define DECLJ(j) .reg .f32 %d##j##_<4>;
@@ -75,11 +73,41 @@
 #define XACC { CAT(REP, NJM1)(XLJ) XLASTJ(NJM1) }
 #define ZEROJ(j) mov.f32 %d##j##_0, 0f00000000; mov.f32 %d##j##_1, 0f00000000; mov.f32 %d##j##_2, 0f00000000; \
                  mov.f32 %d##j##_3, 0f00000000;
-#define PROMOTEJ(j) fma.rn.f32 %d##j##_0, %x##j##_0, %fa0, %d##j##_0; fma.rn.f32 %d##j##_1, %x##j##_1, %fa0, %d##j##_1; \
-                    fma.rn.f32 %d##j##_2, %x##j##_2, %fa1, %d##j##_2; fma.rn.f32 %d##j##_3, %x##j##_3, %fa1, %d##j##_3;
+#define PROMOTEJ_x(j) fma.rn.f32 %d##j##_0, %x##j##_0, %fa0, %d##j##_0; fma.rn.f32 %d##j##_1, %x##j##_1, %fa0, %d##j##_1; \
+                      fma.rn.f32 %d##j##_2, %x##j##_2, %fa1, %d##j##_2; fma.rn.f32 %d##j##_3, %x##j##_3, %fa1, %d##j##_3;
+#define PROMOTEJ_y(j) fma.rn.f32 %d##j##_0, %y##j##_0, %fa0, %d##j##_0; fma.rn.f32 %d##j##_1, %y##j##_1, %fa0, %d##j##_1; \
+                      fma.rn.f32 %d##j##_2, %y##j##_2, %fa1, %d##j##_2; fma.rn.f32 %d##j##_3, %y##j##_3, %fa1, %d##j##_3;
+#define YDECLJ(j) .reg .f32 %y##j##_<4>;
+#define YLJ(j) %y##j##_0, %y##j##_1, %y##j##_2, %y##j##_3,
+#define YLASTJ_(j) %y##j##_0, %y##j##_1, %y##j##_2, %y##j##_3
+#define YLASTJ(j) YLASTJ_(j)
+#define YACC { CAT(REP, NJM1)(YLJ) YLASTJ(NJM1) }
 #define FOR_J(X) CAT(REP, NJ)(X)
 #define FOR_S(X) CAT(REPK, STAGES)(X)
-#define MMA(pd) wgmma.mma_async.sync.aligned.MMA_SHAPE ACC_D, %da, %dw, pd, 1, 1 MMA_TRANS;
+// four k-steps of one slice into accumulator list L (the first one scaled by %pacc: false = start afresh)
+#define MMA4(L) wgmma.fence.sync.aligned; \
+    wgmma.mma_async.sync.aligned.MMA_SHAPE L, %da, %dw, %pacc, 1, 1 MMA_TRANS; \
+    wgmma.mma_async.sync.aligned.MMA_SHAPE L, %dA1, %dW1, %ptrue, 1, 1 MMA_TRANS; \
+    wgmma.mma_async.sync.aligned.MMA_SHAPE L, %dA2, %dW2, %ptrue, 1, 1 MMA_TRANS; \
+    wgmma.mma_async.sync.aligned.MMA_SHAPE L, %dA3, %dW3, %ptrue, 1, 1 MMA_TRANS; \
+    wgmma.commit_group.sync.aligned;
+// wait for slice `it`'s bytes, then the smem descriptors of this warpgroup's A rows and of the W slice (+32 B per
+// k step inside the swizzle atom: +2 in the descriptor's 16-byte units)
+#define SLICE_BEGIN(WAIT) mad.lo.u32 %full, %s, 8, %bar; \
+WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; \
+    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase; add.u32 %sw, %sa, A_BYTES; mad.lo.u32 %sa, %wc, 64 * 128, %sa; \
+    cvt.u64.u32 %da, %sa; and.b64 %da, %da, 0x3FFFF; shr.u64 %da, %da, 4; or.b64 %da, %da, DESC_HI; \
+    cvt.u64.u32 %dw, %sw; and.b64 %dw, %dw, 0x3FFFF; shr.u64 %dw, %dw, 4; or.b64 %dw, %dw, DESC_HI; \
+    add.s64 %dA1, %da, 2; add.s64 %dA2, %da, 4; add.s64 %dA3, %da, 6; \
+    add.s64 %dW1, %dw, 2; add.s64 %dW2, %dw, 4; add.s64 %dW3, %dw, 6;
+// %ps = this slice's empty barrier (released one step later), then the ring and K advance
+#define ADVANCE add.u32 %ps, %bar, 8 * STAGES; mad.lo.u32 %ps, %s, 8, %ps; add.u32 %s, %s, 1; \
+    setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1; add.u32 %kt, %kt, 1;
+// FP8: this slice's scales into set v (x or y): the two rows' activation scales and the tile's weight block scale,
+// issued before the barrier wait so their latency hides behind it
+#define LOADSC(v) ld.global.nc.f32 %sa0##v, [%a0]; ld.global.nc.f32 %sa1##v, [%a1]; ld.global.nc.f32 %sw##v, [%aw]; \
+    add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
+#define PROMOTE(v) mul.f32 %fa0, %sa0##v, %sw##v; mul.f32 %fa1, %sa1##v, %sw##v; FOR_J(PROMOTEJ_##v)
 
 #define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
                     mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS;
@@ -126,11 +154,13 @@
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
     .reg .f32 %e<4>;
     FOR_J(DECLJ)
+    .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
 #if FP8
     FOR_J(XDECLJ)
+    FOR_J(YDECLJ)
     .reg .b32 %kb, %r0c, %r1c, %Mm1;
     .reg .b64 %psa, %psw, %a0, %a1, %aw;
-    .reg .f32 %sa0, %sa1, %swv, %fa0, %fa1;
+    .reg .f32 %sa0x, %sa1x, %swx, %sa0y, %sa1y, %swy, %fa0, %fa1;
     ld.param.u64 %psa, [p_sa];
     ld.param.u64 %psw, [p_sw];
 #endif
@@ -248,77 +278,57 @@ C_TILE:
     add.s64 %aw, %psw, %aw;
 #endif
     mov.u32 %kt, 0;
+#if !FP8
 C_K:
-    mad.lo.u32 %full, %s, 8, %bar;
-#if FP8
-    ld.global.nc.f32 %sa0, [%a0];              // issued before the wait so their latency hides behind it
-    ld.global.nc.f32 %sa1, [%a1];
-    ld.global.nc.f32 %swv, [%aw];
-    add.s64 %a0, %a0, 4;
-    add.s64 %a1, %a1, 4;
-    add.s64 %aw, %aw, 4;
-#endif
-C_WAIT:
-    mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph;
-    @!%p bra C_WAIT;
-    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
-    add.u32 %sw, %sa, A_BYTES;
-    mad.lo.u32 %sa, %wc, 64 * 128, %sa;
-    cvt.u64.u32 %da, %sa;
-    and.b64 %da, %da, 0x3FFFF;
-    shr.u64 %da, %da, 4;
-    or.b64 %da, %da, DESC_HI;
-    cvt.u64.u32 %dw, %sw;
-    and.b64 %dw, %dw, 0x3FFFF;
-    shr.u64 %dw, %dw, 4;
-    or.b64 %dw, %dw, DESC_HI;
-#if FP8
-    setp.ne.u32 %pacc, %tx, %tx;               // false: every slice starts a fresh partial sum
-#else
+    SLICE_BEGIN(C_WAIT)
     setp.ne.u32 %pacc, %kt, 0;
-#endif
-    wgmma.fence.sync.aligned;
-    MMA(%pacc)
-    add.s64 %da, %da, 2;
-    add.s64 %dw, %dw, 2;
-    MMA(%ptrue)
-    add.s64 %da, %da, 2;
-    add.s64 %dw, %dw, 2;
-    MMA(%ptrue)
-    add.s64 %da, %da, 2;
-    add.s64 %dw, %dw, 2;
-    MMA(%ptrue)
-    wgmma.commit_group.sync.aligned;
-#if FP8
-    // promotion: wait for this slice, give its stage back, add the scaled partial sum in f32
-    wgmma.wait_group.sync.aligned 0;
-    add.u32 %ps, %bar, 8 * STAGES;
-    mad.lo.u32 %ps, %s, 8, %ps;
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
-    mul.f32 %fa0, %sa0, %swv;
-    mul.f32 %fa1, %sa1, %swv;
-    FOR_J(PROMOTEJ)
-    bra C_ADV;
-#endif
+    MMA4(ACC)
     // release the previous slice's stage once its wgmmas are done (this slice's may still run)
     setp.eq.u32 %p, %kt, 0;
     @%p bra C_NEXT;
     wgmma.wait_group.sync.aligned 1;
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
 C_NEXT:
-    add.u32 %ps, %bar, 8 * STAGES;
-    mad.lo.u32 %ps, %s, 8, %ps;               // this slice's empty barrier, released next time round
-C_ADV:
-    add.u32 %s, %s, 1;
-    setp.eq.u32 %p, %s, STAGES;
-    @%p mov.u32 %s, 0;
-    @%p xor.b32 %ph, %ph, 1;
-    add.u32 %kt, %kt, 1;
+    ADVANCE
     setp.lt.u32 %p, %kt, %nk;
     @%p bra C_K;
-#if !FP8
     wgmma.wait_group.sync.aligned 0;
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+#else
+    // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
+    // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
+    setp.ne.u32 %pacc, %tx, %tx;               // false: every slice starts a fresh partial sum
+C_K:
+    LOADSC(x)
+    SLICE_BEGIN(C_WAITX)
+    MMA4(XACC)
+    setp.eq.u32 %p, %kt, 0;
+    @%p bra C_NX;
+    wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in Y) is done
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    PROMOTE(y)
+C_NX:
+    ADVANCE
+    setp.ge.u32 %p, %kt, %nk;
+    @%p bra C_LASTX;
+    LOADSC(y)
+    SLICE_BEGIN(C_WAITY)
+    MMA4(YACC)
+    wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in X) is done
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    PROMOTE(x)
+    ADVANCE
+    setp.lt.u32 %p, %kt, %nk;
+    @%p bra C_K;
+    wgmma.wait_group.sync.aligned 0;
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    PROMOTE(y)
+    bra C_EPI;
+C_LASTX:
+    wgmma.wait_group.sync.aligned 0;
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    PROMOTE(x)
+C_EPI:
 #endif
 
     // --- epilogue: straight from the accumulators to global memory
@@ -371,5 +381,4 @@ EXIT:
 #undef STAGES
 #undef KSHIFT
 #undef MMA_SHAPE
-#undef ACC_D
 #undef MMA_TRANS
