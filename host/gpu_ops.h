@@ -74,6 +74,17 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
 void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
 
+// A linear layer's weight as the GEMMs want it (host/gpu_linear.c): bf16 [N][K] (sw = 0), or fp8: e4m3 [N][K] in w
+// and block scales in sw. carve takes it from an arena (a counting arena measures); upload stacks n GGUF tensors
+// row-wise into it (fp8: through `tmp`, gpu_linear_scratch_bytes of device scratch); launch_linear runs
+// C (op)= A . W^T for bf16 A [M][K] — for fp8 it first quantises A into a8 (M*K bytes) and sa (M*K/128 floats).
+typedef struct { CUdeviceptr w, sw; int N, K, fp8; } GpuLinear;
+GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
+size_t gpu_linear_scratch_bytes(int N, int K, int fp8);
+void gpu_linear_upload(Gpu *g, const GpuLinear *L, const GGUFTensor *const *ts, int n, CUdeviceptr tmp);
+void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
+                   int mode);
+
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);
 
