@@ -1,0 +1,58 @@
+// gpu_sample.c — launch_sample (ptx/sample.ptx) and the host side of its per-row parameters.
+// defines: gpu_sample_params, launch_sample
+#include "gpu_sample.h"
+#include "util.h"
+#include <math.h>
+#include <stddef.h>
+
+// Must match ptx/sample.ptx: SMP_THREADS, the dynamic shared memory (histogram counts + masses, 2 x 16384 x 4
+// bytes) and the PRM_* offsets.
+enum { SMP_THREADS = 1024, SMP_DYN_SMEM = 2 * 16384 * 4, SMP_MAX_VOCAB = 1 << 24 };
+_Static_assert(sizeof(GpuSampleParams) == 72, "ptx/sample.ptx: PRM_BYTES");
+_Static_assert(offsetof(GpuSampleParams, inv_temperature) == 4, "PRM_INV_TEMP");
+_Static_assert(offsetof(GpuSampleParams, top_k) == 8, "PRM_TOP_K");
+_Static_assert(offsetof(GpuSampleParams, top_p) == 12, "PRM_TOP_P");
+_Static_assert(offsetof(GpuSampleParams, min_p) == 16, "PRM_MIN_P");
+_Static_assert(offsetof(GpuSampleParams, log_min_p) == 20, "PRM_LOG_MIN_P");
+_Static_assert(offsetof(GpuSampleParams, repeat_penalty) == 24, "PRM_REPEAT");
+_Static_assert(offsetof(GpuSampleParams, repeat_last_n) == 28, "PRM_LAST_N");
+_Static_assert(offsetof(GpuSampleParams, presence_penalty) == 32, "PRM_PRESENCE");
+_Static_assert(offsetof(GpuSampleParams, frequency_penalty) == 36, "PRM_FREQUENCY");
+_Static_assert(offsetof(GpuSampleParams, history) == 40, "PRM_HISTORY");
+_Static_assert(offsetof(GpuSampleParams, seed) == 48, "PRM_SEED");
+_Static_assert(offsetof(GpuSampleParams, step) == 56, "PRM_STEP");
+_Static_assert(offsetof(GpuSampleParams, n_history) == 64, "PRM_N_HISTORY");
+
+GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, int n_history, uint64_t step) {
+    GpuSampleParams r = {
+        .temperature = p->temperature,
+        .inv_temperature = p->temperature > 0.0f ? 1.0f / p->temperature : 0.0f,
+        .top_k = p->top_k, .top_p = p->top_p, .min_p = p->min_p,
+        .log_min_p = p->min_p > 0.0f ? logf(p->min_p) : -INFINITY,
+        .repeat_penalty = p->repeat_penalty, .repeat_last_n = p->repeat_last_n,
+        .presence_penalty = p->presence_penalty, .frequency_penalty = p->frequency_penalty,
+        .history = history, .seed = p->seed, .step = step,
+        .n_history = history && n_history > 0 ? n_history : 0,
+    };
+    return r;
+}
+
+void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params, int n_rows, int vocab) {
+    static CUcontext fn_ctx;
+    static CUstream fn_stream;
+    static CUfunction fn;
+    if (n_rows < 0 || vocab <= 0 || vocab % 4 || vocab >= SMP_MAX_VOCAB)
+        die("launch_sample: n_rows=%d vocab=%d (need vocab %% 4 == 0 and vocab < %d)", n_rows, vocab, SMP_MAX_VOCAB);
+    if (n_rows == 0) return;
+    if (logits % 16 || params % 8 || out_tokens % 4)
+        die("launch_sample: logits must be 16-byte aligned, params 8-byte, out 4-byte");
+    if (fn_ctx != g->ctx || fn_stream != g->stream) {  // see gpu_ops.c: the stream is part of the cache key
+        fn = gpu_kernel(g, "sample", "sample_f32");
+        fn_ctx = g->ctx;
+        fn_stream = g->stream;
+    }
+    CUfunction sample_f32 = fn;
+    unsigned un = (unsigned)n_rows, uv = (unsigned)vocab;
+    Dim3 grid = { un, 1, 1 }, block = { SMP_THREADS, 1, 1 };
+    GPU_LAUNCH(g, sample_f32, grid, block, SMP_DYN_SMEM, &out_tokens, &logits, &params, &un, &uv);
+}
