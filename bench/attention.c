@@ -7,6 +7,7 @@
 // the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
 //   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]
 #include "../host/gpu_ops.h"
+#include "../host/kv_pages.h"
 #include "../host/util.h"
 #include <math.h>
 #include <stdio.h>
@@ -18,28 +19,53 @@ enum { HD = 128, N_HEAD = 32, N_KV = 8, MAX_RUNS = 200 };
 #define TOL 2e-2  // bf16 output of f32 math on bf16 inputs (P rounded to bf16 for P·V)
 
 // ---------------------------------------------------------------- the one place that knows the launcher and layout
-// When the KV cache becomes paged, only kv_offset and attn_launch change.
+// The paged KV cache as the engine lays it out (host/gpu_ops.h): pools bf16 [n_pages][n_kv][KV_PAGE][HD], the page
+// of positions 64j..64j+63 of slot s at block_table[s][j]. Pages are handed out in a shuffled order (as in a pool
+// that has churned); table entries past a sequence's pages point at the last page, a scratch page (NaN in checks).
+// If the layout or the launcher change again, only this section does.
+typedef struct { int max_seqs, max_pages, n_pages; int *table; } Pages;
+
+static Rng rng;
+
+static Pages pages_make(int max_seqs, int max_ctx, const int *len) {  // len[s]: tokens slot s holds
+    Pages p = { max_seqs, kvp_pages_for(max_ctx), 1, NULL };
+    for (int s = 0; s < max_seqs; s++) p.n_pages += kvp_pages_for(len[s]);
+    int *perm = xmalloc(sizeof(int) * (size_t)p.n_pages), k = 0;
+    for (int i = 0; i < p.n_pages - 1; i++) perm[i] = i;
+    for (int i = p.n_pages - 2; i > 0; i--) {
+        int j = (int)(rng_u64(&rng) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j]; perm[j] = t;
+    }
+    p.table = xmalloc(sizeof(int) * (size_t)max_seqs * p.max_pages);
+    for (int s = 0; s < max_seqs; s++)
+        for (int j = 0; j < p.max_pages; j++)
+            p.table[(size_t)s * p.max_pages + j] = j < kvp_pages_for(len[s]) ? perm[k++] : p.n_pages - 1;
+    free(perm);
+    return p;
+}
+static size_t pool_elems(const Pages *p, int n_kv) { return (size_t)p->n_pages * n_kv * KV_PAGE * HD; }
+// element offset of (slot, kv head, position) in a pool
+static size_t kv_offset(const Pages *p, int n_kv, int slot, int h, int pos) {
+    size_t page = (size_t)p->table[(size_t)slot * p->max_pages + pos / KV_PAGE];
+    return ((page * n_kv + h) * KV_PAGE + pos % KV_PAGE) * HD;
+}
+
 typedef struct {
-    int T, n_head, n_kv, max_seqs, max_ctx;
-    CUdeviceptr out, q, k, v, slot, pos;  // out, q bf16 [T][n_head][HD]; k, v the caches; slot, pos int [T]
+    int T, n_head, n_kv, max_pages;
+    CUdeviceptr out, q, k, v, table, slot, pos;  // out, q bf16 [T][n_head][HD]; k, v pools; table; slot, pos int [T]
 } Attn;
 
-static size_t cache_elems(int max_seqs, int n_kv, int max_ctx) { return (size_t)max_seqs * n_kv * max_ctx * HD; }
-// element offset of (slot, kv head, position) in a cache: [max_seqs][n_kv][max_ctx][HD]
-static size_t kv_offset(int n_kv, int max_ctx, int slot, int h, int pos) {
-    return (((size_t)slot * n_kv + h) * max_ctx + pos) * HD;
-}
 static void attn_launch(Gpu *g, const Attn *a) {
-    launch_attention(g, a->out, a->q, a->k, a->v, a->slot, a->pos, a->T, a->n_head, a->n_kv, HD, a->max_ctx,
-                     1.0f / sqrtf((float)HD));
+    launch_attention(g, a->out, a->q, a->k, a->v, a->table, a->slot, a->pos, a->T, a->n_head, a->n_kv, HD,
+                     a->max_pages, 1.0f / sqrtf((float)HD));
 }
 
 // ---------------------------------------------------------------- correctness
-static Rng rng;
 static int n_fail, n_pass;
 
 typedef struct {
-    int n_head, n_kv, max_ctx;
+    int n_head, n_kv;
+    const Pages *pg;
     const int *slot, *pos, *rows;  // rows: the tokens checked
     const uint16_t *q, *k, *v;
     double *ref;                   // [n_rows][n_head][HD]
@@ -52,7 +78,7 @@ static void ref_one(void *ctx, int64_t i) {
     double *s = xmalloc((size_t)n * sizeof(double)), mx = -INFINITY, sum = 0, o[HD] = { 0 }, qf[HD];
     for (int c = 0; c < HD; c++) qf[c] = host_bf16_to_f32(q[c]);
     for (int j = 0; j < n; j++) {
-        const uint16_t *k = a->k + kv_offset(a->n_kv, a->max_ctx, a->slot[t], kvh, j);
+        const uint16_t *k = a->k + kv_offset(a->pg, a->n_kv, a->slot[t], kvh, j);
         double d = 0;
         for (int c = 0; c < HD; c++) d += qf[c] * host_bf16_to_f32(k[c]);
         s[j] = d / sqrt((double)HD);
@@ -60,7 +86,7 @@ static void ref_one(void *ctx, int64_t i) {
     }
     for (int j = 0; j < n; j++) {
         double p = exp(s[j] - mx);
-        const uint16_t *v = a->v + kv_offset(a->n_kv, a->max_ctx, a->slot[t], kvh, j);
+        const uint16_t *v = a->v + kv_offset(a->pg, a->n_kv, a->slot[t], kvh, j);
         sum += p;
         for (int c = 0; c < HD; c++) o[c] += p * host_bf16_to_f32(v[c]);
     }
@@ -70,23 +96,22 @@ static void ref_one(void *ctx, int64_t i) {
 
 static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2 * rng_uniform(&rng) - 1))); }
 
-// Runs T tokens (slot[t], pos[t]) over caches filled at the positions some token attends to and NaN elsewhere,
-// output poisoned with NaN; compares the rows listed (all when rows is NULL) with the fp64 reference.
+// Runs T tokens (slot[t], pos[t]) over pools filled at the positions some token attends to and NaN elsewhere (the
+// rest of each last page, the scratch page), output poisoned with NaN; compares the rows listed (all when rows is
+// NULL) with the fp64 reference.
 static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, int max_ctx, int T, const int *slot,
                   const int *pos, const int *rows, int n_rows) {
-    size_t cn = cache_elems(max_seqs, n_kv, max_ctx), qn = (size_t)T * n_head * HD;
+    int *len = xcalloc((size_t)max_seqs, sizeof(int)), *all = NULL;
+    for (int t = 0; t < T; t++) if (pos[t] + 1 > len[slot[t]]) len[slot[t]] = pos[t] + 1;
+    Pages pg = pages_make(max_seqs, max_ctx, len);
+    size_t cn = pool_elems(&pg, n_kv), qn = (size_t)T * n_head * HD;
     uint16_t *k = xmalloc(cn * 2), *v = xmalloc(cn * 2), *q = xmalloc(qn * 2), *ob = xmalloc(qn * 2);
-    int *last = xmalloc(sizeof(int) * (size_t)max_seqs), *all = NULL;
-    for (int s = 0; s < max_seqs; s++) last[s] = -1;
-    for (int t = 0; t < T; t++) if (pos[t] > last[slot[t]]) last[slot[t]] = pos[t];
+    for (size_t i = 0; i < cn; i++) k[i] = v[i] = 0x7FC0;
     for (int s = 0; s < max_seqs; s++)
         for (int h = 0; h < n_kv; h++)
-            for (int p = 0; p < max_ctx; p++) {
-                size_t o = kv_offset(n_kv, max_ctx, s, h, p);
-                for (int c = 0; c < HD; c++) {
-                    k[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
-                    v[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
-                }
+            for (int p = 0; p < len[s]; p++) {
+                size_t o = kv_offset(&pg, n_kv, s, h, p);
+                for (int c = 0; c < HD; c++) { k[o + c] = rand_bf16(1.0); v[o + c] = rand_bf16(1.0); }
             }
     for (size_t i = 0; i < qn; i++) q[i] = rand_bf16(2.0);  // q amplitude 2: a sharper softmax than uniform
     if (!rows) {
@@ -94,8 +119,10 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
         for (int t = 0; t < T; t++) all[t] = t;
         n_rows = T;
     }
-    Attn a = { T, n_head, n_kv, max_seqs, max_ctx, gpu_alloc(g, qn * 2), gpu_alloc(g, qn * 2), gpu_alloc(g, cn * 2),
-               gpu_alloc(g, cn * 2), gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4) };
+    size_t tn = (size_t)max_seqs * pg.max_pages;
+    Attn a = { T, n_head, n_kv, pg.max_pages, gpu_alloc(g, qn * 2), gpu_alloc(g, qn * 2), gpu_alloc(g, cn * 2),
+               gpu_alloc(g, cn * 2), gpu_alloc(g, tn * 4), gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4) };
+    gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.q, q, qn * 2);
     gpu_upload(g, a.k, k, cn * 2);
     gpu_upload(g, a.v, v, cn * 2);
@@ -109,7 +136,7 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
     for (size_t i = 0; i < qn; i++) bad += !isfinite(host_bf16_to_f32(ob[i]));
     size_t rn = (size_t)n_rows * n_head * HD;
     double *ref = xmalloc(rn * sizeof(double)), num = 0, den = 0;
-    Ref r = { n_head, n_kv, max_ctx, slot, pos, rows, q, k, v, ref };
+    Ref r = { n_head, n_kv, &pg, slot, pos, rows, q, k, v, ref };
     parallel_for((int64_t)n_rows * n_head, ref_one, &r);
     for (int i = 0; i < n_rows; i++)
         for (int j = 0; j < n_head * HD; j++) {
@@ -123,9 +150,9 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
            n_kv, n_rows, T, err, bad ? " (outputs not finite)" : "");
     if (bad) printf("  %zu of %zu outputs not finite\n", bad, qn);
     if (ok) n_pass++; else n_fail++;
-    CUdeviceptr d[] = { a.out, a.q, a.k, a.v, a.slot, a.pos };
-    for (int i = 0; i < 6; i++) gpu_free(g, d[i]);
-    free(k); free(v); free(q); free(ob); free(last); free(all); free(ref);
+    CUdeviceptr d[] = { a.out, a.q, a.k, a.v, a.table, a.slot, a.pos };
+    for (int i = 0; i < 7; i++) gpu_free(g, d[i]);
+    free(k); free(v); free(q); free(ob); free(len); free(all); free(ref); free(pg.table);
 }
 
 static void run_checks(Gpu *g, int long_ones) {
@@ -169,16 +196,21 @@ static void fill_random(Gpu *g, CUdeviceptr p, size_t n) {
     gpu_sync(g);
 }
 
-// Median µs of one launch over `runs`, cycling through enough copies of q/k/v to spill L2.
+// Median µs of one launch over `runs`, cycling through enough copies of q and the pools to spill L2 (the block
+// table, shared by the copies, is the only thing that may stay cached, as in the engine).
 static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slot, const int *pos, int runs,
                         CUdeviceptr busy, size_t busy_bytes) {
-    size_t cb = cache_elems(max_seqs, N_KV, max_ctx) * 2, qb = (size_t)T * N_HEAD * HD * 2;
+    int *len = xcalloc((size_t)max_seqs, sizeof(int));
+    for (int t = 0; t < T; t++) if (pos[t] + 1 > len[slot[t]]) len[slot[t]] = pos[t] + 1;
+    Pages pg = pages_make(max_seqs, max_ctx, len);
+    size_t cb = pool_elems(&pg, N_KV) * 2, qb = (size_t)T * N_HEAD * HD * 2, tn = (size_t)max_seqs * pg.max_pages;
     size_t set = (2 * cb + qb + 255) & ~(size_t)255, want = (2 * g->l2_bytes + set - 1) / set;
     int n_sets = want < (size_t)runs ? (int)want : runs;
     CUdeviceptr base = gpu_alloc(g, set * n_sets);
-    Attn a = { T, N_HEAD, N_KV, max_seqs, max_ctx, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, (size_t)T * 4),
-               gpu_alloc(g, (size_t)T * 4) };
+    Attn a = { T, N_HEAD, N_KV, pg.max_pages, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, tn * 4),
+               gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4) };
     fill_random(g, base, set * n_sets);
+    gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.slot, slot, (size_t)T * 4);
     gpu_upload(g, a.pos, pos, (size_t)T * 4);
     CUevent ev[MAX_RUNS + 1];
@@ -199,7 +231,8 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     for (int i = 0; i < runs; i++) CU_CHECK(cuEventElapsedTime(&ms[i], ev[i], ev[i + 1]));
     for (int i = 0; i <= runs; i++) CU_CHECK(cuEventDestroy(ev[i]));
     qsort(ms, runs, sizeof ms[0], cmp_f);
-    gpu_free(g, base); gpu_free(g, a.q); gpu_free(g, a.slot); gpu_free(g, a.pos);
+    gpu_free(g, base); gpu_free(g, a.out); gpu_free(g, a.table); gpu_free(g, a.slot); gpu_free(g, a.pos);
+    free(len); free(pg.table);
     return 1e3 * ms[runs / 2];
 }
 

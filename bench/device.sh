@@ -2,6 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize racecheck hf bench gemm batch peer
+#                                        attention throughput (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -164,4 +165,22 @@ fi
 
 if has peer; then  # llama.cpp on the same files, same card, same run
     bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$SUM"
+fi
+
+if has attention; then  # issue 6: attention kernel, fp64-checked, then prefill vs BF16 peak and decode vs copy bandwidth
+    timeout 400 build/bench/attention --tsv "$LOG/attention.tsv" > "$LOG/attention.log" 2>&1
+    say "bench/attention rc=$? $(grep -c '^PASS' "$LOG/attention.log") checks pass $(grep -c '^FAIL' "$LOG/attention.log") fail"
+    grep -vE '^PASS' "$LOG/attention.log" | tee -a "$SUM"
+fi
+
+if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
+    f=$(synth 8b f16)
+    if [ ! -x .carry/llama-peer/bin/llama-batched-bench ] && [ -d .carry/llama-parts ]; then
+        cat .carry/llama-parts/llama-bin.tar.xz.part-* | tar -C .carry -xJf - || say "throughput: bad .carry/llama-parts"
+    fi
+    # THROUGHPUT_ARGS="--workloads fixed" keeps it to the B x (128 -> 128) set (a few minutes with the peer)
+    timeout 540 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as bf16)" --peer .carry/llama-peer \
+        --tsv "$LOG/throughput.tsv" ${THROUGHPUT_ARGS:-} > "$LOG/throughput.log" 2>&1
+    say "bench/throughput rc=$?"; tail -30 "$LOG/throughput.log" | tee -a "$SUM"
+    python3 bench/plot_throughput.py "$LOG/throughput.tsv" "$OUT/throughput.png" 2>&1 | tee -a "$SUM"
 fi

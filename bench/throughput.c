@@ -1,0 +1,357 @@
+// throughput.c — issue 7's benchmark: offline batch throughput of the continuous-batching scheduler (batch_run,
+// host/batch.c, driven in-process) on fixed workloads, against its ideal time and llama.cpp's llama-batched-bench.
+//   workloads: B x (128 -> 128) for B = 1, 16, 64, 256, 1024; 64 x (1024 -> 1024); nano-vllm's random bench
+//   (256 sequences, prompt and reply lengths uniform in 100..1024, seed 0). Greedy completions; every reply is
+//   asked for its full length (max_tokens). EOS cannot be switched off (no ignore_eos in BatchRequest): replies that
+//   end at EOS are counted and printed, and tok/s uses the tokens really produced.
+//   Prompts: random words that are each one token (a space + letters, checked to round-trip), so lengths are exact.
+//   ideal: the scheduler's own steps (same slots, same prefill budget) replayed on paper, each step costing
+//   max(bytes / copy bandwidth, FLOPs / peak): bytes = bf16 weights + K/V read and written, FLOPs = 2 per weight
+//   per token (lm_head only for sampled rows) + attention. Summed over the steps.
+//   peer: llama-batched-bench -npp 128 -ntg 128 -npl 1,16,64,256 -fa on -ngl 99 on the same GGUF; its output tok/s
+//   = B * 128 / T (its T includes its prompt processing, as our wall time does).
+//
+//   throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--quick] [--max-seqs N]
+//              [--prefill-budget N] [--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]
+//   (fixed: the B x (128 -> 128) set, long: 64 x (1024 -> 1024), random: nano-vllm's; --quick: two tiny ones)
+#include "../host/batch.h"
+#include "../host/generate.h"
+#include "../host/gpu.h"
+#include "../host/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct { char name[64]; int n, *in, *out; } Workload;
+
+static Workload wl_fixed(int B, int in, int out) {
+    Workload w = { .n = B, .in = xmalloc(sizeof(int) * B), .out = xmalloc(sizeof(int) * B) };
+    snprintf(w.name, sizeof w.name, "%d x (%d -> %d)", B, in, out);
+    for (int i = 0; i < B; i++) { w.in[i] = in; w.out[i] = out; }
+    return w;
+}
+
+// ---------------------------------------------------------------- the ideal: the scheduler's steps, priced
+typedef struct {
+    double wbytes;        // bf16 weights read per step (every linear layer and lm_head)
+    double flop_tok;      // 2 x linear weights per token, lm_head excluded
+    double flop_head;     // 2 x lm_head weights per sampled row
+    double kv_tok;        // K+V bytes of one cached token over all layers
+    double flop_key;      // QK and PV FLOPs per (query, key) over all heads and layers
+    double bw, peak;
+} Cost;
+
+static Cost cost_of(const Qwen3Config *c, double bw, double peak) {
+    double hd = c->head_dim, layer = (double)c->dim * (c->n_head + 2 * c->n_kv_head) * hd + c->n_head * hd * c->dim +
+                                     3.0 * c->dim * c->ffn_dim, head = (double)c->vocab * c->dim;
+    return (Cost){ 2 * (c->n_layer * layer + head), 2 * c->n_layer * layer, 2 * head,
+                   2.0 * c->n_kv_head * hd * 2 * c->n_layer, 4.0 * c->n_head * hd * c->n_layer, bw, peak };
+}
+
+// Replays mixed_step (host/batch.c): admit FIFO into free slots; decode every sequence with a sampled token; then
+// prompt chunks, oldest first, up to the budget; a reply of k tokens takes its first from the prompt's last row
+// and k-1 decode rows. Returns seconds; *steps = steps.
+static double ideal_seconds(const Workload *w, int slots, int budget, const Cost *k, long *steps) {
+    int *req = xmalloc(sizeof(int) * slots), *pf = xcalloc(slots, sizeof(int)), *gen = xcalloc(slots, sizeof(int));
+    for (int i = 0; i < slots; i++) req[i] = -1;
+    int queued = 0, active = 0;
+    double t = 0;
+    *steps = 0;
+    for (;;) {
+        for (int i = 0; i < slots && queued < w->n; i++)
+            if (req[i] < 0) { req[i] = queued++; pf[i] = gen[i] = 0; active++; }
+        if (!active) break;
+        double tokens = 0, rows = 0, flops = 0, bytes = k->wbytes;
+        for (int i = 0; i < slots; i++)  // decode rows: the fed token at position in + gen - 1 sees in + gen keys
+            if (req[i] >= 0 && gen[i] > 0) {
+                double ctx = w->in[req[i]] + gen[i];
+                tokens++; rows++;
+                flops += k->flop_key * ctx;
+                bytes += k->kv_tok * ctx;
+            }
+        int *done_pf = xcalloc(slots, sizeof(int));
+        for (int left = budget; left > 0;) {  // prompt chunks: admission order is slot order for a FIFO queue
+            int best = -1;
+            for (int i = 0; i < slots; i++)
+                if (req[i] >= 0 && pf[i] < w->in[req[i]] && (best < 0 || req[i] < req[best])) best = i;
+            if (best < 0) break;
+            double p = pf[best], n = w->in[req[best]] - pf[best] < left ? w->in[req[best]] - pf[best] : left;
+            tokens += n;
+            flops += k->flop_key * (n * p + n * (n + 1) / 2);
+            bytes += k->kv_tok * (p + n);
+            pf[best] += (int)n;
+            left -= (int)n;
+            if (pf[best] == w->in[req[best]]) { rows++; done_pf[best] = 1; }
+        }
+        bytes += k->kv_tok * tokens;  // K and V written
+        flops += k->flop_tok * tokens + k->flop_head * rows;
+        t += bytes / k->bw > flops / k->peak ? bytes / k->bw : flops / k->peak;
+        (*steps)++;
+        for (int i = 0; i < slots; i++) {
+            if (req[i] < 0 || !(gen[i] > 0 || done_pf[i])) continue;
+            if (++gen[i] >= w->out[req[i]]) { req[i] = -1; active--; }
+        }
+        free(done_pf);
+    }
+    free(req); free(pf); free(gen);
+    return t;
+}
+
+// ---------------------------------------------------------------- prompts of exact length
+typedef struct { int *ids, n; } Words;
+
+// Vocabulary entries " <letters>" (3..12 letters) that encode back to themselves alone: any sequence of them
+// tokenizes to exactly one token per word (the pre-tokenizer splits before each space + letters).
+static Words one_token_words(const Tokenizer *tok) {
+    Words w = { xmalloc(sizeof(int) * 8192), 0 };
+    for (int id = 0; id < tok_vocab(tok) && w.n < 8192; id++) {
+        size_t len;
+        const char *p = tok_piece(tok, id, &len);
+        if (tok_is_special(tok, id) || len < 4 || len > 13 || p[0] != ' ') continue;
+        size_t j = 1;
+        while (j < len && p[j] >= 'a' && p[j] <= 'z') j++;
+        int back[4];
+        if (j == len && tok_encode(tok, p, len, 0, back, 4) == 1 && back[0] == id) w.ids[w.n++] = id;
+    }
+    if (w.n < 100) die("throughput: the tokenizer has only %d one-token words", w.n);
+    return w;
+}
+
+static char *prompt_text(const Tokenizer *tok, const Words *w, Rng *r, int n) {
+    StrBuf b = { 0 };
+    sb_add(&b, "", 0);
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        const char *p = tok_piece(tok, w->ids[rng_u64(r) % (uint64_t)w->n], &len);
+        sb_add(&b, p, len);
+    }
+    int got;
+    int *ids = gen_tokenize(tok, b.p, 0, &got);
+    if (!ids || got != n) die("throughput: a %d-word prompt tokenized to %d tokens", n, got);
+    free(ids);
+    return b.p;
+}
+
+// ---------------------------------------------------------------- one measured run
+typedef struct { int eos_ended, errors; } Counts;
+
+static int on_line(void *user, const BatchRequest *r, const char *line, int is_error) {
+    Counts *c = user;
+    (void)r;
+    if (is_error) { if (!c->errors++) fprintf(stderr, "throughput: error line: %s", line); }
+    else if (strstr(line, "\"finish_reason\": \"stop\"")) c->eos_ended++;
+    return 0;
+}
+
+static double run_workload(Engine *e, const Tokenizer *tok, const Words *words, const Workload *w, int budget,
+                           BatchStats *st, Counts *cnt) {
+    BatchRequest *reqs = xcalloc(w->n, sizeof *reqs);
+    Rng r;
+    rng_seed(&r, 1);
+    for (int i = 0; i < w->n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w%d", i);
+        reqs[i].custom_id = xstrdup(id);
+        reqs[i].line_no = i + 1;
+        reqs[i].prompt = prompt_text(tok, words, &r, w->in[i]);
+        reqs[i].max_tokens = w->out[i];
+        reqs[i].sp = sampler_defaults();
+        reqs[i].sp.temperature = 0;
+    }
+    memset(cnt, 0, sizeof *cnt);
+    BatchSched s = { .e = e, .tok = tok, .prefill_budget = budget, .created = (long)time(NULL), .on_line = on_line,
+                     .user = cnt };
+    double t0 = now_sec();
+    int rc = batch_run(&s, reqs, w->n, st);
+    double wall = now_sec() - t0;
+    if (rc) die("throughput: %s: batch_run failed: %s", w->name, s.err);
+    if (cnt->errors) die("throughput: %s: %d requests answered with an error", w->name, cnt->errors);
+    for (int i = 0; i < w->n; i++) batch_request_free(&reqs[i]);
+    free(reqs);
+    return wall;
+}
+
+static void git_commit(char *out, size_t n) {
+    snprintf(out, n, "?");
+    FILE *p = popen("git describe --always --dirty=+wip 2>/dev/null", "r");
+    if (!p) return;
+    if (fgets(out, (int)n, p)) out[strcspn(out, "\n")] = 0;
+    if (!out[0]) snprintf(out, n, "?");
+    pclose(p);
+}
+
+static FILE *tsv_f;
+static char tsv_head[512];  // date \t card \t commit \t model
+static void tsv_row(const char *workload, const char *engine, double tps, double wall, const char *note) {
+    if (tsv_f) fprintf(tsv_f, "%s\t%s\t%s\t%.1f\t%.2f\t%s\n", tsv_head, workload, engine, tps, wall, note);
+}
+
+// ---------------------------------------------------------------- the peer
+// Runs llama-batched-bench and prints/records its rows; ours[b] = our output tok/s at B = b (for the ratio).
+static void run_peer(const char *dir, const char *model, const Cost *k, int budget, const double *ours) {
+    char bin[1024], cmd[4096];
+    snprintf(bin, sizeof bin, "%s/bin/llama-batched-bench", dir);
+    if (access(bin, X_OK)) { printf("peer: no %s: skipped (bench/peer_llama.sh unpacks it)\n", bin); return; }
+    snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH='%s/lib':$LD_LIBRARY_PATH timeout 400 '%s' -m '%s' -c 65536 -b 2048 "
+             "-ub 512 -npp 128 -ntg 128 -npl 1,16,64,256 -ngl 99 -fa on 2>&1", dir, bin, model);
+    FILE *p = popen(cmd, "r");
+    if (!p) die("peer: cannot run %s", bin);
+    char line[1024], last[1024] = "";
+    int rows = 0;
+    while (fgets(line, sizeof line, p)) {
+        double v[10];
+        snprintf(last, sizeof last, "%s", line);
+        // |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
+        if (sscanf(line, " | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf |", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) != 10) continue;
+        int B = (int)v[2];
+        Workload w = wl_fixed(B, (int)v[0], (int)v[1]);
+        long steps;
+        double ideal = ideal_seconds(&w, B, budget, k, &steps), tps = B * v[1] / v[8];
+        char note[256];
+        snprintf(note, sizeof note, "llama-batched-bench -fa on: S_TG %.1f t/s (decode only), S %.1f t/s (prompt + "
+                 "output); %.1f%% of our scheduler's ideal", v[7], v[9], 100 * ideal / v[8]);
+        printf("%-34s %-12s %10.3f %10.3f %12.1f %12.1f %8.1f%%", w.name, "llama.cpp", ideal, v[8], tps,
+               B * (v[0] + v[1]) / v[8], 100 * ideal / v[8]);
+        if (B <= 1024 && ours[B] > 0) printf("   qwen3-ptx / llama.cpp = %.2f", ours[B] / tps);
+        printf("\n");
+        tsv_row(w.name, "llama.cpp llama-batched-bench", tps, v[8], note);
+        free(w.in); free(w.out);
+        rows++;
+    }
+    int rc = pclose(p);
+    if (!rows) printf("peer: llama-batched-bench gave no table (exit %d): %s", rc, last);
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = NULL, *peer = ".carry/llama-peer";
+    const char *which = "fixed,long,random";
+    int quick = 0, max_seqs = 1024, budget = 2048;
+    double bw = 0, peak = 989e12;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) { quick = 1; continue; }
+        if (!v) die("usage: throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--quick] "
+                    "[--max-seqs N] [--prefill-budget N] "
+                    "[--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]");
+        i++;
+        if (!strcmp(a, "-m")) path = v;
+        else if (!strcmp(a, "--backend")) backend = v;
+        else if (!strcmp(a, "--workloads")) which = v;
+        else if (!strcmp(a, "--max-seqs")) max_seqs = atoi(v);
+        else if (!strcmp(a, "--prefill-budget")) budget = atoi(v);
+        else if (!strcmp(a, "--peer")) peer = v;
+        else if (!strcmp(a, "--bw")) bw = atof(v);
+        else if (!strcmp(a, "--peak")) peak = atof(v);
+        else if (!strcmp(a, "--label")) label = v;
+        else if (!strcmp(a, "--tsv")) tsv = v;
+        else die("throughput: unknown option '%s'", a);
+    }
+    if (!path) die("throughput: -m MODEL is required");
+    if (max_seqs < 1 || budget < 1) die("throughput: --max-seqs and --prefill-budget must be >= 1");
+    int cpu = !strcmp(backend, "cpu");
+    char card[256] = "cpu (reference engine)";
+    if (!cpu) {  // the card's name and copy bandwidth; the engine opens its own context
+        Gpu g;
+        char err[256];
+        if (gpu_init(&g, err, sizeof err)) { printf("throughput: no GPU (%s): nothing measured\n", err); return 1; }
+        snprintf(card, sizeof card, "%s", g.name);
+        if (bw == 0) bw = gpu_copy_bandwidth(&g);
+        gpu_shutdown(&g);
+    }
+    if (bw == 0) bw = 3.0e12;
+    Qwen3Model m;
+    Tokenizer *tok;
+    gen_open_model(path, 0, &m, &tok);
+    Words words = one_token_words(tok);
+    Cost k = cost_of(&m.cfg, bw, peak);
+    if (!label) label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    printf("%s, %s: %.2f GB of bf16 weights a step, %.1f KB of K+V a token; ideal steps at %.2f TB/s (copy) and "
+           "%.0f TFLOP/s; prefill budget %d tokens a step; %d one-token words\n", card, label, k.wbytes / 1e9,
+           k.kv_tok / 1e3, bw / 1e12, peak / 1e12, budget, words.n);
+
+    // --- workloads, the largest B x (128 -> 128) first so that one engine serves the smaller ones ---
+    Workload w[8];
+    int nw = 0;
+    if (quick) { w[nw++] = wl_fixed(8, 32, 16); w[nw++] = wl_fixed(2, 32, 16); }
+    else {
+        static const int Bs[] = { 1024, 256, 64, 16, 1 };
+        for (int i = 0; i < 5 && strstr(which, "fixed"); i++) w[nw++] = wl_fixed(Bs[i], 128, 128);
+        if (strstr(which, "long")) w[nw++] = wl_fixed(64, 1024, 1024);
+    }
+    if (!quick && strstr(which, "random")) {  // nano-vllm's shape; lengths from our Rng (seed 0), not Python's
+        Workload r = { .n = 256, .in = xmalloc(sizeof(int) * 256), .out = xmalloc(sizeof(int) * 256) };
+        snprintf(r.name, sizeof r.name, "256 x (100..1024 -> 100..1024) random");
+        Rng rr;
+        rng_seed(&rr, 0);
+        for (int i = 0; i < 256; i++) { r.in[i] = 100 + (int)(rng_u64(&rr) % 925); r.out[i] = 100 + (int)(rng_u64(&rr) % 925); }
+        w[nw++] = r;
+    }
+    if (!nw) die("throughput: --workloads '%s' names none of fixed, long, random", which);
+    char date[32], commit[64];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
+    git_commit(commit, sizeof commit);
+    snprintf(tsv_head, sizeof tsv_head, "%s\t%s\t%s\t%s", date, card, commit, label);
+    if (tsv) {
+        tsv_f = fopen(tsv, "a");
+        if (!tsv_f) die("%s: cannot open for appending", tsv);
+        if (ftell(tsv_f) == 0) fprintf(tsv_f, "# date\tcard\tcommit\tmodel\tworkload\tengine\toutput tok/s\twall s\tnote\n");
+    }
+
+    printf("%-34s %-12s %10s %10s %12s %12s %9s\n", "workload", "engine", "ideal s", "wall s", "out tok/s",
+           "total tok/s", "% ideal");
+    Engine *e = NULL;
+    double ours[1025] = { 0 };
+    for (int i = 0; i < nw; i++) {
+        int want = w[i].n < max_seqs ? w[i].n : max_seqs, ctx = 0;
+        for (int j = 0; j < w[i].n; j++) if (w[i].in[j] + w[i].out[j] > ctx) ctx = w[i].in[j] + w[i].out[j];
+        if (!e || e->max_seqs < want || e->max_ctx < ctx) {  // an engine for this workload, halved until it fits
+            if (e) e->destroy(e);
+            char err[256] = "";
+            for (e = NULL; !e && want >= 1; want /= 2)
+                e = cpu ? cpu_engine_create(&m, want, ctx) : gpu_engine_create(&m, want, ctx, err, sizeof err);
+            if (!e) die("throughput: no engine for %s: %s", w[i].name, err);
+            printf("  engine: %d slots x %d tokens", e->max_seqs, e->max_ctx);
+            if (e->free_pages) printf(", KV pool %d pages = %d tokens", e->n_pages, e->n_pages * KV_PAGE);
+            printf("\n");
+            Workload warm = wl_fixed(e->max_seqs < 8 ? e->max_seqs : 8, ctx / 2 < 64 ? ctx / 2 : 64, 8);  // first-use costs
+            BatchStats st;
+            Counts c;
+            run_workload(e, tok, &words, &warm, budget, &st, &c);
+            free(warm.in); free(warm.out);
+        }
+        int slots = e->max_seqs < w[i].n ? e->max_seqs : w[i].n;
+        long steps;
+        double ideal = ideal_seconds(&w[i], slots, budget, &k, &steps);
+        BatchStats st;
+        Counts c;
+        double wall = run_workload(e, tok, &words, &w[i], budget, &st, &c);
+        long want_out = 0;
+        for (int j = 0; j < w[i].n; j++) want_out += w[i].out[j];
+        double tps = st.output_tokens / wall;
+        printf("%-34s %-12s %10.3f %10.3f %12.1f %12.1f %8.1f%%   %d slots, %ld steps (ideal %ld)", w[i].name,
+               "qwen3-ptx", ideal, wall, tps, (st.prompt_tokens + st.output_tokens) / wall, 100 * ideal / wall, slots,
+               st.steps, steps);
+        if (c.eos_ended) printf("; %d replies ended at EOS: %ld of %ld tokens", c.eos_ended, st.output_tokens, want_out);
+        printf("\n");
+        if (w[i].n <= 1024 && w[i].in[0] == 128 && w[i].out[0] == 128) ours[w[i].n] = tps;
+        char note[256], eng[96];
+        snprintf(note, sizeof note, "total %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; prefill budget %d%s",
+                 (st.prompt_tokens + st.output_tokens) / wall, ideal, 100 * ideal / wall, st.steps, budget,
+                 c.eos_ended ? "; some replies ended at EOS (no ignore_eos)" : "");
+        snprintf(eng, sizeof eng, "qwen3-ptx batch_run %d slots (%s)", slots, e->name);
+        tsv_row(w[i].name, eng, tps, wall, note);
+        if (tsv_f) fflush(tsv_f);
+    }
+    if (e) e->destroy(e);
+    if (!cpu && strcmp(peer, "none")) run_peer(peer, path, &k, budget, ours);
+    if (tsv_f) fclose(tsv_f);
+    for (int i = 0; i < nw; i++) { free(w[i].in); free(w[i].out); }
+    free(words.ids);
+    tok_free(tok);
+    qwen3_free(&m);
+    return 0;
+}
