@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-m") && v) path = argv[++i];
         else if (!strcmp(a, "--backend") && v) backend = argv[++i];
+        else if (!strcmp(a, "--dtype") && v) { if (parse_dtype_opt(argv[++i])) return 1; }
         else if (!strcmp(a, "--pp") && v) pp = atoi(argv[++i]);
         else if (!strcmp(a, "--tg") && v) tg = atoi(argv[++i]);
         else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);

@@ -1,4 +1,5 @@
-// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16, a paged KV cache (one pool of
+// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16 or block-scaled FP8 (QWEN3_DTYPE, set
+// by --dtype), a paged KV cache (one pool of
 // 64-token pages per layer shared by all sequences, kv_pages.h), and a forward step that is a straight list of
 // PTX kernel launches per layer (the launchers are in gpu_ops.h).
 //
@@ -30,10 +31,10 @@ static int bucket_of(int T) {  // T <= STEP_TOKENS, the last bucket (checked at 
 typedef struct {
     CUdeviceptr attn_norm, ffn_norm;  // f32 [dim]
     CUdeviceptr q_norm, k_norm;       // f32 [head_dim]
-    CUdeviceptr wqkv;                 // bf16 [(n_head + 2*n_kv)*head_dim][dim]   rows: Wq, then Wk, then Wv
-    CUdeviceptr wo;                   // bf16 [dim][n_head*head_dim]
-    CUdeviceptr wgu;                  // bf16 [2*ffn][dim]                         rows: Wgate, then Wup
-    CUdeviceptr wdown;                // bf16 [dim][ffn]
+    GpuLinear wqkv;                   // [(n_head + 2*n_kv)*head_dim][dim]   rows: Wq, then Wk, then Wv
+    GpuLinear wo;                     // [dim][n_head*head_dim]
+    GpuLinear wgu;                    // [2*ffn][dim]                         rows: Wgate, then Wup
+    GpuLinear wdown;                  // [dim][ffn]   (each bf16, or e4m3 + block scales: gpu_ops.h)
     CUdeviceptr k_pool, v_pool;       // bf16 [n_pages + 1][n_kv][KV_PAGE][head_dim]; the last page is scratch
 } GpuLayer;
 
@@ -42,7 +43,9 @@ typedef struct {
     Gpu g;
     Qwen3Config c;
     CUdeviceptr emb;      // bf16 [vocab][dim]
-    CUdeviceptr lm_head;  // bf16 [vocab][dim]; == emb when tied
+    GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
+    int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
+    CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
     // activations of one step (see gpu_ops.h for the layouts)
@@ -73,7 +76,7 @@ typedef struct {
 static void enqueue_step(GpuEngine *e, int T, int n_out) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
-    int hd = c->head_dim, nq = c->n_head * hd, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
+    int hd = c->head_dim;
     size_t in = STEP_TOKENS * sizeof(int);
     CU_CHECK(cuMemcpyHtoDAsync(e->tokens, e->h_in, T * sizeof(int), g->stream));
     CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, (char *)e->h_in + in, T * sizeof(int), g->stream));
@@ -85,23 +88,23 @@ static void enqueue_step(GpuEngine *e, int T, int n_out) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         launch_rmsnorm(g, e->h, e->x, L->attn_norm, 0, T, c->dim, c->rms_eps);
-        launch_gemm(g, e->qkv, e->h, L->wqkv, T, nqkv, c->dim, GEMM_STORE_F32);
+        launch_linear(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
         launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
                               e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages, c->rope_base,
                               c->rms_eps);
         launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos, T,
                          c->n_head, c->n_kv_head, hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
-        launch_gemm(g, e->x, e->attn, L->wo, T, c->dim, nq, GEMM_ADD_F32);
+        launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
-        launch_gemm(g, e->gu, e->h, L->wgu, T, 2 * c->ffn_dim, c->dim, GEMM_STORE_F32);
+        launch_linear(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
         launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
-        launch_gemm(g, e->x, e->a, L->wdown, T, c->dim, c->ffn_dim, GEMM_ADD_F32);
+        launch_linear(g, &L->wdown, e->x, e->a, e->a8, e->sa, T, GEMM_ADD_F32);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
-        launch_gemm(g, e->logits, e->h, e->lm_head, n_out, c->vocab, c->dim, GEMM_STORE_F32);
+        launch_linear(g, &e->lm_head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
     }
 }
 
@@ -319,14 +322,17 @@ static void gpu_destroy(Engine *eb) {
 // ---------------------------------------------------------------- creation: one arena, then the uploads
 static size_t mat_bytes(const GGUFTensor *t) { return (size_t)t->ne[0] * t->ne[1] * 2; }  // as bf16
 
+static size_t max_k(const Qwen3Config *c);
 // Assigns every device buffer from the arena (a counting arena when its base is 0); n_pages pages in the pool
 // (plus the scratch page).
 static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, int max_ctx, int n_pages) {
     const Qwen3Config *c = &e->c;
     size_t hd = c->head_dim, T = STEP_TOKENS, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
     size_t pool = ((size_t)n_pages + 1) * c->n_kv_head * KV_PAGE * hd * 2;  // bytes of one layer's K (or V) pool
+    int f8 = e->fp8;
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
-    e->lm_head = c->tied ? e->emb : gpu_arena_alloc(a, mat_bytes(m->output));
+    if (c->tied && !f8) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0 };
+    else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, f8);  // fp8 + tied: a quantised copy of the embedding
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];
@@ -335,10 +341,11 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         L->ffn_norm = gpu_arena_alloc(a, c->dim * 4);
         L->q_norm = gpu_arena_alloc(a, hd * 4);
         L->k_norm = gpu_arena_alloc(a, hd * 4);
-        L->wqkv = gpu_arena_alloc(a, mat_bytes(W->wq) + mat_bytes(W->wk) + mat_bytes(W->wv));
-        L->wo = gpu_arena_alloc(a, mat_bytes(W->wo));
-        L->wgu = gpu_arena_alloc(a, mat_bytes(W->w_gate) + mat_bytes(W->w_up));
-        L->wdown = gpu_arena_alloc(a, mat_bytes(W->w_down));
+        (void)W;
+        L->wqkv = gpu_linear_carve(a, (int)nqkv, c->dim, f8);
+        L->wo = gpu_linear_carve(a, c->dim, c->n_head * (int)hd, f8);
+        L->wgu = gpu_linear_carve(a, 2 * c->ffn_dim, c->dim, f8);
+        L->wdown = gpu_linear_carve(a, c->dim, c->ffn_dim, f8);
     }
     e->weight_bytes = a->used;
     for (int l = 0; l < c->n_layer; l++) {
@@ -359,15 +366,27 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->tok_slot = gpu_arena_alloc(a, T * 4);
     e->tok_pos = gpu_arena_alloc(a, T * 4);
     e->out_rows = gpu_arena_alloc(a, T * 4);
-}
-
-// Several GGUF matrices with the same input width stacked into one [sum of rows][K] bf16 matrix (one GEMM).
-static void upload_stacked(Gpu *g, CUdeviceptr dst, const GGUFTensor *const *ts, int n) {
-    for (int i = 0; i < n; i++) {
-        gpu_upload_tensor_bf16(g, dst, ts[i]);
-        dst += mat_bytes(ts[i]);
+    if (f8) {
+        size_t kmax = max_k(c);
+        e->a8 = gpu_arena_alloc(a, T * kmax);
+        e->sa = gpu_arena_alloc(a, T * (kmax / 128) * 4);
     }
 }
+
+// Widest linear-layer input (the FP8 activation scratch) and the largest weight (the FP8 upload's bf16 scratch).
+static size_t max_k(const Qwen3Config *c) {
+    size_t k = (size_t)c->dim;
+    if ((size_t)c->n_head * c->head_dim > k) k = (size_t)c->n_head * c->head_dim;
+    if ((size_t)c->ffn_dim > k) k = (size_t)c->ffn_dim;
+    return k;
+}
+static size_t max_weight(const Qwen3Config *c) {
+    size_t nqkv = (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim, w = (size_t)c->vocab * c->dim;
+    if (nqkv * c->dim > w) w = nqkv * c->dim;
+    if (2 * (size_t)c->ffn_dim * c->dim > w) w = 2 * (size_t)c->ffn_dim * c->dim;
+    return w;
+}
+
 
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen) {
     return gpu_engine_create_pool(m, max_seqs, max_ctx, 0, 0, err, errlen);
@@ -382,6 +401,17 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     Gpu *g = &e->g;
     int hd = c->head_dim;
     GpuArena count = { 0 };
+    CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
+    const char *dtype = getenv("QWEN3_DTYPE");
+    if (dtype && strcmp(dtype, "bf16") && strcmp(dtype, "fp8")) {
+        snprintf(err, errlen, "unknown dtype '%s' (bf16 or fp8)", dtype);
+        goto fail;
+    }
+    e->fp8 = dtype && !strcmp(dtype, "fp8");
+    if (e->fp8 && (c->dim % 128 || c->ffn_dim % 128 || (c->n_head * hd) % 128)) {
+        snprintf(err, errlen, "FP8 needs dim, ffn and heads*head_dim divisible by 128");
+        goto fail;
+    }
     if (c->dim % 64 || c->ffn_dim % 64 || (c->n_head * hd) % 64 || c->vocab % 64 || hd != 128) {
         snprintf(err, errlen, "GPU path needs dim, ffn, heads*head_dim and vocab divisible by 64 and head_dim 128");
         goto fail;
@@ -390,6 +420,13 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     if (max_seqs < 1 || max_ctx < 1) {
         snprintf(err, errlen, "bad engine size: %d sequences of %d tokens", max_seqs, max_ctx);
         goto fail;
+    }
+    if (e->fp8) {  // before the pool is sized from free memory, so that the scratch is counted
+        if (cuMemAlloc(&tmp, max_weight(c) * 2) != CUDA_SUCCESS) {
+            tmp = 0;
+            snprintf(err, errlen, "no GPU memory for the FP8 upload scratch (%.2f GB)", max_weight(c) * 2 / 1e9);
+            goto fail;
+        }
     }
     // --- the page pool: asked for in pages, or in bytes, or 90% of the memory left after everything else;
     // never more than max_seqs sequences of max_ctx tokens can use ---
@@ -418,15 +455,15 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     carve(e, m, &count, max_seqs, max_ctx, n_pages);
     char why[200];
     if (gpu_arena_init(g, &e->arena, count.used, why, sizeof why)) {
-        snprintf(err, errlen, "%s (weights %.2f GB as bf16, KV cache %.2f GB: %d pages of %d tokens)", why,
-                 e->weight_bytes / 1e9, e->cache_bytes / 1e9, n_pages, KV_PAGE);
+        snprintf(err, errlen, "%s (weights %.2f GB as %s, KV cache %.2f GB: %d pages of %d tokens)", why,
+                 e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", e->cache_bytes / 1e9, n_pages, KV_PAGE);
         goto fail;
     }
     carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
 
     double t0 = now_sec();
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
-    if (!c->tied) gpu_upload_tensor_bf16(g, e->lm_head, m->output);
+    if (!c->tied || e->fp8) gpu_linear_upload(g, &e->lm_head, c->tied ? &m->tok_embd : &m->output, 1, tmp);
     gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];
@@ -436,12 +473,13 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         gpu_upload_tensor_f32(g, L->q_norm, W->q_norm);
         gpu_upload_tensor_f32(g, L->k_norm, W->k_norm);
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
-        upload_stacked(g, L->wqkv, qkv, 3);
-        gpu_upload_tensor_bf16(g, L->wo, W->wo);
-        upload_stacked(g, L->wgu, gu, 2);
-        gpu_upload_tensor_bf16(g, L->wdown, W->w_down);
+        gpu_linear_upload(g, &L->wqkv, qkv, 3, tmp);
+        gpu_linear_upload(g, &L->wo, &W->wo, 1, tmp);
+        gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
+        gpu_linear_upload(g, &L->wdown, &W->w_down, 1, tmp);
     }
     gpu_sync(g);
+    if (tmp) { gpu_free(g, tmp); tmp = 0; }
     gpu_upload_free(g);  // the staging buffers are only needed at load
     double t1 = now_sec();
     e->seq_len = xcalloc(max_seqs, sizeof(int));
@@ -480,12 +518,13 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->base.n_pages = n_pages;
     e->base.free_pages = gpu_free_pages;
     if (getenv("QWEN3_VERBOSE"))
-        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as bf16 (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
+        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as %s (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
                 "of file; KV cache %.2f GB = %d pages of %d tokens (%ld to fill every sequence); arena %.2f GB\n", g->name,
-                g->sm_count, e->weight_bytes / 1e9, m->gguf.size / 1e9, t1 - t0, m->gguf.size / 1e9 / (t1 - t0),
+                g->sm_count, e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", m->gguf.size / 1e9, t1 - t0, m->gguf.size / 1e9 / (t1 - t0),
                 e->cache_bytes / 1e9, n_pages, KV_PAGE, cap, e->arena.size / 1e9);
     return &e->base;
 fail:
+    if (tmp) gpu_free(g, tmp);
     gpu_shutdown(g);
     free(e);
     return NULL;

@@ -164,3 +164,12 @@ void sb_printf(StrBuf *b, const char *fmt, ...) {
     sb_add(b, big, (size_t)n);
     free(big);
 }
+
+int parse_dtype_opt(const char *v) {
+    if (strcmp(v, "bf16") && strcmp(v, "fp8")) {
+        fprintf(stderr, "qwen3-ptx: --dtype: '%s' (bf16 or fp8)\n", v);
+        return -1;
+    }
+    setenv("QWEN3_DTYPE", v, 1);
+    return 0;
+}

@@ -33,3 +33,7 @@ typedef struct { char *p; size_t len, cap; } StrBuf;
 void sb_add(StrBuf *b, const char *s, size_t n);
 void sb_adds(StrBuf *b, const char *s);  // strlen(s) bytes
 void sb_printf(StrBuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+// --dtype bf16|fp8: the GPU engine's weight format for the linear layers, handed to it as QWEN3_DTYPE (the engine
+// reads it at creation). Prints a one-line error and returns -1 on any other value.
+int parse_dtype_opt(const char *v);
