@@ -272,12 +272,12 @@ int main(int argc, char **argv) {
            "%.0f TFLOP/s; prefill budget %d tokens a step; %d one-token words\n", card, label, k.wbytes / 1e9,
            k.kv_tok / 1e3, bw / 1e12, peak / 1e12, budget, words.n);
 
-    // --- workloads, the largest B x (128 -> 128) first so that one engine serves the smaller ones ---
+    // --- workloads ---
     Workload w[8];
     int nw = 0;
     if (quick) { w[nw++] = wl_fixed(8, 32, 16); w[nw++] = wl_fixed(2, 32, 16); }
     else {
-        static const int Bs[] = { 1024, 256, 64, 16, 1 };
+        static const int Bs[] = { 1, 16, 64, 256, 1024 };
         for (int i = 0; i < 5 && strstr(which, "fixed"); i++) w[nw++] = wl_fixed(Bs[i], 128, 128);
         if (strstr(which, "long")) w[nw++] = wl_fixed(64, 1024, 1024);
     }
@@ -301,28 +301,33 @@ int main(int argc, char **argv) {
         if (ftell(tsv_f) == 0) fprintf(tsv_f, "# date\tcard\tcommit\tmodel\tworkload\tengine\toutput tok/s\twall s\tnote\n");
     }
 
+    // --- one engine for every workload: slots for the largest, context for the longest; its KV page pool (90% of
+    // the free memory on the GPU) decides how many of them run at once ---
+    int want = 0, ctx = 0;
+    for (int i = 0; i < nw; i++) {
+        if (w[i].n > want) want = w[i].n;
+        for (int j = 0; j < w[i].n; j++) if (w[i].in[j] + w[i].out[j] > ctx) ctx = w[i].in[j] + w[i].out[j];
+    }
+    if (want > max_seqs) want = max_seqs;
+    Engine *e = NULL;
+    char err[256] = "";
+    for (; !e && want >= 1; want /= 2)  // halved until it fits
+        e = cpu ? cpu_engine_create(&m, want, ctx) : gpu_engine_create(&m, want, ctx, err, sizeof err);
+    if (!e) die("throughput: no engine: %s", err);
+    printf("engine %s: %d slots x %d tokens", e->name, e->max_seqs, e->max_ctx);
+    if (e->free_pages) printf(", KV pool %d pages = %d tokens", e->n_pages, e->n_pages * KV_PAGE);
+    printf(" (the ideal assumes every slot's KV fits)\n");
+    {
+        Workload warm = wl_fixed(e->max_seqs < 8 ? e->max_seqs : 8, ctx / 2 < 64 ? ctx / 2 : 64, 8);  // first-use costs
+        BatchStats st;
+        Counts c;
+        run_workload(e, tok, &words, &warm, budget, &st, &c);
+        free(warm.in); free(warm.out);
+    }
     printf("%-34s %-12s %10s %10s %12s %12s %9s\n", "workload", "engine", "ideal s", "wall s", "out tok/s",
            "total tok/s", "% ideal");
-    Engine *e = NULL;
     double ours[1025] = { 0 };
     for (int i = 0; i < nw; i++) {
-        int want = w[i].n < max_seqs ? w[i].n : max_seqs, ctx = 0;
-        for (int j = 0; j < w[i].n; j++) if (w[i].in[j] + w[i].out[j] > ctx) ctx = w[i].in[j] + w[i].out[j];
-        if (!e || e->max_seqs < want || e->max_ctx < ctx) {  // an engine for this workload, halved until it fits
-            if (e) e->destroy(e);
-            char err[256] = "";
-            for (e = NULL; !e && want >= 1; want /= 2)
-                e = cpu ? cpu_engine_create(&m, want, ctx) : gpu_engine_create(&m, want, ctx, err, sizeof err);
-            if (!e) die("throughput: no engine for %s: %s", w[i].name, err);
-            printf("  engine: %d slots x %d tokens", e->max_seqs, e->max_ctx);
-            if (e->free_pages) printf(", KV pool %d pages = %d tokens", e->n_pages, e->n_pages * KV_PAGE);
-            printf("\n");
-            Workload warm = wl_fixed(e->max_seqs < 8 ? e->max_seqs : 8, ctx / 2 < 64 ? ctx / 2 : 64, 8);  // first-use costs
-            BatchStats st;
-            Counts c;
-            run_workload(e, tok, &words, &warm, budget, &st, &c);
-            free(warm.in); free(warm.out);
-        }
         int slots = e->max_seqs < w[i].n ? e->max_seqs : w[i].n;
         long steps;
         double ideal = ideal_seconds(&w[i], slots, budget, &k, &steps);
@@ -335,13 +340,14 @@ int main(int argc, char **argv) {
         printf("%-34s %-12s %10.3f %10.3f %12.1f %12.1f %8.1f%%   %d slots, %ld steps (ideal %ld)", w[i].name,
                "qwen3-ptx", ideal, wall, tps, (st.prompt_tokens + st.output_tokens) / wall, 100 * ideal / wall, slots,
                st.steps, steps);
+        if (st.preemptions) printf("; %ld preemptions (KV pool full)", st.preemptions);
         if (c.eos_ended) printf("; %d replies ended at EOS: %ld of %ld tokens", c.eos_ended, st.output_tokens, want_out);
         printf("\n");
         if (w[i].n <= 1024 && w[i].in[0] == 128 && w[i].out[0] == 128) ours[w[i].n] = tps;
         char note[256], eng[96];
-        snprintf(note, sizeof note, "total %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; prefill budget %d%s",
-                 (st.prompt_tokens + st.output_tokens) / wall, ideal, 100 * ideal / wall, st.steps, budget,
-                 c.eos_ended ? "; some replies ended at EOS (no ignore_eos)" : "");
+        snprintf(note, sizeof note, "total %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; prefill budget %d; "
+                 "%ld preemptions%s", (st.prompt_tokens + st.output_tokens) / wall, ideal, 100 * ideal / wall,
+                 st.steps, budget, st.preemptions, c.eos_ended ? "; some replies ended at EOS (no ignore_eos)" : "");
         snprintf(eng, sizeof eng, "qwen3-ptx batch_run %d slots (%s)", slots, e->name);
         tsv_row(w[i].name, eng, tps, wall, note);
         if (tsv_f) fflush(tsv_f);
