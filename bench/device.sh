@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
-#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize racecheck hf bench gemm batch peer
+#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize racecheck hf fp8 bench gemm batch peer
 #                                        attention throughput (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -54,6 +54,9 @@ if has build; then
     make -j16 all bench > "$LOG/build.log" 2>&1 || { say "BUILD FAILED"; tail -30 "$LOG/build.log"; exit 1; }
     grep -E "^  [a-z_0-9]+: .*(Used|spill)" "$LOG/build.log" | tee -a "$SUM"
     say "build ok in $(( $(date +%s) - t0 )) s"
+    for k in gemm_wg gemm_fp8; do  # the Hopper paths really are in the binary: wgmma, TMA, setmaxnreg
+        say "sass $k: $(cuobjdump -sass build/ptx/$k.cubin | grep -oE '[HQ]GMMA\.[0-9x]+[^ ]*|UTMALDG\.[0-9D]+|USETMAXREG\.[A-Z]+' | sort | uniq -c | tr -s ' \n' ' ')"
+    done
 fi
 
 if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the H100 is a failure to look at)
@@ -118,11 +121,24 @@ if has hf; then  # HF transformers on the same GGUF: the independent reference
     rm -f "$M"/qwen3-8b-bf16.gguf  # disk: the bench stage wants the f16 and q8_0 files
 fi
 
-if has bench; then  # our engine: pp512 / tg128
-    for spec in "0.6b f16" "0.6b q8_0" "8b f16" "8b q8_0"; do
-        f=$(synth $spec)
-        QWEN3_VERBOSE=1 timeout 200 build/bench/bench_e2e -m "$f" --label "qwen3-${spec// /-}" --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 \
-            || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
+if has fp8; then  # issue 5's FP8 quality bar: FP8 weights against the BF16 path, synth 8B, 1,024 positions
+    f=$(synth 8b f16)
+    for dt in bf16 fp8; do
+        ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 1024 --seed 11 -o /tmp/logits-$dt.f32 \
+            > "$LOG/fp8-logits-$dt.log" 2>&1 || say "logits $dt failed: $(tail -2 "$LOG/fp8-logits-$dt.log")"
+    done
+    python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/logits-bf16.f32 --compare /tmp/logits-fp8.f32 \
+        > "$LOG/fp8-vs-bf16.log" 2>&1
+    say "fp8 vs bf16 (8b f16, 1024 positions) rc=$? $(tail -3 "$LOG/fp8-vs-bf16.log" | tr '\n' ' ')"
+    rm -f /tmp/logits-bf16.f32 /tmp/logits-fp8.f32
+fi
+
+if has bench; then  # our engine: pp512 / tg128, bf16 and fp8 weights
+    for spec in "0.6b f16 bf16" "0.6b q8_0 bf16" "0.6b q8_0 fp8" "8b f16 bf16" "8b q8_0 bf16" "8b q8_0 fp8"; do
+        set -- $spec
+        f=$(synth $1 $2)
+        QWEN3_VERBOSE=1 timeout 200 build/bench/bench_e2e -m "$f" --dtype "$3" --label "qwen3-$1-$2-as-$3" \
+            --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
     done
     grep -E "pp|floor|^gpu:" "$LOG/bench.log" | tee -a "$SUM"
 fi
