@@ -2,7 +2,9 @@
 // sampler settings (and bad ones into the right error code), result and error lines are valid JSON with the
 // fields the Batch API has, the resume scan finds the torn tail and counts ids, shards partition the ids, and
 // batch_run over a fake multi-sequence engine gives, for every request, exactly the line that generate() alone
-// gives (while really decoding several sequences per call and keeping prefill under its budget).
+// gives (while really decoding several sequences per call and keeping prefill under its budget) — also with a
+// KV page pool too small for the sequences in flight (admission by free pages, preemption and recompute) — and the
+// page pool's bookkeeping (kv_pages.c) holds its invariants.
 // The scheduler case needs a Qwen vocabulary (build/tiny-f32.gguf or llama.cpp's Qwen2 vocab from setup.sh).
 #include "test.h"
 #include "../gguf/gguf.h"
@@ -513,6 +515,50 @@ static void scheduler_preempts(void) {
     gguf_close(&gf);
 }
 
+// ---------------------------------------------------------------- the page pool's bookkeeping (kv_pages.c)
+// Random grows and shrinks of 6 sequences over a 40-page pool: a sequence of len tokens always holds exactly
+// ceil(len / KV_PAGE) pages, no page is held twice, held + free = the pool, entries past a sequence's pages hold
+// the `unused` value, a grow the pool cannot cover fails and changes nothing, and every changed row is marked dirty.
+static void kv_pages_bookkeeping(void) {
+    enum { S = 6, NP = 40, CTX = 1000, UNUSED = 777 };
+    KvPages kv;
+    kvp_init(&kv, NP, S, CTX, UNUSED, NULL);
+    int len[S] = { 0 }, bad = 0, refused = 0;
+    for (int it = 0; it < 4000; it++) {
+        int s = (int)(rng_u64(&g_rng) % S), n;
+        kvp_clean(&kv);
+        if (rng_u64(&g_rng) % 3) {  // grow by 1..200 tokens (capped at CTX)
+            n = len[s] + 1 + (int)(rng_u64(&g_rng) % 200);
+            if (n > CTX) n = CTX;
+            int need = kvp_need(&kv, s, n), free0 = kv.n_free;
+            if (kvp_grow(&kv, s, n) == 0) { len[s] = n; bad += need > 0 && !(kv.dirty_lo <= s && s <= kv.dirty_hi); }
+            else { refused++; bad += need <= free0 || kv.n_free != free0; }
+        } else {  // shrink to 0..len
+            n = len[s] ? (int)(rng_u64(&g_rng) % (uint64_t)(len[s] + 1)) : 0;
+            int before = kv.held[s];
+            kvp_shrink(&kv, s, n);
+            len[s] = n;
+            bad += kv.held[s] != before && !(kv.dirty_lo <= s && s <= kv.dirty_hi);
+        }
+        int owner[NP], held = 0;
+        for (int p = 0; p < NP; p++) owner[p] = -1;
+        for (int q = 0; q < S; q++) {
+            bad += kv.held[q] != kvp_pages_for(len[q]);
+            held += kv.held[q];
+            for (int j = 0; j < kv.max_pages; j++) {
+                int pg = kv.table[q * kv.max_pages + j];
+                if (j >= kv.held[q]) { bad += pg != UNUSED; continue; }
+                if (pg < 0 || pg >= NP || owner[pg] >= 0) { bad++; continue; }
+                owner[pg] = q;
+            }
+        }
+        bad += held + kv.n_free != NP;
+    }
+    CHECK(bad == 0, "%d bookkeeping errors", bad);
+    CHECK(refused > 0, "the pool never ran short: the test does not test refusal");
+    kvp_free(&kv);
+}
+
 int main(void) {
     test_init();
     rng_seed(&g_rng, t_seed);
@@ -524,5 +570,6 @@ int main(void) {
     RUN(idset_and_shards);
     RUN(scheduler_matches_generate);
     RUN(scheduler_preempts);
+    RUN(kv_pages_bookkeeping);
     return test_end();
 }
