@@ -76,5 +76,8 @@ typedef struct {
 
 // Runs reqs[0, n) to completion in FIFO admission order; requests stay owned by the caller. Returns 0, 1 when
 // interrupted (by the flag or on_line), or -1 with s->err set when the engine failed (the requests in flight get
-// no line, so a resumed run redoes them).
+// no line, so a resumed run redoes them). With a paged engine (Engine.free_pages) a request starts when its prompt
+// fits in the free KV pages, and when decoding runs out of pages the youngest running request is preempted and
+// later recomputed (its lines are unchanged; st->preemptions counts it); a request stops with "length" at
+// min(max_ctx, the pool's tokens), and a prompt that long gets a context_length_exceeded error line.
 int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st);
