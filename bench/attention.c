@@ -246,6 +246,7 @@ static void git_commit(char *out, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     int do_check = 1, do_bench = 1, long_ones = 1, runs = 30;
     double max_gb = 40, peak = 989e12;
     const char *tsv = NULL;

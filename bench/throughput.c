@@ -226,6 +226,7 @@ static void run_peer(const char *dir, const char *model, const Cost *k, int budg
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = NULL, *peer = ".carry/llama-peer";
     const char *which = "fixed,long,random";
     int quick = 0, max_seqs = 1024, budget = 2048;
