@@ -197,6 +197,6 @@ if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorabl
     # THROUGHPUT_ARGS="--workloads fixed" keeps it to the B x (128 -> 128) set (a few minutes with the peer)
     timeout 540 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as bf16)" --peer .carry/llama-peer \
         --tsv "$LOG/throughput.tsv" ${THROUGHPUT_ARGS:-} > "$LOG/throughput.log" 2>&1
-    say "bench/throughput rc=$?"; tail -30 "$LOG/throughput.log" | tee -a "$SUM"
+    say "bench/throughput rc=$?"; grep -v 'preempted' "$LOG/throughput.log" | tail -30 | tee -a "$SUM"
     python3 bench/plot_throughput.py "$LOG/throughput.tsv" "$OUT/throughput.png" 2>&1 | tee -a "$SUM"
 fi
