@@ -156,7 +156,9 @@ static void no_logits_is_minus_one(void) {
 // ---------------------------------------------------------------- distributions
 // sampler.c's distribution in double on already penalised logits: candidates best first (ties by lower id),
 // top-k, top-p (need = p * mass of the top-k set, untempered), min-p, then softmax(x / T). Returns 0 when a
-// top-p or min-p boundary lies so close that f32 rounding could legitimately move it (the caller draws again).
+// top-p boundary lies within margin * mass of a partial sum (the GPU sums in f32, ~1e-6 relative, so such a
+// boundary may legitimately fall one token later or earlier) or a min-p threshold within 1e-4 of a logit; the
+// caller then draws other logits.
 static const float *sort_x;  // qsort has no context argument in C11
 static int ref_order_cmp(const void *a, const void *b) {
     int i = *(const int *)a, j = *(const int *)b;
@@ -164,7 +166,7 @@ static int ref_order_cmp(const void *a, const void *b) {
     return i < j ? -1 : 1;
 }
 
-static int ref_dist(const float *x_in, int vocab, const SamplerParams *sp, double *prob) {
+static int ref_dist(const float *x_in, int vocab, const SamplerParams *sp, double *prob, double margin) {
     int *id = xmalloc(sizeof(int) * (size_t)vocab), n = 0;
     float *x = xmalloc((size_t)vocab * 4);
     memcpy(x, x_in, (size_t)vocab * 4);
@@ -187,7 +189,7 @@ static int ref_dist(const float *x_in, int vocab, const SamplerParams *sp, doubl
         int m = n;
         for (int i = 0; i < n; i++) {
             cum += exp((double)x[id[i]] - max);
-            if (fabs(cum - need) < 1e-4 * total) ok = 0;
+            if (fabs(cum - need) < margin * total) ok = 0;
             if (cum >= need) { m = i + 1; break; }
         }
         n = m;
@@ -251,12 +253,13 @@ static void chi2_check(const char *name, const double *p, int vocab, const int *
 
 enum { LOGITS_NORMAL, LOGITS_COARSE, LOGITS_INF };
 
-// N draws at one row's logits (a fresh random row; redrawn while a boundary is too close to call), one row per
-// draw with step = its index.
-static void dist_case(const char *name, int vocab, int N, int kind, float scale, SamplerParams sp, int n_hist) {
+// N draws at one row's logits (a fresh random row; redrawn while a boundary is too close to call): on the GPU one
+// row per draw with step = its index; on the CPU (gpu = 0: checks this file's reference and chi-square against
+// sampler.c itself, and runs without a GPU) N calls of sample() on copies of the row.
+static void dist_case(const char *name, int vocab, int N, int kind, float scale, SamplerParams sp, int n_hist, int gpu) {
     float *x = xmalloc((size_t)vocab * 4), *pen = xmalloc((size_t)vocab * 4);
     double *prob = xmalloc(sizeof(double) * (size_t)vocab);
-    int *hist = xmalloc(sizeof(int) * (size_t)(n_hist + 1));
+    int *hist = xmalloc(sizeof(int) * (size_t)(n_hist + 1)), *count = xcalloc((size_t)vocab, sizeof(int)), none = 0;
     for (int tries = 0;; tries++) {
         for (int j = 0; j < vocab; j++) {
             x[j] = scale * rng_normal(&rng);
@@ -266,10 +269,10 @@ static void dist_case(const char *name, int vocab, int N, int kind, float scale,
         for (int i = 0; i < n_hist; i++) hist[i] = (int)(rng_u64(&rng) % 24);  // repeats among the first 24 ids
         memcpy(pen, x, (size_t)vocab * 4);
         cpu_sample(pen, vocab, &sp, hist, n_hist);
-        if (ref_dist(pen, vocab, &sp, prob)) break;
+        if (ref_dist(pen, vocab, &sp, prob, 1e-4)) break;
         if (tries == 100) { CHECK(0, "%s: no logits without a near-tie at a boundary in 100 tries", name); goto out; }
     }
-    {
+    if (gpu) {
         CUdeviceptr d_hist = n_hist ? upload_new(hist, sizeof(int) * (size_t)n_hist) : 0;
         float *rows = xmalloc((size_t)N * vocab * 4);
         GpuSampleParams *prm = xmalloc(sizeof *prm * (size_t)N);
@@ -278,85 +281,122 @@ static void dist_case(const char *name, int vocab, int N, int kind, float scale,
             prm[r] = gpu_sample_params(&sp, d_hist, n_hist, (uint64_t)r);
         }
         int32_t *got = gpu_sample_rows(rows, N, vocab, prm, NULL);
-        int *count = xcalloc((size_t)vocab, sizeof(int)), none = 0;
         for (int r = 0; r < N; r++) if (got[r] >= 0 && got[r] < vocab) count[got[r]]++; else none++;
-        CHECK(none == 0, "%s: %d of %d rows returned no token although the row has candidates", name, none, N);
-        chi2_check(name, prob, vocab, count, N);
         gpu_free(&G, d_hist);
-        free(rows); free(prm); free(got); free(count);
+        free(rows); free(prm); free(got);
+    } else {
+        Sampler s;
+        sampler_init(&s, &sp, vocab);
+        for (int i = 0; i < n_hist; i++) sampler_accept(&s, hist[i]);
+        for (int r = 0; r < N; r++) {
+            memcpy(pen, x, (size_t)vocab * 4);
+            int t = sample(&s, pen);
+            if (t >= 0 && t < vocab) count[t]++; else none++;
+        }
+        sampler_free(&s);
     }
+    CHECK(none == 0, "%s: %d of %d draws returned no token although the row has candidates", name, none, N);
+    chi2_check(name, prob, vocab, count, N);
 out:
-    free(x); free(pen); free(prob); free(hist);
+    free(x); free(pen); free(prob); free(hist); free(count);
+}
+
+static void distribution_cases(int gpu) {
+    int N = 20000;
+    SamplerParams sp = params_off();
+    sp.temperature = 0.7f;
+    dist_case("temperature 0.7", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0, gpu);
+    sp = params_off(); sp.top_k = 5;
+    dist_case("top-k 5", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0, gpu);
+    sp = params_off(); sp.top_p = 0.8f; sp.temperature = 1.3f;
+    dist_case("top-p 0.8, T 1.3", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0, gpu);
+    sp = params_off(); sp.min_p = 0.1f;
+    dist_case("min-p 0.1", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0, gpu);
+    sp = params_off(); sp.top_k = 12; sp.top_p = 0.9f; sp.min_p = 0.05f; sp.temperature = 0.8f;
+    dist_case("top-k 12, top-p 0.9, min-p 0.05", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0, gpu);
+    sp = params_off(); sp.top_k = 20; sp.top_p = 0.95f; sp.repeat_penalty = 1.3f; sp.frequency_penalty = 0.2f;
+    sp.presence_penalty = 0.4f; sp.repeat_last_n = 48;
+    dist_case("penalties + top-k 20 + top-p 0.95", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 100, gpu);
+    sp = params_off(); sp.top_k = 10; sp.top_p = 0.7f;
+    dist_case("ties: top-k 10, top-p 0.7", SMALL, N, LOGITS_COARSE, 1.0f, sp, 0, gpu);
+    sp = params_off(); sp.top_k = 25; sp.temperature = 2.0f;
+    dist_case("ties: top-k 25, T 2", SMALL, N, LOGITS_COARSE, 1.0f, sp, 0, gpu);
+    sp = params_off();
+    dist_case("+inf logits: uniform over them", SMALL, N, LOGITS_INF, 1.0f, sp, 0, gpu);
+    sp = params_off(); sp.top_k = 2;
+    dist_case("+inf logits, top-k 2", SMALL, N, LOGITS_INF, 1.0f, sp, 0, gpu);
 }
 
 static void distribution_small_vocab(void) {
     NEED_GPU();
-    int N = 20000;
-    SamplerParams sp = params_off();
-    sp.temperature = 0.7f;
-    dist_case("temperature 0.7", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0);
-    sp = params_off(); sp.top_k = 5;
-    dist_case("top-k 5", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0);
-    sp = params_off(); sp.top_p = 0.8f; sp.temperature = 1.3f;
-    dist_case("top-p 0.8, T 1.3", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0);
-    sp = params_off(); sp.min_p = 0.1f;
-    dist_case("min-p 0.1", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0);
-    sp = params_off(); sp.top_k = 12; sp.top_p = 0.9f; sp.min_p = 0.05f; sp.temperature = 0.8f;
-    dist_case("top-k 12, top-p 0.9, min-p 0.05", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 0);
-    sp = params_off(); sp.top_k = 20; sp.top_p = 0.95f; sp.repeat_penalty = 1.3f; sp.frequency_penalty = 0.2f;
-    sp.presence_penalty = 0.4f; sp.repeat_last_n = 48;
-    dist_case("penalties + top-k 20 + top-p 0.95", SMALL, N, LOGITS_NORMAL, 1.5f, sp, 100);
-    sp = params_off(); sp.top_k = 10; sp.top_p = 0.7f;
-    dist_case("ties: top-k 10, top-p 0.7", SMALL, N, LOGITS_COARSE, 1.0f, sp, 0);
-    sp = params_off(); sp.top_k = 25; sp.temperature = 2.0f;
-    dist_case("ties: top-k 25, T 2", SMALL, N, LOGITS_COARSE, 1.0f, sp, 0);
-    sp = params_off();
-    dist_case("+inf logits: uniform over them", SMALL, N, LOGITS_INF, 1.0f, sp, 0);
-    sp = params_off(); sp.top_k = 2;
-    dist_case("+inf logits, top-k 2", SMALL, N, LOGITS_INF, 1.0f, sp, 0);
+    distribution_cases(1);
 }
 
 // The real vocabulary: one uploaded batch of rows sampled in several launches (the kernel leaves rows without
-// penalties or +inf untouched), step = draw index.
-static void distribution_real_vocab_case(const char *name, SamplerParams sp, float scale) {
-    int rows = 512, launches = 8, N = rows * launches;
+// penalties or +inf untouched), step = draw index; or (gpu = 0) sample() on the CPU, to check the reference.
+static void distribution_real_vocab_case(const char *name, SamplerParams sp, float scale, int gpu) {
+    int rows = 512, launches = gpu ? 8 : 4, N = rows * launches;
     float *x = xmalloc((size_t)VOCAB * 4);
     double *prob = xmalloc(sizeof(double) * VOCAB);
+    int *count = xcalloc(VOCAB, sizeof(int)), bad = 0;
     for (int tries = 0;; tries++) {
         for (int j = 0; j < VOCAB; j++) x[j] = scale * rng_normal(&rng);
-        if (ref_dist(x, VOCAB, &sp, prob)) break;
-        if (tries == 100) { CHECK(0, "%s: no logits without a near-tie at a boundary", name); free(x); free(prob); return; }
+        if (ref_dist(x, VOCAB, &sp, prob, 2e-5)) break;
+        if (tries == 100) { CHECK(0, "%s: no logits without a near-tie at a boundary", name); goto out; }
     }
-    float *h = xmalloc((size_t)rows * VOCAB * 4);
-    for (int r = 0; r < rows; r++) memcpy(h + (size_t)r * VOCAB, x, (size_t)VOCAB * 4);
-    CUdeviceptr d_l = upload_new(h, (size_t)rows * VOCAB * 4), d_o = gpu_alloc(&G, (size_t)rows * 4);
-    CUdeviceptr d_p = gpu_alloc(&G, sizeof(GpuSampleParams) * (size_t)rows);
-    GpuSampleParams *prm = xmalloc(sizeof *prm * (size_t)rows);
-    int32_t *out = xmalloc((size_t)rows * 4);
-    int *count = xcalloc(VOCAB, sizeof(int)), bad = 0;
-    for (int l = 0; l < launches; l++) {
-        for (int r = 0; r < rows; r++) prm[r] = gpu_sample_params(&sp, 0, 0, (uint64_t)(l * rows + r));
-        gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)rows);
-        gpu_fill_u32(&G, d_o, POISON, (size_t)rows);
-        launch_sample(&G, d_o, d_l, d_p, rows, VOCAB);
-        gpu_download(&G, out, d_o, (size_t)rows * 4);
-        for (int r = 0; r < rows; r++) if (out[r] >= 0 && out[r] < VOCAB) count[out[r]]++; else bad++;
+    if (gpu) {
+        float *h = xmalloc((size_t)rows * VOCAB * 4);
+        for (int r = 0; r < rows; r++) memcpy(h + (size_t)r * VOCAB, x, (size_t)VOCAB * 4);
+        CUdeviceptr d_l = upload_new(h, (size_t)rows * VOCAB * 4), d_o = gpu_alloc(&G, (size_t)rows * 4);
+        CUdeviceptr d_p = gpu_alloc(&G, sizeof(GpuSampleParams) * (size_t)rows);
+        GpuSampleParams *prm = xmalloc(sizeof *prm * (size_t)rows);
+        int32_t *o = xmalloc((size_t)rows * 4);
+        for (int l = 0; l < launches; l++) {
+            for (int r = 0; r < rows; r++) prm[r] = gpu_sample_params(&sp, 0, 0, (uint64_t)(l * rows + r));
+            gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)rows);
+            gpu_fill_u32(&G, d_o, POISON, (size_t)rows);
+            launch_sample(&G, d_o, d_l, d_p, rows, VOCAB);
+            gpu_download(&G, o, d_o, (size_t)rows * 4);
+            for (int r = 0; r < rows; r++) if (o[r] >= 0 && o[r] < VOCAB) count[o[r]]++; else bad++;
+        }
+        gpu_free(&G, d_l); gpu_free(&G, d_o); gpu_free(&G, d_p);
+        free(h); free(prm); free(o);
+    } else {
+        float *row = xmalloc((size_t)VOCAB * 4);
+        Sampler s;
+        sampler_init(&s, &sp, VOCAB);
+        for (int r = 0; r < N; r++) {
+            memcpy(row, x, (size_t)VOCAB * 4);
+            int t = sample(&s, row);
+            if (t >= 0 && t < VOCAB) count[t]++; else bad++;
+        }
+        sampler_free(&s);
+        free(row);
     }
     CHECK(bad == 0, "%s: %d draws returned no valid token", name, bad);
     chi2_check(name, prob, VOCAB, count, N);
-    gpu_free(&G, d_l); gpu_free(&G, d_o); gpu_free(&G, d_p);
-    free(x); free(prob); free(h); free(prm); free(out); free(count);
+out:
+    free(x); free(prob); free(count);
+}
+
+static void real_vocab_cases(int gpu) {
+    SamplerParams sp = params_off();
+    sp.top_k = 50; sp.top_p = 0.9f; sp.min_p = 0.02f; sp.temperature = 0.8f;
+    distribution_real_vocab_case("151936: top-k 50, p 0.9, min-p 0.02", sp, 2.5f, gpu);
+    sp = params_off(); sp.top_p = 0.6f;
+    distribution_real_vocab_case("151936: top-p 0.6 alone", sp, 3.0f, gpu);
+    sp = params_off(); sp.temperature = 0.5f;
+    distribution_real_vocab_case("151936: temperature 0.5 alone", sp, 2.0f, gpu);
+}
+
+static void reference_accepts_cpu_sampler(void) {  // no GPU needed
+    distribution_cases(0);
+    real_vocab_cases(0);
 }
 
 static void distribution_real_vocab(void) {
     NEED_GPU();
-    SamplerParams sp = params_off();
-    sp.top_k = 50; sp.top_p = 0.9f; sp.min_p = 0.02f; sp.temperature = 0.8f;
-    distribution_real_vocab_case("151936: top-k 50, p 0.9, min-p 0.02", sp, 2.5f);
-    sp = params_off(); sp.top_p = 0.6f;
-    distribution_real_vocab_case("151936: top-p 0.6 alone", sp, 2.0f);
-    sp = params_off(); sp.temperature = 0.5f;
-    distribution_real_vocab_case("151936: temperature 0.5 alone", sp, 2.0f);
+    real_vocab_cases(1);
 }
 
 // ---------------------------------------------------------------- randomness
@@ -448,6 +488,7 @@ int main(void) {
     rng_seed(&rng, t_seed);
     RUN(greedy_matches_cpu);
     RUN(no_logits_is_minus_one);
+    RUN(reference_accepts_cpu_sampler);  // the reference and the chi-square accept sampler.c's own draws
     RUN(distribution_small_vocab);
     RUN(distribution_real_vocab);
     RUN(seeds_and_steps);
