@@ -3,8 +3,9 @@
 // defines: launch_gemm, launch_gemm_ex (explicit tile shape and split-K, for tests and benchmarks),
 //          launch_gemm_fp8[_ex] (ptx/gemm_fp8.ptx), launch_quant_act_fp8, launch_quant_w_fp8 (ptx/quant_fp8.ptx)
 //
-// Tile choice: decode-sized M (<= 32) streams W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs
-// would not cover the GPU twice. Larger M goes to the wgmma kernels: the largest tile whose tile count still gives
+// Tile choice: decode-sized M (<= 16) streams W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs
+// would not cover the GPU twice (at M = 17-32 two 16-row tiles would read every weight twice: bench/gemm measured
+// 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives
 // every SM work (128x256, then 128x128, 64x128, 64x64).
 // Split-K (mma.sync tiles only; launch_gemm_ex with splits > 1: each split adds its partial sums with
 // red.global.add.f32, a plain f32 store zeroes the output first) is not used by default: it is not
@@ -104,7 +105,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (M == 0) return;
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     if (tile < 0) {
-        if (M <= 32) tile = cdiv(N, 32) * cdiv(M, 16) >= 2 * sms ? 0 : 3;
+        if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
         else {
             tile = N_GEMM_TILES + N_WG_TILES - 1;  // the smallest wgmma tile, unless a larger one fills the GPU
             for (int i = 0; i < N_WG_TILES; i++)
