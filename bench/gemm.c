@@ -1,28 +1,56 @@
-// gemm.c — our BF16 GEMM (ptx/gemm_bf16.ptx through launch_gemm) against cuBLAS on every linear layer of Qwen3-0.6B,
-// 8B and 32B, for M = 1 .. 8192 rows (tokens). Prints the floor first, then both times, % of floor and the ratio.
-//   gemm [--quick] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...] [--reps 15]
-//        [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--max-gb 20] [--seed S] [--tsv FILE]
+// gemm.c — our GEMMs against NVIDIA's on every linear layer of Qwen3-0.6B, 8B and 32B, for M = 1 .. 8192 rows
+// (tokens): BF16 (launch_gemm) against cuBLAS, block-scaled FP8 (launch_gemm_fp8) against cuBLASLt FP8. Prints the
+// floor first, then the times, % of floor and the ratio; --sweep times every kernel tile and writes a plan file.
+//   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
+//        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
+//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE]
 //
-// The problem: C[M][N] = A[M][K] . W[N][K]^T, bf16 in, f32 accumulation, bf16 out (GEMM_STORE_BF16; our f32 store,
-// the one the engine uses for qkv and gate_up, is timed too). cuBLAS gets the same row-major problem as its
-// column-major transpose C^T = W . A^T: cublasGemmEx(OP_T, OP_N, m=N, n=M, k=K, W ld K, A ld K, C ld N), CUDA_R_16BF
-// in and out (and CUDA_R_32F out for the f32 column), CUBLAS_COMPUTE_32F, default algorithm.
+// The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
+// engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
+//  - bf16: cublasGemmEx(OP_T, OP_N, m=N, n=M, k=K, W ld K, A ld K, C ld N), CUDA_R_16BF in and out (CUDA_R_32F
+//    out for the f32 column), CUBLAS_COMPUTE_32F, default algorithm.
+//  - fp8 (e4m3): ours quantises W once (launch_quant_w_fp8: one f32 scale per 128x128 block) and A per call
+//    (launch_quant_act_fp8: one scale per row per 128 of K); the GEMM is timed alone, the activation quantiser
+//    separately ("quant"). cuBLASLt gets the same TN layout (Hopper FP8 wants both operands K-major, which ours
+//    are), CUDA_R_8F_E4M3 A and B, bf16 (or f32) out, CUBLAS_COMPUTE_32F, CUBLASLT_MATMUL_DESC_FAST_ACCUM = 0 (the
+//    setting that promotes partial sums to f32 regularly, as ours does every 128 of K), the first heuristic
+//    algorithm with a 32 MiB workspace, in two scalings:
+//      block:  A scale mode BLK128x128_32F (our sw, as it is), B scale mode VEC128_32F (our sa, transposed to
+//              [K/128][M] as cuBLASLt wants; not timed): exactly our quantised inputs. cuBLASLt has had these
+//              modes on Hopper since 12.9, so this is the like-for-like peer ("peer" in the table) when its
+//              heuristic offers an algorithm;
+//      tensor: one f32 scale per tensor (A/B_SCALE_POINTER), inputs quantised on the host: the classic FP8
+//              GEMM, slightly less work than block scales (no per-128 rescaling in the main loop).
 //
 // Timing: each variant's launches are captured `inner` at a time into a CUDA graph, so launches run back to back
 // with no host gap and ~2 us decode kernels are not limited by the host's launch rate (the engine replays its
 // decode steps from graphs too); the graph is replayed `reps` times with an event between replays, and the median
 // replay / inner is reported (--eager: plain launches instead of graphs). The weights rotate through enough copies
 // (> 2x L2 together) that a decode-sized M reads W from HBM, not from L2, as it does in the engine.
-// Floor: max(bytes / bw, flops / peak), bytes = W + A + C (bf16), bw measured by a device copy in this run.
-// Correctness, every shape: ours and cuBLAS against an fp64 CPU reference on a sample of rows (fresh random inputs,
-// seed printed; QWEN3_BENCH_SEED or --seed reproduces), and against each other on every element.
+// Floor: max(bytes / bw, flops / peak); bf16 bytes = W + A + C, fp8 bytes = W8 + its scales + A8 + its scales +
+// C (bf16); bw measured by a device copy in this run; peaks are H100/H200 SXM dense: 989 (bf16), 1979 (fp8) TFLOP/s.
+// Correctness, every shape, against an fp64 CPU reference on a sample of rows (fresh random inputs, seed printed;
+// QWEN3_BENCH_SEED or --seed reproduces): bf16 against the bf16 inputs; fp8 against the dequantised inputs each
+// side actually multiplied (tight: only accumulation and the bf16 output rounding), plus the quantisation error
+// against the bf16 inputs (a few %); and ours against the peer on every element.
 //
-// Links cuBLAS (and with it the CUDA runtime, statically inside libcublas): in bench/ only, never in the engine.
-// The runtime uses the device's primary context, which host/gpu.c retains and makes current, so both share it;
-// cuBLAS runs on our stream with a workspace we own (cublasSetStream resets the workspace, so the order matters).
+// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..7; split-K 2..4 for the 16-row
+// mma.sync tiles 0 and 3 at M <= 32; a tile is skipped where it is > 4x taller than M, or 16 rows tall above
+// M = 256) and of launch_gemm_fp8_ex, in the output mode the engine uses for that layer (f32 store for qkv,
+// gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
+// checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
+// beat the best unsplit one by 3% (it is not bit-reproducible). --plan loads a plan first (as the engine does
+// from $QWEN3_GEMM_PLAN), so the built-in ("auto") columns measure it.
+//
+// Links cuBLAS and cuBLASLt (and with them the CUDA runtime, statically inside): in bench/ only, never in the
+// engine. The runtime uses the device's primary context, which host/gpu.c retains and makes current, so all share
+// it; the libraries run on our stream with workspaces we own (cublasSetStream resets cuBLAS's, so the order matters).
+#include "../host/gemm_plan.h"
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
+#include <cublasLt.h>
 #include <cublas_v2.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +71,10 @@ static const ModelDims models[] = {
 enum { N_MODELS = sizeof models / sizeof models[0] };
 static const char *layer_names[] = { "qkv", "o", "gate_up", "down", "lm_head" };
 enum { N_LAYERS = sizeof layer_names / sizeof layer_names[0] };
+// the engine's output mode per layer (the sweep times tiles in it): o and down add into the residual stream
+static const int layer_mode[N_LAYERS] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_STORE_F32, GEMM_ADD_F32, GEMM_STORE_F32 };
+static const char *mode_names[] = { "f32", "bf16", "add" };  // by GEMM_STORE_F32, GEMM_STORE_BF16, GEMM_ADD_F32
+static const char *dtype_names[] = { "bf16", "fp8" };        // by GEMM_PLAN_BF16, GEMM_PLAN_FP8
 
 // Weight W[N][K] of one linear layer (qkv: [Wq;Wk;Wv] fused, gate_up: [Wgate;Wup] fused, as the engine stores them).
 static void layer_shape(const ModelDims *m, int layer, int *N, int *K) {
@@ -57,8 +89,11 @@ static void layer_shape(const ModelDims *m, int layer, int *N, int *K) {
 }
 
 static const int all_ms[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
-enum { MAX_MS = 64, MAX_REPS = 101, MAX_INNER = 4096, SAMPLE_ROWS = 16, FILL_CHUNK = 1 << 20 };
+enum { MAX_MS = 64, MAX_REPS = 101, MAX_INNER = 4096, SAMPLE_ROWS = 16, FILL_CHUNK = 1 << 20, QB = 128 };
 static const double BATCH_MS = 0.2;  // one timed replay holds at least this much work (event resolution ~0.5 us)
+static const size_t LT_WS_BYTES = (size_t)32 << 20;
+static const uint32_t POISON = 0x7FC07FC0u;  // a NaN as f32 and as both bf16 halves
+static Gpu G;
 
 // ---------------------------------------------------------------- host data
 static inline float bf16_to_f32(uint16_t h) {
@@ -82,41 +117,109 @@ static void fill_random(uint16_t *h, size_t n, uint64_t seed) {
     parallel_for((int64_t)((n + FILL_CHUNK - 1) / FILL_CHUNK), fill_job, &j);
 }
 
-// fp64 reference for the sampled rows: ref[r][c] = sum_k A[rows[r]][k] * W[c][k]; four partial sums keep the
-// loop from waiting on one add chain (all in double: the order does not matter at this precision).
-typedef struct { const float *a; const uint16_t *W; double *ref; int nrows, N, K; } RefJob;
+// e4m3 (FP8 E4M3FN: 4 exponent bits, bias 7, 3 mantissa bits, no infinities, max 448, 0x7F/0xFF NaN).
+static float e4m3_value[256];
+static void e4m3_init(void) {
+    for (int c = 0; c < 256; c++) {
+        int e = (c >> 3) & 15, m = c & 7;
+        float v = e ? ldexpf(1.0f + m / 8.0f, e - 7) : ldexpf(m / 8.0f, -6);
+        e4m3_value[c] = (c & 0x7F) == 0x7F ? NAN : (c & 0x80 ? -v : v);
+    }
+}
+// Nearest e4m3 code, ties to the even code, saturating at 448 (agrees with a brute-force search on every float
+// up to 0x44000000 in steps of 37 ulps). a * 2^(3-E) is exact, so nearbyintf rounds once, half to even.
+static uint8_t e4m3_encode(float x) {
+    uint8_t s = signbit(x) ? 0x80 : 0;
+    float a = fminf(fabsf(x), 448.0f);
+    int e;
+    frexpf(a, &e);
+    int E = e - 1 < -6 ? -6 : e - 1;  // the binade; subnormals keep 2^-6's spacing
+    float q = nearbyintf(ldexpf(a, 3 - E));
+    if (q == 0) return 0;
+    if (q == 16) { E++; q = 8; }      // rounded up into the next binade
+    if (q < 8) return s | (uint8_t)q; // subnormal
+    return s | (uint8_t)((E + 7) << 3) | (uint8_t)(q - 8);
+}
+
+// Per-tensor e4m3 of a bf16 array (cuBLASLt's "tensor" inputs): scale = amax / 448, q = x / scale. Returns scale.
+typedef struct { const uint16_t *x; uint8_t *q; size_t n; float inv, *amax; } QuantJob;
+static void amax_job(void *ctx, int64_t i) {
+    const QuantJob *j = ctx;
+    size_t a = (size_t)i * FILL_CHUNK, b = a + FILL_CHUNK < j->n ? a + FILL_CHUNK : j->n;
+    float m = 0;
+    for (size_t k = a; k < b; k++) m = fmaxf(m, fabsf(bf16_to_f32(j->x[k])));
+    j->amax[i] = m;
+}
+static void quant_job(void *ctx, int64_t i) {
+    const QuantJob *j = ctx;
+    size_t a = (size_t)i * FILL_CHUNK, b = a + FILL_CHUNK < j->n ? a + FILL_CHUNK : j->n;
+    for (size_t k = a; k < b; k++) j->q[k] = e4m3_encode(bf16_to_f32(j->x[k]) * j->inv);
+}
+static float quant_tensor(const uint16_t *x, uint8_t *q, size_t n) {
+    int64_t nc = (int64_t)((n + FILL_CHUNK - 1) / FILL_CHUNK);
+    QuantJob j = { x, q, n, 0, xmalloc((size_t)nc * sizeof(float)) };
+    parallel_for(nc, amax_job, &j);
+    float amax = 0;
+    for (int64_t i = 0; i < nc; i++) amax = fmaxf(amax, j.amax[i]);
+    free(j.amax);
+    float scale = amax > 0 ? amax / 448.0f : 1.0f;
+    j.inv = 1.0f / scale;
+    parallel_for(nc, quant_job, &j);
+    return scale;
+}
+
+// fp64 reference for the sampled rows: ref[r][c] = sum_k a[r][k] * w(c, k), a the sampled rows of A as floats
+// (already dequantised), w from bf16 W, or from e4m3 W8 times its 128x128 block scale sw or its tensor scale.
+// Four partial sums keep the loop from waiting on one add chain (all in double: the order does not matter here).
+typedef struct { const float *a; const uint16_t *W; const uint8_t *W8; const float *sw; double s_tensor, *ref; int N, K; } RefJob;
 static void ref_job(void *ctx, int64_t i) {
     const RefJob *j = ctx;
-    int nb = (j->N + 255) / 256, r = (int)(i / nb), c0 = (int)(i % nb) * 256;
+    int nb = (j->N + 255) / 256, r = (int)(i / nb), c0 = (int)(i % nb) * 256, KB = j->K / QB;
     int c1 = c0 + 256 < j->N ? c0 + 256 : j->N;
     const float *a = j->a + (size_t)r * j->K;
     for (int c = c0; c < c1; c++) {
-        const uint16_t *w = j->W + (size_t)c * j->K;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int k = 0; k < j->K; k += 4) {  // K % 64 == 0
-            s0 += (double)a[k] * bf16_to_f32(w[k]);
-            s1 += (double)a[k + 1] * bf16_to_f32(w[k + 1]);
-            s2 += (double)a[k + 2] * bf16_to_f32(w[k + 2]);
-            s3 += (double)a[k + 3] * bf16_to_f32(w[k + 3]);
+        double sum = 0;
+        for (int kb = 0; kb < j->K / 64; kb++) {  // K % 64 == 0 (K % 128 == 0 for e4m3)
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int k = kb * 64; k < kb * 64 + 64; k += 4) {
+                if (j->W) {
+                    const uint16_t *w = j->W + (size_t)c * j->K;
+                    s0 += (double)a[k] * bf16_to_f32(w[k]);         s1 += (double)a[k + 1] * bf16_to_f32(w[k + 1]);
+                    s2 += (double)a[k + 2] * bf16_to_f32(w[k + 2]); s3 += (double)a[k + 3] * bf16_to_f32(w[k + 3]);
+                } else {
+                    const uint8_t *w = j->W8 + (size_t)c * j->K;
+                    s0 += (double)a[k] * e4m3_value[w[k]];         s1 += (double)a[k + 1] * e4m3_value[w[k + 1]];
+                    s2 += (double)a[k + 2] * e4m3_value[w[k + 2]]; s3 += (double)a[k + 3] * e4m3_value[w[k + 3]];
+                }
+            }
+            double block = (s0 + s1) + (s2 + s3);
+            sum += j->sw ? block * j->sw[(size_t)(c / QB) * KB + kb / 2] : block;
         }
-        j->ref[(size_t)r * j->N + c] = (s0 + s1) + (s2 + s3);
+        j->ref[(size_t)r * j->N + c] = j->W8 && !j->sw ? sum * j->s_tensor : sum;
     }
 }
+static void reference(RefJob j, int nrows) { parallel_for((int64_t)nrows * ((j.N + 255) / 256), ref_job, &j); }
 
-// ||x - ref|| / ||ref|| over the sampled rows of a bf16 output; INFINITY if any of them is not finite.
-static double sample_err(const uint16_t *C, const int *rows, int nrows, const double *ref, int N) {
+// ||x - ref|| / ||ref|| over the sampled rows of a device output (bf16 or f32, row stride N), downloaded row by
+// row; INFINITY if any element is not finite (a NaN poison left in place, or a NaN computed).
+static double rows_err(CUdeviceptr C, int bf16, const int *rows, int nrows, const double *ref, int N) {
+    size_t eb = bf16 ? 2 : 4;
+    void *buf = xmalloc((size_t)N * eb);
     double num = 0, den = 0;
-    for (int r = 0; r < nrows; r++)
+    for (int r = 0; r < nrows; r++) {
+        gpu_download(&G, buf, C + (size_t)rows[r] * N * eb, (size_t)N * eb);
         for (int c = 0; c < N; c++) {
-            double x = bf16_to_f32(C[(size_t)rows[r] * N + c]), y = ref[(size_t)r * N + c];
-            if (!isfinite(x)) return INFINITY;
+            double x = bf16 ? bf16_to_f32(((uint16_t *)buf)[c]) : ((float *)buf)[c], y = ref[(size_t)r * N + c];
+            if (!isfinite(x)) { free(buf); return INFINITY; }
             num += (x - y) * (x - y);
             den += y * y;
         }
+    }
+    free(buf);
     return sqrt(num / den);
 }
 
-// Every element of ours against cuBLAS: partial sums per chunk (summed in order afterwards: reproducible).
+// Every element of ours against the peer (bf16 outputs): partial sums per chunk, summed in order (reproducible).
 typedef struct { const uint16_t *x, *y; size_t n; double *num, *den; size_t *bad; } CmpJob;
 static void cmp_job(void *ctx, int64_t i) {
     const CmpJob *j = ctx;
@@ -130,7 +233,10 @@ static void cmp_job(void *ctx, int64_t i) {
     }
     j->num[i] = num; j->den[i] = den; j->bad[i] = bad;
 }
-static double full_diff(const uint16_t *x, const uint16_t *y, size_t n, size_t *bad_out) {
+static double full_diff(CUdeviceptr dx, CUdeviceptr dy, size_t n, size_t *bad_out) {
+    uint16_t *x = xmalloc(n * 2), *y = xmalloc(n * 2);
+    gpu_download(&G, x, dx, n * 2);
+    gpu_download(&G, y, dy, n * 2);
     int64_t nc = (int64_t)((n + FILL_CHUNK - 1) / FILL_CHUNK);
     double *num = xmalloc(nc * sizeof *num), *den = xmalloc(nc * sizeof *den);
     size_t *bad = xmalloc(nc * sizeof *bad);
@@ -139,40 +245,110 @@ static double full_diff(const uint16_t *x, const uint16_t *y, size_t n, size_t *
     double s = 0, d = 0;
     *bad_out = 0;
     for (int64_t i = 0; i < nc; i++) { s += num[i]; d += den[i]; *bad_out += bad[i]; }
-    free(num); free(den); free(bad);
+    free(num); free(den); free(bad); free(x); free(y);
     return *bad_out ? INFINITY : sqrt(s / d);
 }
 
 // ---------------------------------------------------------------- the GPU side
-static Gpu G;
 static cublasHandle_t blas;
+static cublasLtHandle_t lt;
+static CUdeviceptr lt_ws;
 
-enum { OURS_BF16, OURS_F32, CUBLAS_BF16, CUBLAS_F32, N_VARIANTS };
-static const char *variant_names[] = { "ours bf16", "ours f32", "cuBLAS bf16", "cuBLAS f32" };
+enum { V_OURS, V_CUBLAS, V_OURS_FP8, V_LT_BLOCK, V_LT_TENSOR, V_QUANT };
+static const char *kind_names[] = { "ours bf16", "cuBLAS", "ours fp8", "cuBLASLt block", "cuBLASLt tensor", "quant" };
+typedef struct { int kind, mode, tile, splits; } Variant;  // mode GEMM_STORE_*/ADD; tile -1: the built-in choice
+
+enum { LT_BLOCK_BF16, LT_BLOCK_F32, LT_TENSOR_BF16, N_LT };
+typedef struct { cublasLtMatmulDesc_t op; cublasLtMatrixLayout_t a, b, c; cublasLtMatmulAlgo_t algo; int ok; } LtGemm;
 
 typedef struct {
-    int M, N, K, copies;
-    const CUdeviceptr *W;                    // copies of W [N][K] bf16 (identical contents)
-    CUdeviceptr A, C_ours, C_blas, C_f32;    // A [M][K] bf16; C [M][N] bf16, bf16, f32
+    int M, N, K, copies, copies8;
+    const CUdeviceptr *W, *W8, *sw, *W8t;  // rotated copies: W bf16 [N][K]; W8 e4m3 + sw f32 [N/128][K/128]; W8t e4m3
+    CUdeviceptr sw_t;                      // f32 scalar: W8t's tensor scale
+    CUdeviceptr A, A8, sa, sa_t, A8t, sa_tensor;  // A bf16 [M][K]; A8 e4m3 + sa [M][K/128]; sa_t [K/128][M]; A8t + scalar
+    CUdeviceptr C_ours, C_peer, C_f32;     // bf16, bf16, f32 [M][N]
+    LtGemm lt[N_LT];
 } Problem;
 
 static void *dptr(CUdeviceptr p) { return (void *)(uintptr_t)p; }
 
-static void blas_gemm(const Problem *p, CUdeviceptr W, CUdeviceptr C, cudaDataType ctype) {
-    const float alpha = 1, beta = 0;
+static void blas_gemm(const Problem *p, CUdeviceptr W, CUdeviceptr C, int mode) {
+    const float alpha = 1, beta = mode == GEMM_ADD_F32;
     BLAS_CHECK(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, p->N, p->M, p->K, &alpha, dptr(W), CUDA_R_16BF, p->K,
-                            dptr(p->A), CUDA_R_16BF, p->K, &beta, dptr(C), ctype, p->N, CUBLAS_COMPUTE_32F,
+                            dptr(p->A), CUDA_R_16BF, p->K, &beta, dptr(C),
+                            mode == GEMM_STORE_BF16 ? CUDA_R_16BF : CUDA_R_32F, p->N, CUBLAS_COMPUTE_32F,
                             CUBLAS_GEMM_DEFAULT));
 }
 
-static void launch_variant(const Problem *p, int v, int copy) {
-    CUdeviceptr W = p->W[copy % p->copies];
-    switch (v) {
-    case OURS_BF16: launch_gemm(&G, p->C_ours, p->A, W, p->M, p->N, p->K, GEMM_STORE_BF16); break;
-    case OURS_F32: launch_gemm(&G, p->C_f32, p->A, W, p->M, p->N, p->K, GEMM_STORE_F32); break;
-    case CUBLAS_BF16: blas_gemm(p, W, p->C_blas, CUDA_R_16BF); break;
-    default: blas_gemm(p, W, p->C_f32, CUDA_R_32F); break;
+#define LT_SET(desc, attr, val) BLAS_CHECK(cublasLtMatmulDescSetAttribute((desc), (attr), &(val), sizeof(val)))
+// One cuBLASLt FP8 GEMM of p: descriptors and the heuristic's first algorithm; ok = 0 where it offers none.
+static void lt_setup(const Problem *p, LtGemm *g, int block, int f32_out) {
+    BLAS_CHECK(cublasLtMatmulDescCreate(&g->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    int8_t fast_accum = 0;
+    LT_SET(g->op, CUBLASLT_MATMUL_DESC_TRANSA, ta);
+    LT_SET(g->op, CUBLASLT_MATMUL_DESC_TRANSB, tb);
+    LT_SET(g->op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, fast_accum);
+    if (block) {  // cuBLAS's A is our W (128x128 blocks), its B our activations (1x128 along K)
+        cublasLtMatmulMatrixScale_t am = CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
+        cublasLtMatmulMatrixScale_t bm = CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F;
+        LT_SET(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, am);
+        LT_SET(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, bm);
     }
+    void *sa = dptr(block ? p->sw[0] : p->sw_t), *sb = dptr(block ? p->sa_t : p->sa_tensor);
+    LT_SET(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, sa);
+    LT_SET(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, sb);
+    BLAS_CHECK(cublasLtMatrixLayoutCreate(&g->a, CUDA_R_8F_E4M3, p->K, p->N, p->K));
+    BLAS_CHECK(cublasLtMatrixLayoutCreate(&g->b, CUDA_R_8F_E4M3, p->K, p->M, p->K));
+    BLAS_CHECK(cublasLtMatrixLayoutCreate(&g->c, f32_out ? CUDA_R_32F : CUDA_R_16BF, p->N, p->M, p->N));
+    cublasLtMatmulPreference_t pref;
+    BLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    uint64_t ws = LT_WS_BYTES;
+    BLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    cublasLtMatmulHeuristicResult_t res;
+    int n = 0;
+    cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(lt, g->op, g->a, g->b, g->c, g->c, pref, 1, &res, &n);
+    g->ok = s == CUBLAS_STATUS_SUCCESS && n > 0;
+    if (g->ok) g->algo = res.algo;
+    BLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+}
+static void lt_free(LtGemm *g) {
+    BLAS_CHECK(cublasLtMatrixLayoutDestroy(g->a)); BLAS_CHECK(cublasLtMatrixLayoutDestroy(g->b));
+    BLAS_CHECK(cublasLtMatrixLayoutDestroy(g->c)); BLAS_CHECK(cublasLtMatmulDescDestroy(g->op));
+}
+static void lt_gemm(LtGemm *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr A8, CUdeviceptr C) {
+    const float alpha = 1, beta = 0;
+    if (sw) { void *s = dptr(sw); LT_SET(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, s); }  // this copy's scales
+    BLAS_CHECK(cublasLtMatmul(lt, g->op, &alpha, dptr(W8), g->a, dptr(A8), g->b, &beta, dptr(C), g->c, dptr(C), g->c,
+                              &g->algo, dptr(lt_ws), LT_WS_BYTES, (cudaStream_t)G.stream));
+}
+
+static void launch_variant(Problem *p, const Variant *v, int copy) {
+    int c = copy % p->copies, c8 = copy % p->copies8, M = p->M, N = p->N, K = p->K;
+    CUdeviceptr C = v->mode != GEMM_STORE_BF16 ? p->C_f32 : v->kind == V_CUBLAS || v->kind >= V_LT_BLOCK ? p->C_peer
+                                                                                                        : p->C_ours;
+    switch (v->kind) {
+    case V_OURS:
+        if (v->tile < 0) launch_gemm(&G, C, p->A, p->W[c], M, N, K, v->mode);
+        else launch_gemm_ex(&G, C, p->A, p->W[c], M, N, K, v->mode, v->tile, v->splits);
+        break;
+    case V_CUBLAS: blas_gemm(p, p->W[c], C, v->mode); break;
+    case V_OURS_FP8:
+        if (v->tile < 0) launch_gemm_fp8(&G, C, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, v->mode);
+        else launch_gemm_fp8_ex(&G, C, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, v->mode, v->tile);
+        break;
+    case V_LT_BLOCK:
+        lt_gemm(&p->lt[v->mode == GEMM_STORE_BF16 ? LT_BLOCK_BF16 : LT_BLOCK_F32], p->W8[c8], p->sw[c8], p->A8, C);
+        break;
+    case V_LT_TENSOR: lt_gemm(&p->lt[LT_TENSOR_BF16], p->W8t[c8], 0, p->A8t, C); break;
+    default: launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K); break;
+    }
+}
+// 0 where cuBLASLt offered no algorithm for this variant
+static int variant_ok(Problem *p, const Variant *v) {
+    if (v->kind == V_LT_BLOCK) return p->lt[v->mode == GEMM_STORE_BF16 ? LT_BLOCK_BF16 : LT_BLOCK_F32].ok;
+    if (v->kind == V_LT_TENSOR) return p->lt[LT_TENSOR_BF16].ok;
+    return 1;
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -180,13 +356,15 @@ static int cmp_float(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-// Median time of one launch of variant v in microseconds (see the header: graphs of `inner` launches, rotating W).
-static double time_variant(const Problem *p, int v, int reps, int eager) {
+// Median time of one launch of v in microseconds (see the header: graphs of `inner` launches, rotating W); NAN
+// where cuBLASLt has no algorithm for it.
+static double time_variant(Problem *p, const Variant *v, int reps, int eager) {
+    if (!variant_ok(p, v)) return NAN;
     CUevent ev[MAX_REPS + 1];
     for (int i = 0; i <= reps; i++) CU_CHECK(cuEventCreate(&ev[i], CU_EVENT_DEFAULT));
     // warm-up: every copy once, at least 3 launches, twice (cuBLAS picks its kernel on the first call); the second
     // pass's time sizes the batch
-    int warm = p->copies > 3 ? p->copies : 3;
+    int copies = p->copies > p->copies8 ? p->copies : p->copies8, warm = copies > 3 ? copies : 3;
     for (int i = 0; i < warm; i++) launch_variant(p, v, i);  // untimed: clocks up, caches and heuristics warm
     CU_CHECK(cuEventRecord(ev[0], G.stream));
     for (int i = 0; i < warm; i++) launch_variant(p, v, i);
@@ -196,8 +374,8 @@ static double time_variant(const Problem *p, int v, int reps, int eager) {
     CU_CHECK(cuEventElapsedTime(&ms, ev[0], ev[1]));
     double est = ms / warm;
     int inner = est > 0 ? (int)ceil(BATCH_MS / est) : MAX_INNER;
-    if (inner < p->copies) inner = p->copies;  // each replay walks through every copy
-    inner = (inner + p->copies - 1) / p->copies * p->copies;
+    if (inner < copies) inner = copies;  // each replay walks through every copy
+    inner = (inner + copies - 1) / copies * copies;
     if (inner > MAX_INNER) inner = MAX_INNER;
     if (inner < 1) inner = 1;
 
@@ -211,7 +389,7 @@ static double time_variant(const Problem *p, int v, int reps, int eager) {
             const char *en = "?";
             cuGetErrorName(r, &en);
             die("gemm: capturing %s M=%d N=%d K=%d into a graph failed: %s (--eager times plain launches)",
-                variant_names[v], p->M, p->N, p->K, en);
+                kind_names[v->kind], p->M, p->N, p->K, en);
         }
         CU_CHECK(cuGraphInstantiateWithFlags(&exec, graph, 0));
         CU_CHECK(cuGraphDestroy(graph));
@@ -234,10 +412,10 @@ static double time_variant(const Problem *p, int v, int reps, int eager) {
 
 // ---------------------------------------------------------------- options
 typedef struct {
-    int model_on[N_MODELS], layer_on[N_LAYERS], ms[MAX_MS], n_ms, reps, eager;
-    double bw, peak, max_gb;
+    int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep;
+    double bw, peak[2], max_gb;
     uint64_t seed;
-    const char *tsv;
+    const char *tsv, *plan_out, *plan_in;
 } Opts;
 
 // "a,b,c" -> on[i] = 1 for each listed name
@@ -254,12 +432,13 @@ static void parse_names(const char *list, const char *const *names, int n, int *
 }
 
 static void usage(void) {
-    die("usage: gemm [--quick] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] [--m 1,2,...] "
-        "[--reps N] [--eager] [--bw B/s] [--peak FLOP/s] [--max-gb GB] [--seed S] [--tsv FILE]");
+    die("usage: gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] "
+        "[--m 1,2,...] [--reps N] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
+        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE]");
 }
 
 static Opts parse_args(int argc, char **argv) {
-    Opts o = { .reps = 15, .peak = 989e12, .max_gb = 20 };
+    Opts o = { .reps = 15, .peak = { 989e12, 1979e12 }, .max_gb = 20, .dtype_on = { 1, 1 } };
     for (int i = 0; i < N_MODELS; i++) o.model_on[i] = 1;
     for (int i = 0; i < N_LAYERS; i++) o.layer_on[i] = 1;
     o.n_ms = sizeof all_ms / sizeof all_ms[0];
@@ -270,14 +449,16 @@ static Opts parse_args(int argc, char **argv) {
     for (int i = 0; i < N_MODELS; i++) model_names[i] = models[i].name;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) {  // one model, five row counts, fewer reps: well under a minute
+        if (!strcmp(a, "--quick")) {  // one model, five row counts, fewer reps: about a minute
             parse_names("8b", model_names, N_MODELS, o.model_on, "model");
             static const int q[] = { 1, 8, 64, 512, 4096 };
             o.n_ms = 5;
             memcpy(o.ms, q, sizeof q);
             o.reps = 9;
         } else if (!strcmp(a, "--eager")) o.eager = 1;
+        else if (!strcmp(a, "--sweep")) o.sweep = 1;
         else if (!v) usage();
+        else if (!strcmp(a, "--dtype")) parse_names(argv[++i], dtype_names, 2, o.dtype_on, "dtype");
         else if (!strcmp(a, "--shapes")) parse_names(argv[++i], model_names, N_MODELS, o.model_on, "model");
         else if (!strcmp(a, "--layers")) parse_names(argv[++i], layer_names, N_LAYERS, o.layer_on, "layer");
         else if (!strcmp(a, "--m")) {
@@ -286,185 +467,439 @@ static Opts parse_args(int argc, char **argv) {
             for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 int m = atoi(tok);
                 if (m < 1 || m > 65536 || o.n_ms == MAX_MS) die("gemm: bad --m entry '%s' (1..65536, at most %d)", tok, MAX_MS);
+                if (o.n_ms && m <= o.ms[o.n_ms - 1]) die("gemm: --m must increase (the plan's M ranges follow it)");
                 o.ms[o.n_ms++] = m;
             }
             free(dup);
         } else if (!strcmp(a, "--reps")) o.reps = atoi(argv[++i]);
         else if (!strcmp(a, "--bw")) o.bw = atof(argv[++i]);
-        else if (!strcmp(a, "--peak")) o.peak = atof(argv[++i]);
+        else if (!strcmp(a, "--peak")) o.peak[0] = atof(argv[++i]);
+        else if (!strcmp(a, "--peak-fp8")) o.peak[1] = atof(argv[++i]);
         else if (!strcmp(a, "--max-gb")) o.max_gb = atof(argv[++i]);
         else if (!strcmp(a, "--seed")) o.seed = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(a, "--tsv")) o.tsv = argv[++i];
+        else if (!strcmp(a, "--plan-out")) o.plan_out = argv[++i];
+        else if (!strcmp(a, "--plan")) o.plan_in = argv[++i];
         else usage();
     }
     if (o.reps < 1 || o.reps > MAX_REPS) die("gemm: --reps must be 1..%d", MAX_REPS);
     if (o.n_ms == 0) die("gemm: --m lists no row counts");
-    if (o.peak <= 0 || o.max_gb <= 0 || o.bw < 0) die("gemm: --peak, --max-gb must be > 0 and --bw >= 0");
+    if (o.peak[0] <= 0 || o.peak[1] <= 0 || o.max_gb <= 0 || o.bw < 0)
+        die("gemm: --peak, --peak-fp8, --max-gb must be > 0 and --bw >= 0");
+    if (o.plan_out && !o.sweep) die("gemm: --plan-out needs --sweep");
     return o;
 }
 
-// ---------------------------------------------------------------- one shape, every M
+// ---------------------------------------------------------------- results: the printed table and the TSV
 typedef struct { int rows, wins, bad; double log_ratio; } Tally;
+typedef struct {
+    const char *model, *layer, *check, *fp8_peer;
+    int dtype, mode, M, N, K, tile, splits;
+    double bytes, flops, floor_us, ours, ours_f32, peer, peer_f32, err_o, err_p, diff, quant, peer_tensor, qerr_o, qerr_t;
+} Row;
 
-static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv, Tally *tally) {
-    int N, K;
-    layer_shape(md, layer, &N, &K);
-    size_t wbytes = (size_t)N * K * 2;
-    int copies = (int)((3 * G.l2_bytes + wbytes - 1) / wbytes);
-    if (copies < 1) copies = 1;
-    printf("\n%s %s: W [%d][%d] bf16 %.1f MB, %d cop%s rotated (%.0f MB; L2 %.0f MB)\n", md->name, layer_names[layer],
-           N, K, wbytes / 1e6, copies, copies == 1 ? "y" : "ies", copies * wbytes / 1e6, G.l2_bytes / 1e6);
-    printf("  %-5s %9s | %9s %9s %9s %9s | %7s %7s %6s %6s %7s | %8s %8s %8s\n", "M", "floor us", "ours us",
-           "cuBLAS us", "ours f32", "cuBLASf32", "TFLOP/s", "GB/s", "%floor", "cuB%fl", "cuB/our", "err ours",
-           "err cuB", "ours-cuB");
-    fflush(stdout);
+static const char TSV_HEADER[] =
+    "card\tmodel\tlayer\tM\tN\tK\tbytes\tflops\tfloor_us\tours_us\tours_f32_us\tcublas_us\tcublas_f32_us\tours_tflops"
+    "\tours_gbs\tours_pct_floor\tcublas_pct_floor\tcublas_over_ours\terr_ours\terr_cublas\tdiff_ours_cublas\tcheck\tbw"
+    "\ttiming\tseed\tdtype\ttile\tsplits\tmode\tquant_us\tcublas_tensor_us\tqerr_ours\tqerr_cublas_tensor\tfp8_peer\n";
 
-    // W: random on the host once per shape, copy 0 uploaded, the others copied on the device.
-    uint16_t *Wh = xmalloc(wbytes);
-    fill_random(Wh, (size_t)N * K, o->seed ^ (0x1000u * (unsigned)(md - models) + (unsigned)layer));
+static void print_header(void) {
+    printf("  %-5s %-5s %8s | %8s %8s %8s %8s | %7s %7s %6s %6s %8s | %8s %8s %9s\n", "M", "dtype", "floor us",
+           "ours us", "peer us", "ours f32", "peer f32", "TFLOP/s", "GB/s", "%floor", "peer%", "peer/our", "err ours",
+           "err peer", "ours-peer");
+}
+
+static void emit_row(const Opts *o, const Row *r, FILE *tsv, int print) {
+    double tflops = r->flops / (r->ours * 1e-6) / 1e12, gbs = r->bytes / (r->ours * 1e-6) / 1e9;
+    double pct = 100 * r->floor_us / r->ours, pct_p = 100 * r->floor_us / r->peer, ratio = r->peer / r->ours;
+    if (print)
+        printf("  %-5d %-5s %8.2f | %8.2f %8.2f %8.2f %8.2f | %7.1f %7.0f %5.1f%% %5.1f%% %8.3f | %8.2e %8.2e %9.2e%s\n",
+               r->M, dtype_names[r->dtype], r->floor_us, r->ours, r->peer, r->ours_f32, r->peer_f32, tflops, gbs, pct,
+               pct_p, ratio, r->err_o, r->err_p, r->diff, strcmp(r->check, "ok") ? "  CHECK FAILED" : "");
+    if (!tsv) return;
+    fprintf(tsv, "%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.1f\t%.2f\t%.2f\t%.4f\t%.3e"
+                 "\t%.3e\t%.3e\t%s\t%.4g\t%s\t%llu\t%s\t%d\t%d\t%s\t%.3f\t%.3f\t%.3e\t%.3e\t%s\n",
+            G.name, r->model, r->layer, r->M, r->N, r->K, r->bytes, r->flops, r->floor_us, r->ours, r->ours_f32, r->peer,
+            r->peer_f32, tflops, gbs, pct, pct_p, ratio, r->err_o, r->err_p, r->diff, r->check, o->bw,
+            o->eager ? "eager" : "graph", (unsigned long long)o->seed, dtype_names[r->dtype], r->tile, r->splits,
+            mode_names[r->mode], r->quant, r->peer_tensor, r->qerr_o, r->qerr_t, r->fp8_peer);
+    fflush(tsv);
+}
+
+static void tally_add(Tally *t, double ratio, int ok) {
+    t->bad += !ok;
+    if (!isfinite(ratio) || ratio <= 0) return;
+    t->rows++;
+    t->wins += ratio > 1;
+    t->log_ratio += log(ratio);
+}
+
+// ---------------------------------------------------------------- the sweep and the plan
+static GemmPlanPoint *plan_pts;
+static int plan_n, plan_cap;
+
+// bf16 tiles (launch_gemm_ex order) worth timing at M rows: 16-row tiles read W once per 16 rows, so they stop at
+// M = 256; a tile more than 4x taller than M (at least 16) mostly multiplies padding.
+static int tile_applies(int tile, int M) {
+    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64 };
+    return bm[tile] == 16 ? M <= 256 : bm[tile] <= 4 * (M < 16 ? 16 : M);
+}
+
+typedef struct {
+    const ModelDims *md;
+    int layer, N, K, copies, copies8, do16, do8;
+    double wdev;                          // device bytes of the resident weights
+    uint16_t *Wh;                         // W bf16 on the host
+    uint8_t *W8h, *W8th;                  // our e4m3 W and the per-tensor one, on the host
+    float *swh, sw_tensor;                // their scales
+    CUdeviceptr *W, *W8, *sw, *W8t, sw_t;
+} Shape;
+
+// Every applicable tile of one dtype in the layer's engine mode, each checked against ref then timed; the winner
+// goes to the plan. peer_f32: the peer's f32-out time from the main row, for the TSV.
+static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const int *rows, int nrows, const double *ref,
+                  double peer_f32, FILE *tsv, Tally *t) {
+    enum { MAX_CAND = 32 };
+    int M = p->M, mode = layer_mode[s->layer], kind = dtype == GEMM_PLAN_FP8 ? V_OURS_FP8 : V_OURS, nc = 0;
+    Variant cand[MAX_CAND];
+    cand[nc++] = (Variant){ kind, mode, -1, 0 };
+    for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
+        if (dtype == GEMM_PLAN_BF16 && !tile_applies(tile, M)) continue;
+        cand[nc++] = (Variant){ kind, mode, tile, 1 };
+        if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32)
+            for (int sp = 2; sp <= 4; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };
+    }
+    printf("        sweep %s, %s out:", dtype_names[dtype], mode_names[mode]);
+    double us[MAX_CAND];
+    int best = -1, best1 = -1;  // fastest checked tile; fastest without split-K
+    for (int i = 0; i < nc; i++) {
+        const Variant *v = &cand[i];
+        gpu_fill_u32(&G, p->C_f32, mode == GEMM_ADD_F32 ? 0 : POISON, (size_t)M * p->N);
+        launch_variant(p, v, 0);
+        double err = rows_err(p->C_f32, 0, rows, nrows, ref, p->N);
+        int ok = err < 1e-3;  // f32 out: accumulation error only
+        us[i] = ok ? time_variant(p, v, o->reps, o->eager) : NAN;
+        char label[32];
+        if (v->tile < 0) snprintf(label, sizeof label, "auto");
+        else if (v->splits > 1) snprintf(label, sizeof label, "t%d/%d", v->tile, v->splits);
+        else snprintf(label, sizeof label, "t%d", v->tile);
+        if (ok) printf(" %s %.2f", label, us[i]);
+        else printf(" %s FAILED (err %.1e)", label, err);
+        fflush(stdout);
+        t->bad += !ok;
+        Row r = { s->md->name, layer_names[s->layer], ok ? "ok" : "FAILED", "-", dtype, mode, M, p->N, p->K, v->tile,
+                  v->splits, NAN, 2.0 * M * p->N * p->K, NAN, us[i], us[i], peer_f32, peer_f32, err, NAN, NAN, NAN,
+                  NAN, NAN, NAN };
+        emit_row(o, &r, tsv, 0);
+        if (!ok || v->tile < 0) continue;
+        if (best < 0 || us[i] < us[best]) best = i;
+        if (v->splits <= 1 && (best1 < 0 || us[i] < us[best1])) best1 = i;
+    }
+    if (best < 0) { printf(" | no tile passed\n"); return; }
+    if (cand[best].splits > 1 && best1 >= 0 && us[best] > 0.97 * us[best1]) best = best1;  // split-K must win by 3%
+    printf(" | best t%d/%d %.2f us, auto/best %.3f\n", cand[best].tile, cand[best].splits, us[best], us[0] / us[best]);
+    if (plan_n == plan_cap) plan_pts = xrealloc(plan_pts, (size_t)(plan_cap = plan_cap ? 2 * plan_cap : 256) * sizeof *plan_pts);
+    plan_pts[plan_n++] = (GemmPlanPoint){ dtype, p->N, p->K, M, cand[best].tile, cand[best].splits, us[best], us[0] };
+}
+
+// ---------------------------------------------------------------- one shape, one M
+static void bench_bf16(const Opts *o, const Shape *s, Problem *p, const int *rows, int nrows, const double *ref,
+                       FILE *tsv, Tally *t) {
+    int M = p->M, N = p->N, K = p->K;
+    gpu_fill_u32(&G, p->C_ours, POISON, (size_t)M * N / 2);
+    gpu_fill_u32(&G, p->C_peer, POISON, (size_t)M * N / 2);
+    Variant v[4] = { { V_OURS, GEMM_STORE_BF16, -1, 0 }, { V_CUBLAS, GEMM_STORE_BF16, -1, 0 },
+                     { V_OURS, GEMM_STORE_F32, -1, 0 }, { V_CUBLAS, GEMM_STORE_F32, -1, 0 } };
+    launch_variant(p, &v[0], 0);
+    launch_variant(p, &v[1], 0);
+    double err_o = rows_err(p->C_ours, 1, rows, nrows, ref, N), err_b = rows_err(p->C_peer, 1, rows, nrows, ref, N);
+    size_t bad = 0;
+    double diff = full_diff(p->C_ours, p->C_peer, (size_t)M * N, &bad);
+    int ok = err_o < 5e-3 && err_b < 5e-3 && diff < 1e-2;  // bf16 output: one rounding (2^-9 relative at worst)
+    double us[4];
+    for (int i = 0; i < 4; i++) us[i] = time_variant(p, &v[i], o->reps, o->eager);
+    double flops = 2.0 * M * N * K, bytes = 2.0 * N * K + 2.0 * M * K + 2.0 * M * N;
+    Row r = { s->md->name, layer_names[s->layer], ok ? "ok" : "FAILED", "-", GEMM_PLAN_BF16, GEMM_STORE_BF16, M, N, K,
+              -1, 0, bytes, flops, fmax(bytes / o->bw, flops / o->peak[0]) * 1e6, us[0], us[2], us[1], us[3], err_o,
+              err_b, diff, NAN, NAN, NAN, NAN };
+    emit_row(o, &r, tsv, 1);
+    if (bad) printf("  %zu elements of ours or cuBLAS not written or not finite\n", bad);
+    tally_add(t, us[1] / us[0], ok);
+    if (o->sweep) sweep(o, s, p, GEMM_PLAN_BF16, rows, nrows, ref, us[3], tsv, t);
+}
+
+static void bench_fp8(const Opts *o, const Shape *s, Problem *p, const uint16_t *Ah, const int *rows, int nrows,
+                      const double *ref, FILE *tsv, Tally *t) {
+    int M = p->M, N = p->N, K = p->K, KB = K / QB;
+    // ours quantises on the GPU; the per-tensor peer's inputs are quantised here; cuBLASLt reads sa as [K/128][M]
+    launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K);
+    uint8_t *A8th = xmalloc((size_t)M * K), *a8row = xmalloc(K);
+    float s_a = quant_tensor(Ah, A8th, (size_t)M * K), *sah = xmalloc((size_t)M * KB * 4), *sat = xmalloc((size_t)M * KB * 4);
+    gpu_upload(&G, p->A8t, A8th, (size_t)M * K);
+    gpu_upload(&G, p->sa_tensor, &s_a, 4);
+    gpu_download(&G, sah, p->sa, (size_t)M * KB * 4);
+    for (int m = 0; m < M; m++)
+        for (int kb = 0; kb < KB; kb++) sat[(size_t)kb * M + m] = sah[(size_t)m * KB + kb];
+    gpu_upload(&G, p->sa_t, sat, (size_t)M * KB * 4);
+    // the references of what each side multiplies: our dequantised inputs, and the per-tensor ones
+    float *aq = xmalloc((size_t)nrows * K * 4), *at = xmalloc((size_t)nrows * K * 4);
+    double *ref_q = xmalloc((size_t)nrows * N * 8), *ref_t = xmalloc((size_t)nrows * N * 8);
+    for (int r = 0; r < nrows; r++) {
+        gpu_download(&G, a8row, p->A8 + (size_t)rows[r] * K, K);
+        for (int k = 0; k < K; k++) {
+            aq[(size_t)r * K + k] = e4m3_value[a8row[k]] * sah[(size_t)rows[r] * KB + k / QB];
+            at[(size_t)r * K + k] = e4m3_value[A8th[(size_t)rows[r] * K + k]] * s_a;
+        }
+    }
+    reference((RefJob){ aq, NULL, s->W8h, s->swh, 0, ref_q, N, K }, nrows);
+    reference((RefJob){ at, NULL, s->W8th, NULL, s->sw_tensor, ref_t, N, K }, nrows);
+    lt_setup(p, &p->lt[LT_BLOCK_BF16], 1, 0);
+    lt_setup(p, &p->lt[LT_BLOCK_F32], 1, 1);
+    lt_setup(p, &p->lt[LT_TENSOR_BF16], 0, 0);
+    int blk = p->lt[LT_BLOCK_BF16].ok, ten = p->lt[LT_TENSOR_BF16].ok;
+
+    Variant v[6] = { { V_OURS_FP8, GEMM_STORE_BF16, -1, 0 }, { V_LT_BLOCK, GEMM_STORE_BF16, -1, 0 },
+                     { V_OURS_FP8, GEMM_STORE_F32, -1, 0 }, { V_LT_BLOCK, GEMM_STORE_F32, -1, 0 },
+                     { V_LT_TENSOR, GEMM_STORE_BF16, -1, 0 }, { V_QUANT, 0, -1, 0 } };
+    gpu_fill_u32(&G, p->C_ours, POISON, (size_t)M * N / 2);
+    gpu_fill_u32(&G, p->C_peer, POISON, (size_t)M * N / 2);
+    launch_variant(p, &v[0], 0);
+    if (blk) launch_variant(p, &v[1], 0);
+    double err_o = rows_err(p->C_ours, 1, rows, nrows, ref_q, N), qerr_o = rows_err(p->C_ours, 1, rows, nrows, ref, N);
+    double err_b = NAN, diff = NAN, err_t = NAN, qerr_t = NAN;
+    size_t bad = 0;
+    if (blk) {
+        err_b = rows_err(p->C_peer, 1, rows, nrows, ref_q, N);
+        diff = full_diff(p->C_ours, p->C_peer, (size_t)M * N, &bad);
+    }
+    if (ten) {
+        gpu_fill_u32(&G, p->C_peer, POISON, (size_t)M * N / 2);
+        launch_variant(p, &v[4], 0);
+        err_t = rows_err(p->C_peer, 1, rows, nrows, ref_t, N);
+        qerr_t = rows_err(p->C_peer, 1, rows, nrows, ref, N);
+    }
+    // against the dequantised inputs: accumulation and the bf16 rounding only; against the bf16 inputs: e4m3's
+    // 3-bit mantissa, ~3.5% for these uniform inputs
+    int ok = err_o < 5e-3 && qerr_o < 0.08 && (!blk || (err_b < 5e-3 && diff < 1e-2)) &&
+             (!ten || (err_t < 5e-3 && qerr_t < 0.08));
+    double us[6];
+    for (int i = 0; i < 6; i++) us[i] = time_variant(p, &v[i], o->reps, o->eager);
+    double flops = 2.0 * M * N * K;
+    double bytes = (double)N * K + 4.0 * ((N + QB - 1) / QB) * KB + (double)M * K + 4.0 * M * KB + 2.0 * M * N;
+    Row r = { s->md->name, layer_names[s->layer], ok ? "ok" : "FAILED", blk ? "block" : "tensor", GEMM_PLAN_FP8,
+              GEMM_STORE_BF16, M, N, K, -1, 0, bytes, flops, fmax(bytes / o->bw, flops / o->peak[1]) * 1e6, us[0],
+              us[2], blk ? us[1] : us[4], us[3], err_o, blk ? err_b : err_t, diff, us[5], us[4], qerr_o, qerr_t };
+    emit_row(o, &r, tsv, 1);
+    printf("        fp8: quantising A %.2f us; cuBLASLt per-tensor %.2f us (peer/our %.3f, err %.2e); quantisation "
+           "error ours %.2e, per-tensor %.2e%s\n", us[5], us[4], us[4] / us[0], err_t, qerr_o, qerr_t,
+           blk ? "" : "; cuBLASLt offered no block-scaled algorithm: peer = per-tensor");
+    if (bad) printf("  %zu elements of ours or cuBLASLt not written or not finite\n", bad);
+    tally_add(t, r.peer / us[0], ok);
+    if (o->sweep) sweep(o, s, p, GEMM_PLAN_FP8, rows, nrows, ref_q, us[3], tsv, t);
+    for (int i = 0; i < N_LT; i++) lt_free(&p->lt[i]);
+    free(A8th); free(a8row); free(sah); free(sat); free(aq); free(at); free(ref_q); free(ref_t);
+}
+
+static void bench_m(const Opts *o, const Shape *s, int mi, FILE *tsv, Tally *t) {
+    int M = o->ms[mi], N = s->N, K = s->K, KB = K / QB;
+    size_t abytes = (size_t)M * K * 2, c16 = (size_t)M * N * 2, c32 = (size_t)M * N * 4;
+    double need = abytes + 2.0 * c16 + c32 + (s->do8 ? 2.0 * M * K + 8.0 * M * KB + 512 : 0);
     size_t free_b = 0, total_b = 0;
     CU_CHECK(cuMemGetInfo(&free_b, &total_b));
-    CUdeviceptr *W = xcalloc(copies, sizeof *W);
-    int have_w = copies * wbytes < 0.9 * free_b;
-    if (have_w) {
-        for (int c = 0; c < copies; c++) W[c] = gpu_alloc(&G, wbytes);
-        gpu_upload(&G, W[0], Wh, wbytes);
-        for (int c = 1; c < copies; c++) CU_CHECK(cuMemcpyDtoDAsync(W[c], W[0], wbytes, G.stream));
-        gpu_sync(&G);
+    if (s->wdev + need > o->max_gb * 1e9 || need > 0.9 * free_b) {
+        printf("  %-5d skipped: needs %.1f GB of GPU memory (--max-gb %.0f, %.1f GB free)\n", M, (s->wdev + need) / 1e9,
+               o->max_gb, free_b / 1e9);
+        return;
     }
-
-    for (int mi = 0; mi < o->n_ms; mi++) {
-        int M = o->ms[mi];
-        size_t abytes = (size_t)M * K * 2, c16 = (size_t)M * N * 2, c32 = (size_t)M * N * 4;
-        double need = (double)copies * wbytes + abytes + 2.0 * c16 + c32;
-        CU_CHECK(cuMemGetInfo(&free_b, &total_b));
-        if (!have_w || need > o->max_gb * 1e9 || need - (double)copies * wbytes > 0.9 * free_b) {
-            printf("  %-5d skipped: needs %.1f GB of GPU memory (--max-gb %.0f, %.1f GB free)\n", M, need / 1e9,
-                   o->max_gb, free_b / 1e9);
-            continue;
-        }
-        double flops = 2.0 * M * N * K, bytes = (double)wbytes + abytes + c16;
-        double floor_us = fmax(bytes / o->bw, flops / o->peak) * 1e6;
-
-        // fresh A, poisoned outputs (a bf16 NaN in each half word), one launch each, both downloaded
-        uint16_t *Ah = xmalloc(abytes);
-        fill_random(Ah, (size_t)M * K, o->seed + 0x51ED270B27422AA5ull * (uint64_t)(mi + 1) + (uint64_t)layer);
-        Problem p = { M, N, K, copies, W, gpu_alloc(&G, abytes), gpu_alloc(&G, c16), gpu_alloc(&G, c16),
-                      gpu_alloc(&G, c32) };
-        gpu_upload(&G, p.A, Ah, abytes);
-        gpu_fill_u32(&G, p.C_ours, 0x7FC07FC0u, c16 / 4);
-        gpu_fill_u32(&G, p.C_blas, 0x7FC07FC0u, c16 / 4);
-        launch_variant(&p, OURS_BF16, 0);
-        launch_variant(&p, CUBLAS_BF16, 0);
-        uint16_t *Co = xmalloc(c16), *Cb = xmalloc(c16);
-        gpu_download(&G, Co, p.C_ours, c16);
-        gpu_download(&G, Cb, p.C_blas, c16);
-
-        // fp64 reference on a sample of rows: all when M <= 16, else the first two, the last two, 12 random
-        int rows[SAMPLE_ROWS], nrows = 0;
-        Rng rr;
-        rng_seed(&rr, o->seed + (uint64_t)M);
-        if (M <= SAMPLE_ROWS) for (int r = 0; r < M; r++) rows[nrows++] = r;
-        else {
-            rows[nrows++] = 0; rows[nrows++] = 1; rows[nrows++] = M - 2; rows[nrows++] = M - 1;
-            while (nrows < SAMPLE_ROWS) rows[nrows++] = 2 + (int)(rng_uniform(&rr) * (M - 4));
-        }
-        float *as = xmalloc((size_t)nrows * K * sizeof(float));
-        for (int r = 0; r < nrows; r++)
-            for (int k = 0; k < K; k++) as[(size_t)r * K + k] = bf16_to_f32(Ah[(size_t)rows[r] * K + k]);
-        double *ref = xmalloc((size_t)nrows * N * sizeof(double));
-        RefJob rj = { as, Wh, ref, nrows, N, K };
-        parallel_for((int64_t)nrows * ((N + 255) / 256), ref_job, &rj);
-        double err_o = sample_err(Co, rows, nrows, ref, N), err_b = sample_err(Cb, rows, nrows, ref, N);
-        size_t bad = 0;
-        double diff = full_diff(Co, Cb, (size_t)M * N, &bad);
-        // bf16 output: one rounding (2^-9 relative at worst) on top of f32 accumulation
-        int ok = err_o < 5e-3 && err_b < 5e-3 && diff < 1e-2;
-        free(as); free(ref); free(Co); free(Cb); free(Ah);
-
-        double us[N_VARIANTS];
-        for (int v = 0; v < N_VARIANTS; v++) us[v] = time_variant(&p, v, o->reps, o->eager);
-        double ratio = us[CUBLAS_BF16] / us[OURS_BF16];
-        double tflops = flops / (us[OURS_BF16] * 1e-6) / 1e12, gbs = bytes / (us[OURS_BF16] * 1e-6) / 1e9;
-        double pct = 100 * floor_us / us[OURS_BF16], pct_b = 100 * floor_us / us[CUBLAS_BF16];
-        printf("  %-5d %9.2f | %9.2f %9.2f %9.2f %9.2f | %7.1f %7.0f %5.1f%% %5.1f%% %7.3f | %8.2e %8.2e %8.2e%s\n", M,
-               floor_us, us[OURS_BF16], us[CUBLAS_BF16], us[OURS_F32], us[CUBLAS_F32], tflops, gbs, pct, pct_b,
-               ratio, err_o, err_b, diff, ok ? "" : "  CHECK FAILED");
-        if (bad) printf("  %zu elements of ours or cuBLAS not written or not finite\n", bad);
-        fflush(stdout);
-        if (tsv) {
-            fprintf(tsv, "%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.1f\t%.2f\t%.2f\t%.4f"
-                         "\t%.3e\t%.3e\t%.3e\t%s\t%.4g\t%s\t%llu\n",
-                    G.name, md->name, layer_names[layer], M, N, K, bytes, flops, floor_us, us[OURS_BF16],
-                    us[OURS_F32], us[CUBLAS_BF16], us[CUBLAS_F32], tflops, gbs, pct, pct_b, ratio, err_o, err_b, diff,
-                    ok ? "ok" : "FAILED", o->bw, o->eager ? "eager" : "graph", (unsigned long long)o->seed);
-            fflush(tsv);
-        }
-        tally->rows++;
-        tally->wins += ratio > 1;
-        tally->bad += !ok;
-        tally->log_ratio += log(ratio);
-        gpu_free(&G, p.A); gpu_free(&G, p.C_ours); gpu_free(&G, p.C_blas); gpu_free(&G, p.C_f32);
+    // fresh A, the sampled rows, and the fp64 reference of the bf16 inputs (the bf16 check and fp8's quantisation error)
+    uint16_t *Ah = xmalloc(abytes);
+    fill_random(Ah, (size_t)M * K, o->seed + 0x51ED270B27422AA5ull * (uint64_t)(mi + 1) + (uint64_t)s->layer);
+    Problem p = { M, N, K, s->copies, s->copies8, s->W, s->W8, s->sw, s->W8t, s->sw_t, gpu_alloc(&G, abytes), 0, 0, 0, 0,
+                  0, gpu_alloc(&G, c16), gpu_alloc(&G, c16), gpu_alloc(&G, c32), { { 0 } } };
+    gpu_upload(&G, p.A, Ah, abytes);
+    if (s->do8) {
+        p.A8 = gpu_alloc(&G, (size_t)M * K); p.A8t = gpu_alloc(&G, (size_t)M * K);
+        p.sa = gpu_alloc(&G, (size_t)M * KB * 4); p.sa_t = gpu_alloc(&G, (size_t)M * KB * 4);
+        p.sa_tensor = gpu_alloc(&G, 4);
     }
-    if (!have_w) printf("  skipped: %d copies of W do not fit in %.1f GB free\n", copies, free_b / 1e9);
-    for (int c = 0; c < copies; c++) gpu_free(&G, W[c]);
-    free(W);
-    free(Wh);
+    // all rows when M <= 16, else the first two, the last two, 12 random
+    int rows[SAMPLE_ROWS], nrows = 0;
+    Rng rr;
+    rng_seed(&rr, o->seed + (uint64_t)M);
+    if (M <= SAMPLE_ROWS) for (int r = 0; r < M; r++) rows[nrows++] = r;
+    else {
+        rows[nrows++] = 0; rows[nrows++] = 1; rows[nrows++] = M - 2; rows[nrows++] = M - 1;
+        while (nrows < SAMPLE_ROWS) rows[nrows++] = 2 + (int)(rng_uniform(&rr) * (M - 4));
+    }
+    float *as = xmalloc((size_t)nrows * K * sizeof(float));
+    for (int r = 0; r < nrows; r++)
+        for (int k = 0; k < K; k++) as[(size_t)r * K + k] = bf16_to_f32(Ah[(size_t)rows[r] * K + k]);
+    double *ref = xmalloc((size_t)nrows * N * sizeof(double));
+    reference((RefJob){ as, s->Wh, NULL, NULL, 0, ref, N, K }, nrows);
+
+    if (s->do16) bench_bf16(o, s, &p, rows, nrows, ref, tsv, &t[GEMM_PLAN_BF16]);
+    if (s->do8) bench_fp8(o, s, &p, Ah, rows, nrows, ref, tsv, &t[GEMM_PLAN_FP8]);
+    fflush(stdout);
+    CUdeviceptr bufs[] = { p.A, p.A8, p.A8t, p.sa, p.sa_t, p.sa_tensor, p.C_ours, p.C_peer, p.C_f32 };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) gpu_free(&G, bufs[i]);
+    free(as); free(ref); free(Ah);
+}
+
+// ---------------------------------------------------------------- one shape, every M
+static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv, Tally *t) {
+    Shape s = { .md = md, .layer = layer, .do16 = o->dtype_on[GEMM_PLAN_BF16], .do8 = o->dtype_on[GEMM_PLAN_FP8] };
+    layer_shape(md, layer, &s.N, &s.K);
+    int N = s.N, K = s.K, KB = K / QB;
+    if (s.do8 && K % QB) { printf("\n%s %s: K = %d is not a multiple of 128: no fp8\n", md->name, layer_names[layer], K); s.do8 = 0; }
+    size_t wbytes = (size_t)N * K * 2, w8bytes = (size_t)N * K, swbytes = (size_t)((N + QB - 1) / QB) * KB * 4;
+    s.copies = s.do16 ? (int)((3 * G.l2_bytes + wbytes - 1) / wbytes) : 1;
+    s.copies8 = s.do8 ? (int)((3 * G.l2_bytes + w8bytes - 1) / w8bytes) : 1;
+    if (s.copies < 1) s.copies = 1;
+    if (s.copies8 < 1) s.copies8 = 1;
+    s.wdev = (double)s.copies * wbytes + (s.do8 ? (double)s.copies8 * (2.0 * w8bytes + swbytes) + 4 : 0);
+    printf("\n%s %s: W [%d][%d], bf16 %.1f MB x %d, e4m3 %.1f MB x %d (rotated past L2 %.0f MB)\n", md->name,
+           layer_names[layer], N, K, wbytes / 1e6, s.copies, w8bytes / 1e6, s.do8 ? s.copies8 : 0, G.l2_bytes / 1e6);
+    size_t free_b = 0, total_b = 0;
+    CU_CHECK(cuMemGetInfo(&free_b, &total_b));
+    if (s.wdev > 0.9 * free_b || s.wdev > o->max_gb * 1e9) {
+        printf("  skipped: the weight copies need %.1f GB (%.1f GB free, --max-gb %.0f)\n", s.wdev / 1e9, free_b / 1e9,
+               o->max_gb);
+        return;
+    }
+    print_header();
+    fflush(stdout);
+
+    // W: random on the host once per shape, copy 0 uploaded (and quantised there), the others copied on the device
+    s.Wh = xmalloc(wbytes);
+    fill_random(s.Wh, (size_t)N * K, o->seed ^ (0x1000u * (unsigned)(md - models) + (unsigned)layer));
+    s.W = xcalloc(s.copies, sizeof *s.W);
+    for (int c = 0; c < s.copies; c++) s.W[c] = gpu_alloc(&G, wbytes);
+    gpu_upload(&G, s.W[0], s.Wh, wbytes);
+    for (int c = 1; c < s.copies; c++) CU_CHECK(cuMemcpyDtoDAsync(s.W[c], s.W[0], wbytes, G.stream));
+    if (s.do8) {
+        s.W8 = xcalloc(s.copies8, sizeof *s.W8); s.sw = xcalloc(s.copies8, sizeof *s.sw);
+        s.W8t = xcalloc(s.copies8, sizeof *s.W8t);
+        for (int c = 0; c < s.copies8; c++) {
+            s.W8[c] = gpu_alloc(&G, w8bytes); s.sw[c] = gpu_alloc(&G, swbytes); s.W8t[c] = gpu_alloc(&G, w8bytes);
+        }
+        launch_quant_w_fp8(&G, s.W8[0], s.sw[0], s.W[0], N, K);
+        s.W8h = xmalloc(w8bytes); s.swh = xmalloc(swbytes); s.W8th = xmalloc(w8bytes);
+        gpu_download(&G, s.W8h, s.W8[0], w8bytes);
+        gpu_download(&G, s.swh, s.sw[0], swbytes);
+        s.sw_tensor = quant_tensor(s.Wh, s.W8th, (size_t)N * K);
+        gpu_upload(&G, s.W8t[0], s.W8th, w8bytes);
+        s.sw_t = gpu_alloc(&G, 4);
+        gpu_upload(&G, s.sw_t, &s.sw_tensor, 4);
+        for (int c = 1; c < s.copies8; c++) {
+            CU_CHECK(cuMemcpyDtoDAsync(s.W8[c], s.W8[0], w8bytes, G.stream));
+            CU_CHECK(cuMemcpyDtoDAsync(s.sw[c], s.sw[0], swbytes, G.stream));
+            CU_CHECK(cuMemcpyDtoDAsync(s.W8t[c], s.W8t[0], w8bytes, G.stream));
+        }
+    }
+    gpu_sync(&G);
+
+    for (int mi = 0; mi < o->n_ms; mi++) bench_m(o, &s, mi, tsv, t);
+
+    for (int c = 0; c < s.copies; c++) gpu_free(&G, s.W[c]);
+    for (int c = 0; s.do8 && c < s.copies8; c++) { gpu_free(&G, s.W8[c]); gpu_free(&G, s.sw[c]); gpu_free(&G, s.W8t[c]); }
+    if (s.do8) gpu_free(&G, s.sw_t);
+    free(s.W); free(s.W8); free(s.sw); free(s.W8t); free(s.Wh); free(s.W8h); free(s.swh); free(s.W8th);
+}
+
+// bench/results/gemm-<card>.tsv: the card's model word, lower case ("NVIDIA H100 80GB HBM3" -> h100)
+static const char *auto_tsv_path(char *buf, size_t n) {
+    const char *p = strncmp(G.name, "NVIDIA ", 7) ? G.name : G.name + 7;
+    char slug[64];
+    size_t k = 0;
+    for (; *p && *p != ' ' && k + 1 < sizeof slug; p++) slug[k++] = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
+    slug[k] = 0;
+    snprintf(buf, n, "bench/results/gemm-%s.tsv", k ? slug : "card");
+    return buf;
+}
+
+static FILE *open_tsv(const char *path) {
+    FILE *f = fopen(path, "a+");
+    if (!f) die("%s: cannot open for writing", path);
+    char first[sizeof TSV_HEADER + 1] = "";
+    rewind(f);
+    // a file from an older bench/gemm keeps its rows; ours follow under our own header line
+    if (!fgets(first, sizeof first, f) || strcmp(first, TSV_HEADER)) {
+        fseek(f, 0, SEEK_END);
+        fputs(TSV_HEADER, f);
+    }
+    fseek(f, 0, SEEK_END);
+    return f;
 }
 
 int main(int argc, char **argv) {
     Opts o = parse_args(argc, argv);
-    char err[256];
+    e4m3_init();
+    char err[512];
     if (gpu_init(&G, err, sizeof err)) {
         printf("gemm: no GPU (%s); nothing measured\n", err);
         return 0;
+    }
+    if (o.plan_in) {  // as the engine does at start: a plan from another card is a warning, a broken one an error
+        int rc = gemm_plan_load(o.plan_in, G.name, err, sizeof err);
+        if (rc < 0) die("%s", err);
+        printf("gemm: %s\n", rc ? err : "plan loaded; the 'auto' (built-in) columns use it where launch_gemm asks");
     }
     BLAS_CHECK(cublasCreate(&blas));
     BLAS_CHECK(cublasSetStream(blas, (cudaStream_t)G.stream));
     size_t ws_bytes = (size_t)64 << 20;  // cuBLAS asks for 32 MiB on Hopper; graph capture needs it set by us
     CUdeviceptr ws = gpu_alloc(&G, ws_bytes);
     BLAS_CHECK(cublasSetWorkspace(blas, dptr(ws), ws_bytes));
+    BLAS_CHECK(cublasLtCreate(&lt));
+    lt_ws = gpu_alloc(&G, LT_WS_BYTES);
     int blas_ver = 0, drv_ver = 0;
     BLAS_CHECK(cublasGetVersion(blas, &blas_ver));
     CU_CHECK(cuDriverGetVersion(&drv_ver));
 
     if (o.bw == 0) o.bw = gpu_copy_bandwidth(&G);
-    printf("gemm: %s, %d SMs, L2 %.0f MB, driver %d, cuBLAS %d; seed %llu (QWEN3_BENCH_SEED reproduces)\n", G.name,
-           G.sm_count, G.l2_bytes / 1e6, drv_ver, blas_ver, (unsigned long long)o.seed);
-    printf("floor = max(bytes / %.2f TB/s (device copy), flops / %.0f TFLOP/s); bytes = W + A + C in bf16. "
-           "Times: median of %d %s replays, us per launch\n", o.bw / 1e12, o.peak / 1e12, o.reps,
+    printf("gemm: %s, %d SMs, L2 %.0f MB, driver %d, cuBLAS %d, cuBLASLt %zu; seed %llu (QWEN3_BENCH_SEED reproduces)\n",
+           G.name, G.sm_count, G.l2_bytes / 1e6, drv_ver, blas_ver, cublasLtGetVersion(), (unsigned long long)o.seed);
+    printf("floor = max(bytes / %.2f TB/s (device copy), flops / peak: bf16 %.0f, fp8 %.0f TFLOP/s, H100/H200 SXM "
+           "dense); bytes: W + A + C (fp8: e4m3 W and A with their f32 scales, bf16 C)\n", o.bw / 1e12,
+           o.peak[0] / 1e12, o.peak[1] / 1e12);
+    printf("C[M][N] = A[M][K] . W[N][K]^T; times: median of %d %s replays, us per launch; bf16 out (f32 columns: f32 "
+           "out). peer: cuBLAS (bf16), cuBLASLt with our block scales (fp8); peer/our > 1: we win.\n", o.reps,
            o.eager ? "eager" : "graph");
-    printf("C[M][N] = A[M][K] . W[N][K]^T, bf16 out (f32 columns: f32 out); cuB/our > 1: we win. err: rel. to fp64 "
-           "on %d sampled rows; ours-cuB: rel. diff on every element\n", SAMPLE_ROWS);
+    printf("err: rel. to fp64 on %d sampled rows (fp8: of the dequantised inputs); ours-peer: rel. diff on every "
+           "element; nan: not measured (cuBLASLt offered no algorithm)\n", SAMPLE_ROWS);
 
-    FILE *tsv = NULL;
-    if (o.tsv) {
-        tsv = fopen(o.tsv, "a");
-        if (!tsv) die("%s: cannot open for writing", o.tsv);
-        fseek(tsv, 0, SEEK_END);
-        if (ftell(tsv) == 0)
-            fprintf(tsv, "card\tmodel\tlayer\tM\tN\tK\tbytes\tflops\tfloor_us\tours_us\tours_f32_us\tcublas_us"
-                         "\tcublas_f32_us\tours_tflops\tours_gbs\tours_pct_floor\tcublas_pct_floor\tcublas_over_ours"
-                         "\terr_ours\terr_cublas\tdiff_ours_cublas\tcheck\tbw\ttiming\tseed\n");
-    }
-    Tally all = { 0 };
+    char tsv_path[256];
+    FILE *tsv = o.tsv ? open_tsv(strcmp(o.tsv, "auto") ? o.tsv : auto_tsv_path(tsv_path, sizeof tsv_path)) : NULL;
+    Tally all[2] = { { 0 } };
     for (int m = 0; m < N_MODELS; m++) {
         if (!o.model_on[m]) continue;
-        Tally t = { 0 };
+        Tally t[2] = { { 0 } };
         for (int l = 0; l < N_LAYERS; l++)
-            if (o.layer_on[l]) bench_shape(&o, &models[m], l, tsv, &t);
-        if (t.rows)
-            printf("\n%s: ours faster on %d of %d; geometric mean cuBLAS/ours %.3f; %d check failures\n", models[m].name,
-                   t.wins, t.rows, exp(t.log_ratio / t.rows), t.bad);
-        all.rows += t.rows; all.wins += t.wins; all.bad += t.bad; all.log_ratio += t.log_ratio;
+            if (o.layer_on[l]) bench_shape(&o, &models[m], l, tsv, t);
+        for (int d = 0; d < 2; d++) {
+            if (t[d].rows || t[d].bad)
+                printf("\n%s %s: ours faster on %d of %d; geometric mean peer/ours %.3f; %d check failures\n",
+                       models[m].name, dtype_names[d], t[d].wins, t[d].rows, exp(t[d].log_ratio / t[d].rows), t[d].bad);
+            all[d].rows += t[d].rows; all[d].wins += t[d].wins; all[d].bad += t[d].bad; all[d].log_ratio += t[d].log_ratio;
+        }
     }
-    if (all.rows)
-        printf("\nall: ours faster on %d of %d; geometric mean cuBLAS/ours %.3f; %d check failures\n", all.wins,
-               all.rows, exp(all.log_ratio / all.rows), all.bad);
+    for (int d = 0; d < 2; d++)
+        if (all[d].rows || all[d].bad)
+            printf("\nall %s: ours faster on %d of %d; geometric mean peer/ours %.3f; %d check failures\n",
+                   dtype_names[d], all[d].wins, all[d].rows, exp(all[d].log_ratio / all[d].rows), all[d].bad);
+    if (o.sweep && o.plan_out) {
+        if (gemm_plan_write(o.plan_out, G.name, plan_pts, plan_n, err, sizeof err)) die("%s", err);
+        printf("\nplan: %d measured winners written to %s (load it with QWEN3_GEMM_PLAN=%s)\n", plan_n, o.plan_out,
+               o.plan_out);
+    }
     if (tsv) fclose(tsv);
+    free(plan_pts);
+    gemm_plan_clear();
+    BLAS_CHECK(cublasLtDestroy(lt));
     BLAS_CHECK(cublasDestroy(blas));
+    gpu_free(&G, lt_ws);
     gpu_free(&G, ws);
     gpu_upload_free(&G);
     gpu_shutdown(&G);
-    return all.bad ? 1 : 0;
+    return all[0].bad + all[1].bad ? 1 : 0;
 }

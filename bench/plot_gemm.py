@@ -1,32 +1,62 @@
 #!/usr/bin/env python3
-# plot_gemm.py — summarises the TSV of bench/gemm (our GEMM against cuBLAS) with the standard library only:
-# markdown tables per model (rows: layers; columns: M; cells: cuBLAS time / our time, > 1 = we win, and our % of
-# the floor), and with --svg an SVG chart per model of that ratio against M (log scale).
-#   python3 bench/plot_gemm.py bench/results/gemm-h200.tsv [--svg bench/results/gemm-h200]   (writes PREFIX-<model>.svg)
-import csv
+# plot_gemm.py — summarises the TSV of bench/gemm (our BF16 and FP8 GEMMs against cuBLAS / cuBLASLt): markdown
+# tables per model and dtype (rows: layers; columns: M; cells: peer time / our time, > 1 = we win, and our % of
+# the floor), the --sweep winners when the TSV has them, and with --png one chart per model: that ratio against M
+# (log scales), one panel per dtype. Tables need only the standard library; --png needs matplotlib.
+#   /usr/bin/python3 bench/plot_gemm.py bench/results/gemm-h100.tsv [--png bench/results/gemm-h100]  (PREFIX-<model>.png)
+# Reads every header line it meets (appended runs of older bench/gemm versions have fewer columns: those rows are
+# bf16, built-in tile); where one (model, layer, M, dtype, tile, splits, mode) was measured twice the last row wins.
 import math
 import sys
 
 LAYERS = ["qkv", "o", "gate_up", "down", "lm_head"]
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
+PEER = {"bf16": "cuBLAS bf16", "fp8": "cuBLASLt fp8"}
 
 
 def load(path):
-    rows = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f, delimiter="\t"):
-            if r.get("card") == "card":  # a header repeated by an appended run
+    rows, header = {}, None
+    with open(path) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if fields[0] == "card":
+                header = fields
                 continue
-            rows.append(r)
+            if header is None or len(fields) != len(header):
+                continue
+            r = dict(zip(header, fields))
+            r.setdefault("dtype", "bf16")
+            r.setdefault("tile", "-1")
+            r.setdefault("splits", "0")
+            r.setdefault("mode", "bf16")
+            r.setdefault("fp8_peer", "-")
+            rows[(r["model"], r["layer"], int(r["M"]), r["dtype"], r["tile"], r["splits"], r["mode"])] = r
     if not rows:
         sys.exit(f"{path}: no rows")
-    return rows
+    return list(rows.values())
 
 
-def table(rows, model):
-    ms = sorted({int(r["M"]) for r in rows if r["model"] == model})
-    cell = {(r["layer"], int(r["M"])): r for r in rows if r["model"] == model}
-    out = [f"### Qwen3-{model}: cuBLAS time / our time (> 1: we win), our % of floor", "",
+def num(r, key):
+    try:
+        return float(r[key])
+    except (KeyError, ValueError):
+        return float("nan")
+
+
+def main_rows(rows):
+    """The headline rows: built-in tile, bf16 output."""
+    return [r for r in rows if r["tile"] == "-1" and r["mode"] == "bf16"]
+
+
+def table(rows, model, dtype):
+    pts = [r for r in main_rows(rows) if r["model"] == model and r["dtype"] == dtype]
+    if not pts:
+        return ""
+    ms = sorted({int(r["M"]) for r in pts})
+    cell = {(r["layer"], int(r["M"])): r for r in pts}
+    peers = sorted({r["fp8_peer"] for r in pts} - {"-"})
+    peer = PEER[dtype] + (f" ({'/'.join(peers)} scales)" if peers else "")
+    out = [f"### Qwen3-{model} {dtype}: {peer} time / our time (> 1: we win), our % of floor", "",
            "| layer | " + " | ".join(f"M={m}" for m in ms) + " |", "|---|" + "---|" * len(ms)]
     for layer in LAYERS:
         if not any((layer, m) in cell for m in ms):
@@ -38,61 +68,95 @@ def table(rows, model):
                 cells.append("")
                 continue
             flag = "" if r["check"] == "ok" else " FAILED"
-            cells.append(f"{float(r['cublas_over_ours']):.2f} ({float(r['ours_pct_floor']):.0f}%){flag}")
+            cells.append(f"{num(r, 'cublas_over_ours'):.2f} ({num(r, 'ours_pct_floor'):.0f}%){flag}")
         out.append(f"| {layer} | " + " | ".join(cells) + " |")
-    ratios = [float(r["cublas_over_ours"]) for r in cell.values()]
-    geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
-    out += ["", f"geometric mean cuBLAS/ours {geo:.3f} over {len(ratios)} shapes; ours faster on "
-                f"{sum(x > 1 for x in ratios)}", ""]
-    return "\n".join(out)
+    ratios = [x for x in (num(r, "cublas_over_ours") for r in cell.values()) if x > 0]
+    if ratios:
+        geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+        out += ["", f"geometric mean peer/ours {geo:.3f} over {len(ratios)} shapes; ours faster on "
+                    f"{sum(x > 1 for x in ratios)}"]
+    if dtype == "fp8":
+        q = [num(r, "quant_us") / num(r, "ours_us") for r in pts if num(r, "ours_us") > 0]
+        q = [x for x in q if x == x]
+        if q:
+            out.append(f"activation quantiser: {min(q) * 100:.0f}-{max(q) * 100:.0f}% of the GEMM's time on top")
+    return "\n".join(out + [""])
 
 
-def svg(rows, model, path):
-    W, H, L, R, T, B = 720, 420, 60, 110, 30, 50
-    pts = [r for r in rows if r["model"] == model]
-    ms = sorted({int(r["M"]) for r in pts})
-    ratios = [float(r["cublas_over_ours"]) for r in pts]
-    lo, hi = min(min(ratios), 0.5), max(max(ratios), 1.5)
-    x0, x1 = math.log2(ms[0]), math.log2(ms[-1]) if len(ms) > 1 else math.log2(ms[0]) + 1
+def sweep_table(rows, model, dtype):
+    """Per (layer, M): the fastest checked tile of the sweep and how much it beats the built-in choice."""
+    sw = [r for r in rows if r["model"] == model and r["dtype"] == dtype and r["mode"] != "bf16" and r["check"] == "ok"]
+    if not any(r["tile"] != "-1" for r in sw):
+        return ""
+    ms = sorted({int(r["M"]) for r in sw})
+    out = [f"### Qwen3-{model} {dtype} sweep: fastest tile[/splits], built-in time / its time", "",
+           "| layer | " + " | ".join(f"M={m}" for m in ms) + " |", "|---|" + "---|" * len(ms)]
+    for layer in LAYERS:
+        cells = []
+        for m in ms:
+            here = [r for r in sw if r["layer"] == layer and int(r["M"]) == m]
+            auto = [num(r, "ours_us") for r in here if r["tile"] == "-1"]
+            tiles = [r for r in here if r["tile"] != "-1" and num(r, "ours_us") > 0]
+            if not tiles:
+                cells.append("")
+                continue
+            b = min(tiles, key=lambda r: num(r, "ours_us"))
+            name = "t" + b["tile"] + (f"/{b['splits']}" if int(b["splits"]) > 1 else "")
+            cells.append(f"{name} {auto[0] / num(b, 'ours_us'):.2f}" if auto else name)
+        if any(cells):
+            out.append(f"| {layer} | " + " | ".join(cells) + " |")
+    return "\n".join(out + [""])
 
-    def X(m):
-        return L + (math.log2(m) - x0) / ((x1 - x0) or 1) * (W - L - R)
 
-    def Y(v):
-        return T + (1 - (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))) * (H - T - B)
+def png(rows, model, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-         f'<text x="{L}" y="18">Qwen3-{model}: cuBLAS time / our time (above 1: ours faster), {pts[0]["card"]}</text>',
-         f'<line x1="{L}" x2="{W - R}" y1="{Y(1):.1f}" y2="{Y(1):.1f}" stroke="#888" stroke-dasharray="4"/>']
-    for m in ms:
-        s.append(f'<text x="{X(m):.1f}" y="{H - B + 18}" text-anchor="middle">{m}</text>')
-    s.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">M (rows)</text>')
-    for v in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4):
-        if lo <= v <= hi:
-            s.append(f'<text x="{L - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v}</text>')
-    for layer, color in zip(LAYERS, COLORS):
-        line = sorted((int(r["M"]), float(r["cublas_over_ours"])) for r in pts if r["layer"] == layer)
-        if not line:
-            continue
-        d = " ".join(f"{X(m):.1f},{Y(v):.1f}" for m, v in line)
-        s.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{d}"/>')
-        s.append(f'<text x="{W - R + 8}" y="{Y(line[-1][1]) + 4:.1f}" fill="{color}">{layer}</text>')
-    s.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(s) + "\n")
+    pts = [r for r in main_rows(rows) if r["model"] == model]
+    dtypes = [d for d in ("bf16", "fp8") if any(r["dtype"] == d for r in pts)]
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(6.5 * len(dtypes), 4.5), squeeze=False, sharey=True)
+    for ax, dtype in zip(axes[0], dtypes):
+        for layer, color in zip(LAYERS, COLORS):
+            line = sorted((int(r["M"]), num(r, "cublas_over_ours")) for r in pts
+                          if r["dtype"] == dtype and r["layer"] == layer)
+            line = [(m, v) for m, v in line if v > 0]
+            if line:
+                ax.plot([m for m, _ in line], [v for _, v in line], marker="o", ms=3, color=color, label=layer)
+        ax.axhline(1.0, color="#888", ls="--", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+        ms = sorted({int(r["M"]) for r in pts if r["dtype"] == dtype})
+        ax.set_xticks(ms, [str(m) for m in ms], fontsize=7)
+        ax.set_yticks([0.25, 0.5, 0.75, 1, 1.5, 2, 3], ["0.25", "0.5", "0.75", "1", "1.5", "2", "3"])
+        ax.minorticks_off()
+        ax.set_xlabel("M (rows)")
+        ax.set_title(f"{dtype}: {PEER[dtype]} time / our time")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("ratio (above 1: ours faster)")
+    fig.suptitle(f"Qwen3-{model} GEMMs, {pts[0]['card']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main():
     args = sys.argv[1:]
     if not args or args[0].startswith("-"):
-        sys.exit("usage: plot_gemm.py GEMM.tsv [--svg PREFIX]")
+        sys.exit("usage: plot_gemm.py GEMM.tsv [--png PREFIX]")
     rows = load(args[0])
-    prefix = args[args.index("--svg") + 1] if "--svg" in args else None
-    print(f"card: {rows[0]['card']}; floor bandwidth {float(rows[0]['bw']) / 1e12:.2f} TB/s; timing {rows[0]['timing']}\n")
+    prefix = args[args.index("--png") + 1] if "--png" in args and args.index("--png") + 1 < len(args) else None
+    r0 = rows[0]
+    print(f"card: {r0['card']}; floor bandwidth {num(r0, 'bw') / 1e12:.2f} TB/s; timing {r0['timing']}\n")
     for model in dict.fromkeys(r["model"] for r in rows):
-        print(table(rows, model))
-        if prefix:
-            svg(rows, model, f"{prefix}-{model}.svg")
+        for dtype in ("bf16", "fp8"):
+            for text in (table(rows, model, dtype), sweep_table(rows, model, dtype)):
+                if text:
+                    print(text)
+        if prefix and any(r["model"] == model for r in main_rows(rows)):
+            png(rows, model, f"{prefix}-{model}.png")
+            print(f"wrote {prefix}-{model}.png\n")
 
 
 if __name__ == "__main__":
