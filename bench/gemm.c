@@ -169,7 +169,14 @@ static float quant_tensor(const uint16_t *x, uint8_t *q, size_t n) {
 // fp64 reference for the sampled rows: ref[r][c] = sum_k a[r][k] * w(c, k), a the sampled rows of A as floats
 // (already dequantised), w from bf16 W, or from e4m3 W8 times its 128x128 block scale sw or its tensor scale.
 // Four partial sums keep the loop from waiting on one add chain (all in double: the order does not matter here).
-typedef struct { const float *a; const uint16_t *W; const uint8_t *W8; const float *sw; double s_tensor, *ref; int N, K; } RefJob;
+typedef struct {
+    const float *a;
+    const uint16_t *W;
+    const uint8_t *W8;
+    const float *sw;
+    double s_tensor, *ref;
+    int N, K;
+} RefJob;
 static void ref_job(void *ctx, int64_t i) {
     const RefJob *j = ctx;
     int nb = (j->N + 255) / 256, r = (int)(i / nb), c0 = (int)(i % nb) * 256, KB = j->K / QB;
@@ -264,7 +271,8 @@ typedef struct {
     int M, N, K, copies, copies8;
     const CUdeviceptr *W, *W8, *sw, *W8t;  // rotated copies: W bf16 [N][K]; W8 e4m3 + sw f32 [N/128][K/128]; W8t e4m3
     CUdeviceptr sw_t;                      // f32 scalar: W8t's tensor scale
-    CUdeviceptr A, A8, sa, sa_t, A8t, sa_tensor;  // A bf16 [M][K]; A8 e4m3 + sa [M][K/128]; sa_t [K/128][M]; A8t + scalar
+    CUdeviceptr A, A8, sa, sa_t;           // A bf16 [M][K]; A8 e4m3 + sa f32 [M][K/128]; sa_t: sa for cuBLASLt
+    CUdeviceptr A8t, sa_tensor;            // A per tensor: e4m3 and its f32 scale
     CUdeviceptr C_ours, C_peer, C_f32;     // bf16, bf16, f32 [M][N]
     LtGemm lt[N_LT];
 } Problem;
@@ -465,7 +473,8 @@ static Opts parse_args(int argc, char **argv) {
             char *dup = xstrdup(argv[++i]), *save = NULL;
             for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 int m = atoi(tok);
-                if (m < 1 || m > 65536 || o.n_ms == MAX_MS) die("gemm: bad --m entry '%s' (1..65536, at most %d)", tok, MAX_MS);
+                if (m < 1 || m > 65536 || o.n_ms == MAX_MS)
+                    die("gemm: bad --m entry '%s' (1..65536, at most %d)", tok, MAX_MS);
                 if (o.n_ms && m <= o.ms[o.n_ms - 1]) die("gemm: --m must increase (the plan's M ranges follow it)");
                 o.ms[o.n_ms++] = m;
             }
@@ -494,7 +503,8 @@ typedef struct { int rows, wins, bad; double log_ratio; } Tally;
 typedef struct {
     const char *model, *layer, *check, *fp8_peer;
     int dtype, mode, M, N, K, tile, splits;
-    double bytes, flops, floor_us, ours, ours_f32, peer, peer_f32, err_o, err_p, diff, quant, peer_tensor, qerr_o, qerr_t;
+    double bytes, flops, floor_us, ours, ours_f32, peer, peer_f32, err_o, err_p, diff;
+    double quant, peer_tensor, qerr_o, qerr_t;
 } Row;
 
 static const char TSV_HEADER[] =
@@ -512,14 +522,15 @@ static void emit_row(const Opts *o, const Row *r, FILE *tsv, int print) {
     double tflops = r->flops / (r->ours * 1e-6) / 1e12, gbs = r->bytes / (r->ours * 1e-6) / 1e9;
     double pct = 100 * r->floor_us / r->ours, pct_p = 100 * r->floor_us / r->peer, ratio = r->peer / r->ours;
     if (print)
-        printf("  %-5d %-5s %8.2f | %8.2f %8.2f %8.2f %8.2f | %7.1f %7.0f %5.1f%% %5.1f%% %8.3f | %8.2e %8.2e %9.2e%s\n",
+        printf("  %-5d %-5s %8.2f | %8.2f %8.2f %8.2f %8.2f | %7.1f %7.0f %5.1f%% %5.1f%% %8.3f | %8.2e %8.2e "
+               "%9.2e%s\n",
                r->M, dtype_names[r->dtype], r->floor_us, r->ours, r->peer, r->ours_f32, r->peer_f32, tflops, gbs, pct,
                pct_p, ratio, r->err_o, r->err_p, r->diff, strcmp(r->check, "ok") ? "  CHECK FAILED" : "");
     if (!tsv) return;
     fprintf(tsv, "%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.1f\t%.2f\t%.2f\t%.4f\t%.3e"
                  "\t%.3e\t%.3e\t%s\t%.4g\t%s\t%llu\t%s\t%d\t%d\t%s\t%.3f\t%.3f\t%.3e\t%.3e\t%s\n",
-            G.name, r->model, r->layer, r->M, r->N, r->K, r->bytes, r->flops, r->floor_us, r->ours, r->ours_f32, r->peer,
-            r->peer_f32, tflops, gbs, pct, pct_p, ratio, r->err_o, r->err_p, r->diff, r->check, o->bw,
+            G.name, r->model, r->layer, r->M, r->N, r->K, r->bytes, r->flops, r->floor_us, r->ours, r->ours_f32,
+            r->peer, r->peer_f32, tflops, gbs, pct, pct_p, ratio, r->err_o, r->err_p, r->diff, r->check, o->bw,
             o->eager ? "eager" : "graph", (unsigned long long)o->seed, dtype_names[r->dtype], r->tile, r->splits,
             mode_names[r->mode], r->quant, r->peer_tensor, r->qerr_o, r->qerr_t, r->fp8_peer);
     fflush(tsv);
@@ -568,6 +579,10 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32)
             for (int sp = 2; sp <= 4; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };
     }
+    double KB = p->K / QB, flops = 2.0 * M * p->N * p->K, bytes = 4.0 * M * p->N * (mode == GEMM_ADD_F32 ? 2 : 1);
+    if (dtype == GEMM_PLAN_FP8)
+        bytes += (double)p->N * p->K + 4.0 * ((p->N + QB - 1) / QB) * KB + (double)M * p->K + 4.0 * M * KB;
+    else bytes += 2.0 * p->N * p->K + 2.0 * M * p->K;
     printf("        sweep %s, %s out:", dtype_names[dtype], mode_names[mode]);
     double us[MAX_CAND];
     int best = -1, best1 = -1;  // fastest checked tile; fastest without split-K
@@ -587,8 +602,8 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         fflush(stdout);
         t->bad += !ok;
         Row r = { s->md->name, layer_names[s->layer], ok ? "ok" : "FAILED", "-", dtype, mode, M, p->N, p->K, v->tile,
-                  v->splits, NAN, 2.0 * M * p->N * p->K, NAN, us[i], us[i], peer_f32, peer_f32, err, NAN, NAN, NAN,
-                  NAN, NAN, NAN };
+                  v->splits, bytes, flops, fmax(bytes / o->bw, flops / o->peak[dtype]) * 1e6, us[i], us[i], peer_f32,
+                  peer_f32, err, NAN, NAN, NAN, NAN, NAN, NAN };
         emit_row(o, &r, tsv, 0);
         if (!ok || v->tile < 0) continue;
         if (best < 0 || us[i] < us[best]) best = i;
@@ -597,7 +612,8 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
     if (best < 0) { printf(" | no tile passed\n"); return; }
     if (cand[best].splits > 1 && best1 >= 0 && us[best] > 0.97 * us[best1]) best = best1;  // split-K must win by 3%
     printf(" | best t%d/%d %.2f us, auto/best %.3f\n", cand[best].tile, cand[best].splits, us[best], us[0] / us[best]);
-    if (plan_n == plan_cap) plan_pts = xrealloc(plan_pts, (size_t)(plan_cap = plan_cap ? 2 * plan_cap : 256) * sizeof *plan_pts);
+    if (plan_n == plan_cap)
+        plan_pts = xrealloc(plan_pts, (size_t)(plan_cap = plan_cap ? 2 * plan_cap : 256) * sizeof *plan_pts);
     plan_pts[plan_n++] = (GemmPlanPoint){ dtype, p->N, p->K, M, cand[best].tile, cand[best].splits, us[best], us[0] };
 }
 
@@ -633,7 +649,8 @@ static void bench_fp8(const Opts *o, const Shape *s, Problem *p, const uint16_t 
     // ours quantises on the GPU; the per-tensor peer's inputs are quantised here; cuBLASLt reads sa as [K/128][M]
     launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K);
     uint8_t *A8th = xmalloc((size_t)M * K), *a8row = xmalloc(K);
-    float s_a = quant_tensor(Ah, A8th, (size_t)M * K), *sah = xmalloc((size_t)M * KB * 4), *sat = xmalloc((size_t)M * KB * 4);
+    float s_a = quant_tensor(Ah, A8th, (size_t)M * K);
+    float *sah = xmalloc((size_t)M * KB * 4), *sat = xmalloc((size_t)M * KB * 4);
     gpu_upload(&G, p->A8t, A8th, (size_t)M * K);
     gpu_upload(&G, p->sa_tensor, &s_a, 4);
     gpu_download(&G, sah, p->sa, (size_t)M * KB * 4);
@@ -730,11 +747,11 @@ static void bench_m(const Opts *o, const Shape *s, int mi, FILE *tsv, Tally *t) 
                o->max_gb, free_b / 1e9);
         return;
     }
-    // fresh A, the sampled rows, and the fp64 reference of the bf16 inputs (the bf16 check and fp8's quantisation error)
+    // fresh A, the sampled rows, the fp64 reference of the bf16 inputs (the bf16 check, fp8's quantisation error)
     uint16_t *Ah = xmalloc(abytes);
     fill_random(Ah, (size_t)M * K, o->seed + 0x51ED270B27422AA5ull * (uint64_t)(mi + 1) + (uint64_t)s->layer);
-    Problem p = { M, N, K, s->copies, s->copies8, s->W, s->W8, s->sw, s->W8t, s->sw_t, gpu_alloc(&G, abytes), 0, 0, 0, 0,
-                  0, gpu_alloc(&G, c16), gpu_alloc(&G, c16), gpu_alloc(&G, c32), { { 0 } } };
+    Problem p = { M, N, K, s->copies, s->copies8, s->W, s->W8, s->sw, s->W8t, s->sw_t, gpu_alloc(&G, abytes), 0, 0,
+                  0, 0, 0, gpu_alloc(&G, c16), gpu_alloc(&G, c16), gpu_alloc(&G, c32), { { 0 } } };
     gpu_upload(&G, p.A, Ah, abytes);
     if (s->do8) {
         p.A8 = gpu_alloc(&G, (size_t)M * K); p.A8t = gpu_alloc(&G, (size_t)M * K);
@@ -770,7 +787,10 @@ static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv
     Shape s = { .md = md, .layer = layer, .do16 = o->dtype_on[GEMM_PLAN_BF16], .do8 = o->dtype_on[GEMM_PLAN_FP8] };
     layer_shape(md, layer, &s.N, &s.K);
     int N = s.N, K = s.K, KB = K / QB;
-    if (s.do8 && K % QB) { printf("\n%s %s: K = %d is not a multiple of 128: no fp8\n", md->name, layer_names[layer], K); s.do8 = 0; }
+    if (s.do8 && K % QB) {
+        printf("\n%s %s: K = %d is not a multiple of 128: no fp8\n", md->name, layer_names[layer], K);
+        s.do8 = 0;
+    }
     size_t wbytes = (size_t)N * K * 2, w8bytes = (size_t)N * K, swbytes = (size_t)((N + QB - 1) / QB) * KB * 4;
     s.copies = s.do16 ? (int)((3 * G.l2_bytes + wbytes - 1) / wbytes) : 1;
     s.copies8 = s.do8 ? (int)((3 * G.l2_bytes + w8bytes - 1) / w8bytes) : 1;
@@ -821,7 +841,9 @@ static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv
     for (int mi = 0; mi < o->n_ms; mi++) bench_m(o, &s, mi, tsv, t);
 
     for (int c = 0; c < s.copies; c++) gpu_free(&G, s.W[c]);
-    for (int c = 0; s.do8 && c < s.copies8; c++) { gpu_free(&G, s.W8[c]); gpu_free(&G, s.sw[c]); gpu_free(&G, s.W8t[c]); }
+    for (int c = 0; s.do8 && c < s.copies8; c++) {
+        gpu_free(&G, s.W8[c]); gpu_free(&G, s.sw[c]); gpu_free(&G, s.W8t[c]);
+    }
     if (s.do8) gpu_free(&G, s.sw_t);
     free(s.W); free(s.W8); free(s.sw); free(s.W8t); free(s.Wh); free(s.W8h); free(s.swh); free(s.W8th);
 }
@@ -831,7 +853,8 @@ static const char *auto_tsv_path(char *buf, size_t n) {
     const char *p = strncmp(G.name, "NVIDIA ", 7) ? G.name : G.name + 7;
     char slug[64];
     size_t k = 0;
-    for (; *p && *p != ' ' && k + 1 < sizeof slug; p++) slug[k++] = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
+    for (; *p && *p != ' ' && k + 1 < sizeof slug; p++)
+        slug[k++] = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
     slug[k] = 0;
     snprintf(buf, n, "bench/results/gemm-%s.tsv", k ? slug : "card");
     return buf;
@@ -876,7 +899,8 @@ int main(int argc, char **argv) {
     CU_CHECK(cuDriverGetVersion(&drv_ver));
 
     if (o.bw == 0) o.bw = gpu_copy_bandwidth(&G);
-    printf("gemm: %s, %d SMs, L2 %.0f MB, driver %d, cuBLAS %d, cuBLASLt %zu; seed %llu (QWEN3_BENCH_SEED reproduces)\n",
+    printf("gemm: %s, %d SMs, L2 %.0f MB, driver %d, cuBLAS %d, cuBLASLt %zu; seed %llu (QWEN3_BENCH_SEED "
+           "reproduces)\n",
            G.name, G.sm_count, G.l2_bytes / 1e6, drv_ver, blas_ver, cublasLtGetVersion(), (unsigned long long)o.seed);
     printf("floor = max(bytes / %.2f TB/s (device copy), flops / peak: bf16 %.0f, fp8 %.0f TFLOP/s, H100/H200 SXM "
            "dense); bytes: W + A + C (fp8: e4m3 W and A with their f32 scales, bf16 C)\n", o.bw / 1e12,
@@ -899,7 +923,8 @@ int main(int argc, char **argv) {
             if (t[d].rows || t[d].bad)
                 printf("\n%s %s: ours faster on %d of %d; geometric mean peer/ours %.3f; %d check failures\n",
                        models[m].name, dtype_names[d], t[d].wins, t[d].rows, exp(t[d].log_ratio / t[d].rows), t[d].bad);
-            all[d].rows += t[d].rows; all[d].wins += t[d].wins; all[d].bad += t[d].bad; all[d].log_ratio += t[d].log_ratio;
+            all[d].rows += t[d].rows; all[d].wins += t[d].wins; all[d].bad += t[d].bad;
+            all[d].log_ratio += t[d].log_ratio;
         }
     }
     for (int d = 0; d < 2; d++)

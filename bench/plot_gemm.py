@@ -3,7 +3,8 @@
 # tables per model and dtype (rows: layers; columns: M; cells: peer time / our time, > 1 = we win, and our % of
 # the floor), the --sweep winners when the TSV has them, and with --png one chart per model: that ratio against M
 # (log scales), one panel per dtype. Tables need only the standard library; --png needs matplotlib.
-#   /usr/bin/python3 bench/plot_gemm.py bench/results/gemm-h100.tsv [--png bench/results/gemm-h100]  (PREFIX-<model>.png)
+#   /usr/bin/python3 bench/plot_gemm.py bench/results/gemm-h100.tsv [--png bench/results/gemm-h100]
+#   (writes PREFIX-<model>.png)
 # Reads every header line it meets (appended runs of older bench/gemm versions have fewer columns: those rows are
 # bf16, built-in tile); where one (model, layer, M, dtype, tile, splits, mode) was measured twice the last row wins.
 import math

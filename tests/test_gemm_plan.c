@@ -139,7 +139,10 @@ static void round_trip(void) {
     static const int ms[MAX_M] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
     GemmPlanPoint pts[2 * SHAPES * 2 * MAX_M];
     int win_tile[2][SHAPES][MAX_M], win_splits[2][SHAPES][MAX_M], n = 0, Ns[SHAPES], Ks[SHAPES];
-    for (int sh = 0; sh < SHAPES; sh++) { Ns[sh] = 64 * (1 + (int)(rng_uniform(&rng) * 3000)); Ks[sh] = 128 * (1 + sh); }
+    for (int sh = 0; sh < SHAPES; sh++) {
+        Ns[sh] = 64 * (1 + (int)(rng_uniform(&rng) * 3000));
+        Ks[sh] = 128 * (1 + sh);
+    }
     for (int d = 0; d < 2; d++)
         for (int sh = 0; sh < SHAPES; sh++)
             for (int i = 0; i < MAX_M; i++) {
@@ -147,7 +150,8 @@ static void round_trip(void) {
                 if (d == GEMM_PLAN_FP8) tile = rng_uniform(&rng) < 0.5;
                 else {
                     // runs of equal winners so that lines merge
-                    tile = i && rng_uniform(&rng) < 0.6 ? win_tile[d][sh][i - 1] : (int)(rng_uniform(&rng) * GEMM_N_TILES);
+                    tile = i && rng_uniform(&rng) < 0.6 ? win_tile[d][sh][i - 1]
+                                                        : (int)(rng_uniform(&rng) * GEMM_N_TILES);
                     if (tile < GEMM_FIRST_WG && rng_uniform(&rng) < 0.3) splits = 2 + (int)(rng_uniform(&rng) * 3);
                     if (i && tile == win_tile[d][sh][i - 1]) splits = win_splits[d][sh][i - 1];
                 }
