@@ -247,7 +247,7 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
     size_t rows = ncache / HD, stray = 0;
     uint8_t *mine = xcalloc(rows, 1);
     for (int t = 0; t < T; t++)
-        for (int h = 0; h < n_kv; h++) mine[((size_t)slot[t] * n_kv + h) * MAX_CTX + pos[t]] = 1;
+        for (int h = 0; h < n_kv; h++) mine[kv_row(slot[t], n_kv, h, pos[t]) / HD] = 1;  // the paged row
     for (size_t r = 0; r < rows; r++) {
         if (mine[r]) continue;
         for (int i = 0; i < HD; i++) stray += (kc[r * HD + i] != 0x7FC0) + (vc[r * HD + i] != 0x7FC0);
