@@ -8,6 +8,7 @@
 // on the host (kv_pages.c) before a step, all or none, and the changed rows of the table are copied to the device
 // ahead of the step. Everything in the step runs on one stream without a host sync until the logits come back.
 #include "engine.h"
+#include "gemm_plan.h"
 #include "gpu_ops.h"
 #include "util.h"
 #include <math.h>
@@ -331,8 +332,10 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     size_t pool = ((size_t)n_pages + 1) * c->n_kv_head * KV_PAGE * hd * 2;  // bytes of one layer's K (or V) pool
     int f8 = e->fp8;
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
-    if (c->tied && !f8) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0 };
-    else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, f8);  // fp8 + tied: a quantised copy of the embedding
+    // The output head stays bf16 with --dtype fp8, as in DeepSeek-V3's recipe and the FP8 checkpoints built like
+    // it: its rounding lands on the logits directly, with no later layer to average it out.
+    if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0 };
+    else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, 0);
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];
@@ -380,8 +383,8 @@ static size_t max_k(const Qwen3Config *c) {
     if ((size_t)c->ffn_dim > k) k = (size_t)c->ffn_dim;
     return k;
 }
-static size_t max_weight(const Qwen3Config *c) {
-    size_t nqkv = (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim, w = (size_t)c->vocab * c->dim;
+static size_t max_weight(const Qwen3Config *c) {  // of the fp8 layers (the head stays bf16)
+    size_t nqkv = (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim, w = (size_t)c->dim * c->ffn_dim;
     if (nqkv * c->dim > w) w = nqkv * c->dim;
     if (2 * (size_t)c->ffn_dim * c->dim > w) w = 2 * (size_t)c->ffn_dim * c->dim;
     return w;
@@ -408,6 +411,12 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         goto fail;
     }
     e->fp8 = dtype && !strcmp(dtype, "fp8");
+    const char *plan = getenv("QWEN3_GEMM_PLAN");  // tile choices measured by bench/gemm --sweep on this card
+    if (plan && *plan) {
+        char why_plan[256];
+        int r = gemm_plan_load(plan, g->name, why_plan, sizeof why_plan);
+        if (r) fprintf(stderr, "qwen3-ptx: QWEN3_GEMM_PLAN %s; using the built-in tile choice\n", why_plan);
+    }
     if (e->fp8 && (c->dim % 128 || c->ffn_dim % 128 || (c->n_head * hd) % 128)) {
         snprintf(err, errlen, "FP8 needs dim, ffn and heads*head_dim divisible by 128");
         goto fail;
@@ -463,7 +472,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
 
     double t0 = now_sec();
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
-    if (!c->tied || e->fp8) gpu_linear_upload(g, &e->lm_head, c->tied ? &m->tok_embd : &m->output, 1, tmp);
+    if (!c->tied) gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);
     gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];

@@ -3,7 +3,8 @@
 // defines: launch_gemm, launch_gemm_ex (explicit tile shape and split-K, for tests and benchmarks),
 //          launch_gemm_fp8[_ex] (ptx/gemm_fp8.ptx), launch_quant_act_fp8, launch_quant_w_fp8 (ptx/quant_fp8.ptx)
 //
-// Tile choice: decode-sized M (<= 16) streams W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs
+// Tile choice (when the caller passes tile -1): a plan measured by `bench/gemm --sweep` on this card if one is
+// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: decode-sized M (<= 16) streams W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs
 // would not cover the GPU twice (at M = 17-32 two 16-row tiles would read every weight twice: bench/gemm measured
 // 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives
 // every SM work (128x256, then 128x128, 64x128, 64x64).
@@ -12,6 +13,7 @@
 // bit-reproducible for 3+ splits or in add mode (the order of the float additions varies), and greedy decoding
 // should give the same tokens run after run.
 #include "gpu_ops.h"
+#include "gemm_plan.h"
 #include "util.h"
 
 typedef struct { const char *entry; int bm, bn, threads, stages; } GemmTile;
@@ -104,6 +106,8 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
     if (M == 0) return;
     int sms = g->sm_count > 0 ? g->sm_count : 132;
+    int pt, ps;
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_BF16, M, N, K, &pt, &ps)) { tile = pt; splits = ps; }  // measured plan
     if (tile < 0) {
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
         else {
@@ -139,6 +143,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         fn_ctx = g->ctx;
     }
     int sms = g->sm_count > 0 ? g->sm_count : 132;
+    int pt, ps;
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
     if (tile < 0) tile = cdiv(M, 128) * cdiv(N, 128) >= sms ? 0 : 1;
     launch_wg(g, &fp8_tiles[tile], fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode);
 }
