@@ -4,14 +4,15 @@
 //          launch_gemm_fp8[_ex] (ptx/gemm_fp8.ptx), launch_quant_act_fp8, launch_quant_w_fp8 (ptx/quant_fp8.ptx)
 //
 // Tile choice (when the caller passes tile -1): a plan measured by `bench/gemm --sweep` on this card if one is
-// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: decode-sized M (<= 16) streams W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs
-// would not cover the GPU twice (at M = 17-32 two 16-row tiles would read every weight twice: bench/gemm measured
-// 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives
-// every SM work (128x256, then 128x128, 64x128, 64x64).
-// Split-K (mma.sync tiles only; launch_gemm_ex with splits > 1: each split adds its partial sums with
-// red.global.add.f32, a plain f32 store zeroes the output first) is not used by default: it is not
-// bit-reproducible for 3+ splits or in add mode (the order of the float additions varies), and greedy decoding
-// should give the same tokens run after run.
+// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: decode-sized M (<= 16) streams W through
+// many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs would not cover the GPU twice (at M = 17-32 two 16-row
+// tiles would read every weight twice: bench/gemm measured 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a
+// 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives every SM
+// work (128x256, then 128x128, 64x128, 64x64).
+// Split-K: the wgmma kernels split K by themselves when the tiles would leave half the SMs idle (wg_splits); their
+// partial sums meet in a scratch slab and are added in a fixed order, so results are the same run after run. The
+// mma.sync tiles' split-K (launch_gemm_ex with splits > 1: red.global.add.f32 into C) is for benchmarks only: the
+// order of its float additions varies (3+ splits, or add mode), and greedy decoding should repeat exactly.
 #include "gpu_ops.h"
 #include "gemm_plan.h"
 #include "util.h"
@@ -69,11 +70,38 @@ static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int 
     gpu_launch(g, fn[tile], grid, block, smem, NULL, args, t->entry);
 }
 
+// Split-K scratch of the wgmma kernels: f32 partial-sum slabs and one counter per tile, allocated on first use in a
+// context and kept (never reallocated: a captured CUDA graph holds the pointers; the first use of any shape is an
+// eager launch, never inside a capture). The counters are zero between launches (each tile's last unit resets it).
+enum { SK_WS_BYTES = 64 << 20, SK_COUNTERS = 1 << 16, SK_MAX_SPLITS = 8 };
+static CUcontext sk_ctx;
+static CUdeviceptr sk_ws, sk_cnt;
+
+// Splits for a wgmma launch: requested (>= 1) or, for 0, enough (tile, split) units to give every SM work when the
+// tiles alone leave half of them idle, each split keeping at least 4 slices of K; capped by the scratch.
+static int wg_splits(Gpu *g, int req, int tiles, int M, int N, int nk) {
+    int sms = g->sm_count > 0 ? g->sm_count : 132, S = req;
+    if (S <= 0) S = 2 * tiles <= sms ? sms / tiles : 1;
+    if (S > SK_MAX_SPLITS) S = SK_MAX_SPLITS;
+    if (req <= 0 && S > nk / 4) S = nk / 4;
+    if (S > nk) S = nk;
+    while (S > 1 && (size_t)S * M * N * 4 > SK_WS_BYTES) S--;
+    if (tiles > SK_COUNTERS) S = 1;
+    if (S < 1) S = 1;
+    if (S > 1 && sk_ctx != g->ctx) {
+        sk_ws = gpu_alloc(g, SK_WS_BYTES);
+        sk_cnt = gpu_alloc(g, SK_COUNTERS * 4);
+        gpu_fill_u32(g, sk_cnt, 0, SK_COUNTERS);
+        sk_ctx = g->ctx;
+    }
+    return S;
+}
+
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16).
 static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdeviceptr C, CUdeviceptr A,
-                      CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw, int M, int N, int K, int mode) {
+                      CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
     CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     uint64_t row_bytes = (uint64_t)K * (fp8 ? 1 : 2);
     uint32_t box_k = fp8 ? 128 : 64;
@@ -81,13 +109,18 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     gpu_tmap_2d(&ma, A, dt, (uint64_t)M, (uint64_t)K, row_bytes, (uint32_t)t->bm, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
     gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, (uint32_t)t->bn, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
-    int tiles = cdiv(M, t->bm) * cdiv(N, t->bn);
+    int tiles = cdiv(M, t->bm) * cdiv(N, t->bn), nk = K / (int)box_k;
+    int S = wg_splits(g, splits, tiles, M, N, nk), ktps = cdiv(nk, S);
+    S = cdiv(nk, ktps);  // no empty split
+    int units = tiles * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages);
-    Dim3 grid = { (unsigned)(tiles < sms ? tiles : sms), 1, 1 };
+    unsigned uS = (unsigned)S, uktps = (unsigned)ktps;
+    CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16);
+    Dim3 grid = { (unsigned)(units < sms ? units : sms), 1, 1 };
     Dim3 block = { (unsigned)t->threads, 1, 1 };
-    void *args_bf16[] = { &ma, &mw, &C, &uM, &uN, &uK, &umode };
-    void *args_fp8[] = { &ma, &mw, &C, &sa, &sw, &uM, &uN, &uK, &umode };
+    void *args_bf16[] = { &ma, &mw, &C, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
+    void *args_fp8[] = { &ma, &mw, &C, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
     gpu_launch(g, f, grid, block, smem, NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
@@ -98,8 +131,8 @@ static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr
     if ((A | W) % 16 || C % 8) die("launch_gemm: A and W must be 16-byte aligned, C 8-byte aligned");
 }
 
-// tile: 0..3 the mma.sync tiles (gemm_tiles), 4..7 the wgmma tiles (wg_tiles), -1 choose; splits: k splits for the
-// mma.sync tiles (0 or 1: none). Dies on bad shapes.
+// tile: 0..3 the mma.sync tiles (gemm_tiles), 4..7 the wgmma tiles (wg_tiles), -1 choose; splits: k splits (mma.sync
+// tiles: 0 or 1 none; wgmma tiles: 0 automatic, 1 none, > 1 that many). Dies on bad shapes.
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits) {
     check_gemm_args(M, N, K, GEMM_BK, mode, A, W, C);
@@ -124,7 +157,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
             fn_ctx = g->ctx;
         }
         int i = tile - N_GEMM_TILES;
-        launch_wg(g, &wg_tiles[i], fn[i], 0, C, A, 0, W, 0, M, N, K, mode);
+        launch_wg(g, &wg_tiles[i], fn[i], 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else {
         launch_mma(g, C, A, W, M, N, K, mode, tile, splits);
     }
@@ -146,7 +179,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     int pt, ps;
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
     if (tile < 0) tile = cdiv(M, 128) * cdiv(N, 128) >= sms ? 0 : 1;
-    launch_wg(g, &fp8_tiles[tile], fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode);
+    launch_wg(g, &fp8_tiles[tile], fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode, 0);
 }
 
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

@@ -53,7 +53,8 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
 enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (residual) */ };
 void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode);
 // The same with an explicit kernel (tests, benchmarks): tile 0..3 mma.sync 16x32, 64x64, 128x128, 16x16;
-// 4..7 wgmma 128x256, 128x128, 64x128, 64x64; -1 chooses. splits > 1: split-K (mma.sync tiles only).
+// 4..7 wgmma 128x256, 128x128, 64x128, 64x64; -1 chooses. splits: mma.sync tiles 0/1 none, > 1 split-K by
+// red.global.add (benchmarks); wgmma tiles 0 automatic, 1 none, > 1 split-K with a deterministic sum.
 enum { GEMM_N_TILES = 8, GEMM_FIRST_WG = 4 };
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);

@@ -9,7 +9,8 @@
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
-// maps by value), C (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32. K % 64 == 0, N % 8 == 0.
+// maps by value), C (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32; then ws, cnt (.u64),
+// splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 == 0.
 //
 // Roles: warpgroup 0 is the producer (one thread issues every TMA load; the warpgroup gives its registers away
 // with setmaxnreg.dec), warpgroups 1..NCONS are consumers (setmaxnreg.inc to 232: BN/2 f32 accumulators each).
@@ -29,8 +30,14 @@
 // FP8 wgmma keeps only ~14 bits of its f32 accumulation, so each slice goes into a scratch accumulator (scale-d = 0)
 // and is promoted: wait for it, release the stage, final += partial * sa[row] * sw (HOPPER-PTX.md section 5).
 //
+// Split-K (p_splits S > 1, for grids with too few tiles to fill the GPU: decode-sized M): the work units are
+// (tile, split) pairs, split s taking K slices [s * ktps, (s + 1) * ktps); each unit stores its partial sums to
+// an f32 slab ws[s] ([M][N]), and the last unit of a tile (an atomic counter per tile in p_cnt, zero before the
+// launch and left zero after it) adds slabs 0..S-1 in order and runs the epilogue: deterministic, any mode.
+//
 // Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
-// empty[STAGES] (8 B each). Every tile base is a multiple of 1024 B, as the 128-byte swizzle needs.
+// empty[STAGES] (8 B each), then one word for split-K. Every tile base is a multiple of 1024 B, as the 128-byte
+// swizzle needs.
 
 #ifndef FP8
 #define FP8 0
@@ -118,6 +125,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     min.u32 %gsize, %gsize, GROUP_M; rem.u32 %within, %tile, %width; rem.u32 %mt, %within, %gsize; \
     add.u32 %mt, %mt, %first; div.u32 %nt, %within, %gsize; mul.lo.u32 %m0, %mt, BM; mul.lo.u32 %n0, %nt, BN;
 
+// work unit u -> (tile, split) -> (m0, n0) and the K slices [kt0, kt1) of that split
+#define UNIT_COORDS div.u32 %tile, %u, %S; mul.lo.u32 %split, %tile, %S; sub.u32 %split, %u, %split; TILE_COORDS \
+    mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk;
+
 // epilogues over accumulator group j: columns n0 + colin + 8j (+1), rows row0 and row0 + 8
 #define COLP(j) setp.gt.s32 %pc, %ncol, 8 * j; and.pred %q0, %pc, %pr0; and.pred %q1, %pc, %pr1;
 #define EPI_F32(j) COLP(j) \
@@ -127,6 +138,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     cvt.rn.bf16x2.f32 %h0, %d##j##_1, %d##j##_0; cvt.rn.bf16x2.f32 %h1, %d##j##_3, %d##j##_2; \
     @%q0 st.global.b32 [%c0 + 16 * j], %h0; \
     @%q1 st.global.b32 [%c1 + 16 * j], %h1;
+// split-K: add this group's partial sums from the slab at c0 / c1
+#define SUMJ(j) COLP(j) \
+    @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
+    add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
+    add.f32 %d##j##_3, %d##j##_3, %e3;
 #define EPI_ADD(j) COLP(j) \
     @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
@@ -144,7 +160,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .param .u32 p_M,
     .param .u32 p_N,
     .param .u32 p_K,
-    .param .u32 p_mode)
+    .param .u32 p_mode,
+    .param .u64 p_ws,
+    .param .u64 p_cnt,
+    .param .u32 p_splits,
+    .param .u32 p_ktps)
     .maxnreg 168
 {
     .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0;
@@ -152,6 +172,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;
     .reg .b32 %sbase, %bar, %full, %empty, %sa, %sw, %rowin, %colin, %row0, %ncol, %h0, %h1, %ps;
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
+    .reg .b32 %S, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
+    .reg .b64 %pws, %pcnt, %slab;
     .reg .f32 %e<4>;
     FOR_J(DECLJ)
     .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
@@ -170,6 +192,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     ld.param.u32 %N, [p_N];
     ld.param.u32 %K, [p_K];
     ld.param.u32 %mode, [p_mode];
+    ld.param.u64 %pws, [p_ws];
+    ld.param.u64 %pcnt, [p_cnt];
+    ld.param.u32 %S, [p_splits];
+    ld.param.u32 %ktps, [p_ktps];
     mov.b64 %tmA, p_tmA;
     cvta.param.u64 %tmA, %tmA;
     mov.b64 %tmW, p_tmW;
@@ -187,6 +213,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     div.u32 %num_n, %t1, BN;
     mul.lo.u32 %tiles, %num_m, %num_n;
     mul.lo.u32 %width, %num_n, GROUP_M;
+    mul.lo.u32 %units, %tiles, %S;
+    add.u32 %flag, %bar, 16 * STAGES;          // smem word: "this CTA finished the tile" (split-K)
     setp.eq.u32 %ptrue, %tx, %tx;
 
     setp.ne.u32 %p, %tx, 0;
@@ -206,12 +234,12 @@ INIT_DONE:
     @%p bra EXIT;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-    mov.u32 %tile, %ctaid.x;
+    mov.u32 %u, %ctaid.x;
 P_TILE:
-    setp.ge.u32 %p, %tile, %tiles;
+    setp.ge.u32 %p, %u, %units;
     @%p bra EXIT;
-    TILE_COORDS
-    mov.u32 %kt, 0;
+    UNIT_COORDS
+    mov.u32 %kt, %kt0;
 P_K:
     mad.lo.u32 %empty, %s, 8, %bar;
     add.u32 %empty, %empty, 8 * STAGES;
@@ -231,9 +259,9 @@ P_WAIT:
     @%p mov.u32 %s, 0;
     @%p xor.b32 %ph, %ph, 1;
     add.u32 %kt, %kt, 1;
-    setp.lt.u32 %p, %kt, %nk;
+    setp.lt.u32 %p, %kt, %kt1;
     @%p bra P_K;
-    add.u32 %tile, %tile, %step;
+    add.u32 %u, %u, %step;
     bra P_TILE;
 
     // ------------------------------------------------------------------ consumers (warpgroups 1..NCONS)
@@ -252,11 +280,11 @@ CONSUMER:
     shl.b32 %colin, %t2, 1;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-    mov.u32 %tile, %ctaid.x;
+    mov.u32 %u, %ctaid.x;
 C_TILE:
-    setp.ge.u32 %p, %tile, %tiles;
+    setp.ge.u32 %p, %u, %units;
     @%p bra EXIT;
-    TILE_COORDS
+    UNIT_COORDS
     add.u32 %row0, %m0, %rowin;
 #if FP8
     FOR_J(ZEROJ)
@@ -276,21 +304,25 @@ C_TILE:
     mul.wide.u32 %aw, %t1, %kb;
     shl.b64 %aw, %aw, 2;
     add.s64 %aw, %psw, %aw;
+    mul.wide.u32 %off, %kt0, 4;                // this split's first slice
+    add.s64 %a0, %a0, %off;
+    add.s64 %a1, %a1, %off;
+    add.s64 %aw, %aw, %off;
 #endif
-    mov.u32 %kt, 0;
+    mov.u32 %kt, %kt0;
 #if !FP8
 C_K:
     SLICE_BEGIN(C_WAIT)
-    setp.ne.u32 %pacc, %kt, 0;
+    setp.ne.u32 %pacc, %kt, %kt0;
     MMA4(ACC)
     // release the previous slice's stage once its wgmmas are done (this slice's may still run)
-    setp.eq.u32 %p, %kt, 0;
+    setp.eq.u32 %p, %kt, %kt0;
     @%p bra C_NEXT;
     wgmma.wait_group.sync.aligned 1;
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
 C_NEXT:
     ADVANCE
-    setp.lt.u32 %p, %kt, %nk;
+    setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
@@ -302,14 +334,14 @@ C_K:
     LOADSC(x)
     SLICE_BEGIN(C_WAITX)
     MMA4(XACC)
-    setp.eq.u32 %p, %kt, 0;
+    setp.eq.u32 %p, %kt, %kt0;
     @%p bra C_NX;
     wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in Y) is done
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
     PROMOTE(y)
 C_NX:
     ADVANCE
-    setp.ge.u32 %p, %kt, %nk;
+    setp.ge.u32 %p, %kt, %kt1;
     @%p bra C_LASTX;
     LOADSC(y)
     SLICE_BEGIN(C_WAITY)
@@ -318,7 +350,7 @@ C_NX:
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
     PROMOTE(x)
     ADVANCE
-    setp.lt.u32 %p, %kt, %nk;
+    setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
@@ -342,6 +374,53 @@ C_EPI:
     cvt.u64.u32 %ld, %t1;
     add.s64 %off, %off, %ld;                  // element offset of (row0, n0 + colin)
     mul.wide.u32 %ld, %N, 8;                  // 8 rows down, in elements
+    setp.lt.u32 %p, %S, 2;
+    @%p bra EPI_MODE;
+    // --- split-K: the partial sums go to slab ws[split] ([M][N] f32); the tile's last unit to finish (a counter
+    // per tile, reset by that unit for the next launch) sums slabs 0..S-1 in that order — the same additions in
+    // the same order whichever unit is last, so the result does not depend on timing.
+    mul.wide.u32 %slab, %M, %N;
+    shl.b64 %slab, %slab, 2;
+    cvt.u64.u32 %c0, %split;
+    mul.lo.u64 %c0, %c0, %slab;
+    add.s64 %c0, %c0, %pws;
+    shl.b64 %c1, %off, 2;
+    add.s64 %c0, %c0, %c1;
+    shl.b64 %c1, %ld, 2;
+    add.s64 %c1, %c0, %c1;
+    FOR_J(EPI_F32)
+    membar.gl;
+    bar.sync 1, 128 * NCONS;
+    setp.eq.u32 %p, %tx, 128;
+    @!%p bra SK_WAIT;
+    mul.wide.u32 %c0, %tile, 4;
+    add.s64 %c0, %c0, %pcnt;
+    atom.global.add.u32 %t1, [%c0], 1;
+    sub.u32 %t2, %S, 1;
+    setp.eq.u32 %p, %t1, %t2;
+    selp.u32 %t2, 1, 0, %p;
+    @%p st.global.u32 [%c0], 0;
+    st.shared.u32 [%flag], %t2;
+SK_WAIT:
+    bar.sync 1, 128 * NCONS;
+    ld.shared.u32 %t1, [%flag];
+    setp.eq.u32 %p, %t1, 0;
+    @%p bra EPI_DONE;
+    membar.gl;
+    FOR_J(ZEROJ)
+    shl.b64 %c0, %off, 2;
+    add.s64 %c0, %c0, %pws;
+    shl.b64 %c1, %ld, 2;
+    add.s64 %c1, %c0, %c1;
+    mov.u32 %t2, 0;
+SK_SUM:
+    FOR_J(SUMJ)
+    add.s64 %c0, %c0, %slab;
+    add.s64 %c1, %c1, %slab;
+    add.u32 %t2, %t2, 1;
+    setp.lt.u32 %p, %t2, %S;
+    @%p bra SK_SUM;
+EPI_MODE:
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
     shl.b64 %off, %off, 2;
@@ -362,7 +441,7 @@ EPI_BF16_:
     add.s64 %c1, %c0, %ld;
     FOR_J(EPI_BF16)
 EPI_DONE:
-    add.u32 %tile, %tile, %step;
+    add.u32 %u, %u, %step;
     bra C_TILE;
 EXIT:
     ret;

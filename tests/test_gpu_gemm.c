@@ -156,7 +156,7 @@ static void gemm_each_tile_and_split(void) {
     for (int s = 0; s < 3; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
         for (int tile = 0; tile < GEMM_N_TILES; tile++)
-            for (int sp = 0; sp < (tile < GEMM_FIRST_WG ? 3 : 1); sp++)
+            for (int sp = 0; sp < 3; sp++)  // wgmma tiles: splits 1, 2, 3 through the deterministic slab sum
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
