@@ -393,6 +393,12 @@ typedef struct {
     int paged;                   // the engine has a page pool
     int ctx_cap;                 // tokens one sequence may reach: max_ctx, or less when the pool is smaller
     int avail;                   // pages the prefill chunks of this step may take (INT_MAX without a pool)
+    // The engine samples (Engine.step_sample; QWEN3_HOST_SAMPLING=1 turns it off): mixed steps return token ids,
+    // no logits reach the host and the slots keep no Sampler. Per wanted row of a step (at most 2*max_seqs):
+    int dev_sample;
+    const SamplerParams **row_params;
+    uint64_t *row_draw;          // the slot's n_gen: a recomputed (preempted) sequence draws the same tokens
+    int *row_ids;
 } Run;
 
 static void emit(Run *R, const BatchRequest *r, char *line, int is_error) {
@@ -453,8 +459,10 @@ static int admit(Run *R, int i, int q, long order) {
     sl->n_gen = 0;
     sl->next = -1;
     sl->cap_tokens = r->max_tokens >= 0 && r->max_tokens < R->ctx_cap ? r->max_tokens : R->ctx_cap;
-    sampler_init(&sl->s, &r->sp, e->cfg->vocab);
-    for (int k = 0; k < n_ids; k++) sampler_accept(&sl->s, ids[k]);  // the penalties see the prompt and the reply
+    if (!R->dev_sample) {  // (the engine keeps the history itself when it samples)
+        sampler_init(&sl->s, &r->sp, e->cfg->vocab);
+        for (int k = 0; k < n_ids; k++) sampler_accept(&sl->s, ids[k]);  // the penalties see the prompt and the reply
+    }
     textstop_init(&sl->ts, (const char *const *)r->stop, r->n_stop);
     R->st->active++;
     return 0;
@@ -471,31 +479,40 @@ static void finish(Run *R, int i, const char *reason) {
     slot_release(R, i);
 }
 
-// --- sample: the next token of each listed slot from its logits row; the stop conditions are generate()'s
-// (gen_next_token). Sampling a 150k vocabulary takes ~0.1-0.5 ms a sequence, so with 64 sequences it runs in
-// parallel (each slot owns its sampler and text); finishing (writing lines) stays serial, in slot-list order. ---
+// --- sample: the next token of each listed slot from its logits row, or the token the engine sampled (given);
+// the stop conditions are generate()'s (gen_next_token, gen_accept_token). Sampling a 150k vocabulary takes
+// ~0.1-0.5 ms a sequence, so with 64 sequences it runs in parallel (each slot owns its sampler and text);
+// finishing (writing lines) stays serial, in slot-list order. ---
 typedef struct {
     Run *R;
     const int *slot;             // n slots
-    float *logits;               // n rows
+    float *logits;               // n rows (NULL with given)
+    const int *given;            // n tokens sampled by the engine (-1: no usable logit), or NULL
     int *ctx_full, *ids;         // in: the slot's cache is full; out: the token (-1: NaN logits)
     const char **fin;            // out: finish reason or NULL
 } SampleJob;
 
 static void sample_one(void *ctx, int64_t j) {
     SampleJob *J = ctx;
-    Slot *sl = &J->R->slots[J->slot[j]];
+    Run *R = J->R;
+    Slot *sl = &R->slots[J->slot[j]];
     size_t released;
-    J->ids[j] = gen_next_token(&sl->s, J->logits + (size_t)J->R->s->e->cfg->vocab * (size_t)j, J->R->s->tok, &sl->ts,
-                               J->R->eos, J->R->n_eos, sl->n_gen, sl->cap_tokens, J->ctx_full[j], &J->fin[j], &released);
+    if (J->given) {
+        J->fin[j] = NULL;
+        J->ids[j] = J->given[j] < 0 ? -1 : gen_accept_token(NULL, J->given[j], R->s->tok, &sl->ts, R->eos, R->n_eos,
+                                                             sl->n_gen, sl->cap_tokens, J->ctx_full[j], &J->fin[j], &released);
+        return;
+    }
+    J->ids[j] = gen_next_token(&sl->s, J->logits + (size_t)R->s->e->cfg->vocab * (size_t)j, R->s->tok, &sl->ts,
+                               R->eos, R->n_eos, sl->n_gen, sl->cap_tokens, J->ctx_full[j], &J->fin[j], &released);
 }
 
-static void sample_slots(Run *R, int n, const int *slot, float *logits) {
+static void sample_slots(Run *R, int n, const int *slot, float *logits, const int *given) {
     Engine *e = R->s->e;
     int *ctx_full = xmalloc(sizeof(int) * (size_t)n * 2), *ids = ctx_full + n;
     const char **fin = xmalloc(sizeof *fin * (size_t)n);
     for (int j = 0; j < n; j++) ctx_full[j] = e->seq_len(e, slot[j]) >= R->ctx_cap;
-    SampleJob J = { R, slot, logits, ctx_full, ids, fin };
+    SampleJob J = { R, slot, logits, given, ctx_full, ids, fin };
     parallel_for(n, sample_one, &J);
     for (int j = 0; j < n; j++) {
         Slot *sl = &R->slots[slot[j]];
@@ -617,13 +634,29 @@ static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int 
         if (sl->n_prefilled == sl->n_prompt) { want[n - 1] = 1; cseq[nc++] = best; }
     }
     if (n == 0) return 0;
+    if (R->dev_sample) {  // the engine samples: the wanted rows are dseq's, then cseq's
+        for (int k = 0; k < nd + nc; k++) {
+            Slot *sl = &R->slots[k < nd ? dseq[k] : cseq[k - nd]];
+            R->row_params[k] = &R->reqs[sl->req].sp;
+            R->row_draw[k] = (uint64_t)sl->n_gen;
+        }
+        if (e->step_sample(e, n, seqs, toks, want, R->row_params, R->row_draw, R->row_ids))
+            return engine_failed(R, "step");
+        if (nd) {
+            R->st->decode_calls++;
+            R->st->decode_rows += nd;
+            sample_slots(R, nd, dseq, NULL, R->row_ids);
+        }
+        if (nc) sample_slots(R, nc, cseq, NULL, R->row_ids + nd);
+        return 0;
+    }
     if (e->step(e, n, seqs, toks, want, logits)) return engine_failed(R, "step");
     if (nd) {
         R->st->decode_calls++;
         R->st->decode_rows += nd;
-        sample_slots(R, nd, dseq, logits);
+        sample_slots(R, nd, dseq, logits, NULL);
     }
-    if (nc) sample_slots(R, nc, cseq, logits + (size_t)nd * e->cfg->vocab);  // each prompt's next reply token
+    if (nc) sample_slots(R, nc, cseq, logits + (size_t)nd * e->cfg->vocab, NULL);  // each prompt's next reply token
     return 0;
 }
 
@@ -636,10 +669,18 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     R.n_eos = gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
     for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; }
+    const char *host = getenv("QWEN3_HOST_SAMPLING");
+    R.dev_sample = e->step && e->step_sample && !(host && *host && strcmp(host, "0"));
+    if (R.dev_sample) {
+        R.row_params = xmalloc(sizeof *R.row_params * (size_t)(2 * ns));
+        R.row_draw = xmalloc(sizeof *R.row_draw * (size_t)(2 * ns));
+        R.row_ids = xmalloc(sizeof *R.row_ids * (size_t)(2 * ns));
+    }
     // rows 0..ns-1: one decode call's logits; row ns: the logits of a prompt's last prefill chunk. A mixed step
-    // (engine step()) needs up to 2*ns rows: decode rows, then the rows of prompts finished in that step.
-    float *logits = xmalloc(sizeof(float) * (size_t)vocab * (size_t)(e->step ? 2 * ns : ns + 1));
-    float *prow = logits + (size_t)vocab * ns;
+    // (engine step()) needs up to 2*ns rows: decode rows, then the rows of prompts finished in that step. None
+    // when the engine samples (1,024 slots of a 150k vocabulary would be 1.2 GB).
+    float *logits = R.dev_sample ? NULL : xmalloc(sizeof(float) * (size_t)vocab * (size_t)(e->step ? 2 * ns : ns + 1));
+    float *prow = logits ? logits + (size_t)vocab * ns : NULL;
     int *dseq = xmalloc(sizeof(int) * (size_t)ns), *dtok = xmalloc(sizeof(int) * (size_t)ns);
     int *cseq = xmalloc(sizeof(int) * (size_t)ns), *mseq = NULL, *mtok = NULL;
     char *mwant = NULL;
@@ -687,7 +728,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             }
             sl->n_prefilled += k;
             left -= k;
-            if (last) sample_slots(&R, 1, &best, prow);
+            if (last) sample_slots(&R, 1, &best, prow, NULL);
         }
         if (rc) break;
 
@@ -700,7 +741,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             st->decode_calls++;
             st->decode_rows += nd;
             for (int j = 0; j < nd; j++) R.slots[dseq[j]].next = -1;
-            sample_slots(&R, nd, dseq, logits);
+            sample_slots(&R, nd, dseq, logits, NULL);
         }
         st->steps++;
         if (s->on_step) s->on_step(s->user, st);
@@ -716,6 +757,9 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     free(mtok);
     free(mwant);
     free(logits);
+    free(R.row_params);
+    free(R.row_draw);
+    free(R.row_ids);
     free(R.slots);
     return rc;
 }

@@ -21,8 +21,18 @@
 typedef struct {
     float *k[QWEN3_MAX_LAYERS];  // (layer) -> (cap, n_kv_head*head_dim), RoPE already applied
     float *v[QWEN3_MAX_LAYERS];  // (layer) -> (cap, n_kv_head*head_dim)
+    int *tok;                    // (cap) the tokens fed: step_sample's penalty history
     int len, cap;                // tokens cached, tokens allocated (grows by doubling up to max_ctx)
 } SeqCache;
+
+// step_sample's random stream per slot: sampler.c draws exactly one rng_uniform per sampled (non-greedy) token,
+// so the state before draw k is rng_seed(seed) advanced k times, which is what a Sampler kept for the whole
+// request (generate(), the host path of batch) would hold. Kept here to avoid the re-advance at every token.
+typedef struct {
+    uint64_t seed, next;         // rng = rng_seed(seed) advanced next times
+    Rng rng;
+    int valid;
+} SlotDraws;
 
 typedef struct {
     // activations for a chunk of T <= CPU_CHUNK tokens
@@ -44,6 +54,9 @@ typedef struct {
     int *step_add;       // (max_seqs) scratch for step(): tokens per sequence in the call being checked
     KvPages kv;          // page accounting only: the storage above stays contiguous per sequence
     RunState s;
+    SlotDraws *draws;    // (max_seqs) step_sample's random streams
+    float *sample_logits; int sample_rows;   // step_sample's logits (sample_rows x vocab), grown on demand
+    float *probs; int *idx;                  // (vocab) sampler scratch
 } CpuEngine;
 
 static int set_err(Engine *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -189,8 +202,9 @@ static void forward(CpuEngine *ce, int T, const int *tokens, const int *seq, con
     int dim = c->dim, hd = c->head_dim, q_dim = c->n_head * hd, kv_dim = c->n_kv_head * hd, ffn = c->ffn_dim;
     float wbuf[MAX_NORM_DIM], w2buf[MAX_NORM_DIM];
 
-    // embedding: row `token` of token_embd
+    // embedding: row `token` of token_embd (and the token into the sequence's fed history)
     for (int t = 0; t < T; t++) {
+        ce->seqs[seq[t]].tok[pos[t]] = tokens[t];
         const GGUFTensor *e = m->tok_embd;
         const uint8_t *src = (const uint8_t *)e->data + (uint64_t)tokens[t] * ggml_row_bytes(e->type, dim);
         dequantize_row(e->type, src, s->x + (size_t)t * dim, dim);
@@ -268,6 +282,7 @@ static int reserve(CpuEngine *ce, int seq, int need) {
     while (cap < need) cap *= 2;
     if (cap > ce->e.max_ctx) cap = ce->e.max_ctx;
     size_t kv_dim = (size_t)ce->m->cfg.n_kv_head * ce->m->cfg.head_dim;
+    sc->tok = xrealloc(sc->tok, (size_t)cap * sizeof(int));
     for (int l = 0; l < ce->m->cfg.n_layer; l++) {
         sc->k[l] = xrealloc(sc->k[l], (size_t)cap * kv_dim * sizeof(float));
         sc->v[l] = xrealloc(sc->v[l], (size_t)cap * kv_dim * sizeof(float));
@@ -364,6 +379,45 @@ static int cpu_step(Engine *e, int n, const int *seqs, const int *tokens, const 
     return rc;
 }
 
+// step() into a logits buffer, then each wanted row through sampler.c with a Sampler made on the spot: its
+// history is the sequence's fed tokens up to that row, its random stream the slot's (SlotDraws) at draw[k]. So
+// the tokens equal those of a Sampler kept for the whole request, sampled or greedy, preempted or not.
+static int cpu_step_sample(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
+                           const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
+    CpuEngine *ce = (CpuEngine *)e;
+    int vocab = e->cfg->vocab, n_want = 0;
+    for (int i = 0; i < n; i++) n_want += want[i] != 0;
+    if (n_want > ce->sample_rows) {
+        free(ce->sample_logits);
+        ce->sample_logits = xmalloc((size_t)n_want * vocab * sizeof(float));
+        ce->sample_rows = n_want;
+    }
+    if (cpu_step(e, n, seqs, tokens, want, ce->sample_logits)) return -1;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!want[i]) continue;
+        SeqCache *sc = &ce->seqs[seqs[i]];
+        int n_hist = sc->len;  // the row's position + 1: the sequence's tokens up to and including this one
+        for (int j = i + 1; j < n; j++) n_hist -= seqs[j] == seqs[i];
+        Sampler sm = { .p = *params[k], .vocab = vocab, .history = sc->tok, .n_history = n_hist,
+                       .cap_history = n_hist, .probs = ce->probs, .idx = ce->idx };
+        SlotDraws *d = &ce->draws[seqs[i]];
+        int drawn = params[k]->temperature > 0.0f;
+        if (drawn && (!d->valid || d->seed != params[k]->seed || d->next != draw[k])) {
+            rng_seed(&d->rng, params[k]->seed);
+            for (uint64_t s = 0; s < draw[k]; s++) rng_uniform(&d->rng);
+            d->seed = params[k]->seed;
+            d->next = draw[k];
+            d->valid = 1;
+        }
+        if (drawn) sm.rng = d->rng;
+        out_tokens[k] = sample(&sm, ce->sample_logits + (size_t)k * vocab);
+        if (drawn && out_tokens[k] >= 0) { d->rng = sm.rng; d->next++; }
+        k++;
+    }
+    return 0;
+}
+
 static void cpu_free_seq(Engine *e, int seq) {
     CpuEngine *ce = (CpuEngine *)e;
     if (seq < 0 || seq >= e->max_seqs) return;
@@ -395,7 +449,12 @@ static void cpu_destroy(Engine *e) {
     if (!ce) return;
     for (int i = 0; i < e->max_seqs; i++)
         for (int l = 0; l < QWEN3_MAX_LAYERS; l++) { free(ce->seqs[i].k[l]); free(ce->seqs[i].v[l]); }
+    for (int i = 0; i < e->max_seqs; i++) free(ce->seqs[i].tok);
     free(ce->seqs);
+    free(ce->draws);
+    free(ce->sample_logits);
+    free(ce->probs);
+    free(ce->idx);
     free(ce->step_add);
     kvp_free(&ce->kv);
     RunState *s = &ce->s;
@@ -427,6 +486,7 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     ce->e.seq_len = cpu_seq_len;
     ce->e.truncate = cpu_truncate;
     ce->e.step = cpu_step;
+    ce->e.step_sample = cpu_step_sample;
     ce->e.destroy = cpu_destroy;
     ce->e.free_pages = cpu_free_pages;
     const char *env = getenv("QWEN3_KV_PAGES");
@@ -436,6 +496,9 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     kvp_init(&ce->kv, n_pages, max_seqs, max_ctx, -1, NULL);
     ce->seqs = xcalloc((size_t)max_seqs, sizeof *ce->seqs);
     ce->step_add = xcalloc((size_t)max_seqs, sizeof(int));
+    ce->draws = xcalloc((size_t)max_seqs, sizeof *ce->draws);
+    ce->probs = xmalloc((size_t)c->vocab * sizeof(float));
+    ce->idx = xmalloc((size_t)c->vocab * sizeof(int));
     size_t T = CPU_CHUNK, q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_kv_head * c->head_dim;
     RunState *s = &ce->s;
     s->x = xmalloc(T * c->dim * sizeof(float));

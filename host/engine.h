@@ -4,6 +4,7 @@
 #pragma once
 #include "kv_pages.h"
 #include "model.h"
+#include "sampler.h"
 
 typedef struct Engine Engine;
 struct Engine {
@@ -34,6 +35,14 @@ struct Engine {
     // free_pages == NULL: an engine without a pool (every sequence can reach max_ctx).
     int n_pages;
     int  (*free_pages)(Engine *e);
+    // Optional (NULL = not supported; an engine with it also has step): step() that samples the wanted rows itself,
+    // so that token ids come back instead of logits. The k-th wanted row (want[i] set; it must be its sequence's
+    // last token in the call) is sampled as sampler.c would with params[k] over the sequence's history (every token
+    // it has been fed, this one included: prompt + reply, as generate() keeps it), with draw[k] as the draw counter
+    // (tokens generated so far: (seed, draw) fixes the draw, so a recomputed sequence draws the same). Writes
+    // out_tokens[k]; -1 for a row with no usable logit. Greedy rows equal argmax of step()'s logits.
+    int  (*step_sample)(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
+                        const SamplerParams *const *params, const uint64_t *draw, int *out_tokens);
 };
 
 // Pages seq would take to grow by add tokens.

@@ -168,7 +168,14 @@ int gen_next_token(Sampler *s, float *logits, const Tokenizer *tok, TextStop *ts
     *released = 0;
     int id = sample(s, logits);
     if (id < 0) return -1;
-    sampler_accept(s, id);
+    return gen_accept_token(s, id, tok, ts, eos, n_eos, n_gen, cap_tokens, ctx_full, finish, released);
+}
+
+int gen_accept_token(Sampler *s, int id, const Tokenizer *tok, TextStop *ts, const int *eos, int n_eos, int n_gen,
+                     int cap_tokens, int ctx_full, const char **finish, size_t *released) {
+    *finish = NULL;
+    *released = 0;
+    if (s) sampler_accept(s, id);
     for (int k = 0; k < n_eos; k++)
         if (id == eos[k]) { *finish = "stop"; return id; }
     *released = textstop_push(ts, tok, id);

@@ -1,7 +1,7 @@
 // generate.h — the generation loop shared by `run`, `chat` and the batch engine: prefill a prompt in chunks,
 // decode one token at a time, stream the decoded text, stop on EOS / stop strings / max tokens / a full context.
 // Also the pieces both text commands need: backend choice and their common command-line options.
-// defines: TextStop, GenParams, GenResult, generate, gen_next_token, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, gen_open_model, GenCli, gen_cli_*
+// defines: TextStop, GenParams, GenResult, generate, gen_next_token, gen_accept_token, gen_reuse_prefix, gen_tokenize, gen_default_eos, utf8_valid, engine_open, gen_open_model, GenCli, gen_cli_*
 #pragma once
 #include <signal.h>
 #include <stddef.h>
@@ -64,6 +64,10 @@ int  generate(Engine *e, int seq, const Tokenizer *tok, Sampler *s, const int *p
 // (at ts->text + ts->n_text - *released).
 int  gen_next_token(Sampler *s, float *logits, const Tokenizer *tok, TextStop *ts, const int *eos, int n_eos,
                     int n_gen, int cap_tokens, int ctx_full, const char **finish, size_t *released);
+// The second half of gen_next_token, for a token chosen elsewhere (an engine that samples on the GPU): records id
+// in s (NULL: no sampler kept) and checks the stop conditions as above. Returns id.
+int  gen_accept_token(Sampler *s, int id, const Tokenizer *tok, TextStop *ts, const int *eos, int n_eos, int n_gen,
+                      int cap_tokens, int ctx_full, const char **finish, size_t *released);
 void gen_result_free(GenResult *r);
 // Readies sequence seq, whose cache holds cached[0, n_cached), for the prompt ids: keeps the longest common
 // prefix (at most n_ids - 1: the last prompt token must be fed to get logits), cutting the cache back with
