@@ -9,8 +9,9 @@
 // tiles would read every weight twice: bench/gemm measured 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a
 // 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives every SM
 // work (128x256, then 128x128, 64x128, 64x64).
-// Split-K: the wgmma kernels split K by themselves when the tiles would leave half the SMs idle (wg_splits); their
-// partial sums meet in a scratch slab and are added in a fixed order, so results are the same run after run. The
+// Split-K: the wgmma kernels can split K (launch_gemm_ex splits > 1, or a plan); their partial sums meet in a
+// scratch slab and are added in a fixed order, so results are the same run after run. Off by default (slower in
+// every case measured so far: see wg_splits). The
 // mma.sync tiles' split-K (launch_gemm_ex with splits > 1: red.global.add.f32 into C) is for benchmarks only: the
 // order of its float additions varies (3+ splits, or add mode), and greedy decoding should repeat exactly.
 #include "gpu_ops.h"
@@ -77,13 +78,13 @@ enum { SK_WS_BYTES = 64 << 20, SK_COUNTERS = 1 << 16, SK_MAX_SPLITS = 8 };
 static CUcontext sk_ctx;
 static CUdeviceptr sk_ws, sk_cnt;
 
-// Splits for a wgmma launch: requested (>= 1) or, for 0, enough (tile, split) units to give every SM work when the
-// tiles alone leave half of them idle, each split keeping at least 4 slices of K; capped by the scratch.
+// Splits for a wgmma launch: as requested (>= 1; capped by K and the scratch). Automatic (0) means none: measured on
+// the H200, splitting made every shape tried slower (FP8 o at M = 1: 12.2 -> 19.8 us with 2 splits; BF16 128x256
+// at M = 256: 54 -> 80 us with 4), so it stays available to the plan file and the sweep only.
 static int wg_splits(Gpu *g, int req, int tiles, int M, int N, int nk) {
-    int sms = g->sm_count > 0 ? g->sm_count : 132, S = req;
-    if (S <= 0) S = 2 * tiles <= sms ? sms / tiles : 1;
+    int S = req;
+    if (S <= 0) S = 1;
     if (S > SK_MAX_SPLITS) S = SK_MAX_SPLITS;
-    if (req <= 0 && S > nk / 4) S = nk / 4;
     if (S > nk) S = nk;
     while (S > 1 && (size_t)S * M * N * 4 > SK_WS_BYTES) S--;
     if (tiles > SK_COUNTERS) S = 1;
