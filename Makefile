@@ -25,7 +25,7 @@ ifeq ($(wildcard $(CUDA)/lib64/libcublas.so),)
 BENCHES := $(filter-out $(B)/bench/gemm,$(BENCHES))  # bench/gemm needs cuBLAS from the toolkit
 endif
 
-.PHONY: all test clean bench run fuzz
+.PHONY: generate all test clean bench run fuzz
 all: qwen3-ptx $(TESTS)
 
 qwen3-ptx: $(CMD_OBJ) $(LIB_OBJ)
@@ -78,10 +78,26 @@ $(B)/fuzz_gguf: tests/fuzz_gguf.c gguf/gguf.c gguf/quants.c gguf/gguf.h gguf/qua
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
 		-o $@ tests/fuzz_gguf.c gguf/gguf.c gguf/quants.c
 
-# --- the main job: a synthetic Qwen3-0.6B (unless MODEL= points at a real GGUF) generating from a prompt ---
-MODEL  ?= models/qwen3-0.6b-q8_0.gguf
-PROMPT ?= Explain in one paragraph why the sky is blue.
+# --- the main job: a batch of chat requests (OpenAI Batch JSONL) through the batch engine, on a synthetic Qwen3-0.6B
+# unless MODEL= points at a real GGUF; the progress bar and summary go to stderr, the results to $(RESULTS).
+# `make generate` runs one prompt instead.
+MODEL    ?= models/qwen3-0.6b-q8_0.gguf
+REQUESTS ?= 256
+RESULTS  ?= models/results.jsonl
+PROMPT   ?= Explain in one paragraph why the sky is blue.
+TOPICS   := the sky,the sea,volcanoes,bread,prime numbers,the moon,bees,glaciers,trains,tea,chess,rivers,clouds,rust,owls,jazz
 run: qwen3-ptx
+	@sh tests/setup.sh
+	@[ -f "$(MODEL)" ] || { mkdir -p models && ./qwen3-ptx synth --size 0.6b --type q8_0 --seed 1 -o "$(MODEL)"; }
+	@mkdir -p models && i=0; while [ $$i -lt $(REQUESTS) ]; do \
+	    t=$$(echo "$(TOPICS)" | cut -d, -f$$(( i % 16 + 1 ))); \
+	    printf '{"custom_id": "req-%d", "method": "POST", "url": "/v1/chat/completions", "body": {"messages": [{"role": "user", "content": "Tell me about %s, request %d."}], "max_tokens": 128, "temperature": 0.7, "seed": %d}}\n' $$i "$$t" $$i $$i; \
+	    i=$$((i + 1)); done > models/requests.jsonl
+	@rm -f "$(RESULTS)"
+	./qwen3-ptx batch -m "$(MODEL)" -i models/requests.jsonl -o "$(RESULTS)"
+	@echo "first result:"; head -n 1 "$(RESULTS)"
+
+generate: qwen3-ptx
 	@sh tests/setup.sh
 	@[ -f "$(MODEL)" ] || { mkdir -p models && ./qwen3-ptx synth --size 0.6b --type q8_0 --seed 1 -o "$(MODEL)"; }
 	./qwen3-ptx run -m "$(MODEL)" -p "$(PROMPT)" -n 64

@@ -35,7 +35,7 @@ static void usage(FILE *out) {
         "                           last line (a killed writer) is cut away, new results are appended\n"
         "      --backend B          auto (GPU, else the CPU reference), gpu or cpu (default auto)\n"
         "      --dtype D            GPU weights: bf16 or fp8 (e4m3, 128x128 block scales) (default bf16)\n"
-        "      --max-seqs N         sequences decoded together (default 64 on the GPU, 4 on the CPU)\n"
+        "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"
         "                           0 = the model's); a reply that fills it ends with finish_reason \"length\"\n"
         "      --prefill-budget N   prompt tokens prefilled per scheduler step, over all sequences (default 512)\n"
@@ -256,7 +256,7 @@ int cmd_batch(int argc, char **argv) {
     }
     free(input);
 
-    // --- the engine: sized for the job (64 sequences on the GPU, 4 on the CPU unless --max-seqs) ---
+    // --- the engine: sized for the job (256 sequences on the GPU: the paged KV pool decides how many run at once, 4 on the CPU unless --max-seqs) ---
     BatchStats st = { 0 };
     int rc = 0;
     Engine *e = NULL;
@@ -264,12 +264,12 @@ int cmd_batch(int argc, char **argv) {
     if (n_reqs && !sink.write_failed) {
         if (!strcmp(backend, "auto")) {
             char why[256] = "";
-            e = gpu_engine_create(&m, max_seqs ? max_seqs : 64, ctx, why, sizeof why);
+            e = gpu_engine_create(&m, max_seqs ? max_seqs : 256, ctx, why, sizeof why);
             if (!e) {
                 fprintf(stderr, "qwen3-ptx: no usable GPU (%s), using the CPU reference\n", why);
                 e = cpu_engine_create(&m, max_seqs ? max_seqs : 4, ctx);
             }
-        } else e = engine_open(&m, backend, max_seqs ? max_seqs : !strcmp(backend, "gpu") ? 64 : 4, ctx, err, sizeof err);
+        } else e = engine_open(&m, backend, max_seqs ? max_seqs : !strcmp(backend, "gpu") ? 256 : 4, ctx, err, sizeof err);
         if (!e) die("%s", err[0] ? err : "cannot create the engine");
         engine_name = e->name;
 
