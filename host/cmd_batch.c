@@ -256,7 +256,8 @@ int cmd_batch(int argc, char **argv) {
     }
     free(input);
 
-    // --- the engine: sized for the job (256 sequences on the GPU: the paged KV pool decides how many run at once, 4 on the CPU unless --max-seqs) ---
+    // --- the engine: 256 sequence slots on the GPU (the paged KV pool decides how many run at once), 4 on the
+    // CPU, unless --max-seqs ---
     BatchStats st = { 0 };
     int rc = 0;
     Engine *e = NULL;
