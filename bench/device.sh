@@ -198,5 +198,10 @@ if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorabl
     timeout 540 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as bf16)" --peer .carry/llama-peer \
         --tsv "$LOG/throughput.tsv" ${THROUGHPUT_ARGS:-} > "$LOG/throughput.log" 2>&1
     say "bench/throughput rc=$?"; grep -v 'preempted' "$LOG/throughput.log" | tail -30 | tee -a "$SUM"
+    if [ -n "${THROUGHPUT_FP8:-}" ]; then  # the same workloads with FP8 weights (issue 7's target is stated for FP8)
+        QWEN3_DTYPE=fp8 timeout 300 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as fp8)" --peer none \
+            --workloads fixed --tsv "$LOG/throughput.tsv" > "$LOG/throughput-fp8.log" 2>&1
+        say "bench/throughput fp8 rc=$?"; grep -v 'preempted' "$LOG/throughput-fp8.log" | tail -12 | tee -a "$SUM"
+    fi
     python3 bench/plot_throughput.py "$LOG/throughput.tsv" "$OUT/throughput.png" 2>&1 | tee -a "$SUM"
 fi
