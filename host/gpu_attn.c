@@ -6,6 +6,13 @@
 // CTA per token (split: mixed blocks spread over CTAs); for large T one CTA per block (no CTAs that only exit).
 // When that still leaves SMs idle (decode of a few sequences), each unit's keys are split over a cluster of up to
 // 8 CTAs that merge their partial softmax states through distributed shared memory (no scratch memory needed).
+//
+// Prefill runs (issue 6): launch_attention_host also gets the step's slots and positions on the host; every run of
+// at least min_run tokens holding consecutive positions of one slot (a prefill chunk) goes to the wgmma + TMA kernel
+// of ptx/attn_wg.ptx (launch_attention_wg, one launch per run), the tokens between runs to attention.ptx (one launch
+// per stretch; a decode step is one stretch, launched exactly as launch_attention would).
+// QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N.
+#include <stdlib.h>
 #include "gpu_ops.h"
 #include "kv_pages.h"
 #include "util.h"
@@ -62,4 +69,85 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
                       int n_kv, int head_dim, int max_pages, float scale) {
     launch_attention_tb(g, out, q, k_pool, v_pool, block_table, tok_slot, tok_pos, T, n_head, n_kv, head_dim,
                         max_pages, scale, 0, -1, 0);
+}
+
+// ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx
+// Must match ptx/attn_wg.ptx: 128 query rows per CTA, 384 threads, Q (32 KB) + 2 stages of K and V tiles (64 KB each)
+// + 5 mbarriers.
+enum { WG_ROWS = 128, WG_THREADS = 384, WG_BOX = 64, ATT_WG_MIN_RUN = 128 };
+static const unsigned WG_SMEM = 2 * 16384 + 2 * 65536 + 5 * 8;
+
+// One run: tokens 0..n-1 at positions pos0 .. pos0+n-1 of the slot whose block-table row is bt_row (int32
+// [max_pages]); q and out already point at the run's first token. pool_pages: pages in each pool (scratch included):
+// the TMA maps cover the whole pool.
+void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                         CUdeviceptr bt_row, int n, int pos0, int n_head, int n_kv, int head_dim, int max_pages,
+                         int pool_pages, float scale) {
+    static CUcontext fn_ctx;
+    static CUfunction fn;
+    if (head_dim != ATT_HEAD_DIM) die("launch_attention_wg: head_dim %d is not supported (only 128)", head_dim);
+    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
+        die("launch_attention_wg: %d query heads over %d kv heads is not supported", n_head, n_kv);
+    if (n < 0 || pos0 < 0 || pool_pages <= 0 || max_pages <= 0 || (int64_t)pos0 + n > (int64_t)max_pages * KV_PAGE)
+        die("launch_attention_wg: bad run n=%d pos0=%d (max_pages %d, pool_pages %d)", n, pos0, max_pages, pool_pages);
+    if ((q | k_pool | v_pool) % 16 || out % 4 || bt_row % 4)
+        die("launch_attention_wg: q and the pools must be 16-byte aligned, out and the block table 4-byte aligned");
+    if (n == 0) return;
+    if (fn_ctx != g->ctx) {
+        fn = gpu_kernel(g, "attn_wg", "attn_wg_h128");
+        fn_ctx = g->ctx;
+    }
+    CUtensorMap mq, mk, mv;
+    uint64_t q_cols = (uint64_t)n_head * ATT_HEAD_DIM, pool_rows = (uint64_t)pool_pages * n_kv * KV_PAGE;
+    gpu_tmap_2d(&mq, q, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)n, q_cols, q_cols * 2, WG_ROWS, WG_BOX,
+                CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&mk, k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
+                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&mv, v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
+                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    unsigned un = (unsigned)n, upos0 = (unsigned)pos0, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
+    Dim3 grid = { (un + WG_ROWS - 1) / WG_ROWS, uh, 1 }, block = { WG_THREADS, 1, 1 };
+    void *args[] = { &mq, &mk, &mv, &out, &bt_row, &un, &upos0, &uh, &uG, &scale };
+    gpu_launch(g, fn, grid, block, WG_SMEM, NULL, args, "attn_wg_h128");
+}
+
+// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none).
+void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
+                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
+                           float scale, int min_run) {
+    size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
+    int rest = 0;                                 // first token not yet launched
+    for (int t = 0; t < T && min_run > 0;) {
+        int e = t + 1;
+        while (e < T && h_slot[e] == h_slot[t] && h_pos[e] == h_pos[t] + (e - t)) e++;
+        if (e - t >= min_run) {
+            if (t > rest)
+                launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, block_table, tok_slot + 4 * rest,
+                                 tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages, scale);
+            CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
+            launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, bt_row, e - t, h_pos[t], n_head, n_kv,
+                                head_dim, max_pages, pool_pages, scale);
+            rest = e;
+        }
+        t = e;
+    }
+    if (T > rest)
+        launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, block_table, tok_slot + 4 * rest,
+                         tok_pos + 4 * rest, T - rest, n_head, n_kv, head_dim, max_pages, scale);
+}
+
+void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
+                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
+                           float scale) {
+    static int min_run = -1;
+    if (min_run < 0) {
+        const char *env = getenv("QWEN3_ATTN_WG");
+        min_run = env && *env ? atoi(env) : ATT_WG_MIN_RUN;
+        if (min_run == 1 && env && *env) min_run = ATT_WG_MIN_RUN;  // "1" means on, with the default threshold
+        if (min_run < 0) min_run = 0;
+    }
+    launch_attention_runs(g, out, q, k_pool, v_pool, block_table, tok_slot, tok_pos, h_slot, h_pos, T, n_head, n_kv,
+                          head_dim, max_pages, pool_pages, scale, min_run);
 }

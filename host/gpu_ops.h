@@ -48,6 +48,14 @@ void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdevi
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
                       int n_kv, int head_dim, int max_pages, float scale);
+// The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
+// tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
+// (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,
+// scratch page included (the kernel's TMA maps span the pool).
+void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
+                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
+                           float scale);
 
 // C[M][N] (op)= A[M][K] . W[N][K]^T, bf16 inputs, f32 accumulation. K % 64 == 0, N % 64 == 0, any M >= 1.
 enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (residual) */ };

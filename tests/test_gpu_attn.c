@@ -4,6 +4,9 @@
 // asserted). Every slot's pages are a random, shuffled set of the pool's (plus spare pages no one owns), and cache
 // positions past what a slot holds, and the spare pages, are poisoned with NaN: a read past a sequence's end or
 // through the wrong table entry fails the test.
+// The wgmma + TMA prefill kernel (ptx/attn_wg.ptx, reached through launch_attention_runs: runs of consecutive
+// positions of one slot) is checked the same way: prefill from zero, continuations, GQA 2/4/5/8, mixed batches
+// split between the two kernels.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "gpu_test.h"
 #include "../host/gpu_ops.h"
@@ -15,8 +18,15 @@
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                          CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
                          int n_kv, int head_dim, int max_pages, float scale, int tb, int split, int kv_split);
+// host/gpu_attn.c: runs of >= min_run consecutive positions of one slot to ptx/attn_wg.ptx, the rest to the above
+void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
+                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
+                           float scale, int min_run);
 
 enum { HD = 128, PAGE = 64, SPARE_PAGES = 5 };
+// bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
+#define ATT_TOL 5e-3
 
 // A random permutation of the pool's n_pages page ids: its first max_seqs*max_pages entries are the block table
 // [max_seqs][max_pages] (so a slot's pages are scattered over the pool, in no order), the rest spare pages.
@@ -72,9 +82,10 @@ static void attn_ref_one(void *ctx, int64_t i) {
 
 // Builds the batch (chunk after chunk, or round-robin over the chunks when interleave), runs the kernel with tb,
 // checks every output is written and finite, that the row past the output is untouched, and returns the relative
-// error against the fp64 reference.
-static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
-                       int tb, int split, int kv_split, double q_amp) {
+// error against the fp64 reference. wg_min_run > 0: through launch_attention_runs (runs of at least that many
+// tokens to the wgmma kernel) instead of launch_attention_tb.
+static double run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                          int tb, int split, int kv_split, double q_amp, int wg_min_run) {
     int n_head = n_kv * gqa, T = 0;
     for (int c = 0; c < nch; c++) T += ch[c].n;
     int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
@@ -131,8 +142,12 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
     gpu_upload(&G, dpos, pos, T * 4);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, tb, split,
-                        kv_split);
+    if (wg_min_run > 0)
+        launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages,
+                              n_pages, scale, wg_min_run);
+    else
+        launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, tb,
+                            split, kv_split);
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
 
@@ -146,6 +161,23 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
     AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, scale, ref };
     parallel_for((int64_t)T * n_head, attn_ref_one, &a);
     err = rel_err(out, ref, n_out);
+    if (isfinite(err) && err >= ATT_TOL) {  // where it goes wrong: the worst element, and which tokens are off
+        size_t worst = 0, bad_tok = 0, first_bad = (size_t)-1;
+        double wd = 0, rms = 0;
+        for (size_t i = 0; i < n_out; i++) rms += ref[i] * ref[i];
+        rms = sqrt(rms / (double)n_out);
+        for (size_t i = 0; i < n_out; i++) if (fabs(out[i] - ref[i]) > wd) { wd = fabs(out[i] - ref[i]); worst = i; }
+        for (int tt = 0; tt < T; tt++) {
+            double m = 0;
+            for (size_t i = (size_t)tt * n_head * HD; i < (size_t)(tt + 1) * n_head * HD; i++)
+                if (fabs(out[i] - ref[i]) > m) m = fabs(out[i] - ref[i]);
+            if (m > 0.05 * rms) { bad_tok++; if (first_bad == (size_t)-1) first_bad = (size_t)tt; }
+        }
+        size_t wt = worst / ((size_t)n_head * HD);
+        printf("  worst: token %zu (slot %d pos %d) head %zu dim %zu: got %.5f want %.5f (rms %.4f); %zu of %d tokens "
+               "off by > 5%% of rms, first token %zd\n", wt, slot[wt], pos[wt], worst / HD % n_head, worst % HD,
+               out[worst], ref[worst], rms, bad_tok, T, first_bad == (size_t)-1 ? (ssize_t)-1 : (ssize_t)first_bad);
+    }
     if (!isfinite(err)) {
         size_t bad = 0, first = 0;
         for (size_t i = 0; i < n_out; i++) if (!isfinite(out[i])) { if (!bad) first = i; bad++; }
@@ -161,8 +193,11 @@ static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk
     return err;
 }
 
-// bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
-#define ATT_TOL 5e-3
+static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                       int tb, int split, int kv_split, double q_amp) {
+    return run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tb, split, kv_split, q_amp, 0);
+}
+
 static const int tbs[] = { 0, 1, 3 };  // default blocks, one token per CTA, odd blocks (partial at the end)
 
 static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
@@ -228,10 +263,62 @@ static void attn_mixed_batch(void) {
     }
 }
 
+// --- the wgmma + TMA prefill kernel (ptx/attn_wg.ptx)
+static void check_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                     double q_amp, int min_run, const char *what) {
+    double e = run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run);
+    CHECK(e < ATT_TOL, "wgmma kernel, %s: n_kv %d G %d (runs of >= %d tokens to attn_wg): rel err %.3g (tolerance %g; "
+          "inf = a NaN/stray write, see the lines above)", what, n_kv, gqa, min_run, e, ATT_TOL);
+}
+
+// One sequence from position 0, every length around the 64-key page and 128-row block edges, GQA 2, 4, 8.
+static void attn_wg_prefill_from_zero(void) {
+    NEED_GPU();
+    static const int wl[] = { 1, 63, 64, 65, 127, 128, 129, 1000 };
+    static const int gq[] = { 2, 4, 8 };
+    for (int gi = 0; gi < 3; gi++)
+        for (int li = 0; li < 8; li++) {
+            Chunk c = { 1, 0, wl[li] };
+            char what[64];
+            snprintf(what, sizeof what, "prefill len %d", wl[li]);
+            check_wg(2, gq[gi], 2, 1024, &c, 1, 0, 1.0, 1, what);
+        }
+    Chunk c = { 0, 0, 4095 };
+    check_wg(1, 4, 1, 4096, &c, 1, 0, 1.0, 1, "prefill len 4095");
+    Chunk d = { 0, 0, 4096 };
+    check_wg(2, 5, 1, 4096, &d, 1, 0, 2.0, 1, "prefill len 4096, G 5, sharper softmax");
+    Chunk l = { 1, 0, 8193 };  // the long one: 65 key tiles, the last holding one key
+    check_wg(1, 2, 2, 8256, &l, 1, 0, 1.0, 1, "prefill len 8193");
+}
+
+// Chunks that continue a cached prefix (attend to earlier pages; starts inside a page and inside a 128-key tile),
+// two or three runs in one batch (one launch each).
+static void attn_wg_continuation(void) {
+    NEED_GPU();
+    Chunk c[] = { { 0, 4095 - 300, 300 }, { 2, 999 - 129, 129 } };
+    check_wg(2, 4, 3, 4096, c, 2, 0, 4.0, 1, "continuation to 4095 + 999");
+    Chunk d[] = { { 1, 64, 65 } };
+    check_wg(4, 8, 2, 256, d, 1, 0, 1.0, 1, "continuation 64..128");
+    Chunk e[] = { { 0, 100, 1 }, { 1, 1000, 1000 }, { 2, 130, 63 } };
+    for (int g = 2; g <= 8; g *= 2) check_wg(2, g, 3, 2048, e, 3, 0, 2.0, 1, "continuations 100+1, 1000+1000, 130+63");
+}
+
+// Mixed batches split between the kernels: runs of >= 128 tokens to attn_wg, decode tokens and short chunks to
+// attention.ptx (in chunk order, and interleaved token by token, where nothing is a run).
+static void attn_wg_mixed(void) {
+    NEED_GPU();
+    Chunk c[] = { { 3, 0, 129 }, { 0, 62, 1 }, { 1, 0, 65 }, { 4, 127, 1 }, { 2, 900, 300 }, { 5, 0, 1 } };
+    static const int gq[] = { 2, 4, 5, 8 };
+    for (int gi = 0; gi < 4; gi++) {
+        check_wg(2, gq[gi], 6, 1280, c, 6, 0, 1.0, 128, "mixed");
+        check_wg(2, gq[gi], 6, 1280, c, 6, 1, 1.0, 128, "mixed interleaved");
+    }
+}
+
 // Timings (printed): a 4096-token prefill of one sequence and a 32-sequence decode step at context 4096,
 // Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
 static void time_attn(const char *label, int T, const int *slot, const int *pos, int max_seqs, int max_ctx,
-                      double flops, double bytes, int kv_split) {
+                      double flops, double bytes, int kv_split, int wg) {
     int n_kv = 8, n_head = 32, max_pages = (max_ctx + PAGE - 1) / PAGE, n_pages = max_seqs * max_pages;
     size_t cache_n = (size_t)n_pages * n_kv * PAGE * HD;
     int *table = shuffled_pages(n_pages);  // scattered pages, as a long-running pool has
@@ -247,15 +334,18 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     gpu_upload(&G, dslot, slot, T * 4);
     gpu_upload(&G, dpos, pos, T * 4);
     float scale = 1.0f / sqrtf((float)HD);
-    launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1,
-                        kv_split);
+#define LAUNCH() do { if (wg) \
+        launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages, \
+                              n_pages, scale, 128); \
+    else launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1, \
+                             kv_split); } while (0)
+    LAUNCH();
     GpuTimer tm;
     gpu_timer_init(&tm);
     gpu_timer_start(&G, &tm);
     int iters = 10;
-    for (int i = 0; i < iters; i++)
-        launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1,
-                            kv_split);
+    for (int i = 0; i < iters; i++) LAUNCH();
+#undef LAUNCH
     double ms = gpu_timer_stop_ms(&G, &tm) / iters;
     gpu_timer_free(&tm);
     printf("  time %-34s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", label, ms * 1e3, flops / (ms * 1e-3) / 1e12,
@@ -267,19 +357,26 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
 static void attn_timings(void) {
     NEED_GPU();
     printf("  %s, %d SMs\n", G.name, G.sm_count);
-    enum { L = 4096, B = 32 };
-    int *slot = xmalloc(L * sizeof(int)), *pos = xmalloc(L * sizeof(int));
+    enum { L = 4096, B = 32, LL = 16384 };
+    int *slot = xmalloc(LL * sizeof(int)), *pos = xmalloc(LL * sizeof(int));
     // prefill: causal, so sum over tokens of (pos+1) keys; 4 flops per (row, key, dim) (QK and PV)
     for (int i = 0; i < L; i++) { slot[i] = 0; pos[i] = i; }
     double keys = (double)L * (L + 1) / 2, qo_bytes = 2.0 * L * 32 * HD * 2;
     // bytes: what must cross HBM at least (K, V, Q, out), not what the kernel reads (K/V rows again per block)
-    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * L * 8 * HD * 2 + qo_bytes, 0);
+    time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * L * 8 * HD * 2 + qo_bytes, 0,
+              0);
+    time_attn("prefill 4096 wgmma (attn_wg)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys,
+              2.0 * L * 8 * HD * 2 + qo_bytes, 0, 1);
+    for (int i = 0; i < LL; i++) { slot[i] = 0; pos[i] = i; }
+    double keys16 = (double)LL * (LL + 1) / 2, qo16 = 2.0 * LL * 32 * HD * 2, kv16 = 2.0 * LL * 8 * HD * 2;
+    time_attn("prefill 16384 (8B heads)", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 0);
+    time_attn("prefill 16384 wgmma (attn_wg)", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 1);
     for (int i = 0; i < B; i++) { slot[i] = i; pos[i] = L - 1; }
     double kvbytes = (double)B * 8 * L * HD * 2 * 2;
-    time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes, 0);
+    time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes, 0, 0);
     for (int i = 0; i < 1; i++) { slot[i] = 0; pos[i] = L - 1; }
-    time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 0);
-    time_attn("decode 1 seq x 4096, no kv split", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 1);
+    time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 0, 0);
+    time_attn("decode 1 seq x 4096, no kv split", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 1, 0);
     free(slot); free(pos);
 }
 
@@ -290,6 +387,9 @@ int main(void) {
     RUN(attn_prefill_continuation);
     RUN(attn_decode_batch);
     RUN(attn_mixed_batch);
+    RUN(attn_wg_prefill_from_zero);
+    RUN(attn_wg_continuation);
+    RUN(attn_wg_mixed);
     RUN(attn_timings);
     gpu_test_end();
     return test_end();
