@@ -7,9 +7,17 @@
 // is at position tok_pos[t] of slot tok_slot[t]; its K/V go to page block_table[slot][pos / 64]. Pages are taken
 // on the host (kv_pages.c) before a step, all or none, and the changed rows of the table are copied to the device
 // ahead of the step. Everything in the step runs on one stream without a host sync until the logits come back.
+//
+// Sampling on the device (step_sample, issue 7): a decode step of 256 rows would otherwise copy 256 x 151,936
+// f32 = 155 MB of logits over PCIe and sample them on the CPU. Instead every step also writes its tokens into a
+// device history [max_seqs + 1][max_ctx] (ptx/history.ptx, the first kernel of the step, so it is in the decode
+// graphs too), and after the step launch_sample (ptx/sample.ptx, outside the graph: its parameters change every
+// step) turns the wanted rows' logits into token ids, reading each sequence's history row for the penalties;
+// only 4 bytes a row come back.
 #include "engine.h"
 #include "gemm_plan.h"
 #include "gpu_ops.h"
+#include "gpu_sample.h"
 #include "util.h"
 #include <math.h>
 #include <stdio.h>
@@ -52,6 +60,12 @@ typedef struct {
     // activations of one step (see gpu_ops.h for the layouts)
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
     CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
+    // device sampling: history int32 [max_seqs + 1][max_ctx] (row max_seqs: the padding rows'), the wanted rows'
+    // parameters GpuSampleParams [STEP_TOKENS] and their tokens int32 [STEP_TOKENS], staged through pinned h_sp, h_tok
+    CUdeviceptr history, sample_params, sample_out;
+    GpuSampleParams *h_sp;
+    int *h_tok;
+    CUfunction fn_history;  // history_scatter, loaded before any graph capture
     int *h_in;            // pinned host staging of the step's inputs: tokens, slots, positions, rows [4][STEP_TOKENS]
     // The paged cache: kv.table (pinned, [max_seqs + 1][max_pages], the last row the padding rows' scratch slot)
     // is the host copy of block_table; its changed rows are uploaded before each step.
@@ -84,6 +98,11 @@ static void enqueue_step(GpuEngine *e, int T, int n_out) {
     CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, (char *)e->h_in + 2 * in, T * sizeof(int), g->stream));
     if (n_out > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, (char *)e->h_in + 3 * in, n_out * sizeof(int), g->stream));
 
+    // --- the step's tokens into the sequences' histories (the sampler's penalties read them) ---
+    unsigned uT = (unsigned)T, urow = (unsigned)e->base.max_ctx;
+    Dim3 hgrid = { (uT + 127) / 128, 1, 1 }, hblock = { 128, 1, 1 };
+    CUfunction history_scatter = e->fn_history;
+    GPU_LAUNCH(g, history_scatter, hgrid, hblock, 0, &e->history, &e->tokens, &e->tok_slot, &e->tok_pos, &uT, &urow);
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
@@ -110,9 +129,11 @@ static void enqueue_step(GpuEngine *e, int T, int n_out) {
 }
 
 // Runs T tokens (token t at position pos[t] of slot slot[t]); writes the logits of rows out_rows[0..n_out) of the
-// step to host_logits. Decode-shaped steps (every row out) are padded to their bucket and go through a CUDA graph.
+// step to host_logits, or, with host_tokens, samples them on the device with the parameters already in
+// e->h_sp[0..n_out) and writes the tokens there. Decode-shaped steps (every row out) are padded to their bucket and
+// go through a CUDA graph.
 static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
-                    int n_out, float *host_logits) {
+                    int n_out, float *host_logits, int *host_tokens) {
     Gpu *g = &e->g;
     int *in = e->h_in;
     KvPages *kv = &e->kv;
@@ -152,9 +173,15 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     } else {
         enqueue_step(e, T, n_out);
     }
-    if (n_out > 0)
+    if (n_out > 0 && host_tokens) {  // the logits rows are compact: row j is out_rows[j]'s, with h_sp[j]
+        CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, e->h_sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
+        launch_sample(g, e->sample_out, e->logits, e->sample_params, n_out, e->c.vocab);
+        CU_CHECK(cuMemcpyDtoHAsync(e->h_tok, e->sample_out, (size_t)n_out * sizeof(int), g->stream));
+    } else if (n_out > 0) {
         CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * e->c.vocab * sizeof(float), g->stream));
+    }
     CU_CHECK(cuStreamSynchronize(g->stream));
+    if (n_out > 0 && host_tokens) memcpy(host_tokens, e->h_tok, (size_t)n_out * sizeof(int));
 }
 
 // ---------------------------------------------------------------- engine.h interface
@@ -207,13 +234,13 @@ static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *log
         for (int t = 0; t < T; t++) { slot[t] = seq; pos[t] = e->seq_len[seq] + t; rows[t] = t; }
         int last_chunk = done + T == n;
         if (all_logits) {
-            forward(e, tokens + done, slot, pos, T, rows, T, all_logits + (size_t)done * V);
+            forward(e, tokens + done, slot, pos, T, rows, T, all_logits + (size_t)done * V, NULL);
             if (last_chunk && logits) memcpy(logits, all_logits + (size_t)(n - 1) * V, V * sizeof(float));
         } else if (last_chunk && logits) {
             rows[0] = T - 1;
-            forward(e, tokens + done, slot, pos, T, rows, 1, logits);
+            forward(e, tokens + done, slot, pos, T, rows, 1, logits, NULL);
         } else {  // an earlier chunk, or logits not wanted: skip the head entirely
-            forward(e, tokens + done, slot, pos, T, rows, 0, NULL);
+            forward(e, tokens + done, slot, pos, T, rows, 0, NULL, NULL);
         }
         e->seq_len[seq] += T;
     }
@@ -241,16 +268,18 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
     for (int done = 0; done < n; done += STEP_TOKENS) {
         int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS;
         for (int t = 0; t < T; t++) { pos[t] = e->seq_len[seqs[done + t]]; rows[t] = t; }
-        forward(e, tokens + done, seqs + done, pos, T, rows, T, logits + (size_t)done * e->c.vocab);
+        forward(e, tokens + done, seqs + done, pos, T, rows, T, logits + (size_t)done * e->c.vocab, NULL);
         for (int t = 0; t < T; t++) e->seq_len[seqs[done + t]]++;
     }
     return 0;
 }
 
 // A mixed step in forward() pieces of at most STEP_TOKENS tokens. A decode-shaped piece (every row wanted, as
-// when no prompt is being prefilled) still replays its CUDA graph.
-static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
-    GpuEngine *e = (GpuEngine *)eb;
+// when no prompt is being prefilled) still replays its CUDA graph. With params (step_sample), the wanted rows are
+// sampled on the device and out_tokens gets their ids instead of logits getting their rows.
+static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits,
+                    const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
+    Engine *eb = &e->base;
     int *add = e->step_add, rc = 0;  // tokens of this call per sequence
     memset(add, 0, eb->max_seqs * sizeof(int));
     for (int i = 0; i < n && !rc; i++) {
@@ -263,20 +292,39 @@ static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const
         } else if (check_seq(e, seqs[i], ++add[seqs[i]])) rc = -1;
     }
     if (!rc) rc = take_pages(e, add);
-    int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS];
+    int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS], k = 0;  // k: wanted rows so far
     float *out = logits;
+    size_t hrow = (size_t)eb->max_ctx * sizeof(int);
     for (int done = 0; done < n && !rc;) {
         int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS, n_out = 0;
         for (int t = 0; t < T; t++) {
             slot[t] = seqs[done + t];
             pos[t] = e->seq_len[slot[t]]++;  // positions in order; the cache holds them after this step
-            if (want[done + t]) rows[n_out++] = t;
+            if (!want[done + t]) continue;
+            if (params)  // the history the penalties see: the sequence's tokens up to this one
+                e->h_sp[n_out] = gpu_sample_params(params[k + n_out], e->history + (size_t)slot[t] * hrow, pos[t] + 1,
+                                                   draw[k + n_out]);
+            rows[n_out++] = t;
         }
-        forward(e, tokens + done, slot, pos, T, rows, n_out, out);
-        out += (size_t)n_out * e->c.vocab;
+        if (params) {
+            forward(e, tokens + done, slot, pos, T, rows, n_out, NULL, out_tokens + k);
+        } else {
+            forward(e, tokens + done, slot, pos, T, rows, n_out, out, NULL);
+            out += (size_t)n_out * e->c.vocab;
+        }
+        k += n_out;
         done += T;
     }
     return rc;
+}
+
+static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
+    return run_step((GpuEngine *)eb, n, seqs, tokens, want, logits, NULL, NULL, NULL);
+}
+
+static int gpu_step_sample(Engine *eb, int n, const int *seqs, const int *tokens, const char *want,
+                           const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
+    return run_step((GpuEngine *)eb, n, seqs, tokens, want, NULL, params, draw, out_tokens);
 }
 
 static void gpu_free_seq(Engine *eb, int seq) {
@@ -312,6 +360,8 @@ static void gpu_destroy(Engine *eb) {
         if (e->graph[b]) CU_CHECK(cuGraphExecDestroy(e->graph[b]));
     CU_CHECK(cuMemFreeHost(e->h_in));
     CU_CHECK(cuMemFreeHost(e->h_table));
+    CU_CHECK(cuMemFreeHost(e->h_sp));
+    CU_CHECK(cuMemFreeHost(e->h_tok));
     kvp_free(&e->kv);
     gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
@@ -369,6 +419,9 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->tok_slot = gpu_arena_alloc(a, T * 4);
     e->tok_pos = gpu_arena_alloc(a, T * 4);
     e->out_rows = gpu_arena_alloc(a, T * 4);
+    e->history = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * max_ctx * 4);
+    e->sample_params = gpu_arena_alloc(a, T * sizeof(GpuSampleParams));
+    e->sample_out = gpu_arena_alloc(a, T * 4);
     if (f8) {
         size_t kmax = max_k(c);
         e->a8 = gpu_arena_alloc(a, T * kmax);
@@ -494,6 +547,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     e->step_add = xcalloc(max_seqs, sizeof(int));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_sp, STEP_TOKENS * sizeof(GpuSampleParams), 0));
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_tok, STEP_TOKENS * sizeof(int), 0));
+    e->fn_history = gpu_kernel(g, "history", "history_scatter");
     // --- the page tables: every entry without a page, and the padding rows' whole row, point at the scratch
     // page (zeroed), so that no lookup can leave the pool ---
     int max_pages = kvp_pages_for(max_ctx);
@@ -524,6 +580,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->base.destroy = gpu_destroy;
     e->base.truncate = gpu_truncate;
     e->base.step = gpu_step;
+    e->base.step_sample = gpu_step_sample;
     e->base.n_pages = n_pages;
     e->base.free_pages = gpu_free_pages;
     if (getenv("QWEN3_VERBOSE"))

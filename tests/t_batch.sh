@@ -4,9 +4,11 @@
 # 1..20, a full context, a malformed line, a missing custom_id, a bad body, a duplicate id, an overlong prompt);
 # usage counts add up; every greedy and seeded result equals `qwen3-ptx run` with the same options (batching does
 # not change results) and --max-seqs 1 equals --max-seqs 4, and so does a KV pool of 2 pages that forces preemption
-# (QWEN3_KV_PAGES); a stop string cuts the text; resume after the output
+# (QWEN3_KV_PAGES); the engine's own sampling (step_sample, the default) gives the same lines as sampling on the
+# host (QWEN3_HOST_SAMPLING=1), greedy and seeded; a stop string cuts the text; resume after the output
 # is cut mid-line / at a line end / after kill -9 completes it with no duplicates; --shard 0/2 + 1/2 = all.
-# On a machine with a usable GPU: the same file through --backend gpu (one line per input, usage right).
+# On a machine with a usable GPU: the same file through --backend gpu (one line per input, usage right), and its
+# greedy lines with sampling on the GPU equal those with the GPU's logits sampled on the host.
 cd "$(dirname "$0")/.."
 BIN=./qwen3-ptx
 MODEL=build/tiny-f32.gguf
@@ -19,7 +21,8 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 ALL="batch_one_line_per_input batch_usage batch_errors batch_equals_run batch_max_seqs_1_equal batch_kv_pool_preempt batch_stop_string \
-batch_resume_mid_line batch_resume_line_end batch_resume_kill9 batch_shards batch_help batch_bad_option batch_gpu"
+batch_resume_mid_line batch_resume_line_end batch_resume_kill9 batch_shards batch_help batch_bad_option batch_gpu \
+batch_host_sampling_equal batch_gpu_device_sampling"
 
 if [ ! -x "$BIN" ]; then for c in $ALL; do skip "$c" "$BIN not built (make)"; done; exit 0; fi
 if ! "$BIN" batch --help > /dev/null 2>&1; then for c in $ALL; do skip "$c" "batch not built in"; done; exit 0; fi
@@ -186,6 +189,16 @@ r=$(check same "$T/out.jsonl" "$T/pool.jsonl"); np=$(grep -c 'preempted' "$T/poo
 if [ $rc -eq 0 ] && [ "$r" = ok ] && [ "$np" -gt 0 ]; then pass batch_kv_pool_preempt; echo "  $np preemptions"
 else fail batch_kv_pool_preempt "exit $rc, $r, $np preemptions: $(tail -c 300 "$T/pool.log")"; fi
 
+# --- sampling on the host (the logits of every wanted row copied out, sampler.c per slot) gives the same lines as
+# the engine's step_sample, which the runs above used; with the 2-page pool too (preempted sequences redraw) ---
+QWEN3_HOST_SAMPLING=1 batch -i "$T/in.jsonl" -o "$T/host.jsonl" > "$T/host.log" 2>&1; rc=$?
+r=$(check same "$T/out.jsonl" "$T/host.jsonl")
+QWEN3_HOST_SAMPLING=1 QWEN3_KV_PAGES=2 batch -i "$T/in.jsonl" -o "$T/hostpool.jsonl" --max-seqs 4 --prefill-budget 16 \
+    > "$T/hostpool.log" 2>&1; rc2=$?
+r2=$(check same "$T/pool.jsonl" "$T/hostpool.jsonl")
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass batch_host_sampling_equal
+else fail batch_host_sampling_equal "exit $rc/$rc2, $r, pool: $r2"; fi
+
 # --- a stop string from the middle of p1's text cuts it there ---
 stop=$(check pickstop "$T/out.jsonl")
 echo "{\"custom_id\": \"st-cut\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": \"Once upon a time\", \"max_tokens\": 20, \"temperature\": 0, \"stop\": $stop}}" > "$T/stop.jsonl"
@@ -238,7 +251,9 @@ else fail batch_bad_option "exit $rc: $(head -c 300 "$T/e.err")"; fi
 
 # --- the GPU backend where one is usable (SKIP otherwise) ---
 "$BIN" batch -m "$MODEL" --backend gpu -c $CTX -i "$T/in.jsonl" -o "$T/gpu.jsonl" > "$T/gpu.log" 2>&1; rc=$?
-if grep -q "no usable GPU" "$T/gpu.log"; then skip batch_gpu "$(head -c 200 "$T/gpu.log")"
+if grep -q "no usable GPU" "$T/gpu.log"; then
+    skip batch_gpu "$(head -c 200 "$T/gpu.log")"
+    skip batch_gpu_device_sampling "$(head -c 200 "$T/gpu.log")"
 else
     r=$(check count "$T/gpu.jsonl" "$N_IN"); u=$(check usage "$T/gpu.jsonl" $CTX)
     if [ $rc -eq 0 ] && [ "$r" = ok ] && [ "$u" = ok ] && grep -q 'backend gpu' "$T/gpu.log"; then
@@ -248,4 +263,12 @@ else
             [ "$(check get "$T/gpu.jsonl" $id)" = "$(check get "$T/out.jsonl" $id)" ] && same=$((same + 1)); done
         echo "  gpu greedy results equal to the cpu ones: $same of 5"
     else fail batch_gpu "exit $rc, $r, $u: $(tail -c 300 "$T/gpu.log")"; fi
+    # greedy rows: sample.ptx's argmax (lowest id on ties) == sampler.c's on the same logits, so the lines match
+    QWEN3_HOST_SAMPLING=1 "$BIN" batch -m "$MODEL" --backend gpu -c $CTX -i "$T/in.jsonl" -o "$T/gpuhost.jsonl" \
+        > "$T/gpuhost.log" 2>&1; rc=$?
+    bad=""; for id in c1 c2 p1 p2 p3-full-context st-never; do
+        [ "$(check get "$T/gpu.jsonl" $id)" = "$(check get "$T/gpuhost.jsonl" $id)" ] || bad="$bad $id"; done
+    r=$(check count "$T/gpuhost.jsonl" "$N_IN")
+    if [ $rc -eq 0 ] && [ "$r" = ok ] && [ -z "$bad" ]; then pass batch_gpu_device_sampling
+    else fail batch_gpu_device_sampling "exit $rc, $r, greedy lines differ:$bad"; fi
 fi

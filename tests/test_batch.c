@@ -260,10 +260,14 @@ static void idset_and_shards(void) {
 // the scheduler's admission by pages and its preemption are exercised; a preempted sequence's recomputed hash is
 // the same only if it is fed exactly the same tokens again.
 #define FMAX_SEQS 8
+#define FMAX_CTX 512
 typedef struct {
     Engine e;
     Qwen3Config cfg;
     int len[FMAX_SEQS];
+    int fed[FMAX_SEQS][FMAX_CTX];  // the tokens each sequence was fed (step_sample's penalty history)
+    float *sample_logits;          // step_sample's rows (2 x FMAX_SEQS x vocab)
+    int sampled_rows;              // rows sampled by step_sample
     uint64_t h[FMAX_SEQS];
     int max_decode_n, decode_calls, bad, prefill_since_decode, max_prefill_between;  // prefill tokens per step
     int pages, pages_used, max_pages_used, refused;  // the pool (0: none); calls refused for want of pages
@@ -279,6 +283,7 @@ static void fake_logits(Fake *f, int seq, float *logits) {
 }
 static void fake_feed(Fake *f, int seq, int tok) {
     if (f->pages) f->pages_used += kvp_pages_for(f->len[seq] + 1) - kvp_pages_for(f->len[seq]);
+    f->fed[seq][f->len[seq]] = tok;
     if (f->pages_used > f->max_pages_used) f->max_pages_used = f->pages_used;
     f->h[seq] = (f->h[seq] ^ (uint64_t)tok) * 0x100000001b3ull + (uint64_t)f->len[seq]++;
 }
@@ -337,6 +342,31 @@ static int fake_step(Engine *e, int n, const int *seqs, const int *tokens, const
     return 0;
 }
 
+// step_sample as engine.h specifies it, written independently of cpu.c: step(), then each wanted row through a
+// Sampler holding the sequence's fed tokens up to that row, its random stream rng_seed(seed) advanced draw times
+// (one draw per sampled token in sampler.c). The scheduler must give each row its own request's parameters and
+// the draw counter n_gen, or the lines differ from generate().
+static int fake_step_sample(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
+                            const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
+    Fake *f = (Fake *)e;
+    int V = f->cfg.vocab, k = 0;
+    if (fake_step(e, n, seqs, tokens, want, f->sample_logits)) return -1;
+    for (int i = 0; i < n; i++) {
+        if (!want[i]) continue;
+        int n_hist = f->len[seqs[i]];
+        for (int j = i + 1; j < n; j++) n_hist -= seqs[j] == seqs[i];
+        Sampler sm;
+        sampler_init(&sm, params[k], V);
+        for (int j = 0; j < n_hist; j++) sampler_accept(&sm, f->fed[seqs[i]][j]);
+        for (uint64_t d = 0; d < draw[k]; d++) rng_uniform(&sm.rng);
+        out_tokens[k] = sample(&sm, f->sample_logits + (size_t)k * V);
+        sampler_free(&sm);
+        k++;
+    }
+    f->sampled_rows += k;
+    return 0;
+}
+
 static void fake_free_seq(Engine *e, int seq) {
     Fake *f = (Fake *)e;
     if (f->pages) f->pages_used -= kvp_pages_for(f->len[seq]);
@@ -345,6 +375,7 @@ static void fake_free_seq(Engine *e, int seq) {
 }
 static int fake_seq_len(Engine *e, int seq) { return ((Fake *)e)->len[seq]; }
 static void fake_init(Fake *f, int vocab, int max_seqs, int max_ctx, int pages) {
+    if (max_ctx > FMAX_CTX) die("fake engine: max_ctx %d > %d", max_ctx, FMAX_CTX);
     memset(f, 0, sizeof *f);
     f->cfg.vocab = vocab;
     f->pages = pages;
@@ -443,25 +474,41 @@ static void scheduler_matches_generate(void) {
     BatchRequest reqs[N];
     if (make_requests(reqs, N, 12, 7, 100, 1, 40)) { tok_free(tok); gguf_close(&gf); return; }
 
-    Fake f;
-    int budget = 5 + (int)(rng_u64(&g_rng) % 20);
-    fake_init(&f, vocab, 4, max_ctx, 0);
-    Collected c = { .f = &f };
-    BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = budget, .created = 99, .on_line = collect,
-                     .on_step = step_done, .user = &c };
-    BatchStats st;
-    int rc = batch_run(&s, reqs, N, &st);
-    CHECK(rc == 0, "batch_run: %d %s", rc, s.err);
-    CHECK(f.bad == 0, "%d bad engine calls", f.bad);
-    CHECK(f.max_decode_n > 1, "never decoded more than one sequence per call (max %d)", f.max_decode_n);
-    CHECK(f.max_prefill_between <= budget, "prefilled %d tokens in one step, budget %d", f.max_prefill_between, budget);
-    CHECK(c.n == N && c.n_ok + c.n_err == N && st.ok == c.n_ok && st.errors == c.n_err, "%d lines, %d ok %d err", c.n, c.n_ok, c.n_err);
-    CHECK(c.n_err > 0 && c.n_ok > N / 2, "expected a few overlong prompts among mostly good requests: %d ok %d err", c.n_ok, c.n_err);
-    int mismatches = compare_with_generate(tok, reqs, N, c.lines, max_ctx);
-    CHECK(mismatches == 0, "%d of %d requests differ from generate() alone", mismatches, N);
-    printf("  %d requests: %d ok, %d errors; %d decode calls, up to %d sequences each; prefill budget %d\n", N, c.n_ok,
-           c.n_err, f.decode_calls, f.max_decode_n, budget);
-    for (int i = 0; i < N; i++) { free(c.lines[i]); batch_request_free(&reqs[i]); }
+    // pass 0: prefill + decode calls, sampled on the host; pass 1: mixed steps sampled by the engine (step_sample)
+    for (int pass = 0; pass < 2; pass++) {
+        Fake f;
+        int budget = 5 + (int)(rng_u64(&g_rng) % 20);
+        fake_init(&f, vocab, 4, max_ctx, 0);
+        if (pass) {
+            f.e.step = fake_step;
+            f.e.step_sample = fake_step_sample;
+            f.sample_logits = xmalloc(sizeof(float) * 2 * FMAX_SEQS * (size_t)vocab);
+        }
+        Collected c = { .f = &f };
+        BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = budget, .created = 99, .on_line = collect,
+                         .on_step = step_done, .user = &c };
+        BatchStats st;
+        int rc = batch_run(&s, reqs, N, &st);
+        CHECK(rc == 0, "pass %d: batch_run: %d %s", pass, rc, s.err);
+        CHECK(f.bad == 0, "pass %d: %d bad engine calls", pass, f.bad);
+        CHECK(f.max_decode_n > 1, "pass %d: never decoded more than one sequence per call (max %d)", pass, f.max_decode_n);
+        CHECK(f.max_prefill_between <= budget, "pass %d: prefilled %d tokens in one step, budget %d", pass,
+              f.max_prefill_between, budget);
+        CHECK(c.n == N && c.n_ok + c.n_err == N && st.ok == c.n_ok && st.errors == c.n_err, "pass %d: %d lines, %d ok %d err",
+              pass, c.n, c.n_ok, c.n_err);
+        CHECK(c.n_err > 0 && c.n_ok > N / 2, "pass %d: expected a few overlong prompts among mostly good requests: %d ok %d err",
+              pass, c.n_ok, c.n_err);
+        CHECK(!pass || f.sampled_rows >= c.n_ok, "pass %d: only %d rows sampled by the engine for %d replies", pass,
+              f.sampled_rows, c.n_ok);
+        int mismatches = compare_with_generate(tok, reqs, N, c.lines, max_ctx);
+        CHECK(mismatches == 0, "pass %d: %d of %d requests differ from generate() alone", pass, mismatches, N);
+        printf("  pass %d (%s): %d requests: %d ok, %d errors; %d decode calls, up to %d sequences each; prefill budget "
+               "%d; %d rows sampled by the engine\n", pass, pass ? "step_sample" : "prefill/decode", N, c.n_ok, c.n_err,
+               f.decode_calls, f.max_decode_n, budget, f.sampled_rows);
+        for (int i = 0; i < N; i++) free(c.lines[i]);
+        free(f.sample_logits);
+    }
+    for (int i = 0; i < N; i++) batch_request_free(&reqs[i]);
     tok_free(tok);
     gguf_close(&gf);
 }
@@ -479,11 +526,16 @@ static void scheduler_preempts(void) {
     BatchRequest reqs[N];
     if (make_requests(reqs, N, 30, 11, 300, 30, 170)) { tok_free(tok); gguf_close(&gf); return; }
     int runs = 0, preemptions = 0, mismatches = 0, bad = 0;
-    for (int pass = 0; pass < 2; pass++) {  // prefill + decode calls, then mixed steps with a small budget
+    // prefill + decode calls, then mixed steps with a small budget, then the same sampled by the engine (step_sample)
+    for (int pass = 0; pass < 3; pass++) {
         Fake f;
         int budget = pass ? 7 + (int)(rng_u64(&g_rng) % 30) : 512;
         fake_init(&f, vocab, pass ? 4 : FMAX_SEQS, max_ctx, pages);
         if (pass) f.e.step = fake_step;
+        if (pass == 2) {
+            f.e.step_sample = fake_step_sample;
+            f.sample_logits = xmalloc(sizeof(float) * 2 * FMAX_SEQS * (size_t)vocab);
+        }
         Collected c = { .f = &f };
         BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = budget, .created = 99, .on_line = collect,
                          .on_step = step_done, .user = &c };
@@ -506,6 +558,7 @@ static void scheduler_preempts(void) {
         printf("  pass %d: %d ok, %d errors, %ld preemptions, %d decode calls (up to %d sequences), pages %d\n", pass,
                c.n_ok, c.n_err, st.preemptions, f.decode_calls, f.max_decode_n, pages);
         for (int i = 0; i < N; i++) free(c.lines[i]);
+        free(f.sample_logits);
     }
     CHECK(bad == 0, "%d bad or refused engine calls (the page plan must prevent every refusal)", bad);
     CHECK(preemptions > 0, "no preemption happened: the test does not test it");
