@@ -35,10 +35,13 @@ static const GemmTile wg_tiles[] = {
     { "gemm_wg_64x64", 64, 64, 256, 12 },
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
-// Must match ptx/gemm_fp8.ptx (slices of K = 128 e4m3: the same bytes per stage as the bf16 tiles).
+// Must match ptx/gemm_fp8.ptx (tiles 0, 1: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices of
+// K = 128 e4m3, the same bytes per stage as the bf16 tiles.
 static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8_128x128", 128, 128, 384, 6 },
     { "gemm_fp8_64x128", 64, 128, 256, 8 },
+    { "gemm_fp8_tc_16x32", 16, 32, 128, 8 },
+    { "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
 };
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
@@ -173,14 +176,27 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
     if (fn_ctx != g->ctx) {
-        for (int i = 0; i < GEMM_FP8_N_TILES; i++) fn[i] = gpu_kernel(g, "gemm_fp8", fp8_tiles[i].entry);
+        for (int i = 0; i < GEMM_FP8_N_TILES; i++)
+            fn[i] = gpu_kernel(g, i < 2 ? "gemm_fp8" : "gemm_fp8_dec", fp8_tiles[i].entry);
         fn_ctx = g->ctx;
     }
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps;
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
-    if (tile < 0) tile = cdiv(M, 128) * cdiv(N, 128) >= sms ? 0 : 1;
-    launch_wg(g, &fp8_tiles[tile], fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode, 0);
+    if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
+        if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 3;
+        else tile = cdiv(M, 128) * cdiv(N, 128) >= sms ? 0 : 1;
+    }
+    const GemmTile *t = &fp8_tiles[tile];
+    if (tile < 2) {
+        launch_wg(g, t, fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode, 0);
+        return;
+    }
+    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode, ktps = (unsigned)(K / 128);
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128);
+    Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), 1 }, block = { (unsigned)t->threads, 1, 1 };
+    void *args[] = { &C, &A8, &W8, &sa, &sw, &uM, &uN, &uK, &umode, &ktps };
+    gpu_launch(g, fn[tile], grid, block, smem, NULL, args, t->entry);
 }
 
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

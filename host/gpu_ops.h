@@ -71,8 +71,9 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
 //   A8 e4m3 [M][K] with sa f32 [M][K/128]            (activations: one scale per token per 128 channels)
 //   W8 e4m3 [N][K] with sw f32 [ceil(N/128)][K/128]  (weights: one scale per 128 x 128 block)
 //   C (op)= (A8 * sa) . (W8 * sw)^T, f32 accumulation promoted to an f32 register sum every 128 of K.
-// K % 128 == 0, N % 8 == 0, 16-byte aligned pointers. tile: 0 = 128x128, 1 = 64x128, -1 chooses.
-enum { GEMM_FP8_N_TILES = 2 };
+// K % 128 == 0, N % 8 == 0, 16-byte aligned pointers. tile: 0 = 128x128, 1 = 64x128 (wgmma), 2 = 16x32,
+// 3 = 16x16 (mma.sync, decode sizes: ptx/gemm_fp8_dec.ptx), -1 chooses.
+enum { GEMM_FP8_N_TILES = 4 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

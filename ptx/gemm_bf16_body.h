@@ -1,5 +1,6 @@
-// gemm_bf16_body.h — one tile configuration of the mma.sync bf16 GEMM, included by gemm_bf16.ptx once per
-// configuration. The includer defines (all literal numbers, checked below):
+// gemm_bf16_body.h — one tile configuration of the mma.sync GEMM, included once per configuration by gemm_bf16.ptx
+// (bf16) and gemm_fp8_dec.ptx (e4m3 with block scales, FP8 defined as 1). The includer defines (all literal
+// numbers, checked below):
 //   NAME               .entry name
 //   BM, BN             CTA tile rows of A (tokens) and of W (output features); BK is always 64
 //   STAGES             depth of the cp.async ring
@@ -14,6 +15,13 @@
 // params: C, A, W (.u64), M, N, K, mode, k_tiles_per_split (.u32). mode: 0 store f32, 1 store bf16, 2 add into f32,
 // 3 red.global.add into f32 (split-K: several CTAs add their partial sums). Rows >= M and W rows >= N are loaded
 // as zeros (cp.async with src-size 0) and never stored. Needs K % 64 == 0 and N % 8 == 0 (the launcher checks).
+//
+// FP8 = 1: A and W are e4m3 (row pitch K bytes), a K slice is 128 values (still 128 bytes per row, so the copies,
+// the swizzle and every ldmatrix address are the same bytes as for bf16), each k16 bf16 step becomes a k32 e4m3
+// step (m16n8k32: its fragments hold the same bytes at the same lane positions as m16n8k16's), and two params
+// follow W: sa (f32 [M][K/128]) and sw (f32 [ceil(N/128)][K/128]; BN divides 128, so a tile has one). Each mma
+// covers 32 values of one 128-block, so it runs on a zero accumulator and is promoted at once: acc += d * sa[row]
+// * sw (f32), which also keeps the FP8 tensor cores' short accumulation to 32 products.
 //
 // Shared memory (dynamic, gemm_smem): STAGES x [ A tile BM x 64 bf16 | W tile BN x 64 bf16 ]. Every row is 128 B =
 // eight 16-byte chunks; logical chunk c of row r is stored at chunk c ^ (r & 7) (XOR swizzle), so the eight row
@@ -62,6 +70,10 @@
     .param .u64 p_C,
     .param .u64 p_A,
     .param .u64 p_W,
+#if FP8
+    .param .u64 p_sa,
+    .param .u64 p_sw,
+#endif
     .param .u32 p_M,
     .param .u32 p_N,
     .param .u32 p_K,
@@ -89,6 +101,14 @@
     FOR_NT(DECL_BF)
     .reg .f32 %e0, %e1, %e2, %e3;
     .reg .b32 %h;
+#if FP8
+    // per m16 tile: the scale rows' addresses (rows past M clamped to M - 1) and this slice's two row factors
+#define DECL_SC(mt) .reg .b64 %slo_##mt, %shi_##mt; .reg .f32 %flo_##mt, %fhi_##mt;
+    FOR_MT(DECL_SC)
+    .reg .b64 %psa, %psw, %swrow, %sc;
+    .reg .b32 %ckt, %kbs, %Mm1;
+    .reg .f32 %swv, %z, %t0, %t1, %t2, %t3;
+#endif
 
     // --- who am I ---
     mov.u32 %t, %tid.x;
@@ -110,6 +130,13 @@
     cvta.to.global.u64 %pC, %pC;
     cvta.to.global.u64 %pA, %pA;
     cvta.to.global.u64 %pW, %pW;
+#if FP8
+#define KSH 7                                    // log2 of K values per slice
+#define ROWB(r) mov.u32 r, %K                    // row pitch in bytes: 1 per value
+#else
+#define KSH 6
+#define ROWB(r) shl.b32 r, %K, 1
+#endif
 
     mov.u32 %x, %ctaid.x;
     mul.lo.u32 %n0, %x, BN;
@@ -118,7 +145,7 @@
     // k tiles [kt0, kt1) of this split; an empty split (never made by the launcher) simply leaves
     mov.u32 %x, %ctaid.z;
     mul.lo.u32 %kt0, %x, %ktps;
-    shr.u32 %x, %K, 6;
+    shr.u32 %x, %K, KSH;
     add.u32 %kt1, %kt0, %ktps;
     min.u32 %kt1, %kt1, %x;
     setp.ge.u32 %p, %kt0, %kt1;
@@ -144,7 +171,7 @@
     // row 0, so that the address stays inside the matrix.
     add.u32 %ra, %m0, %lr;
     add.u32 %rw, %n0, %lr;
-    shl.b32 %K2, %K, 1;                          // row pitch in bytes
+    ROWB(%K2);                                   // row pitch in bytes
     mul.wide.u32 %d, %lc, 16;
     add.u64 %gA0, %pA, %d;
     add.u64 %gW0, %pW, %d;
@@ -164,6 +191,24 @@
     add.u32 %oa, %oa, %sbase;
     add.u32 %ob, %ob, %sbase;
 
+#if FP8
+    // scale addresses: sa row (m0 + 16 mt + lane/4 (+ 8)) clamped, sw row n0 / 128; + 4 bytes per slice
+    ld.param.u64 %psa, [p_sa];
+    ld.param.u64 %psw, [p_sw];
+    shr.u32 %kbs, %K, 7;
+    sub.u32 %Mm1, %M, 1;
+#define SC_ADDR(mt) shr.u32 %x, %lane, 2; mad.lo.u32 %x, %wm, MT * 16, %x; add.u32 %x, %x, %m0; \
+    add.u32 %x, %x, mt * 16; min.u32 %y, %x, %Mm1; mul.wide.u32 %slo_##mt, %y, %kbs; shl.b64 %slo_##mt, %slo_##mt, 2; \
+    add.u64 %slo_##mt, %slo_##mt, %psa; add.u32 %x, %x, 8; min.u32 %y, %x, %Mm1; mul.wide.u32 %shi_##mt, %y, %kbs; \
+    shl.b64 %shi_##mt, %shi_##mt, 2; add.u64 %shi_##mt, %shi_##mt, %psa;
+    FOR_MT(SC_ADDR)
+    shr.u32 %x, %n0, 7;
+    mul.wide.u32 %swrow, %x, %kbs;
+    shl.b64 %swrow, %swrow, 2;
+    add.u64 %swrow, %swrow, %psw;
+    mov.u32 %ckt, %kt0;
+    mov.f32 %z, 0f00000000;
+#endif
 #define ZERO_ACC(mt, nt) mov.f32 ACC(mt, nt, 0), 0f00000000; mov.f32 ACC(mt, nt, 1), 0f00000000; \
     mov.f32 ACC(mt, nt, 2), 0f00000000; mov.f32 ACC(mt, nt, 3), 0f00000000;
 #define ZERO_ACC_MT(mt) FOR_NT_A(ZERO_ACC, mt)
@@ -217,15 +262,33 @@ MAIN_COMMIT:
     [%aa + mt * 16 * 128];
 #define LDB(np) ldmatrix.sync.aligned.m8n8.x4.shared.b16 {BPAIR_##np}, \
     [%ab + np * 16 * 128];
+#if FP8
+#define MMA(mt, nt) mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%t0, %t1, %t2, %t3}, \
+    {%a_##mt##_0, %a_##mt##_1, %a_##mt##_2, %a_##mt##_3}, {%b_##nt##_0, %b_##nt##_1}, {%z, %z, %z, %z}; \
+    fma.rn.f32 ACC(mt, nt, 0), %t0, %flo_##mt, ACC(mt, nt, 0); fma.rn.f32 ACC(mt, nt, 1), %t1, %flo_##mt, ACC(mt, nt, 1); \
+    fma.rn.f32 ACC(mt, nt, 2), %t2, %fhi_##mt, ACC(mt, nt, 2); fma.rn.f32 ACC(mt, nt, 3), %t3, %fhi_##mt, ACC(mt, nt, 3);
+// this slice's factors sa[row][ckt] * sw[n0 / 128][ckt]
+#define SC_LOAD(mt) mul.wide.u32 %sc, %ckt, 4; add.u64 %d, %slo_##mt, %sc; ld.global.nc.f32 %flo_##mt, [%d]; \
+    add.u64 %d, %shi_##mt, %sc; ld.global.nc.f32 %fhi_##mt, [%d]; mul.f32 %flo_##mt, %flo_##mt, %swv; \
+    mul.f32 %fhi_##mt, %fhi_##mt, %swv;
+#else
 #define MMA(mt, nt) mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 \
     {ACC(mt, nt, 0), ACC(mt, nt, 1), ACC(mt, nt, 2), ACC(mt, nt, 3)}, \
     {%a_##mt##_0, %a_##mt##_1, %a_##mt##_2, %a_##mt##_3}, {%b_##nt##_0, %b_##nt##_1}, \
     {ACC(mt, nt, 0), ACC(mt, nt, 1), ACC(mt, nt, 2), ACC(mt, nt, 3)};
+#endif
 #define MMA_MT(mt) FOR_NT_A(MMA, mt)
 #define KSTEP(ks) xor.b32 %aa, %sa, (ks * WARPS_K) << 5; xor.b32 %ab, %sw, (ks * WARPS_K) << 5; \
     FOR_MT(LDA) FOR_NP(LDB) FOR_MT(MMA_MT)
     add.u32 %sa, %cs, %oa;
     add.u32 %sw, %cs, %ob;
+#if FP8
+    mul.wide.u32 %sc, %ckt, 4;
+    add.u64 %d, %swrow, %sc;
+    ld.global.nc.f32 %swv, [%d];
+    FOR_MT(SC_LOAD)
+    add.u32 %ckt, %ckt, 1;
+#endif
     FOR_KS(KSTEP)
 
     add.u32 %cs, %cs, STAGE_BYTES;
@@ -360,3 +423,5 @@ DONE:
 #undef KS_LOCAL_N
 #undef CA_N
 #undef CW_N
+#undef KSH
+#undef ROWB

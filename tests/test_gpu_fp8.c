@@ -228,7 +228,7 @@ static void gemm_fp8_shapes(void) {
                     CHECK(e < tol8(mode), "tile %d M=%d N=%d K=%d %s: rel err %.3g (tolerance %.1g)", t, ms[i], w.N,
                           w.K, mname[mode], e, tol8(mode));
                 }
-        printf("  N=%d K=%d: both tiles, M in {1,7,64,65,200,1024} x {f32,bf16,add}: worst rel err %.3g\n", w.N,
+        printf("  N=%d K=%d: every tile, M in {1,7,64,65,200,1024} x {f32,bf16,add}: worst rel err %.3g\n", w.N,
                w.K, worst);
         fp8_weight_free(&w);
     }
@@ -269,7 +269,11 @@ static void gemm_fp8_timings(void) {
         time8("gate_up", ms[i], 24576, 4096, -1);
         time8("o", ms[i], 4096, 4096, -1);
     }
-    for (int t = 0; t < GEMM_FP8_N_TILES; t++) { time8("gate_up", 4096, 24576, 4096, t); time8("o", 256, 4096, 4096, t); }
+    for (int t = 0; t < 2; t++) { time8("gate_up", 4096, 24576, 4096, t); time8("o", 256, 4096, 4096, t); }
+    for (int t = 2; t < GEMM_FP8_N_TILES; t++) {  // the decode tiles, weight streaming
+        time8("qkv", 1, 6144, 4096, t); time8("o", 1, 4096, 4096, t); time8("gate_up", 1, 24576, 4096, t);
+        time8("down", 1, 4096, 12288, t);
+    }
 }
 
 int main(void) {
