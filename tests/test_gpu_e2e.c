@@ -5,9 +5,12 @@
 // logits relative error at BF16 level, batched decode of several sequences == each sequence alone, a mixed step ==
 // separate calls, the paged KV pool (a call needing more pages than are free fails whole and changes nothing;
 // truncate and free give pages back), and decode steps padded to a CUDA-graph bucket (11 -> 16, 70 -> 96
-// sequences, on pages recycled in scattered order) against the CPU.
+// sequences, on pages recycled in scattered order) against the CPU; step_sample (sampling on the GPU): its greedy
+// tokens, with and without penalties, equal sampler.c on step()'s logits of the same step, over prompt steps and
+// decode steps of 1, 3, 11 and 40 sequences (graph buckets exact and padded); a seeded sampled run is reproducible.
 #include "test.h"
 #include "../host/engine.h"
+#include "../host/sampler.h"
 #include "../host/util.h"
 
 // 80 sequence slots of 1024 tokens over a pool of only 100 pages (6,400 tokens): the pool, not the slots, limits.
@@ -300,6 +303,149 @@ static void graph_bucket_decode_matches_cpu(void) {
     bucket_decode(70);  // bucket 96
 }
 
+// ---------------------------------------------------------------- step_sample
+// B sequences (slots scattered) with prompts of 1..40 tokens drawn from 64 ids (so tokens repeat and penalties
+// bite): one prompt step, then `steps` decode steps. Each step runs twice on the same state: step() for the
+// logits, then (after free / truncate by one token) step_sample; every greedy row must equal sampler.c on those
+// logits with the same parameters and history (the tokens fed: kept on the host here). Rows alternate plain
+// greedy and greedy with repeat / presence / frequency penalties over a window of 16 or the whole history.
+// Returns the number of rows that differ beyond a near-tie; *n_rows, *n_ties count rows and near-ties.
+static int step_sample_greedy(int B, int n_steps, int *n_rows, int *n_ties) {
+    int V = model.cfg.vocab, bad = 0, np = 0, cap = 40 + n_steps + 1;
+    int *slot = xmalloc(B * sizeof(int)), *len = xcalloc(B, sizeof(int)), *hist = xmalloc((size_t)B * cap * sizeof(int));
+    int *ps = xmalloc(B * 40 * sizeof(int)), *pt = xmalloc(B * 40 * sizeof(int)), *ids = xmalloc(B * sizeof(int));
+    char *want = xmalloc(B * 40);
+    float *lg = xmalloc((size_t)B * V * sizeof(float));
+    SamplerParams *sp = xmalloc(B * sizeof *sp);
+    const SamplerParams **pp = xmalloc(B * sizeof *pp);
+    uint64_t *draw = xcalloc(B, sizeof(uint64_t));
+    Rng r;
+    rng_seed(&r, t_seed + 20 + B);
+    free_all();
+    for (int s = 0; s < B; s++) {
+        slot[s] = (s * 37) % E2E_SEQS;
+        sp[s] = sampler_defaults();
+        sp[s].temperature = 0.0f;
+        if (s % 2) {
+            sp[s].repeat_penalty = 1.3f;
+            sp[s].presence_penalty = 0.4f;
+            sp[s].frequency_penalty = 0.3f;
+            sp[s].repeat_last_n = s % 4 == 1 ? 16 : -1;
+        }
+        pp[s] = &sp[s];
+        int n = 1 + (int)(rng_u64(&r) % 40);
+        for (int i = 0; i < n; i++, np++) {
+            ps[np] = slot[s];
+            pt[np] = 1000 + (int)(rng_u64(&r) % 64);
+            want[np] = i == n - 1;
+            hist[(size_t)s * cap + len[s]++] = pt[np];
+        }
+    }
+    for (int step = 0; step <= n_steps; step++) {
+        // step 0: every prompt in one mixed step; then one decode token per sequence (ps/pt/want reused)
+        int n = step == 0 ? np : B;
+        if (step > 0)
+            for (int s = 0; s < B; s++) { ps[s] = slot[s]; pt[s] = ids[s]; want[s] = 1; hist[(size_t)s * cap + len[s]++] = ids[s]; }
+        for (size_t i = 0; i < (size_t)B * V; i++) lg[i] = NAN;  // poisoned
+        if (gpu->step(gpu, n, ps, pt, want, lg)) { printf("  step: %s\n", gpu->err); return B; }
+        for (int s = 0; s < B; s++)  // back to the state before the step
+            if (step == 0) gpu->free_seq(gpu, slot[s]);
+            else if (gpu->truncate(gpu, slot[s], len[s] - 1)) { printf("  truncate: %s\n", gpu->err); return B; }
+        for (int s = 0; s < B; s++) ids[s] = -7;  // poisoned
+        if (gpu->step_sample(gpu, n, ps, pt, want, pp, draw, ids)) { printf("  step_sample: %s\n", gpu->err); return B; }
+        for (int s = 0; s < B; s++) {
+            Sampler sm;
+            sampler_init(&sm, &sp[s], V);
+            for (int i = 0; i < len[s]; i++) sampler_accept(&sm, hist[(size_t)s * cap + i]);
+            float *row = lg + (size_t)s * V;
+            int want_id = sample(&sm, row);  // row now holds the penalised logits
+            sampler_free(&sm);
+            (*n_rows)++;
+            if (ids[s] == want_id) continue;
+            if (ids[s] >= 0 && ids[s] < V && want_id >= 0 && row[want_id] - row[ids[s]] <= 1e-6f * fabsf(row[want_id])) {
+                (*n_ties)++;  // the GPU's step() and step_sample() forwards differed in the last bit at a tie
+                continue;
+            }
+            if (bad++ < 4)
+                printf("  B=%d step %d row %d (%s): step_sample %d, sampler.c on step()'s logits %d (%.6g vs %.6g)\n", B,
+                       step, s, s % 2 ? "penalties" : "plain", ids[s], want_id, ids[s] >= 0 && ids[s] < V ? row[ids[s]] : NAN,
+                       want_id >= 0 ? row[want_id] : NAN);
+        }
+    }
+    free_all();
+    free(slot); free(len); free(hist); free(ps); free(pt); free(ids); free(want); free(lg); free(sp); free(pp); free(draw);
+    return bad;
+}
+static void step_sample_greedy_equals_sampler(void) {
+    if (!gpu) SKIP("%s", why);
+    if (!gpu->step_sample) SKIP("the GPU engine has no step_sample");
+    int Bs[4] = { 1, 3, 11, 40 }, bad = 0, rows = 0, ties = 0;
+    for (int i = 0; i < 4; i++) bad += step_sample_greedy(Bs[i], 4, &rows, &ties);
+    printf("  %d greedy rows (B = 1, 3, 11, 40; prompt step + 4 decode steps): %d differ, %d near-ties\n", rows, bad,
+           ties);
+    CHECK(bad == 0, "%d of %d greedy rows of step_sample differ from sampler.c on step()'s logits", bad, rows);
+}
+
+// Sampled rows (temperature 0.9, top-k 40, top-p 0.95, min-p 0.05, a repeat penalty; a seed per row, the draw
+// counter = tokens generated): the same prompts run twice give the same tokens, every one inside the vocabulary.
+static void run_sampled(int B, int n_steps, int *out) {
+    int V = model.cfg.vocab, np = 0, ps[16 * 20], pt[16 * 20], ids[16];
+    char want[16 * 20];
+    SamplerParams sp[16];
+    const SamplerParams *pp[16];
+    uint64_t draw[16];
+    Rng r;
+    rng_seed(&r, t_seed + 40);
+    free_all();
+    for (int s = 0; s < B; s++) {
+        sp[s] = sampler_defaults();
+        sp[s].temperature = 0.9f;
+        sp[s].repeat_penalty = 1.1f;
+        sp[s].seed = 1000 + (uint64_t)s;
+        pp[s] = &sp[s];
+        draw[s] = 0;
+        int n = 1 + (int)(rng_u64(&r) % 20);
+        for (int i = 0; i < n; i++, np++) { ps[np] = s; pt[np] = (int)(rng_u64(&r) % 150000); want[np] = i == n - 1; }
+    }
+    for (int step = 0; step < n_steps; step++) {
+        int n = step == 0 ? np : B;
+        if (step > 0)
+            for (int s = 0; s < B; s++) { ps[s] = s; pt[s] = ids[s]; want[s] = 1; }
+        for (int s = 0; s < B; s++) ids[s] = -7;
+        if (gpu->step_sample(gpu, n, ps, pt, want, pp, draw, ids)) {
+            printf("  step_sample: %s\n", gpu->err);
+            for (int s = 0; s < B; s++) out[step * B + s] = -1;
+            return;
+        }
+        for (int s = 0; s < B; s++) {
+            out[step * B + s] = ids[s];
+            if (ids[s] < 0 || ids[s] >= V) ids[s] = 0;  // (counted as a failure by the caller)
+            draw[s]++;
+        }
+    }
+    free_all();
+}
+static void step_sample_seeded_reproducible(void) {
+    if (!gpu) SKIP("%s", why);
+    if (!gpu->step_sample) SKIP("the GPU engine has no step_sample");
+    enum { B = 16, STEPS = 12 };
+    int a[STEPS * B], b[STEPS * B], V = model.cfg.vocab, out_of_range = 0, differ = 0, distinct = 0;
+    run_sampled(B, STEPS, a);
+    run_sampled(B, STEPS, b);
+    for (int i = 0; i < STEPS * B; i++) {
+        out_of_range += a[i] < 0 || a[i] >= V;
+        differ += a[i] != b[i];
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = a[j] == a[i];
+        distinct += !seen;
+    }
+    printf("  %d sampled tokens (%d sequences x %d steps): %d distinct, %d differ between the runs, %d out of range\n",
+           STEPS * B, B, STEPS, distinct, differ, out_of_range);
+    CHECK(out_of_range == 0, "%d sampled tokens outside the vocabulary", out_of_range);
+    CHECK(differ == 0, "%d of %d tokens differ between two runs with the same seeds", differ, STEPS * B);
+    CHECK(distinct > 4, "only %d distinct tokens in %d: the sampler looks stuck", distinct, STEPS * B);
+}
+
 int main(void) {
     test_init();
     setup();
@@ -310,6 +456,8 @@ int main(void) {
     RUN(kv_overflow_is_an_error);
     RUN(pool_exhaustion_fails_cleanly);
     RUN(graph_bucket_decode_matches_cpu);
+    RUN(step_sample_greedy_equals_sampler);
+    RUN(step_sample_seeded_reproducible);
     if (gpu) gpu->destroy(gpu);
     if (cpu) cpu->destroy(cpu);
     return test_end();
