@@ -1,5 +1,8 @@
-// gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx).
-// defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks)
+// gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx and, for prefill
+// runs, ptx/attn_wg.ptx).
+// defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks),
+//          launch_attention_host (prefill runs to the wgmma kernel), launch_attention_runs (the same with an explicit
+//          run threshold), launch_attention_wg (one run)
 //
 // The kernel works on aligned blocks of tb tokens (tb = 64 / G, G = n_head / n_kv: 64 query rows per CTA); a
 // block of one sequence is one unit, a mixed block one unit per token. For small T (decode batches) the grid has one
@@ -12,6 +15,8 @@
 // of ptx/attn_wg.ptx (launch_attention_wg, one launch per run), the tokens between runs to attention.ptx (one launch
 // per stretch; a decode step is one stretch, launched exactly as launch_attention would).
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N.
+// The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
+// attn_wg's 128-row blocks, and the old kernel packs the G heads of a group into its 64 rows instead.
 #include <stdlib.h>
 #include "gpu_ops.h"
 #include "kv_pages.h"

@@ -51,7 +51,8 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,
-// scratch page included (the kernel's TMA maps span the pool).
+// scratch page included (the kernel's TMA maps span the pool). Eager steps only: a run's slot, first position and
+// length become kernel parameters, so a CUDA graph captured through this would replay them for other batches.
 void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
                            const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
