@@ -80,4 +80,8 @@ typedef struct {
 // fits in the free KV pages, and when decoding runs out of pages the youngest running request is preempted and
 // later recomputed (its lines are unchanged; st->preemptions counts it); a request stops with "length" at
 // min(max_ctx, the pool's tokens), and a prompt that long gets a context_length_exceeded error line.
+// With an engine that samples (Engine.step_sample: the GPU engine on the device, the CPU engine through sampler.c)
+// each step returns token ids, not logits; QWEN3_HOST_SAMPLING=1 copies the logits out and samples on the host
+// instead. Greedy lines are the same either way; seeded lines are too on the CPU engine (its draws follow the
+// request's own random stream), while the GPU draws from its own stream (seed, tokens generated so far).
 int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st);
