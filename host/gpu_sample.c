@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 // Must match ptx/sample.ptx: SMP_THREADS, the dynamic shared memory (histogram counts + masses, 2 x 16384 x 4
-// bytes) and the PRM_* offsets.
-enum { SMP_THREADS = 1024, SMP_DYN_SMEM = 2 * 16384 * 4, SMP_MAX_VOCAB = 1 << 24 };
+// bytes, then the compacted list: LIST_MAX logits + ids) and the PRM_* offsets.
+enum { SMP_THREADS = 1024, SMP_LIST_MAX = 4096, SMP_DYN_SMEM = 2 * 16384 * 4 + SMP_LIST_MAX * 8,
+       SMP_MAX_VOCAB = 1 << 24 };
 _Static_assert(sizeof(GpuSampleParams) == 72, "ptx/sample.ptx: PRM_BYTES");
 _Static_assert(offsetof(GpuSampleParams, inv_temperature) == 4, "PRM_INV_TEMP");
 _Static_assert(offsetof(GpuSampleParams, top_k) == 8, "PRM_TOP_K");
