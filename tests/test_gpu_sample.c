@@ -6,7 +6,8 @@
 //   no logits   all-NaN / all -inf rows -> -1, greedy or not;
 //   distribution  20,000 draws (one row each, step = row) at vocab 64 for temperature only, top-k, top-p, min-p,
 //               all combined, with penalties, with many tied logits and with +inf logits, and 4,096 draws at vocab
-//               151,936 (top-k + top-p + min-p, top-p alone over a ~560-token nucleus, temperature alone): a
+//               151,936 (top-k + top-p + min-p, top-p alone over a ~560-token nucleus, temperature alone, top-k
+//               3000 + top-p: the shared-memory list path with more entries than threads): a
 //               token the CPU sampler can never draw fails at once, and the counts must pass a chi-square test
 //               (p < 1e-6 fails) against the CPU's exact distribution computed here in double;
 //   reference   the same distribution cases drawn by sampler.c itself must pass the same test (no GPU needed:
@@ -391,6 +392,8 @@ static void real_vocab_cases(int gpu) {
     distribution_real_vocab_case("151936: top-p 0.6 alone", sp, 3.0f, gpu);
     sp = params_off(); sp.temperature = 0.5f;
     distribution_real_vocab_case("151936: temperature 0.5 alone", sp, 2.0f, gpu);
+    sp = params_off(); sp.top_k = 3000; sp.top_p = 0.98f; sp.temperature = 1.5f;   // a long list in shared memory
+    distribution_real_vocab_case("151936: top-k 3000, top-p 0.98", sp, 1.0f, gpu);
 }
 
 static void reference_accepts_cpu_sampler(void) {  // no GPU needed
