@@ -14,7 +14,8 @@
 // at least min_run tokens holding consecutive positions of one slot (a prefill chunk) goes to the wgmma + TMA kernel
 // of ptx/attn_wg.ptx (launch_attention_wg, one launch per run), the tokens between runs to attention.ptx (one launch
 // per stretch; a decode step is one stretch, launched exactly as launch_attention would).
-// QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N.
+// QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
+// QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
 // The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
 // attn_wg's 128-row blocks, and the old kernel packs the G heads of a group into its 64 rows instead.
 #include <stdlib.h>
@@ -77,19 +78,23 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx
-// Must match ptx/attn_wg.ptx: 128 query rows per CTA, 384 threads, Q (32 KB) + 2 stages of K and V tiles (64 KB each)
-// + 5 mbarriers.
-enum { WG_ROWS = 128, WG_THREADS = 384, WG_BOX = 64, ATT_WG_MIN_RUN = 128 };
-static const unsigned WG_SMEM = 2 * 16384 + 2 * 65536 + 5 * 8;
+// Must match ptx/attn_wg.ptx: 128 query rows per CTA, 384 threads, Q (32 KB) + `stages` stages of K and V tiles
+// (64 KB each) + 2 mbarriers per stage + 1.
+enum { WG_ROWS = 128, WG_THREADS = 384, WG_BOX = 64, ATT_WG_MIN_RUN = 128, ATT_WG_VARIANTS = 2 };
+static const struct { const char *entry; unsigned stages; } wg_variants[ATT_WG_VARIANTS] = {
+    { "attn_wg_h128", 2 },       // S wgmma, softmax, O wgmma in turn
+    { "attn_wg_h128_pipe", 3 },  // S(it) and O += P(it-1).V(it-1) in flight together (FA3's intra-warpgroup overlap)
+};
 
 // One run: tokens 0..n-1 at positions pos0 .. pos0+n-1 of the slot whose block-table row is bt_row (int32
 // [max_pages]); q and out already point at the run's first token. pool_pages: pages in each pool (scratch included):
-// the TMA maps cover the whole pool.
+// the TMA maps cover the whole pool. variant: 0 attn_wg_h128, 1 attn_wg_h128_pipe.
 void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                          CUdeviceptr bt_row, int n, int pos0, int n_head, int n_kv, int head_dim, int max_pages,
-                         int pool_pages, float scale) {
+                         int pool_pages, float scale, int variant) {
     static CUcontext fn_ctx;
-    static CUfunction fn;
+    static CUfunction fn[ATT_WG_VARIANTS];
+    if (variant < 0 || variant >= ATT_WG_VARIANTS) die("launch_attention_wg: bad variant %d", variant);
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_wg: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
         die("launch_attention_wg: %d query heads over %d kv heads is not supported", n_head, n_kv);
@@ -99,7 +104,7 @@ void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
         die("launch_attention_wg: q and the pools must be 16-byte aligned, out and the block table 4-byte aligned");
     if (n == 0) return;
     if (fn_ctx != g->ctx) {
-        fn = gpu_kernel(g, "attn_wg", "attn_wg_h128");
+        for (int i = 0; i < ATT_WG_VARIANTS; i++) fn[i] = gpu_kernel(g, "attn_wg", wg_variants[i].entry);
         fn_ctx = g->ctx;
     }
     CUtensorMap mq, mk, mv;
@@ -113,14 +118,15 @@ void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     unsigned un = (unsigned)n, upos0 = (unsigned)pos0, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
     Dim3 grid = { (un + WG_ROWS - 1) / WG_ROWS, uh, 1 }, block = { WG_THREADS, 1, 1 };
     void *args[] = { &mq, &mk, &mv, &out, &bt_row, &un, &upos0, &uh, &uG, &scale };
-    gpu_launch(g, fn, grid, block, WG_SMEM, NULL, args, "attn_wg_h128");
+    unsigned smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
+    gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].entry);
 }
 
-// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none).
+// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`.
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
                            const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
-                           float scale, int min_run) {
+                           float scale, int min_run, int variant) {
     size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
     int rest = 0;                                 // first token not yet launched
     for (int t = 0; t < T && min_run > 0;) {
@@ -132,7 +138,7 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                                  tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages, scale);
             CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
             launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, bt_row, e - t, h_pos[t], n_head, n_kv,
-                                head_dim, max_pages, pool_pages, scale);
+                                head_dim, max_pages, pool_pages, scale, variant);
             rest = e;
         }
         t = e;
@@ -146,13 +152,14 @@ void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
                            const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
                            float scale) {
-    static int min_run = -1;
+    static int min_run = -1, variant = 1;
     if (min_run < 0) {
-        const char *env = getenv("QWEN3_ATTN_WG");
+        const char *env = getenv("QWEN3_ATTN_WG"), *kv = getenv("QWEN3_ATTN_WG_KERNEL");
         min_run = env && *env ? atoi(env) : ATT_WG_MIN_RUN;
         if (min_run == 1 && env && *env) min_run = ATT_WG_MIN_RUN;  // "1" means on, with the default threshold
         if (min_run < 0) min_run = 0;
+        if (kv && *kv) variant = atoi(kv) == 0 ? 0 : 1;
     }
     launch_attention_runs(g, out, q, k_pool, v_pool, block_table, tok_slot, tok_pos, h_slot, h_pos, T, n_head, n_kv,
-                          head_dim, max_pages, pool_pages, scale, min_run);
+                          head_dim, max_pages, pool_pages, scale, min_run, variant);
 }

@@ -22,7 +22,7 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
                            const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
-                           float scale, int min_run);
+                           float scale, int min_run, int variant);
 
 enum { HD = 128, PAGE = 64, SPARE_PAGES = 5 };
 // bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
@@ -83,9 +83,12 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // Builds the batch (chunk after chunk, or round-robin over the chunks when interleave), runs the kernel with tb,
 // checks every output is written and finite, that the row past the output is untouched, and returns the relative
 // error against the fp64 reference. wg_min_run > 0: through launch_attention_runs (runs of at least that many
-// tokens to the wgmma kernel) instead of launch_attention_tb.
-static double run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
-                          int tb, int split, int kv_split, double q_amp, int wg_min_run) {
+// tokens to the wgmma kernel) instead of launch_attention_tb, once per attn_wg variant on the same inputs: err[v]
+// for variant v (WG_VARIANTS of them); otherwise err[0].
+enum { WG_VARIANTS = 2 };
+static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe" };
+static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                        int tb, int split, int kv_split, double q_amp, int wg_min_run, double *err) {
     int n_head = n_kv * gqa, T = 0;
     for (int c = 0; c < nch; c++) T += ch[c].n;
     int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
@@ -140,62 +143,67 @@ static double run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Ch
     gpu_upload(&G, dq, q, (size_t)T * n_head * HD * 2);
     gpu_upload(&G, dslot, slot, T * 4);
     gpu_upload(&G, dpos, pos, T * 4);
-    gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
     float scale = 1.0f / sqrtf((float)HD);
-    if (wg_min_run > 0)
-        launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages,
-                              n_pages, scale, wg_min_run);
-    else
-        launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, tb,
-                            split, kv_split);
-    uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
-    gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
-
-    double err;
-    size_t n_out = (size_t)T * n_head * HD, stray = 0;
-    for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
-    if (stray) printf("  %zu elements written past the output\n", stray);
-    float *out = xmalloc(n_out * 4);
-    for (size_t i = 0; i < n_out; i++) out[i] = bf(outb[i]);
+    size_t n_out = (size_t)T * n_head * HD;
     double *ref = xmalloc(n_out * sizeof(double));
     AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, scale, ref };
     parallel_for((int64_t)T * n_head, attn_ref_one, &a);
-    err = rel_err(out, ref, n_out);
-    if (isfinite(err) && err >= ATT_TOL) {  // where it goes wrong: the worst element, and which tokens are off
-        size_t worst = 0, bad_tok = 0, first_bad = (size_t)-1;
-        double wd = 0, rms = 0;
-        for (size_t i = 0; i < n_out; i++) rms += ref[i] * ref[i];
-        rms = sqrt(rms / (double)n_out);
-        for (size_t i = 0; i < n_out; i++) if (fabs(out[i] - ref[i]) > wd) { wd = fabs(out[i] - ref[i]); worst = i; }
-        for (int tt = 0; tt < T; tt++) {
-            double m = 0;
-            for (size_t i = (size_t)tt * n_head * HD; i < (size_t)(tt + 1) * n_head * HD; i++)
-                if (fabs(out[i] - ref[i]) > m) m = fabs(out[i] - ref[i]);
-            if (m > 0.05 * rms) { bad_tok++; if (first_bad == (size_t)-1) first_bad = (size_t)tt; }
+    uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
+    float *out = xmalloc(n_out * 4);
+    for (int var = 0; var < (wg_min_run > 0 ? WG_VARIANTS : 1); var++) {
+        gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
+        if (wg_min_run > 0)
+            launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages,
+                                  n_pages, scale, wg_min_run, var);
+        else
+            launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, tb,
+                                split, kv_split);
+        gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
+        const char *who = wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
+        size_t stray = 0;
+        for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
+        if (stray) printf("  %s: %zu elements written past the output\n", who, stray);
+        for (size_t i = 0; i < n_out; i++) out[i] = bf(outb[i]);
+        double e = rel_err(out, ref, n_out);
+        if (isfinite(e) && e >= ATT_TOL) {  // where it goes wrong: the worst element, and which tokens are off
+            size_t worst = 0, bad_tok = 0, first_bad = (size_t)-1;
+            double wd = 0, rms = 0;
+            for (size_t i = 0; i < n_out; i++) rms += ref[i] * ref[i];
+            rms = sqrt(rms / (double)n_out);
+            for (size_t i = 0; i < n_out; i++)
+                if (fabs(out[i] - ref[i]) > wd) { wd = fabs(out[i] - ref[i]); worst = i; }
+            for (int tt = 0; tt < T; tt++) {
+                double m = 0;
+                for (size_t i = (size_t)tt * n_head * HD; i < (size_t)(tt + 1) * n_head * HD; i++)
+                    if (fabs(out[i] - ref[i]) > m) m = fabs(out[i] - ref[i]);
+                if (m > 0.05 * rms) { bad_tok++; if (first_bad == (size_t)-1) first_bad = (size_t)tt; }
+            }
+            size_t wt = worst / ((size_t)n_head * HD);
+            printf("  %s: worst: token %zu (slot %d pos %d) head %zu dim %zu: got %.5f want %.5f (rms %.4f); "
+                   "%zu of %d tokens off by > 5%% of rms, first token %zd\n", who, wt, slot[wt], pos[wt],
+                   worst / HD % n_head, worst % HD, out[worst], ref[worst], rms, bad_tok, T,
+                   first_bad == (size_t)-1 ? (ssize_t)-1 : (ssize_t)first_bad);
         }
-        size_t wt = worst / ((size_t)n_head * HD);
-        printf("  worst: token %zu (slot %d pos %d) head %zu dim %zu: got %.5f want %.5f (rms %.4f); %zu of %d tokens "
-               "off by > 5%% of rms, first token %zd\n", wt, slot[wt], pos[wt], worst / HD % n_head, worst % HD,
-               out[worst], ref[worst], rms, bad_tok, T, first_bad == (size_t)-1 ? (ssize_t)-1 : (ssize_t)first_bad);
+        if (!isfinite(e)) {
+            size_t bad = 0, first = 0;
+            for (size_t i = 0; i < n_out; i++) if (!isfinite(out[i])) { if (!bad) first = i; bad++; }
+            printf("  %s: %zu of %zu outputs not finite (first: token %zu head %zu)\n", who, bad, n_out,
+                   first / (n_head * HD), first / HD % n_head);
+        }
+        err[var] = stray ? INFINITY : e;
     }
-    if (!isfinite(err)) {
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < n_out; i++) if (!isfinite(out[i])) { if (!bad) first = i; bad++; }
-        printf("  %zu of %zu outputs not finite (first: token %zu head %zu)\n", bad, n_out, first / (n_head * HD),
-               first / HD % n_head);
-    }
-    if (stray) err = INFINITY;
 
     free(slot); free(pos); free(done); free(last); free(k); free(v); free(q); free(outb); free(out); free(ref);
     free(table); free(kp); free(vp);
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
     gpu_free(&G, dpos); gpu_free(&G, dtable);
-    return err;
 }
 
 static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                        int tb, int split, int kv_split, double q_amp) {
-    return run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tb, split, kv_split, q_amp, 0);
+    double e;
+    run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tb, split, kv_split, q_amp, 0, &e);
+    return e;
 }
 
 static const int tbs[] = { 0, 1, 3 };  // default blocks, one token per CTA, odd blocks (partial at the end)
@@ -266,9 +274,11 @@ static void attn_mixed_batch(void) {
 // --- the wgmma + TMA prefill kernel (ptx/attn_wg.ptx)
 static void check_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                      double q_amp, int min_run, const char *what) {
-    double e = run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run);
-    CHECK(e < ATT_TOL, "wgmma kernel, %s: n_kv %d G %d (runs of >= %d tokens to attn_wg): rel err %.3g (tolerance %g; "
-          "inf = a NaN/stray write, see the lines above)", what, n_kv, gqa, min_run, e, ATT_TOL);
+    double e[WG_VARIANTS];
+    run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run, e);
+    for (int v = 0; v < WG_VARIANTS; v++)
+        CHECK(e[v] < ATT_TOL, "%s, %s: n_kv %d G %d (runs of >= %d tokens to it): rel err %.3g (tolerance %g; inf = "
+              "a NaN or a stray write, see the lines above)", wg_names[v], what, n_kv, gqa, min_run, e[v], ATT_TOL);
 }
 
 // One sequence from position 0, every length around the 64-key page and 128-row block edges, GQA 2, 4, 8.
@@ -317,6 +327,7 @@ static void attn_wg_mixed(void) {
 
 // Timings (printed): a 4096-token prefill of one sequence and a 32-sequence decode step at context 4096,
 // Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
+// wg: 0 attention.ptx, 1 + v attn_wg variant v (through launch_attention_runs)
 static void time_attn(const char *label, int T, const int *slot, const int *pos, int max_seqs, int max_ctx,
                       double flops, double bytes, int kv_split, int wg) {
     int n_kv = 8, n_head = 32, max_pages = (max_ctx + PAGE - 1) / PAGE, n_pages = max_seqs * max_pages;
@@ -336,7 +347,7 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     float scale = 1.0f / sqrtf((float)HD);
 #define LAUNCH() do { if (wg) \
         launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages, \
-                              n_pages, scale, 128); \
+                              n_pages, scale, 128, wg - 1); \
     else launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1, \
                              kv_split); } while (0)
     LAUNCH();
@@ -365,12 +376,15 @@ static void attn_timings(void) {
     // bytes: what must cross HBM at least (K, V, Q, out), not what the kernel reads (K/V rows again per block)
     time_attn("prefill 4096 (8B heads)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys, 2.0 * L * 8 * HD * 2 + qo_bytes, 0,
               0);
-    time_attn("prefill 4096 wgmma (attn_wg)", L, slot, pos, 1, L, 4.0 * 32 * HD * keys,
+    time_attn("prefill 4096 attn_wg_h128", L, slot, pos, 1, L, 4.0 * 32 * HD * keys,
               2.0 * L * 8 * HD * 2 + qo_bytes, 0, 1);
+    time_attn("prefill 4096 attn_wg_h128_pipe", L, slot, pos, 1, L, 4.0 * 32 * HD * keys,
+              2.0 * L * 8 * HD * 2 + qo_bytes, 0, 2);
     for (int i = 0; i < LL; i++) { slot[i] = 0; pos[i] = i; }
     double keys16 = (double)LL * (LL + 1) / 2, qo16 = 2.0 * LL * 32 * HD * 2, kv16 = 2.0 * LL * 8 * HD * 2;
     time_attn("prefill 16384 (8B heads)", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 0);
-    time_attn("prefill 16384 wgmma (attn_wg)", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 1);
+    time_attn("prefill 16384 attn_wg_h128", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 1);
+    time_attn("prefill 16384 attn_wg_h128_pipe", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 2);
     for (int i = 0; i < B; i++) { slot[i] = i; pos[i] = L - 1; }
     double kvbytes = (double)B * 8 * L * HD * 2 * 2;
     time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes, 0, 0);

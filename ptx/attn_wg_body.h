@@ -1,0 +1,341 @@
+// attn_wg_body.h — one variant of the prefill attention kernel, included once per variant by attn_wg.ptx (read its
+// header for the layouts, the operands and the ring protocol). The includer defines:
+//   NAME     .entry name
+//   STAGES   depth of the K/V ring (64 KB per stage)
+//   PIPE     0: each consumer warpgroup runs S wgmma -> softmax -> O wgmma one after the other (the other warpgroup
+//               fills the tensor cores meanwhile);
+//            1: FA3's intra-warpgroup overlap: S(it) = Q.K(it)^T and O += P(it-1).V(it-1) are issued together, the
+//               softmax of S(it) runs while the O wgmma is in flight, O is rescaled after it lands. Same registers
+//               (P is the bf16 copy of the previous S), one more stage so that TMA keeps ahead.
+// Barriers: full[STAGES] at BAR, empty[STAGES] after them, qfull after those.
+
+#define BAR_OFF (Q_BYTES + STAGES * STAGE_BYTES)
+#define TMA_LOAD cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes
+#define EMPTY_OFF (8 * STAGES)
+#define QBAR_OFF (16 * STAGES)
+
+// --- consumer phases (macros: the overlapped variant uses some of them twice, with its own labels) ---
+// wait for tile `it` in stage s; sk, sv: its K and V tiles; kb: its first key; plast: the CTA's last tile
+#define TILE_WAIT(L) mad.lo.u32 %full, %s, 8, %bar; \
+L: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra L; \
+    mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase; add.u32 %sk, %sk, Q_BYTES; add.u32 %sv, %sk, KV_BYTES; \
+    shl.b32 %kb, %it, 7; sub.u32 %t1, %ntiles, 1; setp.eq.u32 %plast, %it, %t1;
+// last tile: zero V rows of keys past klast (both slabs; 16 chunks of 16 B per key row, whole rows, so the swizzle,
+// which only permutes chunks within a row, does not matter) so that P = 0 meets finite values. All 256 consumer
+// threads take part, then make the generic-proxy stores visible to wgmma (async proxy) and meet at barrier 1.
+#define ZERO_V(LZ, LD, LE) @!%plast bra LE; \
+    sub.u32 %zr, %klast, %kb; add.u32 %zr, %zr, 1; setp.ge.u32 %p, %zr, KT; @%p bra LE; \
+    sub.u32 %zn, KT, %zr; shl.b32 %zn, %zn, 4; sub.u32 %zi, %tx, 128; \
+LZ: setp.ge.u32 %p, %zi, %zn; @%p bra LD; \
+    shr.u32 %t1, %zi, 4; add.u32 %t1, %t1, %zr; and.b32 %t2, %zi, 15; shr.u32 %za, %t2, 3; \
+    mad.lo.u32 %za, %za, SLAB, %sv; mad.lo.u32 %za, %t1, 128, %za; and.b32 %t2, %t2, 7; mad.lo.u32 %za, %t2, 16, %za; \
+    st.shared.v4.b32 [%za], {%zero, %zero, %zero, %zero}; add.u32 %zi, %zi, 256; bra LZ; \
+LD: fence.proxy.async.shared::cta; bar.sync 1, 256; \
+LE:
+// S = Q . K^T (64 x 128 per warpgroup): 8 k-steps of 16 over head_dim (slab kk / 4, +32 B per step); no fence
+#define ISSUE_S cvt.u64.u32 %dk, %sk; and.b64 %dk, %dk, 0x3FFFF; shr.u64 %dk, %dk, 4; or.b64 %dk, %dk, DESC_HI_K; \
+    DESC_S(0, 0) DESC_S(1, 2) DESC_S(2, 4) DESC_S(3, 6) DESC_S(4, 1024) DESC_S(5, 1026) DESC_S(6, 1028) \
+    DESC_S(7, 1030) \
+    MMA_S(0, %pfalse) MMA_S(1, %ptrue) MMA_S(2, %ptrue) MMA_S(3, %ptrue) MMA_S(4, %ptrue) MMA_S(5, %ptrue) \
+    MMA_S(6, %ptrue) MMA_S(7, %ptrue) wgmma.commit_group.sync.aligned;
+// O += P . V(tile at SV): 8 k-steps of 16 keys; no fence
+#define ISSUE_PV(SV) cvt.u64.u32 %dv, SV; and.b64 %dv, %dv, 0x3FFFF; shr.u64 %dv, %dv, 4; or.b64 %dv, %dv, DESC_HI_V; \
+    REP8(DESC_V) REPK8(MMA_O) wgmma.commit_group.sync.aligned;
+// causal mask (only where the tile reaches past the warpgroup's smallest row limit), row max over the tile (4 lanes
+// share a row), new running max m, alpha = 2^(m_old - m), P = 2^(s scale log2 e - m) in place of S, l = l alpha + sum P
+#define SOFTMAX(LS) add.u32 %t1, %kb, KT - 1; setp.le.u32 %p, %t1, %minlim; @%p bra LS; \
+    add.u32 %t2, %kb, %t3; sub.u32 %dlo, %liml, %t2; sub.u32 %dhi, %limh, %t2; REP16(MASKJ) \
+LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f32 %mxh2, NEG_INF; REP16(MAXJ) \
+    max.f32 %mxl, %mxl, %mxl2; max.f32 %mxh, %mxh, %mxh2; \
+    shfl.sync.bfly.b32 %f, %mxl, 1, 0x1f, 0xffffffff; max.f32 %mxl, %mxl, %f; \
+    shfl.sync.bfly.b32 %f, %mxl, 2, 0x1f, 0xffffffff; max.f32 %mxl, %mxl, %f; \
+    shfl.sync.bfly.b32 %f, %mxh, 1, 0x1f, 0xffffffff; max.f32 %mxh, %mxh, %f; \
+    shfl.sync.bfly.b32 %f, %mxh, 2, 0x1f, 0xffffffff; max.f32 %mxh, %mxh, %f; \
+    mul.f32 %mxl, %mxl, %sl2; mul.f32 %mxh, %mxh, %sl2; max.f32 %mnl, %ml, %mxl; max.f32 %mnh, %mh, %mxh; \
+    setp.eq.f32 %pm, %mnl, NEG_INF; selp.f32 %nml, 0f00000000, %mnl, %pm; \
+    setp.eq.f32 %pm, %mnh, NEG_INF; selp.f32 %nmh, 0f00000000, %mnh, %pm; \
+    sub.f32 %all, %ml, %nml; ex2.approx.ftz.f32 %all, %all; sub.f32 %alh, %mh, %nmh; ex2.approx.ftz.f32 %alh, %alh; \
+    mov.f32 %ml, %mnl; mov.f32 %mh, %mnh; neg.f32 %nml, %nml; neg.f32 %nmh, %nmh; \
+    mov.f32 %sml, 0f00000000; mov.f32 %sml2, 0f00000000; mov.f32 %smh, 0f00000000; mov.f32 %smh2, 0f00000000; \
+    REP16(EXPJ) add.f32 %sml, %sml, %sml2; add.f32 %smh, %smh, %smh2; \
+    fma.rn.f32 %ll, %ll, %all, %sml; fma.rn.f32 %lh, %lh, %alh, %smh;
+#define PACK_P PACK(0, 0, 1) PACK(1, 2, 3) PACK(2, 4, 5) PACK(3, 6, 7) PACK(4, 8, 9) PACK(5, 10, 11) \
+    PACK(6, 12, 13) PACK(7, 14, 15)
+// lane 0 of each consumer warp frees stage ST (count 8 per phase)
+#define RELEASE(ST) add.u32 %empty, %bar, EMPTY_OFF; mad.lo.u32 %empty, ST, 8, %empty; \
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%empty];
+#define ADVANCE add.u32 %s, %s, 1; setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1; \
+    add.u32 %it, %it, 1;
+#define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
+    mbarrier.init.shared::cta.b64 [%bar + EMPTY_OFF + 8 * s], 8;
+
+.visible .entry NAME(
+    .param .align 64 .b8 p_tmQ[128],
+    .param .align 64 .b8 p_tmK[128],
+    .param .align 64 .b8 p_tmV[128],
+    .param .u64 p_out,
+    .param .u64 p_bt,
+    .param .u32 p_n,
+    .param .u32 p_pos0,
+    .param .u32 p_nh,
+    .param .u32 p_G,
+    .param .f32 p_scale)
+    .maxnreg 168
+{
+    .reg .pred %p, %pm, %ptrue, %pfalse, %plane0, %prl, %prh, %plast;
+    .reg .b32 %tx, %wg, %wc, %lane, %warp4, %n, %pos0, %NH, %G, %nkv, %h, %kvh, %blk, %nblk, %row0;
+    .reg .b32 %lastrow, %klast, %ntiles, %lastpage, %it, %s, %ph, %t1, %t2, %t3, %pg0, %pg1, %r0, %r1;
+    .reg .b32 %sbase, %bar, %full, %empty, %qbar, %sk, %sv, %c0, %c1, %qc, %sp, %svp;
+    .reg .b32 %rin, %rowl, %rowh, %liml, %limh, %minlim, %kb, %dlo, %dhi, %zr, %zi, %zn, %za, %h0, %h1, %zero;
+    .reg .b64 %tmQ, %tmK, %tmV, %pOut, %pBT, %ad, %gl, %gh;
+    .reg .b64 %dq, %dk, %dv;
+    .reg .f32 %sl2, %ml, %mh, %mxl, %mxl2, %mxh, %mxh2, %mnl, %mnh, %nml, %nmh, %all, %alh, %ll, %lh;
+    .reg .f32 %sml, %sml2, %smh, %smh2, %f, %il, %ih;
+    REP16(DECLJ)
+    REP8(DECLP)
+    .reg .b64 %dq_<8>, %dk_<8>, %dv_<8>;
+
+    ld.param.u64 %pOut, [p_out];
+    ld.param.u64 %pBT, [p_bt];
+    ld.param.u32 %n, [p_n];
+    ld.param.u32 %pos0, [p_pos0];
+    ld.param.u32 %NH, [p_nh];
+    ld.param.u32 %G, [p_G];
+    ld.param.f32 %sl2, [p_scale];
+    mul.f32 %sl2, %sl2, LOG2E;                  // softmax in base 2: exp(x) = 2^(x log2 e)
+    cvta.to.global.u64 %pOut, %pOut;
+    cvta.to.global.u64 %pBT, %pBT;
+    mov.b64 %tmQ, p_tmQ;
+    cvta.param.u64 %tmQ, %tmQ;
+    mov.b64 %tmK, p_tmK;
+    cvta.param.u64 %tmK, %tmK;
+    mov.b64 %tmV, p_tmV;
+    cvta.param.u64 %tmV, %tmV;
+    mov.u32 %tx, %tid.x;
+    shr.u32 %wg, %tx, 7;
+    and.b32 %lane, %tx, 31;
+    setp.eq.u32 %ptrue, %tx, %tx;
+    setp.ne.u32 %pfalse, %tx, %tx;
+    mov.u32 %zero, 0;
+
+    // --- this CTA's block and head; its last key (the last row's position) fixes the tiles it reads
+    mov.u32 %nblk, %nctaid.x;
+    mov.u32 %t1, %ctaid.x;
+    sub.u32 %blk, %nblk, %t1;
+    sub.u32 %blk, %blk, 1;                      // last block first: the CTAs with the most tiles start first
+    mov.u32 %h, %ctaid.y;
+    div.u32 %kvh, %h, %G;
+    div.u32 %nkv, %NH, %G;
+    shl.b32 %row0, %blk, 7;
+    add.u32 %lastrow, %row0, ROWS - 1;
+    sub.u32 %t1, %n, 1;
+    min.u32 %lastrow, %lastrow, %t1;
+    add.u32 %klast, %pos0, %lastrow;            // last key any row of this CTA attends to
+    shr.u32 %ntiles, %klast, 7;
+    add.u32 %ntiles, %ntiles, 1;
+    shr.u32 %lastpage, %klast, 6;
+
+    mov.u32 %sbase, awg_smem;
+    add.u32 %bar, %sbase, BAR_OFF;
+    add.u32 %qbar, %bar, QBAR_OFF;
+
+    // full[s]: one arrival (the producer's expect_tx) + 64 KB of TMA bytes per phase; empty[s]: 8 arrivals (lane 0
+    // of each consumer warp) per phase; qfull: one arrival + 32 KB, used once (phase 0).
+    setp.ne.u32 %p, %tx, 0;
+    @%p bra INIT_DONE;
+    CAT(REP, STAGES)(INIT_BAR)
+    mbarrier.init.shared::cta.b64 [%qbar], 1;
+    fence.mbarrier_init.release.cluster;
+    prefetch.tensormap [%tmQ];
+    prefetch.tensormap [%tmK];
+    prefetch.tensormap [%tmV];
+INIT_DONE:
+    bar.sync 0;
+    setp.ne.u32 %p, %wg, 0;
+    @%p bra CONSUMER;
+
+    // ------------------------------------------------------------------ TMA producer (warpgroup 0, thread 0)
+    setmaxnreg.dec.sync.aligned.u32 40;
+    setp.ne.u32 %p, %tx, 0;
+    @%p bra EXIT;
+    // Q: the block's 128 rows of head h, two 64-column slabs
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%qbar], Q_BYTES;
+    shl.b32 %qc, %h, 7;
+    TMA_LOAD [%sbase], [%tmQ, {%qc, %row0}], [%qbar];
+    add.u32 %qc, %qc, 64;
+    add.u32 %t1, %sbase, SLAB;
+    TMA_LOAD [%t1], [%tmQ, {%qc, %row0}], [%qbar];
+    mov.u32 %it, 0;
+    mov.u32 %s, 0;
+    mov.u32 %ph, 0;
+    mov.u32 %c0, 0;
+    mov.u32 %c1, 64;
+P_TILE:
+    add.u32 %empty, %bar, EMPTY_OFF;
+    mad.lo.u32 %empty, %s, 8, %empty;
+    xor.b32 %t1, %ph, 1;
+P_WAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1;
+    @!%p bra P_WAIT;
+    // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers)
+    shl.b32 %t2, %it, 1;
+    mul.wide.u32 %ad, %t2, 4;
+    add.s64 %ad, %pBT, %ad;
+    ld.global.u32 %pg0, [%ad];
+    mov.u32 %pg1, %pg0;
+    add.u32 %t2, %t2, 1;
+    setp.le.u32 %p, %t2, %lastpage;
+    @%p ld.global.u32 %pg1, [%ad + 4];
+    mad.lo.u32 %r0, %pg0, %nkv, %kvh;           // pool row of (page, kv head, key 0)
+    shl.b32 %r0, %r0, 6;
+    mad.lo.u32 %r1, %pg1, %nkv, %kvh;
+    shl.b32 %r1, %r1, 6;
+    mad.lo.u32 %full, %s, 8, %bar;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
+    mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase;
+    add.u32 %sk, %sk, Q_BYTES;
+    TMA_LOAD [%sk], [%tmK, {%c0, %r0}], [%full];
+    TMA_LOAD [%sk + BOX_BYTES], [%tmK, {%c0, %r1}], [%full];
+    TMA_LOAD [%sk + SLAB], [%tmK, {%c1, %r0}], [%full];
+    TMA_LOAD [%sk + SLAB + BOX_BYTES], [%tmK, {%c1, %r1}], [%full];
+    add.u32 %sv, %sk, KV_BYTES;
+    TMA_LOAD [%sv], [%tmV, {%c0, %r0}], [%full];
+    TMA_LOAD [%sv + BOX_BYTES], [%tmV, {%c0, %r1}], [%full];
+    TMA_LOAD [%sv + SLAB], [%tmV, {%c1, %r0}], [%full];
+    TMA_LOAD [%sv + SLAB + BOX_BYTES], [%tmV, {%c1, %r1}], [%full];
+    ADVANCE
+    setp.lt.u32 %p, %it, %ntiles;
+    @%p bra P_TILE;
+    bra EXIT;
+
+    // ------------------------------------------------------------------ wgmma consumers (warpgroups 1, 2)
+CONSUMER:
+    setmaxnreg.inc.sync.aligned.u32 232;
+    sub.u32 %wc, %wg, 1;
+    setp.eq.u32 %plane0, %lane, 0;
+    // this thread's accumulator rows (of the CTA's 128): 64 wc + 16 (warp % 4) + lane / 4, and that + 8
+    shr.u32 %t1, %tx, 5;
+    and.b32 %warp4, %t1, 3;
+    shl.b32 %t1, %warp4, 4;
+    shr.u32 %t2, %lane, 2;
+    add.u32 %t1, %t1, %t2;
+    mad.lo.u32 %rin, %wc, 64, %t1;
+    add.u32 %rowl, %row0, %rin;                 // run rows
+    add.u32 %rowh, %rowl, 8;
+    // row limits: the last key each row sees (rows past the run: the CTA's last key, so every key past it is masked)
+    add.u32 %liml, %pos0, %rowl;
+    min.u32 %liml, %liml, %klast;
+    add.u32 %limh, %pos0, %rowh;
+    min.u32 %limh, %limh, %klast;
+    mad.lo.u32 %minlim, %wc, 64, %row0;         // the warpgroup's smallest limit: tiles up to it need no mask
+    add.u32 %minlim, %minlim, %pos0;
+    min.u32 %minlim, %minlim, %klast;
+    and.b32 %t3, %lane, 3;
+    shl.b32 %t3, %t3, 1;                        // this thread's first key column in each group of 8
+    // Q descriptors: this warpgroup's 64 rows of slab 0 (slab 1 is 1024 units further)
+    mad.lo.u32 %t1, %wc, 64 * 128, %sbase;
+    cvt.u64.u32 %dq, %t1;
+    and.b64 %dq, %dq, 0x3FFFF;
+    shr.u64 %dq, %dq, 4;
+    or.b64 %dq, %dq, DESC_HI_K;
+    REP16(ZEROJ)
+    mov.f32 %ml, NEG_INF;
+    mov.f32 %mh, NEG_INF;
+    mov.f32 %ll, 0f00000000;
+    mov.f32 %lh, 0f00000000;
+    mov.u32 %it, 0;
+    mov.u32 %s, 0;
+    mov.u32 %ph, 0;
+C_QWAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p, [%qbar], 0;
+    @!%p bra C_QWAIT;
+
+#if PIPE == 0
+C_TILE:
+    TILE_WAIT(C_WAIT)
+    ZERO_V(C_ZERO, C_ZDONE, C_S)
+    wgmma.fence.sync.aligned;
+    ISSUE_S
+    wgmma.wait_group.sync.aligned 0;
+    SOFTMAX(C_SOFT)
+    REP16(SCALEJ)
+    PACK_P
+    wgmma.fence.sync.aligned;
+    ISSUE_PV(%sv)
+    wgmma.wait_group.sync.aligned 0;
+    RELEASE(%s)
+    ADVANCE
+    setp.lt.u32 %p, %it, %ntiles;
+    @%p bra C_TILE;
+#else
+    // tile 0: S, softmax, P (O is still 0: nothing to rescale)
+    TILE_WAIT(C_WAIT0)
+    ZERO_V(C_ZERO0, C_ZDONE0, C_S0)
+    wgmma.fence.sync.aligned;
+    ISSUE_S
+    wgmma.wait_group.sync.aligned 0;
+    SOFTMAX(C_SOFT0)
+    PACK_P
+    mov.u32 %sp, %s;                            // stage and V tile that P belongs to
+    mov.u32 %svp, %sv;
+    ADVANCE
+    setp.ge.u32 %p, %it, %ntiles;
+    @%p bra C_LASTPV;
+C_TILE:
+    TILE_WAIT(C_WAIT)
+    ZERO_V(C_ZERO, C_ZDONE, C_S)
+    wgmma.fence.sync.aligned;                   // O was rescaled and P written by ordinary code
+    ISSUE_S                                     // S(it) ...
+    ISSUE_PV(%svp)                              // ... and O += P(it-1) . V(it-1) in flight together
+    wgmma.wait_group.sync.aligned 1;            // S(it) is done (the older group)
+    SOFTMAX(C_SOFT)                             // touches S, m, l only: the O wgmma still reads P and O
+    wgmma.wait_group.sync.aligned 0;            // O += P(it-1) V(it-1) is done: its stage is free
+    RELEASE(%sp)
+    REP16(SCALEJ)
+    PACK_P
+    mov.u32 %sp, %s;
+    mov.u32 %svp, %sv;
+    ADVANCE
+    setp.lt.u32 %p, %it, %ntiles;
+    @%p bra C_TILE;
+C_LASTPV:
+    wgmma.fence.sync.aligned;
+    ISSUE_PV(%svp)
+    wgmma.wait_group.sync.aligned 0;
+    RELEASE(%sp)
+#endif
+
+    // --- epilogue: row sums over the 4 lanes of each row, O / l, bf16 straight to global memory
+    shfl.sync.bfly.b32 %f, %ll, 1, 0x1f, 0xffffffff;
+    add.f32 %ll, %ll, %f;
+    shfl.sync.bfly.b32 %f, %ll, 2, 0x1f, 0xffffffff;
+    add.f32 %ll, %ll, %f;
+    shfl.sync.bfly.b32 %f, %lh, 1, 0x1f, 0xffffffff;
+    add.f32 %lh, %lh, %f;
+    shfl.sync.bfly.b32 %f, %lh, 2, 0x1f, 0xffffffff;
+    add.f32 %lh, %lh, %f;
+    rcp.rn.f32 %il, %ll;
+    rcp.rn.f32 %ih, %lh;
+    setp.lt.u32 %prl, %rowl, %n;
+    setp.lt.u32 %prh, %rowh, %n;
+    // out + ((row * n_head + h) * 128 + 2 (lane % 4)) * 2 bytes
+    mad.lo.u32 %t1, %rowl, %NH, %h;
+    mul.wide.u32 %gl, %t1, 256;
+    add.s64 %gl, %pOut, %gl;
+    mul.wide.u32 %ad, %t3, 2;
+    add.s64 %gl, %gl, %ad;
+    mul.lo.u32 %t1, %NH, 8 * 256;               // 8 rows down
+    cvt.u64.u32 %ad, %t1;
+    add.s64 %gh, %gl, %ad;
+    REP16(STOREJ)
+EXIT:
+    ret;
+}
+
+#undef NAME
+#undef STAGES
+#undef PIPE
+#undef BAR_OFF
+#undef EMPTY_OFF
+#undef QBAR_OFF
+#undef TMA_LOAD
