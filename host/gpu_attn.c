@@ -116,7 +116,8 @@ void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     gpu_tmap_2d(&mv, v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
                 WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
     unsigned un = (unsigned)n, upos0 = (unsigned)pos0, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
-    Dim3 grid = { (un + WG_ROWS - 1) / WG_ROWS, uh, 1 }, block = { WG_THREADS, 1, 1 };
+    if ((n + WG_ROWS - 1) / WG_ROWS > 65535) die("launch_attention_wg: a run of %d tokens is too long", n);
+    Dim3 grid = { uh, (un + WG_ROWS - 1) / WG_ROWS, 1 }, block = { WG_THREADS, 1, 1 };
     void *args[] = { &mq, &mk, &mv, &out, &bt_row, &un, &upos0, &uh, &uG, &scale };
     unsigned smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
     gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].entry);

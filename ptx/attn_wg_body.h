@@ -119,11 +119,11 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     mov.u32 %zero, 0;
 
     // --- this CTA's block and head; its last key (the last row's position) fixes the tiles it reads
-    mov.u32 %nblk, %nctaid.x;
-    mov.u32 %t1, %ctaid.x;
+    mov.u32 %nblk, %nctaid.y;
+    mov.u32 %t1, %ctaid.y;
     sub.u32 %blk, %nblk, %t1;
     sub.u32 %blk, %blk, 1;                      // last block first: the CTAs with the most tiles start first
-    mov.u32 %h, %ctaid.y;
+    mov.u32 %h, %ctaid.x;                       // heads fastest: a GQA group's heads share K/V tiles in L2
     div.u32 %kvh, %h, %G;
     div.u32 %nkv, %NH, %G;
     shl.b32 %row0, %blk, 7;
