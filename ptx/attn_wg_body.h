@@ -14,10 +14,15 @@
 #define EMPTY_OFF (8 * STAGES)
 #define QBAR_OFF (16 * STAGES)
 
+// Every mbarrier wait counts its tries and traps past SPIN_LIMIT (seconds of waiting): a protocol bug (parity,
+// expect_tx bytes) then ends the launch with an error instead of hanging the GPU and every test after it.
+#define SPIN(L, BAR, PAR) mov.u32 %spin, 0; \
+L: mbarrier.try_wait.parity.shared::cta.b64 %p, [BAR], PAR; add.u32 %spin, %spin, 1; \
+    setp.gt.u32 %pt, %spin, SPIN_LIMIT; @%pt trap; @!%p bra L;
+
 // --- consumer phases (macros: the overlapped variant uses some of them twice, with its own labels) ---
 // wait for tile `it` in stage s; sk, sv: its K and V tiles; kb: its first key; plast: the CTA's last tile
-#define TILE_WAIT(L) mad.lo.u32 %full, %s, 8, %bar; \
-L: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra L; \
+#define TILE_WAIT(L) mad.lo.u32 %full, %s, 8, %bar; SPIN(L, %full, %ph) \
     mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase; add.u32 %sk, %sk, Q_BYTES; add.u32 %sv, %sk, KV_BYTES; \
     shl.b32 %kb, %it, 7; sub.u32 %t1, %ntiles, 1; setp.eq.u32 %plast, %it, %t1;
 // last tile: zero V rows of keys past klast (both slabs; 16 chunks of 16 B per key row, whole rows, so the swizzle,
@@ -82,11 +87,11 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     .param .f32 p_scale)
     .maxnreg 168
 {
-    .reg .pred %p, %pm, %ptrue, %pfalse, %plane0, %prl, %prh, %plast;
+    .reg .pred %p, %pt, %pm, %ptrue, %pfalse, %plane0, %prl, %prh, %plast;
     .reg .b32 %tx, %wg, %wc, %lane, %warp4, %n, %pos0, %NH, %G, %nkv, %h, %kvh, %blk, %nblk, %row0;
     .reg .b32 %lastrow, %klast, %ntiles, %lastpage, %it, %s, %ph, %t1, %t2, %t3, %pg0, %pg1, %r0, %r1;
     .reg .b32 %sbase, %bar, %full, %empty, %qbar, %sk, %sv, %c0, %c1, %qc, %sp, %svp;
-    .reg .b32 %rin, %rowl, %rowh, %liml, %limh, %minlim, %kb, %dlo, %dhi, %zr, %zi, %zn, %za, %h0, %h1, %zero;
+    .reg .b32 %rin, %rowl, %rowh, %liml, %limh, %minlim, %kb, %dlo, %dhi, %zr, %zi, %zn, %za, %h0, %h1, %zero, %spin;
     .reg .b64 %tmQ, %tmK, %tmV, %pOut, %pBT, %ad, %gl, %gh;
     .reg .b64 %dq, %dk, %dv;
     .reg .f32 %sl2, %ml, %mh, %mxl, %mxl2, %mxh, %mxh2, %mnl, %mnh, %nml, %nmh, %all, %alh, %ll, %lh;
@@ -174,9 +179,7 @@ P_TILE:
     add.u32 %empty, %bar, EMPTY_OFF;
     mad.lo.u32 %empty, %s, 8, %empty;
     xor.b32 %t1, %ph, 1;
-P_WAIT:
-    mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1;
-    @!%p bra P_WAIT;
+    SPIN(P_WAIT, %empty, %t1)
     // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers)
     shl.b32 %t2, %it, 1;
     mul.wide.u32 %ad, %t2, 4;
@@ -246,9 +249,7 @@ CONSUMER:
     mov.u32 %it, 0;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-C_QWAIT:
-    mbarrier.try_wait.parity.shared::cta.b64 %p, [%qbar], 0;
-    @!%p bra C_QWAIT;
+    SPIN(C_QWAIT, %qbar, 0)
 
 #if PIPE == 0
 C_TILE:
@@ -339,3 +340,4 @@ EXIT:
 #undef EMPTY_OFF
 #undef QBAR_OFF
 #undef TMA_LOAD
+#undef SPIN
