@@ -69,7 +69,8 @@ if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the 
 fi
 
 if has e2e; then  # GPU vs CPU reference: greedy tokens, prefill logits, batched decode
-    for spec in "tiny f32" "0.6b f16" "0.6b q8_0"; do
+    IFS=';' read -ra e2e_specs <<< "${E2E_SPECS:-tiny f32;0.6b f16;0.6b q8_0}"  # E2E_SPECS="tiny f32;..." to pick
+    for spec in "${e2e_specs[@]}"; do
         f=$(synth $spec)
         n="e2e-${spec// /-}"
         QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
@@ -134,7 +135,8 @@ if has fp8; then  # issue 5's FP8 quality bar: FP8 weights against the BF16 path
 fi
 
 if has bench; then  # our engine: pp512 / tg128, bf16 and fp8 weights
-    for spec in "0.6b f16 bf16" "0.6b q8_0 bf16" "0.6b q8_0 fp8" "8b f16 bf16" "8b q8_0 bf16" "8b q8_0 fp8"; do
+    IFS=';' read -ra bench_specs <<< "${BENCH_SPECS:-0.6b f16 bf16;0.6b q8_0 bf16;0.6b q8_0 fp8;8b f16 bf16;8b q8_0 bf16;8b q8_0 fp8}"
+    for spec in "${bench_specs[@]}"; do
         set -- $spec
         f=$(synth $1 $2)
         QWEN3_VERBOSE=1 timeout 200 build/bench/bench_e2e -m "$f" --dtype "$3" --label "qwen3-$1-$2-as-$3" \
