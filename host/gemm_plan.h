@@ -7,8 +7,8 @@
 //   bf16 4096 1024 1 15 3 1       dtype N K M_min M_max tile splits
 //   bf16 4096 1024 16 inf 5 1     (M_max "inf": every larger M)
 //   fp8 4096 1024 1 inf 1 1
-// dtype bf16 -> tiles 0..GEMM_N_TILES-1 of launch_gemm_ex, splits 1..GEMM_PLAN_MAX_SPLITS (mma.sync tiles 0..3
-// only); fp8 -> tiles 0..GEMM_FP8_N_TILES-1 of launch_gemm_fp8_ex, splits 1. Ranges of one (dtype, N, K) must not
+// dtype bf16 -> tiles 0..GEMM_N_TILES-1 of launch_gemm_ex, splits 1..GEMM_PLAN_MAX_SPLITS (any tile: the mma.sync
+// tiles add with red.global, the wgmma tiles through a deterministic slab sum); fp8 -> tiles 0..GEMM_FP8_N_TILES-1 of launch_gemm_fp8_ex, splits 1. Ranges of one (dtype, N, K) must not
 // overlap. M ranges come from the measured M list: a measured M covers every M up to the next measured one.
 #pragma once
 #include <stddef.h>

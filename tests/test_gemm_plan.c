@@ -83,11 +83,11 @@ static void malformed(void) {
         { "bf16 4096 1024 16 15 3 1\n", 2 },               // M_max < M_min
         { "bf16 4096 1024 inf inf 3 1\n", 2 },             // M_min inf
         { "bf16 4096 1024 1 15 8 1\n", 2 },                // bf16 tile 8
-        { "fp8 4096 1024 1 15 2 1\n", 2 },                 // fp8 tile 2
+        { "fp8 4096 1024 1 15 4 1\n", 2 },                 // fp8 tile 4 (there are 0..3)
         { "bf16 4096 1024 1 15 -1 1\n", 2 },
         { "bf16 4096 1024 1 15 3 0\n", 2 },                // splits 0
         { "bf16 4096 1024 1 15 3 9\n", 2 },                // splits 9
-        { "bf16 4096 1024 1 15 5 2\n", 2 },                // split-K on a wgmma tile
+        { "fp8 4096 1024 1 15 1 2\n", 2 },                 // split-K on an fp8 tile
         { "fp8 4096 1024 1 15 0 2\n", 2 },                 // split-K on fp8
         { "bf16 4096 1024 1 99999999999 3 1\n", 2 },       // overflow
         { "bf16 4096 1024 1 15 3 1\n\nbf16 4096 1024 15 20 0 1\n", 4 },  // overlap
@@ -187,7 +187,7 @@ static void round_trip(void) {
                 }
             }
     CHECK(bad == 0, "%d wrong picks after the round trip", bad);
-    GemmPlanPoint wrong = { GEMM_PLAN_BF16, 64, 128, 1, 5, 2, 1, 1 };  // split-K on a wgmma tile
+    GemmPlanPoint wrong = { GEMM_PLAN_FP8, 64, 128, 1, 1, 2, 1, 1 };  // split-K on an fp8 tile
     CHECK(gemm_plan_write(path, CARD, &wrong, 1, err, sizeof err) == -1, "writer refuses a bad point");
     CHECK(gemm_plan_write(path, "a \"quoted\" card", pts, 1, err, sizeof err) == -1, "writer refuses a quote");
 }
