@@ -53,11 +53,15 @@ static size_t kv_offset(const Pages *p, int n_kv, int slot, int h, int pos) {
 typedef struct {
     int T, n_head, n_kv, max_pages;
     CUdeviceptr out, q, k, v, table, slot, pos;  // out, q bf16 [T][n_head][HD]; k, v pools; table; slot, pos int [T]
+    const int *h_slot, *h_pos;                   // the same on the host: the engine's prefill routing reads them
+    int pool_pages;
 } Attn;
 
+// As the engine launches a prefill step: runs of one sequence's positions go to the wgmma kernel (attn_wg.ptx;
+// QWEN3_ATTN_WG=0 keeps everything on attention.ptx), the rest, and decode, to attention.ptx.
 static void attn_launch(Gpu *g, const Attn *a) {
-    launch_attention(g, a->out, a->q, a->k, a->v, a->table, a->slot, a->pos, a->T, a->n_head, a->n_kv, HD,
-                     a->max_pages, 1.0f / sqrtf((float)HD));
+    launch_attention_host(g, a->out, a->q, a->k, a->v, a->table, a->slot, a->pos, a->h_slot, a->h_pos, a->T,
+                          a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages, 1.0f / sqrtf((float)HD));
 }
 
 // ---------------------------------------------------------------- correctness
@@ -122,6 +126,7 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
     size_t tn = (size_t)max_seqs * pg.max_pages;
     Attn a = { T, n_head, n_kv, pg.max_pages, gpu_alloc(g, qn * 2), gpu_alloc(g, qn * 2), gpu_alloc(g, cn * 2),
                gpu_alloc(g, cn * 2), gpu_alloc(g, tn * 4), gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4) };
+    a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
     gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.q, q, qn * 2);
     gpu_upload(g, a.k, k, cn * 2);
@@ -209,6 +214,7 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     CUdeviceptr base = gpu_alloc(g, set * n_sets);
     Attn a = { T, N_HEAD, N_KV, pg.max_pages, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, tn * 4),
                gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4) };
+    a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
     fill_random(g, base, set * n_sets);
     gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.slot, slot, (size_t)T * 4);

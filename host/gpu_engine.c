@@ -88,7 +88,10 @@ typedef struct {
 
 // ---------------------------------------------------------------- the forward step
 // Enqueues one step of T tokens whose inputs are already in h_in; the head runs on n_out rows. No host sync.
-static void enqueue_step(GpuEngine *e, int T, int n_out) {
+// wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
+// (launch_attention_host reads the step's slots and positions on the host, so a CUDA graph could not replay it for
+// other inputs: graph-bucket steps, decode-shaped, keep the one-launch kernel).
+static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     int hd = c->head_dim;
@@ -112,8 +115,14 @@ static void enqueue_step(GpuEngine *e, int T, int n_out) {
         launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
                               e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages, c->rope_base,
                               c->rms_eps);
-        launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos, T,
-                         c->n_head, c->n_kv_head, hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
+        if (wg_attn)
+            launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos,
+                                  (const int *)((char *)e->h_in + in), (const int *)((char *)e->h_in + 2 * in), T,
+                                  c->n_head, c->n_kv_head, hd, e->kv.max_pages, e->scratch_page + 1,
+                                  1.0f / sqrtf((float)hd));
+        else
+            launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos, T,
+                             c->n_head, c->n_kv_head, hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
         launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
@@ -161,17 +170,17 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
         } else if (e->seen[b]) {
             CUgraph graph;
             CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-            enqueue_step(e, Tp, Tp);
+            enqueue_step(e, Tp, Tp, 0);
             CU_CHECK(cuStreamEndCapture(g->stream, &graph));
             CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[b], graph, 0));
             CU_CHECK(cuGraphDestroy(graph));
             CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
         } else {
             e->seen[b] = 1;
-            enqueue_step(e, Tp, Tp);
+            enqueue_step(e, Tp, Tp, 0);
         }
     } else {
-        enqueue_step(e, T, n_out);
+        enqueue_step(e, T, n_out, 1);
     }
     if (n_out > 0 && host_tokens) {  // the logits rows are compact: row j is out_rows[j]'s, with h_sp[j]
         CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, e->h_sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
