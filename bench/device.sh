@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
-#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize racecheck hf fp8 bench gemm batch peer
+#   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
 #                                        attention throughput (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -89,6 +89,22 @@ if has sanitize; then  # memcheck on a short end-to-end run through every kernel
     timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
         --random 40 --seed 3 -o /tmp/san.f32 > "$LOG/memcheck.log" 2>&1
     say "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/memcheck.log")"
+fi
+
+if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma GEMM (bf16, fp8), FP8 decode tiles,
+    # quantisers, wgmma prefill attention, history scatter, GPU sampling — a 300-token prefill and 4 decode steps
+    f=$(synth tiny f32)
+    for dt in bf16 fp8; do
+        for tool in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
+                --dtype $dt --random 300 --seed 5 -o /tmp/san.f32 > "$LOG/sanwg-$tool-$dt.log" 2>&1
+            say "sanwg $tool $dt logits(300) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-$tool-$dt.log" | tr '\n' ' ')"
+            QWEN3_EAGER=1 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" \
+                --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 4 --temp 0.8 --seed 2 \
+                > "$LOG/sanwg-run-$tool-$dt.log" 2>&1
+            say "sanwg $tool $dt run rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-run-$tool-$dt.log" | tr '\n' ' ')"
+        done
+    done
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
