@@ -105,6 +105,17 @@ if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma 
             say "sanwg $tool $dt run rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-run-$tool-$dt.log" | tr '\n' ' ')"
         done
     done
+    # the batch path: device sampling (greedy, top-k/top-p, penalties) and the history scatter in graph steps
+    printf '%s\n' '{"custom_id": "a", "body": {"prompt": "The sea is", "max_tokens": 6, "temperature": 0}}' \
+        '{"custom_id": "b", "body": {"prompt": "Bread is", "max_tokens": 6, "temperature": 0.9, "top_p": 0.8, "seed": 3}}' \
+        '{"custom_id": "c", "body": {"prompt": "Owls", "max_tokens": 6, "temperature": 0.7, "presence_penalty": 0.5, "seed": 4}}' \
+        > /tmp/san-req.jsonl
+    for tool in memcheck racecheck; do
+        rm -f /tmp/san-res.jsonl
+        timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx batch -m "$f" --backend gpu \
+            -i /tmp/san-req.jsonl -o /tmp/san-res.jsonl --max-seqs 4 > "$LOG/sanwg-batch-$tool.log" 2>&1
+        say "sanwg $tool batch rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-batch-$tool.log" | tr '\n' ' ') $(wc -l < /tmp/san-res.jsonl) lines"
+    done
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
