@@ -106,9 +106,9 @@ if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma 
         done
     done
     # the batch path: device sampling (greedy, top-k/top-p, penalties) and the history scatter in graph steps
-    printf '%s\n' '{"custom_id": "a", "body": {"prompt": "The sea is", "max_tokens": 6, "temperature": 0}}' \
-        '{"custom_id": "b", "body": {"prompt": "Bread is", "max_tokens": 6, "temperature": 0.9, "top_p": 0.8, "seed": 3}}' \
-        '{"custom_id": "c", "body": {"prompt": "Owls", "max_tokens": 6, "temperature": 0.7, "presence_penalty": 0.5, "seed": 4}}' \
+    printf '%s\n' '{"custom_id": "a", "method": "POST", "url": "/v1/completions", "body": {"prompt": "The sea is", "max_tokens": 6, "temperature": 0}}' \
+        '{"custom_id": "b", "method": "POST", "url": "/v1/completions", "body": {"prompt": "Bread is", "max_tokens": 6, "temperature": 0.9, "top_p": 0.8, "seed": 3}}' \
+        '{"custom_id": "c", "method": "POST", "url": "/v1/completions", "body": {"prompt": "Owls", "max_tokens": 6, "temperature": 0.7, "presence_penalty": 0.5, "seed": 4}}' \
         > /tmp/san-req.jsonl
     for tool in memcheck racecheck; do
         rm -f /tmp/san-res.jsonl
