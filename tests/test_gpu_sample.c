@@ -118,8 +118,12 @@ static void greedy_case(int vocab, int rows, int penalties) {
         }
     CHECK(bad == 0, "greedy vocab=%d rows=%d penalties=%d: %d rows differ from the CPU's argmax (lowest id on ties, "
           "NaN/-inf never win)", vocab, rows, penalties, bad);
-    size_t diff = 0;  // the rows the kernel leaves must be the CPU's penalised logits, bit for bit
-    for (size_t i = 0; i < n; i++) if (memcmp(&cpu[i], &gpu_after[i], 4)) diff++;
+    // the rows the kernel leaves must be the CPU's penalised logits, bit for bit — except NaN payloads: x86
+    // arithmetic carries a NaN's payload through, the GPU's returns the canonical NaN, and a NaN is a NaN to every
+    // later step (the H200 showed 102 / 4033 bit differences with every token right; NaN rows are in the inputs)
+    size_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&cpu[i], &gpu_after[i], 4) && !(isnan(cpu[i]) && isnan(gpu_after[i]))) diff++;
     CHECK(diff == 0, "greedy vocab=%d penalties=%d: %zu logits differ bit-wise from sampler.c's penalised logits",
           vocab, penalties, diff);
     gpu_free(&G, d_hist);
