@@ -8,7 +8,7 @@
 // many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs would not cover the GPU twice (at M = 17-32 two 16-row
 // tiles would read every weight twice: bench/gemm measured 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a
 // 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives every SM
-// work (128x256, then 128x128, 64x128, 64x64).
+// work (128x256, then 128x128 from M = 256; 64x128, 64x64 below).
 // Split-K: the wgmma kernels can split K (launch_gemm_ex splits > 1, or a plan); their partial sums meet in a
 // scratch slab and are added in a fixed order, so results are the same run after run. Off by default (slower in
 // every case measured so far: see wg_splits). The
@@ -144,13 +144,23 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (M == 0) return;
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps;
-    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_BF16, M, N, K, &pt, &ps)) { tile = pt; splits = ps; }  // measured plan
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_BF16, M, N, K, &pt, &ps)) {  // measured plan
+        tile = pt;
+        // the mma.sync split-K adds into C with red.global in whatever order the CTAs finish: exact (hence
+        // repeatable) only for 2 splits into a zeroed f32 output; greedy decoding must repeat, so no others
+        splits = pt < N_GEMM_TILES && ps > 1 && !(ps == 2 && mode == GEMM_STORE_F32) ? 1 : ps;
+    }
     if (tile < 0) {
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
         else {
-            tile = N_GEMM_TILES + N_WG_TILES - 1;  // the smallest wgmma tile, unless a larger one fills the GPU
-            for (int i = 0; i < N_WG_TILES; i++)
-                if (cdiv(M, wg_tiles[i].bm) * cdiv(N, wg_tiles[i].bn) >= sms) { tile = N_GEMM_TILES + i; break; }
+            // the largest wgmma tile whose tiles give ~every SM one (90%: a 128-tile grid beats 256 smaller tiles
+            // on 132 SMs), 128-row tiles only from M = 256 (bench/gemm --sweep on the H200, 8B shapes: 64-row
+            // tiles won below); else the smallest
+            tile = N_GEMM_TILES + N_WG_TILES - 1;
+            for (int i = 0; i < N_WG_TILES; i++) {
+                if (wg_tiles[i].bm == 128 && M < 256) continue;
+                if (10 * cdiv(M, wg_tiles[i].bm) * cdiv(N, wg_tiles[i].bn) >= 9 * sms) { tile = N_GEMM_TILES + i; break; }
+            }
         }
     }
     if (tile >= N_GEMM_TILES) {
@@ -185,7 +195,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
     if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 3;
-        else tile = cdiv(M, 128) * cdiv(N, 128) >= sms ? 0 : 1;
+        else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 1;  // as for bf16
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile < 2) {
