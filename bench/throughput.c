@@ -2,8 +2,8 @@
 // host/batch.c, driven in-process) on fixed workloads, against its ideal time and llama.cpp's llama-batched-bench.
 //   workloads: B x (128 -> 128) for B = 1, 16, 64, 256, 1024; 64 x (1024 -> 1024); nano-vllm's random bench
 //   (256 sequences, prompt and reply lengths uniform in 100..1024, seed 0). Greedy completions; every reply is
-//   asked for its full length (max_tokens). EOS cannot be switched off (no ignore_eos in BatchRequest): replies that
-//   end at EOS are counted and printed, and tok/s uses the tokens really produced.
+//   asked for its full length (max_tokens) and EOS is ignored (BatchSched.ignore_eos), so every reply runs to it;
+//   a reply that still ends early (a stop) is counted and printed, and tok/s uses the tokens really produced.
 //   Prompts: random words that are each one token (a space + letters, checked to round-trip), so lengths are exact.
 //   ideal: the scheduler's own steps (same slots, same prefill budget) replayed on paper, each step costing
 //   max(bytes / copy bandwidth, FLOPs / peak): bytes = bf16 weights + K/V read and written, FLOPs = 2 per weight
@@ -162,7 +162,7 @@ static double run_workload(Engine *e, const Tokenizer *tok, const Words *words, 
     }
     memset(cnt, 0, sizeof *cnt);
     BatchSched s = { .e = e, .tok = tok, .prefill_budget = budget, .created = (long)time(NULL), .on_line = on_line,
-                     .user = cnt };
+                     .user = cnt, .ignore_eos = 1 };
     double t0 = now_sec();
     int rc = batch_run(&s, reqs, w->n, st);
     double wall = now_sec() - t0;
@@ -348,7 +348,7 @@ int main(int argc, char **argv) {
         char note[256], eng[96];
         snprintf(note, sizeof note, "total %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; prefill budget %d; "
                  "%ld preemptions%s", (st.prompt_tokens + st.output_tokens) / wall, ideal, 100 * ideal / wall,
-                 st.steps, budget, st.preemptions, c.eos_ended ? "; some replies ended at EOS (no ignore_eos)" : "");
+                 st.steps, budget, st.preemptions, c.eos_ended ? "; some replies stopped early" : "");
         snprintf(eng, sizeof eng, "qwen3-ptx batch_run %d slots (%s)", slots, e->name);
         tsv_row(w[i].name, eng, tps, wall, note);
         if (tsv_f) fflush(tsv_f);

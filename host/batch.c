@@ -666,7 +666,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     memset(st, 0, sizeof *st);
     Run R = { .s = s, .reqs = reqs, .st = st, .paged = e->free_pages != NULL, .ctx_cap = e->max_ctx };
     if (R.paged && (long)e->n_pages * KV_PAGE < R.ctx_cap) R.ctx_cap = e->n_pages * KV_PAGE;
-    R.n_eos = gen_default_eos(s->tok, R.eos);
+    R.n_eos = s->ignore_eos ? 0 : gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
     for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; }
     const char *host = getenv("QWEN3_HOST_SAMPLING");

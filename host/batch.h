@@ -71,6 +71,7 @@ typedef struct {
     void (*on_step)(void *user, const BatchStats *st);   // after every step (may be NULL)
     void *user;
     volatile sig_atomic_t *interrupt;    // when set, stop after the current step (requests in flight are dropped)
+    int ignore_eos;                      // benchmarks: EOS ends nothing, every reply runs to its token limit
     char err[300];                       // "prefill: " or "decode: " + the engine's message
 } BatchSched;
 

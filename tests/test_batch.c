@@ -273,6 +273,7 @@ typedef struct {
     int pages, pages_used, max_pages_used, refused;  // the pool (0: none); calls refused for want of pages
 } Fake;
 
+static int fake_favourite = -1;  // >= 0: this token always wins (the ignore_eos test makes it EOS)
 static void fake_logits(Fake *f, int seq, float *logits) {
     uint64_t h = f->h[seq];
     for (int i = 0; i < f->cfg.vocab; i++) logits[i] = -4.0f - (float)(i % 5);
@@ -280,6 +281,7 @@ static void fake_logits(Fake *f, int seq, float *logits) {
         h = h * 6364136223846793005ull + 1442695040888963407ull;
         logits[(h >> 33) % 190] = 2.0f - 0.4f * (float)k;
     }
+    if (fake_favourite >= 0) logits[fake_favourite] = 10.0f;
 }
 static void fake_feed(Fake *f, int seq, int tok) {
     if (f->pages) f->pages_used += kvp_pages_for(f->len[seq] + 1) - kvp_pages_for(f->len[seq]);
@@ -465,6 +467,48 @@ static int compare_with_generate(Tokenizer *tok, BatchRequest *reqs, int n, char
     return mismatches;
 }
 
+// A model that always says EOS: replies stop after one token, unless the scheduler ignores EOS (benchmarks), when
+// each runs to its max_tokens with finish_reason "length".
+static void scheduler_ignore_eos(void) {
+    GGUFFile gf;
+    Tokenizer *tok = open_vocab(&gf);
+    if (!tok) SKIP("no Qwen vocabulary (build/tiny-f32.gguf from t_cli.sh, or sh tests/setup.sh)");
+    int eos[3];
+    CHECK(gen_default_eos(tok, eos) > 0, "the vocabulary has no EOS token");
+    enum { N = 6 };
+    BatchRequest reqs[N];
+    for (int i = 0; i < N; i++) {  // no stop strings (the EOS token's text could contain one)
+        char line[256], code[64], msg[256];
+        snprintf(line, sizeof line, "{\"custom_id\": \"r%d\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": "
+                 "\"the sea %d\", \"max_tokens\": 7, \"temperature\": %s}}", i, i, i % 2 ? "0.8" : "0");
+        int rc = batch_parse_request(line, strlen(line), i + 1, 0, &reqs[i], code, sizeof code, msg, sizeof msg);
+        CHECK(rc == 0, "request %d: %s: %s", i, code, msg);
+        if (rc) { for (int k = 0; k < i; k++) batch_request_free(&reqs[k]); tok_free(tok); gguf_close(&gf); return; }
+    }
+    fake_favourite = eos[0];
+    for (int ignore = 0; ignore < 2; ignore++) {
+        Fake f;
+        fake_init(&f, tok_vocab(tok), 4, 64, 0);
+        Collected c = { .f = &f };
+        BatchSched s = { .e = &f.e, .tok = tok, .prefill_budget = 16, .created = 99, .on_line = collect,
+                         .on_step = step_done, .user = &c, .ignore_eos = ignore };
+        BatchStats st;
+        int rc = batch_run(&s, reqs, N, &st);
+        CHECK(rc == 0 && c.n_ok == N, "ignore_eos %d: batch_run %d, %d of %d ok", ignore, rc, c.n_ok, N);
+        CHECK(st.output_tokens == (ignore ? 7L * N : (long)N), "ignore_eos %d: %ld output tokens, want %d", ignore,
+              (long)st.output_tokens, ignore ? 7 * N : N);
+        for (int i = 0; i < N; i++) {
+            CHECK(c.lines[i] && strstr(c.lines[i], ignore ? "\"finish_reason\": \"length\"" : "\"finish_reason\": \"stop\""),
+                  "ignore_eos %d: request %d: %s", ignore, i, c.lines[i] ? c.lines[i] : "(no line)");
+            free(c.lines[i]);
+        }
+    }
+    fake_favourite = -1;
+    for (int i = 0; i < N; i++) batch_request_free(&reqs[i]);
+    tok_free(tok);
+    gguf_close(&gf);
+}
+
 static void scheduler_matches_generate(void) {
     GGUFFile gf;
     Tokenizer *tok = open_vocab(&gf);
@@ -622,6 +666,7 @@ int main(void) {
     RUN(scan_results);
     RUN(idset_and_shards);
     RUN(scheduler_matches_generate);
+    RUN(scheduler_ignore_eos);
     RUN(scheduler_preempts);
     RUN(kv_pages_bookkeeping);
     return test_end();
