@@ -342,7 +342,7 @@ int main(int argc, char **argv) {
                "qwen3-ptx", ideal, wall, tps, (st.prompt_tokens + st.output_tokens) / wall, 100 * ideal / wall, slots,
                st.steps, steps);
         if (st.preemptions) printf("; %ld preemptions (KV pool full)", st.preemptions);
-        if (c.eos_ended) printf("; %d replies ended at EOS: %ld of %ld tokens", c.eos_ended, st.output_tokens, want_out);
+        if (c.eos_ended) printf("; %d replies stopped early: %ld of %ld tokens", c.eos_ended, st.output_tokens, want_out);
         printf("\n");
         if (w[i].n <= 1024 && w[i].in[0] == 128 && w[i].out[0] == 128) ours[w[i].n] = tps;
         char note[256], eng[96];
