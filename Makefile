@@ -82,7 +82,7 @@ $(B)/fuzz_gguf: tests/fuzz_gguf.c gguf/gguf.c gguf/quants.c gguf/gguf.h gguf/qua
 # unless MODEL= points at a real GGUF; the progress bar and summary go to stderr, the results to $(RESULTS).
 # `make generate` runs one prompt instead.
 MODEL    ?= models/qwen3-0.6b-q8_0.gguf
-REQUESTS ?= 256
+REQUESTS ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 256 || echo 8)  # the CPU reference is slow: 8 there
 RESULTS  ?= models/results.jsonl
 PROMPT   ?= Explain in one paragraph why the sky is blue.
 TOPICS   := the sky,the sea,volcanoes,bread,prime numbers,the moon,bees,glaciers,trains,tea,chess,rivers,clouds,rust,owls,jazz
