@@ -243,15 +243,6 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     return 1e3 * ms[runs / 2];
 }
 
-static void git_commit(char *out, size_t n) {
-    snprintf(out, n, "?");
-    FILE *p = popen("git describe --always --dirty=+wip 2>/dev/null", "r");
-    if (!p) return;
-    if (fgets(out, (int)n, p)) out[strcspn(out, "\n")] = 0;
-    if (!out[0]) snprintf(out, n, "?");
-    pclose(p);
-}
-
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     int do_check = 1, do_bench = 1, long_ones = 1, runs = 30;
@@ -292,7 +283,7 @@ int main(int argc, char **argv) {
     char date[32], commit[64];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
-    git_commit(commit, sizeof commit);
+    git_describe(commit, sizeof commit);
     if (tsv) {
         f = fopen(tsv, "a");
         if (!f) die("%s: cannot open for appending", tsv);

@@ -37,7 +37,9 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
     echo "$f"
 }
 
-say "$(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?') stages: $stages"
+# QWEN3_COMMIT=<hash> names the tree in the summary and the result files (the copy on the device machine may carry
+# a stale .git or none)
+say "$(date -u +%FT%TZ) commit ${QWEN3_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')} stages: $stages"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv,noheader \
     | tee -a "$SUM"
 

@@ -173,15 +173,6 @@ static double run_workload(Engine *e, const Tokenizer *tok, const Words *words, 
     return wall;
 }
 
-static void git_commit(char *out, size_t n) {
-    snprintf(out, n, "?");
-    FILE *p = popen("git describe --always --dirty=+wip 2>/dev/null", "r");
-    if (!p) return;
-    if (fgets(out, (int)n, p)) out[strcspn(out, "\n")] = 0;
-    if (!out[0]) snprintf(out, n, "?");
-    pclose(p);
-}
-
 static FILE *tsv_f;
 static char tsv_head[512];  // date \t card \t commit \t model
 static void tsv_row(const char *workload, const char *engine, double tps, double wall, const char *note) {
@@ -294,7 +285,7 @@ int main(int argc, char **argv) {
     char date[32], commit[64];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
-    git_commit(commit, sizeof commit);
+    git_describe(commit, sizeof commit);
     snprintf(tsv_head, sizeof tsv_head, "%s\t%s\t%s\t%s", date, card, commit, label);
     if (tsv) {
         tsv_f = fopen(tsv, "a");

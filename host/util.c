@@ -173,3 +173,14 @@ int parse_dtype_opt(const char *v) {
     setenv("QWEN3_DTYPE", v, 1);
     return 0;
 }
+
+void git_describe(char *out, size_t n) {
+    const char *env = getenv("QWEN3_COMMIT");
+    snprintf(out, n, "%s", env && *env ? env : "?");
+    if (env && *env) return;
+    FILE *p = popen("git describe --always --dirty=+wip 2>/dev/null", "r");
+    if (!p) return;
+    if (fgets(out, (int)n, p)) out[strcspn(out, "\n")] = 0;
+    if (!out[0]) snprintf(out, n, "?");
+    pclose(p);
+}
