@@ -81,13 +81,14 @@ $(B)/fuzz_gguf: tests/fuzz_gguf.c gguf/gguf.c gguf/quants.c gguf/gguf.h gguf/qua
 # --- the main job: a batch of chat requests (OpenAI Batch JSONL) through the batch engine, on a synthetic Qwen3-0.6B
 # unless MODEL= points at a real GGUF; the progress bar and summary go to stderr, the results to $(RESULTS).
 # `make generate` runs one prompt instead.
+SETUP    ?= sh tests/setup.sh   # SETUP=true skips it (a machine without network that has what it needs)
 MODEL    ?= models/qwen3-0.6b-q8_0.gguf
 REQUESTS ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 256 || echo 8)  # the CPU reference is slow: 8 there
 RESULTS  ?= models/results.jsonl
 PROMPT   ?= Explain in one paragraph why the sky is blue.
 TOPICS   := the sky,the sea,volcanoes,bread,prime numbers,the moon,bees,glaciers,trains,tea,chess,rivers,clouds,rust,owls,jazz
 run: qwen3-ptx
-	@sh tests/setup.sh
+	@$(SETUP)
 	@[ -f "$(MODEL)" ] || { mkdir -p models && ./qwen3-ptx synth --size 0.6b --type q8_0 --seed 1 -o "$(MODEL)"; }
 	@mkdir -p models && i=0; while [ $$i -lt $(REQUESTS) ]; do \
 	    t=$$(echo "$(TOPICS)" | cut -d, -f$$(( i % 16 + 1 ))); \
@@ -98,7 +99,7 @@ run: qwen3-ptx
 	@echo "first result:"; head -n 1 "$(RESULTS)"
 
 generate: qwen3-ptx
-	@sh tests/setup.sh
+	@$(SETUP)
 	@[ -f "$(MODEL)" ] || { mkdir -p models && ./qwen3-ptx synth --size 0.6b --type q8_0 --seed 1 -o "$(MODEL)"; }
 	./qwen3-ptx run -m "$(MODEL)" -p "$(PROMPT)" -n 64
 
