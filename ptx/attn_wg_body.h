@@ -154,15 +154,8 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     prefetch.tensormap [%tmQ];
     prefetch.tensormap [%tmK];
     prefetch.tensormap [%tmV];
-INIT_DONE:
-    bar.sync 0;
-    setp.ne.u32 %p, %wg, 0;
-    @%p bra CONSUMER;
-
     // ------------------------------------------------------------------ TMA producer (warpgroup 0, thread 0)
-    setmaxnreg.dec.sync.aligned.u32 40;
-    setp.ne.u32 %p, %tx, 0;
-    @%p bra EXIT;
+    WG_SPLIT_ROLES
     // Q: the block's 128 rows of head h, two 64-column slabs
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%qbar], Q_BYTES;
     shl.b32 %qc, %h, 7;
@@ -212,10 +205,7 @@ P_TILE:
     bra EXIT;
 
     // ------------------------------------------------------------------ wgmma consumers (warpgroups 1, 2)
-CONSUMER:
-    setmaxnreg.inc.sync.aligned.u32 232;
-    sub.u32 %wc, %wg, 1;
-    setp.eq.u32 %plane0, %lane, 0;
+    WG_CONSUMER_ENTER
     // this thread's accumulator rows (of the CTA's 128): 64 wc + 16 (warp % 4) + lane / 4, and that + 8
     shr.u32 %t1, %tx, 5;
     and.b32 %warp4, %t1, 3;

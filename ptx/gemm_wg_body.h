@@ -223,15 +223,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     fence.mbarrier_init.release.cluster;
     prefetch.tensormap [%tmA];
     prefetch.tensormap [%tmW];
-INIT_DONE:
-    bar.sync 0;
-    setp.ne.u32 %p, %wg, 0;
-    @%p bra CONSUMER;
-
     // ------------------------------------------------------------------ producer (warpgroup 0, thread 0)
-    setmaxnreg.dec.sync.aligned.u32 40;
-    setp.ne.u32 %p, %tx, 0;
-    @%p bra EXIT;
+    WG_SPLIT_ROLES
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
     mov.u32 %u, %ctaid.x;
@@ -265,10 +258,7 @@ P_WAIT:
     bra P_TILE;
 
     // ------------------------------------------------------------------ consumers (warpgroups 1..NCONS)
-CONSUMER:
-    setmaxnreg.inc.sync.aligned.u32 232;
-    sub.u32 %wc, %wg, 1;
-    setp.eq.u32 %plane0, %lane, 0;
+    WG_CONSUMER_ENTER
     // this thread's accumulator rows: 64 wc + 16 (warp % 4) + lane / 4 (+ 8); columns 2 (lane % 4) (+ 1) + 8 j
     shr.u32 %t1, %tx, 5;
     and.b32 %t1, %t1, 3;
