@@ -17,43 +17,54 @@
 #include "gpu_ops.h"
 #include "gemm_plan.h"
 #include "util.h"
+#include <string.h>
 
-typedef struct { const char *entry; int bm, bn, threads, stages; } GemmTile;
+typedef struct { const char *module, *entry; int bm, bn, threads, stages; } GemmTile;
 // Must match the configurations in ptx/gemm_bf16.ptx.
 static const GemmTile gemm_tiles[] = {
-    { "gemm_bf16_tc_16x32", 16, 32, 128, 8 },
-    { "gemm_bf16_tc_64x64", 64, 64, 128, 4 },
-    { "gemm_bf16_tc_128x128", 128, 128, 256, 3 },
-    { "gemm_bf16_tc_16x16", 16, 16, 128, 18 },
+    { "gemm_bf16", "gemm_bf16_tc_16x32", 16, 32, 128, 8 },
+    { "gemm_bf16", "gemm_bf16_tc_64x64", 64, 64, 128, 4 },
+    { "gemm_bf16", "gemm_bf16_tc_128x128", 128, 128, 256, 3 },
+    { "gemm_bf16", "gemm_bf16_tc_16x16", 16, 16, 128, 18 },
 };
 enum { N_GEMM_TILES = sizeof gemm_tiles / sizeof gemm_tiles[0], GEMM_BK = 64, GEMM_RED_F32 = 3 };
 // Must match ptx/gemm_wg.ptx: tile bm x bn, 64 * bm / 64 + 128 threads, a ring of `stages` slices of K = 64.
 static const GemmTile wg_tiles[] = {
-    { "gemm_wg_128x256", 128, 256, 384, 4 },
-    { "gemm_wg_128x128", 128, 128, 384, 6 },
-    { "gemm_wg_64x128", 64, 128, 256, 8 },
-    { "gemm_wg_64x64", 64, 64, 256, 12 },
+    { "gemm_wg", "gemm_wg_128x256", 128, 256, 384, 4 },
+    { "gemm_wg", "gemm_wg_128x128", 128, 128, 384, 6 },
+    { "gemm_wg", "gemm_wg_64x128", 64, 128, 256, 8 },
+    { "gemm_wg", "gemm_wg_64x64", 64, 64, 256, 12 },
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
 // Must match ptx/gemm_fp8.ptx (tiles 0, 1: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices of
 // K = 128 e4m3, the same bytes per stage as the bf16 tiles.
 static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
-    { "gemm_fp8_128x128", 128, 128, 384, 6 },
-    { "gemm_fp8_64x128", 64, 128, 256, 8 },
-    { "gemm_fp8_tc_16x32", 16, 32, 128, 8 },
-    { "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
+    { "gemm_fp8", "gemm_fp8_128x128", 128, 128, 384, 6 },
+    { "gemm_fp8", "gemm_fp8_64x128", 64, 128, 256, 8 },
+    { "gemm_fp8_dec", "gemm_fp8_tc_16x32", 16, 32, 128, 8 },
+    { "gemm_fp8_dec", "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
 };
+// ptx/quant_fp8.ptx (geometry set by their launchers)
+static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0 },
+                                          { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0 } };
+
+// Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
+// modules). table: one of the four arrays above.
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 4 };
+_Static_assert(N_GEMM_TILES <= TAB_MAX && N_WG_TILES <= TAB_MAX && GEMM_FP8_N_TILES <= TAB_MAX, "TAB_MAX too small");
+static CUfunction kernel(Gpu *g, int table, int i) {
+    static const GemmTile *const tabs[N_TABS] = { gemm_tiles, wg_tiles, fp8_tiles, quant_kernels };
+    static CUcontext ctx;
+    static CUfunction fn[N_TABS][TAB_MAX];
+    if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
+    if (!fn[table][i]) fn[table][i] = gpu_kernel(g, tabs[table][i].module, tabs[table][i].entry);
+    return fn[table][i];
+}
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
 static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                        int splits) {
-    static CUcontext fn_ctx;                 // functions cached per context (gpu_kernel looks them up by name)
-    static CUfunction fn[N_GEMM_TILES];
-    if (fn_ctx != g->ctx) {
-        for (int i = 0; i < N_GEMM_TILES; i++) fn[i] = gpu_kernel(g, "gemm_bf16", gemm_tiles[i].entry);
-        fn_ctx = g->ctx;
-    }
     const GemmTile *t = &gemm_tiles[tile];
     int ktiles = K / GEMM_BK;
     if (splits < 1) splits = 1;
@@ -71,7 +82,7 @@ static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int 
     Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), (unsigned)splits };
     Dim3 block = { (unsigned)t->threads, 1, 1 };
     void *args[] = { &C, &A, &W, &uM, &uN, &uK, &kmode, &ktps };
-    gpu_launch(g, fn[tile], grid, block, smem, NULL, args, t->entry);
+    gpu_launch(g, kernel(g, TAB_MMA, tile), grid, block, smem, NULL, args, t->entry);
 }
 
 // Split-K scratch of the wgmma kernels: f32 partial-sum slabs and one counter per tile, allocated on first use in a
@@ -164,14 +175,8 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
         }
     }
     if (tile >= N_GEMM_TILES) {
-        static CUcontext fn_ctx;
-        static CUfunction fn[N_WG_TILES];
-        if (fn_ctx != g->ctx) {
-            for (int i = 0; i < N_WG_TILES; i++) fn[i] = gpu_kernel(g, "gemm_wg", wg_tiles[i].entry);
-            fn_ctx = g->ctx;
-        }
         int i = tile - N_GEMM_TILES;
-        launch_wg(g, &wg_tiles[i], fn[i], 0, C, A, 0, W, 0, M, N, K, mode, splits);
+        launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else {
         launch_mma(g, C, A, W, M, N, K, mode, tile, splits);
     }
@@ -179,17 +184,10 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
 
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile) {
-    static CUcontext fn_ctx;
-    static CUfunction fn[GEMM_FP8_N_TILES];
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
-    if (fn_ctx != g->ctx) {
-        for (int i = 0; i < GEMM_FP8_N_TILES; i++)
-            fn[i] = gpu_kernel(g, i < 2 ? "gemm_fp8" : "gemm_fp8_dec", fp8_tiles[i].entry);
-        fn_ctx = g->ctx;
-    }
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps;
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
@@ -199,14 +197,14 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile < 2) {
-        launch_wg(g, t, fn[tile], 1, C, A8, sa, W8, sw, M, N, K, mode, 0);
+        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, A8, sa, W8, sw, M, N, K, mode, 0);
         return;
     }
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode, ktps = (unsigned)(K / 128);
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128);
     Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), 1 }, block = { (unsigned)t->threads, 1, 1 };
     void *args[] = { &C, &A8, &W8, &sa, &sw, &uM, &uN, &uK, &umode, &ktps };
-    gpu_launch(g, fn[tile], grid, block, smem, NULL, args, t->entry);
+    gpu_launch(g, kernel(g, TAB_FP8, tile), grid, block, smem, NULL, args, t->entry);
 }
 
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
@@ -215,27 +213,21 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
 }
 
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {
-    static CUcontext fn_ctx;
-    static CUfunction fn;
     if (K % 128 || M < 0) die("launch_quant_act_fp8: need K %% 128 == 0 (M=%d K=%d)", M, K);
     if (M == 0) return;
-    if (fn_ctx != g->ctx) { fn = gpu_kernel(g, "quant_fp8", "quant_act_fp8"); fn_ctx = g->ctx; }
     unsigned uM = (unsigned)M, uK = (unsigned)K;
     unsigned warps = (unsigned)((int64_t)M * (K / 128));
     Dim3 grid = { (warps + 7) / 8, 1, 1 }, block = { 256, 1, 1 };
     void *args[] = { &A8, &sa, &X, &uM, &uK };
-    gpu_launch(g, fn, grid, block, 0, NULL, args, "quant_act_fp8");
+    gpu_launch(g, kernel(g, TAB_QUANT, 0), grid, block, 0, NULL, args, "quant_act_fp8");
 }
 
 void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K) {
-    static CUcontext fn_ctx;
-    static CUfunction fn;
     if (K % 128 || N <= 0) die("launch_quant_w_fp8: need K %% 128 == 0 (N=%d K=%d)", N, K);
-    if (fn_ctx != g->ctx) { fn = gpu_kernel(g, "quant_fp8", "quant_w_fp8"); fn_ctx = g->ctx; }
     unsigned uN = (unsigned)N, uK = (unsigned)K;
     Dim3 grid = { (unsigned)(K / 128), (unsigned)cdiv(N, 128), 1 }, block = { 256, 1, 1 };
     void *args[] = { &W8, &sw, &W, &uN, &uK };
-    gpu_launch(g, fn, grid, block, 0, NULL, args, "quant_w_fp8");
+    gpu_launch(g, kernel(g, TAB_QUANT, 1), grid, block, 0, NULL, args, "quant_w_fp8");
 }
 
 void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode) {
