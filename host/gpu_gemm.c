@@ -51,7 +51,8 @@ static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
 enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 4 };
-_Static_assert(N_GEMM_TILES <= TAB_MAX && N_WG_TILES <= TAB_MAX && GEMM_FP8_N_TILES <= TAB_MAX, "TAB_MAX too small");
+_Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
+               (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
     static const GemmTile *const tabs[N_TABS] = { gemm_tiles, wg_tiles, fp8_tiles, quant_kernels };
     static CUcontext ctx;
