@@ -481,7 +481,7 @@ static void scheduler_ignore_eos(void) {
         char line[256], code[64], msg[256];
         snprintf(line, sizeof line, "{\"custom_id\": \"r%d\", \"url\": \"/v1/completions\", \"body\": {\"prompt\": "
                  "\"the sea %d\", \"max_tokens\": 7, \"temperature\": %s}}", i, i, i % 2 ? "0.8" : "0");
-        int rc = parse(line, &reqs[i], code, msg);
+        int rc = batch_parse_request(line, strlen(line), i + 1, 0, &reqs[i], code, sizeof code, msg, sizeof msg);
         CHECK(rc == 0, "request %d: %s: %s", i, code, msg);
         if (rc) { for (int k = 0; k < i; k++) batch_request_free(&reqs[k]); tok_free(tok); gguf_close(&gf); return; }
     }
