@@ -332,14 +332,16 @@ int main(int argc, char **argv) {
         printf("%-34s %-12s %10.3f %10.3f %12.1f %12.1f %8.1f%%   %d slots, %ld steps (ideal %ld)", w[i].name,
                "qwen3-ptx", ideal, wall, tps, (st.prompt_tokens + st.output_tokens) / wall, 100 * ideal / wall, slots,
                st.steps, steps);
+        double dec_tps = st.decode_only_s > 0 ? st.decode_only_rows / st.decode_only_s : 0;
+        if (st.decode_only_rows) printf("; decode-only steps %.1f tok/s", dec_tps);
         if (st.preemptions) printf("; %ld preemptions (KV pool full)", st.preemptions);
         if (c.eos_ended) printf("; %d replies stopped early: %ld of %ld tokens", c.eos_ended, st.output_tokens, want_out);
         printf("\n");
         if (w[i].n <= 1024 && w[i].in[0] == 128 && w[i].out[0] == 128) ours[w[i].n] = tps;
         char note[256], eng[96];
-        snprintf(note, sizeof note, "total %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; prefill budget %d; "
-                 "%ld preemptions%s", (st.prompt_tokens + st.output_tokens) / wall, ideal, 100 * ideal / wall,
-                 st.steps, budget, st.preemptions, c.eos_ended ? "; some replies stopped early" : "");
+        snprintf(note, sizeof note, "total %.1f tok/s; decode-only steps %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; "
+                 "prefill budget %d; %ld preemptions%s", (st.prompt_tokens + st.output_tokens) / wall, dec_tps, ideal,
+                 100 * ideal / wall, st.steps, budget, st.preemptions, c.eos_ended ? "; some replies stopped early" : "");
         snprintf(eng, sizeof eng, "qwen3-ptx batch_run %d slots (%s)", slots, e->name);
         tsv_row(w[i].name, eng, tps, wall, note);
         if (tsv_f) fflush(tsv_f);

@@ -615,6 +615,8 @@ static int next_chunk(Run *R, int left, int *k) {
 // One mixed engine step (engines with step()): every decode token, then prompt chunks of the oldest prompts up to
 // the budget, in ONE forward pass; decode rows and finished prompts' last rows are sampled after it. Returns -1 on
 // an engine error. Buffers: seqs/toks/want hold ns + budget entries, logits 2*ns rows.
+static int mixed_run(Run *R, int n, int nd, int nc, int *seqs, int *toks, char *want, int *dseq, int *cseq,
+                     float *logits);
 static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int *dseq, int *cseq, float *logits) {
     Engine *e = R->s->e;
     int ns = e->max_seqs, n = 0, nd = 0, nc = 0;
@@ -634,6 +636,19 @@ static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int 
         if (sl->n_prefilled == sl->n_prompt) { want[n - 1] = 1; cseq[nc++] = best; }
     }
     if (n == 0) return 0;
+    double t0 = now_sec();
+    int rc = mixed_run(R, n, nd, nc, seqs, toks, want, dseq, cseq, logits);
+    if (n == nd) {
+        R->st->decode_only_s += now_sec() - t0;
+        R->st->decode_only_rows += nd;
+    }
+    return rc;
+}
+
+// The engine call of mixed_step and the sampling of its rows.
+static int mixed_run(Run *R, int n, int nd, int nc, int *seqs, int *toks, char *want, int *dseq, int *cseq,
+                     float *logits) {
+    Engine *e = R->s->e;
     if (R->dev_sample) {  // the engine samples: the wanted rows are dseq's, then cseq's
         for (int k = 0; k < nd + nc; k++) {
             Slot *sl = &R->slots[k < nd ? dseq[k] : cseq[k - nd]];

@@ -57,6 +57,8 @@ typedef struct {
     int ok, errors;                      // finished requests
     long prompt_tokens, output_tokens;   // over finished requests
     long steps, decode_calls, decode_rows;
+    double decode_only_s;                // wall time of the steps with no prompt rows (engine + sampling + bookkeeping)
+    long decode_only_rows;               // ... and their rows: decode tok/s as llama-batched-bench's S_TG counts it
     long preemptions;                    // running sequences sent back to wait for KV pages (recomputed later)
     int active, queued;                  // now
 } BatchStats;

@@ -43,6 +43,8 @@ int gpu_init(Gpu *g, char *err, size_t errlen) {
     CU_CHECK(cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING));
     const char *dbg = getenv("QWEN3_DEBUG_SYNC");
     g->debug_sync = dbg && atoi(dbg) != 0;
+    const char *prof = getenv("QWEN3_PROFILE");
+    g->prof = prof && atoi(prof) >= 2;
     return 0;
 }
 
@@ -84,14 +86,105 @@ CUfunction gpu_kernel(Gpu *g, const char *module, const char *entry) {
     return f;
 }
 
+static void prof_free(Gpu *g);
+
 // The primary context and the loaded modules stay for the life of the process (the driver frees them at exit):
 // launchers cache their CUfunction per context, and a released-then-retained primary context can come back with
 // the same handle but new modules, which would leave those caches pointing at unloaded code.
 void gpu_shutdown(Gpu *g) {
     if (!g->ctx) return;
+    if (g->prof_data) prof_free(g);
     CU_CHECK(cuStreamSynchronize(g->stream));
     CU_CHECK(cuStreamDestroy(g->stream));
     memset(g, 0, sizeof *g);
+}
+
+// ---------------------------------------------------------------- the launch profiler (QWEN3_PROFILE=2)
+// Pending launches hold an event pair each; every PROF_PENDING launches (and at a report) the stream is synchronised
+// and their times are added to the table. Events cost ~1-2 us of host time each, so a profiled run is slower on the
+// host; the GPU times of the kernels themselves are what the table shows.
+#define PROF_PENDING 2048
+#define PROF_KEYS 256
+typedef struct GpuProf {
+    CUevent ev[PROF_PENDING][2];
+    int key_of[PROF_PENDING], n_pending;
+    struct { char key[96]; long calls; double ms; } keys[PROF_KEYS];
+    int n_keys;
+} GpuProf;
+
+static void prof_flush(Gpu *g) {
+    GpuProf *p = g->prof_data;
+    if (!p || !p->n_pending) return;
+    CU_CHECK(cuStreamSynchronize(g->stream));
+    for (int i = 0; i < p->n_pending; i++) {
+        float ms = 0;
+        CU_CHECK(cuEventElapsedTime(&ms, p->ev[i][0], p->ev[i][1]));
+        p->keys[p->key_of[i]].calls++;
+        p->keys[p->key_of[i]].ms += ms;
+    }
+    p->n_pending = 0;
+}
+
+static void prof_begin(Gpu *g, const char *name) {
+    GpuProf *p = g->prof_data;
+    if (!p) {
+        p = g->prof_data = xcalloc(1, sizeof *p);
+        for (int i = 0; i < PROF_PENDING; i++)
+            for (int j = 0; j < 2; j++) CU_CHECK(cuEventCreate(&p->ev[i][j], CU_EVENT_DEFAULT));
+    }
+    if (p->n_pending == PROF_PENDING) prof_flush(g);
+    char key[96];
+    snprintf(key, sizeof key, "%s/%s/%s", g->prof_phase ? g->prof_phase : "-", g->prof_tag ? g->prof_tag : "-", name);
+    int k = 0;
+    while (k < p->n_keys && strcmp(p->keys[k].key, key)) k++;
+    if (k == p->n_keys) {
+        if (k == PROF_KEYS) k = PROF_KEYS - 1;  // table full: the last row collects the rest
+        else {
+            snprintf(p->keys[k].key, sizeof p->keys[0].key, "%s", key);
+            p->keys[k].calls = 0;
+            p->keys[k].ms = 0;
+            p->n_keys++;
+        }
+    }
+    p->key_of[p->n_pending] = k;
+    CU_CHECK(cuEventRecord(p->ev[p->n_pending][0], g->stream));
+}
+
+static void prof_end(Gpu *g) {
+    GpuProf *p = g->prof_data;
+    CU_CHECK(cuEventRecord(p->ev[p->n_pending++][1], g->stream));
+}
+
+static int prof_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;  // the first member of order[]'s rows
+    return (x < y) - (x > y);
+}
+
+void gpu_prof_report(Gpu *g, FILE *f) {
+    GpuProf *p = g->prof_data;
+    if (!p) return;
+    prof_flush(g);
+    double total = 0;
+    struct { double ms; int k; } order[PROF_KEYS];
+    for (int k = 0; k < p->n_keys; k++) { order[k].ms = p->keys[k].ms; order[k].k = k; total += p->keys[k].ms; }
+    qsort(order, (size_t)p->n_keys, sizeof order[0], prof_cmp);
+    if (total <= 0) total = 1e-30;
+    fprintf(f, "profile (QWEN3_PROFILE=2, GPU time of each launch; phase/layer/kernel): %.3f ms in all\n", total);
+    fprintf(f, "  %-58s %8s %11s %10s %6s\n", "key", "calls", "total ms", "mean us", "%");
+    for (int i = 0; i < p->n_keys; i++) {
+        int k = order[i].k;
+        fprintf(f, "  %-58s %8ld %11.3f %10.2f %5.1f%%\n", p->keys[k].key, p->keys[k].calls, p->keys[k].ms,
+                1e3 * p->keys[k].ms / (double)p->keys[k].calls, 100 * p->keys[k].ms / total);
+    }
+    p->n_keys = 0;
+}
+
+static void prof_free(Gpu *g) {  // reports what is left, then frees
+    gpu_prof_report(g, stderr);
+    for (int i = 0; i < PROF_PENDING; i++)
+        for (int j = 0; j < 2; j++) CU_CHECK(cuEventDestroy(g->prof_data->ev[i][j]));
+    free(g->prof_data);
+    g->prof_data = NULL;
 }
 
 // ---------------------------------------------------------------- launches
@@ -117,7 +210,9 @@ void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, cons
         cfg.attrs = attr;
         cfg.numAttrs = 1;
     }
+    if (g->prof) prof_begin(g, name);
     CUresult r = cuLaunchKernelEx(&cfg, f, params, NULL);
+    if (g->prof) prof_end(g);
     if (r != CUDA_SUCCESS) {
         const char *en = "?";
         cuGetErrorName(r, &en);

@@ -4,6 +4,7 @@
 #pragma once
 #include "cu.h"
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct {
     CUdevice dev;
@@ -14,6 +15,12 @@ typedef struct {
     int max_smem_optin;     // bytes of dynamic shared memory a block may opt in to
     size_t l2_bytes, total_mem;
     int debug_sync;         // QWEN3_DEBUG_SYNC=1: synchronise and check after every launch, naming the kernel
+    // QWEN3_PROFILE=2: every launch is bracketed by two events and its GPU time added up under
+    // "<prof_phase>/<prof_tag>/<kernel entry>" (set by the caller; either may be NULL); gpu_prof_report prints the
+    // table. (QWEN3_PROFILE=1 is the engine's step timing only, gpu_engine.c.)
+    int prof;
+    const char *prof_phase, *prof_tag;
+    struct GpuProf *prof_data;
 } Gpu;
 
 // 0 on success. -1 with a reason when there is no driver, no device, or the device is not sm_90 (Hopper):
@@ -32,6 +39,9 @@ void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, cons
                 void **params, const char *name);
 #define GPU_LAUNCH(g, f, grid, block, smem, ...) do { void *args_[] = { __VA_ARGS__ }; \
     gpu_launch((g), (f), (grid), (block), (smem), NULL, args_, #f); } while (0)
+
+// QWEN3_PROFILE=2: the kernels' GPU time so far, per key, largest first (synchronises); clears the table.
+void gpu_prof_report(Gpu *g, FILE *f);
 
 // Device memory (checked; dies on failure with the size asked for and what is free).
 CUdeviceptr gpu_alloc(Gpu *g, size_t bytes);

@@ -84,6 +84,11 @@ typedef struct {
     int *seq_len;         // host: tokens cached per slot
     int *step_add;        // host scratch for step(): tokens per slot in the call being checked
     size_t weight_bytes, cache_bytes;
+    // QWEN3_PROFILE=1 (or 2): host wall time of forward() per kind of step (0 graph-shaped decode, 1 other), the
+    // time between steps (the caller's host work) and the rows; printed when the engine is destroyed.
+    int prof;
+    double prof_s[2], prof_gap_s, prof_last;
+    long prof_n[2], prof_rows[2];
 } GpuEngine;
 
 // ---------------------------------------------------------------- the forward step
@@ -105,16 +110,21 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     unsigned uT = (unsigned)T, urow = (unsigned)e->base.max_ctx;
     Dim3 hgrid = { (uT + 127) / 128, 1, 1 }, hblock = { 128, 1, 1 };
     CUfunction history_scatter = e->fn_history;
+    g->prof_tag = "in";
     GPU_LAUNCH(g, history_scatter, hgrid, hblock, 0, &e->history, &e->tokens, &e->tok_slot, &e->tok_pos, &uT, &urow);
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
+        g->prof_tag = "norm";
         launch_rmsnorm(g, e->h, e->x, L->attn_norm, 0, T, c->dim, c->rms_eps);
+        g->prof_tag = "qkv";
         launch_linear(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
+        g->prof_tag = "rope_kv";
         launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
                               e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages, c->rope_base,
                               c->rms_eps);
+        g->prof_tag = "attn";
         if (wg_attn)
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos,
                                   (const int *)((char *)e->h_in + in), (const int *)((char *)e->h_in + 2 * in), T,
@@ -123,15 +133,21 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         else
             launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos, T,
                              c->n_head, c->n_kv_head, hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
+        g->prof_tag = "o";
         launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
+        g->prof_tag = "norm";
         launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
+        g->prof_tag = "gate_up";
         launch_linear(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
+        g->prof_tag = "swiglu";
         launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+        g->prof_tag = "down";
         launch_linear(g, &L->wdown, e->x, e->a, e->a8, e->sa, T, GEMM_ADD_F32);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {
+        g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
         launch_linear(g, &e->lm_head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
     }
@@ -155,8 +171,11 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     memcpy(in + STEP_TOKENS, slot, T * sizeof(int));
     memcpy(in + 2 * STEP_TOKENS, pos, T * sizeof(int));
     memcpy(in + 3 * STEP_TOKENS, out_rows, n_out * sizeof(int));
-    int graphable = e->use_graphs && n_out == T;
-    for (int i = 0; graphable && i < n_out; i++) graphable = out_rows[i] == i;
+    double t0 = e->prof ? now_sec() : 0;
+    int decode_shaped = n_out == T;  // every row's logits, in order
+    for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
+    g->prof_phase = decode_shaped ? "decode" : "mixed";
+    int graphable = decode_shaped && e->use_graphs;
     if (graphable) {
         int b = bucket_of(T), Tp = BUCKETS[b];
         for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
@@ -182,6 +201,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     } else {
         enqueue_step(e, T, n_out, 1);
     }
+    g->prof_tag = "sample";
     if (n_out > 0 && host_tokens) {  // the logits rows are compact: row j is out_rows[j]'s, with h_sp[j]
         CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, e->h_sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
         launch_sample(g, e->sample_out, e->logits, e->sample_params, n_out, e->c.vocab);
@@ -191,6 +211,15 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     }
     CU_CHECK(cuStreamSynchronize(g->stream));
     if (n_out > 0 && host_tokens) memcpy(host_tokens, e->h_tok, (size_t)n_out * sizeof(int));
+    if (e->prof) {
+        double t1 = now_sec();
+        int kind = !decode_shaped;
+        if (e->prof_last > 0) e->prof_gap_s += t0 - e->prof_last;
+        e->prof_last = t1;
+        e->prof_s[kind] += t1 - t0;
+        e->prof_n[kind]++;
+        e->prof_rows[kind] += T;
+    }
 }
 
 // ---------------------------------------------------------------- engine.h interface
@@ -365,6 +394,15 @@ static void gpu_destroy(Engine *eb) {
     GpuEngine *e = (GpuEngine *)eb;
     Gpu *g = &e->g;
     gpu_sync(g);
+    if (e->prof) {
+        for (int k = 0; k < 2; k++)
+            if (e->prof_n[k])
+                fprintf(stderr, "profile: %ld %s steps, %.3f s, %.3f ms a step, %.1f rows a step, %.0f rows/s\n",
+                        e->prof_n[k], k ? "mixed/prefill" : "decode", e->prof_s[k], 1e3 * e->prof_s[k] / e->prof_n[k],
+                        (double)e->prof_rows[k] / e->prof_n[k], e->prof_rows[k] / e->prof_s[k]);
+        fprintf(stderr, "profile: %.3f s on the host between steps (scheduler, sampling bookkeeping, output)\n",
+                e->prof_gap_s);
+    }
     for (int b = 0; b < N_BUCKETS; b++)
         if (e->graph[b]) CU_CHECK(cuGraphExecDestroy(e->graph[b]));
     CU_CHECK(cuMemFreeHost(e->h_in));
@@ -576,7 +614,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     }
     gpu_sync(g);
     const char *eager = getenv("QWEN3_EAGER");
-    e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync;
+    const char *prof = getenv("QWEN3_PROFILE");
+    e->prof = prof && atoi(prof) >= 1;
+    e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;
