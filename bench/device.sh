@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput (not in the default)
+#                                        attention throughput profile (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -203,6 +203,21 @@ PY
         timeout 200 ./qwen3-ptx batch -m "$f" -i /tmp/req-$B.jsonl -o /tmp/res-$B.jsonl --backend gpu \
             --max-seqs "$B" -c 320 --prefill-budget 2048 > "$LOG/batch-$B.log" 2>&1
         say "batch 8b f16 B=$B rc=$? $(tail -2 "$LOG/batch-$B.log" | tr '\n' ' ')"
+    done
+fi
+
+if has profile; then  # issue 7: where the time of a B=256 (and a batch-1) job goes, synth 8B. QWEN3_PROFILE=1: step
+    # timing with the CUDA graphs on; =2: every launch's GPU time per phase/layer part/kernel (eager). PROFILE_DTYPES
+    f=$(synth 8b f16)
+    for dt in ${PROFILE_DTYPES:-fp8}; do
+        for B in 256 1; do
+            for p in 1 2; do
+                QWEN3_PROFILE=$p QWEN3_DTYPE=$dt timeout 200 build/bench/throughput -m "$f" --label "8b f16 as $dt" \
+                    --workloads fixed --batches $B --peer none > "$LOG/profile$p-$dt-B$B.log" 2>&1
+                say "profile=$p $dt B=$B rc=$?"
+                grep -E "^(profile|  )|qwen3-ptx" "$LOG/profile$p-$dt-B$B.log" | head -45 | tee -a "$SUM"
+            done
+        done
     done
 fi
 

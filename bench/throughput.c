@@ -11,8 +11,8 @@
 //   peer: llama-batched-bench -npp 128 -ntg 128 -npl 1,16,64,256 -fa on -ngl 99 on the same GGUF; its output tok/s
 //   = B * 128 / T (its T includes its prompt processing, as our wall time does).
 //
-//   throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--quick] [--max-seqs N]
-//              [--prefill-budget N] [--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]
+//   throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--batches 1,16,64,256,1024] [--quick]
+//              [--max-seqs N] [--prefill-budget N] [--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]
 //   (fixed: the B x (128 -> 128) set, long: 64 x (1024 -> 1024), random: nano-vllm's; --quick: two tiny ones)
 #include "../host/batch.h"
 #include "../host/generate.h"
@@ -219,19 +219,20 @@ static void run_peer(const char *dir, const char *model, const Cost *k, int budg
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = NULL, *peer = ".carry/llama-peer";
-    const char *which = "fixed,long,random";
+    const char *which = "fixed,long,random", *batches = "1,16,64,256,1024";
     int quick = 0, max_seqs = 1024, budget = 2048;
     double bw = 0, peak = 989e12;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick")) { quick = 1; continue; }
         if (!v) die("usage: throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--quick] "
-                    "[--max-seqs N] [--prefill-budget N] "
+                    "[--batches B,B,...] [--max-seqs N] [--prefill-budget N] "
                     "[--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]");
         i++;
         if (!strcmp(a, "-m")) path = v;
         else if (!strcmp(a, "--backend")) backend = v;
         else if (!strcmp(a, "--workloads")) which = v;
+        else if (!strcmp(a, "--batches")) batches = v;
         else if (!strcmp(a, "--max-seqs")) max_seqs = atoi(v);
         else if (!strcmp(a, "--prefill-budget")) budget = atoi(v);
         else if (!strcmp(a, "--peer")) peer = v;
@@ -269,8 +270,13 @@ int main(int argc, char **argv) {
     int nw = 0;
     if (quick) { w[nw++] = wl_fixed(8, 32, 16); w[nw++] = wl_fixed(2, 32, 16); }
     else {
-        static const int Bs[] = { 1, 16, 64, 256, 1024 };
-        for (int i = 0; i < 5 && strstr(which, "fixed"); i++) w[nw++] = wl_fixed(Bs[i], 128, 128);
+        for (const char *b = batches; strstr(which, "fixed") && *b && nw < 6;) {  // B x (128 -> 128)
+            char *end;
+            long B = strtol(b, &end, 10);
+            if (end == b || B < 1 || B > 1024 || (*end && *end != ',')) die("throughput: bad --batches '%s'", batches);
+            w[nw++] = wl_fixed((int)B, 128, 128);
+            b = *end ? end + 1 : end;
+        }
         if (strstr(which, "long")) w[nw++] = wl_fixed(64, 1024, 1024);
     }
     if (!quick && strstr(which, "random")) {  // nano-vllm's shape; lengths from our Rng (seed 0), not Python's
