@@ -139,11 +139,16 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         g->prof_tag = "norm";
         launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
         g->prof_tag = "gate_up";
-        launch_linear(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
-        g->prof_tag = "swiglu";
-        launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+        int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
+        if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
+            a8_ready = launch_linear_swiglu(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8);
+        } else {
+            launch_linear(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
+            g->prof_tag = "swiglu";
+            launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+        }
         g->prof_tag = "down";
-        launch_linear(g, &L->wdown, e->x, e->a, e->a8, e->sa, T, GEMM_ADD_F32);
+        launch_linear_q(g, &L->wdown, e->x, e->a, e->a8, e->sa, T, GEMM_ADD_F32, a8_ready);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {
@@ -431,7 +436,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
     // The output head stays bf16 with --dtype fp8, as in DeepSeek-V3's recipe and the FP8 checkpoints built like
     // it: its rounding lands on the logits directly, with no later layer to average it out.
-    if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0 };
+    if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0, 0 };
     else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, 0);
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {
@@ -571,6 +576,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
 
     double t0 = now_sec();
+    const char *fused = getenv("QWEN3_FUSED_SWIGLU");  // 0: the gate/up GEMM stores f32, swiglu.ptx reads it back
+    int gated = !(fused && !strcmp(fused, "0"));
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
     if (!c->tied) gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);
     gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
@@ -584,7 +591,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
         gpu_linear_upload(g, &L->wqkv, qkv, 3, tmp);
         gpu_linear_upload(g, &L->wo, &W->wo, 1, tmp);
-        gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
+        if (gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp);
+        else gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
         gpu_linear_upload(g, &L->wdown, &W->w_down, 1, tmp);
     }
     gpu_sync(g);

@@ -1,7 +1,8 @@
 // gpu_gemm.c — launch_gemm: C (op)= A . W^T with the kernels of ptx/gemm_bf16.ptx (mma.sync) and ptx/gemm_wg.ptx
 // (wgmma + TMA, warp-specialised, persistent).
 // defines: launch_gemm, launch_gemm_ex (explicit tile shape and split-K, for tests and benchmarks),
-//          launch_gemm_fp8[_ex] (ptx/gemm_fp8.ptx), launch_quant_act_fp8, launch_quant_w_fp8 (ptx/quant_fp8.ptx)
+//          launch_gemm_fp8[_ex] (ptx/gemm_fp8.ptx), launch_quant_act_fp8, launch_quant_w_fp8 (ptx/quant_fp8.ptx),
+//          launch_gemm_swiglu_fp8 (the SwiGLU + FP8-quantising epilogue of the 128x256 tile), gemm_tile_choice
 //
 // Tile choice (when the caller passes tile -1): a plan measured by `bench/gemm --sweep` on this card if one is
 // loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: decode-sized M (<= 16) streams W through
@@ -69,7 +70,7 @@ static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int 
     const GemmTile *t = &gemm_tiles[tile];
     int ktiles = K / GEMM_BK;
     if (splits < 1) splits = 1;
-    if (mode == GEMM_STORE_BF16) splits = 1;  // partial sums cannot be added in bf16 without losing precision
+    if (mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16) splits = 1;  // partial sums cannot be added in bf16
     if (splits > ktiles) splits = ktiles;
     unsigned ktps = (unsigned)cdiv(ktiles, splits);
     splits = cdiv(ktiles, (int)ktps);         // no empty split
@@ -115,8 +116,8 @@ static int wg_splits(Gpu *g, int req, int tiles, int M, int N, int nk) {
 
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
-// sa / sw: the FP8 scales (0 for bf16).
-static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdeviceptr C, CUdeviceptr A,
+// sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
+static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdeviceptr C, CUdeviceptr Cs, CUdeviceptr A,
                       CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
     CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     uint64_t row_bytes = (uint64_t)K * (fp8 ? 1 : 2);
@@ -135,32 +136,31 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16);
     Dim3 grid = { (unsigned)(units < sms ? units : sms), 1, 1 };
     Dim3 block = { (unsigned)t->threads, 1, 1 };
-    void *args_bf16[] = { &ma, &mw, &C, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
-    void *args_fp8[] = { &ma, &mw, &C, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
+    void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
+    void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
     gpu_launch(g, f, grid, block, smem, NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
 static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr A, CUdeviceptr W, CUdeviceptr C) {
     if (M < 0 || N <= 0 || K <= 0 || K % kmul || N % 8)
         die("launch_gemm: unsupported shape M=%d N=%d K=%d (need K %% %d == 0, N %% 8 == 0)", M, N, K, kmul);
-    if (mode < GEMM_STORE_F32 || mode > GEMM_ADD_F32) die("launch_gemm: bad mode %d", mode);
+    if ((mode < GEMM_STORE_F32 || mode > GEMM_ADD_F32) && mode != GEMM_SWIGLU_BF16) die("launch_gemm: bad mode %d", mode);
+    if (mode == GEMM_SWIGLU_BF16 && N % (2 * GEMM_GATE_ROWS))
+        die("launch_gemm: SwiGLU needs whole gate/up blocks (N=%d %% %d)", N, 2 * GEMM_GATE_ROWS);
     if ((A | W) % 16 || C % 8) die("launch_gemm: A and W must be 16-byte aligned, C 8-byte aligned");
 }
 
 // tile: 0..3 the mma.sync tiles (gemm_tiles), 4..7 the wgmma tiles (wg_tiles), -1 choose; splits: k splits (mma.sync
 // tiles: 0 or 1 none; wgmma tiles: 0 automatic, 1 none, > 1 that many). Dies on bad shapes.
-void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
-                    int splits) {
-    check_gemm_args(M, N, K, GEMM_BK, mode, A, W, C);
-    if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
-    if (M == 0) return;
+// The bf16 tile launch_gemm_ex runs for tile -1: a measured plan (which may also set *splits), else the rules above.
+int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
     int sms = g->sm_count > 0 ? g->sm_count : 132;
-    int pt, ps;
-    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_BF16, M, N, K, &pt, &ps)) {  // measured plan
+    int pt, ps, tile = -1;
+    if (gemm_plan_pick(GEMM_PLAN_BF16, M, N, K, &pt, &ps)) {  // measured plan
         tile = pt;
         // the mma.sync split-K adds into C with red.global in whatever order the CTAs finish: exact (hence
         // repeatable) only for 2 splits into a zeroed f32 output; greedy decoding must repeat, so no others
-        splits = pt < N_GEMM_TILES && ps > 1 && !(ps == 2 && mode == GEMM_STORE_F32) ? 1 : ps;
+        if (splits) *splits = pt < N_GEMM_TILES && ps > 1 && !(ps == 2 && mode == GEMM_STORE_F32) ? 1 : ps;
     }
     if (tile < 0) {
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
@@ -175,9 +175,18 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
             }
         }
     }
+    return tile;
+}
+
+void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
+                    int splits) {
+    check_gemm_args(M, N, K, GEMM_BK, mode, A, W, C);
+    if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
+    if (M == 0) return;
+    if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
     if (tile >= N_GEMM_TILES) {
         int i = tile - N_GEMM_TILES;
-        launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, A, 0, W, 0, M, N, K, mode, splits);
+        launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits);
     } else {
         launch_mma(g, C, A, W, M, N, K, mode, tile, splits);
     }
@@ -198,7 +207,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile < 2) {
-        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, A8, sa, W8, sw, M, N, K, mode, 0);
+        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, 0);
         return;
     }
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode, ktps = (unsigned)(K / 128);
@@ -211,6 +220,15 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode) {
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1);
+}
+
+// The one tile with an FP8-quantising SwiGLU epilogue: gemm_wg_128x256 (128 outputs per row = one scale block).
+void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr W, int M, int N, int K,
+                            int splits) {
+    check_gemm_args(M, N, K, GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
+    if (N % 256 || !sa || sa % 4) die("launch_gemm_swiglu_fp8: need N %% 256 == 0 (N=%d) and 4-byte aligned scales", N);
+    if (M == 0) return;
+    launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
 }
 
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {

@@ -1,20 +1,26 @@
 // gpu_linear.c — a linear layer's weight in the form the GEMMs want, chosen once at load (--dtype):
 //   bf16: W bf16 [N][K]                                 -> launch_gemm
 //   fp8:  W e4m3 [N][K] + block scales [N/128][K/128]   -> launch_quant_act_fp8 on the input, launch_gemm_fp8
-// defines: gpu_linear_carve, gpu_linear_upload, gpu_linear_scratch_bytes, launch_linear
+// defines: gpu_linear_carve, gpu_linear_upload, gpu_linear_upload_gated, gpu_linear_scratch_bytes, launch_linear,
+//          launch_linear_q, launch_linear_swiglu
 //
 // FP8 weights come from any GGUF type through bf16: each tensor is dequantised on the GPU into a bf16 scratch
 // matrix (the usual upload path), then quantised into 128 x 128 blocks (scale = amax / 448). Going through bf16
 // loses nothing for BF16/F16/quantised files whose values bf16 holds exactly or nearly (F32 loses bf16's rounding,
 // far below e4m3's). Stacked weights ([Wq;Wk;Wv], [Wgate;Wup]) are quantised as one matrix: every part has a
 // multiple of 128 rows in Qwen3 (head_dim 128, ffn a multiple of 128), so no scale block straddles two parts.
+//
+// Gated layers (gpu_linear_upload_gated, the MLP's [Wgate;Wup]): the two are interleaved in blocks of
+// GEMM_GATE_ROWS = 8 rows (gate rows 8b..8b+7 at 16b, up rows 8b..8b+7 at 16b + 8) so that the GEMM's SwiGLU
+// epilogue finds each output's gate and up in the same thread (ptx/swiglu.h). The interleave is a row-block copy
+// of the bf16 matrix, before the FP8 quantisation (whose 128 x 128 blocks then simply cover the interleaved rows).
 #include "gpu_ops.h"
 #include "util.h"
 
 static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8) {
-    GpuLinear L = { 0, 0, N, K, fp8 };
+    GpuLinear L = { 0, 0, N, K, fp8, 0 };
     if (fp8) {
         L.w = gpu_arena_alloc(a, align256((size_t)N * K));
         L.sw = gpu_arena_alloc(a, align256((size_t)((N + 127) / 128) * (K / 128) * 4));
@@ -43,9 +49,65 @@ void gpu_linear_upload(Gpu *g, const GpuLinear *L, const GGUFTensor *const *ts, 
     }
 }
 
+// Dequantise one GGUF tensor (rows x K) to bf16 at src, then copy its blocks of 8 rows to every other block of dst
+// (starting at block `first`: 0 for gate, 1 for up). Stream-ordered, like the upload itself.
+static void upload_interleaved(Gpu *g, CUdeviceptr dst, CUdeviceptr src, const GGUFTensor *t, int K, int first) {
+    gpu_upload_tensor_bf16(g, src, t);
+    size_t blk = (size_t)GEMM_GATE_ROWS * K * 2;
+    for (int b = 0; b < (int)t->ne[1] / GEMM_GATE_ROWS; b++)
+        CU_CHECK(cuMemcpyDtoDAsync(dst + (2 * (size_t)b + first) * blk, src + b * blk, blk, g->stream));
+}
+
+void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const GGUFTensor *up, CUdeviceptr tmp) {
+    const GGUFTensor *ts[2] = { gate, up };
+    for (int i = 0; i < 2; i++)
+        if ((int)ts[i]->ne[0] != L->K || 2 * (int)ts[i]->ne[1] != L->N || ts[i]->ne[1] % GEMM_GATE_ROWS)
+            die("%s: %lld x %lld, the gated layer wants two of %d x %d (rows a multiple of %d)", ts[i]->name,
+                (long long)ts[i]->ne[1], (long long)ts[i]->ne[0], L->N / 2, L->K, GEMM_GATE_ROWS);
+    // bf16: dequantise each half into a scratch, interleave into w. fp8: w (N*K bytes = one bf16 half) is the
+    // scratch, the interleaved bf16 goes to tmp and is quantised from there into w.
+    CUdeviceptr raw = L->fp8 ? L->w : gpu_alloc(g, (size_t)L->N / 2 * L->K * 2), dst = L->fp8 ? tmp : L->w;
+    upload_interleaved(g, dst, raw, gate, L->K, 0);
+    upload_interleaved(g, dst, raw, up, L->K, 1);
+    if (L->fp8) {
+        if (L->K % 128) die("%s: FP8 needs the input width (%d) to be a multiple of 128", gate->name, L->K);
+        launch_quant_w_fp8(g, L->w, L->sw, tmp, L->N, L->K);
+    } else {
+        gpu_sync(g);
+        gpu_free(g, raw);
+    }
+    L->gated = 1;
+}
+
+void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
+                     int mode, int a8_ready) {
+    if (!L->fp8) { launch_gemm(g, C, A, L->w, M, L->N, L->K, mode); return; }
+    if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+    launch_gemm_fp8(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode);
+}
+
 void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                    int mode) {
-    if (!L->fp8) { launch_gemm(g, C, A, L->w, M, L->N, L->K, mode); return; }
-    launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-    launch_gemm_fp8(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode);
+    launch_linear_q(g, L, C, A, a8, sa, M, mode, 0);
+}
+
+// The FP8-quantising epilogue only exists on the bf16 128x256 tile (128 outputs per row: one scale block; the FP8
+// kernels' tiles are 128 wide, 64 outputs), so it is used when the weights are bf16, the next GEMM wants e4m3 and
+// the tile choice lands on that tile; everything else writes bf16 a (and the next GEMM quantises it).
+int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
+                         int M, int want8) {
+    if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
+    if (L->fp8) {
+        launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+        launch_gemm_fp8(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
+        return 0;
+    }
+    int splits = 0;
+    if (want8 && M > 0 && L->N % 256 == 0 &&
+        gemm_tile_choice(g, M, L->N, L->K, GEMM_SWIGLU_BF16, &splits) == GEMM_SWIGLU_FP8_TILE) {
+        launch_gemm_swiglu_fp8(g, a8, sa, A, L->w, M, L->N, L->K, splits);
+        return 1;
+    }
+    launch_gemm(g, a, A, L->w, M, L->N, L->K, GEMM_SWIGLU_BF16);
+    return 0;
 }

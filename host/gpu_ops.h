@@ -67,6 +67,16 @@ void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int
 enum { GEMM_N_TILES = 8, GEMM_FIRST_WG = 4 };
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
+// The tile launch_gemm_ex runs for tile -1 (a plan may also set *splits; splits may be NULL).
+int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits);
+// SwiGLU epilogues (every tile of launch_gemm_ex and launch_gemm_fp8_ex): W [N][K] is a gate/up pair interleaved in
+// blocks of GEMM_GATE_ROWS rows (gpu_linear_upload_gated; ptx/swiglu.h), mode GEMM_SWIGLU_BF16 writes
+// C = a bf16 [M][N/2] = silu(gate) * up. N % 16 == 0. launch_gemm_swiglu_fp8 (tile 4, wgmma 128x256, whose 128
+// outputs per row are one scale block; N % 256 == 0) writes what launch_quant_act_fp8 would make of that bf16 a:
+// a8 e4m3 [M][N/2], sa f32 [M][N/256]. (Mode 5 is the kernels' number for that epilogue; 3 is taken internally.)
+enum { GEMM_SWIGLU_BF16 = 4, GEMM_SWIGLU_FP8 = 5, GEMM_GATE_ROWS = 8, GEMM_SWIGLU_FP8_TILE = 4 };
+void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr W, int M, int N, int K,
+                            int splits);
 
 // FP8 (e4m3) GEMM with block scales (DeepSeek-V3 / DeepGEMM style), ptx/gemm_fp8.ptx:
 //   A8 e4m3 [M][K] with sa f32 [M][K/128]            (activations: one scale per token per 128 channels)
@@ -89,12 +99,21 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // and block scales in sw. carve takes it from an arena (a counting arena measures); upload stacks n GGUF tensors
 // row-wise into it (fp8: through `tmp`, gpu_linear_scratch_bytes of device scratch); launch_linear runs
 // C (op)= A . W^T for bf16 A [M][K] — for fp8 it first quantises A into a8 (M*K bytes) and sa (M*K/128 floats).
-typedef struct { CUdeviceptr w, sw; int N, K, fp8; } GpuLinear;
+// gated: uploaded by gpu_linear_upload_gated (the gate/up pair interleaved in blocks of GEMM_GATE_ROWS rows; fp8:
+// tmp needs N*K*2 bytes); launch_linear_swiglu then writes a = silu(gate) * up bf16 [M][N/2] in the GEMM's
+// epilogue, or, returning 1, its FP8 form a8 / sa directly (want8: the next GEMM is FP8; launch_linear_q with
+// a8_ready = 1 then skips the quantiser).
+typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; } GpuLinear;
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
 size_t gpu_linear_scratch_bytes(int N, int K, int fp8);
 void gpu_linear_upload(Gpu *g, const GpuLinear *L, const GGUFTensor *const *ts, int n, CUdeviceptr tmp);
+void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const GGUFTensor *up, CUdeviceptr tmp);
 void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                    int mode);
+void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
+                     int mode, int a8_ready);
+int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
+                         int M, int want8);
 
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);

@@ -13,7 +13,9 @@
 // Computes, for the CTA at (blockIdx.x, blockIdx.y, blockIdx.z) = (n tile, m tile, k split):
 //   C[m0:m0+BM][n0:n0+BN] (op)= A[m0:m0+BM][k-range] . W[n0:n0+BN][k-range]^T
 // params: C, A, W (.u64), M, N, K, mode, k_tiles_per_split (.u32). mode: 0 store f32, 1 store bf16, 2 add into f32,
-// 3 red.global.add into f32 (split-K: several CTAs add their partial sums). Rows >= M and W rows >= N are loaded
+// 3 red.global.add into f32 (split-K: several CTAs add their partial sums), 4 SwiGLU into bf16 C [M][N/2] (W the
+// gate/up pair interleaved in blocks of 8 rows, swiglu.h: n8 tile 2p is gate, 2p + 1 the matching up, in the same
+// registers of the same thread; N % 16 == 0, no split-K). Rows >= M and W rows >= N are loaded
 // as zeros (cp.async with src-size 0) and never stored. Needs K % 64 == 0 and N % 8 == 0 (the launcher checks).
 //
 // FP8 = 1: A and W are e4m3 (row pitch K bytes), a K slice is 128 values (still 128 bytes per row, so the copies,
@@ -346,6 +348,8 @@ RED_LOOP:
     add.u32 %col, %col, %n0;
 #define COLPRED(nt) add.u32 %x, %col, nt * 8; setp.lt.u32 %pc_##nt, %x, %N;
     FOR_NT(COLPRED)
+    setp.eq.u32 %p, %mode, 4;
+    @%p bra EPI_4;
     // element size: 2 bytes for bf16, else 4
     setp.eq.u32 %pk, %mode, 1;
     selp.b32 %s, 2, 4, %pk;
@@ -404,6 +408,34 @@ EPI_1:
     bra DONE;
 EPI_2:
     FOR_MT(EPI_ADD_F32)
+    bra DONE;
+    // --- SwiGLU: n8 tiles 2p (gate) and 2p + 1 (up) -> outputs (col - colin) / 2 + colin + 8p of a bf16 [M][N/2]
+#define SWI_PAIR(mt, g, u, p) \
+    and.pred %pl, %plo, %pc_##g; SILU_MUL(ACC(mt, g, 0), ACC(mt, u, 0), %e0) \
+    SILU_MUL(ACC(mt, g, 1), ACC(mt, u, 1), %e1) cvt.rn.bf16x2.f32 %h, %e1, %e0; \
+    @%pl st.global.b32 [%crow + p * 16], %h; \
+    add.u64 %cp, %crow, %ldc8; \
+    and.pred %pl, %phi, %pc_##g; SILU_MUL(ACC(mt, g, 2), ACC(mt, u, 2), %e2) \
+    SILU_MUL(ACC(mt, g, 3), ACC(mt, u, 3), %e3) cvt.rn.bf16x2.f32 %h, %e3, %e2; \
+    @%pl st.global.b32 [%cp + p * 16], %h;
+#define EPI_SWI_MT(mt) \
+    add.u32 %x, %row, mt * 16; setp.lt.u32 %plo, %x, %M; add.u32 %x, %x, 8; setp.lt.u32 %phi, %x, %M; \
+    CAT(PAIRS, NT)(SWI_PAIR, mt) add.u64 %crow, %crow, %ldc16;
+EPI_4:
+    and.b32 %x, %lane, 3;
+    shl.b32 %x, %x, 1;                           // colin
+    sub.u32 %y, %col, %x;
+    shr.u32 %y, %y, 1;
+    add.u32 %y, %y, %x;                          // output column
+    shr.u32 %s, %N, 1;                           // output row pitch
+    mul.wide.u32 %crow, %row, %s;
+    cvt.u64.u32 %d, %y;
+    add.u64 %crow, %crow, %d;
+    shl.b64 %crow, %crow, 1;
+    add.u64 %crow, %crow, %pC;
+    mul.wide.u32 %ldc8, %s, 16;                  // 8 rows of bf16
+    shl.b64 %ldc16, %ldc8, 1;
+    FOR_MT(EPI_SWI_MT)
 DONE:
     ret;
 }

@@ -9,8 +9,17 @@
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
-// maps by value), C (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32; then ws, cnt (.u64),
-// splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 == 0.
+// maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
+// C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256]; then
+// ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 == 0 (16 for the
+// SwiGLU modes, 256 for mode 5). Cs is read in mode 5 only.
+//
+// SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
+// gate, group 2p + 1 the matching up, both in this thread's registers; out = silu(g) * u (f32) at output column
+// n0/2 + 8p + colin. Mode 5: a 256-column tile holds 128 outputs of each of its rows, i.e. one whole 128-column scale
+// block of the next FP8 GEMM's input: the outputs are rounded to bf16 (the value the separate path would store),
+// amax over the row's 128 (32 in each of the 4 lanes sharing the row: two shuffles), then exactly quant_act_fp8's
+// arithmetic (scale = amax / 448 or 1, q = satfinite(rn(x * rcp(scale)))).
 //
 // Roles: warpgroup 0 is the producer (one thread issues every TMA load; the warpgroup gives its registers away
 // with setmaxnreg.dec), warpgroups 1..NCONS are consumers (setmaxnreg.inc to 232: BN/2 f32 accumulators each).
@@ -143,6 +152,33 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
     add.f32 %d##j##_3, %d##j##_3, %e3;
+// SwiGLU over accumulator groups g (gate) and u (up) = 2p, 2p + 1 -> bf16 outputs 8p + colin (+1)
+#define EPI_SWI(a, g, u, p) COLP(g) \
+    SILU_MUL(%d##g##_0, %d##u##_0, %e0) SILU_MUL(%d##g##_1, %d##u##_1, %e1) \
+    SILU_MUL(%d##g##_2, %d##u##_2, %e2) SILU_MUL(%d##g##_3, %d##u##_3, %e3) \
+    cvt.rn.bf16x2.f32 %h0, %e1, %e0; cvt.rn.bf16x2.f32 %h1, %e3, %e2; \
+    @%q0 st.global.b32 [%c0 + 16 * p], %h0; \
+    @%q1 st.global.b32 [%c1 + 16 * p], %h1;
+// mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
+#define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
+#define SWQ_AMAX(a, g, u, p) \
+    SILU_MUL(%d##g##_0, %d##u##_0, %e0) SILU_MUL(%d##g##_1, %d##u##_1, %e1) cvt.rn.bf16x2.f32 %h0, %e1, %e0; \
+    UNBF16(%h0, %d##g##_0, %d##g##_1) \
+    SILU_MUL(%d##g##_2, %d##u##_2, %e0) SILU_MUL(%d##g##_3, %d##u##_3, %e1) cvt.rn.bf16x2.f32 %h0, %e1, %e0; \
+    UNBF16(%h0, %d##g##_2, %d##g##_3) \
+    abs.f32 %e0, %d##g##_0; max.f32 %e2, %e2, %e0; abs.f32 %e0, %d##g##_1; max.f32 %e2, %e2, %e0; \
+    abs.f32 %e0, %d##g##_2; max.f32 %e3, %e3, %e0; abs.f32 %e0, %d##g##_3; max.f32 %e3, %e3, %e0;
+// pass 2: two e4m3 per row (cvt's first source goes to the high byte, i.e. the higher address)
+#define SWQ_STORE(a, g, u, p) \
+    mul.f32 %e0, %d##g##_0, %qi0; mul.f32 %e1, %d##g##_1, %qi0; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
+    @%pr0 st.global.b16 [%c0 + 8 * p], %qh; \
+    mul.f32 %e0, %d##g##_2, %qi1; mul.f32 %e1, %d##g##_3, %qi1; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
+    @%pr1 st.global.b16 [%c1 + 8 * p], %qh;
+// scale and its reciprocal from amax (all-zero block: 1), as quant_act_fp8
+#define SWQ_SCALE(amax, sc, inv) setp.gt.f32 %p, amax, 0f00000000; div.rn.f32 sc, amax, 0f43E00000; \
+    @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
+#define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
+#define SWQ_TILE (BN == 256 && !FP8)
 #define EPI_ADD(j) COLP(j) \
     @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
@@ -153,6 +189,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .param .align 64 .b8 p_tmA[128],
     .param .align 64 .b8 p_tmW[128],
     .param .u64 p_C,
+    .param .u64 p_Cs,
 #if FP8
     .param .u64 p_sa,
     .param .u64 p_sw,
@@ -174,6 +211,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
     .reg .b32 %S, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
     .reg .b64 %pws, %pcnt, %slab;
+#if SWQ_TILE
+    .reg .f32 %qs0, %qs1, %qi0, %qi1;
+    .reg .b16 %qh;
+    .reg .b64 %pCs;
+#endif
     .reg .f32 %e<4>;
     FOR_J(DECLJ)
     .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
@@ -413,6 +455,8 @@ SK_SUM:
 EPI_MODE:
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
+    setp.ge.u32 %p, %mode, 4;
+    @%p bra EPI_SWI_;
     shl.b64 %off, %off, 2;
     add.s64 %c0, %pC, %off;
     shl.b64 %ld, %ld, 2;
@@ -430,6 +474,59 @@ EPI_BF16_:
     shl.b64 %ld, %ld, 1;
     add.s64 %c1, %c0, %ld;
     FOR_J(EPI_BF16)
+    bra EPI_DONE;
+    // --- SwiGLU: outputs (row0, n0/2 + colin) and 8 rows down of a [M][N/2]
+EPI_SWI_:
+    shr.u32 %t2, %N, 1;
+    shr.u32 %t1, %n0, 1;
+    add.u32 %t1, %t1, %colin;
+    mul.wide.u32 %off, %row0, %t2;
+    cvt.u64.u32 %ld, %t1;
+    add.s64 %off, %off, %ld;
+    mul.wide.u32 %ld, %t2, 8;
+#if SWQ_TILE
+    setp.eq.u32 %p, %mode, 5;
+    @%p bra EPI_SWQ_;
+#endif
+    shl.b64 %off, %off, 1;
+    add.s64 %c0, %pC, %off;
+    shl.b64 %ld, %ld, 1;
+    add.s64 %c1, %c0, %ld;
+    FOR_PAIR(EPI_SWI)
+#if SWQ_TILE
+    bra EPI_DONE;
+    // --- SwiGLU + FP8 quantisation: e4m3 bytes at the same element offsets, scale sa[row][n0 / 256]
+EPI_SWQ_:
+    add.s64 %c0, %pC, %off;
+    add.s64 %c1, %c0, %ld;
+    mov.f32 %e2, 0f00000000;
+    mov.f32 %e3, 0f00000000;
+    FOR_PAIR(SWQ_AMAX)
+    shfl.sync.bfly.b32 %e0, %e2, 1, 31, -1;
+    max.f32 %e2, %e2, %e0;
+    shfl.sync.bfly.b32 %e0, %e2, 2, 31, -1;
+    max.f32 %e2, %e2, %e0;
+    shfl.sync.bfly.b32 %e0, %e3, 1, 31, -1;
+    max.f32 %e3, %e3, %e0;
+    shfl.sync.bfly.b32 %e0, %e3, 2, 31, -1;
+    max.f32 %e3, %e3, %e0;
+    SWQ_SCALE(%e2, %qs0, %qi0)
+    SWQ_SCALE(%e3, %qs1, %qi1)
+    FOR_PAIR(SWQ_STORE)
+    setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores the row's scale
+    and.pred %q0, %p, %pr0;
+    and.pred %q1, %p, %pr1;
+    ld.param.u64 %pCs, [p_Cs];
+    shr.u32 %t2, %N, 8;                        // scale blocks per row
+    shr.u32 %t1, %n0, 8;
+    mad.lo.u32 %t1, %row0, %t2, %t1;
+    mul.wide.u32 %c0, %t1, 4;
+    add.s64 %c0, %pCs, %c0;
+    mul.wide.u32 %c1, %t2, 32;                 // 8 rows down
+    add.s64 %c1, %c0, %c1;
+    @%q0 st.global.f32 [%c0], %qs0;
+    @%q1 st.global.f32 [%c1], %qs1;
+#endif
 EPI_DONE:
     add.u32 %u, %u, %step;
     bra C_TILE;
@@ -451,3 +548,5 @@ EXIT:
 #undef KSHIFT
 #undef MMA_SHAPE
 #undef MMA_TRANS
+#undef SWQ_TILE
+#undef FOR_PAIR
