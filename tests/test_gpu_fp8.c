@@ -212,6 +212,136 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile) {
 static double tol8(int mode) { return mode == GEMM_STORE_BF16 ? 5e-3 : 2e-4; }
 static const char *mname[] = { "f32", "bf16", "add" };
 
+// ---------------------------------------------------------------- SwiGLU epilogue on FP8 weights
+// The gate/up pair [F][K] each, uploaded through gpu_linear_upload_gated as an FP8 layer (BF16 GGUF tensors over
+// host memory -> bf16 -> interleaved in 8-row blocks -> 128 x 128 block-quantised); wf: the dequantised interleaved
+// weight as the kernels see it. The interleave itself is checked against the host rows (within e4m3's rounding).
+typedef struct { int F, K; GpuLinear L; double *wf; } Gated8;
+static GGUFTensor bf16_tensor(const char *name, const uint16_t *data, int rows, int K) {
+    GGUFTensor t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    t.type = GGML_TYPE_BF16;
+    t.n_dims = 2;
+    t.ne[0] = K; t.ne[1] = rows; t.ne[2] = t.ne[3] = 1;
+    t.nbytes = (uint64_t)rows * K * 2;
+    t.data = data;
+    return t;
+}
+// interleaved row of output feature j's gate (up: + GEMM_GATE_ROWS)
+static int gate_row(int j) { return 2 * GEMM_GATE_ROWS * (j / GEMM_GATE_ROWS) + j % GEMM_GATE_ROWS; }
+static Gated8 gated8_new(int F, int K) {
+    int N = 2 * F, KB = K / 128, NB = (N + 127) / 128;
+    Gated8 w = { F, K, { gpu_alloc(&G, (size_t)N * K), gpu_alloc(&G, (size_t)NB * KB * 4), N, K, 1, 0 },
+                 xmalloc((size_t)N * K * 8) };
+    uint16_t *h = xmalloc((size_t)N * K * 2);  // gate rows then up rows
+    for (size_t i = 0; i < (size_t)N * K; i++) h[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));
+    GGUFTensor tg = bf16_tensor("gate", h, F, K), tu = bf16_tensor("up", h + (size_t)F * K, F, K);
+    CUdeviceptr tmp = gpu_alloc(&G, (size_t)N * K * 2);
+    gpu_linear_upload_gated(&G, &w.L, &tg, &tu, tmp);
+    uint8_t *q = xmalloc((size_t)N * K);
+    float *s = xmalloc((size_t)NB * KB * 4);
+    gpu_download(&G, q, w.L.w, (size_t)N * K);
+    gpu_download(&G, s, w.L.sw, (size_t)NB * KB * 4);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) w.wf[(size_t)n * K + k] = e4m3_decode(q[(size_t)n * K + k]) * s[(n / 128) * KB + k / 128];
+    double num = 0, den = 0;  // dequantised interleaved rows against the host's gate and up rows
+    for (int j = 0; j < F; j++)
+        for (int half = 0; half < 2; half++)
+            for (int k = 0; k < K; k++) {
+                double want = host_bf16_to_f32(h[((size_t)half * F + j) * K + k]);
+                double got = w.wf[(size_t)(gate_row(j) + half * GEMM_GATE_ROWS) * K + k];
+                num += (got - want) * (got - want); den += want * want;
+            }
+    CHECK(sqrt(num / den) < 0.05, "gated FP8 upload F=%d K=%d: rows not where expected (rel err %.3g)", F, K,
+          sqrt(num / den));
+    free(h); free(q); free(s); gpu_free(&G, tmp);
+    return w;
+}
+static void gated8_free(Gated8 *w) { gpu_free(&G, w->L.w); gpu_free(&G, w->L.sw); free(w->wf); }
+
+typedef struct { const double *a, *w; double *ref; int F, K; } SwiRef8;
+static void swi_ref8_row(void *ctx, int64_t r) {
+    const SwiRef8 *j = ctx;
+    const double *a = j->a + (size_t)r * j->K;
+    for (int c = 0; c < j->F; c++) {
+        const double *wg = j->w + (size_t)gate_row(c) * j->K, *wu = wg + (size_t)GEMM_GATE_ROWS * j->K;
+        double g = 0, u = 0;
+        for (int k = 0; k < j->K; k++) { g += a[k] * wg[k]; u += a[k] * wu[k]; }
+        j->ref[(size_t)r * j->F + c] = g / (1 + exp(-g)) * u;
+    }
+}
+
+// a = swiglu(A8 . W8^T) into a NaN-poisoned bf16 [M][F] on `tile` (-1: launch_linear_swiglu, which also quantises
+// the input); relative error against fp64 over the same dequantised inputs (all rows when M <= 64, else 24).
+static double check_swiglu8(const Gated8 *w, int M, int tile) {
+    int F = w->F, K = w->K, KB = K / 128;
+    uint16_t *x = xmalloc((size_t)M * K * 2);
+    rand_rows_bf16(x, M, K, 0);
+    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2), da8 = gpu_alloc(&G, (size_t)M * K), dsa = gpu_alloc(&G, (size_t)M * KB * 4);
+    CUdeviceptr dout = gpu_alloc(&G, (size_t)M * F * 2);
+    gpu_upload(&G, dx, x, (size_t)M * K * 2);
+    launch_quant_act_fp8(&G, da8, dsa, dx, M, K);
+    uint8_t *q = xmalloc((size_t)M * K);
+    float *sa = xmalloc((size_t)M * KB * 4);
+    gpu_download(&G, q, da8, (size_t)M * K);
+    gpu_download(&G, sa, dsa, (size_t)M * KB * 4);
+    gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)M * F / 2);
+    int ready = 0;
+    if (tile < 0) ready = launch_linear_swiglu(&G, &w->L, dout, dx, da8, dsa, M, 1);
+    else launch_gemm_fp8_ex(&G, dout, da8, dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile);
+    CHECK(!ready, "launch_linear_swiglu on FP8 weights claims an FP8 output (no FP8 tile has that epilogue)");
+    int nrows = M <= 64 ? M : 24, *rows = xmalloc(nrows * sizeof(int));
+    for (int i = 0; i < nrows; i++) rows[i] = M <= 64 ? i : i < 2 ? i : i < 4 ? M - 5 + i : (int)(rng_uniform(&rng) * M);
+    double *af = xmalloc((size_t)nrows * K * 8);
+    for (int i = 0; i < nrows; i++)
+        for (int k = 0; k < K; k++)
+            af[(size_t)i * K + k] = e4m3_decode(q[(size_t)rows[i] * K + k]) * sa[rows[i] * KB + k / 128];
+    uint16_t *ob = xmalloc((size_t)M * F * 2);
+    gpu_download(&G, ob, dout, (size_t)M * F * 2);
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < (size_t)M * F; i++) nonfinite += !isfinite(host_bf16_to_f32(ob[i]));
+    double err = INFINITY;
+    if (nonfinite) {
+        printf("  SwiGLU M=%d F=%d K=%d tile %d: %zu of %zu outputs not written or not finite\n", M, F, K, tile,
+               nonfinite, (size_t)M * F);
+    } else {
+        double *ref = xmalloc((size_t)nrows * F * 8);
+        SwiRef8 j = { af, w->wf, ref, F, K };
+        parallel_for(nrows, swi_ref8_row, &j);
+        float *got = xmalloc((size_t)nrows * F * 4);
+        for (int i = 0; i < nrows; i++)
+            for (int c = 0; c < F; c++) got[(size_t)i * F + c] = host_bf16_to_f32(ob[(size_t)rows[i] * F + c]);
+        err = rel_err(got, ref, (size_t)nrows * F);
+        free(ref); free(got);
+    }
+    free(x); free(q); free(sa); free(rows); free(af); free(ob);
+    gpu_free(&G, dx); gpu_free(&G, da8); gpu_free(&G, dsa); gpu_free(&G, dout);
+    return err;
+}
+
+// Every FP8 tile on F = 544 (partial tiles in N), then launch_linear_swiglu's choice on the 8B gate_up.
+static void gemm_fp8_swiglu(void) {
+    NEED_GPU();
+    static const int Ms[] = { 1, 5, 16, 17, 64, 100, 256, 300 };
+    Gated8 w = gated8_new(544, 1024);
+    for (int tile = 0; tile < GEMM_FP8_N_TILES; tile++)
+        for (int i = 0; i < 8; i++) {
+            double e = check_swiglu8(&w, Ms[i], tile);
+            CHECK(e < tol8(GEMM_STORE_BF16), "FP8 SwiGLU tile %d M=%d F=%d K=%d: rel err %.3g", tile, Ms[i], w.F, w.K, e);
+        }
+    printf("  F=544 K=1024: every FP8 tile x M in {1,5,16,17,64,100,256,300} checked\n");
+    gated8_free(&w);
+    w = gated8_new(12288, 4096);
+    for (int i = 0; i < 8; i++) {
+        double e = check_swiglu8(&w, Ms[i], -1);
+        CHECK(e < tol8(GEMM_STORE_BF16), "FP8 SwiGLU (launch_linear_swiglu) M=%d F=%d K=%d: rel err %.3g", Ms[i], w.F,
+              w.K, e);
+    }
+    printf("  F=12288 K=4096 (launch_linear_swiglu): M in {1,5,16,17,64,100,256,300} checked\n");
+    gated8_free(&w);
+}
+
 static void gemm_fp8_shapes(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1088, 1024 }, { 6144, 4096 }, { 4096, 12288 } };
@@ -282,6 +412,7 @@ int main(void) {
     RUN(quant_act);
     RUN(quant_w);
     RUN(gemm_fp8_shapes);
+    RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_timings);
     gpu_test_end();
     return test_end();

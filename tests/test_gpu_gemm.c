@@ -167,6 +167,159 @@ static void gemm_each_tile_and_split(void) {
     }
 }
 
+// ---------------------------------------------------------------- SwiGLU epilogue (gate/up interleaved at load)
+// A GGUF tensor over host memory: the loader's view of a file's [rows][K] tensor.
+static GGUFTensor host_tensor(const char *name, uint32_t type, const void *data, int rows, int K) {
+    GGUFTensor t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    t.type = type;
+    t.n_dims = 2;
+    t.ne[0] = K; t.ne[1] = rows; t.ne[2] = t.ne[3] = 1;
+    t.nbytes = (uint64_t)rows * K * (type == GGML_TYPE_F32 ? 4 : 2);
+    t.data = data;
+    return t;
+}
+
+// The gate/up pair [F][K] each (host copies as float, bf16-exact), uploaded through gpu_linear_upload_gated (gate
+// as an F32 tensor, up as BF16: two dequantisers, one interleave), so the check covers the load path too.
+typedef struct { int F, K; float *gate, *up; GpuLinear L; } Gated;
+static Gated gated_new(int F, int K) {
+    Gated w = { F, K, xmalloc((size_t)F * K * 4), xmalloc((size_t)F * K * 4), { 0 } };
+    uint16_t *hb = xmalloc((size_t)F * K * 2);
+    rand_bf16(hb, w.gate, (size_t)F * K);
+    rand_bf16(hb, w.up, (size_t)F * K);
+    GGUFTensor tg = host_tensor("gate", GGML_TYPE_F32, w.gate, F, K), tu = host_tensor("up", GGML_TYPE_BF16, hb, F, K);
+    w.L = (GpuLinear){ gpu_alloc(&G, (size_t)2 * F * K * 2), 0, 2 * F, K, 0, 0 };
+    gpu_linear_upload_gated(&G, &w.L, &tg, &tu, 0);
+    gpu_sync(&G);
+    free(hb);
+    return w;
+}
+static void gated_free(Gated *w) { free(w->gate); free(w->up); gpu_free(&G, w->L.w); }
+
+// fp64 silu(A.Wg^T) * (A.Wu^T) from the un-interleaved weights, for the checked rows
+typedef struct { const float *A; const Gated *w; double *ref; const int *rows; int nrows; } SwiRef;
+static void swi_ref_job(void *ctx, int64_t i) {
+    const SwiRef *j = ctx;
+    int F = j->w->F, K = j->w->K, nb = (F + 127) / 128, r = (int)(i / nb), c0 = (int)(i % nb) * 128;
+    int c1 = c0 + 128 < F ? c0 + 128 : F;
+    const float *a = j->A + (size_t)j->rows[r] * K;
+    for (int c = c0; c < c1; c++) {
+        const float *wg = j->w->gate + (size_t)c * K, *wu = j->w->up + (size_t)c * K;
+        double g = 0, u = 0;
+        for (int k = 0; k < K; k++) { g += (double)a[k] * wg[k]; u += (double)a[k] * wu[k]; }
+        j->ref[(size_t)r * F + c] = g / (1 + exp(-g)) * u;
+    }
+}
+
+// Fresh activations (device copy in *dA_out when asked), a = swiglu(A . Wgu^T) through launch_gemm_ex on `tile`
+// into a NaN-poisoned bf16 [M][F]; returns the relative error over the sampled rows (every element must be finite).
+static double check_swiglu(const Gated *w, int M, int tile, CUdeviceptr *dA_out, CUdeviceptr *da_out) {
+    int F = w->F, K = w->K;
+    uint16_t *Ah = xmalloc((size_t)M * K * 2);
+    float *Af = xmalloc((size_t)M * K * 4);
+    rand_bf16(Ah, Af, (size_t)M * K);
+    CUdeviceptr dA = gpu_alloc(&G, (size_t)M * K * 2), da = gpu_alloc(&G, (size_t)M * F * 2);
+    gpu_upload(&G, dA, Ah, (size_t)M * K * 2);
+    gpu_fill_u32(&G, da, 0x7FC07FC0u, (size_t)M * F / 2);
+    launch_gemm_ex(&G, da, dA, w->L.w, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, 1);
+    uint16_t *ab = xmalloc((size_t)M * F * 2);
+    gpu_download(&G, ab, da, (size_t)M * F * 2);
+    size_t bad = 0;
+    for (size_t i = 0; i < (size_t)M * F; i++) if (!isfinite(host_bf16_to_f32(ab[i]))) bad++;
+    double err = INFINITY;
+    if (bad) {
+        printf("  SwiGLU M=%d F=%d K=%d tile %d: %zu of %zu outputs not written or not finite\n", M, F, K, tile, bad,
+               (size_t)M * F);
+    } else {
+        int rows[16], nrows = 0;
+        if (M <= 16) for (int r = 0; r < M; r++) rows[nrows++] = r;
+        else {
+            rows[nrows++] = 0; rows[nrows++] = 1; rows[nrows++] = M - 2; rows[nrows++] = M - 1;
+            while (nrows < 16) rows[nrows++] = 2 + (int)(rng_uniform(&rng) * (M - 4));
+        }
+        double *ref = xmalloc((size_t)nrows * F * sizeof(double));
+        SwiRef job = { Af, w, ref, rows, nrows };
+        parallel_for((int64_t)nrows * ((F + 127) / 128), swi_ref_job, &job);
+        float *got = xmalloc((size_t)nrows * F * 4);
+        for (int r = 0; r < nrows; r++)
+            for (int c = 0; c < F; c++) got[(size_t)r * F + c] = host_bf16_to_f32(ab[(size_t)rows[r] * F + c]);
+        err = rel_err(got, ref, (size_t)nrows * F);
+        free(ref); free(got);
+    }
+    free(Ah); free(Af); free(ab);
+    if (dA_out) *dA_out = dA; else gpu_free(&G, dA);
+    if (da_out) *da_out = da; else gpu_free(&G, da);
+    return err;
+}
+
+static const int swi_Ms[] = { 1, 5, 16, 17, 64, 100, 256, 300 };
+enum { N_SWI_MS = sizeof swi_Ms / sizeof swi_Ms[0] };
+
+// Every tile (F = 544: partial tiles in N for every width) and the engine's choice on the 0.6B and 8B gate_up.
+// Tolerance: the bf16 output's rounding (2^-9), as for GEMM_STORE_BF16.
+static void gemm_swiglu(void) {
+    NEED_GPU();
+    Gated w = gated_new(544, 1024);
+    for (int tile = 0; tile < GEMM_N_TILES; tile++)
+        for (int i = 0; i < N_SWI_MS; i++) {
+            double e = check_swiglu(&w, swi_Ms[i], tile, NULL, NULL);
+            CHECK(e < 5e-3, "SwiGLU tile %d M=%d F=%d K=%d: rel err %.3g", tile, swi_Ms[i], w.F, w.K, e);
+        }
+    printf("  F=544 K=1024: every tile x M in {1,5,16,17,64,100,256,300} checked\n");
+    gated_free(&w);
+    static const int fk[][2] = { { 3072, 1024 }, { 12288, 4096 } };
+    for (int s = 0; s < 2; s++) {
+        w = gated_new(fk[s][0], fk[s][1]);
+        for (int i = 0; i < N_SWI_MS; i++) {
+            double e = check_swiglu(&w, swi_Ms[i], -1, NULL, NULL);
+            CHECK(e < 5e-3, "SwiGLU M=%d F=%d K=%d: rel err %.3g", swi_Ms[i], w.F, w.K, e);
+        }
+        printf("  F=%d K=%d (tile choice): M in {1,5,16,17,64,100,256,300} checked\n", w.F, w.K);
+        gated_free(&w);
+    }
+}
+
+// The FP8-quantising epilogue (128x256 tile) byte for byte against launch_quant_act_fp8 applied to the same tile's
+// bf16 SwiGLU output (checked above against fp64): the claim is "what the separate quantiser would have made", and
+// identical accumulators make that exact; a host encoder of fp64 values could only promise one e4m3 step.
+static void gemm_swiglu_fp8_out(void) {
+    NEED_GPU();
+    static const int fk[][2] = { { 640, 1024 }, { 12288, 4096 } };
+    for (int s = 0; s < 2; s++) {
+        Gated w = gated_new(fk[s][0], fk[s][1]);
+        int F = w.F, K = w.K, FB = F / 128;
+        for (int i = 0; i < N_SWI_MS; i++) {
+            int M = swi_Ms[i];
+            CUdeviceptr dA, da;
+            double e = check_swiglu(&w, M, GEMM_SWIGLU_FP8_TILE, &dA, &da);
+            CHECK(e < 5e-3, "SwiGLU 128x256 M=%d F=%d: rel err %.3g", M, F, e);
+            CUdeviceptr q0 = gpu_alloc(&G, (size_t)M * F), s0 = gpu_alloc(&G, (size_t)M * FB * 4);
+            CUdeviceptr q1 = gpu_alloc(&G, (size_t)M * F), s1 = gpu_alloc(&G, (size_t)M * FB * 4);
+            launch_quant_act_fp8(&G, q0, s0, da, M, F);
+            gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
+            gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
+            launch_gemm_swiglu_fp8(&G, q1, s1, dA, w.L.w, M, 2 * F, K, 1);
+            uint8_t *b0 = xmalloc((size_t)M * F), *b1 = xmalloc((size_t)M * F);
+            float *f0 = xmalloc((size_t)M * FB * 4), *f1 = xmalloc((size_t)M * FB * 4);
+            gpu_download(&G, b0, q0, (size_t)M * F);
+            gpu_download(&G, b1, q1, (size_t)M * F);
+            gpu_download(&G, f0, s0, (size_t)M * FB * 4);
+            gpu_download(&G, f1, s1, (size_t)M * FB * 4);
+            size_t bad = 0, bad_s = 0;
+            for (size_t k = 0; k < (size_t)M * F; k++) bad += b0[k] != b1[k];
+            for (size_t k = 0; k < (size_t)M * FB; k++) bad_s += memcmp(&f0[k], &f1[k], 4) != 0 || !isfinite(f1[k]);
+            CHECK(bad == 0 && bad_s == 0, "SwiGLU FP8 out M=%d F=%d K=%d: %zu bytes, %zu scales differ from quant_act_fp8",
+                  M, F, K, bad, bad_s);
+            free(b0); free(b1); free(f0); free(f1);
+            gpu_free(&G, q0); gpu_free(&G, s0); gpu_free(&G, q1); gpu_free(&G, s1); gpu_free(&G, dA); gpu_free(&G, da);
+        }
+        printf("  F=%d K=%d: FP8 out byte-exact for M in {1,5,16,17,64,100,256,300}\n", F, K);
+        gated_free(&w);
+    }
+}
+
 // Timings (printed, not asserted): weights rotate through enough copies to exceed L2, so M = 1 measures HBM.
 static void time_one(const char *label, int M, int N, int K, int mode, int tile, int splits) {
     size_t wbytes = (size_t)N * K * 2;
@@ -233,6 +386,8 @@ int main(void) {
     RUN(gemm_qwen3_8b_shapes);
     RUN(gemm_lm_head_small_m);
     RUN(gemm_each_tile_and_split);
+    RUN(gemm_swiglu);
+    RUN(gemm_swiglu_fp8_out);
     RUN(gemm_timings);
     gpu_test_end();
     return test_end();
