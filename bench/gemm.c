@@ -3,7 +3,7 @@
 // floor first, then the times, % of floor and the ratio; --sweep times every kernel tile and writes a plan file.
 //   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
-//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE]
+//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE] [--swiglu]
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
@@ -42,6 +42,14 @@
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
 // beat the best unsplit one by 3% (it is not bit-reproducible). --plan loads a plan first (as the engine does
 // from $QWEN3_GEMM_PLAN), so the built-in ("auto") columns measure it.
+//
+// --swiglu: the MLP's gate_up + SwiGLU instead (gate_up shapes only; no peers): the unfused pair the engine ran
+// before (GEMM with f32 store of gate|up, then swiglu.ptx) against the GEMM's SwiGLU epilogue (GEMM_SWIGLU_BF16), and,
+// for an FP8 down projection, both followed by quant_act_fp8 against the FP8-quantising epilogue where the tile
+// choice lands on the 128x256 tile (else fused + quantiser, as launch_linear_swiglu does). FP8 weights: the pair vs
+// the fused GEMM, each followed by the down GEMM's quantiser (the input quantiser, common to both, not timed). The
+// weights are the shape's random matrices (not interleaved: timing only; tests/test_gpu_gemm.c and test_gpu_fp8.c
+// check the values). Floor: the fused bytes (W + A + a) or flops.
 //
 // Links cuBLAS and cuBLASLt (and with them the CUDA runtime, statically inside): in bench/ only, never in the
 // engine. The runtime uses the device's primary context, which host/gpu.c retains and makes current, so all share
@@ -260,8 +268,11 @@ static cublasLtHandle_t lt;
 static CUdeviceptr lt_ws;
 static int lt_sa_kmajor, lt_sa_tried;  // the activation scales' layout cuBLASLt's VEC128 mode reads (see bench_fp8)
 
-enum { V_OURS, V_CUBLAS, V_OURS_FP8, V_LT_BLOCK, V_LT_TENSOR, V_QUANT };
-static const char *kind_names[] = { "ours bf16", "cuBLAS", "ours fp8", "cuBLASLt block", "cuBLASLt tensor", "quant" };
+enum { V_OURS, V_CUBLAS, V_OURS_FP8, V_LT_BLOCK, V_LT_TENSOR, V_QUANT,
+       V_SWI_PAIR, V_SWI_FUSED, V_SWI_PAIR_Q, V_SWI_FUSED_Q, V_SWI8_PAIR, V_SWI8_FUSED };
+static const char *kind_names[] = { "ours bf16", "cuBLAS", "ours fp8", "cuBLASLt block", "cuBLASLt tensor", "quant",
+                                    "gemm+swiglu", "gemm swiglu", "gemm+swiglu+quant", "gemm swiglu fp8",
+                                    "fp8 gemm+swiglu+quant", "fp8 gemm swiglu+quant" };
 typedef struct { int kind, mode, tile, splits; } Variant;  // mode GEMM_STORE_*/ADD; tile -1: the built-in choice
 
 enum { LT_BLOCK_BF16, LT_BLOCK_F32, LT_TENSOR_BF16, N_LT };
@@ -360,7 +371,28 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
         lt_gemm(&p->lt[v->mode == GEMM_STORE_BF16 ? LT_BLOCK_BF16 : LT_BLOCK_F32], p->W8[c8], p->sw[c8], p->A8, C);
         break;
     case V_LT_TENSOR: lt_gemm(&p->lt[LT_TENSOR_BF16], p->W8t[c8], 0, p->A8t, C); break;
-    default: launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K); break;
+    case V_QUANT: launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K); break;
+    default: {  // --swiglu: a bf16 [M][N/2] in C_ours; its e4m3 form at C_peer, the scales after it
+        int F = N / 2;
+        CUdeviceptr a = p->C_ours, a8 = p->C_peer, s8 = p->C_peer + (CUdeviceptr)M * F;
+        if (v->kind == V_SWI_FUSED_Q && v->tile == GEMM_SWIGLU_FP8_TILE) {
+            launch_gemm_swiglu_fp8(&G, a8, s8, p->A, p->W[c], M, N, K, 0);
+            break;
+        }
+        if (v->kind == V_SWI8_PAIR || v->kind == V_SWI8_FUSED) {
+            int fused = v->kind == V_SWI8_FUSED;
+            launch_gemm_fp8(&G, fused ? a : p->C_f32, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K,
+                            fused ? GEMM_SWIGLU_BF16 : GEMM_STORE_F32);
+            if (!fused) launch_swiglu(&G, a, p->C_f32, M, F);
+        } else if (v->kind == V_SWI_FUSED || v->kind == V_SWI_FUSED_Q) {
+            launch_gemm(&G, a, p->A, p->W[c], M, N, K, GEMM_SWIGLU_BF16);
+        } else {
+            launch_gemm(&G, p->C_f32, p->A, p->W[c], M, N, K, GEMM_STORE_F32);
+            launch_swiglu(&G, a, p->C_f32, M, F);
+        }
+        if (v->kind != V_SWI_PAIR && v->kind != V_SWI_FUSED) launch_quant_act_fp8(&G, a8, s8, a, M, F);
+        break;
+    }
     }
 }
 // 0 where cuBLASLt offered no algorithm for this variant
@@ -431,7 +463,7 @@ static double time_variant(Problem *p, const Variant *v, int reps, int eager) {
 
 // ---------------------------------------------------------------- options
 typedef struct {
-    int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep;
+    int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu;
     double bw, peak[2], max_gb;
     uint64_t seed;
     const char *tsv, *plan_out, *plan_in;
@@ -476,6 +508,7 @@ static Opts parse_args(int argc, char **argv) {
             o.reps = 9;
         } else if (!strcmp(a, "--eager")) o.eager = 1;
         else if (!strcmp(a, "--sweep")) o.sweep = 1;
+        else if (!strcmp(a, "--swiglu")) o.swiglu = 1;
         else if (!v) usage();
         else if (!strcmp(a, "--dtype")) parse_names(argv[++i], dtype_names, 2, o.dtype_on, "dtype");
         else if (!strcmp(a, "--shapes")) parse_names(argv[++i], model_names, N_MODELS, o.model_on, "model");
@@ -507,6 +540,11 @@ static Opts parse_args(int argc, char **argv) {
     if (o.peak[0] <= 0 || o.peak[1] <= 0 || o.max_gb <= 0 || o.bw < 0)
         die("gemm: --peak, --peak-fp8, --max-gb must be > 0 and --bw >= 0");
     if (o.plan_out && !o.sweep) die("gemm: --plan-out needs --sweep");
+    if (o.swiglu) {  // gate_up only, no TSV, no sweep
+        if (o.sweep) die("gemm: --swiglu and --sweep do not mix");
+        for (int i = 0; i < N_LAYERS; i++) o.layer_on[i] = !strcmp(layer_names[i], "gate_up");
+        o.tsv = NULL;
+    }
     return o;
 }
 
@@ -795,6 +833,51 @@ static void bench_m(const Opts *o, const Shape *s, int mi, FILE *tsv, Tally *t) 
     free(as); free(ref); free(Ah);
 }
 
+// --swiglu at one M: unfused pair vs fused epilogue (and their FP8-output forms), bf16 and fp8 weights
+static void bench_swiglu_m(const Opts *o, const Shape *s, int mi) {
+    int M = o->ms[mi], N = s->N, K = s->K, F = N / 2;
+    size_t abytes = (size_t)M * K * 2;
+    uint16_t *Ah = xmalloc(abytes);
+    fill_random(Ah, (size_t)M * K, o->seed + (uint64_t)mi);
+    Problem p = { M, N, K, s->copies, s->copies8, s->W, s->W8, s->sw, s->W8t, s->sw_t, gpu_alloc(&G, abytes), 0, 0,
+                  0, 0, 0, gpu_alloc(&G, (size_t)M * N * 2), gpu_alloc(&G, (size_t)M * N * 2),
+                  gpu_alloc(&G, (size_t)M * N * 4), { { 0 } } };
+    gpu_upload(&G, p.A, Ah, abytes);
+    double flops = 2.0 * M * N * K, abf = (double)M * F * 2, a8b = (double)M * F * (1 + 4.0 / QB);
+    for (int d = 0; d < 2; d++) {
+        if (d == GEMM_PLAN_BF16 ? !s->do16 : !s->do8) continue;
+        double wb = d ? (double)N * K * (1 + 4.0 / (QB * QB)) + M * K * (1 + 4.0 / QB) : (double)N * K * 2 + abytes;
+        if (d) {
+            p.A8 = gpu_alloc(&G, (size_t)M * K);
+            p.sa = gpu_alloc(&G, (size_t)M * (K / QB) * 4);
+            launch_quant_act_fp8(&G, p.A8, p.sa, p.A, M, K);
+        }
+        // floors: fused writes a (bf16) or a8 + scales; the pair also writes and reads gate|up in f32
+        double floor_f = fmax((wb + abf) / o->bw, flops / o->peak[d]) * 1e6;
+        double floor_q = fmax((wb + (d ? abf + abf + a8b : a8b)) / o->bw, flops / o->peak[d]) * 1e6;
+        double pair_bytes = wb + (double)M * N * 4 * 2 + abf;
+        int t8 = gemm_tile_choice(&G, M, N, K, GEMM_SWIGLU_BF16, NULL);
+        Variant pair = { d ? V_SWI8_PAIR : V_SWI_PAIR, 0, -1, 0 }, fused = { d ? V_SWI8_FUSED : V_SWI_FUSED, 0, -1, 0 };
+        Variant pair_q = { V_SWI_PAIR_Q, 0, -1, 0 }, fused_q = { V_SWI_FUSED_Q, 0, t8, 0 };
+        double tp = time_variant(&p, &pair, o->reps, o->eager), tf = time_variant(&p, &fused, o->reps, o->eager);
+        if (d) {  // fp8: both already end in the down GEMM's quantiser
+            printf("  %-5d %-5s %8.2f | %9.2f %9.2f %8.2f %5.1f%% %5.1f%% | %8s %9s %9s %8s  (pair floor %.2f us)\n", M,
+                   "fp8", floor_q, tp, tf, tp - tf, 100 * (tp - tf) / tp, 100 * floor_q / tf, "-", "-", "-", "-",
+                   fmax(pair_bytes / o->bw, flops / o->peak[d]) * 1e6);
+        } else {
+            double tpq = time_variant(&p, &pair_q, o->reps, o->eager), tfq = time_variant(&p, &fused_q, o->reps, o->eager);
+            printf("  %-5d %-5s %8.2f | %9.2f %9.2f %8.2f %5.1f%% %5.1f%% | %8.2f %9.2f %9.2f %8s  (pair floor %.2f us)\n",
+                   M, "bf16", floor_f, tp, tf, tp - tf, 100 * (tp - tf) / tp, 100 * floor_f / tf, floor_q, tpq, tfq,
+                   t8 == GEMM_SWIGLU_FP8_TILE ? "epilogue" : "+quant", fmax(pair_bytes / o->bw, flops / o->peak[d]) * 1e6);
+        }
+        fflush(stdout);
+    }
+    CUdeviceptr bufs[] = { p.A, p.A8, p.sa, p.C_ours, p.C_peer, p.C_f32 };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) gpu_free(&G, bufs[i]);
+    free(Ah);
+}
+
 // ---------------------------------------------------------------- one shape, every M
 static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv, Tally *t) {
     Shape s = { .md = md, .layer = layer, .do16 = o->dtype_on[GEMM_PLAN_BF16], .do8 = o->dtype_on[GEMM_PLAN_FP8] };
@@ -819,7 +902,10 @@ static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv
                o->max_gb);
         return;
     }
-    print_header();
+    if (o->swiglu)
+        printf("  %-5s %-5s %8s | %9s %9s %8s %6s %6s | %8s %9s %9s %8s\n", "M", "dtype", "floor us", "pair us",
+               "fused us", "saved us", "saved", "%floor", "floor8 us", "pair+q us", "fused8 us", "fp8 out");
+    else print_header();
     fflush(stdout);
 
     // W: random on the host once per shape, copy 0 uploaded (and quantised there), the others copied on the device
@@ -851,7 +937,10 @@ static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv
     }
     gpu_sync(&G);
 
-    for (int mi = 0; mi < o->n_ms; mi++) bench_m(o, &s, mi, tsv, t);
+    for (int mi = 0; mi < o->n_ms; mi++) {
+        if (o->swiglu) bench_swiglu_m(o, &s, mi);
+        else bench_m(o, &s, mi, tsv, t);
+    }
 
     for (int c = 0; c < s.copies; c++) gpu_free(&G, s.W[c]);
     for (int c = 0; s.do8 && c < s.copies8; c++) {
