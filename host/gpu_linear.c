@@ -82,6 +82,7 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready) {
     if (!L->fp8) { launch_gemm(g, C, A, L->w, M, L->N, L->K, mode); return; }
+    if (!a8_ready && M >= 1 && M <= gemv_fp8_max_m()) { launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode); return; }
     if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
     launch_gemm_fp8(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode);
 }
@@ -97,6 +98,10 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
+    if (L->fp8 && M >= 1 && M <= gemv_fp8_max_m()) {  // decode: no quantiser (ptx/gemv_fp8.ptx)
+        launch_gemv_fp8(g, a, A, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
+        return 0;
+    }
     if (L->fp8) {
         launch_quant_act_fp8(g, a8, sa, A, M, L->K);
         launch_gemm_fp8(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);

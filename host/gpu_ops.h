@@ -89,6 +89,12 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile);
+// Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
+// [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32, GEMM_ADD_F32 or GEMM_SWIGLU_BF16 (gated
+// W, C = bf16 [M][N/2]). launch_linear uses it for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M, default 1, 0 = off).
+void launch_gemv_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr W8, CUdeviceptr sw, int M, int N, int K,
+                     int mode);
+int gemv_fp8_max_m(void);
 // Quantisers (ptx/quant_fp8.ptx): scale = amax / 448 over each group (1 if the group is all zero), e4m3 = x / scale
 // rounded to nearest. Activations: X bf16 [M][K] -> A8 [M][K], sa [M][K/128]. Weights: W bf16 [N][K] -> W8 [N][K],
 // sw [ceil(N/128)][K/128].

@@ -1,0 +1,46 @@
+// gpu_gemv.c — launch_gemv_fp8: decode-size linear layers (M <= GEMV_MAX_M rows) straight from FP8 weights and the
+// bf16 activation (ptx/gemv_fp8.ptx: W8A16 on the CUDA cores, one warp per output, weights streamed evict-first).
+// defines: launch_gemv_fp8, gemv_fp8_max_m
+//
+// Why beside the tensor-core tiles: at batch 1 a layer is 1 FLOP per weight byte, so the CUDA cores keep up and
+// what counts is bytes in flight; and the activation needs no quantiser launch (4 per layer at batch 1, ~4 us each
+// in the profile of b3a560c on the H200). The rows it serves: QWEN3_GEMV_MAX_M (0 turns it off; 1..4; default 1:
+// each extra row of x costs ~16 FMAs + 16 conversions per 16 weights, so from M = 2 or 3 the issue rate, not the
+// bytes, sets the time — bench/gemm decides).
+#include "gpu_ops.h"
+#include "util.h"
+#include <stdlib.h>
+
+enum { GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_ROWS_MAX = 4 };
+
+int gemv_fp8_max_m(void) {
+    static int max_m = -1;
+    if (max_m < 0) {
+        const char *v = getenv("QWEN3_GEMV_MAX_M");
+        max_m = v && *v ? atoi(v) : 1;
+        if (max_m < 0) max_m = 0;
+        if (max_m > GEMV_ROWS_MAX) max_m = GEMV_ROWS_MAX;
+    }
+    return max_m;
+}
+
+void launch_gemv_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr W8, CUdeviceptr sw, int M, int N, int K,
+                     int mode) {
+    static CUcontext fn_ctx;
+    static CUfunction fn;
+    if (M < 1 || M > GEMV_ROWS_MAX || K <= 0 || K % 128 || N <= 0)
+        die("launch_gemv_fp8: bad shape M=%d N=%d K=%d (1 <= M <= %d, K %% 128 == 0)", M, N, K, GEMV_ROWS_MAX);
+    if (mode != GEMM_STORE_F32 && mode != GEMM_ADD_F32 && mode != GEMM_SWIGLU_BF16)
+        die("launch_gemv_fp8: mode %d is not one of store f32, add f32, SwiGLU bf16", mode);
+    if (mode == GEMM_SWIGLU_BF16 && N % (2 * GEMM_GATE_ROWS)) die("launch_gemv_fp8: SwiGLU needs N %% 16 == 0 (N=%d)", N);
+    if ((X | W8) % 16 || sw % 4 || C % 4) die("launch_gemv_fp8: X and W8 must be 16-byte aligned, sw and C 4-byte");
+    if (fn_ctx != g->ctx) {
+        fn = gpu_kernel(g, "gemv_fp8", "gemv_fp8");
+        fn_ctx = g->ctx;
+    }
+    unsigned units = (unsigned)(mode == GEMM_SWIGLU_BF16 ? N / 2 : N);
+    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
+    Dim3 grid = { (units + GEMV_WARPS - 1) / GEMV_WARPS, 1, 1 }, block = { GEMV_THREADS, 1, 1 };
+    void *args[] = { &C, &X, &W8, &sw, &uM, &uN, &uK, &umode };
+    gpu_launch(g, fn, grid, block, 0, NULL, args, "gemv_fp8");
+}
