@@ -5,7 +5,12 @@
 //            floor = bytes / this card's copy bandwidth (measured in the same run).
 // Times are medians of per-launch CUDA events, launches queued behind ~1.5 ms of memset so the host never starves
 // the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
-//   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]
+// --kv-dtype fp8: the FP8 cache (e4m3 pools + one f32 scale per token and kv head row, attention.ptx's fp8 entry;
+// prefill too goes there, the wgmma kernel reads bf16 pages): decode bytes = B·C·n_kv·(hd + 4)·2; the checks
+// quantise the cache with the device quantiser (launch_quant_act_fp8: the same formula as the cache writer) and
+// compare against the fp64 reference of the dequantised cache.
+//   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
+//             [--seed N] [--tsv FILE]
 #include "../host/gpu_ops.h"
 #include "../host/kv_pages.h"
 #include "../host/util.h"
@@ -26,6 +31,7 @@ enum { HD = 128, N_HEAD = 32, N_KV = 8, MAX_RUNS = 200 };
 typedef struct { int max_seqs, max_pages, n_pages; int *table; } Pages;
 
 static Rng rng;
+static int kv8;  // --kv-dtype fp8
 
 static Pages pages_make(int max_seqs, int max_ctx, const int *len) {  // len[s]: tokens slot s holds
     Pages p = { max_seqs, kvp_pages_for(max_ctx), 1, NULL };
@@ -53,6 +59,7 @@ static size_t kv_offset(const Pages *p, int n_kv, int slot, int h, int pos) {
 typedef struct {
     int T, n_head, n_kv, max_pages;
     CUdeviceptr out, q, k, v, table, slot, pos;  // out, q bf16 [T][n_head][HD]; k, v pools; table; slot, pos int [T]
+    CUdeviceptr ks, vs;                          // fp8 cache: f32 row scales [n_pages][n_kv][KV_PAGE]; else 0
     const int *h_slot, *h_pos;                   // the same on the host: the engine's prefill routing reads them
     int pool_pages;
 } Attn;
@@ -60,8 +67,8 @@ typedef struct {
 // As the engine launches a prefill step: runs of one sequence's positions go to the wgmma kernel (attn_wg.ptx;
 // QWEN3_ATTN_WG=0 keeps everything on attention.ptx), the rest, and decode, to attention.ptx.
 static void attn_launch(Gpu *g, const Attn *a) {
-    launch_attention_host(g, a->out, a->q, a->k, a->v, a->table, a->slot, a->pos, a->h_slot, a->h_pos, a->T,
-                          a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages, 1.0f / sqrtf((float)HD));
+    launch_attention_host(g, a->out, a->q, a->k, a->v, a->ks, a->vs, a->table, a->slot, a->pos, a->h_slot, a->h_pos,
+                          a->T, a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages, 1.0f / sqrtf((float)HD));
 }
 
 // ---------------------------------------------------------------- correctness
@@ -100,6 +107,25 @@ static void ref_one(void *ctx, int64_t i) {
 
 static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2 * rng_uniform(&rng) - 1))); }
 
+static float e4m3_value(uint8_t q) {
+    int s = q >> 7, e = (q >> 3) & 15, m = q & 7;
+    float v = e == 15 && m == 7 ? NAN : e ? ldexpf(1.0f + m / 8.0f, e - 7) : ldexpf(m / 8.0f, -6);
+    return s ? -v : v;
+}
+// fp8 cache: the bf16 pool x (on the device, rows of HD) -> e4m3 q + row scales sc (the device quantiser, the same
+// formula as the cache writer), and x on the host replaced by what the kernel makes of it: bf16(e4m3 * scale).
+static void quantise_pool(Gpu *g, CUdeviceptr q, CUdeviceptr sc, CUdeviceptr dx, uint16_t *x, size_t n) {
+    size_t rows = n / HD;
+    launch_quant_act_fp8(g, q, sc, dx, (int)rows, HD);
+    uint8_t *hq = xmalloc(n);
+    float *hs = xmalloc(rows * 4);
+    gpu_download(g, hq, q, n);
+    gpu_download(g, hs, sc, rows * 4);
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(host_bf16_to_f32(x[i]))) x[i] = host_f32_to_bf16(e4m3_value(hq[i]) * hs[i / HD]);
+    free(hq); free(hs);
+}
+
 // Runs T tokens (slot[t], pos[t]) over pools filled at the positions some token attends to and NaN elsewhere (the
 // rest of each last page, the scratch page), output poisoned with NaN; compares the rows listed (all when rows is
 // NULL) with the fp64 reference.
@@ -126,12 +152,20 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
     size_t tn = (size_t)max_seqs * pg.max_pages;
     Attn a = { T, n_head, n_kv, pg.max_pages, gpu_alloc(g, qn * 2), gpu_alloc(g, qn * 2), gpu_alloc(g, cn * 2),
                gpu_alloc(g, cn * 2), gpu_alloc(g, tn * 4), gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4),
-               NULL, NULL, 0 };
+               0, 0, NULL, NULL, 0 };
     a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
     gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.q, q, qn * 2);
     gpu_upload(g, a.k, k, cn * 2);
     gpu_upload(g, a.v, v, cn * 2);
+    CUdeviceptr k16 = 0, v16 = 0;
+    if (kv8) {  // the e4m3 pools and scales replace the bf16 pools; the reference reads the dequantised values
+        k16 = a.k; v16 = a.v;
+        a.k = gpu_alloc(g, cn); a.v = gpu_alloc(g, cn);
+        a.ks = gpu_alloc(g, cn / HD * 4); a.vs = gpu_alloc(g, cn / HD * 4);
+        quantise_pool(g, a.k, a.ks, k16, k, cn);
+        quantise_pool(g, a.v, a.vs, v16, v, cn);
+    }
     gpu_upload(g, a.slot, slot, (size_t)T * 4);
     gpu_upload(g, a.pos, pos, (size_t)T * 4);
     gpu_fill_u32(g, a.out, 0x7FC07FC0u, qn / 2);
@@ -152,12 +186,13 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
         }
     double err = bad ? INFINITY : sqrt(num / den);
     int ok = err < TOL;  // NaN compares false
-    printf("%s check %-44s %d q / %d kv heads, %d of %d rows: rel err %.3g%s\n", ok ? "PASS" : "FAIL", what, n_head,
-           n_kv, n_rows, T, err, bad ? " (outputs not finite)" : "");
+    printf("%s check %-44s %d q / %d kv heads, %d of %d rows: rel err %.3g%s%s\n", ok ? "PASS" : "FAIL", what, n_head,
+           n_kv, n_rows, T, err, kv8 ? " (fp8 cache, against its dequantised values)" : "",
+           bad ? " (outputs not finite)" : "");
     if (bad) printf("  %zu of %zu outputs not finite\n", bad, qn);
     if (ok) n_pass++; else n_fail++;
-    CUdeviceptr d[] = { a.out, a.q, a.k, a.v, a.table, a.slot, a.pos };
-    for (int i = 0; i < 7; i++) gpu_free(g, d[i]);
+    CUdeviceptr d[] = { a.out, a.q, a.k, a.v, a.table, a.slot, a.pos, a.ks, a.vs, k16, v16 };
+    for (int i = 0; i < 11; i++) if (d[i]) gpu_free(g, d[i]);
     free(k); free(v); free(q); free(ob); free(len); free(all); free(ref); free(pg.table);
 }
 
@@ -209,29 +244,33 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     int *len = xcalloc((size_t)max_seqs, sizeof(int));
     for (int t = 0; t < T; t++) if (pos[t] + 1 > len[slot[t]]) len[slot[t]] = pos[t] + 1;
     Pages pg = pages_make(max_seqs, max_ctx, len);
-    size_t cb = pool_elems(&pg, N_KV) * 2, qb = (size_t)T * N_HEAD * HD * 2, tn = (size_t)max_seqs * pg.max_pages;
+    // one set: K and V pools (bf16, or e4m3 followed by their f32 row scales: random bytes, only the time counts), q
+    size_t rows = pool_elems(&pg, N_KV) / HD, cb = kv8 ? rows * (HD + 4) : rows * HD * 2;
+    size_t qb = (size_t)T * N_HEAD * HD * 2, tn = (size_t)max_seqs * pg.max_pages;
     size_t set = (2 * cb + qb + 255) & ~(size_t)255, want = (2 * g->l2_bytes + set - 1) / set;
     int n_sets = want < (size_t)runs ? (int)want : runs;
     CUdeviceptr base = gpu_alloc(g, set * n_sets);
     Attn a = { T, N_HEAD, N_KV, pg.max_pages, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, tn * 4),
-               gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4), NULL, NULL, 0 };
+               gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4), 0, 0, NULL, NULL, 0 };
     a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
     fill_random(g, base, set * n_sets);
+#define SET_PTRS(s) do { a.k = (s); a.v = (s) + cb; a.q = (s) + 2 * cb; \
+        if (kv8) { a.ks = a.k + rows * HD; a.vs = a.v + rows * HD; } } while (0)
     gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.slot, slot, (size_t)T * 4);
     gpu_upload(g, a.pos, pos, (size_t)T * 4);
     CUevent ev[MAX_RUNS + 1];
     for (int i = 0; i <= runs; i++) CU_CHECK(cuEventCreate(&ev[i], CU_EVENT_DEFAULT));
-    a.k = base; a.v = base + cb; a.q = base + 2 * cb;
+    SET_PTRS(base);
     attn_launch(g, &a);  // warm-up: module load, shared-memory opt-in
     // A head start of memsets (which also flush L2) lets the host queue every launch before the GPU reaches it.
     for (int i = 0; i < 4; i++) gpu_fill_u32(g, busy, (uint32_t)i, busy_bytes / 4);
     for (int i = 0; i < runs; i++) {
-        CUdeviceptr s = base + set * (size_t)(i % n_sets);
-        a.k = s; a.v = s + cb; a.q = s + 2 * cb;
+        SET_PTRS(base + set * (size_t)(i % n_sets));
         CU_CHECK(cuEventRecord(ev[i], g->stream));
         attn_launch(g, &a);
     }
+#undef SET_PTRS
     CU_CHECK(cuEventRecord(ev[runs], g->stream));
     CU_CHECK(cuEventSynchronize(ev[runs]));
     float ms[MAX_RUNS];
@@ -251,11 +290,15 @@ int main(int argc, char **argv) {
     uint64_t seed = (uint64_t)time(NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) die("usage: attention [--check 0|1] [--bench 0|1] [--long 0|1] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]");
+        if (!v) die("usage: attention [--check 0|1] [--bench 0|1] [--long 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]");
         i++;
         if (!strcmp(a, "--check")) do_check = atoi(v);
         else if (!strcmp(a, "--bench")) do_bench = atoi(v);
         else if (!strcmp(a, "--long")) long_ones = atoi(v);
+        else if (!strcmp(a, "--kv-dtype")) {
+            if (strcmp(v, "bf16") && strcmp(v, "fp8")) die("attention: --kv-dtype bf16|fp8");
+            kv8 = !strcmp(v, "fp8");
+        }
         else if (!strcmp(a, "--runs")) runs = atoi(v);
         else if (!strcmp(a, "--max-gb")) max_gb = atof(v);
         else if (!strcmp(a, "--peak")) peak = atof(v);
@@ -271,14 +314,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     rng_seed(&rng, seed);
-    printf("%s, %d SMs, %.0f MB L2; seed %llu (--seed reproduces)\n", g.name, g.sm_count, g.l2_bytes / 1e6,
-           (unsigned long long)seed);
+    printf("%s, %d SMs, %.0f MB L2; seed %llu (--seed reproduces); KV cache %s\n", g.name, g.sm_count,
+           g.l2_bytes / 1e6, (unsigned long long)seed, kv8 ? "fp8 (e4m3 + f32 row scales)" : "bf16");
     if (do_check) run_checks(&g, long_ones);
     if (!do_bench) goto done;
 
     double bw = gpu_copy_bandwidth(&g);
     printf("floors: prefill FLOPs / %.0f TFLOP/s (H100 SXM dense BF16; the H200 has the same peak); "
-           "decode K+V bytes / %.2f TB/s (this card's copy, measured now)\n", peak / 1e12, bw / 1e12);
+           "decode K+V bytes (%s) / %.2f TB/s (this card's copy, measured now)\n", peak / 1e12,
+           kv8 ? "e4m3 + 4-byte row scales" : "bf16", bw / 1e12);
+    const char *pk = kv8 ? "prefill-fp8" : "prefill", *dk = kv8 ? "decode-fp8" : "decode";
     FILE *f = NULL;
     char date[32], commit[64];
     time_t now = time(NULL);
@@ -294,28 +339,28 @@ int main(int argc, char **argv) {
     int *slot = xcalloc(32768, sizeof(int)), *pos = xmalloc(32768 * sizeof(int));
 
     static const int Ls[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
-    printf("%-8s %-14s %12s %12s %12s %10s\n", "prefill", "L", "floor us", "time us", "TFLOP/s", "% floor");
+    printf("%-11s %-14s %12s %12s %12s %10s\n", pk, "L", "floor us", "time us", "TFLOP/s", "% floor");
     for (int i = 0; i < 7; i++) {
         int L = Ls[i];
         for (int t = 0; t < L; t++) { slot[t] = 0; pos[t] = t; }
         double flops = 4.0 * HD * N_HEAD * (double)L * (L + 1) / 2, floor_us = 1e6 * flops / peak;
         double us = time_attn(&g, L, 1, L, slot, pos, runs, busy, busy_bytes), tf = flops / (us * 1e-6) / 1e12;
-        printf("%-8s %-14d %12.1f %12.1f %12.1f %10.1f\n", "prefill", L, floor_us, us, tf, 100 * floor_us / us);
-        if (f) fprintf(f, "%s\t%s\t%s\tprefill\t%d\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, L, us, tf, 100 * floor_us / us);
+        printf("%-11s %-14d %12.1f %12.1f %12.1f %10.1f\n", pk, L, floor_us, us, tf, 100 * floor_us / us);
+        if (f) fprintf(f, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, pk, L, us, tf, 100 * floor_us / us);
     }
     static const int Bs[] = { 1, 8, 32, 64, 128, 256, 512 }, Cs[] = { 128, 1024, 4096, 8192, 32768 };
-    printf("%-8s %-14s %12s %12s %12s %10s\n", "decode", "B x C", "floor us", "time us", "GB/s", "% copy bw");
+    printf("%-11s %-14s %12s %12s %12s %10s\n", dk, "B x C", "floor us", "time us", "GB/s", "% copy bw");
     for (int i = 0; i < 7; i++)
         for (int j = 0; j < 5; j++) {
             int B = Bs[i], C = Cs[j];
-            double bytes = (double)B * C * N_KV * HD * 2 * 2, floor_us = 1e6 * bytes / bw;
+            double bytes = (double)B * C * N_KV * (kv8 ? HD + 4 : HD * 2) * 2, floor_us = 1e6 * bytes / bw;
             char size[32];
             snprintf(size, sizeof size, "%dx%d", B, C);
-            if (bytes > max_gb * 1e9) { printf("%-8s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", "decode", size, bytes / 1e9, max_gb); continue; }
+            if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
             for (int t = 0; t < B; t++) { slot[t] = t; pos[t] = C - 1; }
             double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
-            printf("%-8s %-14s %12.1f %12.1f %12.1f %10.1f\n", "decode", size, floor_us, us, gbs, 100 * floor_us / us);
-            if (f) fprintf(f, "%s\t%s\t%s\tdecode\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, size, us, gbs, 100 * floor_us / us);
+            printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
+            if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
         }
     if (f) fclose(f);
     gpu_free(&g, busy);

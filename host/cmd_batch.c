@@ -35,6 +35,7 @@ static void usage(FILE *out) {
         "                           last line (a killed writer) is cut away, new results are appended\n"
         "      --backend B          auto (GPU, else the CPU reference), gpu or cpu (default auto)\n"
         "      --dtype D            GPU weights: bf16 or fp8 (e4m3, 128x128 block scales) (default bf16)\n"
+        "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n"
         "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"
         "                           0 = the model's); a reply that fills it ends with finish_reason \"length\"\n"
@@ -155,6 +156,7 @@ int cmd_batch(int argc, char **argv) {
         else if (IS("-i") || IS("--input")) in_path = v;
         else if (IS("-o") || IS("--output")) out_path = v;
         else if (IS("--dtype")) { if (parse_dtype_opt(v)) return 1; }
+        else if (IS("--kv-dtype")) { if (parse_kv_dtype_opt(v)) return 1; }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) {
                 fprintf(stderr, "qwen3-ptx: --backend: '%s' (auto, gpu or cpu)\n", v);

@@ -14,6 +14,10 @@
 // at least min_run tokens holding consecutive positions of one slot (a prefill chunk) goes to the wgmma + TMA kernel
 // of ptx/attn_wg.ptx (launch_attention_wg, one launch per run), the tokens between runs to attention.ptx (one launch
 // per stretch; a decode step is one stretch, launched exactly as launch_attention would).
+// FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
+// [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages the e4m3 tiles and
+// converts them to its bf16 tile layout. attn_wg.ptx TMAs bf16 pages, so with an FP8 cache every token, prefill
+// runs included, goes to attention.ptx: correct, but prefill attention is slower than with the wgmma kernel.
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
 // The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
@@ -26,31 +30,39 @@
 enum { ATT_HEAD_DIM = 128, ATT_ROWS = 64, ATT_KT = 64 };
 // One page is one key tile: the kernel looks the page up once per tile (ptx/attention.ptx).
 _Static_assert(KV_PAGE == ATT_KT, "the KV page must be the attention kernel's key tile (64 keys)");
-// Must match ptx/attention.ptx: Q tile + two (K, V) tile buffers + slot/position table of the block.
+// Must match ptx/attention.ptx: Q tile + two (K, V) tile buffers + slot/position table of the block; fp8: Q tile +
+// one bf16 (K, V) buffer + two staging stages (e4m3 K and V tiles and their f32 row scales) + the table.
 static const unsigned ATT_SMEM = ATT_ROWS * 256 + 2 * 2 * ATT_KT * 256 + 2 * ATT_ROWS * 4;
+static const unsigned ATT_SMEM_FP8 = ATT_ROWS * 256 + 2 * ATT_KT * 256 + 2 * (2 * ATT_KT * 128 + 2 * ATT_KT * 4) +
+                                     2 * ATT_ROWS * 4;
 
 enum { ATT_SPLIT_MAX_T = 512 };  // up to this many tokens, one CTA per token (split grid)
 
 // tb: tokens per block, 1 .. 64 / G (1 = always one token per CTA), 0 = the default 64 / G;
 // split: 1 one CTA per token, 0 one CTA per block, -1 = by T; kv_split: CTAs (a cluster) sharing the keys of
-// each unit, 1 .. 8, 0 = by the number of CTAs.
+// each unit, 1 .. 8, 0 = by the number of CTAs. k_scale = v_scale = 0: bf16 pools; else e4m3 pools + row scales.
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                         CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
-                         int n_kv, int head_dim, int max_pages, float scale, int tb, int split, int kv_split) {
+                         CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                         CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
+                         int tb, int split, int kv_split) {
     static CUcontext fn_ctx;
-    static CUfunction fn;
+    static CUfunction fn[2];  // bf16, fp8 cache
     if (head_dim != ATT_HEAD_DIM) die("launch_attention: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > ATT_ROWS)
         die("launch_attention: %d query heads over %d kv heads is not supported", n_head, n_kv);
     if (max_pages <= 0 || T < 0) die("launch_attention: bad T=%d max_pages=%d", T, max_pages);
     if ((q | k_pool | v_pool) % 16 || out % 4 || (tok_slot | tok_pos | block_table) % 4)
         die("launch_attention: q and the pools must be 16-byte aligned, out and the int arrays 4-byte aligned");
+    int fp8 = k_scale != 0;
+    if (fp8 != (v_scale != 0) || (k_scale | v_scale) % 16)
+        die("launch_attention: an fp8 cache needs both scale pools, 16-byte aligned");
     int G = n_head / n_kv;
     if (tb <= 0) tb = ATT_ROWS / G;
     if (tb * G > ATT_ROWS) die("launch_attention: %d tokens x %d heads exceed the %d rows of a CTA", tb, G, ATT_ROWS);
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
-        fn = gpu_kernel(g, "attention", "attention_gqa_h128");
+        fn[0] = gpu_kernel(g, "attention", "attention_gqa_h128");
+        fn[1] = gpu_kernel(g, "attention", "attention_gqa_h128_fp8");
         fn_ctx = g->ctx;
     }
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
@@ -65,16 +77,17 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     if (kv_split > 8) kv_split = 8;  // portable cluster size
     grid.z = (unsigned)kv_split;
     Dim3 cluster = { 1, 1, (unsigned)kv_split };
-    void *args[] = { &out, &q, &k_pool, &v_pool, &block_table, &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &utb,
-                     &usplit, &scale };
-    gpu_launch(g, fn, grid, block, ATT_SMEM, kv_split > 1 ? &cluster : NULL, args, "attention_gqa_h128");
+    void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uT, &uh,
+                     &ukv, &upages, &utb, &usplit, &scale };
+    gpu_launch(g, fn[fp8], grid, block, fp8 ? ATT_SMEM_FP8 : ATT_SMEM, kv_split > 1 ? &cluster : NULL, args,
+               fp8 ? "attention_gqa_h128_fp8" : "attention_gqa_h128");
 }
 
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                      CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
-                      int n_kv, int head_dim, int max_pages, float scale) {
-    launch_attention_tb(g, out, q, k_pool, v_pool, block_table, tok_slot, tok_pos, T, n_head, n_kv, head_dim,
-                        max_pages, scale, 0, -1, 0);
+                      CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                      CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
+    launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
+                        head_dim, max_pages, scale, 0, -1, 0);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx
@@ -123,11 +136,13 @@ void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].entry);
 }
 
-// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`.
+// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`; an fp8
+// cache (k_scale != 0) never does (the wgmma kernel reads bf16 pages).
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
-                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
-                           float scale, int min_run, int variant) {
+                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
+                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant) {
+    if (k_scale) min_run = 0;
     size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
     int rest = 0;                                 // first token not yet launched
     for (int t = 0; t < T && min_run > 0;) {
@@ -135,8 +150,9 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
         while (e < T && h_slot[e] == h_slot[t] && h_pos[e] == h_pos[t] + (e - t)) e++;
         if (e - t >= min_run) {
             if (t > rest)
-                launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, block_table, tok_slot + 4 * rest,
-                                 tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages, scale);
+                launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
+                                 tok_slot + 4 * rest, tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages,
+                                 scale);
             CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
             launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, bt_row, e - t, h_pos[t], n_head, n_kv,
                                 head_dim, max_pages, pool_pages, scale, variant);
@@ -145,14 +161,14 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
         t = e;
     }
     if (T > rest)
-        launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, block_table, tok_slot + 4 * rest,
-                         tok_pos + 4 * rest, T - rest, n_head, n_kv, head_dim, max_pages, scale);
+        launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
+                         tok_slot + 4 * rest, tok_pos + 4 * rest, T - rest, n_head, n_kv, head_dim, max_pages, scale);
 }
 
 void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
-                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
-                           float scale) {
+                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
+                           int head_dim, int max_pages, int pool_pages, float scale) {
     static int min_run = -1, variant = 1;
     if (min_run < 0) {
         const char *env = getenv("QWEN3_ATTN_WG"), *kv = getenv("QWEN3_ATTN_WG_KERNEL");
@@ -161,6 +177,6 @@ void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
         if (min_run < 0) min_run = 0;
         if (kv && *kv) variant = atoi(kv) == 0 ? 0 : 1;
     }
-    launch_attention_runs(g, out, q, k_pool, v_pool, block_table, tok_slot, tok_pos, h_slot, h_pos, T, n_head, n_kv,
-                          head_dim, max_pages, pool_pages, scale, min_run, variant);
+    launch_attention_runs(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos,
+                          T, n_head, n_kv, head_dim, max_pages, pool_pages, scale, min_run, variant);
 }

@@ -45,6 +45,8 @@ typedef struct {
     GpuLinear wgu;                    // [2*ffn][dim]                         rows: Wgate, then Wup
     GpuLinear wdown;                  // [dim][ffn]   (each bf16, or e4m3 + block scales: gpu_ops.h)
     CUdeviceptr k_pool, v_pool;       // bf16 [n_pages + 1][n_kv][KV_PAGE][head_dim]; the last page is scratch
+                                      // (fp8 cache: e4m3, same shape)
+    CUdeviceptr k_scale, v_scale;     // fp8 cache: f32 [n_pages + 1][n_kv][KV_PAGE], one per row; else 0
 } GpuLayer;
 
 typedef struct {
@@ -54,6 +56,8 @@ typedef struct {
     CUdeviceptr emb;      // bf16 [vocab][dim]
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
+    int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
+    int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (QWEN3_KV_DTYPE=fp8, --kv-dtype)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
@@ -92,6 +96,20 @@ typedef struct {
 } GpuEngine;
 
 // ---------------------------------------------------------------- the forward step
+// RMSNorm of the residual stream x into the input of linear layer L: bf16 h, or — when L runs on the FP8 tensor
+// cores (FP8 weights and more rows than the W8A16 decode kernel takes) — e4m3 a8 + scales sa straight from the norm
+// (returns 1: L's input is quantised already). QWEN3_FUSED_NORM8=0: always bf16 h (and a quantiser launch per layer).
+static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
+    Gpu *g = &e->g;
+    const Qwen3Config *c = &e->c;
+    if (e->fuse_norm8 && L->fp8 && T > gemv_fp8_max_m() && c->dim % 128 == 0) {
+        launch_rmsnorm_fp8(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
+        return 1;
+    }
+    launch_rmsnorm(g, e->h, e->x, w, 0, T, c->dim, c->rms_eps);
+    return 0;
+}
+
 // Enqueues one step of T tokens whose inputs are already in h_in; the head runs on n_out rows. No host sync.
 // wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
 // (launch_attention_host reads the step's slots and positions on the host, so a CUDA graph could not replay it for
@@ -117,33 +135,39 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "norm";
-        launch_rmsnorm(g, e->h, e->x, L->attn_norm, 0, T, c->dim, c->rms_eps);
+        int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
         g->prof_tag = "qkv";
-        launch_linear(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
+        launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
         g->prof_tag = "rope_kv";
-        launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
-                              e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages, c->rope_base,
-                              c->rms_eps);
-        g->prof_tag = "attn";
-        if (wg_attn)
-            launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos,
-                                  (const int *)((char *)e->h_in + in), (const int *)((char *)e->h_in + 2 * in), T,
-                                  c->n_head, c->n_kv_head, hd, e->kv.max_pages, e->scratch_page + 1,
-                                  1.0f / sqrtf((float)hd));
+        if (e->kv_fp8)
+            launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, L->q_norm,
+                                      L->k_norm, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
+                                      hd, e->kv.max_pages, c->rope_base, c->rms_eps);
         else
-            launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, e->block_table, e->tok_slot, e->tok_pos, T,
-                             c->n_head, c->n_kv_head, hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
+            launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
+                                  e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
+                                  c->rope_base, c->rms_eps);
+        g->prof_tag = "attn";
+        if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
+            launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
+                                  e->tok_slot, e->tok_pos, (const int *)((char *)e->h_in + in),
+                                  (const int *)((char *)e->h_in + 2 * in), T, c->n_head, c->n_kv_head, hd,
+                                  e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
+        else
+            launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
+                             e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
+                             1.0f / sqrtf((float)hd));
         g->prof_tag = "o";
         launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "norm";
-        launch_rmsnorm(g, e->h, e->x, L->ffn_norm, 0, T, c->dim, c->rms_eps);
+        in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
         if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
-            a8_ready = launch_linear_swiglu(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8);
+            a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
         } else {
-            launch_linear(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32);
+            launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
             g->prof_tag = "swiglu";
             launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
         }
@@ -431,7 +455,9 @@ static size_t max_k(const Qwen3Config *c);
 static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, int max_ctx, int n_pages) {
     const Qwen3Config *c = &e->c;
     size_t hd = c->head_dim, T = STEP_TOKENS, nqkv = (c->n_head + 2 * c->n_kv_head) * hd;
-    size_t pool = ((size_t)n_pages + 1) * c->n_kv_head * KV_PAGE * hd * 2;  // bytes of one layer's K (or V) pool
+    size_t rows = ((size_t)n_pages + 1) * c->n_kv_head * KV_PAGE;  // (token, kv head) rows of one layer's pool
+    size_t pool = rows * hd * (e->kv_fp8 ? 1 : 2);  // bytes of one layer's K (or V) pool, bf16 or e4m3
+    size_t spool = e->kv_fp8 ? rows * 4 : 0;       // bytes of its f32 row scales (fp8 cache)
     int f8 = e->fp8;
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
     // The output head stays bf16 with --dtype fp8, as in DeepSeek-V3's recipe and the FP8 checkpoints built like
@@ -456,8 +482,10 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     for (int l = 0; l < c->n_layer; l++) {
         e->L[l].k_pool = gpu_arena_alloc(a, pool);
         e->L[l].v_pool = gpu_arena_alloc(a, pool);
+        e->L[l].k_scale = spool ? gpu_arena_alloc(a, spool) : 0;
+        e->L[l].v_scale = spool ? gpu_arena_alloc(a, spool) : 0;
     }
-    e->cache_bytes = 2 * pool * c->n_layer;
+    e->cache_bytes = 2 * (pool + spool) * c->n_layer;
     e->block_table = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * kvp_pages_for(max_ctx) * 4);
     e->x = gpu_arena_alloc(a, T * c->dim * 4);
     e->h = gpu_arena_alloc(a, T * c->dim * 2);
@@ -516,6 +544,12 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         goto fail;
     }
     e->fp8 = dtype && !strcmp(dtype, "fp8");
+    const char *kv_dtype = getenv("QWEN3_KV_DTYPE");
+    if (kv_dtype && strcmp(kv_dtype, "bf16") && strcmp(kv_dtype, "fp8")) {
+        snprintf(err, errlen, "unknown KV cache dtype '%s' (bf16 or fp8)", kv_dtype);
+        goto fail;
+    }
+    e->kv_fp8 = kv_dtype && !strcmp(kv_dtype, "fp8");
     const char *plan = getenv("QWEN3_GEMM_PLAN");  // tile choices measured by bench/gemm --sweep on this card
     if (plan && *plan) {
         char why_plan[256];
@@ -544,7 +578,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     }
     // --- the page pool: asked for in pages, or in bytes, or 90% of the memory left after everything else;
     // never more than max_seqs sequences of max_ctx tokens can use ---
-    size_t page_bytes = (size_t)c->n_layer * 2 * c->n_kv_head * KV_PAGE * hd * 2;  // K and V, every layer
+    // K and V of every layer: bf16, or e4m3 + an f32 scale per row (fp8: 132 bytes a row of 128 instead of 256)
+    size_t page_bytes = (size_t)c->n_layer * 2 * c->n_kv_head * KV_PAGE * (e->kv_fp8 ? hd + 4 : hd * 2);
     long cap = (long)max_seqs * kvp_pages_for(max_ctx);
     const char *env_pages = getenv("QWEN3_KV_PAGES"), *env_mem = getenv("QWEN3_KV_MEM");
     if (n_pages <= 0 && env_pages && atoi(env_pages) > 0) n_pages = atoi(env_pages);
@@ -569,8 +604,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     carve(e, m, &count, max_seqs, max_ctx, n_pages);
     char why[200];
     if (gpu_arena_init(g, &e->arena, count.used, why, sizeof why)) {
-        snprintf(err, errlen, "%s (weights %.2f GB as %s, KV cache %.2f GB: %d pages of %d tokens)", why,
-                 e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", e->cache_bytes / 1e9, n_pages, KV_PAGE);
+        snprintf(err, errlen, "%s (weights %.2f GB as %s, KV cache %.2f GB as %s: %d pages of %d tokens)", why,
+                 e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", e->cache_bytes / 1e9, e->kv_fp8 ? "fp8" : "bf16",
+                 n_pages, KV_PAGE);
         goto fail;
     }
     carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
@@ -615,16 +651,23 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     for (int j = 0; j < max_pages; j++) e->h_table[(size_t)max_seqs * max_pages + j] = e->scratch_page;
     gpu_upload(g, e->block_table, e->h_table, table_ints * sizeof(int));
     kvp_clean(&e->kv);
-    size_t layer_page = (size_t)c->n_kv_head * KV_PAGE * hd * 2;
+    size_t layer_page = (size_t)c->n_kv_head * KV_PAGE * hd * (e->kv_fp8 ? 1 : 2);
+    size_t scale_page = (size_t)c->n_kv_head * KV_PAGE * 4;  // fp8 cache: one layer page of row scales
     for (int l = 0; l < c->n_layer; l++) {
         gpu_fill_u32(g, e->L[l].k_pool + (size_t)n_pages * layer_page, 0, layer_page / 4);
         gpu_fill_u32(g, e->L[l].v_pool + (size_t)n_pages * layer_page, 0, layer_page / 4);
+        if (e->kv_fp8) {  // scratch rows: scale 0 (any finite value would do; the data is zero)
+            gpu_fill_u32(g, e->L[l].k_scale + (size_t)n_pages * scale_page, 0, scale_page / 4);
+            gpu_fill_u32(g, e->L[l].v_scale + (size_t)n_pages * scale_page, 0, scale_page / 4);
+        }
     }
     gpu_sync(g);
     const char *eager = getenv("QWEN3_EAGER");
     const char *prof = getenv("QWEN3_PROFILE");
     e->prof = prof && atoi(prof) >= 1;
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
+    const char *norm8 = getenv("QWEN3_FUSED_NORM8");
+    e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;
@@ -642,9 +685,10 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->base.free_pages = gpu_free_pages;
     if (getenv("QWEN3_VERBOSE"))
         fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as %s (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
-                "of file; KV cache %.2f GB = %d pages of %d tokens (%ld to fill every sequence); arena %.2f GB\n", g->name,
-                g->sm_count, e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", m->gguf.size / 1e9, t1 - t0, m->gguf.size / 1e9 / (t1 - t0),
-                e->cache_bytes / 1e9, n_pages, KV_PAGE, cap, e->arena.size / 1e9);
+                "of file; KV cache %.2f GB as %s = %d pages of %d tokens (%ld to fill every sequence); arena %.2f GB\n",
+                g->name, g->sm_count, e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", m->gguf.size / 1e9, t1 - t0,
+                m->gguf.size / 1e9 / (t1 - t0), e->cache_bytes / 1e9, e->kv_fp8 ? "fp8" : "bf16", n_pages, KV_PAGE, cap,
+                e->arena.size / 1e9);
     return &e->base;
 fail:
     if (tmp) gpu_free(g, tmp);

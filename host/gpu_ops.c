@@ -1,6 +1,7 @@
 // gpu_ops.c — launchers for the element-wise kernels of the forward pass (ptx/embed, rmsnorm, rope, swiglu,
 // argmax): each checks the shape assumptions its kernel relies on, picks the grid, and launches on g->stream.
-// defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv, launch_swiglu, launch_argmax
+// defines: launch_embed, launch_rmsnorm(_fp8), launch_qknorm_rope_kv, launch_qknorm_rope_kv_fp8, launch_swiglu,
+//          launch_argmax
 #include "gpu_ops.h"
 #include "util.h"
 #include <math.h>
@@ -19,13 +20,15 @@ enum {
 // part of the key.
 static CUcontext fn_ctx;
 static CUstream fn_stream;
-static CUfunction fn_embed, fn_rmsnorm, fn_rope, fn_swiglu, fn_argmax;
+static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope, fn_rope_fp8, fn_swiglu, fn_argmax;
 
 static void load_functions(Gpu *g) {
     if (fn_ctx == g->ctx && fn_stream == g->stream) return;
     fn_embed = gpu_kernel(g, "embed", "embed_bf16_f32");
     fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
+    fn_rmsnorm_fp8 = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8");
     fn_rope = gpu_kernel(g, "rope", "qknorm_rope_kv");
+    fn_rope_fp8 = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
     fn_swiglu = gpu_kernel(g, "swiglu", "swiglu_f32_bf16");
     fn_argmax = gpu_kernel(g, "argmax", "argmax_f32");
     fn_ctx = g->ctx;
@@ -50,25 +53,45 @@ void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, in
     GPU_LAUNCH(g, embed_bf16_f32, grid, block, 0, &x, &emb, &tokens, &uT, &udim);
 }
 
-void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
+// sa = 0: bf16 out (rmsnorm_f32_bf16); else e4m3 out + 1x128 scales (rmsnorm_f32_fp8).
+static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
                     int n_rows, int dim, float eps) {
-    if (n_rows < 0 || dim <= 0 || dim % 4 || dim > RMS_MAX_DIM)
-        die("launch_rmsnorm: n_rows=%d dim=%d (need dim %% 4 == 0 and dim <= %d)", n_rows, dim, RMS_MAX_DIM);
+    if (n_rows < 0 || dim <= 0 || dim % (sa ? 128 : 4) || dim > RMS_MAX_DIM)
+        die("launch_rmsnorm: n_rows=%d dim=%d (need dim %% %d == 0 and dim <= %d)", n_rows, dim, sa ? 128 : 4,
+            RMS_MAX_DIM);
     if (n_rows == 0) return;
-    check_aligned("launch_rmsnorm", "out", out_bf16);
+    check_aligned("launch_rmsnorm", "out", out);
     check_aligned("launch_rmsnorm", "in", in_f32);
     check_aligned("launch_rmsnorm", "w", w_f32);
+    if (sa % 4) die("launch_rmsnorm_fp8: scales not 4-byte aligned");
     load_functions(g);
-    CUfunction rmsnorm_f32_bf16 = fn_rmsnorm;
     unsigned un = (unsigned)n_rows, udim = (unsigned)dim;
     Dim3 grid = { un, 1, 1 }, block = { RMS_THREADS, 1, 1 };
-    GPU_LAUNCH(g, rmsnorm_f32_bf16, grid, block, 0, &out_bf16, &in_f32, &w_f32, &rows, &un, &udim, &eps);
+    if (sa) {
+        CUfunction rmsnorm_f32_fp8 = fn_rmsnorm_fp8;
+        GPU_LAUNCH(g, rmsnorm_f32_fp8, grid, block, 0, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
+    } else {
+        CUfunction rmsnorm_f32_bf16 = fn_rmsnorm;
+        GPU_LAUNCH(g, rmsnorm_f32_bf16, grid, block, 0, &out, &in_f32, &w_f32, &rows, &un, &udim, &eps);
+    }
 }
 
-void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,
-                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
-                           float rope_base, float eps) {
+void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
+                    int n_rows, int dim, float eps) {
+    rmsnorm(g, out_bf16, 0, in_f32, w_f32, rows, n_rows, dim, eps);
+}
+
+void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
+                        CUdeviceptr rows, int n_rows, int dim, float eps) {
+    if (!sa) die("launch_rmsnorm_fp8: no scale buffer");
+    rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps);
+}
+
+// k_scale = 0: bf16 pools (qknorm_rope_kv); else e4m3 pools + row scales (qknorm_rope_kv_fp8).
+static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
+                    CUdeviceptr v_scale, CUdeviceptr qkv, CUdeviceptr q_norm, CUdeviceptr k_norm,
+                    CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv,
+                    int head_dim, int max_pages, float rope_base, float eps) {
     if (T < 0 || n_head <= 0 || n_kv <= 0 || head_dim != ROPE_HEAD_DIM || max_pages <= 0 || !(rope_base > 1.0f))
         die("launch_qknorm_rope_kv: T=%d n_head=%d n_kv=%d head_dim=%d max_pages=%d rope_base=%g "
             "(the kernel is written for head_dim %d)", T, n_head, n_kv, head_dim, max_pages, rope_base, ROPE_HEAD_DIM);
@@ -80,14 +103,41 @@ void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdevi
     check_aligned("launch_qknorm_rope_kv", "q_norm", q_norm);
     check_aligned("launch_qknorm_rope_kv", "k_norm", k_norm);
     check_aligned("launch_qknorm_rope_kv", "block_table", block_table);
+    if (k_scale) {
+        check_aligned("launch_qknorm_rope_kv", "k_scale", k_scale);
+        check_aligned("launch_qknorm_rope_kv", "v_scale", v_scale);
+    }
     load_functions(g);
-    CUfunction qknorm_rope_kv = fn_rope;
     // th_i = pos * r^i with r = base^(-2/head_dim): the kernel raises r to the i-th power in f64.
     double r = pow((double)rope_base, -2.0 / head_dim);
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
-    GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_pool, &v_pool, &qkv, &q_norm, &k_norm, &block_table,
-               &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
+    if (k_scale) {
+        CUfunction qknorm_rope_kv_fp8 = fn_rope_fp8;
+        GPU_LAUNCH(g, qknorm_rope_kv_fp8, grid, block, 0, &q_out, &k_pool, &v_pool, &k_scale, &v_scale, &qkv, &q_norm,
+                   &k_norm, &block_table, &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
+    } else {
+        CUfunction qknorm_rope_kv = fn_rope;
+        GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_pool, &v_pool, &qkv, &q_norm, &k_norm, &block_table,
+                   &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
+    }
+}
+
+void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,
+                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
+                           float rope_base, float eps) {
+    rope_kv(g, q_out, k_pool, v_pool, 0, 0, qkv, q_norm, k_norm, block_table, tok_slot, tok_pos, T, n_head, n_kv,
+            head_dim, max_pages, rope_base, eps);
+}
+
+void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
+                               CUdeviceptr v_scale, CUdeviceptr qkv, CUdeviceptr q_norm, CUdeviceptr k_norm,
+                               CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
+                               int n_kv, int head_dim, int max_pages, float rope_base, float eps) {
+    if (!k_scale || !v_scale) die("launch_qknorm_rope_kv_fp8: the fp8 cache needs both scale pools");
+    rope_kv(g, q_out, k_pool, v_pool, k_scale, v_scale, qkv, q_norm, k_norm, block_table, tok_slot, tok_pos, T,
+            n_head, n_kv, head_dim, max_pages, rope_base, eps);
 }
 
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn) {

@@ -11,6 +11,9 @@
 //   k_pool   bf16 [n_pages][n_kv][KV_PAGE][head_dim]  per layer; v_pool the same. The paged KV cache: page p
 //                                                  holds 64 (KV_PAGE, kv_pages.h) consecutive positions of one
 //                                                  sequence, all kv heads; one page = one attention key tile.
+//   FP8 cache (--kv-dtype fp8): k_pool, v_pool e4m3 [n_pages][n_kv][KV_PAGE][head_dim] and k_scale, v_scale f32
+//                                                  [n_pages][n_kv][KV_PAGE]: one scale per row (token, kv head);
+//                                                  value = e4m3 * scale. Launchers take k_scale = v_scale = 0 for bf16.
 //   block_table int32 [slots][max_pages]           page of positions 64j..64j+63 of slot s: block_table[s][j]
 //                                                  (the engine's slots + 1 scratch row for padding tokens)
 //   attn     bf16 [T][n_head*head_dim]             attention output, o_proj input
@@ -31,6 +34,10 @@ void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, in
 // (rows lets the final norm pick only the positions whose logits are needed.)
 void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
                     int n_rows, int dim, float eps);
+// The same rows quantised for an FP8 GEMM in the same pass (ptx/rmsnorm.ptx rmsnorm_f32_fp8): out8 e4m3 [n_rows][dim],
+// sa f32 [n_rows][dim/128], byte-identical to launch_quant_act_fp8 of launch_rmsnorm's bf16 output. dim % 128 == 0.
+void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
+                        CUdeviceptr rows, int n_rows, int dim, float eps);
 
 // For each token t (slot s = tok_slot[t], position p = tok_pos[t], page = block_table[s][p / 64]):
 // q heads: RMSNorm over head_dim with q_norm, NeoX RoPE at p, -> q (bf16);
@@ -41,22 +48,29 @@ void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdevi
                            CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
                            float rope_base, float eps);
+// The same writing an fp8 cache: each k/v row (rounded to bf16 first) -> scale = amax / 448 (1 if all zero) into
+// k_scale/v_scale [page][h][p % 64], e4m3 = x * (1 / scale) to nearest, saturated, into k_pool/v_pool.
+void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
+                               CUdeviceptr v_scale, CUdeviceptr qkv, CUdeviceptr q_norm, CUdeviceptr k_norm,
+                               CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
+                               int n_kv, int head_dim, int max_pages, float rope_base, float eps);
 
 // Causal GQA attention: token t, head h attends to positions 0..tok_pos[t] of slot tok_slot[t] (read through
 // its block_table row, one page per 64-key tile), kv head h / (n_head/n_kv); softmax(q.k * scale) . v in f32;
-// out bf16 [T][n_head*head_dim].
+// out bf16 [T][n_head*head_dim]. k_scale = v_scale = 0: bf16 pools; else an fp8 cache (e4m3 pools + row scales).
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                      CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
-                      int n_kv, int head_dim, int max_pages, float scale);
+                      CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                      CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale);
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,
 // scratch page included (the kernel's TMA maps span the pool). Eager steps only: a run's slot, first position and
 // length become kernel parameters, so a CUDA graph captured through this would replay them for other batches.
+// An fp8 cache never goes to the wgmma kernel (it TMAs bf16 pages): every token goes to attention.ptx.
 void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
-                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
-                           float scale);
+                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
+                           int head_dim, int max_pages, int pool_pages, float scale);
 
 // C[M][N] (op)= A[M][K] . W[N][K]^T, bf16 inputs, f32 accumulation. K % 64 == 0, N % 64 == 0, any M >= 1.
 enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (residual) */ };
@@ -71,20 +85,22 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
 int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits);
 // SwiGLU epilogues (every tile of launch_gemm_ex and launch_gemm_fp8_ex): W [N][K] is a gate/up pair interleaved in
 // blocks of GEMM_GATE_ROWS rows (gpu_linear_upload_gated; ptx/swiglu.h), mode GEMM_SWIGLU_BF16 writes
-// C = a bf16 [M][N/2] = silu(gate) * up. N % 16 == 0. launch_gemm_swiglu_fp8 (tile 4, wgmma 128x256, whose 128
-// outputs per row are one scale block; N % 256 == 0) writes what launch_quant_act_fp8 would make of that bf16 a:
-// a8 e4m3 [M][N/2], sa f32 [M][N/256]. (Mode 5 is the kernels' number for that epilogue; 3 is taken internally.)
+// C = a bf16 [M][N/2] = silu(gate) * up. N % 16 == 0. launch_gemm_swiglu_fp8 (N % 256 == 0) writes what
+// launch_quant_act_fp8 would make of that bf16 a: a8 e4m3 [M][N/2], sa f32 [M][N/256], on a tile with 128 outputs
+// per row (one scale block): bf16 A and W (sw = 0): launch_gemm_ex tile 4, wgmma 128x256; e4m3 A (scales sa_in)
+// and W (sw): launch_gemm_fp8_ex tile 4, 64x256. (Mode 5 is the kernels' number for it; 3 is taken internally.)
 enum { GEMM_SWIGLU_BF16 = 4, GEMM_SWIGLU_FP8 = 5, GEMM_GATE_ROWS = 8, GEMM_SWIGLU_FP8_TILE = 4 };
-void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr W, int M, int N, int K,
-                            int splits);
+void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
+                            CUdeviceptr sw, int M, int N, int K, int splits);
 
 // FP8 (e4m3) GEMM with block scales (DeepSeek-V3 / DeepGEMM style), ptx/gemm_fp8.ptx:
 //   A8 e4m3 [M][K] with sa f32 [M][K/128]            (activations: one scale per token per 128 channels)
 //   W8 e4m3 [N][K] with sw f32 [ceil(N/128)][K/128]  (weights: one scale per 128 x 128 block)
 //   C (op)= (A8 * sa) . (W8 * sw)^T, f32 accumulation promoted to an f32 register sum every 128 of K.
 // K % 128 == 0, N % 8 == 0, 16-byte aligned pointers. tile: 0 = 128x128, 1 = 64x128 (wgmma), 2 = 16x32,
-// 3 = 16x16 (mma.sync, decode sizes: ptx/gemm_fp8_dec.ptx), -1 chooses.
-enum { GEMM_FP8_N_TILES = 4 };
+// 3 = 16x16 (mma.sync, decode sizes: ptx/gemm_fp8_dec.ptx), 4 = 64x256 (wgmma, consumers split N; chosen only by
+// a plan or for the quantising SwiGLU epilogue), -1 chooses.
+enum { GEMM_FP8_N_TILES = 5 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
@@ -107,19 +123,25 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // C (op)= A . W^T for bf16 A [M][K] — for fp8 it first quantises A into a8 (M*K bytes) and sa (M*K/128 floats).
 // gated: uploaded by gpu_linear_upload_gated (the gate/up pair interleaved in blocks of GEMM_GATE_ROWS rows; fp8:
 // tmp needs N*K*2 bytes); launch_linear_swiglu then writes a = silu(gate) * up bf16 [M][N/2] in the GEMM's
-// epilogue, or, returning 1, its FP8 form a8 / sa directly (want8: the next GEMM is FP8; launch_linear_q with
-// a8_ready = 1 then skips the quantiser).
+// epilogue. With fp8_out at upload (gated = 2), want8 (the next GEMM is FP8) and a tile that can, it writes a's FP8
+// form instead, in a's own buffer: e4m3 [M][N/2] at a, f32 scales [M][N/256] at a + swiglu_fp8_scales(M, N/2), and
+// returns 1 (launch_linear_q with a8_ready = 1 then skips the quantiser); else 0.
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; } GpuLinear;
+static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
 size_t gpu_linear_scratch_bytes(int N, int K, int fp8);
 void gpu_linear_upload(Gpu *g, const GpuLinear *L, const GGUFTensor *const *ts, int n, CUdeviceptr tmp);
-void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const GGUFTensor *up, CUdeviceptr tmp);
+void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const GGUFTensor *up, CUdeviceptr tmp,
+                             int fp8_out);
 void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                    int mode);
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready);
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8);
+// The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).
+int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
+                           int M, int want8, int a8_ready);
 
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);

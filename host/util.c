@@ -174,6 +174,15 @@ int parse_dtype_opt(const char *v) {
     return 0;
 }
 
+int parse_kv_dtype_opt(const char *v) {
+    if (strcmp(v, "bf16") && strcmp(v, "fp8")) {
+        fprintf(stderr, "qwen3-ptx: --kv-dtype: '%s' (bf16 or fp8)\n", v);
+        return -1;
+    }
+    setenv("QWEN3_KV_DTYPE", v, 1);
+    return 0;
+}
+
 void git_describe(char *out, size_t n) {
     const char *env = getenv("QWEN3_COMMIT");
     snprintf(out, n, "%s", env && *env ? env : "?");

@@ -7,6 +7,10 @@
 // The wgmma + TMA prefill kernel (ptx/attn_wg.ptx, reached through launch_attention_runs: runs of consecutive
 // positions of one slot) is checked the same way: prefill from zero, continuations, GQA 2/4/5/8, mixed batches
 // split between the two kernels.
+// FP8 KV cache (e4m3 pools + one f32 scale per (token, kv head) row, attention.ptx's fp8 entry): the same cases with
+// the cache quantised on the host, against an fp64 reference of the dequantised cache (tight: checks the kernel)
+// and of the unquantised one (loose: documents the FP8 error), lengths 1 .. 4095 and 32768; and the fp8 writer
+// (qknorm_rope_kv_fp8) byte for byte against a host e4m3 encoder of the bf16 writer's rows, scales exact.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "gpu_test.h"
 #include "../host/gpu_ops.h"
@@ -15,14 +19,16 @@
 // host/gpu_attn.c: launch_attention with tb tokens per block (0 = default 64/G, 1 = one token per CTA) and
 // split (1: a CTA per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks) and
 // kv_split (CTAs of a cluster sharing each unit's keys, 1..8; 0 = by CTA count)
+// (k_scale = v_scale = 0: bf16 pools; else e4m3 pools with f32 row scales)
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                         CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
-                         int n_kv, int head_dim, int max_pages, float scale, int tb, int split, int kv_split);
+                         CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                         CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
+                         int tb, int split, int kv_split);
 // host/gpu_attn.c: runs of >= min_run consecutive positions of one slot to ptx/attn_wg.ptx, the rest to the above
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                           CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, const int *h_slot,
-                           const int *h_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
-                           float scale, int min_run, int variant);
+                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
+                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant);
 
 enum { HD = 128, PAGE = 64, SPARE_PAGES = 5 };
 // bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
@@ -42,6 +48,44 @@ static int *shuffled_pages(int n_pages) {
 }
 static uint16_t rand_bf16(double amp) { return host_f32_to_bf16((float)(amp * (2.0 * rng_uniform(&rng) - 1.0))); }
 static float bf(uint16_t h) { return host_bf16_to_f32(h); }
+
+// ---------------------------------------------------------------- host e4m3 (the fp8 cache)
+// Nearest e4m3 (ties to the even code), saturating at +-448; NaN -> 0x7F. Direct: the step is 2^(E-3) for a value
+// in [2^E, 2^(E+1)), E >= -6, and 2^-9 below 2^-6 (subnormals).
+static uint8_t e4m3_encode(float x) {
+    if (isnan(x)) return 0x7F;
+    double a = fabs((double)x), r;
+    int e;
+    frexp(a, &e);                               // a = f * 2^e, f in [0.5, 1): leading bit 2^(e-1)
+    double step = ldexp(1.0, (e - 1 < -6 ? -6 : e - 1) - 3);
+    r = nearbyint(a / step) * step;              // ties to even (the default rounding mode)
+    if (r > 448) r = 448;
+    int code;
+    if (r < ldexp(1.0, -6)) code = (int)(r / ldexp(1.0, -9));
+    else {
+        frexp(r, &e);
+        code = ((e - 1 + 7) << 3) | (int)((ldexp(r, -(e - 1)) - 1.0) * 8);
+    }
+    return (uint8_t)(code | (x < 0 && code ? 0x80 : 0));
+}
+static float e4m3_decode(uint8_t q) {
+    int s = q >> 7, e = (q >> 3) & 15, m = q & 7;
+    if (e == 15 && m == 7) return NAN;
+    float v = e ? ldexpf(1.0f + m / 8.0f, e - 7) : ldexpf(m / 8.0f, -6);
+    return s ? -v : v;
+}
+// One cache row of 128 bf16 as the fp8 writer stores it: scale = amax / 448 (1 if all zero), q = e4m3(x * (1 /
+// scale)); deq (may be NULL) = what attention.ptx's fp8 entry computes from it: bf16(f32(q) * scale).
+static float quant_row(const uint16_t *x, uint8_t *q, uint16_t *deq) {
+    float amax = 0;
+    for (int c = 0; c < HD; c++) amax = fmaxf(amax, fabsf(bf(x[c])));
+    float scale = amax > 0 ? amax / 448.0f : 1.0f, inv = 1.0f / scale;
+    for (int c = 0; c < HD; c++) {
+        q[c] = e4m3_encode(bf(x[c]) * inv);
+        if (deq) deq[c] = host_f32_to_bf16(e4m3_decode(q[c]) * scale);
+    }
+    return scale;
+}
 
 // A batch: chunks of consecutive positions of one slot each (a chunk of 1 token is a decode step).
 typedef struct { int slot, pos0, n; } Chunk;
@@ -87,8 +131,11 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // for variant v (WG_VARIANTS of them); otherwise err[0].
 enum { WG_VARIANTS = 2 };
 static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe" };
+// kv8: an fp8 cache (quantised here per row); err[0] is then the error against the reference of the dequantised cache
+// and *loose the error against the unquantised one.
 static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
-                        int tb, int split, int kv_split, double q_amp, int wg_min_run, double *err) {
+                        int tb, int split, int kv_split, double q_amp, int wg_min_run, double *err, int kv8,
+                        double *loose) {
     int n_head = n_kv * gqa, T = 0;
     for (int c = 0; c < nch; c++) T += ch[c].n;
     int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
@@ -123,6 +170,19 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
     size_t pool_n = (size_t)n_pages * n_kv * PAGE * HD;
     uint16_t *kp = xmalloc(pool_n * 2), *vp = xmalloc(pool_n * 2);
     for (size_t i = 0; i < pool_n; i++) kp[i] = vp[i] = 0x7FC0;  // spare pages and the tail of the last: NaN
+    // fp8: pools of e4m3 (poison 0x7F = NaN) and row scales (poison NaN); kd, vd the dequantised logical caches
+    size_t rows_n = pool_n / HD;
+    uint8_t *kp8 = NULL, *vp8 = NULL;
+    float *ksc = NULL, *vsc = NULL;
+    uint16_t *kd = NULL, *vd = NULL;
+    if (kv8) {
+        kp8 = xmalloc(pool_n); vp8 = xmalloc(pool_n);
+        ksc = xmalloc(rows_n * 4); vsc = xmalloc(rows_n * 4);
+        memset(kp8, 0x7F, pool_n); memset(vp8, 0x7F, pool_n);
+        for (size_t i = 0; i < rows_n; i++) ksc[i] = vsc[i] = NAN;
+        kd = xmalloc(cache_n * 2); vd = xmalloc(cache_n * 2);
+        memcpy(kd, k, cache_n * 2); memcpy(vd, v, cache_n * 2);  // rows past a slot's data stay NaN
+    }
     for (int s = 0; s < max_seqs; s++)
         for (int h = 0; h < n_kv; h++)
             for (int p = 0; p < max_ctx; p++) {
@@ -130,15 +190,27 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                 size_t po = (((size_t)table[s * max_pages + p / PAGE] * n_kv + h) * PAGE + p % PAGE) * HD;
                 memcpy(kp + po, k + o, HD * 2);
                 memcpy(vp + po, v + o, HD * 2);
+                if (kv8 && p <= last[s]) {
+                    ksc[po / HD] = quant_row(k + o, kp8 + po, kd + o);
+                    vsc[po / HD] = quant_row(v + o, vp8 + po, vd + o);
+                }
             }
 
-    CUdeviceptr dk = gpu_alloc(&G, pool_n * 2), dv = gpu_alloc(&G, pool_n * 2);
+    CUdeviceptr dk = gpu_alloc(&G, pool_n * 2), dv = gpu_alloc(&G, pool_n * 2), dks = 0, dvs = 0;
+    if (kv8) {  // the e4m3 pools replace the bf16 ones (half their size is used)
+        dks = gpu_alloc(&G, rows_n * 4);
+        dvs = gpu_alloc(&G, rows_n * 4);
+    }
     CUdeviceptr dtable = gpu_alloc(&G, (size_t)max_seqs * max_pages * 4);
     CUdeviceptr dq = gpu_alloc(&G, (size_t)T * n_head * HD * 2);
     CUdeviceptr dout = gpu_alloc(&G, (size_t)(T + 1) * n_head * HD * 2);
     CUdeviceptr dslot = gpu_alloc(&G, T * 4), dpos = gpu_alloc(&G, T * 4);
-    gpu_upload(&G, dk, kp, pool_n * 2);
-    gpu_upload(&G, dv, vp, pool_n * 2);
+    gpu_upload(&G, dk, kv8 ? (void *)kp8 : kp, pool_n * (kv8 ? 1 : 2));
+    gpu_upload(&G, dv, kv8 ? (void *)vp8 : vp, pool_n * (kv8 ? 1 : 2));
+    if (kv8) {
+        gpu_upload(&G, dks, ksc, rows_n * 4);
+        gpu_upload(&G, dvs, vsc, rows_n * 4);
+    }
     gpu_upload(&G, dtable, table, (size_t)max_seqs * max_pages * 4);
     gpu_upload(&G, dq, q, (size_t)T * n_head * HD * 2);
     gpu_upload(&G, dslot, slot, T * 4);
@@ -146,20 +218,26 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
     float scale = 1.0f / sqrtf((float)HD);
     size_t n_out = (size_t)T * n_head * HD;
     double *ref = xmalloc(n_out * sizeof(double));
-    AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, scale, ref };
+    AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, kv8 ? kd : k, kv8 ? vd : v, scale, ref };
     parallel_for((int64_t)T * n_head, attn_ref_one, &a);
+    double *ref_q = NULL;  // fp8: the reference of the unquantised cache
+    if (kv8) {
+        ref_q = xmalloc(n_out * sizeof(double));
+        AttnRef aq = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, scale, ref_q };
+        parallel_for((int64_t)T * n_head, attn_ref_one, &aq);
+    }
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     float *out = xmalloc(n_out * 4);
     for (int var = 0; var < (wg_min_run > 0 ? WG_VARIANTS : 1); var++) {
         gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
         if (wg_min_run > 0)
-            launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages,
-                                  n_pages, scale, wg_min_run, var);
+            launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
+                                  max_pages, n_pages, scale, wg_min_run, var);
         else
-            launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, tb,
-                                split, kv_split);
+            launch_attention_tb(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
+                                scale, tb, split, kv_split);
         gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
-        const char *who = wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
+        const char *who = kv8 ? "attention_gqa_h128_fp8" : wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
         size_t stray = 0;
         for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
         if (stray) printf("  %s: %zu elements written past the output\n", who, stray);
@@ -191,10 +269,12 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                    first / (n_head * HD), first / HD % n_head);
         }
         err[var] = stray ? INFINITY : e;
+        if (kv8 && loose) *loose = stray ? INFINITY : rel_err(out, ref_q, n_out);
     }
 
     free(slot); free(pos); free(done); free(last); free(k); free(v); free(q); free(outb); free(out); free(ref);
-    free(table); free(kp); free(vp);
+    free(table); free(kp); free(vp); free(kp8); free(vp8); free(ksc); free(vsc); free(kd); free(vd); free(ref_q);
+    if (kv8) { gpu_free(&G, dks); gpu_free(&G, dvs); }
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
     gpu_free(&G, dpos); gpu_free(&G, dtable);
 }
@@ -202,7 +282,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
 static double run_attn(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                        int tb, int split, int kv_split, double q_amp) {
     double e;
-    run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tb, split, kv_split, q_amp, 0, &e);
+    run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, tb, split, kv_split, q_amp, 0, &e, 0, NULL);
     return e;
 }
 
@@ -275,7 +355,7 @@ static void attn_mixed_batch(void) {
 static void check_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                      double q_amp, int min_run, const char *what) {
     double e[WG_VARIANTS];
-    run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run, e);
+    run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run, e, 0, NULL);
     for (int v = 0; v < WG_VARIANTS; v++)
         CHECK(e[v] < ATT_TOL, "%s, %s: n_kv %d G %d (runs of >= %d tokens to it): rel err %.3g (tolerance %g; inf = "
               "a NaN or a stray write, see the lines above)", wg_names[v], what, n_kv, gqa, min_run, e[v], ATT_TOL);
@@ -325,6 +405,168 @@ static void attn_wg_mixed(void) {
     }
 }
 
+// --- the fp8 cache (attention.ptx's fp8 entry): tight against the dequantised cache, loose against the unquantised
+// one. The loose bound documents e4m3's rounding (3 mantissa bits: up to 1/16 of a value, ~2-3% rms on these
+// random rows: 0.025 .. 0.043 for q amplitudes 1 .. 4 in a host simulation) as it reaches the output; printed.
+#define FP8_LOOSE_TOL 0.07
+static double fp8_loose_max;
+// Grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8 splitting the keys.
+static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
+                   double q_amp, int all_grids, const char *what) {
+    static const int cfg[][3] = { { 0, -1, 0 }, { 0, 0, 1 }, { 1, 0, 1 }, { 3, 0, 1 }, { 0, 1, 8 } };  // tb, split, ks
+    for (int i = 0; i < (all_grids ? 5 : 1); i++) {
+        if (cfg[i][0] * gqa > 64) continue;
+        double e, lo = INFINITY;
+        run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, cfg[i][0], cfg[i][1], cfg[i][2], q_amp, 0, &e,
+                    1, &lo);
+        CHECK(e < ATT_TOL, "fp8 cache, %s: n_kv %d G %d tb %d split %d kv_split %d: rel err %.3g against the "
+              "dequantised cache", what, n_kv, gqa, cfg[i][0], cfg[i][1], cfg[i][2], e);
+        CHECK(lo < FP8_LOOSE_TOL, "fp8 cache, %s: n_kv %d G %d: rel err %.3g against the unquantised cache", what,
+              n_kv, gqa, lo);
+        if (i == 0) printf("  fp8 %-36s G %d: rel err %.2e (dequantised), %.2e (unquantised)\n", what, gqa, e, lo);
+        if (lo > fp8_loose_max) fp8_loose_max = lo;
+    }
+}
+
+static void attn_fp8_prefill(void) {
+    NEED_GPU();
+    static const int gq[] = { 2, 4, 8 };
+    for (int gi = 0; gi < 3; gi++)
+        for (int li = 0; li < 7; li++) {  // 1 .. 129
+            Chunk c = { 1, 0, lens[li] };
+            char what[64];
+            snprintf(what, sizeof what, "prefill len %d", lens[li]);
+            check8(2, gq[gi], 2, 1024, &c, 1, 0, 1.0, 1, what);
+        }
+    Chunk c = { 0, 0, 4095 };
+    check8(1, 4, 1, 4096, &c, 1, 0, 1.0, 0, "prefill len 4095");
+    Chunk d[] = { { 0, 4095 - 300, 300 }, { 2, 999 - 129, 129 } };
+    check8(2, 4, 3, 4096, d, 2, 0, 4.0, 1, "continuation to 4095 + 999");
+}
+
+static void attn_fp8_decode(void) {
+    NEED_GPU();
+    static const int gq[] = { 2, 4, 8 };
+    Chunk c[8];
+    static const int dl[] = { 1, 63, 64, 65, 127, 128, 129, 4095 };
+    for (int i = 0; i < 8; i++) c[i] = (Chunk){ 7 - i, dl[i] - 1, 1 };
+    for (int gi = 0; gi < 3; gi++) check8(8, gq[gi], 8, 4096, c, 8, 0, 2.0, 1, "decode batch");
+}
+
+// Length 32768: a decode token at position 32767 and the last 129-token prefill chunk up to it (512 pages).
+static void attn_fp8_32k(void) {
+    NEED_GPU();
+    Chunk d = { 0, 32767, 1 };
+    check8(2, 4, 1, 32768, &d, 1, 0, 2.0, 1, "decode at 32768");
+    Chunk p = { 0, 32768 - 129, 129 };
+    check8(2, 8, 1, 32768, &p, 1, 0, 2.0, 0, "prefill chunk to 32768");
+}
+
+static void attn_fp8_mixed(void) {
+    NEED_GPU();
+    Chunk c[] = { { 3, 0, 129 }, { 0, 62, 1 }, { 1, 0, 65 }, { 4, 127, 1 }, { 2, 900, 100 }, { 5, 0, 1 } };
+    static const int gq[] = { 2, 4, 5, 8 };
+    for (int gi = 0; gi < 4; gi++) {
+        check8(2, gq[gi], 6, 1024, c, 6, 0, 1.0, 1, "mixed");
+        check8(2, gq[gi], 6, 1024, c, 6, 1, 1.0, 0, "mixed interleaved");
+    }
+    printf("  fp8 cache: largest error against the unquantised cache %.3g (bound %g)\n", fp8_loose_max,
+           FP8_LOOSE_TOL);
+}
+
+// The fp8 writer: qknorm_rope_kv_fp8 and qknorm_rope_kv on the same inputs; every k/v row of the fp8 pools must be
+// exactly quant_row of the bf16 writer's row (bytes and scale), q identical, rows no token writes untouched. Token
+// 0's k head 0 and v head 1 are all zero (scale 1, zero bytes).
+static void rope_kv_fp8_writer(void) {
+    NEED_GPU();
+    enum { T = 37, NH = 16, NKV = 4, MAXP = 4, SLOTS = 3, H = NH + 2 * NKV };
+    int n_pages = SLOTS * MAXP + 2, *table = shuffled_pages(n_pages), slot[T], pos[T];
+    for (int t = 0; t < T; t++) {  // a 20-token chunk of slot 2 from 50 (crosses a page), then decode tokens
+        slot[t] = t < 20 ? 2 : t % 2;
+        pos[t] = t < 20 ? 50 + t : 100 + 70 * (t % 2) + t;
+    }
+    size_t qkv_n = (size_t)T * H * HD, rows = (size_t)n_pages * NKV * PAGE, pool_n = rows * HD;
+    float *qkv = xmalloc(qkv_n * 4), qn[HD], kn[HD];
+    for (size_t i = 0; i < qkv_n; i++) qkv[i] = (float)(4.0 * (2.0 * rng_uniform(&rng) - 1.0));
+    for (int c = 0; c < HD; c++) {
+        qn[c] = (float)(0.5 + rng_uniform(&rng));
+        kn[c] = (float)(0.5 + 2 * rng_uniform(&rng));
+        qkv[(size_t)NH * HD + c] = 0;                  // token 0, k head 0
+        qkv[(size_t)(NH + NKV + 1) * HD + c] = 0;      // token 0, v head 1
+    }
+    for (int c = 0; c < HD; c++) qkv[(size_t)(5 * H + NH + NKV + 2) * HD + c] *= 1e-3f;  // a small row
+    CUdeviceptr dqkv = gpu_alloc(&G, qkv_n * 4), dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4);
+    CUdeviceptr dt = gpu_alloc(&G, (size_t)SLOTS * MAXP * 4), ds = gpu_alloc(&G, T * 4), dp = gpu_alloc(&G, T * 4);
+    CUdeviceptr dq16 = gpu_alloc(&G, (size_t)T * NH * HD * 2), dq8 = gpu_alloc(&G, (size_t)T * NH * HD * 2);
+    CUdeviceptr dk16 = gpu_alloc(&G, pool_n * 2), dv16 = gpu_alloc(&G, pool_n * 2);
+    CUdeviceptr dk8 = gpu_alloc(&G, pool_n), dv8 = gpu_alloc(&G, pool_n);
+    CUdeviceptr dks = gpu_alloc(&G, rows * 4), dvs = gpu_alloc(&G, rows * 4);
+    gpu_upload(&G, dqkv, qkv, qkv_n * 4);
+    gpu_upload(&G, dqn, qn, HD * 4);
+    gpu_upload(&G, dkn, kn, HD * 4);
+    gpu_upload(&G, dt, table, (size_t)SLOTS * MAXP * 4);
+    gpu_upload(&G, ds, slot, T * 4);
+    gpu_upload(&G, dp, pos, T * 4);
+    gpu_fill_u32(&G, dk16, 0x7FC07FC0u, pool_n / 2);
+    gpu_fill_u32(&G, dv16, 0x7FC07FC0u, pool_n / 2);
+    gpu_fill_u32(&G, dk8, 0x7F7F7F7Fu, pool_n / 4);
+    gpu_fill_u32(&G, dv8, 0x7F7F7F7Fu, pool_n / 4);
+    gpu_fill_u32(&G, dks, 0x7FC00000u, rows);
+    gpu_fill_u32(&G, dvs, 0x7FC00000u, rows);
+    launch_qknorm_rope_kv(&G, dq16, dk16, dv16, dqkv, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f, 1e-6f);
+    launch_qknorm_rope_kv_fp8(&G, dq8, dk8, dv8, dks, dvs, dqkv, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f,
+                              1e-6f);
+    uint16_t *q16 = xmalloc((size_t)T * NH * HD * 2), *q8 = xmalloc((size_t)T * NH * HD * 2);
+    uint16_t *k16 = xmalloc(pool_n * 2), *v16 = xmalloc(pool_n * 2);
+    uint8_t *k8 = xmalloc(pool_n), *v8 = xmalloc(pool_n), want[HD];
+    float *ks = xmalloc(rows * 4), *vs = xmalloc(rows * 4);
+    gpu_download(&G, q16, dq16, (size_t)T * NH * HD * 2);
+    gpu_download(&G, q8, dq8, (size_t)T * NH * HD * 2);
+    gpu_download(&G, k16, dk16, pool_n * 2);
+    gpu_download(&G, v16, dv16, pool_n * 2);
+    gpu_download(&G, k8, dk8, pool_n);
+    gpu_download(&G, v8, dv8, pool_n);
+    gpu_download(&G, ks, dks, rows * 4);
+    gpu_download(&G, vs, dvs, rows * 4);
+    CHECK(!memcmp(q16, q8, (size_t)T * NH * HD * 2), "q differs between the bf16 and fp8 writers");
+    unsigned char *written = xcalloc(rows, 1);
+    size_t bad_bytes = 0, bad_scale = 0, bad_zero = 0;
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < NKV; h++) {
+            size_t r = ((size_t)table[slot[t] * MAXP + pos[t] / PAGE] * NKV + h) * PAGE + pos[t] % PAGE;
+            written[r] = 1;
+            for (int kv = 0; kv < 2; kv++) {
+                const uint16_t *x = (kv ? v16 : k16) + r * HD;
+                const uint8_t *got = (kv ? v8 : k8) + r * HD;
+                float sc = quant_row(x, want, NULL), gs = (kv ? vs : ks)[r];
+                if (memcmp(&sc, &gs, 4)) {
+                    if (bad_scale++ < 3) printf("  token %d %c head %d: scale %.9g, want %.9g\n", t, "kv"[kv], h, gs, sc);
+                }
+                for (int c = 0; c < HD; c++)
+                    if (got[c] != want[c] && bad_bytes++ < 3)
+                        printf("  token %d %c head %d elem %d: 0x%02x, want 0x%02x (x %.6g, scale %.6g)\n", t, "kv"[kv],
+                               h, c, got[c], want[c], bf(x[c]), sc);
+                if (t == 0 && h == kv) {  // the zero rows
+                    for (int c = 0; c < HD; c++) bad_zero += got[c] != 0;
+                    bad_zero += gs != 1.0f;
+                }
+            }
+        }
+    size_t touched = 0;
+    for (size_t r = 0; r < rows; r++)
+        if (!written[r]) {
+            touched += !isnan(ks[r]) || !isnan(vs[r]);
+            for (int c = 0; c < HD; c++) touched += k8[r * HD + c] != 0x7F || v8[r * HD + c] != 0x7F;
+        }
+    CHECK(!bad_bytes && !bad_scale && !bad_zero && !touched, "fp8 writer: %zu bytes and %zu scales differ from the host "
+          "encoder, %zu wrong in the all-zero rows, %zu writes outside the tokens' rows", bad_bytes, bad_scale,
+          bad_zero, touched);
+    free(table); free(qkv); free(q16); free(q8); free(k16); free(v16); free(k8); free(v8); free(ks); free(vs);
+    free(written);
+    CUdeviceptr all[] = { dqkv, dqn, dkn, dt, ds, dp, dq16, dq8, dk16, dv16, dk8, dv8, dks, dvs };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) gpu_free(&G, all[i]);
+}
+
 // Timings (printed): a 4096-token prefill of one sequence and a 32-sequence decode step at context 4096,
 // Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
 // wg: 0 attention.ptx, 1 + v attn_wg variant v (through launch_attention_runs)
@@ -346,10 +588,10 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     gpu_upload(&G, dpos, pos, T * 4);
     float scale = 1.0f / sqrtf((float)HD);
 #define LAUNCH() do { if (wg) \
-        launch_attention_runs(&G, dout, dq, dk, dv, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, max_pages, \
-                              n_pages, scale, 128, wg - 1); \
-    else launch_attention_tb(&G, dout, dq, dk, dv, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, -1, \
-                             kv_split); } while (0)
+        launch_attention_runs(&G, dout, dq, dk, dv, 0, 0, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, \
+                              max_pages, n_pages, scale, 128, wg - 1); \
+    else launch_attention_tb(&G, dout, dq, dk, dv, 0, 0, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, \
+                             -1, kv_split); } while (0)
     LAUNCH();
     GpuTimer tm;
     gpu_timer_init(&tm);
@@ -404,6 +646,11 @@ int main(void) {
     RUN(attn_wg_prefill_from_zero);
     RUN(attn_wg_continuation);
     RUN(attn_wg_mixed);
+    RUN(rope_kv_fp8_writer);
+    RUN(attn_fp8_prefill);
+    RUN(attn_fp8_decode);
+    RUN(attn_fp8_32k);
+    RUN(attn_fp8_mixed);
     RUN(attn_timings);
     gpu_test_end();
     return test_end();
