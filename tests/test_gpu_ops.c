@@ -1,5 +1,5 @@
-// test_gpu_ops.c — the element-wise kernels of the forward pass (embed, rmsnorm, qk-norm + RoPE + KV write,
-// swiglu, argmax) against fp64 CPU references on Qwen3 0.6B / 8B / 14B shapes (dim 1024, 4096, 5120; head_dim
+// test_gpu_ops.c — the element-wise kernels of the forward pass (embed, rmsnorm and its FP8 form, qk-norm + RoPE +
+// KV write, swiglu, argmax) against fp64 CPU references on Qwen3 0.6B / 8B / 14B shapes (dim 1024, 4096, 5120; head_dim
 // 128 with 16/8, 32/8, 64/8 heads; vocab 151936; T = 1, 7, 64, 300; positions up to 32768). Outputs are poisoned
 // with NaN before each launch and one extra row past the end must stay poisoned, so an unwritten or overrun
 // element fails. bf16 outputs: per element |got - ref| <= 1e-2 |ref| (+ a floor where a rotation can cancel), and
@@ -131,6 +131,60 @@ static void rmsnorm_row_gather(void) {
     NEED_GPU();
     for (int i = 0; i < NT; i++) rmsnorm_one(4096, Ts[i], 1);
     rmsnorm_one(1024, 3, 1);
+}
+
+// The fused FP8 form (launch_rmsnorm_fp8) must equal, byte for byte, what the unfused pair makes: launch_rmsnorm
+// (checked against fp64 above) then launch_quant_act_fp8 (checked against a host e4m3 encoder in test_gpu_fp8.c).
+// Rows of very different size, row gather, a poisoned row past the end (e4m3 0x7F is NaN; scales NaN).
+static void rmsnorm_fp8_one(int dim, int T, int gather) {
+    int n_in = gather ? T + 5 : T, KB = dim / 128;
+    float *in = xmalloc((size_t)n_in * dim * 4), *w = xmalloc((size_t)dim * 4);
+    for (int r = 0; r < n_in; r++) {
+        float scale = (float)exp(8.0 * rng_uniform(&rng) - 4.0);
+        for (int j = 0; j < dim; j++) in[(size_t)r * dim + j] = scale * rng_normal(&rng);
+    }
+    for (int j = 0; j < dim; j++) w[j] = 1.0f + 0.5f * rng_normal(&rng);
+    if (dim >= 256) for (int j = 128; j < 256; j++) w[j] = 0;  // an all-zero group: scale 1
+    int32_t *rows = xmalloc((size_t)T * 4);
+    for (int r = 0; r < T; r++) rows[r] = gather ? (int32_t)(rng_u64(&rng) % (uint64_t)n_in) : r;
+    CUdeviceptr d_in = upload_new(in, (size_t)n_in * dim * 4), d_w = upload_new(w, (size_t)dim * 4);
+    CUdeviceptr d_rows = gather ? upload_new(rows, (size_t)T * 4) : 0, d_h = gpu_alloc(&G, (size_t)T * dim * 2);
+    CUdeviceptr q[2], sc[2];  // 0: fused, 1: rmsnorm + quantiser
+    for (int i = 0; i < 2; i++) {
+        q[i] = gpu_alloc(&G, (size_t)(T + 1) * dim);
+        sc[i] = gpu_alloc(&G, (size_t)(T + 1) * KB * 4);
+        gpu_fill_u32(&G, q[i], 0x7F7F7F7Fu, (size_t)(T + 1) * dim / 4);
+        gpu_fill_u32(&G, sc[i], F32_NAN, (size_t)(T + 1) * KB);
+    }
+    launch_rmsnorm_fp8(&G, q[0], sc[0], d_in, d_w, d_rows, T, dim, 1e-6f);
+    launch_rmsnorm(&G, d_h, d_in, d_w, d_rows, T, dim, 1e-6f);
+    launch_quant_act_fp8(&G, q[1], sc[1], d_h, T, dim);
+    uint8_t *hq[2];
+    float *hs[2];
+    for (int i = 0; i < 2; i++) {
+        hq[i] = xmalloc((size_t)(T + 1) * dim);
+        hs[i] = xmalloc((size_t)(T + 1) * KB * 4);
+        gpu_download(&G, hq[i], q[i], (size_t)(T + 1) * dim);
+        gpu_download(&G, hs[i], sc[i], (size_t)(T + 1) * KB * 4);
+    }
+    size_t bad_q = 0, bad_s = 0, past = 0;
+    for (size_t i = 0; i < (size_t)T * dim; i++) bad_q += hq[0][i] != hq[1][i];
+    for (size_t i = 0; i < (size_t)T * KB; i++) bad_s += !(hs[0][i] == hs[1][i]);  // NaN: unwritten
+    for (size_t i = (size_t)T * dim; i < (size_t)(T + 1) * dim; i++) past += hq[0][i] != 0x7F;
+    for (size_t i = (size_t)T * KB; i < (size_t)(T + 1) * KB; i++) past += !isnan(hs[0][i]);
+    CHECK(bad_q == 0 && bad_s == 0, "rmsnorm_fp8 dim=%d T=%d%s: %zu of %zu bytes, %zu of %zu scales differ from "
+          "rmsnorm + quant_act_fp8", dim, T, gather ? " gather" : "", bad_q, (size_t)T * dim, bad_s, (size_t)T * KB);
+    CHECK(past == 0, "rmsnorm_fp8 dim=%d T=%d wrote past the last row", dim, T);
+    for (int i = 0; i < 2; i++) { gpu_free(&G, q[i]); gpu_free(&G, sc[i]); free(hq[i]); free(hs[i]); }
+    gpu_free(&G, d_in); gpu_free(&G, d_w); gpu_free(&G, d_rows); gpu_free(&G, d_h);
+    free(in); free(w); free(rows);
+}
+
+static void rmsnorm_fp8_shapes(void) {
+    NEED_GPU();
+    static const int dims[] = { 1024, 4096, 5120, 8192, 128, 2560 };
+    for (int d = 0; d < 6; d++)
+        for (int i = 0; i < NT; i++) rmsnorm_fp8_one(dims[d], Ts[i], i == 2);
 }
 
 // ---------------------------------------------------------------- qk-norm + RoPE + KV write
@@ -396,6 +450,11 @@ static void timings(void) {
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
         printf("  rmsnorm   T=%-3d dim=%d:  %7.2f us  %6.1f GB/s\n", T, dim, ms * 1e3, T * dim * 6.0 / ms / 1e6);
         gpu_timer_start(&G, &tm);
+        for (int i = 0; i < reps; i++) launch_rmsnorm_fp8(&G, y, y + (size_t)512 * dim, x, w, 0, T, dim, 1e-6f);
+        ms = gpu_timer_stop_ms(&G, &tm) / reps;
+        printf("  rmsnorm8  T=%-3d dim=%d:  %7.2f us  %6.1f GB/s (e4m3 + scales out)\n", T, dim, ms * 1e3,
+               T * dim * 5.03 / ms / 1e6);
+        gpu_timer_start(&G, &tm);
         for (int i = 0; i < reps; i++)
             launch_qknorm_rope_kv(&G, y, kc, vc, x, w, w, tok, tok, tok, T, 32, 8, 128, 64, 1e6f, 1e-6f);  // page 0
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
@@ -422,6 +481,7 @@ int main(void) {
     RUN(embed_shapes);
     RUN(rmsnorm_shapes);
     RUN(rmsnorm_row_gather);
+    RUN(rmsnorm_fp8_shapes);
     RUN(rope_shapes);
     RUN(rope_other_bases);
     RUN(swiglu_shapes);
