@@ -8,6 +8,12 @@
 // sequences, on pages recycled in scattered order) against the CPU; step_sample (sampling on the GPU): its greedy
 // tokens, with and without penalties, equal sampler.c on step()'s logits of the same step, over prompt steps and
 // decode steps of 1, 3, 11 and 40 sequences (graph buckets exact and padded); a seeded sampled run is reproducible.
+// QWEN3_KV_DTYPE=fp8 (the FP8 KV cache, against the CPU's f32 cache): the FP8 rounding of K and V moves the logits
+// by ~5% (rel err 0.053 mean, 0.059 max, top-1 agreement 83/96 when the CPU engine's cache was rounded the same
+// way, synth 0.6B q8_0), far more than BF16 does, so greedy tokens are compared with teacher forcing and reported
+// (top-1 agreement, max |logit diff|); the checks fail on NaN, on a logits rel err above KV8_TOL (a wrong scale,
+// row or layout gives O(1)) or top-1 agreement under half the steps; GPU-vs-GPU comparisons get KV8_GPU_TOL (an
+// e4m3 rounding may flip where the two paths' bf16 rows differ in the last bit).
 #include "test.h"
 #include "../host/engine.h"
 #include "../host/sampler.h"
@@ -19,6 +25,10 @@ static Qwen3Model model;
 static Engine *cpu, *gpu;
 static char why[512];
 static int steps = 64;
+#define KV8_TOL 0.15
+#define KV8_GPU_TOL 6e-2
+static int kv8;                             // QWEN3_KV_DTYPE=fp8
+static double tol_cpu = 3e-2, tol_gpu = 2e-2;  // logits rel err vs the CPU, GPU vs GPU (bf16 cache)
 
 static int argmax(const float *x, int n) {
     int best = 0;
@@ -39,12 +49,16 @@ static int setup(void) {
     const char *path = getenv("QWEN3_E2E_MODEL");
     if (!path) { snprintf(why, sizeof why, "QWEN3_E2E_MODEL not set (bench/device.sh sets it on a GPU machine)"); return -1; }
     if (getenv("QWEN3_E2E_STEPS")) steps = atoi(getenv("QWEN3_E2E_STEPS"));
+    const char *kvd = getenv("QWEN3_KV_DTYPE");
+    kv8 = kvd && !strcmp(kvd, "fp8");
+    if (kv8) { tol_cpu = KV8_TOL; tol_gpu = KV8_GPU_TOL; }
     char err[256];
     if (qwen3_load(&model, path, err, sizeof err)) { snprintf(why, sizeof why, "%s", err); return -1; }
     gpu = gpu_engine_create_pool(&model, E2E_SEQS, 1024, E2E_PAGES, 0, err, sizeof err);
     if (!gpu) { snprintf(why, sizeof why, "no GPU: %s", err); return -1; }
     cpu = cpu_engine_create(&model, E2E_SEQS, 1024);
-    printf("model %s: %d layers, dim %d, vocab %d\n", path, model.cfg.n_layer, model.cfg.dim, model.cfg.vocab);
+    printf("model %s: %d layers, dim %d, vocab %d; GPU KV cache %s\n", path, model.cfg.n_layer, model.cfg.dim,
+           model.cfg.vocab, kv8 ? "fp8" : "bf16");
     return 0;
 }
 
@@ -65,13 +79,15 @@ static void greedy_tokens_match_cpu(void) {
     float *lc = xmalloc(V * sizeof(float)), *lg = xmalloc(V * sizeof(float));
     CHECK(cpu->prefill(cpu, 0, prompt, n_prompt, lc, NULL) == 0, "cpu prefill: %s", cpu->err);
     CHECK(gpu->prefill(gpu, 0, prompt, n_prompt, lg, NULL) == 0, "gpu prefill: %s", gpu->err);
-    double worst = 0;
+    double worst = 0, max_diff = 0;
     int same = 0, ties = 0, wrong = 0;
     for (int s = 0; s < steps; s++) {
         int tok_c = argmax(lc, V), tok_g = argmax(lg, V);
         double e = rel_err_f(lg, lc, V);
-        if (e > worst) worst = e;
+        if (!(e <= worst)) worst = e;  // NaN sticks
+        for (int i = 0; i < V; i++) if (fabs((double)lg[i] - lc[i]) > max_diff) max_diff = fabs((double)lg[i] - lc[i]);
         if (tok_c == tok_g) same++;
+        else if (kv8) wrong++;  // fp8 cache: counted, both continue with the CPU's token
         else if (lc[tok_c] - lc[tok_g] < NEAR_TIE) {
             ties++;
             printf("  step %d: near-tie, cpu %d (%.4f) vs gpu %d (cpu's logit %.4f); both continue with %d\n", s, tok_c,
@@ -84,8 +100,18 @@ static void greedy_tokens_match_cpu(void) {
         CHECK(cpu->decode(cpu, 1, (int[]){ 0 }, &tok_c, lc) == 0, "cpu decode: %s", cpu->err);
         CHECK(gpu->decode(gpu, 1, (int[]){ 0 }, &tok_c, lg) == 0, "gpu decode: %s", gpu->err);
     }
-    printf("  greedy: %d/%d steps identical, %d near-ties, %d divergences; worst logits rel err %.3g\n", same, steps,
-           ties, wrong, worst);
+    printf("  greedy: %d/%d steps identical, %d near-ties, %d divergences; worst logits rel err %.3g, max |logit "
+           "diff| %.3g\n", same, steps, ties, wrong, worst, max_diff);
+    if (kv8) {
+        printf("  fp8 KV cache: top-1 agreement %d/%d (teacher-forced), logits rel err <= %.3g, max |diff| %.3g\n",
+               same, steps, worst, max_diff);
+        CHECK(worst < KV8_TOL, "fp8 KV cache: logits rel err %.3g (bound %g)", worst, KV8_TOL);
+        CHECK(2 * same >= steps, "fp8 KV cache: top-1 agreement %d/%d under half", same, steps);
+        cpu->free_seq(cpu, 0);
+        gpu->free_seq(gpu, 0);
+        free(lc); free(lg);
+        return;
+    }
     CHECK(wrong == 0, "%d real divergences", wrong);
     CHECK(ties <= steps / 8, "%d near-ties in %d steps: too many for BF16 rounding", ties, steps);
     CHECK(worst < 3e-2, "logits rel err %.3g above BF16 level", worst);
@@ -122,9 +148,12 @@ static void prefill_logits_close_to_cpu(void) {
     }
     printf("  prefill %d positions: rel err max %.3g mean %.3g, top-1 agreement %d/%d (%d outside near-ties)\n", n, worst,
            mean, top1, n, wrong);
-    CHECK(worst < 3e-2 && isfinite(worst), "max rel err %.3g", worst);
-    CHECK(wrong == 0, "%d top-1 disagreements with a CPU margin >= %.2f", wrong, NEAR_TIE);
-    CHECK(top1 >= n * 9 / 10, "top-1 agreement %d/%d", top1, n);
+    CHECK(worst < tol_cpu && isfinite(worst), "max rel err %.3g", worst);
+    if (kv8) CHECK(2 * top1 >= n, "fp8 KV cache: top-1 agreement %d/%d under half", top1, n);
+    else {
+        CHECK(wrong == 0, "%d top-1 disagreements with a CPU margin >= %.2f", wrong, NEAR_TIE);
+        CHECK(top1 >= n * 9 / 10, "top-1 agreement %d/%d", top1, n);
+    }
     cpu->free_seq(cpu, 1);
     gpu->free_seq(gpu, 1);
     free(toks); free(lc); free(lg);
@@ -161,7 +190,7 @@ static void batched_decode_equals_single(void) {
     // Not bit-identical: a step mixing sequences may take another attention path (and GEMM tiling) than a step
     // of one, with its own BF16 rounding of P; agreement must be at BF16 level.
     printf("  batched vs single decode: worst rel err %.3g\n", worst);
-    CHECK(worst < 2e-2, "batched decode differs from single: %.3g", worst);
+    CHECK(worst < tol_gpu, "batched decode differs from single: %.3g", worst);
     for (int s = 0; s < 4; s++) gpu->free_seq(gpu, s);
     free(one); free(batch);
 }
@@ -194,7 +223,7 @@ static void mixed_step_equals_separate(void) {
     double e0 = rel_err_f(mix, sep, V), e1 = rel_err_f(mix + V, sep + V, V);
     printf("  mixed step vs separate: decode row rel err %.3g, prompt row %.3g; lengths %d, %d\n", e0, e1,
            gpu->seq_len(gpu, 0), gpu->seq_len(gpu, 1));
-    CHECK(e0 < 2e-2 && e1 < 2e-2, "mixed step differs: %.3g %.3g", e0, e1);
+    CHECK(e0 < tol_gpu && e1 < tol_gpu, "mixed step differs: %.3g %.3g", e0, e1);
     CHECK(gpu->seq_len(gpu, 0) == 9 && gpu->seq_len(gpu, 1) == 40, "lengths %d %d", gpu->seq_len(gpu, 0),
           gpu->seq_len(gpu, 1));
     gpu->free_seq(gpu, 0);
@@ -293,7 +322,7 @@ static void bucket_decode(int B) {
         }
     }
     printf("  %d sequences x 3 decode steps (eager, capture, replay): worst rel err vs cpu %.3g\n", B, worst);
-    CHECK(worst < 3e-2, "%d-sequence padded decode differs from the CPU: worst rel err %.3g", B, worst);
+    CHECK(worst < tol_cpu, "%d-sequence padded decode differs from the CPU: worst rel err %.3g", B, worst);
     free_all();
     free(seqs); free(next); free(lc); free(lg); free(ps); free(pt); free(want);
 }
