@@ -72,12 +72,14 @@ fi
 
 if has e2e; then  # GPU vs CPU reference: greedy tokens, prefill logits, batched decode
     IFS=';' read -ra e2e_specs <<< "${E2E_SPECS:-tiny f32;0.6b f16;0.6b q8_0}"  # E2E_SPECS="tiny f32;..." to pick
-    for spec in "${e2e_specs[@]}"; do
-        f=$(synth $spec)
-        n="e2e-${spec// /-}"
-        QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
-        say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
-        grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
+    for kv in ${E2E_KV:-bf16}; do  # E2E_KV="bf16 fp8": also with the FP8 KV cache (agreement reported)
+        for spec in "${e2e_specs[@]}"; do
+            f=$(synth $spec)
+            n="e2e-${spec// /-}"; [ "$kv" = bf16 ] || n="$n-kv-$kv"
+            QWEN3_KV_DTYPE=$kv QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+            say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
+            grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
+        done
     done
 fi
 
@@ -117,6 +119,16 @@ if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma 
         timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx batch -m "$f" --backend gpu \
             -i /tmp/san-req.jsonl -o /tmp/san-res.jsonl --max-seqs 4 > "$LOG/sanwg-batch-$tool.log" 2>&1
         say "sanwg $tool batch rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-batch-$tool.log" | tr '\n' ' ') $(wc -l < /tmp/san-res.jsonl) lines"
+    done
+    # the FP8 KV cache (qknorm_rope_kv_fp8, attention_gqa_h128_fp8 for prefill and decode): logits and batch
+    for tool in memcheck racecheck; do
+        timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
+            --kv-dtype fp8 --random 300 --seed 5 -o /tmp/san.f32 > "$LOG/sanwg-$tool-kv8.log" 2>&1
+        say "sanwg $tool kv fp8 logits(300) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-$tool-kv8.log" | tr '\n' ' ')"
+        rm -f /tmp/san-res.jsonl
+        timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx batch -m "$f" --backend gpu \
+            --kv-dtype fp8 -i /tmp/san-req.jsonl -o /tmp/san-res.jsonl --max-seqs 4 > "$LOG/sanwg-batch-$tool-kv8.log" 2>&1
+        say "sanwg $tool kv fp8 batch rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-batch-$tool-kv8.log" | tr '\n' ' ') $(wc -l < /tmp/san-res.jsonl) lines"
     done
 fi
 
@@ -230,9 +242,14 @@ if has peer; then  # llama.cpp on the same files, same card, same run
 fi
 
 if has attention; then  # issue 6: attention kernel, fp64-checked, then prefill vs BF16 peak and decode vs copy bandwidth
-    timeout 400 build/bench/attention --tsv "$LOG/attention.tsv" > "$LOG/attention.log" 2>&1
-    say "bench/attention rc=$? $(grep -c '^PASS' "$LOG/attention.log") checks pass $(grep -c '^FAIL' "$LOG/attention.log") fail"
-    grep -vE '^PASS' "$LOG/attention.log" | tee -a "$SUM"
+    # ATT_KV="bf16 fp8" (default): the bf16 cache, then the FP8 cache (decode bytes counted as e4m3 + row scales);
+    # ATT_KV=fp8 for the FP8 run alone when the call's ten minutes are short
+    for kv in ${ATT_KV:-bf16 fp8}; do
+        sfx=""; [ "$kv" = bf16 ] || sfx="-$kv"
+        timeout 400 build/bench/attention --kv-dtype "$kv" --tsv "$LOG/attention.tsv" > "$LOG/attention$sfx.log" 2>&1
+        say "bench/attention $kv cache rc=$? $(grep -c '^PASS' "$LOG/attention$sfx.log") checks pass $(grep -c '^FAIL' "$LOG/attention$sfx.log") fail"
+        grep -vE '^PASS' "$LOG/attention$sfx.log" | tee -a "$SUM"
+    done
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
