@@ -436,7 +436,7 @@ static void attn_fp8_prefill(void) {
             Chunk c = { 1, 0, lens[li] };
             char what[64];
             snprintf(what, sizeof what, "prefill len %d", lens[li]);
-            check8(2, gq[gi], 2, 1024, &c, 1, 0, 1.0, 1, what);
+            check8(2, gq[gi], 2, 1024, &c, 1, 0, 1.0, gq[gi] == 4, what);  // every grid at G 4 (test time)
         }
     Chunk c = { 0, 0, 4095 };
     check8(1, 4, 1, 4096, &c, 1, 0, 1.0, 0, "prefill len 4095");
@@ -467,7 +467,7 @@ static void attn_fp8_mixed(void) {
     Chunk c[] = { { 3, 0, 129 }, { 0, 62, 1 }, { 1, 0, 65 }, { 4, 127, 1 }, { 2, 900, 100 }, { 5, 0, 1 } };
     static const int gq[] = { 2, 4, 5, 8 };
     for (int gi = 0; gi < 4; gi++) {
-        check8(2, gq[gi], 6, 1024, c, 6, 0, 1.0, 1, "mixed");
+        check8(2, gq[gi], 6, 1024, c, 6, 0, 1.0, gi == 0 || gi == 2, "mixed");
         check8(2, gq[gi], 6, 1024, c, 6, 1, 1.0, 0, "mixed interleaved");
     }
     printf("  fp8 cache: largest error against the unquantised cache %.3g (bound %g)\n", fp8_loose_max,
