@@ -1,6 +1,6 @@
 // gpu_ops.h — one launcher per PTX kernel of the forward pass, and the data layouts they share.
-// defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv, launch_attention, launch_gemm, launch_swiglu,
-//          launch_argmax, gpu_upload_tensor_bf16, gpu_upload_tensor_f32, gpu_upload_free, gpu_upload_set_staging
+// defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv(_fp8), launch_attention(_host), launch_gemm,
+//          launch_swiglu, launch_argmax, gpu_upload_tensor_bf16, gpu_upload_tensor_f32, gpu_upload_free, gpu_upload_set_staging
 //
 // One forward step processes T tokens that may belong to different sequences (prefill chunks and decode tokens
 // mixed): token t belongs to sequence slot tok_slot[t] at position tok_pos[t]. Layouts (row-major, C order):
