@@ -4,9 +4,9 @@
 //
 // Why beside the tensor-core tiles: at batch 1 a layer is 1 FLOP per weight byte, so the CUDA cores keep up and
 // what counts is bytes in flight; and the activation needs no quantiser launch (4 per layer at batch 1, ~4 us each
-// in the profile of b3a560c on the H200). The rows it serves: QWEN3_GEMV_MAX_M (0 turns it off; 1..4; default 1:
-// each extra row of x costs ~16 FMAs + 16 conversions per 16 weights, so from M = 2 or 3 the issue rate, not the
-// bytes, sets the time — bench/gemm decides).
+// in the profile of b3a560c on the H200). The rows it serves: QWEN3_GEMV_MAX_M (1..4; 0 = off, the default: on the
+// H200 (1b9f9ca+) it streamed 0.86-1.34 TB/s against 1.16-2.89 for quantiser + FP8 decode tile, test_gpu_gemv —
+// one pass of 128 B per lane, then compute, leaves too few bytes in flight; a cp.async.bulk ring is the next try).
 #include "gpu_ops.h"
 #include "util.h"
 #include <stdlib.h>
@@ -17,7 +17,7 @@ int gemv_fp8_max_m(void) {
     static int max_m = -1;
     if (max_m < 0) {
         const char *v = getenv("QWEN3_GEMV_MAX_M");
-        max_m = v && *v ? atoi(v) : 1;
+        max_m = v && *v ? atoi(v) : 0;
         if (max_m < 0) max_m = 0;
         if (max_m > GEMV_ROWS_MAX) max_m = GEMV_ROWS_MAX;
     }

@@ -88,6 +88,12 @@ static double check_case(const Weight *w, int M, int mode) {
                 tol = 1e-5 * ag + 1e-6 * fabs(ref) + 1e-30;
             }
             double e = fabs(got - ref) / tol;
+            if (!(e <= 1) && worst <= 1 && mode == GEMM_SWIGLU_BF16) {  // the first failure, with what it could be
+                int rg = 16 * (u / 8) + u % 8;
+                double a0, a1, g = dot_row(x, w->wf + (size_t)rg * K, K, &a0), up = dot_row(x, w->wf + (size_t)(rg + 8) * K, K, &a1);
+                printf("  m=%d u=%d: got %.6g want %.6g (gate %.6g up %.6g; silu(up)*gate %.6g, gate*up %.6g)\n", m, u,
+                       got, ref, g, up, up / (1 + exp(-up)) * g, g * up);
+            }
             if (!(e <= worst)) worst = isnan(e) ? NAN : e;
             if (isnan(worst)) break;
         }
