@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile (not in the default)
+#                                        attention throughput profile ncu (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -230,6 +230,18 @@ if has profile; then  # issue 7: where the time of a B=256 (and a batch-1) job g
                 grep -E "^(profile|  )|qwen3-ptx" "$LOG/profile$p-$dt-B$B.log" | head -45 | tee -a "$SUM"
             done
         done
+    done
+fi
+
+if has ncu; then  # why a mid-M FP8 GEMM is slow: Nsight Compute on ours and on cuBLASLt, 8B layers at M = NCU_M
+    for layer in ${NCU_LAYERS:-o down}; do
+        timeout 240 ncu --kernel-name regex:'gemm_fp8|sm90|cutlass|gemm' --launch-skip 6 --launch-count 4 \
+            --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
+            --section LaunchStats build/bench/gemm --dtype fp8 --shapes 8b --layers $layer --m ${NCU_M:-256} \
+            --eager --reps 2 > "$LOG/ncu-$layer.log" 2>&1
+        say "ncu $layer M=${NCU_M:-256} rc=$?"
+        grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache|Compute \(SM\)|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Warp Cycles Per Issued" \
+            "$LOG/ncu-$layer.log" | head -60 | tee -a "$SUM"
     done
 fi
 
