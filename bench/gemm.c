@@ -376,7 +376,7 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
         int F = N / 2;
         CUdeviceptr a = p->C_ours, a8 = p->C_peer, s8 = p->C_peer + (CUdeviceptr)M * F;
         if (v->kind == V_SWI_FUSED_Q && v->tile == GEMM_SWIGLU_FP8_TILE) {
-            launch_gemm_swiglu_fp8(&G, a8, s8, p->A, p->W[c], M, N, K, 0);
+            launch_gemm_swiglu_fp8(&G, a8, s8, p->A, 0, p->W[c], 0, M, N, K, 0);
             break;
         }
         if (v->kind == V_SWI8_PAIR || v->kind == V_SWI8_FUSED) {

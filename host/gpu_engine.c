@@ -172,7 +172,8 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
             launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
         }
         g->prof_tag = "down";
-        launch_linear_q(g, &L->wdown, e->x, e->a, e->a8, e->sa, T, GEMM_ADD_F32, a8_ready);
+        CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
+        launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {
@@ -612,8 +613,10 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
 
     double t0 = now_sec();
-    const char *fused = getenv("QWEN3_FUSED_SWIGLU");  // 0: the gate/up GEMM stores f32, swiglu.ptx reads it back
-    int gated = !(fused && !strcmp(fused, "0"));
+    // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 and swiglu.ptx reads it back; 1 = SwiGLU in the GEMM's
+    // epilogue, bf16 out; unset or 2 = also the FP8-quantising epilogue where the tile allows (fp8 down projection)
+    const char *fused = getenv("QWEN3_FUSED_SWIGLU");
+    int gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
     if (!c->tied) gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);
     gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
@@ -627,7 +630,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
         gpu_linear_upload(g, &L->wqkv, qkv, 3, tmp);
         gpu_linear_upload(g, &L->wo, &W->wo, 1, tmp);
-        if (gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp);
+        if (gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp, gated == 2);
         else gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
         gpu_linear_upload(g, &L->wdown, &W->w_down, 1, tmp);
     }

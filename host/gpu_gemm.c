@@ -37,21 +37,24 @@ static const GemmTile wg_tiles[] = {
     { "gemm_wg", "gemm_wg_64x64", 64, 64, 256, 12 },
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
-// Must match ptx/gemm_fp8.ptx (tiles 0, 1: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices of
-// K = 128 e4m3, the same bytes per stage as the bf16 tiles.
+// Must match ptx/gemm_fp8.ptx (tiles 0, 1, 4: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices
+// of K = 128 e4m3, the same bytes per stage as the bf16 tiles. Tile 4 (64x256, the consumers split N) is the one FP8
+// tile with the quantising SwiGLU epilogue; the built-in choice never picks it for a plain GEMM (a plan may).
 static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_128x128", 128, 128, 384, 6 },
     { "gemm_fp8", "gemm_fp8_64x128", 64, 128, 256, 8 },
     { "gemm_fp8_dec", "gemm_fp8_tc_16x32", 16, 32, 128, 8 },
     { "gemm_fp8_dec", "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
+    { "gemm_fp8", "gemm_fp8_64x256", 64, 256, 384, 4 },
 };
+static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4; }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 4 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 5 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -133,7 +136,8 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
     unsigned uS = (unsigned)S, uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16);
+    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B)
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512);
     Dim3 grid = { (unsigned)(units < sms ? units : sms), 1, 1 };
     Dim3 block = { (unsigned)t->threads, 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
@@ -206,7 +210,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 1;  // as for bf16
     }
     const GemmTile *t = &fp8_tiles[tile];
-    if (tile < 2) {
+    if (fp8_tile_is_wg(tile)) {
         launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, 0);
         return;
     }
@@ -222,13 +226,16 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1);
 }
 
-// The one tile with an FP8-quantising SwiGLU epilogue: gemm_wg_128x256 (128 outputs per row = one scale block).
-void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr W, int M, int N, int K,
-                            int splits) {
-    check_gemm_args(M, N, K, GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
+// The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),
+// gemm_fp8_64x256 (e4m3 with sa_in / sw).
+void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
+                            CUdeviceptr sw, int M, int N, int K, int splits) {
+    check_gemm_args(M, N, K, sw ? 128 : GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
     if (N % 256 || !sa || sa % 4) die("launch_gemm_swiglu_fp8: need N %% 256 == 0 (N=%d) and 4-byte aligned scales", N);
+    if (sw && (!sa_in || sa_in % 4 || sw % 4)) die("launch_gemm_swiglu_fp8: missing or misaligned input scales");
     if (M == 0) return;
-    launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
+    if (sw) launch_wg(g, &fp8_tiles[4], kernel(g, TAB_FP8, 4), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
+    else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
 }
 
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {

@@ -58,7 +58,8 @@ static void upload_interleaved(Gpu *g, CUdeviceptr dst, CUdeviceptr src, const G
         CU_CHECK(cuMemcpyDtoDAsync(dst + (2 * (size_t)b + first) * blk, src + b * blk, blk, g->stream));
 }
 
-void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const GGUFTensor *up, CUdeviceptr tmp) {
+void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const GGUFTensor *up, CUdeviceptr tmp,
+                             int fp8_out) {
     const GGUFTensor *ts[2] = { gate, up };
     for (int i = 0; i < 2; i++)
         if ((int)ts[i]->ne[0] != L->K || 2 * (int)ts[i]->ne[1] != L->N || ts[i]->ne[1] % GEMM_GATE_ROWS)
@@ -76,7 +77,7 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
         gpu_sync(g);
         gpu_free(g, raw);
     }
-    L->gated = 1;
+    L->gated = fp8_out ? 2 : 1;
 }
 
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
@@ -92,25 +93,35 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
     launch_linear_q(g, L, C, A, a8, sa, M, mode, 0);
 }
 
-// The FP8-quantising epilogue only exists on the bf16 128x256 tile (128 outputs per row: one scale block; the FP8
-// kernels' tiles are 128 wide, 64 outputs), so it is used when the weights are bf16, the next GEMM wants e4m3 and
-// the tile choice lands on that tile; everything else writes bf16 a (and the next GEMM quantises it).
+// The FP8-quantising epilogue needs 128 outputs of a row in one tile: the bf16 128x256 tile (when the tile choice
+// lands on it) and the FP8 64x256 one (when its tiles give ~every SM one: from M = 128 on the 8B's gate_up; below,
+// 64x128's twice as many tiles win). Elsewhere a is written in bf16 and the next GEMM quantises it. The FP8 form
+// goes into a's own buffer (2 bytes an output: room for the e4m3 byte and the scales), never over the input a8.
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8) {
+    return launch_linear_swiglu_q(g, L, a, A, a8, sa, M, want8, 0);
+}
+
+int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
+                           int M, int want8, int a8_ready) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
-    if (L->fp8 && M >= 1 && M <= gemv_fp8_max_m()) {  // decode: no quantiser (ptx/gemv_fp8.ptx)
+    int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0, sms = g->sm_count > 0 ? g->sm_count : 132;
+    if (L->fp8 && !a8_ready && M >= 1 && M <= gemv_fp8_max_m()) {  // decode: no quantiser (ptx/gemv_fp8.ptx)
         launch_gemv_fp8(g, a, A, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
         return 0;
     }
     if (L->fp8) {
-        launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+        if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+        if (q && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms) {
+            launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0);
+            return 1;
+        }
         launch_gemm_fp8(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
         return 0;
     }
     int splits = 0;
-    if (want8 && M > 0 && L->N % 256 == 0 &&
-        gemm_tile_choice(g, M, L->N, L->K, GEMM_SWIGLU_BF16, &splits) == GEMM_SWIGLU_FP8_TILE) {
-        launch_gemm_swiglu_fp8(g, a8, sa, A, L->w, M, L->N, L->K, splits);
+    if (q && gemm_tile_choice(g, M, L->N, L->K, GEMM_SWIGLU_BF16, &splits) == GEMM_SWIGLU_FP8_TILE) {
+        launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), A, 0, L->w, 0, M, L->N, L->K, splits);
         return 1;
     }
     launch_gemm(g, a, A, L->w, M, L->N, L->K, GEMM_SWIGLU_BF16);

@@ -4,8 +4,11 @@
 //   NAME     .entry name
 //   NCONS    consumer warpgroups (1 or 2); each owns 64 rows of the CTA tile, so BM = 64 * NCONS
 //   BN       CTA tile columns (output features) = the wgmma N (64..256, multiple of 8... here of 64)
-//   NJ, NJM1 BN / 8 and BN / 8 - 1 (the accumulator list is built from groups of four registers)
+//   NJ, NJM1 WN / 8 and WN / 8 - 1 (the accumulator list is built from groups of four registers)
 //   STAGES   depth of the TMA / mbarrier ring
+//   NSPLIT   optional, 1 (with WN = BN / 2): the two consumers split the tile's columns instead of its rows
+//            (BM = 64, consumer wc owns columns [wc * WN, (wc + 1) * WN)): the FP8 64x256 tile, whose 256 columns
+//            are 128 SwiGLU outputs = one scale block per row, with the per-consumer registers of the 128x128 tile
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
@@ -45,13 +48,30 @@
 // launch and left zero after it) adds slabs 0..S-1 in order and runs the epilogue: deterministic, any mode.
 //
 // Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
-// empty[STAGES] (8 B each), then one word for split-K. Every tile base is a multiple of 1024 B, as the 128-byte
+// empty[STAGES] (8 B each), then one word for split-K (16 B), then 512 B for the NSPLIT tile's amax exchange. Every tile base is a multiple of 1024 B, as the 128-byte
 // swizzle needs.
 
 #ifndef FP8
 #define FP8 0
 #endif
+#ifndef NSPLIT
+#define NSPLIT 0
+#endif
+#if NSPLIT
+#define BM 64                    // the includer defines WN = BN / 2 (a literal: it is pasted into the wgmma shape)
+#if !defined(WN) || WN * 2 != BN
+#error "NSPLIT needs WN = BN / 2"
+#endif
+#define A_WC_OFF 0               // consumer wc's A rows and W rows inside a stage, in bytes
+#define W_WC_OFF (WN * 128)
+#define ROW_WC 0
+#else
 #define BM (64 * NCONS)
+#define WN BN
+#define A_WC_OFF (64 * 128)
+#define W_WC_OFF 0
+#define ROW_WC 64
+#endif
 #define A_BYTES (BM * 128)
 #define STAGE_BYTES ((BM + BN) * 128)
 #define BAR_OFF (STAGES * STAGE_BYTES)
@@ -61,20 +81,20 @@
 // LBO unused with swizzle (1 << 16)
 #define DESC_HI 0x4000004000010000
 
-#if NJ * 8 != BN || NJM1 + 1 != NJ || (NCONS != 1 && NCONS != 2) || BN % 64 != 0 || BN > 256
+#if NJ * 8 != WN || NJM1 + 1 != NJ || (NCONS != 1 && NCONS != 2) || BN % 64 != 0 || BN > 256 || (NSPLIT && NCONS != 2)
 #error "bad gemm_wg configuration"
 #endif
-#if FP8 && BN != 128
-#error "the FP8 tiles need BN = 128: one weight scale block per tile"
+#if FP8 && WN != 128
+#error "the FP8 tiles need WN = 128: one weight scale block per consumer"
 #endif
 #if FP8
 #define MMA_TRANS      // FP8 wgmma has no transpose immediates: both operands are K-major
 #define KSHIFT 7       // log2 of the K elements per slice: 128 e4m3 = 128 bytes
-#define MMA_SHAPE CAT(m64n, CAT(BN, k32)).f32.e4m3.e4m3
+#define MMA_SHAPE CAT(m64n, CAT(WN, k32)).f32.e4m3.e4m3
 #else
 #define MMA_TRANS , 0, 0  // imm-trans-a, imm-trans-b: both K-major
 #define KSHIFT 6       // 64 bf16 = 128 bytes
-#define MMA_SHAPE CAT(m64n, CAT(BN, k16)).f32.bf16.bf16
+#define MMA_SHAPE CAT(m64n, CAT(WN, k16)).f32.bf16.bf16
 #endif
 
 #define DECLJ(j) .reg .f32 %d##j##_<4>;
@@ -111,7 +131,8 @@
 // k step inside the swizzle atom: +2 in the descriptor's 16-byte units)
 #define SLICE_BEGIN(WAIT) mad.lo.u32 %full, %s, 8, %bar; \
 WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; \
-    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase; add.u32 %sw, %sa, A_BYTES; mad.lo.u32 %sa, %wc, 64 * 128, %sa; \
+    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase; add.u32 %sw, %sa, A_BYTES; mad.lo.u32 %sa, %wc, A_WC_OFF, %sa; \
+    mad.lo.u32 %sw, %wc, W_WC_OFF, %sw; \
     cvt.u64.u32 %da, %sa; and.b64 %da, %da, 0x3FFFF; shr.u64 %da, %da, 4; or.b64 %da, %da, DESC_HI; \
     cvt.u64.u32 %dw, %sw; and.b64 %dw, %dw, 0x3FFFF; shr.u64 %dw, %dw, 4; or.b64 %dw, %dw, DESC_HI; \
     add.s64 %dA1, %da, 2; add.s64 %dA2, %da, 4; add.s64 %dA3, %da, 6; \
@@ -178,7 +199,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
 #define SWQ_SCALE(amax, sc, inv) setp.gt.f32 %p, amax, 0f00000000; div.rn.f32 sc, amax, 0f43E00000; \
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
-#define SWQ_TILE (BN == 256 && !FP8)
+#define SWQ_TILE ((BN == 256 && !FP8) || NSPLIT)
 #define EPI_ADD(j) COLP(j) \
     @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
@@ -307,7 +328,7 @@ P_WAIT:
     shl.b32 %t1, %t1, 4;
     shr.u32 %t2, %lane, 2;
     add.u32 %t1, %t1, %t2;
-    mad.lo.u32 %rowin, %wc, 64, %t1;
+    mad.lo.u32 %rowin, %wc, ROW_WC, %t1;
     and.b32 %t2, %lane, 3;
     shl.b32 %colin, %t2, 1;
     mov.u32 %s, 0;
@@ -317,6 +338,9 @@ C_TILE:
     setp.ge.u32 %p, %u, %units;
     @%p bra EXIT;
     UNIT_COORDS
+#if NSPLIT
+    mad.lo.u32 %n0, %wc, WN, %n0;             // this consumer's columns
+#endif
     add.u32 %row0, %m0, %rowin;
 #if FP8
     FOR_J(ZEROJ)
@@ -333,6 +357,11 @@ C_TILE:
     shl.b64 %a1, %a1, 2;
     add.s64 %a1, %psa, %a1;
     shr.u32 %t1, %n0, 7;
+#if NSPLIT
+    sub.u32 %t2, %N, 1;                        // consumer 1 of a last, half-empty tile: stay inside sw
+    shr.u32 %t2, %t2, 7;
+    min.u32 %t1, %t1, %t2;
+#endif
     mul.wide.u32 %aw, %t1, %kb;
     shl.b64 %aw, %aw, 2;
     add.s64 %aw, %psw, %aw;
@@ -510,10 +539,32 @@ EPI_SWQ_:
     max.f32 %e3, %e3, %e0;
     shfl.sync.bfly.b32 %e0, %e3, 2, 31, -1;
     max.f32 %e3, %e3, %e0;
+#if NSPLIT
+    // the row's other 64 outputs are the other consumer's: swap the partial amaxes through smem ([2][64] f32 after
+    // the split-K word); the second barrier keeps the next tile's writes behind both reads
+    add.u32 %t1, %bar, 16 * STAGES + 16;
+    shl.b32 %t2, %rowin, 2;
+    mad.lo.u32 %kc, %wc, 256, %t2;
+    add.u32 %kc, %kc, %t1;
+    st.shared.f32 [%kc], %e2;
+    st.shared.f32 [%kc + 32], %e3;
+    bar.sync 1, 128 * NCONS;
+    xor.b32 %kc, %wc, 1;
+    mad.lo.u32 %kc, %kc, 256, %t2;
+    add.u32 %kc, %kc, %t1;
+    ld.shared.f32 %e0, [%kc];
+    max.f32 %e2, %e2, %e0;
+    ld.shared.f32 %e0, [%kc + 32];
+    max.f32 %e3, %e3, %e0;
+    bar.sync 1, 128 * NCONS;
+#endif
     SWQ_SCALE(%e2, %qs0, %qi0)
     SWQ_SCALE(%e3, %qs1, %qi1)
     FOR_PAIR(SWQ_STORE)
-    setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores the row's scale
+    setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores the row's scale (NSPLIT: of consumer 0)
+#if NSPLIT
+    setp.eq.and.u32 %p, %wc, 0, %p;
+#endif
     and.pred %q0, %p, %pr0;
     and.pred %q1, %p, %pr1;
     ld.param.u64 %pCs, [p_Cs];
@@ -550,3 +601,8 @@ EXIT:
 #undef MMA_TRANS
 #undef SWQ_TILE
 #undef FOR_PAIR
+#undef NSPLIT
+#undef WN
+#undef A_WC_OFF
+#undef W_WC_OFF
+#undef ROW_WC

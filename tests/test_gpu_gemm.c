@@ -191,7 +191,7 @@ static Gated gated_new(int F, int K) {
     rand_bf16(hb, w.up, (size_t)F * K);
     GGUFTensor tg = host_tensor("gate", GGML_TYPE_F32, w.gate, F, K), tu = host_tensor("up", GGML_TYPE_BF16, hb, F, K);
     w.L = (GpuLinear){ gpu_alloc(&G, (size_t)2 * F * K * 2), 0, 2 * F, K, 0, 0 };
-    gpu_linear_upload_gated(&G, &w.L, &tg, &tu, 0);
+    gpu_linear_upload_gated(&G, &w.L, &tg, &tu, 0, 1);
     gpu_sync(&G);
     free(hb);
     return w;
@@ -300,7 +300,7 @@ static void gemm_swiglu_fp8_out(void) {
             launch_quant_act_fp8(&G, q0, s0, da, M, F);
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
-            launch_gemm_swiglu_fp8(&G, q1, s1, dA, w.L.w, M, 2 * F, K, 1);
+            launch_gemm_swiglu_fp8(&G, q1, s1, dA, 0, w.L.w, 0, M, 2 * F, K, 1);
             uint8_t *b0 = xmalloc((size_t)M * F), *b1 = xmalloc((size_t)M * F);
             float *f0 = xmalloc((size_t)M * FB * 4), *f1 = xmalloc((size_t)M * FB * 4);
             gpu_download(&G, b0, q0, (size_t)M * F);
