@@ -16,7 +16,7 @@
 // per stretch; a decode step is one stretch, launched exactly as launch_attention would).
 // FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
 // [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages the e4m3 tiles and
-// converts them to its bf16 tile layout. attn_wg.ptx TMAs bf16 pages, so with an FP8 cache every token, prefill
+// converts them to f16 tiles in the bf16 layout (mma in f16). attn_wg.ptx TMAs bf16 pages, so with an FP8 cache every token, prefill
 // runs included, goes to attention.ptx: correct, but prefill attention is slower than with the wgmma kernel.
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.

@@ -1,7 +1,9 @@
 // attention_body.h — the attention entry of ptx/attention.ptx, included once per KV-cache dtype with ATT_ENTRY (the
 // entry's name), KV_FP8 (0: bf16 pools, 1: e4m3 pools + f32 row scales), TOK_OFF, STAGE0 and STAGE_BYTES (where the
-// K/V loads land: the two bf16 tile buffers, or the two fp8 staging stages) defined. Only the tile load and, for
-// fp8, the conversion of each staged tile into the bf16 tile buffer differ; the mma and softmax code is shared.
+// K/V loads land: the two bf16 tile buffers, or the two fp8 staging stages), MMA_OP and CVT_P (the mma and the P
+// conversion: bf16, or f16 for fp8) and KS_LD / KS0 / KS1 (the scale of the scores: the softmax scale, or for fp8
+// the softmax scale times each key's K row scale) defined. Only the tile load and, for fp8, the conversion of each
+// staged tile into the f16 tile buffer and of Q to f16 differ; the mma and softmax code is shared.
 .visible .entry ATT_ENTRY(
     .param .u64 p_out,
     .param .u64 p_q,
@@ -39,10 +41,10 @@
     REP8(DECL_J)
 #if KV_FP8
     .reg .b64 %pKs, %pVs, %ksb, %vsb, %go8;
-    .reg .b32 %c8, %key8, %so8, %bo8a, %bo8b, %sg8, %ssc, %sda, %sdb, %cw0, %cw1, %cw2, %cw3, %hw;
+    .reg .b32 %c8, %key8, %so8, %bo8a, %bo8b, %sg8, %ssc, %sda, %sdb, %cw0, %cw1, %cw2, %cw3, %sc2, %ssk;
     .reg .b32 %cv0, %cv1, %cv2, %cv3, %cv4, %cv5, %cv6, %cv7;
-    .reg .b16 %hb0, %hb1, %hb2, %hb3;
-    .reg .f32 %sc;
+    .reg .b16 %hb0, %hb1, %hsc;
+    .reg .f32 %sc, %kq0, %kq1;
 #endif
 
     // --- who am I ---
@@ -169,6 +171,14 @@ TOKENS_LOADED:
 #define LDQ(kd) add.u32 %x, %z, kd * 2; xor.b32 %x, %x, %l7; shl.b32 %x, %x, 4; add.u32 %x, %x, %y; \
     ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%q_##kd##_0, %q_##kd##_1, %q_##kd##_2, %q_##kd##_3}, [%x];
     REP8(LDQ)
+#if KV_FP8
+    // fp8: the mma runs on f16 (the tiles are f16, see below); Q bf16 -> f16 is exact for |q| in [2^-14, 65504]
+    // (f16 has 3 more mantissa bits; q-normed Q is far inside that range; smaller values lose < 2^-25 absolute)
+#define Q_F16(kd, i) shl.b32 %x, %q_##kd##_##i, 16; and.b32 %y, %q_##kd##_##i, 0xFFFF0000; \
+    cvt.rn.f16x2.f32 %q_##kd##_##i, %y, %x;
+#define Q_F16_KD(kd) Q_F16(kd, 0) Q_F16(kd, 1) Q_F16(kd, 2) Q_F16(kd, 3)
+    REP8(Q_F16_KD)
+#endif
 
     // ldmatrix offsets inside a K/V tile. K (non-trans, B operand like the GEMM's W): key (l&7) + 8(l>>4), chunk
     // 2kd + ((l>>3)&1); V (trans: keys are the k dimension): key (l&7) + 8((l>>3)&1), chunk 2dp + (l>>4).
@@ -334,37 +344,53 @@ KV_READY:
     bar.sync 0;                                  // ... and everyone's part
     shl.b32 %kv0, %it, 6;
 #if KV_FP8
-    // --- fp8: convert the staged tile into the one bf16 K/V buffer (the bf16 path's layout and swizzle), each
-    // value times its row's scale: e4m3x2 -> f16x2 (exact) -> f32, * scale, -> bf16 to nearest ---
+    // --- fp8: convert the staged tile into the one f16 K/V buffer (the bf16 path's layout and swizzle), ~1
+    // instruction per value. K: e4m3x2 -> f16x2 only (exact); its row scale multiplies the scores in f32 instead
+    // (KS_LD), so K keeps its full precision whatever the scale. V: e4m3x2 -> f16x2 times the row's f16 scale
+    // (one rounding to f16, 3 bits finer than the bf16 path's), the scale biased by VS_BIAS = 64: the tile holds
+    // 64 V, O accumulates 64 O, and the row sums l are multiplied by 64 after the loop to match. f16's range then
+    // holds rows of amax 448 * 2^-14 / 64 = 4.2e-4 (the scale is normal) up to 65504 / 64 = 1023; under that the
+    // scale is subnormal (values off by < 448 * 2^-24 / 2 / 64 = 2e-7 absolute: rows that barely move the output,
+    // like an attention sink's near-zero V); over it the biased scale is clamped to 146 (448 * 146 = 65408) so the
+    // values clip to +-1022 instead of overflowing (bf16 models' V stays far below: vLLM's fp8 cache runs them
+    // unscaled, |V| <= 448) ---
     and.b32 %x, %i, 1;
     mad.lo.u32 %y, %x, STAGE_BYTES, %sbase;
     add.u32 %y, %y, STAGE0;                      // this tile's staging stage
     add.u32 %sg8, %y, %so8;
     shl.b32 %x, %key8, 2;
     add.u32 %ssc, %y, %x;
-    add.u32 %ssc, %ssc, 2 * KT8_BYTES;           // &kscale[key8]
+    add.u32 %ssc, %ssc, 2 * KT8_BYTES + SC_BYTES;  // &vscale[key8]
+    shl.b32 %x, %tq, 3;
+    add.u32 %ssk, %y, %x;
+    add.u32 %ssk, %ssk, 2 * KT8_BYTES;           // &kscale[2tq]: the first key of this thread's S fragment
     add.u32 %sk, %sbase, Q_BYTES;
     add.u32 %sv, %sk, KT_BYTES;
     add.u32 %sda, %sk, %bo8a;
     add.u32 %sdb, %sk, %bo8b;
-// 4 e4m3 (w, low byte first) -> 2 bf16x2 words o0 (values 0, 1), o1 (values 2, 3), times %sc
-#define CVT2(w, o0, o1) mov.b32 {%hb0, %hb1}, w; \
-    cvt.rn.f16x2.e4m3x2 %hw, %hb0; mov.b32 {%hb2, %hb3}, %hw; cvt.f32.f16 %e0, %hb2; cvt.f32.f16 %e1, %hb3; \
-    mul.f32 %e0, %e0, %sc; mul.f32 %e1, %e1, %sc; cvt.rn.bf16x2.f32 o0, %e1, %e0; \
-    cvt.rn.f16x2.e4m3x2 %hw, %hb1; mov.b32 {%hb2, %hb3}, %hw; cvt.f32.f16 %e0, %hb2; cvt.f32.f16 %e1, %hb3; \
-    mul.f32 %e0, %e0, %sc; mul.f32 %e1, %e1, %sc; cvt.rn.bf16x2.f32 o1, %e1, %e0;
-// key key8 + 16j of K (kv = 0) or V (kv = 1): 16 e4m3 of chunk c8 -> bf16 chunks 2 c8, 2 c8 + 1
-#define CVT_ROW(kv, j) \
-    ld.shared.v4.b32 {%cw0, %cw1, %cw2, %cw3}, [%sg8 + kv * KT8_BYTES + j * 2048]; \
-    ld.shared.f32 %sc, [%ssc + kv * SC_BYTES + j * 64]; \
-    CVT2(%cw0, %cv0, %cv1) CVT2(%cw1, %cv2, %cv3) CVT2(%cw2, %cv4, %cv5) CVT2(%cw3, %cv6, %cv7) \
-    st.shared.v4.b32 [%sda + kv * KT_BYTES + j * 4096], {%cv0, %cv1, %cv2, %cv3}; \
+    // kscale[t] *= softmax scale (threads 0..63, in place; KS_LD reads it after the barrier below)
+    setp.lt.u32 %p, %t, 64;
+    shl.b32 %x, %t, 2;
+    add.u32 %x, %x, %y;
+    @%p ld.shared.f32 %sc, [%x + 2 * KT8_BYTES];
+    @%p mul.f32 %sc, %sc, %sl2;
+    @%p st.shared.f32 [%x + 2 * KT8_BYTES], %sc;
+// 4 e4m3 (w, low byte first) -> 2 f16x2 words o0 (values 0, 1), o1 (values 2, 3)
+#define CVT4(w, o0, o1) mov.b32 {%hb0, %hb1}, w; cvt.rn.f16x2.e4m3x2 o0, %hb0; cvt.rn.f16x2.e4m3x2 o1, %hb1;
+#define CVT16 CVT4(%cw0, %cv0, %cv1) CVT4(%cw1, %cv2, %cv3) CVT4(%cw2, %cv4, %cv5) CVT4(%cw3, %cv6, %cv7)
+// key key8 + 16j of K (kv = 0) or V (kv = 1): 16 e4m3 of chunk c8 -> f16 chunks 2 c8, 2 c8 + 1
+#define CVT_LD(kv, j) ld.shared.v4.b32 {%cw0, %cw1, %cw2, %cw3}, [%sg8 + kv * KT8_BYTES + j * 2048];
+#define CVT_ST(kv, j) st.shared.v4.b32 [%sda + kv * KT_BYTES + j * 4096], {%cv0, %cv1, %cv2, %cv3}; \
     st.shared.v4.b32 [%sdb + kv * KT_BYTES + j * 4096], {%cv4, %cv5, %cv6, %cv7};
-#define CVT_K(j) CVT_ROW(0, j)
-#define CVT_V(j) CVT_ROW(1, j)
+#define SCL(o) mul.rn.f16x2 o, o, %sc2;
+#define CVT_K(j) CVT_LD(0, j) CVT16 CVT_ST(0, j)
+#define CVT_V(j) CVT_LD(1, j) ld.shared.f32 %sc, [%ssc + j * 64]; mul.f32 %sc, %sc, VS_BIAS; \
+    min.f32 %sc, %sc, 0f43120000; cvt.rn.f16.f32 %hsc, %sc; \
+    mov.b32 %sc2, {%hsc, %hsc}; CVT16 SCL(%cv0) SCL(%cv1) SCL(%cv2) SCL(%cv3) SCL(%cv4) SCL(%cv5) SCL(%cv6) \
+    SCL(%cv7) CVT_ST(1, j)
     REP4(CVT_K)
     REP4(CVT_V)
-    bar.sync 0;                                  // the bf16 tile is complete
+    bar.sync 0;                                  // the f16 tile and the premultiplied K scales are complete
 #else
     and.b32 %x, %i, 1;
     mad.lo.u32 %sk, %x, BUF_BYTES, %sbase;
@@ -378,7 +404,7 @@ KV_READY:
 #define ZERO_S(nt) mov.f32 S(nt, 0), 0f00000000; mov.f32 S(nt, 1), 0f00000000; mov.f32 S(nt, 2), 0f00000000; \
     mov.f32 S(nt, 3), 0f00000000;
     REP8(ZERO_S)
-#define QK_MMA(nt, kd, b0, b1) mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 \
+#define QK_MMA(nt, kd, b0, b1) MMA_OP \
     {S(nt, 0), S(nt, 1), S(nt, 2), S(nt, 3)}, {%q_##kd##_0, %q_##kd##_1, %q_##kd##_2, %q_##kd##_3}, {b0, b1}, \
     {S(nt, 0), S(nt, 1), S(nt, 2), S(nt, 3)};
 #define QK_NP(kd, np, nt0, nt1) ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%kf0, %kf1, %kf2, %kf3}, \
@@ -393,10 +419,10 @@ KV_READY:
     add.u32 %x, %x, %kv0;
     sub.s32 %lim_lo, %rp_lo, %x;
     sub.s32 %lim_hi, %rp_hi, %x;
-#define MASK1(nt, i, lim, off) mul.f32 S(nt, i), S(nt, i), %sl2; setp.ge.s32 %pm, lim, nt * 8 + off; \
+#define MASK1(nt, i, lim, off, ks) mul.f32 S(nt, i), S(nt, i), ks; setp.ge.s32 %pm, lim, nt * 8 + off; \
     selp.f32 S(nt, i), S(nt, i), NEG_INF, %pm;
-#define MASK(nt) MASK1(nt, 0, %lim_lo, 0) MASK1(nt, 1, %lim_lo, 1) MASK1(nt, 2, %lim_hi, 0) \
-    MASK1(nt, 3, %lim_hi, 1) max.f32 %mx_lo, %mx_lo, S(nt, 0); max.f32 %mx_lo, %mx_lo, S(nt, 1); \
+#define MASK(nt) KS_LD(nt) MASK1(nt, 0, %lim_lo, 0, KS0) MASK1(nt, 1, %lim_lo, 1, KS1) \
+    MASK1(nt, 2, %lim_hi, 0, KS0) MASK1(nt, 3, %lim_hi, 1, KS1) max.f32 %mx_lo, %mx_lo, S(nt, 0); max.f32 %mx_lo, %mx_lo, S(nt, 1); \
     max.f32 %mx_hi, %mx_hi, S(nt, 2); max.f32 %mx_hi, %mx_hi, S(nt, 3);
     mov.f32 %mx_lo, NEG_INF;
     mov.f32 %mx_hi, NEG_INF;
@@ -434,17 +460,18 @@ KV_READY:
 #define RESCALE(dt) mul.f32 O(dt, 0), O(dt, 0), %al_lo; mul.f32 O(dt, 1), O(dt, 1), %al_lo; \
     mul.f32 O(dt, 2), O(dt, 2), %al_hi; mul.f32 O(dt, 3), O(dt, 3), %al_hi;
     REP16(RESCALE)
-    // P as bf16 A fragments: key step kk covers key tiles 2kk (a0..a3 = c0c1, c2c3) and 2kk+1 (a4..a7)
-#define PACK(kk, nt0, nt1) cvt.rn.bf16x2.f32 %p_##kk##_0, S(nt0, 1), S(nt0, 0); \
-    cvt.rn.bf16x2.f32 %p_##kk##_1, S(nt0, 3), S(nt0, 2); cvt.rn.bf16x2.f32 %p_##kk##_2, S(nt1, 1), S(nt1, 0); \
-    cvt.rn.bf16x2.f32 %p_##kk##_3, S(nt1, 3), S(nt1, 2);
+    // P as bf16 (fp8: f16, finer in [0, 1]) A fragments: key step kk covers key tiles 2kk (a0..a3 = c0c1, c2c3)
+    // and 2kk+1 (a4..a7)
+#define PACK(kk, nt0, nt1) CVT_P %p_##kk##_0, S(nt0, 1), S(nt0, 0); \
+    CVT_P %p_##kk##_1, S(nt0, 3), S(nt0, 2); CVT_P %p_##kk##_2, S(nt1, 1), S(nt1, 0); \
+    CVT_P %p_##kk##_3, S(nt1, 3), S(nt1, 2);
     PACK(0, 0, 1)
     PACK(1, 2, 3)
     PACK(2, 4, 5)
     PACK(3, 6, 7)
 
     // --- O += P . V: 16 rows x 128 dims per warp; ldmatrix.trans gives V fragments for dim tiles 2dp, 2dp+1 ---
-#define PV_MMA(kk, dt, b0, b1) mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 \
+#define PV_MMA(kk, dt, b0, b1) MMA_OP \
     {O(dt, 0), O(dt, 1), O(dt, 2), O(dt, 3)}, {%p_##kk##_0, %p_##kk##_1, %p_##kk##_2, %p_##kk##_3}, {b0, b1}, \
     {O(dt, 0), O(dt, 1), O(dt, 2), O(dt, 3)};
 #define PV_KK(dp, kk, dt0, dt1) ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%kf0, %kf1, %kf2, %kf3}, \
@@ -462,7 +489,7 @@ KV_READY:
 
 KV_NEXT:
     bar.sync 0;                                  // everyone is done with this buffer before it is refilled
-                                                 // (fp8: the bf16 buffer and this tile's staging stage)
+                                                 // (fp8: the f16 buffer and this tile's staging stage)
     add.u32 %i, %i, 1;
     add.u32 %it, %it, %S;
     setp.lt.u32 %p, %it, %ntiles;
@@ -478,6 +505,10 @@ KV_DONE:
     add.f32 %l_hi, %l_hi, %f;
     shfl.sync.bfly.b32 %f, %l_hi, 2, 31, -1;
     add.f32 %l_hi, %l_hi, %f;
+#if KV_FP8
+    mul.f32 %l_lo, %l_lo, VS_BIAS;               // O holds VS_BIAS times the output (see the tile conversion)
+    mul.f32 %l_hi, %l_hi, VS_BIAS;
+#endif
 
     // --- split keys (cluster of S CTAs along z): every CTA parks its (m, l, O) in its smem (the K/V buffers,
     // free now), the cluster syncs, CTA 0 merges the others' through DSMEM, the cluster syncs again so that no

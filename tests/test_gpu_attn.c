@@ -9,7 +9,8 @@
 // split between the two kernels.
 // FP8 KV cache (e4m3 pools + one f32 scale per (token, kv head) row, attention.ptx's fp8 entry): the same cases with
 // the cache quantised on the host, against an fp64 reference of the dequantised cache (tight: checks the kernel)
-// and of the unquantised one (loose: documents the FP8 error), lengths 1 .. 4095 and 32768; and the fp8 writer
+// and of the unquantised one (loose: documents the FP8 error), lengths 1 .. 4095 and 32768, V amplitudes 2e-4 ..
+// 500 (the entry computes in f16, with a bias on the V scale); and the fp8 writer
 // (qknorm_rope_kv_fp8) byte for byte against a host e4m3 encoder of the bf16 writer's rows, scales exact.
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "gpu_test.h"
@@ -33,6 +34,7 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
 enum { HD = 128, PAGE = 64, SPARE_PAGES = 5 };
 // bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
 #define ATT_TOL 5e-3
+static double v_amp = 1.0;  // amplitude of the random V values (the fp8 V range case varies it)
 
 // A random permutation of the pool's n_pages page ids: its first max_seqs*max_pages entries are the block table
 // [max_seqs][max_pages] (so a slot's pages are scattered over the pool, in no order), the rest spare pages.
@@ -75,14 +77,15 @@ static float e4m3_decode(uint8_t q) {
     return s ? -v : v;
 }
 // One cache row of 128 bf16 as the fp8 writer stores it: scale = amax / 448 (1 if all zero), q = e4m3(x * (1 /
-// scale)); deq (may be NULL) = what attention.ptx's fp8 entry computes from it: bf16(f32(q) * scale).
-static float quant_row(const uint16_t *x, uint8_t *q, uint16_t *deq) {
+// scale)); deq (may be NULL) = the exact dequantised row f32(q) * scale. attention.ptx's fp8 entry computes in f16:
+// K exactly (its scale goes onto the scores in f32), V rounded once to f16 (2^-11 relative, finer than bf16).
+static float quant_row(const uint16_t *x, uint8_t *q, float *deq) {
     float amax = 0;
     for (int c = 0; c < HD; c++) amax = fmaxf(amax, fabsf(bf(x[c])));
     float scale = amax > 0 ? amax / 448.0f : 1.0f, inv = 1.0f / scale;
     for (int c = 0; c < HD; c++) {
         q[c] = e4m3_encode(bf(x[c]) * inv);
-        if (deq) deq[c] = host_f32_to_bf16(e4m3_decode(q[c]) * scale);
+        if (deq) deq[c] = e4m3_decode(q[c]) * scale;
     }
     return scale;
 }
@@ -95,6 +98,7 @@ typedef struct {
     const int *slot, *pos;
     const uint16_t *q, *k, *v;  // q [T][n_head][HD]; the logical caches [slot][n_kv][max_ctx][HD] (the kernel
                                 // reads the same values through pages)
+    const float *kf, *vf;       // if not NULL: f32 caches used instead of k, v (the dequantised fp8 cache)
     float scale;
     double *ref;                // [T][n_head][HD]
 } AttnRef;
@@ -109,7 +113,8 @@ static void attn_ref_one(void *ctx, int64_t i) {
     for (int j = 0; j < n; j++) {
         const uint16_t *k = a->k + base + (size_t)j * HD;
         double d = 0;
-        for (int c = 0; c < HD; c++) d += (double)bf(q[c]) * bf(k[c]);
+        const float *kf = a->kf ? a->kf + base + (size_t)j * HD : NULL;
+        for (int c = 0; c < HD; c++) d += (double)bf(q[c]) * (kf ? kf[c] : bf(k[c]));
         s[j] = d * a->scale;
         if (s[j] > mx) mx = s[j];
     }
@@ -118,7 +123,8 @@ static void attn_ref_one(void *ctx, int64_t i) {
         double p = exp(s[j] - mx);
         sum += p;
         const uint16_t *v = a->v + base + (size_t)j * HD;
-        for (int c = 0; c < HD; c++) o[c] += p * bf(v[c]);
+        const float *vf = a->vf ? a->vf + base + (size_t)j * HD : NULL;
+        for (int c = 0; c < HD; c++) o[c] += p * (vf ? vf[c] : bf(v[c]));
     }
     for (int c = 0; c < HD; c++) a->ref[i * HD + c] = o[c] / sum;
     free(s);
@@ -161,7 +167,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                 size_t o = (((size_t)s * n_kv + h) * max_ctx + p) * HD;
                 for (int c = 0; c < HD; c++) {
                     k[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
-                    v[o + c] = p <= last[s] ? rand_bf16(1.0) : 0x7FC0;
+                    v[o + c] = p <= last[s] ? rand_bf16(v_amp) : 0x7FC0;
                 }
             }
     for (size_t i = 0; i < (size_t)T * n_head * HD; i++) q[i] = rand_bf16(q_amp);
@@ -174,14 +180,14 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
     size_t rows_n = pool_n / HD;
     uint8_t *kp8 = NULL, *vp8 = NULL;
     float *ksc = NULL, *vsc = NULL;
-    uint16_t *kd = NULL, *vd = NULL;
+    float *kd = NULL, *vd = NULL;
     if (kv8) {
         kp8 = xmalloc(pool_n); vp8 = xmalloc(pool_n);
         ksc = xmalloc(rows_n * 4); vsc = xmalloc(rows_n * 4);
         memset(kp8, 0x7F, pool_n); memset(vp8, 0x7F, pool_n);
         for (size_t i = 0; i < rows_n; i++) ksc[i] = vsc[i] = NAN;
-        kd = xmalloc(cache_n * 2); vd = xmalloc(cache_n * 2);
-        memcpy(kd, k, cache_n * 2); memcpy(vd, v, cache_n * 2);  // rows past a slot's data stay NaN
+        kd = xmalloc(cache_n * 4); vd = xmalloc(cache_n * 4);
+        for (size_t i = 0; i < cache_n; i++) kd[i] = vd[i] = NAN;  // rows past a slot's data stay NaN
     }
     for (int s = 0; s < max_seqs; s++)
         for (int h = 0; h < n_kv; h++)
@@ -218,12 +224,12 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
     float scale = 1.0f / sqrtf((float)HD);
     size_t n_out = (size_t)T * n_head * HD;
     double *ref = xmalloc(n_out * sizeof(double));
-    AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, kv8 ? kd : k, kv8 ? vd : v, scale, ref };
+    AttnRef a = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, kd, vd, scale, ref };
     parallel_for((int64_t)T * n_head, attn_ref_one, &a);
     double *ref_q = NULL;  // fp8: the reference of the unquantised cache
     if (kv8) {
         ref_q = xmalloc(n_out * sizeof(double));
-        AttnRef aq = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, scale, ref_q };
+        AttnRef aq = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, NULL, NULL, scale, ref_q };
         parallel_for((int64_t)T * n_head, attn_ref_one, &aq);
     }
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
@@ -462,6 +468,22 @@ static void attn_fp8_32k(void) {
     check8(2, 8, 1, 32768, &p, 1, 0, 2.0, 0, "prefill chunk to 32768");
 }
 
+// V rows far from 1: the fp8 entry's f16 V tile holds value * 64 (scale * 64 rounded to f16, clamped to 146): full
+// f16 precision for row amax in [4.2e-4, 1022]; amplitude 2e-4 has subnormal scales (still within the tolerance),
+// 500 is near the top.
+static void attn_fp8_v_range(void) {
+    NEED_GPU();
+    Chunk c[] = { { 0, 63, 1 }, { 1, 128, 1 }, { 2, 1000, 1 }, { 3, 2, 70 } };
+    static const double amp[] = { 2e-4, 3e-3, 500 };
+    for (int i = 0; i < 3; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "decode + prefill, V amplitude %g", amp[i]);
+        v_amp = amp[i];
+        check8(2, 4, 4, 1024, c, 4, 0, 2.0, i == 0, what);
+    }
+    v_amp = 1.0;
+}
+
 static void attn_fp8_mixed(void) {
     NEED_GPU();
     Chunk c[] = { { 3, 0, 129 }, { 0, 62, 1 }, { 1, 0, 65 }, { 4, 127, 1 }, { 2, 900, 100 }, { 5, 0, 1 } };
@@ -650,6 +672,7 @@ int main(void) {
     RUN(attn_fp8_prefill);
     RUN(attn_fp8_decode);
     RUN(attn_fp8_32k);
+    RUN(attn_fp8_v_range);
     RUN(attn_fp8_mixed);
     RUN(attn_timings);
     gpu_test_end();
