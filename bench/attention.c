@@ -113,7 +113,8 @@ static float e4m3_value(uint8_t q) {
     return s ? -v : v;
 }
 // fp8 cache: the bf16 pool x (on the device, rows of HD) -> e4m3 q + row scales sc (the device quantiser, the same
-// formula as the cache writer), and x on the host replaced by what the kernel makes of it: bf16(e4m3 * scale).
+// formula as the cache writer), and x on the host replaced by the dequantised values rounded to bf16, bf16(e4m3 *
+// scale) (the kernel computes in f16, finer: the difference is far inside TOL).
 static void quantise_pool(Gpu *g, CUdeviceptr q, CUdeviceptr sc, CUdeviceptr dx, uint16_t *x, size_t n) {
     size_t rows = n / HD;
     launch_quant_act_fp8(g, q, sc, dx, (int)rows, HD);
