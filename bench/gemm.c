@@ -607,7 +607,7 @@ static int plan_n, plan_cap;
 // bf16 tiles (launch_gemm_ex order) worth timing at M rows: 16-row tiles read W once per 16 rows, so they stop at
 // M = 256; a tile more than 4x taller than M (at least 16) mostly multiplies padding.
 static int tile_applies(int tile, int M) {
-    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64 };
+    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64 };
     return bm[tile] == 16 ? M <= 256 : bm[tile] <= 4 * (M < 16 ? 16 : M);
 }
 

@@ -9,7 +9,7 @@
 // many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs would not cover the GPU twice (at M = 17-32 two 16-row
 // tiles would read every weight twice: bench/gemm measured 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a
 // 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives every SM
-// work (128x256, then 128x128 from M = 256; 64x128, 64x64 below).
+// work (128x256, then 128x128 from M = 256; 64x128 with two consumers splitting N, 64x64 below).
 // Split-K: the wgmma kernels can split K (launch_gemm_ex splits > 1, or a plan); their partial sums meet in a
 // scratch slab and are added in a fixed order, so results are the same run after run. Off by default (slower in
 // every case measured so far: see wg_splits). The
@@ -35,6 +35,7 @@ static const GemmTile wg_tiles[] = {
     { "gemm_wg", "gemm_wg_128x128", 128, 128, 384, 6 },
     { "gemm_wg", "gemm_wg_64x128", 64, 128, 256, 8 },
     { "gemm_wg", "gemm_wg_64x64", 64, 64, 256, 12 },
+    { "gemm_wg", "gemm_wg_64x128s", 64, 128, 384, 8 },   // two consumers split N (mid M)
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
 // Must match ptx/gemm_fp8.ptx (tiles 0, 1, 4: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices
@@ -46,15 +47,16 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8_dec", "gemm_fp8_tc_16x32", 16, 32, 128, 8 },
     { "gemm_fp8_dec", "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
     { "gemm_fp8", "gemm_fp8_64x256", 64, 256, 384, 4 },
+    { "gemm_fp8", "gemm_fp8_64x128s", 64, 128, 384, 8 },  // two consumers split N (mid M)
 };
-static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4; }
+static int fp8_tile_is_wg(int tile) { return tile < 2 || tile >= 4; }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 5 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 6 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -171,11 +173,14 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
         else {
             // the largest wgmma tile whose tiles give ~every SM one (90%: a 128-tile grid beats 256 smaller tiles
             // on 132 SMs), 128-row tiles only from M = 256 (bench/gemm --sweep on the H200, 8B shapes: 64-row
-            // tiles won below); else the smallest
-            tile = N_GEMM_TILES + N_WG_TILES - 1;
-            for (int i = 0; i < N_WG_TILES; i++) {
-                if (wg_tiles[i].bm == 128 && M < 256) continue;
-                if (10 * cdiv(M, wg_tiles[i].bm) * cdiv(N, wg_tiles[i].bn) >= 9 * sms) { tile = N_GEMM_TILES + i; break; }
+            // tiles won below); else the smallest. 64x128 is the two-consumer form (64x128s): the same tiles with
+            // two wgmma chains per SM instead of one.
+            static const int order[] = { 0, 1, 4, 3 };  // wg_tiles: 128x256, 128x128, 64x128s, 64x64
+            tile = N_GEMM_TILES + 3;
+            for (int j = 0; j < (int)(sizeof order / sizeof order[0]); j++) {
+                const GemmTile *t = &wg_tiles[order[j]];
+                if (t->bm == 128 && M < 256) continue;
+                if (10 * cdiv(M, t->bm) * cdiv(N, t->bn) >= 9 * sms) { tile = N_GEMM_TILES + order[j]; break; }
             }
         }
     }
@@ -207,7 +212,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
     if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 3;
-        else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 1;  // as for bf16
+        else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 5;  // as for bf16 (64x128s)
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (fp8_tile_is_wg(tile)) {

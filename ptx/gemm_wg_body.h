@@ -8,7 +8,8 @@
 //   STAGES   depth of the TMA / mbarrier ring
 //   NSPLIT   optional, 1 (with WN = BN / 2): the two consumers split the tile's columns instead of its rows
 //            (BM = 64, consumer wc owns columns [wc * WN, (wc + 1) * WN)): the FP8 64x256 tile, whose 256 columns
-//            are 128 SwiGLU outputs = one scale block per row, with the per-consumer registers of the 128x128 tile
+//            are 128 SwiGLU outputs = one scale block per row, with the per-consumer registers of the 128x128 tile;
+//            and the 64x128 "s" tiles for mid M (two wgmma chains per SM instead of one)
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
@@ -84,8 +85,8 @@
 #if NJ * 8 != WN || NJM1 + 1 != NJ || (NCONS != 1 && NCONS != 2) || BN % 64 != 0 || BN > 256 || (NSPLIT && NCONS != 2)
 #error "bad gemm_wg configuration"
 #endif
-#if FP8 && WN != 128
-#error "the FP8 tiles need WN = 128: one weight scale block per consumer"
+#if FP8 && WN != 128 && WN != 64
+#error "the FP8 tiles need WN = 64 or 128: one weight scale block per consumer"
 #endif
 #if FP8
 #define MMA_TRANS      // FP8 wgmma has no transpose immediates: both operands are K-major
@@ -199,7 +200,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
 #define SWQ_SCALE(amax, sc, inv) setp.gt.f32 %p, amax, 0f00000000; div.rn.f32 sc, amax, 0f43E00000; \
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
-#define SWQ_TILE ((BN == 256 && !FP8) || NSPLIT)
+#define SWQ_TILE (BN == 256 && (!FP8 || NSPLIT))  // 128 outputs of a row in the tile: mode 5 possible
 #define EPI_ADD(j) COLP(j) \
     @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
