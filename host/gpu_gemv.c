@@ -30,15 +30,13 @@ void launch_gemv_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr W8, CUdev
     static CUfunction fn;
     if (M < 1 || M > GEMV_ROWS_MAX || K <= 0 || K % 128 || N <= 0)
         die("launch_gemv_fp8: bad shape M=%d N=%d K=%d (1 <= M <= %d, K %% 128 == 0)", M, N, K, GEMV_ROWS_MAX);
-    if (mode != GEMM_STORE_F32 && mode != GEMM_ADD_F32 && mode != GEMM_SWIGLU_BF16)
-        die("launch_gemv_fp8: mode %d is not one of store f32, add f32, SwiGLU bf16", mode);
-    if (mode == GEMM_SWIGLU_BF16 && N % (2 * GEMM_GATE_ROWS)) die("launch_gemv_fp8: SwiGLU needs N %% 16 == 0 (N=%d)", N);
+    if (mode != GEMM_STORE_F32 && mode != GEMM_ADD_F32) die("launch_gemv_fp8: mode %d is not store or add f32", mode);
     if ((X | W8) % 16 || sw % 4 || C % 4) die("launch_gemv_fp8: X and W8 must be 16-byte aligned, sw and C 4-byte");
     if (fn_ctx != g->ctx) {
         fn = gpu_kernel(g, "gemv_fp8", "gemv_fp8");
         fn_ctx = g->ctx;
     }
-    unsigned units = (unsigned)(mode == GEMM_SWIGLU_BF16 ? N / 2 : N);
+    unsigned units = (unsigned)N;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
     Dim3 grid = { (units + GEMV_WARPS - 1) / GEMV_WARPS, 1, 1 }, block = { GEMV_THREADS, 1, 1 };
     void *args[] = { &C, &X, &W8, &sw, &uM, &uN, &uK, &umode };

@@ -83,7 +83,10 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready) {
     if (!L->fp8) { launch_gemm(g, C, A, L->w, M, L->N, L->K, mode); return; }
-    if (!a8_ready && M >= 1 && M <= gemv_fp8_max_m()) { launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode); return; }
+    if (!a8_ready && M >= 1 && M <= gemv_fp8_max_m() && (mode == GEMM_STORE_F32 || mode == GEMM_ADD_F32)) {
+        launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode);  // QWEN3_GEMV_MAX_M (off by default)
+        return;
+    }
     if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
     launch_gemm_fp8(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode);
 }
@@ -106,10 +109,6 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
                            int M, int want8, int a8_ready) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
     int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0, sms = g->sm_count > 0 ? g->sm_count : 132;
-    if (L->fp8 && !a8_ready && M >= 1 && M <= gemv_fp8_max_m()) {  // decode: no quantiser (ptx/gemv_fp8.ptx)
-        launch_gemv_fp8(g, a, A, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
-        return 0;
-    }
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
         if (q && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms) {
