@@ -2,7 +2,7 @@
 // runs, ptx/attn_wg.ptx).
 // defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks),
 //          launch_attention_host (prefill runs to the wgmma kernel), launch_attention_runs (the same with an explicit
-//          run threshold), launch_attention_wg (one run)
+//          run threshold), launch_attention_wg (one run), launch_attention_wg_varlen (blocks of many runs)
 //
 // The kernel works on aligned blocks of tb tokens (tb = 64 / G, G = n_head / n_kv: 64 query rows per CTA); a
 // block of one sequence is one unit, a mixed block one unit per token. For small T (decode batches) the grid has one
@@ -12,17 +12,21 @@
 //
 // Prefill runs (issue 6): launch_attention_host also gets the step's slots and positions on the host; every run of
 // at least min_run tokens holding consecutive positions of one slot (a prefill chunk) goes to the wgmma + TMA kernel
-// of ptx/attn_wg.ptx (launch_attention_wg, one launch per run), the tokens between runs to attention.ptx (one launch
-// per stretch; a decode step is one stretch, launched exactly as launch_attention would).
+// of ptx/attn_wg.ptx, the tokens between runs to attention.ptx (one launch per stretch; a decode step is one stretch,
+// launched exactly as launch_attention would). The runs go in ONE launch of the varlen entry (every run's 128-row
+// blocks are work items, passed in the kernel params: no device buffer, nothing to order against the host) or, with
+// QWEN3_ATTN_WG_VARLEN=0 (the default until it is measured on the GPU), one launch per run (launch_attention_wg).
 // FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
 // [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages the e4m3 tiles and
 // converts them to f16 tiles in the bf16 layout (mma in f16). attn_wg.ptx TMAs bf16 pages, so with an FP8 cache every token, prefill
 // runs included, goes to attention.ptx: correct, but prefill attention is slower than with the wgmma kernel.
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
+// QWEN3_ATTN_WG_VARLEN: 1 all runs in one launch (attn_wg_h128[_pipe]_varlen), 0 (default) one launch per run.
 // The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
 // attn_wg's 128-row blocks, and the old kernel packs the G heads of a group into its 64 rows instead.
 #include <stdlib.h>
+#include <string.h>
 #include "gpu_ops.h"
 #include "kv_pages.h"
 #include "util.h"
@@ -93,10 +97,12 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx
 // Must match ptx/attn_wg.ptx: 128 query rows per CTA, 384 threads, Q (32 KB) + `stages` stages of K and V tiles
 // (64 KB each) + 2 mbarriers per stage + 1.
-enum { WG_ROWS = 128, WG_THREADS = 384, WG_BOX = 64, ATT_WG_MIN_RUN = 128, ATT_WG_VARIANTS = 2 };
-static const struct { const char *entry; unsigned stages; } wg_variants[ATT_WG_VARIANTS] = {
-    { "attn_wg_h128", 2 },       // S wgmma, softmax, O wgmma in turn
-    { "attn_wg_h128_pipe", 3 },  // S(it) and O += P(it-1).V(it-1) in flight together (FA3's intra-warpgroup overlap)
+// WG_WORK_MAX: work items per varlen launch (ptx/attn_wg.ptx's WORK_BYTES / 16).
+enum { WG_ROWS = 128, WG_THREADS = 384, WG_BOX = 64, ATT_WG_MIN_RUN = 128, ATT_WG_VARIANTS = 2, WG_WORK_MAX = 224 };
+static const struct { const char *entry, *varlen; unsigned stages; } wg_variants[ATT_WG_VARIANTS] = {
+    { "attn_wg_h128", "attn_wg_h128_varlen", 2 },  // S wgmma, softmax, O wgmma in turn
+    // S(it) and O += P(it-1).V(it-1) in flight together (FA3's intra-warpgroup overlap)
+    { "attn_wg_h128_pipe", "attn_wg_h128_pipe_varlen", 3 },
 };
 
 // One run: tokens 0..n-1 at positions pos0 .. pos0+n-1 of the slot whose block-table row is bt_row (int32
@@ -136,15 +142,90 @@ void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].entry);
 }
 
-// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`; an fp8
-// cache (k_scale != 0) never does (the wgmma kernel reads bf16 pages).
+// A run (launch_attention_runs) or a work item of the varlen entry (a block of up to 128 rows of one run, done as a
+// run of its own): rows row .. row + n - 1 of the step's q and out, positions pos0 .. pos0 + n - 1 of slot. Layout of
+// ptx/attn_wg_body.h's p_work items.
+typedef struct { int32_t row, n, pos0, slot; } AttnWork;
+_Static_assert(sizeof(AttnWork) == 16, "a work item is int32 x 4");
+
+static int cmp_keys_desc(const void *a, const void *b) {  // most keys first (ties: step order)
+    const AttnWork *x = a, *y = b;
+    int kx = x->pos0 + x->n, ky = y->pos0 + y->n;
+    return kx != ky ? (kx < ky ? 1 : -1) : (x->row > y->row) - (x->row < y->row);
+}
+
+// Many runs in one launch (or one per WG_WORK_MAX items): q and out are the whole step's ([T][n_head * 128]); each
+// run is split into blocks of 128 rows, all sorted longest first; block_table is the whole table ([slots][max_pages]).
+static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
+                                       CUdeviceptr v_pool, CUdeviceptr block_table, const AttnWork *runs, int n_runs, int T, int n_head,
+                                       int n_kv, int head_dim, int max_pages, int pool_pages, float scale,
+                                       int variant) {
+    static CUcontext fn_ctx;
+    static CUfunction fn[ATT_WG_VARIANTS];
+    if (variant < 0 || variant >= ATT_WG_VARIANTS) die("launch_attention_wg_varlen: bad variant %d", variant);
+    if (head_dim != ATT_HEAD_DIM) die("launch_attention_wg_varlen: head_dim %d is not supported (only 128)", head_dim);
+    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
+        die("launch_attention_wg_varlen: %d query heads over %d kv heads is not supported", n_head, n_kv);
+    if ((q | k_pool | v_pool) % 16 || out % 4 || block_table % 4)
+        die("launch_attention_wg_varlen: q and the pools must be 16-byte aligned, out and the table 4-byte aligned");
+    if (T <= 0 || pool_pages <= 0 || max_pages <= 0) die("launch_attention_wg_varlen: bad T=%d or pages", T);
+    int n_items = 0;
+    for (int r = 0; r < n_runs; r++) {
+        const AttnWork *w = &runs[r];
+        if (w->n < 0 || w->pos0 < 0 || w->row < 0 || w->slot < 0 || (int64_t)w->row + w->n > T ||
+            (int64_t)w->pos0 + w->n > (int64_t)max_pages * KV_PAGE)
+            die("launch_attention_wg_varlen: bad run row=%d n=%d pos0=%d slot=%d (T %d, max_pages %d)", w->row, w->n,
+                w->pos0, w->slot, T, max_pages);
+        n_items += (w->n + WG_ROWS - 1) / WG_ROWS;
+    }
+    if (n_items == 0) return;
+    if (fn_ctx != g->ctx) {
+        for (int i = 0; i < ATT_WG_VARIANTS; i++) fn[i] = gpu_kernel(g, "attn_wg", wg_variants[i].varlen);
+        fn_ctx = g->ctx;
+    }
+    AttnWork *items = xmalloc((size_t)n_items * sizeof *items);
+    n_items = 0;
+    for (int r = 0; r < n_runs; r++)
+        for (int b = 0; b < runs[r].n; b += WG_ROWS) {
+            int n = runs[r].n - b < WG_ROWS ? runs[r].n - b : WG_ROWS;
+            items[n_items++] = (AttnWork){ runs[r].row + b, n, runs[r].pos0 + b, runs[r].slot };
+        }
+    qsort(items, (size_t)n_items, sizeof *items, cmp_keys_desc);
+    CUtensorMap mq, mk, mv;
+    uint64_t q_cols = (uint64_t)n_head * ATT_HEAD_DIM, pool_rows = (uint64_t)pool_pages * n_kv * KV_PAGE;
+    gpu_tmap_2d(&mq, q, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)T, q_cols, q_cols * 2, WG_ROWS, WG_BOX,
+                CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&mk, k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
+                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&mv, v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
+                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    unsigned upages = (unsigned)max_pages, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
+    unsigned smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
+    AttnWork work[WG_WORK_MAX];  // the param array: its whole size is copied at every launch
+    for (int i0 = 0; i0 < n_items; i0 += WG_WORK_MAX) {
+        int n = n_items - i0 < WG_WORK_MAX ? n_items - i0 : WG_WORK_MAX;
+        memset(work, 0, sizeof work);
+        memcpy(work, items + i0, (size_t)n * sizeof *items);
+        Dim3 grid = { uh, (unsigned)n, 1 }, block = { WG_THREADS, 1, 1 };
+        void *args[] = { &mq, &mk, &mv, &out, &block_table, &upages, &uh, &uG, &scale, work };
+        gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].varlen);
+    }
+    free(items);
+}
+
+// min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`, all in one
+// varlen launch (varlen) or one launch per run; an fp8 cache (k_scale != 0) never does (the wgmma kernel reads bf16
+// pages).
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
-                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant) {
+                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
+                           int varlen) {
     if (k_scale) min_run = 0;
     size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
     int rest = 0;                                 // first token not yet launched
+    AttnWork *runs = NULL;
+    int n_runs = 0;
     for (int t = 0; t < T && min_run > 0;) {
         int e = t + 1;
         while (e < T && h_slot[e] == h_slot[t] && h_pos[e] == h_pos[t] + (e - t)) e++;
@@ -153,13 +234,22 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                 launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
                                  tok_slot + 4 * rest, tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages,
                                  scale);
-            CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
-            launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, bt_row, e - t, h_pos[t], n_head, n_kv,
-                                head_dim, max_pages, pool_pages, scale, variant);
+            if (varlen) {  // at most T / min_run runs
+                if (!runs) runs = xmalloc((size_t)(T / min_run + 1) * sizeof *runs);
+                runs[n_runs++] = (AttnWork){ t, e - t, h_pos[t], h_slot[t] };
+            } else {
+                CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
+                launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, bt_row, e - t, h_pos[t], n_head,
+                                    n_kv, head_dim, max_pages, pool_pages, scale, variant);
+            }
             rest = e;
         }
         t = e;
     }
+    if (n_runs)
+        launch_attention_wg_varlen(g, out, q, k_pool, v_pool, block_table, runs, n_runs, T, n_head, n_kv, head_dim,
+                                   max_pages, pool_pages, scale, variant);
+    free(runs);
     if (T > rest)
         launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
                          tok_slot + 4 * rest, tok_pos + 4 * rest, T - rest, n_head, n_kv, head_dim, max_pages, scale);
@@ -169,14 +259,16 @@ void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale) {
-    static int min_run = -1, variant = 1;
+    static int min_run = -1, variant = 1, varlen = 0;
     if (min_run < 0) {
         const char *env = getenv("QWEN3_ATTN_WG"), *kv = getenv("QWEN3_ATTN_WG_KERNEL");
+        const char *vl = getenv("QWEN3_ATTN_WG_VARLEN");
+        if (vl && *vl) varlen = atoi(vl) != 0;
         min_run = env && *env ? atoi(env) : ATT_WG_MIN_RUN;
         if (min_run == 1 && env && *env) min_run = ATT_WG_MIN_RUN;  // "1" means on, with the default threshold
         if (min_run < 0) min_run = 0;
         if (kv && *kv) variant = atoi(kv) == 0 ? 0 : 1;
     }
     launch_attention_runs(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos,
-                          T, n_head, n_kv, head_dim, max_pages, pool_pages, scale, min_run, variant);
+                          T, n_head, n_kv, head_dim, max_pages, pool_pages, scale, min_run, variant, varlen);
 }

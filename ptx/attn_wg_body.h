@@ -7,12 +7,23 @@
 //            1: FA3's intra-warpgroup overlap: S(it) = Q.K(it)^T and O += P(it-1).V(it-1) are issued together, the
 //               softmax of S(it) runs while the O wgmma is in flight, O is rescaled after it lands. Same registers
 //               (P is the bf16 copy of the previous S), one more stage so that TMA keeps ahead.
+//   VARLEN   0: one run per launch (params n, pos0, bt = the slot's block-table row; CTA y = block of the run);
+//            1: CTA y = work item y of the param array p_work (WORK_BYTES / 16 items of int32 x 4: {first q/out row
+//               in the step, rows 1..128, position of that row, slot}): one block of any run of the step, done
+//               exactly as the one-run kernel does a block (the block's rows as a run of <= 128 from its position);
+//               bt = the whole block table (row slot * max_pages). Rows past the item's are the next run's (or the
+//               map's zero fill past T): computed like the rows past n of the one-run form, never stored.
 // Barriers: full[STAGES] at BAR, empty[STAGES] after them, qfull after those.
 
 #define BAR_OFF (Q_BYTES + STAGES * STAGE_BYTES)
 #define TMA_LOAD cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes
 #define EMPTY_OFF (8 * STAGES)
 #define QBAR_OFF (16 * STAGES)
+#if VARLEN
+#define QROW %qrow                        // the item's first row in the step's q
+#else
+#define QROW %row0                        // the block's first row in the run's q
+#endif
 
 // Every mbarrier wait counts its tries and traps past SPIN_LIMIT (seconds of waiting): a protocol bug (parity,
 // expect_tx bytes) then ends the launch with an error instead of hanging the GPU and every test after it.
@@ -80,11 +91,19 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     .param .align 64 .b8 p_tmV[128],
     .param .u64 p_out,
     .param .u64 p_bt,
+#if VARLEN
+    .param .u32 p_maxp,
+    .param .u32 p_nh,
+    .param .u32 p_G,
+    .param .f32 p_scale,
+    .param .align 16 .b8 p_work[WORK_BYTES])
+#else
     .param .u32 p_n,
     .param .u32 p_pos0,
     .param .u32 p_nh,
     .param .u32 p_G,
     .param .f32 p_scale)
+#endif
     .maxnreg 168
 {
     .reg .pred %p, %pt, %pm, %ptrue, %pfalse, %plane0, %prl, %prh, %plast;
@@ -99,11 +118,23 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     REP16(DECLJ)
     REP8(DECLP)
     .reg .b64 %dq_<8>, %dk_<8>, %dv_<8>;
+#if VARLEN
+    .reg .b32 %qrow, %slot, %maxp;
+#endif
 
     ld.param.u64 %pOut, [p_out];
     ld.param.u64 %pBT, [p_bt];
+#if VARLEN
+    // work item ctaid.y (the host sorted the items by key count, longest first)
+    mov.u32 %t1, %ctaid.y;
+    mov.u64 %ad, p_work;
+    mad.wide.u32 %ad, %t1, 16, %ad;
+    ld.param.v4.u32 {%qrow, %n, %pos0, %slot}, [%ad];
+    ld.param.u32 %maxp, [p_maxp];
+#else
     ld.param.u32 %n, [p_n];
     ld.param.u32 %pos0, [p_pos0];
+#endif
     ld.param.u32 %NH, [p_nh];
     ld.param.u32 %G, [p_G];
     ld.param.f32 %sl2, [p_scale];
@@ -124,10 +155,21 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     mov.u32 %zero, 0;
 
     // --- this CTA's block and head; its last key (the last row's position) fixes the tiles it reads
+#if VARLEN
+    // the item is block 0 of a run of n <= 128 rows: out and the block table move to its first row and slot row
+    mov.u32 %blk, 0;
+    mul.lo.u32 %t1, %qrow, %NH;
+    mul.wide.u32 %ad, %t1, 256;
+    add.s64 %pOut, %pOut, %ad;
+    mul.lo.u32 %t1, %slot, %maxp;
+    mul.wide.u32 %ad, %t1, 4;
+    add.s64 %pBT, %pBT, %ad;
+#else
     mov.u32 %nblk, %nctaid.y;
     mov.u32 %t1, %ctaid.y;
     sub.u32 %blk, %nblk, %t1;
     sub.u32 %blk, %blk, 1;                      // last block first: the CTAs with the most tiles start first
+#endif
     mov.u32 %h, %ctaid.x;                       // heads fastest: a GQA group's heads share K/V tiles in L2
     div.u32 %kvh, %h, %G;
     div.u32 %nkv, %NH, %G;
@@ -159,10 +201,10 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     // Q: the block's 128 rows of head h, two 64-column slabs
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%qbar], Q_BYTES;
     shl.b32 %qc, %h, 7;
-    TMA_LOAD [%sbase], [%tmQ, {%qc, %row0}], [%qbar];
+    TMA_LOAD [%sbase], [%tmQ, {%qc, QROW}], [%qbar];
     add.u32 %qc, %qc, 64;
     add.u32 %t1, %sbase, SLAB;
-    TMA_LOAD [%t1], [%tmQ, {%qc, %row0}], [%qbar];
+    TMA_LOAD [%t1], [%tmQ, {%qc, QROW}], [%qbar];
     mov.u32 %it, 0;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
@@ -326,6 +368,8 @@ EXIT:
 #undef NAME
 #undef STAGES
 #undef PIPE
+#undef VARLEN
+#undef QROW
 #undef BAR_OFF
 #undef EMPTY_OFF
 #undef QBAR_OFF

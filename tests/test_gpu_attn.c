@@ -6,7 +6,9 @@
 // through the wrong table entry fails the test.
 // The wgmma + TMA prefill kernel (ptx/attn_wg.ptx, reached through launch_attention_runs: runs of consecutive
 // positions of one slot) is checked the same way: prefill from zero, continuations, GQA 2/4/5/8, mixed batches
-// split between the two kernels.
+// split between the two kernels; every case both ways: one launch per run and all runs in one launch of the varlen
+// entries (whose output must equal the per-run launch's bit for bit), and a step of many runs of lengths 1 .. 4095
+// (from zero and continuing cached prefixes) with decode tokens between them.
 // FP8 KV cache (e4m3 pools + one f32 scale per (token, kv head) row, attention.ptx's fp8 entry): the same cases with
 // the cache quantised on the host, against an fp64 reference of the dequantised cache (tight: checks the kernel)
 // and of the unquantised one (loose: documents the FP8 error), lengths 1 .. 4095 and 32768, V amplitudes 2e-4 ..
@@ -29,7 +31,8 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
-                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant);
+                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
+                           int varlen);
 
 enum { HD = 128, PAGE = 64, SPARE_PAGES = 5 };
 // bf16 output of an f32 computation on bf16 inputs (P is rounded to bf16 for the P.V product)
@@ -134,9 +137,11 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // checks every output is written and finite, that the row past the output is untouched, and returns the relative
 // error against the fp64 reference. wg_min_run > 0: through launch_attention_runs (runs of at least that many
 // tokens to the wgmma kernel) instead of launch_attention_tb, once per attn_wg variant on the same inputs: err[v]
-// for variant v (WG_VARIANTS of them); otherwise err[0].
-enum { WG_VARIANTS = 2 };
-static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe" };
+// for variant v (WG_VARIANTS of them: v & 1 the kernel, v & 2 all runs in one varlen launch; a varlen output that
+// differs in any bit from the per-run launch's, v - 2, counts as inf); otherwise err[0].
+enum { WG_VARIANTS = 4 };
+static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe", "attn_wg_h128_varlen",
+                                                   "attn_wg_h128_pipe_varlen" };
 // kv8: an fp8 cache (quantised here per row); err[0] is then the error against the reference of the dequantised cache
 // and *loose the error against the unquantised one.
 static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
@@ -233,12 +238,13 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
         parallel_for((int64_t)T * n_head, attn_ref_one, &aq);
     }
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
+    uint16_t *outr[2] = { xmalloc(n_out * 2), xmalloc(n_out * 2) };  // per-run launches' outputs, per kernel
     float *out = xmalloc(n_out * 4);
     for (int var = 0; var < (wg_min_run > 0 ? WG_VARIANTS : 1); var++) {
         gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
         if (wg_min_run > 0)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
-                                  max_pages, n_pages, scale, wg_min_run, var);
+                                  max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
         else
             launch_attention_tb(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
                                 scale, tb, split, kv_split);
@@ -275,10 +281,25 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                    first / (n_head * HD), first / HD % n_head);
         }
         err[var] = stray ? INFINITY : e;
+        if (wg_min_run > 0 && var < 2) memcpy(outr[var], outb, n_out * 2);
+        if (wg_min_run > 0 && var >= 2) {  // same CTAs' work as the per-run launch: the same bits
+            size_t diff = 0, first = 0;
+            for (size_t i = 0; i < n_out; i++)
+                if (outb[i] != outr[var & 1][i] && !(isnan(out[i]) && isnan(bf(outr[var & 1][i])))) {
+                    if (!diff) first = i;
+                    diff++;
+                }
+            if (diff) {
+                printf("  %s: %zu of %zu outputs differ from %s's (first: token %zu head %zu)\n", who, diff, n_out,
+                       wg_names[var & 1], first / (n_head * HD), first / HD % n_head);
+                err[var] = INFINITY;
+            }
+        }
         if (kv8 && loose) *loose = stray ? INFINITY : rel_err(out, ref_q, n_out);
     }
 
     free(slot); free(pos); free(done); free(last); free(k); free(v); free(q); free(outb); free(out); free(ref);
+    free(outr[0]); free(outr[1]);
     free(table); free(kp); free(vp); free(kp8); free(vp8); free(ksc); free(vsc); free(kd); free(vd); free(ref_q);
     if (kv8) { gpu_free(&G, dks); gpu_free(&G, dvs); }
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
@@ -364,7 +385,7 @@ static void check_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *
     run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run, e, 0, NULL);
     for (int v = 0; v < WG_VARIANTS; v++)
         CHECK(e[v] < ATT_TOL, "%s, %s: n_kv %d G %d (runs of >= %d tokens to it): rel err %.3g (tolerance %g; inf = "
-              "a NaN or a stray write, see the lines above)", wg_names[v], what, n_kv, gqa, min_run, e[v], ATT_TOL);
+              "a NaN, a stray write or a varlen output unlike the per-run one, see the lines above)", wg_names[v], what, n_kv, gqa, min_run, e[v], ATT_TOL);
 }
 
 // One sequence from position 0, every length around the 64-key page and 128-row block edges, GQA 2, 4, 8.
@@ -409,6 +430,19 @@ static void attn_wg_mixed(void) {
         check_wg(2, gq[gi], 6, 1280, c, 6, 0, 1.0, 128, "mixed");
         check_wg(2, gq[gi], 6, 1280, c, 6, 1, 1.0, 128, "mixed interleaved");
     }
+}
+
+// Variable-length prefill (issue 6): one step of many runs, lengths around the 128-row blocks, from zero and
+// continuing cached prefixes (starting inside a page and inside a 128-key tile, or on a page edge), decode tokens
+// between them, in one varlen launch (and, for comparison, one launch per run); min_run 1: every token to attn_wg
+// (1-token runs too), 128: the short ones to attention.ptx.
+static void attn_wg_varlen(void) {
+    NEED_GPU();
+    Chunk c[] = { { 0, 0, 4095 }, { 1, 50, 1 }, { 2, 3000, 1000 }, { 3, 0, 1 }, { 4, 700, 300 }, { 5, 64, 129 },
+                  { 6, 0, 128 }, { 7, 1, 1 }, { 8, 129, 127 }, { 9, 4094, 1 }, { 10, 200, 2 } };
+    static const int gq[] = { 2, 4, 8 };
+    for (int gi = 0; gi < 3; gi++) check_wg(1, gq[gi], 11, 4096, c, 11, 0, 2.0, 1, "varlen step, min_run 1");
+    check_wg(1, 4, 11, 4096, c, 11, 0, 1.0, 128, "varlen step, min_run 128");
 }
 
 // --- the fp8 cache (attention.ptx's fp8 entry): tight against the dequantised cache, loose against the unquantised
@@ -611,7 +645,7 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     float scale = 1.0f / sqrtf((float)HD);
 #define LAUNCH() do { if (wg) \
         launch_attention_runs(&G, dout, dq, dk, dv, 0, 0, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD, \
-                              max_pages, n_pages, scale, 128, wg - 1); \
+                              max_pages, n_pages, scale, 128, (wg - 1) & 1, (wg - 1) >> 1); \
     else launch_attention_tb(&G, dout, dq, dk, dv, 0, 0, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages, scale, 0, \
                              -1, kv_split); } while (0)
     LAUNCH();
@@ -668,6 +702,7 @@ int main(void) {
     RUN(attn_wg_prefill_from_zero);
     RUN(attn_wg_continuation);
     RUN(attn_wg_mixed);
+    RUN(attn_wg_varlen);
     RUN(rope_kv_fp8_writer);
     RUN(attn_fp8_prefill);
     RUN(attn_fp8_decode);
