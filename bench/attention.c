@@ -9,6 +9,9 @@
 // prefill too goes there, the wgmma kernel reads bf16 pages): decode bytes = B·C·n_kv·(hd + 4)·2; the checks
 // quantise the cache with the device quantiser (launch_quant_act_fp8: the same formula as the cache writer) and
 // compare against the fp64 reference of the dequantised cache.
+//   prefill-varlen (issue 6): one step of 16 prefill runs (16 slots; 16 x 128 from 0, lengths 128..2048 from 0, 16
+//            chunks of 512 continuing 1536 cached tokens), FLOPs = 4·hd·n_head·Σ_t (pos_t + 1) (causal, per run),
+//            timed with one attn_wg launch per run and with all runs in one varlen launch (attn_wg_h128_pipe).
 //   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
 //             [--seed N] [--tsv FILE]
 #include "../host/gpu_ops.h"
@@ -21,6 +24,13 @@
 #include <time.h>
 
 enum { HD = 128, N_HEAD = 32, N_KV = 8, MAX_RUNS = 200 };
+// host/gpu_attn.c: runs of >= min_run tokens to attn_wg.ptx (variant 1: the overlapped kernel), one launch per run
+// (varlen 0) or all in one (varlen 1); launch_attention_host is this with the engine's settings (environment).
+void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
+                           int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
+                           int varlen);
 #define TOL 2e-2  // bf16 output of f32 math on bf16 inputs (P rounded to bf16 for P·V)
 
 // ---------------------------------------------------------------- the one place that knows the launcher and layout
@@ -66,9 +76,17 @@ typedef struct {
 
 // As the engine launches a prefill step: runs of one sequence's positions go to the wgmma kernel (attn_wg.ptx;
 // QWEN3_ATTN_WG=0 keeps everything on attention.ptx), the rest, and decode, to attention.ptx.
+// wg_varlen >= 0: runs of >= 128 tokens to attn_wg_h128_pipe, one launch per run (0) or one varlen launch (1).
+static int wg_varlen = -1;
 static void attn_launch(Gpu *g, const Attn *a) {
-    launch_attention_host(g, a->out, a->q, a->k, a->v, a->ks, a->vs, a->table, a->slot, a->pos, a->h_slot, a->h_pos,
-                          a->T, a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages, 1.0f / sqrtf((float)HD));
+    if (wg_varlen >= 0)
+        launch_attention_runs(g, a->out, a->q, a->k, a->v, a->ks, a->vs, a->table, a->slot, a->pos, a->h_slot,
+                              a->h_pos, a->T, a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages,
+                              1.0f / sqrtf((float)HD), 128, 1, wg_varlen);
+    else
+        launch_attention_host(g, a->out, a->q, a->k, a->v, a->ks, a->vs, a->table, a->slot, a->pos, a->h_slot,
+                              a->h_pos, a->T, a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages,
+                              1.0f / sqrtf((float)HD));
 }
 
 // ---------------------------------------------------------------- correctness
@@ -208,6 +226,17 @@ static void run_checks(Gpu *g, int long_ones) {
     }
     for (int i = 0; i < 8; i++) { slot[i] = 7 - i; pos[i] = lens[i] - 1; }  // one decode batch, a context each
     check(g, "decode batch, contexts 1..4095", N_HEAD, N_KV, 8, 4096, 8, slot, pos, NULL, 0);
+    // a varlen step: runs of 300, 129, 128, 1000 (continuing 3000 cached), 127 tokens and decode tokens between,
+    // both ways (per-run launches, one varlen launch)
+    static const int vr[][3] = { { 0, 0, 300 }, { 1, 40, 1 }, { 2, 64, 129 }, { 3, 0, 128 }, { 4, 999, 1 },
+                                 { 5, 3000, 1000 }, { 6, 0, 127 }, { 7, 2, 1 } };
+    int T = 0;
+    for (int r = 0; r < 8; r++)
+        for (int i = 0; i < vr[r][2]; i++, T++) { slot[T] = vr[r][0]; pos[T] = vr[r][1] + i; }
+    for (wg_varlen = 0; wg_varlen < 2; wg_varlen++)
+        check(g, wg_varlen ? "varlen step, one launch" : "varlen step, a launch per run", N_HEAD, N_KV, 8, 4096, T,
+              slot, pos, NULL, 0);
+    wg_varlen = -1;
     if (!long_ones) { free(slot); free(pos); return; }
     // prefill of 32768 tokens, one head group (1 kv / 4 q heads): the last 64 rows, row 0 and 64 random rows
     enum { L = 32768 };
@@ -348,6 +377,33 @@ int main(int argc, char **argv) {
         double us = time_attn(&g, L, 1, L, slot, pos, runs, busy, busy_bytes), tf = flops / (us * 1e-6) / 1e12;
         printf("%-11s %-14d %12.1f %12.1f %12.1f %10.1f\n", pk, L, floor_us, us, tf, 100 * floor_us / us);
         if (f) fprintf(f, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, pk, L, us, tf, 100 * floor_us / us);
+    }
+    // varlen prefill steps: 16 runs (slots), one launch per run vs one launch (bf16 cache only: fp8 never reaches
+    // attn_wg)
+    const char *vk = "varlen";
+    if (!kv8) printf("%-11s %-16s %10s %12s %8s %8s %12s %8s %8s\n", vk, "runs", "floor us", "per-run us", "TFLOP/s", "% floor",
+           "one-launch us", "TFLOP/s", "% floor");
+    for (int c = 0; c < (kv8 ? 0 : 3); c++) {
+        static const char *names[] = { "16x128", "16x128..2048", "16x512@1536" };
+        int T = 0, max_ctx = 0;
+        for (int r = 0; r < 16; r++) {  // case 1: lengths 128 (r + 1) in a shuffled order (r * 7 % 16)
+            int n = c == 0 ? 128 : c == 1 ? 128 * (r * 7 % 16 + 1) : 512, p0 = c == 2 ? 1536 : 0;
+            for (int i = 0; i < n; i++, T++) { slot[T] = r; pos[T] = p0 + i; }
+            if (p0 + n > max_ctx) max_ctx = p0 + n;
+        }
+        double keys = 0;
+        for (int t = 0; t < T; t++) keys += pos[t] + 1;
+        double flops = 4.0 * HD * N_HEAD * keys, floor_us = 1e6 * flops / peak, us[2];
+        for (wg_varlen = 0; wg_varlen < 2; wg_varlen++)
+            us[wg_varlen] = time_attn(&g, T, 16, max_ctx, slot, pos, runs, busy, busy_bytes);
+        wg_varlen = -1;
+        printf("%-11s %-16s %10.1f %12.1f %8.1f %8.1f %12.1f %8.1f %8.1f\n", vk, names[c], floor_us, us[0],
+               flops / (us[0] * 1e-6) / 1e12, 100 * floor_us / us[0], us[1], flops / (us[1] * 1e-6) / 1e12,
+               100 * floor_us / us[1]);
+        for (int v = 0; v < 2 && f; v++)
+            fprintf(f, "%s\t%s\t%s\t%s-%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, vk,
+                    v ? "one-launch" : "per-run", names[c], us[v], flops / (us[v] * 1e-6) / 1e12,
+                    100 * floor_us / us[v]);
     }
     static const int Bs[] = { 1, 8, 32, 64, 128, 256, 512 }, Cs[] = { 128, 1024, 4096, 8192, 32768 };
     printf("%-11s %-14s %12s %12s %12s %10s\n", dk, "B x C", "floor us", "time us", "GB/s", "% copy bw");
