@@ -29,12 +29,15 @@ int main(int argc, char **argv) {
     const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = "";
     int pp = 512, tg = 128, reps = 3;
     double bw = 0, peak = 989e12;
+    GpuOpts gpu;
+    char err[256];
+    if (gpu_opts_from_env(&gpu, err, sizeof err)) die("bench_e2e: %s", err);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-m") && v) path = argv[++i];
         else if (!strcmp(a, "--backend") && v) backend = argv[++i];
-        else if (!strcmp(a, "--dtype") && v) { if (parse_dtype_opt(argv[++i])) return 1; }
-        else if (!strcmp(a, "--kv-dtype") && v) { if (parse_kv_dtype_opt(argv[++i])) return 1; }
+        else if (!strcmp(a, "--dtype") && v) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_weights)) return 1; }
+        else if (!strcmp(a, "--kv-dtype") && v) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_kv)) return 1; }
         else if (!strcmp(a, "--pp") && v) pp = atoi(argv[++i]);
         else if (!strcmp(a, "--tg") && v) tg = atoi(argv[++i]);
         else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
@@ -47,13 +50,12 @@ int main(int argc, char **argv) {
     if (!path) die("bench_e2e: -m MODEL is required");
     if (reps < 1 || reps > 64) die("--reps must be 1..64");
     Qwen3Model m;
-    char err[256];
     if (qwen3_load(&m, path, err, sizeof err)) die("%s", err);
     const Qwen3Config *c = &m.cfg;
     int max_ctx = pp + tg + 8;
     if (bw == 0 && strcmp(backend, "cpu")) bw = measure_copy_bw();
     if (bw == 0) bw = 3.0e12;  // the H100's measured copy, when nothing better is known
-    Engine *e = !strcmp(backend, "cpu") ? cpu_engine_create(&m, 1, max_ctx) : gpu_engine_create(&m, 1, max_ctx, err, sizeof err);
+    Engine *e = !strcmp(backend, "cpu") ? cpu_engine_create(&m, 1, max_ctx) : gpu_engine_create(&m, 1, max_ctx, &gpu, err, sizeof err);
     if (!e) die("no %s engine: %s", backend, err);
 
     // --- the two numbers: bytes of weights read per decode step (bf16 on the GPU), FLOPs per token

@@ -310,7 +310,7 @@ int main(int argc, char **argv) {
     Engine *e = NULL;
     char err[256] = "";
     for (; !e && want >= 1; want /= 2)  // halved until it fits
-        e = cpu ? cpu_engine_create(&m, want, ctx) : gpu_engine_create(&m, want, ctx, err, sizeof err);
+        e = cpu ? cpu_engine_create(&m, want, ctx) : gpu_engine_create(&m, want, ctx, NULL, err, sizeof err);
     if (!e) die("throughput: no engine: %s", err);
     printf("engine %s: %d slots x %d tokens", e->name, e->max_seqs, e->max_ctx);
     if (e->free_pages) printf(", KV pool %d pages = %d tokens", e->n_pages, e->n_pages * KV_PAGE);

@@ -144,6 +144,9 @@ static void on_step(void *user, const BatchStats *st) { progress(user, st, 0); }
 int cmd_batch(int argc, char **argv) {
     const char *model = NULL, *in_path = NULL, *out_path = NULL, *backend = "auto";
     int max_seqs = 0, ctx_opt = 4096, think = 1, shard_i = 0, shard_n = 1, budget = 512;
+    GpuOpts gpu;
+    char why_env[160];
+    if (gpu_opts_from_env(&gpu, why_env, sizeof why_env)) { fprintf(stderr, "qwen3-ptx: %s\n", why_env); return 1; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define IS(x) (!strcmp(a, x))
@@ -155,8 +158,8 @@ int cmd_batch(int argc, char **argv) {
         if (IS("-m") || IS("--model")) model = v;
         else if (IS("-i") || IS("--input")) in_path = v;
         else if (IS("-o") || IS("--output")) out_path = v;
-        else if (IS("--dtype")) { if (parse_dtype_opt(v)) return 1; }
-        else if (IS("--kv-dtype")) { if (parse_kv_dtype_opt(v)) return 1; }
+        else if (IS("--dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_weights)) return 1; }
+        else if (IS("--kv-dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_kv)) return 1; }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) {
                 fprintf(stderr, "qwen3-ptx: --backend: '%s' (auto, gpu or cpu)\n", v);
@@ -267,12 +270,13 @@ int cmd_batch(int argc, char **argv) {
     if (n_reqs && !sink.write_failed) {
         if (!strcmp(backend, "auto")) {
             char why[256] = "";
-            e = gpu_engine_create(&m, max_seqs ? max_seqs : 256, ctx, why, sizeof why);
+            e = gpu_engine_create(&m, max_seqs ? max_seqs : 256, ctx, &gpu, why, sizeof why);
             if (!e) {
                 fprintf(stderr, "qwen3-ptx: no usable GPU (%s), using the CPU reference\n", why);
                 e = cpu_engine_create(&m, max_seqs ? max_seqs : 4, ctx);
             }
-        } else e = engine_open(&m, backend, max_seqs ? max_seqs : !strcmp(backend, "gpu") ? 256 : 4, ctx, err, sizeof err);
+        } else e = engine_open(&m, backend, max_seqs ? max_seqs : !strcmp(backend, "gpu") ? 256 : 4, ctx, &gpu, err,
+                               sizeof err);
         if (!e) die("%s", err[0] ? err : "cannot create the engine");
         engine_name = e->name;
 

@@ -76,7 +76,7 @@ int cmd_chat(int argc, char **argv) {
     Qwen3Model m;
     Tokenizer *tok;
     int ctx = gen_open_model(o.model, o.ctx, &m, &tok);
-    Engine *e = engine_open(&m, o.backend, 1, ctx, err, sizeof err);
+    Engine *e = engine_open(&m, o.backend, 1, ctx, &o.gpu, err, sizeof err);
     if (!e) die("%s", err);
 
     int tty_in = isatty(0), tty_out = isatty(1);

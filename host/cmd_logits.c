@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Weak: the binary links (and says so) before the GPU backend exists.
-extern Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen)
-    __attribute__((weak));
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -40,14 +37,17 @@ int cmd_logits(int argc, char **argv) {
     const char *model = NULL, *backend = "cpu", *ids_str = NULL, *out = NULL;
     int n_random = 0, chunk = 0;
     uint64_t seed = 1;
+    GpuOpts gpu;
+    char why_env[160];
+    if (gpu_opts_from_env(&gpu, why_env, sizeof why_env)) { fprintf(stderr, "qwen3-ptx: logits: %s\n", why_env); return 1; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "-m") && has) model = argv[++i];
         else if (!strcmp(a, "--backend") && has) backend = argv[++i];
-        else if (!strcmp(a, "--dtype") && has) { if (parse_dtype_opt(argv[++i])) return 1; }
-        else if (!strcmp(a, "--kv-dtype") && has) { if (parse_kv_dtype_opt(argv[++i])) return 1; }
+        else if (!strcmp(a, "--dtype") && has) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_weights)) return 1; }
+        else if (!strcmp(a, "--kv-dtype") && has) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_kv)) return 1; }
         else if (!strcmp(a, "--ids") && has) ids_str = argv[++i];
         else if (!strcmp(a, "--random") && has) n_random = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && has) seed = strtoull(argv[++i], NULL, 10);
@@ -80,8 +80,7 @@ int cmd_logits(int argc, char **argv) {
     Engine *e = NULL;
     if (!strcmp(backend, "cpu")) e = cpu_engine_create(m, 1, T);
     else if (!strcmp(backend, "gpu")) {
-        if (!gpu_engine_create) { fprintf(stderr, "qwen3-ptx: logits: no GPU backend in this build\n"); return 1; }
-        e = gpu_engine_create(m, 1, T, err, sizeof err);
+        e = gpu_engine_create(m, 1, T, &gpu, err, sizeof err);
         if (!e) { fprintf(stderr, "qwen3-ptx: logits: no GPU backend: %s\n", err); return 1; }
     } else { fprintf(stderr, "qwen3-ptx: logits: unknown backend '%s' (cpu, gpu)\n", backend); return 1; }
     if (!e) { fprintf(stderr, "qwen3-ptx: logits: cannot create the %s engine\n", backend); return 1; }

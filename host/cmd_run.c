@@ -68,7 +68,7 @@ int cmd_run(int argc, char **argv) {
     if (n_ids == 0) die("the prompt is empty");
     if (n_ids >= ctx) die("the prompt is %d tokens but the context holds %d (raise -c, up to %d)", n_ids, ctx, m.cfg.ctx_len);
 
-    Engine *e = engine_open(&m, o.backend, 1, ctx, err, sizeof err);
+    Engine *e = engine_open(&m, o.backend, 1, ctx, &o.gpu, err, sizeof err);
     if (!e) die("%s", err);
 
     // --- generate, streaming to stdout; Ctrl-C stops early and still prints the summary ---

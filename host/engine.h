@@ -61,7 +61,14 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
 // GPU (PTX) backend; returns NULL with a reason in err when no usable GPU is present. The pool: kv_bytes of
 // device memory (QWEN3_KV_MEM=GB when 0), else 90% of what is free after the weights and activations, capped at
 // what max_seqs x max_ctx tokens need.
-Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen);
+// o: the formats chosen at start-up (NULL: gpu_opts_from_env's).
+typedef struct {
+    int fp8_weights;  // linear layers in e4m3 with 128x128 block scales (--dtype fp8), else bf16
+    int fp8_kv;       // KV cache in e4m3 with an f32 scale per (token, kv head) row (--kv-dtype fp8), else bf16
+} GpuOpts;
+// The defaults: QWEN3_DTYPE and QWEN3_KV_DTYPE (bf16 | fp8; unset = bf16). -1 with a reason on another value.
+int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen);
+Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, const GpuOpts *o, char *err, size_t errlen);
 // n_pages > 0 wins over kv_bytes > 0, which wins over the default.
 Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, int n_pages, size_t kv_bytes,
-                               char *err, size_t errlen);
+                               const GpuOpts *o, char *err, size_t errlen);

@@ -274,14 +274,15 @@ int gen_open_model(const char *path, int ctx_opt, Qwen3Model *m, Tokenizer **tok
     return m->cfg.ctx_len > 0 && (ctx_opt == 0 || ctx_opt > m->cfg.ctx_len) ? m->cfg.ctx_len : ctx_opt;
 }
 
-Engine *engine_open(const Qwen3Model *m, const char *backend, int max_seqs, int max_ctx, char *err, size_t errlen) {
+Engine *engine_open(const Qwen3Model *m, const char *backend, int max_seqs, int max_ctx, const GpuOpts *gpu, char *err,
+                    size_t errlen) {
     if (!strcmp(backend, "cpu")) return cpu_engine_create(m, max_seqs, max_ctx);
     if (strcmp(backend, "gpu") && strcmp(backend, "auto")) {
         snprintf(err, errlen, "unknown backend '%s' (auto, gpu or cpu)", backend);
         return NULL;
     }
     char why[256] = "";
-    Engine *e = gpu_engine_create(m, max_seqs, max_ctx, why, sizeof why);
+    Engine *e = gpu_engine_create(m, max_seqs, max_ctx, gpu, why, sizeof why);
     if (e) return e;
     if (!strcmp(backend, "gpu")) {
         snprintf(err, errlen, "no usable GPU (%s)", why);
@@ -366,6 +367,8 @@ int gen_cli_parse(GenCli *o, int argc, char **argv, int is_chat) {
     o->think = 1;
     o->backend = "auto";
     o->sp = sampler_defaults();
+    char why[160];
+    if (gpu_opts_from_env(&o->gpu, why, sizeof why)) return bad("%s", why);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define IS(x) (!strcmp(a, x))
@@ -390,8 +393,8 @@ int gen_cli_parse(GenCli *o, int argc, char **argv, int is_chat) {
         else if (IS("--repeat-last-n")) rc = parse_int(a, v, -1, 1 << 30, &o->sp.repeat_last_n);
         else if (IS("--presence-penalty")) rc = parse_float(a, v, -1e9, 1e9, &o->sp.presence_penalty);
         else if (IS("--frequency-penalty")) rc = parse_float(a, v, -1e9, 1e9, &o->sp.frequency_penalty);
-        else if (IS("--dtype")) { if (parse_dtype_opt(v)) return -1; }
-        else if (IS("--kv-dtype")) { if (parse_kv_dtype_opt(v)) return -1; }
+        else if (IS("--dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_weights)) return -1; }
+        else if (IS("--kv-dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_kv)) return -1; }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) return bad("--backend: '%s' (auto, gpu or cpu)", v);
             o->backend = v;

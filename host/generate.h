@@ -82,7 +82,8 @@ int  utf8_valid(const char *s, size_t n);  // 1 when s[0, n) is well-formed UTF-
 // ---------------------------------------------------------------- backends and shared options
 // backend "gpu", "cpu" or "auto" (the GPU engine, else the CPU reference with a one-line notice on stderr).
 // Returns NULL with err set when the asked-for backend cannot start.
-Engine *engine_open(const Qwen3Model *m, const char *backend, int max_seqs, int max_ctx, char *err, size_t errlen);
+Engine *engine_open(const Qwen3Model *m, const char *backend, int max_seqs, int max_ctx, const GpuOpts *gpu, char *err,
+                    size_t errlen);
 // Opens a Qwen3 GGUF and its tokenizer for a command (dies with a one-line error) and returns the context to use:
 // ctx_opt (-c), 0 or more than the model's meaning the model's context length.
 int gen_open_model(const char *path, int ctx_opt, Qwen3Model *m, Tokenizer **tok);
@@ -95,6 +96,7 @@ typedef struct {
     int raw;             // --raw: no chat template, the prompt as plain text
     int seed_given;
     SamplerParams sp;
+    GpuOpts gpu;         // --dtype, --kv-dtype (defaults: QWEN3_DTYPE, QWEN3_KV_DTYPE)
 } GenCli;
 // Parses the options of `run` (is_chat 0) or `chat` (1). Returns 0 to go on, 1 after printing --help, -1 after
 // printing an error.

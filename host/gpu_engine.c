@@ -1,7 +1,7 @@
-// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16 or block-scaled FP8 (QWEN3_DTYPE, set
-// by --dtype), a paged KV cache (one pool of
-// 64-token pages per layer shared by all sequences, kv_pages.h), and a forward step that is a straight list of
-// PTX kernel launches per layer (the launchers are in gpu_ops.h).
+// gpu_engine.c — the GPU backend of engine.h: weights uploaded once as BF16 or block-scaled FP8 (GpuOpts, from
+// --dtype or QWEN3_DTYPE), a paged KV cache (one pool of 64-token pages per layer shared by all sequences,
+// kv_pages.h; bf16 or e4m3 + row scales: --kv-dtype), and a forward step that is a straight list of PTX kernel
+// launches per layer (the launchers are in gpu_ops.h).
 //
 // One step takes T tokens from any mix of sequences (a prefill chunk, or one decode token per sequence): token t
 // is at position tok_pos[t] of slot tok_slot[t]; its K/V go to page block_table[slot][pos / 64]. Pages are taken
@@ -57,7 +57,7 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
-    int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (QWEN3_KV_DTYPE=fp8, --kv-dtype)
+    int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
@@ -525,12 +525,31 @@ static size_t max_weight(const Qwen3Config *c) {  // of the fp8 layers (the head
 }
 
 
-Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, char *err, size_t errlen) {
-    return gpu_engine_create_pool(m, max_seqs, max_ctx, 0, 0, err, errlen);
+int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen) {
+    static const char *const names[2] = { "QWEN3_DTYPE", "QWEN3_KV_DTYPE" };
+    int *fields[2] = { &o->fp8_weights, &o->fp8_kv };
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v && strcmp(v, "bf16") && strcmp(v, "fp8")) {
+            snprintf(err, errlen, "%s='%s' (bf16 or fp8)", names[i], v);
+            return -1;
+        }
+        *fields[i] = v && !strcmp(v, "fp8");
+    }
+    return 0;
+}
+
+Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, const GpuOpts *o, char *err, size_t errlen) {
+    return gpu_engine_create_pool(m, max_seqs, max_ctx, 0, 0, o, err, errlen);
 }
 
 Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, int n_pages, size_t kv_bytes,
-                               char *err, size_t errlen) {
+                               const GpuOpts *o, char *err, size_t errlen) {
+    GpuOpts env;
+    if (!o) {
+        if (gpu_opts_from_env(&env, err, errlen)) return NULL;
+        o = &env;
+    }
     GpuEngine *e = xcalloc(1, sizeof *e);
     if (gpu_init(&e->g, err, errlen)) { free(e); return NULL; }
     const Qwen3Config *c = &m->cfg;
@@ -539,18 +558,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     int hd = c->head_dim;
     GpuArena count = { 0 };
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
-    const char *dtype = getenv("QWEN3_DTYPE");
-    if (dtype && strcmp(dtype, "bf16") && strcmp(dtype, "fp8")) {
-        snprintf(err, errlen, "unknown dtype '%s' (bf16 or fp8)", dtype);
-        goto fail;
-    }
-    e->fp8 = dtype && !strcmp(dtype, "fp8");
-    const char *kv_dtype = getenv("QWEN3_KV_DTYPE");
-    if (kv_dtype && strcmp(kv_dtype, "bf16") && strcmp(kv_dtype, "fp8")) {
-        snprintf(err, errlen, "unknown KV cache dtype '%s' (bf16 or fp8)", kv_dtype);
-        goto fail;
-    }
-    e->kv_fp8 = kv_dtype && !strcmp(kv_dtype, "fp8");
+    e->fp8 = o->fp8_weights;
+    e->kv_fp8 = o->fp8_kv;
     const char *plan = getenv("QWEN3_GEMM_PLAN");  // tile choices measured by bench/gemm --sweep on this card
     if (plan && *plan) {
         char why_plan[256];

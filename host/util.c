@@ -165,21 +165,12 @@ void sb_printf(StrBuf *b, const char *fmt, ...) {
     free(big);
 }
 
-int parse_dtype_opt(const char *v) {
+int parse_dtype_opt(const char *opt, const char *v, int *fp8) {
     if (strcmp(v, "bf16") && strcmp(v, "fp8")) {
-        fprintf(stderr, "qwen3-ptx: --dtype: '%s' (bf16 or fp8)\n", v);
+        fprintf(stderr, "qwen3-ptx: %s: '%s' (bf16 or fp8)\n", opt, v);
         return -1;
     }
-    setenv("QWEN3_DTYPE", v, 1);
-    return 0;
-}
-
-int parse_kv_dtype_opt(const char *v) {
-    if (strcmp(v, "bf16") && strcmp(v, "fp8")) {
-        fprintf(stderr, "qwen3-ptx: --kv-dtype: '%s' (bf16 or fp8)\n", v);
-        return -1;
-    }
-    setenv("QWEN3_KV_DTYPE", v, 1);
+    *fp8 = !strcmp(v, "fp8");
     return 0;
 }
 

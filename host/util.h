@@ -34,12 +34,9 @@ void sb_add(StrBuf *b, const char *s, size_t n);
 void sb_adds(StrBuf *b, const char *s);  // strlen(s) bytes
 void sb_printf(StrBuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
-// --dtype bf16|fp8: the GPU engine's weight format for the linear layers, handed to it as QWEN3_DTYPE (the engine
-// reads it at creation). Prints a one-line error and returns -1 on any other value.
-int parse_dtype_opt(const char *v);
-// --kv-dtype bf16|fp8: the GPU engine's KV cache, bf16 or e4m3 with one f32 scale per (token, kv head) row, handed
-// to it as QWEN3_KV_DTYPE the same way.
-int parse_kv_dtype_opt(const char *v);
+// --dtype / --kv-dtype bf16|fp8 (the GPU engine's GpuOpts, engine.h): *fp8 = 1 for fp8, 0 for bf16. Prints a
+// one-line error naming opt and returns -1 on any other value.
+int parse_dtype_opt(const char *opt, const char *v, int *fp8);
 
 // The tree's commit for result files: $QWEN3_COMMIT if set (a copy of the tree without its history, e.g. on the
 // device machine), else `git describe --always --dirty=+wip`, else "?".

@@ -54,7 +54,7 @@ static int setup(void) {
     if (kv8) { tol_cpu = KV8_TOL; tol_gpu = KV8_GPU_TOL; }
     char err[256];
     if (qwen3_load(&model, path, err, sizeof err)) { snprintf(why, sizeof why, "%s", err); return -1; }
-    gpu = gpu_engine_create_pool(&model, E2E_SEQS, 1024, E2E_PAGES, 0, err, sizeof err);
+    gpu = gpu_engine_create_pool(&model, E2E_SEQS, 1024, E2E_PAGES, 0, NULL, err, sizeof err);
     if (!gpu) { snprintf(why, sizeof why, "no GPU: %s", err); return -1; }
     cpu = cpu_engine_create(&model, E2E_SEQS, 1024);
     printf("model %s: %d layers, dim %d, vocab %d; GPU KV cache %s\n", path, model.cfg.n_layer, model.cfg.dim,
