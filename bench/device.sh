@@ -120,6 +120,18 @@ if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma 
             -i /tmp/san-req.jsonl -o /tmp/san-res.jsonl --max-seqs 4 > "$LOG/sanwg-batch-$tool.log" 2>&1
         say "sanwg $tool batch rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-batch-$tool.log" | tr '\n' ' ') $(wc -l < /tmp/san-res.jsonl) lines"
     done
+    # the session-3 GEMM tiles, which the tiny model's shapes never pick on their own: a plan forces them for
+    # M >= 17 (bf16 64x128s on qkv, 128x256 on gate_up; fp8 64x128s on qkv and o, 64x256 on gate_up (SwiGLU))
+    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)  # a plan loads only on its own card
+    printf '%s\n' "qwen3-gemm-plan 1 card=\"$card\" date=-" 'bf16 1024 256 17 inf 8 1' 'bf16 1536 256 17 inf 4 1' \
+        'fp8 1024 256 17 inf 5 1' 'fp8 256 512 17 inf 5 1' 'fp8 1536 256 17 inf 4 1' > /tmp/san-plan.txt
+    for dt in bf16 fp8; do
+        for tool in memcheck racecheck; do
+            QWEN3_GEMM_PLAN=/tmp/san-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx \
+                logits -m "$f" --backend gpu --dtype $dt --random 300 --seed 6 -o /tmp/san.f32 > "$LOG/sanwg-$tool-$dt-plan.log" 2>&1
+            say "sanwg $tool $dt logits(300) forced new tiles rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-$tool-$dt-plan.log" | tr '\n' ' ')"
+        done
+    done
     # the FP8 KV cache (qknorm_rope_kv_fp8, attention_gqa_h128_fp8 for prefill and decode): logits and batch
     for tool in memcheck racecheck; do
         timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
