@@ -683,6 +683,13 @@ static void attn_timings(void) {
     time_attn("prefill 16384 (8B heads)", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 0);
     time_attn("prefill 16384 attn_wg_h128", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 1);
     time_attn("prefill 16384 attn_wg_h128_pipe", LL, slot, pos, 1, LL, 4.0 * 32 * HD * keys16, kv16 + qo16, 0, 2);
+    // a varlen prefill step: 16 runs of 512 tokens from 0 (16 slots), one launch per run vs one varlen launch
+    for (int i = 0; i < 16 * 512; i++) { slot[i] = i / 512; pos[i] = i % 512; }
+    double keys_v = 16.0 * 512 * 513 / 2, qo_v = 2.0 * 16 * 512 * 32 * HD * 2, kv_v = 2.0 * 16 * 512 * 8 * HD * 2;
+    time_attn("16x512 pipe, a launch per run", 16 * 512, slot, pos, 16, 512, 4.0 * 32 * HD * keys_v, kv_v + qo_v, 0,
+              2);
+    time_attn("16x512 pipe, one varlen launch", 16 * 512, slot, pos, 16, 512, 4.0 * 32 * HD * keys_v,
+              kv_v + qo_v, 0, 4);
     for (int i = 0; i < B; i++) { slot[i] = i; pos[i] = L - 1; }
     double kvbytes = (double)B * 8 * L * HD * 2 * 2;
     time_attn("decode 32 seqs x 4096 (8B)", B, slot, pos, B, L, 4.0 * B * 32 * HD * L, kvbytes, 0, 0);
