@@ -443,6 +443,11 @@ static void attn_wg_varlen(void) {
     static const int gq[] = { 2, 4, 8 };
     for (int gi = 0; gi < 3; gi++) check_wg(1, gq[gi], 11, 4096, c, 11, 0, 2.0, 1, "varlen step, min_run 1");
     check_wg(1, 4, 11, 4096, c, 11, 0, 1.0, 128, "varlen step, min_run 128");
+    // more work items than one launch takes (224): 260 one-token runs (decode tokens, min_run 1) and a run of 200
+    Chunk d[261];
+    for (int i = 0; i < 260; i++) d[i] = (Chunk){ i, i * 37 % 256, 1 };
+    d[260] = (Chunk){ 260, 50, 200 };
+    check_wg(1, 4, 261, 256, d, 261, 0, 1.0, 1, "varlen, 261 runs (262 items: two launches)");
 }
 
 // --- the fp8 cache (attention.ptx's fp8 entry): tight against the dequantised cache, loose against the unquantised
