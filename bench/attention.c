@@ -381,8 +381,9 @@ int main(int argc, char **argv) {
     // varlen prefill steps: 16 runs (slots), one launch per run vs one launch (bf16 cache only: fp8 never reaches
     // attn_wg)
     const char *vk = "varlen";
-    if (!kv8) printf("%-11s %-16s %10s %12s %8s %8s %12s %8s %8s\n", vk, "runs", "floor us", "per-run us", "TFLOP/s", "% floor",
-           "one-launch us", "TFLOP/s", "% floor");
+    if (!kv8)
+        printf("%-11s %-16s %10s %12s %8s %8s %12s %8s %8s\n", vk, "runs", "floor us", "per-run us", "TFLOP/s",
+               "% floor", "one-launch us", "TFLOP/s", "% floor");
     for (int c = 0; c < (kv8 ? 0 : 3); c++) {
         static const char *names[] = { "16x128", "16x128..2048", "16x512@1536" };
         int T = 0, max_ctx = 0;

@@ -157,9 +157,9 @@ static int cmp_keys_desc(const void *a, const void *b) {  // most keys first (ti
 // Many runs in one launch (or one per WG_WORK_MAX items): q and out are the whole step's ([T][n_head * 128]); each
 // run is split into blocks of 128 rows, all sorted longest first; block_table is the whole table ([slots][max_pages]).
 static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
-                                       CUdeviceptr v_pool, CUdeviceptr block_table, const AttnWork *runs, int n_runs, int T, int n_head,
-                                       int n_kv, int head_dim, int max_pages, int pool_pages, float scale,
-                                       int variant) {
+                                       CUdeviceptr v_pool, CUdeviceptr block_table, const AttnWork *runs, int n_runs,
+                                       int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
+                                       float scale, int variant) {
     static CUcontext fn_ctx;
     static CUfunction fn[ATT_WG_VARIANTS];
     if (variant < 0 || variant >= ATT_WG_VARIANTS) die("launch_attention_wg_varlen: bad variant %d", variant);

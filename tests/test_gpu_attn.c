@@ -385,7 +385,8 @@ static void check_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *
     run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, 0, -1, 0, q_amp, min_run, e, 0, NULL);
     for (int v = 0; v < WG_VARIANTS; v++)
         CHECK(e[v] < ATT_TOL, "%s, %s: n_kv %d G %d (runs of >= %d tokens to it): rel err %.3g (tolerance %g; inf = "
-              "a NaN, a stray write or a varlen output unlike the per-run one, see the lines above)", wg_names[v], what, n_kv, gqa, min_run, e[v], ATT_TOL);
+              "a NaN, a stray write or a varlen output unlike the per-run one, see the lines above)", wg_names[v],
+              what, n_kv, gqa, min_run, e[v], ATT_TOL);
 }
 
 // One sequence from position 0, every length around the 64-key page and 128-row block edges, GQA 2, 4, 8.
