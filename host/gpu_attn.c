@@ -15,14 +15,16 @@
 // of ptx/attn_wg.ptx, the tokens between runs to attention.ptx (one launch per stretch; a decode step is one stretch,
 // launched exactly as launch_attention would). The runs go in ONE launch of the varlen entry (every run's 128-row
 // blocks are work items, passed in the kernel params: no device buffer, nothing to order against the host) or, with
-// QWEN3_ATTN_WG_VARLEN=0 (the default until it is measured on the GPU), one launch per run (launch_attention_wg).
+// QWEN3_ATTN_WG_VARLEN=0, one launch per run (launch_attention_wg).
 // FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
 // [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages the e4m3 tiles and
-// converts them to f16 tiles in the bf16 layout (mma in f16). attn_wg.ptx TMAs bf16 pages, so with an FP8 cache every token, prefill
-// runs included, goes to attention.ptx: correct, but prefill attention is slower than with the wgmma kernel.
+// converts them to f16 tiles in the bf16 layout (mma in f16). attn_wg.ptx TMAs bf16 pages, so with an FP8 cache
+// every token, prefill runs included, goes to attention.ptx: correct, but prefill attention is slower than with the
+// wgmma kernel.
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
-// QWEN3_ATTN_WG_VARLEN: 1 all runs in one launch (attn_wg_h128[_pipe]_varlen), 0 (default) one launch per run.
+// QWEN3_ATTN_WG_VARLEN: 1 (default: tested on an H100, e317482) all runs in one launch (attn_wg_h128[_pipe]_varlen),
+// 0 one launch per run.
 // The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
 // attn_wg's 128-row blocks, and the old kernel packs the G heads of a group into its 64 rows instead.
 #include <stdlib.h>
@@ -259,7 +261,7 @@ void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale) {
-    static int min_run = -1, variant = 1, varlen = 0;
+    static int min_run = -1, variant = 1, varlen = 1;
     if (min_run < 0) {
         const char *env = getenv("QWEN3_ATTN_WG"), *kv = getenv("QWEN3_ATTN_WG_KERNEL");
         const char *vl = getenv("QWEN3_ATTN_WG_VARLEN");
