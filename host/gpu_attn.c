@@ -107,41 +107,62 @@ static const struct { const char *entry, *varlen; unsigned stages; } wg_variants
     { "attn_wg_h128_pipe", "attn_wg_h128_pipe_varlen", 3 },
 };
 
+// What both attn_wg launchers share. wg_check: the shape and alignment checks (who: the launcher's name).
+// wg_setup: the entry of the variant (varlen or per-run), the three TMA maps (q viewed as [q_rows][n_head * 128],
+// the pools as [pool_pages * n_kv * 64][128]) and the dynamic shared memory.
+static void wg_check(const char *who, int variant, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
+                     CUdeviceptr v_pool, CUdeviceptr bt, int n_head, int n_kv, int head_dim, int max_pages,
+                     int pool_pages) {
+    if (variant < 0 || variant >= ATT_WG_VARIANTS) die("%s: bad variant %d", who, variant);
+    if (head_dim != ATT_HEAD_DIM) die("%s: head_dim %d is not supported (only 128)", who, head_dim);
+    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
+        die("%s: %d query heads over %d kv heads is not supported", who, n_head, n_kv);
+    if (pool_pages <= 0 || max_pages <= 0) die("%s: bad max_pages %d or pool_pages %d", who, max_pages, pool_pages);
+    if ((q | k_pool | v_pool) % 16 || out % 4 || bt % 4)
+        die("%s: q and the pools must be 16-byte aligned, out and the block table 4-byte aligned", who);
+}
+
+static CUfunction wg_setup(Gpu *g, int varlen, int variant, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           int q_rows, int n_head, int n_kv, int pool_pages, CUtensorMap map[3], unsigned *smem) {
+    static CUcontext fn_ctx;
+    static CUfunction fn[2][ATT_WG_VARIANTS];
+    if (fn_ctx != g->ctx) {
+        for (int i = 0; i < ATT_WG_VARIANTS; i++) {
+            fn[0][i] = gpu_kernel(g, "attn_wg", wg_variants[i].entry);
+            fn[1][i] = gpu_kernel(g, "attn_wg", wg_variants[i].varlen);
+        }
+        fn_ctx = g->ctx;
+    }
+    uint64_t q_cols = (uint64_t)n_head * ATT_HEAD_DIM, pool_rows = (uint64_t)pool_pages * n_kv * KV_PAGE;
+    gpu_tmap_2d(&map[0], q, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)q_rows, q_cols, q_cols * 2, WG_ROWS, WG_BOX,
+                CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&map[1], k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
+                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&map[2], v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
+                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    *smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
+    return fn[varlen != 0][variant];
+}
+
 // One run: tokens 0..n-1 at positions pos0 .. pos0+n-1 of the slot whose block-table row is bt_row (int32
 // [max_pages]); q and out already point at the run's first token. pool_pages: pages in each pool (scratch included):
 // the TMA maps cover the whole pool. variant: 0 attn_wg_h128, 1 attn_wg_h128_pipe.
 void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                          CUdeviceptr bt_row, int n, int pos0, int n_head, int n_kv, int head_dim, int max_pages,
                          int pool_pages, float scale, int variant) {
-    static CUcontext fn_ctx;
-    static CUfunction fn[ATT_WG_VARIANTS];
-    if (variant < 0 || variant >= ATT_WG_VARIANTS) die("launch_attention_wg: bad variant %d", variant);
-    if (head_dim != ATT_HEAD_DIM) die("launch_attention_wg: head_dim %d is not supported (only 128)", head_dim);
-    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
-        die("launch_attention_wg: %d query heads over %d kv heads is not supported", n_head, n_kv);
-    if (n < 0 || pos0 < 0 || pool_pages <= 0 || max_pages <= 0 || (int64_t)pos0 + n > (int64_t)max_pages * KV_PAGE)
+    wg_check("launch_attention_wg", variant, out, q, k_pool, v_pool, bt_row, n_head, n_kv, head_dim, max_pages,
+             pool_pages);
+    if (n < 0 || pos0 < 0 || (int64_t)pos0 + n > (int64_t)max_pages * KV_PAGE)
         die("launch_attention_wg: bad run n=%d pos0=%d (max_pages %d, pool_pages %d)", n, pos0, max_pages, pool_pages);
-    if ((q | k_pool | v_pool) % 16 || out % 4 || bt_row % 4)
-        die("launch_attention_wg: q and the pools must be 16-byte aligned, out and the block table 4-byte aligned");
     if (n == 0) return;
-    if (fn_ctx != g->ctx) {
-        for (int i = 0; i < ATT_WG_VARIANTS; i++) fn[i] = gpu_kernel(g, "attn_wg", wg_variants[i].entry);
-        fn_ctx = g->ctx;
-    }
-    CUtensorMap mq, mk, mv;
-    uint64_t q_cols = (uint64_t)n_head * ATT_HEAD_DIM, pool_rows = (uint64_t)pool_pages * n_kv * KV_PAGE;
-    gpu_tmap_2d(&mq, q, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)n, q_cols, q_cols * 2, WG_ROWS, WG_BOX,
-                CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&mk, k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
-                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&mv, v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
-                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
-    unsigned un = (unsigned)n, upos0 = (unsigned)pos0, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
     if ((n + WG_ROWS - 1) / WG_ROWS > 65535) die("launch_attention_wg: a run of %d tokens is too long", n);
+    CUtensorMap m[3];
+    unsigned smem;
+    CUfunction fn = wg_setup(g, 0, variant, q, k_pool, v_pool, n, n_head, n_kv, pool_pages, m, &smem);
+    unsigned un = (unsigned)n, upos0 = (unsigned)pos0, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
     Dim3 grid = { uh, (un + WG_ROWS - 1) / WG_ROWS, 1 }, block = { WG_THREADS, 1, 1 };
-    void *args[] = { &mq, &mk, &mv, &out, &bt_row, &un, &upos0, &uh, &uG, &scale };
-    unsigned smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
-    gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].entry);
+    void *args[] = { &m[0], &m[1], &m[2], &out, &bt_row, &un, &upos0, &uh, &uG, &scale };
+    gpu_launch(g, fn, grid, block, smem, NULL, args, wg_variants[variant].entry);
 }
 
 // A run (launch_attention_runs) or a work item of the varlen entry (a block of up to 128 rows of one run, done as a
@@ -162,15 +183,9 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
                                        CUdeviceptr v_pool, CUdeviceptr block_table, const AttnWork *runs, int n_runs,
                                        int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
                                        float scale, int variant) {
-    static CUcontext fn_ctx;
-    static CUfunction fn[ATT_WG_VARIANTS];
-    if (variant < 0 || variant >= ATT_WG_VARIANTS) die("launch_attention_wg_varlen: bad variant %d", variant);
-    if (head_dim != ATT_HEAD_DIM) die("launch_attention_wg_varlen: head_dim %d is not supported (only 128)", head_dim);
-    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
-        die("launch_attention_wg_varlen: %d query heads over %d kv heads is not supported", n_head, n_kv);
-    if ((q | k_pool | v_pool) % 16 || out % 4 || block_table % 4)
-        die("launch_attention_wg_varlen: q and the pools must be 16-byte aligned, out and the table 4-byte aligned");
-    if (T <= 0 || pool_pages <= 0 || max_pages <= 0) die("launch_attention_wg_varlen: bad T=%d or pages", T);
+    wg_check("launch_attention_wg_varlen", variant, out, q, k_pool, v_pool, block_table, n_head, n_kv, head_dim,
+             max_pages, pool_pages);
+    if (T <= 0) die("launch_attention_wg_varlen: bad T=%d", T);
     int n_items = 0;
     for (int r = 0; r < n_runs; r++) {
         const AttnWork *w = &runs[r];
@@ -181,10 +196,6 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
         n_items += (w->n + WG_ROWS - 1) / WG_ROWS;
     }
     if (n_items == 0) return;
-    if (fn_ctx != g->ctx) {
-        for (int i = 0; i < ATT_WG_VARIANTS; i++) fn[i] = gpu_kernel(g, "attn_wg", wg_variants[i].varlen);
-        fn_ctx = g->ctx;
-    }
     AttnWork *items = xmalloc((size_t)n_items * sizeof *items);
     n_items = 0;
     for (int r = 0; r < n_runs; r++)
@@ -193,24 +204,18 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
             items[n_items++] = (AttnWork){ runs[r].row + b, n, runs[r].pos0 + b, runs[r].slot };
         }
     qsort(items, (size_t)n_items, sizeof *items, cmp_keys_desc);
-    CUtensorMap mq, mk, mv;
-    uint64_t q_cols = (uint64_t)n_head * ATT_HEAD_DIM, pool_rows = (uint64_t)pool_pages * n_kv * KV_PAGE;
-    gpu_tmap_2d(&mq, q, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)T, q_cols, q_cols * 2, WG_ROWS, WG_BOX,
-                CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&mk, k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
-                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&mv, v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
-                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    CUtensorMap m[3];
+    unsigned smem;
+    CUfunction fn = wg_setup(g, 1, variant, q, k_pool, v_pool, T, n_head, n_kv, pool_pages, m, &smem);
     unsigned upages = (unsigned)max_pages, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
-    unsigned smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
     AttnWork work[WG_WORK_MAX];  // the param array: its whole size is copied at every launch
     for (int i0 = 0; i0 < n_items; i0 += WG_WORK_MAX) {
         int n = n_items - i0 < WG_WORK_MAX ? n_items - i0 : WG_WORK_MAX;
         memset(work, 0, sizeof work);
         memcpy(work, items + i0, (size_t)n * sizeof *items);
         Dim3 grid = { uh, (unsigned)n, 1 }, block = { WG_THREADS, 1, 1 };
-        void *args[] = { &mq, &mk, &mv, &out, &block_table, &upages, &uh, &uG, &scale, work };
-        gpu_launch(g, fn[variant], grid, block, smem, NULL, args, wg_variants[variant].varlen);
+        void *args[] = { &m[0], &m[1], &m[2], &out, &block_table, &upages, &uh, &uG, &scale, work };
+        gpu_launch(g, fn, grid, block, smem, NULL, args, wg_variants[variant].varlen);
     }
     free(items);
 }
