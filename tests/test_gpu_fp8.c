@@ -146,25 +146,43 @@ static void ref8_row(void *ctx, int64_t r) {
     }
 }
 
+// Fresh activations for a GEMM check: X bf16 [M][K] random (dx), quantised on the GPU (da8, dsa), and on the host
+// the sampled rows (all when M <= 64, else 24: the first two, two near the end, the rest random) dequantised in fp64
+// (af [nrows][K]), the inputs the GEMM really multiplies.
+typedef struct { CUdeviceptr dx, da8, dsa; int *rows, nrows; double *af; } QuantIn;
+static QuantIn quant_in(int M, int K) {
+    int KB = K / 128;
+    QuantIn in = { gpu_alloc(&G, (size_t)M * K * 2), gpu_alloc(&G, (size_t)M * K), gpu_alloc(&G, (size_t)M * KB * 4),
+                   NULL, M <= 64 ? M : 24, NULL };
+    uint16_t *x = xmalloc((size_t)M * K * 2);
+    rand_rows_bf16(x, M, K, 0);
+    gpu_upload(&G, in.dx, x, (size_t)M * K * 2);
+    launch_quant_act_fp8(&G, in.da8, in.dsa, in.dx, M, K);
+    uint8_t *q = xmalloc((size_t)M * K);
+    float *sa = xmalloc((size_t)M * KB * 4);
+    gpu_download(&G, q, in.da8, (size_t)M * K);
+    gpu_download(&G, sa, in.dsa, (size_t)M * KB * 4);
+    in.rows = xmalloc(in.nrows * sizeof(int));
+    for (int i = 0; i < in.nrows; i++)
+        in.rows[i] = M <= 64 ? i : i < 2 ? i : i < 4 ? M - 5 + i : (int)(rng_uniform(&rng) * M);
+    in.af = xmalloc((size_t)in.nrows * K * 8);
+    for (int i = 0; i < in.nrows; i++)
+        for (int k = 0; k < K; k++)
+            in.af[(size_t)i * K + k] = e4m3_decode(q[(size_t)in.rows[i] * K + k]) * sa[in.rows[i] * KB + k / 128];
+    free(x); free(q); free(sa);
+    return in;
+}
+static void quant_in_free(QuantIn *in) {
+    gpu_free(&G, in->dx); gpu_free(&G, in->da8); gpu_free(&G, in->dsa);
+    free(in->rows); free(in->af);
+}
+
 // One GEMM: fresh activations quantised on the GPU, output poisoned (or a random residual for add mode); returns
 // the relative error against the fp64 product of the dequantised inputs (all rows when M <= 64, else 24 of them).
 static double check_fp8(const Fp8Weight *w, int M, int mode, int tile) {
-    int N = w->N, K = w->K, KB = K / 128;
-    uint16_t *x = xmalloc((size_t)M * K * 2);
-    rand_rows_bf16(x, M, K, 0);
-    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2), da = gpu_alloc(&G, (size_t)M * K), dsa = gpu_alloc(&G, (size_t)M * KB * 4);
-    gpu_upload(&G, dx, x, (size_t)M * K * 2);
-    launch_quant_act_fp8(&G, da, dsa, dx, M, K);
-    uint8_t *q = xmalloc((size_t)M * K);
-    float *sa = xmalloc((size_t)M * KB * 4);
-    gpu_download(&G, q, da, (size_t)M * K);
-    gpu_download(&G, sa, dsa, (size_t)M * KB * 4);
-    int nrows = M <= 64 ? M : 24, *rows = xmalloc(nrows * sizeof(int));
-    for (int i = 0; i < nrows; i++) rows[i] = M <= 64 ? i : i < 2 ? i : i < 4 ? M - 5 + i : (int)(rng_uniform(&rng) * M);
-    double *af = xmalloc((size_t)nrows * K * 8);
-    for (int i = 0; i < nrows; i++)
-        for (int k = 0; k < K; k++)
-            af[(size_t)i * K + k] = e4m3_decode(q[(size_t)rows[i] * K + k]) * sa[rows[i] * KB + k / 128];
+    int N = w->N, K = w->K;
+    QuantIn in = quant_in(M, K);
+    int nrows = in.nrows, *rows = in.rows;
     size_t esz = mode == GEMM_STORE_BF16 ? 2 : 4;
     CUdeviceptr dc = gpu_alloc(&G, (size_t)M * N * esz);
     float *c0 = NULL, *c0r = NULL;
@@ -177,7 +195,7 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile) {
     } else {
         gpu_fill_u32(&G, dc, 0x7FC07FC0u, (size_t)M * N * esz / 4);
     }
-    launch_gemm_fp8_ex(&G, dc, da, dsa, w->w8, w->sw, M, N, K, mode, tile);
+    launch_gemm_fp8_ex(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile);
     float *c = xmalloc((size_t)M * N * 4);
     if (mode == GEMM_STORE_BF16) {
         uint16_t *cb = xmalloc((size_t)M * N * 2);
@@ -195,15 +213,16 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile) {
                tile, nonfinite, (size_t)M * N);
     } else {
         double *ref = xmalloc((size_t)nrows * N * 8);
-        Ref8 j = { af, w->wf, c0r, ref, N, K };
+        Ref8 j = { in.af, w->wf, c0r, ref, N, K };
         parallel_for(nrows, ref8_row, &j);
         float *got = xmalloc((size_t)nrows * N * 4);
         for (int i = 0; i < nrows; i++) memcpy(got + (size_t)i * N, c + (size_t)rows[i] * N, (size_t)N * 4);
         err = rel_err(got, ref, (size_t)nrows * N);
         free(ref); free(got);
     }
-    free(x); free(q); free(sa); free(rows); free(af); free(c); free(c0); free(c0r);
-    gpu_free(&G, dx); gpu_free(&G, da); gpu_free(&G, dsa); gpu_free(&G, dc);
+    free(c); free(c0); free(c0r);
+    quant_in_free(&in);
+    gpu_free(&G, dc);
     return err;
 }
 
@@ -217,17 +236,6 @@ static const char *mname[] = { "f32", "bf16", "add" };
 // host memory -> bf16 -> interleaved in 8-row blocks -> 128 x 128 block-quantised); wf: the dequantised interleaved
 // weight as the kernels see it. The interleave itself is checked against the host rows (within e4m3's rounding).
 typedef struct { int F, K; GpuLinear L; double *wf; } Gated8;
-static GGUFTensor bf16_tensor(const char *name, const uint16_t *data, int rows, int K) {
-    GGUFTensor t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.name, sizeof t.name, "%s", name);
-    t.type = GGML_TYPE_BF16;
-    t.n_dims = 2;
-    t.ne[0] = K; t.ne[1] = rows; t.ne[2] = t.ne[3] = 1;
-    t.nbytes = (uint64_t)rows * K * 2;
-    t.data = data;
-    return t;
-}
 // interleaved row of output feature j's gate (up: + GEMM_GATE_ROWS)
 static int gate_row(int j) { return 2 * GEMM_GATE_ROWS * (j / GEMM_GATE_ROWS) + j % GEMM_GATE_ROWS; }
 static Gated8 gated8_new(int F, int K) {
@@ -236,7 +244,8 @@ static Gated8 gated8_new(int F, int K) {
                  xmalloc((size_t)N * K * 8) };
     uint16_t *h = xmalloc((size_t)N * K * 2);  // gate rows then up rows
     for (size_t i = 0; i < (size_t)N * K; i++) h[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));
-    GGUFTensor tg = bf16_tensor("gate", h, F, K), tu = bf16_tensor("up", h + (size_t)F * K, F, K);
+    GGUFTensor tg = host_tensor("gate", GGML_TYPE_BF16, h, F, K);
+    GGUFTensor tu = host_tensor("up", GGML_TYPE_BF16, h + (size_t)F * K, F, K);
     CUdeviceptr tmp = gpu_alloc(&G, (size_t)N * K * 2);
     gpu_linear_upload_gated(&G, &w.L, &tg, &tu, tmp, 1);
     uint8_t *q = xmalloc((size_t)N * K);
@@ -276,28 +285,15 @@ static void swi_ref8_row(void *ctx, int64_t r) {
 // the input, and may answer in FP8: *fp8 = 1, e4m3 + scales in a's buffer, read back as e4m3 * scale); relative
 // error against fp64 over the same dequantised inputs (all rows when M <= 64, else 24).
 static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
-    int F = w->F, K = w->K, KB = K / 128;
-    uint16_t *x = xmalloc((size_t)M * K * 2);
-    rand_rows_bf16(x, M, K, 0);
-    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2), da8 = gpu_alloc(&G, (size_t)M * K), dsa = gpu_alloc(&G, (size_t)M * KB * 4);
+    int F = w->F, K = w->K;
+    QuantIn in = quant_in(M, K);
+    int nrows = in.nrows, *rows = in.rows;
     CUdeviceptr dout = gpu_alloc(&G, (size_t)M * F * 2);
-    gpu_upload(&G, dx, x, (size_t)M * K * 2);
-    launch_quant_act_fp8(&G, da8, dsa, dx, M, K);
-    uint8_t *q = xmalloc((size_t)M * K);
-    float *sa = xmalloc((size_t)M * KB * 4);
-    gpu_download(&G, q, da8, (size_t)M * K);
-    gpu_download(&G, sa, dsa, (size_t)M * KB * 4);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)M * F / 2);
     int ready = 0;
-    if (tile < 0) ready = launch_linear_swiglu(&G, &w->L, dout, dx, da8, dsa, M, 1);
-    else launch_gemm_fp8_ex(&G, dout, da8, dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile);
+    if (tile < 0) ready = launch_linear_swiglu(&G, &w->L, dout, in.dx, in.da8, in.dsa, M, 1);
+    else launch_gemm_fp8_ex(&G, dout, in.da8, in.dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile);
     *fp8 = ready;
-    int nrows = M <= 64 ? M : 24, *rows = xmalloc(nrows * sizeof(int));
-    for (int i = 0; i < nrows; i++) rows[i] = M <= 64 ? i : i < 2 ? i : i < 4 ? M - 5 + i : (int)(rng_uniform(&rng) * M);
-    double *af = xmalloc((size_t)nrows * K * 8);
-    for (int i = 0; i < nrows; i++)
-        for (int k = 0; k < K; k++)
-            af[(size_t)i * K + k] = e4m3_decode(q[(size_t)rows[i] * K + k]) * sa[rows[i] * KB + k / 128];
     uint16_t *ob = xmalloc((size_t)M * F * 2);
     gpu_download(&G, ob, dout, (size_t)M * F * 2);
     float *val = xmalloc((size_t)M * F * 4);
@@ -316,7 +312,7 @@ static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
                nonfinite, (size_t)M * F);
     } else {
         double *ref = xmalloc((size_t)nrows * F * 8);
-        SwiRef8 j = { af, w->wf, ref, F, K };
+        SwiRef8 j = { in.af, w->wf, ref, F, K };
         parallel_for(nrows, swi_ref8_row, &j);
         float *got = xmalloc((size_t)nrows * F * 4);
         for (int i = 0; i < nrows; i++)
@@ -324,8 +320,9 @@ static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
         err = rel_err(got, ref, (size_t)nrows * F);
         free(ref); free(got);
     }
-    free(x); free(q); free(sa); free(rows); free(af); free(ob); free(val);
-    gpu_free(&G, dx); gpu_free(&G, da8); gpu_free(&G, dsa); gpu_free(&G, dout);
+    free(ob); free(val);
+    quant_in_free(&in);
+    gpu_free(&G, dout);
     return err;
 }
 
@@ -379,18 +376,11 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
             launch_gemm_swiglu_fp8(&G, q1, s1, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, 0);
-            uint8_t *b0 = xmalloc((size_t)M * F), *b1 = xmalloc((size_t)M * F);
-            float *f0 = xmalloc((size_t)M * FB * 4), *f1 = xmalloc((size_t)M * FB * 4);
-            gpu_download(&G, b0, q0, (size_t)M * F);
-            gpu_download(&G, b1, q1, (size_t)M * F);
-            gpu_download(&G, f0, s0, (size_t)M * FB * 4);
-            gpu_download(&G, f1, s1, (size_t)M * FB * 4);
-            size_t bad = 0, bad_s = 0;
-            for (size_t k = 0; k < (size_t)M * F; k++) bad += b0[k] != b1[k] || b1[k] == 0x7F;
-            for (size_t k = 0; k < (size_t)M * FB; k++) bad_s += memcmp(&f0[k], &f1[k], 4) != 0 || !isfinite(f1[k]);
+            size_t bad, bad_s;
+            fp8_out_diff(q0, s0, q1, s1, M, F, 1, &bad, &bad_s);
             CHECK(bad == 0 && bad_s == 0, "FP8 SwiGLU FP8 out M=%d F=%d K=%d: %zu bytes, %zu scales differ from "
                   "quant_act_fp8", M, F, K, bad, bad_s);
-            free(x); free(b0); free(b1); free(f0); free(f1);
+            free(x);
             CUdeviceptr bufs[] = { dx, da8, dsa, da, q0, s0, q1, s1 };
             for (int k = 0; k < 8; k++) gpu_free(&G, bufs[k]);
         }

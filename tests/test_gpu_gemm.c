@@ -26,6 +26,18 @@ static Weight weight_new(int N, int K) {
 static void weight_free(Weight *w) { free(w->h); free(w->f); gpu_free(&G, w->d); }
 
 // fp64 reference for the checked rows, in parallel over rows x column blocks
+// The rows a check compares with the fp64 reference: all of them up to 16, else the first two, the last two and 12
+// drawn at random. Returns how many.
+static int sample_rows(int M, int rows[16]) {
+    int n = 0;
+    if (M <= 16) for (int r = 0; r < M; r++) rows[n++] = r;
+    else {
+        rows[n++] = 0; rows[n++] = 1; rows[n++] = M - 2; rows[n++] = M - 1;
+        while (n < 16) rows[n++] = 2 + (int)(rng_uniform(&rng) * (M - 4));
+    }
+    return n;
+}
+
 typedef struct { const float *A, *W; const float *C0; double *ref; const int *rows; int nrows, N, K; } RefJob;
 static void ref_job(void *ctx, int64_t i) {
     const RefJob *j = ctx;
@@ -81,12 +93,7 @@ static double check_gemm(const Weight *w, int M, int mode, int tile, int splits)
         printf("  M=%d N=%d K=%d mode %d tile %d: %zu of %zu elements not written or not finite\n", M, N, K, mode,
                tile, bad, (size_t)M * N);
     } else {
-        int rows[16], nrows = 0;
-        if (M <= 16) for (int r = 0; r < M; r++) rows[nrows++] = r;
-        else {
-            rows[nrows++] = 0; rows[nrows++] = 1; rows[nrows++] = M - 2; rows[nrows++] = M - 1;
-            while (nrows < 16) rows[nrows++] = 2 + (int)(rng_uniform(&rng) * (M - 4));
-        }
+        int rows[16], nrows = sample_rows(M, rows);
         double *ref = xmalloc((size_t)nrows * N * sizeof(double));
         RefJob job = { Af, w->f, C0, ref, rows, nrows, N, K };
         parallel_for((int64_t)nrows * ((N + 255) / 256), ref_job, &job);
@@ -168,18 +175,6 @@ static void gemm_each_tile_and_split(void) {
 }
 
 // ---------------------------------------------------------------- SwiGLU epilogue (gate/up interleaved at load)
-// A GGUF tensor over host memory: the loader's view of a file's [rows][K] tensor.
-static GGUFTensor host_tensor(const char *name, uint32_t type, const void *data, int rows, int K) {
-    GGUFTensor t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.name, sizeof t.name, "%s", name);
-    t.type = type;
-    t.n_dims = 2;
-    t.ne[0] = K; t.ne[1] = rows; t.ne[2] = t.ne[3] = 1;
-    t.nbytes = (uint64_t)rows * K * (type == GGML_TYPE_F32 ? 4 : 2);
-    t.data = data;
-    return t;
-}
 
 // The gate/up pair [F][K] each (host copies as float, bf16-exact), uploaded through gpu_linear_upload_gated (gate
 // as an F32 tensor, up as BF16: two dequantisers, one interleave), so the check covers the load path too.
@@ -233,12 +228,7 @@ static double check_swiglu(const Gated *w, int M, int tile, CUdeviceptr *dA_out,
         printf("  SwiGLU M=%d F=%d K=%d tile %d: %zu of %zu outputs not written or not finite\n", M, F, K, tile, bad,
                (size_t)M * F);
     } else {
-        int rows[16], nrows = 0;
-        if (M <= 16) for (int r = 0; r < M; r++) rows[nrows++] = r;
-        else {
-            rows[nrows++] = 0; rows[nrows++] = 1; rows[nrows++] = M - 2; rows[nrows++] = M - 1;
-            while (nrows < 16) rows[nrows++] = 2 + (int)(rng_uniform(&rng) * (M - 4));
-        }
+        int rows[16], nrows = sample_rows(M, rows);
         double *ref = xmalloc((size_t)nrows * F * sizeof(double));
         SwiRef job = { Af, w, ref, rows, nrows };
         parallel_for((int64_t)nrows * ((F + 127) / 128), swi_ref_job, &job);
@@ -301,18 +291,10 @@ static void gemm_swiglu_fp8_out(void) {
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
             launch_gemm_swiglu_fp8(&G, q1, s1, dA, 0, w.L.w, 0, M, 2 * F, K, 1);
-            uint8_t *b0 = xmalloc((size_t)M * F), *b1 = xmalloc((size_t)M * F);
-            float *f0 = xmalloc((size_t)M * FB * 4), *f1 = xmalloc((size_t)M * FB * 4);
-            gpu_download(&G, b0, q0, (size_t)M * F);
-            gpu_download(&G, b1, q1, (size_t)M * F);
-            gpu_download(&G, f0, s0, (size_t)M * FB * 4);
-            gpu_download(&G, f1, s1, (size_t)M * FB * 4);
-            size_t bad = 0, bad_s = 0;
-            for (size_t k = 0; k < (size_t)M * F; k++) bad += b0[k] != b1[k];
-            for (size_t k = 0; k < (size_t)M * FB; k++) bad_s += memcmp(&f0[k], &f1[k], 4) != 0 || !isfinite(f1[k]);
+            size_t bad, bad_s;
+            fp8_out_diff(q0, s0, q1, s1, M, F, 0, &bad, &bad_s);
             CHECK(bad == 0 && bad_s == 0, "SwiGLU FP8 out M=%d F=%d K=%d: %zu bytes, %zu scales differ from quant_act_fp8",
                   M, F, K, bad, bad_s);
-            free(b0); free(b1); free(f0); free(f1);
             gpu_free(&G, q0); gpu_free(&G, s0); gpu_free(&G, q1); gpu_free(&G, s1); gpu_free(&G, dA); gpu_free(&G, da);
         }
         printf("  F=%d K=%d: FP8 out byte-exact for M in {1,5,16,17,64,100,256,300}\n", F, K);
