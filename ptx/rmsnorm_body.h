@@ -91,16 +91,7 @@ HAVE_SRC:
     LOAD_SQ(7)
 
     // --- phase 2: block reduction (butterfly in each warp, then 8 partials through smem) ---
-    shfl.sync.bfly.b32 %t, %ss, 16, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 8, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 4, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 2, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 1, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
+    WARP_SUM(%ss, %t)
     and.b32 %r_lane, %r_tid, 31;
     shr.u32 %r_warp, %r_tid, 5;
     setp.eq.u32 %p3, %r_lane, 0;

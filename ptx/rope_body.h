@@ -154,16 +154,7 @@ NORM:
     fma.rn.f32 %ss, %x1, %x1, %ss;
     fma.rn.f32 %ss, %x2, %x2, %ss;
     fma.rn.f32 %ss, %x3, %x3, %ss;
-    shfl.sync.bfly.b32 %t, %ss, 16, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 8, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 4, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 2, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
-    shfl.sync.bfly.b32 %t, %ss, 1, 0x1f, 0xffffffff;
-    add.f32 %ss, %ss, %t;
+    WARP_SUM(%ss, %t)
     mul.rn.f32 %t, %ss, 0f3C000000;             // / 128 (exact)
     add.rn.f32 %t, %t, %eps;
     sqrt.rn.f32 %t, %t;
@@ -239,16 +230,7 @@ STORE_FP8:
     max.f32 %amax, %amax, %t;
     abs.f32 %t, %o3;
     max.f32 %amax, %amax, %t;
-    shfl.sync.bfly.b32 %t, %amax, 16, 0x1f, 0xffffffff;
-    max.f32 %amax, %amax, %t;
-    shfl.sync.bfly.b32 %t, %amax, 8, 0x1f, 0xffffffff;
-    max.f32 %amax, %amax, %t;
-    shfl.sync.bfly.b32 %t, %amax, 4, 0x1f, 0xffffffff;
-    max.f32 %amax, %amax, %t;
-    shfl.sync.bfly.b32 %t, %amax, 2, 0x1f, 0xffffffff;
-    max.f32 %amax, %amax, %t;
-    shfl.sync.bfly.b32 %t, %amax, 1, 0x1f, 0xffffffff;
-    max.f32 %amax, %amax, %t;
+    WARP_MAX(%amax, %t)
     setp.gt.f32 %pz, %amax, 0f00000000;
     div.rn.f32 %scale, %amax, 0f43E00000;       // / 448
     @!%pz mov.f32 %scale, 0f3F800000;
