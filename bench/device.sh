@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile ncu (not in the default)
+#                                        attention throughput profile pdl ncu (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -241,6 +241,22 @@ if has profile; then  # issue 7: where the time of a B=256 (and a batch-1) job g
                 say "profile=$p $dt B=$B rc=$?"
                 grep -E "^(profile|  )|qwen3-ptx" "$LOG/profile$p-$dt-B$B.log" | head -45 | tee -a "$SUM"
             done
+        done
+    done
+fi
+
+if has pdl; then  # programmatic dependent launch (QWEN3_PDL) and the attention's key split, A/B in one run, synth 8B:
+    # PDL_CFGS="weights kv B;..." (default: fp8 bf16 1; fp8 bf16 256; fp8 fp8 256; bf16 bf16 1)
+    f=$(synth 8b f16)
+    IFS=';' read -ra cfgs <<< "${PDL_CFGS:-fp8 bf16 1;fp8 bf16 256;fp8 fp8 256;bf16 bf16 1}"
+    for cfg in "${cfgs[@]}"; do
+        read -r wd kd B <<< "$cfg"
+        for pdl in 0 1; do
+            n="pdl$pdl-$wd-kv$kd-B$B"
+            QWEN3_PDL=$pdl QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
+                --label "8b $wd kv $kd pdl $pdl" --workloads fixed --batches "$B" --peer none --tsv "$LOG/pdl.tsv" \
+                > "$LOG/$n.log" 2>&1
+            say "$n rc=$? $(grep -E '^[0-9]+ x' "$LOG/$n.log" | tail -1 | tr -s ' ')"
         done
     done
 fi

@@ -3,7 +3,7 @@
 // floor first, then the times, % of floor and the ratio; --sweep times every kernel tile and writes a plan file.
 //   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
-//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE] [--swiglu]
+//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE] [--swiglu] [--pdl]
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
@@ -26,7 +26,9 @@
 // Timing: each variant's launches are captured `inner` at a time into a CUDA graph, so launches run back to back
 // with no host gap and ~2 us decode kernels are not limited by the host's launch rate (the engine replays its
 // decode steps from graphs too); the graph is replayed `reps` times with an event between replays, and the median
-// replay / inner is reported (--eager: plain launches instead of graphs). The weights rotate through enough copies
+// replay / inner is reported (--eager: plain launches instead of graphs). Our launches go without programmatic
+// dependent launch (host/gpu.c, ptx/pdl.h), as cuBLAS's do, unless --pdl: then each launch of ours may start its
+// weight prefetch while the one before it runs, as in the engine. The weights rotate through enough copies
 // (> 2x L2 together) that a decode-sized M reads W from HBM, not from L2, as it does in the engine.
 // Floor: max(bytes / bw, flops / peak); bf16 bytes = W + A + C, fp8 bytes = W8 + its scales + A8 + its scales +
 // C (bf16); bw measured by a device copy in this run; peaks are H100/H200 SXM dense: 989 (bf16), 1979 (fp8) TFLOP/s.
@@ -469,7 +471,7 @@ static double time_variant(Problem *p, const Variant *v, int reps, int eager) {
 
 // ---------------------------------------------------------------- options
 typedef struct {
-    int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu;
+    int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu, pdl;
     double bw, peak[2], max_gb;
     uint64_t seed;
     const char *tsv, *plan_out, *plan_in;
@@ -491,7 +493,7 @@ static void parse_names(const char *list, const char *const *names, int n, int *
 static void usage(void) {
     die("usage: gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] "
         "[--m 1,2,...] [--reps N] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
-        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE]");
+        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE] [--swiglu] [--pdl]");
 }
 
 static Opts parse_args(int argc, char **argv) {
@@ -515,6 +517,7 @@ static Opts parse_args(int argc, char **argv) {
         } else if (!strcmp(a, "--eager")) o.eager = 1;
         else if (!strcmp(a, "--sweep")) o.sweep = 1;
         else if (!strcmp(a, "--swiglu")) o.swiglu = 1;
+        else if (!strcmp(a, "--pdl")) o.pdl = 1;
         else if (!v) usage();
         else if (!strcmp(a, "--dtype")) parse_names(argv[++i], dtype_names, 2, o.dtype_on, "dtype");
         else if (!strcmp(a, "--shapes")) parse_names(argv[++i], model_names, N_MODELS, o.model_on, "model");
@@ -993,6 +996,7 @@ int main(int argc, char **argv) {
         printf("gemm: no GPU (%s); nothing measured\n", err);
         return 0;
     }
+    G.pdl = o.pdl;  // like for like with the peers' plain launches unless --pdl
     if (o.plan_in) {  // as the engine does at start: a plan from another card is a warning, a broken one an error
         int rc = gemm_plan_load(o.plan_in, G.name, err, sizeof err);
         if (rc < 0) die("%s", err);
@@ -1018,7 +1022,7 @@ int main(int argc, char **argv) {
            o.peak[0] / 1e12, o.peak[1] / 1e12);
     printf("C[M][N] = A[M][K] . W[N][K]^T; times: median of %d %s replays, us per launch; bf16 out (f32 columns: f32 "
            "out). peer: cuBLAS (bf16), cuBLASLt with our block scales (fp8); peer/our > 1: we win.\n", o.reps,
-           o.eager ? "eager" : "graph");
+           o.eager ? (o.pdl ? "eager, PDL" : "eager") : (o.pdl ? "graph, PDL" : "graph"));
     printf("err: rel. to fp64 on %d sampled rows (fp8: of the dequantised inputs); ours-peer: rel. diff on every "
            "element; nan: not measured (cuBLASLt offered no algorithm)\n", SAMPLE_ROWS);
 

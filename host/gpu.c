@@ -43,6 +43,8 @@ int gpu_init(Gpu *g, char *err, size_t errlen) {
     CU_CHECK(cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING));
     const char *dbg = getenv("QWEN3_DEBUG_SYNC");
     g->debug_sync = dbg && atoi(dbg) != 0;
+    const char *pdl = getenv("QWEN3_PDL");
+    g->pdl = !(pdl && atoi(pdl) == 0);
     const char *prof = getenv("QWEN3_PROFILE");
     g->prof = prof && atoi(prof) >= 2;
     return 0;
@@ -197,7 +199,7 @@ void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, cons
     }
     if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // nothing to do (e.g. zero rows)
     CUlaunchConfig cfg = { 0 };
-    CUlaunchAttribute attr[1];
+    CUlaunchAttribute attr[2];
     cfg.gridDimX = grid.x; cfg.gridDimY = grid.y; cfg.gridDimZ = grid.z;
     cfg.blockDimX = block.x; cfg.blockDimY = block.y; cfg.blockDimZ = block.z;
     cfg.sharedMemBytes = smem;
@@ -207,9 +209,14 @@ void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, cons
         attr[0].value.clusterDim.x = cluster->x;
         attr[0].value.clusterDim.y = cluster->y;
         attr[0].value.clusterDim.z = cluster->z;
-        cfg.attrs = attr;
         cfg.numAttrs = 1;
     }
+    if (g->pdl) {
+        attr[cfg.numAttrs].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        attr[cfg.numAttrs].value.programmaticStreamSerializationAllowed = 1;
+        cfg.numAttrs++;
+    }
+    cfg.attrs = cfg.numAttrs ? attr : NULL;
     if (g->prof) prof_begin(g, name);
     CUresult r = cuLaunchKernelEx(&cfg, f, params, NULL);
     if (g->prof) prof_end(g);

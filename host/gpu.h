@@ -15,6 +15,9 @@ typedef struct {
     int max_smem_optin;     // bytes of dynamic shared memory a block may opt in to
     size_t l2_bytes, total_mem;
     int debug_sync;         // QWEN3_DEBUG_SYNC=1: synchronise and check after every launch, naming the kernel
+    // Programmatic dependent launch (ptx/pdl.h): every launch may start while the kernel before it on the stream
+    // still runs (each kernel waits for it with griddepcontrol.wait). On unless QWEN3_PDL=0; callers may clear it.
+    int pdl;
     // QWEN3_PROFILE=2: every launch is bracketed by two events and its GPU time added up under
     // "<prof_phase>/<prof_tag>/<kernel entry>" (set by the caller; either may be NULL); gpu_prof_report prints the
     // table. (QWEN3_PROFILE=1 is the engine's step timing only, gpu_engine.c.)

@@ -61,6 +61,14 @@ void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CU
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale);
+// The keys' split over a cluster (1, 2, 4 or 8 CTAs a unit) for a launch of T tokens whose longest context is
+// max_len keys: enough CTAs to fill the SMs, but >= 2 64-key tiles a CTA (an idle CTA still pays the cluster's
+// combine; launch_attention alone splits as if every context were long). For launch_attention_tb's kv_split.
+int attention_kv_split(const Gpu *g, int T, int n_kv, int max_len);
+void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                         CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                         CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
+                         int tb, int split, int kv_split);
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,

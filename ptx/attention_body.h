@@ -23,6 +23,7 @@
     .param .f32 p_scale)
     .reqntid 128, 1, 1
 {
+    PDL_START
     .reg .pred %p, %q, %pm, %uni, %ps;
     .reg .b32 %split, %units, %u, %S, %cz, %i, %r, %pa, %ml, %rpa, %rml;
     .reg .f32 %mr_lo, %mr_hi, %lr_lo, %lr_hi, %be_lo, %be_hi, %e0, %e1, %e2, %e3;

@@ -106,6 +106,7 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
 #endif
     .maxnreg 168
 {
+    PDL_START
     .reg .pred %p, %pt, %pm, %ptrue, %pfalse, %plane0, %prl, %prh, %plast;
     .reg .b32 %tx, %wg, %wc, %lane, %warp4, %n, %pos0, %NH, %G, %nkv, %h, %kvh, %blk, %nblk, %row0;
     .reg .b32 %lastrow, %klast, %ntiles, %lastpage, %it, %s, %ph, %t1, %t2, %t3, %pg0, %pg1, %r0, %r1;

@@ -52,6 +52,7 @@
 #error "each thread must copy a whole number of 16-byte chunks of the A and W tiles"
 #endif
 
+#define PF_SLICES (512 / BN)                    // 128-byte W slices a row prefetched before the wait
 #define A_BYTES (BM * 128)
 #define STAGE_BYTES ((BM + BN) * 128)
 #define KS_LOCAL (4 / WARPS_K)                   // k16 steps per warp per 64-wide K slice
@@ -150,6 +151,22 @@
     shr.u32 %x, %K, KSH;
     add.u32 %kt1, %kt0, %ktps;
     min.u32 %kt1, %kt1, %x;
+    // before the wait (pdl.h): thread t < BN asks L2 for the first PF_SLICES slices of W row n0 + t in this split
+    // (64 KB a CTA), which streams the weights while the kernel before this one still runs
+    setp.lt.u32 %p, %t, BN;
+    add.u32 %rw, %n0, %t;
+    setp.lt.and.u32 %p, %rw, %N, %p;
+    setp.lt.and.u32 %p, %kt0, %kt1, %p;
+    sub.u32 %y, %kt1, %kt0;
+    min.u32 %y, %y, PF_SLICES;
+    shl.b32 %y, %y, 7;
+    ROWB(%K2);
+    mul.wide.u32 %d, %rw, %K2;
+    mul.wide.u32 %koff, %kt0, 128;
+    add.u64 %d, %d, %koff;
+    add.u64 %ptr, %pW, %d;
+    @%p cp.async.bulk.prefetch.L2.global [%ptr], %y;
+    PDL_START
     setp.ge.u32 %p, %kt0, %kt1;
     @%p bra DONE;
     sub.u32 %nkt, %kt1, %kt0;

@@ -226,6 +226,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .param .u32 p_ktps)
     .maxnreg 168
 {
+    PDL_START
     .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0;
     .reg .b32 %tx, %wg, %wc, %lane, %M, %N, %K, %mode, %nk, %num_m, %num_n, %tiles, %tile, %step, %kt;
     .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;

@@ -23,6 +23,7 @@
     .param .f32 p_eps)
 .reqntid ROPE_THREADS, 1, 1
 {
+    PDL_START
     .reg .pred %p<6>, %pb;
     .reg .b32 %r_T, %r_t, %r_head, %r_nhead, %r_nkv, %r_H, %r_maxpages, %r_lane, %r_slot, %r_pos, %r_kh, %r_bit, %r<8>;
     .reg .b32 %h0, %h1;

@@ -19,14 +19,9 @@
 #include "../host/gpu_ops.h"
 #include "../host/util.h"
 
-// host/gpu_attn.c: launch_attention with tb tokens per block (0 = default 64/G, 1 = one token per CTA) and
-// split (1: a CTA per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks) and
-// kv_split (CTAs of a cluster sharing each unit's keys, 1..8; 0 = by CTA count)
-// (k_scale = v_scale = 0: bf16 pools; else e4m3 pools with f32 row scales)
-void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                         CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                         CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                         int tb, int split, int kv_split);
+// launch_attention_tb (gpu_ops.h): tb tokens per block (0 = default 64/G, 1 = one token per CTA), split (1: a CTA
+// per token, mixed blocks spread over CTAs; 0: a CTA per block, looping over mixed blocks), kv_split (CTAs of a
+// cluster sharing each unit's keys, 1..8; 0 = by CTA count); k_scale = v_scale = 0: bf16 pools, else e4m3 + scales
 // host/gpu_attn.c: runs of >= min_run consecutive positions of one slot to ptx/attn_wg.ptx, the rest to the above
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
