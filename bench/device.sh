@@ -62,7 +62,7 @@ if has build; then
 fi
 
 if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the H100 is a failure to look at)
-    for t in build/tests/test_gpu_*; do
+    for t in ${UNIT_TESTS:-build/tests/test_gpu_*}; do  # UNIT_TESTS="build/tests/test_gpu_gemm ...": a subset
         n=$(basename "$t"); case "$n" in test_gpu_e2e|*.d) continue;; esac
         timeout 240 "$t" > "$LOG/$n.log" 2>&1; rc=$?
         say "$n rc=$rc $(grep -c '^PASS' "$LOG/$n.log") pass $(grep -c '^FAIL' "$LOG/$n.log") fail $(grep -c '^SKIP' "$LOG/$n.log") skip"
