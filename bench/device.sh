@@ -200,7 +200,7 @@ fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
     if [ -x build/bench/gemm ]; then
-        timeout 300 build/bench/gemm --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1
+        timeout 300 build/bench/gemm ${GEMM_ARGS:-} --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1  # GEMM_ARGS: a subset
         say "bench/gemm rc=$?"; tail -60 "$LOG/gemm.log" | tee -a "$SUM"
     else say "bench/gemm not built"; fi
 fi
