@@ -262,14 +262,18 @@ if has pdl; then  # programmatic dependent launch (QWEN3_PDL) and the attention'
 fi
 
 if has ncu; then  # why a mid-M FP8 GEMM is slow: Nsight Compute on ours and on cuBLASLt, 8B layers at M = NCU_M
+    # NCU_DTYPE (fp8), NCU_KERNELS (a regex; default ours and cuBLAS's), NCU_LAYERS, NCU_M
     for layer in ${NCU_LAYERS:-o down}; do
-        timeout 240 ncu --kernel-name regex:'gemm_fp8|sm90|cutlass|gemm' --launch-skip 6 --launch-count 4 \
-            --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
-            --section LaunchStats build/bench/gemm --dtype fp8 --shapes 8b --layers $layer --m ${NCU_M:-256} \
-            --eager --reps 2 > "$LOG/ncu-$layer.log" 2>&1
-        say "ncu $layer M=${NCU_M:-256} rc=$?"
-        grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache|Compute \(SM\)|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Warp Cycles Per Issued" \
-            "$LOG/ncu-$layer.log" | head -60 | tee -a "$SUM"
+        for dt in ${NCU_DTYPE:-fp8}; do
+        timeout 240 ncu --kernel-name regex:"${NCU_KERNELS:-gemm_fp8|sm90|cutlass|gemm}" --launch-skip 6 \
+            --launch-count 4 --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+            --section Occupancy --section LaunchStats --section SchedulerStats --section InstructionStats \
+            build/bench/gemm --dtype $dt --shapes 8b --layers $layer --m ${NCU_M:-256} \
+            --eager --reps 2 > "$LOG/ncu-$layer-$dt.log" 2>&1
+        say "ncu $layer $dt M=${NCU_M:-256} rc=$?"
+        grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache|Compute \(SM\)|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|Executed Instructions  " \
+            "$LOG/ncu-$layer-$dt.log" | head -60 | tee -a "$SUM"
+        done
     done
 fi
 
