@@ -48,15 +48,16 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8_dec", "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
     { "gemm_fp8", "gemm_fp8_64x256", 64, 256, 384, 4 },
     { "gemm_fp8", "gemm_fp8_64x128s", 64, 128, 384, 8 },  // two consumers split N (mid M)
+    { "gemm_fp8_dec", "gemm_fp8_tc_16x16s", 16, 16, 128, 8 },  // K split over a cluster (dec_ksplit)
 };
-static int fp8_tile_is_wg(int tile) { return tile < 2 || tile >= 4; }
+static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5; }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 6 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 7 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -201,6 +202,20 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     }
 }
 
+// K splits of FP8 decode tile 6 (gemm_fp8_tc_16x16s: 8 stages, six CTAs an SM): as many as keep every CTA resident
+// (2 for the 8B's qkv, o and down), 1..4; QWEN3_DEC_KSPLIT=S forces S. Their sums meet in the cluster's rank 0.
+static int dec_ksplit(Gpu *g, int N, int K) {
+    static int forced = -1;
+    if (forced < 0) {
+        const char *e = getenv("QWEN3_DEC_KSPLIT");
+        forced = e && atoi(e) >= 1 && atoi(e) <= 4 ? atoi(e) : 0;
+    }
+    int sms = g->sm_count > 0 ? g->sm_count : 132, ks = 1;
+    if (forced) ks = forced;
+    else while (ks < 4 && 2 * ks * cdiv(N, 16) <= 6 * sms) ks *= 2;
+    return ks < K / 128 ? ks : K / 128;
+}
+
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
@@ -211,7 +226,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     int pt, ps;
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
     if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
-        if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 3;
+        if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
         else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 5;  // as for bf16 (64x128s)
     }
     const GemmTile *t = &fp8_tiles[tile];
@@ -219,11 +234,15 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, 0);
         return;
     }
-    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode, ktps = (unsigned)(K / 128);
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128);
-    Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), 1 }, block = { (unsigned)t->threads, 1, 1 };
-    void *args[] = { &C, &A8, &W8, &sa, &sw, &uM, &uN, &uK, &umode, &ktps };
-    gpu_launch(g, kernel(g, TAB_FP8, tile), grid, block, smem, NULL, args, t->entry);
+    int ks = tile == 6 ? dec_ksplit(g, N, K) : 1, ktps = cdiv(K / 128, ks);
+    ks = cdiv(K / 128, ktps);  // no empty split
+    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode, uktps = (unsigned)ktps;
+    // the ring, then (ks - 1) slots of a tile's f32 partial sums for the cluster's rank 0
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + (ks - 1) * t->bm * t->bn * 4);
+    Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), (unsigned)ks }, block = { (unsigned)t->threads, 1, 1 };
+    Dim3 cluster = { 1, 1, (unsigned)ks };
+    void *args[] = { &C, &A8, &W8, &sa, &sw, &uM, &uN, &uK, &umode, &uktps };
+    gpu_launch(g, kernel(g, TAB_FP8, tile), grid, block, smem, ks > 1 ? &cluster : NULL, args, t->entry);
 }
 
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

@@ -87,7 +87,8 @@
     .maxnreg MAXNREG
 #endif
 {
-    .reg .pred %p, %q, %pk, %plo, %phi, %pl;
+    .reg .pred %p, %q, %pk, %plo, %phi, %pl, %pcl;
+    .reg .b32 %crank;
     .reg .b32 %t, %lane, %warp, %wm, %wn, %wk, %wmn, %x, %y;
     .reg .b32 %M, %N, %K, %mode, %ktps, %m0, %n0, %kt0, %kt1, %nkt, %ldkt, %s;
     .reg .b32 %sbase, %cs, %ls, %sa, %sw, %soA, %soW, %aa, %ab, %lr, %lc, %row, %col;
@@ -324,7 +325,14 @@ MAIN_COMMIT:
 
     cp.async.wait_group 0;                       // only empty groups can be pending; drain before reusing smem
     bar.sync 0;
+    mov.u32 %x, %cluster_nctarank;               // > 1: the K splits of a (1, 1, S) cluster meet in rank 0
+    setp.gt.u32 %pcl, %x, 1;
 
+// add the partial sums at %sa ([accumulator i][lane] f32) into this thread's accumulators
+#define RED_LD1(mt, nt, i) ld.shared.f32 %e0, [%sa + ((mt * NT + nt) * 4 + i) * 128]; \
+    add.f32 ACC(mt, nt, i), ACC(mt, nt, i), %e0;
+#define RED_LD(mt, nt) RED_LD1(mt, nt, 0) RED_LD1(mt, nt, 1) RED_LD1(mt, nt, 2) RED_LD1(mt, nt, 3)
+#define RED_LD_MT(mt) FOR_NT_A(RED_LD, mt)
 #if WARPS_K > 1
     // --- sum the WARPS_K partial accumulators: warps wk > 0 park theirs in smem, warps wk == 0 add them ---
     // layout [wk-1][wmn][accumulator i][lane] f32: consecutive lanes hit consecutive banks
@@ -334,10 +342,6 @@ MAIN_COMMIT:
     st.shared.f32 [%sa + ((mt * NT + nt) * 4 + 2) * 128], ACC(mt, nt, 2); \
     st.shared.f32 [%sa + ((mt * NT + nt) * 4 + 3) * 128], ACC(mt, nt, 3);
 #define RED_ST_MT(mt) FOR_NT_A(RED_ST, mt)
-#define RED_LD1(mt, nt, i) ld.shared.f32 %e0, [%sa + ((mt * NT + nt) * 4 + i) * 128]; \
-    add.f32 ACC(mt, nt, i), ACC(mt, nt, i), %e0;
-#define RED_LD(mt, nt) RED_LD1(mt, nt, 0) RED_LD1(mt, nt, 1) RED_LD1(mt, nt, 2) RED_LD1(mt, nt, 3)
-#define RED_LD_MT(mt) FOR_NT_A(RED_LD, mt)
     shl.b32 %x, %lane, 2;
     mad.lo.u32 %y, %wmn, NACC * 128, %x;
     mov.u32 %sbase, gemm_smem;
@@ -349,7 +353,7 @@ MAIN_COMMIT:
     FOR_MT(RED_ST_MT)
 RED_WAIT:
     bar.sync 0;
-    @!%p bra DONE;                               // only the wk == 0 warps go on to the epilogue
+    @!%p bra CL_JOIN;                            // only the wk == 0 warps go on to the epilogue
     mov.u32 %s, 1;
 RED_LOOP:
     sub.u32 %x, %s, 1;
@@ -360,6 +364,51 @@ RED_LOOP:
     @%q bra RED_LOOP;
 #endif
 
+    // --- cluster split-K (deterministic): ranks 1..S-1 store their sums into rank 0's slots past the ring
+    // (layout [rank-1][wmn][accumulator i][lane], st.shared::cluster), one cluster barrier, rank 0 adds them in rank
+    // order and runs the epilogue. Every thread of the cluster reaches CL_JOIN once.
+    @!%pcl bra EPILOGUE;
+    mov.u32 %crank, %cluster_ctarank;
+    setp.eq.u32 %p, %crank, 0;
+    @%p bra CL_JOIN;
+    sub.u32 %x, %crank, 1;
+    mad.lo.u32 %x, %x, WARPS_M * WARPS_N, %wmn;
+    shl.b32 %y, %lane, 2;
+    mad.lo.u32 %y, %x, NACC * 128, %y;
+    mov.u32 %sbase, gemm_smem;
+    add.u32 %y, %y, %sbase;
+    add.u32 %y, %y, STAGES * STAGE_BYTES;
+    mapa.shared::cluster.u32 %sa, %y, 0;
+#define CL_ST(mt, nt) \
+    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 0) * 128], ACC(mt, nt, 0); \
+    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 1) * 128], ACC(mt, nt, 1); \
+    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 2) * 128], ACC(mt, nt, 2); \
+    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 3) * 128], ACC(mt, nt, 3);
+#define CL_ST_MT(mt) FOR_NT_A(CL_ST, mt)
+    FOR_MT(CL_ST_MT)
+CL_JOIN:
+    @!%pcl bra DONE;                             // (no cluster: only the wk > 0 warps come here)
+    barrier.cluster.arrive.release.aligned;
+    barrier.cluster.wait.acquire.aligned;
+    mov.u32 %crank, %cluster_ctarank;
+    setp.eq.u32 %p, %crank, 0;
+    setp.eq.and.u32 %p, %wk, 0, %p;
+    @!%p bra DONE;
+    shl.b32 %y, %lane, 2;
+    mad.lo.u32 %y, %wmn, NACC * 128, %y;
+    mov.u32 %sbase, gemm_smem;
+    add.u32 %y, %y, %sbase;
+    add.u32 %sa, %y, STAGES * STAGE_BYTES;       // rank 1's slot; each next rank's is WARPS_M*WARPS_N*NACC*128 on
+    mov.u32 %x, %cluster_nctarank;
+    mov.u32 %s, 1;
+CL_ADD:
+    FOR_MT(RED_LD_MT)
+    add.u32 %sa, %sa, WARPS_M * WARPS_N * NACC * 128;
+    add.u32 %s, %s, 1;
+    setp.lt.u32 %q, %s, %x;
+    @%q bra CL_ADD;
+
+EPILOGUE:
     // --- epilogue: thread holds rows (l>>2) and (l>>2)+8 of each m16 tile, columns 2(l&3), +1 of each n8 tile ---
     shr.u32 %x, %lane, 2;
     mad.lo.u32 %row, %wm, MT * 16, %x;
