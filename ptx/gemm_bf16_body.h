@@ -171,6 +171,11 @@
     add.u64 %ptr, %pW, %d;
     @%p cp.async.bulk.prefetch.L2.global [%ptr], %y;
     PDL_START
+    mov.u32 %x, %cluster_nctarank;               // > 1: the K splits of a (1, 1, S) cluster meet in rank 0
+    setp.gt.u32 %pcl, %x, 1;
+    @!%pcl bra CL_STARTED;
+    barrier.cluster.arrive.relaxed.aligned;      // phase 1: this CTA has started (waited for before any DSMEM store)
+CL_STARTED:
     setp.ge.u32 %p, %kt0, %kt1;
     @%p bra DONE;
     sub.u32 %nkt, %kt1, %kt0;
@@ -328,8 +333,9 @@ MAIN_COMMIT:
 
     cp.async.wait_group 0;                       // only empty groups can be pending; drain before reusing smem
     bar.sync 0;
-    mov.u32 %x, %cluster_nctarank;               // > 1: the K splits of a (1, 1, S) cluster meet in rank 0
-    setp.gt.u32 %pcl, %x, 1;
+    @!%pcl bra CL_WAITED;
+    barrier.cluster.wait.aligned;                // phase 1 done: every CTA of the cluster has started
+CL_WAITED:
 
 // add the partial sums at %sa ([accumulator i][lane] f32) into this thread's accumulators
 #define RED_LD1(mt, nt, i) ld.shared.f32 %e0, [%sa + ((mt * NT + nt) * 4 + i) * 128]; \
@@ -369,7 +375,8 @@ RED_LOOP:
 
     // --- cluster split-K (deterministic): ranks 1..S-1 store their sums into rank 0's slots past the ring
     // (layout [rank-1][wmn][accumulator i][lane], st.shared::cluster), one cluster barrier, rank 0 adds them in rank
-    // order and runs the epilogue. Every thread of the cluster reaches CL_JOIN once.
+    // order and runs the epilogue. Every thread of the cluster reaches CL_JOIN once. (The stores come after phase 1
+    // of the cluster barrier, arrived at the start: a CTA's shared memory may be written only once it has started.)
     @!%pcl bra EPILOGUE;
     mov.u32 %crank, %cluster_ctarank;
     setp.eq.u32 %p, %crank, 0;
