@@ -107,7 +107,9 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 //   C (op)= (A8 * sa) . (W8 * sw)^T, f32 accumulation promoted to an f32 register sum every 128 of K.
 // K % 128 == 0, N % 8 == 0, 16-byte aligned pointers. tile: 0 = 128x128, 1 = 64x128 (wgmma), 2 = 16x32,
 // 3 = 16x16 (mma.sync, decode sizes: ptx/gemm_fp8_dec.ptx), 4 = 64x256 (wgmma, consumers split N; chosen only by
-// a plan or for the quantising SwiGLU epilogue), 5 = 64x128s (wgmma, two consumers split N: mid M), -1 chooses.
+// a plan or for the quantising SwiGLU epilogue), 5 = 64x128s (wgmma, two consumers split N: mid M), 6 = 16x16s
+// (mma.sync, 8 stages, K split over a (1, 1, S) cluster and summed in rank 0: the decode choice below 2 x SMs of
+// 32-row tiles), -1 chooses.
 enum { GEMM_FP8_N_TILES = 7 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
