@@ -107,11 +107,11 @@
     .reg .b32 %h;
 #if FP8
     // per m16 tile: the scale rows' addresses (rows past M clamped to M - 1) and this slice's two row factors
-#define DECL_SC(mt) .reg .b64 %slo_##mt, %shi_##mt; .reg .f32 %flo_##mt, %fhi_##mt, %nlo_##mt, %nhi_##mt;
+#define DECL_SC(mt) .reg .b64 %slo_##mt, %shi_##mt; .reg .f32 %flo_##mt, %fhi_##mt;
     FOR_MT(DECL_SC)
     .reg .b64 %psa, %psw, %swrow, %sc;
-    .reg .b32 %ckt, %kbs, %Mm1, %klast;
-    .reg .f32 %nsw, %z, %t0, %t1, %t2, %t3;
+    .reg .b32 %ckt, %kbs, %Mm1;
+    .reg .f32 %swv, %z, %t0, %t1, %t2, %t3;
 #endif
 
     // --- who am I ---
@@ -235,7 +235,6 @@ CL_STARTED:
     shl.b64 %swrow, %swrow, 2;
     add.u64 %swrow, %swrow, %psw;
     mov.u32 %ckt, %kt0;
-    sub.u32 %klast, %kt1, 1;
     mov.f32 %z, 0f00000000;
 #endif
 #define ZERO_ACC(mt, nt) mov.f32 ACC(mt, nt, 0), 0f00000000; mov.f32 ACC(mt, nt, 1), 0f00000000; \
@@ -273,15 +272,6 @@ PROLOGUE_COMMIT:
 
     // --- main loop: wait for tile it, refill the stage freed by tile it-1, compute tile it ---
     mov.u32 %cs, 0;
-#if FP8
-// a slice's factors are sa[row][ckt] * sw[n0 / 128][ckt]: loaded one slice ahead (SC_NEXT, into %nsw, %nlo, %nhi),
-// multiplied when their slice comes (SC_TAKE), so the loads' latency hides behind a slice's wait and mma
-#define SC_NEXT_MT(mt) add.u64 %d, %slo_##mt, %sc; ld.global.nc.f32 %nlo_##mt, [%d]; \
-    add.u64 %d, %shi_##mt, %sc; ld.global.nc.f32 %nhi_##mt, [%d];
-#define SC_NEXT mul.wide.u32 %sc, %ckt, 4; add.u64 %d, %swrow, %sc; ld.global.nc.f32 %nsw, [%d]; FOR_MT(SC_NEXT_MT)
-#define SC_TAKE(mt) mul.f32 %flo_##mt, %nlo_##mt, %nsw; mul.f32 %fhi_##mt, %nhi_##mt, %nsw;
-    SC_NEXT                                      // the first slice's factors
-#endif
 MAINLOOP:
     cp.async.wait_group STAGES - 2;              // this thread's copies of tile it have landed
     bar.sync 0;                                  // everyone's have; everyone is done with tile it-1's stage
@@ -305,6 +295,10 @@ MAIN_COMMIT:
     {%a_##mt##_0, %a_##mt##_1, %a_##mt##_2, %a_##mt##_3}, {%b_##nt##_0, %b_##nt##_1}, {%z, %z, %z, %z}; \
     fma.rn.f32 ACC(mt, nt, 0), %t0, %flo_##mt, ACC(mt, nt, 0); fma.rn.f32 ACC(mt, nt, 1), %t1, %flo_##mt, ACC(mt, nt, 1); \
     fma.rn.f32 ACC(mt, nt, 2), %t2, %fhi_##mt, ACC(mt, nt, 2); fma.rn.f32 ACC(mt, nt, 3), %t3, %fhi_##mt, ACC(mt, nt, 3);
+// this slice's factors sa[row][ckt] * sw[n0 / 128][ckt]
+#define SC_LOAD(mt) mul.wide.u32 %sc, %ckt, 4; add.u64 %d, %slo_##mt, %sc; ld.global.nc.f32 %flo_##mt, [%d]; \
+    add.u64 %d, %shi_##mt, %sc; ld.global.nc.f32 %fhi_##mt, [%d]; mul.f32 %flo_##mt, %flo_##mt, %swv; \
+    mul.f32 %fhi_##mt, %fhi_##mt, %swv;
 #else
 #define MMA(mt, nt) mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 \
     {ACC(mt, nt, 0), ACC(mt, nt, 1), ACC(mt, nt, 2), ACC(mt, nt, 3)}, \
@@ -317,10 +311,11 @@ MAIN_COMMIT:
     add.u32 %sa, %cs, %oa;
     add.u32 %sw, %cs, %ob;
 #if FP8
-    FOR_MT(SC_TAKE)                              // this slice's factors; the next slice's loads go out
+    mul.wide.u32 %sc, %ckt, 4;
+    add.u64 %d, %swrow, %sc;
+    ld.global.nc.f32 %swv, [%d];
+    FOR_MT(SC_LOAD)
     add.u32 %ckt, %ckt, 1;
-    min.u32 %ckt, %ckt, %klast;                  // (the last slice loads its own again: no read past sa's row)
-    SC_NEXT
 #endif
     FOR_KS(KSTEP)
 
