@@ -71,21 +71,6 @@ static CUfunction kernel(Gpu *g, int table, int i) {
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-// The mma.sync tiles' L2 prefetch before griddepcontrol.wait (ptx/pdl.h): slices (128 bytes) of each W row, about
-// QWEN3_PF_KB KB a CTA, in bits 8-15 of the kernel's mode; never without the PDL attribute. Default 0 (off): on an
-// H100 the 8B's batch-1 FP8 decode ran 233 tok/s without it, 231 with 16 KB, 218 with 64 KB (NOTES, session 4):
-// the early bytes compete with the previous kernel's own stream, which is usually the previous GEMM's.
-static unsigned prefetch_mode_bits(Gpu *g, int bn) {
-    static int kb = -1;
-    if (kb < 0) {
-        const char *e = getenv("QWEN3_PF_KB");
-        kb = e ? atoi(e) : 0;
-        if (kb < 0) kb = 0;
-    }
-    int slices = g->pdl ? kb * 1024 / (bn * 128) : 0;
-    return (unsigned)(slices > 255 ? 255 : slices) << 8;
-}
-
 static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                        int splits) {
     const GemmTile *t = &gemm_tiles[tile];
@@ -104,7 +89,6 @@ static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int 
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * GEMM_BK * 2);
     Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), (unsigned)splits };
     Dim3 block = { (unsigned)t->threads, 1, 1 };
-    kmode |= prefetch_mode_bits(g, t->bn);
     void *args[] = { &C, &A, &W, &uM, &uN, &uK, &kmode, &ktps };
     gpu_launch(g, kernel(g, TAB_MMA, tile), grid, block, smem, NULL, args, t->entry);
 }
@@ -252,8 +236,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     }
     int ks = tile == 6 ? dec_ksplit(g, N, K) : 1, ktps = cdiv(K / 128, ks);
     ks = cdiv(K / 128, ktps);  // no empty split
-    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, uktps = (unsigned)ktps;
-    unsigned umode = (unsigned)mode | prefetch_mode_bits(g, t->bn);
+    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode, uktps = (unsigned)ktps;
     // the ring, then (ks - 1) slots of a tile's f32 partial sums for the cluster's rank 0
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + (ks - 1) * t->bm * t->bn * 4);
     Dim3 grid = { (unsigned)cdiv(N, t->bn), (unsigned)cdiv(M, t->bm), (unsigned)ks }, block = { (unsigned)t->threads, 1, 1 };

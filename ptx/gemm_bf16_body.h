@@ -15,8 +15,7 @@
 // params: C, A, W (.u64), M, N, K, mode, k_tiles_per_split (.u32). mode: 0 store f32, 1 store bf16, 2 add into f32,
 // 3 red.global.add into f32 (split-K: several CTAs add their partial sums), 4 SwiGLU into bf16 C [M][N/2] (W the
 // gate/up pair interleaved in blocks of 8 rows, swiglu.h: n8 tile 2p is gate, 2p + 1 the matching up, in the same
-// registers of the same thread; N % 16 == 0, no split-K); mode bits 8-15: how many 128-byte slices of each of the
-// CTA's W rows to prefetch into L2 before griddepcontrol.wait (0: none). Rows >= M and W rows >= N are loaded
+// registers of the same thread; N % 16 == 0, no split-K). Rows >= M and W rows >= N are loaded
 // as zeros (cp.async with src-size 0) and never stored. Needs K % 64 == 0 and N % 8 == 0 (the launcher checks).
 //
 // FP8 = 1: A and W are e4m3 (row pitch K bytes), a K slice is 128 values (still 128 bytes per row, so the copies,
@@ -87,8 +86,9 @@
     .maxnreg MAXNREG
 #endif
 {
+    PDL_START
     .reg .pred %p, %q, %pk, %plo, %phi, %pl, %pcl;
-    .reg .b32 %crank, %pfs;
+    .reg .b32 %crank;
     .reg .b32 %t, %lane, %warp, %wm, %wn, %wk, %wmn, %x, %y;
     .reg .b32 %M, %N, %K, %mode, %ktps, %m0, %n0, %kt0, %kt1, %nkt, %ldkt, %s;
     .reg .b32 %sbase, %cs, %ls, %sa, %sw, %soA, %soW, %aa, %ab, %lr, %lc, %row, %col;
@@ -130,8 +130,6 @@
     ld.param.u32 %N, [p_N];
     ld.param.u32 %K, [p_K];
     ld.param.u32 %mode, [p_mode];
-    shr.u32 %pfs, %mode, 8;                      // bits 8-15: W slices a row to prefetch before the wait
-    and.b32 %mode, %mode, 255;
     ld.param.u32 %ktps, [p_ktps];
     cvta.to.global.u64 %pC, %pC;
     cvta.to.global.u64 %pA, %pA;
@@ -154,23 +152,6 @@
     shr.u32 %x, %K, KSH;
     add.u32 %kt1, %kt0, %ktps;
     min.u32 %kt1, %kt1, %x;
-    // before the wait (pdl.h): thread t < BN asks L2 for the first %pfs slices of W row n0 + t in this split (the
-    // host's gemm_prefetch_slices), which starts the weights' stream while the kernel before this one still runs
-    setp.lt.u32 %p, %t, BN;
-    setp.ne.and.u32 %p, %pfs, 0, %p;
-    add.u32 %rw, %n0, %t;
-    setp.lt.and.u32 %p, %rw, %N, %p;
-    setp.lt.and.u32 %p, %kt0, %kt1, %p;
-    sub.u32 %y, %kt1, %kt0;
-    min.u32 %y, %y, %pfs;
-    shl.b32 %y, %y, 7;
-    ROWB(%K2);
-    mul.wide.u32 %d, %rw, %K2;
-    mul.wide.u32 %koff, %kt0, 128;
-    add.u64 %d, %d, %koff;
-    add.u64 %ptr, %pW, %d;
-    @%p cp.async.bulk.prefetch.L2.global [%ptr], %y;
-    PDL_START
     mov.u32 %x, %cluster_nctarank;               // > 1: the K splits of a (1, 1, S) cluster meet in rank 0
     setp.gt.u32 %pcl, %x, 1;
     @!%pcl bra CL_STARTED;

@@ -6,8 +6,7 @@
 //                                     every kernel waits, completion is transitive along the stream
 //   griddepcontrol.launch_dependents  lets the next kernel's CTAs be scheduled once every CTA of this grid has got
 //                                     here (all of this grid is resident by then, so waiting CTAs never starve it)
-// Only immutable data (weights) may be read before the wait: the mma.sync GEMM can prefetch its first weight bytes
-// into L2 there (gemm_bf16_body.h; off by default, measured slower). Both instructions are no-ops in a launch
-// without the attribute.
+// Both instructions are no-ops in a launch without the attribute. (Only immutable data, weights, could be read
+// before the wait: an L2 prefetch of the GEMM's first weight bytes there measured slower; NOTES, session 4.)
 #define PDL_WAIT griddepcontrol.wait;
 #define PDL_START griddepcontrol.wait; griddepcontrol.launch_dependents;
