@@ -89,13 +89,6 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                fp8 ? "attention_gqa_h128_fp8" : "attention_gqa_h128");
 }
 
-int attention_kv_split(const Gpu *g, int T, int n_kv, int max_len) {
-    int units = (T <= ATT_SPLIT_MAX_T ? T : (T + ATT_ROWS - 1) / ATT_ROWS) * n_kv;  // CTAs before the split
-    int sms = g->sm_count > 0 ? g->sm_count : 132, tiles = (max_len + ATT_KT - 1) / ATT_KT, s = 1;
-    while (s < 8 && 2 * s * units <= sms && 2 * s <= (tiles + 1) / 2) s *= 2;  // >= 2 key tiles a CTA
-    return s;
-}
-
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {

@@ -81,8 +81,8 @@ typedef struct {
     // time the bucket is seen (the first runs eagerly, which also loads every module) and replayed after that: one
     // launch instead of ~9 per layer. The graph's first nodes copy h_in to the device, so a replay only needs h_in
     // filled. QWEN3_EAGER=1 or QWEN3_DEBUG_SYNC=1 turn graphs off.
-    CUgraphExec graph[N_BUCKETS][4];  // [bucket][log2 of the attention's key split]
-    unsigned char seen[N_BUCKETS][4];
+    CUgraphExec graph[N_BUCKETS];
+    unsigned char seen[N_BUCKETS];
     int use_graphs;
     GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
@@ -114,7 +114,7 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
 // wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
 // (launch_attention_host reads the step's slots and positions on the host, so a CUDA graph could not replay it for
 // other inputs: graph-bucket steps, decode-shaped, keep the one-launch kernel).
-static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn, int kv_split) {
+static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     int hd = c->head_dim;
@@ -154,9 +154,9 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn, int kv_spl
                                   (const int *)((char *)e->h_in + 2 * in), T, c->n_head, c->n_kv_head, hd,
                                   e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
         else
-            launch_attention_tb(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
-                                e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
-                                1.0f / sqrtf((float)hd), 0, -1, kv_split);
+            launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
+                             e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
+                             1.0f / sqrtf((float)hd));
         g->prof_tag = "o";
         launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
@@ -206,33 +206,30 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
     g->prof_phase = decode_shaped ? "decode" : "mixed";
     int graphable = decode_shaped && e->use_graphs;
-    int max_len = 0;  // the attention's key split follows the longest context (graphs are kept per split)
-    for (int t = 0; t < T; t++) max_len = pos[t] + 1 > max_len ? pos[t] + 1 : max_len;
     if (graphable) {
         int b = bucket_of(T), Tp = BUCKETS[b];
-        int kvs = attention_kv_split(g, Tp, e->c.n_kv_head, max_len), ks = kvs == 8 ? 3 : kvs / 2;
         for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
             in[t] = 0;
             in[STEP_TOKENS + t] = e->base.max_seqs;
             in[2 * STEP_TOKENS + t] = 0;
             in[3 * STEP_TOKENS + t] = t;
         }
-        if (e->graph[b][ks]) {
-            CU_CHECK(cuGraphLaunch(e->graph[b][ks], g->stream));
-        } else if (e->seen[b][ks]) {
+        if (e->graph[b]) {
+            CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
+        } else if (e->seen[b]) {
             CUgraph graph;
             CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-            enqueue_step(e, Tp, Tp, 0, kvs);
+            enqueue_step(e, Tp, Tp, 0);
             CU_CHECK(cuStreamEndCapture(g->stream, &graph));
-            CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[b][ks], graph, 0));
+            CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[b], graph, 0));
             CU_CHECK(cuGraphDestroy(graph));
-            CU_CHECK(cuGraphLaunch(e->graph[b][ks], g->stream));
+            CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
         } else {
-            e->seen[b][ks] = 1;
-            enqueue_step(e, Tp, Tp, 0, kvs);
+            e->seen[b] = 1;
+            enqueue_step(e, Tp, Tp, 0);
         }
     } else {
-        enqueue_step(e, T, n_out, 1, attention_kv_split(g, T, e->c.n_kv_head, max_len));
+        enqueue_step(e, T, n_out, 1);
     }
     g->prof_tag = "sample";
     if (n_out > 0 && host_tokens) {  // the logits rows are compact: row j is out_rows[j]'s, with h_sp[j]
@@ -437,8 +434,7 @@ static void gpu_destroy(Engine *eb) {
                 e->prof_gap_s);
     }
     for (int b = 0; b < N_BUCKETS; b++)
-        for (int k = 0; k < 4; k++)
-            if (e->graph[b][k]) CU_CHECK(cuGraphExecDestroy(e->graph[b][k]));
+        if (e->graph[b]) CU_CHECK(cuGraphExecDestroy(e->graph[b]));
     CU_CHECK(cuMemFreeHost(e->h_in));
     CU_CHECK(cuMemFreeHost(e->h_table));
     CU_CHECK(cuMemFreeHost(e->h_sp));

@@ -61,10 +61,8 @@ void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CU
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale);
-// The keys' split over a cluster (1, 2, 4 or 8 CTAs a unit) for a launch of T tokens whose longest context is
-// max_len keys: enough CTAs to fill the SMs, but >= 2 64-key tiles a CTA (an idle CTA still pays the cluster's
-// combine; launch_attention alone splits as if every context were long). For launch_attention_tb's kv_split.
-int attention_kv_split(const Gpu *g, int T, int n_kv, int max_len);
+// launch_attention with explicit tb tokens per block (0: 64 / G), split (1: a CTA per token, 0: a CTA per block,
+// -1: by T) and kv_split (CTAs of a cluster sharing each unit's keys, 1..8; 0: by the CTA count): tests, benches.
 void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                          CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
