@@ -49,7 +49,6 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_64x256", 64, 256, 384, 4 },
     { "gemm_fp8", "gemm_fp8_64x128s", 64, 128, 384, 8 },  // two consumers split N (mid M)
     { "gemm_fp8_dec", "gemm_fp8_tc_16x16s", 16, 16, 128, 8 },  // K split over a cluster (dec_ksplit)
-    { "gemm_fp8_dec", "gemm_fp8_tc_16x32s", 16, 32, 128, 6 },  // trial
 };
 static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5; }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
@@ -58,7 +57,7 @@ static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 8 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 7 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {

@@ -108,7 +108,7 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 // a plan or for the quantising SwiGLU epilogue), 5 = 64x128s (wgmma, two consumers split N: mid M), 6 = 16x16s
 // (mma.sync, 8 stages, K split over a (1, 1, S) cluster and summed in rank 0: the decode choice below 2 x SMs of
 // 32-row tiles), -1 chooses.
-enum { GEMM_FP8_N_TILES = 8 };
+enum { GEMM_FP8_N_TILES = 7 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
