@@ -97,8 +97,8 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
 }
 
 // The FP8-quantising epilogue needs 128 outputs of a row in one tile: the bf16 128x256 tile (when the tile choice
-// lands on it) and the FP8 64x256 one (when its tiles give ~every SM one: from M = 128 on the 8B's gate_up; at
-// M = 17..127, 64x128's twice as many tiles win; at M <= 16 it streams the weights faster than the decode tiles). Elsewhere a is written in bf16 and the next GEMM quantises it. The FP8 form
+// lands on it) and the FP8 64x256 one (when its tiles give ~every SM one: from M = 128 on the 8B's gate_up; below,
+// 64x128's twice as many tiles win). Elsewhere a is written in bf16 and the next GEMM quantises it. The FP8 form
 // goes into a's own buffer (2 bytes an output: room for the e4m3 byte and the scales), never over the input a8.
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8) {
@@ -111,10 +111,7 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
     int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0, sms = g->sm_count > 0 ? g->sm_count : 132;
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-        // decode sizes too where there are ~0.7 x SMs of its tiles or more: on the 8B's gate_up at M = 1..16 (96
-        // tiles) it beat the 16-row mma.sync tiles in a sweep (37.4 against 40.5 us at M = 1, H100), and its e4m3
-        // output spares the down projection its quantiser
-        if (q && (10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms || (M <= 16 && 10 * (L->N / 256) >= 7 * sms))) {
+        if (q && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms) {
             launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0);
             return 1;
         }
