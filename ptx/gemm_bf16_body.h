@@ -313,7 +313,13 @@ MAIN_COMMIT:
     barrier.cluster.wait.aligned;                // phase 1 done: every CTA of the cluster has started
 CL_WAITED:
 
-// add the partial sums at %sa ([accumulator i][lane] f32) into this thread's accumulators
+// store (OP: st.shared.f32, or st.shared::cluster.f32 into another CTA) this thread's accumulators at %sa, or add
+// the partial sums there into them; layout [accumulator i][lane] f32: consecutive lanes hit consecutive banks
+#define ACC_ST(OP, mt, nt) \
+    OP [%sa + ((mt * NT + nt) * 4 + 0) * 128], ACC(mt, nt, 0); \
+    OP [%sa + ((mt * NT + nt) * 4 + 1) * 128], ACC(mt, nt, 1); \
+    OP [%sa + ((mt * NT + nt) * 4 + 2) * 128], ACC(mt, nt, 2); \
+    OP [%sa + ((mt * NT + nt) * 4 + 3) * 128], ACC(mt, nt, 3);
 #define RED_LD1(mt, nt, i) ld.shared.f32 %e0, [%sa + ((mt * NT + nt) * 4 + i) * 128]; \
     add.f32 ACC(mt, nt, i), ACC(mt, nt, i), %e0;
 #define RED_LD(mt, nt) RED_LD1(mt, nt, 0) RED_LD1(mt, nt, 1) RED_LD1(mt, nt, 2) RED_LD1(mt, nt, 3)
@@ -321,11 +327,7 @@ CL_WAITED:
 #if WARPS_K > 1
     // --- sum the WARPS_K partial accumulators: warps wk > 0 park theirs in smem, warps wk == 0 add them ---
     // layout [wk-1][wmn][accumulator i][lane] f32: consecutive lanes hit consecutive banks
-#define RED_ST(mt, nt) \
-    st.shared.f32 [%sa + ((mt * NT + nt) * 4 + 0) * 128], ACC(mt, nt, 0); \
-    st.shared.f32 [%sa + ((mt * NT + nt) * 4 + 1) * 128], ACC(mt, nt, 1); \
-    st.shared.f32 [%sa + ((mt * NT + nt) * 4 + 2) * 128], ACC(mt, nt, 2); \
-    st.shared.f32 [%sa + ((mt * NT + nt) * 4 + 3) * 128], ACC(mt, nt, 3);
+#define RED_ST(mt, nt) ACC_ST(st.shared.f32, mt, nt)
 #define RED_ST_MT(mt) FOR_NT_A(RED_ST, mt)
     shl.b32 %x, %lane, 2;
     mad.lo.u32 %y, %wmn, NACC * 128, %x;
@@ -365,11 +367,7 @@ RED_LOOP:
     add.u32 %y, %y, %sbase;
     add.u32 %y, %y, STAGES * STAGE_BYTES;
     mapa.shared::cluster.u32 %sa, %y, 0;
-#define CL_ST(mt, nt) \
-    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 0) * 128], ACC(mt, nt, 0); \
-    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 1) * 128], ACC(mt, nt, 1); \
-    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 2) * 128], ACC(mt, nt, 2); \
-    st.shared::cluster.f32 [%sa + ((mt * NT + nt) * 4 + 3) * 128], ACC(mt, nt, 3);
+#define CL_ST(mt, nt) ACC_ST(st.shared::cluster.f32, mt, nt)
 #define CL_ST_MT(mt) FOR_NT_A(CL_ST, mt)
     FOR_MT(CL_ST_MT)
 CL_JOIN:
