@@ -5,14 +5,15 @@
 //            floor = bytes / this card's copy bandwidth (measured in the same run).
 // Times are medians of per-launch CUDA events, launches queued behind ~1.5 ms of memset so the host never starves
 // the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
-// --kv-dtype fp8: the FP8 cache (e4m3 pools + one f32 scale per token and kv head row, attention.ptx's fp8 entry;
-// prefill too goes there, the wgmma kernel reads bf16 pages): decode bytes = B·C·n_kv·(hd + 4)·2; the checks
+// --kv-dtype fp8: the FP8 cache (e4m3 pools + one f32 scale per token and kv head row; decode on attn_dec.ptx, or
+// attention.ptx's staged fp8 entry with QWEN3_ATTN_DEC=0 (rows "decode-fp8-staged"); prefill runs on that entry,
+// the wgmma kernel reads bf16 pages). --prefill 0 times decode only.: decode bytes = B·C·n_kv·(hd + 4)·2; the checks
 // quantise the cache with the device quantiser (launch_quant_act_fp8: the same formula as the cache writer) and
 // compare against the fp64 reference of the dequantised cache.
 //   prefill-varlen (issue 6): one step of 16 prefill runs (16 slots; 16 x 128 from 0, lengths 128..2048 from 0, 16
 //            chunks of 512 continuing 1536 cached tokens), FLOPs = 4·hd·n_head·Σ_t (pos_t + 1) (causal, per run),
 //            timed with one attn_wg launch per run and with all runs in one varlen launch (attn_wg_h128_pipe).
-//   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
+//   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--prefill 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
 //             [--seed N] [--tsv FILE]
 #include "../host/gpu_ops.h"
 #include "../host/kv_pages.h"
@@ -314,17 +315,18 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
-    int do_check = 1, do_bench = 1, long_ones = 1, runs = 30;
+    int do_check = 1, do_bench = 1, long_ones = 1, runs = 30, do_prefill = 1;
     double max_gb = 40, peak = 989e12;
     const char *tsv = NULL;
     uint64_t seed = (uint64_t)time(NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) die("usage: attention [--check 0|1] [--bench 0|1] [--long 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]");
+        if (!v) die("usage: attention [--check 0|1] [--bench 0|1] [--long 0|1] [--prefill 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F] [--seed N] [--tsv FILE]");
         i++;
         if (!strcmp(a, "--check")) do_check = atoi(v);
         else if (!strcmp(a, "--bench")) do_bench = atoi(v);
         else if (!strcmp(a, "--long")) long_ones = atoi(v);
+        else if (!strcmp(a, "--prefill")) do_prefill = atoi(v);
         else if (!strcmp(a, "--kv-dtype")) {
             if (strcmp(v, "bf16") && strcmp(v, "fp8")) die("attention: --kv-dtype bf16|fp8");
             kv8 = !strcmp(v, "fp8");
@@ -353,7 +355,10 @@ int main(int argc, char **argv) {
     printf("floors: prefill FLOPs / %.0f TFLOP/s (H100 SXM dense BF16; the H200 has the same peak); "
            "decode K+V bytes (%s) / %.2f TB/s (this card's copy, measured now)\n", peak / 1e12,
            kv8 ? "e4m3 + 4-byte row scales" : "bf16", bw / 1e12);
-    const char *pk = kv8 ? "prefill-fp8" : "prefill", *dk = kv8 ? "decode-fp8" : "decode";
+    // the FP8 cache's decode kernel: attn_dec.ptx, or with QWEN3_ATTN_DEC=0 attention.ptx's staged fp8 entry
+    const char *no_dec = getenv("QWEN3_ATTN_DEC");
+    int staged = no_dec && *no_dec && atoi(no_dec) == 0;
+    const char *pk = kv8 ? "prefill-fp8" : "prefill", *dk = kv8 ? (staged ? "decode-fp8-staged" : "decode-fp8") : "decode";
     FILE *f = NULL;
     char date[32], commit[64];
     time_t now = time(NULL);
@@ -369,8 +374,8 @@ int main(int argc, char **argv) {
     int *slot = xcalloc(32768, sizeof(int)), *pos = xmalloc(32768 * sizeof(int));
 
     static const int Ls[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
-    printf("%-11s %-14s %12s %12s %12s %10s\n", pk, "L", "floor us", "time us", "TFLOP/s", "% floor");
-    for (int i = 0; i < 7; i++) {
+    if (do_prefill) printf("%-11s %-14s %12s %12s %12s %10s\n", pk, "L", "floor us", "time us", "TFLOP/s", "% floor");
+    for (int i = 0; i < (do_prefill ? 7 : 0); i++) {
         int L = Ls[i];
         for (int t = 0; t < L; t++) { slot[t] = 0; pos[t] = t; }
         double flops = 4.0 * HD * N_HEAD * (double)L * (L + 1) / 2, floor_us = 1e6 * flops / peak;
@@ -381,10 +386,10 @@ int main(int argc, char **argv) {
     // varlen prefill steps: 16 runs (slots), one launch per run vs one launch (bf16 cache only: fp8 never reaches
     // attn_wg)
     const char *vk = "varlen";
-    if (!kv8)
+    if (!kv8 && do_prefill)
         printf("%-11s %-16s %10s %12s %8s %8s %12s %8s %8s\n", vk, "runs", "floor us", "per-run us", "TFLOP/s",
                "% floor", "one-launch us", "TFLOP/s", "% floor");
-    for (int c = 0; c < (kv8 ? 0 : 3); c++) {
+    for (int c = 0; c < (kv8 || !do_prefill ? 0 : 3); c++) {
         static const char *names[] = { "16x128", "16x128..2048", "16x512@1536" };
         int T = 0, max_ctx = 0;
         for (int r = 0; r < 16; r++) {  // case 1: lengths 128 (r + 1) in a shuffled order (r * 7 % 16)
@@ -406,10 +411,10 @@ int main(int argc, char **argv) {
                     v ? "one-launch" : "per-run", names[c], us[v], flops / (us[v] * 1e-6) / 1e12,
                     100 * floor_us / us[v]);
     }
-    static const int Bs[] = { 1, 8, 32, 64, 128, 256, 512 }, Cs[] = { 128, 1024, 4096, 8192, 32768 };
+    static const int Bs[] = { 1, 8, 32, 64, 128, 256, 512 }, Cs[] = { 128, 256, 1024, 4096, 8192, 32768 };
     printf("%-11s %-14s %12s %12s %12s %10s\n", dk, "B x C", "floor us", "time us", "GB/s", "% copy bw");
     for (int i = 0; i < 7; i++)
-        for (int j = 0; j < 5; j++) {
+        for (int j = 0; j < 6; j++) {
             int B = Bs[i], C = Cs[j];
             double bytes = (double)B * C * N_KV * (kv8 ? HD + 4 : HD * 2) * 2, floor_us = 1e6 * bytes / bw;
             char size[32];

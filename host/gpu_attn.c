@@ -1,6 +1,7 @@
-// gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx and, for prefill
-// runs, ptx/attn_wg.ptx).
+// gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx, for prefill
+// runs ptx/attn_wg.ptx, for an FP8 cache's decode tokens ptx/attn_dec.ptx).
 // defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks),
+//          launch_attention_dec (the FP8 cache's decode kernel, explicit key split),
 //          launch_attention_host (prefill runs to the wgmma kernel), launch_attention_runs (the same with an explicit
 //          run threshold), launch_attention_wg (one run), launch_attention_wg_varlen (blocks of many runs)
 //
@@ -17,10 +18,11 @@
 // blocks are work items, passed in the kernel params: no device buffer, nothing to order against the host) or, with
 // QWEN3_ATTN_WG_VARLEN=0, one launch per run (launch_attention_wg).
 // FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
-// [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages the e4m3 tiles and
-// converts them to f16 tiles in the bf16 layout (mma in f16). attn_wg.ptx TMAs bf16 pages, so with an FP8 cache
-// every token, prefill runs included, goes to attention.ptx: correct, but prefill attention is slower than with the
-// wgmma kernel.
+// [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): tokens not in a run of >= 2 consecutive positions of
+// one slot (decode tokens; every token of a graph-captured step) go to attn_dec.ptx, which loads the e4m3 bytes
+// straight into mma fragments (keys on the M side, 4 warps per token); runs go to attention.ptx's fp8 entry, which
+// stages e4m3 tiles and converts them to f16 tiles in the bf16 layout. attn_wg.ptx TMAs bf16 pages, so an FP8
+// cache's prefill is slower than a bf16 cache's. QWEN3_ATTN_DEC=0: attention.ptx for every token (A/B runs).
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
 // QWEN3_ATTN_WG_VARLEN: 1 (default: tested on an H100, e317482) all runs in one launch (attn_wg_h128[_pipe]_varlen),
@@ -89,11 +91,62 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                fp8 ? "attention_gqa_h128_fp8" : "attention_gqa_h128");
 }
 
+// ---------------------------------------------------------------- decode over an FP8 cache: ptx/attn_dec.ptx
+// One CTA per (token, kv head), keys split over its 4 warps (and over a cluster of kv_split CTAs, 1..8; 0: by the
+// CTA count, as above). Any token works (each is attended alone), but a prefill run is cheaper in attention.ptx,
+// which loads each key once for a block of the run's tokens.
+enum { DEC_MAX_G = 8 };  // the N = 8 side of the kernel's mma holds the group's heads
+void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                          CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
+                          int kv_split) {
+    static CUcontext fn_ctx;
+    static CUfunction fn;
+    if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
+    if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
+        die("launch_attention_dec: %d query heads over %d kv heads is not supported (at most %d per kv head)", n_head,
+            n_kv, DEC_MAX_G);
+    if (max_pages <= 0 || T < 0) die("launch_attention_dec: bad T=%d max_pages=%d", T, max_pages);
+    if ((out | q | k_pool | v_pool | k_scale | v_scale) % 16 || (tok_slot | tok_pos | block_table) % 4 || !k_scale ||
+        !v_scale)
+        die("launch_attention_dec: an fp8 cache with both scale pools, out, q and the pools 16-byte aligned");
+    if (T == 0) return;
+    if (fn_ctx != g->ctx) {
+        fn = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
+        fn_ctx = g->ctx;
+    }
+    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
+    if (kv_split <= 0) {
+        int sms = g->sm_count > 0 ? g->sm_count : 132;
+        kv_split = sms / (T * n_kv);
+    }
+    if (kv_split < 1) kv_split = 1;
+    if (kv_split > 8) kv_split = 8;
+    Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
+    void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
+                     &upages, &scale };
+    gpu_launch(g, fn, grid, block, 0, kv_split > 1 ? &cluster : NULL, args, "attn_dec_fp8");
+}
+
+// QWEN3_ATTN_DEC=0: an fp8 cache's decode tokens stay on attention.ptx's fp8 entry (for A/B runs).
+static int use_attn_dec(int fp8, int n_head, int n_kv) {
+    static int on = -1;
+    if (on < 0) {
+        const char *env = getenv("QWEN3_ATTN_DEC");
+        on = !(env && *env && atoi(env) == 0);
+    }
+    return fp8 && on && n_kv > 0 && n_head % n_kv == 0 && n_head / n_kv <= DEC_MAX_G;
+}
+
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
-    launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
-                        head_dim, max_pages, scale, 0, -1, 0);
+    if (use_attn_dec(k_scale != 0, n_head, n_kv))
+        launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
+                             n_kv, head_dim, max_pages, scale, 0);
+    else
+        launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
+                            n_kv, head_dim, max_pages, scale, 0, -1, 0);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx
@@ -228,7 +281,10 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
                            int varlen) {
-    if (k_scale) min_run = 0;
+    // an fp8 cache: runs of >= 2 tokens to attention.ptx's fp8 entry (one load of each key for a block of the run's
+    // tokens), the single tokens between them to attn_dec.ptx (through launch_attention)
+    int fp8_runs = k_scale && use_attn_dec(1, n_head, n_kv);
+    if (k_scale) min_run = fp8_runs ? 2 : 0;
     size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
     int rest = 0;                                 // first token not yet launched
     AttnWork *runs = NULL;
@@ -241,7 +297,11 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                 launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
                                  tok_slot + 4 * rest, tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages,
                                  scale);
-            if (varlen) {  // at most T / min_run runs
+            if (fp8_runs) {
+                launch_attention_tb(g, out + t * row, q + t * row, k_pool, v_pool, k_scale, v_scale, block_table,
+                                    tok_slot + 4 * t, tok_pos + 4 * t, e - t, n_head, n_kv, head_dim, max_pages,
+                                    scale, 0, -1, 0);
+            } else if (varlen) {  // at most T / min_run runs
                 if (!runs) runs = xmalloc((size_t)(T / min_run + 1) * sizeof *runs);
                 runs[n_runs++] = (AttnWork){ t, e - t, h_pos[t], h_slot[t] };
             } else {

@@ -9,7 +9,8 @@
 // split between the two kernels; every case both ways: one launch per run and all runs in one launch of the varlen
 // entries (whose output must equal the per-run launch's bit for bit), and a step of many runs of lengths 1 .. 4095
 // (from zero and continuing cached prefixes) with decode tokens between them.
-// FP8 KV cache (e4m3 pools + one f32 scale per (token, kv head) row, attention.ptx's fp8 entry): the same cases with
+// FP8 KV cache (e4m3 pools + one f32 scale per (token, kv head) row; attention.ptx's fp8 entry, ptx/attn_dec.ptx
+// with key splits of 1 .. 8 CTAs, and the engine's routing between them): the same cases with
 // the cache quantised on the host, against an fp64 reference of the dequantised cache (tight: checks the kernel)
 // and of the unquantised one (loose: documents the FP8 error), lengths 1 .. 4095 and 32768, V amplitudes 2e-4 ..
 // 500 (the entry computes in f16, with a bias on the V scale); and the fp8 writer
@@ -135,6 +136,10 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // for variant v (WG_VARIANTS of them: v & 1 the kernel, v & 2 all runs in one varlen launch; a varlen output that
 // differs in any bit from the per-run launch's, v - 2, counts as inf); otherwise err[0].
 enum { WG_VARIANTS = 4 };
+// tb values that pick another launcher (fp8 cache only): attn_dec.ptx through launch_attention_dec (kv_split as
+// given), and the engine's routing through launch_attention_runs (runs of >= 2 tokens to attention.ptx, the rest to
+// attn_dec.ptx)
+enum { TB_DEC = -1, TB_ROUTED = -2 };
 static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe", "attn_wg_h128_varlen",
                                                    "attn_wg_h128_pipe_varlen" };
 // kv8: an fp8 cache (quantised here per row); err[0] is then the error against the reference of the dequantised cache
@@ -240,11 +245,18 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
         if (wg_min_run > 0)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
+        else if (tb == TB_DEC)
+            launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
+                                 scale, kv_split);
+        else if (tb == TB_ROUTED)
+            launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
+                                  max_pages, n_pages, scale, 128, 1, 1);
         else
             launch_attention_tb(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
                                 scale, tb, split, kv_split);
         gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
-        const char *who = kv8 ? "attention_gqa_h128_fp8" : wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
+        const char *who = tb == TB_DEC ? "attn_dec_fp8" : tb == TB_ROUTED ? "launch_attention_runs (fp8)"
+                          : kv8 ? "attention_gqa_h128_fp8" : wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
         size_t stray = 0;
         for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
         if (stray) printf("  %s: %zu elements written past the output\n", who, stray);
@@ -451,11 +463,14 @@ static void attn_wg_varlen(void) {
 // random rows: 0.025 .. 0.043 for q amplitudes 1 .. 4 in a host simulation) as it reaches the output; printed.
 #define FP8_LOOSE_TOL 0.07
 static double fp8_loose_max;
-// Grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8 splitting the keys.
+// attention.ptx's grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8
+// splitting the keys; attn_dec.ptx with the default key split, the engine's routing, then attn_dec.ptx with one
+// CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
 static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                    double q_amp, int all_grids, const char *what) {
-    static const int cfg[][3] = { { 0, -1, 0 }, { 0, 0, 1 }, { 1, 0, 1 }, { 3, 0, 1 }, { 0, 1, 8 } };  // tb, split, ks
-    for (int i = 0; i < (all_grids ? 5 : 1); i++) {
+    static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { 0, 0, 1 }, { 1, 0, 1 },
+                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
+    for (int i = 0; i < (all_grids ? 10 : 3); i++) {  // tb, split, kv_split
         if (cfg[i][0] * gqa > 64) continue;
         double e, lo = INFINITY;
         run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, cfg[i][0], cfg[i][1], cfg[i][2], q_amp, 0, &e,
@@ -464,7 +479,8 @@ static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch
               "dequantised cache", what, n_kv, gqa, cfg[i][0], cfg[i][1], cfg[i][2], e);
         CHECK(lo < FP8_LOOSE_TOL, "fp8 cache, %s: n_kv %d G %d: rel err %.3g against the unquantised cache", what,
               n_kv, gqa, lo);
-        if (i == 0) printf("  fp8 %-36s G %d: rel err %.2e (dequantised), %.2e (unquantised)\n", what, gqa, e, lo);
+        if (i < 2) printf("  fp8 %-36s G %d %s: rel err %.2e (dequantised), %.2e (unquantised)\n", what, gqa,
+                          i ? "attn_dec " : "attention", e, lo);
         if (lo > fp8_loose_max) fp8_loose_max = lo;
     }
 }
