@@ -296,31 +296,38 @@ if has attention; then  # issue 6: attention kernel, fp64-checked, then prefill 
     done
 fi
 
-if has attndec; then  # session 5: the FP8 cache's decode kernel (ptx/attn_dec.ptx) against attention.ptx's staged fp8
-    # entry (QWEN3_ATTN_DEC=0), same run. Sanitizers on the tiny model: logits (a graph-shaped step: every token
-    # through attn_dec), a batch-1 run (keys split over a cluster), a batch job (decode tokens beside prefill runs).
+if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against attention.ptx (QWEN3_ATTN_DEC),
+    # same run. Sanitizers on the tiny model, both caches: logits (a graph-shaped step: every token through
+    # attn_dec) and a batch-1 run (keys split over a cluster).
     f=$(synth tiny f32)
-    for tool in memcheck racecheck synccheck; do
-        timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
-            --kv-dtype fp8 --random 200 --seed 5 -o /tmp/san.f32 > "$LOG/dec-$tool-logits.log" 2>&1
-        say "attndec $tool logits(200) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/dec-$tool-logits.log" | tr '\n' ' ')"
-        QWEN3_EAGER=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" \
-            --backend gpu --kv-dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/dec-$tool-run.log" 2>&1
-        say "attndec $tool run rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/dec-$tool-run.log" | tr '\n' ' ')"
+    for cfg in "fp8 1" "bf16 3"; do
+        read -r kv dec <<< "$cfg"
+        for tool in memcheck racecheck; do
+            QWEN3_ATTN_DEC=$dec timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits \
+                -m "$f" --backend gpu --kv-dtype $kv --random 200 --seed 5 -o /tmp/san.f32 > "$LOG/dec-$tool-$kv-logits.log" 2>&1
+            say "attndec $tool $kv logits(200) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/dec-$tool-$kv-logits.log" | tr '\n' ' ')"
+            QWEN3_ATTN_DEC=$dec QWEN3_EAGER=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx \
+                run -m "$f" --backend gpu --kv-dtype $kv --raw -p "The sky is blue because" -n 6 --temp 0 \
+                > "$LOG/dec-$tool-$kv-run.log" 2>&1
+            say "attndec $tool $kv run rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/dec-$tool-$kv-run.log" | tr '\n' ' ')"
+        done
     done
-    for dec in 0 1; do  # decode timing (and the engine routing's checks) with either kernel
-        QWEN3_ATTN_DEC=$dec timeout 200 build/bench/attention --kv-dtype fp8 --long 0 --prefill 0 \
-            --tsv "$LOG/attention.tsv" > "$LOG/attention-dec$dec.log" 2>&1
-        say "bench/attention fp8 QWEN3_ATTN_DEC=$dec rc=$? $(grep -c '^PASS' "$LOG/attention-dec$dec.log") pass $(grep -c '^FAIL' "$LOG/attention-dec$dec.log") fail"
-        grep -E '^(decode|FAIL)' "$LOG/attention-dec$dec.log" | tee -a "$SUM"
+    # decode timing (and the engine routing's checks) with either kernel: QWEN3_ATTN_DEC bit 0 the fp8 cache's
+    # decode on attn_dec, bit 1 the bf16 cache's
+    for cfg in "fp8 0" "fp8 1" "bf16 1" "bf16 3"; do
+        read -r kv dec <<< "$cfg"
+        QWEN3_ATTN_DEC=$dec timeout 200 build/bench/attention --kv-dtype $kv --long 0 --prefill 0 \
+            --tsv "$LOG/attention.tsv" > "$LOG/attention-$kv-dec$dec.log" 2>&1
+        say "bench/attention $kv QWEN3_ATTN_DEC=$dec rc=$? $(grep -c '^PASS' "$LOG/attention-$kv-dec$dec.log") pass $(grep -c '^FAIL' "$LOG/attention-$kv-dec$dec.log") fail"
+        grep -E '^(decode|FAIL)' "$LOG/attention-$kv-dec$dec.log" | tee -a "$SUM"
     done
-    f=$(synth 8b f16)  # the engine: FP8 weights; bf16 cache, fp8 cache staged, fp8 cache attn_dec (DEC_CFGS)
-    IFS=';' read -ra cfgs <<< "${DEC_CFGS:-bf16 1 256;fp8 0 256;fp8 1 256;bf16 1 1;fp8 0 1;fp8 1 1}"
+    f=$(synth 8b f16)  # the engine, DEC_CFGS="weights kv QWEN3_ATTN_DEC B;..."
+    IFS=';' read -ra cfgs <<< "${DEC_CFGS:-fp8 bf16 1 256;fp8 bf16 3 256;fp8 fp8 1 256;fp8 bf16 1 1;fp8 bf16 3 1;fp8 fp8 1 1}"
     for cfg in "${cfgs[@]}"; do
-        read -r kd dec B <<< "$cfg"
-        n="dec$dec-kv$kd-B$B"
-        QWEN3_ATTN_DEC=$dec QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
-            --label "8b fp8 kv $kd attn_dec $dec" --workloads fixed --batches "$B" --peer none --tsv "$LOG/throughput.tsv" \
+        read -r wd kd dec B <<< "$cfg"
+        n="dec$dec-$wd-kv$kd-B$B"
+        QWEN3_ATTN_DEC=$dec QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
+            --label "8b $wd kv $kd attn_dec $dec" --workloads fixed --batches "$B" --peer none --tsv "$LOG/throughput.tsv" \
             > "$LOG/$n.log" 2>&1
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
     done

@@ -18,11 +18,12 @@
 // blocks are work items, passed in the kernel params: no device buffer, nothing to order against the host) or, with
 // QWEN3_ATTN_WG_VARLEN=0, one launch per run (launch_attention_wg).
 // FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
-// [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): tokens not in a run of >= 2 consecutive positions of
-// one slot (decode tokens; every token of a graph-captured step) go to attn_dec.ptx, which loads the e4m3 bytes
-// straight into mma fragments (keys on the M side, 4 warps per token); runs go to attention.ptx's fp8 entry, which
-// stages e4m3 tiles and converts them to f16 tiles in the bf16 layout. attn_wg.ptx TMAs bf16 pages, so an FP8
-// cache's prefill is slower than a bf16 cache's. QWEN3_ATTN_DEC=0: attention.ptx for every token (A/B runs).
+// [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages e4m3 tiles and
+// converts them to f16 tiles in the bf16 layout; attn_wg.ptx TMAs bf16 pages, so an FP8 cache's prefill is slower.
+// Decode tokens: attn_dec.ptx loads K/V straight into mma fragments (keys on the M side, 4 warps per token). Where
+// it is on (QWEN3_ATTN_DEC: bit 0 the fp8 cache, default on; bit 1 the bf16 cache), tokens not in a run of >= 2
+// consecutive positions of one slot (decode tokens; every token of a graph-captured step) go to it, runs shorter
+// than the wgmma kernel's threshold to attention.ptx; QWEN3_ATTN_DEC=0: attention.ptx for every such token.
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
 // QWEN3_ATTN_WG_VARLEN: 1 (default: tested on an H100, e317482) all runs in one launch (attn_wg_h128[_pipe]_varlen),
@@ -91,28 +92,30 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                fp8 ? "attention_gqa_h128_fp8" : "attention_gqa_h128");
 }
 
-// ---------------------------------------------------------------- decode over an FP8 cache: ptx/attn_dec.ptx
+// ---------------------------------------------------------------- decode tokens: ptx/attn_dec.ptx
 // One CTA per (token, kv head), keys split over its 4 warps (and over a cluster of kv_split CTAs, 1..8; 0: by the
-// CTA count, as above). Any token works (each is attended alone), but a prefill run is cheaper in attention.ptx,
-// which loads each key once for a block of the run's tokens.
+// CTA count, as above). Any token works (each is attended alone), but a run of a sequence's positions is cheaper in
+// attention.ptx, which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
 enum { DEC_MAX_G = 8 };  // the N = 8 side of the kernel's mma holds the group's heads
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                           int kv_split) {
     static CUcontext fn_ctx;
-    static CUfunction fn;
+    static CUfunction fn[2];  // bf16, fp8 cache
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
         die("launch_attention_dec: %d query heads over %d kv heads is not supported (at most %d per kv head)", n_head,
             n_kv, DEC_MAX_G);
     if (max_pages <= 0 || T < 0) die("launch_attention_dec: bad T=%d max_pages=%d", T, max_pages);
-    if ((out | q | k_pool | v_pool | k_scale | v_scale) % 16 || (tok_slot | tok_pos | block_table) % 4 || !k_scale ||
-        !v_scale)
-        die("launch_attention_dec: an fp8 cache with both scale pools, out, q and the pools 16-byte aligned");
+    int fp8 = k_scale != 0;
+    if (fp8 != (v_scale != 0) || (out | q | k_pool | v_pool | k_scale | v_scale) % 16 ||
+        (tok_slot | tok_pos | block_table) % 4)
+        die("launch_attention_dec: out, q, the pools (and an fp8 cache's two scale pools) must be 16-byte aligned");
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
-        fn = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
+        fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
+        fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
     }
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
@@ -125,17 +128,20 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale };
-    gpu_launch(g, fn, grid, block, 0, kv_split > 1 ? &cluster : NULL, args, "attn_dec_fp8");
+    gpu_launch(g, fn[fp8], grid, block, 0, kv_split > 1 ? &cluster : NULL, args,
+               fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
 
-// QWEN3_ATTN_DEC=0: an fp8 cache's decode tokens stay on attention.ptx's fp8 entry (for A/B runs).
+// Which caches send their decode tokens to attn_dec.ptx: QWEN3_ATTN_DEC, bit 0 the fp8 cache, bit 1 the bf16 cache
+// (default DEC_DEFAULT; 0: attention.ptx for every token, for A/B runs).
+enum { DEC_DEFAULT = 1 };
 static int use_attn_dec(int fp8, int n_head, int n_kv) {
-    static int on = -1;
-    if (on < 0) {
+    static int mask = -1;
+    if (mask < 0) {
         const char *env = getenv("QWEN3_ATTN_DEC");
-        on = !(env && *env && atoi(env) == 0);
+        mask = env && *env ? atoi(env) & 3 : DEC_DEFAULT;
     }
-    return fp8 && on && n_kv > 0 && n_head % n_kv == 0 && n_head / n_kv <= DEC_MAX_G;
+    return (mask >> (fp8 ? 0 : 1) & 1) && n_kv > 0 && n_head % n_kv == 0 && n_head / n_kv <= DEC_MAX_G;
 }
 
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
@@ -275,29 +281,30 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
 
 // min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`, all in one
 // varlen launch (varlen) or one launch per run; an fp8 cache (k_scale != 0) never does (the wgmma kernel reads bf16
-// pages).
+// pages). Where attn_dec.ptx takes the cache's decode tokens, shorter runs of >= 2 tokens go to attention.ptx.
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
                            int varlen) {
-    // an fp8 cache: runs of >= 2 tokens to attention.ptx's fp8 entry (one load of each key for a block of the run's
-    // tokens), the single tokens between them to attn_dec.ptx (through launch_attention)
-    int fp8_runs = k_scale && use_attn_dec(1, n_head, n_kv);
-    if (k_scale) min_run = fp8_runs ? 2 : 0;
+    // decode tokens on attn_dec.ptx: runs of >= 2 tokens (shorter than min_run) to attention.ptx (one load of each
+    // key for a block of the run's tokens), the single tokens between them to attn_dec.ptx (through launch_attention)
+    int dec_runs = use_attn_dec(k_scale != 0, n_head, n_kv);
+    if (k_scale) min_run = 0;
     size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
     int rest = 0;                                 // first token not yet launched
     AttnWork *runs = NULL;
     int n_runs = 0;
-    for (int t = 0; t < T && min_run > 0;) {
+    for (int t = 0; t < T && (min_run > 0 || dec_runs);) {
         int e = t + 1;
         while (e < T && h_slot[e] == h_slot[t] && h_pos[e] == h_pos[t] + (e - t)) e++;
-        if (e - t >= min_run) {
+        int wg = min_run > 0 && e - t >= min_run;
+        if (wg || (dec_runs && e - t >= 2)) {
             if (t > rest)
                 launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
                                  tok_slot + 4 * rest, tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages,
                                  scale);
-            if (fp8_runs) {
+            if (!wg) {
                 launch_attention_tb(g, out + t * row, q + t * row, k_pool, v_pool, k_scale, v_scale, block_table,
                                     tok_slot + 4 * t, tok_pos + 4 * t, e - t, n_head, n_kv, head_dim, max_pages,
                                     scale, 0, -1, 0);

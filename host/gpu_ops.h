@@ -67,9 +67,9 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                          CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                          int tb, int split, int kv_split);
-// An FP8 cache only (k_scale, v_scale non-zero), G = n_head / n_kv <= 8: every token alone, keys split over the 4
-// warps of a CTA and kv_split CTAs of a cluster (1..8, 0: by the CTA count); launch_attention's choice for an fp8
-// cache (ptx/attn_dec.ptx). out 16-byte aligned.
+// ptx/attn_dec.ptx, G = n_head / n_kv <= 8: every token alone, keys split over the 4 warps of a CTA and kv_split
+// CTAs of a cluster (1..8, 0: by the CTA count); launch_attention's choice for the caches QWEN3_ATTN_DEC selects
+// (bit 0 fp8, the default; bit 1 bf16). out 16-byte aligned.
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
@@ -79,8 +79,8 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,
 // scratch page included (the kernel's TMA maps span the pool). Eager steps only: a run's slot, first position and
 // length become kernel parameters, so a CUDA graph captured through this would replay them for other batches.
-// An fp8 cache never goes to the wgmma kernel (it TMAs bf16 pages): runs of >= 2 tokens go to attention.ptx, the
-// other tokens to attn_dec.ptx.
+// An fp8 cache never goes to the wgmma kernel (it TMAs bf16 pages). Where attn_dec.ptx takes decode tokens, runs
+// of >= 2 tokens (and < 128 for bf16) go to attention.ptx, single tokens to attn_dec.ptx.
 void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,

@@ -1,6 +1,7 @@
 // test_gpu_attn.c — causal GQA attention (ptx/attention.ptx via launch_attention) over the paged KV cache against
 // an fp64 CPU reference from the same bf16 inputs: prefill chunks, chunk continuations, decode batches and mixed
-// batches over several sequence slots, GQA ratios 2, 4, 5, 8, context lengths 1 .. 4095; then prints timings (not
+// batches over several sequence slots, GQA ratios 2, 4, 5, 8, context lengths 1 .. 4095, every case also through
+// ptx/attn_dec.ptx's bf16 entry (each token alone; key splits of 1 .. 3 CTAs); then prints timings (not
 // asserted). Every slot's pages are a random, shuffled set of the pool's (plus spare pages no one owns), and cache
 // positions past what a slot holds, and the spare pages, are poisoned with NaN: a read past a sequence's end or
 // through the wrong table entry fails the test.
@@ -136,9 +137,9 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // for variant v (WG_VARIANTS of them: v & 1 the kernel, v & 2 all runs in one varlen launch; a varlen output that
 // differs in any bit from the per-run launch's, v - 2, counts as inf); otherwise err[0].
 enum { WG_VARIANTS = 4 };
-// tb values that pick another launcher (fp8 cache only): attn_dec.ptx through launch_attention_dec (kv_split as
-// given), and the engine's routing through launch_attention_runs (runs of >= 2 tokens to attention.ptx, the rest to
-// attn_dec.ptx)
+// tb values that pick another launcher: attn_dec.ptx through launch_attention_dec (kv_split as given; either cache),
+// and the engine's routing through launch_attention_runs (fp8 cache: runs of >= 2 tokens to attention.ptx, the rest
+// to attn_dec.ptx)
 enum { TB_DEC = -1, TB_ROUTED = -2 };
 static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe", "attn_wg_h128_varlen",
                                                    "attn_wg_h128_pipe_varlen" };
@@ -255,7 +256,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             launch_attention_tb(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
                                 scale, tb, split, kv_split);
         gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
-        const char *who = tb == TB_DEC ? "attn_dec_fp8" : tb == TB_ROUTED ? "launch_attention_runs (fp8)"
+        const char *who = tb == TB_DEC ? (kv8 ? "attn_dec_fp8" : "attn_dec_bf16") : tb == TB_ROUTED ? "launch_attention_runs (fp8)"
                           : kv8 ? "attention_gqa_h128_fp8" : wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
         size_t stray = 0;
         for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
@@ -336,6 +337,11 @@ static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch,
                       tbs[i], split, kvs[ks], e);
             }
         }
+    for (int ks = 0; ks < 3; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3
+        static const int dks[] = { 0, 1, 3 };
+        double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, TB_DEC, 0, dks[ks], q_amp);
+        CHECK(e < ATT_TOL, "%s: n_kv %d G %d attn_dec_bf16 kv_split %d: rel err %.3g", what, n_kv, gqa, dks[ks], e);
+    }
 }
 
 static const int lens[] = { 1, 63, 64, 65, 127, 128, 129, 1000 };

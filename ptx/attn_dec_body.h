@@ -1,0 +1,474 @@
+// attn_dec_body.h — the entry of ptx/attn_dec.ptx, included once per KV-cache dtype with DEC_ENTRY (its name) and
+// KV_FP8 (1: e4m3 pools + f32 row scales, mma on f16; 0: bf16 pools, mma on bf16) defined. Only the loads (KV), the
+// S^T operands (QK_STEPS), the score scale (KSCALE), P's rounding (CVT_P) and the V operands (PV) differ; the page
+// lookup, softmax, merge and epilogue are shared (ptx/attn_dec.ptx says how the fragments are laid out).
+#if KV_FP8
+// --- fp8: buffer b holds K words of rows g (%k) and g+8 (%K) (8 x 4 bytes each), V words of rows 2tq (%va), 2tq+1
+// (%vb), 2tq+8 (%vc), 2tq+9 (%vd) (4 x 4 bytes each), K scales of rows g, g+8, V scales of rows 2tq, +1, +8, +9, the
+// chunk and its page ---
+#define DECL_BUF(b) .reg .b32 %k##b##_<8>, %K##b##_<8>, %va##b##_<4>, %vb##b##_<4>, %vc##b##_<4>, %vd##b##_<4>; \
+    .reg .f32 %ks##b##_<2>, %vs##b##_<4>; .reg .b32 %c##b, %rw##b; .reg .pred %pc##b;
+#define ZERO_BUF(b) REPA8(ZERO_W, %k##b##_) REPA8(ZERO_W, %K##b##_) REPA4(ZERO_W, %va##b##_) \
+    REPA4(ZERO_W, %vb##b##_) REPA4(ZERO_W, %vc##b##_) REPA4(ZERO_W, %vd##b##_) REPA2(ZERO_W, %ks##b##_) \
+    REPA4(ZERO_W, %vs##b##_)
+// --- KV(b), fp8: chunk %c##b (if %pc##b) of page %rw##b into buffer b's registers. Keys 16c .. 16c+15 are rows
+// 16 (c % 4) .. of the page; this lane loads K rows g and g+8 (its 2 x 16 B of each), V rows 2tq, 2tq+1, 2tq+8,
+// 2tq+9 (dims [16g, 16g+16)) and the matching row scales; rows past the position load nothing ---
+#define KV(b) \
+    mad.lo.u32 %x, %rw##b, %NKV, %kvh; shl.b32 %x, %x, 6; and.b32 %y, %c##b, 3; mad.lo.u32 %x, %y, 16, %x; \
+    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
+    setp.le.s32 %p0, %g, %rem; and.pred %p0, %p0, %pc##b; \
+    setp.le.s32 %p1, %g8, %rem; and.pred %p1, %p1, %pc##b; \
+    add.u32 %y, %x, %g; mul.wide.u32 %d, %y, ROW8; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %o16tq; \
+    @%p0 ld.global.nc.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%ptr]; \
+    @%p0 ld.global.nc.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%ptr + 64]; \
+    @%p1 ld.global.nc.v4.b32 {%K##b##_0, %K##b##_1, %K##b##_2, %K##b##_3}, [%ptr + 8 * ROW8]; \
+    @%p1 ld.global.nc.v4.b32 {%K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7}, [%ptr + 8 * ROW8 + 64]; \
+    mul.wide.u32 %d, %y, 4; add.u64 %ptr, %pKs, %d; \
+    @%p0 ld.global.nc.f32 %ks##b##_0, [%ptr]; \
+    @%p1 ld.global.nc.f32 %ks##b##_1, [%ptr + 32]; \
+    setp.le.s32 %p0, %tq2, %rem; and.pred %p0, %p0, %pc##b; \
+    setp.le.s32 %p1, %tq21, %rem; and.pred %p1, %p1, %pc##b; \
+    setp.le.s32 %p2, %tq28, %rem; and.pred %p2, %p2, %pc##b; \
+    setp.le.s32 %p3, %tq29, %rem; and.pred %p3, %p3, %pc##b; \
+    add.u32 %y, %x, %tq2; mul.wide.u32 %d, %y, ROW8; add.u64 %ptr, %pV, %d; add.u64 %ptr, %ptr, %o16g; \
+    @%p0 ld.global.nc.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%ptr]; \
+    @%p1 ld.global.nc.v4.b32 {%vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3}, [%ptr + ROW8]; \
+    @%p2 ld.global.nc.v4.b32 {%vc##b##_0, %vc##b##_1, %vc##b##_2, %vc##b##_3}, [%ptr + 8 * ROW8]; \
+    @%p3 ld.global.nc.v4.b32 {%vd##b##_0, %vd##b##_1, %vd##b##_2, %vd##b##_3}, [%ptr + 9 * ROW8]; \
+    mul.wide.u32 %d, %y, 4; add.u64 %ptr, %pVs, %d; \
+    @%p0 ld.global.nc.f32 %vs##b##_0, [%ptr]; \
+    @%p1 ld.global.nc.f32 %vs##b##_1, [%ptr + 4]; \
+    @%p2 ld.global.nc.f32 %vs##b##_2, [%ptr + 32]; \
+    @%p3 ld.global.nc.f32 %vs##b##_3, [%ptr + 36];
+
+// S^T k-step kd: the e4m3 pairs of K word kd -> f16x2 A registers
+#define QK_STEP(b, kd, acc) \
+    mov.b32 {%h0, %h1}, %k##b##_##kd; cvt.rn.f16x2.e4m3x2 %a0, %h0; cvt.rn.f16x2.e4m3x2 %a2, %h1; \
+    mov.b32 {%h0, %h1}, %K##b##_##kd; cvt.rn.f16x2.e4m3x2 %a1, %h0; cvt.rn.f16x2.e4m3x2 %a3, %h1; \
+    MMA_OP {acc##0, acc##1, acc##2, acc##3}, {%a0, %a1, %a2, %a3}, {QB0_##kd, QB1_##kd}, {acc##0, acc##1, acc##2, acc##3};
+#define QK_STEPS(b) QK_STEP(b, 0, %sa) QK_STEP(b, 1, %sb) QK_STEP(b, 2, %sa) QK_STEP(b, 3, %sb) \
+    QK_STEP(b, 4, %sa) QK_STEP(b, 5, %sb) QK_STEP(b, 6, %sa) QK_STEP(b, 7, %sb)
+#define KSCALE(b) mul.f32 %f0, %ks##b##_0, %sl2; mul.f32 %f1, %ks##b##_1, %sl2;  // score scale of keys g, g+8
+// V words i of keys (2tq, 2tq+1) and (2tq+8, 2tq+9): dims 16g + 4i .. + 3 -> m-tiles 2i (dims +0, +1) and 2i+1
+#define V_MMA(mt, wlo, whi) \
+    mov.b32 {%h0, %h1}, wlo; cvt.rn.f16x2.e4m3x2 %a0, %h0; cvt.rn.f16x2.e4m3x2 %a1, %h1; \
+    mov.b32 {%h0, %h1}, whi; cvt.rn.f16x2.e4m3x2 %a2, %h0; cvt.rn.f16x2.e4m3x2 %a3, %h1; \
+    mul.rn.f16x2 %a0, %a0, %vsc01; mul.rn.f16x2 %a1, %a1, %vsc01; \
+    mul.rn.f16x2 %a2, %a2, %vsc89; mul.rn.f16x2 %a3, %a3, %vsc89; \
+    MMA_OP {O(mt, 0), O(mt, 1), O(mt, 2), O(mt, 3)}, \
+        {%a0, %a1, %a2, %a3}, {%pb0, %pb1}, {O(mt, 0), O(mt, 1), O(mt, 2), O(mt, 3)};
+#define PV_I(b, i, mt0, mt1) \
+    prmt.b32 %w0, %va##b##_##i, %vb##b##_##i, 0x5140; prmt.b32 %w1, %va##b##_##i, %vb##b##_##i, 0x7362; \
+    prmt.b32 %w2, %vc##b##_##i, %vd##b##_##i, 0x5140; prmt.b32 %w3, %vc##b##_##i, %vd##b##_##i, 0x7362; \
+    V_MMA(mt0, %w0, %w2) V_MMA(mt1, %w1, %w3)
+// the V scales of keys (2tq, 2tq+1) and (2tq+8, 2tq+9) as f16x2, biased by 64 and clamped (attention.ptx's scheme)
+#define PV(b) \
+    mul.f32 %f0, %vs##b##_0, VS_BIAS; min.f32 %f0, %f0, VS_MAX; mul.f32 %f1, %vs##b##_1, VS_BIAS; \
+    min.f32 %f1, %f1, VS_MAX; cvt.rn.f16x2.f32 %vsc01, %f1, %f0; \
+    mul.f32 %f0, %vs##b##_2, VS_BIAS; min.f32 %f0, %f0, VS_MAX; mul.f32 %f1, %vs##b##_3, VS_BIAS; \
+    min.f32 %f1, %f1, VS_MAX; cvt.rn.f16x2.f32 %vsc89, %f1, %f0; \
+    PV_I(b, 0, 0, 1) PV_I(b, 1, 2, 3) PV_I(b, 2, 4, 5) PV_I(b, 3, 6, 7)
+#define MMA_OP mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+#define CVT_P cvt.rn.f16x2.f32
+#define O_BIAS VS_BIAS                   // O^T holds 64 x the output
+#define DIM_SHIFT 4                      // 16 dims of e4m3 = 16 bytes
+#else
+// --- bf16: buffer b holds K words of rows g (%k) and g+8 (%K) (16 x 2 dims each: the lane's 32 dims in the order
+// of its k slots, as the fp8 bytes), V words of rows 2tq (%va), 2tq+1 (%vb), 2tq+8 (%vc), 2tq+9 (%vd) (8 x 2 dims:
+// word i = dims 16g + 2i, +1, i.e. m-tile i's rows g and g+8), the chunk and its page; no scales ---
+#define DECL_BUF(b) .reg .b32 %k##b##_<16>, %K##b##_<16>, %va##b##_<8>, %vb##b##_<8>, %vc##b##_<8>, %vd##b##_<8>; \
+    .reg .b32 %c##b, %rw##b; .reg .pred %pc##b;
+#define ZERO_BUF(b) REPA16(ZERO_W, %k##b##_) REPA16(ZERO_W, %K##b##_) REPA8(ZERO_W, %va##b##_) \
+    REPA8(ZERO_W, %vb##b##_) REPA8(ZERO_W, %vc##b##_) REPA8(ZERO_W, %vd##b##_)
+// --- KV(b), bf16: as the fp8 KV, rows of 256 B: K row g's 64 B at 32 tq and 128 + 32 tq, V rows' 32 B at 32 g ---
+#define KV(b) \
+    mad.lo.u32 %x, %rw##b, %NKV, %kvh; shl.b32 %x, %x, 6; and.b32 %y, %c##b, 3; mad.lo.u32 %x, %y, 16, %x; \
+    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
+    setp.le.s32 %p0, %g, %rem; and.pred %p0, %p0, %pc##b; \
+    setp.le.s32 %p1, %g8, %rem; and.pred %p1, %p1, %pc##b; \
+    add.u32 %y, %x, %g; mul.wide.u32 %d, %y, ROW16; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %o16tq; \
+    @%p0 ld.global.nc.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%ptr]; \
+    @%p0 ld.global.nc.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%ptr + 16]; \
+    @%p0 ld.global.nc.v4.b32 {%k##b##_8, %k##b##_9, %k##b##_10, %k##b##_11}, [%ptr + 128]; \
+    @%p0 ld.global.nc.v4.b32 {%k##b##_12, %k##b##_13, %k##b##_14, %k##b##_15}, [%ptr + 144]; \
+    @%p1 ld.global.nc.v4.b32 {%K##b##_0, %K##b##_1, %K##b##_2, %K##b##_3}, [%ptr + 8 * ROW16]; \
+    @%p1 ld.global.nc.v4.b32 {%K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7}, [%ptr + 8 * ROW16 + 16]; \
+    @%p1 ld.global.nc.v4.b32 {%K##b##_8, %K##b##_9, %K##b##_10, %K##b##_11}, [%ptr + 8 * ROW16 + 128]; \
+    @%p1 ld.global.nc.v4.b32 {%K##b##_12, %K##b##_13, %K##b##_14, %K##b##_15}, [%ptr + 8 * ROW16 + 144]; \
+    setp.le.s32 %p0, %tq2, %rem; and.pred %p0, %p0, %pc##b; \
+    setp.le.s32 %p1, %tq21, %rem; and.pred %p1, %p1, %pc##b; \
+    setp.le.s32 %p2, %tq28, %rem; and.pred %p2, %p2, %pc##b; \
+    setp.le.s32 %p3, %tq29, %rem; and.pred %p3, %p3, %pc##b; \
+    add.u32 %y, %x, %tq2; mul.wide.u32 %d, %y, ROW16; add.u64 %ptr, %pV, %d; add.u64 %ptr, %ptr, %o16g; \
+    @%p0 ld.global.nc.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%ptr]; \
+    @%p0 ld.global.nc.v4.b32 {%va##b##_4, %va##b##_5, %va##b##_6, %va##b##_7}, [%ptr + 16]; \
+    @%p1 ld.global.nc.v4.b32 {%vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3}, [%ptr + ROW16]; \
+    @%p1 ld.global.nc.v4.b32 {%vb##b##_4, %vb##b##_5, %vb##b##_6, %vb##b##_7}, [%ptr + ROW16 + 16]; \
+    @%p2 ld.global.nc.v4.b32 {%vc##b##_0, %vc##b##_1, %vc##b##_2, %vc##b##_3}, [%ptr + 8 * ROW16]; \
+    @%p2 ld.global.nc.v4.b32 {%vc##b##_4, %vc##b##_5, %vc##b##_6, %vc##b##_7}, [%ptr + 8 * ROW16 + 16]; \
+    @%p3 ld.global.nc.v4.b32 {%vd##b##_0, %vd##b##_1, %vd##b##_2, %vd##b##_3}, [%ptr + 9 * ROW16]; \
+    @%p3 ld.global.nc.v4.b32 {%vd##b##_4, %vd##b##_5, %vd##b##_6, %vd##b##_7}, [%ptr + 9 * ROW16 + 16];
+// S^T k-step kd: K words 2kd (k slots 2tq, 2tq+1) and 2kd+1 (2tq+8, 2tq+9) are the A registers as loaded
+#define QK_STEP(b, kd, acc, w0, w1) \
+    MMA_OP {acc##0, acc##1, acc##2, acc##3}, {%k##b##_##w0, %K##b##_##w0, %k##b##_##w1, %K##b##_##w1}, \
+        {QB0_##kd, QB1_##kd}, {acc##0, acc##1, acc##2, acc##3};
+#define QK_STEPS(b) QK_STEP(b, 0, %sa, 0, 1) QK_STEP(b, 1, %sb, 2, 3) QK_STEP(b, 2, %sa, 4, 5) \
+    QK_STEP(b, 3, %sb, 6, 7) QK_STEP(b, 4, %sa, 8, 9) QK_STEP(b, 5, %sb, 10, 11) QK_STEP(b, 6, %sa, 12, 13) \
+    QK_STEP(b, 7, %sb, 14, 15)
+#define KSCALE(b) mov.f32 %f0, %sl2; mov.f32 %f1, %sl2;
+// O^T m-tile mt: V word mt of keys (2tq, 2tq+1) and (2tq+8, 2tq+9) paired by prmt (low halves: dim 16g + 2mt = row
+// g; high halves: + 1 = row g + 8)
+#define PV_MT(b, mt) \
+    prmt.b32 %a0, %va##b##_##mt, %vb##b##_##mt, 0x5410; prmt.b32 %a1, %va##b##_##mt, %vb##b##_##mt, 0x7632; \
+    prmt.b32 %a2, %vc##b##_##mt, %vd##b##_##mt, 0x5410; prmt.b32 %a3, %vc##b##_##mt, %vd##b##_##mt, 0x7632; \
+    MMA_OP {O(mt, 0), O(mt, 1), O(mt, 2), O(mt, 3)}, {%a0, %a1, %a2, %a3}, {%pb0, %pb1}, \
+        {O(mt, 0), O(mt, 1), O(mt, 2), O(mt, 3)};
+#define PV(b) REPA8(PV_MT, b)
+#define MMA_OP mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+#define CVT_P cvt.rn.bf16x2.f32
+#define O_BIAS 0f3F800000
+#define DIM_SHIFT 5                      // 16 dims of bf16 = 32 bytes
+#endif
+
+// --- PROC(b): the chunk in buffer b. S^T = K . Q^T (8 k-steps of 16 dims, two accumulator chains), scale, mask,
+// online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims) ---
+#define PROC(b) \
+    mov.f32 %sa0, 0f00000000; mov.f32 %sa1, 0f00000000; mov.f32 %sa2, 0f00000000; mov.f32 %sa3, 0f00000000; \
+    mov.f32 %sb0, 0f00000000; mov.f32 %sb1, 0f00000000; mov.f32 %sb2, 0f00000000; mov.f32 %sb3, 0f00000000; \
+    QK_STEPS(b) \
+    add.f32 %sa0, %sa0, %sb0; add.f32 %sa1, %sa1, %sb1; add.f32 %sa2, %sa2, %sb2; add.f32 %sa3, %sa3, %sb3; \
+    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
+    KSCALE(b) \
+    mul.f32 %sa0, %sa0, %f0; mul.f32 %sa1, %sa1, %f0; mul.f32 %sa2, %sa2, %f1; mul.f32 %sa3, %sa3, %f1; \
+    setp.le.s32 %p0, %g, %rem; selp.f32 %sa0, %sa0, NEG_INF, %p0; selp.f32 %sa1, %sa1, NEG_INF, %p0; \
+    setp.le.s32 %p1, %g8, %rem; selp.f32 %sa2, %sa2, NEG_INF, %p1; selp.f32 %sa3, %sa3, NEG_INF, %p1; \
+    max.f32 %mx0, %sa0, %sa2; max.f32 %mx1, %sa1, %sa3; \
+    shfl.sync.bfly.b32 %f0, %mx0, 4, 31, -1; max.f32 %mx0, %mx0, %f0; \
+    shfl.sync.bfly.b32 %f1, %mx1, 4, 31, -1; max.f32 %mx1, %mx1, %f1; \
+    shfl.sync.bfly.b32 %f0, %mx0, 8, 31, -1; max.f32 %mx0, %mx0, %f0; \
+    shfl.sync.bfly.b32 %f1, %mx1, 8, 31, -1; max.f32 %mx1, %mx1, %f1; \
+    shfl.sync.bfly.b32 %f0, %mx0, 16, 31, -1; max.f32 %mx0, %mx0, %f0; \
+    shfl.sync.bfly.b32 %f1, %mx1, 16, 31, -1; max.f32 %mx1, %mx1, %f1; \
+    max.f32 %mx0, %mx0, %m0; max.f32 %mx1, %mx1, %m1; \
+    sub.f32 %al0, %m0, %mx0; ex2.approx.ftz.f32 %al0, %al0; \
+    sub.f32 %al1, %m1, %mx1; ex2.approx.ftz.f32 %al1, %al1; \
+    mov.f32 %m0, %mx0; mov.f32 %m1, %mx1; \
+    sub.f32 %sa0, %sa0, %m0; ex2.approx.ftz.f32 %sa0, %sa0; sub.f32 %sa2, %sa2, %m0; ex2.approx.ftz.f32 %sa2, %sa2; \
+    sub.f32 %sa1, %sa1, %m1; ex2.approx.ftz.f32 %sa1, %sa1; sub.f32 %sa3, %sa3, %m1; ex2.approx.ftz.f32 %sa3, %sa3; \
+    mul.f32 %l0, %l0, %al0; add.f32 %l0, %l0, %sa0; add.f32 %l0, %l0, %sa2; \
+    mul.f32 %l1, %l1, %al1; add.f32 %l1, %l1, %sa1; add.f32 %l1, %l1, %sa3; \
+    REP8(RESCALE) \
+    CVT_P %w0, %sa1, %sa0; CVT_P %w1, %sa3, %sa2; \
+    movmatrix.sync.aligned.m8n8.trans.b16 %pb0, %w0; movmatrix.sync.aligned.m8n8.trans.b16 %pb1, %w1; \
+    PV(b)
+
+.visible .entry DEC_ENTRY(
+    .param .u64 p_out,
+    .param .u64 p_q,
+    .param .u64 p_k,
+    .param .u64 p_v,
+    .param .u64 p_ks,
+    .param .u64 p_vs,
+    .param .u64 p_bt,
+    .param .u64 p_slot,
+    .param .u64 p_pos,
+    .param .u32 p_nh,
+    .param .u32 p_nkv,
+    .param .u32 p_maxpages,
+    .param .f32 p_scale)
+    .reqntid 128, 1, 1
+{
+    PDL_START
+    .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
+    .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
+    .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
+    .reg .b32 %MAXP, %pgl, %nr;
+    .reg .f32 %mw<4>, %lw<4>;
+#define DECL_PW(w) .reg .f32 %pw##w##_<8>;
+    REP4(DECL_PW)
+    .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g;
+    .reg .b16 %h0, %h1;
+    .reg .b32 %a0, %a1, %a2, %a3, %w0, %w1, %w2, %w3, %pb0, %pb1, %vsc01, %vsc89;
+    .reg .f32 %sl2, %sa0, %sa1, %sa2, %sa3, %sb0, %sb1, %sb2, %sb3, %f0, %f1, %mx0, %mx1, %al0, %al1;
+    .reg .f32 %m0, %m1, %l0, %l1, %e0, %e1, %e2, %e3, %e4, %e5, %e6, %e7, %cf, %L;
+    .reg .b32 %qr<16>;
+    DECL_BUF(A)
+    DECL_BUF(B)
+    REP8(DECL_O)
+
+    // --- who am I ---
+    mov.u32 %t, %tid.x;
+    and.b32 %lane, %t, 31;
+    shr.u32 %warp, %t, 5;
+    shr.u32 %g, %lane, 2;                        // fragment row (key g / g+8; V dims 16g ..; head g of Q^T)
+    add.u32 %g8, %g, 8;
+    and.b32 %tq, %lane, 3;                       // fragment column pair (heads 2tq, 2tq+1; keys 2tq.. of V)
+    shl.b32 %tq2, %tq, 1;
+    add.u32 %tq21, %tq2, 1;
+    add.u32 %tq28, %tq2, 8;
+    add.u32 %tq29, %tq2, 9;
+    ld.param.u64 %pOut, [p_out];
+    ld.param.u64 %pQ, [p_q];
+    ld.param.u64 %pK, [p_k];
+    ld.param.u64 %pV, [p_v];
+    ld.param.u64 %pKs, [p_ks];
+    ld.param.u64 %pVs, [p_vs];
+    ld.param.u64 %pBT, [p_bt];
+    ld.param.u32 %NH, [p_nh];
+    ld.param.u32 %NKV, [p_nkv];
+    ld.param.f32 %sl2, [p_scale];
+    mul.f32 %sl2, %sl2, LOG2E;                   // softmax in base 2
+    cvta.to.global.u64 %pOut, %pOut;
+    cvta.to.global.u64 %pQ, %pQ;
+    cvta.to.global.u64 %pK, %pK;
+    cvta.to.global.u64 %pV, %pV;
+    cvta.to.global.u64 %pKs, %pKs;
+    cvta.to.global.u64 %pVs, %pVs;
+    cvta.to.global.u64 %pBT, %pBT;
+    div.u32 %G, %NH, %NKV;
+    mov.u32 %tok, %ctaid.x;
+    mov.u32 %kvh, %ctaid.y;
+    mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
+    mov.u32 %cz, %ctaid.z;
+    setp.gt.u32 %cl, %S, 1;
+    mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
+    shl.b32 %W, %S, 2;
+    shl.b32 %W2, %W, 1;
+
+    // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
+    // converted to f16 once the first K/V loads are on their way ---
+#define ZQ(i) mov.b32 %qr##i, 0;
+    REP16(ZQ)
+    setp.lt.u32 %p0, %g, %G;
+    mad.lo.u32 %x, %kvh, %G, %g;
+    mad.lo.u32 %x, %tok, %NH, %x;
+    shl.b32 %x, %x, 7;
+    mul.wide.u32 %d, %x, 2;
+    add.u64 %ptr, %pQ, %d;
+    shl.b32 %x, %tq, 5;
+    cvt.u64.u32 %d, %x;
+    add.u64 %ptr, %ptr, %d;                      // &q[tok][kvh*G + g][16 tq]
+    @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr];
+    @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16];
+    @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
+    @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
+
+    // --- the token: slot, position (clamped to the table row), chunks of 16 keys, the first page window ---
+    ld.param.u64 %ptr, [p_slot];
+    cvta.to.global.u64 %ptr, %ptr;
+    mul.wide.u32 %d, %tok, 4;
+    add.u64 %ptr, %ptr, %d;
+    ld.global.u32 %slot, [%ptr];
+    ld.param.u64 %ptr, [p_pos];
+    cvta.to.global.u64 %ptr, %ptr;
+    add.u64 %ptr, %ptr, %d;
+    ld.global.u32 %pos, [%ptr];
+    ld.param.u32 %MAXP, [p_maxpages];
+    mul.lo.u32 %btrow, %slot, %MAXP;             // block-table row of the slot
+    mov.u32 %pgl, 0;
+    setp.lt.u32 %p1, %lane, %MAXP;              // lane i: page i of the slot (if the row has it)
+    add.u32 %z, %btrow, %lane;
+    mul.wide.u32 %d, %z, 4;
+    add.u64 %ptr, %pBT, %d;
+    @%p1 ld.global.nc.u32 %pgl, [%ptr];
+    shl.b32 %x, %MAXP, 6;
+    sub.u32 %x, %x, 1;
+    min.u32 %pos, %pos, %x;
+    shr.u32 %nch, %pos, 4;
+    add.u32 %nch, %nch, 1;
+    shl.b32 %x, %tq, DIM_SHIFT;
+    cvt.u64.u32 %o16tq, %x;                      // K: this lane's dims of a row start at 16 tq (and 64 + 16 tq)
+    shl.b32 %x, %g, DIM_SHIFT;
+    cvt.u64.u32 %o16g, %x;                       // V: dims 16 g ..
+
+    // --- state: O^T = 0, max -inf, sums 0; chunk buffers zero (finite values for rows that load nothing) ---
+#define ZERO_O(mt) mov.f32 O(mt, 0), 0f00000000; mov.f32 O(mt, 1), 0f00000000; mov.f32 O(mt, 2), 0f00000000; \
+    mov.f32 O(mt, 3), 0f00000000;
+    REP8(ZERO_O)
+    ZERO_BUF(A)
+    ZERO_BUF(B)
+    mov.u32 %rwA, 0;
+    mov.u32 %rwB, 0;
+    mov.f32 %m0, NEG_INF;
+    mov.f32 %m1, NEG_INF;
+    mov.f32 %l0, 0f00000000;
+    mov.f32 %l1, 0f00000000;
+
+    // --- the key loop: chunks gw, gw + W, ... alternate between buffers A and B, the next-but-one chunk loading
+    // while this one is computed (W = 4S warps share the token's chunks) ---
+    mov.u32 %cA, %gw;
+    setp.lt.u32 %pcA, %cA, %nch;
+    add.u32 %cB, %gw, %W;
+    setp.lt.u32 %pcB, %cB, %nch;
+    PAGE(A)
+    PAGE(B)
+    KV(A)
+    KV(B)
+#if KV_FP8
+// in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
+// bf16 -> f16 is exact for the q-normed range, as in attention.ptx
+#define Q_F16(dst, src) shl.b32 %x, src, 16; and.b32 %y, src, 0xFFFF0000; cvt.rn.f16x2.f32 dst, %y, %x;
+#define Q_F16_I(i) Q_F16(%qr##i, %qr##i)
+    REP16(Q_F16_I)
+#endif
+KEY_LOOP:
+    @!%pcA bra KEYS_DONE;
+    PROC(A)
+    add.u32 %cA, %cA, %W2;
+    setp.lt.u32 %pcA, %cA, %nch;
+    PAGE(A)
+    KV(A)
+    @!%pcB bra KEYS_DONE;
+    PROC(B)
+    add.u32 %cB, %cB, %W2;
+    setp.lt.u32 %pcB, %cB, %nch;
+    PAGE(B)
+    KV(B)
+    bra KEY_LOOP;
+KEYS_DONE:
+
+    // --- this warp's partial: row sums over the 8 lanes of a head pair, then O^T, (max, sum) into shared memory ---
+    shfl.sync.bfly.b32 %f0, %l0, 4, 31, -1;
+    add.f32 %l0, %l0, %f0;
+    shfl.sync.bfly.b32 %f0, %l0, 8, 31, -1;
+    add.f32 %l0, %l0, %f0;
+    shfl.sync.bfly.b32 %f0, %l0, 16, 31, -1;
+    add.f32 %l0, %l0, %f0;
+    shfl.sync.bfly.b32 %f1, %l1, 4, 31, -1;
+    add.f32 %l1, %l1, %f1;
+    shfl.sync.bfly.b32 %f1, %l1, 8, 31, -1;
+    add.f32 %l1, %l1, %f1;
+    shfl.sync.bfly.b32 %f1, %l1, 16, 31, -1;
+    add.f32 %l1, %l1, %f1;
+    mov.u32 %x, dec_part;
+    mad.lo.u32 %y, %warp, 8, %tq2;               // [warp][head 2tq]
+    shl.b32 %y, %y, 9;                           // * 128 * 4
+    add.u32 %x, %x, %y;
+    shl.b32 %y, %g, 6;                           // dims 16g: * 4 * 16
+    add.u32 %x, %x, %y;
+    st.shared.v4.f32 [%x], {O(0, 0), O(0, 2), O(1, 0), O(1, 2)};
+    st.shared.v4.f32 [%x + 16], {O(2, 0), O(2, 2), O(3, 0), O(3, 2)};
+    st.shared.v4.f32 [%x + 32], {O(4, 0), O(4, 2), O(5, 0), O(5, 2)};
+    st.shared.v4.f32 [%x + 48], {O(6, 0), O(6, 2), O(7, 0), O(7, 2)};
+    st.shared.v4.f32 [%x + 512], {O(0, 1), O(0, 3), O(1, 1), O(1, 3)};
+    st.shared.v4.f32 [%x + 528], {O(2, 1), O(2, 3), O(3, 1), O(3, 3)};
+    st.shared.v4.f32 [%x + 544], {O(4, 1), O(4, 3), O(5, 1), O(5, 3)};
+    st.shared.v4.f32 [%x + 560], {O(6, 1), O(6, 3), O(7, 1), O(7, 3)};
+    setp.eq.u32 %p0, %g, 0;
+    mov.u32 %x, dec_ml;
+    mad.lo.u32 %y, %warp, 8, %tq2;
+    shl.b32 %y, %y, 3;
+    add.u32 %x, %x, %y;
+    @%p0 st.shared.v2.f32 [%x], {%m0, %l0};
+    @%p0 st.shared.v2.f32 [%x + 8], {%m1, %l1};
+    @%cl bra CLUSTER_SYNC;
+    bar.sync 0;
+    bra MERGE_BEGIN;
+CLUSTER_SYNC:
+    barrier.cluster.arrive.release.aligned;
+    barrier.cluster.wait.acquire.aligned;
+MERGE_BEGIN:
+
+    // --- merge (CTA 0 of the cluster): thread t does head t / 16, dims 8 (t % 16) .. + 7, one pass over the ranks
+    // that hold chunks (CTA r's first chunk is 4r: ranks r < ceil(nch / 4)), the 4 warp partials of a rank loaded
+    // together and folded into a running (M, L, O) (a warp that saw no key: m -inf, weight 0) ---
+    shr.u32 %z, %t, 4;                           // head
+    setp.lt.u32 %live, %z, %G;
+    setp.eq.u32 %p0, %cz, 0;
+    and.pred %live, %live, %p0;
+    @!%live bra MERGED;
+    add.u32 %nr, %nch, 3;
+    shr.u32 %nr, %nr, 2;
+    min.u32 %nr, %nr, %S;
+    mov.f32 %mx0, NEG_INF;
+    mov.f32 %L, 0f00000000;
+#define ZE(i) mov.f32 %e##i, 0f00000000;
+    REP8(ZE)
+    shl.b32 %x, %z, 3;
+    mov.u32 %y, dec_ml;
+    add.u32 %w2, %y, %x;                         // &ml[warp 0][head]
+    shl.b32 %x, %z, 9;
+    and.b32 %y, %t, 15;
+    shl.b32 %y, %y, 5;
+    add.u32 %x, %x, %y;
+    mov.u32 %y, dec_part;
+    add.u32 %w3, %y, %x;                         // &part[warp 0][head][8 (t % 16)]
+    mov.u32 %r, 0;
+RANK_LOOP:
+    mov.u32 %ra, %w2;
+    @%cl mapa.shared::cluster.u32 %ra, %ra, %r;
+#define ML_LD(w) MLD2(%mw##w, %lw##w, w * 64)
+    REP4(ML_LD)
+    mov.u32 %ra, %w3;
+    @%cl mapa.shared::cluster.u32 %ra, %ra, %r;
+#define P_LD(w) MLD4(%pw##w##_0, %pw##w##_1, %pw##w##_2, %pw##w##_3, w * 4096) \
+    MLD4(%pw##w##_4, %pw##w##_5, %pw##w##_6, %pw##w##_7, w * 4096 + 16)
+    REP4(P_LD)
+    max.f32 %mx1, %mw0, %mw1;
+    max.f32 %f0, %mw2, %mw3;
+    max.f32 %mx1, %mx1, %f0;
+    max.f32 %mx1, %mx1, %mx0;                    // new running max (finite: rank 0's warp 0 has chunk 0)
+    sub.f32 %f0, %mx0, %mx1;
+    ex2.approx.ftz.f32 %al0, %f0;                // rescale of what is summed so far
+    mov.f32 %mx0, %mx1;
+    mul.f32 %L, %L, %al0;
+#define E_SCALE(i) mul.f32 %e##i, %e##i, %al0;
+    REP8(E_SCALE)
+#define E_FOLD_I(w, i) fma.rn.f32 %e##i, %pw##w##_##i, %cf, %e##i;
+#define E_FOLD(w) sub.f32 %f0, %mw##w, %mx0; ex2.approx.ftz.f32 %cf, %f0; fma.rn.f32 %L, %lw##w, %cf, %L; \
+    REPA8(E_FOLD_I, w)
+    REP4(E_FOLD)
+    add.u32 %r, %r, 1;
+    setp.lt.u32 %p1, %r, %nr;
+    @%p1 bra RANK_LOOP;
+    // --- epilogue: O / L (fp8: / 64 L, O^T holds 64 x the output: the V bias), bf16, 16 B per thread ---
+#if KV_FP8
+    mul.f32 %L, %L, O_BIAS;
+#endif
+    rcp.rn.f32 %L, %L;
+    mul.f32 %e0, %e0, %L;
+    mul.f32 %e1, %e1, %L;
+    mul.f32 %e2, %e2, %L;
+    mul.f32 %e3, %e3, %L;
+    mul.f32 %e4, %e4, %L;
+    mul.f32 %e5, %e5, %L;
+    mul.f32 %e6, %e6, %L;
+    mul.f32 %e7, %e7, %L;
+    cvt.rn.bf16x2.f32 %a0, %e1, %e0;
+    cvt.rn.bf16x2.f32 %a1, %e3, %e2;
+    cvt.rn.bf16x2.f32 %a2, %e5, %e4;
+    cvt.rn.bf16x2.f32 %a3, %e7, %e6;
+    mad.lo.u32 %x, %kvh, %G, %z;
+    mad.lo.u32 %x, %tok, %NH, %x;
+    shl.b32 %x, %x, 7;
+    and.b32 %y, %t, 15;
+    mad.lo.u32 %x, %y, 8, %x;                    // element (tok, kvh*G + head, 8 (t % 16))
+    mul.wide.u32 %d, %x, 2;
+    add.u64 %ptr, %pOut, %d;
+    st.global.v4.b32 [%ptr], {%a0, %a1, %a2, %a3};
+MERGED:
+    @!%cl bra DONE;
+    barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory
+    barrier.cluster.wait.acquire.aligned;
+DONE:
+    ret;
+}
+#undef DECL_BUF
+#undef ZERO_BUF
+#undef KV
+#undef QK_STEP
+#undef QK_STEPS
+#undef KSCALE
+#undef PV
+#undef MMA_OP
+#undef CVT_P
+#undef O_BIAS
+#undef DIM_SHIFT
+#undef PROC
+#if KV_FP8
+#undef V_MMA
+#undef PV_I
+#else
+#undef PV_MT
+#endif
