@@ -7,8 +7,8 @@
 // the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
 // --kv-dtype fp8: the FP8 cache (e4m3 pools + one f32 scale per token and kv head row; decode on attn_dec.ptx, or
 // attention.ptx's staged fp8 entry with QWEN3_ATTN_DEC=0 (rows "decode-fp8-staged"); prefill runs on that entry,
-// the wgmma kernel reads bf16 pages). QWEN3_ATTN_DEC=3: the bf16 cache's decode on attn_dec.ptx too (rows
-// "decode-dec"). --prefill 0 times decode only.: decode bytes = B·C·n_kv·(hd + 4)·2; the checks
+// the wgmma kernel reads bf16 pages). The bf16 cache's decode also runs on attn_dec.ptx (rows "decode-dec"), or
+// with QWEN3_ATTN_DEC=1 (fp8 only) on attention.ptx (rows "decode"). --prefill 0 times decode only.: decode bytes = B·C·n_kv·(hd + 4)·2; the checks
 // quantise the cache with the device quantiser (launch_quant_act_fp8: the same formula as the cache writer) and
 // compare against the fp64 reference of the dequantised cache.
 //   prefill-varlen (issue 6): one step of 16 prefill runs (16 slots; 16 x 128 from 0, lengths 128..2048 from 0, 16
@@ -356,11 +356,11 @@ int main(int argc, char **argv) {
     printf("floors: prefill FLOPs / %.0f TFLOP/s (H100 SXM dense BF16; the H200 has the same peak); "
            "decode K+V bytes (%s) / %.2f TB/s (this card's copy, measured now)\n", peak / 1e12,
            kv8 ? "e4m3 + 4-byte row scales" : "bf16", bw / 1e12);
-    // the decode kernel (host/gpu_attn.c): QWEN3_ATTN_DEC bit 0 (default on) sends the fp8 cache's decode tokens to
-    // attn_dec.ptx (else attention.ptx's staged fp8 entry: rows "decode-fp8-staged"), bit 1 the bf16 cache's
-    // (rows "decode-dec"; else attention.ptx: rows "decode")
+    // the decode kernel (host/gpu_attn.c): QWEN3_ATTN_DEC bit 0 sends the fp8 cache's decode tokens to attn_dec.ptx
+    // (else attention.ptx's staged fp8 entry: rows "decode-fp8-staged"), bit 1 the bf16 cache's (rows "decode-dec";
+    // else attention.ptx: rows "decode"); default 3, both
     const char *dec_env = getenv("QWEN3_ATTN_DEC");
-    int dec = dec_env && *dec_env ? atoi(dec_env) & 3 : 1, on = dec >> (kv8 ? 0 : 1) & 1;
+    int dec = dec_env && *dec_env ? atoi(dec_env) & 3 : 3, on = dec >> (kv8 ? 0 : 1) & 1;
     const char *pk = kv8 ? "prefill-fp8" : "prefill";
     const char *dk = kv8 ? (on ? "decode-fp8" : "decode-fp8-staged") : (on ? "decode-dec" : "decode");
     FILE *f = NULL;

@@ -300,7 +300,7 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     # same run. Sanitizers on the tiny model, both caches: logits (a graph-shaped step: every token through
     # attn_dec) and a batch-1 run (keys split over a cluster).
     f=$(synth tiny f32)
-    for cfg in "fp8 1" "bf16 3"; do
+    [ -n "${DEC_ENGINE_ONLY:-}" ] || for cfg in "fp8 1" "bf16 3"; do
         read -r kv dec <<< "$cfg"
         for tool in memcheck racecheck; do
             QWEN3_ATTN_DEC=$dec timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits \
@@ -314,14 +314,14 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
     # decode timing (and the engine routing's checks) with either kernel: QWEN3_ATTN_DEC bit 0 the fp8 cache's
     # decode on attn_dec, bit 1 the bf16 cache's
-    for cfg in "fp8 0" "fp8 1" "bf16 1" "bf16 3"; do
+    [ -n "${DEC_ENGINE_ONLY:-}" ] || for cfg in "fp8 0" "fp8 1" "bf16 1" "bf16 3"; do
         read -r kv dec <<< "$cfg"
         QWEN3_ATTN_DEC=$dec timeout 200 build/bench/attention --kv-dtype $kv --long 0 --prefill 0 \
             --tsv "$LOG/attention.tsv" > "$LOG/attention-$kv-dec$dec.log" 2>&1
         say "bench/attention $kv QWEN3_ATTN_DEC=$dec rc=$? $(grep -c '^PASS' "$LOG/attention-$kv-dec$dec.log") pass $(grep -c '^FAIL' "$LOG/attention-$kv-dec$dec.log") fail"
         grep -E '^(decode|FAIL)' "$LOG/attention-$kv-dec$dec.log" | tee -a "$SUM"
     done
-    f=$(synth 8b f16)  # the engine, DEC_CFGS="weights kv QWEN3_ATTN_DEC B;..."
+    f=$(synth 8b f16)  # the engine, DEC_CFGS="weights kv QWEN3_ATTN_DEC B;..." (DEC_ENGINE_ONLY=1: only this part)
     IFS=';' read -ra cfgs <<< "${DEC_CFGS:-fp8 bf16 1 256;fp8 bf16 3 256;fp8 fp8 1 256;fp8 bf16 1 1;fp8 bf16 3 1;fp8 fp8 1 1}"
     for cfg in "${cfgs[@]}"; do
         read -r wd kd dec B <<< "$cfg"

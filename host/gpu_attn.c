@@ -21,7 +21,7 @@
 // [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages e4m3 tiles and
 // converts them to f16 tiles in the bf16 layout; attn_wg.ptx TMAs bf16 pages, so an FP8 cache's prefill is slower.
 // Decode tokens: attn_dec.ptx loads K/V straight into mma fragments (keys on the M side, 4 warps per token). Where
-// it is on (QWEN3_ATTN_DEC: bit 0 the fp8 cache, default on; bit 1 the bf16 cache), tokens not in a run of >= 2
+// it is on (QWEN3_ATTN_DEC: bit 0 the fp8 cache, bit 1 the bf16 cache; default 3, both), tokens not in a run of >= 2
 // consecutive positions of one slot (decode tokens; every token of a graph-captured step) go to it, runs shorter
 // than the wgmma kernel's threshold to attention.ptx; QWEN3_ATTN_DEC=0: attention.ptx for every such token.
 // QWEN3_ATTN_WG: unset or 1 = runs of >= ATT_WG_MIN_RUN tokens, 0 = never (old path only), N >= 2 = runs of >= N;
@@ -134,7 +134,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
 
 // Which caches send their decode tokens to attn_dec.ptx: QWEN3_ATTN_DEC, bit 0 the fp8 cache, bit 1 the bf16 cache
 // (default DEC_DEFAULT; 0: attention.ptx for every token, for A/B runs).
-enum { DEC_DEFAULT = 1 };
+enum { DEC_DEFAULT = 3 };  // both (b0d2c8d, H100: bf16 at batch 1 8.1 against 14.8 us a launch, NOTES)
 static int use_attn_dec(int fp8, int n_head, int n_kv) {
     static int mask = -1;
     if (mask < 0) {
