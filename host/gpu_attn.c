@@ -279,36 +279,57 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
     free(items);
 }
 
+// Run of tokens starting at t (< end): consecutive positions of one slot; returns its end.
+static int run_end(const int *h_slot, const int *h_pos, int t, int end) {
+    int e = t + 1;
+    while (e < end && h_slot[e] == h_slot[t] && h_pos[e] == h_pos[t] + (e - t)) e++;
+    return e;
+}
+
+// Tokens a .. b-1 of the step (no wgmma run among them) on the mma.sync kernels. Where attn_dec.ptx takes this
+// cache's decode tokens (dec), single tokens go to it and each stretch of adjacent runs of >= 2 tokens to
+// attention.ptx in one launch (a run's tokens share each key load there; one launch for a step's prompts fills the
+// SMs where one 128-token prompt is 64 CTAs); otherwise all in one launch_attention.
+static void launch_stretch(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                           CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int a, int b, int n_head,
+                           int n_kv, int head_dim, int max_pages, float scale, int dec) {
+    size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
+    for (int t = a; t < b;) {
+        int s = t, e;
+        while (t < b && (!dec || (e = run_end(h_slot, h_pos, t, b)) == t + 1)) t++;  // singles (or all, !dec)
+        if (t > s)
+            launch_attention(g, out + s * row, q + s * row, k_pool, v_pool, k_scale, v_scale, block_table,
+                             tok_slot + 4 * s, tok_pos + 4 * s, t - s, n_head, n_kv, head_dim, max_pages, scale);
+        s = t;
+        while (t < b && (e = run_end(h_slot, h_pos, t, b)) > t + 1) t = e;  // adjacent runs
+        if (t > s)
+            launch_attention_tb(g, out + s * row, q + s * row, k_pool, v_pool, k_scale, v_scale, block_table,
+                                tok_slot + 4 * s, tok_pos + 4 * s, t - s, n_head, n_kv, head_dim, max_pages, scale,
+                                0, -1, 0);
+    }
+}
+
 // min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`, all in one
 // varlen launch (varlen) or one launch per run; an fp8 cache (k_scale != 0) never does (the wgmma kernel reads bf16
-// pages). Where attn_dec.ptx takes the cache's decode tokens, shorter runs of >= 2 tokens go to attention.ptx.
+// pages). The tokens between those runs: launch_stretch.
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
                            int varlen) {
-    // decode tokens on attn_dec.ptx: runs of >= 2 tokens (shorter than min_run) to attention.ptx (one load of each
-    // key for a block of the run's tokens), the single tokens between them to attn_dec.ptx (through launch_attention)
-    int dec_runs = use_attn_dec(k_scale != 0, n_head, n_kv);
+    int dec = use_attn_dec(k_scale != 0, n_head, n_kv);
     if (k_scale) min_run = 0;
-    size_t row = (size_t)n_head * head_dim * 2;  // bytes of one token's q (and out) row
-    int rest = 0;                                 // first token not yet launched
+    size_t row = (size_t)n_head * head_dim * 2;
+    int rest = 0;  // first token not yet launched
     AttnWork *runs = NULL;
     int n_runs = 0;
-    for (int t = 0; t < T && (min_run > 0 || dec_runs);) {
-        int e = t + 1;
-        while (e < T && h_slot[e] == h_slot[t] && h_pos[e] == h_pos[t] + (e - t)) e++;
-        int wg = min_run > 0 && e - t >= min_run;
-        if (wg || (dec_runs && e - t >= 2)) {
-            if (t > rest)
-                launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
-                                 tok_slot + 4 * rest, tok_pos + 4 * rest, t - rest, n_head, n_kv, head_dim, max_pages,
-                                 scale);
-            if (!wg) {
-                launch_attention_tb(g, out + t * row, q + t * row, k_pool, v_pool, k_scale, v_scale, block_table,
-                                    tok_slot + 4 * t, tok_pos + 4 * t, e - t, n_head, n_kv, head_dim, max_pages,
-                                    scale, 0, -1, 0);
-            } else if (varlen) {  // at most T / min_run runs
+    for (int t = 0; t < T && min_run > 0;) {
+        int e = run_end(h_slot, h_pos, t, T);
+        if (e - t >= min_run) {
+            launch_stretch(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos,
+                           rest, t, n_head, n_kv, head_dim, max_pages, scale, dec);
+            if (varlen) {  // at most T / min_run runs
                 if (!runs) runs = xmalloc((size_t)(T / min_run + 1) * sizeof *runs);
                 runs[n_runs++] = (AttnWork){ t, e - t, h_pos[t], h_slot[t] };
             } else {
@@ -324,9 +345,8 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
         launch_attention_wg_varlen(g, out, q, k_pool, v_pool, block_table, runs, n_runs, T, n_head, n_kv, head_dim,
                                    max_pages, pool_pages, scale, variant);
     free(runs);
-    if (T > rest)
-        launch_attention(g, out + rest * row, q + rest * row, k_pool, v_pool, k_scale, v_scale, block_table,
-                         tok_slot + 4 * rest, tok_pos + 4 * rest, T - rest, n_head, n_kv, head_dim, max_pages, scale);
+    launch_stretch(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos, rest, T,
+                   n_head, n_kv, head_dim, max_pages, scale, dec);
 }
 
 void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
