@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec attn8 (not in the default)
+#                                        attention throughput profile pdl ncu attndec (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -330,27 +330,6 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
             --label "8b $wd kv $kd attn_dec $dec" --workloads fixed --batches "$B" --peer none --tsv "$LOG/throughput.tsv" \
             > "$LOG/$n.log" 2>&1
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-    done
-fi
-
-if has attn8; then  # session 5: attn_dec writes the o projection's FP8 input (QWEN3_FUSED_ATTN8). Byte-exact by
-    # design, so FP8 logits with and without it must be identical; then the engine, same run, with and without.
-    f=$(synth tiny f32)
-    for fz in 0 1; do
-        QWEN3_FUSED_ATTN8=$fz ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 100 --seed 5 \
-            -o /tmp/attn8-$fz.f32 > "$LOG/attn8-logits-$fz.log" 2>&1 || say "attn8 logits $fz failed: $(tail -1 "$LOG/attn8-logits-$fz.log")"
-    done
-    cmp /tmp/attn8-0.f32 /tmp/attn8-1.f32 && say "attn8: fp8 logits (tiny, 100 positions) identical with and without" \
-        || say "attn8: fp8 logits DIFFER with and without"
-    f=$(synth 8b f16)
-    IFS=';' read -ra cfgs <<< "${ATTN8_CFGS:-1 bf16 1;0 bf16 1;1 fp8 256}"
-    for cfg in "${cfgs[@]}"; do
-        read -r fz kd B <<< "$cfg"
-        n="attn8-$fz-kv$kd-B$B"
-        QWEN3_FUSED_ATTN8=$fz QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
-            --label "8b fp8 kv $kd fused attn8 $fz" --workloads fixed --batches "$B" --peer none \
-            --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
-        say "$n rc=$? $(grep -E '^[0-9]+ x' "$LOG/$n.log" | tail -1 | tr -s ' ')"
     done
 fi
 

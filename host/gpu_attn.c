@@ -1,8 +1,7 @@
 // gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx, for prefill
 // runs ptx/attn_wg.ptx, for an FP8 cache's decode tokens ptx/attn_dec.ptx).
 // defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks),
-//          launch_attention_dec (the decode kernel, explicit key split), launch_attention_q8 (launch_attention that
-//          also writes the o-projection's FP8 input where the decode kernel runs),
+//          launch_attention_dec (the FP8 cache's decode kernel, explicit key split),
 //          launch_attention_host (prefill runs to the wgmma kernel), launch_attention_runs (the same with an explicit
 //          run threshold), launch_attention_wg (one run), launch_attention_wg_varlen (blocks of many runs)
 //
@@ -101,7 +100,7 @@ enum { DEC_MAX_G = 8 };  // the N = 8 side of the kernel's mma holds the group's
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr a8, CUdeviceptr sa) {
+                          int kv_split) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
@@ -113,7 +112,6 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     if (fp8 != (v_scale != 0) || (out | q | k_pool | v_pool | k_scale | v_scale) % 16 ||
         (tok_slot | tok_pos | block_table) % 4)
         die("launch_attention_dec: out, q, the pools (and an fp8 cache's two scale pools) must be 16-byte aligned");
-    if (a8 % 8 || sa % 4 || (a8 != 0) != (sa != 0)) die("launch_attention_dec: a8 (8-byte aligned) needs sa, and back");
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
         fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
@@ -129,7 +127,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     if (kv_split > 8) kv_split = 8;
     Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &a8, &sa };
+                     &upages, &scale };
     gpu_launch(g, fn[fp8], grid, block, 0, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
@@ -146,25 +144,15 @@ static int use_attn_dec(int fp8, int n_head, int n_kv) {
     return (mask >> (fp8 ? 0 : 1) & 1) && n_kv > 0 && n_head % n_kv == 0 && n_head / n_kv <= DEC_MAX_G;
 }
 
-int launch_attention_q8(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                        CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                        CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                        CUdeviceptr a8, CUdeviceptr sa) {
-    if (use_attn_dec(k_scale != 0, n_head, n_kv)) {
-        launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                             n_kv, head_dim, max_pages, scale, 0, a8, sa);
-        return a8 != 0;
-    }
-    launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
-                        head_dim, max_pages, scale, 0, -1, 0);
-    return 0;
-}
-
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
-    launch_attention_q8(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
-                        head_dim, max_pages, scale, 0, 0);
+    if (use_attn_dec(k_scale != 0, n_head, n_kv))
+        launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
+                             n_kv, head_dim, max_pages, scale, 0);
+    else
+        launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
+                            n_kv, head_dim, max_pages, scale, 0, -1, 0);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx

@@ -57,7 +57,6 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
-    int fuse_attn8;       // attn_dec.ptx writes the o projection's a8 / sa in graph steps (QWEN3_FUSED_ATTN8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
@@ -149,19 +148,17 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
                                   e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
                                   c->rope_base, c->rms_eps);
         g->prof_tag = "attn";
-        int want8 = e->fuse_attn8 && L->wo.fp8 && T > gemv_fp8_max_m(), attn8 = 0;
         if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
                                   e->tok_slot, e->tok_pos, (const int *)((char *)e->h_in + in),
                                   (const int *)((char *)e->h_in + 2 * in), T, c->n_head, c->n_kv_head, hd,
                                   e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
-        else  // every token through one launch: attn_dec.ptx may also quantise the o projection's input
-            attn8 = launch_attention_q8(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale,
-                                        e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd,
-                                        e->kv.max_pages, 1.0f / sqrtf((float)hd), want8 ? e->a8 : 0,
-                                        want8 ? e->sa : 0);
+        else
+            launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
+                             e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
+                             1.0f / sqrtf((float)hd));
         g->prof_tag = "o";
-        launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, attn8);
+        launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "norm";
         in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
@@ -683,8 +680,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
     const char *norm8 = getenv("QWEN3_FUSED_NORM8");
     e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
-    const char *attn8 = getenv("QWEN3_FUSED_ATTN8");
-    e->fuse_attn8 = !(attn8 && *attn8 && !atoi(attn8));
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;

@@ -69,17 +69,11 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                          int tb, int split, int kv_split);
 // ptx/attn_dec.ptx, G = n_head / n_kv <= 8: every token alone, keys split over the 4 warps of a CTA and kv_split
 // CTAs of a cluster (1..8, 0: by the CTA count); launch_attention's choice for the caches QWEN3_ATTN_DEC selects
-// (bit 0 fp8, bit 1 bf16; default both). out 16-byte aligned. a8, sa (0: none): also out's FP8 form, as below.
+// (bit 0 fp8, bit 1 bf16; default both). out 16-byte aligned.
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr a8, CUdeviceptr sa);
-// launch_attention that, where it runs attn_dec.ptx and a8 != 0, also writes out's FP8 form for the o projection
-// (a8 e4m3 [T][n_head*128], sa f32 [T][n_head]: byte for byte launch_quant_act_fp8 of out) and returns 1; else 0.
-int launch_attention_q8(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                        CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                        CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                        CUdeviceptr a8, CUdeviceptr sa);
+                          int kv_split);
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,

@@ -176,20 +176,18 @@
     .param .u32 p_nh,
     .param .u32 p_nkv,
     .param .u32 p_maxpages,
-    .param .f32 p_scale,
-    .param .u64 p_a8,
-    .param .u64 p_sa)
+    .param .f32 p_scale)
     .reqntid 128, 1, 1
 {
     PDL_START
-    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %has8;
+    .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
     .reg .b32 %MAXP, %pgl, %nr;
     .reg .f32 %mw<4>, %lw<4>;
 #define DECL_PW(w) .reg .f32 %pw##w##_<8>;
     REP4(DECL_PW)
-    .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g, %pA8, %pSa;
+    .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g;
     .reg .b16 %h0, %h1;
     .reg .b32 %a0, %a1, %a2, %a3, %w0, %w1, %w2, %w3, %pb0, %pb1, %vsc01, %vsc89;
     .reg .f32 %sl2, %sa0, %sa1, %sa2, %sa3, %sb0, %sb1, %sb2, %sb3, %f0, %f1, %mx0, %mx1, %al0, %al1;
@@ -449,51 +447,6 @@ RANK_LOOP:
     mul.wide.u32 %d, %x, 2;
     add.u64 %ptr, %pOut, %d;
     st.global.v4.b32 [%ptr], {%a0, %a1, %a2, %a3};
-    // --- optional: the o-projection's FP8 input too (a8 e4m3 [T][n_head*128], sa f32 [T][n_head]: one scale per
-    // head = per 128 channels), byte for byte what quant_act_fp8 makes of the bf16 row just stored: amax of the
-    // head's bf16 values over its 16 threads (lanes of one half warp: a live head's 16 threads all get here), scale
-    // = amax / 448 (all zero: 1), q = satfinite(x * (1 / scale)) ---
-    ld.param.u64 %pA8, [p_a8];                   // 0: no FP8 copy of the output (read here, not kept in a
-    setp.ne.u64 %has8, %pA8, 0;                  // register through the key loop)
-    @!%has8 bra MERGED;
-    ld.param.u64 %pSa, [p_sa];
-    cvta.to.global.u64 %pA8, %pA8;
-    cvta.to.global.u64 %pSa, %pSa;
-#define UNPACK_BF(w, lo, hi) shl.b32 lo, w, 16; and.b32 hi, w, 0xFFFF0000;
-#define AMAX_W(w) UNPACK_BF(w, %f0, %f1) abs.f32 %f0, %f0; abs.f32 %f1, %f1; max.f32 %mx1, %mx1, %f0; \
-    max.f32 %mx1, %mx1, %f1;
-    mov.f32 %mx1, 0f00000000;
-    AMAX_W(%a0) AMAX_W(%a1) AMAX_W(%a2) AMAX_W(%a3)
-    and.b32 %y, %lane, 16;
-    mov.u32 %j, 0xFFFF;
-    shl.b32 %j, %j, %y;                          // this half warp
-    shfl.sync.bfly.b32 %f0, %mx1, 1, 31, %j;
-    max.f32 %mx1, %mx1, %f0;
-    shfl.sync.bfly.b32 %f0, %mx1, 2, 31, %j;
-    max.f32 %mx1, %mx1, %f0;
-    shfl.sync.bfly.b32 %f0, %mx1, 4, 31, %j;
-    max.f32 %mx1, %mx1, %f0;
-    shfl.sync.bfly.b32 %f0, %mx1, 8, 31, %j;
-    max.f32 %mx1, %mx1, %f0;
-    setp.gt.f32 %p1, %mx1, 0f00000000;
-    div.rn.f32 %cf, %mx1, 0f43E00000;
-    @!%p1 mov.f32 %cf, 0f3F800000;
-    rcp.rn.f32 %al0, %cf;
-    UNPACK_BF(%a0, %f0, %f1) mul.f32 %f0, %f0, %al0; mul.f32 %f1, %f1, %al0; cvt.rn.satfinite.e4m3x2.f32 %h0, %f1, %f0;
-    UNPACK_BF(%a1, %f0, %f1) mul.f32 %f0, %f0, %al0; mul.f32 %f1, %f1, %al0; cvt.rn.satfinite.e4m3x2.f32 %h1, %f1, %f0;
-    mov.b32 %w0, {%h0, %h1};
-    UNPACK_BF(%a2, %f0, %f1) mul.f32 %f0, %f0, %al0; mul.f32 %f1, %f1, %al0; cvt.rn.satfinite.e4m3x2.f32 %h0, %f1, %f0;
-    UNPACK_BF(%a3, %f0, %f1) mul.f32 %f0, %f0, %al0; mul.f32 %f1, %f1, %al0; cvt.rn.satfinite.e4m3x2.f32 %h1, %f1, %f0;
-    mov.b32 %w1, {%h0, %h1};
-    cvt.u64.u32 %d, %x;
-    add.u64 %ptr, %pA8, %d;
-    st.global.v2.b32 [%ptr], {%w0, %w1};         // 8 e4m3 at element (tok, head, 8 (t % 16))
-    and.b32 %y, %t, 15;
-    setp.eq.u32 %p1, %y, 0;
-    shr.u32 %x, %x, 7;                           // tok * n_head + kvh * G + head
-    mul.wide.u32 %d, %x, 4;
-    add.u64 %ptr, %pSa, %d;
-    @%p1 st.global.f32 [%ptr], %cf;
 MERGED:
     @!%cl bra DONE;
     barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory

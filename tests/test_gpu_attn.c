@@ -238,25 +238,17 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
         AttnRef aq = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, NULL, NULL, scale, ref_q };
         parallel_for((int64_t)T * n_head, attn_ref_one, &aq);
     }
-    CUdeviceptr da8 = 0, dsa = 0;  // attn_dec's FP8 copy of the output (poisoned: 0x7F is e4m3 NaN)
-    if (tb == TB_DEC) {
-        da8 = gpu_alloc(&G, (size_t)T * n_head * HD);
-        dsa = gpu_alloc(&G, (size_t)T * n_head * 4);
-        gpu_fill_u32(&G, da8, 0x7F7F7F7Fu, (size_t)T * n_head * HD / 4);
-        gpu_fill_u32(&G, dsa, 0x7FC00000u, (size_t)T * n_head);
-    }
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     uint16_t *outr[2] = { xmalloc(n_out * 2), xmalloc(n_out * 2) };  // per-run launches' outputs, per kernel
     float *out = xmalloc(n_out * 4);
-    int q8_bad = 0;
     for (int var = 0; var < (wg_min_run > 0 ? WG_VARIANTS : 1); var++) {
         gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
         if (wg_min_run > 0)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
-        else if (tb == TB_DEC)  // with the o projection's FP8 input (checked below)
+        else if (tb == TB_DEC)
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, da8, dsa);
+                                 scale, kv_split);
         else if (tb == TB_ROUTED)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, 128, 1, 1);
@@ -266,27 +258,6 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
         gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
         const char *who = tb == TB_DEC ? (kv8 ? "attn_dec_fp8" : "attn_dec_bf16") : tb == TB_ROUTED ? "launch_attention_runs (fp8)"
                           : kv8 ? "attention_gqa_h128_fp8" : wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
-        if (tb == TB_DEC) {  // a8 / sa byte for byte what launch_quant_act_fp8 makes of the bf16 output
-            size_t n8 = n_out, ns = (size_t)T * n_head;
-            CUdeviceptr ra8 = gpu_alloc(&G, n8), rsa = gpu_alloc(&G, ns * 4);
-            launch_quant_act_fp8(&G, ra8, rsa, dout, T, n_head * HD);
-            uint8_t *x8 = xmalloc(n8), *y8 = xmalloc(n8);
-            float *xs = xmalloc(ns * 4), *ys = xmalloc(ns * 4);
-            gpu_download(&G, x8, da8, n8);
-            gpu_download(&G, y8, ra8, n8);
-            gpu_download(&G, xs, dsa, ns * 4);
-            gpu_download(&G, ys, rsa, ns * 4);
-            size_t bad8 = 0, bads = 0;
-            for (size_t i = 0; i < n8; i++) bad8 += x8[i] != y8[i];
-            for (size_t i = 0; i < ns; i++) bads += memcmp(&xs[i], &ys[i], 4) != 0;
-            if (bad8 || bads) {
-                printf("  %s: FP8 output: %zu of %zu bytes and %zu of %zu scales differ from launch_quant_act_fp8's\n",
-                       who, bad8, n8, bads, ns);
-                q8_bad++;
-            }
-            free(x8); free(y8); free(xs); free(ys);
-            gpu_free(&G, ra8); gpu_free(&G, rsa);
-        }
         size_t stray = 0;
         for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
         if (stray) printf("  %s: %zu elements written past the output\n", who, stray);
@@ -317,7 +288,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             printf("  %s: %zu of %zu outputs not finite (first: token %zu head %zu)\n", who, bad, n_out,
                    first / (n_head * HD), first / HD % n_head);
         }
-        err[var] = stray || q8_bad ? INFINITY : e;
+        err[var] = stray ? INFINITY : e;
         if (wg_min_run > 0 && var < 2) memcpy(outr[var], outb, n_out * 2);
         if (wg_min_run > 0 && var >= 2) {  // same CTAs' work as the per-run launch: the same bits
             size_t diff = 0, first = 0;
@@ -339,7 +310,6 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
     free(outr[0]); free(outr[1]);
     free(table); free(kp); free(vp); free(kp8); free(vp8); free(ksc); free(vsc); free(kd); free(vd); free(ref_q);
     if (kv8) { gpu_free(&G, dks); gpu_free(&G, dvs); }
-    if (da8) { gpu_free(&G, da8); gpu_free(&G, dsa); }
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
     gpu_free(&G, dpos); gpu_free(&G, dtable);
 }
