@@ -6,8 +6,10 @@
 //   a reply that still ends early (a stop) is counted and printed, and tok/s uses the tokens really produced.
 //   Prompts: random words that are each one token (a space + letters, checked to round-trip), so lengths are exact.
 //   ideal: the scheduler's own steps (same slots, same prefill budget) replayed on paper, each step costing
-//   max(bytes / copy bandwidth, FLOPs / peak): bytes = bf16 weights + K/V read and written, FLOPs = 2 per weight
-//   per token (lm_head only for sampled rows) + attention. Summed over the steps.
+//   max(bytes / copy bandwidth, FLOPs / peak): bytes = the weights as the engine holds them (QWEN3_DTYPE: bf16, or
+//   e4m3 linear layers with the lm_head in bf16) + K/V read and written (QWEN3_KV_DTYPE: bf16, or e4m3 + a 4-byte
+//   scale per row), FLOPs = 2 per weight per token (lm_head only for sampled rows; FP8 layers at twice the BF16
+//   peak) + attention. Summed over the steps.
 //   peer: llama-batched-bench -npp 128 -ntg 128 -npl 1,16,64,256 -fa on -ngl 99 on the same GGUF; its output tok/s
 //   = B * 128 / T (its T includes its prompt processing, as our wall time does).
 //
@@ -35,19 +37,21 @@ static Workload wl_fixed(int B, int in, int out) {
 
 // ---------------------------------------------------------------- the ideal: the scheduler's steps, priced
 typedef struct {
-    double wbytes;        // bf16 weights read per step (every linear layer and lm_head)
-    double flop_tok;      // 2 x linear weights per token, lm_head excluded
+    double wbytes;        // weight bytes read per step (every linear layer and lm_head)
+    double flop_tok;      // 2 x linear weights per token, lm_head excluded (halved for FP8: BF16-peak equivalent)
     double flop_head;     // 2 x lm_head weights per sampled row
     double kv_tok;        // K+V bytes of one cached token over all layers
     double flop_key;      // QK and PV FLOPs per (query, key) over all heads and layers
     double bw, peak;
 } Cost;
 
-static Cost cost_of(const Qwen3Config *c, double bw, double peak) {
+// fp8_w: e4m3 linear layers (1 byte a weight, the FP8 peak), the head in bf16; fp8_kv: e4m3 K/V rows + f32 scales
+static Cost cost_of(const Qwen3Config *c, double bw, double peak, int fp8_w, int fp8_kv) {
     double hd = c->head_dim, layer = (double)c->dim * (c->n_head + 2 * c->n_kv_head) * hd + c->n_head * hd * c->dim +
                                      3.0 * c->dim * c->ffn_dim, head = (double)c->vocab * c->dim;
-    return (Cost){ 2 * (c->n_layer * layer + head), 2 * c->n_layer * layer, 2 * head,
-                   2.0 * c->n_kv_head * hd * 2 * c->n_layer, 4.0 * c->n_head * hd * c->n_layer, bw, peak };
+    double row = fp8_kv ? hd + 4 : 2 * hd;  // bytes of one K (or V) row of one kv head
+    return (Cost){ (fp8_w ? 1 : 2) * c->n_layer * layer + 2 * head, (fp8_w ? 1 : 2) * c->n_layer * layer, 2 * head,
+                   2.0 * c->n_kv_head * row * c->n_layer, 4.0 * c->n_head * hd * c->n_layer, bw, peak };
 }
 
 // Replays mixed_step (host/batch.c): admit FIFO into free slots; decode every sequence with a sampled token; then
@@ -259,11 +263,15 @@ int main(int argc, char **argv) {
     Tokenizer *tok;
     gen_open_model(path, 0, &m, &tok);
     Words words = one_token_words(tok);
-    Cost k = cost_of(&m.cfg, bw, peak);
+    GpuOpts opts = { 0 };
+    char oerr[128];
+    if (!cpu && gpu_opts_from_env(&opts, oerr, sizeof oerr)) die("throughput: %s", oerr);
+    Cost k = cost_of(&m.cfg, bw, peak, opts.fp8_weights, opts.fp8_kv);
     if (!label) label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    printf("%s, %s: %.2f GB of bf16 weights a step, %.1f KB of K+V a token; ideal steps at %.2f TB/s (copy) and "
-           "%.0f TFLOP/s; prefill budget %d tokens a step; %d one-token words\n", card, label, k.wbytes / 1e9,
-           k.kv_tok / 1e3, bw / 1e12, peak / 1e12, budget, words.n);
+    printf("%s, %s: %.2f GB of %s weights a step, %.1f KB of %s K+V a token; ideal steps at %.2f TB/s (copy) and "
+           "%.0f TFLOP/s (BF16; FP8 layers at twice that); prefill budget %d tokens a step; %d one-token words\n",
+           card, label, k.wbytes / 1e9, opts.fp8_weights ? "FP8 (head bf16)" : "bf16", k.kv_tok / 1e3,
+           opts.fp8_kv ? "fp8" : "bf16", bw / 1e12, peak / 1e12, budget, words.n);
 
     // --- workloads ---
     Workload w[8];
