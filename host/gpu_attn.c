@@ -1,7 +1,7 @@
 // gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx, for prefill
-// runs ptx/attn_wg.ptx, for an FP8 cache's decode tokens ptx/attn_dec.ptx).
+// runs ptx/attn_wg.ptx, for decode tokens ptx/attn_dec.ptx).
 // defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks),
-//          launch_attention_dec (the FP8 cache's decode kernel, explicit key split),
+//          launch_attention_dec (the decode kernel, either cache, explicit key split),
 //          launch_attention_host (prefill runs to the wgmma kernel), launch_attention_runs (the same with an explicit
 //          run threshold), launch_attention_wg (one run), launch_attention_wg_varlen (blocks of many runs)
 //
