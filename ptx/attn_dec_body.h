@@ -254,7 +254,7 @@
     @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
     @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
 
-    // --- the token: slot, position (clamped to the table row), chunks of 16 keys, the first page window ---
+    // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids ---
     ld.param.u64 %ptr, [p_slot];
     cvta.to.global.u64 %ptr, %ptr;
     mul.wide.u32 %d, %tok, 4;
