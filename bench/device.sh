@@ -37,6 +37,15 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
     echo "$f"
 }
 
+# engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput on the file $f, B x (128 -> 128), no peer, with
+# those variables set; log $LOG/NAME.log, exit status bench/throughput's
+engine_job() {
+    local n=$1 B=$2 tsv=$3 label=$4
+    shift 4
+    env "$@" timeout 200 build/bench/throughput -m "$f" --label "$label" --workloads fixed --batches "$B" --peer none \
+        --tsv "$tsv" > "$LOG/$n.log" 2>&1
+}
+
 # QWEN3_COMMIT=<hash> names the tree in the summary and the result files (the copy on the device machine may carry
 # a stale .git or none)
 say "$(date -u +%FT%TZ) commit ${QWEN3_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')} stages: $stages"
@@ -253,9 +262,7 @@ if has pdl; then  # programmatic dependent launch (QWEN3_PDL) and the attention'
         read -r wd kd B <<< "$cfg"
         for pdl in 0 1; do
             n="pdl$pdl-$wd-kv$kd-B$B"
-            QWEN3_PDL=$pdl QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
-                --label "8b $wd kv $kd pdl $pdl" --workloads fixed --batches "$B" --peer none --tsv "$LOG/pdl.tsv" \
-                > "$LOG/$n.log" 2>&1
+            engine_job "$n" "$B" "$LOG/pdl.tsv" "8b $wd kv $kd pdl $pdl" QWEN3_PDL=$pdl QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
             say "$n rc=$? $(grep -E '^[0-9]+ x' "$LOG/$n.log" | tail -1 | tr -s ' ')"
         done
     done
@@ -326,9 +333,8 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     for cfg in "${cfgs[@]}"; do
         read -r wd kd dec B <<< "$cfg"
         n="dec$dec-$wd-kv$kd-B$B"
-        QWEN3_ATTN_DEC=$dec QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
-            --label "8b $wd kv $kd attn_dec $dec" --workloads fixed --batches "$B" --peer none --tsv "$LOG/throughput.tsv" \
-            > "$LOG/$n.log" 2>&1
+        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd attn_dec $dec" QWEN3_ATTN_DEC=$dec QWEN3_DTYPE=$wd \
+            QWEN3_KV_DTYPE=$kd
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
     done
 fi

@@ -47,6 +47,13 @@ static const unsigned ATT_SMEM_FP8 = ATT_ROWS * 256 + 2 * ATT_KT * 256 + 2 * (2 
 
 enum { ATT_SPLIT_MAX_T = 512 };  // up to this many tokens, one CTA per token (split grid)
 
+// CTAs (a cluster along z) sharing each unit's keys: kv_split if > 0, else enough to fill the SMs with `ctas` units
+// (at most one CTA per token and kv head otherwise); 1 .. 8 (the portable cluster size).
+static int key_split(const Gpu *g, int kv_split, long ctas) {
+    if (kv_split <= 0) kv_split = (int)((g->sm_count > 0 ? g->sm_count : 132) / ctas);
+    return kv_split < 1 ? 1 : kv_split > 8 ? 8 : kv_split;
+}
+
 // tb: tokens per block, 1 .. 64 / G (1 = always one token per CTA), 0 = the default 64 / G;
 // split: 1 one CTA per token, 0 one CTA per block, -1 = by T; kv_split: CTAs (a cluster) sharing the keys of
 // each unit, 1 .. 8, 0 = by the number of CTAs. k_scale = v_scale = 0: bf16 pools; else e4m3 pools + row scales.
@@ -78,12 +85,7 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     if (split < 0) split = T <= ATT_SPLIT_MAX_T;
     unsigned utb = (unsigned)tb, usplit = split ? 1u : 0u;
     Dim3 grid = { split ? uT : (uT + utb - 1) / utb, ukv, 1 }, block = { 128, 1, 1 };
-    if (kv_split <= 0) {  // at most one CTA per token and kv head: fill the SMs by splitting keys
-        int sms = g->sm_count > 0 ? g->sm_count : 132;
-        kv_split = sms / (int)(grid.x * grid.y);
-    }
-    if (kv_split < 1) kv_split = 1;
-    if (kv_split > 8) kv_split = 8;  // portable cluster size
+    kv_split = key_split(g, kv_split, (long)grid.x * grid.y);
     grid.z = (unsigned)kv_split;
     Dim3 cluster = { 1, 1, (unsigned)kv_split };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uT, &uh,
@@ -119,12 +121,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn_ctx = g->ctx;
     }
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
-    if (kv_split <= 0) {
-        int sms = g->sm_count > 0 ? g->sm_count : 132;
-        kv_split = sms / (T * n_kv);
-    }
-    if (kv_split < 1) kv_split = 1;
-    if (kv_split > 8) kv_split = 8;
+    kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale };

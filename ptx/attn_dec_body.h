@@ -15,10 +15,7 @@
 // 16 (c % 4) .. of the page; this lane loads K rows g and g+8 (its 2 x 16 B of each), V rows 2tq, 2tq+1, 2tq+8,
 // 2tq+9 (dims [16g, 16g+16)) and the matching row scales; rows past the position load nothing ---
 #define KV(b) \
-    mad.lo.u32 %x, %rw##b, %NKV, %kvh; shl.b32 %x, %x, 6; and.b32 %y, %c##b, 3; mad.lo.u32 %x, %y, 16, %x; \
-    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
-    setp.le.s32 %p0, %g, %rem; and.pred %p0, %p0, %pc##b; \
-    setp.le.s32 %p1, %g8, %rem; and.pred %p1, %p1, %pc##b; \
+    KV_ROWS(b) \
     add.u32 %y, %x, %g; mul.wide.u32 %d, %y, ROW8; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %o16tq; \
     @%p0 ld.global.nc.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%ptr]; \
     @%p0 ld.global.nc.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%ptr + 64]; \
@@ -27,10 +24,7 @@
     mul.wide.u32 %d, %y, 4; add.u64 %ptr, %pKs, %d; \
     @%p0 ld.global.nc.f32 %ks##b##_0, [%ptr]; \
     @%p1 ld.global.nc.f32 %ks##b##_1, [%ptr + 32]; \
-    setp.le.s32 %p0, %tq2, %rem; and.pred %p0, %p0, %pc##b; \
-    setp.le.s32 %p1, %tq21, %rem; and.pred %p1, %p1, %pc##b; \
-    setp.le.s32 %p2, %tq28, %rem; and.pred %p2, %p2, %pc##b; \
-    setp.le.s32 %p3, %tq29, %rem; and.pred %p3, %p3, %pc##b; \
+    V_PRED(b) \
     add.u32 %y, %x, %tq2; mul.wide.u32 %d, %y, ROW8; add.u64 %ptr, %pV, %d; add.u64 %ptr, %ptr, %o16g; \
     @%p0 ld.global.nc.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%ptr]; \
     @%p1 ld.global.nc.v4.b32 {%vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3}, [%ptr + ROW8]; \
@@ -83,10 +77,7 @@
     REPA8(ZERO_W, %vb##b##_) REPA8(ZERO_W, %vc##b##_) REPA8(ZERO_W, %vd##b##_)
 // --- KV(b), bf16: as the fp8 KV, rows of 256 B: K row g's 64 B at 32 tq and 128 + 32 tq, V rows' 32 B at 32 g ---
 #define KV(b) \
-    mad.lo.u32 %x, %rw##b, %NKV, %kvh; shl.b32 %x, %x, 6; and.b32 %y, %c##b, 3; mad.lo.u32 %x, %y, 16, %x; \
-    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
-    setp.le.s32 %p0, %g, %rem; and.pred %p0, %p0, %pc##b; \
-    setp.le.s32 %p1, %g8, %rem; and.pred %p1, %p1, %pc##b; \
+    KV_ROWS(b) \
     add.u32 %y, %x, %g; mul.wide.u32 %d, %y, ROW16; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %o16tq; \
     @%p0 ld.global.nc.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%ptr]; \
     @%p0 ld.global.nc.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%ptr + 16]; \
@@ -96,10 +87,7 @@
     @%p1 ld.global.nc.v4.b32 {%K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7}, [%ptr + 8 * ROW16 + 16]; \
     @%p1 ld.global.nc.v4.b32 {%K##b##_8, %K##b##_9, %K##b##_10, %K##b##_11}, [%ptr + 8 * ROW16 + 128]; \
     @%p1 ld.global.nc.v4.b32 {%K##b##_12, %K##b##_13, %K##b##_14, %K##b##_15}, [%ptr + 8 * ROW16 + 144]; \
-    setp.le.s32 %p0, %tq2, %rem; and.pred %p0, %p0, %pc##b; \
-    setp.le.s32 %p1, %tq21, %rem; and.pred %p1, %p1, %pc##b; \
-    setp.le.s32 %p2, %tq28, %rem; and.pred %p2, %p2, %pc##b; \
-    setp.le.s32 %p3, %tq29, %rem; and.pred %p3, %p3, %pc##b; \
+    V_PRED(b) \
     add.u32 %y, %x, %tq2; mul.wide.u32 %d, %y, ROW16; add.u64 %ptr, %pV, %d; add.u64 %ptr, %ptr, %o16g; \
     @%p0 ld.global.nc.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%ptr]; \
     @%p0 ld.global.nc.v4.b32 {%va##b##_4, %va##b##_5, %va##b##_6, %va##b##_7}, [%ptr + 16]; \
