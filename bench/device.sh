@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec (not in the default)
+#                                        attention throughput profile pdl ncu attndec c2 (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -150,6 +150,35 @@ if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma 
         timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx batch -m "$f" --backend gpu \
             --kv-dtype fp8 -i /tmp/san-req.jsonl -o /tmp/san-res.jsonl --max-seqs 4 > "$LOG/sanwg-batch-$tool-kv8.log" 2>&1
         say "sanwg $tool kv fp8 batch rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanwg-batch-$tool-kv8.log" | tr '\n' ' ') $(wc -l < /tmp/san-res.jsonl) lines"
+    done
+fi
+
+if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memcheck, racecheck and synccheck on the
+    # tiny model, a plan forcing them on every linear layer at M >= 17 (a 300-token prefill: odd row-tile counts, so
+    # pairs with a row-tile wholly past M), then the engine on the 8B with them on and off (QWEN3_GEMM_C2), same run:
+    # C2_CFGS="weights kv B;..."
+    f=$(synth tiny f32)
+    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+    printf '%s\n' "qwen3-gemm-plan 1 card=\"$card\" date=-" 'bf16 256 512 17 inf 10 1' 'bf16 256 768 17 inf 9 1' \
+        'bf16 1024 256 17 inf 10 1' 'bf16 1536 256 17 inf 9 1' 'fp8 256 512 17 inf 8 1' 'fp8 256 768 17 inf 7 1' \
+        'fp8 1024 256 17 inf 7 1' 'fp8 1536 256 17 inf 9 1' > /tmp/c2-plan.txt
+    [ -n "${C2_ENGINE_ONLY:-}" ] || for dt in bf16 fp8; do
+        for tool in memcheck racecheck synccheck; do
+            QWEN3_GEMM_PLAN=/tmp/c2-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx \
+                logits -m "$f" --backend gpu --dtype $dt --random 300 --seed 6 -o /tmp/san.f32 > "$LOG/c2-$tool-$dt.log" 2>&1
+            say "c2 $tool $dt logits(300) plan rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/c2-$tool-$dt.log" | tr '\n' ' ')"
+        done
+    done
+    f=$(synth 8b f16)
+    IFS=';' read -ra cfgs <<< "${C2_CFGS:-fp8 fp8 256;fp8 bf16 64}"
+    for cfg in "${cfgs[@]}"; do
+        read -r wd kd B <<< "$cfg"
+        for c2 in 0 1; do
+            n="c2$c2-$wd-kv$kd-B$B"
+            engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd c2 $c2" QWEN3_GEMM_C2=$c2 QWEN3_DTYPE=$wd \
+                QWEN3_KV_DTYPE=$kd
+            say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        done
     done
 fi
 

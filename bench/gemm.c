@@ -37,9 +37,9 @@
 // side actually multiplied (tight: only accumulation and the bf16 output rounding), plus the quantisation error
 // against the bf16 inputs (a few %); and ours against the peer on every element.
 //
-// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..7; split-K 2..4 for the 16-row
+// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..10; split-K 2..4 for the 16-row
 // mma.sync tiles 0 and 3 at M <= 32; a tile is skipped where it is > 4x taller than M, or 16 rows tall above
-// M = 256) and of launch_gemm_fp8_ex, in the output mode the engine uses for that layer (f32 store for qkv,
+// M = 256) and of launch_gemm_fp8_ex (its 16-row tiles only up to M = 256), in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
 // beat the best unsplit one by 3% (it is not bit-reproducible). --plan loads a plan first (as the engine does
@@ -610,7 +610,7 @@ static int plan_n, plan_cap;
 // bf16 tiles (launch_gemm_ex order) worth timing at M rows: 16-row tiles read W once per 16 rows, so they stop at
 // M = 256; a tile more than 4x taller than M (at least 16) mostly multiplies padding.
 static int tile_applies(int tile, int M) {
-    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64 };
+    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64, 128, 128 };
     return bm[tile] == 16 ? M <= 256 : bm[tile] <= 4 * (M < 16 ? 16 : M);
 }
 
@@ -633,7 +633,7 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
     Variant cand[MAX_CAND];
     cand[nc++] = (Variant){ kind, mode, -1, 0 };
     for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
-        if (dtype == GEMM_PLAN_BF16 && !tile_applies(tile, M)) continue;
+        if (dtype == GEMM_PLAN_BF16 ? !tile_applies(tile, M) : (tile == 2 || tile == 3 || tile == 6) && M > 256) continue;
         cand[nc++] = (Variant){ kind, mode, tile, 1 };
         if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32)
             for (int sp = 2; sp <= 4; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };

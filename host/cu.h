@@ -30,6 +30,7 @@
     X(cuFuncGetAttribute) \
     X(cuLaunchKernel) \
     X(cuLaunchKernelEx) \
+    X(cuOccupancyMaxActiveClusters) \
     X(cuMemAlloc) \
     X(cuMemFree) \
     X(cuMemGetInfo) \
@@ -117,6 +118,8 @@ void cu_check_fail(CUresult r, const char *call, const char *file, int line) __a
 #define cuLaunchKernel (*p_cuLaunchKernel)
 #undef cuLaunchKernelEx
 #define cuLaunchKernelEx (*p_cuLaunchKernelEx)
+#undef cuOccupancyMaxActiveClusters
+#define cuOccupancyMaxActiveClusters (*p_cuOccupancyMaxActiveClusters)
 #undef cuMemAlloc
 #define cuMemAlloc (*p_cuMemAlloc)
 #undef cuMemFree

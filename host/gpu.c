@@ -190,13 +190,44 @@ static void prof_free(Gpu *g) {  // reports what is left, then frees
 }
 
 // ---------------------------------------------------------------- launches
+static void smem_opt_in(Gpu *g, CUfunction f, unsigned smem, const char *name) {
+    if (smem <= 48 * 1024) return;
+    if ((int)smem > g->max_smem_optin) die("%s wants %u bytes of shared memory; the device allows %d", name, smem,
+                                           g->max_smem_optin);
+    CU_CHECK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
+}
+
+int gpu_cluster_slots(Gpu *g, CUfunction f, Dim3 block, unsigned smem, unsigned cluster_x) {
+    enum { SLOTS_CACHE = 16 };
+    typedef struct { CUcontext ctx; CUfunction f; unsigned smem, cx; int n; } Slots;
+    static Slots cache[SLOTS_CACHE];
+    static int cached;
+    for (int i = 0; i < cached; i++)
+        if (cache[i].ctx == g->ctx && cache[i].f == f && cache[i].smem == smem && cache[i].cx == cluster_x)
+            return cache[i].n;
+    smem_opt_in(g, f, smem, "gpu_cluster_slots");
+    int sms = g->sm_count > 0 ? g->sm_count : 132, n = 0;
+    CUlaunchConfig cfg = { 0 };
+    CUlaunchAttribute attr;
+    attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr.value.clusterDim.x = cluster_x;
+    attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
+    cfg.gridDimX = cluster_x * (unsigned)sms; cfg.gridDimY = cfg.gridDimZ = 1;
+    cfg.blockDimX = block.x; cfg.blockDimY = block.y; cfg.blockDimZ = block.z;
+    cfg.sharedMemBytes = smem;
+    cfg.hStream = g->stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    CU_CHECK(cuOccupancyMaxActiveClusters(&n, f, &cfg));
+    if (n < 1) die("gpu_cluster_slots: no cluster of %u CTAs (block %u, %u B of shared memory) fits this device",
+                   cluster_x, block.x, smem);
+    if (cached < SLOTS_CACHE) cache[cached++] = (Slots){ g->ctx, f, smem, cluster_x, n };
+    return n;
+}
+
 void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, const Dim3 *cluster, void **params,
                 const char *name) {
-    if (smem > 48 * 1024) {  // opt in once per function: the attribute is sticky
-        if ((int)smem > g->max_smem_optin) die("%s wants %u bytes of shared memory; the device allows %d", name, smem,
-                                               g->max_smem_optin);
-        CU_CHECK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
-    }
+    smem_opt_in(g, f, smem, name);  // once per function would do: the attribute is sticky
     if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // nothing to do (e.g. zero rows)
     CUlaunchConfig cfg = { 0 };
     CUlaunchAttribute attr[2];

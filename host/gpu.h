@@ -62,6 +62,10 @@ int  gpu_arena_init(Gpu *g, GpuArena *a, size_t bytes, char *err, size_t errlen)
 CUdeviceptr gpu_arena_alloc(GpuArena *a, size_t bytes);                             // 256-byte aligned
 void gpu_arena_free(Gpu *g, GpuArena *a);
 
+// Clusters of cluster_x CTAs of f (block, smem) that can be resident at once (cuOccupancyMaxActiveClusters; at least
+// 1): the grid size of a persistent clustered kernel. Cached per function.
+int gpu_cluster_slots(Gpu *g, CUfunction f, Dim3 block, unsigned smem, unsigned cluster_x);
+
 // TMA: a 2-D tensor map over a row-major [rows][cols] matrix (cols contiguous) of elem_bytes-sized elements,
 // row stride in bytes, box of box_rows x box_cols. swizzle is CU_TENSOR_MAP_SWIZZLE_*.
 void gpu_tmap_2d(CUtensorMap *map, CUdeviceptr base, CUtensorMapDataType dtype, uint64_t rows, uint64_t cols,

@@ -20,44 +20,49 @@
 #include "util.h"
 #include <string.h>
 
-typedef struct { const char *module, *entry; int bm, bn, threads, stages; } GemmTile;
+typedef struct { const char *module, *entry; int bm, bn, threads, stages, cm; } GemmTile;  // cm 2: TMA multicast pair
 // Must match the configurations in ptx/gemm_bf16.ptx.
 static const GemmTile gemm_tiles[] = {
-    { "gemm_bf16", "gemm_bf16_tc_16x32", 16, 32, 128, 8 },
-    { "gemm_bf16", "gemm_bf16_tc_64x64", 64, 64, 128, 4 },
-    { "gemm_bf16", "gemm_bf16_tc_128x128", 128, 128, 256, 3 },
-    { "gemm_bf16", "gemm_bf16_tc_16x16", 16, 16, 128, 18 },
+    { "gemm_bf16", "gemm_bf16_tc_16x32", 16, 32, 128, 8, 1 },
+    { "gemm_bf16", "gemm_bf16_tc_64x64", 64, 64, 128, 4, 1 },
+    { "gemm_bf16", "gemm_bf16_tc_128x128", 128, 128, 256, 3, 1 },
+    { "gemm_bf16", "gemm_bf16_tc_16x16", 16, 16, 128, 18, 1 },
 };
 enum { N_GEMM_TILES = sizeof gemm_tiles / sizeof gemm_tiles[0], GEMM_BK = 64, GEMM_RED_F32 = 3 };
 // Must match ptx/gemm_wg.ptx: tile bm x bn, 64 * bm / 64 + 128 threads, a ring of `stages` slices of K = 64.
 static const GemmTile wg_tiles[] = {
-    { "gemm_wg", "gemm_wg_128x256", 128, 256, 384, 4 },
-    { "gemm_wg", "gemm_wg_128x128", 128, 128, 384, 6 },
-    { "gemm_wg", "gemm_wg_64x128", 64, 128, 256, 8 },
-    { "gemm_wg", "gemm_wg_64x64", 64, 64, 256, 12 },
-    { "gemm_wg", "gemm_wg_64x128s", 64, 128, 384, 8 },   // two consumers split N (mid M)
+    { "gemm_wg", "gemm_wg_128x256", 128, 256, 384, 4, 1 },
+    { "gemm_wg", "gemm_wg_128x128", 128, 128, 384, 6, 1 },
+    { "gemm_wg", "gemm_wg_64x128", 64, 128, 256, 8, 1 },
+    { "gemm_wg", "gemm_wg_64x64", 64, 64, 256, 12, 1 },
+    { "gemm_wg", "gemm_wg_64x128s", 64, 128, 384, 8, 1 },   // two consumers split N (mid M)
+    { "gemm_wg", "gemm_wg_128x256c2", 128, 256, 384, 4, 2 },  // 128x256 / 128x128 in clusters of two sharing W
+    { "gemm_wg", "gemm_wg_128x128c2", 128, 128, 384, 6, 2 },
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
 // Must match ptx/gemm_fp8.ptx (tiles 0, 1, 4: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices
 // of K = 128 e4m3, the same bytes per stage as the bf16 tiles. Tile 4 (64x256, the consumers split N) is the one FP8
 // tile with the quantising SwiGLU epilogue; the built-in choice never picks it for a plain GEMM (a plan may).
 static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
-    { "gemm_fp8", "gemm_fp8_128x128", 128, 128, 384, 6 },
-    { "gemm_fp8", "gemm_fp8_64x128", 64, 128, 256, 8 },
-    { "gemm_fp8_dec", "gemm_fp8_tc_16x32", 16, 32, 128, 8 },
-    { "gemm_fp8_dec", "gemm_fp8_tc_16x16", 16, 16, 128, 18 },
-    { "gemm_fp8", "gemm_fp8_64x256", 64, 256, 384, 4 },
-    { "gemm_fp8", "gemm_fp8_64x128s", 64, 128, 384, 8 },  // two consumers split N (mid M)
-    { "gemm_fp8_dec", "gemm_fp8_tc_16x16s", 16, 16, 128, 8 },  // K split over a cluster (dec_ksplit)
+    { "gemm_fp8", "gemm_fp8_128x128", 128, 128, 384, 6, 1 },
+    { "gemm_fp8", "gemm_fp8_64x128", 64, 128, 256, 8, 1 },
+    { "gemm_fp8_dec", "gemm_fp8_tc_16x32", 16, 32, 128, 8, 1 },
+    { "gemm_fp8_dec", "gemm_fp8_tc_16x16", 16, 16, 128, 18, 1 },
+    { "gemm_fp8", "gemm_fp8_64x256", 64, 256, 384, 4, 1 },
+    { "gemm_fp8", "gemm_fp8_64x128s", 64, 128, 384, 8, 1 },  // two consumers split N (mid M)
+    { "gemm_fp8_dec", "gemm_fp8_tc_16x16s", 16, 16, 128, 8, 1 },  // K split over a cluster (dec_ksplit)
+    { "gemm_fp8", "gemm_fp8_128x128c2", 128, 128, 384, 6, 2 },   // tiles 0, 5, 4 in clusters of two sharing W
+    { "gemm_fp8", "gemm_fp8_64x128sc2", 64, 128, 384, 8, 2 },
+    { "gemm_fp8", "gemm_fp8_64x256c2", 64, 256, 384, 4, 2 },
 };
-static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5; }
+static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5 || tile >= 7; }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
-static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0 },
-                                          { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0 } };
+static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
+                                          { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0, 1 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 7 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 10 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -70,6 +75,20 @@ static CUfunction kernel(Gpu *g, int table, int i) {
 }
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+// QWEN3_GEMM_C2=0 keeps the built-in choice off the multicast pairs (the c2 tiles), for A/B runs.
+static int c2_on(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QWEN3_GEMM_C2");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on;
+}
+// The multicast form of a built-in choice (same tile in clusters of two row-tiles) where M has >= 2 row-tiles.
+static int c2_of(const GemmTile *tabs, int tile, int c2_tile, int M) {
+    return c2_on() && cdiv(M, tabs[tile].bm) >= 2 ? c2_tile : tile;
+}
 
 static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                        int splits) {
@@ -129,10 +148,13 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     uint64_t row_bytes = (uint64_t)K * (fp8 ? 1 : 2);
     uint32_t box_k = fp8 ? 128 : 64;
     CUtensorMap ma, mw;
+    int cm = t->cm > 1 ? t->cm : 1;  // a multicast pair: each CTA loads bn / 2 rows of W for both
     gpu_tmap_2d(&ma, A, dt, (uint64_t)M, (uint64_t)K, row_bytes, (uint32_t)t->bm, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, (uint32_t)t->bn, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+    gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, (uint32_t)(t->bn / cm), box_k,
+                CU_TENSOR_MAP_SWIZZLE_128B);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
-    int tiles = cdiv(M, t->bm) * cdiv(N, t->bn), nk = K / (int)box_k;
+    int tiles = cdiv(cdiv(M, t->bm), cm) * cdiv(N, t->bn), nk = K / (int)box_k;  // (pairs of) tiles
+    if (cm > 1) splits = 1;
     int S = wg_splits(g, splits, tiles, M, N, nk), ktps = cdiv(nk, S);
     S = cdiv(nk, ktps);  // no empty split
     int units = tiles * S;
@@ -141,11 +163,14 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B)
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512);
-    Dim3 grid = { (unsigned)(units < sms ? units : sms), 1, 1 };
-    Dim3 block = { (unsigned)t->threads, 1, 1 };
+    Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)cm, 1, 1 };
+    // persistent: one CTA an SM, or for pairs as many clusters as can be resident at once (not every SM need be
+    // usable: a GPC with an odd count of free SMs leaves one out)
+    int slots = cm > 1 ? gpu_cluster_slots(g, f, block, smem, cm) : sms;
+    Dim3 grid = { (unsigned)(cm * (units < slots ? units : slots)), 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
     void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
-    gpu_launch(g, f, grid, block, smem, NULL, fp8 ? args_fp8 : args_bf16, t->entry);
+    gpu_launch(g, f, grid, block, smem, cm > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
 static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr A, CUdeviceptr W, CUdeviceptr C) {
@@ -183,6 +208,8 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
                 if (t->bm == 128 && M < 256) continue;
                 if (10 * cdiv(M, t->bm) * cdiv(N, t->bn) >= 9 * sms) { tile = N_GEMM_TILES + order[j]; break; }
             }
+            if (tile == N_GEMM_TILES + 0) tile = N_GEMM_TILES + c2_of(wg_tiles, 0, 5, M);  // 128x256 -> 128x256c2
+            if (tile == N_GEMM_TILES + 1) tile = N_GEMM_TILES + c2_of(wg_tiles, 1, 6, M);  // 128x128 -> 128x128c2
         }
     }
     return tile;
@@ -228,6 +255,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
         else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 5;  // as for bf16 (64x128s)
+        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (fp8_tile_is_wg(tile)) {
@@ -258,7 +286,10 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
     if (N % 256 || !sa || sa % 4) die("launch_gemm_swiglu_fp8: need N %% 256 == 0 (N=%d) and 4-byte aligned scales", N);
     if (sw && (!sa_in || sa_in % 4 || sw % 4)) die("launch_gemm_swiglu_fp8: missing or misaligned input scales");
     if (M == 0) return;
-    if (sw) launch_wg(g, &fp8_tiles[4], kernel(g, TAB_FP8, 4), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
+    if (sw) {
+        int t = c2_of(fp8_tiles, 4, 9, M);  // 64x256, or its multicast pair 64x256c2
+        launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
+    }
     else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
 }
 

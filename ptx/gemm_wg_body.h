@@ -10,6 +10,8 @@
 //            (BM = 64, consumer wc owns columns [wc * WN, (wc + 1) * WN)): the FP8 64x256 tile, whose 256 columns
 //            are 128 SwiGLU outputs = one scale block per row, with the per-consumer registers of the 128x128 tile;
 //            and the 64x128 "s" tiles for mid M (two wgmma chains per SM instead of one)
+//   CM       optional, 2: a (2, 1, 1) thread-block cluster whose two CTAs take vertically adjacent tiles (the same
+//            columns, rows BM apart) and share each W slice through TMA multicast (below); else 1
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
@@ -48,6 +50,18 @@
 // an f32 slab ws[s] ([M][N]), and the last unit of a tile (an atomic counter per tile in p_cnt, zero before the
 // launch and left zero after it) adds slabs 0..S-1 in order and runs the epilogue: deterministic, any mode.
 //
+// TMA multicast (CM = 2). Why: at 128x128 FP8 / 128x256 bf16 the tensor cores want ~64 bytes of A and W per SM
+// per clock and each W slice is read once per row-tile from L2; both GEMMs topped out near the same ~8 TB/s of L2
+// traffic (FP8 1,010 TFLOP/s, bf16 700). The two CTAs of a cluster work in lock-step on one tile column (a work unit
+// is a pair of row-tiles, u = cluster index, stepping by the cluster count): each loads its own A slice and half the
+// W slice's rows (a W tensor map with a box of BN / 2 rows), multicast into the same stage of both CTAs, signalling
+// each CTA's full[s] (whose expect_tx still counts the whole stage). A producer may overwrite its peer's stage only
+// once the peer's consumers have released it, so every consumer warp arrives on empty[s] of both CTAs (remote
+// arrive through mapa; the count is 4 x NCONS x CM) and each producer waits on its own. The cluster meets once after
+// the barriers are initialised (no remote arrive or multicast into a CTA before that); at the end each producer
+// waits until its own ring is released by every consumer of the cluster (the last remote arrivals into this CTA)
+// before the CTA may exit. Rows of a pair past M (odd row-tile count) load zeros and store nothing. No split-K.
+//
 // Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
 // empty[STAGES] (8 B each), then one word for split-K (16 B), then 512 B for the NSPLIT tile's amax exchange. Every tile base is a multiple of 1024 B, as the 128-byte
 // swizzle needs.
@@ -57,6 +71,12 @@
 #endif
 #ifndef NSPLIT
 #define NSPLIT 0
+#endif
+#ifndef CM
+#define CM 1
+#endif
+#if CM != 1 && CM != 2
+#error "CM: 1 or 2"
 #endif
 #if NSPLIT
 #define BM 64                    // the includer defines WN = BN / 2 (a literal: it is pasted into the wgmma shape)
@@ -148,13 +168,25 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
 #define PROMOTE(v) mul.f32 %fa0, %sa0##v, %sw##v; mul.f32 %fa1, %sa1##v, %sw##v; FOR_J(PROMOTEJ_##v)
 
 #define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
-                    mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS;
+                    mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS * CM;
 
 // tile index -> (m0, n0), grouped: GROUP_M row-tiles walk the N tiles together
 #define TILE_COORDS \
     div.u32 %group, %tile, %width; mul.lo.u32 %first, %group, GROUP_M; sub.u32 %gsize, %num_m, %first; \
     min.u32 %gsize, %gsize, GROUP_M; rem.u32 %within, %tile, %width; rem.u32 %mt, %within, %gsize; \
-    add.u32 %mt, %mt, %first; div.u32 %nt, %within, %gsize; mul.lo.u32 %m0, %mt, BM; mul.lo.u32 %n0, %nt, BN;
+    add.u32 %mt, %mt, %first; div.u32 %nt, %within, %gsize; MT_OF_PAIR mul.lo.u32 %m0, %mt, BM; mul.lo.u32 %n0, %nt, BN;
+
+#if CM > 1
+#define MT_OF_PAIR mad.lo.u32 %mt, %mt, CM, %crank;  // the unit is a pair of row-tiles: this CTA's row-tile
+// release stage %ps in both CTAs of the cluster (one arrival per consumer warp on each)
+#define RELEASE @%plane0 mapa.shared::cluster.u32 %rem, %ps, 0; \
+    @%plane0 mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%rem]; \
+    @%plane0 mapa.shared::cluster.u32 %rem, %ps, 1; \
+    @%plane0 mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%rem];
+#else
+#define MT_OF_PAIR
+#define RELEASE @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+#endif
 
 // work unit u -> (tile, split) -> (m0, n0) and the K slices [kt0, kt1) of that split
 #define UNIT_COORDS div.u32 %tile, %u, %S; mul.lo.u32 %split, %tile, %S; sub.u32 %split, %u, %split; TILE_COORDS \
@@ -234,6 +266,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
     .reg .b32 %S, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
     .reg .b64 %pws, %pcnt, %slab;
+    .reg .b32 %u0;
+#if CM > 1
+    .reg .b32 %crank, %rem;
+    .reg .b16 %cmask;
+#endif
 #if SWQ_TILE
     .reg .f32 %qs0, %qs1, %qi0, %qi1;
     .reg .b16 %qh;
@@ -269,11 +306,22 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     shr.u32 %wg, %tx, 7;
     and.b32 %lane, %tx, 31;
     mov.u32 %step, %nctaid.x;
+    mov.u32 %u0, %ctaid.x;
+#if CM > 1
+    mov.u32 %crank, %cluster_ctarank;
+    mov.u16 %cmask, 3;
+    shr.u32 %step, %step, 1;                   // units are handed out per cluster
+    shr.u32 %u0, %u0, 1;
+#endif
     mov.u32 %sbase, wg_smem;
     add.u32 %bar, %sbase, BAR_OFF;
     shr.u32 %nk, %K, KSHIFT;
     add.u32 %t1, %M, BM - 1;
     div.u32 %num_m, %t1, BM;
+#if CM > 1
+    add.u32 %num_m, %num_m, 1;                 // from here on: pairs of row-tiles
+    shr.u32 %num_m, %num_m, 1;
+#endif
     add.u32 %t1, %N, BN - 1;
     div.u32 %num_n, %t1, BN;
     mul.lo.u32 %tiles, %num_m, %num_n;
@@ -289,13 +337,17 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     prefetch.tensormap [%tmA];
     prefetch.tensormap [%tmW];
     // ------------------------------------------------------------------ producer (warpgroup 0, thread 0)
+#if CM > 1
+    WG_SPLIT_ROLES_AFTER(barrier.cluster.arrive.aligned; barrier.cluster.wait.aligned;)
+#else
     WG_SPLIT_ROLES
+#endif
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-    mov.u32 %u, %ctaid.x;
+    mov.u32 %u, %u0;
 P_TILE:
     setp.ge.u32 %p, %u, %units;
-    @%p bra EXIT;
+    @%p bra P_END;
     UNIT_COORDS
     mov.u32 %kt, %kt0;
 P_K:
@@ -311,7 +363,13 @@ P_WAIT:
     add.u32 %sw, %sa, A_BYTES;
     shl.b32 %kc, %kt, KSHIFT;
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sa], [%tmA, {%kc, %m0}], [%full];
+#if CM > 1
+    mad.lo.u32 %sw, %crank, BN / 2 * 128, %sw; // this CTA's half of the W rows, into both CTAs
+    mad.lo.u32 %t2, %crank, BN / 2, %n0;
+    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%sw], [%tmW, {%kc, %t2}], [%full], %cmask;
+#else
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
+#endif
     add.u32 %s, %s, 1;
     setp.eq.u32 %p, %s, STAGES;
     @%p mov.u32 %s, 0;
@@ -321,6 +379,26 @@ P_WAIT:
     @%p bra P_K;
     add.u32 %u, %u, %step;
     bra P_TILE;
+P_END:
+#if CM > 1
+    // stay until every consumer of the cluster has released this CTA's whole ring (their last remote arrivals)
+    mov.u32 %kt, 0;
+P_TAIL:
+    mad.lo.u32 %empty, %s, 8, %bar;
+    add.u32 %empty, %empty, 8 * STAGES;
+    xor.b32 %t1, %ph, 1;
+P_TWAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1;
+    @!%p bra P_TWAIT;
+    add.u32 %s, %s, 1;
+    setp.eq.u32 %p, %s, STAGES;
+    @%p mov.u32 %s, 0;
+    @%p xor.b32 %ph, %ph, 1;
+    add.u32 %kt, %kt, 1;
+    setp.lt.u32 %p, %kt, STAGES;
+    @%p bra P_TAIL;
+#endif
+    bra EXIT;
 
     // ------------------------------------------------------------------ consumers (warpgroups 1..NCONS)
     WG_CONSUMER_ENTER
@@ -335,7 +413,7 @@ P_WAIT:
     shl.b32 %colin, %t2, 1;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-    mov.u32 %u, %ctaid.x;
+    mov.u32 %u, %u0;
 C_TILE:
     setp.ge.u32 %p, %u, %units;
     @%p bra EXIT;
@@ -382,13 +460,13 @@ C_K:
     setp.eq.u32 %p, %kt, %kt0;
     @%p bra C_NEXT;
     wgmma.wait_group.sync.aligned 1;
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    RELEASE
 C_NEXT:
     ADVANCE
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    RELEASE
 #else
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
     // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
@@ -400,7 +478,7 @@ C_K:
     setp.eq.u32 %p, %kt, %kt0;
     @%p bra C_NX;
     wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in Y) is done
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    RELEASE
     PROMOTE(y)
 C_NX:
     ADVANCE
@@ -410,18 +488,18 @@ C_NX:
     SLICE_BEGIN(C_WAITY)
     MMA4(YACC)
     wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in X) is done
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    RELEASE
     PROMOTE(x)
     ADVANCE
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    RELEASE
     PROMOTE(y)
     bra C_EPI;
 C_LASTX:
     wgmma.wait_group.sync.aligned 0;
-    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
+    RELEASE
     PROMOTE(x)
 C_EPI:
 #endif
@@ -608,3 +686,6 @@ EXIT:
 #undef A_WC_OFF
 #undef W_WC_OFF
 #undef ROW_WC
+#undef CM
+#undef MT_OF_PAIR
+#undef RELEASE

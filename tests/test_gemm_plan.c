@@ -82,8 +82,8 @@ static void malformed(void) {
         { "bf16 4096 1024 0 15 3 1\n", 2 },                // M_min 0
         { "bf16 4096 1024 16 15 3 1\n", 2 },               // M_max < M_min
         { "bf16 4096 1024 inf inf 3 1\n", 2 },             // M_min inf
-        { "bf16 4096 1024 1 15 9 1\n", 2 },                // bf16 tile 9 (there are 0..8)
-        { "fp8 4096 1024 1 15 7 1\n", 2 },                 // fp8 tile 7 (there are 0..6)
+        { "bf16 4096 1024 1 15 11 1\n", 2 },               // bf16 tile 11 (there are 0..10)
+        { "fp8 4096 1024 1 15 10 1\n", 2 },                // fp8 tile 10 (there are 0..9)
         { "bf16 4096 1024 1 15 -1 1\n", 2 },
         { "bf16 4096 1024 1 15 3 0\n", 2 },                // splits 0
         { "bf16 4096 1024 1 15 3 9\n", 2 },                // splits 9
