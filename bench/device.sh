@@ -162,6 +162,11 @@ if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memc
     printf '%s\n' "qwen3-gemm-plan 1 card=\"$card\" date=-" 'bf16 256 512 17 inf 10 1' 'bf16 256 768 17 inf 9 1' \
         'bf16 1024 256 17 inf 10 1' 'bf16 1536 256 17 inf 9 1' 'fp8 256 512 17 inf 8 1' 'fp8 256 768 17 inf 7 1' \
         'fp8 1024 256 17 inf 7 1' 'fp8 1536 256 17 inf 9 1' > /tmp/c2-plan.txt
+    for dt in bf16 fp8; do  # first without a sanitizer, a minute at most (a hung pair would eat the call)
+        QWEN3_GEMM_PLAN=/tmp/c2-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 300 \
+            --seed 6 -o /tmp/c2-$dt.f32 > "$LOG/c2-plain-$dt.log" 2>&1
+        rc=$?; say "c2 plain $dt logits(300) plan rc=$rc"; [ $rc = 0 ] || C2_ENGINE_ONLY=1
+    done
     [ -n "${C2_ENGINE_ONLY:-}" ] || for dt in bf16 fp8; do
         for tool in memcheck racecheck synccheck; do
             QWEN3_GEMM_PLAN=/tmp/c2-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx \
