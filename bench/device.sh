@@ -165,9 +165,9 @@ if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memc
     for dt in bf16 fp8; do  # first without a sanitizer, a minute at most (a hung pair would eat the call)
         QWEN3_GEMM_PLAN=/tmp/c2-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 300 \
             --seed 6 -o /tmp/c2-$dt.f32 > "$LOG/c2-plain-$dt.log" 2>&1
-        rc=$?; say "c2 plain $dt logits(300) plan rc=$rc"; [ $rc = 0 ] || C2_ENGINE_ONLY=1
+        rc=$?; say "c2 plain $dt logits(300) plan rc=$rc"; [ $rc = 0 ] || C2_FAILED=1
     done
-    [ -n "${C2_ENGINE_ONLY:-}" ] || for dt in bf16 fp8; do
+    [ -n "${C2_ENGINE_ONLY:-}${C2_FAILED:-}" ] || for dt in bf16 fp8; do
         for tool in memcheck racecheck synccheck; do
             QWEN3_GEMM_PLAN=/tmp/c2-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx \
                 logits -m "$f" --backend gpu --dtype $dt --random 300 --seed 6 -o /tmp/san.f32 > "$LOG/c2-$tool-$dt.log" 2>&1
@@ -176,6 +176,7 @@ if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memc
     done
     f=$(synth 8b f16)
     IFS=';' read -ra cfgs <<< "${C2_CFGS:-fp8 fp8 256;fp8 bf16 64}"
+    [ -z "${C2_FAILED:-}" ] || cfgs=()
     for cfg in "${cfgs[@]}"; do
         read -r wd kd B <<< "$cfg"
         for c2 in 0 1; do
