@@ -178,11 +178,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
 
 #if CM > 1
 #define MT_OF_PAIR mad.lo.u32 %mt, %mt, CM, %crank;  // the unit is a pair of row-tiles: this CTA's row-tile
-// release stage %ps in both CTAs of the cluster (one arrival per consumer warp on each)
-#define RELEASE @%plane0 mapa.shared::cluster.u32 %rem, %ps, 0; \
-    @%plane0 mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%rem]; \
-    @%plane0 mapa.shared::cluster.u32 %rem, %ps, 1; \
-    @%plane0 mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%rem];
+// release stage %ps in both CTAs of the cluster (one arrival per consumer warp on each; the default .release.cta
+// semantics, as CUTLASS's cluster barrier: the stage's readers are the wgmmas waited for, the writer a TMA)
+#define RELEASE @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps]; \
+    @%plane0 mapa.shared::cluster.u32 %rem, %ps, %cpeer; \
+    @%plane0 mbarrier.arrive.shared::cluster.b64 _, [%rem];
 #else
 #define MT_OF_PAIR
 #define RELEASE @%plane0 mbarrier.arrive.shared::cta.b64 _, [%ps];
@@ -268,7 +268,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     .reg .b64 %pws, %pcnt, %slab;
     .reg .b32 %u0;
 #if CM > 1
-    .reg .b32 %crank, %rem;
+    .reg .b32 %crank, %cpeer, %rem;
     .reg .b16 %cmask;
 #endif
 #if SWQ_TILE
@@ -309,6 +309,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     mov.u32 %u0, %ctaid.x;
 #if CM > 1
     mov.u32 %crank, %cluster_ctarank;
+    xor.b32 %cpeer, %crank, 1;
     mov.u16 %cmask, 3;
     shr.u32 %step, %step, 1;                   // units are handed out per cluster
     shr.u32 %u0, %u0, 1;
