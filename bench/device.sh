@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 (not in the default)
+#                                        attention throughput profile pdl ncu attndec c2 plan (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -185,6 +185,30 @@ if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memc
                 QWEN3_KV_DTYPE=$kd
             say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
         done
+    done
+fi
+
+if has plan; then  # session 6: bench/gemm --sweep on this card (every tile, the c2 pairs included), 8B layers, into one
+    # plan file ($OUT/plan.txt), then the engine with that plan against the built-in choice without the pairs, same run:
+    # PLAN_M (row counts swept), PLAN_CFGS="weights kv B;..."
+    timeout 300 build/bench/gemm --shapes 8b --layers qkv,o,gate_up,down --m "${PLAN_M:-1,16,64,128,256,512,1024,2048,4096}" \
+        --sweep --reps 7 --plan-out "$LOG/plan-a.txt" --tsv "$LOG/gemm-sweep.tsv" > "$LOG/plan-sweep.log" 2>&1
+    say "sweep rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/plan-sweep.log" | tee -a "$SUM"
+    timeout 120 build/bench/gemm --shapes 8b --layers lm_head --m 1,16,64,128,256 --sweep --reps 5 \
+        --plan-out "$LOG/plan-b.txt" --tsv "$LOG/gemm-sweep.tsv" > "$LOG/plan-sweep-head.log" 2>&1
+    say "sweep lm_head rc=$?"; grep -E "sweep" "$LOG/plan-sweep-head.log" | tee -a "$SUM"
+    { cat "$LOG/plan-a.txt"; tail -n +3 "$LOG/plan-b.txt"; } > "$OUT/plan.txt"; cat "$OUT/plan.txt" >> "$SUM"
+    f=$(synth 8b f16)
+    IFS=';' read -ra cfgs <<< "${PLAN_CFGS:-fp8 fp8 256;fp8 bf16 1;bf16 bf16 1}"
+    for cfg in "${cfgs[@]}"; do
+        read -r wd kd B <<< "$cfg"
+        n="noplan-$wd-kv$kd-B$B"
+        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd built-in, no c2" QWEN3_GEMM_C2=0 QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
+        say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        n="plan-$wd-kv$kd-B$B"
+        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd H100 plan" QWEN3_GEMM_PLAN="$OUT/plan.txt" QWEN3_DTYPE=$wd \
+            QWEN3_KV_DTYPE=$kd
+        say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only|QWEN3_GEMM_PLAN' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
     done
 fi
 
