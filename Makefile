@@ -12,7 +12,9 @@ PTXFLAGS := -arch=sm_90a -v --warn-on-spills -Werror
 
 LIB_SRC := $(wildcard gguf/*.c) $(filter-out host/main.c host/cmd_%.c,$(wildcard host/*.c))
 CMD_SRC := host/main.c $(wildcard host/cmd_*.c)
-GEN_SRC := $(B)/cubins.c $(B)/unicode_tables.c
+GEN_SRC := $(B)/cubins.c $(B)/unicode_tables.c $(B)/plans.c
+# GEMM tile plans measured on a card by bench/gemm --sweep, built in (the engine uses the one naming its card)
+PLANS   := bench/results/gemm-plan-h100-8b.txt
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:%.c=%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 PTX     := $(wildcard ptx/*.ptx)
@@ -65,6 +67,9 @@ $(B)/unicode_tables.c: host/gen_unicode.sh
 $(B)/cubins.c: $(CUBINS) host/embed.sh
 	@mkdir -p $(B)
 	sh host/embed.sh $(CUBINS) > $@
+$(B)/plans.c: $(PLANS) host/embed_plans.sh
+	@mkdir -p $(B)
+	sh host/embed_plans.sh $(PLANS) > $@
 
 # --- tests: `make test` sets up its own dependencies (tests/setup.sh), builds, runs, prints N passed, N failed ---
 test: all

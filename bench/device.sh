@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan (not in the default)
+#                                        attention throughput profile pdl ncu attndec c2 plan planab (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -181,7 +181,7 @@ if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memc
         read -r wd kd B <<< "$cfg"
         for c2 in 0 1; do
             n="c2$c2-$wd-kv$kd-B$B"
-            engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd c2 $c2" QWEN3_GEMM_C2=$c2 QWEN3_DTYPE=$wd \
+            engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd c2 $c2" QWEN3_GEMM_PLAN=none QWEN3_GEMM_C2=$c2 QWEN3_DTYPE=$wd \
                 QWEN3_KV_DTYPE=$kd
             say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
         done
@@ -203,12 +203,28 @@ if has plan; then  # session 6: bench/gemm --sweep on this card (every tile, the
     for cfg in "${cfgs[@]}"; do
         read -r wd kd B <<< "$cfg"
         n="noplan-$wd-kv$kd-B$B"
-        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd built-in, no c2" QWEN3_GEMM_C2=0 QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
+        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd built-in, no c2" QWEN3_GEMM_PLAN=none QWEN3_GEMM_C2=0 \
+            QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
         n="plan-$wd-kv$kd-B$B"
         engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd H100 plan" QWEN3_GEMM_PLAN="$OUT/plan.txt" QWEN3_DTYPE=$wd \
             QWEN3_KV_DTYPE=$kd
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only|QWEN3_GEMM_PLAN' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+    done
+fi
+
+if has planab; then  # session 6: the engine with the plan built in for this card against the built-in rules alone
+    # (QWEN3_GEMM_PLAN=none), same run, synth 8B: PLANAB_CFGS="weights kv B;..."
+    f=$(synth 8b f16)
+    IFS=';' read -ra cfgs <<< "${PLANAB_CFGS:-fp8 fp8 256;fp8 bf16 1}"
+    for cfg in "${cfgs[@]}"; do
+        read -r wd kd B <<< "$cfg"
+        for pl in none builtin; do
+            n="plan-$pl-$wd-kv$kd-B$B"
+            if [ $pl = none ]; then set -- QWEN3_GEMM_PLAN=none; else set -- QWEN3_GEMM_PLAN=; fi
+            engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd plan $pl" "$@" QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
+            say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        done
     done
 fi
 
@@ -409,7 +425,7 @@ if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorabl
     say "bench/throughput rc=$?"; grep -v 'preempted' "$LOG/throughput.log" | tail -30 | tee -a "$SUM"
     if [ -n "${THROUGHPUT_FP8:-}" ]; then  # the same workloads with FP8 weights (issue 7's target is stated for FP8)
         QWEN3_DTYPE=fp8 timeout 300 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as fp8)" --peer none \
-            --workloads fixed --tsv "$LOG/throughput.tsv" > "$LOG/throughput-fp8.log" 2>&1
+            --workloads fixed ${THROUGHPUT_FP8_ARGS:-} --tsv "$LOG/throughput.tsv" > "$LOG/throughput-fp8.log" 2>&1
         say "bench/throughput fp8 rc=$?"; grep -v 'preempted' "$LOG/throughput-fp8.log" | tail -12 | tee -a "$SUM"
     fi
     python3 bench/plot_throughput.py "$LOG/throughput.tsv" "$OUT/throughput.png" 2>&1 | tee -a "$SUM"

@@ -17,6 +17,8 @@ enum { PLAN_VERSION = 1, PLAN_CARD_MAX = 256 };
 typedef struct { int dtype, N, K, m_lo, m_hi, tile, splits, line; } PlanEntry;  // m_hi INT_MAX: no upper end
 static PlanEntry *plan;                                                          // sorted by (dtype, N, K, m_lo)
 static int plan_n;
+typedef struct { const char *name, *text; } EmbeddedPlan;
+extern const EmbeddedPlan embedded_plans[];  // build/plans.c (host/embed_plans.sh)
 
 static const char *dtype_names[] = { "bf16", "fp8" };
 
@@ -141,10 +143,34 @@ static int parse_entry(char *s, PlanEntry *e, const char **why) {
     return 0;
 }
 
+static int load_stream(FILE *f, const char *path, const char *card_name, char *err, size_t errlen);
+
 int gemm_plan_load(const char *path, const char *card_name, char *err, size_t errlen) {
     gemm_plan_clear();
     FILE *f = fopen(path, "r");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    return load_stream(f, path, card_name, err, errlen);
+}
+
+int gemm_plan_load_text(const char *text, const char *name, const char *card_name, char *err, size_t errlen) {
+    gemm_plan_clear();
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    if (!f) { snprintf(err, errlen, "%s: fmemopen: %s", name, strerror(errno)); return -1; }
+    return load_stream(f, name, card_name, err, errlen);
+}
+
+int gemm_plan_load_builtin(const char *card_name, const char **name) {
+    char err[512];
+    for (int i = 0; embedded_plans[i].name; i++)
+        if (gemm_plan_load_text(embedded_plans[i].text, embedded_plans[i].name, card_name, err, sizeof err) == 0) {
+            if (name) *name = embedded_plans[i].name;
+            return 1;
+        }
+    return 0;
+}
+
+// Reads (and closes) f: the header, then the entries; path names it in messages.
+static int load_stream(FILE *f, const char *path, const char *card_name, char *err, size_t errlen) {
     char *line = NULL, card[PLAN_CARD_MAX];
     size_t cap = 0;
     ssize_t len;

@@ -20,6 +20,12 @@ enum { GEMM_PLAN_BF16 = 0, GEMM_PLAN_FP8 = 1, GEMM_PLAN_MAX_SPLITS = 8 };
 // "path:line: what is wrong"). After 1 or -1 no plan is loaded: gemm_plan_pick answers 0 for everything.
 int gemm_plan_load(const char *path, const char *card_name, char *err, size_t errlen);
 
+// The same from text in memory (name stands for the path in messages).
+int gemm_plan_load_text(const char *text, const char *name, const char *card_name, char *err, size_t errlen);
+// Loads the first plan built into the binary (Makefile PLANS, from bench/results) that was measured on card_name:
+// 1 (and *name, when not NULL, the plan's file name) or 0 (none for this card; no plan loaded).
+int gemm_plan_load_builtin(const char *card_name, const char **name);
+
 // 1 and *tile, *splits set when the loaded plan has an entry for (dtype, N, K) whose range holds M; 0 (outputs
 // untouched) otherwise: the caller keeps its built-in choice.
 int gemm_plan_pick(int dtype, int M, int N, int K, int *tile, int *splits);

@@ -560,11 +560,17 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
-    const char *plan = getenv("QWEN3_GEMM_PLAN");  // tile choices measured by bench/gemm --sweep on this card
-    if (plan && *plan) {
-        char why_plan[256];
+    // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
+    // this card if there is one (bench/results/gemm-plan-*.txt), else the built-in rules. QWEN3_GEMM_PLAN=none: rules.
+    const char *plan = getenv("QWEN3_GEMM_PLAN");
+    if (plan && *plan && strcmp(plan, "none")) {
+        char why_plan[512];
         int r = gemm_plan_load(plan, g->name, why_plan, sizeof why_plan);
         if (r) fprintf(stderr, "qwen3-ptx: QWEN3_GEMM_PLAN %s; using the built-in tile choice\n", why_plan);
+    } else if (!plan || !*plan) {
+        gemm_plan_load_builtin(g->name, NULL);
+    } else {
+        gemm_plan_clear();
     }
     if (e->fp8 && (c->dim % 128 || c->ffn_dim % 128 || (c->n_head * hd) % 128)) {
         snprintf(err, errlen, "FP8 needs dim, ffn and heads*head_dim divisible by 128");

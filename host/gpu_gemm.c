@@ -76,12 +76,14 @@ static CUfunction kernel(Gpu *g, int table, int i) {
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-// QWEN3_GEMM_C2=0 keeps the built-in choice off the multicast pairs (the c2 tiles), for A/B runs.
+// QWEN3_GEMM_C2=1 lets the built-in choice take the multicast pairs (the c2 tiles) where M has two row-tiles; off
+// by default: on the H100 they measured within +-3% of the single tiles at M = 256..4096 (NOTES.md, session 6), so
+// only a measured plan picks them, where they won.
 static int c2_on(void) {
     static int on = -1;
     if (on < 0) {
         const char *e = getenv("QWEN3_GEMM_C2");
-        on = !(e && !strcmp(e, "0"));
+        on = e && !strcmp(e, "1");
     }
     return on;
 }
@@ -254,7 +256,15 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
     if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
-        else tile = M >= 256 && 10 * cdiv(M, 128) * cdiv(N, 128) >= 9 * sms ? 0 : 5;  // as for bf16 (64x128s)
+        else {
+            // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
+            // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
+            // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
+            // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
+            // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
+            int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
+            tile = M >= 128 && w0 <= w5 ? 0 : 5;
+        }
         tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
     }
     const GemmTile *t = &fp8_tiles[tile];

@@ -192,6 +192,27 @@ static void round_trip(void) {
     CHECK(gemm_plan_write(path, "a \"quoted\" card", pts, 1, err, sizeof err) == -1, "writer refuses a quote");
 }
 
+// The plans built into the binary (Makefile PLANS) parse, load only on their own card, and cover the 8B's layers.
+static void builtin(void) {
+    const char *name = NULL;
+    int t = -1, s = -1;
+    CHECK(gemm_plan_load_builtin(CARD, &name) == 1 && name, "no built-in plan loads on %s", CARD);
+    static const int nk[][2] = { { 6144, 4096 }, { 4096, 4096 }, { 24576, 4096 }, { 4096, 12288 } };
+    static const int ms[] = { 1, 64, 256, 4096 };
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                int ok = gemm_plan_pick(d, ms[j], nk[i][0], nk[i][1], &t, &s);
+                CHECK(ok && t >= 0 && t < (d ? GEMM_FP8_N_TILES : GEMM_N_TILES) && s >= 1,
+                      "%s: no entry for dtype %d M=%d N=%d K=%d", name, d, ms[j], nk[i][0], nk[i][1]);
+            }
+    CHECK(gemm_plan_load_builtin("NVIDIA H100 PCIe", &name) == 0 && !gemm_plan_pick(1, 256, 6144, 4096, &t, &s),
+          "a built-in plan loaded on another card");
+    gemm_plan_clear();
+    printf("  %s: loads on %s, every 8B layer x M in {1,64,256,4096} x {bf16,fp8} has an entry\n",
+           name ? name : "?", CARD);
+}
+
 int main(void) {
     test_init();
     rng_seed(&rng, t_seed);
@@ -201,6 +222,7 @@ int main(void) {
     RUN(malformed);
     RUN(empty);
     RUN(round_trip);
+    RUN(builtin);
     unlink(path);
     gemm_plan_clear();
     return test_end();
