@@ -37,8 +37,8 @@
 // side actually multiplied (tight: only accumulation and the bf16 output rounding), plus the quantisation error
 // against the bf16 inputs (a few %); and ours against the peer on every element.
 //
-// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..10; split-K 2..4 for the 16-row
-// mma.sync tiles 0 and 3 at M <= 32; a tile is skipped where it is > 4x taller than M, or 16 rows tall above
+// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..10; split-K 2 for the 16-row
+// mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is skipped where it is > 4x taller than M, or 16 rows tall above
 // M = 256) and of launch_gemm_fp8_ex (its 16-row tiles only up to M = 256), in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
@@ -635,8 +635,8 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
     for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
         if (dtype == GEMM_PLAN_BF16 ? !tile_applies(tile, M) : (tile == 2 || tile == 3 || tile == 6) && M > 256) continue;
         cand[nc++] = (Variant){ kind, mode, tile, 1 };
-        if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32)
-            for (int sp = 2; sp <= 4; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };
+        if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32 && mode == GEMM_STORE_F32)
+            cand[nc++] = (Variant){ kind, mode, tile, 2 };  // the one repeatable mma.sync split (host/gpu_gemm.c)
     }
     double KB = p->K / QB, flops = 2.0 * M * p->N * p->K, bytes = 4.0 * M * p->N * (mode == GEMM_ADD_F32 ? 2 : 1);
     if (dtype == GEMM_PLAN_FP8)
