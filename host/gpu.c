@@ -219,10 +219,6 @@ int gpu_cluster_slots(Gpu *g, CUfunction f, Dim3 block, unsigned smem, unsigned 
     cfg.attrs = &attr;
     cfg.numAttrs = 1;
     CU_CHECK(cuOccupancyMaxActiveClusters(&n, f, &cfg));
-    const char *ov = getenv("QWEN3_C2_SLOTS");  // experiments: force the count
-    if (getenv("QWEN3_DEBUG_SLOTS")) fprintf(stderr, "gpu_cluster_slots: %d clusters of %u (block %u, smem %u)%s%s\n", n,
-                                             cluster_x, block.x, smem, ov ? ", forced to " : "", ov ? ov : "");
-    if (ov && atoi(ov) > 0) n = atoi(ov);
     if (n < 1) die("gpu_cluster_slots: no cluster of %u CTAs (block %u, %u B of shared memory) fits this device",
                    cluster_x, block.x, smem);
     if (cached < SLOTS_CACHE) cache[cached++] = (Slots){ g->ctx, f, smem, cluster_x, n };
