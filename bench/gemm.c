@@ -38,8 +38,9 @@
 // against the bf16 inputs (a few %); and ours against the peer on every element.
 //
 // --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..10; split-K 2 for the 16-row
-// mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is skipped where it is > 4x taller than M, or 16 rows tall above
-// M = 256) and of launch_gemm_fp8_ex (its 16-row tiles only up to M = 256), in the output mode the engine uses for that layer (f32 store for qkv,
+// mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is
+// skipped where it is > 4x taller than M, or 16 rows tall above M = 256) and of launch_gemm_fp8_ex (its 16-row
+// tiles only up to M = 256), in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
 // beat the best unsplit one by 3% (it is not bit-reproducible). --plan loads a plan first (as the engine does

@@ -166,8 +166,8 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B)
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512);
     Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)cm, 1, 1 };
-    // persistent: one CTA an SM, or for pairs as many clusters as can be resident at once (not every SM need be
-    // usable: a GPC with an odd count of free SMs leaves one out)
+    // persistent: one CTA an SM, or for pairs as many clusters as the driver says can be resident at once (66 on
+    // the H100 at 192 KB a CTA)
     int slots = cm > 1 ? gpu_cluster_slots(g, f, block, smem, cm) : sms;
     Dim3 grid = { (unsigned)(cm * (units < slots ? units : slots)), 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
