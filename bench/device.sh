@@ -46,6 +46,24 @@ engine_job() {
         --tsv "$tsv" > "$LOG/$n.log" 2>&1
 }
 
+# engine_ab "WEIGHTS KV B;..." "ARM VAR=VALUE ..." ...: for each configuration, engine_job once per arm (its name, then
+# the variables it sets) on the 8B file $f, same run; rows into ${AB_TSV:-$LOG/throughput.tsv}, a summary line each
+engine_ab() {
+    local cfgs_s=$1 cfg wd kd B arm n
+    shift
+    IFS=';' read -ra cfgs <<< "$cfgs_s"
+    for cfg in "${cfgs[@]}"; do
+        read -r wd kd B <<< "$cfg"
+        for arm in "$@"; do
+            read -ra a <<< "$arm"
+            n="${a[0]}-$wd-kv$kd-B$B"
+            engine_job "$n" "$B" "${AB_TSV:-$LOG/throughput.tsv}" "8b $wd kv $kd ${a[0]}" "${a[@]:1}" QWEN3_DTYPE=$wd \
+                QWEN3_KV_DTYPE=$kd
+            say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        done
+    done
+}
+
 # QWEN3_COMMIT=<hash> names the tree in the summary and the result files (the copy on the device machine may carry
 # a stale .git or none)
 say "$(date -u +%FT%TZ) commit ${QWEN3_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')} stages: $stages"
@@ -175,22 +193,12 @@ if has c2; then  # session 6: the TMA-multicast GEMM pairs (c2 tiles) under memc
         done
     done
     f=$(synth 8b f16)
-    IFS=';' read -ra cfgs <<< "${C2_CFGS:-fp8 fp8 256;fp8 bf16 64}"
-    [ -z "${C2_FAILED:-}" ] || cfgs=()
-    for cfg in "${cfgs[@]}"; do
-        read -r wd kd B <<< "$cfg"
-        for c2 in 0 1; do
-            n="c2$c2-$wd-kv$kd-B$B"
-            engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd c2 $c2" QWEN3_GEMM_PLAN=none QWEN3_GEMM_C2=$c2 QWEN3_DTYPE=$wd \
-                QWEN3_KV_DTYPE=$kd
-            say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-        done
-    done
+    [ -n "${C2_FAILED:-}" ] || engine_ab "${C2_CFGS:-fp8 fp8 256;fp8 bf16 64}" "c20 QWEN3_GEMM_PLAN=none QWEN3_GEMM_C2=0" \
+        "c21 QWEN3_GEMM_PLAN=none QWEN3_GEMM_C2=1"
 fi
 
 if has plan; then  # session 6: bench/gemm --sweep on this card (every tile, the c2 pairs included), 8B layers, into one
-    # plan file ($OUT/plan.txt), then the engine with that plan against the built-in choice without the pairs, same run:
-    # PLAN_M (row counts swept), PLAN_CFGS="weights kv B;..."
+    # plan file ($OUT/plan.txt; stage planab with PLANAB_PLAN=$OUT/plan.txt runs the engine with it): PLAN_M (row counts)
     timeout 300 build/bench/gemm --shapes 8b --layers qkv,o,gate_up,down --m "${PLAN_M:-1,16,64,128,256,512,1024,2048,4096}" \
         --sweep --reps 7 --plan-out "$LOG/plan-a.txt" --tsv "$LOG/gemm-sweep.tsv" > "$LOG/plan-sweep.log" 2>&1
     say "sweep rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/plan-sweep.log" | tee -a "$SUM"
@@ -198,34 +206,13 @@ if has plan; then  # session 6: bench/gemm --sweep on this card (every tile, the
         --plan-out "$LOG/plan-b.txt" --tsv "$LOG/gemm-sweep.tsv" > "$LOG/plan-sweep-head.log" 2>&1
     say "sweep lm_head rc=$?"; grep -E "sweep" "$LOG/plan-sweep-head.log" | tee -a "$SUM"
     { cat "$LOG/plan-a.txt"; tail -n +3 "$LOG/plan-b.txt"; } > "$OUT/plan.txt"; cat "$OUT/plan.txt" >> "$SUM"
-    f=$(synth 8b f16)
-    IFS=';' read -ra cfgs <<< "${PLAN_CFGS:-fp8 fp8 256;fp8 bf16 1;bf16 bf16 1}"
-    for cfg in "${cfgs[@]}"; do
-        read -r wd kd B <<< "$cfg"
-        n="noplan-$wd-kv$kd-B$B"
-        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd built-in, no c2" QWEN3_GEMM_PLAN=none QWEN3_GEMM_C2=0 \
-            QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
-        say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-        n="plan-$wd-kv$kd-B$B"
-        engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd H100 plan" QWEN3_GEMM_PLAN="$OUT/plan.txt" QWEN3_DTYPE=$wd \
-            QWEN3_KV_DTYPE=$kd
-        say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only|QWEN3_GEMM_PLAN' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-    done
 fi
 
-if has planab; then  # session 6: the engine with the plan built in for this card against the built-in rules alone
-    # (QWEN3_GEMM_PLAN=none), same run, synth 8B: PLANAB_CFGS="weights kv B;..."
+if has planab; then  # session 6: the engine with the plan built in for this card (or PLANAB_PLAN=FILE) against the
+    # built-in rules alone (QWEN3_GEMM_PLAN=none), same run, synth 8B: PLANAB_CFGS="weights kv B;..."
     f=$(synth 8b f16)
-    IFS=';' read -ra cfgs <<< "${PLANAB_CFGS:-fp8 fp8 256;fp8 bf16 1}"
-    for cfg in "${cfgs[@]}"; do
-        read -r wd kd B <<< "$cfg"
-        for pl in none builtin; do
-            n="plan-$pl-$wd-kv$kd-B$B"
-            if [ $pl = none ]; then set -- QWEN3_GEMM_PLAN=none; else set -- QWEN3_GEMM_PLAN=; fi
-            engine_job "$n" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd plan $pl" "$@" QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
-            say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-        done
-    done
+    engine_ab "${PLANAB_CFGS:-fp8 fp8 256;fp8 bf16 1}" "plan-none QWEN3_GEMM_PLAN=none" \
+        "plan-builtin QWEN3_GEMM_PLAN=${PLANAB_PLAN:-}"
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
@@ -332,15 +319,8 @@ fi
 if has pdl; then  # programmatic dependent launch (QWEN3_PDL) and the attention's key split, A/B in one run, synth 8B:
     # PDL_CFGS="weights kv B;..." (default: fp8 bf16 1; fp8 bf16 256; fp8 fp8 256; bf16 bf16 1)
     f=$(synth 8b f16)
-    IFS=';' read -ra cfgs <<< "${PDL_CFGS:-fp8 bf16 1;fp8 bf16 256;fp8 fp8 256;bf16 bf16 1}"
-    for cfg in "${cfgs[@]}"; do
-        read -r wd kd B <<< "$cfg"
-        for pdl in 0 1; do
-            n="pdl$pdl-$wd-kv$kd-B$B"
-            engine_job "$n" "$B" "$LOG/pdl.tsv" "8b $wd kv $kd pdl $pdl" QWEN3_PDL=$pdl QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
-            say "$n rc=$? $(grep -E '^[0-9]+ x' "$LOG/$n.log" | tail -1 | tr -s ' ')"
-        done
-    done
+    AB_TSV="$LOG/pdl.tsv" engine_ab "${PDL_CFGS:-fp8 bf16 1;fp8 bf16 256;fp8 fp8 256;bf16 bf16 1}" "pdl0 QWEN3_PDL=0" \
+        "pdl1 QWEN3_PDL=1"
 fi
 
 if has ncu; then  # why a mid-M FP8 GEMM is slow: Nsight Compute on ours and on cuBLASLt, 8B layers at M = NCU_M
