@@ -158,9 +158,13 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     cvt.u64.u32 %dw, %sw; and.b64 %dw, %dw, 0x3FFFF; shr.u64 %dw, %dw, 4; or.b64 %dw, %dw, DESC_HI; \
     add.s64 %dA1, %da, 2; add.s64 %dA2, %da, 4; add.s64 %dA3, %da, 6; \
     add.s64 %dW1, %dw, 2; add.s64 %dW2, %dw, 4; add.s64 %dW3, %dw, 6;
+// the next stage of the ring (the phase flips on wrapping)
+#define RING_NEXT add.u32 %s, %s, 1; setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1;
 // %ps = this slice's empty barrier (released one step later), then the ring and K advance
-#define ADVANCE add.u32 %ps, %bar, 8 * STAGES; mad.lo.u32 %ps, %s, 8, %ps; add.u32 %s, %s, 1; \
-    setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1; add.u32 %kt, %kt, 1;
+#define ADVANCE add.u32 %ps, %bar, 8 * STAGES; mad.lo.u32 %ps, %s, 8, %ps; RING_NEXT add.u32 %kt, %kt, 1;
+// producer: wait until stage %s is free (empty[s] on phase ^ 1; a fresh barrier passes at once)
+#define WAIT_EMPTY(WAIT) mad.lo.u32 %empty, %s, 8, %bar; add.u32 %empty, %empty, 8 * STAGES; xor.b32 %t1, %ph, 1; \
+WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // FP8: this slice's scales into set v (x or y): the two rows' activation scales and the tile's weight block scale,
 // issued before the barrier wait so their latency hides behind it
 #define LOADSC(v) ld.global.nc.f32 %sa0##v, [%a0]; ld.global.nc.f32 %sa1##v, [%a1]; ld.global.nc.f32 %sw##v, [%aw]; \
@@ -352,12 +356,7 @@ P_TILE:
     UNIT_COORDS
     mov.u32 %kt, %kt0;
 P_K:
-    mad.lo.u32 %empty, %s, 8, %bar;
-    add.u32 %empty, %empty, 8 * STAGES;
-    xor.b32 %t1, %ph, 1;
-P_WAIT:
-    mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1;
-    @!%p bra P_WAIT;
+    WAIT_EMPTY(P_WAIT)
     mad.lo.u32 %full, %s, 8, %bar;
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
     mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
@@ -371,10 +370,7 @@ P_WAIT:
 #else
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
 #endif
-    add.u32 %s, %s, 1;
-    setp.eq.u32 %p, %s, STAGES;
-    @%p mov.u32 %s, 0;
-    @%p xor.b32 %ph, %ph, 1;
+    RING_NEXT
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra P_K;
@@ -385,16 +381,8 @@ P_END:
     // stay until every consumer of the cluster has released this CTA's whole ring (their last remote arrivals)
     mov.u32 %kt, 0;
 P_TAIL:
-    mad.lo.u32 %empty, %s, 8, %bar;
-    add.u32 %empty, %empty, 8 * STAGES;
-    xor.b32 %t1, %ph, 1;
-P_TWAIT:
-    mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1;
-    @!%p bra P_TWAIT;
-    add.u32 %s, %s, 1;
-    setp.eq.u32 %p, %s, STAGES;
-    @%p mov.u32 %s, 0;
-    @%p xor.b32 %ph, %ph, 1;
+    WAIT_EMPTY(P_TWAIT)
+    RING_NEXT
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, STAGES;
     @%p bra P_TAIL;
