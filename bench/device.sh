@@ -2,7 +2,8 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab (not in the default)
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab (not in the
+#                                        default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -83,7 +84,7 @@ if has build; then
     make -j16 all bench > "$LOG/build.log" 2>&1 || { say "BUILD FAILED"; tail -30 "$LOG/build.log"; exit 1; }
     grep -E "^  [a-z_0-9]+: .*(Used|spill)" "$LOG/build.log" | tee -a "$SUM"
     say "build ok in $(( $(date +%s) - t0 )) s"
-    for k in gemm_wg gemm_fp8; do  # the Hopper paths really are in the binary: wgmma, TMA, setmaxnreg
+    for k in gemm_wg gemm_fp8 gemm_sw; do  # the Hopper paths really are in the binary: wgmma, TMA, setmaxnreg
         say "sass $k: $(cuobjdump -sass build/ptx/$k.cubin | grep -oE '[HQ]GMMA\.[0-9x]+[^ ]*|UTMALDG\.[0-9D]+|USETMAXREG\.[A-Z]+' | sort | uniq -c | tr -s ' \n' ' ')"
     done
 fi
@@ -213,6 +214,43 @@ if has planab; then  # session 6: the engine with the plan built in for this car
     f=$(synth 8b f16)
     engine_ab "${PLANAB_CFGS:-fp8 fp8 256;fp8 bf16 1}" "plan-none QWEN3_GEMM_PLAN=none" \
         "plan-builtin QWEN3_GEMM_PLAN=${PLANAB_PLAN:-}"
+fi
+
+if has sw; then  # session 7: the swapped decode tile (ptx/gemm_sw.ptx) — forced on every GEMM of <= 64 rows
+    # (QWEN3_GEMM_SW=64): sanitizers on a 40-token prefill (the 64-wide entry) and decode steps (the 8-wide one), then
+    # the 8B's logits with and without it (bf16 and FP8 weights, 40 positions: the same numbers up to summation order)
+    f=$(synth tiny f32)
+    for run in "bf16 memcheck" "bf16 racecheck" "fp8 memcheck" "fp8 racecheck" "fp8 synccheck"; do
+        read -r dt tool <<< "$run"
+        QWEN3_GEMM_SW=64 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" \
+            --backend gpu --dtype $dt --random 40 --seed 5 -o /tmp/san.f32 > "$LOG/sw-$tool-$dt.log" 2>&1
+        say "sw $tool $dt logits(40) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sw-$tool-$dt.log" | tr '\n' ' ')"
+    done
+    for dt in bf16 fp8; do
+        QWEN3_GEMM_SW=64 QWEN3_EAGER=1 timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx run \
+            -m "$f" --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 4 --temp 0 \
+            > "$LOG/sw-run-$dt.log" 2>&1
+        say "sw memcheck $dt run(4) rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/sw-run-$dt.log" | tr '\n' ' ')"
+    done
+    QWEN3_GEMM_SW=64 QWEN3_E2E_MODEL=$(synth 0.6b f16) timeout 150 build/tests/test_gpu_e2e > "$LOG/sw-e2e.log" 2>&1
+    say "sw e2e 0.6b f16 rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/sw-e2e.log" | tr '\n' ' ')"
+    f=$(synth 8b f16)
+    for dt in bf16 fp8; do
+        for sw in 0 64; do
+            QWEN3_GEMM_SW=$sw ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 40 --seed 11 \
+                -o /tmp/sw$sw.f32 > "$LOG/sw-logits-$dt-$sw.log" 2>&1 || say "logits $dt sw $sw failed"
+        done
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 40 --ref /tmp/sw0.f32 --compare /tmp/sw64.f32 \
+            > "$LOG/sw-vs-rules-$dt.log" 2>&1
+        say "sw 8b $dt logits swapped vs rules rc=$? $(tail -3 "$LOG/sw-vs-rules-$dt.log" | tr '\n' ' ')"
+    done
+    rm -f /tmp/sw0.f32 /tmp/sw64.f32
+fi
+
+if has swab; then  # session 7: the engine with the swapped tile on every GEMM of <= 64 rows against the plan + rules,
+    # same run, synth 8B: SWAB_CFGS="weights kv B;..."
+    f=$(synth 8b f16)
+    engine_ab "${SWAB_CFGS:-fp8 bf16 1;bf16 bf16 1;fp8 fp8 16;fp8 fp8 64}" "sw0 QWEN3_GEMM_SW=0" "sw64 QWEN3_GEMM_SW=64"
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps

@@ -37,10 +37,11 @@
 // side actually multiplied (tight: only accumulation and the bf16 output rounding), plus the quantisation error
 // against the bf16 inputs (a few %); and ours against the peer on every element.
 //
-// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..10; split-K 2 for the 16-row
+// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..11; split-K 2 for the 16-row
 // mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is
 // skipped where it is > 4x taller than M, or 16 rows tall above M = 256) and of launch_gemm_fp8_ex (its 16-row
-// tiles only up to M = 256), in the output mode the engine uses for that layer (f32 store for qkv,
+// tiles only up to M = 256; the swapped tiles, bf16 11 and FP8 10, up to M = 64 with cluster K splits 1, 2, 4, 8),
+// in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
 // beat the best unsplit one by 3% (it is not bit-reproducible). --plan loads a plan first (as the engine does
@@ -370,7 +371,7 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
     case V_CUBLAS: blas_gemm(p, p->W[c], C, v->mode); break;
     case V_OURS_FP8:
         if (v->tile < 0) launch_gemm_fp8(&G, C, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, v->mode);
-        else launch_gemm_fp8_ex(&G, C, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, v->mode, v->tile);
+        else launch_gemm_fp8_ex(&G, C, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, v->mode, v->tile, v->splits);
         break;
     case V_LT_BLOCK:
         lt_gemm(&p->lt[v->mode == GEMM_STORE_BF16 ? LT_BLOCK_BF16 : LT_BLOCK_F32], p->W8[c8], p->sw[c8], p->A8, C);
@@ -611,7 +612,8 @@ static int plan_n, plan_cap;
 // bf16 tiles (launch_gemm_ex order) worth timing at M rows: 16-row tiles read W once per 16 rows, so they stop at
 // M = 256; a tile more than 4x taller than M (at least 16) mostly multiplies padding.
 static int tile_applies(int tile, int M) {
-    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64, 128, 128 };
+    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64, 128, 128, 64 };
+    if (tile == GEMM_SW_TILE) return M <= 64;  // the swapped tile reads W once per 64 rows
     return bm[tile] == 16 ? M <= 256 : bm[tile] <= 4 * (M < 16 ? 16 : M);
 }
 
@@ -625,16 +627,26 @@ typedef struct {
     CUdeviceptr *W, *W8, *sw, *W8t, sw_t;
 } Shape;
 
+// A split-K variant that must beat the best unsplit tile by 3% to be planned: every split but the swapped tile's,
+// whose cluster split is part of how that tile fills the GPU.
+static int racy_split(const Variant *v, int sw_tile) { return v->splits > 1 && v->tile != sw_tile; }
+
 // Every applicable tile of one dtype in the layer's engine mode, each checked against ref then timed; the winner
 // goes to the plan. peer_f32: the peer's f32-out time from the main row, for the TSV.
 static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const int *rows, int nrows, const double *ref,
                   double peer_f32, FILE *tsv, Tally *t) {
     enum { MAX_CAND = 32 };
     int M = p->M, mode = layer_mode[s->layer], kind = dtype == GEMM_PLAN_FP8 ? V_OURS_FP8 : V_OURS, nc = 0;
+    int sw_tile = dtype == GEMM_PLAN_FP8 ? GEMM_FP8_SW_TILE : GEMM_SW_TILE;
     Variant cand[MAX_CAND];
     cand[nc++] = (Variant){ kind, mode, -1, 0 };
     for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
         if (dtype == GEMM_PLAN_BF16 ? !tile_applies(tile, M) : (tile == 2 || tile == 3 || tile == 6) && M > 256) continue;
+        if (tile == sw_tile) {  // swapped: each cluster K split
+            if (M > 64 || mode == GEMM_SWIGLU_FP8) continue;
+            for (int sp = 1; sp <= 8 && nc < MAX_CAND; sp *= 2) cand[nc++] = (Variant){ kind, mode, tile, sp };
+            continue;
+        }
         cand[nc++] = (Variant){ kind, mode, tile, 1 };
         if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32 && mode == GEMM_STORE_F32)
             cand[nc++] = (Variant){ kind, mode, tile, 2 };  // the one repeatable mma.sync split (host/gpu_gemm.c)
@@ -667,10 +679,10 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         emit_row(o, &r, tsv, 0);
         if (!ok || v->tile < 0) continue;
         if (best < 0 || us[i] < us[best]) best = i;
-        if (v->splits <= 1 && (best1 < 0 || us[i] < us[best1])) best1 = i;
+        if (!racy_split(v, sw_tile) && (best1 < 0 || us[i] < us[best1])) best1 = i;
     }
     if (best < 0) { printf(" | no tile passed\n"); return; }
-    if (cand[best].splits > 1 && best1 >= 0 && us[best] > 0.97 * us[best1]) best = best1;  // split-K must win by 3%
+    if (racy_split(&cand[best], sw_tile) && best1 >= 0 && us[best] > 0.97 * us[best1]) best = best1;
     printf(" | best t%d/%d %.2f us, auto/best %.3f\n", cand[best].tile, cand[best].splits, us[best], us[0] / us[best]);
     if (plan_n == plan_cap)
         plan_pts = xrealloc(plan_pts, (size_t)(plan_cap = plan_cap ? 2 * plan_cap : 256) * sizeof *plan_pts);

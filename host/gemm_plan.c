@@ -136,8 +136,8 @@ static int parse_entry(char *s, PlanEntry *e, const char **why) {
         return -1;
     }
     if (parse_int(tok[6], 1, GEMM_PLAN_MAX_SPLITS, 0, &e->splits)) { *why = "splits must be 1..8"; return -1; }
-    if (e->splits > 1 && e->dtype != GEMM_PLAN_BF16) {
-        *why = "split-K only exists for the bf16 tiles";
+    if (e->splits > 1 && e->dtype != GEMM_PLAN_BF16 && e->tile != GEMM_FP8_SW_TILE) {
+        *why = "split-K only exists for the bf16 tiles and the FP8 swapped tile";
         return -1;
     }
     return 0;
@@ -244,7 +244,7 @@ int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint
         int n_tiles = q->dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES;
         if ((q->dtype != GEMM_PLAN_BF16 && q->dtype != GEMM_PLAN_FP8) || q->N < 1 || q->K < 1 || q->M < 1 ||
             q->tile < 0 || q->tile >= n_tiles || q->splits < 1 || q->splits > GEMM_PLAN_MAX_SPLITS ||
-            (q->splits > 1 && q->dtype != GEMM_PLAN_BF16)) {
+            (q->splits > 1 && q->dtype != GEMM_PLAN_BF16 && q->tile != GEMM_FP8_SW_TILE)) {
             snprintf(err, errlen, "%s: bad plan point dtype %d N %d K %d M %d tile %d splits %d", path, q->dtype,
                      q->N, q->K, q->M, q->tile, q->splits);
             free(p);

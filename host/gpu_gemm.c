@@ -38,8 +38,10 @@ static const GemmTile wg_tiles[] = {
     { "gemm_wg", "gemm_wg_64x128s", 64, 128, 384, 8, 1 },   // two consumers split N (mid M)
     { "gemm_wg", "gemm_wg_128x256c2", 128, 256, 384, 4, 2 },  // 128x256 / 128x128 in clusters of two sharing W
     { "gemm_wg", "gemm_wg_128x128c2", 128, 128, 384, 6, 2 },
+    { "gemm_sw", "gemm_bf16_sw", 64, 64, 128, 0, 1 },  // weights on wgmma's M side, M <= 64 a launch (launch_sw)
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
+_Static_assert(N_GEMM_TILES + N_WG_TILES == GEMM_N_TILES && GEMM_SW_TILE == GEMM_N_TILES - 1, "bf16 tile table");
 // Must match ptx/gemm_fp8.ptx (tiles 0, 1, 4: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices
 // of K = 128 e4m3, the same bytes per stage as the bf16 tiles. Tile 4 (64x256, the consumers split N) is the one FP8
 // tile with the quantising SwiGLU epilogue; the built-in choice never picks it for a plain GEMM (a plan may).
@@ -54,15 +56,16 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_128x128c2", 128, 128, 384, 6, 2 },   // tiles 0, 5, 4 in clusters of two sharing W
     { "gemm_fp8", "gemm_fp8_64x128sc2", 64, 128, 384, 8, 2 },
     { "gemm_fp8", "gemm_fp8_64x256c2", 64, 256, 384, 4, 2 },
+    { "gemm_sw", "gemm_fp8_sw", 64, 64, 128, 0, 1 },  // weights on wgmma's M side, M <= 64 a launch (launch_sw)
 };
-static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5 || tile >= 7; }
+static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9); }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0, 1 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 10 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 12 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -90,6 +93,19 @@ static int c2_on(void) {
 // The multicast form of a built-in choice (same tile in clusters of two row-tiles) where M has >= 2 row-tiles.
 static int c2_of(const GemmTile *tabs, int tile, int c2_tile, int M) {
     return c2_on() && cdiv(M, tabs[tile].bm) >= 2 ? c2_tile : tile;
+}
+
+// QWEN3_GEMM_SW=M: the swapped decode tile (launch_sw) for every GEMM of at most M rows (<= 64), before any plan;
+// 0 (default) leaves the choice to the plan and the rules.
+static int sw_max_m(void) {
+    static int m = -1;
+    if (m < 0) {
+        const char *e = getenv("QWEN3_GEMM_SW");
+        m = e ? atoi(e) : 0;
+        if (m < 0) m = 0;
+        if (m > 64) m = 64;
+    }
+    return m;
 }
 
 static void launch_mma(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
@@ -175,6 +191,69 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     gpu_launch(g, f, grid, block, smem, cm > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
+// The swapped decode GEMM (ptx/gemm_sw.ptx): the weights on wgmma's M = 64 side, the activation rows on its N side
+// (8, 16, 32 or 64: the smallest that holds M; more rows run as chunks of 64, each reading W again: for decode
+// sizes only). Grid: N/64 tiles x S K-splits, the splits of a tile one (S, 1, 1) cluster summed in rank 0.
+// splits: 0 automatic, else S (1..8, capped so every split has a slice). Automatic: the most splits (1, 2, 4, 8) whose
+// CTAs all fit on the GPU at once, at least two slices each. Stages: a ~72 KB ring a CTA (three CTAs an SM at
+// MB = 8); QWEN3_SW_STAGES=n forces n (2..16).
+enum { SW_MAX_SPLITS = 8 };
+static int sw_stages_env(void) {
+    static int n = -1;
+    if (n < 0) {
+        const char *e = getenv("QWEN3_SW_STAGES");
+        n = e && atoi(e) >= 2 && atoi(e) <= 16 ? atoi(e) : 0;
+    }
+    return n;
+}
+static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
+                      int M, int N, int K, int mode, int splits) {
+    static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
+                                             { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" } };
+    static CUcontext ctx;
+    static CUfunction fn[2][4];
+    if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
+    int esz = fp8 ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4;
+    int out_cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N, nk = K / (fp8 ? 128 : 64), tiles = cdiv(N, 64);
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    for (int m0 = 0; m0 < M; m0 += 64) {
+        int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
+        if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
+        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
+        if (nst > 8) nst = 8;
+        int S = splits;
+        if (S <= 0) {  // automatic: every CTA resident at once (228 KB an SM, 1 KB of it reserved per CTA)
+            int per_sm = 0;
+            for (S = SW_MAX_SPLITS; S > 1; S /= 2) {
+                unsigned sm = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
+                per_sm = (int)(233472 / (sm + 1024));
+                if (per_sm > 16) per_sm = 16;
+                if (tiles * S <= sms * per_sm && nk >= 2 * S) break;
+            }
+        }
+        if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
+        if (S > nk) S = nk;
+        int ktps = cdiv(nk, S);
+        S = cdiv(nk, ktps);  // no empty split
+        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
+        CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+        uint64_t row_bytes = (uint64_t)K * esz;
+        uint32_t box_k = fp8 ? 128 : 64;
+        CUtensorMap mw, ma;
+        CUdeviceptr Ac = A + (CUdeviceptr)m0 * row_bytes, Cc = C + (CUdeviceptr)m0 * out_cols * out_sz;
+        CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
+        gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+        gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
+        unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
+        Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
+        void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
+        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
+        gpu_launch(g, fn[fp8][v], grid, block, smem, S > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16,
+                   names[fp8][v]);
+    }
+}
+
 static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr A, CUdeviceptr W, CUdeviceptr C) {
     if (M < 0 || N <= 0 || K <= 0 || K % kmul || N % 8)
         die("launch_gemm: unsupported shape M=%d N=%d K=%d (need K %% %d == 0, N %% 8 == 0)", M, N, K, kmul);
@@ -190,6 +269,10 @@ static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr
 int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps, tile = -1;
+    if (M <= sw_max_m()) {
+        if (splits) *splits = 0;
+        return GEMM_SW_TILE;
+    }
     // A measured plan, unless its entry is an mma.sync split-K this mode cannot use: that split-K adds into C with
     // red.global in whatever order the CTAs finish, exact (hence repeatable) only for 2 splits into a zeroed f32
     // output, and greedy decoding must repeat. Such an entry measured a configuration that will not run, so the
@@ -227,7 +310,9 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
     if (M == 0) return;
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
-    if (tile >= N_GEMM_TILES) {
+    if (tile == GEMM_SW_TILE) {
+        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
+    } else if (tile >= N_GEMM_TILES) {
         int i = tile - N_GEMM_TILES;
         launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits);
     } else {
@@ -250,14 +335,18 @@ static int dec_ksplit(Gpu *g, int N, int K) {
 }
 
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
-                        int N, int K, int mode, int tile) {
+                        int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps;
-    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) tile = pt;
+    if (tile < 0 && M <= sw_max_m()) tile = GEMM_FP8_SW_TILE;
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
+        tile = pt;
+        splits = ps;
+    }
     if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
         if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
         else {
@@ -272,6 +361,10 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
     }
     const GemmTile *t = &fp8_tiles[tile];
+    if (tile == GEMM_FP8_SW_TILE) {
+        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
+        return;
+    }
     if (fp8_tile_is_wg(tile)) {
         launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, 0);
         return;
@@ -289,7 +382,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode) {
-    launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1);
+    launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1, 0);
 }
 
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),

@@ -91,10 +91,11 @@ enum { GEMM_STORE_F32 = 0, GEMM_STORE_BF16 = 1, GEMM_ADD_F32 = 2 /* C += A.W^T (
 void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode);
 // The same with an explicit kernel (tests, benchmarks): tile 0..3 mma.sync 16x32, 64x64, 128x128, 16x16;
 // 4..8 wgmma 128x256, 128x128, 64x128, 64x64, 64x128s (two consumers splitting N); 9, 10 wgmma 128x256c2,
-// 128x128c2 (clusters of two row-tiles sharing each W slice by TMA multicast; no split-K); -1 chooses. splits:
-// mma.sync tiles 0/1 none, > 1 split-K by red.global.add (benchmarks); wgmma tiles 0 automatic, 1 none, > 1 split-K
-// with a deterministic sum.
-enum { GEMM_N_TILES = 11, GEMM_FIRST_WG = 4 };
+// 128x128c2 (clusters of two row-tiles sharing each W slice by TMA multicast; no split-K); 11 the swapped decode
+// tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64 activation rows a launch, K split over a cluster); -1
+// chooses. splits: mma.sync tiles 0/1 none, > 1 split-K by red.global.add (benchmarks); wgmma tiles 0 automatic,
+// 1 none, > 1 split-K with a deterministic sum.
+enum { GEMM_N_TILES = 12, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11 };
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
 // The tile launch_gemm_ex runs for tile -1 (a plan may also set *splits; splits may be NULL).
@@ -118,12 +119,13 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 // a plan or for the quantising SwiGLU epilogue), 5 = 64x128s (wgmma, two consumers split N: mid M), 6 = 16x16s
 // (mma.sync, 8 stages, K split over a (1, 1, S) cluster and summed in rank 0: the decode choice below 2 x SMs of
 // 32-row tiles), 7, 8, 9 = tiles 0, 5, 4 in clusters of two row-tiles sharing each W slice by TMA multicast
-// (128x128c2, 64x128sc2, 64x256c2), -1 chooses.
-enum { GEMM_FP8_N_TILES = 10 };
+// (128x128c2, 64x128sc2, 64x256c2), 10 = the swapped decode tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64
+// activation rows a launch; splits: its K split over a cluster, 0 automatic), -1 chooses (a plan may set splits).
+enum { GEMM_FP8_N_TILES = 11, GEMM_FP8_SW_TILE = 10 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
-                        int N, int K, int mode, int tile);
+                        int N, int K, int mode, int tile, int splits);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).

@@ -1,10 +1,11 @@
 // unroll.h — compile-time loops for hand-written PTX (PTX has no register arrays, so every unrolled copy
-// needs its own register names): REPn(X) (n <= 32) expands X(0) .. X(n-1); REPAn(X, a) expands X(a, 0) .. X(a, n-1);
+// needs its own register names): REPn(X) (0 <= n <= 32) expands X(0) .. X(n-1); REPAn(X, a) expands X(a, 0) .. X(a, n-1);
 // REPKn is a second copy of REPn for a loop whose body itself uses REPn (a macro cannot expand inside its own
 // expansion). CAT(a, b) pastes after expanding its arguments, e.g. CAT(REP, MT)(X) with #define MT 4.
 #pragma once
 #define CAT(a, b) CAT_(a, b)
 #define CAT_(a, b) a##b
+#define REP0(X)
 #define REP1(X) X(0)
 #define REP2(X) REP1(X) X(1)
 #define REP3(X) REP2(X) X(2)

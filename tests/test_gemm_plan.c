@@ -82,8 +82,8 @@ static void malformed(void) {
         { "bf16 4096 1024 0 15 3 1\n", 2 },                // M_min 0
         { "bf16 4096 1024 16 15 3 1\n", 2 },               // M_max < M_min
         { "bf16 4096 1024 inf inf 3 1\n", 2 },             // M_min inf
-        { "bf16 4096 1024 1 15 11 1\n", 2 },               // bf16 tile 11 (there are 0..10)
-        { "fp8 4096 1024 1 15 10 1\n", 2 },                // fp8 tile 10 (there are 0..9)
+        { "bf16 4096 1024 1 15 12 1\n", 2 },               // bf16 tile 12 (there are 0..11)
+        { "fp8 4096 1024 1 15 11 1\n", 2 },                // fp8 tile 11 (there are 0..10)
         { "bf16 4096 1024 1 15 -1 1\n", 2 },
         { "bf16 4096 1024 1 15 3 0\n", 2 },                // splits 0
         { "bf16 4096 1024 1 15 3 9\n", 2 },                // splits 9
@@ -147,8 +147,14 @@ static void round_trip(void) {
         for (int sh = 0; sh < SHAPES; sh++)
             for (int i = 0; i < MAX_M; i++) {
                 int tile, splits = 1;
-                if (d == GEMM_PLAN_FP8) tile = rng_uniform(&rng) < 0.5;
-                else {
+                if (d == GEMM_PLAN_FP8) {
+                    tile = rng_uniform(&rng) < 0.5;
+                    if (rng_uniform(&rng) < 0.2) {  // the swapped tile, whose K split the plan carries
+                        tile = GEMM_FP8_SW_TILE;
+                        splits = 1 << (int)(rng_uniform(&rng) * 4);
+                        if (i && tile == win_tile[d][sh][i - 1]) splits = win_splits[d][sh][i - 1];
+                    }
+                } else {
                     // runs of equal winners so that lines merge
                     tile = i && rng_uniform(&rng) < 0.6 ? win_tile[d][sh][i - 1]
                                                         : (int)(rng_uniform(&rng) * GEMM_N_TILES);

@@ -179,7 +179,7 @@ static void quant_in_free(QuantIn *in) {
 
 // One GEMM: fresh activations quantised on the GPU, output poisoned (or a random residual for add mode); returns
 // the relative error against the fp64 product of the dequantised inputs (all rows when M <= 64, else 24 of them).
-static double check_fp8(const Fp8Weight *w, int M, int mode, int tile) {
+static double check_fp8(const Fp8Weight *w, int M, int mode, int tile, int splits) {
     int N = w->N, K = w->K;
     QuantIn in = quant_in(M, K);
     int nrows = in.nrows, *rows = in.rows;
@@ -195,7 +195,7 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile) {
     } else {
         gpu_fill_u32(&G, dc, 0x7FC07FC0u, (size_t)M * N * esz / 4);
     }
-    launch_gemm_fp8_ex(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile);
+    launch_gemm_fp8_ex(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile, splits);
     float *c = xmalloc((size_t)M * N * 4);
     if (mode == GEMM_STORE_BF16) {
         uint16_t *cb = xmalloc((size_t)M * N * 2);
@@ -292,7 +292,7 @@ static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)M * F / 2);
     int ready = 0;
     if (tile < 0) ready = launch_linear_swiglu(&G, &w->L, dout, in.dx, in.da8, in.dsa, M, 1);
-    else launch_gemm_fp8_ex(&G, dout, in.da8, in.dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile);
+    else launch_gemm_fp8_ex(&G, dout, in.da8, in.dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, 0);
     *fp8 = ready;
     uint16_t *ob = xmalloc((size_t)M * F * 2);
     gpu_download(&G, ob, dout, (size_t)M * F * 2);
@@ -371,7 +371,7 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             gpu_upload(&G, dx, x, (size_t)M * K * 2);
             launch_quant_act_fp8(&G, da8, dsa, dx, M, K);
             gpu_fill_u32(&G, da, 0x7FC07FC0u, (size_t)M * F / 2);
-            launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, 4);
+            launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, 4, 0);
             launch_quant_act_fp8(&G, q0, s0, da, M, F);
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
@@ -400,13 +400,37 @@ static void gemm_fp8_shapes(void) {
             for (int i = 0; i < 6; i++)
                 for (int mode = 0; mode < 3; mode++) {
                     if (s == 2 && i == 5 && mode != 0) continue;  // the fp64 reference is slow at K = 12288
-                    double e = check_fp8(&w, ms[i], mode, t);
+                    double e = check_fp8(&w, ms[i], mode, t, 0);
                     if (e > worst) worst = e;
                     CHECK(e < tol8(mode), "tile %d M=%d N=%d K=%d %s: rel err %.3g (tolerance %.1g)", t, ms[i], w.N,
                           w.K, mname[mode], e, tol8(mode));
                 }
         printf("  N=%d K=%d: every tile, M in {1,7,64,65,200,1024} x {f32,bf16,add}: worst rel err %.3g\n", w.N,
                w.K, worst);
+        fp8_weight_free(&w);
+    }
+}
+
+// The swapped decode tile (W on wgmma's M side) with every K split its cluster may take, including splits that do
+// not divide the slices (3, 5) and more splits than a shape would choose; M across its 8/16/32/64-wide entries and
+// a chunked M > 64; N with a half tile (1088 = 17 x 64).
+static void gemm_fp8_swapped(void) {
+    NEED_GPU();
+    static const int nk[][2] = { { 1088, 1024 }, { 4096, 4096 } };
+    static const int ms[] = { 1, 8, 9, 33, 64, 100 }, sp[] = { 1, 2, 3, 5, 8 };
+    for (int s = 0; s < 2; s++) {
+        Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
+        double worst = 0;
+        for (int k = 0; k < 5; k++)
+            for (int i = 0; i < 6; i++)
+                for (int mode = 0; mode < 3; mode++) {
+                    double e = check_fp8(&w, ms[i], mode, GEMM_FP8_SW_TILE, sp[k]);
+                    if (e > worst) worst = e;
+                    CHECK(e < tol8(mode), "swapped tile splits %d M=%d N=%d K=%d %s: rel err %.3g", sp[k], ms[i],
+                          w.N, w.K, mname[mode], e);
+                }
+        printf("  N=%d K=%d: swapped tile, splits {1,2,3,5,8} x M {1,8,9,33,64,100} x {f32,bf16,add}: worst %.3g\n",
+               w.N, w.K, worst);
         fp8_weight_free(&w);
     }
 }
@@ -424,12 +448,12 @@ static void time8(const char *label, int M, int N, int K, int tile) {
     CUdeviceptr a8 = gpu_alloc(&G, (size_t)M * K), sa = gpu_alloc(&G, (size_t)M * KB * 4), c = gpu_alloc(&G, (size_t)M * N * 2);
     gpu_fill_u32(&G, a8, 0x38383838u, (size_t)M * K / 4);
     gpu_fill_u32(&G, sa, 0x3C000000u, (size_t)M * KB);
-    for (int i = 0; i < copies; i++) launch_gemm_fp8_ex(&G, c, a8, sa, w8[i], sw, M, N, K, GEMM_STORE_BF16, tile);
+    for (int i = 0; i < copies; i++) launch_gemm_fp8_ex(&G, c, a8, sa, w8[i], sw, M, N, K, GEMM_STORE_BF16, tile, 0);
     int iters = copies > 20 ? copies : 20;
     GpuTimer t;
     gpu_timer_init(&t);
     gpu_timer_start(&G, &t);
-    for (int i = 0; i < iters; i++) launch_gemm_fp8_ex(&G, c, a8, sa, w8[i % copies], sw, M, N, K, GEMM_STORE_BF16, tile);
+    for (int i = 0; i < iters; i++) launch_gemm_fp8_ex(&G, c, a8, sa, w8[i % copies], sw, M, N, K, GEMM_STORE_BF16, tile, 0);
     double ms = gpu_timer_stop_ms(&G, &t) / iters;
     gpu_timer_free(&t);
     printf("  time fp8 %-8s tile %2d M=%-5d N=%-6d K=%-5d %8.1f us  %7.1f GB/s (weights)  %6.1f TFLOP/s\n", label, tile,
@@ -447,7 +471,8 @@ static void gemm_fp8_timings(void) {
         time8("o", ms[i], 4096, 4096, -1);
     }
     for (int t = 0; t < 2; t++) { time8("gate_up", 4096, 24576, 4096, t); time8("o", 256, 4096, 4096, t); }
-    for (int t = 2; t < 4; t++) {  // the decode tiles, weight streaming
+    for (int t = 2; t < GEMM_FP8_N_TILES; t++) {  // the decode tiles, weight streaming
+        if (t != 2 && t != 3 && t != 6 && t != GEMM_FP8_SW_TILE) continue;
         time8("qkv", 1, 6144, 4096, t); time8("o", 1, 4096, 4096, t); time8("gate_up", 1, 24576, 4096, t);
         time8("down", 1, 4096, 12288, t);
     }
@@ -461,6 +486,7 @@ int main(void) {
     RUN(quant_act);
     RUN(quant_w);
     RUN(gemm_fp8_shapes);
+    RUN(gemm_fp8_swapped);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
     RUN(gemm_fp8_timings);
