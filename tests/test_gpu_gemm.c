@@ -347,6 +347,8 @@ static void gemm_timings(void) {
             if (m[i] > 8 && j == 4) continue;  // lm_head only for decode rows
             time_one(s[j].name, m[i], s[j].N, s[j].K, s[j].mode, -1, 0);
         }
+    for (int j = 0; j < 5; j++)  // the swapped decode tile at batch 1 and 8 (automatic cluster K split)
+        for (int i = 0; i < 2; i++) time_one("sw", m[i], s[j].N, s[j].K, s[j].mode, GEMM_SW_TILE, 0);
     // split-K (not the default: not bit-reproducible) on the decode shapes with few CTAs, for comparison
     time_one("o split3", 1, 4096, 4096, GEMM_ADD_F32, -1, 3);
     time_one("down split3", 1, 4096, 12288, GEMM_ADD_F32, -1, 3);
