@@ -250,7 +250,8 @@ fi
 if has swab; then  # session 7: the engine with the swapped tile on every GEMM of <= 64 rows against the plan + rules,
     # same run, synth 8B: SWAB_CFGS="weights kv B;..."
     f=$(synth 8b f16)
-    engine_ab "${SWAB_CFGS:-fp8 bf16 1;bf16 bf16 1;fp8 fp8 16;fp8 fp8 64}" "sw0 QWEN3_GEMM_SW=0" "sw64 QWEN3_GEMM_SW=64"
+    engine_ab "${SWAB_CFGS:-fp8 bf16 1;bf16 bf16 1;fp8 fp8 16;fp8 fp8 64}" "sw0 QWEN3_GEMM_SW=0" "sw64 QWEN3_GEMM_SW=64" \
+        "sw64e QWEN3_GEMM_SW=64 QWEN3_SW_EARLY=1"
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps

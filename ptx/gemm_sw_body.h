@@ -29,7 +29,8 @@
 //
 // Params: tmW, tmA (tensor maps by value: W dims {K, N} box {128 B, 64}; A dims {K, M} box {128 B, MB}), C, [sa, sw],
 // M (<= MB), N, K, mode (0 store f32, 1 store bf16, 2 add f32, 4 SwiGLU into bf16 C [M][N/2]: W is the gate/up
-// pair in blocks of 8 rows, swiglu.h: gate row n and up row n + 8 sit in the same thread), ktps, stages.
+// pair in blocks of 8 rows, swiglu.h: gate row n and up row n + 8 sit in the same thread; + 256: request the first
+// W slices before griddepcontrol.wait), ktps, stages.
 // Shared memory (dynamic): stages x [W 8 KB | A MB x 128 B] (each part 1024-aligned), 16 B a stage of barriers,
 // then (S - 1) x MB x 256 B of partial sums for rank 0 ([rank - 1][accumulator][thread] f32).
 
@@ -132,30 +133,44 @@ INIT:
     prefetch.tensormap [%tmA];
 INIT_DONE:
     bar.sync 0;
-    // Nothing above reads what an earlier kernel writes; the activation (and, through the ring, the weights) after.
-    PDL_START
 
-// thread 0: slice %i of this rank into stage %s (W with the evict-first hint, then the activation rows)
-#define SW_LOAD \
+// thread 0: the W part (evict-first hint; the barrier expects the whole stage) and the activation part of slice %i of
+// this rank into stage %s
+#define SW_LOAD_W \
     mad.lo.u32 %full, %s, 8, %bar; \
     @%p0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], SW_STAGE; \
     mad.lo.u32 %stg, %s, SW_STAGE, %sbase; \
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
-    @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%stg], [%tmW, {%kc, %n0}], [%full], %pol; \
+    @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%stg], [%tmW, {%kc, %n0}], [%full], %pol;
+#define SW_LOAD_A \
+    mad.lo.u32 %full, %s, 8, %bar; \
+    mad.lo.u32 %stg, %s, SW_STAGE, %sbase; \
     add.u32 %stg, %stg, 8192; \
+    add.u32 %kc, %kt0, %i; \
+    shl.b32 %kc, %kc, SW_KSHIFT; \
     @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%stg], [%tmA, {%kc, 0}], [%full];
+#define SW_LOAD SW_LOAD_W SW_LOAD_A
+// the first min(stages, slices) slices: LABEL, what to load
+#define SW_PROLOGUE(LABEL, LOAD) mov.u32 %i, 0; mov.u32 %s, 0; \
+LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp.lt.and.u32 %p, %s, %nst, %p; \
+    @%p bra LABEL;
 
-    // prologue: the first min(stages, slices) slices
-    mov.u32 %i, 0;
-    mov.u32 %s, 0;
-PRO:
-    SW_LOAD
-    add.u32 %i, %i, 1;
-    add.u32 %s, %s, 1;
-    setp.lt.u32 %p, %i, %nkl;
-    setp.lt.and.u32 %p, %s, %nst, %p;
-    @%p bra PRO;
+    // Nothing above reads what an earlier kernel writes. Mode bit 8 (the host's "early" flag): the weights are
+    // immutable, so the prologue's W slices are requested before waiting for the previous kernel (programmatic
+    // dependent launch: this grid may be resident while that one still runs), the activation rows after.
+    and.b32 %t1, %mode, 256;
+    and.b32 %mode, %mode, 255;
+    setp.ne.u32 %p, %t1, 0;
+    @!%p bra LATE;
+    SW_PROLOGUE(PRO_W, SW_LOAD_W)
+    PDL_START
+    SW_PROLOGUE(PRO_A, SW_LOAD_A)
+    bra PRO_DONE;
+LATE:
+    PDL_START
+    SW_PROLOGUE(PRO, SW_LOAD)
+PRO_DONE:
 
     // this thread's accumulator rows n0 + r (+ 8) and first column 2 (lane % 4)
     shl.b32 %r, %w, 4;
@@ -329,3 +344,7 @@ DONE:
 #undef SW_SHAPE
 #undef SW_TRANS
 #undef SW_KSHIFT
+#undef SW_LOAD_W
+#undef SW_LOAD_A
+#undef SW_LOAD
+#undef SW_PROLOGUE
