@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab (not in the
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages (not in the
 #                                        default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -247,11 +247,19 @@ if has sw; then  # session 7: the swapped decode tile (ptx/gemm_sw.ptx) — forc
     rm -f /tmp/sw0.f32 /tmp/sw64.f32
 fi
 
-if has swab; then  # session 7: the engine with the swapped tile on every GEMM of <= 64 rows against the plan + rules,
-    # same run, synth 8B: SWAB_CFGS="weights kv B;..."
+if has swab; then  # session 7: the engine with the built-in plan (the swapped tiles below 64 rows, early weight
+    # requests) against session 6's plan and against late requests, same run, synth 8B: SWAB_CFGS="weights kv B;..."
     f=$(synth 8b f16)
-    engine_ab "${SWAB_CFGS:-fp8 bf16 1;bf16 bf16 1;fp8 fp8 16;fp8 fp8 64}" "sw0 QWEN3_GEMM_SW=0" "sw64 QWEN3_GEMM_SW=64" \
-        "sw64e QWEN3_GEMM_SW=64 QWEN3_SW_EARLY=1"
+    engine_ab "${SWAB_CFGS:-fp8 bf16 1;bf16 bf16 1;fp8 fp8 16;fp8 fp8 64}" \
+        "s6 QWEN3_GEMM_PLAN=bench/results/gemm-plan-h100-8b-s6.txt" "s7 QWEN3_SW_EARLY=1" "s7late QWEN3_SW_EARLY=0"
+fi
+
+if has swstages; then  # session 7: the swapped tiles' ring depth at M = 1 (QWEN3_SW_STAGES), bench/gemm sweeps
+    for st in 8 16; do
+        QWEN3_SW_STAGES=$st timeout 120 build/bench/gemm --shapes 8b --layers qkv,o,down --m 1 --sweep --reps 7 \
+            > "$LOG/swstages-$st.log" 2>&1
+        say "stages $st rc=$?"; grep -E "sweep" "$LOG/swstages-$st.log" | tee -a "$SUM"
+    done
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
