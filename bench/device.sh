@@ -2,8 +2,8 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages (not in the
-#                                        default)
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl
+#                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
 #   $OUT/llama-bin.tar.xz.part-* (15 MB pieces: a returned file may not exceed 16 MB); copy them into
@@ -259,6 +259,16 @@ if has swstages; then  # session 7: the swapped tiles' ring depth at M = 1 (QWEN
         QWEN3_SW_STAGES=$st timeout 120 build/bench/gemm --shapes 8b --layers qkv,o,down --m 1 --sweep --reps 7 \
             > "$LOG/swstages-$st.log" 2>&1
         say "stages $st rc=$?"; grep -E "sweep" "$LOG/swstages-$st.log" | tee -a "$SUM"
+    done
+fi
+
+if has swpdl; then  # session 7: the decode GEMMs (the built-in plan: swapped tiles) launched back to back with
+    # programmatic dependent launch, as in the engine (each launch's first weight slices requested while the previous
+    # one finishes), against plain graph launches, 8B layers, M = 1 and 8
+    for pdl in "" --pdl; do
+        timeout 120 build/bench/gemm --shapes 8b --layers qkv,o,gate_up,down --m 1,8 --reps 9 $pdl \
+            > "$LOG/swpdl$pdl.log" 2>&1
+        say "bench/gemm $pdl rc=$?"; grep -E "^8b|^  [0-9]+ +(bf16|fp8)" "$LOG/swpdl$pdl.log" | tee -a "$SUM"
     done
 fi
 
