@@ -3,7 +3,7 @@
 // floor first, then the times, % of floor and the ratio; --sweep times every kernel tile and writes a plan file.
 //   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
-//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE] [--swiglu] [--pdl]
+//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE|none] [--swiglu] [--pdl]
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
@@ -44,8 +44,9 @@
 // in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
-// beat the best unsplit one by 3% (it is not bit-reproducible). --plan loads a plan first (as the engine does
-// from $QWEN3_GEMM_PLAN), so the built-in ("auto") columns measure it.
+// beat the best unsplit one by 3% (it is not bit-reproducible). --plan FILE loads a plan first (as the engine does
+// from $QWEN3_GEMM_PLAN), so the built-in ("auto") columns measure it; without --sweep the plan built in for this
+// card is loaded as in the engine (--plan none: the rules alone); a sweep's "auto" is the rules unless --plan.
 //
 // --swiglu: the MLP's gate_up + SwiGLU instead (gate_up shapes only; no peers): the unfused pair the engine ran
 // before (GEMM with f32 store of gate|up, then swiglu.ptx) against the GEMM's SwiGLU epilogue (GEMM_SWIGLU_BF16), and,
@@ -495,7 +496,7 @@ static void parse_names(const char *list, const char *const *names, int n, int *
 static void usage(void) {
     die("usage: gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b] [--layers qkv,o,gate_up,down,lm_head] "
         "[--m 1,2,...] [--reps N] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
-        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE] [--swiglu] [--pdl]");
+        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE|none] [--swiglu] [--pdl]");
 }
 
 static Opts parse_args(int argc, char **argv) {
@@ -1010,10 +1011,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     G.pdl = o.pdl;  // like for like with the peers' plain launches unless --pdl
-    if (o.plan_in) {  // as the engine does at start: a plan from another card is a warning, a broken one an error
+    if (o.plan_in && strcmp(o.plan_in, "none")) {  // as the engine does: another card's plan warns, a broken one dies
         int rc = gemm_plan_load(o.plan_in, G.name, err, sizeof err);
         if (rc < 0) die("%s", err);
         printf("gemm: %s\n", rc ? err : "plan loaded; the 'auto' (built-in) columns use it where launch_gemm asks");
+    } else if (!o.plan_in && !o.sweep) {  // what the engine runs: the plan built in for this card, if any
+        const char *name;
+        if (gemm_plan_load_builtin(G.name, &name)) printf("gemm: the built-in plan %s for this card ('auto')\n", name);
     }
     BLAS_CHECK(cublasCreate(&blas));
     BLAS_CHECK(cublasSetStream(blas, (cudaStream_t)G.stream));

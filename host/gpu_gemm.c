@@ -5,8 +5,10 @@
 //          launch_gemm_swiglu_fp8 (the SwiGLU + FP8-quantising epilogue of the 128x256 tile), gemm_tile_choice
 //
 // Tile choice (when the caller passes tile -1): a plan measured by `bench/gemm --sweep` on this card if one is
-// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: decode-sized M (<= 16) streams W through
-// many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs would not cover the GPU twice (at M = 17-32 two 16-row
+// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: M <= 32 goes to the swapped decode tile
+// (ptx/gemm_sw.ptx, launch_sw: W on wgmma's M side through a TMA ring); before it (QWEN3_GEMM_SW=0 brings this
+// back) decode-sized M (<= 16) streamed W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs would
+// not cover the GPU twice (at M = 17-32 two 16-row
 // tiles would read every weight twice: bench/gemm measured 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a
 // 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives every SM
 // work (128x256, then 128x128 from M = 256; 64x128 with two consumers splitting N, 64x64 below).
@@ -95,14 +97,17 @@ static int c2_of(const GemmTile *tabs, int tile, int c2_tile, int M) {
     return c2_on() && cdiv(M, tabs[tile].bm) >= 2 ? c2_tile : tile;
 }
 
-// QWEN3_GEMM_SW=M: the swapped decode tile (launch_sw) for every GEMM of at most M rows (<= 64), before any plan;
-// 0 (default) leaves the choice to the plan and the rules.
-static int sw_max_m(void) {
-    static int m = -1;
-    if (m < 0) {
+// QWEN3_GEMM_SW=M: the swapped decode tile (launch_sw) for every GEMM of at most M rows (<= 64), before any plan
+// (0: the rules never take it; a plan still may). Unset: the plan decides, and without a plan entry the rules take it up to SW_RULE_M rows
+// (the H100 decode sweep, bench/results/gemm-h100-8b-decode-sweep-s7.tsv: the swapped tile won every 8B layer at
+// M = 1..32 in both dtypes but bf16 qkv at M = 1, a 0.1% tie; at M = 64 the wgmma tiles won o and bf16 down).
+enum { SW_RULE_M = 32 };
+static int sw_forced_m(void) {  // -1: not forced
+    static int m = -2;
+    if (m == -2) {
         const char *e = getenv("QWEN3_GEMM_SW");
-        m = e ? atoi(e) : 0;
-        if (m < 0) m = 0;
+        m = e && *e ? atoi(e) : -1;
+        if (m < -1) m = -1;
         if (m > 64) m = 64;
     }
     return m;
@@ -272,7 +277,7 @@ static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr
 int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps, tile = -1;
-    if (M <= sw_max_m()) {
+    if (M <= sw_forced_m()) {
         if (splits) *splits = 0;
         return GEMM_SW_TILE;
     }
@@ -287,7 +292,10 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
         if (splits) *splits = ps;
     }
     if (tile < 0) {
-        if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
+        if (M <= SW_RULE_M && sw_forced_m() < 0) {
+            tile = GEMM_SW_TILE;
+            if (splits) *splits = 0;
+        } else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
         else {
             // the largest wgmma tile whose tiles give ~every SM one (90%: a 128-tile grid beats 256 smaller tiles
             // on 132 SMs), 128-row tiles only from M = 256 (bench/gemm --sweep on the H200, 8B shapes: 64-row
@@ -345,13 +353,14 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (M == 0) return;
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int pt, ps;
-    if (tile < 0 && M <= sw_max_m()) tile = GEMM_FP8_SW_TILE;
+    if (tile < 0 && M <= sw_forced_m()) tile = GEMM_FP8_SW_TILE;
     if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
         tile = pt;
         splits = ps;
     }
-    if (tile < 0) {  // as for bf16: 16-row mma.sync tiles stream the weights at decode sizes, wgmma above
-        if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
+    if (tile < 0) {  // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
+        if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
+        else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
         else {
             // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
             // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
