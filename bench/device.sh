@@ -465,5 +465,11 @@ if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorabl
             --workloads fixed ${THROUGHPUT_FP8_ARGS:-} --tsv "$LOG/throughput.tsv" > "$LOG/throughput-fp8.log" 2>&1
         say "bench/throughput fp8 rc=$?"; grep -v 'preempted' "$LOG/throughput-fp8.log" | tail -12 | tee -a "$SUM"
     fi
+    if [ -n "${THROUGHPUT_FP8_KV:-}" ]; then  # FP8 weights and the FP8 KV cache at these batches (e.g. 256)
+        QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as fp8, kv fp8)" \
+            --peer none --workloads fixed --batches "$THROUGHPUT_FP8_KV" --tsv "$LOG/throughput.tsv" \
+            > "$LOG/throughput-fp8kv.log" 2>&1
+        say "bench/throughput fp8 kv fp8 rc=$?"; grep -E '^[0-9]+ x' "$LOG/throughput-fp8kv.log" | tee -a "$SUM"
+    fi
     python3 bench/plot_throughput.py "$LOG/throughput.tsv" "$OUT/throughput.png" 2>&1 | tee -a "$SUM"
 fi
