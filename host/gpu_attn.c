@@ -1,7 +1,8 @@
 // gpu_attn.c — launch_attention: causal GQA attention over the paged KV cache (ptx/attention.ptx, for prefill
 // runs ptx/attn_wg.ptx, for decode tokens ptx/attn_dec.ptx).
 // defines: launch_attention, launch_attention_tb (explicit tokens per CTA, for tests and benchmarks),
-//          launch_attention_dec (the decode kernel, either cache, explicit key split),
+//          launch_attention_dec (the decode kernel, either cache, explicit key split, optionally quantising its
+//          output for an FP8 o projection), launch_attention_q (launch_attention, quantising where attn_dec runs),
 //          launch_attention_host (prefill runs to the wgmma kernel), launch_attention_runs (the same with an explicit
 //          run threshold), launch_attention_wg (one run), launch_attention_wg_varlen (blocks of many runs)
 //
@@ -102,7 +103,7 @@ enum { DEC_MAX_G = 8 };  // the N = 8 side of the kernel's mma holds the group's
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split) {
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
@@ -114,6 +115,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     if (fp8 != (v_scale != 0) || (out | q | k_pool | v_pool | k_scale | v_scale) % 16 ||
         (tok_slot | tok_pos | block_table) % 4)
         die("launch_attention_dec: out, q, the pools (and an fp8 cache's two scale pools) must be 16-byte aligned");
+    if (out8 && (out8 % 8 || !sa8 || sa8 % 4)) die("launch_attention_dec: out8 must be 8-byte aligned, with scales sa8");
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
         fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
@@ -124,7 +126,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale };
+                     &upages, &scale, &out8, &sa8 };
     gpu_launch(g, fn[fp8], grid, block, 0, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
@@ -141,15 +143,25 @@ static int use_attn_dec(int fp8, int n_head, int n_kv) {
     return (mask >> (fp8 ? 0 : 1) & 1) && n_kv > 0 && n_head % n_kv == 0 && n_head / n_kv <= DEC_MAX_G;
 }
 
+int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
+                       CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
+                       CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                       int max_pages, float scale) {
+    if (use_attn_dec(k_scale != 0, n_head, n_kv)) {
+        launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
+                             n_kv, head_dim, max_pages, scale, 0, out8, sa8);
+        return out8 != 0;
+    }
+    launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
+                        head_dim, max_pages, scale, 0, -1, 0);
+    return 0;
+}
+
 void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
-    if (use_attn_dec(k_scale != 0, n_head, n_kv))
-        launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                             n_kv, head_dim, max_pages, scale, 0);
-    else
-        launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                            n_kv, head_dim, max_pages, scale, 0, -1, 0);
+    launch_attention_q(g, out, 0, 0, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
+                       n_kv, head_dim, max_pages, scale);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx

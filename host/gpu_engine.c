@@ -57,6 +57,7 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
+    int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
@@ -148,17 +149,18 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
                                   e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
                                   c->rope_base, c->rms_eps);
         g->prof_tag = "attn";
+        int o8 = 0, fuse_o8 = e->fuse_o8 && L->wo.fp8 && T > gemv_fp8_max_m() && (c->n_head * hd) % 128 == 0;
         if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
                                   e->tok_slot, e->tok_pos, (const int *)((char *)e->h_in + in),
                                   (const int *)((char *)e->h_in + 2 * in), T, c->n_head, c->n_kv_head, hd,
                                   e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
-        else
-            launch_attention(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
-                             e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
-                             1.0f / sqrtf((float)hd));
+        else  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
+            o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, e->q, L->k_pool, L->v_pool, L->k_scale,
+                                    L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
+                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
         g->prof_tag = "o";
-        launch_linear(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32);
+        launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "norm";
         in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
@@ -686,6 +688,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
     const char *norm8 = getenv("QWEN3_FUSED_NORM8");
     e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
+    const char *o8 = getenv("QWEN3_FUSED_O8");
+    e->fuse_o8 = !(o8 && *o8 && !atoi(o8));
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;

@@ -164,7 +164,9 @@
     .param .u32 p_nh,
     .param .u32 p_nkv,
     .param .u32 p_maxpages,
-    .param .f32 p_scale)
+    .param .f32 p_scale,
+    .param .u64 p_out8,
+    .param .u64 p_sa8)
     .reqntid 128, 1, 1
 {
     PDL_START
@@ -432,9 +434,51 @@ RANK_LOOP:
     shl.b32 %x, %x, 7;
     and.b32 %y, %t, 15;
     mad.lo.u32 %x, %y, 8, %x;                    // element (tok, kvh*G + head, 8 (t % 16))
+    ld.param.u64 %ptr, [p_out8];
+    setp.ne.u64 %p0, %ptr, 0;
+    @%p0 bra EPI_Q;
     mul.wide.u32 %d, %x, 2;
     add.u64 %ptr, %pOut, %d;
     st.global.v4.b32 [%ptr], {%a0, %a1, %a2, %a3};
+    bra MERGED;
+EPI_Q:
+    // --- or, for an FP8 o projection: the head's 128 outputs are one scale block of its input, so quantise here
+    // what quant_act_fp8 would make of these bf16 values (quant_fp8.h): amax over the 16 lanes of the head (a
+    // half-warp, its own shuffle mask), e4m3 at out8 (same element offsets), the scale at sa8[tok][head]
+    {
+    .reg .pred %p;
+    .reg .f32 %f2, %f3, %amax, %scale, %inv, %ft;
+    .reg .b32 %hm, %q0, %q1;
+    mov.f32 %amax, 0f00000000;
+    AMAX2(%a0)
+    AMAX2(%a1)
+    AMAX2(%a2)
+    AMAX2(%a3)
+    and.b32 %hm, %t, 16;
+    setp.ne.u32 %p, %hm, 0;
+    selp.b32 %hm, 0xFFFF0000, 0x0000FFFF, %p;
+    shfl.sync.bfly.b32 %ft, %amax, 8, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    shfl.sync.bfly.b32 %ft, %amax, 4, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    shfl.sync.bfly.b32 %ft, %amax, 2, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    shfl.sync.bfly.b32 %ft, %amax, 1, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    SCALE
+    QUANT4(%a0, %a1, %q0)
+    QUANT4(%a2, %a3, %q1)
+    cvt.u64.u32 %d, %x;
+    add.u64 %d, %ptr, %d;
+    st.global.v2.b32 [%d], {%q0, %q1};
+    setp.ne.u32 %p, %y, 0;                       // lane 0 of the head: the block's scale
+    @%p bra MERGED;
+    shr.u32 %x, %x, 7;
+    mul.wide.u32 %d, %x, 4;
+    ld.param.u64 %ptr, [p_sa8];
+    add.u64 %ptr, %ptr, %d;
+    st.global.f32 [%ptr], %scale;
+    }
 MERGED:
     @!%cl bra DONE;
     barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory

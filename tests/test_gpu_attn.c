@@ -248,7 +248,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                                   max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
         else if (tb == TB_DEC)
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split);
+                                 scale, kv_split, 0, 0);
         else if (tb == TB_ROUTED)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, 128, 1, 1);
@@ -304,6 +304,30 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             }
         }
         if (kv8 && loose) *loose = stray ? INFINITY : rel_err(out, ref_q, n_out);
+        if (tb == TB_DEC) {  // the quantising epilogue: byte for byte what quant_act_fp8 makes of the bf16 output
+            int ng = T * n_head;
+            CUdeviceptr q0 = gpu_alloc(&G, n_out), s0 = gpu_alloc(&G, (size_t)ng * 4);
+            CUdeviceptr q1 = gpu_alloc(&G, n_out), s1 = gpu_alloc(&G, (size_t)ng * 4);
+            launch_quant_act_fp8(&G, q0, s0, dout, T, n_head * HD);
+            gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, n_out / 4);  // e4m3 NaN bytes
+            gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)ng);
+            launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
+                                 scale, kv_split, q1, s1);
+            uint8_t *b0 = xmalloc(n_out), *b1 = xmalloc(n_out);
+            float *f0 = xmalloc((size_t)ng * 4), *f1 = xmalloc((size_t)ng * 4);
+            gpu_download(&G, b0, q0, n_out); gpu_download(&G, b1, q1, n_out);
+            gpu_download(&G, f0, s0, (size_t)ng * 4); gpu_download(&G, f1, s1, (size_t)ng * 4);
+            size_t bad = 0, bad_s = 0;
+            for (size_t i = 0; i < n_out; i++) bad += b0[i] != b1[i];
+            for (int i = 0; i < ng; i++) bad_s += memcmp(&f0[i], &f1[i], 4) != 0;
+            if (bad || bad_s) {
+                printf("  %s with FP8 out: %zu of %zu bytes and %zu of %d scales differ from quant_act_fp8\n", who, bad,
+                       n_out, bad_s, ng);
+                err[var] = INFINITY;
+            }
+            free(b0); free(b1); free(f0); free(f1);
+            gpu_free(&G, q0); gpu_free(&G, s0); gpu_free(&G, q1); gpu_free(&G, s1);
+        }
     }
 
     free(slot); free(pos); free(done); free(last); free(k); free(v); free(q); free(outb); free(out); free(ref);
