@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -270,6 +270,23 @@ if has swpdl; then  # session 7: the decode GEMMs (the built-in plan: swapped ti
             > "$LOG/swpdl$pdl.log" 2>&1
         say "bench/gemm $pdl rc=$?"; grep -E "^8b|^  [0-9]+ +(bf16|fp8)" "$LOG/swpdl$pdl.log" | tee -a "$SUM"
     done
+fi
+
+if has fo8; then  # session 7: decode attention quantising the FP8 o projection's input (QWEN3_FUSED_O8): sanitizers on
+    # decode steps, greedy tokens of the 8B with and without it (must be identical: the bytes are), engine A/B
+    f=$(synth tiny f32)
+    for tool in memcheck racecheck; do
+        QWEN3_EAGER=1 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" \
+            --backend gpu --dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/fo8-$tool.log" 2>&1
+        say "fo8 $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/fo8-$tool.log" | tr '\n' ' ')"
+    done
+    f=$(synth 8b f16)
+    for o in 0 1; do
+        QWEN3_FUSED_O8=$o timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --raw \
+            -p "The history of the city begins" -n 48 --temp 0 > "$LOG/fo8-tokens-$o.txt" 2> "$LOG/fo8-tokens-$o.err"
+    done
+    cmp -s "$LOG/fo8-tokens-0.txt" "$LOG/fo8-tokens-1.txt"; say "fo8 8b greedy 48 tokens identical with and without: rc=$? (0 = same)"
+    engine_ab "${FO8_CFGS:-fp8 bf16 1;fp8 fp8 16;fp8 fp8 256}" "fo0 QWEN3_FUSED_O8=0" "fo1 QWEN3_FUSED_O8=1"
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
