@@ -304,7 +304,7 @@ if has xin; then  # session 7: the swapped FP8 tile quantising its bf16 input in
             -p "The history of the city begins" -n 48 --temp 0 > "$LOG/xin-tokens-$x.txt" 2> "$LOG/xin-tokens-$x.err"
     done
     cmp -s "$LOG/xin-tokens-0.txt" "$LOG/xin-tokens-1.txt"; say "xin 8b greedy 48 tokens identical with and without: rc=$? (0 = same)"
-    engine_ab "${XIN_CFGS:-fp8 bf16 1;fp8 bf16 1}" "x0 QWEN3_SW_XIN=0" "x1 QWEN3_SW_XIN=1"
+    engine_ab "${XIN_CFGS:-fp8 bf16 1;fp8 fp8 16}" "x0 QWEN3_SW_XIN=0" "x1 QWEN3_SW_XIN=1"
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps

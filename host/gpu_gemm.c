@@ -222,7 +222,7 @@ static int sw_early(void) {
     return on;
 }
 // One launch's geometry: entry variant v (MB = 8 << v), stages, K split S (slices ktps each) and shared memory.
-// xin: the activation arrives in bf16 and each CTA quantises its K range into shared memory (FP8, MB = 8).
+// xin: the activation arrives in bf16 and each CTA quantises its K range into shared memory (FP8, MB <= 16).
 typedef struct { int v, mb, nst, S, ktps; unsigned smem; } SwGeom;
 static SwGeom sw_geom(Gpu *g, int fp8, int xin, int mc, int N, int K, int splits) {
     SwGeom q;
@@ -244,18 +244,18 @@ static SwGeom sw_geom(Gpu *g, int fp8, int xin, int mc, int N, int K, int splits
 }
 enum { SW_SMEM_MAX = 227 * 1024 };
 
-// xin (FP8 only, M <= 8): A is the bf16 activation, sa unused; else A is A8 (FP8, scales sa) or bf16 (bf16 W).
+// xin (FP8 only, M <= 16): A is the bf16 activation, sa unused; else A is A8 (FP8, scales sa) or bf16 (bf16 W).
 static void launch_sw_x(Gpu *g, int fp8, int xin, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W,
                         CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
     static const char *const names[3][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
                                              { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" },
-                                             { "gemm_fp8_sw8x", NULL, NULL, NULL } };
+                                             { "gemm_fp8_sw8x", "gemm_fp8_sw16x", NULL, NULL } };
     static CUcontext ctx;
     static CUfunction fn[3][4];
     if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
     int kind = xin ? 2 : fp8, esz = fp8 && !xin ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4;
     int out_cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N, tiles = cdiv(N, 64);
-    if (xin && (!fp8 || M > 8)) die("launch_sw: the in-kernel quantiser takes FP8 weights and M <= 8 (M=%d)", M);
+    if (xin && (!fp8 || M > 16)) die("launch_sw: the in-kernel quantiser takes FP8 weights and M <= 16 (M=%d)", M);
     for (int m0 = 0; m0 < M; m0 += 64) {
         int mc = M - m0 < 64 ? M - m0 : 64;
         SwGeom q = sw_geom(g, fp8, xin, mc, N, K, splits);
@@ -420,10 +420,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     gpu_launch(g, kernel(g, TAB_FP8, tile), grid, block, smem, ks > 1 ? &cluster : NULL, args, t->entry);
 }
 
-// QWEN3_SW_XIN=0: never (a quantiser launch and the A8 path instead; for A/B runs). The engine takes it up to
-// SW_XIN_M rows: every CTA quantises all rows of its K range (M x slices groups over 8 half-warps, four at a time),
-// so its cost grows with M while the quantiser launch it saves does not.
-enum { SW_XIN_M = 2 };
+// QWEN3_SW_XIN=0: never (a quantiser launch and the A8 path instead; for A/B runs).
 static int sw_xin_on(void) {
     static int on = -1;
     if (on < 0) {
@@ -437,9 +434,9 @@ int launch_gemm_fp8_x(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr W8, CUde
                       int mode, int splits) {
     check_gemm_args(M, N, K, 128, mode, X, W8, C);
     if (!sw || sw % 4) die("launch_gemm_fp8_x: missing or misaligned weight scales");
-    if (M < 1 || M > 8) return 0;
-    if (splits < 0) {  // the engine's choice, only where it is the swapped tile, up to SW_XIN_M rows
-        if (!sw_xin_on() || M > SW_XIN_M) return 0;
+    if (M < 1 || M > 16) return 0;
+    if (splits < 0) {  // the engine's choice, only where it is the swapped tile
+        if (!sw_xin_on()) return 0;
         splits = 0;
         if (fp8_tile_choice(g, M, N, K, &splits) != GEMM_FP8_SW_TILE) return 0;
     }

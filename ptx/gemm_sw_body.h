@@ -99,12 +99,11 @@
     .reg .f32 %e0, %e1, %e2, %e3;
     SW_FOR_G(SW_DECL)
 #if XIN
-    .reg .b32 %qa, %qs, %gi, %ng, %l16, %hm, %xq0, %xq1, %xg, %xi, %xr;
-    .reg .b32 %xw0_<4>, %xw1_<4>, %xw2_<4>, %xw3_<4>;
+    .reg .b32 %qa, %qs, %gi, %ng, %l16, %hm, %xq0, %xq1, %xw0, %xw1, %xw2, %xw3;
     .reg .f32 %f2, %f3, %amax, %scale, %inv, %ft;
     .reg .b16 %h0, %h1;
     .reg .b64 %px, %xa;
-    .reg .pred %pu<4>;
+    .reg .pred %pr;
 #endif
 #if FP8
     .reg .b64 %psa, %psw, %aw;
@@ -211,13 +210,11 @@ LATE:
     SW_PROLOGUE(PRO, SW_LOAD)
 PRO_DONE:
 #if XIN
-    // --- the activation, bf16 X [M][K]: this rank's slices of rows 0..M-1 quantised into qa / qs with
-    // quant_act_fp8's arithmetic (quant_fp8.h: the same bytes as that kernel). Rows M..MB-1 of qa stay unwritten:
-    // they only reach accumulator columns that are never stored. Group g = slice * M + row (128 values) per
-    // half-warp, 8 values a lane; each half-warp takes groups hw, hw + 8, ... four at a time, their four loads in
-    // flight together (a serial loop of dependent loads cost more than the quantiser launch it replaces).
+    // --- the activation, bf16 X [M][K]: this rank's slices of rows 0..MB-1 (rows past M are zeros) quantised into qa
+    // / qs with quant_act_fp8's arithmetic (quant_fp8.h: the same bytes as that kernel). Group gi = slice * MB + row
+    // (128 values) per half-warp, 8 values a lane; the amax over the half-warp with its own shuffle mask.
     ld.param.u64 %px, [p_X];
-    mul.lo.u32 %ng, %nkl, %M;
+    mul.lo.u32 %ng, %nkl, MB;
     shr.u32 %gi, %tx, 4;
     and.b32 %l16, %tx, 15;
     and.b32 %hm, %tx, 16;
@@ -226,15 +223,52 @@ PRO_DONE:
 XQ:
     setp.ge.u32 %p, %gi, %ng;
     @%p bra XQ_DONE;
-    SW_XQ_LOAD(0)
-    SW_XQ_LOAD(1)
-    SW_XQ_LOAD(2)
-    SW_XQ_LOAD(3)
-    SW_XQ_DO(0)
-    SW_XQ_DO(1)
-    SW_XQ_DO(2)
-    SW_XQ_DO(3)
-    add.u32 %gi, %gi, 32;
+    and.b32 %t1, %gi, MB - 1;                  // row
+    shr.u32 %t2, %gi, SW_LOG2MB;               // slice of this rank
+    setp.lt.u32 %pr, %t1, %M;
+    add.u32 %t2, %t2, %kt0;
+    shl.b32 %t2, %t2, 7;
+    mad.lo.u32 %t2, %l16, 8, %t2;              // column
+    mul.wide.u32 %xa, %t1, %K;
+    cvt.u64.u32 %c0, %t2;
+    add.s64 %xa, %xa, %c0;
+    shl.b64 %xa, %xa, 1;
+    add.s64 %xa, %xa, %px;
+    mov.b32 %xw0, 0;
+    mov.b32 %xw1, 0;
+    mov.b32 %xw2, 0;
+    mov.b32 %xw3, 0;
+    @%pr ld.global.v4.b32 {%xw0, %xw1, %xw2, %xw3}, [%xa];
+    mov.f32 %amax, 0f00000000;
+    AMAX2(%xw0)
+    AMAX2(%xw1)
+    AMAX2(%xw2)
+    AMAX2(%xw3)
+    shfl.sync.bfly.b32 %ft, %amax, 8, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    shfl.sync.bfly.b32 %ft, %amax, 4, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    shfl.sync.bfly.b32 %ft, %amax, 2, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    shfl.sync.bfly.b32 %ft, %amax, 1, 0x1f, %hm;
+    max.f32 %amax, %amax, %ft;
+    SCALE
+    QUANT4(%xw0, %xw1, %xq0)
+    QUANT4(%xw2, %xw3, %xq1)
+    // row t1 of its slice at qa + gi * 128; 16-byte chunk l16/2 lands at chunk (l16/2) ^ (row % 8) (128-byte swizzle)
+    shr.u32 %t2, %l16, 1;
+    and.b32 %t1, %t1, 7;
+    xor.b32 %t2, %t2, %t1;
+    shl.b32 %t2, %t2, 4;
+    and.b32 %t1, %l16, 1;
+    mad.lo.u32 %t2, %t1, 8, %t2;
+    mad.lo.u32 %t2, %gi, 128, %t2;
+    add.u32 %t2, %t2, %qa;
+    st.shared.v2.b32 [%t2], {%xq0, %xq1};
+    setp.eq.u32 %p, %l16, 0;
+    mad.lo.u32 %t2, %gi, 4, %qs;
+    @%p st.shared.f32 [%t2], %scale;
+    add.u32 %gi, %gi, 8;
     bra XQ;
 XQ_DONE:
     fence.proxy.async.shared::cta;             // generic-proxy stores, read by the wgmmas (async proxy)

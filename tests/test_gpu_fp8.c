@@ -437,16 +437,15 @@ static void gemm_fp8_swapped(void) {
 
 // The swapped tile from the bf16 activation (launch_gemm_fp8_x: each CTA quantises its K range in shared memory)
 // against launch_quant_act_fp8 + the same tile and split from A8: the same bytes into the same wgmmas, so the
-// outputs must be bit-identical (f32, bf16, add, SwiGLU; M = 1..8, the entry's rows past M never stored; K splits
-// that do not divide the slices).
+// outputs must be bit-identical (f32, bf16, add, SwiGLU; rows past M zero; K splits that do not divide the slices).
 static void gemm_fp8_swapped_xin(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1088, 1024 }, { 4096, 12288 } };
-    static const int ms[] = { 1, 2, 5, 8 }, sp[] = { 1, 2, 3 }, modes[] = { 0, 1, 2, GEMM_SWIGLU_BF16 };
+    static const int ms[] = { 1, 7, 8, 9, 16 }, sp[] = { 1, 2, 3 }, modes[] = { 0, 1, 2, GEMM_SWIGLU_BF16 };
     for (int s = 0; s < 2; s++) {
         Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
         int N = w.N, K = w.K, checked = 0;
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             int M = ms[i];
             QuantIn in = quant_in(M, K);
             for (int k = 0; k < 3; k++)
