@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 xin
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -287,24 +287,6 @@ if has fo8; then  # session 7: decode attention quantising the FP8 o projection'
     done
     cmp -s "$LOG/fo8-tokens-0.txt" "$LOG/fo8-tokens-1.txt"; say "fo8 8b greedy 48 tokens identical with and without: rc=$? (0 = same)"
     engine_ab "${FO8_CFGS:-fp8 bf16 1;fp8 fp8 16;fp8 fp8 256}" "fo0 QWEN3_FUSED_O8=0" "fo1 QWEN3_FUSED_O8=1"
-fi
-
-if has xin; then  # session 7: the swapped FP8 tile quantising its bf16 input in-kernel (QWEN3_SW_XIN): sanitizers on
-    # decode steps (the tiny model's down projection takes it), the 8B's greedy tokens with and without (identical:
-    # the bytes are), engine A/B
-    f=$(synth tiny f32)
-    for tool in memcheck racecheck synccheck; do
-        QWEN3_EAGER=1 timeout 100 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" \
-            --backend gpu --dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/xin-$tool.log" 2>&1
-        say "xin $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/xin-$tool.log" | tr '\n' ' ')"
-    done
-    f=$(synth 8b f16)
-    for x in 0 1; do
-        QWEN3_SW_XIN=$x timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --raw \
-            -p "The history of the city begins" -n 48 --temp 0 > "$LOG/xin-tokens-$x.txt" 2> "$LOG/xin-tokens-$x.err"
-    done
-    cmp -s "$LOG/xin-tokens-0.txt" "$LOG/xin-tokens-1.txt"; say "xin 8b greedy 48 tokens identical with and without: rc=$? (0 = same)"
-    engine_ab "${XIN_CFGS:-fp8 bf16 1;fp8 fp8 16}" "x0 QWEN3_SW_XIN=0" "x1 QWEN3_SW_XIN=1"
 fi
 
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps

@@ -221,68 +221,45 @@ static int sw_early(void) {
     }
     return on;
 }
-// One launch's geometry: entry variant v (MB = 8 << v), stages, K split S (slices ktps each) and shared memory.
-// xin: the activation arrives in bf16 and each CTA quantises its K range into shared memory (FP8, MB <= 16).
-typedef struct { int v, mb, nst, S, ktps; unsigned smem; } SwGeom;
-static SwGeom sw_geom(Gpu *g, int fp8, int xin, int mc, int N, int K, int splits) {
-    SwGeom q;
-    int nk = K / (fp8 ? 128 : 64), tiles = cdiv(N, 64), sms = g->sm_count > 0 ? g->sm_count : 132;
-    q.v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3;
-    q.mb = 8 << q.v;
-    int stage = xin ? 8192 : 8192 + q.mb * 128;
-    q.nst = sw_stages_env() ? sw_stages_env() : 73728 / (8192 + q.mb * 128);
-    if (q.nst > 8) q.nst = 8;
-    // automatic: two splits where the tiles would leave over 30% of the SMs idle, else none (the H100 sweep,
-    // M <= 64: one split won on qkv and gate_up, two on o, down and lm_head; four or eight lost everywhere)
-    int S = splits > 0 ? splits : 10 * tiles < 7 * sms && nk >= 4 ? 2 : 1;
-    if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
-    if (S > nk) S = nk;
-    q.ktps = cdiv(nk, S);
-    q.S = cdiv(nk, q.ktps);  // no empty split
-    q.smem = (unsigned)(q.nst * stage + 16 * q.nst + (q.S - 1) * q.mb * 256 + (xin ? q.ktps * q.mb * 132 : 0));
-    return q;
-}
-enum { SW_SMEM_MAX = 227 * 1024 };
-
-// xin (FP8 only, M <= 16): A is the bf16 activation, sa unused; else A is A8 (FP8, scales sa) or bf16 (bf16 W).
-static void launch_sw_x(Gpu *g, int fp8, int xin, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W,
-                        CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
-    static const char *const names[3][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
-                                             { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" },
-                                             { "gemm_fp8_sw8x", "gemm_fp8_sw16x", NULL, NULL } };
-    static CUcontext ctx;
-    static CUfunction fn[3][4];
-    if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
-    int kind = xin ? 2 : fp8, esz = fp8 && !xin ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4;
-    int out_cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N, tiles = cdiv(N, 64);
-    if (xin && (!fp8 || M > 16)) die("launch_sw: the in-kernel quantiser takes FP8 weights and M <= 16 (M=%d)", M);
-    for (int m0 = 0; m0 < M; m0 += 64) {
-        int mc = M - m0 < 64 ? M - m0 : 64;
-        SwGeom q = sw_geom(g, fp8, xin, mc, N, K, splits);
-        if (q.smem > SW_SMEM_MAX) die("launch_sw: %u B of shared memory (N=%d K=%d)", q.smem, N, K);
-        if (!fn[kind][q.v]) fn[kind][q.v] = gpu_kernel(g, "gemm_sw", names[kind][q.v]);
-        uint64_t row_bytes = (uint64_t)K * esz;
-        CUtensorMap mw, ma;
-        CUdeviceptr Ac = A + (CUdeviceptr)m0 * row_bytes, Cc = C + (CUdeviceptr)m0 * out_cols * out_sz;
-        CUdeviceptr sac = fp8 && !xin ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
-        gpu_tmap_2d(&mw, W, fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)N,
-                    (uint64_t)K, (uint64_t)K * (fp8 ? 1 : 2), 64, fp8 ? 128 : 64, CU_TENSOR_MAP_SWIZZLE_128B);
-        if (!xin)
-            gpu_tmap_2d(&ma, Ac, fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)mc,
-                        (uint64_t)K, row_bytes, (uint32_t)q.mb, fp8 ? 128 : 64, CU_TENSOR_MAP_SWIZZLE_128B);
-        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
-        unsigned uktps = (unsigned)q.ktps, unst = (unsigned)q.nst;
-        Dim3 grid = { (unsigned)(tiles * q.S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)q.S, 1, 1 };
-        void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
-        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
-        void *args_x[] = { &mw, &Ac, &Cc, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
-        gpu_launch(g, fn[kind][q.v], grid, block, q.smem, q.S > 1 ? &cluster : NULL,
-                   xin ? args_x : fp8 ? args_fp8 : args_bf16, names[kind][q.v]);
-    }
-}
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
                       int M, int N, int K, int mode, int splits) {
-    launch_sw_x(g, fp8, 0, C, A, sa, W, sw, M, N, K, mode, splits);
+    static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
+                                             { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" } };
+    static CUcontext ctx;
+    static CUfunction fn[2][4];
+    if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
+    int esz = fp8 ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4;
+    int out_cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N, nk = K / (fp8 ? 128 : 64), tiles = cdiv(N, 64);
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    for (int m0 = 0; m0 < M; m0 += 64) {
+        int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
+        if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
+        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
+        if (nst > 8) nst = 8;
+        // automatic: two splits where the tiles would leave over 30% of the SMs idle, else none (the H100 sweep,
+        // M <= 64: one split won on qkv and gate_up, two on o, down and lm_head; four or eight lost everywhere)
+        int S = splits > 0 ? splits : 10 * tiles < 7 * sms && nk >= 4 ? 2 : 1;
+        if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
+        if (S > nk) S = nk;
+        int ktps = cdiv(nk, S);
+        S = cdiv(nk, ktps);  // no empty split
+        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
+        CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+        uint64_t row_bytes = (uint64_t)K * esz;
+        uint32_t box_k = fp8 ? 128 : 64;
+        CUtensorMap mw, ma;
+        CUdeviceptr Ac = A + (CUdeviceptr)m0 * row_bytes, Cc = C + (CUdeviceptr)m0 * out_cols * out_sz;
+        CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
+        gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+        gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
+        unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
+        Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
+        void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
+        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
+        gpu_launch(g, fn[fp8][v], grid, block, smem, S > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16,
+                   names[fp8][v]);
+    }
 }
 
 static void check_gemm_args(int M, int N, int K, int kmul, int mode, CUdeviceptr A, CUdeviceptr W, CUdeviceptr C) {
@@ -368,38 +345,33 @@ static int dec_ksplit(Gpu *g, int N, int K) {
     return ks < K / 128 ? ks : K / 128;
 }
 
-// The FP8 tile launch_gemm_fp8_ex runs for tile -1 (and its split where a plan sets one): QWEN3_GEMM_SW, then a
-// measured plan, then the rules.
-static int fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
-    int sms = g->sm_count > 0 ? g->sm_count : 132, pt, ps, tile;
-    if (M <= sw_forced_m()) return GEMM_FP8_SW_TILE;
-    if (gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
-        *splits = ps;
-        return pt;
-    }
-    // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
-    if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
-    else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
-    else {
-        // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
-        // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
-        // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
-        // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
-        // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
-        int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
-        tile = M >= 128 && w0 <= w5 ? 0 : 5;
-    }
-    tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
-    return tile;
-}
-
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
-    if (tile < 0) tile = fp8_tile_choice(g, M, N, K, &splits);
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    int pt, ps;
+    if (tile < 0 && M <= sw_forced_m()) tile = GEMM_FP8_SW_TILE;
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
+        tile = pt;
+        splits = ps;
+    }
+    if (tile < 0) {  // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
+        if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
+        else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
+        else {
+            // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
+            // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
+            // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
+            // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
+            // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
+            int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
+            tile = M >= 128 && w0 <= w5 ? 0 : 5;
+        }
+        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
+    }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile == GEMM_FP8_SW_TILE) {
         launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
@@ -418,31 +390,6 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     Dim3 cluster = { 1, 1, (unsigned)ks };
     void *args[] = { &C, &A8, &W8, &sa, &sw, &uM, &uN, &uK, &umode, &uktps };
     gpu_launch(g, kernel(g, TAB_FP8, tile), grid, block, smem, ks > 1 ? &cluster : NULL, args, t->entry);
-}
-
-// QWEN3_SW_XIN=0: never (a quantiser launch and the A8 path instead; for A/B runs).
-static int sw_xin_on(void) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QWEN3_SW_XIN");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
-}
-
-int launch_gemm_fp8_x(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr W8, CUdeviceptr sw, int M, int N, int K,
-                      int mode, int splits) {
-    check_gemm_args(M, N, K, 128, mode, X, W8, C);
-    if (!sw || sw % 4) die("launch_gemm_fp8_x: missing or misaligned weight scales");
-    if (M < 1 || M > 16) return 0;
-    if (splits < 0) {  // the engine's choice, only where it is the swapped tile
-        if (!sw_xin_on()) return 0;
-        splits = 0;
-        if (fp8_tile_choice(g, M, N, K, &splits) != GEMM_FP8_SW_TILE) return 0;
-    }
-    if (sw_geom(g, 1, 1, M, N, K, splits).smem > SW_SMEM_MAX) return 0;
-    launch_sw_x(g, 1, 1, C, X, 0, W8, sw, M, N, K, mode, splits);
-    return 1;
 }
 
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

@@ -87,7 +87,6 @@ void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, C
         launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode);  // QWEN3_GEMV_MAX_M (off by default)
         return;
     }
-    if (!a8_ready && launch_gemm_fp8_x(g, C, A, L->w, L->sw, M, L->N, L->K, mode, -1)) return;  // quantised in-kernel
     if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
     launch_gemm_fp8(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode);
 }

@@ -134,12 +134,6 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits);
-// The swapped tile straight from the bf16 activation X [M][K] (each CTA quantises its K range as launch_quant_act_fp8
-// would, then the same GEMM: bit-identical to quantiser + tile GEMM_FP8_SW_TILE with these splits). splits < 0: only
-// where the engine's choice for this shape is the swapped tile (QWEN3_SW_XIN=0: never), else 0, 1..8 as for
-// launch_gemm_fp8_ex. Returns 1 if it ran, 0 if not (M > 16, another tile, shared memory): the caller quantises.
-int launch_gemm_fp8_x(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr W8, CUdeviceptr sw, int M, int N, int K,
-                      int mode, int splits);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).

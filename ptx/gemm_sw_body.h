@@ -34,17 +34,7 @@
 // Shared memory (dynamic): stages x [W 8 KB | A MB x 128 B] (each part 1024-aligned), 16 B a stage of barriers,
 // then (S - 1) x MB x 256 B of partial sums for rank 0 ([rank - 1][accumulator][thread] f32).
 
-#ifndef XIN
-#define XIN 0
-#endif
-#if XIN && !FP8
-#error "XIN: FP8 entries only"
-#endif
-#if XIN
-#define SW_STAGE 8192            // the ring holds W only; the activation is quantised into smem once (below)
-#else
 #define SW_STAGE (8192 + MB * 128)
-#endif
 #define SW_ACC { CAT(REP, NGM1)(SW_LJ) SW_LASTJ(NGM1) }
 #define SW_XACC { CAT(REP, NGM1)(SW_XLJ) SW_XLASTJ(NGM1) }
 #if FP8
@@ -71,16 +61,10 @@
 
 .visible .entry NAME(
     .param .align 64 .b8 p_tmW[128],
-#if XIN
-    .param .u64 p_X,
-#else
     .param .align 64 .b8 p_tmA[128],
-#endif
     .param .u64 p_C,
-#if FP8 && !XIN
-    .param .u64 p_sa,
-#endif
 #if FP8
+    .param .u64 p_sa,
     .param .u64 p_sw,
 #endif
     .param .u32 p_M,
@@ -93,18 +77,11 @@
 {
     .reg .pred %p, %p0, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
     .reg .b32 %tx, %w, %lane, %M, %N, %K, %mode, %ktps, %nst, %nk, %S, %rank, %n0, %kt0, %nkl, %i, %s, %ph, %t1, %t2;
-    .reg .b32 %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %hw;
+    .reg .b32 %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %h0;
     .reg .b16 %hb;
     .reg .b64 %tmW, %tmA, %pC, %dw, %da, %dw1, %dw2, %dw3, %da1, %da2, %da3, %pol, %c0, %c1, %ldj, %ld1;
     .reg .f32 %e0, %e1, %e2, %e3;
     SW_FOR_G(SW_DECL)
-#if XIN
-    .reg .b32 %qa, %qs, %gi, %ng, %l16, %hm, %xq0, %xq1, %xw0, %xw1, %xw2, %xw3;
-    .reg .f32 %f2, %f3, %amax, %scale, %inv, %ft;
-    .reg .b16 %h0, %h1;
-    .reg .b64 %px, %xa;
-    .reg .pred %pr;
-#endif
 #if FP8
     .reg .b64 %psa, %psw, %aw;
     .reg .f32 %swv, %f0, %f1;
@@ -122,10 +99,8 @@
     ld.param.u32 %nst, [p_stages];
     mov.b64 %tmW, p_tmW;
     cvta.param.u64 %tmW, %tmW;
-#if !XIN
     mov.b64 %tmA, p_tmA;
     cvta.param.u64 %tmA, %tmA;
-#endif
     mov.u32 %tx, %tid.x;
     shr.u32 %w, %tx, 5;
     and.b32 %lane, %tx, 31;
@@ -142,13 +117,6 @@
     min.u32 %nkl, %nkl, %ktps;                 // slices of this rank (the host leaves no split empty)
     mov.u32 %sbase, sw_smem;
     mad.lo.u32 %bar, %nst, SW_STAGE, %sbase;
-#if XIN
-    // after the ring: the quantised activation qa [slice][MB rows][128 B] (swizzled as TMA would), its scales qs
-    // [slice][MB] f32, then the barriers
-    mov.u32 %qa, %bar;
-    mad.lo.u32 %qs, %ktps, MB * 128, %qa;
-    mad.lo.u32 %bar, %ktps, MB * 4, %qs;
-#endif
     mad.lo.u32 %red, %nst, 16, %bar;
     createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
     @%pcl barrier.cluster.arrive.relaxed.aligned;  // phase 1: this CTA has started
@@ -162,9 +130,7 @@ INIT:
     @%p bra INIT;
     fence.mbarrier_init.release.cluster;
     prefetch.tensormap [%tmW];
-#if !XIN
     prefetch.tensormap [%tmA];
-#endif
 INIT_DONE:
     bar.sync 0;
 
@@ -177,9 +143,6 @@ INIT_DONE:
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
     @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%stg], [%tmW, {%kc, %n0}], [%full], %pol;
-#if XIN
-#define SW_LOAD_A
-#else
 #define SW_LOAD_A \
     mad.lo.u32 %full, %s, 8, %bar; \
     mad.lo.u32 %stg, %s, SW_STAGE, %sbase; \
@@ -187,7 +150,6 @@ INIT_DONE:
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
     @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%stg], [%tmA, {%kc, 0}], [%full];
-#endif
 #define SW_LOAD SW_LOAD_W SW_LOAD_A
 // the first min(stages, slices) slices: LABEL, what to load
 #define SW_PROLOGUE(LABEL, LOAD) mov.u32 %i, 0; mov.u32 %s, 0; \
@@ -209,71 +171,6 @@ LATE:
     PDL_START
     SW_PROLOGUE(PRO, SW_LOAD)
 PRO_DONE:
-#if XIN
-    // --- the activation, bf16 X [M][K]: this rank's slices of rows 0..MB-1 (rows past M are zeros) quantised into qa
-    // / qs with quant_act_fp8's arithmetic (quant_fp8.h: the same bytes as that kernel). Group gi = slice * MB + row
-    // (128 values) per half-warp, 8 values a lane; the amax over the half-warp with its own shuffle mask.
-    ld.param.u64 %px, [p_X];
-    mul.lo.u32 %ng, %nkl, MB;
-    shr.u32 %gi, %tx, 4;
-    and.b32 %l16, %tx, 15;
-    and.b32 %hm, %tx, 16;
-    setp.ne.u32 %p, %hm, 0;
-    selp.b32 %hm, 0xFFFF0000, 0x0000FFFF, %p;
-XQ:
-    setp.ge.u32 %p, %gi, %ng;
-    @%p bra XQ_DONE;
-    and.b32 %t1, %gi, MB - 1;                  // row
-    shr.u32 %t2, %gi, SW_LOG2MB;               // slice of this rank
-    setp.lt.u32 %pr, %t1, %M;
-    add.u32 %t2, %t2, %kt0;
-    shl.b32 %t2, %t2, 7;
-    mad.lo.u32 %t2, %l16, 8, %t2;              // column
-    mul.wide.u32 %xa, %t1, %K;
-    cvt.u64.u32 %c0, %t2;
-    add.s64 %xa, %xa, %c0;
-    shl.b64 %xa, %xa, 1;
-    add.s64 %xa, %xa, %px;
-    mov.b32 %xw0, 0;
-    mov.b32 %xw1, 0;
-    mov.b32 %xw2, 0;
-    mov.b32 %xw3, 0;
-    @%pr ld.global.v4.b32 {%xw0, %xw1, %xw2, %xw3}, [%xa];
-    mov.f32 %amax, 0f00000000;
-    AMAX2(%xw0)
-    AMAX2(%xw1)
-    AMAX2(%xw2)
-    AMAX2(%xw3)
-    shfl.sync.bfly.b32 %ft, %amax, 8, 0x1f, %hm;
-    max.f32 %amax, %amax, %ft;
-    shfl.sync.bfly.b32 %ft, %amax, 4, 0x1f, %hm;
-    max.f32 %amax, %amax, %ft;
-    shfl.sync.bfly.b32 %ft, %amax, 2, 0x1f, %hm;
-    max.f32 %amax, %amax, %ft;
-    shfl.sync.bfly.b32 %ft, %amax, 1, 0x1f, %hm;
-    max.f32 %amax, %amax, %ft;
-    SCALE
-    QUANT4(%xw0, %xw1, %xq0)
-    QUANT4(%xw2, %xw3, %xq1)
-    // row t1 of its slice at qa + gi * 128; 16-byte chunk l16/2 lands at chunk (l16/2) ^ (row % 8) (128-byte swizzle)
-    shr.u32 %t2, %l16, 1;
-    and.b32 %t1, %t1, 7;
-    xor.b32 %t2, %t2, %t1;
-    shl.b32 %t2, %t2, 4;
-    and.b32 %t1, %l16, 1;
-    mad.lo.u32 %t2, %t1, 8, %t2;
-    mad.lo.u32 %t2, %gi, 128, %t2;
-    add.u32 %t2, %t2, %qa;
-    st.shared.v2.b32 [%t2], {%xq0, %xq1};
-    setp.eq.u32 %p, %l16, 0;
-    mad.lo.u32 %t2, %gi, 4, %qs;
-    @%p st.shared.f32 [%t2], %scale;
-    add.u32 %gi, %gi, 8;
-    bra XQ;
-XQ_DONE:
-    fence.proxy.async.shared::cta;             // generic-proxy stores, read by the wgmmas (async proxy)
-    bar.sync 0;
-#endif
 
     // this thread's accumulator rows n0 + r (+ 8) and first column 2 (lane % 4)
     shl.b32 %r, %w, 4;
@@ -283,9 +180,7 @@ XQ_DONE:
     shl.b32 %m2c, %t1, 1;
 #if FP8
     // scale pointers: sa[min(m, M - 1)][kt0] for this thread's columns, sw[n0 / 128][kt0]
-#if !XIN
     ld.param.u64 %psa, [p_sa];
-#endif
     ld.param.u64 %psw, [p_sw];
     shr.u32 %t1, %K, 7;
     shl.b32 %kb4, %t1, 2;
@@ -296,9 +191,7 @@ XQ_DONE:
     add.s64 %aw, %aw, %c0;
     add.s64 %aw, %aw, %psw;
     sub.u32 %Mm1, %M, 1;
-#if !XIN
     SW_FOR_G(SW_SINIT)
-#endif
     SW_FOR_G(SW_ZERO)
     setp.ne.u32 %pacc, %tx, %tx;               // false: every slice starts a fresh scratch sum
 #endif
@@ -308,14 +201,8 @@ XQ_DONE:
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
 MAIN:
-#if XIN
-    mad.lo.u32 %t1, %i, MB, %m2c;
-    mad.lo.u32 %t1, %t1, 4, %qs;               // &qs[slice i][m2c]
-    SW_FOR_G(SW_SLOADX)
-#elif FP8
-    SW_FOR_G(SW_SLOAD)
-#endif
 #if FP8
+    SW_FOR_G(SW_SLOAD)
     ld.global.nc.f32 %swv, [%aw];
     add.s64 %aw, %aw, 4;
 #else
@@ -326,11 +213,7 @@ WAIT:
     mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph;
     @!%p bra WAIT;
     mad.lo.u32 %ssw, %s, SW_STAGE, %sbase;
-#if XIN
-    mad.lo.u32 %ssa, %i, MB * 128, %qa;
-#else
     add.u32 %ssa, %ssw, 8192;
-#endif
     cvt.u64.u32 %dw, %ssw;
     and.b64 %dw, %dw, 0x3FFFF;
     shr.u64 %dw, %dw, 4;
@@ -429,10 +312,10 @@ EPI_SWI:
     // gate row n0 + r (r < 8 within its warp's 16), up row n0 + r + 8 -> output n0 / 2 + 8 w + lane / 4
     shr.u32 %t2, %N, 1;
     shr.u32 %t1, %n0, 1;
-    shl.b32 %hw, %w, 3;
-    add.u32 %t1, %t1, %hw;
-    shr.u32 %hw, %lane, 2;
-    add.u32 %t1, %t1, %hw;
+    shl.b32 %h0, %w, 3;
+    add.u32 %t1, %t1, %h0;
+    shr.u32 %h0, %lane, 2;
+    add.u32 %t1, %t1, %h0;
     mul.wide.u32 %c0, %m2c, %t2;
     cvt.u64.u32 %c1, %t1;
     add.s64 %c0, %c0, %c1;
@@ -456,7 +339,6 @@ DONE:
 #undef SW_MACC
 #undef SW_FOR_G
 #undef FP8
-#undef XIN
 #undef SW_KSTEP
 #undef SW_KK
 #undef SW_SHAPE
