@@ -128,7 +128,9 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 // (mma.sync, 8 stages, K split over a (1, 1, S) cluster and summed in rank 0: the decode choice below 2 x SMs of
 // 32-row tiles), 7, 8, 9 = tiles 0, 5, 4 in clusters of two row-tiles sharing each W slice by TMA multicast
 // (128x128c2, 64x128sc2, 64x256c2), 10 = the swapped decode tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64
-// activation rows a launch; splits: its K split over a cluster, 0 automatic), -1 chooses (a plan may set splits).
+// activation rows a launch; splits: its K split over a cluster, 0 automatic; under programmatic dependent launch it
+// reads W before the previous kernel on the stream ends: that kernel must not write W), -1 chooses (a plan may set
+// splits).
 enum { GEMM_FP8_N_TILES = 11, GEMM_FP8_SW_TILE = 10 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
