@@ -86,10 +86,7 @@ static int cdiv(int a, int b) { return (a + b - 1) / b; }
 // only a measured plan picks them, where they won.
 static int c2_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QWEN3_GEMM_C2");
-        on = e && !strcmp(e, "1");
-    }
+    if (on < 0) on = env_int("QWEN3_GEMM_C2", 0, 1, 0);
     return on;
 }
 // The multicast form of a built-in choice (same tile in clusters of two row-tiles) where M has >= 2 row-tiles.
@@ -97,19 +94,14 @@ static int c2_of(const GemmTile *tabs, int tile, int c2_tile, int M) {
     return c2_on() && cdiv(M, tabs[tile].bm) >= 2 ? c2_tile : tile;
 }
 
-// QWEN3_GEMM_SW=M: the swapped decode tile (launch_sw) for every GEMM of at most M rows (<= 64), before any plan
+// QWEN3_GEMM_SW=M: the swapped decode tile (launch_sw) for every GEMM of at most M rows (0..64), before any plan
 // (0: the rules never take it; a plan still may). Unset: the plan decides, and without a plan entry the rules take it up to SW_RULE_M rows
 // (the H100 decode sweep, bench/results/gemm-h100-8b-decode-sweep-s7.tsv: the swapped tile won every 8B layer at
 // M = 1..32 in both dtypes but bf16 qkv at M = 1, a 0.1% tie; at M = 64 the wgmma tiles won o and bf16 down).
 enum { SW_RULE_M = 32 };
 static int sw_forced_m(void) {  // -1: not forced
     static int m = -2;
-    if (m == -2) {
-        const char *e = getenv("QWEN3_GEMM_SW");
-        m = e && *e ? atoi(e) : -1;
-        if (m < -1) m = -1;
-        if (m > 64) m = 64;
-    }
+    if (m == -2) m = env_int("QWEN3_GEMM_SW", 0, 64, -1);
     return m;
 }
 
@@ -204,10 +196,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
 enum { SW_MAX_SPLITS = 8 };
 static int sw_stages_env(void) {
     static int n = -1;
-    if (n < 0) {
-        const char *e = getenv("QWEN3_SW_STAGES");
-        n = e && atoi(e) >= 2 && atoi(e) <= 16 ? atoi(e) : 0;
-    }
+    if (n < 0) n = env_int("QWEN3_SW_STAGES", 2, 16, 0);
     return n;
 }
 // The swapped tile requests its first weight slices before waiting for the previous kernel (mode bit 8; only
@@ -215,10 +204,7 @@ static int sw_stages_env(void) {
 // batch 1 FP8 259.9 -> 261.4 tok/s, BF16 168.9 -> 173.1.
 static int sw_early(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QWEN3_SW_EARLY");
-        on = !(e && !strcmp(e, "0"));
-    }
+    if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
 }
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
@@ -335,10 +321,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
 // (2 for the 8B's qkv, o and down), 1..4; QWEN3_DEC_KSPLIT=S forces S. Their sums meet in the cluster's rank 0.
 static int dec_ksplit(Gpu *g, int N, int K) {
     static int forced = -1;
-    if (forced < 0) {
-        const char *e = getenv("QWEN3_DEC_KSPLIT");
-        forced = e && atoi(e) >= 1 && atoi(e) <= 4 ? atoi(e) : 0;
-    }
+    if (forced < 0) forced = env_int("QWEN3_DEC_KSPLIT", 1, 4, 0);
     int sms = g->sm_count > 0 ? g->sm_count : 132, ks = 1;
     if (forced) ks = forced;
     else while (ks < 4 && 2 * ks * cdiv(N, 16) <= 6 * sms) ks *= 2;

@@ -68,6 +68,14 @@ int n_threads(void) {
     return pool.n;
 }
 
+int env_int(const char *name, int lo, int hi, int dflt) {
+    const char *s = getenv(name);
+    char *end;
+    if (!s || !*s) return dflt;
+    long v = strtol(s, &end, 10);
+    return *end || v < lo || v > hi ? dflt : (int)v;
+}
+
 static void drain(void) {
     int64_t i;
     while ((i = __atomic_fetch_add(&pool.next, 1, __ATOMIC_RELAXED)) < pool.total) pool.fn(pool.ctx, i);
