@@ -289,6 +289,58 @@ if has fo8; then  # session 7: decode attention quantising the FP8 o projection'
     engine_ab "${FO8_CFGS:-fp8 bf16 1;fp8 fp8 16;fp8 fp8 256}" "fo0 QWEN3_FUSED_O8=0" "fo1 QWEN3_FUSED_O8=1"
 fi
 
+if has w256; then  # session 8: the FP8 128x256 tile (gemm_fp8_128x256, FP8 tile 11: each slice in two m64n128
+    # halves). W256_PARTS picks from: san (a plan forcing it on every FP8 layer of the tiny model at M >= 17, plain
+    # then memcheck / racecheck / synccheck), sweep (bench/gemm --sweep, FP8, 8B layers, M >= 64 -> $OUT/plan-w256.txt:
+    # the built-in plan with its FP8 rows from M = 64 on replaced by this sweep's), ab (the engine: built-in plan
+    # without the tile, with it in the SwiGLU rule, with the new plan; W256_CFGS="weights kv B;..."), pp (bench_e2e
+    # pp512 / pp2048 of the 8B FP8, the same three arms)
+    parts=" ${W256_PARTS:-san sweep ab pp} "
+    f=$(synth tiny f32)
+    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+    printf '%s\n' "qwen3-gemm-plan 1 card=\"$card\" date=-" 'fp8 1024 256 17 inf 11 1' 'fp8 256 512 17 inf 11 1' \
+        'fp8 256 768 17 inf 11 1' 'fp8 1536 256 17 inf 11 1' > /tmp/w256-san-plan.txt
+    if [[ $parts == *" san "* ]]; then
+        QWEN3_GEMM_PLAN=/tmp/w256-san-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 \
+            --random 300 --seed 6 -o /tmp/w256.f32 > "$LOG/w256-plain.log" 2>&1
+        rc=$?; say "w256 plain fp8 logits(300) plan rc=$rc"
+        [ $rc = 0 ] && for tool in memcheck racecheck synccheck; do
+            QWEN3_GEMM_PLAN=/tmp/w256-san-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 \
+                > "$LOG/w256-$tool.log" 2>&1
+            say "w256 $tool fp8 logits(300) plan rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/w256-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    if [[ $parts == *" sweep "* ]]; then
+        timeout 330 build/bench/gemm --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
+            --m "${W256_M:-64,128,256,512,1024,2048,4096}" --sweep --reps 7 --plan-out "$LOG/w256-sweep-plan.txt" \
+            --tsv "$LOG/w256-sweep.tsv" > "$LOG/w256-sweep.log" 2>&1
+        say "w256 sweep rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/w256-sweep.log" | tee -a "$SUM"
+        # merge: the built-in plan's rows, its FP8 ones clipped below 64 rows, then the sweep's FP8 rows from 64 on
+        { head -1 bench/results/gemm-plan-h100-8b.txt
+          grep -E '^(bf16|fp8) ' bench/results/gemm-plan-h100-8b.txt | awk '$1 == "bf16" { print; next }
+              $4 < 64 { if ($5 == "inf" || $5 + 0 >= 64) $5 = 63; print }'
+          grep -E '^fp8 ' "$LOG/w256-sweep-plan.txt" | awk '$5 == "inf" || $5 + 0 >= 64 { if ($4 + 0 < 64) $4 = 64; print }'
+        } > "$OUT/plan-w256.txt"
+        cat "$OUT/plan-w256.txt" >> "$SUM"
+    fi
+    f=$(synth 8b f16)
+    newplan=$OUT/plan-w256.txt; [ -f "$newplan" ] || newplan=
+    arms=("old QWEN3_FP8_128X256=0" "rule QWEN3_FP8_128X256=1")
+    [ -n "$newplan" ] && arms+=("plan QWEN3_GEMM_PLAN=$newplan")
+    [[ $parts == *" ab "* ]] && engine_ab "${W256_CFGS:-fp8 fp8 256;fp8 bf16 64}" "${arms[@]}"
+    if [[ $parts == *" pp "* ]]; then
+        for arm in "${arms[@]}"; do
+            read -ra a <<< "$arm"
+            for pp in 512 2048; do
+                env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --pp $pp --tg 16 \
+                    --label "qwen3-8b-f16-as-fp8-${a[0]}" --tsv "$LOG/e2e.tsv" > "$LOG/w256-pp$pp-${a[0]}.log" 2>&1
+                say "w256 pp$pp ${a[0]} rc=$? $(grep -E "pp$pp:" "$LOG/w256-pp$pp-${a[0]}.log" | tail -1 | tr -s ' ')"
+            done
+        done
+    fi
+fi
+
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
     f=$(synth tiny f32)
     for tool in racecheck synccheck; do

@@ -383,11 +383,11 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
         int F = N / 2;
         CUdeviceptr a = p->C_ours, a8 = p->C_peer, s8 = p->C_peer + (CUdeviceptr)M * F;
         if (v->kind == V_SWI_FUSED_Q && v->tile == GEMM_SWIGLU_FP8_TILE) {
-            launch_gemm_swiglu_fp8(&G, a8, s8, p->A, 0, p->W[c], 0, M, N, K, 0);
+            launch_gemm_swiglu_fp8(&G, a8, s8, p->A, 0, p->W[c], 0, M, N, K, 0, -1);
             break;
         }
         if (v->kind == V_SWI8_FUSED_Q) {  // FP8 weights, the 64x256 tile's quantising epilogue
-            launch_gemm_swiglu_fp8(&G, a8, s8, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, 0);
+            launch_gemm_swiglu_fp8(&G, a8, s8, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, 0, -1);
             break;
         }
         if (v->kind == V_SWI8_PAIR || v->kind == V_SWI8_FUSED) {
@@ -642,7 +642,10 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
     Variant cand[MAX_CAND];
     cand[nc++] = (Variant){ kind, mode, -1, 0 };
     for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
-        if (dtype == GEMM_PLAN_BF16 ? !tile_applies(tile, M) : (tile == 2 || tile == 3 || tile == 6) && M > 256) continue;
+        if (dtype == GEMM_PLAN_BF16 ? !tile_applies(tile, M)
+                                    : ((tile == 2 || tile == 3 || tile == 6) && M > 256) ||
+                                          (tile == GEMM_FP8_128X256_TILE && M < 64))
+            continue;
         if (tile == sw_tile) {  // swapped: each cluster K split
             if (M > 64 || mode == GEMM_SWIGLU_FP8) continue;
             for (int sp = 1; sp <= 8 && nc < MAX_CAND; sp *= 2) cand[nc++] = (Variant){ kind, mode, tile, sp };

@@ -59,8 +59,11 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_64x128sc2", 64, 128, 384, 8, 2 },
     { "gemm_fp8", "gemm_fp8_64x256c2", 64, 256, 384, 4, 2 },
     { "gemm_sw", "gemm_fp8_sw", 64, 64, 128, 0, 1 },  // weights on wgmma's M side, M <= 64 a launch (launch_sw)
+    { "gemm_fp8", "gemm_fp8_128x256", 128, 256, 384, 4, 1 },  // each slice in two m64n128 halves
 };
-static int fp8_tile_is_wg(int tile) { return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9); }
+static int fp8_tile_is_wg(int tile) {
+    return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9) || tile == GEMM_FP8_128X256_TILE;
+}
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0, 1 } };
@@ -383,13 +386,26 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),
 // gemm_fp8_64x256 (e4m3 with sa_in / sw).
 void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
-                            CUdeviceptr sw, int M, int N, int K, int splits) {
+                            CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile) {
     check_gemm_args(M, N, K, sw ? 128 : GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
     if (N % 256 || !sa || sa % 4) die("launch_gemm_swiglu_fp8: need N %% 256 == 0 (N=%d) and 4-byte aligned scales", N);
     if (sw && (!sa_in || sa_in % 4 || sw % 4)) die("launch_gemm_swiglu_fp8: missing or misaligned input scales");
     if (M == 0) return;
     if (sw) {
-        int t = c2_of(fp8_tiles, 4, 9, M);  // 64x256, or its multicast pair 64x256c2
+        int t = fp8_tile, pt, ps;
+        if (t >= 0 && t != 4 && t != 9 && t != GEMM_FP8_128X256_TILE)
+            die("launch_gemm_swiglu_fp8: tile %d has no quantising SwiGLU epilogue", t);
+        if (t < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && (pt == 4 || pt == 9 || pt == GEMM_FP8_128X256_TILE))
+            t = pt;
+        if (t < 0) {
+            // 64x256 (or its multicast pair) against 128x256: the less work per SM counted in whole waves, ties to
+            // the taller tile (fewer bytes a FLOP); QWEN3_FP8_128X256=0 leaves the 128x256 tile to plans
+            static int wide = -1;
+            if (wide < 0) wide = env_int("QWEN3_FP8_128X256", 0, 1, 1);
+            int sms = g->sm_count > 0 ? g->sm_count : 132, nt = cdiv(N, 256);
+            int w4 = cdiv(cdiv(M, 64) * nt, sms) * 64, w11 = cdiv(cdiv(M, 128) * nt, sms) * 128;
+            t = wide && M >= 128 && w11 <= w4 ? GEMM_FP8_128X256_TILE : c2_of(fp8_tiles, 4, 9, M);
+        }
         launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
     }
     else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);

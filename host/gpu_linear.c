@@ -112,7 +112,7 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
         if (q && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms) {
-            launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0);
+            launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0, -1);
             return 1;
         }
         launch_gemm_fp8(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
@@ -120,7 +120,7 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
     }
     int splits = 0;
     if (q && gemm_tile_choice(g, M, L->N, L->K, GEMM_SWIGLU_BF16, &splits) == GEMM_SWIGLU_FP8_TILE) {
-        launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), A, 0, L->w, 0, M, L->N, L->K, splits);
+        launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), A, 0, L->w, 0, M, L->N, L->K, splits, -1);
         return 1;
     }
     launch_gemm(g, a, A, L->w, M, L->N, L->K, GEMM_SWIGLU_BF16);

@@ -105,13 +105,26 @@
 #if NJ * 8 != WN || NJM1 + 1 != NJ || (NCONS != 1 && NCONS != 2) || BN % 64 != 0 || BN > 256 || (NSPLIT && NCONS != 2)
 #error "bad gemm_wg configuration"
 #endif
-#if FP8 && WN != 128 && WN != 64
-#error "the FP8 tiles need WN = 64 or 128: one weight scale block per consumer"
+#if FP8 && WN != 128 && WN != 64 && !(WN == 256 && !NSPLIT)
+#error "the FP8 tiles need WN = 64 or 128 (one weight scale block per consumer), or 256 in halves"
+#endif
+// FP8 with WN = 256 ("halves", the 128x256 tile): 128 final accumulators a thread leave no room for a 256-wide
+// scratch, so each slice runs as two m64n128 halves (W rows 0..127, then 128..255: one weight scale block each)
+// through one 64-register scratch, each promoted into its half of the final sums before the next is issued.
+#define FP8H (FP8 && WN == 256)
+#if FP8H
+#define WNX 128        // scratch accumulator width
+#define NJX 16
+#define NJXM1 15
+#else
+#define WNX WN
+#define NJX NJ
+#define NJXM1 NJM1
 #endif
 #if FP8
 #define MMA_TRANS      // FP8 wgmma has no transpose immediates: both operands are K-major
 #define KSHIFT 7       // log2 of the K elements per slice: 128 e4m3 = 128 bytes
-#define MMA_SHAPE CAT(m64n, CAT(WN, k32)).f32.e4m3.e4m3
+#define MMA_SHAPE CAT(m64n, CAT(WNX, k32)).f32.e4m3.e4m3
 #else
 #define MMA_TRANS , 0, 0  // imm-trans-a, imm-trans-b: both K-major
 #define KSHIFT 6       // 64 bf16 = 128 bytes
@@ -127,7 +140,7 @@
 #define XLJ(j) %x##j##_0, %x##j##_1, %x##j##_2, %x##j##_3,
 #define XLASTJ_(j) %x##j##_0, %x##j##_1, %x##j##_2, %x##j##_3
 #define XLASTJ(j) XLASTJ_(j)
-#define XACC { CAT(REP, NJM1)(XLJ) XLASTJ(NJM1) }
+#define XACC { CAT(REP, NJXM1)(XLJ) XLASTJ(NJXM1) }
 #define ZEROJ(j) mov.f32 %d##j##_0, 0f00000000; mov.f32 %d##j##_1, 0f00000000; mov.f32 %d##j##_2, 0f00000000; \
                  mov.f32 %d##j##_3, 0f00000000;
 #define PROMOTEJ_x(j) fma.rn.f32 %d##j##_0, %x##j##_0, %fa0, %d##j##_0; fma.rn.f32 %d##j##_1, %x##j##_1, %fa0, %d##j##_1; \
@@ -140,6 +153,13 @@
 #define YLASTJ(j) YLASTJ_(j)
 #define YACC { CAT(REP, NJM1)(YLJ) YLASTJ(NJM1) }
 #define FOR_J(X) CAT(REP, NJ)(X)
+#define FOR_JX(X) CAT(REP, NJX)(X)
+// FP8H: final group 16 + j += scratch group j (the second half's columns)
+#define PROMOTEJ_h(jd, j) fma.rn.f32 %d##jd##_0, %x##j##_0, %fa0, %d##jd##_0; \
+    fma.rn.f32 %d##jd##_1, %x##j##_1, %fa0, %d##jd##_1; fma.rn.f32 %d##jd##_2, %x##j##_2, %fa1, %d##jd##_2; \
+    fma.rn.f32 %d##jd##_3, %x##j##_3, %fa1, %d##jd##_3;
+#define FOR_HI16(X) X(16, 0) X(17, 1) X(18, 2) X(19, 3) X(20, 4) X(21, 5) X(22, 6) X(23, 7) X(24, 8) X(25, 9) \
+    X(26, 10) X(27, 11) X(28, 12) X(29, 13) X(30, 14) X(31, 15)
 #define FOR_S(X) CAT(REPK, STAGES)(X)
 // four k-steps of one slice into accumulator list L (the first one scaled by %pacc: false = start afresh)
 #define MMA4(L) wgmma.fence.sync.aligned; \
@@ -170,6 +190,12 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define LOADSC(v) ld.global.nc.f32 %sa0##v, [%a0]; ld.global.nc.f32 %sa1##v, [%a1]; ld.global.nc.f32 %sw##v, [%aw]; \
     add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
 #define PROMOTE(v) mul.f32 %fa0, %sa0##v, %sw##v; mul.f32 %fa1, %sa1##v, %sw##v; FOR_J(PROMOTEJ_##v)
+// FP8H: the second weight block's scale (rows 128..255 of the tile), and the two halves' promotions
+#define LOADSC2 ld.global.nc.f32 %swx2, [%aw2]; add.s64 %aw2, %aw2, 4;
+#define PROMOTE_LO mul.f32 %fa0, %sa0x, %swx; mul.f32 %fa1, %sa1x, %swx; FOR_JX(PROMOTEJ_x)
+#define PROMOTE_HI mul.f32 %fa0, %sa0x, %swx2; mul.f32 %fa1, %sa1x, %swx2; FOR_HI16(PROMOTEJ_h)
+// FP8H: the W descriptors of the slice's second 128 rows (16 KB on: +1024 in 16-byte units)
+#define W_HALF2 add.s64 %dw, %dw, 1024; add.s64 %dW1, %dW1, 1024; add.s64 %dW2, %dW2, 1024; add.s64 %dW3, %dW3, 1024;
 
 #define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
                     mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS * CM;
@@ -236,7 +262,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define SWQ_SCALE(amax, sc, inv) setp.gt.f32 %p, amax, 0f00000000; div.rn.f32 sc, amax, 0f43E00000; \
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
-#define SWQ_TILE (BN == 256 && (!FP8 || NSPLIT))  // 128 outputs of a row in the tile: mode 5 possible
+#define SWQ_TILE (BN == 256)  // 128 outputs of a row in the tile: mode 5 possible
 #define EPI_ADD(j) COLP(j) \
     @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
@@ -284,11 +310,17 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     FOR_J(DECLJ)
     .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
 #if FP8
-    FOR_J(XDECLJ)
+    FOR_JX(XDECLJ)
+#if FP8H
+    .reg .b64 %aw2;
+    .reg .f32 %swx2;
+#else
     FOR_J(YDECLJ)
+    .reg .f32 %sa0y, %sa1y, %swy;
+#endif
     .reg .b32 %kb, %r0c, %r1c, %Mm1;
     .reg .b64 %psa, %psw, %a0, %a1, %aw;
-    .reg .f32 %sa0x, %sa1x, %swx, %sa0y, %sa1y, %swy, %fa0, %fa1;
+    .reg .f32 %sa0x, %sa1x, %swx, %fa0, %fa1;
     ld.param.u64 %psa, [p_sa];
     ld.param.u64 %psw, [p_sw];
 #endif
@@ -437,6 +469,17 @@ C_TILE:
     mul.wide.u32 %off, %kt0, 4;                // this split's first slice
     add.s64 %a0, %a0, %off;
     add.s64 %a1, %a1, %off;
+#if FP8H
+    // the second half's weight block (n0 / 128 + 1; a last, half-empty tile: stay inside sw)
+    add.u32 %t1, %t1, 1;
+    sub.u32 %t2, %N, 1;
+    shr.u32 %t2, %t2, 7;
+    min.u32 %t1, %t1, %t2;
+    mul.wide.u32 %aw2, %t1, %kb;
+    shl.b64 %aw2, %aw2, 2;
+    add.s64 %aw2, %psw, %aw2;
+    add.s64 %aw2, %aw2, %off;
+#endif
     add.s64 %aw, %aw, %off;
 #endif
     mov.u32 %kt, %kt0;
@@ -456,6 +499,25 @@ C_NEXT:
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
     RELEASE
+#elif FP8H
+    // Halves: W rows 0..127 into the scratch, promote with their block scale; rows 128..255 into it, release the
+    // stage, promote. The other consumer's wgmmas keep the tensor cores busy while this one promotes.
+    setp.ne.u32 %pacc, %tx, %tx;               // false: every half starts a fresh partial sum
+C_K:
+    LOADSC(x)
+    LOADSC2
+    SLICE_BEGIN(C_WAITX)
+    MMA4(XACC)
+    wgmma.wait_group.sync.aligned 0;
+    PROMOTE_LO
+    W_HALF2
+    MMA4(XACC)
+    wgmma.wait_group.sync.aligned 0;
+    ADVANCE
+    RELEASE
+    PROMOTE_HI
+    setp.lt.u32 %p, %kt, %kt1;
+    @%p bra C_K;
 #else
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
     // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
@@ -670,6 +732,10 @@ EXIT:
 #undef MMA_TRANS
 #undef SWQ_TILE
 #undef FOR_PAIR
+#undef FP8H
+#undef WNX
+#undef NJX
+#undef NJXM1
 #undef NSPLIT
 #undef WN
 #undef A_WC_OFF

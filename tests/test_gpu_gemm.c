@@ -290,7 +290,7 @@ static void gemm_swiglu_fp8_out(void) {
             launch_quant_act_fp8(&G, q0, s0, da, M, F);
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
-            launch_gemm_swiglu_fp8(&G, q1, s1, dA, 0, w.L.w, 0, M, 2 * F, K, 1);
+            launch_gemm_swiglu_fp8(&G, q1, s1, dA, 0, w.L.w, 0, M, 2 * F, K, 1, -1);
             size_t bad, bad_s;
             fp8_out_diff(q0, s0, q1, s1, M, F, 0, &bad, &bad_s);
             CHECK(bad == 0 && bad_s == 0, "SwiGLU FP8 out M=%d F=%d K=%d: %zu bytes, %zu scales differ from quant_act_fp8",
