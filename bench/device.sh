@@ -293,8 +293,8 @@ if has w256; then  # session 8: the FP8 128x256 tile (gemm_fp8_128x256, FP8 tile
     # halves). W256_PARTS picks from: san (a plan forcing it on every FP8 layer of the tiny model at M >= 17, plain
     # then memcheck / racecheck / synccheck), sweep (bench/gemm --sweep, FP8, 8B layers, M >= 64 -> $OUT/plan-w256.txt:
     # the built-in plan with its FP8 rows from M = 64 on replaced by this sweep's), ab (the engine: built-in plan
-    # without the tile, with it in the SwiGLU rule, with the new plan; W256_CFGS="weights kv B;..."), pp (bench_e2e
-    # pp512 / pp2048 of the 8B FP8, the same three arms)
+    # without the tile, with it in the SwiGLU rule, the built-in plan; W256_CFGS="weights kv B;..."), pp (bench_e2e
+    # pp512 / pp2048 of the 8B FP8, the same arms)
     parts=" ${W256_PARTS:-san sweep ab pp} "
     f=$(synth tiny f32)
     card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
@@ -325,9 +325,11 @@ if has w256; then  # session 8: the FP8 128x256 tile (gemm_fp8_128x256, FP8 tile
         cat "$OUT/plan-w256.txt" >> "$SUM"
     fi
     f=$(synth 8b f16)
-    newplan=$OUT/plan-w256.txt; [ -f "$newplan" ] || newplan=
-    arms=("old QWEN3_FP8_128X256=0" "rule QWEN3_FP8_128X256=1")
-    [ -n "$newplan" ] && arms+=("plan QWEN3_GEMM_PLAN=$newplan")
+    # arms: session 7's plan without the tile; with it in the SwiGLU rule; the built-in plan (session 8's sweep);
+    # the plan this run's sweep wrote, if any
+    s7=bench/results/gemm-plan-h100-8b-s7.txt
+    arms=("s7 QWEN3_GEMM_PLAN=$s7 QWEN3_FP8_128X256=0" "s7rule QWEN3_GEMM_PLAN=$s7" "s8 QWEN3_FP8_128X256=1")
+    [ -f "$OUT/plan-w256.txt" ] && arms+=("swept QWEN3_GEMM_PLAN=$OUT/plan-w256.txt")
     [[ $parts == *" ab "* ]] && engine_ab "${W256_CFGS:-fp8 fp8 256;fp8 bf16 64}" "${arms[@]}"
     if [[ $parts == *" pp "* ]]; then
         for arm in "${arms[@]}"; do

@@ -270,17 +270,25 @@ int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint
     fprintf(f, PLAN_MAGIC " %d card=\"%s\" date=%s\n", PLAN_VERSION, card_name, date);
     fprintf(f, "# written by bench/gemm --sweep. dtype N K M_min M_max tile splits  # per measured M: best us "
                "(built-in us)\n");
+    // A run of the swapped decode tile stops at 64 rows (above it runs as chunks of 64, each reading W again): the
+    // rows past it up to the next measured M go to the next run.
+    int lo = 0;
     for (int i = 0; i < u;) {
         int j = i;  // p[i..j]: consecutive measured Ms of one (dtype, N, K) with the same winner
         while (j + 1 < u && p[j + 1].dtype == p[i].dtype && p[j + 1].N == p[i].N && p[j + 1].K == p[i].K &&
                p[j + 1].tile == p[i].tile && p[j + 1].splits == p[i].splits)
             j++;
         int next_same = j + 1 < u && p[j + 1].dtype == p[i].dtype && p[j + 1].N == p[i].N && p[j + 1].K == p[i].K;
+        int sw = p[i].tile == (p[i].dtype == GEMM_PLAN_FP8 ? GEMM_FP8_SW_TILE : GEMM_SW_TILE) && p[j].M <= 64;
+        long hi_m = next_same ? p[j + 1].M - 1 : -1;  // -1: inf
+        if (sw && (hi_m < 0 || hi_m > 64)) hi_m = 64;
+        if (!lo || lo > p[i].M) lo = p[i].M;
         char hi[16];
-        if (next_same) snprintf(hi, sizeof hi, "%d", p[j + 1].M - 1);
+        if (hi_m >= 0) snprintf(hi, sizeof hi, "%ld", hi_m);
         else snprintf(hi, sizeof hi, "inf");
-        fprintf(f, "%s %d %d %d %s %d %d  #", dtype_names[p[i].dtype], p[i].N, p[i].K, p[i].M, hi, p[i].tile,
+        fprintf(f, "%s %d %d %d %s %d %d  #", dtype_names[p[i].dtype], p[i].N, p[i].K, lo, hi, p[i].tile,
                 p[i].splits);
+        lo = next_same && hi_m >= 0 && hi_m + 1 < p[j + 1].M ? (int)hi_m + 1 : 0;
         for (int k = i; k <= j; k++) fprintf(f, " M=%d %.2f (%.2f)", p[k].M, p[k].us, p[k].builtin_us);
         fputc('\n', f);
         i = j + 1;
