@@ -343,6 +343,36 @@ if has w256; then  # session 8: the FP8 128x256 tile (gemm_fp8_128x256, FP8 tile
     fi
 fi
 
+if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, and the FP8 head. B1_PARTS from:
+    # ablate (QWEN3_ABLATE leaves launches out: garbage tokens, real timings; B = 1 each class, B = 256 all of them),
+    # head (QWEN3_HEAD_DTYPE=fp8: top-1 agreement and KL against the bf16 head and against the BF16 path over 1,024
+    # positions, then the engine at B = 1 / 256 both ways)
+    parts=" ${B1_PARTS:-ablate head} "
+    f=$(synth 8b f16)
+    if [[ $parts == *" ablate "* ]]; then
+        engine_ab "fp8 bf16 1" "none QWEN3_ABLATE=" "norm QWEN3_ABLATE=norm" "rope QWEN3_ABLATE=rope" \
+            "attn QWEN3_ABLATE=attn" "quant QWEN3_ABLATE=quant" "small QWEN3_ABLATE=norm,rope,attn,quant"
+        engine_ab "fp8 fp8 256" "none QWEN3_ABLATE=" "small QWEN3_ABLATE=norm,rope,attn,quant"
+    fi
+    if [[ $parts == *" head "* ]]; then
+        for run in "bf16 bf16" "fp8 bf16" "fp8 fp8"; do
+            read -r dt hd <<< "$run"
+            QWEN3_HEAD_DTYPE=$hd ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 1024 --seed 11 \
+                -o /tmp/logits-$dt-$hd.f32 > "$LOG/b1-logits-$dt-$hd.log" 2>&1 || say "logits $dt head $hd failed"
+        done
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/logits-fp8-bf16.f32 \
+            --compare /tmp/logits-fp8-fp8.f32 > "$LOG/b1-head8-vs-head16.log" 2>&1
+        say "head fp8 vs bf16 (FP8 body) rc=$? $(tail -2 "$LOG/b1-head8-vs-head16.log" | tr '\n' ' ')"
+        for hd in bf16 fp8; do
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/logits-bf16-bf16.f32 \
+                --compare /tmp/logits-fp8-$hd.f32 > "$LOG/b1-fp8-head-$hd-vs-bf16.log" 2>&1
+            say "FP8 (head $hd) vs BF16 path rc=$? $(tail -2 "$LOG/b1-fp8-head-$hd-vs-bf16.log" | tr '\n' ' ')"
+        done
+        rm -f /tmp/logits-*.f32
+        engine_ab "fp8 bf16 1;fp8 fp8 256" "hb QWEN3_HEAD_DTYPE=bf16" "h8 QWEN3_HEAD_DTYPE=fp8"
+    fi
+fi
+
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
     f=$(synth tiny f32)
     for tool in racecheck synccheck; do

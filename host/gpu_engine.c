@@ -57,6 +57,8 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
+    int head_fp8;         // an untied head in e4m3 too (QWEN3_HEAD_DTYPE=fp8 with FP8 weights; default bf16)
+    unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
@@ -97,6 +99,29 @@ typedef struct {
 } GpuEngine;
 
 // ---------------------------------------------------------------- the forward step
+// QWEN3_ABLATE=a,b,...: the step leaves those launches out — norm (the two RMSNorms a layer), rope (q/k norm, RoPE,
+// KV write), attn, quant (the down projection's quantiser) — so that a timing run shows what each costs inside the
+// graphs. The output is garbage: for experiments (bench/device.sh stage b1), never for results. ~0u: a bad name.
+enum { ABL_NORM = 1, ABL_ROPE = 2, ABL_ATTN = 4, ABL_QUANT = 8 };
+static unsigned ablate_mask(char *err, size_t errlen) {
+    static const char *const names[] = { "norm", "rope", "attn", "quant" };
+    const char *v = getenv("QWEN3_ABLATE");
+    unsigned m = 0;
+    while (v && *v) {
+        size_t n = strcspn(v, ",");
+        unsigned bit = 0;
+        for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strlen(names[i]) == n && !strncmp(v, names[i], n)) bit = 1u << i;
+        if (!bit) {
+            snprintf(err, errlen, "QWEN3_ABLATE: '%.*s' is none of norm, rope, attn, quant", (int)n, v);
+            return ~0u;
+        }
+        m |= bit;
+        v += n + (v[n] == ',');
+    }
+    return m;
+}
+
 // RMSNorm of the residual stream x into the input of linear layer L: bf16 h, or — when L runs on the FP8 tensor
 // cores (FP8 weights and more rows than the W8A16 decode kernel takes) — e4m3 a8 + scales sa straight from the norm
 // (returns 1: L's input is quantised already). QWEN3_FUSED_NORM8=0: always bf16 h (and a quantiser launch per layer).
@@ -104,10 +129,10 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     if (e->fuse_norm8 && L->fp8 && T > gemv_fp8_max_m() && c->dim % 128 == 0) {
-        launch_rmsnorm_fp8(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
+        if (!(e->ablate & ABL_NORM)) launch_rmsnorm_fp8(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
         return 1;
     }
-    launch_rmsnorm(g, e->h, e->x, w, 0, T, c->dim, c->rms_eps);
+    if (!(e->ablate & ABL_NORM)) launch_rmsnorm(g, e->h, e->x, w, 0, T, c->dim, c->rms_eps);
     return 0;
 }
 
@@ -140,7 +165,8 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         g->prof_tag = "qkv";
         launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
         g->prof_tag = "rope_kv";
-        if (e->kv_fp8)
+        if (e->ablate & ABL_ROPE) {
+        } else if (e->kv_fp8)
             launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, L->q_norm,
                                       L->k_norm, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
                                       hd, e->kv.max_pages, c->rope_base, c->rms_eps);
@@ -150,7 +176,9 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
                                   c->rope_base, c->rms_eps);
         g->prof_tag = "attn";
         int o8 = 0, fuse_o8 = e->fuse_o8 && L->wo.fp8 && T > gemv_fp8_max_m() && (c->n_head * hd) % 128 == 0;
-        if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
+        if (e->ablate & ABL_ATTN)
+            o8 = fuse_o8 && !wg_attn;
+        else if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
                                   e->tok_slot, e->tok_pos, (const int *)((char *)e->h_in + in),
                                   (const int *)((char *)e->h_in + 2 * in), T, c->n_head, c->n_kv_head, hd,
@@ -174,6 +202,7 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
             launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
         }
         g->prof_tag = "down";
+        if (e->ablate & ABL_QUANT) a8_ready = L->wdown.fp8 && T > gemv_fp8_max_m();  // skip its quantiser
         CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
         launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
     }
@@ -465,8 +494,9 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
     // The output head stays bf16 with --dtype fp8, as in DeepSeek-V3's recipe and the FP8 checkpoints built like
     // it: its rounding lands on the logits directly, with no later layer to average it out.
+    // QWEN3_HEAD_DTYPE=fp8 quantises an untied head too (measured in NOTES.md, session 8: speed and agreement).
     if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0, 0 };
-    else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, 0);
+    else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, f8 && e->head_fp8);
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];
@@ -519,8 +549,9 @@ static size_t max_k(const Qwen3Config *c) {
     if ((size_t)c->ffn_dim > k) k = (size_t)c->ffn_dim;
     return k;
 }
-static size_t max_weight(const Qwen3Config *c) {  // of the fp8 layers (the head stays bf16)
+static size_t max_weight(const Qwen3Config *c, int head_fp8) {  // of the fp8 layers (the head too if fp8)
     size_t nqkv = (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim, w = (size_t)c->dim * c->ffn_dim;
+    if (head_fp8 && !c->tied && (size_t)c->vocab * c->dim > w) w = (size_t)c->vocab * c->dim;
     if (nqkv * c->dim > w) w = nqkv * c->dim;
     if (2 * (size_t)c->ffn_dim * c->dim > w) w = 2 * (size_t)c->ffn_dim * c->dim;
     return w;
@@ -562,6 +593,14 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
+    const char *head = getenv("QWEN3_HEAD_DTYPE");
+    if (head && *head && strcmp(head, "bf16") && strcmp(head, "fp8")) {
+        snprintf(err, errlen, "QWEN3_HEAD_DTYPE='%s' (bf16 or fp8)", head);
+        goto fail;
+    }
+    e->head_fp8 = e->fp8 && head && !strcmp(head, "fp8");
+    e->ablate = ablate_mask(err, errlen);
+    if (e->ablate == ~0u) goto fail;
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
     // this card if there is one (bench/results/gemm-plan-*.txt), else the built-in rules. QWEN3_GEMM_PLAN=none: rules.
     const char *plan = getenv("QWEN3_GEMM_PLAN");
@@ -588,9 +627,10 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         goto fail;
     }
     if (e->fp8) {  // before the pool is sized from free memory, so that the scratch is counted
-        if (cuMemAlloc(&tmp, max_weight(c) * 2) != CUDA_SUCCESS) {
+        if (cuMemAlloc(&tmp, max_weight(c, e->head_fp8) * 2) != CUDA_SUCCESS) {
             tmp = 0;
-            snprintf(err, errlen, "no GPU memory for the FP8 upload scratch (%.2f GB)", max_weight(c) * 2 / 1e9);
+            snprintf(err, errlen, "no GPU memory for the FP8 upload scratch (%.2f GB)",
+                     max_weight(c, e->head_fp8) * 2 / 1e9);
             goto fail;
         }
     }
