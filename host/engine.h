@@ -65,8 +65,10 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
 typedef struct {
     int fp8_weights;  // linear layers in e4m3 with 128x128 block scales (--dtype fp8), else bf16
     int fp8_kv;       // KV cache in e4m3 with an f32 scale per (token, kv head) row (--kv-dtype fp8), else bf16
+    int fp8_head;     // an untied output head in e4m3 too (--head-dtype fp8, with fp8_weights), else bf16
 } GpuOpts;
-// The defaults: QWEN3_DTYPE and QWEN3_KV_DTYPE (bf16 | fp8; unset = bf16). -1 with a reason on another value.
+// The defaults: QWEN3_DTYPE, QWEN3_KV_DTYPE and QWEN3_HEAD_DTYPE (bf16 | fp8; unset = bf16). -1 with a reason on
+// another value.
 int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen);
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, const GpuOpts *o, char *err, size_t errlen);
 // n_pages > 0 wins over kv_bytes > 0, which wins over the default.

@@ -57,7 +57,7 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
-    int head_fp8;         // an untied head in e4m3 too (QWEN3_HEAD_DTYPE=fp8 with FP8 weights; default bf16)
+    int head_fp8;         // an untied head in e4m3 too (GpuOpts.fp8_head with FP8 weights; default bf16)
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -494,7 +494,8 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
     // The output head stays bf16 with --dtype fp8, as in DeepSeek-V3's recipe and the FP8 checkpoints built like
     // it: its rounding lands on the logits directly, with no later layer to average it out.
-    // QWEN3_HEAD_DTYPE=fp8 quantises an untied head too (measured in NOTES.md, session 8: speed and agreement).
+    // --head-dtype fp8 quantises an untied head too (NOTES.md, session 8: +5% at batch 1, 92% top-1 agreement with
+    // the bf16 head on the synth 8B); a tied one is the embedding table and stays bf16.
     if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0, 0 };
     else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, f8 && e->head_fp8);
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
@@ -559,9 +560,9 @@ static size_t max_weight(const Qwen3Config *c, int head_fp8) {  // of the fp8 la
 
 
 int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen) {
-    static const char *const names[2] = { "QWEN3_DTYPE", "QWEN3_KV_DTYPE" };
-    int *fields[2] = { &o->fp8_weights, &o->fp8_kv };
-    for (int i = 0; i < 2; i++) {
+    static const char *const names[3] = { "QWEN3_DTYPE", "QWEN3_KV_DTYPE", "QWEN3_HEAD_DTYPE" };
+    int *fields[3] = { &o->fp8_weights, &o->fp8_kv, &o->fp8_head };
+    for (int i = 0; i < 3; i++) {
         const char *v = getenv(names[i]);
         if (v && *v && strcmp(v, "bf16") && strcmp(v, "fp8")) {
             snprintf(err, errlen, "%s='%s' (bf16 or fp8)", names[i], v);
@@ -593,12 +594,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
-    const char *head = getenv("QWEN3_HEAD_DTYPE");
-    if (head && *head && strcmp(head, "bf16") && strcmp(head, "fp8")) {
-        snprintf(err, errlen, "QWEN3_HEAD_DTYPE='%s' (bf16 or fp8)", head);
-        goto fail;
-    }
-    e->head_fp8 = e->fp8 && head && !strcmp(head, "fp8");
+    e->head_fp8 = e->fp8 && o->fp8_head && !c->tied;
     e->ablate = ablate_mask(err, errlen);
     if (e->ablate == ~0u) goto fail;
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
