@@ -350,9 +350,10 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
     parts=" ${B1_PARTS:-ablate head} "
     f=$(synth 8b f16)
     if [[ $parts == *" ablate "* ]]; then
-        engine_ab "fp8 bf16 1" "none QWEN3_ABLATE=" "norm QWEN3_ABLATE=norm" "rope QWEN3_ABLATE=rope" \
-            "attn QWEN3_ABLATE=attn" "quant QWEN3_ABLATE=quant" "small QWEN3_ABLATE=norm,rope,attn,quant"
-        engine_ab "fp8 fp8 256" "none QWEN3_ABLATE=" "small QWEN3_ABLATE=norm,rope,attn,quant"
+        engine_ab "${B1_ABLATE_CFGS:-fp8 bf16 1}" "none QWEN3_ABLATE=" "norm QWEN3_ABLATE=norm" \
+            "rope QWEN3_ABLATE=rope" "attn QWEN3_ABLATE=attn" "quant QWEN3_ABLATE=quant" \
+            "small QWEN3_ABLATE=norm,rope,attn,quant"
+        [ -n "${B1_ABLATE_CFGS:-}" ] || engine_ab "fp8 fp8 256" "none QWEN3_ABLATE=" "small QWEN3_ABLATE=norm,rope,attn,quant"
     fi
     if [[ $parts == *" head "* ]]; then
         for run in "bf16 bf16" "fp8 bf16" "fp8 fp8"; do
@@ -553,12 +554,13 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
-    f=$(synth 8b f16)
+    f=$(synth ${THROUGHPUT_SPEC:-8b f16})  # THROUGHPUT_SPEC="8b q8_0": llama.cpp's Q8_0 as the peer
+    tdt=${THROUGHPUT_DTYPE:-bf16}          # the weights of our main run (THROUGHPUT_DTYPE=fp8 beside a Q8_0 peer)
     if [ ! -x .carry/llama-peer/bin/llama-batched-bench ] && [ -d .carry/llama-parts ]; then
         cat .carry/llama-parts/llama-bin.tar.xz.part-* | tar -C .carry -xJf - || say "throughput: bad .carry/llama-parts"
     fi
     # THROUGHPUT_ARGS="--workloads fixed" keeps it to the B x (128 -> 128) set (a few minutes with the peer)
-    timeout 540 build/bench/throughput -m "$f" --label "qwen3-8b f16 (as bf16)" --peer .carry/llama-peer \
+    QWEN3_DTYPE=$tdt timeout 540 build/bench/throughput -m "$f" --label "qwen3-$(basename "$f" .gguf | cut -d- -f2-) (as $tdt)" --peer .carry/llama-peer \
         --tsv "$LOG/throughput.tsv" ${THROUGHPUT_ARGS:-} > "$LOG/throughput.log" 2>&1
     say "bench/throughput rc=$?"; grep -v 'preempted' "$LOG/throughput.log" | tail -30 | tee -a "$SUM"
     if [ -n "${THROUGHPUT_FP8:-}" ]; then  # the same workloads with FP8 weights (issue 7's target is stated for FP8)
