@@ -374,6 +374,38 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
     fi
 fi
 
+if has epi; then  # session 8: the add epilogues with their loads batched (gemm_wg_body.h EPI_ADD_*, gemm_sw SW_ADD_*)
+    # against the tree before (EPI_PREV: a copy of it carried under .carry/prev, built here), same run: bench/gemm
+    # add-mode layers (o, down) both builds, the engine at EPI_CFGS both builds, pp512 both builds
+    prev=${EPI_PREV:-.carry/prev}
+    ( cd "$prev" && mkdir -p build && cp ../../build/unicode_tables.c build/ 2>/dev/null; \
+      make -j16 all bench > /tmp/prev-build.log 2>&1 ) || say "epi: the previous tree did not build"
+    f=$(synth 8b f16)
+    for side in prev new; do
+        d=.; [ $side = prev ] && d=$prev
+        timeout 120 $d/build/bench/gemm --dtype fp8 --shapes 8b --layers o,down --m 1,16,64,256,1024,4096 --reps 7 \
+            > "$LOG/epi-gemm-$side.log" 2>&1
+        say "epi bench/gemm $side rc=$?"; grep -E "^8b|^  [0-9]+ +fp8" "$LOG/epi-gemm-$side.log" | tee -a "$SUM"
+    done
+    IFS=';' read -ra cfgs <<< "${EPI_CFGS:-fp8 bf16 1;fp8 bf16 16;fp8 bf16 64;fp8 fp8 256}"
+    for cfg in "${cfgs[@]}"; do
+        read -r wd kd B <<< "$cfg"
+        for side in prev new; do
+            d=.; [ $side = prev ] && d=$prev
+            n="epi-$side-$wd-kv$kd-B$B"
+            QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd timeout 200 $d/build/bench/throughput -m "$f" --label "8b $wd kv $kd epi-$side" \
+                --workloads fixed --batches "$B" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
+            say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        done
+    done
+    for side in prev new; do
+        d=.; [ $side = prev ] && d=$prev
+        timeout 120 $d/build/bench/bench_e2e -m "$f" --dtype fp8 --pp 512 --tg 16 --label "qwen3-8b-f16-as-fp8-epi-$side" \
+            --tsv "$LOG/e2e.tsv" > "$LOG/epi-pp512-$side.log" 2>&1
+        say "epi pp512 $side rc=$? $(grep -E 'pp512:' "$LOG/epi-pp512-$side.log" | tail -1 | tr -s ' ')"
+    done
+fi
+
 if has racecheck; then  # shared-memory races and barrier misuse in every kernel of a prefill and a few decode steps
     f=$(synth tiny f32)
     for tool in racecheck synccheck; do
