@@ -378,6 +378,17 @@ if has epi; then  # session 8: the add epilogues with their loads batched (gemm_
     # against the tree before (EPI_PREV: a copy of it carried under .carry/prev, built here), same run: bench/gemm
     # add-mode layers (o, down) both builds, the engine at EPI_CFGS both builds, pp512 both builds
     prev=${EPI_PREV:-.carry/prev}
+    ft=$(synth tiny f32)
+    for dt in fp8 bf16; do  # decode steps (swapped tiles, add mode) and a 300-token prefill (wgmma tiles), sanitized
+        for tool in memcheck racecheck; do
+            QWEN3_EAGER=1 timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
+                --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/epi-$tool-$dt.log" 2>&1
+            say "epi $tool $dt run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/epi-$tool-$dt.log" | tr '\n' ' ')"
+        done
+        timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx logits -m "$ft" --backend gpu \
+            --dtype $dt --random 300 --seed 4 -o /tmp/epi.f32 > "$LOG/epi-logits-$dt.log" 2>&1
+        say "epi memcheck $dt logits(300) rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/epi-logits-$dt.log")"
+    done
     ( cd "$prev" && mkdir -p build && cp ../../build/unicode_tables.c build/ 2>/dev/null; \
       make -j16 all bench > /tmp/prev-build.log 2>&1 ) || say "epi: the previous tree did not build"
     f=$(synth 8b f16)
