@@ -379,7 +379,7 @@ if has epi; then  # session 8: the add epilogues with their loads batched (gemm_
     # add-mode layers (o, down) both builds, the engine at EPI_CFGS both builds, pp512 both builds
     prev=${EPI_PREV:-.carry/prev}
     ft=$(synth tiny f32)
-    for dt in fp8 bf16; do  # decode steps (swapped tiles, add mode) and a 300-token prefill (wgmma tiles), sanitized
+    [ "${EPI_SAN:-1}" = 1 ] && for dt in fp8 bf16; do  # decode steps (swapped tiles, add mode), a 300-token prefill
         for tool in memcheck racecheck; do
             QWEN3_EAGER=1 timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
                 --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/epi-$tool-$dt.log" 2>&1
@@ -392,7 +392,7 @@ if has epi; then  # session 8: the add epilogues with their loads batched (gemm_
     ( cd "$prev" && mkdir -p build && cp ../../build/unicode_tables.c build/ 2>/dev/null; \
       make -j16 all bench > /tmp/prev-build.log 2>&1 ) || say "epi: the previous tree did not build"
     f=$(synth 8b f16)
-    for side in prev new; do
+    [ "${EPI_GEMM:-1}" = 1 ] && for side in prev new; do
         d=.; [ $side = prev ] && d=$prev
         timeout 120 $d/build/bench/gemm --dtype fp8 --shapes 8b --layers o,down --m 1,16,64,256,1024,4096 --reps 7 \
             > "$LOG/epi-gemm-$side.log" 2>&1

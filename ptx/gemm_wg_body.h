@@ -263,35 +263,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
 #define SWQ_TILE (BN == 256)  // 128 outputs of a row in the tile: mode 5 possible
-// mode 2 (add into C) in batches of eight groups: the batch's loads of C first (into %u0..7), then its adds and stores.
-// One group at a time, each load waited for behind the previous group's stores (which may alias it, as far as ptxas
-// knows), made the add epilogue 16-32 dependent round trips a tile: o at M = 4096, FP8 128x256, 211 us against 130
-// for an f32 store (session 8's sweep).
-// The batch's registers: FP8, the scratch accumulators' first eight groups (free here, and ptxas counts them live
-// anyway: the next tile's first wgmma "reads" them under a predicate); bf16, eight groups of their own.
-#if FP8
-#define EPI_U(k, i) %x##k##_##i
-#else
-#define EPI_U(k, i) %u##k##_##i
-#endif
-#define EPI_ADD_LD(j, k) COLP(j) \
-    @%q0 ld.global.v2.f32 {EPI_U(k, 0), EPI_U(k, 1)}, [%c0 + 32 * j]; \
-    @%q1 ld.global.v2.f32 {EPI_U(k, 2), EPI_U(k, 3)}, [%c1 + 32 * j];
-#define EPI_ADD_ST(j, k) COLP(j) \
-    add.f32 EPI_U(k, 0), EPI_U(k, 0), %d##j##_0; add.f32 EPI_U(k, 1), EPI_U(k, 1), %d##j##_1; \
-    add.f32 EPI_U(k, 2), EPI_U(k, 2), %d##j##_2; add.f32 EPI_U(k, 3), EPI_U(k, 3), %d##j##_3; \
-    @%q0 st.global.v2.f32 [%c0 + 32 * j], {EPI_U(k, 0), EPI_U(k, 1)}; \
-    @%q1 st.global.v2.f32 [%c1 + 32 * j], {EPI_U(k, 2), EPI_U(k, 3)};
-#define ADD_BATCH0(X) X(0, 0) X(1, 1) X(2, 2) X(3, 3) X(4, 4) X(5, 5) X(6, 6) X(7, 7)
-#define ADD_BATCH1(X) X(8, 0) X(9, 1) X(10, 2) X(11, 3) X(12, 4) X(13, 5) X(14, 6) X(15, 7)
-#define ADD_BATCH2(X) X(16, 0) X(17, 1) X(18, 2) X(19, 3) X(20, 4) X(21, 5) X(22, 6) X(23, 7)
-#define ADD_BATCH3(X) X(24, 0) X(25, 1) X(26, 2) X(27, 3) X(28, 4) X(29, 5) X(30, 6) X(31, 7)
-#if NJ != 8 && NJ != 16 && NJ != 32
-#error "the add epilogue goes in batches of 8 groups: NJ 8, 16 or 32"
-#endif
-#if FP8 && NJX < 8
-#error "the FP8 add epilogue borrows eight scratch groups"
-#endif
+#define EPI_ADD(j) COLP(j) \
+    @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
+    add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
+    add.f32 %e3, %e3, %d##j##_3; \
+    @%q0 st.global.v2.f32 [%c0 + 32 * j], {%e0, %e1}; @%q1 st.global.v2.f32 [%c1 + 32 * j], {%e2, %e3};
 
 .visible .entry NAME(
     .param .align 64 .b8 p_tmA[128],
@@ -331,9 +307,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b64 %pCs;
 #endif
     .reg .f32 %e<4>;
-#if !FP8
-    .reg .f32 %u0_<4>, %u1_<4>, %u2_<4>, %u3_<4>, %u4_<4>, %u5_<4>, %u6_<4>, %u7_<4>;
-#endif
     FOR_J(DECLJ)
     .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
 #if FP8
@@ -653,18 +626,7 @@ EPI_MODE:
     FOR_J(EPI_F32)
     bra EPI_DONE;
 EPI_ADD_:
-    ADD_BATCH0(EPI_ADD_LD)
-    ADD_BATCH0(EPI_ADD_ST)
-#if NJ > 8
-    ADD_BATCH1(EPI_ADD_LD)
-    ADD_BATCH1(EPI_ADD_ST)
-#endif
-#if NJ > 16
-    ADD_BATCH2(EPI_ADD_LD)
-    ADD_BATCH2(EPI_ADD_ST)
-    ADD_BATCH3(EPI_ADD_LD)
-    ADD_BATCH3(EPI_ADD_ST)
-#endif
+    FOR_J(EPI_ADD)
     bra EPI_DONE;
 EPI_BF16_:
     shl.b64 %off, %off, 1;
