@@ -41,7 +41,8 @@
 //             lane 0 arrives on empty[previous stage] (empty's count: 4 warps x NCONS).
 // FP8 (FP8 = 1): A and W are e4m3, one slice is K = 128 (a 128-byte swizzle row holds 128 e4m3), the wgmma is
 // m64nBNk32 (+32 B per k32 step), and two extra params follow C: sa (f32 [M][K/128], one scale per row per slice)
-// and sw (f32 [ceil(N/128)][K/128], one per 128 x 128 weight block; BN must be 128 so a tile has one). Hopper's
+// and sw (f32 [ceil(N/128)][K/128], one per 128 x 128 weight block; a consumer's WN columns span one block, or two
+// for WN = 256, which runs each slice in two m64n128 halves: FP8H below). Hopper's
 // FP8 wgmma keeps only ~14 bits of its f32 accumulation, so each slice goes into a scratch accumulator (scale-d = 0)
 // and is promoted: wait for it, release the stage, final += partial * sa[row] * sw (HOPPER-PTX.md section 5).
 //
