@@ -16,7 +16,8 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 ALL="run_greedy_deterministic run_summary_line run_n_predict run_raw run_sampling_seeded err_missing_model \
-err_not_qwen3 err_invalid_utf8 err_overlong_prompt err_bad_option run_help chat_stdin chat_sigint run_gpu run_auto_backend"
+err_not_qwen3 err_invalid_utf8 err_overlong_prompt err_bad_option err_bad_dtype err_bad_dtype_env run_help chat_stdin \
+chat_sigint run_gpu run_auto_backend"
 
 if [ ! -x "$BIN" ]; then for c in $ALL; do skip "$c" "$BIN not built (make)"; done; exit 0; fi
 if "$BIN" run --help 2>&1 | grep -q "not implemented"; then for c in $ALL; do skip "$c" "run not implemented"; done; exit 0; fi
@@ -84,12 +85,14 @@ else skip err_not_qwen3 "no non-Qwen3 GGUF (sh tests/setup.sh clones llama.cpp's
 one_error err_invalid_utf8 "UTF-8" "$BIN" run -m "$MODEL" -p $'caf\xe9 \xff' --backend cpu
 one_error err_overlong_prompt "context holds 8" "$BIN" run -m "$MODEL" -p "a prompt longer than eight tokens, surely" -c 8 --backend cpu
 one_error err_bad_option "--top-p" "$BIN" run -m "$MODEL" -p hi --top-p 7
+one_error err_bad_dtype "--head-dtype: 'fp16'" "$BIN" run -m "$MODEL" -p hi --head-dtype fp16
+one_error err_bad_dtype_env "QWEN3_HEAD_DTYPE='xx'" env QWEN3_HEAD_DTYPE=xx "$BIN" run -m "$MODEL" -p hi --backend cpu
 
 # --- --help names every option ---
 "$BIN" run --help > "$T/h.out" 2>&1; rc=$?
 missing=""
 for opt in -m -p -n -c --temp --top-k --top-p --min-p --seed --repeat-penalty --repeat-last-n --presence-penalty \
-           --frequency-penalty --think --no-think --raw --system --backend; do
+           --frequency-penalty --think --no-think --raw --system --backend --dtype --kv-dtype --head-dtype; do
     grep -q -- "$opt\b" "$T/h.out" || missing="$missing $opt"
 done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then pass run_help; else fail run_help "exit $rc, missing:$missing"; fi
