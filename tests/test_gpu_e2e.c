@@ -141,9 +141,19 @@ static void prefill_logits_close_to_cpu(void) {
         if (e > worst) worst = e;
         int tc = argmax(c, V), tg = argmax(g, V);
         top1 += tc == tg;
-        if (tc != tg && c[tc] - c[tg] >= NEAR_TIE) {
+        // A swap is a divergence when the CPU's margin is beyond this position's own rounding noise: 5 sigma of the
+        // difference of two logits' errors (rms error over the vocabulary x sqrt 2), and at least NEAR_TIE. A fixed
+        // 0.25 failed one seed in many on the 0.6B in BF16 (margin 0.253, rms error ~0.07: a 2.4-sigma swap).
+        double ss = 0;
+        for (int v = 0; v < V; v++) ss += ((double)g[v] - c[v]) * ((double)g[v] - c[v]);
+        double noise = 5 * sqrt(2 * ss / V), tie = noise > NEAR_TIE ? noise : NEAR_TIE;
+        if (tc != tg && c[tc] - c[tg] >= tie) {
             wrong++;
-            printf("  position %d: cpu %d (%.4f) gpu %d (cpu's logit %.4f)\n", p, tc, c[tc], tg, c[tg]);
+            printf("  position %d: cpu %d (%.4f) gpu %d (cpu's logit %.4f; margin needed %.3f)\n", p, tc, c[tc], tg,
+                   c[tg], tie);
+        } else if (tc != tg && c[tc] - c[tg] >= NEAR_TIE) {
+            printf("  position %d: cpu %d (%.4f) gpu %d (cpu's logit %.4f): within 5 sigma of the noise (%.3f)\n", p,
+                   tc, c[tc], tg, c[tg], noise);
         }
     }
     printf("  prefill %d positions: rel err max %.3g mean %.3g, top-1 agreement %d/%d (%d outside near-ties)\n", n, worst,
@@ -151,7 +161,7 @@ static void prefill_logits_close_to_cpu(void) {
     CHECK(worst < tol_cpu && isfinite(worst), "max rel err %.3g", worst);
     if (kv8) CHECK(2 * top1 >= n, "fp8 KV cache: top-1 agreement %d/%d under half", top1, n);
     else {
-        CHECK(wrong == 0, "%d top-1 disagreements with a CPU margin >= %.2f", wrong, NEAR_TIE);
+        CHECK(wrong == 0, "%d top-1 disagreements with a CPU margin beyond the rounding noise", wrong);
         CHECK(top1 >= n * 9 / 10, "top-1 agreement %d/%d", top1, n);
     }
     cpu->free_seq(cpu, 1);
