@@ -384,7 +384,7 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
 }
 
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),
-// gemm_fp8_64x256 (e4m3 with sa_in / sw).
+// gemm_fp8_64x256, its pair and gemm_fp8_128x256 (e4m3 with sa_in / sw).
 void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
                             CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile) {
     check_gemm_args(M, N, K, sw ? 128 : GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
