@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -371,6 +371,119 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
         done
         rm -f /tmp/logits-*.f32
         engine_ab "fp8 bf16 1;fp8 fp8 256" "hb QWEN3_HEAD_DTYPE=bf16" "h8 QWEN3_HEAD_DTYPE=fp8"
+    fi
+fi
+
+if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12), where its mainloop stalls, and what
+    # e4m3 itself costs on the synth 8B. S9_PARTS from: fp8 (test_gpu_fp8), san (a plan forcing tile 12 on every FP8
+    # layer of the tiny model, plain then memcheck / racecheck / synccheck), sweep (bench/gemm --sweep FP8, 8B layers,
+    # M = S9_M -> $OUT/plan-s9.txt), ncu (Nsight Compute on gate_up at M = 4096: tiles 11 and 12 with every section,
+    # tile 11's SASS with its stall samples, cuBLASLt's kernels), ab (engine: built-in plan vs the swept one, or
+    # tiles 11 -> 12 in the built-in plan; S9_CFGS), sim (HF with FP8 simulated, tests/hf_reference.py --sim-fp8),
+    # seed (test_gpu_e2e on the 0.6B f16 with the seed that failed in session 8)
+    parts=" ${S9_PARTS:-fp8 san sweep ncu} "
+    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+    hdr="qwen3-gemm-plan 1 card=\"$card\" date=-"
+    if [[ $parts == *" fp8 "* ]]; then
+        timeout 240 build/tests/test_gpu_fp8 > "$LOG/s9-test_gpu_fp8.log" 2>&1
+        say "s9 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s9-test_gpu_fp8.log") pass $(grep -c '^FAIL' "$LOG/s9-test_gpu_fp8.log") fail"
+        grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s9-test_gpu_fp8.log" | head -20 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" san "* ]]; then
+        f=$(synth tiny f32)
+        printf '%s\n' "$hdr" 'fp8 1024 256 17 inf 12 1' 'fp8 256 512 17 inf 12 1' 'fp8 256 768 17 inf 12 1' \
+            'fp8 1536 256 17 inf 12 1' > /tmp/s9-san-plan.txt
+        QWEN3_GEMM_PLAN=/tmp/s9-san-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 \
+            --random 300 --seed 6 -o /tmp/s9.f32 > "$LOG/s9-plain.log" 2>&1
+        rc=$?; say "s9 plain fp8 logits(300) tile-12 plan rc=$rc"
+        [ $rc = 0 ] && for tool in memcheck racecheck synccheck; do
+            QWEN3_GEMM_PLAN=/tmp/s9-san-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 \
+                > "$LOG/s9-$tool.log" 2>&1
+            say "s9 $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s9-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    if [[ $parts == *" sweep "* ]]; then
+        timeout 330 build/bench/gemm --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
+            --m "${S9_M:-256,512,1024,2048,4096}" --sweep --reps 7 --plan-out "$LOG/s9-sweep-plan.txt" \
+            --tsv "$LOG/s9-sweep.tsv" > "$LOG/s9-sweep.log" 2>&1
+        say "s9 sweep rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/s9-sweep.log" | tee -a "$SUM"
+        # the built-in plan with its FP8 rows from 256 on replaced by this sweep's
+        { head -1 bench/results/gemm-plan-h100-8b.txt
+          grep -E '^(bf16|fp8) ' bench/results/gemm-plan-h100-8b.txt | awk '$1 == "bf16" { print; next }
+              $4 < 256 { if ($5 == "inf" || $5 + 0 >= 256) $5 = 255; print }'
+          grep -E '^fp8 ' "$LOG/s9-sweep-plan.txt" | awk '$5 == "inf" || $5 + 0 >= 256 { if ($4 + 0 < 256) $4 = 256; print }'
+        } > "$OUT/plan-s9.txt"
+        cat "$OUT/plan-s9.txt" >> "$SUM"
+    fi
+    if [[ $parts == *" ncu "* ]]; then
+        for t in 11 12; do
+            printf '%s\n' "$hdr" "fp8 24576 4096 1 inf $t 1" > /tmp/s9-ncu-plan.txt
+            timeout 150 ncu --kernel-name regex:"gemm_fp8_128x256" --launch-skip 2 --launch-count 1 --set full \
+                --import-source no -f -o /tmp/s9-ncu-t$t build/bench/gemm --dtype fp8 --shapes 8b --layers gate_up \
+                --m 4096 --eager --reps 2 --plan /tmp/s9-ncu-plan.txt > "$LOG/s9-ncu-t$t-run.log" 2>&1
+            say "s9 ncu t$t rc=$?"
+            ncu -i /tmp/s9-ncu-t$t.ncu-rep --page details > "$LOG/s9-ncu-t$t.txt" 2>&1
+            ncu -i /tmp/s9-ncu-t$t.ncu-rep --page raw > "$LOG/s9-ncu-t$t-raw.txt" 2>&1
+            grep -E "Duration|Compute \(SM\) Throughput|Memory Throughput|L1/TEX Cache Throughput|L2 Cache Throughput|DRAM Throughput|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Bank Conflicts|Registers Per" \
+                "$LOG/s9-ncu-t$t.txt" | head -20 | tee -a "$SUM"
+            grep -iE "pipe_tensor|gmma.*pct|shared.*pct|lsu_mem_shared|l1tex__data_bank" "$LOG/s9-ncu-t$t-raw.txt" | head -30 | tee -a "$SUM"
+        done
+        ncu -i /tmp/s9-ncu-t11.ncu-rep --page source --csv --print-source sass > "$LOG/s9-ncu-t11-sass.csv" 2>&1
+        say "s9 ncu source page rc=$? $(wc -l < "$LOG/s9-ncu-t11-sass.csv") lines"
+        timeout 150 ncu --kernel-name regex:"nvjet|sm90|cutlass|xmma" --launch-skip 0 --launch-count 3 --section SpeedOfLight \
+            --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section WarpStateStats --section LaunchStats \
+            --section Occupancy build/bench/gemm --dtype fp8 --shapes 8b --layers gate_up --m 4096 --eager --reps 2 \
+            > "$LOG/s9-ncu-lt.txt" 2>&1
+        say "s9 ncu cuBLASLt rc=$?"
+        grep -E "^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|L1/TEX Cache Throughput|L2 Cache Throughput|Issue Slots Busy|No Eligible|Registers Per|Block Size|Grid Size|Cluster Size|Shared Memory Config" \
+            "$LOG/s9-ncu-lt.txt" | head -40 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b f16)
+        p12=/tmp/s9-plan12.txt  # the built-in plan with tile 11 -> 12 (a pair needs two row-tiles: M >= 256)
+        awk '$1 == "fp8" && $6 == 11 && $4 + 0 >= 256 { $6 = 12 } { print }' bench/results/gemm-plan-h100-8b.txt > $p12
+        arms=("s8 QWEN3_FP8_128X256=1" "t12 QWEN3_GEMM_PLAN=$p12")
+        [ -f "$OUT/plan-s9.txt" ] && arms+=("swept QWEN3_GEMM_PLAN=$OUT/plan-s9.txt")
+        AB_TSV=$LOG/throughput.tsv engine_ab "${S9_CFGS:-fp8 fp8 256}" "${arms[@]}"
+        for arm in "${arms[@]}"; do
+            read -ra a <<< "$arm"
+            for pp in 512 2048; do
+                env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --pp $pp --tg 16 \
+                    --label "qwen3-8b-f16-as-fp8-${a[0]}" --tsv "$LOG/e2e.tsv" > "$LOG/s9-pp$pp-${a[0]}.log" 2>&1
+                say "s9 pp$pp ${a[0]} rc=$? $(grep -E "pp$pp:" "$LOG/s9-pp$pp-${a[0]}.log" | tail -1 | tr -s ' ')"
+            done
+        done
+    fi
+    if [[ $parts == *" sim "* ]]; then
+        f=$(synth 8b f16)
+        for dt in bf16 fp8; do
+            ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 1024 --seed 11 -o /tmp/logits-$dt.f32 \
+                > "$LOG/s9-logits-$dt.log" 2>&1 || say "logits $dt failed: $(tail -2 "$LOG/s9-logits-$dt.log")"
+        done
+        timeout 420 python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --out /tmp/hf32.f32 \
+            --compare /tmp/logits-bf16.f32 --sim-fp8 "${S9_SIM:-w128x128_a1x128,w1x128_a1x128,w128x128,a1x128}" \
+            > "$LOG/s9-sim.log" 2>&1
+        say "s9 sim rc=$? (ours bf16 vs HF f32, then each simulated mode vs HF f32)"
+        grep -E "^(wrote|top-1|mean KL)|hf_reference:" "$LOG/s9-sim.log" | tee -a "$SUM"
+        cmp8() {  # cmp8 NAME REF OURS
+            python3 tests/hf_reference.py "$f" --ref "$2" --compare "$3" > "$LOG/s9-cmp-$1.log" 2>&1
+            say "s9 $1: $(grep -E '^(top-1|mean KL)' "$LOG/s9-cmp-$1.log" | tr '\n' ' ')"
+        }
+        cmp8 ours-fp8-vs-hf32 /tmp/hf32.f32 /tmp/logits-fp8.f32
+        cmp8 ours-fp8-vs-ours-bf16 /tmp/logits-bf16.f32 /tmp/logits-fp8.f32
+        for m in $(echo "${S9_SIM:-w128x128_a1x128,w1x128_a1x128,w128x128,a1x128}" | tr ',' ' '); do
+            [ -f /tmp/hf32.f32.$m.f32 ] || continue
+            cmp8 "sim-$m-vs-ours-bf16" /tmp/logits-bf16.f32 /tmp/hf32.f32.$m.f32
+        done
+        [ -f /tmp/hf32.f32.w128x128_a1x128.f32 ] && cmp8 ours-fp8-vs-sim /tmp/hf32.f32.w128x128_a1x128.f32 /tmp/logits-fp8.f32
+        rm -f /tmp/hf32.f32* /tmp/logits-bf16.f32 /tmp/logits-fp8.f32
+    fi
+    if [[ $parts == *" seed "* ]]; then
+        f=$(synth 0.6b f16)
+        QWEN3_TEST_SEED=3488193041 QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/s9-e2e-seed.log" 2>&1
+        say "s9 e2e 0.6b f16 seed 3488193041 rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s9-e2e-seed.log" | tr '\n' ' ')"
+        grep -E "^  |seed" "$LOG/s9-e2e-seed.log" | head -12 | tee -a "$SUM"
     fi
 fi
 

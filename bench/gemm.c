@@ -644,7 +644,8 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
     for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
         if (dtype == GEMM_PLAN_BF16 ? !tile_applies(tile, M)
                                     : ((tile == 2 || tile == 3 || tile == 6) && M > 256) ||
-                                          (tile == GEMM_FP8_128X256_TILE && M < 64))
+                                          (tile == GEMM_FP8_128X256_TILE && M < 64) ||
+                                          (tile == GEMM_FP8_128X256C2_TILE && M < 256))
             continue;
         if (tile == sw_tile) {  // swapped: each cluster K split
             if (M > 64 || mode == GEMM_SWIGLU_FP8) continue;

@@ -60,9 +60,10 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_64x256c2", 64, 256, 384, 4, 2 },
     { "gemm_sw", "gemm_fp8_sw", 64, 64, 128, 0, 1 },  // weights on wgmma's M side, M <= 64 a launch (launch_sw)
     { "gemm_fp8", "gemm_fp8_128x256", 128, 256, 384, 4, 1 },  // each slice in two m64n128 halves
+    { "gemm_fp8", "gemm_fp8_128x256c2", 128, 256, 384, 4, 2 },  // the same in clusters of two sharing W
 };
 static int fp8_tile_is_wg(int tile) {
-    return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9) || tile == GEMM_FP8_128X256_TILE;
+    return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9) || tile >= GEMM_FP8_128X256_TILE;
 }
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
@@ -70,7 +71,7 @@ static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 12 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 13 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -384,7 +385,8 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
 }
 
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),
-// gemm_fp8_64x256, its pair and gemm_fp8_128x256 (e4m3 with sa_in / sw).
+// gemm_fp8_64x256, gemm_fp8_128x256 and their pairs (e4m3 with sa_in / sw).
+static int swq_tile(int t) { return t == 4 || t == 9 || t == GEMM_FP8_128X256_TILE || t == GEMM_FP8_128X256C2_TILE; }
 void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
                             CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile) {
     check_gemm_args(M, N, K, sw ? 128 : GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
@@ -393,10 +395,8 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
     if (M == 0) return;
     if (sw) {
         int t = fp8_tile, pt, ps;
-        if (t >= 0 && t != 4 && t != 9 && t != GEMM_FP8_128X256_TILE)
-            die("launch_gemm_swiglu_fp8: tile %d has no quantising SwiGLU epilogue", t);
-        if (t < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && (pt == 4 || pt == 9 || pt == GEMM_FP8_128X256_TILE))
-            t = pt;
+        if (t >= 0 && !swq_tile(t)) die("launch_gemm_swiglu_fp8: tile %d has no quantising SwiGLU epilogue", t);
+        if (t < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && swq_tile(pt)) t = pt;
         if (t < 0) {
             // 64x256 (or its multicast pair) against 128x256: the less work per SM counted in whole waves, ties to
             // the taller tile (fewer bytes a FLOP); QWEN3_FP8_128X256=0 leaves the 128x256 tile to plans
@@ -404,7 +404,8 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
             if (wide < 0) wide = env_int("QWEN3_FP8_128X256", 0, 1, 1);
             int sms = g->sm_count > 0 ? g->sm_count : 132, nt = cdiv(N, 256);
             int w4 = cdiv(cdiv(M, 64) * nt, sms) * 64, w11 = cdiv(cdiv(M, 128) * nt, sms) * 128;
-            t = wide && M >= 128 && w11 <= w4 ? GEMM_FP8_128X256_TILE : c2_of(fp8_tiles, 4, 9, M);
+            t = wide && M >= 128 && w11 <= w4 ? c2_of(fp8_tiles, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE, M)
+                                              : c2_of(fp8_tiles, 4, 9, M);
         }
         launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
     }

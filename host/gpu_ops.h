@@ -114,7 +114,8 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits);
 // launch_quant_act_fp8 would make of that bf16 a: a8 e4m3 [M][N/2], sa f32 [M][N/256], on a tile with 128 outputs
 // per row (one scale block): bf16 A and W (sw = 0): launch_gemm_ex tile 4, wgmma 128x256 (splits: its split-K);
 // e4m3 A (scales sa_in) and W (sw): launch_gemm_fp8_ex tile fp8_tile (4 = 64x256, 9 = its multicast pair,
-// 11 = 128x256; -1 chooses: a plan entry naming one of them, else the one with less work per SM in whole waves).
+// 11 = 128x256, 12 = its multicast pair; -1 chooses: a plan entry naming one of them, else the one with less work
+// per SM in whole waves).
 // (Mode 5 is the kernels' number for it; 3 is taken internally.)
 enum { GEMM_SWIGLU_BF16 = 4, GEMM_SWIGLU_FP8 = 5, GEMM_GATE_ROWS = 8, GEMM_SWIGLU_FP8_TILE = 4 };
 void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
@@ -132,9 +133,10 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 // (128x128c2, 64x128sc2, 64x256c2), 10 = the swapped decode tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64
 // activation rows a launch; splits: its K split over a cluster, 0 automatic; under programmatic dependent launch it
 // reads W before the previous kernel on the stream ends: that kernel must not write W), 11 = 128x256 (wgmma, each
-// slice in two m64n128 halves; chosen only by a plan or for the quantising SwiGLU epilogue), -1 chooses (a plan may
-// set splits).
-enum { GEMM_FP8_N_TILES = 12, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11 };
+// slice in two m64n128 halves; chosen only by a plan or for the quantising SwiGLU epilogue), 12 = 128x256c2 (tile 11
+// in clusters of two row-tiles sharing each W slice; chosen only by a plan or QWEN3_GEMM_C2=1), -1 chooses (a plan
+// may set splits).
+enum { GEMM_FP8_N_TILES = 13, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11, GEMM_FP8_128X256C2_TILE = 12 };
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

@@ -270,6 +270,56 @@ def run_logits(model, tokens, device):
     return out
 
 
+# ---------------------------------------------------------------- FP8 simulated in HF (issue 5's quality bar)
+# What e4m3 itself costs, independently of our kernels: every linear layer but the head takes its weights through
+# e4m3 with one scale per block of WR x WC (rows x K) and/or its input with one scale per token per 128 channels
+# (scale = amax / 448, as quant_w_fp8 / quant_act_fp8), then multiplies in float32. Modes, comma-separated:
+#   w128x128_a1x128  DeepSeek-V3's recipe, ours (--dtype fp8 with the bf16 head)
+#   w1x128_a1x128    finer weight scales: one per output row per 128 of K
+#   w128x128         weights only (activations float32)
+#   a1x128           activations only
+SIM_MODES = ("w128x128_a1x128", "w1x128_a1x128", "w128x128", "a1x128")
+
+
+def qdq_e4m3(x, rows, cols):
+    """x (R, C) float32 through e4m3 with one scale per rows x cols block (R % rows == C % cols == 0)."""
+    import torch
+    R, C = x.shape
+    b = x.reshape(R // rows, rows, C // cols, cols)
+    amax = b.abs().amax(dim=(1, 3), keepdim=True)
+    sc = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
+    return ((b / sc).to(torch.float8_e4m3fn).to(torch.float32) * sc).reshape(R, C)
+
+
+def simulate_fp8(model, mode):
+    """Patch every nn.Linear of the decoder layers (not the head) to mode; mode None restores them."""
+    import torch
+    import torch.nn.functional as F
+    w = {"w128x128": (128, 128), "w1x128": (1, 128)}
+    parts = mode.split("_") if mode else []
+    wq = next((w[p] for p in parts if p in w), None)
+    aq = "a1x128" in parts
+    if mode and not (wq or aq) or any(p not in w and p != "a1x128" for p in parts):
+        sys.exit(f"hf_reference: unknown --sim-fp8 mode '{mode}' (known: {', '.join(SIM_MODES)})")
+    for layer in model.model.layers:
+        for lin in layer.modules():
+            if not isinstance(lin, torch.nn.Linear):
+                continue
+            if not mode:
+                lin.__dict__.pop("forward", None)
+                continue
+
+            def fwd(x, lin=lin):
+                W = lin.weight.float()
+                if wq:
+                    W = qdq_e4m3(W, *wq)
+                if aq:
+                    shp = x.shape
+                    x = qdq_e4m3(x.float().reshape(-1, shp[-1]), 1, 128).reshape(shp)
+                return F.linear(x.float(), W).to(x.dtype)
+            lin.forward = fwd
+
+
 # ---------------------------------------------------------------- modes
 def log_softmax(x):
     x = x.astype(np.float64)
@@ -337,8 +387,13 @@ def main():
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     ap.add_argument("--numpy", action="store_true",
                     help="use a float64 numpy forward instead of HF (checks this script's GGUF reading; small models)")
+    ap.add_argument("--sim-fp8", metavar="MODES",
+                    help="after the float32 run (--out), run again with FP8 simulated in HF for each mode "
+                         f"(comma-separated: {', '.join(SIM_MODES)}) and write OUT.MODE.f32")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
+    if a.sim_fp8 and not a.out:
+        sys.exit("hf_reference: --sim-fp8 writes next to --out: give --out")
 
     if a.compare and a.ref:  # no HF needed at all
         ref = np.fromfile(a.ref, dtype="<f4")
@@ -391,7 +446,15 @@ def main():
         if ours.size != logits.size:
             sys.exit(f"hf_reference: {a.compare} has {ours.size} floats, expected {logits.shape[0]} x {logits.shape[1]}")
         worst = compare(ours.reshape(logits.shape), logits, a.verbose)
-        sys.exit(1 if a.max_rel is not None and worst > a.max_rel else 0)
+        if a.max_rel is not None and worst > a.max_rel:
+            sys.exit(1)
+    for mode in (a.sim_fp8.split(",") if a.sim_fp8 else []):
+        simulate_fp8(model, mode)
+        sim = run_logits(model, tokens, device)
+        simulate_fp8(model, None)
+        sim.astype("<f4").tofile(f"{a.out}.{mode}.f32")
+        print(f"wrote {a.out}.{mode}.f32 (FP8 simulated: {mode}); against this run's float32:")
+        compare(sim, logits, False)
 
 
 if __name__ == "__main__":
