@@ -487,32 +487,38 @@ if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12),
     fi
 fi
 
-if has epi; then  # session 8: the add epilogues with their loads batched (gemm_wg_body.h EPI_ADD_*, gemm_sw SW_ADD_*)
-    # against the tree before (EPI_PREV: a copy of it carried under .carry/prev, built here), same run: bench/gemm
-    # add-mode layers (o, down) both builds, the engine at EPI_CFGS both builds, pp512 both builds
+if has epi; then  # an epilogue change against the tree before (EPI_PREV: a copy of it carried under .carry/prev, built
+    # here), same run. EPI_PARTS from: san (memcheck / racecheck on the tiny model, both dtypes: decode steps and a
+    # 300-token prefill), gemm (bench/gemm both builds: EPI_DTYPES x EPI_LAYERS x EPI_M), eng (the engine at
+    # EPI_CFGS both builds), pp (bench_e2e pp EPI_PP both builds). Session 8: the batched add epilogues; session 9:
+    # the staged epilogue.
     prev=${EPI_PREV:-.carry/prev}
+    parts=" ${EPI_PARTS:-san gemm eng pp} "
     ft=$(synth tiny f32)
-    [ "${EPI_SAN:-1}" = 1 ] && for dt in fp8 bf16; do  # decode steps (swapped tiles, add mode), a 300-token prefill
+    [[ $parts == *" san "* ]] && for dt in fp8 bf16; do
         for tool in memcheck racecheck; do
             QWEN3_EAGER=1 timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
                 --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/epi-$tool-$dt.log" 2>&1
             say "epi $tool $dt run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/epi-$tool-$dt.log" | tr '\n' ' ')"
+            timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$ft" --backend gpu \
+                --dtype $dt --random 300 --seed 4 -o /tmp/epi.f32 > "$LOG/epi-logits-$tool-$dt.log" 2>&1
+            say "epi $tool $dt logits(300) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/epi-logits-$tool-$dt.log" | tr '\n' ' ')"
         done
-        timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx logits -m "$ft" --backend gpu \
-            --dtype $dt --random 300 --seed 4 -o /tmp/epi.f32 > "$LOG/epi-logits-$dt.log" 2>&1
-        say "epi memcheck $dt logits(300) rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/epi-logits-$dt.log")"
     done
-    ( cd "$prev" && mkdir -p build && cp ../../build/unicode_tables.c build/ 2>/dev/null; \
-      make -j16 all bench > /tmp/prev-build.log 2>&1 ) || say "epi: the previous tree did not build"
-    f=$(synth 8b f16)
-    [ "${EPI_GEMM:-1}" = 1 ] && for side in prev new; do
-        d=.; [ $side = prev ] && d=$prev
-        timeout 120 $d/build/bench/gemm --dtype fp8 --shapes 8b --layers o,down --m 1,16,64,256,1024,4096 --reps 7 \
-            > "$LOG/epi-gemm-$side.log" 2>&1
-        say "epi bench/gemm $side rc=$?"; grep -E "^8b|^  [0-9]+ +fp8" "$LOG/epi-gemm-$side.log" | tee -a "$SUM"
+    [[ $parts == *" gemm "* || $parts == *" eng "* || $parts == *" pp "* ]] && \
+        { ( cd "$prev" && mkdir -p build && cp ../../build/unicode_tables.c build/ 2>/dev/null; \
+            make -j16 all bench > /tmp/prev-build.log 2>&1 ) || say "epi: the previous tree did not build"; }
+    [[ $parts == *" gemm "* ]] && for dt in ${EPI_DTYPES:-fp8}; do
+        for side in prev new; do
+            d=.; [ $side = prev ] && d=$prev
+            timeout 150 $d/build/bench/gemm --dtype $dt --shapes 8b --layers ${EPI_LAYERS:-o,down} \
+                --m ${EPI_M:-1,16,64,256,1024,4096} --reps 7 --tsv "$LOG/epi-gemm.tsv" > "$LOG/epi-gemm-$dt-$side.log" 2>&1
+            say "epi bench/gemm $dt $side rc=$?"; grep -E "^8b|^  [0-9]+ +(fp8|bf16)" "$LOG/epi-gemm-$dt-$side.log" | tee -a "$SUM"
+        done
     done
-    IFS=';' read -ra cfgs <<< "${EPI_CFGS:-fp8 bf16 1;fp8 bf16 16;fp8 bf16 64;fp8 fp8 256}"
-    for cfg in "${cfgs[@]}"; do
+    [[ $parts == *" eng "* || $parts == *" pp "* ]] && f=$(synth 8b f16)
+    [[ $parts == *" eng "* ]] && { IFS=';' read -ra cfgs <<< "${EPI_CFGS:-fp8 bf16 1;fp8 bf16 16;fp8 bf16 64;fp8 fp8 256}"; }
+    [[ $parts == *" eng "* ]] && for cfg in "${cfgs[@]}"; do
         read -r wd kd B <<< "$cfg"
         for side in prev new; do
             d=.; [ $side = prev ] && d=$prev
@@ -522,11 +528,15 @@ if has epi; then  # session 8: the add epilogues with their loads batched (gemm_
             say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
         done
     done
-    for side in prev new; do
-        d=.; [ $side = prev ] && d=$prev
-        timeout 120 $d/build/bench/bench_e2e -m "$f" --dtype fp8 --pp 512 --tg 16 --label "qwen3-8b-f16-as-fp8-epi-$side" \
-            --tsv "$LOG/e2e.tsv" > "$LOG/epi-pp512-$side.log" 2>&1
-        say "epi pp512 $side rc=$? $(grep -E 'pp512:' "$LOG/epi-pp512-$side.log" | tail -1 | tr -s ' ')"
+    [[ $parts == *" pp "* ]] && for pp in ${EPI_PP:-512}; do
+        for dt in ${EPI_PP_DTYPES:-fp8}; do
+            for side in prev new; do
+                d=.; [ $side = prev ] && d=$prev
+                timeout 120 $d/build/bench/bench_e2e -m "$f" --dtype $dt --pp $pp --tg 16 \
+                    --label "qwen3-8b-f16-as-$dt-epi-$side" --tsv "$LOG/e2e.tsv" > "$LOG/epi-pp$pp-$dt-$side.log" 2>&1
+                say "epi pp$pp $dt $side rc=$? $(grep -E "pp$pp:" "$LOG/epi-pp$pp-$dt-$side.log" | tail -1 | tr -s ' ')"
+            done
+        done
     done
 fi
 

@@ -180,8 +180,9 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
     unsigned uS = (unsigned)S, uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
-    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B)
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512);
+    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
+    // epilogue's staging (4 KB a consumer warp)
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512 + 4096 * (t->threads / 32 - 4));
     Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)cm, 1, 1 };
     // persistent: one CTA an SM, or for pairs as many clusters as the driver says can be resident at once (66 on
     // the H100 at 192 KB a CTA)

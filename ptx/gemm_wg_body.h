@@ -192,7 +192,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
 #define PROMOTE(v) mul.f32 %fa0, %sa0##v, %sw##v; mul.f32 %fa1, %sa1##v, %sw##v; FOR_J(PROMOTEJ_##v)
 // FP8H: the second weight block's scale (rows 128..255 of the tile), and the two halves' promotions
-#define LOADSC2 ld.global.nc.f32 %swx2, [%aw2]; add.s64 %aw2, %aw2, 4;
+#define LOADSC2(v) ld.global.nc.f32 %sw##v##2, [%aw2]; add.s64 %aw2, %aw2, 4;
+// both weight blocks' and the rows' scales into set v where %p (the pointers advance either way)
+#define LOADSC_IF(v) @%p ld.global.nc.f32 %sa0##v, [%a0]; @%p ld.global.nc.f32 %sa1##v, [%a1]; \
+    @%p ld.global.nc.f32 %sw##v, [%aw]; @%p ld.global.nc.f32 %sw##v##2, [%aw2]; add.s64 %a0, %a0, 4; \
+    add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4; add.s64 %aw2, %aw2, 4;
 #define PROMOTE_LO mul.f32 %fa0, %sa0x, %swx; mul.f32 %fa1, %sa1x, %swx; FOR_JX(PROMOTEJ_x)
 #define PROMOTE_HI mul.f32 %fa0, %sa0x, %swx2; mul.f32 %fa1, %sa1x, %swx2; FOR_HI16(PROMOTEJ_h)
 // FP8H: the W descriptors of the slice's second 128 rows (16 KB on: +1024 in 16-byte units)
@@ -270,6 +274,90 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     add.f32 %e3, %e3, %d##j##_3; \
     @%q0 st.global.v2.f32 [%c0 + 32 * j], {%e0, %e1}; @%q1 st.global.v2.f32 [%c1 + 32 * j], {%e2, %e3};
 
+// ---- the staged epilogue (modes 0, 1, 2, 4, 5). Stored straight from the accumulators, a warp's instruction writes
+// 4 or 8 bytes in each of eight rows: Nsight Compute on the FP8 128x256 tile (gate_up, M = 4096, bf16 out) found 16%
+// of the consumers' stall samples in those stores, 14% waiting on the LSU queue, the tensor cores idle meanwhile.
+// So each consumer warp puts its 16 rows x one chunk of columns into its own 4 KB of shared memory (16 rows x
+// 256 B; the 16-byte piece c of row r at c ^ (r & 7): conflict-free both ways) and copies them out in 16-byte
+// pieces, whole rows of a chunk per group of lanes. STG_*: accumulator group j (or SwiGLU pair p) -> the staging
+// rows r0 = lane / 4 (%sr) and r0 + 8 (%sr + 2048: the same swizzle); %skey = this lane's byte offset ^ %sx.
+#define STG_F32(j) xor.b32 %t1, %skey, 32 * (j & 7); add.u32 %t1, %t1, %sr; \
+    st.shared.v2.f32 [%t1], {%d##j##_0, %d##j##_1}; st.shared.v2.f32 [%t1 + 2048], {%d##j##_2, %d##j##_3};
+#define STG_BF16(j) xor.b32 %t1, %skey, 16 * (j & 15); add.u32 %t1, %t1, %sr; \
+    cvt.rn.bf16x2.f32 %h0, %d##j##_1, %d##j##_0; cvt.rn.bf16x2.f32 %h1, %d##j##_3, %d##j##_2; \
+    st.shared.b32 [%t1], %h0; st.shared.b32 [%t1 + 2048], %h1;
+#define STG_SWI(a, g, u, p) \
+    SILU_MUL(%d##g##_0, %d##u##_0, %e0) SILU_MUL(%d##g##_1, %d##u##_1, %e1) \
+    SILU_MUL(%d##g##_2, %d##u##_2, %e2) SILU_MUL(%d##g##_3, %d##u##_3, %e3) \
+    cvt.rn.bf16x2.f32 %h0, %e1, %e0; cvt.rn.bf16x2.f32 %h1, %e3, %e2; \
+    xor.b32 %t1, %skey, 16 * p; add.u32 %t1, %t1, %sr; st.shared.b32 [%t1], %h0; st.shared.b32 [%t1 + 2048], %h1;
+#define STG_SWQ(a, g, u, p) xor.b32 %t1, %skey, 8 * p; add.u32 %t1, %t1, %sr; \
+    mul.f32 %e0, %d##g##_0, %qi0; mul.f32 %e1, %d##g##_1, %qi0; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
+    st.shared.b16 [%t1], %qh; \
+    mul.f32 %e0, %d##g##_2, %qi1; mul.f32 %e1, %d##g##_3, %qi1; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
+    st.shared.b16 [%t1 + 2048], %qh;
+// the groups of a chunk: G8_c = groups 8c .. 8c + 7, G16_c = 16c .. 16c + 15
+#define G8_0(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define G8_1(X) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define G8_2(X) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define G8_3(X) X(24) X(25) X(26) X(27) X(28) X(29) X(30) X(31)
+#define G16_0(X) G8_0(X) G8_1(X)
+#define G16_1(X) G8_2(X) G8_3(X)
+// Copy-out, L = log2(lanes per row) (4: 256-byte rows, 3: 128, 2: 64), instruction i: row %srow = %crow + i * (32 >> L)
+// of the warp's 16, this lane's piece at byte %cpb of the row; global %gq = %gp (row 0's piece) + %srow * %ldb;
+// %p: row inside M (%rlim rows left) and piece inside N (%pcol)
+#define CO_ADDR(i, L) add.u32 %srow, %crow, (i) * (32 >> L); and.b32 %t1, %srow, 7; shl.b32 %t1, %t1, 4; \
+    xor.b32 %t1, %t1, %cpb; mad.lo.u32 %t1, %srow, 256, %t1; add.u32 %t1, %t1, %stg; \
+    setp.lt.s32 %p, %srow, %rlim; and.pred %p, %p, %pcol; mul.wide.u32 %gq, %srow, %ldb; add.s64 %gq, %gq, %gp;
+#define CO_ST(i, L) CO_ADDR(i, L) ld.shared.v4.b32 {%h0, %h1, %kc, %t2}, [%t1]; @%p st.global.v4.b32 [%gq], {%h0, %h1, %kc, %t2};
+// add mode: four pieces' old values first (one round trip for the four; 16 registers: all eight would spill
+// beside the live accumulators), then their sums
+// (the FP8 tiles load into their scratch accumulator, dead here, but live to ptxas: the next tile's first wgmma
+// names it as an input)
+#if FP8
+#define CA(i, k) %x##i##_##k
+#else
+#define CA(i, k) %ca##i##_##k
+#endif
+#define CO_ADD(i, L) CO_ADDR(i, L) ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%t1]; \
+    add.f32 %e0, %e0, CA(i, 0); add.f32 %e1, %e1, CA(i, 1); add.f32 %e2, %e2, CA(i, 2); \
+    add.f32 %e3, %e3, CA(i, 3); @%p st.global.v4.f32 [%gq], {%e0, %e1, %e2, %e3};
+#define CO_LD(i, L) CO_ADDR(i, L) @%p ld.global.v4.f32 {CA(i, 0), CA(i, 1), CA(i, 2), CA(i, 3)}, [%gq];
+#define CO_DECL(i, L) .reg .f32 %ca##i##_<4>;
+#define CO_I4(X) X(0, 4) X(1, 4) X(2, 4) X(3, 4) X(4, 4) X(5, 4) X(6, 4) X(7, 4)
+#define CO_I4A(X) X(0, 4) X(1, 4) X(2, 4) X(3, 4)
+#define CO_I4B(X) X(4, 4) X(5, 4) X(6, 4) X(7, 4)
+#define CO_I3(X) X(0, 3) X(1, 3) X(2, 3) X(3, 3)
+#define CO_I2(X) X(0, 2) X(1, 2)
+// chunk setup: columns from %t2 (element index in the output row), %cw the output row's elements, E = log2 bytes
+// an element, L as above: %crow / %cpb for L, %pcol, %gp = &out[rbase][%t2] + %cpb, %ldb = %cw << E
+#define CHUNK_SETUP(E, L) shr.u32 %crow, %lane, L; and.b32 %cpb, %lane, (1 << L) - 1; shl.b32 %cpb, %cpb, 4; \
+    sub.u32 %t1, %cw, %t2; shl.b32 %t1, %t1, E; setp.lt.s32 %pcol, %cpb, %t1; \
+    mul.wide.u32 %gp, %rbase, %cw; cvt.u64.u32 %gq, %t2; add.s64 %gp, %gp, %gq; shl.b64 %gp, %gp, E; \
+    add.s64 %gp, %gp, %pC; cvt.u64.u32 %gq, %cpb; add.s64 %gp, %gp, %gq; shl.b32 %ldb, %cw, E;
+// a chunk of c (groups LIST) in f32 (plain or added) and bf16: stage, copy out, free the staging for the next one
+#define CHUNK_F32(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) LIST(STG_F32) bar.warp.sync -1; \
+    CO_I4(CO_ST) bar.warp.sync -1;
+#define CHUNK_ADD(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) CO_I4A(CO_LD) LIST(STG_F32) bar.warp.sync -1; \
+    CO_I4A(CO_ADD) CO_I4B(CO_LD) CO_I4B(CO_ADD) bar.warp.sync -1;
+#define CHUNK_BF16(c, LIST, L) add.u32 %t2, %n0, 128 * c; CHUNK_SETUP(1, L) LIST(STG_BF16) bar.warp.sync -1; \
+    CAT(CO_I, L)(CO_ST) bar.warp.sync -1;
+#if NJ == 8
+#define FOR_CHUNK_F32(X) X(0, G8_0)
+#define FOR_CHUNK_BF16(X) X(0, G8_0, 3)
+#define SWI_L 2
+#elif NJ == 16
+#define FOR_CHUNK_F32(X) X(0, G8_0) X(1, G8_1)
+#define FOR_CHUNK_BF16(X) X(0, G16_0, 4)
+#define SWI_L 3
+#define SWQ_L 2
+#else
+#define FOR_CHUNK_F32(X) X(0, G8_0) X(1, G8_1) X(2, G8_2) X(3, G8_3)
+#define FOR_CHUNK_BF16(X) X(0, G16_0, 4) X(1, G16_1, 4)
+#define SWI_L 4
+#define SWQ_L 3
+#endif
+
 .visible .entry NAME(
     .param .align 64 .b8 p_tmA[128],
     .param .align 64 .b8 p_tmW[128],
@@ -308,13 +396,19 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b64 %pCs;
 #endif
     .reg .f32 %e<4>;
+    .reg .b32 %stg, %sr, %sx, %skey, %srow, %crow, %cpb, %rbase, %rlim, %cw, %ldb;
+    .reg .b64 %gp, %gq;
+    .reg .pred %pcol;
+#if !FP8
+    CO_I4(CO_DECL)
+#endif
     FOR_J(DECLJ)
     .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
 #if FP8
     FOR_JX(XDECLJ)
 #if FP8H
     .reg .b64 %aw2;
-    .reg .f32 %swx2;
+    .reg .f32 %swx2, %sa0y, %sa1y, %swy, %swy2;
 #else
     FOR_J(YDECLJ)
     .reg .f32 %sa0y, %sa1y, %swy;
@@ -503,10 +597,19 @@ C_NEXT:
 #elif FP8H
     // Halves: W rows 0..127 into the scratch, promote with their block scale; rows 128..255 into it, release the
     // stage, promote. The other consumer's wgmmas keep the tensor cores busy while this one promotes.
+    // The scales come one slice ahead (Nsight Compute: loaded at the top of their own slice, the promotion's first
+    // FMUL waited on them in 5% of the consumers' stall samples).
     setp.ne.u32 %pacc, %tx, %tx;               // false: every half starts a fresh partial sum
+    LOADSC(y)
+    LOADSC2(y)
 C_K:
-    LOADSC(x)
-    LOADSC2
+    mov.f32 %sa0x, %sa0y;
+    mov.f32 %sa1x, %sa1y;
+    mov.f32 %swx, %swy;
+    mov.f32 %swx2, %swy2;
+    add.u32 %t1, %kt, 1;
+    setp.lt.u32 %p, %t1, %kt1;                 // the next slice's, if any (the last row's would read past sa)
+    LOADSC_IF(y)
     SLICE_BEGIN(C_WAITX)
     MMA4(XACC)
     wgmma.wait_group.sync.aligned 0;
@@ -614,52 +717,55 @@ SK_SUM:
     setp.lt.u32 %p, %t2, %S;
     @%p bra SK_SUM;
 EPI_MODE:
+    // the staged epilogue: this warp's 4 KB (after the amax exchange), row r0 = lane / 4's staging row and its
+    // swizzle; the warp's first row and the rows left in M (signed: may be <= 0)
+    shr.u32 %t1, %tx, 5;
+    sub.u32 %t1, %t1, 4;                       // consumer warp 0 .. 4 NCONS - 1
+    add.u32 %stg, %bar, 16 * STAGES + 16 + 512;
+    mad.lo.u32 %stg, %t1, 4096, %stg;
+    shr.u32 %t1, %lane, 2;
+    mad.lo.u32 %sr, %t1, 256, %stg;
+    shl.b32 %sx, %t1, 4;
+    sub.u32 %rbase, %row0, %t1;
+    sub.s32 %rlim, %M, %rbase;
+    mov.u32 %cw, %N;
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
     setp.ge.u32 %p, %mode, 4;
     @%p bra EPI_SWI_;
-    shl.b64 %off, %off, 2;
-    add.s64 %c0, %pC, %off;
-    shl.b64 %ld, %ld, 2;
-    add.s64 %c1, %c0, %ld;
+    shl.b32 %skey, %colin, 2;                  // 8 q
+    xor.b32 %skey, %skey, %sx;
     setp.eq.u32 %p, %mode, 2;
     @%p bra EPI_ADD_;
-    FOR_J(EPI_F32)
+    FOR_CHUNK_F32(CHUNK_F32)
     bra EPI_DONE;
 EPI_ADD_:
-    FOR_J(EPI_ADD)
+    FOR_CHUNK_F32(CHUNK_ADD)
     bra EPI_DONE;
 EPI_BF16_:
-    shl.b64 %off, %off, 1;
-    add.s64 %c0, %pC, %off;
-    shl.b64 %ld, %ld, 1;
-    add.s64 %c1, %c0, %ld;
-    FOR_J(EPI_BF16)
+    shl.b32 %skey, %colin, 1;                  // 4 q
+    xor.b32 %skey, %skey, %sx;
+    FOR_CHUNK_BF16(CHUNK_BF16)
     bra EPI_DONE;
-    // --- SwiGLU: outputs (row0, n0/2 + colin) and 8 rows down of a [M][N/2]
+    // --- SwiGLU: outputs (row, n0/2 + ...) of a [M][N/2]
 EPI_SWI_:
-    shr.u32 %t2, %N, 1;
-    shr.u32 %t1, %n0, 1;
-    add.u32 %t1, %t1, %colin;
-    mul.wide.u32 %off, %row0, %t2;
-    cvt.u64.u32 %ld, %t1;
-    add.s64 %off, %off, %ld;
-    mul.wide.u32 %ld, %t2, 8;
+    shr.u32 %cw, %N, 1;
+    shr.u32 %t2, %n0, 1;
 #if SWQ_TILE
     setp.eq.u32 %p, %mode, 5;
     @%p bra EPI_SWQ_;
 #endif
-    shl.b64 %off, %off, 1;
-    add.s64 %c0, %pC, %off;
-    shl.b64 %ld, %ld, 1;
-    add.s64 %c1, %c0, %ld;
-    FOR_PAIR(EPI_SWI)
+    shl.b32 %skey, %colin, 1;
+    xor.b32 %skey, %skey, %sx;
+    CHUNK_SETUP(1, SWI_L)
+    FOR_PAIR(STG_SWI)
+    bar.warp.sync -1;
+    CAT(CO_I, SWI_L)(CO_ST)
+    bar.warp.sync -1;
 #if SWQ_TILE
     bra EPI_DONE;
     // --- SwiGLU + FP8 quantisation: e4m3 bytes at the same element offsets, scale sa[row][n0 / 256]
 EPI_SWQ_:
-    add.s64 %c0, %pC, %off;
-    add.s64 %c1, %c0, %ld;
     mov.f32 %e2, 0f00000000;
     mov.f32 %e3, 0f00000000;
     FOR_PAIR(SWQ_AMAX)
@@ -692,7 +798,13 @@ EPI_SWQ_:
 #endif
     SWQ_SCALE(%e2, %qs0, %qi0)
     SWQ_SCALE(%e3, %qs1, %qi1)
-    FOR_PAIR(SWQ_STORE)
+    shr.u32 %t2, %n0, 1;
+    xor.b32 %skey, %colin, %sx;                // 2 q
+    CHUNK_SETUP(0, SWQ_L)
+    FOR_PAIR(STG_SWQ)
+    bar.warp.sync -1;
+    CAT(CO_I, SWQ_L)(CO_ST)
+    bar.warp.sync -1;
     setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores the row's scale (NSPLIT: of consumer 0)
 #if NSPLIT
     setp.eq.and.u32 %p, %wc, 0, %p;
@@ -745,3 +857,7 @@ EXIT:
 #undef CM
 #undef MT_OF_PAIR
 #undef RELEASE
+#undef FOR_CHUNK_F32
+#undef FOR_CHUNK_BF16
+#undef SWI_L
+#undef SWQ_L
