@@ -403,17 +403,45 @@ if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12),
             say "s9 $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s9-$tool.log" | tr '\n' ' ')"
         done
     fi
-    if [[ $parts == *" sweep "* ]]; then
-        timeout 330 build/bench/gemm --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
-            --m "${S9_M:-256,512,1024,2048,4096}" --sweep --reps 7 --plan-out "$LOG/s9-sweep-plan.txt" \
-            --tsv "$LOG/s9-sweep.tsv" > "$LOG/s9-sweep.log" 2>&1
-        say "s9 sweep rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/s9-sweep.log" | tee -a "$SUM"
-        # the built-in plan with its FP8 rows from 256 on replaced by this sweep's
-        { head -1 bench/results/gemm-plan-h100-8b.txt
-          grep -E '^(bf16|fp8) ' bench/results/gemm-plan-h100-8b.txt | awk '$1 == "bf16" { print; next }
-              $4 < 256 { if ($5 == "inf" || $5 + 0 >= 256) $5 = 255; print }'
-          grep -E '^fp8 ' "$LOG/s9-sweep-plan.txt" | awk '$5 == "inf" || $5 + 0 >= 256 { if ($4 + 0 < 256) $4 = 256; print }'
-        } > "$OUT/plan-s9.txt"
+    if [[ $parts == *" sweep "* ]]; then  # S9_SWEEP_DTYPES (fp8), M = S9_M: the plan below replaces those rows
+        for dt in ${S9_SWEEP_DTYPES:-fp8}; do
+            timeout 280 build/bench/gemm --dtype $dt --shapes 8b --layers qkv,o,gate_up,down \
+                --m "${S9_M:-256,512,1024,2048,4096}" --sweep --reps 7 --plan-out "$LOG/s9-sweep-plan-$dt.txt" \
+                --tsv "$LOG/s9-sweep-$dt.tsv" > "$LOG/s9-sweep-$dt.log" 2>&1
+            say "s9 sweep $dt rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/s9-sweep-$dt.log" | tee -a "$SUM"
+        done
+        # the built-in plan with the swept (dtype, N, K) rows from the sweep's first M on replaced by this sweep's
+        python3 - "$OUT/plan-s9.txt" bench/results/gemm-plan-h100-8b.txt "$LOG"/s9-sweep-plan-*.txt <<'PY'
+import sys
+out, builtin, sweeps = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows = lambda f: [l.rstrip("\n") for l in open(f) if l.split()[:1] in (["bf16"], ["fp8"])]
+new = [l for f in sweeps for l in rows(f)]
+lo = {}  # (dtype, N, K) -> the sweep's first M
+for l in new:
+    d, n, k, m = l.split()[:4]
+    lo[(d, n, k)] = min(lo.get((d, n, k), 1 << 30), int(m))
+keep = []
+for l in rows(builtin):
+    f = l.split()
+    key, m0, m1 = tuple(f[:3]), int(f[3]), f[4]
+    if key in lo:
+        if m0 >= lo[key]:
+            continue
+        if m1 == "inf" or int(m1) >= lo[key]:
+            f[4] = str(lo[key] - 1)
+            l = " ".join(f[:7]) + "  # clipped: " + " ".join(f[7:]).lstrip("# ")
+    keep.append(l)
+for l in new:  # the sweep's first row of a key starts at its first M
+    f = l.split()
+    if int(f[3]) < lo[tuple(f[:3])]:
+        f[3] = str(lo[tuple(f[:3])])
+        l = " ".join(f)
+    keep.append(l)
+with open(out, "w") as o:
+    o.write(open(builtin).readline())
+    o.write("# merged on the device: the built-in plan, its rows of the swept shapes from the sweep's first M replaced by the sweep's\n")
+    o.write("\n".join(keep) + "\n")
+PY
         cat "$OUT/plan-s9.txt" >> "$SUM"
     fi
     if [[ $parts == *" ncu "* ]]; then
@@ -443,15 +471,19 @@ if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12),
         f=$(synth 8b f16)
         p12=/tmp/s9-plan12.txt  # the built-in plan with tile 11 -> 12 (a pair needs two row-tiles: M >= 256)
         awk '$1 == "fp8" && $6 == 11 && $4 + 0 >= 256 { $6 = 12 } { print }' bench/results/gemm-plan-h100-8b.txt > $p12
-        arms=("s8 QWEN3_FP8_128X256=1" "t12 QWEN3_GEMM_PLAN=$p12")
-        [ -f "$OUT/plan-s9.txt" ] && arms+=("swept QWEN3_GEMM_PLAN=$OUT/plan-s9.txt")
+        arms=("s8 QWEN3_FP8_128X256=1")
+        [ -n "${S9_T12:-}" ] && arms+=("t12 QWEN3_GEMM_PLAN=$p12")
+        plan=${S9_PLAN:-$OUT/plan-s9.txt}
+        [ -f "$plan" ] && arms+=("swept QWEN3_GEMM_PLAN=$plan")
         AB_TSV=$LOG/throughput.tsv engine_ab "${S9_CFGS:-fp8 fp8 256}" "${arms[@]}"
         for arm in "${arms[@]}"; do
             read -ra a <<< "$arm"
             for pp in 512 2048; do
-                env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --pp $pp --tg 16 \
-                    --label "qwen3-8b-f16-as-fp8-${a[0]}" --tsv "$LOG/e2e.tsv" > "$LOG/s9-pp$pp-${a[0]}.log" 2>&1
-                say "s9 pp$pp ${a[0]} rc=$? $(grep -E "pp$pp:" "$LOG/s9-pp$pp-${a[0]}.log" | tail -1 | tr -s ' ')"
+                for dt in ${S9_PP_DTYPES:-fp8}; do
+                    env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype $dt --pp $pp --tg 16 \
+                        --label "qwen3-8b-f16-as-$dt-${a[0]}" --tsv "$LOG/e2e.tsv" > "$LOG/s9-pp$pp-$dt-${a[0]}.log" 2>&1
+                    say "s9 pp$pp $dt ${a[0]} rc=$? $(grep -E "pp$pp:" "$LOG/s9-pp$pp-$dt-${a[0]}.log" | tail -1 | tr -s ' ')"
+                done
             done
         done
     fi
