@@ -630,6 +630,7 @@ if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links
     if [ -x build/bench/gemm ]; then
         timeout 300 build/bench/gemm ${GEMM_ARGS:-} --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1  # GEMM_ARGS: a subset
         say "bench/gemm rc=$?"; tail -60 "$LOG/gemm.log" | tee -a "$SUM"
+        python3 bench/plot_gemm.py "$LOG/gemm.tsv" --png "$OUT/gemm" > "$LOG/gemm-tables.md" 2>&1 || say "plot_gemm failed"
     else say "bench/gemm not built"; fi
 fi
 
