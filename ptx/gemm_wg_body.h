@@ -32,6 +32,8 @@
 // Persistent: the grid is at most one CTA per SM; CTA c takes tiles c, c + gridDim.x, ... in a grouped order
 // (GROUP_M row-tiles side by side walk the N tiles together, so concurrently running CTAs share A and W tiles in
 // L2). The ring runs across tiles: the producer fills the next tile's stages while the consumers store this one.
+// Epilogue (modes 0-5): each consumer warp stages its 16 rows through its own 4 KB of shared memory and copies them
+// out in 16-byte pieces of whole rows (STG_* / CO_* below: 1.1-1.2x on the FP8 tiles at large M, session 9).
 //
 // Ring protocol (stage s = it % STAGES, phase = (it / STAGES) & 1, `it` counting K slices over all tiles):
 //   producer: wait empty[s] on phase ^ 1 (a fresh barrier passes at once), arrive.expect_tx(full[s], STAGE_BYTES),
@@ -64,8 +66,9 @@
 // before the CTA may exit. Rows of a pair past M (odd row-tile count) load zeros and store nothing. No split-K.
 //
 // Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
-// empty[STAGES] (8 B each), then one word for split-K (16 B), then 512 B for the NSPLIT tile's amax exchange. Every tile base is a multiple of 1024 B, as the 128-byte
-// swizzle needs.
+// empty[STAGES] (8 B each), then one word for split-K (16 B), then 512 B for the NSPLIT tile's amax exchange, then
+// the epilogue's staging (4 KB a consumer warp: 16 or 32 KB). Every tile base is a multiple of 1024 B, as the
+// 128-byte swizzle needs.
 
 #ifndef FP8
 #define FP8 0
@@ -227,27 +230,16 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define UNIT_COORDS div.u32 %tile, %u, %S; mul.lo.u32 %split, %tile, %S; sub.u32 %split, %u, %split; TILE_COORDS \
     mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk;
 
-// epilogues over accumulator group j: columns n0 + colin + 8j (+1), rows row0 and row0 + 8
+// split-K partial sums over accumulator group j: columns n0 + colin + 8j (+1), rows row0 and row0 + 8
 #define COLP(j) setp.gt.s32 %pc, %ncol, 8 * j; and.pred %q0, %pc, %pr0; and.pred %q1, %pc, %pr1;
 #define EPI_F32(j) COLP(j) \
     @%q0 st.global.v2.f32 [%c0 + 32 * j], {%d##j##_0, %d##j##_1}; \
     @%q1 st.global.v2.f32 [%c1 + 32 * j], {%d##j##_2, %d##j##_3};
-#define EPI_BF16(j) COLP(j) \
-    cvt.rn.bf16x2.f32 %h0, %d##j##_1, %d##j##_0; cvt.rn.bf16x2.f32 %h1, %d##j##_3, %d##j##_2; \
-    @%q0 st.global.b32 [%c0 + 16 * j], %h0; \
-    @%q1 st.global.b32 [%c1 + 16 * j], %h1;
 // split-K: add this group's partial sums from the slab at c0 / c1
 #define SUMJ(j) COLP(j) \
     @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
     add.f32 %d##j##_3, %d##j##_3, %e3;
-// SwiGLU over accumulator groups g (gate) and u (up) = 2p, 2p + 1 -> bf16 outputs 8p + colin (+1)
-#define EPI_SWI(a, g, u, p) COLP(g) \
-    SILU_MUL(%d##g##_0, %d##u##_0, %e0) SILU_MUL(%d##g##_1, %d##u##_1, %e1) \
-    SILU_MUL(%d##g##_2, %d##u##_2, %e2) SILU_MUL(%d##g##_3, %d##u##_3, %e3) \
-    cvt.rn.bf16x2.f32 %h0, %e1, %e0; cvt.rn.bf16x2.f32 %h1, %e3, %e2; \
-    @%q0 st.global.b32 [%c0 + 16 * p], %h0; \
-    @%q1 st.global.b32 [%c1 + 16 * p], %h1;
 // mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
 #define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
 #define SWQ_AMAX(a, g, u, p) \
@@ -257,22 +249,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     UNBF16(%h0, %d##g##_2, %d##g##_3) \
     abs.f32 %e0, %d##g##_0; max.f32 %e2, %e2, %e0; abs.f32 %e0, %d##g##_1; max.f32 %e2, %e2, %e0; \
     abs.f32 %e0, %d##g##_2; max.f32 %e3, %e3, %e0; abs.f32 %e0, %d##g##_3; max.f32 %e3, %e3, %e0;
-// pass 2: two e4m3 per row (cvt's first source goes to the high byte, i.e. the higher address)
-#define SWQ_STORE(a, g, u, p) \
-    mul.f32 %e0, %d##g##_0, %qi0; mul.f32 %e1, %d##g##_1, %qi0; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
-    @%pr0 st.global.b16 [%c0 + 8 * p], %qh; \
-    mul.f32 %e0, %d##g##_2, %qi1; mul.f32 %e1, %d##g##_3, %qi1; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
-    @%pr1 st.global.b16 [%c1 + 8 * p], %qh;
 // scale and its reciprocal from amax (all-zero block: 1), as quant_act_fp8
 #define SWQ_SCALE(amax, sc, inv) setp.gt.f32 %p, amax, 0f00000000; div.rn.f32 sc, amax, 0f43E00000; \
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
 #define SWQ_TILE (BN == 256)  // 128 outputs of a row in the tile: mode 5 possible
-#define EPI_ADD(j) COLP(j) \
-    @%q0 ld.global.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
-    add.f32 %e0, %e0, %d##j##_0; add.f32 %e1, %e1, %d##j##_1; add.f32 %e2, %e2, %d##j##_2; \
-    add.f32 %e3, %e3, %d##j##_3; \
-    @%q0 st.global.v2.f32 [%c0 + 32 * j], {%e0, %e1}; @%q1 st.global.v2.f32 [%c1 + 32 * j], {%e2, %e3};
 
 // ---- the staged epilogue (modes 0, 1, 2, 4, 5). Stored straight from the accumulators, a warp's instruction writes
 // 4 or 8 bytes in each of eight rows: Nsight Compute on the FP8 128x256 tile (gate_up, M = 4096, bf16 out) found 16%
@@ -291,6 +272,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     SILU_MUL(%d##g##_2, %d##u##_2, %e2) SILU_MUL(%d##g##_3, %d##u##_3, %e3) \
     cvt.rn.bf16x2.f32 %h0, %e1, %e0; cvt.rn.bf16x2.f32 %h1, %e3, %e2; \
     xor.b32 %t1, %skey, 16 * p; add.u32 %t1, %t1, %sr; st.shared.b32 [%t1], %h0; st.shared.b32 [%t1 + 2048], %h1;
+// mode 5, pass 2: two e4m3 per row (cvt's first source goes to the high byte, i.e. the higher address)
 #define STG_SWQ(a, g, u, p) xor.b32 %t1, %skey, 8 * p; add.u32 %t1, %t1, %sr; \
     mul.f32 %e0, %d##g##_0, %qi0; mul.f32 %e1, %d##g##_1, %qi0; cvt.rn.satfinite.e4m3x2.f32 %qh, %e1, %e0; \
     st.shared.b16 [%t1], %qh; \
