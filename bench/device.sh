@@ -467,6 +467,14 @@ PY
         grep -E "^  [a-zA-Z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|L1/TEX Cache Throughput|L2 Cache Throughput|Issue Slots Busy|No Eligible|Registers Per|Block Size|Grid Size|Cluster Size|Shared Memory Config" \
             "$LOG/s9-ncu-lt.txt" | head -40 | tee -a "$SUM"
     fi
+    if [[ $parts == *" swq "* ]]; then  # the SwiGLU-quantising gate_up (mode 5) per tile: the rule, then plans forcing one
+        for t in rule 4 9 11 12; do
+            pl=none; [ $t != rule ] && { printf '%s\n' "$hdr" "fp8 24576 4096 1 inf $t 1" > /tmp/s9-swq-$t.txt; pl=/tmp/s9-swq-$t.txt; }
+            timeout 120 build/bench/gemm --swiglu --dtype fp8 --shapes 8b --layers gate_up --m ${S9_SWQ_M:-128,256,384,512,1024} \
+                --reps 15 --plan $pl > "$LOG/s9-swq-$t.log" 2>&1
+            say "s9 swq tile $t rc=$?"; grep -E "fused8|swiglu fp8|^ *M|^  [0-9]" "$LOG/s9-swq-$t.log" | head -14 | tee -a "$SUM"
+        done
+    fi
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b f16)
         p12=/tmp/s9-plan12.txt  # the built-in plan with tile 11 -> 12 (a pair needs two row-tiles: M >= 256)

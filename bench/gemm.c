@@ -54,8 +54,8 @@
 // choice lands on the 128x256 tile (else fused + quantiser, as launch_linear_swiglu does). FP8 weights: the pair vs
 // the fused GEMM, each followed by the down GEMM's quantiser (the input quantiser, common to both, not timed). The
 // weights are the shape's random matrices (not interleaved: timing only; tests/test_gpu_gemm.c and test_gpu_fp8.c
-// check the values). Floor: the fused bytes (W + A + a) or flops. FP8 weights also time the 64x256 tile's quantising
-// epilogue (fused8: always that tile, whatever launch_linear_swiglu would pick at this M).
+// check the values). Floor: the fused bytes (W + A + a) or flops. FP8 weights also time the quantising epilogue
+// (fused8: launch_gemm_swiglu_fp8's choice at this M, the rule's or a loaded plan's: 64x256, 128x256 or their pairs).
 //
 // Links cuBLAS and cuBLASLt (and with them the CUDA runtime, statically inside): in bench/ only, never in the
 // engine. The runtime uses the device's primary context, which host/gpu.c retains and makes current, so all share
@@ -887,13 +887,13 @@ static void bench_swiglu_m(const Opts *o, const Shape *s, int mi) {
         Variant pair = { d ? V_SWI8_PAIR : V_SWI_PAIR, 0, -1, 0 }, fused = { d ? V_SWI8_FUSED : V_SWI_FUSED, 0, -1, 0 };
         Variant pair_q = { V_SWI_PAIR_Q, 0, -1, 0 }, fused_q = { V_SWI_FUSED_Q, 0, t8, 0 };
         double tp = time_variant(&p, &pair, o->reps, o->eager), tf = time_variant(&p, &fused, o->reps, o->eager);
-        if (d) {  // fp8: pair and fused already end in the down GEMM's quantiser; fused8: the 64x256 tile's epilogue
+        if (d) {  // fp8: pair and fused already end in the down GEMM's quantiser; fused8: the quantising epilogue's tile choice
             Variant f8 = { V_SWI8_FUSED_Q, 0, -1, 0 };
             double t8q = N % 256 ? NAN : time_variant(&p, &f8, o->reps, o->eager);
             double floor8 = fmax((wb + a8b) / o->bw, flops / o->peak[d]) * 1e6;
             printf("  %-5d %-5s %8.2f | %9.2f %9.2f %8.2f %5.1f%% %5.1f%% | %8.2f %9s %9.2f %8s  (pair floor %.2f us)\n", M,
                    "fp8", floor_q, tp, tf, tp - tf, 100 * (tp - tf) / tp, 100 * floor_q / tf, floor8, "(=pair)", t8q,
-                   "64x256", fmax(pair_bytes / o->bw, flops / o->peak[d]) * 1e6);
+                   "(chosen)", fmax(pair_bytes / o->bw, flops / o->peak[d]) * 1e6);
         } else {
             double tpq = time_variant(&p, &pair_q, o->reps, o->eager), tfq = time_variant(&p, &fused_q, o->reps, o->eager);
             printf("  %-5d %-5s %8.2f | %9.2f %9.2f %8.2f %5.1f%% %5.1f%% | %8.2f %9.2f %9.2f %8s  (pair floor %.2f us)\n",
