@@ -136,8 +136,8 @@ static int parse_entry(char *s, PlanEntry *e, const char **why) {
         return -1;
     }
     if (parse_int(tok[6], 1, GEMM_PLAN_MAX_SPLITS, 0, &e->splits)) { *why = "splits must be 1..8"; return -1; }
-    if (e->splits > 1 && e->dtype != GEMM_PLAN_BF16 && e->tile != GEMM_FP8_SW_TILE) {
-        *why = "split-K only exists for the bf16 tiles and the FP8 swapped tile";
+    if (e->splits > 1 && e->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(e->tile)) {
+        *why = "split-K only exists for the bf16 tiles and FP8 tiles 0, 1, 4, 5, 10, 11";
         return -1;
     }
     return 0;

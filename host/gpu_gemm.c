@@ -62,6 +62,9 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_128x256", 128, 256, 384, 4, 1 },  // each slice in two m64n128 halves
     { "gemm_fp8", "gemm_fp8_128x256c2", 128, 256, 384, 4, 2 },  // the same in clusters of two sharing W
 };
+int gemm_fp8_tile_splits(int tile) {
+    return tile == 0 || tile == 1 || tile == 4 || tile == 5 || tile == GEMM_FP8_SW_TILE || tile == GEMM_FP8_128X256_TILE;
+}
 static int fp8_tile_is_wg(int tile) {
     return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9) || tile >= GEMM_FP8_128X256_TILE;
 }
@@ -365,8 +368,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
     }
-    if (fp8_tile_is_wg(tile)) {
-        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, 0);
+    if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs never split)
+        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
     }
     int ks = tile == 6 ? dec_ksplit(g, N, K) : 1, ktps = cdiv(K / 128, ks);

@@ -87,8 +87,8 @@ static void malformed(void) {
         { "bf16 4096 1024 1 15 -1 1\n", 2 },
         { "bf16 4096 1024 1 15 3 0\n", 2 },                // splits 0
         { "bf16 4096 1024 1 15 3 9\n", 2 },                // splits 9
-        { "fp8 4096 1024 1 15 1 2\n", 2 },                 // split-K on an fp8 tile
-        { "fp8 4096 1024 1 15 0 2\n", 2 },                 // split-K on fp8
+        { "fp8 4096 1024 1 15 7 2\n", 2 },                 // split-K on an fp8 cluster pair
+        { "fp8 4096 1024 1 15 2 2\n", 2 },                 // split-K on an fp8 mma.sync tile
         { "bf16 4096 1024 1 99999999999 3 1\n", 2 },       // overflow
         { "bf16 4096 1024 1 15 3 1\n\nbf16 4096 1024 15 20 0 1\n", 4 },  // overlap
         { "bf16 4096 1024 10 inf 3 1\nbf16 4096 1024 1 10 0 1\n", 3 },   // overlap, written out of order
