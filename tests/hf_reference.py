@@ -5,6 +5,8 @@ loaded with the GGUF's own tensors, run on the same seeded random tokens as `qwe
   hf_reference.py MODEL.gguf --tokens-seed S --n N --out ref.f32       write N x vocab float32 logits
   hf_reference.py MODEL.gguf --tokens-seed S --n N --compare ours.f32  compare ours against HF (or --ref ref.f32)
   hf_reference.py MODEL.gguf --golden tests/golden/tiny.txt            write the small golden file test_cpu reads
+  hf_reference.py MODEL.gguf --tokens-seed S --n N --out ref.f32 --sim-fp8 w128x128_a1x128,a1x128
+                                                                     also HF with e4m3 simulated: ref.f32.MODE.f32
 
 Needs torch + transformers (5.x) and numpy; gguf-py comes from llama.cpp's source (build/llama.cpp/gguf-py, put on
 sys.path here; transformers' own GGUF loader rejects it). F32/F16/BF16 tensors are read straight from the memmap;
