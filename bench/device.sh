@@ -391,11 +391,12 @@ if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12),
     fi
     if [[ $parts == *" san "* ]]; then
         f=$(synth tiny f32)
-        printf '%s\n' "$hdr" 'fp8 1024 256 17 inf 12 1' 'fp8 256 512 17 inf 12 1' 'fp8 256 768 17 inf 12 1' \
-            'fp8 1536 256 17 inf 12 1' > /tmp/s9-san-plan.txt
+        st=${S9_SAN_TILE:-12}; ss=${S9_SAN_SPLITS:-1}  # e.g. tile 0 with split-K 2
+        printf '%s\n' "$hdr" "fp8 1024 256 17 inf $st $ss" "fp8 256 512 17 inf $st $ss" "fp8 256 768 17 inf $st $ss" \
+            "fp8 1536 256 17 inf $st $ss" > /tmp/s9-san-plan.txt
         QWEN3_GEMM_PLAN=/tmp/s9-san-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 \
             --random 300 --seed 6 -o /tmp/s9.f32 > "$LOG/s9-plain.log" 2>&1
-        rc=$?; say "s9 plain fp8 logits(300) tile-12 plan rc=$rc"
+        rc=$?; say "s9 plain fp8 logits(300) plan tile $st splits $ss rc=$rc"
         [ $rc = 0 ] && for tool in memcheck racecheck synccheck; do
             QWEN3_GEMM_PLAN=/tmp/s9-san-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
                 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 \
