@@ -65,6 +65,24 @@ engine_ab() {
     done
 }
 
+# san_fp8_plan NAME TILE SPLITS: a plan forcing FP8 tile TILE (split-K SPLITS) on every layer of the tiny model from
+# 17 rows, a 300-token FP8 prefill plain, then under memcheck / racecheck / synccheck; logs $LOG/NAME-*.log
+san_fp8_plan() {
+    local n=$1 t=$2 sp=$3 ft card plan=/tmp/$1-san-plan.txt tool rc
+    ft=$(synth tiny f32)
+    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+    printf '%s\n' "qwen3-gemm-plan 1 card=\"$card\" date=-" "fp8 1024 256 17 inf $t $sp" "fp8 256 512 17 inf $t $sp" \
+        "fp8 256 768 17 inf $t $sp" "fp8 1536 256 17 inf $t $sp" > "$plan"
+    QWEN3_GEMM_PLAN=$plan timeout 60 ./qwen3-ptx logits -m "$ft" --backend gpu --dtype fp8 --random 300 --seed 6 \
+        -o /tmp/$n.f32 > "$LOG/$n-plain.log" 2>&1
+    rc=$?; say "$n plain fp8 logits(300) plan tile $t splits $sp rc=$rc"
+    [ $rc = 0 ] && for tool in memcheck racecheck synccheck; do
+        QWEN3_GEMM_PLAN=$plan timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$ft" \
+            --backend gpu --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 > "$LOG/$n-$tool.log" 2>&1
+        say "$n $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/$n-$tool.log" | tr '\n' ' ')"
+    done
+}
+
 # QWEN3_COMMIT=<hash> names the tree in the summary and the result files (the copy on the device machine may carry
 # a stale .git or none)
 say "$(date -u +%FT%TZ) commit ${QWEN3_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')} stages: $stages"
@@ -296,21 +314,7 @@ if has w256; then  # session 8: the FP8 128x256 tile (gemm_fp8_128x256, FP8 tile
     # without the tile, with it in the SwiGLU rule, the built-in plan; W256_CFGS="weights kv B;..."), pp (bench_e2e
     # pp512 / pp2048 of the 8B FP8, the same arms)
     parts=" ${W256_PARTS:-san sweep ab pp} "
-    f=$(synth tiny f32)
-    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-    printf '%s\n' "qwen3-gemm-plan 1 card=\"$card\" date=-" 'fp8 1024 256 17 inf 11 1' 'fp8 256 512 17 inf 11 1' \
-        'fp8 256 768 17 inf 11 1' 'fp8 1536 256 17 inf 11 1' > /tmp/w256-san-plan.txt
-    if [[ $parts == *" san "* ]]; then
-        QWEN3_GEMM_PLAN=/tmp/w256-san-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 \
-            --random 300 --seed 6 -o /tmp/w256.f32 > "$LOG/w256-plain.log" 2>&1
-        rc=$?; say "w256 plain fp8 logits(300) plan rc=$rc"
-        [ $rc = 0 ] && for tool in memcheck racecheck synccheck; do
-            QWEN3_GEMM_PLAN=/tmp/w256-san-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
-                ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 \
-                > "$LOG/w256-$tool.log" 2>&1
-            say "w256 $tool fp8 logits(300) plan rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/w256-$tool.log" | tr '\n' ' ')"
-        done
-    fi
+    [[ $parts == *" san "* ]] && san_fp8_plan w256 11 1
     if [[ $parts == *" sweep "* ]]; then
         timeout 330 build/bench/gemm --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
             --m "${W256_M:-64,128,256,512,1024,2048,4096}" --sweep --reps 7 --plan-out "$LOG/w256-sweep-plan.txt" \
@@ -389,21 +393,7 @@ if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12),
         say "s9 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s9-test_gpu_fp8.log") pass $(grep -c '^FAIL' "$LOG/s9-test_gpu_fp8.log") fail"
         grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s9-test_gpu_fp8.log" | head -20 | tee -a "$SUM"
     fi
-    if [[ $parts == *" san "* ]]; then
-        f=$(synth tiny f32)
-        st=${S9_SAN_TILE:-12}; ss=${S9_SAN_SPLITS:-1}  # e.g. tile 0 with split-K 2
-        printf '%s\n' "$hdr" "fp8 1024 256 17 inf $st $ss" "fp8 256 512 17 inf $st $ss" "fp8 256 768 17 inf $st $ss" \
-            "fp8 1536 256 17 inf $st $ss" > /tmp/s9-san-plan.txt
-        QWEN3_GEMM_PLAN=/tmp/s9-san-plan.txt timeout 60 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 \
-            --random 300 --seed 6 -o /tmp/s9.f32 > "$LOG/s9-plain.log" 2>&1
-        rc=$?; say "s9 plain fp8 logits(300) plan tile $st splits $ss rc=$rc"
-        [ $rc = 0 ] && for tool in memcheck racecheck synccheck; do
-            QWEN3_GEMM_PLAN=/tmp/s9-san-plan.txt timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
-                ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 \
-                > "$LOG/s9-$tool.log" 2>&1
-            say "s9 $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s9-$tool.log" | tr '\n' ' ')"
-        done
-    fi
+    [[ $parts == *" san "* ]] && san_fp8_plan s9 "${S9_SAN_TILE:-12}" "${S9_SAN_SPLITS:-1}"  # e.g. tile 0, split-K 2
     if [[ $parts == *" sweep "* ]]; then  # S9_SWEEP_DTYPES (fp8), M = S9_M: the plan below replaces those rows
         for dt in ${S9_SWEEP_DTYPES:-fp8}; do
             timeout 280 build/bench/gemm --dtype $dt --shapes 8b --layers qkv,o,gate_up,down \
