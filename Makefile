@@ -4,6 +4,11 @@ CC      ?= gcc
 CUDA    ?= /usr/local/cuda
 PTXAS   ?= $(CUDA)/bin/ptxas
 B       := build
+# make TRACE=1 builds into build/trace with kernels that record a timeline (ptx/pdl.h; host/gpu.c, QWEN3_TRACE=FILE)
+ifeq ($(TRACE),1)
+B       := build/trace
+PTXDEFS := -DQWEN3_TRACE
+endif
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -I$(CUDA)/include -MMD -MP
 LDLIBS  := -lm -ldl -pthread
@@ -56,7 +61,7 @@ $(B)/bench/gemm: bench/gemm.c $(LIB_OBJ)
 # --- kernels: preprocess (register lists may be macro-expanded), assemble, embed ---
 $(B)/ptx/%.ptx: ptx/%.ptx $(wildcard ptx/*.h)
 	@mkdir -p $(dir $@)
-	cpp -P -undef -nostdinc -Iptx -x c $< > $@
+	cpp -P -undef -nostdinc -Iptx $(PTXDEFS) -x c $< > $@
 $(B)/ptx/%.cubin: $(B)/ptx/%.ptx
 	$(PTXAS) $(PTXFLAGS) -o $@ $< 2> $(B)/ptx/$*.ptxas.log || { cat $(B)/ptx/$*.ptxas.log; exit 1; }
 	@grep -E "Used|spill" $(B)/ptx/$*.ptxas.log | sed 's/^/  $*: /' | head -4

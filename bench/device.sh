@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -375,6 +375,51 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
         done
         rm -f /tmp/logits-*.f32
         engine_ab "fp8 bf16 1;fp8 fp8 256" "hb QWEN3_HEAD_DTYPE=bf16" "h8 QWEN3_HEAD_DTYPE=fp8"
+    fi
+fi
+
+if has s10; then  # session 10: the timeline inside the decode graphs (make TRACE=1, QWEN3_TRACE; bench/trace_summary.py)
+    # and L2 prefetch of the swapped tile's next weight slices under the kernel before it (QWEN3_SW_PF). S10_PARTS
+    # from: unit (test_gpu_fp8 / test_gpu_gemm with QWEN3_SW_PF=16), trace (traced engine runs S10_TRACES:
+    # "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated), pf (engine A/B of S10_PF_ARMS on S10_PF_CFGS), gemm (bench/gemm
+    # --pdl, FP8 decode layers, QWEN3_SW_PF = each of S10_GEMM_PF)
+    parts=" ${S10_PARTS:-unit trace pf} "
+    if [[ $parts == *" unit "* ]]; then
+        for t in test_gpu_fp8 test_gpu_gemm; do
+            QWEN3_SW_PF=16 timeout 240 build/tests/$t > "$LOG/s10-$t.log" 2>&1
+            say "s10 $t (QWEN3_SW_PF=16) rc=$? $(grep -c '^PASS' "$LOG/s10-$t.log") pass $(grep -c '^FAIL' "$LOG/s10-$t.log") fail"
+            grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s10-$t.log" | head -20 | tee -a "$SUM"
+        done
+    fi
+    f=$(synth 8b f16)
+    if [[ $parts == *" trace "* ]]; then
+        cp build/unicode_tables.c build/plans.c build/trace/ 2>/dev/null
+        make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s10-trace-build.log" 2>&1 || say "trace build FAILED"
+        IFS=';' read -ra trs <<< "${S10_TRACES:-base fp8 bf16 1;pf16 fp8 bf16 1 QWEN3_SW_PF=16;nopdl fp8 bf16 1 QWEN3_PDL=0;b256 fp8 fp8 256}"
+        for tr in "${trs[@]}"; do
+            read -ra a <<< "$tr"
+            n=${a[0]}
+            env "${a[@]:4}" QWEN3_DTYPE=${a[1]} QWEN3_KV_DTYPE=${a[2]} QWEN3_TRACE=$LOG/s10-trace-$n.tsv timeout 200 \
+                build/trace/bench/throughput -m "$f" --label "trace $n" --workloads fixed --batches ${a[3]} --peer none \
+                > "$LOG/s10-trace-$n.log" 2>&1
+            say "s10 trace $n rc=$? $(grep -E '^[0-9]+ x|decode-only|QWEN3_TRACE' "$LOG/s10-trace-$n.log" | tr -s ' ' | tr '\n' ' ')"
+            python3 bench/trace_summary.py "$LOG/s10-trace-$n.tsv" > "$LOG/s10-trace-$n.txt" 2>&1
+            head -24 "$LOG/s10-trace-$n.txt" | tee -a "$SUM"
+            gzip -f "$LOG/s10-trace-$n.tsv"
+        done
+    fi
+    if [[ $parts == *" pf "* ]]; then
+        armv=()
+        for p in ${S10_PF_ARMS:-0 8 16 32 64}; do armv+=("pf$p QWEN3_SW_PF=$p"); done
+        [ -n "${S10_PF_EXTRA:-}" ] && armv+=("$S10_PF_EXTRA")  # e.g. "h8pf16 QWEN3_HEAD_DTYPE=fp8 QWEN3_SW_PF=16"
+        engine_ab "${S10_PF_CFGS:-fp8 bf16 1}" "${armv[@]}"
+    fi
+    if [[ $parts == *" gemm "* ]]; then
+        for pf in ${S10_GEMM_PF:-0 16 64}; do
+            QWEN3_SW_PF=$pf timeout 120 build/bench/gemm --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
+                --m 1,8,64 --reps 9 --pdl --tsv "$LOG/s10-gemm-pf$pf.tsv" > "$LOG/s10-gemm-pf$pf.log" 2>&1
+            say "s10 bench/gemm --pdl QWEN3_SW_PF=$pf rc=$?"; grep -E "^  [0-9]+ +fp8" "$LOG/s10-gemm-pf$pf.log" | tee -a "$SUM"
+        done
     fi
 fi
 

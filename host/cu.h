@@ -26,6 +26,7 @@
     X(cuModuleLoadDataEx) \
     X(cuModuleUnload) \
     X(cuModuleGetFunction) \
+    X(cuModuleGetGlobal) \
     X(cuFuncSetAttribute) \
     X(cuFuncGetAttribute) \
     X(cuLaunchKernel) \
@@ -110,6 +111,8 @@ void cu_check_fail(CUresult r, const char *call, const char *file, int line) __a
 #define cuModuleUnload (*p_cuModuleUnload)
 #undef cuModuleGetFunction
 #define cuModuleGetFunction (*p_cuModuleGetFunction)
+#undef cuModuleGetGlobal
+#define cuModuleGetGlobal (*p_cuModuleGetGlobal)
 #undef cuFuncSetAttribute
 #define cuFuncSetAttribute (*p_cuFuncSetAttribute)
 #undef cuFuncGetAttribute

@@ -55,6 +55,64 @@ int gpu_init(Gpu *g, char *err, size_t errlen) {
 static struct { const char *name; CUmodule mod; CUcontext ctx; } modules[MAX_MODULES];
 static int n_modules;
 
+// The timeline (QWEN3_TRACE=FILE with a `make TRACE=1` build, whose kernels record it: ptx/pdl.h): every launch's
+// CTA 0 writes {t0, t1, gridid, module, grid} into slot gridid mod TRACE_SLOTS of one buffer; gpu_shutdown writes
+// the slots in t1 order as a TSV (ns from the earliest; module by name). For finding where a CUDA graph's time goes
+// under programmatic dependent launch, which per-launch events cannot see. A slot reused by a later launch keeps
+// the later one: trace short runs.
+enum { TRACE_SLOTS = 1 << 20, TRACE_SLOT_BYTES = 32 };
+static CUdeviceptr trace_buf;
+static const char *trace_path;
+
+static void trace_attach(CUmodule mod, int index, const char *name) {
+    const char *path = getenv("QWEN3_TRACE");
+    if (!path || !*path) return;
+    CUdeviceptr p, q;
+    size_t n;
+    if (cuModuleGetGlobal(&p, &n, mod, "qwen3_trace") != CUDA_SUCCESS || n != 8 ||
+        cuModuleGetGlobal(&q, &n, mod, "qwen3_trace_mod") != CUDA_SUCCESS)
+        die("QWEN3_TRACE: cubin '%s' records no timeline (build with make TRACE=1: build/trace/...)", name);
+    if (!trace_buf) {
+        CU_CHECK(cuMemAlloc(&trace_buf, (size_t)TRACE_SLOTS * TRACE_SLOT_BYTES));
+        CU_CHECK(cuMemsetD8(trace_buf, 0, (size_t)TRACE_SLOTS * TRACE_SLOT_BYTES));
+        trace_path = path;
+    }
+    uint32_t id = (uint32_t)index;
+    CU_CHECK(cuMemcpyHtoD(p, &trace_buf, 8));
+    CU_CHECK(cuMemcpyHtoD(q, &id, 4));
+}
+
+typedef struct { uint64_t t0, t1; uint32_t gid, mod, nx, ny_tx; } TraceRec;
+static int trace_cmp(const void *a, const void *b) {
+    const TraceRec *x = a, *y = b;
+    return x->t1 < y->t1 ? -1 : x->t1 > y->t1;
+}
+static void trace_dump(void) {
+    if (!trace_buf) return;
+    TraceRec *r = malloc((size_t)TRACE_SLOTS * sizeof *r);
+    if (!r) die("QWEN3_TRACE: out of host memory");
+    CU_CHECK(cuCtxSynchronize());
+    CU_CHECK(cuMemcpyDtoH(r, trace_buf, (size_t)TRACE_SLOTS * sizeof *r));
+    int n = 0;
+    for (int i = 0; i < TRACE_SLOTS; i++)
+        if (r[i].t1) r[n++] = r[i];
+    qsort(r, (size_t)n, sizeof *r, trace_cmp);
+    uint64_t base = n ? r[0].t1 : 0;
+    for (int i = 0; i < n; i++)
+        if (r[i].t0 && r[i].t0 < base) base = r[i].t0;
+    FILE *f = fopen(trace_path, "w");
+    if (!f) die("QWEN3_TRACE: cannot write %s", trace_path);
+    fprintf(f, "t0_ns\tt1_ns\tgridid\tmodule\tgrid_x\tgrid_y\tthreads\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%llu\t%llu\t%u\t%s\t%u\t%u\t%u\n", (unsigned long long)(r[i].t0 - base),
+                (unsigned long long)(r[i].t1 - base), r[i].gid,
+                r[i].mod < (uint32_t)n_modules ? modules[r[i].mod].name : "?", r[i].nx, r[i].ny_tx >> 16,
+                r[i].ny_tx & 0xffff);
+    if (fclose(f)) die("QWEN3_TRACE: writing %s failed", trace_path);
+    fprintf(stderr, "QWEN3_TRACE: %d launches -> %s\n", n, trace_path);
+    free(r);  // the buffer stays (the modules keep its address): a later shutdown writes the file again, all in it
+}
+
 static CUmodule load_module(Gpu *g, const char *name) {
     for (int i = 0; i < n_modules; i++)
         if (modules[i].ctx == g->ctx && !strcmp(modules[i].name, name)) return modules[i].mod;
@@ -73,6 +131,7 @@ static CUmodule load_module(Gpu *g, const char *name) {
         die("loading cubin '%s' failed: %s\n  error log: %s\n  info log: %s", name, en, error, info);
     }
     if (n_modules == MAX_MODULES) die("more than %d modules", MAX_MODULES);
+    trace_attach(mod, n_modules, name);
     modules[n_modules].name = c->name;
     modules[n_modules].mod = mod;
     modules[n_modules].ctx = g->ctx;
@@ -97,6 +156,7 @@ void gpu_shutdown(Gpu *g) {
     if (!g->ctx) return;
     if (g->prof_data) prof_free(g);
     CU_CHECK(cuStreamSynchronize(g->stream));
+    trace_dump();
     CU_CHECK(cuStreamDestroy(g->stream));
     memset(g, 0, sizeof *g);
 }

@@ -215,6 +215,13 @@ static int sw_early(void) {
     if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
 }
+// QWEN3_SW_PF=P (0..255, default 0): with the early flag, each CTA also asks L2 for its next P weight slices before
+// the wait (a TMA prefetch), so the stream goes on under the kernel before it (NOTES, session 10).
+static unsigned sw_pf(void) {
+    static int n = -1;
+    if (n < 0) n = env_int("QWEN3_SW_PF", 0, 255, 0);
+    return (unsigned)n;
+}
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
                       int M, int N, int K, int mode, int splits) {
     static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
@@ -246,7 +253,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
         gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
         gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
-        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
+        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u | sw_pf() << 16 : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
         void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""trace_summary.py TRACE.tsv [FIRST_MODULE] — where the steps of a traced run go (a `make TRACE=1` build run with
+QWEN3_TRACE=TRACE.tsv; host/gpu.c writes the file, ptx/pdl.h records it).
+
+Each row is one launch: t0 = its CTA 0 was resident, t1 = its wait returned (the kernel before it had completed).
+So in a chain of launches, t1[i+1] - t1[i] is what launch i cost on the critical path, and t1[i] - t0[i] is how long
+its CTA 0 sat resident ahead of that (programmatic dependent launch). The run is cut into steps at FIRST_MODULE
+(default: embed, the first launch of an engine step); the steps of the most common length (decode steps of one
+graph) are averaged position by position, then summed per kernel (module + grid) over a step.
+"""
+import collections
+import statistics
+import sys
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit("usage: trace_summary.py TRACE.tsv [FIRST_MODULE]")
+    first = sys.argv[2] if len(sys.argv) > 2 else "embed"
+    rows = []
+    with open(sys.argv[1]) as f:
+        next(f)
+        for line in f:
+            t0, t1, _gid, mod, gx, gy, nt = line.split("\t")
+            rows.append((int(t0), int(t1), f"{mod}[{gx}x{gy}]"))
+    starts = [i for i, r in enumerate(rows) if r[2].startswith(first + "[")]
+    if len(starts) < 3:
+        sys.exit(f"trace_summary: fewer than 3 steps start with {first}")
+    steps = [rows[a:b] for a, b in zip(starts, starts[1:])]
+    # the most common (length, kernel sequence) is the decode step of one graph
+    key = collections.Counter(tuple(r[2] for r in s) for s in steps).most_common(1)[0][0]
+    same = [(s, nxt) for s, nxt in zip(steps, steps[1:] + [None]) if tuple(r[2] for r in s) == key and nxt]
+    same = same[len(same) // 4:]  # skip the first quarter (warm-up)
+    n = len(key)
+    cost = [statistics.median(s[i + 1][1] - s[i][1] if i + 1 < n else nxt[0][1] - s[i][1] for s, nxt in same)
+            for i in range(n)]
+    lead = [statistics.median(s[i][1] - s[i][0] for s, _ in same) for i in range(n)]
+    step = statistics.median(nxt[0][1] - s[0][1] for s, nxt in same)
+    print(f"{len(rows)} launches, {len(steps)} steps; {len(same)} steps of {n} launches averaged (median), "
+          f"{step / 1e3:.1f} us a step")
+    per = collections.OrderedDict()
+    for i, k in enumerate(key):
+        c = per.setdefault(k, [0, 0.0, 0.0])
+        c[0] += 1
+        c[1] += cost[i]
+        c[2] += lead[i]
+    print(f"{'kernel [grid]':44s} {'calls':>5s} {'us a step':>10s} {'us each':>8s} {'lead us':>8s} {'%':>6s}")
+    for k, (c, t, l) in sorted(per.items(), key=lambda kv: -kv[1][1]):
+        print(f"{k:44s} {c:5d} {t / 1e3:10.1f} {t / c / 1e3:8.2f} {l / c / 1e3:8.2f} {100 * t / step:6.1f}")
+    # one layer in order (the second repetition of the longest repeating block is printed by position)
+    print("the launches of one step in order (cost us, lead us):")
+    print("  " + "  ".join(f"{k}:{cost[i] / 1e3:.1f}/{lead[i] / 1e3:.1f}" for i, k in enumerate(key[:24])))
+
+
+if __name__ == "__main__":
+    main()
