@@ -379,23 +379,33 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
 fi
 
 if has s10; then  # session 10: the timeline inside the decode graphs (make TRACE=1, QWEN3_TRACE; bench/trace_summary.py)
-    # and L2 prefetch of the swapped tile's next weight slices under the kernel before it (QWEN3_SW_PF). S10_PARTS
-    # from: unit (test_gpu_fp8 / test_gpu_gemm with QWEN3_SW_PF=16), trace (traced engine runs S10_TRACES:
-    # "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated), pf (engine A/B of S10_PF_ARMS on S10_PF_CFGS), gemm (bench/gemm
-    # --pdl, FP8 decode layers, QWEN3_SW_PF = each of S10_GEMM_PF)
-    parts=" ${S10_PARTS:-unit trace pf} "
+    # and the swapped tile's deep ring (QWEN3_SW_RING_KB). S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with
+    # the ring forced to 24 stages, and as built), san (memcheck / racecheck of FP8 decode steps of the tiny model),
+    # trace (traced engine runs S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated), ring (engine A/B of
+    # S10_RING_ARMS (KB) on S10_RING_CFGS), gemm (bench/gemm --pdl, decode layers, each QWEN3_SW_RING_KB of S10_GEMM_RING)
+    parts=" ${S10_PARTS:-unit trace ring} "
     if [[ $parts == *" unit "* ]]; then
-        for t in test_gpu_fp8 test_gpu_gemm; do
-            QWEN3_SW_PF=16 timeout 240 build/tests/$t > "$LOG/s10-$t.log" 2>&1
-            say "s10 $t (QWEN3_SW_PF=16) rc=$? $(grep -c '^PASS' "$LOG/s10-$t.log") pass $(grep -c '^FAIL' "$LOG/s10-$t.log") fail"
-            grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s10-$t.log" | head -20 | tee -a "$SUM"
+        for st in 24 0; do
+            for t in test_gpu_fp8 test_gpu_gemm; do
+                QWEN3_SW_STAGES=$st timeout 240 build/tests/$t > "$LOG/s10-$t-st$st.log" 2>&1
+                say "s10 $t (QWEN3_SW_STAGES=$st) rc=$? $(grep -c '^PASS' "$LOG/s10-$t-st$st.log") pass $(grep -c '^FAIL' "$LOG/s10-$t-st$st.log") fail"
+                grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s10-$t-st$st.log" | head -20 | tee -a "$SUM"
+            done
+        done
+    fi
+    if [[ $parts == *" san "* ]]; then
+        ft=$(synth tiny f32)
+        for tool in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" --backend gpu \
+                --dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/s10-$tool.log" 2>&1
+            say "s10 $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s10-$tool.log" | tr '\n' ' ')"
         done
     fi
     f=$(synth 8b f16)
     if [[ $parts == *" trace "* ]]; then
-        cp build/unicode_tables.c build/plans.c build/trace/ 2>/dev/null
+        mkdir -p build/trace && cp build/unicode_tables.c build/trace/
         make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s10-trace-build.log" 2>&1 || say "trace build FAILED"
-        IFS=';' read -ra trs <<< "${S10_TRACES:-base fp8 bf16 1;pf16 fp8 bf16 1 QWEN3_SW_PF=16;nopdl fp8 bf16 1 QWEN3_PDL=0;b256 fp8 fp8 256}"
+        IFS=';' read -ra trs <<< "${S10_TRACES:-base fp8 bf16 1}"
         for tr in "${trs[@]}"; do
             read -ra a <<< "$tr"
             n=${a[0]}
@@ -404,21 +414,21 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
                 > "$LOG/s10-trace-$n.log" 2>&1
             say "s10 trace $n rc=$? $(grep -E '^[0-9]+ x|decode-only|QWEN3_TRACE' "$LOG/s10-trace-$n.log" | tr -s ' ' | tr '\n' ' ')"
             python3 bench/trace_summary.py "$LOG/s10-trace-$n.tsv" > "$LOG/s10-trace-$n.txt" 2>&1
-            head -24 "$LOG/s10-trace-$n.txt" | tee -a "$SUM"
+            head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
         done
     fi
-    if [[ $parts == *" pf "* ]]; then
+    if [[ $parts == *" ring "* ]]; then
         armv=()
-        for p in ${S10_PF_ARMS:-0 8 16 32 64}; do armv+=("pf$p QWEN3_SW_PF=$p"); done
-        [ -n "${S10_PF_EXTRA:-}" ] && armv+=("$S10_PF_EXTRA")  # e.g. "h8pf16 QWEN3_HEAD_DTYPE=fp8 QWEN3_SW_PF=16"
-        engine_ab "${S10_PF_CFGS:-fp8 bf16 1}" "${armv[@]}"
+        for k in ${S10_RING_ARMS:-72 176}; do armv+=("ring$k QWEN3_SW_RING_KB=$k"); done
+        [ -n "${S10_RING_EXTRA:-}" ] && armv+=("$S10_RING_EXTRA")  # e.g. "h8 QWEN3_HEAD_DTYPE=fp8"
+        engine_ab "${S10_RING_CFGS:-fp8 bf16 1}" "${armv[@]}"
     fi
     if [[ $parts == *" gemm "* ]]; then
-        for pf in ${S10_GEMM_PF:-0 16 64}; do
-            QWEN3_SW_PF=$pf timeout 120 build/bench/gemm --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
-                --m 1,8,64 --reps 9 --pdl --tsv "$LOG/s10-gemm-pf$pf.tsv" > "$LOG/s10-gemm-pf$pf.log" 2>&1
-            say "s10 bench/gemm --pdl QWEN3_SW_PF=$pf rc=$?"; grep -E "^  [0-9]+ +fp8" "$LOG/s10-gemm-pf$pf.log" | tee -a "$SUM"
+        for k in ${S10_GEMM_RING:-72 176}; do
+            QWEN3_SW_RING_KB=$k timeout 120 build/bench/gemm --dtype ${S10_GEMM_DTYPES:-fp8} --shapes 8b \
+                --layers qkv,o,gate_up,down --m 1,8,64 --reps 9 --pdl --tsv "$LOG/s10-gemm-ring$k.tsv" > "$LOG/s10-gemm-ring$k.log" 2>&1
+            say "s10 bench/gemm --pdl QWEN3_SW_RING_KB=$k rc=$?"; grep -E "^  [0-9]+ +(fp8|bf16)" "$LOG/s10-gemm-ring$k.log" | tee -a "$SUM"
         done
     fi
 fi

@@ -56,11 +56,11 @@ static struct { const char *name; CUmodule mod; CUcontext ctx; } modules[MAX_MOD
 static int n_modules;
 
 // The timeline (QWEN3_TRACE=FILE with a `make TRACE=1` build, whose kernels record it: ptx/pdl.h): every launch's
-// CTA 0 writes {t0, t1, gridid, module, grid} into slot gridid mod TRACE_SLOTS of one buffer; gpu_shutdown writes
-// the slots in t1 order as a TSV (ns from the earliest; module by name). For finding where a CUDA graph's time goes
-// under programmatic dependent launch, which per-launch events cannot see. A slot reused by a later launch keeps
-// the later one: trace short runs.
-enum { TRACE_SLOTS = 1 << 20, TRACE_SLOT_BYTES = 32 };
+// CTA 0 writes {t0, t1, gridid, module, grid} into slot (t1 / 512 ns) mod TRACE_SLOTS of one buffer; gpu_shutdown
+// writes the slots in t1 order as a TSV (ns from the earliest; module by name). For finding where a CUDA graph's
+// time goes under programmatic dependent launch, which per-launch events cannot see. The slots wrap after 2.1 s
+// (a later launch overwrites): trace short runs.
+enum { TRACE_SLOTS = 1 << 22, TRACE_SLOT_BYTES = 32 };
 static CUdeviceptr trace_buf;
 static const char *trace_path;
 

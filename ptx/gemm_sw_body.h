@@ -30,7 +30,7 @@
 // Params: tmW, tmA (tensor maps by value: W dims {K, N} box {128 B, 64}; A dims {K, M} box {128 B, MB}), C, [sa, sw],
 // M (<= MB), N, K, mode (0 store f32, 1 store bf16, 2 add f32, 4 SwiGLU into bf16 C [M][N/2]: W is the gate/up
 // pair in blocks of 8 rows, swiglu.h: gate row n and up row n + 8 sit in the same thread; + 256: request the first
-// W slices before griddepcontrol.wait; + P << 16 with it: prefetch the next P slices into L2 there too), ktps, stages.
+// W slices before griddepcontrol.wait), ktps, stages.
 // Shared memory (dynamic): stages x [W 8 KB | A MB x 128 B] (each part 1024-aligned), 16 B a stage of barriers,
 // then (S - 1) x MB x 256 B of partial sums for rank 0 ([rank - 1][accumulator][thread] f32).
 // Contract of the early flag: W may be read while the kernel launched just before this one on the stream still
@@ -165,27 +165,11 @@ LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp
     // Nothing above reads what an earlier kernel writes. Mode bit 8 (the host's "early" flag): the weights are
     // immutable, so the prologue's W slices are requested before waiting for the previous kernel (programmatic
     // dependent launch: this grid may be resident while that one still runs), the activation rows after.
-    // Bits 16-23 (with the early flag): ask L2 for that many more W slices of this rank (a prefetch: no shared
-    // memory, no barrier; the ring's loads of them later hit L2), so that the weight stream goes on while the
-    // previous kernel (a norm, attention) runs.
     and.b32 %t1, %mode, 256;
-    shr.u32 %t2, %mode, 16;
-    and.b32 %t2, %t2, 255;
     and.b32 %mode, %mode, 255;
     setp.ne.u32 %p, %t1, 0;
     @!%p bra LATE;
     SW_PROLOGUE(PRO_W, SW_LOAD_W)
-    add.u32 %t2, %t2, %i;
-    min.u32 %t2, %t2, %nkl;
-PF:
-    setp.lt.u32 %p, %i, %t2;
-    @!%p bra PF_DONE;
-    add.u32 %kc, %kt0, %i;
-    shl.b32 %kc, %kc, SW_KSHIFT;
-    @%p0 cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%tmW, {%kc, %n0}];
-    add.u32 %i, %i, 1;
-    bra PF;
-PF_DONE:
     PDL_START
     SW_PROLOGUE(PRO_A, SW_LOAD_A)
     bra PRO_DONE;

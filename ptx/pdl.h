@@ -16,8 +16,10 @@
 #else
 // The timeline build (make TRACE=1, host/gpu.c's QWEN3_TRACE=FILE): the last thread of CTA 0 of every launch records
 // the global timer before and after its wait (t0: CTA 0 is resident; t1: the previous kernel has completed) with its
-// module (set by the host at load) and grid into slot %gridid mod 2^20 of the host's buffer — no atomic, so nothing
-// waits on it; 32 bytes a slot: t0, t1 (u64), gridid (low 32 bits), module, nctaid.x, nctaid.y << 16 | ntid.x.
+// module (set by the host at load) and grid into slot (t1 / 512 ns) mod 2^22 of the host's buffer — no atomic, so
+// nothing waits on it (%gridid would not do: a graph's replays keep their nodes' ids; two launches of a chain have
+// their t1 at least one kernel apart, ~1 us); 32 bytes a slot: t0, t1 (u64), gridid (low 32 bits), module,
+// nctaid.x, nctaid.y << 16 | ntid.x. The slots wrap after 2.1 s: trace short runs.
 .const .align 8 .u64 qwen3_trace;
 .const .align 4 .u32 qwen3_trace_mod;
 #define PDL_START { \
@@ -32,8 +34,8 @@
     mov.u32 %tq_v, %tid.z; or.b32 %tq_u, %tq_u, %tq_v; \
     mov.u32 %tq_v, %tid.x; mov.u32 %tq_w, %ntid.x; sub.u32 %tq_w, %tq_w, 1; xor.b32 %tq_v, %tq_v, %tq_w; \
     or.b32 %tq_u, %tq_u, %tq_v; setp.eq.u32 %tq_q, %tq_u, 0; setp.ne.and.u64 %tq_q, %tq_p, 0, %tq_q; \
-    mov.u64 %tq_a, %gridid; cvt.u32.u64 %tq_u, %tq_a; and.b32 %tq_v, %tq_u, 1048575; \
-    mul.wide.u32 %tq_a, %tq_v, 32; add.s64 %tq_a, %tq_a, %tq_p; \
+    mov.u64 %tq_a, %gridid; cvt.u32.u64 %tq_u, %tq_a; shr.u64 %tq_a, %tq_t1, 9; cvt.u32.u64 %tq_v, %tq_a; \
+    and.b32 %tq_v, %tq_v, 4194303; mul.wide.u32 %tq_a, %tq_v, 32; add.s64 %tq_a, %tq_a, %tq_p; \
     @%tq_q st.global.v2.u64 [%tq_a], {%tq_t0, %tq_t1}; \
     ld.const.u32 %tq_v, [qwen3_trace_mod]; mov.u32 %tq_w, %nctaid.x; mov.u32 %tq_x, %nctaid.y; shl.b32 %tq_x, %tq_x, 16; \
     mov.u32 %tq_t, %ntid.x; or.b32 %tq_x, %tq_x, %tq_t; \
