@@ -199,23 +199,13 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
 // The swapped decode GEMM (ptx/gemm_sw.ptx): the weights on wgmma's M = 64 side, the activation rows on its N side
 // (8, 16, 32 or 64: the smallest that holds M; more rows run as chunks of 64, each reading W again: for decode
 // sizes only). Grid: N/64 tiles x S K-splits, the splits of a tile one (S, 1, 1) cluster summed in rank 0.
-// splits: 0 automatic (below), else S (1..8, capped so every split has a slice). Stages: the CTAs an SM holds
-// share SW_RING_SM bytes of ring, but at least ~72 KB a CTA (three CTAs an SM at MB = 8); QWEN3_SW_STAGES=n forces n
-// (2..24), QWEN3_SW_RING_KB=k sets SW_RING_SM (72 gives every CTA 72 KB, as before session 10).
-// Why the deep ring where a grid has one CTA an SM (qkv, o, down at batch 1): under programmatic dependent launch
-// the whole ring is requested before the wait (the early flag), while the norm or attention before it runs, and a
-// 72 KB ring a CTA was full long before that kernel ended (the timeline, NOTES session 10). ~176 KB leaves room
-// for the small kernel beside it (decode attention: 16.6 KB).
-enum { SW_MAX_SPLITS = 8, SW_MAX_STAGES = 24 };
+// splits: 0 automatic (below), else S (1..8, capped so every split has a slice). Stages: a ~72 KB ring a CTA (three
+// CTAs an SM at MB = 8); QWEN3_SW_STAGES=n forces n (2..16).
+enum { SW_MAX_SPLITS = 8 };
 static int sw_stages_env(void) {
     static int n = -1;
-    if (n < 0) n = env_int("QWEN3_SW_STAGES", 2, SW_MAX_STAGES, 0);
+    if (n < 0) n = env_int("QWEN3_SW_STAGES", 2, 16, 0);
     return n;
-}
-static int sw_ring_sm(void) {
-    static int kb = -1;
-    if (kb < 0) kb = env_int("QWEN3_SW_RING_KB", 72, 200, 176);
-    return kb * 1024;
 }
 // The swapped tile requests its first weight slices before waiting for the previous kernel (mode bit 8; only
 // matters under programmatic dependent launch): on unless QWEN3_SW_EARLY=0. H100, engine, same run (b12fb96):
@@ -238,7 +228,8 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
     for (int m0 = 0; m0 < M; m0 += 64) {
         int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
-        int stage = 8192 + mb * 128;
+        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
+        if (nst > 8) nst = 8;
         // automatic: two splits where the tiles would leave over 30% of the SMs idle, else none (the H100 sweep,
         // M <= 64: one split won on qkv and gate_up, two on o, down and lm_head; four or eight lost everywhere)
         int S = splits > 0 ? splits : 10 * tiles < 7 * sms && nk >= 4 ? 2 : 1;
@@ -246,12 +237,6 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        int ring = sw_ring_sm() / cdiv(tiles * S, sms), nst = sw_stages_env();
-        if (ring < 73728) ring = 73728;
-        if (!nst) nst = ring / stage < 8 ? (73728 / stage < 8 ? 73728 / stage : 8) : ring / stage;
-        if (nst > SW_MAX_STAGES) nst = SW_MAX_STAGES;
-        if (nst > ktps) nst = ktps > 2 ? ktps : 2;  // no deeper than this rank's slices
-        while (nst > 2 && nst * (stage + 16) + (S - 1) * mb * 256 > 227 * 1024) nst--;  // the opt-in maximum
         unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
         uint64_t row_bytes = (uint64_t)K * esz;
