@@ -379,11 +379,10 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
 fi
 
 if has s10; then  # session 10: the timeline inside the decode graphs (make TRACE=1, QWEN3_TRACE; bench/trace_summary.py)
-    # and decode attention with 2 / 4 tokens a CTA. S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with the
-    # swapped tile's ring forced to 16 stages, and as built), san (memcheck / racecheck of FP8 decode steps of the
-    # tiny model), trace (traced engine runs S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated), attn
-    # (test_gpu_attn, sanitizers and e2e with QWEN3_ATTN_TPC, engine A/B of S10_TPC_ARMS on S10_TPC_CFGS)
-    parts=" ${S10_PARTS:-unit trace attn} "
+    S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with the swapped tile's ring forced to 16 stages, and as
+    # built), san (memcheck / racecheck of FP8 decode steps of the tiny model), trace (traced engine runs
+    # S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated)
+    parts=" ${S10_PARTS:-trace} "
     if [[ $parts == *" unit "* ]]; then
         for st in 16 0; do
             for t in test_gpu_fp8 test_gpu_gemm; do
@@ -417,29 +416,6 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
         done
-    fi
-    if [[ $parts == *" attn "* ]]; then  # decode attention with 2 / 4 tokens a CTA (QWEN3_ATTN_TPC)
-        timeout 300 build/tests/test_gpu_attn > "$LOG/s10-test_gpu_attn.log" 2>&1
-        say "s10 test_gpu_attn rc=$? $(grep -c '^PASS' "$LOG/s10-test_gpu_attn.log") pass $(grep -c '^FAIL' "$LOG/s10-test_gpu_attn.log") fail"
-        grep -E "^(FAIL|SKIP)|  check failed|tpc" "$LOG/s10-test_gpu_attn.log" | head -20 | tee -a "$SUM"
-        ft=$(synth tiny f32)
-        for tpc in 2 4; do
-            for tool in memcheck racecheck; do
-                for kv in fp8 bf16; do
-                    QWEN3_ATTN_TPC=$tpc QWEN3_KV_DTYPE=$kv QWEN3_EAGER=1 timeout 200 compute-sanitizer --tool $tool \
-                        --error-exitcode 9 build/bench/throughput -m "$ft" --workloads fixed --batches 16 --peer none \
-                        --label san > "$LOG/s10-attn-$tool-tpc$tpc-$kv.log" 2>&1
-                    say "s10 attn $tool tpc $tpc kv $kv (tiny, 16 x (128 -> 128), eager) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s10-attn-$tool-tpc$tpc-$kv.log" | tr '\n' ' ')"
-                done
-            done
-        done
-        for tpc in 1 4; do
-            QWEN3_ATTN_TPC=$tpc QWEN3_KV_DTYPE=fp8 QWEN3_E2E_MODEL=$ft timeout 150 build/tests/test_gpu_e2e > "$LOG/s10-e2e-tpc$tpc.log" 2>&1
-            say "s10 e2e tiny kv fp8 tpc $tpc rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s10-e2e-tpc$tpc.log" | tr '\n' ' ')"
-        done
-        armv=()
-        for k in ${S10_TPC_ARMS:-1 2 4}; do armv+=("tpc$k QWEN3_ATTN_TPC=$k"); done
-        engine_ab "${S10_TPC_CFGS:-fp8 fp8 256;fp8 fp8 64;bf16 bf16 256}" "${armv[@]}"
     fi
 fi
 

@@ -97,26 +97,13 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 
 // ---------------------------------------------------------------- decode tokens: ptx/attn_dec.ptx
 // One CTA per (token, kv head), keys split over its 4 warps (and over a cluster of kv_split CTAs, 1..8; 0: by the
-// CTA count, as above); or, with tpc = 2 / 4 tokens a CTA (kv_split 1 only), 2 / 1 warps a token. Any token works
-// (each is attended alone), but a run of a sequence's positions is cheaper in attention.ptx, which loads each key
-// once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
-// tpc 0: QWEN3_ATTN_TPC if set (1, 2, 4), else the rule below. Why more tokens a CTA: at B = 256 each CTA's 4 warps
-// walked only ~3 chunks of 16 keys after a chain of three dependent loads (slot, page ids, keys) and before a merge
-// through shared memory, so the kernel was latency-bound at ~58% of the copy bandwidth (the timeline, NOTES
-// session 10); one warp a token walks all its chunks with the loads double-buffered and merges nothing.
+// CTA count, as above). Any token works (each is attended alone), but a run of a sequence's positions is cheaper in
+// attention.ptx, which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
 enum { DEC_MAX_G = 8 };  // the N = 8 side of the kernel's mma holds the group's heads
-static int dec_tpc_env(void) {
-    static int n = -1;
-    if (n < 0) {
-        n = env_int("QWEN3_ATTN_TPC", 0, 4, 0);
-        if (n == 3) die("QWEN3_ATTN_TPC must be 1, 2 or 4");
-    }
-    return n;
-}
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, int tpc, CUdeviceptr out8, CUdeviceptr sa8) {
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
@@ -135,15 +122,11 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
     }
-    if (tpc != 0 && tpc != 1 && tpc != 2 && tpc != 4) die("launch_attention_dec: tpc %d (0, 1, 2 or 4)", tpc);
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
-    if (!tpc) tpc = dec_tpc_env() ? dec_tpc_env() : 1;
-    if (kv_split > 1) tpc = 1;
-    unsigned utpc = (unsigned)tpc, uT = (unsigned)T;
-    Dim3 grid = { (uT + utpc - 1) / utpc, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
+    Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &utpc, &uT };
+                     &upages, &scale, &out8, &sa8 };
     gpu_launch(g, fn[fp8], grid, block, 0, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
@@ -166,7 +149,7 @@ int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa
                        int max_pages, float scale) {
     if (use_attn_dec(k_scale != 0, n_head, n_kv)) {
         launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                             n_kv, head_dim, max_pages, scale, 0, 0, out8, sa8);
+                             n_kv, head_dim, max_pages, scale, 0, out8, sa8);
         return out8 != 0;
     }
     launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,

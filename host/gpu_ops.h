@@ -68,15 +68,14 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                          int tb, int split, int kv_split);
 // ptx/attn_dec.ptx, G = n_head / n_kv <= 8: every token alone, keys split over the 4 warps of a CTA and kv_split
-// CTAs of a cluster (1..8, 0: by the CTA count), or tpc tokens a CTA (1, 2, 4: 4 / tpc warps a token; 0: by T;
-// kv_split 1 only); launch_attention's choice for the caches QWEN3_ATTN_DEC selects
+// CTAs of a cluster (1..8, 0: by the CTA count); launch_attention's choice for the caches QWEN3_ATTN_DEC selects
 // (bit 0 fp8, bit 1 bf16; default both). out 16-byte aligned. out8 != 0: the output quantised for an FP8 GEMM
 // instead of out (e4m3 out8 [T][n_head*128], 8-byte aligned, and one f32 scale per token and head at sa8 [T][n_head]:
 // exactly launch_quant_act_fp8's bytes for the bf16 output).
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, int tpc, CUdeviceptr out8, CUdeviceptr sa8);
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8);
 // launch_attention, but where attn_dec.ptx takes these tokens it writes the FP8 form (out8, sa8 as above) instead
 // of out and returns 1; else 0 (out written in bf16: the caller quantises).
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,

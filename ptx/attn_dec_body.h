@@ -166,17 +166,14 @@
     .param .u32 p_maxpages,
     .param .f32 p_scale,
     .param .u64 p_out8,
-    .param .u64 p_sa8,
-    .param .u32 p_tpc,
-    .param .u32 p_ntok)
+    .param .u64 p_sa8)
     .reqntid 128, 1, 1
 {
     PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
-    .reg .b32 %MAXP, %pgl, %nr, %TPC, %WPT, %wt, %pp, %npass;
-    .reg .pred %pl1, %pl2, %pl3;
+    .reg .b32 %MAXP, %pgl, %nr;
     .reg .f32 %mw<4>, %lw<4>;
 #define DECL_PW(w) .reg .f32 %pw##w##_<8>;
     REP4(DECL_PW)
@@ -220,25 +217,13 @@
     cvta.to.global.u64 %pVs, %pVs;
     cvta.to.global.u64 %pBT, %pBT;
     div.u32 %G, %NH, %NKV;
-    // tokens per CTA (1, 2 or 4; > 1 only with S = 1): warp w works for token TPC x + w / WPT, WPT = 4 / TPC warps
-    // a token; a warp past the last token (T = p_ntok) loads its clamped token's q and slot but no key
-    ld.param.u32 %TPC, [p_tpc];
-    ld.param.u32 %x, [p_ntok];
-    mov.u32 %y, 4;
-    div.u32 %WPT, %y, %TPC;
-    div.u32 %y, %warp, %WPT;
-    rem.u32 %wt, %warp, %WPT;
     mov.u32 %tok, %ctaid.x;
-    mad.lo.u32 %tok, %tok, %TPC, %y;
-    setp.lt.u32 %live, %tok, %x;                 // this warp's token exists
-    sub.u32 %x, %x, 1;
-    min.u32 %tok, %tok, %x;
     mov.u32 %kvh, %ctaid.y;
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
     setp.gt.u32 %cl, %S, 1;
-    mad.lo.u32 %gw, %cz, %WPT, %wt;              // this warp's first chunk; then + W, + 2W, ...
-    mul.lo.u32 %W, %S, %WPT;
+    mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
+    shl.b32 %W, %S, 2;
     shl.b32 %W2, %W, 1;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
@@ -282,7 +267,6 @@
     min.u32 %pos, %pos, %x;
     shr.u32 %nch, %pos, 4;
     add.u32 %nch, %nch, 1;
-    selp.u32 %nch, %nch, 0, %live;               // no token, no keys
     shl.b32 %x, %tq, DIM_SHIFT;
     cvt.u64.u32 %o16tq, %x;                      // K: this lane's dims of a row start at 16 tq (and 64 + 16 tq)
     shl.b32 %x, %g, DIM_SHIFT;
@@ -379,35 +363,11 @@ MERGE_BEGIN:
     // --- merge (CTA 0 of the cluster): thread t does head t / 16, dims 8 (t % 16) .. + 7, one pass over the ranks
     // that hold chunks (CTA r's first chunk is 4r: ranks r < ceil(nch / 4)), the 4 warp partials of a rank loaded
     // together and folded into a running (M, L, O) (a warp that saw no key: m -inf, weight 0) ---
-    // With TPC tokens a CTA, pass pp does (token, head) pairs 8 pp .. 8 pp + 7 (pair t / 16 + 8 pp = token * G +
-    // head), folding the WPT warps of that token (the masked ones: max -inf, nothing loaded).
-    ld.param.u32 %TPC, [p_tpc];
-    mov.u32 %y, 4;
-    div.u32 %WPT, %y, %TPC;
-    mul.lo.u32 %npass, %TPC, %G;
-    add.u32 %npass, %npass, 7;
-    shr.u32 %npass, %npass, 3;
-    setp.lt.u32 %pl1, 1, %WPT;
-    setp.lt.u32 %pl2, 2, %WPT;
-    setp.lt.u32 %pl3, 3, %WPT;
-    and.pred %pl1, %pl1, !%cl;
-    and.pred %pl2, %pl2, !%cl;
-    and.pred %pl3, %pl3, !%cl;
-    mov.u32 %pp, 0;
-MERGE_PASS:
-    shr.u32 %x, %t, 4;
-    mad.lo.u32 %x, %pp, 8, %x;                   // pair
-    div.u32 %y, %x, %G;                          // its token in the CTA
-    rem.u32 %z, %x, %G;                          // head
-    setp.lt.u32 %live, %y, %TPC;
-    mov.u32 %tok, %ctaid.x;
-    mad.lo.u32 %tok, %tok, %TPC, %y;
-    ld.param.u32 %x, [p_ntok];
-    setp.lt.and.u32 %live, %tok, %x, %live;
+    shr.u32 %z, %t, 4;                           // head
+    setp.lt.u32 %live, %z, %G;
     setp.eq.u32 %p0, %cz, 0;
     and.pred %live, %live, %p0;
-    @!%live bra PASS_END;
-    mul.lo.u32 %wt, %y, %WPT;                    // the token's first warp
+    @!%live bra MERGED;
     add.u32 %nr, %nch, 3;
     shr.u32 %nr, %nr, 2;
     min.u32 %nr, %nr, %S;
@@ -416,44 +376,25 @@ MERGE_PASS:
 #define ZE(i) mov.f32 %e##i, 0f00000000;
     REP8(ZE)
     shl.b32 %x, %z, 3;
-    mad.lo.u32 %x, %wt, 64, %x;
     mov.u32 %y, dec_ml;
-    add.u32 %w2, %y, %x;                         // &ml[first warp][head]
+    add.u32 %w2, %y, %x;                         // &ml[warp 0][head]
     shl.b32 %x, %z, 9;
-    mad.lo.u32 %x, %wt, 4096, %x;
     and.b32 %y, %t, 15;
     shl.b32 %y, %y, 5;
     add.u32 %x, %x, %y;
     mov.u32 %y, dec_part;
-    add.u32 %w3, %y, %x;                         // &part[first warp][head][8 (t % 16)]
+    add.u32 %w3, %y, %x;                         // &part[warp 0][head][8 (t % 16)]
     mov.u32 %r, 0;
 RANK_LOOP:
     mov.u32 %ra, %w2;
     @%cl mapa.shared::cluster.u32 %ra, %ra, %r;
-#define ML_MASK(w) mov.f32 %mw##w, NEG_INF; mov.f32 %lw##w, 0f00000000; \
-    mov.f32 %pw##w##_0, 0f00000000; mov.f32 %pw##w##_1, 0f00000000; mov.f32 %pw##w##_2, 0f00000000; \
-    mov.f32 %pw##w##_3, 0f00000000; mov.f32 %pw##w##_4, 0f00000000; mov.f32 %pw##w##_5, 0f00000000; \
-    mov.f32 %pw##w##_6, 0f00000000; mov.f32 %pw##w##_7, 0f00000000;
-    ML_MASK(1)
-    ML_MASK(2)
-    ML_MASK(3)
-    MLD2(%mw0, %lw0, 0)
-#define ML_LD(w) @%cl ld.shared::cluster.v2.f32 {%mw##w, %lw##w}, [%ra + w * 64]; \
-    @%pl##w ld.shared.v2.f32 {%mw##w, %lw##w}, [%ra + w * 64];
-    ML_LD(1)
-    ML_LD(2)
-    ML_LD(3)
+#define ML_LD(w) MLD2(%mw##w, %lw##w, w * 64)
+    REP4(ML_LD)
     mov.u32 %ra, %w3;
     @%cl mapa.shared::cluster.u32 %ra, %ra, %r;
-    MLD4(%pw0_0, %pw0_1, %pw0_2, %pw0_3, 0)
-    MLD4(%pw0_4, %pw0_5, %pw0_6, %pw0_7, 16)
-#define P_LD(w) @%cl ld.shared::cluster.v4.f32 {%pw##w##_0, %pw##w##_1, %pw##w##_2, %pw##w##_3}, [%ra + w * 4096]; \
-    @%cl ld.shared::cluster.v4.f32 {%pw##w##_4, %pw##w##_5, %pw##w##_6, %pw##w##_7}, [%ra + w * 4096 + 16]; \
-    @%pl##w ld.shared.v4.f32 {%pw##w##_0, %pw##w##_1, %pw##w##_2, %pw##w##_3}, [%ra + w * 4096]; \
-    @%pl##w ld.shared.v4.f32 {%pw##w##_4, %pw##w##_5, %pw##w##_6, %pw##w##_7}, [%ra + w * 4096 + 16];
-    P_LD(1)
-    P_LD(2)
-    P_LD(3)
+#define P_LD(w) MLD4(%pw##w##_0, %pw##w##_1, %pw##w##_2, %pw##w##_3, w * 4096) \
+    MLD4(%pw##w##_4, %pw##w##_5, %pw##w##_6, %pw##w##_7, w * 4096 + 16)
+    REP4(P_LD)
     max.f32 %mx1, %mw0, %mw1;
     max.f32 %f0, %mw2, %mw3;
     max.f32 %mx1, %mx1, %f0;
@@ -499,7 +440,7 @@ RANK_LOOP:
     mul.wide.u32 %d, %x, 2;
     add.u64 %ptr, %pOut, %d;
     st.global.v4.b32 [%ptr], {%a0, %a1, %a2, %a3};
-    bra PASS_END;
+    bra MERGED;
 EPI_Q:
     // --- or, for an FP8 o projection: the head's 128 outputs are one scale block of its input, so quantise here
     // what quant_act_fp8 would make of these bf16 values (quant_fp8.h): amax over the 16 lanes of the head (a
@@ -531,17 +472,13 @@ EPI_Q:
     add.u64 %d, %ptr, %d;
     st.global.v2.b32 [%d], {%q0, %q1};
     setp.ne.u32 %p, %y, 0;                       // lane 0 of the head: the block's scale
-    @%p bra PASS_END;
+    @%p bra MERGED;
     shr.u32 %x, %x, 7;
     mul.wide.u32 %d, %x, 4;
     ld.param.u64 %ptr, [p_sa8];
     add.u64 %ptr, %ptr, %d;
     st.global.f32 [%ptr], %scale;
     }
-PASS_END:
-    add.u32 %pp, %pp, 1;
-    setp.lt.u32 %p0, %pp, %npass;
-    @%p0 bra MERGE_PASS;
 MERGED:
     @!%cl bra DONE;
     barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory

@@ -21,6 +21,8 @@
     .reg .f32 %a<RMS_VEC>, %b<RMS_VEC>, %c<RMS_VEC>, %d<RMS_VEC>;
     .reg .f32 %ss, %t, %rstd, %eps, %fdim;
     .reg .f32 %w<4>, %y<4>;
+    .reg .b64 %pol;
+    .reg .b32 %r_ws;
     .reg .b32 %h<2>;
     .reg .b32 %r_row, %r_src, %r_dim, %r_nrows, %r_tid, %r_c, %r_lane, %r_warp, %r_saddr;
     .reg .b64 %rd_out, %rd_in, %rd_w, %rd_rows, %rd<8>;
@@ -31,6 +33,7 @@
     .reg .b16 %e0, %e1;
 #endif
     .shared .align 16 .f32 s_part[RMS_WARPS];
+    .shared .align 16 .f32 s_w[8192];                  // RMS_THREADS x 4 x RMS_VEC
 
     // --- row selection ---
     ld.param.u64 %rd_out, [p_out];
@@ -46,6 +49,24 @@
     cvta.to.global.u64 %rd_out, %rd_out;
     cvta.to.global.u64 %rd_in, %rd_in;
     cvta.to.global.u64 %rd_w, %rd_w;
+    // the weights first (they depend on nothing): w + tid*16
+    mov.u32 %r_tid, %tid.x;
+    mul.wide.u32 %rd2, %r_tid, 16;
+    add.u64 %rd_w, %rd_w, %rd2;
+    mov.u32 %r_ws, s_w;
+    shl.b32 %r_c, %r_tid, 4;
+    add.u32 %r_ws, %r_ws, %r_c;
+    createpolicy.fractional.L2::evict_last.b64 %pol, 1.0;
+    shl.b32 %r_c, %r_tid, 2;
+    LOAD_W(0)
+    LOAD_W(1)
+    LOAD_W(2)
+    LOAD_W(3)
+    LOAD_W(4)
+    LOAD_W(5)
+    LOAD_W(6)
+    LOAD_W(7)
+    cp.async.commit_group;
     mov.u32 %r_src, %r_row;
     setp.ne.u64 %p2, %rd_rows, 0;
     @!%p2 bra HAVE_SRC;
@@ -66,13 +87,12 @@ HAVE_SRC:
     mul.wide.u32 %rd1, %r_c, 4;
     add.u64 %rd_sa, %rd_sa, %rd1;
 #endif
-    // in row: in + src*dim*4 + tid*16; weight: w + tid*16; out row: out + row*dim*2 + tid*8
+    // in row: in + src*dim*4 + tid*16; out row: out + row*dim*2 + tid*8
     mul.wide.u32 %rd1, %r_src, %r_dim;
     shl.b64 %rd1, %rd1, 2;
     mul.wide.u32 %rd2, %r_tid, 16;
     add.u64 %rd_in, %rd_in, %rd1;
     add.u64 %rd_in, %rd_in, %rd2;
-    add.u64 %rd_w, %rd_w, %rd2;
     mul.wide.u32 %rd3, %r_row, %r_dim;
     shl.b64 %rd3, %rd3, OUT_SHIFT;
     mul.wide.u32 %rd4, %r_tid, OUT4;
@@ -118,7 +138,8 @@ HAVE_SRC:
     sqrt.rn.f32 %t, %t;
     rcp.rn.f32 %rstd, %t;
 
-    // --- phase 3: scale by rstd and the weight, store bf16 (or quantise: FP8 variant) ---
+    // --- phase 3: scale by rstd and the weight (this thread's own copies: no barrier), store bf16 (or quantise) ---
+    cp.async.wait_all;
     SCALE_STORE(0)
     SCALE_STORE(1)
     SCALE_STORE(2)

@@ -248,7 +248,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                                   max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
         else if (tb == TB_DEC)
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, split, 0, 0);
+                                 scale, kv_split, 0, 0);
         else if (tb == TB_ROUTED)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, 128, 1, 1);
@@ -312,7 +312,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, n_out / 4);  // e4m3 NaN bytes
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)ng);
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, split, q1, s1);
+                                 scale, kv_split, q1, s1);
             uint8_t *b0 = xmalloc(n_out), *b1 = xmalloc(n_out);
             float *f0 = xmalloc((size_t)ng * 4), *f1 = xmalloc((size_t)ng * 4);
             gpu_download(&G, b0, q0, n_out); gpu_download(&G, b1, q1, n_out);
@@ -361,12 +361,10 @@ static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch,
                       tbs[i], split, kvs[ks], e);
             }
         }
-    for (int ks = 0; ks < 5; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3; one CTA
-        // with 2 and 4 tokens a CTA (for TB_DEC the split argument is attn_dec's tpc)
-        static const int dks[] = { 0, 1, 3, 1, 1 }, tpc[] = { 0, 0, 0, 2, 4 };
-        double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, TB_DEC, tpc[ks], dks[ks], q_amp);
-        CHECK(e < ATT_TOL, "%s: n_kv %d G %d attn_dec_bf16 kv_split %d tpc %d: rel err %.3g", what, n_kv, gqa,
-              dks[ks], tpc[ks], e);
+    for (int ks = 0; ks < 3; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3
+        static const int dks[] = { 0, 1, 3 };
+        double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, TB_DEC, 0, dks[ks], q_amp);
+        CHECK(e < ATT_TOL, "%s: n_kv %d G %d attn_dec_bf16 kv_split %d: rel err %.3g", what, n_kv, gqa, dks[ks], e);
     }
 }
 
@@ -497,14 +495,12 @@ static void attn_wg_varlen(void) {
 static double fp8_loose_max;
 // attention.ptx's grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8
 // splitting the keys; attn_dec.ptx with the default key split, the engine's routing, then attn_dec.ptx with one
-// CTA and with clusters of 3 and 8 (more warps than chunks for short rows), and one CTA with 2 and 4 tokens a CTA
-// (for TB_DEC, split is attn_dec's tpc).
+// CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
 static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                    double q_amp, int all_grids, const char *what) {
     static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { 0, 0, 1 }, { 1, 0, 1 },
-                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 },
-                                  { TB_DEC, 2, 1 }, { TB_DEC, 4, 1 } };
-    for (int i = 0; i < (all_grids ? 12 : 3); i++) {  // tb, split, kv_split
+                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
+    for (int i = 0; i < (all_grids ? 10 : 3); i++) {  // tb, split, kv_split
         if (cfg[i][0] * gqa > 64) continue;
         double e, lo = INFINITY;
         run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, cfg[i][0], cfg[i][1], cfg[i][2], q_amp, 0, &e,
