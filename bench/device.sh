@@ -379,7 +379,7 @@ if has b1; then  # session 8: where a batch-1 FP8 step goes inside the graphs, a
 fi
 
 if has s10; then  # session 10: the timeline inside the decode graphs (make TRACE=1, QWEN3_TRACE; bench/trace_summary.py)
-    S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with the swapped tile's ring forced to 16 stages, and as
+    # S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with the swapped tile's ring forced to 16 stages, and as
     # built), san (memcheck / racecheck of FP8 decode steps of the tiny model), trace (traced engine runs
     # S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated)
     parts=" ${S10_PARTS:-trace} "
