@@ -67,12 +67,13 @@ static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32,
     load_functions(g);
     unsigned un = (unsigned)n_rows, udim = (unsigned)dim;
     Dim3 grid = { un, 1, 1 }, block = { RMS_THREADS, 1, 1 };
+    unsigned smem = udim * 4;  // the weights, copied in first (ptx/rmsnorm.ptx)
     if (sa) {
         CUfunction rmsnorm_f32_fp8 = fn_rmsnorm_fp8;
-        GPU_LAUNCH(g, rmsnorm_f32_fp8, grid, block, 0, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
+        GPU_LAUNCH(g, rmsnorm_f32_fp8, grid, block, smem, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
     } else {
         CUfunction rmsnorm_f32_bf16 = fn_rmsnorm;
-        GPU_LAUNCH(g, rmsnorm_f32_bf16, grid, block, 0, &out, &in_f32, &w_f32, &rows, &un, &udim, &eps);
+        GPU_LAUNCH(g, rmsnorm_f32_bf16, grid, block, smem, &out, &in_f32, &w_f32, &rows, &un, &udim, &eps);
     }
 }
 

@@ -33,7 +33,6 @@
     .reg .b16 %e0, %e1;
 #endif
     .shared .align 16 .f32 s_part[RMS_WARPS];
-    .shared .align 16 .f32 s_w[8192];                  // RMS_THREADS x 4 x RMS_VEC
 
     // --- row selection ---
     ld.param.u64 %rd_out, [p_out];
