@@ -16,7 +16,7 @@
 .reqntid RMS_THREADS, 1, 1
 {
     PDL_START
-    .reg .pred %p<4>;
+    .reg .pred %p<4>, %pe, %pg;
     .reg .pred %pv<RMS_VEC>;
     .reg .f32 %a<RMS_VEC>, %b<RMS_VEC>, %c<RMS_VEC>, %d<RMS_VEC>;
     .reg .f32 %ss, %t, %rstd, %eps, %fdim;
@@ -48,8 +48,12 @@
     cvta.to.global.u64 %rd_out, %rd_out;
     cvta.to.global.u64 %rd_in, %rd_in;
     cvta.to.global.u64 %rd_w, %rd_w;
-    // the weights first (they depend on nothing): w + tid*16
+    // the weights first (they depend on nothing), if the host gave dynamic shared memory for them (few rows: the
+    // kernel is a chain of round trips); else they are read from global memory after the reduction. w + tid*16
     mov.u32 %r_tid, %tid.x;
+    mov.u32 %r_c, %dynamic_smem_size;
+    shl.b32 %r_ws, %r_dim, 2;
+    setp.ge.u32 %pe, %r_c, %r_ws;
     mul.wide.u32 %rd2, %r_tid, 16;
     add.u64 %rd_w, %rd_w, %rd2;
     mov.u32 %r_ws, s_w;
