@@ -4,9 +4,12 @@ CC      ?= gcc
 CUDA    ?= /usr/local/cuda
 PTXAS   ?= $(CUDA)/bin/ptxas
 B       := build
-# make TRACE=1 builds into build/trace with kernels that record a timeline (ptx/pdl.h; host/gpu.c, QWEN3_TRACE=FILE)
+BIN     := qwen3-ptx
+# make TRACE=1 builds into build/trace (its binary too) with kernels that record a timeline (ptx/pdl.h; host/gpu.c,
+# QWEN3_TRACE=FILE), e.g. make TRACE=1 build/trace/bench/throughput
 ifeq ($(TRACE),1)
 B       := build/trace
+BIN     := $(B)/qwen3-ptx
 PTXDEFS := -DQWEN3_TRACE
 endif
 CFLAGS  ?= -O2 -g
@@ -33,9 +36,9 @@ BENCHES := $(filter-out $(B)/bench/gemm,$(BENCHES))  # bench/gemm needs cuBLAS f
 endif
 
 .PHONY: generate all test clean bench run fuzz
-all: qwen3-ptx $(TESTS)
+all: $(BIN) $(TESTS)
 
-qwen3-ptx: $(CMD_OBJ) $(LIB_OBJ)
+$(BIN): $(CMD_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/%.o: %.c

@@ -380,8 +380,9 @@ fi
 
 if has s10; then  # session 10: the timeline inside the decode graphs (make TRACE=1, QWEN3_TRACE; bench/trace_summary.py)
     # S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with the swapped tile's ring forced to 16 stages, and as
-    # built), san (memcheck / racecheck of FP8 decode steps of the tiny model), trace (traced engine runs
-    # S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated)
+    # built), san (memcheck / racecheck of FP8 decode steps of the tiny model), plan (engine A/B of decode plan rows,
+    # S10_PLAN_ARMS on S10_PLAN_CFGS), trace (traced engine runs S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..."
+    # ;-separated)
     parts=" ${S10_PARTS:-trace} "
     if [[ $parts == *" unit "* ]]; then
         for st in 16 0; do
@@ -401,6 +402,25 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
         done
     fi
     f=$(synth 8b f16)
+    if [[ $parts == *" plan "* ]]; then  # the decode plan rows in the engine (standalone sweeps chose them; inside the
+        # graphs the early weight requests change what wins): S10_PLAN_ARMS "NAME ROW|ROW ..." ;-separated, each
+        # the built-in plan with those rows' (dtype, N, K, M_min) replaced
+        armv=("base QWEN3_GEMM_PLAN=/tmp/s10-plan-base.txt")
+        cp bench/results/gemm-plan-h100-8b.txt /tmp/s10-plan-base.txt
+        IFS=';' read -ra pas <<< "${S10_PLAN_ARMS:-oS2 fp8 4096 4096 1 7 10 2}"
+        for pa in "${pas[@]}"; do
+            read -r n rows <<< "$pa"
+            IFS='|' read -ra rr <<< "$rows"
+            cp bench/results/gemm-plan-h100-8b.txt /tmp/s10-plan-$n.txt
+            for r in "${rr[@]}"; do
+                read -r d nn kk m0 _ <<< "$r"
+                sed -i "s/^$d $nn $kk $m0 .*/$r  # s10 arm $n/" /tmp/s10-plan-$n.txt
+            done
+            grep -c "s10 arm" /tmp/s10-plan-$n.txt > /dev/null || say "s10 plan arm $n replaced nothing"
+            armv+=("$n QWEN3_GEMM_PLAN=/tmp/s10-plan-$n.txt")
+        done
+        engine_ab "${S10_PLAN_CFGS:-fp8 bf16 1}" "${armv[@]}"
+    fi
     if [[ $parts == *" trace "* ]]; then
         mkdir -p build/trace && cp build/unicode_tables.c build/trace/
         make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s10-trace-build.log" 2>&1 || say "trace build FAILED"
