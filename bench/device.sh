@@ -381,8 +381,8 @@ fi
 if has s10; then  # session 10: the timeline inside the decode graphs (make TRACE=1, QWEN3_TRACE; bench/trace_summary.py)
     # S10_PARTS from: unit (test_gpu_fp8 / test_gpu_gemm with the swapped tile's ring forced to 16 stages, and as
     # built), san (memcheck / racecheck of FP8 decode steps of the tiny model), plan (engine A/B of decode plan rows,
-    # S10_PLAN_ARMS on S10_PLAN_CFGS), ab (engine A/B of environment arms, greedy tokens compared), trace (traced
-    # engine runs S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..." ;-separated)
+    # S10_PLAN_ARMS on S10_PLAN_CFGS), trace (traced engine runs S10_TRACES: "NAME WEIGHTS KV B VAR=VALUE ..."
+    # ;-separated)
     parts=" ${S10_PARTS:-trace} "
     if [[ $parts == *" unit "* ]]; then
         for st in 16 0; do
@@ -420,20 +420,6 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             armv+=("$n QWEN3_GEMM_PLAN=/tmp/s10-plan-$n.txt")
         done
         engine_ab "${S10_PLAN_CFGS:-fp8 bf16 1}" "${armv[@]}"
-    fi
-    if [[ $parts == *" ab "* ]]; then  # engine A/B of S10_AB_ARMS ("NAME VAR=VALUE ..." ;-separated) on S10_AB_CFGS,
-        # and the 8B's greedy tokens (FP8, 48) under the first two arms, which must be identical (S10_AB_SAME=1)
-        IFS=';' read -ra armv <<< "${S10_AB_ARMS:-swq0 QWEN3_SW_SWQ=0;swq1 QWEN3_SW_SWQ=1}"
-        engine_ab "${S10_AB_CFGS:-fp8 bf16 1;fp8 fp8 16}" "${armv[@]}"
-        if [ "${S10_AB_SAME:-1}" = 1 ]; then
-            for k in 0 1; do
-                read -ra a <<< "${armv[$k]}"
-                env "${a[@]:1}" timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --raw \
-                    -p "The history of the city begins" -n 48 --temp 0 > "$LOG/s10-ab-tokens-$k.txt" 2> "$LOG/s10-ab-tokens-$k.err"
-            done
-            cmp -s "$LOG/s10-ab-tokens-0.txt" "$LOG/s10-ab-tokens-1.txt"
-            say "s10 ab: 8b FP8 greedy 48 tokens identical under both arms: rc=$? (0 = same) $(wc -c < "$LOG/s10-ab-tokens-1.txt") bytes"
-        fi
     fi
     if [[ $parts == *" trace "* ]]; then
         mkdir -p build/trace && cp build/unicode_tables.c build/trace/

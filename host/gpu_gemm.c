@@ -215,19 +215,15 @@ static int sw_early(void) {
     if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
 }
-// Mode GEMM_SWIGLU_FP8 (FP8 only, N % 256 == 0): C gets e4m3 [M][N/2] and so f32 scales [M][N/256] (quant_act_fp8's
-// bytes); the 4 tiles of a 128-output scale block are one cluster, K is not split.
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
-                      int M, int N, int K, int mode, int splits, CUdeviceptr so) {
+                      int M, int N, int K, int mode, int splits) {
     static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
                                              { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" } };
     static CUcontext ctx;
     static CUfunction fn[2][4];
     if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
-    int swq = mode == GEMM_SWIGLU_FP8;
-    if (swq && (!fp8 || N % 256 || !so)) die("launch_sw: the quantising SwiGLU needs FP8, N %% 256 == 0 and scales");
-    int esz = fp8 ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : swq ? 1 : 4;
-    int out_cols = mode == GEMM_SWIGLU_BF16 || swq ? N / 2 : N, nk = K / (fp8 ? 128 : 64), tiles = cdiv(N, 64);
+    int esz = fp8 ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4;
+    int out_cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N, nk = K / (fp8 ? 128 : 64), tiles = cdiv(N, 64);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     for (int m0 = 0; m0 < M; m0 += 64) {
         int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
@@ -238,26 +234,24 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         // M <= 64: one split won on qkv and gate_up, two on o, down and lm_head; four or eight lost everywhere)
         int S = splits > 0 ? splits : 10 * tiles < 7 * sms && nk >= 4 ? 2 : 1;
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
-        if (S > nk || swq) S = swq ? 1 : nk;
+        if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        // split-K: partial sums of ranks 1.. ; mode 5: column maxima [4 warps][MB] and [4 CTAs][MB]
-        unsigned smem = (unsigned)(nst * stage + 16 * nst + (swq ? 32 * mb : (S - 1) * mb * 256));
+        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
         uint64_t row_bytes = (uint64_t)K * esz;
         uint32_t box_k = fp8 ? 128 : 64;
         CUtensorMap mw, ma;
         CUdeviceptr Ac = A + (CUdeviceptr)m0 * row_bytes, Cc = C + (CUdeviceptr)m0 * out_cols * out_sz;
         CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
-        CUdeviceptr soc = swq ? so + (CUdeviceptr)m0 * (N / 256) * 4 : 0;
         gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
         gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
         unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
-        Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { swq ? 4u : (unsigned)S, 1, 1 };
-        void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst, &soc };
-        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst, &soc };
-        gpu_launch(g, fn[fp8][v], grid, block, smem, cluster.x > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16,
+        Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
+        void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
+        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
+        gpu_launch(g, fn[fp8][v], grid, block, smem, S > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16,
                    names[fp8][v]);
     }
 }
@@ -322,7 +316,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (M == 0) return;
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
     if (tile == GEMM_SW_TILE) {
-        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits, 0);
+        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else if (tile >= N_GEMM_TILES) {
         int i = tile - N_GEMM_TILES;
         launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits);
@@ -342,40 +336,36 @@ static int dec_ksplit(Gpu *g, int N, int K) {
     return ks < K / 128 ? ks : K / 128;
 }
 
-// The FP8 tile launch_gemm_fp8_ex runs for tile -1 (a measured plan, which may also set *splits, else the rules).
-int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
-    int sms = g->sm_count > 0 ? g->sm_count : 132;
-    int pt, ps, tile = -1;
-    if (M <= sw_forced_m()) return GEMM_FP8_SW_TILE;
-    if (gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
-        *splits = ps;
-        return pt;
-    }
-    // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
-    if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
-    else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
-    else {
-        // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
-        // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
-        // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
-        // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
-        // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
-        int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
-        tile = M >= 128 && w0 <= w5 ? 0 : 5;
-    }
-    return c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
-}
-
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
-    if (tile < 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    int pt, ps;
+    if (tile < 0 && M <= sw_forced_m()) tile = GEMM_FP8_SW_TILE;
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
+        tile = pt;
+        splits = ps;
+    }
+    if (tile < 0) {  // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
+        if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
+        else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
+        else {
+            // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
+            // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
+            // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
+            // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
+            // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
+            int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
+            tile = M >= 128 && w0 <= w5 ? 0 : 5;
+        }
+        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
+    }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile == GEMM_FP8_SW_TILE) {
-        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits, 0);
+        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
     }
     if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs never split)
@@ -399,11 +389,8 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
 }
 
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),
-// gemm_fp8_64x256, gemm_fp8_128x256 and their pairs, and the swapped decode tile in clusters of 4 (e4m3 with sa_in
-// / sw).
-static int swq_tile(int t) {
-    return t == 4 || t == 9 || t == GEMM_FP8_SW_TILE || t == GEMM_FP8_128X256_TILE || t == GEMM_FP8_128X256C2_TILE;
-}
+// gemm_fp8_64x256, gemm_fp8_128x256 and their pairs (e4m3 with sa_in / sw).
+static int swq_tile(int t) { return t == 4 || t == 9 || t == GEMM_FP8_128X256_TILE || t == GEMM_FP8_128X256C2_TILE; }
 void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
                             CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile) {
     check_gemm_args(M, N, K, sw ? 128 : GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
@@ -424,8 +411,7 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
             t = wide && M >= 128 && w11 <= w4 ? c2_of(fp8_tiles, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE, M)
                                               : c2_of(fp8_tiles, 4, 9, M);
         }
-        if (t == GEMM_FP8_SW_TILE) launch_sw(g, 1, a8, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 1, sa);
-        else launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
+        launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
     }
     else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
 }

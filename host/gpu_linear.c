@@ -115,16 +115,6 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
             launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0, -1);
             return 1;
         }
-        // decode sizes on the swapped tile: its quantising epilogue (4-CTA clusters) saves the next GEMM's quantiser
-        // launch; QWEN3_SW_SWQ=0 keeps the bf16 output (NOTES, session 10)
-        static int swq = -1;
-        if (swq < 0) swq = env_int("QWEN3_SW_SWQ", 0, 1, 1);
-        int sp = 0;
-        if (q && swq && M <= 64 && gemm_fp8_tile_choice(g, M, L->N, L->K, &sp) == GEMM_FP8_SW_TILE) {
-            launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0,
-                                   GEMM_FP8_SW_TILE);
-            return 1;
-        }
         launch_gemm_fp8(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
         return 0;
     }

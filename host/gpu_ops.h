@@ -140,8 +140,6 @@ enum { GEMM_FP8_N_TILES = 13, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11,
 // The FP8 tiles that take a split-K (launch_gemm_fp8_ex's splits > 1): the wgmma tiles outside clusters (0, 1, 4, 5,
 // 11: partial sums in f32 slabs, the tile's last unit adds them in order and runs the epilogue) and the swapped tile.
 int gemm_fp8_tile_splits(int tile);
-// The FP8 tile launch_gemm_fp8_ex chooses for tile -1 (a measured plan, which may also set *splits, else the rules).
-int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits);
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

@@ -39,10 +39,6 @@
 // (2.85 TB/s), down 20.12, lm_head 203.8; BF16 qkv 19.66, o 14.22, gate_up 68.5, down 37.1, lm_head 397.6 (3.13 TB/s).
 
 #define SW_STAGE (8192 + MB * 128)
-#define SW_LOG8 3
-#define SW_LOG16 4
-#define SW_LOG32 5
-#define SW_LOG64 6
 #define SW_ACC { CAT(REP, NGM1)(SW_LJ) SW_LASTJ(NGM1) }
 #define SW_XACC { CAT(REP, NGM1)(SW_XLJ) SW_XLASTJ(NGM1) }
 #if FP8
@@ -80,16 +76,15 @@
     .param .u32 p_K,
     .param .u32 p_mode,
     .param .u32 p_ktps,
-    .param .u32 p_stages,
-    .param .u64 p_so)
+    .param .u32 p_stages)
     .reqntid 128, 1, 1
 {
-    .reg .pred %p, %p0, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl, %pq;
+    .reg .pred %p, %p0, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
     .reg .b32 %tx, %w, %lane, %M, %N, %K, %mode, %ktps, %nst, %nk, %S, %rank, %n0, %kt0, %nkl, %i, %s, %ph, %t1, %t2;
     .reg .b32 %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %h0;
     .reg .b16 %hb;
     .reg .b64 %tmW, %tmA, %pC, %dw, %da, %dw1, %dw2, %dw3, %da1, %da2, %da3, %pol, %c0, %c1, %ldj, %ld1;
-    .reg .f32 %e0, %e1, %e2, %e3, %amax, %scale, %inv, %f2;
+    .reg .f32 %e0, %e1, %e2, %e3;
     .reg .b64 %c2, %c3;
     SW_FOR_G(SW_DECL)
     SW_FOR_G(SW_UDECL)
@@ -119,14 +114,11 @@
     mov.u32 %S, %cluster_nctarank;
     mov.u32 %rank, %cluster_ctarank;
     setp.gt.u32 %pcl, %S, 1;
-    and.b32 %t1, %mode, 255;
-    setp.eq.u32 %pq, %t1, 5;                   // SwiGLU into e4m3: the cluster is 4 tiles (one scale block), no K split
     mov.u32 %t1, %ctaid.x;
-    @!%pq div.u32 %t1, %t1, %S;
+    div.u32 %t1, %t1, %S;
     shl.b32 %n0, %t1, 6;                       // this CTA's 64 rows of W
     shr.u32 %nk, %K, SW_KSHIFT;
     mul.lo.u32 %kt0, %rank, %ktps;
-    @%pq mov.u32 %kt0, 0;
     sub.u32 %nkl, %nk, %kt0;
     min.u32 %nkl, %nkl, %ktps;                 // slices of this rank (the host leaves no split empty)
     mov.u32 %sbase, sw_smem;
@@ -269,7 +261,6 @@ NOREFILL:
 
     // --- cluster split-K: ranks 1..S-1 park their sums in rank 0 ([rank - 1][accumulator][thread]), rank 0 adds
     @!%pcl bra EPI;
-    @%pq bra EPI;
     barrier.cluster.wait.aligned;              // phase 1 done: every CTA of the cluster has started
     setp.eq.u32 %p, %rank, 0;
     @%p bra CL_JOIN;
@@ -301,7 +292,6 @@ EPI:
     setp.lt.u32 %pn1, %t2, %N;
     setp.eq.u32 %p, %mode, 4;
     @%p bra EPI_SWI;
-    @%pq bra EPI_SWQ;
     setp.eq.u32 %p, %mode, 1;
     selp.u32 %t2, 2, 4, %p;                    // element bytes
     mul.wide.u32 %c0, %m2c, %N;
@@ -346,75 +336,6 @@ EPI_SWI:
     add.s64 %c1, %c0, %ld1;
     shl.b64 %ldj, %ld1, 3;
     SW_FOR_G(SW_EPI_SWI)
-    bra DONE;
-EPI_SWQ:
-    // SwiGLU into e4m3 for the next FP8 GEMM (mode 5; host: the cluster is the 4 tiles of one 128-output scale
-    // block): quant_act_fp8's bytes for the bf16 values mode 4 would store (ptx/quant_fp8.h). Each column's amax:
-    // this thread's value, the 8 lanes with the same lane % 4 (shuffles), the 4 warps (shared memory at red), the 4
-    // CTAs (each writes its column maxima into every CTA's slots at red + 16 MB, between two cluster barriers).
-    shr.u32 %t2, %N, 1;
-    shr.u32 %t1, %n0, 1;
-    shl.b32 %h0, %w, 3;
-    add.u32 %t1, %t1, %h0;
-    shr.u32 %h0, %lane, 2;
-    add.u32 %t1, %t1, %h0;                     // output column out
-    mul.wide.u32 %c0, %m2c, %t2;
-    cvt.u64.u32 %c1, %t1;
-    add.s64 %c0, %c0, %c1;
-    add.s64 %c0, %c0, %pC;                     // &C8[m2c][out] (e4m3)
-    cvt.u64.u32 %ld1, %t2;
-    add.s64 %c1, %c0, %ld1;
-    shl.b64 %ldj, %ld1, 3;
-    SW_FOR_G(SW_SWQ_V)
-    setp.lt.u32 %p, %lane, 4;
-    shl.b32 %h0, %w, CAT(SW_LOG, MB);
-    add.u32 %h0, %h0, %m2c;
-    shl.b32 %h0, %h0, 2;
-    add.u32 %h0, %h0, %red;                    // &part[w][m2c]
-    SW_FOR_G(SW_SWQ_PART)
-    bar.sync 0;
-    barrier.cluster.wait.aligned;              // phase 1: every CTA of the cluster has started (its smem may be written)
-    setp.lt.u32 %p, %tx, MB;
-    @!%p bra SWQ_SENT;
-    shl.b32 %h0, %tx, 2;
-    add.u32 %h0, %h0, %red;
-    ld.shared.f32 %e0, [%h0];
-    ld.shared.f32 %e1, [%h0 + 4 * MB];
-    max.f32 %e0, %e0, %e1;
-    ld.shared.f32 %e1, [%h0 + 8 * MB];
-    max.f32 %e0, %e0, %e1;
-    ld.shared.f32 %e1, [%h0 + 12 * MB];
-    max.f32 %e0, %e0, %e1;                     // this CTA's amax of column tx
-    mad.lo.u32 %h0, %rank, 4 * MB, %h0;
-    add.u32 %h0, %h0, 16 * MB;                 // slot [rank][tx]
-    mapa.shared::cluster.u32 %t2, %h0, 0;
-    st.shared::cluster.f32 [%t2], %e0;
-    mapa.shared::cluster.u32 %t2, %h0, 1;
-    st.shared::cluster.f32 [%t2], %e0;
-    mapa.shared::cluster.u32 %t2, %h0, 2;
-    st.shared::cluster.f32 [%t2], %e0;
-    mapa.shared::cluster.u32 %t2, %h0, 3;
-    st.shared::cluster.f32 [%t2], %e0;
-SWQ_SENT:
-    barrier.cluster.arrive.release.aligned;
-    barrier.cluster.wait.acquire.aligned;      // every slot written; no CTA writes this one's smem again
-    // scales: rank 0, warp 0, lanes 0..3 store sa[m][n0 / 256] for their columns
-    ld.param.u64 %c2, [p_so];
-    shr.u32 %h0, %N, 8;
-    shl.b32 %h0, %h0, 2;
-    cvt.u64.u32 %ld1, %h0;                     // a row of scales
-    mul.wide.u32 %c3, %m2c, %h0;
-    add.s64 %c2, %c2, %c3;
-    shr.u32 %h0, %n0, 8;
-    mul.wide.u32 %c3, %h0, 4;
-    add.s64 %c2, %c2, %c3;                     // &sa[m2c][n0 / 256]
-    or.b32 %h0, %rank, %w;
-    setp.eq.u32 %pacc, %h0, 0;
-    setp.lt.and.u32 %pacc, %lane, 4, %pacc;    // the scale writers
-    shl.b32 %h0, %m2c, 2;
-    add.u32 %h0, %h0, %red;
-    add.u32 %h0, %h0, 16 * MB;                 // &slot[0][m2c]
-    SW_FOR_G(SW_SWQ_Q)
 DONE:
     ret;
 }
