@@ -5,8 +5,9 @@ QWEN3_TRACE=TRACE.tsv; host/gpu.c writes the file, ptx/pdl.h records it).
 Each row is one launch: t0 = its CTA 0 was resident, t1 = its wait returned (the kernel before it had completed).
 So in a chain of launches, t1[i+1] - t1[i] is what launch i cost on the critical path, and t1[i] - t0[i] is how long
 its CTA 0 sat resident ahead of that (programmatic dependent launch). The run is cut into steps at FIRST_MODULE
-(default: embed, the first launch of an engine step); the steps of the most common length (decode steps of one
-graph) are averaged position by position, then summed per kernel (module + grid) over a step.
+(default: embed, the first launch of an engine step); the steps with the most common kernel sequence (the decode
+steps of one graph) are reduced position by position (median, the first quarter skipped as warm-up), then summed per
+kernel (module + grid) over a step; the first 24 launches of the step are listed in order.
 """
 import collections
 import statistics
@@ -47,7 +48,6 @@ def main():
     print(f"{'kernel [grid]':44s} {'calls':>5s} {'us a step':>10s} {'us each':>8s} {'lead us':>8s} {'%':>6s}")
     for k, (c, t, l) in sorted(per.items(), key=lambda kv: -kv[1][1]):
         print(f"{k:44s} {c:5d} {t / 1e3:10.1f} {t / c / 1e3:8.2f} {l / c / 1e3:8.2f} {100 * t / step:6.1f}")
-    # one layer in order (the second repetition of the longest repeating block is printed by position)
     print("the launches of one step in order (cost us, lead us):")
     print("  " + "  ".join(f"{k}:{cost[i] / 1e3:.1f}/{lead[i] / 1e3:.1f}" for i, k in enumerate(key[:24])))
 

@@ -82,7 +82,8 @@ static void trace_attach(CUmodule mod, int index, const char *name) {
     CU_CHECK(cuMemcpyHtoD(q, &id, 4));
 }
 
-typedef struct { uint64_t t0, t1; uint32_t gid, mod, nx, ny_tx; } TraceRec;
+typedef struct { uint64_t t0, t1; uint32_t gid, mod, nx, ny_tx; } TraceRec;  // ptx/pdl.h's slot
+_Static_assert(sizeof(TraceRec) == TRACE_SLOT_BYTES, "a trace slot is 32 bytes");
 static int trace_cmp(const void *a, const void *b) {
     const TraceRec *x = a, *y = b;
     return x->t1 < y->t1 ? -1 : x->t1 > y->t1;
