@@ -78,7 +78,6 @@
     add.u64 %rd1, %rd_rows, %rd1;
     ld.global.nc.u32 %r_src, [%rd1];
 HAVE_SRC:
-    mov.u32 %r_tid, %tid.x;
 #if RMS_FP8
     // scales: sa + (row*dim/128 + warp)*4; float4 K of this thread lies in group warp + 8K
     ld.param.u64 %rd_sa, [p_sa];
@@ -92,8 +91,7 @@ HAVE_SRC:
 #endif
     // in row: in + src*dim*4 + tid*16; out row: out + row*dim*2 + tid*8
     mul.wide.u32 %rd1, %r_src, %r_dim;
-    shl.b64 %rd1, %rd1, 2;
-    mul.wide.u32 %rd2, %r_tid, 16;
+    shl.b64 %rd1, %rd1, 2;                      // rd2 = tid*16 from the weights' address above
     add.u64 %rd_in, %rd_in, %rd1;
     add.u64 %rd_in, %rd_in, %rd2;
     mul.wide.u32 %rd3, %r_row, %r_dim;
