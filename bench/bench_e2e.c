@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--backend") && v) backend = argv[++i];
         else if (!strcmp(a, "--dtype") && v) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_weights)) return 1; }
         else if (!strcmp(a, "--kv-dtype") && v) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_kv)) return 1; }
-        else if (!strcmp(a, "--head-dtype") && v) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_head)) return 1; }
+        else if (!strcmp(a, "--head-dtype") && v) { if (parse_head_opt(a, argv[++i], &gpu.fp8_head)) return 1; }
         else if (!strcmp(a, "--pp") && v) pp = atoi(argv[++i]);
         else if (!strcmp(a, "--tg") && v) tg = atoi(argv[++i]);
         else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--peak") && v) peak = atof(argv[++i]);
         else if (!strcmp(a, "--tsv") && v) tsv = argv[++i];
         else if (!strcmp(a, "--label") && v) label = argv[++i];
-        else die("usage: bench_e2e -m MODEL [--backend gpu|cpu] [--dtype bf16|fp8] [--kv-dtype bf16|fp8] [--head-dtype bf16|fp8] [--pp N] [--tg N] [--reps N] [--bw B/s] [--peak FLOP/s] [--tsv F] [--label S]");
+        else die("usage: bench_e2e -m MODEL [--backend gpu|cpu] [--dtype bf16|fp8] [--kv-dtype bf16|fp8] [--head-dtype bf16|fp8|rescore] [--pp N] [--tg N] [--reps N] [--bw B/s] [--peak FLOP/s] [--tsv F] [--label S]");
     }
     if (!path) die("bench_e2e: -m MODEL is required");
     if (reps < 1 || reps > 64) die("--reps must be 1..64");

@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -436,6 +436,46 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
         done
+    fi
+fi
+
+if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx/head_rescore.ptx). S11_PARTS from:
+    # unit (test_gpu_fp8's head_rescore case), san (it under memcheck / racecheck), quality (1,024 positions of the 8B:
+    # rescore against the bf16 head, FP8 body; greedy text of both heads), ab (engine A/B, S11_CFGS)
+    parts=" ${S11_PARTS:-unit san quality ab} "
+    if [[ $parts == *" unit "* ]]; then
+        QWEN3_TEST_ONLY=head_rescore timeout 120 build/tests/test_gpu_fp8 > "$LOG/s11-unit.log" 2>&1
+        say "s11 unit rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s11-unit.log" | tr '\n' ' ')"
+        grep -E "  row|check failed|seed" "$LOG/s11-unit.log" | head -12 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" san "* ]]; then
+        for tool in memcheck racecheck; do
+            QWEN3_TEST_ONLY=head_rescore timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                build/tests/test_gpu_fp8 > "$LOG/s11-$tool.log" 2>&1
+            say "s11 $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s11-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    f=$(synth 8b f16)
+    if [[ $parts == *" quality "* ]]; then
+        for hd in bf16 rescore; do
+            QWEN3_HEAD_STATS=1 QWEN3_HEAD_DTYPE=$hd timeout 150 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 \
+                --random 1024 --seed 11 -o /tmp/s11-logits-$hd.f32 > "$LOG/s11-logits-$hd.log" 2>&1
+            say "s11 logits head $hd rc=$? $(grep 'head rescore' "$LOG/s11-logits-$hd.log")"
+            timeout 100 ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --head-dtype $hd --raw --temp 0 -n 200 \
+                -p "The history of the printing press" > "$LOG/s11-run-$hd.txt" 2> "$LOG/s11-run-$hd.log"
+            say "s11 run head $hd rc=$? $(wc -c < "$LOG/s11-run-$hd.txt") bytes"
+        done
+        cmp -s "$LOG/s11-run-bf16.txt" "$LOG/s11-run-rescore.txt" && say "s11 greedy 200 tokens: identical text" \
+            || say "s11 greedy 200 tokens: the texts DIFFER"
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/s11-logits-bf16.f32 \
+            --compare /tmp/s11-logits-rescore.f32 > "$LOG/s11-rescore-vs-bf16.log" 2>&1
+        say "s11 rescore vs bf16 head (FP8 body) rc=$? $(tail -2 "$LOG/s11-rescore-vs-bf16.log" | tr '\n' ' ')"
+        rm -f /tmp/s11-logits-*.f32
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        engine_ab "${S11_CFGS:-fp8 bf16 1;fp8 bf16 16;fp8 fp8 64;fp8 fp8 256}" "hb QWEN3_HEAD_DTYPE=bf16" \
+            "hr QWEN3_HEAD_DTYPE=rescore QWEN3_HEAD_STATS=1"
+        grep -h "head rescore" "$LOG"/hr-*.log | tee -a "$SUM"
     fi
 fi
 

@@ -272,7 +272,7 @@ int main(int argc, char **argv) {
     if (!label) label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     printf("%s, %s: %.2f GB of %s weights a step, %.1f KB of %s K+V a token; ideal steps at %.2f TB/s (copy) and "
            "%.0f TFLOP/s (BF16; FP8 layers at twice that); prefill budget %d tokens a step; %d one-token words\n",
-           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : opts.fp8_head && !m.cfg.tied ? "FP8 (head fp8)" : "FP8 (head bf16)", k.kv_tok / 1e3,
+           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : m.cfg.tied ? "FP8 (head bf16)" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)" : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)", k.kv_tok / 1e3,
            opts.fp8_kv ? "fp8" : "bf16", bw / 1e12, peak / 1e12, budget, words.n);
 
     // --- workloads ---

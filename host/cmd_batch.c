@@ -36,7 +36,8 @@ static void usage(FILE *out) {
         "      --backend B          auto (GPU, else the CPU reference), gpu or cpu (default auto)\n"
         "      --dtype D            GPU weights: bf16 or fp8 (e4m3, 128x128 block scales) (default bf16)\n"
         "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n"
-        "      --head-dtype D       GPU output head with --dtype fp8: bf16 (default) or fp8 (faster; NOTES: what it costs)\n"
+        "      --head-dtype D       GPU output head with --dtype fp8: bf16 (default), fp8 (faster; NOTES: what it\n"
+        "                           costs) or rescore (fp8, then the logits near the best recomputed in bf16)\n"
         "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"
         "                           0 = the model's); a reply that fills it ends with finish_reason \"length\"\n"
@@ -161,7 +162,7 @@ int cmd_batch(int argc, char **argv) {
         else if (IS("-o") || IS("--output")) out_path = v;
         else if (IS("--dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_weights)) return 1; }
         else if (IS("--kv-dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_kv)) return 1; }
-        else if (IS("--head-dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_head)) return 1; }
+        else if (IS("--head-dtype")) { if (parse_head_opt(a, v, &gpu.fp8_head)) return 1; }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) {
                 fprintf(stderr, "qwen3-ptx: --backend: '%s' (auto, gpu or cpu)\n", v);

@@ -327,7 +327,8 @@ void gen_cli_usage(FILE *out, int is_chat) {
     fprintf(out, "      --backend B          auto (GPU, else the CPU reference), gpu or cpu (default auto)\n");
     fprintf(out, "      --dtype D            GPU weights: bf16 or fp8 (e4m3, 128x128 block scales) (default bf16)\n");
     fprintf(out, "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n");
-    fprintf(out, "      --head-dtype D       GPU output head with --dtype fp8: bf16 (default) or fp8 (faster; NOTES: what it costs)\n");
+    fprintf(out, "      --head-dtype D       GPU output head with --dtype fp8: bf16 (default), fp8 (faster; NOTES: what it\n");
+    fprintf(out, "                           costs) or rescore (fp8, then the logits near the best recomputed in bf16)\n");
     fprintf(out, "  -h, --help               this help\n");
     fprintf(out, "Sampling order (llama.cpp's default chain): penalties, top-k, top-p, min-p, temperature.\n");
 }
@@ -396,7 +397,7 @@ int gen_cli_parse(GenCli *o, int argc, char **argv, int is_chat) {
         else if (IS("--frequency-penalty")) rc = parse_float(a, v, -1e9, 1e9, &o->sp.frequency_penalty);
         else if (IS("--dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_weights)) return -1; }
         else if (IS("--kv-dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_kv)) return -1; }
-        else if (IS("--head-dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_head)) return -1; }
+        else if (IS("--head-dtype")) { if (parse_head_opt(a, v, &o->gpu.fp8_head)) return -1; }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) return bad("--backend: '%s' (auto, gpu or cpu)", v);
             o->backend = v;

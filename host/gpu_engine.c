@@ -25,6 +25,8 @@
 #include <string.h>
 
 #define STEP_TOKENS 512  // most tokens per forward step; longer prefills are chunked
+// --head-dtype rescore: every logit within 2 HEAD_Z sigma of its row's best is recomputed in bf16 (ptx/head_rescore.ptx)
+#define HEAD_Z 6.0f
 
 // Decode-shaped steps (every row's logits wanted) are replayed from CUDA graphs, one per bucket: T is padded up
 // to the next bucket; the padding rows are token 0 at position 0 of a scratch slot whose table row points at a
@@ -55,9 +57,14 @@ typedef struct {
     Qwen3Config c;
     CUdeviceptr emb;      // bf16 [vocab][dim]
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
+    GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
-    int head_fp8;         // an untied head in e4m3 too (GpuOpts.fp8_head with FP8 weights; default bf16)
+    int head_fp8;         // an untied head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
+    float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
+    CUdeviceptr head_part, head_stats;  // f32 [STEP_TOKENS][HEAD_RESCORE_NB]; u32 [STEP_TOKENS][4] (QWEN3_HEAD_STATS)
+    int head_stats_on;
+    long head_rows;       // rows through the rescored head (graph padding included), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -211,6 +218,11 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
         launch_linear(g, &e->lm_head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
+        if (e->head_fp8 == HEAD_RESCORE) {  // (the W8A16 decode kernel, when it took the rows, read h as bf16)
+            int a8 = n_out > gemv_fp8_max_m();
+            launch_head_rescore(g, e->logits, e->head_part, e->h, a8 ? e->a8 : 0, a8 ? e->sa : 0, e->lm_head16.w,
+                                e->head_stats, n_out, c->vocab, c->dim, e->head_cd, e->head_cw);
+        }
     }
 }
 
@@ -245,6 +257,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
             in[2 * STEP_TOKENS + t] = 0;
             in[3 * STEP_TOKENS + t] = t;
         }
+        e->head_rows += Tp;
         if (e->graph[b]) {
             CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
         } else if (e->seen[b]) {
@@ -260,6 +273,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
             enqueue_step(e, Tp, Tp, 0);
         }
     } else {
+        e->head_rows += n_out;
         enqueue_step(e, T, n_out, 1);
     }
     g->prof_tag = "sample";
@@ -464,6 +478,20 @@ static void gpu_destroy(Engine *eb) {
         fprintf(stderr, "profile: %.3f s on the host between steps (scheduler, sampling bookkeeping, output)\n",
                 e->prof_gap_s);
     }
+    if (e->head_stats_on) {  // QWEN3_HEAD_STATS=1: what the rescored head did over the engine's life
+        uint32_t *s = xmalloc((size_t)STEP_TOKENS * 16);
+        gpu_download(g, s, e->head_stats, (size_t)STEP_TOKENS * 16);
+        double cand = 0;
+        float worst = 0, r;
+        for (int i = 0; i < STEP_TOKENS; i++) {
+            cand += s[4 * i];
+            memcpy(&r, &s[4 * i + 1], 4);
+            if (r > worst) worst = r;
+        }
+        fprintf(stderr, "head rescore: %ld rows, %.0f logits recomputed (%.1f a row), largest |fp8 - bf16| / delta "
+                "%.4f\n", e->head_rows, cand, e->head_rows ? cand / e->head_rows : 0.0, worst);
+        free(s);
+    }
     for (int b = 0; b < N_BUCKETS; b++)
         if (e->graph[b]) CU_CHECK(cuGraphExecDestroy(e->graph[b]));
     CU_CHECK(cuMemFreeHost(e->h_in));
@@ -498,6 +526,12 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     // the bf16 head on the synth 8B); a tied one is the embedding table and stays bf16.
     if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0, 0 };
     else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, f8 && e->head_fp8);
+    // --head-dtype rescore keeps the bf16 head too: the logits near each row's best are recomputed from it
+    if (e->head_fp8 == HEAD_RESCORE) {
+        e->lm_head16 = gpu_linear_carve(a, c->vocab, c->dim, 0);
+        e->head_part = gpu_arena_alloc(a, (size_t)STEP_TOKENS * HEAD_RESCORE_NB * 4);
+        if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)STEP_TOKENS * 16);
+    }
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];
@@ -550,9 +584,9 @@ static size_t max_k(const Qwen3Config *c) {
     if ((size_t)c->ffn_dim > k) k = (size_t)c->ffn_dim;
     return k;
 }
-static size_t max_weight(const Qwen3Config *c, int head_fp8) {  // of the fp8 layers (the head too if fp8)
+static size_t max_weight(const Qwen3Config *c, int head_fp8) {  // of the fp8 layers (the head too if HEAD_FP8)
     size_t nqkv = (size_t)(c->n_head + 2 * c->n_kv_head) * c->head_dim, w = (size_t)c->dim * c->ffn_dim;
-    if (head_fp8 && !c->tied && (size_t)c->vocab * c->dim > w) w = (size_t)c->vocab * c->dim;
+    if (head_fp8 == HEAD_FP8 && !c->tied && (size_t)c->vocab * c->dim > w) w = (size_t)c->vocab * c->dim;
     if (nqkv * c->dim > w) w = nqkv * c->dim;
     if (2 * (size_t)c->ffn_dim * c->dim > w) w = 2 * (size_t)c->ffn_dim * c->dim;
     return w;
@@ -564,11 +598,12 @@ int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen) {
     int *fields[3] = { &o->fp8_weights, &o->fp8_kv, &o->fp8_head };
     for (int i = 0; i < 3; i++) {
         const char *v = getenv(names[i]);
-        if (v && *v && strcmp(v, "bf16") && strcmp(v, "fp8")) {
-            snprintf(err, errlen, "%s='%s' (bf16 or fp8)", names[i], v);
+        int head = i == 2 && v && *v ? head_dtype_of(v) : -1;
+        if (v && *v && strcmp(v, "bf16") && strcmp(v, "fp8") && head < 0) {
+            snprintf(err, errlen, "%s='%s' (bf16 or fp8%s)", names[i], v, i == 2 ? " or rescore" : "");
             return -1;
         }
-        *fields[i] = v && !strcmp(v, "fp8");
+        *fields[i] = head >= 0 ? head : v && !strcmp(v, "fp8");
     }
     return 0;
 }
@@ -594,7 +629,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
-    e->head_fp8 = e->fp8 && o->fp8_head && !c->tied;
+    e->head_fp8 = e->fp8 && !c->tied ? o->fp8_head : HEAD_BF16;
+    const char *hstats = getenv("QWEN3_HEAD_STATS");
+    e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
     e->ablate = ablate_mask(err, errlen);
     if (e->ablate == ~0u) goto fail;
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
@@ -671,7 +708,15 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     const char *fused = getenv("QWEN3_FUSED_SWIGLU");
     int gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
-    if (!c->tied) gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);
+    if (e->head_fp8 == HEAD_RESCORE) {  // bf16 first, then its e4m3 form from it, then the error constants
+        gpu_linear_upload(g, &e->lm_head16, &m->output, 1, 0);
+        launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->lm_head16.w, c->vocab, c->dim);
+        head_rescore_consts(g, e->lm_head16.w, e->lm_head.w, e->lm_head.sw, c->vocab, c->dim, HEAD_Z, &e->head_cd,
+                            &e->head_cw);
+        if (e->head_stats) gpu_fill_u32(g, e->head_stats, 0, (size_t)STEP_TOKENS * 4);
+    } else if (!c->tied) {
+        gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);
+    }
     gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
     for (int l = 0; l < c->n_layer; l++) {
         const Qwen3Layer *W = &m->layer[l];

@@ -1,6 +1,6 @@
 // gpu_ops.h — one launcher per PTX kernel of the forward pass, and the data layouts they share.
 // defines: launch_embed, launch_rmsnorm, launch_qknorm_rope_kv(_fp8), launch_attention(_host), launch_gemm,
-//          launch_swiglu, launch_argmax, gpu_upload_tensor_bf16, gpu_upload_tensor_f32, gpu_upload_free, gpu_upload_set_staging
+//          launch_swiglu, launch_argmax, head_rescore_consts, launch_head_rescore, gpu_upload_tensor_bf16, gpu_upload_tensor_f32, gpu_upload_free, gpu_upload_set_staging
 //
 // One forward step processes T tokens that may belong to different sequences (prefill chunks and decode tokens
 // mixed): token t belongs to sequence slot tok_slot[t] at position tok_pos[t]. Layouts (row-major, C order):
@@ -187,6 +187,17 @@ void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ff
 
 // out[r] = argmax_j logits[r][j] (lowest index on ties; NaN never wins)
 void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, int vocab);
+
+// The rescored FP8 head (host/gpu_head.c, ptx/head_rescore.ptx): after the FP8 head GEMM wrote logits [n][V] from
+// h bf16 [n][K] (quantised into a8 / sa; a8 = 0: read as bf16), every logit within delta of its row's best is
+// recomputed from the bf16 head w16 [V][K] in place, delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts
+// measures cd, cw from the two heads at load, for delta = 2 z sigma). part: f32 [n][HEAD_RESCORE_NB] scratch;
+// stats: u32 [n][4] or 0 ([0] += candidates, [1] = max f32 bits of |fp8 - exact| / delta, [2] = delta's bits).
+#define HEAD_RESCORE_NB 256
+void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw, int N, int K, float z, float *cd,
+                         float *cw);
+void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr h, CUdeviceptr a8, CUdeviceptr sa,
+                         CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw);
 
 // Weight upload: raw GGUF bytes (any supported type) copied to the device in chunks through pinned staging
 // buffers and dequantized there by PTX kernels into bf16 (or f32). dst must hold ne0*ne1 elements.

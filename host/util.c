@@ -182,6 +182,26 @@ int parse_dtype_opt(const char *opt, const char *v, int *fp8) {
     return 0;
 }
 
+static const char *const HEAD_NAMES[] = { "bf16", "fp8", "rescore" };  // HEAD_BF16, HEAD_FP8, HEAD_RESCORE
+
+const char *head_dtype_name(int head) { return head >= 0 && head < 3 ? HEAD_NAMES[head] : "?"; }
+
+int head_dtype_of(const char *name) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, HEAD_NAMES[i])) return i;
+    return -1;
+}
+
+int parse_head_opt(const char *opt, const char *v, int *head) {
+    int h = head_dtype_of(v);
+    if (h < 0) {
+        fprintf(stderr, "qwen3-ptx: %s: '%s' (bf16, fp8 or rescore)\n", opt, v);
+        return -1;
+    }
+    *head = h;
+    return 0;
+}
+
 void git_describe(char *out, size_t n) {
     const char *env = getenv("QWEN3_COMMIT");
     snprintf(out, n, "%s", env && *env ? env : "?");

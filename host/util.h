@@ -39,6 +39,11 @@ void sb_printf(StrBuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 // --dtype / --kv-dtype bf16|fp8 (the GPU engine's GpuOpts, engine.h): *fp8 = 1 for fp8, 0 for bf16. Prints a
 // one-line error naming opt and returns -1 on any other value.
 int parse_dtype_opt(const char *opt, const char *v, int *fp8);
+// --head-dtype bf16|fp8|rescore: *head = HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (engine.h); -1 with a one-line error.
+int parse_head_opt(const char *opt, const char *v, int *head);
+// The name of a head format, and its value for a name (-1: none).
+const char *head_dtype_name(int head);
+int head_dtype_of(const char *name);
 
 // The tree's commit for result files: $QWEN3_COMMIT if set (a copy of the tree without its history, e.g. on the
 // device machine), else `git describe --always --dirty=+wip`, else "?".

@@ -22,7 +22,20 @@ static void test_init(void) {
     printf(__VA_ARGS__); printf("\n"); fflush(stdout); } } while (0)
 #define SKIP(...) do { tc_skipped = 1; printf("  skip reason: "); printf(__VA_ARGS__); printf("\n"); return; } while (0)
 
+// QWEN3_TEST_ONLY=a,b: run only those cases (the device's sanitizer runs of one case); the others are not counted.
+static int case_wanted(const char *name) {
+    const char *only = getenv("QWEN3_TEST_ONLY");
+    size_t n = strlen(name);
+    for (const char *p = only; p && *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && !strncmp(p, name, n)) return 1;
+        p += k + (p[k] == ',');
+    }
+    return !only || !*only;
+}
+
 static void run_case(const char *name, void (*fn)(void)) {
+    if (!case_wanted(name)) return;
     tc_failed = tc_skipped = 0;
     fn();
     if (tc_failed) { t_fail++; printf("FAIL %s\n", name); }

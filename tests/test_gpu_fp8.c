@@ -513,6 +513,111 @@ static void gemm_fp8_timings(void) {
     }
 }
 
+// ---------------------------------------------------------------- the rescored FP8 head (ptx/head_rescore.ptx)
+// A head W [V][K] (random, plus rows 100..163 copies of row 7 with a little noise: near-ties) and n rows of x (row 1
+// close to W[7], so those 65 logits crowd the top). The FP8 GEMM writes logits over a poison, head_rescore rewrites
+// the candidates; against fp64 W . x on the host: each row's argmax is the exact one, every rewritten logit is the
+// exact value (f32 sums), every other logit is the FP8 one bit for bit, the candidate count is the number of FP8
+// logits >= max - delta, and delta is the host's sqrt(cd |x8|^2 + cw |x - x8|^2).
+typedef struct { const uint16_t *w, *x; double *out; int V, K; } HeadRef;
+static void head_ref_row(void *ctx, int64_t i) {
+    const HeadRef *j = ctx;
+    int r = (int)(i / j->V), v = (int)(i % j->V);
+    double s = 0;
+    for (int k = 0; k < j->K; k++)
+        s += (double)host_bf16_to_f32(j->w[(size_t)v * j->K + k]) * host_bf16_to_f32(j->x[(size_t)r * j->K + k]);
+    j->out[i] = s;
+}
+
+static void head_rescore(void) {
+    NEED_GPU();
+    int V = 32768, K = 4096, n = 3, KB = K / 128;
+    uint16_t *w = xmalloc((size_t)V * K * 2), *x = xmalloc((size_t)n * K * 2);
+    for (size_t i = 0; i < (size_t)V * K; i++) w[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));
+    for (int v = 100; v < 164; v++)
+        for (int k = 0; k < K; k++)
+            w[(size_t)v * K + k] = host_f32_to_bf16(host_bf16_to_f32(w[7 * (size_t)K + k]) *
+                                                     (float)(1 + 0.002 * (2 * rng_uniform(&rng) - 1)));
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < K; k++) {
+            float noise = (float)(2 * rng_uniform(&rng) - 1);
+            x[(size_t)r * K + k] = host_f32_to_bf16(r == 1 ? 8 * sqrtf((float)K) * host_bf16_to_f32(w[7 * (size_t)K + k]) + 0.5f * noise
+                                                           : noise);
+        }
+    CUdeviceptr dw = gpu_alloc(&G, (size_t)V * K * 2), dw8 = gpu_alloc(&G, (size_t)V * K),
+                dsw = gpu_alloc(&G, (size_t)(V / 128) * KB * 4), dx = gpu_alloc(&G, (size_t)n * K * 2),
+                da8 = gpu_alloc(&G, (size_t)n * K), dsa = gpu_alloc(&G, (size_t)n * KB * 4),
+                dl = gpu_alloc(&G, (size_t)n * V * 4), dpart = gpu_alloc(&G, (size_t)n * HEAD_RESCORE_NB * 4),
+                dst = gpu_alloc(&G, (size_t)n * 16);
+    gpu_upload(&G, dw, w, (size_t)V * K * 2);
+    gpu_upload(&G, dx, x, (size_t)n * K * 2);
+    launch_quant_w_fp8(&G, dw8, dsw, dw, V, K);
+    float cd, cw;
+    head_rescore_consts(&G, dw, dw8, dsw, V, K, 6.0f, &cd, &cw);
+    launch_quant_act_fp8(&G, da8, dsa, dx, n, K);
+    gpu_fill_u32(&G, dl, 0x7FC00000u, (size_t)n * V);          // NaN poison under the GEMM's output
+    gpu_fill_u32(&G, dpart, 0x7F800000u, (size_t)n * HEAD_RESCORE_NB);  // +inf: an unwritten part spoils the max
+    gpu_fill_u32(&G, dst, 0, (size_t)n * 4);
+    launch_gemm_fp8(&G, dl, da8, dsa, dw8, dsw, n, V, K, GEMM_STORE_F32);
+    float *l8 = xmalloc((size_t)n * V * 4), *l = xmalloc((size_t)n * V * 4);
+    gpu_download(&G, l8, dl, (size_t)n * V * 4);
+    launch_head_rescore(&G, dl, dpart, dx, da8, dsa, dw, dst, n, V, K, cd, cw);
+    gpu_download(&G, l, dl, (size_t)n * V * 4);
+    uint32_t st[12];
+    gpu_download(&G, st, dst, sizeof st);
+    uint8_t *q = xmalloc((size_t)n * K);
+    float *sa = xmalloc((size_t)n * KB * 4);
+    gpu_download(&G, q, da8, (size_t)n * K);
+    gpu_download(&G, sa, dsa, (size_t)n * KB * 4);
+    double *ex = xmalloc((size_t)n * V * 8);
+    HeadRef hr = { w, x, ex, V, K };
+    parallel_for((int64_t)n * V, head_ref_row, &hr);
+    for (int r = 0; r < n; r++) {
+        double sq = 0, se = 0;
+        for (int k = 0; k < K; k++) {
+            double x8 = e4m3_decode(q[(size_t)r * K + k]) * sa[r * KB + k / 128], xv = host_bf16_to_f32(x[(size_t)r * K + k]);
+            sq += x8 * x8;
+            se += (xv - x8) * (xv - x8);
+        }
+        float delta, ratio, m = -INFINITY;
+        memcpy(&delta, &st[4 * r + 2], 4);
+        memcpy(&ratio, &st[4 * r + 1], 4);
+        double dh = sqrt(cd * sq + cw * se);
+        const float *lr = l + (size_t)r * V, *l8r = l8 + (size_t)r * V;
+        const double *er = ex + (size_t)r * V;
+        int best = 0, got = 0, wrong = 0, changed_far = 0, nan = 0;
+        unsigned cand = 0;
+        for (int v = 0; v < V; v++) if (l8r[v] > m) m = l8r[v];
+        float tau = m - delta;
+        for (int v = 0; v < V; v++) {
+            nan += !isfinite(lr[v]);
+            if (er[v] > er[best]) best = v;
+            if (lr[v] > lr[got]) got = v;
+            if (l8r[v] >= tau) {
+                cand++;
+                wrong += fabs(lr[v] - er[v]) > 1e-5 * (fabs(er[v]) + 1);
+            } else {
+                changed_far += memcmp(&lr[v], &l8r[v], 4) != 0;
+            }
+        }
+        printf("  row %d: %u candidates (stats %u), delta %.4g (host %.4g), largest |fp8 - exact| / delta %.3f, "
+               "argmax %d (exact %d)\n", r, cand, st[4 * r], delta, dh, ratio, got, best);
+        CHECK(nan == 0, "row %d: %d logits not finite", r, nan);
+        // the exact argmax, or a logit tied with it within f32 summation (row 1's near-ties are ~1e-3 apart)
+        CHECK(er[got] >= er[best] - 1e-5 * (fabs(er[best]) + 1), "row %d: argmax %d (%.6f), exact %d (%.6f)", r, got,
+              er[got], best, er[best]);
+        CHECK(wrong == 0, "row %d: %d candidates not the exact logit", r, wrong);
+        CHECK(changed_far == 0, "row %d: %d logits below max - delta changed", r, changed_far);
+        CHECK(cand == st[4 * r] && cand >= 1, "row %d: %u candidates, the kernel counted %u", r, cand, st[4 * r]);
+        CHECK(fabs(delta - dh) <= 1e-3 * dh, "row %d: delta %g, host %g", r, delta, dh);
+        CHECK(ratio < 1.0f, "row %d: an FP8 logit off by %.3f delta", r, ratio);
+        if (r == 1) CHECK(cand >= 8, "row 1: %u candidates; the planted near-ties should give more", cand);
+    }
+    free(w); free(x); free(l8); free(l); free(q); free(sa); free(ex);
+    CUdeviceptr all[] = { dw, dw8, dsw, dx, da8, dsa, dl, dpart, dst };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) gpu_free(&G, all[i]);
+}
+
 int main(void) {
     // launch_linear would send M = 1 to the W8A16 kernel (bf16 activation, not A8): tested in test_gpu_gemv.c
     setenv("QWEN3_GEMV_MAX_M", "0", 1);
@@ -525,6 +630,7 @@ int main(void) {
     RUN(gemm_fp8_splitk);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
+    RUN(head_rescore);
     RUN(gemm_fp8_timings);
     gpu_test_end();
     return test_end();

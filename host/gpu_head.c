@@ -1,0 +1,72 @@
+// gpu_head.c — the rescored FP8 output head (--head-dtype rescore; ptx/head_rescore.ptx): the FP8 GEMM gives every
+// logit, then the logits within delta of each row's best are recomputed from the bf16 head, so that the argmax is the
+// bf16 head's while the weight stream is the FP8 head's (0.62 GB a token on the 8B instead of 1.24).
+// defines: head_rescore_consts, launch_head_rescore
+#include "gpu_ops.h"
+#include "util.h"
+#include <math.h>
+#include <stdlib.h>
+
+enum { HR_THREADS = 256, HR_WARPS = 8, HR_MAX_K = 8192 };  // as ptx/head_rescore.ptx
+
+static CUcontext fn_ctx;
+static CUstream fn_stream;
+static CUfunction fn_err, fn_rowmax, fn_rescore;
+
+static void load_functions(Gpu *g) {
+    if (fn_ctx == g->ctx && fn_stream == g->stream) return;
+    fn_err = gpu_kernel(g, "head_rescore", "fp8_row_err");
+    fn_rowmax = gpu_kernel(g, "head_rescore", "head_rowmax");
+    fn_rescore = gpu_kernel(g, "head_rescore", "head_rescore");
+    fn_ctx = g->ctx;
+    fn_stream = g->stream;
+}
+
+// At load: D2 = max over rows of |w - w8|^2 and W2 = max of |w8|^2 (fp8_row_err, one pass over both heads), then
+// cd = (2z)^2 D2 / K and cw = (2z)^2 W2 / K for launch_head_rescore (delta = 2 z sigma; ptx/head_rescore.ptx).
+void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw, int N, int K, float z, float *cd,
+                         float *cw) {
+    if (N <= 0 || K <= 0 || K % 128 || (w16 | w8) % 16 || sw % 4)
+        die("head_rescore_consts: N=%d K=%d (K %% 128 == 0, 16-byte aligned weights)", N, K);
+    load_functions(g);
+    CUdeviceptr out = gpu_alloc(g, (size_t)N * 8);
+    unsigned uN = (unsigned)N, uK = (unsigned)K;
+    Dim3 grid = { (uN + HR_WARPS - 1) / HR_WARPS, 1, 1 }, block = { HR_THREADS, 1, 1 };
+    CUfunction fp8_row_err = fn_err;
+    GPU_LAUNCH(g, fp8_row_err, grid, block, 0, &out, &w16, &w8, &sw, &uN, &uK);
+    float *h = xmalloc((size_t)N * 8);
+    gpu_download(g, h, out, (size_t)N * 8);  // (synchronises)
+    gpu_free(g, out);
+    double d2 = 0, w2 = 0;
+    for (int i = 0; i < N; i++) {
+        if (!isfinite(h[2 * i]) || !isfinite(h[2 * i + 1])) die("head_rescore_consts: head row %d is not finite", i);
+        if (h[2 * i] > d2) d2 = h[2 * i];
+        if (h[2 * i + 1] > w2) w2 = h[2 * i + 1];
+    }
+    free(h);
+    double zz = 4.0 * z * z;
+    *cd = (float)(zz * d2 / K);
+    *cw = (float)(zz * w2 / K);
+}
+
+// Row r of n: the FP8 logits [n][V] in place; h bf16 [n][K] (the head's input), a8 / sa its e4m3 form as the FP8 GEMM
+// read it (a8 = 0: the GEMM read h itself), w16 the bf16 head [V][K], part f32 [n][HEAD_RESCORE_NB] scratch, stats
+// u32 [n][4] or 0. Two launches: the rows' maxima over nb slices, then the candidates of each slice.
+void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr h, CUdeviceptr a8, CUdeviceptr sa,
+                         CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw) {
+    if (n < 0 || V <= 0 || V % 4 || K <= 0 || K % 128 || K > HR_MAX_K)
+        die("launch_head_rescore: n=%d V=%d K=%d (V %% 4 == 0, K %% 128 == 0, K <= %d)", n, V, K, HR_MAX_K);
+    if ((logits | h | a8 | w16 | stats) % 16 || part % 4 || sa % 4)
+        die("launch_head_rescore: logits, h, a8, w16 and stats must be 16-byte aligned");
+    if (a8 && !sa) die("launch_head_rescore: an e4m3 input needs its scales");
+    if (n == 0) return;
+    load_functions(g);
+    // slices a row: about two CTAs an SM over all rows, at most HEAD_RESCORE_NB (one part a thread of the reduction)
+    int sms = g->sm_count > 0 ? g->sm_count : 132, nb = (2 * sms + n - 1) / n;
+    if (nb > HEAD_RESCORE_NB) nb = HEAD_RESCORE_NB;
+    unsigned uV = (unsigned)V, uK = (unsigned)K, unb = (unsigned)nb;
+    Dim3 grid = { unb, (unsigned)n, 1 }, block = { HR_THREADS, 1, 1 };
+    CUfunction head_rowmax = fn_rowmax, head_rescore = fn_rescore;
+    GPU_LAUNCH(g, head_rowmax, grid, block, 0, &part, &logits, &uV, &unb);
+    GPU_LAUNCH(g, head_rescore, grid, block, 0, &logits, &part, &h, &a8, &sa, &w16, &stats, &uV, &uK, &unb, &cd, &cw);
+}
