@@ -440,9 +440,10 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
 fi
 
 if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx/head_rescore.ptx). S11_PARTS from:
-    # unit (test_gpu_fp8's head_rescore case), san (it under memcheck / racecheck), quality (1,024 positions of the 8B:
+    # unit (test_gpu_fp8's head_rescore case), san (it under memcheck / racecheck), tinyu (the engine on a tiny
+    # untied model: e2e, rescore against the bf16 head, memcheck / racecheck of FP8 logits and a run), quality (1,024 positions of the 8B:
     # rescore against the bf16 head, FP8 body; greedy text of both heads), ab (engine A/B, S11_CFGS)
-    parts=" ${S11_PARTS:-unit san quality ab} "
+    parts=" ${S11_PARTS:-unit san tinyu quality ab} "
     if [[ $parts == *" unit "* ]]; then
         QWEN3_TEST_ONLY=head_rescore timeout 120 build/tests/test_gpu_fp8 > "$LOG/s11-unit.log" 2>&1
         say "s11 unit rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s11-unit.log" | tr '\n' ' ')"
@@ -454,6 +455,28 @@ if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx
                 build/tests/test_gpu_fp8 > "$LOG/s11-$tool.log" 2>&1
             say "s11 $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s11-$tool.log" | tr '\n' ' ')"
         done
+    fi
+    if [[ $parts == *" tinyu "* ]]; then  # the rescored head in the engine under the sanitizers: a tiny untied model
+        ft=$(synth tiny-untied f32)
+        QWEN3_E2E_MODEL=$ft timeout 150 build/tests/test_gpu_e2e > "$LOG/s11-e2e-tinyu.log" 2>&1
+        say "s11 e2e tiny-untied rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s11-e2e-tinyu.log" | tr '\n' ' ')"
+        for hd in bf16 rescore; do
+            QWEN3_HEAD_STATS=1 QWEN3_HEAD_DTYPE=$hd timeout 60 ./qwen3-ptx logits -m "$ft" --backend gpu --dtype fp8 \
+                --random 300 --seed 6 -o /tmp/s11-tu-$hd.f32 > "$LOG/s11-tu-logits-$hd.log" 2>&1
+            say "s11 tiny-untied logits head $hd rc=$? $(grep 'head rescore' "$LOG/s11-tu-logits-$hd.log")"
+        done
+        python3 tests/hf_reference.py "$ft" --tokens-seed 6 --n 300 --ref /tmp/s11-tu-bf16.f32 \
+            --compare /tmp/s11-tu-rescore.f32 > "$LOG/s11-tu-compare.log" 2>&1
+        say "s11 tiny-untied rescore vs bf16 head rc=$? $(tail -2 "$LOG/s11-tu-compare.log" | tr '\n' ' ')"
+        for tool in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$ft" --backend gpu \
+                --dtype fp8 --random 300 --seed 6 -o /tmp/san.f32 > "$LOG/s11-tu-$tool-logits.log" 2>&1
+            say "s11 tiny-untied $tool fp8 logits(300) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s11-tu-$tool-logits.log" | tr '\n' ' ')"
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" --backend gpu \
+                --dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/s11-tu-$tool-run.log" 2>&1
+            say "s11 tiny-untied $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s11-tu-$tool-run.log" | tr '\n' ' ')"
+        done
+        rm -f /tmp/s11-tu-*.f32
     fi
     f=$(synth 8b f16)
     if [[ $parts == *" quality "* ]]; then
@@ -474,7 +497,7 @@ if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx
     fi
     if [[ $parts == *" ab "* ]]; then
         engine_ab "${S11_CFGS:-fp8 bf16 1;fp8 bf16 16;fp8 fp8 64;fp8 fp8 256}" "hb QWEN3_HEAD_DTYPE=bf16" \
-            "hr QWEN3_HEAD_DTYPE=rescore QWEN3_HEAD_STATS=1"
+            "hr QWEN3_HEAD_STATS=1"  # (rescore: the default head with FP8 weights since session 11)
         grep -h "head rescore" "$LOG"/hr-*.log | tee -a "$SUM"
     fi
 fi

@@ -70,7 +70,7 @@ typedef struct {
 } GpuOpts;
 enum { HEAD_BF16 = 0, HEAD_FP8 = 1, HEAD_RESCORE = 2 };
 // The defaults: QWEN3_DTYPE, QWEN3_KV_DTYPE (bf16 | fp8; unset = bf16) and QWEN3_HEAD_DTYPE (bf16 | fp8 | rescore;
-// unset = bf16). -1 with a reason on another value.
+// unset = rescore: it applies only with FP8 weights and an untied head). -1 with a reason on another value.
 int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen);
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, const GpuOpts *o, char *err, size_t errlen);
 // n_pages > 0 wins over kv_bytes > 0, which wins over the default.

@@ -327,8 +327,8 @@ void gen_cli_usage(FILE *out, int is_chat) {
     fprintf(out, "      --backend B          auto (GPU, else the CPU reference), gpu or cpu (default auto)\n");
     fprintf(out, "      --dtype D            GPU weights: bf16 or fp8 (e4m3, 128x128 block scales) (default bf16)\n");
     fprintf(out, "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n");
-    fprintf(out, "      --head-dtype D       GPU output head with --dtype fp8: bf16 (default), fp8 (faster; NOTES: what it\n");
-    fprintf(out, "                           costs) or rescore (fp8, then the logits near the best recomputed in bf16)\n");
+    fprintf(out, "      --head-dtype D       GPU output head with --dtype fp8: rescore (default: fp8, then the logits near\n");
+    fprintf(out, "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n");
     fprintf(out, "  -h, --help               this help\n");
     fprintf(out, "Sampling order (llama.cpp's default chain): penalties, top-k, top-p, min-p, temperature.\n");
 }

@@ -24,6 +24,8 @@
 static const struct { const char *name, *label; Qwen3Config c; float out_scale; } sizes[] = {
     //                       layers  dim    ffn   heads kv  hd   vocab   ctx    rope  eps   tied
     { "tiny", NULL,   { 4,  256,  768,   4,  2, 128, 151936, 40960, 1e6f, 1e-6f, 1 }, 2.0f },
+    // tiny with an untied head (as 8B and up): the GPU's FP8 head paths (--head-dtype) on a model that loads fast
+    { "tiny-untied", NULL, { 4, 256, 768, 4, 2, 128, 151936, 40960, 1e6f, 1e-6f, 0 }, 2.0f },
     { "0.6b", "0.6B", { 28, 1024, 3072,  16, 8, 128, 151936, 40960, 1e6f, 1e-6f, 1 }, 0.5f },
     { "1.7b", "1.7B", { 28, 2048, 6144,  16, 8, 128, 151936, 40960, 1e6f, 1e-6f, 1 }, 0.5f },
     { "4b",   "4B",   { 36, 2560, 9728,  32, 8, 128, 151936, 40960, 1e6f, 1e-6f, 1 }, 0.5f },
