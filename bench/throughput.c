@@ -179,6 +179,39 @@ static double run_workload(Engine *e, const Tokenizer *tok, const Words *words, 
     return wall;
 }
 
+// ---------------------------------------------------------------- the null engine (--backend null)
+// An engine whose steps cost nothing: every wanted row's token is a hash of (sequence, length), no logits, a page
+// pool that never runs out. What a workload then takes is the host's own time — the scheduler, the stop checks, the
+// output lines — i.e. what sits between two GPU steps (a profiler can be pointed at it on a machine with no GPU).
+typedef struct { Engine e; int *len; } NullEngine;
+static int null_seq_len(Engine *e, int seq) { return ((NullEngine *)e)->len[seq]; }
+static void null_free_seq(Engine *e, int seq) { ((NullEngine *)e)->len[seq] = 0; }
+static int null_free_pages(Engine *e) { return e->n_pages; }
+static void null_destroy(Engine *e) { free(((NullEngine *)e)->len); free(e); }
+static int null_step_sample(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
+                            const SamplerParams *const *params, const uint64_t *draw, int *out) {
+    NullEngine *z = (NullEngine *)e;
+    (void)tokens; (void)params; (void)draw;
+    for (int i = 0, k = 0; i < n; i++) {
+        int l = ++z->len[seqs[i]];
+        if (want[i]) out[k++] = (int)((((uint64_t)seqs[i] * 2654435761u) ^ ((uint64_t)l * 40503u)) % 100000) + 1000;
+    }
+    return 0;
+}
+static int null_step(Engine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
+    (void)e; (void)n; (void)seqs; (void)tokens; (void)want; (void)logits;
+    die("throughput: the null engine only samples (step_sample)");
+    return -1;
+}
+static Engine *null_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx) {
+    NullEngine *z = xcalloc(1, sizeof *z);
+    z->len = xcalloc(max_seqs, sizeof(int));
+    z->e = (Engine){ .name = "null", .cfg = &m->cfg, .max_seqs = max_seqs, .max_ctx = max_ctx,
+                     .free_seq = null_free_seq, .seq_len = null_seq_len, .destroy = null_destroy, .step = null_step,
+                     .n_pages = 1 << 30, .free_pages = null_free_pages, .step_sample = null_step_sample };
+    return &z->e;
+}
+
 static FILE *tsv_f;
 static char tsv_head[512];  // date \t card \t commit \t model
 static void tsv_row(const char *workload, const char *engine, double tps, double wall, const char *note) {
@@ -231,7 +264,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick")) { quick = 1; continue; }
-        if (!v) die("usage: throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--quick] "
+        if (!v) die("usage: throughput -m MODEL [--backend gpu|cpu|null] [--workloads fixed,long,random] [--quick] "
                     "[--batches B,B,...] [--max-seqs N] [--prefill-budget N] "
                     "[--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]");
         i++;
@@ -250,8 +283,10 @@ int main(int argc, char **argv) {
     }
     if (!path) die("throughput: -m MODEL is required");
     if (max_seqs < 1 || budget < 1) die("throughput: --max-seqs and --prefill-budget must be >= 1");
-    int cpu = !strcmp(backend, "cpu");
+    int cpu = !strcmp(backend, "cpu"), null = !strcmp(backend, "null");
+    if (!cpu && !null && strcmp(backend, "gpu")) die("throughput: --backend '%s' (gpu, cpu or null)", backend);
     char card[256] = "cpu (reference engine)";
+    if (null) { cpu = 1; snprintf(card, sizeof card, "none (null engine: the host's time alone)"); }
     if (!cpu) {  // the card's name and copy bandwidth; the engine opens its own context
         Gpu g;
         char err[256];
@@ -320,7 +355,8 @@ int main(int argc, char **argv) {
     Engine *e = NULL;
     char err[256] = "";
     for (; !e && want >= 1; want /= 2)  // halved until it fits
-        e = cpu ? cpu_engine_create(&m, want, ctx) : gpu_engine_create(&m, want, ctx, NULL, err, sizeof err);
+        e = null ? null_engine_create(&m, want, ctx) : cpu ? cpu_engine_create(&m, want, ctx)
+                 : gpu_engine_create(&m, want, ctx, NULL, err, sizeof err);
     if (!e) die("throughput: no engine: %s", err);
     printf("engine %s: %d slots x %d tokens", e->name, e->max_seqs, e->max_ctx);
     if (e->free_pages) printf(", KV pool %d pages = %d tokens", e->n_pages, e->n_pages * KV_PAGE);
