@@ -103,7 +103,7 @@ enum { DEC_MAX_G = 8 };  // the N = 8 side of the kernel's mma holds the group's
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, int early) {
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
@@ -122,11 +122,11 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
     }
-    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages, uearly = early != 0;
+    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &uearly };
+                     &upages, &scale, &out8, &sa8 };
     gpu_launch(g, fn[fp8], grid, block, 0, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
@@ -146,10 +146,10 @@ static int use_attn_dec(int fp8, int n_head, int n_kv) {
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
                        CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
                        CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                       int max_pages, float scale, int early) {
+                       int max_pages, float scale) {
     if (use_attn_dec(k_scale != 0, n_head, n_kv)) {
         launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                             n_kv, head_dim, max_pages, scale, 0, out8, sa8, early);
+                             n_kv, head_dim, max_pages, scale, 0, out8, sa8);
         return out8 != 0;
     }
     launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
@@ -161,7 +161,7 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
     launch_attention_q(g, out, 0, 0, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                       n_kv, head_dim, max_pages, scale, 0);
+                       n_kv, head_dim, max_pages, scale);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx

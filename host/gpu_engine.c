@@ -68,7 +68,6 @@ typedef struct {
     long head_rows;       // rows through the rescored head (graph padding included), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
-    int attn_early;       // decode steps' attention loads earlier keys before its wait (QWEN3_ATTN_EARLY, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
@@ -99,7 +98,6 @@ typedef struct {
     GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
     int *step_add;        // host scratch for step(): tokens per slot in the call being checked
-    unsigned *mark, mark_gen;  // host scratch for forward(): slots seen in this step (mark[s] == mark_gen)
     size_t weight_bytes, cache_bytes;
     // QWEN3_PROFILE=1 (or 2): host wall time of forward() per kind of step (0 graph-shaped decode, 1 other), the
     // time between steps (the caller's host work) and the rows; printed when the engine is destroyed.
@@ -149,9 +147,7 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
 // Enqueues one step of T tokens whose inputs are already in h_in; the head runs on n_out rows. No host sync.
 // wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
 // (launch_attention_host reads the step's slots and positions on the host, so a CUDA graph could not replay it for
-// other inputs: graph-bucket steps, decode-shaped, keep the one-launch kernel). !wg_attn also promises that no two
-// of the step's tokens share a sequence (forward checks it), so decode attention loads the keys before each
-// token's own row ahead of its wait for RoPE (launch_attention_dec's early).
+// other inputs: graph-bucket steps, decode-shaped, keep the one-launch kernel).
 static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
@@ -198,7 +194,7 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         else  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
             o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, e->q, L->k_pool, L->v_pool, L->k_scale,
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
-                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), !wg_attn && e->attn_early);
+                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
         g->prof_tag = "o";
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
@@ -250,15 +246,8 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     memcpy(in + 2 * STEP_TOKENS, pos, T * sizeof(int));
     memcpy(in + 3 * STEP_TOKENS, out_rows, n_out * sizeof(int));
     double t0 = e->prof ? now_sec() : 0;
-    int decode_shaped = n_out == T;  // every row's logits, in order, each row its own sequence's only token
+    int decode_shaped = n_out == T;  // every row's logits, in order
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
-    if (decode_shaped) {
-        e->mark_gen++;
-        for (int i = 0; decode_shaped && i < T; i++) {
-            decode_shaped = e->mark[slot[i]] != e->mark_gen;
-            e->mark[slot[i]] = e->mark_gen;
-        }
-    }
     g->prof_phase = decode_shaped ? "decode" : "mixed";
     int graphable = decode_shaped && e->use_graphs;
     if (graphable) {
@@ -515,7 +504,6 @@ static void gpu_destroy(Engine *eb) {
     gpu_shutdown(g);
     free(e->seq_len);
     free(e->step_add);
-    free(e->mark);
     free(e);
 }
 
@@ -753,7 +741,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     double t1 = now_sec();
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     e->step_add = xcalloc(max_seqs, sizeof(int));
-    e->mark = xcalloc(max_seqs, sizeof(unsigned));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_sp, STEP_TOKENS * sizeof(GpuSampleParams), 0));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_tok, STEP_TOKENS * sizeof(int), 0));
@@ -787,8 +774,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
     const char *o8 = getenv("QWEN3_FUSED_O8");
     e->fuse_o8 = !(o8 && *o8 && !atoi(o8));
-    const char *early = getenv("QWEN3_ATTN_EARLY");
-    e->attn_early = !(early && *early && !atoi(early));
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;

@@ -166,14 +166,14 @@
     .param .u32 p_maxpages,
     .param .f32 p_scale,
     .param .u64 p_out8,
-    .param .u64 p_sa8,
-    .param .u32 p_early)
+    .param .u64 p_sa8)
     .reqntid 128, 1, 1
 {
+    PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
-    .reg .b32 %MAXP, %pgl, %nr, %early, %posr;
+    .reg .b32 %MAXP, %pgl, %nr;
     .reg .f32 %mw<4>, %lw<4>;
 #define DECL_PW(w) .reg .f32 %pw##w##_<8>;
     REP4(DECL_PW)
@@ -225,16 +225,6 @@
     mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
     shl.b32 %W, %S, 2;
     shl.b32 %W2, %W, 1;
-
-    // --- early (p_early, decode-graph steps: no other token of the step belongs to this token's sequence): the
-    // keys before this token's position were written by earlier steps, so their loads are issued before
-    // griddepcontrol.wait, under the kernels still running ahead of this one (RoPE, the qkv GEMM's tail); q and the
-    // token's own K/V row (written by this step's RoPE) come after it. Otherwise everything waits first. ---
-    ld.param.u32 %early, [p_early];
-    setp.ne.u32 %p2, %early, 0;
-    @%p2 bra EARLY_GO;
-    griddepcontrol.wait;
-EARLY_GO:
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
     // converted to f16 once the first K/V loads are on their way ---
@@ -303,43 +293,8 @@ EARLY_GO:
     setp.lt.u32 %pcB, %cB, %nch;
     PAGE(A)
     PAGE(B)
-    mov.u32 %posr, %pos;
-    setp.ne.u32 %p2, %early, 0;
-    @%p2 sub.s32 %pos, %pos, 1;                  // early: rows before the token's own (a chunk past them: none)
     KV(A)
     KV(B)
-    mov.u32 %pos, %posr;
-    PDL_START
-    // --- Q^T fragments (written by RoPE: after the wait): head g of the group (zeros past G), this lane's 32 dims,
-    // converted to f16 once they are on their way ---
-#define ZQ(i) mov.b32 %qr##i, 0;
-    REP16(ZQ)
-    setp.lt.u32 %p0, %g, %G;
-    mad.lo.u32 %x, %kvh, %G, %g;
-    mad.lo.u32 %x, %tok, %NH, %x;
-    shl.b32 %x, %x, 7;
-    mul.wide.u32 %d, %x, 2;
-    add.u64 %ptr, %pQ, %d;
-    shl.b32 %x, %tq, 5;
-    cvt.u64.u32 %d, %x;
-    add.u64 %ptr, %ptr, %d;                      // &q[tok][kvh*G + g][16 tq]
-    @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr];
-    @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16];
-    @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
-    @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
-
-    // early: the chunk holding the token's own row (chunk nch - 1) again, all of its rows
-    setp.eq.u32 %p2, %early, 0;
-    @%p2 bra EARLY_DONE;
-    sub.u32 %z, %nch, 1;
-    setp.ne.u32 %p2, %cA, %z;
-    @%p2 bra EARLY_B;
-    KV(A)
-EARLY_B:
-    setp.ne.u32 %p2, %cB, %z;
-    @%p2 bra EARLY_DONE;
-    KV(B)
-EARLY_DONE:
 #if KV_FP8
 // in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
 // bf16 -> f16 is exact for the q-normed range, as in attention.ptx
