@@ -441,7 +441,8 @@ fi
 
 if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx/head_rescore.ptx). S11_PARTS from:
     # unit (test_gpu_fp8's head_rescore case), san (it under memcheck / racecheck), tinyu (the engine on a tiny
-    # untied model: e2e, rescore against the bf16 head, memcheck / racecheck of FP8 logits and a run), quality (1,024 positions of the 8B:
+    # untied model: e2e, rescore against the bf16 head, memcheck / racecheck of FP8 logits and a run), tied (tied
+    # heads: tiny / 0.6B quality, sanitizers, 0.6B engine A/B, S11_TIED_CFGS), quality (1,024 positions of the 8B:
     # rescore against the bf16 head, FP8 body; greedy text of both heads), ab (engine A/B, S11_CFGS)
     parts=" ${S11_PARTS:-unit san tinyu quality ab} "
     if [[ $parts == *" unit "* ]]; then
@@ -477,6 +478,41 @@ if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx
             say "s11 tiny-untied $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s11-tu-$tool-run.log" | tr '\n' ' ')"
         done
         rm -f /tmp/s11-tu-*.f32
+    fi
+    if [[ $parts == *" tied "* ]]; then  # the rescored head on tied heads (0.6B..4B: the embedding's e4m3 copy)
+        for spec in "tiny f32" "0.6b f16"; do
+            ft=$(synth $spec); n=${spec// /-}
+            for hd in bf16 rescore; do
+                QWEN3_HEAD_STATS=1 QWEN3_HEAD_DTYPE=$hd timeout 100 ./qwen3-ptx logits -m "$ft" --backend gpu --dtype fp8 \
+                    --random 1024 --seed 11 -o /tmp/s11-t-$hd.f32 > "$LOG/s11-tied-$n-logits-$hd.log" 2>&1
+                say "s11 $n logits head $hd rc=$? $(grep 'head rescore' "$LOG/s11-tied-$n-logits-$hd.log")"
+                timeout 100 ./qwen3-ptx run -m "$ft" --backend gpu --dtype fp8 --head-dtype $hd --raw --temp 0 -n 200 \
+                    -p "The history of the printing press" > "$LOG/s11-tied-$n-run-$hd.txt" 2> "$LOG/s11-tied-$n-run-$hd.log"
+            done
+            cmp -s "$LOG/s11-tied-$n-run-bf16.txt" "$LOG/s11-tied-$n-run-rescore.txt" && say "s11 $n greedy 200: identical" \
+                || say "s11 $n greedy 200 tokens: the texts DIFFER"
+            python3 tests/hf_reference.py "$ft" --tokens-seed 11 --n 1024 --ref /tmp/s11-t-bf16.f32 \
+                --compare /tmp/s11-t-rescore.f32 > "$LOG/s11-tied-$n-compare.log" 2>&1
+            say "s11 $n rescore vs bf16 head rc=$? $(tail -2 "$LOG/s11-tied-$n-compare.log" | tr '\n' ' ')"
+            rm -f /tmp/s11-t-*.f32
+        done
+        ft=$(synth tiny f32)
+        for tool in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" --backend gpu \
+                --dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/s11-tied-$tool.log" 2>&1
+            say "s11 tied $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s11-tied-$tool.log" | tr '\n' ' ')"
+        done
+        f=$(synth 0.6b f16)
+        IFS=';' read -ra cfgs <<< "${S11_TIED_CFGS:-bf16 1;bf16 16;fp8 64;fp8 256}"
+        for cfg in "${cfgs[@]}"; do
+            read -r kd B <<< "$cfg"
+            for hd in bf16 rescore; do
+                n="tied-$hd-kv$kd-B$B"
+                engine_job "$n" "$B" "$LOG/throughput.tsv" "0.6b fp8 kv $kd head $hd" QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd \
+                    QWEN3_HEAD_DTYPE=$hd
+                say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+            done
+        done
     fi
     f=$(synth 8b f16)
     if [[ $parts == *" quality "* ]]; then

@@ -45,13 +45,13 @@ typedef struct {
     double bw, peak;
 } Cost;
 
-// fp8_w: e4m3 linear layers (1 byte a weight, the FP8 peak), the head in bf16 unless fp8_h (an untied head in e4m3);
+// fp8_w: e4m3 linear layers (1 byte a weight, the FP8 peak), the head in bf16 unless fp8_h (the head streamed in e4m3);
 // fp8_kv: e4m3 K/V rows + f32 scales
 static Cost cost_of(const Qwen3Config *c, double bw, double peak, int fp8_w, int fp8_h, int fp8_kv) {
     double hd = c->head_dim, layer = (double)c->dim * (c->n_head + 2 * c->n_kv_head) * hd + c->n_head * hd * c->dim +
                                      3.0 * c->dim * c->ffn_dim, head = (double)c->vocab * c->dim;
     double row = fp8_kv ? hd + 4 : 2 * hd;  // bytes of one K (or V) row of one kv head
-    double hb = fp8_w && fp8_h && !c->tied ? 1 : 2;  // bytes of a head weight, and its FLOPs at the BF16 peak
+    double hb = fp8_w && fp8_h ? 1 : 2;  // bytes of a head weight, and its FLOPs at the BF16 peak
     return (Cost){ (fp8_w ? 1 : 2) * c->n_layer * layer + hb * head, (fp8_w ? 1 : 2) * c->n_layer * layer, hb * head,
                    2.0 * c->n_kv_head * row * c->n_layer, 4.0 * c->n_head * hd * c->n_layer, bw, peak };
 }
@@ -307,7 +307,7 @@ int main(int argc, char **argv) {
     if (!label) label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     printf("%s, %s: %.2f GB of %s weights a step, %.1f KB of %s K+V a token; ideal steps at %.2f TB/s (copy) and "
            "%.0f TFLOP/s (BF16; FP8 layers at twice that); prefill budget %d tokens a step; %d one-token words\n",
-           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : m.cfg.tied ? "FP8 (head bf16)" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)" : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)", k.kv_tok / 1e3,
+           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)" : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)", k.kv_tok / 1e3,
            opts.fp8_kv ? "fp8" : "bf16", bw / 1e12, peak / 1e12, budget, words.n);
 
     // --- workloads ---

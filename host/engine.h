@@ -65,12 +65,12 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
 typedef struct {
     int fp8_weights;  // linear layers in e4m3 with 128x128 block scales (--dtype fp8), else bf16
     int fp8_kv;       // KV cache in e4m3 with an f32 scale per (token, kv head) row (--kv-dtype fp8), else bf16
-    int fp8_head;     // an untied output head, with fp8_weights (--head-dtype): HEAD_BF16; HEAD_FP8 (e4m3 too);
-                      // HEAD_RESCORE (e4m3, then the logits near each row's best recomputed from the bf16 head)
+    int fp8_head;     // the output head, with fp8_weights (--head-dtype): HEAD_BF16; HEAD_FP8 (e4m3 too); HEAD_RESCORE
+                      // (e4m3, then the logits near each row's best recomputed from the bf16 head; tied heads too)
 } GpuOpts;
 enum { HEAD_BF16 = 0, HEAD_FP8 = 1, HEAD_RESCORE = 2 };
 // The defaults: QWEN3_DTYPE, QWEN3_KV_DTYPE (bf16 | fp8; unset = bf16) and QWEN3_HEAD_DTYPE (bf16 | fp8 | rescore;
-// unset = rescore: it applies only with FP8 weights and an untied head). -1 with a reason on another value.
+// unset = rescore: it applies only with FP8 weights). -1 with a reason on another value.
 int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen);
 Engine *gpu_engine_create(const Qwen3Model *m, int max_seqs, int max_ctx, const GpuOpts *o, char *err, size_t errlen);
 // n_pages > 0 wins over kv_bytes > 0, which wins over the default.

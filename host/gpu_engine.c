@@ -57,11 +57,11 @@ typedef struct {
     Gpu g;
     Qwen3Config c;
     CUdeviceptr emb;      // bf16 [vocab][dim]
-    GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself
+    GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself; e4m3 with head_fp8 (tied: a copy)
     GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
-    int head_fp8;         // an untied head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
+    int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
     float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
     CUdeviceptr head_part, head_stats;  // f32 [STEP_TOKENS][HEAD_RESCORE_NB]; u32 [STEP_TOKENS][4] (QWEN3_HEAD_STATS)
     int head_stats_on;
@@ -521,16 +521,18 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     size_t spool = e->kv_fp8 ? rows * 4 : 0;       // bytes of its f32 row scales (fp8 cache)
     int f8 = e->fp8;
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
-    // An untied head with --dtype fp8: by default (--head-dtype rescore) streamed in e4m3 and the logits near each
-    // row's best recomputed from the bf16 head kept beside it (NOTES.md, session 11: the bf16 head's argmax at the
-    // FP8 head's bytes; +6% at batch 1). --head-dtype bf16 keeps the bf16 head alone (DeepSeek-V3's recipe: its
-    // rounding lands on the logits with no later layer to average it out); --head-dtype fp8 only e4m3 (92% top-1
-    // agreement with the bf16 head on the synth 8B, session 8). A tied head is the embedding table and stays bf16.
-    if (c->tied) e->lm_head = (GpuLinear){ e->emb, 0, c->vocab, c->dim, 0, 0 };
-    else e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, f8 && e->head_fp8);
-    // --head-dtype rescore keeps the bf16 head too: the logits near each row's best are recomputed from it
+    if (e->head_fp8 != HEAD_BF16 && !f8) die("gpu_engine: an FP8 head without FP8 weights");
+    // The head with --dtype fp8: by default (--head-dtype rescore) streamed in e4m3 and the logits near each row's
+    // best recomputed from the bf16 head kept beside it (NOTES.md, session 11: the bf16 head's argmax at the FP8
+    // head's bytes; +6% at batch 1 on the 8B). --head-dtype bf16 keeps the bf16 head alone (DeepSeek-V3's recipe:
+    // its rounding lands on the logits with no later layer to average it out); --head-dtype fp8 only e4m3 (92% top-1
+    // agreement with the bf16 head on the synth 8B, session 8). A tied head's bf16 form is the embedding table; its
+    // e4m3 form is a copy of it.
+    GpuLinear emb_view = { e->emb, 0, c->vocab, c->dim, 0, 0 };
+    if (e->head_fp8 != HEAD_BF16) e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, 1);  // (only with f8)
+    else e->lm_head = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
     if (e->head_fp8 == HEAD_RESCORE) {
-        e->lm_head16 = gpu_linear_carve(a, c->vocab, c->dim, 0);
+        e->lm_head16 = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
         e->head_part = gpu_arena_alloc(a, (size_t)STEP_TOKENS * HEAD_RESCORE_NB * 4);
         if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)STEP_TOKENS * 16);
     }
@@ -632,7 +634,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
-    e->head_fp8 = e->fp8 && !c->tied ? o->fp8_head : HEAD_BF16;
+    e->head_fp8 = e->fp8 ? o->fp8_head : HEAD_BF16;
     const char *hstats = getenv("QWEN3_HEAD_STATS");
     e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
     e->ablate = ablate_mask(err, errlen);
@@ -711,14 +713,16 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     const char *fused = getenv("QWEN3_FUSED_SWIGLU");
     int gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
-    if (e->head_fp8 == HEAD_RESCORE) {  // bf16 first, then its e4m3 form from it, then the error constants
-        gpu_linear_upload(g, &e->lm_head16, &m->output, 1, 0);
+    if (e->head_fp8 == HEAD_RESCORE) {  // bf16 first (tied: the embedding), its e4m3 form from it, the constants
+        if (!c->tied) gpu_linear_upload(g, &e->lm_head16, &m->output, 1, 0);
         launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->lm_head16.w, c->vocab, c->dim);
         head_rescore_consts(g, e->lm_head16.w, e->lm_head.w, e->lm_head.sw, c->vocab, c->dim, HEAD_Z, &e->head_cd,
                             &e->head_cw);
         if (e->head_stats) gpu_fill_u32(g, e->head_stats, 0, (size_t)STEP_TOKENS * 4);
-    } else if (!c->tied) {
-        gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);
+    } else if (c->tied) {
+        if (e->head_fp8 == HEAD_FP8) launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->emb, c->vocab, c->dim);
+    } else {
+        gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);  // bf16, or e4m3 through tmp
     }
     gpu_upload_tensor_f32(g, e->out_norm, m->output_norm);
     for (int l = 0; l < c->n_layer; l++) {
