@@ -65,7 +65,7 @@ typedef struct {
     float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
     CUdeviceptr head_part, head_stats;  // f32 [STEP_TOKENS][HEAD_RESCORE_NB]; u32 [STEP_TOKENS][4] (QWEN3_HEAD_STATS)
     int head_stats_on;
-    long head_rows;       // rows through the rescored head (graph padding included), for the stats
+    long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -144,6 +144,13 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     return 0;
 }
 
+// The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
+// the 8B); what the e4m3 head saves is half the weight bytes while n is small (0.2 ms at the 8B), and while the head
+// is compute-bound about what the FP8 tensor cores save over bf16 — more than the scans from dim 4096 on. Measured
+// (session 11, same runs): the 8B gains at B = 1..256 (+6.1% .. +1%); the 0.6B (dim 1024) gains at B = 1..64 (+5.8%,
+// +1.9%, +1.9%) and loses 2.2% at B = 256. So: rescore up to dim / 16 rows, or from dim 4096 on; else the bf16 head.
+static int rescore_pays(int n, int dim) { return dim >= 4096 || n * 16 <= dim; }
+
 // Enqueues one step of T tokens whose inputs are already in h_in; the head runs on n_out rows. No host sync.
 // wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
 // (launch_attention_host reads the step's slots and positions on the host, so a CUDA graph could not replay it for
@@ -218,8 +225,10 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     if (n_out > 0) {
         g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
-        launch_linear(g, &e->lm_head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
-        if (e->head_fp8 == HEAD_RESCORE) {  // (the W8A16 decode kernel, when it took the rows, read h as bf16)
+        int rescore = e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
+        const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
+        launch_linear(g, head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
+        if (rescore) {  // (the W8A16 decode kernel, when it took the rows, read h as bf16)
             int a8 = n_out > gemv_fp8_max_m();
             launch_head_rescore(g, e->logits, e->head_part, e->h, a8 ? e->a8 : 0, a8 ? e->sa : 0, e->lm_head16.w,
                                 e->head_stats, n_out, c->vocab, c->dim, e->head_cd, e->head_cw);
@@ -258,7 +267,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
             in[2 * STEP_TOKENS + t] = 0;
             in[3 * STEP_TOKENS + t] = t;
         }
-        e->head_rows += Tp;
+        if (rescore_pays(Tp, e->c.dim)) e->head_rows += Tp;
         if (e->graph[b]) {
             CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
         } else if (e->seen[b]) {
@@ -274,7 +283,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
             enqueue_step(e, Tp, Tp, 0);
         }
     } else {
-        e->head_rows += n_out;
+        if (rescore_pays(n_out, e->c.dim)) e->head_rows += n_out;
         enqueue_step(e, T, n_out, 1);
     }
     g->prof_tag = "sample";
