@@ -448,7 +448,7 @@ if has s11; then  # session 11: the rescored FP8 head (--head-dtype rescore, ptx
     if [[ $parts == *" unit "* ]]; then
         QWEN3_TEST_ONLY=head_rescore timeout 120 build/tests/test_gpu_fp8 > "$LOG/s11-unit.log" 2>&1
         say "s11 unit rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s11-unit.log" | tr '\n' ' ')"
-        grep -E "  row|check failed|seed" "$LOG/s11-unit.log" | head -12 | tee -a "$SUM"
+        grep -E "  n [0-9]+ row|check failed|seed" "$LOG/s11-unit.log" | head -12 | tee -a "$SUM"
     fi
     if [[ $parts == *" san "* ]]; then
         for tool in memcheck racecheck; do
