@@ -644,6 +644,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
     e->head_fp8 = e->fp8 ? o->fp8_head : HEAD_BF16;
+    if (e->head_fp8 == HEAD_RESCORE && c->dim > HEAD_RESCORE_MAX_K) e->head_fp8 = HEAD_BF16;  // (wider than Qwen3's)
     const char *hstats = getenv("QWEN3_HEAD_STATS");
     e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
     e->ablate = ablate_mask(err, errlen);

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-enum { HR_THREADS = 256, HR_WARPS = 8, HR_MAX_K = 8192 };  // as ptx/head_rescore.ptx
+enum { HR_THREADS = 256, HR_WARPS = 8, HR_MAX_K = HEAD_RESCORE_MAX_K };  // as ptx/head_rescore.ptx
 
 static CUcontext fn_ctx;
 static CUstream fn_stream;

@@ -194,6 +194,7 @@ void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, 
 // measures cd, cw from the two heads at load, for delta = 2 z sigma). part: f32 [n][HEAD_RESCORE_NB] scratch;
 // stats: u32 [n][4] or 0 ([0] += candidates, [1] = max f32 bits of |fp8 - exact| / delta, [2] = delta's bits).
 #define HEAD_RESCORE_NB 256
+#define HEAD_RESCORE_MAX_K 8192  // the head's input width (x is staged in shared memory; Qwen3 dense: <= 5120)
 void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw, int N, int K, float z, float *cd,
                          float *cw);
 void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr h, CUdeviceptr a8, CUdeviceptr sa,
