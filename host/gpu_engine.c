@@ -609,16 +609,16 @@ static size_t max_weight(const Qwen3Config *c, int head_fp8) {  // of the fp8 la
 int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen) {
     static const char *const names[3] = { "QWEN3_DTYPE", "QWEN3_KV_DTYPE", "QWEN3_HEAD_DTYPE" };
     int *fields[3] = { &o->fp8_weights, &o->fp8_kv, &o->fp8_head };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++) {  // weights and cache: bf16 unless fp8; the head: rescore unless named
         const char *v = getenv(names[i]);
-        int head = i == 2 && v && *v ? head_dtype_of(v) : -1;
-        if (v && *v && strcmp(v, "bf16") && strcmp(v, "fp8") && head < 0) {
+        int set = v && *v, val = !set ? (i == 2 ? HEAD_RESCORE : 0) : i == 2 ? head_dtype_of(v)
+                                    : !strcmp(v, "fp8") ? 1 : !strcmp(v, "bf16") ? 0 : -1;
+        if (val < 0) {
             snprintf(err, errlen, "%s='%s' (%s)", names[i], v, i == 2 ? "bf16, fp8 or rescore" : "bf16 or fp8");
             return -1;
         }
-        *fields[i] = head >= 0 ? head : v && !strcmp(v, "fp8");
+        *fields[i] = val;
     }
-    if (!o->fp8_head && !(getenv(names[2]) && *getenv(names[2]))) o->fp8_head = HEAD_RESCORE;  // the default head
     return 0;
 }
 

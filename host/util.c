@@ -184,8 +184,6 @@ int parse_dtype_opt(const char *opt, const char *v, int *fp8) {
 
 static const char *const HEAD_NAMES[] = { "bf16", "fp8", "rescore" };  // HEAD_BF16, HEAD_FP8, HEAD_RESCORE
 
-const char *head_dtype_name(int head) { return head >= 0 && head < 3 ? HEAD_NAMES[head] : "?"; }
-
 int head_dtype_of(const char *name) {
     for (int i = 0; i < 3; i++)
         if (!strcmp(name, HEAD_NAMES[i])) return i;

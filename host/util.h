@@ -41,8 +41,7 @@ void sb_printf(StrBuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int parse_dtype_opt(const char *opt, const char *v, int *fp8);
 // --head-dtype bf16|fp8|rescore: *head = HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (engine.h); -1 with a one-line error.
 int parse_head_opt(const char *opt, const char *v, int *head);
-// The name of a head format, and its value for a name (-1: none).
-const char *head_dtype_name(int head);
+// A head format's value for its name (-1: none).
 int head_dtype_of(const char *name);
 
 // The tree's commit for result files: $QWEN3_COMMIT if set (a copy of the tree without its history, e.g. on the
