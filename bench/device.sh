@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -435,6 +435,79 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             python3 bench/trace_summary.py "$LOG/s10-trace-$n.tsv" > "$LOG/s10-trace-$n.txt" 2>&1
             head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
+        done
+    fi
+fi
+
+if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS from: unit (test_gpu_attn), san (its
+    # fp8 decode cases and the tiny model's fp8-cache logits / run under memcheck / racecheck / synccheck), e2e (tiny and
+    # 0.6B with the fp8 cache), bench (bench/attention fp8 decode, this tree and the base tree S12_BASE, built there,
+    # and ring depths S12_DEPTHS built from this tree), ab (engine, this tree against the base, S12_CFGS)
+    parts=" ${S12_PARTS:-unit san e2e bench ab} "
+    base=${S12_BASE:-.carry/base}
+    if [[ $parts == *" unit "* ]]; then
+        timeout 240 build/tests/test_gpu_attn > "$LOG/s12-test_gpu_attn.log" 2>&1
+        say "s12 test_gpu_attn rc=$? $(grep -c '^PASS' "$LOG/s12-test_gpu_attn.log") pass $(grep -c '^FAIL' "$LOG/s12-test_gpu_attn.log") fail"
+        grep -E "^(FAIL|SKIP)|check failed|attn_dec |seed" "$LOG/s12-test_gpu_attn.log" | head -24 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" san "* ]]; then
+        for tool in memcheck racecheck synccheck; do
+            QWEN3_TEST_ONLY=attn_fp8_decode,attn_fp8_v_range timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                build/tests/test_gpu_attn > "$LOG/s12-$tool.log" 2>&1
+            say "s12 $tool test_gpu_attn fp8 decode rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s12-$tool.log" | tr '\n' ' ')"
+        done
+        ft=$(synth tiny f32)
+        for tool in memcheck racecheck; do
+            timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$ft" --backend gpu \
+                --kv-dtype fp8 --random 200 --seed 5 -o /tmp/san.f32 > "$LOG/s12-$tool-logits.log" 2>&1
+            say "s12 $tool fp8 cache logits(200) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s12-$tool-logits.log" | tr '\n' ' ')"
+            QWEN3_EAGER=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
+                --backend gpu --kv-dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/s12-$tool-run.log" 2>&1
+            say "s12 $tool fp8 cache run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s12-$tool-run.log" | tr '\n' ' ')"
+        done
+    fi
+    if [[ $parts == *" e2e "* ]]; then
+        for spec in "tiny f32" "0.6b f16"; do
+            ft=$(synth $spec); n=${spec// /-}
+            QWEN3_KV_DTYPE=fp8 QWEN3_E2E_MODEL=$ft timeout 150 build/tests/test_gpu_e2e > "$LOG/s12-e2e-$n.log" 2>&1
+            say "s12 e2e $n kv fp8 rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s12-e2e-$n.log" | tr '\n' ' ')"
+            grep -E "^  " "$LOG/s12-e2e-$n.log" | head -8 | tee -a "$SUM"
+        done
+    fi
+    if [[ $parts == *" bench "* || $parts == *" ab "* ]] && [ -d "$base" ]; then
+        [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/" 2>/dev/null
+        ( cd "$base" && make -j16 all bench > "$LOG/s12-base-build.log" 2>&1 ); say "s12 base build rc=$?"
+    fi
+    if [[ $parts == *" bench "* ]]; then
+        for d in ${S12_DEPTHS:-}; do  # ring depth variants of this tree (RING_D, the host's size with it)
+            rm -rf "/tmp/s12-d$d" && mkdir -p "/tmp/s12-d$d"
+            tar -C . --exclude=./.carry --exclude=./build -cf - . | tar -C "/tmp/s12-d$d" -xf -
+            mkdir -p "/tmp/s12-d$d/build" && cp build/unicode_tables.c "/tmp/s12-d$d/build/"
+            sed -i "s/^#define RING_D 3$/#define RING_D $d/" "/tmp/s12-d$d/ptx/attn_dec.ptx"
+            sed -i "s/DEC_SMEM_FP8 = 4 \* 3 \* 4224/DEC_SMEM_FP8 = 4 * $d * 4224/" "/tmp/s12-d$d/host/gpu_attn.c"
+            ( cd "/tmp/s12-d$d" && make -j16 all bench > "$LOG/s12-d$d-build.log" 2>&1 )
+            say "s12 depth $d build rc=$? $(grep -E 'attn_dec: .*Used' "$LOG/s12-d$d-build.log" | tail -1)"
+        done
+        for arm in "new build/bench/attention" "base $base/build/bench/attention" $(for d in ${S12_DEPTHS:-}; do echo "d$d:/tmp/s12-d$d/build/bench/attention"; done); do
+            if [[ $arm == *:* ]]; then name=${arm%%:*}; bin=${arm#*:}; else read -r name bin <<< "$arm"; fi
+            [ -x "$bin" ] || { say "s12 bench $name: no binary"; continue; }
+            timeout 200 "$bin" --kv-dtype fp8 --long 0 --prefill 0 --tsv "$LOG/s12-attention-$name.tsv" \
+                > "$LOG/s12-attention-$name.log" 2>&1
+            say "s12 bench/attention fp8 $name rc=$? $(grep -c '^PASS' "$LOG/s12-attention-$name.log") pass $(grep -c '^FAIL' "$LOG/s12-attention-$name.log") fail"
+            grep -E '^decode' "$LOG/s12-attention-$name.log" | tee -a "$SUM"
+        done
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b f16)
+        IFS=';' read -ra cfgs <<< "${S12_CFGS:-fp8 1;fp8 64;fp8 256;fp8 1024;bf16 256}"
+        for cfg in "${cfgs[@]}"; do
+            read -r kd B <<< "$cfg"
+            for arm in base new; do
+                n="s12-$arm-kv$kd-B$B"; bin=build/bench/throughput; [ $arm = base ] && bin=$base/build/bench/throughput
+                QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" --workloads fixed \
+                    --batches "$B" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
+                say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+            done
         done
     fi
 fi

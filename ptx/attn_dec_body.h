@@ -1,40 +1,51 @@
 // attn_dec_body.h — the entry of ptx/attn_dec.ptx, included once per KV-cache dtype with DEC_ENTRY (its name) and
-// KV_FP8 (1: e4m3 pools + f32 row scales, mma on f16; 0: bf16 pools, mma on bf16) defined. Only the loads (KV), the
-// S^T operands (QK_STEPS), the score scale (KSCALE), P's rounding (CVT_P) and the V operands (PV) differ; the page
-// lookup, softmax, merge and epilogue are shared (ptx/attn_dec.ptx says how the fragments are laid out).
+// KV_FP8 (1: e4m3 pools + f32 row scales, mma on f16; 0: bf16 pools, mma on bf16) defined. The key loop (fp8: a
+// shared-memory ring, COPY / LDS; bf16: two register buffers, KV), the S^T operands (QK_STEPS), the score scale
+// (KSCALE), P's rounding (CVT_P) and the V operands (PV) differ; the page lookup, softmax, merge and epilogue are
+// shared (ptx/attn_dec.ptx says how the fragments are laid out).
 #if KV_FP8
-// --- fp8: buffer b holds K words of rows g (%k) and g+8 (%K) (8 x 4 bytes each), V words of rows 2tq (%va), 2tq+1
-// (%vb), 2tq+8 (%vc), 2tq+9 (%vd) (4 x 4 bytes each), K scales of rows g, g+8, V scales of rows 2tq, +1, +8, +9, the
-// chunk and its page ---
+// --- fp8: the chunk being computed is buffer A: K words of rows g (%k) and g+8 (%K) (8 x 4 bytes each), V words of
+// rows 2tq (%va), 2tq+1 (%vb), 2tq+8 (%vc), 2tq+9 (%vd) (4 x 4 bytes each), K scales of rows g, g+8, V scales of rows
+// 2tq, +1, +8, +9, the chunk and its page. The chunks in flight are in shared memory, not registers (RING below) ---
 #define DECL_BUF(b) .reg .b32 %k##b##_<8>, %K##b##_<8>, %va##b##_<4>, %vb##b##_<4>, %vc##b##_<4>, %vd##b##_<4>; \
     .reg .f32 %ks##b##_<2>, %vs##b##_<4>; .reg .b32 %c##b, %rw##b; .reg .pred %pc##b;
-#define ZERO_BUF(b) REPA8(ZERO_W, %k##b##_) REPA8(ZERO_W, %K##b##_) REPA4(ZERO_W, %va##b##_) \
-    REPA4(ZERO_W, %vb##b##_) REPA4(ZERO_W, %vc##b##_) REPA4(ZERO_W, %vd##b##_) REPA2(ZERO_W, %ks##b##_) \
-    REPA4(ZERO_W, %vs##b##_)
-// --- KV(b), fp8: chunk %c##b (if %pc##b) of page %rw##b into buffer b's registers. Keys 16c .. 16c+15 are rows
-// 16 (c % 4) .. of the page; this lane loads K rows g and g+8 (its 2 x 16 B of each), V rows 2tq, 2tq+1, 2tq+8,
-// 2tq+9 (dims [16g, 16g+16)) and the matching row scales; rows past the position load nothing ---
-#define KV(b) \
-    KV_ROWS(b) \
-    add.u32 %y, %x, %g; mul.wide.u32 %d, %y, ROW8; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %o16tq; \
-    @%p0 ld.global.nc.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%ptr]; \
-    @%p0 ld.global.nc.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%ptr + 64]; \
-    @%p1 ld.global.nc.v4.b32 {%K##b##_0, %K##b##_1, %K##b##_2, %K##b##_3}, [%ptr + 8 * ROW8]; \
-    @%p1 ld.global.nc.v4.b32 {%K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7}, [%ptr + 8 * ROW8 + 64]; \
-    mul.wide.u32 %d, %y, 4; add.u64 %ptr, %pKs, %d; \
-    @%p0 ld.global.nc.f32 %ks##b##_0, [%ptr]; \
-    @%p1 ld.global.nc.f32 %ks##b##_1, [%ptr + 32]; \
-    V_PRED(b) \
-    add.u32 %y, %x, %tq2; mul.wide.u32 %d, %y, ROW8; add.u64 %ptr, %pV, %d; add.u64 %ptr, %ptr, %o16g; \
-    @%p0 ld.global.nc.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%ptr]; \
-    @%p1 ld.global.nc.v4.b32 {%vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3}, [%ptr + ROW8]; \
-    @%p2 ld.global.nc.v4.b32 {%vc##b##_0, %vc##b##_1, %vc##b##_2, %vc##b##_3}, [%ptr + 8 * ROW8]; \
-    @%p3 ld.global.nc.v4.b32 {%vd##b##_0, %vd##b##_1, %vd##b##_2, %vd##b##_3}, [%ptr + 9 * ROW8]; \
-    mul.wide.u32 %d, %y, 4; add.u64 %ptr, %pVs, %d; \
-    @%p0 ld.global.nc.f32 %vs##b##_0, [%ptr]; \
-    @%p1 ld.global.nc.f32 %vs##b##_1, [%ptr + 4]; \
-    @%p2 ld.global.nc.f32 %vs##b##_2, [%ptr + 32]; \
-    @%p3 ld.global.nc.f32 %vs##b##_3, [%ptr + 36];
+// --- COPY(b): chunk %c##b (if %pc##b) of page %rw##b into the ring slot at %sb##b, cp.async: 16 rows of K and of V,
+// 128 B each, lane l copying bytes 16 l + 512 j of each (row l / 8 + 4 j, piece l % 8, stored at piece
+// p ^ SW(row)); lanes 0..7 also copy a 16-byte piece of the 16 K (lanes 0..3) or V (4..7) row scales. Rows past the
+// position read nothing and are zero-filled (cp.async's source size 0), so the slot holds finite values only ---
+#define COPY_ROW(b, j, dst, hi) setp.le.s32 %p0, %cr##j, %rem; selp.u32 %z, 16, 0, %p0; add.u32 %y, %sb##b, dst; \
+    @%pc##b cp.async.cg.shared.global [%y + hi], [%ptr + 512 * j], 16, %z; \
+    @%pc##b cp.async.cg.shared.global [%y + hi + 2048], [%d + 512 * j], 16, %z;
+#define COPY(b) \
+    mad.lo.u32 %x, %rw##b, %NKV, %kvh; shl.b32 %x, %x, 6; and.b32 %y, %c##b, 3; mad.lo.u32 %x, %y, 16, %x; \
+    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
+    mul.wide.u32 %d, %x, ROW8; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %ol16; \
+    add.u64 %d, %pV, %d; add.u64 %d, %d, %ol16; \
+    COPY_ROW(b, 0, %dst0, 0) COPY_ROW(b, 1, %dst1, 0) COPY_ROW(b, 2, %dst0, 1024) COPY_ROW(b, 3, %dst1, 1024) \
+    add.u32 %z, %x, %sq; mul.wide.u32 %ds, %z, 4; add.u64 %ds, %ds, %pS; \
+    sub.s32 %z, %rem, %sq; add.s32 %z, %z, 1; max.s32 %z, %z, 0; min.s32 %z, %z, 4; shl.b32 %z, %z, 2; \
+    and.pred %p0, %pc##b, %isS; add.u32 %y, %sb##b, %dS; \
+    @%p0 cp.async.cg.shared.global [%y], [%ds], 16, %z; \
+    cp.async.commit_group;
+// --- LDS(b): buffer b's registers from its ring slot at %sb##b (this lane's fragment pieces: pieces tq and tq + 4 of
+// K rows g, g+8; piece g of V rows 2tq, 2tq+1, 2tq+8, 2tq+9; the scales) ---
+#define LDS(b) \
+    add.u32 %y, %sb##b, %oKa; \
+    ld.shared.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%y]; \
+    ld.shared.v4.b32 {%K##b##_0, %K##b##_1, %K##b##_2, %K##b##_3}, [%y + 1024]; \
+    add.u32 %y, %sb##b, %oKb; \
+    ld.shared.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%y]; \
+    ld.shared.v4.b32 {%K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7}, [%y + 1024]; \
+    add.u32 %y, %sb##b, %oVa; \
+    ld.shared.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%y]; \
+    ld.shared.v4.b32 {%vc##b##_0, %vc##b##_1, %vc##b##_2, %vc##b##_3}, [%y + 1024]; \
+    add.u32 %y, %sb##b, %oVb; \
+    ld.shared.v4.b32 {%vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3}, [%y]; \
+    ld.shared.v4.b32 {%vd##b##_0, %vd##b##_1, %vd##b##_2, %vd##b##_3}, [%y + 1024]; \
+    add.u32 %y, %sb##b, %oKs; \
+    ld.shared.f32 %ks##b##_0, [%y]; ld.shared.f32 %ks##b##_1, [%y + 32]; \
+    add.u32 %y, %sb##b, %oVs; \
+    ld.shared.v2.f32 {%vs##b##_0, %vs##b##_1}, [%y]; ld.shared.v2.f32 {%vs##b##_2, %vs##b##_3}, [%y + 32];
 
 // S^T k-step kd: the e4m3 pairs of K word kd -> f16x2 A registers
 #define QK_STEP(b, kd, acc) \
@@ -184,7 +195,9 @@
     .reg .f32 %m0, %m1, %l0, %l1, %e0, %e1, %e2, %e3, %e4, %e5, %e6, %e7, %cf, %L;
     .reg .b32 %qr<16>;
     DECL_BUF(A)
+#if !KV_FP8
     DECL_BUF(B)
+#endif
     REP8(DECL_O)
 
     // --- who am I ---
@@ -272,18 +285,107 @@
     shl.b32 %x, %g, DIM_SHIFT;
     cvt.u64.u32 %o16g, %x;                       // V: dims 16 g ..
 
-    // --- state: O^T = 0, max -inf, sums 0; chunk buffers zero (finite values for rows that load nothing) ---
+    // --- state: O^T = 0, max -inf, sums 0 ---
 #define ZERO_O(mt) mov.f32 O(mt, 0), 0f00000000; mov.f32 O(mt, 1), 0f00000000; mov.f32 O(mt, 2), 0f00000000; \
     mov.f32 O(mt, 3), 0f00000000;
     REP8(ZERO_O)
-    ZERO_BUF(A)
-    ZERO_BUF(B)
-    mov.u32 %rwA, 0;
-    mov.u32 %rwB, 0;
     mov.f32 %m0, NEG_INF;
     mov.f32 %m1, NEG_INF;
     mov.f32 %l0, 0f00000000;
     mov.f32 %l1, 0f00000000;
+#if KV_FP8
+    // --- the key loop (fp8): this warp's chunks gw, gw + W, ... (W = 4S warps share the token's chunks) pass through
+    // its RING_D slots of shared memory, RING_D chunks in flight ahead of the one computed, none of them in registers.
+    // Per-lane constants first: what it copies (bytes 16 l + 512 j of a chunk's K and V: rows cr_j = l / 8 + 4 j, piece
+    // l % 8, stored at piece (l % 8) ^ SW(row)); lanes 0..7 a scale piece (K: 0..3, V: 4..7; rows 4 (l % 4) ..); what it
+    // reads (pieces tq, tq + 4 of K rows g, g + 8; piece g of V rows 2tq, 2tq + 1, + 8; the scales of those rows) ---
+    {
+    .reg .b32 %cF, %rwF, %sbF, %sbA, %dst0, %dst1, %cr0, %cr1, %cr2, %cr3, %sq, %dS, %oKa, %oKb, %oVa, %oVb, %oKs, %oVs;
+    .reg .b32 %slot_i, %ring, %sw_t;
+    .reg .b64 %ol16, %ds, %pS;
+    .reg .pred %pcF, %isS;
+    shl.b32 %x, %lane, 4;
+    cvt.u64.u32 %ol16, %x;
+    shr.u32 %cr0, %lane, 3;
+    add.u32 %cr1, %cr0, 4;
+    add.u32 %cr2, %cr0, 8;
+    add.u32 %cr3, %cr0, 12;
+    and.b32 %z, %lane, 7;                        // piece
+    SW(%y, %cr0) xor.b32 %y, %y, %z; shl.b32 %y, %y, 4; mad.lo.u32 %dst0, %cr0, ROW8, %y;
+    SW(%y, %cr1) xor.b32 %y, %y, %z; shl.b32 %y, %y, 4; mad.lo.u32 %dst1, %cr1, ROW8, %y;
+    setp.lt.u32 %isS, %lane, 8;
+    and.b32 %sq, %lane, 3;
+    shl.b32 %sq, %sq, 2;                         // first row of the scale piece
+    shl.b32 %dS, %z, 4;
+    add.u32 %dS, %dS, SLOT_KS;                   // K scales at SLOT_KS, V scales at SLOT_KS + 64
+    setp.lt.u32 %p0, %lane, 4;
+    selp.b64 %pS, %pKs, %pVs, %p0;
+    SW(%y, %g) xor.b32 %x, %y, %tq; shl.b32 %x, %x, 4; mad.lo.u32 %oKa, %g, ROW8, %x;
+    add.u32 %x, %tq, 4; xor.b32 %x, %y, %x; shl.b32 %x, %x, 4; mad.lo.u32 %oKb, %g, ROW8, %x;
+    SW(%y, %tq2) xor.b32 %x, %y, %g; shl.b32 %x, %x, 4; mad.lo.u32 %oVa, %tq2, ROW8, %x; add.u32 %oVa, %oVa, SLOT_V;
+    SW(%y, %tq21) xor.b32 %x, %y, %g; shl.b32 %x, %x, 4; mad.lo.u32 %oVb, %tq21, ROW8, %x; add.u32 %oVb, %oVb, SLOT_V;
+    shl.b32 %oKs, %g, 2;
+    add.u32 %oKs, %oKs, SLOT_KS;
+    shl.b32 %oVs, %tq, 3;
+    add.u32 %oVs, %oVs, SLOT_KS + 64;
+    mov.u32 %x, %dynamic_smem_size;             // the host's size must hold the rings (a mismatch traps)
+    setp.lt.u32 %p0, %x, 4 * RING_D * SLOT_BYTES;
+    @%p0 trap;
+    mov.u32 %ring, dec_smem;
+    mad.lo.u32 %ring, %warp, RING_D * SLOT_BYTES, %ring;   // this warp's slots
+
+    // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk) ---
+    mov.u32 %cF, %gw;
+    mov.u32 %sbF, %ring;
+    mov.u32 %slot_i, 0;
+FILL:
+    setp.lt.u32 %pcF, %cF, %nch;
+    PAGE(F)
+    COPY(F)
+    add.u32 %cF, %cF, %W;
+    add.u32 %sbF, %sbF, SLOT_BYTES;
+    add.u32 %slot_i, %slot_i, 1;
+    setp.lt.u32 %p0, %slot_i, RING_D;
+    @%p0 bra.uni FILL;
+    // in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
+    // bf16 -> f16 is exact for the q-normed range, as in attention.ptx
+#define Q_F16(dst, src) shl.b32 %x, src, 16; and.b32 %y, src, 0xFFFF0000; cvt.rn.f16x2.f32 dst, %y, %x;
+#define Q_F16_I(i) Q_F16(%qr##i, %qr##i)
+    REP16(Q_F16_I)
+
+    // --- chunk cA in slot sbA: wait for its group (RING_D - 1 younger ones may still fly), the warp's copies visible
+    // to all its lanes, fragments into registers, compute; then the slot takes chunk cA + RING_D W ---
+    mov.u32 %cA, %gw;
+    mov.u32 %sbA, %ring;
+KEY_LOOP:
+    setp.lt.u32 %pcA, %cA, %nch;
+    @!%pcA bra.uni KEYS_DONE;
+    cp.async.wait_group RING_D - 1;
+    bar.warp.sync -1;
+    LDS(A)
+    PROC(A)
+    bar.warp.sync -1;                            // every lane has read the slot before it is refilled
+    mov.u32 %sbF, %sbA;
+    setp.lt.u32 %pcF, %cF, %nch;
+    PAGE(F)
+    COPY(F)
+    add.u32 %cF, %cF, %W;
+    add.u32 %cA, %cA, %W;
+    add.u32 %sbA, %sbA, SLOT_BYTES;
+    add.u32 %x, %ring, RING_D * SLOT_BYTES;
+    setp.eq.u32 %p0, %sbA, %x;
+    @%p0 mov.u32 %sbA, %ring;
+    bra.uni KEY_LOOP;
+KEYS_DONE:
+    cp.async.wait_group 0;                       // (only empty groups can be left)
+    bar.sync 0;                                  // the partials below reuse the CTA's slots
+    }
+#else
+    // --- bf16: the chunk buffers start zero (finite values for rows that load nothing) ---
+    ZERO_BUF(A)
+    ZERO_BUF(B)
+    mov.u32 %rwA, 0;
+    mov.u32 %rwB, 0;
 
     // --- the key loop: chunks gw, gw + W, ... alternate between buffers A and B, the next-but-one chunk loading
     // while this one is computed (W = 4S warps share the token's chunks) ---
@@ -295,13 +397,6 @@
     PAGE(B)
     KV(A)
     KV(B)
-#if KV_FP8
-// in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
-// bf16 -> f16 is exact for the q-normed range, as in attention.ptx
-#define Q_F16(dst, src) shl.b32 %x, src, 16; and.b32 %y, src, 0xFFFF0000; cvt.rn.f16x2.f32 dst, %y, %x;
-#define Q_F16_I(i) Q_F16(%qr##i, %qr##i)
-    REP16(Q_F16_I)
-#endif
 KEY_LOOP:
     @!%pcA bra KEYS_DONE;
     PROC(A)
@@ -317,6 +412,7 @@ KEY_LOOP:
     KV(B)
     bra KEY_LOOP;
 KEYS_DONE:
+#endif
 
     // --- this warp's partial: row sums over the 8 lanes of a head pair, then O^T, (max, sum) into shared memory ---
     shfl.sync.bfly.b32 %f0, %l0, 4, 31, -1;
@@ -331,7 +427,7 @@ KEYS_DONE:
     add.f32 %l1, %l1, %f1;
     shfl.sync.bfly.b32 %f1, %l1, 16, 31, -1;
     add.f32 %l1, %l1, %f1;
-    mov.u32 %x, dec_part;
+    mov.u32 %x, dec_smem;                       // the partials (fp8: over the slots)
     mad.lo.u32 %y, %warp, 8, %tq2;               // [warp][head 2tq]
     shl.b32 %y, %y, 9;                           // * 128 * 4
     add.u32 %x, %x, %y;
@@ -346,7 +442,7 @@ KEYS_DONE:
     st.shared.v4.f32 [%x + 544], {O(4, 1), O(4, 3), O(5, 1), O(5, 3)};
     st.shared.v4.f32 [%x + 560], {O(6, 1), O(6, 3), O(7, 1), O(7, 3)};
     setp.eq.u32 %p0, %g, 0;
-    mov.u32 %x, dec_ml;
+    mov.u32 %x, dec_smem + PART_BYTES;
     mad.lo.u32 %y, %warp, 8, %tq2;
     shl.b32 %y, %y, 3;
     add.u32 %x, %x, %y;
@@ -376,13 +472,13 @@ MERGE_BEGIN:
 #define ZE(i) mov.f32 %e##i, 0f00000000;
     REP8(ZE)
     shl.b32 %x, %z, 3;
-    mov.u32 %y, dec_ml;
+    mov.u32 %y, dec_smem + PART_BYTES;
     add.u32 %w2, %y, %x;                         // &ml[warp 0][head]
     shl.b32 %x, %z, 9;
     and.b32 %y, %t, 15;
     shl.b32 %y, %y, 5;
     add.u32 %x, %x, %y;
-    mov.u32 %y, dec_part;
+    mov.u32 %y, dec_smem;
     add.u32 %w3, %y, %x;                         // &part[warp 0][head][8 (t % 16)]
     mov.u32 %r, 0;
 RANK_LOOP:
