@@ -892,10 +892,11 @@ PY
 fi
 
 if has profile; then  # issue 7: where the time of a B=256 (and a batch-1) job goes, synth 8B. QWEN3_PROFILE=1: step
-    # timing with the CUDA graphs on; =2: every launch's GPU time per phase/layer part/kernel (eager). PROFILE_DTYPES
+    # timing with the CUDA graphs on; =2: every launch's GPU time per phase/layer part/kernel (eager). PROFILE_DTYPES,
+    # PROFILE_BS (default "256 1")
     f=$(synth 8b f16)
     for dt in ${PROFILE_DTYPES:-fp8}; do
-        for B in 256 1; do
+        for B in ${PROFILE_BS:-256 1}; do
             for p in 1 2; do
                 QWEN3_PROFILE=$p QWEN3_DTYPE=$dt timeout 200 build/bench/throughput -m "$f" --label "8b f16 as $dt" \
                     --workloads fixed --batches $B --peer none > "$LOG/profile$p-$dt-B$B.log" 2>&1
