@@ -66,7 +66,7 @@ typedef struct {
 typedef struct {
     Engine *e;
     const Tokenizer *tok;
-    int prefill_budget;                  // prompt tokens prefilled per step, over all slots (0: 512)
+    int prefill_budget;                  // prompt tokens prefilled per step, over all slots (0: 2048)
     long created;                        // "created" of the result bodies
     // Each finished request's line (result or error); return non-zero to stop the run (e.g. a write failed).
     int (*on_line)(void *user, const BatchRequest *r, const char *line, int is_error);

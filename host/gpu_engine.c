@@ -24,7 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STEP_TOKENS 512  // most tokens per forward step; longer prefills are chunked
+// A forward pass runs at most STEP_TOKENS tokens (longer steps and prefills are chunked) and computes logits for at
+// most OUT_ROWS of them (the head, the sampler, the logits buffer; also the largest graph bucket). A mixed step of
+// the batch scheduler (a 2,048-token prefill budget plus the decode rows) runs as one pass: its GEMMs at M ~ 2,300
+// instead of four passes at M <= 512 (NOTES, session 12).
+#define STEP_TOKENS 2048
+#define OUT_ROWS 512
 // --head-dtype rescore: every logit within 2 HEAD_Z sigma of its row's best is recomputed in bf16 (ptx/head_rescore.ptx;
 // z = 6 saw FP8 errors up to 0.38 delta = 4.6 sigma over 228k recomputed logits of the synth 8B, NOTES session 11)
 #define HEAD_Z 8.0f
@@ -34,7 +39,7 @@
 // scratch page, so they write nothing that a sequence reads, and their logits are not copied back.
 static const int BUCKETS[] = { 1, 2, 3, 4, 5, 6, 7, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 320, 384, 448, 512 };
 #define N_BUCKETS ((int)(sizeof BUCKETS / sizeof BUCKETS[0]))
-static int bucket_of(int T) {  // T <= STEP_TOKENS, the last bucket (checked at creation)
+static int bucket_of(int T) {  // T <= OUT_ROWS, the last bucket (checked at creation)
     int b = 0;
     while (b < N_BUCKETS - 1 && BUCKETS[b] < T) b++;
     return b;
@@ -63,7 +68,7 @@ typedef struct {
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
     int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
     float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
-    CUdeviceptr head_part, head_stats;  // f32 [STEP_TOKENS][HEAD_RESCORE_NB]; u32 [STEP_TOKENS][4] (QWEN3_HEAD_STATS)
+    CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][HEAD_RESCORE_NB]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
@@ -76,7 +81,7 @@ typedef struct {
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
     CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
     // device sampling: history int32 [max_seqs + 1][max_ctx] (row max_seqs: the padding rows'), the wanted rows'
-    // parameters GpuSampleParams [STEP_TOKENS] and their tokens int32 [STEP_TOKENS], staged through pinned h_sp, h_tok
+    // parameters GpuSampleParams [OUT_ROWS] and their tokens int32 [OUT_ROWS], staged through pinned h_sp, h_tok
     CUdeviceptr history, sample_params, sample_out;
     GpuSampleParams *h_sp;
     int *h_tok;
@@ -95,6 +100,7 @@ typedef struct {
     CUgraphExec graph[N_BUCKETS];
     unsigned char seen[N_BUCKETS];
     int use_graphs;
+    int step_tokens;      // tokens of a forward pass, <= STEP_TOKENS (QWEN3_STEP_TOKENS: smaller, for A/B runs)
     GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
     int *step_add;        // host scratch for step(): tokens per slot in the call being checked
@@ -352,8 +358,9 @@ static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *log
     if (take_pages(e, e->step_add)) return -1;
     int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS];
     size_t V = (size_t)e->c.vocab;
-    for (int done = 0; done < n; done += STEP_TOKENS) {
-        int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS;
+    int chunk = all_logits ? OUT_ROWS : e->step_tokens;  // every row's logits: OUT_ROWS a pass
+    for (int done = 0; done < n; done += chunk) {
+        int T = n - done < chunk ? n - done : chunk;
         for (int t = 0; t < T; t++) { slot[t] = seq; pos[t] = e->seq_len[seq] + t; rows[t] = t; }
         int last_chunk = done + T == n;
         if (all_logits) {
@@ -372,7 +379,7 @@ static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *log
 
 static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, float *logits) {
     GpuEngine *e = (GpuEngine *)eb;
-    int pos[STEP_TOKENS], rows[STEP_TOKENS];
+    int pos[OUT_ROWS], rows[OUT_ROWS];
     for (int i = 0; i < n; i++) {
         if (check_seq(e, seqs[i], 1)) return -1;
         if (tokens[i] < 0 || tokens[i] >= e->c.vocab) {
@@ -388,8 +395,8 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
     memset(e->step_add, 0, eb->max_seqs * sizeof(int));
     for (int i = 0; i < n; i++) e->step_add[seqs[i]] = 1;
     if (take_pages(e, e->step_add)) return -1;
-    for (int done = 0; done < n; done += STEP_TOKENS) {
-        int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS;
+    for (int done = 0; done < n; done += OUT_ROWS) {  // every row's logits: OUT_ROWS a pass
+        int T = n - done < OUT_ROWS ? n - done : OUT_ROWS;
         for (int t = 0; t < T; t++) { pos[t] = e->seq_len[seqs[done + t]]; rows[t] = t; }
         forward(e, tokens + done, seqs + done, pos, T, rows, T, logits + (size_t)done * e->c.vocab, NULL);
         for (int t = 0; t < T; t++) e->seq_len[seqs[done + t]]++;
@@ -397,7 +404,7 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
     return 0;
 }
 
-// A mixed step in forward() pieces of at most STEP_TOKENS tokens. A decode-shaped piece (every row wanted, as
+// A mixed step in forward() pieces of at most STEP_TOKENS tokens and OUT_ROWS wanted rows. A decode-shaped piece (every row wanted, as
 // when no prompt is being prefilled) still replays its CUDA graph. With params (step_sample), the wanted rows are
 // sampled on the device and out_tokens gets their ids instead of logits getting their rows.
 static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits,
@@ -419,7 +426,9 @@ static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, con
     float *out = logits;
     size_t hrow = (size_t)eb->max_ctx * sizeof(int);
     for (int done = 0; done < n && !rc;) {
-        int T = n - done < STEP_TOKENS ? n - done : STEP_TOKENS, n_out = 0;
+        int T = n - done < e->step_tokens ? n - done : e->step_tokens, n_out = 0;
+        for (int t = 0, w = 0; t < T; t++)  // the piece ends at its OUT_ROWS + 1st wanted row
+            if (want[done + t] && ++w > OUT_ROWS) T = t;
         for (int t = 0; t < T; t++) {
             slot[t] = seqs[done + t];
             pos[t] = e->seq_len[slot[t]]++;  // positions in order; the cache holds them after this step
@@ -489,11 +498,11 @@ static void gpu_destroy(Engine *eb) {
                 e->prof_gap_s);
     }
     if (e->head_stats_on) {  // QWEN3_HEAD_STATS=1: what the rescored head did over the engine's life
-        uint32_t *s = xmalloc((size_t)STEP_TOKENS * 16);
-        gpu_download(g, s, e->head_stats, (size_t)STEP_TOKENS * 16);
+        uint32_t *s = xmalloc((size_t)OUT_ROWS * 16);
+        gpu_download(g, s, e->head_stats, (size_t)OUT_ROWS * 16);
         double cand = 0;
         float worst = 0, r;
-        for (int i = 0; i < STEP_TOKENS; i++) {
+        for (int i = 0; i < OUT_ROWS; i++) {
             cand += s[4 * i];
             memcpy(&r, &s[4 * i + 1], 4);
             if (r > worst) worst = r;
@@ -542,8 +551,8 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     else e->lm_head = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
     if (e->head_fp8 == HEAD_RESCORE) {
         e->lm_head16 = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
-        e->head_part = gpu_arena_alloc(a, (size_t)STEP_TOKENS * HEAD_RESCORE_NB * 4);
-        if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)STEP_TOKENS * 16);
+        e->head_part = gpu_arena_alloc(a, (size_t)OUT_ROWS * HEAD_RESCORE_NB * 4);
+        if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)OUT_ROWS * 16);
     }
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {
@@ -575,14 +584,14 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->attn = gpu_arena_alloc(a, T * c->n_head * hd * 2);
     e->gu = gpu_arena_alloc(a, T * 2 * c->ffn_dim * 4);
     e->a = gpu_arena_alloc(a, T * c->ffn_dim * 2);
-    e->logits = gpu_arena_alloc(a, T * c->vocab * 4);
+    e->logits = gpu_arena_alloc(a, (size_t)OUT_ROWS * c->vocab * 4);
     e->tokens = gpu_arena_alloc(a, T * 4);
     e->tok_slot = gpu_arena_alloc(a, T * 4);
     e->tok_pos = gpu_arena_alloc(a, T * 4);
     e->out_rows = gpu_arena_alloc(a, T * 4);
     e->history = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * max_ctx * 4);
-    e->sample_params = gpu_arena_alloc(a, T * sizeof(GpuSampleParams));
-    e->sample_out = gpu_arena_alloc(a, T * 4);
+    e->sample_params = gpu_arena_alloc(a, OUT_ROWS * sizeof(GpuSampleParams));
+    e->sample_out = gpu_arena_alloc(a, OUT_ROWS * 4);
     if (f8) {
         size_t kmax = max_k(c);
         e->a8 = gpu_arena_alloc(a, T * kmax);
@@ -669,7 +678,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         snprintf(err, errlen, "GPU path needs dim, ffn, heads*head_dim and vocab divisible by 64 and head_dim 128");
         goto fail;
     }
-    if (BUCKETS[N_BUCKETS - 1] != STEP_TOKENS) die("gpu_engine: the last graph bucket must be STEP_TOKENS");
+    if (BUCKETS[N_BUCKETS - 1] != OUT_ROWS) die("gpu_engine: the last graph bucket must be OUT_ROWS");
     if (max_seqs < 1 || max_ctx < 1) {
         snprintf(err, errlen, "bad engine size: %d sequences of %d tokens", max_seqs, max_ctx);
         goto fail;
@@ -728,7 +737,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->lm_head16.w, c->vocab, c->dim);
         head_rescore_consts(g, e->lm_head16.w, e->lm_head.w, e->lm_head.sw, c->vocab, c->dim, HEAD_Z, &e->head_cd,
                             &e->head_cw);
-        if (e->head_stats) gpu_fill_u32(g, e->head_stats, 0, (size_t)STEP_TOKENS * 4);
+        if (e->head_stats) gpu_fill_u32(g, e->head_stats, 0, (size_t)OUT_ROWS * 4);
     } else if (c->tied) {
         if (e->head_fp8 == HEAD_FP8) launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->emb, c->vocab, c->dim);
     } else {
@@ -756,8 +765,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     e->step_add = xcalloc(max_seqs, sizeof(int));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
-    CU_CHECK(cuMemHostAlloc((void **)&e->h_sp, STEP_TOKENS * sizeof(GpuSampleParams), 0));
-    CU_CHECK(cuMemHostAlloc((void **)&e->h_tok, STEP_TOKENS * sizeof(int), 0));
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_sp, OUT_ROWS * sizeof(GpuSampleParams), 0));
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_tok, OUT_ROWS * sizeof(int), 0));
     e->fn_history = gpu_kernel(g, "history", "history_scatter");
     // --- the page tables: every entry without a page, and the padding rows' whole row, point at the scratch
     // page (zeroed), so that no lookup can leave the pool ---
@@ -788,6 +797,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
     const char *o8 = getenv("QWEN3_FUSED_O8");
     e->fuse_o8 = !(o8 && *o8 && !atoi(o8));
+    const char *st = getenv("QWEN3_STEP_TOKENS");
+    e->step_tokens = st && atoi(st) >= OUT_ROWS && atoi(st) < STEP_TOKENS ? atoi(st) : STEP_TOKENS;
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;
