@@ -497,16 +497,26 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
             grep -E '^decode' "$LOG/s12-attention-$name.log" | tee -a "$SUM"
         done
     fi
-    if [[ $parts == *" ab "* ]]; then
+    if [[ $parts == *" ab "* ]]; then  # arms: the base tree, this tree with 512-token passes (as before), this tree
         f=$(synth 8b f16)
-        IFS=';' read -ra cfgs <<< "${S12_CFGS:-fp8 1;fp8 64;fp8 256;fp8 1024;bf16 256}"
+        IFS=';' read -ra cfgs <<< "${S12_CFGS:-fp8 1;fp8 64;fp8 256;fp8 1024;bf16 256}"  # "KV B" (B: or random)
         for cfg in "${cfgs[@]}"; do
             read -r kd B <<< "$cfg"
-            for arm in base new; do
+            wl="--workloads fixed --batches $B"; [ "$B" = random ] && wl="--workloads random"
+            for arm in base new512 new; do
                 n="s12-$arm-kv$kd-B$B"; bin=build/bench/throughput; [ $arm = base ] && bin=$base/build/bench/throughput
-                QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" --workloads fixed \
-                    --batches "$B" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
+                st=; [ $arm = new512 ] && st=512
+                QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
+                    $wl --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
                 say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+            done
+        done
+        for pp in ${S12_PP:-}; do
+            for arm in base new; do
+                bin=build/bench/bench_e2e; [ $arm = base ] && bin=$base/build/bench/bench_e2e
+                timeout 120 $bin -m "$f" --dtype fp8 --pp $pp --tg 16 --label "8b fp8 $arm" --tsv "$LOG/e2e.tsv" \
+                    > "$LOG/s12-pp$pp-$arm.log" 2>&1
+                say "s12 pp$pp $arm rc=$? $(grep -E " pp$pp: " "$LOG/s12-pp$pp-$arm.log" | tr -s ' ' | head -2 | tr '\n' ' ')"
             done
         done
     fi
