@@ -498,17 +498,17 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
         done
     fi
     if [[ $parts == *" ab "* ]]; then  # arms (S12_ARMS): base (the base tree), new (this tree), newN (this tree with
-        # forward passes of N tokens: QWEN3_STEP_TOKENS)
+        # forward passes of N tokens: QWEN3_STEP_TOKENS), newbN (this tree, a prefill budget of N tokens a step)
         f=$(synth 8b f16)
         IFS=';' read -ra cfgs <<< "${S12_CFGS:-fp8 1;fp8 64;fp8 256;fp8 1024;bf16 256}"  # "KV B" (B: or random)
         for cfg in "${cfgs[@]}"; do
             read -r kd B <<< "$cfg"
             wl="--workloads fixed --batches $B"; [ "$B" = random ] && wl="--workloads random"
-            for arm in ${S12_ARMS:-base new512 new}; do  # newN: QWEN3_STEP_TOKENS=N
+            for arm in ${S12_ARMS:-base new512 new}; do  # newN: QWEN3_STEP_TOKENS=N; newbN: --prefill-budget N
                 n="s12-$arm-kv$kd-B$B"; bin=build/bench/throughput; [ $arm = base ] && bin=$base/build/bench/throughput
-                st=; [[ $arm == new?* ]] && st=${arm#new}
+                st=; pb=; [[ $arm == new[0-9]* ]] && st=${arm#new}; [[ $arm == newb* ]] && pb="--prefill-budget ${arm#newb}"
                 QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
-                    $wl --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
+                    $wl $pb --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
                 say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
             done
         done
