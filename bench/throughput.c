@@ -259,7 +259,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = NULL, *peer = ".carry/llama-peer";
     const char *which = "fixed,long,random", *batches = "1,16,64,256,1024";
-    int quick = 0, max_seqs = 1024, budget = 2048;
+    int quick = 0, max_seqs = 1024, budget = BATCH_PREFILL_BUDGET;
     double bw = 0, peak = 989e12;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -677,7 +677,7 @@ static int mixed_run(Run *R, int n, int nd, int nc, int *seqs, int *toks, char *
 
 int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     Engine *e = s->e;
-    int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : 2048;
+    int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : BATCH_PREFILL_BUDGET;
     memset(st, 0, sizeof *st);
     Run R = { .s = s, .reqs = reqs, .st = st, .paged = e->free_pages != NULL, .ctx_cap = e->max_ctx };
     if (R.paged && (long)e->n_pages * KV_PAGE < R.ctx_cap) R.ctx_cap = e->n_pages * KV_PAGE;

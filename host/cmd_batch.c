@@ -41,7 +41,7 @@ static void usage(FILE *out) {
         "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"
         "                           0 = the model's); a reply that fills it ends with finish_reason \"length\"\n"
-        "      --prefill-budget N   prompt tokens prefilled per scheduler step, over all sequences (default 2048, as bench/throughput)\n"
+        "      --prefill-budget N   prompt tokens prefilled per scheduler step, over all sequences (default 3840)\n"
         "      --shard I/N          run only the requests whose custom_id hashes to shard I of N (0 <= I < N);\n"
         "                           run every shard (e.g. one per GPU) and `cat` the outputs: that is the whole result\n"
         "      --think, --no-think  Qwen3 thinking on (default) or off for chat requests; a body's\n"
@@ -145,7 +145,7 @@ static void on_step(void *user, const BatchStats *st) { progress(user, st, 0); }
 // ---------------------------------------------------------------- the command
 int cmd_batch(int argc, char **argv) {
     const char *model = NULL, *in_path = NULL, *out_path = NULL, *backend = "auto";
-    int max_seqs = 0, ctx_opt = 4096, think = 1, shard_i = 0, shard_n = 1, budget = 2048;
+    int max_seqs = 0, ctx_opt = 4096, think = 1, shard_i = 0, shard_n = 1, budget = BATCH_PREFILL_BUDGET;
     GpuOpts gpu;
     char why_env[160];
     if (gpu_opts_from_env(&gpu, why_env, sizeof why_env)) { fprintf(stderr, "qwen3-ptx: %s\n", why_env); return 1; }
