@@ -26,8 +26,8 @@
 
 // A forward pass runs at most STEP_TOKENS tokens (longer steps and prefills are chunked) and computes logits for at
 // most OUT_ROWS of them (the head, the sampler, the logits buffer; also the largest graph bucket). A mixed step of
-// the batch scheduler (a 2,048-token prefill budget plus up to 1,024 decode rows) runs as one pass: its GEMMs at
-// M ~ 2,300 instead of five passes at M <= 512 (NOTES, session 12).
+// the batch scheduler (BATCH_PREFILL_BUDGET, 3,840 prompt tokens, plus up to 256 decode rows) runs as one pass: its
+// GEMMs at M ~ 4,096 instead of eight passes at M <= 512 (NOTES, session 12).
 #define STEP_TOKENS 4096
 #define OUT_ROWS 512
 // --head-dtype rescore: every logit within 2 HEAD_Z sigma of its row's best is recomputed in bf16 (ptx/head_rescore.ptx;
@@ -66,6 +66,8 @@ typedef struct {
     GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
+    int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
+                          // SwiGLU in the GEMM's epilogue, bf16 out; 2 (default) = also the FP8-quantising epilogue
     int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
     float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
     CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][HEAD_RESCORE_NB]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
@@ -404,9 +406,9 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
     return 0;
 }
 
-// A mixed step in forward() pieces of at most STEP_TOKENS tokens and OUT_ROWS wanted rows. A decode-shaped piece (every row wanted, as
-// when no prompt is being prefilled) still replays its CUDA graph. With params (step_sample), the wanted rows are
-// sampled on the device and out_tokens gets their ids instead of logits getting their rows.
+// A mixed step in forward() pieces of at most step_tokens tokens and OUT_ROWS wanted rows. A decode-shaped piece
+// (every row wanted, as when no prompt is being prefilled) still replays its CUDA graph. With params (step_sample),
+// the wanted rows are sampled on the device and out_tokens gets their ids instead of logits getting their rows.
 static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits,
                     const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
     Engine *eb = &e->base;
@@ -582,7 +584,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->qkv = gpu_arena_alloc(a, T * nqkv * 4);
     e->q = gpu_arena_alloc(a, T * c->n_head * hd * 2);
     e->attn = gpu_arena_alloc(a, T * c->n_head * hd * 2);
-    e->gu = gpu_arena_alloc(a, T * 2 * c->ffn_dim * 4);
+    e->gu = e->gated ? 0 : gpu_arena_alloc(a, T * 2 * c->ffn_dim * 4);  // (only the unfused gate/up writes it)
     e->a = gpu_arena_alloc(a, T * c->ffn_dim * 2);
     e->logits = gpu_arena_alloc(a, (size_t)OUT_ROWS * c->vocab * 4);
     e->tokens = gpu_arena_alloc(a, T * 4);
@@ -658,6 +660,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
     e->ablate = ablate_mask(err, errlen);
     if (e->ablate == ~0u) goto fail;
+    const char *fused = getenv("QWEN3_FUSED_SWIGLU");
+    e->gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
     // this card if there is one (bench/results/gemm-plan-*.txt), else the built-in rules. QWEN3_GEMM_PLAN=none: rules.
     const char *plan = getenv("QWEN3_GEMM_PLAN");
@@ -727,10 +731,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
 
     double t0 = now_sec();
-    // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 and swiglu.ptx reads it back; 1 = SwiGLU in the GEMM's
-    // epilogue, bf16 out; unset or 2 = also the FP8-quantising epilogue where the tile allows (fp8 down projection)
-    const char *fused = getenv("QWEN3_FUSED_SWIGLU");
-    int gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
     if (e->head_fp8 == HEAD_RESCORE) {  // bf16 first (tied: the embedding), its e4m3 form from it, the constants
         if (!c->tied) gpu_linear_upload(g, &e->lm_head16, &m->output, 1, 0);
@@ -754,7 +754,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
         gpu_linear_upload(g, &L->wqkv, qkv, 3, tmp);
         gpu_linear_upload(g, &L->wo, &W->wo, 1, tmp);
-        if (gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp, gated == 2);
+        if (e->gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp, e->gated == 2);
         else gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
         gpu_linear_upload(g, &L->wdown, &W->w_down, 1, tmp);
     }

@@ -17,8 +17,7 @@
     @%pc##b cp.async.cg.shared.global [%y + hi], [%ptr + 512 * j], 16, %z; \
     @%pc##b cp.async.cg.shared.global [%y + hi + 2048], [%d + 512 * j], 16, %z;
 #define COPY(b) \
-    mad.lo.u32 %x, %rw##b, %NKV, %kvh; shl.b32 %x, %x, 6; and.b32 %y, %c##b, 3; mad.lo.u32 %x, %y, 16, %x; \
-    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
+    CHUNK_ROW(b) \
     mul.wide.u32 %d, %x, ROW8; add.u64 %ptr, %pK, %d; add.u64 %ptr, %ptr, %ol16; \
     add.u64 %d, %pV, %d; add.u64 %d, %d, %ol16; \
     COPY_ROW(b, 0, %dst0, 0) COPY_ROW(b, 1, %dst1, 0) COPY_ROW(b, 2, %dst0, 1024) COPY_ROW(b, 3, %dst1, 1024) \
@@ -295,10 +294,10 @@
     mov.f32 %l1, 0f00000000;
 #if KV_FP8
     // --- the key loop (fp8): this warp's chunks gw, gw + W, ... (W = 4S warps share the token's chunks) pass through
-    // its RING_D slots of shared memory, RING_D chunks in flight ahead of the one computed, none of them in registers.
-    // Per-lane constants first: what it copies (bytes 16 l + 512 j of a chunk's K and V: rows cr_j = l / 8 + 4 j, piece
-    // l % 8, stored at piece (l % 8) ^ SW(row)); lanes 0..7 a scale piece (K: 0..3, V: 4..7; rows 4 (l % 4) ..); what it
-    // reads (pieces tq, tq + 4 of K rows g, g + 8; piece g of V rows 2tq, 2tq + 1, + 8; the scales of those rows) ---
+    // its RING_D slots of shared memory (RING_D - 1 chunks in flight while one is computed), none in registers.
+    // Per-lane constants first: what it copies (bytes 16 l + 512 j of a chunk's K and V: rows cr_j = l / 8 + 4 j,
+    // piece l % 8, stored at piece (l % 8) ^ SW(row)); lanes 0..7 a scale piece (K: 0..3, V: 4..7; rows 4 (l % 4) ..);
+    // what it reads (pieces tq, tq + 4 of K rows g, g + 8; piece g of V rows 2tq, 2tq + 1, + 8; those rows' scales) ---
     {
     .reg .b32 %cF, %rwF, %sbF, %sbA, %dst0, %dst1, %cr0, %cr1, %cr2, %cr3, %sq, %dS, %oKa, %oKb, %oVa, %oVb, %oKs, %oVs;
     .reg .b32 %slot_i, %ring, %sw_t;
