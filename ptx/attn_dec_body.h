@@ -28,19 +28,13 @@
     cp.async.commit_group;
 // --- LDS(b): buffer b's registers from its ring slot at %sb##b (this lane's fragment pieces: pieces tq and tq + 4 of
 // K rows g, g+8; piece g of V rows 2tq, 2tq+1, 2tq+8, 2tq+9; the scales) ---
+// LDS_PAIR: 4 words of a row (at slot offset off) and of the row 8 below it (+ 1,024 B), registers lo / hi i0 .. i3
+#define LDS_PAIR(b, off, lo, hi, i0, i1, i2, i3) add.u32 %y, %sb##b, off; \
+    ld.shared.v4.b32 {lo##i0, lo##i1, lo##i2, lo##i3}, [%y]; \
+    ld.shared.v4.b32 {hi##i0, hi##i1, hi##i2, hi##i3}, [%y + 1024];
 #define LDS(b) \
-    add.u32 %y, %sb##b, %oKa; \
-    ld.shared.v4.b32 {%k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3}, [%y]; \
-    ld.shared.v4.b32 {%K##b##_0, %K##b##_1, %K##b##_2, %K##b##_3}, [%y + 1024]; \
-    add.u32 %y, %sb##b, %oKb; \
-    ld.shared.v4.b32 {%k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7}, [%y]; \
-    ld.shared.v4.b32 {%K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7}, [%y + 1024]; \
-    add.u32 %y, %sb##b, %oVa; \
-    ld.shared.v4.b32 {%va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3}, [%y]; \
-    ld.shared.v4.b32 {%vc##b##_0, %vc##b##_1, %vc##b##_2, %vc##b##_3}, [%y + 1024]; \
-    add.u32 %y, %sb##b, %oVb; \
-    ld.shared.v4.b32 {%vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3}, [%y]; \
-    ld.shared.v4.b32 {%vd##b##_0, %vd##b##_1, %vd##b##_2, %vd##b##_3}, [%y + 1024]; \
+    LDS_PAIR(b, %oKa, %k##b##_, %K##b##_, 0, 1, 2, 3) LDS_PAIR(b, %oKb, %k##b##_, %K##b##_, 4, 5, 6, 7) \
+    LDS_PAIR(b, %oVa, %va##b##_, %vc##b##_, 0, 1, 2, 3) LDS_PAIR(b, %oVb, %vb##b##_, %vd##b##_, 0, 1, 2, 3) \
     add.u32 %y, %sb##b, %oKs; \
     ld.shared.f32 %ks##b##_0, [%y]; ld.shared.f32 %ks##b##_1, [%y + 32]; \
     add.u32 %y, %sb##b, %oVs; \
