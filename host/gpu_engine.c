@@ -152,6 +152,14 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     return 0;
 }
 
+// Linear layer L from the residual stream x through RMSNorm (weights w) — or, w = 0, from the bf16 rows X — with
+// the e4m3 input made inside its GEMM (launch_linear_in: few rows, FP8 weights); 0: not taken, nothing launched.
+static int linear_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr w, int T, int mode,
+                     int want8) {
+    if (e->ablate) return 0;
+    return launch_linear_in(&e->g, L, C, X, w, e->c.rms_eps, T, mode, want8);
+}
+
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
 // the 8B); what the e4m3 head saves is half the weight bytes while n is small (0.2 ms at the 8B), and while the head
 // is compute-bound about what the FP8 tensor cores save over bf16 — more than the scans from dim 4096 on. Measured
@@ -183,10 +191,13 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
-        g->prof_tag = "norm";
-        int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
         g->prof_tag = "qkv";
-        launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
+        if (!linear_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, GEMM_STORE_F32, 0)) {
+            g->prof_tag = "norm";
+            int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
+            g->prof_tag = "qkv";
+            launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
+        }
         g->prof_tag = "rope_kv";
         if (e->ablate & ABL_ROPE) {
         } else if (e->kv_fp8)
@@ -213,21 +224,25 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         g->prof_tag = "o";
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
-        g->prof_tag = "norm";
-        in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
-            a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
-        } else {
-            launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
-            g->prof_tag = "swiglu";
-            launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+        if (!L->wgu.gated || !linear_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8)) {
+            g->prof_tag = "norm";
+            int in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
+            g->prof_tag = "gate_up";
+            if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
+                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
+            } else {
+                launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
+                g->prof_tag = "swiglu";
+                launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+            }
         }
         g->prof_tag = "down";
         if (e->ablate & ABL_QUANT) a8_ready = L->wdown.fp8 && T > gemv_fp8_max_m();  // skip its quantiser
         CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
-        launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
+        if (a8_ready || !linear_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0))
+            launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {
