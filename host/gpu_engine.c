@@ -73,6 +73,7 @@ typedef struct {
     CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][HEAD_RESCORE_NB]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
+    unsigned in_sites;    // QWEN3_GEMM_IN_SITES: where linear_in may run (bits IN_QKV, IN_GATE_UP, IN_DOWN; default all)
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -154,9 +155,10 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
 
 // Linear layer L from the residual stream x through RMSNorm (weights w) — or, w = 0, from the bf16 rows X — with
 // the e4m3 input made inside its GEMM (launch_linear_in: few rows, FP8 weights); 0: not taken, nothing launched.
-static int linear_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr w, int T, int mode,
-                     int want8) {
-    if (e->ablate) return 0;
+enum { IN_QKV = 1, IN_GATE_UP = 2, IN_DOWN = 4 };
+static int linear_in(GpuEngine *e, unsigned site, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr w,
+                     int T, int mode, int want8) {
+    if (e->ablate || !(e->in_sites & site)) return 0;
     return launch_linear_in(&e->g, L, C, X, w, e->c.rms_eps, T, mode, want8);
 }
 
@@ -192,7 +194,7 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
-        if (!linear_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, GEMM_STORE_F32, 0)) {
+        if (!linear_in(e, IN_QKV, &L->wqkv, e->qkv, e->x, L->attn_norm, T, GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
             int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
             g->prof_tag = "qkv";
@@ -226,7 +228,7 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        if (!L->wgu.gated || !linear_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8)) {
+        if (!L->wgu.gated || !linear_in(e, IN_GATE_UP, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8)) {
             g->prof_tag = "norm";
             int in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
             g->prof_tag = "gate_up";
@@ -241,7 +243,7 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
         g->prof_tag = "down";
         if (e->ablate & ABL_QUANT) a8_ready = L->wdown.fp8 && T > gemv_fp8_max_m();  // skip its quantiser
         CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
-        if (a8_ready || !linear_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0))
+        if (a8_ready || !linear_in(e, IN_DOWN, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0))
             launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
@@ -674,6 +676,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     const char *hstats = getenv("QWEN3_HEAD_STATS");
     e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
     e->ablate = ablate_mask(err, errlen);
+    e->in_sites = (unsigned)env_int("QWEN3_GEMM_IN_SITES", 0, 7, 7);
     if (e->ablate == ~0u) goto fail;
     const char *fused = getenv("QWEN3_FUSED_SWIGLU");
     e->gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;

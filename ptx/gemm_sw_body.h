@@ -102,7 +102,8 @@
     SW_FOR_G(SW_XDECL)
     SW_FOR_G(SW_SDECL)
     .reg .pred %fu, %fnorm, %pq, %pv<FU_RV>;
-    .reg .b32 %afu, %sas, %ssb, %lbo, %lbo8, %fo, %afm, %fm, %gl, %jj, %kba, %zr;
+    .reg .b32 %afu, %sas, %ssb, %lbo, %lbo8, %fo, %afm, %fm, %gl<FU_RV>, %gsel, %jj, %kba, %zr;
+    .reg .f32 %am<FU_RV>, %tm<FU_RV>, %iv<FU_RV>;
     .reg .b64 %px, %pnw, %pw, %xrow, %pol2;
     .reg .f32 %eps, %sse, %sso, %rstd, %tq, %f2, %f3, %amax, %scale, %inv;
     .reg .f32 %xa<FU_RV>, %xb<FU_RV>, %xc<FU_RV>, %xd<FU_RV>, %wa<FU_RV>, %wb<FU_RV>, %wc<FU_RV>, %wd<FU_RV>;

@@ -14,12 +14,26 @@
 // l / 4 (g' = g - kt0, this rank's slice), row m, byte 4 (l % 4): offset %fo + 16 m + g' x %lbo8.
 // Registers (gemm_sw_body.h): %fu (an A source), %fnorm, %pv<FU_RV> (float4 j of a row exists), %wa..%wd (weights).
 
-// one group: bf16 pair words A, B (this lane's 4 values) -> e4m3 word at slice %gl of row %fm, the scale by lane 0
-#define FU_QUANT(A, B) \
-    mov.f32 %amax, 0f00000000; AMAX2(A) AMAX2(B) WARP_MAX(%amax, %tq) SCALE QUANT4(A, B, %t1) \
-    mad.lo.u32 %t2, %gl, %lbo8, %afm; st.shared.b32 [%t2], %t1; \
-    mad.lo.u32 %t2, %fm, %nkl, %gl; shl.b32 %t2, %t2, 2; add.u32 %t2, %t2, %sas; \
-    setp.eq.u32 %p, %lane, 0; @%p st.shared.f32 [%t2], %scale;
+// Every group of a batch at once, with no branch between them (ptxas interleaves their chains): the amax of each
+// (FU_AMAX), the butterflies step by step over all of them (FU_WMAX), then one scale a lane — lane j takes group j's
+// amax (FU_PICK) and runs quant_fp8.h's division once for the batch — sent back (FU_INV) for the e4m3 words
+// (FU_Q8). Per group j: bf16 pair words %ua##j, %ub##j, its slice %gl##j (valid when < %nkl); lane j stores its scale.
+#define FU_AMAX(j) mov.f32 %amax, 0f00000000; AMAX2(%ua##j) AMAX2(%ub##j) mov.f32 %am##j, %amax;
+#define FU_WMAX1(j, d) shfl.sync.bfly.b32 %tm##j, %am##j, d, 0x1f, 0xffffffff; max.f32 %am##j, %am##j, %tm##j;
+#define FU_WMAX(d) FU_WMAX1(0, d) FU_WMAX1(1, d) FU_WMAX1(2, d) FU_WMAX1(3, d) FU_WMAX1(4, d) FU_WMAX1(5, d) \
+    FU_WMAX1(6, d) FU_WMAX1(7, d) FU_WMAX1(8, d) FU_WMAX1(9, d)
+#define FU_PICK(j) setp.eq.u32 %p, %lane, j; @%p mov.f32 %amax, %am##j; @%p mov.u32 %gsel, %gl##j;
+#define FU_INV(j) shfl.sync.idx.b32 %iv##j, %inv, j, 0x1f, 0xffffffff;
+#define FU_Q8(j) mov.f32 %inv, %iv##j; QUANT4(%ua##j, %ub##j, %t1) mad.lo.u32 %t2, %gl##j, %lbo8, %afm; \
+    setp.lt.u32 %p, %gl##j, %nkl; @%p st.shared.b32 [%t2], %t1;
+// the batch's scales (groups past it or outside this rank: amax 0, never stored)
+#define FU_SCALES(N) \
+    FU_WMAX(16) FU_WMAX(8) FU_WMAX(4) FU_WMAX(2) FU_WMAX(1) \
+    mov.f32 %amax, 0f00000000; mov.u32 %gsel, -1; CAT(REP, N)(FU_PICK) \
+    SCALE_OF(%amax, %scale, %inv, %p) \
+    mad.lo.u32 %t2, %fm, %nkl, %gsel; shl.b32 %t2, %t2, 2; add.u32 %t2, %t2, %sas; \
+    setp.lt.u32 %p, %gsel, %nkl; @%p st.shared.f32 [%t2], %scale; \
+    CAT(REP, N)(FU_INV) CAT(REP, N)(FU_Q8)
 // float4 j of row %fm (zeros past K), all requested before any is used
 #define FU_LDX(j) mov.f32 %xa##j, 0f00000000; mov.f32 %xb##j, 0f00000000; mov.f32 %xc##j, 0f00000000; \
     mov.f32 %xd##j, 0f00000000; @%pv##j ld.global.nc.v4.f32 {%xa##j, %xb##j, %xc##j, %xd##j}, [%xrow + 2048 * j];
@@ -38,22 +52,19 @@
 #define FU_O2 5
 #define FU_O3 7
 #define FU_O4 9
-// group w + 4 j of the normalised row, if it is one of this rank's slices
-#define FU_NQ(j) \
-    add.u32 %gl, %w, 4 * j; sub.u32 %gl, %gl, %kt0; setp.lt.u32 %pq, %gl, %nkl; and.pred %pq, %pq, %pv##j; \
-    @!%pq bra FU_NQ_SKIP_##j; \
+// group w + 4 j of the normalised row (slice %gl##j of this rank when < %nkl): bf16 of x * rstd * w, its amax
+#define FU_NORM(j) \
+    add.u32 %gl##j, %w, 4 * j; sub.u32 %gl##j, %gl##j, %kt0; \
     mul.rn.f32 %f0, %xa##j, %rstd; mul.rn.f32 %f0, %f0, %wa##j; mul.rn.f32 %f1, %xb##j, %rstd; \
     mul.rn.f32 %f1, %f1, %wb##j; mul.rn.f32 %f2, %xc##j, %rstd; mul.rn.f32 %f2, %f2, %wc##j; \
     mul.rn.f32 %f3, %xd##j, %rstd; mul.rn.f32 %f3, %f3, %wd##j; \
-    cvt.rn.bf16x2.f32 %ua##j, %f1, %f0; cvt.rn.bf16x2.f32 %ub##j, %f3, %f2; \
-    FU_QUANT(%ua##j, %ub##j) \
-FU_NQ_SKIP_##j:
-// the bf16 source: 8 bytes of group w + 4 (%jj + j) of this rank, then its quantisation
-#define FU_LDH(j) add.u32 %gl, %jj, j; shl.b32 %gl, %gl, 2; add.u32 %gl, %gl, %w; setp.lt.u32 %pv##j, %gl, %nkl; \
-    add.u32 %t1, %gl, %kt0; mul.wide.u32 %c0, %t1, 256; add.s64 %c0, %c0, %xrow; \
-    @%pv##j ld.global.nc.v2.b32 {%ua##j, %ub##j}, [%c0];
-#define FU_HQ(j) add.u32 %gl, %jj, j; shl.b32 %gl, %gl, 2; add.u32 %gl, %gl, %w; \
-    @!%pv##j bra FU_HQ_SKIP_##j; FU_QUANT(%ua##j, %ub##j) FU_HQ_SKIP_##j:
+    cvt.rn.bf16x2.f32 %ua##j, %f1, %f0; cvt.rn.bf16x2.f32 %ub##j, %f3, %f2; FU_AMAX(j)
+// the bf16 source: 8 bytes of group w + 4 (%jj + j) of this rank (slice %gl##j), zeros past the rank's slices
+#define FU_LDH(j) add.u32 %gl##j, %jj, j; shl.b32 %gl##j, %gl##j, 2; add.u32 %gl##j, %gl##j, %w; \
+    setp.lt.u32 %pv##j, %gl##j, %nkl; add.u32 %t1, %gl##j, %kt0; mul.wide.u32 %c0, %t1, 256; add.s64 %c0, %c0, %xrow; \
+    mov.b32 %ua##j, 0; mov.b32 %ub##j, 0; @%pv##j ld.global.nc.v2.b32 {%ua##j, %ub##j}, [%c0];
+// (groups 8 and 9 of a bf16 batch: none)
+#define FU_NONE(j) mov.b32 %ua##j, 0; mov.b32 %ub##j, 0; mov.u32 %gl##j, -1;
 
     @!%fu bra FU_END;
     // zeros where rows m >= M of the last chunks read past the rows (MB x 16 B)
@@ -105,7 +116,8 @@ FU_ROW:
     add.rn.f32 %sse, %sse, %eps;
     sqrt.rn.f32 %sse, %sse;
     rcp.rn.f32 %rstd, %sse;
-    CAT(REP, FU_RV)(FU_NQ)
+    CAT(REP, FU_RV)(FU_NORM)
+    FU_SCALES(FU_RV)
     bra FU_NEXT;
 FU_BF16:
     // --- bf16 rows: this rank's groups, eight a warp in flight
@@ -117,7 +129,12 @@ FU_BF16:
     mov.u32 %jj, 0;
 FU_H:
     REP8(FU_LDH)
-    REP8(FU_HQ)
+    FU_NONE(8)
+    FU_NONE(9)
+    REP8(FU_AMAX)
+    mov.f32 %am8, 0f00000000;
+    mov.f32 %am9, 0f00000000;
+    FU_SCALES(8)
     add.u32 %jj, %jj, 8;
     shl.b32 %t1, %jj, 2;
     add.u32 %t1, %t1, %w;
