@@ -264,7 +264,8 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         else gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
         CUdeviceptr xc = src ? src->x + (CUdeviceptr)m0 * K * (src->nw ? 4 : 2) : 0, nw = src ? src->nw : 0;
         float eps = src ? src->eps : 0;
-        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
+        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u) |
+                                                                        (g->pdl_late ? 512u : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
         void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
@@ -410,16 +411,25 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1, 0);
 }
 
+// Whether launch_gemm_fp8_in takes this shape (tile -1: the choice's; *splits: the split it would run).
+static int fp8_in_takes(Gpu *g, int M, int N, int K, int norm, int tile, int *splits) {
+    if (M < 1 || M > 64 || K % 128 || (norm && K > 512 * SW_SRC_RV)) return 0;
+    if (tile < 0 && fp8_tile_choice(g, M, N, K, splits) != GEMM_FP8_SW_TILE) return 0;
+    int nk = K / 128, S = *splits > 0 ? *splits : 1, mb = M <= 8 ? 8 : M <= 16 ? 16 : M <= 32 ? 32 : 64;
+    if (S > nk) S = nk;
+    return sw_src_bytes(M, mb, cdiv(nk, S)) <= 65536;  // (automatic splits only lower it)
+}
+int gemm_fp8_in_takes(Gpu *g, int M, int N, int K, int norm) {
+    int splits = 0;
+    return fp8_in_takes(g, M, N, K, norm, -1, &splits);
+}
+
 int launch_gemm_fp8_in(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, CUdeviceptr W8, CUdeviceptr sw,
                        int M, int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, X, W8, C);
     if (!X || !sw || sw % 4) die("launch_gemm_fp8_in: missing input or misaligned scales");
     if (tile != -1 && tile != GEMM_FP8_SW_TILE) die("launch_gemm_fp8_in: only the swapped tile (%d) has an A source", tile);
-    if (M < 1 || M > 64 || (nw && K > 512 * SW_SRC_RV)) return 0;
-    if (tile < 0 && fp8_tile_choice(g, M, N, K, &splits) != GEMM_FP8_SW_TILE) return 0;
-    int nk = K / 128, S = splits > 0 ? splits : 1, mb = M <= 8 ? 8 : M <= 16 ? 16 : M <= 32 ? 32 : 64;
-    if (S > nk) S = nk;
-    if (sw_src_bytes(M, mb, cdiv(nk, S)) > 65536) return 0;  // (automatic splits only lower it)
+    if (!fp8_in_takes(g, M, N, K, nw != 0, tile, &splits)) return 0;
     SwSource src = { X, nw, eps };
     launch_sw(g, 1, C, 0, 0, W8, sw, M, N, K, mode, splits, &src);
     return 1;

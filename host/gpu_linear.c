@@ -141,9 +141,14 @@ static int linear_in_max_m(void) {
     return m;
 }
 
-int launch_linear_in(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
-                     int mode, int want8) {
+int linear_in_takes(Gpu *g, const GpuLinear *L, int M, int mode, int norm, int want8) {
     if (!L->fp8 || M < 1 || M > linear_in_max_m() || M <= gemv_fp8_max_m()) return 0;
     if (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu_q8(g, L, M, want8))) return 0;
+    return gemm_fp8_in_takes(g, M, L->N, L->K, norm);
+}
+
+int launch_linear_in(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
+                     int mode, int want8) {
+    if (!linear_in_takes(g, L, M, mode, nw != 0, want8)) return 0;
     return launch_gemm_fp8_in(g, C, X, nw, eps, L->w, L->sw, M, L->N, L->K, mode, -1, 0);
 }

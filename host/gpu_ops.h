@@ -150,6 +150,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 // tile; M <= 64, K <= 5120 with a norm. Returns 0, having launched nothing, where it does not apply.
 int launch_gemm_fp8_in(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, CUdeviceptr W8, CUdeviceptr sw,
                        int M, int N, int K, int mode, int tile, int splits);
+int gemm_fp8_in_takes(Gpu *g, int M, int N, int K, int norm);  // whether it would (tile -1)
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).
@@ -195,6 +196,7 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
 enum { LINEAR_IN_M = 1 };
 int launch_linear_in(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
                      int mode, int want8);
+int linear_in_takes(Gpu *g, const GpuLinear *L, int M, int mode, int norm, int want8);  // whether it would
 
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);

@@ -86,7 +86,7 @@
 #endif
     .reqntid 128, 1, 1
 {
-    .reg .pred %p, %p0, %pa0, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
+    .reg .pred %p, %p0, %pa0, %plate, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
     .reg .b32 %tx, %w, %lane, %M, %N, %K, %mode, %ktps, %nst, %nk, %S, %rank, %n0, %kt0, %nkl, %i, %s, %ph, %t1, %t2;
     .reg .b32 %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %hs;
     .reg .b16 %hb;
@@ -207,18 +207,28 @@ LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp
 #if FP8
     FU_WEIGHTS
 #endif
+    // Mode bit 9 (the host's "late" flag, where the next launch is a GEMM that requests its weights early): the next
+    // kernel may become resident only once this one has requested all of its own (PDL_TRIGGER after the last
+    // slice's load, every thread), so its early requests queue behind them instead of slowing this stream.
+    and.b32 %t1, %mode, 512;
+    setp.ne.u32 %plate, %t1, 0;
     and.b32 %t1, %mode, 256;
     and.b32 %mode, %mode, 255;
     setp.ne.u32 %p, %t1, 0;
     @!%p bra LATE;
     SW_PROLOGUE(PRO_W, SW_LOAD_W)
-    PDL_START
+    PDL_WAIT_REC
+    @!%plate PDL_TRIGGER
     SW_PROLOGUE(PRO_A, SW_LOAD_A)
     bra PRO_DONE;
 LATE:
-    PDL_START
+    PDL_WAIT_REC
+    @!%plate PDL_TRIGGER
     SW_PROLOGUE(PRO, SW_LOAD)
 PRO_DONE:
+    setp.le.u32 %p, %nkl, %nst;                // every slice requested already
+    and.pred %p, %p, %plate;
+    @%p PDL_TRIGGER
 #if FP8
 #include "gemm_sw_in.h"
 #endif
@@ -300,6 +310,10 @@ WAIT:
     setp.lt.u32 %p, %i, %nkl;
     @!%p bra NOREFILL;
     SW_LOAD
+    add.u32 %t1, %i, 1;
+    setp.eq.u32 %p, %t1, %nkl;                 // the last slice: let the next kernel in (late flag)
+    and.pred %p, %p, %plate;
+    @%p PDL_TRIGGER
 NOREFILL:
     sub.u32 %i, %i, %nst;
 #if FP8

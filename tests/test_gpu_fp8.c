@@ -482,7 +482,9 @@ static size_t in_case(const Fp8Weight *w, int M, int mode, int splits, int norm)
         gpu_fill_u32(&G, c2, 0x7FC07FC0u, nc / 4);
     }
     launch_gemm_fp8_ex(&G, c1, a8, sa, w->w8, w->sw, M, N, K, mode, GEMM_FP8_SW_TILE, splits);
+    G.pdl_late = M & 1;  // (odd M: the late PDL trigger, the engine's form before another such GEMM)
     int took = launch_gemm_fp8_in(&G, c2, dx, dnw, 1e-6f, w->w8, w->sw, M, N, K, mode, GEMM_FP8_SW_TILE, splits);
+    G.pdl_late = 0;
     if (!took) {  // (the rows do not fit its shared memory: M x K bytes of this split's slices)
         CHECK(M > 1, "launch_gemm_fp8_in M=%d N=%d K=%d splits %d: not taken", M, N, K, splits);
         gpu_free(&G, dx); gpu_free(&G, dnw); gpu_free(&G, a8); gpu_free(&G, sa); gpu_free(&G, c1); gpu_free(&G, c2);
