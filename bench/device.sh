@@ -448,6 +448,10 @@ if has s13; then  # session 13: the swapped tile's A source (QWEN3_GEMM_IN, ptx/
         QWEN3_TEST_ONLY=gemm_fp8_in,gemm_fp8_swapped timeout 300 build/tests/test_gpu_fp8 > "$LOG/s13-test_gpu_fp8.log" 2>&1
         say "s13 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s13-test_gpu_fp8.log") pass $(grep -c '^FAIL' "$LOG/s13-test_gpu_fp8.log") fail"
         grep -E "^(FAIL|SKIP)|check failed|A source|swapped tile|seed" "$LOG/s13-test_gpu_fp8.log" | head -24 | tee -a "$SUM"
+        for e in ${S13_EARLY_IN:-1}; do  # the A source with only e early slices
+            QWEN3_SW_EARLY_IN=$e QWEN3_TEST_ONLY=gemm_fp8_in timeout 300 build/tests/test_gpu_fp8 > "$LOG/s13-test_gpu_fp8-e$e.log" 2>&1
+            say "s13 test_gpu_fp8 gemm_fp8_in QWEN3_SW_EARLY_IN=$e rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s13-test_gpu_fp8-e$e.log" | tr '\n' ' ')"
+        done
     fi
     if [[ $parts == *" san "* ]]; then
         for tool in memcheck racecheck synccheck; do

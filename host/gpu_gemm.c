@@ -215,6 +215,14 @@ static int sw_early(void) {
     if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
 }
+// Of those, how many a launch with an A source requests early (the rest right after its wait): QWEN3_SW_EARLY_IN
+// (0..14; unset: SW_EARLY_IN). Its early requests compete with the GEMM before it, which has nothing to hide behind.
+enum { SW_EARLY_IN = 15 };  // 15: the whole ring, as any other launch
+static unsigned sw_early_in_bits(void) {
+    static int n = -1;
+    if (n < 0) n = env_int("QWEN3_SW_EARLY_IN", 0, 15, SW_EARLY_IN);
+    return n >= 15 ? 0u : (unsigned)(n + 1) << 12;
+}
 // The A source of the FP8 entries (ptx/gemm_sw_in.h): x != 0 makes the kernel quantise its activation rows itself,
 // from f32 rows of the residual stream through RMSNorm with weights nw (eps), or from bf16 rows when nw is 0.
 typedef struct { CUdeviceptr x, nw; float eps; } SwSource;
@@ -265,7 +273,8 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         CUdeviceptr xc = src ? src->x + (CUdeviceptr)m0 * K * (src->nw ? 4 : 2) : 0, nw = src ? src->nw : 0;
         float eps = src ? src->eps : 0;
         unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u) |
-                                                                        (g->pdl_late ? 512u : 0u);
+                                                                        (g->pdl_late ? 512u : 0u) |
+                                                                        (src ? sw_early_in_bits() : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
         void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
