@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s13
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -435,76 +435,6 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             python3 bench/trace_summary.py "$LOG/s10-trace-$n.tsv" > "$LOG/s10-trace-$n.txt" 2>&1
             head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
-        done
-    fi
-fi
-
-if has s13; then  # session 13: the swapped tile's A source (QWEN3_GEMM_IN, ptx/gemm_sw_in.h). S13_PARTS from: unit
-    # (test_gpu_fp8's gemm_fp8_in and gemm_fp8_swapped), san (gemm_fp8_in and the tiny model's FP8 batch-1 run under
-    # memcheck / racecheck / synccheck), same (greedy text of tiny / 0.6B / 8B FP8 with QWEN3_GEMM_IN=0 and the default:
-    # must be identical), ab (engine, S13_CFGS "KV B;..." x S13_ARMS "name:VAR=VALUE,..."), tg (bench_e2e tg128 per arm)
-    parts=" ${S13_PARTS:-unit san same ab} "
-    if [[ $parts == *" unit "* ]]; then
-        QWEN3_TEST_ONLY=gemm_fp8_in,gemm_fp8_swapped timeout 300 build/tests/test_gpu_fp8 > "$LOG/s13-test_gpu_fp8.log" 2>&1
-        say "s13 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s13-test_gpu_fp8.log") pass $(grep -c '^FAIL' "$LOG/s13-test_gpu_fp8.log") fail"
-        grep -E "^(FAIL|SKIP)|check failed|A source|swapped tile|seed" "$LOG/s13-test_gpu_fp8.log" | head -24 | tee -a "$SUM"
-        for e in ${S13_EARLY_IN:-1}; do  # the A source with only e early slices
-            QWEN3_SW_EARLY_IN=$e QWEN3_TEST_ONLY=gemm_fp8_in timeout 300 build/tests/test_gpu_fp8 > "$LOG/s13-test_gpu_fp8-e$e.log" 2>&1
-            say "s13 test_gpu_fp8 gemm_fp8_in QWEN3_SW_EARLY_IN=$e rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s13-test_gpu_fp8-e$e.log" | tr '\n' ' ')"
-        done
-    fi
-    if [[ $parts == *" san "* ]]; then
-        for tool in memcheck racecheck synccheck; do
-            QWEN3_TEST_ONLY=gemm_fp8_in QWEN3_TEST_QUICK=1 timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 \
-                build/tests/test_gpu_fp8 > "$LOG/s13-$tool.log" 2>&1
-            say "s13 $tool gemm_fp8_in rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s13-$tool.log" | tr '\n' ' ')"
-        done
-        ft=$(synth tiny f32)
-        for tool in memcheck racecheck; do
-            QWEN3_EAGER=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
-                --backend gpu --dtype fp8 --raw -p "The sky is blue because" -n 8 --temp 0 > "$LOG/s13-$tool-run.log" 2>&1
-            say "s13 $tool fp8 run(8) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s13-$tool-run.log" | tr '\n' ' ')"
-        done
-    fi
-    if [[ $parts == *" same "* ]]; then
-        for spec in "tiny f32 64" "0.6b f16 200" "8b f16 200"; do
-            read -r sz ty n <<< "$spec"; ft=$(synth $sz $ty)
-            for arm in 0 dflt; do
-                v=; [ $arm = 0 ] && v=0
-                QWEN3_GEMM_IN=$v timeout 120 ./qwen3-ptx run -m "$ft" --backend gpu --dtype fp8 --raw \
-                    -p "The sky is blue because" -n $n --temp 0 > "$LOG/s13-same-$sz-$arm.txt" 2> "$LOG/s13-same-$sz-$arm.err"
-                echo "rc=$?" >> "$LOG/s13-same-$sz-$arm.err"
-            done
-            cmp -s "$LOG/s13-same-$sz-0.txt" "$LOG/s13-same-$sz-dflt.txt" && r=identical || r=DIFFERENT
-            say "s13 same $sz fp8 greedy $n tokens, QWEN3_GEMM_IN=0 vs default: $r ($(wc -c < "$LOG/s13-same-$sz-dflt.txt") bytes; $(grep -hE 'rc=|tok/s' "$LOG/s13-same-$sz-0.err" "$LOG/s13-same-$sz-dflt.err" | tr -s ' ' | tr '\n' ' '))"
-        done
-    fi
-    if [[ $parts == *" ab "* || $parts == *" tg "* ]]; then
-        f=$(synth 8b f16)
-        IFS=';' read -ra cfgs <<< "${S13_CFGS:-fp8 1;bf16 1;fp8 4;fp8 8;fp8 16}"
-        arms=${S13_ARMS:-in0:QWEN3_GEMM_IN=0 in1:QWEN3_GEMM_IN=1}
-    fi
-    if [[ $parts == *" ab "* ]]; then
-        for rep in ${S13_REPS:-1}; do
-        for cfg in "${cfgs[@]}"; do
-            read -r kd B <<< "$cfg"
-            for arm in $arms; do
-                name=${arm%%:*}; IFS=',' read -ra vars <<< "${arm#*:}"
-                n="s13-$name-kv$kd-B$B-r$rep"
-                env "${vars[@]}" QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 build/bench/throughput -m "$f" \
-                    --label "8b fp8 kv $kd $name" --workloads fixed --batches $B --peer none --tsv "$LOG/throughput.tsv" \
-                    > "$LOG/$n.log" 2>&1
-                say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-            done
-        done
-        done
-    fi
-    if [[ $parts == *" tg "* ]]; then
-        for arm in $arms; do
-            name=${arm%%:*}; IFS=',' read -ra vars <<< "${arm#*:}"
-            env "${vars[@]}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --pp 512 --tg 128 --label "8b fp8 $name" \
-                --tsv "$LOG/e2e.tsv" > "$LOG/s13-tg-$name.log" 2>&1
-            say "s13 tg $name rc=$? $(grep -E ' (pp512|tg128): ' "$LOG/s13-tg-$name.log" | tr -s ' ' | head -3 | tr '\n' ' ')"
         done
     fi
 fi

@@ -18,9 +18,6 @@ typedef struct {
     // Programmatic dependent launch (ptx/pdl.h): every launch may start while the kernel before it on the stream
     // still runs (each kernel waits for it with griddepcontrol.wait). On unless QWEN3_PDL=0; callers may clear it.
     int pdl;
-    // Set by the caller around a GEMM launch whose next launch is a GEMM that requests its weights before its wait:
-    // the swapped tile then lets that kernel in only once it has requested all of its own (ptx/gemm_sw_body.h).
-    int pdl_late;
     // QWEN3_PROFILE=2: every launch is bracketed by two events and its GPU time added up under
     // "<prof_phase>/<prof_tag>/<kernel entry>" (set by the caller; either may be NULL); gpu_prof_report prints the
     // table. (QWEN3_PROFILE=1 is the engine's step timing only, gpu_engine.c.)

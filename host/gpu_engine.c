@@ -73,8 +73,6 @@ typedef struct {
     CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][HEAD_RESCORE_NB]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
-    unsigned in_sites;    // QWEN3_GEMM_IN_SITES: where linear_in may run (bits IN_QKV, IN_GATE_UP, IN_DOWN; default all)
-    int late;             // QWEN3_SW_LATE=0: no late PDL trigger before those GEMMs (for A/B)
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -154,23 +152,6 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     return 0;
 }
 
-// The sites whose FP8 GEMM makes its e4m3 input itself this step (launch_linear_in: few rows): bits IN_QKV (RMSNorm
-// of x inside the qkv GEMM), IN_GATE_UP (the same for gate/up), IN_DOWN (the SwiGLU output quantised inside down).
-// Every layer has the same shapes, so one answer serves the step. Where the launch after a GEMM is such a GEMM, the
-// GEMM before it lets it in late (Gpu.pdl_late): else its early weight requests slow the stream before it (session 13).
-enum { IN_QKV = 1, IN_GATE_UP = 2, IN_DOWN = 4 };
-static unsigned in_sites(GpuEngine *e, int T) {
-    const GpuLayer *L = &e->L[0];
-    unsigned s = 0;
-    if (e->ablate) return 0;
-    if ((e->in_sites & IN_QKV) && linear_in_takes(&e->g, &L->wqkv, T, GEMM_STORE_F32, 1, 0)) s |= IN_QKV;
-    if ((e->in_sites & IN_GATE_UP) && L->wgu.gated &&
-        linear_in_takes(&e->g, &L->wgu, T, GEMM_SWIGLU_BF16, 1, L->wdown.fp8))
-        s |= IN_GATE_UP;
-    if ((e->in_sites & IN_DOWN) && linear_in_takes(&e->g, &L->wdown, T, GEMM_ADD_F32, 0, 0)) s |= IN_DOWN;
-    return s;
-}
-
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
 // the 8B); what the e4m3 head saves is half the weight bytes while n is small (0.2 ms at the 8B), and while the head
 // is compute-bound about what the FP8 tensor cores save over bf16 — more than the scans from dim 4096 on. Measured
@@ -199,18 +180,13 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     g->prof_tag = "in";
     GPU_LAUNCH(g, history_scatter, hgrid, hblock, 0, &e->history, &e->tokens, &e->tok_slot, &e->tok_pos, &uT, &urow);
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
-    unsigned fin = in_sites(e, T), late = e->late ? fin : 0;
-    float eps = c->rms_eps;
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
+        g->prof_tag = "norm";
+        int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
         g->prof_tag = "qkv";
-        if (!(fin & IN_QKV) || !launch_linear_in(g, &L->wqkv, e->qkv, e->x, L->attn_norm, eps, T, GEMM_STORE_F32, 0)) {
-            g->prof_tag = "norm";
-            int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
-            g->prof_tag = "qkv";
-            launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
-        }
+        launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
         g->prof_tag = "rope_kv";
         if (e->ablate & ABL_ROPE) {
         } else if (e->kv_fp8)
@@ -235,32 +211,23 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
                                     hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
         g->prof_tag = "o";
-        g->pdl_late = (late & IN_GATE_UP) != 0;
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
+        g->prof_tag = "norm";
+        in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        g->pdl_late = (late & IN_DOWN) != 0;
-        if (!(fin & IN_GATE_UP) ||
-            !launch_linear_in(g, &L->wgu, e->a, e->x, L->ffn_norm, eps, T, GEMM_SWIGLU_BF16, L->wdown.fp8)) {
-            g->prof_tag = "norm";
-            int in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
-            g->prof_tag = "gate_up";
-            if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
-                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
-            } else {
-                launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
-                g->prof_tag = "swiglu";
-                launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
-            }
+        if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
+            a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
+        } else {
+            launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
+            g->prof_tag = "swiglu";
+            launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
         }
         g->prof_tag = "down";
         if (e->ablate & ABL_QUANT) a8_ready = L->wdown.fp8 && T > gemv_fp8_max_m();  // skip its quantiser
         CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
-        g->pdl_late = (late & IN_QKV) && l + 1 < c->n_layer;
-        if (a8_ready || !(fin & IN_DOWN) || !launch_linear_in(g, &L->wdown, e->x, e->a, 0, eps, T, GEMM_ADD_F32, 0))
-            launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
-        g->pdl_late = 0;
+        launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {
@@ -692,8 +659,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     const char *hstats = getenv("QWEN3_HEAD_STATS");
     e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
     e->ablate = ablate_mask(err, errlen);
-    e->in_sites = (unsigned)env_int("QWEN3_GEMM_IN_SITES", 0, 7, 7);
-    e->late = env_int("QWEN3_SW_LATE", 0, 1, 1);
     if (e->ablate == ~0u) goto fail;
     const char *fused = getenv("QWEN3_FUSED_SWIGLU");
     e->gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;

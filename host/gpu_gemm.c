@@ -215,25 +215,8 @@ static int sw_early(void) {
     if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
 }
-// Of those, how many a launch with an A source requests early (the rest right after its wait): QWEN3_SW_EARLY_IN
-// (0..14; unset: SW_EARLY_IN). Its early requests compete with the GEMM before it, which has nothing to hide behind.
-enum { SW_EARLY_IN = 15 };  // 15: the whole ring, as any other launch
-static unsigned sw_early_in_bits(void) {
-    static int n = -1;
-    if (n < 0) n = env_int("QWEN3_SW_EARLY_IN", 0, 15, SW_EARLY_IN);
-    return n >= 15 ? 0u : (unsigned)(n + 1) << 12;
-}
-// The A source of the FP8 entries (ptx/gemm_sw_in.h): x != 0 makes the kernel quantise its activation rows itself,
-// from f32 rows of the residual stream through RMSNorm with weights nw (eps), or from bf16 rows when nw is 0.
-typedef struct { CUdeviceptr x, nw; float eps; } SwSource;
-enum { SW_SRC_RV = 10 };  // FU_RV: f32 rows up to 128 x 4 x 10 wide
-// Shared memory of an A source (gemm_sw_body.h's FU_LAYOUT): the rows, the pad, the scales, the norm's partials.
-static unsigned sw_src_bytes(int mc, int mb, int nkl) {
-    return (unsigned)(nkl * 128 * mc + 16 * mb + ((4 * mc * nkl + 15) & ~15) + 64);
-}
-
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
-                      int M, int N, int K, int mode, int splits, const SwSource *src) {
+                      int M, int N, int K, int mode, int splits) {
     static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
                                              { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" } };
     static CUcontext ctx;
@@ -245,7 +228,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
     for (int m0 = 0; m0 < M; m0 += 64) {
         int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
-        int stage = src ? 8192 : 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
+        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
         if (nst > 8) nst = 8;
         // automatic: two splits where the tiles would leave over 30% of the SMs idle, else none (the H100 sweep,
         // M <= 64: one split won on qkv and gate_up, two on o, down and lm_head; four or eight lost everywhere)
@@ -254,31 +237,20 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        unsigned extra = src ? sw_src_bytes(mc, mb, ktps) : 0;
-        if (src && !sw_stages_env()) {  // the rows take stages, so that the CTAs an SM stay as without (~72 KB)
-            nst = (73728 - (int)extra) / stage;
-            if (nst > 8) nst = 8;
-            if (nst < 2) nst = 2;
-        }
-        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256) + extra;
+        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
         uint64_t row_bytes = (uint64_t)K * esz;
         uint32_t box_k = fp8 ? 128 : 64;
         CUtensorMap mw, ma;
         CUdeviceptr Ac = A + (CUdeviceptr)m0 * row_bytes, Cc = C + (CUdeviceptr)m0 * out_cols * out_sz;
-        CUdeviceptr sac = fp8 && !src ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
+        CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
         gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
-        if (src) ma = mw;  // (not read)
-        else gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
-        CUdeviceptr xc = src ? src->x + (CUdeviceptr)m0 * K * (src->nw ? 4 : 2) : 0, nw = src ? src->nw : 0;
-        float eps = src ? src->eps : 0;
-        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u) |
-                                                                        (g->pdl_late ? 512u : 0u) |
-                                                                        (src ? sw_early_in_bits() : 0u);
+        gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
         void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
-        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst, &xc, &nw, &eps };
+        void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
         gpu_launch(g, fn[fp8][v], grid, block, smem, S > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16,
                    names[fp8][v]);
     }
@@ -344,7 +316,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (M == 0) return;
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
     if (tile == GEMM_SW_TILE) {
-        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits, NULL);
+        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else if (tile >= N_GEMM_TILES) {
         int i = tile - N_GEMM_TILES;
         launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits);
@@ -364,40 +336,36 @@ static int dec_ksplit(Gpu *g, int N, int K) {
     return ks < K / 128 ? ks : K / 128;
 }
 
-// The FP8 tile launch_gemm_fp8_ex runs for tile -1 (and *splits for it): a measured plan, else the rules.
-static int fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
-    int sms = g->sm_count > 0 ? g->sm_count : 132, pt, ps, tile;
-    if (M <= sw_forced_m()) return GEMM_FP8_SW_TILE;
-    if (gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
-        *splits = ps;
-        return pt;
-    }
-    // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
-    if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
-    else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
-    else {
-        // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
-        // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
-        // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
-        // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
-        // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
-        int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
-        tile = M >= 128 && w0 <= w5 ? 0 : 5;
-    }
-    tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
-    return tile;
-}
-
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
-    if (tile < 0) tile = fp8_tile_choice(g, M, N, K, &splits);
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    int pt, ps;
+    if (tile < 0 && M <= sw_forced_m()) tile = GEMM_FP8_SW_TILE;
+    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
+        tile = pt;
+        splits = ps;
+    }
+    if (tile < 0) {  // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
+        if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
+        else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
+        else {
+            // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
+            // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
+            // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
+            // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
+            // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
+            int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
+            tile = M >= 128 && w0 <= w5 ? 0 : 5;
+        }
+        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
+    }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile == GEMM_FP8_SW_TILE) {
-        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits, NULL);
+        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
     }
     if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs never split)
@@ -418,30 +386,6 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode) {
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1, 0);
-}
-
-// Whether launch_gemm_fp8_in takes this shape (tile -1: the choice's; *splits: the split it would run).
-static int fp8_in_takes(Gpu *g, int M, int N, int K, int norm, int tile, int *splits) {
-    if (M < 1 || M > 64 || K % 128 || (norm && K > 512 * SW_SRC_RV)) return 0;
-    if (tile < 0 && fp8_tile_choice(g, M, N, K, splits) != GEMM_FP8_SW_TILE) return 0;
-    int nk = K / 128, S = *splits > 0 ? *splits : 1, mb = M <= 8 ? 8 : M <= 16 ? 16 : M <= 32 ? 32 : 64;
-    if (S > nk) S = nk;
-    return sw_src_bytes(M, mb, cdiv(nk, S)) <= 65536;  // (automatic splits only lower it)
-}
-int gemm_fp8_in_takes(Gpu *g, int M, int N, int K, int norm) {
-    int splits = 0;
-    return fp8_in_takes(g, M, N, K, norm, -1, &splits);
-}
-
-int launch_gemm_fp8_in(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, CUdeviceptr W8, CUdeviceptr sw,
-                       int M, int N, int K, int mode, int tile, int splits) {
-    check_gemm_args(M, N, K, 128, mode, X, W8, C);
-    if (!X || !sw || sw % 4) die("launch_gemm_fp8_in: missing input or misaligned scales");
-    if (tile != -1 && tile != GEMM_FP8_SW_TILE) die("launch_gemm_fp8_in: only the swapped tile (%d) has an A source", tile);
-    if (!fp8_in_takes(g, M, N, K, nw != 0, tile, &splits)) return 0;
-    SwSource src = { X, nw, eps };
-    launch_sw(g, 1, C, 0, 0, W8, sw, M, N, K, mode, splits, &src);
-    return 1;
 }
 
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),

@@ -105,19 +105,13 @@ int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr 
     return launch_linear_swiglu_q(g, L, a, A, a8, sa, M, want8, 0);
 }
 
-// An FP8 gated layer's quantising SwiGLU epilogue pays where its 64-row tiles give ~every SM one.
-static int swiglu_q8(Gpu *g, const GpuLinear *L, int M, int want8) {
-    int sms = g->sm_count > 0 ? g->sm_count : 132;
-    return want8 && L->gated == 2 && L->N % 256 == 0 && M > 0 && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms;
-}
-
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
-    int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0;
+    int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0, sms = g->sm_count > 0 ? g->sm_count : 132;
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-        if (swiglu_q8(g, L, M, want8)) {
+        if (q && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms) {
             launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0, -1);
             return 1;
         }
@@ -131,24 +125,4 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
     }
     launch_gemm(g, a, A, L->w, M, L->N, L->K, GEMM_SWIGLU_BF16);
     return 0;
-}
-
-// QWEN3_GEMM_IN=M: FP8 layers of at most M rows (0..64) make their e4m3 input inside the GEMM (launch_gemm_fp8_in)
-// instead of a norm or quantiser launch before it; 0 turns it off.
-static int linear_in_max_m(void) {
-    static int m = -1;
-    if (m < 0) m = env_int("QWEN3_GEMM_IN", 0, 64, LINEAR_IN_M);
-    return m;
-}
-
-int linear_in_takes(Gpu *g, const GpuLinear *L, int M, int mode, int norm, int want8) {
-    if (!L->fp8 || M < 1 || M > linear_in_max_m() || M <= gemv_fp8_max_m()) return 0;
-    if (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu_q8(g, L, M, want8))) return 0;
-    return gemm_fp8_in_takes(g, M, L->N, L->K, norm);
-}
-
-int launch_linear_in(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
-                     int mode, int want8) {
-    if (!linear_in_takes(g, L, M, mode, nw != 0, want8)) return 0;
-    return launch_gemm_fp8_in(g, C, X, nw, eps, L->w, L->sw, M, L->N, L->K, mode, -1, 0);
 }

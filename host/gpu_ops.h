@@ -144,13 +144,6 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits);
-// The FP8 swapped tile quantising its own input (ptx/gemm_sw_in.h), bit-identical to the two launches it replaces:
-// nw != 0: X f32 [M][K] (the residual stream) through RMSNorm (weights nw f32 [K], eps) as rmsnorm_f32_fp8 makes it;
-// nw == 0: X bf16 [M][K] as quant_act_fp8 makes it. tile -1: only where the choice for this shape is the swapped
-// tile; M <= 64, K <= 5120 with a norm. Returns 0, having launched nothing, where it does not apply.
-int launch_gemm_fp8_in(Gpu *g, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, CUdeviceptr W8, CUdeviceptr sw,
-                       int M, int N, int K, int mode, int tile, int splits);
-int gemm_fp8_in_takes(Gpu *g, int M, int N, int K, int norm);  // whether it would (tile -1)
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).
@@ -188,15 +181,6 @@ int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr 
 // The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready);
-
-// The FP8 layer's input made inside its GEMM (launch_gemm_fp8_in: the swapped tile) for M <= QWEN3_GEMM_IN rows
-// (default LINEAR_IN_M): X f32 through RMSNorm (nw, eps) or, nw = 0, X bf16. mode: GEMM_STORE_F32, GEMM_ADD_F32 or
-// GEMM_SWIGLU_BF16 (a gated layer; want8 as for launch_linear_swiglu: where its quantising epilogue would run, this
-// does not). Returns 0, having launched nothing, where it does not apply (the caller runs the norm / quantiser).
-enum { LINEAR_IN_M = 1 };
-int launch_linear_in(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
-                     int mode, int want8);
-int linear_in_takes(Gpu *g, const GpuLinear *L, int M, int mode, int norm, int want8);  // whether it would
 
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);

@@ -76,19 +76,12 @@
     .param .u32 p_K,
     .param .u32 p_mode,
     .param .u32 p_ktps,
-#if FP8
-    .param .u32 p_stages,
-    .param .u64 p_X,
-    .param .u64 p_nw,
-    .param .f32 p_eps)
-#else
     .param .u32 p_stages)
-#endif
     .reqntid 128, 1, 1
 {
-    .reg .pred %p, %p0, %pa0, %plate, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
+    .reg .pred %p, %p0, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
     .reg .b32 %tx, %w, %lane, %M, %N, %K, %mode, %ktps, %nst, %nk, %S, %rank, %n0, %kt0, %nkl, %i, %s, %ph, %t1, %t2;
-    .reg .b32 %nearly, %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %hs;
+    .reg .b32 %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %h0;
     .reg .b16 %hb;
     .reg .b64 %tmW, %tmA, %pC, %dw, %da, %dw1, %dw2, %dw3, %da1, %da2, %da3, %pol, %c0, %c1, %ldj, %ld1;
     .reg .f32 %e0, %e1, %e2, %e3;
@@ -101,17 +94,7 @@
     .reg .b32 %kb4;
     SW_FOR_G(SW_XDECL)
     SW_FOR_G(SW_SDECL)
-    .reg .pred %fu, %fnorm, %pq, %pv<FU_RV>;
-    .reg .b32 %afu, %sas, %ssb, %lbo, %lbo8, %fo, %afm, %fm, %gl<FU_RV>, %gsel, %jj, %kba, %zr;
-    .reg .f32 %am<FU_RV>, %tm<FU_RV>, %iv<FU_RV>;
-    .reg .b64 %px, %pnw, %pw, %xrow, %pol2;
-    .reg .f32 %eps, %sse, %sso, %rstd, %tq, %f2, %f3, %amax, %scale, %inv;
-    .reg .f32 %xa<FU_RV>, %xb<FU_RV>, %xc<FU_RV>, %xd<FU_RV>, %wa<FU_RV>, %wb<FU_RV>, %wc<FU_RV>, %wd<FU_RV>;
-    .reg .b32 %ua<FU_RV>, %ub<FU_RV>;
-    .reg .b16 %h0, %h1;
 #endif
-    .reg .b32 %stsz;
-    .reg .b64 %dhi, %dst1, %dst2, %dst3;
 
     ld.param.u64 %pC, [p_C];
     ld.param.u32 %M, [p_M];
@@ -128,7 +111,6 @@
     shr.u32 %w, %tx, 5;
     and.b32 %lane, %tx, 31;
     setp.eq.u32 %p0, %tx, 0;
-    mov.pred %pa0, %p0;                        // thread 0 loads the activation slices (not with an A source)
     mov.u32 %S, %cluster_nctarank;
     mov.u32 %rank, %cluster_ctarank;
     setp.gt.u32 %pcl, %S, 1;
@@ -140,29 +122,8 @@
     sub.u32 %nkl, %nk, %kt0;
     min.u32 %nkl, %nkl, %ktps;                 // slices of this rank (the host leaves no split empty)
     mov.u32 %sbase, sw_smem;
-    mov.u32 %stsz, SW_STAGE;
-    mov.b64 %dhi, SW_DESC_HI;
-    mov.b64 %dst1, 2;                          // +32 B a k step inside the swizzled 128 B row
-#if FP8
-    // the A source (p_X != 0): stages hold only W; the activation rows, quantised here, sit after the partials
-    ld.param.u64 %px, [p_X];
-    ld.param.u64 %pnw, [p_nw];
-    ld.param.f32 %eps, [p_eps];
-    setp.ne.u64 %fu, %px, 0;
-    setp.ne.u64 %fnorm, %pnw, 0;
-    and.pred %fnorm, %fnorm, %fu;
-    @%fu mov.u32 %stsz, 8192;
-#endif
-    mad.lo.u32 %bar, %nst, %stsz, %sbase;
+    mad.lo.u32 %bar, %nst, SW_STAGE, %sbase;
     mad.lo.u32 %red, %nst, 16, %bar;
-#if FP8
-    FU_LAYOUT
-#endif
-    shl.b64 %dst2, %dst1, 1;
-#if FP8
-    @%fu mov.pred %pa0, 0;
-#endif
-    add.s64 %dst3, %dst2, %dst1;
     createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
     @%pcl barrier.cluster.arrive.relaxed.aligned;  // phase 1: this CTA has started
     @!%p0 bra INIT_DONE;
@@ -183,70 +144,39 @@ INIT_DONE:
 // this rank into stage %s
 #define SW_LOAD_W \
     mad.lo.u32 %full, %s, 8, %bar; \
-    @%p0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], %stsz; \
-    mad.lo.u32 %stg, %s, %stsz, %sbase; \
+    @%p0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], SW_STAGE; \
+    mad.lo.u32 %stg, %s, SW_STAGE, %sbase; \
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
     @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%stg], [%tmW, {%kc, %n0}], [%full], %pol;
 #define SW_LOAD_A \
     mad.lo.u32 %full, %s, 8, %bar; \
-    mad.lo.u32 %stg, %s, %stsz, %sbase; \
+    mad.lo.u32 %stg, %s, SW_STAGE, %sbase; \
     add.u32 %stg, %stg, 8192; \
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
-    @%pa0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%stg], [%tmA, {%kc, 0}], [%full];
+    @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%stg], [%tmA, {%kc, 0}], [%full];
 #define SW_LOAD SW_LOAD_W SW_LOAD_A
-// slices %i.. while %i < slices and %s < LIM (%i = %s here): LABEL, what to load. After SW_RESET with LIM = %nst:
-// the first min(stages, slices). (LOAD must be a macro name written at the call: passed through another macro's
-// arguments it would expand into its commas first.)
-#define SW_FILL(LABEL, LOAD, LIM) \
-LABEL: setp.lt.u32 %p, %i, %nkl; setp.lt.and.u32 %p, %s, LIM, %p; @!%p bra LABEL##_END; \
-    LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; bra LABEL; \
-LABEL##_END:
-#define SW_RESET mov.u32 %i, 0; mov.u32 %s, 0;
+// the first min(stages, slices) slices: LABEL, what to load
+#define SW_PROLOGUE(LABEL, LOAD) mov.u32 %i, 0; mov.u32 %s, 0; \
+LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp.lt.and.u32 %p, %s, %nst, %p; \
+    @%p bra LABEL;
 
     // Nothing above reads what an earlier kernel writes. Mode bit 8 (the host's "early" flag): the weights are
     // immutable, so the prologue's W slices are requested before waiting for the previous kernel (programmatic
     // dependent launch: this grid may be resident while that one still runs), the activation rows after.
-#if FP8
-    FU_WEIGHTS
-#endif
-    // Mode bit 9 (the host's "late" flag, where the next launch is a GEMM that requests its weights early): the next
-    // kernel may become resident only once this one has requested all of its own (PDL_TRIGGER after the last
-    // slice's load, every thread), so its early requests queue behind them instead of slowing this stream.
-    // Mode bits 12..15, when not 0: only (that - 1) slices are requested early, the rest of the ring after the wait
-    // (the host's choice for launches with an A source, whose early requests compete with the GEMM before them).
-    and.b32 %t1, %mode, 512;
-    setp.ne.u32 %plate, %t1, 0;
-    shr.u32 %t1, %mode, 12;
-    and.b32 %t1, %t1, 15;
-    setp.ne.u32 %p, %t1, 0;
-    sub.u32 %t1, %t1, 1;
-    selp.u32 %nearly, %t1, %nst, %p;
     and.b32 %t1, %mode, 256;
     and.b32 %mode, %mode, 255;
     setp.ne.u32 %p, %t1, 0;
-    @!%p bra NO_EARLY;
-    SW_RESET
-    SW_FILL(PRO_W, SW_LOAD_W, %nearly)
-    PDL_WAIT_REC
-    @!%plate PDL_TRIGGER
-    SW_FILL(PRO_W2, SW_LOAD_W, %nst)
-    SW_RESET
-    SW_FILL(PRO_A, SW_LOAD_A, %nst)
+    @!%p bra LATE;
+    SW_PROLOGUE(PRO_W, SW_LOAD_W)
+    PDL_START
+    SW_PROLOGUE(PRO_A, SW_LOAD_A)
     bra PRO_DONE;
-NO_EARLY:
-    PDL_WAIT_REC
-    @!%plate PDL_TRIGGER
-    SW_RESET
-    SW_FILL(PRO, SW_LOAD, %nst)
+LATE:
+    PDL_START
+    SW_PROLOGUE(PRO, SW_LOAD)
 PRO_DONE:
-    setp.le.u32 %p, %nkl, %nst;                // every slice requested already
-    and.pred %p, %p, %plate;
-    @%p PDL_TRIGGER
-#if FP8
-#include "gemm_sw_in.h"
-#endif
 
     // this thread's accumulator rows n0 + r (+ 8) and first column 2 (lane % 4)
     shl.b32 %r, %w, 4;
@@ -266,11 +196,6 @@ PRO_DONE:
     mul.wide.u32 %c0, %t2, %kb4;
     add.s64 %aw, %aw, %c0;
     add.s64 %aw, %aw, %psw;
-    mov.u32 %kba, %kb4;
-    @!%fu bra SA_GLOBAL;
-    cvt.u64.u32 %psa, %sas;                    // the A source: scales [m][slice] in shared memory
-    shl.b32 %kba, %nkl, 2;
-SA_GLOBAL:
     sub.u32 %Mm1, %M, 1;
     SW_FOR_G(SW_SINIT)
     SW_FOR_G(SW_ZERO)
@@ -293,12 +218,8 @@ MAIN:
 WAIT:
     mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph;
     @!%p bra WAIT;
-    mad.lo.u32 %ssw, %s, %stsz, %sbase;
+    mad.lo.u32 %ssw, %s, SW_STAGE, %sbase;
     add.u32 %ssa, %ssw, 8192;
-#if FP8
-    mad.lo.u32 %t1, %i, %lbo8, %afu;           // the A source: slice i of the rows quantised in the prologue
-    selp.u32 %ssa, %t1, %ssa, %fu;
-#endif
     cvt.u64.u32 %dw, %ssw;
     and.b64 %dw, %dw, 0x3FFFF;
     shr.u64 %dw, %dw, 4;
@@ -306,13 +227,13 @@ WAIT:
     cvt.u64.u32 %da, %ssa;
     and.b64 %da, %da, 0x3FFFF;
     shr.u64 %da, %da, 4;
-    or.b64 %da, %da, %dhi;
+    or.b64 %da, %da, SW_DESC_HI;
     add.s64 %dw1, %dw, 2;
     add.s64 %dw2, %dw, 4;
     add.s64 %dw3, %dw, 6;
-    add.s64 %da1, %da, %dst1;
-    add.s64 %da2, %da, %dst2;
-    add.s64 %da3, %da, %dst3;
+    add.s64 %da1, %da, 2;
+    add.s64 %da2, %da, 4;
+    add.s64 %da3, %da, 6;
     wgmma.fence.sync.aligned;
     wgmma.mma_async.sync.aligned.SW_SHAPE SW_MACC, %dw, %da, %pacc, 1, 1 SW_TRANS;
     wgmma.mma_async.sync.aligned.SW_SHAPE SW_MACC, %dw1, %da1, %ptrue, 1, 1 SW_TRANS;
@@ -325,10 +246,6 @@ WAIT:
     setp.lt.u32 %p, %i, %nkl;
     @!%p bra NOREFILL;
     SW_LOAD
-    add.u32 %t1, %i, 1;
-    setp.eq.u32 %p, %t1, %nkl;                 // the last slice: let the next kernel in (late flag)
-    and.pred %p, %p, %plate;
-    @%p PDL_TRIGGER
 NOREFILL:
     sub.u32 %i, %i, %nst;
 #if FP8
@@ -406,10 +323,10 @@ EPI_SWI:
     // gate row n0 + r (r < 8 within its warp's 16), up row n0 + r + 8 -> output n0 / 2 + 8 w + lane / 4
     shr.u32 %t2, %N, 1;
     shr.u32 %t1, %n0, 1;
-    shl.b32 %hs, %w, 3;
-    add.u32 %t1, %t1, %hs;
-    shr.u32 %hs, %lane, 2;
-    add.u32 %t1, %t1, %hs;
+    shl.b32 %h0, %w, 3;
+    add.u32 %t1, %t1, %h0;
+    shr.u32 %h0, %lane, 2;
+    add.u32 %t1, %t1, %h0;
     mul.wide.u32 %c0, %m2c, %t2;
     cvt.u64.u32 %c1, %t1;
     add.s64 %c0, %c0, %c1;
@@ -441,5 +358,4 @@ DONE:
 #undef SW_LOAD_W
 #undef SW_LOAD_A
 #undef SW_LOAD
-#undef SW_RESET
-#undef SW_FILL
+#undef SW_PROLOGUE

@@ -11,11 +11,7 @@
 #ifndef PDL_H
 #define PDL_H
 #define PDL_WAIT griddepcontrol.wait;
-#define PDL_TRIGGER griddepcontrol.launch_dependents;
-// PDL_WAIT_REC: the wait alone (a kernel that lets its dependents in later, at a PDL_TRIGGER of its own: the swapped
-// GEMM once it has requested all its weights, host/gpu_gemm.c) — with the trace build's record
 #ifndef QWEN3_TRACE
-#define PDL_WAIT_REC griddepcontrol.wait;
 #define PDL_START griddepcontrol.wait; griddepcontrol.launch_dependents;
 #else
 // The timeline build (make TRACE=1, host/gpu.c's QWEN3_TRACE=FILE): the last thread of CTA 0 of every launch records
@@ -26,13 +22,13 @@
 // nctaid.x, nctaid.y << 16 | ntid.x. The slots wrap after 2.1 s: trace short runs.
 .const .align 8 .u64 qwen3_trace;
 .const .align 4 .u32 qwen3_trace_mod;
-#define PDL_START PDL_WAIT_REC griddepcontrol.launch_dependents;
-#define PDL_WAIT_REC { \
+#define PDL_START { \
     .reg .u64 %tq_t0, %tq_t1, %tq_p, %tq_a; .reg .u32 %tq_u, %tq_v, %tq_w, %tq_x, %tq_t; .reg .pred %tq_q; \
     mov.u64 %tq_t0, %globaltimer; \
     ld.const.u64 %tq_p, [qwen3_trace]; \
     griddepcontrol.wait; \
     mov.u64 %tq_t1, %globaltimer; \
+    griddepcontrol.launch_dependents; \
     mov.u32 %tq_u, %ctaid.x; mov.u32 %tq_v, %ctaid.y; or.b32 %tq_u, %tq_u, %tq_v; \
     mov.u32 %tq_v, %ctaid.z; or.b32 %tq_u, %tq_u, %tq_v; mov.u32 %tq_v, %tid.y; or.b32 %tq_u, %tq_u, %tq_v; \
     mov.u32 %tq_v, %tid.z; or.b32 %tq_u, %tq_u, %tq_v; \

@@ -14,6 +14,5 @@
     mul.f32 %f0, %f0, %inv; mul.f32 %f1, %f1, %inv; mul.f32 %f2, %f2, %inv; mul.f32 %f3, %f3, %inv; \
     cvt.rn.satfinite.e4m3x2.f32 %h0, %f1, %f0; cvt.rn.satfinite.e4m3x2.f32 %h1, %f3, %f2; mov.b32 out, {%h0, %h1};
 // scale and its reciprocal from amax (all-zero group: scale 1)
-#define SCALE_OF(A, S, I, P) setp.gt.f32 P, A, 0f00000000; div.rn.f32 S, A, 0f43E00000; @!P mov.f32 S, 0f3F800000; \
-    rcp.rn.f32 I, S;
-#define SCALE SCALE_OF(%amax, %scale, %inv, %p)
+#define SCALE setp.gt.f32 %p, %amax, 0f00000000; div.rn.f32 %scale, %amax, 0f43E00000; @!%p mov.f32 %scale, 0f3F800000; \
+    rcp.rn.f32 %inv, %scale;

@@ -445,92 +445,6 @@ static void gemm_fp8_swapped(void) {
     }
 }
 
-// The swapped tile's A source (launch_gemm_fp8_in, ptx/gemm_sw_in.h): the GEMM makes its e4m3 input itself — from
-// f32 rows through RMSNorm, or from bf16 rows — and must give exactly the bytes of rmsnorm_f32_fp8 (or
-// quant_act_fp8) followed by the same tile reading them: bit-identical outputs, every mode, M over the 8..64-wide
-// entries, K splits that do not divide the slices. Rows of mixed magnitude (2^-6 .. 2^6), norm weights in +-[0.2, 2].
-static size_t in_case(const Fp8Weight *w, int M, int mode, int splits, int norm) {
-    int N = w->N, K = w->K;
-    size_t esz = mode == GEMM_STORE_BF16 ? 2 : 4, nc = (size_t)M * N * esz, xsz = (size_t)M * K * (norm ? 4 : 2);
-    CUdeviceptr dx = gpu_alloc(&G, xsz), dnw = norm ? gpu_alloc(&G, (size_t)K * 4) : 0;
-    CUdeviceptr a8 = gpu_alloc(&G, (size_t)M * K), sa = gpu_alloc(&G, (size_t)M * (K / 128) * 4);
-    CUdeviceptr c1 = gpu_alloc(&G, nc), c2 = gpu_alloc(&G, nc);
-    if (norm) {
-        float *x = xmalloc(xsz), *nw = xmalloc((size_t)K * 4);
-        for (size_t i = 0; i < (size_t)M * K; i++)
-            x[i] = (float)((2 * rng_uniform(&rng) - 1) * ldexp(1.0, (int)(rng_uniform(&rng) * 13) - 6));
-        for (int k = 0; k < K; k++) nw[k] = (float)((rng_uniform(&rng) < 0.5 ? -1 : 1) * (0.2 + 1.8 * rng_uniform(&rng)));
-        gpu_upload(&G, dx, x, xsz);
-        gpu_upload(&G, dnw, nw, (size_t)K * 4);
-        free(x); free(nw);
-        launch_rmsnorm_fp8(&G, a8, sa, dx, dnw, 0, M, K, 1e-6f);
-    } else {
-        uint16_t *x = xmalloc(xsz);
-        rand_rows_bf16(x, M, K, 0);
-        gpu_upload(&G, dx, x, xsz);
-        free(x);
-        launch_quant_act_fp8(&G, a8, sa, dx, M, K);
-    }
-    if (mode == GEMM_ADD_F32) {
-        float *c0 = xmalloc(nc);
-        for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(2 * rng_uniform(&rng) - 1);
-        gpu_upload(&G, c1, c0, nc);
-        gpu_upload(&G, c2, c0, nc);
-        free(c0);
-    } else {
-        gpu_fill_u32(&G, c1, 0x7FC07FC0u, nc / 4);
-        gpu_fill_u32(&G, c2, 0x7FC07FC0u, nc / 4);
-    }
-    launch_gemm_fp8_ex(&G, c1, a8, sa, w->w8, w->sw, M, N, K, mode, GEMM_FP8_SW_TILE, splits);
-    G.pdl_late = M & 1;  // (odd M: the late PDL trigger, the engine's form before another such GEMM)
-    int took = launch_gemm_fp8_in(&G, c2, dx, dnw, 1e-6f, w->w8, w->sw, M, N, K, mode, GEMM_FP8_SW_TILE, splits);
-    G.pdl_late = 0;
-    if (!took) {  // (the rows do not fit its shared memory: M x K bytes of this split's slices)
-        CHECK(M > 1, "launch_gemm_fp8_in M=%d N=%d K=%d splits %d: not taken", M, N, K, splits);
-        gpu_free(&G, dx); gpu_free(&G, dnw); gpu_free(&G, a8); gpu_free(&G, sa); gpu_free(&G, c1); gpu_free(&G, c2);
-        return (size_t)-1;
-    }
-    unsigned char *h1 = xmalloc(nc), *h2 = xmalloc(nc);
-    gpu_download(&G, h1, c1, nc);
-    gpu_download(&G, h2, c2, nc);
-    size_t diff = 0, nonfinite = 0;
-    for (size_t i = 0; i < nc; i++) diff += h1[i] != h2[i];
-    for (size_t i = 0; i < (size_t)M * N; i++) {
-        float v = esz == 2 ? host_bf16_to_f32(((uint16_t *)h2)[i]) : ((float *)h2)[i];
-        nonfinite += !isfinite(v);
-    }
-    free(h1); free(h2);
-    gpu_free(&G, dx); gpu_free(&G, dnw); gpu_free(&G, a8); gpu_free(&G, sa); gpu_free(&G, c1); gpu_free(&G, c2);
-    return diff + nonfinite;
-}
-
-static void gemm_fp8_in(void) {
-    NEED_GPU();
-    static const int nk[][3] = { { 1088, 1024, 1 }, { 6144, 4096, 1 }, { 1088, 5120, 1 }, { 1088, 1024, 0 },
-                                 { 4096, 12288, 0 } };
-    static const int ms[] = { 1, 2, 5, 8, 9, 16, 33, 64 }, sp[] = { 1, 2, 3 };
-    int quick = getenv("QWEN3_TEST_QUICK") != NULL;  // (under the sanitizers: the two small shapes, M 1, 9, 33)
-    for (int s = 0; s < 5; s++) {
-        if (quick && s != 0 && s != 3) continue;
-        Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
-        int cases = 0, bad = 0, too_big = 0;
-        for (int k = 0; k < 3; k++)
-            for (int i = 0; i < 8; i++)
-                for (int mode = 0; mode < 3; mode++) {
-                    if ((nk[s][1] > 4096 || quick) && (i % 3 || mode)) continue;  // the wide shapes: fewer cases
-                    size_t d = in_case(&w, ms[i], mode, sp[k], nk[s][2]);
-                    if (d == (size_t)-1) { too_big++; continue; }
-                    cases++;
-                    bad += d != 0;
-                    CHECK(d == 0, "A source (%s) splits %d M=%d N=%d K=%d %s: %zu bytes differ or not finite",
-                          nk[s][2] ? "rmsnorm" : "bf16", sp[k], ms[i], w.N, w.K, mname[mode], d);
-                }
-        printf("  N=%d K=%d, A source %s: %d of %d cases bit-identical to the two launches (%d too large to take)\n",
-               w.N, w.K, nk[s][2] ? "rmsnorm" : "bf16", cases - bad, cases, too_big);
-        fp8_weight_free(&w);
-    }
-}
-
 // Split-K on the wgmma tiles (a plan's splits for FP8 tiles 0, 1, 4, 5, 11): slabs of f32 partial sums added in
 // order by each tile's last unit, then the epilogue; splits that do not divide the slices (3), a partial N tile.
 static void gemm_fp8_splitk(void) {
@@ -721,7 +635,6 @@ int main(void) {
     RUN(quant_w);
     RUN(gemm_fp8_shapes);
     RUN(gemm_fp8_swapped);
-    RUN(gemm_fp8_in);
     RUN(gemm_fp8_splitk);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
