@@ -458,9 +458,31 @@ if has s13; then  # session 13: small kernels that let the next GEMM in before t
         vdir[$n]=/tmp/s13-$n; vdef[$n]=$d
     done
     names="base ${!vdir[*]}"; names=$(echo $names | tr ' ' '\n' | awk '!s[$0]++' | tr '\n' ' ')
+    declare -A venv
+    for a in ${S13_ENV_ARMS:-}; do  # "NAME:VAR=VALUE,..." this tree with those variables
+        n=${a%%:*}; vdir[$n]=.; vdef[$n]=; venv[$n]=${a#*:}; names="$names $n"
+    done
+    if [[ $parts == *" unit "* ]]; then  # the swapped tile's tests as built (deep rings where the grid fits)
+        for t in test_gpu_fp8 test_gpu_gemm; do
+            timeout 240 build/tests/$t > "$LOG/s13-$t.log" 2>&1
+            say "s13 $t rc=$? $(grep -c '^PASS' "$LOG/s13-$t.log") pass $(grep -c '^FAIL' "$LOG/s13-$t.log") fail"
+            grep -E "^(FAIL|SKIP)|check failed|swapped" "$LOG/s13-$t.log" | head -12 | tee -a "$SUM"
+        done
+    fi
+    if [[ $parts == *" san "* ]]; then
+        ft=$(synth tiny f32)
+        for tool in memcheck racecheck synccheck; do
+            for dt in fp8 bf16; do
+                QWEN3_EAGER=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
+                    --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 8 --temp 0 > "$LOG/s13-$tool-$dt.log" 2>&1
+                say "s13 $tool $dt run(8) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s13-$tool-$dt.log" | tr '\n' ' ')"
+            done
+        done
+    fi
     if [[ $parts == *" same "* ]]; then
         for n in $names; do
-            timeout 120 "${vdir[$n]}/qwen3-ptx" run -m "$f" --backend gpu --dtype fp8 --raw -p "The sky is blue because" \
+            IFS=',' read -ra ev <<< "${venv[$n]:-QWEN3_S13=1}"
+            env "${ev[@]}" timeout 120 "${vdir[$n]}/qwen3-ptx" run -m "$f" --backend gpu --dtype fp8 --raw -p "The sky is blue because" \
                 -n 200 --temp 0 > "$LOG/s13-same-$n.txt" 2> "$LOG/s13-same-$n.err"
             cmp -s "$LOG/s13-same-base.txt" "$LOG/s13-same-$n.txt" && r=identical || r=DIFFERENT
             say "s13 same $n: greedy 200 tokens $r to base ($(grep -hE 'tok/s' "$LOG/s13-same-$n.err" | tr -s ' '))"
@@ -473,7 +495,8 @@ if has s13; then  # session 13: small kernels that let the next GEMM in before t
                 read -r kd B <<< "$cfg"
                 for n in $names; do
                     ln="s13-$n-kv$kd-B$B-r$rep"
-                    QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 "${vdir[$n]}/build/bench/throughput" -m "$f" \
+                    IFS=',' read -ra ev <<< "${venv[$n]:-QWEN3_S13=1}"
+                    env QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd "${ev[@]}" timeout 200 "${vdir[$n]}/build/bench/throughput" -m "$f" \
                         --label "8b fp8 kv $kd $n" --workloads fixed --batches $B --peer none --tsv "$LOG/throughput.tsv" \
                         > "$LOG/$ln.log" 2>&1
                     say "$ln rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$ln.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
