@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s13
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -435,89 +435,6 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             python3 bench/trace_summary.py "$LOG/s10-trace-$n.tsv" > "$LOG/s10-trace-$n.txt" 2>&1
             head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
-        done
-    fi
-fi
-
-if has s13; then  # session 13: small kernels that let the next GEMM in before their own wait (ptx/pdl.h PDL_START_TF).
-    # Variants S13_VARIANTS "NAME:DEFINE,DEFINE ..." are this tree built in /tmp/s13-NAME with those PTX defines.
-    # S13_PARTS from: same (greedy text of the 8B, FP8, 200 tokens: every variant identical to this tree), ab (engine,
-    # S13_CFGS "KV B;..." x (base + variants), S13_REPS times), trace (timeline of each of S13_TRACE "NAME B ...",
-    # base or a variant, FP8 cache)
-    parts=" ${S13_PARTS:-same ab} "
-    f=$(synth 8b f16)
-    vars=${S13_VARIANTS:-tfn:-DQWEN3_TF_NORM tfq:-DQWEN3_TF_QUANT tfb:-DQWEN3_TF_NORM,-DQWEN3_TF_QUANT}
-    declare -A vdir=([base]=.) vdef=([base]=)
-    for v in $vars; do
-        n=${v%%:*}; d=${v#*:}; d=${d//,/ }
-        rm -rf "/tmp/s13-$n" && mkdir -p "/tmp/s13-$n/build"
-        tar -C . --exclude=./.carry --exclude=./build -cf - . | tar -C "/tmp/s13-$n" -xf -
-        cp build/unicode_tables.c "/tmp/s13-$n/build/"
-        ( cd "/tmp/s13-$n" && make -j16 PTXDEFS="$d" all bench > "$LOG/s13-build-$n.log" 2>&1 )
-        say "s13 variant $n ($d) build rc=$?"
-        vdir[$n]=/tmp/s13-$n; vdef[$n]=$d
-    done
-    names="base ${!vdir[*]}"; names=$(echo $names | tr ' ' '\n' | awk '!s[$0]++' | tr '\n' ' ')
-    declare -A venv
-    for a in ${S13_ENV_ARMS:-}; do  # "NAME:VAR=VALUE,..." this tree with those variables
-        n=${a%%:*}; vdir[$n]=.; vdef[$n]=; venv[$n]=${a#*:}; names="$names $n"
-    done
-    if [[ $parts == *" unit "* ]]; then  # the swapped tile's tests as built (deep rings where the grid fits)
-        for t in test_gpu_fp8 test_gpu_gemm; do
-            timeout 240 build/tests/$t > "$LOG/s13-$t.log" 2>&1
-            say "s13 $t rc=$? $(grep -c '^PASS' "$LOG/s13-$t.log") pass $(grep -c '^FAIL' "$LOG/s13-$t.log") fail"
-            grep -E "^(FAIL|SKIP)|check failed|swapped" "$LOG/s13-$t.log" | head -12 | tee -a "$SUM"
-        done
-    fi
-    if [[ $parts == *" san "* ]]; then
-        ft=$(synth tiny f32)
-        for tool in memcheck racecheck synccheck; do
-            for dt in fp8 bf16; do
-                QWEN3_EAGER=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" \
-                    --backend gpu --dtype $dt --raw -p "The sky is blue because" -n 8 --temp 0 > "$LOG/s13-$tool-$dt.log" 2>&1
-                say "s13 $tool $dt run(8) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s13-$tool-$dt.log" | tr '\n' ' ')"
-            done
-        done
-    fi
-    if [[ $parts == *" same "* ]]; then
-        for n in $names; do
-            IFS=',' read -ra ev <<< "${venv[$n]:-QWEN3_S13=1}"
-            env "${ev[@]}" timeout 120 "${vdir[$n]}/qwen3-ptx" run -m "$f" --backend gpu --dtype fp8 --raw -p "The sky is blue because" \
-                -n 200 --temp 0 > "$LOG/s13-same-$n.txt" 2> "$LOG/s13-same-$n.err"
-            cmp -s "$LOG/s13-same-base.txt" "$LOG/s13-same-$n.txt" && r=identical || r=DIFFERENT
-            say "s13 same $n: greedy 200 tokens $r to base ($(grep -hE 'tok/s' "$LOG/s13-same-$n.err" | tr -s ' '))"
-        done
-    fi
-    if [[ $parts == *" ab "* ]]; then
-        IFS=';' read -ra cfgs <<< "${S13_CFGS:-fp8 1;fp8 16;fp8 64;fp8 256}"
-        for rep in ${S13_REPS:-1}; do
-            for cfg in "${cfgs[@]}"; do
-                read -r kd B <<< "$cfg"
-                for n in $names; do
-                    ln="s13-$n-kv$kd-B$B-r$rep"
-                    IFS=',' read -ra ev <<< "${venv[$n]:-QWEN3_S13=1}"
-                    env QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd "${ev[@]}" timeout 200 "${vdir[$n]}/build/bench/throughput" -m "$f" \
-                        --label "8b fp8 kv $kd $n" --workloads fixed --batches $B --peer none --tsv "$LOG/throughput.tsv" \
-                        > "$LOG/$ln.log" 2>&1
-                    say "$ln rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$ln.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
-                done
-            done
-        done
-    fi
-    if [[ $parts == *" trace "* ]]; then
-        for tr in ${S13_TRACE:-}; do  # NAME:B
-            n=${tr%%:*}; B=${tr#*:}; dir=${vdir[$n]}
-            mkdir -p "$dir/build/trace" && cp build/unicode_tables.c "$dir/build/trace/"
-            ( cd "$dir" && make -j16 TRACE=1 PTXDEFS="-DQWEN3_TRACE ${vdef[$n]}" build/trace/bench/throughput \
-                > "$LOG/s13-trace-build-$n.log" 2>&1 ) || say "s13 trace build $n FAILED"
-            IFS=',' read -ra ev <<< "${venv[$n]:-QWEN3_S13=1}"
-            env QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 "${ev[@]}" QWEN3_TRACE=$LOG/s13-trace-$n-B$B.tsv timeout 200 \
-                "$dir/build/trace/bench/throughput" -m "$f" --label "trace $n" --workloads fixed --batches $B --peer none \
-                > "$LOG/s13-trace-$n-B$B.log" 2>&1
-            say "s13 trace $n B=$B rc=$? $(grep -E 'decode-only' "$LOG/s13-trace-$n-B$B.log" | tr -s ' ' | tr '\n' ' ')"
-            python3 bench/trace_summary.py "$LOG/s13-trace-$n-B$B.tsv" > "$LOG/s13-trace-$n-B$B.txt" 2>&1
-            head -${S13_TRACE_LINES:-20} "$LOG/s13-trace-$n-B$B.txt" | cut -c1-1500 | tee -a "$SUM"
-            gzip -f "$LOG/s13-trace-$n-B$B.tsv"
         done
     fi
 fi

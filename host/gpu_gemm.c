@@ -200,7 +200,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
 // (8, 16, 32 or 64: the smallest that holds M; more rows run as chunks of 64, each reading W again: for decode
 // sizes only). Grid: N/64 tiles x S K-splits, the splits of a tile one (S, 1, 1) cluster summed in rank 0.
 // splits: 0 automatic (below), else S (1..8, capped so every split has a slice). Stages: a ~72 KB ring a CTA (three
-// CTAs an SM at MB = 8), or a deep one where every CTA has an SM (sw_deep); QWEN3_SW_STAGES=n forces n (2..16).
+// CTAs an SM at MB = 8); QWEN3_SW_STAGES=n forces n (2..16).
 enum { SW_MAX_SPLITS = 8 };
 static int sw_stages_env(void) {
     static int n = -1;
@@ -214,21 +214,6 @@ static int sw_early(void) {
     static int on = -1;
     if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
-}
-// A launch whose CTAs fit one an SM (tiles x splits <= SMs: the 8B's qkv, o and down at decode sizes) takes a deep
-// ring of up to SW_DEEP_BYTES (every slice of its split if they fit) but requests before its wait only what the
-// ~72 KB ring holds (mode bits 12..15: the early requests, which slow the small kernels before it, stay as they
-// were, NOTES session 10); the rest right after the wait. QWEN3_SW_DEEP=0: the ~72 KB ring everywhere.
-enum { SW_DEEP_BYTES = 200 * 1024 };
-static int sw_deep(void) {  // (the most CTAs a launch may have to take one: QWEN3_SW_DEEP_MAX, default the SMs)
-    static int on = -1;
-    if (on < 0) on = env_int("QWEN3_SW_DEEP", 0, 1, 1);
-    return on;
-}
-static int sw_deep_max(int sms) {
-    static int n = -1;
-    if (n < 0) n = env_int("QWEN3_SW_DEEP_MAX", 0, 100000, 0);
-    return n ? n : sms;
 }
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
                       int M, int N, int K, int mode, int splits) {
@@ -252,15 +237,6 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        unsigned early = 0;  // mode bits 12..15
-        if (sw_deep() && !sw_stages_env() && tiles * S <= sms && tiles * S <= sw_deep_max(sms)) {
-            int deep = (SW_DEEP_BYTES - (S - 1) * mb * 256) / (stage + 16);
-            if (deep > ktps) deep = ktps;
-            if (deep > nst) {
-                early = (unsigned)(nst + 1) << 12;
-                nst = deep;
-            }
-        }
         unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
         uint64_t row_bytes = (uint64_t)K * esz;
@@ -270,7 +246,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
         gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
         gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
-        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u) | early;
+        unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
         void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };

@@ -81,7 +81,7 @@
 {
     .reg .pred %p, %p0, %pacc, %ptrue, %pn0, %pn1, %pa, %pb, %q0, %q1, %q2, %q3, %pcl;
     .reg .b32 %tx, %w, %lane, %M, %N, %K, %mode, %ktps, %nst, %nk, %S, %rank, %n0, %kt0, %nkl, %i, %s, %ph, %t1, %t2;
-    .reg .b32 %nearly, %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %h0;
+    .reg .b32 %sbase, %bar, %red, %full, %stg, %ssw, %ssa, %kc, %r, %m2c, %Mm1, %h0;
     .reg .b16 %hb;
     .reg .b64 %tmW, %tmA, %pC, %dw, %da, %dw1, %dw2, %dw3, %da1, %da2, %da3, %pol, %c0, %c1, %ldj, %ld1;
     .reg .f32 %e0, %e1, %e2, %e3;
@@ -157,40 +157,25 @@ INIT_DONE:
     shl.b32 %kc, %kc, SW_KSHIFT; \
     @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%stg], [%tmA, {%kc, 0}], [%full];
 #define SW_LOAD SW_LOAD_W SW_LOAD_A
-// slices %i.. while %i < slices and %s < LIM (%i = %s here): LABEL, what to load. After SW_RESET with LIM = %nst:
-// the first min(stages, slices). (LOAD must be a macro name written at the call: passed through another macro's
-// arguments it would expand into its commas first.)
-#define SW_FILL(LABEL, LOAD, LIM) \
-LABEL: setp.lt.u32 %p, %i, %nkl; setp.lt.and.u32 %p, %s, LIM, %p; @!%p bra LABEL##_END; \
-    LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; bra LABEL; \
-LABEL##_END:
-#define SW_RESET mov.u32 %i, 0; mov.u32 %s, 0;
+// the first min(stages, slices) slices: LABEL, what to load
+#define SW_PROLOGUE(LABEL, LOAD) mov.u32 %i, 0; mov.u32 %s, 0; \
+LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp.lt.and.u32 %p, %s, %nst, %p; \
+    @%p bra LABEL;
 
     // Nothing above reads what an earlier kernel writes. Mode bit 8 (the host's "early" flag): the weights are
     // immutable, so the prologue's W slices are requested before waiting for the previous kernel (programmatic
     // dependent launch: this grid may be resident while that one still runs), the activation rows after.
-    // Mode bits 12..15, when not 0: only (that - 1) slices are requested early, the rest of the ring right after the
-    // wait (the host's choice for a deep ring, launch_sw: as many early bytes as a 72 KB ring, more in flight after).
-    shr.u32 %t1, %mode, 12;
-    and.b32 %t1, %t1, 15;
-    setp.ne.u32 %p, %t1, 0;
-    sub.u32 %t1, %t1, 1;
-    selp.u32 %nearly, %t1, %nst, %p;
     and.b32 %t1, %mode, 256;
     and.b32 %mode, %mode, 255;
     setp.ne.u32 %p, %t1, 0;
-    @!%p bra NO_EARLY;
-    SW_RESET
-    SW_FILL(PRO_W, SW_LOAD_W, %nearly)
+    @!%p bra LATE;
+    SW_PROLOGUE(PRO_W, SW_LOAD_W)
     PDL_START
-    SW_FILL(PRO_W2, SW_LOAD_W, %nst)
-    SW_RESET
-    SW_FILL(PRO_A, SW_LOAD_A, %nst)
+    SW_PROLOGUE(PRO_A, SW_LOAD_A)
     bra PRO_DONE;
-NO_EARLY:
+LATE:
     PDL_START
-    SW_RESET
-    SW_FILL(PRO, SW_LOAD, %nst)
+    SW_PROLOGUE(PRO, SW_LOAD)
 PRO_DONE:
 
     // this thread's accumulator rows n0 + r (+ 8) and first column 2 (lane % 4)
@@ -373,5 +358,4 @@ DONE:
 #undef SW_LOAD_W
 #undef SW_LOAD_A
 #undef SW_LOAD
-#undef SW_RESET
-#undef SW_FILL
+#undef SW_PROLOGUE

@@ -12,7 +12,7 @@
 #define PDL_H
 #define PDL_WAIT griddepcontrol.wait;
 #ifndef QWEN3_TRACE
-#define PDL_WAIT_REC griddepcontrol.wait;
+#define PDL_START griddepcontrol.wait; griddepcontrol.launch_dependents;
 #else
 // The timeline build (make TRACE=1, host/gpu.c's QWEN3_TRACE=FILE): the last thread of CTA 0 of every launch records
 // the global timer before and after its wait (t0: CTA 0 is resident; t1: the previous kernel has completed) with its
@@ -22,12 +22,13 @@
 // nctaid.x, nctaid.y << 16 | ntid.x. The slots wrap after 2.1 s: trace short runs.
 .const .align 8 .u64 qwen3_trace;
 .const .align 4 .u32 qwen3_trace_mod;
-#define PDL_WAIT_REC { \
+#define PDL_START { \
     .reg .u64 %tq_t0, %tq_t1, %tq_p, %tq_a; .reg .u32 %tq_u, %tq_v, %tq_w, %tq_x, %tq_t; .reg .pred %tq_q; \
     mov.u64 %tq_t0, %globaltimer; \
     ld.const.u64 %tq_p, [qwen3_trace]; \
     griddepcontrol.wait; \
     mov.u64 %tq_t1, %globaltimer; \
+    griddepcontrol.launch_dependents; \
     mov.u32 %tq_u, %ctaid.x; mov.u32 %tq_v, %ctaid.y; or.b32 %tq_u, %tq_u, %tq_v; \
     mov.u32 %tq_v, %ctaid.z; or.b32 %tq_u, %tq_u, %tq_v; mov.u32 %tq_v, %tid.y; or.b32 %tq_u, %tq_u, %tq_v; \
     mov.u32 %tq_v, %tid.z; or.b32 %tq_u, %tq_u, %tq_v; \
@@ -40,22 +41,5 @@
     mov.u32 %tq_t, %ntid.x; or.b32 %tq_x, %tq_x, %tq_t; \
     @%tq_q st.global.v4.u32 [%tq_a + 16], {%tq_u, %tq_v, %tq_w, %tq_x}; \
 }
-#endif
-// PDL_WAIT_REC: the wait (and, in the trace build, its record). PDL_START waits, then lets the next kernel in.
-#define PDL_START PDL_WAIT_REC griddepcontrol.launch_dependents;
-// PDL_START_TF: the other order, for a one-CTA-a-row kernel between two GEMMs (rmsnorm, quant_act_fp8): the GEMM
-// after it may then become resident, and request its weights, while this one still waits for the GEMM before it.
-// Safe in either order: the next kernel's own wait is for this grid's completion, which comes after this wait.
-// (session 13 experiment: QWEN3_TF_NORM / QWEN3_TF_QUANT select it for the norm / the quantiser)
-#define PDL_START_TF griddepcontrol.launch_dependents; PDL_WAIT_REC
-#ifdef QWEN3_TF_NORM
-#define PDL_START_NORM PDL_START_TF
-#else
-#define PDL_START_NORM PDL_START
-#endif
-#ifdef QWEN3_TF_QUANT
-#define PDL_START_QUANT PDL_START_TF
-#else
-#define PDL_START_QUANT PDL_START
 #endif
 #endif

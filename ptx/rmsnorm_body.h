@@ -15,7 +15,7 @@
     .param .f32 p_eps)
 .reqntid RMS_THREADS, 1, 1
 {
-    PDL_START_NORM
+    PDL_START
     .reg .pred %p<4>, %pe, %pg;
     .reg .pred %pv<RMS_VEC>;
     .reg .f32 %a<RMS_VEC>, %b<RMS_VEC>, %c<RMS_VEC>, %d<RMS_VEC>;
