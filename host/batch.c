@@ -399,6 +399,8 @@ typedef struct {
     const SamplerParams **row_params;
     uint64_t *row_draw;          // the slot's n_gen: a recomputed (preempted) sequence draws the same tokens
     int *row_ids;
+    struct PreTok *pre;          // prompts tokenized ahead of admission (pretokenize)
+    int n_reqs;
 } Run;
 
 static void emit(Run *R, const BatchRequest *r, char *line, int is_error) {
@@ -419,12 +421,39 @@ static void slot_release(Run *R, int i) {
     R->st->active--;
 }
 
+// Prompts are tokenized ahead of their admission, PRE_WINDOW requests at a time over the thread pool: the GPU waits
+// while the host admits, and the BPE of 256 prompts of 128 tokens took 21 ms on one core (bench/throughput --backend
+// null; 1.4% of the H100's 256 x (128 -> 128) job; 86 ms for the random workload). ids NULL: not valid UTF-8.
+enum { PRE_WINDOW = 256 };
+typedef struct PreTok { int *ids, n, done; } PreTok;
+static void pretok_one(void *ctx, int64_t k) {
+    Run *R = ctx;
+    PreTok *p = &R->pre[k];
+    if (p->done) return;
+    const BatchRequest *r = &R->reqs[k];
+    p->ids = gen_tokenize(R->s->tok, r->prompt, r->parse_special, &p->n);
+    p->done = 1;
+}
+typedef struct { Run *R; int q0; } PreWin;
+static void pretok_win(void *ctx, int64_t k) { PreWin *w = ctx; pretok_one(w->R, w->q0 + k); }
+static int *pretokenized(Run *R, int q, int *n) {
+    if (!R->pre[q].done) {
+        PreWin w = { R, q };
+        int m = R->n_reqs - q < PRE_WINDOW ? R->n_reqs - q : PRE_WINDOW;
+        parallel_for(m, pretok_win, &w);
+    }
+    int *ids = R->pre[q].ids;
+    *n = R->pre[q].n;
+    R->pre[q].ids = NULL;  // (the slot owns them now)
+    return ids;
+}
+
 // --- admit: one queued request into free slot i; 0 when it took the slot, 1 when it was answered at once ---
 static int admit(Run *R, int i, int q, long order) {
     BatchRequest *r = &R->reqs[q];
     Engine *e = R->s->e;
     char msg[256];
-    int n_ids, *ids = gen_tokenize(R->s->tok, r->prompt, r->parse_special, &n_ids);
+    int n_ids, *ids = pretokenized(R, q, &n_ids);
     const char *code = "invalid_request";
     if (!ids) snprintf(msg, sizeof msg, "the prompt is not valid UTF-8");
     else if (n_ids == 0) snprintf(msg, sizeof msg, "the prompt is empty");
@@ -679,7 +708,8 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     Engine *e = s->e;
     int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : BATCH_PREFILL_BUDGET;
     memset(st, 0, sizeof *st);
-    Run R = { .s = s, .reqs = reqs, .st = st, .paged = e->free_pages != NULL, .ctx_cap = e->max_ctx };
+    Run R = { .s = s, .reqs = reqs, .st = st, .paged = e->free_pages != NULL, .ctx_cap = e->max_ctx, .n_reqs = n };
+    R.pre = xcalloc((size_t)(n > 0 ? n : 1), sizeof *R.pre);
     if (R.paged && (long)e->n_pages * KV_PAGE < R.ctx_cap) R.ctx_cap = e->n_pages * KV_PAGE;
     R.n_eos = s->ignore_eos ? 0 : gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
@@ -776,5 +806,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     free(R.row_draw);
     free(R.row_ids);
     free(R.slots);
+    for (int q = 0; q < n; q++) free(R.pre[q].ids);  // (tokenized ahead, never admitted: a stop)
+    free(R.pre);
     return rc;
 }
