@@ -399,7 +399,7 @@ typedef struct {
     const SamplerParams **row_params;
     uint64_t *row_draw;          // the slot's n_gen: a recomputed (preempted) sequence draws the same tokens
     int *row_ids;
-    struct PreTok *pre;          // prompts tokenized ahead of admission (pretokenize)
+    struct PreTok *pre;          // prompts tokenized ahead of admission (pretokenized)
     int n_reqs;
 } Run;
 
