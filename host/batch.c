@@ -426,21 +426,21 @@ static void slot_release(Run *R, int i) {
 // null; 1.4% of the H100's 256 x (128 -> 128) job; 86 ms for the random workload). ids NULL: not valid UTF-8.
 enum { PRE_WINDOW = 256 };
 typedef struct PreTok { int *ids, n, done; } PreTok;
-static void pretok_one(void *ctx, int64_t k) {
-    Run *R = ctx;
-    PreTok *p = &R->pre[k];
+typedef struct { Run *R; int q0; } PreWin;
+static void pretok(void *ctx, int64_t k) {  // request q0 + k of the window, unless done
+    PreWin *w = ctx;
+    int q = w->q0 + (int)k;
+    PreTok *p = &w->R->pre[q];
     if (p->done) return;
-    const BatchRequest *r = &R->reqs[k];
-    p->ids = gen_tokenize(R->s->tok, r->prompt, r->parse_special, &p->n);
+    const BatchRequest *r = &w->R->reqs[q];
+    p->ids = gen_tokenize(w->R->s->tok, r->prompt, r->parse_special, &p->n);
     p->done = 1;
 }
-typedef struct { Run *R; int q0; } PreWin;
-static void pretok_win(void *ctx, int64_t k) { PreWin *w = ctx; pretok_one(w->R, w->q0 + k); }
 static int *pretokenized(Run *R, int q, int *n) {
     if (!R->pre[q].done) {
         PreWin w = { R, q };
         int m = R->n_reqs - q < PRE_WINDOW ? R->n_reqs - q : PRE_WINDOW;
-        parallel_for(m, pretok_win, &w);
+        parallel_for(m, pretok, &w);
     }
     int *ids = R->pre[q].ids;
     *n = R->pre[q].n;
