@@ -479,6 +479,31 @@ P_K:
 #else
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
 #endif
+    // add mode: the rows of C this tile adds into, into L2 with its last slice (the ring keeps the producer STAGES
+    // slices ahead of the consumers), so the epilogue's loads of the old values stop waiting on DRAM
+    add.u32 %t1, %kt, 1;
+    setp.ne.u32 %p, %t1, %kt1;
+    setp.ne.or.u32 %p, %mode, 2, %p;
+    @%p bra P_NOPF;
+    sub.u32 %t1, %N, %n0;
+    min.u32 %t1, %t1, BN;
+    shl.b32 %t1, %t1, 2;                       // bytes of a row (N % 8 == 0, n0 % 64 == 0: 16-byte multiples)
+    sub.s32 %t2, %M, %m0;
+    min.s32 %t2, %t2, BM;                      // rows (<= 0: a pair's row-tile past M)
+    mul.wide.u32 %c0, %m0, %N;
+    cvt.u64.u32 %c1, %n0;
+    add.s64 %c0, %c0, %c1;
+    shl.b64 %c0, %c0, 2;
+    add.s64 %c0, %c0, %pC;
+    mul.wide.u32 %c1, %N, 4;
+P_PF:
+    setp.lt.s32 %p, %t2, 1;
+    @%p bra P_NOPF;
+    cp.async.bulk.prefetch.L2.global [%c0], %t1;
+    add.s64 %c0, %c0, %c1;
+    sub.s32 %t2, %t2, 1;
+    bra P_PF;
+P_NOPF:
     RING_NEXT
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
