@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -519,6 +519,45 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
                     > "$LOG/s12-pp$pp-$arm.log" 2>&1
                 say "s12 pp$pp $arm rc=$? $(grep -E " pp$pp: " "$LOG/s12-pp$pp-$arm.log" | tr -s ' ' | head -2 | tr '\n' ' ')"
             done
+        done
+    fi
+fi
+
+if has s14; then  # session 14: the add-mode GEMMs' L2 prefetch of C. S14_PARTS from: unit (test_gpu_gemm, test_gpu_fp8;
+    # memcheck on the FP8 tiles), gemm (bench/gemm --sweep, o and down in the engine's add mode, this tree and the base
+    # tree S12_BASE, same run: S14_GEMM_ARGS), ncu (Nsight Compute on the decode-sized FP8 GEMMs, S14_NCU_M rows)
+    parts=" ${S14_PARTS:-unit gemm} "
+    base=${S12_BASE:-.carry/base}
+    if [[ $parts == *" unit "* ]]; then
+        for t in test_gpu_gemm test_gpu_fp8; do
+            timeout 240 build/tests/$t > "$LOG/s14-$t.log" 2>&1
+            say "s14 $t rc=$? $(grep -c '^PASS' "$LOG/s14-$t.log") pass $(grep -c '^FAIL' "$LOG/s14-$t.log") fail"
+            grep -E "^(FAIL|SKIP)|seed" "$LOG/s14-$t.log" | head -8 | tee -a "$SUM"
+        done
+        QWEN3_TEST_ONLY=gemm_fp8_shapes,gemm_fp8_splitk timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+            build/tests/test_gpu_fp8 > "$LOG/s14-memcheck-fp8.log" 2>&1
+        say "s14 memcheck test_gpu_fp8 shapes+splitk rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY' "$LOG/s14-memcheck-fp8.log" | tr '\n' ' ')"
+    fi
+    if [[ $parts == *" gemm "* ]]; then
+        [ -x "$base/build/bench/gemm" ] || { [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"; \
+            ( cd "$base" && make -j16 all bench > "$LOG/s14-base-build.log" 2>&1 ); say "s14 base build rc=$?"; }
+        for arm in ${S14_GEMM_ARMS:-base new}; do
+            bin=build/bench/gemm; [ $arm = base ] && bin=$base/build/bench/gemm
+            timeout 200 $bin ${S14_GEMM_ARGS:---dtype fp8,bf16 --shapes 8b --layers o,down --m 256,1024,3436,4096} \
+                --sweep --plan-out /tmp/s14-$arm.plan --tsv "$LOG/s14-gemm-$arm.tsv" > "$LOG/s14-gemm-$arm.log" 2>&1
+            say "s14 gemm sweep $arm rc=$?"
+            grep -E "sweep|^ *[a-z_]+ +M=" "$LOG/s14-gemm-$arm.log" | sed 's/  */ /g' | head -40 | tee -a "$SUM"
+        done
+    fi
+    if [[ $parts == *" ncu "* ]]; then
+        for layer in ${S14_NCU_LAYERS:-gate_up down o qkv}; do
+            timeout 150 ncu --kernel-name regex:"gemm_fp8" --launch-skip 4 --launch-count 2 --section SpeedOfLight \
+                --section MemoryWorkloadAnalysis --section WarpStateStats --section LaunchStats \
+                build/bench/gemm --dtype fp8 --shapes 8b --layers $layer --m ${S14_NCU_M:-235} --eager --reps 2 \
+                > "$LOG/s14-ncu-$layer.log" 2>&1
+            say "s14 ncu $layer M=${S14_NCU_M:-235} rc=$?"
+            grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Compute \(SM\)|Stall|Grid Size" \
+                "$LOG/s14-ncu-$layer.log" | head -24 | tee -a "$SUM"
         done
     fi
 fi
