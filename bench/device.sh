@@ -498,7 +498,8 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
         done
     fi
     if [[ $parts == *" ab "* ]]; then  # arms (S12_ARMS): base (the base tree), new (this tree), newN (this tree with
-        # forward passes of N tokens: QWEN3_STEP_TOKENS), newbN (this tree, a prefill budget of N tokens a step)
+        # forward passes of N tokens: QWEN3_STEP_TOKENS), newbN (this tree, a prefill budget of N tokens a step), newp
+        # (this tree with the GEMM plan S12_PLAN)
         f=$(synth 8b f16)
         IFS=';' read -ra cfgs <<< "${S12_CFGS:-fp8 1;fp8 64;fp8 256;fp8 1024;bf16 256}"  # "KV B" (B: or random)
         for cfg in "${cfgs[@]}"; do
@@ -507,15 +508,17 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
             for arm in ${S12_ARMS:-base new512 new}; do  # newN: QWEN3_STEP_TOKENS=N; newbN: --prefill-budget N
                 n="s12-$arm-kv$kd-B$B"; bin=build/bench/throughput; [ $arm = base ] && bin=$base/build/bench/throughput
                 st=; pb=; [[ $arm == new[0-9]* ]] && st=${arm#new}; [[ $arm == newb* ]] && pb="--prefill-budget ${arm#newb}"
-                QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
+                gp=; [ $arm = newp ] && gp=$S12_PLAN  # newp: this tree with the GEMM plan file S12_PLAN
+                QWEN3_GEMM_PLAN=$gp QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
                     $wl $pb --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
                 say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
             done
         done
         for pp in ${S12_PP:-}; do
-            for arm in base new; do
+            for arm in ${S12_PP_ARMS:-base new}; do
                 bin=build/bench/bench_e2e; [ $arm = base ] && bin=$base/build/bench/bench_e2e
-                timeout 120 $bin -m "$f" --dtype fp8 --pp $pp --tg 16 --label "8b fp8 $arm" --tsv "$LOG/e2e.tsv" \
+                gp=; [ $arm = newp ] && gp=$S12_PLAN
+                QWEN3_GEMM_PLAN=$gp timeout 120 $bin -m "$f" --dtype fp8 --pp $pp --tg 16 --label "8b fp8 $arm" --tsv "$LOG/e2e.tsv" \
                     > "$LOG/s12-pp$pp-$arm.log" 2>&1
                 say "s12 pp$pp $arm rc=$? $(grep -E " pp$pp: " "$LOG/s12-pp$pp-$arm.log" | tr -s ' ' | head -2 | tr '\n' ' ')"
             done
@@ -523,8 +526,8 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
     fi
 fi
 
-if has s14; then  # session 14: the add-mode GEMMs' L2 prefetch of C. S14_PARTS from: unit (test_gpu_gemm, test_gpu_fp8;
-    # memcheck on the FP8 tiles), gemm (bench/gemm --sweep, o and down in the engine's add mode, this tree and the base
+if has s14; then  # session 14: the FP8 K-split tile (13). S14_PARTS from: unit (test_gpu_gemm, test_gpu_fp8; memcheck,
+    # racecheck, synccheck on tile S14_SAN_TILE), gemm (bench/gemm --sweep, o and down in the engine's add mode, this tree and the base
     # tree S12_BASE, same run: S14_GEMM_ARGS), ncu (Nsight Compute on the decode-sized FP8 GEMMs, S14_NCU_M rows)
     parts=" ${S14_PARTS:-unit gemm} "
     base=${S12_BASE:-.carry/base}
@@ -532,11 +535,13 @@ if has s14; then  # session 14: the add-mode GEMMs' L2 prefetch of C. S14_PARTS 
         for t in test_gpu_gemm test_gpu_fp8; do
             timeout 240 build/tests/$t > "$LOG/s14-$t.log" 2>&1
             say "s14 $t rc=$? $(grep -c '^PASS' "$LOG/s14-$t.log") pass $(grep -c '^FAIL' "$LOG/s14-$t.log") fail"
-            grep -E "^(FAIL|SKIP)|seed" "$LOG/s14-$t.log" | head -8 | tee -a "$SUM"
+            grep -E "^(FAIL|SKIP)|seed|check failed" "$LOG/s14-$t.log" | head -12 | tee -a "$SUM"
         done
-        QWEN3_TEST_ONLY=gemm_fp8_shapes,gemm_fp8_splitk timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
-            build/tests/test_gpu_fp8 > "$LOG/s14-memcheck-fp8.log" 2>&1
-        say "s14 memcheck test_gpu_fp8 shapes+splitk rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY' "$LOG/s14-memcheck-fp8.log" | tr '\n' ' ')"
+        for tool in memcheck racecheck synccheck; do  # the tile S14_SAN_TILE (13: the K-split tile) alone
+            QWEN3_TEST_FP8_TILE=${S14_SAN_TILE:-13} QWEN3_TEST_ONLY=gemm_fp8_shapes timeout 240 compute-sanitizer \
+                --tool $tool --error-exitcode 9 build/tests/test_gpu_fp8 > "$LOG/s14-$tool-fp8.log" 2>&1
+            say "s14 $tool test_gpu_fp8 shapes tile ${S14_SAN_TILE:-13} rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s14-$tool-fp8.log" | tr '\n' ' ')"
+        done
     fi
     if [[ $parts == *" gemm "* ]]; then
         [ -x "$base/build/bench/gemm" ] || { [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"; \
