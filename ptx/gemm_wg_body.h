@@ -213,15 +213,18 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
 // the next stage of the ring (the phase flips on wrapping)
 #define RING_NEXT add.u32 %s, %s, 1; setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1;
 // KS: the ring position of slice %kt from the unit's first (%it: the slices of the CTA's earlier units); the
-// next own slice is two on; consumer 1's sums to consumer 0 (value 4 j + q of thread t at 512 (4 j + q) + 4 t)
+// next own slice is two on. Consumer 1's sums go to consumer 0 through the staging of the same warp w of each:
+// value v = 4 j + q of lane l at 128 v + 4 l of warp w's 4 KB (v < 32) or of warp 4 + w's (v >= 32, consumer 1's
+// staging, idle in this tile) — so a warp of consumer 0 reads only what its own epilogue overwrites next
 #define KS_POS sub.u32 %t1, %kt, %kt0; add.u32 %t1, %t1, %it; and.b32 %s, %t1, STAGES - 1; \
     shr.u32 %ph, %t1, KS_LOG2S; and.b32 %ph, %ph, 1;
 #define KS_SKIPSC add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
 #define KS_ADVANCE add.u32 %ps, %bar, 8 * STAGES; mad.lo.u32 %ps, %s, 8, %ps; add.u32 %kt, %kt, 2;
-#define KS_PUT(j) st.shared.f32 [%stg + 2048 * j], %d##j##_0; st.shared.f32 [%stg + 2048 * j + 512], %d##j##_1; \
-    st.shared.f32 [%stg + 2048 * j + 1024], %d##j##_2; st.shared.f32 [%stg + 2048 * j + 1536], %d##j##_3;
-#define KS_ADD(j) ld.shared.f32 %e0, [%stg + 2048 * j]; ld.shared.f32 %e1, [%stg + 2048 * j + 512]; \
-    ld.shared.f32 %e2, [%stg + 2048 * j + 1024]; ld.shared.f32 %e3, [%stg + 2048 * j + 1536]; \
+#define KS_OFF(j) (512 * j + 12288 * (j / 8))
+#define KS_PUT(j) st.shared.f32 [%stg + KS_OFF(j)], %d##j##_0; st.shared.f32 [%stg + KS_OFF(j) + 128], %d##j##_1; \
+    st.shared.f32 [%stg + KS_OFF(j) + 256], %d##j##_2; st.shared.f32 [%stg + KS_OFF(j) + 384], %d##j##_3;
+#define KS_ADD(j) ld.shared.f32 %e0, [%stg + KS_OFF(j)]; ld.shared.f32 %e1, [%stg + KS_OFF(j) + 128]; \
+    ld.shared.f32 %e2, [%stg + KS_OFF(j) + 256]; ld.shared.f32 %e3, [%stg + KS_OFF(j) + 384]; \
     add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
     add.f32 %d##j##_3, %d##j##_3, %e3;
 // %ps = this slice's empty barrier (released one step later), then the ring and K advance
@@ -724,11 +727,14 @@ C_LASTX:
 C_KSEND:
     sub.u32 %t1, %kt1, %kt0;
     add.u32 %it, %it, %t1;
-    // the two halves of the sum meet in consumer 0 through the 32 KB of epilogue staging. Named barriers: 2 = the
-    // sums are there (consumer 1 arrives, 0 waits), 3 = the staging is free again (0 arrives after its epilogue when
-    // the CTA has another tile, 1 waits before writing that tile's)
-    and.b32 %t2, %tx, 127;
-    shl.b32 %t2, %t2, 2;
+    // the two halves of the sum meet in consumer 0 through the 32 KB of epilogue staging (KS_PUT). Named barriers:
+    // 2 = the sums are there (consumer 1 arrives, 0 waits), 3 = the staging is free again (0 arrives after its
+    // epilogue when the CTA has another tile, 1 waits before writing that tile's)
+    shr.u32 %t2, %tx, 5;
+    and.b32 %t2, %t2, 3;                       // warp w of this consumer
+    shl.b32 %t2, %t2, 12;
+    shl.b32 %t1, %lane, 2;
+    add.u32 %t2, %t2, %t1;
     add.u32 %stg, %bar, 16 * STAGES + 16 + 512;
     add.u32 %stg, %stg, %t2;
     setp.eq.u32 %p, %wc, 0;
@@ -741,6 +747,7 @@ C_KSEND:
 C_KS0:
     bar.sync 2, 256;
     FOR_J(KS_ADD)
+    bar.warp.sync -1;                          // the warp's reads before its epilogue's writes to the same bytes
 #else
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
     // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
