@@ -532,12 +532,12 @@ if has s14; then  # session 14: the FP8 K-split tile (13). S14_PARTS from: unit 
     parts=" ${S14_PARTS:-unit gemm} "
     base=${S12_BASE:-.carry/base}
     if [[ $parts == *" unit "* ]]; then
-        for t in test_gpu_gemm test_gpu_fp8; do
+        for t in ${S14_TESTS:-test_gpu_gemm test_gpu_fp8}; do
             timeout 240 build/tests/$t > "$LOG/s14-$t.log" 2>&1
             say "s14 $t rc=$? $(grep -c '^PASS' "$LOG/s14-$t.log") pass $(grep -c '^FAIL' "$LOG/s14-$t.log") fail"
             grep -E "^(FAIL|SKIP)|seed|check failed" "$LOG/s14-$t.log" | head -12 | tee -a "$SUM"
         done
-        for tool in memcheck racecheck synccheck; do  # the tile S14_SAN_TILE (13: the K-split tile) alone
+        for tool in ${S14_SAN_TOOLS:-memcheck racecheck synccheck}; do  # the tile S14_SAN_TILE (13: the K-split tile) alone
             QWEN3_TEST_FP8_TILE=${S14_SAN_TILE:-13} QWEN3_TEST_ONLY=gemm_fp8_shapes timeout 240 compute-sanitizer \
                 --tool $tool --error-exitcode 9 build/tests/test_gpu_fp8 > "$LOG/s14-$tool-fp8.log" 2>&1
             say "s14 $tool test_gpu_fp8 shapes tile ${S14_SAN_TILE:-13} rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s14-$tool-fp8.log" | tr '\n' ' ')"
