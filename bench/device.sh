@@ -526,8 +526,8 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
     fi
 fi
 
-if has s14; then  # session 14: the FP8 K-split tile (13). S14_PARTS from: unit (test_gpu_gemm, test_gpu_fp8; memcheck,
-    # racecheck, synccheck on tile S14_SAN_TILE), gemm (bench/gemm --sweep, o and down in the engine's add mode, this tree and the base
+if has s14; then  # session 14 (the add-mode L2 prefetch, the FP8 K-split tile: both measured and taken out). S14_PARTS
+    # from: unit (S14_TESTS; S14_SAN_TOOLS on test_gpu_fp8's shapes, FP8 tile S14_SAN_TILE alone), gemm (bench/gemm --sweep, o and down in the engine's add mode, this tree and the base
     # tree S12_BASE, same run: S14_GEMM_ARGS), ncu (Nsight Compute on the decode-sized FP8 GEMMs, S14_NCU_M rows)
     parts=" ${S14_PARTS:-unit gemm} "
     base=${S12_BASE:-.carry/base}
@@ -537,10 +537,10 @@ if has s14; then  # session 14: the FP8 K-split tile (13). S14_PARTS from: unit 
             say "s14 $t rc=$? $(grep -c '^PASS' "$LOG/s14-$t.log") pass $(grep -c '^FAIL' "$LOG/s14-$t.log") fail"
             grep -E "^(FAIL|SKIP)|seed|check failed" "$LOG/s14-$t.log" | head -12 | tee -a "$SUM"
         done
-        for tool in ${S14_SAN_TOOLS:-memcheck racecheck synccheck}; do  # the tile S14_SAN_TILE (13: the K-split tile) alone
-            QWEN3_TEST_FP8_TILE=${S14_SAN_TILE:-13} QWEN3_TEST_ONLY=gemm_fp8_shapes timeout 240 compute-sanitizer \
+        for tool in ${S14_SAN_TOOLS:-memcheck racecheck synccheck}; do  # one tile (default 11, the 128x256)
+            QWEN3_TEST_FP8_TILE=${S14_SAN_TILE:-11} QWEN3_TEST_ONLY=gemm_fp8_shapes timeout 240 compute-sanitizer \
                 --tool $tool --error-exitcode 9 build/tests/test_gpu_fp8 > "$LOG/s14-$tool-fp8.log" 2>&1
-            say "s14 $tool test_gpu_fp8 shapes tile ${S14_SAN_TILE:-13} rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s14-$tool-fp8.log" | tr '\n' ' ')"
+            say "s14 $tool test_gpu_fp8 shapes tile ${S14_SAN_TILE:-11} rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s14-$tool-fp8.log" | tr '\n' ' ')"
         done
     fi
     if [[ $parts == *" gemm "* ]]; then

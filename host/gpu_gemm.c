@@ -61,7 +61,6 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_sw", "gemm_fp8_sw", 64, 64, 128, 0, 1 },  // weights on wgmma's M side, M <= 64 a launch (launch_sw)
     { "gemm_fp8", "gemm_fp8_128x256", 128, 256, 384, 4, 1 },  // each slice in two m64n128 halves
     { "gemm_fp8", "gemm_fp8_128x256c2", 128, 256, 384, 4, 2 },  // the same in clusters of two sharing W
-    { "gemm_fp8", "gemm_fp8_64x128k", 64, 128, 384, 8, 1 },  // two consumers split K (mid M); no split-K
 };
 int gemm_fp8_tile_splits(int tile) {
     return tile == 0 || tile == 1 || tile == 4 || tile == 5 || tile == GEMM_FP8_SW_TILE || tile == GEMM_FP8_128X256_TILE;
@@ -75,7 +74,7 @@ static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 14 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 13 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
@@ -369,8 +368,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
     }
-    if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs and 64x128k never split)
-        if (tile == GEMM_FP8_64X128K_TILE) splits = 1;
+    if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs never split)
         launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
     }

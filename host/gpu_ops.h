@@ -136,8 +136,7 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 // slice in two m64n128 halves; chosen only by a plan or for the quantising SwiGLU epilogue), 12 = 128x256c2 (tile 11
 // in clusters of two row-tiles sharing each W slice; chosen only by a plan or QWEN3_GEMM_C2=1), -1 chooses (a plan
 // may set splits).
-enum { GEMM_FP8_N_TILES = 14, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11, GEMM_FP8_128X256C2_TILE = 12,
-       GEMM_FP8_64X128K_TILE = 13 };
+enum { GEMM_FP8_N_TILES = 13, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11, GEMM_FP8_128X256C2_TILE = 12 };
 // The FP8 tiles that take a split-K (launch_gemm_fp8_ex's splits > 1): the wgmma tiles outside clusters (0, 1, 4, 5,
 // 11: partial sums in f32 slabs, the tile's last unit adds them in order and runs the epilogue) and the swapped tile.
 int gemm_fp8_tile_splits(int tile);

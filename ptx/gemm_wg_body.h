@@ -10,12 +10,6 @@
 //            (BM = 64, consumer wc owns columns [wc * WN, (wc + 1) * WN)): the FP8 64x256 tile, whose 256 columns
 //            are 128 SwiGLU outputs = one scale block per row, with the per-consumer registers of the 128x128 tile;
 //            and the 64x128 "s" tiles for mid M (two wgmma chains per SM instead of one)
-//   KS       optional, 1 (FP8, NCONS 2, WN = BN = 128): the two consumers split K instead of rows or columns
-//            (BM = 64): consumer wc takes the unit's slices kt0 + wc, kt0 + wc + 2, ..., and at the end of the tile
-//            consumer 1 hands its sums to consumer 0 through the staging memory; consumer 0 alone runs the epilogue.
-//            Why: the 64x128s tile's m64n64 wgmmas read 128 B of shared memory a clock at the tensor cores' rate
-//            (A 2 KB + W 2 KB per 32 clocks), its limit; m64n128 reads 96 (Nsight Compute, 8B down at M = 235 on
-//            64x128s: L1/TEX 80%, SM 47%). Two chains of m64n128 per SM, the same 64 x 128 tile count. No split-K.
 //   CM       optional, 2: a (2, 1, 1) thread-block cluster whose two CTAs take vertically adjacent tiles (the same
 //            columns, rows BM apart) and share each W slice through TMA multicast (below); else 1
 //
@@ -85,22 +79,6 @@
 #ifndef CM
 #define CM 1
 #endif
-#ifndef KS
-#define KS 0
-#endif
-#if KS && (!FP8 || NCONS != 2 || NSPLIT || CM != 1 || BN != 128 || (STAGES != 4 && STAGES != 8))
-#error "KS: FP8, two consumers, a 64 x 128 tile, no cluster, 4 or 8 stages"
-#endif
-#if KS
-#if STAGES == 8
-#define KS_LOG2S 3
-#else
-#define KS_LOG2S 2
-#endif
-#define CONS_PER_STAGE 1         // one consumer reads each stage
-#else
-#define CONS_PER_STAGE NCONS
-#endif
 #if CM != 1 && CM != 2
 #error "CM: 1 or 2"
 #endif
@@ -111,12 +89,6 @@
 #endif
 #define A_WC_OFF 0               // consumer wc's A rows and W rows inside a stage, in bytes
 #define W_WC_OFF (WN * 128)
-#define ROW_WC 0
-#elif KS
-#define BM 64
-#define WN BN
-#define A_WC_OFF 0
-#define W_WC_OFF 0
 #define ROW_WC 0
 #else
 #define BM (64 * NCONS)
@@ -212,21 +184,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%full], %ph; @!%p bra WAIT; 
     add.s64 %dW1, %dw, 2; add.s64 %dW2, %dw, 4; add.s64 %dW3, %dw, 6;
 // the next stage of the ring (the phase flips on wrapping)
 #define RING_NEXT add.u32 %s, %s, 1; setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1;
-// KS: the ring position of slice %kt from the unit's first (%it: the slices of the CTA's earlier units); the
-// next own slice is two on. Consumer 1's sums go to consumer 0 through the staging of the same warp w of each:
-// value v = 4 j + q of lane l at 128 v + 4 l of warp w's 4 KB (v < 32) or of warp 4 + w's (v >= 32, consumer 1's
-// staging, idle in this tile) — so a warp of consumer 0 reads only what its own epilogue overwrites next
-#define KS_POS sub.u32 %t1, %kt, %kt0; add.u32 %t1, %t1, %it; and.b32 %s, %t1, STAGES - 1; \
-    shr.u32 %ph, %t1, KS_LOG2S; and.b32 %ph, %ph, 1;
-#define KS_SKIPSC add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
-#define KS_ADVANCE add.u32 %ps, %bar, 8 * STAGES; mad.lo.u32 %ps, %s, 8, %ps; add.u32 %kt, %kt, 2;
-#define KS_OFF(j) (512 * j + 12288 * (j / 8))
-#define KS_PUT(j) st.shared.f32 [%stg + KS_OFF(j)], %d##j##_0; st.shared.f32 [%stg + KS_OFF(j) + 128], %d##j##_1; \
-    st.shared.f32 [%stg + KS_OFF(j) + 256], %d##j##_2; st.shared.f32 [%stg + KS_OFF(j) + 384], %d##j##_3;
-#define KS_ADD(j) ld.shared.f32 %e0, [%stg + KS_OFF(j)]; ld.shared.f32 %e1, [%stg + KS_OFF(j) + 128]; \
-    ld.shared.f32 %e2, [%stg + KS_OFF(j) + 256]; ld.shared.f32 %e3, [%stg + KS_OFF(j) + 384]; \
-    add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
-    add.f32 %d##j##_3, %d##j##_3, %e3;
 // %ps = this slice's empty barrier (released one step later), then the ring and K advance
 #define ADVANCE add.u32 %ps, %bar, 8 * STAGES; mad.lo.u32 %ps, %s, 8, %ps; RING_NEXT add.u32 %kt, %kt, 1;
 // producer: wait until stage %s is free (empty[s] on phase ^ 1; a fresh barrier passes at once)
@@ -249,7 +206,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define W_HALF2 add.s64 %dw, %dw, 1024; add.s64 %dW1, %dW1, 1024; add.s64 %dW2, %dW2, 1024; add.s64 %dW3, %dW3, 1024;
 
 #define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
-                    mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * CONS_PER_STAGE * CM;
+                    mbarrier.init.shared::cta.b64 [%bar + 8 * (STAGES + s)], 4 * NCONS * CM;
 
 // tile index -> (m0, n0), grouped: GROUP_M row-tiles walk the N tiles together
 #define TILE_COORDS \
@@ -411,9 +368,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b32 %S, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
     .reg .b64 %pws, %pcnt, %slab;
     .reg .b32 %u0;
-#if KS
-    .reg .b32 %it;
-#endif
 #if CM > 1
     .reg .b32 %crank, %cpeer, %rem;
     .reg .b16 %cmask;
@@ -525,31 +479,6 @@ P_K:
 #else
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
 #endif
-    // add mode: the rows of C this tile adds into, into L2 with its last slice (the ring keeps the producer STAGES
-    // slices ahead of the consumers), so the epilogue's loads of the old values stop waiting on DRAM
-    add.u32 %t1, %kt, 1;
-    setp.ne.u32 %p, %t1, %kt1;
-    setp.ne.or.u32 %p, %mode, 2, %p;
-    @%p bra P_NOPF;
-    sub.u32 %t1, %N, %n0;
-    min.u32 %t1, %t1, BN;
-    shl.b32 %t1, %t1, 2;                       // bytes of a row (N % 8 == 0, n0 % 64 == 0: 16-byte multiples)
-    sub.s32 %t2, %M, %m0;
-    min.s32 %t2, %t2, BM;                      // rows (<= 0: a pair's row-tile past M)
-    mul.wide.u32 %c0, %m0, %N;
-    cvt.u64.u32 %c1, %n0;
-    add.s64 %c0, %c0, %c1;
-    shl.b64 %c0, %c0, 2;
-    add.s64 %c0, %c0, %pC;
-    mul.wide.u32 %c1, %N, 4;
-P_PF:
-    setp.lt.s32 %p, %t2, 1;
-    @%p bra P_NOPF;
-    cp.async.bulk.prefetch.L2.global [%c0], %t1;
-    add.s64 %c0, %c0, %c1;
-    sub.s32 %t2, %t2, 1;
-    bra P_PF;
-P_NOPF:
     RING_NEXT
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
@@ -583,9 +512,6 @@ P_TAIL:
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
     mov.u32 %u, %u0;
-#if KS
-    mov.u32 %it, 0;
-#endif
 C_TILE:
     setp.ge.u32 %p, %u, %units;
     @%p bra EXIT;
@@ -678,76 +604,6 @@ C_K:
     PROMOTE_HI
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
-#elif KS
-    // Consumer wc: slices kt0 + wc, + 2, ... through X and Y in turn, as below; the scale pointers step over the
-    // other consumer's slices
-    setp.ne.u32 %pacc, %tx, %tx;
-    add.u32 %kt, %kt0, %wc;
-    setp.eq.u32 %p, %wc, 1;
-    @%p add.s64 %a0, %a0, 4;
-    @%p add.s64 %a1, %a1, 4;
-    @%p add.s64 %aw, %aw, 4;
-    setp.ge.u32 %p, %kt, %kt1;
-    @%p bra C_KSEND;                           // a one-slice unit: nothing for consumer 1 (its sums stay zero)
-C_K:
-    LOADSC(x)
-    KS_SKIPSC
-    KS_POS
-    SLICE_BEGIN(C_WAITX)
-    MMA4(XACC)
-    add.u32 %t2, %kt0, %wc;
-    setp.eq.u32 %p, %kt, %t2;
-    @%p bra C_NX;
-    wgmma.wait_group.sync.aligned 1;
-    RELEASE
-    PROMOTE(y)
-C_NX:
-    KS_ADVANCE
-    setp.ge.u32 %p, %kt, %kt1;
-    @%p bra C_LASTX;
-    LOADSC(y)
-    KS_SKIPSC
-    KS_POS
-    SLICE_BEGIN(C_WAITY)
-    MMA4(YACC)
-    wgmma.wait_group.sync.aligned 1;
-    RELEASE
-    PROMOTE(x)
-    KS_ADVANCE
-    setp.lt.u32 %p, %kt, %kt1;
-    @%p bra C_K;
-    wgmma.wait_group.sync.aligned 0;
-    RELEASE
-    PROMOTE(y)
-    bra C_KSEND;
-C_LASTX:
-    wgmma.wait_group.sync.aligned 0;
-    RELEASE
-    PROMOTE(x)
-C_KSEND:
-    sub.u32 %t1, %kt1, %kt0;
-    add.u32 %it, %it, %t1;
-    // the two halves of the sum meet in consumer 0 through the 32 KB of epilogue staging (KS_PUT). Named barriers:
-    // 2 = the sums are there (consumer 1 arrives, 0 waits), 3 = the staging is free again (0 arrives after its
-    // epilogue when the CTA has another tile, 1 waits before writing that tile's)
-    shr.u32 %t2, %tx, 5;
-    and.b32 %t2, %t2, 3;                       // warp w of this consumer
-    shl.b32 %t2, %t2, 12;
-    shl.b32 %t1, %lane, 2;
-    add.u32 %t2, %t2, %t1;
-    add.u32 %stg, %bar, 16 * STAGES + 16 + 512;
-    add.u32 %stg, %stg, %t2;
-    setp.eq.u32 %p, %wc, 0;
-    @%p bra C_KS0;
-    setp.ne.u32 %p, %u, %u0;
-    @%p bar.sync 3, 256;
-    FOR_J(KS_PUT)
-    bar.arrive 2, 256;
-    bra EPI_DONE;
-C_KS0:
-    bar.sync 2, 256;
-    FOR_J(KS_ADD)
-    bar.warp.sync -1;                          // the warp's reads before its epilogue's writes to the same bytes
 #else
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
     // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
@@ -950,11 +806,6 @@ EPI_SWQ_:
 #endif
 EPI_DONE:
     add.u32 %u, %u, %step;
-#if KS
-    setp.lt.u32 %p, %u, %units;
-    setp.eq.and.u32 %p, %wc, 0, %p;
-    @%p bar.arrive 3, 256;
-#endif
     bra C_TILE;
 EXIT:
     ret;
@@ -986,9 +837,6 @@ EXIT:
 #undef W_WC_OFF
 #undef ROW_WC
 #undef CM
-#undef KS
-#undef KS_LOG2S
-#undef CONS_PER_STAGE
 #undef MT_OF_PAIR
 #undef RELEASE
 #undef FOR_CHUNK_F32
