@@ -110,7 +110,7 @@ typedef struct {
     // QWEN3_PROFILE=1 (or 2): host wall time of forward() per kind of step (0 graph-shaped decode, 1 other), the
     // time between steps (the caller's host work) and the rows; printed when the engine is destroyed.
     int prof;
-    double prof_s[2], prof_gap_s, prof_last;
+    double prof_s[2], prof_gap_s, prof_last, prof_prep_s, prof_entry;  // prep: run_step's own host work
     long prof_n[2], prof_rows[2];
 } GpuEngine;
 
@@ -308,6 +308,8 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
         double t1 = now_sec();
         int kind = !decode_shaped;
         if (e->prof_last > 0) e->prof_gap_s += t0 - e->prof_last;
+        if (e->prof_entry > 0) e->prof_prep_s += t0 - e->prof_entry;
+        e->prof_entry = 0;
         e->prof_last = t1;
         e->prof_s[kind] += t1 - t0;
         e->prof_n[kind]++;
@@ -412,6 +414,7 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
 static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits,
                     const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
     Engine *eb = &e->base;
+    if (e->prof) e->prof_entry = now_sec();
     int *add = e->step_add, rc = 0;  // tokens of this call per sequence
     memset(add, 0, eb->max_seqs * sizeof(int));
     for (int i = 0; i < n && !rc; i++) {
@@ -496,8 +499,8 @@ static void gpu_destroy(Engine *eb) {
                 fprintf(stderr, "profile: %ld %s steps, %.3f s, %.3f ms a step, %.1f rows a step, %.0f rows/s\n",
                         e->prof_n[k], k ? "mixed/prefill" : "decode", e->prof_s[k], 1e3 * e->prof_s[k] / e->prof_n[k],
                         (double)e->prof_rows[k] / e->prof_n[k], e->prof_rows[k] / e->prof_s[k]);
-        fprintf(stderr, "profile: %.3f s on the host between steps (scheduler, sampling bookkeeping, output)\n",
-                e->prof_gap_s);
+        fprintf(stderr, "profile: %.3f s on the host between steps (scheduler, sampling bookkeeping, output), %.3f s of "
+                "it in the engine's step calls before their launches\n", e->prof_gap_s, e->prof_prep_s);
     }
     if (e->head_stats_on) {  // QWEN3_HEAD_STATS=1: what the rescored head did over the engine's life
         uint32_t *s = xmalloc((size_t)OUT_ROWS * 16);
