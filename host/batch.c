@@ -542,12 +542,7 @@ static void sample_slots(Run *R, int n, const int *slot, float *logits, const in
     const char **fin = xmalloc(sizeof *fin * (size_t)n);
     for (int j = 0; j < n; j++) ctx_full[j] = e->seq_len(e, slot[j]) >= R->ctx_cap;
     SampleJob J = { R, slot, logits, given, ctx_full, ids, fin };
-    // Ids the engine sampled only need the stop checks (~0.1 us a token): serially. Through the pool the join
-    // costs more than the work: every worker wakes, finds nothing left and reports back.
-    if (given)
-        for (int j = 0; j < n; j++) sample_one(&J, j);
-    else
-        parallel_for(n, sample_one, &J);
+    parallel_for(n, sample_one, &J);
     for (int j = 0; j < n; j++) {
         Slot *sl = &R->slots[slot[j]];
         if (ids[j] < 0) {
