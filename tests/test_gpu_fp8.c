@@ -401,11 +401,11 @@ static void gemm_fp8_swiglu_fp8_out(void) {
 
 static void gemm_fp8_shapes(void) {
     NEED_GPU();
-    // K = 384 and 128: odd slice counts (the K-split tile's consumers take alternate slices of each tile, a CTA's
-    // ring position carried over tiles of 3 or 1 slices; at 1, consumer 1 has none)
+    // K = 384 and 128: tiles of 3 and 1 K slices (odd counts: a persistent CTA's ring position carries over tiles
+    // whose slices do not fill it evenly). QWEN3_TEST_FP8_TILE=t checks tile t alone (the sanitizer runs).
     static const int nk[][2] = { { 1088, 1024 }, { 6144, 4096 }, { 4096, 12288 }, { 1088, 384 }, { 1088, 128 } };
     static const int ms[] = { 1, 7, 64, 65, 200, 1024 };
-    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile (sanitizer runs)
+    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);
     for (int s = 0; s < 5; s++) {
         Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
         double worst = 0;
@@ -420,8 +420,8 @@ static void gemm_fp8_shapes(void) {
                           w.K, mname[mode], e, tol8(mode));
                 }
         }
-        printf("  N=%d K=%d: every tile, M in {1,7,64,65,200,1024} x {f32,bf16,add}: worst rel err %.3g\n", w.N,
-               w.K, worst);
+        printf("  N=%d K=%d: %s, M in {1,7,64,65,200,1024} x {f32,bf16,add}: worst rel err %.3g\n", w.N, w.K,
+               only < 0 ? "every tile" : "one tile", worst);
         fp8_weight_free(&w);
     }
 }
