@@ -379,6 +379,8 @@ typedef struct {
     int running;                 // may hold KV pages (always, without a page pool)
     int cap_tokens, n_gen;       // the reply's token limit; tokens sampled (counting an EOS)
     int next;                    // sampled token to feed at the next decode; -1: none
+    int pend;                    // run-ahead: the wanted row of the last submitted step whose id this slot feeds
+                                 // next (its id not read yet); -1: none
     Sampler s;
     TextStop ts;                 // the visible text, cut before a stop string
 } Slot;
@@ -399,6 +401,11 @@ typedef struct {
     const SamplerParams **row_params;
     uint64_t *row_draw;          // the slot's n_gen: a recomputed (preempted) sequence draws the same tokens
     int *row_ids;
+    // Run-ahead (Engine.step_submit, with dev_sample; QWEN3_RUN_AHEAD=0 turns it off): step n + 1 is submitted before
+    // step n's ids are read, its decode rows feeding them on the engine's side (ENGINE_PREV), so the host's work
+    // between steps overlaps the device's. The step in flight: fl_n wanted rows (-1: none), each row's slot and
+    // request (a row whose slot finished or changed request since is dropped); the next step's lists in fl2_*.
+    int ahead, fl_n, *fl_slot, *fl_req, *fl2_slot, *fl2_req;
     struct PreTok *pre;          // prompts tokenized ahead of admission (pretokenized)
     int n_reqs;
 } Run;
@@ -418,6 +425,7 @@ static void slot_release(Run *R, int i) {
     memset(sl, 0, sizeof *sl);
     sl->req = -1;
     sl->next = -1;
+    sl->pend = -1;
     R->st->active--;
 }
 
@@ -487,6 +495,7 @@ static int admit(Run *R, int i, int q, long order) {
     sl->running = !R->paged;
     sl->n_gen = 0;
     sl->next = -1;
+    sl->pend = -1;
     sl->cap_tokens = r->max_tokens >= 0 && r->max_tokens < R->ctx_cap ? r->max_tokens : R->ctx_cap;
     if (!R->dev_sample) {  // (the engine keeps the history itself when it samples)
         sampler_init(&sl->s, &r->sp, e->cfg->vocab);
@@ -536,11 +545,16 @@ static void sample_one(void *ctx, int64_t j) {
                                R->eos, R->n_eos, sl->n_gen, sl->cap_tokens, J->ctx_full[j], &J->fin[j], &released);
 }
 
+// Run-ahead: a slot with a row in the step submitted after this one (pend) has fed the id already: it is kept, not
+// stored in next, and that row does not count against the context here.
 static void sample_slots(Run *R, int n, const int *slot, float *logits, const int *given) {
     Engine *e = R->s->e;
     int *ctx_full = xmalloc(sizeof(int) * (size_t)n * 2), *ids = ctx_full + n;
     const char **fin = xmalloc(sizeof *fin * (size_t)n);
-    for (int j = 0; j < n; j++) ctx_full[j] = e->seq_len(e, slot[j]) >= R->ctx_cap;
+    for (int j = 0; j < n; j++) {
+        const Slot *sl = &R->slots[slot[j]];
+        ctx_full[j] = e->seq_len(e, slot[j]) - (sl->pend >= 0) >= R->ctx_cap;  // (less the row in flight)
+    }
     SampleJob J = { R, slot, logits, given, ctx_full, ids, fin };
     parallel_for(n, sample_one, &J);
     for (int j = 0; j < n; j++) {
@@ -555,7 +569,7 @@ static void sample_slots(Run *R, int n, const int *slot, float *logits, const in
         }
         sl->n_gen++;
         if (fin[j]) { finish(R, slot[j], fin[j]); continue; }
-        sl->next = ids[j];
+        if (sl->pend < 0) sl->next = ids[j];
         if (sl->n_toks == sl->cap) {  // keep the reply's tokens: a preempted sequence is recomputed from them
             sl->cap = 2 * sl->cap + 16;
             sl->toks = xrealloc(sl->toks, sizeof(int) * (size_t)sl->cap);
@@ -593,18 +607,62 @@ static int preempt_youngest(Run *R) {
     return 0;
 }
 
+// ---------------------------------------------------------------- run-ahead (Run.ahead)
+// 1 and *tok = the token slot i feeds in the next step: its known next, or ENGINE_PREV of its row in the step in
+// flight — unless that id will end the reply when it comes back (max_tokens or a full context: gen_accept_token's
+// "length"); 0 when it feeds none.
+static int feeds(Run *R, int i, int *tok) {
+    const Slot *sl = &R->slots[i];
+    Engine *e = R->s->e;
+    if (sl->req < 0) return 0;
+    if (sl->next >= 0) { *tok = sl->next; return 1; }
+    if (sl->pend < 0 || sl->n_gen + 1 >= sl->cap_tokens || e->seq_len(e, i) >= R->ctx_cap) return 0;
+    *tok = ENGINE_PREV(sl->pend);
+    return 1;
+}
+
+// The step in flight's ids: each row whose slot still holds the request it was submitted for is accepted
+// (sample_slots); the rest (finished or taken by another request since) are dropped.
+static int ahead_wait(Run *R) {
+    Engine *e = R->s->e;
+    int n = R->fl_n, m = 0;
+    if (n < 0) return 0;
+    R->fl_n = -1;
+    if (e->step_wait(e, R->row_ids)) return engine_failed(R, "step");
+    for (int j = 0; j < n; j++)
+        if (R->slots[R->fl_slot[j]].req == R->fl_req[j]) {
+            R->fl_slot[m] = R->fl_slot[j];
+            R->row_ids[m++] = R->row_ids[j];
+        }
+    if (m) sample_slots(R, m, R->fl_slot, NULL, R->row_ids);
+    return 0;
+}
+
+// No step after the one in flight: its ids become the slots' next tokens.
+static int ahead_drain(Run *R) {
+    for (int i = 0; i < R->s->e->max_seqs; i++) R->slots[i].pend = -1;
+    return ahead_wait(R);
+}
+
 // Before a step: preempt until the decode tokens' pages fit, start waiting slots whose prompt fits (oldest first,
 // stopping at the first that does not: no overtaking), and leave in R->avail the pages prefill chunks may take.
-static void plan_pages(Run *R) {
+// Run-ahead: a preemption first reads the step in flight (its rows may be the preempted sequence's). -1: an engine
+// error.
+static int plan_pages(Run *R) {
     Engine *e = R->s->e;
-    int ns = e->max_seqs, need;
+    int ns = e->max_seqs, need, t;
     R->avail = INT_MAX;
-    if (!R->paged) return;
+    if (!R->paged) return 0;
     for (;;) {
         need = 0;
         for (int i = 0; i < ns; i++)
-            if (R->slots[i].req >= 0 && R->slots[i].next >= 0) need += engine_pages_needed(e, i, 1);
-        if (need <= e->free_pages(e) || preempt_youngest(R)) break;
+            if (feeds(R, i, &t)) need += engine_pages_needed(e, i, 1);
+        if (need <= e->free_pages(e)) break;
+        if (R->fl_n >= 0) {
+            if (ahead_drain(R)) return -1;
+            continue;
+        }
+        if (preempt_youngest(R)) break;
     }
     int left = e->free_pages(e) - need;
     for (int i = 0; i < ns; i++)  // pages the running prompts still need are spoken for
@@ -619,6 +677,7 @@ static void plan_pages(Run *R) {
         left -= kvp_pages_for(R->slots[w].n_prompt);
     }
     R->avail = e->free_pages(e) - need;
+    return 0;
 }
 
 // The next prefill chunk: the oldest running slot with prompt left, k <= left tokens of it, within the pages left
@@ -704,6 +763,59 @@ static int mixed_run(Run *R, int n, int nd, int nc, int *seqs, int *toks, char *
     return 0;
 }
 
+// One run-ahead step: as mixed_step, but the decode rows of slots whose last id is still in flight feed it on the
+// engine's side; this step is submitted, then the one in flight is read and accepted while this one runs.
+static int ahead_step(Run *R, int budget, int *seqs, int *toks, char *want) {
+    Engine *e = R->s->e;
+    int ns = e->max_seqs, n = 0, nd = 0, k = 0, t;
+    for (int i = 0; i < ns; i++) {  // --- decode: every slot with a token to feed
+        Slot *sl = &R->slots[i];
+        int f = feeds(R, i, &t);
+        sl->pend = -1;
+        if (!f) continue;
+        seqs[n] = i; toks[n] = t; want[n++] = 1;
+        R->row_params[k] = &R->reqs[sl->req].sp;
+        R->row_draw[k] = (uint64_t)sl->n_gen + (t < 0);  // (a pending id: one more drawn than accepted)
+        R->fl2_slot[k] = i;
+        R->fl2_req[k] = sl->req;
+        sl->next = -1;
+        sl->pend = k++;
+        nd++;
+    }
+    for (int left = budget, c; left > 0;) {  // --- prefill: oldest prompt first, chunked to the budget
+        int best = next_chunk(R, left, &c);
+        if (best < 0) break;
+        Slot *sl = &R->slots[best];
+        for (int j = 0; j < c; j++) { seqs[n] = best; toks[n] = sl->toks[sl->n_prefilled + j]; want[n++] = 0; }
+        sl->n_prefilled += c;
+        left -= c;
+        if (sl->n_prefilled == sl->n_prompt) {
+            want[n - 1] = 1;
+            R->row_params[k] = &R->reqs[sl->req].sp;
+            R->row_draw[k] = (uint64_t)sl->n_gen;
+            R->fl2_slot[k] = best;
+            R->fl2_req[k] = sl->req;
+            sl->pend = k++;
+        }
+    }
+    if (n == 0) return ahead_drain(R);
+    double t0 = now_sec();
+    if (e->step_submit(e, n, seqs, toks, want, R->row_params, R->row_draw)) return engine_failed(R, "step");
+    if (nd) {
+        R->st->decode_calls++;
+        R->st->decode_rows += nd;
+    }
+    int rc = ahead_wait(R);
+    int *x = R->fl_slot; R->fl_slot = R->fl2_slot; R->fl2_slot = x;
+    x = R->fl_req; R->fl_req = R->fl2_req; R->fl2_req = x;
+    R->fl_n = k;
+    if (n == nd) {  // (the host's part of a step: the device's runs on behind it)
+        R->st->decode_only_s += now_sec() - t0;
+        R->st->decode_only_rows += nd;
+    }
+    return rc;
+}
+
 int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     Engine *e = s->e;
     int ns = e->max_seqs, vocab = e->cfg->vocab, budget = s->prefill_budget > 0 ? s->prefill_budget : BATCH_PREFILL_BUDGET;
@@ -713,13 +825,22 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     if (R.paged && (long)e->n_pages * KV_PAGE < R.ctx_cap) R.ctx_cap = e->n_pages * KV_PAGE;
     R.n_eos = s->ignore_eos ? 0 : gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
-    for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; }
+    for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; R.slots[i].pend = -1; }
     const char *host = getenv("QWEN3_HOST_SAMPLING");
     R.dev_sample = e->step && e->step_sample && !(host && *host && strcmp(host, "0"));
     if (R.dev_sample) {
         R.row_params = xmalloc(sizeof *R.row_params * (size_t)(2 * ns));
         R.row_draw = xmalloc(sizeof *R.row_draw * (size_t)(2 * ns));
         R.row_ids = xmalloc(sizeof *R.row_ids * (size_t)(2 * ns));
+    }
+    R.fl_n = -1;
+    R.ahead = R.dev_sample && e->step_submit && e->step_wait && env_int("QWEN3_RUN_AHEAD", 0, 1, 1);
+    int *fl_buf = R.ahead ? xmalloc(sizeof(int) * (size_t)(8 * ns)) : NULL;  // (ahead_step swaps the halves)
+    if (R.ahead) {
+        R.fl_slot = fl_buf;
+        R.fl_req = fl_buf + 2 * ns;
+        R.fl2_slot = fl_buf + 4 * ns;
+        R.fl2_req = fl_buf + 6 * ns;
     }
     // rows 0..ns-1: one decode call's logits; row ns: the logits of a prompt's last prefill chunk. A mixed step
     // (engine step()) needs up to 2*ns rows: decode rows, then the rows of prompts finished in that step. None
@@ -744,11 +865,13 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             while (R.slots[i].req < 0 && queued < n && !R.stop) admit(&R, i, queued++, order++);
         st->queued = n - queued;
         if (st->active == 0) break;  // queue empty (or stopped) and nothing in flight
-        plan_pages(&R);
+        if (plan_pages(&R)) { rc = -1; break; }
 
         // --- with step(): prefill chunks and decode tokens in one forward pass ---
         if (e->step) {
-            if ((rc = mixed_step(&R, budget, mseq, mtok, mwant, dseq, cseq, logits))) break;
+            rc = R.ahead ? ahead_step(&R, budget, mseq, mtok, mwant)
+                         : mixed_step(&R, budget, mseq, mtok, mwant, dseq, cseq, logits);
+            if (rc) break;
             st->steps++;
             if (s->on_step) s->on_step(s->user, st);
             continue;
@@ -791,7 +914,9 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
         st->steps++;
         if (s->on_step) s->on_step(s->user, st);
     }
-    // Interrupted or failed: the requests in flight get no line (a resumed run redoes them).
+    // Interrupted or failed: the requests in flight get no line (a resumed run redoes them). A step still in flight
+    // (run-ahead) is waited for; its rows are dropped.
+    if (R.fl_n >= 0 && e->step_wait(e, R.row_ids) && !rc) rc = engine_failed(&R, "step");
     for (int i = 0; i < ns; i++)
         if (R.slots[i].req >= 0) slot_release(&R, i);
     st->queued = n - queued;
@@ -805,6 +930,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     free(R.row_params);
     free(R.row_draw);
     free(R.row_ids);
+    free(fl_buf);
     free(R.slots);
     for (int q = 0; q < n; q++) free(R.pre[q].ids);  // (tokenized ahead, never admitted: a stop)
     free(R.pre);

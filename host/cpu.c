@@ -57,6 +57,10 @@ typedef struct {
     SlotDraws *draws;    // (max_seqs) step_sample's random streams
     float *sample_logits; int sample_rows;   // step_sample's logits (sample_rows x vocab), grown on demand
     float *probs; int *idx;                  // (vocab) sampler scratch
+    // step_submit / step_wait: computed at submit; the ids of the last two submitted steps (submitted % 2), kept
+    // until the one after next is submitted (ENGINE_PREV reads the last one, waited for or not)
+    int *ahead_ids[2], ahead_rows[2], ahead_cap[2], *ahead_tok, ahead_tok_cap;
+    long submitted, waited;
 } CpuEngine;
 
 static int set_err(Engine *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -418,6 +422,39 @@ static int cpu_step_sample(Engine *e, int n, const int *seqs, const int *tokens,
     return 0;
 }
 
+static int cpu_step_submit(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
+                           const SamplerParams *const *params, const uint64_t *draw) {
+    CpuEngine *ce = (CpuEngine *)e;
+    if (ce->submitted - ce->waited > 1) return set_err(e, "step_submit: two steps are outstanding; wait for one");
+    int b = (int)(ce->submitted % 2), p = 1 - b, n_want = 0;
+    if (n > ce->ahead_tok_cap) ce->ahead_tok = xrealloc(ce->ahead_tok, sizeof(int) * (size_t)(ce->ahead_tok_cap = n));
+    for (int i = 0; i < n; i++) {
+        n_want += want[i] != 0;
+        int t = tokens[i];
+        if (t < 0) {  // ENGINE_PREV(j)
+            int j = -1 - t;
+            if (!ce->submitted || j >= ce->ahead_rows[p])
+                return set_err(e, "step_submit: token %d names no row of the previous step", t);
+            t = ce->ahead_ids[p][j] < 0 ? 0 : ce->ahead_ids[p][j];
+        }
+        ce->ahead_tok[i] = t;
+    }
+    if (n_want > ce->ahead_cap[b])
+        ce->ahead_ids[b] = xrealloc(ce->ahead_ids[b], sizeof(int) * (size_t)(ce->ahead_cap[b] = n_want));
+    if (cpu_step_sample(e, n, seqs, ce->ahead_tok, want, params, draw, ce->ahead_ids[b])) return -1;
+    ce->ahead_rows[b] = n_want;
+    ce->submitted++;
+    return 0;
+}
+
+static int cpu_step_wait(Engine *e, int *out_tokens) {
+    CpuEngine *ce = (CpuEngine *)e;
+    if (ce->waited == ce->submitted) return set_err(e, "step_wait: no step outstanding");
+    int b = (int)(ce->waited++ % 2);
+    memcpy(out_tokens, ce->ahead_ids[b], sizeof(int) * (size_t)ce->ahead_rows[b]);
+    return 0;
+}
+
 static void cpu_free_seq(Engine *e, int seq) {
     CpuEngine *ce = (CpuEngine *)e;
     if (seq < 0 || seq >= e->max_seqs) return;
@@ -453,6 +490,9 @@ static void cpu_destroy(Engine *e) {
     free(ce->seqs);
     free(ce->draws);
     free(ce->sample_logits);
+    free(ce->ahead_ids[0]);
+    free(ce->ahead_ids[1]);
+    free(ce->ahead_tok);
     free(ce->probs);
     free(ce->idx);
     free(ce->step_add);
@@ -487,6 +527,8 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     ce->e.truncate = cpu_truncate;
     ce->e.step = cpu_step;
     ce->e.step_sample = cpu_step_sample;
+    ce->e.step_submit = cpu_step_submit;
+    ce->e.step_wait = cpu_step_wait;
     ce->e.destroy = cpu_destroy;
     ce->e.free_pages = cpu_free_pages;
     const char *env = getenv("QWEN3_KV_PAGES");

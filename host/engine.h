@@ -43,7 +43,16 @@ struct Engine {
     // out_tokens[k]; -1 for a row with no usable logit. Greedy rows equal argmax of step()'s logits.
     int  (*step_sample)(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
                         const SamplerParams *const *params, const uint64_t *draw, int *out_tokens);
+    // Optional (NULL = not supported; with step_sample): step_sample in two halves, so that a scheduler can start step
+    // n + 1 before it has read step n's ids (run-ahead). step_submit starts a step (arguments as step_sample's); a
+    // token may be ENGINE_PREV(j): the id the last submitted step sampled for its j-th wanted row (an id of -1 there
+    // feeds token 0: that row's sequence is to be dropped). step_wait writes the ids of the oldest submitted step not
+    // waited for into out_tokens. At most two steps are outstanding (submit, submit, wait, submit, wait, ...).
+    int  (*step_submit)(Engine *e, int n, const int *seqs, const int *tokens, const char *want,
+                        const SamplerParams *const *params, const uint64_t *draw);
+    int  (*step_wait)(Engine *e, int *out_tokens);
 };
+#define ENGINE_PREV(j) (-1 - (j))
 
 // Pages seq would take to grow by add tokens.
 static inline int engine_pages_needed(Engine *e, int seq, int add) {

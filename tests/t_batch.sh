@@ -5,7 +5,8 @@
 # usage counts add up; every greedy and seeded result equals `qwen3-ptx run` with the same options (batching does
 # not change results) and --max-seqs 1 equals --max-seqs 4, and so does a KV pool of 2 pages that forces preemption
 # (QWEN3_KV_PAGES); the engine's own sampling (step_sample, the default) gives the same lines as sampling on the
-# host (QWEN3_HOST_SAMPLING=1), greedy and seeded; a stop string cuts the text; resume after the output
+# host (QWEN3_HOST_SAMPLING=1), greedy and seeded, and so does one step at a time instead of run-ahead
+# (QWEN3_RUN_AHEAD=0); a stop string cuts the text; resume after the output
 # is cut mid-line / at a line end / after kill -9 completes it with no duplicates; --shard 0/2 + 1/2 = all.
 # On a machine with a usable GPU: the same file through --backend gpu (one line per input, usage right), and its
 # greedy lines with sampling on the GPU equal those with the GPU's logits sampled on the host.
@@ -22,7 +23,7 @@ fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 ALL="batch_one_line_per_input batch_usage batch_errors batch_equals_run batch_max_seqs_1_equal batch_kv_pool_preempt batch_stop_string \
 batch_resume_mid_line batch_resume_line_end batch_resume_kill9 batch_shards batch_help batch_bad_option batch_gpu \
-batch_host_sampling_equal batch_gpu_device_sampling"
+batch_host_sampling_equal batch_run_ahead_equal batch_gpu_device_sampling"
 
 if [ ! -x "$BIN" ]; then for c in $ALL; do skip "$c" "$BIN not built (make)"; done; exit 0; fi
 if ! "$BIN" batch --help > /dev/null 2>&1; then for c in $ALL; do skip "$c" "batch not built in"; done; exit 0; fi
@@ -198,6 +199,16 @@ QWEN3_HOST_SAMPLING=1 QWEN3_KV_PAGES=2 batch -i "$T/in.jsonl" -o "$T/hostpool.js
 r2=$(check same "$T/pool.jsonl" "$T/hostpool.jsonl")
 if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass batch_host_sampling_equal
 else fail batch_host_sampling_equal "exit $rc/$rc2, $r, pool: $r2"; fi
+
+# --- run-ahead (the default where the engine has step_submit: step n + 1 starts before step n's ids are read)
+# against one step at a time (QWEN3_RUN_AHEAD=0): the same lines, with the 2-page pool too ---
+QWEN3_RUN_AHEAD=0 batch -i "$T/in.jsonl" -o "$T/sync.jsonl" > "$T/sync.log" 2>&1; rc=$?
+r=$(check same "$T/out.jsonl" "$T/sync.jsonl")
+QWEN3_RUN_AHEAD=0 QWEN3_KV_PAGES=2 batch -i "$T/in.jsonl" -o "$T/syncpool.jsonl" --max-seqs 4 --prefill-budget 16 \
+    > "$T/syncpool.log" 2>&1; rc2=$?
+r2=$(check same "$T/pool.jsonl" "$T/syncpool.jsonl")
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass batch_run_ahead_equal
+else fail batch_run_ahead_equal "exit $rc/$rc2, $r, pool: $r2"; fi
 
 # --- a stop string from the middle of p1's text cuts it there ---
 stop=$(check pickstop "$T/out.jsonl")
