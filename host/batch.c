@@ -705,6 +705,21 @@ static int next_chunk(Run *R, int left, int *k) {
 // an engine error. Buffers: seqs/toks/want hold ns + budget entries, logits 2*ns rows.
 static int mixed_run(Run *R, int n, int nd, int nc, int *seqs, int *toks, char *want, int *dseq, int *cseq,
                      float *logits);
+// The prefill rows of a step after its n decode rows: prompt chunks, oldest prompt first, up to the budget; a
+// prompt finished by its chunk wants its last row's logits and goes to cseq. Returns the rows in all.
+static int prefill_rows(Run *R, int budget, int n, int *seqs, int *toks, char *want, int *cseq, int *nc) {
+    for (int left = budget, k; left > 0;) {
+        int best = next_chunk(R, left, &k);
+        if (best < 0) break;
+        Slot *sl = &R->slots[best];
+        for (int j = 0; j < k; j++) { seqs[n] = best; toks[n] = sl->toks[sl->n_prefilled + j]; want[n++] = 0; }
+        sl->n_prefilled += k;
+        left -= k;
+        if (sl->n_prefilled == sl->n_prompt) { want[n - 1] = 1; cseq[(*nc)++] = best; }
+    }
+    return n;
+}
+
 static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int *dseq, int *cseq, float *logits) {
     Engine *e = R->s->e;
     int ns = e->max_seqs, n = 0, nd = 0, nc = 0;
@@ -714,15 +729,7 @@ static int mixed_step(Run *R, int budget, int *seqs, int *toks, char *want, int 
             dseq[nd++] = i;
             R->slots[i].next = -1;
         }
-    for (int left = budget, k; left > 0;) {  // --- prefill: oldest prompt first, chunked to the budget
-        int best = next_chunk(R, left, &k);
-        if (best < 0) break;
-        Slot *sl = &R->slots[best];
-        for (int j = 0; j < k; j++) { seqs[n] = best; toks[n] = sl->toks[sl->n_prefilled + j]; want[n++] = 0; }
-        sl->n_prefilled += k;
-        left -= k;
-        if (sl->n_prefilled == sl->n_prompt) { want[n - 1] = 1; cseq[nc++] = best; }
-    }
+    n = prefill_rows(R, budget, n, seqs, toks, want, cseq, &nc);
     if (n == 0) return 0;
     double t0 = now_sec();
     int rc = mixed_run(R, n, nd, nc, seqs, toks, want, dseq, cseq, logits);
@@ -765,9 +772,9 @@ static int mixed_run(Run *R, int n, int nd, int nc, int *seqs, int *toks, char *
 
 // One run-ahead step: as mixed_step, but the decode rows of slots whose last id is still in flight feed it on the
 // engine's side; this step is submitted, then the one in flight is read and accepted while this one runs.
-static int ahead_step(Run *R, int budget, int *seqs, int *toks, char *want) {
+static int ahead_step(Run *R, int budget, int *seqs, int *toks, char *want, int *cseq) {
     Engine *e = R->s->e;
-    int ns = e->max_seqs, n = 0, nd = 0, k = 0, t;
+    int ns = e->max_seqs, n = 0, nd = 0, nc = 0, k = 0, t;
     for (int i = 0; i < ns; i++) {  // --- decode: every slot with a token to feed
         Slot *sl = &R->slots[i];
         int f = feeds(R, i, &t);
@@ -782,21 +789,14 @@ static int ahead_step(Run *R, int budget, int *seqs, int *toks, char *want) {
         sl->pend = k++;
         nd++;
     }
-    for (int left = budget, c; left > 0;) {  // --- prefill: oldest prompt first, chunked to the budget
-        int best = next_chunk(R, left, &c);
-        if (best < 0) break;
-        Slot *sl = &R->slots[best];
-        for (int j = 0; j < c; j++) { seqs[n] = best; toks[n] = sl->toks[sl->n_prefilled + j]; want[n++] = 0; }
-        sl->n_prefilled += c;
-        left -= c;
-        if (sl->n_prefilled == sl->n_prompt) {
-            want[n - 1] = 1;
-            R->row_params[k] = &R->reqs[sl->req].sp;
-            R->row_draw[k] = (uint64_t)sl->n_gen;
-            R->fl2_slot[k] = best;
-            R->fl2_req[k] = sl->req;
-            sl->pend = k++;
-        }
+    n = prefill_rows(R, budget, n, seqs, toks, want, cseq, &nc);
+    for (int c = 0; c < nc; c++) {  // (the finished prompts' rows follow the decode rows, in cseq's order)
+        Slot *sl = &R->slots[cseq[c]];
+        R->row_params[k] = &R->reqs[sl->req].sp;
+        R->row_draw[k] = (uint64_t)sl->n_gen;
+        R->fl2_slot[k] = cseq[c];
+        R->fl2_req[k] = sl->req;
+        sl->pend = k++;
     }
     if (n == 0) return ahead_drain(R);
     double t0 = now_sec();
@@ -869,7 +869,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
 
         // --- with step(): prefill chunks and decode tokens in one forward pass ---
         if (e->step) {
-            rc = R.ahead ? ahead_step(&R, budget, mseq, mtok, mwant)
+            rc = R.ahead ? ahead_step(&R, budget, mseq, mtok, mwant, cseq)
                          : mixed_step(&R, budget, mseq, mtok, mwant, dseq, cseq, logits);
             if (rc) break;
             st->steps++;

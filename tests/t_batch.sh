@@ -190,25 +190,22 @@ r=$(check same "$T/out.jsonl" "$T/pool.jsonl"); np=$(grep -c 'preempted' "$T/poo
 if [ $rc -eq 0 ] && [ "$r" = ok ] && [ "$np" -gt 0 ]; then pass batch_kv_pool_preempt; echo "  $np preemptions"
 else fail batch_kv_pool_preempt "exit $rc, $r, $np preemptions: $(tail -c 300 "$T/pool.log")"; fi
 
-# --- sampling on the host (the logits of every wanted row copied out, sampler.c per slot) gives the same lines as
-# the engine's step_sample, which the runs above used; with the 2-page pool too (preempted sequences redraw) ---
-QWEN3_HOST_SAMPLING=1 batch -i "$T/in.jsonl" -o "$T/host.jsonl" > "$T/host.log" 2>&1; rc=$?
-r=$(check same "$T/out.jsonl" "$T/host.jsonl")
-QWEN3_HOST_SAMPLING=1 QWEN3_KV_PAGES=2 batch -i "$T/in.jsonl" -o "$T/hostpool.jsonl" --max-seqs 4 --prefill-budget 16 \
-    > "$T/hostpool.log" 2>&1; rc2=$?
-r2=$(check same "$T/pool.jsonl" "$T/hostpool.jsonl")
-if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass batch_host_sampling_equal
-else fail batch_host_sampling_equal "exit $rc/$rc2, $r, pool: $r2"; fi
-
-# --- run-ahead (the default where the engine has step_submit: step n + 1 starts before step n's ids are read)
-# against one step at a time (QWEN3_RUN_AHEAD=0): the same lines, with the 2-page pool too ---
-QWEN3_RUN_AHEAD=0 batch -i "$T/in.jsonl" -o "$T/sync.jsonl" > "$T/sync.log" 2>&1; rc=$?
-r=$(check same "$T/out.jsonl" "$T/sync.jsonl")
-QWEN3_RUN_AHEAD=0 QWEN3_KV_PAGES=2 batch -i "$T/in.jsonl" -o "$T/syncpool.jsonl" --max-seqs 4 --prefill-budget 16 \
-    > "$T/syncpool.log" 2>&1; rc2=$?
-r2=$(check same "$T/pool.jsonl" "$T/syncpool.jsonl")
-if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass batch_run_ahead_equal
-else fail batch_run_ahead_equal "exit $rc/$rc2, $r, pool: $r2"; fi
+# same_with NAME VAR=VALUE: the file, and the 2-page pool run, again with that variable set: the same lines as above
+same_with() {
+    local name=$1 var=$2 rc rc2 r r2
+    env "$var" "$BIN" batch -m "$MODEL" --backend cpu -c $CTX -i "$T/in.jsonl" -o "$T/$name.jsonl" > "$T/$name.log" 2>&1; rc=$?
+    r=$(check same "$T/out.jsonl" "$T/$name.jsonl")
+    env "$var" QWEN3_KV_PAGES=2 "$BIN" batch -m "$MODEL" --backend cpu -c $CTX -i "$T/in.jsonl" -o "$T/${name}pool.jsonl" \
+        --max-seqs 4 --prefill-budget 16 > "$T/${name}pool.log" 2>&1; rc2=$?
+    r2=$(check same "$T/pool.jsonl" "$T/${name}pool.jsonl")
+    if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass "batch_${name}_equal"
+    else fail "batch_${name}_equal" "exit $rc/$rc2, $r, pool: $r2"; fi
+}
+# sampling on the host (the logits of every wanted row copied out, sampler.c per slot) against the engine's
+# step_sample, which the runs above used (preempted sequences redraw the same); one step at a time against run-ahead
+# (the default where the engine has step_submit: step n + 1 starts before step n's ids are read)
+same_with host_sampling QWEN3_HOST_SAMPLING=1
+same_with run_ahead QWEN3_RUN_AHEAD=0
 
 # --- a stop string from the middle of p1's text cuts it there ---
 stop=$(check pickstop "$T/out.jsonl")
