@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -505,11 +505,13 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
         for cfg in "${cfgs[@]}"; do
             read -r kd B <<< "$cfg"
             wl="--workloads fixed --batches $B"; [ "$B" = random ] && wl="--workloads random"
-            for arm in ${S12_ARMS:-base new512 new}; do  # newN: QWEN3_STEP_TOKENS=N; newbN: --prefill-budget N
+            for arm in ${S12_ARMS:-base new512 new}; do  # newN: QWEN3_STEP_TOKENS=N; newbN: --prefill-budget N; seq:
+                # this tree one step at a time (QWEN3_RUN_AHEAD=0)
                 n="s12-$arm-kv$kd-B$B"; bin=build/bench/throughput; [ $arm = base ] && bin=$base/build/bench/throughput
+                ra=; [ $arm = seq ] && ra=0
                 st=; pb=; [[ $arm == new[0-9]* ]] && st=${arm#new}; [[ $arm == newb* ]] && pb="--prefill-budget ${arm#newb}"
                 gp=; [ $arm = newp ] && gp=$S12_PLAN  # newp: this tree with the GEMM plan file S12_PLAN
-                QWEN3_GEMM_PLAN=$gp QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
+                QWEN3_RUN_AHEAD=$ra QWEN3_GEMM_PLAN=$gp QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
                     $wl $pb --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
                 say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
             done
@@ -563,6 +565,45 @@ if has s14; then  # session 14 (the add-mode L2 prefetch, the FP8 K-split tile: 
             say "s14 ncu $layer M=${S14_NCU_M:-235} rc=$?"
             grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Compute \(SM\)|Stall|Grid Size" \
                 "$LOG/s14-ncu-$layer.log" | head -24 | tee -a "$SUM"
+        done
+    fi
+fi
+
+if has s15; then  # session 15: run-ahead on the GPU (step_submit / step_wait, history_scatter resolving ENGINE_PREV).
+    # S15_PARTS from: e2e (test_gpu_e2e on the tiny and 0.6B models, bf16 and fp8 cache), san (the tiny model's e2e
+    # run-ahead case and a batch job under memcheck / racecheck / synccheck), batch (tests/t_batch.sh on the GPU),
+    # prof (QWEN3_PROFILE=1 of the 8B fp8 256 job, run-ahead and one step at a time)
+    parts=" ${S15_PARTS:-e2e san batch prof} "
+    if [[ $parts == *" e2e "* ]]; then
+        for spec in "tiny f32" "0.6b f16"; do
+            ft=$(synth $spec); n=${spec// /-}
+            for kd in bf16 fp8; do
+                QWEN3_KV_DTYPE=$kd QWEN3_E2E_MODEL=$ft timeout 200 build/tests/test_gpu_e2e > "$LOG/s15-e2e-$n-$kd.log" 2>&1
+                say "s15 e2e $n kv $kd rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s15-e2e-$n-$kd.log" | tr '\n' ' ')"
+                grep -E "^  .*(run-ahead|sampled tokens)|check failed|seed" "$LOG/s15-e2e-$n-$kd.log" | head -8 | tee -a "$SUM"
+            done
+        done
+    fi
+    if [[ $parts == *" san "* ]]; then
+        ft=$(synth tiny f32)
+        for tool in ${S15_SAN_TOOLS:-memcheck racecheck synccheck}; do
+            QWEN3_TEST_ONLY=run_ahead_equals_step_sample QWEN3_E2E_MODEL=$ft timeout 200 compute-sanitizer --tool $tool \
+                --error-exitcode 9 build/tests/test_gpu_e2e > "$LOG/s15-$tool-e2e.log" 2>&1
+            say "s15 $tool e2e run-ahead rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s15-$tool-e2e.log" | tr '\n' ' ')"
+        done
+    fi
+    if [[ $parts == *" batch "* ]]; then
+        timeout 300 bash tests/t_batch.sh > "$LOG/s15-t_batch.log" 2>&1
+        say "s15 t_batch rc=$? $(grep -c '^PASS' "$LOG/s15-t_batch.log") pass $(grep -c '^FAIL' "$LOG/s15-t_batch.log") fail"
+        grep -E "^(FAIL|SKIP)|gpu" "$LOG/s15-t_batch.log" | head -12 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" prof "* ]]; then
+        f=$(synth 8b f16)
+        for ra in 1 0; do
+            QWEN3_RUN_AHEAD=$ra QWEN3_PROFILE=1 QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 150 build/bench/throughput -m "$f" \
+                --workloads fixed --batches ${S15_PROF_B:-256} --peer none > "$LOG/s15-prof-ra$ra.log" 2>&1
+            say "s15 profile run-ahead=$ra rc=$?"
+            grep -E "^profile|^[0-9]+ x|decode-only" "$LOG/s15-prof-ra$ra.log" | head -8 | tee -a "$SUM"
         done
     fi
 fi

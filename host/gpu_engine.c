@@ -14,6 +14,12 @@
 // graphs too), and after the step launch_sample (ptx/sample.ptx, outside the graph: its parameters change every
 // step) turns the wanted rows' logits into token ids, reading each sequence's history row for the penalties;
 // only 4 bytes a row come back.
+//
+// Run-ahead (step_submit / step_wait): a sampling step returns with its work queued, so the host prepares step n + 1
+// while step n runs, and step n + 1's decode rows may name step n's ids before the host has them (ENGINE_PREV):
+// the sampler writes them to a device buffer alternating by step parity, history_scatter resolves the names there.
+// Host inputs go through a ring of pinned stages (a stage is refilled only after the stream copied it), the
+// block-table rows through a snapshot in the stage, the ids back through a pinned half per parity and an event.
 #include "engine.h"
 #include "gemm_plan.h"
 #include "gpu_ops.h"
@@ -57,6 +63,18 @@ typedef struct {
     CUdeviceptr k_scale, v_scale;     // fp8 cache: f32 [n_pages + 1][n_kv][KV_PAGE], one per row; else 0
 } GpuLayer;
 
+// Host staging of one forward pass (pinned). in: tokens, slots, positions, output rows [4][STEP_TOKENS]; sp: the
+// wanted rows' sampling parameters [OUT_ROWS]; table: the block table's rows changed since the last pass (the host
+// table changes under a pass in flight, so the copy comes from a snapshot). QWEN3_PROFILE: t0 / t1 bracket the pass
+// on the stream (device time), kind / rows describe it, pending until added to the totals.
+#define N_STAGES 4
+typedef struct {
+    int *in, *table;
+    GpuSampleParams *sp;
+    CUevent copied, t0, t1;
+    int kind, rows, pending;
+} Stage;
+
 typedef struct {
     Engine base;          // must be first: Engine* <-> GpuEngine*
     Gpu g;
@@ -83,12 +101,22 @@ typedef struct {
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
     CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
     // device sampling: history int32 [max_seqs + 1][max_ctx] (row max_seqs: the padding rows'), the wanted rows'
-    // parameters GpuSampleParams [OUT_ROWS] and their tokens int32 [OUT_ROWS], staged through pinned h_sp, h_tok
-    CUdeviceptr history, sample_params, sample_out;
-    GpuSampleParams *h_sp;
-    int *h_tok;
+    // parameters GpuSampleParams [OUT_ROWS] (staged through the pass's Stage), and the sampled ids int32
+    // [2][max_seqs]: step s writes half s % 2 (row k: its k-th wanted row), whose pinned copy is h_ids, complete at
+    // event done[s % 2]. A token -(1 + i) of a step names entry i of ids (history_scatter resolves it on the device:
+    // run-ahead's ENGINE_PREV, the previous step's half).
+    CUdeviceptr history, sample_params, ids;
+    int *h_ids;
+    CUevent done[2];
+    long submitted, waited;  // steps through run_step with sampling (step_submit / step_sample), and read back
+    int rows_of[2];       // wanted rows of the step in each half
+    GpuSampleParams *sp;  // host: a pass's sampling parameters [OUT_ROWS], before they go to its Stage
+    int *tok_buf, tok_cap;  // host: step_submit's tokens with ENGINE_PREV resolved to ids entries
     CUfunction fn_history;  // history_scatter, loaded before any graph capture
-    int *h_in;            // pinned host staging of the step's inputs: tokens, slots, positions, rows [4][STEP_TOKENS]
+    // A pass's inputs go through pinned staging that the stream copies asynchronously: a ring of N_STAGES, a stage
+    // reused only after its last copies ran (event copied), so the host can prepare pass n + 1 while pass n waits.
+    Stage stage[N_STAGES];
+    int stage_i;          // the next stage to use
     // The paged cache: kv.table (pinned, [max_seqs + 1][max_pages], the last row the padding rows' scratch slot)
     // is the host copy of block_table; its changed rows are uploaded before each step.
     KvPages kv;
@@ -97,8 +125,8 @@ typedef struct {
     int scratch_page;     // == n_pages: the page of the padding rows and of every table entry holding no page
     // A decode step of T tokens (every row's logits) is padded to its bucket and captured as a graph the second
     // time the bucket is seen (the first runs eagerly, which also loads every module) and replayed after that: one
-    // launch instead of ~9 per layer. The graph's first nodes copy h_in to the device, so a replay only needs h_in
-    // filled. QWEN3_EAGER=1 or QWEN3_DEBUG_SYNC=1 turn graphs off.
+    // launch instead of ~9 per layer. A pass's inputs are copied to fixed device buffers before its graph runs.
+    // QWEN3_EAGER=1 or QWEN3_DEBUG_SYNC=1 turn graphs off.
     CUgraphExec graph[N_BUCKETS];
     unsigned char seen[N_BUCKETS];
     int use_graphs;
@@ -107,10 +135,13 @@ typedef struct {
     int *seq_len;         // host: tokens cached per slot
     int *step_add;        // host scratch for step(): tokens per slot in the call being checked
     size_t weight_bytes, cache_bytes;
-    // QWEN3_PROFILE=1 (or 2): host wall time of forward() per kind of step (0 graph-shaped decode, 1 other), the
-    // time between steps (the caller's host work) and the rows; printed when the engine is destroyed.
-    int prof;
-    double prof_s[2], prof_gap_s, prof_last, prof_prep_s, prof_entry;  // prep: run_step's own host work
+    // QWEN3_PROFILE=1 (or 2): device time of the passes per kind (0 graph-shaped decode, 1 other) and their rows,
+    // the device's idle time between passes (the span from the first pass's start to the last's end, less the
+    // passes: the time the stream waited for the host), and the host time spent in the engine's step calls;
+    // printed when the engine is destroyed.
+    int prof, prof_started;
+    CUevent prof_first;
+    double prof_s[2], prof_span_s, prof_host_s;
     long prof_n[2], prof_rows[2];
 } GpuEngine;
 
@@ -159,26 +190,24 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
 // +1.9%, +1.9%) and loses 2.2% at B = 256. So: rescore up to dim / 16 rows, or from dim 4096 on; else the bf16 head.
 static int rescore_pays(int n, int dim) { return dim >= 4096 || n * 16 <= dim; }
 
-// Enqueues one step of T tokens whose inputs are already in h_in; the head runs on n_out rows. No host sync.
+// Enqueues one step of T tokens whose inputs are on the device already (in: their host copy, [4][STEP_TOKENS]);
+// the head runs on n_out rows. No host sync.
 // wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
 // (launch_attention_host reads the step's slots and positions on the host, so a CUDA graph could not replay it for
 // other inputs: graph-bucket steps, decode-shaped, keep the one-launch kernel).
-static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
+static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_attn) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     int hd = c->head_dim;
-    size_t in = STEP_TOKENS * sizeof(int);
-    CU_CHECK(cuMemcpyHtoDAsync(e->tokens, e->h_in, T * sizeof(int), g->stream));
-    CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, (char *)e->h_in + in, T * sizeof(int), g->stream));
-    CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, (char *)e->h_in + 2 * in, T * sizeof(int), g->stream));
-    if (n_out > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, (char *)e->h_in + 3 * in, n_out * sizeof(int), g->stream));
 
-    // --- the step's tokens into the sequences' histories (the sampler's penalties read them) ---
+    // --- the step's tokens into the sequences' histories (the sampler's penalties read them); a token -(1 + i)
+    // becomes ids[i], the id an earlier step sampled (-1 there: 0), in tokens too for the embedding ---
     unsigned uT = (unsigned)T, urow = (unsigned)e->base.max_ctx;
     Dim3 hgrid = { (uT + 127) / 128, 1, 1 }, hblock = { 128, 1, 1 };
     CUfunction history_scatter = e->fn_history;
     g->prof_tag = "in";
-    GPU_LAUNCH(g, history_scatter, hgrid, hblock, 0, &e->history, &e->tokens, &e->tok_slot, &e->tok_pos, &uT, &urow);
+    GPU_LAUNCH(g, history_scatter, hgrid, hblock, 0, &e->history, &e->tokens, &e->tok_slot, &e->tok_pos, &e->ids, &uT,
+               &urow);
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
@@ -203,9 +232,8 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
             o8 = fuse_o8 && !wg_attn;
         else if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
-                                  e->tok_slot, e->tok_pos, (const int *)((char *)e->h_in + in),
-                                  (const int *)((char *)e->h_in + 2 * in), T, c->n_head, c->n_kv_head, hd,
-                                  e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
+                                  e->tok_slot, e->tok_pos, in + STEP_TOKENS, in + 2 * STEP_TOKENS, T, c->n_head,
+                                  c->n_kv_head, hd, e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
         else  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
             o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, e->q, L->k_pool, L->v_pool, L->k_scale,
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
@@ -244,77 +272,98 @@ static void enqueue_step(GpuEngine *e, int T, int n_out, int wg_attn) {
     }
 }
 
-// Runs T tokens (token t at position pos[t] of slot slot[t]); writes the logits of rows out_rows[0..n_out) of the
-// step to host_logits, or, with host_tokens, samples them on the device with the parameters already in
-// e->h_sp[0..n_out) and writes the tokens there. Decode-shaped steps (every row out) are padded to their bucket and
-// go through a CUDA graph.
+// QWEN3_PROFILE: adds the stage's pass (complete: its t1 has been waited for) to the totals.
+static void prof_collect(GpuEngine *e, Stage *st) {
+    if (!st->pending) return;
+    float busy = 0, span = 0;
+    CU_CHECK(cuEventSynchronize(st->t1));
+    CU_CHECK(cuEventElapsedTime(&busy, st->t0, st->t1));
+    CU_CHECK(cuEventElapsedTime(&span, e->prof_first, st->t1));
+    e->prof_s[st->kind] += busy * 1e-3;
+    e->prof_n[st->kind]++;
+    e->prof_rows[st->kind] += st->rows;
+    if (span * 1e-3 > e->prof_span_s) e->prof_span_s = span * 1e-3;
+    st->pending = 0;
+}
+
+// Runs T tokens (token t at position pos[t] of slot slot[t]) and computes rows out_rows[0..n_out) of the step: with
+// ids (a device pointer), samples them on the device with parameters sp[0..n_out) into ids[0..n_out) and returns
+// with the pass queued; else copies their logits to host_logits and returns when they are there. Decode-shaped
+// steps (every row out) are padded to their bucket and go through a CUDA graph.
 static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
-                    int n_out, float *host_logits, int *host_tokens) {
+                    int n_out, const GpuSampleParams *sp, CUdeviceptr ids, float *host_logits) {
     Gpu *g = &e->g;
-    int *in = e->h_in;
+    Stage *st = &e->stage[e->stage_i];
+    e->stage_i = (e->stage_i + 1) % N_STAGES;
+    CU_CHECK(cuEventSynchronize(st->copied));  // (at once in steady state: its pass was N_STAGES passes ago)
+    if (e->prof) {
+        prof_collect(e, st);
+        if (!e->prof_started) CU_CHECK(cuEventRecord(e->prof_first, g->stream));
+        e->prof_started = 1;
+        CU_CHECK(cuEventRecord(st->t0, g->stream));
+    }
+    int *in = st->in;
     KvPages *kv = &e->kv;
-    if (kv->dirty_lo <= kv->dirty_hi) {  // pages taken or given back since the last step: those table rows
+    if (kv->dirty_lo <= kv->dirty_hi) {  // pages taken or given back since the last pass: those table rows
         size_t row = (size_t)kv->max_pages, lo = (size_t)kv->dirty_lo, n = (size_t)(kv->dirty_hi - kv->dirty_lo + 1);
-        CU_CHECK(cuMemcpyHtoDAsync(e->block_table + lo * row * 4, e->h_table + lo * row, n * row * 4, g->stream));
+        memcpy(st->table, e->h_table + lo * row, n * row * sizeof(int));
+        CU_CHECK(cuMemcpyHtoDAsync(e->block_table + lo * row * 4, st->table, n * row * 4, g->stream));
         kvp_clean(kv);
     }
     memcpy(in, tokens, T * sizeof(int));
     memcpy(in + STEP_TOKENS, slot, T * sizeof(int));
     memcpy(in + 2 * STEP_TOKENS, pos, T * sizeof(int));
     memcpy(in + 3 * STEP_TOKENS, out_rows, n_out * sizeof(int));
-    double t0 = e->prof ? now_sec() : 0;
     int decode_shaped = n_out == T;  // every row's logits, in order
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
     g->prof_phase = decode_shaped ? "decode" : "mixed";
-    int graphable = decode_shaped && e->use_graphs;
-    if (graphable) {
-        int b = bucket_of(T), Tp = BUCKETS[b];
-        for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
-            in[t] = 0;
-            in[STEP_TOKENS + t] = e->base.max_seqs;
-            in[2 * STEP_TOKENS + t] = 0;
-            in[3 * STEP_TOKENS + t] = t;
-        }
-        if (rescore_pays(Tp, e->c.dim)) e->head_rows += Tp;
-        if (e->graph[b]) {
-            CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
-        } else if (e->seen[b]) {
-            CUgraph graph;
-            CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-            enqueue_step(e, Tp, Tp, 0);
-            CU_CHECK(cuStreamEndCapture(g->stream, &graph));
-            CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[b], graph, 0));
-            CU_CHECK(cuGraphDestroy(graph));
-            CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
-        } else {
-            e->seen[b] = 1;
-            enqueue_step(e, Tp, Tp, 0);
-        }
+    int graphable = decode_shaped && e->use_graphs, b = graphable ? bucket_of(T) : 0, Tp = graphable ? BUCKETS[b] : T;
+    for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
+        in[t] = 0;
+        in[STEP_TOKENS + t] = e->base.max_seqs;
+        in[2 * STEP_TOKENS + t] = 0;
+        in[3 * STEP_TOKENS + t] = t;
+    }
+    int n_rows = graphable ? Tp : n_out;  // rows through the head
+    size_t S = STEP_TOKENS * sizeof(int);
+    CU_CHECK(cuMemcpyHtoDAsync(e->tokens, in, Tp * sizeof(int), g->stream));
+    CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, (char *)in + S, Tp * sizeof(int), g->stream));
+    CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, (char *)in + 2 * S, Tp * sizeof(int), g->stream));
+    if (n_rows > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, (char *)in + 3 * S, n_rows * sizeof(int), g->stream));
+    if (ids && n_out > 0) {
+        memcpy(st->sp, sp, (size_t)n_out * sizeof(GpuSampleParams));
+        CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, st->sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
+    }
+    CU_CHECK(cuEventRecord(st->copied, g->stream));
+    if (rescore_pays(n_rows, e->c.dim)) e->head_rows += n_rows;
+    if (!graphable) {
+        enqueue_step(e, in, T, n_out, 1);
+    } else if (e->graph[b]) {
+        CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
+    } else if (e->seen[b]) {
+        CUgraph graph;
+        CU_CHECK(cuStreamBeginCapture(g->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+        enqueue_step(e, in, Tp, Tp, 0);
+        CU_CHECK(cuStreamEndCapture(g->stream, &graph));
+        CU_CHECK(cuGraphInstantiateWithFlags(&e->graph[b], graph, 0));
+        CU_CHECK(cuGraphDestroy(graph));
+        CU_CHECK(cuGraphLaunch(e->graph[b], g->stream));
     } else {
-        if (rescore_pays(n_out, e->c.dim)) e->head_rows += n_out;
-        enqueue_step(e, T, n_out, 1);
+        e->seen[b] = 1;
+        enqueue_step(e, in, Tp, Tp, 0);
     }
     g->prof_tag = "sample";
-    if (n_out > 0 && host_tokens) {  // the logits rows are compact: row j is out_rows[j]'s, with h_sp[j]
-        CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, e->h_sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
-        launch_sample(g, e->sample_out, e->logits, e->sample_params, n_out, e->c.vocab);
-        CU_CHECK(cuMemcpyDtoHAsync(e->h_tok, e->sample_out, (size_t)n_out * sizeof(int), g->stream));
-    } else if (n_out > 0) {
+    if (ids && n_out > 0)  // the logits rows are compact: row j is out_rows[j]'s, with sp[j]
+        launch_sample(g, ids, e->logits, e->sample_params, n_out, e->c.vocab);
+    else if (n_out > 0)
         CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * e->c.vocab * sizeof(float), g->stream));
-    }
-    CU_CHECK(cuStreamSynchronize(g->stream));
-    if (n_out > 0 && host_tokens) memcpy(host_tokens, e->h_tok, (size_t)n_out * sizeof(int));
     if (e->prof) {
-        double t1 = now_sec();
-        int kind = !decode_shaped;
-        if (e->prof_last > 0) e->prof_gap_s += t0 - e->prof_last;
-        if (e->prof_entry > 0) e->prof_prep_s += t0 - e->prof_entry;
-        e->prof_entry = 0;
-        e->prof_last = t1;
-        e->prof_s[kind] += t1 - t0;
-        e->prof_n[kind]++;
-        e->prof_rows[kind] += T;
+        CU_CHECK(cuEventRecord(st->t1, g->stream));
+        st->kind = !decode_shaped;
+        st->rows = T;
+        st->pending = 1;
     }
+    if (!ids) CU_CHECK(cuStreamSynchronize(g->stream));
 }
 
 // ---------------------------------------------------------------- engine.h interface
@@ -368,13 +417,13 @@ static int gpu_prefill(Engine *eb, int seq, const int *tokens, int n, float *log
         for (int t = 0; t < T; t++) { slot[t] = seq; pos[t] = e->seq_len[seq] + t; rows[t] = t; }
         int last_chunk = done + T == n;
         if (all_logits) {
-            forward(e, tokens + done, slot, pos, T, rows, T, all_logits + (size_t)done * V, NULL);
+            forward(e, tokens + done, slot, pos, T, rows, T, NULL, 0, all_logits + (size_t)done * V);
             if (last_chunk && logits) memcpy(logits, all_logits + (size_t)(n - 1) * V, V * sizeof(float));
         } else if (last_chunk && logits) {
             rows[0] = T - 1;
-            forward(e, tokens + done, slot, pos, T, rows, 1, logits, NULL);
+            forward(e, tokens + done, slot, pos, T, rows, 1, NULL, 0, logits);
         } else {  // an earlier chunk, or logits not wanted: skip the head entirely
-            forward(e, tokens + done, slot, pos, T, rows, 0, NULL, NULL);
+            forward(e, tokens + done, slot, pos, T, rows, 0, NULL, 0, NULL);
         }
         e->seq_len[seq] += T;
     }
@@ -402,35 +451,44 @@ static int gpu_decode(Engine *eb, int n, const int *seqs, const int *tokens, flo
     for (int done = 0; done < n; done += OUT_ROWS) {  // every row's logits: OUT_ROWS a pass
         int T = n - done < OUT_ROWS ? n - done : OUT_ROWS;
         for (int t = 0; t < T; t++) { pos[t] = e->seq_len[seqs[done + t]]; rows[t] = t; }
-        forward(e, tokens + done, seqs + done, pos, T, rows, T, logits + (size_t)done * e->c.vocab, NULL);
+        forward(e, tokens + done, seqs + done, pos, T, rows, T, NULL, 0, logits + (size_t)done * e->c.vocab);
         for (int t = 0; t < T; t++) e->seq_len[seqs[done + t]]++;
     }
     return 0;
 }
 
 // A mixed step in forward() pieces of at most step_tokens tokens and OUT_ROWS wanted rows. A decode-shaped piece
-// (every row wanted, as when no prompt is being prefilled) still replays its CUDA graph. With params (step_sample),
-// the wanted rows are sampled on the device and out_tokens gets their ids instead of logits getting their rows.
+// (every row wanted, as when no prompt is being prefilled) still replays its CUDA graph. With params, the wanted
+// rows are sampled on the device into half submitted % 2 of ids and the step is left in flight (step_wait reads
+// it); a token -(1 + i) names ids entry i (step_submit checks it). Without, logits gets their rows.
 static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, const char *want, float *logits,
-                    const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
+                    const SamplerParams *const *params, const uint64_t *draw) {
     Engine *eb = &e->base;
-    if (e->prof) e->prof_entry = now_sec();
-    int *add = e->step_add, rc = 0;  // tokens of this call per sequence
+    double t_in = e->prof ? now_sec() : 0;
+    int *add = e->step_add, rc = 0, n_want = 0;  // tokens of this call per sequence
     memset(add, 0, eb->max_seqs * sizeof(int));
     for (int i = 0; i < n && !rc; i++) {
+        n_want += want[i] != 0;
         if (seqs[i] < 0 || seqs[i] >= eb->max_seqs) {
             snprintf(eb->err, sizeof eb->err, "sequence id %d out of range [0, %d)", seqs[i], eb->max_seqs);
             rc = -1;
-        } else if (tokens[i] < 0 || tokens[i] >= e->c.vocab) {
+        } else if (tokens[i] >= e->c.vocab || (tokens[i] < 0 && (!params || tokens[i] < -2 * eb->max_seqs))) {
             snprintf(eb->err, sizeof eb->err, "token id %d out of range [0, %d)", tokens[i], e->c.vocab);
             rc = -1;
         } else if (check_seq(e, seqs[i], ++add[seqs[i]])) rc = -1;
     }
+    if (!rc && params && n_want > eb->max_seqs) {  // (a wanted row is its sequence's last token in the call)
+        snprintf(eb->err, sizeof eb->err, "%d wanted rows in a step of %d sequences", n_want, eb->max_seqs);
+        rc = -1;
+    }
     if (!rc) rc = take_pages(e, add);
+    if (rc) return rc;
     int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS], k = 0;  // k: wanted rows so far
+    int half = (int)(e->submitted % 2);
+    CUdeviceptr ids = e->ids + (size_t)half * eb->max_seqs * 4;
     float *out = logits;
     size_t hrow = (size_t)eb->max_ctx * sizeof(int);
-    for (int done = 0; done < n && !rc;) {
+    for (int done = 0; done < n;) {
         int T = n - done < e->step_tokens ? n - done : e->step_tokens, n_out = 0;
         for (int t = 0, w = 0; t < T; t++)  // the piece ends at its OUT_ROWS + 1st wanted row
             if (want[done + t] && ++w > OUT_ROWS) T = t;
@@ -439,29 +497,81 @@ static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, con
             pos[t] = e->seq_len[slot[t]]++;  // positions in order; the cache holds them after this step
             if (!want[done + t]) continue;
             if (params)  // the history the penalties see: the sequence's tokens up to this one
-                e->h_sp[n_out] = gpu_sample_params(params[k + n_out], e->history + (size_t)slot[t] * hrow, pos[t] + 1,
-                                                   draw[k + n_out]);
+                e->sp[n_out] = gpu_sample_params(params[k + n_out], e->history + (size_t)slot[t] * hrow, pos[t] + 1,
+                                                 draw[k + n_out]);
             rows[n_out++] = t;
         }
         if (params) {
-            forward(e, tokens + done, slot, pos, T, rows, n_out, NULL, out_tokens + k);
+            forward(e, tokens + done, slot, pos, T, rows, n_out, e->sp, ids + (size_t)k * 4, NULL);
         } else {
-            forward(e, tokens + done, slot, pos, T, rows, n_out, out, NULL);
+            forward(e, tokens + done, slot, pos, T, rows, n_out, NULL, 0, out);
             out += (size_t)n_out * e->c.vocab;
         }
         k += n_out;
         done += T;
     }
-    return rc;
+    if (params) {  // the step's ids to the host; done[half] says they are there
+        Gpu *g = &e->g;
+        if (k) CU_CHECK(cuMemcpyDtoHAsync(e->h_ids + (size_t)half * eb->max_seqs, ids, (size_t)k * 4, g->stream));
+        CU_CHECK(cuEventRecord(e->done[half], g->stream));
+        e->rows_of[half] = k;
+        e->submitted++;
+    }
+    if (e->prof) e->prof_host_s += now_sec() - t_in;
+    return 0;
 }
 
 static int gpu_step(Engine *eb, int n, const int *seqs, const int *tokens, const char *want, float *logits) {
-    return run_step((GpuEngine *)eb, n, seqs, tokens, want, logits, NULL, NULL, NULL);
+    return run_step((GpuEngine *)eb, n, seqs, tokens, want, logits, NULL, NULL);
+}
+
+// Run-ahead (engine.h): a token ENGINE_PREV(j) becomes -(1 + entry j of the last submitted step's half of ids).
+static int gpu_step_submit(Engine *eb, int n, const int *seqs, const int *tokens, const char *want,
+                           const SamplerParams *const *params, const uint64_t *draw) {
+    GpuEngine *e = (GpuEngine *)eb;
+    if (e->submitted - e->waited > 1) {
+        snprintf(eb->err, sizeof eb->err, "step_submit: two steps are outstanding; wait for one");
+        return -1;
+    }
+    if (n > e->tok_cap) e->tok_buf = xrealloc(e->tok_buf, sizeof(int) * (size_t)(e->tok_cap = n));
+    int last = (int)((e->submitted + 1) % 2);  // the last submitted step's half
+    for (int i = 0; i < n; i++) {
+        int t = tokens[i], j = -1 - t;
+        if (t < 0 && (!e->submitted || j >= e->rows_of[last])) {
+            snprintf(eb->err, sizeof eb->err, "step_submit: token %d names no row of the previous step", t);
+            return -1;
+        }
+        e->tok_buf[i] = t >= 0 ? t : -1 - (last * eb->max_seqs + j);
+    }
+    return run_step(e, n, seqs, e->tok_buf, want, NULL, params, draw);
+}
+
+static int gpu_step_wait(Engine *eb, int *out_tokens) {
+    GpuEngine *e = (GpuEngine *)eb;
+    if (e->waited == e->submitted) {
+        snprintf(eb->err, sizeof eb->err, "step_wait: no step outstanding");
+        return -1;
+    }
+    int half = (int)(e->waited++ % 2);
+    CU_CHECK(cuEventSynchronize(e->done[half]));
+    memcpy(out_tokens, e->h_ids + (size_t)half * eb->max_seqs, sizeof(int) * (size_t)e->rows_of[half]);
+    return 0;
 }
 
 static int gpu_step_sample(Engine *eb, int n, const int *seqs, const int *tokens, const char *want,
                            const SamplerParams *const *params, const uint64_t *draw, int *out_tokens) {
-    return run_step((GpuEngine *)eb, n, seqs, tokens, want, NULL, params, draw, out_tokens);
+    GpuEngine *e = (GpuEngine *)eb;
+    if (e->submitted != e->waited) {
+        snprintf(eb->err, sizeof eb->err, "step_sample: a submitted step is outstanding; wait for it");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0) {
+            snprintf(eb->err, sizeof eb->err, "token id %d out of range [0, %d)", tokens[i], e->c.vocab);
+            return -1;
+        }
+    if (run_step(e, n, seqs, tokens, want, NULL, params, draw)) return -1;
+    return gpu_step_wait(eb, out_tokens);
 }
 
 static void gpu_free_seq(Engine *eb, int seq) {
@@ -494,13 +604,16 @@ static void gpu_destroy(Engine *eb) {
     Gpu *g = &e->g;
     gpu_sync(g);
     if (e->prof) {
+        for (int i = 0; i < N_STAGES; i++) prof_collect(e, &e->stage[(e->stage_i + i) % N_STAGES]);  // oldest first
+        double busy = e->prof_s[0] + e->prof_s[1];
         for (int k = 0; k < 2; k++)
             if (e->prof_n[k])
                 fprintf(stderr, "profile: %ld %s steps, %.3f s, %.3f ms a step, %.1f rows a step, %.0f rows/s\n",
                         e->prof_n[k], k ? "mixed/prefill" : "decode", e->prof_s[k], 1e3 * e->prof_s[k] / e->prof_n[k],
                         (double)e->prof_rows[k] / e->prof_n[k], e->prof_rows[k] / e->prof_s[k]);
-        fprintf(stderr, "profile: %.3f s on the host between steps (scheduler, sampling bookkeeping, output), %.3f s of "
-                "it in the engine's step calls before their launches\n", e->prof_gap_s, e->prof_prep_s);
+        fprintf(stderr, "profile: the device idle %.3f s between steps (of %.3f s from the first step's start to the "
+                "last's end: waiting for the host), %.3f s of host time in the engine's step calls\n",
+                e->prof_span_s > busy ? e->prof_span_s - busy : 0.0, e->prof_span_s, e->prof_host_s);
     }
     if (e->head_stats_on) {  // QWEN3_HEAD_STATS=1: what the rescored head did over the engine's life
         uint32_t *s = xmalloc((size_t)OUT_ROWS * 16);
@@ -518,10 +631,23 @@ static void gpu_destroy(Engine *eb) {
     }
     for (int b = 0; b < N_BUCKETS; b++)
         if (e->graph[b]) CU_CHECK(cuGraphExecDestroy(e->graph[b]));
-    CU_CHECK(cuMemFreeHost(e->h_in));
+    for (int i = 0; i < N_STAGES; i++) {
+        Stage *st = &e->stage[i];
+        CU_CHECK(cuMemFreeHost(st->in));
+        CU_CHECK(cuMemFreeHost(st->sp));
+        CU_CHECK(cuMemFreeHost(st->table));
+        CU_CHECK(cuEventDestroy(st->copied));
+        if (e->prof) {
+            CU_CHECK(cuEventDestroy(st->t0));
+            CU_CHECK(cuEventDestroy(st->t1));
+        }
+    }
+    if (e->prof) CU_CHECK(cuEventDestroy(e->prof_first));
+    for (int h = 0; h < 2; h++) CU_CHECK(cuEventDestroy(e->done[h]));
     CU_CHECK(cuMemFreeHost(e->h_table));
-    CU_CHECK(cuMemFreeHost(e->h_sp));
-    CU_CHECK(cuMemFreeHost(e->h_tok));
+    CU_CHECK(cuMemFreeHost(e->h_ids));
+    free(e->sp);
+    free(e->tok_buf);
     kvp_free(&e->kv);
     gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
@@ -596,7 +722,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->out_rows = gpu_arena_alloc(a, T * 4);
     e->history = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * max_ctx * 4);
     e->sample_params = gpu_arena_alloc(a, OUT_ROWS * sizeof(GpuSampleParams));
-    e->sample_out = gpu_arena_alloc(a, OUT_ROWS * 4);
+    e->ids = gpu_arena_alloc(a, 2 * (size_t)max_seqs * 4);
     if (f8) {
         size_t kmax = max_k(c);
         e->a8 = gpu_arena_alloc(a, T * kmax);
@@ -767,9 +893,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     double t1 = now_sec();
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     e->step_add = xcalloc(max_seqs, sizeof(int));
-    CU_CHECK(cuMemHostAlloc((void **)&e->h_in, 4 * STEP_TOKENS * sizeof(int), 0));
-    CU_CHECK(cuMemHostAlloc((void **)&e->h_sp, OUT_ROWS * sizeof(GpuSampleParams), 0));
-    CU_CHECK(cuMemHostAlloc((void **)&e->h_tok, OUT_ROWS * sizeof(int), 0));
+    e->sp = xmalloc(OUT_ROWS * sizeof(GpuSampleParams));
+    CU_CHECK(cuMemHostAlloc((void **)&e->h_ids, 2 * (size_t)max_seqs * sizeof(int), 0));
+    for (int h = 0; h < 2; h++) CU_CHECK(cuEventCreate(&e->done[h], CU_EVENT_DISABLE_TIMING));
     e->fn_history = gpu_kernel(g, "history", "history_scatter");
     // --- the page tables: every entry without a page, and the padding rows' whole row, point at the scratch
     // page (zeroed), so that no lookup can leave the pool ---
@@ -795,6 +921,18 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     const char *eager = getenv("QWEN3_EAGER");
     const char *prof = getenv("QWEN3_PROFILE");
     e->prof = prof && atoi(prof) >= 1;
+    for (int i = 0; i < N_STAGES; i++) {
+        Stage *st = &e->stage[i];
+        CU_CHECK(cuMemHostAlloc((void **)&st->in, 4 * STEP_TOKENS * sizeof(int), 0));
+        CU_CHECK(cuMemHostAlloc((void **)&st->sp, OUT_ROWS * sizeof(GpuSampleParams), 0));
+        CU_CHECK(cuMemHostAlloc((void **)&st->table, table_ints * sizeof(int), 0));
+        CU_CHECK(cuEventCreate(&st->copied, CU_EVENT_DISABLE_TIMING));
+        if (e->prof) {
+            CU_CHECK(cuEventCreate(&st->t0, CU_EVENT_DEFAULT));
+            CU_CHECK(cuEventCreate(&st->t1, CU_EVENT_DEFAULT));
+        }
+    }
+    if (e->prof) CU_CHECK(cuEventCreate(&e->prof_first, CU_EVENT_DEFAULT));
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
     const char *norm8 = getenv("QWEN3_FUSED_NORM8");
     e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
@@ -815,6 +953,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->base.truncate = gpu_truncate;
     e->base.step = gpu_step;
     e->base.step_sample = gpu_step_sample;
+    e->base.step_submit = gpu_step_submit;
+    e->base.step_wait = gpu_step_wait;
     e->base.n_pages = n_pages;
     e->base.free_pages = gpu_free_pages;
     if (getenv("QWEN3_VERBOSE"))

@@ -9,7 +9,8 @@
 # (QWEN3_RUN_AHEAD=0); a stop string cuts the text; resume after the output
 # is cut mid-line / at a line end / after kill -9 completes it with no duplicates; --shard 0/2 + 1/2 = all.
 # On a machine with a usable GPU: the same file through --backend gpu (one line per input, usage right), and its
-# greedy lines with sampling on the GPU equal those with the GPU's logits sampled on the host.
+# greedy lines with sampling on the GPU equal those with the GPU's logits sampled on the host, and every line of
+# run-ahead equals one step at a time on the GPU too (the 2-page pool included).
 cd "$(dirname "$0")/.."
 BIN=./qwen3-ptx
 MODEL=build/tiny-f32.gguf
@@ -23,7 +24,7 @@ fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 ALL="batch_one_line_per_input batch_usage batch_errors batch_equals_run batch_max_seqs_1_equal batch_kv_pool_preempt batch_stop_string \
 batch_resume_mid_line batch_resume_line_end batch_resume_kill9 batch_shards batch_help batch_bad_option batch_gpu \
-batch_host_sampling_equal batch_run_ahead_equal batch_gpu_device_sampling"
+batch_host_sampling_equal batch_run_ahead_equal batch_gpu_device_sampling batch_gpu_run_ahead_equal"
 
 if [ ! -x "$BIN" ]; then for c in $ALL; do skip "$c" "$BIN not built (make)"; done; exit 0; fi
 if ! "$BIN" batch --help > /dev/null 2>&1; then for c in $ALL; do skip "$c" "batch not built in"; done; exit 0; fi
@@ -190,14 +191,15 @@ r=$(check same "$T/out.jsonl" "$T/pool.jsonl"); np=$(grep -c 'preempted' "$T/poo
 if [ $rc -eq 0 ] && [ "$r" = ok ] && [ "$np" -gt 0 ]; then pass batch_kv_pool_preempt; echo "  $np preemptions"
 else fail batch_kv_pool_preempt "exit $rc, $r, $np preemptions: $(tail -c 300 "$T/pool.log")"; fi
 
-# same_with NAME VAR=VALUE: the file, and the 2-page pool run, again with that variable set: the same lines as above
+# same_with NAME VAR=VALUE [BACKEND BASE POOLBASE]: the file, and the 2-page pool run, again with that variable set:
+# the same lines as BASE and POOLBASE (the cpu runs above by default)
 same_with() {
-    local name=$1 var=$2 rc rc2 r r2
-    env "$var" "$BIN" batch -m "$MODEL" --backend cpu -c $CTX -i "$T/in.jsonl" -o "$T/$name.jsonl" > "$T/$name.log" 2>&1; rc=$?
-    r=$(check same "$T/out.jsonl" "$T/$name.jsonl")
-    env "$var" QWEN3_KV_PAGES=2 "$BIN" batch -m "$MODEL" --backend cpu -c $CTX -i "$T/in.jsonl" -o "$T/${name}pool.jsonl" \
+    local name=$1 var=$2 be=${3:-cpu} base=${4:-$T/out.jsonl} pbase=${5:-$T/pool.jsonl} rc rc2 r r2
+    env "$var" "$BIN" batch -m "$MODEL" --backend $be -c $CTX -i "$T/in.jsonl" -o "$T/$name.jsonl" > "$T/$name.log" 2>&1; rc=$?
+    r=$(check same "$base" "$T/$name.jsonl")
+    env "$var" QWEN3_KV_PAGES=2 "$BIN" batch -m "$MODEL" --backend $be -c $CTX -i "$T/in.jsonl" -o "$T/${name}pool.jsonl" \
         --max-seqs 4 --prefill-budget 16 > "$T/${name}pool.log" 2>&1; rc2=$?
-    r2=$(check same "$T/pool.jsonl" "$T/${name}pool.jsonl")
+    r2=$(check same "$pbase" "$T/${name}pool.jsonl")
     if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$r" = ok ] && [ "$r2" = ok ]; then pass "batch_${name}_equal"
     else fail "batch_${name}_equal" "exit $rc/$rc2, $r, pool: $r2"; fi
 }
@@ -262,6 +264,7 @@ else fail batch_bad_option "exit $rc: $(head -c 300 "$T/e.err")"; fi
 if grep -q "no usable GPU" "$T/gpu.log"; then
     skip batch_gpu "$(head -c 200 "$T/gpu.log")"
     skip batch_gpu_device_sampling "$(head -c 200 "$T/gpu.log")"
+    skip batch_gpu_run_ahead_equal "$(head -c 200 "$T/gpu.log")"
 else
     r=$(check count "$T/gpu.jsonl" "$N_IN"); u=$(check usage "$T/gpu.jsonl" $CTX)
     if [ $rc -eq 0 ] && [ "$r" = ok ] && [ "$u" = ok ] && grep -q 'backend gpu' "$T/gpu.log"; then
@@ -279,4 +282,9 @@ else
     r=$(check count "$T/gpuhost.jsonl" "$N_IN")
     if [ $rc -eq 0 ] && [ "$r" = ok ] && [ -z "$bad" ]; then pass batch_gpu_device_sampling
     else fail batch_gpu_device_sampling "exit $rc, $r, greedy lines differ:$bad"; fi
+    # run-ahead (the default: the GPU engine has step_submit) against one step at a time, every line (greedy and
+    # seeded), and the 2-page pool that forces preemptions (drains of the step in flight)
+    QWEN3_KV_PAGES=2 "$BIN" batch -m "$MODEL" --backend gpu -c $CTX -i "$T/in.jsonl" -o "$T/gpupool.jsonl" --max-seqs 4 \
+        --prefill-budget 16 > "$T/gpupool.log" 2>&1
+    same_with gpu_run_ahead QWEN3_RUN_AHEAD=0 gpu "$T/gpu.jsonl" "$T/gpupool.jsonl"
 fi

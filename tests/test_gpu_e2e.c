@@ -7,7 +7,8 @@
 // truncate and free give pages back), and decode steps padded to a CUDA-graph bucket (11 -> 16, 70 -> 96
 // sequences, on pages recycled in scattered order) against the CPU; step_sample (sampling on the GPU): its greedy
 // tokens, with and without penalties, equal sampler.c on step()'s logits of the same step, over prompt steps and
-// decode steps of 1, 3, 11 and 40 sequences (graph buckets exact and padded); a seeded sampled run is reproducible.
+// decode steps of 1, 3, 11 and 40 sequences (graph buckets exact and padded); a seeded sampled run is reproducible,
+// and run-ahead (step_submit / step_wait, tokens named as the previous step's rows) gives the same ids.
 // QWEN3_KV_DTYPE=fp8 (the FP8 KV cache, against the CPU's f32 cache): the FP8 rounding of K and V moves the logits
 // by ~5% (rel err 0.053 mean, 0.059 max, top-1 agreement 83/96 when the CPU engine's cache was rounded the same
 // way, synth 0.6B q8_0), far more than BF16 does, so greedy tokens are compared with teacher forcing and reported
@@ -426,14 +427,19 @@ static void step_sample_greedy_equals_sampler(void) {
     CHECK(bad == 0, "%d of %d greedy rows of step_sample differ from sampler.c on step()'s logits", bad, rows);
 }
 
-// Sampled rows (temperature 0.9, top-k 40, top-p 0.95, min-p 0.05, a repeat penalty; a seed per row, the draw
-// counter = tokens generated): the same prompts run twice give the same tokens, every one inside the vocabulary.
-static void run_sampled(int B, int n_steps, int *out) {
-    int V = model.cfg.vocab, np = 0, ps[16 * 20], pt[16 * 20], ids[16];
-    char want[16 * 20];
-    SamplerParams sp[16];
-    const SamplerParams *pp[16];
-    uint64_t draw[16];
+// Sampled rows (temperature 0.9, a repeat penalty; a seed per row, the draw counter = tokens generated): B
+// sequences with prompts of 257..288 tokens (more than one 4,096-token pass: the prompt step's wanted rows come
+// from two passes), then decode steps in alternating row order. ahead = 0: step_sample, one step at a time; 1:
+// run-ahead (step_submit / step_wait), every decode token fed as ENGINE_PREV of its row in the step before, before
+// the host has read it. out[step * B + s]: sequence s's id.
+enum { RS_B = 16, RS_PROMPT = 288 };
+static void run_sampled(int B, int n_steps, int ahead, int *out) {
+    static int ps[RS_B * RS_PROMPT], pt[RS_B * RS_PROMPT];
+    static char want[RS_B * RS_PROMPT];
+    int V = model.cfg.vocab, np = 0, ids[RS_B], row_seq[2][RS_B];
+    SamplerParams sp[RS_B];
+    const SamplerParams *pp[RS_B];
+    uint64_t draw[RS_B];
     Rng r;
     rng_seed(&r, t_seed + 40);
     free_all();
@@ -442,25 +448,39 @@ static void run_sampled(int B, int n_steps, int *out) {
         sp[s].temperature = 0.9f;
         sp[s].repeat_penalty = 1.1f;
         sp[s].seed = 1000 + (uint64_t)s;
-        pp[s] = &sp[s];
-        draw[s] = 0;
-        int n = 1 + (int)(rng_u64(&r) % 20);
+        row_seq[0][s] = s;  // the prompt step's k-th wanted row is sequence k's
+        int n = RS_PROMPT - 31 + (int)(rng_u64(&r) % 32);
         for (int i = 0; i < n; i++, np++) { ps[np] = s; pt[np] = (int)(rng_u64(&r) % 150000); want[np] = i == n - 1; }
     }
-    for (int step = 0; step < n_steps; step++) {
-        int n = step == 0 ? np : B;
+    for (int step = 0; step <= n_steps; step++) {
+        int n = step == 0 ? np : B, cur = step % 2, prev = 1 - cur;
         if (step > 0)
-            for (int s = 0; s < B; s++) { ps[s] = s; pt[s] = ids[s]; want[s] = 1; }
-        for (int s = 0; s < B; s++) ids[s] = -7;
-        if (gpu->step_sample(gpu, n, ps, pt, want, pp, draw, ids)) {
-            printf("  step_sample: %s\n", gpu->err);
-            for (int s = 0; s < B; s++) out[step * B + s] = -1;
+            for (int k = 0; k < B; k++) {  // odd steps list the sequences backwards
+                int s = step % 2 ? B - 1 - k : k, j = 0;
+                while (row_seq[prev][j] != s) j++;
+                row_seq[cur][k] = s;
+                ps[k] = s;
+                pt[k] = ahead ? ENGINE_PREV(j) : ids[j];
+                want[k] = 1;
+            }
+        for (int k = 0; k < B; k++) { pp[k] = &sp[row_seq[cur][k]]; draw[k] = (uint64_t)step; }
+        int rc = 0;
+        if (step < n_steps) {
+            for (int k = 0; k < B; k++) ids[k] = -7;
+            rc = ahead ? gpu->step_submit(gpu, n, ps, pt, want, pp, draw)
+                       : gpu->step_sample(gpu, n, ps, pt, want, pp, draw, ids);
+        }
+        if (!rc && ahead && step > 0) rc = gpu->step_wait(gpu, ids);  // the step before's
+        if (rc) {
+            printf("  step %d: %s\n", step, gpu->err);
+            for (int i = 0; i < n_steps * B; i++) out[i] = -1;
             return;
         }
-        for (int s = 0; s < B; s++) {
-            out[step * B + s] = ids[s];
-            if (ids[s] < 0 || ids[s] >= V) ids[s] = 0;  // (counted as a failure by the caller)
-            draw[s]++;
+        int done = ahead ? step - 1 : step, *rows = row_seq[ahead ? prev : cur];
+        if (done < 0 || done >= n_steps) continue;
+        for (int k = 0; k < B; k++) {
+            out[done * B + rows[k]] = ids[k];
+            if (ids[k] < 0 || ids[k] >= V) ids[k] = 0;  // (counted as a failure by the caller)
         }
     }
     free_all();
@@ -468,10 +488,10 @@ static void run_sampled(int B, int n_steps, int *out) {
 static void step_sample_seeded_reproducible(void) {
     if (!gpu) SKIP("%s", why);
     if (!gpu->step_sample) SKIP("the GPU engine has no step_sample");
-    enum { B = 16, STEPS = 12 };
+    enum { B = RS_B, STEPS = 12 };
     int a[STEPS * B], b[STEPS * B], V = model.cfg.vocab, out_of_range = 0, differ = 0, distinct = 0;
-    run_sampled(B, STEPS, a);
-    run_sampled(B, STEPS, b);
+    run_sampled(B, STEPS, 0, a);
+    run_sampled(B, STEPS, 0, b);
     for (int i = 0; i < STEPS * B; i++) {
         out_of_range += a[i] < 0 || a[i] >= V;
         differ += a[i] != b[i];
@@ -486,6 +506,44 @@ static void step_sample_seeded_reproducible(void) {
     CHECK(distinct > 4, "only %d distinct tokens in %d: the sampler looks stuck", distinct, STEPS * B);
 }
 
+// Run-ahead: the same sampled run through step_submit / step_wait, each decode token named as the previous step's
+// row (ENGINE_PREV) and resolved on the device, gives the same ids as step_sample one step at a time; a token that
+// names no row of the previous step, a third outstanding step and a wait with none outstanding are errors.
+static void run_ahead_equals_step_sample(void) {
+    if (!gpu) SKIP("%s", why);
+    if (!gpu->step_submit) SKIP("the GPU engine has no step_submit");
+    enum { B = RS_B, STEPS = 12 };
+    int a[STEPS * B], b[STEPS * B], differ = 0, first = -1;
+    run_sampled(B, STEPS, 0, a);
+    run_sampled(B, STEPS, 1, b);
+    for (int i = 0; i < STEPS * B; i++)
+        if (a[i] != b[i] && differ++ == 0) first = i;
+    printf("  %d sampled tokens (%d sequences x %d steps, the prompt step in two passes): %d differ between "
+           "step_sample and run-ahead%s\n", STEPS * B, B, STEPS, differ, differ ? " (first below)" : "");
+    if (differ) printf("  step %d sequence %d: %d against %d\n", first / B, first % B, a[first], b[first]);
+    CHECK(differ == 0 && a[0] >= 0, "run-ahead gave %d of %d ids unlike step_sample", differ, STEPS * B);
+
+    int seq[2] = { 0, 1 }, tok[2] = { 100, 101 }, ids[2];
+    char want[2] = { 1, 1 };
+    SamplerParams sp = sampler_defaults();
+    const SamplerParams *pp[2] = { &sp, &sp };
+    uint64_t draw[2] = { 0, 0 };
+    free_all();
+    CHECK(gpu->step_wait(gpu, ids) != 0, "step_wait with no step outstanding succeeded");
+    CHECK(gpu->step_submit(gpu, 2, seq, tok, want, pp, draw) == 0, "submit: %s", gpu->err);
+    tok[0] = ENGINE_PREV(2);  // the step before had rows 0 and 1
+    CHECK(gpu->step_submit(gpu, 2, seq, tok, want, pp, draw) != 0, "ENGINE_PREV(2) of a 2-row step was accepted");
+    tok[0] = ENGINE_PREV(1);
+    tok[1] = ENGINE_PREV(0);
+    CHECK(gpu->step_submit(gpu, 2, seq, tok, want, pp, draw) == 0, "submit: %s", gpu->err);
+    CHECK(gpu->step_submit(gpu, 2, seq, tok, want, pp, draw) != 0, "a third outstanding step was accepted");
+    CHECK(gpu->step_sample(gpu, 2, seq, tok, want, pp, draw, ids) != 0, "step_sample with steps outstanding ran");
+    CHECK(gpu->step_wait(gpu, ids) == 0 && gpu->step_wait(gpu, ids) == 0, "wait: %s", gpu->err);
+    CHECK(gpu->seq_len(gpu, 0) == 2 && gpu->seq_len(gpu, 1) == 2, "lengths %d, %d after two steps",
+          gpu->seq_len(gpu, 0), gpu->seq_len(gpu, 1));
+    free_all();
+}
+
 int main(void) {
     test_init();
     setup();
@@ -498,6 +556,7 @@ int main(void) {
     RUN(graph_bucket_decode_matches_cpu);
     RUN(step_sample_greedy_equals_sampler);
     RUN(step_sample_seeded_reproducible);
+    RUN(run_ahead_equals_step_sample);
     if (gpu) gpu->destroy(gpu);
     if (cpu) cpu->destroy(cpu);
     return test_end();
