@@ -872,7 +872,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
             rc = R.ahead ? ahead_step(&R, budget, mseq, mtok, mwant, cseq)
                          : mixed_step(&R, budget, mseq, mtok, mwant, dseq, cseq, logits);
             if (rc) break;
-            st->steps++;
+            if (!R.ahead || R.fl_n >= 0) st->steps++;  // (not a run-ahead call that only read the last step)
             if (s->on_step) s->on_step(s->user, st);
             continue;
         }
