@@ -506,12 +506,12 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
             read -r kd B <<< "$cfg"
             wl="--workloads fixed --batches $B"; [ "$B" = random ] && wl="--workloads random"
             for arm in ${S12_ARMS:-base new512 new}; do  # newN: QWEN3_STEP_TOKENS=N; newbN: --prefill-budget N; seq:
-                # this tree one step at a time (QWEN3_RUN_AHEAD=0)
+                # this tree one step at a time (QWEN3_RUN_AHEAD=0); q32: this tree with qkv in f32 (QWEN3_QKV_BF16=0)
                 n="s12-$arm-kv$kd-B$B"; bin=build/bench/throughput; [ $arm = base ] && bin=$base/build/bench/throughput
-                ra=; [ $arm = seq ] && ra=0
+                ra=; [ $arm = seq ] && ra=0; q16=; [ $arm = q32 ] && q16=0
                 st=; pb=; [[ $arm == new[0-9]* ]] && st=${arm#new}; [[ $arm == newb* ]] && pb="--prefill-budget ${arm#newb}"
                 gp=; [ $arm = newp ] && gp=$S12_PLAN  # newp: this tree with the GEMM plan file S12_PLAN
-                QWEN3_RUN_AHEAD=$ra QWEN3_GEMM_PLAN=$gp QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
+                QWEN3_QKV_BF16=$q16 QWEN3_RUN_AHEAD=$ra QWEN3_GEMM_PLAN=$gp QWEN3_STEP_TOKENS=$st QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=$kd timeout 200 $bin -m "$f" --label "8b fp8 kv $kd $arm" \
                     $wl $pb --peer none --tsv "$LOG/throughput.tsv" > "$LOG/$n.log" 2>&1
                 say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
             done
@@ -572,8 +572,38 @@ fi
 if has s15; then  # session 15: run-ahead on the GPU (step_submit / step_wait, history_scatter resolving ENGINE_PREV).
     # S15_PARTS from: e2e (test_gpu_e2e on the tiny and 0.6B models, bf16 and fp8 cache), san (the tiny model's e2e
     # run-ahead case and a batch job under memcheck / racecheck / synccheck), batch (tests/t_batch.sh on the GPU),
-    # prof (QWEN3_PROFILE=1 of the 8B fp8 256 job, run-ahead and one step at a time)
+    # prof (QWEN3_PROFILE=1 of the 8B fp8 256 job, run-ahead and one step at a time); the qkv GEMM storing bf16 for
+    # RoPE: unit (test_gpu_ops, test_gpu_attn; memcheck on their rope cases), qkv (the 8B's logits over 1,024
+    # positions, FP8 weights with qkv in bf16 and in f32 against the BF16 path and each other)
     parts=" ${S15_PARTS:-e2e san batch prof} "
+    if [[ $parts == *" unit "* ]]; then
+        for t in test_gpu_ops test_gpu_attn; do
+            timeout 240 build/tests/$t > "$LOG/s15-$t.log" 2>&1
+            say "s15 $t rc=$? $(grep -c '^PASS' "$LOG/s15-$t.log") pass $(grep -c '^FAIL' "$LOG/s15-$t.log") fail"
+            grep -E "^(FAIL|SKIP)|seed|check failed|  rope" "$LOG/s15-$t.log" | head -12 | tee -a "$SUM"
+        done
+        QWEN3_TEST_ONLY=rope_shapes,rope_other_bases timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 \
+            build/tests/test_gpu_ops > "$LOG/s15-memcheck-ops.log" 2>&1
+        say "s15 memcheck rope rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY' "$LOG/s15-memcheck-ops.log" | tr '\n' ' ')"
+        QWEN3_TEST_ONLY=rope_kv_fp8_writer timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 \
+            build/tests/test_gpu_attn > "$LOG/s15-memcheck-attn.log" 2>&1
+        say "s15 memcheck fp8 writer rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY' "$LOG/s15-memcheck-attn.log" | tr '\n' ' ')"
+    fi
+    if [[ $parts == *" qkv "* ]]; then
+        f=$(synth 8b f16)
+        for run in "bf16 1" "fp8 1" "fp8 0"; do
+            read -r dt q <<< "$run"
+            QWEN3_QKV_BF16=$q timeout 120 ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 1024 --seed 11 \
+                -o /tmp/logits-$dt-$q.f32 > "$LOG/s15-logits-$dt-$q.log" 2>&1 || say "logits $dt qkv16=$q failed"
+        done
+        for cmp in "bf16-1 fp8-1" "bf16-1 fp8-0" "fp8-0 fp8-1"; do
+            read -r a b <<< "$cmp"
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/logits-$a.f32 \
+                --compare /tmp/logits-$b.f32 > "$LOG/s15-cmp-$a-$b.log" 2>&1
+            say "s15 logits $b against $a rc=$? $(tail -2 "$LOG/s15-cmp-$a-$b.log" | tr '\n' ' ')"
+        done
+        rm -f /tmp/logits-*.f32
+    fi
     if [[ $parts == *" e2e "* ]]; then
         for spec in "tiny f32" "0.6b f16"; do
             ft=$(synth $spec); n=${spec// /-}

@@ -92,6 +92,7 @@ typedef struct {
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
+    int qkv16;            // QWEN3_QKV_BF16 (default on): qkv_bf16 below
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
@@ -183,6 +184,15 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     return 0;
 }
 
+// The qkv GEMM stores bf16 for the RoPE kernel (half the bytes written and read back: 84 -> 42 MB at a 3,436-row step
+// of the 8B) where the FP8 wgmma tiles run it (more than QKV16_MIN_M rows; the decode tiles below may split K, which
+// a bf16 store cannot); q and k are rounded to bf16 before their RMSNorm, v as the cache stores it anyway.
+// QWEN3_QKV_BF16=0: always f32.
+#define QKV16_MIN_M 64
+static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
+    return e->qkv16 && L->fp8 && T > QKV16_MIN_M;
+}
+
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
 // the 8B); what the e4m3 head saves is half the weight bytes while n is small (0.2 ms at the 8B), and while the head
 // is compute-bound about what the FP8 tensor cores save over bf16 — more than the scans from dim 4096 on. Measured
@@ -215,15 +225,16 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         g->prof_tag = "norm";
         int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
         g->prof_tag = "qkv";
-        launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
+        int qkv16 = qkv_bf16(e, &L->wqkv, T);
+        launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
         g->prof_tag = "rope_kv";
         if (e->ablate & ABL_ROPE) {
         } else if (e->kv_fp8)
-            launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, L->q_norm,
+            launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, qkv16, L->q_norm,
                                       L->k_norm, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
                                       hd, e->kv.max_pages, c->rope_base, c->rms_eps);
         else
-            launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, L->q_norm, L->k_norm, e->block_table,
+            launch_qknorm_rope_kv(g, e->q, L->k_pool, L->v_pool, e->qkv, qkv16, L->q_norm, L->k_norm, e->block_table,
                                   e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
                                   c->rope_base, c->rms_eps);
         g->prof_tag = "attn";
@@ -936,6 +947,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
     const char *norm8 = getenv("QWEN3_FUSED_NORM8");
     e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
+    e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     const char *o8 = getenv("QWEN3_FUSED_O8");
     e->fuse_o8 = !(o8 && *o8 && !atoi(o8));
     const char *st = getenv("QWEN3_STEP_TOKENS");

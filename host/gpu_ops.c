@@ -21,15 +21,17 @@ enum {
 // part of the key.
 static CUcontext fn_ctx;
 static CUstream fn_stream;
-static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope, fn_rope_fp8, fn_swiglu, fn_argmax;
+static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope[2][2], fn_swiglu, fn_argmax;  // rope: [fp8 cache][bf16 qkv]
 
 static void load_functions(Gpu *g) {
     if (fn_ctx == g->ctx && fn_stream == g->stream) return;
     fn_embed = gpu_kernel(g, "embed", "embed_bf16_f32");
     fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
     fn_rmsnorm_fp8 = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8");
-    fn_rope = gpu_kernel(g, "rope", "qknorm_rope_kv");
-    fn_rope_fp8 = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
+    fn_rope[0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv");
+    fn_rope[1][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
+    fn_rope[0][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16");
+    fn_rope[1][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_b16");
     fn_swiglu = gpu_kernel(g, "swiglu", "swiglu_f32_bf16");
     fn_argmax = gpu_kernel(g, "argmax", "argmax_f32");
     fn_ctx = g->ctx;
@@ -91,9 +93,10 @@ void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in
     rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps);
 }
 
-// k_scale = 0: bf16 pools (qknorm_rope_kv); else e4m3 pools + row scales (qknorm_rope_kv_fp8).
+// k_scale = 0: bf16 pools (qknorm_rope_kv); else e4m3 pools + row scales (qknorm_rope_kv_fp8); qkv16: qkv is bf16
+// (the _b16 entries), else f32.
 static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
-                    CUdeviceptr v_scale, CUdeviceptr qkv, CUdeviceptr q_norm, CUdeviceptr k_norm,
+                    CUdeviceptr v_scale, CUdeviceptr qkv, int qkv16, CUdeviceptr q_norm, CUdeviceptr k_norm,
                     CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv,
                     int head_dim, int max_pages, float rope_base, float eps) {
     if (T < 0 || n_head <= 0 || n_kv <= 0 || head_dim != ROPE_HEAD_DIM || max_pages <= 0 || !(rope_base > 1.0f))
@@ -117,30 +120,30 @@ static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
     if (k_scale) {
-        CUfunction qknorm_rope_kv_fp8 = fn_rope_fp8;
+        CUfunction qknorm_rope_kv_fp8 = fn_rope[1][qkv16 != 0];
         GPU_LAUNCH(g, qknorm_rope_kv_fp8, grid, block, 0, &q_out, &k_pool, &v_pool, &k_scale, &v_scale, &qkv, &q_norm,
                    &k_norm, &block_table, &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
     } else {
-        CUfunction qknorm_rope_kv = fn_rope;
+        CUfunction qknorm_rope_kv = fn_rope[0][qkv16 != 0];
         GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_pool, &v_pool, &qkv, &q_norm, &k_norm, &block_table,
                    &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
     }
 }
 
 void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,
-                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
-                           float rope_base, float eps) {
-    rope_kv(g, q_out, k_pool, v_pool, 0, 0, qkv, q_norm, k_norm, block_table, tok_slot, tok_pos, T, n_head, n_kv,
-            head_dim, max_pages, rope_base, eps);
+                           int qkv16, CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table,
+                           CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                           int max_pages, float rope_base, float eps) {
+    rope_kv(g, q_out, k_pool, v_pool, 0, 0, qkv, qkv16, q_norm, k_norm, block_table, tok_slot, tok_pos, T, n_head,
+            n_kv, head_dim, max_pages, rope_base, eps);
 }
 
 void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
-                               CUdeviceptr v_scale, CUdeviceptr qkv, CUdeviceptr q_norm, CUdeviceptr k_norm,
-                               CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
-                               int n_kv, int head_dim, int max_pages, float rope_base, float eps) {
+                               CUdeviceptr v_scale, CUdeviceptr qkv, int qkv16, CUdeviceptr q_norm,
+                               CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
+                               int T, int n_head, int n_kv, int head_dim, int max_pages, float rope_base, float eps) {
     if (!k_scale || !v_scale) die("launch_qknorm_rope_kv_fp8: the fp8 cache needs both scale pools");
-    rope_kv(g, q_out, k_pool, v_pool, k_scale, v_scale, qkv, q_norm, k_norm, block_table, tok_slot, tok_pos, T,
+    rope_kv(g, q_out, k_pool, v_pool, k_scale, v_scale, qkv, qkv16, q_norm, k_norm, block_table, tok_slot, tok_pos, T,
             n_head, n_kv, head_dim, max_pages, rope_base, eps);
 }
 

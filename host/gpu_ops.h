@@ -44,16 +44,17 @@ void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in
 // k heads: RMSNorm with k_norm, RoPE -> k_pool[page][h][p % 64]; v heads copied -> v_pool likewise.
 // NeoX RoPE: for i < head_dim/2, f = base^(-2i/head_dim), th = pos*f: (x[i], x[i+hd/2]) ->
 //   (x[i]cos th - x[i+hd/2] sin th, x[i+hd/2] cos th + x[i] sin th).
+// qkv: [T][n_head + 2 n_kv][head_dim], f32, or bf16 with qkv16 (as GEMM_STORE_BF16 writes it).
 void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,
-                           CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages,
-                           float rope_base, float eps);
+                           int qkv16, CUdeviceptr q_norm, CUdeviceptr k_norm, CUdeviceptr block_table,
+                           CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
+                           int max_pages, float rope_base, float eps);
 // The same writing an fp8 cache: each k/v row (rounded to bf16 first) -> scale = amax / 448 (1 if all zero) into
 // k_scale/v_scale [page][h][p % 64], e4m3 = x * (1 / scale) to nearest, saturated, into k_pool/v_pool.
 void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
-                               CUdeviceptr v_scale, CUdeviceptr qkv, CUdeviceptr q_norm, CUdeviceptr k_norm,
-                               CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head,
-                               int n_kv, int head_dim, int max_pages, float rope_base, float eps);
+                               CUdeviceptr v_scale, CUdeviceptr qkv, int qkv16, CUdeviceptr q_norm,
+                               CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
+                               int T, int n_head, int n_kv, int head_dim, int max_pages, float rope_base, float eps);
 
 // Causal GQA attention: token t, head h attends to positions 0..tok_pos[t] of slot tok_slot[t] (read through
 // its block_table row, one page per 64-key tile), kv head h / (n_head/n_kv); softmax(q.k * scale) . v in f32;

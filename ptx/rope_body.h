@@ -1,6 +1,7 @@
-// rope_body.h — the qknorm_rope_kv entry of ptx/rope.ptx, included once per KV-cache dtype with ROPE_ENTRY (the
-// entry's name) and KV_FP8 (0: bf16 pools; 1: e4m3 pools + f32 row scales, two more parameters after p_v_cache)
-// defined. Everything but the k/v store is the same text in both.
+// rope_body.h — the qknorm_rope_kv entry of ptx/rope.ptx, included once per KV-cache dtype and input type with
+// ROPE_ENTRY (the entry's name), KV_FP8 (0: bf16 pools; 1: e4m3 pools + f32 row scales, two more parameters after
+// p_v_cache) and QKV16 (0: qkv f32; 1: qkv bf16, as the qkv GEMM stores it for the FP8 engine's larger steps)
+// defined. Everything but the qkv load and the k/v store is the same text in all four.
 .visible .entry ROPE_ENTRY(
     .param .u64 p_q_out,
     .param .u64 p_k_cache,
@@ -76,14 +77,31 @@
     cvta.to.global.u64 %rd_pos, %rd_pos;
     cvta.to.global.u64 %rd_bt, %rd_bt;
 
-    // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane)*4 ---
+    // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
     mad.lo.u32 %r4, %r_t, %r_H, %r_head;
+    mul.wide.u32 %rd2, %r_lane, 8;              // (8 * lane: also the norm weights' offset below)
+#if QKV16
+    mul.wide.u32 %rd1, %r4, HEAD_DIM*2;
+    add.u64 %rd_src, %rd_src, %rd1;
+    mul.wide.u32 %rd1, %r_lane, 4;
+    add.u64 %rd_src, %rd_src, %rd1;
+    ld.global.nc.b32 %h0, [%rd_src];            // bf16 pair: element 2l in the low half
+    ld.global.nc.b32 %h1, [%rd_src+HEAD_DIM];
+    shl.b32 %r6, %h0, 16;
+    mov.b32 %x0, %r6;
+    and.b32 %r6, %h0, 0xFFFF0000;
+    mov.b32 %x1, %r6;
+    shl.b32 %r6, %h1, 16;
+    mov.b32 %x2, %r6;
+    and.b32 %r6, %h1, 0xFFFF0000;
+    mov.b32 %x3, %r6;
+#else
     mul.wide.u32 %rd1, %r4, HEAD_DIM*4;
     add.u64 %rd_src, %rd_src, %rd1;
-    mul.wide.u32 %rd2, %r_lane, 8;
     add.u64 %rd_src, %rd_src, %rd2;
     ld.global.nc.v2.f32 {%x0, %x1}, [%rd_src];
     ld.global.nc.v2.f32 {%x2, %x3}, [%rd_src+HEAD_DIM*2];
+#endif
 
     // slot and position of token t
     mul.wide.u32 %rd3, %r_t, 4;

@@ -579,7 +579,8 @@ static void attn_fp8_mixed(void) {
 
 // The fp8 writer: qknorm_rope_kv_fp8 and qknorm_rope_kv on the same inputs; every k/v row of the fp8 pools must be
 // exactly quant_row of the bf16 writer's row (bytes and scale), q identical, rows no token writes untouched. Token
-// 0's k head 0 and v head 1 are all zero (scale 1, zero bytes).
+// 0's k head 0 and v head 1 are all zero (scale 1, zero bytes). The inputs are bf16 values, so the fp8 writer reading
+// them as bf16 (qknorm_rope_kv_fp8_b16, the engine's larger FP8 steps) must write the very same bytes.
 static void rope_kv_fp8_writer(void) {
     NEED_GPU();
     enum { T = 37, NH = 16, NKV = 4, MAXP = 4, SLOTS = 3, H = NH + 2 * NKV };
@@ -598,6 +599,8 @@ static void rope_kv_fp8_writer(void) {
         qkv[(size_t)(NH + NKV + 1) * HD + c] = 0;      // token 0, v head 1
     }
     for (int c = 0; c < HD; c++) qkv[(size_t)(5 * H + NH + NKV + 2) * HD + c] *= 1e-3f;  // a small row
+    uint16_t *qkv16 = xmalloc(qkv_n * 2);
+    for (size_t i = 0; i < qkv_n; i++) { qkv16[i] = host_f32_to_bf16(qkv[i]); qkv[i] = host_bf16_to_f32(qkv16[i]); }
     CUdeviceptr dqkv = gpu_alloc(&G, qkv_n * 4), dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4);
     CUdeviceptr dt = gpu_alloc(&G, (size_t)SLOTS * MAXP * 4), ds = gpu_alloc(&G, T * 4), dp = gpu_alloc(&G, T * 4);
     CUdeviceptr dq16 = gpu_alloc(&G, (size_t)T * NH * HD * 2), dq8 = gpu_alloc(&G, (size_t)T * NH * HD * 2);
@@ -616,9 +619,41 @@ static void rope_kv_fp8_writer(void) {
     gpu_fill_u32(&G, dv8, 0x7F7F7F7Fu, pool_n / 4);
     gpu_fill_u32(&G, dks, 0x7FC00000u, rows);
     gpu_fill_u32(&G, dvs, 0x7FC00000u, rows);
-    launch_qknorm_rope_kv(&G, dq16, dk16, dv16, dqkv, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f, 1e-6f);
-    launch_qknorm_rope_kv_fp8(&G, dq8, dk8, dv8, dks, dvs, dqkv, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f,
+    launch_qknorm_rope_kv(&G, dq16, dk16, dv16, dqkv, 0, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f, 1e-6f);
+    launch_qknorm_rope_kv_fp8(&G, dq8, dk8, dv8, dks, dvs, dqkv, 0, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f,
                               1e-6f);
+    // the same fp8 writer from the bf16 copy of qkv, into fresh poisoned buffers
+    CUdeviceptr dqkv16 = gpu_alloc(&G, qkv_n * 2), dqb = gpu_alloc(&G, (size_t)T * NH * HD * 2);
+    CUdeviceptr dkb = gpu_alloc(&G, pool_n), dvb = gpu_alloc(&G, pool_n);
+    CUdeviceptr dksb = gpu_alloc(&G, rows * 4), dvsb = gpu_alloc(&G, rows * 4);
+    gpu_upload(&G, dqkv16, qkv16, qkv_n * 2);
+    gpu_fill_u32(&G, dkb, 0x7F7F7F7Fu, pool_n / 4);
+    gpu_fill_u32(&G, dvb, 0x7F7F7F7Fu, pool_n / 4);
+    gpu_fill_u32(&G, dksb, 0x7FC00000u, rows);
+    gpu_fill_u32(&G, dvsb, 0x7FC00000u, rows);
+    launch_qknorm_rope_kv_fp8(&G, dqb, dkb, dvb, dksb, dvsb, dqkv16, 1, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP,
+                              1e6f, 1e-6f);
+    {
+        size_t nb[4] = { (size_t)T * NH * HD * 2, pool_n, pool_n, rows * 4 }, diff = 0;
+        CUdeviceptr a[4] = { dq8, dk8, dv8, dks }, b[4] = { dqb, dkb, dvb, dksb };
+        for (int i = 0; i < 4; i++) {
+            uint8_t *x = xmalloc(nb[i]), *y = xmalloc(nb[i]);
+            gpu_download(&G, x, a[i], nb[i]);
+            gpu_download(&G, y, b[i], nb[i]);
+            diff += memcmp(x, y, nb[i]) != 0;
+            free(x); free(y);
+        }
+        float *vsa = xmalloc(rows * 4), *vsb = xmalloc(rows * 4);
+        gpu_download(&G, vsa, dvs, rows * 4);
+        gpu_download(&G, vsb, dvsb, rows * 4);
+        for (size_t r = 0; r < rows; r++) diff += memcmp(&vsa[r], &vsb[r], 4) != 0;
+        free(vsa); free(vsb);
+        CHECK(diff == 0, "fp8 writer from bf16 qkv: %zu of q / k / v / k scales / v scale rows differ from the f32 "
+              "input's", diff);
+    }
+    CUdeviceptr b16[] = { dqkv16, dqb, dkb, dvb, dksb, dvsb };
+    for (size_t i = 0; i < sizeof b16 / sizeof b16[0]; i++) gpu_free(&G, b16[i]);
+    free(qkv16);
     uint16_t *q16 = xmalloc((size_t)T * NH * HD * 2), *q8 = xmalloc((size_t)T * NH * HD * 2);
     uint16_t *k16 = xmalloc(pool_n * 2), *v16 = xmalloc(pool_n * 2);
     uint8_t *k8 = xmalloc(pool_n), *v8 = xmalloc(pool_n), want[HD];

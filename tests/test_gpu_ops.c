@@ -196,15 +196,21 @@ static size_t kv_row(int slot, int n_kv, int h, int pos) {
     return ((page * n_kv + h) * 64 + pos % 64) * HD;
 }
 
-static void rope_one(int n_head, int n_kv, int T, float base) {
+// in16: qkv in bf16 (the _b16 entries; the reference reads the same bf16 values)
+static void rope_one(int n_head, int n_kv, int T, float base, int in16) {
     int H = n_head + 2 * n_kv;
     float eps = 1e-6f;
     size_t nqkv = (size_t)T * H * HD;
     float *qkv = xmalloc(nqkv * 4), *qn = xmalloc(HD * 4), *kn = xmalloc(HD * 4);
+    uint16_t *qkv16 = xmalloc(nqkv * 2);
     for (int t = 0; t < T; t++)
         for (int h = 0; h < H; h++) {
             float scale = (float)exp(3.0 * rng_uniform(&rng) - 1.5);
-            for (int i = 0; i < HD; i++) qkv[((size_t)t * H + h) * HD + i] = scale * rng_normal(&rng);
+            for (size_t i = ((size_t)t * H + h) * HD, e = i + HD; i < e; i++) {
+                qkv[i] = scale * rng_normal(&rng);
+                qkv16[i] = host_f32_to_bf16(qkv[i]);
+                if (in16) qkv[i] = host_bf16_to_f32(qkv16[i]);
+            }
         }
     for (int i = 0; i < HD; i++) { qn[i] = 1.0f + 0.5f * rng_normal(&rng); kn[i] = 1.0f + 0.5f * rng_normal(&rng); }
     // distinct (slot, pos) per token, positions over the whole range, the extremes included
@@ -218,7 +224,8 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
             if (!dup) break;
         }
     }
-    CUdeviceptr d_qkv = upload_new(qkv, nqkv * 4), d_qn = upload_new(qn, HD * 4), d_kn = upload_new(kn, HD * 4);
+    CUdeviceptr d_qkv = in16 ? upload_new(qkv16, nqkv * 2) : upload_new(qkv, nqkv * 4);
+    CUdeviceptr d_qn = upload_new(qn, HD * 4), d_kn = upload_new(kn, HD * 4);
     CUdeviceptr d_slot = upload_new(slot, (size_t)T * 4), d_pos = upload_new(pos, (size_t)T * 4);
     size_t nq = (size_t)T * n_head * HD, ncache = (size_t)MAX_SEQS * MAX_PAGES * n_kv * 64 * HD;
     int32_t *table = xmalloc(MAX_SEQS * MAX_PAGES * 4);
@@ -230,7 +237,7 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
     gpu_fill_u32(&G, d_q, BF16_NAN2, (nq + HD) / 2);
     gpu_fill_u32(&G, d_k, BF16_NAN2, ncache / 2);
     gpu_fill_u32(&G, d_v, BF16_NAN2, ncache / 2);
-    launch_qknorm_rope_kv(&G, d_q, d_k, d_v, d_qkv, d_qn, d_kn, d_table, d_slot, d_pos, T, n_head, n_kv, HD,
+    launch_qknorm_rope_kv(&G, d_q, d_k, d_v, d_qkv, in16, d_qn, d_kn, d_table, d_slot, d_pos, T, n_head, n_kv, HD,
                           MAX_PAGES, base, eps);
     float *q = download_bf16(d_q, nq + HD);
     uint16_t *kc = xmalloc(ncache * 2), *vc = xmalloc(ncache * 2);
@@ -290,7 +297,8 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
                 }
             }
         }
-        snprintf(what, sizeof what, "rope %s heads=%d/%d T=%d base=%g", part ? "k" : "q", n_head, n_kv, T, base);
+        snprintf(what, sizeof what, "rope %s heads=%d/%d T=%d base=%g%s", part ? "k" : "q", n_head, n_kv, T, base,
+                 in16 ? " bf16 in" : "");
         CHECK(bad == 0, "%s: %zu elements out of tolerance", what, bad);
         double e = rel_err(got, ref, (size_t)T * nh * HD);
         CHECK(e <= 4e-3, "%s: relative error %.3g", what, e);
@@ -310,7 +318,7 @@ static void rope_one(int n_head, int n_kv, int T, float base) {
           stray);
     gpu_free(&G, d_qkv); gpu_free(&G, d_qn); gpu_free(&G, d_kn); gpu_free(&G, d_slot); gpu_free(&G, d_pos);
     gpu_free(&G, d_q); gpu_free(&G, d_k); gpu_free(&G, d_v); gpu_free(&G, d_table);
-    free(qkv); free(qn); free(kn); free(slot); free(pos); free(q); free(kc); free(vc);
+    free(qkv); free(qkv16); free(qn); free(kn); free(slot); free(pos); free(q); free(kc); free(vc);
     free(qref); free(kref); free(kgot); free(mine);
 }
 
@@ -318,14 +326,16 @@ static void rope_shapes(void) {
     NEED_GPU();
     static const int heads[][2] = { { 16, 8 }, { 32, 8 }, { 64, 8 } };
     for (int c = 0; c < 3; c++)
-        for (int i = 0; i < NT; i++) rope_one(heads[c][0], heads[c][1], Ts[i], 1e6f);
+        for (int i = 0; i < NT; i++)
+            for (int in16 = 0; in16 < 2; in16++) rope_one(heads[c][0], heads[c][1], Ts[i], 1e6f, in16);
 }
 
 static void rope_other_bases(void) {
     NEED_GPU();
-    rope_one(16, 8, 64, 10000.0f);
-    rope_one(32, 8, 7, 5e6f);
-    rope_one(14, 2, 5, 1e6f);   // head count not a multiple of the 4 warps per CTA
+    rope_one(16, 8, 64, 10000.0f, 0);
+    rope_one(32, 8, 7, 5e6f, 1);
+    rope_one(14, 2, 5, 1e6f, 0);   // head count not a multiple of the 4 warps per CTA
+    rope_one(14, 2, 5, 1e6f, 1);
 }
 
 // ---------------------------------------------------------------- swiglu
@@ -456,9 +466,15 @@ static void timings(void) {
                T * dim * 5.03 / ms / 1e6);
         gpu_timer_start(&G, &tm);
         for (int i = 0; i < reps; i++)
-            launch_qknorm_rope_kv(&G, y, kc, vc, x, w, w, tok, tok, tok, T, 32, 8, 128, 64, 1e6f, 1e-6f);  // page 0
+            launch_qknorm_rope_kv(&G, y, kc, vc, x, 0, w, w, tok, tok, tok, T, 32, 8, 128, 64, 1e6f, 1e-6f);  // page 0
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
         printf("  rope      T=%-3d 32/8 heads: %7.2f us  %6.1f GB/s\n", T, ms * 1e3, T * 48 * 128 * 6.0 / ms / 1e6);
+        gpu_timer_start(&G, &tm);
+        for (int i = 0; i < reps; i++)
+            launch_qknorm_rope_kv(&G, y, kc, vc, x, 1, w, w, tok, tok, tok, T, 32, 8, 128, 64, 1e6f, 1e-6f);
+        ms = gpu_timer_stop_ms(&G, &tm) / reps;
+        printf("  rope16    T=%-3d 32/8 heads: %7.2f us  %6.1f GB/s (bf16 qkv in)\n", T, ms * 1e3,
+               T * 48 * 128 * 4.0 / ms / 1e6);
         gpu_timer_start(&G, &tm);
         for (int i = 0; i < reps; i++) launch_swiglu(&G, y, x, T, ffn);
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
