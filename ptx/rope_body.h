@@ -110,23 +110,8 @@
     add.u64 %rd4, %rd_pos, %rd3;
     ld.global.nc.u32 %r_pos, [%rd4];
 
-    // --- while those loads are in flight (a warp's whole chain is a few round trips: the kernel is latency-bound,
-    // ~2 TB/s at T = 512): the norm weights' load (k_norm's for v heads too: unused there) and the lane's RoPE
-    // frequencies f(2l) = (r^2)^l by square-and-multiply, f(2l+1) = f(2l) * r (in f64: see the header) ---
-    setp.lt.u32 %p2, %r_head, %r_nhead;         // a q head
-    selp.b64 %rd_w, %rd_qn, %rd_kn, %p2;
-    add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
-    ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
-    ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
-    mul.rn.f64 %db, %dr, %dr;
-    mov.f64 %dp, 0d3FF0000000000000;
-    POW_STEP(0)
-    POW_STEP(1)
-    POW_STEP(2)
-    POW_STEP(3)
-    POW_STEP(4)
-
     // --- route: q head -> q_out row; k / v head -> pool row [page][kh][pos % 64], page from the block table ---
+    setp.lt.u32 %p2, %r_head, %r_nhead;
     @%p2 bra QHEAD;
     sub.u32 %r_kh, %r_head, %r_nhead;
     setp.ge.u32 %p3, %r_kh, %r_nkv;             // v head?
@@ -156,6 +141,7 @@
 #endif
     selp.b64 %rd_dst, %rd_vc, %rd_kc, %p3;
     add.u64 %rd_dst, %rd_dst, %rd5;
+    mov.u64 %rd_w, %rd_kn;
     @!%p3 bra NORM;
 
 #if KV_FP8
@@ -179,6 +165,7 @@ QHEAD:
     mad.lo.u32 %r5, %r_t, %r_nhead, %r_head;
     mul.wide.u32 %rd5, %r5, HEAD_DIM*2;
     add.u64 %rd_dst, %rd_qout, %rd5;
+    mov.u64 %rd_w, %rd_qn;
 
 NORM:
     // --- RMSNorm over the head (warp butterfly), times the norm weight ---
@@ -191,6 +178,9 @@ NORM:
     add.rn.f32 %t, %t, %eps;
     sqrt.rn.f32 %t, %t;
     rcp.rn.f32 %rstd, %t;
+    add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
+    ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
+    ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
     mul.rn.f32 %y0, %x0, %rstd;
     mul.rn.f32 %y0, %y0, %w0;
     mul.rn.f32 %y1, %x1, %rstd;
@@ -200,7 +190,14 @@ NORM:
     mul.rn.f32 %y3, %x3, %rstd;
     mul.rn.f32 %y3, %y3, %w3;
 
-    // --- angles in f64 (the frequencies were computed above) ---
+    // --- angles in f64: f(2l) = (r^2)^l, f(2l+1) = f(2l) * r ---
+    mul.rn.f64 %db, %dr, %dr;
+    mov.f64 %dp, 0d3FF0000000000000;
+    POW_STEP(0)
+    POW_STEP(1)
+    POW_STEP(2)
+    POW_STEP(3)
+    POW_STEP(4)
     cvt.rn.f64.s32 %dpos, %r_pos;
     mul.rn.f64 %dth, %dpos, %dp;
     SINCOS(%dth, %s0, %c0)
