@@ -742,7 +742,7 @@ fi
 if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12), where its mainloop stalls, and what
     # e4m3 itself costs on the synth 8B. S9_PARTS from: fp8 (test_gpu_fp8), san (a plan forcing tile 12 on every FP8
     # layer of the tiny model, plain then memcheck / racecheck / synccheck), sweep (bench/gemm --sweep FP8, 8B layers,
-    # M = S9_M -> $OUT/plan-s9.txt), ncu (Nsight Compute on gate_up at M = 4096: tiles 11 and 12 with every section,
+    # M = S9_M, layers S9_LAYERS -> $OUT/plan-s9.txt), ncu (Nsight Compute on gate_up at M = 4096: tiles 11 and 12 with every section,
     # tile 11's SASS with its stall samples, cuBLASLt's kernels), ab (engine: built-in plan vs the swept one, or
     # tiles 11 -> 12 in the built-in plan; S9_CFGS), sim (HF with FP8 simulated, tests/hf_reference.py --sim-fp8),
     # seed (test_gpu_e2e on the 0.6B f16 with the seed that failed in session 8)
@@ -757,7 +757,7 @@ if has s9; then  # session 9: the 128x256 tile in multicast pairs (FP8 tile 12),
     [[ $parts == *" san "* ]] && san_fp8_plan s9 "${S9_SAN_TILE:-12}" "${S9_SAN_SPLITS:-1}"  # e.g. tile 0, split-K 2
     if [[ $parts == *" sweep "* ]]; then  # S9_SWEEP_DTYPES (fp8), M = S9_M: the plan below replaces those rows
         for dt in ${S9_SWEEP_DTYPES:-fp8}; do
-            timeout 280 build/bench/gemm --dtype $dt --shapes 8b --layers qkv,o,gate_up,down \
+            timeout 280 build/bench/gemm --dtype $dt --shapes 8b --layers ${S9_LAYERS:-qkv,o,gate_up,down} \
                 --m "${S9_M:-256,512,1024,2048,4096}" --sweep --reps 7 --plan-out "$LOG/s9-sweep-plan-$dt.txt" \
                 --tsv "$LOG/s9-sweep-$dt.tsv" > "$LOG/s9-sweep-$dt.log" 2>&1
             say "s9 sweep $dt rc=$?"; grep -E "sweep|^  [0-9]" "$LOG/s9-sweep-$dt.log" | tee -a "$SUM"
