@@ -85,7 +85,9 @@
     .reg .b16 %hb;
     .reg .b64 %tmW, %tmA, %pC, %dw, %da, %dw1, %dw2, %dw3, %da1, %da2, %da3, %pol, %c0, %c1, %ldj, %ld1;
     .reg .f32 %e0, %e1, %e2, %e3;
+    .reg .b64 %c2, %c3;
     SW_FOR_G(SW_DECL)
+    SW_FOR_G(SW_UDECL)
 #if FP8
     .reg .b64 %psa, %psw, %aw;
     .reg .f32 %swv, %f0, %f1;
@@ -307,7 +309,12 @@ EPI:
     SW_FOR_G(SW_EPI_F32)
     bra DONE;
 EPI_ADD:
-    SW_FOR_G(SW_ADD_RED)
+    mov.b64 %c2, %c0;
+    mov.b64 %c3, %c1;
+    SW_FOR_G(SW_ADD_LD)
+    mov.b64 %c0, %c2;
+    mov.b64 %c1, %c3;
+    SW_FOR_G(SW_ADD_ST)
     bra DONE;
 EPI_BF16:
     SW_FOR_G(SW_EPI_BF16)

@@ -292,12 +292,23 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     xor.b32 %t1, %t1, %cpb; mad.lo.u32 %t1, %srow, 256, %t1; add.u32 %t1, %t1, %stg; \
     setp.lt.s32 %p, %srow, %rlim; and.pred %p, %p, %pcol; mul.wide.u32 %gq, %srow, %ldb; add.s64 %gq, %gq, %gp;
 #define CO_ST(i, L) CO_ADDR(i, L) ld.shared.v4.b32 {%h0, %h1, %kc, %t2}, [%t1]; @%p st.global.v4.b32 [%gq], {%h0, %h1, %kc, %t2};
-// add mode: each piece goes out as one red.global.add.v4.f32 — the read-modify-write happens in L2, so the warp
-// issues it like a store and moves on (the loads of the old values cost a DRAM round trip per four pieces, twice a
-// chunk, with the tensor cores idle; NOTES, session 16). Each element of C gets exactly one add: deterministic.
-#define CO_RED(i, L) CO_ADDR(i, L) ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%t1]; \
-    @%p red.global.add.v4.f32 [%gq], {%e0, %e1, %e2, %e3};
+// add mode: four pieces' old values first (one round trip for the four; 16 registers: all eight would spill
+// beside the live accumulators), then their sums
+// (the FP8 tiles load into their scratch accumulator, dead here, but live to ptxas: the next tile's first wgmma
+// names it as an input)
+#if FP8
+#define CA(i, k) %x##i##_##k
+#else
+#define CA(i, k) %ca##i##_##k
+#endif
+#define CO_ADD(i, L) CO_ADDR(i, L) ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%t1]; \
+    add.f32 %e0, %e0, CA(i, 0); add.f32 %e1, %e1, CA(i, 1); add.f32 %e2, %e2, CA(i, 2); \
+    add.f32 %e3, %e3, CA(i, 3); @%p st.global.v4.f32 [%gq], {%e0, %e1, %e2, %e3};
+#define CO_LD(i, L) CO_ADDR(i, L) @%p ld.global.v4.f32 {CA(i, 0), CA(i, 1), CA(i, 2), CA(i, 3)}, [%gq];
+#define CO_DECL(i, L) .reg .f32 %ca##i##_<4>;
 #define CO_I4(X) X(0, 4) X(1, 4) X(2, 4) X(3, 4) X(4, 4) X(5, 4) X(6, 4) X(7, 4)
+#define CO_I4A(X) X(0, 4) X(1, 4) X(2, 4) X(3, 4)
+#define CO_I4B(X) X(4, 4) X(5, 4) X(6, 4) X(7, 4)
 #define CO_I3(X) X(0, 3) X(1, 3) X(2, 3) X(3, 3)
 #define CO_I2(X) X(0, 2) X(1, 2)
 // chunk setup: columns from %t2 (element index in the output row), %cw the output row's elements, E = log2 bytes
@@ -309,8 +320,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // a chunk of c (groups LIST) in f32 (plain or added) and bf16: stage, copy out, free the staging for the next one
 #define CHUNK_F32(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) LIST(STG_F32) bar.warp.sync -1; \
     CO_I4(CO_ST) bar.warp.sync -1;
-#define CHUNK_ADD(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) LIST(STG_F32) bar.warp.sync -1; \
-    CO_I4(CO_RED) bar.warp.sync -1;
+#define CHUNK_ADD(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) CO_I4A(CO_LD) LIST(STG_F32) bar.warp.sync -1; \
+    CO_I4A(CO_ADD) CO_I4B(CO_LD) CO_I4B(CO_ADD) bar.warp.sync -1;
 #define CHUNK_BF16(c, LIST, L) add.u32 %t2, %n0, 128 * c; CHUNK_SETUP(1, L) LIST(STG_BF16) bar.warp.sync -1; \
     CAT(CO_I, L)(CO_ST) bar.warp.sync -1;
 #if NJ == 8
@@ -370,6 +381,9 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b32 %stg, %sr, %sx, %skey, %srow, %crow, %cpb, %rbase, %rlim, %cw, %ldb;
     .reg .b64 %gp, %gq;
     .reg .pred %pcol;
+#if !FP8
+    CO_I4(CO_DECL)
+#endif
     FOR_J(DECLJ)
     .reg .b64 %dA1, %dA2, %dA3, %dW1, %dW2, %dW3;
 #if FP8
