@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -566,6 +566,33 @@ if has s14; then  # session 14 (the add-mode L2 prefetch, the FP8 K-split tile: 
             grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Compute \(SM\)|Stall|Grid Size" \
                 "$LOG/s14-ncu-$layer.log" | head -24 | tee -a "$SUM"
         done
+    fi
+fi
+
+if has s16; then  # session 16: where decode-sized work spends its time at B = 256 (Nsight Compute, --set full and the
+    # SASS page with stall samples). S16_PARTS from: attn (attn_dec_fp8 at 256 x S16_ATTN_C keys: bench/attention's case
+    # index 30 + C's, 21 launches a case), gu (the quantising SwiGLU gate_up at M = S16_GU_M, the 64x256 tile)
+    parts=" ${S16_PARTS:-attn gu} "
+    if [[ $parts == *" attn "* ]]; then
+        j=0; for c in 128 256 1024; do [ "$c" = "${S16_ATTN_C:-256}" ] && break; j=$((j + 1)); done
+        timeout 200 ncu --kernel-name attn_dec_fp8 --launch-skip $(( (30 + j) * 21 + 1 )) --launch-count 1 --set full \
+            --import-source no -f -o /tmp/s16-attn build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 \
+            --long 0 --runs 20 > "$LOG/s16-ncu-attn-run.log" 2>&1
+        say "s16 ncu attn_dec_fp8 256x${S16_ATTN_C:-256} rc=$?"
+        ncu -i /tmp/s16-attn.ncu-rep --page details > "$LOG/s16-ncu-attn.txt" 2>&1
+        ncu -i /tmp/s16-attn.ncu-rep --page source --csv --print-source sass > "$LOG/s16-ncu-attn-sass.csv" 2>&1
+        grep -E "Grid Size|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Theoretical Occupancy|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Registers Per|Block Limit" \
+            "$LOG/s16-ncu-attn.txt" | head -24 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" gu "* ]]; then
+        timeout 200 ncu --kernel-name regex:"gemm_fp8_64x256" --launch-skip 2 --launch-count 1 --set full \
+            --import-source no -f -o /tmp/s16-gu build/bench/gemm --swiglu --dtype fp8 --shapes 8b --layers gate_up \
+            --m ${S16_GU_M:-235} --eager --reps 3 > "$LOG/s16-ncu-gu-run.log" 2>&1
+        say "s16 ncu gate_up swiglu fp8 M=${S16_GU_M:-235} rc=$?"
+        ncu -i /tmp/s16-gu.ncu-rep --page details > "$LOG/s16-ncu-gu.txt" 2>&1
+        ncu -i /tmp/s16-gu.ncu-rep --page source --csv --print-source sass > "$LOG/s16-ncu-gu-sass.csv" 2>&1
+        grep -E "Grid Size|Duration|Memory Throughput|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Issue Slots Busy|No Eligible|Warp Cycles Per Issued" \
+            "$LOG/s16-ncu-gu.txt" | head -16 | tee -a "$SUM"
     fi
 fi
 
