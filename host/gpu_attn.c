@@ -102,11 +102,6 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.
 enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
-static int dec_persist(void) {
-    static int v = -1;
-    if (v < 0) v = env_int("QWEN3_ATTN_PERSIST", 0, 1 << 30, 1);
-    return v;
-}
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
@@ -129,22 +124,12 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
     }
-    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages, uT = (unsigned)T;
-    unsigned smem = fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16;
+    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
-    Dim3 block = { 128, 1, 1 };
-    // fp8, persistent: about one wave of CTAs (clusters) per kv head, each walking tokens x, x + grid.x, ... (the
-    // next token's slot, position and page ids load under this one's merge; QWEN3_ATTN_PERSIST: 1 this, the default;
-    // 0 one CTA per token; N >= 2 at most N CTAs along the tokens, for tests of the walk). bf16: one CTA per token.
-    int persist = fp8 ? dec_persist() : 0, P = T;
-    if (persist == 1) {
-        long slots = gpu_cluster_slots(g, fn[fp8], block, smem, (unsigned)kv_split), want = (slots + n_kv - 1) / n_kv;
-        if (want < P) P = want < 1 ? 1 : (int)want;
-    } else if (persist > 1 && persist < P) P = persist;
-    Dim3 grid = { (unsigned)P, ukv, (unsigned)kv_split }, cluster = { 1, 1, grid.z };
+    Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &uT };
-    gpu_launch(g, fn[fp8], grid, block, smem, kv_split > 1 ? &cluster : NULL, args,
+                     &upages, &scale, &out8, &sa8 };
+    gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
 

@@ -170,19 +170,18 @@
     .param .u32 p_maxpages,
     .param .f32 p_scale,
     .param .u64 p_out8,
-    .param .u64 p_sa8,
-    .param .u32 p_T)
+    .param .u64 p_sa8)
     .reqntid 128, 1, 1
-#if KV_FP8
-    .minnctapersm 4                              // 4 CTAs an SM (the ring's shared memory allows 4)
-#endif
 {
+    PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
-    .reg .b32 %MAXP, %pgl, %nr, %tokn, %slot_n, %pos_n, %pgl_n;
-    .reg .f32 %mw0, %lw0, %pw0_<8>;
-    .reg .b64 %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g;
+    .reg .b32 %MAXP, %pgl, %nr;
+    .reg .f32 %mw<4>, %lw<4>;
+#define DECL_PW(w) .reg .f32 %pw##w##_<8>;
+    REP4(DECL_PW)
+    .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g;
     .reg .b16 %h0, %h1;
     .reg .b32 %a0, %a1, %a2, %a3, %w0, %w1, %w2, %w3, %pb0, %pb1, %vsc01, %vsc89;
     .reg .f32 %sl2, %sa0, %sa1, %sa2, %sa3, %sb0, %sb1, %sb2, %sb3, %f0, %f1, %mx0, %mx1, %al0, %al1;
@@ -205,6 +204,8 @@
     add.u32 %tq21, %tq2, 1;
     add.u32 %tq28, %tq2, 8;
     add.u32 %tq29, %tq2, 9;
+    ld.param.u64 %pOut, [p_out];
+    ld.param.u64 %pQ, [p_q];
     ld.param.u64 %pK, [p_k];
     ld.param.u64 %pV, [p_v];
     ld.param.u64 %pKs, [p_ks];
@@ -214,12 +215,15 @@
     ld.param.u32 %NKV, [p_nkv];
     ld.param.f32 %sl2, [p_scale];
     mul.f32 %sl2, %sl2, LOG2E;                   // softmax in base 2
+    cvta.to.global.u64 %pOut, %pOut;
+    cvta.to.global.u64 %pQ, %pQ;
     cvta.to.global.u64 %pK, %pK;
     cvta.to.global.u64 %pV, %pV;
     cvta.to.global.u64 %pKs, %pKs;
     cvta.to.global.u64 %pVs, %pVs;
     cvta.to.global.u64 %pBT, %pBT;
     div.u32 %G, %NH, %NKV;
+    mov.u32 %tok, %ctaid.x;
     mov.u32 %kvh, %ctaid.y;
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
@@ -227,31 +231,6 @@
     mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
     shl.b32 %W, %S, 2;
     shl.b32 %W2, %W, 1;
-    ld.param.u32 %MAXP, [p_maxpages];
-
-    // --- fp8: the CTA walks tokens ctaid.x, + nctaid.x, ... (the host launches about one wave of CTAs: persistent),
-    // the next token's slot, position and first 32 page ids loaded once this token's keys are done, under its merge
-    // (issued earlier, the registers they occupy through the key loop spill at 4 CTAs an SM). The first token's are
-    // loaded before the wait: the host copies tok_slot / tok_pos / block_table in before the pass's first kernel and
-    // no kernel writes them, so only q and the pools (written by the kernel before this one) must wait (pdl.h).
-    // The bf16 entry runs one token a CTA (its 231 registers leave no room for the walk). The parameters below are
-    // read where needed, not held ---
-#define TOK_LIVE(t) ld.param.u32 %z, [p_T]; setp.lt.u32 %p1, t, %z;
-#define NEXT_META(t) TOK_LIVE(t) mul.wide.u32 %d, t, 4; ld.param.u64 %ptr, [p_slot]; cvta.to.global.u64 %ptr, %ptr; \
-    add.u64 %ptr, %ptr, %d; @%p1 ld.global.u32 %slot_n, [%ptr]; ld.param.u64 %ptr, [p_pos]; \
-    cvta.to.global.u64 %ptr, %ptr; add.u64 %ptr, %ptr, %d; @%p1 ld.global.u32 %pos_n, [%ptr];
-#define NEXT_PAGES(t) mov.u32 %pgl_n, 0; TOK_LIVE(t) setp.lt.and.u32 %p1, %lane, %MAXP, %p1; \
-    mad.lo.u32 %z, %slot_n, %MAXP, %lane; mul.wide.u32 %d, %z, 4; add.u64 %ptr, %pBT, %d; \
-    @%p1 ld.global.nc.u32 %pgl_n, [%ptr];
-    mov.u32 %tokn, %ctaid.x;
-    NEXT_META(%tokn)
-    NEXT_PAGES(%tokn)
-    PDL_START
-TOKEN:
-    mov.u32 %tok, %tokn;
-    ld.param.u32 %z, [p_T];
-    setp.ge.u32 %p0, %tok, %z;
-    @%p0 bra.uni DONE;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
     // converted to f16 once the first K/V loads are on their way ---
@@ -262,9 +241,7 @@ TOKEN:
     mad.lo.u32 %x, %tok, %NH, %x;
     shl.b32 %x, %x, 7;
     mul.wide.u32 %d, %x, 2;
-    ld.param.u64 %ptr, [p_q];                    // (read here, as out below: fewer registers held over the walk)
-    cvta.to.global.u64 %ptr, %ptr;
-    add.u64 %ptr, %ptr, %d;
+    add.u64 %ptr, %pQ, %d;
     shl.b32 %x, %tq, 5;
     cvt.u64.u32 %d, %x;
     add.u64 %ptr, %ptr, %d;                      // &q[tok][kvh*G + g][16 tq]
@@ -273,14 +250,24 @@ TOKEN:
     @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
     @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
 
-    // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids (lane i:
-    // page i of the slot, if the row has it); then the next token's slot and position ---
-    mov.u32 %slot, %slot_n;
-    mov.u32 %pos, %pos_n;
-    mov.u32 %pgl, %pgl_n;
+    // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids ---
+    ld.param.u64 %ptr, [p_slot];
+    cvta.to.global.u64 %ptr, %ptr;
+    mul.wide.u32 %d, %tok, 4;
+    add.u64 %ptr, %ptr, %d;
+    ld.global.u32 %slot, [%ptr];
+    ld.param.u64 %ptr, [p_pos];
+    cvta.to.global.u64 %ptr, %ptr;
+    add.u64 %ptr, %ptr, %d;
+    ld.global.u32 %pos, [%ptr];
+    ld.param.u32 %MAXP, [p_maxpages];
     mul.lo.u32 %btrow, %slot, %MAXP;             // block-table row of the slot
-    mov.u32 %x, %nctaid.x;
-    add.u32 %tokn, %tok, %x;
+    mov.u32 %pgl, 0;
+    setp.lt.u32 %p1, %lane, %MAXP;              // lane i: page i of the slot (if the row has it)
+    add.u32 %z, %btrow, %lane;
+    mul.wide.u32 %d, %z, 4;
+    add.u64 %ptr, %pBT, %d;
+    @%p1 ld.global.nc.u32 %pgl, [%ptr];
     shl.b32 %x, %MAXP, 6;
     sub.u32 %x, %x, 1;
     min.u32 %pos, %pos, %x;
@@ -420,9 +407,6 @@ KEY_LOOP:
 KEYS_DONE:
 #endif
 
-    NEXT_META(%tokn)
-    NEXT_PAGES(%tokn)
-
     // --- this warp's partial: row sums over the 8 lanes of a head pair, then O^T, (max, sum) into shared memory ---
     shfl.sync.bfly.b32 %f0, %l0, 4, 31, -1;
     add.f32 %l0, %l0, %f0;
@@ -493,16 +477,27 @@ MERGE_BEGIN:
 RANK_LOOP:
     mov.u32 %ra, %w2;
     @%cl mapa.shared::cluster.u32 %ra, %ra, %r;
-    mov.u32 %j, %w3;
-    @%cl mapa.shared::cluster.u32 %j, %j, %r;
-    // one warp partial at a time (ten registers, not forty: the CTA's token walk keeps more alive across the merge)
-#define W_FOLD(w) MLD2(%mw0, %lw0, w * 64) mov.u32 %x, %ra; mov.u32 %ra, %j; \
-    MLD4(%pw0_0, %pw0_1, %pw0_2, %pw0_3, w * 4096) MLD4(%pw0_4, %pw0_5, %pw0_6, %pw0_7, w * 4096 + 16) \
-    mov.u32 %ra, %x; max.f32 %mx1, %mx0, %mw0; sub.f32 %f0, %mx0, %mx1; ex2.approx.ftz.f32 %al0, %f0; \
-    sub.f32 %f0, %mw0, %mx1; ex2.approx.ftz.f32 %cf, %f0; mov.f32 %mx0, %mx1; \
-    mul.f32 %L, %L, %al0; fma.rn.f32 %L, %lw0, %cf, %L; REP8(E_RESCALE_FOLD)
-#define E_RESCALE_FOLD(i) mul.f32 %e##i, %e##i, %al0; fma.rn.f32 %e##i, %pw0_##i, %cf, %e##i;
-    W_FOLD(0) W_FOLD(1) W_FOLD(2) W_FOLD(3)
+#define ML_LD(w) MLD2(%mw##w, %lw##w, w * 64)
+    REP4(ML_LD)
+    mov.u32 %ra, %w3;
+    @%cl mapa.shared::cluster.u32 %ra, %ra, %r;
+#define P_LD(w) MLD4(%pw##w##_0, %pw##w##_1, %pw##w##_2, %pw##w##_3, w * 4096) \
+    MLD4(%pw##w##_4, %pw##w##_5, %pw##w##_6, %pw##w##_7, w * 4096 + 16)
+    REP4(P_LD)
+    max.f32 %mx1, %mw0, %mw1;
+    max.f32 %f0, %mw2, %mw3;
+    max.f32 %mx1, %mx1, %f0;
+    max.f32 %mx1, %mx1, %mx0;                    // new running max (finite: rank 0's warp 0 has chunk 0)
+    sub.f32 %f0, %mx0, %mx1;
+    ex2.approx.ftz.f32 %al0, %f0;                // rescale of what is summed so far
+    mov.f32 %mx0, %mx1;
+    mul.f32 %L, %L, %al0;
+#define E_SCALE(i) mul.f32 %e##i, %e##i, %al0;
+    REP8(E_SCALE)
+#define E_FOLD_I(w, i) fma.rn.f32 %e##i, %pw##w##_##i, %cf, %e##i;
+#define E_FOLD(w) sub.f32 %f0, %mw##w, %mx0; ex2.approx.ftz.f32 %cf, %f0; fma.rn.f32 %L, %lw##w, %cf, %L; \
+    REPA8(E_FOLD_I, w)
+    REP4(E_FOLD)
     add.u32 %r, %r, 1;
     setp.lt.u32 %p1, %r, %nr;
     @%p1 bra RANK_LOOP;
@@ -532,9 +527,7 @@ RANK_LOOP:
     setp.ne.u64 %p0, %ptr, 0;
     @%p0 bra EPI_Q;
     mul.wide.u32 %d, %x, 2;
-    ld.param.u64 %ptr, [p_out];
-    cvta.to.global.u64 %ptr, %ptr;
-    add.u64 %ptr, %ptr, %d;
+    add.u64 %ptr, %pOut, %d;
     st.global.v4.b32 [%ptr], {%a0, %a1, %a2, %a3};
     bra MERGED;
 EPI_Q:
@@ -576,18 +569,9 @@ EPI_Q:
     st.global.f32 [%ptr], %scale;
     }
 MERGED:
-    // no CTA overwrites its partials (fp8: its ring) with the next token, or leaves, while CTA 0 still reads them
-    @%cl bra.uni MERGED_CL;
-    bar.sync 0;
-    bra.uni NEXT_TOKEN;
-MERGED_CL:
-    barrier.cluster.arrive.release.aligned;
+    @!%cl bra DONE;
+    barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory
     barrier.cluster.wait.acquire.aligned;
-NEXT_TOKEN:
-#if KV_FP8
-    bra.uni TOKEN;
-#endif
-    // (the bf16 entry runs one token a CTA: a loop costs it registers it has not got)
 DONE:
     ret;
 }
@@ -603,9 +587,6 @@ DONE:
 #undef O_BIAS
 #undef DIM_SHIFT
 #undef PROC
-#undef NEXT_META
-#undef NEXT_PAGES
-#undef TOK_LIVE
 #if KV_FP8
 #undef V_MMA
 #undef PV_I
