@@ -336,6 +336,13 @@ static int dec_ksplit(Gpu *g, int N, int K) {
     return ks < K / 128 ? ks : K / 128;
 }
 
+// QWEN3_FP8_128X256=0: the built-in rules never pick the 128x256 tile (plans still may)
+static int fp8_wide_rule(void) {
+    static int wide = -1;
+    if (wide < 0) wide = env_int("QWEN3_FP8_128X256", 0, 1, 1);
+    return wide;
+}
+
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
@@ -360,8 +367,15 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
             // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
             int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
             tile = M >= 128 && w0 <= w5 ? 0 : 5;
+            // From 1,024 rows, 128x256 where its waves give each SM at most 15% more work than 128x128's: the 8B
+            // plan's sweeps put it (or its pair) first on every layer from there but qkv below 2,048 rows, which
+            // this also leaves on 128x128; without it the 32B's FP8 layers ran at 0.61-0.89 of cuBLASLt at M =
+            // 1,024 / 4,096 (session 16). QWEN3_FP8_128X256=0 leaves the tile to plans, as for SwiGLU below.
+            int w11 = cdiv(cdiv(M, 128) * cdiv(N, 256), sms) * 256;
+            if (tile == 0 && M >= 1024 && N % 256 == 0 && fp8_wide_rule() && 20 * w11 <= 23 * w0)
+                tile = GEMM_FP8_128X256_TILE;
         }
-        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile, M);
+        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile == GEMM_FP8_128X256_TILE ? GEMM_FP8_128X256C2_TILE : tile, M);
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile == GEMM_FP8_SW_TILE) {
@@ -404,9 +418,7 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
         if (t < 0) {
             // 64x256 (or its multicast pair) against 128x256: the less work per SM counted in whole waves, ties to
             // the taller tile (fewer bytes a FLOP); QWEN3_FP8_128X256=0 leaves the 128x256 tile to plans
-            static int wide = -1;
-            if (wide < 0) wide = env_int("QWEN3_FP8_128X256", 0, 1, 1);
-            int sms = g->sm_count > 0 ? g->sm_count : 132, nt = cdiv(N, 256);
+            int wide = fp8_wide_rule(), sms = g->sm_count > 0 ? g->sm_count : 132, nt = cdiv(N, 256);
             int w4 = cdiv(cdiv(M, 64) * nt, sms) * 64, w11 = cdiv(cdiv(M, 128) * nt, sms) * 128;
             t = wide && M >= 128 && w11 <= w4 ? c2_of(fp8_tiles, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE, M)
                                               : c2_of(fp8_tiles, 4, 9, M);
