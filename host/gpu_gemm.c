@@ -377,7 +377,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
             if (tile == 0 && M >= 1024 && N % 256 == 0 && fp8_wide_rule() && 20 * w11 <= 23 * w0)
                 tile = GEMM_FP8_128X256_TILE;
         }
-        tile = c2_of(fp8_tiles, tile, tile == 0 ? 7 : tile == 5 ? 8 : tile == GEMM_FP8_128X256_TILE ? GEMM_FP8_128X256C2_TILE : tile, M);
+        int pair = tile == 0 ? 7 : tile == 5 ? 8 : tile == GEMM_FP8_128X256_TILE ? GEMM_FP8_128X256C2_TILE : tile;
+        tile = c2_of(fp8_tiles, tile, pair, M);  // (QWEN3_GEMM_C2=1 only)
     }
     const GemmTile *t = &fp8_tiles[tile];
     if (tile == GEMM_FP8_SW_TILE) {
