@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -1011,6 +1011,22 @@ if has bench; then  # our engine: pp512 / tg128, bf16 and fp8 weights
             --tsv "$LOG/e2e.tsv" >> "$LOG/bench.log" 2>&1 || say "bench $spec failed: $(tail -2 "$LOG/bench.log")"
     done
     grep -E "pp|floor|^gpu:" "$LOG/bench.log" | tee -a "$SUM"
+fi
+
+if has s17; then  # session 17: bench/gemm runs in a row, each its own log and TSV in $OUT (partial rows survive a cut).
+    # S17_RUNS="NAME|VAR=VALUE ...|ARGS;..." (the variables may be empty); a run with --sweep also writes
+    # $OUT/s17-NAME-plan.txt. Each run is cut at S17_T seconds (default 200).
+    IFS=';' read -ra runs <<< "${S17_RUNS:-}"
+    for run in "${runs[@]}"; do
+        IFS='|' read -r n vars args <<< "$run"
+        n=$(echo $n)
+        po=(); [[ " $args " == *" --sweep "* ]] && po=(--plan-out "$OUT/s17-$n-plan.txt")
+        env $vars timeout "${S17_T:-200}" build/bench/gemm $args "${po[@]}" --tsv "$OUT/s17-$n.tsv" \
+            > "$LOG/s17-$n.log" 2>&1
+        say "s17 $n rc=$? ($vars $args)"
+        grep -E "best t|^ *[0-9]+ +(bf16|fp8) " "$LOG/s17-$n.log" | tail -80 | tee -a "$SUM" > /dev/null
+        cp "$LOG/s17-$n.log" "$OUT/"
+    done
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
