@@ -1013,19 +1013,17 @@ if has bench; then  # our engine: pp512 / tg128, bf16 and fp8 weights
     grep -E "pp|floor|^gpu:" "$LOG/bench.log" | tee -a "$SUM"
 fi
 
-if has s17; then  # session 17: bench/gemm runs in a row, each its own log and TSV in $OUT (partial rows survive a cut).
-    # S17_RUNS="NAME|VAR=VALUE ...|ARGS;..." (the variables may be empty); a run with --sweep also writes
-    # $OUT/s17-NAME-plan.txt. Each run is cut at S17_T seconds (default 200).
+if has s17; then  # session 17: bench/gemm runs in a row, each its own log and TSV in $LOG (logs.tar.gz: $OUT returns at
+    # most 8 files). S17_RUNS="NAME|VAR=VALUE ...|ARGS;..." (the variables may be empty); a run with --sweep also
+    # writes $LOG/s17-NAME-plan.txt. Each run is cut at S17_T seconds (default 200); its rows so far stay in the TSV.
     IFS=';' read -ra runs <<< "${S17_RUNS:-}"
     for run in "${runs[@]}"; do
         IFS='|' read -r n vars args <<< "$run"
         n=$(echo $n)
-        po=(); [[ " $args " == *" --sweep "* ]] && po=(--plan-out "$OUT/s17-$n-plan.txt")
-        env $vars timeout "${S17_T:-200}" build/bench/gemm $args "${po[@]}" --tsv "$OUT/s17-$n.tsv" \
+        po=(); [[ " $args " == *" --sweep "* ]] && po=(--plan-out "$LOG/s17-$n-plan.txt")
+        env $vars timeout "${S17_T:-200}" build/bench/gemm $args "${po[@]}" --tsv "$LOG/s17-$n.tsv" \
             > "$LOG/s17-$n.log" 2>&1
         say "s17 $n rc=$? ($vars $args)"
-        grep -E "best t|^ *[0-9]+ +(bf16|fp8) " "$LOG/s17-$n.log" | tail -80 | tee -a "$SUM" > /dev/null
-        cp "$LOG/s17-$n.log" "$OUT/"
     done
 fi
 

@@ -5,13 +5,13 @@
 //          launch_gemm_swiglu_fp8 (the SwiGLU + FP8-quantising epilogue of the 128x256 tile), gemm_tile_choice
 //
 // Tile choice (when the caller passes tile -1): a plan measured by `bench/gemm --sweep` on this card if one is
-// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: M <= 32 goes to the swapped decode tile
-// (ptx/gemm_sw.ptx, launch_sw: W on wgmma's M side through a TMA ring); before it (QWEN3_GEMM_SW=0 brings this
+// loaded ($QWEN3_GEMM_PLAN, host/gemm_plan.h), else the built-in rules: M <= 32 (FP8: 64) goes to the swapped decode
+// tile (ptx/gemm_sw.ptx, launch_sw: W on wgmma's M side through a TMA ring); before it (QWEN3_GEMM_SW=0 brings this
 // back) decode-sized M (<= 16) streamed W through many small mma.sync tiles: 16x32, or 16x16 when N/32 CTAs would
 // not cover the GPU twice (at M = 17-32 two 16-row
 // tiles would read every weight twice: bench/gemm measured 0.53-0.56 of cuBLAS there, against 0.9-0.98 for a
-// 64-row wgmma tile). Larger M goes to the wgmma kernels: the largest tile whose tile count still gives every SM
-// work (128x256, then 128x128 from M = 256; 64x128 with two consumers splitting N, 64x64 below).
+// 64-row wgmma tile). Larger M goes to the wgmma kernels: the tile with the least work in whole waves, weighted by
+// what each tile shape costs per element (waves_cost; 128-row tiles from M = 256, FP8 from 128).
 // Split-K: the wgmma kernels can split K (launch_gemm_ex splits > 1, or a plan); their partial sums meet in a
 // scratch slab and are added in a fixed order, so results are the same run after run. Off by default (slower in
 // every case measured so far: see wg_splits). The
@@ -105,7 +105,16 @@ static int c2_of(const GemmTile *tabs, int tile, int c2_tile, int M) {
 // (0: the rules never take it; a plan still may). Unset: the plan decides, and without a plan entry the rules take it up to SW_RULE_M rows
 // (the H100 decode sweep, bench/results/gemm-h100-8b-decode-sweep-s7.tsv: the swapped tile won every 8B layer at
 // M = 1..32 in both dtypes but bf16 qkv at M = 1, a 0.1% tie; at M = 64 the wgmma tiles won o and bf16 down).
-enum { SW_RULE_M = 32 };
+// FP8 takes it up to 64 rows: at M = 64 it won every layer of the 0.6B, 8B and 32B against the wgmma tiles by 1-50%
+// (sweeps of sessions 9 and 17; bf16 at 64 was mixed: 0.6B qkv / gate_up and the 8B's o / down lost 1-8%).
+enum { SW_RULE_M = 32, SW_RULE_M_FP8 = 64 };
+// The built-in rules' wgmma choice: whole waves of tiles x tile area x the tile's cost per element (in hundredths
+// of the 128x256 tile's), the least wins. The costs are fitted to the H100 sweeps of all three sizes (0.6B, 8B,
+// 32B; NOTES.md session 17): against the fastest tile measured at each (layer, M), the rule's tile is 1.008x
+// (FP8) / 1.012x (bf16) on geometric mean over M = 1..4096, where the rules before were 1.064x / 1.061x.
+static long long waves_cost(int M, int N, int bm, int bn, int sms, int cost) {
+    return (long long)cdiv(cdiv(M, bm) * cdiv(N, bn), sms) * bm * bn * cost;
+}
 static int sw_forced_m(void) {  // -1: not forced
     static int m = -2;
     if (m == -2) m = env_int("QWEN3_GEMM_SW", 0, 64, -1);
@@ -215,6 +224,16 @@ static int sw_early(void) {
     if (on < 0) on = env_int("QWEN3_SW_EARLY", 0, 1, 1);
     return on;
 }
+// Automatic K splits of the swapped tile: two where its N/64 tiles would leave over 30% of the SMs idle and K >= 2,048,
+// four where even twice as many CTAs fit the SMs and K >= 2,048 (each split >= 4 slices of 128 bytes of K). The
+// H100 sweeps, M <= 64 (8B: bench/results/gemm-plan-h100-8b.txt; 0.6B and 32B: gemm-h100-0.6b-32b-sweep-s17.tsv):
+// one split won on the 8B's qkv and gate_up, two on its o and down; four on the 0.6B's o and down (16 tiles: 3.83 us
+// against 4.43 with two at M = 1), one on its qkv (K = 1,024: 4.31 against 4.32, and 4.77 against 5.38 at M = 64).
+static int sw_auto_splits(int N, int K, int sms) {
+    int tiles = cdiv(N, 64), S = 10 * tiles < 7 * sms && K >= 2048 ? 2 : 1;
+    while (S > 1 && S < 4 && 2 * S * tiles <= sms && K >= 1024 * S) S *= 2;
+    return S;
+}
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
                       int M, int N, int K, int mode, int splits) {
     static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
@@ -230,9 +249,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
         int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
         if (nst > 8) nst = 8;
-        // automatic: two splits where the tiles would leave over 30% of the SMs idle, else none (the H100 sweep,
-        // M <= 64: one split won on qkv and gate_up, two on o, down and lm_head; four or eight lost everywhere)
-        int S = splits > 0 ? splits : 10 * tiles < 7 * sms && nk >= 4 ? 2 : 1;
+        int S = splits > 0 ? splits : sw_auto_splits(N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
@@ -291,16 +308,16 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
             if (splits) *splits = 0;
         } else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
         else {
-            // the largest wgmma tile whose tiles give ~every SM one (90%: a 128-tile grid beats 256 smaller tiles
-            // on 132 SMs), 128-row tiles only from M = 256 (bench/gemm --sweep on the H200, 8B shapes: 64-row
-            // tiles won below); else the smallest. 64x128 is the two-consumer form (64x128s): the same tiles with
-            // two wgmma chains per SM instead of one.
+            // wgmma: the least wave-quantised work, whole waves x tile area x the tile's cost per element (128-row
+            // tiles from M = 256; 64x128 is the two-consumer form, 64x128s)
             static const int order[] = { 0, 1, 4, 3 };  // wg_tiles: 128x256, 128x128, 64x128s, 64x64
-            tile = N_GEMM_TILES + 3;
+            static const int cost[] = { 100, 105, 150, 200 };
+            long long best = -1;
             for (int j = 0; j < (int)(sizeof order / sizeof order[0]); j++) {
                 const GemmTile *t = &wg_tiles[order[j]];
                 if (t->bm == 128 && M < 256) continue;
-                if (10 * cdiv(M, t->bm) * cdiv(N, t->bn) >= 9 * sms) { tile = N_GEMM_TILES + order[j]; break; }
+                long long w = waves_cost(M, N, t->bm, t->bn, sms, cost[j]);
+                if (best < 0 || w < best) { best = w; tile = N_GEMM_TILES + order[j]; }
             }
             if (tile == N_GEMM_TILES + 0) tile = N_GEMM_TILES + c2_of(wg_tiles, 0, 5, M);  // 128x256 -> 128x256c2
             if (tile == N_GEMM_TILES + 1) tile = N_GEMM_TILES + c2_of(wg_tiles, 1, 6, M);  // 128x128 -> 128x128c2
@@ -357,25 +374,19 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         splits = ps;
     }
     if (tile < 0) {  // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
-        if (M <= SW_RULE_M && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
+        if (M <= SW_RULE_M_FP8 && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
         else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
         else {
-            // 128x128 or 64x128s (two consumers splitting N): the fewer rows of work per SM counted in whole waves,
-            // ceil(tiles / SMs) x tile rows, ties to the 128-row tile (more work per byte of W). On the H100 sweep
-            // (bench/results/gemm-plan-h100-8b.txt) this matches the winner on every 8B layer for M = 64..4096 but
-            // qkv at 512 (a 2% tie); the old rule (128-row tiles from M = 256 when they give ~every SM one) put
-            // qkv at M = 256 on 64x128s: 23.2 us against 17.4.
-            int w0 = cdiv(cdiv(M, 128) * cdiv(N, 128), sms) * 128, w5 = cdiv(cdiv(M, 64) * cdiv(N, 128), sms) * 64;
-            tile = M >= 128 && w0 <= w5 ? 0 : 5;
-            // From 1,024 rows, 128x256 instead of 128x128 where its waves give each SM at most 15% more work: the
-            // 8B plan's sweeps put it (or its pair) first on every layer from there but qkv below 2,048 rows, which
-            // this also leaves on 128x128. H100, same call (session 16, models without a plan), against cuBLASLt:
-            // 32B at M = 4,096 o 0.87 -> 1.01, gate_up 0.82 -> 1.00, down 0.71 -> 1.05; 0.6B 0.96-1.01 -> 0.99-1.01.
-            // Not measured, so not done: replacing 64x128s too (32B qkv at 4,096 and gate_up at 1,024 stay there at
-            // 0.62 / 0.60). QWEN3_FP8_128X256=0 leaves the tile to plans, as for SwiGLU below.
-            int w11 = cdiv(cdiv(M, 128) * cdiv(N, 256), sms) * 256;
-            if (tile == 0 && M >= 1024 && N % 256 == 0 && fp8_wide_rule() && 20 * w11 <= 23 * w0)
-                tile = GEMM_FP8_128X256_TILE;
+            // wgmma: as for bf16, the least wave-quantised work over 128x256 (N % 256 == 0; QWEN3_FP8_128X256=0
+            // leaves it to plans), 128x128 (from M = 128) and 64x128s (two consumers splitting N)
+            static const int cand[] = { 0, 5, GEMM_FP8_128X256_TILE }, cost[] = { 110, 140, 100 };
+            long long best = -1;
+            for (int j = 0; j < 3; j++) {
+                const GemmTile *t = &fp8_tiles[cand[j]];
+                if ((t->bm == 128 && M < 128) || (t->bn == 256 && (N % 256 || !fp8_wide_rule()))) continue;
+                long long w = waves_cost(M, N, t->bm, t->bn, sms, cost[j]);
+                if (best < 0 || w < best) { best = w; tile = cand[j]; }
+            }
         }
         int pair = tile == 0 ? 7 : tile == 5 ? 8 : tile == GEMM_FP8_128X256_TILE ? GEMM_FP8_128X256C2_TILE : tile;
         tile = c2_of(fp8_tiles, tile, pair, M);  // (QWEN3_GEMM_C2=1 only)
