@@ -1025,6 +1025,27 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
             > "$LOG/s17-$n.log" 2>&1
         say "s17 $n rc=$? ($vars $args)"
     done
+    # S17_ENGINE="SIZE ..." (e.g. 0.6b): that synth model with FP8 weights, this tree against the base tree S17_BASE
+    # (built there): pp512 (bench/bench_e2e) and S17_BATCHES (B x (128 -> 128), bench/throughput), arms in one call
+    base=${S17_BASE:-.carry/base}
+    if [ -n "${S17_ENGINE:-}" ] && [ -d "$base" ]; then
+        [ -x "$base/build/bench/throughput" ] || { [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"; \
+            ( cd "$base" && make -j16 all bench > "$LOG/s17-base-build.log" 2>&1 ); say "s17 base build rc=$?"; }
+        for sz in $S17_ENGINE; do
+            f=$(synth $sz f16)
+            for arm in base new base new; do
+                d=.; [ $arm = base ] && d=$base
+                QWEN3_DTYPE=fp8 timeout 120 $d/build/bench/bench_e2e -m "$f" --dtype fp8 --pp 512 --tg 16 \
+                    --label "$sz fp8 $arm" --tsv "$LOG/e2e.tsv" > "$LOG/s17-$sz-pp-$arm.log" 2>&1
+                say "s17 $sz pp512 $arm rc=$? $(grep -E ' pp512: ' "$LOG/s17-$sz-pp-$arm.log" | tr -s ' ' | head -1)"
+                for B in ${S17_BATCHES:-64 256}; do
+                    QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 $d/build/bench/throughput -m "$f" --label "$sz fp8 kv fp8 $arm" \
+                        --workloads fixed --batches $B --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s17-$sz-B$B-$arm.log" 2>&1
+                    say "s17 $sz B$B $arm rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/s17-$sz-B$B-$arm.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+                done
+            done
+        done
+    fi
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
