@@ -1025,12 +1025,31 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
             > "$LOG/s17-$n.log" 2>&1
         say "s17 $n rc=$? ($vars $args)"
     done
-    # S17_ENGINE="SIZE ..." (e.g. 0.6b): that synth model with FP8 weights, this tree against the base tree S17_BASE
-    # (built there): pp512 (bench/bench_e2e) and S17_BATCHES (B x (128 -> 128), bench/throughput), arms in one call
+    # the base tree S17_BASE (default .carry/base), built there when S17_FP8Q or S17_ENGINE ask for it
     base=${S17_BASE:-.carry/base}
+    if [ -n "${S17_FP8Q:-}${S17_ENGINE:-}" ] && [ -d "$base" ] && [ ! -x "$base/build/bench/throughput" ]; then
+        [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"
+        ( cd "$base" && make -j16 all bench > "$LOG/s17-base-build.log" 2>&1 ); say "s17 base build rc=$?"
+    fi
+    # S17_FP8Q="SIZE ...": FP8 weights against the BF16 path on that synth model (512 positions, top-1 and KL), this
+    # tree's binary and the base tree's
+    for sz in ${S17_FP8Q:-}; do
+        f=$(synth $sz f16)
+        for arm in new base; do
+            bin=./qwen3-ptx; [ $arm = base ] && bin=$base/qwen3-ptx
+            [ -x "$bin" ] || continue
+            for dt in bf16 fp8; do
+                $bin logits -m "$f" --backend gpu --dtype $dt --random 512 --seed 11 -o /tmp/s17-logits-$dt.f32 \
+                    > "$LOG/s17-fp8q-$sz-$dt-$arm.log" 2>&1 || say "s17 logits $sz $dt $arm failed"
+            done
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 512 --ref /tmp/s17-logits-bf16.f32 \
+                --compare /tmp/s17-logits-fp8.f32 > "$LOG/s17-fp8q-$sz-$arm.log" 2>&1
+            say "s17 fp8 vs bf16 ($sz f16, 512 positions, $arm) rc=$? $(tail -3 "$LOG/s17-fp8q-$sz-$arm.log" | tr '\n' ' ')"
+        done
+    done
+    # S17_ENGINE="SIZE ..." (e.g. 0.6b): that synth model with FP8 weights, this tree against the base tree S17_BASE
+    # (built above): pp512 (bench/bench_e2e) and S17_BATCHES (B x (128 -> 128), bench/throughput), arms in one call
     if [ -n "${S17_ENGINE:-}" ] && [ -d "$base" ]; then
-        [ -x "$base/build/bench/throughput" ] || { [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"; \
-            ( cd "$base" && make -j16 all bench > "$LOG/s17-base-build.log" 2>&1 ); say "s17 base build rc=$?"; }
         for sz in $S17_ENGINE; do
             f=$(synth $sz f16)
             for arm in base new base new; do

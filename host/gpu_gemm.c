@@ -109,9 +109,10 @@ static int c2_of(const GemmTile *tabs, int tile, int c2_tile, int M) {
 // (sweeps of sessions 9 and 17; bf16 at 64 was mixed: 0.6B qkv / gate_up and the 8B's o / down lost 1-8%).
 enum { SW_RULE_M = 32, SW_RULE_M_FP8 = 64 };
 // The built-in rules' wgmma choice: whole waves of tiles x tile area x the tile's cost per element (in hundredths
-// of the 128x256 tile's), the least wins. The costs are fitted to the H100 sweeps of all three sizes (0.6B, 8B,
-// 32B; NOTES.md session 17): against the fastest tile measured at each (layer, M), the rule's tile is 1.008x
-// (FP8) / 1.012x (bf16) on geometric mean over M = 1..4096, where the rules before were 1.064x / 1.061x.
+// of the 128x256 tile's), the least wins. The costs were fitted to the H100 sweeps of the 0.6B, 8B and 32B and then
+// checked on the 14B, 4B and 1.7B, which no fit had seen (NOTES.md session 17): over all 192 FP8 / 124 bf16 (layer,
+// M) points swept, the rules' tile takes 1.007x / 1.011x the fastest tile's time on geometric mean (with the
+// swapped tile's splits below), where the rules before took 1.061x / 1.056x.
 static long long waves_cost(int M, int N, int bm, int bn, int sms, int cost) {
     return (long long)cdiv(cdiv(M, bm) * cdiv(N, bn), sms) * bm * bn * cost;
 }
@@ -225,13 +226,15 @@ static int sw_early(void) {
     return on;
 }
 // Automatic K splits of the swapped tile: two where its N/64 tiles would leave over 30% of the SMs idle and K >= 2,048,
-// four where even twice as many CTAs fit the SMs and K >= 2,048 (each split >= 4 slices of 128 bytes of K). The
-// H100 sweeps, M <= 64 (8B: bench/results/gemm-plan-h100-8b.txt; 0.6B and 32B: gemm-h100-0.6b-32b-sweep-s17.tsv):
-// one split won on the 8B's qkv and gate_up, two on its o and down; four on the 0.6B's o and down (16 tiles: 3.83 us
-// against 4.43 with two at M = 1), one on its qkv (K = 1,024: 4.31 against 4.32, and 4.77 against 5.38 at M = 64).
-static int sw_auto_splits(int N, int K, int sms) {
-    int tiles = cdiv(N, 64), S = 10 * tiles < 7 * sms && K >= 2048 ? 2 : 1;
-    while (S > 1 && S < 4 && 2 * S * tiles <= sms && K >= 1024 * S) S *= 2;
+// four where even twice as many CTAs fit the SMs (half of them above 32 rows, where the 64-row stages are twice as
+// large) and K >= 2,048 (each split >= 4 slices of 128 bytes of K). The H100 sweeps, M <= 64 (8B:
+// bench/results/gemm-plan-h100-8b.txt; the other sizes: gemm-h100-sizes-sweep-s17.tsv): one split won on the 8B's
+// qkv and gate_up, two on its o and down; four on the 0.6B's o and down (16 tiles: 3.83 us against 4.42 with two at
+// M = 1) and the 1.7B's at M <= 16 (32 tiles), two on the latter at M = 64 (6.57 against 8.63 us); one on the 0.6B's
+// qkv (K = 1,024: 4.77 against 5.40 us at M = 64).
+static int sw_auto_splits(int M, int N, int K, int sms) {
+    int tiles = cdiv(N, 64), S = 10 * tiles < 7 * sms && K >= 2048 ? 2 : 1, room = M > 32 ? sms / 2 : sms;
+    while (S > 1 && S < 4 && 2 * S * tiles <= room && K >= 1024 * S) S *= 2;
     return S;
 }
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
@@ -249,7 +252,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
         int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
         if (nst > 8) nst = 8;
-        int S = splits > 0 ? splits : sw_auto_splits(N, K, sms);
+        int S = splits > 0 ? splits : sw_auto_splits(mc, N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
@@ -377,13 +380,15 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         if (M <= SW_RULE_M_FP8 && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
         else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
         else {
-            // wgmma: as for bf16, the least wave-quantised work over 128x256 (N % 256 == 0; QWEN3_FP8_128X256=0
-            // leaves it to plans), 128x128 (from M = 128) and 64x128s (two consumers splitting N)
+            // wgmma: as for bf16, the least wave-quantised work over 128x128 (from M = 128), 64x128s (two consumers
+            // splitting N) and 128x256 (QWEN3_FP8_128X256=0 leaves it to plans; partial tiles of N are fine: the
+            // 8B head, N = 151,936, runs it from 160 rows, within 1.2% of the best tile of the session 9 / 16 sweeps
+            // at M = 160..8192, where 128x128 took 3-39% longer)
             static const int cand[] = { 0, 5, GEMM_FP8_128X256_TILE }, cost[] = { 110, 140, 100 };
             long long best = -1;
             for (int j = 0; j < 3; j++) {
                 const GemmTile *t = &fp8_tiles[cand[j]];
-                if ((t->bm == 128 && M < 128) || (t->bn == 256 && (N % 256 || !fp8_wide_rule()))) continue;
+                if ((t->bm == 128 && M < 128) || (t->bn == 256 && !fp8_wide_rule())) continue;
                 long long w = waves_cost(M, N, t->bm, t->bn, sms, cost[j]);
                 if (best < 0 || w < best) { best = w; tile = cand[j]; }
             }
