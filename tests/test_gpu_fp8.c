@@ -432,11 +432,11 @@ static void gemm_fp8_shapes(void) {
 static void gemm_fp8_swapped(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1088, 1024 }, { 4096, 4096 } };
-    static const int ms[] = { 1, 8, 9, 33, 64, 100 }, sp[] = { 1, 2, 3, 5, 8 };
+    static const int ms[] = { 1, 8, 9, 33, 64, 100 }, sp[] = { 1, 2, 3, 4, 5, 8 };
     for (int s = 0; s < 2; s++) {
         Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
         double worst = 0;
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < 6; k++)
             for (int i = 0; i < 6; i++)
                 for (int mode = 0; mode < 3; mode++) {
                     double e = check_fp8(&w, ms[i], mode, GEMM_FP8_SW_TILE, sp[k]);
@@ -444,7 +444,7 @@ static void gemm_fp8_swapped(void) {
                     CHECK(e < tol8(mode), "swapped tile splits %d M=%d N=%d K=%d %s: rel err %.3g", sp[k], ms[i],
                           w.N, w.K, mname[mode], e);
                 }
-        printf("  N=%d K=%d: swapped tile, splits {1,2,3,5,8} x M {1,8,9,33,64,100} x {f32,bf16,add}: worst %.3g\n",
+        printf("  N=%d K=%d: swapped tile, splits {1,2,3,4,5,8} x M {1,8,9,33,64,100} x {f32,bf16,add}: worst %.3g\n",
                w.N, w.K, worst);
         fp8_weight_free(&w);
     }

@@ -159,11 +159,11 @@ static void gemm_each_tile_and_split(void) {
     NEED_GPU();
     static const int nk[][2] = { { 320, 192 }, { 1088, 1024 }, { 64, 4096 } };
     static const int m[] = { 1, 17, 33, 129, 200 };
-    static const int splits[] = { 1, 2, 3 };
+    static const int splits[] = { 1, 2, 3, 4 };  // 4: the swapped tile's automatic split for the 0.6B's o / down
     for (int s = 0; s < 3; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
         for (int tile = 0; tile < GEMM_N_TILES; tile++)
-            for (int sp = 0; sp < 3; sp++)  // wgmma tiles: splits 1, 2, 3 through the deterministic slab sum
+            for (int sp = 0; sp < 4; sp++)  // wgmma tiles: splits 1..4 through the deterministic slab sum
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
