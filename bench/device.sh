@@ -1048,15 +1048,16 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
         done
     done
     # S17_ENGINE="SIZE ..." (e.g. 0.6b): that synth model with FP8 weights, this tree against the base tree S17_BASE
-    # (built above): pp512 (bench/bench_e2e) and S17_BATCHES (B x (128 -> 128), bench/throughput), arms in one call
+    # (built above): pp512 (bench/bench_e2e; S17_PP=0 skips it) and S17_BATCHES (B x (128 -> 128), bench/throughput),
+    # arms S17_ARMS (default "base new base new") in one call. S17_PNG=1: bench/plot_gemm.py's charts of the s17 table.
     if [ -n "${S17_ENGINE:-}" ] && [ -d "$base" ]; then
         for sz in $S17_ENGINE; do
             f=$(synth $sz f16)
-            for arm in base new base new; do
+            for arm in ${S17_ARMS:-base new base new}; do
                 d=.; [ $arm = base ] && d=$base
-                QWEN3_DTYPE=fp8 timeout 120 $d/build/bench/bench_e2e -m "$f" --dtype fp8 --pp 512 --tg 16 \
-                    --label "$sz fp8 $arm" --tsv "$LOG/e2e.tsv" > "$LOG/s17-$sz-pp-$arm.log" 2>&1
-                say "s17 $sz pp512 $arm rc=$? $(grep -E ' pp512: ' "$LOG/s17-$sz-pp-$arm.log" | tr -s ' ' | head -1)"
+                [ "${S17_PP:-1}" = 1 ] && { QWEN3_DTYPE=fp8 timeout 120 $d/build/bench/bench_e2e -m "$f" --dtype fp8 --pp 512 \
+                    --tg 16 --label "$sz fp8 $arm" --tsv "$LOG/e2e.tsv" > "$LOG/s17-$sz-pp-$arm.log" 2>&1
+                    say "s17 $sz pp512 $arm rc=$? $(grep -E ' pp512: ' "$LOG/s17-$sz-pp-$arm.log" | tr -s ' ' | head -1)"; }
                 for B in ${S17_BATCHES:-64 256}; do
                     QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 $d/build/bench/throughput -m "$f" --label "$sz fp8 kv fp8 $arm" \
                         --workloads fixed --batches $B --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s17-$sz-B$B-$arm.log" 2>&1
@@ -1064,6 +1065,10 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
                 done
             done
         done
+    fi
+    if [ "${S17_PNG:-0}" = 1 ]; then
+        python3 bench/plot_gemm.py bench/results/gemm-h100-0.6b-14b-32b-s17.tsv --png "$OUT/gemm-h100-s17" \
+            > "$LOG/s17-png.log" 2>&1; say "s17 png rc=$? $(ls $OUT/*.png 2>/dev/null | tr '\n' ' ')"
     fi
 fi
 
