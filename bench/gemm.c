@@ -37,7 +37,7 @@
 // side actually multiplied (tight: only accumulation and the bf16 output rounding), plus the quantisation error
 // against the bf16 inputs (a few %); and ours against the peer on every element.
 //
-// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..11; split-K 2 for the 16-row
+// --sweep: for each (shape, M) every tile of launch_gemm_ex (bf16 tiles 0..12; split-K 2 for the 16-row
 // mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is
 // skipped where it is > 4x taller than M, or 16 rows tall above M = 256) and of launch_gemm_fp8_ex (its 16-row
 // tiles only up to M = 256; the swapped tiles, bf16 11 and FP8 10, up to M = 64 with cluster K splits 1, 2, 4, 8;
@@ -620,7 +620,7 @@ static int plan_n, plan_cap;
 // bf16 tiles (launch_gemm_ex order) worth timing at M rows: 16-row tiles read W once per 16 rows, so they stop at
 // M = 256; a tile more than 4x taller than M (at least 16) mostly multiplies padding.
 static int tile_applies(int tile, int M) {
-    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64, 128, 128, 64 };
+    static const int bm[GEMM_N_TILES] = { 16, 64, 128, 16, 128, 128, 64, 64, 64, 128, 128, 64, 128 };
     if (tile == GEMM_SW_TILE) return M <= 64;  // the swapped tile reads W once per 64 rows
     return bm[tile] == 16 ? M <= 256 : bm[tile] <= 4 * (M < 16 ? 16 : M);
 }

@@ -41,9 +41,11 @@ static const GemmTile wg_tiles[] = {
     { "gemm_wg", "gemm_wg_128x256c2", 128, 256, 384, 4, 2 },  // 128x256 / 128x128 in clusters of two sharing W
     { "gemm_wg", "gemm_wg_128x128c2", 128, 128, 384, 6, 2 },
     { "gemm_sw", "gemm_bf16_sw", 64, 64, 128, 0, 1 },  // weights on wgmma's M side, M <= 64 a launch (launch_sw)
+    { "gemm_wg", "gemm_wg_128x192", 128, 192, 384, 4, 1 },  // no SwiGLU epilogue (96 outputs a row)
 };
 enum { N_WG_TILES = sizeof wg_tiles / sizeof wg_tiles[0] };
-_Static_assert(N_GEMM_TILES + N_WG_TILES == GEMM_N_TILES && GEMM_SW_TILE == GEMM_N_TILES - 1, "bf16 tile table");
+_Static_assert(N_GEMM_TILES + N_WG_TILES == GEMM_N_TILES && GEMM_SW_TILE == N_GEMM_TILES + 7 &&
+               GEMM_128X192_TILE == N_GEMM_TILES + 8, "bf16 tile table");
 // Must match ptx/gemm_fp8.ptx (tiles 0, 1, 4: wgmma) and ptx/gemm_fp8_dec.ptx (2, 3: mma.sync decode tiles); slices
 // of K = 128 e4m3, the same bytes per stage as the bf16 tiles. Tile 4 (64x256, the consumers split N) is the one FP8
 // tile with the quantising SwiGLU epilogue; the built-in choice never picks it for a plain GEMM (a plan may).
@@ -301,7 +303,8 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
     // rules below choose (forcing its tile unsplit instead lost: bf16 o at M = 1 on the 16x32 tile unsplit 15.1 us
     // against 14.4 for the rules' 16x16).
     if (gemm_plan_pick(GEMM_PLAN_BF16, M, N, K, &pt, &ps) &&
-        !(pt < N_GEMM_TILES && ps > 1 && !(ps == 2 && mode == GEMM_STORE_F32))) {
+        !(pt < N_GEMM_TILES && ps > 1 && !(ps == 2 && mode == GEMM_STORE_F32)) &&
+        !(pt == GEMM_128X192_TILE && mode == GEMM_SWIGLU_BF16)) {  // (a plan row is per shape, not per mode)
         tile = pt;
         if (splits) *splits = ps;
     }
@@ -313,12 +316,12 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
         else {
             // wgmma: the least wave-quantised work, whole waves x tile area x the tile's cost per element (128-row
             // tiles from M = 256; 64x128 is the two-consumer form, 64x128s)
-            static const int order[] = { 0, 1, 4, 3 };  // wg_tiles: 128x256, 128x128, 64x128s, 64x64
-            static const int cost[] = { 100, 105, 150, 200 };
+            static const int order[] = { 0, 1, 4, 3, 8 };  // wg_tiles: 128x256, 128x128, 64x128s, 64x64, 128x192
+            static const int cost[] = { 100, 105, 150, 200, 102 };
             long long best = -1;
             for (int j = 0; j < (int)(sizeof order / sizeof order[0]); j++) {
                 const GemmTile *t = &wg_tiles[order[j]];
-                if (t->bm == 128 && M < 256) continue;
+                if ((t->bm == 128 && M < 256) || (order[j] == 8 && mode == GEMM_SWIGLU_BF16)) continue;
                 long long w = waves_cost(M, N, t->bm, t->bn, sms, cost[j]);
                 if (best < 0 || w < best) { best = w; tile = N_GEMM_TILES + order[j]; }
             }
@@ -335,6 +338,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
     if (M == 0) return;
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
+    if (tile == GEMM_128X192_TILE && mode == GEMM_SWIGLU_BF16) die("launch_gemm: the 128x192 tile has no SwiGLU epilogue");
     if (tile == GEMM_SW_TILE) {
         launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else if (tile >= N_GEMM_TILES) {

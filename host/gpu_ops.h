@@ -101,15 +101,15 @@ void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int
 // The same with an explicit kernel (tests, benchmarks): tile 0..3 mma.sync 16x32, 64x64, 128x128, 16x16;
 // 4..8 wgmma 128x256, 128x128, 64x128, 64x64, 64x128s (two consumers splitting N); 9, 10 wgmma 128x256c2,
 // 128x128c2 (clusters of two row-tiles sharing each W slice by TMA multicast; no split-K); 11 the swapped decode
-// tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64 activation rows a launch, K split over a cluster); -1
-// chooses. splits: mma.sync tiles 0/1 none, > 1 split-K by red.global.add (benchmarks); wgmma tiles 0 automatic,
-// 1 none, > 1 split-K with a deterministic sum.
-enum { GEMM_N_TILES = 12, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11 };
+// tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64 activation rows a launch, K split over a cluster); 12 wgmma
+// 128x192 (no SwiGLU epilogue); -1 chooses. splits: mma.sync tiles 0/1 none, > 1 split-K by red.global.add
+// (benchmarks); wgmma tiles 0 automatic, 1 none, > 1 split-K with a deterministic sum.
+enum { GEMM_N_TILES = 13, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11, GEMM_128X192_TILE = 12 };
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
 // The tile launch_gemm_ex runs for tile -1 (a plan may also set *splits; splits may be NULL).
 int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits);
-// SwiGLU epilogues (every tile of launch_gemm_ex and launch_gemm_fp8_ex): W [N][K] is a gate/up pair interleaved in
+// SwiGLU epilogues (every tile of launch_gemm_ex but 128x192, and of launch_gemm_fp8_ex): W [N][K] is a gate/up pair interleaved in
 // blocks of GEMM_GATE_ROWS rows (gpu_linear_upload_gated; ptx/swiglu.h), mode GEMM_SWIGLU_BF16 writes
 // C = a bf16 [M][N/2] = silu(gate) * up. N % 16 == 0. launch_gemm_swiglu_fp8 (N % 256 == 0) writes what
 // launch_quant_act_fp8 would make of that bf16 a: a8 e4m3 [M][N/2], sa f32 [M][N/256], on a tile with 128 outputs

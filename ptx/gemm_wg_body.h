@@ -333,6 +333,9 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define FOR_CHUNK_BF16(X) X(0, G16_0, 4)
 #define SWI_L 3
 #define SWQ_L 2
+#elif NJ == 24  // 128x192: three f32 chunks of 64 columns; bf16 one of 128 and one of 64; no SwiGLU (96 outputs a row)
+#define FOR_CHUNK_F32(X) X(0, G8_0) X(1, G8_1) X(2, G8_2)
+#define FOR_CHUNK_BF16(X) X(0, G16_0, 4) X(1, G8_2, 3)
 #else
 #define FOR_CHUNK_F32(X) X(0, G8_0) X(1, G8_1) X(2, G8_2) X(3, G8_3)
 #define FOR_CHUNK_BF16(X) X(0, G16_0, 4) X(1, G16_1, 4)
@@ -737,6 +740,9 @@ EPI_SWI_:
     setp.eq.u32 %p, %mode, 5;
     @%p bra EPI_SWQ_;
 #endif
+#if NJ == 24
+    trap;                                      // no SwiGLU epilogue here (host/gpu_gemm.c never asks for one)
+#else
     shl.b32 %skey, %colin, 1;
     xor.b32 %skey, %skey, %sx;
     CHUNK_SETUP(1, SWI_L)
@@ -744,6 +750,7 @@ EPI_SWI_:
     bar.warp.sync -1;
     CAT(CO_I, SWI_L)(CO_ST)
     bar.warp.sync -1;
+#endif
 #if SWQ_TILE
     bra EPI_DONE;
     // --- SwiGLU + FP8 quantisation: e4m3 bytes at the same element offsets, scale sa[row][n0 / 256]

@@ -82,7 +82,7 @@ static void malformed(void) {
         { "bf16 4096 1024 0 15 3 1\n", 2 },                // M_min 0
         { "bf16 4096 1024 16 15 3 1\n", 2 },               // M_max < M_min
         { "bf16 4096 1024 inf inf 3 1\n", 2 },             // M_min inf
-        { "bf16 4096 1024 1 15 12 1\n", 2 },               // bf16 tile 12 (there are 0..11)
+        { "bf16 4096 1024 1 15 13 1\n", 2 },               // bf16 tile 13 (there are 0..12)
         { "fp8 4096 1024 1 15 13 1\n", 2 },                // fp8 tile 13 (there are 0..12)
         { "bf16 4096 1024 1 15 -1 1\n", 2 },
         { "bf16 4096 1024 1 15 3 0\n", 2 },                // splits 0

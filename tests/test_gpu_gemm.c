@@ -160,10 +160,11 @@ static void gemm_each_tile_and_split(void) {
     static const int nk[][2] = { { 320, 192 }, { 1088, 1024 }, { 64, 4096 } };
     static const int m[] = { 1, 17, 33, 129, 200 };
     static const int splits[] = { 1, 2, 3, 4 };  // 4: the swapped tile's automatic split for the 0.6B's o / down
+    int only = env_int("QWEN3_TEST_GEMM_TILE", -1, GEMM_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
     for (int s = 0; s < 3; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
         for (int tile = 0; tile < GEMM_N_TILES; tile++)
-            for (int sp = 0; sp < 4; sp++)  // wgmma tiles: splits 1..4 through the deterministic slab sum
+            for (int sp = 0; sp < 4 && (only < 0 || tile == only); sp++)  // wgmma tiles: splits 1..4 through the deterministic slab sum
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
@@ -253,11 +254,11 @@ static void gemm_swiglu(void) {
     NEED_GPU();
     Gated w = gated_new(544, 1024);
     for (int tile = 0; tile < GEMM_N_TILES; tile++)
-        for (int i = 0; i < N_SWI_MS; i++) {
+        for (int i = 0; i < N_SWI_MS && tile != GEMM_128X192_TILE; i++) {  // 128x192: no SwiGLU epilogue
             double e = check_swiglu(&w, swi_Ms[i], tile, NULL, NULL);
             CHECK(e < 5e-3, "SwiGLU tile %d M=%d F=%d K=%d: rel err %.3g", tile, swi_Ms[i], w.F, w.K, e);
         }
-    printf("  F=544 K=1024: every tile x M in {1,5,16,17,64,100,256,300} checked\n");
+    printf("  F=544 K=1024: every tile but 128x192 x M in {1,5,16,17,64,100,256,300} checked\n");
     gated_free(&w);
     static const int fk[][2] = { { 3072, 1024 }, { 12288, 4096 } };
     for (int s = 0; s < 2; s++) {
