@@ -114,7 +114,8 @@ enum { SW_RULE_M = 32, SW_RULE_M_FP8 = 64 };
 // of the 128x256 tile's), the least wins. The costs were fitted to the H100 sweeps of the 0.6B, 8B and 32B and then
 // checked on the 14B, 4B and 1.7B, which no fit had seen (NOTES.md session 17): over all 192 FP8 / 124 bf16 (layer,
 // M) points swept, the rules' tile takes 1.007x / 1.011x the fastest tile's time on geometric mean (with the
-// swapped tile's splits below), where the rules before took 1.061x / 1.056x.
+// swapped tile's splits below), where the rules before took 1.061x / 1.056x. The bf16 128x192 tile came after, its
+// cost (1.02) from a sweep of all five sizes at M = 256..4096 (100 points: 1.005x the best with it, 1.029x without).
 static long long waves_cost(int M, int N, int bm, int bn, int sms, int cost) {
     return (long long)cdiv(cdiv(M, bm) * cdiv(N, bn), sms) * bm * bn * cost;
 }
@@ -315,7 +316,7 @@ int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits) {
         } else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 0 : 3;  // one 16-row tile reads each weight once
         else {
             // wgmma: the least wave-quantised work, whole waves x tile area x the tile's cost per element (128-row
-            // tiles from M = 256; 64x128 is the two-consumer form, 64x128s)
+            // tiles from M = 256; 64x128 is the two-consumer form, 64x128s; 128x192 has no SwiGLU epilogue)
             static const int order[] = { 0, 1, 4, 3, 8 };  // wg_tiles: 128x256, 128x128, 64x128s, 64x64, 128x192
             static const int cost[] = { 100, 105, 150, 200, 102 };
             long long best = -1;
