@@ -1057,7 +1057,7 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
     done
     # S17_ENGINE="SIZE ..." (e.g. 0.6b): that synth model with FP8 weights, this tree against the base tree S17_BASE
     # (built above): pp512 (bench/bench_e2e; S17_PP=0 skips it) and S17_BATCHES (B x (128 -> 128), bench/throughput),
-    # arms S17_ARMS (default "base new base new") in one call. S17_PNG=1: bench/plot_gemm.py's charts of the s17 table.
+    # arms S17_ARMS (default "base new base new") in one call.
     if [ -n "${S17_ENGINE:-}" ] && [ -d "$base" ]; then
         for sz in $S17_ENGINE; do
             f=$(synth $sz f16)
@@ -1074,9 +1074,10 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
             done
         done
     fi
-    if [ "${S17_PNG:-0}" = 1 ]; then
-        python3 bench/plot_gemm.py bench/results/gemm-h100-0.6b-14b-32b-s17.tsv --png "$OUT/gemm-h100-s17" \
-            > "$LOG/s17-png.log" 2>&1; say "s17 png rc=$? $(ls $OUT/*.png 2>/dev/null | tr '\n' ' ')"
+    if [ -n "${S17_PNG:-}" ]; then  # S17_PNG="TSV PREFIX": bench/plot_gemm.py's tables and charts of that TSV into $OUT
+        read -r tsv prefix <<< "$S17_PNG"
+        python3 bench/plot_gemm.py "$tsv" --png "$OUT/$prefix" > "$LOG/s17-png.log" 2>&1
+        say "s17 png rc=$? $(ls $OUT/*.png 2>/dev/null | tr '\n' ' ')"
     fi
 fi
 
