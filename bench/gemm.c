@@ -41,7 +41,7 @@
 // mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is
 // skipped where it is > 4x taller than M, or 16 rows tall above M = 256) and of launch_gemm_fp8_ex (its 16-row
 // tiles only up to M = 256; the swapped tiles, bf16 11 and FP8 10, up to M = 64 with cluster K splits 1, 2, 4, 8;
-// wgmma tiles FP8 0, 5, 11 and bf16 4, 5, 12 also with split-K 2..4 at M = 64..1024),
+// FP8 wgmma tiles 0, 5, 11 also with split-K 2 and 3 at M = 64..512),
 // in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
@@ -662,11 +662,10 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         cand[nc++] = (Variant){ kind, mode, tile, 1 };
         if (dtype == GEMM_PLAN_BF16 && (tile == 0 || tile == 3) && M <= 32 && mode == GEMM_STORE_F32)
             cand[nc++] = (Variant){ kind, mode, tile, 2 };  // the one repeatable mma.sync split (host/gpu_gemm.c)
-        // wgmma tiles at mid M, where a grid of tiles leaves SMs idle or re-reads W from L2: split-K 2..4
-        int wide = dtype == GEMM_PLAN_FP8 ? tile == 0 || tile == 5 || tile == GEMM_FP8_128X256_TILE
-                                          : tile == GEMM_FIRST_WG || tile == GEMM_FIRST_WG + 1 || tile == GEMM_128X192_TILE;
-        if (wide && M >= 64 && M <= 1024)
-            for (int sp = 2; sp <= 4 && nc < MAX_CAND; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };
+        // FP8 wgmma tiles at mid M, where a grid of tiles leaves SMs idle or re-reads W from L2: split-K 2 and 3
+        if (dtype == GEMM_PLAN_FP8 && (tile == 0 || tile == 5 || tile == GEMM_FP8_128X256_TILE) && M >= 64 &&
+            M <= 512)
+            for (int sp = 2; sp <= 3 && nc < MAX_CAND; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };
     }
     double KB = p->K / QB, flops = 2.0 * M * p->N * p->K, bytes = 4.0 * M * p->N * (mode == GEMM_ADD_F32 ? 2 : 1);
     if (dtype == GEMM_PLAN_FP8)

@@ -669,17 +669,14 @@ C_EPI:
     add.s64 %c0, %c0, %c1;
     shl.b64 %c1, %ld, 2;
     add.s64 %c1, %c0, %c1;
-    // Ordering without a per-thread fence.sc (membar.gl in every consumer thread, twice a unit, made two splits
-    // run at twice one's time: NOTES, session 17): the CTA barrier orders the consumers' slab stores before the
-    // counter's acq_rel atomic (release, cumulative through bar.sync); the unit that sees the count complete has
-    // acquired the other units' stores, and the second barrier orders its consumers' slab loads after that.
     FOR_J(EPI_F32)
+    membar.gl;
     bar.sync 1, 128 * NCONS;
     setp.eq.u32 %p, %tx, 128;
     @!%p bra SK_WAIT;
     mul.wide.u32 %c0, %tile, 4;
     add.s64 %c0, %c0, %pcnt;
-    atom.acq_rel.gpu.global.add.u32 %t1, [%c0], 1;
+    atom.global.add.u32 %t1, [%c0], 1;
     sub.u32 %t2, %S, 1;
     setp.eq.u32 %p, %t1, %t2;
     selp.u32 %t2, 1, 0, %p;
@@ -690,6 +687,7 @@ SK_WAIT:
     ld.shared.u32 %t1, [%flag];
     setp.eq.u32 %p, %t1, 0;
     @%p bra EPI_DONE;
+    membar.gl;
     FOR_J(ZEROJ)
     shl.b64 %c0, %off, 2;
     add.s64 %c0, %c0, %pws;
