@@ -240,25 +240,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
     add.f32 %d##j##_3, %d##j##_3, %e3;
-// FP8: a whole slab's partial sums at once into the scratch accumulator (dead in the epilogue, as CA below uses it),
-// then the adds: one round trip a slab. SUMJ's four registers made ptxas wait for each group's loads before the next
-// group's (NJ round trips a slab, 32 for two splits of 128x128: two splits took 2-2.6x one split's time; NOTES,
-// session 17). Loads predicated off leave the scratch's old values: they only reach outputs that are never stored.
-#if FP8
-#define SKLD(j, g) COLP(j) @%q0 ld.global.cg.v2.f32 {%x##g##_0, %x##g##_1}, [%c0 + 32 * j]; \
-    @%q1 ld.global.cg.v2.f32 {%x##g##_2, %x##g##_3}, [%c1 + 32 * j];
-#define SKADD(j, g) add.f32 %d##j##_0, %d##j##_0, %x##g##_0; add.f32 %d##j##_1, %d##j##_1, %x##g##_1; \
-    add.f32 %d##j##_2, %d##j##_2, %x##g##_2; add.f32 %d##j##_3, %d##j##_3, %x##g##_3;
-#define SKLD_J(j) SKLD(j, j)
-#define SKADD_J(j) SKADD(j, j)
-#if FP8H
-#define SUM_SLAB FOR_JX(SKLD_J) FOR_JX(SKADD_J) FOR_HI16(SKLD) FOR_HI16(SKADD)
-#else
-#define SUM_SLAB FOR_J(SKLD_J) FOR_J(SKADD_J)
-#endif
-#else
-#define SUM_SLAB FOR_J(SUMJ)
-#endif
 // mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
 #define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
 #define SWQ_AMAX(a, g, u, p) \
@@ -714,7 +695,7 @@ SK_WAIT:
     add.s64 %c1, %c0, %c1;
     mov.u32 %t2, 0;
 SK_SUM:
-    SUM_SLAB
+    FOR_J(SUMJ)
     add.s64 %c0, %c0, %slab;
     add.s64 %c1, %c1, %slab;
     add.u32 %t2, %t2, 1;
@@ -865,7 +846,6 @@ EXIT:
 #undef CM
 #undef MT_OF_PAIR
 #undef RELEASE
-#undef SUM_SLAB
 #undef FOR_CHUNK_F32
 #undef FOR_CHUNK_BF16
 #undef SWI_L
