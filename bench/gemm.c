@@ -1,7 +1,8 @@
 // gemm.c — our GEMMs against NVIDIA's on every linear layer of Qwen3-0.6B, 8B and 32B, for M = 1 .. 8192 rows
 // (tokens): BF16 (launch_gemm) against cuBLAS, block-scaled FP8 (launch_gemm_fp8) against cuBLASLt FP8. Prints the
 // floor first, then the times, % of floor and the ratio; --sweep times every kernel tile and writes a plan file.
-//   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b (also 1.7b,4b,14b)] [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
+//   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b (also 1.7b,4b,14b)]
+//        [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
 //        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE|none] [--swiglu] [--pdl]
 //

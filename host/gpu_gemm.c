@@ -339,7 +339,8 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (tile < -1 || tile >= N_GEMM_TILES + N_WG_TILES) die("launch_gemm: bad tile %d", tile);
     if (M == 0) return;
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
-    if (tile == GEMM_128X192_TILE && mode == GEMM_SWIGLU_BF16) die("launch_gemm: the 128x192 tile has no SwiGLU epilogue");
+    if (tile == GEMM_128X192_TILE && mode == GEMM_SWIGLU_BF16)
+        die("launch_gemm: the 128x192 tile has no SwiGLU epilogue");
     if (tile == GEMM_SW_TILE) {
         launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else if (tile >= N_GEMM_TILES) {

@@ -164,7 +164,8 @@ static void gemm_each_tile_and_split(void) {
     for (int s = 0; s < 3; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
         for (int tile = 0; tile < GEMM_N_TILES; tile++)
-            for (int sp = 0; sp < 4 && (only < 0 || tile == only); sp++)  // wgmma tiles: splits 1..4 through the deterministic slab sum
+            // wgmma tiles: splits 1..4 through the deterministic slab sum
+            for (int sp = 0; sp < 4 && (only < 0 || tile == only); sp++)
                 for (int i = 0; i < 5; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         double e = check_gemm(&w, m[i], mode, tile, splits[sp]);
