@@ -110,8 +110,8 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
 // The tile launch_gemm_ex runs for tile -1 (a plan may also set *splits; splits may be NULL).
 int gemm_tile_choice(Gpu *g, int M, int N, int K, int mode, int *splits);
 // SwiGLU epilogues (every tile of launch_gemm_ex but 128x192, and of launch_gemm_fp8_ex): W [N][K] is a gate/up
-// pair interleaved in blocks of GEMM_GATE_ROWS rows (gpu_linear_upload_gated; ptx/swiglu.h), mode GEMM_SWIGLU_BF16 writes
-// C = a bf16 [M][N/2] = silu(gate) * up. N % 16 == 0. launch_gemm_swiglu_fp8 (N % 256 == 0) writes what
+// pair interleaved in blocks of GEMM_GATE_ROWS rows (gpu_linear_upload_gated; ptx/swiglu.h), mode
+// GEMM_SWIGLU_BF16 writes C = a bf16 [M][N/2] = silu(gate) * up. N % 16 == 0. launch_gemm_swiglu_fp8 (N % 256 == 0) writes what
 // launch_quant_act_fp8 would make of that bf16 a: a8 e4m3 [M][N/2], sa f32 [M][N/256], on a tile with 128 outputs
 // per row (one scale block): bf16 A and W (sw = 0): launch_gemm_ex tile 4, wgmma 128x256 (splits: its split-K);
 // e4m3 A (scales sa_in) and W (sw): launch_gemm_fp8_ex tile fp8_tile (4 = 64x256, 9 = its multicast pair,
