@@ -235,7 +235,7 @@ static int sw_early(void) {
 // qkv and gate_up, two on its o and down; four on the 0.6B's o and down (16 tiles: 3.83 us against 4.42 with two at
 // M = 1) and the 1.7B's at M <= 16 (32 tiles), two on the latter at M = 64 (6.57 against 8.63 us); one on the 0.6B's
 // qkv (K = 1,024: 4.77 against 5.40 us at M = 64).
-static int sw_auto_splits(int M, int N, int K, int sms) {
+int gemm_sw_auto_splits(int M, int N, int K, int sms) {
     int tiles = cdiv(N, 64), S = 10 * tiles < 7 * sms && K >= 2048 ? 2 : 1, room = M > 32 ? sms / 2 : sms;
     while (S > 1 && S < 4 && 2 * S * tiles <= room && K >= 1024 * S) S *= 2;
     return S;
@@ -255,7 +255,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
         int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
         if (nst > 8) nst = 8;
-        int S = splits > 0 ? splits : sw_auto_splits(mc, N, K, sms);
+        int S = splits > 0 ? splits : gemm_sw_auto_splits(mc, N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
@@ -369,39 +369,44 @@ static int fp8_wide_rule(void) {
     return wide;
 }
 
+// The FP8 tile launch_gemm_fp8_ex runs for tile -1: the swapped tile when forced, a measured plan (which also sets
+// *splits), else the rules.
+int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    int pt, ps, tile = -1;
+    if (M <= sw_forced_m()) return GEMM_FP8_SW_TILE;
+    if (gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
+        if (splits) *splits = ps;
+        return pt;
+    }
+    // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
+    if (M <= SW_RULE_M_FP8 && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
+    else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
+    else {
+        // wgmma: as for bf16, the least wave-quantised work over 128x128 (from M = 128), 64x128s (two consumers
+        // splitting N) and 128x256 (QWEN3_FP8_128X256=0 leaves it to plans; partial tiles of N are fine: the 8B
+        // head, N = 151,936, runs it from 160 rows, within 1.2% of the best tile of the session 9 / 16 sweeps at
+        // M = 160..8192, where 128x128 took 3-39% longer)
+        static const int cand[] = { 0, 5, GEMM_FP8_128X256_TILE }, cost[] = { 110, 140, 100 };
+        long long best = -1;
+        for (int j = 0; j < 3; j++) {
+            const GemmTile *t = &fp8_tiles[cand[j]];
+            if ((t->bm == 128 && M < 128) || (t->bn == 256 && !fp8_wide_rule())) continue;
+            long long w = waves_cost(M, N, t->bm, t->bn, sms, cost[j]);
+            if (best < 0 || w < best) { best = w; tile = cand[j]; }
+        }
+    }
+    int pair = tile == 0 ? 7 : tile == 5 ? 8 : tile == GEMM_FP8_128X256_TILE ? GEMM_FP8_128X256C2_TILE : tile;
+    return c2_of(fp8_tiles, tile, pair, M);  // (QWEN3_GEMM_C2=1 only)
+}
+
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits) {
     check_gemm_args(M, N, K, 128, mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
-    int sms = g->sm_count > 0 ? g->sm_count : 132;
-    int pt, ps;
-    if (tile < 0 && M <= sw_forced_m()) tile = GEMM_FP8_SW_TILE;
-    if (tile < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && pt < GEMM_FP8_N_TILES) {
-        tile = pt;
-        splits = ps;
-    }
-    if (tile < 0) {  // as for bf16: the swapped tile, 16-row mma.sync tiles at decode sizes, wgmma above
-        if (M <= SW_RULE_M_FP8 && sw_forced_m() < 0) tile = GEMM_FP8_SW_TILE;
-        else if (M <= 16) tile = cdiv(N, 32) >= 2 * sms ? 2 : 6;
-        else {
-            // wgmma: as for bf16, the least wave-quantised work over 128x128 (from M = 128), 64x128s (two consumers
-            // splitting N) and 128x256 (QWEN3_FP8_128X256=0 leaves it to plans; partial tiles of N are fine: the
-            // 8B head, N = 151,936, runs it from 160 rows, within 1.2% of the best tile of the session 9 / 16 sweeps
-            // at M = 160..8192, where 128x128 took 3-39% longer)
-            static const int cand[] = { 0, 5, GEMM_FP8_128X256_TILE }, cost[] = { 110, 140, 100 };
-            long long best = -1;
-            for (int j = 0; j < 3; j++) {
-                const GemmTile *t = &fp8_tiles[cand[j]];
-                if ((t->bm == 128 && M < 128) || (t->bn == 256 && !fp8_wide_rule())) continue;
-                long long w = waves_cost(M, N, t->bm, t->bn, sms, cost[j]);
-                if (best < 0 || w < best) { best = w; tile = cand[j]; }
-            }
-        }
-        int pair = tile == 0 ? 7 : tile == 5 ? 8 : tile == GEMM_FP8_128X256_TILE ? GEMM_FP8_128X256C2_TILE : tile;
-        tile = c2_of(fp8_tiles, tile, pair, M);  // (QWEN3_GEMM_C2=1 only)
-    }
+    if (tile < 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
     const GemmTile *t = &fp8_tiles[tile];
     if (tile == GEMM_FP8_SW_TILE) {
         launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);

@@ -134,7 +134,7 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
 // (128x128c2, 64x128sc2, 64x256c2), 10 = the swapped decode tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64
 // activation rows a launch; splits: its K split over a cluster, 0 automatic; under programmatic dependent launch it
 // reads W before the previous kernel on the stream ends: that kernel must not write W), 11 = 128x256 (wgmma, each
-// slice in two m64n128 halves; chosen only by a plan or for the quantising SwiGLU epilogue), 12 = 128x256c2 (tile 11
+// slice in two m64n128 halves; also the quantising SwiGLU epilogue's), 12 = 128x256c2 (tile 11
 // in clusters of two row-tiles sharing each W slice; chosen only by a plan or QWEN3_GEMM_C2=1), -1 chooses (a plan
 // may set splits).
 enum { GEMM_FP8_N_TILES = 13, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11, GEMM_FP8_128X256C2_TILE = 12 };
@@ -145,6 +145,11 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits);
+// The tile launch_gemm_fp8_ex runs for tile -1 (a plan may also set *splits; splits may be NULL). Host arithmetic
+// only (g->sm_count): tests/test_gemm_plan.c checks the rules on the CPU.
+int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits);
+// The swapped decode tile's automatic K splits for a launch of M (<= 64) rows on sms SMs (1, 2 or 4).
+int gemm_sw_auto_splits(int M, int N, int K, int sms);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).

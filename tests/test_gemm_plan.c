@@ -1,6 +1,7 @@
 // test_gemm_plan.c — the GEMM tile plan file (host/gemm_plan.c) on the CPU: a good file and its lookups (ranges,
 // gaps, "inf", dtypes kept apart), a plan from another card refused with a warning, malformed files refused with
-// the right line number, empty files, and random measured winners written and read back.
+// the right line number, empty files, and random measured winners written and read back; and the built-in rules'
+// choices (host/gpu_gemm.c) where no plan is loaded.
 #include "test.h"
 #include "../host/gemm_plan.h"
 #include "../host/gpu_ops.h"
@@ -223,6 +224,34 @@ static void builtin(void) {
            name ? name : "?", CARD);
 }
 
+// The built-in rules (no plan loaded) on an H100's 132 SMs, host arithmetic only: tiles the H100 sweeps measured
+// as the fastest or within 1.2% of it (NOTES.md, sessions 9 and 17), and the SwiGLU exclusion of 128x192, so a
+// change to the rules that moves them is seen in CI.
+static void rules(void) {
+    gemm_plan_clear();
+    Gpu g = { .sm_count = 132 };
+    int sp = -7;
+    // bf16: 32B o at M = 512 -> 128x192 (0.8 of a wave), but never for SwiGLU; 8B gate_up at 4096 -> 128x256
+    CHECK(gemm_tile_choice(&g, 512, 5120, 8192, GEMM_ADD_F32, &sp) == GEMM_128X192_TILE, "bf16 32B o M=512");
+    CHECK(gemm_tile_choice(&g, 512, 5120, 8192, GEMM_SWIGLU_BF16, &sp) == GEMM_FIRST_WG, "bf16 SwiGLU M=512");
+    CHECK(gemm_tile_choice(&g, 4096, 24576, 4096, GEMM_STORE_F32, &sp) == GEMM_FIRST_WG, "bf16 8B gate_up M=4096");
+    CHECK(gemm_tile_choice(&g, 32, 4096, 4096, GEMM_STORE_F32, &sp) == GEMM_SW_TILE, "bf16 M=32: swapped tile");
+    CHECK(gemm_tile_choice(&g, 64, 4096, 4096, GEMM_STORE_F32, &sp) != GEMM_SW_TILE, "bf16 M=64: wgmma");
+    // FP8: the swapped tile up to 64 rows; 128x256 for the head at M = 1024 (N not a multiple of 256); 32B gate_up at
+    // M = 1024 on 128x256, not 64x128s (1.55x the best in the old rules' choice)
+    CHECK(gemm_fp8_tile_choice(&g, 64, 4096, 4096, &sp) == GEMM_FP8_SW_TILE, "fp8 M=64: swapped tile");
+    CHECK(gemm_fp8_tile_choice(&g, 1024, 151936, 4096, &sp) == GEMM_FP8_128X256_TILE, "fp8 head M=1024");
+    CHECK(gemm_fp8_tile_choice(&g, 1024, 51200, 5120, &sp) == GEMM_FP8_128X256_TILE, "fp8 32B gate_up M=1024");
+    CHECK(gemm_fp8_tile_choice(&g, 256, 6144, 4096, &sp) == 0, "fp8 8B qkv M=256: 128x128");
+    // the swapped tile's splits: four for the 0.6B's o (16 tiles), two for the 1.7B's o at 64 rows and the 8B's o,
+    // one for the 0.6B's qkv (K = 1,024) and the 8B's gate_up
+    CHECK(gemm_sw_auto_splits(1, 1024, 2048, 132) == 4 && gemm_sw_auto_splits(64, 1024, 2048, 132) == 4, "0.6B o");
+    CHECK(gemm_sw_auto_splits(1, 2048, 2048, 132) == 4 && gemm_sw_auto_splits(64, 2048, 2048, 132) == 2, "1.7B o");
+    CHECK(gemm_sw_auto_splits(1, 4096, 4096, 132) == 2, "8B o");
+    CHECK(gemm_sw_auto_splits(1, 4096, 1024, 132) == 1 && gemm_sw_auto_splits(1, 24576, 4096, 132) == 1, "qkv");
+    printf("  rules on 132 SMs: the tiles of the session 17 sweeps' winners\n");
+}
+
 int main(void) {
     test_init();
     rng_seed(&rng, t_seed);
@@ -233,6 +262,7 @@ int main(void) {
     RUN(empty);
     RUN(round_trip);
     RUN(builtin);
+    RUN(rules);
     unlink(path);
     gemm_plan_clear();
     return test_end();
