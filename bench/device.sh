@@ -38,13 +38,36 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
     echo "$f"
 }
 
-# engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput on the file $f, B x (128 -> 128), no peer, with
+# engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput ($ENGINE_BIN if set) on the file $f, B x (128 -> 128), no peer, with
 # those variables set; log $LOG/NAME.log, exit status bench/throughput's
 engine_job() {
     local n=$1 B=$2 tsv=$3 label=$4
     shift 4
-    env "$@" timeout 200 build/bench/throughput -m "$f" --label "$label" --workloads fixed --batches "$B" --peer none \
+    env "$@" timeout 200 ${ENGINE_BIN:-build/bench/throughput} -m "$f" --label "$label" --workloads fixed --batches "$B" --peer none \
         --tsv "$tsv" > "$LOG/$n.log" 2>&1
+}
+
+# build_base DIR NAME: builds the base tree DIR (make all bench, with this machine's unicode tables) unless built;
+# log $LOG/NAME-base-build.log, a summary line
+build_base() {
+    [ -x "$1/build/bench/throughput" ] && return 0
+    [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$1/build/" 2>/dev/null
+    ( cd "$1" && make -j16 all bench > "$LOG/$2-base-build.log" 2>&1 ); say "$2 base build rc=$?"
+}
+
+# fp8_vs_bf16 BIN FILE N NAME: BIN's logits over N random positions (seed 11) with FP8 weights against its BF16 path
+# on FILE (tests/hf_reference.py --compare: top-1 agreement, KL); logs $LOG/NAME*.log, a summary line
+fp8_vs_bf16() {
+    local bin=$1 f=$2 n=$3 name=$4 dt
+    for dt in bf16 fp8; do
+        $bin logits -m "$f" --backend gpu --dtype $dt --random "$n" --seed 11 -o /tmp/logits-$dt.f32 \
+            > "$LOG/$name-logits-$dt.log" 2>&1 || say "logits $dt failed: $(tail -2 "$LOG/$name-logits-$dt.log")"
+    done
+    python3 tests/hf_reference.py "$f" --tokens-seed 11 --n "$n" --ref /tmp/logits-bf16.f32 \
+        --compare /tmp/logits-fp8.f32 > "$LOG/$name.log" 2>&1
+    local rc=$?
+    say "$name: fp8 vs bf16 ($(basename "$f"), $n positions) rc=$rc $(tail -3 "$LOG/$name.log" | tr '\n' ' ')"
+    rm -f /tmp/logits-bf16.f32 /tmp/logits-fp8.f32
 }
 
 # engine_ab "WEIGHTS KV B;..." "ARM VAR=VALUE ..." ...: for each configuration, engine_job once per arm (its name, then
@@ -475,8 +498,7 @@ if has s12; then  # session 12: attn_dec_fp8's shared-memory ring. S12_PARTS fro
         done
     fi
     if [[ $parts == *" bench "* || $parts == *" ab "* ]] && [ -d "$base" ]; then
-        [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/" 2>/dev/null
-        ( cd "$base" && make -j16 all bench > "$LOG/s12-base-build.log" 2>&1 ); say "s12 base build rc=$?"
+        build_base "$base" s12
     fi
     if [[ $parts == *" bench "* ]]; then
         for d in ${S12_DEPTHS:-}; do  # ring depth variants of this tree (RING_D, the host's size with it)
@@ -546,8 +568,7 @@ if has s14; then  # session 14 (the add-mode L2 prefetch, the FP8 K-split tile: 
         done
     fi
     if [[ $parts == *" gemm "* ]]; then
-        [ -x "$base/build/bench/gemm" ] || { [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"; \
-            ( cd "$base" && make -j16 all bench > "$LOG/s14-base-build.log" 2>&1 ); say "s14 base build rc=$?"; }
+        build_base "$base" s14
         for arm in ${S14_GEMM_ARMS:-base new}; do
             bin=build/bench/gemm; [ $arm = base ] && bin=$base/build/bench/gemm
             timeout 200 $bin ${S14_GEMM_ARGS:---dtype fp8,bf16 --shapes 8b --layers o,down --m 256,1024,3436,4096} \
@@ -991,15 +1012,7 @@ if has hf; then  # HF transformers on the same GGUF: the independent reference
 fi
 
 if has fp8; then  # issue 5's FP8 quality bar: FP8 weights against the BF16 path, synth 8B, 1,024 positions
-    f=$(synth 8b f16)
-    for dt in bf16 fp8; do
-        ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 1024 --seed 11 -o /tmp/logits-$dt.f32 \
-            > "$LOG/fp8-logits-$dt.log" 2>&1 || say "logits $dt failed: $(tail -2 "$LOG/fp8-logits-$dt.log")"
-    done
-    python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/logits-bf16.f32 --compare /tmp/logits-fp8.f32 \
-        > "$LOG/fp8-vs-bf16.log" 2>&1
-    say "fp8 vs bf16 (8b f16, 1024 positions) rc=$? $(tail -3 "$LOG/fp8-vs-bf16.log" | tr '\n' ' ')"
-    rm -f /tmp/logits-bf16.f32 /tmp/logits-fp8.f32
+    fp8_vs_bf16 ./qwen3-ptx "$(synth 8b f16)" 1024 fp8-vs-bf16
 fi
 
 if has bench; then  # our engine: pp512 / tg128, bf16 and fp8 weights
@@ -1035,25 +1048,13 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
     fi
     # the base tree S17_BASE (default .carry/base), built there when S17_FP8Q or S17_ENGINE ask for it
     base=${S17_BASE:-.carry/base}
-    if [ -n "${S17_FP8Q:-}${S17_ENGINE:-}" ] && [ -d "$base" ] && [ ! -x "$base/build/bench/throughput" ]; then
-        [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$base/build/"
-        ( cd "$base" && make -j16 all bench > "$LOG/s17-base-build.log" 2>&1 ); say "s17 base build rc=$?"
-    fi
+    [ -n "${S17_FP8Q:-}${S17_ENGINE:-}" ] && [ -d "$base" ] && build_base "$base" s17
     # S17_FP8Q="SIZE ...": FP8 weights against the BF16 path on that synth model (512 positions, top-1 and KL), this
     # tree's binary and the base tree's
     for sz in ${S17_FP8Q:-}; do
         f=$(synth $sz f16)
-        for arm in new base; do
-            bin=./qwen3-ptx; [ $arm = base ] && bin=$base/qwen3-ptx
-            [ -x "$bin" ] || continue
-            for dt in bf16 fp8; do
-                $bin logits -m "$f" --backend gpu --dtype $dt --random 512 --seed 11 -o /tmp/s17-logits-$dt.f32 \
-                    > "$LOG/s17-fp8q-$sz-$dt-$arm.log" 2>&1 || say "s17 logits $sz $dt $arm failed"
-            done
-            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 512 --ref /tmp/s17-logits-bf16.f32 \
-                --compare /tmp/s17-logits-fp8.f32 > "$LOG/s17-fp8q-$sz-$arm.log" 2>&1
-            say "s17 fp8 vs bf16 ($sz f16, 512 positions, $arm) rc=$? $(tail -3 "$LOG/s17-fp8q-$sz-$arm.log" | tr '\n' ' ')"
-        done
+        fp8_vs_bf16 ./qwen3-ptx "$f" 512 "s17-fp8q-$sz-new"
+        [ -x "$base/qwen3-ptx" ] && fp8_vs_bf16 "$base/qwen3-ptx" "$f" 512 "s17-fp8q-$sz-base"
     done
     # S17_ENGINE="SIZE ..." (e.g. 0.6b): that synth model with FP8 weights, this tree against the base tree S17_BASE
     # (built above): pp512 (bench/bench_e2e; S17_PP=0 skips it) and S17_BATCHES (B x (128 -> 128), bench/throughput),
@@ -1067,8 +1068,8 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
                     --tg 16 --label "$sz fp8 $arm" --tsv "$LOG/e2e.tsv" > "$LOG/s17-$sz-pp-$arm.log" 2>&1
                     say "s17 $sz pp512 $arm rc=$? $(grep -E ' pp512: ' "$LOG/s17-$sz-pp-$arm.log" | tr -s ' ' | head -1)"; }
                 for B in ${S17_BATCHES:-64 256}; do
-                    QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 $d/build/bench/throughput -m "$f" --label "$sz fp8 kv fp8 $arm" \
-                        --workloads fixed --batches $B --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s17-$sz-B$B-$arm.log" 2>&1
+                    ENGINE_BIN=$d/build/bench/throughput engine_job "s17-$sz-B$B-$arm" "$B" "$LOG/throughput.tsv" \
+                        "$sz fp8 kv fp8 $arm" QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
                     say "s17 $sz B$B $arm rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/s17-$sz-B$B-$arm.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
                 done
             done
