@@ -1029,14 +1029,26 @@ fi
 if has s17; then  # session 17: bench/gemm runs in a row, each its own log and TSV in $LOG (logs.tar.gz: $OUT returns at
     # most 8 files). S17_RUNS="NAME|VAR=VALUE ...|ARGS;..." (the variables may be empty); a run with --sweep also
     # writes $LOG/s17-NAME-plan.txt. Each run is cut at S17_T seconds (default 200); its rows so far stay in the TSV.
+    # S17_TRACE=1: the runs use the timeline build (make TRACE=1) with QWEN3_TRACE=$LOG/s17-NAME-trace.tsv, and the
+    # GEMM units' timeline (bench/unit_trace.py) goes to $LOG/s17-NAME-units.txt and the summary.
+    gemm=build/bench/gemm
+    if [ "${S17_TRACE:-0}" = 1 ]; then
+        gemm=build/trace/bench/gemm
+        make -j16 TRACE=1 $gemm > "$LOG/s17-trace-build.log" 2>&1 || say "s17 trace build FAILED"
+    fi
     IFS=';' read -ra runs <<< "${S17_RUNS:-}"
     for run in "${runs[@]}"; do
         IFS='|' read -r n vars args <<< "$run"
         n=$(echo $n)
         po=(); [[ " $args " == *" --sweep "* ]] && po=(--plan-out "$LOG/s17-$n-plan.txt")
-        env $vars timeout "${S17_T:-200}" build/bench/gemm $args "${po[@]}" --tsv "$LOG/s17-$n.tsv" \
+        tr=(); [ "${S17_TRACE:-0}" = 1 ] && tr=(QWEN3_TRACE="$LOG/s17-$n-trace.tsv")
+        env $vars "${tr[@]}" timeout "${S17_T:-200}" $gemm $args "${po[@]}" --tsv "$LOG/s17-$n.tsv" \
             > "$LOG/s17-$n.log" 2>&1
         say "s17 $n rc=$? ($vars $args)"
+        if [ -f "$LOG/s17-$n-trace.tsv.units" ]; then
+            python3 bench/unit_trace.py "$LOG/s17-$n-trace.tsv.units" > "$LOG/s17-$n-units.txt" 2>&1
+            grep -v "^    unit" "$LOG/s17-$n-units.txt" | tee -a "$SUM"
+        fi
     done
     # S17_SAN=1: memcheck and racecheck on test_gpu_gemm's every-tile case, the 128x192 tile alone
     if [ "${S17_SAN:-0}" = 1 ]; then

@@ -61,7 +61,8 @@ static int n_modules;
 // time goes under programmatic dependent launch, which per-launch events cannot see. The slots wrap after 2.1 s
 // (a later launch overwrites): trace short runs.
 enum { TRACE_SLOTS = 1 << 22, TRACE_SLOT_BYTES = 32 };
-static CUdeviceptr trace_buf;
+static CUdeviceptr trace_buf, utrace_buf;
+enum { UTRACE_BYTES = 256 * 2048 * 128 };
 static const char *trace_path;
 
 static void trace_attach(CUmodule mod, int index, const char *name) {
@@ -80,6 +81,50 @@ static void trace_attach(CUmodule mod, int index, const char *name) {
     uint32_t id = (uint32_t)index;
     CU_CHECK(cuMemcpyHtoD(p, &trace_buf, 8));
     CU_CHECK(cuMemcpyHtoD(q, &id, 4));
+    if (cuModuleGetGlobal(&p, &n, mod, "qwen3_utrace") != CUDA_SUCCESS || n != 8) return;  // not a GEMM module
+    if (!utrace_buf) {
+        CU_CHECK(cuMemAlloc(&utrace_buf, UTRACE_BYTES));
+        CU_CHECK(cuMemsetD8(utrace_buf, 0, UTRACE_BYTES));
+    }
+    CU_CHECK(cuMemcpyHtoD(p, &utrace_buf, 8));
+}
+
+// The GEMMs' unit timeline (ptx/gemm_wg_body.h's UT_ macros): 256 regions (gridid % 256) x 2,048 records of 128 B;
+// written to QWEN3_TRACE's path + ".units" as a TSV, times in ns from the earliest.
+typedef struct {
+    uint64_t gid;
+    uint32_t u, cfg, smid, cta;
+    uint64_t t[8];  // producer start, last load; consumer start, first slice, main loop, counter, sum, done
+    uint32_t kt0, kt1, pad[8];
+} UnitRec;
+_Static_assert(sizeof(UnitRec) == 128, "a unit record is 128 bytes");
+static void utrace_dump(void) {
+    if (!utrace_buf) return;
+    size_t n = UTRACE_BYTES / sizeof(UnitRec);
+    UnitRec *r = malloc(UTRACE_BYTES);
+    if (!r) die("QWEN3_TRACE: out of host memory");
+    CU_CHECK(cuMemcpyDtoH(r, utrace_buf, UTRACE_BYTES));
+    uint64_t base = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++)
+            if (r[i].cfg && r[i].t[k] && r[i].t[k] < base) base = r[i].t[k];
+    char path[4096];
+    snprintf(path, sizeof path, "%s.units", trace_path);
+    FILE *f = fopen(path, "w");
+    if (!f) die("QWEN3_TRACE: cannot write %s", path);
+    fprintf(f, "gridid\tunit\tS\tncons\tcm\tbm\tbn\tsm\tcta\tkt0\tkt1\tp_start\tp_last\tc_start\tc_first\tc_main\t"
+               "c_count\tc_sum\tc_done\n");
+    for (size_t i = 0; i < n; i++) {
+        const UnitRec *x = &r[i];
+        if (!x->cfg) continue;
+        fprintf(f, "%llu\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u", (unsigned long long)x->gid, x->u, x->cfg & 255,
+                x->cfg >> 8 & 15, x->cfg >> 12 & 15, x->cfg >> 16 & 255, (x->cfg >> 24) * 8, x->smid, x->cta, x->kt0, x->kt1);
+        for (int k = 0; k < 8; k++) fprintf(f, "\t%lld", x->t[k] ? (long long)(x->t[k] - base) : -1LL);
+        fputc('\n', f);
+    }
+    if (fclose(f)) die("QWEN3_TRACE: writing %s failed", path);
+    fprintf(stderr, "QWEN3_TRACE: GEMM units -> %s\n", path);
+    free(r);
 }
 
 typedef struct { uint64_t t0, t1; uint32_t gid, mod, nx, ny_tx; } TraceRec;  // ptx/pdl.h's slot
@@ -112,6 +157,7 @@ static void trace_dump(void) {
     if (fclose(f)) die("QWEN3_TRACE: writing %s failed", trace_path);
     fprintf(stderr, "QWEN3_TRACE: %d launches -> %s\n", n, trace_path);
     free(r);  // the buffer stays (the modules keep its address): a later shutdown writes the file again, all in it
+    utrace_dump();
 }
 
 static CUmodule load_module(Gpu *g, const char *name) {

@@ -230,6 +230,29 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define UNIT_COORDS div.u32 %tile, %u, %S; mul.lo.u32 %split, %tile, %S; sub.u32 %split, %u, %split; TILE_COORDS \
     mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk;
 
+// The unit timeline (make TRACE=1 only; host/gpu.c writes it to QWEN3_TRACE's file + ".units"): the producer (thread
+// 0) and consumer thread 128 store %globaltimer at points of each work unit into a 128-byte record, unit u of region
+// gridid % 256 of the buffer at qwen3_utrace (ptx/pdl.h), 2,048 records a region: header {gridid, u, S | NCONS << 8
+// | CM << 12 | BM << 16 | BN / 8 << 24, smid, ctaid, kt0, kt1}, then producer start / last load issued, consumer
+// start / first slice in / main loop done / split-K counter passed / slab sum done / epilogue done (ns).
+#ifdef QWEN3_TRACE
+#define UT_DECL .reg .b64 %ut_a, %ut_t; .reg .b32 %ut_w; .reg .pred %ut_q, %ut_f;
+#define UT_REC(ISME) setp.eq.u32 %ut_q, %tx, ISME; ld.const.u64 %ut_a, [qwen3_utrace]; setp.ne.and.u64 %ut_q, %ut_a, 0, %ut_q; \
+    mov.u64 %ut_t, %gridid; and.b64 %ut_t, %ut_t, 255; shl.b64 %ut_t, %ut_t, 18; add.s64 %ut_a, %ut_a, %ut_t; \
+    and.b32 %ut_w, %u, 2047; mul.wide.u32 %ut_t, %ut_w, 128; add.s64 %ut_a, %ut_a, %ut_t;
+#define UT_T(off) mov.u64 %ut_t, %globaltimer; @%ut_q st.global.u64 [%ut_a + off], %ut_t;
+#define UT_HEAD mov.u64 %ut_t, %gridid; @%ut_q st.global.u64 [%ut_a], %ut_t; \
+    mov.u32 %ut_w, (NCONS << 8) | (CM << 12) | (BM << 16) | ((BN / 8) << 24); or.b32 %ut_w, %ut_w, %S; \
+    @%ut_q st.global.v2.u32 [%ut_a + 8], {%u, %ut_w}; mov.u32 %ut_w, %smid; @%ut_q st.global.u32 [%ut_a + 16], %ut_w; \
+    mov.u32 %ut_w, %ctaid.x; @%ut_q st.global.u32 [%ut_a + 20], %ut_w; @%ut_q st.global.v2.u32 [%ut_a + 88], {%kt0, %kt1};
+#define UT_FIRST setp.eq.and.u32 %ut_f, %kt, %kt0, %ut_q; mov.u64 %ut_t, %globaltimer; @%ut_f st.global.u64 [%ut_a + 48], %ut_t;
+#else
+#define UT_DECL
+#define UT_REC(ISME)
+#define UT_T(off)
+#define UT_HEAD
+#define UT_FIRST
+#endif
 // split-K partial sums over accumulator group j: columns n0 + colin + 8j (+1), rows row0 and row0 + 8
 #define COLP(j) setp.gt.s32 %pc, %ncol, 8 * j; and.pred %q0, %pc, %pr0; and.pred %q1, %pc, %pr1;
 #define EPI_F32(j) COLP(j) \
@@ -371,6 +394,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b32 %S, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
     .reg .b64 %pws, %pcnt, %slab;
     .reg .b32 %u0;
+    UT_DECL
 #if CM > 1
     .reg .b32 %crank, %cpeer, %rem;
     .reg .b16 %cmask;
@@ -466,6 +490,8 @@ P_TILE:
     setp.ge.u32 %p, %u, %units;
     @%p bra P_END;
     UNIT_COORDS
+    UT_REC(0)
+    UT_T(24)
     mov.u32 %kt, %kt0;
 P_K:
     WAIT_EMPTY(P_WAIT)
@@ -486,6 +512,7 @@ P_K:
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra P_K;
+    UT_T(32)
     add.u32 %u, %u, %step;
     bra P_TILE;
 P_END:
@@ -519,6 +546,9 @@ C_TILE:
     setp.ge.u32 %p, %u, %units;
     @%p bra EXIT;
     UNIT_COORDS
+    UT_REC(128)
+    UT_HEAD
+    UT_T(40)
 #if NSPLIT
     mad.lo.u32 %n0, %wc, WN, %n0;             // this consumer's columns
 #endif
@@ -566,6 +596,7 @@ C_TILE:
 #if !FP8
 C_K:
     SLICE_BEGIN(C_WAIT)
+    UT_FIRST
     setp.ne.u32 %pacc, %kt, %kt0;
     MMA4(ACC)
     // release the previous slice's stage once its wgmmas are done (this slice's may still run)
@@ -596,6 +627,7 @@ C_K:
     setp.lt.u32 %p, %t1, %kt1;                 // the next slice's, if any (the last row's would read past sa)
     LOADSC_IF(y)
     SLICE_BEGIN(C_WAITX)
+    UT_FIRST
     MMA4(XACC)
     wgmma.wait_group.sync.aligned 0;
     PROMOTE_LO
@@ -614,6 +646,7 @@ C_K:
 C_K:
     LOADSC(x)
     SLICE_BEGIN(C_WAITX)
+    UT_FIRST
     MMA4(XACC)
     setp.eq.u32 %p, %kt, %kt0;
     @%p bra C_NX;
@@ -645,6 +678,8 @@ C_EPI:
 #endif
 
     // --- epilogue: straight from the accumulators to global memory
+    UT_T(56)
+    UT_T(64)
     setp.lt.u32 %pr0, %row0, %M;
     add.u32 %t1, %row0, 8;
     setp.lt.u32 %pr1, %t1, %M;
@@ -685,6 +720,7 @@ C_EPI:
 SK_WAIT:
     bar.sync 1, 128 * NCONS;
     ld.shared.u32 %t1, [%flag];
+    UT_T(64)
     setp.eq.u32 %p, %t1, 0;
     @%p bra EPI_DONE;
     membar.gl;
@@ -702,6 +738,7 @@ SK_SUM:
     setp.lt.u32 %p, %t2, %S;
     @%p bra SK_SUM;
 EPI_MODE:
+    UT_T(72)
     // the staged epilogue: this warp's 4 KB (after the amax exchange), row r0 = lane / 4's staging row and its
     // swizzle; the warp's first row and the rows left in M (signed: may be <= 0)
     shr.u32 %t1, %tx, 5;
@@ -812,6 +849,7 @@ EPI_SWQ_:
     @%q1 st.global.f32 [%c1], %qs1;
 #endif
 EPI_DONE:
+    UT_T(80)
     add.u32 %u, %u, %step;
     bra C_TILE;
 EXIT:

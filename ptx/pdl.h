@@ -22,6 +22,8 @@
 // nctaid.x, nctaid.y << 16 | ntid.x. The slots wrap after 2.1 s: trace short runs.
 .const .align 8 .u64 qwen3_trace;
 .const .align 4 .u32 qwen3_trace_mod;
+// the GEMMs' unit timeline (gemm_wg_body.h's UT_ macros; host/gpu.c sets it where a module has it)
+.const .align 8 .u64 qwen3_utrace;
 #define PDL_START { \
     .reg .u64 %tq_t0, %tq_t1, %tq_p, %tq_a; .reg .u32 %tq_u, %tq_v, %tq_w, %tq_x, %tq_t; .reg .pred %tq_q; \
     mov.u64 %tq_t0, %globaltimer; \
