@@ -1034,6 +1034,7 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
     gemm=build/bench/gemm
     if [ "${S17_TRACE:-0}" = 1 ]; then
         gemm=build/trace/bench/gemm
+        mkdir -p build/trace && cp build/unicode_tables.c build/trace/
         make -j16 TRACE=1 $gemm > "$LOG/s17-trace-build.log" 2>&1 || say "s17 trace build FAILED"
     fi
     IFS=';' read -ra runs <<< "${S17_RUNS:-}"
