@@ -1051,6 +1051,13 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
             grep -v "^    unit" "$LOG/s17-$n-units.txt" | tee -a "$SUM"
         fi
     done
+    # S17_SASS="CUBIN FUNCTION ...": cuobjdump's SASS of those kernels into $LOG/s17-sass-FUNCTION.txt
+    set -- ${S17_SASS:-}
+    while [ $# -ge 2 ]; do
+        cuobjdump -sass -fun "$2" "build/ptx/$1.cubin" > "$LOG/s17-sass-$2.txt" 2>&1
+        say "s17 sass $2 rc=$? $(wc -l < "$LOG/s17-sass-$2.txt") lines"
+        shift 2
+    done
     # S17_SAN=1: memcheck and racecheck on test_gpu_gemm's every-tile case, the 128x192 tile alone
     if [ "${S17_SAN:-0}" = 1 ]; then
         for tool in memcheck racecheck; do

@@ -195,6 +195,9 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     int units = tiles * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
     unsigned uS = (unsigned)S, uktps = (unsigned)ktps;
+    static int sk_variant = -1;  // experiment: QWEN3_SK_VARIANT bits (ptx/gemm_wg_body.h: 1 slab at once, 2 acq_rel)
+    if (sk_variant < 0) sk_variant = getenv("QWEN3_SK_VARIANT") ? atoi(getenv("QWEN3_SK_VARIANT")) & 3 : 0;
+    if (S > 1) uS |= (unsigned)sk_variant << 8;
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
     // epilogue's staging (4 KB a consumer warp)

@@ -263,6 +263,22 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
     add.f32 %d##j##_3, %d##j##_3, %e3;
+// experiment: a whole slab's partial sums at once into the dead scratch accumulator, then the adds (582fa74)
+#if FP8
+#define SKLD(j, g) COLP(j) @%q0 ld.global.cg.v2.f32 {%x##g##_0, %x##g##_1}, [%c0 + 32 * j]; \
+    @%q1 ld.global.cg.v2.f32 {%x##g##_2, %x##g##_3}, [%c1 + 32 * j];
+#define SKADD(j, g) add.f32 %d##j##_0, %d##j##_0, %x##g##_0; add.f32 %d##j##_1, %d##j##_1, %x##g##_1; \
+    add.f32 %d##j##_2, %d##j##_2, %x##g##_2; add.f32 %d##j##_3, %d##j##_3, %x##g##_3;
+#define SKLD_J(j) SKLD(j, j)
+#define SKADD_J(j) SKADD(j, j)
+#if FP8H
+#define SUM_SLAB FOR_JX(SKLD_J) FOR_JX(SKADD_J) FOR_HI16(SKLD) FOR_HI16(SKADD)
+#else
+#define SUM_SLAB FOR_J(SKLD_J) FOR_J(SKADD_J)
+#endif
+#else
+#define SUM_SLAB FOR_J(SUMJ)
+#endif
 // mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
 #define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
 #define SWQ_AMAX(a, g, u, p) \
@@ -407,7 +423,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .f32 %e<4>;
     .reg .b32 %stg, %sr, %sx, %skey, %srow, %crow, %cpb, %rbase, %rlim, %cw, %ldb;
     .reg .b64 %gp, %gq;
-    .reg .pred %pcol;
+    .reg .pred %pcol, %pv1, %pv2;
+    .reg .b32 %skv;
 #if !FP8
     CO_I4(CO_DECL)
 #endif
@@ -437,6 +454,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     ld.param.u64 %pws, [p_ws];
     ld.param.u64 %pcnt, [p_cnt];
     ld.param.u32 %S, [p_splits];
+    and.b32 %skv, %S, 0xFF00;                  // experiment (QWEN3_SK_VARIANT << 8): 1 slab at once, 2 acq_rel counter
+    and.b32 %S, %S, 255;
     ld.param.u32 %ktps, [p_ktps];
     mov.b64 %tmA, p_tmA;
     cvta.param.u64 %tmA, %tmA;
@@ -705,13 +724,18 @@ C_EPI:
     shl.b64 %c1, %ld, 2;
     add.s64 %c1, %c0, %c1;
     FOR_J(EPI_F32)
-    membar.gl;
+    and.b32 %t1, %skv, 0x100;
+    setp.ne.u32 %pv1, %t1, 0;
+    and.b32 %t1, %skv, 0x200;
+    setp.ne.u32 %pv2, %t1, 0;
+    @!%pv2 membar.gl;
     bar.sync 1, 128 * NCONS;
     setp.eq.u32 %p, %tx, 128;
     @!%p bra SK_WAIT;
     mul.wide.u32 %c0, %tile, 4;
     add.s64 %c0, %c0, %pcnt;
-    atom.global.add.u32 %t1, [%c0], 1;
+    @%pv2 atom.acq_rel.gpu.global.add.u32 %t1, [%c0], 1;
+    @!%pv2 atom.global.add.u32 %t1, [%c0], 1;
     sub.u32 %t2, %S, 1;
     setp.eq.u32 %p, %t1, %t2;
     selp.u32 %t2, 1, 0, %p;
@@ -723,7 +747,7 @@ SK_WAIT:
     UT_T(64)
     setp.eq.u32 %p, %t1, 0;
     @%p bra EPI_DONE;
-    membar.gl;
+    @!%pv2 membar.gl;
     FOR_J(ZEROJ)
     shl.b64 %c0, %off, 2;
     add.s64 %c0, %c0, %pws;
@@ -731,7 +755,12 @@ SK_WAIT:
     add.s64 %c1, %c0, %c1;
     mov.u32 %t2, 0;
 SK_SUM:
+    @%pv1 bra SK_SUM1;
     FOR_J(SUMJ)
+    bra SK_SUM2;
+SK_SUM1:
+    SUM_SLAB
+SK_SUM2:
     add.s64 %c0, %c0, %slab;
     add.s64 %c1, %c1, %slab;
     add.u32 %t2, %t2, 1;
@@ -884,6 +913,7 @@ EXIT:
 #undef CM
 #undef MT_OF_PAIR
 #undef RELEASE
+#undef SUM_SLAB
 #undef FOR_CHUNK_F32
 #undef FOR_CHUNK_BF16
 #undef SWI_L
