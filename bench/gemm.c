@@ -42,7 +42,8 @@
 // mma.sync tiles 0 and 3 at M <= 32 in f32-store mode, the one split the engine can repeat exactly; a tile is
 // skipped where it is > 4x taller than M, or 16 rows tall above M = 256) and of launch_gemm_fp8_ex (its 16-row
 // tiles only up to M = 256; the swapped tiles, bf16 11 and FP8 10, up to M = 64 with cluster K splits 1, 2, 4, 8;
-// FP8 wgmma tiles 0, 5, 11 also with split-K 2 and 3 at M = 64..512),
+// FP8 wgmma tiles 0, 5, 11 also with split-K 2 and 3 at M = 64..512; every wgmma tile of either dtype from M = 64
+// also with the tail split ("tN/t", GEMM_SPLIT_TAIL) where its last wave would leave half the SMs or more idle),
 // in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
@@ -646,7 +647,7 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
                   double peer_f32, FILE *tsv, Tally *t) {
     enum { MAX_CAND = 32 };
     int M = p->M, mode = layer_mode[s->layer], kind = dtype == GEMM_PLAN_FP8 ? V_OURS_FP8 : V_OURS, nc = 0;
-    int sw_tile = dtype == GEMM_PLAN_FP8 ? GEMM_FP8_SW_TILE : GEMM_SW_TILE;
+    int sw_tile = dtype == GEMM_PLAN_FP8 ? GEMM_FP8_SW_TILE : GEMM_SW_TILE, sms = G.sm_count > 0 ? G.sm_count : 132;
     Variant cand[MAX_CAND];
     cand[nc++] = (Variant){ kind, mode, -1, 0 };
     for (int tile = 0; tile < (dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES); tile++) {
@@ -667,6 +668,9 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         if (dtype == GEMM_PLAN_FP8 && (tile == 0 || tile == 5 || tile == GEMM_FP8_128X256_TILE) && M >= 64 &&
             M <= 512)
             for (int sp = 2; sp <= 3 && nc < MAX_CAND; sp++) cand[nc++] = (Variant){ kind, mode, tile, sp };
+        // the tail split, wherever the last wave would leave half the SMs or more idle (M >= 64)
+        if (M >= 64 && nc < MAX_CAND && gemm_tail_splits(dtype == GEMM_PLAN_FP8, tile, M, p->N, sms) > 1)
+            cand[nc++] = (Variant){ kind, mode, tile, GEMM_SPLIT_TAIL };
     }
     double KB = p->K / QB, flops = 2.0 * M * p->N * p->K, bytes = 4.0 * M * p->N * (mode == GEMM_ADD_F32 ? 2 : 1);
     if (dtype == GEMM_PLAN_FP8)
@@ -684,6 +688,7 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         us[i] = ok ? time_variant(p, v, o->reps, o->eager) : NAN;
         char label[32];
         if (v->tile < 0) snprintf(label, sizeof label, "auto");
+        else if (v->splits == GEMM_SPLIT_TAIL) snprintf(label, sizeof label, "t%d/t", v->tile);
         else if (v->splits > 1) snprintf(label, sizeof label, "t%d/%d", v->tile, v->splits);
         else snprintf(label, sizeof label, "t%d", v->tile);
         if (ok) printf(" %s %.2f", label, us[i]);

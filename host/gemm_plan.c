@@ -135,9 +135,18 @@ static int parse_entry(char *s, PlanEntry *e, const char **why) {
         *why = e->dtype == GEMM_PLAN_BF16 ? "bf16 tile out of range" : "fp8 tile out of range";
         return -1;
     }
-    if (parse_int(tok[6], 1, GEMM_PLAN_MAX_SPLITS, 0, &e->splits)) { *why = "splits must be 1..8"; return -1; }
+    if (parse_int(tok[6], 1, GEMM_SPLIT_TAIL, 0, &e->splits) ||
+        (e->splits > GEMM_PLAN_MAX_SPLITS && e->splits != GEMM_SPLIT_TAIL)) {
+        *why = "splits must be 1..8, or 16 (the tail split)";
+        return -1;
+    }
     if (e->splits > 1 && e->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(e->tile)) {
         *why = "split-K only exists for the bf16 tiles and FP8 tiles 0, 1, 4, 5, 10, 11";
+        return -1;
+    }
+    if (e->splits == GEMM_SPLIT_TAIL && (e->dtype == GEMM_PLAN_BF16 ? e->tile < GEMM_FIRST_WG || e->tile == GEMM_SW_TILE
+                                                                     : e->tile == GEMM_FP8_SW_TILE)) {
+        *why = "the tail split (16) only exists for the wgmma tiles";
         return -1;
     }
     return 0;
@@ -243,8 +252,9 @@ int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint
         const GemmPlanPoint *q = &pts[i];
         int n_tiles = q->dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES;
         if ((q->dtype != GEMM_PLAN_BF16 && q->dtype != GEMM_PLAN_FP8) || q->N < 1 || q->K < 1 || q->M < 1 ||
-            q->tile < 0 || q->tile >= n_tiles || q->splits < 1 || q->splits > GEMM_PLAN_MAX_SPLITS ||
-            (q->splits > 1 && q->dtype != GEMM_PLAN_BF16 && q->tile != GEMM_FP8_SW_TILE)) {
+            q->tile < 0 || q->tile >= n_tiles || q->splits < 1 ||
+            (q->splits > GEMM_PLAN_MAX_SPLITS && q->splits != GEMM_SPLIT_TAIL) ||
+            (q->splits > 1 && q->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(q->tile))) {
             snprintf(err, errlen, "%s: bad plan point dtype %d N %d K %d M %d tile %d splits %d", path, q->dtype,
                      q->N, q->K, q->M, q->tile, q->splits);
             free(p);

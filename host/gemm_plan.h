@@ -9,8 +9,9 @@
 //   fp8 4096 1024 1 inf 1 1
 // dtype bf16 -> tiles 0..GEMM_N_TILES-1 of launch_gemm_ex, splits 1..GEMM_PLAN_MAX_SPLITS (any tile: the mma.sync
 // tiles add with red.global, the wgmma tiles through a deterministic slab sum, the swapped tile over a cluster); fp8 ->
-// tiles 0..GEMM_FP8_N_TILES-1 of launch_gemm_fp8_ex, splits 1 (the swapped tile GEMM_FP8_SW_TILE: 1..8, its cluster
-// K split). Ranges of one (dtype, N, K) must not overlap. M ranges come from the measured M list: a measured M covers every M up to the next measured one.
+// tiles 0..GEMM_FP8_N_TILES-1 of launch_gemm_fp8_ex, splits 1..8 where gemm_fp8_tile_splits allows (the swapped tile
+// GEMM_FP8_SW_TILE: its cluster K split). Splits 16 (GEMM_SPLIT_TAIL, the wgmma tiles of either dtype): the tail
+// split, the last partial wave's tiles split to fill the SMs. Ranges of one (dtype, N, K) must not overlap. M ranges come from the measured M list: a measured M covers every M up to the next measured one.
 #pragma once
 #include <stddef.h>
 

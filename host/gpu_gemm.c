@@ -174,6 +174,18 @@ static int wg_splits(Gpu *g, int req, int tiles, int M, int N, int nk) {
     return S;
 }
 
+// The tail split's S: the last partial wave's tiles split to fill the SMs, 2..4 parts (1: no split).
+static int tail_splits(int tiles, int sms) {
+    int tail = tiles % sms, S = tail ? sms / tail : 1;
+    return tiles - tail > 0xFFFF ? 1 : S > 4 ? 4 : S;
+}
+int gemm_tail_splits(int fp8, int tile, int M, int N, int sms) {
+    const GemmTile *t = fp8 ? &fp8_tiles[tile] : &wg_tiles[tile - N_GEMM_TILES];
+    if (fp8 ? !fp8_tile_is_wg(tile) : tile < N_GEMM_TILES || tile == GEMM_SW_TILE) return 1;
+    if (t->cm > 1) return 1;
+    return tail_splits(cdiv(M, t->bm) * cdiv(N, t->bn), sms);
+}
+
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
@@ -190,14 +202,18 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int tiles = cdiv(cdiv(M, t->bm), cm) * cdiv(N, t->bn), nk = K / (int)box_k;  // (pairs of) tiles
     if (cm > 1) splits = 1;
+    // the tail split: tiles 0..F-1 (the full waves) whole, the last wave's tiles in S parts each
+    int F = 0;
+    if (splits == GEMM_SPLIT_TAIL) {
+        splits = tail_splits(tiles, sms);
+        F = tiles - tiles % sms;
+    }
     int S = wg_splits(g, splits, tiles, M, N, nk), ktps = cdiv(nk, S);
     S = cdiv(nk, ktps);  // no empty split
-    int units = tiles * S;
+    if (S < 2) F = 0;
+    int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
-    unsigned uS = (unsigned)S, uktps = (unsigned)ktps;
-    static int sk_variant = -1;  // experiment: QWEN3_SK_VARIANT bits (ptx/gemm_wg_body.h: 1 slab at once, 2 acq_rel)
-    if (sk_variant < 0) sk_variant = getenv("QWEN3_SK_VARIANT") ? atoi(getenv("QWEN3_SK_VARIANT")) & 3 : 0;
-    if (S > 1) uS |= (unsigned)sk_variant << 8;
+    unsigned uS = (unsigned)S | (unsigned)F << 16, uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
     // epilogue's staging (4 KB a consumer warp)
@@ -344,6 +360,8 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
     if (tile == GEMM_128X192_TILE && mode == GEMM_SWIGLU_BF16)
         die("launch_gemm: the 128x192 tile has no SwiGLU epilogue");
+    if (splits == GEMM_SPLIT_TAIL && (tile < N_GEMM_TILES || tile == GEMM_SW_TILE))
+        die("launch_gemm: tile %d has no tail split (the wgmma tiles have)", tile);
     if (tile == GEMM_SW_TILE) {
         launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
     } else if (tile >= N_GEMM_TILES) {
@@ -411,6 +429,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (M == 0) return;
     if (tile < 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
     const GemmTile *t = &fp8_tiles[tile];
+    if (splits == GEMM_SPLIT_TAIL && !fp8_tile_is_wg(tile))
+        die("launch_gemm_fp8: tile %d has no tail split (the wgmma tiles have)", tile);
     if (tile == GEMM_FP8_SW_TILE) {
         launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
         return;
@@ -447,7 +467,10 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
     if (sw) {
         int t = fp8_tile, pt, ps;
         if (t >= 0 && !swq_tile(t)) die("launch_gemm_swiglu_fp8: tile %d has no quantising SwiGLU epilogue", t);
-        if (t < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && swq_tile(pt)) t = pt;
+        if (t < 0 && gemm_plan_pick(GEMM_PLAN_FP8, M, N, K, &pt, &ps) && swq_tile(pt)) {
+            t = pt;
+            splits = ps;
+        }
         if (t < 0) {
             // 64x256 (or its multicast pair) against 128x256: the less work per SM counted in whole waves, ties to
             // the taller tile (fewer bytes a FLOP); QWEN3_FP8_128X256=0 leaves the 128x256 tile to plans
@@ -456,7 +479,8 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
             t = wide && M >= 128 && w11 <= w4 ? c2_of(fp8_tiles, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE, M)
                                               : c2_of(fp8_tiles, 4, 9, M);
         }
-        launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8, 0);
+        launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8,
+                  splits);
     }
     else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
 }

@@ -103,8 +103,12 @@ void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int
 // 128x128c2 (clusters of two row-tiles sharing each W slice by TMA multicast; no split-K); 11 the swapped decode
 // tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64 activation rows a launch, K split over a cluster); 12 wgmma
 // 128x192 (no SwiGLU epilogue); -1 chooses. splits: mma.sync tiles 0/1 none, > 1 split-K by red.global.add
-// (benchmarks); wgmma tiles 0 automatic, 1 none, > 1 split-K with a deterministic sum.
-enum { GEMM_N_TILES = 13, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11, GEMM_128X192_TILE = 12 };
+// (benchmarks); wgmma tiles 0 automatic, 1 none, > 1 split-K with a deterministic sum, GEMM_SPLIT_TAIL the tail split
+// (the tiles of the full waves whole, each tile of the last, partial wave split in S = SMs / its tiles parts, 2..4).
+enum { GEMM_N_TILES = 13, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11, GEMM_128X192_TILE = 12, GEMM_SPLIT_TAIL = 16 };
+// The parts a tail split of M x N on sms SMs cuts each last-wave tile into (1: none, or no such tile): tile of
+// launch_gemm_ex (fp8 0) or launch_gemm_fp8_ex (fp8 1). Capped further by K and the scratch at launch.
+int gemm_tail_splits(int fp8, int tile, int M, int N, int sms);
 void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode, int tile,
                     int splits);
 // The tile launch_gemm_ex runs for tile -1 (a plan may also set *splits; splits may be NULL).

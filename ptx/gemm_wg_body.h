@@ -48,10 +48,13 @@
 // FP8 wgmma keeps only ~14 bits of its f32 accumulation, so each slice goes into a scratch accumulator (scale-d = 0)
 // and is promoted: wait for it, release the stage, final += partial * sa[row] * sw (HOPPER-PTX.md section 5).
 //
-// Split-K (p_splits S > 1, for grids with too few tiles to fill the GPU: decode-sized M): the work units are
-// (tile, split) pairs, split s taking K slices [s * ktps, (s + 1) * ktps); each unit stores its partial sums to
-// an f32 slab ws[s] ([M][N]), and the last unit of a tile (an atomic counter per tile in p_cnt, zero before the
-// launch and left zero after it) adds slabs 0..S-1 in order and runs the epilogue: deterministic, any mode.
+// Split-K (p_splits = S | F << 16, S > 1, for grids with too few tiles to fill the GPU): the work units are tiles
+// 0..F-1 whole, then (tile, split) pairs of the other tiles, split s taking K slices [s * ktps, (s + 1) * ktps)
+// (F = 0: every tile split; F = the full waves' tiles: only the last, partial wave's tiles split — the "tail").
+// Each split unit stores its partial sums to an f32 slab ws[s] ([M][N]); the CTA barrier, then one thread's acq_rel
+// atomic on the tile's counter in p_cnt (zero before the launch and left zero after it) tells the tile's last unit,
+// which (after the barrier: its acquire orders the CTA's loads) adds slabs 0..S-1 in order and runs the epilogue:
+// deterministic, any mode.
 //
 // TMA multicast (CM = 2). Why: at 128x128 FP8 / 128x256 bf16 the tensor cores want ~64 bytes of A and W per SM
 // per clock and each W slice is read once per row-tile from L2; both GEMMs topped out near the same ~8 TB/s of L2
@@ -227,8 +230,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #endif
 
 // work unit u -> (tile, split) -> (m0, n0) and the K slices [kt0, kt1) of that split
-#define UNIT_COORDS div.u32 %tile, %u, %S; mul.lo.u32 %split, %tile, %S; sub.u32 %split, %u, %split; TILE_COORDS \
-    mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk;
+// (units u < F: tile u whole, %Se = 1; then F + (u - F) / S, split (u - F) % S, %Se = S)
+#define UNIT_COORDS setp.lt.u32 %pf, %u, %F; sub.u32 %tile, %u, %F; div.u32 %t1, %tile, %S; mul.lo.u32 %split, %t1, %S; \
+    sub.u32 %split, %tile, %split; add.u32 %tile, %t1, %F; @%pf mov.u32 %tile, %u; @%pf mov.u32 %split, 0; \
+    selp.u32 %Se, 1, %S, %pf; TILE_COORDS \
+    mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk; @%pf mov.u32 %kt1, %nk;
 
 // The unit timeline (make TRACE=1 only; host/gpu.c writes it to QWEN3_TRACE's file + ".units"): the producer (thread
 // 0) and consumer thread 128 store %globaltimer at points of each work unit into a 128-byte record, unit u of region
@@ -242,7 +248,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     and.b32 %ut_w, %u, 2047; mul.wide.u32 %ut_t, %ut_w, 128; add.s64 %ut_a, %ut_a, %ut_t;
 #define UT_T(off) mov.u64 %ut_t, %globaltimer; @%ut_q st.global.u64 [%ut_a + off], %ut_t;
 #define UT_HEAD mov.u64 %ut_t, %gridid; @%ut_q st.global.u64 [%ut_a], %ut_t; \
-    mov.u32 %ut_w, (NCONS << 8) | (CM << 12) | (BM << 16) | ((BN / 8) << 24); or.b32 %ut_w, %ut_w, %S; \
+    mov.u32 %ut_w, (NCONS << 8) | (CM << 12) | (BM << 16) | ((BN / 8) << 24); or.b32 %ut_w, %ut_w, %Se; \
     @%ut_q st.global.v2.u32 [%ut_a + 8], {%u, %ut_w}; mov.u32 %ut_w, %smid; @%ut_q st.global.u32 [%ut_a + 16], %ut_w; \
     mov.u32 %ut_w, %ctaid.x; @%ut_q st.global.u32 [%ut_a + 20], %ut_w; @%ut_q st.global.v2.u32 [%ut_a + 88], {%kt0, %kt1};
 #define UT_FIRST setp.eq.and.u32 %ut_f, %kt, %kt0, %ut_q; mov.u64 %ut_t, %globaltimer; @%ut_f st.global.u64 [%ut_a + 48], %ut_t;
@@ -263,7 +269,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
     add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
     add.f32 %d##j##_3, %d##j##_3, %e3;
-// experiment: a whole slab's partial sums at once into the dead scratch accumulator, then the adds (582fa74)
+// FP8: a whole slab's partial sums at once into the scratch accumulator (dead in the epilogue), then the adds. SUMJ
+// reuses four registers, and its loads are predicated: ptxas waits for each group's loads before issuing the next
+// group's (the unit timeline: 0.35-0.56 us a group, the sum of two 128x128 slabs 10-18 us; this way 3-5 us). Loads
+// predicated off leave the scratch's old values, which only reach outputs that are never stored.
 #if FP8
 #define SKLD(j, g) COLP(j) @%q0 ld.global.cg.v2.f32 {%x##g##_0, %x##g##_1}, [%c0 + 32 * j]; \
     @%q1 ld.global.cg.v2.f32 {%x##g##_2, %x##g##_3}, [%c1 + 32 * j];
@@ -407,7 +416,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;
     .reg .b32 %sbase, %bar, %full, %empty, %sa, %sw, %rowin, %colin, %row0, %ncol, %h0, %h1, %ps;
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
-    .reg .b32 %S, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
+    .reg .b32 %S, %Se, %F, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
+    .reg .pred %pf;
     .reg .b64 %pws, %pcnt, %slab;
     .reg .b32 %u0;
     UT_DECL
@@ -423,8 +433,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .f32 %e<4>;
     .reg .b32 %stg, %sr, %sx, %skey, %srow, %crow, %cpb, %rbase, %rlim, %cw, %ldb;
     .reg .b64 %gp, %gq;
-    .reg .pred %pcol, %pv1, %pv2;
-    .reg .b32 %skv;
+    .reg .pred %pcol;
 #if !FP8
     CO_I4(CO_DECL)
 #endif
@@ -454,7 +463,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     ld.param.u64 %pws, [p_ws];
     ld.param.u64 %pcnt, [p_cnt];
     ld.param.u32 %S, [p_splits];
-    and.b32 %skv, %S, 0xFF00;                  // experiment (QWEN3_SK_VARIANT << 8): 1 slab at once, 2 acq_rel counter
+    shr.u32 %F, %S, 16;                        // the tiles run whole before the split ones
     and.b32 %S, %S, 255;
     ld.param.u32 %ktps, [p_ktps];
     mov.b64 %tmA, p_tmA;
@@ -486,7 +495,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     div.u32 %num_n, %t1, BN;
     mul.lo.u32 %tiles, %num_m, %num_n;
     mul.lo.u32 %width, %num_n, GROUP_M;
-    mul.lo.u32 %units, %tiles, %S;
+    sub.u32 %units, %tiles, %F;
+    mad.lo.u32 %units, %units, %S, %F;
     add.u32 %flag, %bar, 16 * STAGES;          // smem word: "this CTA finished the tile" (split-K)
     setp.eq.u32 %ptrue, %tx, %tx;
 
@@ -709,7 +719,7 @@ C_EPI:
     cvt.u64.u32 %ld, %t1;
     add.s64 %off, %off, %ld;                  // element offset of (row0, n0 + colin)
     mul.wide.u32 %ld, %N, 8;                  // 8 rows down, in elements
-    setp.lt.u32 %p, %S, 2;
+    setp.lt.u32 %p, %Se, 2;
     @%p bra EPI_MODE;
     // --- split-K: the partial sums go to slab ws[split] ([M][N] f32); the tile's last unit to finish (a counter
     // per tile, reset by that unit for the next launch) sums slabs 0..S-1 in that order — the same additions in
@@ -724,18 +734,12 @@ C_EPI:
     shl.b64 %c1, %ld, 2;
     add.s64 %c1, %c0, %c1;
     FOR_J(EPI_F32)
-    and.b32 %t1, %skv, 0x100;
-    setp.ne.u32 %pv1, %t1, 0;
-    and.b32 %t1, %skv, 0x200;
-    setp.ne.u32 %pv2, %t1, 0;
-    @!%pv2 membar.gl;
     bar.sync 1, 128 * NCONS;
     setp.eq.u32 %p, %tx, 128;
     @!%p bra SK_WAIT;
     mul.wide.u32 %c0, %tile, 4;
     add.s64 %c0, %c0, %pcnt;
-    @%pv2 atom.acq_rel.gpu.global.add.u32 %t1, [%c0], 1;
-    @!%pv2 atom.global.add.u32 %t1, [%c0], 1;
+    atom.acq_rel.gpu.global.add.u32 %t1, [%c0], 1;
     sub.u32 %t2, %S, 1;
     setp.eq.u32 %p, %t1, %t2;
     selp.u32 %t2, 1, 0, %p;
@@ -747,7 +751,6 @@ SK_WAIT:
     UT_T(64)
     setp.eq.u32 %p, %t1, 0;
     @%p bra EPI_DONE;
-    @!%pv2 membar.gl;
     FOR_J(ZEROJ)
     shl.b64 %c0, %off, 2;
     add.s64 %c0, %c0, %pws;
@@ -755,12 +758,7 @@ SK_WAIT:
     add.s64 %c1, %c0, %c1;
     mov.u32 %t2, 0;
 SK_SUM:
-    @%pv1 bra SK_SUM1;
-    FOR_J(SUMJ)
-    bra SK_SUM2;
-SK_SUM1:
     SUM_SLAB
-SK_SUM2:
     add.s64 %c0, %c0, %slab;
     add.s64 %c1, %c1, %slab;
     add.u32 %t2, %t2, 1;

@@ -37,7 +37,8 @@ static const char good[] =
     "\tbf16 4096 1024 64 inf 5 1\n"
     "   \n"
     "fp8 4096 1024 1 inf 1 1\n"
-    "bf16 1024 2048 8 8 7 1\n";
+    "bf16 1024 2048 8 8 7 1\n"
+    "fp8 6144 4096 256 511 11 16\n";
 
 static void good_file(void) {
     char err[256] = "";
@@ -48,6 +49,7 @@ static void good_file(void) {
     CHECK(pick(GEMM_PLAN_BF16, 16, 4096, 1024, &t, &s) && t == 0 && s == 2, "M=16: %d/%d", t, s);
     CHECK(pick(GEMM_PLAN_BF16, 31, 4096, 1024, &t, &s) && t == 0 && s == 2, "M=31: %d/%d", t, s);
     CHECK(!pick(GEMM_PLAN_BF16, 32, 4096, 1024, &t, &s) && t == -7 && s == -7, "M=32 is in a gap");
+    CHECK(pick(GEMM_PLAN_FP8, 300, 6144, 4096, &t, &s) && t == 11 && s == GEMM_SPLIT_TAIL, "tail split: %d/%d", t, s);
     CHECK(!pick(GEMM_PLAN_BF16, 63, 4096, 1024, &t, &s), "M=63 is in a gap");
     CHECK(pick(GEMM_PLAN_BF16, 64, 4096, 1024, &t, &s) && t == 5 && s == 1, "M=64: %d/%d", t, s);
     CHECK(pick(GEMM_PLAN_BF16, INT_MAX, 4096, 1024, &t, &s) && t == 5, "M=INT_MAX under inf");
@@ -90,6 +92,9 @@ static void malformed(void) {
         { "bf16 4096 1024 1 15 3 9\n", 2 },                // splits 9
         { "fp8 4096 1024 1 15 7 2\n", 2 },                 // split-K on an fp8 cluster pair
         { "fp8 4096 1024 1 15 2 2\n", 2 },                 // split-K on an fp8 mma.sync tile
+        { "bf16 4096 1024 1 15 3 16\n", 2 },               // the tail split on a bf16 mma.sync tile
+        { "fp8 4096 1024 1 15 10 16\n", 2 },               // the tail split on the fp8 swapped tile
+        { "fp8 4096 1024 1 15 0 12\n", 2 },                // splits 12
         { "bf16 4096 1024 1 99999999999 3 1\n", 2 },       // overflow
         { "bf16 4096 1024 1 15 3 1\n\nbf16 4096 1024 15 20 0 1\n", 4 },  // overlap
         { "bf16 4096 1024 10 inf 3 1\nbf16 4096 1024 1 10 0 1\n", 3 },   // overlap, written out of order
@@ -198,7 +203,7 @@ static void round_trip(void) {
                 }
             }
     CHECK(bad == 0, "%d wrong picks after the round trip", bad);
-    GemmPlanPoint wrong = { GEMM_PLAN_FP8, 64, 128, 1, 1, 2, 1, 1 };  // split-K on an fp8 tile
+    GemmPlanPoint wrong = { GEMM_PLAN_FP8, 64, 128, 1, 7, 2, 1, 1 };  // split-K on an fp8 cluster pair
     CHECK(gemm_plan_write(path, CARD, &wrong, 1, err, sizeof err) == -1, "writer refuses a bad point");
     CHECK(gemm_plan_write(path, "a \"quoted\" card", pts, 1, err, sizeof err) == -1, "writer refuses a quote");
 }

@@ -375,16 +375,19 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             launch_quant_act_fp8(&G, q0, s0, da, M, F);
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
-            for (int t = 0; t < 3; t++) {  // 64x256, 128x256 and its pair, each against its own bf16 output
-                int tile = t == 2 ? GEMM_FP8_128X256C2_TILE : t ? GEMM_FP8_128X256_TILE : 4;
+            // 64x256, 128x256 and its pair, then 64x256 and 128x256 with the tail split, each against its own bf16
+            // output (the split's sums round differently)
+            for (int t = 0; t < 5; t++) {
+                int tile = t == 2 ? GEMM_FP8_128X256C2_TILE : t == 1 || t == 4 ? GEMM_FP8_128X256_TILE : 4;
+                int sp = t >= 3 ? GEMM_SPLIT_TAIL : 0;
                 if (t) {
                     gpu_fill_u32(&G, da, 0x7FC07FC0u, (size_t)M * F / 2);
-                    launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, 0);
+                    launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, sp);
                     launch_quant_act_fp8(&G, q0, s0, da, M, F);
                 }
                 gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
                 gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
-                launch_gemm_swiglu_fp8(&G, q1, s1, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, 0, tile);
+                launch_gemm_swiglu_fp8(&G, q1, s1, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, sp, tile);
                 size_t bad, bad_s;
                 fp8_out_diff(q0, s0, q1, s1, M, F, 1, &bad, &bad_s);
                 CHECK(bad == 0 && bad_s == 0, "FP8 SwiGLU FP8 out tile %d M=%d F=%d K=%d: %zu bytes, %zu scales "
@@ -394,7 +397,8 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             CUdeviceptr bufs[] = { dx, da8, dsa, da, q0, s0, q1, s1 };
             for (int k = 0; k < 8; k++) gpu_free(&G, bufs[k]);
         }
-        printf("  F=%d K=%d: 64x256, 128x256 and 128x256c2 FP8 out byte-exact for M in {1,5,16,17,64,100,256,300}\n", F, K);
+        printf("  F=%d K=%d: 64x256, 128x256, 128x256c2, 64x256 / 128x256 tail-split FP8 out byte-exact for M in "
+               "{1,5,16,17,64,100,256,300}\n", F, K);
         gated8_free(&w);
     }
 }
@@ -451,16 +455,18 @@ static void gemm_fp8_swapped(void) {
 }
 
 // Split-K on the wgmma tiles (a plan's splits for FP8 tiles 0, 1, 4, 5, 11): slabs of f32 partial sums added in
-// order by each tile's last unit, then the epilogue; splits that do not divide the slices (3), a partial N tile.
+// order by each tile's last unit, then the epilogue; splits that do not divide the slices (3), a partial N tile, the
+// tail split (at N = 4096, M = 200 / 300 the 64-row tiles make more tiles than SMs: whole and split units in one grid).
 static void gemm_fp8_splitk(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1088, 1024 }, { 4096, 12288 } };
-    static const int tiles[] = { 0, 1, 4, 5, GEMM_FP8_128X256_TILE }, ms[] = { 1, 64, 200, 300 }, sp[] = { 2, 3 };
+    static const int tiles[] = { 0, 1, 4, 5, GEMM_FP8_128X256_TILE }, ms[] = { 1, 64, 200, 300 };
+    static const int sp[] = { 2, 3, GEMM_SPLIT_TAIL };
     for (int s = 0; s < 2; s++) {
         Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
         double worst = 0;
         for (int ti = 0; ti < 5; ti++)
-            for (int k = 0; k < 2; k++)
+            for (int k = 0; k < 3; k++)
                 for (int i = 0; i < 4; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         if (s == 1 && i > 1 && mode != 0) continue;  // the fp64 reference is slow at K = 12288
@@ -469,7 +475,7 @@ static void gemm_fp8_splitk(void) {
                         CHECK(e < tol8(mode), "tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g", tiles[ti], sp[k],
                               ms[i], w.N, w.K, mname[mode], e);
                     }
-        printf("  N=%d K=%d: tiles {0,1,4,5,11} x splits {2,3} x M {1,64,200,300} x {f32,bf16,add}: worst %.3g\n",
+        printf("  N=%d K=%d: tiles {0,1,4,5,11} x splits {2,3,tail} x M {1,64,200,300} x {f32,bf16,add}: worst %.3g\n",
                w.N, w.K, worst);
         fp8_weight_free(&w);
     }

@@ -176,6 +176,27 @@ static void gemm_each_tile_and_split(void) {
     }
 }
 
+// The tail split on every wgmma tile: grids of more tiles than SMs (the full waves whole, the last wave's tiles split:
+// both kinds of unit in one launch) and of fewer (every tile split), partial tiles in M and N.
+static void gemm_tail_split(void) {
+    NEED_GPU();
+    static const int nk[][2] = { { 4160, 1024 }, { 1088, 2048 } };
+    static const int m[] = { 129, 300, 520 };
+    for (int s = 0; s < 2; s++) {
+        Weight w = weight_new(nk[s][0], nk[s][1]);
+        for (int tile = GEMM_FIRST_WG; tile < GEMM_N_TILES; tile++) {
+            if (tile == GEMM_SW_TILE) continue;
+            for (int i = 0; i < 3; i++)
+                for (int mode = 0; mode < 3; mode++) {
+                    double e = check_gemm(&w, m[i], mode, tile, GEMM_SPLIT_TAIL);
+                    CHECK(e < tol_for(mode, w.K), "tile %d tail split M=%d N=%d K=%d %s: rel err %.3g", tile, m[i],
+                          w.N, w.K, mode_name[mode], e);
+                }
+        }
+        weight_free(&w);
+    }
+}
+
 // ---------------------------------------------------------------- SwiGLU epilogue (gate/up interleaved at load)
 
 // The gate/up pair [F][K] each (host copies as float, bf16-exact), uploaded through gpu_linear_upload_gated (gate
@@ -373,6 +394,7 @@ int main(void) {
     RUN(gemm_qwen3_8b_shapes);
     RUN(gemm_lm_head_small_m);
     RUN(gemm_each_tile_and_split);
+    RUN(gemm_tail_split);
     RUN(gemm_swiglu);
     RUN(gemm_swiglu_fp8_out);
     RUN(gemm_timings);
