@@ -264,15 +264,12 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define EPI_F32(j) COLP(j) \
     @%q0 st.global.v2.f32 [%c0 + 32 * j], {%d##j##_0, %d##j##_1}; \
     @%q1 st.global.v2.f32 [%c1 + 32 * j], {%d##j##_2, %d##j##_3};
-// split-K: add this group's partial sums from the slab at c0 / c1
-#define SUMJ(j) COLP(j) \
-    @%q0 ld.global.cg.v2.f32 {%e0, %e1}, [%c0 + 32 * j]; @%q1 ld.global.cg.v2.f32 {%e2, %e3}, [%c1 + 32 * j]; \
-    add.f32 %d##j##_0, %d##j##_0, %e0; add.f32 %d##j##_1, %d##j##_1, %e1; add.f32 %d##j##_2, %d##j##_2, %e2; \
-    add.f32 %d##j##_3, %d##j##_3, %e3;
-// FP8: a whole slab's partial sums at once into the scratch accumulator (dead in the epilogue), then the adds. SUMJ
-// reuses four registers, and its loads are predicated: ptxas waits for each group's loads before issuing the next
-// group's (the unit timeline: 0.35-0.56 us a group, the sum of two 128x128 slabs 10-18 us; this way 3-5 us). Loads
-// predicated off leave the scratch's old values, which only reach outputs that are never stored.
+// The slab sum (split-K: this tile's partial sums from the slab at c0 / c1 added into the accumulators). One group
+// at a time through four registers (until session 18) made ptxas wait for each group's
+// predicated loads before issuing the next group's (SASS: LDG, FADD on it, LDG into the same register; the unit
+// timeline: 0.35-0.56 us a group, the sum of two 128x128 slabs 10-18 us). FP8: a whole slab at once into the scratch
+// accumulator (dead in the epilogue), then the adds (3-5 us). Loads predicated off leave old values, which only reach
+// outputs that are never stored.
 #if FP8
 #define SKLD(j, g) COLP(j) @%q0 ld.global.cg.v2.f32 {%x##g##_0, %x##g##_1}, [%c0 + 32 * j]; \
     @%q1 ld.global.cg.v2.f32 {%x##g##_2, %x##g##_3}, [%c1 + 32 * j];
@@ -286,7 +283,18 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define SUM_SLAB FOR_J(SKLD_J) FOR_J(SKADD_J)
 #endif
 #else
-#define SUM_SLAB FOR_J(SUMJ)
+// bf16 (no scratch accumulator): four groups' loads into 16 registers, then their adds
+#define ELD(j, r0, r1, r2, r3) COLP(j) @%q0 ld.global.cg.v2.f32 {%e##r0, %e##r1}, [%c0 + 32 * j]; \
+    @%q1 ld.global.cg.v2.f32 {%e##r2, %e##r3}, [%c1 + 32 * j];
+#define EADD(j, r0, r1, r2, r3) add.f32 %d##j##_0, %d##j##_0, %e##r0; add.f32 %d##j##_1, %d##j##_1, %e##r1; \
+    add.f32 %d##j##_2, %d##j##_2, %e##r2; add.f32 %d##j##_3, %d##j##_3, %e##r3;
+#define SUMQ(a, b, c, d) ELD(a, 0, 1, 2, 3) ELD(b, 4, 5, 6, 7) ELD(c, 8, 9, 10, 11) ELD(d, 12, 13, 14, 15) \
+    EADD(a, 0, 1, 2, 3) EADD(b, 4, 5, 6, 7) EADD(c, 8, 9, 10, 11) EADD(d, 12, 13, 14, 15)
+#define SUMQ8 SUMQ(0, 1, 2, 3) SUMQ(4, 5, 6, 7)
+#define SUMQ16 SUMQ8 SUMQ(8, 9, 10, 11) SUMQ(12, 13, 14, 15)
+#define SUMQ24 SUMQ16 SUMQ(16, 17, 18, 19) SUMQ(20, 21, 22, 23)
+#define SUMQ32 SUMQ24 SUMQ(24, 25, 26, 27) SUMQ(28, 29, 30, 31)
+#define SUM_SLAB CAT(SUMQ, NJ)
 #endif
 // mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
 #define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
@@ -430,7 +438,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b16 %qh;
     .reg .b64 %pCs;
 #endif
-    .reg .f32 %e<4>;
+    .reg .f32 %e<16>;
     .reg .b32 %stg, %sr, %sx, %skey, %srow, %crow, %cpb, %rbase, %rlim, %cw, %ldb;
     .reg .b64 %gp, %gq;
     .reg .pred %pcol;

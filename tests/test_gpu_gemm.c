@@ -182,10 +182,11 @@ static void gemm_tail_split(void) {
     NEED_GPU();
     static const int nk[][2] = { { 4160, 1024 }, { 1088, 2048 } };
     static const int m[] = { 129, 300, 520 };
+    int only = env_int("QWEN3_TEST_GEMM_TILE", -1, GEMM_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
     for (int s = 0; s < 2; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
         for (int tile = GEMM_FIRST_WG; tile < GEMM_N_TILES; tile++) {
-            if (tile == GEMM_SW_TILE) continue;
+            if (tile == GEMM_SW_TILE || (only >= 0 && tile != only)) continue;
             for (int i = 0; i < 3; i++)
                 for (int mode = 0; mode < 3; mode++) {
                     double e = check_gemm(&w, m[i], mode, tile, GEMM_SPLIT_TAIL);
