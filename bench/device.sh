@@ -1058,13 +1058,15 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
         say "s17 sass $2 rc=$? $(wc -l < "$LOG/s17-sass-$2.txt") lines"
         shift 2
     done
-    # S17_SAN=1: memcheck and racecheck on test_gpu_gemm's case S17_SAN_ONLY (default every tile and split) for tile
-    # S17_SAN_TILE alone (default 12, the 128x192 tile)
+    # S17_SAN=1: memcheck and racecheck on test S17_SAN_TEST's (default test_gpu_gemm) case S17_SAN_ONLY (default every
+    # tile and split) for tile S17_SAN_TILE alone (QWEN3_TEST_GEMM_TILE / _FP8_TILE; default 12, the bf16 128x192 tile)
     if [ "${S17_SAN:-0}" = 1 ]; then
+        st=${S17_SAN_TEST:-test_gpu_gemm}
         for tool in memcheck racecheck; do
-            QWEN3_TEST_ONLY=${S17_SAN_ONLY:-gemm_each_tile_and_split} QWEN3_TEST_GEMM_TILE=${S17_SAN_TILE:-12} timeout 240 \
-                compute-sanitizer --tool $tool --error-exitcode 9 build/tests/test_gpu_gemm > "$LOG/s17-san-$tool.log" 2>&1
-            say "s17 $tool test_gpu_gemm ${S17_SAN_ONLY:-gemm_each_tile_and_split} tile ${S17_SAN_TILE:-12} rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|hazard' "$LOG/s17-san-$tool.log" | tail -3 | tr '\n' ' ')"
+            QWEN3_TEST_ONLY=${S17_SAN_ONLY:-gemm_each_tile_and_split} QWEN3_TEST_GEMM_TILE=${S17_SAN_TILE:-12} \
+                QWEN3_TEST_FP8_TILE=${S17_SAN_TILE:-12} timeout 240 \
+                compute-sanitizer --tool $tool --error-exitcode 9 build/tests/$st > "$LOG/s17-san-$tool.log" 2>&1
+            say "s17 $tool $st ${S17_SAN_ONLY:-gemm_each_tile_and_split} tile ${S17_SAN_TILE:-12} rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|hazard' "$LOG/s17-san-$tool.log" | tail -3 | tr '\n' ' ')"
         done
     fi
     # the base tree S17_BASE (default .carry/base), built there when S17_FP8Q or S17_ENGINE ask for it

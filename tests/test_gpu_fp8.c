@@ -462,11 +462,12 @@ static void gemm_fp8_splitk(void) {
     static const int nk[][2] = { { 1088, 1024 }, { 4096, 12288 } };
     static const int tiles[] = { 0, 1, 4, 5, GEMM_FP8_128X256_TILE }, ms[] = { 1, 64, 200, 300 };
     static const int sp[] = { 2, 3, GEMM_SPLIT_TAIL };
+    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
     for (int s = 0; s < 2; s++) {
         Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
         double worst = 0;
         for (int ti = 0; ti < 5; ti++)
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 3 && (only < 0 || tiles[ti] == only); k++)
                 for (int i = 0; i < 4; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         if (s == 1 && i > 1 && mode != 0) continue;  // the fp64 reference is slow at K = 12288
