@@ -6,7 +6,8 @@ PTXAS   ?= $(CUDA)/bin/ptxas
 B       := build
 BIN     := qwen3-ptx
 # make TRACE=1 builds into build/trace (its binary too) with kernels that record a timeline (ptx/pdl.h; host/gpu.c,
-# QWEN3_TRACE=FILE), e.g. make TRACE=1 build/trace/bench/throughput
+# QWEN3_TRACE=FILE; the wgmma GEMMs' work units too: FILE.units, bench/unit_trace.py), e.g. make TRACE=1
+# build/trace/bench/throughput
 ifeq ($(TRACE),1)
 B       := build/trace
 BIN     := $(B)/qwen3-ptx

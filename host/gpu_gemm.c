@@ -13,8 +13,10 @@
 // 64-row wgmma tile). Larger M goes to the wgmma kernels: the tile with the least work in whole waves, weighted by
 // what each tile shape costs per element (waves_cost; 128-row tiles from M = 256, FP8 from 128).
 // Split-K: the wgmma kernels can split K (launch_gemm_ex splits > 1, or a plan); their partial sums meet in a
-// scratch slab and are added in a fixed order, so results are the same run after run. Off by default (slower in
-// every case measured so far: see wg_splits). The
+// scratch slab and are added in a fixed order, so results are the same run after run. Off by default (see
+// wg_splits); the tail split (GEMM_SPLIT_TAIL: the full waves' tiles whole, the last wave's split to fill the SMs)
+// wins where K is large and a wave is mostly empty: the plan takes it for the 14B / 32B FP8 down at M = 512..2,047
+// (9-23%; NOTES.md session 18: a split tile's fix-up costs ~6-8 us). The
 // mma.sync tiles' split-K (launch_gemm_ex with splits > 1: red.global.add.f32 into C) is for benchmarks only: the
 // order of its float additions varies (3+ splits, or add mode), and greedy decoding should repeat exactly.
 #include "gpu_ops.h"
@@ -154,9 +156,10 @@ enum { SK_WS_BYTES = 64 << 20, SK_COUNTERS = 1 << 16, SK_MAX_SPLITS = 8 };
 static CUcontext sk_ctx;
 static CUdeviceptr sk_ws, sk_cnt;
 
-// Splits for a wgmma launch: as requested (>= 1; capped by K and the scratch). Automatic (0) means none: measured on
-// the H200, splitting made every shape tried slower (FP8 o at M = 1: 12.2 -> 19.8 us with 2 splits; BF16 128x256
-// at M = 256: 54 -> 80 us with 4), so it stays available to the plan file and the sweep only.
+// Splits for a wgmma launch: as requested (>= 1; capped by K and the scratch). Automatic (0) means none: uniform
+// splits lost on every shape swept (H200: FP8 o at M = 1 12.2 -> 19.8 us with 2 splits; H100, session 18, with the
+// slab sum's loads batched: still behind the best unsplit tile at every 8B shape), so they stay available to the
+// plan file and the sweep only.
 static int wg_splits(Gpu *g, int req, int tiles, int M, int N, int nk) {
     int S = req;
     if (S <= 0) S = 1;
