@@ -48,16 +48,17 @@ def main():
         summed = lambda r: r["c_count"] <= r["c_sum"] <= r["c_done"]
         print(f"{bm}x{bn} cons {nc} cm {cm} S {S} ({ks} slices a unit): {len(rs)} units on {len(ctas)} CTAs, "
               f"span {(end - t0) / 1e3:.2f} us")
-        print(f"  unit means (us): first slice {mean('c_start', 'c_first'):.2f}, main loop {mean('c_start', 'c_main'):.2f}"
-              f" ({mean('c_start', 'c_main') / ks * 1e3:.0f} ns a slice), counter {mean('c_main', 'c_count'):.2f}, "
+        main_us, unsummed = mean("c_start", "c_main"), mean("c_count", "c_done", lambda r: not summed(r))
+        print(f"  unit means (us): first slice {mean('c_start', 'c_first'):.2f}, main loop {main_us:.2f}"
+              f" ({main_us / ks * 1e3:.0f} ns a slice), counter {mean('c_main', 'c_count'):.2f}, "
               f"sum {mean('c_count', 'c_sum', summed):.2f} ({sum(map(summed, rs))} units), "
-              f"epilogue {mean('c_sum', 'c_done', summed):.2f} / unsummed exit {mean('c_count', 'c_done', lambda r: not summed(r)):.2f}, "
+              f"epilogue {mean('c_sum', 'c_done', summed):.2f} / unsummed exit {unsummed:.2f}, "
               f"producer {mean('p_start', 'p_last'):.2f}")
         last = max(ctas, key=lambda c: max(r["c_done"] for r in ctas[c]))
         print(f"  CTA {last} (finished last), us from the launch's first start:")
         for r in sorted(ctas[last], key=lambda r: r["c_start"]):
-            print("    unit %4d k %3d..%3d " % (r["unit"], r["kt0"], r["kt1"]) +
-                  " ".join(f"{LABEL[c]} {(r[c] - t0) / 1e3:7.2f}" if r[c] >= 0 else f"{LABEL[c]}       -" for c in COLS))
+            marks = (f"{LABEL[c]} {(r[c] - t0) / 1e3:7.2f}" if r[c] >= 0 else f"{LABEL[c]}       -" for c in COLS)
+            print("    unit %4d k %3d..%3d " % (r["unit"], r["kt0"], r["kt1"]) + " ".join(marks))
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ static void utrace_dump(void) {
         const UnitRec *x = &r[i];
         if (!x->cfg) continue;
         fprintf(f, "%llu\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u", (unsigned long long)x->gid, x->u, x->cfg & 255,
-                x->cfg >> 8 & 15, x->cfg >> 12 & 15, x->cfg >> 16 & 255, (x->cfg >> 24) * 8, x->smid, x->cta, x->kt0, x->kt1);
+                x->cfg >> 8 & 15, x->cfg >> 12 & 15, x->cfg >> 16 & 255, (x->cfg >> 24) * 8, x->smid, x->cta, x->kt0,
+                x->kt1);
         for (int k = 0; k < 8; k++) fprintf(f, "\t%lld", x->t[k] ? (long long)(x->t[k] - base) : -1LL);
         fputc('\n', f);
     }

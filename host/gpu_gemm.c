@@ -15,8 +15,8 @@
 // Split-K: the wgmma kernels can split K (launch_gemm_ex splits > 1, or a plan); their partial sums meet in a
 // scratch slab and are added in a fixed order, so results are the same run after run. Off by default (see
 // wg_splits); the tail split (GEMM_SPLIT_TAIL: the full waves' tiles whole, the last wave's split to fill the SMs)
-// wins where K is large and a wave is mostly empty: the plan takes it for the 14B / 32B FP8 down at M = 512..2,047
-// (9-23%; NOTES.md session 18: a split tile's fix-up costs ~6-8 us). The
+// wins where K is large and a wave is mostly empty: the plan takes it for the 14B / 32B FP8 down at M = 512..767 and
+// 1,024..2,047 (9-23%; NOTES.md session 18: a split tile's fix-up costs ~6-8 us). The
 // mma.sync tiles' split-K (launch_gemm_ex with splits > 1: red.global.add.f32 into C) is for benchmarks only: the
 // order of its float additions varies (3+ splits, or add mode), and greedy decoding should repeat exactly.
 #include "gpu_ops.h"
@@ -183,8 +183,10 @@ static int tail_splits(int tiles, int sms) {
     return tiles - tail > 0xFFFF ? 1 : S > 4 ? 4 : S;
 }
 int gemm_tail_splits(int fp8, int tile, int M, int N, int sms) {
+    if (fp8 ? tile < 0 || tile >= GEMM_FP8_N_TILES || !fp8_tile_is_wg(tile)
+            : tile < N_GEMM_TILES || tile >= GEMM_N_TILES || tile == GEMM_SW_TILE)
+        return 1;
     const GemmTile *t = fp8 ? &fp8_tiles[tile] : &wg_tiles[tile - N_GEMM_TILES];
-    if (fp8 ? !fp8_tile_is_wg(tile) : tile < N_GEMM_TILES || tile == GEMM_SW_TILE) return 1;
     if (t->cm > 1) return 1;
     return tail_splits(cdiv(M, t->bm) * cdiv(N, t->bn), sms);
 }

@@ -231,8 +231,9 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 
 // work unit u -> (tile, split) -> (m0, n0) and the K slices [kt0, kt1) of that split
 // (units u < F: tile u whole, %Se = 1; then F + (u - F) / S, split (u - F) % S, %Se = S)
-#define UNIT_COORDS setp.lt.u32 %pf, %u, %F; sub.u32 %tile, %u, %F; div.u32 %t1, %tile, %S; mul.lo.u32 %split, %t1, %S; \
-    sub.u32 %split, %tile, %split; add.u32 %tile, %t1, %F; @%pf mov.u32 %tile, %u; @%pf mov.u32 %split, 0; \
+#define UNIT_COORDS setp.lt.u32 %pf, %u, %F; sub.u32 %tile, %u, %F; div.u32 %t1, %tile, %S; \
+    mul.lo.u32 %split, %t1, %S; sub.u32 %split, %tile, %split; add.u32 %tile, %t1, %F; @%pf mov.u32 %tile, %u; \
+    @%pf mov.u32 %split, 0; \
     selp.u32 %Se, 1, %S, %pf; TILE_COORDS \
     mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk; @%pf mov.u32 %kt1, %nk;
 
@@ -243,15 +244,18 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // start / first slice in / main loop done / split-K counter passed / slab sum done / epilogue done (ns).
 #ifdef QWEN3_TRACE
 #define UT_DECL .reg .b64 %ut_a, %ut_t; .reg .b32 %ut_w; .reg .pred %ut_q, %ut_f;
-#define UT_REC(ISME) setp.eq.u32 %ut_q, %tx, ISME; ld.const.u64 %ut_a, [qwen3_utrace]; setp.ne.and.u64 %ut_q, %ut_a, 0, %ut_q; \
+#define UT_REC(ISME) setp.eq.u32 %ut_q, %tx, ISME; ld.const.u64 %ut_a, [qwen3_utrace]; \
+    setp.ne.and.u64 %ut_q, %ut_a, 0, %ut_q; \
     mov.u64 %ut_t, %gridid; and.b64 %ut_t, %ut_t, 255; shl.b64 %ut_t, %ut_t, 18; add.s64 %ut_a, %ut_a, %ut_t; \
     and.b32 %ut_w, %u, 2047; mul.wide.u32 %ut_t, %ut_w, 128; add.s64 %ut_a, %ut_a, %ut_t;
 #define UT_T(off) mov.u64 %ut_t, %globaltimer; @%ut_q st.global.u64 [%ut_a + off], %ut_t;
 #define UT_HEAD mov.u64 %ut_t, %gridid; @%ut_q st.global.u64 [%ut_a], %ut_t; \
     mov.u32 %ut_w, (NCONS << 8) | (CM << 12) | (BM << 16) | ((BN / 8) << 24); or.b32 %ut_w, %ut_w, %Se; \
     @%ut_q st.global.v2.u32 [%ut_a + 8], {%u, %ut_w}; mov.u32 %ut_w, %smid; @%ut_q st.global.u32 [%ut_a + 16], %ut_w; \
-    mov.u32 %ut_w, %ctaid.x; @%ut_q st.global.u32 [%ut_a + 20], %ut_w; @%ut_q st.global.v2.u32 [%ut_a + 88], {%kt0, %kt1};
-#define UT_FIRST setp.eq.and.u32 %ut_f, %kt, %kt0, %ut_q; mov.u64 %ut_t, %globaltimer; @%ut_f st.global.u64 [%ut_a + 48], %ut_t;
+    mov.u32 %ut_w, %ctaid.x; @%ut_q st.global.u32 [%ut_a + 20], %ut_w; \
+    @%ut_q st.global.v2.u32 [%ut_a + 88], {%kt0, %kt1};
+#define UT_FIRST setp.eq.and.u32 %ut_f, %kt, %kt0, %ut_q; mov.u64 %ut_t, %globaltimer; \
+    @%ut_f st.global.u64 [%ut_a + 48], %ut_t;
 #else
 #define UT_DECL
 #define UT_REC(ISME)
