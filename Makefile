@@ -18,9 +18,6 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -I$(CUDA)/inclu
 LDLIBS  := -lm -ldl -pthread
 # A spill or a C75xx performance warning is a build error.
 PTXFLAGS := -arch=sm_90a -v --warn-on-spills -Werror
-ifeq ($(TRACE),1)
-PTXFLAGS := -arch=sm_90a -v --warn-on-spills  # the unit timeline's registers spill the FP8 128x256 pair a little
-endif
 
 LIB_SRC := $(wildcard gguf/*.c) $(filter-out host/main.c host/cmd_%.c,$(wildcard host/*.c))
 CMD_SRC := host/main.c $(wildcard host/cmd_*.c)

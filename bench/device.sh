@@ -1052,11 +1052,11 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
         fi
     done
     # S17_SASS="CUBIN FUNCTION ...": cuobjdump's SASS of those kernels into $LOG/s17-sass-FUNCTION.txt
-    set -- ${S17_SASS:-}
-    while [ $# -ge 2 ]; do
-        cuobjdump -sass -fun "$2" "build/ptx/$1.cubin" > "$LOG/s17-sass-$2.txt" 2>&1
-        say "s17 sass $2 rc=$? $(wc -l < "$LOG/s17-sass-$2.txt") lines"
-        shift 2
+    read -ra sass <<< "${S17_SASS:-}"
+    for ((i = 0; i + 1 < ${#sass[@]}; i += 2)); do
+        fn=${sass[i + 1]}
+        cuobjdump -sass -fun "$fn" "build/ptx/${sass[i]}.cubin" > "$LOG/s17-sass-$fn.txt" 2>&1
+        say "s17 sass $fn rc=$? $(wc -l < "$LOG/s17-sass-$fn.txt") lines"
     done
     # S17_SAN=1: memcheck and racecheck on test S17_SAN_TEST's (default test_gpu_gemm) case S17_SAN_ONLY (default every
     # tile and split) for tile S17_SAN_TILE alone (QWEN3_TEST_GEMM_TILE / _FP8_TILE; default 12, the bf16 128x192 tile)
