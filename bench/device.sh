@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -28,7 +28,7 @@ stages=${*:-build unit e2e cli sanitize hf bench gemm batch peer}
 has() { case " $stages " in *" $1 "*) return 0;; esac; return 1; }
 # The summary is written straight into $OUT so that it comes back even if the call is killed at its time limit.
 SUM=$OUT/summary.txt
-say() { echo "== $*" | tee -a "$SUM"; }
+say() { echo "== [${SECONDS}s] $*" | tee -a "$SUM"; }  # seconds since the script began
 finish() { cp "$SUM" "$LOG/" 2>/dev/null; tar -C /tmp -czf "$OUT/logs.tar.gz" qwen3-logs; }
 trap finish EXIT
 
@@ -1103,6 +1103,21 @@ if has s17; then  # session 17: bench/gemm runs in a row, each its own log and T
         python3 bench/plot_gemm.py "$tsv" --png "$OUT/$prefix" > "$LOG/s17-png.log" 2>&1
         say "s17 png rc=$? $(ls $OUT/*.png 2>/dev/null | tr '\n' ' ')"
     fi
+fi
+
+if has s19; then  # session 19: the engine on this card, synth 8B (f16 file), one bench/throughput run per arm (the
+    # model loaded once): S19_ARMS="NAME|VAR=VALUE ...|BATCHES|WORKLOADS;..." (default: FP8 weights and KV cache at
+    # B = 1, 16, 64, 256, 1024 and the random workload; BF16 weights and cache at B = 1 and 256), no peer
+    f=$(synth 8b f16)
+    IFS=';' read -ra arms <<< "${S19_ARMS:-fp8|QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8|1,16,64,256,1024|fixed,random;bf16|QWEN3_DTYPE=bf16 QWEN3_KV_DTYPE=bf16|1,256|fixed}"
+    for arm in "${arms[@]}"; do
+        IFS='|' read -r n vars bs wl <<< "$arm"
+        n=$(echo $n)
+        env $vars timeout "${S19_T:-300}" ${ENGINE_BIN:-build/bench/throughput} -m "$f" --label "8b f16 $n" \
+            --workloads "${wl:-fixed}" --batches "${bs:-1,256}" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s19-$n.log" 2>&1
+        say "s19 $n rc=$? ($vars)"
+        grep -E '^[0-9]+ x|random|decode-only' "$LOG/s19-$n.log" | tee -a "$SUM"
+    done
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
