@@ -6,6 +6,7 @@
 #include "../host/engine.h"
 #include "../host/util.h"
 #include "../host/gpu.h"
+#include "cost.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +60,16 @@ int main(int argc, char **argv) {
     Engine *e = !strcmp(backend, "cpu") ? cpu_engine_create(&m, 1, max_ctx) : gpu_engine_create(&m, 1, max_ctx, &gpu, err, sizeof err);
     if (!e) die("no %s engine: %s", backend, err);
 
-    // --- the two numbers: bytes of weights read per decode step (bf16 on the GPU), FLOPs per token
-    double hd = c->head_dim, lin = 0;
-    lin += (double)c->n_layer * ((double)c->dim * (c->n_head + 2 * c->n_kv_head) * hd + c->n_head * hd * c->dim +
-                                 3.0 * c->dim * c->ffn_dim);
-    lin += (double)c->vocab * c->dim;  // lm_head
-    double wbytes = 2 * lin, flop_tok = 2 * lin;
-    double attn_pp = 2.0 * 2 * c->n_layer * c->n_head * hd * (double)pp * pp / 2;  // causal QK^T and PV
-    double tg_floor = wbytes / bw, pp_floor = (flop_tok * pp + attn_pp) / peak;
-    printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.1f GB bf16 at %.2f TB/s); "
-           "pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s)\n", label, path, lin / 1e9, tg_floor * 1e3, 1 / tg_floor,
-           wbytes / 1e9, bw / 1e12, pp, pp_floor * 1e3, pp / pp_floor, peak / 1e12);
+    // --- the floors (bench/cost.h): a decode step reads every weight as the engine holds it (e4m3 linear layers
+    // with --dtype fp8) and the K/V of its context (on average pp + tg/2 tokens); the prefill's FLOPs are the linear
+    // layers' for every token, the head's for the last, and causal attention, at the BF16 peak (FP8 layers at twice it)
+    Cost k = cost_of(c, bw, peak, gpu.fp8_weights, gpu.fp8_head, gpu.fp8_kv);
+    double tg_bytes = k.wbytes + k.kv_tok * (pp + tg / 2.0);
+    double tg_floor = tg_bytes / bw, pp_floor = (k.flop_tok * pp + k.flop_head + k.flop_key * pp * (pp + 1.0) / 2) / peak;
+    printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.2f GB of %s weights and K/V at %.2f TB/s); "
+           "pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s%s)\n", label, path, k.params / 1e9, tg_floor * 1e3, 1 / tg_floor,
+           tg_bytes / 1e9, gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp, pp_floor * 1e3, pp / pp_floor, peak / 1e12,
+           gpu.fp8_weights ? " BF16, FP8 layers at twice that" : "");
 
     int V = c->vocab;
     float *logits = xmalloc((size_t)V * sizeof(float));
