@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -1118,6 +1118,42 @@ if has s19; then  # session 19: the engine on this card, synth 8B (f16 file), on
         say "s19 $n rc=$? ($vars)"
         grep -E '^[0-9]+ x|random|decode-only' "$LOG/s19-$n.log" | tee -a "$SUM"
     done
+fi
+
+if has s19plan; then  # session 19: a plan for this card — bench/gemm --sweep of each 8B layer and dtype on its own
+    # (S19P_T seconds each; one cut short costs only its rows), merged into $OUT/plan.txt; then the engine with it
+    # against the built-in rules alone (arms rules / plan, S19P_ARMS: "NAME|VAR=VALUE ...|BATCHES;...", each run once
+    # per arm, in the order rules plan rules plan), and bench/gemm's 8B table with it against the peers ($LOG/gemm.tsv)
+    plan=$OUT/plan.txt; : > "$LOG/s19-plan-rows.txt"
+    for dt in ${S19P_DTYPES:-fp8 bf16}; do
+        for layer in qkv o gate_up down lm_head; do
+            ms=${S19P_M:-1,8,16,32,64,128,160,192,224,256,512,1024,2048,4096}
+            [ $layer = lm_head ] && ms=${S19P_HEAD_M:-1,16,64,128,192,256,1024}
+            timeout "${S19P_T:-60}" build/bench/gemm --dtype $dt --shapes 8b --layers $layer --m "$ms" --sweep --reps 7 \
+                --plan-out "$LOG/s19-plan-$dt-$layer.txt" --tsv "$LOG/s19-sweep.tsv" > "$LOG/s19-sweep-$dt-$layer.log" 2>&1
+            say "s19 sweep $dt $layer rc=$? $(grep -c '^qwen3-gemm-plan' "$LOG/s19-plan-$dt-$layer.txt" 2>/dev/null) plan"
+            [ -f "$LOG/s19-plan-$dt-$layer.txt" ] && { [ -s "$plan" ] || head -1 "$LOG/s19-plan-$dt-$layer.txt" > "$plan"
+                grep -vE '^(qwen3-gemm-plan|#)' "$LOG/s19-plan-$dt-$layer.txt" >> "$plan"; }
+        done
+    done
+    if [ -s "$plan" ]; then
+        f=$(synth 8b f16)
+        IFS=';' read -ra arms <<< "${S19P_ARMS:-fp8|QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8|1,16,64,256;bf16|QWEN3_DTYPE=bf16|1,256}"
+        for rep in ${S19P_REPS:-1 2}; do
+            for arm in "${arms[@]}"; do
+                IFS='|' read -r n vars bs <<< "$arm"
+                [ "$rep" = 1 ] || [ "$n" = fp8 ] || continue  # the second round: FP8 alone
+                for pa in rules:none plan:$plan; do
+                    env $vars QWEN3_GEMM_PLAN=${pa#*:} timeout 200 build/bench/throughput -m "$f" --label "8b f16 $n ${pa%%:*}" \
+                        --workloads fixed --batches "$bs" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s19p-$n-${pa%%:*}-$rep.log" 2>&1
+                    say "s19p $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/s19p-$n-${pa%%:*}-$rep.log" | awk '{printf "B=%s %s  ", $1, $9}')"
+                done
+            done
+        done
+        timeout 200 build/bench/gemm --shapes 8b --reps 9 --plan "$plan" --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1
+        say "bench/gemm with the plan rc=$? $(grep -E '^all (bf16|fp8)' "$LOG/gemm.log" | tr '\n' ' ')"
+        python3 bench/plot_gemm.py "$LOG/gemm.tsv" --png "$OUT/gemm" > "$LOG/gemm-tables.md" 2>&1 || say "plot_gemm failed"
+    fi
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
