@@ -23,7 +23,7 @@ LIB_SRC := $(wildcard gguf/*.c) $(filter-out host/main.c host/cmd_%.c,$(wildcard
 CMD_SRC := host/main.c $(wildcard host/cmd_*.c)
 GEN_SRC := $(B)/cubins.c $(B)/unicode_tables.c $(B)/plans.c
 # GEMM tile plans measured on a card by bench/gemm --sweep, built in (the engine uses the one naming its card)
-PLANS   := bench/results/gemm-plan-h100-8b.txt
+PLANS   := bench/results/gemm-plan-h100-8b.txt bench/results/gemm-plan-h200-8b.txt
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:%.c=%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 PTX     := $(wildcard ptx/*.ptx)

@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -84,6 +84,26 @@ engine_ab() {
             engine_job "$n" "$B" "${AB_TSV:-$LOG/throughput.tsv}" "8b $wd kv $kd ${a[0]}" "${a[@]:1}" QWEN3_DTYPE=$wd \
                 QWEN3_KV_DTYPE=$kd
             say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        done
+    done
+}
+
+# plan_ab "NAME:PLAN ...": the synth 8B engine under each GEMM plan (a file, or none: the rules alone) in turn,
+# S19P_ARMS ("NAME|VAR=VALUE ...|BATCHES;..."; default FP8 weights + FP8 KV at B = 1, 16, 64, 256, BF16 at 1 and
+# 256) in rounds S19P_REPS (default "1 2"; BF16 in the first round only); rows into $LOG/throughput.tsv, a line each
+plan_ab() {
+    local f arm n vars bs pa rep
+    f=$(synth 8b f16)
+    IFS=';' read -ra arms <<< "${S19P_ARMS:-fp8|QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8|1,16,64,256;bf16|QWEN3_DTYPE=bf16|1,256}"
+    for rep in ${S19P_REPS:-1 2}; do
+        for arm in "${arms[@]}"; do
+            IFS='|' read -r n vars bs <<< "$arm"
+            [ "$rep" = 1 ] || [ "$n" = fp8 ] || continue  # later rounds: FP8 alone
+            for pa in $1; do
+                env $vars QWEN3_GEMM_PLAN=${pa#*:} timeout 200 build/bench/throughput -m "$f" --label "8b f16 $n ${pa%%:*}" \
+                    --workloads fixed --batches "$bs" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s19p-$n-${pa%%:*}-$rep.log" 2>&1
+                say "s19p $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/s19p-$n-${pa%%:*}-$rep.log" | awk '{printf "B=%s %s  ", $1, $9}')"
+            done
         done
     done
 }
@@ -1124,7 +1144,7 @@ if has s19plan; then  # session 19: a plan for this card — bench/gemm --sweep 
     # (S19P_T seconds each; one cut short costs only its rows), merged into $OUT/plan.txt; then the engine with it
     # against the built-in rules alone (arms rules / plan, S19P_ARMS: "NAME|VAR=VALUE ...|BATCHES;...", each run once
     # per arm, in the order rules plan rules plan), and bench/gemm's 8B table with it against the peers ($LOG/gemm.tsv)
-    plan=$OUT/plan.txt; : > "$LOG/s19-plan-rows.txt"
+    plan=$OUT/plan.txt
     for dt in ${S19P_DTYPES:-fp8 bf16}; do
         for layer in qkv o gate_up down lm_head; do
             ms=${S19P_M:-1,8,16,32,64,128,160,192,224,256,512,1024,2048,4096}
@@ -1137,23 +1157,28 @@ if has s19plan; then  # session 19: a plan for this card — bench/gemm --sweep 
         done
     done
     if [ -s "$plan" ]; then
-        f=$(synth 8b f16)
-        IFS=';' read -ra arms <<< "${S19P_ARMS:-fp8|QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8|1,16,64,256;bf16|QWEN3_DTYPE=bf16|1,256}"
-        for rep in ${S19P_REPS:-1 2}; do
-            for arm in "${arms[@]}"; do
-                IFS='|' read -r n vars bs <<< "$arm"
-                [ "$rep" = 1 ] || [ "$n" = fp8 ] || continue  # the second round: FP8 alone
-                for pa in rules:none plan:$plan; do
-                    env $vars QWEN3_GEMM_PLAN=${pa#*:} timeout 200 build/bench/throughput -m "$f" --label "8b f16 $n ${pa%%:*}" \
-                        --workloads fixed --batches "$bs" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s19p-$n-${pa%%:*}-$rep.log" 2>&1
-                    say "s19p $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/s19p-$n-${pa%%:*}-$rep.log" | awk '{printf "B=%s %s  ", $1, $9}')"
-                done
-            done
-        done
+        plan_ab "rules:none plan:$plan"
         timeout 200 build/bench/gemm --shapes 8b --reps 9 --plan "$plan" --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1
         say "bench/gemm with the plan rc=$? $(grep -E '^all (bf16|fp8)' "$LOG/gemm.log" | tr '\n' ' ')"
         python3 bench/plot_gemm.py "$LOG/gemm.tsv" --png "$OUT/gemm" > "$LOG/gemm-tables.md" 2>&1 || say "plot_gemm failed"
     fi
+fi
+
+if has s19ab; then  # session 19: the engine under each of S19AB_PLANS ("NAME:PLAN ...", PLAN a file or none), same call;
+    # then the 8B's logits (FP8 and BF16 weights, 256 random positions) with the plan built in for this card against
+    # the rules alone: only the tiles' summation order differs
+    plan_ab "${S19AB_PLANS:-rules:none builtin:}"
+    f=$(synth 8b f16)
+    for dt in fp8 bf16; do
+        for pa in rules:none builtin:; do
+            QWEN3_GEMM_PLAN=${pa#*:} ./qwen3-ptx logits -m "$f" --backend gpu --dtype $dt --random 256 --seed 11 \
+                -o /tmp/s19-${pa%%:*}.f32 > "$LOG/s19-logits-$dt-${pa%%:*}.log" 2>&1 || say "logits $dt ${pa%%:*} failed"
+        done
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 256 --ref /tmp/s19-rules.f32 --compare /tmp/s19-builtin.f32 \
+            > "$LOG/s19-plan-vs-rules-$dt.log" 2>&1
+        say "s19 8b $dt logits, built-in plan vs rules rc=$? $(tail -3 "$LOG/s19-plan-vs-rules-$dt.log" | tr '\n' ' ')"
+    done
+    rm -f /tmp/s19-rules.f32 /tmp/s19-builtin.f32
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)

@@ -4,7 +4,8 @@
 //   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b (also 1.7b,4b,14b)]
 //        [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
-//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE|none] [--swiglu] [--pdl]
+//        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin 1.03]
+//        [--plan FILE|none] [--swiglu] [--pdl]
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
@@ -46,10 +47,11 @@
 // also with the tail split ("tN/t", GEMM_SPLIT_TAIL) where its last wave would leave half the SMs or more idle),
 // in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
-// checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h); a split-K tile must
-// beat the best unsplit one by 3% (it is not bit-reproducible). --plan FILE loads a plan first (as the engine does
-// from $QWEN3_GEMM_PLAN), so the built-in ("auto") columns measure it; without --sweep the plan built in for this
-// card is loaded as in the engine (--plan none: the rules alone); a sweep's "auto" is the rules unless --plan.
+// checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h) if it beats the
+// rules' choice ("auto") by --plan-margin (default 1.03: 3%), else the plan leaves that M to the rules; a split-K
+// tile must beat the best unsplit one by 3% (it is not bit-reproducible). --plan FILE loads a plan first (as the
+// engine does from $QWEN3_GEMM_PLAN), so the built-in ("auto") columns measure it; without --sweep the plan built in
+// for this card is loaded as in the engine (--plan none: the rules alone); a sweep's "auto" is the rules unless --plan.
 //
 // --swiglu: the MLP's gate_up + SwiGLU instead (gate_up shapes only; no peers): the unfused pair the engine ran
 // before (GEMM with f32 store of gate|up, then swiglu.ptx) against the GEMM's SwiGLU epilogue (GEMM_SWIGLU_BF16), and,
@@ -483,6 +485,7 @@ static double time_variant(Problem *p, const Variant *v, int reps, int eager) {
 // ---------------------------------------------------------------- options
 typedef struct {
     int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu, pdl;
+    double plan_margin;  // --plan-margin: a tile goes into the plan only if the rules take this many times as long
     double bw, peak[2], max_gb;
     uint64_t seed;
     const char *tsv, *plan_out, *plan_in;
@@ -505,11 +508,11 @@ static void usage(void) {
     die("usage: gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b,1.7b,4b,14b] "
         "[--layers qkv,o,gate_up,down,lm_head] "
         "[--m 1,2,...] [--reps N] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
-        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan FILE|none] [--swiglu] [--pdl]");
+        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin R] [--plan FILE|none] [--swiglu] [--pdl]");
 }
 
 static Opts parse_args(int argc, char **argv) {
-    Opts o = { .reps = 15, .peak = { 989e12, 1979e12 }, .max_gb = 20, .dtype_on = { 1, 1 } };
+    Opts o = { .reps = 15, .peak = { 989e12, 1979e12 }, .max_gb = 20, .dtype_on = { 1, 1 }, .plan_margin = 1.03 };
     for (int i = 0; i < N_MODELS; i++) o.model_on[i] = !models[i].extra;
     for (int i = 0; i < N_LAYERS; i++) o.layer_on[i] = 1;
     o.n_ms = sizeof all_ms / sizeof all_ms[0];
@@ -553,6 +556,7 @@ static Opts parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) o.seed = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(a, "--tsv")) o.tsv = argv[++i];
         else if (!strcmp(a, "--plan-out")) o.plan_out = argv[++i];
+        else if (!strcmp(a, "--plan-margin")) o.plan_margin = atof(argv[++i]);
         else if (!strcmp(a, "--plan")) o.plan_in = argv[++i];
         else usage();
     }
@@ -561,6 +565,7 @@ static Opts parse_args(int argc, char **argv) {
     if (o.peak[0] <= 0 || o.peak[1] <= 0 || o.max_gb <= 0 || o.bw < 0)
         die("gemm: --peak, --peak-fp8, --max-gb must be > 0 and --bw >= 0");
     if (o.plan_out && !o.sweep) die("gemm: --plan-out needs --sweep");
+    if (!(o.plan_margin >= 1 && o.plan_margin <= 2)) die("gemm: --plan-margin must be in 1..2");
     if (o.swiglu) {  // gate_up only, no TSV, no sweep
         if (o.sweep) die("gemm: --swiglu and --sweep do not mix");
         for (int i = 0; i < N_LAYERS; i++) o.layer_on[i] = !strcmp(layer_names[i], "gate_up");
@@ -705,10 +710,16 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
     }
     if (best < 0) { printf(" | no tile passed\n"); return; }
     if (racy_split(&cand[best], sw_tile) && best1 >= 0 && us[best] > 0.97 * us[best1]) best = best1;
-    printf(" | best t%d/%d %.2f us, auto/best %.3f\n", cand[best].tile, cand[best].splits, us[best], us[0] / us[best]);
+    // the rules keep this M unless the best tile beats them by the margin (a repeat of one kernel varies by ~1-2% at
+    // decode sizes and up to ~10% at M >= 1,024, where the card's clock moves under minutes of FP8 GEMMs)
+    int rules = us[0] == us[0] && us[0] < o->plan_margin * us[best];
+    printf(" | best t%d/%d %.2f us, auto/best %.3f%s\n", cand[best].tile, cand[best].splits, us[best], us[0] / us[best],
+           rules ? " -> the rules" : "");
     if (plan_n == plan_cap)
         plan_pts = xrealloc(plan_pts, (size_t)(plan_cap = plan_cap ? 2 * plan_cap : 256) * sizeof *plan_pts);
-    plan_pts[plan_n++] = (GemmPlanPoint){ dtype, p->N, p->K, M, cand[best].tile, cand[best].splits, us[best], us[0] };
+    plan_pts[plan_n++] = rules ? (GemmPlanPoint){ dtype, p->N, p->K, M, GEMM_PLAN_RULES, 1, us[0], us[0] }
+                               : (GemmPlanPoint){ dtype, p->N, p->K, M, cand[best].tile, cand[best].splits, us[best],
+                                                  us[0] };
 }
 
 // ---------------------------------------------------------------- one shape, one M

@@ -251,16 +251,19 @@ int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint
     for (int i = 0; i < n; i++) {
         const GemmPlanPoint *q = &pts[i];
         int n_tiles = q->dtype == GEMM_PLAN_FP8 ? GEMM_FP8_N_TILES : GEMM_N_TILES;
+        int rules = q->tile == GEMM_PLAN_RULES;
         if ((q->dtype != GEMM_PLAN_BF16 && q->dtype != GEMM_PLAN_FP8) || q->N < 1 || q->K < 1 || q->M < 1 ||
-            q->tile < 0 || q->tile >= n_tiles || q->splits < 1 ||
-            (q->splits > GEMM_PLAN_MAX_SPLITS && q->splits != GEMM_SPLIT_TAIL) ||
-            (q->splits > 1 && q->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(q->tile))) {
+            (!rules && (q->tile < 0 || q->tile >= n_tiles || q->splits < 1 ||
+                        (q->splits > GEMM_PLAN_MAX_SPLITS && q->splits != GEMM_SPLIT_TAIL) ||
+                        (q->splits > 1 && q->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(q->tile))))) {
             snprintf(err, errlen, "%s: bad plan point dtype %d N %d K %d M %d tile %d splits %d", path, q->dtype,
                      q->N, q->K, q->M, q->tile, q->splits);
             free(p);
             return -1;
         }
-        p[m++] = *q;
+        p[m] = *q;
+        if (rules) p[m].splits = 1;  // one kind of rules point, so that a run of them merges
+        m++;
     }
     qsort(p, (size_t)m, sizeof *p, point_cmp);
     int u = 0;  // a repeated (dtype, N, K, M): the first after sorting is the fastest
@@ -296,8 +299,11 @@ int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint
         char hi[16];
         if (hi_m >= 0) snprintf(hi, sizeof hi, "%ld", hi_m);
         else snprintf(hi, sizeof hi, "inf");
-        fprintf(f, "%s %d %d %d %s %d %d  #", dtype_names[p[i].dtype], p[i].N, p[i].K, lo, hi, p[i].tile,
-                p[i].splits);
+        if (p[i].tile == GEMM_PLAN_RULES)  // a comment: no entry, so the rules keep these rows
+            fprintf(f, "# %s %d %d %d %s: the built-in rules  #", dtype_names[p[i].dtype], p[i].N, p[i].K, lo, hi);
+        else
+            fprintf(f, "%s %d %d %d %s %d %d  #", dtype_names[p[i].dtype], p[i].N, p[i].K, lo, hi, p[i].tile,
+                    p[i].splits);
         lo = next_same && hi_m >= 0 && hi_m + 1 < p[j + 1].M ? (int)hi_m + 1 : 0;
         for (int k = i; k <= j; k++) fprintf(f, " M=%d %.2f (%.2f)", p[k].M, p[k].us, p[k].builtin_us);
         fputc('\n', f);

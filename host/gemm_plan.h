@@ -35,10 +35,13 @@ int gemm_plan_pick(int dtype, int M, int N, int K, int *tile, int *splits);
 
 void gemm_plan_clear(void);
 
-// The winner of one measured (dtype, N, K, M): its tile, splits and time, and the built-in choice's time.
+// The winner of one measured (dtype, N, K, M): its tile, splits and time, and the built-in choice's time. Tile
+// GEMM_PLAN_RULES: the built-in rules keep that M (no tile beat them by the sweep's margin).
 typedef struct { int dtype, N, K, M, tile, splits; double us, builtin_us; } GemmPlanPoint;
+enum { GEMM_PLAN_RULES = -1 };
 
 // Writes a plan file from measured winners (any order; a repeated (dtype, N, K, M) keeps the faster). Consecutive
-// measured Ms with the same winner share one line. 0, or -1 with err set.
+// measured Ms with the same winner share one line; a run of GEMM_PLAN_RULES points ends the run before it and is
+// written as a comment (the loader then answers 0 there: the rules). 0, or -1 with err set.
 int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint *pts, int n, char *err,
                     size_t errlen);
