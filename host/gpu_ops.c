@@ -11,7 +11,7 @@ enum {
     EMBED_THREADS = 128,
     RMS_THREADS = 256, RMS_MAX_DIM = 256 * 4 * 8,      // 8 float4 per thread held in registers
     RMS_EARLY_ROWS = 64,                                // up to this many rows the weights are requested first
-    ROPE_WARPS = 4, ROPE_HPW = 4, ROPE_HEAD_DIM = 128,  // ptx/rope.ptx: 4 warps a CTA, 4 heads a warp
+    ROPE_WARPS = 4, ROPE_HEAD_DIM = 128,
     SWIGLU_THREADS = 256, SWIGLU_COLS = 256 * 4,       // columns per CTA
     ARGMAX_THREADS = 1024,
 };
@@ -118,7 +118,7 @@ static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v
     // th_i = pos * r^i with r = base^(-2/head_dim): the kernel raises r to the i-th power in f64.
     double r = pow((double)rope_base, -2.0 / head_dim);
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
-    Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS * ROPE_HPW), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
+    Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
     if (k_scale) {
         CUfunction qknorm_rope_kv_fp8 = fn_rope[1][qkv16 != 0];
         GPU_LAUNCH(g, qknorm_rope_kv_fp8, grid, block, 0, &q_out, &k_pool, &v_pool, &k_scale, &v_scale, &qkv, &q_norm,

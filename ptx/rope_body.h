@@ -2,11 +2,6 @@
 // ROPE_ENTRY (the entry's name), KV_FP8 (0: bf16 pools; 1: e4m3 pools + f32 row scales, two more parameters after
 // p_v_cache) and QKV16 (0: qkv f32; 1: qkv bf16, as the qkv GEMM stores it for the FP8 engine's larger steps)
 // defined. Everything but the qkv load and the k/v store is the same text in all four.
-//
-// A warp takes ROPE_HPW consecutive heads of one token: it requests all their rows first (a lane's elements of head j
-// wait in its own 16 bytes of this warp's shared slots: no lane reads another's, so no barrier), then looks up the
-// token's slot, position and page, its angles and both norms' weights once, then rotates and stores the heads one by
-// one from shared memory.
 .visible .entry ROPE_ENTRY(
     .param .u64 p_q_out,
     .param .u64 p_k_cache,
@@ -30,21 +25,12 @@
 .reqntid ROPE_THREADS, 1, 1
 {
     PDL_START
-    .shared .align 16 .b8 stage[ROPE_STAGE_BYTES];
-    .reg .pred %p<6>, %pb, %pj<ROPE_HPW>;
-    .reg .b32 %r_T, %r_t, %r_head, %r_h0, %r_j, %r_nhead, %r_nkv, %r_H, %r_maxpages, %r_lane, %r_slot, %r_pos,
-        %r_kh, %r_bit, %r_page, %r_stage, %r_st, %r<8>;
+    .reg .pred %p<6>, %pb;
+    .reg .b32 %r_T, %r_t, %r_head, %r_nhead, %r_nkv, %r_H, %r_maxpages, %r_lane, %r_slot, %r_pos, %r_kh, %r_bit, %r<8>;
     .reg .b32 %h0, %h1;
-    .reg .b64 %rd_src, %rd_dst, %rd_qout, %rd_kc, %rd_vc, %rd_qn, %rd_kn, %rd_slot, %rd_pos, %rd_bt, %rd<8>;
-    .reg .f32 %x<4>, %y<4>, %o<4>, %wq<4>, %wk<4>, %w<4>, %ss, %t, %rstd, %eps, %s0, %c0, %s1, %c1, %fred;
+    .reg .b64 %rd_src, %rd_dst, %rd_w, %rd_qout, %rd_kc, %rd_vc, %rd_qn, %rd_kn, %rd_slot, %rd_pos, %rd_bt, %rd<8>;
+    .reg .f32 %x<4>, %w<4>, %y<4>, %o<4>, %ss, %t, %rstd, %eps, %s0, %c0, %s1, %c1, %fred;
     .reg .f64 %dr, %dp, %db, %dpos, %dth, %dk, %dred;
-#if QKV16
-#define ROPE_DECL(j) .reg .b32 %pf##j##_0, %pf##j##_1;  // head j: bf16 pairs (2l, 2l+1) and (64+2l, 65+2l)
-#else
-#define ROPE_DECL(j) .reg .f32 %pf##j##_0, %pf##j##_1, %pf##j##_2, %pf##j##_3;  // head j: 2l, 2l+1, 64+2l, 65+2l
-#endif
-    CAT(REP, ROPE_HPW)(ROPE_DECL)
-#undef ROPE_DECL
 #if KV_FP8
     .reg .pred %pz;
     .reg .b16 %b<4>;
@@ -52,7 +38,7 @@
     .reg .f32 %amax, %scale, %inv;
 #endif
 
-    // --- which token, which heads: warp w of CTA (t, y) owns heads h0 .. h0 + ROPE_HPW - 1 of token t ---
+    // --- which token, which head ---
     ld.param.u32 %r_T, [p_T];
     ld.param.u32 %r_nhead, [p_n_head];
     ld.param.u32 %r_nkv, [p_n_kv];
@@ -63,11 +49,10 @@
     and.b32 %r_lane, %r1, 31;
     shr.u32 %r2, %r1, 5;
     mov.u32 %r3, %ctaid.y;
-    mad.lo.u32 %r_h0, %r3, ROPE_WARPS, %r2;
-    mul.lo.u32 %r_h0, %r_h0, ROPE_HPW;          // 0 .. H-1 over q, k, v heads
+    mad.lo.u32 %r_head, %r3, ROPE_WARPS, %r2;   // 0 .. H-1 over q, k, v heads
     shl.b32 %r_H, %r_nkv, 1;
     add.u32 %r_H, %r_H, %r_nhead;
-    setp.ge.u32 %p1, %r_h0, %r_H;               // warp-uniform: whole warps leave
+    setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform: whole warps leave
     @%p1 bra DONE;
 
     ld.param.u64 %rd_qout, [p_q_out];
@@ -92,93 +77,17 @@
     cvta.to.global.u64 %rd_pos, %rd_pos;
     cvta.to.global.u64 %rd_bt, %rd_bt;
 
-    // --- request every owned head's elements first: qkv + ((t*H + h0 + j)*128 + 2*lane) elements ---
-    mad.lo.u32 %r4, %r_t, %r_H, %r_h0;
+    // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
+    mad.lo.u32 %r4, %r_t, %r_H, %r_head;
+    mul.wide.u32 %rd2, %r_lane, 8;              // (8 * lane: also the norm weights' offset below)
 #if QKV16
     mul.wide.u32 %rd1, %r4, HEAD_DIM*2;
     add.u64 %rd_src, %rd_src, %rd1;
     mul.wide.u32 %rd1, %r_lane, 4;
     add.u64 %rd_src, %rd_src, %rd1;
-#define ROPE_LOAD(j) \
-    add.u32 %r5, %r_h0, j; setp.lt.u32 %pj##j, %r5, %r_H; \
-    @%pj##j ld.global.nc.b32 %pf##j##_0, [%rd_src + j*HEAD_DIM*2]; \
-    @%pj##j ld.global.nc.b32 %pf##j##_1, [%rd_src + j*HEAD_DIM*2 + HEAD_DIM];
-#else
-    mul.wide.u32 %rd1, %r4, HEAD_DIM*4;
-    add.u64 %rd_src, %rd_src, %rd1;
-    mul.wide.u32 %rd1, %r_lane, 8;
-    add.u64 %rd_src, %rd_src, %rd1;
-#define ROPE_LOAD(j) \
-    add.u32 %r5, %r_h0, j; setp.lt.u32 %pj##j, %r5, %r_H; \
-    @%pj##j ld.global.nc.v2.f32 {%pf##j##_0, %pf##j##_1}, [%rd_src + j*HEAD_DIM*4]; \
-    @%pj##j ld.global.nc.v2.f32 {%pf##j##_2, %pf##j##_3}, [%rd_src + j*HEAD_DIM*4 + HEAD_DIM*2];
-#endif
-    CAT(REP, ROPE_HPW)(ROPE_LOAD)
-#undef ROPE_LOAD
-
-    // slot and position of token t; its page, when this warp owns a k or v head
-    mul.wide.u32 %rd3, %r_t, 4;
-    add.u64 %rd4, %rd_slot, %rd3;
-    ld.global.nc.u32 %r_slot, [%rd4];
-    add.u64 %rd4, %rd_pos, %rd3;
-    ld.global.nc.u32 %r_pos, [%rd4];
-    add.u32 %r5, %r_h0, ROPE_HPW;
-    setp.gt.u32 %p2, %r5, %r_nhead;             // warp-uniform
-    @!%p2 bra WEIGHTS;
-    shr.u32 %r5, %r_pos, PAGE_SHIFT;
-    mad.lo.u32 %r5, %r_slot, %r_maxpages, %r5;  // block_table[slot][pos / 64]
-    mul.wide.u32 %rd5, %r5, 4;
-    add.u64 %rd5, %rd_bt, %rd5;
-    ld.global.nc.u32 %r_page, [%rd5];
-WEIGHTS:
-    // both norms' weights (the lane's elements 2l, 2l+1, 64+2l, 65+2l)
-    mul.wide.u32 %rd2, %r_lane, 8;
-    add.u64 %rd_qn, %rd_qn, %rd2;
-    ld.global.nc.v2.f32 {%wq0, %wq1}, [%rd_qn];
-    ld.global.nc.v2.f32 {%wq2, %wq3}, [%rd_qn+HEAD_DIM*2];
-    add.u64 %rd_kn, %rd_kn, %rd2;
-    ld.global.nc.v2.f32 {%wk0, %wk1}, [%rd_kn];
-    ld.global.nc.v2.f32 {%wk2, %wk3}, [%rd_kn+HEAD_DIM*2];
-
-    // --- the elements into this lane's shared slots: stage[warp][j][lane], 16 bytes each ---
-    mov.u32 %r_stage, stage;
-    mad.lo.u32 %r5, %r2, ROPE_HPW*32, %r_lane;
-    shl.b32 %r5, %r5, 4;
-    add.u32 %r_stage, %r_stage, %r5;
-#if QKV16
-#define ROPE_STASH(j) st.shared.v2.b32 [%r_stage + j*32*16], {%pf##j##_0, %pf##j##_1};
-#else
-#define ROPE_STASH(j) st.shared.v4.f32 [%r_stage + j*32*16], {%pf##j##_0, %pf##j##_1, %pf##j##_2, %pf##j##_3};
-#endif
-    CAT(REP, ROPE_HPW)(ROPE_STASH)
-#undef ROPE_STASH
-
-    // --- angles in f64: f(2l) = (r^2)^l, f(2l+1) = f(2l) * r ---
-    mul.rn.f64 %db, %dr, %dr;
-    mov.f64 %dp, 0d3FF0000000000000;
-    POW_STEP(0)
-    POW_STEP(1)
-    POW_STEP(2)
-    POW_STEP(3)
-    POW_STEP(4)
-    cvt.rn.f64.s32 %dpos, %r_pos;
-    mul.rn.f64 %dth, %dpos, %dp;
-    SINCOS(%dth, %s0, %c0)
-    mul.rn.f64 %dp, %dp, %dr;
-    mul.rn.f64 %dth, %dpos, %dp;
-    SINCOS(%dth, %s1, %c1)
-
-    // --- the heads, one by one ---
-    mov.u32 %r_j, 0;
-HEAD:
-    add.u32 %r_head, %r_h0, %r_j;
-    setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform
-    @%p1 bra DONE;
-    shl.b32 %r_st, %r_j, 9;                     // j * 32 * 16
-    add.u32 %r_st, %r_st, %r_stage;
-#if QKV16
-    ld.shared.v2.b32 {%h0, %h1}, [%r_st];
-    shl.b32 %r6, %h0, 16;                       // bf16 pair: element 2l in the low half
+    ld.global.nc.b32 %h0, [%rd_src];            // bf16 pair: element 2l in the low half
+    ld.global.nc.b32 %h1, [%rd_src+HEAD_DIM];
+    shl.b32 %r6, %h0, 16;
     mov.b32 %x0, %r6;
     and.b32 %r6, %h0, 0xFFFF0000;
     mov.b32 %x1, %r6;
@@ -187,16 +96,32 @@ HEAD:
     and.b32 %r6, %h1, 0xFFFF0000;
     mov.b32 %x3, %r6;
 #else
-    ld.shared.v4.f32 {%x0, %x1, %x2, %x3}, [%r_st];
+    mul.wide.u32 %rd1, %r4, HEAD_DIM*4;
+    add.u64 %rd_src, %rd_src, %rd1;
+    add.u64 %rd_src, %rd_src, %rd2;
+    ld.global.nc.v2.f32 {%x0, %x1}, [%rd_src];
+    ld.global.nc.v2.f32 {%x2, %x3}, [%rd_src+HEAD_DIM*2];
 #endif
 
-    // --- route: q head -> q_out row; k / v head -> pool row [page][kh][pos % 64] ---
+    // slot and position of token t
+    mul.wide.u32 %rd3, %r_t, 4;
+    add.u64 %rd4, %rd_slot, %rd3;
+    ld.global.nc.u32 %r_slot, [%rd4];
+    add.u64 %rd4, %rd_pos, %rd3;
+    ld.global.nc.u32 %r_pos, [%rd4];
+
+    // --- route: q head -> q_out row; k / v head -> pool row [page][kh][pos % 64], page from the block table ---
     setp.lt.u32 %p2, %r_head, %r_nhead;
     @%p2 bra QHEAD;
     sub.u32 %r_kh, %r_head, %r_nhead;
     setp.ge.u32 %p3, %r_kh, %r_nkv;             // v head?
     @%p3 sub.u32 %r_kh, %r_kh, %r_nkv;
-    mad.lo.u32 %r5, %r_page, %r_nkv, %r_kh;     // page*n_kv + kh (< 2^32: pages x kv heads is small)
+    shr.u32 %r5, %r_pos, PAGE_SHIFT;
+    mad.lo.u32 %r5, %r_slot, %r_maxpages, %r5;  // block_table[slot][pos / 64]
+    mul.wide.u32 %rd5, %r5, 4;
+    add.u64 %rd5, %rd_bt, %rd5;
+    ld.global.nc.u32 %r5, [%rd5];               // the page
+    mad.lo.u32 %r5, %r5, %r_nkv, %r_kh;         // page*n_kv + kh (< 2^32: pages x kv heads is small)
     mul.wide.u32 %rd5, %r5, 64;                 // 64-bit from here: the pool can exceed 2^32 elements
     and.b32 %r6, %r_pos, 63;
     cvt.u64.u32 %rd6, %r6;
@@ -216,10 +141,7 @@ HEAD:
 #endif
     selp.b64 %rd_dst, %rd_vc, %rd_kc, %p3;
     add.u64 %rd_dst, %rd_dst, %rd5;
-    mov.f32 %w0, %wk0;
-    mov.f32 %w1, %wk1;
-    mov.f32 %w2, %wk2;
-    mov.f32 %w3, %wk3;
+    mov.u64 %rd_w, %rd_kn;
     @!%p3 bra NORM;
 
 #if KV_FP8
@@ -229,7 +151,7 @@ HEAD:
     mov.f32 %o2, %x2;
     mov.f32 %o3, %x3;
     bra STORE_FP8;
-#else
+#endif
     // --- v head: copy as bf16 ---
     mul.wide.u32 %rd7, %r_lane, 4;
     add.u64 %rd_dst, %rd_dst, %rd7;
@@ -237,17 +159,13 @@ HEAD:
     cvt.rn.bf16x2.f32 %h1, %x3, %x2;
     st.global.b32 [%rd_dst], %h0;
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
-    bra NEXT;
-#endif
+    bra DONE;
 
 QHEAD:
     mad.lo.u32 %r5, %r_t, %r_nhead, %r_head;
     mul.wide.u32 %rd5, %r5, HEAD_DIM*2;
     add.u64 %rd_dst, %rd_qout, %rd5;
-    mov.f32 %w0, %wq0;
-    mov.f32 %w1, %wq1;
-    mov.f32 %w2, %wq2;
-    mov.f32 %w3, %wq3;
+    mov.u64 %rd_w, %rd_qn;
 
 NORM:
     // --- RMSNorm over the head (warp butterfly), times the norm weight ---
@@ -260,6 +178,9 @@ NORM:
     add.rn.f32 %t, %t, %eps;
     sqrt.rn.f32 %t, %t;
     rcp.rn.f32 %rstd, %t;
+    add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
+    ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
+    ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
     mul.rn.f32 %y0, %x0, %rstd;
     mul.rn.f32 %y0, %y0, %w0;
     mul.rn.f32 %y1, %x1, %rstd;
@@ -268,6 +189,21 @@ NORM:
     mul.rn.f32 %y2, %y2, %w2;
     mul.rn.f32 %y3, %x3, %rstd;
     mul.rn.f32 %y3, %y3, %w3;
+
+    // --- angles in f64: f(2l) = (r^2)^l, f(2l+1) = f(2l) * r ---
+    mul.rn.f64 %db, %dr, %dr;
+    mov.f64 %dp, 0d3FF0000000000000;
+    POW_STEP(0)
+    POW_STEP(1)
+    POW_STEP(2)
+    POW_STEP(3)
+    POW_STEP(4)
+    cvt.rn.f64.s32 %dpos, %r_pos;
+    mul.rn.f64 %dth, %dpos, %dp;
+    SINCOS(%dth, %s0, %c0)
+    mul.rn.f64 %dp, %dp, %dr;
+    mul.rn.f64 %dth, %dpos, %dp;
+    SINCOS(%dth, %s1, %c1)
 
     // --- rotate the pairs (2l, 64+2l) and (2l+1, 65+2l) ---
     mul.rn.f32 %o0, %y2, %s0;
@@ -292,7 +228,7 @@ NORM:
     st.global.b32 [%rd_dst], %h0;
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
 #if KV_FP8
-    bra NEXT;
+    bra DONE;
 
 STORE_FP8:
     // --- k or v head (o0..o3) to the fp8 pool: first rounded to bf16, so that the fp8 row is exactly the
@@ -331,10 +267,6 @@ STORE_FP8:
     setp.eq.u32 %p4, %r_lane, 0;
     @%p4 st.global.f32 [%rd_sc], %scale;
 #endif
-NEXT:
-    add.u32 %r_j, %r_j, 1;
-    setp.lt.u32 %p1, %r_j, ROPE_HPW;
-    @%p1 bra HEAD;
 DONE:
     ret;
 }

@@ -334,9 +334,8 @@ static void rope_other_bases(void) {
     NEED_GPU();
     rope_one(16, 8, 64, 10000.0f, 0);
     rope_one(32, 8, 7, 5e6f, 1);
-    rope_one(14, 2, 5, 1e6f, 0);   // 18 heads: not a multiple of a CTA's 16 (4 warps x 4), a warp across q and k
+    rope_one(14, 2, 5, 1e6f, 0);   // head count not a multiple of the 4 warps per CTA
     rope_one(14, 2, 5, 1e6f, 1);
-    rope_one(40, 8, 33, 1e6f, 1);  // the 14B's 56 heads: a CTA half used
 }
 
 // ---------------------------------------------------------------- swiglu
