@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device.sh — everything the project runs on an H100, in one call of well under ten minutes, with no network.
+# device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
 #                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab
