@@ -65,11 +65,12 @@ int main(int argc, char **argv) {
     // layers' for every token, the head's for the last, and causal attention, at the BF16 peak (FP8 layers at twice it)
     Cost k = cost_of(c, bw, peak, gpu.fp8_weights, gpu.fp8_head, gpu.fp8_kv);
     double tg_bytes = k.wbytes + k.kv_tok * (pp + tg / 2.0);
-    double tg_floor = tg_bytes / bw, pp_floor = (k.flop_tok * pp + k.flop_head + k.flop_key * pp * (pp + 1.0) / 2) / peak;
-    printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.2f GB of %s weights and K/V at %.2f TB/s); "
-           "pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s%s)\n", label, path, k.params / 1e9, tg_floor * 1e3, 1 / tg_floor,
-           tg_bytes / 1e9, gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp, pp_floor * 1e3, pp / pp_floor, peak / 1e12,
-           gpu.fp8_weights ? " BF16, FP8 layers at twice that" : "");
+    double tg_floor = tg_bytes / bw;
+    double pp_floor = (k.flop_tok * pp + k.flop_head + k.flop_key * pp * (pp + 1.0) / 2) / peak;
+    printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.2f GB of %s weights and K/V at "
+           "%.2f TB/s); pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s%s)\n", label, path, k.params / 1e9,
+           tg_floor * 1e3, 1 / tg_floor, tg_bytes / 1e9, gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp,
+           pp_floor * 1e3, pp / pp_floor, peak / 1e12, gpu.fp8_weights ? " BF16, FP8 layers at twice that" : "");
 
     int V = c->vocab;
     float *logits = xmalloc((size_t)V * sizeof(float));

@@ -198,9 +198,8 @@ static void round_trip(void) {
                 if (M > 64 && ms[i] <= 64 && win_tile[d][sh][i] == swt && i + 1 < MAX_M &&
                     !(win_tile[d][sh][i + 1] == swt && win_splits[d][sh][i + 1] == win_splits[d][sh][i]))
                     i++;
-                int hit = pick(d, M, Ns[sh], Ks[sh], &t, &s);
-                if (win_tile[d][sh][i] == GEMM_PLAN_RULES ? hit
-                                                           : !hit || t != win_tile[d][sh][i] || s != win_splits[d][sh][i]) {
+                int hit = pick(d, M, Ns[sh], Ks[sh], &t, &s), want = win_tile[d][sh][i];
+                if (want == GEMM_PLAN_RULES ? hit : !hit || t != want || s != win_splits[d][sh][i]) {
                     if (bad++ < 5) printf("  dtype %d N %d K %d M %d: got %d/%d, want %d/%d\n", d, Ns[sh], Ks[sh], M, t,
                                           s, win_tile[d][sh][i], win_splits[d][sh][i]);
                 }
