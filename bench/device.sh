@@ -316,7 +316,7 @@ if has swab; then  # session 7: the engine with the built-in plan (the swapped t
 fi
 
 if has swstages; then  # session 7: the swapped tiles' ring depth at M = 1 (QWEN3_SW_STAGES), bench/gemm sweeps
-    for st in 8 16; do
+    for st in 4 8; do
         QWEN3_SW_STAGES=$st timeout 120 build/bench/gemm --shapes 8b --layers qkv,o,down --m 1 --sweep --reps 7 \
             > "$LOG/swstages-$st.log" 2>&1
         say "stages $st rc=$?"; grep -E "sweep" "$LOG/swstages-$st.log" | tee -a "$SUM"

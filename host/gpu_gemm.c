@@ -237,11 +237,11 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
 // (8, 16, 32 or 64: the smallest that holds M; more rows run as chunks of 64, each reading W again: for decode
 // sizes only). Grid: N/64 tiles x S K-splits, the splits of a tile one (S, 1, 1) cluster summed in rank 0.
 // splits: 0 automatic (below), else S (1..8, capped so every split has a slice). Stages: a ~72 KB ring a CTA (three
-// CTAs an SM at MB = 8); QWEN3_SW_STAGES=n forces n (2..16).
+// CTAs an SM at MB = 8); QWEN3_SW_STAGES=n forces n (2..8).
 enum { SW_MAX_SPLITS = 8 };
 static int sw_stages_env(void) {
     static int n = -1;
-    if (n < 0) n = env_int("QWEN3_SW_STAGES", 2, 16, 0);
+    if (n < 0) n = env_int("QWEN3_SW_STAGES", 2, 8, 0);
     return n;
 }
 // The swapped tile requests its first weight slices before waiting for the previous kernel (mode bit 8; only
@@ -277,8 +277,7 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
     for (int m0 = 0; m0 < M; m0 += 64) {
         int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
-        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;
-        if (nst > 8) nst = 8;
+        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;  // <= 8
         int S = splits > 0 ? splits : gemm_sw_auto_splits(mc, N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;

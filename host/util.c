@@ -73,7 +73,11 @@ int env_int(const char *name, int lo, int hi, int dflt) {
     char *end;
     if (!s || !*s) return dflt;
     long v = strtol(s, &end, 10);
-    return *end || v < lo || v > hi ? dflt : (int)v;
+    if (*end || v < lo || v > hi) {  // said, not silently dropped
+        fprintf(stderr, "qwen3-ptx: %s=%s ignored (an integer in %d..%d expected): %d used\n", name, s, lo, hi, dflt);
+        return dflt;
+    }
+    return (int)v;
 }
 
 static void drain(void) {

@@ -20,7 +20,8 @@ double now_sec(void);  // monotonic
 // parallel_for: calls fn(ctx, i) for i in [0, n) over the process-wide pool (QWEN3_THREADS or all cores).
 void parallel_for(int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);
 int  n_threads(void);
-// $name as an integer in [lo, hi]; dflt when unset, empty, not a number or out of range (tuning switches).
+// $name as an integer in [lo, hi]; dflt when unset or empty, and dflt with a line on stderr when not a number or out
+// of range (tuning switches).
 int env_int(const char *name, int lo, int hi, int dflt);
 
 // Reproducible random numbers (xoshiro256**, seeded through splitmix64).

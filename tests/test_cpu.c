@@ -484,6 +484,23 @@ static void golden(void) {
     free(lg);
 }
 
+// The tuning switches (env_int): unset or empty -> the default; a number in range -> it; anything else -> the
+// default, said on stderr.
+static void env_int_values(void) {
+    static const struct { const char *v; int want; } cases[] = {
+        { NULL, 7 }, { "", 7 }, { "3", 3 }, { "2", 2 }, { "8", 8 }, { "9", 7 }, { "1", 7 }, { "4x", 7 }, { "x", 7 },
+        { "-3", 7 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].v) setenv("QWEN3_TEST_ENV_INT", cases[i].v, 1);
+        else unsetenv("QWEN3_TEST_ENV_INT");
+        int got = env_int("QWEN3_TEST_ENV_INT", 2, 8, 7);
+        CHECK(got == cases[i].want, "QWEN3_TEST_ENV_INT=%s: got %d, want %d", cases[i].v ? cases[i].v : "(unset)", got,
+              cases[i].want);
+    }
+    unsetenv("QWEN3_TEST_ENV_INT");
+}
+
 int main(void) {
     test_init();
     rng_seed(&rng, t_seed);
@@ -508,6 +525,7 @@ int main(void) {
     RUN(kv_overflow);
     RUN(free_seq_restarts);
     RUN(golden);
+    RUN(env_int_values);
     if (tiny) { qwen3_free(tiny); free(tiny); }
     unlink(tiny_path);
     return test_end();
