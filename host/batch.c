@@ -826,8 +826,7 @@ int batch_run(BatchSched *s, BatchRequest *reqs, int n, BatchStats *st) {
     R.n_eos = s->ignore_eos ? 0 : gen_default_eos(s->tok, R.eos);
     R.slots = xcalloc((size_t)ns, sizeof *R.slots);
     for (int i = 0; i < ns; i++) { R.slots[i].req = -1; R.slots[i].next = -1; R.slots[i].pend = -1; }
-    const char *host = getenv("QWEN3_HOST_SAMPLING");
-    R.dev_sample = e->step && e->step_sample && !(host && *host && strcmp(host, "0"));
+    R.dev_sample = e->step && e->step_sample && !env_int("QWEN3_HOST_SAMPLING", 0, 1, 0);
     if (R.dev_sample) {
         R.row_params = xmalloc(sizeof *R.row_params * (size_t)(2 * ns));
         R.row_draw = xmalloc(sizeof *R.row_draw * (size_t)(2 * ns));

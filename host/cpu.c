@@ -531,8 +531,7 @@ Engine *cpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     ce->e.step_wait = cpu_step_wait;
     ce->e.destroy = cpu_destroy;
     ce->e.free_pages = cpu_free_pages;
-    const char *env = getenv("QWEN3_KV_PAGES");
-    if (n_pages <= 0 && env && atoi(env) > 0) n_pages = atoi(env);
+    if (n_pages <= 0) n_pages = env_int("QWEN3_KV_PAGES", 1, 1 << 30, 0);
     if (n_pages <= 0) n_pages = max_seqs * kvp_pages_for(max_ctx);
     ce->e.n_pages = n_pages;
     kvp_init(&ce->kv, n_pages, max_seqs, max_ctx, -1, NULL);

@@ -41,12 +41,9 @@ int gpu_init(Gpu *g, char *err, size_t errlen) {
     CU_CHECK(cuDevicePrimaryCtxRetain(&g->ctx, g->dev));
     CU_CHECK(cuCtxSetCurrent(g->ctx));
     CU_CHECK(cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING));
-    const char *dbg = getenv("QWEN3_DEBUG_SYNC");
-    g->debug_sync = dbg && atoi(dbg) != 0;
-    const char *pdl = getenv("QWEN3_PDL");
-    g->pdl = !(pdl && atoi(pdl) == 0);
-    const char *prof = getenv("QWEN3_PROFILE");
-    g->prof = prof && atoi(prof) >= 2;
+    g->debug_sync = env_int("QWEN3_DEBUG_SYNC", 0, 1, 0);
+    g->pdl = env_int("QWEN3_PDL", 0, 1, 1);
+    g->prof = env_int("QWEN3_PROFILE", 0, 2, 0) >= 2;
     return 0;
 }
 

@@ -139,8 +139,7 @@ enum { DEC_DEFAULT = 3 };  // both (b0d2c8d, H100: bf16 at batch 1 8.1 against 1
 static int use_attn_dec(int fp8, int n_head, int n_kv) {
     static int mask = -1;
     if (mask < 0) {
-        const char *env = getenv("QWEN3_ATTN_DEC");
-        mask = env && *env ? atoi(env) & 3 : DEC_DEFAULT;
+        mask = env_int("QWEN3_ATTN_DEC", 0, 3, DEC_DEFAULT);
     }
     return (mask >> (fp8 ? 0 : 1) & 1) && n_kv > 0 && n_head % n_kv == 0 && n_head / n_kv <= DEC_MAX_G;
 }
@@ -366,13 +365,10 @@ void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            int head_dim, int max_pages, int pool_pages, float scale) {
     static int min_run = -1, variant = 1, varlen = 1;
     if (min_run < 0) {
-        const char *env = getenv("QWEN3_ATTN_WG"), *kv = getenv("QWEN3_ATTN_WG_KERNEL");
-        const char *vl = getenv("QWEN3_ATTN_WG_VARLEN");
-        if (vl && *vl) varlen = atoi(vl) != 0;
-        min_run = env && *env ? atoi(env) : ATT_WG_MIN_RUN;
-        if (min_run == 1 && env && *env) min_run = ATT_WG_MIN_RUN;  // "1" means on, with the default threshold
-        if (min_run < 0) min_run = 0;
-        if (kv && *kv) variant = atoi(kv) == 0 ? 0 : 1;
+        varlen = env_int("QWEN3_ATTN_WG_VARLEN", 0, 1, 1);
+        min_run = env_int("QWEN3_ATTN_WG", 0, 1 << 20, ATT_WG_MIN_RUN);
+        if (min_run == 1) min_run = ATT_WG_MIN_RUN;  // "1" means on, with the default threshold
+        variant = env_int("QWEN3_ATTN_WG_KERNEL", 0, 1, 1);
     }
     launch_attention_runs(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos,
                           T, n_head, n_kv, head_dim, max_pages, pool_pages, scale, min_run, variant, varlen);

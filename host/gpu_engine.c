@@ -796,12 +796,10 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->kv_fp8 = o->fp8_kv;
     e->head_fp8 = e->fp8 ? o->fp8_head : HEAD_BF16;
     if (e->head_fp8 == HEAD_RESCORE && c->dim > HEAD_RESCORE_MAX_K) e->head_fp8 = HEAD_BF16;  // (wider than Qwen3's)
-    const char *hstats = getenv("QWEN3_HEAD_STATS");
-    e->head_stats_on = e->head_fp8 == HEAD_RESCORE && hstats && atoi(hstats) > 0;
+    e->head_stats_on = e->head_fp8 == HEAD_RESCORE && env_int("QWEN3_HEAD_STATS", 0, 1, 0);
     e->ablate = ablate_mask(err, errlen);
     if (e->ablate == ~0u) goto fail;
-    const char *fused = getenv("QWEN3_FUSED_SWIGLU");
-    e->gated = fused && (!strcmp(fused, "0") || !strcmp(fused, "1")) ? atoi(fused) : 2;
+    e->gated = env_int("QWEN3_FUSED_SWIGLU", 0, 2, 2);
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
     // this card if there is one (bench/results/gemm-plan-*.txt), else the built-in rules. QWEN3_GEMM_PLAN=none: rules.
     const char *plan = getenv("QWEN3_GEMM_PLAN");
@@ -840,8 +838,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     // K and V of every layer: bf16, or e4m3 + an f32 scale per row (fp8: 132 bytes a row of 128 instead of 256)
     size_t page_bytes = (size_t)c->n_layer * 2 * c->n_kv_head * KV_PAGE * (e->kv_fp8 ? hd + 4 : hd * 2);
     long cap = (long)max_seqs * kvp_pages_for(max_ctx);
-    const char *env_pages = getenv("QWEN3_KV_PAGES"), *env_mem = getenv("QWEN3_KV_MEM");
-    if (n_pages <= 0 && env_pages && atoi(env_pages) > 0) n_pages = atoi(env_pages);
+    const char *env_mem = getenv("QWEN3_KV_MEM");
+    if (n_pages <= 0) n_pages = env_int("QWEN3_KV_PAGES", 1, 1 << 30, 0);
     if (n_pages <= 0 && !kv_bytes && env_mem && atof(env_mem) > 0) kv_bytes = (size_t)(atof(env_mem) * 1e9);
     if (n_pages <= 0) {
         if (!kv_bytes) {
@@ -929,9 +927,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         }
     }
     gpu_sync(g);
-    const char *eager = getenv("QWEN3_EAGER");
-    const char *prof = getenv("QWEN3_PROFILE");
-    e->prof = prof && atoi(prof) >= 1;
+    e->prof = env_int("QWEN3_PROFILE", 0, 2, 0) >= 1;
     for (int i = 0; i < N_STAGES; i++) {
         Stage *st = &e->stage[i];
         CU_CHECK(cuMemHostAlloc((void **)&st->in, 4 * STEP_TOKENS * sizeof(int), 0));
@@ -944,14 +940,11 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         }
     }
     if (e->prof) CU_CHECK(cuEventCreate(&e->prof_first, CU_EVENT_DEFAULT));
-    e->use_graphs = !(eager && atoi(eager)) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
-    const char *norm8 = getenv("QWEN3_FUSED_NORM8");
-    e->fuse_norm8 = !(norm8 && *norm8 && !atoi(norm8));
+    e->use_graphs = !env_int("QWEN3_EAGER", 0, 1, 0) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
+    e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
-    const char *o8 = getenv("QWEN3_FUSED_O8");
-    e->fuse_o8 = !(o8 && *o8 && !atoi(o8));
-    const char *st = getenv("QWEN3_STEP_TOKENS");
-    e->step_tokens = st && atoi(st) >= OUT_ROWS && atoi(st) < STEP_TOKENS ? atoi(st) : STEP_TOKENS;
+    e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
+    e->step_tokens = env_int("QWEN3_STEP_TOKENS", OUT_ROWS, STEP_TOKENS - 1, STEP_TOKENS);
 
     e->base.name = "gpu";
     e->base.cfg = &e->c;

@@ -16,10 +16,7 @@ enum { GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_ROWS_MAX = 4 };
 int gemv_fp8_max_m(void) {
     static int max_m = -1;
     if (max_m < 0) {
-        const char *v = getenv("QWEN3_GEMV_MAX_M");
-        max_m = v && *v ? atoi(v) : 0;
-        if (max_m < 0) max_m = 0;
-        if (max_m > GEMV_ROWS_MAX) max_m = GEMV_ROWS_MAX;
+        max_m = env_int("QWEN3_GEMV_MAX_M", 0, GEMV_ROWS_MAX, 0);
     }
     return max_m;
 }

@@ -61,9 +61,8 @@ static __thread int in_worker;
 
 int n_threads(void) {
     if (!pool.n) {
-        const char *s = getenv("QWEN3_THREADS");
-        long n = s ? atol(s) : sysconf(_SC_NPROCESSORS_ONLN);
-        pool.n = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.n = env_int("QWEN3_THREADS", 1, 256, cores < 1 ? 1 : cores > 256 ? 256 : (int)cores);
     }
     return pool.n;
 }
