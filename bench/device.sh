@@ -38,13 +38,14 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
     echo "$f"
 }
 
-# engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput ($ENGINE_BIN if set) on the file $f, B x (128 -> 128), no peer, with
-# those variables set; log $LOG/NAME.log, exit status bench/throughput's
+# engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput ($ENGINE_BIN if set) on the file $f, B x (128 -> 128)
+# (B: one batch size or a list; ENGINE_WL: other workloads), no peer, with those variables set; log $LOG/NAME.log,
+# exit status bench/throughput's
 engine_job() {
     local n=$1 B=$2 tsv=$3 label=$4
     shift 4
-    env "$@" timeout 200 ${ENGINE_BIN:-build/bench/throughput} -m "$f" --label "$label" --workloads fixed --batches "$B" --peer none \
-        --tsv "$tsv" > "$LOG/$n.log" 2>&1
+    env "$@" timeout 200 ${ENGINE_BIN:-build/bench/throughput} -m "$f" --label "$label" --workloads "${ENGINE_WL:-fixed}" \
+        --batches "$B" --peer none --tsv "$tsv" > "$LOG/$n.log" 2>&1
 }
 
 # build_base DIR NAME: builds the base tree DIR (make all bench, with this machine's unicode tables) unless built;
@@ -100,8 +101,8 @@ plan_ab() {
             IFS='|' read -r n vars bs <<< "$arm"
             [ "$rep" = 1 ] || [ "$n" = fp8 ] || continue  # later rounds: FP8 alone
             for pa in $1; do
-                env $vars QWEN3_GEMM_PLAN=${pa#*:} timeout 200 build/bench/throughput -m "$f" --label "8b f16 $n ${pa%%:*}" \
-                    --workloads fixed --batches "$bs" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s19p-$n-${pa%%:*}-$rep.log" 2>&1
+                engine_job "s19p-$n-${pa%%:*}-$rep" "$bs" "$LOG/throughput.tsv" "8b f16 $n ${pa%%:*}" $vars \
+                    QWEN3_GEMM_PLAN=${pa#*:}
                 say "s19p $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/s19p-$n-${pa%%:*}-$rep.log" | awk '{printf "B=%s %s  ", $1, $9}')"
             done
         done
@@ -1133,8 +1134,7 @@ if has s19; then  # session 19: the engine on this card, synth 8B (f16 file), on
     for arm in "${arms[@]}"; do
         IFS='|' read -r n vars bs wl <<< "$arm"
         n=$(echo $n)
-        env $vars timeout "${S19_T:-300}" ${ENGINE_BIN:-build/bench/throughput} -m "$f" --label "8b f16 $n" \
-            --workloads "${wl:-fixed}" --batches "${bs:-1,256}" --peer none --tsv "$LOG/throughput.tsv" > "$LOG/s19-$n.log" 2>&1
+        ENGINE_WL=${wl:-fixed} engine_job "s19-$n" "${bs:-1,256}" "$LOG/throughput.tsv" "8b f16 $n" $vars
         say "s19 $n rc=$? ($vars)"
         grep -E '^[0-9]+ x|random|decode-only' "$LOG/s19-$n.log" | tee -a "$SUM"
     done

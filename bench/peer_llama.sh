@@ -45,8 +45,7 @@ if os.path.exists(sys.argv[2]):
 print("%-14s %-6s %-6s %-6s %12s %12s %7s" % ("model", "file", "ours", "test", "llama.cpp", "qwen3-ptx", "ratio"))
 for (name, test), v in sorted(peer.items()):  # our labels: NAME-as-DTYPE (device.sh's bench stage), one row each
     size, wts = name.split("-")[1], name.split("-")[2]
-    mine = sorted((l[len(name) + 4:], t) for (l, t) in ours if l.startswith(name + "-as-") and t == test) or [("-", test)]
-    for dt, _ in mine:
+    for dt in sorted(l[len(name) + 4:] for (l, t) in ours if l.startswith(name + "-as-") and t == test) or ["-"]:
         o = ours.get((name + "-as-" + dt, test))
         print("%-14s %-6s %-6s %-6s %12.1f %12s %7s" % ("qwen3-" + size, wts, dt, test, v, "%.1f" % o if o else "-",
               "%.2f" % (o / v) if o else "-"))

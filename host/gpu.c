@@ -43,7 +43,7 @@ int gpu_init(Gpu *g, char *err, size_t errlen) {
     CU_CHECK(cuStreamCreate(&g->stream, CU_STREAM_NON_BLOCKING));
     g->debug_sync = env_int("QWEN3_DEBUG_SYNC", 0, 1, 0);
     g->pdl = env_int("QWEN3_PDL", 0, 1, 1);
-    g->prof = env_int("QWEN3_PROFILE", 0, 2, 0) >= 2;
+    g->prof = env_int("QWEN3_PROFILE", 0, 2, 0);
     return 0;
 }
 
@@ -353,9 +353,9 @@ void gpu_launch(Gpu *g, CUfunction f, Dim3 grid, Dim3 block, unsigned smem, cons
         cfg.numAttrs++;
     }
     cfg.attrs = cfg.numAttrs ? attr : NULL;
-    if (g->prof) prof_begin(g, name);
+    if (g->prof >= 2) prof_begin(g, name);
     CUresult r = cuLaunchKernelEx(&cfg, f, params, NULL);
-    if (g->prof) prof_end(g);
+    if (g->prof >= 2) prof_end(g);
     if (r != CUDA_SUCCESS) {
         const char *en = "?";
         cuGetErrorName(r, &en);

@@ -18,9 +18,9 @@ typedef struct {
     // Programmatic dependent launch (ptx/pdl.h): every launch may start while the kernel before it on the stream
     // still runs (each kernel waits for it with griddepcontrol.wait). On unless QWEN3_PDL=0; callers may clear it.
     int pdl;
-    // QWEN3_PROFILE=2: every launch is bracketed by two events and its GPU time added up under
+    // QWEN3_PROFILE (0..2). 2: every launch is bracketed by two events and its GPU time added up under
     // "<prof_phase>/<prof_tag>/<kernel entry>" (set by the caller; either may be NULL); gpu_prof_report prints the
-    // table. (QWEN3_PROFILE=1 is the engine's step timing only, gpu_engine.c.)
+    // table. (1 and up: the engine's step timing, gpu_engine.c.)
     int prof;
     const char *prof_phase, *prof_tag;
     struct GpuProf *prof_data;

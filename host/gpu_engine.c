@@ -927,7 +927,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         }
     }
     gpu_sync(g);
-    e->prof = env_int("QWEN3_PROFILE", 0, 2, 0) >= 1;
+    e->prof = g->prof >= 1;
     for (int i = 0; i < N_STAGES; i++) {
         Stage *st = &e->stage[i];
         CU_CHECK(cuMemHostAlloc((void **)&st->in, 4 * STEP_TOKENS * sizeof(int), 0));
@@ -940,7 +940,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         }
     }
     if (e->prof) CU_CHECK(cuEventCreate(&e->prof_first, CU_EVENT_DEFAULT));
-    e->use_graphs = !env_int("QWEN3_EAGER", 0, 1, 0) && !g->debug_sync && !g->prof;  // per-launch profiling: eager
+    e->use_graphs = !env_int("QWEN3_EAGER", 0, 1, 0) && !g->debug_sync && g->prof < 2;  // per-launch profiling: eager
     e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
