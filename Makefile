@@ -81,7 +81,7 @@ $(B)/plans.c: $(PLANS) host/embed_plans.sh
 	sh host/embed_plans.sh $(PLANS) > $@
 
 # --- tests: `make test` sets up its own dependencies (tests/setup.sh), builds, runs, prints N passed, N failed ---
-test: all
+test: all bench
 	@sh tests/setup.sh
 	@bash tests/run.sh
 

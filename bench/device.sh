@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab s20plan
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -104,6 +104,31 @@ plan_ab() {
                 engine_job "s19p-$n-${pa%%:*}-$rep" "$bs" "$LOG/throughput.tsv" "8b f16 $n ${pa%%:*}" $vars \
                     QWEN3_GEMM_PLAN=${pa#*:}
                 say "s19p $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/s19p-$n-${pa%%:*}-$rep.log" | awk '{printf "B=%s %s  ", $1, $9}')"
+            done
+        done
+    done
+}
+
+# sweep_plan PLAN SIZES LAYERS DEADLINE: bench/gemm --sweep of each (dtype, size, layer) on its own (S19P_T seconds
+# each, fewer if the script's DEADLINE second (0: none) comes first; one cut short costs only its rows) at S19P_M rows
+# (lm_head: S19P_HEAD_M), the tiles that beat the rules by 3% merged into PLAN; SWEEP_SKIP="size/layer ...": not swept
+sweep_plan() {
+    local plan=$1 dt sz layer ms t n
+    for dt in ${S19P_DTYPES:-fp8 bf16}; do
+        for sz in $2; do
+            for layer in $3; do
+                case " ${SWEEP_SKIP:-} " in *" $sz/$layer "*) continue;; esac
+                ms=${S19P_M:-1,8,16,32,64,128,160,192,224,256,512,1024,2048,4096}
+                [ $layer = lm_head ] && ms=${S19P_HEAD_M:-1,16,64,128,192,256,1024}
+                t=${S19P_T:-60}
+                [ "$4" -gt 0 ] && [ $(( $4 - SECONDS )) -lt "$t" ] && t=$(( $4 - SECONDS ))
+                [ "$t" -ge 5 ] || { say "sweep $dt $sz $layer: no time left"; continue; }
+                n=s19-plan-$dt-$sz-$layer
+                timeout "$t" build/bench/gemm --dtype $dt --shapes $sz --layers $layer --m "$ms" --sweep --reps 7 \
+                    --plan-out "$LOG/$n.txt" --tsv "$LOG/s19-sweep.tsv" > "$LOG/$n.log" 2>&1
+                say "sweep $dt $sz $layer rc=$? $(grep -cvE '^(qwen3-gemm-plan|#)' "$LOG/$n.txt" 2>/dev/null) plan rows"
+                [ -f "$LOG/$n.txt" ] && { [ -s "$plan" ] || head -1 "$LOG/$n.txt" > "$plan"
+                    grep -vE '^(qwen3-gemm-plan|#)' "$LOG/$n.txt" >> "$plan"; }
             done
         done
     done
@@ -1145,17 +1170,7 @@ if has s19plan; then  # session 19: a plan for this card — bench/gemm --sweep 
     # against the built-in rules alone (arms rules / plan, S19P_ARMS: "NAME|VAR=VALUE ...|BATCHES;...", each run once
     # per arm, in the order rules plan rules plan), and bench/gemm's 8B table with it against the peers ($LOG/gemm.tsv)
     plan=$OUT/plan.txt
-    for dt in ${S19P_DTYPES:-fp8 bf16}; do
-        for layer in qkv o gate_up down lm_head; do
-            ms=${S19P_M:-1,8,16,32,64,128,160,192,224,256,512,1024,2048,4096}
-            [ $layer = lm_head ] && ms=${S19P_HEAD_M:-1,16,64,128,192,256,1024}
-            timeout "${S19P_T:-60}" build/bench/gemm --dtype $dt --shapes 8b --layers $layer --m "$ms" --sweep --reps 7 \
-                --plan-out "$LOG/s19-plan-$dt-$layer.txt" --tsv "$LOG/s19-sweep.tsv" > "$LOG/s19-sweep-$dt-$layer.log" 2>&1
-            say "s19 sweep $dt $layer rc=$? $(grep -c '^qwen3-gemm-plan' "$LOG/s19-plan-$dt-$layer.txt" 2>/dev/null) plan"
-            [ -f "$LOG/s19-plan-$dt-$layer.txt" ] && { [ -s "$plan" ] || head -1 "$LOG/s19-plan-$dt-$layer.txt" > "$plan"
-                grep -vE '^(qwen3-gemm-plan|#)' "$LOG/s19-plan-$dt-$layer.txt" >> "$plan"; }
-        done
-    done
+    sweep_plan "$plan" 8b "qkv o gate_up down lm_head" 0
     if [ -s "$plan" ]; then
         plan_ab "rules:none plan:$plan"
         timeout 200 build/bench/gemm --shapes 8b --reps 9 --plan "$plan" --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1
@@ -1179,6 +1194,22 @@ if has s19ab; then  # session 19: the engine under each of S19AB_PLANS ("NAME:PL
         say "s19 8b $dt logits, built-in plan vs rules rc=$? $(tail -3 "$LOG/s19-plan-vs-rules-$dt.log" | tr '\n' ' ')"
     done
     rm -f /tmp/s19-rules.f32 /tmp/s19-builtin.f32
+fi
+
+if has s20plan; then  # session 20: plan rows for the other Qwen3 sizes on this card — sweep_plan of S20_SIZES
+    # (default 0.6b 14b 32b; the 32B's head has the 14B's shape) until second S20_END (default 450) into
+    # $OUT/plan-sizes.txt; then bench/gemm's table of those sizes with it against the peers at S20_TABLE_M until
+    # second S20_TABLE_END ($LOG/gemm.tsv, PNGs)
+    plan=$OUT/plan-sizes.txt sizes=${S20_SIZES:-0.6b 14b 32b}
+    SWEEP_SKIP=${SWEEP_SKIP:-32b/lm_head} sweep_plan "$plan" "$sizes" "qkv o gate_up down lm_head" "${S20_END:-450}"
+    t=$(( ${S20_TABLE_END:-565} - SECONDS ))
+    if [ "$t" -ge 20 ]; then
+        pl=none; [ -s "$plan" ] && pl=$plan
+        timeout "$t" build/bench/gemm --shapes "$(echo $sizes | tr ' ' ,)" --m "${S20_TABLE_M:-1,16,64,256,1024,4096}" \
+            --reps 9 --plan "$pl" --tsv "$LOG/gemm.tsv" > "$LOG/gemm.log" 2>&1
+        say "bench/gemm $sizes, plan $pl, rc=$? $(grep -E '^all (bf16|fp8)' "$LOG/gemm.log" | tr '\n' ' ')"
+        python3 bench/plot_gemm.py "$LOG/gemm.tsv" --png "$OUT/gemm" > "$LOG/gemm-tables.md" 2>&1 || say "plot_gemm failed"
+    else say "s20plan: no time left for the table"; fi
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)

@@ -10,8 +10,9 @@
 //   e4m3 linear layers with the lm_head in bf16) + K/V read and written (QWEN3_KV_DTYPE: bf16, or e4m3 + a 4-byte
 //   scale per row), FLOPs = 2 per weight per token (lm_head only for sampled rows; FP8 layers at twice the BF16
 //   peak) + attention. Summed over the steps.
-//   peer: llama-batched-bench -npp 128 -ntg 128 -npl 1,16,64,256 -fa on -ngl 99 on the same GGUF; its output tok/s
-//   = B * 128 / T (its T includes its prompt processing, as our wall time does).
+//   peer: llama-batched-bench -fa on -ngl 99 on the same GGUF, once per (prompt, reply) length pair of the workloads it
+//   can run (equal lengths, B <= 256: -npp 128 -ntg 128 -npl 1,16,64,256, and -npp 1024 -ntg 1024 -npl 64); its
+//   output tok/s = B * reply / T (its T includes its prompt processing, as our wall time does).
 //
 //   throughput -m MODEL [--backend gpu|cpu] [--workloads fixed,long,random] [--batches 1,16,64,256,1024] [--quick]
 //              [--max-seqs N] [--prefill-budget N] [--peer DIR|none] [--bw B/s] [--peak FLOP/s] [--label TEXT] [--tsv FILE]
@@ -201,46 +202,75 @@ static void tsv_row(const char *workload, const char *engine, double tps, double
 
 // ---------------------------------------------------------------- the peer
 // Runs llama-batched-bench and prints/records its rows; ours[b] = our output tok/s at B = b (for the ratio).
-static void run_peer(const char *dir, const char *model, const Cost *k, int budget, const double *ours) {
+// A workload llama-batched-bench can run: every sequence the same prompt and reply lengths, at most 256 of them.
+static int peer_shaped(const Workload *w) {
+    if (w->n > 256) return 0;
+    for (int j = 0; j < w->n; j++) if (w->in[j] != w->in[0] || w->out[j] != w->out[0]) return 0;
+    return 1;
+}
+
+// llama.cpp on the same GGUF: one llama-batched-bench run per (prompt, reply) length pair among our peer-shaped
+// workloads, its -npl the batch sizes of that pair; each of its rows is priced like ours and set beside ours.
+static void run_peer(const char *dir, const char *model, const Cost *k, int budget, const Workload *w,
+                     const double *ours, int nw) {
     char bin[1024], cmd[4096];
     snprintf(bin, sizeof bin, "%s/bin/llama-batched-bench", dir);
     if (access(bin, X_OK)) { printf("peer: no %s: skipped (bench/peer_llama.sh unpacks it)\n", bin); return; }
-    snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH='%s/lib':$LD_LIBRARY_PATH timeout 400 '%s' -m '%s' -c 65536 -b 2048 "
-             "-ub 512 -npp 128 -ntg 128 -npl 1,16,64,256 -ngl 99 -fa on 2>&1", dir, bin, model);
-    FILE *p = popen(cmd, "r");
-    if (!p) die("peer: cannot run %s", bin);
-    char line[1024], last[1024] = "";
-    int rows = 0;
-    while (fgets(line, sizeof line, p)) {
-        double v[10];
-        snprintf(last, sizeof last, "%s", line);
-        // |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
-        if (sscanf(line, " | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf |", &v[0], &v[1], &v[2], &v[3],
-                   &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) != 10) continue;
-        int B = (int)v[2];
-        Workload w = wl_fixed(B, (int)v[0], (int)v[1]);
-        long steps;
-        double ideal = ideal_seconds(&w, B, budget, k, &steps), tps = B * v[1] / v[8];
-        char note[256];
-        snprintf(note, sizeof note, "llama-batched-bench -fa on: S_TG %.1f t/s (decode only), S %.1f t/s (prompt + "
-                 "output); %.1f%% of our scheduler's ideal", v[7], v[9], 100 * ideal / v[8]);
-        printf("%-34s %-12s %10.3f %10.3f %12.1f %12.1f %8.1f%%", w.name, "llama.cpp", ideal, v[8], tps,
-               B * (v[0] + v[1]) / v[8], 100 * ideal / v[8]);
-        if (B <= 1024 && ours[B] > 0) printf("   qwen3-ptx / llama.cpp = %.2f", ours[B] / tps);
-        printf("\n");
-        tsv_row(w.name, "llama.cpp llama-batched-bench", tps, v[8], note);
-        free(w.in); free(w.out);
-        rows++;
+    for (int i = 0; i < nw; i++) {
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            if (peer_shaped(&w[j]) && w[j].in[0] == w[i].in[0] && w[j].out[0] == w[i].out[0]) first = 0;
+        if (!peer_shaped(&w[i]) || !first) continue;
+        char npl[128] = "";
+        int maxB = 0;
+        for (int j = i; j < nw; j++)
+            if (peer_shaped(&w[j]) && w[j].in[0] == w[i].in[0] && w[j].out[0] == w[i].out[0]) {
+                size_t l = strlen(npl);
+                snprintf(npl + l, sizeof npl - l, "%s%d", l ? "," : "", w[j].n);
+                if (w[j].n > maxB) maxB = w[j].n;
+            }
+        long ctx = (long)maxB * (w[i].in[0] + w[i].out[0]);
+        if (ctx < 65536) ctx = 65536;
+        snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH='%s/lib':$LD_LIBRARY_PATH timeout 400 '%s' -m '%s' -c %ld -b 2048 "
+                 "-ub 512 -npp %d -ntg %d -npl %s -ngl 99 -fa on 2>&1", dir, bin, model, ctx, w[i].in[0], w[i].out[0], npl);
+        FILE *p = popen(cmd, "r");
+        if (!p) die("peer: cannot run %s", bin);
+        char line[1024], last[1024] = "";
+        int rows = 0;
+        while (fgets(line, sizeof line, p)) {
+            double v[10];
+            snprintf(last, sizeof last, "%s", line);
+            // |    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s |
+            if (sscanf(line, " | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf | %lf |", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) != 10) continue;
+            int B = (int)v[2];
+            Workload pw = wl_fixed(B, (int)v[0], (int)v[1]);
+            long steps;
+            double ideal = ideal_seconds(&pw, B, budget, k, &steps), tps = B * v[1] / v[8];
+            char note[256];
+            snprintf(note, sizeof note, "llama-batched-bench -fa on: S_TG %.1f t/s (decode only), S %.1f t/s (prompt + "
+                     "output); %.1f%% of our scheduler's ideal", v[7], v[9], 100 * ideal / v[8]);
+            printf("%-34s %-12s %10.3f %10.3f %12.1f %12.1f %8.1f%%", pw.name, "llama.cpp", ideal, v[8], tps,
+                   B * (v[0] + v[1]) / v[8], 100 * ideal / v[8]);
+            for (int j = 0; j < nw; j++)
+                if (ours[j] > 0 && peer_shaped(&w[j]) && w[j].n == B && w[j].in[0] == pw.in[0] && w[j].out[0] == pw.out[0])
+                    printf("   qwen3-ptx / llama.cpp = %.2f", ours[j] / tps);
+            printf("\n");
+            tsv_row(pw.name, "llama.cpp llama-batched-bench", tps, v[8], note);
+            free(pw.in); free(pw.out);
+            rows++;
+        }
+        int rc = pclose(p);
+        if (!rows) printf("peer: llama-batched-bench -npp %d -ntg %d -npl %s gave no table (exit %d): %s", w[i].in[0],
+                          w[i].out[0], npl, rc, last);
     }
-    int rc = pclose(p);
-    if (!rows) printf("peer: llama-batched-bench gave no table (exit %d): %s", rc, last);
 }
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = NULL, *peer = ".carry/llama-peer";
     const char *which = "fixed,long,random", *batches = "1,16,64,256,1024";
-    int quick = 0, max_seqs = 1024, budget = BATCH_PREFILL_BUDGET;
+    int quick = 0, max_seqs = 1024, budget = BATCH_PREFILL_BUDGET, peer_set = 0;
     double bw = 0, peak = 989e12;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -255,7 +285,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batches")) batches = v;
         else if (!strcmp(a, "--max-seqs")) max_seqs = atoi(v);
         else if (!strcmp(a, "--prefill-budget")) budget = atoi(v);
-        else if (!strcmp(a, "--peer")) peer = v;
+        else if (!strcmp(a, "--peer")) peer = v, peer_set = 1;
         else if (!strcmp(a, "--bw")) bw = atof(v);
         else if (!strcmp(a, "--peak")) peak = atof(v);
         else if (!strcmp(a, "--label")) label = v;
@@ -351,7 +381,7 @@ int main(int argc, char **argv) {
     }
     printf("%-34s %-12s %10s %10s %12s %12s %9s\n", "workload", "engine", "ideal s", "wall s", "out tok/s",
            "total tok/s", "% ideal");
-    double ours[1025] = { 0 };
+    double ours[8] = { 0 };  // per workload
     for (int i = 0; i < nw; i++) {
         int slots = e->max_seqs < w[i].n ? e->max_seqs : w[i].n;
         long steps;
@@ -370,7 +400,7 @@ int main(int argc, char **argv) {
         if (st.preemptions) printf("; %ld preemptions (KV pool full)", st.preemptions);
         if (c.eos_ended) printf("; %d replies stopped early: %ld of %ld tokens", c.eos_ended, st.output_tokens, want_out);
         printf("\n");
-        if (w[i].n <= 1024 && w[i].in[0] == 128 && w[i].out[0] == 128) ours[w[i].n] = tps;
+        ours[i] = tps;
         char note[256], eng[96];
         snprintf(note, sizeof note, "total %.1f tok/s; decode-only steps %.1f tok/s; ideal %.3f s (%.1f%%); %ld steps; "
                  "prefill budget %d; %ld preemptions%s", (st.prompt_tokens + st.output_tokens) / wall, dec_tps, ideal,
@@ -380,7 +410,8 @@ int main(int argc, char **argv) {
         if (tsv_f) fflush(tsv_f);
     }
     if (e) e->destroy(e);
-    if (!cpu && strcmp(peer, "none")) run_peer(peer, path, &k, budget, ours);
+    // (the null engine runs the peer only when --peer names it: tests/t_throughput.sh with a stand-in)
+    if ((!cpu || (null && peer_set)) && strcmp(peer, "none")) run_peer(peer, path, &k, budget, w, ours, nw);
     if (tsv_f) fclose(tsv_f);
     for (int i = 0; i < nw; i++) { free(w[i].in); free(w[i].out); }
     free(words.ids);
