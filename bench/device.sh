@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab s20plan
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab s20plan s20ab
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -89,21 +89,22 @@ engine_ab() {
     done
 }
 
-# plan_ab "NAME:PLAN ...": the synth 8B engine under each GEMM plan (a file, or none: the rules alone) in turn,
+# plan_ab "NAME:PLAN ...": the synth 8B engine (PLAN_AB_SPEC="SIZE TYPE": another synth file) under each GEMM plan
+# (a file, none: the rules alone, or empty: the built-in one) in turn,
 # S19P_ARMS ("NAME|VAR=VALUE ...|BATCHES;..."; default FP8 weights + FP8 KV at B = 1, 16, 64, 256, BF16 at 1 and
 # 256) in rounds S19P_REPS (default "1 2"; BF16 in the first round only); rows into $LOG/throughput.tsv, a line each
 plan_ab() {
-    local f arm n vars bs pa rep
-    f=$(synth 8b f16)
+    local f arm n vars bs pa rep j spec=${PLAN_AB_SPEC:-8b f16}
+    f=$(synth $spec)
     IFS=';' read -ra arms <<< "${S19P_ARMS:-fp8|QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8|1,16,64,256;bf16|QWEN3_DTYPE=bf16|1,256}"
     for rep in ${S19P_REPS:-1 2}; do
         for arm in "${arms[@]}"; do
             IFS='|' read -r n vars bs <<< "$arm"
             [ "$rep" = 1 ] || [ "$n" = fp8 ] || continue  # later rounds: FP8 alone
             for pa in $1; do
-                engine_job "s19p-$n-${pa%%:*}-$rep" "$bs" "$LOG/throughput.tsv" "8b f16 $n ${pa%%:*}" $vars \
-                    QWEN3_GEMM_PLAN=${pa#*:}
-                say "s19p $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/s19p-$n-${pa%%:*}-$rep.log" | awk '{printf "B=%s %s  ", $1, $9}')"
+                j=s19p-${spec// /-}-$n-${pa%%:*}-$rep
+                engine_job "$j" "$bs" "$LOG/throughput.tsv" "$spec $n ${pa%%:*}" $vars QWEN3_GEMM_PLAN=${pa#*:}
+                say "s19p $spec $n ${pa%%:*} round $rep rc=$? $(grep -E '^[0-9]+ x' "$LOG/$j.log" | awk '{printf "B=%s %s  ", $1, $9}')"
             done
         done
     done
@@ -1210,6 +1211,15 @@ if has s20plan; then  # session 20: plan rows for the other Qwen3 sizes on this 
         say "bench/gemm $sizes, plan $pl, rc=$? $(grep -E '^all (bf16|fp8)' "$LOG/gemm.log" | tr '\n' ' ')"
         python3 bench/plot_gemm.py "$LOG/gemm.tsv" --png "$OUT/gemm" > "$LOG/gemm-tables.md" 2>&1 || say "plot_gemm failed"
     else say "s20plan: no time left for the table"; fi
+fi
+
+if has s20ab; then  # session 20: the engine on other sizes (S20AB_SPECS "SIZE TYPE;...", default 0.6B f16 and 14B
+    # q8_0) under the rules alone (what the built-in plan gave their shapes before session 20) and the sizes' sweep plan
+    # (S20AB_PLAN, default bench/results/gemm-plan-h200-sizes-s20.txt): plan_ab's arms and rounds
+    IFS=';' read -ra specs <<< "${S20AB_SPECS:-0.6b f16;14b q8_0}"
+    for spec in "${specs[@]}"; do
+        PLAN_AB_SPEC=$spec plan_ab "rules:none sizes:${S20AB_PLAN:-bench/results/gemm-plan-h200-sizes-s20.txt}"
+    done
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
