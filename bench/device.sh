@@ -92,7 +92,8 @@ engine_ab() {
 # plan_ab "NAME:PLAN ...": the synth 8B engine (PLAN_AB_SPEC="SIZE TYPE": another synth file) under each GEMM plan
 # (a file, none: the rules alone, or empty: the built-in one) in turn,
 # S19P_ARMS ("NAME|VAR=VALUE ...|BATCHES;..."; default FP8 weights + FP8 KV at B = 1, 16, 64, 256, BF16 at 1 and
-# 256) in rounds S19P_REPS (default "1 2"; BF16 in the first round only); rows into $LOG/throughput.tsv, a line each
+# 256) in rounds S19P_REPS (default "1 2"; after the first only the arms named in S19P_REPEAT, default fp8); rows into
+# $LOG/throughput.tsv, a line each
 plan_ab() {
     local f arm n vars bs pa rep j spec=${PLAN_AB_SPEC:-8b f16}
     f=$(synth $spec)
@@ -100,7 +101,7 @@ plan_ab() {
     for rep in ${S19P_REPS:-1 2}; do
         for arm in "${arms[@]}"; do
             IFS='|' read -r n vars bs <<< "$arm"
-            [ "$rep" = 1 ] || [ "$n" = fp8 ] || continue  # later rounds: FP8 alone
+            [ "$rep" = 1 ] || [[ " ${S19P_REPEAT:-fp8} " == *" $n "* ]] || continue  # later rounds: S19P_REPEAT's arms
             for pa in $1; do
                 j=s19p-${spec// /-}-$n-${pa%%:*}-$rep
                 engine_job "$j" "$bs" "$LOG/throughput.tsv" "$spec $n ${pa%%:*}" $vars QWEN3_GEMM_PLAN=${pa#*:}
@@ -1213,12 +1214,12 @@ if has s20plan; then  # session 20: plan rows for the other Qwen3 sizes on this 
     else say "s20plan: no time left for the table"; fi
 fi
 
-if has s20ab; then  # session 20: the engine on other sizes (S20AB_SPECS "SIZE TYPE;...", default 0.6B f16 and 14B
-    # q8_0) under the rules alone (what the built-in plan gave their shapes before session 20) and the sizes' sweep plan
-    # (S20AB_PLAN, default bench/results/gemm-plan-h200-sizes-s20.txt): plan_ab's arms and rounds
-    IFS=';' read -ra specs <<< "${S20AB_SPECS:-0.6b f16;14b q8_0}"
+if has s20ab; then  # session 20: the engine on other sizes under GEMM plans: S20AB_SPECS "SIZE TYPE|NAME:PLAN ...;..."
+    # (default: the 0.6B f16 and 14B q8_0 under the rules alone and under the sizes' sweep plan
+    # bench/results/gemm-plan-h200-sizes-s20.txt), plan_ab's arms and rounds for each
+    IFS=';' read -ra specs <<< "${S20AB_SPECS:-0.6b f16|rules:none sizes:bench/results/gemm-plan-h200-sizes-s20.txt;14b q8_0|rules:none sizes:bench/results/gemm-plan-h200-sizes-s20.txt}"
     for spec in "${specs[@]}"; do
-        PLAN_AB_SPEC=$spec plan_ab "rules:none sizes:${S20AB_PLAN:-bench/results/gemm-plan-h200-sizes-s20.txt}"
+        PLAN_AB_SPEC=${spec%%|*} plan_ab "${spec#*|}"
     done
 fi
 
