@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab s20plan s20ab
+#                                        attention throughput profile pdl ncu attndec c2 plan planab sw swab swstages swpdl fo8 w256 b1 epi s9 s10 s11 s12 s14 s15 s16 s17 s19 s19plan s19ab s20plan s20ab s20mix
 #                                        (not in the default)
 #                                        (default: all but llama)
 #   llama: builds llama.cpp for sm_90a in the background (carry .carry/llama-src.tar.xz) and returns it as
@@ -1221,6 +1221,30 @@ if has s20ab; then  # session 20: the engine on other sizes under GEMM plans: S2
     for spec in "${specs[@]}"; do
         PLAN_AB_SPEC=${spec%%|*} plan_ab "${spec#*|}"
     done
+fi
+
+if has s20mix; then  # session 20: the 8B's FP8 qkv / o / down at the mixed steps' sizes (S20MIX_M) swept into
+    # $OUT/plan-mix.txt; the built-in plan with those shapes' rows from the first of them on replaced
+    # ($OUT/plan-merged.txt); then the engine under both (plan_ab; ENGINE_WL picks the workloads)
+    mm=${S20MIX_M:-3072,3584,3840,3968,4096}
+    S19P_DTYPES=fp8 S19P_M=$mm sweep_plan "$OUT/plan-mix.txt" 8b "qkv o down" 0
+    python3 - bench/results/gemm-plan-h200-8b.txt "$OUT/plan-mix.txt" "${mm%%,*}" > "$OUT/plan-merged.txt" <<'PY'
+import sys
+base, mix, m0 = open(sys.argv[1]).read().split("\n"), open(sys.argv[2]).read().split("\n"), int(sys.argv[3])
+new = [l for l in mix if l.startswith(("fp8 ", "bf16 "))]
+shapes = {tuple(l.split()[:3]) for l in new}
+for l in base:
+    f = l.split()
+    if l.startswith(("fp8 ", "bf16 ")) and tuple(f[:3]) in shapes:
+        lo, hi = int(f[3]), f[4]
+        if lo >= m0: continue
+        if hi == "inf" or int(hi) >= m0: l = " ".join(f[:4] + [str(m0 - 1)] + f[5:7])
+    print(l)
+print("\n".join(new))
+PY
+    say "s20mix: $(grep -c '' "$OUT/plan-mix.txt") lines swept; merged plan $(grep -cE '^(fp8|bf16) ' "$OUT/plan-merged.txt") rows"
+    grep -E '^(fp8|bf16) ' "$OUT/plan-mix.txt" | tee -a "$SUM"
+    plan_ab "builtin: merged:$OUT/plan-merged.txt"
 fi
 
 if has gemm; then  # our GEMM against cuBLAS on Qwen3's shapes (bench/gemm links cuBLAS; the engine never does)
