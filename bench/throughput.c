@@ -201,7 +201,6 @@ static void tsv_row(const char *workload, const char *engine, double tps, double
 }
 
 // ---------------------------------------------------------------- the peer
-// Runs llama-batched-bench and prints/records its rows; ours[b] = our output tok/s at B = b (for the ratio).
 // A workload llama-batched-bench can run: every sequence the same prompt and reply lengths, at most 256 of them.
 static int peer_shaped(const Workload *w) {
     if (w->n > 256) return 0;
