@@ -80,8 +80,9 @@ $(B)/plans.c: $(PLANS) host/embed_plans.sh
 	@mkdir -p $(B)
 	sh host/embed_plans.sh $(PLANS) > $@
 
-# --- tests: `make test` sets up its own dependencies (tests/setup.sh), builds, runs, prints N passed, N failed ---
-test: all bench
+# --- tests: `make test` sets up its own dependencies (tests/setup.sh), builds (bench/throughput too: t_throughput.sh),
+# runs, prints N passed, N failed ---
+test: all $(B)/bench/throughput
 	@sh tests/setup.sh
 	@bash tests/run.sh
 

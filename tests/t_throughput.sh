@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BIN=build/bench/throughput
 MODEL=build/tiny-f32.gguf
 ALL="throughput_peer_runs throughput_peer_rows throughput_peer_missing"
-if [ ! -x "$BIN" ] || [ ! -x ./qwen3-ptx ]; then for c in $ALL; do echo "SKIP $c: $BIN not built (make bench)"; done; exit 0; fi
+if [ ! -x "$BIN" ] || [ ! -x ./qwen3-ptx ]; then for c in $ALL; do echo "SKIP $c: $BIN not built (make build/bench/throughput)"; done; exit 0; fi
 mkdir -p build
 T=$(mktemp -d build/t_throughput.XXXXXX)
 trap 'rm -rf "$T"' EXIT
