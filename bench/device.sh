@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -359,6 +359,74 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             python3 bench/trace_summary.py "$LOG/s10-trace-$n.tsv" > "$LOG/s10-trace-$n.txt" 2>&1
             head -${S10_TRACE_LINES:-20} "$LOG/s10-trace-$n.txt" | cut -c1-1500 | tee -a "$SUM"
             gzip -f "$LOG/s10-trace-$n.tsv"
+        done
+    fi
+fi
+
+if has s21; then  # session 21: the swapped FP8 tile building its own input (gemm_fp8_sw8b, ptx/gemm_sw_build.h).
+    # S21_PARTS from: unit (test_gpu_fp8: byte-equal to norm / quantiser + swapped tile; then that case under memcheck),
+    # san (memcheck / racecheck of FP8 decode on the tiny model: run = M 1, batch = M <= 3), same (the 8B's greedy
+    # tokens and a batch job's results with the build off and on: must be identical), ab (the engine, FP8 weights +
+    # FP8 KV at B = S21_BS, build off / on interleaved, S21_ROUNDS rounds, each of S21_SIZES "SIZE TYPE;...")
+    parts=" ${S21_PARTS:-unit san same ab} "
+    if [[ $parts == *" unit "* ]]; then
+        timeout 240 build/tests/test_gpu_fp8 > "$LOG/s21-fp8.log" 2>&1
+        say "s21 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s21-fp8.log") pass $(grep -c '^FAIL' "$LOG/s21-fp8.log") fail"
+        grep -E "^(FAIL|SKIP)|  check failed|rmsnorm:|quantiser:" "$LOG/s21-fp8.log" | head -20 | tee -a "$SUM"
+        QWEN3_TEST_ONLY=gemm_fp8_build timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 \
+            build/tests/test_gpu_fp8 > "$LOG/s21-fp8-memcheck.log" 2>&1
+        say "s21 memcheck test_gpu_fp8 gemm_fp8_build rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/s21-fp8-memcheck.log") $(grep -c '^PASS' "$LOG/s21-fp8-memcheck.log") pass"
+    fi
+    if [[ $parts == *" san "* ]]; then
+        ft=$(synth tiny f32)
+        printf '%s\n' '{"custom_id": "a", "url": "/v1/completions", "body": {"prompt": "The sea is", "max_tokens": 6, "temperature": 0}}' \
+            '{"custom_id": "b", "url": "/v1/completions", "body": {"prompt": "Bread is", "max_tokens": 6, "temperature": 0.9, "seed": 3}}' \
+            '{"custom_id": "c", "url": "/v1/completions", "body": {"prompt": "Owls", "max_tokens": 6, "temperature": 0.7, "seed": 4}}' > /tmp/s21-req.jsonl
+        for tool in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$ft" --backend gpu \
+                --dtype fp8 --raw -p "The sky is blue because" -n 6 --temp 0 > "$LOG/s21-$tool-run.log" 2>&1
+            say "s21 $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s21-$tool-run.log" | tr '\n' ' ')"
+            rm -f /tmp/s21-res.jsonl
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx batch -m "$ft" --backend gpu \
+                --dtype fp8 -i /tmp/s21-req.jsonl -o /tmp/s21-res.jsonl --max-seqs 4 > "$LOG/s21-$tool-batch.log" 2>&1
+            say "s21 $tool fp8 batch rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s21-$tool-batch.log" | tr '\n' ' ') $(wc -l < /tmp/s21-res.jsonl) lines"
+        done
+    fi
+    if [[ $parts == *" same "* ]]; then
+        f=$(synth 8b f16)
+        python3 - > /tmp/s21-same.jsonl <<'PY'
+import json
+for i, p in enumerate(["The sky is blue because", "Bread is", "Owls hunt at night", "A prime number"]):
+    body = {"prompt": p, "max_tokens": 48, "temperature": 0 if i % 2 == 0 else 0.8, "seed": i}
+    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions", "body": body}))
+PY
+        for m in 0 8; do
+            QWEN3_SW_BUILD_M=$m ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --raw \
+                -p "The sky is blue because" -n 96 --temp 0 > /tmp/s21-run-$m.txt 2> "$LOG/s21-run-$m.log"
+            rm -f /tmp/s21-same-$m.jsonl
+            QWEN3_SW_BUILD_M=$m ./qwen3-ptx batch -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 -i /tmp/s21-same.jsonl \
+                -o /tmp/s21-same-$m.jsonl --max-seqs 4 > "$LOG/s21-batch-$m.log" 2>&1
+            python3 -c 'import json,sys; [print(json.dumps(json.loads(l).get("response", {}).get("body", {}).get("choices"), sort_keys=True)) for l in sorted(open(sys.argv[1]))]' \
+                /tmp/s21-same-$m.jsonl > /tmp/s21-choices-$m.txt
+        done
+        cmp -s /tmp/s21-run-0.txt /tmp/s21-run-8.txt && r1=identical || r1=DIFFER
+        cmp -s /tmp/s21-choices-0.txt /tmp/s21-choices-8.txt && r2=identical || r2=DIFFER
+        say "s21 same: 8B fp8 run(96 greedy) off/on $r1 ($(wc -c < /tmp/s21-run-8.txt) bytes); batch of 4 (M <= 4) $r2 ($(wc -l < /tmp/s21-choices-8.txt) results)"
+        cp /tmp/s21-run-8.txt /tmp/s21-choices-8.txt "$LOG/" 2>/dev/null
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        IFS=';' read -ra szs <<< "${S21_SIZES:-8b f16}"
+        for sz in "${szs[@]}"; do
+            f=$(synth $sz)
+            for r in $(seq 1 "${S21_ROUNDS:-2}"); do
+                for arm in "off 0" "on 8"; do
+                    read -r a m <<< "$arm"
+                    n="s21-${sz// /-}-$a-$r"
+                    engine_job "$n" "${S21_BS:-1,2,4,8}" "$LOG/throughput.tsv" "$sz fp8 kv fp8 build $a" QWEN3_DTYPE=fp8 \
+                        QWEN3_KV_DTYPE=fp8 QWEN3_SW_BUILD_M=$m
+                    say "s21 $sz $a round $r rc=$? $(grep -E '^[0-9]+ x' "$LOG/$n.log" | awk '{printf "B=%s %s  ", $1, $9}')"
+                done
+            done
         done
     fi
 fi

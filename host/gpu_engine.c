@@ -184,6 +184,15 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     return 0;
 }
 
+// Batch <= QWEN3_SW_BUILD_M rows on FP8 weights: the swapped tile builds its e4m3 input itself — the RMSNorm of the
+// residual stream x before qkv and gate_up (nw: the norm's weights), the quantiser of the SwiGLU output before down
+// (nw = 0) — one launch instead of two (launch_linear_build; NOTES, session 21). Not under QWEN3_ABLATE or
+// QWEN3_FUSED_NORM8=0 (they time or check the separate launches). 1 if it ran.
+static int build_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, int T, int mode,
+                    int want8) {
+    return !e->ablate && e->fuse_norm8 && launch_linear_build(&e->g, L, C, x, nw, e->c.rms_eps, T, mode, want8);
+}
+
 // The qkv GEMM stores bf16 for the RoPE kernel (half the bytes written and read back: 84 -> 42 MB at a 3,436-row step
 // of the 8B) where the FP8 wgmma tiles run it (more than QKV16_MIN_M rows; the decode tiles below may split K, which
 // a bf16 store cannot); q and k are rounded to bf16 before their RMSNorm, v as the cache stores it anyway.
@@ -222,11 +231,14 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
-        g->prof_tag = "norm";
-        int in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
         g->prof_tag = "qkv";
-        int qkv16 = qkv_bf16(e, &L->wqkv, T);
-        launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
+        int qkv16 = qkv_bf16(e, &L->wqkv, T), in8;
+        if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
+            g->prof_tag = "norm";
+            in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
+            g->prof_tag = "qkv";
+            launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
+        }
         g->prof_tag = "rope_kv";
         if (e->ablate & ABL_ROPE) {
         } else if (e->kv_fp8)
@@ -252,21 +264,27 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         g->prof_tag = "o";
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
-        g->prof_tag = "norm";
-        in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
-            a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
+        if (L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8)) {
         } else {
-            launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
-            g->prof_tag = "swiglu";
-            launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+            g->prof_tag = "norm";
+            in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
+            g->prof_tag = "gate_up";
+            if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
+                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
+            } else {
+                launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
+                g->prof_tag = "swiglu";
+                launch_swiglu(g, e->a, e->gu, T, c->ffn_dim);
+            }
         }
         g->prof_tag = "down";
         if (e->ablate & ABL_QUANT) a8_ready = L->wdown.fp8 && T > gemv_fp8_max_m();  // skip its quantiser
-        CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
-        launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
+        if (a8_ready || !build_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
+            CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
+            launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
+        }
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
     if (n_out > 0) {

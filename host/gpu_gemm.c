@@ -264,26 +264,41 @@ int gemm_sw_auto_splits(int M, int N, int K, int sms) {
     while (S > 1 && S < 4 && 2 * S * tiles <= room && K >= 1024 * S) S *= 2;
     return S;
 }
+// The shared memory gemm_fp8_sw8b's built rows take beyond the ring (ptx/gemm_sw_build.h: e4m3 rows, their scales,
+// the warp sums), and the stages left for it: the ring shrinks by what they take, down to SW_BUILD_MIN_STAGES.
+enum { SW_RING_BYTES = 73728, SW_BUILD_MIN_STAGES = 3, SW_SMEM_MAX = 232448 };
+static int sw_build_bytes(int M, int K) { return M * K + M * K / 32 + M * 32; }
+static int sw_stages(int stage, int build_bytes) {
+    if (sw_stages_env()) return sw_stages_env();
+    int n = (SW_RING_BYTES - build_bytes) / stage;  // <= 8
+    return n < SW_BUILD_MIN_STAGES ? SW_BUILD_MIN_STAGES : n;
+}
+
+// b: NULL, or (fp8, M <= 8) the input built in the kernel from b->x (gemm_fp8_sw8b; A and sa unused)
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
-                      int M, int N, int K, int mode, int splits) {
-    static const char *const names[2][4] = { { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64" },
-                                             { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64" } };
+                      int M, int N, int K, int mode, int splits, const SwBuild *b) {
+    static const char *const names[2][5] = {
+        { "gemm_bf16_sw8", "gemm_bf16_sw16", "gemm_bf16_sw32", "gemm_bf16_sw64", "" },
+        { "gemm_fp8_sw8", "gemm_fp8_sw16", "gemm_fp8_sw32", "gemm_fp8_sw64", "gemm_fp8_sw8b" } };
     static CUcontext ctx;
-    static CUfunction fn[2][4];
+    static CUfunction fn[2][5];
     if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
+    if (b && (!fp8 || M > 8)) die("launch_sw: a built input needs FP8 weights and M <= 8 (M=%d)", M);
     int esz = fp8 ? 1 : 2, out_sz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4;
     int out_cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N, nk = K / (fp8 ? 128 : 64), tiles = cdiv(N, 64);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     for (int m0 = 0; m0 < M; m0 += 64) {
-        int mc = M - m0 < 64 ? M - m0 : 64, v = mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3, mb = 8 << v;
+        int mc = M - m0 < 64 ? M - m0 : 64, v = b ? 4 : mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3;
+        int mb = b ? 8 : 8 << v, extra = b ? sw_build_bytes(mc, K) : 0;
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
-        int stage = 8192 + mb * 128, nst = sw_stages_env() ? sw_stages_env() : 73728 / stage;  // <= 8
+        int stage = 8192 + mb * 128, nst = sw_stages(stage, extra);
         int S = splits > 0 ? splits : gemm_sw_auto_splits(mc, N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256);
+        unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256 + extra);
+        if (smem > SW_SMEM_MAX) die("launch_sw: %u bytes of shared memory (M=%d K=%d)", smem, mc, K);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
         uint64_t row_bytes = (uint64_t)K * esz;
         uint32_t box_k = fp8 ? 128 : 64;
@@ -297,8 +312,11 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
         void *args_bf16[] = { &mw, &ma, &Cc, &uM, &uN, &uK, &umode, &uktps, &unst };
         void *args_fp8[] = { &mw, &ma, &Cc, &sac, &sw, &uM, &uN, &uK, &umode, &uktps, &unst };
-        gpu_launch(g, fn[fp8][v], grid, block, smem, S > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16,
-                   names[fp8][v]);
+        CUdeviceptr bx = b ? b->x : 0, bnw = b ? b->nw : 0;
+        float beps = b ? b->eps : 0;
+        void *args_b[] = { &mw, &Cc, &sw, &bx, &bnw, &beps, &uM, &uN, &uK, &umode, &uktps, &unst };
+        gpu_launch(g, fn[fp8][v], grid, block, smem, S > 1 ? &cluster : NULL,
+                   b ? args_b : fp8 ? args_fp8 : args_bf16, names[fp8][v]);
     }
 }
 
@@ -367,7 +385,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (splits == GEMM_SPLIT_TAIL && (tile < N_GEMM_TILES || tile == GEMM_SW_TILE))
         die("launch_gemm: tile %d has no tail split (the wgmma tiles have)", tile);
     if (tile == GEMM_SW_TILE) {
-        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits);
+        launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits, NULL);
     } else if (tile >= N_GEMM_TILES) {
         int i = tile - N_GEMM_TILES;
         launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits);
@@ -436,7 +454,7 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (splits == GEMM_SPLIT_TAIL && !fp8_tile_is_wg(tile))
         die("launch_gemm_fp8: tile %d has no tail split (the wgmma tiles have)", tile);
     if (tile == GEMM_FP8_SW_TILE) {
-        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits);
+        launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits, NULL);
         return;
     }
     if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs never split)
@@ -457,6 +475,31 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode) {
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1, 0);
+}
+
+// QWEN3_SW_BUILD_M=m: the swapped tile builds its input itself up to m rows (0 off, <= 8)
+static int sw_build_max_m(void) {
+    static int m = -1;
+    if (m < 0) m = env_int("QWEN3_SW_BUILD_M", 0, 8, SW_BUILD_DEFAULT_M);
+    return m;
+}
+
+int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm) {
+    int splits = 0;
+    if (M < 1 || M > sw_build_max_m() || K % 128 || N % 8 || (norm && K > SW_BUILD_NORM_MAX_K)) return -1;
+    if (gemm_fp8_tile_choice(g, M, N, K, &splits) != GEMM_FP8_SW_TILE) return -1;
+    int nst = sw_stages(8192 + 8 * 128, sw_build_bytes(M, K));
+    if (nst * (8192 + 8 * 128 + 16) + (SW_MAX_SPLITS - 1) * 8 * 256 + sw_build_bytes(M, K) > SW_SMEM_MAX) return -1;
+    return splits;
+}
+
+void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, CUdeviceptr W8,
+                           CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
+    check_gemm_args(M, N, K, 128, mode, x, W8, C);
+    if (nw && K > SW_BUILD_NORM_MAX_K) die("launch_gemm_fp8_build: the RMSNorm takes K <= %d (K=%d)", SW_BUILD_NORM_MAX_K, K);
+    if (M < 1 || M > 8 || x % 16 || nw % 16) die("launch_gemm_fp8_build: M=%d (1..8), x and nw 16-byte aligned", M);
+    SwBuild b = { x, nw, eps };
+    launch_sw(g, 1, C, 0, 0, W8, sw, M, N, K, mode, splits, &b);
 }
 
 // The tiles with an FP8-quantising SwiGLU epilogue (128 outputs per row = one scale block): gemm_wg_128x256 (bf16),

@@ -105,13 +105,20 @@ int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr 
     return launch_linear_swiglu_q(g, L, a, A, a8, sa, M, want8, 0);
 }
 
+// FP8 weights: whether the gated layer's GEMM writes the FP8 form (the 64x256 / 128x256 quantising epilogue, when
+// its tiles give ~every SM one); else it writes bf16 SwiGLU
+static int swiglu8_fp8(Gpu *g, const GpuLinear *L, int M, int want8) {
+    int sms = g->sm_count > 0 ? g->sm_count : 132;
+    return want8 && L->gated == 2 && L->N % 256 == 0 && M > 0 && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms;
+}
+
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
-    int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0, sms = g->sm_count > 0 ? g->sm_count : 132;
+    int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0;
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-        if (q && 10 * ((M + 63) / 64) * (L->N / 256) >= 9 * sms) {
+        if (swiglu8_fp8(g, L, M, want8)) {
             launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0, -1);
             return 1;
         }
@@ -125,4 +132,13 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
     }
     launch_gemm(g, a, A, L->w, M, L->N, L->K, GEMM_SWIGLU_BF16);
     return 0;
+}
+
+int launch_linear_build(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, int M,
+                        int mode, int want8) {
+    if (!L->fp8 || (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu8_fp8(g, L, M, want8)))) return 0;
+    int splits = gemm_fp8_build_splits(g, M, L->N, L->K, nw != 0);
+    if (splits < 0) return 0;
+    launch_gemm_fp8_build(g, C, x, nw, eps, L->w, L->sw, M, L->N, L->K, mode, splits);
+    return 1;
 }

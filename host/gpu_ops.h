@@ -154,6 +154,17 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits);
 // The swapped decode tile's automatic K splits for a launch of M (<= 64) rows on sms SMs (1, 2 or 4).
 int gemm_sw_auto_splits(int M, int N, int K, int sms);
+// The FP8 swapped tile building its own e4m3 input from x (ptx/gemm_sw_build.h; M <= 8): nw != 0, RMSNorm of f32 x
+// [M][K] with weights nw f32 [K] (bit for bit launch_rmsnorm_fp8's bytes, K <= SW_BUILD_NORM_MAX_K); nw == 0, x bf16
+// [M][K] quantised (launch_quant_act_fp8's bytes). C, W8, sw, mode as launch_gemm_fp8_ex (no SwiGLU-FP8); splits 0
+// automatic. So one launch instead of two at batch 1 (NOTES, session 21).
+typedef struct { CUdeviceptr x, nw; float eps; } SwBuild;
+enum { SW_BUILD_NORM_MAX_K = 5120, SW_BUILD_DEFAULT_M = 8 };
+void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, CUdeviceptr W8,
+                           CUdeviceptr sw, int M, int N, int K, int mode, int splits);
+// Whether launch_gemm_fp8 would run the swapped tile for (M, N, K) and the build path takes it (M up to
+// QWEN3_SW_BUILD_M, default SW_BUILD_DEFAULT_M; 0 off): the splits to pass (0 automatic, or the plan's), or -1.
+int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).
@@ -191,6 +202,13 @@ int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr 
 // The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready);
+
+// Decode sizes with FP8 weights: the GEMM builds its e4m3 input itself (launch_gemm_fp8_build) from f32 x normed with
+// nw (nw != 0: no launch_rmsnorm_fp8 before it) or from bf16 x (nw == 0: no quantiser). mode as launch_linear_q, or
+// GEMM_SWIGLU_BF16 for a gated layer (want8 as launch_linear_swiglu: where its FP8-quantising epilogue would run, this
+// does not). 1 if it ran; 0 (nothing launched) where it does not apply: the caller takes the usual path.
+int launch_linear_build(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, int M,
+                        int mode, int want8);
 
 // a[t][j] = bf16( silu(gu[t][j]) * gu[t][ffn + j] )
 void launch_swiglu(Gpu *g, CUdeviceptr a_bf16, CUdeviceptr gu_f32, int T, int ffn);

@@ -38,7 +38,20 @@
 // Measured (H100, bench/gemm sweep b12fb96, M = 1, 8B layers, best split): FP8 qkv 10.85 us, o 8.89, gate_up 35.35
 // (2.85 TB/s), down 20.12, lm_head 203.8; BF16 qkv 19.66, o 14.22, gate_up 68.5, down 37.1, lm_head 397.6 (3.13 TB/s).
 
+#ifndef SW_BUILD
+#define SW_BUILD 0
+#endif
+#if SW_BUILD && (!FP8 || MB != 8)
+#error "gemm_sw: SW_BUILD is the FP8 MB = 8 entry's"
+#endif
 #define SW_STAGE (8192 + MB * 128)
+#if SW_BUILD
+#define SW_ETX 8192                           // the TMA brings the W part alone
+#define SW_SLD ld.shared.f32                  // the activation scales: built into shared memory
+#else
+#define SW_ETX SW_STAGE
+#define SW_SLD ld.global.nc.f32
+#endif
 #define SW_ACC { CAT(REP, NGM1)(SW_LJ) SW_LASTJ(NGM1) }
 #define SW_XACC { CAT(REP, NGM1)(SW_XLJ) SW_XLASTJ(NGM1) }
 #if FP8
@@ -65,11 +78,20 @@
 
 .visible .entry NAME(
     .param .align 64 .b8 p_tmW[128],
+#if !SW_BUILD
     .param .align 64 .b8 p_tmA[128],
+#endif
     .param .u64 p_C,
-#if FP8
+#if FP8 && !SW_BUILD
     .param .u64 p_sa,
+#endif
+#if FP8
     .param .u64 p_sw,
+#endif
+#if SW_BUILD
+    .param .u64 p_x,
+    .param .u64 p_nw,
+    .param .f32 p_eps,
 #endif
     .param .u32 p_M,
     .param .u32 p_N,
@@ -95,6 +117,19 @@
     SW_FOR_G(SW_XDECL)
     SW_FOR_G(SW_SDECL)
 #endif
+#if SW_BUILD
+    .reg .b64 %px, %pnw, %bxa, %bxb, %bxc;
+    .reg .f32 %eps;
+    .reg .b32 %lin, %scl, %spart, %wsrc, %wdst, %bm, %nv, %bq, %bo, %nil, %ba0, %ba1, %ba2, %ba3;
+    .reg .pred %pnorm, %pwa, %pl0, %pv<10>, %pq<8>;
+#define SWB_DECL(i) .reg .f32 %bw##i##_<4>, %bx##i##_<4>;
+#define SWB_QDECL(i) .reg .b32 %bqw##i##_<2>;
+    REP10(SWB_DECL)
+    REP8(SWB_QDECL)
+#undef SWB_DECL
+#undef SWB_QDECL
+    mov.u32 %nil, 0;
+#endif
 
     ld.param.u64 %pC, [p_C];
     ld.param.u32 %M, [p_M];
@@ -105,8 +140,10 @@
     ld.param.u32 %nst, [p_stages];
     mov.b64 %tmW, p_tmW;
     cvta.param.u64 %tmW, %tmW;
+#if !SW_BUILD
     mov.b64 %tmA, p_tmA;
     cvta.param.u64 %tmA, %tmA;
+#endif
     mov.u32 %tx, %tid.x;
     shr.u32 %w, %tx, 5;
     and.b32 %lane, %tx, 31;
@@ -136,15 +173,22 @@ INIT:
     @%p bra INIT;
     fence.mbarrier_init.release.cluster;
     prefetch.tensormap [%tmW];
+#if !SW_BUILD
     prefetch.tensormap [%tmA];
+#endif
 INIT_DONE:
     bar.sync 0;
+#if SW_BUILD
+#define SW_BUILD_PHASE 0
+#include "gemm_sw_build.h"
+#undef SW_BUILD_PHASE
+#endif
 
 // thread 0: the W part (evict-first hint; the barrier expects the whole stage) and the activation part of slice %i of
 // this rank into stage %s
 #define SW_LOAD_W \
     mad.lo.u32 %full, %s, 8, %bar; \
-    @%p0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], SW_STAGE; \
+    @%p0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], SW_ETX; \
     mad.lo.u32 %stg, %s, SW_STAGE, %sbase; \
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
@@ -156,7 +200,21 @@ INIT_DONE:
     add.u32 %kc, %kt0, %i; \
     shl.b32 %kc, %kc, SW_KSHIFT; \
     @%p0 cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%stg], [%tmA, {%kc, 0}], [%full];
+#if SW_BUILD
+// every thread: its 16-byte chunk of slice %i's activation rows (rows < M; SW_BUILD's prologue zeroed the others)
+// from lin into stage %s, made visible to the async proxy (the wgmma reading it comes after a bar.sync)
+#define SW_WRITE_A \
+    shl.b32 %t1, %i, 7; \
+    add.u32 %t1, %t1, %wsrc; \
+    @%pwa ld.shared.v4.b32 {%ba0, %ba1, %ba2, %ba3}, [%t1]; \
+    mad.lo.u32 %t1, %s, SW_STAGE, %sbase; \
+    add.u32 %t1, %t1, %wdst; \
+    @%pwa st.shared.v4.b32 [%t1], {%ba0, %ba1, %ba2, %ba3}; \
+    fence.proxy.async.shared::cta;
+#define SW_LOAD SW_LOAD_W SW_WRITE_A
+#else
 #define SW_LOAD SW_LOAD_W SW_LOAD_A
+#endif
 // the first min(stages, slices) slices: LABEL, what to load
 #define SW_PROLOGUE(LABEL, LOAD) mov.u32 %i, 0; mov.u32 %s, 0; \
 LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp.lt.and.u32 %p, %s, %nst, %p; \
@@ -171,12 +229,26 @@ LABEL: LOAD add.u32 %i, %i, 1; add.u32 %s, %s, 1; setp.lt.u32 %p, %i, %nkl; setp
     @!%p bra LATE;
     SW_PROLOGUE(PRO_W, SW_LOAD_W)
     PDL_START
+#if SW_BUILD
+    bra PRO_DONE;
+LATE:
+    PDL_START
+    SW_PROLOGUE(PRO, SW_LOAD_W)
+PRO_DONE:
+    // the activation rows from x (gemm_sw_build.h), then the first stages' slots from them
+#define SW_BUILD_PHASE 1
+#include "gemm_sw_build.h"
+#undef SW_BUILD_PHASE
+    SW_PROLOGUE(PRO_A, SW_WRITE_A)
+    bar.sync 0;
+#else
     SW_PROLOGUE(PRO_A, SW_LOAD_A)
     bra PRO_DONE;
 LATE:
     PDL_START
     SW_PROLOGUE(PRO, SW_LOAD)
 PRO_DONE:
+#endif
 
     // this thread's accumulator rows n0 + r (+ 8) and first column 2 (lane % 4)
     shl.b32 %r, %w, 4;
@@ -186,7 +258,11 @@ PRO_DONE:
     shl.b32 %m2c, %t1, 1;
 #if FP8
     // scale pointers: sa[min(m, M - 1)][kt0] for this thread's columns, sw[n0 / 128][kt0]
+#if SW_BUILD
+    cvt.u64.u32 %psa, %scl;                    // the scales gemm_sw_build.h wrote (shared memory)
+#else
     ld.param.u64 %psa, [p_sa];
+#endif
     ld.param.u64 %psw, [p_sw];
     shr.u32 %t1, %K, 7;
     shl.b32 %kb4, %t1, 2;
@@ -359,3 +435,7 @@ DONE:
 #undef SW_LOAD_A
 #undef SW_LOAD
 #undef SW_PROLOGUE
+#undef SW_BUILD
+#undef SW_ETX
+#undef SW_SLD
+#undef SW_WRITE_A

@@ -454,6 +454,92 @@ static void gemm_fp8_swapped(void) {
     }
 }
 
+// The swapped tile building its own input (launch_gemm_fp8_build, ptx/gemm_sw_build.h) against the two launches it
+// replaces, same weights, same x, same splits: launch_rmsnorm_fp8 (f32 x, norm weights) or launch_quant_act_fp8
+// (bf16 x), then the swapped tile. The outputs must be byte-equal (the kernel rebuilds the norm's sums in their
+// order, and the product then sums the same e4m3 bytes the same way) and finite (both start NaN-poisoned; add mode:
+// the same random residual). x: rows of different magnitudes, one all-zero row (scale-1 groups), some outliers.
+static void gemm_fp8_build(void) {
+    NEED_GPU();
+    static const int shapes[][3] = { { 1040, 1024, 1 }, { 4096, 4096, 1 }, { 2048, 5120, 1 }, { 1024, 2560, 1 },
+                                     { 1024, 12288, 0 }, { 2064, 3072, 0 } };  // N, K, RMSNorm (else quantiser)
+    static const int ms[] = { 1, 3, 8 }, sp[] = { 1, 2, 3 }, modes[] = { GEMM_STORE_F32, GEMM_STORE_BF16,
+                                                                          GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
+    const float eps = 1e-6f;
+    for (int sh = 0; sh < 6; sh++) {
+        int N = shapes[sh][0], K = shapes[sh][1], norm = shapes[sh][2], cases = 0;
+        size_t bad_cases = 0;
+        Fp8Weight w = fp8_weight(N, K);
+        float *nw = xmalloc((size_t)K * 4);
+        for (int k = 0; k < K; k++) nw[k] = (float)(0.5 + rng_uniform(&rng));
+        CUdeviceptr dnw = gpu_alloc(&G, (size_t)K * 4);
+        gpu_upload(&G, dnw, nw, (size_t)K * 4);
+        for (int mi = 0; mi < 3; mi++) {
+            int M = ms[mi];
+            size_t xb = (size_t)M * K * (norm ? 4 : 2);
+            void *xh = xmalloc(xb);
+            if (norm) {
+                float *xf = xh;
+                for (int r = 0; r < M; r++) {
+                    float mag = (float)ldexp(1.0, (int)(rng_uniform(&rng) * 8) - 4);
+                    for (int k = 0; k < K; k++)
+                        xf[(size_t)r * K + k] = r == 1 ? 0.0f : mag * rng_normal(&rng) * (rng_uniform(&rng) < 0.002 ? 40 : 1);
+                }
+            } else {
+                rand_rows_bf16(xh, M, K, 1);
+                if (M > 1) memset((uint16_t *)xh + K, 0, (size_t)K * 2);
+            }
+            CUdeviceptr dx = gpu_alloc(&G, xb), da8 = gpu_alloc(&G, (size_t)M * K), dsa = gpu_alloc(&G, (size_t)M * K / 32);
+            gpu_upload(&G, dx, xh, xb);
+            if (norm) launch_rmsnorm_fp8(&G, da8, dsa, dx, dnw, 0, M, K, eps);
+            else launch_quant_act_fp8(&G, da8, dsa, dx, M, K);
+            for (int si = 0; si < 3; si++)
+                for (int mo = 0; mo < 4; mo++) {
+                    int mode = modes[mo], cols = mode == GEMM_SWIGLU_BF16 ? N / 2 : N;
+                    size_t esz = mode == GEMM_STORE_BF16 || mode == GEMM_SWIGLU_BF16 ? 2 : 4, cb = (size_t)M * cols * esz;
+                    CUdeviceptr c1 = gpu_alloc(&G, cb), c2 = gpu_alloc(&G, cb);
+                    if (mode == GEMM_ADD_F32) {
+                        float *c0 = xmalloc(cb);
+                        for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(2 * rng_uniform(&rng) - 1);
+                        gpu_upload(&G, c1, c0, cb);
+                        gpu_upload(&G, c2, c0, cb);
+                        free(c0);
+                    } else {
+                        gpu_fill_u32(&G, c1, 0x7FC07FC0u, cb / 4);
+                        gpu_fill_u32(&G, c2, 0x7FC07FC0u, cb / 4);
+                    }
+                    launch_gemm_fp8_ex(&G, c1, da8, dsa, w.w8, w.sw, M, N, K, mode, GEMM_FP8_SW_TILE, sp[si]);
+                    launch_gemm_fp8_build(&G, c2, dx, norm ? dnw : 0, eps, w.w8, w.sw, M, N, K, mode, sp[si]);
+                    uint8_t *h1 = xmalloc(cb), *h2 = xmalloc(cb);
+                    gpu_download(&G, h1, c1, cb);
+                    gpu_download(&G, h2, c2, cb);
+                    size_t diff = 0, nonfin = 0;
+                    for (size_t i = 0; i < cb; i++) diff += h1[i] != h2[i];
+                    for (size_t i = 0; i < (size_t)M * cols; i++) {
+                        float v;
+                        if (esz == 2) { uint16_t b; memcpy(&b, h2 + 2 * i, 2); v = host_bf16_to_f32(b); }
+                        else memcpy(&v, h2 + 4 * i, 4);
+                        nonfin += !isfinite(v);
+                    }
+                    cases++;
+                    bad_cases += diff || nonfin;
+                    CHECK(!diff && !nonfin, "built input N=%d K=%d %s M=%d splits %d mode %d: %zu bytes differ from "
+                          "the two launches, %zu outputs not finite", N, K, norm ? "rmsnorm" : "quant", M, sp[si], mode,
+                          diff, nonfin);
+                    free(h1); free(h2);
+                    gpu_free(&G, c1); gpu_free(&G, c2);
+                }
+            gpu_free(&G, dx); gpu_free(&G, da8); gpu_free(&G, dsa);
+            free(xh);
+        }
+        printf("  N=%d K=%d %s: %d cases (M {1,3,8} x splits {1,2,3} x {f32,bf16,add,swiglu}), %zu differ\n", N, K,
+               norm ? "rmsnorm" : "quantiser", cases, bad_cases);
+        gpu_free(&G, dnw);
+        free(nw);
+        fp8_weight_free(&w);
+    }
+}
+
 // Split-K on the wgmma tiles (a plan's splits for FP8 tiles 0, 1, 4, 5, 11): slabs of f32 partial sums added in
 // order by each tile's last unit, then the epilogue; splits that do not divide the slices (3), a partial N tile, the
 // tail split (at N = 4096, M = 200 / 300 the 64-row tiles make more tiles than SMs: whole and split units in one grid).
@@ -647,6 +733,7 @@ int main(void) {
     RUN(quant_w);
     RUN(gemm_fp8_shapes);
     RUN(gemm_fp8_swapped);
+    RUN(gemm_fp8_build);
     RUN(gemm_fp8_splitk);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
