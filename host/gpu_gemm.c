@@ -306,7 +306,9 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         CUdeviceptr Ac = A + (CUdeviceptr)m0 * row_bytes, Cc = C + (CUdeviceptr)m0 * out_cols * out_sz;
         CUdeviceptr sac = fp8 ? sa + (CUdeviceptr)m0 * (K / 128) * 4 : 0;
         gpu_tmap_2d(&mw, W, dt, (uint64_t)N, (uint64_t)K, row_bytes, 64, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
-        gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k, CU_TENSOR_MAP_SWIZZLE_128B);
+        if (!b)  // (a built input has no activation tensor map)
+            gpu_tmap_2d(&ma, Ac, dt, (uint64_t)mc, (uint64_t)K, row_bytes, (uint32_t)mb, box_k,
+                        CU_TENSOR_MAP_SWIZZLE_128B);
         unsigned uM = (unsigned)mc, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (sw_early() ? 256u : 0u);
         unsigned uktps = (unsigned)ktps, unst = (unsigned)nst;
         Dim3 grid = { (unsigned)(tiles * S), 1, 1 }, block = { 128, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
@@ -496,7 +498,8 @@ int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm) {
 void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, CUdeviceptr W8,
                            CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
     check_gemm_args(M, N, K, 128, mode, x, W8, C);
-    if (nw && K > SW_BUILD_NORM_MAX_K) die("launch_gemm_fp8_build: the RMSNorm takes K <= %d (K=%d)", SW_BUILD_NORM_MAX_K, K);
+    if (nw && K > SW_BUILD_NORM_MAX_K)
+        die("launch_gemm_fp8_build: the RMSNorm takes K <= %d (K=%d)", SW_BUILD_NORM_MAX_K, K);
     if (M < 1 || M > 8 || x % 16 || nw % 16) die("launch_gemm_fp8_build: M=%d (1..8), x and nw 16-byte aligned", M);
     SwBuild b = { x, nw, eps };
     launch_sw(g, 1, C, 0, 0, W8, sw, M, N, K, mode, splits, &b);
