@@ -367,7 +367,8 @@ if has s21; then  # session 21: the swapped FP8 tile building its own input (gem
     # S21_PARTS from: unit (test_gpu_fp8: byte-equal to norm / quantiser + swapped tile; then that case under memcheck),
     # san (memcheck / racecheck of FP8 decode on the tiny model: run = M 1, batch = M <= 3), same (the 8B's greedy
     # tokens and a batch job's results with the build off and on: must be identical), ab (the engine, FP8 weights +
-    # FP8 KV at B = S21_BS, build off / on interleaved, S21_ROUNDS rounds, each of S21_SIZES "SIZE TYPE;...")
+    # FP8 KV at B = S21_BS, build off / on (up to S21_ON_M rows, default 1) interleaved, S21_ROUNDS rounds, each of
+    # S21_SIZES "SIZE TYPE;...")
     parts=" ${S21_PARTS:-unit san same ab} "
     if [[ $parts == *" unit "* ]]; then
         timeout 240 build/tests/test_gpu_fp8 > "$LOG/s21-fp8.log" 2>&1
@@ -419,7 +420,7 @@ PY
         for sz in "${szs[@]}"; do
             f=$(synth $sz)
             for r in $(seq 1 "${S21_ROUNDS:-2}"); do
-                for arm in "off 0" "on 8"; do
+                for arm in "off 0" "on ${S21_ON_M:-1}"; do
                     read -r a m <<< "$arm"
                     n="s21-${sz// /-}-$a-$r"
                     engine_job "$n" "${S21_BS:-1,2,4,8}" "$LOG/throughput.tsv" "$sz fp8 kv fp8 build $a" QWEN3_DTYPE=fp8 \

@@ -267,7 +267,7 @@ int gemm_sw_auto_splits(int M, int N, int K, int sms) {
 // The shared memory gemm_fp8_sw8b's built rows take beyond the ring (ptx/gemm_sw_build.h: e4m3 rows, their scales,
 // the warp sums), and the stages left for it: the ring shrinks by what they take, down to SW_BUILD_MIN_STAGES.
 enum { SW_RING_BYTES = 73728, SW_BUILD_MIN_STAGES = 3, SW_SMEM_MAX = 232448 };
-static int sw_build_bytes(int M, int K) { return M * K + M * K / 32 + M * 32; }
+static int sw_build_bytes(int M, int K) { return M * K + (M * K / 32 + 15) / 16 * 16 + M * 32; }
 static int sw_stages(int stage, int build_bytes) {
     if (sw_stages_env()) return sw_stages_env();
     int n = (SW_RING_BYTES - build_bytes) / stage;  // <= 8

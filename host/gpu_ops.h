@@ -159,7 +159,7 @@ int gemm_sw_auto_splits(int M, int N, int K, int sms);
 // [M][K] quantised (launch_quant_act_fp8's bytes). C, W8, sw, mode as launch_gemm_fp8_ex (no SwiGLU-FP8); splits 0
 // automatic. So one launch instead of two at batch 1 (NOTES, session 21).
 typedef struct { CUdeviceptr x, nw; float eps; } SwBuild;
-enum { SW_BUILD_NORM_MAX_K = 5120, SW_BUILD_DEFAULT_M = 8 };
+enum { SW_BUILD_NORM_MAX_K = 5120, SW_BUILD_DEFAULT_M = 1 };
 void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, CUdeviceptr W8,
                            CUdeviceptr sw, int M, int N, int K, int mode, int splits);
 // Whether launch_gemm_fp8 would run the swapped tile for (M, N, K) and the build path takes it (M up to

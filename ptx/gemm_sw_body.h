@@ -121,11 +121,11 @@
     .reg .b64 %px, %pnw, %bxa, %bxb, %bxc;
     .reg .f32 %eps;
     .reg .b32 %lin, %scl, %spart, %wsrc, %wdst, %bm, %nv, %bq, %bo, %nil, %ba0, %ba1, %ba2, %ba3;
-    .reg .pred %pnorm, %pwa, %pl0, %pv<10>, %pq<8>;
+    .reg .pred %pnorm, %pwa, %pl0, %pv<10>, %pq<16>;
 #define SWB_DECL(i) .reg .f32 %bw##i##_<4>, %bx##i##_<4>;
 #define SWB_QDECL(i) .reg .b32 %bqw##i##_<2>;
     REP10(SWB_DECL)
-    REP8(SWB_QDECL)
+    REP16(SWB_QDECL)
 #undef SWB_DECL
 #undef SWB_QDECL
     mov.u32 %nil, 0;

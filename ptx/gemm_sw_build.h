@@ -18,7 +18,8 @@
 // Either way float4 (or 4 bf16) number j = t + 128 i of a row lies in 128-group j / 32 = w + 4 i: a warp's group,
 // so a group's amax is a warp max (as in both kernels above).
 // Shared memory after the split partials (host/gpu_gemm.c sizes it; the kernel traps if it is short): lin (the
-// e4m3 rows, M x K bytes, row-major), scl (their scales, f32 [M][K/128]), spart (f32 [M][8]: the warp sums).
+// e4m3 rows, M x K bytes, row-major), scl (their scales, f32 [M][K/128], rounded up to 16 bytes), spart (f32
+// [M][8]: the warp sums). The quantiser fills only this cluster rank's slices; the RMSNorm sums whole rows.
 // The stages' activation slots (MB = 8 rows x 128 B) get their rows m < M from lin per slice (SW_WRITE_A, thread
 // 8m + c copies 16-byte chunk c to chunk c ^ m: the 128-byte swizzle), the rows past M stay the zeros written here.
 #if SW_BUILD_PHASE == 0
@@ -32,6 +33,8 @@
     mul.lo.u32 %t1, %M, %K;
     add.u32 %scl, %lin, %t1;
     shr.u32 %t2, %t1, 5;
+    add.u32 %t2, %t2, 15;
+    and.b32 %t2, %t2, -16;                     // (16-byte aligned: spart is read as float4)
     add.u32 %spart, %scl, %t2;
     shl.b32 %t1, %M, 5;
     add.u32 %t1, %spart, %t1;
@@ -159,42 +162,48 @@ BN_SKIP##i:
     bra.uni B_DONE;
 
 BQ_ROW:
-    // row bi of bf16 x, eight 4-value pieces t + 128 i a pass (i = i0 .. i0 + 7)
+    // row bi of bf16 x, this rank's slices only (pieces p0 = 32 kt0 .. + 32 nkl: each 128-group is its own), sixteen
+    // 4-value pieces p0 + t + 128 i a pass (i = i0 .. i0 + 15): one load round trip a pass (one at the 8B's down)
     mov.u32 %bq, 0;                            // i0
 BQ_PASS:
+    shl.b32 %t2, %kt0, 5;
+    shl.b32 %t1, %bq, 7;
+    add.u32 %t2, %t2, %t1;                     // p0 + 128 i0 (before t)
     mul.lo.u32 %t1, %bi, %K;
-    shl.b32 %t2, %bq, 9;
-    add.u32 %t1, %t1, %t2;                     // bi K + 512 i0: this pass's first element (before 4 t)
     mul.wide.u32 %bxb, %t1, 2;
     add.s64 %bxb, %bxb, %px;
-    shr.u64 %bxc, %bxa, 1;                     // 8 t bytes
+    mul.wide.u32 %bxc, %t2, 8;
     add.s64 %bxb, %bxb, %bxc;
-    mad.lo.u32 %bo, %bi, %K, %lin;
-    add.u32 %bo, %bo, %t2;
-    shl.b32 %t2, %tx, 2;
-    add.u32 %bo, %bo, %t2;                     // lin + bi K + 512 i0 + 4 t
+    shr.u64 %bxc, %bxa, 1;                     // 8 t bytes
+    add.s64 %bxb, %bxb, %bxc;                  // x + 2 (bi K + 4 (p0 + 128 i0 + t))
+    add.u32 %bo, %t1, %lin;
+    shl.b32 %t1, %t2, 2;
+    add.u32 %bo, %bo, %t1;
+    shl.b32 %t1, %tx, 2;
+    add.u32 %bo, %bo, %t1;                     // lin + bi K + 4 (p0 + 128 i0 + t)
     shr.u32 %t1, %K, 7;
     mul.lo.u32 %bg, %bi, %t1;
-    shl.b32 %t2, %bq, 2;
-    add.u32 %bg, %bg, %t2;
+    shr.u32 %t1, %t2, 5;
+    add.u32 %bg, %bg, %t1;
     add.u32 %bg, %bg, %w;
     shl.b32 %bg, %bg, 2;
-    add.u32 %bg, %bg, %scl;                    // scl + 4 (bi K/128 + 4 i0 + w)
+    add.u32 %bg, %bg, %scl;                    // scl + 4 (bi K/128 + kt0 + 4 i0 + w)
     shl.b32 %t1, %bq, 7;
-    add.u32 %t1, %t1, %tx;                     // piece t + 128 i0 (+ 128 i): valid below K / 4 (warp-uniform)
+    add.u32 %t1, %t1, %tx;                     // piece t + 128 i0 (+ 128 i) of the rank's: valid below 32 nkl
+    shl.b32 %nv, %nkl, 5;
 #define BQL(i) add.u32 %t2, %t1, 128 * i; setp.lt.u32 %pq##i, %t2, %nv; mov.b32 %bqw##i##_0, 0; \
     mov.b32 %bqw##i##_1, 0; @%pq##i ld.global.nc.v2.b32 {%bqw##i##_0, %bqw##i##_1}, [%bxb + 1024 * i];
-    REP8(BQL)
+    REP16(BQL)
 #undef BQL
 #define BQQ(i) @!%pq##i bra BQ_SKIP##i; \
     mov.f32 %amax, 0f00000000; AMAX2(%bqw##i##_0) AMAX2(%bqw##i##_1) WARP_MAX(%amax, %bt) SCALE \
     QUANT4(%bqw##i##_0, %bqw##i##_1, %q) st.shared.b32 [%bo + 512 * i], %q; @%pl0 st.shared.f32 [%bg + 16 * i], %scale; \
 BQ_SKIP##i:
-    REP8(BQQ)
+    REP16(BQQ)
 #undef BQQ
-    add.u32 %bq, %bq, 8;
+    add.u32 %bq, %bq, 16;
     shl.b32 %t1, %bq, 7;
-    setp.lt.u32 %p, %t1, %nv;                  // pieces 128 i0 .. of the row left
+    setp.lt.u32 %p, %t1, %nv;                  // pieces of the rank left
     @%p bra BQ_PASS;
     add.u32 %bi, %bi, 1;
     setp.lt.u32 %p, %bi, %M;

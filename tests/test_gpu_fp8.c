@@ -462,11 +462,12 @@ static void gemm_fp8_swapped(void) {
 static void gemm_fp8_build(void) {
     NEED_GPU();
     static const int shapes[][3] = { { 1040, 1024, 1 }, { 4096, 4096, 1 }, { 2048, 5120, 1 }, { 1024, 2560, 1 },
-                                     { 1024, 12288, 0 }, { 2064, 3072, 0 } };  // N, K, RMSNorm (else quantiser)
+                                     { 512, 256, 1 }, { 1024, 12288, 0 }, { 2064, 3072, 0 }, { 1040, 768, 0 } };
+    // (N, K, RMSNorm else quantiser; K = 256 / 768: rows shorter than a 512-element pass, scales not 16-byte rows)
     static const int ms[] = { 1, 3, 8 }, sp[] = { 1, 2, 3 }, modes[] = { GEMM_STORE_F32, GEMM_STORE_BF16,
                                                                           GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
     const float eps = 1e-6f;
-    for (int sh = 0; sh < 6; sh++) {
+    for (int sh = 0; sh < 8; sh++) {
         int N = shapes[sh][0], K = shapes[sh][1], norm = shapes[sh][2], cases = 0;
         size_t bad_cases = 0;
         Fp8Weight w = fp8_weight(N, K);
