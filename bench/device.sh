@@ -364,14 +364,15 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
 fi
 
 if has s21; then  # session 21: the swapped FP8 tile building its own input (gemm_fp8_sw8b, ptx/gemm_sw_build.h).
-    # S21_PARTS from: unit (test_gpu_fp8: byte-equal to norm / quantiser + swapped tile; then that case under memcheck),
+    # S21_PARTS from: unit (test_gpu_fp8, S21_TEST_ONLY: its cases; byte-equal to norm / quantiser + swapped tile;
+    # then that case under memcheck),
     # san (memcheck / racecheck of FP8 decode on the tiny model: run = M 1, batch = M <= 3), same (the 8B's greedy
     # tokens and a batch job's results with the build off and on: must be identical), ab (the engine, FP8 weights +
     # FP8 KV at B = S21_BS, build off / on (up to S21_ON_M rows, default 1) interleaved, S21_ROUNDS rounds, each of
     # S21_SIZES "SIZE TYPE;...")
     parts=" ${S21_PARTS:-unit san same ab} "
     if [[ $parts == *" unit "* ]]; then
-        timeout 240 build/tests/test_gpu_fp8 > "$LOG/s21-fp8.log" 2>&1
+        QWEN3_TEST_ONLY=${S21_TEST_ONLY:-} timeout 240 build/tests/test_gpu_fp8 > "$LOG/s21-fp8.log" 2>&1
         say "s21 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s21-fp8.log") pass $(grep -c '^FAIL' "$LOG/s21-fp8.log") fail"
         grep -E "^(FAIL|SKIP)|  check failed|rmsnorm:|quantiser:" "$LOG/s21-fp8.log" | head -20 | tee -a "$SUM"
         QWEN3_TEST_ONLY=gemm_fp8_build timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 \
