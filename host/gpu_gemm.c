@@ -479,7 +479,11 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1, 0);
 }
 
-// QWEN3_SW_BUILD_M=m: the swapped tile builds its input itself up to m rows (0 off, <= 8)
+// QWEN3_SW_BUILD_M=m: the swapped tile builds its input itself up to m rows (0 off, <= 8). Where it pays (H200,
+// engine A/B at batch 1, NOTES session 21): the 0.6B +7.8% (every layer 3-6 MB of e4m3); the 4B -8% and the 8B
+// -4.6% with every layer built (their 16-100 MB weight streams had hidden the separate launches, and every CTA's
+// copy of the work and its smaller ring cost more), so only weights of at most SW_BUILD_MAX_WEIGHT bytes; 2..8 rows
+// lost up to half of B = 8's throughput (rows built one after another), so one row by default.
 static int sw_build_max_m(void) {
     static int m = -1;
     if (m < 0) m = env_int("QWEN3_SW_BUILD_M", 0, 8, SW_BUILD_DEFAULT_M);
@@ -489,6 +493,7 @@ static int sw_build_max_m(void) {
 int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm) {
     int splits = 0;
     if (M < 1 || M > sw_build_max_m() || K % 128 || N % 8 || (norm && K > SW_BUILD_NORM_MAX_K)) return -1;
+    if ((long long)N * K > SW_BUILD_MAX_WEIGHT) return -1;
     if (gemm_fp8_tile_choice(g, M, N, K, &splits) != GEMM_FP8_SW_TILE) return -1;
     int nst = sw_stages(8192 + 8 * 128, sw_build_bytes(M, K));
     if (nst * (8192 + 8 * 128 + 16) + (SW_MAX_SPLITS - 1) * 8 * 256 + sw_build_bytes(M, K) > SW_SMEM_MAX) return -1;

@@ -159,11 +159,12 @@ int gemm_sw_auto_splits(int M, int N, int K, int sms);
 // [M][K] quantised (launch_quant_act_fp8's bytes). C, W8, sw, mode as launch_gemm_fp8_ex (no SwiGLU-FP8); splits 0
 // automatic. So one launch instead of two at batch 1 (NOTES, session 21).
 typedef struct { CUdeviceptr x, nw; float eps; } SwBuild;
-enum { SW_BUILD_NORM_MAX_K = 5120, SW_BUILD_DEFAULT_M = 1 };
+enum { SW_BUILD_NORM_MAX_K = 5120, SW_BUILD_DEFAULT_M = 1, SW_BUILD_MAX_WEIGHT = 8 << 20 };
 void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, CUdeviceptr W8,
                            CUdeviceptr sw, int M, int N, int K, int mode, int splits);
 // Whether launch_gemm_fp8 would run the swapped tile for (M, N, K) and the build path takes it (M up to
-// QWEN3_SW_BUILD_M, default SW_BUILD_DEFAULT_M; 0 off): the splits to pass (0 automatic, or the plan's), or -1.
+// QWEN3_SW_BUILD_M, default SW_BUILD_DEFAULT_M, 0 off; N x K <= SW_BUILD_MAX_WEIGHT): the splits to pass (0
+// automatic, or the plan's), or -1.
 int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it

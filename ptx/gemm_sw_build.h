@@ -16,10 +16,7 @@
 //     div / sqrt / rcp rounded, y = bf16(x * rstd * w), then quant_fp8.h's group arithmetic. K <= 5120, K % 128 == 0.
 //   p_nw == 0 (quantiser): x bf16 [M][K] (gate_up's SwiGLU output); the bytes and scales of quant_act_fp8.
 // Either way float4 (or 4 bf16) number j = t + 128 i of a row lies in 128-group j / 32 = w + 4 i: a warp's group,
-// so a group's amax is a warp max (as in both kernels above). A warp takes several groups (8 of the 8B's qkv row,
-// 12 of a down split's): they are written without branches (pieces past the row load zeros: scale 1, no store), so
-// ptxas can interleave their shuffle chains and divisions — with a branch around each, the first build spent ~2 us
-// a GEMM in them one after another (NOTES, session 21).
+// so a group's amax is a warp max (as in both kernels above).
 // Shared memory after the split partials (host/gpu_gemm.c sizes it; the kernel traps if it is short): lin (the
 // e4m3 rows, M x K bytes, row-major), scl (their scales, f32 [M][K/128], rounded up to 16 bytes), spart (f32
 // [M][8]: the warp sums). The quantiser fills only this cluster rank's slices; the RMSNorm sums whole rows.
@@ -148,14 +145,15 @@ BN_ROW:
     mad.lo.u32 %bg, %bi, %t1, %w;
     shl.b32 %bg, %bg, 2;
     add.u32 %bg, %bg, %scl;                    // scl + 4 (bi K/128 + w) (+ 16 i)
-#define BN(i) \
+#define BN(i) @!%pv##i bra BN_SKIP##i; \
     mul.rn.f32 %f0, %bx##i##_0, %rstd; mul.rn.f32 %f0, %f0, %bw##i##_0; \
     mul.rn.f32 %f1, %bx##i##_1, %rstd; mul.rn.f32 %f1, %f1, %bw##i##_1; \
     mul.rn.f32 %f2, %bx##i##_2, %rstd; mul.rn.f32 %f2, %f2, %bw##i##_2; \
     mul.rn.f32 %f3, %bx##i##_3, %rstd; mul.rn.f32 %f3, %f3, %bw##i##_3; \
     cvt.rn.bf16x2.f32 %t1, %f1, %f0; cvt.rn.bf16x2.f32 %t2, %f3, %f2; \
     mov.f32 %amax, 0f00000000; AMAX2(%t1) AMAX2(%t2) WARP_MAX(%amax, %bt) SCALE QUANT4(%t1, %t2, %q) \
-    @%pv##i st.shared.b32 [%bo + 512 * i], %q; and.pred %p, %pv##i, %pl0; @%p st.shared.f32 [%bg + 16 * i], %scale;
+    st.shared.b32 [%bo + 512 * i], %q; @%pl0 st.shared.f32 [%bg + 16 * i], %scale; \
+BN_SKIP##i:
     REP10(BN)
 #undef BN
     add.u32 %bi, %bi, 1;
@@ -197,10 +195,10 @@ BQ_PASS:
     mov.b32 %bqw##i##_1, 0; @%pq##i ld.global.nc.v2.b32 {%bqw##i##_0, %bqw##i##_1}, [%bxb + 1024 * i];
     REP16(BQL)
 #undef BQL
-#define BQQ(i) \
+#define BQQ(i) @!%pq##i bra BQ_SKIP##i; \
     mov.f32 %amax, 0f00000000; AMAX2(%bqw##i##_0) AMAX2(%bqw##i##_1) WARP_MAX(%amax, %bt) SCALE \
-    QUANT4(%bqw##i##_0, %bqw##i##_1, %q) @%pq##i st.shared.b32 [%bo + 512 * i], %q; and.pred %p, %pq##i, %pl0; \
-    @%p st.shared.f32 [%bg + 16 * i], %scale;
+    QUANT4(%bqw##i##_0, %bqw##i##_1, %q) st.shared.b32 [%bo + 512 * i], %q; @%pl0 st.shared.f32 [%bg + 16 * i], %scale; \
+BQ_SKIP##i:
     REP16(BQQ)
 #undef BQQ
     add.u32 %bq, %bq, 16;
