@@ -366,8 +366,9 @@ fi
 if has s21; then  # session 21: the swapped FP8 tile building its own input (gemm_fp8_sw8b, ptx/gemm_sw_build.h).
     # S21_PARTS from: unit (test_gpu_fp8, S21_TEST_ONLY: its cases; byte-equal to norm / quantiser + swapped tile;
     # then that case under memcheck),
-    # san (memcheck / racecheck of FP8 decode on the tiny model: run = M 1, batch = M <= 3), same (the 8B's greedy
-    # tokens and a batch job's results with the build off and on: must be identical), ab (the engine, FP8 weights +
+    # san (memcheck / racecheck of FP8 decode on the tiny model: run = M 1, batch = M <= 3), same (greedy tokens and a
+    # batch job's results with the build off and up to 8 rows, synth S21_SAME, default the 0.6B: must be identical),
+    # ab (the engine, FP8 weights +
     # FP8 KV at B = S21_BS, build off / on (up to S21_ON_M rows, default 1) interleaved, S21_ROUNDS rounds, each of
     # S21_SIZES "SIZE TYPE;...")
     parts=" ${S21_PARTS:-unit san same ab} "
@@ -395,7 +396,7 @@ if has s21; then  # session 21: the swapped FP8 tile building its own input (gem
         done
     fi
     if [[ $parts == *" same "* ]]; then
-        f=$(synth 8b f16)
+        f=$(synth ${S21_SAME:-0.6b f16})
         python3 - > /tmp/s21-same.jsonl <<'PY'
 import json
 for i, p in enumerate(["The sky is blue because", "Bread is", "Owls hunt at night", "A prime number"]):
@@ -413,7 +414,7 @@ PY
         done
         cmp -s /tmp/s21-run-0.txt /tmp/s21-run-8.txt && r1=identical || r1=DIFFER
         cmp -s /tmp/s21-choices-0.txt /tmp/s21-choices-8.txt && r2=identical || r2=DIFFER
-        say "s21 same: 8B fp8 run(96 greedy) off/on $r1 ($(wc -c < /tmp/s21-run-8.txt) bytes); batch of 4 (M <= 4) $r2 ($(wc -l < /tmp/s21-choices-8.txt) results)"
+        say "s21 same: ${S21_SAME:-0.6b f16} fp8 run(96 greedy) off/on (8 rows) $r1 ($(wc -c < /tmp/s21-run-8.txt) bytes); batch of 4 (M <= 4) $r2 ($(wc -l < /tmp/s21-choices-8.txt) results)"
         cp /tmp/s21-run-8.txt /tmp/s21-choices-8.txt "$LOG/" 2>/dev/null
     fi
     if [[ $parts == *" ab "* ]]; then
