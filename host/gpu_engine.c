@@ -232,7 +232,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
-        int qkv16 = qkv_bf16(e, &L->wqkv, T), in8;
+        int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0;
         if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
             in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
@@ -266,8 +266,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        if (L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8)) {
-        } else {
+        if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8))) {
             g->prof_tag = "norm";
             in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
             g->prof_tag = "gate_up";

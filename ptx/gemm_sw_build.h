@@ -2,11 +2,13 @@
 // itself instead of TMA-loading what a norm or quantiser kernel wrote: included twice, SW_BUILD_PHASE 0 before the
 // programmatic-dependent-launch wait (nothing an earlier kernel writes), 1 after it.
 //
-// Why (NOTES, session 21): at batch 1 every linear layer's input costs a launch of its own before the GEMM — the
-// RMSNorm before qkv and gate_up (launch_rmsnorm_fp8), the quantiser before down (quant_act_fp8): ~3 + 7 + 2 us of
-// a ~77 us layer on the H200 (session 20's timeline), most of it the launch chain (drain, wait, the GEMM's own
-// activation round trip), not the arithmetic. Here every CTA redoes that arithmetic for its M <= 8 rows (16 KB of
-// x and 16 KB of norm weights from L2 per row at dim 4096) while its weight slices, requested before the wait, fly.
+// Why (NOTES, session 21): at batch 1 a linear layer's input costs a launch of its own before the GEMM — the RMSNorm
+// before qkv and gate_up (launch_rmsnorm_fp8), the quantiser before down (quant_act_fp8). Here every CTA redoes that
+// arithmetic for its rows (x and the norm weights from L2) while its weight slices, requested before the wait, fly.
+// Measured on the H200: the 0.6B's batch 1 +6-8% (layers of 3-6 MB: a launch's fixed cost was most of a layer); the
+// 4B / 8B lost 8% / 4.6% (their weight streams had hidden the separate launches; every CTA's copy of the work and
+// its ring, shortened by the rows, cost more), and rows are built one after another (B = 8 halved). So the host
+// sends it one row of layers of <= 8 MB (SW_BUILD_MAX_WEIGHT, QWEN3_SW_BUILD_M).
 //
 // Two kinds, chosen by p_nw:
 //   p_nw != 0 (RMSNorm): x f32 [M][K] (the residual stream), nw f32 [K]; the bytes and scales of rmsnorm_f32_fp8
