@@ -4,6 +4,8 @@
 //   MB     activation rows a launch covers = the wgmma N (8, 16, 32 or 64; the host runs M > MB in chunks)
 //   NG, NGM1  MB / 8 and MB / 8 - 1 (accumulator groups of four registers)
 //   FP8    1: e4m3 operands with block scales (wgmma k32, promotion per 128 of K); 0: bf16 (k16)
+//   SW_BUILD  (optional, FP8 with MB = 8) 1: no activation tensor map or scales; the kernel builds its e4m3 rows and
+//          scales from p_x (gemm_sw_build.h) and writes each stage's activation slot itself (SW_WRITE_A)
 //
 // Why: at decode sizes a linear layer is a weight stream. The mma.sync decode tiles (gemm_bf16_body.h,
 // gemm_fp8_dec.ptx) pad the activation to 16 rows, move every weight through registers and, for e4m3, unpack it to

@@ -85,7 +85,8 @@ ZERO_DONE:
     mul.wide.u32 %bxa, %tx, 16;
 #define BW(i) mov.f32 %bw##i##_0, 0f00000000; mov.f32 %bw##i##_1, 0f00000000; mov.f32 %bw##i##_2, 0f00000000; \
     mov.f32 %bw##i##_3, 0f00000000; and.pred %p, %pv##i, %pnorm; \
-    add.s64 %bxb, %pnw, %bxa; @%p ld.global.nc.v4.f32 {%bw##i##_0, %bw##i##_1, %bw##i##_2, %bw##i##_3}, [%bxb + 2048 * i];
+    add.s64 %bxb, %pnw, %bxa; \
+    @%p ld.global.nc.v4.f32 {%bw##i##_0, %bw##i##_1, %bw##i##_2, %bw##i##_3}, [%bxb + 2048 * i];
     REP10(BW)
 #undef BW
 #else
@@ -199,7 +200,8 @@ BQ_PASS:
 #undef BQL
 #define BQQ(i) @!%pq##i bra BQ_SKIP##i; \
     mov.f32 %amax, 0f00000000; AMAX2(%bqw##i##_0) AMAX2(%bqw##i##_1) WARP_MAX(%amax, %bt) SCALE \
-    QUANT4(%bqw##i##_0, %bqw##i##_1, %q) st.shared.b32 [%bo + 512 * i], %q; @%pl0 st.shared.f32 [%bg + 16 * i], %scale; \
+    QUANT4(%bqw##i##_0, %bqw##i##_1, %q) st.shared.b32 [%bo + 512 * i], %q; \
+    @%pl0 st.shared.f32 [%bg + 16 * i], %scale; \
 BQ_SKIP##i:
     REP16(BQQ)
 #undef BQQ
