@@ -126,20 +126,7 @@ BN_ROW:
     @%pl0 st.shared.f32 [%t2], %ssa;
     @%pl0 st.shared.f32 [%t2 + 16], %ssb;
     bar.sync 0;
-    ld.shared.v4.f32 {%f0, %f1, %f2, %f3}, [%t1];
-    ld.shared.v4.f32 {%ssa, %ssb, %amax, %bt}, [%t1 + 16];
-    add.f32 %f0, %f0, %f1;
-    add.f32 %f2, %f2, %f3;
-    add.f32 %ssa, %ssa, %ssb;
-    add.f32 %amax, %amax, %bt;
-    add.f32 %f0, %f0, %f2;
-    add.f32 %ssa, %ssa, %amax;
-    add.f32 %ssa, %f0, %ssa;
-    cvt.rn.f32.u32 %bt, %K;
-    div.rn.f32 %ssa, %ssa, %bt;
-    add.rn.f32 %ssa, %ssa, %eps;
-    sqrt.rn.f32 %ssa, %ssa;
-    rcp.rn.f32 %rstd, %ssa;
+    RMS_RSTD(%t1, %f0, %f1, %f2, %f3, %ssa, %ssb, %amax, %bt, %K, %eps, %rstd)   // rmsnorm.ptx's order (rms.h)
     // y = bf16(x * rstd * w), the group's amax, e4m3 into lin + bi K + 4 (t + 128 i), the scale into scl
     mad.lo.u32 %bo, %bi, %K, %lin;
     shl.b32 %t1, %tx, 2;

@@ -19,7 +19,7 @@
     .reg .pred %p<4>, %pe, %pg;
     .reg .pred %pv<RMS_VEC>;
     .reg .f32 %a<RMS_VEC>, %b<RMS_VEC>, %c<RMS_VEC>, %d<RMS_VEC>;
-    .reg .f32 %ss, %t, %rstd, %eps, %fdim;
+    .reg .f32 %ss, %t, %rstd, %eps;
     .reg .f32 %w<4>, %y<4>;
     .reg .b64 %pol;
     .reg .b32 %r_ws;
@@ -122,22 +122,8 @@ HAVE_SRC:
     add.u32 %r_saddr, %r_saddr, %r_c;
     @%p3 st.shared.f32 [%r_saddr], %ss;
     bar.sync 0;
-    // every thread adds the 8 partials in the same order: the same rstd everywhere, no second barrier
-    ld.shared.v4.f32 {%w0, %w1, %w2, %w3}, [s_part];
-    ld.shared.v4.f32 {%y0, %y1, %y2, %y3}, [s_part+16];
-    add.f32 %w0, %w0, %w1;
-    add.f32 %w2, %w2, %w3;
-    add.f32 %y0, %y0, %y1;
-    add.f32 %y2, %y2, %y3;
-    add.f32 %w0, %w0, %w2;
-    add.f32 %y0, %y0, %y2;
-    add.f32 %ss, %w0, %y0;
-    // rstd = 1 / sqrt(ss/dim + eps), each step correctly rounded
-    cvt.rn.f32.u32 %fdim, %r_dim;
-    div.rn.f32 %t, %ss, %fdim;
-    add.rn.f32 %t, %t, %eps;
-    sqrt.rn.f32 %t, %t;
-    rcp.rn.f32 %rstd, %t;
+    // every thread adds the 8 partials in the same order (rms.h): the same rstd everywhere, no second barrier
+    RMS_RSTD(s_part, %w0, %w1, %w2, %w3, %y0, %y1, %y2, %y3, %r_dim, %eps, %rstd)
 
     // --- phase 3: scale by rstd and the weight (this thread's own copies: no barrier), store bf16 (or quantise) ---
     cp.async.wait_all;
