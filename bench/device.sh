@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -429,6 +429,44 @@ PY
                         QWEN3_KV_DTYPE=fp8 QWEN3_SW_BUILD_M=$m
                     say "s21 $sz $a round $r rc=$? $(grep -E '^[0-9]+ x' "$LOG/$n.log" | awk '{printf "B=%s %s  ", $1, $9}')"
                 done
+            done
+        done
+    fi
+fi
+
+if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; default QWEN3_GEMM_PREFETCH "0 1": the
+    # wgmma tiles' L2 prefetch of C ahead of the add epilogue). S22_PARTS from: unit (test_gpu_gemm, test_gpu_fp8, then
+    # memcheck of S22_SAN cases of each), ab (the engine on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm,
+    # S22_ROUNDS rounds), pp (bench_e2e pp512 / tg128 on S22_PP "SIZE TYPE DTYPE;..." under each value)
+    parts=" ${S22_PARTS:-unit ab pp} " var=${S22_VAR:-QWEN3_GEMM_PREFETCH} vals=${S22_VALS:-0 1}
+    if [[ $parts == *" unit "* ]]; then
+        for t in gemm fp8; do
+            timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
+            say "s22 test_gpu_$t rc=$? $(grep -c '^PASS' "$LOG/s22-$t.log") pass $(grep -c '^FAIL' "$LOG/s22-$t.log") fail"
+            grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s22-$t.log" | head -10 | tee -a "$SUM"
+        done
+        for tc in ${S22_SAN:-gemm:gemm_each_tile_and_split fp8:gemm_fp8_shapes}; do
+            QWEN3_TEST_ONLY=${tc#*:} timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 \
+                build/tests/test_gpu_${tc%%:*} > "$LOG/s22-memcheck-${tc#*:}.log" 2>&1
+            say "s22 memcheck $tc rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/s22-memcheck-${tc#*:}.log") $(grep -c '^PASS' "$LOG/s22-memcheck-${tc#*:}.log") pass"
+        done
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b f16)
+        arms=(); for v in $vals; do arms+=("$var=$v $var=$v"); done
+        for r in $(seq 1 "${S22_ROUNDS:-2}"); do
+            engine_ab "${S22_CFGS:-fp8 fp8 256;fp8 fp8 64}" "${arms[@]}"
+        done
+    fi
+    if [[ $parts == *" pp "* ]]; then
+        IFS=';' read -ra specs <<< "${S22_PP:-8b q8_0 fp8;8b q8_0 bf16}"
+        for spec in "${specs[@]}"; do
+            set -- $spec
+            f=$(synth $1 $2)
+            for v in $vals; do
+                env $var=$v timeout 200 build/bench/bench_e2e -m "$f" --dtype "$3" --label "qwen3-$1-$2-as-$3 $var=$v" \
+                    --tsv "$LOG/e2e.tsv" > "$LOG/s22-pp-$1-$3-$v.log" 2>&1
+                say "s22 $spec $var=$v rc=$? $(grep -E 'pp[0-9]+:' "$LOG/s22-pp-$1-$3-$v.log" | tr -s ' ')"
             done
         done
     fi
