@@ -191,15 +191,6 @@ int gemm_tail_splits(int fp8, int tile, int M, int N, int sms) {
     return tail_splits(cdiv(M, t->bm) * cdiv(N, t->bn), sms);
 }
 
-// QWEN3_GEMM_PREFETCH=0: the wgmma tiles' add mode without the producer's L2 prefetch of C (GEMM_PF_C; an ablation
-// switch). On by default: the epilogue's loads of the old residual then hit L2 instead of waiting on memory.
-enum { GEMM_PF_C = 256 };  // bit 8 of p_splits, as PF_C in ptx/gemm_wg_body.h
-static int prefetch_c_on(void) {
-    static int on = -1;
-    if (on < 0) on = env_int("QWEN3_GEMM_PREFETCH", 0, 1, 1);
-    return on;
-}
-
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
@@ -227,8 +218,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
-    unsigned uS = (unsigned)S | (unsigned)F << 16 | (mode == GEMM_ADD_F32 && prefetch_c_on() ? GEMM_PF_C : 0);
-    unsigned uktps = (unsigned)ktps;
+    unsigned uS = (unsigned)S | (unsigned)F << 16, uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
     // epilogue's staging (4 KB a consumer warp)

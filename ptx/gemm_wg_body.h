@@ -48,11 +48,7 @@
 // FP8 wgmma keeps only ~14 bits of its f32 accumulation, so each slice goes into a scratch accumulator (scale-d = 0)
 // and is promoted: wait for it, release the stage, final += partial * sa[row] * sw (HOPPER-PTX.md section 5).
 //
-// PF_C (bit 8 of p_splits; the host sets it in add mode): once the producer has issued a whole tile's last slice, it
-// prefetches the tile's rows of C into L2 (cp.async.bulk.prefetch.L2, one a row), STAGES slices ahead of the
-// epilogue that reads them.
-//
-// Split-K (p_splits = S | F << 16 | PF_C, S > 1, for grids with too few tiles to fill the GPU): the work units are tiles
+// Split-K (p_splits = S | F << 16, S > 1, for grids with too few tiles to fill the GPU): the work units are tiles
 // 0..F-1 whole, then (tile, split) pairs of the other tiles, split s taking K slices [s * ktps, (s + 1) * ktps)
 // (F = 0: every tile split; F = the full waves' tiles: only the last, partial wave's tiles split — the "tail").
 // Each split unit stores its partial sums to an f32 slab ws[s] ([M][N]); the CTA barrier, then one thread's acq_rel
@@ -79,9 +75,6 @@
 
 #ifndef FP8
 #define FP8 0
-#endif
-#ifndef PF_C
-#define PF_C 256       // p_splits bit: prefetch C into L2 ahead of the add epilogue (host/gpu_gemm.c GEMM_PF_C)
 #endif
 #ifndef NSPLIT
 #define NSPLIT 0
@@ -359,10 +352,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     xor.b32 %t1, %t1, %cpb; mad.lo.u32 %t1, %srow, 256, %t1; add.u32 %t1, %t1, %stg; \
     setp.lt.s32 %p, %srow, %rlim; and.pred %p, %p, %pcol; mul.wide.u32 %gq, %srow, %ldb; add.s64 %gq, %gq, %gp;
 #define CO_ST(i, L) CO_ADDR(i, L) ld.shared.v4.b32 {%h0, %h1, %kc, %t2}, [%t1]; @%p st.global.v4.b32 [%gq], {%h0, %h1, %kc, %t2};
-// add mode: the pieces' old values first, then their sums. bf16: four at a time (one round trip for the four; 16
-// registers: all eight would spill beside the live accumulators). FP8: all eight at once into the scratch
-// accumulator (dead here, but live to ptxas: the next tile's first wgmma names it as an input), one round trip a
-// chunk; with PF_C the producer has already brought the tile's rows of C into L2.
+// add mode: four pieces' old values first (one round trip for the four; 16 registers: all eight would spill
+// beside the live accumulators), then their sums
+// (the FP8 tiles load into their scratch accumulator, dead here, but live to ptxas: the next tile's first wgmma
+// names it as an input)
 #if FP8
 #define CA(i, k) %x##i##_##k
 #else
@@ -387,13 +380,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // a chunk of c (groups LIST) in f32 (plain or added) and bf16: stage, copy out, free the staging for the next one
 #define CHUNK_F32(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) LIST(STG_F32) bar.warp.sync -1; \
     CO_I4(CO_ST) bar.warp.sync -1;
-#if FP8
-#define CHUNK_ADD(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) CO_I4(CO_LD) LIST(STG_F32) bar.warp.sync -1; \
-    CO_I4(CO_ADD) bar.warp.sync -1;
-#else
 #define CHUNK_ADD(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) CO_I4A(CO_LD) LIST(STG_F32) bar.warp.sync -1; \
     CO_I4A(CO_ADD) CO_I4B(CO_LD) CO_I4B(CO_ADD) bar.warp.sync -1;
-#endif
 #define CHUNK_BF16(c, LIST, L) add.u32 %t2, %n0, 128 * c; CHUNK_SETUP(1, L) LIST(STG_BF16) bar.warp.sync -1; \
     CAT(CO_I, L)(CO_ST) bar.warp.sync -1;
 #if NJ == 8
@@ -566,34 +554,6 @@ P_K:
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra P_K;
     UT_T(32)
-    // add mode with PF_C set (a whole tile): its rows of C into L2 now, while the consumers still have STAGES slices
-    // to go, so that the epilogue's loads of the old values hit L2 (one bulk prefetch a row)
-    ld.param.u32 %t1, [p_splits];
-    and.b32 %t1, %t1, PF_C;
-    setp.eq.u32 %p, %t1, 0;
-    setp.ne.or.u32 %p, %kt0, 0, %p;
-    setp.ne.or.u32 %p, %kt1, %nk, %p;
-    @%p bra P_NEXT;
-    sub.u32 %t1, %N, %n0;
-    min.u32 %t1, %t1, BN;
-    shl.b32 %t1, %t1, 2;                       // bytes a row (a multiple of 32: N % 8 == 0)
-    add.u32 %t2, %m0, BM;
-    min.u32 %t2, %t2, %M;
-    mov.u32 %kc, %m0;
-    mul.wide.u32 %c0, %m0, %N;
-    cvt.u64.u32 %c1, %n0;
-    add.s64 %c0, %c0, %c1;
-    shl.b64 %c0, %c0, 2;
-    add.s64 %c0, %c0, %pC;
-    mul.wide.u32 %ld, %N, 4;
-P_PF:
-    setp.ge.u32 %p, %kc, %t2;
-    @%p bra P_NEXT;
-    cp.async.bulk.prefetch.L2.global [%c0], %t1;
-    add.s64 %c0, %c0, %ld;
-    add.u32 %kc, %kc, 1;
-    bra P_PF;
-P_NEXT:
     add.u32 %u, %u, %step;
     bra P_TILE;
 P_END:
