@@ -434,28 +434,57 @@ PY
     fi
 fi
 
-if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; default QWEN3_GEMM_PREFETCH "0 1": the
-    # wgmma tiles' L2 prefetch of C ahead of the add epilogue). S22_PARTS from: unit (test_gpu_gemm, test_gpu_fp8, then
-    # memcheck of S22_SAN cases of each), ab (the engine on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm,
-    # S22_ROUNDS rounds), pp (bench_e2e pp512 / tg128 on S22_PP "SIZE TYPE DTYPE;..." under each value)
-    parts=" ${S22_PARTS:-unit ab pp} " var=${S22_VAR:-QWEN3_GEMM_PREFETCH} vals=${S22_VALS:-0 1}
+if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; default QWEN3_HEAD_ROWMAX "0 1": the
+    # FP8 head GEMM's row maxima for the rescore). S22_PARTS from: unit (test_gpu_gemm, test_gpu_fp8, then the
+    # sanitizer runs S22_SAN "TOOL:TEST:CASE ..."), ab (the engine on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm,
+    # S22_BASE a base tree's engine one more, S22_ROUNDS rounds), pp (bench_e2e pp512 / tg128 on S22_PP
+    # "SIZE TYPE DTYPE;..." under each value), same (greedy tokens and a batch job on S22_SAME under each value)
+    parts=" ${S22_PARTS:-unit ab pp} " var=${S22_VAR:-QWEN3_HEAD_ROWMAX} vals=${S22_VALS:-0 1}
     if [[ $parts == *" unit "* ]]; then
         for t in gemm fp8; do
             timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
             say "s22 test_gpu_$t rc=$? $(grep -c '^PASS' "$LOG/s22-$t.log") pass $(grep -c '^FAIL' "$LOG/s22-$t.log") fail"
             grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s22-$t.log" | head -10 | tee -a "$SUM"
         done
-        for tc in ${S22_SAN:-gemm:gemm_each_tile_and_split fp8:gemm_fp8_shapes}; do
-            QWEN3_TEST_ONLY=${tc#*:} timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 \
-                build/tests/test_gpu_${tc%%:*} > "$LOG/s22-memcheck-${tc#*:}.log" 2>&1
-            say "s22 memcheck $tc rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/s22-memcheck-${tc#*:}.log") $(grep -c '^PASS' "$LOG/s22-memcheck-${tc#*:}.log") pass"
+        for tc in ${S22_SAN:-memcheck:fp8:gemm_fp8_rowmax memcheck:fp8:head_rescore racecheck:fp8:head_rescore}; do
+            IFS=: read -r tool t c <<< "$tc"
+            QWEN3_TEST_ONLY=$c timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                build/tests/test_gpu_$t > "$LOG/s22-$tool-$c.log" 2>&1
+            say "s22 $tool $t:$c rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s22-$tool-$c.log") $(grep -c '^PASS' "$LOG/s22-$tool-$c.log") pass"
         done
     fi
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b f16)
         arms=(); for v in $vals; do arms+=("$var=$v $var=$v"); done
+        [ -n "${S22_BASE:-}" ] && build_base "$S22_BASE" s22  # S22_BASE=DIR: a base tree's engine as one more arm
         for r in $(seq 1 "${S22_ROUNDS:-2}"); do
+            [ -n "${S22_BASE:-}" ] && ENGINE_BIN=$S22_BASE/build/bench/throughput \
+                engine_ab "${S22_CFGS:-fp8 fp8 256;fp8 fp8 64}" base
             engine_ab "${S22_CFGS:-fp8 fp8 256;fp8 fp8 64}" "${arms[@]}"
+        done
+    fi
+    if [[ $parts == *" same "* ]]; then  # greedy tokens and a batch job's results under each value: must be identical
+        f=$(synth ${S22_SAME:-0.6b f16})
+        python3 - > /tmp/s22-same.jsonl <<'PY'
+import json
+for i, p in enumerate(["The sky is blue because", "Bread is", "Owls hunt at night", "A prime number"] * 4):
+    body = {"prompt": p, "max_tokens": 48, "temperature": 0 if i % 2 == 0 else 0.8, "seed": i}
+    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions", "body": body}))
+PY
+        first=
+        for v in $vals; do
+            env $var=$v ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --raw \
+                -p "The sky is blue because" -n 96 --temp 0 > /tmp/s22-run-$v.txt 2> "$LOG/s22-run-$v.log"
+            rm -f /tmp/s22-same-$v.jsonl
+            env $var=$v ./qwen3-ptx batch -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 -i /tmp/s22-same.jsonl \
+                -o /tmp/s22-same-$v.jsonl --max-seqs 16 > "$LOG/s22-batch-$v.log" 2>&1
+            python3 -c 'import json,sys; [print(json.dumps(json.loads(l).get("response", {}).get("body", {}).get("choices"), sort_keys=True)) for l in sorted(open(sys.argv[1]))]' \
+                /tmp/s22-same-$v.jsonl > /tmp/s22-choices-$v.txt
+            cp /tmp/s22-run-$v.txt /tmp/s22-choices-$v.txt "$LOG/" 2>/dev/null
+            if [ -z "$first" ]; then first=$v; continue; fi
+            cmp -s /tmp/s22-run-$first.txt /tmp/s22-run-$v.txt && r1=identical || r1=DIFFER
+            cmp -s /tmp/s22-choices-$first.txt /tmp/s22-choices-$v.txt && r2=identical || r2=DIFFER
+            say "s22 same: ${S22_SAME:-0.6b f16} fp8 $var $first/$v: run(96 greedy) $r1 ($(wc -c < /tmp/s22-run-$v.txt) bytes); batch of 16 $r2 ($(wc -l < /tmp/s22-choices-$v.txt) results)"
         done
     fi
     if [[ $parts == *" pp "* ]]; then

@@ -479,6 +479,22 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
     launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, mode, -1, 0);
 }
 
+int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8,
+                           CUdeviceptr sw, int M, int N, int K, int tile, int splits) {
+    if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8_rowmax: bad tile %d", tile);
+    if (tile < 0 && M > 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
+    if (tile < 0 || !fp8_tile_is_wg(tile)) {
+        launch_gemm_fp8_ex(g, C, A8, sa, W8, sw, M, N, K, GEMM_STORE_F32, tile, splits);
+        return 0;
+    }
+    check_gemm_args(M, N, K, 128, GEMM_STORE_F32, A8, W8, C);
+    if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8_rowmax: missing or misaligned scales");
+    if (!pmax || pmax % 4) die("launch_gemm_fp8_rowmax: missing or misaligned maxima");
+    launch_wg(g, &fp8_tiles[tile], kernel(g, TAB_FP8, tile), 1, C, pmax, A8, sa, W8, sw, M, N, K, GEMM_STORE_F32_MAX64,
+              splits);
+    return 1;
+}
+
 // QWEN3_SW_BUILD_M=m: the swapped tile builds its input itself up to m rows (0 off, <= 8). Where it pays (H200,
 // engine A/B at batch 1, NOTES session 21): the 0.6B +7.8% (every layer 3-6 MB of e4m3); the 4B -8% and the 8B
 // -4.6% with every layer built (their 16-100 MB weight streams had hidden the separate launches, and every CTA's

@@ -96,6 +96,16 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
     launch_linear_q(g, L, C, A, a8, sa, M, mode, 0);
 }
 
+int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A, CUdeviceptr a8,
+                         CUdeviceptr sa, int M) {
+    if (!L->fp8 || M < 1 || M <= gemv_fp8_max_m()) {
+        launch_linear_q(g, L, C, A, a8, sa, M, GEMM_STORE_F32, 0);
+        return 0;
+    }
+    launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+    return launch_gemm_fp8_rowmax(g, C, pmax, a8, sa, L->w, L->sw, M, L->N, L->K, -1, 0);
+}
+
 // The FP8-quantising epilogue needs 128 outputs of a row in one tile: the bf16 128x256 tile (when the tile choice
 // lands on it) and the FP8 64x256 one (when its tiles give ~every SM one: from M = 128 on the 8B's gate_up; below,
 // 64x128's twice as many tiles win). Elsewhere a is written in bf16 and the next GEMM quantises it. The FP8 form

@@ -166,6 +166,13 @@ void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw,
 // QWEN3_SW_BUILD_M, default SW_BUILD_DEFAULT_M, 0 off; N x K <= SW_BUILD_MAX_WEIGHT): the splits to pass (0
 // automatic, or the plan's), or -1.
 int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm);
+// launch_gemm_fp8_ex in mode GEMM_STORE_F32 that also writes each row's maximum over every 64 columns into pmax f32
+// [M][ceil(N / 64)] (NaN left out, -inf where none; mode 6 of the wgmma tiles: the rescored head's first pass,
+// launch_head_rescore with pmax): 1 when it wrote them, 0 when the tile (-1: chosen for (M, N, K)) has no such
+// epilogue (the swapped and mma.sync decode tiles: C alone).
+enum { GEMM_STORE_F32_MAX64 = 6 };
+int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8,
+                           CUdeviceptr sw, int M, int N, int K, int tile, int splits);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).
@@ -198,6 +205,10 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
                    int mode);
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready);
+// launch_linear (mode GEMM_STORE_F32) of an FP8 layer with the rows' 64-column maxima into pmax where the GEMM's tile
+// writes them (launch_gemm_fp8_rowmax): 1 when it did.
+int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A, CUdeviceptr a8,
+                         CUdeviceptr sa, int M);
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8);
 // The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).

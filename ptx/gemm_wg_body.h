@@ -16,9 +16,10 @@
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
 // maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
-// C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256]; then
+// C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256], 6 store f32 and
+// each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's first pass); then
 // ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 == 0 (16 for the
-// SwiGLU modes, 256 for mode 5). Cs is read in mode 5 only.
+// SwiGLU modes, 256 for mode 5). Cs is used in modes 5 and 6 only.
 //
 // SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
 // gate, group 2p + 1 the matching up, both in this thread's registers; out = silu(g) * u (f32) at output column
@@ -377,6 +378,17 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     sub.u32 %t1, %cw, %t2; shl.b32 %t1, %t1, E; setp.lt.s32 %pcol, %cpb, %t1; \
     mul.wide.u32 %gp, %rbase, %cw; cvt.u64.u32 %gq, %t2; add.s64 %gp, %gp, %gq; shl.b64 %gp, %gp, E; \
     add.s64 %gp, %gp, %pC; cvt.u64.u32 %gq, %cpb; add.s64 %gp, %gp, %gq; shl.b32 %ldb, %cw, E;
+// mode 6, block b of 64 columns (groups LIST): the maxima of rows row0 (%e0) and row0 + 8 (%e1) over this thread's
+// columns inside N (max.f32 drops a NaN against a number; -inf where none), over the quad (the row's 64 columns),
+// stored by the quad's lane 0 (%pmq) where the block starts inside N
+#define PMAXJ(j) setp.gt.s32 %pc, %ncol, 8 * j; @%pc max.f32 %e0, %e0, %d##j##_0; @%pc max.f32 %e1, %e1, %d##j##_2; \
+    setp.gt.s32 %pc, %ncol, 8 * j + 1; @%pc max.f32 %e0, %e0, %d##j##_1; @%pc max.f32 %e1, %e1, %d##j##_3;
+#define PMAX_BLOCK(b, LIST) mov.f32 %e0, 0fFF800000; mov.f32 %e1, 0fFF800000; LIST(PMAXJ) \
+    shfl.sync.bfly.b32 %e2, %e0, 1, 31, -1; max.f32 %e0, %e0, %e2; shfl.sync.bfly.b32 %e2, %e0, 2, 31, -1; \
+    max.f32 %e0, %e0, %e2; shfl.sync.bfly.b32 %e2, %e1, 1, 31, -1; max.f32 %e1, %e1, %e2; \
+    shfl.sync.bfly.b32 %e2, %e1, 2, 31, -1; max.f32 %e1, %e1, %e2; \
+    setp.gt.s32 %pc, %ncol, 64 * b; and.pred %pc, %pc, %pmq; and.pred %q0, %pc, %pr0; and.pred %q1, %pc, %pr1; \
+    @%q0 st.global.f32 [%c0 + 4 * b], %e0; @%q1 st.global.f32 [%c1 + 4 * b], %e1;
 // a chunk of c (groups LIST) in f32 (plain or added) and bf16: stage, copy out, free the staging for the next one
 #define CHUNK_F32(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) LIST(STG_F32) bar.warp.sync -1; \
     CO_I4(CO_ST) bar.warp.sync -1;
@@ -444,8 +456,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #endif
     .reg .f32 %e<16>;
     .reg .b32 %stg, %sr, %sx, %skey, %srow, %crow, %cpb, %rbase, %rlim, %cw, %ldb;
-    .reg .b64 %gp, %gq;
-    .reg .pred %pcol;
+    .reg .b64 %gp, %gq, %pmx;
+    .reg .pred %pcol, %pmq;
 #if !FP8
     CO_I4(CO_DECL)
 #endif
@@ -790,10 +802,13 @@ EPI_MODE:
     sub.u32 %rbase, %row0, %t1;
     sub.s32 %rlim, %M, %rbase;
     mov.u32 %cw, %N;
+    setp.eq.u32 %p, %mode, 6;
+    @%p bra EPI_MAX_;
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
     setp.ge.u32 %p, %mode, 4;
     @%p bra EPI_SWI_;
+EPI_F32_:
     shl.b32 %skey, %colin, 2;                  // 8 q
     xor.b32 %skey, %skey, %sx;
     setp.eq.u32 %p, %mode, 2;
@@ -803,6 +818,20 @@ EPI_MODE:
 EPI_ADD_:
     FOR_CHUNK_F32(CHUNK_ADD)
     bra EPI_DONE;
+    // --- mode 6: the row maxima of each 64 columns into Cs (PMAX_BLOCK), then the f32 store of mode 0
+EPI_MAX_:
+    ld.param.u64 %pmx, [p_Cs];
+    add.u32 %t2, %N, 63;
+    shr.u32 %t2, %t2, 6;                       // maxima a row
+    shr.u32 %t1, %n0, 6;
+    mad.lo.u32 %t1, %row0, %t2, %t1;
+    mul.wide.u32 %c0, %t1, 4;
+    add.s64 %c0, %pmx, %c0;                    // &Cs[row0][n0 / 64]
+    mul.wide.u32 %c1, %t2, 32;
+    add.s64 %c1, %c0, %c1;                     // 8 rows down
+    setp.eq.u32 %pmq, %colin, 0;
+    FOR_CHUNK_F32(PMAX_BLOCK)
+    bra EPI_F32_;
 EPI_BF16_:
     shl.b32 %skey, %colin, 1;                  // 4 q
     xor.b32 %skey, %skey, %sx;

@@ -569,6 +569,63 @@ static void gemm_fp8_splitk(void) {
     }
 }
 
+// Mode 6 (the FP8 head's first pass): every FP8 wgmma tile, splits 1 / 2 / tail where the tile takes them, shapes
+// with a partial 64-column block and a partial tile, M across row-tiles; C must be mode 0's bytes (the same tile and
+// splits) and each row's 64-column maxima exactly the host's over those bytes. Outputs poisoned with NaN.
+static void gemm_fp8_rowmax(void) {
+    NEED_GPU();
+    static const int nk[][2] = { { 1000, 1024 }, { 4352, 512 } };
+    static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE };
+    static const int ms[] = { 1, 65, 200 }, sp[] = { 1, 2, GEMM_SPLIT_TAIL };
+    int cases = 0, bad_c = 0, bad_m = 0;
+    for (int s = 0; s < 2; s++) {
+        int N = nk[s][0], K = nk[s][1], NB = (N + 63) / 64;
+        Fp8Weight w = fp8_weight(N, K);
+        for (int i = 0; i < 3; i++) {
+            int M = ms[i];
+            QuantIn in = quant_in(M, K);
+            CUdeviceptr c0 = gpu_alloc(&G, (size_t)M * N * 4), c1 = gpu_alloc(&G, (size_t)M * N * 4);
+            CUdeviceptr pm = gpu_alloc(&G, (size_t)M * NB * 4);
+            float *h0 = xmalloc((size_t)M * N * 4), *h1 = xmalloc((size_t)M * N * 4), *hm = xmalloc((size_t)M * NB * 4);
+            for (int ti = 0; ti < 9; ti++)
+                for (int k = 0; k < 3; k++) {
+                    int tile = tiles[ti], cluster = (tile >= 7 && tile <= 9) || tile == GEMM_FP8_128X256C2_TILE;
+                    if (k > 0 && (cluster || !gemm_fp8_tile_splits(tile))) continue;
+                    gpu_fill_u32(&G, c0, 0x7FC00000u, (size_t)M * N);
+                    gpu_fill_u32(&G, c1, 0x7FC00000u, (size_t)M * N);
+                    gpu_fill_u32(&G, pm, 0x7FC00000u, (size_t)M * NB);
+                    launch_gemm_fp8_ex(&G, c0, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_F32, tile, sp[k]);
+                    int did = launch_gemm_fp8_rowmax(&G, c1, pm, in.da8, in.dsa, w.w8, w.sw, M, N, K, tile, sp[k]);
+                    gpu_download(&G, h0, c0, (size_t)M * N * 4);
+                    gpu_download(&G, h1, c1, (size_t)M * N * 4);
+                    gpu_download(&G, hm, pm, (size_t)M * NB * 4);
+                    cases++;
+                    CHECK(did, "tile %d: launch_gemm_fp8_rowmax did not take the maxima", tile);
+                    size_t nf = 0;
+                    for (size_t e = 0; e < (size_t)M * N; e++) nf += !isfinite(h0[e]);
+                    int c_same = !nf && !memcmp(h0, h1, (size_t)M * N * 4), m_same = 1;
+                    for (int r = 0; r < M && m_same; r++)
+                        for (int b = 0; b < NB; b++) {
+                            float m = -INFINITY;
+                            for (int n = 64 * b; n < N && n < 64 * b + 64; n++)
+                                if (h0[(size_t)r * N + n] > m) m = h0[(size_t)r * N + n];
+                            if (memcmp(&m, &hm[(size_t)r * NB + b], 4)) { m_same = 0; break; }
+                        }
+                    bad_c += !c_same;
+                    bad_m += !m_same;
+                    CHECK(c_same && m_same, "tile %d splits %d M=%d N=%d K=%d: C %s mode 0's, maxima %s", tile, sp[k],
+                          M, N, K, c_same ? "equals" : "differs from", m_same ? "exact" : "wrong");
+                }
+            free(h0); free(h1); free(hm);
+            gpu_free(&G, c0); gpu_free(&G, c1); gpu_free(&G, pm);
+            quant_in_free(&in);
+        }
+        fp8_weight_free(&w);
+    }
+    printf("  %d cases (tiles {0,1,4,5,7,8,9,11,12} x splits {1,2,tail} x M {1,65,200} x N {1000,4352}): C differs in "
+           "%d, maxima wrong in %d\n", cases, bad_c, bad_m);
+}
+
 // Timings (printed, not asserted), weights rotated through > 2x L2.
 static void time8(const char *label, int M, int N, int K, int tile) {
     int KB = K / 128, NB = (N + 127) / 128;
@@ -738,6 +795,7 @@ int main(void) {
     RUN(gemm_fp8_splitk);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
+    RUN(gemm_fp8_rowmax);
     RUN(head_rescore);
     RUN(gemm_fp8_timings);
     gpu_test_end();
