@@ -88,7 +88,7 @@ typedef struct {
                           // SwiGLU in the GEMM's epilogue, bf16 out; 2 (default) = also the FP8-quantising epilogue
     int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
     float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
-    CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][HEAD_RESCORE_NB]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
+    CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][vocab chunks]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
@@ -710,7 +710,8 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     else e->lm_head = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
     if (e->head_fp8 == HEAD_RESCORE) {
         e->lm_head16 = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
-        e->head_part = gpu_arena_alloc(a, (size_t)OUT_ROWS * HEAD_RESCORE_NB * 4);
+        size_t chunks = ((size_t)c->vocab + HEAD_RESCORE_CHUNK - 1) / HEAD_RESCORE_CHUNK;  // a row's chunk maxima
+        e->head_part = gpu_arena_alloc(a, (size_t)OUT_ROWS * chunks * 4);
         if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)OUT_ROWS * 16);
     }
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
@@ -812,7 +813,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fp8 = o->fp8_weights;
     e->kv_fp8 = o->fp8_kv;
     e->head_fp8 = e->fp8 ? o->fp8_head : HEAD_BF16;
-    if (e->head_fp8 == HEAD_RESCORE && c->dim > HEAD_RESCORE_MAX_K) e->head_fp8 = HEAD_BF16;  // (wider than Qwen3's)
+    if (e->head_fp8 == HEAD_RESCORE &&  // (wider than Qwen3's, or a larger vocabulary)
+        (c->dim > HEAD_RESCORE_MAX_K || c->vocab > HEAD_RESCORE_MAX_CHUNKS * HEAD_RESCORE_CHUNK))
+        e->head_fp8 = HEAD_BF16;
     e->head_stats_on = e->head_fp8 == HEAD_RESCORE && env_int("QWEN3_HEAD_STATS", 0, 1, 0);
     e->ablate = ablate_mask(err, errlen);
     if (e->ablate == ~0u) goto fail;

@@ -231,9 +231,12 @@ void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, 
 // The rescored FP8 head (host/gpu_head.c, ptx/head_rescore.ptx): after the FP8 head GEMM wrote logits [n][V] from
 // h bf16 [n][K] (quantised into a8 / sa; a8 = 0: read as bf16), every logit within delta of its row's best is
 // recomputed from the bf16 head w16 [V][K] in place, delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts
-// measures cd, cw from the two heads at load, for delta = 2 z sigma). part: f32 [n][HEAD_RESCORE_NB] scratch;
-// stats: u32 [n][4] or 0 ([0] += candidates, [1] = max f32 bits of |fp8 - exact| / delta, [2] = delta's bits).
-#define HEAD_RESCORE_NB 256
+// measures cd, cw from the two heads at load, for delta = 2 z sigma). part: f32 [n][ceil(V / HEAD_RESCORE_CHUNK)]
+// scratch, the maxima of the rows' chunks of HEAD_RESCORE_CHUNK logits (the second pass reads only the chunks whose max
+// is within delta of the row's); stats: u32 [n][4] or 0 ([0] += candidates, [1] = max f32 bits of |fp8 - exact| /
+// delta, [2] = delta's bits).
+#define HEAD_RESCORE_CHUNK 1024
+#define HEAD_RESCORE_MAX_CHUNKS 256  // chunks a row (one a thread of head_rescore's row max): V <= 262,144 (Qwen3: 149)
 #define HEAD_RESCORE_MAX_K 8192  // the head's input width (x is staged in shared memory; Qwen3 dense: <= 5120)
 void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw, int N, int K, float z, float *cd,
                          float *cw);

@@ -670,11 +670,16 @@ static void gemm_fp8_timings(void) {
 }
 
 // ---------------------------------------------------------------- the rescored FP8 head (ptx/head_rescore.ptx)
-// A head W [V][K] (random, plus rows 100..163 copies of row 7 with a little noise: near-ties) and n rows of x (row 1
-// close to W[7], so those 65 logits crowd the top). The FP8 GEMM writes logits over a poison, head_rescore rewrites
-// the candidates; against fp64 W . x on the host: each row's argmax is the exact one, every rewritten logit is the
-// exact value (f32 sums), every other logit is the FP8 one bit for bit, the candidate count is the number of FP8
-// logits >= max - delta, and delta is the host's sqrt(cd |x8|^2 + cw |x - x8|^2).
+// A head W [V][K] (random, plus near-ties: copies of row 7 with a little noise in rows 100..163 of chunk 0, at one
+// row of each even chunk 2..30 and at three rows of the last, partial chunk) and n rows of x of three kinds by
+// (r + 1) % 3: 0 random; 1 close to W[7], so the near-ties crowd the top over 17 chunks; 2 close to W[V - 5], the top
+// in the partial chunk. V = 32 chunks of 1,024 + 384 (as Qwen3's 151,936 = 148 x 1,024 + 384). The FP8 GEMM writes
+// logits over a NaN poison, two logits a row are then set to NaN (one among row 7's copies in chunk 0, one in the
+// partial chunk: never candidates, left as they are), and head_rescore rewrites the candidates; against fp64 W . x on
+// the host: each row's argmax is the exact one, every rewritten logit is the exact value (f32 sums), every other logit
+// is the FP8 one bit for bit, the candidate count is the number of FP8 logits >= max - delta, delta is the host's
+// sqrt(cd |x8|^2 + cw |x - x8|^2), and the candidates of kinds 1 and 2 lie in the chunks the kind plants them in.
+enum { HR_V = 32 * HEAD_RESCORE_CHUNK + 384, HR_LAST = HR_V / HEAD_RESCORE_CHUNK * HEAD_RESCORE_CHUNK };
 typedef struct { const uint16_t *w, *x; double *out; int V, K; const int *rows; } HeadRef;
 static void head_ref_row(void *ctx, int64_t i) {  // out[c][v] for checked row c (x row rows[c])
     const HeadRef *j = ctx;
@@ -684,27 +689,36 @@ static void head_ref_row(void *ctx, int64_t i) {  // out[c][v] for checked row c
         s += (double)host_bf16_to_f32(j->w[(size_t)v * j->K + k]) * host_bf16_to_f32(j->x[(size_t)r * j->K + k]);
     j->out[i] = s;
 }
+static int head_tie_row(int v) {  // a copy of row 7: chunk 0's cluster, one row of each even chunk, three in the last
+    return (v >= 100 && v < 164) || (v < 31 * HEAD_RESCORE_CHUNK && v / HEAD_RESCORE_CHUNK % 2 == 0 &&
+                                     v % HEAD_RESCORE_CHUNK == 37 * (v / HEAD_RESCORE_CHUNK) % HEAD_RESCORE_CHUNK &&
+                                     v >= 2 * HEAD_RESCORE_CHUNK) ||
+           v == HR_LAST || v == HR_V - 200 || v == HR_V - 1;
+}
 
-// n rows (3: each row's slice is under one pass of the scan; 64: a few passes of four float4 a thread), rows 0, 1, 2
-// and n - 1 checked.
+// n rows: 1 and 3 (head_rescore splits a row over 8 CTAs, each with one round of flagged chunks), 64 (3 CTAs a row),
+// 256 (one CTA a row: kind 1 flags up to 17 chunks, three rounds); rows 0, 1, 2 and n - 1 checked.
 static void head_rescore_n(int n) {
-    int V = 32768, K = 4096, KB = K / 128;
+    int V = HR_V, K = 4096, KB = K / 128;
     uint16_t *w = xmalloc((size_t)V * K * 2), *x = xmalloc((size_t)n * K * 2);
     for (size_t i = 0; i < (size_t)V * K; i++) w[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));
-    for (int v = 100; v < 164; v++)
-        for (int k = 0; k < K; k++)
-            w[(size_t)v * K + k] = host_f32_to_bf16(host_bf16_to_f32(w[7 * (size_t)K + k]) *
-                                                     (float)(1 + 0.002 * (2 * rng_uniform(&rng) - 1)));
-    for (int r = 0; r < n; r++)
+    for (int v = 0; v < V; v++)
+        if (head_tie_row(v))
+            for (int k = 0; k < K; k++)
+                w[(size_t)v * K + k] = host_f32_to_bf16(host_bf16_to_f32(w[7 * (size_t)K + k]) *
+                                                         (float)(1 + 0.002 * (2 * rng_uniform(&rng) - 1)));
+    for (int r = 0; r < n; r++) {
+        int kind = (r + 1) % 3, near = kind == 1 ? 7 : V - 5;
         for (int k = 0; k < K; k++) {
             float noise = (float)(2 * rng_uniform(&rng) - 1);
-            x[(size_t)r * K + k] = host_f32_to_bf16(r == 1 ? 8 * sqrtf((float)K) * host_bf16_to_f32(w[7 * (size_t)K + k]) + 0.5f * noise
-                                                           : noise);
+            x[(size_t)r * K + k] = host_f32_to_bf16(
+                kind ? 8 * sqrtf((float)K) * host_bf16_to_f32(w[near * (size_t)K + k]) + 0.5f * noise : noise);
         }
+    }
     CUdeviceptr dw = gpu_alloc(&G, (size_t)V * K * 2), dw8 = gpu_alloc(&G, (size_t)V * K),
                 dsw = gpu_alloc(&G, (size_t)(V / 128) * KB * 4), dx = gpu_alloc(&G, (size_t)n * K * 2),
                 da8 = gpu_alloc(&G, (size_t)n * K), dsa = gpu_alloc(&G, (size_t)n * KB * 4),
-                dl = gpu_alloc(&G, (size_t)n * V * 4), dpart = gpu_alloc(&G, (size_t)n * HEAD_RESCORE_NB * 4),
+                dl = gpu_alloc(&G, (size_t)n * V * 4), dpart = gpu_alloc(&G, (size_t)n * HEAD_RESCORE_MAX_CHUNKS * 4),
                 dst = gpu_alloc(&G, (size_t)n * 16);
     gpu_upload(&G, dw, w, (size_t)V * K * 2);
     gpu_upload(&G, dx, x, (size_t)n * K * 2);
@@ -713,11 +727,16 @@ static void head_rescore_n(int n) {
     head_rescore_consts(&G, dw, dw8, dsw, V, K, 6.0f, &cd, &cw);
     launch_quant_act_fp8(&G, da8, dsa, dx, n, K);
     gpu_fill_u32(&G, dl, 0x7FC00000u, (size_t)n * V);          // NaN poison under the GEMM's output
-    gpu_fill_u32(&G, dpart, 0x7F800000u, (size_t)n * HEAD_RESCORE_NB);  // +inf: an unwritten part spoils the max
+    gpu_fill_u32(&G, dpart, 0x7F800000u, (size_t)n * HEAD_RESCORE_MAX_CHUNKS);  // +inf: an unwritten part spoils the max
     gpu_fill_u32(&G, dst, 0, (size_t)n * 4);
     launch_gemm_fp8(&G, dl, da8, dsa, dw8, dsw, n, V, K, GEMM_STORE_F32);
     float *l8 = xmalloc((size_t)n * V * 4), *l = xmalloc((size_t)n * V * 4);
     gpu_download(&G, l8, dl, (size_t)n * V * 4);
+    int nans = 0;
+    for (size_t i = 0; i < (size_t)n * V; i++) nans += !isfinite(l8[i]);
+    CHECK(nans == 0, "n %d: %d FP8 logits not finite", n, nans);
+    for (int r = 0; r < n; r++) l8[(size_t)r * V + 102] = l8[(size_t)r * V + V - 2] = NAN;
+    gpu_upload(&G, dl, l8, (size_t)n * V * 4);
     launch_head_rescore(&G, dl, dpart, dx, da8, dsa, dw, dst, n, V, K, cd, cw);
     gpu_download(&G, l, dl, (size_t)n * V * 4);
     uint32_t *st = xmalloc((size_t)n * 16);
@@ -726,12 +745,12 @@ static void head_rescore_n(int n) {
     float *sa = xmalloc((size_t)n * KB * 4);
     gpu_download(&G, q, da8, (size_t)n * K);
     gpu_download(&G, sa, dsa, (size_t)n * KB * 4);
-    int ck[4] = { 0, 1, 2, n - 1 }, nck = n > 3 ? 4 : 3;
+    int ck[4] = { 0, 1, 2, n - 1 }, nck = n > 3 ? 4 : n;
     double *ex = xmalloc((size_t)nck * V * 8);
     HeadRef hr = { w, x, ex, V, K, ck };
     parallel_for((int64_t)nck * V, head_ref_row, &hr);
     for (int ci = 0; ci < nck; ci++) {
-        int r = ck[ci];
+        int r = ck[ci], kind = (r + 1) % 3;
         double sq = 0, se = 0;
         for (int k = 0; k < K; k++) {
             double x8 = e4m3_decode(q[(size_t)r * K + k]) * sa[r * KB + k / 128], xv = host_bf16_to_f32(x[(size_t)r * K + k]);
@@ -744,33 +763,41 @@ static void head_rescore_n(int n) {
         double dh = sqrt(cd * sq + cw * se);
         const float *lr = l + (size_t)r * V, *l8r = l8 + (size_t)r * V;
         const double *er = ex + (size_t)ci * V;
-        int best = 0, got = 0, wrong = 0, changed_far = 0, nan = 0;
+        int best = 0, got = 0, wrong = 0, changed_far = 0, nan = 0, chunks = 0, last = 0, prev_chunk = -1;
         unsigned cand = 0;
-        for (int v = 0; v < V; v++) if (l8r[v] > m) m = l8r[v];
+        for (int v = 0; v < V; v++) if (l8r[v] > m) m = l8r[v];  // (NaN ignored)
         float tau = m - delta;
         for (int v = 0; v < V; v++) {
-            nan += !isfinite(lr[v]);
+            nan += !isfinite(lr[v]) && isfinite(l8r[v]);
             if (er[v] > er[best]) best = v;
             if (lr[v] > lr[got]) got = v;
             if (l8r[v] >= tau) {
                 cand++;
                 wrong += fabs(lr[v] - er[v]) > 1e-5 * (fabs(er[v]) + 1);
+                chunks += v / HEAD_RESCORE_CHUNK != prev_chunk;
+                prev_chunk = v / HEAD_RESCORE_CHUNK;
+                last += v >= HR_LAST;
             } else {
-                changed_far += memcmp(&lr[v], &l8r[v], 4) != 0;
+                changed_far += memcmp(&lr[v], &l8r[v], 4) != 0;  // (the NaNs too: never candidates)
             }
         }
-        printf("  n %d row %d: %u candidates (stats %u), delta %.4g (host %.4g), largest |fp8 - exact| / delta %.3f, "
-               "argmax %d (exact %d)\n", n, r, cand, st[4 * r], delta, dh, ratio, got, best);
+        printf("  n %d row %d (kind %d): %u candidates (stats %u) in %d chunks, %d in the last, delta %.4g (host %.4g), "
+               "largest |fp8 - exact| / delta %.3f, argmax %d (exact %d)\n", n, r, kind, cand, st[4 * r], chunks, last,
+               delta, dh, ratio, got, best);
         CHECK(nan == 0, "row %d: %d logits not finite", r, nan);
-        // the exact argmax, or a logit tied with it within f32 summation (row 1's near-ties are ~1e-3 apart)
+        // the exact argmax, or a logit tied with it within f32 summation (kind 1's near-ties are ~1e-3 apart)
         CHECK(er[got] >= er[best] - 1e-5 * (fabs(er[best]) + 1), "row %d: argmax %d (%.6f), exact %d (%.6f)", r, got,
               er[got], best, er[best]);
         CHECK(wrong == 0, "row %d: %d candidates not the exact logit", r, wrong);
-        CHECK(changed_far == 0, "row %d: %d logits below max - delta changed", r, changed_far);
+        CHECK(changed_far == 0, "row %d: %d logits below max - delta (or NaN) changed", r, changed_far);
         CHECK(cand == st[4 * r] && cand >= 1, "row %d: %u candidates, the kernel counted %u", r, cand, st[4 * r]);
         CHECK(fabs(delta - dh) <= 1e-3 * dh, "row %d: delta %g, host %g", r, delta, dh);
         CHECK(ratio < 1.0f, "row %d: an FP8 logit off by %.3f delta", r, ratio);
-        if (r == 1) CHECK(cand >= 8, "row 1: %u candidates; the planted near-ties should give more", cand);
+        if (kind == 1)
+            CHECK(cand >= 8 && chunks >= 3 && last >= 1, "row %d: %u candidates in %d chunks, %d in the last; the "
+                  "planted near-ties should give more", r, cand, chunks, last);
+        if (kind == 2) CHECK(best == V - 5 && last >= 1, "row %d: exact argmax %d, %d candidates in the last chunk", r,
+                             best, last);
     }
     free(w); free(x); free(l8); free(l); free(q); free(sa); free(ex); free(st);
     CUdeviceptr all[] = { dw, dw8, dsw, dx, da8, dsa, dl, dpart, dst };
@@ -778,8 +805,10 @@ static void head_rescore_n(int n) {
 }
 static void head_rescore(void) {
     NEED_GPU();
+    head_rescore_n(1);
     head_rescore_n(3);
     head_rescore_n(64);
+    head_rescore_n(256);
 }
 
 int main(void) {
