@@ -89,6 +89,8 @@ typedef struct {
     int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
     float head_cd, head_cw; // HEAD_RESCORE: delta^2 = cd |x8|^2 + cw |x - x8|^2 (head_rescore_consts)
     CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][vocab chunks]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
+    CUdeviceptr head_pmax;  // f32 [OUT_ROWS][vocab / 64]: the head GEMM's row maxima (QWEN3_HEAD_ROWMAX, head_rowmax)
+    int head_rowmax;        // the FP8 head GEMM writes them where its tile can (default on; 0: head_rowmax's pass)
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
@@ -291,11 +293,17 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
         int rescore = e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
         const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
-        launch_linear(g, head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
+        // the rescore's first pass (each row's maxima) in the GEMM's epilogue where its tile has one
+        int pm = 0;
+        if (rescore && e->head_rowmax)
+            pm = launch_linear_rowmax(g, head, e->logits, e->head_pmax, e->h, e->a8, e->sa, n_out);
+        else
+            launch_linear(g, head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
         if (rescore) {  // (the W8A16 decode kernel, when it took the rows, read h as bf16)
             int a8 = n_out > gemv_fp8_max_m();
-            launch_head_rescore(g, e->logits, e->head_part, e->h, a8 ? e->a8 : 0, a8 ? e->sa : 0, e->lm_head16.w,
-                                e->head_stats, n_out, c->vocab, c->dim, e->head_cd, e->head_cw);
+            launch_head_rescore(g, e->logits, e->head_part, pm ? e->head_pmax : 0, e->h, a8 ? e->a8 : 0,
+                                a8 ? e->sa : 0, e->lm_head16.w, e->head_stats, n_out, c->vocab, c->dim, e->head_cd,
+                                e->head_cw);
         }
     }
 }
@@ -712,6 +720,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         e->lm_head16 = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
         size_t chunks = ((size_t)c->vocab + HEAD_RESCORE_CHUNK - 1) / HEAD_RESCORE_CHUNK;  // a row's chunk maxima
         e->head_part = gpu_arena_alloc(a, (size_t)OUT_ROWS * chunks * 4);
+        e->head_pmax = gpu_arena_alloc(a, (size_t)OUT_ROWS * ((c->vocab + 63) / 64) * 4);
         if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)OUT_ROWS * 16);
     }
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
@@ -964,6 +973,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
+    e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);
     e->step_tokens = env_int("QWEN3_STEP_TOKENS", OUT_ROWS, STEP_TOKENS - 1, STEP_TOKENS);
 
     e->base.name = "gpu";

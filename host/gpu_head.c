@@ -15,6 +15,7 @@ enum {  // as ptx/head_rescore.ptx
     HR_MAX_CHUNKS = HEAD_RESCORE_MAX_CHUNKS,
     HR_MAX_SPLIT = 8,  // head_rescore's CTAs a row, at most
 };
+_Static_assert(HR_CHUNK / 64 == 16, "ptx/head_rescore.ptx HR_SUB: the GEMM's 64-logit maxima a chunk");
 
 static CUcontext fn_ctx;
 static CUstream fn_stream;
@@ -60,27 +61,30 @@ void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw
 // read it (a8 = 0: the GEMM read h itself), w16 the bf16 head [V][K], part f32 [n][ceil(V / HEAD_RESCORE_CHUNK)]
 // scratch, stats u32 [n][4] or 0. Two launches: the maxima of the rows' chunks of 1,024 logits (the one full pass over
 // the logits), then per row the row max, delta, and the candidates of only the chunks whose max is >= max - delta.
-void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr h, CUdeviceptr a8, CUdeviceptr sa,
-                         CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw) {
+// pmax != 0: the head GEMM already wrote the maxima of every 64 logits there (launch_gemm_fp8_rowmax, f32 [n][ceil(V /
+// 64)]): no first launch, and the second reads pmax instead of part.
+void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr pmax, CUdeviceptr h, CUdeviceptr a8,
+                         CUdeviceptr sa, CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw) {
     if (n < 0 || V <= 0 || V % 4 || V > HR_MAX_CHUNKS * HR_CHUNK || K <= 0 || K % 128 || K > HR_MAX_K)
         die("launch_head_rescore: n=%d V=%d K=%d (V %% 4 == 0, V <= %d, K %% 128 == 0, K <= %d)", n, V, K,
             HR_MAX_CHUNKS * HR_CHUNK, HR_MAX_K);
-    if ((logits | h | a8 | w16 | stats) % 16 || part % 4 || sa % 4)
+    if ((logits | h | a8 | w16 | stats) % 16 || part % 4 || pmax % 4 || sa % 4)
         die("launch_head_rescore: logits, h, a8, w16 and stats must be 16-byte aligned");
     if (a8 && !sa) die("launch_head_rescore: an e4m3 input needs its scales");
     if (n == 0) return;
     load_functions(g);
-    unsigned uV = (unsigned)V, uK = (unsigned)K, nck = (uV + HR_CHUNK - 1) / HR_CHUNK;
+    unsigned uV = (unsigned)V, uK = (unsigned)K, nck = (uV + HR_CHUNK - 1) / HR_CHUNK, usub = pmax ? HR_CHUNK / 64 : 1;
     // head_rowmax: a warp a chunk, HR_WARPS chunks a CTA (Qwen3: 149 chunks, 19 CTAs a row, each with its 32 KB of
     // loads in flight at once: at n = 1 the 0.6 MB row is one round trip on 19 SMs)
     Dim3 grid = { (nck + HR_WARPS - 1) / HR_WARPS, (unsigned)n, 1 }, block = { HR_THREADS, 1, 1 };
     CUfunction head_rowmax = fn_rowmax, head_rescore = fn_rescore;
-    GPU_LAUNCH(g, head_rowmax, grid, block, 0, &part, &logits, &uV);
+    if (pmax) part = pmax;
+    else GPU_LAUNCH(g, head_rowmax, grid, block, 0, &part, &logits, &uV);
     // head_rescore: ns CTAs a row share its flagged chunks (~12 of them) out, about one CTA an SM over all rows and at
     // most HR_MAX_SPLIT a row (n = 1: 8 CTAs, one round of flagged chunks each; n >= the SM count: one CTA a row, two
     // rounds of eight); every CTA reads x and the row's chunk maxima again, a few KB from L2)
     int sms = g->sm_count > 0 ? g->sm_count : 132, ns = (sms + n - 1) / n;
     if (ns > HR_MAX_SPLIT) ns = HR_MAX_SPLIT;
     grid = (Dim3){ (unsigned)ns, (unsigned)n, 1 };
-    GPU_LAUNCH(g, head_rescore, grid, block, 0, &logits, &part, &h, &a8, &sa, &w16, &stats, &uV, &uK, &cd, &cw);
+    GPU_LAUNCH(g, head_rescore, grid, block, 0, &logits, &part, &h, &a8, &sa, &w16, &stats, &uV, &uK, &usub, &cd, &cw);
 }

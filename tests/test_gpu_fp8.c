@@ -729,7 +729,8 @@ static void head_rescore_n(int n) {
     gpu_fill_u32(&G, dl, 0x7FC00000u, (size_t)n * V);          // NaN poison under the GEMM's output
     gpu_fill_u32(&G, dpart, 0x7F800000u, (size_t)n * HEAD_RESCORE_MAX_CHUNKS);  // +inf: an unwritten part spoils the max
     gpu_fill_u32(&G, dst, 0, (size_t)n * 4);
-    launch_gemm_fp8(&G, dl, da8, dsa, dw8, dsw, n, V, K, GEMM_STORE_F32);
+    int tile = n <= 64 ? 5 : GEMM_FP8_128X256_TILE;  // wgmma tiles: the second path below needs their mode 6
+    launch_gemm_fp8_ex(&G, dl, da8, dsa, dw8, dsw, n, V, K, GEMM_STORE_F32, tile, 0);
     float *l8 = xmalloc((size_t)n * V * 4), *l = xmalloc((size_t)n * V * 4);
     gpu_download(&G, l8, dl, (size_t)n * V * 4);
     int nans = 0;
@@ -737,10 +738,35 @@ static void head_rescore_n(int n) {
     CHECK(nans == 0, "n %d: %d FP8 logits not finite", n, nans);
     for (int r = 0; r < n; r++) l8[(size_t)r * V + 102] = l8[(size_t)r * V + V - 2] = NAN;
     gpu_upload(&G, dl, l8, (size_t)n * V * 4);
-    launch_head_rescore(&G, dl, dpart, dx, da8, dsa, dw, dst, n, V, K, cd, cw);
+    launch_head_rescore(&G, dl, dpart, 0, dx, da8, dsa, dw, dst, n, V, K, cd, cw);
     gpu_download(&G, l, dl, (size_t)n * V * 4);
     uint32_t *st = xmalloc((size_t)n * 16);
     gpu_download(&G, st, dst, (size_t)n * 16);
+    {   // the same through the GEMM's own 64-logit maxima (mode 6, no head_rowmax): the same logits and stats, bit for bit
+        int n64 = (V + 63) / 64;
+        CUdeviceptr dl2 = gpu_alloc(&G, (size_t)n * V * 4), dpm = gpu_alloc(&G, (size_t)n * n64 * 4),
+                    dst2 = gpu_alloc(&G, (size_t)n * 16);
+        gpu_fill_u32(&G, dl2, 0x7FC00000u, (size_t)n * V);
+        gpu_fill_u32(&G, dpm, 0x7F800000u, (size_t)n * n64);
+        gpu_fill_u32(&G, dst2, 0, (size_t)n * 4);
+        int did = launch_gemm_fp8_rowmax(&G, dl2, dpm, da8, dsa, dw8, dsw, n, V, K, tile, 0);
+        float nanv = NAN;
+        for (int r = 0; r < n; r++) {
+            gpu_upload(&G, dl2 + ((size_t)r * V + 102) * 4, &nanv, 4);
+            gpu_upload(&G, dl2 + ((size_t)r * V + V - 2) * 4, &nanv, 4);
+        }
+        launch_head_rescore(&G, dl2, dpart, dpm, dx, da8, dsa, dw, dst2, n, V, K, cd, cw);
+        float *l2 = xmalloc((size_t)n * V * 4);
+        uint32_t *st2 = xmalloc((size_t)n * 16);
+        gpu_download(&G, l2, dl2, (size_t)n * V * 4);
+        gpu_download(&G, st2, dst2, (size_t)n * 16);
+        int same_l = !memcmp(l, l2, (size_t)n * V * 4), same_s = !memcmp(st, st2, (size_t)n * 16);
+        printf("  n %d: through the GEMM's row maxima (tile %d): logits %s, stats %s\n", n, tile,
+               same_l ? "identical" : "DIFFER", same_s ? "identical" : "DIFFER");
+        CHECK(did && same_l && same_s, "n %d: the GEMM-maxima path (tile %d, taken %d) differs", n, tile, did);
+        free(l2); free(st2);
+        gpu_free(&G, dl2); gpu_free(&G, dpm); gpu_free(&G, dst2);
+    }
     uint8_t *q = xmalloc((size_t)n * K);
     float *sa = xmalloc((size_t)n * KB * 4);
     gpu_download(&G, q, da8, (size_t)n * K);
