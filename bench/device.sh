@@ -54,7 +54,7 @@ engine_job() {
 # log $LOG/NAME-base-build.log, a summary line
 build_base() {
     [ -x "$1/build/bench/throughput" ] && return 0
-    [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$1/build/" 2>/dev/null
+    mkdir -p "$1/build" && [ -f build/unicode_tables.c ] && cp build/unicode_tables.c "$1/build/"
     ( cd "$1" && make -j16 all bench > "$LOG/$2-base-build.log" 2>&1 ); say "$2 base build rc=$?"
 }
 
@@ -435,22 +435,17 @@ PY
 fi
 
 if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; default QWEN3_HEAD_ROWMAX "0 1": the
-    # FP8 head GEMM's row maxima for the rescore). S22_PARTS from: unit (test_gpu_gemm, test_gpu_fp8, then the
-    # sanitizer runs S22_SAN "TOOL:TEST:CASE ..."), ab (the engine on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm,
-    # S22_BASE a base tree's engine one more, S22_ROUNDS rounds), pp (bench_e2e pp512 / tg128 on S22_PP
-    # "SIZE TYPE DTYPE;..." under each value), same (greedy tokens and a batch job on S22_SAME under each value)
-    parts=" ${S22_PARTS:-unit ab pp} " var=${S22_VAR:-QWEN3_HEAD_ROWMAX} vals=${S22_VALS:-0 1}
+    # FP8 head GEMM's row maxima for the rescore). S22_PARTS from: unit (test_gpu_gemm, test_gpu_fp8), ab (the engine
+    # on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm, S22_BASE=DIR a base tree's engine one more,
+    # S22_ROUNDS rounds), same (greedy tokens and a batch job of S22_SAME_N requests on S22_SAME under each value and
+    # the base: must be identical), pp (bench_e2e pp512 / tg128 on S22_PP "SIZE TYPE DTYPE;..." under each value),
+    # san (the sanitizer runs S22_SAN "TOOL:TEST:CASE ...")
+    parts=" ${S22_PARTS:-unit same ab san} " var=${S22_VAR:-QWEN3_HEAD_ROWMAX} vals=${S22_VALS:-0 1}
     if [[ $parts == *" unit "* ]]; then
         for t in gemm fp8; do
             timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
             say "s22 test_gpu_$t rc=$? $(grep -c '^PASS' "$LOG/s22-$t.log") pass $(grep -c '^FAIL' "$LOG/s22-$t.log") fail"
             grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s22-$t.log" | head -10 | tee -a "$SUM"
-        done
-        for tc in ${S22_SAN:-memcheck:fp8:gemm_fp8_rowmax memcheck:fp8:head_rescore racecheck:fp8:head_rescore}; do
-            IFS=: read -r tool t c <<< "$tc"
-            QWEN3_TEST_ONLY=$c timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
-                build/tests/test_gpu_$t > "$LOG/s22-$tool-$c.log" 2>&1
-            say "s22 $tool $t:$c rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s22-$tool-$c.log") $(grep -c '^PASS' "$LOG/s22-$tool-$c.log") pass"
         done
     fi
     if [[ $parts == *" ab "* ]]; then
@@ -467,24 +462,26 @@ if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; 
         f=$(synth ${S22_SAME:-0.6b f16})
         python3 - > /tmp/s22-same.jsonl <<'PY'
 import json
-for i, p in enumerate(["The sky is blue because", "Bread is", "Owls hunt at night", "A prime number"] * 4):
+import os
+for i, p in enumerate(["The sky is blue because", "Bread is", "Owls hunt at night", "A prime number"] * (int(os.environ.get("S22_SAME_N", "16")) // 4)):
     body = {"prompt": p, "max_tokens": 48, "temperature": 0 if i % 2 == 0 else 0.8, "seed": i}
     print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions", "body": body}))
 PY
         first=
-        for v in $vals; do
-            env $var=$v ./qwen3-ptx run -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --raw \
+        for v in $vals ${S22_BASE:+base}; do
+            bin=./qwen3-ptx; [ $v = base ] && bin=$S22_BASE/qwen3-ptx
+            env $var=$v $bin run -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --raw \
                 -p "The sky is blue because" -n 96 --temp 0 > /tmp/s22-run-$v.txt 2> "$LOG/s22-run-$v.log"
             rm -f /tmp/s22-same-$v.jsonl
-            env $var=$v ./qwen3-ptx batch -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 -i /tmp/s22-same.jsonl \
-                -o /tmp/s22-same-$v.jsonl --max-seqs 16 > "$LOG/s22-batch-$v.log" 2>&1
+            env $var=$v $bin batch -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 -i /tmp/s22-same.jsonl \
+                -o /tmp/s22-same-$v.jsonl --max-seqs 256 > "$LOG/s22-batch-$v.log" 2>&1
             python3 -c 'import json,sys; [print(json.dumps(json.loads(l).get("response", {}).get("body", {}).get("choices"), sort_keys=True)) for l in sorted(open(sys.argv[1]))]' \
                 /tmp/s22-same-$v.jsonl > /tmp/s22-choices-$v.txt
             cp /tmp/s22-run-$v.txt /tmp/s22-choices-$v.txt "$LOG/" 2>/dev/null
             if [ -z "$first" ]; then first=$v; continue; fi
             cmp -s /tmp/s22-run-$first.txt /tmp/s22-run-$v.txt && r1=identical || r1=DIFFER
             cmp -s /tmp/s22-choices-$first.txt /tmp/s22-choices-$v.txt && r2=identical || r2=DIFFER
-            say "s22 same: ${S22_SAME:-0.6b f16} fp8 $var $first/$v: run(96 greedy) $r1 ($(wc -c < /tmp/s22-run-$v.txt) bytes); batch of 16 $r2 ($(wc -l < /tmp/s22-choices-$v.txt) results)"
+            say "s22 same: ${S22_SAME:-0.6b f16} fp8 $var $first/$v: run(96 greedy) $r1 ($(wc -c < /tmp/s22-run-$v.txt) bytes); batch $r2 ($(wc -l < /tmp/s22-choices-$v.txt) results)"
         done
     fi
     if [[ $parts == *" pp "* ]]; then
@@ -497,6 +494,14 @@ PY
                     --tsv "$LOG/e2e.tsv" > "$LOG/s22-pp-$1-$3-$v.log" 2>&1
                 say "s22 $spec $var=$v rc=$? $(grep -E 'pp[0-9]+:' "$LOG/s22-pp-$1-$3-$v.log" | tr -s ' ')"
             done
+        done
+    fi
+    if [[ $parts == *" san "* ]]; then
+        for tc in ${S22_SAN:-memcheck:fp8:gemm_fp8_rowmax memcheck:fp8:head_rescore racecheck:fp8:head_rescore}; do
+            IFS=: read -r tool t c <<< "$tc"
+            QWEN3_TEST_ONLY=$c timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                build/tests/test_gpu_$t > "$LOG/s22-$tool-$c.log" 2>&1
+            say "s22 $tool $t:$c rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s22-$tool-$c.log") $(grep -c '^PASS' "$LOG/s22-$tool-$c.log") pass"
         done
     fi
 fi
