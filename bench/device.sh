@@ -435,15 +435,15 @@ PY
 fi
 
 if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; default QWEN3_HEAD_ROWMAX "0 1": the
-    # FP8 head GEMM's row maxima for the rescore). S22_PARTS from: unit (test_gpu_gemm, test_gpu_fp8), ab (the engine
+    # FP8 head GEMM's row maxima for the rescore). S22_PARTS from: unit (S22_TESTS of test_gpu_gemm / fp8, cases S22_TEST_ONLY), ab (the engine
     # on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm, S22_BASE=DIR a base tree's engine one more,
     # S22_ROUNDS rounds), same (greedy tokens and a batch job of S22_SAME_N requests on S22_SAME under each value and
     # the base: must be identical), pp (bench_e2e pp512 / tg128 on S22_PP "SIZE TYPE DTYPE;..." under each value),
     # san (the sanitizer runs S22_SAN "TOOL:TEST:CASE ...")
     parts=" ${S22_PARTS:-unit same ab san} " var=${S22_VAR:-QWEN3_HEAD_ROWMAX} vals=${S22_VALS:-0 1}
     if [[ $parts == *" unit "* ]]; then
-        for t in gemm fp8; do
-            timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
+        for t in ${S22_TESTS:-gemm fp8}; do
+            QWEN3_TEST_ONLY=${S22_TEST_ONLY:-} timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
             say "s22 test_gpu_$t rc=$? $(grep -c '^PASS' "$LOG/s22-$t.log") pass $(grep -c '^FAIL' "$LOG/s22-$t.log") fail"
             grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s22-$t.log" | head -10 | tee -a "$SUM"
         done

@@ -743,7 +743,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         L->wo = gpu_linear_carve(a, c->dim, c->n_head * (int)hd, f8);
         L->wgu = gpu_linear_carve(a, 2 * c->ffn_dim, c->dim, f8);
         L->wdown = gpu_linear_carve(a, c->dim, c->ffn_dim, f8);
-        L->rope_desc = f8 && hd == 128 ? gpu_arena_alloc(a, sizeof(GemmRope)) : 0;
+        L->rope_desc = f8 && hd == 128 ? gpu_arena_alloc(a, GEMM_ROPE_BYTES) : 0;
     }
     e->weight_bytes = a->used;
     for (int l = 0; l < c->n_layer; l++) {

@@ -503,10 +503,23 @@ void gemm_rope_desc(Gpu *g, CUdeviceptr at, CUdeviceptr q_out, CUdeviceptr k_poo
     if (head_dim != 128 || n_head <= 0 || n_kv <= 0 || max_pages <= 0 || !(rope_base > 1.0f) || !at || at % 16)
         die("gemm_rope_desc: n_head=%d n_kv=%d head_dim=%d max_pages=%d rope_base=%g (head_dim 128)", n_head, n_kv,
             head_dim, max_pages, rope_base);
+    double r = pow((double)rope_base, -2.0 / head_dim);  // as rope_kv
     GemmRope d = { q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, block_table, tok_slot, tok_pos,
-                   (uint32_t)n_head, (uint32_t)n_kv, (uint32_t)max_pages, k_scale != 0,
-                   pow((double)rope_base, -2.0 / head_dim), eps, 0 };
-    gpu_upload(g, at, &d, sizeof d);
+                   (uint32_t)n_head, (uint32_t)n_kv, (uint32_t)max_pages, k_scale != 0, r, eps, 0 };
+    unsigned char buf[GEMM_ROPE_BYTES] = { 0 };
+    memcpy(buf, &d, sizeof d);
+    // f[2l] = (r^2)^l by ptx/rope_angle.h's square-and-multiply over the bits of l (plain f64 products: the same
+    // bits as the kernel's mul.rn.f64), f[2l + 1] = f[2l] r
+    for (int l = 0; l < 32; l++) {
+        double f[2], db = r * r, dp = 1.0;
+        for (int bit = 0; bit < 5; bit++) {
+            if (l >> bit & 1) dp = dp * db;
+            db = db * db;
+        }
+        f[0] = dp, f[1] = dp * r;
+        memcpy(buf + 128 + 16 * l, f, 16);
+    }
+    gpu_upload(g, at, buf, sizeof buf);
 }
 
 // tiles 0 (128x128), 1 (64x128), 7 (128x128c2), 11 (128x256), 12 (128x256c2): ptx/gemm_wg_body.h RQ_TILE

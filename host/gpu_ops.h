@@ -176,14 +176,15 @@ int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr 
 // The qkv projection with RoPE in its epilogue (mode 7 of the FP8 wgmma tiles whose consumers hold whole heads:
 // 128x128, 64x128, 128x256 and their pairs; ptx/gemm_rope.h): what launch_qknorm_rope_kv(_fp8) does after a bf16
 // qkv GEMM (qkv16 = 1), bit for bit, without the qkv output or the RoPE launch. The descriptor, as the kernel reads it
-// (gemm_rope_desc uploads it to device memory at `at`, 112 bytes):
+// (gemm_rope_desc uploads it to device memory at `at`: GEMM_ROPE_BYTES, the struct then at byte 128 the 64 f64
+// frequencies r^i):
 typedef struct {
     uint64_t q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, block_table, tok_slot, tok_pos;
     uint32_t n_head, n_kv, max_pages, kv_fp8;
     double r;  // base^(-2 / head_dim), as rope_kv computes it
     float eps, pad;
 } GemmRope;
-enum { GEMM_QKV_ROPE = 7 };
+enum { GEMM_QKV_ROPE = 7, GEMM_ROPE_BYTES = 128 + 64 * 8 };
 void gemm_rope_desc(Gpu *g, CUdeviceptr at, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool,
                     CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr q_norm, CUdeviceptr k_norm,
                     CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int n_head, int n_kv,

@@ -10,7 +10,10 @@
 // (host/gpu_gemm.c launch_gemm_fp8_rope checks); head_dim 128.
 // Cs points to a descriptor (host/gpu_ops.h GemmRope, 112 bytes): u64 q_out, k_pool, v_pool, k_scale, v_scale, q_norm,
 // k_norm, block_table, tok_slot, tok_pos (byte offsets 0..72); u32 n_head, n_kv, max_pages, kv_fp8 (80..92); f64 r
-// (96); f32 eps (104). Row m of the GEMM is token m.
+// (96); f32 eps (104); then at byte 128 the f64 frequencies f[i] = r^i, i < 64, computed by gemm_rope_desc exactly as
+// rope.ptx computes them (square-and-multiply over the bits of l for f[2l], times r for f[2l+1]): the epilogue loads
+// them instead of raising r to the power per element (its f64 chain made the first version slower than the RoPE
+// launch it replaced, NOTES session 22). Row m of the GEMM is token m.
 // Registers: the scratch accumulator X (dead in the epilogue, live to ptxas) holds the eight partial sums of squares
 // (%x0_0 .. %x7_0) and the f32 temporaries (RQ_* below), so the epilogue adds few registers to the tile's.
 #pragma once
@@ -36,10 +39,9 @@
 #define RQ_SC %x12_1
 #define RQ_INV %x12_2
 #define RQ_EPS %x12_3
-#define RQ_DECL .reg .b32 %rq_nh, %rq_nkv, %rq_hd, %rq_kv, %rq_c, %rq_l, %rq_u32, %rq_s0, %rq_s1, %rq_p0, %rq_p1, \
-    %rq_g0, %rq_g1, %rq_bit, %rq_r; .reg .b64 %rq_d, %rq_a, %rq_a2, %rq_w, %rq_sp; \
-    .reg .f64 %dr, %dp, %db, %dpos, %dth, %dk, %dred; .reg .f32 %fred; .reg .b16 %rq_b; \
-    .reg .pred %rq_pq, %rq_pk, %rq_pn, %rq_pr, %rq_pz, %rq_pb, %rq_p8;
+#define RQ_DECL .reg .b32 %rq_nh, %rq_nkv, %rq_hd, %rq_kv, %rq_c, %rq_u32, %rq_s0, %rq_s1, %rq_p0, %rq_p1, %rq_g0, \
+    %rq_g1, %rq_r; .reg .b64 %rq_d, %rq_a, %rq_a2, %rq_w, %rq_sp; .reg .f64 %dp, %db, %dpos, %dth, %dk, %dred; \
+    .reg .f32 %fred; .reg .b16 %rq_b; .reg .pred %rq_pq, %rq_pk, %rq_pn, %rq_pr, %rq_pz, %rq_p8;
 
 // the head's groups: (j, J, J + 8) for j = 0..7, J = 16 hb + j; A, B: the row's accumulator components
 #define RQ_H0(X, A, B) X(0, 0, 8, A, B) X(1, 1, 9, A, B) X(2, 2, 10, A, B) X(3, 3, 11, A, B) X(4, 4, 12, A, B) \
@@ -61,19 +63,16 @@
     shfl.sync.bfly.b32 RQ_T, %x0_0, 2, 0x1f, 0xffffffff; add.f32 %x0_0, %x0_0, RQ_T; \
     shfl.sync.bfly.b32 RQ_T, %x0_0, 1, 0x1f, 0xffffffff; add.f32 %x0_0, %x0_0, RQ_T; \
     mul.rn.f32 RQ_T, %x0_0, 0f3C000000; add.rn.f32 RQ_T, RQ_T, RQ_EPS; sqrt.rn.f32 RQ_T, RQ_T; rcp.rn.f32 RQ_RSTD, RQ_T;
-// times the norm weight (%rq_w), then the rotation by th = pos * r^(2l) and pos * r^(2l+1), results in place
+// times the norm weight (%rq_w), then the rotation by th = pos f[2l] and pos f[2l+1], results in place
 #define RQ_ROT(j, J, J8, A, B) add.u32 %rq_c, %colin, 8 * j; mul.wide.u32 %rq_a, %rq_c, 4; add.s64 %rq_a, %rq_a, %rq_w; \
     ld.global.nc.v2.f32 {RQ_W0, RQ_W1}, [%rq_a]; ld.global.nc.v2.f32 {RQ_W2, RQ_W3}, [%rq_a + 256]; \
     mul.rn.f32 RQ_Y0, E0(J, A), RQ_RSTD; mul.rn.f32 RQ_Y0, RQ_Y0, RQ_W0; \
     mul.rn.f32 RQ_Y1, E0(J, B), RQ_RSTD; mul.rn.f32 RQ_Y1, RQ_Y1, RQ_W1; \
     mul.rn.f32 RQ_Y2, E0(J8, A), RQ_RSTD; mul.rn.f32 RQ_Y2, RQ_Y2, RQ_W2; \
     mul.rn.f32 RQ_Y3, E0(J8, B), RQ_RSTD; mul.rn.f32 RQ_Y3, RQ_Y3, RQ_W3; \
-    shr.u32 %rq_l, %rq_c, 1; mul.rn.f64 %db, %dr, %dr; mov.f64 %dp, 0d3FF0000000000000; \
-    ROPE_POW_STEP(0, %rq_l, %rq_bit, %rq_pb) ROPE_POW_STEP(1, %rq_l, %rq_bit, %rq_pb) \
-    ROPE_POW_STEP(2, %rq_l, %rq_bit, %rq_pb) ROPE_POW_STEP(3, %rq_l, %rq_bit, %rq_pb) \
-    ROPE_POW_STEP(4, %rq_l, %rq_bit, %rq_pb) \
+    mul.wide.u32 %rq_a, %rq_c, 8; add.s64 %rq_a, %rq_a, %rq_d; ld.global.nc.v2.f64 {%dp, %db}, [%rq_a + 128]; \
     mul.rn.f64 %dth, %dpos, %dp; SINCOS(%dth, RQ_S0, RQ_C0) \
-    mul.rn.f64 %dp, %dp, %dr; mul.rn.f64 %dth, %dpos, %dp; SINCOS(%dth, RQ_S1, RQ_C1) \
+    mul.rn.f64 %dth, %dpos, %db; SINCOS(%dth, RQ_S1, RQ_C1) \
     mul.rn.f32 RQ_O, RQ_Y2, RQ_S0; neg.f32 RQ_O, RQ_O; fma.rn.f32 E0(J, A), RQ_Y0, RQ_C0, RQ_O; \
     mul.rn.f32 RQ_O, RQ_Y0, RQ_S0; fma.rn.f32 E0(J8, A), RQ_Y2, RQ_C0, RQ_O; \
     mul.rn.f32 RQ_O, RQ_Y3, RQ_S1; neg.f32 RQ_O, RQ_O; fma.rn.f32 E0(J, B), RQ_Y1, RQ_C1, RQ_O; \
@@ -161,7 +160,6 @@ RQ_SKIP##hb:
     ld.param.u64 %rq_d, [p_Cs]; \
     ld.global.nc.v2.u32 {%rq_nh, %rq_nkv}, [%rq_d + 80]; \
     ld.global.nc.f32 RQ_EPS, [%rq_d + 104]; \
-    ld.global.nc.f64 %dr, [%rq_d + 96]; \
     ld.global.nc.u64 %rq_a, [%rq_d + 64]; \
     mul.wide.u32 %rq_a2, %r0c, 4; add.s64 %rq_a2, %rq_a2, %rq_a; ld.global.nc.u32 %rq_s0, [%rq_a2]; \
     mul.wide.u32 %rq_a2, %r1c, 4; add.s64 %rq_a2, %rq_a2, %rq_a; ld.global.nc.u32 %rq_s1, [%rq_a2]; \

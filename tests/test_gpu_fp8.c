@@ -641,7 +641,7 @@ static void gemm_fp8_rope(void) {
     float nw[2][HD];
     for (int i = 0; i < 2; i++)
         for (int d = 0; d < HD; d++) nw[i][d] = (float)(0.5 + rng_uniform(&rng));
-    CUdeviceptr dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4), desc = gpu_alloc(&G, sizeof(GemmRope));
+    CUdeviceptr dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4), desc = gpu_alloc(&G, GEMM_ROPE_BYTES);
     gpu_upload(&G, dqn, nw[0], HD * 4);
     gpu_upload(&G, dkn, nw[1], HD * 4);
     for (int mi = 0; mi < 3; mi++) {
