@@ -61,7 +61,6 @@ typedef struct {
     CUdeviceptr k_pool, v_pool;       // bf16 [n_pages + 1][n_kv][KV_PAGE][head_dim]; the last page is scratch
                                       // (fp8 cache: e4m3, same shape)
     CUdeviceptr k_scale, v_scale;     // fp8 cache: f32 [n_pages + 1][n_kv][KV_PAGE], one per row; else 0
-    CUdeviceptr rope_desc;            // FP8 weights: the qkv GEMM's RoPE epilogue's descriptor (GemmRope); else 0
 } GpuLayer;
 
 // Host staging of one forward pass (pinned). in: tokens, slots, positions, output rows [4][STEP_TOKENS]; sp: the
@@ -92,7 +91,6 @@ typedef struct {
     CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][vocab chunks]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
     CUdeviceptr head_pmax;  // f32 [OUT_ROWS][vocab / 64]: the head GEMM's row maxima (QWEN3_HEAD_ROWMAX, head_rowmax)
     int head_rowmax;        // the FP8 head GEMM writes them where its tile can (default on; 0: head_rowmax's pass)
-    int fuse_rope;          // QWEN3_FUSED_ROPE (default on): the qkv GEMM's RoPE epilogue where its tile has one
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
@@ -236,20 +234,15 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
-        int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0, roped = 0;
+        int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0;
         if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
             in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
             g->prof_tag = "qkv";
-            // where the qkv GEMM's tile can, RoPE and the cache write in its epilogue (the same bits as below)
-            roped = qkv16 && e->fuse_rope && !e->ablate && L->rope_desc &&
-                    launch_linear_rope(g, &L->wqkv, L->rope_desc, e->h, e->a8, e->sa, T, in8);
-            if (!roped)
-                launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32,
-                                in8);
+            launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
         }
         g->prof_tag = "rope_kv";
-        if ((e->ablate & ABL_ROPE) || roped) {
+        if (e->ablate & ABL_ROPE) {
         } else if (e->kv_fp8)
             launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, qkv16, L->q_norm,
                                       L->k_norm, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
@@ -743,7 +736,6 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         L->wo = gpu_linear_carve(a, c->dim, c->n_head * (int)hd, f8);
         L->wgu = gpu_linear_carve(a, 2 * c->ffn_dim, c->dim, f8);
         L->wdown = gpu_linear_carve(a, c->dim, c->ffn_dim, f8);
-        L->rope_desc = f8 && hd == 128 ? gpu_arena_alloc(a, GEMM_ROPE_BYTES) : 0;
     }
     e->weight_bytes = a->used;
     for (int l = 0; l < c->n_layer; l++) {
@@ -953,13 +945,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     for (int j = 0; j < max_pages; j++) e->h_table[(size_t)max_seqs * max_pages + j] = e->scratch_page;
     gpu_upload(g, e->block_table, e->h_table, table_ints * sizeof(int));
     kvp_clean(&e->kv);
-    for (int l = 0; l < c->n_layer; l++) {
-        GpuLayer *L = &e->L[l];
-        if (L->rope_desc)
-            gemm_rope_desc(g, L->rope_desc, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, L->q_norm, L->k_norm,
-                           e->block_table, e->tok_slot, e->tok_pos, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
-                           c->rope_base, c->rms_eps);
-    }
     size_t layer_page = (size_t)c->n_kv_head * KV_PAGE * hd * (e->kv_fp8 ? 1 : 2);
     size_t scale_page = (size_t)c->n_kv_head * KV_PAGE * 4;  // fp8 cache: one layer page of row scales
     for (int l = 0; l < c->n_layer; l++) {
@@ -989,7 +974,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);
-    e->fuse_rope = env_int("QWEN3_FUSED_ROPE", 0, 1, 1);
     e->step_tokens = env_int("QWEN3_STEP_TOKENS", OUT_ROWS, STEP_TOKENS - 1, STEP_TOKENS);
 
     e->base.name = "gpu";

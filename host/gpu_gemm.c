@@ -22,7 +22,6 @@
 #include "gpu_ops.h"
 #include "gemm_plan.h"
 #include "util.h"
-#include <math.h>
 #include <string.h>
 
 typedef struct { const char *module, *entry; int bm, bn, threads, stages, cm; } GemmTile;  // cm 2: TMA multicast pair
@@ -494,54 +493,6 @@ int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr 
     launch_wg(g, &fp8_tiles[tile], kernel(g, TAB_FP8, tile), 1, C, pmax, A8, sa, W8, sw, M, N, K, GEMM_STORE_F32_MAX64,
               splits);
     return 1;
-}
-
-void gemm_rope_desc(Gpu *g, CUdeviceptr at, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                    CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr q_norm, CUdeviceptr k_norm,
-                    CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int n_head, int n_kv,
-                    int head_dim, int max_pages, float rope_base, float eps) {
-    if (head_dim != 128 || n_head <= 0 || n_kv <= 0 || max_pages <= 0 || !(rope_base > 1.0f) || !at || at % 16)
-        die("gemm_rope_desc: n_head=%d n_kv=%d head_dim=%d max_pages=%d rope_base=%g (head_dim 128)", n_head, n_kv,
-            head_dim, max_pages, rope_base);
-    double r = pow((double)rope_base, -2.0 / head_dim);  // as rope_kv
-    GemmRope d = { q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, block_table, tok_slot, tok_pos,
-                   (uint32_t)n_head, (uint32_t)n_kv, (uint32_t)max_pages, k_scale != 0, r, eps, 0 };
-    unsigned char buf[GEMM_ROPE_BYTES] = { 0 };
-    memcpy(buf, &d, sizeof d);
-    // f[2l] = (r^2)^l by ptx/rope_angle.h's square-and-multiply over the bits of l (plain f64 products: the same
-    // bits as the kernel's mul.rn.f64), f[2l + 1] = f[2l] r
-    for (int l = 0; l < 32; l++) {
-        double f[2], db = r * r, dp = 1.0;
-        for (int bit = 0; bit < 5; bit++) {
-            if (l >> bit & 1) dp = dp * db;
-            db = db * db;
-        }
-        f[0] = dp, f[1] = dp * r;
-        memcpy(buf + 128 + 16 * l, f, 16);
-    }
-    gpu_upload(g, at, buf, sizeof buf);
-}
-
-// tiles 0 (128x128), 1 (64x128), 7 (128x128c2), 11 (128x256), 12 (128x256c2): ptx/gemm_wg_body.h RQ_TILE
-static int fp8_tile_rope(int tile) {
-    return tile == 0 || tile == 1 || tile == 7 || tile == GEMM_FP8_128X256_TILE || tile == GEMM_FP8_128X256C2_TILE;
-}
-
-int gemm_fp8_rope_tile(Gpu *g, int M, int N, int K, int *splits) {
-    int s = 0, tile = M > 0 && N % 128 == 0 ? gemm_fp8_tile_choice(g, M, N, K, &s) : -1;
-    if (tile < 0 || !fp8_tile_rope(tile)) return -1;
-    if (splits) *splits = s;
-    return tile;
-}
-
-void launch_gemm_fp8_rope(Gpu *g, CUdeviceptr desc, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw,
-                          int M, int N, int K, int tile, int splits) {
-    if (tile < 0 || tile >= GEMM_FP8_N_TILES || !fp8_tile_rope(tile) || N % 128 || M < 1)
-        die("launch_gemm_fp8_rope: tile %d, M=%d N=%d (a tile with whole heads a consumer, N %% 128 == 0)", tile, M, N);
-    check_gemm_args(M, N, K, 128, GEMM_STORE_F32, A8, W8, 8);
-    if (sa % 4 || sw % 4 || !sa || !sw || !desc || desc % 16) die("launch_gemm_fp8_rope: missing or misaligned inputs");
-    launch_wg(g, &fp8_tiles[tile], kernel(g, TAB_FP8, tile), 1, 0, desc, A8, sa, W8, sw, M, N, K, GEMM_QKV_ROPE,
-              splits);
 }
 
 // QWEN3_SW_BUILD_M=m: the swapped tile builds its input itself up to m rows (0 off, <= 8). Where it pays (H200,

@@ -106,15 +106,6 @@ int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr 
     return launch_gemm_fp8_rowmax(g, C, pmax, a8, sa, L->w, L->sw, M, L->N, L->K, -1, 0);
 }
 
-int launch_linear_rope(Gpu *g, const GpuLinear *L, CUdeviceptr desc, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
-                       int M, int a8_ready) {
-    int splits = 0, tile = L->fp8 && M > gemv_fp8_max_m() ? gemm_fp8_rope_tile(g, M, L->N, L->K, &splits) : -1;
-    if (tile < 0) return 0;
-    if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-    launch_gemm_fp8_rope(g, desc, a8, sa, L->w, L->sw, M, L->N, L->K, tile, splits);
-    return 1;
-}
-
 // The FP8-quantising epilogue needs 128 outputs of a row in one tile: the bf16 128x256 tile (when the tile choice
 // lands on it) and the FP8 64x256 one (when its tiles give ~every SM one: from M = 128 on the 8B's gate_up; below,
 // 64x128's twice as many tiles win). Elsewhere a is written in bf16 and the next GEMM quantises it. The FP8 form

@@ -173,26 +173,6 @@ int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm);
 enum { GEMM_STORE_F32_MAX64 = 6 };
 int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8,
                            CUdeviceptr sw, int M, int N, int K, int tile, int splits);
-// The qkv projection with RoPE in its epilogue (mode 7 of the FP8 wgmma tiles whose consumers hold whole heads:
-// 128x128, 64x128, 128x256 and their pairs; ptx/gemm_rope.h): what launch_qknorm_rope_kv(_fp8) does after a bf16
-// qkv GEMM (qkv16 = 1), bit for bit, without the qkv output or the RoPE launch. The descriptor, as the kernel reads it
-// (gemm_rope_desc uploads it to device memory at `at`: GEMM_ROPE_BYTES, the struct then at byte 128 the 64 f64
-// frequencies r^i):
-typedef struct {
-    uint64_t q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, block_table, tok_slot, tok_pos;
-    uint32_t n_head, n_kv, max_pages, kv_fp8;
-    double r;  // base^(-2 / head_dim), as rope_kv computes it
-    float eps, pad;
-} GemmRope;
-enum { GEMM_QKV_ROPE = 7, GEMM_ROPE_BYTES = 128 + 64 * 8 };
-void gemm_rope_desc(Gpu *g, CUdeviceptr at, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                    CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr q_norm, CUdeviceptr k_norm,
-                    CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int n_head, int n_kv,
-                    int head_dim, int max_pages, float rope_base, float eps);
-// The FP8 tile the choice runs for (M, N, K) when it has the RoPE epilogue (and *splits), else -1.
-int gemm_fp8_rope_tile(Gpu *g, int M, int N, int K, int *splits);
-void launch_gemm_fp8_rope(Gpu *g, CUdeviceptr desc, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw,
-                          int M, int N, int K, int tile, int splits);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).
@@ -229,10 +209,6 @@ void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, C
 // writes them (launch_gemm_fp8_rowmax): 1 when it did.
 int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A, CUdeviceptr a8,
                          CUdeviceptr sa, int M);
-// The qkv layer (FP8) through launch_gemm_fp8_rope where its tile has the epilogue: 1 when it ran (quantising A into
-// a8 / sa first unless a8_ready), 0 (nothing launched) otherwise.
-int launch_linear_rope(Gpu *g, const GpuLinear *L, CUdeviceptr desc, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
-                       int M, int a8_ready);
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8);
 // The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).

@@ -17,11 +17,9 @@
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
 // maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
 // C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256], 6 store f32 and
-// each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's first pass), 7 (FP8,
-// the qkv projection) per-head q / k RMSNorm, RoPE, q to q_out and k / v into the KV cache, Cs a descriptor
-// (gemm_rope.h); then
+// each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's first pass); then
 // ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 == 0 (16 for the
-// SwiGLU modes, 256 for mode 5). Cs is used in modes 5, 6 and 7 only.
+// SwiGLU modes, 256 for mode 5). Cs is used in modes 5 and 6 only.
 //
 // SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
 // gate, group 2p + 1 the matching up, both in this thread's registers; out = silu(g) * u (f32) at output column
@@ -78,9 +76,6 @@
 
 #ifndef FP8
 #define FP8 0
-#endif
-#if FP8
-#include "gemm_rope.h"
 #endif
 #ifndef NSPLIT
 #define NSPLIT 0
@@ -320,8 +315,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
 #define SWQ_TILE (BN == 256)  // 128 outputs of a row in the tile: mode 5 possible
-// mode 7 possible: FP8, a consumer's columns whole heads (the 64x256 tile, also WN = 128, spills 8 bytes with it)
-#define RQ_TILE (FP8 && ((WN == 128 && !NSPLIT) || FP8H))
 
 // ---- the staged epilogue (modes 0, 1, 2, 4, 5). Stored straight from the accumulators, a warp's instruction writes
 // 4 or 8 bytes in each of eight rows: Nsight Compute on the FP8 128x256 tile (gate_up, M = 4096, bf16 out) found 16%
@@ -482,9 +475,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b32 %kb, %r0c, %r1c, %Mm1;
     .reg .b64 %psa, %psw, %a0, %a1, %aw;
     .reg .f32 %sa0x, %sa1x, %swx, %fa0, %fa1;
-#if RQ_TILE
-    RQ_DECL
-#endif
     ld.param.u64 %psa, [p_sa];
     ld.param.u64 %psw, [p_sw];
 #endif
@@ -814,8 +804,6 @@ EPI_MODE:
     mov.u32 %cw, %N;
     setp.eq.u32 %p, %mode, 6;
     @%p bra EPI_MAX_;
-    setp.eq.u32 %p, %mode, 7;
-    @%p bra EPI_ROPE_;
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
     setp.ge.u32 %p, %mode, 4;
@@ -844,18 +832,6 @@ EPI_MAX_:
     setp.eq.u32 %pmq, %colin, 0;
     FOR_CHUNK_F32(PMAX_BLOCK)
     bra EPI_F32_;
-    // --- mode 7 (FP8, whole heads a consumer): the qkv projection's RMSNorm / RoPE / cache epilogue (gemm_rope.h)
-EPI_ROPE_:
-#if RQ_TILE
-    ROPE_EPILOGUE
-    ROPE_HEAD(0, RQ_H0)
-#if FP8H
-    ROPE_HEAD(1, RQ_H1)
-#endif
-    bra EPI_DONE;
-#else
-    trap;                                      // (host/gpu_gemm.c never asks these tiles for it)
-#endif
 EPI_BF16_:
     shl.b32 %skey, %colin, 1;                  // 4 q
     xor.b32 %skey, %skey, %sx;
@@ -963,7 +939,6 @@ EXIT:
 #undef MMA_SHAPE
 #undef MMA_TRANS
 #undef SWQ_TILE
-#undef RQ_TILE
 #undef FOR_PAIR
 #undef FP8H
 #undef WNX

@@ -626,100 +626,6 @@ static void gemm_fp8_rowmax(void) {
            "%d, maxima wrong in %d\n", cases, bad_c, bad_m);
 }
 
-// Mode 7 (the qkv GEMM's RoPE epilogue, ptx/gemm_rope.h) against what it replaces — the same tile in mode 1 (bf16
-// qkv) then launch_qknorm_rope_kv(_fp8) with qkv16 — byte for byte: q_out, both pools and (fp8) both scale pools,
-// poisoned alike beforehand. 8 q / 2 kv heads (N = 1,536), K = 512, every tile with the epilogue, splits 1 / 2 / tail
-// where the tile takes them, M across row-tiles, both cache dtypes; tokens in distinct slots at random positions
-// (pages from a shuffled table), q / k norm weights around 1.
-static void gemm_fp8_rope(void) {
-    NEED_GPU();
-    enum { NH = 8, NKV = 2, HD = 128, K = 512, MAXP = 4 };
-    const int N = (NH + 2 * NKV) * HD, ms[] = { 1, 65, 200 }, sp[] = { 1, 2, GEMM_SPLIT_TAIL };
-    static const int tiles[] = { 0, 1, 7, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE };
-    Fp8Weight w = fp8_weight(N, K);
-    int cases = 0, bad = 0;
-    float nw[2][HD];
-    for (int i = 0; i < 2; i++)
-        for (int d = 0; d < HD; d++) nw[i][d] = (float)(0.5 + rng_uniform(&rng));
-    CUdeviceptr dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4), desc = gpu_alloc(&G, GEMM_ROPE_BYTES);
-    gpu_upload(&G, dqn, nw[0], HD * 4);
-    gpu_upload(&G, dkn, nw[1], HD * 4);
-    for (int mi = 0; mi < 3; mi++) {
-        int M = ms[mi], npages = M * MAXP;
-        QuantIn in = quant_in(M, K);
-        int *table = xmalloc((size_t)M * MAXP * 4), *slot = xmalloc(M * 4), *pos = xmalloc(M * 4);
-        for (int i = 0; i < npages; i++) table[i] = i;
-        for (int i = npages - 1; i > 0; i--) {
-            int j = (int)(rng_uniform(&rng) * (i + 1)), t = table[i];
-            table[i] = table[j], table[j] = t;
-        }
-        for (int t = 0; t < M; t++) slot[t] = M - 1 - t, pos[t] = (int)(rng_uniform(&rng) * 64 * MAXP);
-        CUdeviceptr dtab = gpu_alloc(&G, (size_t)npages * 4), dslot = gpu_alloc(&G, M * 4), dpos = gpu_alloc(&G, M * 4);
-        gpu_upload(&G, dtab, table, (size_t)npages * 4);
-        gpu_upload(&G, dslot, slot, M * 4);
-        gpu_upload(&G, dpos, pos, M * 4);
-        size_t qb = (size_t)M * NH * HD * 2, pb = (size_t)npages * NKV * 64 * HD * 2, sb = (size_t)npages * NKV * 64 * 4;
-        CUdeviceptr qkv = gpu_alloc(&G, (size_t)M * N * 2), buf[2][5];  // [ref, fused][q, k, v, ks, vs]
-        for (int a = 0; a < 2; a++) {
-            buf[a][0] = gpu_alloc(&G, qb);
-            buf[a][1] = gpu_alloc(&G, pb);
-            buf[a][2] = gpu_alloc(&G, pb);
-            buf[a][3] = gpu_alloc(&G, sb);
-            buf[a][4] = gpu_alloc(&G, sb);
-        }
-        size_t bytes[5] = { qb, pb, pb, sb, sb };
-        uint8_t *h[2];
-        for (int a = 0; a < 2; a++) h[a] = xmalloc(qb + 2 * pb + 2 * sb);
-        for (int f8 = 0; f8 < 2; f8++)
-            for (int ti = 0; ti < 5; ti++)
-                for (int k = 0; k < 3; k++) {
-                    int tile = tiles[ti];
-                    if (k > 0 && !gemm_fp8_tile_splits(tile)) continue;
-                    size_t pbk = f8 ? pb / 2 : pb;  // e4m3 pools: one byte an element
-                    for (int a = 0; a < 2; a++)
-                        for (int b = 0; b < 5; b++) gpu_fill_u32(&G, buf[a][b], 0x7FC07FC0u, bytes[b] / 4);
-                    CUdeviceptr *r = buf[0], *f = buf[1];
-                    launch_gemm_fp8_ex(&G, qkv, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_BF16, tile, sp[k]);
-                    if (f8)
-                        launch_qknorm_rope_kv_fp8(&G, r[0], r[1], r[2], r[3], r[4], qkv, 1, dqn, dkn, dtab, dslot, dpos, M,
-                                                  NH, NKV, HD, MAXP, 1e6f, 1e-6f);
-                    else
-                        launch_qknorm_rope_kv(&G, r[0], r[1], r[2], qkv, 1, dqn, dkn, dtab, dslot, dpos, M, NH, NKV, HD,
-                                              MAXP, 1e6f, 1e-6f);
-                    gemm_rope_desc(&G, desc, f[0], f[1], f[2], f8 ? f[3] : 0, f8 ? f[4] : 0, dqn, dkn, dtab, dslot,
-                                   dpos, NH, NKV, HD, MAXP, 1e6f, 1e-6f);
-                    launch_gemm_fp8_rope(&G, desc, in.da8, in.dsa, w.w8, w.sw, M, N, K, tile, sp[k]);
-                    int same = 1;
-                    for (int a = 0; a < 2; a++) {
-                        size_t o = 0;
-                        for (int b = 0; b < 5; b++) {
-                            size_t n = b == 0 ? qb : b < 3 ? pbk : f8 ? sb : 0;
-                            if (n) gpu_download(&G, h[a] + o, buf[a][b], n);
-                            o += n;
-                        }
-                    }
-                    size_t total = qb + 2 * pbk + (f8 ? 2 * sb : 0), diff = 0;
-                    for (size_t i = 0; i < total; i++) diff += h[0][i] != h[1][i];
-                    same = diff == 0;
-                    cases++;
-                    bad += !same;
-                    CHECK(same, "tile %d splits %d M=%d %s cache: %zu of %zu bytes differ", tile, sp[k], M,
-                          f8 ? "fp8" : "bf16", diff, total);
-                }
-        for (int a = 0; a < 2; a++) {
-            free(h[a]);
-            for (int b = 0; b < 5; b++) gpu_free(&G, buf[a][b]);
-        }
-        gpu_free(&G, qkv); gpu_free(&G, dtab); gpu_free(&G, dslot); gpu_free(&G, dpos);
-        free(table); free(slot); free(pos);
-        quant_in_free(&in);
-    }
-    printf("  %d cases (tiles {0,1,7,11,12} x splits {1,2,tail} x M {1,65,200} x {bf16,fp8} cache): %d differ\n",
-           cases, bad);
-    gpu_free(&G, dqn); gpu_free(&G, dkn); gpu_free(&G, desc);
-    fp8_weight_free(&w);
-}
-
 // Timings (printed, not asserted), weights rotated through > 2x L2.
 static void time8(const char *label, int M, int N, int K, int tile) {
     int KB = K / 128, NB = (N + 127) / 128;
@@ -945,7 +851,6 @@ int main(void) {
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
     RUN(gemm_fp8_rowmax);
-    RUN(gemm_fp8_rope);
     RUN(head_rescore);
     RUN(gemm_fp8_timings);
     gpu_test_end();
