@@ -16,10 +16,10 @@
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
 // maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
-// C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256], 6 store f32 and
-// each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's first pass); then
-// ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 == 0 (16 for the
-// SwiGLU modes, 256 for mode 5). Cs is used in modes 5 and 6 only.
+// C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256],
+// 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's
+// first pass); then ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 ==
+// 0 (16 for the SwiGLU modes, 256 for mode 5). Cs is used in modes 5 and 6 only.
 //
 // SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
 // gate, group 2p + 1 the matching up, both in this thread's registers; out = silu(g) * u (f32) at output column
