@@ -378,15 +378,16 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     sub.u32 %t1, %cw, %t2; shl.b32 %t1, %t1, E; setp.lt.s32 %pcol, %cpb, %t1; \
     mul.wide.u32 %gp, %rbase, %cw; cvt.u64.u32 %gq, %t2; add.s64 %gp, %gp, %gq; shl.b64 %gp, %gp, E; \
     add.s64 %gp, %gp, %pC; cvt.u64.u32 %gq, %cpb; add.s64 %gp, %gp, %gq; shl.b32 %ldb, %cw, E;
+// X = max over the quad (the 4 lanes holding a row's columns), T a scratch .f32 (modes 5 and 6)
+#define QUAD_MAX(X, T) shfl.sync.bfly.b32 T, X, 1, 31, -1; max.f32 X, X, T; shfl.sync.bfly.b32 T, X, 2, 31, -1; \
+    max.f32 X, X, T;
 // mode 6, block b of 64 columns (groups LIST): the maxima of rows row0 (%e0) and row0 + 8 (%e1) over this thread's
 // columns inside N (max.f32 drops a NaN against a number; -inf where none), over the quad (the row's 64 columns),
 // stored by the quad's lane 0 (%pmq) where the block starts inside N
 #define PMAXJ(j) setp.gt.s32 %pc, %ncol, 8 * j; @%pc max.f32 %e0, %e0, %d##j##_0; @%pc max.f32 %e1, %e1, %d##j##_2; \
     setp.gt.s32 %pc, %ncol, 8 * j + 1; @%pc max.f32 %e0, %e0, %d##j##_1; @%pc max.f32 %e1, %e1, %d##j##_3;
 #define PMAX_BLOCK(b, LIST) mov.f32 %e0, 0fFF800000; mov.f32 %e1, 0fFF800000; LIST(PMAXJ) \
-    shfl.sync.bfly.b32 %e2, %e0, 1, 31, -1; max.f32 %e0, %e0, %e2; shfl.sync.bfly.b32 %e2, %e0, 2, 31, -1; \
-    max.f32 %e0, %e0, %e2; shfl.sync.bfly.b32 %e2, %e1, 1, 31, -1; max.f32 %e1, %e1, %e2; \
-    shfl.sync.bfly.b32 %e2, %e1, 2, 31, -1; max.f32 %e1, %e1, %e2; \
+    QUAD_MAX(%e0, %e2) QUAD_MAX(%e1, %e2) \
     setp.gt.s32 %pc, %ncol, 64 * b; and.pred %pc, %pc, %pmq; and.pred %q0, %pc, %pr0; and.pred %q1, %pc, %pr1; \
     @%q0 st.global.f32 [%c0 + 4 * b], %e0; @%q1 st.global.f32 [%c1 + 4 * b], %e1;
 // a chunk of c (groups LIST) in f32 (plain or added) and bf16: stage, copy out, free the staging for the next one
@@ -802,8 +803,10 @@ EPI_MODE:
     sub.u32 %rbase, %row0, %t1;
     sub.s32 %rlim, %M, %rbase;
     mov.u32 %cw, %N;
+#if FP8
     setp.eq.u32 %p, %mode, 6;
     @%p bra EPI_MAX_;
+#endif
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
     setp.ge.u32 %p, %mode, 4;
@@ -818,7 +821,8 @@ EPI_F32_:
 EPI_ADD_:
     FOR_CHUNK_F32(CHUNK_ADD)
     bra EPI_DONE;
-    // --- mode 6: the row maxima of each 64 columns into Cs (PMAX_BLOCK), then the f32 store of mode 0
+#if FP8
+    // --- mode 6 (FP8 tiles; the head): the row maxima of each 64 columns into Cs (PMAX_BLOCK), then mode 0's store
 EPI_MAX_:
     ld.param.u64 %pmx, [p_Cs];
     add.u32 %t2, %N, 63;
@@ -832,6 +836,7 @@ EPI_MAX_:
     setp.eq.u32 %pmq, %colin, 0;
     FOR_CHUNK_F32(PMAX_BLOCK)
     bra EPI_F32_;
+#endif
 EPI_BF16_:
     shl.b32 %skey, %colin, 1;                  // 4 q
     xor.b32 %skey, %skey, %sx;
@@ -863,14 +868,8 @@ EPI_SWQ_:
     mov.f32 %e2, 0f00000000;
     mov.f32 %e3, 0f00000000;
     FOR_PAIR(SWQ_AMAX)
-    shfl.sync.bfly.b32 %e0, %e2, 1, 31, -1;
-    max.f32 %e2, %e2, %e0;
-    shfl.sync.bfly.b32 %e0, %e2, 2, 31, -1;
-    max.f32 %e2, %e2, %e0;
-    shfl.sync.bfly.b32 %e0, %e3, 1, 31, -1;
-    max.f32 %e3, %e3, %e0;
-    shfl.sync.bfly.b32 %e0, %e3, 2, 31, -1;
-    max.f32 %e3, %e3, %e0;
+    QUAD_MAX(%e2, %e0)
+    QUAD_MAX(%e3, %e0)
 #if NSPLIT
     // the row's other 64 outputs are the other consumer's: swap the partial amaxes through smem ([2][64] f32 after
     // the split-K word); the second barrier keeps the next tile's writes behind both reads
