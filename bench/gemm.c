@@ -3,7 +3,7 @@
 // floor first, then the times, % of floor and the ratio; --sweep times every kernel tile and writes a plan file.
 //   gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b (also 1.7b,4b,14b)]
 //        [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
-//        [--reps 15] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
+//        [--reps 15] [--batch-ms 0.2] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
 //        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin 1.03]
 //        [--plan FILE|none] [--swiglu] [--pdl]
 //
@@ -115,7 +115,9 @@ static void layer_shape(const ModelDims *m, int layer, int *N, int *K) {
 
 static const int all_ms[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192 };
 enum { MAX_MS = 64, MAX_REPS = 101, MAX_INNER = 4096, SAMPLE_ROWS = 16, FILL_CHUNK = 1 << 20, QB = 128 };
-static const double BATCH_MS = 0.2;  // one timed replay holds at least this much work (event resolution ~0.5 us)
+// One timed replay holds at least this much work (event resolution ~0.5 us); --batch-ms raises it to time a kernel
+// run back to back for a long while (the clocks a sustained load gets: NOTES, session 23).
+static double BATCH_MS = 0.2;
 static const size_t LT_WS_BYTES = (size_t)32 << 20;
 static const uint32_t POISON = 0x7FC07FC0u;  // a NaN as f32 and as both bf16 halves
 static Gpu G;
@@ -507,7 +509,7 @@ static void parse_names(const char *list, const char *const *names, int n, int *
 static void usage(void) {
     die("usage: gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b,1.7b,4b,14b] "
         "[--layers qkv,o,gate_up,down,lm_head] "
-        "[--m 1,2,...] [--reps N] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
+        "[--m 1,2,...] [--reps N] [--batch-ms MS] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
         "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin R] [--plan FILE|none] [--swiglu] [--pdl]");
 }
 
@@ -553,6 +555,7 @@ static Opts parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--peak")) o.peak[0] = atof(argv[++i]);
         else if (!strcmp(a, "--peak-fp8")) o.peak[1] = atof(argv[++i]);
         else if (!strcmp(a, "--max-gb")) o.max_gb = atof(argv[++i]);
+        else if (!strcmp(a, "--batch-ms")) BATCH_MS = atof(argv[++i]);
         else if (!strcmp(a, "--seed")) o.seed = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(a, "--tsv")) o.tsv = argv[++i];
         else if (!strcmp(a, "--plan-out")) o.plan_out = argv[++i];
@@ -561,6 +564,7 @@ static Opts parse_args(int argc, char **argv) {
         else usage();
     }
     if (o.reps < 1 || o.reps > MAX_REPS) die("gemm: --reps must be 1..%d", MAX_REPS);
+    if (!(BATCH_MS > 0 && BATCH_MS <= 5000)) die("gemm: --batch-ms must be in (0, 5000]");
     if (o.n_ms == 0) die("gemm: --m lists no row counts");
     if (o.peak[0] <= 0 || o.peak[1] <= 0 || o.max_gb <= 0 || o.bw < 0)
         die("gemm: --peak, --peak-fp8, --max-gb must be > 0 and --bw >= 0");
