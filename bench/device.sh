@@ -856,6 +856,22 @@ if has s23; then  # session 23: the clocks and power a sustained load gets. nvid
     # bench/gemm times the 8B's FP8 layers at S23_M rows in short bursts (its default 0.2 ms replays) and at S23_SM rows
     # back to back for seconds (--batch-ms S23_BATCH_MS), and while the engine runs S23_CFGS ("WEIGHTS KV B;..."); a line per
     # phase: median / min SM clock, median power, the clock-event reasons seen (bench/smi_phases.py)
+    # S23_PARTS: clk (the above) and/or sweep (bench/gemm --sweep of the 8B's FP8 S23_LAYERS at S23_SWM rows, in
+    # bursts and then sustained: which tile wins when the card runs at its power cap)
+    parts=" ${S23_PARTS:-clk} " layers=${S23_LAYERS:-gate_up,down,qkv,o}
+    if [[ $parts == *" sweep "* ]]; then
+        for layer in ${layers//,/ }; do
+            for k in burst sustained; do
+                a=(); [ $k = sustained ] && a=(--batch-ms ${S23_BATCH_MS:-150} --reps 3)
+                timeout 200 build/bench/gemm --dtype fp8 --shapes 8b --layers $layer --m ${S23_SWM:-256,3436} --sweep \
+                    "${a[@]}" --plan-out "$LOG/s23-plan-$k-$layer.txt" --tsv "$LOG/s23-sweep-$k.tsv" \
+                    > "$LOG/s23-sweep-$k-$layer.log" 2>&1
+                say "s23 sweep $k $layer rc=$?"
+                grep -E "sweep fp8" "$LOG/s23-sweep-$k-$layer.log" | sed 's/^ */  /' | tee -a "$SUM"
+            done
+        done
+    fi
+  if [[ $parts == *" clk "* ]]; then
     smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
     nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
         smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
@@ -865,11 +881,11 @@ if has s23; then  # session 23: the clocks and power a sustained load gets. nvid
     f=$(synth 8b f16)
     mark idle; sleep 2
     mark gemm-burst
-    build/bench/gemm --shapes 8b --dtype fp8 --layers ${S23_LAYERS:-gate_up,down,qkv,o} --m ${S23_M:-2048,3436,4096} \
+    build/bench/gemm --shapes 8b --dtype fp8 --layers $layers --m ${S23_M:-2048,3436,4096} \
         --tsv "$LOG/s23-gemm-burst.tsv" > "$LOG/s23-gemm-burst.log" 2>&1
     mark idle2; sleep 2
     mark gemm-sustained
-    build/bench/gemm --shapes 8b --dtype fp8 --layers ${S23_LAYERS:-gate_up,down,qkv,o} --m ${S23_SM:-3436} \
+    build/bench/gemm --shapes 8b --dtype fp8 --layers $layers --m ${S23_SM:-3436} \
         --batch-ms ${S23_BATCH_MS:-300} --reps 3 --tsv "$LOG/s23-gemm-sustained.tsv" > "$LOG/s23-gemm-sustained.log" 2>&1
     mark idle3; sleep 2
     IFS=';' read -ra cfgs <<< "${S23_CFGS:-fp8 fp8 256;fp8 fp8 1024}"
@@ -886,6 +902,7 @@ if has s23; then  # session 23: the clocks and power a sustained load gets. nvid
         say "s23 gemm $k: $(awk -F'\t' 'NR > 1 && $26 == "fp8" { printf "%s M=%s %s us (%s TF) cublasLt %s us;  ", $3, $4, $10, $14, $12 }' "$LOG/s23-gemm-$k.tsv")"
     done
     python3 bench/smi_phases.py "$LOG/s23-smi.csv" "$LOG/s23-marks.txt" 2>&1 | tee -a "$SUM"
+  fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
