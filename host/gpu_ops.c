@@ -1,7 +1,7 @@
 // gpu_ops.c — launchers for the element-wise kernels of the forward pass (ptx/embed, rmsnorm, rope, swiglu,
 // argmax): each checks the shape assumptions its kernel relies on, picks the grid, and launches on g->stream.
-// defines: launch_embed, launch_rmsnorm(_fp8), launch_qknorm_rope_kv, launch_qknorm_rope_kv_fp8, launch_swiglu,
-//          launch_argmax
+// defines: launch_embed, launch_rmsnorm(_fp8), launch_qknorm_rope_kv, launch_qknorm_rope_kv_fp8, rope_tok_min,
+//          launch_swiglu, launch_argmax
 #include "gpu_ops.h"
 #include "util.h"
 #include <math.h>
@@ -12,6 +12,7 @@ enum {
     RMS_THREADS = 256, RMS_MAX_DIM = 256 * 4 * 8,      // 8 float4 per thread held in registers
     RMS_EARLY_ROWS = 64,                                // up to this many rows the weights are requested first
     ROPE_WARPS = 4, ROPE_HEAD_DIM = 128,
+    ROPE_TOK_THREADS = 256, ROPE_TOK_MIN_T = 512,       // the per-token entries from this many tokens (QWEN3_ROPE_TOK)
     SWIGLU_THREADS = 256, SWIGLU_COLS = 256 * 4,       // columns per CTA
     ARGMAX_THREADS = 1024,
 };
@@ -21,17 +22,22 @@ enum {
 // part of the key.
 static CUcontext fn_ctx;
 static CUstream fn_stream;
-static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope[2][2], fn_swiglu, fn_argmax;  // rope: [fp8 cache][bf16 qkv]
+static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope[2][2][2], fn_swiglu, fn_argmax;
+// rope: [fp8 cache][bf16 qkv][one CTA a token]
 
 static void load_functions(Gpu *g) {
     if (fn_ctx == g->ctx && fn_stream == g->stream) return;
     fn_embed = gpu_kernel(g, "embed", "embed_bf16_f32");
     fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
     fn_rmsnorm_fp8 = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8");
-    fn_rope[0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv");
-    fn_rope[1][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
-    fn_rope[0][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16");
-    fn_rope[1][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_b16");
+    fn_rope[0][0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv");
+    fn_rope[1][0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
+    fn_rope[0][1][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16");
+    fn_rope[1][1][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_b16");
+    fn_rope[0][0][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_tok");
+    fn_rope[1][0][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_tok");
+    fn_rope[0][1][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16_tok");
+    fn_rope[1][1][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_b16_tok");
     fn_swiglu = gpu_kernel(g, "swiglu", "swiglu_f32_bf16");
     fn_argmax = gpu_kernel(g, "argmax", "argmax_f32");
     fn_ctx = g->ctx;
@@ -93,8 +99,18 @@ void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in
     rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps);
 }
 
+static int rope_tok_from = -1;  // the per-token entries from this many tokens (0: never); -1: not read yet
+
+int rope_tok_min(int n) {
+    if (rope_tok_from < 0) rope_tok_from = env_int("QWEN3_ROPE_TOK", 0, 1 << 30, ROPE_TOK_MIN_T);
+    int old = rope_tok_from;
+    if (n >= 0) rope_tok_from = n;
+    return old;
+}
+
 // k_scale = 0: bf16 pools (qknorm_rope_kv); else e4m3 pools + row scales (qknorm_rope_kv_fp8); qkv16: qkv is bf16
-// (the _b16 entries), else f32.
+// (the _b16 entries), else f32. From ROPE_TOK_MIN_T tokens the _tok entries (one CTA a token, the per-token work
+// done once a warp instead of once a head; the same bits); QWEN3_ROPE_TOK=N: from N tokens (1: always, 0: never).
 static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
                     CUdeviceptr v_scale, CUdeviceptr qkv, int qkv16, CUdeviceptr q_norm, CUdeviceptr k_norm,
                     CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv,
@@ -118,14 +134,23 @@ static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v
     // th_i = pos * r^i with r = base^(-2/head_dim): the kernel raises r to the i-th power in f64.
     double r = pow((double)rope_base, -2.0 / head_dim);
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
+    int tok_min = rope_tok_min(-1);
+    int tok = tok_min > 0 && T >= tok_min &&
+              (uh + 2 * ukv) * ROPE_HEAD_DIM * 4 <= 48 * 1024;  // the staged row within the default shared memory
     Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
+    unsigned smem = 0;
+    if (tok) {  // the token's qkv row staged in shared memory
+        grid.y = 1;
+        block.x = ROPE_TOK_THREADS;
+        smem = (uh + 2 * ukv) * ROPE_HEAD_DIM * (qkv16 ? 2 : 4);
+    }
     if (k_scale) {
-        CUfunction qknorm_rope_kv_fp8 = fn_rope[1][qkv16 != 0];
-        GPU_LAUNCH(g, qknorm_rope_kv_fp8, grid, block, 0, &q_out, &k_pool, &v_pool, &k_scale, &v_scale, &qkv, &q_norm,
+        CUfunction qknorm_rope_kv_fp8 = fn_rope[1][qkv16 != 0][tok];
+        GPU_LAUNCH(g, qknorm_rope_kv_fp8, grid, block, smem, &q_out, &k_pool, &v_pool, &k_scale, &v_scale, &qkv, &q_norm,
                    &k_norm, &block_table, &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
     } else {
-        CUfunction qknorm_rope_kv = fn_rope[0][qkv16 != 0];
-        GPU_LAUNCH(g, qknorm_rope_kv, grid, block, 0, &q_out, &k_pool, &v_pool, &qkv, &q_norm, &k_norm, &block_table,
+        CUfunction qknorm_rope_kv = fn_rope[0][qkv16 != 0][tok];
+        GPU_LAUNCH(g, qknorm_rope_kv, grid, block, smem, &q_out, &k_pool, &v_pool, &qkv, &q_norm, &k_norm, &block_table,
                    &tok_slot, &tok_pos, &uT, &uh, &ukv, &upages, &r, &eps);
     }
 }

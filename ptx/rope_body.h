@@ -1,7 +1,16 @@
 // rope_body.h — the qknorm_rope_kv entry of ptx/rope.ptx, included once per KV-cache dtype and input type with
 // ROPE_ENTRY (the entry's name), KV_FP8 (0: bf16 pools; 1: e4m3 pools + f32 row scales, two more parameters after
 // p_v_cache) and QKV16 (0: qkv f32; 1: qkv bf16, as the qkv GEMM stores it for the FP8 engine's larger steps)
-// defined. Everything but the qkv load and the k/v store is the same text in all four.
+// defined, and ROPE_TOK (0: one warp a head, grid (T, ceil(H / 4)); 1: one CTA a token, below). Everything but the
+// qkv load and the k/v store is the same text in all eight.
+//
+// ROPE_TOK = 1 (the _tok entries, for steps of many tokens): grid (T), block ROPE_TOK_THREADS = 8 warps, dynamic
+// shared memory H x 128 x (QKV16 ? 2 : 4) bytes (H = n_head + 2 n_kv). The CTA copies its token's whole qkv row into
+// shared memory at once (cp.async, 16-byte pieces), and meanwhile each warp looks up the slot, position and page once,
+// computes its lanes' angles once and loads both norms' weights; then warp w takes heads w, w + 8, ... from shared
+// memory through the same norm / rotate / store text. One warp a head repeats that per-token work for every head
+// (48 times a token on the 8B) in 12 CTAs a token; the arithmetic of each value is the same, so the outputs are
+// bit-identical.
 .visible .entry ROPE_ENTRY(
     .param .u64 p_q_out,
     .param .u64 p_k_cache,
@@ -22,7 +31,11 @@
     .param .u32 p_max_pages,
     .param .f64 p_r,
     .param .f32 p_eps)
+#if ROPE_TOK
+.reqntid ROPE_TOK_THREADS, 1, 1
+#else
 .reqntid ROPE_THREADS, 1, 1
+#endif
 {
     PDL_START
     .reg .pred %p<6>, %pb;
@@ -37,6 +50,12 @@
     .reg .b64 %rd_ks, %rd_vs, %rd_sc;
     .reg .f32 %amax, %scale, %inv;
 #endif
+#if ROPE_TOK
+    .reg .pred %pq;
+    .reg .b32 %r_tid, %r_i, %r_n, %r_srow, %r_page;
+    .reg .b64 %rd_row;
+    .reg .f32 %qw<4>, %kw<4>;
+#endif
 
     // --- which token, which head ---
     ld.param.u32 %r_T, [p_T];
@@ -48,12 +67,17 @@
     mov.u32 %r1, %tid.x;
     and.b32 %r_lane, %r1, 31;
     shr.u32 %r2, %r1, 5;
-    mov.u32 %r3, %ctaid.y;
-    mad.lo.u32 %r_head, %r3, ROPE_WARPS, %r2;   // 0 .. H-1 over q, k, v heads
     shl.b32 %r_H, %r_nkv, 1;
     add.u32 %r_H, %r_H, %r_nhead;
+#if ROPE_TOK
+    mov.u32 %r_tid, %r1;
+    mov.u32 %r_head, %r2;                       // warp w: heads w, w + 8, ...
+#else
+    mov.u32 %r3, %ctaid.y;
+    mad.lo.u32 %r_head, %r3, ROPE_WARPS, %r2;   // 0 .. H-1 over q, k, v heads
     setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform: whole warps leave
     @%p1 bra DONE;
+#endif
 
     ld.param.u64 %rd_qout, [p_q_out];
     ld.param.u64 %rd_kc, [p_k_cache];
@@ -77,6 +101,74 @@
     cvta.to.global.u64 %rd_pos, %rd_pos;
     cvta.to.global.u64 %rd_bt, %rd_bt;
 
+#if QKV16
+#define QKV_ESZ 2
+#else
+#define QKV_ESZ 4
+#endif
+#if ROPE_TOK
+    // --- the token's qkv row (H x 128 elements) into shared memory, 16-byte pieces, thread i copying pieces
+    // i, i + 256, ... ---
+    mul.lo.u32 %r_n, %r_H, HEAD_DIM * QKV_ESZ / 16;  // pieces
+    mul.lo.u32 %r4, %r_t, %r_H;
+    mul.wide.u32 %rd1, %r4, HEAD_DIM * QKV_ESZ;
+    add.u64 %rd_row, %rd_src, %rd1;
+    mov.u32 %r_srow, s_rope;
+    mov.u32 %r_i, %r_tid;
+ROW_COPY:
+    setp.ge.u32 %p1, %r_i, %r_n;
+    @%p1 bra ROW_COPIED;
+    mul.wide.u32 %rd1, %r_i, 16;
+    add.u64 %rd1, %rd_row, %rd1;
+    shl.b32 %r4, %r_i, 4;
+    add.u32 %r4, %r_srow, %r4;
+    cp.async.cg.shared.global [%r4], [%rd1], 16;
+    add.u32 %r_i, %r_i, ROPE_TOK_THREADS;
+    bra ROW_COPY;
+ROW_COPIED:
+    cp.async.commit_group;
+
+    // --- under the copy, once a warp: slot, position, the page (block_table[slot][pos / 64]; every k / v head of the
+    // token shares it), both norms' weights (lane: elements 2l, 2l+1, 64+2l, 65+2l), the lane's two angles ---
+    mul.wide.u32 %rd3, %r_t, 4;
+    add.u64 %rd4, %rd_slot, %rd3;
+    ld.global.nc.u32 %r_slot, [%rd4];
+    add.u64 %rd4, %rd_pos, %rd3;
+    ld.global.nc.u32 %r_pos, [%rd4];
+    mul.wide.u32 %rd2, %r_lane, 8;
+    add.u64 %rd4, %rd_qn, %rd2;
+    ld.global.nc.v2.f32 {%qw0, %qw1}, [%rd4];
+    ld.global.nc.v2.f32 {%qw2, %qw3}, [%rd4+HEAD_DIM*2];
+    add.u64 %rd4, %rd_kn, %rd2;
+    ld.global.nc.v2.f32 {%kw0, %kw1}, [%rd4];
+    ld.global.nc.v2.f32 {%kw2, %kw3}, [%rd4+HEAD_DIM*2];
+    shr.u32 %r5, %r_pos, PAGE_SHIFT;
+    mad.lo.u32 %r5, %r_slot, %r_maxpages, %r5;
+    mul.wide.u32 %rd5, %r5, 4;
+    add.u64 %rd5, %rd_bt, %rd5;
+    ld.global.nc.u32 %r_page, [%rd5];
+    ANGLES
+    cp.async.wait_group 0;
+    bar.sync 0;
+
+HEAD_LOOP:
+    setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform
+    @%p1 bra DONE;
+    // --- this lane's 4 elements of the head from the staged row ---
+    mad.lo.u32 %r4, %r_head, HEAD_DIM * QKV_ESZ, %r_srow;
+#if QKV16
+    shl.b32 %r6, %r_lane, 2;
+    add.u32 %r4, %r4, %r6;
+    ld.shared.b32 %h0, [%r4];                   // bf16 pair: element 2l in the low half
+    ld.shared.b32 %h1, [%r4+HEAD_DIM];
+    UNPACK_BF16
+#else
+    shl.b32 %r6, %r_lane, 3;
+    add.u32 %r4, %r4, %r6;
+    ld.shared.v2.f32 {%x0, %x1}, [%r4];
+    ld.shared.v2.f32 {%x2, %x3}, [%r4+HEAD_DIM*2];
+#endif
+#else
     // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
     mad.lo.u32 %r4, %r_t, %r_H, %r_head;
     mul.wide.u32 %rd2, %r_lane, 8;              // (8 * lane: also the norm weights' offset below)
@@ -87,14 +179,7 @@
     add.u64 %rd_src, %rd_src, %rd1;
     ld.global.nc.b32 %h0, [%rd_src];            // bf16 pair: element 2l in the low half
     ld.global.nc.b32 %h1, [%rd_src+HEAD_DIM];
-    shl.b32 %r6, %h0, 16;
-    mov.b32 %x0, %r6;
-    and.b32 %r6, %h0, 0xFFFF0000;
-    mov.b32 %x1, %r6;
-    shl.b32 %r6, %h1, 16;
-    mov.b32 %x2, %r6;
-    and.b32 %r6, %h1, 0xFFFF0000;
-    mov.b32 %x3, %r6;
+    UNPACK_BF16
 #else
     mul.wide.u32 %rd1, %r4, HEAD_DIM*4;
     add.u64 %rd_src, %rd_src, %rd1;
@@ -109,6 +194,7 @@
     ld.global.nc.u32 %r_slot, [%rd4];
     add.u64 %rd4, %rd_pos, %rd3;
     ld.global.nc.u32 %r_pos, [%rd4];
+#endif
 
     // --- route: q head -> q_out row; k / v head -> pool row [page][kh][pos % 64], page from the block table ---
     setp.lt.u32 %p2, %r_head, %r_nhead;
@@ -116,12 +202,16 @@
     sub.u32 %r_kh, %r_head, %r_nhead;
     setp.ge.u32 %p3, %r_kh, %r_nkv;             // v head?
     @%p3 sub.u32 %r_kh, %r_kh, %r_nkv;
+#if ROPE_TOK
+    mad.lo.u32 %r5, %r_page, %r_nkv, %r_kh;     // the token's page, looked up once
+#else
     shr.u32 %r5, %r_pos, PAGE_SHIFT;
     mad.lo.u32 %r5, %r_slot, %r_maxpages, %r5;  // block_table[slot][pos / 64]
     mul.wide.u32 %rd5, %r5, 4;
     add.u64 %rd5, %rd_bt, %rd5;
     ld.global.nc.u32 %r5, [%rd5];               // the page
-    mad.lo.u32 %r5, %r5, %r_nkv, %r_kh;         // page*n_kv + kh (< 2^32: pages x kv heads is small)
+    mad.lo.u32 %r5, %r5, %r_nkv, %r_kh;
+#endif         // page*n_kv + kh (< 2^32: pages x kv heads is small)
     mul.wide.u32 %rd5, %r5, 64;                 // 64-bit from here: the pool can exceed 2^32 elements
     and.b32 %r6, %r_pos, 63;
     cvt.u64.u32 %rd6, %r6;
@@ -159,7 +249,7 @@
     cvt.rn.bf16x2.f32 %h1, %x3, %x2;
     st.global.b32 [%rd_dst], %h0;
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
-    bra DONE;
+    bra HEAD_DONE;
 
 QHEAD:
     mad.lo.u32 %r5, %r_t, %r_nhead, %r_head;
@@ -178,9 +268,16 @@ NORM:
     add.rn.f32 %t, %t, %eps;
     sqrt.rn.f32 %t, %t;
     rcp.rn.f32 %rstd, %t;
+#if ROPE_TOK
+    selp.f32 %w0, %qw0, %kw0, %p2;              // q head: q_norm, k head: k_norm
+    selp.f32 %w1, %qw1, %kw1, %p2;
+    selp.f32 %w2, %qw2, %kw2, %p2;
+    selp.f32 %w3, %qw3, %kw3, %p2;
+#else
     add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
     ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
     ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
+#endif
     mul.rn.f32 %y0, %x0, %rstd;
     mul.rn.f32 %y0, %y0, %w0;
     mul.rn.f32 %y1, %x1, %rstd;
@@ -190,20 +287,9 @@ NORM:
     mul.rn.f32 %y3, %x3, %rstd;
     mul.rn.f32 %y3, %y3, %w3;
 
-    // --- angles in f64: f(2l) = (r^2)^l, f(2l+1) = f(2l) * r ---
-    mul.rn.f64 %db, %dr, %dr;
-    mov.f64 %dp, 0d3FF0000000000000;
-    POW_STEP(0)
-    POW_STEP(1)
-    POW_STEP(2)
-    POW_STEP(3)
-    POW_STEP(4)
-    cvt.rn.f64.s32 %dpos, %r_pos;
-    mul.rn.f64 %dth, %dpos, %dp;
-    SINCOS(%dth, %s0, %c0)
-    mul.rn.f64 %dp, %dp, %dr;
-    mul.rn.f64 %dth, %dpos, %dp;
-    SINCOS(%dth, %s1, %c1)
+#if !ROPE_TOK
+    ANGLES
+#endif
 
     // --- rotate the pairs (2l, 64+2l) and (2l+1, 65+2l) ---
     mul.rn.f32 %o0, %y2, %s0;
@@ -228,7 +314,7 @@ NORM:
     st.global.b32 [%rd_dst], %h0;
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
 #if KV_FP8
-    bra DONE;
+    bra HEAD_DONE;
 
 STORE_FP8:
     // --- k or v head (o0..o3) to the fp8 pool: first rounded to bf16, so that the fp8 row is exactly the
@@ -267,6 +353,12 @@ STORE_FP8:
     setp.eq.u32 %p4, %r_lane, 0;
     @%p4 st.global.f32 [%rd_sc], %scale;
 #endif
+HEAD_DONE:
+#if ROPE_TOK
+    add.u32 %r_head, %r_head, ROPE_TOK_WARPS;
+    bra HEAD_LOOP;
+#endif
 DONE:
     ret;
 }
+#undef QKV_ESZ

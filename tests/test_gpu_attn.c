@@ -622,34 +622,33 @@ static void rope_kv_fp8_writer(void) {
     launch_qknorm_rope_kv(&G, dq16, dk16, dv16, dqkv, 0, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f, 1e-6f);
     launch_qknorm_rope_kv_fp8(&G, dq8, dk8, dv8, dks, dvs, dqkv, 0, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP, 1e6f,
                               1e-6f);
-    // the same fp8 writer from the bf16 copy of qkv, into fresh poisoned buffers
+    // the same fp8 writer from the bf16 copy of qkv, and the per-token entries (from either input), each into fresh
+    // poisoned buffers: the very same bytes as the f32 input through one warp a head
     CUdeviceptr dqkv16 = gpu_alloc(&G, qkv_n * 2), dqb = gpu_alloc(&G, (size_t)T * NH * HD * 2);
     CUdeviceptr dkb = gpu_alloc(&G, pool_n), dvb = gpu_alloc(&G, pool_n);
     CUdeviceptr dksb = gpu_alloc(&G, rows * 4), dvsb = gpu_alloc(&G, rows * 4);
     gpu_upload(&G, dqkv16, qkv16, qkv_n * 2);
-    gpu_fill_u32(&G, dkb, 0x7F7F7F7Fu, pool_n / 4);
-    gpu_fill_u32(&G, dvb, 0x7F7F7F7Fu, pool_n / 4);
-    gpu_fill_u32(&G, dksb, 0x7FC00000u, rows);
-    gpu_fill_u32(&G, dvsb, 0x7FC00000u, rows);
-    launch_qknorm_rope_kv_fp8(&G, dqb, dkb, dvb, dksb, dvsb, dqkv16, 1, dqn, dkn, dt, ds, dp, T, NH, NKV, HD, MAXP,
-                              1e6f, 1e-6f);
-    {
-        size_t nb[4] = { (size_t)T * NH * HD * 2, pool_n, pool_n, rows * 4 }, diff = 0;
-        CUdeviceptr a[4] = { dq8, dk8, dv8, dks }, b[4] = { dqb, dkb, dvb, dksb };
-        for (int i = 0; i < 4; i++) {
+    for (int v = 0; v < 3; v++) {
+        int in16 = v < 2, tok = v > 0, tok_was = rope_tok_min(tok);
+        gpu_fill_u32(&G, dqb, 0x7FC07FC0u, (size_t)T * NH * HD / 2);
+        gpu_fill_u32(&G, dkb, 0x7F7F7F7Fu, pool_n / 4);
+        gpu_fill_u32(&G, dvb, 0x7F7F7F7Fu, pool_n / 4);
+        gpu_fill_u32(&G, dksb, 0x7FC00000u, rows);
+        gpu_fill_u32(&G, dvsb, 0x7FC00000u, rows);
+        launch_qknorm_rope_kv_fp8(&G, dqb, dkb, dvb, dksb, dvsb, in16 ? dqkv16 : dqkv, in16, dqn, dkn, dt, ds, dp, T,
+                                  NH, NKV, HD, MAXP, 1e6f, 1e-6f);
+        rope_tok_min(tok_was);
+        size_t nb[5] = { (size_t)T * NH * HD * 2, pool_n, pool_n, rows * 4, rows * 4 }, diff = 0;
+        CUdeviceptr a[5] = { dq8, dk8, dv8, dks, dvs }, b[5] = { dqb, dkb, dvb, dksb, dvsb };
+        for (int i = 0; i < 5; i++) {
             uint8_t *x = xmalloc(nb[i]), *y = xmalloc(nb[i]);
             gpu_download(&G, x, a[i], nb[i]);
             gpu_download(&G, y, b[i], nb[i]);
             diff += memcmp(x, y, nb[i]) != 0;
             free(x); free(y);
         }
-        float *vsa = xmalloc(rows * 4), *vsb = xmalloc(rows * 4);
-        gpu_download(&G, vsa, dvs, rows * 4);
-        gpu_download(&G, vsb, dvsb, rows * 4);
-        for (size_t r = 0; r < rows; r++) diff += memcmp(&vsa[r], &vsb[r], 4) != 0;
-        free(vsa); free(vsb);
-        CHECK(diff == 0, "fp8 writer from bf16 qkv: %zu of q / k / v / k scales / v scale rows differ from the f32 "
-              "input's", diff);
+        CHECK(diff == 0, "fp8 writer from %s qkv%s: %zu of q / k / v / k scales / v scales differ from the f32 "
+              "input's through one warp a head", in16 ? "bf16" : "f32", tok ? ", one CTA a token" : "", diff);
     }
     CUdeviceptr b16[] = { dqkv16, dqb, dkb, dvb, dksb, dvsb };
     for (size_t i = 0; i < sizeof b16 / sizeof b16[0]; i++) gpu_free(&G, b16[i]);

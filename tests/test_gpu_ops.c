@@ -237,12 +237,33 @@ static void rope_one(int n_head, int n_kv, int T, float base, int in16) {
     gpu_fill_u32(&G, d_q, BF16_NAN2, (nq + HD) / 2);
     gpu_fill_u32(&G, d_k, BF16_NAN2, ncache / 2);
     gpu_fill_u32(&G, d_v, BF16_NAN2, ncache / 2);
+    int tok_was = rope_tok_min(0);  // one warp a head here; the per-token entry below must give the same bytes
     launch_qknorm_rope_kv(&G, d_q, d_k, d_v, d_qkv, in16, d_qn, d_kn, d_table, d_slot, d_pos, T, n_head, n_kv, HD,
                           MAX_PAGES, base, eps);
     float *q = download_bf16(d_q, nq + HD);
     uint16_t *kc = xmalloc(ncache * 2), *vc = xmalloc(ncache * 2);
     gpu_download(&G, kc, d_k, ncache * 2);
     gpu_download(&G, vc, d_v, ncache * 2);
+    {
+        uint16_t *q0 = xmalloc((nq + HD) * 2), *q1 = xmalloc((nq + HD) * 2), *c1 = xmalloc(ncache * 2);
+        gpu_download(&G, q0, d_q, (nq + HD) * 2);
+        gpu_fill_u32(&G, d_q, BF16_NAN2, (nq + HD) / 2);
+        gpu_fill_u32(&G, d_k, BF16_NAN2, ncache / 2);
+        gpu_fill_u32(&G, d_v, BF16_NAN2, ncache / 2);
+        rope_tok_min(1);
+        launch_qknorm_rope_kv(&G, d_q, d_k, d_v, d_qkv, in16, d_qn, d_kn, d_table, d_slot, d_pos, T, n_head, n_kv,
+                              HD, MAX_PAGES, base, eps);
+        gpu_download(&G, q1, d_q, (nq + HD) * 2);
+        int same = !memcmp(q0, q1, (nq + HD) * 2);
+        gpu_download(&G, c1, d_k, ncache * 2);
+        same &= !memcmp(kc, c1, ncache * 2);
+        gpu_download(&G, c1, d_v, ncache * 2);
+        same &= !memcmp(vc, c1, ncache * 2);
+        CHECK(same, "rope heads=%d/%d T=%d%s: the per-token entry's q / k / v bytes differ from one warp a head's",
+              n_head, n_kv, T, in16 ? " bf16 in" : "");
+        free(q0); free(q1); free(c1);
+    }
+    rope_tok_min(tok_was);
 
     // fp64 reference for q and k heads; v must be exactly bf16(x)
     double *qref = xmalloc(nq * 8), *kref = xmalloc((size_t)T * n_kv * HD * 8);
@@ -435,18 +456,35 @@ static void argmax_rows(void) {
 }
 
 // ---------------------------------------------------------------- timings (printed, not asserted)
+// The fp8 cache's writer from bf16 qkv (the FP8 engine's larger steps), 32/8 heads, page 0, one warp a head and
+// one CTA a token.
+static void time_rope8(GpuTimer *tm, CUdeviceptr q, CUdeviceptr kc, CUdeviceptr vc, CUdeviceptr w, CUdeviceptr qkv,
+                       CUdeviceptr zeros, int T, int reps) {
+    for (int tk = 0; tk < 2; tk++) {
+        int tok_was = rope_tok_min(tk);
+        gpu_timer_start(&G, tm);
+        for (int i = 0; i < reps; i++)
+            launch_qknorm_rope_kv_fp8(&G, q, kc, vc, w, w, qkv, 1, w, w, zeros, zeros, zeros, T, 32, 8, 128, 64, 1e6f,
+                                      1e-6f);
+        float ms = gpu_timer_stop_ms(&G, tm) / reps;
+        printf("  rope8%-4s T=%-4d 32/8 heads: %7.2f us  %6.1f GB/s (bf16 qkv in, fp8 cache)\n", tk ? "tok" : "", T,
+               ms * 1e3, T * (48 * 128 * 2.0 + 32 * 128 * 2 + 16 * 132) / ms / 1e6);
+        rope_tok_min(tok_was);
+    }
+}
+
 static void timings(void) {
     NEED_GPU();
     GpuTimer tm;
     gpu_timer_init(&tm);
     int T = 1, dim = 4096, ffn = 12288, vocab = 151936, reps = 50;
     CUdeviceptr x = gpu_alloc(&G, (size_t)512 * 25600 * 2 * 4), y = gpu_alloc(&G, (size_t)512 * 25600 * 2 * 4);
-    CUdeviceptr w = gpu_alloc(&G, 8192 * 4), tok = gpu_alloc(&G, 512 * 4), out = gpu_alloc(&G, 512 * 4);
+    CUdeviceptr w = gpu_alloc(&G, 8192 * 4), tok = gpu_alloc(&G, 4096 * 4), out = gpu_alloc(&G, 512 * 4);
     CUdeviceptr emb = gpu_alloc(&G, (size_t)vocab * dim * 2);
     CUdeviceptr kc = gpu_alloc(&G, (size_t)8 * 4096 * 128 * 2), vc = gpu_alloc(&G, (size_t)8 * 4096 * 128 * 2);
     gpu_fill_u32(&G, x, 0x3F800000u, (size_t)512 * 25600 * 2);
     gpu_fill_u32(&G, w, 0x3F800000u, 8192);
-    gpu_fill_u32(&G, tok, 0, 512);
+    gpu_fill_u32(&G, tok, 0, 4096);
     gpu_fill_u32(&G, emb, 0x3F803F80u, (size_t)vocab * dim / 2);
     for (int pass = 0; pass < 2; pass++) {
         T = pass ? 512 : 1;
@@ -475,6 +513,7 @@ static void timings(void) {
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
         printf("  rope16    T=%-3d 32/8 heads: %7.2f us  %6.1f GB/s (bf16 qkv in)\n", T, ms * 1e3,
                T * 48 * 128 * 4.0 / ms / 1e6);
+        time_rope8(&tm, y, kc, vc, w, x, tok, T, reps);
         gpu_timer_start(&G, &tm);
         for (int i = 0; i < reps; i++) launch_swiglu(&G, y, x, T, ffn);
         ms = gpu_timer_stop_ms(&G, &tm) / reps;
@@ -486,6 +525,7 @@ static void timings(void) {
         printf("  argmax    rows=%-3d vocab=%d: %7.2f us  %6.1f GB/s\n", rows, vocab, ms * 1e3,
                rows * vocab * 4.0 / ms / 1e6);
     }
+    time_rope8(&tm, y, kc, vc, w, x, tok, 3436, reps);  // a B = 256 job's mixed step
     gpu_timer_free(&tm);
     gpu_free(&G, x); gpu_free(&G, y); gpu_free(&G, w); gpu_free(&G, tok); gpu_free(&G, out); gpu_free(&G, emb);
     gpu_free(&G, kc); gpu_free(&G, vc);
