@@ -12,7 +12,8 @@ enum {
     RMS_THREADS = 256, RMS_MAX_DIM = 256 * 4 * 8,      // 8 float4 per thread held in registers
     RMS_EARLY_ROWS = 64,                                // up to this many rows the weights are requested first
     ROPE_WARPS = 4, ROPE_HEAD_DIM = 128,
-    ROPE_TOK_THREADS = 256, ROPE_TOK_MIN_T = 512,       // the per-token entries from this many tokens (QWEN3_ROPE_TOK)
+    ROPE_TOK_THREADS = 128, ROPE_TOK_MIN_T = 512,       // the per-token entries from this many tokens (QWEN3_ROPE_TOK)
+    ROPE_TOK_SMEM = 1536,                               // their angle table and both norms' weights, before the row
     SWIGLU_THREADS = 256, SWIGLU_COLS = 256 * 4,       // columns per CTA
     ARGMAX_THREADS = 1024,
 };
@@ -109,8 +110,8 @@ int rope_tok_min(int n) {
 }
 
 // k_scale = 0: bf16 pools (qknorm_rope_kv); else e4m3 pools + row scales (qknorm_rope_kv_fp8); qkv16: qkv is bf16
-// (the _b16 entries), else f32. From ROPE_TOK_MIN_T tokens the _tok entries (one CTA a token, the per-token work
-// done once a warp instead of once a head; the same bits); QWEN3_ROPE_TOK=N: from N tokens (1: always, 0: never).
+// (the _b16 entries), else f32. From ROPE_TOK_MIN_T tokens the _tok entries (ptx/rope_tok_body.h: one CTA a token,
+// four heads a warp; the same bits); QWEN3_ROPE_TOK=N: from N tokens (1: always, 0: never).
 static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr k_scale,
                     CUdeviceptr v_scale, CUdeviceptr qkv, int qkv16, CUdeviceptr q_norm, CUdeviceptr k_norm,
                     CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv,
@@ -135,14 +136,16 @@ static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v
     double r = pow((double)rope_base, -2.0 / head_dim);
     unsigned uT = (unsigned)T, uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     int tok_min = rope_tok_min(-1);
-    int tok = tok_min > 0 && T >= tok_min &&
-              (uh + 2 * ukv) * ROPE_HEAD_DIM * 4 <= 48 * 1024;  // the staged row within the default shared memory
+    // the per-token entries: four heads a warp (all q, k or v: n_head and n_kv multiples of 4), the token's qkv row
+    // staged in the default 48 KB of shared memory
+    unsigned tok_smem = ROPE_TOK_SMEM + (uh + 2 * ukv) * ROPE_HEAD_DIM * (qkv16 ? 2 : 4);
+    int tok = tok_min > 0 && T >= tok_min && n_head % 4 == 0 && n_kv % 4 == 0 && tok_smem <= 48 * 1024;
     Dim3 grid = { uT, cdiv(uh + 2 * ukv, ROPE_WARPS), 1 }, block = { ROPE_WARPS * 32, 1, 1 };
     unsigned smem = 0;
-    if (tok) {  // the token's qkv row staged in shared memory
+    if (tok) {
         grid.y = 1;
         block.x = ROPE_TOK_THREADS;
-        smem = (uh + 2 * ukv) * ROPE_HEAD_DIM * (qkv16 ? 2 : 4);
+        smem = tok_smem;
     }
     if (k_scale) {
         CUfunction qknorm_rope_kv_fp8 = fn_rope[1][qkv16 != 0][tok];

@@ -1,16 +1,7 @@
 // rope_body.h — the qknorm_rope_kv entry of ptx/rope.ptx, included once per KV-cache dtype and input type with
 // ROPE_ENTRY (the entry's name), KV_FP8 (0: bf16 pools; 1: e4m3 pools + f32 row scales, two more parameters after
 // p_v_cache) and QKV16 (0: qkv f32; 1: qkv bf16, as the qkv GEMM stores it for the FP8 engine's larger steps)
-// defined, and ROPE_TOK (0: one warp a head, grid (T, ceil(H / 4)); 1: one CTA a token, below). Everything but the
-// qkv load and the k/v store is the same text in all eight.
-//
-// ROPE_TOK = 1 (the _tok entries, for steps of many tokens): grid (T), block ROPE_TOK_THREADS = 8 warps, dynamic
-// shared memory H x 128 x (QKV16 ? 2 : 4) bytes (H = n_head + 2 n_kv). The CTA copies its token's whole qkv row into
-// shared memory at once (cp.async, 16-byte pieces), and meanwhile each warp looks up the slot, position and page once,
-// computes its lanes' angles once and loads both norms' weights; then warp w takes heads w, w + 8, ... from shared
-// memory through the same norm / rotate / store text. One warp a head repeats that per-token work for every head
-// (48 times a token on the 8B) in 12 CTAs a token; the arithmetic of each value is the same, so the outputs are
-// bit-identical.
+// defined. Everything but the qkv load and the k/v store is the same text in all four.
 .visible .entry ROPE_ENTRY(
     .param .u64 p_q_out,
     .param .u64 p_k_cache,
@@ -31,11 +22,7 @@
     .param .u32 p_max_pages,
     .param .f64 p_r,
     .param .f32 p_eps)
-#if ROPE_TOK
-.reqntid ROPE_TOK_THREADS, 1, 1
-#else
 .reqntid ROPE_THREADS, 1, 1
-#endif
 {
     PDL_START
     .reg .pred %p<6>, %pb;
@@ -50,12 +37,6 @@
     .reg .b64 %rd_ks, %rd_vs, %rd_sc;
     .reg .f32 %amax, %scale, %inv;
 #endif
-#if ROPE_TOK
-    .reg .pred %pq;
-    .reg .b32 %r_tid, %r_i, %r_n, %r_srow, %r_page;
-    .reg .b64 %rd_row;
-    .reg .f32 %qw<4>, %kw<4>;
-#endif
 
     // --- which token, which head ---
     ld.param.u32 %r_T, [p_T];
@@ -67,17 +48,12 @@
     mov.u32 %r1, %tid.x;
     and.b32 %r_lane, %r1, 31;
     shr.u32 %r2, %r1, 5;
-    shl.b32 %r_H, %r_nkv, 1;
-    add.u32 %r_H, %r_H, %r_nhead;
-#if ROPE_TOK
-    mov.u32 %r_tid, %r1;
-    mov.u32 %r_head, %r2;                       // warp w: heads w, w + 8, ...
-#else
     mov.u32 %r3, %ctaid.y;
     mad.lo.u32 %r_head, %r3, ROPE_WARPS, %r2;   // 0 .. H-1 over q, k, v heads
+    shl.b32 %r_H, %r_nkv, 1;
+    add.u32 %r_H, %r_H, %r_nhead;
     setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform: whole warps leave
     @%p1 bra DONE;
-#endif
 
     ld.param.u64 %rd_qout, [p_q_out];
     ld.param.u64 %rd_kc, [p_k_cache];
@@ -101,74 +77,6 @@
     cvta.to.global.u64 %rd_pos, %rd_pos;
     cvta.to.global.u64 %rd_bt, %rd_bt;
 
-#if QKV16
-#define QKV_ESZ 2
-#else
-#define QKV_ESZ 4
-#endif
-#if ROPE_TOK
-    // --- the token's qkv row (H x 128 elements) into shared memory, 16-byte pieces, thread i copying pieces
-    // i, i + 256, ... ---
-    mul.lo.u32 %r_n, %r_H, HEAD_DIM * QKV_ESZ / 16;  // pieces
-    mul.lo.u32 %r4, %r_t, %r_H;
-    mul.wide.u32 %rd1, %r4, HEAD_DIM * QKV_ESZ;
-    add.u64 %rd_row, %rd_src, %rd1;
-    mov.u32 %r_srow, s_rope;
-    mov.u32 %r_i, %r_tid;
-ROW_COPY:
-    setp.ge.u32 %p1, %r_i, %r_n;
-    @%p1 bra ROW_COPIED;
-    mul.wide.u32 %rd1, %r_i, 16;
-    add.u64 %rd1, %rd_row, %rd1;
-    shl.b32 %r4, %r_i, 4;
-    add.u32 %r4, %r_srow, %r4;
-    cp.async.cg.shared.global [%r4], [%rd1], 16;
-    add.u32 %r_i, %r_i, ROPE_TOK_THREADS;
-    bra ROW_COPY;
-ROW_COPIED:
-    cp.async.commit_group;
-
-    // --- under the copy, once a warp: slot, position, the page (block_table[slot][pos / 64]; every k / v head of the
-    // token shares it), both norms' weights (lane: elements 2l, 2l+1, 64+2l, 65+2l), the lane's two angles ---
-    mul.wide.u32 %rd3, %r_t, 4;
-    add.u64 %rd4, %rd_slot, %rd3;
-    ld.global.nc.u32 %r_slot, [%rd4];
-    add.u64 %rd4, %rd_pos, %rd3;
-    ld.global.nc.u32 %r_pos, [%rd4];
-    mul.wide.u32 %rd2, %r_lane, 8;
-    add.u64 %rd4, %rd_qn, %rd2;
-    ld.global.nc.v2.f32 {%qw0, %qw1}, [%rd4];
-    ld.global.nc.v2.f32 {%qw2, %qw3}, [%rd4+HEAD_DIM*2];
-    add.u64 %rd4, %rd_kn, %rd2;
-    ld.global.nc.v2.f32 {%kw0, %kw1}, [%rd4];
-    ld.global.nc.v2.f32 {%kw2, %kw3}, [%rd4+HEAD_DIM*2];
-    shr.u32 %r5, %r_pos, PAGE_SHIFT;
-    mad.lo.u32 %r5, %r_slot, %r_maxpages, %r5;
-    mul.wide.u32 %rd5, %r5, 4;
-    add.u64 %rd5, %rd_bt, %rd5;
-    ld.global.nc.u32 %r_page, [%rd5];
-    ANGLES
-    cp.async.wait_group 0;
-    bar.sync 0;
-
-HEAD_LOOP:
-    setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform
-    @%p1 bra DONE;
-    // --- this lane's 4 elements of the head from the staged row ---
-    mad.lo.u32 %r4, %r_head, HEAD_DIM * QKV_ESZ, %r_srow;
-#if QKV16
-    shl.b32 %r6, %r_lane, 2;
-    add.u32 %r4, %r4, %r6;
-    ld.shared.b32 %h0, [%r4];                   // bf16 pair: element 2l in the low half
-    ld.shared.b32 %h1, [%r4+HEAD_DIM];
-    UNPACK_BF16
-#else
-    shl.b32 %r6, %r_lane, 3;
-    add.u32 %r4, %r4, %r6;
-    ld.shared.v2.f32 {%x0, %x1}, [%r4];
-    ld.shared.v2.f32 {%x2, %x3}, [%r4+HEAD_DIM*2];
-#endif
-#else
     // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
     mad.lo.u32 %r4, %r_t, %r_H, %r_head;
     mul.wide.u32 %rd2, %r_lane, 8;              // (8 * lane: also the norm weights' offset below)
@@ -194,7 +102,6 @@ HEAD_LOOP:
     ld.global.nc.u32 %r_slot, [%rd4];
     add.u64 %rd4, %rd_pos, %rd3;
     ld.global.nc.u32 %r_pos, [%rd4];
-#endif
 
     // --- route: q head -> q_out row; k / v head -> pool row [page][kh][pos % 64], page from the block table ---
     setp.lt.u32 %p2, %r_head, %r_nhead;
@@ -202,16 +109,12 @@ HEAD_LOOP:
     sub.u32 %r_kh, %r_head, %r_nhead;
     setp.ge.u32 %p3, %r_kh, %r_nkv;             // v head?
     @%p3 sub.u32 %r_kh, %r_kh, %r_nkv;
-#if ROPE_TOK
-    mad.lo.u32 %r5, %r_page, %r_nkv, %r_kh;     // the token's page, looked up once
-#else
     shr.u32 %r5, %r_pos, PAGE_SHIFT;
     mad.lo.u32 %r5, %r_slot, %r_maxpages, %r5;  // block_table[slot][pos / 64]
     mul.wide.u32 %rd5, %r5, 4;
     add.u64 %rd5, %rd_bt, %rd5;
     ld.global.nc.u32 %r5, [%rd5];               // the page
-    mad.lo.u32 %r5, %r5, %r_nkv, %r_kh;
-#endif         // page*n_kv + kh (< 2^32: pages x kv heads is small)
+    mad.lo.u32 %r5, %r5, %r_nkv, %r_kh;         // page*n_kv + kh (< 2^32: pages x kv heads is small)
     mul.wide.u32 %rd5, %r5, 64;                 // 64-bit from here: the pool can exceed 2^32 elements
     and.b32 %r6, %r_pos, 63;
     cvt.u64.u32 %rd6, %r6;
@@ -249,7 +152,7 @@ HEAD_LOOP:
     cvt.rn.bf16x2.f32 %h1, %x3, %x2;
     st.global.b32 [%rd_dst], %h0;
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
-    bra HEAD_DONE;
+    bra DONE;
 
 QHEAD:
     mad.lo.u32 %r5, %r_t, %r_nhead, %r_head;
@@ -268,16 +171,9 @@ NORM:
     add.rn.f32 %t, %t, %eps;
     sqrt.rn.f32 %t, %t;
     rcp.rn.f32 %rstd, %t;
-#if ROPE_TOK
-    selp.f32 %w0, %qw0, %kw0, %p2;              // q head: q_norm, k head: k_norm
-    selp.f32 %w1, %qw1, %kw1, %p2;
-    selp.f32 %w2, %qw2, %kw2, %p2;
-    selp.f32 %w3, %qw3, %kw3, %p2;
-#else
     add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
     ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
     ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
-#endif
     mul.rn.f32 %y0, %x0, %rstd;
     mul.rn.f32 %y0, %y0, %w0;
     mul.rn.f32 %y1, %x1, %rstd;
@@ -287,9 +183,7 @@ NORM:
     mul.rn.f32 %y3, %x3, %rstd;
     mul.rn.f32 %y3, %y3, %w3;
 
-#if !ROPE_TOK
-    ANGLES
-#endif
+    ANGLES                                      // (s0, c0), (s1, c1) of elements 2l, 2l + 1
 
     // --- rotate the pairs (2l, 64+2l) and (2l+1, 65+2l) ---
     mul.rn.f32 %o0, %y2, %s0;
@@ -314,7 +208,7 @@ NORM:
     st.global.b32 [%rd_dst], %h0;
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
 #if KV_FP8
-    bra HEAD_DONE;
+    bra DONE;
 
 STORE_FP8:
     // --- k or v head (o0..o3) to the fp8 pool: first rounded to bf16, so that the fp8 row is exactly the
@@ -353,12 +247,6 @@ STORE_FP8:
     setp.eq.u32 %p4, %r_lane, 0;
     @%p4 st.global.f32 [%rd_sc], %scale;
 #endif
-HEAD_DONE:
-#if ROPE_TOK
-    add.u32 %r_head, %r_head, ROPE_TOK_WARPS;
-    bra HEAD_LOOP;
-#endif
 DONE:
     ret;
 }
-#undef QKV_ESZ
