@@ -274,28 +274,6 @@ static int sw_stages(int stage, int build_bytes) {
     return n < SW_BUILD_MIN_STAGES ? SW_BUILD_MIN_STAGES : n;
 }
 
-// A deeper ring where the grid leaves room (QWEN3_SW_DEEP, default off): with every CTA of the launch resident at
-// once (ceil(CTAs / SMs) a multiprocessor), a CTA's ring may take its share of SW_DEEP_SM_BYTES — the multiprocessor's
-// shared memory less room for the kernel before it (decode attention's CTA, ~51 KB), which this grid runs beside
-// under programmatic dependent launch — up to every slice of its K range. Why: at batch 1 the o projection (16 slices
-// a CTA) waits behind decode attention, which leaves the memory idle for ~7 us; the early requests (sw_early) only
-// cover the ring's 8 slices. Never shallower than sw_stages.
-enum { SW_DEEP_SM_BYTES = 174 * 1024, SW_DEEP_MAX_STAGES = 32 };
-static int sw_deep(void) {
-    static int on = -1;
-    if (on < 0) on = env_int("QWEN3_SW_DEEP", 0, 1, 0);
-    return on;
-}
-static int sw_ring(int stage, int extra, int ctas, int sms, int slices, int fixed) {
-    int nst = sw_stages(stage, extra);
-    if (!sw_deep() || sw_stages_env()) return nst;
-    int per_sm = (ctas + sms - 1) / sms, budget = SW_DEEP_SM_BYTES / per_sm - fixed - extra;
-    int deep = budget / (stage + 16);
-    if (deep > slices) deep = slices;
-    if (deep > SW_DEEP_MAX_STAGES) deep = SW_DEEP_MAX_STAGES;
-    return deep > nst ? deep : nst;
-}
-
 // b: NULL, or (fp8, M <= 8) the input built in the kernel from b->x (gemm_fp8_sw8b; A and sa unused)
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
                       int M, int N, int K, int mode, int splits, const SwBuild *b) {
@@ -313,13 +291,12 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         int mc = M - m0 < 64 ? M - m0 : 64, v = b ? 4 : mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3;
         int mb = b ? 8 : 8 << v, extra = b ? sw_build_bytes(mc, K) : 0;
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
-        int stage = 8192 + mb * 128;
+        int stage = 8192 + mb * 128, nst = sw_stages(stage, extra);
         int S = splits > 0 ? splits : gemm_sw_auto_splits(mc, N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        int nst = sw_ring(stage, extra, tiles * S, sms, ktps, (S - 1) * mb * 256);
         unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256 + extra);
         if (smem > SW_SMEM_MAX) die("launch_sw: %u bytes of shared memory (M=%d K=%d)", smem, mc, K);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
