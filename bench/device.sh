@@ -439,11 +439,11 @@ if has s22; then  # session 22: one switch A/B'd (S22_VAR, its values S22_VALS; 
     # on the synth 8B, S22_CFGS "WEIGHTS KV B;...", each value an arm, S22_BASE=DIR a base tree's engine one more,
     # S22_ROUNDS rounds), same (greedy tokens and a batch job of S22_SAME_N requests on S22_SAME under each value and
     # the base: must be identical), pp (bench_e2e pp512 / tg128 on S22_PP "SIZE TYPE DTYPE;..." under each value),
-    # san (the sanitizer runs S22_SAN "TOOL:TEST:CASE ...")
+    # san (the sanitizer runs S22_SAN "TOOL:TEST:CASE ..."); S22_UNIT_ENV="VAR=VALUE ...": set for unit and san
     parts=" ${S22_PARTS:-unit same ab san} " var=${S22_VAR:-QWEN3_HEAD_ROWMAX} vals=${S22_VALS:-0 1}
     if [[ $parts == *" unit "* ]]; then
         for t in ${S22_TESTS:-gemm fp8}; do
-            QWEN3_TEST_ONLY=${S22_TEST_ONLY:-} timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
+            env ${S22_UNIT_ENV:-} QWEN3_TEST_ONLY=${S22_TEST_ONLY:-} timeout 240 build/tests/test_gpu_$t > "$LOG/s22-$t.log" 2>&1
             say "s22 test_gpu_$t rc=$? $(grep -c '^PASS' "$LOG/s22-$t.log") pass $(grep -c '^FAIL' "$LOG/s22-$t.log") fail"
             grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s22-$t.log" | head -10 | tee -a "$SUM"
         done
@@ -499,7 +499,7 @@ PY
     if [[ $parts == *" san "* ]]; then
         for tc in ${S22_SAN:-memcheck:fp8:gemm_fp8_rowmax memcheck:fp8:head_rescore racecheck:fp8:head_rescore}; do
             IFS=: read -r tool t c <<< "$tc"
-            QWEN3_TEST_ONLY=$c timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+            env ${S22_UNIT_ENV:-} QWEN3_TEST_ONLY=$c timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
                 build/tests/test_gpu_$t > "$LOG/s22-$tool-$c.log" 2>&1
             say "s22 $tool $t:$c rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s22-$tool-$c.log") $(grep -c '^PASS' "$LOG/s22-$tool-$c.log") pass"
         done
