@@ -274,26 +274,6 @@ static int sw_stages(int stage, int build_bytes) {
     return n < SW_BUILD_MIN_STAGES ? SW_BUILD_MIN_STAGES : n;
 }
 
-// A ring that holds a CTA's whole K range where it fits (QWEN3_SW_WHOLE, default off): with every CTA of the launch
-// resident at once (ceil(CTAs / SMs) a multiprocessor), in its share of SW_DEEP_SM_BYTES — the multiprocessor's
-// shared memory less room for the kernel before it (decode attention's CTA, ~51 KB), which this grid runs beside
-// under programmatic dependent launch. Why: at batch 1 the o projection (16 slices a CTA) waits behind decode
-// attention, which leaves the memory idle for ~7 us, and the early requests (sw_early) cover only the ring's 8 slices.
-// Only where every slice fits (the 8B's o at up to 16 rows; not qkv, gate/up or down): session 23's deeper rings
-// everywhere lost 6% at batch 1.
-enum { SW_DEEP_SM_BYTES = 174 * 1024, SW_DEEP_MAX_STAGES = 32 };
-static int sw_whole(void) {
-    static int on = -1;
-    if (on < 0) on = env_int("QWEN3_SW_WHOLE", 0, 1, 0);
-    return on;
-}
-static int sw_ring(int stage, int extra, int ctas, int sms, int slices, int fixed) {
-    int nst = sw_stages(stage, extra);
-    if (!sw_whole() || sw_stages_env()) return nst;
-    int per_sm = (ctas + sms - 1) / sms, budget = SW_DEEP_SM_BYTES / per_sm - fixed - extra;
-    return slices > nst && slices <= SW_DEEP_MAX_STAGES && slices * (stage + 16) <= budget ? slices : nst;
-}
-
 // b: NULL, or (fp8, M <= 8) the input built in the kernel from b->x (gemm_fp8_sw8b; A and sa unused)
 static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw,
                       int M, int N, int K, int mode, int splits, const SwBuild *b) {
@@ -311,13 +291,12 @@ static void launch_sw(Gpu *g, int fp8, CUdeviceptr C, CUdeviceptr A, CUdeviceptr
         int mc = M - m0 < 64 ? M - m0 : 64, v = b ? 4 : mc <= 8 ? 0 : mc <= 16 ? 1 : mc <= 32 ? 2 : 3;
         int mb = b ? 8 : 8 << v, extra = b ? sw_build_bytes(mc, K) : 0;
         if (!fn[fp8][v]) fn[fp8][v] = gpu_kernel(g, "gemm_sw", names[fp8][v]);
-        int stage = 8192 + mb * 128;
+        int stage = 8192 + mb * 128, nst = sw_stages(stage, extra);
         int S = splits > 0 ? splits : gemm_sw_auto_splits(mc, N, K, sms);
         if (S > SW_MAX_SPLITS) S = SW_MAX_SPLITS;
         if (S > nk) S = nk;
         int ktps = cdiv(nk, S);
         S = cdiv(nk, ktps);  // no empty split
-        int nst = sw_ring(stage, extra, tiles * S, sms, ktps, (S - 1) * mb * 256);
         unsigned smem = (unsigned)(nst * stage + 16 * nst + (S - 1) * mb * 256 + extra);
         if (smem > SW_SMEM_MAX) die("launch_sw: %u bytes of shared memory (M=%d K=%d)", smem, mc, K);
         CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
