@@ -871,38 +871,38 @@ if has s23; then  # session 23: the clocks and power a sustained load gets. nvid
             done
         done
     fi
-  if [[ $parts == *" clk "* ]]; then
-    smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
-    nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
-        smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
-    nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -lms 100 > "$LOG/s23-smi.csv" 2>&1 &
-    smi=$!
-    mark() { echo "$(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >> "$LOG/s23-marks.txt"; }
-    f=$(synth 8b f16)
-    mark idle; sleep 2
-    mark gemm-burst
-    build/bench/gemm --shapes 8b --dtype fp8 --layers $layers --m ${S23_M:-2048,3436,4096} \
-        --tsv "$LOG/s23-gemm-burst.tsv" > "$LOG/s23-gemm-burst.log" 2>&1
-    mark idle2; sleep 2
-    mark gemm-sustained
-    build/bench/gemm --shapes 8b --dtype fp8 --layers $layers --m ${S23_SM:-3436} \
-        --batch-ms ${S23_BATCH_MS:-300} --reps 3 --tsv "$LOG/s23-gemm-sustained.tsv" > "$LOG/s23-gemm-sustained.log" 2>&1
-    mark idle3; sleep 2
-    IFS=';' read -ra cfgs <<< "${S23_CFGS:-fp8 fp8 256;fp8 fp8 1024}"
-    for cfg in "${cfgs[@]}"; do
-        read -r wd kd B <<< "$cfg"
-        mark "engine-$wd-kv$kd-B$B"
-        engine_job "s23-$wd-kv$kd-B$B" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd s23" QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd \
-            QWEN3_PROFILE=1
-        say "s23 engine $wd kv $kd B=$B rc=$? $(grep -E '^[0-9]+ x|^profile: [0-9]+ (decode|mixed)' "$LOG/s23-$wd-kv$kd-B$B.log" | tr -s ' ' | tr '\n' ' ')"
-    done
-    mark end; sleep 0.3
-    kill $smi 2>/dev/null
-    for k in burst sustained; do
-        say "s23 gemm $k: $(awk -F'\t' 'NR > 1 && $26 == "fp8" { printf "%s M=%s %s us (%s TF) cublasLt %s us;  ", $3, $4, $10, $14, $12 }' "$LOG/s23-gemm-$k.tsv")"
-    done
-    python3 bench/smi_phases.py "$LOG/s23-smi.csv" "$LOG/s23-marks.txt" 2>&1 | tee -a "$SUM"
-  fi
+    if [[ $parts == *" clk "* ]]; then
+        smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
+        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
+            smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
+        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -lms 100 > "$LOG/s23-smi.csv" 2>&1 &
+        smi=$!
+        mark() { echo "$(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >> "$LOG/s23-marks.txt"; }
+        f=$(synth 8b f16)
+        mark idle; sleep 2
+        mark gemm-burst
+        build/bench/gemm --shapes 8b --dtype fp8 --layers $layers --m ${S23_M:-2048,3436,4096} \
+            --tsv "$LOG/s23-gemm-burst.tsv" > "$LOG/s23-gemm-burst.log" 2>&1
+        mark idle2; sleep 2
+        mark gemm-sustained
+        build/bench/gemm --shapes 8b --dtype fp8 --layers $layers --m ${S23_SM:-3436} \
+            --batch-ms ${S23_BATCH_MS:-300} --reps 3 --tsv "$LOG/s23-gemm-sustained.tsv" > "$LOG/s23-gemm-sustained.log" 2>&1
+        mark idle3; sleep 2
+        IFS=';' read -ra cfgs <<< "${S23_CFGS:-fp8 fp8 256;fp8 fp8 1024}"
+        for cfg in "${cfgs[@]}"; do
+            read -r wd kd B <<< "$cfg"
+            mark "engine-$wd-kv$kd-B$B"
+            engine_job "s23-$wd-kv$kd-B$B" "$B" "$LOG/throughput.tsv" "8b $wd kv $kd s23" QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd \
+                QWEN3_PROFILE=1
+            say "s23 engine $wd kv $kd B=$B rc=$? $(grep -E '^[0-9]+ x|^profile: [0-9]+ (decode|mixed)' "$LOG/s23-$wd-kv$kd-B$B.log" | tr -s ' ' | tr '\n' ' ')"
+        done
+        mark end; sleep 0.3
+        kill $smi 2>/dev/null
+        for k in burst sustained; do
+            say "s23 gemm $k: $(awk -F'\t' 'NR > 1 && $26 == "fp8" { printf "%s M=%s %s us (%s TF) cublasLt %s us;  ", $3, $4, $10, $14, $12 }' "$LOG/s23-gemm-$k.tsv")"
+        done
+        python3 bench/smi_phases.py "$LOG/s23-smi.csv" "$LOG/s23-marks.txt" 2>&1 | tee -a "$SUM"
+    fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench

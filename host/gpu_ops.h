@@ -55,8 +55,8 @@ void launch_qknorm_rope_kv_fp8(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CU
                                CUdeviceptr v_scale, CUdeviceptr qkv, int qkv16, CUdeviceptr q_norm,
                                CUdeviceptr k_norm, CUdeviceptr block_table, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
                                int T, int n_head, int n_kv, int head_dim, int max_pages, float rope_base, float eps);
-// The RoPE launchers run the per-token entries (ptx/rope_body.h, ROPE_TOK) from n tokens a step (0: never; the
-// default 512, or $QWEN3_ROPE_TOK). n >= 0 sets it, n < 0 only asks; returns the value before.
+// The RoPE launchers run the per-token entries (ptx/rope_tok_body.h: one CTA a token, the same bits) from n tokens a
+// step (0: never; the default 512, or $QWEN3_ROPE_TOK). n >= 0 sets it, n < 0 only asks; returns the value before.
 int rope_tok_min(int n);
 
 // Causal GQA attention: token t, head h attends to positions 0..tok_pos[t] of slot tok_slot[t] (read through
