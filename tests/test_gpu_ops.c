@@ -357,6 +357,8 @@ static void rope_other_bases(void) {
     rope_one(32, 8, 7, 5e6f, 1);
     rope_one(14, 2, 5, 1e6f, 0);   // head count not a multiple of the 4 warps per CTA
     rope_one(14, 2, 5, 1e6f, 1);
+    rope_one(40, 8, 300, 1e6f, 0);  // the 14B's heads: 56 of them, a partial last round of the per-token entry's 16
+    rope_one(40, 8, 300, 1e6f, 1);
 }
 
 // ---------------------------------------------------------------- swiglu
