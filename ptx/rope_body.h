@@ -2,26 +2,7 @@
 // ROPE_ENTRY (the entry's name), KV_FP8 (0: bf16 pools; 1: e4m3 pools + f32 row scales, two more parameters after
 // p_v_cache) and QKV16 (0: qkv f32; 1: qkv bf16, as the qkv GEMM stores it for the FP8 engine's larger steps)
 // defined. Everything but the qkv load and the k/v store is the same text in all four.
-.visible .entry ROPE_ENTRY(
-    .param .u64 p_q_out,
-    .param .u64 p_k_cache,
-    .param .u64 p_v_cache,
-#if KV_FP8
-    .param .u64 p_k_scale,
-    .param .u64 p_v_scale,
-#endif
-    .param .u64 p_qkv,
-    .param .u64 p_q_norm,
-    .param .u64 p_k_norm,
-    .param .u64 p_block_table,
-    .param .u64 p_tok_slot,
-    .param .u64 p_tok_pos,
-    .param .u32 p_T,
-    .param .u32 p_n_head,
-    .param .u32 p_n_kv,
-    .param .u32 p_max_pages,
-    .param .f64 p_r,
-    .param .f32 p_eps)
+.visible .entry ROPE_ENTRY(ROPE_PARAMS)
 .reqntid ROPE_THREADS, 1, 1
 {
     PDL_START
@@ -55,27 +36,7 @@
     setp.ge.u32 %p1, %r_head, %r_H;             // warp-uniform: whole warps leave
     @%p1 bra DONE;
 
-    ld.param.u64 %rd_qout, [p_q_out];
-    ld.param.u64 %rd_kc, [p_k_cache];
-    ld.param.u64 %rd_vc, [p_v_cache];
-    ld.param.u64 %rd_src, [p_qkv];
-    ld.param.u64 %rd_qn, [p_q_norm];
-    ld.param.u64 %rd_kn, [p_k_norm];
-    ld.param.u64 %rd_slot, [p_tok_slot];
-    ld.param.u64 %rd_pos, [p_tok_pos];
-    ld.param.u32 %r_maxpages, [p_max_pages];
-    ld.param.u64 %rd_bt, [p_block_table];
-    ld.param.f64 %dr, [p_r];
-    ld.param.f32 %eps, [p_eps];
-    cvta.to.global.u64 %rd_qout, %rd_qout;
-    cvta.to.global.u64 %rd_kc, %rd_kc;
-    cvta.to.global.u64 %rd_vc, %rd_vc;
-    cvta.to.global.u64 %rd_src, %rd_src;
-    cvta.to.global.u64 %rd_qn, %rd_qn;
-    cvta.to.global.u64 %rd_kn, %rd_kn;
-    cvta.to.global.u64 %rd_slot, %rd_slot;
-    cvta.to.global.u64 %rd_pos, %rd_pos;
-    cvta.to.global.u64 %rd_bt, %rd_bt;
+    ROPE_LOAD_PARAMS
 
     // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
     mad.lo.u32 %r4, %r_t, %r_H, %r_head;
