@@ -361,8 +361,8 @@ static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch,
                       tbs[i], split, kvs[ks], e);
             }
         }
-    for (int ks = 0; ks < 3; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3
-        static const int dks[] = { 0, 1, 3 };
+    for (int ks = 0; ks < 4; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3, a warp a unit
+        static const int dks[] = { 0, 1, 3, DEC_WARP_UNIT };
         double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, TB_DEC, 0, dks[ks], q_amp);
         CHECK(e < ATT_TOL, "%s: n_kv %d G %d attn_dec_bf16 kv_split %d: rel err %.3g", what, n_kv, gqa, dks[ks], e);
     }
@@ -397,11 +397,11 @@ static void attn_prefill_continuation(void) {
 // Decode: one token per slot at each length, n_kv 8 (Qwen3's), in one batch.
 static void attn_decode_batch(void) {
     NEED_GPU();
-    static const int gq[] = { 2, 4, 8 };
+    static const int gq[] = { 2, 4, 5, 8 };  // 5: Qwen3-14B (a warp a unit: the last head pair half full)
     Chunk c[9];
     static const int dl[] = { 1, 63, 64, 65, 127, 128, 129, 1000, 4095 };
     for (int i = 0; i < 9; i++) c[i] = (Chunk){ 8 - i, dl[i] - 1, 1 };
-    for (int gi = 0; gi < 3; gi++) check(8, gq[gi], 9, 4096, c, 9, 0, 2.0, "decode batch");
+    for (int gi = 0; gi < 4; gi++) check(8, gq[gi], 9, 4096, c, 9, 0, 2.0, "decode batch");
 }
 
 // Mixed: prefill chunks and decode tokens of several slots, in chunk order and interleaved token by token.
@@ -494,13 +494,14 @@ static void attn_wg_varlen(void) {
 #define FP8_LOOSE_TOL 0.07
 static double fp8_loose_max;
 // attention.ptx's grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8
-// splitting the keys; attn_dec.ptx with the default key split, the engine's routing, then attn_dec.ptx with one
-// CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
+// splitting the keys; attn_dec.ptx with the default key split, the engine's routing, attn_dec.ptx with a warp per
+// (token, kv head), then with one CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
 static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                    double q_amp, int all_grids, const char *what) {
-    static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { 0, 0, 1 }, { 1, 0, 1 },
-                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
-    for (int i = 0; i < (all_grids ? 10 : 3); i++) {  // tb, split, kv_split
+    static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { TB_DEC, 0, DEC_WARP_UNIT },
+                                  { 0, 0, 1 }, { 1, 0, 1 }, { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 },
+                                  { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
+    for (int i = 0; i < (all_grids ? 11 : 4); i++) {  // tb, split, kv_split
         if (cfg[i][0] * gqa > 64) continue;
         double e, lo = INFINITY;
         run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, cfg[i][0], cfg[i][1], cfg[i][2], q_amp, 0, &e,
@@ -533,11 +534,11 @@ static void attn_fp8_prefill(void) {
 
 static void attn_fp8_decode(void) {
     NEED_GPU();
-    static const int gq[] = { 2, 4, 8 };
+    static const int gq[] = { 2, 4, 5, 8 };
     Chunk c[8];
     static const int dl[] = { 1, 63, 64, 65, 127, 128, 129, 4095 };
     for (int i = 0; i < 8; i++) c[i] = (Chunk){ 7 - i, dl[i] - 1, 1 };
-    for (int gi = 0; gi < 3; gi++) check8(8, gq[gi], 8, 4096, c, 8, 0, 2.0, 1, "decode batch");
+    for (int gi = 0; gi < 4; gi++) check8(8, gq[gi], 8, 4096, c, 8, 0, 2.0, gq[gi] != 5, "decode batch");
 }
 
 // Length 32768: a decode token at position 32767 and the last 129-token prefill chunk up to it (512 pages).
