@@ -15,7 +15,8 @@
 //            chunks of 512 continuing 1536 cached tokens), FLOPs = 4·hd·n_head·Σ_t (pos_t + 1) (causal, per run),
 //            timed with one attn_wg launch per run and with all runs in one varlen launch (attn_wg_h128_pipe).
 //   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--prefill 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
-//             [--seed N] [--tsv FILE]
+//             [--seed N] [--tsv FILE] [--decode BxC,...]   (--decode: those decode sizes instead of the grid of B 1..512 x
+//             C 128..32768, e.g. 256x128,256x256 for a profiler)
 #include "../host/gpu_ops.h"
 #include "../host/kv_pages.h"
 #include "../host/util.h"
@@ -316,7 +317,7 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
-    int do_check = 1, do_bench = 1, long_ones = 1, runs = 30, do_prefill = 1;
+    int do_check = 1, do_bench = 1, long_ones = 1, runs = 30, do_prefill = 1, n_dec = 0, dec_b[64], dec_c[64];
     double max_gb = 40, peak = 989e12;
     const char *tsv = NULL;
     uint64_t seed = (uint64_t)time(NULL);
@@ -337,6 +338,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--peak")) peak = atof(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--tsv")) tsv = v;
+        else if (!strcmp(a, "--decode")) {
+            for (const char *p = v; n_dec < 64;) {
+                int b, c, n;
+                if (sscanf(p, "%dx%d%n", &b, &c, &n) != 2 || b < 1 || b > 32768 || c < 1 || c > 1 << 20)
+                    die("attention: --decode wants BxC[,BxC...] (B 1..32768, C >= 1), got '%s'", v);
+                dec_b[n_dec] = b; dec_c[n_dec++] = c;
+                p += n;
+                if (*p == 0) break;
+                if (*p++ != ',') die("attention: --decode wants BxC[,BxC...], got '%s'", v);
+            }
+        }
         else die("attention: unknown option '%s'", a);
     }
     if (runs < 20 || runs > MAX_RUNS) die("attention: --runs must be 20..%d", MAX_RUNS);
@@ -416,19 +428,21 @@ int main(int argc, char **argv) {
                     100 * floor_us / us[v]);
     }
     static const int Bs[] = { 1, 8, 32, 64, 128, 256, 512 }, Cs[] = { 128, 256, 1024, 4096, 8192, 32768 };
+    if (n_dec == 0)  // the grid
+        for (int i = 0; i < 7; i++)
+            for (int j = 0; j < 6; j++) { dec_b[n_dec] = Bs[i]; dec_c[n_dec++] = Cs[j]; }
     printf("%-11s %-14s %12s %12s %12s %10s\n", dk, "B x C", "floor us", "time us", "GB/s", "% copy bw");
-    for (int i = 0; i < 7; i++)
-        for (int j = 0; j < 6; j++) {
-            int B = Bs[i], C = Cs[j];
-            double bytes = (double)B * C * N_KV * (kv8 ? HD + 4 : HD * 2) * 2, floor_us = 1e6 * bytes / bw;
-            char size[32];
-            snprintf(size, sizeof size, "%dx%d", B, C);
-            if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
-            for (int t = 0; t < B; t++) { slot[t] = t; pos[t] = C - 1; }
-            double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
-            printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
-            if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
-        }
+    for (int i = 0; i < n_dec; i++) {
+        int B = dec_b[i], C = dec_c[i];
+        double bytes = (double)B * C * N_KV * (kv8 ? HD + 4 : HD * 2) * 2, floor_us = 1e6 * bytes / bw;
+        char size[32];
+        snprintf(size, sizeof size, "%dx%d", B, C);
+        if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
+        for (int t = 0; t < B; t++) { slot[t] = t; pos[t] = C - 1; }
+        double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
+        printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
+        if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
+    }
     if (f) fclose(f);
     gpu_free(&g, busy);
     free(slot); free(pos);

@@ -855,8 +855,9 @@ fi
 if has s24; then  # session 24: decode attention with a warp per (token, kv head) (QWEN3_ATTN_WIDE: the fewest units for
     # it; 0 never, 1 always) against a CTA per unit. S24_PARTS from: unit (test_gpu_attn's cases S24_ONLY), san (the
     # tiny model's logits, every decode launch a warp a unit, memcheck and racecheck, both caches), bench
-    # (bench/attention's decode grid under each of S24_VALS, both caches), ab (the synth 8B engine, S24_CFGS
-    # "WEIGHTS KV B;...", an arm per value of S24_ARMS, S24_ROUNDS rounds)
+    # (bench/attention's decode grid under each of S24_VALS, both caches), ncu (attn_dec_fp8 at S24_NCU_SIZES under
+    # each of S24_VALS), ab (the synth 8B engine, S24_CFGS "WEIGHTS KV B;...", an arm per value of S24_ARMS,
+    # S24_ROUNDS rounds; S24_RANDOM=1: the random workload too)
     parts=" ${S24_PARTS:-unit san bench ab} "
     if [[ $parts == *" unit "* ]]; then
         QWEN3_TEST_ONLY=${S24_ONLY:-attn_decode_batch,attn_fp8_decode,attn_fp8_32k} timeout 300 build/tests/test_gpu_attn \
@@ -884,10 +885,27 @@ if has s24; then  # session 24: decode attention with a warp per (token, kv head
             done
         done
     fi
+    if [[ $parts == *" ncu "* ]]; then  # Nsight Compute on attn_dec at S24_NCU_SIZES, each mapping
+        for sz in ${S24_NCU_SIZES:-256x256}; do
+            for w in ${S24_VALS:-0 1}; do
+                QWEN3_ATTN_WIDE=$w timeout 200 ncu --kernel-name regex:attn_dec --launch-skip 3 --launch-count 1 \
+                    --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
+                    --section SchedulerStats --section LaunchStats --section InstructionStats \
+                    build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 --runs 20 --decode $sz \
+                    > "$LOG/s24-ncu-$sz-$w.log" 2>&1
+                say "s24 ncu attn_dec_fp8 $sz QWEN3_ATTN_WIDE=$w rc=$?"
+                grep -E "Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Block Limit" \
+                    "$LOG/s24-ncu-$sz-$w.log" | head -40 | tee -a "$SUM"
+            done
+        done
+    fi
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b f16)
         arms=(); for v in ${S24_ARMS:-0 1024}; do arms+=("wide$v QWEN3_ATTN_WIDE=$v"); done
-        for r in $(seq 1 "${S24_ROUNDS:-1}"); do engine_ab "${S24_CFGS:-fp8 fp8 256;fp8 fp8 64}" "${arms[@]}"; done
+        for r in $(seq 1 "${S24_ROUNDS:-1}"); do
+            engine_ab "${S24_CFGS:-fp8 fp8 256;fp8 fp8 64}" "${arms[@]}"
+            [ -n "${S24_RANDOM:-}" ] && ENGINE_WL=random engine_ab "fp8 fp8 256" "${arms[@]}"
+        done
     fi
 fi
 
