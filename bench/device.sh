@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -760,13 +760,13 @@ fi
 
 if has profile; then  # issue 7: where the time of a B=256 (and a batch-1) job goes, synth 8B. QWEN3_PROFILE=1: step
     # timing with the CUDA graphs on; =2: every launch's GPU time per phase/layer part/kernel (eager). PROFILE_DTYPES,
-    # PROFILE_BS (default "256 1")
+    # PROFILE_BS (default "256 1"), PROFILE_WL (bench/throughput's workloads; default fixed)
     f=$(synth 8b f16)
     for dt in ${PROFILE_DTYPES:-fp8}; do
         for B in ${PROFILE_BS:-256 1}; do
             for p in 1 2; do
                 QWEN3_PROFILE=$p QWEN3_DTYPE=$dt timeout 200 build/bench/throughput -m "$f" --label "8b f16 as $dt" \
-                    --workloads fixed --batches $B --peer none > "$LOG/profile$p-$dt-B$B.log" 2>&1
+                    --workloads ${PROFILE_WL:-fixed} --batches $B --peer none > "$LOG/profile$p-$dt-B$B.log" 2>&1
                 say "profile=$p $dt B=$B rc=$?"
                 grep -E "^(profile|  )|qwen3-ptx" "$LOG/profile$p-$dt-B$B.log" | head -45 | tee -a "$SUM"
             done
@@ -850,63 +850,6 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
             QWEN3_KV_DTYPE=$kd
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
     done
-fi
-
-if has s24; then  # session 24: decode attention with a warp per (token, kv head) (QWEN3_ATTN_WIDE: the fewest units for
-    # it; 0 never, 1 always) against a CTA per unit. S24_PARTS from: unit (test_gpu_attn's cases S24_ONLY), san (the
-    # tiny model's logits, every decode launch a warp a unit, memcheck and racecheck, both caches), bench
-    # (bench/attention's decode grid under each of S24_VALS, both caches), ncu (attn_dec_fp8 at S24_NCU_SIZES under
-    # each of S24_VALS), ab (the synth 8B engine, S24_CFGS "WEIGHTS KV B;...", an arm per value of S24_ARMS,
-    # S24_ROUNDS rounds; S24_RANDOM=1: the random workload too)
-    parts=" ${S24_PARTS:-unit san bench ab} "
-    if [[ $parts == *" unit "* ]]; then
-        QWEN3_TEST_ONLY=${S24_ONLY:-attn_decode_batch,attn_fp8_decode,attn_fp8_32k} timeout 300 build/tests/test_gpu_attn \
-            > "$LOG/s24-attn.log" 2>&1
-        say "s24 test_gpu_attn rc=$? $(grep -c '^PASS' "$LOG/s24-attn.log") pass $(grep -c '^FAIL' "$LOG/s24-attn.log") fail"
-        grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s24-attn.log" | head -10 | tee -a "$SUM"
-    fi
-    if [[ $parts == *" san "* ]]; then
-        f=$(synth tiny f32)
-        for kv in fp8 bf16; do
-            for tool in memcheck racecheck; do
-                QWEN3_ATTN_WIDE=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" \
-                    --backend gpu --kv-dtype $kv --random 200 --seed 5 -o /tmp/san.f32 > "$LOG/s24-$tool-$kv.log" 2>&1
-                say "s24 $tool $kv logits(200), a warp a unit, rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s24-$tool-$kv.log" | tr '\n' ' ')"
-            done
-        done
-    fi
-    if [[ $parts == *" bench "* ]]; then
-        for kv in ${S24_KV:-fp8 bf16}; do
-            for w in ${S24_VALS:-0 1}; do
-                QWEN3_ATTN_WIDE=$w timeout 200 build/bench/attention --kv-dtype $kv --check 0 --long 0 --prefill 0 \
-                    --tsv "$LOG/attention.tsv" > "$LOG/s24-attention-$kv-$w.log" 2>&1
-                say "s24 bench/attention $kv QWEN3_ATTN_WIDE=$w rc=$?"
-                grep -E '^decode' "$LOG/s24-attention-$kv-$w.log" | awk '{printf "%s:%s/%s ", $2, $4, $6} END {print ""}' | tee -a "$SUM"
-            done
-        done
-    fi
-    if [[ $parts == *" ncu "* ]]; then  # Nsight Compute on attn_dec at S24_NCU_SIZES, each mapping
-        for sz in ${S24_NCU_SIZES:-256x256}; do
-            for w in ${S24_VALS:-0 1}; do
-                QWEN3_ATTN_WIDE=$w timeout 200 ncu --kernel-name regex:attn_dec --launch-skip 3 --launch-count 1 \
-                    --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
-                    --section SchedulerStats --section LaunchStats --section InstructionStats \
-                    build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 --runs 20 --decode $sz \
-                    > "$LOG/s24-ncu-$sz-$w.log" 2>&1
-                say "s24 ncu attn_dec_fp8 $sz QWEN3_ATTN_WIDE=$w rc=$?"
-                grep -E "Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Block Limit" \
-                    "$LOG/s24-ncu-$sz-$w.log" | head -40 | tee -a "$SUM"
-            done
-        done
-    fi
-    if [[ $parts == *" ab "* ]]; then
-        f=$(synth 8b f16)
-        arms=(); for v in ${S24_ARMS:-0 1024}; do arms+=("wide$v QWEN3_ATTN_WIDE=$v"); done
-        for r in $(seq 1 "${S24_ROUNDS:-1}"); do
-            engine_ab "${S24_CFGS:-fp8 fp8 256;fp8 fp8 64}" "${arms[@]}"
-            [ -n "${S24_RANDOM:-}" ] && ENGINE_WL=random engine_ab "fp8 fp8 256" "${arms[@]}"
-        done
-    fi
 fi
 
 if has s23; then  # session 23: the clocks and power a sustained load gets. nvidia-smi samples every 100 ms while

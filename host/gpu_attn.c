@@ -97,25 +97,11 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 
 // ---------------------------------------------------------------- decode tokens: ptx/attn_dec.ptx
 // One CTA per (token, kv head), keys split over its 4 warps (and over a cluster of kv_split CTAs, 1..8; 0: by the
-// CTA count, as above), or (kv_split = DEC_WARP_UNIT, or 0 with enough (token, kv head) units: dec_wide_min) one
-// warp per unit walking all of its keys: no merge, no CTA barrier, so a warp's ring of chunks never drains while the
-// warps beside it merge or start. A CTA per unit suits few units (its 4 warps, and the cluster, fill the SMs); at
-// B = 256 (2,048 units, 4 rounds of CTAs that load, then compute, then merge in step) the memory idled between
-// rounds. Any token works (each is attended alone), but a run of a sequence's positions is cheaper in attention.ptx,
-// which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
+// CTA count, as above). Any token works (each is attended alone), but a run of a sequence's positions is cheaper in
+// attention.ptx, which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.
 enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
-// QWEN3_ATTN_WIDE: the fewest units (T x n_kv) that get a warp each when kv_split is 0, either cache; 0 = never.
-// Default: 512 units for the fp8 cache (4 CTAs, 16 warps an SM), 1,024 for bf16 (2 CTAs, 8 warps an SM): from
-// bench/attention on an H200 (session 24), where a warp a unit won at B = 64 x 128 .. 1,024 keys (fp8) and lost
-// with fewer warps than that per SM at long contexts (B = 32 x 4,096: 70 -> 112 us).
-enum { DEC_WIDE_FP8 = 512, DEC_WIDE_BF16 = 1024 };
-static int dec_wide_min(int fp8) {
-    static int v[2] = { -1, -1 };  // bf16, fp8
-    if (v[fp8] < 0) v[fp8] = env_int("QWEN3_ATTN_WIDE", 0, 1 << 30, fp8 ? DEC_WIDE_FP8 : DEC_WIDE_BF16);
-    return v[fp8];
-}
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
@@ -138,23 +124,11 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
     }
-    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages, units = 0;
-    long n_units = (long)T * n_kv;
-    if (n_units > (1L << 31) / 4) die("launch_attention_dec: %d tokens x %d kv heads is too many units", T, n_kv);
-    int min_wide = dec_wide_min(fp8);
-    if (kv_split == DEC_WARP_UNIT || (kv_split == 0 && min_wide > 0 && n_units >= min_wide)) units = (unsigned)n_units;
-    else if (kv_split < 0) die("launch_attention_dec: kv_split %d (0 .. 8, or DEC_WARP_UNIT)", kv_split);
-    Dim3 grid = { (unsigned)T, ukv, 1 }, block = { 128, 1, 1 }, cluster = { 1, 1, 1 };
-    if (units) {
-        grid.x = (units + 3) / 4;  // 4 warps, 4 units a CTA
-        grid.y = 1;
-        kv_split = 1;
-    } else {
-        kv_split = key_split(g, kv_split, n_units);
-        grid.z = cluster.z = (unsigned)kv_split;
-    }
+    unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
+    kv_split = key_split(g, kv_split, (long)T * n_kv);
+    Dim3 grid = { (unsigned)T, ukv, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &units };
+                     &upages, &scale, &out8, &sa8 };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }

@@ -72,12 +72,10 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                          int tb, int split, int kv_split);
 // ptx/attn_dec.ptx, G = n_head / n_kv <= 8: every token alone, keys split over the 4 warps of a CTA and kv_split
-// CTAs of a cluster (1..8; DEC_WARP_UNIT: one warp per token and kv head instead; 0: a warp per unit from
-// QWEN3_ATTN_WIDE units (T x n_kv; default 512 fp8, 1,024 bf16), else by the CTA count); launch_attention's choice for the caches
-// QWEN3_ATTN_DEC selects (bit 0 fp8, bit 1 bf16; default both). out 16-byte aligned. out8 != 0: the output
-// quantised for an FP8 GEMM instead of out (e4m3 out8 [T][n_head*128], 8-byte aligned, and one f32 scale per token
-// and head at sa8 [T][n_head]: exactly launch_quant_act_fp8's bytes for the bf16 output).
-enum { DEC_WARP_UNIT = -1 };
+// CTAs of a cluster (1..8, 0: by the CTA count); launch_attention's choice for the caches QWEN3_ATTN_DEC selects
+// (bit 0 fp8, bit 1 bf16; default both). out 16-byte aligned. out8 != 0: the output quantised for an FP8 GEMM
+// instead of out (e4m3 out8 [T][n_head*128], 8-byte aligned, and one f32 scale per token and head at sa8 [T][n_head]:
+// exactly launch_quant_act_fp8's bytes for the bf16 output).
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,

@@ -170,15 +170,14 @@
     .param .u32 p_maxpages,
     .param .f32 p_scale,
     .param .u64 p_out8,
-    .param .u64 p_sa8,
-    .param .u32 p_units)
+    .param .u64 p_sa8)
     .reqntid 128, 1, 1
 {
     PDL_START
-    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %wide;
+    .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
-    .reg .b32 %MAXP, %pgl, %nr, %units, %pbase, %mbase;
+    .reg .b32 %MAXP, %pgl, %nr;
     .reg .f32 %mw<4>, %lw<4>;
 #define DECL_PW(w) .reg .f32 %pw##w##_<8>;
     REP4(DECL_PW)
@@ -224,48 +223,13 @@
     cvta.to.global.u64 %pVs, %pVs;
     cvta.to.global.u64 %pBT, %pBT;
     div.u32 %G, %NH, %NKV;
-    // --- the unit: a CTA per (token, kv head) (p_units = 0; grid (T, n_kv, S)), or a warp per (token, kv head)
-    // (p_units = T * n_kv; grid (units / 4 rounded up): warp w of CTA b has unit u = 4b + w, token u / n_kv, kv head
-    // u % n_kv, every chunk of it, no CTA barrier; warps past the last unit leave at once). Partials (O^T, max, sum):
-    // [warp][head 8][128] f32 at pbase, (max, sum) [warp][head 8] at mbase; a warp of its own: the fp8 entry's
-    // partial over its own ring (every chunk done by then), the bf16 entry's its own slice of the same areas ---
-    ld.param.u32 %units, [p_units];
-    setp.ne.u32 %wide, %units, 0;
-    @%wide bra.uni UNIT_WARP;
     mov.u32 %tok, %ctaid.x;
     mov.u32 %kvh, %ctaid.y;
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
+    setp.gt.u32 %cl, %S, 1;
     mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
     shl.b32 %W, %S, 2;
-    mov.u32 %pbase, dec_smem;
-    mad.lo.u32 %pbase, %warp, 4096, %pbase;
-    mov.u32 %mbase, dec_smem + PART_BYTES;
-    mad.lo.u32 %mbase, %warp, 64, %mbase;
-    bra.uni UNIT_DONE;
-UNIT_WARP:
-    mov.u32 %x, %ctaid.x;
-    mad.lo.u32 %x, %x, 4, %warp;
-    setp.ge.u32 %p0, %x, %units;
-    @%p0 bra.uni DONE;
-    div.u32 %tok, %x, %NKV;
-    rem.u32 %kvh, %x, %NKV;
-    mov.u32 %S, 1;
-    mov.u32 %cz, 0;
-    mov.u32 %gw, 0;
-    mov.u32 %W, 1;
-#if KV_FP8
-    mov.u32 %pbase, dec_smem;
-    mad.lo.u32 %pbase, %warp, RING_D * SLOT_BYTES, %pbase;
-    add.u32 %mbase, %pbase, 4096;
-#else
-    mov.u32 %pbase, dec_smem;
-    mad.lo.u32 %pbase, %warp, 4096, %pbase;
-    mov.u32 %mbase, dec_smem + PART_BYTES;
-    mad.lo.u32 %mbase, %warp, 64, %mbase;
-#endif
-UNIT_DONE:
-    setp.gt.u32 %cl, %S, 1;
     shl.b32 %W2, %W, 1;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
@@ -407,8 +371,7 @@ KEY_LOOP:
     bra.uni KEY_LOOP;
 KEYS_DONE:
     cp.async.wait_group 0;                       // (only empty groups can be left)
-    @!%wide bar.sync 0;                          // the partials below reuse the CTA's slots (a warp's own: its ring,
-    @%wide bar.warp.sync -1;                     // which every lane has finished reading and copying into)
+    bar.sync 0;                                  // the partials below reuse the CTA's slots
     }
 #else
     // --- bf16: the chunk buffers start zero (finite values for rows that load nothing) ---
@@ -457,8 +420,10 @@ KEYS_DONE:
     add.f32 %l1, %l1, %f1;
     shfl.sync.bfly.b32 %f1, %l1, 16, 31, -1;
     add.f32 %l1, %l1, %f1;
-    shl.b32 %y, %tq2, 9;                         // the partials (fp8: over the slots): [warp][head 2tq]: * 128 * 4
-    add.u32 %x, %pbase, %y;
+    mov.u32 %x, dec_smem;                       // the partials (fp8: over the slots)
+    mad.lo.u32 %y, %warp, 8, %tq2;               // [warp][head 2tq]
+    shl.b32 %y, %y, 9;                           // * 128 * 4
+    add.u32 %x, %x, %y;
     shl.b32 %y, %g, 6;                           // dims 16g: * 4 * 16
     add.u32 %x, %x, %y;
     st.shared.v4.f32 [%x], {O(0, 0), O(0, 2), O(1, 0), O(1, 2)};
@@ -470,11 +435,12 @@ KEYS_DONE:
     st.shared.v4.f32 [%x + 544], {O(4, 1), O(4, 3), O(5, 1), O(5, 3)};
     st.shared.v4.f32 [%x + 560], {O(6, 1), O(6, 3), O(7, 1), O(7, 3)};
     setp.eq.u32 %p0, %g, 0;
-    shl.b32 %y, %tq2, 3;
-    add.u32 %x, %mbase, %y;
+    mov.u32 %x, dec_smem + PART_BYTES;
+    mad.lo.u32 %y, %warp, 8, %tq2;
+    shl.b32 %y, %y, 3;
+    add.u32 %x, %x, %y;
     @%p0 st.shared.v2.f32 [%x], {%m0, %l0};
     @%p0 st.shared.v2.f32 [%x + 8], {%m1, %l1};
-    @%wide bra.uni WIDE_EPI;
     @%cl bra CLUSTER_SYNC;
     bar.sync 0;
     bra MERGE_BEGIN;
@@ -535,30 +501,7 @@ RANK_LOOP:
     add.u32 %r, %r, 1;
     setp.lt.u32 %p1, %r, %nr;
     @%p1 bra RANK_LOOP;
-    bra.uni EPILOGUE;
-
-    // --- a warp per unit: its partial is the whole sum; lane l does head j + l / 16 (j = 0, 2, ..), dims
-    // 8 (l % 16) .. + 7, through the epilogue below ---
-WIDE_EPI:
-    bar.warp.sync -1;                            // the warp's partial written
-    mov.u32 %j, 0;
-WIDE_HEAD:
-    shr.u32 %z, %lane, 4;
-    add.u32 %z, %z, %j;
-    setp.ge.u32 %p0, %z, %G;
-    @%p0 bra WIDE_NEXT;
-    shl.b32 %x, %z, 3;
-    add.u32 %x, %mbase, %x;
-    ld.shared.f32 %L, [%x + 4];
-    shl.b32 %x, %z, 9;
-    and.b32 %y, %lane, 15;
-    shl.b32 %y, %y, 5;
-    add.u32 %x, %x, %y;
-    add.u32 %x, %pbase, %x;
-    ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%x];
-    ld.shared.v4.f32 {%e4, %e5, %e6, %e7}, [%x + 16];
     // --- epilogue: O / L (fp8: / 64 L, O^T holds 64 x the output: the V bias), bf16, 16 B per thread ---
-EPILOGUE:
 #if KV_FP8
     mul.f32 %L, %L, O_BIAS;
 #endif
@@ -626,15 +569,9 @@ EPI_Q:
     st.global.f32 [%ptr], %scale;
     }
 MERGED:
-    @%wide bra WIDE_NEXT;
     @!%cl bra DONE;
     barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory
     barrier.cluster.wait.acquire.aligned;
-    bra.uni DONE;
-WIDE_NEXT:
-    add.u32 %j, %j, 2;
-    setp.lt.u32 %p0, %j, %G;
-    @%p0 bra WIDE_HEAD;
 DONE:
     ret;
 }

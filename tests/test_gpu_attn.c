@@ -361,8 +361,8 @@ static void check(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch,
                       tbs[i], split, kvs[ks], e);
             }
         }
-    for (int ks = 0; ks < 4; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3, a warp a unit
-        static const int dks[] = { 0, 1, 3, DEC_WARP_UNIT };
+    for (int ks = 0; ks < 3; ks++) {  // attn_dec.ptx's bf16 entry: default split, one CTA, clusters of 3
+        static const int dks[] = { 0, 1, 3 };
         double e = run_attn(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, TB_DEC, 0, dks[ks], q_amp);
         CHECK(e < ATT_TOL, "%s: n_kv %d G %d attn_dec_bf16 kv_split %d: rel err %.3g", what, n_kv, gqa, dks[ks], e);
     }
@@ -397,7 +397,7 @@ static void attn_prefill_continuation(void) {
 // Decode: one token per slot at each length, n_kv 8 (Qwen3's), in one batch.
 static void attn_decode_batch(void) {
     NEED_GPU();
-    static const int gq[] = { 2, 4, 5, 8 };  // 5: Qwen3-14B (a warp a unit: the last head pair half full)
+    static const int gq[] = { 2, 4, 5, 8 };  // 5: Qwen3-14B (40 / 8)
     Chunk c[9];
     static const int dl[] = { 1, 63, 64, 65, 127, 128, 129, 1000, 4095 };
     for (int i = 0; i < 9; i++) c[i] = (Chunk){ 8 - i, dl[i] - 1, 1 };
@@ -494,14 +494,13 @@ static void attn_wg_varlen(void) {
 #define FP8_LOOSE_TOL 0.07
 static double fp8_loose_max;
 // attention.ptx's grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8
-// splitting the keys; attn_dec.ptx with the default key split, the engine's routing, attn_dec.ptx with a warp per
-// (token, kv head), then with one CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
+// splitting the keys; attn_dec.ptx with the default key split, the engine's routing, then attn_dec.ptx with one
+// CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
 static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                    double q_amp, int all_grids, const char *what) {
-    static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { TB_DEC, 0, DEC_WARP_UNIT },
-                                  { 0, 0, 1 }, { 1, 0, 1 }, { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 },
-                                  { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
-    for (int i = 0; i < (all_grids ? 11 : 4); i++) {  // tb, split, kv_split
+    static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { 0, 0, 1 }, { 1, 0, 1 },
+                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
+    for (int i = 0; i < (all_grids ? 10 : 3); i++) {  // tb, split, kv_split
         if (cfg[i][0] * gqa > 64) continue;
         double e, lo = INFINITY;
         run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, cfg[i][0], cfg[i][1], cfg[i][2], q_amp, 0, &e,
