@@ -73,19 +73,20 @@ fp8_vs_bf16() {
     rm -f /tmp/logits-bf16.f32 /tmp/logits-fp8.f32
 }
 
-# engine_ab "WEIGHTS KV B;..." "ARM VAR=VALUE ..." ...: for each configuration, engine_job once per arm (its name, then
-# the variables it sets) on the 8B file $f, same run; rows into ${AB_TSV:-$LOG/throughput.tsv}, a summary line each
+# engine_ab "WEIGHTS KV B [WORKLOAD];..." "ARM VAR=VALUE ..." ...: for each configuration, engine_job once per arm (its
+# name, then the variables it sets) on the 8B file $f, same run (WORKLOAD: bench/throughput's, e.g. random; default
+# $ENGINE_WL or fixed); rows into ${AB_TSV:-$LOG/throughput.tsv}, a summary line each
 engine_ab() {
-    local cfgs_s=$1 cfg wd kd B arm n
+    local cfgs_s=$1 cfg wd kd B wl arm n
     shift
     IFS=';' read -ra cfgs <<< "$cfgs_s"
     for cfg in "${cfgs[@]}"; do
-        read -r wd kd B <<< "$cfg"
+        read -r wd kd B wl <<< "$cfg"
         for arm in "$@"; do
             read -ra a <<< "$arm"
-            n="${a[0]}-$wd-kv$kd-B$B"
-            engine_job "$n" "$B" "${AB_TSV:-$LOG/throughput.tsv}" "8b $wd kv $kd ${a[0]}" "${a[@]:1}" QWEN3_DTYPE=$wd \
-                QWEN3_KV_DTYPE=$kd
+            n="${a[0]}-$wd-kv$kd-B$B${wl:+-$wl}"
+            ENGINE_WL=${wl:-${ENGINE_WL:-fixed}} engine_job "$n" "$B" "${AB_TSV:-$LOG/throughput.tsv}" \
+                "8b $wd kv $kd ${a[0]}" "${a[@]:1}" QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
             say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
         done
     done

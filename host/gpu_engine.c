@@ -63,7 +63,8 @@ typedef struct {
     CUdeviceptr k_scale, v_scale;     // fp8 cache: f32 [n_pages + 1][n_kv][KV_PAGE], one per row; else 0
 } GpuLayer;
 
-// Host staging of one forward pass (pinned). in: tokens, slots, positions, output rows [4][STEP_TOKENS]; sp: the
+// Host staging of one forward pass (pinned). in: tokens, slots, positions, output rows, and for a graph-replayed
+// pass the order decode attention takes its tokens in (slots, positions, tokens: attn_order) [7][STEP_TOKENS]; sp: the
 // wanted rows' sampling parameters [OUT_ROWS]; table: the block table's rows changed since the last pass (the host
 // table changes under a pass in flight, so the copy comes from a snapshot). QWEN3_PROFILE: t0 / t1 bracket the pass
 // on the stream (device time), kind / rows describe it, pending until added to the totals.
@@ -96,6 +97,8 @@ typedef struct {
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int qkv16;            // QWEN3_QKV_BF16 (default on): qkv_bf16 below
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
+    int attn_order;       // graph-replayed passes: decode attention starts the longest contexts first
+                          // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
@@ -103,6 +106,8 @@ typedef struct {
     // activations of one step (see gpu_ops.h for the layouts)
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
     CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
+    CUdeviceptr ord_slot, ord_pos, ord_tok;           // int32 [STEP_TOKENS]: the same, longest context first
+    struct PosIx *ord_buf;                            // host scratch for that order [STEP_TOKENS]
     // device sampling: history int32 [max_seqs + 1][max_ctx] (row max_seqs: the padding rows'), the wanted rows'
     // parameters GpuSampleParams [OUT_ROWS] (staged through the pass's Stage), and the sampled ids int32
     // [2][max_seqs]: step s writes half s % 2 (row k: its k-th wanted row), whose pinned copy is h_ids, complete at
@@ -220,6 +225,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     int hd = c->head_dim;
+    AttnOrder ord = { e->ord_slot, e->ord_pos, e->ord_tok };  // (filled by forward for graph-replayed passes)
 
     // --- the step's tokens into the sequences' histories (the sampler's penalties read them); a token -(1 + i)
     // becomes ids[i], the id an earlier step sampled (-1 there: 0), in tokens too for the embedding ---
@@ -262,7 +268,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         else  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
             o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, e->q, L->k_pool, L->v_pool, L->k_scale,
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
-                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd));
+                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL);
         g->prof_tag = "o";
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
@@ -322,6 +328,24 @@ static void prof_collect(GpuEngine *e, Stage *st) {
     st->pending = 0;
 }
 
+// The order decode attention starts a pass's Tp tokens in: longest context first (ties in step order), so that in a
+// batch of mixed lengths (the random workload: 100 .. 2,048 keys) the long (token, kv head) units do not start in
+// the last wave and run on alone; into in[4 S + i], in[5 S + i], in[6 S + i] the slot, position and index of the i-th.
+struct PosIx { int pos, t; };
+static int by_pos_desc(const void *a, const void *b) {
+    const struct PosIx *x = a, *y = b;
+    return x->pos != y->pos ? (x->pos < y->pos) - (x->pos > y->pos) : (x->t > y->t) - (x->t < y->t);
+}
+static void attn_order(struct PosIx *o, int *in, int Tp) {
+    for (int t = 0; t < Tp; t++) o[t] = (struct PosIx){ in[2 * STEP_TOKENS + t], t };
+    qsort(o, (size_t)Tp, sizeof *o, by_pos_desc);
+    for (int i = 0; i < Tp; i++) {
+        in[4 * STEP_TOKENS + i] = in[STEP_TOKENS + o[i].t];
+        in[5 * STEP_TOKENS + i] = o[i].pos;
+        in[6 * STEP_TOKENS + i] = o[i].t;
+    }
+}
+
 // Runs T tokens (token t at position pos[t] of slot slot[t]) and computes rows out_rows[0..n_out) of the step: with
 // ids (a device pointer), samples them on the device with parameters sp[0..n_out) into ids[0..n_out) and returns
 // with the pass queued; else copies their logits to host_logits and returns when they are there. Decode-shaped
@@ -366,6 +390,12 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, (char *)in + S, Tp * sizeof(int), g->stream));
     CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, (char *)in + 2 * S, Tp * sizeof(int), g->stream));
     if (n_rows > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, (char *)in + 3 * S, n_rows * sizeof(int), g->stream));
+    if (graphable && e->attn_order) {
+        attn_order(e->ord_buf, in, Tp);
+        CU_CHECK(cuMemcpyHtoDAsync(e->ord_slot, (char *)in + 4 * S, Tp * sizeof(int), g->stream));
+        CU_CHECK(cuMemcpyHtoDAsync(e->ord_pos, (char *)in + 5 * S, Tp * sizeof(int), g->stream));
+        CU_CHECK(cuMemcpyHtoDAsync(e->ord_tok, (char *)in + 6 * S, Tp * sizeof(int), g->stream));
+    }
     if (ids && n_out > 0) {
         memcpy(st->sp, sp, (size_t)n_out * sizeof(GpuSampleParams));
         CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, st->sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
@@ -684,6 +714,7 @@ static void gpu_destroy(Engine *eb) {
     CU_CHECK(cuMemFreeHost(e->h_ids));
     free(e->sp);
     free(e->tok_buf);
+    free(e->ord_buf);
     kvp_free(&e->kv);
     gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
@@ -758,6 +789,9 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->tok_slot = gpu_arena_alloc(a, T * 4);
     e->tok_pos = gpu_arena_alloc(a, T * 4);
     e->out_rows = gpu_arena_alloc(a, T * 4);
+    e->ord_slot = gpu_arena_alloc(a, T * 4);
+    e->ord_pos = gpu_arena_alloc(a, T * 4);
+    e->ord_tok = gpu_arena_alloc(a, T * 4);
     e->history = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * max_ctx * 4);
     e->sample_params = gpu_arena_alloc(a, OUT_ROWS * sizeof(GpuSampleParams));
     e->ids = gpu_arena_alloc(a, 2 * (size_t)max_seqs * 4);
@@ -959,7 +993,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->prof = g->prof >= 1;
     for (int i = 0; i < N_STAGES; i++) {
         Stage *st = &e->stage[i];
-        CU_CHECK(cuMemHostAlloc((void **)&st->in, 4 * STEP_TOKENS * sizeof(int), 0));
+        CU_CHECK(cuMemHostAlloc((void **)&st->in, 7 * STEP_TOKENS * sizeof(int), 0));
         CU_CHECK(cuMemHostAlloc((void **)&st->sp, OUT_ROWS * sizeof(GpuSampleParams), 0));
         CU_CHECK(cuMemHostAlloc((void **)&st->table, table_ints * sizeof(int), 0));
         CU_CHECK(cuEventCreate(&st->copied, CU_EVENT_DISABLE_TIMING));
@@ -973,6 +1007,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
+    e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
+    e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
     e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);
     e->step_tokens = env_int("QWEN3_STEP_TOKENS", OUT_ROWS, STEP_TOKENS - 1, STEP_TOKENS);
 

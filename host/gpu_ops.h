@@ -75,17 +75,22 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // CTAs of a cluster (1..8, 0: by the CTA count); launch_attention's choice for the caches QWEN3_ATTN_DEC selects
 // (bit 0 fp8, bit 1 bf16; default both). out 16-byte aligned. out8 != 0: the output quantised for an FP8 GEMM
 // instead of out (e4m3 out8 [T][n_head*128], 8-byte aligned, and one f32 scale per token and head at sa8 [T][n_head]:
-// exactly launch_quant_act_fp8's bytes for the bf16 output).
+// exactly launch_quant_act_fp8's bytes for the bf16 output). tok_ix != 0: tok_slot / tok_pos list the tokens in the
+// order the CTAs start (a token's kv heads together; longest context first keeps the long units off the tail), entry
+// i being token tok_ix[i]'s (its q and out rows; a permutation of 0 .. T-1); 0: entry i is token i.
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8);
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix);
+// The step's tokens in the order attn_dec.ptx should start them: slot[i], pos[i] (s32 [T]) of token tok[i].
+typedef struct { CUdeviceptr slot, pos, tok; } AttnOrder;
 // launch_attention, but where attn_dec.ptx takes these tokens it writes the FP8 form (out8, sa8 as above) instead
-// of out and returns 1; else 0 (out written in bf16: the caller quantises).
+// of out and returns 1; else 0 (out written in bf16: the caller quantises). ord (or NULL): the same tokens in the
+// order attn_dec should take them.
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
                        CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
                        CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                       int max_pages, float scale);
+                       int max_pages, float scale, const AttnOrder *ord);
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,

@@ -170,13 +170,14 @@
     .param .u32 p_maxpages,
     .param .f32 p_scale,
     .param .u64 p_out8,
-    .param .u64 p_sa8)
+    .param .u64 p_sa8,
+    .param .u64 p_tok)
     .reqntid 128, 1, 1
 {
     PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
-    .reg .b32 %NH, %NKV, %G, %kvh, %tok, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
+    .reg .b32 %NH, %NKV, %G, %kvh, %tok, %ix, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
     .reg .b32 %MAXP, %pgl, %nr;
     .reg .f32 %mw<4>, %lw<4>;
 #define DECL_PW(w) .reg .f32 %pw##w##_<8>;
@@ -223,8 +224,19 @@
     cvta.to.global.u64 %pVs, %pVs;
     cvta.to.global.u64 %pBT, %pBT;
     div.u32 %G, %NH, %NKV;
-    mov.u32 %tok, %ctaid.x;
-    mov.u32 %kvh, %ctaid.y;
+    // --- the unit: entry ix of tok_slot / tok_pos (the grid's y, kv heads along x: a token's 8 CTAs are launched
+    // together, and with an order, the longest contexts first), token tok = p_tok[ix] (its q and out rows), or ix ---
+    mov.u32 %kvh, %ctaid.x;
+    mov.u32 %ix, %ctaid.y;
+    mov.u32 %tok, %ix;
+    ld.param.u64 %ptr, [p_tok];
+    setp.ne.u64 %p0, %ptr, 0;
+    @!%p0 bra.uni HAVE_TOK;
+    cvta.to.global.u64 %ptr, %ptr;
+    mul.wide.u32 %d, %ix, 4;
+    add.u64 %ptr, %ptr, %d;
+    ld.global.nc.u32 %tok, [%ptr];
+HAVE_TOK:
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
     setp.gt.u32 %cl, %S, 1;
@@ -253,7 +265,7 @@
     // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids ---
     ld.param.u64 %ptr, [p_slot];
     cvta.to.global.u64 %ptr, %ptr;
-    mul.wide.u32 %d, %tok, 4;
+    mul.wide.u32 %d, %ix, 4;
     add.u64 %ptr, %ptr, %d;
     ld.global.u32 %slot, [%ptr];
     ld.param.u64 %ptr, [p_pos];
