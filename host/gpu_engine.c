@@ -64,14 +64,14 @@ typedef struct {
 } GpuLayer;
 
 // Host staging of one forward pass (pinned). in: tokens, slots, positions, output rows, and for a graph-replayed
-// pass the order decode attention takes its tokens in (slots, positions, tokens: attn_order) [7][STEP_TOKENS]; sp: the
-// wanted rows' sampling parameters [OUT_ROWS]; table: the block table's rows changed since the last pass (the host
+// pass the order decode attention takes its tokens in (slots, positions, tokens: attn_order) [7][STEP_TOKENS]; pk:
+// what of it the pass uses, and the wanted rows' sampling parameters, packed for one copy; table: the block table's rows changed since the last pass (the host
 // table changes under a pass in flight, so the copy comes from a snapshot). QWEN3_PROFILE: t0 / t1 bracket the pass
 // on the stream (device time), kind / rows describe it, pending until added to the totals.
 #define N_STAGES 4
 typedef struct {
     int *in, *table;
-    GpuSampleParams *sp;
+    char *pk;             // the pass's device inputs packed as one copy (forward; PK_BYTES)
     CUevent copied, t0, t1;
     int kind, rows, pending;
 } Stage;
@@ -105,15 +105,16 @@ typedef struct {
     GpuLayer L[QWEN3_MAX_LAYERS];
     // activations of one step (see gpu_ops.h for the layouts)
     CUdeviceptr x, h, qkv, q, attn, gu, a, logits;
-    CUdeviceptr tokens, tok_slot, tok_pos, out_rows;  // int32 [STEP_TOKENS]
-    CUdeviceptr ord_slot, ord_pos, ord_tok;           // int32 [STEP_TOKENS]: the same, longest context first
+    // A pass's inputs, all in step_in (PK_BYTES) at offsets forward sets: tokens, slots, positions, output rows
+    // (int32 [T]), and the same tokens' slots, positions and indices longest context first (graph-replayed passes)
+    CUdeviceptr step_in, tokens, tok_slot, tok_pos, out_rows, ord_slot, ord_pos, ord_tok;
     struct PosIx *ord_buf;                            // host scratch for that order [STEP_TOKENS]
     // device sampling: history int32 [max_seqs + 1][max_ctx] (row max_seqs: the padding rows'), the wanted rows'
     // parameters GpuSampleParams [OUT_ROWS] (staged through the pass's Stage), and the sampled ids int32
     // [2][max_seqs]: step s writes half s % 2 (row k: its k-th wanted row), whose pinned copy is h_ids, complete at
     // event done[s % 2]. A token -(1 + i) of a step names entry i of ids (history_scatter resolves it on the device:
     // run-ahead's ENGINE_PREV, the previous step's half).
-    CUdeviceptr history, sample_params, ids;
+    CUdeviceptr history, sample_params, ids;  // sample_params: in step_in (forward)
     int *h_ids;
     CUevent done[2];
     long submitted, waited;  // steps through run_step with sampling (step_submit / step_sample), and read back
@@ -346,6 +347,19 @@ static void attn_order(struct PosIx *o, int *in, int Tp) {
     }
 }
 
+// A pass's device inputs go in one copy (every cuMemcpyHtoDAsync is a stream operation with its own latency, and
+// the pass waits for all of them): src's bytes into pk at *o, 16-byte aligned; returns where they will be on the
+// device. The offsets up to the sampling parameters depend on the pass's T only, so a bucket's graph finds its
+// inputs where it was captured.
+enum { PK_BYTES = 7 * (STEP_TOKENS * 4 + 16) + OUT_ROWS * (int)sizeof(GpuSampleParams) + 16 };
+static CUdeviceptr pack(GpuEngine *e, char *pk, size_t *o, const void *src, size_t bytes) {
+    CUdeviceptr d = e->step_in + *o;
+    if (*o + bytes > PK_BYTES) die("gpu_engine: a pass's inputs overflow their block");
+    memcpy(pk + *o, src, bytes);
+    *o += (bytes + 15) & ~(size_t)15;
+    return d;
+}
+
 // Runs T tokens (token t at position pos[t] of slot slot[t]) and computes rows out_rows[0..n_out) of the step: with
 // ids (a device pointer), samples them on the device with parameters sp[0..n_out) into ids[0..n_out) and returns
 // with the pass queued; else copies their logits to host_logits and returns when they are there. Decode-shaped
@@ -385,21 +399,19 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
         in[3 * STEP_TOKENS + t] = t;
     }
     int n_rows = graphable ? Tp : n_out;  // rows through the head
-    size_t S = STEP_TOKENS * sizeof(int);
-    CU_CHECK(cuMemcpyHtoDAsync(e->tokens, in, Tp * sizeof(int), g->stream));
-    CU_CHECK(cuMemcpyHtoDAsync(e->tok_slot, (char *)in + S, Tp * sizeof(int), g->stream));
-    CU_CHECK(cuMemcpyHtoDAsync(e->tok_pos, (char *)in + 2 * S, Tp * sizeof(int), g->stream));
-    if (n_rows > 0) CU_CHECK(cuMemcpyHtoDAsync(e->out_rows, (char *)in + 3 * S, n_rows * sizeof(int), g->stream));
+    size_t o = 0, n4 = (size_t)Tp * sizeof(int);
+    e->tokens = pack(e, st->pk, &o, in, n4);
+    e->tok_slot = pack(e, st->pk, &o, in + STEP_TOKENS, n4);
+    e->tok_pos = pack(e, st->pk, &o, in + 2 * STEP_TOKENS, n4);
+    e->out_rows = pack(e, st->pk, &o, in + 3 * STEP_TOKENS, (size_t)n_rows * sizeof(int));
     if (graphable && e->attn_order) {
         attn_order(e->ord_buf, in, Tp);
-        CU_CHECK(cuMemcpyHtoDAsync(e->ord_slot, (char *)in + 4 * S, Tp * sizeof(int), g->stream));
-        CU_CHECK(cuMemcpyHtoDAsync(e->ord_pos, (char *)in + 5 * S, Tp * sizeof(int), g->stream));
-        CU_CHECK(cuMemcpyHtoDAsync(e->ord_tok, (char *)in + 6 * S, Tp * sizeof(int), g->stream));
+        e->ord_slot = pack(e, st->pk, &o, in + 4 * STEP_TOKENS, n4);
+        e->ord_pos = pack(e, st->pk, &o, in + 5 * STEP_TOKENS, n4);
+        e->ord_tok = pack(e, st->pk, &o, in + 6 * STEP_TOKENS, n4);
     }
-    if (ids && n_out > 0) {
-        memcpy(st->sp, sp, (size_t)n_out * sizeof(GpuSampleParams));
-        CU_CHECK(cuMemcpyHtoDAsync(e->sample_params, st->sp, (size_t)n_out * sizeof(GpuSampleParams), g->stream));
-    }
+    if (ids && n_out > 0) e->sample_params = pack(e, st->pk, &o, sp, (size_t)n_out * sizeof(GpuSampleParams));
+    CU_CHECK(cuMemcpyHtoDAsync(e->step_in, st->pk, o, g->stream));
     CU_CHECK(cuEventRecord(st->copied, g->stream));
     if (rescore_pays(n_rows, e->c.dim)) e->head_rows += n_rows;
     if (!graphable) {
@@ -700,7 +712,7 @@ static void gpu_destroy(Engine *eb) {
     for (int i = 0; i < N_STAGES; i++) {
         Stage *st = &e->stage[i];
         CU_CHECK(cuMemFreeHost(st->in));
-        CU_CHECK(cuMemFreeHost(st->sp));
+        CU_CHECK(cuMemFreeHost(st->pk));
         CU_CHECK(cuMemFreeHost(st->table));
         CU_CHECK(cuEventDestroy(st->copied));
         if (e->prof) {
@@ -785,15 +797,8 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     e->gu = e->gated ? 0 : gpu_arena_alloc(a, T * 2 * c->ffn_dim * 4);  // (only the unfused gate/up writes it)
     e->a = gpu_arena_alloc(a, T * c->ffn_dim * 2);
     e->logits = gpu_arena_alloc(a, (size_t)OUT_ROWS * c->vocab * 4);
-    e->tokens = gpu_arena_alloc(a, T * 4);
-    e->tok_slot = gpu_arena_alloc(a, T * 4);
-    e->tok_pos = gpu_arena_alloc(a, T * 4);
-    e->out_rows = gpu_arena_alloc(a, T * 4);
-    e->ord_slot = gpu_arena_alloc(a, T * 4);
-    e->ord_pos = gpu_arena_alloc(a, T * 4);
-    e->ord_tok = gpu_arena_alloc(a, T * 4);
+    e->step_in = gpu_arena_alloc(a, PK_BYTES);
     e->history = gpu_arena_alloc(a, ((size_t)max_seqs + 1) * max_ctx * 4);
-    e->sample_params = gpu_arena_alloc(a, OUT_ROWS * sizeof(GpuSampleParams));
     e->ids = gpu_arena_alloc(a, 2 * (size_t)max_seqs * 4);
     if (f8) {
         size_t kmax = max_k(c);
@@ -994,7 +999,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     for (int i = 0; i < N_STAGES; i++) {
         Stage *st = &e->stage[i];
         CU_CHECK(cuMemHostAlloc((void **)&st->in, 7 * STEP_TOKENS * sizeof(int), 0));
-        CU_CHECK(cuMemHostAlloc((void **)&st->sp, OUT_ROWS * sizeof(GpuSampleParams), 0));
+        CU_CHECK(cuMemHostAlloc((void **)&st->pk, PK_BYTES, 0));
         CU_CHECK(cuMemHostAlloc((void **)&st->table, table_ints * sizeof(int), 0));
         CU_CHECK(cuEventCreate(&st->copied, CU_EVENT_DISABLE_TIMING));
         if (e->prof) {
