@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -851,6 +851,42 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
             QWEN3_KV_DTYPE=$kd
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
     done
+fi
+
+if has s24; then  # session 24: the fp8 cache's prefill runs on attn_wg (QWEN3_ATTN_WG8). S24_PARTS from: unit
+    # (test_gpu_attn's cases S24_ONLY), bench (bench/attention --kv-dtype fp8 under QWEN3_ATTN_WG8=0 / 1: its checks,
+    # prefill and a decode size), san (memcheck and racecheck of an eager run on the tiny model whose 300-token
+    # prompt takes the wgmma kernel), ab (the synth 8B engine, S24_CFGS "WEIGHTS KV B [WORKLOAD];...", WG8 0 / 1)
+    parts=" ${S24_PARTS:-unit bench san ab} "
+    if [[ $parts == *" unit "* ]]; then
+        QWEN3_TEST_ONLY=${S24_ONLY:-attn_fp8_prefill,attn_fp8_32k,attn_fp8_mixed} timeout 300 build/tests/test_gpu_attn \
+            > "$LOG/s24-attn.log" 2>&1
+        say "s24 test_gpu_attn rc=$? $(grep -c '^PASS' "$LOG/s24-attn.log") pass $(grep -c '^FAIL' "$LOG/s24-attn.log") fail"
+        grep -E "^(FAIL|SKIP)|  check failed|rel err" "$LOG/s24-attn.log" | head -12 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" bench "* ]]; then
+        for w in 0 1; do
+            QWEN3_ATTN_WG8=$w timeout 200 build/bench/attention --kv-dtype fp8 --long 0 --decode 256x128 \
+                --tsv "$LOG/attention.tsv" > "$LOG/s24-attention-wg8$w.log" 2>&1
+            say "s24 bench/attention fp8 QWEN3_ATTN_WG8=$w rc=$? $(grep -c '^PASS' "$LOG/s24-attention-wg8$w.log") pass $(grep -c '^FAIL' "$LOG/s24-attention-wg8$w.log") fail"
+            grep -E '^(FAIL|prefill)' "$LOG/s24-attention-wg8$w.log" | tee -a "$SUM"
+        done
+    fi
+    if [[ $parts == *" san "* ]]; then
+        f=$(synth tiny f32)
+        p=$(python3 -c 'print(" ".join(["the sky is blue because light scatters"] * 50))')
+        for tool in memcheck racecheck; do
+            QWEN3_EAGER=1 timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" \
+                --backend gpu --kv-dtype fp8 --raw -p "$p" -n 4 --temp 0 > "$LOG/s24-$tool.log" 2>&1
+            say "s24 $tool fp8 prefill (300 tokens) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s24-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b f16)
+        for r in $(seq 1 "${S24_ROUNDS:-1}"); do
+            engine_ab "${S24_CFGS:-fp8 fp8 256 random;fp8 fp8 256}" "wg8_0 QWEN3_ATTN_WG8=0" "wg8_1 QWEN3_ATTN_WG8=1"
+        done
+    fi
 fi
 
 if has s23; then  # session 23: the clocks and power a sustained load gets. nvidia-smi samples every 100 ms while

@@ -20,7 +20,8 @@
 // QWEN3_ATTN_WG_VARLEN=0, one launch per run (launch_attention_wg).
 // FP8 KV cache (k_scale, v_scale non-zero: pools e4m3 [n_pages][n_kv][64][128] with f32 row scales
 // [n_pages][n_kv][64], written by launch_qknorm_rope_kv_fp8): attention.ptx's fp8 entry stages e4m3 tiles and
-// converts them to f16 tiles in the bf16 layout; attn_wg.ptx TMAs bf16 pages, so an FP8 cache's prefill is slower.
+// converts them to f16 tiles in the bf16 layout; attn_wg.ptx's fp8 entries (session 24) TMA e4m3 pages and convert
+// them in shared memory the same way, so an FP8 cache's prefill runs take the wgmma kernel too (QWEN3_ATTN_WG8=0: not).
 // Decode tokens: attn_dec.ptx loads K/V straight into mma fragments (keys on the M side, 4 warps per token). Where
 // it is on (QWEN3_ATTN_DEC: bit 0 the fp8 cache, bit 1 the bf16 cache; default 3, both), tokens not in a run of >= 2
 // consecutive positions of one slot (decode tokens; every token of a graph-captured step) go to it, runs shorter
@@ -175,11 +176,16 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
 // (64 KB each) + 2 mbarriers per stage + 1.
 // WG_WORK_MAX: work items per varlen launch (ptx/attn_wg.ptx's WORK_BYTES / 16).
 enum { WG_ROWS = 128, WG_THREADS = 384, WG_BOX = 64, ATT_WG_MIN_RUN = 128, ATT_WG_VARIANTS = 2, WG_WORK_MAX = 224 };
-static const struct { const char *entry, *varlen; unsigned stages; } wg_variants[ATT_WG_VARIANTS] = {
+static const struct { const char *entry, *varlen; unsigned stages; } wg_variants[ATT_WG_VARIANTS + 1] = {
     { "attn_wg_h128", "attn_wg_h128_varlen", 2 },  // S wgmma, softmax, O wgmma in turn
     // S(it) and O += P(it-1).V(it-1) in flight together (FA3's intra-warpgroup overlap)
     { "attn_wg_h128_pipe", "attn_wg_h128_pipe_varlen", 3 },
+    // the fp8 cache (either variant asked for): the overlapped kernel, e4m3 tiles converted in shared memory
+    { "attn_wg_h128_pipe_fp8", "attn_wg_h128_pipe_varlen_fp8", 3 },
 };
+// The fp8 entries' shared memory beyond the bf16 layout: per stage the K row scales (f32 x 128) and the V ones
+// (f16 x 128), and per stage a land barrier plus the qready one (ptx/attn_wg_body.h).
+enum { WG8_EXTRA = 3 * (512 + 256) + 3 * 8 + 8 };
 
 // What both attn_wg launchers share. wg_check: the shape and alignment checks (who: the launcher's name).
 // wg_setup: the entry of the variant (varlen or per-run), the three TMA maps (q viewed as [q_rows][n_head * 128],
@@ -196,12 +202,14 @@ static void wg_check(const char *who, int variant, CUdeviceptr out, CUdeviceptr 
         die("%s: q and the pools must be 16-byte aligned, out and the block table 4-byte aligned", who);
 }
 
-static CUfunction wg_setup(Gpu *g, int varlen, int variant, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                           int q_rows, int n_head, int n_kv, int pool_pages, CUtensorMap map[3], unsigned *smem) {
+static CUfunction wg_setup(Gpu *g, int varlen, int variant, int kv8, CUdeviceptr q, CUdeviceptr k_pool,
+                           CUdeviceptr v_pool, int q_rows, int n_head, int n_kv, int pool_pages, CUtensorMap map[3],
+                           unsigned *smem) {
     static CUcontext fn_ctx;
-    static CUfunction fn[2][ATT_WG_VARIANTS];
+    static CUfunction fn[2][ATT_WG_VARIANTS + 1];
+    if (kv8) variant = ATT_WG_VARIANTS;
     if (fn_ctx != g->ctx) {
-        for (int i = 0; i < ATT_WG_VARIANTS; i++) {
+        for (int i = 0; i <= ATT_WG_VARIANTS; i++) {
             fn[0][i] = gpu_kernel(g, "attn_wg", wg_variants[i].entry);
             fn[1][i] = gpu_kernel(g, "attn_wg", wg_variants[i].varlen);
         }
@@ -210,20 +218,28 @@ static CUfunction wg_setup(Gpu *g, int varlen, int variant, CUdeviceptr q, CUdev
     uint64_t q_cols = (uint64_t)n_head * ATT_HEAD_DIM, pool_rows = (uint64_t)pool_pages * n_kv * KV_PAGE;
     gpu_tmap_2d(&map[0], q, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, (uint64_t)q_rows, q_cols, q_cols * 2, WG_ROWS, WG_BOX,
                 CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&map[1], k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
-                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
-    gpu_tmap_2d(&map[2], v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2, WG_BOX,
-                WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
-    *smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8;
+    if (kv8) {  // e4m3 rows of 128 B, a box = one page (64 rows), as staged (no swizzle: the producer converts it)
+        gpu_tmap_2d(&map[1], k_pool, CU_TENSOR_MAP_DATA_TYPE_UINT8, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM, WG_BOX,
+                    ATT_HEAD_DIM, CU_TENSOR_MAP_SWIZZLE_NONE);
+        gpu_tmap_2d(&map[2], v_pool, CU_TENSOR_MAP_DATA_TYPE_UINT8, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM, WG_BOX,
+                    ATT_HEAD_DIM, CU_TENSOR_MAP_SWIZZLE_NONE);
+    } else {
+        gpu_tmap_2d(&map[1], k_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2,
+                    WG_BOX, WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+        gpu_tmap_2d(&map[2], v_pool, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, pool_rows, ATT_HEAD_DIM, ATT_HEAD_DIM * 2,
+                    WG_BOX, WG_BOX, CU_TENSOR_MAP_SWIZZLE_128B);
+    }
+    *smem = 2 * 16384 + wg_variants[variant].stages * (65536 + 16) + 8 + (kv8 ? WG8_EXTRA : 0);
     return fn[varlen != 0][variant];
 }
 
 // One run: tokens 0..n-1 at positions pos0 .. pos0+n-1 of the slot whose block-table row is bt_row (int32
 // [max_pages]); q and out already point at the run's first token. pool_pages: pages in each pool (scratch included):
-// the TMA maps cover the whole pool. variant: 0 attn_wg_h128, 1 attn_wg_h128_pipe.
+// the TMA maps cover the whole pool. variant: 0 attn_wg_h128, 1 attn_wg_h128_pipe; k_scale, v_scale != 0: the fp8
+// cache (e4m3 pools and their f32 row scales), attn_wg_h128_pipe_fp8 whatever the variant.
 void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                         CUdeviceptr bt_row, int n, int pos0, int n_head, int n_kv, int head_dim, int max_pages,
-                         int pool_pages, float scale, int variant) {
+                         CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr bt_row, int n, int pos0, int n_head,
+                         int n_kv, int head_dim, int max_pages, int pool_pages, float scale, int variant) {
     wg_check("launch_attention_wg", variant, out, q, k_pool, v_pool, bt_row, n_head, n_kv, head_dim, max_pages,
              pool_pages);
     if (n < 0 || pos0 < 0 || (int64_t)pos0 + n > (int64_t)max_pages * KV_PAGE)
@@ -232,11 +248,13 @@ void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
     if ((n + WG_ROWS - 1) / WG_ROWS > 65535) die("launch_attention_wg: a run of %d tokens is too long", n);
     CUtensorMap m[3];
     unsigned smem;
-    CUfunction fn = wg_setup(g, 0, variant, q, k_pool, v_pool, n, n_head, n_kv, pool_pages, m, &smem);
+    int kv8 = k_scale != 0;
+    CUfunction fn = wg_setup(g, 0, variant, kv8, q, k_pool, v_pool, n, n_head, n_kv, pool_pages, m, &smem);
     unsigned un = (unsigned)n, upos0 = (unsigned)pos0, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
     Dim3 grid = { uh, (un + WG_ROWS - 1) / WG_ROWS, 1 }, block = { WG_THREADS, 1, 1 };
     void *args[] = { &m[0], &m[1], &m[2], &out, &bt_row, &un, &upos0, &uh, &uG, &scale };
-    gpu_launch(g, fn, grid, block, smem, NULL, args, wg_variants[variant].entry);
+    void *args8[] = { &m[0], &m[1], &m[2], &out, &bt_row, &k_scale, &v_scale, &un, &upos0, &uh, &uG, &scale };
+    gpu_launch(g, fn, grid, block, smem, NULL, kv8 ? args8 : args, wg_variants[kv8 ? ATT_WG_VARIANTS : variant].entry);
 }
 
 // A run (launch_attention_runs) or a work item of the varlen entry (a block of up to 128 rows of one run, done as a
@@ -254,7 +272,8 @@ static int cmp_keys_desc(const void *a, const void *b) {  // most keys first (ti
 // Many runs in one launch (or one per WG_WORK_MAX items): q and out are the whole step's ([T][n_head * 128]); each
 // run is split into blocks of 128 rows, all sorted longest first; block_table is the whole table ([slots][max_pages]).
 static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
-                                       CUdeviceptr v_pool, CUdeviceptr block_table, const AttnWork *runs, int n_runs,
+                                       CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale,
+                                       CUdeviceptr block_table, const AttnWork *runs, int n_runs,
                                        int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
                                        float scale, int variant) {
     wg_check("launch_attention_wg_varlen", variant, out, q, k_pool, v_pool, block_table, n_head, n_kv, head_dim,
@@ -280,7 +299,8 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
     qsort(items, (size_t)n_items, sizeof *items, cmp_keys_desc);
     CUtensorMap m[3];
     unsigned smem;
-    CUfunction fn = wg_setup(g, 1, variant, q, k_pool, v_pool, T, n_head, n_kv, pool_pages, m, &smem);
+    int kv8 = k_scale != 0;
+    CUfunction fn = wg_setup(g, 1, variant, kv8, q, k_pool, v_pool, T, n_head, n_kv, pool_pages, m, &smem);
     unsigned upages = (unsigned)max_pages, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
     AttnWork work[WG_WORK_MAX];  // the param array: its whole size is copied at every launch
     for (int i0 = 0; i0 < n_items; i0 += WG_WORK_MAX) {
@@ -289,7 +309,10 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
         memcpy(work, items + i0, (size_t)n * sizeof *items);
         Dim3 grid = { uh, (unsigned)n, 1 }, block = { WG_THREADS, 1, 1 };
         void *args[] = { &m[0], &m[1], &m[2], &out, &block_table, &upages, &uh, &uG, &scale, work };
-        gpu_launch(g, fn, grid, block, smem, NULL, args, wg_variants[variant].varlen);
+        void *args8[] = { &m[0], &m[1], &m[2], &out, &block_table, &k_scale, &v_scale, &upages, &uh, &uG, &scale,
+                          work };
+        gpu_launch(g, fn, grid, block, smem, NULL, kv8 ? args8 : args,
+                   wg_variants[kv8 ? ATT_WG_VARIANTS : variant].varlen);
     }
     free(items);
 }
@@ -326,15 +349,14 @@ static void launch_stretch(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
 }
 
 // min_run: runs of at least this many tokens go to the wgmma kernel (<= 0: none), its variant `variant`, all in one
-// varlen launch (varlen) or one launch per run; an fp8 cache (k_scale != 0) never does (the wgmma kernel reads bf16
-// pages). The tokens between those runs: launch_stretch.
+// varlen launch (varlen) or one launch per run; an fp8 cache (k_scale != 0) on the fp8 entries (the overlapped kernel,
+// whatever the variant). The tokens between those runs: launch_stretch.
 void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
                            int varlen) {
     int dec = use_attn_dec(k_scale != 0, n_head, n_kv);
-    if (k_scale) min_run = 0;
     size_t row = (size_t)n_head * head_dim * 2;
     int rest = 0;  // first token not yet launched
     AttnWork *runs = NULL;
@@ -349,7 +371,8 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                 runs[n_runs++] = (AttnWork){ t, e - t, h_pos[t], h_slot[t] };
             } else {
                 CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
-                launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, bt_row, e - t, h_pos[t], n_head,
+                launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, k_scale, v_scale, bt_row, e - t,
+                                    h_pos[t], n_head,
                                     n_kv, head_dim, max_pages, pool_pages, scale, variant);
             }
             rest = e;
@@ -357,7 +380,8 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
         t = e;
     }
     if (n_runs)
-        launch_attention_wg_varlen(g, out, q, k_pool, v_pool, block_table, runs, n_runs, T, n_head, n_kv, head_dim,
+        launch_attention_wg_varlen(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, runs, n_runs, T, n_head,
+                                   n_kv, head_dim,
                                    max_pages, pool_pages, scale, variant);
     free(runs);
     launch_stretch(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos, rest, T,
@@ -368,13 +392,15 @@ void launch_attention_host(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale) {
-    static int min_run = -1, variant = 1, varlen = 1;
+    static int min_run = -1, variant = 1, varlen = 1, wg8 = 1;
     if (min_run < 0) {
         varlen = env_int("QWEN3_ATTN_WG_VARLEN", 0, 1, 1);
         min_run = env_int("QWEN3_ATTN_WG", 0, 1 << 20, ATT_WG_MIN_RUN);
         if (min_run == 1) min_run = ATT_WG_MIN_RUN;  // "1" means on, with the default threshold
         variant = env_int("QWEN3_ATTN_WG_KERNEL", 0, 1, 1);
+        wg8 = env_int("QWEN3_ATTN_WG8", 0, 1, 1);
     }
+    if (k_scale && !wg8) min_run = 0;  // QWEN3_ATTN_WG8=0: the fp8 cache's runs stay on attention.ptx
     launch_attention_runs(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, h_slot, h_pos,
                           T, n_head, n_kv, head_dim, max_pages, pool_pages, scale, min_run, variant, varlen);
 }

@@ -262,7 +262,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         int o8 = 0, fuse_o8 = e->fuse_o8 && L->wo.fp8 && T > gemv_fp8_max_m() && (c->n_head * hd) % 128 == 0;
         if (e->ablate & ABL_ATTN)
             o8 = fuse_o8 && !wg_attn;
-        else if (wg_attn)  // (an fp8 cache: attention.ptx for every token; the wgmma kernel reads bf16 pages)
+        else if (wg_attn)  // prefill runs to the wgmma kernel (either cache), the rest to attention.ptx / attn_dec
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
                                   e->tok_slot, e->tok_pos, in + STEP_TOKENS, in + 2 * STEP_TOKENS, T, c->n_head,
                                   c->n_kv_head, hd, e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));

@@ -13,9 +13,26 @@
 //               exactly as the one-run kernel does a block (the block's rows as a run of <= 128 from its position);
 //               bt = the whole block table (row slot * max_pages). Rows past the item's are the next run's (or the
 //               map's zero fill past T): computed like the rows past n of the one-run form, never stored.
-// Barriers: full[STAGES] at BAR, empty[STAGES] after them, qfull after those.
+//   KV8      0: bf16 pools; 1: the fp8 cache (attn_wg.ptx's header: e4m3 tiles converted by the producer warpgroup;
+//               PIPE 1 only)
+// Barriers: full[STAGES] at BAR, empty[STAGES] after them, qfull after those; KV8: land[STAGES] (a tile's e4m3 bytes
+// arrived), qready (Q converted to f16) after qfull.
 
+#if KV8
+#define AB_TY f16
+#define CVT_P cvt.rn.f16x2.f32
+#define KS_OFF (Q_BYTES + STAGES * STAGE_BYTES) // K row scales of stage s: f32 [128] at + 512 s
+#define VS_OFF (KS_OFF + STAGES * 512)          // V row scales x 64 (clamped) of stage s: f16 [128] at + 256 s
+#define BAR_OFF (VS_OFF + STAGES * 256)
+#define FULL_COUNT 128                          // the producer warpgroup's threads, each after its conversions
+#else
+#define AB_TY bf16
+#define CVT_P cvt.rn.bf16x2.f32
 #define BAR_OFF (Q_BYTES + STAGES * STAGE_BYTES)
+#define FULL_COUNT 1                            // the producer's expect_tx
+#endif
+#define LAND_OFF (16 * STAGES + 8)
+#define QRDY_OFF (24 * STAGES + 8)
 #define TMA_LOAD cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes
 #define EMPTY_OFF (8 * STAGES)
 #define QBAR_OFF (16 * STAGES)
@@ -82,8 +99,31 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%empty];
 #define ADVANCE add.u32 %s, %s, 1; setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1; \
     add.u32 %it, %it, 1;
-#define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], 1; \
-    mbarrier.init.shared::cta.b64 [%bar + EMPTY_OFF + 8 * s], 8;
+#if KV8
+// the scores of this thread's keys 8j + t3, + 1 (columns of accumulator group j) times their K row scales
+#define KSJ(j) ld.shared.v2.f32 {%f, %il}, [%t1 + 32 * j]; mul.f32 %s##j##_0, %s##j##_0, %f; \
+    mul.f32 %s##j##_1, %s##j##_1, %il; mul.f32 %s##j##_2, %s##j##_2, %f; mul.f32 %s##j##_3, %s##j##_3, %il;
+#define KSCALE mad.lo.u32 %t1, %s, 512, %sbase; add.u32 %t1, %t1, KS_OFF; shl.b32 %t2, %t3, 2; add.u32 %t1, %t1, %t2; \
+    REP16(KSJ)
+#define VS_BIAS 0f42800000                      // 64.0 (attention.ptx's scheme: V x 64 x its row scale in f16)
+#define VS_MAX 0f43120000                       // 146: 448 x 146 < 65504
+// two bf16 in a word -> two f16 (exact in the q-normed range)
+#define BF16_F16(w) shl.b32 %t3, w, 16; and.b32 w, w, 0xFFFF0000; cvt.rn.f16x2.f32 w, w, %t3;
+// e4m3 words a, b (8 values) -> f16 words o0 .. o3; V: times the row scale (f16x2 %vsc)
+#define E4_F16(a, b) mov.b32 {%hl, %hh}, a; cvt.rn.f16x2.e4m3x2 %o0, %hl; cvt.rn.f16x2.e4m3x2 %o1, %hh; \
+    mov.b32 {%hl, %hh}, b; cvt.rn.f16x2.e4m3x2 %o2, %hl; cvt.rn.f16x2.e4m3x2 %o3, %hh;
+#define E4_VSCALE mul.rn.f16x2 %o0, %o0, %vsc; mul.rn.f16x2 %o1, %o1, %vsc; mul.rn.f16x2 %o2, %o2, %vsc; \
+    mul.rn.f16x2 %o3, %o3, %vsc;
+#else
+#define KSCALE
+#endif
+#if KV8
+#define INIT_LAND(s) mbarrier.init.shared::cta.b64 [%bar + LAND_OFF + 8 * s], 1;
+#else
+#define INIT_LAND(s)
+#endif
+#define INIT_BAR(s) mbarrier.init.shared::cta.b64 [%bar + 8 * s], FULL_COUNT; \
+    mbarrier.init.shared::cta.b64 [%bar + EMPTY_OFF + 8 * s], 8; INIT_LAND(s)
 
 .visible .entry NAME(
     .param .align 64 .b8 p_tmQ[128],
@@ -91,6 +131,10 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     .param .align 64 .b8 p_tmV[128],
     .param .u64 p_out,
     .param .u64 p_bt,
+#if KV8
+    .param .u64 p_ks,
+    .param .u64 p_vs,
+#endif
 #if VARLEN
     .param .u32 p_maxp,
     .param .u32 p_nh,
@@ -121,6 +165,10 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     .reg .b64 %dq_<8>, %dk_<8>, %dv_<8>;
 #if VARLEN
     .reg .b32 %qrow, %slot, %maxp;
+#endif
+#if KV8
+    .reg .b32 %srcoff, %dsta, %dstb, %o0, %o1, %o2, %o3, %vsc;
+    .reg .b16 %hl, %hh;
 #endif
 
     ld.param.u64 %pOut, [p_out];
@@ -193,10 +241,182 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     @%p bra INIT_DONE;
     CAT(REP, STAGES)(INIT_BAR)
     mbarrier.init.shared::cta.b64 [%qbar], 1;
+#if KV8
+    mbarrier.init.shared::cta.b64 [%bar + QRDY_OFF], 128;
+#endif
     fence.mbarrier_init.release.cluster;
     prefetch.tensormap [%tmQ];
     prefetch.tensormap [%tmK];
     prefetch.tensormap [%tmV];
+#if KV8
+    // ------------------------------------------------------------------ producer (warpgroup 0, all 128 threads)
+    // thread 0 issues the TMA loads; every thread converts (Q once, then each tile: attn_wg.ptx's header)
+INIT_DONE:
+    bar.sync 0;
+    setp.ne.u32 %p, %wg, 0;
+    @%p bra CONSUMER;
+    setmaxnreg.dec.sync.aligned.u32 40;
+    setp.eq.u32 %plane0, %tx, 0;                // (in the producer: thread 0)
+    shl.b32 %qc, %h, 7;
+    @!%plane0 bra P_QISSUED;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%qbar], Q_BYTES;
+    TMA_LOAD [%sbase], [%tmQ, {%qc, QROW}], [%qbar];
+    add.u32 %qc, %qc, 64;
+    add.u32 %t1, %sbase, SLAB;
+    TMA_LOAD [%t1], [%tmQ, {%qc, QROW}], [%qbar];
+P_QISSUED:
+    SPIN(P_QWAIT, %qbar, 0)
+    mov.u32 %t1, %tx;                           // Q in place: 2,048 chunks of 16 B, thread t takes t, t + 128, ..
+P_QCVT:
+    shl.b32 %t2, %t1, 4;
+    add.u32 %t2, %t2, %sbase;
+    ld.shared.v4.b32 {%r0, %r1, %pg0, %pg1}, [%t2];
+    BF16_F16(%r0) BF16_F16(%r1) BF16_F16(%pg0) BF16_F16(%pg1)
+    st.shared.v4.b32 [%t2], {%r0, %r1, %pg0, %pg1};
+    add.u32 %t1, %t1, 128;
+    setp.lt.u32 %p, %t1, 2048;
+    @%p bra P_QCVT;
+    fence.proxy.async.shared::cta;              // generic stores -> wgmma (async proxy)
+    add.u32 %t1, %bar, QRDY_OFF;
+    mbarrier.arrive.shared::cta.b64 _, [%t1];
+    // this thread's part of a tile: rows rin + 16 j (j = 0..7; rin = 4 warp + lane / 8), 16-byte piece p = lane % 8
+    // of the row's 128 e4m3 = dims 16 p .. 16 p + 15 = f16 chunks cA = 2 (p % 4) and cA + 1 of slab p / 4, stored at
+    // cA ^ (row % 8) (rin % 8 for every j): src = rin 128 + 16 p, dstA / dstB = slab + rin 128 + 16 (chunk ^ rin % 8)
+    shr.u32 %t1, %tx, 5;
+    shl.b32 %t1, %t1, 2;
+    shr.u32 %t2, %lane, 3;
+    add.u32 %rin, %t1, %t2;
+    and.b32 %t1, %lane, 7;                      // p
+    shl.b32 %srcoff, %rin, 7;
+    shl.b32 %t2, %t1, 4;
+    add.u32 %srcoff, %srcoff, %t2;
+    shr.u32 %t2, %t1, 2;
+    mul.lo.u32 %dsta, %t2, SLAB;
+    shl.b32 %t2, %rin, 7;
+    add.u32 %dsta, %dsta, %t2;
+    and.b32 %t1, %t1, 3;
+    shl.b32 %t1, %t1, 1;                        // cA
+    and.b32 %t2, %rin, 7;
+    xor.b32 %t3, %t1, %t2;
+    shl.b32 %t3, %t3, 4;
+    add.u32 %dstb, %dsta, %t3;                  // (chunk cA's, swapped into dsta below)
+    add.u32 %t1, %t1, 1;
+    xor.b32 %t1, %t1, %t2;
+    shl.b32 %t1, %t1, 4;
+    add.u32 %t3, %dsta, %t1;
+    mov.u32 %dsta, %dstb;
+    mov.u32 %dstb, %t3;
+    mov.u32 %it, 0;
+    mov.u32 %s, 0;
+    mov.u32 %ph, 0;
+P_TILE:
+    add.u32 %empty, %bar, EMPTY_OFF;
+    mad.lo.u32 %empty, %s, 8, %empty;
+    xor.b32 %t1, %ph, 1;
+    SPIN(P_WAIT, %empty, %t1)
+    // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers)
+    shl.b32 %t2, %it, 1;
+    mul.wide.u32 %ad, %t2, 4;
+    add.s64 %ad, %pBT, %ad;
+    ld.global.u32 %pg0, [%ad];
+    mov.u32 %pg1, %pg0;
+    add.u32 %t2, %t2, 1;
+    setp.le.u32 %p, %t2, %lastpage;
+    @%p ld.global.u32 %pg1, [%ad + 4];
+    mad.lo.u32 %r0, %pg0, %nkv, %kvh;           // pool row of (page, kv head, key 0)
+    shl.b32 %r0, %r0, 6;
+    mad.lo.u32 %r1, %pg1, %nkv, %kvh;
+    shl.b32 %r1, %r1, 6;
+    mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase;
+    add.u32 %sk, %sk, Q_BYTES;
+    add.u32 %sv, %sk, KV_BYTES;
+    add.u32 %full, %bar, LAND_OFF;              // (here: the stage's land barrier)
+    mad.lo.u32 %full, %s, 8, %full;
+    @!%plane0 bra P_ISSUED;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], 4 * BOX_BYTES;
+    TMA_LOAD [%sv], [%tmK, {%zero, %r0}], [%full];
+    TMA_LOAD [%sv + BOX_BYTES], [%tmK, {%zero, %r1}], [%full];
+    TMA_LOAD [%sv + 2 * BOX_BYTES], [%tmV, {%zero, %r0}], [%full];
+    TMA_LOAD [%sv + 3 * BOX_BYTES], [%tmV, {%zero, %r1}], [%full];
+P_ISSUED:
+    // key tx's row scales: K's (f32) for the consumers, V's x 64 (clamped, f16) for the conversion
+    setp.lt.u32 %p, %tx, 64;
+    selp.b32 %t1, %r0, %r1, %p;
+    and.b32 %t2, %tx, 63;
+    add.u32 %t1, %t1, %t2;
+    mul.wide.u32 %ad, %t1, 4;
+    ld.param.u64 %gl, [p_ks];
+    cvta.to.global.u64 %gl, %gl;
+    add.s64 %gl, %gl, %ad;
+    ld.global.nc.f32 %f, [%gl];
+    ld.param.u64 %gl, [p_vs];
+    cvta.to.global.u64 %gl, %gl;
+    add.s64 %gl, %gl, %ad;
+    ld.global.nc.f32 %il, [%gl];
+    mad.lo.u32 %t1, %s, 512, %sbase;
+    shl.b32 %t2, %tx, 2;
+    add.u32 %t1, %t1, %t2;
+    st.shared.f32 [%t1 + KS_OFF], %f;
+    mul.f32 %il, %il, VS_BIAS;
+    min.f32 %il, %il, VS_MAX;
+    cvt.rn.f16.f32 %hl, %il;
+    mad.lo.u32 %t1, %s, 256, %sbase;
+    shl.b32 %t2, %tx, 1;
+    add.u32 %t1, %t1, %t2;
+    st.shared.b16 [%t1 + VS_OFF], %hl;
+    SPIN(P_LAND, %full, %ph)
+    // K: e4m3 rows (at the V half) -> the f16 K tile, exact
+    add.u32 %t1, %sv, %srcoff;
+    mov.u32 %t2, 0;
+P_KCVT:
+    ld.shared.v4.b32 {%za, %zr, %zn, %zi}, [%t1];
+    E4_F16(%za, %zr)
+    add.u32 %t3, %sk, %dsta;
+    st.shared.v4.b32 [%t3], {%o0, %o1, %o2, %o3};
+    E4_F16(%zn, %zi)
+    add.u32 %t3, %sk, %dstb;
+    st.shared.v4.b32 [%t3], {%o0, %o1, %o2, %o3};
+    add.u32 %t1, %t1, 2048;
+    add.u32 %sk, %sk, 2048;
+    add.u32 %t2, %t2, 1;
+    setp.lt.u32 %p, %t2, 8;
+    @%p bra P_KCVT;
+    bar.sync 2, 128;                            // every K row read: V's slab 0 goes where they were
+    // V: e4m3 rows -> the f16 V tile in place, times the row scale; slab 1 of a row is its own e4m3 bytes, so each
+    // warp loads its 4 rows, syncs, then stores
+    add.u32 %t1, %sv, %srcoff;
+    add.u32 %t1, %t1, 2 * BOX_BYTES;
+    mad.lo.u32 %sk, %s, 256, %sbase;
+    shl.b32 %t2, %rin, 1;
+    add.u32 %sk, %sk, %t2;                      // (%sk now: this thread's first V scale)
+    mov.u32 %t2, 0;
+P_VCVT:
+    ld.shared.v4.b32 {%za, %zr, %zn, %zi}, [%t1];
+    ld.shared.b16 %hl, [%sk + VS_OFF];
+    mov.b32 %vsc, {%hl, %hl};
+    bar.warp.sync -1;
+    E4_F16(%za, %zr)
+    E4_VSCALE
+    add.u32 %t3, %sv, %dsta;
+    st.shared.v4.b32 [%t3], {%o0, %o1, %o2, %o3};
+    E4_F16(%zn, %zi)
+    E4_VSCALE
+    add.u32 %t3, %sv, %dstb;
+    st.shared.v4.b32 [%t3], {%o0, %o1, %o2, %o3};
+    add.u32 %t1, %t1, 2048;
+    add.u32 %sv, %sv, 2048;
+    add.u32 %sk, %sk, 32;
+    add.u32 %t2, %t2, 1;
+    setp.lt.u32 %p, %t2, 8;
+    @%p bra P_VCVT;
+    fence.proxy.async.shared::cta;              // the converted tile -> wgmma
+    mad.lo.u32 %full, %s, 8, %bar;
+    mbarrier.arrive.shared::cta.b64 _, [%full];
+    ADVANCE
+    setp.lt.u32 %p, %it, %ntiles;
+    @%p bra P_TILE;
+    bra EXIT;
+#else
     // ------------------------------------------------------------------ TMA producer (warpgroup 0, thread 0)
     WG_SPLIT_ROLES
     // Q: the block's 128 rows of head h, two 64-column slabs
@@ -247,6 +467,8 @@ P_TILE:
     @%p bra P_TILE;
     bra EXIT;
 
+#endif
+
     // ------------------------------------------------------------------ wgmma consumers (warpgroups 1, 2)
     WG_CONSUMER_ENTER
     // this thread's accumulator rows (of the CTA's 128): 64 wc + 16 (warp % 4) + lane / 4, and that + 8
@@ -282,7 +504,12 @@ P_TILE:
     mov.u32 %it, 0;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
+#if KV8
+    add.u32 %t1, %bar, QRDY_OFF;                // Q converted to f16 by the producer warpgroup
+    SPIN(C_QWAIT, %t1, 0)
+#else
     SPIN(C_QWAIT, %qbar, 0)
+#endif
 
 #if PIPE == 0
 C_TILE:
@@ -308,6 +535,7 @@ C_TILE:
     wgmma.fence.sync.aligned;
     ISSUE_S
     wgmma.wait_group.sync.aligned 0;
+    KSCALE
     SOFTMAX(C_SOFT0)
     PACK_P
     mov.u32 %sp, %s;                            // stage and V tile that P belongs to
@@ -322,6 +550,7 @@ C_TILE:
     ISSUE_S                                     // S(it) ...
     ISSUE_PV(%svp)                              // ... and O += P(it-1) . V(it-1) in flight together
     wgmma.wait_group.sync.aligned 1;            // S(it) is done (the older group)
+    KSCALE
     SOFTMAX(C_SOFT)                             // touches S, m, l only: the O wgmma still reads P and O
     wgmma.wait_group.sync.aligned 0;            // O += P(it-1) V(it-1) is done: its stage is free
     RELEASE(%sp)
@@ -348,6 +577,10 @@ C_LASTPV:
     add.f32 %lh, %lh, %f;
     shfl.sync.bfly.b32 %f, %lh, 2, 0x1f, 0xffffffff;
     add.f32 %lh, %lh, %f;
+#if KV8
+    mul.f32 %ll, %ll, VS_BIAS;                  // O holds 64 O
+    mul.f32 %lh, %lh, VS_BIAS;
+#endif
     rcp.rn.f32 %il, %ll;
     rcp.rn.f32 %ih, %lh;
     setp.lt.u32 %prl, %rowl, %n;
@@ -370,6 +603,22 @@ EXIT:
 #undef STAGES
 #undef PIPE
 #undef VARLEN
+#undef KV8
+#undef AB_TY
+#undef CVT_P
+#undef KS_OFF
+#undef VS_OFF
+#undef FULL_COUNT
+#undef LAND_OFF
+#undef QRDY_OFF
+#undef KSCALE
+#undef KSJ
+#undef INIT_LAND
+#undef VS_BIAS
+#undef VS_MAX
+#undef BF16_F16
+#undef E4_F16
+#undef E4_VSCALE
 #undef QROW
 #undef BAR_OFF
 #undef EMPTY_OFF
