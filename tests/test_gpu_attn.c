@@ -138,8 +138,9 @@ static void attn_ref_one(void *ctx, int64_t i) {
 // differs in any bit from the per-run launch's, v - 2, counts as inf); otherwise err[0].
 enum { WG_VARIANTS = 4 };
 // tb values that pick another launcher: attn_dec.ptx through launch_attention_dec (kv_split as given; either cache),
-// and the engine's routing through launch_attention_runs (fp8 cache: runs of >= 2 tokens to attention.ptx, the rest
-// to attn_dec.ptx)
+// and the engine's routing through launch_attention_runs (fp8 cache: runs of >= 128 tokens to attn_wg.ptx's fp8
+// entries — all in one varlen launch, or with split 1 one launch per run — runs of >= 2 to attention.ptx, the rest to
+// attn_dec.ptx)
 enum { TB_DEC = -1, TB_ROUTED = -2 };
 static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe", "attn_wg_h128_varlen",
                                                    "attn_wg_h128_pipe_varlen" };
@@ -251,7 +252,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                                  scale, kv_split, 0, 0, 0);
         else if (tb == TB_ROUTED)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
-                                  max_pages, n_pages, scale, 128, 1, 1);
+                                  max_pages, n_pages, scale, 128, 1, !split);
         else
             launch_attention_tb(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
                                 scale, tb, split, kv_split);
@@ -511,13 +512,15 @@ static void attn_wg_varlen(void) {
 #define FP8_LOOSE_TOL 0.07
 static double fp8_loose_max;
 // attention.ptx's grids: default (by T), one CTA per block, one token per CTA, odd blocks, and a cluster of 8
-// splitting the keys; attn_dec.ptx with the default key split, the engine's routing, then attn_dec.ptx with one
-// CTA and with clusters of 3 and 8 (more warps than chunks for short rows).
+// splitting the keys; attn_dec.ptx with the default key split, the engine's routing (attn_wg's fp8 entries for runs
+// of >= 128: varlen, and with every grid also one launch per run), then attn_dec.ptx with one CTA and with clusters
+// of 3 and 8 (more warps than chunks for short rows).
 static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch, int nch, int interleave,
                    double q_amp, int all_grids, const char *what) {
     static const int cfg[][3] = { { 0, -1, 0 }, { TB_DEC, 0, 0 }, { TB_ROUTED, 0, 0 }, { 0, 0, 1 }, { 1, 0, 1 },
-                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 } };
-    for (int i = 0; i < (all_grids ? 10 : 3); i++) {  // tb, split, kv_split
+                                  { 3, 0, 1 }, { 0, 1, 8 }, { TB_DEC, 0, 1 }, { TB_DEC, 0, 3 }, { TB_DEC, 0, 8 },
+                                  { TB_ROUTED, 1, 0 } };
+    for (int i = 0; i < (all_grids ? 11 : 3); i++) {  // tb, split, kv_split
         if (cfg[i][0] * gqa > 64) continue;
         double e, lo = INFINITY;
         run_attn_wg(n_kv, gqa, max_seqs, max_ctx, ch, nch, interleave, cfg[i][0], cfg[i][1], cfg[i][2], q_amp, 0, &e,
@@ -526,8 +529,8 @@ static void check8(int n_kv, int gqa, int max_seqs, int max_ctx, const Chunk *ch
               "dequantised cache", what, n_kv, gqa, cfg[i][0], cfg[i][1], cfg[i][2], e);
         CHECK(lo < FP8_LOOSE_TOL, "fp8 cache, %s: n_kv %d G %d: rel err %.3g against the unquantised cache", what,
               n_kv, gqa, lo);
-        if (i < 2) printf("  fp8 %-36s G %d %s: rel err %.2e (dequantised), %.2e (unquantised)\n", what, gqa,
-                          i ? "attn_dec " : "attention", e, lo);
+        if (i < 3) printf("  fp8 %-36s G %d %s: rel err %.2e (dequantised), %.2e (unquantised)\n", what, gqa,
+                          i == 2 ? "routed   " : i ? "attn_dec " : "attention", e, lo);
         if (lo > fp8_loose_max) fp8_loose_max = lo;
     }
 }
