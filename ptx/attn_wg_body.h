@@ -310,11 +310,8 @@ P_QCVT:
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
 P_TILE:
-    add.u32 %empty, %bar, EMPTY_OFF;
-    mad.lo.u32 %empty, %s, 8, %empty;
-    xor.b32 %t1, %ph, 1;
-    SPIN(P_WAIT, %empty, %t1)
-    // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers)
+    // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers) and
+    // key tx's row scales, before the wait for a free stage: they depend on nothing the consumers hold
     shl.b32 %t2, %it, 1;
     mul.wide.u32 %ad, %t2, 4;
     add.s64 %ad, %pBT, %ad;
@@ -327,6 +324,23 @@ P_TILE:
     shl.b32 %r0, %r0, 6;
     mad.lo.u32 %r1, %pg1, %nkv, %kvh;
     shl.b32 %r1, %r1, 6;
+    setp.lt.u32 %p, %tx, 64;
+    selp.b32 %t1, %r0, %r1, %p;
+    and.b32 %t2, %tx, 63;
+    add.u32 %t1, %t1, %t2;
+    mul.wide.u32 %ad, %t1, 4;
+    ld.param.u64 %gl, [p_ks];
+    cvta.to.global.u64 %gl, %gl;
+    add.s64 %gl, %gl, %ad;
+    ld.global.nc.f32 %f, [%gl];                 // K's (f32) for the consumers
+    ld.param.u64 %gl, [p_vs];
+    cvta.to.global.u64 %gl, %gl;
+    add.s64 %gl, %gl, %ad;
+    ld.global.nc.f32 %il, [%gl];                // V's, x 64 (clamped, f16) for the conversion
+    add.u32 %empty, %bar, EMPTY_OFF;
+    mad.lo.u32 %empty, %s, 8, %empty;
+    xor.b32 %t1, %ph, 1;
+    SPIN(P_WAIT, %empty, %t1)
     mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase;
     add.u32 %sk, %sk, Q_BYTES;
     add.u32 %sv, %sk, KV_BYTES;
@@ -339,20 +353,6 @@ P_TILE:
     TMA_LOAD [%sv + 2 * BOX_BYTES], [%tmV, {%zero, %r0}], [%full];
     TMA_LOAD [%sv + 3 * BOX_BYTES], [%tmV, {%zero, %r1}], [%full];
 P_ISSUED:
-    // key tx's row scales: K's (f32) for the consumers, V's x 64 (clamped, f16) for the conversion
-    setp.lt.u32 %p, %tx, 64;
-    selp.b32 %t1, %r0, %r1, %p;
-    and.b32 %t2, %tx, 63;
-    add.u32 %t1, %t1, %t2;
-    mul.wide.u32 %ad, %t1, 4;
-    ld.param.u64 %gl, [p_ks];
-    cvta.to.global.u64 %gl, %gl;
-    add.s64 %gl, %gl, %ad;
-    ld.global.nc.f32 %f, [%gl];
-    ld.param.u64 %gl, [p_vs];
-    cvta.to.global.u64 %gl, %gl;
-    add.s64 %gl, %gl, %ad;
-    ld.global.nc.f32 %il, [%gl];
     mad.lo.u32 %t1, %s, 512, %sbase;
     shl.b32 %t2, %tx, 2;
     add.u32 %t1, %t1, %t2;
