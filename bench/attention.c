@@ -6,17 +6,18 @@
 // Times are medians of per-launch CUDA events, launches queued behind ~1.5 ms of memset so the host never starves
 // the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
 // --kv-dtype fp8: the FP8 cache (e4m3 pools + one f32 scale per token and kv head row; decode on attn_dec.ptx, or
-// attention.ptx's staged fp8 entry with QWEN3_ATTN_DEC=0 (rows "decode-fp8-staged"); prefill runs on that entry,
-// the wgmma kernel reads bf16 pages). The bf16 cache's decode also runs on attn_dec.ptx (rows "decode-dec"), or
-// with QWEN3_ATTN_DEC=1 (fp8 only) on attention.ptx (rows "decode"). --prefill 0 times decode only.: decode bytes = B·C·n_kv·(hd + 4)·2; the checks
+// attention.ptx's staged fp8 entry with QWEN3_ATTN_DEC=0 (rows "decode-fp8-staged"); prefill runs on attn_wg.ptx's
+// fp8 entries, or with QWEN3_ATTN_WG8=0 on attention.ptx's). The bf16 cache's decode also runs on attn_dec.ptx (rows
+// "decode-dec"), or with QWEN3_ATTN_DEC=1 (fp8 only) on attention.ptx (rows "decode"). --prefill 0 times decode only.
+// fp8: decode bytes = B·C·n_kv·(hd + 4)·2; the checks
 // quantise the cache with the device quantiser (launch_quant_act_fp8: the same formula as the cache writer) and
 // compare against the fp64 reference of the dequantised cache.
 //   prefill-varlen (issue 6): one step of 16 prefill runs (16 slots; 16 x 128 from 0, lengths 128..2048 from 0, 16
 //            chunks of 512 continuing 1536 cached tokens), FLOPs = 4·hd·n_head·Σ_t (pos_t + 1) (causal, per run),
 //            timed with one attn_wg launch per run and with all runs in one varlen launch (attn_wg_h128_pipe).
 //   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--prefill 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
-//             [--seed N] [--tsv FILE] [--decode BxC,...]   (--decode: those decode sizes instead of the grid of B 1..512 x
-//             C 128..32768, e.g. 256x128,256x256 for a profiler)
+//             [--seed N] [--tsv FILE] [--decode BxC,...]
+//   --decode: those decode sizes instead of the grid of B 1..512 x C 128..32768 (e.g. 256x128,256x256 for a profiler)
 #include "../host/gpu_ops.h"
 #include "../host/kv_pages.h"
 #include "../host/util.h"

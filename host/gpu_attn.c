@@ -191,8 +191,8 @@ enum { WG8_EXTRA = 3 * (512 + 256) + 3 * 8 + 8 };
 // wg_setup: the entry of the variant (varlen or per-run), the three TMA maps (q viewed as [q_rows][n_head * 128],
 // the pools as [pool_pages * n_kv * 64][128]) and the dynamic shared memory.
 static void wg_check(const char *who, int variant, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
-                     CUdeviceptr v_pool, CUdeviceptr bt, int n_head, int n_kv, int head_dim, int max_pages,
-                     int pool_pages) {
+                     CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr bt, int n_head,
+                     int n_kv, int head_dim, int max_pages, int pool_pages) {
     if (variant < 0 || variant >= ATT_WG_VARIANTS) die("%s: bad variant %d", who, variant);
     if (head_dim != ATT_HEAD_DIM) die("%s: head_dim %d is not supported (only 128)", who, head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv)
@@ -200,6 +200,8 @@ static void wg_check(const char *who, int variant, CUdeviceptr out, CUdeviceptr 
     if (pool_pages <= 0 || max_pages <= 0) die("%s: bad max_pages %d or pool_pages %d", who, max_pages, pool_pages);
     if ((q | k_pool | v_pool) % 16 || out % 4 || bt % 4)
         die("%s: q and the pools must be 16-byte aligned, out and the block table 4-byte aligned", who);
+    if ((k_scale != 0) != (v_scale != 0) || (k_scale | v_scale) % 4)
+        die("%s: an fp8 cache needs both scale pools, 4-byte aligned", who);
 }
 
 static CUfunction wg_setup(Gpu *g, int varlen, int variant, int kv8, CUdeviceptr q, CUdeviceptr k_pool,
@@ -240,8 +242,8 @@ static CUfunction wg_setup(Gpu *g, int varlen, int variant, int kv8, CUdeviceptr
 void launch_attention_wg(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                          CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr bt_row, int n, int pos0, int n_head,
                          int n_kv, int head_dim, int max_pages, int pool_pages, float scale, int variant) {
-    wg_check("launch_attention_wg", variant, out, q, k_pool, v_pool, bt_row, n_head, n_kv, head_dim, max_pages,
-             pool_pages);
+    wg_check("launch_attention_wg", variant, out, q, k_pool, v_pool, k_scale, v_scale, bt_row, n_head, n_kv, head_dim,
+             max_pages, pool_pages);
     if (n < 0 || pos0 < 0 || (int64_t)pos0 + n > (int64_t)max_pages * KV_PAGE)
         die("launch_attention_wg: bad run n=%d pos0=%d (max_pages %d, pool_pages %d)", n, pos0, max_pages, pool_pages);
     if (n == 0) return;
@@ -276,8 +278,8 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
                                        CUdeviceptr block_table, const AttnWork *runs, int n_runs,
                                        int T, int n_head, int n_kv, int head_dim, int max_pages, int pool_pages,
                                        float scale, int variant) {
-    wg_check("launch_attention_wg_varlen", variant, out, q, k_pool, v_pool, block_table, n_head, n_kv, head_dim,
-             max_pages, pool_pages);
+    wg_check("launch_attention_wg_varlen", variant, out, q, k_pool, v_pool, k_scale, v_scale, block_table, n_head, n_kv,
+             head_dim, max_pages, pool_pages);
     if (T <= 0) die("launch_attention_wg_varlen: bad T=%d", T);
     int n_items = 0;
     for (int r = 0; r < n_runs; r++) {
@@ -372,8 +374,7 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
             } else {
                 CUdeviceptr bt_row = block_table + (size_t)h_slot[t] * max_pages * 4;
                 launch_attention_wg(g, out + t * row, q + t * row, k_pool, v_pool, k_scale, v_scale, bt_row, e - t,
-                                    h_pos[t], n_head,
-                                    n_kv, head_dim, max_pages, pool_pages, scale, variant);
+                                    h_pos[t], n_head, n_kv, head_dim, max_pages, pool_pages, scale, variant);
             }
             rest = e;
         }

@@ -65,8 +65,9 @@ typedef struct {
 
 // Host staging of one forward pass (pinned). in: tokens, slots, positions, output rows, and for a graph-replayed
 // pass the order decode attention takes its tokens in (slots, positions, tokens: attn_order) [7][STEP_TOKENS]; pk:
-// what of it the pass uses, and the wanted rows' sampling parameters, packed for one copy; table: the block table's rows changed since the last pass (the host
-// table changes under a pass in flight, so the copy comes from a snapshot). QWEN3_PROFILE: t0 / t1 bracket the pass
+// what of it the pass uses, and the wanted rows' sampling parameters, packed for one copy; table: the block table's
+// rows changed since the last pass (the host table changes under a pass in flight, so the copy comes from a
+// snapshot). QWEN3_PROFILE: t0 / t1 bracket the pass
 // on the stream (device time), kind / rows describe it, pending until added to the totals.
 #define N_STAGES 4
 typedef struct {

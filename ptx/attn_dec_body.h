@@ -224,7 +224,7 @@
     cvta.to.global.u64 %pVs, %pVs;
     cvta.to.global.u64 %pBT, %pBT;
     div.u32 %G, %NH, %NKV;
-    // --- the unit: entry ix of tok_slot / tok_pos (the grid's y, kv heads along x: a token's 8 CTAs are launched
+    // --- the unit: entry ix of tok_slot / tok_pos (the grid's y, kv heads along x: a token's CTAs are launched
     // together, and with an order, the longest contexts first), token tok = p_tok[ix] (its q and out rows), or ix ---
     mov.u32 %kvh, %ctaid.x;
     mov.u32 %ix, %ctaid.y;
