@@ -99,6 +99,11 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     @%plane0 mbarrier.arrive.shared::cta.b64 _, [%empty];
 #define ADVANCE add.u32 %s, %s, 1; setp.eq.u32 %p, %s, STAGES; @%p mov.u32 %s, 0; @%p xor.b32 %ph, %ph, 1; \
     add.u32 %it, %it, 1;
+// producer: pages 2it and 2it + 1 of the block-table row (a page past the last needed one: page 2it again, masked
+// and zeroed by the consumers) -> %r0, %r1, the pool rows of (page, kv head, key 0)
+#define TILE_PAGES shl.b32 %t2, %it, 1; mul.wide.u32 %ad, %t2, 4; add.s64 %ad, %pBT, %ad; ld.global.u32 %pg0, [%ad]; \
+    mov.u32 %pg1, %pg0; add.u32 %t2, %t2, 1; setp.le.u32 %p, %t2, %lastpage; @%p ld.global.u32 %pg1, [%ad + 4]; \
+    mad.lo.u32 %r0, %pg0, %nkv, %kvh; shl.b32 %r0, %r0, 6; mad.lo.u32 %r1, %pg1, %nkv, %kvh; shl.b32 %r1, %r1, 6;
 #if KV8
 // the scores of this thread's keys 8j + t3, + 1 (columns of accumulator group j) times their K row scales
 #define KSJ(j) ld.shared.v2.f32 {%f, %il}, [%t1 + 32 * j]; mul.f32 %s##j##_0, %s##j##_0, %f; \
@@ -310,20 +315,9 @@ P_QCVT:
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
 P_TILE:
-    // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers) and
-    // key tx's row scales, before the wait for a free stage: they depend on nothing the consumers hold
-    shl.b32 %t2, %it, 1;
-    mul.wide.u32 %ad, %t2, 4;
-    add.s64 %ad, %pBT, %ad;
-    ld.global.u32 %pg0, [%ad];
-    mov.u32 %pg1, %pg0;
-    add.u32 %t2, %t2, 1;
-    setp.le.u32 %p, %t2, %lastpage;
-    @%p ld.global.u32 %pg1, [%ad + 4];
-    mad.lo.u32 %r0, %pg0, %nkv, %kvh;           // pool row of (page, kv head, key 0)
-    shl.b32 %r0, %r0, 6;
-    mad.lo.u32 %r1, %pg1, %nkv, %kvh;
-    shl.b32 %r1, %r1, 6;
+    // the tile's pages and key tx's row scales before the wait for a free stage: they depend on nothing the consumers
+    // hold
+    TILE_PAGES
     setp.lt.u32 %p, %tx, 64;
     selp.b32 %t1, %r0, %r1, %p;
     and.b32 %t2, %tx, 63;
@@ -436,19 +430,7 @@ P_TILE:
     mad.lo.u32 %empty, %s, 8, %empty;
     xor.b32 %t1, %ph, 1;
     SPIN(P_WAIT, %empty, %t1)
-    // pages 2it and 2it + 1 (a page past the last needed one: page 2it again, masked and zeroed by the consumers)
-    shl.b32 %t2, %it, 1;
-    mul.wide.u32 %ad, %t2, 4;
-    add.s64 %ad, %pBT, %ad;
-    ld.global.u32 %pg0, [%ad];
-    mov.u32 %pg1, %pg0;
-    add.u32 %t2, %t2, 1;
-    setp.le.u32 %p, %t2, %lastpage;
-    @%p ld.global.u32 %pg1, [%ad + 4];
-    mad.lo.u32 %r0, %pg0, %nkv, %kvh;           // pool row of (page, kv head, key 0)
-    shl.b32 %r0, %r0, 6;
-    mad.lo.u32 %r1, %pg1, %nkv, %kvh;
-    shl.b32 %r1, %r1, 6;
+    TILE_PAGES
     mad.lo.u32 %full, %s, 8, %bar;
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
     mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase;
@@ -613,6 +595,7 @@ EXIT:
 #undef QRDY_OFF
 #undef KSCALE
 #undef KSJ
+#undef TILE_PAGES
 #undef INIT_LAND
 #undef VS_BIAS
 #undef VS_MAX
