@@ -16,8 +16,9 @@
 //            chunks of 512 continuing 1536 cached tokens), FLOPs = 4·hd·n_head·Σ_t (pos_t + 1) (causal, per run),
 //            timed with one attn_wg launch per run and with all runs in one varlen launch (attn_wg_h128_pipe).
 //   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--prefill 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
-//             [--seed N] [--tsv FILE] [--decode BxC,...]
+//             [--seed N] [--tsv FILE] [--decode BxC,...] [--decode-mix T:LO-HI,...]
 //   --decode: those decode sizes instead of the grid of B 1..512 x C 128..32768 (e.g. 256x128,256x256 for a profiler)
+//   --decode-mix: also T decode tokens with contexts uniform in LO..HI (seeded), longest first, as one step of a batch
 #include "../host/gpu_ops.h"
 #include "../host/kv_pages.h"
 #include "../host/util.h"
@@ -255,6 +256,7 @@ static void run_checks(Gpu *g, int long_ones) {
 
 // ---------------------------------------------------------------- timing
 static int cmp_f(const void *a, const void *b) { float x = *(const float *)a, y = *(const float *)b; return (x > y) - (x < y); }
+static int cmp_int_desc(const void *a, const void *b) { int x = *(const int *)a, y = *(const int *)b; return (x < y) - (x > y); }
 
 // Fills n bytes with random bf16 in [-1, 1): one uploaded chunk, doubled on the device.
 static void fill_random(Gpu *g, CUdeviceptr p, size_t n) {
@@ -319,6 +321,7 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     int do_check = 1, do_bench = 1, long_ones = 1, runs = 30, do_prefill = 1, n_dec = 0, dec_b[64], dec_c[64];
+    int n_mix = 0, mix_t[16], mix_lo[16], mix_hi[16];
     double max_gb = 40, peak = 989e12;
     const char *tsv = NULL;
     uint64_t seed = (uint64_t)time(NULL);
@@ -348,6 +351,18 @@ int main(int argc, char **argv) {
                 p += n;
                 if (*p == 0) break;
                 if (*p++ != ',') die("attention: --decode wants BxC[,BxC...], got '%s'", v);
+            }
+        }
+        else if (!strcmp(a, "--decode-mix")) {
+            for (const char *p = v; n_mix < 16;) {
+                int t, lo, hi, n;
+                if (sscanf(p, "%d:%d-%d%n", &t, &lo, &hi, &n) != 3 || t < 1 || t > 32768 || lo < 1 || hi < lo ||
+                    hi > 1 << 20)
+                    die("attention: --decode-mix wants T:LO-HI[,...] (T 1..32768, 1 <= LO <= HI), got '%s'", v);
+                mix_t[n_mix] = t; mix_lo[n_mix] = lo; mix_hi[n_mix++] = hi;
+                p += n;
+                if (*p == 0) break;
+                if (*p++ != ',') die("attention: --decode-mix wants T:LO-HI[,...], got '%s'", v);
             }
         }
         else die("attention: unknown option '%s'", a);
@@ -441,6 +456,21 @@ int main(int argc, char **argv) {
         if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
         for (int t = 0; t < B; t++) { slot[t] = t; pos[t] = C - 1; }
         double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
+        printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
+        if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
+    }
+    // mixed contexts (a decode step of a real batch): T tokens, contexts uniform in LO..HI (this run's seed), listed
+    // longest first as the engine's graph-replayed steps list them
+    for (int i = 0; i < n_mix; i++) {
+        int T = mix_t[i];
+        double keys = 0;
+        for (int t = 0; t < T; t++) pos[t] = mix_lo[i] - 1 + (int)(rng_u64(&rng) % (uint64_t)(mix_hi[i] - mix_lo[i] + 1));
+        qsort(pos, T, sizeof pos[0], cmp_int_desc);
+        for (int t = 0; t < T; t++) { slot[t] = t; keys += pos[t] + 1; }
+        double bytes = keys * N_KV * (kv8 ? HD + 4 : HD * 2) * 2, floor_us = 1e6 * bytes / bw;
+        char size[48];
+        snprintf(size, sizeof size, "%d:%d-%d", T, mix_lo[i], mix_hi[i]);
+        double us = time_attn(&g, T, T, mix_hi[i], slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
         printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
         if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
     }

@@ -109,6 +109,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
                           int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
+    static int split_env = -1;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
         die("launch_attention_dec: %d query heads over %d kv heads is not supported (at most %d per kv head)", n_head,
@@ -123,10 +124,13 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
         fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
-        fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
+        // session 25's A/B: QWEN3_DEC_EARLY=0 the fp8 entry that refills a ring slot after its chunk is computed
+        fn[1] = gpu_kernel(g, "attn_dec", env_int("QWEN3_DEC_EARLY", 0, 1, 1) ? "attn_dec_fp8" : "attn_dec_fp8_late");
         fn_ctx = g->ctx;
+        split_env = env_int("QWEN3_ATTN_DEC_SPLIT", 0, 8, 0);  // a key split for every launch (0: by the CTA count)
     }
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
+    if (split_env > 0) kv_split = split_env;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
