@@ -853,25 +853,28 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
 fi
 
-if has s25; then  # session 25: attn_dec's fp8 ring slot refilled once its K words are used (QWEN3_DEC_EARLY=1) or
-    # after the chunk (0), and the key split forced (QWEN3_ATTN_DEC_SPLIT). S25_PARTS from: unit (test_gpu_attn's
-    # decode cases, both orders), bench (bench/attention's fp8 checks, then S25_SIZES / S25_MIX under each of
-    # S25_ARMS "NAME VAR=VALUE ...;..."), san (memcheck and racecheck: the tiny model's logits, every token through
-    # attn_dec), ncu (Nsight Compute on attn_dec at S25_NCU, early 0 / 1, with the SASS stall samples), ab (the synth
-    # 8B engine, S25_CFGS "WEIGHTS KV B [WORKLOAD];...", early 0 / 1, S25_ROUNDS rounds)
-    parts=" ${S25_PARTS:-unit bench san} "
+if has s25; then  # session 25: the wgmma GEMM tiles request their first W slices before the PDL wait (QWEN3_WG_EARLY),
+    # and the decode attention's ring refilled early (measured in call 1 with bench/attention --decode-mix, reverted).
+    # S25_PARTS from: unit (test_gpu_gemm, test_gpu_fp8), bench (bench/attention's decode sizes S25_SIZES / S25_MIX
+    # under each of S25_ARMS "NAME VAR=VALUE ...;..."), san (memcheck and racecheck: the tiny model's logits, fp8
+    # cache), ab (the synth 8B engine, S25_CFGS "WEIGHTS KV B [WORKLOAD];...", QWEN3_WG_EARLY 0 / 1, S25_ROUNDS)
+    parts=" ${S25_PARTS:-unit ab} "
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b f16)
+        for r in $(seq 1 "${S25_ROUNDS:-1}"); do
+            engine_ab "${S25_CFGS:-fp8 fp8 256;fp8 fp8 256 random;fp8 fp8 128}" "wgearly0 QWEN3_WG_EARLY=0" \
+                "wgearly1 QWEN3_WG_EARLY=1"
+        done
+    fi
     if [[ $parts == *" unit "* ]]; then
-        for e in 0 1; do
-            QWEN3_DEC_EARLY=$e QWEN3_TEST_ONLY=${S25_ONLY:-attn_decode_batch,attn_fp8_decode,attn_fp8_32k,attn_fp8_v_range,attn_fp8_mixed} \
-                timeout 300 build/tests/test_gpu_attn > "$LOG/s25-attn-early$e.log" 2>&1
-            say "s25 test_gpu_attn early=$e rc=$? $(grep -c '^PASS' "$LOG/s25-attn-early$e.log") pass $(grep -c '^FAIL' "$LOG/s25-attn-early$e.log") fail"
-            grep -E "^(FAIL|SKIP)|  check failed|differs" "$LOG/s25-attn-early$e.log" | head -8 | tee -a "$SUM"
+        for t in test_gpu_gemm test_gpu_fp8; do
+            timeout 300 build/tests/$t > "$LOG/s25-$t.log" 2>&1
+            say "s25 $t rc=$? $(grep -c '^PASS' "$LOG/s25-$t.log") pass $(grep -c '^FAIL' "$LOG/s25-$t.log") fail"
+            grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s25-$t.log" | head -8 | tee -a "$SUM"
         done
     fi
     if [[ $parts == *" bench "* ]]; then
-        QWEN3_DEC_EARLY=1 timeout 200 build/bench/attention --kv-dtype fp8 --long 0 --bench 0 > "$LOG/s25-checks.log" 2>&1
-        say "s25 bench/attention fp8 checks rc=$? $(grep -c '^PASS' "$LOG/s25-checks.log") pass $(grep -c '^FAIL' "$LOG/s25-checks.log") fail"
-        IFS=';' read -ra arms <<< "${S25_ARMS:-late QWEN3_DEC_EARLY=0;early QWEN3_DEC_EARLY=1;late2 QWEN3_DEC_EARLY=0;early2 QWEN3_DEC_EARLY=1}"
+        IFS=';' read -ra arms <<< "${S25_ARMS:-split0 QWEN3_ATTN_DEC_SPLIT=0;split2 QWEN3_ATTN_DEC_SPLIT=2}"
         for arm in "${arms[@]}"; do
             read -ra a <<< "$arm"
             env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 \
@@ -887,26 +890,6 @@ if has s25; then  # session 25: attn_dec's fp8 ring slot refilled once its K wor
             timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
                 --kv-dtype fp8 --random 200 --seed 5 -o /tmp/san.f32 > "$LOG/s25-$tool.log" 2>&1
             say "s25 $tool fp8 logits(200) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s25-$tool.log" | tr '\n' ' ')"
-        done
-    fi
-    if [[ $parts == *" ncu "* ]]; then
-        for e in 0 1; do
-            QWEN3_DEC_EARLY=$e timeout 200 ncu --kernel-name regex:attn_dec --launch-skip 3 --launch-count 1 \
-                --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
-                --section SchedulerStats --section LaunchStats --section InstructionStats --section SourceCounters \
-                -o "$LOG/s25-ncu-early$e" build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 --runs 20 \
-                --decode ${S25_NCU:-256x192} > "$LOG/s25-ncu-early$e.log" 2>&1
-            say "s25 ncu attn_dec_fp8 ${S25_NCU:-256x192} early=$e rc=$?"
-            ncu --import "$LOG/s25-ncu-early$e.ncu-rep" --print-details all > "$LOG/s25-ncu-early$e.txt" 2>&1
-            ncu --import "$LOG/s25-ncu-early$e.ncu-rep" --page source --csv --print-source sass > "$LOG/s25-ncu-sass-early$e.csv" 2>&1
-            grep -E "Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Block Limit" \
-                "$LOG/s25-ncu-early$e.txt" | head -40 | tee -a "$SUM"
-        done
-    fi
-    if [[ $parts == *" ab "* ]]; then
-        f=$(synth 8b f16)
-        for r in $(seq 1 "${S25_ROUNDS:-1}"); do
-            engine_ab "${S25_CFGS:-fp8 fp8 256;fp8 fp8 256 random}" "late QWEN3_DEC_EARLY=0" "early QWEN3_DEC_EARLY=1"
         done
     fi
 fi

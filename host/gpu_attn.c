@@ -124,8 +124,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
         fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
-        // session 25's A/B: QWEN3_DEC_EARLY=0 the fp8 entry that refills a ring slot after its chunk is computed
-        fn[1] = gpu_kernel(g, "attn_dec", env_int("QWEN3_DEC_EARLY", 0, 1, 1) ? "attn_dec_fp8" : "attn_dec_fp8_late");
+        fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
         split_env = env_int("QWEN3_ATTN_DEC_SPLIT", 0, 8, 0);  // a key split for every launch (0: by the CTA count)
     }

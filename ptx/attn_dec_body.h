@@ -125,11 +125,10 @@
 
 // --- PROC(b): the chunk in buffer b. S^T = K . Q^T (8 k-steps of 16 dims, two accumulator chains), scale, mask,
 // online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims) ---
-#define PROC_QK(b) \
+#define PROC(b) \
     mov.f32 %sa0, 0f00000000; mov.f32 %sa1, 0f00000000; mov.f32 %sa2, 0f00000000; mov.f32 %sa3, 0f00000000; \
     mov.f32 %sb0, 0f00000000; mov.f32 %sb1, 0f00000000; mov.f32 %sb2, 0f00000000; mov.f32 %sb3, 0f00000000; \
-    QK_STEPS(b)
-#define PROC_REST(b) \
+    QK_STEPS(b) \
     add.f32 %sa0, %sa0, %sb0; add.f32 %sa1, %sa1, %sb1; add.f32 %sa2, %sa2, %sb2; add.f32 %sa3, %sa3, %sb3; \
     shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
     KSCALE(b) \
@@ -155,7 +154,6 @@
     CVT_P %w0, %sa1, %sa0; CVT_P %w1, %sa3, %sa2; \
     movmatrix.sync.aligned.m8n8.trans.b16 %pb0, %w0; movmatrix.sync.aligned.m8n8.trans.b16 %pb1, %w1; \
     PV(b)
-#define PROC(b) PROC_QK(b) PROC_REST(b)
 
 .visible .entry DEC_ENTRY(
     .param .u64 p_out,
@@ -175,9 +173,6 @@
     .param .u64 p_sa8,
     .param .u64 p_tok)
     .reqntid 128, 1, 1
-#if KV_FP8
-    .minnctapersm 4
-#endif
 {
     PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
@@ -365,7 +360,6 @@ FILL:
 
     // --- chunk cA in slot sbA: wait for its group (RING_D - 1 younger ones may still fly), the warp's copies visible
     // to all its lanes, fragments into registers, compute; then the slot takes chunk cA + RING_D W ---
-#define REFILL mov.u32 %sbF, %sbA; setp.lt.u32 %pcF, %cF, %nch; PAGE(F) COPY(F) add.u32 %cF, %cF, %W;
     mov.u32 %cA, %gw;
     mov.u32 %sbA, %ring;
 KEY_LOOP:
@@ -374,18 +368,13 @@ KEY_LOOP:
     cp.async.wait_group RING_D - 1;
     bar.warp.sync -1;
     LDS(A)
-#if EARLY_REFILL
-    // the slot's fragments are in registers: refill it once the K words are used (their registers free), so
-    // RING_D chunks fly while the softmax and P.V of this one run
-    PROC_QK(A)
-    bar.warp.sync -1;                            // every lane has read the slot before it is refilled
-    REFILL
-    PROC_REST(A)
-#else
     PROC(A)
     bar.warp.sync -1;                            // every lane has read the slot before it is refilled
-    REFILL
-#endif
+    mov.u32 %sbF, %sbA;
+    setp.lt.u32 %pcF, %cF, %nch;
+    PAGE(F)
+    COPY(F)
+    add.u32 %cF, %cF, %W;
     add.u32 %cA, %cA, %W;
     add.u32 %sbA, %sbA, SLOT_BYTES;
     add.u32 %x, %ring, RING_D * SLOT_BYTES;
@@ -610,9 +599,6 @@ DONE:
 #undef O_BIAS
 #undef DIM_SHIFT
 #undef PROC
-#undef PROC_QK
-#undef PROC_REST
-#undef REFILL
 #if KV_FP8
 #undef V_MMA
 #undef PV_I
