@@ -853,28 +853,27 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
 fi
 
-if has s25; then  # session 25: the wgmma GEMM tiles request their first W slices before the PDL wait (QWEN3_WG_EARLY),
-    # and the decode attention's ring refilled early (measured in call 1 with bench/attention --decode-mix, reverted).
-    # S25_PARTS from: unit (test_gpu_gemm, test_gpu_fp8), bench (bench/attention's decode sizes S25_SIZES / S25_MIX
-    # under each of S25_ARMS "NAME VAR=VALUE ...;..."), san (memcheck and racecheck: the tiny model's logits, fp8
-    # cache), ab (the synth 8B engine, S25_CFGS "WEIGHTS KV B [WORKLOAD];...", QWEN3_WG_EARLY 0 / 1, S25_ROUNDS)
-    parts=" ${S25_PARTS:-unit ab} "
+if has s25; then  # session 25: attn_dec's rescale skipped where no running max grows, and its key split (measured with
+    # bench/attention --decode-mix). S25_PARTS from: unit (test_gpu_attn's decode cases S25_ONLY), bench
+    # (bench/attention's decode sizes S25_SIZES / S25_MIX under each of S25_ARMS "NAME VAR=VALUE ...;..."), san
+    # (memcheck and racecheck: the tiny model's logits, fp8 cache), ab (the synth 8B engine, S25_CFGS "WEIGHTS KV B
+    # [WORKLOAD];...", an arm per S25_ABARMS "NAME VAR=VALUE ...;...", S25_ROUNDS rounds)
+    parts=" ${S25_PARTS:-unit bench san} "
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b f16)
         for r in $(seq 1 "${S25_ROUNDS:-1}"); do
-            engine_ab "${S25_CFGS:-fp8 fp8 256;fp8 fp8 256 random;fp8 fp8 128}" "wgearly0 QWEN3_WG_EARLY=0" \
-                "wgearly1 QWEN3_WG_EARLY=1"
+            IFS=';' read -ra abarms <<< "${S25_ABARMS:-split0 QWEN3_ATTN_DEC_SPLIT=0}"
+            engine_ab "${S25_CFGS:-fp8 fp8 256;fp8 fp8 256 random}" "${abarms[@]}"
         done
     fi
     if [[ $parts == *" unit "* ]]; then
-        for t in test_gpu_gemm test_gpu_fp8; do
-            timeout 300 build/tests/$t > "$LOG/s25-$t.log" 2>&1
-            say "s25 $t rc=$? $(grep -c '^PASS' "$LOG/s25-$t.log") pass $(grep -c '^FAIL' "$LOG/s25-$t.log") fail"
-            grep -E "^(FAIL|SKIP)|  check failed" "$LOG/s25-$t.log" | head -8 | tee -a "$SUM"
-        done
+        QWEN3_TEST_ONLY=${S25_ONLY:-attn_decode_batch,attn_fp8_decode,attn_fp8_32k,attn_fp8_mixed} timeout 300 \
+            build/tests/test_gpu_attn > "$LOG/s25-attn.log" 2>&1
+        say "s25 test_gpu_attn rc=$? $(grep -c '^PASS' "$LOG/s25-attn.log") pass $(grep -c '^FAIL' "$LOG/s25-attn.log") fail"
+        grep -E "^(FAIL|SKIP)|  check failed|differs" "$LOG/s25-attn.log" | head -8 | tee -a "$SUM"
     fi
     if [[ $parts == *" bench "* ]]; then
-        IFS=';' read -ra arms <<< "${S25_ARMS:-split0 QWEN3_ATTN_DEC_SPLIT=0;split2 QWEN3_ATTN_DEC_SPLIT=2}"
+        IFS=';' read -ra arms <<< "${S25_ARMS:-split0 QWEN3_ATTN_DEC_SPLIT=0;split2 QWEN3_ATTN_DEC_SPLIT=2;split4 QWEN3_ATTN_DEC_SPLIT=4}"
         for arm in "${arms[@]}"; do
             read -ra a <<< "$arm"
             env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 \
@@ -882,6 +881,13 @@ if has s25; then  # session 25: the wgmma GEMM tiles request their first W slice
                 --decode-mix ${S25_MIX:-139:200-2048,256:100-1124,64:500-2048,16:800-2048} --seed 7 \
                 --tsv "$LOG/attention.tsv" > "$LOG/s25-bench-${a[0]}.log" 2>&1
             say "s25 bench ${a[0]} rc=$? $(grep -E '^decode' "$LOG/s25-bench-${a[0]}.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
+            # S22_BASE=DIR: the base tree's bench/attention (built by s22's build_base) after each arm
+            [ -n "${S22_BASE:-}" ] && build_base "$S22_BASE" s25 && env "${a[@]:1}" timeout 200 \
+                "$S22_BASE/build/bench/attention" --kv-dtype fp8 --check 0 --prefill 0 --long 0 \
+                --decode ${S25_SIZES:-256x128,256x192,256x256,128x1024,32x2048,8x4096} \
+                --decode-mix ${S25_MIX:-139:200-2048,256:100-1124,64:500-2048,16:800-2048} --seed 7 \
+                > "$LOG/s25-bench-${a[0]}-base.log" 2>&1 &&
+                say "s25 bench ${a[0]} base $(grep -E '^decode' "$LOG/s25-bench-${a[0]}-base.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
         done
     fi
     if [[ $parts == *" san "* ]]; then

@@ -18,9 +18,7 @@
 // maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
 // C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256],
 // 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's
-// first pass), + 256: request the first W slices before griddepcontrol.wait (single CTAs; the W of the kernel's
-// launch must not be written by the kernel just before it); then ws, cnt (.u64), splits, ktps (.u32) for split-K
-// (below; splits = 1: off). K % 64 == 0, N % 8 ==
+// first pass); then ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 ==
 // 0 (16 for the SwiGLU modes, 256 for mode 5). Cs is used in modes 5 and 6 only.
 //
 // SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
@@ -437,12 +435,13 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .param .u32 p_ktps)
     .maxnreg 168
 {
-    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0, %pe;
+    PDL_START
+    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0;
     .reg .b32 %tx, %wg, %wc, %lane, %M, %N, %K, %mode, %nk, %num_m, %num_n, %tiles, %tile, %step, %kt;
     .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;
     .reg .b32 %sbase, %bar, %full, %empty, %sa, %sw, %rowin, %colin, %row0, %ncol, %h0, %h1, %ps;
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
-    .reg .b32 %S, %Se, %F, %ktps, %u, %units, %split, %kt0, %kt1, %flag, %kskip;
+    .reg .b32 %S, %Se, %F, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
     .reg .pred %pf;
     .reg .b64 %pws, %pcnt, %slab;
     .reg .b32 %u0;
@@ -499,20 +498,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     mov.u32 %tx, %tid.x;
     shr.u32 %wg, %tx, 7;
     and.b32 %lane, %tx, 31;
-    // Mode bit 8 (the host's "early" flag, single CTAs only): thread 0 requests its first unit's first W slices
-    // before waiting for the previous kernel (weights are immutable: the engine writes them at load time and syncs)
-    // and the activation slices after; every other thread waits here. Nothing above reads an earlier kernel's output.
-    and.b32 %t1, %mode, 256;
-    and.b32 %mode, %mode, 255;
-    setp.ne.u32 %pe, %t1, 0;
-#if CM > 1
-    setp.ne.and.u32 %pe, %t1, %t1, %pe;       // (false: a multicast pair's W goes out only after its cluster met)
-#endif
-    setp.eq.u32 %p, %tx, 0;
-    and.pred %p, %p, %pe;
-    @%p bra WAIT_LATER;
-    PDL_START
-WAIT_LATER:
     mov.u32 %step, %nctaid.x;
     mov.u32 %u0, %ctaid.x;
 #if CM > 1
@@ -546,57 +531,14 @@ WAIT_LATER:
     fence.mbarrier_init.release.cluster;
     prefetch.tensormap [%tmA];
     prefetch.tensormap [%tmW];
-    mov.u32 %s, 0;
-    mov.u32 %ph, 0;
-    mov.u32 %kskip, 0;                         // slices of the first unit already requested (early)
-#if CM == 1
-    @!%pe bra EARLY_DONE;
-    // early: the first unit's first min(STAGES, slices) stages get their W slice now (each stage's barrier expects
-    // the whole stage, so it completes only when the A slice below lands too), then the wait, then their A slices
-    mov.u32 %u, %u0;
-    setp.ge.u32 %p, %u, %units;
-    @%p bra EARLY_WAIT;
-    UNIT_COORDS
-    mov.u32 %kt, %kt0;
-E_W:
-    mad.lo.u32 %full, %s, 8, %bar;
-    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
-    mad.lo.u32 %sw, %s, STAGE_BYTES, %sbase;
-    add.u32 %sw, %sw, A_BYTES;
-    shl.b32 %kc, %kt, KSHIFT;
-    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
-    add.u32 %s, %s, 1;
-    add.u32 %kt, %kt, 1;
-    setp.lt.u32 %p, %kt, %kt1;
-    setp.lt.and.u32 %p, %s, STAGES, %p;
-    @%p bra E_W;
-    mov.u32 %kskip, %s;
-EARLY_WAIT:
-    PDL_START
-    mov.u32 %s, 0;
-    mov.u32 %kt, %kt0;
-    setp.eq.u32 %p, %kskip, 0;
-    @%p bra EARLY_DONE;
-E_A:
-    mad.lo.u32 %full, %s, 8, %bar;
-    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
-    shl.b32 %kc, %kt, KSHIFT;
-    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sa], [%tmA, {%kc, %m0}], [%full];
-    add.u32 %s, %s, 1;
-    add.u32 %kt, %kt, 1;
-    setp.lt.u32 %p, %s, %kskip;
-    @%p bra E_A;
-    setp.eq.u32 %p, %s, STAGES;               // the ring position after them (a full ring wraps: phase 1)
-    @%p mov.u32 %s, 0;
-    @%p mov.u32 %ph, 1;
-EARLY_DONE:
-#endif
     // ------------------------------------------------------------------ producer (warpgroup 0, thread 0)
 #if CM > 1
     WG_SPLIT_ROLES_AFTER(barrier.cluster.arrive.aligned; barrier.cluster.wait.aligned;)
 #else
     WG_SPLIT_ROLES
 #endif
+    mov.u32 %s, 0;
+    mov.u32 %ph, 0;
     mov.u32 %u, %u0;
 P_TILE:
     setp.ge.u32 %p, %u, %units;
@@ -604,10 +546,7 @@ P_TILE:
     UNIT_COORDS
     UT_REC(0)
     UT_T(24)
-    add.u32 %kt, %kt0, %kskip;                 // (the first unit: past its early slices)
-    mov.u32 %kskip, 0;
-    setp.ge.u32 %p, %kt, %kt1;
-    @%p bra P_UNIT_DONE;
+    mov.u32 %kt, %kt0;
 P_K:
     WAIT_EMPTY(P_WAIT)
     mad.lo.u32 %full, %s, 8, %bar;
@@ -627,7 +566,6 @@ P_K:
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra P_K;
-P_UNIT_DONE:
     UT_T(32)
     add.u32 %u, %u, %step;
     bra P_TILE;
