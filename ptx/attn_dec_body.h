@@ -124,9 +124,7 @@
 #endif
 
 // --- PROC(b): the chunk in buffer b. S^T = K . Q^T (8 k-steps of 16 dims, two accumulator chains), scale, mask,
-// online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims). Where no head's running max
-// grows (most chunks once a few are in), alpha would be ex2(0) = 1 exactly: the warp skips the rescale (vote.any;
-// the same bits either way) ---
+// online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims) ---
 #define PROC(b) \
     mov.f32 %sa0, 0f00000000; mov.f32 %sa1, 0f00000000; mov.f32 %sa2, 0f00000000; mov.f32 %sa3, 0f00000000; \
     mov.f32 %sb0, 0f00000000; mov.f32 %sb1, 0f00000000; mov.f32 %sb2, 0f00000000; mov.f32 %sb3, 0f00000000; \
@@ -145,18 +143,14 @@
     shfl.sync.bfly.b32 %f0, %mx0, 16, 31, -1; max.f32 %mx0, %mx0, %f0; \
     shfl.sync.bfly.b32 %f1, %mx1, 16, 31, -1; max.f32 %mx1, %mx1, %f1; \
     max.f32 %mx0, %mx0, %m0; max.f32 %mx1, %mx1, %m1; \
-    setp.gt.f32 %p0, %mx0, %m0; setp.gt.or.f32 %p0, %mx1, %m1, %p0; vote.sync.any.pred %p0, %p0, -1; \
-    @!%p0 bra.uni SAME_MAX##b; \
     sub.f32 %al0, %m0, %mx0; ex2.approx.ftz.f32 %al0, %al0; \
     sub.f32 %al1, %m1, %mx1; ex2.approx.ftz.f32 %al1, %al1; \
     mov.f32 %m0, %mx0; mov.f32 %m1, %mx1; \
-    mul.f32 %l0, %l0, %al0; mul.f32 %l1, %l1, %al1; \
-    REP8(RESCALE) \
-SAME_MAX##b: \
     sub.f32 %sa0, %sa0, %m0; ex2.approx.ftz.f32 %sa0, %sa0; sub.f32 %sa2, %sa2, %m0; ex2.approx.ftz.f32 %sa2, %sa2; \
     sub.f32 %sa1, %sa1, %m1; ex2.approx.ftz.f32 %sa1, %sa1; sub.f32 %sa3, %sa3, %m1; ex2.approx.ftz.f32 %sa3, %sa3; \
-    add.f32 %l0, %l0, %sa0; add.f32 %l0, %l0, %sa2; \
-    add.f32 %l1, %l1, %sa1; add.f32 %l1, %l1, %sa3; \
+    mul.f32 %l0, %l0, %al0; add.f32 %l0, %l0, %sa0; add.f32 %l0, %l0, %sa2; \
+    mul.f32 %l1, %l1, %al1; add.f32 %l1, %l1, %sa1; add.f32 %l1, %l1, %sa3; \
+    REP8(RESCALE) \
     CVT_P %w0, %sa1, %sa0; CVT_P %w1, %sa3, %sa2; \
     movmatrix.sync.aligned.m8n8.trans.b16 %pb0, %w0; movmatrix.sync.aligned.m8n8.trans.b16 %pb1, %w1; \
     PV(b)
