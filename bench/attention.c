@@ -16,8 +16,9 @@
 //            chunks of 512 continuing 1536 cached tokens), FLOPs = 4·hd·n_head·Σ_t (pos_t + 1) (causal, per run),
 //            timed with one attn_wg launch per run and with all runs in one varlen launch (attn_wg_h128_pipe).
 //   attention [--check 0|1] [--bench 0|1] [--long 0|1] [--prefill 0|1] [--kv-dtype bf16|fp8] [--runs N] [--max-gb G] [--peak F]
-//             [--seed N] [--tsv FILE] [--decode BxC,...] [--decode-mix T:LO-HI,...]
+//             [--seed N] [--tsv FILE] [--decode BxC,...] [--decode-mix T:LO-HI,...] [--prefill-lens L,...]
 //   --decode: those decode sizes instead of the grid of B 1..512 x C 128..32768 (e.g. 256x128,256x256 for a profiler)
+//   --prefill-lens: those prefill lengths instead of 512 .. 32768 (e.g. one for a profiler)
 //   --decode-mix: also T decode tokens with contexts uniform in LO..HI (seeded), longest first, as one step of a batch
 #include "../host/gpu_ops.h"
 #include "../host/kv_pages.h"
@@ -321,7 +322,7 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     int do_check = 1, do_bench = 1, long_ones = 1, runs = 30, do_prefill = 1, n_dec = 0, dec_b[64], dec_c[64];
-    int n_mix = 0, mix_t[16], mix_lo[16], mix_hi[16];
+    int n_mix = 0, mix_t[16], mix_lo[16], mix_hi[16], n_pl = 0, pl[16];
     double max_gb = 40, peak = 989e12;
     const char *tsv = NULL;
     uint64_t seed = (uint64_t)time(NULL);
@@ -351,6 +352,17 @@ int main(int argc, char **argv) {
                 p += n;
                 if (*p == 0) break;
                 if (*p++ != ',') die("attention: --decode wants BxC[,BxC...], got '%s'", v);
+            }
+        }
+        else if (!strcmp(a, "--prefill-lens")) {
+            for (const char *p = v; n_pl < 16;) {
+                int L, n;
+                if (sscanf(p, "%d%n", &L, &n) != 1 || L < 1 || L > 32768)
+                    die("attention: --prefill-lens wants L[,L...] (1..32768), got '%s'", v);
+                pl[n_pl++] = L;
+                p += n;
+                if (*p == 0) break;
+                if (*p++ != ',') die("attention: --prefill-lens wants L[,L...], got '%s'", v);
             }
         }
         else if (!strcmp(a, "--decode-mix")) {
@@ -405,9 +417,10 @@ int main(int argc, char **argv) {
     CUdeviceptr busy = gpu_alloc(&g, busy_bytes);
     int *slot = xcalloc(32768, sizeof(int)), *pos = xmalloc(32768 * sizeof(int));
 
-    static const int Ls[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
+    static const int Ls_all[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
+    const int *Ls = n_pl ? pl : Ls_all;
     if (do_prefill) printf("%-11s %-14s %12s %12s %12s %10s\n", pk, "L", "floor us", "time us", "TFLOP/s", "% floor");
-    for (int i = 0; i < (do_prefill ? 7 : 0); i++) {
+    for (int i = 0; i < (do_prefill ? n_pl ? n_pl : 7 : 0); i++) {
         int L = Ls[i];
         for (int t = 0; t < L; t++) { slot[t] = 0; pos[t] = t; }
         double flops = 4.0 * HD * N_HEAD * (double)L * (L + 1) / 2, floor_us = 1e6 * flops / peak;

@@ -857,7 +857,8 @@ if has s25; then  # session 25: attn_dec's rescale skipped where no running max 
     # bench/attention --decode-mix). S25_PARTS from: unit (test_gpu_attn's decode cases S25_ONLY), bench
     # (bench/attention's decode sizes S25_SIZES / S25_MIX under each of S25_ARMS "NAME VAR=VALUE ...;..."), san
     # (memcheck and racecheck: the tiny model's logits, fp8 cache), ab (the synth 8B engine, S25_CFGS "WEIGHTS KV B
-    # [WORKLOAD];...", an arm per S25_ABARMS "NAME VAR=VALUE ...;...", S25_ROUNDS rounds)
+    # [WORKLOAD];...", an arm per S25_ABARMS "NAME VAR=VALUE ...;...", S25_ROUNDS rounds), ncuwg (Nsight Compute on
+    # attn_wg's prefill, both caches, at S25_WG_L keys, with the SASS stall samples)
     parts=" ${S25_PARTS:-unit bench san} "
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b f16)
@@ -888,6 +889,20 @@ if has s25; then  # session 25: attn_dec's rescale skipped where no running max 
                 --decode-mix ${S25_MIX:-139:200-2048,256:100-1124,64:500-2048,16:800-2048} --seed 7 \
                 > "$LOG/s25-bench-${a[0]}-base.log" 2>&1 &&
                 say "s25 bench ${a[0]} base $(grep -E '^decode' "$LOG/s25-bench-${a[0]}-base.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
+        done
+    fi
+    if [[ $parts == *" ncuwg "* ]]; then  # Nsight Compute on attn_wg's prefill at S25_WG_L keys, each cache
+        for kv in fp8 bf16; do
+            timeout 240 ncu --kernel-name regex:attn_wg --launch-skip 3 --launch-count 1 \
+                --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
+                --section SchedulerStats --section LaunchStats --section InstructionStats --section SourceCounters \
+                -o "$LOG/s25-ncuwg-$kv" build/bench/attention --kv-dtype $kv --check 0 --long 0 --runs 20 \
+                --prefill-lens ${S25_WG_L:-8192} --decode 1x128 > "$LOG/s25-ncuwg-$kv.log" 2>&1
+            say "s25 ncu attn_wg $kv L=${S25_WG_L:-8192} rc=$?"
+            ncu --import "$LOG/s25-ncuwg-$kv.ncu-rep" --print-details all > "$LOG/s25-ncuwg-$kv.txt" 2>&1
+            ncu --import "$LOG/s25-ncuwg-$kv.ncu-rep" --page source --csv --print-source sass > "$LOG/s25-ncuwg-sass-$kv.csv" 2>&1
+            grep -E "Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Achieved Occupancy|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Shared Memory|Bank" \
+                "$LOG/s25-ncuwg-$kv.txt" | head -24 | tee -a "$SUM"
         done
     fi
     if [[ $parts == *" san "* ]]; then
