@@ -283,7 +283,7 @@ INIT_DONE:
     bar.sync 0;
     setp.ne.u32 %p, %wg, 0;
     @%p bra CONSUMER;
-    setmaxnreg.dec.sync.aligned.u32 48;         // (48 x 128 + 232 x 256 = the whole register file)
+    setmaxnreg.dec.sync.aligned.u32 48;         // (its pipeline's registers; the consumers take 224)
     setp.eq.u32 %plane0, %tx, 0;                // (in the producer: thread 0)
     shl.b32 %qc, %h, 7;
     @!%plane0 bra P_QISSUED;
@@ -482,7 +482,11 @@ P_TILE:
 #endif
 
     // ------------------------------------------------------------------ wgmma consumers (warpgroups 1, 2)
+#if KV8
+    WG_CONSUMER_ENTER_N(224)                   // (the producer's 48: 48 x 128 + 224 x 256 <= 168 x 384)
+#else
     WG_CONSUMER_ENTER
+#endif
     // this thread's accumulator rows (of the CTA's 128): 64 wc + 16 (warp % 4) + lane / 4, and that + 8
     shr.u32 %t1, %tx, 5;
     and.b32 %warp4, %t1, 3;
