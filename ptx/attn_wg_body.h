@@ -110,27 +110,6 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     mul.f32 %s##j##_1, %s##j##_1, %il; mul.f32 %s##j##_2, %s##j##_2, %f; mul.f32 %s##j##_3, %s##j##_3, %il;
 #define KSCALE mad.lo.u32 %t1, %s, 512, %sbase; add.u32 %t1, %t1, KS_OFF; shl.b32 %t2, %t3, 2; add.u32 %t1, %t1, %t2; \
     REP16(KSJ)
-// producer: wait until stage %sn is free, thread 0 sends tile it + 1's e4m3 K and V rows there (pool rows %r0n,
-// %r1n: 4 boxes into the stage's V half, its land barrier), and every thread loads key tx's K and V row scales of
-// that tile (into %fn, %iln; stored by SCALES_NEXT)
-#define ISSUE_NEXT(LW) add.u32 %empty, %bar, EMPTY_OFF; mad.lo.u32 %empty, %sn, 8, %empty; xor.b32 %t1, %phn, 1; \
-    SPIN(LW, %empty, %t1) \
-    mad.lo.u32 %t3, %sn, STAGE_BYTES, %sbase; add.u32 %t3, %t3, Q_BYTES + KV_BYTES; \
-    add.u32 %t2, %bar, LAND_OFF; mad.lo.u32 %t2, %sn, 8, %t2; \
-    @%plane0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%t2], 4 * BOX_BYTES; \
-    @%plane0 TMA_LOAD [%t3], [%tmK, {%zero, %r0n}], [%t2]; \
-    @%plane0 TMA_LOAD [%t3 + BOX_BYTES], [%tmK, {%zero, %r1n}], [%t2]; \
-    @%plane0 TMA_LOAD [%t3 + 2 * BOX_BYTES], [%tmV, {%zero, %r0n}], [%t2]; \
-    @%plane0 TMA_LOAD [%t3 + 3 * BOX_BYTES], [%tmV, {%zero, %r1n}], [%t2]; \
-    setp.lt.u32 %p, %tx, 64; selp.b32 %t1, %r0n, %r1n, %p; and.b32 %t2, %tx, 63; add.u32 %t1, %t1, %t2; \
-    mul.wide.u32 %ad, %t1, 4; ld.param.u64 %gl, [p_ks]; cvta.to.global.u64 %gl, %gl; add.s64 %gl, %gl, %ad; \
-    ld.global.nc.f32 %fn, [%gl]; ld.param.u64 %gl, [p_vs]; cvta.to.global.u64 %gl, %gl; add.s64 %gl, %gl, %ad; \
-    ld.global.nc.f32 %iln, [%gl];
-// key tx's scales of tile it + 1 into stage %sn: K's f32 for the consumers, V's x 64 (clamped, f16) for the conversion
-#define SCALES_NEXT mad.lo.u32 %t1, %sn, 512, %sbase; shl.b32 %t2, %tx, 2; add.u32 %t1, %t1, %t2; \
-    st.shared.f32 [%t1 + KS_OFF], %fn; mul.f32 %iln, %iln, VS_BIAS; min.f32 %iln, %iln, VS_MAX; \
-    cvt.rn.f16.f32 %hl, %iln; mad.lo.u32 %t1, %sn, 256, %sbase; shl.b32 %t2, %tx, 1; add.u32 %t1, %t1, %t2; \
-    st.shared.b16 [%t1 + VS_OFF], %hl;
 #define VS_BIAS 0f42800000                      // 64.0 (attention.ptx's scheme: V x 64 x its row scale in f16)
 #define VS_MAX 0f43120000                       // 146: 448 x 146 < 65504
 // two bf16 in a word -> two f16 (exact in the q-normed range)
@@ -193,9 +172,7 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     .reg .b32 %qrow, %slot, %maxp;
 #endif
 #if KV8
-    .reg .b32 %srcoff, %dsta, %dstb, %o0, %o1, %o2, %o3, %vsc, %r0n, %r1n, %sn, %phn;
-    .reg .f32 %fn, %iln;
-    .reg .pred %pnext;
+    .reg .b32 %srcoff, %dsta, %dstb, %o0, %o1, %o2, %o3, %vsc;
     .reg .b16 %hl, %hh;
 #endif
 
@@ -283,7 +260,7 @@ INIT_DONE:
     bar.sync 0;
     setp.ne.u32 %p, %wg, 0;
     @%p bra CONSUMER;
-    setmaxnreg.dec.sync.aligned.u32 48;         // (its pipeline's registers; the consumers take 224)
+    setmaxnreg.dec.sync.aligned.u32 40;
     setp.eq.u32 %plane0, %tx, 0;                // (in the producer: thread 0)
     shl.b32 %qc, %h, 7;
     @!%plane0 bra P_QISSUED;
@@ -337,51 +314,51 @@ P_QCVT:
     mov.u32 %it, 0;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-    // A pipeline of two tiles: while tile it is converted, tile it + 1's e4m3 bytes are already on their way (its
-    // stage is free by then: the consumers released it two tiles ago), and tile it + 2's pages are being looked up.
-    // %s / %ph: tile it's stage; %sn / %phn: tile it + 1's; %r0n / %r1n: tile it + 1's pool rows; %fn / %iln: tile
-    // it + 1's K / V row scales of key tx, stored into its stage's scale areas once tile it is handed over.
-    TILE_PAGES
-    mov.u32 %r0n, %r0;
-    mov.u32 %r1n, %r1;
-    mov.u32 %sn, 0;
-    mov.u32 %phn, 0;
-    ISSUE_NEXT(P_WAIT0)
-    SCALES_NEXT
-    mov.u32 %it, 1;                             // (TILE_PAGES of tile 1, then back)
-    setp.ge.u32 %p, %it, %ntiles;
-    @%p bra P_PAGES1;
-    TILE_PAGES
-    mov.u32 %r0n, %r0;
-    mov.u32 %r1n, %r1;
-P_PAGES1:
-    mov.u32 %it, 0;
 P_TILE:
-    add.u32 %full, %bar, LAND_OFF;              // tile it's e4m3 bytes
-    mad.lo.u32 %full, %s, 8, %full;
-    SPIN(P_LAND, %full, %ph)
-    // tile it + 1: its stage, its TMA, its scales' loads; tile it + 2's pages
-    add.u32 %t1, %it, 1;
-    setp.lt.u32 %pnext, %t1, %ntiles;
-    @!%pnext bra P_NEXT_DONE;
-    add.u32 %sn, %s, 1;
-    mov.u32 %phn, %ph;
-    setp.eq.u32 %p, %sn, STAGES;
-    @%p mov.u32 %sn, 0;
-    @%p xor.b32 %phn, %phn, 1;
-    ISSUE_NEXT(P_WAIT)
-    add.u32 %it, %it, 2;
-    setp.ge.u32 %p, %it, %ntiles;
-    @%p bra P_PAGES2;
+    // the tile's pages and key tx's row scales before the wait for a free stage: they depend on nothing the consumers
+    // hold
     TILE_PAGES
-    mov.u32 %r0n, %r0;
-    mov.u32 %r1n, %r1;
-P_PAGES2:
-    sub.u32 %it, %it, 2;
-P_NEXT_DONE:
+    setp.lt.u32 %p, %tx, 64;
+    selp.b32 %t1, %r0, %r1, %p;
+    and.b32 %t2, %tx, 63;
+    add.u32 %t1, %t1, %t2;
+    mul.wide.u32 %ad, %t1, 4;
+    ld.param.u64 %gl, [p_ks];
+    cvta.to.global.u64 %gl, %gl;
+    add.s64 %gl, %gl, %ad;
+    ld.global.nc.f32 %f, [%gl];                 // K's (f32) for the consumers
+    ld.param.u64 %gl, [p_vs];
+    cvta.to.global.u64 %gl, %gl;
+    add.s64 %gl, %gl, %ad;
+    ld.global.nc.f32 %il, [%gl];                // V's, x 64 (clamped, f16) for the conversion
+    add.u32 %empty, %bar, EMPTY_OFF;
+    mad.lo.u32 %empty, %s, 8, %empty;
+    xor.b32 %t1, %ph, 1;
+    SPIN(P_WAIT, %empty, %t1)
     mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase;
     add.u32 %sk, %sk, Q_BYTES;
     add.u32 %sv, %sk, KV_BYTES;
+    add.u32 %full, %bar, LAND_OFF;              // (here: the stage's land barrier)
+    mad.lo.u32 %full, %s, 8, %full;
+    @!%plane0 bra P_ISSUED;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], 4 * BOX_BYTES;
+    TMA_LOAD [%sv], [%tmK, {%zero, %r0}], [%full];
+    TMA_LOAD [%sv + BOX_BYTES], [%tmK, {%zero, %r1}], [%full];
+    TMA_LOAD [%sv + 2 * BOX_BYTES], [%tmV, {%zero, %r0}], [%full];
+    TMA_LOAD [%sv + 3 * BOX_BYTES], [%tmV, {%zero, %r1}], [%full];
+P_ISSUED:
+    mad.lo.u32 %t1, %s, 512, %sbase;
+    shl.b32 %t2, %tx, 2;
+    add.u32 %t1, %t1, %t2;
+    st.shared.f32 [%t1 + KS_OFF], %f;
+    mul.f32 %il, %il, VS_BIAS;
+    min.f32 %il, %il, VS_MAX;
+    cvt.rn.f16.f32 %hl, %il;
+    mad.lo.u32 %t1, %s, 256, %sbase;
+    shl.b32 %t2, %tx, 1;
+    add.u32 %t1, %t1, %t2;
+    st.shared.b16 [%t1 + VS_OFF], %hl;
+    SPIN(P_LAND, %full, %ph)
     // K: e4m3 rows (at the V half) -> the f16 K tile, exact
     add.u32 %t1, %sv, %srcoff;
     mov.u32 %t2, 0;
@@ -429,13 +406,6 @@ P_VCVT:
     fence.proxy.async.shared::cta;              // the converted tile -> wgmma
     mad.lo.u32 %full, %s, 8, %bar;
     mbarrier.arrive.shared::cta.b64 _, [%full];
-    // tile it + 1's scales into its stage (the V ones are read after the next bar.sync 2, the K ones by the
-    // consumers after that tile's full barrier)
-    @%pnext bra P_SCALES;
-    bra P_SCALES_DONE;
-P_SCALES:
-    SCALES_NEXT
-P_SCALES_DONE:
     ADVANCE
     setp.lt.u32 %p, %it, %ntiles;
     @%p bra P_TILE;
@@ -482,11 +452,7 @@ P_TILE:
 #endif
 
     // ------------------------------------------------------------------ wgmma consumers (warpgroups 1, 2)
-#if KV8
-    WG_CONSUMER_ENTER_N(224)                   // (the producer's 48: 48 x 128 + 224 x 256 <= 168 x 384)
-#else
     WG_CONSUMER_ENTER
-#endif
     // this thread's accumulator rows (of the CTA's 128): 64 wc + 16 (warp % 4) + lane / 4, and that + 8
     shr.u32 %t1, %tx, 5;
     and.b32 %warp4, %t1, 3;

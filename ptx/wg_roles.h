@@ -12,6 +12,5 @@
 #define WG_SPLIT_ROLES WG_SPLIT_ROLES_AFTER(bar.sync 0;)
 #define WG_SPLIT_ROLES_AFTER(SYNC) INIT_DONE: SYNC setp.ne.u32 %p, %wg, 0; @%p bra CONSUMER; \
     setmaxnreg.dec.sync.aligned.u32 40; setp.ne.u32 %p, %tx, 0; @%p bra EXIT;
-#define WG_CONSUMER_ENTER WG_CONSUMER_ENTER_N(232)
-#define WG_CONSUMER_ENTER_N(R) CONSUMER: setmaxnreg.inc.sync.aligned.u32 R; sub.u32 %wc, %wg, 1; \
+#define WG_CONSUMER_ENTER CONSUMER: setmaxnreg.inc.sync.aligned.u32 232; sub.u32 %wc, %wg, 1; \
     setp.eq.u32 %plane0, %lane, 0;
