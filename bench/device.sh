@@ -853,8 +853,8 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
 fi
 
-if has s25; then  # session 25: attn_dec's rescale skipped where no running max grows, and its key split (measured with
-    # bench/attention --decode-mix). S25_PARTS from: unit (test_gpu_attn's decode cases S25_ONLY), bench
+if has s25; then  # session 25 (its experiments reverted, NOTES): decode attention's key split at mixed contexts
+    # (bench/attention --decode-mix, a base tree's beside it), engine arms, attn_wg's prefill in Nsight Compute. S25_PARTS from: unit (test_gpu_attn's decode cases S25_ONLY), bench
     # (bench/attention's decode sizes S25_SIZES / S25_MIX under each of S25_ARMS "NAME VAR=VALUE ...;..."), san
     # (memcheck and racecheck: the tiny model's logits, fp8 cache), ab (the synth 8B engine, S25_CFGS "WEIGHTS KV B
     # [WORKLOAD];...", an arm per S25_ABARMS "NAME VAR=VALUE ...;...", S25_ROUNDS rounds), ncuwg (Nsight Compute on
