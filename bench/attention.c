@@ -483,6 +483,7 @@ int main(int argc, char **argv) {
         double bytes = keys * N_KV * (kv8 ? HD + 4 : HD * 2) * 2, floor_us = 1e6 * bytes / bw;
         char size[48];
         snprintf(size, sizeof size, "%d:%d-%d", T, mix_lo[i], mix_hi[i]);
+        if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
         double us = time_attn(&g, T, T, mix_hi[i], slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
         printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
         if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
