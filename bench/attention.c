@@ -319,6 +319,14 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     return 1e3 * ms[runs / 2];
 }
 
+// The comma lists of --decode, --prefill-lens, --decode-mix: past the item just read (n bytes at *p); 0 at the end.
+static int list_more(const char **p, int n, const char *what, const char *v) {
+    *p += n;
+    if (**p == 0) return 0;
+    if (*(*p)++ != ',') die("attention: %s, got '%s'", what, v);
+    return 1;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  // lines reach a log even if a time limit kills the run
     int do_check = 1, do_bench = 1, long_ones = 1, runs = 30, do_prefill = 1, n_dec = 0, dec_b[64], dec_c[64];
@@ -344,37 +352,34 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--tsv")) tsv = v;
         else if (!strcmp(a, "--decode")) {
-            for (const char *p = v; n_dec < 64;) {
+            for (const char *p = v;;) {
                 int b, c, n;
+                if (n_dec == 64) die("attention: --decode takes at most 64 sizes");
                 if (sscanf(p, "%dx%d%n", &b, &c, &n) != 2 || b < 1 || b > 32768 || c < 1 || c > 1 << 20)
                     die("attention: --decode wants BxC[,BxC...] (B 1..32768, C >= 1), got '%s'", v);
                 dec_b[n_dec] = b; dec_c[n_dec++] = c;
-                p += n;
-                if (*p == 0) break;
-                if (*p++ != ',') die("attention: --decode wants BxC[,BxC...], got '%s'", v);
+                if (!list_more(&p, n, "--decode wants BxC[,BxC...]", v)) break;
             }
         }
         else if (!strcmp(a, "--prefill-lens")) {
-            for (const char *p = v; n_pl < 16;) {
+            for (const char *p = v;;) {
                 int L, n;
+                if (n_pl == 16) die("attention: --prefill-lens takes at most 16 lengths");
                 if (sscanf(p, "%d%n", &L, &n) != 1 || L < 1 || L > 32768)
                     die("attention: --prefill-lens wants L[,L...] (1..32768), got '%s'", v);
                 pl[n_pl++] = L;
-                p += n;
-                if (*p == 0) break;
-                if (*p++ != ',') die("attention: --prefill-lens wants L[,L...], got '%s'", v);
+                if (!list_more(&p, n, "--prefill-lens wants L[,L...]", v)) break;
             }
         }
         else if (!strcmp(a, "--decode-mix")) {
-            for (const char *p = v; n_mix < 16;) {
+            for (const char *p = v;;) {
                 int t, lo, hi, n;
+                if (n_mix == 16) die("attention: --decode-mix takes at most 16 mixes");
                 if (sscanf(p, "%d:%d-%d%n", &t, &lo, &hi, &n) != 3 || t < 1 || t > 32768 || lo < 1 || hi < lo ||
                     hi > 1 << 20)
                     die("attention: --decode-mix wants T:LO-HI[,...] (T 1..32768, 1 <= LO <= HI), got '%s'", v);
                 mix_t[n_mix] = t; mix_lo[n_mix] = lo; mix_hi[n_mix++] = hi;
-                p += n;
-                if (*p == 0) break;
-                if (*p++ != ',') die("attention: --decode-mix wants T:LO-HI[,...], got '%s'", v);
+                if (!list_more(&p, n, "--decode-mix wants T:LO-HI[,...]", v)) break;
             }
         }
         else die("attention: unknown option '%s'", a);

@@ -853,13 +853,22 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
 fi
 
-if has s25; then  # session 25 (its experiments reverted, NOTES): decode attention's key split at mixed contexts
-    # (bench/attention --decode-mix, a base tree's beside it), engine arms, attn_wg's prefill in Nsight Compute. S25_PARTS from: unit (test_gpu_attn's decode cases S25_ONLY), bench
-    # (bench/attention's decode sizes S25_SIZES / S25_MIX under each of S25_ARMS "NAME VAR=VALUE ...;..."), san
-    # (memcheck and racecheck: the tiny model's logits, fp8 cache), ab (the synth 8B engine, S25_CFGS "WEIGHTS KV B
-    # [WORKLOAD];...", an arm per S25_ABARMS "NAME VAR=VALUE ...;...", S25_ROUNDS rounds), ncuwg (Nsight Compute on
-    # attn_wg's prefill, both caches, at S25_WG_L keys, with the SASS stall samples)
-    parts=" ${S25_PARTS:-unit bench san} "
+if has s25; then  # session 25 (its experiments reverted, NOTES): decode attention at mixed contexts under key
+    # splits, a base tree's beside it; engine arms; attn_wg's prefill in Nsight Compute. (Its unit and sanitizer runs
+    # were s24 unit with S24_ONLY and attndec's.) S25_PARTS from: bench (bench/attention's decode sizes S25_SIZES /
+    # S25_MIX under each of S25_ARMS "NAME VAR=VALUE ...;..."; S22_BASE=DIR: that tree's bench too), ab (the synth 8B
+    # engine, S25_CFGS "WEIGHTS KV B [WORKLOAD];...", an arm per S25_ABARMS "NAME VAR=VALUE ...;...", S25_ROUNDS
+    # rounds), ncuwg (Nsight Compute on attn_wg's prefill, both caches, at S25_WG_L keys, with the SASS stall samples)
+    parts=" ${S25_PARTS:-bench} "
+    # s25_bench NAME BIN [ARG...] (the arm's variables set by the caller): the decode sizes, a line in the summary
+    s25_bench() {
+        local n=$1 bin=$2
+        shift 2
+        timeout 200 "$bin" --kv-dtype fp8 --check 0 --prefill 0 --long 0 --seed 7 \
+            --decode ${S25_SIZES:-256x128,256x192,256x256,128x1024,32x2048,8x4096} \
+            --decode-mix ${S25_MIX:-139:200-2048,256:100-1124,64:500-2048,16:800-2048} "$@" > "$LOG/s25-bench-$n.log" 2>&1
+        say "s25 bench $n rc=$? $(grep -E '^decode' "$LOG/s25-bench-$n.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
+    }
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b f16)
         for r in $(seq 1 "${S25_ROUNDS:-1}"); do
@@ -867,28 +876,13 @@ if has s25; then  # session 25 (its experiments reverted, NOTES): decode attenti
             engine_ab "${S25_CFGS:-fp8 fp8 256;fp8 fp8 256 random}" "${abarms[@]}"
         done
     fi
-    if [[ $parts == *" unit "* ]]; then
-        QWEN3_TEST_ONLY=${S25_ONLY:-attn_decode_batch,attn_fp8_decode,attn_fp8_32k,attn_fp8_mixed} timeout 300 \
-            build/tests/test_gpu_attn > "$LOG/s25-attn.log" 2>&1
-        say "s25 test_gpu_attn rc=$? $(grep -c '^PASS' "$LOG/s25-attn.log") pass $(grep -c '^FAIL' "$LOG/s25-attn.log") fail"
-        grep -E "^(FAIL|SKIP)|  check failed|differs" "$LOG/s25-attn.log" | head -8 | tee -a "$SUM"
-    fi
     if [[ $parts == *" bench "* ]]; then
+        [ -n "${S22_BASE:-}" ] && build_base "$S22_BASE" s25
         IFS=';' read -ra arms <<< "${S25_ARMS:-split0 QWEN3_ATTN_DEC_SPLIT=0;split2 QWEN3_ATTN_DEC_SPLIT=2;split4 QWEN3_ATTN_DEC_SPLIT=4}"
         for arm in "${arms[@]}"; do
             read -ra a <<< "$arm"
-            env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 \
-                --decode ${S25_SIZES:-256x128,256x192,256x256,128x1024,32x2048,8x4096} \
-                --decode-mix ${S25_MIX:-139:200-2048,256:100-1124,64:500-2048,16:800-2048} --seed 7 \
-                --tsv "$LOG/attention.tsv" > "$LOG/s25-bench-${a[0]}.log" 2>&1
-            say "s25 bench ${a[0]} rc=$? $(grep -E '^decode' "$LOG/s25-bench-${a[0]}.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
-            # S22_BASE=DIR: the base tree's bench/attention (built by s22's build_base) after each arm
-            [ -n "${S22_BASE:-}" ] && build_base "$S22_BASE" s25 && env "${a[@]:1}" timeout 200 \
-                "$S22_BASE/build/bench/attention" --kv-dtype fp8 --check 0 --prefill 0 --long 0 \
-                --decode ${S25_SIZES:-256x128,256x192,256x256,128x1024,32x2048,8x4096} \
-                --decode-mix ${S25_MIX:-139:200-2048,256:100-1124,64:500-2048,16:800-2048} --seed 7 \
-                > "$LOG/s25-bench-${a[0]}-base.log" 2>&1 &&
-                say "s25 bench ${a[0]} base $(grep -E '^decode' "$LOG/s25-bench-${a[0]}-base.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
+            (export "${a[@]:1}"; s25_bench "${a[0]}" build/bench/attention --tsv "$LOG/attention.tsv"
+             [ -z "${S22_BASE:-}" ] || s25_bench "${a[0]}-base" "$S22_BASE/build/bench/attention")
         done
     fi
     if [[ $parts == *" ncuwg "* ]]; then  # Nsight Compute on attn_wg's prefill at S25_WG_L keys, each cache
@@ -903,14 +897,6 @@ if has s25; then  # session 25 (its experiments reverted, NOTES): decode attenti
             ncu --import "$LOG/s25-ncuwg-$kv.ncu-rep" --page source --csv --print-source sass > "$LOG/s25-ncuwg-sass-$kv.csv" 2>&1
             grep -E "Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Achieved Occupancy|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Shared Memory|Bank" \
                 "$LOG/s25-ncuwg-$kv.txt" | head -24 | tee -a "$SUM"
-        done
-    fi
-    if [[ $parts == *" san "* ]]; then
-        f=$(synth tiny f32)
-        for tool in memcheck racecheck; do
-            timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
-                --kv-dtype fp8 --random 200 --seed 5 -o /tmp/san.f32 > "$LOG/s25-$tool.log" 2>&1
-            say "s25 $tool fp8 logits(200) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s25-$tool.log" | tr '\n' ' ')"
         done
     fi
 fi
