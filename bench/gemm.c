@@ -44,7 +44,8 @@
 // skipped where it is > 4x taller than M, or 16 rows tall above M = 256) and of launch_gemm_fp8_ex (its 16-row
 // tiles only up to M = 256; the swapped tiles, bf16 11 and FP8 10, up to M = 64 with cluster K splits 1, 2, 4, 8;
 // FP8 wgmma tiles 0, 5, 11 also with split-K 2 and 3 at M = 64..512; every wgmma tile of either dtype from M = 64
-// also with the tail split ("tN/t", GEMM_SPLIT_TAIL) where its last wave would leave half the SMs or more idle),
+// also with the tail split ("tN/t", GEMM_SPLIT_TAIL) where its last wave would leave half the SMs or more idle,
+// and with each cluster split ("tN/cS", GEMM_SPLIT_CLUSTER + S) whose tiles x S fit the SMs),
 // in the output mode the engine uses for that layer (f32 store for qkv,
 // gate_up, lm_head; f32 add for o, down), each checked against the reference before it is timed. The fastest
 // checked tile of each (dtype, N, K, M) goes into the plan (--plan-out, host/gemm_plan.h) if it beats the
@@ -654,7 +655,7 @@ static int racy_split(const Variant *v, int sw_tile) { return v->splits > 1 && v
 // goes to the plan. peer_f32: the peer's f32-out time from the main row, for the TSV.
 static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const int *rows, int nrows, const double *ref,
                   double peer_f32, FILE *tsv, Tally *t) {
-    enum { MAX_CAND = 32 };
+    enum { MAX_CAND = 64 };
     int M = p->M, mode = layer_mode[s->layer], kind = dtype == GEMM_PLAN_FP8 ? V_OURS_FP8 : V_OURS, nc = 0;
     int sw_tile = dtype == GEMM_PLAN_FP8 ? GEMM_FP8_SW_TILE : GEMM_SW_TILE, sms = G.sm_count > 0 ? G.sm_count : 132;
     Variant cand[MAX_CAND];
@@ -680,6 +681,10 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         // the tail split, wherever the last wave would leave half the SMs or more idle (M >= 64)
         if (M >= 64 && nc < MAX_CAND && gemm_tail_splits(dtype == GEMM_PLAN_FP8, tile, M, p->N, sms) > 1)
             cand[nc++] = (Variant){ kind, mode, tile, GEMM_SPLIT_TAIL };
+        // the cluster split, wherever tiles x S fit the SMs (M >= 64)
+        int kc = M >= 64 ? gemm_cluster_splits_max(dtype == GEMM_PLAN_FP8, tile, M, p->N, sms) : 0;
+        for (int S = 2; S <= kc && nc < MAX_CAND; S++)
+            cand[nc++] = (Variant){ kind, mode, tile, GEMM_SPLIT_CLUSTER + S };
     }
     double KB = p->K / QB, flops = 2.0 * M * p->N * p->K, bytes = 4.0 * M * p->N * (mode == GEMM_ADD_F32 ? 2 : 1);
     if (dtype == GEMM_PLAN_FP8)
@@ -698,6 +703,8 @@ static void sweep(const Opts *o, const Shape *s, Problem *p, int dtype, const in
         char label[32];
         if (v->tile < 0) snprintf(label, sizeof label, "auto");
         else if (v->splits == GEMM_SPLIT_TAIL) snprintf(label, sizeof label, "t%d/t", v->tile);
+        else if (gemm_split_cluster(v->splits))
+            snprintf(label, sizeof label, "t%d/c%d", v->tile, gemm_split_cluster(v->splits));
         else if (v->splits > 1) snprintf(label, sizeof label, "t%d/%d", v->tile, v->splits);
         else snprintf(label, sizeof label, "t%d", v->tile);
         if (ok) printf(" %s %.2f", label, us[i]);

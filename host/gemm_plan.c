@@ -110,6 +110,12 @@ static int parse_header(char *s, char *card, const char **why) {
 }
 
 // `dtype N K M_min M_max tile splits` -> e; 0 or -1 with what is wrong in why.
+// splits 1..8, the tail split or a cluster split (which tiles may take them is checked with the tile)
+static int plan_splits_ok(int splits) {
+    return (splits >= 1 && splits <= GEMM_PLAN_MAX_SPLITS) || splits == GEMM_SPLIT_TAIL || gemm_split_cluster(splits);
+}
+static int cluster_split_tile(int dtype, int tile) { return gemm_cluster_split_tile(dtype == GEMM_PLAN_FP8, tile); }
+
 static int parse_entry(char *s, PlanEntry *e, const char **why) {
     char *tok[8], *save = NULL;
     int n = 0;
@@ -135,9 +141,9 @@ static int parse_entry(char *s, PlanEntry *e, const char **why) {
         *why = e->dtype == GEMM_PLAN_BF16 ? "bf16 tile out of range" : "fp8 tile out of range";
         return -1;
     }
-    if (parse_int(tok[6], 1, GEMM_SPLIT_TAIL, 0, &e->splits) ||
-        (e->splits > GEMM_PLAN_MAX_SPLITS && e->splits != GEMM_SPLIT_TAIL)) {
-        *why = "splits must be 1..8, or 16 (the tail split)";
+    if (parse_int(tok[6], 1, GEMM_SPLIT_CLUSTER + GEMM_SPLIT_CLUSTER_MAX, 0, &e->splits) ||
+        !plan_splits_ok(e->splits)) {
+        *why = "splits must be 1..8, 16 (the tail split) or 34..36 (a cluster split of 2..4)";
         return -1;
     }
     if (e->splits > 1 && e->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(e->tile)) {
@@ -147,6 +153,10 @@ static int parse_entry(char *s, PlanEntry *e, const char **why) {
     if (e->splits == GEMM_SPLIT_TAIL && (e->dtype == GEMM_PLAN_BF16 ? e->tile < GEMM_FIRST_WG || e->tile == GEMM_SW_TILE
                                                                      : e->tile == GEMM_FP8_SW_TILE)) {
         *why = "the tail split (16) only exists for the wgmma tiles";
+        return -1;
+    }
+    if (gemm_split_cluster(e->splits) && !cluster_split_tile(e->dtype, e->tile)) {
+        *why = "the cluster split (34..36) only exists for the wgmma tiles that are not multicast pairs";
         return -1;
     }
     return 0;
@@ -254,7 +264,8 @@ int gemm_plan_write(const char *path, const char *card_name, const GemmPlanPoint
         int rules = q->tile == GEMM_PLAN_RULES;
         if ((q->dtype != GEMM_PLAN_BF16 && q->dtype != GEMM_PLAN_FP8) || q->N < 1 || q->K < 1 || q->M < 1 ||
             (!rules && (q->tile < 0 || q->tile >= n_tiles || q->splits < 1 ||
-                        (q->splits > GEMM_PLAN_MAX_SPLITS && q->splits != GEMM_SPLIT_TAIL) ||
+                        !plan_splits_ok(q->splits) ||
+                        (gemm_split_cluster(q->splits) && !cluster_split_tile(q->dtype, q->tile)) ||
                         (q->splits > 1 && q->dtype != GEMM_PLAN_BF16 && !gemm_fp8_tile_splits(q->tile))))) {
             snprintf(err, errlen, "%s: bad plan point dtype %d N %d K %d M %d tile %d splits %d", path, q->dtype,
                      q->N, q->K, q->M, q->tile, q->splits);

@@ -11,8 +11,10 @@
 // tiles add with red.global, the wgmma tiles through a deterministic slab sum, the swapped tile over a cluster); fp8 ->
 // tiles 0..GEMM_FP8_N_TILES-1 of launch_gemm_fp8_ex, splits 1..8 where gemm_fp8_tile_splits allows (the swapped tile
 // GEMM_FP8_SW_TILE: its cluster K split). Splits 16 (GEMM_SPLIT_TAIL, the wgmma tiles of either dtype): the tail
-// split, the last partial wave's tiles split to fill the SMs. Ranges of one (dtype, N, K) must not overlap. M ranges
-// come from the measured M list: a measured M covers every M up to the next measured one.
+// split, the last partial wave's tiles split to fill the SMs. Splits 34..36 (GEMM_SPLIT_CLUSTER + S, the wgmma tiles
+// but the multicast pairs): every tile's K split in S = 2..4 over a cluster, the sums meeting in shared memory.
+// Ranges of one (dtype, N, K) must not overlap. M ranges come from the measured M list: a measured M covers every M
+// up to the next measured one.
 #pragma once
 #include <stddef.h>
 

@@ -72,6 +72,10 @@ int gemm_fp8_tile_splits(int tile) {
 static int fp8_tile_is_wg(int tile) {
     return tile < 2 || tile == 4 || tile == 5 || (tile >= 7 && tile <= 9) || tile >= GEMM_FP8_128X256_TILE;
 }
+int gemm_cluster_split_tile(int fp8, int tile) {
+    if (fp8) return tile >= 0 && tile < GEMM_FP8_N_TILES && fp8_tile_is_wg(tile) && fp8_tiles[tile].cm == 1;
+    return tile >= N_GEMM_TILES && tile < GEMM_N_TILES && tile != GEMM_SW_TILE && wg_tiles[tile - N_GEMM_TILES].cm == 1;
+}
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0, 1 } };
@@ -191,6 +195,44 @@ int gemm_tail_splits(int fp8, int tile, int M, int N, int sms) {
     return tail_splits(cdiv(M, t->bm) * cdiv(N, t->bn), sms);
 }
 
+// A wgmma tile's dynamic shared memory: the ring, barriers (16 B per stage), the split-K word (16 B), the N-split
+// tile's amax exchange (512 B), the epilogue's staging (4 KB a consumer warp)
+static unsigned wg_smem(const GemmTile *t) {
+    return (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512 + 4096 * (t->threads / 32 - 4));
+}
+
+// The cluster split (GEMM_SPLIT_CLUSTER + S): one unit a CTA, grid tiles x S in (S, 1, 1) clusters, p_splits bit 15
+// (ptx/gemm_wg_body.h: the partial sums meet in the owners' rings, 2 ceil(4 / S) S regions of 64 x WN bytes).
+static void launch_wg_cluster(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUtensorMap *ma, CUtensorMap *mw,
+                              CUdeviceptr C, CUdeviceptr Cs, CUdeviceptr sa, CUdeviceptr sw, int M, int N, int K,
+                              int mode, int S, int tiles, int nk) {
+    int nsplit = t->bm == 64 && t->threads == 384, wn = nsplit ? t->bn / 2 : t->bn;  // the consumers split N
+    if (t->cm > 1) die("launch_gemm: the multicast pairs have no cluster split");
+    if (nsplit && mode == GEMM_SWIGLU_FP8) die("launch_gemm: no cluster split for the N-split tile's FP8 SwiGLU");
+    int ktps = cdiv(nk, S);
+    S = cdiv(nk, ktps);  // no empty split
+    if (S < 2) die("launch_gemm: a cluster split needs K >= 2 slices (K=%d)", K);
+    if (2 * cdiv(4, S) * S * 64 * wn > t->stages * (t->bm + t->bn) * 128)
+        die("launch_gemm: a cluster split of %d does not fit %s's ring", S, t->entry);
+    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
+    unsigned uS = (unsigned)S | 0x8000u, uktps = (unsigned)ktps;
+    CUdeviceptr none = 0;
+    unsigned smem = wg_smem(t);
+    Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
+    Dim3 grid = { (unsigned)(tiles * S), 1, 1 };
+    void *args_bf16[] = { ma, mw, &C, &Cs, &uM, &uN, &uK, &umode, &none, &none, &uS, &uktps };
+    void *args_fp8[] = { ma, mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &none, &none, &uS, &uktps };
+    gpu_launch(g, f, grid, block, smem, &cluster, fp8 ? args_fp8 : args_bf16, t->entry);
+}
+
+int gemm_cluster_splits_max(int fp8, int tile, int M, int N, int sms) {
+    if (!gemm_cluster_split_tile(fp8, tile)) return 0;
+    const GemmTile *t = fp8 ? &fp8_tiles[tile] : &wg_tiles[tile - N_GEMM_TILES];
+    int tiles = cdiv(M, t->bm) * cdiv(N, t->bn), S = GEMM_SPLIT_CLUSTER_MAX;
+    while (S > 1 && tiles * S > sms) S--;
+    return S > 1 ? S : 0;
+}
+
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
@@ -206,6 +248,11 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
                 CU_TENSOR_MAP_SWIZZLE_128B);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int tiles = cdiv(cdiv(M, t->bm), cm) * cdiv(N, t->bn), nk = K / (int)box_k;  // (pairs of) tiles
+    int kc = gemm_split_cluster(splits);
+    if (kc) {
+        launch_wg_cluster(g, t, f, fp8, &ma, &mw, C, Cs, sa, sw, M, N, K, mode, kc, tiles, nk);
+        return;
+    }
     if (cm > 1) splits = 1;
     // the tail split: tiles 0..F-1 (the full waves) whole, the last wave's tiles in S parts each
     int F = 0;
@@ -220,9 +267,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
     unsigned uS = (unsigned)S | (unsigned)F << 16, uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
-    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
-    // epilogue's staging (4 KB a consumer warp)
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512 + 4096 * (t->threads / 32 - 4));
+    unsigned smem = wg_smem(t);
     Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)cm, 1, 1 };
     // persistent: one CTA an SM, or for pairs as many clusters as the driver says can be resident at once (66 on
     // the H100 at 192 KB a CTA)
@@ -384,8 +429,8 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
     if (tile < 0) tile = gemm_tile_choice(g, M, N, K, mode, &splits);
     if (tile == GEMM_128X192_TILE && mode == GEMM_SWIGLU_BF16)
         die("launch_gemm: the 128x192 tile has no SwiGLU epilogue");
-    if (splits == GEMM_SPLIT_TAIL && (tile < N_GEMM_TILES || tile == GEMM_SW_TILE))
-        die("launch_gemm: tile %d has no tail split (the wgmma tiles have)", tile);
+    if ((splits == GEMM_SPLIT_TAIL || gemm_split_cluster(splits)) && (tile < N_GEMM_TILES || tile == GEMM_SW_TILE))
+        die("launch_gemm: tile %d has no tail or cluster split (the wgmma tiles have)", tile);
     if (tile == GEMM_SW_TILE) {
         launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits, NULL);
     } else if (tile >= N_GEMM_TILES) {
@@ -453,8 +498,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (M == 0) return;
     if (tile < 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
     const GemmTile *t = &fp8_tiles[tile];
-    if (splits == GEMM_SPLIT_TAIL && !fp8_tile_is_wg(tile))
-        die("launch_gemm_fp8: tile %d has no tail split (the wgmma tiles have)", tile);
+    if ((splits == GEMM_SPLIT_TAIL || gemm_split_cluster(splits)) && !fp8_tile_is_wg(tile))
+        die("launch_gemm_fp8: tile %d has no tail or cluster split (the wgmma tiles have)", tile);
     if (tile == GEMM_FP8_SW_TILE) {
         launch_sw(g, 1, C, A8, sa, W8, sw, M, N, K, mode, splits, NULL);
         return;

@@ -112,8 +112,15 @@ void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int
 // tile (ptx/gemm_sw.ptx: W on wgmma's M side, up to 64 activation rows a launch, K split over a cluster); 12 wgmma
 // 128x192 (no SwiGLU epilogue); -1 chooses. splits: mma.sync tiles 0/1 none, > 1 split-K by red.global.add
 // (benchmarks); wgmma tiles 0 automatic, 1 none, > 1 split-K with a deterministic sum, GEMM_SPLIT_TAIL the tail split
-// (the tiles of the full waves whole, each tile of the last, partial wave split in S = SMs / its tiles parts, 2..4).
-enum { GEMM_N_TILES = 13, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11, GEMM_128X192_TILE = 12, GEMM_SPLIT_TAIL = 16 };
+// (the tiles of the full waves whole, each tile of the last, partial wave split in S = SMs / its tiles parts, 2..4),
+// GEMM_SPLIT_CLUSTER + S (S = 2..4; not the pairs) every tile's K split over a (S, 1, 1) cluster, the partial sums
+// meeting in distributed shared memory (one unit a CTA: for grids of tiles x S <= the SMs).
+enum { GEMM_N_TILES = 13, GEMM_FIRST_WG = 4, GEMM_SW_TILE = 11, GEMM_128X192_TILE = 12, GEMM_SPLIT_TAIL = 16,
+       GEMM_SPLIT_CLUSTER = 32, GEMM_SPLIT_CLUSTER_MAX = 4 };
+static inline int gemm_split_cluster(int splits) {  // S of a cluster split, else 0
+    return splits >= GEMM_SPLIT_CLUSTER + 2 && splits <= GEMM_SPLIT_CLUSTER + GEMM_SPLIT_CLUSTER_MAX
+               ? splits - GEMM_SPLIT_CLUSTER : 0;
+}
 // The parts a tail split of M x N on sms SMs cuts each last-wave tile into (1: none, or no such tile): tile of
 // launch_gemm_ex (fp8 0) or launch_gemm_fp8_ex (fp8 1). Capped further by K and the scratch at launch.
 int gemm_tail_splits(int fp8, int tile, int M, int N, int sms);
@@ -153,6 +160,10 @@ enum { GEMM_FP8_N_TILES = 13, GEMM_FP8_SW_TILE = 10, GEMM_FP8_128X256_TILE = 11,
 // The FP8 tiles that take a split-K (launch_gemm_fp8_ex's splits > 1): the wgmma tiles outside clusters (0, 1, 4, 5,
 // 11: partial sums in f32 slabs, the tile's last unit adds them in order and runs the epilogue) and the swapped tile.
 int gemm_fp8_tile_splits(int tile);
+// Whether launch_gemm_ex (fp8 0) / launch_gemm_fp8_ex (fp8 1) tile has the cluster split (a wgmma tile, not a pair).
+int gemm_cluster_split_tile(int fp8, int tile);
+// The largest cluster split S (2..GEMM_SPLIT_CLUSTER_MAX) whose tiles x S CTAs fit sms SMs, else 0 (or no such split).
+int gemm_cluster_splits_max(int fp8, int tile, int M, int N, int sms);
 void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,

@@ -56,6 +56,14 @@
 // atomic on the tile's counter in p_cnt (zero before the launch and left zero after it) tells the tile's last unit,
 // which (after the barrier: its acquire orders the CTA's loads) adds slabs 0..S-1 in order and runs the epilogue:
 // deterministic, any mode.
+// Cluster split (p_splits bit 15, S = 2..4, CM = 1, host/gpu_gemm.c launch_wg): no slabs and no counter. The grid is
+// the units, one a CTA, and a (S, 1, 1) cluster holds one tile's S splits (split = cluster rank). After every
+// consumer of the cluster is past its main loop (cluster barrier: the rings are free, no TMA is in flight), the rows
+// of consumer warp w (w = 0..3) belong to rank w % S: each other rank stores that warp's partial sums into the
+// owner's ring (distributed shared memory, region (consumer, w / S, sender rank), 512 B a group of four registers,
+// lane-major), a second cluster barrier, and the owner adds them to its own in rank order and runs the per-warp
+// epilogue; the other warps are done. Deterministic, every mode but the N-split tile's mode 5 (a barrier of both
+// consumers: the host refuses it).
 //
 // TMA multicast (CM = 2). Why: at 128x128 FP8 / 128x256 bf16 the tensor cores want ~64 bytes of A and W per SM
 // per clock and each W slice is read once per row-tile from L2; both GEMMs topped out near the same ~8 TB/s of L2
@@ -301,6 +309,30 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define SUMQ32 SUMQ24 SUMQ(24, 25, 26, 27) SUMQ(28, 29, 30, 31)
 #define SUM_SLAB CAT(SUMQ, NJ)
 #endif
+// cluster split: a warp's partial sums to the owner (%ka: its region there, this lane's 16 B), and the owner's adds of
+// one region (four groups' loads into %e0..15, then their adds)
+#define KC_ST(j) st.shared::cluster.v4.f32 [%ka + 512 * j], {%d##j##_0, %d##j##_1, %d##j##_2, %d##j##_3};
+#define KC_LD(j, r0, r1, r2, r3) ld.shared.v4.f32 {%e##r0, %e##r1, %e##r2, %e##r3}, [%ka + 512 * j];
+#define KC_ADD(j, r0, r1, r2, r3) add.f32 %d##j##_0, %d##j##_0, %e##r0; add.f32 %d##j##_1, %d##j##_1, %e##r1; \
+    add.f32 %d##j##_2, %d##j##_2, %e##r2; add.f32 %d##j##_3, %d##j##_3, %e##r3;
+#define KCQ(a, b, c, d) KC_LD(a, 0, 1, 2, 3) KC_LD(b, 4, 5, 6, 7) KC_LD(c, 8, 9, 10, 11) KC_LD(d, 12, 13, 14, 15) \
+    KC_ADD(a, 0, 1, 2, 3) KC_ADD(b, 4, 5, 6, 7) KC_ADD(c, 8, 9, 10, 11) KC_ADD(d, 12, 13, 14, 15)
+#define KCQ8 KCQ(0, 1, 2, 3) KCQ(4, 5, 6, 7)
+#define KCQ16 KCQ8 KCQ(8, 9, 10, 11) KCQ(12, 13, 14, 15)
+#define KCQ24 KCQ16 KCQ(16, 17, 18, 19) KCQ(20, 21, 22, 23)
+#define KCQ32 KCQ24 KCQ(24, 25, 26, 27) KCQ(28, 29, 30, 31)
+#define KC_REGION (NJ * 512)
+#if FP8  // (the scratch accumulator takes the loads, as in the slab sum)
+#define KCLDX(j, g) ld.shared.v4.f32 {%x##g##_0, %x##g##_1, %x##g##_2, %x##g##_3}, [%ka + 512 * j];
+#define KCLDX_J(j) KCLDX(j, j)
+#if FP8H
+#define KC_ADD_REGION FOR_JX(KCLDX_J) FOR_JX(SKADD_J) FOR_HI16(KCLDX) FOR_HI16(SKADD)
+#else
+#define KC_ADD_REGION FOR_J(KCLDX_J) FOR_J(SKADD_J)
+#endif
+#else
+#define KC_ADD_REGION CAT(KCQ, NJ)
+#endif
 // mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
 #define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
 #define SWQ_AMAX(a, g, u, p) \
@@ -443,6 +475,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b64 %tmA, %tmW, %pC, %da, %dw, %c0, %c1, %off, %ld;
     .reg .b32 %S, %Se, %F, %ktps, %u, %units, %split, %kt0, %kt1, %flag;
     .reg .pred %pf;
+#if CM == 1
+    .reg .pred %pown;
+    .reg .b32 %ko, %ki, %nown, %kq, %ka;
+#endif
     .reg .b64 %pws, %pcnt, %slab;
     .reg .b32 %u0;
     UT_DECL
@@ -746,6 +782,12 @@ C_EPI:
     mul.wide.u32 %ld, %N, 8;                  // 8 rows down, in elements
     setp.lt.u32 %p, %Se, 2;
     @%p bra EPI_MODE;
+#if CM == 1
+    ld.param.u32 %t1, [p_splits];
+    and.b32 %t1, %t1, 0x8000;                  // the cluster split
+    setp.ne.u32 %p, %t1, 0;
+    @%p bra KC_SUM;
+#endif
     // --- split-K: the partial sums go to slab ws[split] ([M][N] f32); the tile's last unit to finish (a counter
     // per tile, reset by that unit for the next launch) sums slabs 0..S-1 in that order — the same additions in
     // the same order whichever unit is last, so the result does not depend on timing.
@@ -789,6 +831,46 @@ SK_SUM:
     add.u32 %t2, %t2, 1;
     setp.lt.u32 %p, %t2, %S;
     @%p bra SK_SUM;
+#if CM == 1
+    bra.uni EPI_MODE;
+    // --- cluster split (header): warp w's rows belong to rank w % S; its region in the owner's ring is
+    // ((consumer * ceil(4 / S) + w / S) * S + sender) * KC_REGION
+KC_SUM:
+    barrier.cluster.arrive.release.aligned;    // every consumer of the cluster is past its main loop
+    barrier.cluster.wait.acquire.aligned;
+    shr.u32 %t1, %tx, 5;
+    and.b32 %t1, %t1, 3;                       // warp in the consumer
+    setp.ge.u32 %p, %t1, %S;                   // (w < 4 <= 2S: w / S is 0 or 1)
+    selp.u32 %ki, 1, 0, %p;
+    selp.u32 %ko, %S, 0, %p;
+    sub.u32 %ko, %t1, %ko;                     // w % S
+    setp.lt.u32 %p, %S, 4;
+    selp.u32 %nown, 2, 1, %p;                  // ceil(4 / S)
+    setp.eq.u32 %pown, %ko, %split;
+    mad.lo.u32 %t1, %wc, %nown, %ki;
+    mul.lo.u32 %t1, %t1, %S;                   // region of sender 0
+    shl.b32 %t2, %lane, 4;
+    mad.lo.u32 %t2, %t1, KC_REGION, %t2;
+    add.u32 %t2, %t2, %sbase;                  // + this lane's 16 B
+    @%pown bra KC_SENT;
+    mad.lo.u32 %ka, %split, KC_REGION, %t2;
+    mapa.shared::cluster.u32 %ka, %ka, %ko;
+    FOR_J(KC_ST)
+KC_SENT:
+    barrier.cluster.arrive.release.aligned;    // the partial sums have landed
+    barrier.cluster.wait.acquire.aligned;
+    @!%pown bra EXIT;                          // (one unit a CTA: nothing follows)
+    mov.u32 %kq, 0;
+KC_ADDQ:
+    setp.eq.u32 %p, %kq, %split;
+    @%p bra KC_NEXTQ;
+    mad.lo.u32 %ka, %kq, KC_REGION, %t2;
+    KC_ADD_REGION
+KC_NEXTQ:
+    add.u32 %kq, %kq, 1;
+    setp.lt.u32 %p, %kq, %S;
+    @%p bra KC_ADDQ;
+#endif
 EPI_MODE:
     UT_T(72)
     // the staged epilogue: this warp's 4 KB (after the amax exchange), row r0 = lane / 4's staging row and its
@@ -952,6 +1034,7 @@ EXIT:
 #undef MT_OF_PAIR
 #undef RELEASE
 #undef SUM_SLAB
+#undef KC_REGION
 #undef FOR_CHUNK_F32
 #undef FOR_CHUNK_BF16
 #undef SWI_L

@@ -38,7 +38,8 @@ static const char good[] =
     "   \n"
     "fp8 4096 1024 1 inf 1 1\n"
     "bf16 1024 2048 8 8 7 1\n"
-    "fp8 6144 4096 256 511 11 16\n";
+    "fp8 6144 4096 256 511 11 16\n"
+    "fp8 4096 12288 256 511 11 36\n";
 
 static void good_file(void) {
     char err[256] = "";
@@ -50,6 +51,8 @@ static void good_file(void) {
     CHECK(pick(GEMM_PLAN_BF16, 31, 4096, 1024, &t, &s) && t == 0 && s == 2, "M=31: %d/%d", t, s);
     CHECK(!pick(GEMM_PLAN_BF16, 32, 4096, 1024, &t, &s) && t == -7 && s == -7, "M=32 is in a gap");
     CHECK(pick(GEMM_PLAN_FP8, 300, 6144, 4096, &t, &s) && t == 11 && s == GEMM_SPLIT_TAIL, "tail split: %d/%d", t, s);
+    CHECK(pick(GEMM_PLAN_FP8, 256, 4096, 12288, &t, &s) && t == 11 && gemm_split_cluster(s) == 4,
+          "cluster split: %d/%d", t, s);
     CHECK(!pick(GEMM_PLAN_BF16, 63, 4096, 1024, &t, &s), "M=63 is in a gap");
     CHECK(pick(GEMM_PLAN_BF16, 64, 4096, 1024, &t, &s) && t == 5 && s == 1, "M=64: %d/%d", t, s);
     CHECK(pick(GEMM_PLAN_BF16, INT_MAX, 4096, 1024, &t, &s) && t == 5, "M=INT_MAX under inf");
@@ -95,6 +98,12 @@ static void malformed(void) {
         { "bf16 4096 1024 1 15 3 16\n", 2 },               // the tail split on a bf16 mma.sync tile
         { "fp8 4096 1024 1 15 10 16\n", 2 },               // the tail split on the fp8 swapped tile
         { "fp8 4096 1024 1 15 0 12\n", 2 },                // splits 12
+        { "fp8 4096 1024 1 15 0 33\n", 2 },                // a cluster split of 1
+        { "fp8 4096 1024 1 15 0 37\n", 2 },                // a cluster split of 5
+        { "fp8 4096 1024 1 15 12 34\n", 2 },               // the cluster split on an fp8 multicast pair
+        { "fp8 4096 1024 1 15 10 34\n", 2 },               // ... on the fp8 swapped tile
+        { "bf16 4096 1024 1 15 3 34\n", 2 },               // ... on a bf16 mma.sync tile
+        { "bf16 4096 1024 1 15 9 34\n", 2 },               // ... on a bf16 multicast pair
         { "bf16 4096 1024 1 99999999999 3 1\n", 2 },       // overflow
         { "bf16 4096 1024 1 15 3 1\n\nbf16 4096 1024 15 20 0 1\n", 4 },  // overlap
         { "bf16 4096 1024 10 inf 3 1\nbf16 4096 1024 1 10 0 1\n", 3 },   // overlap, written out of order

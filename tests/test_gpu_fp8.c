@@ -377,9 +377,9 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
             // 64x256, 128x256 and its pair, then 64x256 and 128x256 with the tail split, each against its own bf16
             // output (the split's sums round differently)
-            for (int t = 0; t < 5; t++) {
-                int tile = t == 2 ? GEMM_FP8_128X256C2_TILE : t == 1 || t == 4 ? GEMM_FP8_128X256_TILE : 4;
-                int sp = t >= 3 ? GEMM_SPLIT_TAIL : 0;
+            for (int t = 0; t < 6; t++) {
+                int tile = t == 2 ? GEMM_FP8_128X256C2_TILE : t == 1 || t >= 4 ? GEMM_FP8_128X256_TILE : 4;
+                int sp = t == 5 ? GEMM_SPLIT_CLUSTER + 2 : t >= 3 ? GEMM_SPLIT_TAIL : 0;
                 if (t) {
                     gpu_fill_u32(&G, da, 0x7FC07FC0u, (size_t)M * F / 2);
                     launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, sp);
@@ -397,7 +397,8 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             CUdeviceptr bufs[] = { dx, da8, dsa, da, q0, s0, q1, s1 };
             for (int k = 0; k < 8; k++) gpu_free(&G, bufs[k]);
         }
-        printf("  F=%d K=%d: 64x256, 128x256, 128x256c2, 64x256 / 128x256 tail-split FP8 out byte-exact for M in "
+        printf("  F=%d K=%d: 64x256, 128x256, 128x256c2, 64x256 / 128x256 tail-split, 128x256 cluster-split FP8 out "
+               "byte-exact for M in "
                "{1,5,16,17,64,100,256,300}\n", F, K);
         gated8_free(&w);
     }
@@ -543,18 +544,20 @@ static void gemm_fp8_build(void) {
 
 // Split-K on the wgmma tiles (a plan's splits for FP8 tiles 0, 1, 4, 5, 11): slabs of f32 partial sums added in
 // order by each tile's last unit, then the epilogue; splits that do not divide the slices (3), a partial N tile, the
-// tail split (at N = 4096, M = 200 / 300 the 64-row tiles make more tiles than SMs: whole and split units in one grid).
+// tail split (at N = 4096, M = 200 / 300 the 64-row tiles make more tiles than SMs: whole and split units in one grid),
+// and the cluster splits of 2..4 (the sums through distributed shared memory; grids of more CTAs than SMs too).
 static void gemm_fp8_splitk(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1088, 1024 }, { 4096, 12288 } };
     static const int tiles[] = { 0, 1, 4, 5, GEMM_FP8_128X256_TILE }, ms[] = { 1, 64, 200, 300 };
-    static const int sp[] = { 2, 3, GEMM_SPLIT_TAIL };
+    static const int sp[] = { 2, 3, GEMM_SPLIT_TAIL, GEMM_SPLIT_CLUSTER + 2, GEMM_SPLIT_CLUSTER + 3,
+                              GEMM_SPLIT_CLUSTER + 4 };
     int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
     for (int s = 0; s < 2; s++) {
         Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
         double worst = 0;
         for (int ti = 0; ti < 5; ti++)
-            for (int k = 0; k < 3 && (only < 0 || tiles[ti] == only); k++)
+            for (int k = 0; k < 6 && (only < 0 || tiles[ti] == only); k++)
                 for (int i = 0; i < 4; i++)
                     for (int mode = 0; mode < 3; mode++) {
                         if (s == 1 && i > 1 && mode != 0) continue;  // the fp64 reference is slow at K = 12288
@@ -563,20 +566,21 @@ static void gemm_fp8_splitk(void) {
                         CHECK(e < tol8(mode), "tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g", tiles[ti], sp[k],
                               ms[i], w.N, w.K, mname[mode], e);
                     }
-        printf("  N=%d K=%d: tiles {0,1,4,5,11} x splits {2,3,tail} x M {1,64,200,300} x {f32,bf16,add}: worst %.3g\n",
+        printf("  N=%d K=%d: tiles {0,1,4,5,11} x splits {2,3,tail,cluster 2,3,4} x M {1,64,200,300} x {f32,bf16,add}: "
+               "worst %.3g\n",
                w.N, w.K, worst);
         fp8_weight_free(&w);
     }
 }
 
-// Mode 6 (the FP8 head's first pass): every FP8 wgmma tile, splits 1 / 2 / tail where the tile takes them, shapes
-// with a partial 64-column block and a partial tile, M across row-tiles; C must be mode 0's bytes (the same tile and
+// Mode 6 (the FP8 head's first pass): every FP8 wgmma tile, splits 1 / 2 / tail / cluster 3 where the tile takes them,
+// shapes with a partial 64-column block and a partial tile, M across row-tiles; C must be mode 0's bytes (the same tile and
 // splits) and each row's 64-column maxima exactly the host's over those bytes. Outputs poisoned with NaN.
 static void gemm_fp8_rowmax(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1000, 1024 }, { 4352, 512 } };
     static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE };
-    static const int ms[] = { 1, 65, 200 }, sp[] = { 1, 2, GEMM_SPLIT_TAIL };
+    static const int ms[] = { 1, 65, 200 }, sp[] = { 1, 2, GEMM_SPLIT_TAIL, GEMM_SPLIT_CLUSTER + 3 };
     int cases = 0, bad_c = 0, bad_m = 0;
     for (int s = 0; s < 2; s++) {
         int N = nk[s][0], K = nk[s][1], NB = (N + 63) / 64;
@@ -588,7 +592,7 @@ static void gemm_fp8_rowmax(void) {
             CUdeviceptr pm = gpu_alloc(&G, (size_t)M * NB * 4);
             float *h0 = xmalloc((size_t)M * N * 4), *h1 = xmalloc((size_t)M * N * 4), *hm = xmalloc((size_t)M * NB * 4);
             for (int ti = 0; ti < 9; ti++)
-                for (int k = 0; k < 3; k++) {
+                for (int k = 0; k < 4; k++) {
                     int tile = tiles[ti], cluster = (tile >= 7 && tile <= 9) || tile == GEMM_FP8_128X256C2_TILE;
                     if (k > 0 && (cluster || !gemm_fp8_tile_splits(tile))) continue;
                     gpu_fill_u32(&G, c0, 0x7FC00000u, (size_t)M * N);

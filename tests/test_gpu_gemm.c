@@ -177,22 +177,27 @@ static void gemm_each_tile_and_split(void) {
 }
 
 // The tail split on every wgmma tile: grids of more tiles than SMs (the full waves whole, the last wave's tiles split:
-// both kinds of unit in one launch) and of fewer (every tile split), partial tiles in M and N.
+// both kinds of unit in one launch) and of fewer (every tile split), partial tiles in M and N; and the cluster splits
+// of 2..4 on every wgmma tile but the pairs (the sums through distributed shared memory).
 static void gemm_tail_split(void) {
     NEED_GPU();
     static const int nk[][2] = { { 4160, 1024 }, { 1088, 2048 } };
     static const int m[] = { 129, 300, 520 };
+    static const int sp[] = { GEMM_SPLIT_TAIL, GEMM_SPLIT_CLUSTER + 2, GEMM_SPLIT_CLUSTER + 3, GEMM_SPLIT_CLUSTER + 4 };
     int only = env_int("QWEN3_TEST_GEMM_TILE", -1, GEMM_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
     for (int s = 0; s < 2; s++) {
         Weight w = weight_new(nk[s][0], nk[s][1]);
         for (int tile = GEMM_FIRST_WG; tile < GEMM_N_TILES; tile++) {
             if (tile == GEMM_SW_TILE || (only >= 0 && tile != only)) continue;
-            for (int i = 0; i < 3; i++)
-                for (int mode = 0; mode < 3; mode++) {
-                    double e = check_gemm(&w, m[i], mode, tile, GEMM_SPLIT_TAIL);
-                    CHECK(e < tol_for(mode, w.K), "tile %d tail split M=%d N=%d K=%d %s: rel err %.3g", tile, m[i],
-                          w.N, w.K, mode_name[mode], e);
-                }
+            for (int k = 0; k < 4; k++) {
+                if (k > 0 && !gemm_cluster_split_tile(0, tile)) continue;
+                for (int i = 0; i < 3; i++)
+                    for (int mode = 0; mode < 3; mode++) {
+                        double e = check_gemm(&w, m[i], mode, tile, sp[k]);
+                        CHECK(e < tol_for(mode, w.K), "tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g", tile,
+                              sp[k], m[i], w.N, w.K, mode_name[mode], e);
+                    }
+            }
         }
         weight_free(&w);
     }
