@@ -574,8 +574,8 @@ static void gemm_fp8_splitk(void) {
 }
 
 // Mode 6 (the FP8 head's first pass): every FP8 wgmma tile, splits 1 / 2 / tail / cluster 3 where the tile takes them,
-// shapes with a partial 64-column block and a partial tile, M across row-tiles; C must be mode 0's bytes (the same tile and
-// splits) and each row's 64-column maxima exactly the host's over those bytes. Outputs poisoned with NaN.
+// shapes with a partial 64-column block and a partial tile, M across row-tiles; C must be mode 0's bytes (the same tile
+// and splits) and each row's 64-column maxima exactly the host's over those bytes. Outputs poisoned with NaN.
 static void gemm_fp8_rowmax(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1000, 1024 }, { 4352, 512 } };
