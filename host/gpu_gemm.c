@@ -16,7 +16,9 @@
 // scratch slab and are added in a fixed order, so results are the same run after run. Off by default (see
 // wg_splits); the tail split (GEMM_SPLIT_TAIL: the full waves' tiles whole, the last wave's split to fill the SMs)
 // wins where K is large and a wave is mostly empty: the plan takes it for the 14B / 32B FP8 down at M = 512..767 and
-// 1,024..2,047 (9-23%; NOTES.md session 18: a split tile's fix-up costs ~6-8 us). The
+// 1,024..2,047 (9-23%; NOTES.md session 18: a split tile's fix-up costs ~6-8 us); the cluster split
+// (GEMM_SPLIT_CLUSTER + S: a tile's S splits in one thread-block cluster, their sums meeting in the owners' shared
+// memory, no slab) serves the H200 plan's M = 256 rows of the 8B FP8 down and 14B / 32B BF16 o / down (session 26). The
 // mma.sync tiles' split-K (launch_gemm_ex with splits > 1: red.global.add.f32 into C) is for benchmarks only: the
 // order of its float additions varies (3+ splits, or add mode), and greedy decoding should repeat exactly.
 #include "gpu_ops.h"
