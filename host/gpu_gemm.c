@@ -18,7 +18,7 @@
 // wins where K is large and a wave is mostly empty: the plan takes it for the 14B / 32B FP8 down at M = 512..767 and
 // 1,024..2,047 (9-23%; NOTES.md session 18: a split tile's fix-up costs ~6-8 us); the cluster split
 // (GEMM_SPLIT_CLUSTER + S: a tile's S splits in one thread-block cluster, their sums meeting in the owners' shared
-// memory, no slab) serves the H200 plan's M = 256 rows of the 8B FP8 down and 14B / 32B BF16 o / down (session 26). The
+// memory, no slab) serves seven mid-M rows of the H200 plan (session 26: the down / o projections at M = 256, 512). The
 // mma.sync tiles' split-K (launch_gemm_ex with splits > 1: red.global.add.f32 into C) is for benchmarks only: the
 // order of its float additions varies (3+ splits, or add mode), and greedy decoding should repeat exactly.
 #include "gpu_ops.h"
@@ -197,34 +197,18 @@ int gemm_tail_splits(int fp8, int tile, int M, int N, int sms) {
     return tail_splits(cdiv(M, t->bm) * cdiv(N, t->bn), sms);
 }
 
-// A wgmma tile's dynamic shared memory: the ring, barriers (16 B per stage), the split-K word (16 B), the N-split
-// tile's amax exchange (512 B), the epilogue's staging (4 KB a consumer warp)
-static unsigned wg_smem(const GemmTile *t) {
-    return (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512 + 4096 * (t->threads / 32 - 4));
-}
-
 // The cluster split (GEMM_SPLIT_CLUSTER + S): one unit a CTA, grid tiles x S in (S, 1, 1) clusters, p_splits bit 15
-// (ptx/gemm_wg_body.h: the partial sums meet in the owners' rings, 2 ceil(4 / S) S regions of 64 x WN bytes).
-static void launch_wg_cluster(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUtensorMap *ma, CUtensorMap *mw,
-                              CUdeviceptr C, CUdeviceptr Cs, CUdeviceptr sa, CUdeviceptr sw, int M, int N, int K,
-                              int mode, int S, int tiles, int nk) {
+// (ptx/gemm_wg_body.h: the partial sums meet in the owners' rings, 2 ceil(4 / S) S regions of 64 x WN bytes). The S
+// that runs (no empty split), after the checks.
+static int cluster_split(const GemmTile *t, int mode, int S, int nk) {
     int nsplit = t->bm == 64 && t->threads == 384, wn = nsplit ? t->bn / 2 : t->bn;  // the consumers split N
     if (t->cm > 1) die("launch_gemm: the multicast pairs have no cluster split");
     if (nsplit && mode == GEMM_SWIGLU_FP8) die("launch_gemm: no cluster split for the N-split tile's FP8 SwiGLU");
-    int ktps = cdiv(nk, S);
-    S = cdiv(nk, ktps);  // no empty split
-    if (S < 2) die("launch_gemm: a cluster split needs K >= 2 slices (K=%d)", K);
+    S = cdiv(nk, cdiv(nk, S));
+    if (S < 2) die("launch_gemm: a cluster split needs K >= 2 slices (%d)", nk);
     if (2 * cdiv(4, S) * S * 64 * wn > t->stages * (t->bm + t->bn) * 128)
         die("launch_gemm: a cluster split of %d does not fit %s's ring", S, t->entry);
-    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
-    unsigned uS = (unsigned)S | 0x8000u, uktps = (unsigned)ktps;
-    CUdeviceptr none = 0;
-    unsigned smem = wg_smem(t);
-    Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)S, 1, 1 };
-    Dim3 grid = { (unsigned)(tiles * S), 1, 1 };
-    void *args_bf16[] = { ma, mw, &C, &Cs, &uM, &uN, &uK, &umode, &none, &none, &uS, &uktps };
-    void *args_fp8[] = { ma, mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &none, &none, &uS, &uktps };
-    gpu_launch(g, f, grid, block, smem, &cluster, fp8 ? args_fp8 : args_bf16, t->entry);
+    return S;
 }
 
 int gemm_cluster_splits_max(int fp8, int tile, int M, int N, int sms) {
@@ -250,11 +234,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
                 CU_TENSOR_MAP_SWIZZLE_128B);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     int tiles = cdiv(cdiv(M, t->bm), cm) * cdiv(N, t->bn), nk = K / (int)box_k;  // (pairs of) tiles
-    int kc = gemm_split_cluster(splits);
-    if (kc) {
-        launch_wg_cluster(g, t, f, fp8, &ma, &mw, C, Cs, sa, sw, M, N, K, mode, kc, tiles, nk);
-        return;
-    }
+    int kc = gemm_split_cluster(splits) ? cluster_split(t, mode, gemm_split_cluster(splits), nk) : 0;
     if (cm > 1) splits = 1;
     // the tail split: tiles 0..F-1 (the full waves) whole, the last wave's tiles in S parts each
     int F = 0;
@@ -262,22 +242,24 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
         splits = tail_splits(tiles, sms);
         F = tiles - tiles % sms;
     }
-    int S = wg_splits(g, splits, tiles, M, N, nk), ktps = cdiv(nk, S);
+    int S = kc ? kc : wg_splits(g, splits, tiles, M, N, nk), ktps = cdiv(nk, S);
     S = cdiv(nk, ktps);  // no empty split
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
-    unsigned uS = (unsigned)S | (unsigned)F << 16, uktps = (unsigned)ktps;
-    CUdeviceptr ws = S > 1 ? sk_ws : 0, cnt = S > 1 ? sk_cnt : 0;
-    unsigned smem = wg_smem(t);
-    Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)cm, 1, 1 };
+    unsigned uS = (unsigned)S | (unsigned)F << 16 | (kc ? 0x8000u : 0), uktps = (unsigned)ktps;
+    CUdeviceptr ws = S > 1 && !kc ? sk_ws : 0, cnt = S > 1 && !kc ? sk_cnt : 0;
+    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
+    // epilogue's staging (4 KB a consumer warp)
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512 + 4096 * (t->threads / 32 - 4));
+    Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)(kc ? kc : cm), 1, 1 };
     // persistent: one CTA an SM, or for pairs as many clusters as the driver says can be resident at once (66 on
-    // the H100 at 192 KB a CTA)
-    int slots = cm > 1 ? gpu_cluster_slots(g, f, block, smem, cm) : sms;
+    // the H100 at 192 KB a CTA); the cluster split: every unit its own CTA
+    int slots = kc ? units : cm > 1 ? gpu_cluster_slots(g, f, block, smem, cm) : sms;
     Dim3 grid = { (unsigned)(cm * (units < slots ? units : slots)), 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
     void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
-    gpu_launch(g, f, grid, block, smem, cm > 1 ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
+    gpu_launch(g, f, grid, block, smem, cm > 1 || kc ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
 // The swapped decode GEMM (ptx/gemm_sw.ptx): the weights on wgmma's M = 64 side, the activation rows on its N side

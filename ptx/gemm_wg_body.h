@@ -296,33 +296,25 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define SUM_SLAB FOR_J(SKLD_J) FOR_J(SKADD_J)
 #endif
 #else
-// bf16 (no scratch accumulator): four groups' loads into 16 registers, then their adds
+// bf16 (no scratch accumulator): four groups' loads into 16 registers, then their adds; QUADS<NJ>(LD) does that for
+// every group with load LD (the slab's here, the cluster split's below)
 #define ELD(j, r0, r1, r2, r3) COLP(j) @%q0 ld.global.cg.v2.f32 {%e##r0, %e##r1}, [%c0 + 32 * j]; \
     @%q1 ld.global.cg.v2.f32 {%e##r2, %e##r3}, [%c1 + 32 * j];
 #define EADD(j, r0, r1, r2, r3) add.f32 %d##j##_0, %d##j##_0, %e##r0; add.f32 %d##j##_1, %d##j##_1, %e##r1; \
     add.f32 %d##j##_2, %d##j##_2, %e##r2; add.f32 %d##j##_3, %d##j##_3, %e##r3;
-#define SUMQ(a, b, c, d) ELD(a, 0, 1, 2, 3) ELD(b, 4, 5, 6, 7) ELD(c, 8, 9, 10, 11) ELD(d, 12, 13, 14, 15) \
+#define QUAD(LD, a, b, c, d) LD(a, 0, 1, 2, 3) LD(b, 4, 5, 6, 7) LD(c, 8, 9, 10, 11) LD(d, 12, 13, 14, 15) \
     EADD(a, 0, 1, 2, 3) EADD(b, 4, 5, 6, 7) EADD(c, 8, 9, 10, 11) EADD(d, 12, 13, 14, 15)
-#define SUMQ8 SUMQ(0, 1, 2, 3) SUMQ(4, 5, 6, 7)
-#define SUMQ16 SUMQ8 SUMQ(8, 9, 10, 11) SUMQ(12, 13, 14, 15)
-#define SUMQ24 SUMQ16 SUMQ(16, 17, 18, 19) SUMQ(20, 21, 22, 23)
-#define SUMQ32 SUMQ24 SUMQ(24, 25, 26, 27) SUMQ(28, 29, 30, 31)
-#define SUM_SLAB CAT(SUMQ, NJ)
+#define QUADS8(LD) QUAD(LD, 0, 1, 2, 3) QUAD(LD, 4, 5, 6, 7)
+#define QUADS16(LD) QUADS8(LD) QUAD(LD, 8, 9, 10, 11) QUAD(LD, 12, 13, 14, 15)
+#define QUADS24(LD) QUADS16(LD) QUAD(LD, 16, 17, 18, 19) QUAD(LD, 20, 21, 22, 23)
+#define QUADS32(LD) QUADS24(LD) QUAD(LD, 24, 25, 26, 27) QUAD(LD, 28, 29, 30, 31)
+#define SUM_SLAB CAT(QUADS, NJ)(ELD)
 #endif
 // cluster split: a warp's partial sums to the owner (%ka: its region there, this lane's 16 B), and the owner's adds of
-// one region (four groups' loads into %e0..15, then their adds)
+// one region (FP8: into the scratch accumulator, as the slab sum; bf16: four groups at a time through %e0..15)
 #define KC_ST(j) st.shared::cluster.v4.f32 [%ka + 512 * j], {%d##j##_0, %d##j##_1, %d##j##_2, %d##j##_3};
-#define KC_LD(j, r0, r1, r2, r3) ld.shared.v4.f32 {%e##r0, %e##r1, %e##r2, %e##r3}, [%ka + 512 * j];
-#define KC_ADD(j, r0, r1, r2, r3) add.f32 %d##j##_0, %d##j##_0, %e##r0; add.f32 %d##j##_1, %d##j##_1, %e##r1; \
-    add.f32 %d##j##_2, %d##j##_2, %e##r2; add.f32 %d##j##_3, %d##j##_3, %e##r3;
-#define KCQ(a, b, c, d) KC_LD(a, 0, 1, 2, 3) KC_LD(b, 4, 5, 6, 7) KC_LD(c, 8, 9, 10, 11) KC_LD(d, 12, 13, 14, 15) \
-    KC_ADD(a, 0, 1, 2, 3) KC_ADD(b, 4, 5, 6, 7) KC_ADD(c, 8, 9, 10, 11) KC_ADD(d, 12, 13, 14, 15)
-#define KCQ8 KCQ(0, 1, 2, 3) KCQ(4, 5, 6, 7)
-#define KCQ16 KCQ8 KCQ(8, 9, 10, 11) KCQ(12, 13, 14, 15)
-#define KCQ24 KCQ16 KCQ(16, 17, 18, 19) KCQ(20, 21, 22, 23)
-#define KCQ32 KCQ24 KCQ(24, 25, 26, 27) KCQ(28, 29, 30, 31)
 #define KC_REGION (NJ * 512)
-#if FP8  // (the scratch accumulator takes the loads, as in the slab sum)
+#if FP8
 #define KCLDX(j, g) ld.shared.v4.f32 {%x##g##_0, %x##g##_1, %x##g##_2, %x##g##_3}, [%ka + 512 * j];
 #define KCLDX_J(j) KCLDX(j, j)
 #if FP8H
@@ -331,7 +323,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define KC_ADD_REGION FOR_J(KCLDX_J) FOR_J(SKADD_J)
 #endif
 #else
-#define KC_ADD_REGION CAT(KCQ, NJ)
+#define KC_LD(j, r0, r1, r2, r3) ld.shared.v4.f32 {%e##r0, %e##r1, %e##r2, %e##r3}, [%ka + 512 * j];
+#define KC_ADD_REGION CAT(QUADS, NJ)(KC_LD)
 #endif
 // mode 5, pass 1: the bf16-rounded outputs back into the gate registers, amax per row into %e2 / %e3
 #define UNBF16(h, lo, hi) shl.b32 %t1, h, 16; mov.b32 lo, %t1; and.b32 %t1, h, 0xFFFF0000; mov.b32 hi, %t1;
