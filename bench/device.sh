@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -851,6 +851,53 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
             QWEN3_KV_DTYPE=$kd
         say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
     done
+fi
+
+if has s27; then  # session 27: native Q4_K / Q6_K weights for small batches (ptx/gemv_kq.ptx, host/gpu_kq.c).
+    # S27_PARTS from: unit (test_gpu_kq), san (memcheck + racecheck of its quick cases), e2e (GPU vs CPU on
+    # S27_E2E q4_k_m files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' q4_k_m files, --dtype bf16 and
+    # fp8, QWEN3_NATIVE_Q on and off), peer (llama-bench on the same files)
+    parts=${S27_PARTS:-unit san e2e bench peer}
+    p27() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    if p27 unit; then
+        timeout 200 build/tests/test_gpu_kq > "$LOG/s27-kq.log" 2>&1
+        say "test_gpu_kq rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s27-kq.log" | tr '\n' ' ')"
+        grep -E "^  " "$LOG/s27-kq.log" | head -40 | tee -a "$SUM"
+    fi
+    if p27 san; then
+        for tool in memcheck racecheck; do
+            QWEN3_KQ_QUICK=1 QWEN3_TEST_ONLY=kq_modes timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 \
+                build/tests/test_gpu_kq > "$LOG/s27-$tool.log" 2>&1
+            say "kq $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s27-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    if p27 e2e; then
+        IFS=';' read -ra e2e_specs <<< "${S27_E2E:-tiny q4_k_m;0.6b q4_k_m}"
+        for spec in "${e2e_specs[@]}"; do
+            f=$(synth $spec); n="s27-e2e-${spec// /-}"
+            QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+            say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
+            grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
+        done
+    fi
+    if p27 bench; then
+        files=""
+        for sz in ${S27_SIZES:-0.6b 8b}; do
+            f=$(synth $sz q4_k_m); files="$files $f"
+            for dt in bf16 fp8; do
+                for nq in on off; do
+                    QWEN3_NATIVE_Q=$nq QWEN3_VERBOSE=1 timeout 200 build/bench/bench_e2e -m "$f" --dtype $dt \
+                        --label "qwen3-$sz-q4_k_m-as-$dt-native-$nq" --tsv "$LOG/e2e.tsv" >> "$LOG/s27-bench.log" 2>&1 \
+                        || say "bench $sz $dt $nq failed: $(tail -2 "$LOG/s27-bench.log")"
+                done
+            done
+        done
+        grep -E "pp|tg|floor|^gpu:" "$LOG/s27-bench.log" | tee -a "$SUM"
+    fi
+    if p27 peer; then
+        PEER_FILES="${files:-$M/qwen3-0.6b-q4_k_m.gguf $M/qwen3-8b-q4_k_m.gguf}" PEER_BATCHED=0 \
+            bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$SUM"
+    fi
 fi
 
 if has s25; then  # session 25 (its experiments reverted, NOTES): decode attention at mixed contexts under key

@@ -21,14 +21,15 @@ if [ ! -x "$LLAMA/bin/llama-bench" ]; then
 fi
 export LD_LIBRARY_PATH="$LLAMA/lib:${LD_LIBRARY_PATH:-}"
 : > "$LOG/llama-bench.csv"
-for f in "$M"/qwen3-0.6b-f16.gguf "$M"/qwen3-0.6b-q8_0.gguf "$M"/qwen3-8b-f16.gguf "$M"/qwen3-8b-q8_0.gguf; do
+# PEER_FILES="a.gguf b.gguf": those files instead; PEER_BATCHED=0: no llama-batched-bench
+for f in ${PEER_FILES:-"$M"/qwen3-0.6b-f16.gguf "$M"/qwen3-0.6b-q8_0.gguf "$M"/qwen3-8b-f16.gguf "$M"/qwen3-8b-q8_0.gguf}; do
     [ -f "$f" ] || continue
     timeout 240 "$LLAMA/bin/llama-bench" -m "$f" -p 512 -n 128 -ngl 99 -fa on -r 3 -o csv > "$LOG/lb.tmp" 2> "$LOG/llama-bench-$(basename "$f").err" \
         || echo "peer: llama-bench failed on $f: $(tail -2 "$LOG/llama-bench-$(basename "$f").err")"
     if [ -s "$LOG/llama-bench.csv" ]; then tail -n +2 "$LOG/lb.tmp" >> "$LOG/llama-bench.csv"; else cat "$LOG/lb.tmp" > "$LOG/llama-bench.csv"; fi
 done
 f="$M/qwen3-8b-q8_0.gguf"
-[ -f "$f" ] && timeout 240 "$LLAMA/bin/llama-batched-bench" -m "$f" -c 65536 -b 2048 -ub 512 -npp 128 -ntg 128 \
+[ -f "$f" ] && [ "${PEER_BATCHED:-1}" = 1 ] && timeout 240 "$LLAMA/bin/llama-batched-bench" -m "$f" -c 65536 -b 2048 -ub 512 -npp 128 -ntg 128 \
     -npl 1,16,64,256 -ngl 99 -fa on > "$LOG/llama-batched-bench.log" 2>&1 && grep -E "^\|" "$LOG/llama-batched-bench.log"
 python3 - "$LOG/llama-bench.csv" "$LOG/e2e.tsv" <<'PY'
 import csv, sys, os

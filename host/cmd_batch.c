@@ -38,6 +38,8 @@ static void usage(FILE *out) {
         "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n"
         "      --head-dtype D       GPU output head with --dtype fp8: rescore (default: fp8, then the logits near\n"
         "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n"
+        "      --native-q on|off    GPU: Q4_K / Q6_K layers also keep the file's blocks and batches of <= 4 rows\n"
+        "                           stream those (4.5-6.6 bits a weight) (default on)\n"
         "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"
         "                           0 = the model's); a reply that fills it ends with finish_reason \"length\"\n"
@@ -163,6 +165,9 @@ int cmd_batch(int argc, char **argv) {
         else if (IS("--dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_weights)) return 1; }
         else if (IS("--kv-dtype")) { if (parse_dtype_opt(a, v, &gpu.fp8_kv)) return 1; }
         else if (IS("--head-dtype")) { if (parse_head_opt(a, v, &gpu.fp8_head)) return 1; }
+        else if (IS("--native-q")) {
+            if ((gpu.native_q = parse_onoff(v)) < 0) { fprintf(stderr, "qwen3-ptx: --native-q: '%s' (on or off)\n", v); return 1; }
+        }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) {
                 fprintf(stderr, "qwen3-ptx: --backend: '%s' (auto, gpu or cpu)\n", v);

@@ -12,6 +12,7 @@
 static void usage(FILE *out) {
     fprintf(out,
         "usage: qwen3-ptx logits -m MODEL [--backend cpu|gpu] [--dtype bf16|fp8] [--kv-dtype bf16|fp8] [--head-dtype bf16|fp8|rescore]\n"
+        "                        [--native-q on|off]\n"
         "                        (--ids \"1 2 3\" | --random N [--seed S]) [--chunk C] -o out.f32\n"
         "  Prefills the tokens (C at a time; default all at once) and writes T x vocab float32 logits.\n"
         "  --random N --seed S draws the same ids as tests/hf_reference.py --tokens-seed S --n N.\n");
@@ -49,6 +50,12 @@ int cmd_logits(int argc, char **argv) {
         else if (!strcmp(a, "--dtype") && has) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_weights)) return 1; }
         else if (!strcmp(a, "--kv-dtype") && has) { if (parse_dtype_opt(a, argv[++i], &gpu.fp8_kv)) return 1; }
         else if (!strcmp(a, "--head-dtype") && has) { if (parse_head_opt(a, argv[++i], &gpu.fp8_head)) return 1; }
+        else if (!strcmp(a, "--native-q") && has) {
+            if ((gpu.native_q = parse_onoff(argv[++i])) < 0) {
+                fprintf(stderr, "qwen3-ptx: logits: --native-q: '%s' (on or off)\n", argv[i]);
+                return 1;
+            }
+        }
         else if (!strcmp(a, "--ids") && has) ids_str = argv[++i];
         else if (!strcmp(a, "--random") && has) n_random = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && has) seed = strtoull(argv[++i], NULL, 10);

@@ -329,6 +329,8 @@ void gen_cli_usage(FILE *out, int is_chat) {
     fprintf(out, "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n");
     fprintf(out, "      --head-dtype D       GPU output head with --dtype fp8: rescore (default: fp8, then the logits near\n");
     fprintf(out, "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n");
+    fprintf(out, "      --native-q on|off    GPU: Q4_K / Q6_K layers also keep the file's blocks and batches of <= 4 rows\n");
+    fprintf(out, "                           stream those (4.5-6.6 bits a weight) (default on)\n");
     fprintf(out, "  -h, --help               this help\n");
     fprintf(out, "Sampling order (llama.cpp's default chain): penalties, top-k, top-p, min-p, temperature.\n");
 }
@@ -398,6 +400,9 @@ int gen_cli_parse(GenCli *o, int argc, char **argv, int is_chat) {
         else if (IS("--dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_weights)) return -1; }
         else if (IS("--kv-dtype")) { if (parse_dtype_opt(a, v, &o->gpu.fp8_kv)) return -1; }
         else if (IS("--head-dtype")) { if (parse_head_opt(a, v, &o->gpu.fp8_head)) return -1; }
+        else if (IS("--native-q")) {
+            if ((o->gpu.native_q = parse_onoff(v)) < 0) return bad("--native-q: '%s' (on or off)", v);
+        }
         else if (IS("--backend")) {
             if (strcmp(v, "auto") && strcmp(v, "gpu") && strcmp(v, "cpu")) return bad("--backend: '%s' (auto, gpu or cpu)", v);
             o->backend = v;

@@ -85,6 +85,8 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself; e4m3 with head_fp8 (tied: a copy)
     GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
+    int native_q;         // K-quant layers keep their Q4_K / Q6_K copy for small batches (GpuOpts.native_q)
+    GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
     int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
                           // SwiGLU in the GEMM's epilogue, bf16 out; 2 (default) = also the FP8-quantising epilogue
@@ -185,7 +187,7 @@ static unsigned ablate_mask(char *err, size_t errlen) {
 static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
-    if (e->fuse_norm8 && L->fp8 && T > gemv_fp8_max_m() && c->dim % 128 == 0) {
+    if (e->fuse_norm8 && L->fp8 && T > gemv_fp8_max_m() && !gpu_kq_takes(&L->kq, T) && c->dim % 128 == 0) {
         if (!(e->ablate & ABL_NORM)) launch_rmsnorm_fp8(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
         return 1;
     }
@@ -260,7 +262,8 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
                                   e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head, hd, e->kv.max_pages,
                                   c->rope_base, c->rms_eps);
         g->prof_tag = "attn";
-        int o8 = 0, fuse_o8 = e->fuse_o8 && L->wo.fp8 && T > gemv_fp8_max_m() && (c->n_head * hd) % 128 == 0;
+        int o8 = 0, fuse_o8 = e->fuse_o8 && L->wo.fp8 && T > gemv_fp8_max_m() && !gpu_kq_takes(&L->wo.kq, T) &&
+                                  (c->n_head * hd) % 128 == 0;
         if (e->ablate & ABL_ATTN)
             o8 = fuse_o8 && !wg_attn;
         else if (wg_attn)  // prefill runs to the wgmma kernel (either cache), the rest to attention.ptx / attn_dec
@@ -276,12 +279,13 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, L->wdown.fp8))) {
+        int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);  // (its native copy reads bf16)
+        if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, down8))) {
             g->prof_tag = "norm";
             in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
             g->prof_tag = "gate_up";
             if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
-                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, L->wdown.fp8, in8);
+                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, down8, in8);
             } else {
                 launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
                 g->prof_tag = "swiglu";
@@ -289,7 +293,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             }
         }
         g->prof_tag = "down";
-        if (e->ablate & ABL_QUANT) a8_ready = L->wdown.fp8 && T > gemv_fp8_max_m();  // skip its quantiser
+        if (e->ablate & ABL_QUANT) a8_ready = down8 && T > gemv_fp8_max_m();  // skip its quantiser
         if (a8_ready || !build_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
             CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
             launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
@@ -299,6 +303,10 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     if (n_out > 0) {
         g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
+        if (gpu_kq_takes(&e->head_kq, n_out)) {  // the file's own Q6_K / Q4_K head: exact weights, no rescoring
+            launch_gemv_kq(g, &e->head_kq, e->logits, e->h, n_out, GEMM_STORE_F32);
+            return;
+        }
         int rescore = e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
         const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
         // the rescore's first pass (each row's maxima) in the GEMM's epilogue where its tile has one
@@ -757,7 +765,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     // its rounding lands on the logits with no later layer to average it out); --head-dtype fp8 only e4m3 (92% top-1
     // agreement with the bf16 head on the synth 8B, session 8). A tied head's bf16 form is the embedding table; its
     // e4m3 form is a copy of it.
-    GpuLinear emb_view = { e->emb, 0, c->vocab, c->dim, 0, 0 };
+    GpuLinear emb_view = { .w = e->emb, .N = c->vocab, .K = c->dim };
     if (e->head_fp8 != HEAD_BF16) e->lm_head = gpu_linear_carve(a, c->vocab, c->dim, 1);  // (only with f8)
     else e->lm_head = c->tied ? emb_view : gpu_linear_carve(a, c->vocab, c->dim, 0);
     if (e->head_fp8 == HEAD_RESCORE) {
@@ -775,12 +783,20 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         L->ffn_norm = gpu_arena_alloc(a, c->dim * 4);
         L->q_norm = gpu_arena_alloc(a, hd * 4);
         L->k_norm = gpu_arena_alloc(a, hd * 4);
-        (void)W;
         L->wqkv = gpu_linear_carve(a, (int)nqkv, c->dim, f8);
         L->wo = gpu_linear_carve(a, c->dim, c->n_head * (int)hd, f8);
         L->wgu = gpu_linear_carve(a, 2 * c->ffn_dim, c->dim, f8);
         L->wdown = gpu_linear_carve(a, c->dim, c->ffn_dim, f8);
+        if (e->native_q) {  // (plans: the same on every carve)
+            const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
+            if (gpu_kq_plan(&L->wqkv.kq, qkv, 3, c->dim, 0)) gpu_kq_carve(a, &L->wqkv.kq);
+            if (gpu_kq_plan(&L->wo.kq, &W->wo, 1, c->n_head * (int)hd, 0)) gpu_kq_carve(a, &L->wo.kq);
+            if (gpu_kq_plan(&L->wgu.kq, gu, 2, c->dim, 1)) gpu_kq_carve(a, &L->wgu.kq);
+            if (gpu_kq_plan(&L->wdown.kq, &W->w_down, 1, c->ffn_dim, 0)) gpu_kq_carve(a, &L->wdown.kq);
+        }
     }
+    if (e->native_q && gpu_kq_plan(&e->head_kq, c->tied ? &m->tok_embd : &m->output, 1, c->dim, 0))
+        gpu_kq_carve(a, &e->head_kq);
     e->weight_bytes = a->used;
     for (int l = 0; l < c->n_layer; l++) {
         e->L[l].k_pool = gpu_arena_alloc(a, pool);
@@ -837,6 +853,12 @@ int gpu_opts_from_env(GpuOpts *o, char *err, size_t errlen) {
         }
         *fields[i] = val;
     }
+    const char *v = getenv("QWEN3_NATIVE_Q");
+    o->native_q = parse_onoff(v && *v ? v : "on");
+    if (o->native_q < 0) {
+        snprintf(err, errlen, "QWEN3_NATIVE_Q='%s' (on or off)", v);
+        return -1;
+    }
     return 0;
 }
 
@@ -860,6 +882,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     GpuArena count = { 0 };
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
+    e->native_q = o->native_q;
     e->kv_fp8 = o->fp8_kv;
     e->head_fp8 = e->fp8 ? o->fp8_head : HEAD_BF16;
     if (e->head_fp8 == HEAD_RESCORE &&  // (wider than Qwen3's, or a larger vocabulary)
@@ -964,7 +987,12 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         if (e->gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp, e->gated == 2);
         else gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
         gpu_linear_upload(g, &L->wdown, &W->w_down, 1, tmp);
+        gpu_kq_upload(g, &L->wqkv.kq, qkv, 3);  // (nothing where the layer has no native copy)
+        gpu_kq_upload(g, &L->wo.kq, &W->wo, 1);
+        gpu_kq_upload(g, &L->wgu.kq, gu, 2);
+        gpu_kq_upload(g, &L->wdown.kq, &W->w_down, 1);
     }
+    gpu_kq_upload(g, &e->head_kq, c->tied ? &m->tok_embd : &m->output, 1);
     gpu_sync(g);
     if (tmp) { gpu_free(g, tmp); tmp = 0; }
     gpu_upload_free(g);  // the staging buffers are only needed at load

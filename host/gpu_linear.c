@@ -20,7 +20,7 @@
 static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8) {
-    GpuLinear L = { 0, 0, N, K, fp8, 0 };
+    GpuLinear L = { .N = N, .K = K, .fp8 = fp8 };
     if (fp8) {
         L.w = gpu_arena_alloc(a, align256((size_t)N * K));
         L.sw = gpu_arena_alloc(a, align256((size_t)((N + 127) / 128) * (K / 128) * 4));
@@ -82,6 +82,10 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
 
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready) {
+    if (!a8_ready && (mode == GEMM_STORE_F32 || mode == GEMM_ADD_F32) && gpu_kq_takes(&L->kq, M)) {
+        launch_gemv_kq(g, &L->kq, C, A, M, mode);  // the native Q4_K / Q6_K copy (host/gpu_kq.c)
+        return;
+    }
     if (!L->fp8) { launch_gemm(g, C, A, L->w, M, L->N, L->K, mode); return; }
     if (!a8_ready && M >= 1 && M <= gemv_fp8_max_m() && (mode == GEMM_STORE_F32 || mode == GEMM_ADD_F32)) {
         launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode);  // QWEN3_GEMV_MAX_M (off by default)
@@ -98,7 +102,7 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
 
 int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A, CUdeviceptr a8,
                          CUdeviceptr sa, int M) {
-    if (!L->fp8 || M < 1 || M <= gemv_fp8_max_m()) {
+    if (!L->fp8 || M < 1 || M <= gemv_fp8_max_m() || gpu_kq_takes(&L->kq, M)) {
         launch_linear_q(g, L, C, A, a8, sa, M, GEMM_STORE_F32, 0);
         return 0;
     }
@@ -125,6 +129,10 @@ static int swiglu8_fp8(Gpu *g, const GpuLinear *L, int M, int want8) {
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
+    if (!a8_ready && gpu_kq_takes(&L->kq, M)) {  // (its native copy is [gate; up], not interleaved)
+        launch_gemv_kq(g, &L->kq, a, A, M, GEMM_SWIGLU_BF16);
+        return 0;
+    }
     int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0;
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
@@ -146,7 +154,7 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
 
 int launch_linear_build(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, int M,
                         int mode, int want8) {
-    if (!L->fp8 || (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu8_fp8(g, L, M, want8)))) return 0;
+    if (!L->fp8 || gpu_kq_takes(&L->kq, M) || (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu8_fp8(g, L, M, want8)))) return 0;
     int splits = gemm_fp8_build_splits(g, M, L->N, L->K, nw != 0);
     if (splits < 0) return 0;
     launch_gemm_fp8_build(g, C, x, nw, eps, L->w, L->sw, M, L->N, L->K, mode, splits);

@@ -185,6 +185,10 @@ int parse_dtype_opt(const char *opt, const char *v, int *fp8) {
     return 0;
 }
 
+int parse_onoff(const char *v) {
+    return !strcmp(v, "on") || !strcmp(v, "1") ? 1 : !strcmp(v, "off") || !strcmp(v, "0") ? 0 : -1;
+}
+
 static const char *const HEAD_NAMES[] = { "bf16", "fp8", "rescore" };  // HEAD_BF16, HEAD_FP8, HEAD_RESCORE
 
 int head_dtype_of(const char *name) {

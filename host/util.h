@@ -42,6 +42,7 @@ void sb_printf(StrBuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int parse_dtype_opt(const char *opt, const char *v, int *fp8);
 // --head-dtype bf16|fp8|rescore: *head = HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (engine.h); -1 with a one-line error.
 int parse_head_opt(const char *opt, const char *v, int *head);
+int parse_onoff(const char *v);  // "on" / "1" -> 1, "off" / "0" -> 0, else -1
 // A head format's value for its name (-1: none).
 int head_dtype_of(const char *name);
 

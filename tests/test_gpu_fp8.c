@@ -240,7 +240,7 @@ typedef struct { int F, K; GpuLinear L; double *wf; } Gated8;
 static int gate_row(int j) { return 2 * GEMM_GATE_ROWS * (j / GEMM_GATE_ROWS) + j % GEMM_GATE_ROWS; }
 static Gated8 gated8_new(int F, int K) {
     int N = 2 * F, KB = K / 128, NB = (N + 127) / 128;
-    Gated8 w = { F, K, { gpu_alloc(&G, (size_t)N * K), gpu_alloc(&G, (size_t)NB * KB * 4), N, K, 1, 0 },
+    Gated8 w = { F, K, { .w = gpu_alloc(&G, (size_t)N * K), .sw = gpu_alloc(&G, (size_t)NB * KB * 4), .N = N, .K = K, .fp8 = 1 },
                  xmalloc((size_t)N * K * 8) };
     uint16_t *h = xmalloc((size_t)N * K * 2);  // gate rows then up rows
     for (size_t i = 0; i < (size_t)N * K; i++) h[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));

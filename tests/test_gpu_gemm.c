@@ -214,7 +214,7 @@ static Gated gated_new(int F, int K) {
     rand_bf16(hb, w.gate, (size_t)F * K);
     rand_bf16(hb, w.up, (size_t)F * K);
     GGUFTensor tg = host_tensor("gate", GGML_TYPE_F32, w.gate, F, K), tu = host_tensor("up", GGML_TYPE_BF16, hb, F, K);
-    w.L = (GpuLinear){ gpu_alloc(&G, (size_t)2 * F * K * 2), 0, 2 * F, K, 0, 0 };
+    w.L = (GpuLinear){ .w = gpu_alloc(&G, (size_t)2 * F * K * 2), .N = 2 * F, .K = K };
     gpu_linear_upload_gated(&G, &w.L, &tg, &tu, 0, 1);
     gpu_sync(&G);
     free(hb);

@@ -1,0 +1,402 @@
+// gemv_kq_body.h — one entry of gemv_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), MB (rows of x the
+// entry holds: 1, 2, 4 or 8). Undefines them at the end.
+
+// steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
+#define U4 (MB >= 4 ? 2 : 4)
+#define U6 (MB >= 8 ? 1 : 2)
+
+.visible .entry NAME(
+    .param .u64 p_c,
+    .param .u64 p_x,
+    .param .u64 p_q,
+    .param .u64 p_h,
+    .param .u64 p_s,
+    .param .u64 p_d,
+    .param .u32 p_m,
+    .param .u32 p_n,
+    .param .u32 p_k,
+    .param .u32 p_ldc,
+    .param .u32 p_mode)
+.reqntid KQ_THREADS, 1, 1
+#if MB >= 8 && Q6
+.maxnreg 168
+#else
+.maxnreg 128
+#endif
+{
+    .reg .pred %p<8>, %pv<4>, %plo, %psw;
+    .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %pstep, %row0, %row1;
+    .reg .b32 %cb, %i, %m, %smx, %smd, %sms, %xo, %dxo, %sxo, %lo16, %sh, %m0f, %kb<4>;
+    .reg .b32 %xw<16>, %xq<8>, %x<4>;
+    .reg .b32 %ta, %tb, %tc, %il, %ih, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
+    .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
+    .reg .f32 %f<12>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
+    .reg .b16 %hd, %hm, %hb;
+#define DECL_ACC(mm) .reg .f32 %a0_##mm, %a1_##mm;
+    CAT(REP, MB)(DECL_ACC)
+#undef DECL_ACC
+#if Q6
+#define DECL6(u, r) .reg .b32 %A##u##r##_<4>, %B##u##r##_<4>, %H##u##r##_<4>, %S##u##r##_<2>; .reg .b16 %D##u##r;
+    DECL6(0, 0) DECL6(0, 1) DECL6(1, 0) DECL6(1, 1)
+#undef DECL6
+    .reg .b32 %QC<16>;
+#else
+#define DECL4(u, r) .reg .b32 %W##u##r##_<4>, %S##u##r##_<4>;
+    DECL4(0, 0) DECL4(0, 1) DECL4(1, 0) DECL4(1, 1) DECL4(2, 0) DECL4(2, 1) DECL4(3, 0) DECL4(3, 1)
+#undef DECL4
+    .reg .b32 %NL<4>, %NH<4>;
+#endif
+
+    ld.param.u64 %rdc, [p_c];
+    ld.param.u64 %rdx, [p_x];
+    ld.param.u64 %rdq, [p_q];
+    ld.param.u64 %rdh, [p_h];
+    ld.param.u64 %rds, [p_s];
+    ld.param.u64 %rdd, [p_d];
+    ld.param.u32 %M, [p_m];
+    ld.param.u32 %N, [p_n];
+    ld.param.u32 %K, [p_k];
+    ld.param.u32 %ldc, [p_ldc];
+    ld.param.u32 %mode, [p_mode];
+    cvta.to.global.u64 %rdc, %rdc;
+    cvta.to.global.u64 %rdx, %rdx;
+    cvta.to.global.u64 %rdq, %rdq;
+    cvta.to.global.u64 %rdh, %rdh;
+    cvta.to.global.u64 %rds, %rds;
+    cvta.to.global.u64 %rdd, %rdd;
+    createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
+    mov.u32 %tx, %tid.x;
+    and.b32 %lane, %tx, 31;
+    shr.u32 %nkb, %K, 8;
+    shr.u32 %nb32, %K, 5;
+    mov.u32 %smx, kq_smem;
+    mad.lo.u32 %smd, %K, MB, %smx;           // dx f32 [MB][K/32] after the int8 x [MB][K]
+    mul.lo.u32 %r1, %nb32, MB * 4;
+    add.u32 %sms, %smd, %r1;                 // sx f32 [MB][K/16] after dx
+    mov.u32 %m0f, 0x0F0F0F0F;
+    PDL_START
+
+    // --- x -> int8 codes, a scale per 32, exact sums per 16 (rows >= M: zeros) ---
+    mov.u32 %m, 0;
+QROW:
+    mov.u32 %i, %tx;
+QBLK:
+    setp.ge.u32 %p1, %i, %nb32;
+    @%p1 bra QROW_END;
+    mad.lo.u32 %r1, %m, %nb32, %i;           // 32-block index in [MB][K/32]
+    setp.lt.u32 %p2, %m, %M;
+#define ZW(w) mov.u32 %xw##w, 0;
+    REP16(ZW)
+#undef ZW
+    mul.wide.u32 %rd1, %r1, 64;
+    add.u64 %rd1, %rdx, %rd1;
+    @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
+    @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
+    @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
+    @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
+    mov.f32 %f0, 0f00000000;                 // amax
+    mov.f32 %f4, 0f00000000;                 // sum of elements 0..15
+    mov.f32 %f5, 0f00000000;                 // sum of 16..31
+#define XP1(w, S) \
+    shl.b32 %r2, %xw##w, 16; mov.b32 %f1, %r2; and.b32 %r2, %xw##w, 0xFFFF0000; mov.b32 %f2, %r2; \
+    abs.f32 %f3, %f1; max.f32 %f0, %f0, %f3; abs.f32 %f3, %f2; max.f32 %f0, %f0, %f3; \
+    add.rn.f32 S, S, %f1; add.rn.f32 S, S, %f2;
+    XP1(0, %f4) XP1(1, %f4) XP1(2, %f4) XP1(3, %f4) XP1(4, %f4) XP1(5, %f4) XP1(6, %f4) XP1(7, %f4)
+    XP1(8, %f5) XP1(9, %f5) XP1(10, %f5) XP1(11, %f5) XP1(12, %f5) XP1(13, %f5) XP1(14, %f5) XP1(15, %f5)
+#undef XP1
+    div.rn.f32 %f6, 0f42FE0000, %f0;         // 127 / amax
+    setp.gt.f32 %p3, %f0, 0f00000000;
+    selp.f32 %f6, %f6, 0f00000000, %p3;
+    div.rn.f32 %f7, %f0, 0f42FE0000;         // dx = amax / 127
+#define XQ1(w, R1, R2) \
+    shl.b32 %r2, %xw##w, 16; mov.b32 %f1, %r2; mul.rn.f32 %f1, %f1, %f6; cvt.rni.s32.f32 R1, %f1; \
+    and.b32 %r2, %xw##w, 0xFFFF0000; mov.b32 %f1, %r2; mul.rn.f32 %f1, %f1, %f6; cvt.rni.s32.f32 R2, %f1;
+#define XP2(o, wa, wb) \
+    XQ1(wa, %r4, %r5) XQ1(wb, %r6, %r7) \
+    prmt.b32 %r8, %r4, %r5, 0x0040; prmt.b32 %r9, %r6, %r7, 0x0040; prmt.b32 %xq##o, %r8, %r9, 0x5410;
+    XP2(0, 0, 1) XP2(1, 2, 3) XP2(2, 4, 5) XP2(3, 6, 7) XP2(4, 8, 9) XP2(5, 10, 11) XP2(6, 12, 13) XP2(7, 14, 15)
+#undef XP2
+#undef XQ1
+    mad.lo.u32 %r3, %r1, 32, %smx;
+    st.shared.v4.u32 [%r3], {%xq0, %xq1, %xq2, %xq3};
+    st.shared.v4.u32 [%r3 + 16], {%xq4, %xq5, %xq6, %xq7};
+    mad.lo.u32 %r3, %r1, 4, %smd;
+    st.shared.f32 [%r3], %f7;
+    mad.lo.u32 %r3, %r1, 8, %sms;
+    st.shared.v2.f32 [%r3], {%f4, %f5};
+    add.u32 %i, %i, KQ_THREADS;
+    bra QBLK;
+QROW_END:
+    add.u32 %m, %m, 1;
+    setp.lt.u32 %p1, %m, MB;
+    @%p1 bra QROW;
+    bar.sync 0;
+
+    // --- this lane's place in a step ---
+#if Q6
+    // block (lane >> 2) of the step's 8; half n = (lane >> 1) & 1 of it (128 elements); l0 = 16 (lane & 1) within
+    // the half: ql bytes 64n + l0 (+ 32), qh bytes 32n + l0; elements 128n + l0 + 32t (t = 0..3), scales
+    // 8n + (lane & 1) + 2t
+    shr.u32 %r1, %lane, 1;
+    and.b32 %r1, %r1, 1;                     // n
+    and.b32 %r2, %lane, 1;
+    shl.b32 %lo16, %r2, 4;                   // l0
+    shl.b32 %sh, %r2, 3;                     // scale byte position within a word (t = 0, 2)
+    mad.lo.u32 %xo, %r1, 128, %lo16;         // element (= int8 x byte) offset in the block
+    shl.b32 %dxo, %r1, 4;                    // dx of 32-blocks 4n + t: byte offset 16n
+    mad.lo.u32 %sxo, %r1, 8, %r2;
+    shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 8n + 2t + (lane & 1)
+    mov.u32 %ta, %r1;                        // (n, kept for the load offsets)
+#else
+    // block (lane >> 3) of the step's 4; qs bytes 16 (lane & 7) = 64-element chunk j = (lane >> 1) & 3, half
+    // h = lane & 1: low nibbles are elements 64j + 16h .. +15 (sub-block 2j), high nibbles the same +32 (2j+1)
+    and.b32 %r1, %lane, 7;
+    shl.b32 %lo16, %r1, 4;                   // qs byte offset in the block
+    shr.u32 %r2, %lane, 1;
+    and.b32 %r2, %r2, 3;                     // j
+    and.b32 %r3, %lane, 1;                   // h
+    shl.b32 %xo, %r2, 6;
+    mad.lo.u32 %xo, %r3, 16, %xo;            // 64j + 16h
+    shl.b32 %dxo, %r2, 3;                    // dx of 32-blocks 2j, 2j + 1
+    shl.b32 %sxo, %r2, 2;
+    add.u32 %sxo, %sxo, %r3;
+    shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 4j + h (and + 2)
+    and.b32 %r4, %r2, 1;
+    shl.b32 %sh, %r4, 4;                     // byte (2j) & 3 of the scale words
+    setp.lt.u32 %plo, %r2, 2;                // sub-blocks 0..3: the simple 6-bit form
+#endif
+
+    shr.u32 %r1, %tx, 5;
+    mov.u32 %r2, %ctaid.x;
+    mad.lo.u32 %pair, %r2, KQ_WARPS, %r1;
+    mov.u32 %r3, %nctaid.x;
+    mul.lo.u32 %pstep, %r3, KQ_WARPS;
+    shr.u32 %npairs, %N, 1;
+    setp.eq.u32 %psw, %mode, 4;
+
+PAIR:
+    setp.ge.u32 %p1, %pair, %npairs;
+    @%p1 bra DONE;
+    shl.b32 %row0, %pair, 1;
+    add.u32 %row1, %row0, 1;
+    @%psw mov.u32 %row0, %pair;
+    @%psw add.u32 %row1, %pair, %npairs;
+#define ZA(mm) mov.f32 %a0_##mm, 0f00000000; mov.f32 %a1_##mm, 0f00000000;
+    CAT(REP, MB)(ZA)
+#undef ZA
+    // row pointers
+    shr.u32 %r1, %K, 1;
+    mul.wide.u32 %rd1, %row0, %r1;
+    add.u64 %wq0, %rdq, %rd1;
+    mul.wide.u32 %rd1, %row1, %r1;
+    add.u64 %wq1, %rdq, %rd1;
+    shl.b32 %r1, %nkb, 4;
+    mul.wide.u32 %rd1, %row0, %r1;
+    add.u64 %ws0, %rds, %rd1;
+    mul.wide.u32 %rd1, %row1, %r1;
+    add.u64 %ws1, %rds, %rd1;
+#if Q6
+    shr.u32 %r1, %K, 2;
+    mul.wide.u32 %rd1, %row0, %r1;
+    add.u64 %wh0, %rdh, %rd1;
+    mul.wide.u32 %rd1, %row1, %r1;
+    add.u64 %wh1, %rdh, %rd1;
+    shl.b32 %r1, %nkb, 1;
+    mul.wide.u32 %rd1, %row0, %r1;
+    add.u64 %wd0, %rdd, %rd1;
+    mul.wide.u32 %rd1, %row1, %r1;
+    add.u64 %wd1, %rdd, %rd1;
+#endif
+    mov.u32 %cb, 0;
+
+#if Q6
+    // ---------------- Q6_K: a step is 8 blocks a warp; KQ_U6 steps in flight
+KLOOP:
+#define KB6(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; add.u32 %kb##u, %kb##u, 8 * u; \
+    setp.lt.u32 %pv##u, %kb##u, %nkb;
+#define LD6(u, r) \
+    mul.wide.u32 %rd2, %kb##u, 128; add.u64 %rd2, %rd2, %wq##r; mul.wide.u32 %rd3, %ta, 64; add.u64 %rd2, %rd2, %rd3; \
+    cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%A##u##r##_##0, %A##u##r##_##1, %A##u##r##_##2, %A##u##r##_##3}, [%rd2], %pol; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%B##u##r##_##0, %B##u##r##_##1, %B##u##r##_##2, %B##u##r##_##3}, [%rd2 + 32], %pol; \
+    mul.wide.u32 %rd2, %kb##u, 64; add.u64 %rd2, %rd2, %wh##r; mul.wide.u32 %rd3, %ta, 32; add.u64 %rd2, %rd2, %rd3; \
+    cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%H##u##r##_##0, %H##u##r##_##1, %H##u##r##_##2, %H##u##r##_##3}, [%rd2], %pol; \
+    mul.wide.u32 %rd2, %kb##u, 16; add.u64 %rd2, %rd2, %ws##r; mul.wide.u32 %rd3, %ta, 8; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.v2.u32 {%S##u##r##_##0, %S##u##r##_##1}, [%rd2]; \
+    mul.wide.u32 %rd2, %kb##u, 2; add.u64 %rd2, %rd2, %wd##r; \
+    @%pv##u ld.global.nc.b16 %D##u##r, [%rd2];
+    KB6(0) LD6(0, 0) LD6(0, 1)
+#if U6 == 2
+    KB6(1) LD6(1, 0) LD6(1, 1)
+#endif
+#undef LD6
+#undef KB6
+// the 6-bit codes of word i: Q[i] (t = 0), Q[4 + i] (t = 1), Q[8 + i] (t = 2), Q[12 + i] (t = 3)
+#define Q6W(u, r, i, t0, t1, t2, t3) \
+    shl.b32 %r1, %H##u##r##_##i, 4; and.b32 %r1, %r1, 0x30303030; lop3.b32 %QC##t0, %A##u##r##_##i, %r1, %m0f, 0xEC; \
+    shl.b32 %r1, %H##u##r##_##i, 2; and.b32 %r1, %r1, 0x30303030; lop3.b32 %QC##t1, %B##u##r##_##i, %r1, %m0f, 0xEC; \
+    shr.u32 %r2, %A##u##r##_##i, 4; and.b32 %r1, %H##u##r##_##i, 0x30303030; lop3.b32 %QC##t2, %r2, %r1, %m0f, 0xEC; \
+    shr.u32 %r2, %B##u##r##_##i, 4; shr.u32 %r1, %H##u##r##_##i, 2; and.b32 %r1, %r1, 0x30303030; \
+    lop3.b32 %QC##t3, %r2, %r1, %m0f, 0xEC;
+// row mm of x against group t (codes Q[4t .. 4t+3]) into %il, then into the accumulator
+#define G6(t, q0, q1, q2, q3) \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 32 * t]; \
+    dp4a.u32.s32 %il, %QC##q0, %x0, 0; dp4a.u32.s32 %il, %QC##q1, %x1, %il; \
+    dp4a.u32.s32 %il, %QC##q2, %x2, %il; dp4a.u32.s32 %il, %QC##q3, %x3, %il; \
+    ld.shared.f32 %dx0, [%r3 + 4 * t]; ld.shared.f32 %sx0, [%r5 + 8 * t]; \
+    cvt.rn.f32.s32 %f1, %il; mul.rn.f32 %f2, %sx0, 0fC2000000; fma.rn.f32 %f1, %dx0, %f1, %f2;
+#define X6(r, mm) \
+    mad.lo.u32 %ta, %K, mm, %tb; \
+    mad.lo.u32 %r3, %nb32, 4 * mm, %tc; mad.lo.u32 %r5, %nb32, 8 * mm, %rs0; \
+    G6(0, 0, 1, 2, 3) fma.rn.f32 %a##r##_##mm, %ds0, %f1, %a##r##_##mm; \
+    G6(1, 4, 5, 6, 7) fma.rn.f32 %a##r##_##mm, %ds1, %f1, %a##r##_##mm; \
+    G6(2, 8, 9, 10, 11) fma.rn.f32 %a##r##_##mm, %ds2, %f1, %a##r##_##mm; \
+    G6(3, 12, 13, 14, 15) fma.rn.f32 %a##r##_##mm, %ds3, %f1, %a##r##_##mm;
+#define X6A(mm) X6(0, mm)
+#define X6B(mm) X6(1, mm)
+#define C6(u, r) \
+    @!%pv##u bra C6_##u##_##r; \
+    mov.b32 %fd, 0f00000000; cvt.f32.f16 %fd, %D##u##r; \
+    bfe.s32 %r1, %S##u##r##_##0, %sh, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds0, %fd, %f1; \
+    add.u32 %r2, %sh, 16; bfe.s32 %r1, %S##u##r##_##0, %r2, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds1, %fd, %f1; \
+    bfe.s32 %r1, %S##u##r##_##1, %sh, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds2, %fd, %f1; \
+    bfe.s32 %r1, %S##u##r##_##1, %r2, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds3, %fd, %f1; \
+    Q6W(u, r, 0, 0, 4, 8, 12) Q6W(u, r, 1, 1, 5, 9, 13) Q6W(u, r, 2, 2, 6, 10, 14) Q6W(u, r, 3, 3, 7, 11, 15) \
+    mad.lo.u32 %tb, %kb##u, 256, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
+    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
+    CAT(REP, MB)(X6##r) \
+C6_##u##_##r:
+#define X60 X6A
+#define X61 X6B
+    // (%ta is reused as the x address inside C6: keep n in %r4 meanwhile)
+    mov.u32 %r4, %ta;
+    C6(0, 0) C6(0, 1)
+#if U6 == 2
+    C6(1, 0) C6(1, 1)
+#endif
+    mov.u32 %ta, %r4;
+    add.u32 %cb, %cb, 8 * U6;
+    setp.lt.u32 %p3, %cb, %nkb;
+    @%p3 bra KLOOP;
+#else
+    // ---------------- Q4_K: a step is 4 blocks a warp; KQ_U4 steps in flight
+KLOOP:
+#define KB4(u) shr.u32 %kb##u, %lane, 3; add.u32 %kb##u, %kb##u, %cb; add.u32 %kb##u, %kb##u, 4 * u; \
+    setp.lt.u32 %pv##u, %kb##u, %nkb;
+#define LD4(u, r) \
+    mul.wide.u32 %rd2, %kb##u, 128; add.u64 %rd2, %rd2, %wq##r; cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%W##u##r##_##0, %W##u##r##_##1, %W##u##r##_##2, %W##u##r##_##3}, [%rd2], %pol; \
+    mul.wide.u32 %rd2, %kb##u, 16; add.u64 %rd2, %rd2, %ws##r; \
+    @%pv##u ld.global.nc.v4.u32 {%S##u##r##_##0, %S##u##r##_##1, %S##u##r##_##2, %S##u##r##_##3}, [%rd2];
+    KB4(0) KB4(1) LD4(0, 0) LD4(0, 1) LD4(1, 0) LD4(1, 1)
+#if U4 == 4
+    KB4(2) KB4(3) LD4(2, 0) LD4(2, 1) LD4(3, 0) LD4(3, 1)
+#endif
+#undef LD4
+#undef KB4
+// scale and min of the sub-block whose byte position in the scale words is SH -> %ra (scale), %rb (min)
+#define SCMIN(u, r, SH) \
+    bfe.u32 %ra, %S##u##r##_##1, SH, 8; bfe.u32 %rb, %S##u##r##_##2, SH, 8; bfe.u32 %rc, %S##u##r##_##3, SH, 8; \
+    shr.u32 %r1, %ra, 6; shl.b32 %r1, %r1, 4; and.b32 %r2, %rc, 15; or.b32 %r1, %r1, %r2; \
+    shr.u32 %r2, %rb, 6; shl.b32 %r2, %r2, 4; shr.u32 %r3, %rc, 4; or.b32 %r2, %r2, %r3; \
+    and.b32 %ra, %ra, 63; and.b32 %rb, %rb, 63; \
+    @!%plo mov.u32 %ra, %r1; @!%plo mov.u32 %rb, %r2;
+#define X4(r, mm) \
+    mad.lo.u32 %ta, %K, mm, %tb; \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta]; \
+    dp4a.u32.s32 %il, %NL0, %x0, 0; dp4a.u32.s32 %il, %NL1, %x1, %il; \
+    dp4a.u32.s32 %il, %NL2, %x2, %il; dp4a.u32.s32 %il, %NL3, %x3, %il; \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 32]; \
+    dp4a.u32.s32 %ih, %NH0, %x0, 0; dp4a.u32.s32 %ih, %NH1, %x1, %ih; \
+    dp4a.u32.s32 %ih, %NH2, %x2, %ih; dp4a.u32.s32 %ih, %NH3, %x3, %ih; \
+    mad.lo.u32 %r3, %nb32, 4 * mm, %tc; ld.shared.v2.f32 {%dx0, %dx1}, [%r3]; \
+    mad.lo.u32 %r3, %nb32, 8 * mm, %rs0; ld.shared.f32 %sx0, [%r3]; ld.shared.f32 %sx1, [%r3 + 8]; \
+    cvt.rn.f32.s32 %f1, %il; cvt.rn.f32.s32 %f2, %ih; \
+    mul.rn.f32 %f3, %dsl, %dx0; fma.rn.f32 %a##r##_##mm, %f3, %f1, %a##r##_##mm; \
+    mul.rn.f32 %f3, %dsh, %dx1; fma.rn.f32 %a##r##_##mm, %f3, %f2, %a##r##_##mm; \
+    fma.rn.f32 %a##r##_##mm, %dml, %sx0, %a##r##_##mm; fma.rn.f32 %a##r##_##mm, %dmh, %sx1, %a##r##_##mm;
+#define X4A(mm) X4(0, mm)
+#define X4B(mm) X4(1, mm)
+#define X40 X4A
+#define X41 X4B
+#define NIB(u, r, i) and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NH##i, %W##u##r##_##i, 4; \
+    and.b32 %NH##i, %NH##i, 0x0F0F0F0F;
+#define C4(u, r) \
+    @!%pv##u bra C4_##u##_##r; \
+    mov.b32 {%hd, %hm}, %S##u##r##_##0; cvt.f32.f16 %fd, %hd; cvt.f32.f16 %fm, %hm; \
+    SCMIN(u, r, %sh) cvt.rn.f32.u32 %f1, %ra; mul.rn.f32 %dsl, %fd, %f1; cvt.rn.f32.u32 %f1, %rb; \
+    mul.rn.f32 %dml, %fm, %f1; neg.f32 %dml, %dml; \
+    add.u32 %r4, %sh, 8; \
+    SCMIN(u, r, %r4) cvt.rn.f32.u32 %f1, %ra; mul.rn.f32 %dsh, %fd, %f1; cvt.rn.f32.u32 %f1, %rb; \
+    mul.rn.f32 %dmh, %fm, %f1; neg.f32 %dmh, %dmh; \
+    NIB(u, r, 0) NIB(u, r, 1) NIB(u, r, 2) NIB(u, r, 3) \
+    mad.lo.u32 %tb, %kb##u, 256, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
+    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
+    CAT(REP, MB)(X4##r) \
+C4_##u##_##r:
+    C4(0, 0) C4(0, 1) C4(1, 0) C4(1, 1)
+#if U4 == 4
+    C4(2, 0) C4(2, 1) C4(3, 0) C4(3, 1)
+#endif
+    add.u32 %cb, %cb, 4 * U4;
+    setp.lt.u32 %p3, %cb, %nkb;
+    @%p3 bra KLOOP;
+#endif
+
+    // --- warp sums; lane 0 stores the pair's outputs of every row m < M ---
+#define RED(mm) WARP_SUM(%a0_##mm, %f1) WARP_SUM(%a1_##mm, %f1)
+    CAT(REP, MB)(RED)
+#undef RED
+    setp.ne.u32 %p4, %lane, 0;
+    @%p4 bra NEXT;
+    setp.eq.u32 %p5, %mode, 2;
+#define ST(mm) \
+    setp.gt.u32 %p6, %M, mm; \
+    @!%p6 bra NEXT; \
+    @!%psw bra ST_F32_##mm; \
+    SILU_MUL(%a0_##mm, %a1_##mm, %f2) \
+    cvt.rn.bf16.f32 %hb, %f2; \
+    mad.lo.u32 %r1, %ldc, mm, %pair; \
+    mul.wide.u32 %rd4, %r1, 2; add.u64 %rd4, %rdc, %rd4; \
+    st.global.b16 [%rd4], %hb; \
+    bra ST_DONE_##mm; \
+ST_F32_##mm: \
+    mad.lo.u32 %r1, %ldc, mm, %row0; \
+    mul.wide.u32 %rd4, %r1, 4; add.u64 %rd4, %rdc, %rd4; \
+    @%p5 ld.global.v2.f32 {%f3, %f4}, [%rd4]; \
+    @%p5 add.rn.f32 %a0_##mm, %a0_##mm, %f3; \
+    @%p5 add.rn.f32 %a1_##mm, %a1_##mm, %f4; \
+    st.global.v2.f32 [%rd4], {%a0_##mm, %a1_##mm}; \
+ST_DONE_##mm:
+    CAT(REP, MB)(ST)
+#undef ST
+NEXT:
+    add.u32 %pair, %pair, %pstep;
+    bra PAIR;
+DONE:
+    ret;
+}
+#undef X4A
+#undef X4B
+#undef X40
+#undef X41
+#undef X6A
+#undef X6B
+#undef X60
+#undef X61
+#undef NIB
+#undef C4
+#undef C6
+#undef SCMIN
+#undef X4
+#undef X6
+#undef G6
+#undef Q6W
+#undef U4
+#undef U6
+#undef NAME
+#undef Q6
+#undef MB

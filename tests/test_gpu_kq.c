@@ -1,0 +1,271 @@
+// test_gpu_kq.c — the native K-quant kernels (ptx/gemv_kq.ptx, host/gpu_kq.c) on real Q4_K / Q6_K blocks
+// (gguf/quants.c's quantisers over random rows), against two references:
+//   exact:  the kernel's own arithmetic in fp64 — x rounded to int8 with a scale per 32 exactly as the kernel does
+//           it, the weights' code part A and offset part B (w = A - B; B = dmin * min for Q4_K, 32 * d * sc for Q6_K)
+//           meeting the rounded and the exact x: sum A x~ - B x. Tolerance 1e-5 of the sum of |terms|.
+//   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 2%.
+// Both modes and SwiGLU, M = 1..8, one- and two-type (Q4_K + Q6_K, a Q4_K_M qkv) stacks, K with partial steps.
+// Outputs poisoned with NaN first; NaN fails. Then timings on the 8B's layers (printed, not asserted).
+// Without a Hopper GPU every case SKIPs.
+#include "gpu_test.h"
+#include "../gguf/quants.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { uint32_t type; int rows, K; uint8_t *blocks; double *w, *b; } KTensor;  // b: the offset part B
+
+// rows x K of type: random rows with uneven magnitudes (per row and per 32), quantised by the file's quantiser;
+// w and b from the dequantiser (b: the same blocks with their code bits zeroed dequantise to -B).
+static KTensor rand_ktensor(uint32_t type, int rows, int K) {
+    KTensor t = { type, rows, K, NULL, xmalloc((size_t)rows * K * 8), xmalloc((size_t)rows * K * 8) };
+    size_t rb = ggml_row_bytes(type, K), bs = type == GGML_TYPE_Q4_K ? 144 : 210;
+    t.blocks = xmalloc(rb * rows);
+    float *x = xmalloc((size_t)K * 4), *y = xmalloc((size_t)K * 4);
+    uint8_t *z = xmalloc(rb);
+    for (int r = 0; r < rows; r++) {
+        float row_mag = (float)ldexp(1.0, (int)(rng_uniform(&rng) * 6) - 8);
+        for (int k = 0; k < K; k += 32) {
+            float m = row_mag * (float)(0.25 + 2 * rng_uniform(&rng)), off = (float)(rng_uniform(&rng) - 0.5) * m;
+            for (int i = 0; i < 32; i++) x[k + i] = off + m * (float)(2 * rng_uniform(&rng) - 1);
+        }
+        uint8_t *dst = t.blocks + rb * r;
+        quantize_row(type, x, dst, K);
+        dequantize_row(type, dst, y, K);
+        for (int k = 0; k < K; k++) t.w[(size_t)r * K + k] = y[k];
+        memcpy(z, dst, rb);
+        for (int kb = 0; kb < K / 256; kb++) {
+            if (type == GGML_TYPE_Q4_K) memset(z + kb * bs + 16, 0, 128);
+            else memset(z + kb * bs, 0, 192);
+        }
+        dequantize_row(type, z, y, K);
+        for (int k = 0; k < K; k++) t.b[(size_t)r * K + k] = -(double)y[k];
+    }
+    free(x); free(y); free(z);
+    return t;
+}
+static void ktensor_free(KTensor *t) { free(t->blocks); free(t->w); free(t->b); }
+
+static GGUFTensor view(const KTensor *t, const char *name) {
+    GGUFTensor g;
+    memset(&g, 0, sizeof g);
+    snprintf(g.name, sizeof g.name, "%s", name);
+    g.type = t->type;
+    g.n_dims = 2;
+    g.ne[0] = t->K; g.ne[1] = t->rows; g.ne[2] = g.ne[3] = 1;
+    g.nbytes = ggml_row_bytes(t->type, t->K) * (uint64_t)t->rows;
+    g.data = t->blocks;
+    return g;
+}
+
+// x as the kernel rounds it: per 32, dx = amax / 127, q = rint(x * (127 / amax)) in f32
+static void round_x(const float *x, double *xr, int K) {
+    for (int k0 = 0; k0 < K; k0 += 32) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[k0 + i]));
+        float inv = amax > 0 ? 127.0f / amax : 0.0f, dx = amax / 127.0f;
+        for (int i = 0; i < 32; i++) xr[k0 + i] = (double)dx * (double)(int)rintf(x[k0 + i] * inv);
+    }
+}
+
+typedef struct { double exact, exact_tol, full; } Ref;
+
+// row n (of the stack's concatenated rows) against x row m
+static Ref ref_dot(KTensor *const *parts, int np, int n, const float *x, const double *xr, int K) {
+    int p = 0;
+    while (p < np - 1 && n >= parts[p]->rows) n -= parts[p++]->rows;
+    const double *w = parts[p]->w + (size_t)n * K, *b = parts[p]->b + (size_t)n * K;
+    Ref r = { 0, 0, 0 };
+    for (int k = 0; k < K; k++) {
+        double a = (w[k] + b[k]) * xr[k], o = b[k] * x[k];
+        r.exact += a - o;
+        r.exact_tol += fabs(a) + fabs(o);
+        r.full += w[k] * x[k];
+    }
+    r.exact_tol = 1e-5 * r.exact_tol + 1e-30;
+    return r;
+}
+
+static double silu(double g) { return g / (1 + exp(-g)); }
+
+// One stack of parts (same K), one M, one mode: 1 when both references pass.
+static int check(KTensor *const *parts, int np, int M, int mode) {
+    int K = parts[0]->K, N = 0;
+    for (int i = 0; i < np; i++) N += parts[i]->rows;
+    GGUFTensor views[3];
+    const GGUFTensor *ts[3];
+    for (int i = 0; i < np; i++) { views[i] = view(parts[i], i ? "part" : "first"); ts[i] = &views[i]; }
+    GpuKq kq;
+    int gated = mode == GEMM_SWIGLU_BF16;
+    CHECK(gpu_kq_plan(&kq, ts, np, K, gated), "gpu_kq_plan refused a %d-part stack of K %d", np, K);
+    if (!kq.n) return 0;
+    GpuArena count = { 0 }, a;
+    gpu_kq_carve(&count, &kq);
+    char why[200];
+    if (gpu_arena_init(&G, &a, count.used, why, sizeof why)) die("%s", why);
+    gpu_kq_carve(&a, &kq);
+    gpu_kq_upload(&G, &kq, ts, np);
+
+    float *x = xmalloc((size_t)M * K * 4);
+    double *xr = xmalloc((size_t)M * K * 8);
+    uint16_t *xh = xmalloc((size_t)M * K * 2);
+    for (int m = 0; m < M; m++) {
+        float mag = (float)ldexp(1.0, (int)(rng_uniform(&rng) * 8) - 3);
+        for (int k = 0; k < K; k++) {
+            float v = mag * (float)(2 * rng_uniform(&rng) - 1);
+            if (rng_uniform(&rng) < 0.002) v *= 20;  // outliers, as real activations have
+            xh[(size_t)m * K + k] = host_f32_to_bf16(v);
+            x[(size_t)m * K + k] = host_bf16_to_f32(xh[(size_t)m * K + k]);
+        }
+        round_x(x + (size_t)m * K, xr + (size_t)m * K, K);
+    }
+    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2);
+    gpu_upload(&G, dx, xh, (size_t)M * K * 2);
+    int ncol = gated ? N / 2 : N;
+    size_t out_bytes = (size_t)M * ncol * (gated ? 2 : 4);
+    CUdeviceptr dc = gpu_alloc(&G, out_bytes + 16);
+    float *c0 = xmalloc((size_t)M * N * 4);
+    for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(2 * rng_uniform(&rng) - 1);
+    if (mode == GEMM_ADD_F32) gpu_upload(&G, dc, c0, out_bytes);
+    else gpu_fill_u32(&G, dc, 0x7FC07FC0u, (out_bytes + 16) / 4);  // NaN poison (f32 and bf16)
+    launch_gemv_kq(&G, &kq, dc, dx, M, mode);
+    uint8_t *out = xmalloc(out_bytes);
+    gpu_download(&G, out, dc, out_bytes);
+
+    double worst = 0, num = 0, den = 0;
+    for (int m = 0; m < M && !isnan(worst); m++)
+        for (int j = 0; j < ncol; j++) {
+            const float *xm = x + (size_t)m * K;
+            const double *xrm = xr + (size_t)m * K;
+            double got, e, full;
+            if (gated) {
+                Ref g = ref_dot(parts, np, j, xm, xrm, K), u = ref_dot(parts, np, j + ncol, xm, xrm, K);
+                double ref = silu(g.exact) * u.exact;
+                // bf16 output: its rounding (2^-9 relative) plus the inputs' tolerances carried through
+                double tol = fabs(ref) * 8e-3 + fabs(silu(g.exact)) * u.exact_tol + fabs(u.exact) * g.exact_tol + 1e-30;
+                got = host_bf16_to_f32(((uint16_t *)out)[(size_t)m * ncol + j]);
+                e = fabs(got - ref) / tol;
+                full = silu(g.full) * u.full;
+            } else {
+                Ref r = ref_dot(parts, np, j, xm, xrm, K);
+                double add = mode == GEMM_ADD_F32 ? c0[(size_t)m * N + j] : 0;
+                got = ((float *)out)[(size_t)m * N + j];
+                e = fabs(got - add - r.exact) / (r.exact_tol + 1e-6 * fabs(add));
+                got -= add;
+                full = r.full;
+            }
+            if (!(e <= worst)) worst = isnan(e) ? NAN : e;
+            num += (got - full) * (got - full);
+            den += full * full;
+        }
+    double rel = sqrt(num / (den + 1e-300));
+    int ok = worst <= 1 && rel < 2e-2;
+    if (!ok)
+        printf("  %s x%d N=%d K=%d M=%d mode %d: worst %.3g x tolerance (exact), normwise %.3g against fp64\n",
+               gguf_type_name(parts[0]->type), np, N, K, M, mode, worst, rel);
+    free(x); free(xr); free(xh); free(c0); free(out);
+    gpu_free(&G, dx); gpu_free(&G, dc);
+    gpu_arena_free(&G, &a);
+    return ok;
+}
+
+static void kq_modes(void) {
+    NEED_GPU();
+    setenv("QWEN3_KQ_MAX_M", "8", 0);  // every kernel entry (the engine's default stops at 4)
+    static const int shapes[][2] = { { 64, 256 }, { 96, 2560 }, { 48, 4096 }, { 32, 12288 }, { 16, 9728 }, { 8, 25600 } };
+    static const uint32_t types[2] = { GGML_TYPE_Q4_K, GGML_TYPE_Q6_K };
+    static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
+    int cases = 0, bad = 0, quick = getenv("QWEN3_KQ_QUICK") != NULL;  // (the sanitizer runs: 3 shapes, M = 1, 3, 8)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 2; t++) {
+            int N = shapes[s][0], K = shapes[s][1];
+            if (quick && (s == 2 || s > 3)) continue;
+            KTensor w = rand_ktensor(types[t], N, K), w2 = rand_ktensor(types[!t], N / 2, K);
+            KTensor *one[1] = { &w }, *two[2] = { &w, &w2 };
+            for (int M = 1; M <= 8; M++) {
+                if (M > gpu_kq_max_m(K) || (quick && M != 1 && M != 3 && M != 8)) continue;
+                for (int mi = 0; mi < 3; mi++) {
+                    cases++;
+                    bad += !check(one, 1, M, modes[mi]);
+                    if (mi < 2) { cases++; bad += !check(two, 2, M, modes[mi]); }
+                }
+            }
+            ktensor_free(&w);
+            ktensor_free(&w2);
+        }
+    printf("  %d cases (QWEN3_KQ_MAX_M: up to %d rows), %d failed\n", cases, gpu_kq_max_m(4096), bad);
+    CHECK(bad == 0, "gemv_kq differs from its references in %d of %d cases", bad, cases);
+}
+
+// The 8B's layers at M = 1, 2, 4: the native kernel (Q4_K, Q6_K) against the FP8 path (quantiser + decode tile)
+// and bf16 (launch_gemm), the weights rotated through > 200 MB so that L2 does not hold them.
+static void kq_timings(void) {
+    NEED_GPU();
+    static const struct { const char *name; int N, K, mode; } L[] = {
+        { "qkv", 6144, 4096, GEMM_STORE_F32 }, { "o", 4096, 4096, GEMM_ADD_F32 },
+        { "gate_up", 24576, 4096, GEMM_SWIGLU_BF16 }, { "down", 4096, 12288, GEMM_ADD_F32 } };
+    double bw = gpu_copy_bandwidth(&G);
+    printf("  copy bandwidth %.0f GB/s; floor = weight bytes / that; back-to-back launches, median of 3 x 40\n", bw / 1e9);
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+        for (int t = 0; t < 2; t++) {
+            uint32_t type = t ? GGML_TYPE_Q6_K : GGML_TYPE_Q4_K;
+            int N = L[i].N, K = L[i].K;
+            KTensor w = { type, N, K, NULL, NULL, NULL };  // random bytes: timing only (finite f16 scales below)
+            size_t rb = ggml_row_bytes(type, K);
+            w.blocks = xmalloc(rb * N);
+            for (size_t b = 0; b < rb * N; b++) w.blocks[b] = (uint8_t)rng_u64(&rng);
+            size_t bs = t ? 210 : 144;
+            for (size_t b = 0; b < rb * N / bs; b++) {  // d (and dmin) = 2^-10
+                uint8_t *blk = w.blocks + b * bs + (t ? 208 : 0);
+                blk[0] = 0x00; blk[1] = 0x14;
+                if (!t) { blk[2] = 0x00; blk[3] = 0x14; }
+            }
+            GGUFTensor v = view(&w, L[i].name);
+            const GGUFTensor *ts[1] = { &v };
+            double wb = (double)rb * N;
+            int copies = (int)(200e6 / wb) + 1;
+            GpuKq kq[64];
+            GpuArena count = { 0 }, a;
+            for (int c = 0; c < copies; c++) {
+                gpu_kq_plan(&kq[c], ts, 1, K, L[i].mode == GEMM_SWIGLU_BF16);
+                gpu_kq_carve(&count, &kq[c]);
+            }
+            char why[200];
+            if (gpu_arena_init(&G, &a, count.used, why, sizeof why)) die("%s", why);
+            for (int c = 0; c < copies; c++) { gpu_kq_carve(&a, &kq[c]); gpu_kq_upload(&G, &kq[c], ts, 1); }
+            CUdeviceptr x = gpu_alloc(&G, (size_t)4 * K * 2), c = gpu_alloc(&G, (size_t)4 * N * 4);
+            gpu_fill_u32(&G, x, 0x3F803F80u, (size_t)2 * K);
+            gpu_fill_u32(&G, c, 0, (size_t)4 * N);
+            for (int M = 1; M <= 4; M *= 2) {
+                double med[3];
+                for (int rep = 0; rep < 3; rep++) {
+                    GpuTimer tm;
+                    gpu_timer_init(&tm);
+                    int reps = 40;
+                    for (int r = -5; r < reps; r++) {
+                        if (r == 0) gpu_timer_start(&G, &tm);
+                        launch_gemv_kq(&G, &kq[(r + 5) % copies], c, x, M, L[i].mode);
+                    }
+                    med[rep] = 1e3 * gpu_timer_stop_ms(&G, &tm) / reps;
+                    gpu_timer_free(&tm);
+                }
+                double us = med[0] < med[1] ? (med[1] < med[2] ? med[1] : med[0] < med[2] ? med[2] : med[0])
+                                            : (med[0] < med[2] ? med[0] : med[1] < med[2] ? med[2] : med[1]);
+                printf("  %-8s %s M=%d N=%5d K=%5d: %6.1f MB floor %6.2f us | %6.2f us %5.0f GB/s %3.0f%% of floor\n",
+                       L[i].name, gguf_type_name(type), M, N, K, wb / 1e6, 1e6 * wb / bw, us, wb / us / 1e3,
+                       100 * (1e6 * wb / bw) / us);
+            }
+            gpu_free(&G, x); gpu_free(&G, c);
+            gpu_arena_free(&G, &a);
+            free(w.blocks);
+        }
+}
+
+int main(void) {
+    test_init();
+    rng_seed(&rng, t_seed);
+    RUN(kq_modes);
+    RUN(kq_timings);
+    gpu_test_end();
+    return test_end();
+}
