@@ -1,6 +1,7 @@
 // gpu_kq.c — native Q4_K / Q6_K linear weights for small batches: a layer whose GGUF tensors are K-quants keeps
 // them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows stream them instead —
-// 4.5 (Q4_K) or 6.6 (Q6_K) bits a weight against FP8's 8 and bf16's 16, and the file's exact values.
+// 4.5 (Q4_K) or 6.6 (Q6_K) bits a weight against FP8's 8 and bf16's 16, and the file's exact values (the
+// activation is rounded to int16 with a scale per 32: ~1e-4 relative).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_max_m, launch_gemv_kq
 //
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
@@ -110,7 +111,7 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
 }
 
 // ---------------------------------------------------------------- the launch
-static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 11; }  // int8 x, dx per 32, sums per 16
+static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 19; }  // int16 x, dx per 32, sums per 16
 static int kq_mb(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 int gpu_kq_max_m(int K) {
@@ -143,7 +144,7 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         const GpuKqPart *p = &kq->p[i];
         int q6 = p->type == GGML_TYPE_Q6_K;
         // persistent over row pairs: two CTAs an SM (registers), fewer where x's shared memory does not allow
-        int per_sm = q6 && mb == 8 ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
+        int per_sm = mb == 8 ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
         if (fit < per_sm) per_sm = fit;
         unsigned pairs = (unsigned)p->rows / 2, ctas = (pairs + KQ_WARPS - 1) / KQ_WARPS;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);

@@ -1,9 +1,17 @@
 // gemv_kq_body.h — one entry of gemv_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), MB (rows of x the
 // entry holds: 1, 2, 4 or 8). Undefines them at the end.
 
+// 16 products: weight codes W0..W3 (4 unsigned bytes each, elements 4i..4i+3) against the int16 x pairs %x0..%x7
+// (%x(2i) = elements 4i, 4i+1; %x(2i+1) = 4i+2, 4i+3) into D
+#define DOT16(D, W0, W1, W2, W3) \
+    dp2a.lo.s32.u32 D, %x0, W0, 0; dp2a.hi.s32.u32 D, %x1, W0, D; \
+    dp2a.lo.s32.u32 D, %x2, W1, D; dp2a.hi.s32.u32 D, %x3, W1, D; \
+    dp2a.lo.s32.u32 D, %x4, W2, D; dp2a.hi.s32.u32 D, %x5, W2, D; \
+    dp2a.lo.s32.u32 D, %x6, W3, D; dp2a.hi.s32.u32 D, %x7, W3, D;
+
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
-#define U4 (MB >= 4 ? 2 : 4)
-#define U6 (MB >= 8 ? 1 : 2)
+#define U4 (MB >= 2 ? 2 : 4)
+#define U6 (MB >= 4 ? 1 : 2)
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -18,16 +26,16 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KQ_THREADS, 1, 1
-#if MB >= 8 && Q6
+#if MB >= 8
 .maxnreg 168
 #else
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<8>, %pv<4>, %plo, %psw;
+    .reg .pred %p<8>, %pv<4>, %plo, %psw, %pf;
     .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %pstep, %row0, %row1;
     .reg .b32 %cb, %i, %m, %smx, %smd, %sms, %xo, %dxo, %sxo, %lo16, %sh, %m0f, %kb<4>;
-    .reg .b32 %xw<16>, %xq<8>, %x<4>;
+    .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
     .reg .f32 %f<12>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
@@ -70,67 +78,10 @@
     shr.u32 %nkb, %K, 8;
     shr.u32 %nb32, %K, 5;
     mov.u32 %smx, kq_smem;
-    mad.lo.u32 %smd, %K, MB, %smx;           // dx f32 [MB][K/32] after the int8 x [MB][K]
+    mad.lo.u32 %smd, %K, 2 * MB, %smx;       // dx f32 [MB][K/32] after the int16 x [MB][K]
     mul.lo.u32 %r1, %nb32, MB * 4;
     add.u32 %sms, %smd, %r1;                 // sx f32 [MB][K/16] after dx
     mov.u32 %m0f, 0x0F0F0F0F;
-    PDL_START
-
-    // --- x -> int8 codes, a scale per 32, exact sums per 16 (rows >= M: zeros) ---
-    mov.u32 %m, 0;
-QROW:
-    mov.u32 %i, %tx;
-QBLK:
-    setp.ge.u32 %p1, %i, %nb32;
-    @%p1 bra QROW_END;
-    mad.lo.u32 %r1, %m, %nb32, %i;           // 32-block index in [MB][K/32]
-    setp.lt.u32 %p2, %m, %M;
-#define ZW(w) mov.u32 %xw##w, 0;
-    REP16(ZW)
-#undef ZW
-    mul.wide.u32 %rd1, %r1, 64;
-    add.u64 %rd1, %rdx, %rd1;
-    @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
-    @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
-    @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
-    @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
-    mov.f32 %f0, 0f00000000;                 // amax
-    mov.f32 %f4, 0f00000000;                 // sum of elements 0..15
-    mov.f32 %f5, 0f00000000;                 // sum of 16..31
-#define XP1(w, S) \
-    shl.b32 %r2, %xw##w, 16; mov.b32 %f1, %r2; and.b32 %r2, %xw##w, 0xFFFF0000; mov.b32 %f2, %r2; \
-    abs.f32 %f3, %f1; max.f32 %f0, %f0, %f3; abs.f32 %f3, %f2; max.f32 %f0, %f0, %f3; \
-    add.rn.f32 S, S, %f1; add.rn.f32 S, S, %f2;
-    XP1(0, %f4) XP1(1, %f4) XP1(2, %f4) XP1(3, %f4) XP1(4, %f4) XP1(5, %f4) XP1(6, %f4) XP1(7, %f4)
-    XP1(8, %f5) XP1(9, %f5) XP1(10, %f5) XP1(11, %f5) XP1(12, %f5) XP1(13, %f5) XP1(14, %f5) XP1(15, %f5)
-#undef XP1
-    div.rn.f32 %f6, 0f42FE0000, %f0;         // 127 / amax
-    setp.gt.f32 %p3, %f0, 0f00000000;
-    selp.f32 %f6, %f6, 0f00000000, %p3;
-    div.rn.f32 %f7, %f0, 0f42FE0000;         // dx = amax / 127
-#define XQ1(w, R1, R2) \
-    shl.b32 %r2, %xw##w, 16; mov.b32 %f1, %r2; mul.rn.f32 %f1, %f1, %f6; cvt.rni.s32.f32 R1, %f1; \
-    and.b32 %r2, %xw##w, 0xFFFF0000; mov.b32 %f1, %r2; mul.rn.f32 %f1, %f1, %f6; cvt.rni.s32.f32 R2, %f1;
-#define XP2(o, wa, wb) \
-    XQ1(wa, %r4, %r5) XQ1(wb, %r6, %r7) \
-    prmt.b32 %r8, %r4, %r5, 0x0040; prmt.b32 %r9, %r6, %r7, 0x0040; prmt.b32 %xq##o, %r8, %r9, 0x5410;
-    XP2(0, 0, 1) XP2(1, 2, 3) XP2(2, 4, 5) XP2(3, 6, 7) XP2(4, 8, 9) XP2(5, 10, 11) XP2(6, 12, 13) XP2(7, 14, 15)
-#undef XP2
-#undef XQ1
-    mad.lo.u32 %r3, %r1, 32, %smx;
-    st.shared.v4.u32 [%r3], {%xq0, %xq1, %xq2, %xq3};
-    st.shared.v4.u32 [%r3 + 16], {%xq4, %xq5, %xq6, %xq7};
-    mad.lo.u32 %r3, %r1, 4, %smd;
-    st.shared.f32 [%r3], %f7;
-    mad.lo.u32 %r3, %r1, 8, %sms;
-    st.shared.v2.f32 [%r3], {%f4, %f5};
-    add.u32 %i, %i, KQ_THREADS;
-    bra QBLK;
-QROW_END:
-    add.u32 %m, %m, 1;
-    setp.lt.u32 %p1, %m, MB;
-    @%p1 bra QROW;
-    bar.sync 0;
 
     // --- this lane's place in a step ---
 #if Q6
@@ -142,7 +93,8 @@ QROW_END:
     and.b32 %r2, %lane, 1;
     shl.b32 %lo16, %r2, 4;                   // l0
     shl.b32 %sh, %r2, 3;                     // scale byte position within a word (t = 0, 2)
-    mad.lo.u32 %xo, %r1, 128, %lo16;         // element (= int8 x byte) offset in the block
+    mad.lo.u32 %xo, %r1, 128, %lo16;
+    shl.b32 %xo, %xo, 1;                     // x byte offset in the block (int16: 2 an element)
     shl.b32 %dxo, %r1, 4;                    // dx of 32-blocks 4n + t: byte offset 16n
     mad.lo.u32 %sxo, %r1, 8, %r2;
     shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 8n + 2t + (lane & 1)
@@ -156,7 +108,8 @@ QROW_END:
     and.b32 %r2, %r2, 3;                     // j
     and.b32 %r3, %lane, 1;                   // h
     shl.b32 %xo, %r2, 6;
-    mad.lo.u32 %xo, %r3, 16, %xo;            // 64j + 16h
+    mad.lo.u32 %xo, %r3, 16, %xo;
+    shl.b32 %xo, %xo, 1;                     // x byte offset of element 64j + 16h
     shl.b32 %dxo, %r2, 3;                    // dx of 32-blocks 2j, 2j + 1
     shl.b32 %sxo, %r2, 2;
     add.u32 %sxo, %sxo, %r3;
@@ -173,10 +126,11 @@ QROW_END:
     mul.lo.u32 %pstep, %r3, KQ_WARPS;
     shr.u32 %npairs, %N, 1;
     setp.eq.u32 %psw, %mode, 4;
+    setp.eq.u32 %pf, %tx, %tx;               // the first pass: x is rounded while its weight loads fly
 
 PAIR:
     setp.ge.u32 %p1, %pair, %npairs;
-    @%p1 bra DONE;
+    @%p1 bra PAIR_NONE;
     shl.b32 %row0, %pair, 1;
     add.u32 %row1, %row0, 1;
     @%psw mov.u32 %row0, %pair;
@@ -241,13 +195,13 @@ KLOOP:
     lop3.b32 %QC##t3, %r2, %r1, %m0f, 0xEC;
 // row mm of x against group t (codes Q[4t .. 4t+3]) into %il, then into the accumulator
 #define G6(t, q0, q1, q2, q3) \
-    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 32 * t]; \
-    dp4a.u32.s32 %il, %QC##q0, %x0, 0; dp4a.u32.s32 %il, %QC##q1, %x1, %il; \
-    dp4a.u32.s32 %il, %QC##q2, %x2, %il; dp4a.u32.s32 %il, %QC##q3, %x3, %il; \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 64 * t]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + 64 * t + 16]; \
+    DOT16(%il, %QC##q0, %QC##q1, %QC##q2, %QC##q3) \
     ld.shared.f32 %dx0, [%r3 + 4 * t]; ld.shared.f32 %sx0, [%r5 + 8 * t]; \
     cvt.rn.f32.s32 %f1, %il; mul.rn.f32 %f2, %sx0, 0fC2000000; fma.rn.f32 %f1, %dx0, %f1, %f2;
 #define X6(r, mm) \
-    mad.lo.u32 %ta, %K, mm, %tb; \
+    mad.lo.u32 %ta, %K, 2 * mm, %tb; \
     mad.lo.u32 %r3, %nb32, 4 * mm, %tc; mad.lo.u32 %r5, %nb32, 8 * mm, %rs0; \
     G6(0, 0, 1, 2, 3) fma.rn.f32 %a##r##_##mm, %ds0, %f1, %a##r##_##mm; \
     G6(1, 4, 5, 6, 7) fma.rn.f32 %a##r##_##mm, %ds1, %f1, %a##r##_##mm; \
@@ -263,7 +217,7 @@ KLOOP:
     bfe.s32 %r1, %S##u##r##_##1, %sh, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds2, %fd, %f1; \
     bfe.s32 %r1, %S##u##r##_##1, %r2, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds3, %fd, %f1; \
     Q6W(u, r, 0, 0, 4, 8, 12) Q6W(u, r, 1, 1, 5, 9, 13) Q6W(u, r, 2, 2, 6, 10, 14) Q6W(u, r, 3, 3, 7, 11, 15) \
-    mad.lo.u32 %tb, %kb##u, 256, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tb, %kb##u, 512, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
     CAT(REP, MB)(X6##r) \
@@ -271,6 +225,8 @@ C6_##u##_##r:
 #define X60 X6A
 #define X61 X6B
     // (%ta is reused as the x address inside C6: keep n in %r4 meanwhile)
+    @%pf bra QUANT;
+KCOMPUTE:
     mov.u32 %r4, %ta;
     C6(0, 0) C6(0, 1)
 #if U6 == 2
@@ -304,13 +260,13 @@ KLOOP:
     and.b32 %ra, %ra, 63; and.b32 %rb, %rb, 63; \
     @!%plo mov.u32 %ra, %r1; @!%plo mov.u32 %rb, %r2;
 #define X4(r, mm) \
-    mad.lo.u32 %ta, %K, mm, %tb; \
+    mad.lo.u32 %ta, %K, 2 * mm, %tb; \
     ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta]; \
-    dp4a.u32.s32 %il, %NL0, %x0, 0; dp4a.u32.s32 %il, %NL1, %x1, %il; \
-    dp4a.u32.s32 %il, %NL2, %x2, %il; dp4a.u32.s32 %il, %NL3, %x3, %il; \
-    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 32]; \
-    dp4a.u32.s32 %ih, %NH0, %x0, 0; dp4a.u32.s32 %ih, %NH1, %x1, %ih; \
-    dp4a.u32.s32 %ih, %NH2, %x2, %ih; dp4a.u32.s32 %ih, %NH3, %x3, %ih; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + 16]; \
+    DOT16(%il, %NL0, %NL1, %NL2, %NL3) \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 64]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + 80]; \
+    DOT16(%ih, %NH0, %NH1, %NH2, %NH3) \
     mad.lo.u32 %r3, %nb32, 4 * mm, %tc; ld.shared.v2.f32 {%dx0, %dx1}, [%r3]; \
     mad.lo.u32 %r3, %nb32, 8 * mm, %rs0; ld.shared.f32 %sx0, [%r3]; ld.shared.f32 %sx1, [%r3 + 8]; \
     cvt.rn.f32.s32 %f1, %il; cvt.rn.f32.s32 %f2, %ih; \
@@ -332,11 +288,13 @@ KLOOP:
     SCMIN(u, r, %r4) cvt.rn.f32.u32 %f1, %ra; mul.rn.f32 %dsh, %fd, %f1; cvt.rn.f32.u32 %f1, %rb; \
     mul.rn.f32 %dmh, %fm, %f1; neg.f32 %dmh, %dmh; \
     NIB(u, r, 0) NIB(u, r, 1) NIB(u, r, 2) NIB(u, r, 3) \
-    mad.lo.u32 %tb, %kb##u, 256, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tb, %kb##u, 512, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
     CAT(REP, MB)(X4##r) \
 C4_##u##_##r:
+    @%pf bra QUANT;
+KCOMPUTE:
     C4(0, 0) C4(0, 1) C4(1, 0) C4(1, 1)
 #if U4 == 4
     C4(2, 0) C4(2, 1) C4(3, 0) C4(3, 1)
@@ -376,6 +334,70 @@ ST_DONE_##mm:
 NEXT:
     add.u32 %pair, %pair, %pstep;
     bra PAIR;
+PAIR_NONE:
+    @!%pf bra DONE;                          // a warp without a first pair still rounds x with the others
+QUANT:
+    PDL_START
+
+    // --- x -> int16 codes, a scale per 32, exact sums per 16 (rows >= M: zeros) ---
+    mov.u32 %m, 0;
+QROW:
+    mov.u32 %i, %tx;
+QBLK:
+    setp.ge.u32 %p1, %i, %nb32;
+    @%p1 bra QROW_END;
+    mad.lo.u32 %r1, %m, %nb32, %i;           // 32-block index in [MB][K/32]
+    setp.lt.u32 %p2, %m, %M;
+#define ZW(w) mov.u32 %xw##w, 0;
+    REP16(ZW)
+#undef ZW
+    mul.wide.u32 %rd1, %r1, 64;
+    add.u64 %rd1, %rdx, %rd1;
+    @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
+    @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
+    @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
+    @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
+    mov.f32 %f0, 0f00000000;                 // amax
+    mov.f32 %f4, 0f00000000;                 // sum of elements 0..15
+    mov.f32 %f5, 0f00000000;                 // sum of 16..31
+#define XP1(w, S) \
+    shl.b32 %r2, %xw##w, 16; mov.b32 %f1, %r2; and.b32 %r2, %xw##w, 0xFFFF0000; mov.b32 %f2, %r2; \
+    abs.f32 %f3, %f1; max.f32 %f0, %f0, %f3; abs.f32 %f3, %f2; max.f32 %f0, %f0, %f3; \
+    add.rn.f32 S, S, %f1; add.rn.f32 S, S, %f2;
+    XP1(0, %f4) XP1(1, %f4) XP1(2, %f4) XP1(3, %f4) XP1(4, %f4) XP1(5, %f4) XP1(6, %f4) XP1(7, %f4)
+    XP1(8, %f5) XP1(9, %f5) XP1(10, %f5) XP1(11, %f5) XP1(12, %f5) XP1(13, %f5) XP1(14, %f5) XP1(15, %f5)
+#undef XP1
+    div.rn.f32 %f6, 0f46FFFE00, %f0;         // 32767 / amax
+    setp.gt.f32 %p3, %f0, 0f00000000;
+    selp.f32 %f6, %f6, 0f00000000, %p3;
+    div.rn.f32 %f7, %f0, 0f46FFFE00;         // dx = amax / 32767
+#define XQ1(w, R1, R2) \
+    shl.b32 %r2, %xw##w, 16; mov.b32 %f1, %r2; mul.rn.f32 %f1, %f1, %f6; cvt.rni.s32.f32 R1, %f1; \
+    and.b32 %r2, %xw##w, 0xFFFF0000; mov.b32 %f1, %r2; mul.rn.f32 %f1, %f1, %f6; cvt.rni.s32.f32 R2, %f1;
+#define XP2(w) XQ1(w, %r4, %r5) prmt.b32 %xq##w, %r4, %r5, 0x5410;
+    REP16(XP2)
+#undef XP2
+#undef XQ1
+    mad.lo.u32 %r3, %r1, 64, %smx;
+    st.shared.v4.u32 [%r3], {%xq0, %xq1, %xq2, %xq3};
+    st.shared.v4.u32 [%r3 + 16], {%xq4, %xq5, %xq6, %xq7};
+    st.shared.v4.u32 [%r3 + 32], {%xq8, %xq9, %xq10, %xq11};
+    st.shared.v4.u32 [%r3 + 48], {%xq12, %xq13, %xq14, %xq15};
+    mad.lo.u32 %r3, %r1, 4, %smd;
+    st.shared.f32 [%r3], %f7;
+    mad.lo.u32 %r3, %r1, 8, %sms;
+    st.shared.v2.f32 [%r3], {%f4, %f5};
+    add.u32 %i, %i, KQ_THREADS;
+    bra QBLK;
+QROW_END:
+    add.u32 %m, %m, 1;
+    setp.lt.u32 %p1, %m, MB;
+    @%p1 bra QROW;
+    bar.sync 0;
+    setp.ne.u32 %pf, %tx, %tx;
+    setp.ge.u32 %p1, %pair, %npairs;
+    @%p1 bra DONE;
+    bra KCOMPUTE;
 DONE:
     ret;
 }
@@ -395,6 +417,7 @@ DONE:
 #undef X6
 #undef G6
 #undef Q6W
+#undef DOT16
 #undef U4
 #undef U6
 #undef NAME

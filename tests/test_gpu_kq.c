@@ -1,9 +1,9 @@
 // test_gpu_kq.c — the native K-quant kernels (ptx/gemv_kq.ptx, host/gpu_kq.c) on real Q4_K / Q6_K blocks
 // (gguf/quants.c's quantisers over random rows), against two references:
-//   exact:  the kernel's own arithmetic in fp64 — x rounded to int8 with a scale per 32 exactly as the kernel does
+//   exact:  the kernel's own arithmetic in fp64 — x rounded to int16 with a scale per 32 exactly as the kernel does
 //           it, the weights' code part A and offset part B (w = A - B; B = dmin * min for Q4_K, 32 * d * sc for Q6_K)
 //           meeting the rounded and the exact x: sum A x~ - B x. Tolerance 1e-5 of the sum of |terms|.
-//   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 2%.
+//   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 1e-3.
 // Both modes and SwiGLU, M = 1..8, one- and two-type (Q4_K + Q6_K, a Q4_K_M qkv) stacks, K with partial steps.
 // Outputs poisoned with NaN first; NaN fails. Then timings on the 8B's layers (printed, not asserted).
 // Without a Hopper GPU every case SKIPs.
@@ -58,12 +58,12 @@ static GGUFTensor view(const KTensor *t, const char *name) {
     return g;
 }
 
-// x as the kernel rounds it: per 32, dx = amax / 127, q = rint(x * (127 / amax)) in f32
+// x as the kernel rounds it: per 32, dx = amax / 32767, q = rint(x * (32767 / amax)) in f32
 static void round_x(const float *x, double *xr, int K) {
     for (int k0 = 0; k0 < K; k0 += 32) {
         float amax = 0;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[k0 + i]));
-        float inv = amax > 0 ? 127.0f / amax : 0.0f, dx = amax / 127.0f;
+        float inv = amax > 0 ? 32767.0f / amax : 0.0f, dx = amax / 32767.0f;
         for (int i = 0; i < 32; i++) xr[k0 + i] = (double)dx * (double)(int)rintf(x[k0 + i] * inv);
     }
 }
@@ -159,7 +159,7 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
             den += full * full;
         }
     double rel = sqrt(num / (den + 1e-300));
-    int ok = worst <= 1 && rel < 2e-2;
+    int ok = worst <= 1 && rel < 1e-3;
     if (!ok)
         printf("  %s x%d N=%d K=%d M=%d mode %d: worst %.3g x tolerance (exact), normwise %.3g against fp64\n",
                gguf_type_name(parts[0]->type), np, N, K, M, mode, worst, rel);
