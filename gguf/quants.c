@@ -154,6 +154,15 @@ static inline void k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
     }
 }
 
+void k_scales_unpack(const uint8_t *s12, uint8_t sc[8], uint8_t m[8]) {
+    for (int j = 0; j < 8; j++) {
+        int a, b;
+        k_scale_min(s12, j, &a, &b);
+        sc[j] = (uint8_t)a;
+        m[j] = (uint8_t)b;
+    }
+}
+
 static void dq_q4_k(const uint8_t *b, float *y, int64_t n) {
     for (int64_t i = 0; i < n / QK_K; i++, b += 144) {
         float d = half_to_float(rd16(b)), dmin = half_to_float(rd16(b + 2));

@@ -7,7 +7,8 @@
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
 // qh[64], scales[16], d) become planes of whole rows, so that the kernel's loads are 16-byte aligned and a warp's
 // are contiguous (ptx/gemv_kq.ptx, its header):
-//   Q4_K: q [N][K/2] (each block's qs), s [N][K/256][16] (d, dmin, scales)
+//   Q4_K: q [N][K/2] (each block's qs), s [N][K/256][16] (the 8 scales, then the 8 mins, a byte each: unpacked from
+//         the block's 12 bytes, so the kernel decodes none), d [N][K/256][2] f16 (d, dmin): 148 bytes a block
 //   Q6_K: q [N][K/2] (ql), h [N][K/4] (qh), s [N][K/256][16] (scales), d [N][K/256] f16
 // Stacked tensors ([Wq;Wk;Wv], [Wgate;Wup]) are parts of consecutive rows of one type each: a Q4_K_M file's qkv is
 // Q4_K q/k and, in some layers, a Q6_K v — two launches there. The gate/up pair must be one type (one launch whose
@@ -47,7 +48,7 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated)
 static size_t plane_q(int rows, int K) { return (size_t)rows * K / 2; }
 static size_t plane_h(const GpuKqPart *p, int K) { return p->type == GGML_TYPE_Q6_K ? (size_t)p->rows * K / 4 : 0; }
 static size_t plane_s(int rows, int K) { return (size_t)rows * (K / 256) * 16; }
-static size_t plane_d(const GpuKqPart *p, int K) { return p->type == GGML_TYPE_Q6_K ? (size_t)p->rows * (K / 256) * 2 : 0; }
+static size_t plane_d(const GpuKqPart *p, int K) { return (size_t)p->rows * (K / 256) * (p->type == GGML_TYPE_Q6_K ? 2 : 4); }
 
 void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
     for (int i = 0; i < kq->n; i++) {
@@ -55,7 +56,7 @@ void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
         p->q = gpu_arena_alloc(a, plane_q(p->rows, kq->K));
         p->h = plane_h(p, kq->K) ? gpu_arena_alloc(a, plane_h(p, kq->K)) : 0;
         p->s = gpu_arena_alloc(a, plane_s(p->rows, kq->K));
-        p->d = plane_d(p, kq->K) ? gpu_arena_alloc(a, plane_d(p, kq->K)) : 0;
+        p->d = gpu_arena_alloc(a, plane_d(p, kq->K));
     }
 }
 
@@ -76,7 +77,8 @@ static void repack_row(void *ctx, int64_t r) {
             memcpy(j->d + blk * 2, b + 208, 2);
         } else {
             memcpy(j->q + (size_t)r * j->K / 2 + kb * 128, b + 16, 128);
-            memcpy(j->s + blk * 16, b, 16);
+            k_scales_unpack(b + 4, j->s + blk * 16, j->s + blk * 16 + 8);
+            memcpy(j->d + blk * 4, b, 4);
         }
     }
 }
@@ -104,7 +106,7 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
         gpu_upload(g, p->q + plane_q(r0, K), j.q, bq);
         if (bh) gpu_upload(g, p->h + (size_t)r0 * K / 4, j.h, bh);
         gpu_upload(g, p->s + plane_s(r0, K), j.s, bs);
-        if (bd) gpu_upload(g, p->d + (size_t)r0 * (K / 256) * 2, j.d, bd);
+        gpu_upload(g, p->d + plane_d(&(GpuKqPart){ .type = p->type, .rows = r0 }, K), j.d, bd);
         free(buf);
         row += rows;
     }

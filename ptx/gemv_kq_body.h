@@ -10,7 +10,7 @@
     dp2a.lo.s32.u32 D, %x6, W3, D; dp2a.hi.s32.u32 D, %x7, W3, D;
 
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
-#define U4 (MB >= 2 ? 2 : 4)
+#define U4 (MB >= 2 ? 1 : 2)
 #define U6 (MB >= 4 ? 1 : 2)
 
 .visible .entry NAME(
@@ -32,7 +32,7 @@
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<8>, %pv<4>, %plo, %psw, %pf;
+    .reg .pred %p<8>, %pv<4>, %psw, %pf;
     .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %pstep, %row0, %row1;
     .reg .b32 %cb, %i, %m, %smx, %smd, %sms, %xo, %dxo, %sxo, %lo16, %sh, %m0f, %kb<4>;
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
@@ -49,10 +49,10 @@
 #undef DECL6
     .reg .b32 %QC<16>;
 #else
-#define DECL4(u, r) .reg .b32 %W##u##r##_<4>, %S##u##r##_<4>;
-    DECL4(0, 0) DECL4(0, 1) DECL4(1, 0) DECL4(1, 1) DECL4(2, 0) DECL4(2, 1) DECL4(3, 0) DECL4(3, 1)
+#define DECL4(u, r) .reg .b32 %W##u##r##_<8>, %SC##u##r, %MN##u##r, %DD##u##r;
+    DECL4(0, 0) DECL4(0, 1) DECL4(1, 0) DECL4(1, 1)
 #undef DECL4
-    .reg .b32 %NL<4>, %NH<4>;
+    .reg .b32 %NL<8>, %NH<8>;
 #endif
 
     ld.param.u64 %rdc, [p_c];
@@ -100,23 +100,17 @@
     shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 8n + 2t + (lane & 1)
     mov.u32 %ta, %r1;                        // (n, kept for the load offsets)
 #else
-    // block (lane >> 3) of the step's 4; qs bytes 16 (lane & 7) = 64-element chunk j = (lane >> 1) & 3, half
-    // h = lane & 1: low nibbles are elements 64j + 16h .. +15 (sub-block 2j), high nibbles the same +32 (2j+1)
-    and.b32 %r1, %lane, 7;
-    shl.b32 %lo16, %r1, 4;                   // qs byte offset in the block
-    shr.u32 %r2, %lane, 1;
-    and.b32 %r2, %r2, 3;                     // j
-    and.b32 %r3, %lane, 1;                   // h
-    shl.b32 %xo, %r2, 6;
-    mad.lo.u32 %xo, %r3, 16, %xo;
-    shl.b32 %xo, %xo, 1;                     // x byte offset of element 64j + 16h
+    // block (lane >> 2) of the step's 8; 64-element chunk j = lane & 3 of it: qs bytes 32j .. 32j + 31, whose low
+    // nibbles are sub-block 2j (elements 64j ..) and high nibbles sub-block 2j + 1 (64j + 32 ..)
+    and.b32 %r2, %lane, 3;                   // j
+    shl.b32 %lo16, %r2, 5;                   // qs byte offset in the block
+    shl.b32 %xo, %r2, 7;                     // x byte offset of element 64j (int16)
     shl.b32 %dxo, %r2, 3;                    // dx of 32-blocks 2j, 2j + 1
-    shl.b32 %sxo, %r2, 2;
-    add.u32 %sxo, %sxo, %r3;
-    shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 4j + h (and + 2)
-    and.b32 %r4, %r2, 1;
-    shl.b32 %sh, %r4, 4;                     // byte (2j) & 3 of the scale words
-    setp.lt.u32 %plo, %r2, 2;                // sub-blocks 0..3: the simple 6-bit form
+    shl.b32 %sxo, %r2, 4;                    // sx of 16-groups 4j .. 4j + 3
+    shr.u32 %r3, %r2, 1;
+    shl.b32 %ra, %r3, 2;                     // the scale plane's word holding bytes 2j, 2j + 1
+    and.b32 %r3, %r2, 1;
+    shl.b32 %sh, %r3, 4;                     // their bit position in it
 #endif
 
     shr.u32 %r1, %tx, 5;
@@ -155,12 +149,16 @@ PAIR:
     add.u64 %wh0, %rdh, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
     add.u64 %wh1, %rdh, %rd1;
-    shl.b32 %r1, %nkb, 1;
+#endif
+#if Q6
+    shl.b32 %r1, %nkb, 1;                    // d plane: 2 bytes a block (d)
+#else
+    shl.b32 %r1, %nkb, 2;                    // d plane: 4 bytes a block (d, dmin)
+#endif
     mul.wide.u32 %rd1, %row0, %r1;
     add.u64 %wd0, %rdd, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
     add.u64 %wd1, %rdd, %rd1;
-#endif
     mov.u32 %cb, 0;
 
 #if Q6
@@ -237,57 +235,63 @@ KCOMPUTE:
     setp.lt.u32 %p3, %cb, %nkb;
     @%p3 bra KLOOP;
 #else
-    // ---------------- Q4_K: a step is 4 blocks a warp; KQ_U4 steps in flight
+    // ---------------- Q4_K: a step is 8 blocks a warp; U4 steps in flight
 KLOOP:
-#define KB4(u) shr.u32 %kb##u, %lane, 3; add.u32 %kb##u, %kb##u, %cb; add.u32 %kb##u, %kb##u, 4 * u; \
+#define KB4(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; add.u32 %kb##u, %kb##u, 8 * u; \
     setp.lt.u32 %pv##u, %kb##u, %nkb;
 #define LD4(u, r) \
     mul.wide.u32 %rd2, %kb##u, 128; add.u64 %rd2, %rd2, %wq##r; cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%W##u##r##_##0, %W##u##r##_##1, %W##u##r##_##2, %W##u##r##_##3}, [%rd2], %pol; \
-    mul.wide.u32 %rd2, %kb##u, 16; add.u64 %rd2, %rd2, %ws##r; \
-    @%pv##u ld.global.nc.v4.u32 {%S##u##r##_##0, %S##u##r##_##1, %S##u##r##_##2, %S##u##r##_##3}, [%rd2];
-    KB4(0) KB4(1) LD4(0, 0) LD4(0, 1) LD4(1, 0) LD4(1, 1)
-#if U4 == 4
-    KB4(2) KB4(3) LD4(2, 0) LD4(2, 1) LD4(3, 0) LD4(3, 1)
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%W##u##r##_##4, %W##u##r##_##5, %W##u##r##_##6, %W##u##r##_##7}, [%rd2 + 16], %pol; \
+    mul.wide.u32 %rd2, %kb##u, 16; add.u64 %rd2, %rd2, %ws##r; cvt.u64.u32 %rd3, %ra; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.u32 %SC##u##r, [%rd2]; \
+    @%pv##u ld.global.nc.u32 %MN##u##r, [%rd2 + 8]; \
+    mul.wide.u32 %rd2, %kb##u, 4; add.u64 %rd2, %rd2, %wd##r; \
+    @%pv##u ld.global.nc.u32 %DD##u##r, [%rd2];
+    KB4(0) LD4(0, 0) LD4(0, 1)
+#if U4 == 2
+    KB4(1) LD4(1, 0) LD4(1, 1)
 #endif
 #undef LD4
 #undef KB4
-// scale and min of the sub-block whose byte position in the scale words is SH -> %ra (scale), %rb (min)
-#define SCMIN(u, r, SH) \
-    bfe.u32 %ra, %S##u##r##_##1, SH, 8; bfe.u32 %rb, %S##u##r##_##2, SH, 8; bfe.u32 %rc, %S##u##r##_##3, SH, 8; \
-    shr.u32 %r1, %ra, 6; shl.b32 %r1, %r1, 4; and.b32 %r2, %rc, 15; or.b32 %r1, %r1, %r2; \
-    shr.u32 %r2, %rb, 6; shl.b32 %r2, %r2, 4; shr.u32 %r3, %rc, 4; or.b32 %r2, %r2, %r3; \
-    and.b32 %ra, %ra, 63; and.b32 %rb, %rb, 63; \
-    @!%plo mov.u32 %ra, %r1; @!%plo mov.u32 %rb, %r2;
+// 32 products of sub-block codes W0..W7 (words of 4) with the x at %ta + OFF (64 bytes of int16) into D
+#define DOT32(D, OFF, W0, W1, W2, W3, W4, W5, W6, W7) \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + OFF]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + OFF + 16]; \
+    DOT16(D, W0, W1, W2, W3) \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + OFF + 32]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + OFF + 48]; \
+    dp2a.lo.s32.u32 D, %x0, W4, D; dp2a.hi.s32.u32 D, %x1, W4, D; \
+    dp2a.lo.s32.u32 D, %x2, W5, D; dp2a.hi.s32.u32 D, %x3, W5, D; \
+    dp2a.lo.s32.u32 D, %x4, W6, D; dp2a.hi.s32.u32 D, %x5, W6, D; \
+    dp2a.lo.s32.u32 D, %x6, W7, D; dp2a.hi.s32.u32 D, %x7, W7, D;
 #define X4(r, mm) \
     mad.lo.u32 %ta, %K, 2 * mm, %tb; \
-    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta]; \
-    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + 16]; \
-    DOT16(%il, %NL0, %NL1, %NL2, %NL3) \
-    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 64]; \
-    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + 80]; \
-    DOT16(%ih, %NH0, %NH1, %NH2, %NH3) \
+    DOT32(%il, 0, %NL0, %NL1, %NL2, %NL3, %NL4, %NL5, %NL6, %NL7) \
+    DOT32(%ih, 64, %NH0, %NH1, %NH2, %NH3, %NH4, %NH5, %NH6, %NH7) \
     mad.lo.u32 %r3, %nb32, 4 * mm, %tc; ld.shared.v2.f32 {%dx0, %dx1}, [%r3]; \
-    mad.lo.u32 %r3, %nb32, 8 * mm, %rs0; ld.shared.f32 %sx0, [%r3]; ld.shared.f32 %sx1, [%r3 + 8]; \
+    mad.lo.u32 %r3, %nb32, 8 * mm, %rs0; ld.shared.v4.f32 {%sx0, %sx1, %sx2, %sx3}, [%r3]; \
+    add.rn.f32 %sx0, %sx0, %sx1; add.rn.f32 %sx2, %sx2, %sx3; \
     cvt.rn.f32.s32 %f1, %il; cvt.rn.f32.s32 %f2, %ih; \
     mul.rn.f32 %f3, %dsl, %dx0; fma.rn.f32 %a##r##_##mm, %f3, %f1, %a##r##_##mm; \
     mul.rn.f32 %f3, %dsh, %dx1; fma.rn.f32 %a##r##_##mm, %f3, %f2, %a##r##_##mm; \
-    fma.rn.f32 %a##r##_##mm, %dml, %sx0, %a##r##_##mm; fma.rn.f32 %a##r##_##mm, %dmh, %sx1, %a##r##_##mm;
+    fma.rn.f32 %a##r##_##mm, %dml, %sx0, %a##r##_##mm; fma.rn.f32 %a##r##_##mm, %dmh, %sx2, %a##r##_##mm;
 #define X4A(mm) X4(0, mm)
 #define X4B(mm) X4(1, mm)
 #define X40 X4A
 #define X41 X4B
 #define NIB(u, r, i) and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NH##i, %W##u##r##_##i, 4; \
     and.b32 %NH##i, %NH##i, 0x0F0F0F0F;
+// the sub-blocks' scales and mins: bytes (the 6-bit values, unpacked at load) times d and dmin (f16)
 #define C4(u, r) \
     @!%pv##u bra C4_##u##_##r; \
-    mov.b32 {%hd, %hm}, %S##u##r##_##0; cvt.f32.f16 %fd, %hd; cvt.f32.f16 %fm, %hm; \
-    SCMIN(u, r, %sh) cvt.rn.f32.u32 %f1, %ra; mul.rn.f32 %dsl, %fd, %f1; cvt.rn.f32.u32 %f1, %rb; \
-    mul.rn.f32 %dml, %fm, %f1; neg.f32 %dml, %dml; \
+    mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 %fd, %hd; cvt.f32.f16 %fm, %hm; \
+    bfe.u32 %r1, %SC##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dsl, %fd, %f1; \
     add.u32 %r4, %sh, 8; \
-    SCMIN(u, r, %r4) cvt.rn.f32.u32 %f1, %ra; mul.rn.f32 %dsh, %fd, %f1; cvt.rn.f32.u32 %f1, %rb; \
-    mul.rn.f32 %dmh, %fm, %f1; neg.f32 %dmh, %dmh; \
-    NIB(u, r, 0) NIB(u, r, 1) NIB(u, r, 2) NIB(u, r, 3) \
+    bfe.u32 %r1, %SC##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dsh, %fd, %f1; \
+    bfe.u32 %r1, %MN##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dml, %fm, %f1; neg.f32 %dml, %dml; \
+    bfe.u32 %r1, %MN##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dmh, %fm, %f1; neg.f32 %dmh, %dmh; \
+    NIB(u, r, 0) NIB(u, r, 1) NIB(u, r, 2) NIB(u, r, 3) NIB(u, r, 4) NIB(u, r, 5) NIB(u, r, 6) NIB(u, r, 7) \
     mad.lo.u32 %tb, %kb##u, 512, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
@@ -295,11 +299,11 @@ KLOOP:
 C4_##u##_##r:
     @%pf bra QUANT;
 KCOMPUTE:
-    C4(0, 0) C4(0, 1) C4(1, 0) C4(1, 1)
-#if U4 == 4
-    C4(2, 0) C4(2, 1) C4(3, 0) C4(3, 1)
+    C4(0, 0) C4(0, 1)
+#if U4 == 2
+    C4(1, 0) C4(1, 1)
 #endif
-    add.u32 %cb, %cb, 4 * U4;
+    add.u32 %cb, %cb, 8 * U4;
     setp.lt.u32 %p3, %cb, %nkb;
     @%p3 bra KLOOP;
 #endif
@@ -412,7 +416,7 @@ DONE:
 #undef NIB
 #undef C4
 #undef C6
-#undef SCMIN
+#undef DOT32
 #undef X4
 #undef X6
 #undef G6
