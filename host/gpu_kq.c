@@ -113,7 +113,7 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
 }
 
 // ---------------------------------------------------------------- the launch
-static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 19; }  // int16 x, dx per 32, sums per 16
+static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 21; }  // int16 x (+1/8 padding), dx, sums
 static int kq_mb(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 int gpu_kq_max_m(int K) {

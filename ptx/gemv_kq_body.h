@@ -11,7 +11,7 @@
 
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
 #define U4 (MB >= 2 ? 1 : 2)
-#define U6 (MB >= 4 ? 1 : 2)
+#define U6 (MB >= 2 ? 1 : 2)
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -34,7 +34,7 @@
 {
     .reg .pred %p<8>, %pv<4>, %psw, %pf;
     .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %pstep, %row0, %row1;
-    .reg .b32 %cb, %i, %m, %smx, %smd, %sms, %xo, %dxo, %sxo, %lo16, %sh, %m0f, %kb<4>;
+    .reg .b32 %cb, %i, %m, %smx, %smd, %sms, %xrow, %xo, %dxo, %sxo, %lo16, %sh, %kb<4>;
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
@@ -47,7 +47,7 @@
 #define DECL6(u, r) .reg .b32 %A##u##r##_<4>, %B##u##r##_<4>, %H##u##r##_<4>, %S##u##r##_<2>; .reg .b16 %D##u##r;
     DECL6(0, 0) DECL6(0, 1) DECL6(1, 0) DECL6(1, 1)
 #undef DECL6
-    .reg .b32 %QC<16>;
+    .reg .b32 %QC<4>;
 #else
 #define DECL4(u, r) .reg .b32 %W##u##r##_<8>, %SC##u##r, %MN##u##r, %DD##u##r;
     DECL4(0, 0) DECL4(0, 1) DECL4(1, 0) DECL4(1, 1)
@@ -78,10 +78,13 @@
     shr.u32 %nkb, %K, 8;
     shr.u32 %nb32, %K, 5;
     mov.u32 %smx, kq_smem;
-    mad.lo.u32 %smd, %K, 2 * MB, %smx;       // dx f32 [MB][K/32] after the int16 x [MB][K]
+    // x: int16 [MB][K] in chunks of 64 elements padded to 144 bytes (a warp's 16-byte reads of 8 consecutive chunks
+    // then fall in 8 different bank groups); dx f32 [MB][K/32] after it, then sx f32 [MB][K/16]
+    shr.u32 %xrow, %K, 6;
+    mul.lo.u32 %xrow, %xrow, 144;            // bytes of one row of x
+    mad.lo.u32 %smd, %xrow, MB, %smx;
     mul.lo.u32 %r1, %nb32, MB * 4;
     add.u32 %sms, %smd, %r1;                 // sx f32 [MB][K/16] after dx
-    mov.u32 %m0f, 0x0F0F0F0F;
 
     // --- this lane's place in a step ---
 #if Q6
@@ -93,8 +96,8 @@
     and.b32 %r2, %lane, 1;
     shl.b32 %lo16, %r2, 4;                   // l0
     shl.b32 %sh, %r2, 3;                     // scale byte position within a word (t = 0, 2)
-    mad.lo.u32 %xo, %r1, 128, %lo16;
-    shl.b32 %xo, %xo, 1;                     // x byte offset in the block (int16: 2 an element)
+    mad.lo.u32 %xo, %r1, 288, %lo16;
+    add.u32 %xo, %xo, %lo16;                 // x byte offset in the block: chunk 2n (144 bytes each), element l0
     shl.b32 %dxo, %r1, 4;                    // dx of 32-blocks 4n + t: byte offset 16n
     mad.lo.u32 %sxo, %r1, 8, %r2;
     shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 8n + 2t + (lane & 1)
@@ -104,7 +107,7 @@
     // nibbles are sub-block 2j (elements 64j ..) and high nibbles sub-block 2j + 1 (64j + 32 ..)
     and.b32 %r2, %lane, 3;                   // j
     shl.b32 %lo16, %r2, 5;                   // qs byte offset in the block
-    shl.b32 %xo, %r2, 7;                     // x byte offset of element 64j (int16)
+    mul.lo.u32 %xo, %r2, 144;                // x byte offset of chunk j (element 64j)
     shl.b32 %dxo, %r2, 3;                    // dx of 32-blocks 2j, 2j + 1
     shl.b32 %sxo, %r2, 4;                    // sx of 16-groups 4j .. 4j + 3
     shr.u32 %r3, %r2, 1;
@@ -184,44 +187,56 @@ KLOOP:
 #endif
 #undef LD6
 #undef KB6
-// the 6-bit codes of word i: Q[i] (t = 0), Q[4 + i] (t = 1), Q[8 + i] (t = 2), Q[12 + i] (t = 3)
-#define Q6W(u, r, i, t0, t1, t2, t3) \
-    shl.b32 %r1, %H##u##r##_##i, 4; and.b32 %r1, %r1, 0x30303030; lop3.b32 %QC##t0, %A##u##r##_##i, %r1, %m0f, 0xEC; \
-    shl.b32 %r1, %H##u##r##_##i, 2; and.b32 %r1, %r1, 0x30303030; lop3.b32 %QC##t1, %B##u##r##_##i, %r1, %m0f, 0xEC; \
-    shr.u32 %r2, %A##u##r##_##i, 4; and.b32 %r1, %H##u##r##_##i, 0x30303030; lop3.b32 %QC##t2, %r2, %r1, %m0f, 0xEC; \
-    shr.u32 %r2, %B##u##r##_##i, 4; shr.u32 %r1, %H##u##r##_##i, 2; and.b32 %r1, %r1, 0x30303030; \
-    lop3.b32 %QC##t3, %r2, %r1, %m0f, 0xEC;
-// row mm of x against group t (codes Q[4t .. 4t+3]) into %il, then into the accumulator
-#define G6(t, q0, q1, q2, q3) \
-    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + 64 * t]; \
-    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + 64 * t + 16]; \
-    DOT16(%il, %QC##q0, %QC##q1, %QC##q2, %QC##q3) \
-    ld.shared.f32 %dx0, [%r3 + 4 * t]; ld.shared.f32 %sx0, [%r5 + 8 * t]; \
-    cvt.rn.f32.s32 %f1, %il; mul.rn.f32 %f2, %sx0, 0fC2000000; fma.rn.f32 %f1, %dx0, %f1, %f2;
-#define X6(r, mm) \
-    mad.lo.u32 %ta, %K, 2 * mm, %tb; \
+// the 6-bit codes of group t (elements 128n + l0 + 32t + 4i .. +3 in word i): low 4 bits from ql (A: bytes l, B:
+// l + 32; t >= 2 their high nibbles), high 2 bits from qh (bits 2t, 2t + 1 of each byte) -> %QC0..3
+#define Q6C(i, LO, OP, H, AMT) \
+    OP %r1, H, AMT; and.b32 %r1, %r1, 0x30303030; lop3.b32 %QC##i, LO, %r1, 0x0F0F0F0F, 0xEC;
+#define Q6T0(u, r) Q6C(0, %A##u##r##_0, shl.b32, %H##u##r##_0, 4) Q6C(1, %A##u##r##_1, shl.b32, %H##u##r##_1, 4) \
+    Q6C(2, %A##u##r##_2, shl.b32, %H##u##r##_2, 4) Q6C(3, %A##u##r##_3, shl.b32, %H##u##r##_3, 4)
+#define Q6T1(u, r) Q6C(0, %B##u##r##_0, shl.b32, %H##u##r##_0, 2) Q6C(1, %B##u##r##_1, shl.b32, %H##u##r##_1, 2) \
+    Q6C(2, %B##u##r##_2, shl.b32, %H##u##r##_2, 2) Q6C(3, %B##u##r##_3, shl.b32, %H##u##r##_3, 2)
+#define Q6T2(u, r) \
+    shr.u32 %r2, %A##u##r##_0, 4; Q6C(0, %r2, shl.b32, %H##u##r##_0, 0) \
+    shr.u32 %r2, %A##u##r##_1, 4; Q6C(1, %r2, shl.b32, %H##u##r##_1, 0) \
+    shr.u32 %r2, %A##u##r##_2, 4; Q6C(2, %r2, shl.b32, %H##u##r##_2, 0) \
+    shr.u32 %r2, %A##u##r##_3, 4; Q6C(3, %r2, shl.b32, %H##u##r##_3, 0)
+#define Q6T3(u, r) \
+    shr.u32 %r2, %B##u##r##_0, 4; Q6C(0, %r2, shr.u32, %H##u##r##_0, 2) \
+    shr.u32 %r2, %B##u##r##_1, 4; Q6C(1, %r2, shr.u32, %H##u##r##_1, 2) \
+    shr.u32 %r2, %B##u##r##_2, 4; Q6C(2, %r2, shr.u32, %H##u##r##_2, 2) \
+    shr.u32 %r2, %B##u##r##_3, 4; Q6C(3, %r2, shr.u32, %H##u##r##_3, 2)
+// row mm of x against group t's codes, into accumulator (r, mm): d*sc * (dx * sum(q x~) - 32 * sum(x))
+// (group t: elements 128n + l0 + 32t, in chunk 2n + t / 2 at byte 64 (t & 1) of it: XOFF)
+#define G6(r, t, XOFF, mm) \
+    mad.lo.u32 %ta, %xrow, mm, %tb; \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + XOFF]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + XOFF + 16]; \
+    DOT16(%il, %QC0, %QC1, %QC2, %QC3) \
     mad.lo.u32 %r3, %nb32, 4 * mm, %tc; mad.lo.u32 %r5, %nb32, 8 * mm, %rs0; \
-    G6(0, 0, 1, 2, 3) fma.rn.f32 %a##r##_##mm, %ds0, %f1, %a##r##_##mm; \
-    G6(1, 4, 5, 6, 7) fma.rn.f32 %a##r##_##mm, %ds1, %f1, %a##r##_##mm; \
-    G6(2, 8, 9, 10, 11) fma.rn.f32 %a##r##_##mm, %ds2, %f1, %a##r##_##mm; \
-    G6(3, 12, 13, 14, 15) fma.rn.f32 %a##r##_##mm, %ds3, %f1, %a##r##_##mm;
-#define X6A(mm) X6(0, mm)
-#define X6B(mm) X6(1, mm)
+    ld.shared.f32 %dx0, [%r3 + 4 * t]; ld.shared.f32 %sx0, [%r5 + 8 * t]; \
+    cvt.rn.f32.s32 %f1, %il; mul.rn.f32 %f2, %sx0, 0fC2000000; fma.rn.f32 %f1, %dx0, %f1, %f2; \
+    fma.rn.f32 %a##r##_##mm, %ds##t, %f1, %a##r##_##mm;
+#define G6_0_0(mm) G6(0, 0, 0, mm)
+#define G6_0_1(mm) G6(0, 1, 64, mm)
+#define G6_0_2(mm) G6(0, 2, 144, mm)
+#define G6_0_3(mm) G6(0, 3, 208, mm)
+#define G6_1_0(mm) G6(1, 0, 0, mm)
+#define G6_1_1(mm) G6(1, 1, 64, mm)
+#define G6_1_2(mm) G6(1, 2, 144, mm)
+#define G6_1_3(mm) G6(1, 3, 208, mm)
 #define C6(u, r) \
     @!%pv##u bra C6_##u##_##r; \
-    mov.b32 %fd, 0f00000000; cvt.f32.f16 %fd, %D##u##r; \
+    cvt.f32.f16 %fd, %D##u##r; \
     bfe.s32 %r1, %S##u##r##_##0, %sh, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds0, %fd, %f1; \
     add.u32 %r2, %sh, 16; bfe.s32 %r1, %S##u##r##_##0, %r2, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds1, %fd, %f1; \
     bfe.s32 %r1, %S##u##r##_##1, %sh, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds2, %fd, %f1; \
     bfe.s32 %r1, %S##u##r##_##1, %r2, 8; cvt.rn.f32.s32 %f1, %r1; mul.rn.f32 %ds3, %fd, %f1; \
-    Q6W(u, r, 0, 0, 4, 8, 12) Q6W(u, r, 1, 1, 5, 9, 13) Q6W(u, r, 2, 2, 6, 10, 14) Q6W(u, r, 3, 3, 7, 11, 15) \
-    mad.lo.u32 %tb, %kb##u, 512, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
-    CAT(REP, MB)(X6##r) \
+    Q6T0(u, r) CAT(REP, MB)(G6_##r##_0) Q6T1(u, r) CAT(REP, MB)(G6_##r##_1) \
+    Q6T2(u, r) CAT(REP, MB)(G6_##r##_2) Q6T3(u, r) CAT(REP, MB)(G6_##r##_3) \
 C6_##u##_##r:
-#define X60 X6A
-#define X61 X6B
     // (%ta is reused as the x address inside C6: keep n in %r4 meanwhile)
     @%pf bra QUANT;
 KCOMPUTE:
@@ -266,7 +281,7 @@ KLOOP:
     dp2a.lo.s32.u32 D, %x4, W6, D; dp2a.hi.s32.u32 D, %x5, W6, D; \
     dp2a.lo.s32.u32 D, %x6, W7, D; dp2a.hi.s32.u32 D, %x7, W7, D;
 #define X4(r, mm) \
-    mad.lo.u32 %ta, %K, 2 * mm, %tb; \
+    mad.lo.u32 %ta, %xrow, mm, %tb; \
     DOT32(%il, 0, %NL0, %NL1, %NL2, %NL3, %NL4, %NL5, %NL6, %NL7) \
     DOT32(%ih, 64, %NH0, %NH1, %NH2, %NH3, %NH4, %NH5, %NH6, %NH7) \
     mad.lo.u32 %r3, %nb32, 4 * mm, %tc; ld.shared.v2.f32 {%dx0, %dx1}, [%r3]; \
@@ -292,7 +307,7 @@ KLOOP:
     bfe.u32 %r1, %MN##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dml, %fm, %f1; neg.f32 %dml, %dml; \
     bfe.u32 %r1, %MN##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dmh, %fm, %f1; neg.f32 %dmh, %dmh; \
     NIB(u, r, 0) NIB(u, r, 1) NIB(u, r, 2) NIB(u, r, 3) NIB(u, r, 4) NIB(u, r, 5) NIB(u, r, 6) NIB(u, r, 7) \
-    mad.lo.u32 %tb, %kb##u, 512, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
     CAT(REP, MB)(X4##r) \
@@ -382,7 +397,10 @@ QBLK:
     REP16(XP2)
 #undef XP2
 #undef XQ1
-    mad.lo.u32 %r3, %r1, 64, %smx;
+    shr.u32 %r3, %r1, 1;                     // 32-block r1 of x: chunk r1 / 2, half r1 & 1 of it
+    mad.lo.u32 %r3, %r3, 144, %smx;
+    and.b32 %r2, %r1, 1;
+    mad.lo.u32 %r3, %r2, 64, %r3;
     st.shared.v4.u32 [%r3], {%xq0, %xq1, %xq2, %xq3};
     st.shared.v4.u32 [%r3 + 16], {%xq4, %xq5, %xq6, %xq7};
     st.shared.v4.u32 [%r3 + 32], {%xq8, %xq9, %xq10, %xq11};
@@ -409,18 +427,25 @@ DONE:
 #undef X4B
 #undef X40
 #undef X41
-#undef X6A
-#undef X6B
-#undef X60
-#undef X61
 #undef NIB
 #undef C4
 #undef C6
 #undef DOT32
 #undef X4
-#undef X6
+#undef G6_0_0
+#undef G6_0_1
+#undef G6_0_2
+#undef G6_0_3
+#undef G6_1_0
+#undef G6_1_1
+#undef G6_1_2
+#undef G6_1_3
+#undef Q6C
+#undef Q6T0
+#undef Q6T1
+#undef Q6T2
+#undef Q6T3
 #undef G6
-#undef Q6W
 #undef DOT16
 #undef U4
 #undef U6

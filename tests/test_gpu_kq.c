@@ -3,7 +3,8 @@
 //   exact:  the kernel's own arithmetic in fp64 — x rounded to int16 with a scale per 32 exactly as the kernel does
 //           it, the weights' code part A and offset part B (w = A - B; B = dmin * min for Q4_K, 32 * d * sc for Q6_K)
 //           meeting the rounded and the exact x: sum A x~ - B x. Tolerance 1e-5 of the sum of |terms|.
-//   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 1e-3.
+//   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 1e-3
+//           (5e-3 for SwiGLU's bf16 output).
 // Both modes and SwiGLU, M = 1..8, one- and two-type (Q4_K + Q6_K, a Q4_K_M qkv) stacks, K with partial steps.
 // Outputs poisoned with NaN first; NaN fails. Then timings on the 8B's layers (printed, not asserted).
 // Without a Hopper GPU every case SKIPs.
@@ -159,7 +160,7 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
             den += full * full;
         }
     double rel = sqrt(num / (den + 1e-300));
-    int ok = worst <= 1 && rel < 1e-3;
+    int ok = worst <= 1 && rel < (gated ? 5e-3 : 1e-3);  // (SwiGLU: bf16 output, 2^-9 relative rounding)
     if (!ok)
         printf("  %s x%d N=%d K=%d M=%d mode %d: worst %.3g x tolerance (exact), normwise %.3g against fp64\n",
                gguf_type_name(parts[0]->type), np, N, K, M, mode, worst, rel);
