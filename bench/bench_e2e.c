@@ -6,6 +6,7 @@
 #include "../host/engine.h"
 #include "../host/util.h"
 #include "../host/gpu.h"
+#include "../host/gpu_ops.h"
 #include "cost.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,32 @@ static double measure_copy_bw(void) {
     double bw = gpu_copy_bandwidth(&g);
     gpu_shutdown(&g);
     return bw;
+}
+
+// A decode step's weight bytes with --native-q on: the linear layers (and head) whose tensors the engine keeps in
+// their K-quant form stream those (the repacked planes: Q4_K 148 bytes a 256, Q6_K 210); the others as the dtype.
+static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
+    const Qwen3Config *c = &m->cfg;
+    double total = 0;
+    for (int l = 0; l <= c->n_layer; l++) {
+        const Qwen3Layer *W = &m->layer[l < c->n_layer ? l : 0];
+        const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
+        const GGUFTensor *head[1] = { c->tied ? m->tok_embd : m->output };
+        struct { const GGUFTensor *const *ts; int n, K, gated; double dtype_b; } L[5] = {
+            { qkv, 3, c->dim, 0, fp8_w ? 1 : 2 }, { &W->wo, 1, c->n_head * c->head_dim, 0, fp8_w ? 1 : 2 },
+            { gu, 2, c->dim, 1, fp8_w ? 1 : 2 }, { &W->w_down, 1, c->ffn_dim, 0, fp8_w ? 1 : 2 },
+            { head, 1, c->dim, 0, fp8_w && fp8_h ? 1 : 2 } };
+        for (int i = l < c->n_layer ? 0 : 4; i < (l < c->n_layer ? 4 : 5); i++) {
+            GpuKq kq;
+            int native = gpu_kq_plan(&kq, L[i].ts, L[i].n, L[i].K, L[i].gated, 1);
+            for (int t = 0; t < L[i].n; t++) {
+                const GGUFTensor *x = L[i].ts[t];
+                double n = (double)x->ne[0] * x->ne[1];
+                total += n * (!native ? L[i].dtype_b : x->type == GGML_TYPE_Q4_K ? 148.0 / 256 : 210.0 / 256);
+            }
+        }
+    }
+    return total;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -64,12 +91,15 @@ int main(int argc, char **argv) {
     // with --dtype fp8) and the K/V of its context (on average pp + tg/2 tokens); the prefill's FLOPs are the linear
     // layers' for every token, the head's for the last, and causal attention, at the BF16 peak (FP8 layers at twice it)
     Cost k = cost_of(c, bw, peak, gpu.fp8_weights, gpu.fp8_head, gpu.fp8_kv);
+    int native = strcmp(backend, "cpu") && gpu.native_q;
+    if (native) k.wbytes = native_wbytes(&m, gpu.fp8_weights, gpu.fp8_head);
     double tg_bytes = k.wbytes + k.kv_tok * (pp + tg / 2.0);
     double tg_floor = tg_bytes / bw;
     double pp_floor = (k.flop_tok * pp + k.flop_head + k.flop_key * pp * (pp + 1.0) / 2) / peak;
     printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.2f GB of %s weights and K/V at "
            "%.2f TB/s); pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s%s)\n", label, path, k.params / 1e9,
-           tg_floor * 1e3, 1 / tg_floor, tg_bytes / 1e9, gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp,
+           tg_floor * 1e3, 1 / tg_floor, tg_bytes / 1e9, native ? (gpu.fp8_weights ? "native K-quant / fp8" :
+           "native K-quant / bf16") : gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp,
            pp_floor * 1e3, pp / pp_floor, peak / 1e12, gpu.fp8_weights ? " BF16, FP8 layers at twice that" : "");
 
     int V = c->vocab;

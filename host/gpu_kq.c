@@ -22,7 +22,7 @@ enum { KQ_THREADS = 256, KQ_WARPS = 8, KQ_SMEM_MAX = 227 * 1024, KQ_M_MAX = 8 };
 
 static int kq_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K; }
 
-int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated) {
+int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m) {
     memset(kq, 0, sizeof *kq);
     if (K <= 0 || K % 256) return 0;
     int N = 0, parts = 0;
@@ -42,6 +42,7 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated)
     kq->n = parts;
     kq->N = N;
     kq->K = K;
+    kq->max_m = max_m;
     return 1;
 }
 
@@ -117,10 +118,8 @@ static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 21; }  // int
 static int kq_mb(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 int gpu_kq_max_m(int K) {
-    static int max_m = -1;
-    if (max_m < 0) max_m = env_int("QWEN3_KQ_MAX_M", 0, KQ_M_MAX, 4);
-    int m = max_m;
-    while (m > 0 && kq_smem(kq_mb(m), K) > KQ_SMEM_MAX) m = kq_mb(m) / 2;
+    int m = KQ_M_MAX;
+    while (m > 0 && kq_smem(kq_mb(m), K) > KQ_SMEM_MAX) m /= 2;
     return m;
 }
 

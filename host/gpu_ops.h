@@ -215,7 +215,7 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // returns 1 (launch_linear_q with a8_ready = 1 then skips the quantiser); else 0.
 // kq: the same layer's native Q4_K / Q6_K copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
 typedef struct { CUdeviceptr q, h, s, d; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
-typedef struct { int n, N, K; GpuKqPart p[3]; } GpuKq;
+typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 
 // Native K-quant weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q6_K keeps them
@@ -224,12 +224,14 @@ typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 // is another type, K % 256 != 0, or — gated, the SwiGLU pair — the two differ in type); gpu_kq_carve takes their
 // memory from an arena; gpu_kq_upload fills them (synchronous). launch_gemv_kq: C (op)= X . W^T for bf16 X [M][K],
 // mode GEMM_STORE_F32 / GEMM_ADD_F32 (C f32 [M][kq->N]) or GEMM_SWIGLU_BF16 (C bf16 [M][kq->N / 2] = silu(gate) *
-// up, the gate rows then the up rows, one part).
-int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated);
+// up, the gate rows then the up rows, one part). max_m: batches of up to that many rows (and gpu_kq_max_m(K)) take it.
+int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m);
 void gpu_kq_carve(GpuArena *a, GpuKq *kq);
 void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n);
-int gpu_kq_max_m(int K);  // QWEN3_KQ_MAX_M (default 4, at most 8), less where x does not fit shared memory
-static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= gpu_kq_max_m(kq->K); }
+int gpu_kq_max_m(int K);  // the most rows the kernel takes at width K (8, less where x does not fit shared memory)
+static inline int gpu_kq_takes(const GpuKq *kq, int M) {
+    return kq->n > 0 && M >= 1 && M <= kq->max_m && M <= gpu_kq_max_m(kq->K);
+}
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);

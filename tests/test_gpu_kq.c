@@ -98,7 +98,7 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
     for (int i = 0; i < np; i++) { views[i] = view(parts[i], i ? "part" : "first"); ts[i] = &views[i]; }
     GpuKq kq;
     int gated = mode == GEMM_SWIGLU_BF16;
-    CHECK(gpu_kq_plan(&kq, ts, np, K, gated), "gpu_kq_plan refused a %d-part stack of K %d", np, K);
+    CHECK(gpu_kq_plan(&kq, ts, np, K, gated, 8), "gpu_kq_plan refused a %d-part stack of K %d", np, K);
     if (!kq.n) return 0;
     GpuArena count = { 0 }, a;
     gpu_kq_carve(&count, &kq);
@@ -172,7 +172,6 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
 
 static void kq_modes(void) {
     NEED_GPU();
-    setenv("QWEN3_KQ_MAX_M", "8", 0);  // every kernel entry (the engine's default stops at 4)
     static const int shapes[][2] = { { 64, 256 }, { 96, 2560 }, { 48, 4096 }, { 32, 12288 }, { 16, 9728 }, { 8, 25600 } };
     static const uint32_t types[2] = { GGML_TYPE_Q4_K, GGML_TYPE_Q6_K };
     static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
@@ -194,7 +193,7 @@ static void kq_modes(void) {
             ktensor_free(&w);
             ktensor_free(&w2);
         }
-    printf("  %d cases (QWEN3_KQ_MAX_M: up to %d rows), %d failed\n", cases, gpu_kq_max_m(4096), bad);
+    printf("  %d cases, %d failed\n", cases, bad);
     CHECK(bad == 0, "gemv_kq differs from its references in %d of %d cases", bad, cases);
 }
 
@@ -228,7 +227,7 @@ static void kq_timings(void) {
             GpuKq kq[64];
             GpuArena count = { 0 }, a;
             for (int c = 0; c < copies; c++) {
-                gpu_kq_plan(&kq[c], ts, 1, K, L[i].mode == GEMM_SWIGLU_BF16);
+                gpu_kq_plan(&kq[c], ts, 1, K, L[i].mode == GEMM_SWIGLU_BF16, 8);
                 gpu_kq_carve(&count, &kq[c]);
             }
             char why[200];
