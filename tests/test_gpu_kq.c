@@ -197,24 +197,71 @@ static void kq_modes(void) {
     CHECK(bad == 0, "gemv_kq differs from its references in %d of %d cases", bad, cases);
 }
 
-// The 8B's layers at M = 1, 2, 4: the native kernel (Q4_K, Q6_K) against the FP8 path (quantiser + decode tile)
-// and bf16 (launch_gemm), the weights rotated through > 200 MB so that L2 does not hold them.
+// Median of 3 x 40 back-to-back launches of path p (0 native, 1 FP8: quantiser + tile, 2 bf16) on copy (r % copies).
+typedef struct { GpuKq *kq; CUdeviceptr w8, sw, w16, a8, sa, x, c; int copies, N, K, mode; size_t b8, bs, b16; } Paths;
+static double time_path(const Paths *P, int path, int M) {
+    double med[3];
+    for (int rep = 0; rep < 3; rep++) {
+        GpuTimer tm;
+        gpu_timer_init(&tm);
+        int reps = 40;
+        for (int r = -5; r < reps; r++) {
+            if (r == 0) gpu_timer_start(&G, &tm);
+            int i = (r + 5) % P->copies;
+            if (path == 0) launch_gemv_kq(&G, &P->kq[i], P->c, P->x, M, P->mode);
+            else if (path == 1) {
+                launch_quant_act_fp8(&G, P->a8, P->sa, P->x, M, P->K);
+                launch_gemm_fp8(&G, P->c, P->a8, P->sa, P->w8 + i * P->b8, P->sw + i * P->bs, M, P->N, P->K,
+                                GEMM_STORE_F32);
+            } else launch_gemm(&G, P->c, P->x, P->w16 + i * P->b16, M, P->N, P->K, GEMM_STORE_F32);
+        }
+        med[rep] = 1e3 * gpu_timer_stop_ms(&G, &tm) / reps;
+        gpu_timer_free(&tm);
+    }
+    return med[0] < med[1] ? (med[1] < med[2] ? med[1] : med[0] < med[2] ? med[2] : med[0])
+                           : (med[0] < med[2] ? med[0] : med[1] < med[2] ? med[2] : med[1]);
+}
+
+// Qwen3's layers (0.6B, 8B, 32B) at M = 1, 2, 4: the native kernel on Q4_K and Q6_K against the engine's two other
+// copies of the same layer, FP8 (quantiser + launch_gemm_fp8's tile) and bf16 (launch_gemm), weights rotated
+// through > 200 MB so that L2 does not hold them. (The FP8 and bf16 paths time mode store for every layer.)
 static void kq_timings(void) {
     NEED_GPU();
-    static const struct { const char *name; int N, K, mode; } L[] = {
-        { "qkv", 6144, 4096, GEMM_STORE_F32 }, { "o", 4096, 4096, GEMM_ADD_F32 },
-        { "gate_up", 24576, 4096, GEMM_SWIGLU_BF16 }, { "down", 4096, 12288, GEMM_ADD_F32 } };
+    static const struct { const char *size, *name; int N, K, mode; } L[] = {
+        { "0.6b", "qkv", 4096, 1024, GEMM_STORE_F32 }, { "0.6b", "o", 1024, 2048, GEMM_ADD_F32 },
+        { "0.6b", "gate_up", 6144, 1024, GEMM_SWIGLU_BF16 }, { "0.6b", "down", 1024, 3072, GEMM_ADD_F32 },
+        { "8b", "qkv", 6144, 4096, GEMM_STORE_F32 }, { "8b", "o", 4096, 4096, GEMM_ADD_F32 },
+        { "8b", "gate_up", 24576, 4096, GEMM_SWIGLU_BF16 }, { "8b", "down", 4096, 12288, GEMM_ADD_F32 },
+        { "32b", "qkv", 10240, 5120, GEMM_STORE_F32 }, { "32b", "o", 5120, 8192, GEMM_ADD_F32 },
+        { "32b", "gate_up", 51200, 5120, GEMM_SWIGLU_BF16 }, { "32b", "down", 5120, 25600, GEMM_ADD_F32 } };
     double bw = gpu_copy_bandwidth(&G);
-    printf("  copy bandwidth %.0f GB/s; floor = weight bytes / that; back-to-back launches, median of 3 x 40\n", bw / 1e9);
-    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+    printf("  copy bandwidth %.0f GB/s; floor = weight bytes / that; back-to-back launches, median of 3 x 40\n"
+           "  size layer   type  M     N     K | native us (%% of its floor) | fp8 us  bf16 us | native / fp8, / bf16\n",
+           bw / 1e9);
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+        int N = L[i].N, K = L[i].K, KB = K / 128, NB = (N + 127) / 128;
+        Paths P = { NULL, 0, 0, 0, 0, 0, 0, 0, 0, N, K, L[i].mode, (size_t)N * K, (size_t)NB * KB * 4, (size_t)N * K * 2 };
+        int c8 = (int)(200e6 / P.b8) + 1, c16 = (int)(200e6 / P.b16) + 1;
+        CUdeviceptr w8 = gpu_alloc(&G, P.b8 * c8), sw = gpu_alloc(&G, P.bs * c8), w16 = gpu_alloc(&G, P.b16 * c16);
+        gpu_fill_u32(&G, w8, 0x38383838u, P.b8 * c8 / 4);  // e4m3 1.0
+        gpu_fill_u32(&G, sw, 0x3C000000u, P.bs * c8 / 4);  // 2^-7
+        gpu_fill_u32(&G, w16, 0x3C003C00u, P.b16 * c16 / 4);
+        P.x = gpu_alloc(&G, (size_t)4 * K * 2); P.c = gpu_alloc(&G, (size_t)4 * N * 4);
+        P.a8 = gpu_alloc(&G, (size_t)4 * K); P.sa = gpu_alloc(&G, (size_t)4 * KB * 4);
+        gpu_fill_u32(&G, P.x, 0x3F803F80u, (size_t)2 * K);
+        gpu_fill_u32(&G, P.c, 0, (size_t)4 * N);
+        double other[2][3];  // FP8 and bf16 at M = 1, 2, 4
+        for (int M = 1, mi = 0; M <= 4; M *= 2, mi++) {
+            P.w8 = w8; P.sw = sw; P.w16 = w16;
+            P.copies = c8; other[0][mi] = time_path(&P, 1, M);
+            P.copies = c16; other[1][mi] = time_path(&P, 2, M);
+        }
         for (int t = 0; t < 2; t++) {
             uint32_t type = t ? GGML_TYPE_Q6_K : GGML_TYPE_Q4_K;
-            int N = L[i].N, K = L[i].K;
             KTensor w = { type, N, K, NULL, NULL, NULL };  // random bytes: timing only (finite f16 scales below)
-            size_t rb = ggml_row_bytes(type, K);
+            size_t rb = ggml_row_bytes(type, K), bs = t ? 210 : 144;
             w.blocks = xmalloc(rb * N);
             for (size_t b = 0; b < rb * N; b++) w.blocks[b] = (uint8_t)rng_u64(&rng);
-            size_t bs = t ? 210 : 144;
             for (size_t b = 0; b < rb * N / bs; b++) {  // d (and dmin) = 2^-10
                 uint8_t *blk = w.blocks + b * bs + (t ? 208 : 0);
                 blk[0] = 0x00; blk[1] = 0x14;
@@ -222,9 +269,9 @@ static void kq_timings(void) {
             }
             GGUFTensor v = view(&w, L[i].name);
             const GGUFTensor *ts[1] = { &v };
-            double wb = (double)rb * N;
+            double wb = (double)N * K * (t ? 210.0 : 148.0) / 256;  // the repacked planes
             int copies = (int)(200e6 / wb) + 1;
-            GpuKq kq[64];
+            GpuKq kq[200];
             GpuArena count = { 0 }, a;
             for (int c = 0; c < copies; c++) {
                 gpu_kq_plan(&kq[c], ts, 1, K, L[i].mode == GEMM_SWIGLU_BF16, 8);
@@ -233,32 +280,19 @@ static void kq_timings(void) {
             char why[200];
             if (gpu_arena_init(&G, &a, count.used, why, sizeof why)) die("%s", why);
             for (int c = 0; c < copies; c++) { gpu_kq_carve(&a, &kq[c]); gpu_kq_upload(&G, &kq[c], ts, 1); }
-            CUdeviceptr x = gpu_alloc(&G, (size_t)4 * K * 2), c = gpu_alloc(&G, (size_t)4 * N * 4);
-            gpu_fill_u32(&G, x, 0x3F803F80u, (size_t)2 * K);
-            gpu_fill_u32(&G, c, 0, (size_t)4 * N);
-            for (int M = 1; M <= 4; M *= 2) {
-                double med[3];
-                for (int rep = 0; rep < 3; rep++) {
-                    GpuTimer tm;
-                    gpu_timer_init(&tm);
-                    int reps = 40;
-                    for (int r = -5; r < reps; r++) {
-                        if (r == 0) gpu_timer_start(&G, &tm);
-                        launch_gemv_kq(&G, &kq[(r + 5) % copies], c, x, M, L[i].mode);
-                    }
-                    med[rep] = 1e3 * gpu_timer_stop_ms(&G, &tm) / reps;
-                    gpu_timer_free(&tm);
-                }
-                double us = med[0] < med[1] ? (med[1] < med[2] ? med[1] : med[0] < med[2] ? med[2] : med[0])
-                                            : (med[0] < med[2] ? med[0] : med[1] < med[2] ? med[2] : med[1]);
-                printf("  %-8s %s M=%d N=%5d K=%5d: %6.1f MB floor %6.2f us | %6.2f us %5.0f GB/s %3.0f%% of floor\n",
-                       L[i].name, gguf_type_name(type), M, N, K, wb / 1e6, 1e6 * wb / bw, us, wb / us / 1e3,
-                       100 * (1e6 * wb / bw) / us);
+            P.kq = kq; P.copies = copies;
+            for (int M = 1, mi = 0; M <= 4; M *= 2, mi++) {
+                double us = time_path(&P, 0, M);
+                printf("  %-4s %-7s %s M=%d %5d %5d | %7.2f (%3.0f%%) | %6.2f %7.2f | %5.2f %5.2f\n", L[i].size,
+                       L[i].name, gguf_type_name(type), M, N, K, us, 100 * (1e6 * wb / bw) / us, other[0][mi],
+                       other[1][mi], us / other[0][mi], us / other[1][mi]);
             }
-            gpu_free(&G, x); gpu_free(&G, c);
             gpu_arena_free(&G, &a);
             free(w.blocks);
         }
+        gpu_free(&G, w8); gpu_free(&G, sw); gpu_free(&G, w16);
+        gpu_free(&G, P.x); gpu_free(&G, P.c); gpu_free(&G, P.a8); gpu_free(&G, P.sa);
+    }
 }
 
 int main(void) {
