@@ -37,7 +37,10 @@ static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
             { head, 1, c->dim, 0, fp8_w && fp8_h ? 1 : 2 } };
         for (int i = l < c->n_layer ? 0 : 4; i < (l < c->n_layer ? 4 : 5); i++) {
             GpuKq kq;
-            int native = gpu_kq_plan(&kq, L[i].ts, L[i].n, L[i].K, L[i].gated, 1);
+            int N = 0;
+            for (int t = 0; t < L[i].n; t++) N += (int)L[i].ts[t]->ne[1];
+            int native = gpu_kq_rows(N, L[i].K, fp8_w) > 0 &&
+                         gpu_kq_plan(&kq, L[i].ts, L[i].n, L[i].K, L[i].gated, 1);
             for (int t = 0; t < L[i].n; t++) {
                 const GGUFTensor *x = L[i].ts[t];
                 double n = (double)x->ne[0] * x->ne[1];

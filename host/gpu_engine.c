@@ -86,8 +86,6 @@ typedef struct {
     GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int native_q;         // K-quant layers keep their Q4_K / Q6_K copy for small batches (GpuOpts.native_q)
-    int kq_max_m;         // ... of up to this many rows: QWEN3_KQ_MAX_M, default 1 with FP8 weights, 2 with bf16
-                          // (where the native kernel beat the other copy's decode tiles on the 8B, NOTES session 27)
     GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
     int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
@@ -747,6 +745,13 @@ static void gpu_destroy(Engine *eb) {
 }
 
 // ---------------------------------------------------------------- creation: one arena, then the uploads
+static void kq_carve(const GpuEngine *e, GpuArena *a, GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated) {
+    int N = 0;
+    for (int i = 0; i < n; i++) N += (int)ts[i]->ne[1];
+    int rows = gpu_kq_rows(N, K, e->fp8);
+    if (rows && gpu_kq_plan(kq, ts, n, K, gated, rows)) gpu_kq_carve(a, kq);
+    else memset(kq, 0, sizeof *kq);
+}
 static size_t mat_bytes(const GGUFTensor *t) { return (size_t)t->ne[0] * t->ne[1] * 2; }  // as bf16
 
 static size_t max_k(const Qwen3Config *c);
@@ -791,14 +796,13 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         L->wdown = gpu_linear_carve(a, c->dim, c->ffn_dim, f8);
         if (e->native_q) {  // (plans: the same on every carve)
             const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
-            if (gpu_kq_plan(&L->wqkv.kq, qkv, 3, c->dim, 0, e->kq_max_m)) gpu_kq_carve(a, &L->wqkv.kq);
-            if (gpu_kq_plan(&L->wo.kq, &W->wo, 1, c->n_head * (int)hd, 0, e->kq_max_m)) gpu_kq_carve(a, &L->wo.kq);
-            if (gpu_kq_plan(&L->wgu.kq, gu, 2, c->dim, 1, e->kq_max_m)) gpu_kq_carve(a, &L->wgu.kq);
-            if (gpu_kq_plan(&L->wdown.kq, &W->w_down, 1, c->ffn_dim, 0, e->kq_max_m)) gpu_kq_carve(a, &L->wdown.kq);
+            kq_carve(e, a, &L->wqkv.kq, qkv, 3, c->dim, 0);
+            kq_carve(e, a, &L->wo.kq, &W->wo, 1, c->n_head * (int)hd, 0);
+            kq_carve(e, a, &L->wgu.kq, gu, 2, c->dim, 1);
+            kq_carve(e, a, &L->wdown.kq, &W->w_down, 1, c->ffn_dim, 0);
         }
     }
-    if (e->native_q && gpu_kq_plan(&e->head_kq, c->tied ? &m->tok_embd : &m->output, 1, c->dim, 0, e->kq_max_m))
-        gpu_kq_carve(a, &e->head_kq);
+    if (e->native_q) kq_carve(e, a, &e->head_kq, c->tied ? &m->tok_embd : &m->output, 1, c->dim, 0);
     e->weight_bytes = a->used;
     for (int l = 0; l < c->n_layer; l++) {
         e->L[l].k_pool = gpu_arena_alloc(a, pool);
@@ -885,7 +889,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     CUdeviceptr tmp = 0;  // fp8: bf16 scratch the weights pass through on their way to e4m3
     e->fp8 = o->fp8_weights;
     e->native_q = o->native_q;
-    e->kq_max_m = env_int("QWEN3_KQ_MAX_M", 1, 8, e->fp8 ? 1 : 2);
     e->kv_fp8 = o->fp8_kv;
     e->head_fp8 = e->fp8 ? o->fp8_head : HEAD_BF16;
     if (e->head_fp8 == HEAD_RESCORE &&  // (wider than Qwen3's, or a larger vocabulary)

@@ -123,6 +123,17 @@ int gpu_kq_max_m(int K) {
     return m;
 }
 
+// Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
+// everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
+// (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
+// input in one launch.
+int gpu_kq_rows(int N, int K, int fp8) {
+    static int env = -1;
+    if (env < 0) env = env_int("QWEN3_KQ_MAX_M", 0, KQ_M_MAX, 0);
+    int big = (long)N * K >= 8L << 20;
+    return env ? env : big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
+}
+
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     static CUcontext fn_ctx;
     static CUfunction fn[2][4];

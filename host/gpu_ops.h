@@ -229,6 +229,9 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated,
 void gpu_kq_carve(GpuArena *a, GpuKq *kq);
 void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n);
 int gpu_kq_max_m(int K);  // the most rows the kernel takes at width K (8, less where x does not fit shared memory)
+// The rows up to which an N x K layer should take its native copy beside an FP8 (fp8) or bf16 one; 0: keep none.
+// QWEN3_KQ_MAX_M=n: n everywhere.
+int gpu_kq_rows(int N, int K, int fp8);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) {
     return kq->n > 0 && M >= 1 && M <= kq->max_m && M <= gpu_kq_max_m(kq->K);
 }

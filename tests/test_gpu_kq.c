@@ -281,7 +281,7 @@ static void kq_timings(void) {
             if (gpu_arena_init(&G, &a, count.used, why, sizeof why)) die("%s", why);
             for (int c = 0; c < copies; c++) { gpu_kq_carve(&a, &kq[c]); gpu_kq_upload(&G, &kq[c], ts, 1); }
             P.kq = kq; P.copies = copies;
-            for (int M = 1, mi = 0; M <= 4; M *= 2, mi++) {
+            for (int M = 1, mi = 0; M <= 4 && M <= gpu_kq_max_m(K); M *= 2, mi++) {
                 double us = time_path(&P, 0, M);
                 printf("  %-4s %-7s %s M=%d %5d %5d | %7.2f (%3.0f%%) | %6.2f %7.2f | %5.2f %5.2f\n", L[i].size,
                        L[i].name, gguf_type_name(type), M, N, K, us, 100 * (1e6 * wb / bw) / us, other[0][mi],
