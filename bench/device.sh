@@ -173,7 +173,7 @@ if has unit; then  # every GPU unit test (they SKIP nowhere here: a SKIP on the 
 fi
 
 if has e2e; then  # GPU vs CPU reference: greedy tokens, prefill logits, batched decode
-    IFS=';' read -ra e2e_specs <<< "${E2E_SPECS:-tiny f32;0.6b f16;0.6b q8_0}"  # E2E_SPECS="tiny f32;..." to pick
+    IFS=";" read -ra e2e_specs <<< "${E2E_SPECS:-tiny f32;0.6b f16;0.6b q8_0;tiny q4_k_m}"  # E2E_SPECS="tiny f32;..." to pick
     for kv in ${E2E_KV:-bf16}; do  # E2E_KV="bf16 fp8": also with the FP8 KV cache (agreement reported)
         for spec in "${e2e_specs[@]}"; do
             f=$(synth $spec)

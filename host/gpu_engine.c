@@ -87,6 +87,7 @@ typedef struct {
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
     int native_q;         // K-quant layers keep their Q4_K / Q6_K copy for small batches (GpuOpts.native_q)
     GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
+    size_t kq_bytes;      // the native copies' bytes (of weight_bytes)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
     int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
                           // SwiGLU in the GEMM's epilogue, bf16 out; 2 (default) = also the FP8-quantising epilogue
@@ -303,15 +304,14 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     if (n_out > 0) {
         g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
-        if (gpu_kq_takes(&e->head_kq, n_out)) {  // the file's own Q6_K / Q4_K head: exact weights, no rescoring
-            launch_gemv_kq(g, &e->head_kq, e->logits, e->h, n_out, GEMM_STORE_F32);
-            return;
-        }
-        int rescore = e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
+        int native = gpu_kq_takes(&e->head_kq, n_out);  // the file's own Q6_K / Q4_K head: no rescoring
+        int rescore = !native && e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
         const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
         // the rescore's first pass (each row's maxima) in the GEMM's epilogue where its tile has one
         int pm = 0;
-        if (rescore && e->head_rowmax)
+        if (native)
+            launch_gemv_kq(g, &e->head_kq, e->logits, e->h, n_out, GEMM_STORE_F32);
+        else if (rescore && e->head_rowmax)
             pm = launch_linear_rowmax(g, head, e->logits, e->head_pmax, e->h, e->a8, e->sa, n_out);
         else
             launch_linear(g, head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
@@ -745,12 +745,15 @@ static void gpu_destroy(Engine *eb) {
 }
 
 // ---------------------------------------------------------------- creation: one arena, then the uploads
-static void kq_carve(const GpuEngine *e, GpuArena *a, GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated) {
+// A layer's native K-quant copy where gpu_kq_rows wants one and its tensors allow (else kq->n = 0)
+static void kq_carve(GpuEngine *e, GpuArena *a, GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated) {
     int N = 0;
     for (int i = 0; i < n; i++) N += (int)ts[i]->ne[1];
     int rows = gpu_kq_rows(N, K, e->fp8);
+    memset(kq, 0, sizeof *kq);
+    size_t used = a->used;
     if (rows && gpu_kq_plan(kq, ts, n, K, gated, rows)) gpu_kq_carve(a, kq);
-    else memset(kq, 0, sizeof *kq);
+    e->kq_bytes += a->used - used;
 }
 static size_t mat_bytes(const GGUFTensor *t) { return (size_t)t->ne[0] * t->ne[1] * 2; }  // as bf16
 
@@ -764,6 +767,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
     size_t pool = rows * hd * (e->kv_fp8 ? 1 : 2);  // bytes of one layer's K (or V) pool, bf16 or e4m3
     size_t spool = e->kv_fp8 ? rows * 4 : 0;       // bytes of its f32 row scales (fp8 cache)
     int f8 = e->fp8;
+    e->kq_bytes = 0;
     e->emb = gpu_arena_alloc(a, mat_bytes(m->tok_embd));
     if (e->head_fp8 != HEAD_BF16 && !f8) die("gpu_engine: an FP8 head without FP8 weights");
     // The head with --dtype fp8: by default (--head-dtype rescore) streamed in e4m3 and the logits near each row's
@@ -1069,9 +1073,11 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->base.n_pages = n_pages;
     e->base.free_pages = gpu_free_pages;
     if (getenv("QWEN3_VERBOSE"))
-        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as %s (from %.2f GB of file) uploaded in %.2f s = %.2f GB/s "
-                "of file; KV cache %.2f GB as %s = %d pages of %d tokens (%ld to fill every sequence); arena %.2f GB\n",
-                g->name, g->sm_count, e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", m->gguf.size / 1e9, t1 - t0,
+        fprintf(stderr, "gpu: %s, %d SMs; weights %.2f GB as %s (%.2f GB of it native K-quants) (from %.2f GB of file) "
+                "uploaded in %.2f s = %.2f GB/s of file; KV cache %.2f GB as %s = %d pages of %d tokens (%ld to fill "
+                "every sequence); arena %.2f GB\n",
+                g->name, g->sm_count, e->weight_bytes / 1e9, e->fp8 ? "fp8" : "bf16", e->kq_bytes / 1e9,
+                m->gguf.size / 1e9, t1 - t0,
                 m->gguf.size / 1e9 / (t1 - t0), e->cache_bytes / 1e9, e->kv_fp8 ? "fp8" : "bf16", n_pages, KV_PAGE, cap,
                 e->arena.size / 1e9);
     return &e->base;

@@ -10,6 +10,9 @@
 // far below e4m3's). Stacked weights ([Wq;Wk;Wv], [Wgate;Wup]) are quantised as one matrix: every part has a
 // multiple of 128 rows in Qwen3 (head_dim 128, ffn a multiple of 128), so no scale block straddles two parts.
 //
+// Native K-quants (L->kq, host/gpu_kq.c): a layer whose GGUF tensors are Q4_K / Q6_K may also keep them; every
+// launch_linear_* below sends a step of up to L->kq.max_m rows there (bf16 input; the FP8 input paths step aside).
+//
 // Gated layers (gpu_linear_upload_gated, the MLP's [Wgate;Wup]): the two are interleaved in blocks of
 // GEMM_GATE_ROWS = 8 rows (gate rows 8b..8b+7 at 16b, up rows 8b..8b+7 at 16b + 8) so that the GEMM's SwiGLU
 // epilogue finds each output's gate and up in the same thread (ptx/swiglu.h). The interleave is a row-block copy
@@ -154,7 +157,8 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
 
 int launch_linear_build(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, float eps, int M,
                         int mode, int want8) {
-    if (!L->fp8 || gpu_kq_takes(&L->kq, M) || (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu8_fp8(g, L, M, want8)))) return 0;
+    if (!L->fp8 || gpu_kq_takes(&L->kq, M)) return 0;
+    if (mode == GEMM_SWIGLU_BF16 && (!L->gated || swiglu8_fp8(g, L, M, want8))) return 0;
     int splits = gemm_fp8_build_splits(g, M, L->N, L->K, nw != 0);
     if (splits < 0) return 0;
     launch_gemm_fp8_build(g, C, x, nw, eps, L->w, L->sw, M, L->N, L->K, mode, splits);
