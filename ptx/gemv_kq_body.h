@@ -167,7 +167,7 @@ PAIR:
     mov.u32 %cb, 0;
 
 #if Q6
-    // ---------------- Q6_K: a step is 8 blocks a warp; KQ_U6 steps in flight
+    // ---------------- Q6_K: a step is 8 blocks a warp; U6 steps in flight
 KLOOP:
 #define KB6(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; add.u32 %kb##u, %kb##u, 8 * u; \
     setp.lt.u32 %pv##u, %kb##u, %nkb;
