@@ -155,9 +155,8 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int q6 = p->type == GGML_TYPE_Q6_K;
-        // persistent over row pairs: CTAs an SM as the entry's registers allow (m1: 80, m2 / m4: 128, m8: 168 a
-        // thread), fewer where x's shared memory does not
-        int per_sm = mb == 1 ? 3 : mb == 8 ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
+        // persistent over row pairs: two CTAs an SM (registers), fewer where x's shared memory does not allow
+        int per_sm = mb == 8 ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
         if (fit < per_sm) per_sm = fit;
         unsigned pairs = (unsigned)p->rows / 2, ctas = (pairs + KQ_WARPS - 1) / KQ_WARPS;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);

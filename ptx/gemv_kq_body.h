@@ -12,8 +12,8 @@
     add.s32 D, D, %ij;
 
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
-#define U4 1
-#define U6 1
+#define U4 (MB >= 2 ? 1 : 2)
+#define U6 (MB >= 2 ? 1 : 2)
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -30,8 +30,6 @@
 .reqntid KQ_THREADS, 1, 1
 #if MB >= 8
 .maxnreg 168
-#elif MB == 1
-.maxnreg 80
 #else
 .maxnreg 128
 #endif
