@@ -23,7 +23,8 @@ static double measure_copy_bw(void) {
 }
 
 // A decode step's weight bytes with --native-q on: the linear layers (and head) whose tensors the engine keeps in
-// their K-quant form stream those (the repacked planes: Q4_K 148 bytes a 256, Q6_K 210); the others as the dtype.
+// their K-quant form stream those (the repacked planes: Q4_K 148 bytes a 256, Q5_K 180, Q6_K 210); the others as
+// the dtype.
 static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
     const Qwen3Config *c = &m->cfg;
     double total = 0;
@@ -44,7 +45,8 @@ static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
             for (int t = 0; t < L[i].n; t++) {
                 const GGUFTensor *x = L[i].ts[t];
                 double n = (double)x->ne[0] * x->ne[1];
-                total += n * (!native ? L[i].dtype_b : x->type == GGML_TYPE_Q4_K ? 148.0 / 256 : 210.0 / 256);
+                total += n * (!native ? L[i].dtype_b : x->type == GGML_TYPE_Q4_K ? 148.0 / 256
+                                                    : x->type == GGML_TYPE_Q5_K ? 180.0 / 256 : 210.0 / 256);
             }
         }
     }

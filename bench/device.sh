@@ -855,8 +855,8 @@ fi
 
 if has s27; then  # session 27: native Q4_K / Q6_K weights for small batches (ptx/gemv_kq.ptx, host/gpu_kq.c).
     # S27_PARTS from: unit (test_gpu_kq), san (memcheck + racecheck of its quick cases), e2e (GPU vs CPU on
-    # S27_E2E q4_k_m files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' q4_k_m files, --dtype bf16 and
-    # fp8, QWEN3_NATIVE_Q on and off), peer (llama-bench on the same files)
+    # S27_E2E "SIZE TYPE;..." files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' S27_TYPE files, default
+    # q4_k_m, --dtype in S27_DTYPES (bf16 fp8), QWEN3_NATIVE_Q on and off), peer (llama-bench on the same files)
     parts=${S27_PARTS:-unit san e2e bench peer}
     p27() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     if p27 unit; then
@@ -882,12 +882,13 @@ if has s27; then  # session 27: native Q4_K / Q6_K weights for small batches (pt
     fi
     if p27 bench; then
         files=""
+        ty=${S27_TYPE:-q4_k_m}  # the file type (q5_k_m too)
         for sz in ${S27_SIZES:-0.6b 8b}; do
-            f=$(synth $sz q4_k_m); files="$files $f"
-            for dt in bf16 fp8; do
+            f=$(synth $sz $ty); files="$files $f"
+            for dt in ${S27_DTYPES:-bf16 fp8}; do
                 for nq in on off; do
                     QWEN3_NATIVE_Q=$nq QWEN3_VERBOSE=1 timeout 200 build/bench/bench_e2e -m "$f" --dtype $dt \
-                        --label "qwen3-$sz-q4_k_m-as-$dt-native-$nq" --tsv "$LOG/e2e.tsv" >> "$LOG/s27-bench.log" 2>&1 \
+                        --label "qwen3-$sz-$ty-as-$dt-native-$nq" --tsv "$LOG/e2e.tsv" >> "$LOG/s27-bench.log" 2>&1 \
                         || say "bench $sz $dt $nq failed: $(tail -2 "$LOG/s27-bench.log")"
                 done
             done

@@ -1,5 +1,5 @@
 // quants.c — ggml's block formats: block sizes, f16/bf16 conversion, dequantizers to f32 for every type the
-// engine reads, and quantizers for Q8_0, Q4_K and Q6_K (what a Q8_0 or Q4_K_M file needs).
+// engine reads, and quantizers for Q8_0, Q4_K, Q5_K and Q6_K (what a Q8_0, Q4_K_M or Q5_K_M file needs).
 // defines: ggml_blck_size, ggml_type_size, ggml_row_bytes, f16/bf16 conversion, dequantize_row, quantize_row_*
 //
 // Block layouts (little-endian, f16 = IEEE half), identical to ggml's:
@@ -296,9 +296,12 @@ static float fit_scale_min(const float *x, const float *w, int n, int nmax, uint
     return scale;
 }
 
-size_t quantize_row_q4_k(const float *x, void *dst, int64_t n) {
+// Q4_K (bits 4) and Q5_K (bits 5: the fifth bit of element l of 64-element chunk c in bit 2c (first 32) or 2c + 1
+// (second 32) of qh[l], the block being d, dmin, scales[12], qh[32], qs[128]): the same fit with 15 or 31 levels.
+static size_t quantize_row_qk(const float *x, void *dst, int64_t n, int bits) {
     uint8_t *b = dst;
-    for (int64_t i = 0; i < n / QK_K; i++, b += 144, x += QK_K) {
+    int nmax = (1 << bits) - 1, bs = bits == 5 ? 176 : 144;
+    for (int64_t i = 0; i < n / QK_K; i++, b += bs, x += QK_K) {
         uint8_t L[QK_K];
         float scale[8], mins[8], w[32], max_scale = 0, max_min = 0;
         for (int j = 0; j < 8; j++) {
@@ -307,7 +310,7 @@ size_t quantize_row_q4_k(const float *x, void *dst, int64_t n) {
             for (int l = 0; l < 32; l++) s2 += xs[l] * xs[l];
             float rms = sqrtf(s2 / 32);
             for (int l = 0; l < 32; l++) w[l] = rms + fabsf(xs[l]);   // favour the large values
-            scale[j] = fit_scale_min(xs, w, 32, 15, L + 32 * j, &mins[j]);
+            scale[j] = fit_scale_min(xs, w, 32, nmax, L + 32 * j, &mins[j]);
             max_scale = fmaxf(max_scale, scale[j]);
             max_min = fmaxf(max_min, mins[j]);
         }
@@ -335,14 +338,21 @@ size_t quantize_row_q4_k(const float *x, void *dst, int64_t n) {
             k_scale_min(sc, j, &s, &m);
             float ds = d * s, dm = dmin * m;
             if (ds == 0) continue;   // L from the fit is then irrelevant: every value decodes to -dm
-            for (int l = 0; l < 32; l++) L[32 * j + l] = (uint8_t)clampi(round_int((x[32 * j + l] + dm) / ds), 0, 15);
+            for (int l = 0; l < 32; l++) L[32 * j + l] = (uint8_t)clampi(round_int((x[32 * j + l] + dm) / ds), 0, nmax);
         }
-        uint8_t *q = b + 16;
+        uint8_t *q = b + (bits == 5 ? 48 : 16), *qh = b + 16;
+        if (bits == 5) memset(qh, 0, 32);
         for (int c = 0; c < 4; c++, q += 32)
-            for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[64 * c + l] | (L[64 * c + l + 32] << 4));
+            for (int l = 0; l < 32; l++) {
+                int lo = L[64 * c + l], hi = L[64 * c + l + 32];
+                q[l] = (uint8_t)((lo & 15) | ((hi & 15) << 4));
+                if (bits == 5) qh[l] |= (uint8_t)(((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1)));
+            }
     }
-    return (size_t)(n / QK_K) * 144;
+    return (size_t)(n / QK_K) * bs;
 }
+size_t quantize_row_q4_k(const float *x, void *dst, int64_t n) { return quantize_row_qk(x, dst, n, 4); }
+size_t quantize_row_q5_k(const float *x, void *dst, int64_t n) { return quantize_row_qk(x, dst, n, 5); }
 
 // Q6_K sub-block fit: symmetric levels -nmax..nmax-1, weights x^2 (large values matter most). Starts from the
 // scale that maps the largest |x| to -nmax, then tries 18 nearby scales; each candidate's optimal scale for its
@@ -417,6 +427,7 @@ size_t quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
     case GGML_TYPE_BF16: for (int64_t i = 0; i < n; i++) wr16(d + 2 * i, f32_to_bf16(src[i])); return (size_t)n * 2;
     case GGML_TYPE_Q8_0: return quantize_row_q8_0(src, dst, n);
     case GGML_TYPE_Q4_K: return quantize_row_q4_k(src, dst, n);
+    case GGML_TYPE_Q5_K: return quantize_row_q5_k(src, dst, n);
     case GGML_TYPE_Q6_K: return quantize_row_q6_k(src, dst, n);
     default: return 0;
     }

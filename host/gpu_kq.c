@@ -1,4 +1,4 @@
-// gpu_kq.c — native Q4_K / Q6_K linear weights for small batches: a layer whose GGUF tensors are K-quants keeps
+// gpu_kq.c — native Q4_K / Q5_K / Q6_K linear weights for small batches: a layer whose GGUF tensors are K-quants keeps
 // them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows stream them instead —
 // 4.5 (Q4_K) or 6.6 (Q6_K) bits a weight against FP8's 8 and bf16's 16, and the file's exact values (the
 // activation is rounded to int16 with a scale per 32: ~1e-4 relative).
@@ -9,6 +9,7 @@
 // are contiguous (ptx/gemv_kq.ptx, its header):
 //   Q4_K: q [N][K/2] (each block's qs), s [N][K/256][16] (the 8 scales, then the 8 mins, a byte each: unpacked from
 //         the block's 12 bytes, so the kernel decodes none), d [N][K/256][2] f16 (d, dmin): 148 bytes a block
+//   Q5_K: as Q4_K, plus h [N][K/256][32] (qh: each element's fifth bit): 180 bytes a block
 //   Q6_K: q [N][K/2] (ql), h [N][K/4] (qh), s [N][K/256][16] (scales), d [N][K/256] f16
 // Stacked tensors ([Wq;Wk;Wv], [Wgate;Wup]) are parts of consecutive rows of one type each: a Q4_K_M file's qkv is
 // Q4_K q/k and, in some layers, a Q6_K v — two launches there. The gate/up pair must be one type (one launch whose
@@ -20,7 +21,8 @@
 
 enum { KQ_THREADS = 256, KQ_WARPS = 8, KQ_SMEM_MAX = 227 * 1024, KQ_M_MAX = 8 };
 
-static int kq_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K; }
+static int kq_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K; }
+static int kq_index(int t) { return t == GGML_TYPE_Q4_K ? 0 : t == GGML_TYPE_Q5_K ? 1 : 2; }  // kernel table row
 
 int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m) {
     memset(kq, 0, sizeof *kq);
@@ -47,7 +49,9 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated,
 }
 
 static size_t plane_q(int rows, int K) { return (size_t)rows * K / 2; }
-static size_t plane_h(const GpuKqPart *p, int K) { return p->type == GGML_TYPE_Q6_K ? (size_t)p->rows * K / 4 : 0; }
+static size_t plane_h(const GpuKqPart *p, int K) {
+    return (size_t)p->rows * (p->type == GGML_TYPE_Q6_K ? K / 4 : p->type == GGML_TYPE_Q5_K ? K / 8 : 0);
+}
 static size_t plane_s(int rows, int K) { return (size_t)rows * (K / 256) * 16; }
 static size_t plane_d(const GpuKqPart *p, int K) { return (size_t)p->rows * (K / 256) * (p->type == GGML_TYPE_Q6_K ? 2 : 4); }
 
@@ -66,8 +70,8 @@ typedef struct { const uint8_t *src; uint8_t *q, *h, *s, *d; int K, type; } Repa
 
 static void repack_row(void *ctx, int64_t r) {
     const Repack *j = ctx;
-    int nkb = j->K / 256, q6 = j->type == GGML_TYPE_Q6_K;
-    size_t bs = q6 ? 210 : 144;
+    int nkb = j->K / 256, q6 = j->type == GGML_TYPE_Q6_K, q5 = j->type == GGML_TYPE_Q5_K;
+    size_t bs = q6 ? 210 : q5 ? 176 : 144;
     const uint8_t *b = j->src + (size_t)r * nkb * bs;
     for (int kb = 0; kb < nkb; kb++, b += bs) {
         size_t blk = (size_t)r * nkb + kb;
@@ -76,8 +80,9 @@ static void repack_row(void *ctx, int64_t r) {
             memcpy(j->h + (size_t)r * j->K / 4 + kb * 64, b + 128, 64);
             memcpy(j->s + blk * 16, b + 192, 16);
             memcpy(j->d + blk * 2, b + 208, 2);
-        } else {
-            memcpy(j->q + (size_t)r * j->K / 2 + kb * 128, b + 16, 128);
+        } else {  // Q4_K: d, dmin, scales[12], qs[128]; Q5_K: the same with qh[32] before qs
+            memcpy(j->q + (size_t)r * j->K / 2 + kb * 128, b + (q5 ? 48 : 16), 128);
+            if (q5) memcpy(j->h + blk * 32, b + 16, 32);
             k_scales_unpack(b + 4, j->s + blk * 16, j->s + blk * 16 + 8);
             memcpy(j->d + blk * 4, b, 4);
         }
@@ -105,7 +110,7 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
         parallel_for(rows, repack_row, &j);
         int r0 = row - p->row0;  // this tensor's first row within the part
         gpu_upload(g, p->q + plane_q(r0, K), j.q, bq);
-        if (bh) gpu_upload(g, p->h + (size_t)r0 * K / 4, j.h, bh);
+        if (bh) gpu_upload(g, p->h + plane_h(&(GpuKqPart){ .type = p->type, .rows = r0 }, K), j.h, bh);
         gpu_upload(g, p->s + plane_s(r0, K), j.s, bs);
         gpu_upload(g, p->d + plane_d(&(GpuKqPart){ .type = p->type, .rows = r0 }, K), j.d, bd);
         free(buf);
@@ -136,8 +141,9 @@ int gpu_kq_rows(int N, int K, int fp8) {
 
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     static CUcontext fn_ctx;
-    static CUfunction fn[2][4];
-    static const char *names[2][4] = { { "gemv_q4k_m1", "gemv_q4k_m2", "gemv_q4k_m4", "gemv_q4k_m8" },
+    static CUfunction fn[3][4];
+    static const char *names[3][4] = { { "gemv_q4k_m1", "gemv_q4k_m2", "gemv_q4k_m4", "gemv_q4k_m8" },
+                                       { "gemv_q5k_m1", "gemv_q5k_m2", "gemv_q5k_m4", "gemv_q5k_m8" },
                                        { "gemv_q6k_m1", "gemv_q6k_m2", "gemv_q6k_m4", "gemv_q6k_m8" } };
     int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
     if (!kq->n || M < 1 || M > KQ_M_MAX || kq_smem(mb, K) > KQ_SMEM_MAX)
@@ -146,7 +152,7 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         die("launch_gemv_kq: mode %d (store / add f32, or SwiGLU of one part)", mode);
     if (X % 16 || C % 8) die("launch_gemv_kq: X must be 16-byte aligned, C 8-byte");
     if (fn_ctx != g->ctx) {
-        for (int t = 0; t < 2; t++)
+        for (int t = 0; t < 3; t++)
             for (int i = 0; i < 4; i++) fn[t][i] = gpu_kernel(g, "gemv_kq", names[t][i]);
         fn_ctx = g->ctx;
     }
@@ -154,9 +160,10 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
     int sms = g->sm_count > 0 ? g->sm_count : 132;
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
-        int q6 = p->type == GGML_TYPE_Q6_K;
-        // persistent over row pairs: two CTAs an SM (registers), fewer where x's shared memory does not allow
-        int per_sm = mb == 8 ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
+        int ti = kq_index(p->type);
+        // persistent over row pairs: two CTAs an SM (128 registers a thread), one for the 168-register entries
+        // (8 rows; Q5_K from 4), fewer where x's shared memory does not allow
+        int per_sm = mb == 8 || (ti == 1 && mb == 4) ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
         if (fit < per_sm) per_sm = fit;
         unsigned pairs = (unsigned)p->rows / 2, ctas = (pairs + KQ_WARPS - 1) / KQ_WARPS;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
@@ -166,6 +173,6 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         CUdeviceptr q = p->q, h = p->h, s = p->s, d = p->d;
         Dim3 grid = { ctas, 1, 1 }, block = { KQ_THREADS, 1, 1 };
         void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode };
-        gpu_launch(g, fn[q6][mi], grid, block, smem, NULL, args, names[q6][mi]);
+        gpu_launch(g, fn[ti][mi], grid, block, smem, NULL, args, names[ti][mi]);
     }
 }

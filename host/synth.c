@@ -1,5 +1,5 @@
 // synth.c — writes Qwen3 GGUFs with random weights of the real shapes and the real tokenizer, as
-// llama.cpp's convert_hf_to_gguf.py (f32/f16/bf16/q8_0) or convert + llama-quantize (q4_k_m) would write the
+// llama.cpp's convert_hf_to_gguf.py (f32/f16/bf16/q8_0) or convert + llama-quantize (q4_k_m, q5_k_m) would write the
 // real model: same tensor names, types, shapes and metadata keys, so llama.cpp and HF transformers load the very
 // same file. Weight scales follow /work/shared/SYNTH-MODELS.md so the logits are peaked and every layer matters.
 // defines: synth_config, synth_write, synth_random_tokens, synth_check
@@ -42,10 +42,10 @@ int synth_config(const char *size, Qwen3Config *c) {
 }
 
 // ---------------------------------------------------------------- file types (llama.h's LLAMA_FTYPE_*)
-enum { FT_F32 = 0, FT_F16 = 1, FT_Q8_0 = 7, FT_Q4_K_M = 15, FT_BF16 = 32 };
+enum { FT_F32 = 0, FT_F16 = 1, FT_Q8_0 = 7, FT_Q4_K_M = 15, FT_Q5_K_M = 17, FT_BF16 = 32 };
 static const struct { const char *name; int ftype; uint32_t base; } types[] = {
     { "f32", FT_F32, GGML_TYPE_F32 }, { "f16", FT_F16, GGML_TYPE_F16 }, { "bf16", FT_BF16, GGML_TYPE_BF16 },
-    { "q8_0", FT_Q8_0, GGML_TYPE_Q8_0 }, { "q4_k_m", FT_Q4_K_M, GGML_TYPE_Q4_K },
+    { "q8_0", FT_Q8_0, GGML_TYPE_Q8_0 }, { "q4_k_m", FT_Q4_K_M, GGML_TYPE_Q4_K }, { "q5_k_m", FT_Q5_K_M, GGML_TYPE_Q5_K },
 };
 
 // llama-quant.cpp's use_more_bits: the first and last eighth of the layers, and every third one between.
@@ -67,13 +67,14 @@ static int build_specs(const Qwen3Config *c, float out_scale, int ftype, uint32_
     int kv_dim = c->n_kv_head * c->head_dim;
     // Tied: the embedding is also the head, and std 5/sqrt(H) gives logits of std ~5 (peaked, SYNTH-MODELS.md).
     float emb_std = c->tied ? (float)(5 / sqrt(H)) : 1.0f;
-    uint32_t head_type = ftype == FT_Q4_K_M ? GGML_TYPE_Q6_K : base;  // llama-quantize: output -> Q6_K
+    int k_mix = ftype == FT_Q4_K_M || ftype == FT_Q5_K_M;              // llama-quantize's _M mixes:
+    uint32_t head_type = k_mix ? GGML_TYPE_Q6_K : base;                // output -> Q6_K
 #define ADD(nm, ty, a, b, mu, sd) do { snprintf(t[n].name, sizeof t[n].name, "%s", nm); t[n].type = (ty); \
     t[n].ne0 = (a); t[n].ne1 = (b); t[n].mean = (mu); t[n].std = (sd); n++; } while (0)
     ADD("token_embd.weight", c->tied ? head_type : base, c->dim, c->vocab, 0, emb_std);
     for (int l = 0; l < c->n_layer; l++) {
         char nm[64];
-        uint32_t more = ftype == FT_Q4_K_M && use_more_bits(l, c->n_layer) ? GGML_TYPE_Q6_K : base;
+        uint32_t more = k_mix && use_more_bits(l, c->n_layer) ? GGML_TYPE_Q6_K : base;
         float in_std = (float)(1 / sqrt(H)), o_std = (float)(out_scale / sqrt(q_dim));
         float down_std = (float)(out_scale / sqrt(c->ffn_dim));
 #define L(s) (snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, s), nm)
@@ -223,7 +224,7 @@ int synth_write(const SynthOptions *o, char *err, size_t errlen) {
     for (int i = 0; i < N_SIZES; i++) if (!strcmp(o->size, sizes[i].name)) si = i;
     for (int i = 0; i < (int)(sizeof types / sizeof types[0]); i++) if (!strcmp(o->type, types[i].name)) ti = i;
     if (si < 0) { snprintf(err, errlen, "unknown size '%s' (tiny, 0.6b, 1.7b, 4b, 8b, 14b, 32b)", o->size); return -1; }
-    if (ti < 0) { snprintf(err, errlen, "unknown type '%s' (f32, f16, bf16, q8_0, q4_k_m)", o->type); return -1; }
+    if (ti < 0) { snprintf(err, errlen, "unknown type '%s' (f32, f16, bf16, q8_0, q4_k_m, q5_k_m)", o->type); return -1; }
     c = sizes[si].c;
     int ftype = types[ti].ftype;
     TensorSpec *specs = xmalloc((size_t)(3 + 11 * c.n_layer) * sizeof *specs);

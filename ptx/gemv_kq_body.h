@@ -1,5 +1,9 @@
-// gemv_kq_body.h — one entry of gemv_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), MB (rows of x the
-// entry holds: 1, 2, 4 or 8). Undefines them at the end.
+// gemv_kq_body.h — one entry of gemv_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), Q5 (with Q6 0: Q5_K,
+// the Q4_K path plus each element's fifth bit from qh), MB (rows of x the entry holds: 1, 2, 4 or 8). Undefines
+// them at the end.
+#ifndef Q5
+#define Q5 0
+#endif
 
 // 16 products: weight codes W0..W3 (4 unsigned bytes each, elements 4i..4i+3) against the int16 x pairs %x0..%x7
 // (%x(2i) = elements 4i, 4i+1; %x(2i+1) = 4i+2, 4i+3) into D
@@ -12,7 +16,7 @@
     add.s32 D, D, %ij;
 
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
-#define U4 (MB >= 2 ? 1 : 2)
+#define U4 (MB >= 2 || Q5 ? 1 : 2)
 #define U6 (MB >= 2 ? 1 : 2)
 
 .visible .entry NAME(
@@ -28,7 +32,7 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KQ_THREADS, 1, 1
-#if MB >= 8
+#if MB >= 8 || (Q5 && MB >= 4)
 .maxnreg 168
 #else
 .maxnreg 128
@@ -36,7 +40,7 @@
 {
     .reg .pred %p<8>, %pv<4>, %psw, %pf;
     .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %pstep, %row0, %row1;
-    .reg .b32 %cb, %i, %m, %smx, %smd, %sms, %xrow, %xo, %dxo, %sxo, %lo16, %sh, %kb<4>;
+    .reg .b32 %lo5, %hi5, %cb, %i, %m, %smx, %smd, %sms, %xrow, %xo, %dxo, %sxo, %lo16, %sh, %kb<4>;
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ij, %ik, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
@@ -51,7 +55,7 @@
 #undef DECL6
     .reg .b32 %QC<4>;
 #else
-#define DECL4(u, r) .reg .b32 %W##u##r##_<8>, %SC##u##r, %MN##u##r, %DD##u##r;
+#define DECL4(u, r) .reg .b32 %W##u##r##_<8>, %SC##u##r, %MN##u##r, %DD##u##r, %QH##u##r##_<8>;
     DECL4(0, 0) DECL4(0, 1) DECL4(1, 0) DECL4(1, 1)
 #undef DECL4
     .reg .b32 %NL<8>, %NH<8>;
@@ -116,6 +120,8 @@
     shl.b32 %ra, %r3, 2;                     // the scale plane's word holding bytes 2j, 2j + 1
     and.b32 %r3, %r2, 1;
     shl.b32 %sh, %r3, 4;                     // their bit position in it
+    shl.b32 %lo5, %r2, 1;                    // Q5_K: the fifth bits of sub-blocks 2j, 2j + 1 are bits 2j, 2j + 1
+    add.u32 %hi5, %lo5, 1;                   // of qh[l]
 #endif
 
     shr.u32 %r1, %tx, 5;
@@ -148,8 +154,8 @@ PAIR:
     add.u64 %ws0, %rds, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
     add.u64 %ws1, %rds, %rd1;
-#if Q6
-    shr.u32 %r1, %K, 2;
+#if Q6 || Q5
+    shr.u32 %r1, %K, 3 - Q6;                 // qh plane: K / 4 (Q6_K) or K / 8 (Q5_K) bytes a row
     mul.wide.u32 %rd1, %row0, %r1;
     add.u64 %wh0, %rdh, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
@@ -264,7 +270,16 @@ KLOOP:
     @%pv##u ld.global.nc.u32 %SC##u##r, [%rd2]; \
     @%pv##u ld.global.nc.u32 %MN##u##r, [%rd2 + 8]; \
     mul.wide.u32 %rd2, %kb##u, 4; add.u64 %rd2, %rd2, %wd##r; \
-    @%pv##u ld.global.nc.u32 %DD##u##r, [%rd2];
+    @%pv##u ld.global.nc.u32 %DD##u##r, [%rd2]; \
+    LDQH(u, r)
+#if Q5
+#define LDQH(u, r) \
+    mul.wide.u32 %rd2, %kb##u, 32; add.u64 %rd2, %rd2, %wh##r; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%QH##u##r##_0, %QH##u##r##_1, %QH##u##r##_2, %QH##u##r##_3}, [%rd2], %pol; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%QH##u##r##_4, %QH##u##r##_5, %QH##u##r##_6, %QH##u##r##_7}, [%rd2 + 16], %pol;
+#else
+#define LDQH(u, r)
+#endif
     KB4(0) LD4(0, 0) LD4(0, 1)
 #if U4 == 2
     KB4(1) LD4(1, 0) LD4(1, 1)
@@ -295,8 +310,17 @@ KLOOP:
 #define X4B(mm) X4(1, mm)
 #define X40 X4A
 #define X41 X4B
+#if Q5
+// codes of 5 bits: the nibble, and bit 2j (low nibbles) / 2j + 1 (high) of qh[l] moved to bit 4 of each byte
+#define NIB(u, r, i) \
+    shr.u32 %r1, %QH##u##r##_##i, %lo5; and.b32 %r1, %r1, 0x01010101; shl.b32 %r1, %r1, 4; \
+    lop3.b32 %NL##i, %W##u##r##_##i, %r1, 0x0F0F0F0F, 0xEC; \
+    shr.u32 %r1, %QH##u##r##_##i, %hi5; and.b32 %r1, %r1, 0x01010101; shl.b32 %r1, %r1, 4; \
+    shr.u32 %NH##i, %W##u##r##_##i, 4; lop3.b32 %NH##i, %NH##i, %r1, 0x0F0F0F0F, 0xEC;
+#else
 #define NIB(u, r, i) and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NH##i, %W##u##r##_##i, 4; \
     and.b32 %NH##i, %NH##i, 0x0F0F0F0F;
+#endif
 // the sub-blocks' scales and mins: bytes (the 6-bit values, unpacked at load) times d and dmin (f16)
 #define C4(u, r) \
     @!%pv##u bra C4_##u##_##r; \
@@ -451,4 +475,6 @@ DONE:
 #undef U6
 #undef NAME
 #undef Q6
+#undef Q5
+#undef LDQH
 #undef MB
