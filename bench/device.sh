@@ -853,7 +853,7 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
 fi
 
-if has s27; then  # session 27: native Q4_K / Q6_K weights for small batches (ptx/gemv_kq.ptx, host/gpu_kq.c).
+if has s27; then  # session 27: native Q4_K / Q5_K / Q6_K weights for small batches (ptx/gemv_kq.ptx, host/gpu_kq.c).
     # S27_PARTS from: unit (test_gpu_kq), san (memcheck + racecheck of its quick cases), e2e (GPU vs CPU on
     # S27_E2E "SIZE TYPE;..." files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' S27_TYPE files, default
     # q4_k_m, --dtype in S27_DTYPES (bf16 fp8), QWEN3_NATIVE_Q on and off), peer (llama-bench on the same files)

@@ -38,7 +38,7 @@ static void usage(FILE *out) {
         "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n"
         "      --head-dtype D       GPU output head with --dtype fp8: rescore (default: fp8, then the logits near\n"
         "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n"
-        "      --native-q on|off    GPU: Q4_K / Q6_K layers also keep the file's blocks and batches of 1-2 rows\n"
+        "      --native-q on|off    GPU: Q4_K / Q5_K / Q6_K layers also keep the file's blocks and batches of 1-2 rows\n"
         "                           stream those (4.6-6.6 bits a weight) (default on)\n"
         "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"

@@ -85,7 +85,7 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself; e4m3 with head_fp8 (tied: a copy)
     GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
-    int native_q;         // K-quant layers keep their Q4_K / Q6_K copy for small batches (GpuOpts.native_q)
+    int native_q;         // K-quant layers keep their Q4_K / Q5_K / Q6_K copy for small batches (GpuOpts.native_q)
     GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
     size_t kq_bytes;      // the native copies' bytes (of weight_bytes)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
@@ -304,7 +304,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     if (n_out > 0) {
         g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
-        int native = gpu_kq_takes(&e->head_kq, n_out);  // the file's own Q6_K / Q4_K head: no rescoring
+        int native = gpu_kq_takes(&e->head_kq, n_out);  // the file's own K-quant head: no rescoring
         int rescore = !native && e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
         const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
         // the rescore's first pass (each row's maxima) in the GEMM's epilogue where its tile has one

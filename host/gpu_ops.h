@@ -213,12 +213,12 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // epilogue. With fp8_out at upload (gated = 2), want8 (the next GEMM is FP8) and a tile that can, it writes a's FP8
 // form instead, in a's own buffer: e4m3 [M][N/2] at a, f32 scales [M][N/256] at a + swiglu_fp8_scales(M, N/2), and
 // returns 1 (launch_linear_q with a8_ready = 1 then skips the quantiser); else 0.
-// kq: the same layer's native Q4_K / Q6_K copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
+// kq: the same layer's native Q4_K / Q5_K / Q6_K copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
 typedef struct { CUdeviceptr q, h, s, d; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
 typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 
-// Native K-quant weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q6_K keeps them
+// Native K-quant weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K keeps them
 // too, repacked into planes, and batches of up to gpu_kq_max_m(K) rows run on them (W4/W6 with int8 activations,
 // dp4a) instead of the bf16 / FP8 copy. gpu_kq_plan: the parts of n stacked tensors (0 and kq->n = 0 when a tensor
 // is another type, K % 256 != 0, or — gated, the SwiGLU pair — the two differ in type); gpu_kq_carve takes their

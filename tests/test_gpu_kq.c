@@ -1,4 +1,4 @@
-// test_gpu_kq.c — the native K-quant kernels (ptx/gemv_kq.ptx, host/gpu_kq.c) on real Q4_K / Q6_K blocks
+// test_gpu_kq.c — the native K-quant kernels (ptx/gemv_kq.ptx, host/gpu_kq.c) on real Q4_K / Q5_K / Q6_K blocks
 // (gguf/quants.c's quantisers over random rows), against two references:
 //   exact:  the kernel's own arithmetic in fp64 — x rounded to int16 with a scale per 32 exactly as the kernel does
 //           it, the weights' code part A and offset part B (w = A - B; B = dmin * min for Q4_K, 32 * d * sc for Q6_K)
