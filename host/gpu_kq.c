@@ -71,7 +71,7 @@ typedef struct { const uint8_t *src; uint8_t *q, *h, *s, *d; int K, type; } Repa
 static void repack_row(void *ctx, int64_t r) {
     const Repack *j = ctx;
     int nkb = j->K / 256, q6 = j->type == GGML_TYPE_Q6_K, q5 = j->type == GGML_TYPE_Q5_K;
-    size_t bs = q6 ? 210 : q5 ? 176 : 144;
+    size_t bs = ggml_type_size((uint32_t)j->type);  // 210, 176 or 144 bytes a block
     const uint8_t *b = j->src + (size_t)r * nkb * bs;
     for (int kb = 0; kb < nkb; kb++, b += bs) {
         size_t blk = (size_t)r * nkb + kb;
