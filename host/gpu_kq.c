@@ -44,7 +44,7 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated,
     kq->n = parts;
     kq->N = N;
     kq->K = K;
-    kq->max_m = max_m;
+    kq->max_m = max_m < gpu_kq_max_m(K) ? max_m : gpu_kq_max_m(K);  // (the kernel's shared-memory limit)
     return 1;
 }
 

@@ -215,7 +215,7 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // returns 1 (launch_linear_q with a8_ready = 1 then skips the quantiser); else 0.
 // kq: the same layer's native Q4_K / Q5_K / Q6_K copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
 typedef struct { CUdeviceptr q, h, s, d; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
-typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes
+typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes (<= gpu_kq_max_m(K))
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 
 // Native K-quant weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K keeps them
@@ -232,9 +232,7 @@ int gpu_kq_max_m(int K);  // the most rows the kernel takes at width K (8, less 
 // The rows up to which an N x K layer should take its native copy beside an FP8 (fp8) or bf16 one; 0: keep none.
 // QWEN3_KQ_MAX_M=n: n everywhere.
 int gpu_kq_rows(int N, int K, int fp8);
-static inline int gpu_kq_takes(const GpuKq *kq, int M) {
-    return kq->n > 0 && M >= 1 && M <= kq->max_m && M <= gpu_kq_max_m(kq->K);
-}
+static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
