@@ -258,10 +258,10 @@ size_t quantize_row_q8_0(const float *x, void *dst, int64_t n) {
     return (size_t)(n / QK) * 34;
 }
 
-// Q4_K sub-block fit: x ~ scale*L - mn with L in 0..nmax, minimizing sum w*(err)^2. Tries 21 inverse scales
-// spread around nmax/(max-min); for each, rounds to levels and solves the 2x2 weighted least-squares problem for
+// Q4_K / Q5_K sub-block fit: x ~ scale*L - mn with L in 0..nmax, minimizing sum w*(err)^2. Tries nstep + 1
+// inverse scales (rmin + 0.1 i + nmax) / (max-min): Q4_K -1.0 and 20, Q5_K -0.5 and 15, as ggml; for each, rounds to levels and solves the 2x2 weighted least-squares problem for
 // (scale, min) exactly; keeps the best. (The same search as ggml's make_qkx2_quants.) Returns scale; *mn >= 0.
-static float fit_scale_min(const float *x, const float *w, int n, int nmax, uint8_t *L, float *mn) {
+static float fit_scale_min(const float *x, const float *w, int n, int nmax, float rmin, int nstep, uint8_t *L, float *mn) {
     float lo = x[0], hi = x[0], sw = 0, sx = 0;
     for (int i = 0; i < n; i++) {
         lo = fminf(lo, x[i]); hi = fmaxf(hi, x[i]);
@@ -276,8 +276,8 @@ static float fit_scale_min(const float *x, const float *w, int n, int nmax, uint
         best += w[i] * (e * e);   // this order of rounding keeps the result bit-identical to ggml's
     }
     uint8_t La[QK];
-    for (int step = 0; step <= 20; step++) {
-        float is = (-1.0f + 0.1f * step + nmax) / (hi - lo);
+    for (int step = 0; step <= nstep; step++) {
+        float is = (rmin + 0.1f * step + nmax) / (hi - lo);
         float sl = 0, sl2 = 0, sxl = 0;
         for (int i = 0; i < n; i++) {
             int l = clampi(round_int(is * (x[i] - lo)), 0, nmax);
@@ -296,6 +296,35 @@ static float fit_scale_min(const float *x, const float *w, int n, int nmax, uint
     return scale;
 }
 
+// Q4_0 / Q5_0 (bits 4 / 5): per 32, d = the signed value of largest magnitude / -2^(bits-1) (so that value's code
+// is 0), codes trunc(x / d + 2^(bits-1) + 0.5) clamped to 2^bits - 1, as ggml's reference; Q5_0's fifth bits go to
+// qh (bit j: element j). NaN inputs give code 2^(bits-1) (zero), never UB.
+static size_t quantize_row_q0(const float *x, void *dst, int64_t n, int bits) {
+    int half = 1 << (bits - 1), top = (1 << bits) - 1;
+    size_t bs = bits == 4 ? 18 : 22;
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / QK; i++, b += bs, x += QK) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+        float d = max / (float)-half, id = d != 0 ? 1 / d : 0;
+        wr16(b, f32_to_f16(d));
+        uint8_t *qs = b + (bits == 4 ? 2 : 6);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK; j++) {
+            float v = x[j] * id + (float)half + 0.5f;
+            int q = v == v ? clampi((int)fmaxf(fminf(v, 127.f), -128.f), 0, top) : half;
+            if (j < QK / 2) qs[j] = (uint8_t)(q & 15);
+            else qs[j - QK / 2] |= (uint8_t)((q & 15) << 4);
+            qh |= (uint32_t)(q >> 4) << j;
+        }
+        if (bits == 5) memcpy(b + 2, &qh, 4);
+    }
+    return (size_t)(n / QK) * bs;
+}
+size_t quantize_row_q4_0(const float *x, void *dst, int64_t n) { return quantize_row_q0(x, dst, n, 4); }
+size_t quantize_row_q5_0(const float *x, void *dst, int64_t n) { return quantize_row_q0(x, dst, n, 5); }
+
 // Q4_K (bits 4) and Q5_K (bits 5: the fifth bit of element l of 64-element chunk c in bit 2c (first 32) or 2c + 1
 // (second 32) of qh[l], the block being d, dmin, scales[12], qh[32], qs[128]): the same fit with 15 or 31 levels.
 static size_t quantize_row_qk(const float *x, void *dst, int64_t n, int bits) {
@@ -310,7 +339,7 @@ static size_t quantize_row_qk(const float *x, void *dst, int64_t n, int bits) {
             for (int l = 0; l < 32; l++) s2 += xs[l] * xs[l];
             float rms = sqrtf(s2 / 32);
             for (int l = 0; l < 32; l++) w[l] = rms + fabsf(xs[l]);   // favour the large values
-            scale[j] = fit_scale_min(xs, w, 32, nmax, L + 32 * j, &mins[j]);
+            scale[j] = fit_scale_min(xs, w, 32, nmax, bits == 5 ? -0.5f : -1.0f, bits == 5 ? 15 : 20, L + 32 * j, &mins[j]);
             max_scale = fmaxf(max_scale, scale[j]);
             max_min = fmaxf(max_min, mins[j]);
         }
@@ -426,6 +455,8 @@ size_t quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
     case GGML_TYPE_F16: for (int64_t i = 0; i < n; i++) wr16(d + 2 * i, f32_to_f16(src[i])); return (size_t)n * 2;
     case GGML_TYPE_BF16: for (int64_t i = 0; i < n; i++) wr16(d + 2 * i, f32_to_bf16(src[i])); return (size_t)n * 2;
     case GGML_TYPE_Q8_0: return quantize_row_q8_0(src, dst, n);
+    case GGML_TYPE_Q4_0: return quantize_row_q4_0(src, dst, n);
+    case GGML_TYPE_Q5_0: return quantize_row_q5_0(src, dst, n);
     case GGML_TYPE_Q4_K: return quantize_row_q4_k(src, dst, n);
     case GGML_TYPE_Q5_K: return quantize_row_q5_k(src, dst, n);
     case GGML_TYPE_Q6_K: return quantize_row_q6_k(src, dst, n);

@@ -8,12 +8,12 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-        "usage: qwen3-ptx synth --size {tiny,tiny-untied,0.6b,1.7b,4b,8b,14b,32b} --type {f32,f16,bf16,q8_0,q4_k_m,q5_k_m} [--seed N]\n"
+        "usage: qwen3-ptx synth --size {tiny,tiny-untied,0.6b,1.7b,4b,8b,14b,32b} --type {f32,f16,bf16,q8_0,q4_k_m,q5_k_m,q4_0,q5_0} [--seed N]\n"
         "                       -o FILE [--tokenizer tokenizer.json] [--tokenizer-config tokenizer_config.json]\n"
         "                       [--no-tokenizer] [--check]\n"
-        "  Writes the file as llama.cpp's convert_hf_to_gguf.py (+ llama-quantize for q4_k_m / q5_k_m) would write the real\n"
-        "  model; weights are uniform random, scaled so logits are as peaked as a real model's (std ~5; NOTES.md),\n"
-        "  deterministic per seed.\n"
+        "  Writes the file as llama.cpp's convert_hf_to_gguf.py (+ llama-quantize for q4_k_m / q5_k_m / q4_0 / q5_0)\n"
+        "  would write the real model; weights are uniform random, scaled so logits are as peaked as a real model's\n"
+        "  (std ~5; NOTES.md), deterministic per seed.\n"
         "  --check: run the CPU reference on 64 seeded random tokens and print last-position entropy (nats),\n"
         "           distinct argmax over the 64 positions and the logit std.\n");
 }

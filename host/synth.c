@@ -42,10 +42,11 @@ int synth_config(const char *size, Qwen3Config *c) {
 }
 
 // ---------------------------------------------------------------- file types (llama.h's LLAMA_FTYPE_*)
-enum { FT_F32 = 0, FT_F16 = 1, FT_Q8_0 = 7, FT_Q4_K_M = 15, FT_Q5_K_M = 17, FT_BF16 = 32 };
+enum { FT_F32 = 0, FT_F16 = 1, FT_Q4_0 = 2, FT_Q8_0 = 7, FT_Q5_0 = 8, FT_Q4_K_M = 15, FT_Q5_K_M = 17, FT_BF16 = 32 };
 static const struct { const char *name; int ftype; uint32_t base; } types[] = {
     { "f32", FT_F32, GGML_TYPE_F32 }, { "f16", FT_F16, GGML_TYPE_F16 }, { "bf16", FT_BF16, GGML_TYPE_BF16 },
     { "q8_0", FT_Q8_0, GGML_TYPE_Q8_0 }, { "q4_k_m", FT_Q4_K_M, GGML_TYPE_Q4_K }, { "q5_k_m", FT_Q5_K_M, GGML_TYPE_Q5_K },
+    { "q4_0", FT_Q4_0, GGML_TYPE_Q4_0 }, { "q5_0", FT_Q5_0, GGML_TYPE_Q5_0 },
 };
 
 // llama-quant.cpp's use_more_bits: the first and last eighth of the layers, and every third one between.
@@ -68,7 +69,8 @@ static int build_specs(const Qwen3Config *c, float out_scale, int ftype, uint32_
     // Tied: the embedding is also the head, and std 5/sqrt(H) gives logits of std ~5 (peaked, SYNTH-MODELS.md).
     float emb_std = c->tied ? (float)(5 / sqrt(H)) : 1.0f;
     int k_mix = ftype == FT_Q4_K_M || ftype == FT_Q5_K_M;              // llama-quantize's _M mixes:
-    uint32_t head_type = k_mix ? GGML_TYPE_Q6_K : base;                // output -> Q6_K
+    // output (or the tied embedding, the head) -> Q6_K in every quantised type but Q8_0
+    uint32_t head_type = k_mix || ftype == FT_Q4_0 || ftype == FT_Q5_0 ? GGML_TYPE_Q6_K : base;
 #define ADD(nm, ty, a, b, mu, sd) do { snprintf(t[n].name, sizeof t[n].name, "%s", nm); t[n].type = (ty); \
     t[n].ne0 = (a); t[n].ne1 = (b); t[n].mean = (mu); t[n].std = (sd); n++; } while (0)
     ADD("token_embd.weight", c->tied ? head_type : base, c->dim, c->vocab, 0, emb_std);
@@ -224,7 +226,7 @@ int synth_write(const SynthOptions *o, char *err, size_t errlen) {
     for (int i = 0; i < N_SIZES; i++) if (!strcmp(o->size, sizes[i].name)) si = i;
     for (int i = 0; i < (int)(sizeof types / sizeof types[0]); i++) if (!strcmp(o->type, types[i].name)) ti = i;
     if (si < 0) { snprintf(err, errlen, "unknown size '%s' (tiny, 0.6b, 1.7b, 4b, 8b, 14b, 32b)", o->size); return -1; }
-    if (ti < 0) { snprintf(err, errlen, "unknown type '%s' (f32, f16, bf16, q8_0, q4_k_m, q5_k_m)", o->type); return -1; }
+    if (ti < 0) { snprintf(err, errlen, "unknown type '%s' (f32, f16, bf16, q8_0, q4_k_m, q5_k_m, q4_0, q5_0)", o->type); return -1; }
     c = sizes[si].c;
     int ftype = types[ti].ftype;
     TensorSpec *specs = xmalloc((size_t)(3 + 11 * c.n_layer) * sizeof *specs);

@@ -224,7 +224,10 @@ int main(int argc, char **argv) {
 // ---------------------------------------------------------------- ggml: our code vs ggml's reference C code
 // Declared here rather than by including ggml's headers, so this file depends only on the symbols it uses.
 void quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
+void quantize_row_q4_0_ref(const float *x, void *y, int64_t k);
+void quantize_row_q5_0_ref(const float *x, void *y, int64_t k);
 void quantize_row_q4_K_ref(const float *x, void *y, int64_t k);
+void quantize_row_q5_K_ref(const float *x, void *y, int64_t k);
 void quantize_row_q6_K_ref(const float *x, void *y, int64_t k);
 void dequantize_row_q8_0(const void *x, float *y, int64_t k);
 void dequantize_row_q4_0(const void *x, float *y, int64_t k);
@@ -271,8 +274,10 @@ int main(int argc, char **argv) {
 
     // Quantizers: same bytes as ggml's reference (ties aside), and never a larger error.
     const struct { uint32_t t; void (*ref)(const float *, void *, int64_t); } qz[] = {
-        { GGML_TYPE_Q8_0, quantize_row_q8_0_ref }, { GGML_TYPE_Q4_K, quantize_row_q4_K_ref }, { GGML_TYPE_Q6_K, quantize_row_q6_K_ref } };
-    for (int k = 0; k < 3; k++) {
+        { GGML_TYPE_Q8_0, quantize_row_q8_0_ref }, { GGML_TYPE_Q4_0, quantize_row_q4_0_ref },
+        { GGML_TYPE_Q5_0, quantize_row_q5_0_ref }, { GGML_TYPE_Q4_K, quantize_row_q4_K_ref },
+        { GGML_TYPE_Q5_K, quantize_row_q5_K_ref }, { GGML_TYPE_Q6_K, quantize_row_q6_K_ref } };
+    for (int k = 0; k < (int)(sizeof qz / sizeof qz[0]); k++) {
         uint32_t t = qz[k].t;
         size_t bs = ggml_type_size(t), nb = (size_t)(n / ggml_blck_size(t));
         int bad = 0;

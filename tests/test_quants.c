@@ -1,6 +1,6 @@
 // test_quants.c — f16/bf16 conversion against a double reference (f16 -> f32 exhaustive, f32 -> f16/bf16 dense
 // random plus every rounding boundary), dequantization of hand-built blocks of every type against an
-// element-by-element double formula, quantize -> dequantize error bounds (Q8_0, Q4_K, Q5_K, Q6_K) on Gaussian rows,
+// element-by-element double formula, quantize -> dequantize error bounds (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K) on Gaussian rows,
 // rows with outliers and degenerate rows; prints dequantize speed (not asserted).
 #include "../gguf/gguf.h"
 #include "../gguf/quants.h"
@@ -275,7 +275,7 @@ static void roundtrip_gaussian(void) {
     float *x = xmalloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++) x[i] = rng_normal(&rng) * 0.02f;   // weight-like scale
     struct { uint32_t t; double bound; } cases[] = {
-        { GGML_TYPE_Q8_0, 0.0056 }, { GGML_TYPE_Q4_K, 0.074 }, { GGML_TYPE_Q5_K, 0.04 }, { GGML_TYPE_Q6_K, 0.0185 },
+        { GGML_TYPE_Q8_0, 0.0056 }, { GGML_TYPE_Q4_0, 0.088 }, { GGML_TYPE_Q5_0, 0.044 }, { GGML_TYPE_Q4_K, 0.074 }, { GGML_TYPE_Q5_K, 0.04 }, { GGML_TYPE_Q6_K, 0.0185 },
         { GGML_TYPE_F16, 3e-4 }, { GGML_TYPE_BF16, 2.5e-3 }, { GGML_TYPE_F32, 0 },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -291,9 +291,10 @@ static void roundtrip_gaussian(void) {
 static void roundtrip_hard_rows(void) {
     const int64_t n = 256 * 64;
     float *x = xmalloc(sizeof(float) * (size_t)n);
-    const uint32_t types[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, GGML_TYPE_Q5_K };
-    const double bound[][4] = {   // per row kind: Q8_0, Q4_K, Q6_K, Q5_K
-        { 0.02, 0.25, 0.06, 0.07 }, { 0.02, 0.25, 0.06, 0.07 }, { 0.01, 0.1, 0.025, 0.045 }, { 0.01, 0.1, 0.025, 0.025 } };
+    const uint32_t types[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, GGML_TYPE_Q5_K, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0 };
+    const double bound[][6] = {   // per row kind: Q8_0, Q4_K, Q6_K, Q5_K, Q4_0, Q5_0
+        { 0.02, 0.25, 0.06, 0.07, 0.25, 0.12 }, { 0.02, 0.25, 0.06, 0.07, 0.25, 0.12 },
+        { 0.01, 0.1, 0.025, 0.045, 0.1, 0.05 }, { 0.01, 0.1, 0.025, 0.025, 0.1, 0.05 } };
     const char *kind[] = { "student-t-like tails", "one 100x outlier per block", "block scales 1e-4..1e2", "all positive" };
     for (int r = 0; r < 4; r++) {
         for (int64_t i = 0; i < n; i++) {
@@ -304,13 +305,13 @@ static void roundtrip_hard_rows(void) {
             if (r == 3) g = fabsf(g) + 0.5f;
             x[i] = g;
         }
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 6; k++) {
             double e = roundtrip_err(types[k], x, n);
             CHECK(e <= bound[r][k], "%s on %s: error %.4f above %.3f", gguf_type_name(types[k]), kind[r], e, bound[r][k]);
         }
     }
     // Degenerate blocks: exact zeros decode to zero, a constant block decodes close to the constant.
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 6; k++) {
         float z[256] = { 0 }, c[256], y[256];
         uint8_t q[512];   // Q8_0 of 256 values is 272 bytes
         for (int i = 0; i < 256; i++) c[i] = 0.37f;
