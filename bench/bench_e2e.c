@@ -23,8 +23,8 @@ static double measure_copy_bw(void) {
 }
 
 // A decode step's weight bytes with --native-q on: the linear layers (and head) whose tensors the engine keeps in
-// their K-quant form stream those (the repacked planes: Q4_K 148 bytes a 256, Q5_K 180, Q6_K 210); the others as
-// the dtype.
+// their quantised form stream those (the repacked planes, gpu_kq_bytes: Q4_K 148 bytes a 256, Q8_0 34 a 32, ...);
+// the others as the dtype.
 static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
     const Qwen3Config *c = &m->cfg;
     double total = 0;
@@ -40,13 +40,12 @@ static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
             GpuKq kq;
             int N = 0;
             for (int t = 0; t < L[i].n; t++) N += (int)L[i].ts[t]->ne[1];
-            int native = gpu_kq_rows(N, L[i].K, fp8_w) > 0 &&
+            int native = gpu_kq_rows(N, L[i].K, fp8_w, L[i].ts[0]->type) > 0 &&
                          gpu_kq_plan(&kq, L[i].ts, L[i].n, L[i].K, L[i].gated, 1);
             for (int t = 0; t < L[i].n; t++) {
                 const GGUFTensor *x = L[i].ts[t];
-                double n = (double)x->ne[0] * x->ne[1];
-                total += n * (!native ? L[i].dtype_b : x->type == GGML_TYPE_Q4_K ? 148.0 / 256
-                                                    : x->type == GGML_TYPE_Q5_K ? 180.0 / 256 : 210.0 / 256);
+                total += native ? (double)gpu_kq_bytes(x->type, (int)x->ne[1], (int)x->ne[0])
+                                : (double)x->ne[0] * x->ne[1] * L[i].dtype_b;
             }
         }
     }
@@ -103,8 +102,8 @@ int main(int argc, char **argv) {
     double pp_floor = (k.flop_tok * pp + k.flop_head + k.flop_key * pp * (pp + 1.0) / 2) / peak;
     printf("%s %s: %.2f G linear params; tg floor %.3f ms/token (%.0f tok/s, %.2f GB of %s weights and K/V at "
            "%.2f TB/s); pp%d floor %.2f ms (%.0f tok/s at %.0f TFLOP/s%s)\n", label, path, k.params / 1e9,
-           tg_floor * 1e3, 1 / tg_floor, tg_bytes / 1e9, native ? (gpu.fp8_weights ? "native K-quant / fp8" :
-           "native K-quant / bf16") : gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp,
+           tg_floor * 1e3, 1 / tg_floor, tg_bytes / 1e9, native ? (gpu.fp8_weights ? "native quants / fp8" :
+           "native quants / bf16") : gpu.fp8_weights ? "fp8" : "bf16", bw / 1e12, pp,
            pp_floor * 1e3, pp / pp_floor, peak / 1e12, gpu.fp8_weights ? " BF16, FP8 layers at twice that" : "");
 
     int V = c->vocab;

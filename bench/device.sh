@@ -853,16 +853,17 @@ if has attndec; then  # session 5: the decode kernel (ptx/attn_dec.ptx) against 
     done
 fi
 
-if has s27; then  # session 27: native Q4_K / Q5_K / Q6_K weights for small batches (ptx/gemv_kq.ptx, host/gpu_kq.c).
+if has s27; then  # sessions 27-28: native quantised weights for small batches (ptx/gemv_kq.ptx, host/gpu_kq.c).
     # S27_PARTS from: unit (test_gpu_kq), san (memcheck + racecheck of its quick cases), e2e (GPU vs CPU on
-    # S27_E2E "SIZE TYPE;..." files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' S27_TYPE files, default
-    # q4_k_m, --dtype in S27_DTYPES (bf16 fp8), QWEN3_NATIVE_Q on and off), peer (llama-bench on the same files)
+    # S27_E2E "SIZE TYPE;..." files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' files of each type in
+    # S27_TYPES, default q4_k_m, --dtype in S27_DTYPES (bf16 fp8), QWEN3_NATIVE_Q on and off), peer (llama-bench on
+    # the same files)
     parts=${S27_PARTS:-unit san e2e bench peer}
     p27() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     if p27 unit; then
-        timeout 200 build/tests/test_gpu_kq > "$LOG/s27-kq.log" 2>&1
+        timeout 300 build/tests/test_gpu_kq > "$LOG/s27-kq.log" 2>&1
         say "test_gpu_kq rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s27-kq.log" | tr '\n' ' ')"
-        grep -E "^  " "$LOG/s27-kq.log" | head -40 | tee -a "$SUM"
+        grep -E "^  " "$LOG/s27-kq.log" | head -100 | tee -a "$SUM"
     fi
     if p27 san; then
         for tool in memcheck racecheck; do
@@ -882,7 +883,7 @@ if has s27; then  # session 27: native Q4_K / Q5_K / Q6_K weights for small batc
     fi
     if p27 bench; then
         files=""
-        ty=${S27_TYPE:-q4_k_m}  # the file type (q5_k_m too)
+        for ty in ${S27_TYPES:-q4_k_m}; do
         for sz in ${S27_SIZES:-0.6b 8b}; do
             f=$(synth $sz $ty); files="$files $f"
             for dt in ${S27_DTYPES:-bf16 fp8}; do
@@ -892,6 +893,7 @@ if has s27; then  # session 27: native Q4_K / Q5_K / Q6_K weights for small batc
                         || say "bench $sz $dt $nq failed: $(tail -2 "$LOG/s27-bench.log")"
                 done
             done
+        done
         done
         grep -E "pp|tg|floor|^gpu:" "$LOG/s27-bench.log" | tee -a "$SUM"
     fi

@@ -1,7 +1,7 @@
-// gpu_kq.c — native Q4_K / Q5_K / Q6_K linear weights for small batches: a layer whose GGUF tensors are K-quants keeps
-// them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows stream them instead —
-// 4.5 (Q4_K) or 6.6 (Q6_K) bits a weight against FP8's 8 and bf16's 16, and the file's exact values (the
-// activation is rounded to int16 with a scale per 32: ~1e-4 relative).
+// gpu_kq.c — native quantised linear weights for small batches: a layer whose GGUF tensors are Q4_K / Q5_K / Q6_K or
+// Q8_0 / Q4_0 / Q5_0 keeps them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows
+// stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
+// (the activation is rounded to int16 with a scale per 32: ~1e-4 relative).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_max_m, gpu_kq_rows, launch_gemv_kq
 //
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
@@ -11,6 +11,8 @@
 //         the block's 12 bytes, so the kernel decodes none), d [N][K/256][2] f16 (d, dmin): 148 bytes a block
 //   Q5_K: as Q4_K, plus h [N][K/256][32] (qh: each element's fifth bit): 180 bytes a block
 //   Q6_K: q [N][K/2] (ql), h [N][K/4] (qh), s [N][K/256][16] (scales), d [N][K/256] f16
+//   Q8_0 (34 B: d, qs[32]): q [N][K] (the int8 codes), d [N][K/32] f16: 34 bytes a block, aligned
+//   Q4_0 (18 B: d, qs[16]) / Q5_0 (22 B: d, qh[4], qs[16]): q [N][K/2] (qs), d [N][K/32] f16, Q5_0 h [N][K/32][4]
 // Stacked tensors ([Wq;Wk;Wv], [Wgate;Wup]) are parts of consecutive rows of one type each: a Q4_K_M file's qkv is
 // Q4_K q/k and, in some layers, a Q6_K v — two launches there. The gate/up pair must be one type (one launch whose
 // SwiGLU epilogue pairs row j with row j + ffn); it is not interleaved as the GEMMs' copy is.
@@ -21,8 +23,16 @@
 
 enum { KQ_THREADS = 256, KQ_WARPS = 8, KQ_SMEM_MAX = 227 * 1024, KQ_M_MAX = 8 };
 
-static int kq_type(uint32_t t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K; }
-static int kq_index(int t) { return t == GGML_TYPE_Q4_K ? 0 : t == GGML_TYPE_Q5_K ? 1 : 2; }  // kernel table row
+enum { KQ_TYPES = 6 };
+static const uint32_t kq_types[KQ_TYPES] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0,
+                                             GGML_TYPE_Q4_0, GGML_TYPE_Q5_0 };
+static int kq_index(uint32_t t) {  // the kernel table's row; -1: not a native type
+    for (int i = 0; i < KQ_TYPES; i++)
+        if (kq_types[i] == t) return i;
+    return -1;
+}
+static int kq_type(uint32_t t) { return kq_index(t) >= 0; }
+static int kq_t0(int t) { return t == GGML_TYPE_Q8_0 || t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q5_0; }  // blocks of 32
 
 int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m) {
     memset(kq, 0, sizeof *kq);
@@ -48,20 +58,29 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated,
     return 1;
 }
 
-static size_t plane_q(int rows, int K) { return (size_t)rows * K / 2; }
-static size_t plane_h(const GpuKqPart *p, int K) {
-    return (size_t)p->rows * (p->type == GGML_TYPE_Q6_K ? K / 4 : p->type == GGML_TYPE_Q5_K ? K / 8 : 0);
+// The planes' bytes for `rows` rows of type t
+static size_t plane_q(int t, int rows, int K) { return (size_t)rows * (t == GGML_TYPE_Q8_0 ? K : K / 2); }
+static size_t plane_h(int t, int rows, int K) {
+    return (size_t)rows * (t == GGML_TYPE_Q6_K ? K / 4 : t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q5_0 ? K / 8 : 0);
 }
-static size_t plane_s(int rows, int K) { return (size_t)rows * (K / 256) * 16; }
-static size_t plane_d(const GpuKqPart *p, int K) { return (size_t)p->rows * (K / 256) * (p->type == GGML_TYPE_Q6_K ? 2 : 4); }
+static size_t plane_s(int t, int rows, int K) { return kq_t0(t) ? 0 : (size_t)rows * (K / 256) * 16; }
+static size_t plane_d(int t, int rows, int K) {
+    return (size_t)rows * (kq_t0(t) ? K / 16 : (K / 256) * (t == GGML_TYPE_Q6_K ? 2 : 4));
+}
+
+size_t gpu_kq_bytes(uint32_t type, int rows, int K) {
+    int t = (int)type;
+    return plane_q(t, rows, K) + plane_h(t, rows, K) + plane_s(t, rows, K) + plane_d(t, rows, K);
+}
 
 void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
     for (int i = 0; i < kq->n; i++) {
         GpuKqPart *p = &kq->p[i];
-        p->q = gpu_arena_alloc(a, plane_q(p->rows, kq->K));
-        p->h = plane_h(p, kq->K) ? gpu_arena_alloc(a, plane_h(p, kq->K)) : 0;
-        p->s = gpu_arena_alloc(a, plane_s(p->rows, kq->K));
-        p->d = gpu_arena_alloc(a, plane_d(p, kq->K));
+        int t = p->type, r = p->rows, K = kq->K;
+        p->q = gpu_arena_alloc(a, plane_q(t, r, K));
+        p->h = plane_h(t, r, K) ? gpu_arena_alloc(a, plane_h(t, r, K)) : 0;
+        p->s = plane_s(t, r, K) ? gpu_arena_alloc(a, plane_s(t, r, K)) : 0;
+        p->d = gpu_arena_alloc(a, plane_d(t, r, K));
     }
 }
 
@@ -71,7 +90,18 @@ typedef struct { const uint8_t *src; uint8_t *q, *h, *s, *d; int K, type; } Repa
 static void repack_row(void *ctx, int64_t r) {
     const Repack *j = ctx;
     int nkb = j->K / 256, q6 = j->type == GGML_TYPE_Q6_K, q5 = j->type == GGML_TYPE_Q5_K;
-    size_t bs = ggml_type_size((uint32_t)j->type);  // 210, 176 or 144 bytes a block
+    size_t bs = ggml_type_size((uint32_t)j->type);  // 210, 176, 144 bytes a block of 256; 34, 22, 18 of 32
+    if (kq_t0(j->type)) {  // d, [qh[4]], codes: 32 (Q8_0) or 16 bytes
+        int nb = j->K / 32, q8 = j->type == GGML_TYPE_Q8_0, h = j->type == GGML_TYPE_Q5_0 ? 4 : 0, cb = q8 ? 32 : 16;
+        const uint8_t *b = j->src + (size_t)r * nb * bs;
+        for (int i = 0; i < nb; i++, b += bs) {
+            size_t blk = (size_t)r * nb + i;
+            memcpy(j->q + blk * cb, b + 2 + h, (size_t)cb);
+            if (h) memcpy(j->h + blk * 4, b + 2, 4);
+            memcpy(j->d + blk * 2, b, 2);
+        }
+        return;
+    }
     const uint8_t *b = j->src + (size_t)r * nkb * bs;
     for (int kb = 0; kb < nkb; kb++, b += bs) {
         size_t blk = (size_t)r * nkb + kb;
@@ -102,17 +132,16 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
         if (t->nbytes != ggml_row_bytes(t->type, K) * (uint64_t)rows)
             die("%s: %llu bytes, %d rows of %d %s elements need %llu", t->name, (unsigned long long)t->nbytes, rows, K,
                 gguf_type_name(t->type), (unsigned long long)(ggml_row_bytes(t->type, K) * (uint64_t)rows));
-        GpuKqPart sub = *p;
-        sub.rows = rows;
-        size_t bq = plane_q(rows, K), bh = plane_h(&sub, K), bs = plane_s(rows, K), bd = plane_d(&sub, K);
+        int ty = p->type;
+        size_t bq = plane_q(ty, rows, K), bh = plane_h(ty, rows, K), bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K);
         uint8_t *buf = xmalloc(bq + bh + bs + bd);
         Repack j = { t->data, buf, buf + bq, buf + bq + bh, buf + bq + bh + bs, K, p->type };
         parallel_for(rows, repack_row, &j);
         int r0 = row - p->row0;  // this tensor's first row within the part
-        gpu_upload(g, p->q + plane_q(r0, K), j.q, bq);
-        if (bh) gpu_upload(g, p->h + plane_h(&(GpuKqPart){ .type = p->type, .rows = r0 }, K), j.h, bh);
-        gpu_upload(g, p->s + plane_s(r0, K), j.s, bs);
-        gpu_upload(g, p->d + plane_d(&(GpuKqPart){ .type = p->type, .rows = r0 }, K), j.d, bd);
+        gpu_upload(g, p->q + plane_q(ty, r0, K), j.q, bq);
+        if (bh) gpu_upload(g, p->h + plane_h(ty, r0, K), j.h, bh);
+        if (bs) gpu_upload(g, p->s + plane_s(ty, r0, K), j.s, bs);
+        gpu_upload(g, p->d + plane_d(ty, r0, K), j.d, bd);
         free(buf);
         row += rows;
     }
@@ -131,20 +160,26 @@ int gpu_kq_max_m(int K) {
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
-// input in one launch.
-int gpu_kq_rows(int N, int K, int fp8) {
+// input in one launch. Q8_0 (8.5 bits) is never lighter than FP8's 8: beside FP8 it keeps no native copy.
+int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     static int env = -1;
     if (env < 0) env = env_int("QWEN3_KQ_MAX_M", 0, KQ_M_MAX, 0);
     int big = (long)N * K >= 8L << 20;
-    return env ? env : big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
+    if (env) return env;
+    if (fp8 && type == GGML_TYPE_Q8_0) return 0;
+    return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     static CUcontext fn_ctx;
-    static CUfunction fn[3][4];
-    static const char *names[3][4] = { { "gemv_q4k_m1", "gemv_q4k_m2", "gemv_q4k_m4", "gemv_q4k_m8" },
-                                       { "gemv_q5k_m1", "gemv_q5k_m2", "gemv_q5k_m4", "gemv_q5k_m8" },
-                                       { "gemv_q6k_m1", "gemv_q6k_m2", "gemv_q6k_m4", "gemv_q6k_m8" } };
+    static CUfunction fn[KQ_TYPES][4];
+    static int per_sm_regs[KQ_TYPES][4];  // CTAs an SM by the entry's registers
+    static const char *names[KQ_TYPES][4] = { { "gemv_q4k_m1", "gemv_q4k_m2", "gemv_q4k_m4", "gemv_q4k_m8" },
+                                              { "gemv_q5k_m1", "gemv_q5k_m2", "gemv_q5k_m4", "gemv_q5k_m8" },
+                                              { "gemv_q6k_m1", "gemv_q6k_m2", "gemv_q6k_m4", "gemv_q6k_m8" },
+                                              { "gemv_q8_0_m1", "gemv_q8_0_m2", "gemv_q8_0_m4", "gemv_q8_0_m8" },
+                                              { "gemv_q4_0_m1", "gemv_q4_0_m2", "gemv_q4_0_m4", "gemv_q4_0_m8" },
+                                              { "gemv_q5_0_m1", "gemv_q5_0_m2", "gemv_q5_0_m4", "gemv_q5_0_m8" } };
     int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
     if (!kq->n || M < 1 || M > KQ_M_MAX || kq_smem(mb, K) > KQ_SMEM_MAX)
         die("launch_gemv_kq: %d rows of %d columns do not fit the native kernel (or the layer has none)", M, K);
@@ -152,8 +187,14 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         die("launch_gemv_kq: mode %d (store / add f32, or SwiGLU of one part)", mode);
     if (X % 16 || C % 8) die("launch_gemv_kq: X must be 16-byte aligned, C 8-byte");
     if (fn_ctx != g->ctx) {
-        for (int t = 0; t < 3; t++)
-            for (int i = 0; i < 4; i++) fn[t][i] = gpu_kernel(g, "gemv_kq", names[t][i]);
+        for (int t = 0; t < KQ_TYPES; t++)
+            for (int i = 0; i < 4; i++) {
+                int regs = 0;
+                fn[t][i] = gpu_kernel(g, "gemv_kq", names[t][i]);
+                CU_CHECK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn[t][i]));
+                int n = 65536 / (KQ_THREADS * ((regs + 7) / 8 * 8));
+                per_sm_regs[t][i] = n < 1 ? 1 : n > 2 ? 2 : n;
+            }
         fn_ctx = g->ctx;
     }
     unsigned smem = (unsigned)kq_smem(mb, K);
@@ -161,9 +202,9 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = kq_index(p->type);
-        // persistent over row pairs: two CTAs an SM (128 registers a thread), one for the 168-register entries
-        // (8 rows; Q5_K from 4), fewer where x's shared memory does not allow
-        int per_sm = mb == 8 || (ti == 1 && mb == 4) ? 1 : 2, fit = (int)(228 * 1024 / (smem + 1024));
+        // persistent over row pairs: two CTAs an SM (up to 128 registers a thread), one for the entries past that
+        // (8 rows; Q5_K, Q8_0, Q5_0 from 4), fewer where x's shared memory does not allow
+        int per_sm = per_sm_regs[ti][mi], fit = (int)(228 * 1024 / (smem + 1024));
         if (fit < per_sm) per_sm = fit;
         unsigned pairs = (unsigned)p->rows / 2, ctas = (pairs + KQ_WARPS - 1) / KQ_WARPS;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);

@@ -213,14 +213,14 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // epilogue. With fp8_out at upload (gated = 2), want8 (the next GEMM is FP8) and a tile that can, it writes a's FP8
 // form instead, in a's own buffer: e4m3 [M][N/2] at a, f32 scales [M][N/256] at a + swiglu_fp8_scales(M, N/2), and
 // returns 1 (launch_linear_q with a8_ready = 1 then skips the quantiser); else 0.
-// kq: the same layer's native Q4_K / Q5_K / Q6_K copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
+// kq: the same layer's native quantised copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
 typedef struct { CUdeviceptr q, h, s, d; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
 typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes (<= gpu_kq_max_m(K))
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 
-// Native K-quant weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K keeps them
-// too, repacked into planes, and batches of up to gpu_kq_max_m(K) rows run on them (W4/W6 with int8 activations,
-// dp4a) instead of the bf16 / FP8 copy. gpu_kq_plan: the parts of n stacked tensors (0 and kq->n = 0 when a tensor
+// Native quantised weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K /
+// Q8_0 / Q4_0 / Q5_0 keeps them too, repacked into planes, and batches of up to gpu_kq_max_m(K) rows run on them (the
+// weights' integer codes against int16 activations with a scale per 32, dp2a) instead of the bf16 / FP8 copy. gpu_kq_plan: the parts of n stacked tensors (0 and kq->n = 0 when a tensor
 // is another type, K % 256 != 0, or — gated, the SwiGLU pair — the two differ in type); gpu_kq_carve takes their
 // memory from an arena; gpu_kq_upload fills them (synchronous). launch_gemv_kq: C (op)= X . W^T for bf16 X [M][K],
 // mode GEMM_STORE_F32 / GEMM_ADD_F32 (C f32 [M][kq->N]) or GEMM_SWIGLU_BF16 (C bf16 [M][kq->N / 2] = silu(gate) *
@@ -228,10 +228,11 @@ typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m);
 void gpu_kq_carve(GpuArena *a, GpuKq *kq);
 void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n);
+size_t gpu_kq_bytes(uint32_t type, int rows, int K);  // the planes of `rows` rows of GGUF type `type`
 int gpu_kq_max_m(int K);  // the most rows the kernel takes at width K (8, less where x does not fit shared memory)
-// The rows up to which an N x K layer should take its native copy beside an FP8 (fp8) or bf16 one; 0: keep none.
-// QWEN3_KQ_MAX_M=n: n everywhere.
-int gpu_kq_rows(int N, int K, int fp8);
+// The rows up to which an N x K layer (its first tensor of GGUF type `type`) should take its native copy beside an
+// FP8 (fp8) or bf16 one; 0: keep none. QWEN3_KQ_MAX_M=n: n everywhere.
+int gpu_kq_rows(int N, int K, int fp8, uint32_t type);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }

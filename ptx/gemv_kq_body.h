@@ -1,22 +1,34 @@
 // gemv_kq_body.h — one entry of gemv_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), Q5 (with Q6 0: Q5_K,
-// the Q4_K path plus each element's fifth bit from qh), MB (rows of x the entry holds: 1, 2, 4 or 8). Undefines
-// them at the end.
+// the Q4_K path plus each element's fifth bit from qh), T0 (with Q6 0: the 32-element formats on the Q4_K path,
+// 8: Q8_0, 4: Q4_0, 5: Q5_0), MB (rows of x the entry holds: 1, 2, 4 or 8). Undefines them at the end.
 #ifndef Q5
 #define Q5 0
+#endif
+#ifndef T0
+#define T0 0
+#endif
+#if T0 == 8
+#define WT s32                               // Q8_0's codes are signed bytes
+#define T0QB 256                             // code bytes of 256 elements
+#define T0QS 6                               // log2 of a lane's code bytes
+#else
+#define WT u32
+#define T0QB 128
+#define T0QS 5
 #endif
 
 // 16 products: weight codes W0..W3 (4 unsigned bytes each, elements 4i..4i+3) against the int16 x pairs %x0..%x7
 // (%x(2i) = elements 4i, 4i+1; %x(2i+1) = 4i+2, 4i+3) into D
 // (two chains of four, then one add: half the dependent latency of one chain of eight)
 #define DOT16(D, W0, W1, W2, W3) \
-    dp2a.lo.s32.u32 D, %x0, W0, 0; dp2a.lo.s32.u32 %ij, %x4, W2, 0; \
-    dp2a.hi.s32.u32 D, %x1, W0, D; dp2a.hi.s32.u32 %ij, %x5, W2, %ij; \
-    dp2a.lo.s32.u32 D, %x2, W1, D; dp2a.lo.s32.u32 %ij, %x6, W3, %ij; \
-    dp2a.hi.s32.u32 D, %x3, W1, D; dp2a.hi.s32.u32 %ij, %x7, W3, %ij; \
+    dp2a.lo.s32.WT D, %x0, W0, 0; dp2a.lo.s32.WT %ij, %x4, W2, 0; \
+    dp2a.hi.s32.WT D, %x1, W0, D; dp2a.hi.s32.WT %ij, %x5, W2, %ij; \
+    dp2a.lo.s32.WT D, %x2, W1, D; dp2a.lo.s32.WT %ij, %x6, W3, %ij; \
+    dp2a.hi.s32.WT D, %x3, W1, D; dp2a.hi.s32.WT %ij, %x7, W3, %ij; \
     add.s32 D, D, %ij;
 
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
-#define U4 (MB >= 2 || Q5 ? 1 : 2)
+#define U4 (MB >= 2 || Q5 || T0 == 8 || T0 == 5 ? 1 : 2)
 #define U6 (MB >= 2 ? 1 : 2)
 
 .visible .entry NAME(
@@ -32,7 +44,7 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KQ_THREADS, 1, 1
-#if MB >= 8 || (Q5 && MB >= 4)
+#if MB >= 8 || ((Q5 || T0 == 8 || T0 == 5) && MB >= 4)
 .maxnreg 168
 #else
 .maxnreg 128
@@ -108,6 +120,15 @@
     mad.lo.u32 %sxo, %r1, 8, %r2;
     shl.b32 %sxo, %sxo, 2;                   // sx of 16-groups 8n + 2t + (lane & 1)
     mov.u32 %ta, %r1;                        // (n, kept for the load offsets)
+#elif T0
+    // 256 elements (8 blocks of 32) make a step's unit here too: lane takes 64-element chunk j = lane & 3 of unit
+    // lane >> 2, i.e. blocks 2j (sub-block "l" below) and 2j + 1 ("h"): code bytes 64j (Q8_0) or 32j (Q4_0 / Q5_0)
+    and.b32 %r2, %lane, 3;                   // j
+    shl.b32 %lo16, %r2, T0QS;                // code byte offset in the unit
+    mul.lo.u32 %xo, %r2, 144;                // x byte offset of chunk j (element 64j)
+    shl.b32 %dxo, %r2, 3;                    // dx of 32-blocks 2j, 2j + 1; Q5_0's qh words of blocks 2j, 2j + 1
+    shl.b32 %sxo, %r2, 4;                    // sx of 16-groups 4j .. 4j + 3
+    shl.b32 %ra, %r2, 2;                     // d (f16) of blocks 2j, 2j + 1
 #else
     // block (lane >> 2) of the step's 8; 64-element chunk j = lane & 3 of it: qs bytes 32j .. 32j + 31, whose low
     // nibbles are sub-block 2j (elements 64j ..) and high nibbles sub-block 2j + 1 (64j + 32 ..)
@@ -144,7 +165,7 @@ PAIR:
     CAT(REP, MB)(ZA)
 #undef ZA
     // row pointers
-    shr.u32 %r1, %K, 1;
+    shr.u32 %r1, %K, 6 - T0QS;               // code bytes a row: K (Q8_0) or K / 2
     mul.wide.u32 %rd1, %row0, %r1;
     add.u64 %wq0, %rdq, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
@@ -154,8 +175,8 @@ PAIR:
     add.u64 %ws0, %rds, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
     add.u64 %ws1, %rds, %rd1;
-#if Q6 || Q5
-    shr.u32 %r1, %K, 3 - Q6;                 // qh plane: K / 4 (Q6_K) or K / 8 (Q5_K) bytes a row
+#if Q6 || Q5 || T0 == 5
+    shr.u32 %r1, %K, 3 - Q6;                 // qh plane: K / 4 (Q6_K) or K / 8 (Q5_K, Q5_0) bytes a row
     mul.wide.u32 %rd1, %row0, %r1;
     add.u64 %wh0, %rdh, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
@@ -163,6 +184,8 @@ PAIR:
 #endif
 #if Q6
     shl.b32 %r1, %nkb, 1;                    // d plane: 2 bytes a block (d)
+#elif T0
+    shl.b32 %r1, %nkb, 4;                    // d plane: 2 bytes a block of 32 (d)
 #else
     shl.b32 %r1, %nkb, 2;                    // d plane: 4 bytes a block (d, dmin)
 #endif
@@ -262,17 +285,39 @@ KCOMPUTE:
 KLOOP:
 #define KB4(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; add.u32 %kb##u, %kb##u, 8 * u; \
     setp.lt.u32 %pv##u, %kb##u, %nkb;
+#define LDW(u, r, W, OFF) \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {W##u##r##_##0, W##u##r##_##1, W##u##r##_##2, W##u##r##_##3}, [%rd2 + OFF], %pol; \
+    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {W##u##r##_##4, W##u##r##_##5, W##u##r##_##6, W##u##r##_##7}, [%rd2 + OFF + 16], %pol;
+#if T0
+// a unit's codes (Q8_0: 64 bytes a lane, into W then QH), its two blocks' d (f16 pair), Q5_0's two qh words
+#define LD4(u, r) \
+    mul.wide.u32 %rd2, %kb##u, T0QB; add.u64 %rd2, %rd2, %wq##r; cvt.u64.u32 %rd3, %lo16; \
+    add.u64 %rd2, %rd2, %rd3; \
+    LDW(u, r, %W, 0) LDQ8(u, r) \
+    mul.wide.u32 %rd2, %kb##u, 16; add.u64 %rd2, %rd2, %wd##r; cvt.u64.u32 %rd3, %ra; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.u32 %DD##u##r, [%rd2]; \
+    LDQH(u, r)
+#if T0 == 8
+#define LDQ8(u, r) LDW(u, r, %QH, 32)
+#else
+#define LDQ8(u, r)
+#endif
+#else
 #define LD4(u, r) \
     mul.wide.u32 %rd2, %kb##u, 128; add.u64 %rd2, %rd2, %wq##r; cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
-    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%W##u##r##_##0, %W##u##r##_##1, %W##u##r##_##2, %W##u##r##_##3}, [%rd2], %pol; \
-    @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%W##u##r##_##4, %W##u##r##_##5, %W##u##r##_##6, %W##u##r##_##7}, [%rd2 + 16], %pol; \
+    LDW(u, r, %W, 0) \
     mul.wide.u32 %rd2, %kb##u, 16; add.u64 %rd2, %rd2, %ws##r; cvt.u64.u32 %rd3, %ra; add.u64 %rd2, %rd2, %rd3; \
     @%pv##u ld.global.nc.u32 %SC##u##r, [%rd2]; \
     @%pv##u ld.global.nc.u32 %MN##u##r, [%rd2 + 8]; \
     mul.wide.u32 %rd2, %kb##u, 4; add.u64 %rd2, %rd2, %wd##r; \
     @%pv##u ld.global.nc.u32 %DD##u##r, [%rd2]; \
     LDQH(u, r)
-#if Q5
+#endif
+#if T0 == 5
+#define LDQH(u, r) \
+    mul.wide.u32 %rd2, %kb##u, 32; add.u64 %rd2, %rd2, %wh##r; cvt.u64.u32 %rd3, %dxo; add.u64 %rd2, %rd2, %rd3; \
+    @%pv##u ld.global.nc.v2.u32 {%QH##u##r##_0, %QH##u##r##_1}, [%rd2];
+#elif Q5
 #define LDQH(u, r) \
     mul.wide.u32 %rd2, %kb##u, 32; add.u64 %rd2, %rd2, %wh##r; \
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%QH##u##r##_0, %QH##u##r##_1, %QH##u##r##_2, %QH##u##r##_3}, [%rd2], %pol; \
@@ -300,17 +345,50 @@ KLOOP:
     DOT32(%il, 0, %NL0, %NL1, %NL2, %NL3, %NL4, %NL5, %NL6, %NL7) \
     DOT32(%ih, 64, %NH0, %NH1, %NH2, %NH3, %NH4, %NH5, %NH6, %NH7) \
     mad.lo.u32 %r3, %nb32, 4 * mm, %tc; ld.shared.v2.f32 {%dx0, %dx1}, [%r3]; \
-    mad.lo.u32 %r3, %nb32, 8 * mm, %rs0; ld.shared.v4.f32 {%sx0, %sx1, %sx2, %sx3}, [%r3]; \
-    add.rn.f32 %sx0, %sx0, %sx1; add.rn.f32 %sx2, %sx2, %sx3; \
     cvt.rn.f32.s32 %f1, %il; cvt.rn.f32.s32 %f2, %ih; \
     mul.rn.f32 %f3, %dsl, %dx0; fma.rn.f32 %a##r##_##mm, %f3, %f1, %a##r##_##mm; \
     mul.rn.f32 %f3, %dsh, %dx1; fma.rn.f32 %a##r##_##mm, %f3, %f2, %a##r##_##mm; \
+    XMIN(r, mm)
+// the offset part (Q4_K / Q5_K: - dmin * m, Q4_0 / Q5_0: - 8 d / - 16 d) against the exact sums of x
+#if T0 == 8
+#define XMIN(r, mm)
+#else
+#define XMIN(r, mm) \
+    mad.lo.u32 %r3, %nb32, 8 * mm, %rs0; ld.shared.v4.f32 {%sx0, %sx1, %sx2, %sx3}, [%r3]; \
+    add.rn.f32 %sx0, %sx0, %sx1; add.rn.f32 %sx2, %sx2, %sx3; \
     fma.rn.f32 %a##r##_##mm, %dml, %sx0, %a##r##_##mm; fma.rn.f32 %a##r##_##mm, %dmh, %sx2, %a##r##_##mm;
+#endif
 #define X4A(mm) X4(0, mm)
 #define X4B(mm) X4(1, mm)
 #define X40 X4A
 #define X41 X4B
-#if Q5
+#if T0
+// a block's codes in element order: NL (block 2j), NH (2j + 1), 4 a word. Q8_0: the bytes as loaded; Q4_0 / Q5_0:
+// byte e of a block holds elements e (low nibble) and e + 16 (high); Q5_0's fifth bit of element e is bit e of
+// the block's qh word, spread here to bit 4 of its byte (4 bits x 0x02040810 puts bit i at bit 8i + 4).
+#if T0 == 8
+#define NIB0(u, r, i, i4) mov.b32 %NL##i, %W##u##r##_##i; mov.b32 %NL##i4, %W##u##r##_##i4; \
+    mov.b32 %NH##i, %QH##u##r##_##i; mov.b32 %NH##i4, %QH##u##r##_##i4;
+#else
+#define NIB0(u, r, i, i4) \
+    and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NL##i4, %W##u##r##_##i, 4; \
+    and.b32 %NL##i4, %NL##i4, 0x0F0F0F0F; \
+    and.b32 %NH##i, %W##u##r##_##i4, 0x0F0F0F0F; shr.u32 %NH##i4, %W##u##r##_##i4, 4; \
+    and.b32 %NH##i4, %NH##i4, 0x0F0F0F0F; \
+    HB5(%NL##i, %QH##u##r##_0, 4 * i) HB5(%NL##i4, %QH##u##r##_0, 4 * i4) \
+    HB5(%NH##i, %QH##u##r##_1, 4 * i) HB5(%NH##i4, %QH##u##r##_1, 4 * i4)
+#endif
+#if T0 == 5
+#define T0OFF 0fC1800000                     // -16
+#else
+#define T0OFF 0fC1000000                     // -8
+#endif
+#if T0 == 5
+#define HB5(D, QW, POS) bfe.u32 %r1, QW, POS, 4; mul.lo.u32 %r1, %r1, 0x02040810; lop3.b32 D, D, %r1, 0x10101010, 0xF8;
+#else
+#define HB5(D, QW, POS)
+#endif
+#elif Q5
 // codes of 5 bits: the nibble, and bit 2j (low nibbles) / 2j + 1 (high) of qh[l] moved to bit 4 of each byte
 #define NIB(u, r, i) \
     shr.u32 %r1, %QH##u##r##_##i, %lo5; and.b32 %r1, %r1, 0x01010101; shl.b32 %r1, %r1, 4; \
@@ -321,6 +399,19 @@ KLOOP:
 #define NIB(u, r, i) and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NH##i, %W##u##r##_##i, 4; \
     and.b32 %NH##i, %NH##i, 0x0F0F0F0F;
 #endif
+#if T0
+// the two blocks' d; the offsets -8 d (Q4_0) / -16 d (Q5_0) meet the exact sums of x (Q8_0: none)
+#define C4(u, r) \
+    @!%pv##u bra C4_##u##_##r; \
+    mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 %dsl, %hd; cvt.f32.f16 %dsh, %hm; \
+    mul.rn.f32 %dml, %dsl, T0OFF; mul.rn.f32 %dmh, %dsh, T0OFF; \
+    NIB0(u, r, 0, 4) NIB0(u, r, 1, 5) NIB0(u, r, 2, 6) NIB0(u, r, 3, 7) \
+    mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
+    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
+    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
+    CAT(REP, MB)(X4##r) \
+C4_##u##_##r:
+#else
 // the sub-blocks' scales and mins: bytes (the 6-bit values, unpacked at load) times d and dmin (f16)
 #define C4(u, r) \
     @!%pv##u bra C4_##u##_##r; \
@@ -336,6 +427,7 @@ KLOOP:
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
     CAT(REP, MB)(X4##r) \
 C4_##u##_##r:
+#endif
     @%pf bra QUANT;
 KCOMPUTE:
     C4(0, 0) C4(0, 1)
@@ -452,6 +544,16 @@ DONE:
 #undef X40
 #undef X41
 #undef NIB
+#undef NIB0
+#undef HB5
+#undef T0OFF
+#undef LDW
+#undef LDQ8
+#undef XMIN
+#undef WT
+#undef T0QB
+#undef T0QS
+#undef T0
 #undef C4
 #undef C6
 #undef DOT32

@@ -1,11 +1,12 @@
-// test_gpu_kq.c — the native K-quant kernels (ptx/gemv_kq.ptx, host/gpu_kq.c) on real Q4_K / Q5_K / Q6_K blocks
-// (gguf/quants.c's quantisers over random rows), against two references:
+// test_gpu_kq.c — the native quantised kernels (ptx/gemv_kq.ptx, host/gpu_kq.c) on real Q4_K / Q5_K / Q6_K / Q8_0 /
+// Q4_0 / Q5_0 blocks (gguf/quants.c's quantisers, byte-identical to ggml's, over random rows), against two references:
 //   exact:  the kernel's own arithmetic in fp64 — x rounded to int16 with a scale per 32 exactly as the kernel does
-//           it, the weights' code part A and offset part B (w = A - B; B = dmin * min for Q4_K, 32 * d * sc for Q6_K)
+//           it, the weights' code part A and offset part B (w = A - B; B = dmin * min for Q4_K, 32 * d * sc for Q6_K,
+//           8 d / 16 d for Q4_0 / Q5_0, 0 for Q8_0)
 //           meeting the rounded and the exact x: sum A x~ - B x. Tolerance 1e-5 of the sum of |terms|.
 //   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 1e-3
 //           (5e-3 for SwiGLU's bf16 output).
-// Both modes and SwiGLU, M = 1..8, Q4_K / Q5_K / Q6_K, one- and two-type (e.g. Q4_K + Q6_K, a Q4_K_M qkv) stacks, K
+// Both modes and SwiGLU, M = 1..8, the six types, one- and two-type (e.g. Q4_K + Q6_K, a Q4_K_M qkv) stacks, K
 // with partial steps.
 // Outputs poisoned with NaN first; NaN fails. Then timings on the 8B's layers (printed, not asserted).
 // Without a Hopper GPU every case SKIPs.
@@ -36,11 +37,10 @@ static KTensor rand_ktensor(uint32_t type, int rows, int K) {
         dequantize_row(type, dst, y, K);
         for (int k = 0; k < K; k++) t.w[(size_t)r * K + k] = y[k];
         memcpy(z, dst, rb);
-        for (int kb = 0; kb < K / 256; kb++) {  // the code bits: Q4_K qs, Q5_K qh + qs, Q6_K ql + qh
-            if (type == GGML_TYPE_Q4_K) memset(z + kb * bs + 16, 0, 128);
-            else if (type == GGML_TYPE_Q5_K) memset(z + kb * bs + 16, 0, 160);
-            else memset(z + kb * bs, 0, 192);
-        }
+        // the code bits: Q4_K qs, Q5_K qh + qs, Q6_K ql + qh; Q8_0 / Q4_0 qs, Q5_0 qh + qs
+        int off = type == GGML_TYPE_Q6_K ? 0 : type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K ? 16 : 2;
+        size_t len = bs - (type == GGML_TYPE_Q6_K ? 18 : (size_t)off);
+        for (size_t b = 0; b < rb / bs; b++) memset(z + b * bs + off, 0, len);
         dequantize_row(type, z, y, K);
         for (int k = 0; k < K; k++) t.b[(size_t)r * K + k] = -(double)y[k];
     }
@@ -175,14 +175,15 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
 static void kq_modes(void) {
     NEED_GPU();
     static const int shapes[][2] = { { 64, 256 }, { 96, 2560 }, { 48, 4096 }, { 32, 12288 }, { 16, 9728 }, { 8, 25600 } };
-    static const uint32_t types[3] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+    static const uint32_t types[6] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                                       GGML_TYPE_Q5_0 };
     static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
     int cases = 0, bad = 0, quick = getenv("QWEN3_KQ_QUICK") != NULL;  // (the sanitizer runs: 3 shapes, M = 1, 3, 8)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < 6; t++) {
             int N = shapes[s][0], K = shapes[s][1];
             if (quick && (s == 2 || s > 3)) continue;
-            KTensor w = rand_ktensor(types[t], N, K), w2 = rand_ktensor(types[(t + 2) % 3], N / 2, K);
+            KTensor w = rand_ktensor(types[t], N, K), w2 = rand_ktensor(types[(t + 2) % 6], N / 2, K);
             KTensor *one[1] = { &w }, *two[2] = { &w, &w2 };
             for (int M = 1; M <= 8; M++) {
                 if (M > gpu_kq_max_m(K) || (quick && M != 1 && M != 3 && M != 8)) continue;
@@ -224,7 +225,7 @@ static double time_path(const Paths *P, int path, int M) {
                            : (med[0] < med[2] ? med[0] : med[1] < med[2] ? med[2] : med[1]);
 }
 
-// Qwen3's layers (0.6B, 8B, 32B) at M = 1, 2, 4: the native kernel on Q4_K and Q6_K against the engine's two other
+// Qwen3's layers (0.6B, 8B, 32B) at M = 1, 2, 4: the native kernel on each type against the engine's two other
 // copies of the same layer, FP8 (quantiser + launch_gemm_fp8's tile) and bf16 (launch_gemm), weights rotated
 // through > 200 MB so that L2 does not hold them. (The FP8 and bf16 paths time mode store for every layer.)
 static void kq_timings(void) {
@@ -258,20 +259,22 @@ static void kq_timings(void) {
             P.copies = c8; other[0][mi] = time_path(&P, 1, M);
             P.copies = c16; other[1][mi] = time_path(&P, 2, M);
         }
-        for (int t = 0; t < 3; t++) {
-            uint32_t type = t == 2 ? GGML_TYPE_Q6_K : t ? GGML_TYPE_Q5_K : GGML_TYPE_Q4_K;
+        static const uint32_t types[6] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0,
+                                           GGML_TYPE_Q4_0, GGML_TYPE_Q5_0 };
+        for (int t = 0; t < 6; t++) {
+            uint32_t type = types[t];
             KTensor w = { type, N, K, NULL, NULL, NULL };  // random bytes: timing only (finite f16 scales below)
             size_t rb = ggml_row_bytes(type, K), bs = ggml_type_size(type);
             w.blocks = xmalloc(rb * N);
             for (size_t b = 0; b < rb * N; b++) w.blocks[b] = (uint8_t)rng_u64(&rng);
             for (size_t b = 0; b < rb * N / bs; b++) {  // d (and dmin) = 2^-10
-                uint8_t *blk = w.blocks + b * bs + (t == 2 ? 208 : 0);
+                uint8_t *blk = w.blocks + b * bs + (type == GGML_TYPE_Q6_K ? 208 : 0);
                 blk[0] = 0x00; blk[1] = 0x14;
                 if (t < 2) { blk[2] = 0x00; blk[3] = 0x14; }
             }
             GGUFTensor v = view(&w, L[i].name);
             const GGUFTensor *ts[1] = { &v };
-            double wb = (double)N * K * (t == 2 ? 210.0 : t ? 180.0 : 148.0) / 256;  // the repacked planes
+            double wb = (double)gpu_kq_bytes(type, N, K);  // the repacked planes
             int copies = (int)(200e6 / wb) + 1;
             GpuKq kq[200];
             GpuArena count = { 0 }, a;
