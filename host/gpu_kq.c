@@ -148,7 +148,8 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
 }
 
 // ---------------------------------------------------------------- the launch
-static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 21; }  // int16 x (+1/8 padding), dx, sums
+// int16 x (+1/8 padding), dx, sums; the K parts' sums
+static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 21 + (size_t)2 * KQ_WARPS * mb * 8; }
 static int kq_mb(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 int gpu_kq_max_m(int K) {
@@ -168,6 +169,26 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
+}
+
+// The K split (1, 2 or 4 warps a row pair) for `pairs` row pairs of K columns over `slots` warps: the one with the
+// fewest rounds x steps a warp (a step: 2048 columns, `u` of them an iteration), the smaller on a tie; QWEN3_KQ_SPLIT
+// forces one (as does gpu_kq_force_split). A warp of a split takes every S-th step, so S is at most the steps; the
+// parts add in shared memory.
+static int kq_force = -1;
+void gpu_kq_force_split(int S) { kq_force = S; }
+static int kq_split_log2(int pairs, int K, int slots, int u) {
+    if (kq_force < 0) kq_force = env_int("QWEN3_KQ_SPLIT", 0, 4, 0);
+    int env = kq_force, steps = (K / 256 + 7) / 8, best = 0;
+    long best_t = 0;
+    for (int l = 0; l <= 2; l++) {
+        int S = 1 << l;
+        if (S > steps) break;
+        if (env) { if (S == env) return l; continue; }
+        long rounds = ((long)pairs * S + slots - 1) / slots, iters = (steps + (long)S * u - 1) / ((long)S * u);
+        if (!l || rounds * iters < best_t) { best = l; best_t = rounds * iters; }
+    }
+    return best;
 }
 
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
@@ -206,14 +227,17 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         // (8 rows; Q5_K, Q8_0, Q5_0 from 4), fewer where x's shared memory does not allow
         int per_sm = per_sm_regs[ti][mi], fit = (int)(228 * 1024 / (smem + 1024));
         if (fit < per_sm) per_sm = fit;
-        unsigned pairs = (unsigned)p->rows / 2, ctas = (pairs + KQ_WARPS - 1) / KQ_WARPS;
+        // steps in flight a warp (gemv_kq_body.h's U4 / U6): 2 for one row of Q4_K, Q6_K, Q4_0
+        int u = mb == 1 && (ti == 0 || ti == 2 || ti == 4) ? 2 : 1;
+        unsigned pairs = (unsigned)p->rows / 2, ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u);
+        unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, s = p->s, d = p->d;
         Dim3 grid = { ctas, 1, 1 }, block = { KQ_THREADS, 1, 1 };
-        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode };
+        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh };
         gpu_launch(g, fn[ti][mi], grid, block, smem, NULL, args, names[ti][mi]);
     }
 }

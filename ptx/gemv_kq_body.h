@@ -42,7 +42,8 @@
     .param .u32 p_n,
     .param .u32 p_k,
     .param .u32 p_ldc,
-    .param .u32 p_mode)
+    .param .u32 p_mode,
+    .param .u32 p_ksh)
 .reqntid KQ_THREADS, 1, 1
 #if MB >= 8 || ((Q5 || T0 == 8 || T0 == 5) && MB >= 4)
 .maxnreg 168
@@ -50,8 +51,9 @@
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<8>, %pv<4>, %psw, %pf;
-    .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %pstep, %row0, %row1;
+    .reg .pred %p<8>, %pv<4>, %psw, %pf, %pnp;
+    .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %row0, %row1;
+    .reg .b32 %grp, %buf, %kk;
     .reg .b32 %lo5, %hi5, %cb, %i, %m, %smx, %smd, %sms, %xrow, %xo, %dxo, %sxo, %lo16, %sh, %kb<4>;
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ij, %ik, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
@@ -103,6 +105,7 @@
     mad.lo.u32 %smd, %xrow, MB, %smx;
     mul.lo.u32 %r1, %nb32, MB * 4;
     add.u32 %sms, %smd, %r1;                 // sx f32 [MB][K/16] after dx
+    // (then the K parts' sums f32 [2][KQ_WARPS][MB][2] after sx: KS_SLOT)
 
     // --- this lane's place in a step ---
 #if Q6
@@ -145,18 +148,30 @@
     add.u32 %hi5, %lo5, 1;                   // of qh[l]
 #endif
 
-    shr.u32 %r1, %tx, 5;
-    mov.u32 %r2, %ctaid.x;
-    mad.lo.u32 %pair, %r2, KQ_WARPS, %r1;
-    mov.u32 %r3, %nctaid.x;
-    mul.lo.u32 %pstep, %r3, KQ_WARPS;
+    // K split in S = 2^ksh parts: a CTA takes groups of 8 / S pairs (group g: CTAs g, g + nctaid, ...); warp w
+    // takes pair w / S of the group and K part w % S (steps w % S, w % S + S, ...); parts > 0 hand their sums to
+    // part 0 through shared memory, which adds them in order (deterministic) and stores
+    // (ksh, the warp's pair slot and K part are re-derived where used: registers are short)
+#define KSH(R) ld.param.u32 R, [p_ksh];
+#define KPART(R, T) KSH(T) shl.b32 R, 1, T; sub.u32 R, R, 1; shr.u32 T, %tx, 5; and.b32 R, T, R;
+// R = the first pair of group %grp (T: a temporary)
+#define GROUP0(R, T) KSH(T) mov.u32 R, KQ_WARPS; shr.u32 R, R, T; mul.lo.u32 R, R, %grp;
+    mov.u32 %grp, %ctaid.x;
+    mov.u32 %buf, 0;
     shr.u32 %npairs, %N, 1;
     setp.eq.u32 %psw, %mode, 4;
     setp.eq.u32 %pf, %tx, %tx;               // the first pass: x is rounded while its weight loads fly
 
 PAIR:
-    setp.ge.u32 %p1, %pair, %npairs;
+    GROUP0(%pair, %r1)
+    setp.ge.u32 %p1, %pair, %npairs;         // (the same for the whole CTA)
     @%p1 bra PAIR_NONE;
+    KSH(%r1)
+    shr.u32 %r2, %tx, 5;
+    shr.u32 %r2, %r2, %r1;
+    add.u32 %pair, %pair, %r2;               // + w / S
+    setp.ge.u32 %pnp, %pair, %npairs;        // past the end of a partial group: a valid pair's work, no store
+    @%pnp sub.u32 %pair, %npairs, 1;
     shl.b32 %row0, %pair, 1;
     add.u32 %row1, %row0, 1;
     @%psw mov.u32 %row0, %pair;
@@ -193,7 +208,12 @@ PAIR:
     add.u64 %wd0, %rdd, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
     add.u64 %wd1, %rdd, %rd1;
-    mov.u32 %cb, 0;
+    KPART(%r1, %r2)
+#if Q6
+    mul.lo.u32 %cb, %r1, 8 * U6;             // this K part's first step
+#else
+    mul.lo.u32 %cb, %r1, 8 * U4;
+#endif
 
 #if Q6
     // ---------------- Q6_K: a step is 8 blocks a warp; U6 steps in flight
@@ -277,7 +297,7 @@ KCOMPUTE:
     C6(1, 0) C6(1, 1)
 #endif
     mov.u32 %ta, %r4;
-    add.u32 %cb, %cb, 8 * U6;
+    KSH(%r1) mov.u32 %r2, 8 * U6; shl.b32 %r1, %r2, %r1; add.u32 %cb, %cb, %r1;  // S steps on
     setp.lt.u32 %p3, %cb, %nkb;
     @%p3 bra KLOOP;
 #else
@@ -434,7 +454,7 @@ KCOMPUTE:
 #if U4 == 2
     C4(1, 0) C4(1, 1)
 #endif
-    add.u32 %cb, %cb, 8 * U4;
+    KSH(%r1) mov.u32 %r2, 8 * U4; shl.b32 %r1, %r2, %r1; add.u32 %cb, %cb, %r1;
     setp.lt.u32 %p3, %cb, %nkb;
     @%p3 bra KLOOP;
 #endif
@@ -444,7 +464,41 @@ KCOMPUTE:
     CAT(REP, MB)(RED)
 #undef RED
     setp.ne.u32 %p4, %lane, 0;
+    KSH(%r1)
+    setp.eq.u32 %p3, %r1, 0;
+    @%p3 bra STORE;
+    // K split: parts > 0 put their sums at [buf][w][mm]; one barrier (every warp of the CTA takes it each group);
+    // part 0 adds parts 1 .. S - 1 (warps w + 1 ..) in order. Two buffers: a part's next group writes the other one,
+    // and the one after waits at the next barrier for part 0's reads of this one.
+    mad.lo.u32 %r1, %nb32, MB * 8, %sms;     // KS_SLOT: after sx
+    mad.lo.u32 %r1, %buf, KQ_WARPS * MB * 8, %r1;
+    shr.u32 %r2, %tx, 5;
+    mad.lo.u32 %r1, %r2, MB * 8, %r1;        // this warp's slot
+    KPART(%r2, %r3)
+    setp.ne.u32 %p3, %r2, 0;
+#define PUT(mm) @%p3 st.shared.v2.f32 [%r1 + mm * 8], {%a0_##mm, %a1_##mm};
+    @%p4 bra KS_BAR;
+    CAT(REP, MB)(PUT)
+#undef PUT
+KS_BAR:
+    bar.sync 1;
+    xor.b32 %buf, %buf, 1;
+    @%p3 bra NEXT;
     @%p4 bra NEXT;
+    KSH(%r2)
+    shl.b32 %kk, 1, %r2;
+KS_ADD:
+    add.u32 %r1, %r1, MB * 8;
+#define GET(mm) ld.shared.v2.f32 {%f3, %f4}, [%r1 + mm * 8]; add.rn.f32 %a0_##mm, %a0_##mm, %f3; \
+    add.rn.f32 %a1_##mm, %a1_##mm, %f4;
+    CAT(REP, MB)(GET)
+#undef GET
+    sub.u32 %kk, %kk, 1;
+    setp.gt.u32 %p3, %kk, 1;
+    @%p3 bra KS_ADD;
+STORE:
+    @%p4 bra NEXT;
+    @%pnp bra NEXT;
     setp.eq.u32 %p5, %mode, 2;
 #define ST(mm) \
     setp.gt.u32 %p6, %M, mm; \
@@ -452,7 +506,7 @@ KCOMPUTE:
     @!%psw bra ST_F32_##mm; \
     SILU_MUL(%a0_##mm, %a1_##mm, %f2) \
     cvt.rn.bf16.f32 %hb, %f2; \
-    mad.lo.u32 %r1, %ldc, mm, %pair; \
+    mad.lo.u32 %r1, %ldc, mm, %row0; \
     mul.wide.u32 %rd4, %r1, 2; add.u64 %rd4, %rdc, %rd4; \
     st.global.b16 [%rd4], %hb; \
     bra ST_DONE_##mm; \
@@ -467,10 +521,11 @@ ST_DONE_##mm:
     CAT(REP, MB)(ST)
 #undef ST
 NEXT:
-    add.u32 %pair, %pair, %pstep;
+    mov.u32 %r1, %nctaid.x;
+    add.u32 %grp, %grp, %r1;
     bra PAIR;
 PAIR_NONE:
-    @!%pf bra DONE;                          // a warp without a first pair still rounds x with the others
+    @!%pf bra DONE;                          // (a CTA without a first group: the host launches none)
 QUANT:
     PDL_START
 
@@ -533,7 +588,8 @@ QROW_END:
     @%p1 bra QROW;
     bar.sync 0;
     setp.ne.u32 %pf, %tx, %tx;
-    setp.ge.u32 %p1, %pair, %npairs;
+    GROUP0(%r1, %r2)
+    setp.ge.u32 %p1, %r1, %npairs;           // (a CTA without a group)
     @%p1 bra DONE;
     bra KCOMPUTE;
 DONE:
@@ -551,6 +607,9 @@ DONE:
 #undef LDQ8
 #undef XMIN
 #undef WT
+#undef KSH
+#undef GROUP0
+#undef KPART
 #undef T0QB
 #undef T0QS
 #undef T0

@@ -7,7 +7,7 @@
 //   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 1e-3
 //           (5e-3 for SwiGLU's bf16 output).
 // Both modes and SwiGLU, M = 1..8, the six types, one- and two-type (e.g. Q4_K + Q6_K, a Q4_K_M qkv) stacks, K
-// with partial steps.
+// with partial steps, the K split by rule and forced to 2 and 4 warps a row pair.
 // Outputs poisoned with NaN first; NaN fails. Then timings on the 8B's layers (printed, not asserted).
 // Without a Hopper GPU every case SKIPs.
 #include "gpu_test.h"
@@ -172,13 +172,14 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
     return ok;
 }
 
-static void kq_modes(void) {
-    NEED_GPU();
+// Every shape, type and mode under one K split (0: launch_gemv_kq's rule; 2, 4 forced: M = 1, 2, 5, 8, and K of fewer
+// steps than the split falls back to fewer parts)
+static void kq_cases(int split, int quick, int *cases, int *bad) {
     static const int shapes[][2] = { { 64, 256 }, { 96, 2560 }, { 48, 4096 }, { 32, 12288 }, { 16, 9728 }, { 8, 25600 } };
     static const uint32_t types[6] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
                                        GGML_TYPE_Q5_0 };
     static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
-    int cases = 0, bad = 0, quick = getenv("QWEN3_KQ_QUICK") != NULL;  // (the sanitizer runs: 3 shapes, M = 1, 3, 8)
+    gpu_kq_force_split(split);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 6; t++) {
             int N = shapes[s][0], K = shapes[s][1];
@@ -187,15 +188,23 @@ static void kq_modes(void) {
             KTensor *one[1] = { &w }, *two[2] = { &w, &w2 };
             for (int M = 1; M <= 8; M++) {
                 if (M > gpu_kq_max_m(K) || (quick && M != 1 && M != 3 && M != 8)) continue;
+                if (split && M != 1 && M != 2 && M != 5 && M != 8) continue;
                 for (int mi = 0; mi < 3; mi++) {
-                    cases++;
-                    bad += !check(one, 1, M, modes[mi]);
-                    if (mi < 2) { cases++; bad += !check(two, 2, M, modes[mi]); }
+                    ++*cases;
+                    *bad += !check(one, 1, M, modes[mi]);
+                    if (mi < 2) { ++*cases; *bad += !check(two, 2, M, modes[mi]); }
                 }
             }
             ktensor_free(&w);
             ktensor_free(&w2);
         }
+    gpu_kq_force_split(0);
+}
+
+static void kq_modes(void) {
+    NEED_GPU();
+    int cases = 0, bad = 0, quick = getenv("QWEN3_KQ_QUICK") != NULL;  // (the sanitizer runs: 3 shapes, M = 1, 3, 8)
+    for (int split = 0; split <= 4; split += 2) kq_cases(split, quick, &cases, &bad);
     printf("  %d cases, %d failed\n", cases, bad);
     CHECK(bad == 0, "gemv_kq differs from its references in %d of %d cases", bad, cases);
 }
@@ -291,6 +300,17 @@ static void kq_timings(void) {
                 printf("  %-4s %-7s %s M=%d %5d %5d | %7.2f (%3.0f%%) | %6.2f %7.2f | %5.2f %5.2f\n", L[i].size,
                        L[i].name, gguf_type_name(type), M, N, K, us, 100 * (1e6 * wb / bw) / us, other[0][mi],
                        other[1][mi], us / other[0][mi], us / other[1][mi]);
+            }
+            // the K split forced to 1, 2, 4 warps a pair on the 8B / 32B layers (Q4_K, Q6_K, Q8_0; M = 1, 2)
+            for (int M = 1; i >= 4 && (t == 0 || t == 2 || t == 3) && M <= 2; M++) {
+                printf("  %-4s %-7s %s M=%d split 1 / 2 / 4:", L[i].size, L[i].name, gguf_type_name(type), M);
+                for (int S = 1; S <= 4; S *= 2) {
+                    gpu_kq_force_split(S);
+                    double us = time_path(&P, 0, M);
+                    printf(" %7.2f (%3.0f%%)", us, 100 * (1e6 * wb / bw) / us);
+                }
+                gpu_kq_force_split(0);
+                printf("\n");
             }
             gpu_arena_free(&G, &a);
             free(w.blocks);
