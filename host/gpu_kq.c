@@ -171,24 +171,24 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
-// The K split (1, 2 or 4 warps a row pair) for `pairs` row pairs of K columns over `slots` warps: the one with the
-// fewest rounds x steps a warp (a step: 2048 columns, `u` of them an iteration), the smaller on a tie; QWEN3_KQ_SPLIT
-// forces one (as does gpu_kq_force_split). A warp of a split takes every S-th step, so S is at most the steps; the
-// parts add in shared memory.
+// The K split (1, 2 or 4 warps a row pair; a warp of a split takes every S-th step of 2048 columns, `u` steps an
+// iteration, and the parts add in shared memory) for `pairs` row pairs of K columns over `slots` warps. Measured on
+// the H200 (test_gpu_kq's split timings, NOTES session 28): a split pays only where the pairs leave the last round
+// of warps at most half full (r = pairs / slots in (0, 0.5] or (1, 1.5]: the 32B's o and down, 1.21) and every part
+// keeps two or more iterations (long K: the 32B's down, S = 4 one row of Q8_0, 42.9 us against 51.8); elsewhere it
+// lost up to 40% (the gate/up pairs, many rounds; parts with one short iteration). More than one row of x: S <= 2.
+// QWEN3_KQ_SPLIT (or gpu_kq_force_split) forces one.
 static int kq_force = -1;
 void gpu_kq_force_split(int S) { kq_force = S; }
-static int kq_split_log2(int pairs, int K, int slots, int u) {
+static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
     if (kq_force < 0) kq_force = env_int("QWEN3_KQ_SPLIT", 0, 4, 0);
-    int env = kq_force, steps = (K / 256 + 7) / 8, best = 0;
-    long best_t = 0;
-    for (int l = 0; l <= 2; l++) {
-        int S = 1 << l;
-        if (S > steps) break;
-        if (env) { if (S == env) return l; continue; }
-        long rounds = ((long)pairs * S + slots - 1) / slots, iters = (steps + (long)S * u - 1) / ((long)S * u);
-        if (!l || rounds * iters < best_t) { best = l; best_t = rounds * iters; }
-    }
-    return best;
+    int steps = (K / 256 + 7) / 8;
+    if (kq_force) return kq_force == 4 && steps >= 4 ? 2 : kq_force >= 2 && steps >= 2 ? 1 : 0;
+    long full = pairs / slots, tail = pairs % slots;
+    if (full > 1 || tail == 0 || 2 * tail > slots) return 0;
+    for (int l = mb > 1 ? 1 : 2; l >= 1; l--)
+        if (steps >= 2 * (1 << l) * u) return l;
+    return 0;
 }
 
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
@@ -229,7 +229,7 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         if (fit < per_sm) per_sm = fit;
         // steps in flight a warp (gemv_kq_body.h's U4 / U6): 2 for one row of Q4_K, Q6_K, Q4_0
         int u = mb == 1 && (ti == 0 || ti == 2 || ti == 4) ? 2 : 1;
-        unsigned pairs = (unsigned)p->rows / 2, ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u);
+        unsigned pairs = (unsigned)p->rows / 2, ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
         unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
