@@ -949,6 +949,17 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
             size_t free_b = 0, total = 0;
             CU_CHECK(cuMemGetInfo(&free_b, &total));
             double left = 0.9 * (double)free_b - (double)count.used;
+            // The native copies serve batches of a row or two; where they would leave the cache less than it
+            // wants and under 4 GB (a 32B Q4_K_M file beside bf16 weights on an 80 GB card), they go instead.
+            if (e->native_q && e->kq_bytes && left < fmin((double)cap * page_bytes, 4e9)) {
+                fprintf(stderr, "qwen3-ptx: the native quantised copies (%.2f GB) do not fit beside the %s weights and "
+                        "a KV cache; running without them (--dtype fp8 leaves room for them)\n", e->kq_bytes / 1e9,
+                        e->fp8 ? "fp8" : "bf16");
+                e->native_q = 0;
+                count = (GpuArena){ 0 };
+                carve(e, m, &count, max_seqs, max_ctx, 0);
+                left = 0.9 * (double)free_b - (double)count.used;
+            }
             kv_bytes = left > 0 ? (size_t)left : 0;
         }
         long np = (long)(kv_bytes / page_bytes);
