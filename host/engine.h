@@ -76,8 +76,8 @@ typedef struct {
     int fp8_kv;       // KV cache in e4m3 with an f32 scale per (token, kv head) row (--kv-dtype fp8), else bf16
     int fp8_head;     // the output head, with fp8_weights (--head-dtype): HEAD_BF16; HEAD_FP8 (e4m3 too); HEAD_RESCORE
                       // (e4m3, then the logits near each row's best recomputed from the bf16 head; tied heads too)
-    int native_q;     // Q4_K / Q5_K / Q6_K layers also keep the file's blocks, and batches of 1-2 rows stream those where
-                      // that measured faster (--native-q on|off, QWEN3_NATIVE_Q; default on: host/gpu_kq.c)
+    int native_q;     // quantised layers (Q4_K .. Q6_K, Q8_0, Q4_0, Q5_0) also keep the file's blocks, and batches
+                      // of 1-2 rows stream those where that measured faster (--native-q on|off, QWEN3_NATIVE_Q; default on: host/gpu_kq.c)
 } GpuOpts;
 enum { HEAD_BF16 = 0, HEAD_FP8 = 1, HEAD_RESCORE = 2 };
 // The defaults: QWEN3_DTYPE, QWEN3_KV_DTYPE (bf16 | fp8; unset = bf16) and QWEN3_HEAD_DTYPE (bf16 | fp8 | rescore;

@@ -85,7 +85,7 @@ typedef struct {
     GpuLinear lm_head;    // [vocab][dim]; bf16 and tied: the embedding itself; e4m3 with head_fp8 (tied: a copy)
     GpuLinear lm_head16;  // HEAD_RESCORE: the bf16 head beside the e4m3 lm_head (the near-best logits from it)
     int fp8;              // linear layers in FP8 (activations quantised before each GEMM into a8 / sa)
-    int native_q;         // K-quant layers keep their Q4_K / Q5_K / Q6_K copy for small batches (GpuOpts.native_q)
+    int native_q;         // quantised layers keep the file's blocks for small batches (GpuOpts.native_q)
     GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
     size_t kq_bytes;      // the native copies' bytes (of weight_bytes)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)

@@ -133,7 +133,8 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
             die("%s: %llu bytes, %d rows of %d %s elements need %llu", t->name, (unsigned long long)t->nbytes, rows, K,
                 gguf_type_name(t->type), (unsigned long long)(ggml_row_bytes(t->type, K) * (uint64_t)rows));
         int ty = p->type;
-        size_t bq = plane_q(ty, rows, K), bh = plane_h(ty, rows, K), bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K);
+        size_t bq = plane_q(ty, rows, K), bh = plane_h(ty, rows, K);
+        size_t bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K);
         uint8_t *buf = xmalloc(bq + bh + bs + bd);
         Repack j = { t->data, buf, buf + bq, buf + bq + bh, buf + bq + bh + bs, K, p->type };
         parallel_for(rows, repack_row, &j);
@@ -229,7 +230,8 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         if (fit < per_sm) per_sm = fit;
         // steps in flight a warp (gemv_kq_body.h's U4 / U6): 2 for one row of Q4_K, Q6_K, Q4_0
         int u = mb == 1 && (ti == 0 || ti == 2 || ti == 4) ? 2 : 1;
-        unsigned pairs = (unsigned)p->rows / 2, ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
+        unsigned pairs = (unsigned)p->rows / 2;
+        unsigned ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
         unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;

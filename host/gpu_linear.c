@@ -10,8 +10,9 @@
 // far below e4m3's). Stacked weights ([Wq;Wk;Wv], [Wgate;Wup]) are quantised as one matrix: every part has a
 // multiple of 128 rows in Qwen3 (head_dim 128, ffn a multiple of 128), so no scale block straddles two parts.
 //
-// Native K-quants (L->kq, host/gpu_kq.c): a layer whose GGUF tensors are Q4_K / Q5_K / Q6_K may also keep them; every
-// launch_linear_* below sends a step of up to L->kq.max_m rows there (bf16 input; the FP8 input paths step aside).
+// Native quants (L->kq, host/gpu_kq.c): a layer whose GGUF tensors are Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0 / Q5_0 may also
+// keep them; every launch_linear_* below sends a step of up to L->kq.max_m rows there (bf16 input; the FP8 input paths
+// step aside).
 //
 // Gated layers (gpu_linear_upload_gated, the MLP's [Wgate;Wup]): the two are interleaved in blocks of
 // GEMM_GATE_ROWS = 8 rows (gate rows 8b..8b+7 at 16b, up rows 8b..8b+7 at 16b + 8) so that the GEMM's SwiGLU
@@ -86,7 +87,7 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready) {
     if (!a8_ready && (mode == GEMM_STORE_F32 || mode == GEMM_ADD_F32) && gpu_kq_takes(&L->kq, M)) {
-        launch_gemv_kq(g, &L->kq, C, A, M, mode);  // the native Q4_K / Q5_K / Q6_K copy (host/gpu_kq.c)
+        launch_gemv_kq(g, &L->kq, C, A, M, mode);  // the native quantised copy (host/gpu_kq.c)
         return;
     }
     if (!L->fp8) { launch_gemm(g, C, A, L->w, M, L->N, L->K, mode); return; }
