@@ -233,13 +233,16 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         unsigned pairs = (unsigned)p->rows / 2;
         unsigned ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
         unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
+        static int pf = -1;  // L2 prefetch distance in iterations (QWEN3_KQ_PF; 0: none)
+        if (pf < 0) pf = env_int("QWEN3_KQ_PF", 0, 8, 0);
+        unsigned kshpf = ksh | (unsigned)pf << 8;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, s = p->s, d = p->d;
         Dim3 grid = { ctas, 1, 1 }, block = { KQ_THREADS, 1, 1 };
-        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh };
+        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &kshpf };
         gpu_launch(g, fn[ti][mi], grid, block, smem, NULL, args, names[ti][mi]);
     }
 }
