@@ -172,13 +172,14 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
-// The K split (1, 2 or 4 warps a row pair; a warp of a split takes every S-th step of 2048 columns, `u` steps an
-// iteration, and the parts add in shared memory) for `pairs` row pairs of K columns over `slots` warps. Measured on
+// The K split (1, 2 or 4 warps a row pair; a warp of a split takes every S-th step of 2048 columns, and the parts
+// add in shared memory) for `pairs` row pairs of K columns over `slots` warps, `u` steps an iteration. Measured on
 // the H200 (test_gpu_kq's split timings, NOTES session 28): a split pays only where the pairs leave the last round
-// of warps at most half full (r = pairs / slots in (0, 0.5] or (1, 1.5]: the 32B's o and down, 1.21) and every part
-// keeps two or more iterations (long K: the 32B's down, S = 4 one row of Q8_0, 42.9 us against 51.8); elsewhere it
-// lost up to 40% (the gate/up pairs, many rounds; parts with one short iteration). More than one row of x: S <= 2.
-// QWEN3_KQ_SPLIT (or gpu_kq_force_split) forces one.
+// of warps at most half full (pairs / slots in (0, 0.5] or (1, 1.5]: the 32B's o and down, 1.21) and K is long: four
+// parts from 12 steps (the 32B's down, one row: Q4_K 33.4 -> 28.5 us, Q8_0 51.4 -> 43.0), two where each part keeps
+// two iterations (the 32B's o on Q8_0 17.2 -> 15.9; on Q4_K, two steps an iteration, it lost 4%). Elsewhere it lost
+// up to 30% (the gate/up pairs, many rounds; the 8B's layers). More than one row of x: S <= 2. QWEN3_KQ_SPLIT (or
+// gpu_kq_force_split) forces one.
 static int kq_force = -1;
 void gpu_kq_force_split(int S) { kq_force = S; }
 static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
@@ -187,9 +188,8 @@ static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
     if (kq_force) return kq_force == 4 && steps >= 4 ? 2 : kq_force >= 2 && steps >= 2 ? 1 : 0;
     long full = pairs / slots, tail = pairs % slots;
     if (full > 1 || tail == 0 || 2 * tail > slots) return 0;
-    for (int l = mb > 1 ? 1 : 2; l >= 1; l--)
-        if (steps >= 2 * (1 << l) * u) return l;
-    return 0;
+    if (mb == 1 && steps >= 12) return 2;
+    return steps >= 4 * u ? 1 : 0;
 }
 
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
@@ -233,16 +233,13 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         unsigned pairs = (unsigned)p->rows / 2;
         unsigned ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
         unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
-        static int pf = -1;  // L2 prefetch distance in iterations (QWEN3_KQ_PF; 0: none)
-        if (pf < 0) pf = env_int("QWEN3_KQ_PF", 0, 8, 0);
-        unsigned kshpf = ksh | (unsigned)pf << 8;
         if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, s = p->s, d = p->d;
         Dim3 grid = { ctas, 1, 1 }, block = { KQ_THREADS, 1, 1 };
-        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &kshpf };
+        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh };
         gpu_launch(g, fn[ti][mi], grid, block, smem, NULL, args, names[ti][mi]);
     }
 }

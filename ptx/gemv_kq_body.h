@@ -9,12 +9,10 @@
 #endif
 #if T0 == 8
 #define WT s32                               // Q8_0's codes are signed bytes
-#define QBPB 256                             // code bytes a block of 256
 #define T0QB 256                             // code bytes of 256 elements
 #define T0QS 6                               // log2 of a lane's code bytes
 #else
 #define WT u32
-#define QBPB 128
 #define T0QB 128
 #define T0QS 5
 #endif
@@ -154,21 +152,8 @@
     // takes pair w / S of the group and K part w % S (steps w % S, w % S + S, ...); parts > 0 hand their sums to
     // part 0 through shared memory, which adds them in order (deterministic) and stores
     // (ksh, the warp's pair slot and K part are re-derived where used: registers are short)
-#define KSH(R) ld.param.u32 R, [p_ksh]; and.b32 R, R, 0xFF;
+#define KSH(R) ld.param.u32 R, [p_ksh];
 #define KPART(R, T) KSH(T) shl.b32 R, 1, T; sub.u32 R, R, 1; shr.u32 T, %tx, 5; and.b32 R, T, R;
-// L2 prefetch (p_ksh bits 8..15: pf iterations ahead; 0: none): PFBASE sets %kk to the block pf iterations on, %r4
-// to a u's offset; PF has lane LANE prefetch (u, row r)'s 8 blocks of plane BASE (BPB bytes a block)
-#define PFBASE(U) \
-    ld.param.u32 %r1, [p_ksh]; shr.u32 %kk, %r1, 8; and.b32 %r1, %r1, 0xFF; \
-    mov.u32 %r3, 8 * U; shl.b32 %r3, %r3, %r1; mul.lo.u32 %kk, %kk, %r3; \
-    setp.ne.u32 %p5, %kk, 0; add.u32 %kk, %kk, %cb; \
-    mov.u32 %r4, 8; shl.b32 %r4, %r4, %r1;
-#define PF(u, r, LANE, BASE, BPB) \
-    mad.lo.u32 %r2, %r4, u, %kk; \
-    setp.eq.and.u32 %p6, %lane, LANE, %p5; setp.lt.and.u32 %p6, %r2, %nkb, %p6; \
-    sub.u32 %r3, %nkb, %r2; min.u32 %r3, %r3, 8; mul.lo.u32 %r3, %r3, BPB; \
-    mul.wide.u32 %rd2, %r2, BPB; add.u64 %rd2, %rd2, BASE; \
-    @%p6 cp.async.bulk.prefetch.L2.global [%rd2], %r3;
 // R = the first pair of group %grp (T: a temporary)
 #define GROUP0(R, T) KSH(T) mov.u32 R, KQ_WARPS; shr.u32 R, R, T; mul.lo.u32 R, R, %grp;
     mov.u32 %grp, %ctaid.x;
@@ -244,10 +229,6 @@ KLOOP:
     @%pv##u ld.global.nc.v2.u32 {%S##u##r##_##0, %S##u##r##_##1}, [%rd2]; \
     mul.wide.u32 %rd2, %kb##u, 2; add.u64 %rd2, %rd2, %wd##r; \
     @%pv##u ld.global.nc.b16 %D##u##r, [%rd2];
-    PFBASE(U6) PF(0, 0, 0, %wq0, 128) PF(0, 1, 1, %wq1, 128) PF(0, 0, 2, %wh0, 64) PF(0, 1, 3, %wh1, 64)
-#if U6 == 2
-    PF(1, 0, 4, %wq0, 128) PF(1, 1, 5, %wq1, 128) PF(1, 0, 6, %wh0, 64) PF(1, 1, 7, %wh1, 64)
-#endif
     KB6(0) LD6(0, 0) LD6(0, 1)
 #if U6 == 2
     KB6(1) LD6(1, 0) LD6(1, 1)
@@ -361,10 +342,6 @@ KLOOP:
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%QH##u##r##_4, %QH##u##r##_5, %QH##u##r##_6, %QH##u##r##_7}, [%rd2 + 16], %pol;
 #else
 #define LDQH(u, r)
-#endif
-    PFBASE(U4) PF(0, 0, 0, %wq0, QBPB) PF(0, 1, 1, %wq1, QBPB)
-#if U4 == 2
-    PF(1, 0, 2, %wq0, QBPB) PF(1, 1, 3, %wq1, QBPB)
 #endif
     KB4(0) LD4(0, 0) LD4(0, 1)
 #if U4 == 2
@@ -629,9 +606,6 @@ DONE:
 #undef XMIN
 #undef WT
 #undef KSH
-#undef PFBASE
-#undef PF
-#undef QBPB
 #undef GROUP0
 #undef KPART
 #undef T0QB
