@@ -857,7 +857,7 @@ if has s27; then  # sessions 27-28: native quantised weights for small batches (
     # S27_PARTS from: unit (test_gpu_kq), san (memcheck + racecheck of its quick cases), e2e (GPU vs CPU on
     # S27_E2E "SIZE TYPE;..." files, native on), bench (bench_e2e pp512 / tg128 on S27_SIZES' files of each type in
     # S27_TYPES, default q4_k_m, --dtype in S27_DTYPES (bf16 fp8), QWEN3_NATIVE_Q on and off), peer (llama-bench on
-    # the same files)
+    # the same files), ncu (Nsight Compute on 4 decode launches of S27_NCU_KERNEL, an 8B S27_NCU_TYPE file)
     parts=${S27_PARTS:-unit san e2e bench peer}
     p27() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     if p27 unit; then
@@ -896,6 +896,16 @@ if has s27; then  # sessions 27-28: native quantised weights for small batches (
         done
         done
         grep -E "pp|tg|floor|^gpu:" "$LOG/s27-bench.log" | tee -a "$SUM"
+    fi
+    if p27 ncu; then  # where the native kernel's time goes: Nsight Compute on S27_NCU_KERNEL's decode launches
+        f=$(synth 8b ${S27_NCU_TYPE:-q4_0})
+        timeout 240 ncu --kernel-name regex:"${S27_NCU_KERNEL:-gemv_q4_0_m1}" --launch-skip 40 --launch-count 4 \
+            --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+            --section WarpStateStats --section SchedulerStats --section InstructionStats --section Occupancy \
+            build/bench/bench_e2e -m "$f" --dtype bf16 --pp 16 --tg 16 --reps 1 > "$LOG/s27-ncu.log" 2>&1
+        say "s27 ncu rc=$?"
+        grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|Compute \(SM\)|Achieved Occupancy|Stall|Issued Ipc|Issue Slots Busy|No Eligible|Pipe|Executed Instructions  " \
+            "$LOG/s27-ncu.log" | head -60 | tee -a "$SUM"
     fi
     if p27 peer; then
         PEER_FILES="${files:-$M/qwen3-0.6b-q4_k_m.gguf $M/qwen3-8b-q4_k_m.gguf}" PEER_BATCHED=0 \
