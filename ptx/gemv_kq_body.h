@@ -72,7 +72,8 @@
 #define DECL4(u, r) .reg .b32 %W##u##r##_<8>, %SC##u##r, %MN##u##r, %DD##u##r, %QH##u##r##_<8>;
     DECL4(0, 0) DECL4(0, 1) DECL4(1, 0) DECL4(1, 1)
 #undef DECL4
-    .reg .b32 %NL<8>, %NH<8>;
+    .reg .b32 %NL<8>, %NH<8>, %PL<8>, %PH<8>, %jl, %jh;
+    .reg .f32 %esl, %esh, %eml, %emh;
 #endif
 
     ld.param.u64 %rdc, [p_c];
@@ -385,16 +386,16 @@ KLOOP:
 // byte e of a block holds elements e (low nibble) and e + 16 (high); Q5_0's fifth bit of element e is bit e of
 // the block's qh word, spread here to bit 4 of its byte (4 bits x 0x02040810 puts bit i at bit 8i + 4).
 #if T0 == 8
-#define NIB0(u, r, i, i4) mov.b32 %NL##i, %W##u##r##_##i; mov.b32 %NL##i4, %W##u##r##_##i4; \
-    mov.b32 %NH##i, %QH##u##r##_##i; mov.b32 %NH##i4, %QH##u##r##_##i4;
+#define NIB0(u, r, i, i4, L, H) mov.b32 L##i, %W##u##r##_##i; mov.b32 L##i4, %W##u##r##_##i4; \
+    mov.b32 H##i, %QH##u##r##_##i; mov.b32 H##i4, %QH##u##r##_##i4;
 #else
-#define NIB0(u, r, i, i4) \
-    and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NL##i4, %W##u##r##_##i, 4; \
-    and.b32 %NL##i4, %NL##i4, 0x0F0F0F0F; \
-    and.b32 %NH##i, %W##u##r##_##i4, 0x0F0F0F0F; shr.u32 %NH##i4, %W##u##r##_##i4, 4; \
-    and.b32 %NH##i4, %NH##i4, 0x0F0F0F0F; \
-    HB5(%NL##i, %QH##u##r##_0, 4 * i) HB5(%NL##i4, %QH##u##r##_0, 4 * i4) \
-    HB5(%NH##i, %QH##u##r##_1, 4 * i) HB5(%NH##i4, %QH##u##r##_1, 4 * i4)
+#define NIB0(u, r, i, i4, L, H) \
+    and.b32 L##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 L##i4, %W##u##r##_##i, 4; \
+    and.b32 L##i4, L##i4, 0x0F0F0F0F; \
+    and.b32 H##i, %W##u##r##_##i4, 0x0F0F0F0F; shr.u32 H##i4, %W##u##r##_##i4, 4; \
+    and.b32 H##i4, H##i4, 0x0F0F0F0F; \
+    HB5(L##i, %QH##u##r##_0, 4 * i) HB5(L##i4, %QH##u##r##_0, 4 * i4) \
+    HB5(H##i, %QH##u##r##_1, 4 * i) HB5(H##i4, %QH##u##r##_1, 4 * i4)
 #endif
 #if T0 == 5
 #define T0OFF 0fC1800000                     // -16
@@ -408,22 +409,24 @@ KLOOP:
 #endif
 #elif Q5
 // codes of 5 bits: the nibble, and bit 2j (low nibbles) / 2j + 1 (high) of qh[l] moved to bit 4 of each byte
-#define NIB(u, r, i) \
+#define NIB(u, r, i, L, H) \
     shr.u32 %r1, %QH##u##r##_##i, %lo5; and.b32 %r1, %r1, 0x01010101; shl.b32 %r1, %r1, 4; \
-    lop3.b32 %NL##i, %W##u##r##_##i, %r1, 0x0F0F0F0F, 0xEC; \
+    lop3.b32 L##i, %W##u##r##_##i, %r1, 0x0F0F0F0F, 0xEC; \
     shr.u32 %r1, %QH##u##r##_##i, %hi5; and.b32 %r1, %r1, 0x01010101; shl.b32 %r1, %r1, 4; \
-    shr.u32 %NH##i, %W##u##r##_##i, 4; lop3.b32 %NH##i, %NH##i, %r1, 0x0F0F0F0F, 0xEC;
+    shr.u32 H##i, %W##u##r##_##i, 4; lop3.b32 H##i, H##i, %r1, 0x0F0F0F0F, 0xEC;
 #else
-#define NIB(u, r, i) and.b32 %NL##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 %NH##i, %W##u##r##_##i, 4; \
-    and.b32 %NH##i, %NH##i, 0x0F0F0F0F;
+#define NIB(u, r, i, L, H) and.b32 L##i, %W##u##r##_##i, 0x0F0F0F0F; shr.u32 H##i, %W##u##r##_##i, 4; \
+    and.b32 H##i, H##i, 0x0F0F0F0F;
 #endif
 #if T0
 // the two blocks' d; the offsets -8 d (Q4_0) / -16 d (Q5_0) meet the exact sums of x (Q8_0: none)
+#define SC4(u, r, SL, SH, ML, MH) \
+    mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 SL, %hd; cvt.f32.f16 SH, %hm; \
+    mul.rn.f32 ML, SL, T0OFF; mul.rn.f32 MH, SH, T0OFF;
+#define CODES(u, r, L, H) NIB0(u, r, 0, 4, L, H) NIB0(u, r, 1, 5, L, H) NIB0(u, r, 2, 6, L, H) NIB0(u, r, 3, 7, L, H)
 #define C4(u, r) \
     @!%pv##u bra C4_##u##_##r; \
-    mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 %dsl, %hd; cvt.f32.f16 %dsh, %hm; \
-    mul.rn.f32 %dml, %dsl, T0OFF; mul.rn.f32 %dmh, %dsh, T0OFF; \
-    NIB0(u, r, 0, 4) NIB0(u, r, 1, 5) NIB0(u, r, 2, 6) NIB0(u, r, 3, 7) \
+    SC4(u, r, %dsl, %dsh, %dml, %dmh) CODES(u, r, %NL, %NH) \
     mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
@@ -431,26 +434,71 @@ KLOOP:
 C4_##u##_##r:
 #else
 // the sub-blocks' scales and mins: bytes (the 6-bit values, unpacked at load) times d and dmin (f16)
+#define SC4(u, r, SL, SH, ML, MH) \
+    mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 %fd, %hd; cvt.f32.f16 %fm, %hm; \
+    bfe.u32 %r1, %SC##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 SL, %fd, %f1; \
+    add.u32 %r4, %sh, 8; \
+    bfe.u32 %r1, %SC##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 SH, %fd, %f1; \
+    bfe.u32 %r1, %MN##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 ML, %fm, %f1; neg.f32 ML, ML; \
+    bfe.u32 %r1, %MN##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 MH, %fm, %f1; neg.f32 MH, MH;
+#define CODES(u, r, L, H) NIB(u, r, 0, L, H) NIB(u, r, 1, L, H) NIB(u, r, 2, L, H) NIB(u, r, 3, L, H) \
+    NIB(u, r, 4, L, H) NIB(u, r, 5, L, H) NIB(u, r, 6, L, H) NIB(u, r, 7, L, H)
 #define C4(u, r) \
     @!%pv##u bra C4_##u##_##r; \
-    mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 %fd, %hd; cvt.f32.f16 %fm, %hm; \
-    bfe.u32 %r1, %SC##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dsl, %fd, %f1; \
-    add.u32 %r4, %sh, 8; \
-    bfe.u32 %r1, %SC##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dsh, %fd, %f1; \
-    bfe.u32 %r1, %MN##u##r, %sh, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dml, %fm, %f1; neg.f32 %dml, %dml; \
-    bfe.u32 %r1, %MN##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 %dmh, %fm, %f1; neg.f32 %dmh, %dmh; \
-    NIB(u, r, 0) NIB(u, r, 1) NIB(u, r, 2) NIB(u, r, 3) NIB(u, r, 4) NIB(u, r, 5) NIB(u, r, 6) NIB(u, r, 7) \
+    SC4(u, r, %dsl, %dsh, %dml, %dmh) CODES(u, r, %NL, %NH) \
     mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
     mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
     mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
     CAT(REP, MB)(X4##r) \
 C4_##u##_##r:
 #endif
+// One row of x (MB 1): the pair's two rows meet each slice of x loaded once (two dp2a chains a slice)
+#define DOT32P(D0, D1, OFF, A0, A1, A2, A3, A4, A5, A6, A7, B0, B1, B2, B3, B4, B5, B6, B7) \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + OFF]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + OFF + 16]; \
+    DOT16(D0, A0, A1, A2, A3) DOT16(D1, B0, B1, B2, B3) \
+    ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + OFF + 32]; \
+    ld.shared.v4.u32 {%x4, %x5, %x6, %x7}, [%ta + OFF + 48]; \
+    DOT16(%ik, A4, A5, A6, A7) add.s32 D0, D0, %ik; DOT16(%ik, B4, B5, B6, B7) add.s32 D1, D1, %ik;
+#if T0 == 8
+#define XMINP
+#else
+#define XMINP \
+    ld.shared.v4.f32 {%sx0, %sx1, %sx2, %sx3}, [%rs0]; \
+    add.rn.f32 %sx0, %sx0, %sx1; add.rn.f32 %sx2, %sx2, %sx3; \
+    fma.rn.f32 %a0_0, %dml, %sx0, %a0_0; fma.rn.f32 %a0_0, %dmh, %sx2, %a0_0; \
+    fma.rn.f32 %a1_0, %eml, %sx0, %a1_0; fma.rn.f32 %a1_0, %emh, %sx2, %a1_0;
+#endif
+#define C4P(u) \
+    @!%pv##u bra C4P_##u; \
+    SC4(u, 0, %dsl, %dsh, %dml, %dmh) SC4(u, 1, %esl, %esh, %eml, %emh) \
+    CODES(u, 0, %NL, %NH) CODES(u, 1, %PL, %PH) \
+    mad.lo.u32 %ta, %kb##u, 576, %smx; add.u32 %ta, %ta, %xo; \
+    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
+    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
+    DOT32P(%il, %jl, 0, %NL0, %NL1, %NL2, %NL3, %NL4, %NL5, %NL6, %NL7, %PL0, %PL1, %PL2, %PL3, %PL4, %PL5, %PL6, %PL7) \
+    DOT32P(%ih, %jh, 64, %NH0, %NH1, %NH2, %NH3, %NH4, %NH5, %NH6, %NH7, %PH0, %PH1, %PH2, %PH3, %PH4, %PH5, %PH6, %PH7) \
+    ld.shared.v2.f32 {%dx0, %dx1}, [%tc]; \
+    cvt.rn.f32.s32 %f1, %il; cvt.rn.f32.s32 %f2, %ih; \
+    mul.rn.f32 %f3, %dsl, %dx0; fma.rn.f32 %a0_0, %f3, %f1, %a0_0; \
+    mul.rn.f32 %f3, %dsh, %dx1; fma.rn.f32 %a0_0, %f3, %f2, %a0_0; \
+    cvt.rn.f32.s32 %f1, %jl; cvt.rn.f32.s32 %f2, %jh; \
+    mul.rn.f32 %f3, %esl, %dx0; fma.rn.f32 %a1_0, %f3, %f1, %a1_0; \
+    mul.rn.f32 %f3, %esh, %dx1; fma.rn.f32 %a1_0, %f3, %f2, %a1_0; \
+    XMINP \
+C4P_##u:
     @%pf bra QUANT;
 KCOMPUTE:
+#if MB == 1 && KQ_PAIRX
+    C4P(0)
+#if U4 == 2
+    C4P(1)
+#endif
+#else
     C4(0, 0) C4(0, 1)
 #if U4 == 2
     C4(1, 0) C4(1, 1)
+#endif
 #endif
     KSH(%r1) mov.u32 %r2, 8 * U4; shl.b32 %r1, %r2, %r1; add.u32 %cb, %cb, %r1;
     setp.lt.u32 %p3, %cb, %nkb;
@@ -599,6 +647,11 @@ DONE:
 #undef X41
 #undef NIB
 #undef NIB0
+#undef SC4
+#undef CODES
+#undef DOT32P
+#undef XMINP
+#undef C4P
 #undef HB5
 #undef T0OFF
 #undef LDW
