@@ -2,7 +2,8 @@
 // Q8_0 / Q4_0 / Q5_0 keeps them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows
 // stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
 // (the activation is rounded to int16 with a scale per 32: ~1e-4 relative).
-// defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_max_m, gpu_kq_rows, launch_gemv_kq
+// defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_max_m, gpu_kq_rows, gpu_kq_force_split,
+//          launch_gemv_kq
 //
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
 // qh[64], scales[16], d) become planes of whole rows, so that the kernel's loads are 16-byte aligned and a warp's

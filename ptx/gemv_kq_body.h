@@ -424,14 +424,6 @@ KLOOP:
     mov.b32 {%hd, %hm}, %DD##u##r; cvt.f32.f16 SL, %hd; cvt.f32.f16 SH, %hm; \
     mul.rn.f32 ML, SL, T0OFF; mul.rn.f32 MH, SH, T0OFF;
 #define CODES(u, r, L, H) NIB0(u, r, 0, 4, L, H) NIB0(u, r, 1, 5, L, H) NIB0(u, r, 2, 6, L, H) NIB0(u, r, 3, 7, L, H)
-#define C4(u, r) \
-    @!%pv##u bra C4_##u##_##r; \
-    SC4(u, r, %dsl, %dsh, %dml, %dmh) CODES(u, r, %NL, %NH) \
-    mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
-    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
-    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
-    CAT(REP, MB)(X4##r) \
-C4_##u##_##r:
 #else
 // the sub-blocks' scales and mins: bytes (the 6-bit values, unpacked at load) times d and dmin (f16)
 #define SC4(u, r, SL, SH, ML, MH) \
@@ -443,15 +435,19 @@ C4_##u##_##r:
     bfe.u32 %r1, %MN##u##r, %r4, 8; cvt.rn.f32.u32 %f1, %r1; mul.rn.f32 MH, %fm, %f1; neg.f32 MH, MH;
 #define CODES(u, r, L, H) NIB(u, r, 0, L, H) NIB(u, r, 1, L, H) NIB(u, r, 2, L, H) NIB(u, r, 3, L, H) \
     NIB(u, r, 4, L, H) NIB(u, r, 5, L, H) NIB(u, r, 6, L, H) NIB(u, r, 7, L, H)
+#endif
+// step u's x, dx and sums addresses in shared memory: TA (x), %tc (dx), %rs0 (sums)
+#define XADDR(u, TA) \
+    mad.lo.u32 TA, %kb##u, 576, %smx; add.u32 TA, TA, %xo; \
+    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
+    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo;
+// (u, r): the scales, the codes, then every row of x
 #define C4(u, r) \
     @!%pv##u bra C4_##u##_##r; \
     SC4(u, r, %dsl, %dsh, %dml, %dmh) CODES(u, r, %NL, %NH) \
-    mad.lo.u32 %tb, %kb##u, 576, %smx; add.u32 %tb, %tb, %xo; \
-    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
-    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
+    XADDR(u, %tb) \
     CAT(REP, MB)(X4##r) \
 C4_##u##_##r:
-#endif
 // One row of x (MB 1): the pair's two rows meet each slice of x loaded once (two dp2a chains a slice)
 #define DOT32P(D0, D1, OFF, A0, A1, A2, A3, A4, A5, A6, A7, B0, B1, B2, B3, B4, B5, B6, B7) \
     ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + OFF]; \
@@ -473,9 +469,7 @@ C4_##u##_##r:
     @!%pv##u bra C4P_##u; \
     SC4(u, 0, %dsl, %dsh, %dml, %dmh) SC4(u, 1, %esl, %esh, %eml, %emh) \
     CODES(u, 0, %NL, %NH) CODES(u, 1, %PL, %PH) \
-    mad.lo.u32 %ta, %kb##u, 576, %smx; add.u32 %ta, %ta, %xo; \
-    mad.lo.u32 %tc, %kb##u, 32, %smd; add.u32 %tc, %tc, %dxo; \
-    mad.lo.u32 %rs0, %kb##u, 64, %sms; add.u32 %rs0, %rs0, %sxo; \
+    XADDR(u, %ta) \
     DOT32P(%il, %jl, 0, %NL0, %NL1, %NL2, %NL3, %NL4, %NL5, %NL6, %NL7, %PL0, %PL1, %PL2, %PL3, %PL4, %PL5, %PL6, %PL7) \
     DOT32P(%ih, %jh, 64, %NH0, %NH1, %NH2, %NH3, %NH4, %NH5, %NH6, %NH7, %PH0, %PH1, %PH2, %PH3, %PH4, %PH5, %PH6, %PH7) \
     ld.shared.v2.f32 {%dx0, %dx1}, [%tc]; \
@@ -652,6 +646,7 @@ DONE:
 #undef DOT32P
 #undef XMINP
 #undef C4P
+#undef XADDR
 #undef HB5
 #undef T0OFF
 #undef LDW
