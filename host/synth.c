@@ -226,7 +226,10 @@ int synth_write(const SynthOptions *o, char *err, size_t errlen) {
     for (int i = 0; i < N_SIZES; i++) if (!strcmp(o->size, sizes[i].name)) si = i;
     for (int i = 0; i < (int)(sizeof types / sizeof types[0]); i++) if (!strcmp(o->type, types[i].name)) ti = i;
     if (si < 0) { snprintf(err, errlen, "unknown size '%s' (tiny, 0.6b, 1.7b, 4b, 8b, 14b, 32b)", o->size); return -1; }
-    if (ti < 0) { snprintf(err, errlen, "unknown type '%s' (f32, f16, bf16, q8_0, q4_k_m, q5_k_m, q4_0, q5_0)", o->type); return -1; }
+    if (ti < 0) {
+        snprintf(err, errlen, "unknown type '%s' (f32, f16, bf16, q8_0, q4_k_m, q5_k_m, q4_0, q5_0)", o->type);
+        return -1;
+    }
     c = sizes[si].c;
     int ftype = types[ti].ftype;
     TensorSpec *specs = xmalloc((size_t)(3 + 11 * c.n_layer) * sizeof *specs);

@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+// the six native types (the kernel table's order, host/gpu_kq.c)
+static const uint32_t types[6] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                                   GGML_TYPE_Q5_0 };
+
 typedef struct { uint32_t type; int rows, K; uint8_t *blocks; double *w, *b; } KTensor;  // b: the offset part B
 
 // rows x K of type: random rows with uneven magnitudes (per row and per 32), quantised by the file's quantiser;
@@ -176,8 +180,6 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
 // steps than the split falls back to fewer parts)
 static void kq_cases(int split, int quick, int *cases, int *bad) {
     static const int shapes[][2] = { { 64, 256 }, { 96, 2560 }, { 48, 4096 }, { 32, 12288 }, { 16, 9728 }, { 8, 25600 } };
-    static const uint32_t types[6] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
-                                       GGML_TYPE_Q5_0 };
     static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
     gpu_kq_force_split(split);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -268,8 +270,6 @@ static void kq_timings(void) {
             P.copies = c8; other[0][mi] = time_path(&P, 1, M);
             P.copies = c16; other[1][mi] = time_path(&P, 2, M);
         }
-        static const uint32_t types[6] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0,
-                                           GGML_TYPE_Q4_0, GGML_TYPE_Q5_0 };
         for (int t = 0; t < 6; t++) {
             uint32_t type = types[t];
             KTensor w = { type, N, K, NULL, NULL, NULL };  // random bytes: timing only (finite f16 scales below)
