@@ -1003,6 +1003,7 @@ EXIT:
 #undef STAGE_BYTES
 #undef BAR_OFF
 #undef NTHREADS
+#undef KC_ADD_REGION
 #undef NAME
 #undef NCONS
 #undef BN
