@@ -212,12 +212,14 @@ PAIR:
     KPART(%r1, %r2)
     shl.b32 %cb, %r1, 3;                     // this K part's first step (steps of 8 blocks)
 
+// step u of this iteration: block kb_u = cb + (8 u << ksh) + lane / 4 of the row (the K part's every S-th step),
+// valid while < nkb
+#define KB(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; \
+    KSH(%r1) mov.u32 %r2, 8 * u; shl.b32 %r2, %r2, %r1; add.u32 %kb##u, %kb##u, %r2; \
+    setp.lt.u32 %pv##u, %kb##u, %nkb;
 #if Q6
     // ---------------- Q6_K: a step is 8 blocks a warp; U6 steps in flight
 KLOOP:
-#define KB6(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; \
-    KSH(%r1) mov.u32 %r2, 8 * u; shl.b32 %r2, %r2, %r1; add.u32 %kb##u, %kb##u, %r2; \
-    setp.lt.u32 %pv##u, %kb##u, %nkb;
 #define LD6(u, r) \
     mul.wide.u32 %rd2, %kb##u, 128; add.u64 %rd2, %rd2, %wq##r; mul.wide.u32 %rd3, %ta, 64; add.u64 %rd2, %rd2, %rd3; \
     cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
@@ -230,12 +232,11 @@ KLOOP:
     @%pv##u ld.global.nc.v2.u32 {%S##u##r##_##0, %S##u##r##_##1}, [%rd2]; \
     mul.wide.u32 %rd2, %kb##u, 2; add.u64 %rd2, %rd2, %wd##r; \
     @%pv##u ld.global.nc.b16 %D##u##r, [%rd2];
-    KB6(0) LD6(0, 0) LD6(0, 1)
+    KB(0) LD6(0, 0) LD6(0, 1)
 #if U6 == 2
-    KB6(1) LD6(1, 0) LD6(1, 1)
+    KB(1) LD6(1, 0) LD6(1, 1)
 #endif
 #undef LD6
-#undef KB6
 // the 6-bit codes of group t (elements 128n + l0 + 32t + 4i .. +3 in word i): low 4 bits from ql (A: bytes l, B:
 // l + 32; t >= 2 their high nibbles), high 2 bits from qh (bits 2t, 2t + 1 of each byte) -> %QC0..3
 #define Q6C(i, LO, OP, H, AMT) \
@@ -301,9 +302,6 @@ KCOMPUTE:
 #else
     // ---------------- Q4_K: a step is 8 blocks a warp; U4 steps in flight
 KLOOP:
-#define KB4(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; \
-    KSH(%r1) mov.u32 %r2, 8 * u; shl.b32 %r2, %r2, %r1; add.u32 %kb##u, %kb##u, %r2; \
-    setp.lt.u32 %pv##u, %kb##u, %nkb;
 #define LDW(u, r, W, OFF) \
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {W##u##r##_##0, W##u##r##_##1, W##u##r##_##2, W##u##r##_##3}, [%rd2 + OFF], %pol; \
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {W##u##r##_##4, W##u##r##_##5, W##u##r##_##6, W##u##r##_##7}, [%rd2 + OFF + 16], %pol;
@@ -344,12 +342,11 @@ KLOOP:
 #else
 #define LDQH(u, r)
 #endif
-    KB4(0) LD4(0, 0) LD4(0, 1)
+    KB(0) LD4(0, 0) LD4(0, 1)
 #if U4 == 2
-    KB4(1) LD4(1, 0) LD4(1, 1)
+    KB(1) LD4(1, 0) LD4(1, 1)
 #endif
 #undef LD4
-#undef KB4
 // 32 products of sub-block codes W0..W7 (words of 4) with the x at %ta + OFF (64 bytes of int16) into D
 #define DOT32(D, OFF, W0, W1, W2, W3, W4, W5, W6, W7) \
     ld.shared.v4.u32 {%x0, %x1, %x2, %x3}, [%ta + OFF]; \
@@ -654,6 +651,7 @@ DONE:
 #undef XMIN
 #undef WT
 #undef KSH
+#undef KB
 #undef GROUP0
 #undef KPART
 #undef T0QB
