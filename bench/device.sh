@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -910,6 +910,57 @@ if has s27; then  # sessions 27-28: native quantised weights for small batches (
     if p27 peer; then
         PEER_FILES="${files:-$M/qwen3-0.6b-q4_k_m.gguf $M/qwen3-8b-q4_k_m.gguf}" PEER_BATCHED=0 \
             bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$SUM"
+    fi
+fi
+
+if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K layers at 3..32 rows of x.
+    # S29_PARTS from: unit (test_gpu_kq: gemv_kq's and gemm_kq's cases, the timings), san (memcheck + racecheck of
+    # gemm_kq's quick cases), e2e (GPU vs CPU on S29_E2E files), tput (bench/throughput B x (128 -> 128) for B in
+    # S29_BATCHES on S29_SIZE's S29_TYPE file, --dtype in S29_DTYPES: gemm_kq (default) against QWEN3_KQ_MAX_M=2, the
+    # rows before it; llama-batched-bench on the same file in the first run when .carry/llama-parts came along)
+    parts=${S29_PARTS:-unit san e2e}
+    p29() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    if p29 unit; then
+        timeout 300 build/tests/test_gpu_kq > "$LOG/s29-kq.log" 2>&1
+        say "test_gpu_kq rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s29-kq.log" | tr '\n' ' ')"
+        grep -E "^  " "$LOG/s29-kq.log" | grep -v "split 1 / 2 / 4" | head -150 | tee -a "$SUM"
+    fi
+    if p29 san; then
+        for tool in memcheck racecheck; do
+            QWEN3_KQ_QUICK=1 QWEN3_TEST_ONLY=kq_mma timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
+                build/tests/test_gpu_kq > "$LOG/s29-$tool.log" 2>&1
+            say "kq_mma $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s29-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    if p29 e2e; then
+        IFS=';' read -ra e2e_specs <<< "${S29_E2E:-tiny q4_k_m;0.6b q4_k_m}"
+        for spec in "${e2e_specs[@]}"; do
+            f=$(synth $spec); n="s29-e2e-${spec// /-}"
+            QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+            say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
+            grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
+        done
+    fi
+    if p29 tput; then
+        f=$(synth ${S29_SIZE:-8b} ${S29_TYPE:-q4_k_m})
+        peer=none
+        if [ -d .carry/llama-parts ]; then
+            [ -x .carry/llama-peer/bin/llama-batched-bench ] || cat .carry/llama-parts/llama-bin.tar.xz.part-* | tar -C .carry -xJf -
+            [ -x .carry/llama-peer/bin/llama-batched-bench ] && peer=.carry/llama-peer
+        fi
+        for dt in ${S29_DTYPES:-bf16}; do
+            for arm in kq old; do
+                extra=""; [ $arm = old ] && extra="QWEN3_KQ_MAX_M=2"
+                p=none; [ $arm = kq ] && p=$peer
+                env $extra QWEN3_DTYPE=$dt timeout 300 build/bench/throughput -m "$f" --workloads fixed \
+                    --batches "${S29_BATCHES:-1,2,4,8,16,32}" --peer $p \
+                    --label "${S29_SIZE:-8b}-${S29_TYPE:-q4_k_m}-$dt-$arm" --tsv "$LOG/throughput.tsv" \
+                    > "$LOG/s29-tput-$dt-$arm.log" 2>&1
+                say "tput $dt $arm rc=$?"
+                grep -E "^[0-9]+ x|llama|floor|ideal" "$LOG/s29-tput-$dt-$arm.log" | head -30 | tee -a "$SUM"
+                peer=none
+            done
+        done
     fi
 fi
 

@@ -2,7 +2,8 @@
 // Q8_0 / Q4_0 / Q5_0 keeps them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows
 // stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
 // (the activation is rounded to int16 with a scale per 32: ~1e-4 relative).
-// defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_max_m, gpu_kq_rows, gpu_kq_force_split,
+// defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
+//          gpu_kq_force_split, gpu_kq_mma_from,
 //          launch_gemv_kq
 //
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
@@ -23,6 +24,7 @@
 #include <string.h>
 
 enum { KQ_THREADS = 256, KQ_WARPS = 8, KQ_SMEM_MAX = 227 * 1024, KQ_M_MAX = 8 };
+enum { KM_THREADS = 256, KM_WARPS = 8, KM_M_MAX = 32 };  // ptx/gemm_kq.ptx: the tensor-core entries (Q4_K, Q6_K)
 
 enum { KQ_TYPES = 6 };
 static const uint32_t kq_types[KQ_TYPES] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_0,
@@ -34,6 +36,14 @@ static int kq_index(uint32_t t) {  // the kernel table's row; -1: not a native t
 }
 static int kq_type(uint32_t t) { return kq_index(t) >= 0; }
 static int kq_t0(int t) { return t == GGML_TYPE_Q8_0 || t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q5_0; }  // blocks of 32
+static int km_type(int t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K; }  // gemm_kq.ptx takes it
+
+// gemm_kq.ptx takes the whole stack: every part Q4_K / Q6_K, in whole tiles of 16 rows
+static int km_stack(const GpuKq *kq) {
+    for (int i = 0; i < kq->n; i++)
+        if (!km_type(kq->p[i].type) || kq->p[i].rows % 16) return 0;
+    return kq->n > 0;
+}
 
 int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m) {
     memset(kq, 0, sizeof *kq);
@@ -47,7 +57,7 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated,
             kq->p[parts - 1].rows += rows;
         } else {
             if (parts == 3) return 0;
-            kq->p[parts++] = (GpuKqPart){ 0, 0, 0, 0, (int)t->type, N, rows };
+            kq->p[parts++] = (GpuKqPart){ 0, 0, 0, 0, 0, (int)t->type, N, rows };
         }
         N += rows;
     }
@@ -55,7 +65,9 @@ int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated,
     kq->n = parts;
     kq->N = N;
     kq->K = K;
-    kq->max_m = max_m < gpu_kq_max_m(K) ? max_m : gpu_kq_max_m(K);  // (the kernel's shared-memory limit)
+    // (gemv_kq's shared-memory limit; gemm_kq, where it takes the stack, has none)
+    int lim = km_stack(kq) ? KM_M_MAX : gpu_kq_max_m(K);
+    kq->max_m = max_m < lim ? max_m : lim;
     return 1;
 }
 
@@ -68,10 +80,17 @@ static size_t plane_s(int t, int rows, int K) { return kq_t0(t) ? 0 : (size_t)ro
 static size_t plane_d(int t, int rows, int K) {
     return (size_t)rows * (kq_t0(t) ? K / 16 : (K / 256) * (t == GGML_TYPE_Q6_K ? 2 : 4));
 }
+// gemm_kq's bf16 scales: Q4_K (s, -mn) a sub-block of 32, Q6_K s a sub-block of 16 (K / 8 bytes a row)
+static size_t plane_b(int t, int rows, int K) { return km_type(t) ? (size_t)rows * (K / 8) : 0; }
 
 size_t gpu_kq_bytes(uint32_t type, int rows, int K) {
     int t = (int)type;
     return plane_q(t, rows, K) + plane_h(t, rows, K) + plane_s(t, rows, K) + plane_d(t, rows, K);
+}
+
+size_t gpu_kq_mma_bytes(uint32_t type, int rows, int K) {
+    int t = (int)type;
+    return km_type(t) ? plane_q(t, rows, K) + plane_h(t, rows, K) + plane_b(t, rows, K) : 0;
 }
 
 void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
@@ -82,11 +101,12 @@ void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
         p->h = plane_h(t, r, K) ? gpu_arena_alloc(a, plane_h(t, r, K)) : 0;
         p->s = plane_s(t, r, K) ? gpu_arena_alloc(a, plane_s(t, r, K)) : 0;
         p->d = gpu_arena_alloc(a, plane_d(t, r, K));
+        p->b = plane_b(t, r, K) ? gpu_arena_alloc(a, plane_b(t, r, K)) : 0;
     }
 }
 
 // ---------------------------------------------------------------- repacking, a row at a time over the thread pool
-typedef struct { const uint8_t *src; uint8_t *q, *h, *s, *d; int K, type; } Repack;
+typedef struct { const uint8_t *src; uint8_t *q, *h, *s, *d, *b; int K, type; } Repack;
 
 static void repack_row(void *ctx, int64_t r) {
     const Repack *j = ctx;
@@ -111,11 +131,24 @@ static void repack_row(void *ctx, int64_t r) {
             memcpy(j->h + (size_t)r * j->K / 4 + kb * 64, b + 128, 64);
             memcpy(j->s + blk * 16, b + 192, 16);
             memcpy(j->d + blk * 2, b + 208, 2);
+            float d = f16_to_f32((uint16_t)(b[208] | b[209] << 8));
+            for (int i = 0; i < 16; i++) {  // bf16(d * sc), rounded once from the exact f32 product
+                uint16_t v = f32_to_bf16(d * (float)(int8_t)b[192 + i]);
+                memcpy(j->b + (blk * 16 + i) * 2, &v, 2);
+            }
         } else {  // Q4_K: d, dmin, scales[12], qs[128]; Q5_K: the same with qh[32] before qs
             memcpy(j->q + (size_t)r * j->K / 2 + kb * 128, b + (q5 ? 48 : 16), 128);
             if (q5) memcpy(j->h + blk * 32, b + 16, 32);
             k_scales_unpack(b + 4, j->s + blk * 16, j->s + blk * 16 + 8);
             memcpy(j->d + blk * 4, b, 4);
+            if (j->b) {  // Q4_K: (bf16(d * sc), bf16(-dmin * m)) a sub-block
+                float d = f16_to_f32((uint16_t)(b[0] | b[1] << 8)), dmin = f16_to_f32((uint16_t)(b[2] | b[3] << 8));
+                const uint8_t *sc = j->s + blk * 16;
+                for (int i = 0; i < 8; i++) {
+                    uint16_t v[2] = { f32_to_bf16(d * (float)sc[i]), f32_to_bf16(-(dmin * (float)sc[8 + i])) };
+                    memcpy(j->b + (blk * 8 + i) * 4, v, 4);
+                }
+            }
         }
     }
 }
@@ -135,15 +168,17 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
                 gguf_type_name(t->type), (unsigned long long)(ggml_row_bytes(t->type, K) * (uint64_t)rows));
         int ty = p->type;
         size_t bq = plane_q(ty, rows, K), bh = plane_h(ty, rows, K);
-        size_t bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K);
-        uint8_t *buf = xmalloc(bq + bh + bs + bd);
-        Repack j = { t->data, buf, buf + bq, buf + bq + bh, buf + bq + bh + bs, K, p->type };
+        size_t bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K), bb = plane_b(ty, rows, K);
+        uint8_t *buf = xmalloc(bq + bh + bs + bd + bb);
+        Repack j = { t->data, buf, buf + bq, buf + bq + bh, buf + bq + bh + bs, bb ? buf + bq + bh + bs + bd : NULL, K,
+                     p->type };
         parallel_for(rows, repack_row, &j);
         int r0 = row - p->row0;  // this tensor's first row within the part
         gpu_upload(g, p->q + plane_q(ty, r0, K), j.q, bq);
         if (bh) gpu_upload(g, p->h + plane_h(ty, r0, K), j.h, bh);
         if (bs) gpu_upload(g, p->s + plane_s(ty, r0, K), j.s, bs);
         gpu_upload(g, p->d + plane_d(ty, r0, K), j.d, bd);
+        if (bb) gpu_upload(g, p->b + plane_b(ty, r0, K), j.b, bb);
         free(buf);
         row += rows;
     }
@@ -170,6 +205,7 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     int big = (long)N * K >= 8L << 20;
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
+    if (big && km_type((int)type)) return KM_M_MAX;  // gemm_kq past gemv_kq's rows (session 29)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
@@ -193,6 +229,40 @@ static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
     return steps >= 4 * u ? 1 : 0;
 }
 
+// gemm_kq (the tensor cores) from this many rows of x where it takes the stack; gemv_kq below it.
+// QWEN3_KQ_MMA_MIN (or gpu_kq_mma_from) moves the line.
+static int km_from = -1;
+void gpu_kq_mma_from(int m) { km_from = m; }
+static int km_min_m(void) {
+    if (km_from <= 0) km_from = env_int("QWEN3_KQ_MMA_MIN", 1, KM_M_MAX + 1, 3);
+    return km_from;
+}
+
+static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
+    static CUcontext fn_ctx;
+    static CUfunction fn[2][3];
+    static const char *names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
+                                       { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
+    if (fn_ctx != g->ctx) {
+        for (int t = 0; t < 2; t++)
+            for (int i = 0; i < 3; i++) fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
+        fn_ctx = g->ctx;
+    }
+    int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
+    unsigned smem = KM_WARPS * (1u << ni) * 512;  // the warps' sums
+    for (int i = 0; i < kq->n; i++) {
+        const GpuKqPart *p = &kq->p[i];
+        int ti = p->type == GGML_TYPE_Q6_K;
+        CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
+        unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
+        unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
+        CUdeviceptr q = p->q, h = p->h, b = p->b;
+        Dim3 grid = { (unsigned)p->rows / 16, 1, 1 }, block = { KM_THREADS, 1, 1 };
+        void *args[] = { &c, &X, &q, &h, &b, &uM, &uN, &uK, &ldc, &umode };
+        gpu_launch(g, fn[ti][ni], grid, block, smem, NULL, args, names[ti][ni]);
+    }
+}
+
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     static CUcontext fn_ctx;
     static CUfunction fn[KQ_TYPES][4];
@@ -203,12 +273,17 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
                                               { "gemv_q8_0_m1", "gemv_q8_0_m2", "gemv_q8_0_m4", "gemv_q8_0_m8" },
                                               { "gemv_q4_0_m1", "gemv_q4_0_m2", "gemv_q4_0_m4", "gemv_q4_0_m8" },
                                               { "gemv_q5_0_m1", "gemv_q5_0_m2", "gemv_q5_0_m4", "gemv_q5_0_m8" } };
-    int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
-    if (!kq->n || M < 1 || M > KQ_M_MAX || kq_smem(mb, K) > KQ_SMEM_MAX)
-        die("launch_gemv_kq: %d rows of %d columns do not fit the native kernel (or the layer has none)", M, K);
     if (mode != GEMM_STORE_F32 && mode != GEMM_ADD_F32 && !(mode == GEMM_SWIGLU_BF16 && kq->n == 1))
         die("launch_gemv_kq: mode %d (store / add f32, or SwiGLU of one part)", mode);
     if (X % 16 || C % 8) die("launch_gemv_kq: X must be 16-byte aligned, C 8-byte");
+    int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
+    int gemv_fits = M >= 1 && M <= KQ_M_MAX && kq_smem(mb, K) <= KQ_SMEM_MAX;
+    if (M >= 1 && M <= KM_M_MAX && km_stack(kq) && (M >= km_min_m() || !gemv_fits)) {
+        launch_gemm_kq(g, kq, C, X, M, mode);
+        return;
+    }
+    if (!kq->n || !gemv_fits)
+        die("launch_gemv_kq: %d rows of %d columns do not fit the native kernel (or the layer has none)", M, K);
     if (fn_ctx != g->ctx) {
         for (int t = 0; t < KQ_TYPES; t++)
             for (int i = 0; i < 4; i++) {

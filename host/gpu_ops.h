@@ -214,7 +214,7 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // form instead, in a's own buffer: e4m3 [M][N/2] at a, f32 scales [M][N/256] at a + swiglu_fp8_scales(M, N/2), and
 // returns 1 (launch_linear_q with a8_ready = 1 then skips the quantiser); else 0.
 // kq: the same layer's native quantised copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
-typedef struct { CUdeviceptr q, h, s, d; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
+typedef struct { CUdeviceptr q, h, s, d, b; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
 typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes (<= gpu_kq_max_m(K))
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 
@@ -229,13 +229,15 @@ typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m);
 void gpu_kq_carve(GpuArena *a, GpuKq *kq);
 void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n);
-size_t gpu_kq_bytes(uint32_t type, int rows, int K);  // the planes of `rows` rows of GGUF type `type`
+size_t gpu_kq_bytes(uint32_t type, int rows, int K);  // the planes of `rows` rows of GGUF type `type` (gemv_kq's)
+size_t gpu_kq_mma_bytes(uint32_t type, int rows, int K);  // what gemm_kq streams of them (0: a type it does not take)
 int gpu_kq_max_m(int K);  // the most rows the kernel takes at width K (8, less where x does not fit shared memory)
 // The rows up to which an N x K layer (its first tensor of GGUF type `type`) should take its native copy beside an
 // FP8 (fp8) or bf16 one; 0: keep none. QWEN3_KQ_MAX_M=n: n everywhere.
 int gpu_kq_rows(int N, int K, int fp8, uint32_t type);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
+void gpu_kq_mma_from(int m);  // launch_gemv_kq's tensor-core kernel from m rows of x (Q4_K / Q6_K stacks); 0: default
 void gpu_kq_force_split(int S);  // launch_gemv_kq's K split: 1, 2 or 4 warps a row pair (where K allows); 0: its rule
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);

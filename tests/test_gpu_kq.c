@@ -75,28 +75,37 @@ static void round_x(const float *x, double *xr, int K) {
     }
 }
 
-typedef struct { double exact, exact_tol, full; } Ref;
+// bound: sum (|A| + |B|) |x| (gemm_kq's bf16 weights: each within 2^-8 (|A| + |B|) of w); absum: sum |w x|
+typedef struct { double exact, exact_tol, full, bound, absum; } Ref;
 
 // row n (of the stack's concatenated rows) against x row m
 static Ref ref_dot(KTensor *const *parts, int np, int n, const float *x, const double *xr, int K) {
     int p = 0;
     while (p < np - 1 && n >= parts[p]->rows) n -= parts[p++]->rows;
     const double *w = parts[p]->w + (size_t)n * K, *b = parts[p]->b + (size_t)n * K;
-    Ref r = { 0, 0, 0 };
+    Ref r = { 0, 0, 0, 0, 0 };
     for (int k = 0; k < K; k++) {
         double a = (w[k] + b[k]) * xr[k], o = b[k] * x[k];
         r.exact += a - o;
         r.exact_tol += fabs(a) + fabs(o);
         r.full += w[k] * x[k];
+        r.bound += (fabs(w[k] + b[k]) + fabs(b[k])) * fabs(x[k]);
+        r.absum += fabs(w[k] * x[k]);
     }
     r.exact_tol = 1e-5 * r.exact_tol + 1e-30;
     return r;
 }
 
 static double silu(double g) { return g / (1 + exp(-g)); }
+static double mma_worst_rel;  // gemm_kq's largest normwise error seen
 
-// One stack of parts (same K), one M, one mode: 1 when both references pass.
-static int check(KTensor *const *parts, int np, int M, int mode) {
+// gemm_kq against fp64 with the exact x: its weights are bf16 roundings (2^-8 (|A| + |B|) each at most: the scales
+// and the weight rounded once each), the f32 sums ~1e-5 of sum |w x|
+static double mma_tol(const Ref *r) { return 1.01 * ldexp(r->bound, -8) + 2e-5 * r->absum + 1e-30; }
+
+// One stack of parts (same K), one M, one mode: 1 when both references pass. mma: the stack planned for up to 32
+// rows (the test has moved gemm_kq's line to M = 1), its own reference.
+static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
     int K = parts[0]->K, N = 0;
     for (int i = 0; i < np; i++) N += parts[i]->rows;
     GGUFTensor views[3];
@@ -104,7 +113,7 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
     for (int i = 0; i < np; i++) { views[i] = view(parts[i], i ? "part" : "first"); ts[i] = &views[i]; }
     GpuKq kq;
     int gated = mode == GEMM_SWIGLU_BF16;
-    CHECK(gpu_kq_plan(&kq, ts, np, K, gated, 8), "gpu_kq_plan refused a %d-part stack of K %d", np, K);
+    CHECK(gpu_kq_plan(&kq, ts, np, K, gated, mma ? 32 : 8), "gpu_kq_plan refused a %d-part stack of K %d", np, K);
     if (!kq.n) return 0;
     GpuArena count = { 0 }, a;
     gpu_kq_carve(&count, &kq);
@@ -145,7 +154,21 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
             const float *xm = x + (size_t)m * K;
             const double *xrm = xr + (size_t)m * K;
             double got, e, full;
-            if (gated) {
+            if (gated && mma) {
+                Ref g = ref_dot(parts, np, j, xm, xrm, K), u = ref_dot(parts, np, j + ncol, xm, xrm, K);
+                double ref = silu(g.full) * u.full;
+                double tol = fabs(ref) * 8e-3 + 1.1 * (fabs(silu(g.full)) * mma_tol(&u) + fabs(u.full) * mma_tol(&g));
+                got = host_bf16_to_f32(((uint16_t *)out)[(size_t)m * ncol + j]);
+                e = fabs(got - ref) / tol;
+                full = ref;
+            } else if (mma) {
+                Ref r = ref_dot(parts, np, j, xm, xrm, K);
+                double add = mode == GEMM_ADD_F32 ? c0[(size_t)m * N + j] : 0;
+                got = ((float *)out)[(size_t)m * N + j];
+                e = fabs(got - add - r.full) / (mma_tol(&r) + 1e-6 * fabs(add));
+                got -= add;
+                full = r.full;
+            } else if (gated) {
                 Ref g = ref_dot(parts, np, j, xm, xrm, K), u = ref_dot(parts, np, j + ncol, xm, xrm, K);
                 double ref = silu(g.exact) * u.exact;
                 // bf16 output: its rounding (2^-9 relative) plus the inputs' tolerances carried through
@@ -166,10 +189,12 @@ static int check(KTensor *const *parts, int np, int M, int mode) {
             den += full * full;
         }
     double rel = sqrt(num / (den + 1e-300));
-    int ok = worst <= 1 && rel < (gated ? 5e-3 : 1e-3);  // (SwiGLU: bf16 output, 2^-9 relative rounding)
+    // (SwiGLU: bf16 output, 2^-9 relative rounding; gemm_kq: bf16 weights)
+    int ok = worst <= 1 && rel < (mma ? 8e-3 : gated ? 5e-3 : 1e-3);
+    if (mma && rel > mma_worst_rel) mma_worst_rel = rel;
     if (!ok)
-        printf("  %s x%d N=%d K=%d M=%d mode %d: worst %.3g x tolerance (exact), normwise %.3g against fp64\n",
-               gguf_type_name(parts[0]->type), np, N, K, M, mode, worst, rel);
+        printf("  %s%s x%d N=%d K=%d M=%d mode %d: worst %.3g x tolerance, normwise %.3g against fp64\n",
+               mma ? "gemm_kq " : "", gguf_type_name(parts[0]->type), np, N, K, M, mode, worst, rel);
     free(x); free(xr); free(xh); free(c0); free(out);
     gpu_free(&G, dx); gpu_free(&G, dc);
     gpu_arena_free(&G, &a);
@@ -182,6 +207,7 @@ static void kq_cases(int split, int quick, int *cases, int *bad) {
     static const int shapes[][2] = { { 64, 256 }, { 96, 2560 }, { 48, 4096 }, { 32, 12288 }, { 16, 9728 }, { 8, 25600 } };
     static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
     gpu_kq_force_split(split);
+    gpu_kq_mma_from(33);  // gemv_kq at every M here (gemm_kq: kq_mma)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 6; t++) {
             int N = shapes[s][0], K = shapes[s][1];
@@ -193,14 +219,15 @@ static void kq_cases(int split, int quick, int *cases, int *bad) {
                 if (split && M != 1 && M != 2 && M != 5 && M != 8) continue;
                 for (int mi = 0; mi < 3; mi++) {
                     ++*cases;
-                    *bad += !check(one, 1, M, modes[mi]);
-                    if (mi < 2) { ++*cases; *bad += !check(two, 2, M, modes[mi]); }
+                    *bad += !check(one, 1, M, modes[mi], 0);
+                    if (mi < 2) { ++*cases; *bad += !check(two, 2, M, modes[mi], 0); }
                 }
             }
             ktensor_free(&w);
             ktensor_free(&w2);
         }
     gpu_kq_force_split(0);
+    gpu_kq_mma_from(0);
 }
 
 static void kq_modes(void) {
@@ -209,6 +236,39 @@ static void kq_modes(void) {
     for (int split = 0; split <= 4; split += 2) kq_cases(split, quick, &cases, &bad);
     printf("  %d cases, %d failed\n", cases, bad);
     CHECK(bad == 0, "gemv_kq differs from its references in %d of %d cases", bad, cases);
+}
+
+// gemm_kq (ptx/gemm_kq.ptx) on Q4_K, Q6_K and both stacked, M = 1..32 (its line moved to M = 1), the three modes;
+// rows in tiles of 16, K with blocks left over after the 8 warps' rounds
+static void kq_mma(void) {
+    NEED_GPU();
+    static const int shapes[][2] = { { 32, 256 }, { 96, 2560 }, { 64, 4096 }, { 32, 12288 }, { 32, 25600 } };
+    static const int Ms[] = { 1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32 };
+    static const int modes[3] = { GEMM_STORE_F32, GEMM_ADD_F32, GEMM_SWIGLU_BF16 };
+    static const uint32_t mt[2] = { GGML_TYPE_Q4_K, GGML_TYPE_Q6_K };
+    int cases = 0, bad = 0, quick = getenv("QWEN3_KQ_QUICK") != NULL;
+    gpu_kq_mma_from(1);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 2; t++) {
+            int N = shapes[s][0], K = shapes[s][1];
+            if (quick && s != 1 && s != 3) continue;
+            KTensor w = rand_ktensor(mt[t], N, K), w2 = rand_ktensor(mt[1 - t], N / 2, K);
+            KTensor *one[1] = { &w }, *two[2] = { &w, &w2 };
+            for (size_t mi_ = 0; mi_ < sizeof Ms / sizeof Ms[0]; mi_++) {
+                int M = Ms[mi_];
+                if (quick && M != 1 && M != 9 && M != 17 && M != 32) continue;
+                for (int mi = 0; mi < 3; mi++) {
+                    ++cases;
+                    bad += !check(one, 1, M, modes[mi], 1);
+                    if (mi < 2) { ++cases; bad += !check(two, 2, M, modes[mi], 1); }
+                }
+            }
+            ktensor_free(&w);
+            ktensor_free(&w2);
+        }
+    gpu_kq_mma_from(0);
+    printf("  %d cases, %d failed; largest normwise error against fp64 %.3g\n", cases, bad, mma_worst_rel);
+    CHECK(bad == 0, "gemm_kq differs from its reference in %d of %d cases", bad, cases);
 }
 
 // Median of 3 x 40 back-to-back launches of path p (0 native, 1 FP8: quantiser + tile, 2 bf16) on copy (r % copies).
@@ -236,9 +296,10 @@ static double time_path(const Paths *P, int path, int M) {
                            : (med[0] < med[2] ? med[0] : med[1] < med[2] ? med[2] : med[1]);
 }
 
-// Qwen3's layers (0.6B, 8B, 32B) at M = 1, 2, 4: the native kernel on each type against the engine's two other
-// copies of the same layer, FP8 (quantiser + launch_gemm_fp8's tile) and bf16 (launch_gemm), weights rotated
-// through > 200 MB so that L2 does not hold them. (The FP8 and bf16 paths time mode store for every layer.)
+// Qwen3's layers (0.6B, 8B, 32B) at M = 1, 2, 4, ..., 32: the native kernels on each type (gemv_kq up to its 8
+// rows; gemm_kq on Q4_K / Q6_K) against the engine's two other copies of the same layer, FP8 (quantiser +
+// launch_gemm_fp8's tile) and bf16 (launch_gemm), weights rotated through > 200 MB so that L2 does not hold them.
+// (The FP8 and bf16 paths time mode store for every layer.)
 static void kq_timings(void) {
     NEED_GPU();
     static const struct { const char *size, *name; int N, K, mode; } L[] = {
@@ -248,10 +309,11 @@ static void kq_timings(void) {
         { "8b", "gate_up", 24576, 4096, GEMM_SWIGLU_BF16 }, { "8b", "down", 4096, 12288, GEMM_ADD_F32 },
         { "32b", "qkv", 10240, 5120, GEMM_STORE_F32 }, { "32b", "o", 5120, 8192, GEMM_ADD_F32 },
         { "32b", "gate_up", 51200, 5120, GEMM_SWIGLU_BF16 }, { "32b", "down", 5120, 25600, GEMM_ADD_F32 } };
+    enum { MT = 6, MMAX = 32 };  // M = 1, 2, 4, 8, 16, 32
     double bw = gpu_copy_bandwidth(&G);
-    printf("  copy bandwidth %.0f GB/s; floor = weight bytes / that; back-to-back launches, median of 3 x 40\n"
-           "  size layer   type  M     N     K | native us (%% of its floor) | fp8 us  bf16 us | native / fp8, / bf16\n",
-           bw / 1e9);
+    printf("  copy bandwidth %.0f GB/s; floor = the bytes a kernel streams / that; back-to-back launches, median of "
+           "3 x 40\n  size layer   type  M     N     K | gemv_kq us (%% of floor) | gemm_kq us (%%) | fp8 us  bf16 us | "
+           "best native / fp8, / bf16\n", bw / 1e9);
     for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
         int N = L[i].N, K = L[i].K, KB = K / 128, NB = (N + 127) / 128;
         Paths P = { NULL, 0, 0, 0, 0, 0, 0, 0, 0, N, K, L[i].mode, (size_t)N * K, (size_t)NB * KB * 4, (size_t)N * K * 2 };
@@ -260,12 +322,12 @@ static void kq_timings(void) {
         gpu_fill_u32(&G, w8, 0x38383838u, P.b8 * c8 / 4);  // e4m3 1.0
         gpu_fill_u32(&G, sw, 0x3C000000u, P.bs * c8 / 4);  // 2^-7
         gpu_fill_u32(&G, w16, 0x3C003C00u, P.b16 * c16 / 4);
-        P.x = gpu_alloc(&G, (size_t)4 * K * 2); P.c = gpu_alloc(&G, (size_t)4 * N * 4);
-        P.a8 = gpu_alloc(&G, (size_t)4 * K); P.sa = gpu_alloc(&G, (size_t)4 * KB * 4);
-        gpu_fill_u32(&G, P.x, 0x3F803F80u, (size_t)2 * K);
-        gpu_fill_u32(&G, P.c, 0, (size_t)4 * N);
-        double other[2][3];  // FP8 and bf16 at M = 1, 2, 4
-        for (int M = 1, mi = 0; M <= 4; M *= 2, mi++) {
+        P.x = gpu_alloc(&G, (size_t)MMAX * K * 2); P.c = gpu_alloc(&G, (size_t)MMAX * N * 4);
+        P.a8 = gpu_alloc(&G, (size_t)MMAX * K); P.sa = gpu_alloc(&G, (size_t)MMAX * KB * 4);
+        gpu_fill_u32(&G, P.x, 0x3F803F80u, (size_t)MMAX * K / 2);
+        gpu_fill_u32(&G, P.c, 0, (size_t)MMAX * N);
+        double other[2][MT];  // FP8 and bf16 at each M
+        for (int M = 1, mi = 0; M <= MMAX; M *= 2, mi++) {
             P.w8 = w8; P.sw = sw; P.w16 = w16;
             P.copies = c8; other[0][mi] = time_path(&P, 1, M);
             P.copies = c16; other[1][mi] = time_path(&P, 2, M);
@@ -283,25 +345,36 @@ static void kq_timings(void) {
             }
             GGUFTensor v = view(&w, L[i].name);
             const GGUFTensor *ts[1] = { &v };
-            double wb = (double)gpu_kq_bytes(type, N, K);  // the repacked planes
-            int copies = (int)(200e6 / wb) + 1;
-            GpuKq kq[200];
+            double wb = (double)gpu_kq_bytes(type, N, K), wm = (double)gpu_kq_mma_bytes(type, N, K);
+            GpuKq kq0;
+            gpu_kq_plan(&kq0, ts, 1, K, L[i].mode == GEMM_SWIGLU_BF16, MMAX);
             GpuArena count = { 0 }, a;
+            gpu_kq_carve(&count, &kq0);
+            int copies = (int)(200e6 / count.used) + 1;
+            GpuKq kq[200];
+            count.used = 0;
             for (int c = 0; c < copies; c++) {
-                gpu_kq_plan(&kq[c], ts, 1, K, L[i].mode == GEMM_SWIGLU_BF16, 8);
+                kq[c] = kq0;
                 gpu_kq_carve(&count, &kq[c]);
             }
             char why[200];
             if (gpu_arena_init(&G, &a, count.used, why, sizeof why)) die("%s", why);
             for (int c = 0; c < copies; c++) { gpu_kq_carve(&a, &kq[c]); gpu_kq_upload(&G, &kq[c], ts, 1); }
             P.kq = kq; P.copies = copies;
-            for (int M = 1, mi = 0; M <= 4 && M <= gpu_kq_max_m(K); M *= 2, mi++) {
-                double us = time_path(&P, 0, M);
-                printf("  %-4s %-7s %s M=%d %5d %5d | %7.2f (%3.0f%%) | %6.2f %7.2f | %5.2f %5.2f\n", L[i].size,
-                       L[i].name, gguf_type_name(type), M, N, K, us, 100 * (1e6 * wb / bw) / us, other[0][mi],
-                       other[1][mi], us / other[0][mi], us / other[1][mi]);
+            for (int M = 1, mi = 0; M <= kq0.max_m; M *= 2, mi++) {
+                double gv = NAN, gm = NAN;
+                gpu_kq_mma_from(MMAX + 1);
+                if (M <= 8 && M <= gpu_kq_max_m(K)) gv = time_path(&P, 0, M);
+                gpu_kq_mma_from(1);
+                if (wm > 0) gm = time_path(&P, 0, M);
+                gpu_kq_mma_from(0);
+                double best = isnan(gm) || gv < gm ? gv : gm;
+                printf("  %-4s %-7s %s M=%-2d %5d %5d | %7.2f (%3.0f%%) | %7.2f (%3.0f%%) | %6.2f %7.2f | %5.2f %5.2f\n",
+                       L[i].size, L[i].name, gguf_type_name(type), M, N, K, gv, 100 * (1e6 * wb / bw) / gv, gm,
+                       100 * (1e6 * wm / bw) / gm, other[0][mi], other[1][mi], best / other[0][mi], best / other[1][mi]);
             }
             // the K split forced to 1, 2, 4 warps a pair on the 8B / 32B layers (Q4_K, Q6_K, Q8_0; M = 1, 2)
+            gpu_kq_mma_from(MMAX + 1);
             for (int M = 1; i >= 4 && (t == 0 || t == 2 || t == 3) && M <= 2; M++) {
                 printf("  %-4s %-7s %s M=%d split 1 / 2 / 4:", L[i].size, L[i].name, gguf_type_name(type), M);
                 for (int S = 1; S <= 4; S *= 2) {
@@ -312,6 +385,7 @@ static void kq_timings(void) {
                 gpu_kq_force_split(0);
                 printf("\n");
             }
+            gpu_kq_mma_from(0);
             gpu_arena_free(&G, &a);
             free(w.blocks);
         }
@@ -324,6 +398,7 @@ int main(void) {
     test_init();
     rng_seed(&rng, t_seed);
     RUN(kq_modes);
+    RUN(kq_mma);
     RUN(kq_timings);
     gpu_test_end();
     return test_end();

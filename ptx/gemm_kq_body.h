@@ -1,0 +1,347 @@
+// gemm_kq_body.h — one entry of gemm_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), NT (n8 tiles of x
+// rows: 1, 2 or 4). Undefines them at the end.
+#if NT >= 2
+#define NT2(x) x
+#else
+#define NT2(x)
+#endif
+#if NT >= 4
+#define NT4(x) x
+#else
+#define NT4(x)
+#endif
+#define PER_NT(X, a, b) X(0, a, b) NT2(X(1, a, b)) NT4(X(2, a, b) X(3, a, b))
+#if Q6
+#define QT_SH 2                              // lane t's q / h byte offset: 4t
+#define XT_SH 3                              // its x byte offset within a sub-block's 16 elements: 8t
+#else
+#define QT_SH 3                              // 8t
+#define XT_SH 4                              // 16t
+#endif
+
+.visible .entry NAME(
+    .param .u64 p_c,
+    .param .u64 p_x,
+    .param .u64 p_q,
+    .param .u64 p_h,
+    .param .u64 p_b,
+    .param .u32 p_m,
+    .param .u32 p_n,
+    .param .u32 p_k,
+    .param .u32 p_ldc,
+    .param .u32 p_mode)
+.reqntid KM_THREADS, 1, 1
+#if NT >= 4 || (Q6 && NT >= 2)            // (Q6_K's register sets are larger: at 128 its two-tile entry spilled)
+.maxnreg 168
+#else
+.maxnreg 128
+#endif
+{
+    .reg .pred %p<6>, %pn, %psw, %pv<4>;
+    .reg .b32 %r<12>, %tx, %lane, %warp, %g, %t, %M, %N, %K, %ldc, %mode, %nkb, %kb, %kbn, %tile, %rlo, %rhi;
+    .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
+    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %pol, %qlo, %qhi, %hlo, %hhi, %blo, %bhi, %rkq, %rkh, %rkb;
+    .reg .b64 %xa<4>, %xk<4>;
+    .reg .f32 %f<6>;
+    .reg .b16 %hv;
+#define DECL_NT(nt, a_, b_) .reg .f32 %c##nt##_<4>; .reg .b32 %X##nt##_0_<4>, %X##nt##_1_<4>;
+    PER_NT(DECL_NT, 0, 0)
+#undef DECL_NT
+#if Q6
+#define DECL_W(u, r) .reg .b32 %QA##u##r##_<4>, %QB##u##r##_<4>, %HH##u##r##_<4>, %S##u##r##_<8>;
+#else
+#define DECL_W(u, r) .reg .b32 %W##u##r##_<8>, %S##u##r##_<8>;
+#endif
+    DECL_W(0, L) DECL_W(0, H) DECL_W(1, L) DECL_W(1, H)
+#undef DECL_W
+
+    ld.param.u64 %rdc, [p_c];
+    ld.param.u64 %rdx, [p_x];
+    ld.param.u64 %rdq, [p_q];
+    ld.param.u64 %rdh, [p_h];
+    ld.param.u64 %rdb, [p_b];
+    ld.param.u32 %M, [p_m];
+    ld.param.u32 %N, [p_n];
+    ld.param.u32 %K, [p_k];
+    ld.param.u32 %ldc, [p_ldc];
+    ld.param.u32 %mode, [p_mode];
+    cvta.to.global.u64 %rdc, %rdc;
+    cvta.to.global.u64 %rdx, %rdx;
+    cvta.to.global.u64 %rdq, %rdq;
+    cvta.to.global.u64 %rdh, %rdh;
+    cvta.to.global.u64 %rdb, %rdb;
+    createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
+    mov.u32 %tx, %tid.x;
+    and.b32 %lane, %tx, 31;
+    shr.u32 %warp, %tx, 5;
+    shr.u32 %g, %lane, 2;
+    and.b32 %t, %lane, 3;
+    shr.u32 %nkb, %K, 8;
+    mov.u32 %tile, %ctaid.x;
+    mov.u32 %one2, 0x3F803F80;               // bf16x2 (1, 1)
+#if Q6
+    mov.u32 %off2, 0xC320C320;               // (-160, -160): 128 + q -> q - 32
+#else
+    mov.u32 %off2, 0xC300C300;               // (-128, -128): 128 + q -> q
+#endif
+    mov.u32 %nz, 0x80008000;                 // (-0, -0)
+    setp.eq.u32 %psw, %mode, 4;
+    // A rows g and g + 8: rows 16 tile + g (+ 8); SwiGLU gate row 8 tile + g and its up row N / 2 + 8 tile + g
+    shl.b32 %r1, %tile, 4;
+    add.u32 %rlo, %r1, %g;
+    add.u32 %rhi, %rlo, 8;
+    @%psw shl.b32 %r1, %tile, 3;
+    @%psw add.u32 %rlo, %r1, %g;
+    @%psw shr.u32 %r2, %N, 1;
+    @%psw add.u32 %rhi, %rlo, %r2;
+    // the rows' planes: q K/2 bytes a row (+ lane t's bytes), Q6_K's h K/4, b K/8
+    shl.b32 %r4, %t, QT_SH;
+    cvt.u64.u32 %rd2, %r4;
+    shr.u32 %r3, %K, 1;
+    mul.wide.u32 %rd1, %rlo, %r3;
+    add.u64 %qlo, %rdq, %rd1;
+    add.u64 %qlo, %qlo, %rd2;
+    mul.wide.u32 %rd1, %rhi, %r3;
+    add.u64 %qhi, %rdq, %rd1;
+    add.u64 %qhi, %qhi, %rd2;
+#if Q6
+    shr.u32 %r3, %K, 2;
+    mul.wide.u32 %rd1, %rlo, %r3;
+    add.u64 %hlo, %rdh, %rd1;
+    add.u64 %hlo, %hlo, %rd2;
+    mul.wide.u32 %rd1, %rhi, %r3;
+    add.u64 %hhi, %rdh, %rd1;
+    add.u64 %hhi, %hhi, %rd2;
+#endif
+    shr.u32 %r3, %K, 3;
+    mul.wide.u32 %rd1, %rlo, %r3;
+    add.u64 %blo, %rdb, %rd1;
+    mul.wide.u32 %rd1, %rhi, %r3;
+    add.u64 %bhi, %rdb, %rd1;
+    // x row of n-tile nt for this lane: token nt * 8 + g (B column g), lane t's bytes; rows >= M stay zeros
+    shl.b32 %r6, %t, XT_SH;
+    cvt.u64.u32 %rd4, %r6;
+#define XSETUP(nt, a_, b_) \
+    add.u32 %r5, %g, nt * 8; setp.lt.u32 %pv##nt, %r5, %M; \
+    mul.lo.u32 %r5, %r5, %K; mul.wide.u32 %rd3, %r5, 2; add.u64 %xa##nt, %rdx, %rd3; add.u64 %xa##nt, %xa##nt, %rd4; \
+    mov.f32 %c##nt##_0, 0f00000000; mov.f32 %c##nt##_1, 0f00000000; \
+    mov.f32 %c##nt##_2, 0f00000000; mov.f32 %c##nt##_3, 0f00000000; \
+    mov.b32 %X##nt##_0_0, 0; mov.b32 %X##nt##_0_1, 0; mov.b32 %X##nt##_0_2, 0; mov.b32 %X##nt##_0_3, 0; \
+    mov.b32 %X##nt##_1_0, 0; mov.b32 %X##nt##_1_1, 0; mov.b32 %X##nt##_1_2, 0; mov.b32 %X##nt##_1_3, 0;
+    PER_NT(XSETUP, 0, 0)
+#undef XSETUP
+
+// ---- one block of 256 columns (kb) of rows g and g + 8 into register set u, where %pn ----
+#if Q6
+// ql: half h, l = 16 lh + 4t: QA = ql[64h + l], QB = ql[64h + 32 + l]; qh[32h + l]; group G = 2h + lh
+#define LDW_ROW(u, r, QB_, HB_) \
+    add.u64 %rd5, QB_, %rkq; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_0, [%rd5], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_1, [%rd5 + 16], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_0, [%rd5 + 32], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_1, [%rd5 + 48], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_2, [%rd5 + 64], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_3, [%rd5 + 80], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_2, [%rd5 + 96], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_3, [%rd5 + 112], %pol; \
+    add.u64 %rd5, HB_, %rkh; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_0, [%rd5], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_1, [%rd5 + 16], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_2, [%rd5 + 32], %pol; \
+    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_3, [%rd5 + 48], %pol;
+#else
+// bytes 8t .. 8t + 7 of each of the block's four 32-byte chunks
+#define LDW_ROW(u, r, QB_, HB_) \
+    add.u64 %rd5, QB_, %rkq; \
+    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_0, %W##u##r##_1}, [%rd5], %pol; \
+    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_2, %W##u##r##_3}, [%rd5 + 32], %pol; \
+    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_4, %W##u##r##_5}, [%rd5 + 64], %pol; \
+    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_6, %W##u##r##_7}, [%rd5 + 96], %pol;
+#endif
+// the block's 8 words of bf16 scale pairs (Q4_K (s, -mn) a sub-block of 32; Q6_K s, s of two sub-blocks of 16)
+#define LDS_ROW(u, r, BB_) \
+    add.u64 %rd5, BB_, %rkb; \
+    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%S##u##r##_0, %S##u##r##_1, %S##u##r##_2, %S##u##r##_3}, [%rd5], %pol; \
+    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%S##u##r##_4, %S##u##r##_5, %S##u##r##_6, %S##u##r##_7}, [%rd5 + 16], %pol;
+#define LOADW(u, KB) \
+    mul.wide.u32 %rkq, KB, 128; mul.wide.u32 %rkh, KB, 64; mul.wide.u32 %rkb, KB, 32; \
+    LDW_ROW(u, L, %qlo, %hlo) LDW_ROW(u, H, %qhi, %hhi) LDS_ROW(u, L, %blo) LDS_ROW(u, H, %bhi)
+
+// ---- the tensor-core step: B = x pair-swapped to the A registers' k order, into n-tile nt ----
+#define MMAX(nt, XA, XB) \
+    prmt.b32 %b0, XA, XB, 0x5410; prmt.b32 %b1, XA, XB, 0x7632; \
+    mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%c##nt##_0, %c##nt##_1, %c##nt##_2, %c##nt##_3}, \
+        {%a0, %a1, %a2, %a3}, {%b0, %b1}, {%c##nt##_0, %c##nt##_1, %c##nt##_2, %c##nt##_3};
+#define MMA_LO(nt, buf, b_) MMAX(nt, %X##nt##_##buf##_0, %X##nt##_##buf##_1)
+#define MMA_HI(nt, buf, b_) MMAX(nt, %X##nt##_##buf##_2, %X##nt##_##buf##_3)
+// x of the block at byte offset OFF (lane's part) into buffer buf
+#if Q6
+#define XL1(nt, OFF, buf) @%pv##nt ld.global.nc.v2.u32 {%X##nt##_##buf##_0, %X##nt##_##buf##_1}, [%xk##nt + OFF];
+#else
+#define XL1(nt, OFF, buf) @%pv##nt ld.global.nc.v4.u32 {%X##nt##_##buf##_0, %X##nt##_##buf##_1, %X##nt##_##buf##_2, %X##nt##_##buf##_3}, [%xk##nt + OFF];
+#endif
+#define XL(OFF, buf) PER_NT(XL1, OFF, buf)
+#define XK1(nt, a_, b_) add.u64 %xk##nt, %xa##nt, %rd1;
+
+#if Q6
+// a bf16x2 of (q6 - 32) * s: nibbles of Q >> QSH, bits 4-5 from H shifted (HOP by HSH), under 128's exponent
+#define DEC(D, Q, QSH, H, HOP, HSH, S2) \
+    shr.u32 D, Q, QSH; lop3.b32 D, D, 0x000F000F, 0x43004300, 0xEA; \
+    HOP.b32 %e0, H, HSH; lop3.b32 D, D, %e0, 0x00300030, 0xF8; \
+    fma.rn.bf16x2 D, D, %one2, %off2; fma.rn.bf16x2 D, D, S2, %nz;
+// sub-block 8h + 2j + lh of group G = 2h + lh: Q word QS (QA / QB), nibble shifts Q0 / Q1 for the pairs (e0, e2) /
+// (e1, e3), qh shifts HOP0 H0 / shr H1; scale word SW's half SEL
+#define SB(u, G, buf, QS, Q0, Q1, HOP0, H0, H1, SW, SEL) \
+    prmt.b32 %s2l, %S##u##L_##SW, %S##u##L_##SW, SEL; prmt.b32 %s2h, %S##u##H_##SW, %S##u##H_##SW, SEL; \
+    DEC(%a0, %QS##u##L_##G, Q0, %HH##u##L_##G, HOP0, H0, %s2l) \
+    DEC(%a2, %QS##u##L_##G, Q1, %HH##u##L_##G, shr, H1, %s2l) \
+    DEC(%a1, %QS##u##H_##G, Q0, %HH##u##H_##G, HOP0, H0, %s2h) \
+    DEC(%a3, %QS##u##H_##G, Q1, %HH##u##H_##G, shr, H1, %s2h) \
+    PER_NT(MMA_LO, buf, 0)
+// group G (h, lh): its four sub-blocks j = 0..3 (scale words SW0..SW3, half SEL; x bytes X0 + 64j, X0 = 256h +
+// 32lh, in buffers 0, 1, 0, 1), then XN: the next group's first x load
+#define GRP(u, G, SW0, SW1, SW2, SW3, SEL, X1, X2, X3, XN) \
+    XL(X1, 1) SB(u, G, 0, QA, 0, 8, shl, 4, 4, SW0, SEL) \
+    XL(X2, 0) SB(u, G, 1, QB, 0, 8, shl, 2, 6, SW1, SEL) \
+    XL(X3, 1) SB(u, G, 0, QA, 4, 12, shl, 0, 8, SW2, SEL) \
+    XN SB(u, G, 1, QB, 4, 12, shr, 2, 10, SW3, SEL)
+#define COMPUTE(u) \
+    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
+    XL(0, 0) \
+    GRP(u, 0, 0, 1, 2, 3, 0x1010, 64, 128, 192, XL(32, 0)) \
+    GRP(u, 1, 0, 1, 2, 3, 0x3232, 96, 160, 224, XL(256, 0)) \
+    GRP(u, 2, 4, 5, 6, 7, 0x1010, 320, 384, 448, XL(288, 0)) \
+    GRP(u, 3, 4, 5, 6, 7, 0x3232, 352, 416, 480, )
+#else
+// a bf16x2 of q * s - mn: the nibbles of W >> SH under 128's exponent
+#define DEC(D, W, SH, S2, M2) \
+    shr.u32 D, W, SH; lop3.b32 D, D, 0x000F000F, 0x43004300, 0xEA; \
+    fma.rn.bf16x2 D, D, %one2, %off2; fma.rn.bf16x2 D, D, S2, M2;
+// sub-block j (elements 32j ..): chunk words W0 (elements 8t .. 8t + 3) and W1 (8t + 4 ..), nibble shifts SH0 / SH1
+// (low nibbles 0 / 8, high 4 / 12), x in buffer buf
+#define SB(u, j, buf, W0, W1, SH0, SH1) \
+    prmt.b32 %s2l, %S##u##L_##j, %S##u##L_##j, 0x1010; prmt.b32 %m2l, %S##u##L_##j, %S##u##L_##j, 0x3232; \
+    prmt.b32 %s2h, %S##u##H_##j, %S##u##H_##j, 0x1010; prmt.b32 %m2h, %S##u##H_##j, %S##u##H_##j, 0x3232; \
+    DEC(%a0, %W##u##L_##W0, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W0, SH1, %s2l, %m2l) \
+    DEC(%a1, %W##u##H_##W0, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W0, SH1, %s2h, %m2h) \
+    PER_NT(MMA_LO, buf, 0) \
+    DEC(%a0, %W##u##L_##W1, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W1, SH1, %s2l, %m2l) \
+    DEC(%a1, %W##u##H_##W1, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W1, SH1, %s2h, %m2h) \
+    PER_NT(MMA_HI, buf, 0)
+#define COMPUTE(u) \
+    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
+    XL(0, 0) XL(64, 1) \
+    SB(u, 0, 0, 0, 1, 0, 8) XL(128, 0) \
+    SB(u, 1, 1, 0, 1, 4, 12) XL(192, 1) \
+    SB(u, 2, 0, 2, 3, 0, 8) XL(256, 0) \
+    SB(u, 3, 1, 2, 3, 4, 12) XL(320, 1) \
+    SB(u, 4, 0, 4, 5, 0, 8) XL(384, 0) \
+    SB(u, 5, 1, 4, 5, 4, 12) XL(448, 1) \
+    SB(u, 6, 0, 6, 7, 0, 8) \
+    SB(u, 7, 1, 6, 7, 4, 12)
+#endif
+
+    // warp w takes blocks w, w + 8, ...; the first block's weights are loaded before the wait (they are immutable)
+    mov.u32 %kb, %warp;
+    setp.lt.u32 %pn, %kb, %nkb;
+    LOADW(0, %kb)
+    PDL_START
+    @!%pn bra KDONE;
+KLOOP:
+    add.u32 %kbn, %kb, KM_WARPS;
+    setp.lt.u32 %pn, %kbn, %nkb;
+    LOADW(1, %kbn)
+    COMPUTE(0)
+    mov.u32 %kb, %kbn;
+    @!%pn bra KDONE;
+    add.u32 %kbn, %kb, KM_WARPS;
+    setp.lt.u32 %pn, %kbn, %nkb;
+    LOADW(0, %kbn)
+    COMPUTE(1)
+    mov.u32 %kb, %kbn;
+    @%pn bra KLOOP;
+KDONE:
+    // the warps' sums: f32 [KM_WARPS][4 NT][32 lanes], then 64 NT threads add them in warp order and store
+    mov.u32 %r2, km_smem;
+    mad.lo.u32 %r1, %warp, NT * 512, %r2;
+    shl.b32 %r3, %lane, 2;
+    add.u32 %r1, %r1, %r3;
+#define ST_NT(nt, a_, b_) \
+    st.shared.f32 [%r1 + nt * 512], %c##nt##_0; st.shared.f32 [%r1 + nt * 512 + 128], %c##nt##_1; \
+    st.shared.f32 [%r1 + nt * 512 + 256], %c##nt##_2; st.shared.f32 [%r1 + nt * 512 + 384], %c##nt##_3;
+    PER_NT(ST_NT, 0, 0)
+#undef ST_NT
+    bar.sync 0;
+    setp.ge.u32 %p1, %tx, NT * 64;
+    @%p1 bra DONE;
+    // thread: lane l of accumulator pair q = tx / 32 (n-tile q / 2, column 2 (l % 4) + q % 2): registers
+    // f = 4 (q / 2) + q % 2 (row g) and f + 2 (row g + 8)
+    and.b32 %r4, %tx, 31;
+    shr.u32 %r5, %tx, 5;
+    shr.u32 %r6, %r5, 1;
+    and.b32 %r7, %r5, 1;
+    mad.lo.u32 %r8, %r6, 4, %r7;             // f
+    shl.b32 %r8, %r8, 5;
+    add.u32 %r8, %r8, %r4;
+    mad.lo.u32 %r8, %r8, 4, %r2;             // &sums[0][f][l]
+    ld.shared.f32 %f0, [%r8];
+    ld.shared.f32 %f1, [%r8 + 256];
+#define RED(w) \
+    ld.shared.f32 %f2, [%r8 + w * NT * 512]; add.rn.f32 %f0, %f0, %f2; \
+    ld.shared.f32 %f3, [%r8 + w * NT * 512 + 256]; add.rn.f32 %f1, %f1, %f3;
+    RED(1) RED(2) RED(3) RED(4) RED(5) RED(6) RED(7)
+#undef RED
+    and.b32 %r9, %r4, 3;
+    shl.b32 %r9, %r9, 1;
+    add.u32 %r9, %r9, %r7;
+    mad.lo.u32 %r9, %r6, 8, %r9;             // token
+    setp.ge.u32 %p2, %r9, %M;
+    @%p2 bra DONE;
+    shr.u32 %r10, %r4, 2;                    // g
+    @%psw bra SWIGLU;
+    shl.b32 %r11, %tile, 4;
+    add.u32 %r11, %r11, %r10;                // row 16 tile + g
+    mad.lo.u32 %r11, %r9, %ldc, %r11;
+    mul.wide.u32 %rd1, %r11, 4;
+    add.u64 %rd1, %rdc, %rd1;
+    setp.eq.u32 %p3, %mode, 2;
+    @%p3 ld.global.f32 %f4, [%rd1];
+    @%p3 add.rn.f32 %f0, %f0, %f4;
+    @%p3 ld.global.f32 %f5, [%rd1 + 32];
+    @%p3 add.rn.f32 %f1, %f1, %f5;
+    st.global.f32 [%rd1], %f0;
+    st.global.f32 [%rd1 + 32], %f1;
+    bra DONE;
+SWIGLU:
+    shl.b32 %r11, %tile, 3;
+    add.u32 %r11, %r11, %r10;                // output column 8 tile + g
+    mad.lo.u32 %r11, %r9, %ldc, %r11;
+    mul.wide.u32 %rd1, %r11, 2;
+    add.u64 %rd1, %rdc, %rd1;
+    SILU_MUL(%f0, %f1, %f4)
+    cvt.rn.bf16.f32 %hv, %f4;
+    st.global.b16 [%rd1], %hv;
+DONE:
+    ret;
+}
+#undef NT2
+#undef NT4
+#undef PER_NT
+#undef QT_SH
+#undef XT_SH
+#undef LDW_ROW
+#undef LDS_ROW
+#undef LOADW
+#undef MMAX
+#undef MMA_LO
+#undef MMA_HI
+#undef XL1
+#undef XL
+#undef XK1
+#undef DEC
+#undef SB
+#undef GRP
+#undef COMPUTE
+#undef NAME
+#undef Q6
+#undef NT
