@@ -915,7 +915,7 @@ fi
 
 if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K layers at 3..32 rows of x.
     # S29_PARTS from: unit (test_gpu_kq: gemv_kq's and gemm_kq's cases, the timings), san (memcheck + racecheck of
-    # gemm_kq's quick cases), e2e (GPU vs CPU on S29_E2E files), tput (bench/throughput B x (128 -> 128) for B in
+    # gemm_kq's quick cases), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs CPU on S29_E2E files), tput (bench/throughput B x (128 -> 128) for B in
     # S29_BATCHES on S29_SIZE's S29_TYPE file, --dtype in S29_DTYPES: gemm_kq (default) against QWEN3_KQ_MAX_M=2, the
     # rows before it; llama-batched-bench on the same file in the first run when .carry/llama-parts came along)
     parts=${S29_PARTS:-unit san e2e}
@@ -939,6 +939,17 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
             QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
             say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
             grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
+        done
+    fi
+    if p29 ncu; then  # Nsight Compute on gemm_kq at the 8B's gate/up (test_gpu_kq's timings: S29_NCU "kernel:skip ...")
+        for ks in ${S29_NCU:-gemm_q4k_n1:3250 gemm_q6k_n1:3250 gemm_q4k_n2:815}; do
+            QWEN3_TEST_ONLY=kq_timings timeout 200 ncu --kernel-name "${ks%%:*}" --launch-skip "${ks##*:}" --launch-count 1 \
+                --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section SchedulerStats \
+                --section InstructionStats --section Occupancy --section LaunchStats \
+                build/tests/test_gpu_kq > "$LOG/s29-ncu-${ks%%:*}.log" 2>&1
+            say "ncu ${ks} rc=$?"
+            grep -E "^  [a-z_0-9]+.*\(|Duration|Memory Throughput|DRAM Throughput|L1/TEX Hit|L2 Hit|Achieved Occupancy|Registers Per|Stall|Issued Ipc|Issue Slots Busy|No Eligible|Executed Instructions  |Warp Cycles Per Issued" \
+                "$LOG/s29-ncu-${ks%%:*}.log" | head -40 | tee -a "$SUM"
         done
     fi
     if p29 tput; then
