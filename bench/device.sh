@@ -915,7 +915,8 @@ fi
 
 if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K layers at 3..32 rows of x.
     # S29_PARTS from: unit (test_gpu_kq: gemv_kq's and gemm_kq's cases, the timings), san (memcheck + racecheck of
-    # gemm_kq's quick cases), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs CPU on S29_E2E files), tput (bench/throughput B x (128 -> 128) for B in
+    # gemm_kq's quick cases), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs CPU on S29_E2E files, with
+    # S29_E2E_ENV set, e.g. QWEN3_KQ_MAX_M=16: native rows on small layers too), tput (bench/throughput B x (128 -> 128) for B in
     # S29_BATCHES on S29_SIZE's S29_TYPE file, --dtype in S29_DTYPES: gemm_kq (default) against QWEN3_KQ_MAX_M=2, the
     # rows before it; llama-batched-bench on the same file in the first run when .carry/llama-parts came along)
     parts=${S29_PARTS:-unit san e2e}
@@ -936,7 +937,7 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
         IFS=';' read -ra e2e_specs <<< "${S29_E2E:-tiny q4_k_m;0.6b q4_k_m}"
         for spec in "${e2e_specs[@]}"; do
             f=$(synth $spec); n="s29-e2e-${spec// /-}"
-            QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+            env ${S29_E2E_ENV:-} QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
             say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
             grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
         done

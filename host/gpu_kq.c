@@ -195,6 +195,9 @@ int gpu_kq_max_m(int K) {
     return m;
 }
 
+// gemm_kq (3+ rows, session 29: test_gpu_kq's timings) beats the bf16 GEMM on Q4_K layers up to 16 rows (the 8B's
+// gate/up 0.59-0.87x its time at 4-16 rows, 1.67x at 32) but not on Q6_K (0.94-1.2x at 4-8) nor the FP8 path
+// (0.84-1.19x at 4-8): Q4_K-led stacks beside bf16 take up to 16 rows; the rest as before.
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
@@ -205,7 +208,7 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     int big = (long)N * K >= 8L << 20;
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
-    if (big && km_type((int)type)) return KM_M_MAX;  // gemm_kq past gemv_kq's rows (session 29)
+    if (big && !fp8 && type == GGML_TYPE_Q4_K) return 16;  // gemm_kq from 3 rows (above)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
