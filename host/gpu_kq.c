@@ -1,7 +1,9 @@
 // gpu_kq.c — native quantised linear weights for small batches: a layer whose GGUF tensors are Q4_K / Q5_K / Q6_K or
 // Q8_0 / Q4_0 / Q5_0 keeps them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows
 // stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
-// (the activation is rounded to int16 with a scale per 32: ~1e-4 relative).
+// (the activation is rounded to int16 with a scale per 32: ~1e-4 relative). From 3 rows (QWEN3_KQ_MMA_MIN) a stack of
+// Q4_K / Q6_K parts runs ptx/gemm_kq.ptx instead: the codes dequantised to bf16 in registers, mma.sync, up to 32 rows
+// (gpu_kq_rows: 16 for Q4_K-led layers beside bf16), from the same q / h planes and a plane of bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
 //          gpu_kq_force_split, gpu_kq_mma_from,
 //          launch_gemv_kq
@@ -15,6 +17,7 @@
 //   Q6_K: q [N][K/2] (ql), h [N][K/4] (qh), s [N][K/256][16] (scales), d [N][K/256] f16
 //   Q8_0 (34 B: d, qs[32]): q [N][K] (the int8 codes), d [N][K/32] f16: 34 bytes a block, aligned
 //   Q4_0 (18 B: d, qs[16]) / Q5_0 (22 B: d, qh[4], qs[16]): q [N][K/2] (qs), d [N][K/32] f16, Q5_0 h [N][K/32][4]
+//   gemm_kq's b: Q4_K [N][K/32] (bf16(d * sc), bf16(-dmin * m)) a sub-block, Q6_K [N][K/16] bf16(d * sc): K/8 bytes a row
 // Stacked tensors ([Wq;Wk;Wv], [Wgate;Wup]) are parts of consecutive rows of one type each: a Q4_K_M file's qkv is
 // Q4_K q/k and, in some layers, a Q6_K v — two launches there. The gate/up pair must be one type (one launch whose
 // SwiGLU epilogue pairs row j with row j + ffn); it is not interleaved as the GEMMs' copy is.

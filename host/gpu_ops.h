@@ -220,18 +220,19 @@ typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
 
 // Native quantised weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K /
 // Q8_0 / Q4_0 / Q5_0 keeps them too, repacked into planes, and batches of up to gpu_kq_max_m(K) rows run on them (the
-// weights' integer codes against int16 activations with a scale per 32, dp2a) instead of the bf16 / FP8 copy.
+// weights' integer codes against int16 activations with a scale per 32, dp2a) instead of the bf16 / FP8 copy; a stack
+// of Q4_K / Q6_K parts in tiles of 16 rows also takes up to 32 rows on ptx/gemm_kq.ptx (bf16-dequantised codes, mma).
 // gpu_kq_plan: the parts of n stacked tensors (0 and kq->n = 0 when a tensor is another type, K % 256 != 0, or — gated,
 // the SwiGLU pair — the two differ in type); gpu_kq_carve takes their memory from an arena; gpu_kq_upload fills them
 // (synchronous). launch_gemv_kq: C (op)= X . W^T for bf16 X [M][K], mode GEMM_STORE_F32 / GEMM_ADD_F32 (C f32
 // [M][kq->N]) or GEMM_SWIGLU_BF16 (C bf16 [M][kq->N / 2] = silu(gate) * up, the gate rows then the up rows, one part).
-// max_m: batches of up to that many rows (and gpu_kq_max_m(K)) take it.
+// max_m: batches of up to that many rows (and gpu_kq_max_m(K), or 32 where gemm_kq takes the stack) take it.
 int gpu_kq_plan(GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated, int max_m);
 void gpu_kq_carve(GpuArena *a, GpuKq *kq);
 void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n);
 size_t gpu_kq_bytes(uint32_t type, int rows, int K);  // the planes of `rows` rows of GGUF type `type` (gemv_kq's)
 size_t gpu_kq_mma_bytes(uint32_t type, int rows, int K);  // what gemm_kq streams of them (0: a type it does not take)
-int gpu_kq_max_m(int K);  // the most rows the kernel takes at width K (8, less where x does not fit shared memory)
+int gpu_kq_max_m(int K);  // the most rows gemv_kq takes at width K (8, less where x does not fit shared memory)
 // The rows up to which an N x K layer (its first tensor of GGUF type `type`) should take its native copy beside an
 // FP8 (fp8) or bf16 one; 0: keep none. QWEN3_KQ_MAX_M=n: n everywhere.
 int gpu_kq_rows(int N, int K, int fp8, uint32_t type);
