@@ -96,7 +96,10 @@ size_t gpu_kq_mma_bytes(uint32_t type, int rows, int K) {
     return km_type(t) ? plane_q(t, rows, K) + plane_h(t, rows, K) + plane_b(t, rows, K) : 0;
 }
 
+static int km_min_m(void);
+
 void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
+    int mma = km_stack(kq) && kq->max_m >= km_min_m();  // the b planes only where gemm_kq will run
     for (int i = 0; i < kq->n; i++) {
         GpuKqPart *p = &kq->p[i];
         int t = p->type, r = p->rows, K = kq->K;
@@ -104,7 +107,7 @@ void gpu_kq_carve(GpuArena *a, GpuKq *kq) {
         p->h = plane_h(t, r, K) ? gpu_arena_alloc(a, plane_h(t, r, K)) : 0;
         p->s = plane_s(t, r, K) ? gpu_arena_alloc(a, plane_s(t, r, K)) : 0;
         p->d = gpu_arena_alloc(a, plane_d(t, r, K));
-        p->b = plane_b(t, r, K) ? gpu_arena_alloc(a, plane_b(t, r, K)) : 0;
+        p->b = mma ? gpu_arena_alloc(a, plane_b(t, r, K)) : 0;
     }
 }
 
@@ -135,7 +138,7 @@ static void repack_row(void *ctx, int64_t r) {
             memcpy(j->s + blk * 16, b + 192, 16);
             memcpy(j->d + blk * 2, b + 208, 2);
             float d = f16_to_f32((uint16_t)(b[208] | b[209] << 8));
-            for (int i = 0; i < 16; i++) {  // bf16(d * sc), rounded once from the exact f32 product
+            for (int i = 0; i < 16 && j->b; i++) {  // bf16(d * sc), rounded once from the exact f32 product
                 uint16_t v = f32_to_bf16(d * (float)(int8_t)b[192 + i]);
                 memcpy(j->b + (blk * 16 + i) * 2, &v, 2);
             }
@@ -171,7 +174,7 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
                 gguf_type_name(t->type), (unsigned long long)(ggml_row_bytes(t->type, K) * (uint64_t)rows));
         int ty = p->type;
         size_t bq = plane_q(ty, rows, K), bh = plane_h(ty, rows, K);
-        size_t bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K), bb = plane_b(ty, rows, K);
+        size_t bs = plane_s(ty, rows, K), bd = plane_d(ty, rows, K), bb = p->b ? plane_b(ty, rows, K) : 0;
         uint8_t *buf = xmalloc(bq + bh + bs + bd + bb);
         Repack j = { t->data, buf, buf + bq, buf + bq + bh, buf + bq + bh + bs, bb ? buf + bq + bh + bs + bd : NULL, K,
                      p->type };
@@ -236,7 +239,8 @@ static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
 }
 
 // gemm_kq (the tensor cores) from this many rows of x where it takes the stack; gemv_kq below it.
-// QWEN3_KQ_MMA_MIN (or gpu_kq_mma_from) moves the line.
+// QWEN3_KQ_MMA_MIN (or gpu_kq_mma_from, before the plan is carved: the b planes exist only where max_m reaches the line)
+// moves it.
 static int km_from = -1;
 void gpu_kq_mma_from(int m) { km_from = m; }
 static int km_min_m(void) {
@@ -284,7 +288,7 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
     if (X % 16 || C % 8) die("launch_gemv_kq: X must be 16-byte aligned, C 8-byte");
     int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
     int gemv_fits = M >= 1 && M <= KQ_M_MAX && kq_smem(mb, K) <= KQ_SMEM_MAX;
-    if (M >= 1 && M <= KM_M_MAX && km_stack(kq) && (M >= km_min_m() || !gemv_fits)) {
+    if (M >= 1 && M <= KM_M_MAX && km_stack(kq) && kq->p[0].b && (M >= km_min_m() || !gemv_fits)) {
         launch_gemm_kq(g, kq, C, X, M, mode);
         return;
     }
