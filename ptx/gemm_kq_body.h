@@ -97,27 +97,19 @@
     // the rows' planes: q K/2 bytes a row (+ lane t's bytes), Q6_K's h K/4, b K/8
     shl.b32 %r4, %t, QT_SH;
     cvt.u64.u32 %rd2, %r4;
+#define ROWPTR(D, PLANE, ROW) mul.wide.u32 %rd1, ROW, %r3; add.u64 D, PLANE, %rd1;  // (%r3: the plane's row bytes)
     shr.u32 %r3, %K, 1;
-    mul.wide.u32 %rd1, %rlo, %r3;
-    add.u64 %qlo, %rdq, %rd1;
-    add.u64 %qlo, %qlo, %rd2;
-    mul.wide.u32 %rd1, %rhi, %r3;
-    add.u64 %qhi, %rdq, %rd1;
-    add.u64 %qhi, %qhi, %rd2;
+    ROWPTR(%qlo, %rdq, %rlo) add.u64 %qlo, %qlo, %rd2;
+    ROWPTR(%qhi, %rdq, %rhi) add.u64 %qhi, %qhi, %rd2;
 #if Q6
     shr.u32 %r3, %K, 2;
-    mul.wide.u32 %rd1, %rlo, %r3;
-    add.u64 %hlo, %rdh, %rd1;
-    add.u64 %hlo, %hlo, %rd2;
-    mul.wide.u32 %rd1, %rhi, %r3;
-    add.u64 %hhi, %rdh, %rd1;
-    add.u64 %hhi, %hhi, %rd2;
+    ROWPTR(%hlo, %rdh, %rlo) add.u64 %hlo, %hlo, %rd2;
+    ROWPTR(%hhi, %rdh, %rhi) add.u64 %hhi, %hhi, %rd2;
 #endif
     shr.u32 %r3, %K, 3;
-    mul.wide.u32 %rd1, %rlo, %r3;
-    add.u64 %blo, %rdb, %rd1;
-    mul.wide.u32 %rd1, %rhi, %r3;
-    add.u64 %bhi, %rdb, %rd1;
+    ROWPTR(%blo, %rdb, %rlo)
+    ROWPTR(%bhi, %rdb, %rhi)
+#undef ROWPTR
     // x row of n-tile nt for this lane: token nt * 8 + g (B column g), lane t's bytes; rows >= M stay zeros
     shl.b32 %r6, %t, XT_SH;
     cvt.u64.u32 %rd4, %r6;
