@@ -50,6 +50,20 @@ engine_job() {
         --batches "$B" --peer none --tsv "$tsv" > "$LOG/$n.log" 2>&1
 }
 
+# e2e_files PREFIX "SIZE TYPE;..." [VAR=VALUE ...]: test_gpu_e2e (GPU against the CPU) on each synth file, with those
+# variables set; logs $LOG/PREFIX-e2e-SIZE-TYPE.log, a summary line and its numbers each
+e2e_files() {
+    local pre=$1 specs=$2 spec f n
+    shift 2
+    IFS=';' read -ra e2e_specs <<< "$specs"
+    for spec in "${e2e_specs[@]}"; do
+        f=$(synth $spec); n="$pre-e2e-${spec// /-}"
+        env "$@" QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
+        say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
+        grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
+    done
+}
+
 # build_base DIR NAME: builds the base tree DIR (make all bench, with this machine's unicode tables) unless built;
 # log $LOG/NAME-base-build.log, a summary line
 build_base() {
@@ -873,13 +887,7 @@ if has s27; then  # sessions 27-28: native quantised weights for small batches (
         done
     fi
     if p27 e2e; then
-        IFS=';' read -ra e2e_specs <<< "${S27_E2E:-tiny q4_k_m;0.6b q4_k_m}"
-        for spec in "${e2e_specs[@]}"; do
-            f=$(synth $spec); n="s27-e2e-${spec// /-}"
-            QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
-            say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
-            grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
-        done
+        e2e_files s27 "${S27_E2E:-tiny q4_k_m;0.6b q4_k_m}"
     fi
     if p27 bench; then
         files=""
@@ -934,13 +942,7 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
         done
     fi
     if p29 e2e; then
-        IFS=';' read -ra e2e_specs <<< "${S29_E2E:-tiny q4_k_m;0.6b q4_k_m}"
-        for spec in "${e2e_specs[@]}"; do
-            f=$(synth $spec); n="s29-e2e-${spec// /-}"
-            env ${S29_E2E_ENV:-} QWEN3_E2E_MODEL=$f timeout 150 build/tests/test_gpu_e2e > "$LOG/$n.log" 2>&1
-            say "$n rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/$n.log" | tr '\n' ' ')"
-            grep -E "^  |^model" "$LOG/$n.log" | head -12 | tee -a "$SUM"
-        done
+        e2e_files s29 "${S29_E2E:-tiny q4_k_m;0.6b q4_k_m}" ${S29_E2E_ENV:-}
     fi
     if p29 ncu; then  # Nsight Compute on gemm_kq at the 8B's gate/up (test_gpu_kq's timings: S29_NCU "kernel:skip ...")
         for ks in ${S29_NCU:-gemm_q4k_n1:3250 gemm_q6k_n1:3250 gemm_q4k_n2:815}; do
