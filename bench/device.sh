@@ -933,6 +933,15 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
         timeout 300 build/tests/test_gpu_kq > "$LOG/s29-kq.log" 2>&1
         say "test_gpu_kq rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s29-kq.log" | tr '\n' ' ')"
         grep -E "^  " "$LOG/s29-kq.log" | grep -v "split 1 / 2 / 4" | head -150 | tee -a "$SUM"
+        # S29_AB "NAME VAR=VALUE ...;...": the timings again under each arm's environment (e.g. QWEN3_CUBIN_DIR=DIR:
+        # another build's gemm_kq.cubin, for an A/B of two kernels in one call)
+        IFS=';' read -ra abs <<< "${S29_AB:-}"
+        for ab in "${abs[@]}"; do
+            set -- $ab; name=$1; shift
+            env "$@" QWEN3_TEST_ONLY=kq_timings timeout 300 build/tests/test_gpu_kq > "$LOG/s29-kq-$name.log" 2>&1
+            say "test_gpu_kq timings, arm $name ($*) rc=$?"
+            grep -E "^  [0-9]" "$LOG/s29-kq-$name.log" | grep -v "split 1 / 2 / 4" | head -150 | tee -a "$SUM"
+        done
     fi
     if p29 san; then
         for tool in memcheck racecheck; do
@@ -962,10 +971,12 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
             [ -x .carry/llama-peer/bin/llama-batched-bench ] || cat .carry/llama-parts/llama-bin.tar.xz.part-* | tar -C .carry -xJf -
             [ -x .carry/llama-peer/bin/llama-batched-bench ] && peer=.carry/llama-peer
         fi
+        # S29_ARMS "NAME VAR=VALUE ...;...": the engine's arms (the peer runs with the first)
+        IFS=';' read -ra arms <<< "${S29_ARMS:-kq;old QWEN3_KQ_MAX_M=2}"
         for dt in ${S29_DTYPES:-bf16}; do
-            for arm in kq old; do
-                extra=""; [ $arm = old ] && extra="QWEN3_KQ_MAX_M=2"
-                p=none; [ $arm = kq ] && p=$peer
+            for armdef in "${arms[@]}"; do
+                set -- $armdef; arm=$1; shift; extra="$*"
+                p=$peer
                 env $extra QWEN3_DTYPE=$dt timeout 300 build/bench/throughput -m "$f" --workloads fixed \
                     --batches "${S29_BATCHES:-1,2,4,8,16,32}" --peer $p \
                     --label "${S29_SIZE:-8b}-${S29_TYPE:-q4_k_m}-$dt-$arm" --tsv "$LOG/throughput.tsv" \

@@ -22,18 +22,10 @@ static int to_stdout(void *user, const char *text, size_t n) {
 }
 
 static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) die("%s: cannot open the prompt file", path);
-    size_t len = 0, cap = 4096;
-    char *buf = xmalloc(cap);
-    size_t r;
-    while ((r = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += r;
-        if (len + 1 == cap) buf = xrealloc(buf, cap *= 2);
-    }
-    if (ferror(f)) die("%s: read error", path);
-    fclose(f);
-    buf[len] = 0;
+    char err[512];
+    size_t len;
+    char *buf = read_file(path, &len, err, sizeof err);
+    if (!buf) die("%s (the prompt file)", err);
     if (strlen(buf) != len) die("%s: the prompt contains a NUL byte", path);
     return buf;
 }

@@ -164,12 +164,28 @@ static CUmodule load_module(Gpu *g, const char *name) {
     const EmbeddedCubin *c = embedded_cubins;
     while (c->name && strcmp(c->name, name)) c++;
     if (!c->name) die("no cubin '%s' in this build (expected ptx/%s.ptx)", name, name);
+    // QWEN3_CUBIN_DIR: a module's cubin from DIR/NAME.cubin where that file exists (an A/B of two builds of one
+    // kernel in one process: same entries, same parameters), else the embedded one
+    const void *data = c->data;
+    char *file = NULL;
+    const char *dir = getenv("QWEN3_CUBIN_DIR");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.cubin", dir, name);
+        size_t n;
+        char err[512];
+        if ((file = read_file(path, &n, err, sizeof err))) {
+            fprintf(stderr, "QWEN3_CUBIN_DIR: module '%s' from %s\n", name, path);
+            data = file;
+        }
+    }
     char info[4096] = "", error[4096] = "";
     CUjit_option opt[] = { CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES };
     void *val[] = { info, (void *)(uintptr_t)sizeof info, error, (void *)(uintptr_t)sizeof error };
     CUmodule mod;
-    CUresult r = cuModuleLoadDataEx(&mod, c->data, 4, opt, val);
+    CUresult r = cuModuleLoadDataEx(&mod, data, 4, opt, val);
+    free(file);
     if (r != CUDA_SUCCESS) {
         const char *en = "?";
         cuGetErrorName(r, &en);

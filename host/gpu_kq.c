@@ -258,11 +258,14 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
             for (int i = 0; i < 3; i++) fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
         fn_ctx = g->ctx;
     }
+    // shared memory: the warps' mbarriers (256 bytes), then their weight rings: Q4_K 4 stages of 16 rows x 160 bytes,
+    // Q6_K 3 of 16 x 240 (the body's KM_STAGES / RS; the warps' sums reuse the rings at the end)
+    static const unsigned smem_of[2] = { 256 + KM_WARPS * 4 * 16 * 160, 256 + KM_WARPS * 3 * 16 * 240 };
     int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
-    unsigned smem = KM_WARPS * (1u << ni) * 512;  // the warps' sums
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = p->type == GGML_TYPE_Q6_K;
+        unsigned smem = smem_of[ti];
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);

@@ -549,24 +549,6 @@ size_t tok_stream_flush(TokStream *s, char *out, size_t cap) {
 }
 
 // ---------------------------------------------------------------- tokenizer.json -> GGUF metadata
-static char *read_file(const char *path, size_t *n, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open", path); return NULL; }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) { cap = cap ? cap * 2 : 1 << 20; buf = xrealloc(buf, cap); }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); snprintf(err, errlen, "%s: read error", path); return NULL; }
-    *n = len;
-    return buf;
-}
-
 static JsonValue *load_json(const char *path, char *err, size_t errlen) {
     size_t n;
     char *text = read_file(path, &n, err, errlen);

@@ -217,3 +217,23 @@ void git_describe(char *out, size_t n) {
     if (!out[0]) snprintf(out, n, "?");
     pclose(p);
 }
+
+// a whole file into memory (NUL-terminated past its n bytes); NULL with a one-line reason in err where it fails
+char *read_file(const char *path, size_t *n, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open", path); return NULL; }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) { cap = cap ? cap * 2 : 1 << 20; buf = xrealloc(buf, cap); }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); snprintf(err, errlen, "%s: read error", path); return NULL; }
+    buf[len] = 0;  // len < cap here: the loop grows the buffer before every read
+    *n = len;
+    return buf;
+}

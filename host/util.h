@@ -16,6 +16,7 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 double now_sec(void);  // monotonic
+char *read_file(const char *path, size_t *n, char *err, size_t errlen);  // whole file, NUL after it; NULL: err says why
 
 // parallel_for: calls fn(ctx, i) for i in [0, n) over the process-wide pool (QWEN3_THREADS or all cores).
 void parallel_for(int64_t n, void (*fn)(void *ctx, int64_t i), void *ctx);

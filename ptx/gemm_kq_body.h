@@ -14,10 +14,19 @@
 #if Q6
 #define QT_SH 2                              // lane t's q / h byte offset: 4t
 #define XT_SH 3                              // its x byte offset within a sub-block's 16 elements: 8t
+#define KM_STAGES 3                          // the ring: stages a warp
+#define RS 240                               // a stage row: ql 128, qh 64 (at 128), b 32 (at SOFF), 16 of padding
+#define SOFF 192
+#define TXB 3584                             // bytes a stage receives (16 x 224)
 #else
 #define QT_SH 3                              // 8t
 #define XT_SH 4                              // 16t
+#define KM_STAGES 4
+#define RS 160                               // q 128, b 32 (at SOFF)
+#define SOFF 128
+#define TXB 2560
 #endif
+#define STG (16 * RS)                        // a stage: 16 rows
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -37,10 +46,11 @@
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<6>, %pn, %psw, %pv<4>;
-    .reg .b32 %r<12>, %tx, %lane, %warp, %g, %t, %M, %N, %K, %ldc, %mode, %nkb, %kb, %kbn, %tile, %rlo, %rhi;
+    .reg .pred %p<6>, %pn, %psw, %pv<4>, %pw, %pl, %pl0;
+    .reg .b32 %r<14>, %tx, %lane, %warp, %g, %t, %M, %N, %K, %ldc, %mode, %nkb, %kb, %tile;
     .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
-    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %pol, %qlo, %qhi, %hlo, %hhi, %blo, %bhi, %rkq, %rkh, %rkb;
+    .reg .b32 %barw, %ringw, %lq, %ls, %cd, %cdb, %cs, %nj, %j, %jn, %st, %stp, %ph;
+    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %pol, %ca, %cb;
     .reg .b64 %xa<4>, %xk<4>;
     .reg .f32 %f<6>;
     .reg .b16 %hv;
@@ -86,29 +96,47 @@
 #endif
     mov.u32 %nz, 0x80008000;                 // (-0, -0)
     setp.eq.u32 %psw, %mode, 4;
-    // A rows g and g + 8: rows 16 tile + g (+ 8); SwiGLU gate row 8 tile + g and its up row N / 2 + 8 tile + g
-    shl.b32 %r1, %tile, 4;
-    add.u32 %rlo, %r1, %g;
-    add.u32 %rhi, %rlo, 8;
-    @%psw shl.b32 %r1, %tile, 3;
-    @%psw add.u32 %rlo, %r1, %g;
-    @%psw shr.u32 %r2, %N, 1;
-    @%psw add.u32 %rhi, %rlo, %r2;
-    // the rows' planes: q K/2 bytes a row (+ lane t's bytes), Q6_K's h K/4, b K/8
+    // the weight ring: warp w's KM_STAGES stages of one block (16 rows x RS bytes: q, [h,] b) and their mbarriers
+    mov.u32 %r2, km_smem;
+    mad.lo.u32 %barw, %warp, KM_STAGES * 8, %r2;
+    mad.lo.u32 %ringw, %warp, KM_STAGES * STG, %r2;
+    add.u32 %ringw, %ringw, KM_RING_OFF;
+    // this lane's reads of a stage: rows g (+ 8 RS for g + 8), lane t's q / h bytes, the scale words
+    mul.lo.u32 %lq, %g, RS;
+    add.u32 %ls, %lq, SOFF;
     shl.b32 %r4, %t, QT_SH;
-    cvt.u64.u32 %rd2, %r4;
-#define ROWPTR(D, PLANE, ROW) mul.wide.u32 %rd1, ROW, %r3; add.u64 D, PLANE, %rd1;  // (%r3: the plane's row bytes)
-    shr.u32 %r3, %K, 1;
-    ROWPTR(%qlo, %rdq, %rlo) add.u64 %qlo, %qlo, %rd2;
-    ROWPTR(%qhi, %rdq, %rhi) add.u64 %qhi, %qhi, %rd2;
+    add.u32 %lq, %lq, %r4;
+    // this lane's copy into a stage: stage row cr = lane % 16 (A row g' = cr % 8, + 8 if cr >= 8) is global row
+    // 16 tile + cr (SwiGLU: gate row 8 tile + g', or its up row N / 2 + 8 tile + g'); lanes 0-15 copy its q bytes
+    // (Q6_K: and its b bytes), lanes 16-31 its b bytes (Q6_K: its h bytes)
+    and.b32 %r5, %lane, 15;
+    shl.b32 %r1, %tile, 4;
+    add.u32 %r6, %r1, %r5;
+    @%psw and.b32 %r7, %r5, 7;
+    @%psw shl.b32 %r1, %tile, 3;
+    @%psw add.u32 %r6, %r1, %r7;
+    shr.u32 %r2, %N, 1;
+    setp.ge.u32 %p1, %r5, 8;
+    and.pred %p1, %p1, %psw;
+    @%p1 add.u32 %r6, %r6, %r2;
+    mul.lo.u32 %cd, %r5, RS;
+    setp.lt.u32 %pl, %lane, 16;
+// D = PLANE + (the copy row) x (K >> SH bytes a row), where P
+#define ROWPTR(P, D, PLANE, SH) @P shr.u32 %r3, %K, SH; @P mul.wide.u32 %rd1, %r6, %r3; @P add.u64 D, PLANE, %rd1;
 #if Q6
-    shr.u32 %r3, %K, 2;
-    ROWPTR(%hlo, %rdh, %rlo) add.u64 %hlo, %hlo, %rd2;
-    ROWPTR(%hhi, %rdh, %rhi) add.u64 %hhi, %hhi, %rd2;
+    setp.eq.u32 %p2, %r5, %r5;
+    ROWPTR(%p2, %cb, %rdb, 3)
+    add.u32 %cdb, %cd, SOFF;
+    ROWPTR(%pl, %ca, %rdq, 1)
+    ROWPTR(!%pl, %ca, %rdh, 2)
+    selp.b32 %cs, 128, 64, %pl;
+    @!%pl add.u32 %cd, %cd, 128;
+#else
+    ROWPTR(%pl, %ca, %rdq, 1)
+    ROWPTR(!%pl, %ca, %rdb, 3)
+    selp.b32 %cs, 128, 32, %pl;
+    @!%pl add.u32 %cd, %cd, SOFF;
 #endif
-    shr.u32 %r3, %K, 3;
-    ROWPTR(%blo, %rdb, %rlo)
-    ROWPTR(%bhi, %rdb, %rhi)
 #undef ROWPTR
     // x row of n-tile nt for this lane: token nt * 8 + g (B column g), lane t's bytes; rows >= M stay zeros
     shl.b32 %r6, %t, XT_SH;
@@ -123,41 +151,54 @@
     PER_NT(XSETUP, 0, 0)
 #undef XSETUP
 
-// ---- one block of 256 columns (kb) of rows g and g + 8 into register set u, where %pn ----
+// ---- a stage (address ST) into register set u: rows g (L) and g + 8 (H) ----
 #if Q6
-// ql: half h, l = 16 lh + 4t: QA = ql[64h + l], QB = ql[64h + 32 + l]; qh[32h + l]; group G = 2h + lh
-#define LDW_ROW(u, r, QB_, HB_) \
-    add.u64 %rd5, QB_, %rkq; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_0, [%rd5], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_1, [%rd5 + 16], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_0, [%rd5 + 32], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_1, [%rd5 + 48], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_2, [%rd5 + 64], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QA##u##r##_3, [%rd5 + 80], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_2, [%rd5 + 96], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %QB##u##r##_3, [%rd5 + 112], %pol; \
-    add.u64 %rd5, HB_, %rkh; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_0, [%rd5], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_1, [%rd5 + 16], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_2, [%rd5 + 32], %pol; \
-    @%pn ld.global.nc.L2::cache_hint.u32 %HH##u##r##_3, [%rd5 + 48], %pol;
+// ql: half h, l = 16 lh + 4t: QA = ql[64h + l], QB = ql[64h + 32 + l]; qh[32h + l] (at 128); group G = 2h + lh
+#define LDW_ROW(u, r, O) \
+    ld.shared.u32 %QA##u##r##_0, [%r9 + O]; ld.shared.u32 %QA##u##r##_1, [%r9 + O + 16]; \
+    ld.shared.u32 %QB##u##r##_0, [%r9 + O + 32]; ld.shared.u32 %QB##u##r##_1, [%r9 + O + 48]; \
+    ld.shared.u32 %QA##u##r##_2, [%r9 + O + 64]; ld.shared.u32 %QA##u##r##_3, [%r9 + O + 80]; \
+    ld.shared.u32 %QB##u##r##_2, [%r9 + O + 96]; ld.shared.u32 %QB##u##r##_3, [%r9 + O + 112]; \
+    ld.shared.u32 %HH##u##r##_0, [%r9 + O + 128]; ld.shared.u32 %HH##u##r##_1, [%r9 + O + 144]; \
+    ld.shared.u32 %HH##u##r##_2, [%r9 + O + 160]; ld.shared.u32 %HH##u##r##_3, [%r9 + O + 176];
 #else
 // bytes 8t .. 8t + 7 of each of the block's four 32-byte chunks
-#define LDW_ROW(u, r, QB_, HB_) \
-    add.u64 %rd5, QB_, %rkq; \
-    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_0, %W##u##r##_1}, [%rd5], %pol; \
-    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_2, %W##u##r##_3}, [%rd5 + 32], %pol; \
-    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_4, %W##u##r##_5}, [%rd5 + 64], %pol; \
-    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v2.u32 {%W##u##r##_6, %W##u##r##_7}, [%rd5 + 96], %pol;
+#define LDW_ROW(u, r, O) \
+    ld.shared.v2.u32 {%W##u##r##_0, %W##u##r##_1}, [%r9 + O]; ld.shared.v2.u32 {%W##u##r##_2, %W##u##r##_3}, [%r9 + O + 32]; \
+    ld.shared.v2.u32 {%W##u##r##_4, %W##u##r##_5}, [%r9 + O + 64]; ld.shared.v2.u32 {%W##u##r##_6, %W##u##r##_7}, [%r9 + O + 96];
 #endif
 // the block's 8 words of bf16 scale pairs (Q4_K (s, -mn) a sub-block of 32; Q6_K s, s of two sub-blocks of 16)
-#define LDS_ROW(u, r, BB_) \
-    add.u64 %rd5, BB_, %rkb; \
-    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%S##u##r##_0, %S##u##r##_1, %S##u##r##_2, %S##u##r##_3}, [%rd5], %pol; \
-    @%pn ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%S##u##r##_4, %S##u##r##_5, %S##u##r##_6, %S##u##r##_7}, [%rd5 + 16], %pol;
-#define LOADW(u, KB) \
-    mul.wide.u32 %rkq, KB, 128; mul.wide.u32 %rkh, KB, 64; mul.wide.u32 %rkb, KB, 32; \
-    LDW_ROW(u, L, %qlo, %hlo) LDW_ROW(u, H, %qhi, %hhi) LDS_ROW(u, L, %blo) LDS_ROW(u, H, %bhi)
+#define LDS_ROW(u, r, O) \
+    ld.shared.v4.u32 {%S##u##r##_0, %S##u##r##_1, %S##u##r##_2, %S##u##r##_3}, [%r9 + O]; \
+    ld.shared.v4.u32 {%S##u##r##_4, %S##u##r##_5, %S##u##r##_6, %S##u##r##_7}, [%r9 + O + 16];
+#define LOADW(u, ST) \
+    add.u32 %r9, ST, %lq; LDW_ROW(u, L, 0) LDW_ROW(u, H, 8 * RS) \
+    add.u32 %r9, ST, %ls; LDS_ROW(u, L, 0) LDS_ROW(u, H, 8 * RS)
+// wait until stage %st (phase parity %ph) has landed, then load it into set u
+#define WAITLOAD(u, L) \
+    mad.lo.u32 %r9, %st, 8, %barw; \
+L:  mbarrier.try_wait.parity.shared::cta.b64 %pw, [%r9], %ph; \
+    @!%pw bra L; \
+    mad.lo.u32 %r10, %st, STG, %ringw; \
+    LOADW(u, %r10)
+// block J of this warp (columns 256 (warp + 8 J) ..) into stage ST: lane 0 sets the bytes the stage's barrier waits
+// for, every lane sends its row's part (the fence orders this warp's earlier reads of the stage before the copy)
+#if Q6
+#define COPY_B(DST) \
+    mul.wide.u32 %rd5, %r11, 32; add.u64 %rd5, %cb, %rd5; add.u32 %r12, DST, %cdb; \
+    @%pl cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%r12], [%rd5], 32, [%r13], %pol;
+#else
+#define COPY_B(DST)
+#endif
+#define REFILL(ST, J) \
+    mad.lo.u32 %r13, ST, 8, %barw; \
+    mad.lo.u32 %r10, ST, STG, %ringw; \
+    shl.b32 %r11, J, 3; add.u32 %r11, %r11, %warp; \
+    fence.proxy.async.shared::cta; \
+    @%pl0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r13], TXB; \
+    mul.wide.u32 %rd5, %r11, %cs; add.u64 %rd5, %ca, %rd5; add.u32 %r12, %r10, %cd; \
+    cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%r12], [%rd5], %cs, [%r13], %pol; \
+    COPY_B(%r10)
 
 // ---- the tensor-core step: B = x pair-swapped to the A registers' k order, into n-tile nt ----
 #define MMAX(nt, XA, XB) \
@@ -233,31 +274,64 @@
     SB(u, 7, 1, 6, 7, 4, 12)
 #endif
 
-    // warp w takes blocks w, w + 8, ...; the first block's weights are loaded before the wait (they are immutable)
-    mov.u32 %kb, %warp;
-    setp.lt.u32 %pn, %kb, %nkb;
-    LOADW(0, %kb)
+// one block of the warp's sequence: set u holds block j (stage %st, read); set v gets block j + 1, if any, while
+// block j is computed; then the stage block j came from is given block j + KM_STAGES
+#define STEP(u, v, L) \
+    add.u32 %jn, %j, 1; setp.lt.u32 %pn, %jn, %nj; \
+    mov.u32 %stp, %st; add.u32 %st, %st, 1; setp.eq.u32 %pw, %st, KM_STAGES; \
+    @%pw mov.u32 %st, 0; @%pw xor.b32 %ph, %ph, 1; \
+    @!%pn bra L##_C; \
+    WAITLOAD(v, L##_W) \
+L##_C: \
+    COMPUTE(u) \
+    add.u32 %r1, %j, KM_STAGES; setp.lt.u32 %p1, %r1, %nj; @!%p1 bra L##_R; \
+    REFILL(%stp, %r1) \
+L##_R: \
+    mov.u32 %j, %jn; add.u32 %kb, %kb, KM_WARPS; \
+    @!%pn bra KDONE;
+
+    // warp w takes blocks w, w + 8, ... (nj of them); its barriers, then its first KM_STAGES blocks' copies before
+    // the wait (the weights are immutable)
+    sub.u32 %r1, %nkb, %warp;
+    add.u32 %r1, %r1, KM_WARPS - 1;
+    shr.u32 %nj, %r1, 3;
+    setp.ge.u32 %p1, %warp, %nkb;
+    @%p1 mov.u32 %nj, 0;
+    setp.eq.u32 %pl0, %lane, 0;
+    @%pl0 mbarrier.init.shared::cta.b64 [%barw], 1;
+    @%pl0 mbarrier.init.shared::cta.b64 [%barw + 8], 1;
+    @%pl0 mbarrier.init.shared::cta.b64 [%barw + 16], 1;
+#if KM_STAGES > 3
+    @%pl0 mbarrier.init.shared::cta.b64 [%barw + 24], 1;
+#endif
+    fence.mbarrier_init.release.cluster;
+    bar.warp.sync 0xffffffff;
+    mov.u32 %j, 0;
+PRO:
+    setp.ge.u32 %p1, %j, %nj;
+    @%p1 bra PRO_DONE;
+    REFILL(%j, %j)
+    add.u32 %j, %j, 1;
+    setp.lt.u32 %p1, %j, KM_STAGES;
+    @%p1 bra PRO;
+PRO_DONE:
     PDL_START
-    @!%pn bra KDONE;
+    setp.eq.u32 %p1, %nj, 0;
+    @%p1 bra KDONE;
+    mov.u32 %kb, %warp;
+    mov.u32 %j, 0;
+    mov.u32 %st, 0;
+    mov.u32 %ph, 0;
+    WAITLOAD(0, W0)
 KLOOP:
-    add.u32 %kbn, %kb, KM_WARPS;
-    setp.lt.u32 %pn, %kbn, %nkb;
-    LOADW(1, %kbn)
-    COMPUTE(0)
-    mov.u32 %kb, %kbn;
-    @!%pn bra KDONE;
-    add.u32 %kbn, %kb, KM_WARPS;
-    setp.lt.u32 %pn, %kbn, %nkb;
-    LOADW(0, %kbn)
-    COMPUTE(1)
-    mov.u32 %kb, %kbn;
-    @%pn bra KLOOP;
+    STEP(0, 1, KA)
+    STEP(1, 0, KB)
+    bra KLOOP;
 KDONE:
-    // the warps' sums: f32 [KM_WARPS][4 NT][32 lanes], then 64 NT threads add them in warp order and store
-    mov.u32 %r2, km_smem;
-    mad.lo.u32 %r1, %warp, NT * 512, %r2;
+    // the warps' sums: f32 [4 NT][32 lanes] at the start of each warp's ring (its copies have all landed and been
+    // read), then 64 NT threads add them in warp order and store
     shl.b32 %r3, %lane, 2;
-    add.u32 %r1, %r1, %r3;
+    add.u32 %r1, %ringw, %r3;
 #define ST_NT(nt, a_, b_) \
     st.shared.f32 [%r1 + nt * 512], %c##nt##_0; st.shared.f32 [%r1 + nt * 512 + 128], %c##nt##_1; \
     st.shared.f32 [%r1 + nt * 512 + 256], %c##nt##_2; st.shared.f32 [%r1 + nt * 512 + 384], %c##nt##_3;
@@ -275,12 +349,14 @@ KDONE:
     mad.lo.u32 %r8, %r6, 4, %r7;             // f
     shl.b32 %r8, %r8, 5;
     add.u32 %r8, %r8, %r4;
-    mad.lo.u32 %r8, %r8, 4, %r2;             // &sums[0][f][l]
+    mov.u32 %r2, km_smem;
+    mad.lo.u32 %r8, %r8, 4, %r2;
+    add.u32 %r8, %r8, KM_RING_OFF;           // &sums[warp 0][f][l]
     ld.shared.f32 %f0, [%r8];
     ld.shared.f32 %f1, [%r8 + 256];
 #define RED(w) \
-    ld.shared.f32 %f2, [%r8 + w * NT * 512]; add.rn.f32 %f0, %f0, %f2; \
-    ld.shared.f32 %f3, [%r8 + w * NT * 512 + 256]; add.rn.f32 %f1, %f1, %f3;
+    ld.shared.f32 %f2, [%r8 + w * KM_STAGES * STG]; add.rn.f32 %f0, %f0, %f2; \
+    ld.shared.f32 %f3, [%r8 + w * KM_STAGES * STG + 256]; add.rn.f32 %f1, %f1, %f3;
     RED(1) RED(2) RED(3) RED(4) RED(5) RED(6) RED(7)
 #undef RED
     and.b32 %r9, %r4, 3;
@@ -321,6 +397,15 @@ DONE:
 #undef PER_NT
 #undef QT_SH
 #undef XT_SH
+#undef KM_STAGES
+#undef RS
+#undef SOFF
+#undef TXB
+#undef STG
+#undef COPY_B
+#undef REFILL
+#undef WAITLOAD
+#undef STEP
 #undef LDW_ROW
 #undef LDS_ROW
 #undef LOADW
