@@ -258,9 +258,9 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
             for (int i = 0; i < 3; i++) fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
         fn_ctx = g->ctx;
     }
-    // shared memory: the warps' mbarriers (256 bytes), then their weight rings: Q4_K 4 stages of 16 rows x 160 bytes,
-    // Q6_K 3 of 16 x 240 (the body's KM_STAGES / RS; the warps' sums reuse the rings at the end)
-    static const unsigned smem_of[2] = { 256 + KM_WARPS * 4 * 16 * 160, 256 + KM_WARPS * 3 * 16 * 240 };
+    // shared memory: the warps' weight rings, Q4_K 4 stages of 16 rows x 160 bytes, Q6_K 3 of 16 x 240 (the body's
+    // KM_STAGES / RS; the warps' sums reuse them at the end)
+    static const unsigned smem_of[2] = { KM_WARPS * 4 * 16 * 160, KM_WARPS * 3 * 16 * 240 };
     int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];

@@ -40,17 +40,17 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KM_THREADS, 1, 1
-#if NT >= 4 || (Q6 && NT >= 2)            // (Q6_K's register sets are larger: at 128 its two-tile entry spilled)
-.maxnreg 168
+#if NT >= 4 || (Q6 && NT >= 2)            // (Q6_K's register sets are larger: at 128 its two-tile entry spilled; past
+.maxnreg 232                               // 128 an SM holds one CTA, so 232 costs nothing: at 168 and 192 these spilled)
 #else
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<6>, %pn, %psw, %pv<4>, %pw, %pl, %pl0;
+    .reg .pred %p<6>, %pn, %psw, %pv<4>, %pw;
     .reg .b32 %r<14>, %tx, %lane, %warp, %g, %t, %M, %N, %K, %ldc, %mode, %nkb, %kb, %tile;
     .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
-    .reg .b32 %barw, %ringw, %lq, %ls, %cd, %cdb, %cs, %nj, %j, %jn, %st, %stp, %ph;
-    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %pol, %ca, %cb;
+    .reg .b32 %ringw, %lq, %ls, %dq, %ds, %dh, %tsb, %hs, %nj, %j, %jn, %st, %stp;
+    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %pol, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
     .reg .b64 %xa<4>, %xk<4>;
     .reg .f32 %f<6>;
     .reg .b16 %hv;
@@ -96,48 +96,43 @@
 #endif
     mov.u32 %nz, 0x80008000;                 // (-0, -0)
     setp.eq.u32 %psw, %mode, 4;
-    // the weight ring: warp w's KM_STAGES stages of one block (16 rows x RS bytes: q, [h,] b) and their mbarriers
+    // the weight ring: warp w's KM_STAGES stages of one block (16 rows x RS bytes: q, [h,] b)
     mov.u32 %r2, km_smem;
-    mad.lo.u32 %barw, %warp, KM_STAGES * 8, %r2;
     mad.lo.u32 %ringw, %warp, KM_STAGES * STG, %r2;
-    add.u32 %ringw, %ringw, KM_RING_OFF;
     // this lane's reads of a stage: rows g (+ 8 RS for g + 8), lane t's q / h bytes, the scale words
     mul.lo.u32 %lq, %g, RS;
     add.u32 %ls, %lq, SOFF;
     shl.b32 %r4, %t, QT_SH;
     add.u32 %lq, %lq, %r4;
-    // this lane's copy into a stage: stage row cr = lane % 16 (A row g' = cr % 8, + 8 if cr >= 8) is global row
-    // 16 tile + cr (SwiGLU: gate row 8 tile + g', or its up row N / 2 + 8 tile + g'); lanes 0-15 copy its q bytes
-    // (Q6_K: and its b bytes), lanes 16-31 its b bytes (Q6_K: its h bytes)
-    and.b32 %r5, %lane, 15;
-    shl.b32 %r1, %tile, 4;
-    add.u32 %r6, %r1, %r5;
-    @%psw and.b32 %r7, %r5, 7;
-    @%psw shl.b32 %r1, %tile, 3;
-    @%psw add.u32 %r6, %r1, %r7;
-    shr.u32 %r2, %N, 1;
-    setp.ge.u32 %p1, %r5, 8;
-    and.pred %p1, %p1, %psw;
-    @%p1 add.u32 %r6, %r6, %r2;
-    mul.lo.u32 %cd, %r5, RS;
-    setp.lt.u32 %pl, %lane, 16;
-// D = PLANE + (the copy row) x (K >> SH bytes a row), where P
-#define ROWPTR(P, D, PLANE, SH) @P shr.u32 %r3, %K, SH; @P mul.wide.u32 %rd1, %r6, %r3; @P add.u64 D, PLANE, %rd1;
+    // this lane's 16-byte copies into a stage (stage row R is global row tsb + (R / 8) hs + R % 8: 16 tile + R, or
+    // in the SwiGLU mode gate row 8 tile + R (R < 8) and its up row N / 2 + 8 tile + R - 8):
+    //   q: rows lane / 8 + {0, 4, 8, 12}, bytes 16 (lane % 8) ..; b: row lane / 2, bytes 16 (lane % 2) ..;
+    //   Q6_K's h: rows lane / 4 + {0, 8}, bytes 16 (lane % 4) ..
+    selp.b32 %r1, 8, 16, %psw;
+    mul.lo.u32 %tsb, %tile, %r1;
+    shr.u32 %r1, %N, 1;
+    selp.b32 %hs, %r1, 8, %psw;
+// D = PLANE + (global row of stage row R) x (K >> SH) + 16 (lane % C); DST = R RS + O + 16 (lane % C)
+#define CPTR(D, DST, PLANE, R, SH, C, O) \
+    shr.u32 %r3, R, 3; and.b32 %r5, R, 7; mad.lo.u32 %r5, %r3, %hs, %r5; add.u32 %r5, %r5, %tsb; \
+    shr.u32 %r3, %K, SH; mul.wide.u32 %rd1, %r5, %r3; add.u64 D, PLANE, %rd1; \
+    and.b32 %r3, %lane, C - 1; shl.b32 %r3, %r3, 4; cvt.u64.u32 %rd1, %r3; add.u64 D, D, %rd1; \
+    mad.lo.u32 DST, R, RS, %r3; add.u32 DST, DST, O;
+    shr.u32 %r6, %lane, 3;
+    CPTR(%qa0, %dq, %rdq, %r6, 1, 8, 0)
+    add.u32 %r6, %r6, 8;
+    CPTR(%qa2, %r7, %rdq, %r6, 1, 8, 0)
+    shr.u32 %r6, %lane, 1;
+    CPTR(%sa, %ds, %rdb, %r6, 3, 2, SOFF)
 #if Q6
-    setp.eq.u32 %p2, %r5, %r5;
-    ROWPTR(%p2, %cb, %rdb, 3)
-    add.u32 %cdb, %cd, SOFF;
-    ROWPTR(%pl, %ca, %rdq, 1)
-    ROWPTR(!%pl, %ca, %rdh, 2)
-    selp.b32 %cs, 128, 64, %pl;
-    @!%pl add.u32 %cd, %cd, 128;
-#else
-    ROWPTR(%pl, %ca, %rdq, 1)
-    ROWPTR(!%pl, %ca, %rdb, 3)
-    selp.b32 %cs, 128, 32, %pl;
-    @!%pl add.u32 %cd, %cd, SOFF;
+    shr.u32 %r6, %lane, 2;
+    CPTR(%ha0, %dh, %rdh, %r6, 2, 4, 128)
+    add.u32 %r6, %r6, 8;
+    CPTR(%ha2, %r7, %rdh, %r6, 2, 4, 128)
 #endif
-#undef ROWPTR
+#undef CPTR
+    shl.b32 %r3, %K, 1;                      // 4 rows of q further (K / 2 bytes a row; in either mode rows
+    cvt.u64.u32 %q4r, %r3;                   // R and R + 4 are 4 global rows apart)
     // x row of n-tile nt for this lane: token nt * 8 + g (B column g), lane t's bytes; rows >= M stay zeros
     shl.b32 %r6, %t, XT_SH;
     cvt.u64.u32 %rd4, %r6;
@@ -174,31 +169,34 @@
 #define LOADW(u, ST) \
     add.u32 %r9, ST, %lq; LDW_ROW(u, L, 0) LDW_ROW(u, H, 8 * RS) \
     add.u32 %r9, ST, %ls; LDS_ROW(u, L, 0) LDS_ROW(u, H, 8 * RS)
-// wait until stage %st (phase parity %ph) has landed, then load it into set u
-#define WAITLOAD(u, L) \
-    mad.lo.u32 %r9, %st, 8, %barw; \
-L:  mbarrier.try_wait.parity.shared::cta.b64 %pw, [%r9], %ph; \
-    @!%pw bra L; \
+// wait until this lane's copies of all but the newest N groups have landed, and (bar.warp.sync) every lane's, then
+// load stage %st into set u
+#define WAITLOAD(u, N) \
+    cp.async.wait_group N; \
+    bar.warp.sync 0xffffffff; \
     mad.lo.u32 %r10, %st, STG, %ringw; \
     LOADW(u, %r10)
-// block J of this warp (columns 256 (warp + 8 J) ..) into stage ST: lane 0 sets the bytes the stage's barrier waits
-// for, every lane sends its row's part (the fence orders this warp's earlier reads of the stage before the copy)
+// block J of this warp (columns 256 (warp + 8 J) ..) into stage ST, 16 bytes a copy (Q4_K 5 a lane, Q6_K 7), as one
+// group of cp.async; the group is committed even where there is no block J (< nj in P), so that the groups stay one
+// a block and WAITLOAD's counts hold
+#define CP(DST, O, SRC) cp.async.cg.shared.global.L2::cache_hint [DST + O], [SRC], 16, %pol;
 #if Q6
-#define COPY_B(DST) \
-    mul.wide.u32 %rd5, %r11, 32; add.u64 %rd5, %cb, %rd5; add.u32 %r12, DST, %cdb; \
-    @%pl cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%r12], [%rd5], 32, [%r13], %pol;
+#define COPY_H(P) \
+    mul.wide.u32 %rd5, %r11, 64; add.u64 %rd4, %ha0, %rd5; add.u64 %rd5, %ha2, %rd5; add.u32 %r12, %r10, %dh; \
+    @P CP(%r12, 0, %rd4) @P CP(%r12, 8 * RS, %rd5)
 #else
-#define COPY_B(DST)
+#define COPY_H(P)
 #endif
-#define REFILL(ST, J) \
-    mad.lo.u32 %r13, ST, 8, %barw; \
+#define REFILL(ST, J, P) \
     mad.lo.u32 %r10, ST, STG, %ringw; \
     shl.b32 %r11, J, 3; add.u32 %r11, %r11, %warp; \
-    fence.proxy.async.shared::cta; \
-    @%pl0 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r13], TXB; \
-    mul.wide.u32 %rd5, %r11, %cs; add.u64 %rd5, %ca, %rd5; add.u32 %r12, %r10, %cd; \
-    cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%r12], [%rd5], %cs, [%r13], %pol; \
-    COPY_B(%r10)
+    mul.wide.u32 %rd5, %r11, 128; add.u64 %rd4, %qa0, %rd5; add.u64 %rd5, %qa2, %rd5; add.u32 %r12, %r10, %dq; \
+    @P CP(%r12, 0, %rd4) add.u64 %rd4, %rd4, %q4r; @P CP(%r12, 4 * RS, %rd4) \
+    @P CP(%r12, 8 * RS, %rd5) add.u64 %rd5, %rd5, %q4r; @P CP(%r12, 12 * RS, %rd5) \
+    mul.wide.u32 %rd5, %r11, 32; add.u64 %rd5, %sa, %rd5; add.u32 %r12, %r10, %ds; \
+    @P CP(%r12, 0, %rd5) \
+    COPY_H(P) \
+    cp.async.commit_group;
 
 // ---- the tensor-core step: B = x pair-swapped to the A registers' k order, into n-tile nt ----
 #define MMAX(nt, XA, XB) \
@@ -275,61 +273,51 @@ L:  mbarrier.try_wait.parity.shared::cta.b64 %pw, [%r9], %ph; \
 #endif
 
 // one block of the warp's sequence: set u holds block j (stage %st, read); set v gets block j + 1, if any, while
-// block j is computed; then the stage block j came from is given block j + KM_STAGES
+// block j is computed; then the stage block j came from is given block j + KM_STAGES (all lanes past their reads
+// of it: bar.warp.sync)
 #define STEP(u, v, L) \
     add.u32 %jn, %j, 1; setp.lt.u32 %pn, %jn, %nj; \
-    mov.u32 %stp, %st; add.u32 %st, %st, 1; setp.eq.u32 %pw, %st, KM_STAGES; \
-    @%pw mov.u32 %st, 0; @%pw xor.b32 %ph, %ph, 1; \
+    mov.u32 %stp, %st; add.u32 %st, %st, 1; setp.eq.u32 %pw, %st, KM_STAGES; @%pw mov.u32 %st, 0; \
     @!%pn bra L##_C; \
-    WAITLOAD(v, L##_W) \
+    WAITLOAD(v, KM_STAGES - 2) \
 L##_C: \
     COMPUTE(u) \
-    add.u32 %r1, %j, KM_STAGES; setp.lt.u32 %p1, %r1, %nj; @!%p1 bra L##_R; \
-    REFILL(%stp, %r1) \
-L##_R: \
+    bar.warp.sync 0xffffffff; \
+    add.u32 %r1, %j, KM_STAGES; setp.lt.u32 %p1, %r1, %nj; \
+    REFILL(%stp, %r1, %p1) \
     mov.u32 %j, %jn; add.u32 %kb, %kb, KM_WARPS; \
     @!%pn bra KDONE;
 
-    // warp w takes blocks w, w + 8, ... (nj of them); its barriers, then its first KM_STAGES blocks' copies before
-    // the wait (the weights are immutable)
+    // warp w takes blocks w, w + 8, ... (nj of them); the copies of its first KM_STAGES blocks go before the wait
+    // (the weights are immutable)
     sub.u32 %r1, %nkb, %warp;
     add.u32 %r1, %r1, KM_WARPS - 1;
     shr.u32 %nj, %r1, 3;
     setp.ge.u32 %p1, %warp, %nkb;
     @%p1 mov.u32 %nj, 0;
-    setp.eq.u32 %pl0, %lane, 0;
-    @%pl0 mbarrier.init.shared::cta.b64 [%barw], 1;
-    @%pl0 mbarrier.init.shared::cta.b64 [%barw + 8], 1;
-    @%pl0 mbarrier.init.shared::cta.b64 [%barw + 16], 1;
-#if KM_STAGES > 3
-    @%pl0 mbarrier.init.shared::cta.b64 [%barw + 24], 1;
-#endif
-    fence.mbarrier_init.release.cluster;
-    bar.warp.sync 0xffffffff;
     mov.u32 %j, 0;
 PRO:
-    setp.ge.u32 %p1, %j, %nj;
-    @%p1 bra PRO_DONE;
-    REFILL(%j, %j)
+    setp.lt.u32 %p1, %j, %nj;
+    REFILL(%j, %j, %p1)
     add.u32 %j, %j, 1;
     setp.lt.u32 %p1, %j, KM_STAGES;
     @%p1 bra PRO;
-PRO_DONE:
     PDL_START
     setp.eq.u32 %p1, %nj, 0;
     @%p1 bra KDONE;
     mov.u32 %kb, %warp;
     mov.u32 %j, 0;
     mov.u32 %st, 0;
-    mov.u32 %ph, 0;
-    WAITLOAD(0, W0)
+    WAITLOAD(0, KM_STAGES - 1)
 KLOOP:
     STEP(0, 1, KA)
     STEP(1, 0, KB)
     bra KLOOP;
 KDONE:
     // the warps' sums: f32 [4 NT][32 lanes] at the start of each warp's ring (its copies have all landed and been
-    // read), then 64 NT threads add them in warp order and store
+    // read: bar.warp.sync), then 64 NT threads add them in warp order and store
+    cp.async.wait_all;
+    bar.warp.sync 0xffffffff;
     shl.b32 %r3, %lane, 2;
     add.u32 %r1, %ringw, %r3;
 #define ST_NT(nt, a_, b_) \
@@ -350,8 +338,7 @@ KDONE:
     shl.b32 %r8, %r8, 5;
     add.u32 %r8, %r8, %r4;
     mov.u32 %r2, km_smem;
-    mad.lo.u32 %r8, %r8, 4, %r2;
-    add.u32 %r8, %r8, KM_RING_OFF;           // &sums[warp 0][f][l]
+    mad.lo.u32 %r8, %r8, 4, %r2;             // &sums[warp 0][f][l]
     ld.shared.f32 %f0, [%r8];
     ld.shared.f32 %f1, [%r8 + 256];
 #define RED(w) \
@@ -402,7 +389,8 @@ DONE:
 #undef SOFF
 #undef TXB
 #undef STG
-#undef COPY_B
+#undef COPY_H
+#undef CP
 #undef REFILL
 #undef WAITLOAD
 #undef STEP
