@@ -1,7 +1,7 @@
 // gpu_kq.c — native quantised linear weights for small batches: a layer whose GGUF tensors are Q4_K / Q5_K / Q6_K or
 // Q8_0 / Q4_0 / Q5_0 keeps them on the device (beside its bf16 / FP8 copy), and batches of up to gpu_kq_max_m rows
 // stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
-// (the activation is rounded to int16 with a scale per 32: ~1e-4 relative). From 3 rows (QWEN3_KQ_MMA_MIN) a stack of
+// (the activation is rounded to int16 with a scale per 32: ~1e-4 relative). From 2 rows (QWEN3_KQ_MMA_MIN) a stack of
 // Q4_K / Q6_K parts runs ptx/gemm_kq.ptx instead: the codes dequantised to bf16 in registers, mma.sync, up to 32 rows
 // (gpu_kq_rows: 16 for Q4_K-led layers beside bf16), from the same q / h planes and a plane of bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
@@ -201,9 +201,10 @@ int gpu_kq_max_m(int K) {
     return m;
 }
 
-// gemm_kq (3+ rows, session 29: test_gpu_kq's timings) beats the bf16 GEMM on Q4_K layers up to 16 rows (the 8B's
-// gate/up 0.59-0.87x its time at 4-16 rows, 1.67x at 32) but not on Q6_K (0.94-1.2x at 4-8) nor the FP8 path
-// (0.84-1.19x at 4-8): Q4_K-led stacks beside bf16 take up to 16 rows; the rest as before.
+// gemm_kq (2+ rows, sessions 29-30: test_gpu_kq's timings) beats the bf16 GEMM on Q4_K layers up to 16 rows (the 8B's
+// gate/up 0.54-0.79x its time at 2-16 rows, 1.5x at 32) and on Q6_K at 2-4 rows (0.77-0.98x; level to 1.17x at 8);
+// against the FP8 path it wins on the 8B's gate/up, o and down at 2-8 rows but loses on the 32B's down (1.5x) and o:
+// Q4_K-led stacks beside bf16 take up to 16 rows; the rest as before (two rows: gemm_kq from 2, above).
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
@@ -238,13 +239,16 @@ static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
     return steps >= 4 * u ? 1 : 0;
 }
 
-// gemm_kq (the tensor cores) from this many rows of x where it takes the stack; gemv_kq below it.
+// gemm_kq (the tensor cores) from this many rows of x where it takes the stack; gemv_kq below it. Two since session 30
+// (its weights through a cp.async ring): at two rows it takes 0.65-0.93x gemv_kq's time on the 8B's Q4_K / Q6_K layers
+// (gate/up 25.4 against 27.2 us, o 6.1 against 7.8) and is level on the 32B's o; at one row gemv_kq stays (17.2
+// against 25.1 on the 8B's gate/up).
 // QWEN3_KQ_MMA_MIN (or gpu_kq_mma_from, before the plan is carved: the b planes exist only where max_m reaches the line)
 // moves it.
 static int km_from = -1;
 void gpu_kq_mma_from(int m) { km_from = m; }
 static int km_min_m(void) {
-    if (km_from <= 0) km_from = env_int("QWEN3_KQ_MMA_MIN", 1, KM_M_MAX + 1, 3);
+    if (km_from <= 0) km_from = env_int("QWEN3_KQ_MMA_MIN", 1, KM_M_MAX + 1, 2);
     return km_from;
 }
 

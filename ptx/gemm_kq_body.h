@@ -50,7 +50,7 @@
     .reg .b32 %r<14>, %tx, %lane, %warp, %g, %t, %M, %N, %K, %ldc, %mode, %nkb, %kb, %tile;
     .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
     .reg .b32 %ringw, %lq, %ls, %dq, %ds, %dh, %tsb, %hs, %nj, %j, %jn, %st, %stp;
-    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %pol, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
+    .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
     .reg .b64 %xa<4>, %xk<4>;
     .reg .f32 %f<6>;
     .reg .b16 %hv;
@@ -80,7 +80,6 @@
     cvta.to.global.u64 %rdq, %rdq;
     cvta.to.global.u64 %rdh, %rdh;
     cvta.to.global.u64 %rdb, %rdb;
-    createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
     mov.u32 %tx, %tid.x;
     and.b32 %lane, %tx, 31;
     shr.u32 %warp, %tx, 5;
@@ -179,7 +178,8 @@
 // block J of this warp (columns 256 (warp + 8 J) ..) into stage ST, 16 bytes a copy (Q4_K 5 a lane, Q6_K 7), as one
 // group of cp.async; the group is committed even where there is no block J (< nj in P), so that the groups stay one
 // a block and WAITLOAD's counts hold
-#define CP(DST, O, SRC) cp.async.cg.shared.global.L2::cache_hint [DST + O], [SRC], 16, %pol;
+// (no L2::cache_hint: with an evict-first policy this LDGSTS raised an illegal instruction on the H200, session 30)
+#define CP(DST, O, SRC) cp.async.cg.shared.global [DST + O], [SRC], 16;
 #if Q6
 #define COPY_H(P) \
     mul.wide.u32 %rd5, %r11, 64; add.u64 %rd4, %ha0, %rd5; add.u64 %rd5, %ha2, %rd5; add.u32 %r12, %r10, %dh; \
