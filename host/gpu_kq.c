@@ -262,10 +262,10 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
             for (int i = 0; i < 3; i++) fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
         fn_ctx = g->ctx;
     }
-    // shared memory: the warps' weight rings, Q4_K 4 stages of 16 rows x 160 bytes, Q6_K 3 of 16 x 240 (the body's
-    // KM_STAGES / RS; the warps' sums reuse them at the end)
-    static const unsigned smem_of[2] = { KM_WARPS * 4 * 16 * 160, KM_WARPS * 3 * 16 * 240 };
+    // shared memory: the warps' weight rings of 16-row stages (the body's KM_STAGES x RS: Q4_K 160 bytes a row, 4
+    // stages at one n8 tile of x and 2 from two (leaving L1 to x), Q6_K 240 bytes, 3 and 2; their sums reuse them)
     int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
+    unsigned smem_of[2] = { KM_WARPS * (ni ? 2 : 4) * 16 * 160, KM_WARPS * (ni ? 2 : 3) * 16 * 240 };
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = p->type == GGML_TYPE_Q6_K;

@@ -14,14 +14,14 @@
 #if Q6
 #define QT_SH 2                              // lane t's q / h byte offset: 4t
 #define XT_SH 3                              // its x byte offset within a sub-block's 16 elements: 8t
-#define KM_STAGES 3                          // the ring: stages a warp
+#define KM_STAGES (NT >= 2 ? 2 : 3)          // the ring: stages a warp (KM_STAGES_NT2 / _NT1)
 #define RS 240                               // a stage row: ql 128, qh 64 (at 128), b 32 (at SOFF), 16 of padding
 #define SOFF 192
 #define TXB 3584                             // bytes a stage receives (16 x 224)
 #else
 #define QT_SH 3                              // 8t
 #define XT_SH 4                              // 16t
-#define KM_STAGES 4
+#define KM_STAGES (NT >= 2 ? 2 : 4)
 #define RS 160                               // q 128, b 32 (at SOFF)
 #define SOFF 128
 #define TXB 2560
