@@ -241,7 +241,9 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
     // (gemm_kq: up to 0.9% / 8.3% in session 29's runs, 0.4-3x the bf16 copy's error on the same data, which varies
     // case by case; a wrong fragment map would be O(1))
     double rrel = sqrt(rnum / (den + 1e-300));
-    int ok = worst <= 1 && rel < (mma ? (gated ? 0.25 : 0.05) : gated ? 5e-3 : 1e-3);
+    // (gemv_kq's SwiGLU: 1%, not 0.5%: seed 1374396731 gave 0.515% on N = 16, K = 9728, one row — eight outputs, each
+    // within 1.4% of its exact tolerance, whose int16 x rounding (~1e-4 of sum |w x|) is large beside a small g or u)
+    int ok = worst <= 1 && rel < (mma ? (gated ? 0.25 : 0.05) : gated ? 1e-2 : 1e-3);
     if (mma) {
         if (rel > mma_worst[gated]) mma_worst[gated] = rel;
         if (rrel > bf16_worst[gated]) bf16_worst[gated] = rrel;
