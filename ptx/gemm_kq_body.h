@@ -40,8 +40,8 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KM_THREADS, 1, 1
-#if NT >= 4 || (Q6 && NT >= 2)            // (Q6_K's register sets are larger: at 128 its two-tile entry spilled; past
-.maxnreg 232                               // 128 an SM holds one CTA, so 232 costs nothing: at 168 and 192 these spilled)
+#if KM_SETS == 2 && (NT >= 4 || (Q6 && NT >= 2))  // (two register sets: past 128 an SM holds one CTA anyway)
+.maxnreg 232
 #else
 .maxnreg 128
 #endif
@@ -62,7 +62,10 @@
 #else
 #define DECL_W(u, r) .reg .b32 %W##u##r##_<8>, %S##u##r##_<8>;
 #endif
-    DECL_W(0, L) DECL_W(0, H) DECL_W(1, L) DECL_W(1, H)
+    DECL_W(0, L) DECL_W(0, H)
+#if KM_SETS == 2
+    DECL_W(1, L) DECL_W(1, H)
+#endif
 #undef DECL_W
 
     ld.param.u64 %rdc, [p_c];
@@ -308,11 +311,29 @@ PRO:
     mov.u32 %kb, %warp;
     mov.u32 %j, 0;
     mov.u32 %st, 0;
+#if KM_SETS == 2
     WAITLOAD(0, KM_STAGES - 1)
 KLOOP:
     STEP(0, 1, KA)
     STEP(1, 0, KB)
     bra KLOOP;
+#else
+    // one register set: block j's stage is read just before it is computed (the ring holds the blocks in flight)
+KLOOP:
+    WAITLOAD(0, KM_STAGES - 1)
+    COMPUTE(0)
+    bar.warp.sync 0xffffffff;
+    add.u32 %r1, %j, KM_STAGES;
+    setp.lt.u32 %p1, %r1, %nj;
+    REFILL(%st, %r1, %p1)
+    add.u32 %st, %st, 1;
+    setp.eq.u32 %pw, %st, KM_STAGES;
+    @%pw mov.u32 %st, 0;
+    add.u32 %j, %j, 1;
+    add.u32 %kb, %kb, KM_WARPS;
+    setp.lt.u32 %pn, %j, %nj;
+    @%pn bra KLOOP;
+#endif
 KDONE:
     // the warps' sums: f32 [4 NT][32 lanes] at the start of each warp's ring (its copies have all landed and been
     // read: bar.warp.sync), then 64 NT threads add them in warp order and store
