@@ -34,6 +34,7 @@ void gpu_shutdown(Gpu *g);
 // The cubin built from ptx/<module>.ptx, embedded in the binary, loaded once (JIT/info log printed on failure),
 // and the .entry <entry> in it. Dies with a clear message if either is missing.
 CUfunction gpu_kernel(Gpu *g, const char *module, const char *entry);
+unsigned gpu_module_u32(Gpu *g, const char *module, const char *name);  // a module's .global .u32 (e.g. a kernel's smem)
 
 // Launch on g->stream. cluster may be NULL (no cluster). smem > 48 KB is opted in automatically.
 // params: the usual kernelParams array (pointers to each argument). name: for error messages.

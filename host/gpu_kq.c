@@ -255,28 +255,30 @@ static int km_min_m(void) {
 static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     static CUcontext fn_ctx;
     static CUfunction fn[2][3];
+    static unsigned smem[2][3];  // each entry's shared memory (its weight rings), exported by the cubin
     static const char *names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
                                        { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
     if (fn_ctx != g->ctx) {
         for (int t = 0; t < 2; t++)
-            for (int i = 0; i < 3; i++) fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
+            for (int i = 0; i < 3; i++) {
+                char v[64];
+                snprintf(v, sizeof v, "%s_smem", names[t][i]);
+                fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
+                smem[t][i] = gpu_module_u32(g, "gemm_kq", v);
+            }
         fn_ctx = g->ctx;
     }
-    // shared memory: the warps' weight rings of 16-row stages (the body's KM_STAGES x RS: Q4_K 160 bytes a row, 4
-    // stages at one n8 tile of x and 2 from two (leaving L1 to x), Q6_K 240 bytes, 3 and 2; their sums reuse them)
     int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
-    unsigned smem_of[2] = { KM_WARPS * (ni ? 2 : 4) * 16 * 160, KM_WARPS * (ni ? 2 : 3) * 16 * 240 };
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = p->type == GGML_TYPE_Q6_K;
-        unsigned smem = smem_of[ti];
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, b = p->b;
         Dim3 grid = { (unsigned)p->rows / 16, 1, 1 }, block = { KM_THREADS, 1, 1 };
         void *args[] = { &c, &X, &q, &h, &b, &uM, &uN, &uK, &ldc, &umode };
-        gpu_launch(g, fn[ti][ni], grid, block, smem, NULL, args, names[ti][ni]);
+        gpu_launch(g, fn[ti][ni], grid, block, smem[ti][ni], NULL, args, names[ti][ni]);
     }
 }
 

@@ -14,19 +14,22 @@
 #if Q6
 #define QT_SH 2                              // lane t's q / h byte offset: 4t
 #define XT_SH 3                              // its x byte offset within a sub-block's 16 elements: 8t
-#define KM_STAGES (NT >= 2 ? 2 : 3)          // the ring: stages a warp (KM_STAGES_NT2 / _NT1)
+#define KM_STAGES (NT >= 2 ? KM_SW6 : KM_S6)  // the ring: stages a warp
 #define RS 240                               // a stage row: ql 128, qh 64 (at 128), b 32 (at SOFF), 16 of padding
 #define SOFF 192
 #define TXB 3584                             // bytes a stage receives (16 x 224)
 #else
 #define QT_SH 3                              // 8t
 #define XT_SH 4                              // 16t
-#define KM_STAGES (NT >= 2 ? 2 : 4)
+#define KM_STAGES (NT >= 2 ? KM_SW4 : KM_S4)
 #define RS 160                               // q 128, b 32 (at SOFF)
 #define SOFF 128
 #define TXB 2560
 #endif
 #define STG (16 * RS)                        // a stage: 16 rows
+
+// the entry's dynamic shared memory (its warps' rings), which the host reads from here (host/gpu_kq.c)
+.visible .global .align 4 .u32 CAT(NAME, _smem) = KM_WARPS * KM_STAGES * STG;
 
 .visible .entry NAME(
     .param .u64 p_c,
