@@ -278,7 +278,10 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
         CUdeviceptr q = p->q, h = p->h, b = p->b;
         Dim3 grid = { (unsigned)p->rows / 16, 1, 1 }, block = { KM_THREADS, 1, 1 };
         void *args[] = { &c, &X, &q, &h, &b, &uM, &uN, &uK, &ldc, &umode };
-        gpu_launch(g, fn[ti][ni], grid, block, smem[ti][ni], NULL, args, names[ti][ni]);
+        // from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third
+        // CTA's x crowds L1 (session 30: the 8B's gate/up at 8 rows 28.6 us with three, 25.2 with two)
+        unsigned sm = M > 4 && smem[ti][ni] < 80 * 1024 ? 80 * 1024 : smem[ti][ni];
+        gpu_launch(g, fn[ti][ni], grid, block, sm, NULL, args, names[ti][ni]);
     }
 }
 

@@ -43,6 +43,7 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KM_THREADS, 1, 1
+#define KM_SETS KM_SETS_OF(Q6, NT)
 #if KM_SETS == 2 && (NT >= 4 || (Q6 && NT >= 2))  // (two register sets: past 128 an SM holds one CTA anyway)
 .maxnreg 232
 #else
@@ -418,6 +419,7 @@ DONE:
 #undef REFILL
 #undef WAITLOAD
 #undef STEP
+#undef KM_SETS
 #undef LDW_ROW
 #undef LDS_ROW
 #undef LOADW
