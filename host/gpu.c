@@ -204,7 +204,8 @@ unsigned gpu_module_u32(Gpu *g, const char *module, const char *name) {
     CUmodule mod = load_module(g, module);
     CUdeviceptr p;
     size_t n;
-    if (cuModuleGetGlobal(&p, &n, mod, name) != CUDA_SUCCESS || n != 4) die("cubin '%s' has no .u32 '%s'", module, name);
+    if (cuModuleGetGlobal(&p, &n, mod, name) != CUDA_SUCCESS || n != 4)
+        die("cubin '%s' has no .u32 '%s'", module, name);
     unsigned v;
     CU_CHECK(cuMemcpyDtoH(&v, p, 4));
     return v;

@@ -201,10 +201,11 @@ int gpu_kq_max_m(int K) {
     return m;
 }
 
-// gemm_kq (2+ rows, sessions 29-30: test_gpu_kq's timings) beats the bf16 GEMM on Q4_K layers up to 16 rows (the 8B's
-// gate/up 0.54-0.79x its time at 2-16 rows, 1.5x at 32) and on Q6_K at 2-4 rows (0.77-0.98x; level to 1.17x at 8);
-// against the FP8 path it wins on the 8B's gate/up, o and down at 2-8 rows but loses on the 32B's down (1.5x) and o:
-// Q4_K-led stacks beside bf16 take up to 16 rows; the rest as before (two rows: gemm_kq from 2, above).
+// gemm_kq (2+ rows; session 30's kernel, test_gpu_kq's timings) beats the bf16 GEMM on Q4_K layers up to 16 rows (the
+// 8B's gate/up 0.45-0.82x its time at 2-16 rows, 1.06x at 32; the 8B's four layers at 32 rows add up level) and on
+// Q6_K at 2-4 rows (0.73-1.01x). Against the FP8 path Q4_K wins at 2-4 rows on every 8B / 32B layer (0.77-0.94x) and
+// at 8 on the 8B's, not the 32B's (o 1.22x, down 1.49x); not used there yet (no engine run beside FP8). Q4_K-led
+// stacks beside bf16 take up to 16 rows; the rest as before (two rows: gemm_kq from 2, below).
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
@@ -215,7 +216,7 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     int big = (long)N * K >= 8L << 20;
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
-    if (big && !fp8 && type == GGML_TYPE_Q4_K) return 16;  // gemm_kq from 3 rows (above)
+    if (big && !fp8 && type == GGML_TYPE_Q4_K) return 16;  // gemm_kq from 2 rows (above)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
@@ -240,9 +241,9 @@ static int kq_split_log2(int pairs, int K, int slots, int u, int mb) {
 }
 
 // gemm_kq (the tensor cores) from this many rows of x where it takes the stack; gemv_kq below it. Two since session 30
-// (its weights through a cp.async ring): at two rows it takes 0.65-0.93x gemv_kq's time on the 8B's Q4_K / Q6_K layers
-// (gate/up 25.4 against 27.2 us, o 6.1 against 7.8) and is level on the 32B's o; at one row gemv_kq stays (17.2
-// against 25.1 on the 8B's gate/up).
+// (its weights through a cp.async ring): at two rows it takes 0.67-0.94x gemv_kq's time on the 8B's and 32B's Q4_K /
+// Q6_K layers (the 8B's gate/up 21.2 against 27.2 us, o 6.1 against 7.9; the 32B's Q6_K down 78 against 75 the one
+// loss); at one row gemv_kq stays (17.2 against 20.9 on the 8B's gate/up).
 // QWEN3_KQ_MMA_MIN (or gpu_kq_mma_from, before the plan is carved: the b planes exist only where max_m reaches the line)
 // moves it.
 static int km_from = -1;

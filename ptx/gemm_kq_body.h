@@ -165,8 +165,10 @@
 #else
 // bytes 8t .. 8t + 7 of each of the block's four 32-byte chunks
 #define LDW_ROW(u, r, O) \
-    ld.shared.v2.u32 {%W##u##r##_0, %W##u##r##_1}, [%r9 + O]; ld.shared.v2.u32 {%W##u##r##_2, %W##u##r##_3}, [%r9 + O + 32]; \
-    ld.shared.v2.u32 {%W##u##r##_4, %W##u##r##_5}, [%r9 + O + 64]; ld.shared.v2.u32 {%W##u##r##_6, %W##u##r##_7}, [%r9 + O + 96];
+    ld.shared.v2.u32 {%W##u##r##_0, %W##u##r##_1}, [%r9 + O]; \
+    ld.shared.v2.u32 {%W##u##r##_2, %W##u##r##_3}, [%r9 + O + 32]; \
+    ld.shared.v2.u32 {%W##u##r##_4, %W##u##r##_5}, [%r9 + O + 64]; \
+    ld.shared.v2.u32 {%W##u##r##_6, %W##u##r##_7}, [%r9 + O + 96];
 #endif
 // the block's 8 words of bf16 scale pairs (Q4_K (s, -mn) a sub-block of 32; Q6_K s, s of two sub-blocks of 16)
 #define LDS_ROW(u, r, O) \
