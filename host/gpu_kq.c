@@ -159,8 +159,11 @@ static void repack_row(void *ctx, int64_t r) {
     }
 }
 
+static void km_load(Gpu *g);
+
 void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) {
     int row = 0, K = kq->K;
+    if (kq->n && kq->p[0].b) km_load(g);  // gemm_kq will run: its sizes now, not inside a graph capture
     for (int i = 0; i < n && kq->n; i++) {
         const GGUFTensor *t = ts[i];
         int rows = (int)t->ne[1], pi = 0;
@@ -253,22 +256,28 @@ static int km_min_m(void) {
     return km_from;
 }
 
+// gemm_kq's entries and their shared memory (their weight rings, exported by the cubin as NAME_smem), once a
+// context: at upload (gpu_kq_upload, outside any graph capture: reading the sizes is a synchronous copy) or at the
+// first launch
+static CUcontext km_ctx;
+static CUfunction km_fn[2][3];
+static unsigned km_smem[2][3];
+static const char *km_names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
+                                      { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
+static void km_load(Gpu *g) {
+    if (km_ctx == g->ctx) return;
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 3; i++) {
+            char v[64];
+            snprintf(v, sizeof v, "%s_smem", km_names[t][i]);
+            km_fn[t][i] = gpu_kernel(g, "gemm_kq", km_names[t][i]);
+            km_smem[t][i] = gpu_module_u32(g, "gemm_kq", v);
+        }
+    km_ctx = g->ctx;
+}
+
 static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
-    static CUcontext fn_ctx;
-    static CUfunction fn[2][3];
-    static unsigned smem[2][3];  // each entry's shared memory (its weight rings), exported by the cubin
-    static const char *names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
-                                       { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
-    if (fn_ctx != g->ctx) {
-        for (int t = 0; t < 2; t++)
-            for (int i = 0; i < 3; i++) {
-                char v[64];
-                snprintf(v, sizeof v, "%s_smem", names[t][i]);
-                fn[t][i] = gpu_kernel(g, "gemm_kq", names[t][i]);
-                smem[t][i] = gpu_module_u32(g, "gemm_kq", v);
-            }
-        fn_ctx = g->ctx;
-    }
+    km_load(g);
     int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
@@ -281,8 +290,8 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
         void *args[] = { &c, &X, &q, &h, &b, &uM, &uN, &uK, &ldc, &umode };
         // from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third
         // CTA's x crowds L1 (session 30: the 8B's gate/up at 8 rows 28.6 us with three, 25.2 with two)
-        unsigned sm = M > 4 && smem[ti][ni] < 80 * 1024 ? 80 * 1024 : smem[ti][ni];
-        gpu_launch(g, fn[ti][ni], grid, block, sm, NULL, args, names[ti][ni]);
+        unsigned sm = M > 4 && km_smem[ti][ni] < 80 * 1024 ? 80 * 1024 : km_smem[ti][ni];
+        gpu_launch(g, km_fn[ti][ni], grid, block, sm, NULL, args, km_names[ti][ni]);
     }
 }
 
