@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -812,9 +812,12 @@ if has ncu; then  # why a mid-M FP8 GEMM is slow: Nsight Compute on ours and on 
     done
 fi
 
-if has llama; then
+llama_wait() {  # the background llama.cpp build, waited for once: by the peer stage, else at the end
+    [ -n "${llama_pid:-}" ] || return 0
     wait "$llama_pid"; say "llama.cpp build rc=$? $(tail -1 "$LOG/llama-build.log") $(ls -la "$OUT"/llama-bin.tar.xz.part-* 2>&1)"
-fi
+    llama_pid=
+}
+has peer && llama_wait
 
 if has peer; then  # llama.cpp on the same files, same card, same run
     bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$SUM"
@@ -989,6 +992,32 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
     fi
 fi
 
+if has s31; then  # session 31: where gemm_kq's time goes, pipe by pipe. S31_PARTS from: ncu (Nsight Compute on
+    # one test_gpu_kq timing case each of S31_NCU "KERNEL:SIZE LAYER TYPE M;...", with the pipes' utilisation and
+    # L1 / L2 traffic), sass (gemm_kq's machine code: $LOG/s31-gemm_kq.sass, and its instruction mix per entry)
+    parts=" ${S31_PARTS:-ncu sass} "
+    if [[ $parts == *" sass "* ]]; then
+        cuobjdump -sass build/ptx/gemm_kq.cubin > "$LOG/s31-gemm_kq.sass" 2>&1
+        say "sass gemm_kq rc=$? $(grep -c '^ *Function' "$LOG/s31-gemm_kq.sass") functions"
+    fi
+    if [[ $parts == *" ncu "* ]]; then
+        IFS=';' read -ra ncs <<< "${S31_NCU:-gemm_q4k_n1:8b gate_up Q4_K 2;gemm_q4k_n1:8b gate_up Q4_K 8;gemm_q4k_n2:8b gate_up Q4_K 16;gemm_q4k_n1:8b o Q4_K 2;gemm_q6k_n1:8b down Q6_K 2}"
+        i=0
+        for nc in "${ncs[@]}"; do
+            i=$((i + 1))
+            QWEN3_KQ_TIME="${nc#*:}" QWEN3_TEST_ONLY=kq_timings timeout 120 ncu --kernel-name "${nc%%:*}" \
+                --launch-skip 20 --launch-count 1 \
+                --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+                --section WarpStateStats --section SchedulerStats --section InstructionStats --section Occupancy \
+                --metrics sm__inst_executed_pipe_alu.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_fma.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_fmaheavy.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_lsu.avg.pct_of_peak_sustained_active,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__inst_executed_pipe_lsu.sum,sm__inst_executed.sum,l1tex__t_sector_hit_rate.pct,l1tex__t_bytes_pipe_lsu_mem_global_op_ld.sum,lts__t_bytes.sum,dram__bytes_read.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__cycles_elapsed.avg.per_second \
+                build/tests/test_gpu_kq > "$LOG/s31-ncu-$i.log" 2>&1
+            say "ncu $nc rc=$?"
+            grep -E "pipe_|hit_rate|_bytes|inst_executed.sum|issue_active|cycles_elapsed|Duration|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Achieved Occupancy|Registers Per" \
+                "$LOG/s31-ncu-$i.log" | head -40 | tee -a "$SUM"
+        done
+    fi
+fi
+
 if has s25; then  # session 25 (its experiments reverted, NOTES): decode attention at mixed contexts under key
     # splits, a base tree's beside it; engine arms; attn_wg's prefill in Nsight Compute. (Its unit and sanitizer runs
     # were s24 unit with S24_ONLY and attndec's.) S25_PARTS from: bench (bench/attention's decode sizes S25_SIZES /
@@ -1149,3 +1178,5 @@ if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorabl
     fi
     python3 bench/plot_throughput.py "$LOG/throughput.tsv" "$OUT/throughput.png" 2>&1 | tee -a "$SUM"
 fi
+
+llama_wait
