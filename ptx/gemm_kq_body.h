@@ -57,7 +57,7 @@
     .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
     .reg .b64 %xa<4>, %xk<4>;
     .reg .f32 %f<6>;
-    .reg .b16 %hv;
+    .reg .b16 %hv, %bs, %bm;
 #define DECL_NT(nt, a_, b_) .reg .f32 %c##nt##_<4>; .reg .b32 %X##nt##_0_<4>, %X##nt##_1_<4>;
     PER_NT(DECL_NT, 0, 0)
 #undef DECL_NT
@@ -207,6 +207,19 @@
     COPY_H(P) \
     cp.async.commit_group;
 
+// D = the bf16x2 (h, h) of word W's half H (0: low, 1: high). As a split into b16 halves and a repack, ptxas folds
+// it into the fma's operand (HFMA2's .H0_H0 / .H1_H1): no instruction (as prmt it was one, 32 a block); prmt where the
+// folded form costs registers (Q6_K at 4 tiles spilled)
+#if Q6 && NT >= 4
+#define SPLAT(D, W, H) prmt.b32 D, W, W, SPLAT_SEL##H;
+#else
+#define SPLAT(D, W, H) mov.b32 {%bs, %bm}, W; mov.b32 D, SPLAT_H##H;
+#endif
+#define SPLAT_SEL0 0x1010
+#define SPLAT_SEL1 0x3232
+#define SPLAT_H0 {%bs, %bs}
+#define SPLAT_H1 {%bm, %bm}
+
 // ---- the tensor-core step: B = x pair-swapped to the A registers' k order, into n-tile nt ----
 #define MMAX(nt, XA, XB) \
     prmt.b32 %b0, XA, XB, 0x5410; prmt.b32 %b1, XA, XB, 0x7632; \
@@ -232,7 +245,7 @@
 // sub-block 8h + 2j + lh of group G = 2h + lh: Q word QS (QA / QB), nibble shifts Q0 / Q1 for the pairs (e0, e2) /
 // (e1, e3), qh shifts HOP0 H0 / shr H1; scale word SW's half SEL
 #define SB(u, G, buf, QS, Q0, Q1, HOP0, H0, H1, SW, SEL) \
-    prmt.b32 %s2l, %S##u##L_##SW, %S##u##L_##SW, SEL; prmt.b32 %s2h, %S##u##H_##SW, %S##u##H_##SW, SEL; \
+    SPLAT(%s2l, %S##u##L_##SW, SEL) SPLAT(%s2h, %S##u##H_##SW, SEL) \
     DEC(%a0, %QS##u##L_##G, Q0, %HH##u##L_##G, HOP0, H0, %s2l) \
     DEC(%a2, %QS##u##L_##G, Q1, %HH##u##L_##G, shr, H1, %s2l) \
     DEC(%a1, %QS##u##H_##G, Q0, %HH##u##H_##G, HOP0, H0, %s2h) \
@@ -248,10 +261,10 @@
 #define COMPUTE(u) \
     mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
     XL(0, 0) \
-    GRP(u, 0, 0, 1, 2, 3, 0x1010, 64, 128, 192, XL(32, 0)) \
-    GRP(u, 1, 0, 1, 2, 3, 0x3232, 96, 160, 224, XL(256, 0)) \
-    GRP(u, 2, 4, 5, 6, 7, 0x1010, 320, 384, 448, XL(288, 0)) \
-    GRP(u, 3, 4, 5, 6, 7, 0x3232, 352, 416, 480, )
+    GRP(u, 0, 0, 1, 2, 3, 0, 64, 128, 192, XL(32, 0)) \
+    GRP(u, 1, 0, 1, 2, 3, 1, 96, 160, 224, XL(256, 0)) \
+    GRP(u, 2, 4, 5, 6, 7, 0, 320, 384, 448, XL(288, 0)) \
+    GRP(u, 3, 4, 5, 6, 7, 1, 352, 416, 480, )
 #else
 // a bf16x2 of q * s - mn: the nibbles of W >> SH under 128's exponent
 #define DEC(D, W, SH, S2, M2) \
@@ -260,8 +273,7 @@
 // sub-block j (elements 32j ..): chunk words W0 (elements 8t .. 8t + 3) and W1 (8t + 4 ..), nibble shifts SH0 / SH1
 // (low nibbles 0 / 8, high 4 / 12), x in buffer buf
 #define SB(u, j, buf, W0, W1, SH0, SH1) \
-    prmt.b32 %s2l, %S##u##L_##j, %S##u##L_##j, 0x1010; prmt.b32 %m2l, %S##u##L_##j, %S##u##L_##j, 0x3232; \
-    prmt.b32 %s2h, %S##u##H_##j, %S##u##H_##j, 0x1010; prmt.b32 %m2h, %S##u##H_##j, %S##u##H_##j, 0x3232; \
+    SPLAT(%s2l, %S##u##L_##j, 0) SPLAT(%m2l, %S##u##L_##j, 1) SPLAT(%s2h, %S##u##H_##j, 0) SPLAT(%m2h, %S##u##H_##j, 1) \
     DEC(%a0, %W##u##L_##W0, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W0, SH1, %s2l, %m2l) \
     DEC(%a1, %W##u##H_##W0, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W0, SH1, %s2h, %m2h) \
     PER_NT(MMA_LO, buf, 0) \
@@ -420,6 +432,11 @@ DONE:
 #undef CP
 #undef REFILL
 #undef WAITLOAD
+#undef SPLAT
+#undef SPLAT_SEL0
+#undef SPLAT_SEL1
+#undef SPLAT_H0
+#undef SPLAT_H1
 #undef STEP
 #undef KM_SETS
 #undef LDW_ROW
