@@ -219,7 +219,7 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     int big = (long)N * K >= 8L << 20;
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
-    if (big && type == GGML_TYPE_Q4_K) return fp8 ? 4 : 16;  // gemm_kq from 2 rows (above)
+    if (big && type == GGML_TYPE_Q4_K) return fp8 ? 2 : 16;  // gemm_kq from 2 rows (above)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
