@@ -46,8 +46,6 @@
 #define KM_SETS KM_SETS_OF(Q6, NT)
 #if KM_SETS == 2 && (NT >= 4 || (Q6 && NT >= 2))  // (two register sets: past 128 an SM holds one CTA anyway)
 .maxnreg 232
-#elif !Q6 && NT == 1                         // three CTAs an SM (its ring and x prefetch fit in 80)
-.maxnreg 80
 #else
 .maxnreg 128
 #endif
@@ -57,8 +55,7 @@
     .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
     .reg .b32 %ringw, %lq, %ls, %dq, %ds, %dh, %tsb, %hs, %nj, %j, %jn, %st, %stp;
     .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
-    .reg .b64 %xa<4>, %xk<4>, %xpo;
-    .reg .b32 %nkbm;
+    .reg .b64 %xa<4>, %xk<4>;
     .reg .f32 %f<6>;
     .reg .b16 %hv, %bs, %bm;
 #define DECL_NT(nt, a_, b_) .reg .f32 %c##nt##_<4>; .reg .b32 %X##nt##_0_<4>, %X##nt##_1_<4>;
@@ -145,8 +142,6 @@
     // x row of n-tile nt for this lane: token nt * 8 + g (B column g), lane t's bytes; rows >= M stay zeros
     shl.b32 %r6, %t, XT_SH;
     cvt.u64.u32 %rd4, %r6;
-    mul.wide.u32 %xpo, %t, 128 - (1 << XT_SH);  // from a lane's x bytes to its 128-byte line t of the row (XPF)
-    sub.u32 %nkbm, %nkb, 1;
 #define XSETUP(nt, a_, b_) \
     add.u32 %r5, %g, nt * 8; setp.lt.u32 %pv##nt, %r5, %M; \
     mul.lo.u32 %r5, %r5, %K; mul.wide.u32 %rd3, %r5, 2; add.u64 %xa##nt, %rdx, %rd3; add.u64 %xa##nt, %xa##nt, %rd4; \
@@ -240,18 +235,6 @@
 #endif
 #define XL(OFF, buf) PER_NT(XL1, OFF, buf)
 #define XK1(nt, a_, b_) add.u64 %xk##nt, %xa##nt, %rd1;
-// x of this warp's block KM_XPF ahead (kb + 8 KM_XPF; its last block where there is none) into L1 while this one is
-// computed:
-// lane (g, t) asks for line t of its row g (+ 8 nt) of the block's 512 bytes, so XL's loads hit L1 rather than wait
-// on L2 (stall sampling, session 31: long scoreboard the largest reason)
-#if KM_XPF
-#define XPF1(nt, a_, b_) add.u64 %rd0, %xa##nt, %rd2; @%pv##nt prefetch.global.L1 [%rd0];
-#define XPF \
-    add.u32 %r13, %kb, KM_WARPS * KM_XPF; min.u32 %r13, %r13, %nkbm; mul.wide.u32 %rd2, %r13, 512; add.u64 %rd2, %rd2, %xpo; \
-    PER_NT(XPF1, 0, 0)
-#else
-#define XPF
-#endif
 
 #if Q6
 // a bf16x2 of (q6 - 32) * s: nibbles of Q >> QSH, bits 4-5 from H shifted (HOP by HSH), under 128's exponent
@@ -276,7 +259,7 @@
     XL(X3, 1) SB(u, G, 0, QA, 4, 12, shl, 0, 8, SW2, SEL) \
     XN SB(u, G, 1, QB, 4, 12, shr, 2, 10, SW3, SEL)
 #define COMPUTE(u) \
-    XPF mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
+    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
     XL(0, 0) \
     GRP(u, 0, 0, 1, 2, 3, 0, 64, 128, 192, XL(32, 0)) \
     GRP(u, 1, 0, 1, 2, 3, 1, 96, 160, 224, XL(256, 0)) \
@@ -298,7 +281,7 @@
     DEC(%a1, %W##u##H_##W1, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W1, SH1, %s2h, %m2h) \
     PER_NT(MMA_HI, buf, 0)
 #define COMPUTE(u) \
-    XPF mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
+    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
     XL(0, 0) XL(64, 1) \
     SB(u, 0, 0, 0, 1, 0, 8) XL(128, 0) \
     SB(u, 1, 1, 0, 1, 4, 12) XL(192, 1) \
@@ -465,8 +448,6 @@ DONE:
 #undef XL1
 #undef XL
 #undef XK1
-#undef XPF1
-#undef XPF
 #undef DEC
 #undef SB
 #undef GRP
