@@ -200,14 +200,19 @@ static CUmodule load_module(Gpu *g, const char *name) {
     return mod;
 }
 
-unsigned gpu_module_u32(Gpu *g, const char *module, const char *name) {
+unsigned gpu_module_u32_or(Gpu *g, const char *module, const char *name, unsigned missing) {
     CUmodule mod = load_module(g, module);
     CUdeviceptr p;
     size_t n;
-    if (cuModuleGetGlobal(&p, &n, mod, name) != CUDA_SUCCESS || n != 4)
-        die("cubin '%s' has no .u32 '%s'", module, name);
+    if (cuModuleGetGlobal(&p, &n, mod, name) != CUDA_SUCCESS || n != 4) return missing;
     unsigned v;
     CU_CHECK(cuMemcpyDtoH(&v, p, 4));
+    return v;
+}
+
+unsigned gpu_module_u32(Gpu *g, const char *module, const char *name) {
+    unsigned v = gpu_module_u32_or(g, module, name, 0xFFFFFFFFu);
+    if (v == 0xFFFFFFFFu) die("cubin '%s' has no .u32 '%s'", module, name);
     return v;
 }
 

@@ -35,6 +35,7 @@ void gpu_shutdown(Gpu *g);
 // and the .entry <entry> in it. Dies with a clear message if either is missing.
 CUfunction gpu_kernel(Gpu *g, const char *module, const char *entry);
 unsigned gpu_module_u32(Gpu *g, const char *module, const char *name);  // a module's .global .u32 (e.g. a kernel's smem)
+unsigned gpu_module_u32_or(Gpu *g, const char *module, const char *name, unsigned missing);  // ... or `missing`
 
 // Launch on g->stream. cluster may be NULL (no cluster). smem > 48 KB is opted in automatically.
 // params: the usual kernelParams array (pointers to each argument). name: for error messages.

@@ -5,7 +5,7 @@
 // Q4_K / Q6_K parts runs ptx/gemm_kq.ptx instead: the codes dequantised to bf16 in registers, mma.sync, up to 32 rows
 // (gpu_kq_rows: 16 for Q4_K-led layers beside bf16), from the same q / h planes and a plane of bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
-//          gpu_kq_force_split, gpu_kq_mma_from,
+//          gpu_kq_force_split, gpu_kq_mma_from, gpu_kq_force_grid,
 //          launch_gemv_kq
 //
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
@@ -262,8 +262,13 @@ static int km_min_m(void) {
 static CUcontext km_ctx;
 static CUfunction km_fn[2][3];
 static unsigned km_smem[2][3];
+static int km_slots[2][3][2];  // persistent entries (NAME_persist): CTAs the device holds at once, by km_smem_at's two sizes
 static const char *km_names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
                                       { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
+// from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third CTA's x
+// crowds L1 (session 30: the 8B's gate/up at 8 rows 28.6 us with three, 25.2 with two)
+static unsigned km_smem_at(int t, int i, int M) { return M > 4 && km_smem[t][i] < 80 * 1024 ? 80 * 1024 : km_smem[t][i]; }
+
 static void km_load(Gpu *g) {
     if (km_ctx == g->ctx) return;
     for (int t = 0; t < 2; t++)
@@ -272,9 +277,18 @@ static void km_load(Gpu *g) {
             snprintf(v, sizeof v, "%s_smem", km_names[t][i]);
             km_fn[t][i] = gpu_kernel(g, "gemm_kq", km_names[t][i]);
             km_smem[t][i] = gpu_module_u32(g, "gemm_kq", v);
+            snprintf(v, sizeof v, "%s_persist", km_names[t][i]);  // (a build without it: one tile a CTA)
+            int persist = (int)gpu_module_u32_or(g, "gemm_kq", v, 0);
+            for (int s = 0; s < 2; s++)
+                km_slots[t][i][s] = persist ? gpu_cluster_slots(g, km_fn[t][i], (Dim3){ KM_THREADS, 1, 1 },
+                                                                km_smem_at(t, i, s ? 8 : 1), 1) : 0;
         }
     km_ctx = g->ctx;
 }
+
+// gpu_kq_force_grid (tests): persistent entries launched with this many CTAs (0: as many as the device holds)
+static int km_grid;
+void gpu_kq_force_grid(int ctas) { km_grid = ctas; }
 
 static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     km_load(g);
@@ -286,12 +300,12 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, b = p->b;
-        Dim3 grid = { (unsigned)p->rows / 16, 1, 1 }, block = { KM_THREADS, 1, 1 };
+        // a tile (16 rows of C) a CTA, or a persistent grid of at most the CTAs the device holds at once
+        int tiles = p->rows / 16, slots = km_slots[ti][ni][M > 4];
+        if (slots > 0 && km_grid > 0) slots = km_grid;
+        Dim3 grid = { (unsigned)(slots > 0 && slots < tiles ? slots : tiles), 1, 1 }, block = { KM_THREADS, 1, 1 };
         void *args[] = { &c, &X, &q, &h, &b, &uM, &uN, &uK, &ldc, &umode };
-        // from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third
-        // CTA's x crowds L1 (session 30: the 8B's gate/up at 8 rows 28.6 us with three, 25.2 with two)
-        unsigned sm = M > 4 && km_smem[ti][ni] < 80 * 1024 ? 80 * 1024 : km_smem[ti][ni];
-        gpu_launch(g, km_fn[ti][ni], grid, block, sm, NULL, args, km_names[ti][ni]);
+        gpu_launch(g, km_fn[ti][ni], grid, block, km_smem_at(ti, ni, M), NULL, args, km_names[ti][ni]);
     }
 }
 

@@ -239,9 +239,10 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
 // launch_gemv_kq's tensor-core kernel from m rows of x (Q4_K / Q6_K stacks; set it before gpu_kq_carve, which
-// gives a stack gemm_kq's scale plane only where max_m reaches m); 0: the default (3)
+// gives a stack gemm_kq's scale plane only where max_m reaches m); 0: the default (2)
 void gpu_kq_mma_from(int m);
 void gpu_kq_force_split(int S);  // launch_gemv_kq's K split: 1, 2 or 4 warps a row pair (where K allows); 0: its rule
+void gpu_kq_force_grid(int ctas);  // gemm_kq's persistent entries on this many CTAs (tests: several tiles a CTA); 0: all
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
 size_t gpu_linear_scratch_bytes(int N, int K, int fp8);

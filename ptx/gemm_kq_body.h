@@ -29,7 +29,15 @@
 #define STG (16 * RS)                        // a stage: 16 rows
 
 // the entry's dynamic shared memory (its warps' rings), which the host reads from here (host/gpu_kq.c)
-.visible .global .align 4 .u32 CAT(NAME, _smem) = KM_WARPS * KM_STAGES * STG;
+.visible .global .align 4 .u32 CAT(NAME, _smem) = KM_WARPS * KM_STAGES * STG + 2 * KM_WARPS * NT * 512;
+// 1: the CTAs are persistent (a grid of up to the SMs' slots takes tiles tile, tile + grid, ...); 0: one tile a CTA
+#if KM_SETS_OF(Q6, NT) == 1 && NT == 1       // (the wider entries would spill with the cursor's registers)
+#define KM_PERSIST 1
+.visible .global .align 4 .u32 CAT(NAME, _persist) = 1;
+#else
+#define KM_PERSIST 0
+.visible .global .align 4 .u32 CAT(NAME, _persist) = 0;
+#endif
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -46,6 +54,8 @@
 #define KM_SETS KM_SETS_OF(Q6, NT)
 #if KM_SETS == 2 && (NT >= 4 || (Q6 && NT >= 2))  // (two register sets: past 128 an SM holds one CTA anyway)
 .maxnreg 232
+#elif !Q6 && NT == 1                         // three CTAs an SM
+.maxnreg 80
 #else
 .maxnreg 128
 #endif
@@ -55,7 +65,9 @@
     .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
     .reg .b32 %ringw, %lq, %ls, %dq, %ds, %dh, %tsb, %hs, %nj, %j, %jn, %st, %stp;
     .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
-    .reg .b64 %xa<4>, %xk<4>;
+    .reg .b64 %xa<4>, %xk<4>, %dtq, %dtb, %dth;
+    .reg .b32 %rj, %rtile, %ntl, %G, %par, %sums;
+    .reg .pred %prv, %pwr;
     .reg .f32 %f<6>;
     .reg .b16 %hv, %bs, %bm;
 #define DECL_NT(nt, a_, b_) .reg .f32 %c##nt##_<4>; .reg .b32 %X##nt##_0_<4>, %X##nt##_1_<4>;
@@ -184,21 +196,33 @@
     bar.warp.sync 0xffffffff; \
     mad.lo.u32 %r10, %st, STG, %ringw; \
     LOADW(u, %r10)
-// block J of this warp (columns 256 (warp + 8 J) ..) into stage ST, 16 bytes a copy (Q4_K 5 a lane, Q6_K 7), as one
-// group of cp.async; the group is committed even where there is no block J (< nj in P), so that the groups stay one
-// a block and WAITLOAD's counts hold
+// the cursor's block (block %rj of tile %rtile: columns 256 (warp + 8 rj) .., rows from the plane pointers %qa0 ..,
+// which are tile %rtile's) into stage ST, 16 bytes a copy (Q4_K 5 a lane, Q6_K 7), as one group of cp.async; the
+// group is committed even where there is no such block (%prv: the tile is past the last), so that the groups stay
+// one a block and WAITLOAD's counts hold; then the cursor moves on (past a tile's nj blocks: the next tile, grid
+// tiles on, its pointers advanced by %dt*)
 // (no L2::cache_hint: with an evict-first policy this LDGSTS raised an illegal instruction on the H200, session 30)
 #define CP(DST, O, SRC) cp.async.cg.shared.global [DST + O], [SRC], 16;
 #if Q6
 #define COPY_H(P) \
     mul.wide.u32 %rd5, %r11, 64; add.u64 %rd4, %ha0, %rd5; add.u64 %rd5, %ha2, %rd5; add.u32 %r12, %r10, %dh; \
     @P CP(%r12, 0, %rd4) @P CP(%r12, 8 * RS, %rd5)
+#define ADVANCE_H @%pwr add.u64 %ha0, %ha0, %dth; @%pwr add.u64 %ha2, %ha2, %dth;
 #else
 #define COPY_H(P)
+#define ADVANCE_H
 #endif
-#define REFILL(ST, J, P) \
+#if KM_PERSIST
+#define REFILL(ST) REFILL_P(ST, %prv) \
+    add.u32 %rj, %rj, 1; setp.eq.u32 %pwr, %rj, %nj; @%pwr mov.u32 %rj, 0; @%pwr add.u32 %rtile, %rtile, %G; \
+    @%pwr add.u64 %qa0, %qa0, %dtq; @%pwr add.u64 %qa2, %qa2, %dtq; @%pwr add.u64 %sa, %sa, %dtb; \
+    ADVANCE_H setp.lt.u32 %prv, %rtile, %ntl;
+#else
+#define REFILL(ST) REFILL_P(ST, %prv) add.u32 %rj, %rj, 1; setp.lt.u32 %prv, %rj, %nj;
+#endif
+#define REFILL_P(ST, P) \
     mad.lo.u32 %r10, ST, STG, %ringw; \
-    shl.b32 %r11, J, 3; add.u32 %r11, %r11, %warp; \
+    shl.b32 %r11, %rj, 3; add.u32 %r11, %r11, %warp; \
     mul.wide.u32 %rd5, %r11, 128; add.u64 %rd4, %qa0, %rd5; add.u64 %rd5, %qa2, %rd5; add.u32 %r12, %r10, %dq; \
     @P CP(%r12, 0, %rd4) add.u64 %rd4, %rd4, %q4r; @P CP(%r12, 4 * RS, %rd4) \
     @P CP(%r12, 8 * RS, %rd5) add.u64 %rd5, %rd5, %q4r; @P CP(%r12, 12 * RS, %rd5) \
@@ -304,31 +328,47 @@
 L##_C: \
     COMPUTE(u) \
     bar.warp.sync 0xffffffff; \
-    add.u32 %r1, %j, KM_STAGES; setp.lt.u32 %p1, %r1, %nj; \
-    REFILL(%stp, %r1, %p1) \
+    REFILL(%stp) \
     mov.u32 %j, %jn; add.u32 %kb, %kb, KM_WARPS; \
-    @!%pn bra KDONE;
+    @!%pn bra TEPI;
 
-    // warp w takes blocks w, w + 8, ... (nj of them); the copies of its first KM_STAGES blocks go before the wait
-    // (the weights are immutable)
+    // warp w takes blocks w, w + 8, ... of each tile (nj of them); the copies of its first KM_STAGES blocks go before
+    // the wait (the weights are immutable). Tiles (16 rows of C; SwiGLU: 8 gate rows and their up rows): N / 16, this
+    // CTA's tile, tile + grid, ... (persistent entries; the others are launched one tile a CTA), the ring running on
+    // across them: the next tile's first blocks land while this one's last are computed
     sub.u32 %r1, %nkb, %warp;
     add.u32 %r1, %r1, KM_WARPS - 1;
     shr.u32 %nj, %r1, 3;
     setp.ge.u32 %p1, %warp, %nkb;
     @%p1 mov.u32 %nj, 0;
+    shr.u32 %ntl, %N, 4;
+    mov.u32 %G, %nctaid.x;
+#if KM_PERSIST
+    selp.b32 %r1, 8, 16, %psw;               // rows a tile takes from a plane part (SwiGLU: 8 gate, 8 up)
+    mul.lo.u32 %r1, %r1, %G;
+    shr.u32 %r3, %K, 1;
+    mul.wide.u32 %dtq, %r1, %r3;             // a grid of tiles on: q rows x K / 2 bytes, b K / 8, h K / 4
+    shr.u64 %dtb, %dtq, 2;
+    shr.u64 %dth, %dtq, 1;
+#endif
+    mov.u32 %rj, 0;
+    mov.u32 %rtile, %tile;
+    setp.ne.u32 %prv, %nj, 0;
+    @!%prv mov.u32 %rtile, %ntl;             // (no blocks: the cursor never wraps, and stays past the last tile)
     mov.u32 %j, 0;
 PRO:
-    setp.lt.u32 %p1, %j, %nj;
-    REFILL(%j, %j, %p1)
+    REFILL(%j)
     add.u32 %j, %j, 1;
     setp.lt.u32 %p1, %j, KM_STAGES;
     @%p1 bra PRO;
     PDL_START
+    mov.u32 %st, 0;
+    mov.u32 %par, 0;
+TLOOP:
     setp.eq.u32 %p1, %nj, 0;
-    @%p1 bra KDONE;
+    @%p1 bra TEPI;
     mov.u32 %kb, %warp;
     mov.u32 %j, 0;
-    mov.u32 %st, 0;
 #if KM_SETS == 2
     WAITLOAD(0, KM_STAGES - 1)
 KLOOP:
@@ -341,9 +381,7 @@ KLOOP:
     WAITLOAD(0, KM_STAGES - 1)
     COMPUTE(0)
     bar.warp.sync 0xffffffff;
-    add.u32 %r1, %j, KM_STAGES;
-    setp.lt.u32 %p1, %r1, %nj;
-    REFILL(%st, %r1, %p1)
+    REFILL(%st)
     add.u32 %st, %st, 1;
     setp.eq.u32 %pw, %st, KM_STAGES;
     @%pw mov.u32 %st, 0;
@@ -352,21 +390,34 @@ KLOOP:
     setp.lt.u32 %pn, %j, %nj;
     @%pn bra KLOOP;
 #endif
-KDONE:
-    // the warps' sums: f32 [4 NT][32 lanes] at the start of each warp's ring (its copies have all landed and been
-    // read: bar.warp.sync), then 64 NT threads add them in warp order and store
-    cp.async.wait_all;
-    bar.warp.sync 0xffffffff;
+TEPI:
+    // the tile's sums: each warp's f32 [4 NT][32 lanes] into buffer %par (then its accumulators start again from 0),
+    // and 64 NT threads add them in warp order and store
+    // (the warps' sums: two buffers after the rings, tiles alternating between them)
+    mov.u32 %sums, km_smem;
+    add.u32 %sums, %sums, KM_WARPS * KM_STAGES * STG;
+#if KM_PERSIST
+    mad.lo.u32 %sums, %par, KM_WARPS * NT * 512, %sums;
+#endif
+    mad.lo.u32 %r1, %warp, NT * 512, %sums;
     shl.b32 %r3, %lane, 2;
-    add.u32 %r1, %ringw, %r3;
+    add.u32 %r1, %r1, %r3;
+#if KM_PERSIST
+#define ZERO_C(nt) mov.f32 %c##nt##_0, 0f00000000; mov.f32 %c##nt##_1, 0f00000000; \
+    mov.f32 %c##nt##_2, 0f00000000; mov.f32 %c##nt##_3, 0f00000000;
+#else
+#define ZERO_C(nt)
+#endif
 #define ST_NT(nt, a_, b_) \
     st.shared.f32 [%r1 + nt * 512], %c##nt##_0; st.shared.f32 [%r1 + nt * 512 + 128], %c##nt##_1; \
-    st.shared.f32 [%r1 + nt * 512 + 256], %c##nt##_2; st.shared.f32 [%r1 + nt * 512 + 384], %c##nt##_3;
+    st.shared.f32 [%r1 + nt * 512 + 256], %c##nt##_2; st.shared.f32 [%r1 + nt * 512 + 384], %c##nt##_3; \
+    ZERO_C(nt)
     PER_NT(ST_NT, 0, 0)
 #undef ST_NT
+#undef ZERO_C
     bar.sync 0;
     setp.ge.u32 %p1, %tx, NT * 64;
-    @%p1 bra DONE;
+    @%p1 bra TNEXT;
     // thread: lane l of accumulator pair q = tx / 32 (n-tile q / 2, column 2 (l % 4) + q % 2): registers
     // f = 4 (q / 2) + q % 2 (row g) and f + 2 (row g + 8)
     and.b32 %r4, %tx, 31;
@@ -376,13 +427,12 @@ KDONE:
     mad.lo.u32 %r8, %r6, 4, %r7;             // f
     shl.b32 %r8, %r8, 5;
     add.u32 %r8, %r8, %r4;
-    mov.u32 %r2, km_smem;
-    mad.lo.u32 %r8, %r8, 4, %r2;             // &sums[warp 0][f][l]
+    mad.lo.u32 %r8, %r8, 4, %sums;           // &sums[par][warp 0][f][l]
     ld.shared.f32 %f0, [%r8];
     ld.shared.f32 %f1, [%r8 + 256];
 #define RED(w) \
-    ld.shared.f32 %f2, [%r8 + w * KM_STAGES * STG]; add.rn.f32 %f0, %f0, %f2; \
-    ld.shared.f32 %f3, [%r8 + w * KM_STAGES * STG + 256]; add.rn.f32 %f1, %f1, %f3;
+    ld.shared.f32 %f2, [%r8 + w * NT * 512]; add.rn.f32 %f0, %f0, %f2; \
+    ld.shared.f32 %f3, [%r8 + w * NT * 512 + 256]; add.rn.f32 %f1, %f1, %f3;
     RED(1) RED(2) RED(3) RED(4) RED(5) RED(6) RED(7)
 #undef RED
     and.b32 %r9, %r4, 3;
@@ -390,7 +440,7 @@ KDONE:
     add.u32 %r9, %r9, %r7;
     mad.lo.u32 %r9, %r6, 8, %r9;             // token
     setp.ge.u32 %p2, %r9, %M;
-    @%p2 bra DONE;
+    @%p2 bra TNEXT;
     shr.u32 %r10, %r4, 2;                    // g
     @%psw bra SWIGLU;
     shl.b32 %r11, %tile, 4;
@@ -405,7 +455,7 @@ KDONE:
     @%p3 add.rn.f32 %f1, %f1, %f5;
     st.global.f32 [%rd1], %f0;
     st.global.f32 [%rd1 + 32], %f1;
-    bra DONE;
+    bra TNEXT;
 SWIGLU:
     shl.b32 %r11, %tile, 3;
     add.u32 %r11, %r11, %r10;                // output column 8 tile + g
@@ -415,6 +465,14 @@ SWIGLU:
     SILU_MUL(%f0, %f1, %f4)
     cvt.rn.bf16.f32 %hv, %f4;
     st.global.b16 [%rd1], %hv;
+TNEXT:
+#if KM_PERSIST
+    xor.b32 %par, %par, 1;
+    add.u32 %tile, %tile, %G;
+    setp.lt.u32 %p1, %tile, %ntl;
+    @%p1 bra TLOOP;
+#endif
+    cp.async.wait_all;                       // (the groups past the last tile are empty)
 DONE:
     ret;
 }
@@ -431,6 +489,9 @@ DONE:
 #undef COPY_H
 #undef CP
 #undef REFILL
+#undef REFILL_P
+#undef KM_PERSIST
+#undef ADVANCE_H
 #undef WAITLOAD
 #undef SPLAT
 #undef SPLAT_SEL0

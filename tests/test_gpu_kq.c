@@ -314,6 +314,7 @@ static void kq_mma(void) {
                 int M = Ms[mi_];
                 if (quick && M != 1 && M != 9 && M != 17 && M != 32) continue;
                 for (int mi = 0; mi < 3; mi++) {
+                    gpu_kq_force_grid(cases % 3);  // all the CTAs the device holds, or 1 or 2: several tiles a CTA
                     ++cases;
                     bad += !check(one, 1, M, modes[mi], 1);
                     if (mi < 2) { ++cases; bad += !check(two, 2, M, modes[mi], 1); }
@@ -323,6 +324,7 @@ static void kq_mma(void) {
             ktensor_free(&w2);
         }
     gpu_kq_mma_from(0);
+    gpu_kq_force_grid(0);
     printf("  %d cases, %d failed; largest normwise error against fp64: store / add %.3g (the bf16 copy's %.3g), SwiGLU "
            "%.3g (%.3g)\n", cases, bad, mma_worst[0], bf16_worst[0], mma_worst[1], bf16_worst[1]);
     CHECK(bad == 0, "gemm_kq differs from its reference in %d of %d cases", bad, cases);
