@@ -262,7 +262,8 @@ static int km_min_m(void) {
 static CUcontext km_ctx;
 static CUfunction km_fn[2][3];
 static unsigned km_smem[2][3];
-static int km_slots[2][3][2];  // persistent entries (NAME_persist): CTAs the device holds at once, by km_smem_at's two sizes
+// persistent entries (NAME_persist; QWEN3_KQ_PERSIST=0: none): CTAs the device holds at once, by km_smem_at's two sizes
+static int km_slots[2][3][2];
 static const char *km_names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
                                       { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
 // from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third CTA's x
@@ -278,7 +279,7 @@ static void km_load(Gpu *g) {
             km_fn[t][i] = gpu_kernel(g, "gemm_kq", km_names[t][i]);
             km_smem[t][i] = gpu_module_u32(g, "gemm_kq", v);
             snprintf(v, sizeof v, "%s_persist", km_names[t][i]);  // (a build without it: one tile a CTA)
-            int persist = (int)gpu_module_u32_or(g, "gemm_kq", v, 0);
+            int persist = (int)gpu_module_u32_or(g, "gemm_kq", v, 0) && env_int("QWEN3_KQ_PERSIST", 0, 1, 1);
             for (int s = 0; s < 2; s++)
                 km_slots[t][i][s] = persist ? gpu_cluster_slots(g, km_fn[t][i], (Dim3){ KM_THREADS, 1, 1 },
                                                                 km_smem_at(t, i, s ? 8 : 1), 1) : 0;

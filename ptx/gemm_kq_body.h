@@ -29,14 +29,19 @@
 #define STG (16 * RS)                        // a stage: 16 rows
 
 // the entry's dynamic shared memory (its warps' rings), which the host reads from here (host/gpu_kq.c)
-.visible .global .align 4 .u32 CAT(NAME, _smem) = KM_WARPS * KM_STAGES * STG + 2 * KM_WARPS * NT * 512;
-// 1: the CTAs are persistent (a grid of up to the SMs' slots takes tiles tile, tile + grid, ...); 0: one tile a CTA
+// 1: the CTAs may be persistent (a grid of up to the SMs' slots takes tiles tile, tile + grid, ...); 0: one tile a
+// CTA. A persistent entry's warps' sums have their own buffer after the rings (which are still busy with the next
+// tile's blocks); the others' go at the start of each warp's ring, once its copies have all landed
 #if KM_SETS_OF(Q6, NT) == 1 && NT == 1       // (the wider entries would spill with the cursor's registers)
 #define KM_PERSIST 1
+#define SUMS_WS (NT * 512)                   // a warp's sums: f32 [4 NT][32 lanes]
 .visible .global .align 4 .u32 CAT(NAME, _persist) = 1;
+.visible .global .align 4 .u32 CAT(NAME, _smem) = KM_WARPS * KM_STAGES * STG + KM_WARPS * NT * 512;
 #else
 #define KM_PERSIST 0
+#define SUMS_WS (KM_STAGES * STG)
 .visible .global .align 4 .u32 CAT(NAME, _persist) = 0;
+.visible .global .align 4 .u32 CAT(NAME, _smem) = KM_WARPS * KM_STAGES * STG;
 #endif
 
 .visible .entry NAME(
@@ -66,7 +71,7 @@
     .reg .b32 %ringw, %lq, %ls, %dq, %ds, %dh, %tsb, %hs, %nj, %j, %jn, %st, %stp;
     .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
     .reg .b64 %xa<4>, %xk<4>, %dtq, %dtb, %dth;
-    .reg .b32 %rj, %rtile, %ntl, %G, %par, %sums;
+    .reg .b32 %rj, %rtile, %ntl, %G, %sums;
     .reg .pred %prv, %pwr;
     .reg .f32 %f<6>;
     .reg .b16 %hv, %bs, %bm;
@@ -363,7 +368,6 @@ PRO:
     @%p1 bra PRO;
     PDL_START
     mov.u32 %st, 0;
-    mov.u32 %par, 0;
 TLOOP:
     setp.eq.u32 %p1, %nj, 0;
     @%p1 bra TEPI;
@@ -391,15 +395,17 @@ KLOOP:
     @%pn bra KLOOP;
 #endif
 TEPI:
-    // the tile's sums: each warp's f32 [4 NT][32 lanes] into buffer %par (then its accumulators start again from 0),
-    // and 64 NT threads add them in warp order and store
-    // (the warps' sums: two buffers after the rings, tiles alternating between them)
+    // the tile's sums: each warp's f32 [4 NT][32 lanes] (then its accumulators start again from 0), and 64 NT threads
+    // add them in warp order and store
     mov.u32 %sums, km_smem;
-    add.u32 %sums, %sums, KM_WARPS * KM_STAGES * STG;
 #if KM_PERSIST
-    mad.lo.u32 %sums, %par, KM_WARPS * NT * 512, %sums;
+    add.u32 %sums, %sums, KM_WARPS * KM_STAGES * STG;
+    bar.sync 0;                              // (the last tile's sums have been read)
+#else
+    cp.async.wait_all;
+    bar.warp.sync 0xffffffff;
 #endif
-    mad.lo.u32 %r1, %warp, NT * 512, %sums;
+    mad.lo.u32 %r1, %warp, SUMS_WS, %sums;
     shl.b32 %r3, %lane, 2;
     add.u32 %r1, %r1, %r3;
 #if KM_PERSIST
@@ -427,12 +433,12 @@ TEPI:
     mad.lo.u32 %r8, %r6, 4, %r7;             // f
     shl.b32 %r8, %r8, 5;
     add.u32 %r8, %r8, %r4;
-    mad.lo.u32 %r8, %r8, 4, %sums;           // &sums[par][warp 0][f][l]
+    mad.lo.u32 %r8, %r8, 4, %sums;           // &sums[warp 0][f][l]
     ld.shared.f32 %f0, [%r8];
     ld.shared.f32 %f1, [%r8 + 256];
 #define RED(w) \
-    ld.shared.f32 %f2, [%r8 + w * NT * 512]; add.rn.f32 %f0, %f0, %f2; \
-    ld.shared.f32 %f3, [%r8 + w * NT * 512 + 256]; add.rn.f32 %f1, %f1, %f3;
+    ld.shared.f32 %f2, [%r8 + w * SUMS_WS]; add.rn.f32 %f0, %f0, %f2; \
+    ld.shared.f32 %f3, [%r8 + w * SUMS_WS + 256]; add.rn.f32 %f1, %f1, %f3;
     RED(1) RED(2) RED(3) RED(4) RED(5) RED(6) RED(7)
 #undef RED
     and.b32 %r9, %r4, 3;
@@ -467,7 +473,6 @@ SWIGLU:
     st.global.b16 [%rd1], %hv;
 TNEXT:
 #if KM_PERSIST
-    xor.b32 %par, %par, 1;
     add.u32 %tile, %tile, %G;
     setp.lt.u32 %p1, %tile, %ntl;
     @%p1 bra TLOOP;
@@ -491,6 +496,7 @@ DONE:
 #undef REFILL
 #undef REFILL_P
 #undef KM_PERSIST
+#undef SUMS_WS
 #undef ADVANCE_H
 #undef WAITLOAD
 #undef SPLAT
