@@ -207,8 +207,10 @@ int gpu_kq_max_m(int K) {
 // gemm_kq (2+ rows; session 30's kernel, test_gpu_kq's timings) beats the bf16 GEMM on Q4_K layers up to 16 rows (the
 // 8B's gate/up 0.45-0.82x its time at 2-16 rows, 1.06x at 32; the 8B's four layers at 32 rows add up level) and on
 // Q6_K at 2-4 rows (0.73-1.01x). Against the FP8 path Q4_K wins at 2-4 rows on every 8B / 32B layer (0.77-0.94x) and
-// at 8 on the 8B's, not the 32B's (o 1.22x, down 1.49x); not used there yet (no engine run beside FP8). Q4_K-led
-// stacks beside bf16 take up to 16 rows; the rest as before (two rows: gemm_kq from 2, below).
+// at 8 on the 8B's, not the 32B's (o 1.22x, down 1.49x); but the engine's FP8 path builds its input in the norm, and
+// an 8B Q4_K_M engine with FP8 weights (session 31) gained only at two rows: B = 2 +1.9%, B = 4 -0.5% with Q4_K-led
+// layers native up to 4 rows. Q4_K-led stacks take up to 16 rows beside bf16, 2 beside FP8; the rest as before (two
+// rows beside bf16, one beside FP8: gemm_kq from 2, below).
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
