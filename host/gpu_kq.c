@@ -209,12 +209,13 @@ int gpu_kq_max_m(int K) {
 // Q6_K at 2-4 rows (0.73-1.01x). Against the FP8 path Q4_K wins at 2-4 rows on every 8B / 32B layer (0.77-0.94x) and
 // at 8 on the 8B's, not the 32B's (o 1.22x, down 1.49x); but the engine's FP8 path builds its input in the norm, and
 // an 8B Q4_K_M engine with FP8 weights (session 31) gained only at two rows: B = 2 +1.9%, B = 4 -0.5% with Q4_K-led
-// layers native up to 4 rows. Q6_K-led stacks beside bf16 of up to 8,192 columns (a Q4_K_M file's head; every layer
-// but down of a Q6_K file) take up to 4 rows since session 31's persistent kernel: with every Q6_K-led layer at 4
-// rows the 8B Q4_K_M engine at B = 3 / 4 went 957.5 / 1,248.3 -> 1,076.0 / 1,389.4 tok/s (+12% / +11%), mostly the
-// head (510 MB of Q6_K against 1.24 GB of bf16): the 8B's Q6_K down at 4 rows is level with bf16 (27.1 against 26.4
-// us) and the 32B's lost 1.3x (session 30), so the long-K downs keep 2. Q4_K-led stacks take up to 16 rows beside
-// bf16, 2 beside FP8; the rest as before (two rows beside bf16, one beside FP8: gemm_kq from 2, below).
+// layers native up to 4 rows. Q6_K-led stacks beside bf16 of up to 16,384 columns (a Q4_K_M file's head and, up to
+// the 8B, its Q6_K down layers; every layer of a Q6_K file) take up to 8 rows since session 31's persistent kernel:
+// the 8B Q4_K_M engine at B = 3 / 4 / 8, Q6_K-led layers native up to 2 rows -> up to 8 (QWEN3_KQ_MAX_M=8, which on
+// that file is this rule), 957.5 / 1,248.3 / 2,392.8 -> 1,079.0 / 1,401.6 / 2,519.7 tok/s (+13% / +12% / +5%); the
+// head alone at 4 rows gave less than half of it (996.8 / 1,317.8). The 32B's down (25,600 columns) lost 1.3x at 4
+// rows against bf16 in session 30's table and keeps 2. Q4_K-led stacks take up to 16 rows beside bf16, 2 beside FP8;
+// the rest as before (two rows beside bf16, one beside FP8: gemm_kq from 2, below).
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
@@ -226,7 +227,7 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
     if (big && type == GGML_TYPE_Q4_K) return fp8 ? 2 : 16;  // gemm_kq from 2 rows (above)
-    if (big && !fp8 && type == GGML_TYPE_Q6_K && K <= 8192) return 4;  // (not the long-K down layers)
+    if (big && !fp8 && type == GGML_TYPE_Q6_K && K <= 16384) return 8;  // (not the 14B / 32B's long-K downs)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
 
