@@ -28,10 +28,11 @@
 #endif
 #define STG (16 * RS)                        // a stage: 16 rows
 
-// the entry's dynamic shared memory (its warps' rings), which the host reads from here (host/gpu_kq.c)
-// 1: the CTAs may be persistent (a grid of up to the SMs' slots takes tiles tile, tile + grid, ...); 0: one tile a
-// CTA. A persistent entry's warps' sums have their own buffer after the rings (which are still busy with the next
-// tile's blocks); the others' go at the start of each warp's ring, once its copies have all landed
+// NAME_smem: the entry's dynamic shared memory (its warps' rings [and sums]); NAME_persist: 1 where the CTAs may be
+// persistent (a grid of up to the SMs' slots takes tiles tile, tile + grid, ...), 0 for one tile a CTA; the host
+// reads both from here (host/gpu_kq.c). A persistent entry's warps' sums have their own buffer after the rings
+// (which are still busy with the next tile's blocks); the others' go at the start of each warp's ring, once its
+// copies have all landed
 #if KM_SETS_OF(Q6, NT) == 1 && NT == 1       // (the wider entries would spill with the cursor's registers)
 #define KM_PERSIST 1
 #define SUMS_WS (NT * 512)                   // a warp's sums: f32 [4 NT][32 lanes]
