@@ -994,7 +994,8 @@ fi
 
 if has s31; then  # session 31: where gemm_kq's time goes, pipe by pipe. S31_PARTS from: ncu (Nsight Compute on
     # one test_gpu_kq timing case each of S31_NCU "KERNEL:SIZE LAYER TYPE M;...", with the pipes' utilisation and
-    # L1 / L2 traffic), sass (gemm_kq's machine code: $LOG/s31-gemm_kq.sass, and its instruction mix per entry)
+    # L1 / L2 traffic), sass (gemm_kq's machine code: $LOG/s31-gemm_kq.sass), src (the same S31_NCU cases with
+    # Nsight Compute's source page: every SASS instruction's stall samples, $LOG/s31-src-N.csv)
     parts=" ${S31_PARTS:-ncu sass} "
     if [[ $parts == *" sass "* ]]; then
         cuobjdump -sass build/ptx/gemm_kq.cubin > "$LOG/s31-gemm_kq.sass" 2>&1
@@ -1014,6 +1015,19 @@ if has s31; then  # session 31: where gemm_kq's time goes, pipe by pipe. S31_PAR
             say "ncu $nc rc=$?"
             grep -E "stalled_|pipe_|hit_rate|_bytes|inst_executed.sum|issue_active|cycles_elapsed|Duration|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Achieved Occupancy|Registers Per" \
                 "$LOG/s31-ncu-$i.log" | head -60 | tee -a "$SUM"
+        done
+    fi
+    if [[ $parts == *" src "* ]]; then  # which instructions the warps stall on (long scoreboard: the ring's wait or x's loads)
+        IFS=';' read -ra ncs <<< "${S31_NCU:-gemm_q4k_n1:8b gate_up Q4_K 2;gemm_q4k_n1:8b o Q4_K 2}"
+        i=0
+        for nc in "${ncs[@]}"; do
+            i=$((i + 1))
+            QWEN3_KQ_TIME="${nc#*:}" QWEN3_TEST_ONLY=kq_timings timeout 120 ncu --kernel-name "${nc%%:*}" \
+                --launch-skip 20 --launch-count 1 --section WarpStateStats --section SourceCounters \
+                -o "$LOG/s31-src-$i" build/tests/test_gpu_kq > "$LOG/s31-src-$i.log" 2>&1
+            say "ncu source $nc rc=$?"
+            ncu --import "$LOG/s31-src-$i.ncu-rep" --page source --csv --print-source sass > "$LOG/s31-src-$i.csv" 2>&1
+            head -c 600 "$LOG/s31-src-$i.csv" | tee -a "$SUM"; echo | tee -a "$SUM"
         done
     fi
 fi
