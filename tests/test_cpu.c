@@ -6,6 +6,7 @@
 #include "../host/cpu.h"
 #include "../host/synth.h"
 #include "../host/util.h"
+#include "../host/gpu_ops.h"
 #include "../gguf/quants.h"
 #include <unistd.h>
 
@@ -501,6 +502,24 @@ static void env_int_values(void) {
     unsetenv("QWEN3_TEST_ENV_INT");
 }
 
+// The native copy's row rule (host/gpu_kq.c, gpu_kq_rows: where each kernel measured faster), on Qwen3's shapes
+static void kq_rows_rule(void) {
+    if (getenv("QWEN3_KQ_MAX_M")) { printf("  skip: QWEN3_KQ_MAX_M is set\n"); return; }
+    enum { Q4K = GGML_TYPE_Q4_K, Q5K = GGML_TYPE_Q5_K, Q6K = GGML_TYPE_Q6_K, Q80 = GGML_TYPE_Q8_0 };
+    static const struct { const char *what; int N, K, type, bf16, fp8; } cases[] = {
+        { "8B qkv, Q4_K", 6144, 4096, Q4K, 16, 2 },       { "8B head, Q6_K", 151936, 4096, Q6K, 8, 1 },
+        { "8B down, Q6_K", 4096, 12288, Q6K, 8, 1 },       { "14B down, Q6_K", 5120, 17408, Q6K, 2, 1 },
+        { "32B down, Q6_K", 5120, 25600, Q6K, 2, 1 },      { "8B gate/up, Q5_K", 24576, 4096, Q5K, 2, 1 },
+        { "8B o, Q8_0", 4096, 4096, Q80, 2, 0 },           { "0.6B qkv, Q4_K", 4096, 1024, Q4K, 1, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int f = 0; f < 2; f++) {
+            int got = gpu_kq_rows(cases[i].N, cases[i].K, f, (uint32_t)cases[i].type);
+            int want = f ? cases[i].fp8 : cases[i].bf16;
+            CHECK(got == want, "%s beside %s: %d rows, want %d", cases[i].what, f ? "FP8" : "bf16", got, want);
+        }
+}
+
 int main(void) {
     test_init();
     rng_seed(&rng, t_seed);
@@ -526,6 +545,7 @@ int main(void) {
     RUN(free_seq_restarts);
     RUN(golden);
     RUN(env_int_values);
+    RUN(kq_rows_rule);
     if (tiny) { qwen3_free(tiny); free(tiny); }
     unlink(tiny_path);
     return test_end();
