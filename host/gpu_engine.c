@@ -747,9 +747,7 @@ static void gpu_destroy(Engine *eb) {
 // ---------------------------------------------------------------- creation: one arena, then the uploads
 // A layer's native quantised copy where gpu_kq_rows wants one and its tensors allow (else kq->n = 0)
 static void kq_carve(GpuEngine *e, GpuArena *a, GpuKq *kq, const GGUFTensor *const *ts, int n, int K, int gated) {
-    int N = 0;
-    for (int i = 0; i < n; i++) N += (int)ts[i]->ne[1];
-    int rows = gpu_kq_rows(N, K, e->fp8, ts[0]->type);
+    int rows = gpu_kq_stack_rows(ts, n, K, e->fp8);
     memset(kq, 0, sizeof *kq);
     size_t used = a->used;
     if (rows && gpu_kq_plan(kq, ts, n, K, gated, rows)) gpu_kq_carve(a, kq);

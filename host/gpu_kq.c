@@ -5,6 +5,7 @@
 // Q4_K / Q6_K parts runs ptx/gemm_kq.ptx instead: the codes dequantised to bf16 in registers, mma.sync, up to 32 rows
 // (gpu_kq_rows: 16 for Q4_K-led layers beside bf16), from the same q / h planes and a plane of bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
+//          gpu_kq_stack_rows,
 //          gpu_kq_force_split, gpu_kq_mma_from, gpu_kq_force_grid,
 //          launch_gemv_kq
 //
@@ -220,15 +221,33 @@ int gpu_kq_max_m(int K) {
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
 // input in one launch. Q8_0 (8.5 bits) is never lighter than FP8's 8: beside FP8 it keeps no native copy.
-int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
+static int kq_env_rows(void) {  // QWEN3_KQ_MAX_M, 0 when unset
     static int env = -1;
     if (env < 0) env = env_int("QWEN3_KQ_MAX_M", 0, KQ_M_MAX, 0);
-    int big = (long)N * K >= 8L << 20;
+    return env;
+}
+
+int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
+    int big = (long)N * K >= 8L << 20, env = kq_env_rows();
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
     if (big && type == GGML_TYPE_Q4_K) return fp8 ? 2 : 16;  // gemm_kq from 2 rows (above)
     if (big && !fp8 && type == GGML_TYPE_Q6_K && K <= 16384) return 8;  // (not the 14B / 32B's long-K downs)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
+}
+
+// gpu_kq_rows for a stack of tensors (its first one's type leads): the rows the rule gives Q4_K / Q6_K-led layers
+// past gemv_kq's own (two beside bf16, one beside FP8: session 27) are gemm_kq's, so a stack it cannot take (another
+// type among its parts, e.g. a Q4_K_S file's Q5_K v in its first layers, or rows not in tiles of 16) keeps those:
+// gemv_kq's time grows with the rows (4 rows 2-3x one)
+int gpu_kq_stack_rows(const GGUFTensor *const *ts, int n, int K, int fp8) {
+    int N = 0, mma = 1;
+    for (int i = 0; i < n; i++) {
+        N += (int)ts[i]->ne[1];
+        mma &= km_type((int)ts[i]->type) && ts[i]->ne[1] % 16 == 0;
+    }
+    int rows = gpu_kq_rows(N, K, fp8, ts[0]->type), own = fp8 ? 1 : 2;
+    return mma || kq_env_rows() || rows <= own ? rows : own;
 }
 
 // The K split (1, 2 or 4 warps a row pair; a warp of a split takes every S-th step of 2048 columns, and the parts

@@ -518,6 +518,14 @@ static void kq_rows_rule(void) {
             int want = f ? cases[i].fp8 : cases[i].bf16;
             CHECK(got == want, "%s beside %s: %d rows, want %d", cases[i].what, f ? "FP8" : "bf16", got, want);
         }
+    // stacks (the 8B's q / k / v): gemm_kq takes Q4_K + Q6_K (a Q4_K_M file's), not Q4_K + Q5_K (a Q4_K_S file's
+    // first layers), which keep gemv_kq's two rows
+    GGUFTensor q = { .type = Q4K, .ne = { 4096, 4096, 1, 1 } }, k = { .type = Q4K, .ne = { 4096, 1024, 1, 1 } };
+    GGUFTensor v6 = { .type = Q6K, .ne = { 4096, 1024, 1, 1 } }, v5 = { .type = Q5K, .ne = { 4096, 1024, 1, 1 } };
+    const GGUFTensor *m[3] = { &q, &k, &v6 }, *s[3] = { &q, &k, &v5 };
+    CHECK(gpu_kq_stack_rows(m, 3, 4096, 0) == 16, "Q4_K + Q6_K qkv: %d rows", gpu_kq_stack_rows(m, 3, 4096, 0));
+    CHECK(gpu_kq_stack_rows(s, 3, 4096, 0) == 2, "Q4_K + Q5_K qkv: %d rows", gpu_kq_stack_rows(s, 3, 4096, 0));
+    CHECK(gpu_kq_stack_rows(s, 3, 4096, 1) == 1, "Q4_K + Q5_K qkv beside FP8: %d rows", gpu_kq_stack_rows(s, 3, 4096, 1));
 }
 
 int main(void) {
