@@ -3,7 +3,8 @@
 // stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
 // (the activation is rounded to int16 with a scale per 32: ~1e-4 relative). From 2 rows (QWEN3_KQ_MMA_MIN) a stack of
 // Q4_K / Q6_K parts runs ptx/gemm_kq.ptx instead: the codes dequantised to bf16 in registers, mma.sync, up to 32 rows
-// (gpu_kq_rows: 16 for Q4_K-led layers beside bf16), from the same q / h planes and a plane of bf16 scales (b).
+// (gpu_kq_rows: 16 for Q4_K-led layers beside bf16, 8 for Q6_K-led ones), from the same q / h planes and a plane of
+// bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
 //          gpu_kq_stack_rows,
 //          gpu_kq_force_split, gpu_kq_mma_from, gpu_kq_force_grid,
