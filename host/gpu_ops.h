@@ -236,7 +236,8 @@ int gpu_kq_max_m(int K);  // the most rows gemv_kq takes at width K (8, less whe
 // The rows up to which an N x K layer (its first tensor of GGUF type `type`) should take its native copy beside an
 // FP8 (fp8) or bf16 one; 0: keep none. QWEN3_KQ_MAX_M=n: n everywhere.
 int gpu_kq_rows(int N, int K, int fp8, uint32_t type);
-// The same for a stack of tensors (the engine's): gemv_kq's own rows (2 beside bf16, 1 beside FP8) where gemm_kq cannot take it
+// The same for a stack of tensors (the engine's): gemv_kq's own rows (2 beside bf16, 1 beside FP8) where gemm_kq
+// cannot take the stack
 int gpu_kq_stack_rows(const GGUFTensor *const *ts, int n, int K, int fp8);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
