@@ -296,7 +296,9 @@ static const char *km_names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_
                                       { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
 // from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third CTA's x
 // crowds L1 (session 30: the 8B's gate/up at 8 rows 28.6 us with three, 25.2 with two)
-static unsigned km_smem_at(int t, int i, int M) { return M > 4 && km_smem[t][i] < 80 * 1024 ? 80 * 1024 : km_smem[t][i]; }
+static unsigned km_smem_at(int t, int i, int M) {
+    return M > 4 && km_smem[t][i] < 80 * 1024 ? 80 * 1024 : km_smem[t][i];
+}
 
 static void km_load(Gpu *g) {
     if (km_ctx == g->ctx) return;

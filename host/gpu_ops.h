@@ -245,7 +245,7 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
 // gives a stack gemm_kq's scale plane only where max_m reaches m); 0: the default (2)
 void gpu_kq_mma_from(int m);
 void gpu_kq_force_split(int S);  // launch_gemv_kq's K split: 1, 2 or 4 warps a row pair (where K allows); 0: its rule
-void gpu_kq_force_grid(int ctas);  // gemm_kq's persistent entries on this many CTAs (tests: several tiles a CTA); 0: all
+void gpu_kq_force_grid(int ctas);  // gemm_kq's persistent entries on this many CTAs (tests: several tiles a CTA)
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
 size_t gpu_linear_scratch_bytes(int N, int K, int fp8);

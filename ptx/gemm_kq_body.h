@@ -303,7 +303,8 @@
 // sub-block j (elements 32j ..): chunk words W0 (elements 8t .. 8t + 3) and W1 (8t + 4 ..), nibble shifts SH0 / SH1
 // (low nibbles 0 / 8, high 4 / 12), x in buffer buf
 #define SB(u, j, buf, W0, W1, SH0, SH1) \
-    SPLAT(%s2l, %S##u##L_##j, 0) SPLAT(%m2l, %S##u##L_##j, 1) SPLAT(%s2h, %S##u##H_##j, 0) SPLAT(%m2h, %S##u##H_##j, 1) \
+    SPLAT(%s2l, %S##u##L_##j, 0) SPLAT(%m2l, %S##u##L_##j, 1) \
+    SPLAT(%s2h, %S##u##H_##j, 0) SPLAT(%m2h, %S##u##H_##j, 1) \
     DEC(%a0, %W##u##L_##W0, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W0, SH1, %s2l, %m2l) \
     DEC(%a1, %W##u##H_##W0, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W0, SH1, %s2h, %m2h) \
     PER_NT(MMA_LO, buf, 0) \
