@@ -1001,34 +1001,37 @@ if has s31; then  # session 31: where gemm_kq's time goes, pipe by pipe. S31_PAR
         cuobjdump -sass build/ptx/gemm_kq.cubin > "$LOG/s31-gemm_kq.sass" 2>&1
         say "sass gemm_kq rc=$? $(grep -c '^ *Function' "$LOG/s31-gemm_kq.sass") functions"
     fi
-    if [[ $parts == *" ncu "* ]]; then
-        IFS=';' read -ra ncs <<< "${S31_NCU:-gemm_q4k_n1:8b gate_up Q4_K 2;gemm_q4k_n1:8b gate_up Q4_K 8;gemm_q4k_n2:8b gate_up Q4_K 16;gemm_q4k_n1:8b o Q4_K 2;gemm_q6k_n1:8b down Q6_K 2}"
-        i=0
+    # s31_ncu PART DEFAULT_CASES NCU_ARGS...: test_gpu_kq's timing case under Nsight Compute for each of S31_NCU (or
+    # the default) "KERNEL:SIZE LAYER TYPE M;...", the report written by ncu into $LOG/s31-PART-N.log (or -o there)
+    s31_ncu() {
+        local part=$1 defaults=$2 i=0 nc
+        shift 2
+        IFS=';' read -ra ncs <<< "${S31_NCU:-$defaults}"
         for nc in "${ncs[@]}"; do
             i=$((i + 1))
             QWEN3_KQ_TIME="${nc#*:}" QWEN3_TEST_ONLY=kq_timings timeout 120 ncu --kernel-name "${nc%%:*}" \
-                --launch-skip 20 --launch-count 1 \
-                --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
-                --section WarpStateStats --section SchedulerStats --section InstructionStats --section Occupancy \
-                --metrics sm__inst_executed_pipe_alu.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_fma.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_fmaheavy.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_lsu.avg.pct_of_peak_sustained_active,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__inst_executed_pipe_lsu.sum,sm__inst_executed.sum,l1tex__t_sector_hit_rate.pct,l1tex__t_bytes_pipe_lsu_mem_global_op_ld.sum,lts__t_bytes.sum,dram__bytes_read.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__cycles_elapsed.avg.per_second,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio \
-                build/tests/test_gpu_kq > "$LOG/s31-ncu-$i.log" 2>&1
-            say "ncu $nc rc=$?"
-            grep -E "stalled_|pipe_|hit_rate|_bytes|inst_executed.sum|issue_active|cycles_elapsed|Duration|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Achieved Occupancy|Registers Per" \
-                "$LOG/s31-ncu-$i.log" | head -60 | tee -a "$SUM"
+                --launch-skip 20 --launch-count 1 "${@//@N@/$i}" build/tests/test_gpu_kq > "$LOG/s31-$part-$i.log" 2>&1
+            say "ncu $part $nc rc=$?"
+            s31_after "$part" "$i"
         done
+    }
+    if [[ $parts == *" ncu "* ]]; then
+        s31_after() {
+            grep -E "stalled_|pipe_|hit_rate|_bytes|inst_executed.sum|issue_active|cycles_elapsed|Duration|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Achieved Occupancy|Registers Per" \
+                "$LOG/s31-$1-$2.log" | head -60 | tee -a "$SUM"
+        }
+        s31_ncu ncu "gemm_q4k_n1:8b gate_up Q4_K 2;gemm_q4k_n1:8b gate_up Q4_K 8;gemm_q4k_n2:8b gate_up Q4_K 16;gemm_q4k_n1:8b o Q4_K 2;gemm_q6k_n1:8b down Q6_K 2" \
+            --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+            --section WarpStateStats --section SchedulerStats --section InstructionStats --section Occupancy \
+            --metrics sm__inst_executed_pipe_alu.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_fma.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_fmaheavy.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_lsu.avg.pct_of_peak_sustained_active,sm__pipe_alu_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_alu.sum,sm__inst_executed_pipe_fma.sum,sm__inst_executed_pipe_lsu.sum,sm__inst_executed.sum,l1tex__t_sector_hit_rate.pct,l1tex__t_bytes_pipe_lsu_mem_global_op_ld.sum,lts__t_bytes.sum,dram__bytes_read.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__cycles_elapsed.avg.per_second,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio
     fi
     if [[ $parts == *" src "* ]]; then  # which instructions the warps stall on (long scoreboard: the ring's wait or x's loads)
-        IFS=';' read -ra ncs <<< "${S31_NCU:-gemm_q4k_n1:8b gate_up Q4_K 2;gemm_q4k_n1:8b o Q4_K 2}"
-        i=0
-        for nc in "${ncs[@]}"; do
-            i=$((i + 1))
-            QWEN3_KQ_TIME="${nc#*:}" QWEN3_TEST_ONLY=kq_timings timeout 120 ncu --kernel-name "${nc%%:*}" \
-                --launch-skip 20 --launch-count 1 --section WarpStateStats --section SourceCounters \
-                -o "$LOG/s31-src-$i" build/tests/test_gpu_kq > "$LOG/s31-src-$i.log" 2>&1
-            say "ncu source $nc rc=$?"
-            ncu --import "$LOG/s31-src-$i.ncu-rep" --page source --csv --print-source sass > "$LOG/s31-src-$i.csv" 2>&1
-            head -c 600 "$LOG/s31-src-$i.csv" | tee -a "$SUM"; echo | tee -a "$SUM"
-        done
+        s31_after() {
+            ncu --import "$LOG/s31-$1-$2.ncu-rep" --page source --csv --print-source sass > "$LOG/s31-$1-$2.csv" 2>&1
+            head -c 600 "$LOG/s31-$1-$2.csv" | tee -a "$SUM"; echo | tee -a "$SUM"
+        }
+        s31_ncu src "gemm_q4k_n1:8b gate_up Q4_K 2;gemm_q4k_n1:8b o Q4_K 2" \
+            --section WarpStateStats --section SourceCounters -o "$LOG/s31-src-@N@"
     fi
 fi
 

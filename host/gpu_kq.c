@@ -42,11 +42,12 @@ static int kq_index(uint32_t t) {  // the kernel table's row; -1: not a native t
 static int kq_type(uint32_t t) { return kq_index(t) >= 0; }
 static int kq_t0(int t) { return t == GGML_TYPE_Q8_0 || t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q5_0; }  // blocks of 32
 static int km_type(int t) { return t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K; }  // gemm_kq.ptx takes it
+static int km_part(int t, long rows) { return km_type(t) && rows % 16 == 0; }      // ... in whole tiles of 16 rows
 
 // gemm_kq.ptx takes the whole stack: every part Q4_K / Q6_K, in whole tiles of 16 rows
 static int km_stack(const GpuKq *kq) {
     for (int i = 0; i < kq->n; i++)
-        if (!km_type(kq->p[i].type) || kq->p[i].rows % 16) return 0;
+        if (!km_part(kq->p[i].type, kq->p[i].rows)) return 0;
     return kq->n > 0;
 }
 
@@ -245,7 +246,7 @@ int gpu_kq_stack_rows(const GGUFTensor *const *ts, int n, int K, int fp8) {
     int N = 0, mma = 1;
     for (int i = 0; i < n; i++) {
         N += (int)ts[i]->ne[1];
-        mma &= km_type((int)ts[i]->type) && ts[i]->ne[1] % 16 == 0;
+        mma &= km_part((int)ts[i]->type, (long)ts[i]->ne[1]);
     }
     int rows = gpu_kq_rows(N, K, fp8, ts[0]->type), own = fp8 ? 1 : 2;
     return mma || kq_env_rows() || rows <= own ? rows : own;
@@ -302,6 +303,7 @@ static unsigned km_smem_at(int t, int i, int M) {
 
 static void km_load(Gpu *g) {
     if (km_ctx == g->ctx) return;
+    int persist_ok = env_int("QWEN3_KQ_PERSIST", 0, 1, 1);
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < 3; i++) {
             char v[64];
@@ -309,7 +311,7 @@ static void km_load(Gpu *g) {
             km_fn[t][i] = gpu_kernel(g, "gemm_kq", km_names[t][i]);
             km_smem[t][i] = gpu_module_u32(g, "gemm_kq", v);
             snprintf(v, sizeof v, "%s_persist", km_names[t][i]);  // (a build without it: one tile a CTA)
-            int persist = (int)gpu_module_u32_or(g, "gemm_kq", v, 0) && env_int("QWEN3_KQ_PERSIST", 0, 1, 1);
+            int persist = persist_ok && gpu_module_u32_or(g, "gemm_kq", v, 0);
             for (int s = 0; s < 2; s++)
                 km_slots[t][i][s] = persist ? gpu_cluster_slots(g, km_fn[t][i], (Dim3){ KM_THREADS, 1, 1 },
                                                                 km_smem_at(t, i, s ? 8 : 1), 1) : 0;

@@ -480,7 +480,6 @@ TNEXT:
     @%p1 bra TLOOP;
 #endif
     cp.async.wait_all;                       // (the groups past the last tile are empty)
-DONE:
     ret;
 }
 #undef NT2

@@ -355,6 +355,19 @@ static double time_path(const Paths *P, int path, int M) {
                            : (med[0] < med[2] ? med[0] : med[1] < med[2] ? med[2] : med[1]);
 }
 
+// QWEN3_KQ_TIME "SIZE [LAYER [TYPE [M]]]" (each may be *): kq_timings' rows to run (e.g. one case under Nsight
+// Compute); field f of it against v (a row count M where v is NULL)
+static int kq_pick(int f, const char *v, int M) {
+    char fs[4][16] = { "*", "*", "*", "*" }, ms[16];
+    const char *fe = getenv("QWEN3_KQ_TIME");
+    if (fe) sscanf(fe, "%15s %15s %15s %15s", fs[0], fs[1], fs[2], fs[3]);
+    if (!v) {
+        snprintf(ms, sizeof ms, "%d", M);
+        v = ms;
+    }
+    return !strcmp(fs[f], "*") || !strcmp(fs[f], v);
+}
+
 // Qwen3's layers (0.6B, 8B, 32B) at M = 1, 2, 4, ..., 32: the native kernels on each type (gemv_kq up to its 8
 // rows; gemm_kq on Q4_K / Q6_K) against the engine's two other copies of the same layer, FP8 (quantiser +
 // launch_gemm_fp8's tile) and bf16 (launch_gemm), weights rotated through > 200 MB so that L2 does not hold them.
@@ -369,17 +382,13 @@ static void kq_timings(void) {
         { "32b", "qkv", 10240, 5120, GEMM_STORE_F32 }, { "32b", "o", 5120, 8192, GEMM_ADD_F32 },
         { "32b", "gate_up", 51200, 5120, GEMM_SWIGLU_BF16 }, { "32b", "down", 5120, 25600, GEMM_ADD_F32 } };
     enum { MT = 6, MMAX = 32 };  // M = 1, 2, 4, 8, 16, 32
-    // QWEN3_KQ_TIME "SIZE [LAYER [TYPE [M]]]" (each may be *): only those rows (e.g. one case under Nsight Compute)
-    char fs[4][16] = { "*", "*", "*", "*" };
-    const char *fe = getenv("QWEN3_KQ_TIME");
-    if (fe) sscanf(fe, "%15s %15s %15s %15s", fs[0], fs[1], fs[2], fs[3]);
-#define KQ_PICK(f, v) (!strcmp(fs[f], "*") || !strcmp(fs[f], v))
+    const char *fe = getenv("QWEN3_KQ_TIME");  // (kq_pick: a subset of the rows)
     double bw = gpu_copy_bandwidth(&G);
     printf("  copy bandwidth %.0f GB/s; floor = the bytes a kernel streams / that; back-to-back launches, median of "
            "3 x 40\n  size layer   type  M     N     K | gemv_kq us (%% of floor) | gemm_kq us (%%) | fp8 us  bf16 us | "
            "best native / fp8, / bf16\n", bw / 1e9);
     for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
-        if (!KQ_PICK(0, L[i].size) || !KQ_PICK(1, L[i].name)) continue;
+        if (!kq_pick(0, L[i].size, 0) || !kq_pick(1, L[i].name, 0)) continue;
         int N = L[i].N, K = L[i].K, KB = K / 128, NB = (N + 127) / 128;
         Paths P = { NULL, 0, 0, 0, 0, 0, 0, 0, 0, N, K, L[i].mode, (size_t)N * K, (size_t)NB * KB * 4, (size_t)N * K * 2 };
         int c8 = (int)(200e6 / P.b8) + 1, c16 = (int)(200e6 / P.b16) + 1;
@@ -393,17 +402,15 @@ static void kq_timings(void) {
         gpu_fill_u32(&G, P.c, 0, (size_t)MMAX * N);
         double other[2][MT];  // FP8 and bf16 at each M
         for (int M = 1, mi = 0; M <= MMAX; M *= 2, mi++) {
-            char ms[16];
-            snprintf(ms, sizeof ms, "%d", M);
             other[0][mi] = other[1][mi] = NAN;
-            if (!KQ_PICK(3, ms)) continue;
+            if (!kq_pick(3, NULL, M)) continue;
             P.w8 = w8; P.sw = sw; P.w16 = w16;
             P.copies = c8; other[0][mi] = time_path(&P, 1, M);
             P.copies = c16; other[1][mi] = time_path(&P, 2, M);
         }
         for (int t = 0; t < 6; t++) {
             uint32_t type = types[t];
-            if (!KQ_PICK(2, gguf_type_name(type))) continue;
+            if (!kq_pick(2, gguf_type_name(type), 0)) continue;
             KTensor w = { type, N, K, NULL, NULL, NULL, NULL, NULL };  // random bytes: timing only (finite f16 scales below)
             size_t rb = ggml_row_bytes(type, K), bs = ggml_type_size(type);
             w.blocks = xmalloc(rb * N);
@@ -432,9 +439,7 @@ static void kq_timings(void) {
             for (int c = 0; c < copies; c++) { gpu_kq_carve(&a, &kq[c]); gpu_kq_upload(&G, &kq[c], ts, 1); }
             P.kq = kq; P.copies = copies;
             for (int M = 1, mi = 0; M <= kq0.max_m; M *= 2, mi++) {
-                char ms[16];
-                snprintf(ms, sizeof ms, "%d", M);
-                if (!KQ_PICK(3, ms)) continue;
+                if (!kq_pick(3, NULL, M)) continue;
                 double gv = NAN, gm = NAN;
                 gpu_kq_mma_from(MMAX + 1);
                 if (M <= 8 && M <= gpu_kq_max_m(K)) gv = time_path(&P, 0, M);
@@ -465,7 +470,6 @@ static void kq_timings(void) {
         gpu_free(&G, w8); gpu_free(&G, sw); gpu_free(&G, w16);
         gpu_free(&G, P.x); gpu_free(&G, P.c); gpu_free(&G, P.a8); gpu_free(&G, P.sa);
     }
-#undef KQ_PICK
 }
 
 int main(void) {
