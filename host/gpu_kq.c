@@ -7,7 +7,7 @@
 // bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
 //          gpu_kq_stack_rows,
-//          gpu_kq_force_split, gpu_kq_mma_from, gpu_kq_force_grid,
+//          gpu_kq_force_split, gpu_kq_mma_from, gpu_kq_force_grid, gpu_kq_r2_from,
 //          launch_gemv_kq
 //
 // Repacking (at load, on the host): the GGUF blocks (Q4_K 144 B: d, dmin, scales[12], qs[128]; Q6_K 210 B: ql[128],
@@ -229,11 +229,17 @@ static int kq_env_rows(void) {  // QWEN3_KQ_MAX_M, 0 when unset
     return env;
 }
 
+static int kq_q4k_rows(void) {  // QWEN3_KQ_Q4K_MAX: Q4_K-led stacks' rows beside bf16
+    static int env = -1;
+    if (env < 0) env = env_int("QWEN3_KQ_Q4K_MAX", 1, KM_M_MAX, 16);
+    return env;
+}
+
 int gpu_kq_rows(int N, int K, int fp8, uint32_t type) {
     int big = (long)N * K >= 8L << 20, env = kq_env_rows();
     if (env) return env;
     if (fp8 && type == GGML_TYPE_Q8_0) return 0;
-    if (big && type == GGML_TYPE_Q4_K) return fp8 ? 2 : 16;  // gemm_kq from 2 rows (above)
+    if (big && type == GGML_TYPE_Q4_K) return fp8 ? 2 : kq_q4k_rows();  // gemm_kq from 2 rows (above)
     if (big && !fp8 && type == GGML_TYPE_Q6_K && K <= 16384) return 8;  // (not the 14B / 32B's long-K downs)
     return big ? (fp8 ? 1 : 2) : (fp8 ? 0 : 1);
 }
@@ -285,16 +291,28 @@ static int km_min_m(void) {
     return km_from;
 }
 
-// gemm_kq's entries and their shared memory (their weight rings, exported by the cubin as NAME_smem), once a
-// context: at upload (gpu_kq_upload, outside any graph capture: reading the sizes is a synchronous copy) or at the
-// first launch
+// Q4_K parts in whole tiles of 32 rows take gemm_kq's two-row-tile entries (NAME_r2: each x fragment meets 32 weight
+// rows, so x's L2 -> SM traffic a weight halves) from this many rows of x; QWEN3_KQ_R2_MIN (or gpu_kq_r2_from) moves
+// it, 33: never
+static int km_r2 = -1;
+void gpu_kq_r2_from(int m) { km_r2 = m; }
+static int km_r2_min(void) {
+    if (km_r2 <= 0) km_r2 = env_int("QWEN3_KQ_R2_MIN", 1, KM_M_MAX + 1, 9);
+    return km_r2;
+}
+
+// gemm_kq's entries (rows: Q4_K, Q6_K, Q4_K two row tiles; columns: 8, 16, 32 rows of x) and their shared memory
+// (their weight rings, exported by the cubin as NAME_smem), once a context: at upload (gpu_kq_upload, outside any
+// graph capture: reading the sizes is a synchronous copy) or at the first launch
+enum { KM_KINDS = 3 };
 static CUcontext km_ctx;
-static CUfunction km_fn[2][3];
-static unsigned km_smem[2][3];
+static CUfunction km_fn[KM_KINDS][3];
+static unsigned km_smem[KM_KINDS][3];
 // persistent entries (NAME_persist; QWEN3_KQ_PERSIST=0: none): CTAs the device holds at once, by km_smem_at's two sizes
-static int km_slots[2][3][2];
-static const char *km_names[2][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
-                                      { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" } };
+static int km_slots[KM_KINDS][3][2];
+static const char *km_names[KM_KINDS][3] = { { "gemm_q4k_n1", "gemm_q4k_n2", "gemm_q4k_n4" },
+                                             { "gemm_q6k_n1", "gemm_q6k_n2", "gemm_q6k_n4" },
+                                             { "gemm_q4k_n1_r2", "gemm_q4k_n2_r2", "gemm_q4k_n4_r2" } };
 // from 5 rows of x at most two CTAs an SM (80 KB of shared memory is over a third of its 228 KB): a third CTA's x
 // crowds L1 (session 30: the 8B's gate/up at 8 rows 28.6 us with three, 25.2 with two)
 static unsigned km_smem_at(int t, int i, int M) {
@@ -304,7 +322,7 @@ static unsigned km_smem_at(int t, int i, int M) {
 static void km_load(Gpu *g) {
     if (km_ctx == g->ctx) return;
     int persist_ok = env_int("QWEN3_KQ_PERSIST", 0, 1, 1);
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; t < KM_KINDS; t++)
         for (int i = 0; i < 3; i++) {
             char v[64];
             snprintf(v, sizeof v, "%s_smem", km_names[t][i]);
@@ -328,13 +346,15 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
     int ni = M <= 8 ? 0 : M <= 16 ? 1 : 2;
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
-        int ti = p->type == GGML_TYPE_Q6_K;
+        int ti = p->type == GGML_TYPE_Q6_K, rt = 1;
+        if (!ti && p->rows % 32 == 0 && M >= km_r2_min()) ti = 2, rt = 2;
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, b = p->b;
-        // a tile (16 rows of C) a CTA, or a persistent grid of at most the CTAs the device holds at once
-        int tiles = p->rows / 16, slots = km_slots[ti][ni][M > 4];
+        // a tile (16 rows of C; 32 for the r2 entries) a CTA, or a persistent grid of at most the CTAs the device
+        // holds at once
+        int tiles = p->rows / (16 * rt), slots = km_slots[ti][ni][M > 4];
         if (slots > 0 && km_grid > 0) slots = km_grid;
         Dim3 grid = { (unsigned)(slots > 0 && slots < tiles ? slots : tiles), 1, 1 }, block = { KM_THREADS, 1, 1 };
         void *args[] = { &c, &X, &q, &h, &b, &uM, &uN, &uK, &ldc, &umode };

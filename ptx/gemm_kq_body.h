@@ -1,5 +1,12 @@
 // gemm_kq_body.h — one entry of gemm_kq.ptx (read its header): NAME, Q6 (0: Q4_K, 1: Q6_K), NT (n8 tiles of x
-// rows: 1, 2 or 4). Undefines them at the end.
+// rows: 1, 2 or 4), RT (row tiles of 16 a warp computes with each x fragment: 1, or 2 on Q4_K; default 1).
+// Undefines them at the end.
+#ifndef RT
+#define RT 1
+#endif
+#if RT == 2 && Q6
+#error "two row tiles a warp: Q4_K only"
+#endif
 #if NT >= 2
 #define NT2(x) x
 #else
@@ -21,19 +28,23 @@
 #else
 #define QT_SH 3                              // 8t
 #define XT_SH 4                              // 16t
+#if RT == 2
+#define KM_STAGES (NT >= 4 ? KM_SR2N4 : KM_SR2)
+#else
 #define KM_STAGES (NT >= 2 ? KM_SW4 : KM_S4)
+#endif
 #define RS 160                               // q 128, b 32 (at SOFF)
 #define SOFF 128
 #define TXB 2560
 #endif
-#define STG (16 * RS)                        // a stage: 16 rows
+#define STG (RT * 16 * RS)                   // a stage: 16 rows a row tile
 
 // NAME_smem: the entry's dynamic shared memory (its warps' rings [and sums]); NAME_persist: 1 where the CTAs may be
 // persistent (a grid of up to the SMs' slots takes tiles tile, tile + grid, ...), 0 for one tile a CTA; the host
 // reads both from here (host/gpu_kq.c). A persistent entry's warps' sums have their own buffer after the rings
 // (which are still busy with the next tile's blocks); the others' go at the start of each warp's ring, once its
 // copies have all landed
-#if KM_SETS_OF(Q6, NT) == 1 && NT == 1       // (the wider entries would spill with the cursor's registers)
+#if KM_SETS_OF(Q6, NT) == 1 && NT == 1 && RT == 1  // (the wider entries would spill with the cursor's registers)
 #define KM_PERSIST 1
 #define SUMS_WS (NT * 512)                   // a warp's sums: f32 [4 NT][32 lanes]
 .visible .global .align 4 .u32 CAT(NAME, _persist) = 1;
@@ -57,9 +68,17 @@
     .param .u32 p_ldc,
     .param .u32 p_mode)
 .reqntid KM_THREADS, 1, 1
+#if RT == 2
+#define KM_SETS 1                            // (one set a row tile, read a chunk at a time inside COMPUTE)
+#else
 #define KM_SETS KM_SETS_OF(Q6, NT)
-#if KM_SETS == 2 && (NT >= 4 || (Q6 && NT >= 2))  // (two register sets: past 128 an SM holds one CTA anyway)
+#endif
+#if RT == 2 && NT >= 4
+.maxnreg KM_R2N4_REGS
+#elif KM_SETS == 2 && (NT >= 4 || (Q6 && NT >= 2))  // (two register sets: past 128 an SM holds one CTA anyway)
 .maxnreg 232
+#elif RT == 2                                // (two CTAs an SM: their rings take 80 KB each)
+.maxnreg 128
 #elif !Q6 && NT == 1                         // three CTAs an SM
 .maxnreg 80
 #else
@@ -68,7 +87,7 @@
 {
     .reg .pred %p<6>, %pn, %psw, %pv<4>, %pw;
     .reg .b32 %r<14>, %tx, %lane, %warp, %g, %t, %M, %N, %K, %ldc, %mode, %nkb, %kb, %tile;
-    .reg .b32 %one2, %off2, %nz, %a<4>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
+    .reg .b32 %one2, %off2, %nz, %a<8>, %b<2>, %e0, %s2l, %s2h, %m2l, %m2h;
     .reg .b32 %ringw, %lq, %ls, %dq, %ds, %dh, %tsb, %hs, %nj, %j, %jn, %st, %stp;
     .reg .b64 %rd<6>, %rdc, %rdx, %rdq, %rdh, %rdb, %qa0, %qa2, %sa, %ha0, %ha2, %q4r;
     .reg .b64 %xa<4>, %xk<4>, %dtq, %dtb, %dth;
@@ -76,7 +95,13 @@
     .reg .pred %prv, %pwr;
     .reg .f32 %f<6>;
     .reg .b16 %hv, %bs, %bm;
+#if RT == 2
+#define DECL_NT(nt, a_, b_) .reg .f32 %c##nt##_<4>, %cB##nt##_<4>; .reg .b32 %X##nt##_0_<4>, %X##nt##_1_<4>;
+    .reg .b32 %ru;
+    .reg .b64 %d1q, %d1b;
+#else
 #define DECL_NT(nt, a_, b_) .reg .f32 %c##nt##_<4>; .reg .b32 %X##nt##_0_<4>, %X##nt##_1_<4>;
+#endif
     PER_NT(DECL_NT, 0, 0)
 #undef DECL_NT
 #if Q6
@@ -85,7 +110,7 @@
 #define DECL_W(u, r) .reg .b32 %W##u##r##_<8>, %S##u##r##_<8>;
 #endif
     DECL_W(0, L) DECL_W(0, H)
-#if KM_SETS == 2
+#if KM_SETS == 2 || RT == 2
     DECL_W(1, L) DECL_W(1, H)
 #endif
 #undef DECL_W
@@ -132,8 +157,15 @@
     // in the SwiGLU mode gate row 8 tile + R (R < 8) and its up row N / 2 + 8 tile + R - 8):
     //   q: rows lane / 8 + {0, 4, 8, 12}, bytes 16 (lane % 8) ..; b: row lane / 2, bytes 16 (lane % 2) ..;
     //   Q6_K's h: rows lane / 4 + {0, 8}, bytes 16 (lane % 4) ..
-    selp.b32 %r1, 8, 16, %psw;
+    selp.b32 %r1, 8 * RT, 16 * RT, %psw;
     mul.lo.u32 %tsb, %tile, %r1;
+#if RT == 2
+    // row tile 1's plane rows: 16 on (SwiGLU: 8 gate rows on, the up rows with them)
+    selp.b32 %r1, 8, 16, %psw;
+    shr.u32 %r3, %K, 1;
+    mul.wide.u32 %d1q, %r1, %r3;
+    shr.u64 %d1b, %d1q, 2;
+#endif
     shr.u32 %r1, %N, 1;
     selp.b32 %hs, %r1, 8, %psw;
 // D = PLANE + (global row of stage row R) x (K >> SH) + 16 (lane % C); DST = R RS + O + 16 (lane % C)
@@ -166,9 +198,17 @@
     mov.f32 %c##nt##_0, 0f00000000; mov.f32 %c##nt##_1, 0f00000000; \
     mov.f32 %c##nt##_2, 0f00000000; mov.f32 %c##nt##_3, 0f00000000; \
     mov.b32 %X##nt##_0_0, 0; mov.b32 %X##nt##_0_1, 0; mov.b32 %X##nt##_0_2, 0; mov.b32 %X##nt##_0_3, 0; \
-    mov.b32 %X##nt##_1_0, 0; mov.b32 %X##nt##_1_1, 0; mov.b32 %X##nt##_1_2, 0; mov.b32 %X##nt##_1_3, 0;
+    mov.b32 %X##nt##_1_0, 0; mov.b32 %X##nt##_1_1, 0; mov.b32 %X##nt##_1_2, 0; mov.b32 %X##nt##_1_3, 0; \
+    ZERO_B(nt)
+#if RT == 2
+#define ZERO_B(nt) mov.f32 %cB##nt##_0, 0f00000000; mov.f32 %cB##nt##_1, 0f00000000; \
+    mov.f32 %cB##nt##_2, 0f00000000; mov.f32 %cB##nt##_3, 0f00000000;
+#else
+#define ZERO_B(nt)
+#endif
     PER_NT(XSETUP, 0, 0)
 #undef XSETUP
+#undef ZERO_B
 
 // ---- a stage (address ST) into register set u: rows g (L) and g + 8 (H) ----
 #if Q6
@@ -192,9 +232,13 @@
 #define LDS_ROW(u, r, O) \
     ld.shared.v4.u32 {%S##u##r##_0, %S##u##r##_1, %S##u##r##_2, %S##u##r##_3}, [%r9 + O]; \
     ld.shared.v4.u32 {%S##u##r##_4, %S##u##r##_5, %S##u##r##_6, %S##u##r##_7}, [%r9 + O + 16];
+#if RT == 2
+#define LOADW(u, ST)                         // (COMPUTE reads the stage at %r10 a chunk at a time)
+#else
 #define LOADW(u, ST) \
     add.u32 %r9, ST, %lq; LDW_ROW(u, L, 0) LDW_ROW(u, H, 8 * RS) \
     add.u32 %r9, ST, %ls; LDS_ROW(u, L, 0) LDS_ROW(u, H, 8 * RS)
+#endif
 // wait until this lane's copies of all but the newest N groups have landed, and (bar.warp.sync) every lane's, then
 // load stage %st into set u
 #define WAITLOAD(u, N) \
@@ -229,13 +273,25 @@
 #define REFILL_P(ST, P) \
     mad.lo.u32 %r10, ST, STG, %ringw; \
     shl.b32 %r11, %rj, 3; add.u32 %r11, %r11, %warp; \
-    mul.wide.u32 %rd5, %r11, 128; add.u64 %rd4, %qa0, %rd5; add.u64 %rd5, %qa2, %rd5; add.u32 %r12, %r10, %dq; \
-    @P CP(%r12, 0, %rd4) add.u64 %rd4, %rd4, %q4r; @P CP(%r12, 4 * RS, %rd4) \
-    @P CP(%r12, 8 * RS, %rd5) add.u64 %rd5, %rd5, %q4r; @P CP(%r12, 12 * RS, %rd5) \
-    mul.wide.u32 %rd5, %r11, 32; add.u64 %rd5, %sa, %rd5; add.u32 %r12, %r10, %ds; \
-    @P CP(%r12, 0, %rd5) \
+    REFILL_T(P, 0, ADD_NONE) \
     COPY_H(P) \
+    REFILL_T1(P) \
     cp.async.commit_group;
+// row tile u's q and b copies (stage rows 16u ..; plane rows on by ADD's offsets)
+#define REFILL_T(P, u, ADD) \
+    mul.wide.u32 %rd5, %r11, 128; ADD(%rd5, %d1q) add.u64 %rd4, %qa0, %rd5; add.u64 %rd5, %qa2, %rd5; \
+    add.u32 %r12, %r10, %dq; \
+    @P CP(%r12, 16 * RS * u, %rd4) add.u64 %rd4, %rd4, %q4r; @P CP(%r12, (16 * u + 4) * RS, %rd4) \
+    @P CP(%r12, (16 * u + 8) * RS, %rd5) add.u64 %rd5, %rd5, %q4r; @P CP(%r12, (16 * u + 12) * RS, %rd5) \
+    mul.wide.u32 %rd5, %r11, 32; ADD(%rd5, %d1b) add.u64 %rd5, %sa, %rd5; add.u32 %r12, %r10, %ds; \
+    @P CP(%r12, 16 * RS * u, %rd5)
+#define ADD_ROWS(R, D) add.u64 R, R, D;
+#define ADD_NONE(R, D)
+#if RT == 2
+#define REFILL_T1(P) REFILL_T(P, 1, ADD_ROWS)
+#else
+#define REFILL_T1(P)
+#endif
 
 // D = the bf16x2 (h, h) of word W's half H (0: low, 1: high). As a split into b16 halves and a repack, ptxas folds
 // it into the fma's operand (HFMA2's .H0_H0 / .H1_H1): no instruction (as prmt it was one, 32 a block); prmt where the
@@ -311,6 +367,49 @@
     DEC(%a0, %W##u##L_##W1, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W1, SH1, %s2l, %m2l) \
     DEC(%a1, %W##u##H_##W1, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W1, SH1, %s2h, %m2h) \
     PER_NT(MMA_HI, buf, 0)
+#if RT == 2
+// two row tiles: each x fragment, and its pair swap, meets both tiles' weights, so x's traffic and swaps a weight
+// halve. Chunk c's words (tile u's rows g / g + 8: bytes 8t .. 8t + 7 of the chunk; scale words 2c, 2c + 1) are read
+// from the stage (%r9: q, %r13: b) just before its two sub-blocks, not a block at a time: two tiles' blocks would
+// take 64 registers
+#define LDC(u, c) \
+    ld.shared.v2.u32 {%W##u##L_0, %W##u##L_1}, [%r9 + 16 * RS * u + 32 * c]; \
+    ld.shared.v2.u32 {%W##u##H_0, %W##u##H_1}, [%r9 + (16 * u + 8) * RS + 32 * c]; \
+    ld.shared.v2.u32 {%S##u##L_0, %S##u##L_1}, [%r13 + 16 * RS * u + 8 * c]; \
+    ld.shared.v2.u32 {%S##u##H_0, %S##u##H_1}, [%r13 + (16 * u + 8) * RS + 8 * c];
+// tile u's A fragment from chunk word WI (0: elements 8t .., 1: 8t + 4 ..) of the sub-block of scale word SW
+#define DEC_T(u, WI, SW, SH0, SH1, A0, A1, A2, A3) \
+    SPLAT(%s2l, %S##u##L_##SW, 0) SPLAT(%m2l, %S##u##L_##SW, 1) \
+    SPLAT(%s2h, %S##u##H_##SW, 0) SPLAT(%m2h, %S##u##H_##SW, 1) \
+    DEC(A0, %W##u##L_##WI, SH0, %s2l, %m2l) DEC(A2, %W##u##L_##WI, SH1, %s2l, %m2l) \
+    DEC(A1, %W##u##H_##WI, SH0, %s2h, %m2h) DEC(A3, %W##u##H_##WI, SH1, %s2h, %m2h)
+#define MMAX2(nt, XA, XB) \
+    prmt.b32 %b0, XA, XB, 0x5410; prmt.b32 %b1, XA, XB, 0x7632; \
+    mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%c##nt##_0, %c##nt##_1, %c##nt##_2, %c##nt##_3}, \
+        {%a0, %a1, %a2, %a3}, {%b0, %b1}, {%c##nt##_0, %c##nt##_1, %c##nt##_2, %c##nt##_3}; \
+    mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%cB##nt##_0, %cB##nt##_1, %cB##nt##_2, %cB##nt##_3}, \
+        {%a4, %a5, %a6, %a7}, {%b0, %b1}, {%cB##nt##_0, %cB##nt##_1, %cB##nt##_2, %cB##nt##_3};
+#define MMA2_LO(nt, buf, b_) MMAX2(nt, %X##nt##_##buf##_0, %X##nt##_##buf##_1)
+#define MMA2_HI(nt, buf, b_) MMAX2(nt, %X##nt##_##buf##_2, %X##nt##_##buf##_3)
+// the chunk's sub-block SW (0: its low nibbles, 1: its high), x in buffer buf
+#define SB2(buf, SW, SH0, SH1) \
+    DEC_T(0, 0, SW, SH0, SH1, %a0, %a1, %a2, %a3) DEC_T(1, 0, SW, SH0, SH1, %a4, %a5, %a6, %a7) \
+    PER_NT(MMA2_LO, buf, 0) \
+    DEC_T(0, 1, SW, SH0, SH1, %a0, %a1, %a2, %a3) DEC_T(1, 1, SW, SH0, SH1, %a4, %a5, %a6, %a7) \
+    PER_NT(MMA2_HI, buf, 0)
+#define COMPUTE(u) \
+    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
+    add.u32 %r9, %r10, %lq; add.u32 %r13, %r10, %ls; \
+    XL(0, 0) XL(64, 1) LDC(0, 0) LDC(1, 0) \
+    SB2(0, 0, 0, 8) XL(128, 0) \
+    SB2(1, 1, 4, 12) XL(192, 1) LDC(0, 1) LDC(1, 1) \
+    SB2(0, 0, 0, 8) XL(256, 0) \
+    SB2(1, 1, 4, 12) XL(320, 1) LDC(0, 2) LDC(1, 2) \
+    SB2(0, 0, 0, 8) XL(384, 0) \
+    SB2(1, 1, 4, 12) XL(448, 1) LDC(0, 3) LDC(1, 3) \
+    SB2(0, 0, 0, 8) \
+    SB2(1, 1, 4, 12)
+#else
 #define COMPUTE(u) \
     mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
     XL(0, 0) XL(64, 1) \
@@ -322,6 +421,7 @@
     SB(u, 5, 1, 4, 5, 4, 12) XL(448, 1) \
     SB(u, 6, 0, 6, 7, 0, 8) \
     SB(u, 7, 1, 6, 7, 4, 12)
+#endif
 #endif
 
 // one block of the warp's sequence: set u holds block j (stage %st, read); set v gets block j + 1, if any, while
@@ -421,11 +521,29 @@ TEPI:
     st.shared.f32 [%r1 + nt * 512 + 256], %c##nt##_2; st.shared.f32 [%r1 + nt * 512 + 384], %c##nt##_3; \
     ZERO_C(nt)
     PER_NT(ST_NT, 0, 0)
+#if RT == 2
+    // (row tile 1's after tile 0's: [2][4 NT][32 lanes])
+#define ST_NTB(nt, a_, b_) \
+    st.shared.f32 [%r1 + (NT + nt) * 512], %cB##nt##_0; st.shared.f32 [%r1 + (NT + nt) * 512 + 128], %cB##nt##_1; \
+    st.shared.f32 [%r1 + (NT + nt) * 512 + 256], %cB##nt##_2; st.shared.f32 [%r1 + (NT + nt) * 512 + 384], %cB##nt##_3;
+    PER_NT(ST_NTB, 0, 0)
+#undef ST_NTB
+#endif
 #undef ST_NT
 #undef ZERO_C
     bar.sync 0;
     setp.ge.u32 %p1, %tx, NT * 64;
     @%p1 bra TNEXT;
+#if RT == 2
+    // each row tile in turn (%ru): its sums, its rows of C (tile RT tile + ru of 16 rows)
+#define TEND TREND
+#define TOUT(SH) mad.lo.u32 %r11, %tile, RT, %ru; shl.b32 %r11, %r11, SH;
+    mov.u32 %ru, 0;
+TRED:
+#else
+#define TEND TNEXT
+#define TOUT(SH) shl.b32 %r11, %tile, SH;
+#endif
     // thread: lane l of accumulator pair q = tx / 32 (n-tile q / 2, column 2 (l % 4) + q % 2): registers
     // f = 4 (q / 2) + q % 2 (row g) and f + 2 (row g + 8)
     and.b32 %r4, %tx, 31;
@@ -436,6 +554,9 @@ TEPI:
     shl.b32 %r8, %r8, 5;
     add.u32 %r8, %r8, %r4;
     mad.lo.u32 %r8, %r8, 4, %sums;           // &sums[warp 0][f][l]
+#if RT == 2
+    mad.lo.u32 %r8, %ru, NT * 512, %r8;      // (of row tile ru)
+#endif
     ld.shared.f32 %f0, [%r8];
     ld.shared.f32 %f1, [%r8 + 256];
 #define RED(w) \
@@ -448,10 +569,10 @@ TEPI:
     add.u32 %r9, %r9, %r7;
     mad.lo.u32 %r9, %r6, 8, %r9;             // token
     setp.ge.u32 %p2, %r9, %M;
-    @%p2 bra TNEXT;
+    @%p2 bra TEND;
     shr.u32 %r10, %r4, 2;                    // g
     @%psw bra SWIGLU;
-    shl.b32 %r11, %tile, 4;
+    TOUT(4)
     add.u32 %r11, %r11, %r10;                // row 16 tile + g
     mad.lo.u32 %r11, %r9, %ldc, %r11;
     mul.wide.u32 %rd1, %r11, 4;
@@ -463,9 +584,9 @@ TEPI:
     @%p3 add.rn.f32 %f1, %f1, %f5;
     st.global.f32 [%rd1], %f0;
     st.global.f32 [%rd1 + 32], %f1;
-    bra TNEXT;
+    bra TEND;
 SWIGLU:
-    shl.b32 %r11, %tile, 3;
+    TOUT(3)
     add.u32 %r11, %r11, %r10;                // output column 8 tile + g
     mad.lo.u32 %r11, %r9, %ldc, %r11;
     mul.wide.u32 %rd1, %r11, 2;
@@ -473,6 +594,12 @@ SWIGLU:
     SILU_MUL(%f0, %f1, %f4)
     cvt.rn.bf16.f32 %hv, %f4;
     st.global.b16 [%rd1], %hv;
+#if RT == 2
+TREND:
+    add.u32 %ru, %ru, 1;
+    setp.lt.u32 %p2, %ru, RT;
+    @%p2 bra TRED;
+#endif
 TNEXT:
 #if KM_PERSIST
     add.u32 %tile, %tile, %G;
@@ -520,6 +647,19 @@ TNEXT:
 #undef SB
 #undef GRP
 #undef COMPUTE
+#undef TEND
+#undef TOUT
+#undef REFILL_T
+#undef REFILL_T1
+#undef ADD_ROWS
+#undef ADD_NONE
+#undef LDC
+#undef DEC_T
+#undef MMAX2
+#undef MMA2_LO
+#undef MMA2_HI
+#undef SB2
 #undef NAME
 #undef Q6
 #undef NT
+#undef RT
