@@ -453,9 +453,9 @@ static void kq_timings(void) {
                 if (type == GGML_TYPE_Q4_K && N % 32 == 0) g2 = time_path(&P, 0, M);
                 gpu_kq_r2_from(0);
                 gpu_kq_mma_from(0);
-                double best = gv;
-                if (!(gm >= best)) best = gm;  // (NaN: not run)
-                if (!(g2 >= best)) best = g2;
+                double best = NAN, run[3] = { gv, gm, g2 };  // (NaN: not run)
+                for (int r = 0; r < 3; r++)
+                    if (!isnan(run[r]) && !(run[r] >= best)) best = run[r];
                 printf("  %-4s %-7s %s M=%-2d %5d %5d | %7.2f (%3.0f%%) | %7.2f (%3.0f%%) | %7.2f (%3.0f%%) | %6.2f %7.2f | "
                        "%5.2f %5.2f\n", L[i].size, L[i].name, gguf_type_name(type), M, N, K, gv, 100 * (1e6 * wb / bw) / gv,
                        gm, 100 * (1e6 * wm / bw) / gm, g2, 100 * (1e6 * wm / bw) / g2, other[0][mi], other[1][mi],
