@@ -291,14 +291,16 @@ static int km_min_m(void) {
     return km_from;
 }
 
-// Q4_K parts in whole tiles of 32 rows take gemm_kq's two-row-tile entries (NAME_r2: each x fragment meets 32 weight
-// rows, so x's L2 -> SM traffic a weight halves) from this many rows of x; QWEN3_KQ_R2_MIN (or gpu_kq_r2_from) moves
-// it, 33: never
+// Q4_K parts in whole tiles of 32 rows take gemm_kq's two-row-tile entries (NAME_r2: each x fragment and its pair
+// swap meet 32 weight rows, so x's L2 -> SM traffic and swaps a weight halve) from 9 rows of x where their tiles fill
+// the SMs at least once (a CTA a tile); with fewer (the 8B's o and down: 128) they lost or tied (session 32, below).
+// QWEN3_KQ_R2_MIN=m (or gpu_kq_r2_from(m)): every such part from m rows (33: never); 0: the rule
 static int km_r2 = -1;
-void gpu_kq_r2_from(int m) { km_r2 = m; }
-static int km_r2_min(void) {
-    if (km_r2 <= 0) km_r2 = env_int("QWEN3_KQ_R2_MIN", 1, KM_M_MAX + 1, 9);
-    return km_r2;
+void gpu_kq_r2_from(int m) { km_r2 = m > 0 ? m : -1; }
+static int km_r2_at(const Gpu *g, int rows, int M) {
+    if (km_r2 < 0) km_r2 = env_int("QWEN3_KQ_R2_MIN", 0, KM_M_MAX + 1, 0);
+    if (km_r2 > 0) return M >= km_r2;
+    return M >= 9 && rows / 32 >= (g->sm_count > 0 ? g->sm_count : 132);
 }
 
 // gemm_kq's entries (rows: Q4_K, Q6_K, Q4_K two row tiles; columns: 8, 16, 32 rows of x) and their shared memory
@@ -347,7 +349,7 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = p->type == GGML_TYPE_Q6_K, rt = 1;
-        if (!ti && p->rows % 32 == 0 && M >= km_r2_min()) ti = 2, rt = 2;
+        if (!ti && p->rows % 32 == 0 && km_r2_at(g, p->rows, M)) ti = 2, rt = 2;
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);

@@ -246,7 +246,8 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
 void gpu_kq_mma_from(int m);
 void gpu_kq_force_split(int S);  // launch_gemv_kq's K split: 1, 2 or 4 warps a row pair (where K allows); 0: its rule
 void gpu_kq_force_grid(int ctas);  // gemm_kq's persistent entries on this many CTAs (tests: several tiles a CTA)
-void gpu_kq_r2_from(int m);  // gemm_kq's two-row-tile Q4_K entries from m rows of x (0: the default, QWEN3_KQ_R2_MIN)
+// gemm_kq's two-row-tile Q4_K entries from m rows of x wherever they can run; 0: the rule (or QWEN3_KQ_R2_MIN)
+void gpu_kq_r2_from(int m);
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
 size_t gpu_linear_scratch_bytes(int N, int K, int fp8);

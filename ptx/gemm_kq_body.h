@@ -163,7 +163,7 @@
     // row tile 1's plane rows: 16 on (SwiGLU: 8 gate rows on, the up rows with them)
     selp.b32 %r1, 8, 16, %psw;
     shr.u32 %r3, %K, 1;
-    mul.wide.u32 %d1q, %r1, %r3;
+    mul.wide.u32 %d1q, %r1, %r3;             // (q bytes; b: a quarter of it)
     shr.u64 %d1b, %d1q, 2;
 #endif
     shr.u32 %r1, %N, 1;
@@ -273,22 +273,24 @@
 #define REFILL_P(ST, P) \
     mad.lo.u32 %r10, ST, STG, %ringw; \
     shl.b32 %r11, %rj, 3; add.u32 %r11, %r11, %warp; \
-    REFILL_T(P, 0, ADD_NONE) \
+    REFILL_T(P, 0) \
     COPY_H(P) \
     REFILL_T1(P) \
     cp.async.commit_group;
-// row tile u's q and b copies (stage rows 16u ..; plane rows on by ADD's offsets)
-#define REFILL_T(P, u, ADD) \
-    mul.wide.u32 %rd5, %r11, 128; ADD(%rd5, %d1q) add.u64 %rd4, %qa0, %rd5; add.u64 %rd5, %qa2, %rd5; \
+// row tile u's q and b copies (stage rows 16u ..; tile 1's plane rows %d1q bytes on in q, %d1b in b)
+#define REFILL_T(P, u) \
+    QOFF##u add.u64 %rd4, %qa0, %rd5; add.u64 %rd5, %qa2, %rd5; \
     add.u32 %r12, %r10, %dq; \
     @P CP(%r12, 16 * RS * u, %rd4) add.u64 %rd4, %rd4, %q4r; @P CP(%r12, (16 * u + 4) * RS, %rd4) \
     @P CP(%r12, (16 * u + 8) * RS, %rd5) add.u64 %rd5, %rd5, %q4r; @P CP(%r12, (16 * u + 12) * RS, %rd5) \
-    mul.wide.u32 %rd5, %r11, 32; ADD(%rd5, %d1b) add.u64 %rd5, %sa, %rd5; add.u32 %r12, %r10, %ds; \
+    BOFF##u add.u64 %rd5, %sa, %rd5; add.u32 %r12, %r10, %ds; \
     @P CP(%r12, 16 * RS * u, %rd5)
-#define ADD_ROWS(R, D) add.u64 R, R, D;
-#define ADD_NONE(R, D)
+#define QOFF0 mul.wide.u32 %rd5, %r11, 128;
+#define BOFF0 mul.wide.u32 %rd5, %r11, 32;
+#define QOFF1 mul.wide.u32 %rd5, %r11, 128; add.u64 %rd5, %rd5, %d1q;
+#define BOFF1 mul.wide.u32 %rd5, %r11, 32; add.u64 %rd5, %rd5, %d1b;
 #if RT == 2
-#define REFILL_T1(P) REFILL_T(P, 1, ADD_ROWS)
+#define REFILL_T1(P) REFILL_T(P, 1)
 #else
 #define REFILL_T1(P)
 #endif
@@ -344,13 +346,13 @@
     XL(X2, 0) SB(u, G, 1, QB, 0, 8, shl, 2, 6, SW1, SEL) \
     XL(X3, 1) SB(u, G, 0, QA, 4, 12, shl, 0, 8, SW2, SEL) \
     XN SB(u, G, 1, QB, 4, 12, shr, 2, 10, SW3, SEL)
-#define COMPUTE(u) \
-    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
-    XL(0, 0) \
+// (x's first load of the block came with the block before: XFIRST / XNEXT below)
+#define COMPUTE(u) XHEAD \
     GRP(u, 0, 0, 1, 2, 3, 0, 64, 128, 192, XL(32, 0)) \
     GRP(u, 1, 0, 1, 2, 3, 1, 96, 160, 224, XL(256, 0)) \
     GRP(u, 2, 4, 5, 6, 7, 0, 320, 384, 448, XL(288, 0)) \
-    GRP(u, 3, 4, 5, 6, 7, 1, 352, 416, 480, )
+    GRP(u, 3, 4, 5, 6, 7, 1, 352, 416, 480, XNEXT XPRE(0, 0))
+#define XFIRST_L XL(0, 0)
 #else
 // a bf16x2 of q * s - mn: the nibbles of W >> SH under 128's exponent
 #define DEC(D, W, SH, S2, M2) \
@@ -397,31 +399,59 @@
     PER_NT(MMA2_LO, buf, 0) \
     DEC_T(0, 1, SW, SH0, SH1, %a0, %a1, %a2, %a3) DEC_T(1, 1, SW, SH0, SH1, %a4, %a5, %a6, %a7) \
     PER_NT(MMA2_HI, buf, 0)
-#define COMPUTE(u) \
-    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
+#define COMPUTE(u) XHEAD \
     add.u32 %r9, %r10, %lq; add.u32 %r13, %r10, %ls; \
-    XL(0, 0) XL(64, 1) LDC(0, 0) LDC(1, 0) \
+    LDC(0, 0) LDC(1, 0) \
     SB2(0, 0, 0, 8) XL(128, 0) \
     SB2(1, 1, 4, 12) XL(192, 1) LDC(0, 1) LDC(1, 1) \
     SB2(0, 0, 0, 8) XL(256, 0) \
     SB2(1, 1, 4, 12) XL(320, 1) LDC(0, 2) LDC(1, 2) \
     SB2(0, 0, 0, 8) XL(384, 0) \
-    SB2(1, 1, 4, 12) XL(448, 1) LDC(0, 3) LDC(1, 3) \
-    SB2(0, 0, 0, 8) \
-    SB2(1, 1, 4, 12)
+    SB2(1, 1, 4, 12) XL(448, 1) LDC(0, 3) LDC(1, 3) XNEXT \
+    SB2(0, 0, 0, 8) XPRE(0, 0) \
+    SB2(1, 1, 4, 12) XPRE(64, 1)
 #else
-#define COMPUTE(u) \
-    mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) \
-    XL(0, 0) XL(64, 1) \
+#define COMPUTE(u) XHEAD \
     SB(u, 0, 0, 0, 1, 0, 8) XL(128, 0) \
     SB(u, 1, 1, 0, 1, 4, 12) XL(192, 1) \
     SB(u, 2, 0, 2, 3, 0, 8) XL(256, 0) \
     SB(u, 3, 1, 2, 3, 4, 12) XL(320, 1) \
     SB(u, 4, 0, 4, 5, 0, 8) XL(384, 0) \
-    SB(u, 5, 1, 4, 5, 4, 12) XL(448, 1) \
-    SB(u, 6, 0, 6, 7, 0, 8) \
-    SB(u, 7, 1, 6, 7, 4, 12)
+    SB(u, 5, 1, 4, 5, 4, 12) XL(448, 1) XNEXT \
+    SB(u, 6, 0, 6, 7, 0, 8) XPRE(0, 0) \
+    SB(u, 7, 1, 6, 7, 4, 12) XPRE(64, 1)
 #endif
+#define XFIRST_L XL(0, 0) XL(64, 1)
+#endif
+// x's pointers (%xk) move to the warp's next block once the block's last x load is out, and that block's first x
+// loads go out in this block's last sub-blocks, so that they land while it computes (they had waited out an L2 round
+// trip at each block's start: session 32's Nsight Compute source page, 17% of the stall samples on the pair swaps
+// behind them). The next block: this tile's next (kb + 8), or (persistent entries) the next tile's first (warp); with
+// none, the loads repeat this block's (in bounds, unused). XFIRST: the first block's, after the PDL wait. Not Q6_K at
+// 4 n-tiles: x's registers live across blocks there, and it spilled (8 bytes); it loads at each block's start (XHEAD)
+#define XFIRST mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) XFIRST_L
+#if Q6 && NT >= 4
+#define KM_XPF 0
+#define XHEAD XFIRST
+#define XNEXT
+#define XPRE(OFF, buf)
+#else
+#define KM_XPF 1
+#define XHEAD
+#define XPRE(OFF, buf) XL(OFF, buf)
+#endif
+#if !KM_XPF
+#elif KM_PERSIST
+#define XNEXT \
+    add.u32 %r11, %j, 1; setp.lt.u32 %p4, %r11, %nj; add.u32 %r12, %tile, %G; setp.lt.u32 %p5, %r12, %ntl; \
+    selp.b32 %r12, %warp, %kb, %p5; add.u32 %r11, %kb, KM_WARPS; selp.b32 %r11, %r11, %r12, %p4; \
+    mul.wide.u32 %rd1, %r11, 512; PER_NT(XK1, 0, 0)
+#else
+// (one tile a CTA: the pointers step 8 blocks on, and %xa is dead after XFIRST: 8 registers at 4 n-tiles)
+#define XNEXT \
+    add.u32 %r11, %j, 1; setp.lt.u32 %p4, %r11, %nj; selp.b32 %r11, KM_WARPS * 512, 0, %p4; \
+    cvt.u64.u32 %rd1, %r11; PER_NT(XADV, 0, 0)
+#define XADV(nt, a_, b_) add.u64 %xk##nt, %xk##nt, %rd1;
 #endif
 
 // one block of the warp's sequence: set u holds block j (stage %st, read); set v gets block j + 1, if any, while
@@ -470,6 +500,12 @@ PRO:
     @%p1 bra PRO;
     PDL_START
     mov.u32 %st, 0;
+#if KM_XPF
+    setp.eq.u32 %p1, %nj, 0;
+    @%p1 bra TLOOP;
+    mov.u32 %kb, %warp;
+    XFIRST
+#endif
 TLOOP:
     setp.eq.u32 %p1, %nj, 0;
     @%p1 bra TEPI;
@@ -647,12 +683,21 @@ TNEXT:
 #undef SB
 #undef GRP
 #undef COMPUTE
+#undef XFIRST
+#undef XFIRST_L
+#undef XNEXT
+#undef XADV
+#undef XHEAD
+#undef XPRE
+#undef KM_XPF
 #undef TEND
 #undef TOUT
 #undef REFILL_T
 #undef REFILL_T1
-#undef ADD_ROWS
-#undef ADD_NONE
+#undef QOFF0
+#undef QOFF1
+#undef BOFF0
+#undef BOFF1
 #undef LDC
 #undef DEC_T
 #undef MMAX2
