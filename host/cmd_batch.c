@@ -40,7 +40,7 @@ static void usage(FILE *out) {
         "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n"
         "      --native-q on|off    GPU: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0 / Q5_0 layers also keep the file's blocks\n"
         "                           and batches of 1-2 rows stream those (4.5-8.5 bits a weight; with bf16,\n"
-        "                           Q4_K layers up to 16 rows, Q6_K up to 8, on the tensor cores) (default on)\n"
+        "                           Q4_K layers up to 32 rows, Q6_K up to 8, on the tensor cores) (default on)\n"
         "      --max-seqs N         sequences decoded together (default 256 on the GPU, 4 on the CPU)\n"
         "  -c, --ctx-size N         context tokens per sequence, prompt + reply (default 4096, capped at the model's;\n"
         "                           0 = the model's); a reply that fills it ends with finish_reason \"length\"\n"

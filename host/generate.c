@@ -331,7 +331,7 @@ void gen_cli_usage(FILE *out, int is_chat) {
     fprintf(out, "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n");
     fprintf(out, "      --native-q on|off    GPU: Q4_K / Q5_K / Q6_K / Q8_0 / Q4_0 / Q5_0 layers also keep the file's blocks\n");
     fprintf(out, "                           and batches of 1-2 rows stream those (4.5-8.5 bits a weight; with bf16,\n");
-    fprintf(out, "                           Q4_K layers up to 16 rows, Q6_K up to 8, on the tensor cores) (default on)\n");
+    fprintf(out, "                           Q4_K layers up to 32 rows, Q6_K up to 8, on the tensor cores) (default on)\n");
     fprintf(out, "  -h, --help               this help\n");
     fprintf(out, "Sampling order (llama.cpp's default chain): penalties, top-k, top-p, min-p, temperature.\n");
 }

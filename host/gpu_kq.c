@@ -3,7 +3,7 @@
 // stream them instead — 4.5 (Q4_K, Q4_0) to 8.5 (Q8_0) bits a weight against bf16's 16, and the file's exact values
 // (the activation is rounded to int16 with a scale per 32: ~1e-4 relative). From 2 rows (QWEN3_KQ_MMA_MIN) a stack of
 // Q4_K / Q6_K parts runs ptx/gemm_kq.ptx instead: the codes dequantised to bf16 in registers, mma.sync, up to 32 rows
-// (gpu_kq_rows: 16 for Q4_K-led layers beside bf16, 8 for Q6_K-led ones), from the same q / h planes and a plane of
+// (gpu_kq_rows: 32 for Q4_K-led layers beside bf16, 8 for Q6_K-led ones), from the same q / h planes and a plane of
 // bf16 scales (b).
 // defines: gpu_kq_plan, gpu_kq_carve, gpu_kq_upload, gpu_kq_bytes, gpu_kq_mma_bytes, gpu_kq_max_m, gpu_kq_rows,
 //          gpu_kq_stack_rows,
@@ -217,8 +217,9 @@ int gpu_kq_max_m(int K) {
 // the 8B Q4_K_M engine at B = 3 / 4 / 8, Q6_K-led layers native up to 2 rows -> up to 8 (QWEN3_KQ_MAX_M=8, which on
 // that file is this rule), 957.5 / 1,248.3 / 2,392.8 -> 1,079.0 / 1,401.6 / 2,519.7 tok/s (+13% / +12% / +5%); the
 // head alone at 4 rows gave less than half of it (996.8 / 1,317.8). The 32B's down (25,600 columns) lost 1.3x at 4
-// rows against bf16 in session 30's table and keeps 2. Q4_K-led stacks take up to 16 rows beside bf16, 2 beside FP8;
-// the rest as before (two rows beside bf16, one beside FP8: gemm_kq from 2, below).
+// rows against bf16 in session 30's table and keeps 2. Q4_K-led stacks take up to 32 rows beside bf16 (QWEN3_KQ_Q4K_MAX;
+// 16 until session 32's two-row-tile entries: the 8B Q4_K_M engine at B = 32, 5,680 -> 5,832 tok/s, B = 16 level),
+// 2 beside FP8; the rest as before (two rows beside bf16, one beside FP8: gemm_kq from 2, below).
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
@@ -231,7 +232,7 @@ static int kq_env_rows(void) {  // QWEN3_KQ_MAX_M, 0 when unset
 
 static int kq_q4k_rows(void) {  // QWEN3_KQ_Q4K_MAX: Q4_K-led stacks' rows beside bf16
     static int env = -1;
-    if (env < 0) env = env_int("QWEN3_KQ_Q4K_MAX", 1, KM_M_MAX, 16);
+    if (env < 0) env = env_int("QWEN3_KQ_Q4K_MAX", 1, KM_M_MAX, 32);
     return env;
 }
 

@@ -423,14 +423,16 @@
 #endif
 #define XFIRST_L XL(0, 0) XL(64, 1)
 #endif
-// x's pointers (%xk) move to the warp's next block once the block's last x load is out, and that block's first x
-// loads go out in this block's last sub-blocks, so that they land while it computes (they had waited out an L2 round
-// trip at each block's start: session 32's Nsight Compute source page, 17% of the stall samples on the pair swaps
-// behind them). The next block: this tile's next (kb + 8), or (persistent entries) the next tile's first (warp); with
-// none, the loads repeat this block's (in bounds, unused). XFIRST: the first block's, after the PDL wait. Not Q6_K at
-// 4 n-tiles: x's registers live across blocks there, and it spilled (8 bytes); it loads at each block's start (XHEAD)
+// One n-tile of x (KM_XPF): x's pointers (%xk) move to the warp's next block once the block's last x load is out,
+// and that block's first x loads go out in this block's last sub-blocks (they had waited out an L2 round trip at
+// each block's start: session 32's Nsight Compute source page, 17% of the stall samples on the pair swaps behind
+// them). The next block: this tile's next (kb + 8), or (persistent entries) the next tile's first (warp); with none,
+// the loads repeat this block's (in bounds, unused). XFIRST: the first block's, after the PDL wait. Session 32: Q4_K
+// and Q6_K's gate/up and down at 2-8 rows 0.90-0.98x the time, the 8B's o and Q6_K qkv at 1-2 rows 1.02-1.07x; from
+// two n-tiles it lost (1.02-1.08x: x's registers live across blocks) and Q6_K at four spilled, so those load at each
+// block's start (XHEAD)
 #define XFIRST mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) XFIRST_L
-#if Q6 && NT >= 4
+#if NT >= 2
 #define KM_XPF 0
 #define XHEAD XFIRST
 #define XNEXT

@@ -507,7 +507,7 @@ static void kq_rows_rule(void) {
     if (getenv("QWEN3_KQ_MAX_M")) { printf("  skip: QWEN3_KQ_MAX_M is set\n"); return; }
     enum { Q4K = GGML_TYPE_Q4_K, Q5K = GGML_TYPE_Q5_K, Q6K = GGML_TYPE_Q6_K, Q80 = GGML_TYPE_Q8_0 };
     static const struct { const char *what; int N, K, type, bf16, fp8; } cases[] = {
-        { "8B qkv, Q4_K", 6144, 4096, Q4K, 16, 2 },       { "8B head, Q6_K", 151936, 4096, Q6K, 8, 1 },
+        { "8B qkv, Q4_K", 6144, 4096, Q4K, 32, 2 },       { "8B head, Q6_K", 151936, 4096, Q6K, 8, 1 },
         { "8B down, Q6_K", 4096, 12288, Q6K, 8, 1 },       { "14B down, Q6_K", 5120, 17408, Q6K, 2, 1 },
         { "32B down, Q6_K", 5120, 25600, Q6K, 2, 1 },      { "8B gate/up, Q5_K", 24576, 4096, Q5K, 2, 1 },
         { "8B o, Q8_0", 4096, 4096, Q80, 2, 0 },           { "0.6B qkv, Q4_K", 4096, 1024, Q4K, 1, 0 },
@@ -523,7 +523,7 @@ static void kq_rows_rule(void) {
     GGUFTensor q = { .type = Q4K, .ne = { 4096, 4096, 1, 1 } }, k = { .type = Q4K, .ne = { 4096, 1024, 1, 1 } };
     GGUFTensor v6 = { .type = Q6K, .ne = { 4096, 1024, 1, 1 } }, v5 = { .type = Q5K, .ne = { 4096, 1024, 1, 1 } };
     const GGUFTensor *m[3] = { &q, &k, &v6 }, *s[3] = { &q, &k, &v5 };
-    CHECK(gpu_kq_stack_rows(m, 3, 4096, 0) == 16, "Q4_K + Q6_K qkv: %d rows", gpu_kq_stack_rows(m, 3, 4096, 0));
+    CHECK(gpu_kq_stack_rows(m, 3, 4096, 0) == 32, "Q4_K + Q6_K qkv: %d rows", gpu_kq_stack_rows(m, 3, 4096, 0));
     CHECK(gpu_kq_stack_rows(s, 3, 4096, 0) == 2, "Q4_K + Q5_K qkv: %d rows", gpu_kq_stack_rows(s, 3, 4096, 0));
     CHECK(gpu_kq_stack_rows(s, 3, 4096, 1) == 1, "Q4_K + Q5_K qkv beside FP8: %d rows", gpu_kq_stack_rows(s, 3, 4096, 1));
 }
