@@ -293,15 +293,20 @@ static int km_min_m(void) {
 }
 
 // Q4_K parts in whole tiles of 32 rows take gemm_kq's two-row-tile entries (NAME_r2: each x fragment and its pair
-// swap meet 32 weight rows, so x's L2 -> SM traffic and swaps a weight halve) from 9 rows of x where their tiles fill
-// the SMs at least once (a CTA a tile); with fewer (the 8B's o and down: 128) they lost or tied (session 32, below).
+// swap meet 32 weight rows, so x's L2 -> SM traffic and swaps a weight halve) where their tiles (a CTA each) fill the
+// SMs at least once, from 9 rows of x, or from 5 where K >= 8,192. Session 32 (test_gpu_kq, H200): at 16 rows the 8B's
+// qkv / gate/up 0.76 / 0.82x the time, the 32B's four layers 0.70-0.93x; the 8B's o and down (128 tiles) 1.0-1.13x;
+// at 8 rows the 32B's o and down (K 8,192 / 25,600) 0.86 / 0.74x, but the 8B's gate/up level and the 32B's qkv / gate/up
+// 1.03-1.12x; at 4 rows they lose but on the 32B's down. At 32 rows two row tiles need 202 registers (one CTA an SM):
+// the 8B's qkv / gate/up 0.93-0.98x, the 32B's 0.93-1.01x.
 // QWEN3_KQ_R2_MIN=m (or gpu_kq_r2_from(m)): every such part from m rows (33: never); 0: the rule
 static int km_r2 = -1;
 void gpu_kq_r2_from(int m) { km_r2 = m > 0 ? m : -1; }
-static int km_r2_at(const Gpu *g, int rows, int M) {
+int gpu_kq_r2(int rows, int K, int M, int sms) {
     if (km_r2 < 0) km_r2 = env_int("QWEN3_KQ_R2_MIN", 0, KM_M_MAX + 1, 0);
+    if (rows % 32) return 0;
     if (km_r2 > 0) return M >= km_r2;
-    return M >= 9 && rows / 32 >= (g->sm_count > 0 ? g->sm_count : 132);
+    return rows / 32 >= sms && (M >= 9 || (M >= 5 && K >= 8192));
 }
 
 // gemm_kq's entries (rows: Q4_K, Q6_K, Q4_K two row tiles; columns: 8, 16, 32 rows of x) and their shared memory
@@ -350,7 +355,7 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = p->type == GGML_TYPE_Q6_K, rt = 1;
-        if (!ti && p->rows % 32 == 0 && km_r2_at(g, p->rows, M)) ti = 2, rt = 2;
+        if (!ti && gpu_kq_r2(p->rows, kq->K, M, g->sm_count > 0 ? g->sm_count : 132)) ti = 2, rt = 2;
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)kq->K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);

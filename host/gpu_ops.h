@@ -248,6 +248,8 @@ void gpu_kq_force_split(int S);  // launch_gemv_kq's K split: 1, 2 or 4 warps a 
 void gpu_kq_force_grid(int ctas);  // gemm_kq's persistent entries on this many CTAs (tests: several tiles a CTA)
 // gemm_kq's two-row-tile Q4_K entries from m rows of x wherever they can run; 0: the rule (or QWEN3_KQ_R2_MIN)
 void gpu_kq_r2_from(int m);
+int gpu_kq_r2(int rows, int K, int M, int sms);  // does a Q4_K part of `rows` rows take them at M rows, on `sms` SMs
+
 static inline CUdeviceptr swiglu_fp8_scales(int M, int F) { return ((CUdeviceptr)M * F + 255) & ~(CUdeviceptr)255; }
 GpuLinear gpu_linear_carve(GpuArena *a, int N, int K, int fp8);
 size_t gpu_linear_scratch_bytes(int N, int K, int fp8);
