@@ -217,9 +217,9 @@ int gpu_kq_max_m(int K) {
 // the 8B Q4_K_M engine at B = 3 / 4 / 8, Q6_K-led layers native up to 2 rows -> up to 8 (QWEN3_KQ_MAX_M=8, which on
 // that file is this rule), 957.5 / 1,248.3 / 2,392.8 -> 1,079.0 / 1,401.6 / 2,519.7 tok/s (+13% / +12% / +5%); the
 // head alone at 4 rows gave less than half of it (996.8 / 1,317.8). The 32B's down (25,600 columns) lost 1.3x at 4
-// rows against bf16 in session 30's table and keeps 2. Q4_K-led stacks take up to 32 rows beside bf16 (QWEN3_KQ_Q4K_MAX;
-// 16 until session 32's two-row-tile entries: the 8B Q4_K_M engine at B = 32, 5,680 -> 5,832 tok/s, B = 16 level),
-// 2 beside FP8; the rest as before (two rows beside bf16, one beside FP8: gemm_kq from 2, below).
+// rows against bf16 in session 30's table and keeps 2. Q4_K-led stacks take up to 32 rows beside bf16
+// (QWEN3_KQ_Q4K_MAX; 16 until session 32's two-row-tile entries: the 8B Q4_K_M engine at B = 32, 5,680 -> 5,832
+// tok/s, B = 16 level), 2 beside FP8; the rest as before (two rows beside bf16, one beside FP8: gemm_kq from 2, below).
 // Measured on the H200 (test_gpu_kq's timings, NOTES session 27): the native kernel beats the bf16 GEMM at one row
 // everywhere and at two from ~8M weights (the 8B's o) up; against the FP8 path it wins at one row from that size
 // (0.5-0.9x on Q4_K, level on Q6_K) and loses on the 0.6B's small matrices, where the FP8 decode tile builds its own
@@ -294,11 +294,11 @@ static int km_min_m(void) {
 
 // Q4_K parts in whole tiles of 32 rows take gemm_kq's two-row-tile entries (NAME_r2: each x fragment and its pair
 // swap meet 32 weight rows, so x's L2 -> SM traffic and swaps a weight halve) where their tiles (a CTA each) fill the
-// SMs at least once, from 9 rows of x, or from 5 where K >= 8,192. Session 32 (test_gpu_kq, H200): at 16 rows the 8B's
-// qkv / gate/up 0.76 / 0.82x the time, the 32B's four layers 0.70-0.93x; the 8B's o and down (128 tiles) 1.0-1.13x;
-// at 8 rows the 32B's o and down (K 8,192 / 25,600) 0.86 / 0.74x, but the 8B's gate/up level and the 32B's qkv / gate/up
-// 1.03-1.12x; at 4 rows they lose but on the 32B's down. At 32 rows two row tiles need 202 registers (one CTA an SM):
-// the 8B's qkv / gate/up 0.93-0.98x, the 32B's 0.93-1.01x.
+// SMs at least once, from 9 rows of x, or from 5 where K >= 8,192. Session 32 (test_gpu_kq, H200): at 16 rows the
+// 8B's qkv / gate/up 0.76 / 0.82x the time, the 32B's four layers 0.70-0.93x; the 8B's o and down (128 tiles)
+// 1.0-1.13x; at 8 rows the 32B's o and down (K 8,192 / 25,600) 0.86 / 0.74x, but the 8B's gate/up level and the
+// 32B's qkv / gate/up 1.03-1.12x; at 4 rows they lose but on the 32B's down. At 32 rows two row tiles need 202
+// registers (one CTA an SM): the 8B's qkv / gate/up 0.93-0.98x, the 32B's 0.93-1.01x.
 // QWEN3_KQ_R2_MIN=m (or gpu_kq_r2_from(m)): every such part from m rows (33: never); 0: the rule
 static int km_r2 = -1;
 void gpu_kq_r2_from(int m) { km_r2 = m > 0 ? m : -1; }

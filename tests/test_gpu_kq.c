@@ -388,8 +388,9 @@ static void kq_timings(void) {
     const char *fe = getenv("QWEN3_KQ_TIME");  // (kq_pick: a subset of the rows)
     double bw = gpu_copy_bandwidth(&G);
     printf("  copy bandwidth %.0f GB/s; floor = the bytes a kernel streams / that; back-to-back launches, median of "
-           "3 x 40; gemm_kq r1 / r2: one / two row tiles a warp (r2: Q4_K)\n  size layer   type  M     N     K | gemv_kq us "
-           "(%% of floor) | gemm_kq r1 us (%%) | r2 us (%%) | fp8 us  bf16 us | best native / fp8, / bf16\n", bw / 1e9);
+           "3 x 40; gemm_kq r1 / r2: one / two row tiles a warp (r2: Q4_K)\n  size layer   type  M     N     K | "
+           "gemv_kq us (%% of floor) | gemm_kq r1 us (%%) | r2 us (%%) | fp8 us  bf16 us | best native / fp8, / bf16\n",
+           bw / 1e9);
     for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
         if (!kq_pick(0, L[i].size, 0) || !kq_pick(1, L[i].name, 0)) continue;
         int N = L[i].N, K = L[i].K, KB = K / 128, NB = (N + 127) / 128;
