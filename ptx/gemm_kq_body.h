@@ -429,8 +429,8 @@
 // them). The next block: this tile's next (kb + 8), or (persistent entries) the next tile's first (warp); with none,
 // the loads repeat this block's (in bounds, unused). XFIRST: the first block's, after the PDL wait. Session 32: Q4_K
 // and Q6_K's gate/up and down at 2-8 rows 0.90-0.98x the time, the 8B's o and Q6_K qkv at 1-2 rows 1.02-1.07x; from
-// two n-tiles it lost (1.02-1.08x: x's registers live across blocks) and Q6_K at four spilled, so those load at each
-// block's start (XHEAD)
+// two n-tiles it lost on the layers the rules send there (the 8B's Q4_K qkv / gate/up 1.02-1.08x: x's registers live
+// across blocks) and Q6_K at four spilled, so those load at each block's start (XHEAD)
 #define XFIRST mul.wide.u32 %rd1, %kb, 512; PER_NT(XK1, 0, 0) XFIRST_L
 #if NT >= 2
 #define KM_XPF 0
