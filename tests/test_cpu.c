@@ -526,8 +526,8 @@ static void kq_rows_rule(void) {
     CHECK(gpu_kq_stack_rows(m, 3, 4096, 0) == 32, "Q4_K + Q6_K qkv: %d rows", gpu_kq_stack_rows(m, 3, 4096, 0));
     CHECK(gpu_kq_stack_rows(s, 3, 4096, 0) == 2, "Q4_K + Q5_K qkv: %d rows", gpu_kq_stack_rows(s, 3, 4096, 0));
     CHECK(gpu_kq_stack_rows(s, 3, 4096, 1) == 1, "Q4_K + Q5_K qkv beside FP8: %d rows", gpu_kq_stack_rows(s, 3, 4096, 1));
-    // gemm_kq's two-row-tile entries on an H200's 132 SMs: the 8B's gate/up and q (5,120 rows) from 9 rows, not its o
-    // (128 tiles); the 32B's down (K 25,600) from 5; never on rows not in tiles of 32
+    // gemm_kq's two-row-tile entries on an H200's 132 SMs: the 8B's gate/up and q / k part (5,120 rows) from 9 rows,
+    // not its o (128 tiles); the 32B's down (K 25,600) from 5; never on rows not in tiles of 32
     if (getenv("QWEN3_KQ_R2_MIN")) { printf("  skip r2: QWEN3_KQ_R2_MIN is set\n"); return; }
     static const struct { int rows, K, M, want; } r2[] = {
         { 24576, 4096, 8, 0 }, { 24576, 4096, 9, 1 }, { 5120, 4096, 16, 1 }, { 4096, 4096, 32, 0 },
