@@ -360,15 +360,18 @@
     fma.rn.bf16x2 D, D, %one2, %off2; fma.rn.bf16x2 D, D, S2, M2;
 // sub-block j (elements 32j ..): chunk words W0 (elements 8t .. 8t + 3) and W1 (8t + 4 ..), nibble shifts SH0 / SH1
 // (low nibbles 0 / 8, high 4 / 12), x in buffer buf
+// SPLAT4: set u's scale word SW as the rows' (s, s) / (-mn, -mn) splats; DEC4: A fragment registers A0..A3 from its
+// word WI (rows g: L, g + 8: H)
+#define SPLAT4(u, SW) \
+    SPLAT(%s2l, %S##u##L_##SW, 0) SPLAT(%m2l, %S##u##L_##SW, 1) \
+    SPLAT(%s2h, %S##u##H_##SW, 0) SPLAT(%m2h, %S##u##H_##SW, 1)
+#define DEC4(u, WI, SH0, SH1, A0, A1, A2, A3) \
+    DEC(A0, %W##u##L_##WI, SH0, %s2l, %m2l) DEC(A2, %W##u##L_##WI, SH1, %s2l, %m2l) \
+    DEC(A1, %W##u##H_##WI, SH0, %s2h, %m2h) DEC(A3, %W##u##H_##WI, SH1, %s2h, %m2h)
 #define SB(u, j, buf, W0, W1, SH0, SH1) \
-    SPLAT(%s2l, %S##u##L_##j, 0) SPLAT(%m2l, %S##u##L_##j, 1) \
-    SPLAT(%s2h, %S##u##H_##j, 0) SPLAT(%m2h, %S##u##H_##j, 1) \
-    DEC(%a0, %W##u##L_##W0, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W0, SH1, %s2l, %m2l) \
-    DEC(%a1, %W##u##H_##W0, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W0, SH1, %s2h, %m2h) \
-    PER_NT(MMA_LO, buf, 0) \
-    DEC(%a0, %W##u##L_##W1, SH0, %s2l, %m2l) DEC(%a2, %W##u##L_##W1, SH1, %s2l, %m2l) \
-    DEC(%a1, %W##u##H_##W1, SH0, %s2h, %m2h) DEC(%a3, %W##u##H_##W1, SH1, %s2h, %m2h) \
-    PER_NT(MMA_HI, buf, 0)
+    SPLAT4(u, j) \
+    DEC4(u, W0, SH0, SH1, %a0, %a1, %a2, %a3) PER_NT(MMA_LO, buf, 0) \
+    DEC4(u, W1, SH0, SH1, %a0, %a1, %a2, %a3) PER_NT(MMA_HI, buf, 0)
 #if RT == 2
 // two row tiles: each x fragment, and its pair swap, meets both tiles' weights, so x's traffic and swaps a weight
 // halve. Chunk c's words (tile u's rows g / g + 8: bytes 8t .. 8t + 7 of the chunk; scale words 2c, 2c + 1) are read
@@ -380,11 +383,7 @@
     ld.shared.v2.u32 {%S##u##L_0, %S##u##L_1}, [%r13 + 16 * RS * u + 8 * c]; \
     ld.shared.v2.u32 {%S##u##H_0, %S##u##H_1}, [%r13 + (16 * u + 8) * RS + 8 * c];
 // tile u's A fragment from chunk word WI (0: elements 8t .., 1: 8t + 4 ..) of the sub-block of scale word SW
-#define DEC_T(u, WI, SW, SH0, SH1, A0, A1, A2, A3) \
-    SPLAT(%s2l, %S##u##L_##SW, 0) SPLAT(%m2l, %S##u##L_##SW, 1) \
-    SPLAT(%s2h, %S##u##H_##SW, 0) SPLAT(%m2h, %S##u##H_##SW, 1) \
-    DEC(A0, %W##u##L_##WI, SH0, %s2l, %m2l) DEC(A2, %W##u##L_##WI, SH1, %s2l, %m2l) \
-    DEC(A1, %W##u##H_##WI, SH0, %s2h, %m2h) DEC(A3, %W##u##H_##WI, SH1, %s2h, %m2h)
+#define DEC_T(u, WI, SW, SH0, SH1, A0, A1, A2, A3) SPLAT4(u, SW) DEC4(u, WI, SH0, SH1, A0, A1, A2, A3)
 #define MMAX2(nt, XA, XB) \
     prmt.b32 %b0, XA, XB, 0x5410; prmt.b32 %b1, XA, XB, 0x7632; \
     mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%c##nt##_0, %c##nt##_1, %c##nt##_2, %c##nt##_3}, \
@@ -702,6 +701,8 @@ TNEXT:
 #undef BOFF1
 #undef LDC
 #undef DEC_T
+#undef SPLAT4
+#undef DEC4
 #undef MMAX2
 #undef MMA2_LO
 #undef MMA2_HI
