@@ -440,19 +440,18 @@
 #define KM_XPF 1
 #define XHEAD
 #define XPRE(OFF, buf) XL(OFF, buf)
-#endif
-#if !KM_XPF
-#elif KM_PERSIST
+#if KM_PERSIST
 #define XNEXT \
     add.u32 %r11, %j, 1; setp.lt.u32 %p4, %r11, %nj; add.u32 %r12, %tile, %G; setp.lt.u32 %p5, %r12, %ntl; \
     selp.b32 %r12, %warp, %kb, %p5; add.u32 %r11, %kb, KM_WARPS; selp.b32 %r11, %r11, %r12, %p4; \
     mul.wide.u32 %rd1, %r11, 512; PER_NT(XK1, 0, 0)
 #else
-// (one tile a CTA: the pointers step 8 blocks on, and %xa is dead after XFIRST: 8 registers at 4 n-tiles)
+// (one tile a CTA, gemm_q4k_n1_r2: the pointers step 8 blocks on while there is a next block)
 #define XNEXT \
     add.u32 %r11, %j, 1; setp.lt.u32 %p4, %r11, %nj; selp.b32 %r11, KM_WARPS * 512, 0, %p4; \
     cvt.u64.u32 %rd1, %r11; PER_NT(XADV, 0, 0)
 #define XADV(nt, a_, b_) add.u64 %xk##nt, %xk##nt, %rd1;
+#endif
 #endif
 
 // one block of the warp's sequence: set u holds block j (stage %st, read); set v gets block j + 1, if any, while
