@@ -22,36 +22,6 @@ static double measure_copy_bw(void) {
     return bw;
 }
 
-// A decode step's weight bytes with --native-q on: the linear layers (and head) whose tensors the engine keeps in
-// their quantised form stream those (the repacked planes, gpu_kq_bytes: Q4_K 148 bytes a 256, Q8_0 34 a 32, ...);
-// the others as the dtype.
-static double native_wbytes(const Qwen3Model *m, int fp8_w, int fp8_h) {
-    const Qwen3Config *c = &m->cfg;
-    double total = 0;
-    for (int l = 0; l <= c->n_layer; l++) {
-        const Qwen3Layer *W = &m->layer[l < c->n_layer ? l : 0];
-        const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
-        const GGUFTensor *head[1] = { c->tied ? m->tok_embd : m->output };
-        struct { const GGUFTensor *const *ts; int n, K, gated; double dtype_b; } L[5] = {
-            { qkv, 3, c->dim, 0, fp8_w ? 1 : 2 }, { &W->wo, 1, c->n_head * c->head_dim, 0, fp8_w ? 1 : 2 },
-            { gu, 2, c->dim, 1, fp8_w ? 1 : 2 }, { &W->w_down, 1, c->ffn_dim, 0, fp8_w ? 1 : 2 },
-            { head, 1, c->dim, 0, fp8_w && fp8_h ? 1 : 2 } };
-        for (int i = l < c->n_layer ? 0 : 4; i < (l < c->n_layer ? 4 : 5); i++) {
-            GpuKq kq;
-            int N = 0;
-            for (int t = 0; t < L[i].n; t++) N += (int)L[i].ts[t]->ne[1];
-            int native = gpu_kq_rows(N, L[i].K, fp8_w, L[i].ts[0]->type) > 0 &&
-                         gpu_kq_plan(&kq, L[i].ts, L[i].n, L[i].K, L[i].gated, 1);
-            for (int t = 0; t < L[i].n; t++) {
-                const GGUFTensor *x = L[i].ts[t];
-                total += native ? (double)gpu_kq_bytes(x->type, (int)x->ne[1], (int)x->ne[0])
-                                : (double)x->ne[0] * x->ne[1] * L[i].dtype_b;
-            }
-        }
-    }
-    return total;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -96,7 +66,7 @@ int main(int argc, char **argv) {
     // layers' for every token, the head's for the last, and causal attention, at the BF16 peak (FP8 layers at twice it)
     Cost k = cost_of(c, bw, peak, gpu.fp8_weights, gpu.fp8_head, gpu.fp8_kv);
     int native = strcmp(backend, "cpu") && gpu.native_q;
-    if (native) k.wbytes = native_wbytes(&m, gpu.fp8_weights, gpu.fp8_head);
+    if (native) k.wbytes = native_wbytes(&m, gpu.fp8_weights, gpu.fp8_head, 1);
     double tg_bytes = k.wbytes + k.kv_tok * (pp + tg / 2.0);
     double tg_floor = tg_bytes / bw;
     double pp_floor = (k.flop_tok * pp + k.flop_head + k.flop_key * pp * (pp + 1.0) / 2) / peak;

@@ -340,7 +340,7 @@ if has s10; then  # session 10: the timeline inside the decode graphs (make TRAC
             say "s10 $tool fp8 run(6) rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s10-$tool.log" | tr '\n' ' ')"
         done
     fi
-    f=$(synth 8b f16)
+    f=$(synth ${S10_FILE:-8b f16})  # S10_FILE: the synth file ("SIZE TYPE") the plan and trace parts run
     if [[ $parts == *" plan "* ]]; then  # the decode plan rows in the engine (standalone sweeps chose them; inside the
         # graphs the early weight requests change what wins): S10_PLAN_ARMS "NAME ROW|ROW ..." ;-separated, each
         # the built-in plan with those rows' (dtype, N, K, M_min) replaced

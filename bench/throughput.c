@@ -7,7 +7,8 @@
 //   Prompts: random words that are each one token (a space + letters, checked to round-trip), so lengths are exact.
 //   ideal: the scheduler's own steps (same slots, same prefill budget) replayed on paper, each step costing
 //   max(bytes / copy bandwidth, FLOPs / peak): bytes = the weights as the engine holds them (QWEN3_DTYPE: bf16, or
-//   e4m3 linear layers with the lm_head in bf16) + K/V read and written (QWEN3_KV_DTYPE: bf16, or e4m3 + a 4-byte
+//   e4m3 linear layers with the lm_head in bf16; with --native-q on, a step of <= 32 rows reads the file's quantised
+//   planes of the layers the engine streams natively at that many rows: bench/cost.h's cost_native) + K/V read and written (QWEN3_KV_DTYPE: bf16, or e4m3 + a 4-byte
 //   scale per row), FLOPs = 2 per weight per token (lm_head only for sampled rows; FP8 layers at twice the BF16
 //   peak) + attention. Summed over the steps.
 //   peer: llama-batched-bench -fa on -ngl 99 on the same GGUF, once per (prompt, reply) length pair of the workloads it
@@ -51,7 +52,7 @@ static double ideal_seconds(const Workload *w, int slots, int budget, const Cost
         for (int i = 0; i < slots && queued < w->n; i++)
             if (req[i] < 0) { req[i] = queued++; pf[i] = gen[i] = 0; active++; }
         if (!active) break;
-        double tokens = 0, rows = 0, flops = 0, bytes = k->wbytes;
+        double tokens = 0, rows = 0, flops = 0, bytes = 0;  // + the weights, once the rows are known
         for (int i = 0; i < slots; i++)  // decode rows: the fed token at position in + gen - 1 sees in + gen keys
             if (req[i] >= 0 && gen[i] > 0) {
                 double ctx = w->in[req[i]] + gen[i];
@@ -73,7 +74,7 @@ static double ideal_seconds(const Workload *w, int slots, int budget, const Cost
             left -= (int)n;
             if (pf[best] == w->in[req[best]]) { rows++; done_pf[best] = 1; }
         }
-        bytes += k->kv_tok * tokens;  // K and V written
+        bytes += k->kv_tok * tokens + cost_wbytes(k, tokens);  // K and V written; the weights at this many rows
         flops += k->flop_tok * tokens + k->flop_head * rows;
         t += bytes / k->bw > flops / k->peak ? bytes / k->bw : flops / k->peak;
         (*steps)++;
@@ -314,10 +315,11 @@ int main(int argc, char **argv) {
     char oerr[128];
     if (!cpu && gpu_opts_from_env(&opts, oerr, sizeof oerr)) die("throughput: %s", oerr);
     Cost k = cost_of(&m.cfg, bw, peak, opts.fp8_weights, opts.fp8_head, opts.fp8_kv);
+    if (!cpu && opts.native_q) cost_native(&k, &m, opts.fp8_weights, opts.fp8_head);  // steps of <= 32 rows
     if (!label) label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    printf("%s, %s: %.2f GB of %s weights a step, %.1f KB of %s K+V a token; ideal steps at %.2f TB/s (copy) and "
+    printf("%s, %s: %.2f GB of %s weights a step (%.2f GB at one row), %.1f KB of %s K+V a token; ideal steps at %.2f TB/s (copy) and "
            "%.0f TFLOP/s (BF16; FP8 layers at twice that); prefill budget %d tokens a step; %d one-token words\n",
-           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)" : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)", k.kv_tok / 1e3,
+           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)" : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)", cost_wbytes(&k, 1) / 1e9, k.kv_tok / 1e3,
            opts.fp8_kv ? "fp8" : "bf16", bw / 1e12, peak / 1e12, budget, words.n);
 
     // --- workloads ---
