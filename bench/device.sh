@@ -926,7 +926,7 @@ fi
 
 if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K layers at 3..32 rows of x.
     # S29_PARTS from: unit (test_gpu_kq: gemv_kq's and gemm_kq's cases, the timings), san (memcheck + racecheck of
-    # gemm_kq's quick cases), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs CPU on S29_E2E files, with
+    # gemm_kq's quick cases; S29_SAN_ONLY=kq_modes: gemv_kq's), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs CPU on S29_E2E files, with
     # S29_E2E_ENV set, e.g. QWEN3_KQ_MAX_M=16: native rows on small layers too), tput (bench/throughput B x (128 -> 128) for B in
     # S29_BATCHES on S29_SIZE's S29_TYPE file, --dtype in S29_DTYPES: gemm_kq (default) against QWEN3_KQ_MAX_M=2, the
     # rows before it; llama-batched-bench on the same file in the first run when .carry/llama-parts came along)
@@ -948,9 +948,9 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
     fi
     if p29 san; then
         for tool in memcheck racecheck; do
-            QWEN3_KQ_QUICK=1 QWEN3_TEST_ONLY=kq_mma timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 \
-                build/tests/test_gpu_kq > "$LOG/s29-$tool.log" 2>&1
-            say "kq_mma $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s29-$tool.log" | tr '\n' ' ')"
+            QWEN3_KQ_QUICK=1 QWEN3_TEST_ONLY=${S29_SAN_ONLY:-kq_mma} timeout 200 compute-sanitizer --tool $tool \
+                --error-exitcode 9 build/tests/test_gpu_kq > "$LOG/s29-$tool.log" 2>&1
+            say "${S29_SAN_ONLY:-kq_mma} $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s29-$tool.log" | tr '\n' ' ')"
         done
     fi
     if p29 e2e; then

@@ -101,6 +101,7 @@ typedef struct {
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
     int qkv16;            // QWEN3_QKV_BF16 (default on): qkv_bf16 below
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
+    int fuse_kq_norm;     // gemv_kq normalises its input itself before qkv and gate_up (QWEN3_KQ_NORM, on)
     int attn_order;       // graph-replayed passes: decode attention starts the longest contexts first
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -198,11 +199,17 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
 
 // Batch <= QWEN3_SW_BUILD_M rows on FP8 weights: the swapped tile builds its e4m3 input itself — the RMSNorm of the
 // residual stream x before qkv and gate_up (nw: the norm's weights), the quantiser of the SwiGLU output before down
-// (nw = 0) — one launch instead of two (launch_linear_build; NOTES, session 21). Not under QWEN3_ABLATE or
-// QWEN3_FUSED_NORM8=0 (they time or check the separate launches). 1 if it ran.
+// (nw = 0) — one launch instead of two (launch_linear_build; NOTES, session 21). Where gemv_kq takes the rows of a
+// layer with a native copy (batch 1), it does the RMSNorm itself (launch_gemv_kq_norm; QWEN3_KQ_NORM=0: off). Not
+// under QWEN3_ABLATE or QWEN3_FUSED_NORM8=0 (they time or check the separate launches). 1 if it ran.
 static int build_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, int T, int mode,
                     int want8) {
-    return !e->ablate && e->fuse_norm8 && launch_linear_build(&e->g, L, C, x, nw, e->c.rms_eps, T, mode, want8);
+    if (e->ablate || !e->fuse_norm8) return 0;
+    if (nw && e->fuse_kq_norm && (mode == GEMM_STORE_F32 || mode == GEMM_SWIGLU_BF16) && gpu_kq_norm_fuses(&L->kq, T)) {
+        launch_gemv_kq_norm(&e->g, &L->kq, C, x, nw, e->c.rms_eps, T, mode);
+        return 1;
+    }
+    return launch_linear_build(&e->g, L, C, x, nw, e->c.rms_eps, T, mode, want8);
 }
 
 // The qkv GEMM stores bf16 for the RoPE kernel (half the bytes written and read back: 84 -> 42 MB at a 3,436-row step
@@ -1060,6 +1067,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
+    e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
     e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);

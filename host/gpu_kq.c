@@ -197,8 +197,10 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
 }
 
 // ---------------------------------------------------------------- the launch
-// int16 x (+1/8 padding), dx, sums; the K parts' sums
-static size_t kq_smem(int mb, int K) { return (size_t)mb * K / 8 * 21 + (size_t)2 * KQ_WARPS * mb * 8; }
+// int16 x (+1/8 padding), dx, sums; the K parts' sums; the RMSNorm mode's sums of squares and scales
+static size_t kq_smem(int mb, int K) {
+    return (size_t)mb * K / 8 * 21 + (size_t)2 * KQ_WARPS * mb * 8 + (size_t)(KQ_WARPS + 1) * mb * 4;
+}
 static int kq_mb(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
 int gpu_kq_max_m(int K) {
@@ -370,7 +372,27 @@ static void launch_gemm_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X
     }
 }
 
+// gemv_kq takes M rows (not gemm_kq; the launch below decides the same way)
+static int kq_gemv_fits(const GpuKq *kq, int M) {
+    return M >= 1 && M <= KQ_M_MAX && kq_smem(kq_mb(M), kq->K) <= KQ_SMEM_MAX;
+}
+static int kq_to_gemm(const GpuKq *kq, int M) {
+    return M >= 1 && M <= KM_M_MAX && km_stack(kq) && kq->p[0].b && (M >= km_min_m() || !kq_gemv_fits(kq, M));
+}
+int gpu_kq_norm_fuses(const GpuKq *kq, int M) { return gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M); }
+
+static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M, int mode);
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
+    kq_launch(g, kq, C, X, 0, 0, M, mode);
+}
+void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
+                         int mode) {
+    if (!nw || !gpu_kq_norm_fuses(kq, M)) die("launch_gemv_kq_norm: %d rows do not run on gemv_kq here", M);
+    kq_launch(g, kq, C, X, nw, eps, M, mode);
+}
+
+// nw != 0: the RMSNorm mode (X f32 [M][K], the residual stream; gemv_kq normalises it with weights nw, f32 [K])
+static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M, int mode) {
     static CUcontext fn_ctx;
     static CUfunction fn[KQ_TYPES][4];
     static int per_sm_regs[KQ_TYPES][4];  // CTAs an SM by the entry's registers
@@ -382,14 +404,13 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
                                               { "gemv_q5_0_m1", "gemv_q5_0_m2", "gemv_q5_0_m4", "gemv_q5_0_m8" } };
     if (mode != GEMM_STORE_F32 && mode != GEMM_ADD_F32 && !(mode == GEMM_SWIGLU_BF16 && kq->n == 1))
         die("launch_gemv_kq: mode %d (store / add f32, or SwiGLU of one part)", mode);
-    if (X % 16 || C % 8) die("launch_gemv_kq: X must be 16-byte aligned, C 8-byte");
+    if (X % 16 || C % 8 || nw % 16) die("launch_gemv_kq: X and the norm's weights must be 16-byte aligned, C 8-byte");
     int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
-    int gemv_fits = M >= 1 && M <= KQ_M_MAX && kq_smem(mb, K) <= KQ_SMEM_MAX;
-    if (M >= 1 && M <= KM_M_MAX && km_stack(kq) && kq->p[0].b && (M >= km_min_m() || !gemv_fits)) {
+    if (kq_to_gemm(kq, M)) {
         launch_gemm_kq(g, kq, C, X, M, mode);
         return;
     }
-    if (!kq->n || !gemv_fits)
+    if (!kq->n || !kq_gemv_fits(kq, M))
         die("launch_gemv_kq: %d rows of %d columns do not fit the native kernel (or the layer has none)", M, K);
     if (fn_ctx != g->ctx) {
         for (int t = 0; t < KQ_TYPES; t++)
@@ -422,7 +443,7 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
         CUdeviceptr q = p->q, h = p->h, s = p->s, d = p->d;
         Dim3 grid = { ctas, 1, 1 }, block = { KQ_THREADS, 1, 1 };
-        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh };
+        void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh, &nw, &eps };
         gpu_launch(g, fn[ti][mi], grid, block, smem, NULL, args, names[ti][mi]);
     }
 }

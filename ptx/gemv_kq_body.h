@@ -43,7 +43,9 @@
     .param .u32 p_k,
     .param .u32 p_ldc,
     .param .u32 p_mode,
-    .param .u32 p_ksh)
+    .param .u32 p_ksh,
+    .param .u64 p_nw,
+    .param .f32 p_eps)
 .reqntid KQ_THREADS, 1, 1
 #if MB >= 8 || ((Q5 || T0 == 8 || T0 == 5) && MB >= 4)
 .maxnreg 168
@@ -51,14 +53,14 @@
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<8>, %pv<4>, %psw, %pf, %pnp;
+    .reg .pred %p<8>, %pv<4>, %psw, %pf, %pnp, %pnm;
     .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %row0, %row1;
     .reg .b32 %grp, %buf, %kk;
     .reg .b32 %lo5, %hi5, %cb, %i, %m, %smx, %smd, %sms, %xrow, %xo, %dxo, %sxo, %lo16, %sh, %kb<4>;
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ij, %ik, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
-    .reg .f32 %f<12>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
+    .reg .f32 %f<12>, %fss, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
     .reg .b16 %hd, %hm, %hb;
 #define DECL_ACC(mm) .reg .f32 %a0_##mm, %a1_##mm;
     CAT(REP, MB)(DECL_ACC)
@@ -94,6 +96,8 @@
     cvta.to.global.u64 %rds, %rds;
     cvta.to.global.u64 %rdd, %rdd;
     createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
+    ld.param.u64 %rd1, [p_nw];
+    setp.ne.u64 %pnm, %rd1, 0;               // the RMSNorm mode: X is the f32 residual stream, p_nw its weights
     mov.u32 %tx, %tid.x;
     and.b32 %lane, %tx, 31;
     shr.u32 %nkb, %K, 8;
@@ -106,7 +110,9 @@
     mad.lo.u32 %smd, %xrow, MB, %smx;
     mul.lo.u32 %r1, %nb32, MB * 4;
     add.u32 %sms, %smd, %r1;                 // sx f32 [MB][K/16] after dx
-    // (then the K parts' sums f32 [2][KQ_WARPS][MB][2] after sx: KS_SLOT)
+    // (then the K parts' sums f32 [2][KQ_WARPS][MB][2] after sx: KS_SLOT; then the RMSNorm mode's sums of squares
+    // f32 [MB][KQ_WARPS] and its scales f32 [MB]: NS_SLOT)
+#define NS_SLOT(R) mad.lo.u32 R, %nb32, MB * 8, %sms; add.u32 R, R, 2 * KQ_WARPS * MB * 8;
 
     // --- this lane's place in a step ---
 #if Q6
@@ -537,9 +543,14 @@ STORE:
     @%p4 bra NEXT;
     @%pnp bra NEXT;
     setp.eq.u32 %p5, %mode, 2;
+    NS_SLOT(%r2)
+    add.u32 %r2, %r2, MB * KQ_WARPS * 4;     // the RMSNorm mode's scales
 #define ST(mm) \
     setp.gt.u32 %p6, %M, mm; \
     @!%p6 bra NEXT; \
+    @%pnm ld.shared.f32 %f5, [%r2 + 4 * mm]; \
+    @%pnm mul.rn.f32 %a0_##mm, %a0_##mm, %f5; \
+    @%pnm mul.rn.f32 %a1_##mm, %a1_##mm, %f5; \
     @!%psw bra ST_F32_##mm; \
     SILU_MUL(%a0_##mm, %a1_##mm, %f2) \
     cvt.rn.bf16.f32 %hb, %f2; \
@@ -567,6 +578,63 @@ QUANT:
     PDL_START
 
     // --- x -> int16 codes, a scale per 32, exact sums per 16 (rows >= M: zeros) ---
+    @!%pnm bra QROWS;
+    // The RMSNorm mode's pre-pass: x (f32, the residual stream) times the norm's weights, rounded to bf16 — what the
+    // separate norm would write but for its factor 1 / rms(x), which the epilogue applies — into the int16 codes'
+    // places in shared memory (each 32-block's 64 bytes, which the rounding below then reads and overwrites: the
+    // same thread); each warp's sum of x^2 of row m to [m][warp] (NS_SLOT)
+    ld.param.u64 %rd2, [p_nw];
+    cvta.to.global.u64 %rd2, %rd2;
+    mov.u32 %m, 0;
+NROW:
+    mov.f32 %fss, 0f00000000;
+    setp.ge.u32 %p2, %m, %M;
+    @%p2 bra NROW_END;                       // (rows >= M: zeros below)
+    mov.u32 %i, %tx;
+NVEC:
+    shr.u32 %r1, %K, 2;
+    setp.ge.u32 %p1, %i, %r1;                // float4 i of the row
+    @%p1 bra NROW_END;
+    shl.b32 %r2, %i, 2;
+    mad.lo.u32 %r1, %m, %K, %r2;             // its first element in [MB][K]
+    mul.wide.u32 %rd1, %r1, 4;
+    add.u64 %rd1, %rdx, %rd1;
+    ld.global.v4.f32 {%f8, %f9, %f10, %f11}, [%rd1];
+    mul.wide.u32 %rd3, %r2, 4;
+    add.u64 %rd3, %rd2, %rd3;
+    ld.global.nc.v4.f32 {%f0, %f1, %f2, %f3}, [%rd3];
+    fma.rn.f32 %fss, %f8, %f8, %fss;
+    fma.rn.f32 %fss, %f9, %f9, %fss;
+    fma.rn.f32 %fss, %f10, %f10, %fss;
+    fma.rn.f32 %fss, %f11, %f11, %fss;
+    mul.rn.f32 %f8, %f8, %f0;
+    mul.rn.f32 %f9, %f9, %f1;
+    mul.rn.f32 %f10, %f10, %f2;
+    mul.rn.f32 %f11, %f11, %f3;
+    cvt.rn.bf16x2.f32 %r4, %f9, %f8;
+    cvt.rn.bf16x2.f32 %r5, %f11, %f10;
+    shr.u32 %r3, %r1, 6;                     // 64-element chunk, 144 bytes each
+    mad.lo.u32 %r3, %r3, 144, %smx;
+    and.b32 %r2, %r1, 63;
+    mad.lo.u32 %r3, %r2, 2, %r3;
+    st.shared.v2.u32 [%r3], {%r4, %r5};
+    add.u32 %i, %i, KQ_THREADS;
+    bra NVEC;
+NROW_END:
+    WARP_SUM(%fss, %f1)
+    setp.ne.u32 %p1, %lane, 0;
+    @%p1 bra NROW_NEXT;
+    NS_SLOT(%r3)
+    shr.u32 %r2, %tx, 5;
+    mad.lo.u32 %r2, %m, KQ_WARPS, %r2;
+    mad.lo.u32 %r3, %r2, 4, %r3;
+    st.shared.f32 [%r3], %fss;
+NROW_NEXT:
+    add.u32 %m, %m, 1;
+    setp.lt.u32 %p1, %m, MB;
+    @%p1 bra NROW;
+    bar.sync 0;
+QROWS:
     mov.u32 %m, 0;
 QROW:
     mov.u32 %i, %tx;
@@ -578,12 +646,25 @@ QBLK:
 #define ZW(w) mov.u32 %xw##w, 0;
     REP16(ZW)
 #undef ZW
+    @%pnm bra QNORM;
     mul.wide.u32 %rd1, %r1, 64;
     add.u64 %rd1, %rdx, %rd1;
     @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
     @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
     @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
     @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
+    bra QLOADED;
+QNORM:                                       // (the RMSNorm mode: the pre-pass's bf16 x(*)w, in place)
+    @!%p2 bra QLOADED;
+    shr.u32 %r3, %r1, 1;
+    mad.lo.u32 %r3, %r3, 144, %smx;
+    and.b32 %r2, %r1, 1;
+    mad.lo.u32 %r3, %r2, 64, %r3;
+    ld.shared.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%r3];
+    ld.shared.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%r3 + 16];
+    ld.shared.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%r3 + 32];
+    ld.shared.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%r3 + 48];
+QLOADED:
     mov.f32 %f0, 0f00000000;                 // amax
     mov.f32 %f4, 0f00000000;                 // sum of elements 0..15
     mov.f32 %f5, 0f00000000;                 // sum of 16..31
@@ -624,6 +705,19 @@ QROW_END:
     setp.lt.u32 %p1, %m, MB;
     @%p1 bra QROW;
     bar.sync 0;
+    @!%pnm bra QDONE;
+    // the RMSNorm mode: thread m < MB turns row m's sums into its scale 1 / sqrt(mean(x^2) + eps) at [MB][8] + 4 m
+    setp.ge.u32 %p1, %tx, MB;
+    @%p1 bra QNS_BAR;
+    NS_SLOT(%r3)
+    mad.lo.u32 %r2, %tx, KQ_WARPS * 4, %r3;
+    ld.param.f32 %f8, [p_eps];
+    RMS_RSTD(%r2, %f0, %f1, %f2, %f3, %f4, %f5, %f6, %f7, %K, %f8, %f9)
+    mad.lo.u32 %r2, %tx, 4, %r3;
+    st.shared.f32 [%r2 + MB * KQ_WARPS * 4], %f9;
+QNS_BAR:
+    bar.sync 0;
+QDONE:
     setp.ne.u32 %pf, %tx, %tx;
     GROUP0(%r1, %r2)
     setp.ge.u32 %p1, %r1, %npairs;           // (a CTA without a group)
@@ -654,6 +748,7 @@ DONE:
 #undef KB
 #undef GROUP0
 #undef KPART
+#undef NS_SLOT
 #undef T0QB
 #undef T0QS
 #undef T0

@@ -6,8 +6,9 @@
 //           meeting the rounded and the exact x: sum A x~ - B x. Tolerance 1e-5 of the sum of |terms|.
 //   fp64:   sum w x with the exact x (what an unquantised activation would give): normwise relative error < 1e-3
 //           (5e-3 for SwiGLU's bf16 output).
-// Both modes and SwiGLU, M = 1..8, the six types, one- and two-type (e.g. Q4_K + Q6_K, a Q4_K_M qkv) stacks, K
-// with partial steps, the K split by rule and forced to 2 and 4 warps a row pair.
+// Both modes and SwiGLU (in half the cases with the RMSNorm in front, launch_gemv_kq_norm), M = 1..8, the six types,
+// one- and two-type (e.g. Q4_K + Q6_K, a Q4_K_M qkv) stacks, K with partial steps, the K split by rule and forced to
+// 2 and 4 warps a row pair.
 // Outputs poisoned with NaN first; NaN fails. Then timings on the 8B's layers (printed, not asserted).
 // Without a Hopper GPU every case SKIPs.
 #include "gpu_test.h"
@@ -141,6 +142,13 @@ static Ref ref_dot(KTensor *const *parts, int np, int n, const float *x, const d
     return r;
 }
 
+// ref_dot of an RMSNorm-mode launch: x is bf16(r * w), the sums scaled by row m's 1 / rms (sc; 1 without the norm)
+static Ref ref_row(KTensor *const *parts, int np, int n, const float *x, const double *xr, int K, double sc) {
+    Ref r = ref_dot(parts, np, n, x, xr, K);
+    r.exact *= sc; r.exact_tol *= sc; r.full *= sc; r.emul *= sc; r.emul_abs *= sc; r.rounded *= sc;
+    return r;
+}
+
 static double silu(double g) { return g / (1 + exp(-g)); }
 static double mma_worst[2], bf16_worst[2];  // largest normwise errors against fp64: gemm_kq's, the bf16 copy's (store, SwiGLU)
 
@@ -148,8 +156,10 @@ static double mma_worst[2], bf16_worst[2];  // largest normwise errors against f
 static double mma_tol(const Ref *r) { return 2e-5 * r->emul_abs + 1e-30; }
 
 // One stack of parts (same K), one M, one mode: 1 when both references pass. mma: the stack planned for up to 32
-// rows (the test has moved gemm_kq's line to M = 1), its own reference.
-static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
+// rows (the test has moved gemm_kq's line to M = 1), its own reference. norm (gemv_kq only): the RMSNorm mode
+// (launch_gemv_kq_norm): the input is an f32 residual row r and norm weights w; the references see x = bf16(r w)
+// (the kernel's rounding, as the separate norm's bf16 output) and scale the sums by 1 / rms(r) (fp64)
+static int check(KTensor *const *parts, int np, int M, int mode, int mma, int norm) {
     int K = parts[0]->K, N = 0;
     for (int i = 0; i < np; i++) N += parts[i]->rows;
     GGUFTensor views[3];
@@ -166,21 +176,34 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
     gpu_kq_carve(&a, &kq);
     gpu_kq_upload(&G, &kq, ts, np);
 
-    float *x = xmalloc((size_t)M * K * 4);
-    double *xr = xmalloc((size_t)M * K * 8);
+    float *x = xmalloc((size_t)M * K * 4), *res = xmalloc((size_t)M * K * 4), *nw = xmalloc((size_t)K * 4), eps = 1e-6f;
+    double *xr = xmalloc((size_t)M * K * 8), sc[8];
     uint16_t *xh = xmalloc((size_t)M * K * 2);
+    for (int k = 0; k < K; k++)  // the norm's weights: uneven, a few negative
+        nw[k] = (float)(0.2 + 1.8 * rng_uniform(&rng)) * (rng_uniform(&rng) < 0.05 ? -1.0f : 1.0f);
     for (int m = 0; m < M; m++) {
         float mag = (float)ldexp(1.0, (int)(rng_uniform(&rng) * 8) - 3);
+        double ss = 0;
         for (int k = 0; k < K; k++) {
             float v = mag * (float)(2 * rng_uniform(&rng) - 1);
             if (rng_uniform(&rng) < 0.002) v *= 20;  // outliers, as real activations have
+            res[(size_t)m * K + k] = v;
+            ss += (double)v * v;
+            if (norm) v *= nw[k];  // (f32, as the kernel multiplies)
             xh[(size_t)m * K + k] = host_f32_to_bf16(v);
             x[(size_t)m * K + k] = host_bf16_to_f32(xh[(size_t)m * K + k]);
         }
+        sc[m] = norm ? 1 / sqrt(ss / K + eps) : 1;
         round_x(x + (size_t)m * K, xr + (size_t)m * K, K);
     }
-    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2);
-    gpu_upload(&G, dx, xh, (size_t)M * K * 2);
+    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 4), dnw = 0;
+    if (norm) {
+        gpu_upload(&G, dx, res, (size_t)M * K * 4);
+        dnw = gpu_alloc(&G, (size_t)K * 4);
+        gpu_upload(&G, dnw, nw, (size_t)K * 4);
+    } else {
+        gpu_upload(&G, dx, xh, (size_t)M * K * 2);
+    }
     int ncol = gated ? N / 2 : N;
     size_t out_bytes = (size_t)M * ncol * (gated ? 2 : 4);
     CUdeviceptr dc = gpu_alloc(&G, out_bytes + 16);
@@ -188,7 +211,8 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
     for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(2 * rng_uniform(&rng) - 1);
     if (mode == GEMM_ADD_F32) gpu_upload(&G, dc, c0, out_bytes);
     else gpu_fill_u32(&G, dc, 0x7FC07FC0u, (out_bytes + 16) / 4);  // NaN poison (f32 and bf16)
-    launch_gemv_kq(&G, &kq, dc, dx, M, mode);
+    if (norm) launch_gemv_kq_norm(&G, &kq, dc, dx, dnw, eps, M, mode);
+    else launch_gemv_kq(&G, &kq, dc, dx, M, mode);
     uint8_t *out = xmalloc(out_bytes);
     gpu_download(&G, out, dc, out_bytes);
 
@@ -199,7 +223,7 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
             const double *xrm = xr + (size_t)m * K;
             double got, e, full;
             if (gated && mma) {
-                Ref g = ref_dot(parts, np, j, xm, xrm, K), u = ref_dot(parts, np, j + ncol, xm, xrm, K);
+                Ref g = ref_row(parts, np, j, xm, xrm, K, sc[m]), u = ref_row(parts, np, j + ncol, xm, xrm, K, sc[m]);
                 double ref = silu(g.emul) * u.emul;
                 double tol = fabs(ref) * 8e-3 + 1.1 * (fabs(silu(g.emul)) * mma_tol(&u) + fabs(u.emul) * mma_tol(&g));
                 got = host_bf16_to_f32(((uint16_t *)out)[(size_t)m * ncol + j]);
@@ -208,7 +232,7 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
                 double rb = silu(g.rounded) * u.rounded;
                 rnum += (rb - full) * (rb - full);
             } else if (mma) {
-                Ref r = ref_dot(parts, np, j, xm, xrm, K);
+                Ref r = ref_row(parts, np, j, xm, xrm, K, sc[m]);
                 double add = mode == GEMM_ADD_F32 ? c0[(size_t)m * N + j] : 0;
                 got = ((float *)out)[(size_t)m * N + j];
                 e = fabs(got - add - r.emul) / (mma_tol(&r) + 1e-6 * fabs(add));
@@ -216,7 +240,7 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
                 full = r.full;
                 rnum += (r.rounded - full) * (r.rounded - full);
             } else if (gated) {
-                Ref g = ref_dot(parts, np, j, xm, xrm, K), u = ref_dot(parts, np, j + ncol, xm, xrm, K);
+                Ref g = ref_row(parts, np, j, xm, xrm, K, sc[m]), u = ref_row(parts, np, j + ncol, xm, xrm, K, sc[m]);
                 double ref = silu(g.exact) * u.exact;
                 // bf16 output: its rounding (2^-9 relative) plus the inputs' tolerances carried through
                 double tol = fabs(ref) * 8e-3 + fabs(silu(g.exact)) * u.exact_tol + fabs(u.exact) * g.exact_tol + 1e-30;
@@ -224,7 +248,7 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
                 e = fabs(got - ref) / tol;
                 full = silu(g.full) * u.full;
             } else {
-                Ref r = ref_dot(parts, np, j, xm, xrm, K);
+                Ref r = ref_row(parts, np, j, xm, xrm, K, sc[m]);
                 double add = mode == GEMM_ADD_F32 ? c0[(size_t)m * N + j] : 0;
                 got = ((float *)out)[(size_t)m * N + j];
                 e = fabs(got - add - r.exact) / (r.exact_tol + 1e-6 * fabs(add));
@@ -249,10 +273,12 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma) {
         if (rrel > bf16_worst[gated]) bf16_worst[gated] = rrel;
     }
     if (!ok)
-        printf("  %s%s x%d N=%d K=%d M=%d mode %d: worst %.3g x tolerance, normwise %.3g against fp64\n",
-               mma ? "gemm_kq " : "", gguf_type_name(parts[0]->type), np, N, K, M, mode, worst, rel);
-    free(x); free(xr); free(xh); free(c0); free(out);
+        printf("  %s%s x%d N=%d K=%d M=%d mode %d%s: worst %.3g x tolerance, normwise %.3g against fp64\n",
+               mma ? "gemm_kq " : "", gguf_type_name(parts[0]->type), np, N, K, M, mode, norm ? " (norm)" : "", worst,
+               rel);
+    free(x); free(res); free(nw); free(xr); free(xh); free(c0); free(out);
     gpu_free(&G, dx); gpu_free(&G, dc);
+    if (dnw) gpu_free(&G, dnw);
     gpu_arena_free(&G, &a);
     return ok;
 }
@@ -275,8 +301,8 @@ static void kq_cases(int split, int quick, int *cases, int *bad) {
                 if (split && M != 1 && M != 2 && M != 5 && M != 8) continue;
                 for (int mi = 0; mi < 3; mi++) {
                     ++*cases;
-                    *bad += !check(one, 1, M, modes[mi], 0);
-                    if (mi < 2) { ++*cases; *bad += !check(two, 2, M, modes[mi], 0); }
+                    *bad += !check(one, 1, M, modes[mi], 0, (M + mi) & 1);  // the RMSNorm mode in half of them
+                    if (mi < 2) { ++*cases; *bad += !check(two, 2, M, modes[mi], 0, (M + mi + 1) & 1); }
                 }
             }
             ktensor_free(&w);
@@ -318,8 +344,8 @@ static void kq_mma(void) {
                     gpu_kq_force_grid(cases % 3);  // all the CTAs the device holds, or 1 or 2: several tiles a CTA
                     gpu_kq_r2_from((mi + (int)mi_) % 2 ? 33 : 1);
                     ++cases;
-                    bad += !check(one, 1, M, modes[mi], 1);
-                    if (mi < 2) { ++cases; bad += !check(two, 2, M, modes[mi], 1); }
+                    bad += !check(one, 1, M, modes[mi], 1, 0);
+                    if (mi < 2) { ++cases; bad += !check(two, 2, M, modes[mi], 1, 0); }
                 }
             }
             ktensor_free(&w);
