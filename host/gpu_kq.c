@@ -197,9 +197,9 @@ void gpu_kq_upload(Gpu *g, const GpuKq *kq, const GGUFTensor *const *ts, int n) 
 }
 
 // ---------------------------------------------------------------- the launch
-// int16 x (+1/8 padding), dx, sums; the K parts' sums; the RMSNorm mode's sums of squares and scales
+// int16 x (+1/8 padding), dx, sums; the K parts' sums; the RMSNorm mode's sums of squares
 static size_t kq_smem(int mb, int K) {
-    return (size_t)mb * K / 8 * 21 + (size_t)2 * KQ_WARPS * mb * 8 + (size_t)(KQ_WARPS + 1) * mb * 4;
+    return (size_t)mb * K / 8 * 21 + (size_t)2 * KQ_WARPS * mb * 8 + (size_t)KQ_WARPS * mb * 4;
 }
 static int kq_mb(int M) { return M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8; }
 
@@ -379,7 +379,10 @@ static int kq_gemv_fits(const GpuKq *kq, int M) {
 static int kq_to_gemm(const GpuKq *kq, int M) {
     return M >= 1 && M <= KM_M_MAX && km_stack(kq) && kq->p[0].b && (M >= km_min_m() || !kq_gemv_fits(kq, M));
 }
-int gpu_kq_norm_fuses(const GpuKq *kq, int M) { return gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M); }
+// (the RMSNorm mode exists at one row of x: gemv_kq_body.h's KQN)
+int gpu_kq_norm_fuses(const GpuKq *kq, int M) {
+    return M == 1 && gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M);
+}
 
 static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M, int mode);
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {

@@ -242,8 +242,8 @@ int gpu_kq_stack_rows(const GGUFTensor *const *ts, int n, int K, int fp8);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
 // The same with the RMSNorm before it fused into gemv_kq: X is the f32 residual stream [M][K], nw the norm's f32
-// weights; each CTA normalises x itself (one launch fewer a layer at batch 1). Only where gpu_kq_norm_fuses (the
-// rows run on gemv_kq, not gemm_kq).
+// weights; each CTA normalises x itself (one launch fewer a layer at batch 1). Only where gpu_kq_norm_fuses (one
+// row, on gemv_kq).
 int gpu_kq_norm_fuses(const GpuKq *kq, int M);
 void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
                          int mode);

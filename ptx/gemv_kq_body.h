@@ -30,6 +30,10 @@
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
 #define U4 (MB >= 2 || Q5 || T0 == 8 || T0 == 5 ? 1 : 2)
 #define U6 (MB >= 2 ? 1 : 2)
+// the RMSNorm mode (p_nw != 0) exists at one row of x (the engine's batch 1; at more rows the registers spill);
+// its pre-pass keeps NU float4 of x and of the weights in flight a thread (Q6_K: 4 spills)
+#define KQN (MB == 1)
+#define NU (Q6 ? 2 : 4)
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -60,7 +64,7 @@
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ij, %ik, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
-    .reg .f32 %f<12>, %fss, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
+    .reg .f32 %f<12>, %fss, %nx0_<4>, %nx1_<4>, %nx2_<4>, %nx3_<4>, %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
     .reg .b16 %hd, %hm, %hb;
 #define DECL_ACC(mm) .reg .f32 %a0_##mm, %a1_##mm;
     CAT(REP, MB)(DECL_ACC)
@@ -96,8 +100,10 @@
     cvta.to.global.u64 %rds, %rds;
     cvta.to.global.u64 %rdd, %rdd;
     createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
+#if KQN
     ld.param.u64 %rd1, [p_nw];
     setp.ne.u64 %pnm, %rd1, 0;               // the RMSNorm mode: X is the f32 residual stream, p_nw its weights
+#endif
     mov.u32 %tx, %tid.x;
     and.b32 %lane, %tx, 31;
     shr.u32 %nkb, %K, 8;
@@ -111,7 +117,7 @@
     mul.lo.u32 %r1, %nb32, MB * 4;
     add.u32 %sms, %smd, %r1;                 // sx f32 [MB][K/16] after dx
     // (then the K parts' sums f32 [2][KQ_WARPS][MB][2] after sx: KS_SLOT; then the RMSNorm mode's sums of squares
-    // f32 [MB][KQ_WARPS] and its scales f32 [MB]: NS_SLOT)
+    // f32 [MB][KQ_WARPS]: NS_SLOT)
 #define NS_SLOT(R) mad.lo.u32 R, %nb32, MB * 8, %sms; add.u32 R, R, 2 * KQ_WARPS * MB * 8;
 
     // --- this lane's place in a step ---
@@ -543,14 +549,23 @@ STORE:
     @%p4 bra NEXT;
     @%pnp bra NEXT;
     setp.eq.u32 %p5, %mode, 2;
+#if KQN
     NS_SLOT(%r2)
-    add.u32 %r2, %r2, MB * KQ_WARPS * 4;     // the RMSNorm mode's scales
+    ld.param.f32 %fd, [p_eps];
+// (the RMSNorm mode: row mm's factor 1 / sqrt(mean(x^2) + eps) from its 8 warp sums, ptx/rms.h, times the sums)
+#define NORMED(mm) \
+    @!%pnm bra ST_NORMED_##mm; \
+    RMS_RSTD(%r2 + KQ_WARPS * 4 * mm, %f5, %f6, %f7, %f8, %f9, %f10, %f11, %fss, %K, %fd, %f6) \
+    mul.rn.f32 %a0_##mm, %a0_##mm, %f6; \
+    mul.rn.f32 %a1_##mm, %a1_##mm, %f6; \
+ST_NORMED_##mm:
+#else
+#define NORMED(mm)
+#endif
 #define ST(mm) \
     setp.gt.u32 %p6, %M, mm; \
     @!%p6 bra NEXT; \
-    @%pnm ld.shared.f32 %f5, [%r2 + 4 * mm]; \
-    @%pnm mul.rn.f32 %a0_##mm, %a0_##mm, %f5; \
-    @%pnm mul.rn.f32 %a1_##mm, %a1_##mm, %f5; \
+    NORMED(mm) \
     @!%psw bra ST_F32_##mm; \
     SILU_MUL(%a0_##mm, %a1_##mm, %f2) \
     cvt.rn.bf16.f32 %hb, %f2; \
@@ -578,6 +593,7 @@ QUANT:
     PDL_START
 
     // --- x -> int16 codes, a scale per 32, exact sums per 16 (rows >= M: zeros) ---
+#if KQN
     @!%pnm bra QROWS;
     // The RMSNorm mode's pre-pass: x (f32, the residual stream) times the norm's weights, rounded to bf16 — what the
     // separate norm would write but for its factor 1 / rms(x), which the epilogue applies — into the int16 codes'
@@ -591,35 +607,43 @@ NROW:
     setp.ge.u32 %p2, %m, %M;
     @%p2 bra NROW_END;                       // (rows >= M: zeros below)
     mov.u32 %i, %tx;
+// NU float4 of x and of the weights in flight a thread (four: one L2 round trip a row at K = 4,096), elements
+// 4 (i + 256 u); P: that float4 is in the row (x then 0 and nothing stored)
+#define NLD(u, P) \
+    add.u32 %r2, %i, KQ_THREADS * u; setp.lt.u32 P, %r2, %r1; \
+    mov.f32 %nx##u##_0, 0f00000000; mov.f32 %nx##u##_1, 0f00000000; \
+    mov.f32 %nx##u##_2, 0f00000000; mov.f32 %nx##u##_3, 0f00000000; \
+    shl.b32 %r2, %r2, 2; mad.lo.u32 %r3, %m, %K, %r2; \
+    mul.wide.u32 %rd1, %r3, 4; add.u64 %rd1, %rdx, %rd1; \
+    @P ld.global.v4.f32 {%nx##u##_0, %nx##u##_1, %nx##u##_2, %nx##u##_3}, [%rd1]; \
+    mul.wide.u32 %rd3, %r2, 4; add.u64 %rd3, %rd2, %rd3; \
+    @P ld.global.nc.v4.f32 {%nw##u##_0, %nw##u##_1, %nw##u##_2, %nw##u##_3}, [%rd3];
+// x^2 into the sum; bf16(x w) to the element's place among the int16 codes (64-element chunks of 144 bytes)
+#define NST(u, P) \
+    fma.rn.f32 %fss, %nx##u##_0, %nx##u##_0, %fss; fma.rn.f32 %fss, %nx##u##_1, %nx##u##_1, %fss; \
+    fma.rn.f32 %fss, %nx##u##_2, %nx##u##_2, %fss; fma.rn.f32 %fss, %nx##u##_3, %nx##u##_3, %fss; \
+    mul.rn.f32 %nx##u##_0, %nx##u##_0, %nw##u##_0; mul.rn.f32 %nx##u##_1, %nx##u##_1, %nw##u##_1; \
+    mul.rn.f32 %nx##u##_2, %nx##u##_2, %nw##u##_2; mul.rn.f32 %nx##u##_3, %nx##u##_3, %nw##u##_3; \
+    cvt.rn.bf16x2.f32 %r4, %nx##u##_1, %nx##u##_0; cvt.rn.bf16x2.f32 %r5, %nx##u##_3, %nx##u##_2; \
+    add.u32 %r2, %i, KQ_THREADS * u; shl.b32 %r2, %r2, 2; mad.lo.u32 %r3, %m, %K, %r2; \
+    shr.u32 %r2, %r3, 6; mad.lo.u32 %r2, %r2, 144, %smx; and.b32 %r3, %r3, 63; mad.lo.u32 %r3, %r3, 2, %r2; \
+    @P st.shared.v2.u32 [%r3], {%r4, %r5};
 NVEC:
-    shr.u32 %r1, %K, 2;
-    setp.ge.u32 %p1, %i, %r1;                // float4 i of the row
+    shr.u32 %r1, %K, 2;                      // float4s a row
+    setp.ge.u32 %p1, %i, %r1;
     @%p1 bra NROW_END;
-    shl.b32 %r2, %i, 2;
-    mad.lo.u32 %r1, %m, %K, %r2;             // its first element in [MB][K]
-    mul.wide.u32 %rd1, %r1, 4;
-    add.u64 %rd1, %rdx, %rd1;
-    ld.global.v4.f32 {%f8, %f9, %f10, %f11}, [%rd1];
-    mul.wide.u32 %rd3, %r2, 4;
-    add.u64 %rd3, %rd2, %rd3;
-    ld.global.nc.v4.f32 {%f0, %f1, %f2, %f3}, [%rd3];
-    fma.rn.f32 %fss, %f8, %f8, %fss;
-    fma.rn.f32 %fss, %f9, %f9, %fss;
-    fma.rn.f32 %fss, %f10, %f10, %fss;
-    fma.rn.f32 %fss, %f11, %f11, %fss;
-    mul.rn.f32 %f8, %f8, %f0;
-    mul.rn.f32 %f9, %f9, %f1;
-    mul.rn.f32 %f10, %f10, %f2;
-    mul.rn.f32 %f11, %f11, %f3;
-    cvt.rn.bf16x2.f32 %r4, %f9, %f8;
-    cvt.rn.bf16x2.f32 %r5, %f11, %f10;
-    shr.u32 %r3, %r1, 6;                     // 64-element chunk, 144 bytes each
-    mad.lo.u32 %r3, %r3, 144, %smx;
-    and.b32 %r2, %r1, 63;
-    mad.lo.u32 %r3, %r2, 2, %r3;
-    st.shared.v2.u32 [%r3], {%r4, %r5};
-    add.u32 %i, %i, KQ_THREADS;
+    NLD(0, %p3) NLD(1, %p4)
+#if NU == 4
+    NLD(2, %p5) NLD(3, %p6)
+#endif
+    NST(0, %p3) NST(1, %p4)
+#if NU == 4
+    NST(2, %p5) NST(3, %p6)
+#endif
+    add.u32 %i, %i, NU * KQ_THREADS;
     bra NVEC;
+#undef NLD
+#undef NST
 NROW_END:
     WARP_SUM(%fss, %f1)
     setp.ne.u32 %p1, %lane, 0;
@@ -634,6 +658,7 @@ NROW_NEXT:
     setp.lt.u32 %p1, %m, MB;
     @%p1 bra NROW;
     bar.sync 0;
+#endif
 QROWS:
     mov.u32 %m, 0;
 QROW:
@@ -646,13 +671,16 @@ QBLK:
 #define ZW(w) mov.u32 %xw##w, 0;
     REP16(ZW)
 #undef ZW
+#if KQN
     @%pnm bra QNORM;
+#endif
     mul.wide.u32 %rd1, %r1, 64;
     add.u64 %rd1, %rdx, %rd1;
     @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
     @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
     @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
     @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
+#if KQN
     bra QLOADED;
 QNORM:                                       // (the RMSNorm mode: the pre-pass's bf16 x(*)w, in place)
     @!%p2 bra QLOADED;
@@ -665,6 +693,7 @@ QNORM:                                       // (the RMSNorm mode: the pre-pass'
     ld.shared.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%r3 + 32];
     ld.shared.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%r3 + 48];
 QLOADED:
+#endif
     mov.f32 %f0, 0f00000000;                 // amax
     mov.f32 %f4, 0f00000000;                 // sum of elements 0..15
     mov.f32 %f5, 0f00000000;                 // sum of 16..31
@@ -705,19 +734,6 @@ QROW_END:
     setp.lt.u32 %p1, %m, MB;
     @%p1 bra QROW;
     bar.sync 0;
-    @!%pnm bra QDONE;
-    // the RMSNorm mode: thread m < MB turns row m's sums into its scale 1 / sqrt(mean(x^2) + eps) at [MB][8] + 4 m
-    setp.ge.u32 %p1, %tx, MB;
-    @%p1 bra QNS_BAR;
-    NS_SLOT(%r3)
-    mad.lo.u32 %r2, %tx, KQ_WARPS * 4, %r3;
-    ld.param.f32 %f8, [p_eps];
-    RMS_RSTD(%r2, %f0, %f1, %f2, %f3, %f4, %f5, %f6, %f7, %K, %f8, %f9)
-    mad.lo.u32 %r2, %tx, 4, %r3;
-    st.shared.f32 [%r2 + MB * KQ_WARPS * 4], %f9;
-QNS_BAR:
-    bar.sync 0;
-QDONE:
     setp.ne.u32 %pf, %tx, %tx;
     GROUP0(%r1, %r2)
     setp.ge.u32 %p1, %r1, %npairs;           // (a CTA without a group)
@@ -749,6 +765,9 @@ DONE:
 #undef GROUP0
 #undef KPART
 #undef NS_SLOT
+#undef NORMED
+#undef KQN
+#undef NU
 #undef T0QB
 #undef T0QS
 #undef T0
