@@ -64,7 +64,7 @@
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ij, %ik, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
-    .reg .f32 %f<12>, %fss, %nx0_<4>, %nx1_<4>, %nx2_<4>, %nx3_<4>, %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
+    .reg .f32 %f<12>, %fss, %frs, %nx0_<4>, %nx1_<4>, %nx2_<4>, %nx3_<4>, %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
     .reg .b16 %hd, %hm, %hb;
 #define DECL_ACC(mm) .reg .f32 %a0_##mm, %a1_##mm;
     CAT(REP, MB)(DECL_ACC)
@@ -550,15 +550,8 @@ STORE:
     @%pnp bra NEXT;
     setp.eq.u32 %p5, %mode, 2;
 #if KQN
-    NS_SLOT(%r2)
-    ld.param.f32 %fd, [p_eps];
-// (the RMSNorm mode: row mm's factor 1 / sqrt(mean(x^2) + eps) from its 8 warp sums, ptx/rms.h, times the sums)
-#define NORMED(mm) \
-    @!%pnm bra ST_NORMED_##mm; \
-    RMS_RSTD(%r2 + KQ_WARPS * 4 * mm, %f5, %f6, %f7, %f8, %f9, %f10, %f11, %fss, %K, %fd, %f6) \
-    mul.rn.f32 %a0_##mm, %a0_##mm, %f6; \
-    mul.rn.f32 %a1_##mm, %a1_##mm, %f6; \
-ST_NORMED_##mm:
+// (the RMSNorm mode: the row's factor 1 / rms times the sums)
+#define NORMED(mm) @%pnm mul.rn.f32 %a0_##mm, %a0_##mm, %frs; @%pnm mul.rn.f32 %a1_##mm, %a1_##mm, %frs;
 #else
 #define NORMED(mm)
 #endif
@@ -734,6 +727,14 @@ QROW_END:
     setp.lt.u32 %p1, %m, MB;
     @%p1 bra QROW;
     bar.sync 0;
+#if KQN
+    // the RMSNorm mode: the row's factor 1 / sqrt(mean(x^2) + eps) from its 8 warp sums (ptx/rms.h), every thread
+    @!%pnm bra QNORMED;
+    NS_SLOT(%r3)
+    ld.param.f32 %f8, [p_eps];
+    RMS_RSTD(%r3, %f0, %f1, %f2, %f3, %f4, %f5, %f6, %f7, %K, %f8, %frs)
+QNORMED:
+#endif
     setp.ne.u32 %pf, %tx, %tx;
     GROUP0(%r1, %r2)
     setp.ge.u32 %p1, %r1, %npairs;           // (a CTA without a group)
