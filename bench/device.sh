@@ -209,6 +209,16 @@ if has sanitize; then  # memcheck on a short end-to-end run through every kernel
     timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 ./qwen3-ptx logits -m "$f" --backend gpu \
         --random 40 --seed 3 -o /tmp/san.f32 > "$LOG/memcheck.log" 2>&1
     say "memcheck rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/memcheck.log")"
+    # SAN_RUN="SIZE TYPE": also memcheck and racecheck of an 8-token greedy `run` on that file (batch-1 decode steps:
+    # the native kernels' paths, e.g. tiny q4_k_m)
+    if [ -n "${SAN_RUN:-}" ]; then
+        f=$(synth $SAN_RUN)
+        for tool in memcheck racecheck; do
+            timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./qwen3-ptx run -m "$f" --backend gpu --raw \
+                -p "The sky is blue because" -n 8 --temp 0 > "$LOG/san-run-$tool.log" 2>&1
+            say "$tool run(8) ${SAN_RUN} rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/san-run-$tool.log" | tr '\n' ' ')"
+        done
+    fi
 fi
 
 if has sanwg; then  # the session-2 kernels under memcheck and racecheck: wgmma GEMM (bf16, fp8), FP8 decode tiles,
