@@ -397,18 +397,20 @@ void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, 
 // nw != 0: the RMSNorm mode (X f32 [M][K], the residual stream; gemv_kq normalises it with weights nw, f32 [K])
 static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M, int mode) {
     static CUcontext fn_ctx;
-    static CUfunction fn[KQ_TYPES][4];
-    static int per_sm_regs[KQ_TYPES][4];  // CTAs an SM by the entry's registers
-    static const char *names[KQ_TYPES][4] = { { "gemv_q4k_m1", "gemv_q4k_m2", "gemv_q4k_m4", "gemv_q4k_m8" },
-                                              { "gemv_q5k_m1", "gemv_q5k_m2", "gemv_q5k_m4", "gemv_q5k_m8" },
-                                              { "gemv_q6k_m1", "gemv_q6k_m2", "gemv_q6k_m4", "gemv_q6k_m8" },
-                                              { "gemv_q8_0_m1", "gemv_q8_0_m2", "gemv_q8_0_m4", "gemv_q8_0_m8" },
-                                              { "gemv_q4_0_m1", "gemv_q4_0_m2", "gemv_q4_0_m4", "gemv_q4_0_m8" },
-                                              { "gemv_q5_0_m1", "gemv_q5_0_m2", "gemv_q5_0_m4", "gemv_q5_0_m8" } };
+    static CUfunction fn[KQ_TYPES][5];
+    static int per_sm_regs[KQ_TYPES][5];  // CTAs an SM by the entry's registers
+    // (column 4: the one-row RMSNorm-mode entry)
+    static const char *names[KQ_TYPES][5] = {
+        { "gemv_q4k_m1", "gemv_q4k_m2", "gemv_q4k_m4", "gemv_q4k_m8", "gemv_q4k_m1n" },
+        { "gemv_q5k_m1", "gemv_q5k_m2", "gemv_q5k_m4", "gemv_q5k_m8", "gemv_q5k_m1n" },
+        { "gemv_q6k_m1", "gemv_q6k_m2", "gemv_q6k_m4", "gemv_q6k_m8", "gemv_q6k_m1n" },
+        { "gemv_q8_0_m1", "gemv_q8_0_m2", "gemv_q8_0_m4", "gemv_q8_0_m8", "gemv_q8_0_m1n" },
+        { "gemv_q4_0_m1", "gemv_q4_0_m2", "gemv_q4_0_m4", "gemv_q4_0_m8", "gemv_q4_0_m1n" },
+        { "gemv_q5_0_m1", "gemv_q5_0_m2", "gemv_q5_0_m4", "gemv_q5_0_m8", "gemv_q5_0_m1n" } };
     if (mode != GEMM_STORE_F32 && mode != GEMM_ADD_F32 && !(mode == GEMM_SWIGLU_BF16 && kq->n == 1))
         die("launch_gemv_kq: mode %d (store / add f32, or SwiGLU of one part)", mode);
     if (X % 16 || C % 8 || nw % 16) die("launch_gemv_kq: X and the norm's weights must be 16-byte aligned, C 8-byte");
-    int mb = kq_mb(M), mi = mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
+    int mb = kq_mb(M), mi = nw ? 4 : mb == 1 ? 0 : mb == 2 ? 1 : mb == 4 ? 2 : 3, K = kq->K;
     if (kq_to_gemm(kq, M)) {
         launch_gemm_kq(g, kq, C, X, M, mode);
         return;
@@ -417,7 +419,7 @@ static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUd
         die("launch_gemv_kq: %d rows of %d columns do not fit the native kernel (or the layer has none)", M, K);
     if (fn_ctx != g->ctx) {
         for (int t = 0; t < KQ_TYPES; t++)
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 5; i++) {
                 int regs = 0;
                 fn[t][i] = gpu_kernel(g, "gemv_kq", names[t][i]);
                 CU_CHECK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn[t][i]));

@@ -30,10 +30,10 @@
 // steps of K in flight a warp: fewer for more rows of x (the accumulators take the registers)
 #define U4 (MB >= 2 || Q5 || T0 == 8 || T0 == 5 ? 1 : 2)
 #define U6 (MB >= 2 ? 1 : 2)
-// the RMSNorm mode (p_nw != 0) exists at one row of x (the engine's batch 1; at more rows the registers spill);
-// its pre-pass keeps NU float4 of x and of the weights in flight a thread (Q6_K: 4 spills)
-#define KQN (MB == 1)
-#define NU (Q6 ? 2 : 4)
+// KQN 1: the RMSNorm mode's entries (one row of x: at more rows the registers spill)
+#ifndef KQN
+#define KQN 0
+#endif
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -57,7 +57,7 @@
 .maxnreg 128
 #endif
 {
-    .reg .pred %p<8>, %pv<4>, %psw, %pf, %pnp, %pnm;
+    .reg .pred %p<8>, %pv<4>, %psw, %pf, %pnp;
     .reg .b32 %r<16>, %tx, %lane, %M, %N, %K, %ldc, %mode, %nkb, %nb32, %pair, %npairs, %row0, %row1;
     .reg .b32 %grp, %buf, %kk;
     .reg .b32 %lo5, %hi5, %cb, %i, %m, %smx, %smd, %sms, %xrow, %xo, %dxo, %sxo, %lo16, %sh, %kb<4>;
@@ -100,10 +100,6 @@
     cvta.to.global.u64 %rds, %rds;
     cvta.to.global.u64 %rdd, %rdd;
     createpolicy.fractional.L2::evict_first.b64 %pol, 1.0;
-#if KQN
-    ld.param.u64 %rd1, [p_nw];
-    setp.ne.u64 %pnm, %rd1, 0;               // the RMSNorm mode: X is the f32 residual stream, p_nw its weights
-#endif
     mov.u32 %tx, %tid.x;
     and.b32 %lane, %tx, 31;
     shr.u32 %nkb, %K, 8;
@@ -551,7 +547,7 @@ STORE:
     setp.eq.u32 %p5, %mode, 2;
 #if KQN
 // (the RMSNorm mode: the row's factor 1 / rms times the sums)
-#define NORMED(mm) @%pnm mul.rn.f32 %a0_##mm, %a0_##mm, %frs; @%pnm mul.rn.f32 %a1_##mm, %a1_##mm, %frs;
+#define NORMED(mm) mul.rn.f32 %a0_##mm, %a0_##mm, %frs; mul.rn.f32 %a1_##mm, %a1_##mm, %frs;
 #else
 #define NORMED(mm)
 #endif
@@ -587,7 +583,6 @@ QUANT:
 
     // --- x -> int16 codes, a scale per 32, exact sums per 16 (rows >= M: zeros) ---
 #if KQN
-    @!%pnm bra QROWS;
     // The RMSNorm mode's pre-pass: x (f32, the residual stream) times the norm's weights, rounded to bf16 — what the
     // separate norm would write but for its factor 1 / rms(x), which the epilogue applies — into the int16 codes'
     // places in shared memory (each 32-block's 64 bytes, which the rounding below then reads and overwrites: the
@@ -600,7 +595,7 @@ NROW:
     setp.ge.u32 %p2, %m, %M;
     @%p2 bra NROW_END;                       // (rows >= M: zeros below)
     mov.u32 %i, %tx;
-// NU float4 of x and of the weights in flight a thread (four: one L2 round trip a row at K = 4,096), elements
+// four float4 of x and of the weights in flight a thread (one L2 round trip a row at K = 4,096), elements
 // 4 (i + 256 u); P: that float4 is in the row (x then 0 and nothing stored)
 #define NLD(u, P) \
     add.u32 %r2, %i, KQ_THREADS * u; setp.lt.u32 P, %r2, %r1; \
@@ -625,15 +620,9 @@ NVEC:
     shr.u32 %r1, %K, 2;                      // float4s a row
     setp.ge.u32 %p1, %i, %r1;
     @%p1 bra NROW_END;
-    NLD(0, %p3) NLD(1, %p4)
-#if NU == 4
-    NLD(2, %p5) NLD(3, %p6)
-#endif
-    NST(0, %p3) NST(1, %p4)
-#if NU == 4
-    NST(2, %p5) NST(3, %p6)
-#endif
-    add.u32 %i, %i, NU * KQ_THREADS;
+    NLD(0, %p3) NLD(1, %p4) NLD(2, %p5) NLD(3, %p6)
+    NST(0, %p3) NST(1, %p4) NST(2, %p5) NST(3, %p6)
+    add.u32 %i, %i, 4 * KQ_THREADS;
     bra NVEC;
 #undef NLD
 #undef NST
@@ -665,17 +654,7 @@ QBLK:
     REP16(ZW)
 #undef ZW
 #if KQN
-    @%pnm bra QNORM;
-#endif
-    mul.wide.u32 %rd1, %r1, 64;
-    add.u64 %rd1, %rdx, %rd1;
-    @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
-    @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
-    @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
-    @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
-#if KQN
-    bra QLOADED;
-QNORM:                                       // (the RMSNorm mode: the pre-pass's bf16 x(*)w, in place)
+    // (the RMSNorm mode: the pre-pass's bf16 x(*)w, in place)
     @!%p2 bra QLOADED;
     shr.u32 %r3, %r1, 1;
     mad.lo.u32 %r3, %r3, 144, %smx;
@@ -686,6 +665,13 @@ QNORM:                                       // (the RMSNorm mode: the pre-pass'
     ld.shared.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%r3 + 32];
     ld.shared.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%r3 + 48];
 QLOADED:
+#else
+    mul.wide.u32 %rd1, %r1, 64;
+    add.u64 %rd1, %rdx, %rd1;
+    @%p2 ld.global.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%rd1];
+    @%p2 ld.global.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%rd1 + 16];
+    @%p2 ld.global.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%rd1 + 32];
+    @%p2 ld.global.v4.u32 {%xw12, %xw13, %xw14, %xw15}, [%rd1 + 48];
 #endif
     mov.f32 %f0, 0f00000000;                 // amax
     mov.f32 %f4, 0f00000000;                 // sum of elements 0..15
@@ -729,11 +715,9 @@ QROW_END:
     bar.sync 0;
 #if KQN
     // the RMSNorm mode: the row's factor 1 / sqrt(mean(x^2) + eps) from its 8 warp sums (ptx/rms.h), every thread
-    @!%pnm bra QNORMED;
     NS_SLOT(%r3)
     ld.param.f32 %f8, [p_eps];
     RMS_RSTD(%r3, %f0, %f1, %f2, %f3, %f4, %f5, %f6, %f7, %K, %f8, %frs)
-QNORMED:
 #endif
     setp.ne.u32 %pf, %tx, %tx;
     GROUP0(%r1, %r2)
@@ -768,7 +752,6 @@ DONE:
 #undef NS_SLOT
 #undef NORMED
 #undef KQN
-#undef NU
 #undef T0QB
 #undef T0QS
 #undef T0
