@@ -936,9 +936,9 @@ fi
 
 if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K layers at 3..32 rows of x.
     # S29_PARTS from: unit (test_gpu_kq: gemv_kq's and gemm_kq's cases, the timings), san (memcheck + racecheck of
-    # gemm_kq's quick cases; S29_SAN_ONLY=kq_modes: gemv_kq's), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs CPU on S29_E2E files, with
-    # S29_E2E_ENV set, e.g. QWEN3_KQ_MAX_M=16: native rows on small layers too), tput (bench/throughput B x (128 -> 128) for B in
-    # S29_BATCHES on S29_SIZE's S29_TYPE file, --dtype in S29_DTYPES: gemm_kq (default) against QWEN3_KQ_MAX_M=2, the
+    # gemm_kq's quick cases; S29_SAN_ONLY=kq_modes: gemv_kq's), ncu (Nsight Compute on gemm_kq entries), e2e (GPU vs
+    # CPU on S29_E2E files, with S29_E2E_ENV set, e.g. QWEN3_KQ_MAX_M=16: native rows on small layers too), tput
+    # (bench/throughput B x (128 -> 128) for B in S29_BATCHES on S29_SIZE's S29_TYPE file, --dtype in S29_DTYPES: gemm_kq (default) against QWEN3_KQ_MAX_M=2, the
     # rows before it; llama-batched-bench on the same file in the first run when .carry/llama-parts came along)
     parts=${S29_PARTS:-unit san e2e}
     p29() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }

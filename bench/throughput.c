@@ -8,8 +8,8 @@
 //   ideal: the scheduler's own steps (same slots, same prefill budget) replayed on paper, each step costing
 //   max(bytes / copy bandwidth, FLOPs / peak): bytes = the weights as the engine holds them (QWEN3_DTYPE: bf16, or
 //   e4m3 linear layers with the lm_head in bf16; with --native-q on, a step of <= 32 rows reads the file's quantised
-//   planes of the layers the engine streams natively at that many rows: bench/cost.h's cost_native) + K/V read and written (QWEN3_KV_DTYPE: bf16, or e4m3 + a 4-byte
-//   scale per row), FLOPs = 2 per weight per token (lm_head only for sampled rows; FP8 layers at twice the BF16
+//   planes of the layers the engine streams natively at that many rows: bench/cost.h's cost_native) + K/V read and
+//   written (QWEN3_KV_DTYPE: bf16, or e4m3 + a 4-byte scale per row), FLOPs = 2 per weight per token (lm_head only for sampled rows; FP8 layers at twice the BF16
 //   peak) + attention. Summed over the steps.
 //   peer: llama-batched-bench -fa on -ngl 99 on the same GGUF, once per (prompt, reply) length pair of the workloads it
 //   can run (equal lengths, B <= 256: -npp 128 -ntg 128 -npl 1,16,64,256, and -npp 1024 -ntg 1024 -npl 64); its
@@ -317,9 +317,11 @@ int main(int argc, char **argv) {
     Cost k = cost_of(&m.cfg, bw, peak, opts.fp8_weights, opts.fp8_head, opts.fp8_kv);
     if (!cpu && opts.native_q) cost_native(&k, &m, opts.fp8_weights, opts.fp8_head);  // steps of <= 32 rows
     if (!label) label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    printf("%s, %s: %.2f GB of %s weights a step (%.2f GB at one row), %.1f KB of %s K+V a token; ideal steps at %.2f TB/s (copy) and "
-           "%.0f TFLOP/s (BF16; FP8 layers at twice that); prefill budget %d tokens a step; %d one-token words\n",
-           card, label, k.wbytes / 1e9, !opts.fp8_weights ? "bf16" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)" : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)", cost_wbytes(&k, 1) / 1e9, k.kv_tok / 1e3,
+    const char *wname = !opts.fp8_weights ? "bf16" : opts.fp8_head == HEAD_RESCORE ? "FP8 (head fp8, rescored)"
+                        : opts.fp8_head ? "FP8 (head fp8)" : "FP8 (head bf16)";
+    printf("%s, %s: %.2f GB of %s weights a step (%.2f GB at one row), %.1f KB of %s K+V a token; ideal steps at "
+           "%.2f TB/s (copy) and %.0f TFLOP/s (BF16; FP8 layers at twice that); prefill budget %d tokens a step; %d "
+           "one-token words\n", card, label, k.wbytes / 1e9, wname, cost_wbytes(&k, 1) / 1e9, k.kv_tok / 1e3,
            opts.fp8_kv ? "fp8" : "bf16", bw / 1e12, peak / 1e12, budget, words.n);
 
     // --- workloads ---

@@ -205,7 +205,8 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
 static int build_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw, int T, int mode,
                     int want8) {
     if (e->ablate || !e->fuse_norm8) return 0;
-    if (nw && e->fuse_kq_norm && (mode == GEMM_STORE_F32 || mode == GEMM_SWIGLU_BF16) && gpu_kq_norm_fuses(&L->kq, T)) {
+    int kq_mode = mode == GEMM_STORE_F32 || mode == GEMM_SWIGLU_BF16;
+    if (nw && e->fuse_kq_norm && kq_mode && gpu_kq_norm_fuses(&L->kq, T)) {
         launch_gemv_kq_norm(&e->g, &L->kq, C, x, nw, e->c.rms_eps, T, mode);
         return 1;
     }

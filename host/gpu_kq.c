@@ -384,7 +384,8 @@ int gpu_kq_norm_fuses(const GpuKq *kq, int M) {
     return M == 1 && gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M);
 }
 
-static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M, int mode);
+static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
+                      int mode);
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
     kq_launch(g, kq, C, X, 0, 0, M, mode);
 }
@@ -395,7 +396,8 @@ void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, 
 }
 
 // nw != 0: the RMSNorm mode (X f32 [M][K], the residual stream; gemv_kq normalises it with weights nw, f32 [K])
-static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M, int mode) {
+static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
+                      int mode) {
     static CUcontext fn_ctx;
     static CUfunction fn[KQ_TYPES][5];
     static int per_sm_regs[KQ_TYPES][5];  // CTAs an SM by the entry's registers

@@ -64,7 +64,10 @@
     .reg .b32 %xw<16>, %xq<16>, %x<8>;
     .reg .b32 %ta, %tb, %tc, %il, %ih, %ij, %ik, %ra, %rb, %rc, %rs0, %rs1, %rs2, %rs3;
     .reg .b64 %rd<8>, %rdc, %rdx, %rdq, %rdh, %rds, %rdd, %pol, %wq<2>, %wh<2>, %ws<2>, %wd<2>;
-    .reg .f32 %f<12>, %fss, %frs, %nx0_<4>, %nx1_<4>, %nx2_<4>, %nx3_<4>, %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
+    .reg .f32 %f<12>, %fd, %fm, %dsl, %dsh, %dml, %dmh, %dx<4>, %sx<4>, %ds<4>;
+#if KQN
+    .reg .f32 %fss, %frs, %nx0_<4>, %nx1_<4>, %nx2_<4>, %nx3_<4>, %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>;
+#endif
     .reg .b16 %hd, %hm, %hb;
 #define DECL_ACC(mm) .reg .f32 %a0_##mm, %a1_##mm;
     CAT(REP, MB)(DECL_ACC)
@@ -641,7 +644,6 @@ NROW_NEXT:
     @%p1 bra NROW;
     bar.sync 0;
 #endif
-QROWS:
     mov.u32 %m, 0;
 QROW:
     mov.u32 %i, %tx;
