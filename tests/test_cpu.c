@@ -526,6 +526,12 @@ static void kq_rows_rule(void) {
     CHECK(gpu_kq_stack_rows(m, 3, 4096, 0) == 32, "Q4_K + Q6_K qkv: %d rows", gpu_kq_stack_rows(m, 3, 4096, 0));
     CHECK(gpu_kq_stack_rows(s, 3, 4096, 0) == 2, "Q4_K + Q5_K qkv: %d rows", gpu_kq_stack_rows(s, 3, 4096, 0));
     CHECK(gpu_kq_stack_rows(s, 3, 4096, 1) == 1, "Q4_K + Q5_K qkv beside FP8: %d rows", gpu_kq_stack_rows(s, 3, 4096, 1));
+    // gemv_kq's RMSNorm mode (the engine's qkv and gate/up at batch 1): one row of x only, where gemv_kq takes it
+    GpuKq kq;
+    CHECK(gpu_kq_plan(&kq, m, 3, 4096, 0, 32), "gpu_kq_plan refused the Q4_K + Q6_K qkv");
+    CHECK(gpu_kq_norm_fuses(&kq, 1) && !gpu_kq_norm_fuses(&kq, 2) && !gpu_kq_norm_fuses(&kq, 0),
+          "the RMSNorm mode at 1 / 2 / 0 rows: %d %d %d", gpu_kq_norm_fuses(&kq, 1), gpu_kq_norm_fuses(&kq, 2),
+          gpu_kq_norm_fuses(&kq, 0));
     // gemm_kq's two-row-tile entries on an H200's 132 SMs: the 8B's gate/up and q / k part (5,120 rows) from 9 rows,
     // not its o (128 tiles); the 32B's down (K 25,600) from 5; never on rows not in tiles of 32
     if (getenv("QWEN3_KQ_R2_MIN")) { printf("  skip r2: QWEN3_KQ_R2_MIN is set\n"); return; }
