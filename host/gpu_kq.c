@@ -384,17 +384,6 @@ int gpu_kq_norm_fuses(const GpuKq *kq, int M) {
     return M == 1 && gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M);
 }
 
-static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
-                      int mode);
-void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
-    kq_launch(g, kq, C, X, 0, 0, M, mode);
-}
-void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
-                         int mode) {
-    if (!nw || !gpu_kq_norm_fuses(kq, M)) die("launch_gemv_kq_norm: %d rows do not run on gemv_kq here", M);
-    kq_launch(g, kq, C, X, nw, eps, M, mode);
-}
-
 // nw != 0: the RMSNorm mode (X f32 [M][K], the residual stream; gemv_kq normalises it with weights nw, f32 [K])
 static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
                       int mode) {
@@ -453,4 +442,13 @@ static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUd
         void *args[] = { &c, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh, &nw, &eps };
         gpu_launch(g, fn[ti][mi], grid, block, smem, NULL, args, names[ti][mi]);
     }
+}
+
+void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode) {
+    kq_launch(g, kq, C, X, 0, 0, M, mode);
+}
+void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
+                         int mode) {
+    if (!nw || !gpu_kq_norm_fuses(kq, M)) die("launch_gemv_kq_norm: %d rows do not run on gemv_kq here", M);
+    kq_launch(g, kq, C, X, nw, eps, M, mode);
 }

@@ -655,13 +655,12 @@ QBLK:
 #define ZW(w) mov.u32 %xw##w, 0;
     REP16(ZW)
 #undef ZW
+// R = the shared address of 32-block r1 of x: chunk r1 / 2, half r1 & 1 of it (T: a temporary)
+#define XBLK(R, T) shr.u32 R, %r1, 1; mad.lo.u32 R, R, 144, %smx; and.b32 T, %r1, 1; mad.lo.u32 R, T, 64, R;
 #if KQN
     // (the RMSNorm mode: the pre-pass's bf16 x(*)w, in place)
     @!%p2 bra QLOADED;
-    shr.u32 %r3, %r1, 1;
-    mad.lo.u32 %r3, %r3, 144, %smx;
-    and.b32 %r2, %r1, 1;
-    mad.lo.u32 %r3, %r2, 64, %r3;
+    XBLK(%r3, %r2)
     ld.shared.v4.u32 {%xw0, %xw1, %xw2, %xw3}, [%r3];
     ld.shared.v4.u32 {%xw4, %xw5, %xw6, %xw7}, [%r3 + 16];
     ld.shared.v4.u32 {%xw8, %xw9, %xw10, %xw11}, [%r3 + 32];
@@ -696,10 +695,7 @@ QLOADED:
     REP16(XP2)
 #undef XP2
 #undef XQ1
-    shr.u32 %r3, %r1, 1;                     // 32-block r1 of x: chunk r1 / 2, half r1 & 1 of it
-    mad.lo.u32 %r3, %r3, 144, %smx;
-    and.b32 %r2, %r1, 1;
-    mad.lo.u32 %r3, %r2, 64, %r3;
+    XBLK(%r3, %r2)
     st.shared.v4.u32 [%r3], {%xq0, %xq1, %xq2, %xq3};
     st.shared.v4.u32 [%r3 + 16], {%xq4, %xq5, %xq6, %xq7};
     st.shared.v4.u32 [%r3 + 32], {%xq8, %xq9, %xq10, %xq11};
@@ -752,6 +748,7 @@ DONE:
 #undef GROUP0
 #undef KPART
 #undef NS_SLOT
+#undef XBLK
 #undef NORMED
 #undef KQN
 #undef T0QB
