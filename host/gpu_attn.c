@@ -106,8 +106,7 @@ enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 }
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix, const GpuL2pf *pf) {
-    static const GpuL2pf none;
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
     static int split_env = -1;
@@ -122,8 +121,6 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         die("launch_attention_dec: out, q, the pools (and an fp8 cache's two scale pools) must be 16-byte aligned");
     if (out8 && (out8 % 8 || !sa8 || sa8 % 4)) die("launch_attention_dec: out8 must be 8-byte aligned, with scales sa8");
     if (tok_ix % 4 || T > 65535) die("launch_attention_dec: tok_ix must be 4-byte aligned, T (%d) at most 65,535", T);
-    for (int i = 0; pf && i < L2PF_N; i++)
-        if ((pf->r[i].a | pf->r[i].n) % 16) die("launch_attention_dec: L2 prefetch range %d not in 16-byte units", i);
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
         fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
@@ -136,26 +133,9 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &tok_ix, (void *)(pf ? pf : &none) };
+                     &upages, &scale, &out8, &sa8, &tok_ix };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
-}
-
-size_t l2pf_add(GpuL2pf *pf, CUdeviceptr a, size_t n) {
-    int i = 0;
-    while (i < L2PF_N && pf->r[i].n) i++;
-    if (n == 0) return 0;
-    if (i > 0) {  // into the last range across a gap of padding (allocated memory: prefetching it is harmless)
-        CUdeviceptr end = pf->r[i - 1].a + pf->r[i - 1].n;
-        if (a >= end && a - end < 4096) {
-            pf->r[i - 1].n = a + n - pf->r[i - 1].a;
-            return n;
-        }
-    }
-    if (i == L2PF_N) return 0;
-    pf->r[i].a = a;
-    pf->r[i].n = n;
-    return n;
 }
 
 // Which caches send their decode tokens to attn_dec.ptx: QWEN3_ATTN_DEC, bit 0 the fp8 cache, bit 1 the bf16 cache
@@ -172,14 +152,14 @@ static int use_attn_dec(int fp8, int n_head, int n_kv) {
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
                        CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
                        CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                       int max_pages, float scale, const AttnOrder *ord, const GpuL2pf *pf) {
+                       int max_pages, float scale, const AttnOrder *ord) {
     if (use_attn_dec(k_scale != 0, n_head, n_kv)) {
         if (ord)
             launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, ord->slot, ord->pos, T,
-                                 n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8, ord->tok, pf);
+                                 n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8, ord->tok);
         else
             launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T,
-                                 n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8, 0, pf);
+                                 n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8, 0);
         return out8 != 0;
     }
     launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
@@ -191,7 +171,7 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
     launch_attention_q(g, out, 0, 0, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                       n_kv, head_dim, max_pages, scale, NULL, NULL);
+                       n_kv, head_dim, max_pages, scale, NULL);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx

@@ -102,7 +102,6 @@ typedef struct {
     int qkv16;            // QWEN3_QKV_BF16 (default on): qkv_bf16 below
     int fuse_o8;          // decode attention writes the o projection's a8 / sa itself (QWEN3_FUSED_O8, on)
     int fuse_kq_norm;     // gemv_kq normalises its input itself before qkv and gate_up (QWEN3_KQ_NORM, on)
-    size_t l2pf_bytes;    // decode attention prefetches this much of o's and gate/up's weights into L2 (QWEN3_L2PF)
     int attn_order;       // graph-replayed passes: decode attention starts the longest contexts first
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
@@ -230,22 +229,6 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // +1.9%, +1.9%) and loses 2.2% at B = 256. So: rescore up to dim / 16 rows, or from dim 4096 on; else the bf16 head.
 static int rescore_pays(int n, int dim) { return dim >= 4096 || n * 16 <= dim; }
 
-// What the decode attention asks L2 for (ptx/l2pf.h): while it runs the DRAM idles, and the o projection and gate/up
-// come next. Where their native copies take the step's T rows: all of o's bytes, then gate/up's first rows, up to
-// e->l2pf_bytes in all (QWEN3_L2PF MB; NOTES, session 34).
-static void l2pf_plan(const GpuEngine *e, const GpuLayer *L, int T, GpuL2pf *pf) {
-    memset(pf, 0, sizeof *pf);
-    const GpuLinear *next[2] = { &L->wo, &L->wgu };
-    double left = (double)e->l2pf_bytes;
-    for (int i = 0; i < 2 && left > 0; i++) {
-        GpuL2pf all = { 0 };
-        int gated = next[i]->gated;
-        double bytes = (double)gpu_kq_prefetch(&all, &next[i]->kq, T, gated, 1.0);
-        if (bytes <= 0) return;
-        left -= (double)gpu_kq_prefetch(pf, &next[i]->kq, T, gated, left >= bytes ? 1.0 : left / bytes);
-    }
-}
-
 // Enqueues one step of T tokens whose inputs are on the device already (in: their host copy, [4][STEP_TOKENS]);
 // the head runs on n_out rows. No host sync.
 // wg_attn: route runs of one sequence's consecutive positions (prefill chunks) to the wgmma attention kernel
@@ -296,13 +279,10 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
                                   e->tok_slot, e->tok_pos, in + STEP_TOKENS, in + 2 * STEP_TOKENS, T, c->n_head,
                                   c->n_kv_head, hd, e->kv.max_pages, e->scratch_page + 1, 1.0f / sqrtf((float)hd));
-        else {  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
-            GpuL2pf pf;
-            l2pf_plan(e, L, T, &pf);
+        else  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
             o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, e->q, L->k_pool, L->v_pool, L->k_scale,
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
-                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL, &pf);
-        }
+                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL);
         g->prof_tag = "o";
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
@@ -1089,7 +1069,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
-    e->l2pf_bytes = (size_t)env_int("QWEN3_L2PF", 0, 1024, 0) << 20;
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
     e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);

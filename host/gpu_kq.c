@@ -384,35 +384,6 @@ int gpu_kq_norm_fuses(const GpuKq *kq, int M) {
     return M == 1 && gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M);
 }
 
-// Rows [r0, r0 + n) of part p's planes that the launch at M rows reads (gemm_kq: q, h, b; gemv_kq: q, h, s, d).
-// The planes are linear in rows, and r0, n multiples of 32 keep every range in 16-byte units.
-static size_t kq_rows_pf(GpuL2pf *pf, const GpuKqPart *p, int K, int mma, long r0, long n) {
-    int t = p->type;
-    size_t got = l2pf_add(pf, p->q + plane_q(t, (int)r0, K), plane_q(t, (int)n, K));
-    if (p->h) got += l2pf_add(pf, p->h + plane_h(t, (int)r0, K), plane_h(t, (int)n, K));
-    if (mma) return got + l2pf_add(pf, p->b + plane_b(t, (int)r0, K), plane_b(t, (int)n, K));
-    if (p->s) got += l2pf_add(pf, p->s + plane_s(t, (int)r0, K), plane_s(t, (int)n, K));
-    return got + l2pf_add(pf, p->d + plane_d(t, (int)r0, K), plane_d(t, (int)n, K));
-}
-
-// Both kernels take their rows in order: gemv_kq's warps row pairs 0, 1, .. (in the SwiGLU mode a pair is rows j and
-// N/2 + j), gemm_kq's CTAs tiles 0, 1, .. — so the first rows (of each half) are what every CTA needs first.
-size_t gpu_kq_prefetch(GpuL2pf *pf, const GpuKq *kq, int M, int gated, double frac) {
-    if (!gpu_kq_takes(kq, M) || frac <= 0) return 0;
-    int mma = kq_to_gemm(kq, M);
-    gated = gated && kq->n == 1;
-    size_t got = 0;
-    for (int i = 0; i < kq->n; i++) {
-        const GpuKqPart *p = &kq->p[i];
-        long half = gated ? p->rows / 2 : p->rows, n = (long)(frac * half) / 32 * 32;
-        if (frac >= 1) n = half;
-        if (n <= 0) continue;
-        got += kq_rows_pf(pf, p, kq->K, mma, 0, n);
-        if (gated) got += kq_rows_pf(pf, p, kq->K, mma, half, n);
-    }
-    return got;
-}
-
 // nw != 0: the RMSNorm mode (X f32 [M][K], the residual stream; gemv_kq normalises it with weights nw, f32 [K])
 static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
                       int mode) {

@@ -77,26 +77,20 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // instead of out (e4m3 out8 [T][n_head*128], 8-byte aligned, and one f32 scale per token and head at sa8 [T][n_head]:
 // exactly launch_quant_act_fp8's bytes for the bf16 output). tok_ix != 0: tok_slot / tok_pos list the tokens in the
 // order the CTAs start (a token's kv heads together; longest context first keeps the long units off the tail), entry
-// i being token tok_ix[i]'s (its q and out rows; a permutation of 0 .. T-1); 0: entry i is token i. pf (or NULL):
-// immutable bytes (the next kernels' weights) its CTAs ask L2 for before their wait (ptx/l2pf.h).
-enum { L2PF_N = 12 };  // ptx/l2pf.h's L2PF_N
-typedef struct { struct { CUdeviceptr a; uint64_t n; } r[L2PF_N]; } GpuL2pf;  // bytes 0: an unused entry
-// appends [a, a + n) (16-byte aligned, n % 16 == 0) to pf, into its last range where the gap to it is under 4 KB
-// (arena padding between planes); returns n, or 0 where the list is full
-size_t l2pf_add(GpuL2pf *pf, CUdeviceptr a, size_t n);
+// i being token tok_ix[i]'s (its q and out rows; a permutation of 0 .. T-1); 0: entry i is token i.
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix, const GpuL2pf *pf);
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix);
 // The step's tokens in the order attn_dec.ptx should start them: slot[i], pos[i] (s32 [T]) of token tok[i].
 typedef struct { CUdeviceptr slot, pos, tok; } AttnOrder;
 // launch_attention, but where attn_dec.ptx takes these tokens it writes the FP8 form (out8, sa8 as above) instead
 // of out and returns 1; else 0 (out written in bf16: the caller quantises). ord (or NULL): the same tokens in the
-// order attn_dec should take them; pf (or NULL): attn_dec's L2 prefetch list.
+// order attn_dec should take them.
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
                        CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
                        CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                       int max_pages, float scale, const AttnOrder *ord, const GpuL2pf *pf);
+                       int max_pages, float scale, const AttnOrder *ord);
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,
@@ -251,10 +245,6 @@ void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M
 // weights; each CTA normalises x itself (one launch fewer a layer at batch 1). Only where gpu_kq_norm_fuses (one
 // row, on gemv_kq).
 int gpu_kq_norm_fuses(const GpuKq *kq, int M);
-// Appends to pf the bytes launch_gemv_kq reads at M rows of x for the first `frac` of each part's rows (gated: the
-// SwiGLU mode's, of each half), the rows its warps and CTAs take first; returns the bytes appended (fewer where pf
-// filled up; 0 where the native copy does not take M rows).
-size_t gpu_kq_prefetch(GpuL2pf *pf, const GpuKq *kq, int M, int gated, double frac);
 void launch_gemv_kq_norm(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
                          int mode);
 // launch_gemv_kq's tensor-core kernel from m rows of x (Q4_K / Q6_K stacks; set it before gpu_kq_carve, which

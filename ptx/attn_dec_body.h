@@ -171,11 +171,9 @@
     .param .f32 p_scale,
     .param .u64 p_out8,
     .param .u64 p_sa8,
-    .param .u64 p_tok,
-    L2PF_PARAM)
+    .param .u64 p_tok)
     .reqntid 128, 1, 1
 {
-    L2PF                                         // the next layers' weights into L2 (before the wait: immutable)
     PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;

@@ -544,41 +544,6 @@ static void kq_rows_rule(void) {
               r2[i].rows, r2[i].K, r2[i].M, r2[i].want);
 }
 
-// decode attention's L2 prefetch list (host/gpu_kq.c gpu_kq_prefetch, l2pf_add): the planes each kernel reads at M
-// rows, the gated pair's first rows of both halves, arena padding merged, a full list refusing more
-static void l2pf_lists(void) {
-    GpuL2pf pf = { 0 };
-    CHECK(l2pf_add(&pf, 0x10000, 4096) == 4096 && l2pf_add(&pf, 0x11100, 512) == 512 && pf.r[0].n == 4096 + 256 + 512 &&
-          pf.r[1].n == 0, "a range after 256 bytes of padding: into the last one (%llu bytes)",
-          (unsigned long long)pf.r[0].n);
-    CHECK(l2pf_add(&pf, 0x20000, 64) == 64 && pf.r[1].a == 0x20000 && pf.r[1].n == 64, "a range 60 KB on: a new one");
-    for (int i = 2; i < L2PF_N; i++) l2pf_add(&pf, (CUdeviceptr)(i + 1) << 24, 16);
-    CHECK(l2pf_add(&pf, 0x7f000000, 16) == 0 && pf.r[L2PF_N - 1].n == 16, "a full list takes no more");
-    enum { Q4K = GGML_TYPE_Q4_K };
-    GGUFTensor o = { .type = Q4K, .ne = { 4096, 4096, 1, 1 } }, gate = { .type = Q4K, .ne = { 4096, 12288, 1, 1 } };
-    const GGUFTensor *to[1] = { &o }, *tgu[2] = { &gate, &gate };
-    GpuKq kq;
-    CHECK(gpu_kq_plan(&kq, to, 1, 4096, 0, 32), "gpu_kq_plan refused the 8B's o");
-    kq.p[0].q = 1ull << 32, kq.p[0].s = 2ull << 32, kq.p[0].d = 3ull << 32;  // (no b plane: gemv_kq at any row)
-    memset(&pf, 0, sizeof pf);
-    size_t got = gpu_kq_prefetch(&pf, &kq, 1, 0, 1.0);
-    CHECK(got == gpu_kq_bytes(Q4K, 4096, 4096) && pf.r[0].a == kq.p[0].q && pf.r[2].a == kq.p[0].d && pf.r[3].n == 0,
-          "the 8B's o at one row: %zu bytes, want its q, s, d planes' %zu", got, gpu_kq_bytes(Q4K, 4096, 4096));
-    CHECK(gpu_kq_plan(&kq, tgu, 2, 4096, 1, 32), "gpu_kq_plan refused the 8B's gate/up");
-    kq.p[0].q = 1ull << 32, kq.p[0].s = 2ull << 32, kq.p[0].d = 3ull << 32;
-    memset(&pf, 0, sizeof pf);
-    got = gpu_kq_prefetch(&pf, &kq, 1, 1, 0.25);  // 3,072 rows of each half
-    CHECK(got == 2 * gpu_kq_bytes(Q4K, 3072, 4096) && pf.r[3].a == kq.p[0].q + 12288ull * 2048 &&
-          pf.r[3].n == 3072ull * 2048 && pf.r[5].a == kq.p[0].d + 12288ull * 64 && pf.r[6].n == 0,
-          "a quarter of the 8B's gate/up, SwiGLU mode: %zu bytes, want %zu", got, 2 * gpu_kq_bytes(Q4K, 3072, 4096));
-    kq.p[0].b = 4ull << 32;  // gemm_kq from two rows: q and b
-    memset(&pf, 0, sizeof pf);
-    got = gpu_kq_prefetch(&pf, &kq, 8, 1, 1.0);
-    CHECK(got == gpu_kq_mma_bytes(Q4K, 24576, 4096) && pf.r[1].a == kq.p[0].b, "the gate/up at 8 rows: %zu bytes, want %zu",
-          got, gpu_kq_mma_bytes(Q4K, 24576, 4096));
-    CHECK(gpu_kq_prefetch(&pf, &kq, 33, 1, 1.0) == 0, "33 rows: not native, nothing to prefetch");
-}
-
 int main(void) {
     test_init();
     rng_seed(&rng, t_seed);
@@ -605,7 +570,6 @@ int main(void) {
     RUN(golden);
     RUN(env_int_values);
     RUN(kq_rows_rule);
-    RUN(l2pf_lists);
     if (tiny) { qwen3_free(tiny); free(tiny); }
     unlink(tiny_path);
     return test_end();

@@ -249,7 +249,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
                                   max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
         else if (tb == TB_DEC)
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, 0, 0, 0, NULL);
+                                 scale, kv_split, 0, 0, 0);
         else if (tb == TB_ROUTED)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, 128, 1, !split);
@@ -313,7 +313,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, n_out / 4);  // e4m3 NaN bytes
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)ng);
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, q1, s1, 0, NULL);
+                                 scale, kv_split, q1, s1, 0);
             uint8_t *b0 = xmalloc(n_out), *b1 = xmalloc(n_out);
             float *f0 = xmalloc((size_t)ng * 4), *f1 = xmalloc((size_t)ng * 4);
             gpu_download(&G, b0, q0, n_out); gpu_download(&G, b1, q1, n_out);
@@ -329,21 +329,15 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             free(b0); free(b1); free(f0); free(f1);
             gpu_free(&G, q0); gpu_free(&G, s0); gpu_free(&G, q1); gpu_free(&G, s1);
             // the tokens in another order (reversed, as the engine's longest-first order may put them): every
-            // CTA's work is its own, so the same bytes; with an L2 prefetch list (the pools, q, the table: ranges
-            // of several pieces each and a part piece), which must change nothing
+            // CTA's work is its own, so the same bytes
             int *os = xmalloc(T * sizeof(int)), *op = xmalloc(T * sizeof(int)), *ot = xmalloc(T * sizeof(int));
             for (int i = 0; i < T; i++) { ot[i] = T - 1 - i; os[i] = slot[ot[i]]; op[i] = pos[ot[i]]; }
             CUdeviceptr d_os = gpu_alloc(&G, T * 4), d_op = gpu_alloc(&G, T * 4), d_ot = gpu_alloc(&G, T * 4);
             gpu_upload(&G, d_os, os, T * 4); gpu_upload(&G, d_op, op, T * 4); gpu_upload(&G, d_ot, ot, T * 4);
             uint16_t *outo = xmalloc((size_t)(T + 1) * n_head * HD * 2);
             gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
-            GpuL2pf pf = { 0 };
-            l2pf_add(&pf, dk, pool_n * 2);
-            l2pf_add(&pf, dv, pool_n * 2 - 16);
-            l2pf_add(&pf, dq, (size_t)T * n_head * HD * 2);
-            l2pf_add(&pf, dtable, (size_t)max_seqs * max_pages * 4 / 16 * 16);
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, d_os, d_op, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, 0, 0, d_ot, &pf);
+                                 scale, kv_split, 0, 0, d_ot);
             gpu_download(&G, outo, dout, (size_t)(T + 1) * n_head * HD * 2);
             if (memcmp(outo, outb, (size_t)(T + 1) * n_head * HD * 2)) {
                 printf("  %s with the tokens reversed: the output differs\n", who);
