@@ -174,6 +174,7 @@
     .param .u64 p_tok)
     .reqntid 128, 1, 1
 {
+    PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %ix, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
@@ -243,6 +244,24 @@ HAVE_TOK:
     shl.b32 %W, %S, 2;
     shl.b32 %W2, %W, 1;
 
+    // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
+    // converted to f16 once the first K/V loads are on their way ---
+#define ZQ(i) mov.b32 %qr##i, 0;
+    REP16(ZQ)
+    setp.lt.u32 %p0, %g, %G;
+    mad.lo.u32 %x, %kvh, %G, %g;
+    mad.lo.u32 %x, %tok, %NH, %x;
+    shl.b32 %x, %x, 7;
+    mul.wide.u32 %d, %x, 2;
+    add.u64 %ptr, %pQ, %d;
+    shl.b32 %x, %tq, 5;
+    cvt.u64.u32 %d, %x;
+    add.u64 %ptr, %ptr, %d;                      // &q[tok][kvh*G + g][16 tq]
+    @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr];
+    @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16];
+    @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
+    @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
+
     // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids ---
     ld.param.u64 %ptr, [p_slot];
     cvta.to.global.u64 %ptr, %ptr;
@@ -261,27 +280,6 @@ HAVE_TOK:
     mul.wide.u32 %d, %z, 4;
     add.u64 %ptr, %pBT, %d;
     @%p1 ld.global.nc.u32 %pgl, [%ptr];
-    // (everything above reads only what the host wrote before the step: the token's order, slot and position, its
-    // block-table row; so it runs before the wait, while the RoPE kernel still runs — NOTES, session 34)
-    PDL_START
-    // --- now what the RoPE before us wrote: Q^T fragments, head g of the group (zeros past G), this lane's 32
-    // dims, converted to f16 once the first K/V loads are on their way ---
-#define ZQ(i) mov.b32 %qr##i, 0;
-    REP16(ZQ)
-    setp.lt.u32 %p0, %g, %G;
-    mad.lo.u32 %x, %kvh, %G, %g;
-    mad.lo.u32 %x, %tok, %NH, %x;
-    shl.b32 %x, %x, 7;
-    mul.wide.u32 %d, %x, 2;
-    add.u64 %ptr, %pQ, %d;
-    shl.b32 %x, %tq, 5;
-    cvt.u64.u32 %d, %x;
-    add.u64 %ptr, %ptr, %d;                      // &q[tok][kvh*G + g][16 tq]
-    @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr];
-    @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16];
-    @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
-    @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
-
     shl.b32 %x, %MAXP, 6;
     sub.u32 %x, %x, 1;
     min.u32 %pos, %pos, %x;

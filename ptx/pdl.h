@@ -11,10 +11,6 @@
 #ifndef PDL_H
 #define PDL_H
 #define PDL_WAIT griddepcontrol.wait;
-// PDL_EARLY: let the next kernel's CTAs in before this one's wait, where the next kernel has work that reads nothing
-// this one or the one before it writes (the decode attention's slot / position / block-table loads behind the RoPE);
-// such a kernel still has its PDL_START later (a second launch_dependents changes nothing)
-#define PDL_EARLY griddepcontrol.launch_dependents;
 #ifndef QWEN3_TRACE
 #define PDL_START griddepcontrol.wait; griddepcontrol.launch_dependents;
 #else

@@ -5,7 +5,7 @@
 .visible .entry ROPE_ENTRY(ROPE_PARAMS)
 .reqntid ROPE_THREADS, 1, 1
 {
-    PDL_EARLY                                   // the attention after us may start its own pre-wait part now
+    PDL_START
     .reg .pred %p<6>, %pb;
     .reg .b32 %r_T, %r_t, %r_head, %r_nhead, %r_nkv, %r_H, %r_maxpages, %r_lane, %r_slot, %r_pos, %r_kh, %r_bit, %r<8>;
     .reg .b32 %h0, %h1;
@@ -38,9 +38,26 @@
 
     ROPE_LOAD_PARAMS
 
-    // --- before the wait: only what the host wrote before the step (the token's slot and position, the block
-    // table) and weights; the qkv rows come after it (NOTES, session 34) ---
-    mul.wide.u32 %rd2, %r_lane, 8;              // (8 * lane: the norm weights' offset below, the f32 qkv's)
+    // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
+    mad.lo.u32 %r4, %r_t, %r_H, %r_head;
+    mul.wide.u32 %rd2, %r_lane, 8;              // (8 * lane: also the norm weights' offset below)
+#if QKV16
+    mul.wide.u32 %rd1, %r4, HEAD_DIM*2;
+    add.u64 %rd_src, %rd_src, %rd1;
+    mul.wide.u32 %rd1, %r_lane, 4;
+    add.u64 %rd_src, %rd_src, %rd1;
+    ld.global.nc.b32 %h0, [%rd_src];            // bf16 pair: element 2l in the low half
+    ld.global.nc.b32 %h1, [%rd_src+HEAD_DIM];
+    UNPACK_BF16
+#else
+    mul.wide.u32 %rd1, %r4, HEAD_DIM*4;
+    add.u64 %rd_src, %rd_src, %rd1;
+    add.u64 %rd_src, %rd_src, %rd2;
+    ld.global.nc.v2.f32 {%x0, %x1}, [%rd_src];
+    ld.global.nc.v2.f32 {%x2, %x3}, [%rd_src+HEAD_DIM*2];
+#endif
+
+    // slot and position of token t
     mul.wide.u32 %rd3, %r_t, 4;
     add.u64 %rd4, %rd_slot, %rd3;
     ld.global.nc.u32 %r_slot, [%rd4];
@@ -49,7 +66,6 @@
 
     // --- route: q head -> q_out row; k / v head -> pool row [page][kh][pos % 64], page from the block table ---
     setp.lt.u32 %p2, %r_head, %r_nhead;
-    setp.ne.u32 %p3, 0, 0;                      // (a v head: set below)
     @%p2 bra QHEAD;
     sub.u32 %r_kh, %r_head, %r_nhead;
     setp.ge.u32 %p3, %r_kh, %r_nkv;             // v head?
@@ -80,35 +96,6 @@
     selp.b64 %rd_dst, %rd_vc, %rd_kc, %p3;
     add.u64 %rd_dst, %rd_dst, %rd5;
     mov.u64 %rd_w, %rd_kn;
-    bra ROUTED;
-QHEAD:
-    mad.lo.u32 %r5, %r_t, %r_nhead, %r_head;
-    mul.wide.u32 %rd5, %r5, HEAD_DIM*2;
-    add.u64 %rd_dst, %rd_qout, %rd5;
-    mov.u64 %rd_w, %rd_qn;
-ROUTED:
-    add.u64 %rd_w, %rd_w, %rd2;                 // the norm's weights (q and k heads)
-    @!%p3 ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
-    @!%p3 ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
-
-    PDL_START
-    // --- load this lane's 4 elements of head (t, head): qkv + ((t*H + head)*128 + 2*lane) elements ---
-    mad.lo.u32 %r4, %r_t, %r_H, %r_head;
-#if QKV16
-    mul.wide.u32 %rd1, %r4, HEAD_DIM*2;
-    add.u64 %rd_src, %rd_src, %rd1;
-    mul.wide.u32 %rd1, %r_lane, 4;
-    add.u64 %rd_src, %rd_src, %rd1;
-    ld.global.nc.b32 %h0, [%rd_src];            // bf16 pair: element 2l in the low half
-    ld.global.nc.b32 %h1, [%rd_src+HEAD_DIM];
-    UNPACK_BF16
-#else
-    mul.wide.u32 %rd1, %r4, HEAD_DIM*4;
-    add.u64 %rd_src, %rd_src, %rd1;
-    add.u64 %rd_src, %rd_src, %rd2;
-    ld.global.nc.v2.f32 {%x0, %x1}, [%rd_src];
-    ld.global.nc.v2.f32 {%x2, %x3}, [%rd_src+HEAD_DIM*2];
-#endif
     @!%p3 bra NORM;
 
 #if KV_FP8
@@ -128,6 +115,12 @@ ROUTED:
     st.global.b32 [%rd_dst+HEAD_DIM], %h1;
     bra DONE;
 
+QHEAD:
+    mad.lo.u32 %r5, %r_t, %r_nhead, %r_head;
+    mul.wide.u32 %rd5, %r5, HEAD_DIM*2;
+    add.u64 %rd_dst, %rd_qout, %rd5;
+    mov.u64 %rd_w, %rd_qn;
+
 NORM:
     // --- RMSNorm over the head (warp butterfly), times the norm weight ---
     mul.rn.f32 %ss, %x0, %x0;
@@ -139,6 +132,9 @@ NORM:
     add.rn.f32 %t, %t, %eps;
     sqrt.rn.f32 %t, %t;
     rcp.rn.f32 %rstd, %t;
+    add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
+    ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
+    ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
     mul.rn.f32 %y0, %x0, %rstd;
     mul.rn.f32 %y0, %y0, %w0;
     mul.rn.f32 %y1, %x1, %rstd;
