@@ -384,6 +384,50 @@ int gpu_kq_norm_fuses(const GpuKq *kq, int M) {
     return M == 1 && gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M);
 }
 
+// A Q4_K_M file's qkv at one row of x — Q4_K q / k rows, then a Q6_K v — in one launch of gemv_q4k6_m1(n) instead of
+// one a type (the v launch cost ~4-5.5 us a layer at batch 1 for 0.8 us of weight bytes: NOTES, session 34).
+// QWEN3_KQ_46=0: the two launches. 1 if it launched.
+static int kq46_on = -1;
+void gpu_kq_force_46(int on) { kq46_on = on; }
+static int kq_launch46(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
+                       int mode, unsigned smem, int sms) {
+    static CUcontext fn_ctx;
+    static CUfunction fn[2];
+    static int per_sm[2];
+    static const char *names[2] = { "gemv_q4k6_m1", "gemv_q4k6_m1n" };
+    if (kq46_on < 0) kq46_on = env_int("QWEN3_KQ_46", 0, 1, 1);
+    if (!kq46_on || M != 1 || kq->n != 2 || kq->p[0].type != GGML_TYPE_Q4_K || kq->p[1].type != GGML_TYPE_Q6_K ||
+        mode == GEMM_SWIGLU_BF16)
+        return 0;
+    if (fn_ctx != g->ctx) {
+        for (int i = 0; i < 2; i++) {
+            int regs = 0;
+            fn[i] = gpu_kernel(g, "gemv_kq", names[i]);
+            CU_CHECK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn[i]));
+            int n = 65536 / (KQ_THREADS * ((regs + 7) / 8 * 8));
+            per_sm[i] = n < 1 ? 1 : n > 2 ? 2 : n;
+        }
+        fn_ctx = g->ctx;
+    }
+    int ni = nw != 0, K = kq->K, ps = per_sm[ni], fit = (int)(228 * 1024 / (smem + 1024));
+    if (fit < ps) ps = fit;
+    const GpuKqPart *p0 = &kq->p[0], *p1 = &kq->p[1];
+    unsigned pairs = (unsigned)kq->N / 2, n0 = (unsigned)p0->rows;
+    unsigned ksh = (unsigned)kq_split_log2((int)pairs, K, sms * ps * KQ_WARPS, 2, 1);
+    unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
+    if (ctas > (unsigned)(sms * ps)) ctas = (unsigned)(sms * ps);
+    unsigned uM = (unsigned)M, uN = (unsigned)kq->N, uK = (unsigned)K, umode = (unsigned)mode, ldc = uN;
+    CUdeviceptr q = p0->q, h = p0->h, s = p0->s, d = p0->d;
+    // the v part's planes offset back by n0 rows: the kernel indexes them with the stack's row numbers
+    int t1 = p1->type, r0 = (int)n0;
+    CUdeviceptr q1 = p1->q - plane_q(t1, r0, K), h1 = p1->h - plane_h(t1, r0, K), s1 = p1->s - plane_s(t1, r0, K),
+                d1 = p1->d - plane_d(t1, r0, K);
+    Dim3 grid = { ctas, 1, 1 }, block = { KQ_THREADS, 1, 1 };
+    void *args[] = { &C, &X, &q, &h, &s, &d, &uM, &uN, &uK, &ldc, &umode, &ksh, &nw, &eps, &n0, &q1, &h1, &s1, &d1 };
+    gpu_launch(g, fn[ni], grid, block, smem, NULL, args, names[ni]);
+    return 1;
+}
+
 // nw != 0: the RMSNorm mode (X f32 [M][K], the residual stream; gemv_kq normalises it with weights nw, f32 [K])
 static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUdeviceptr nw, float eps, int M,
                       int mode) {
@@ -421,6 +465,7 @@ static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUd
     }
     unsigned smem = (unsigned)kq_smem(mb, K);
     int sms = g->sm_count > 0 ? g->sm_count : 132;
+    if (kq_launch46(g, kq, C, X, nw, eps, M, mode, smem, sms)) return;
     for (int i = 0; i < kq->n; i++) {
         const GpuKqPart *p = &kq->p[i];
         int ti = kq_index(p->type);

@@ -241,6 +241,8 @@ int gpu_kq_rows(int N, int K, int fp8, uint32_t type);
 int gpu_kq_stack_rows(const GGUFTensor *const *ts, int n, int K, int fp8);
 static inline int gpu_kq_takes(const GpuKq *kq, int M) { return kq->n > 0 && M >= 1 && M <= kq->max_m; }
 void launch_gemv_kq(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, int M, int mode);
+// (tests) a Q4_K + Q6_K stack at one row in one launch (gemv_q4k6_m1*, the default: 1) or one a type (0); -1: the env's
+void gpu_kq_force_46(int on);
 // The same with the RMSNorm before it fused into gemv_kq: X is the f32 residual stream [M][K], nw the norm's f32
 // weights; each CTA normalises x itself (one launch fewer a layer at batch 1). Only where gpu_kq_norm_fuses (one
 // row, on gemv_kq).

@@ -159,6 +159,7 @@ static double mma_tol(const Ref *r) { return 2e-5 * r->emul_abs + 1e-30; }
 // rows (the test has moved gemm_kq's line to M = 1), its own reference. norm (gemv_kq only): the RMSNorm mode
 // (launch_gemv_kq_norm): the input is an f32 residual row r and norm weights w; the references see x = bf16(r w)
 // (the kernel's rounding, as the separate norm's bf16 output) and scale the sums by 1 / rms(r) (fp64)
+static int fused46;  // cases that compared gemv_q4k6's one launch with one a type
 static int check(KTensor *const *parts, int np, int M, int mode, int mma, int norm) {
     int K = parts[0]->K, N = 0;
     for (int i = 0; i < np; i++) N += parts[i]->rows;
@@ -276,6 +277,24 @@ static int check(KTensor *const *parts, int np, int M, int mode, int mma, int no
         printf("  %s%s x%d N=%d K=%d M=%d mode %d%s: worst %.3g x tolerance, normwise %.3g against fp64\n",
                mma ? "gemm_kq " : "", gguf_type_name(parts[0]->type), np, N, K, M, mode, norm ? " (norm)" : "", worst,
                rel);
+    // a Q4_K + Q6_K stack at one row ran as one launch (gemv_q4k6_m1*): one launch a type must give the same bits
+    // (every row's sums are the same per-warp code in the same order)
+    if (!mma && !gated && M == 1 && np == 2 && kq.p[0].type == GGML_TYPE_Q4_K && kq.p[1].type == GGML_TYPE_Q6_K) {
+        if (mode == GEMM_ADD_F32) gpu_upload(&G, dc, c0, out_bytes);
+        gpu_kq_force_46(0);
+        if (norm) launch_gemv_kq_norm(&G, &kq, dc, dx, dnw, eps, M, mode);
+        else launch_gemv_kq(&G, &kq, dc, dx, M, mode);
+        gpu_kq_force_46(-1);
+        uint8_t *two = xmalloc(out_bytes);
+        gpu_download(&G, two, dc, out_bytes);
+        if (memcmp(out, two, out_bytes)) {
+            printf("  Q4_K + Q6_K N=%d K=%d mode %d%s: one launch differs from one a type\n", N, K, mode,
+                   norm ? " (norm)" : "");
+            ok = 0;
+        }
+        free(two);
+        fused46++;
+    }
     free(x); free(res); free(nw); free(sc); free(xr); free(xh); free(c0); free(out);
     gpu_free(&G, dx); gpu_free(&G, dc);
     if (dnw) gpu_free(&G, dnw);
@@ -320,8 +339,10 @@ static void kq_modes(void) {
     NEED_GPU();
     int cases = 0, bad = 0, quick = getenv("QWEN3_KQ_QUICK") != NULL;  // (the sanitizer runs: 3 shapes, M = 1, 3, 8)
     for (int split = 0; split <= 4; split += 2) kq_cases(split, quick, &cases, &bad);
-    printf("  %d cases, %d failed\n", cases, bad);
+    printf("  %d cases, %d failed (%d of them Q4_K + Q6_K stacks at one row: one launch against one a type)\n", cases,
+           bad, fused46);
     CHECK(bad == 0, "gemv_kq differs from its references in %d of %d cases", bad, cases);
+    CHECK(fused46 > 0, "no Q4_K + Q6_K stack ran at one row");
 }
 
 // gemm_kq (ptx/gemm_kq.ptx) on Q4_K, Q6_K and both stacked, M = 1..32 (its line moved to M = 1), the three modes;
