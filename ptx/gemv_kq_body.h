@@ -43,10 +43,7 @@
 #endif
 #define KQ_SFX
 #define KQ_L(x) CAT(x, KQ_SFX)
-#define KQ_BQ %rdq                           // the planes' bases gemv_kq_loop.h indexes (Q46's Q6_K path: its own)
-#define KQ_BH %rdh
-#define KQ_BS %rds
-#define KQ_BD %rdd
+#define KQ_FIRST                             // (Q46's Q6_K path: the first pass rounds x before its loads)
 
 .visible .entry NAME(
     .param .u64 p_c,
@@ -180,18 +177,12 @@ PAIR:
     CAT(REP, MB)(ZA)
 #undef ZA
 #if Q46
-    // --- the two-type stack (Q4_K rows [0, n0), then Q6_K rows): pairs [0, np1) are the Q6_K part's (rows n0 + 2p),
-    // the rest the Q4_K part's (rows 2 (p - np1)), so the v rows' loop (one step in flight, x rounded before its
-    // first loads) runs beside the Q4_K pairs' first round and the Q4_K pairs take the last one; each path takes its
-    // lane offsets, its part's planes (the Q6_K part's offset back by n0 rows, the host's) and its loop ---
+    // --- the two-type stack (Q4_K rows [0, n0), then Q6_K rows): this pair's type, its lane offsets and planes, its
+    // loop (a warp's pairs only grow, so once in the Q6_K part it stays there and keeps that part's planes) ---
     ld.param.u32 %r1, [p_n0];                // (read where used: registers are short)
-    sub.u32 %r2, %N, %r1;
-    shr.u32 %r2, %r2, 1;                     // the Q6_K part's pairs
-    setp.lt.u32 %p46, %pair, %r2;
+    shr.u32 %r1, %r1, 1;                     // the Q4_K part's row pairs
+    setp.ge.u32 %p46, %pair, %r1;
     @%p46 bra PART6;
-    sub.u32 %r2, %pair, %r2;
-    shl.b32 %row0, %r2, 1;
-    add.u32 %row1, %row0, 1;
 #undef Q6
 #define Q6 0
 #undef KQ_SFX
@@ -200,32 +191,22 @@ PAIR:
 #include "gemv_kq_loop.h"
     bra SUMS;
 PART6:
-    // (a warp whose first pair is here rounds x before anything else: at the rounding only the Q4_K path's first
-    // loads and pointers are live, not both types'; it comes back here after it)
-    @%pf bra QUANT;
-    ld.param.u32 %r1, [p_n0];
-    mad.lo.u32 %row0, %pair, 2, %r1;
-    add.u32 %row1, %row0, 1;
-    ld.param.u64 %rd4, [p_q1];
-    ld.param.u64 %rd5, [p_h1];
-    ld.param.u64 %rd6, [p_s1];
-    ld.param.u64 %rd7, [p_d1];
-    cvta.to.global.u64 %rd4, %rd4;
-    cvta.to.global.u64 %rd5, %rd5;
-    cvta.to.global.u64 %rd6, %rd6;
-    cvta.to.global.u64 %rd7, %rd7;
-#undef KQ_BQ
-#undef KQ_BH
-#undef KQ_BS
-#undef KQ_BD
-#define KQ_BQ %rd4
-#define KQ_BH %rd5
-#define KQ_BS %rd6
-#define KQ_BD %rd7
+    ld.param.u64 %rdq, [p_q1];
+    ld.param.u64 %rdh, [p_h1];
+    ld.param.u64 %rds, [p_s1];
+    ld.param.u64 %rdd, [p_d1];
+    cvta.to.global.u64 %rdq, %rdq;
+    cvta.to.global.u64 %rdh, %rdh;
+    cvta.to.global.u64 %rds, %rds;
+    cvta.to.global.u64 %rdd, %rdd;
 #undef Q6
 #define Q6 1
 #undef KQ_SFX
 #define KQ_SFX _6
+    // (a warp whose first pair is here rounds x before it asks for weights: at the rounding only the Q4_K path's
+    // first loads are in flight, not both types' registers)
+#undef KQ_FIRST
+#define KQ_FIRST @%pf bra QUANT;
 #include "gemv_kq_lane.h"
 #include "gemv_kq_loop.h"
 SUMS:
@@ -454,7 +435,7 @@ QROW_END:
     setp.ge.u32 %p1, %r1, %npairs;           // (a CTA without a group)
     @%p1 bra DONE;
 #if Q46
-    @%p46 bra PART6;
+    @%p46 bra KLOOP_6;
     bra KCOMPUTE_4;
 #else
     bra KCOMPUTE;
@@ -520,7 +501,4 @@ DONE:
 #undef Q46
 #undef KQ_SFX
 #undef KQ_L
-#undef KQ_BQ
-#undef KQ_BH
-#undef KQ_BS
-#undef KQ_BD
+#undef KQ_FIRST

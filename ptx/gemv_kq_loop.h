@@ -1,23 +1,23 @@
 // gemv_kq_loop.h — part of ptx/gemv_kq_body.h (read its header): a row pair's weight pointers (rows %row0, %row1
-// of the planes at KQ_BQ, KQ_BH, KQ_BS, KQ_BD) and its K loop for the weight type Q6 / T0 / Q5 select, labels
-// KQ_L(name) (the two-type entries, Q46, include it once a type with its own KQ_SFX and bases).
+// of the planes at %rdq, %rdh, %rds, %rdd) and its K loop for the weight type Q6 / T0 / Q5 select, labels KQ_L(name)
+// (the two-type entries, Q46, include it once a type with its own KQ_SFX; KQ_FIRST: what a loop does first).
     // row pointers
     shr.u32 %r1, %K, 6 - T0QS;               // code bytes a row: K (Q8_0) or K / 2
     mul.wide.u32 %rd1, %row0, %r1;
-    add.u64 %wq0, KQ_BQ, %rd1;
+    add.u64 %wq0, %rdq, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
-    add.u64 %wq1, KQ_BQ, %rd1;
+    add.u64 %wq1, %rdq, %rd1;
     shl.b32 %r1, %nkb, 4;
     mul.wide.u32 %rd1, %row0, %r1;
-    add.u64 %ws0, KQ_BS, %rd1;
+    add.u64 %ws0, %rds, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
-    add.u64 %ws1, KQ_BS, %rd1;
+    add.u64 %ws1, %rds, %rd1;
 #if Q6 || Q5 || T0 == 5
     shr.u32 %r1, %K, 3 - Q6;                 // qh plane: K / 4 (Q6_K) or K / 8 (Q5_K, Q5_0) bytes a row
     mul.wide.u32 %rd1, %row0, %r1;
-    add.u64 %wh0, KQ_BH, %rd1;
+    add.u64 %wh0, %rdh, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
-    add.u64 %wh1, KQ_BH, %rd1;
+    add.u64 %wh1, %rdh, %rd1;
 #endif
 #if Q6
     shl.b32 %r1, %nkb, 1;                    // d plane: 2 bytes a block (d)
@@ -27,9 +27,9 @@
     shl.b32 %r1, %nkb, 2;                    // d plane: 4 bytes a block (d, dmin)
 #endif
     mul.wide.u32 %rd1, %row0, %r1;
-    add.u64 %wd0, KQ_BD, %rd1;
+    add.u64 %wd0, %rdd, %rd1;
     mul.wide.u32 %rd1, %row1, %r1;
-    add.u64 %wd1, KQ_BD, %rd1;
+    add.u64 %wd1, %rdd, %rd1;
     KPART(%r1, %r2)
     shl.b32 %cb, %r1, 3;                     // this K part's first step (steps of 8 blocks)
 
@@ -41,6 +41,7 @@
 #if Q6
     // ---------------- Q6_K: a step is 8 blocks a warp; U6 steps in flight
 KQ_L(KLOOP):
+    KQ_FIRST
 #define LD6(u, r) \
     mul.wide.u32 %rd2, %kb##u, 128; add.u64 %rd2, %rd2, %wq##r; mul.wide.u32 %rd3, %ta, 64; add.u64 %rd2, %rd2, %rd3; \
     cvt.u64.u32 %rd3, %lo16; add.u64 %rd2, %rd2, %rd3; \
@@ -123,6 +124,7 @@ KQ_L(KCOMPUTE):
 #else
     // ---------------- Q4_K: a step is 8 blocks a warp; U4 steps in flight
 KQ_L(KLOOP):
+    KQ_FIRST
 #define LDW(u, r, W, OFF) \
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {W##u##r##_##0, W##u##r##_##1, W##u##r##_##2, W##u##r##_##3}, [%rd2 + OFF], %pol; \
     @%pv##u ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {W##u##r##_##4, W##u##r##_##5, W##u##r##_##6, W##u##r##_##7}, [%rd2 + OFF + 16], %pol;
