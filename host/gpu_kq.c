@@ -384,6 +384,24 @@ int gpu_kq_norm_fuses(const GpuKq *kq, int M) {
     return M == 1 && gpu_kq_takes(kq, M) && !kq_to_gemm(kq, M) && kq_gemv_fits(kq, M);
 }
 
+// CTAs an SM by a gemv_kq entry's registers: two up to 128 a thread, one past that
+static int kq_regs_per_sm(CUfunction f) {
+    int regs = 0;
+    CU_CHECK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, f));
+    int n = 65536 / (KQ_THREADS * ((regs + 7) / 8 * 8));
+    return n < 1 ? 1 : n > 2 ? 2 : n;
+}
+
+// gemv_kq's persistent grid over `pairs` row pairs: per_sm CTAs an SM (fewer where x's shared memory does not allow),
+// the K split (*ksh; u: steps in flight a warp, gemv_kq_body.h's U4 / U6) and the CTAs that leaves work for
+static unsigned kq_grid(unsigned pairs, int K, int per_sm, unsigned smem, int sms, int u, int mb, unsigned *ksh) {
+    int fit = (int)(228 * 1024 / (smem + 1024));
+    if (fit < per_sm) per_sm = fit;
+    *ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
+    unsigned per_cta = KQ_WARPS >> *ksh, ctas = (pairs + per_cta - 1) / per_cta;
+    return ctas > (unsigned)(sms * per_sm) ? (unsigned)(sms * per_sm) : ctas;
+}
+
 // A Q4_K_M file's qkv at one row of x — Q4_K q / k rows, then a Q6_K v — in one launch of gemv_q4k6_m1(n) instead of
 // one a type (the v launch cost ~4-5.5 us a layer at batch 1 for 0.8 us of weight bytes: NOTES, session 34).
 // QWEN3_KQ_46=0: the two launches. 1 if it launched.
@@ -401,21 +419,15 @@ static int kq_launch46(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CU
         return 0;
     if (fn_ctx != g->ctx) {
         for (int i = 0; i < 2; i++) {
-            int regs = 0;
             fn[i] = gpu_kernel(g, "gemv_kq", names[i]);
-            CU_CHECK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn[i]));
-            int n = 65536 / (KQ_THREADS * ((regs + 7) / 8 * 8));
-            per_sm[i] = n < 1 ? 1 : n > 2 ? 2 : n;
+            per_sm[i] = kq_regs_per_sm(fn[i]);
         }
         fn_ctx = g->ctx;
     }
-    int ni = nw != 0, K = kq->K, ps = per_sm[ni], fit = (int)(228 * 1024 / (smem + 1024));
-    if (fit < ps) ps = fit;
+    int ni = nw != 0, K = kq->K;
     const GpuKqPart *p0 = &kq->p[0], *p1 = &kq->p[1];
-    unsigned pairs = (unsigned)kq->N / 2, n0 = (unsigned)p0->rows;
-    unsigned ksh = (unsigned)kq_split_log2((int)pairs, K, sms * ps * KQ_WARPS, 2, 1);
-    unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
-    if (ctas > (unsigned)(sms * ps)) ctas = (unsigned)(sms * ps);
+    unsigned n0 = (unsigned)p0->rows, ksh;
+    unsigned ctas = kq_grid((unsigned)kq->N / 2, K, per_sm[ni], smem, sms, 2, 1, &ksh);
     unsigned uM = (unsigned)M, uN = (unsigned)kq->N, uK = (unsigned)K, umode = (unsigned)mode, ldc = uN;
     CUdeviceptr q = p0->q, h = p0->h, s = p0->s, d = p0->d;
     // the v part's planes offset back by n0 rows: the kernel indexes them with the stack's row numbers
@@ -455,11 +467,8 @@ static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUd
     if (fn_ctx != g->ctx) {
         for (int t = 0; t < KQ_TYPES; t++)
             for (int i = 0; i < 5; i++) {
-                int regs = 0;
                 fn[t][i] = gpu_kernel(g, "gemv_kq", names[t][i]);
-                CU_CHECK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, fn[t][i]));
-                int n = 65536 / (KQ_THREADS * ((regs + 7) / 8 * 8));
-                per_sm_regs[t][i] = n < 1 ? 1 : n > 2 ? 2 : n;
+                per_sm_regs[t][i] = kq_regs_per_sm(fn[t][i]);
             }
         fn_ctx = g->ctx;
     }
@@ -470,15 +479,9 @@ static void kq_launch(Gpu *g, const GpuKq *kq, CUdeviceptr C, CUdeviceptr X, CUd
         const GpuKqPart *p = &kq->p[i];
         int ti = kq_index(p->type);
         // persistent over row pairs: two CTAs an SM (up to 128 registers a thread), one for the entries past that
-        // (8 rows; Q5_K, Q8_0, Q5_0 from 4), fewer where x's shared memory does not allow
-        int per_sm = per_sm_regs[ti][mi], fit = (int)(228 * 1024 / (smem + 1024));
-        if (fit < per_sm) per_sm = fit;
-        // steps in flight a warp (gemv_kq_body.h's U4 / U6): 2 for one row of Q4_K, Q6_K, Q4_0
+        // (8 rows; Q5_K, Q8_0, Q5_0 from 4); steps in flight a warp: 2 for one row of Q4_K, Q6_K, Q4_0
         int u = mb == 1 && (ti == 0 || ti == 2 || ti == 4) ? 2 : 1;
-        unsigned pairs = (unsigned)p->rows / 2;
-        unsigned ksh = (unsigned)kq_split_log2((int)pairs, K, sms * per_sm * KQ_WARPS, u, mb);
-        unsigned per_cta = KQ_WARPS >> ksh, ctas = (pairs + per_cta - 1) / per_cta;
-        if (ctas > (unsigned)(sms * per_sm)) ctas = (unsigned)(sms * per_sm);
+        unsigned ksh, ctas = kq_grid((unsigned)p->rows / 2, K, per_sm_regs[ti][mi], smem, sms, u, mb, &ksh);
         CUdeviceptr c = mode == GEMM_SWIGLU_BF16 ? C : C + (CUdeviceptr)p->row0 * 4;
         unsigned uM = (unsigned)M, uN = (unsigned)p->rows, uK = (unsigned)K, umode = (unsigned)mode;
         unsigned ldc = (unsigned)(mode == GEMM_SWIGLU_BF16 ? kq->N / 2 : kq->N);
