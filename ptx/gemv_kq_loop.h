@@ -33,65 +33,6 @@
     KPART(%r1, %r2)
     shl.b32 %cb, %r1, 3;                     // this K part's first step (steps of 8 blocks)
 
-// The L2 prefetch (KQ_PF, ptx/gemv_kq.ptx's header): lane 0 of a pair's K part 0, once the pair's first iteration's
-// loads are out (cb == 0 only there), asks L2 for this pair's later iterations (where its K part has more than one)
-// and for the whole rows of the warp's next pair (group grp + nctaid), each plane's row as one bulk prefetch.
-// Scratch: %r1 .. %r4, %rd1 .. %rd3 (dead at KCOMPUTE; Q6_K keeps n in %ta), %p0, %p7.
-#undef PF_RANGE
-#undef PF_PLANE
-#undef PF_H
-#undef PF_S
-#undef PF_D
-#undef PF_ROW
-#undef PF_LIM
-#undef KQ_PF_BLOCK
-// [A, A + N) rounded out to 16 bytes (the instruction's alignment) as one bulk prefetch
-#define PF_RANGE(A, N) and.b64 %rd2, A, 0xFFFFFFFFFFFFFFF0; cvt.u64.u32 %rd3, N; add.u64 %rd3, %rd3, A; \
-    add.u64 %rd3, %rd3, 15; and.b64 %rd3, %rd3, 0xFFFFFFFFFFFFFFF0; sub.u64 %rd3, %rd3, %rd2; \
-    cvt.u32.u64 %r3, %rd3; cp.async.bulk.prefetch.L2.global [%rd2], %r3;
-#define PF_PLANE(BASE) mul.wide.u32 %rd1, %r4, %r1; add.u64 %rd1, %rd1, BASE; PF_RANGE(%rd1, %r1)
-#if Q6 || Q5 || T0 == 5
-#define PF_H shr.u32 %r1, %K, 3 - Q6; PF_PLANE(%rdh)
-#else
-#define PF_H
-#endif
-#if T0
-#define PF_S
-#else
-#define PF_S shl.b32 %r1, %nkb, 4; PF_PLANE(%rds)
-#endif
-#if Q6
-#define PF_D shl.b32 %r1, %nkb, 1; PF_PLANE(%rdd)
-#elif T0
-#define PF_D shl.b32 %r1, %nkb, 4; PF_PLANE(%rdd)
-#else
-#define PF_D shl.b32 %r1, %nkb, 2; PF_PLANE(%rdd)
-#endif
-// row %r4 of every plane of this type
-#define PF_ROW shr.u32 %r1, %K, 6 - T0QS; PF_PLANE(%rdq) PF_H PF_S PF_D
-// R = the pairs of this loop's planes (Q46's Q4_K part: the first n0 / 2)
-#if Q46 && !Q6
-#define PF_LIM(R) ld.param.u32 R, [p_n0]; shr.u32 R, R, 1;
-#else
-#define PF_LIM(R) mov.u32 R, %npairs;
-#endif
-#if KQ_PF
-#define KQ_PF_BLOCK \
-    setp.eq.u32 %p0, %cb, 0; setp.eq.and.u32 %p0, %lane, 0, %p0; @!%p0 bra KQ_L(PF_END); \
-    KSH(%r1) mov.u32 %r3, 8 * KQ_U; shl.b32 %r3, %r3, %r1; setp.ge.u32 %p7, %r3, %nkb; \
-    @%p7 bra KQ_L(PF_NEXT); \
-    mov.u32 %r4, %row0; PF_ROW mov.u32 %r4, %row1; PF_ROW \
-KQ_L(PF_NEXT): \
-    mov.u32 %r4, %nctaid.x; add.u32 %r4, %r4, %grp; KSH(%r1) mov.u32 %r3, KQ_WARPS; shr.u32 %r3, %r3, %r1; \
-    mul.lo.u32 %r4, %r4, %r3; shr.u32 %r3, %tx, 5; shr.u32 %r3, %r3, %r1; add.u32 %r4, %r4, %r3; \
-    PF_LIM(%r3) setp.ge.u32 %p7, %r4, %r3; @%p7 bra KQ_L(PF_END); \
-    mov.u32 %r2, %r4; shl.b32 %r4, %r2, 1; @%psw mov.u32 %r4, %r2; PF_ROW \
-    shl.b32 %r4, %r2, 1; add.u32 %r4, %r4, 1; @%psw add.u32 %r4, %r2, %npairs; PF_ROW \
-KQ_L(PF_END):
-#else
-#define KQ_PF_BLOCK
-#endif
-
 // step u of this iteration: block kb_u = cb + (8 u << ksh) + lane / 4 of the row (the K part's every S-th step),
 // valid while < nkb
 #define KB(u) shr.u32 %kb##u, %lane, 2; add.u32 %kb##u, %kb##u, %cb; \
@@ -169,16 +110,8 @@ KQ_L(KLOOP):
     Q6T2(u, r) CAT(REP, MB)(G6_##r##_2) Q6T3(u, r) CAT(REP, MB)(G6_##r##_3) \
 C6_##u##_##r:
     // (%ta is reused as the x address inside C6: keep n in %r4 meanwhile)
-#define KQ_U U6
-#if KQ_PF == 2
-    KQ_PF_BLOCK
-#endif
     @%pf bra QUANT;
 KQ_L(KCOMPUTE):
-#if KQ_PF == 1
-    KQ_PF_BLOCK
-#endif
-#undef KQ_U
     mov.u32 %r4, %ta;
     C6(0, 0) C6(0, 1)
 #if U6 == 2
@@ -368,16 +301,8 @@ C4_##u##_##r:
     mul.rn.f32 %f3, %esh, %dx1; fma.rn.f32 %a1_0, %f3, %f2, %a1_0; \
     XMINP \
 C4P_##u:
-#define KQ_U U4
-#if KQ_PF == 2
-    KQ_PF_BLOCK
-#endif
     @%pf bra QUANT;
 KQ_L(KCOMPUTE):
-#if KQ_PF == 1
-    KQ_PF_BLOCK
-#endif
-#undef KQ_U
 #if MB == 1 && KQ_PAIRX
     C4P(0)
 #if U4 == 2
