@@ -1183,6 +1183,51 @@ if has s23; then  # session 23: the clocks and power a sustained load gets. nvid
     fi
 fi
 
+if has s35; then  # session 35: sampling on the device — sample_greedy (a row over several CTAs) and run / chat asking
+    # the engine for ids instead of logits. S35_PARTS from: unit (test_gpu_sample: every case and its timings), san
+    # (memcheck + racecheck of its greedy cases), run (`run` tok/s on the S35_RUN files, greedy and llama.cpp's
+    # default sampling, ids from the device against QWEN3_GEN_SAMPLE=host; the greedy texts compared), tput
+    # (bench/throughput S35_BATCHES x (128 -> 128) on S35_TPUT, sample_greedy on / off: QWEN3_SAMPLE_GREEDY)
+    parts=${S35_PARTS:-unit san run tput}
+    p35() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    if p35 unit; then
+        timeout 300 build/tests/test_gpu_sample > "$LOG/s35-sample.log" 2>&1
+        say "test_gpu_sample rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s35-sample.log" | tr '\n' ' ')"
+        grep -E "^  (sample|for comparison|row|check)" "$LOG/s35-sample.log" | head -60 | tee -a "$SUM"
+    fi
+    if p35 san; then
+        for tool in memcheck racecheck; do
+            QWEN3_TEST_ONLY=greedy_matches_cpu,no_logits_is_minus_one timeout 240 compute-sanitizer --tool $tool \
+                --error-exitcode 9 build/tests/test_gpu_sample > "$LOG/s35-$tool.log" 2>&1
+            say "sample $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s35-$tool.log" | tr '\n' ' ')"
+        done
+    fi
+    if p35 run; then
+        IFS=';' read -ra rspecs <<< "${S35_RUN:-8b q4_k_m;0.6b q4_k_m}"
+        for spec in "${rspecs[@]}"; do
+            f=$(synth $spec)
+            for temp in 0 0.8; do
+                for arm in device host; do
+                    o="$LOG/s35-run-${spec// /-}-$temp-$arm"
+                    QWEN3_GEN_SAMPLE=$arm timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --raw -n ${S35_N:-512} \
+                        -p "Tell me a long story about the sea and the ships." --temp $temp --seed 7 > "$o.out" 2> "$o.err"
+                    say "run ${spec// /-} temp $temp $arm rc=$? $(grep -o 'generated.*' "$o.err")"
+                done
+                [ "$temp" = 0 ] && say "  greedy text device vs host: $(cmp -s "$o.out" "${o%-host}-device.out" && echo identical || echo DIFFERENT)"
+            done
+        done
+    fi
+    if p35 tput; then
+        f=$(synth ${S35_TPUT:-8b q4_k_m})
+        for arm in 1 0 1 0; do
+            QWEN3_SAMPLE_GREEDY=$arm timeout 200 build/bench/throughput -m "$f" --workloads fixed --peer none \
+                --batches ${S35_BATCHES:-1,8} --label "$(basename "$f" .gguf) sample_greedy=$arm" \
+                --tsv "$LOG/throughput.tsv" > "$LOG/s35-tput-$arm.log" 2>&1
+            say "tput sample_greedy=$arm rc=$?"; grep -E '^[0-9]+ x.*qwen3-ptx' "$LOG/s35-tput-$arm.log" | tee -a "$SUM"
+        done
+    fi
+fi
+
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
     f=$(synth ${THROUGHPUT_SPEC:-8b f16})  # THROUGHPUT_SPEC="8b q8_0": llama.cpp's Q8_0 as the peer
     tdt=${THROUGHPUT_DTYPE:-bf16}          # the weights of our main run (THROUGHPUT_DTYPE=fp8 beside a Q8_0 peer)

@@ -449,7 +449,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     }
     g->prof_tag = "sample";
     if (ids && n_out > 0)  // the logits rows are compact: row j is out_rows[j]'s, with sp[j]
-        launch_sample(g, ids, e->logits, e->sample_params, n_out, e->c.vocab);
+        launch_sample(g, ids, e->logits, e->sample_params, sp, n_out, e->c.vocab);
     else if (n_out > 0)
         CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * e->c.vocab * sizeof(float), g->stream));
     if (e->prof) {

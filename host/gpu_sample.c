@@ -38,10 +38,26 @@ GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, i
     return r;
 }
 
-void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params, int n_rows, int vocab) {
+// A row whose answer is sampler.c's greedy argmax of its logits as they are: temperature <= 0 and no penalty pass
+// (the kernel's test: repeat 1, presence and frequency 0 — NaN counts as set — or an empty window).
+static int plain_greedy(const GpuSampleParams *p) {
+    if (!(p->temperature <= 0.0f)) return 0;
+    if (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f) return 1;
+    int nw = p->repeat_last_n < 0 || p->repeat_last_n > p->n_history ? p->n_history : p->repeat_last_n;
+    return nw <= 0 || p->history == 0;
+}
+
+// sample_greedy's scratch: a 16-byte slot a row (max key, count), zero between launches (each row's last CTA
+// resets its slot), allocated on first use in a context and kept; launches of more rows use one CTA a row.
+enum { GR_THREADS = 256, GR_MAX_ROWS = 4096, GR_MAX_CTAS = 64 };
+static CUcontext gr_ctx;
+static CUdeviceptr gr_scratch;
+
+void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params,
+                   const GpuSampleParams *host_params, int n_rows, int vocab) {
     static CUcontext fn_ctx;
     static CUstream fn_stream;
-    static CUfunction fn;
+    static CUfunction fn, fn_greedy;
     if (n_rows < 0 || vocab <= 0 || vocab % 4 || vocab >= SMP_MAX_VOCAB)
         die("launch_sample: n_rows=%d vocab=%d (need vocab %% 4 == 0 and vocab < %d)", n_rows, vocab, SMP_MAX_VOCAB);
     if (n_rows == 0) return;
@@ -49,11 +65,31 @@ void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdevicep
         die("launch_sample: logits must be 16-byte aligned, params 8-byte, out 4-byte");
     if (fn_ctx != g->ctx || fn_stream != g->stream) {  // see gpu_ops.c: the stream is part of the cache key
         fn = gpu_kernel(g, "sample", "sample_f32");
+        fn_greedy = gpu_kernel(g, "sample", "sample_greedy");
         fn_ctx = g->ctx;
         fn_stream = g->stream;
     }
-    CUfunction sample_f32 = fn;
     unsigned un = (unsigned)n_rows, uv = (unsigned)vocab;
+    int greedy = host_params != NULL && env_int("QWEN3_SAMPLE_GREEDY", 0, 1, 1);
+    for (int r = 0; greedy && r < n_rows; r++) greedy = plain_greedy(&host_params[r]);
+    if (greedy) {
+        // C CTAs a row: about four CTAs an SM over the launch, each at least a float4 a thread
+        int C = n_rows > GR_MAX_ROWS ? 1 : (4 * g->sm_count + n_rows - 1) / n_rows;
+        if (C > GR_MAX_CTAS) C = GR_MAX_CTAS;
+        if (C > vocab / 4 / GR_THREADS) C = vocab / 4 / GR_THREADS;
+        if (C < 1) C = 1;
+        if (C > 1 && gr_ctx != g->ctx) {
+            gr_scratch = gpu_alloc(g, (size_t)GR_MAX_ROWS * 16);
+            gpu_fill_u32(g, gr_scratch, 0, (size_t)GR_MAX_ROWS * 4);
+            gr_ctx = g->ctx;
+        }
+        CUdeviceptr scratch = C > 1 ? gr_scratch : 0;
+        CUfunction sample_greedy = fn_greedy;
+        Dim3 grid = { (unsigned)C, un, 1 }, block = { GR_THREADS, 1, 1 };
+        GPU_LAUNCH(g, sample_greedy, grid, block, 0, &out_tokens, &logits, &scratch, &un, &uv);
+        return;
+    }
+    CUfunction sample_f32 = fn;
     Dim3 grid = { un, 1, 1 }, block = { SMP_THREADS, 1, 1 };
     GPU_LAUNCH(g, sample_f32, grid, block, SMP_DYN_SMEM, &out_tokens, &logits, &params, &un, &uv);
 }

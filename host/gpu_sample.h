@@ -38,6 +38,9 @@ GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, i
 
 // out_tokens: int32 [n_rows]; logits: f32 [n_rows][vocab], 16-byte aligned, MODIFIED in place (penalties applied,
 // as sample() does; a row with a +inf logit is rewritten to 0 / -inf); params: GpuSampleParams [n_rows].
-// vocab % 4 == 0 and vocab < 2^24. No scratch memory: everything else lives in shared memory. On g->stream,
-// no synchronisation.
-void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params, int n_rows, int vocab);
+// vocab % 4 == 0 and vocab < 2^24. host_params (may be NULL): the host's copy of params; when every row is greedy
+// without a penalty pass, the launch is sample_greedy instead, several CTAs a row (the same ids;
+// QWEN3_SAMPLE_GREEDY=0: never), with a small scratch of its own kept per context. On g->stream, no
+// synchronisation.
+void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params,
+                   const GpuSampleParams *host_params, int n_rows, int vocab);

@@ -31,13 +31,15 @@ static CUdeviceptr upload_new(const void *h, size_t bytes) {
     return d;
 }
 
-// Runs one launch. logits [rows][vocab]; after (optional) receives the row contents after the kernel.
+// Runs one launch. logits [rows][vocab]; after (optional) receives the row contents after the kernel. The host's
+// parameters go with it as the engine passes them (so all-greedy launches take sample_greedy), unless host_off.
+static int host_off;
 static int32_t *gpu_sample_rows(const float *logits, int rows, int vocab, const GpuSampleParams *prm, float *after) {
     size_t n = (size_t)rows * vocab;
     CUdeviceptr d_l = upload_new(logits, n * 4), d_p = upload_new(prm, sizeof *prm * (size_t)rows);
     CUdeviceptr d_o = gpu_alloc(&G, (size_t)rows * 4);
     gpu_fill_u32(&G, d_o, POISON, (size_t)rows);
-    launch_sample(&G, d_o, d_l, d_p, rows, vocab);
+    launch_sample(&G, d_o, d_l, d_p, host_off ? NULL : prm, rows, vocab);
     int32_t *out = xmalloc((size_t)rows * 4);
     gpu_download(&G, out, d_o, (size_t)rows * 4);
     if (after) gpu_download(&G, after, d_l, n * 4);
@@ -109,15 +111,23 @@ static void greedy_case(int vocab, int rows, int penalties) {
         want[r] = cpu_sample(cpu + (size_t)r * vocab, vocab, &sp, hist, n_hist);
         prm[r] = gpu_sample_params(&sp, d_hist, n_hist, (uint64_t)r);
     }
-    int32_t *got = gpu_sample_rows(x, rows, vocab, prm, gpu_after);
-    int bad = 0;
-    for (int r = 0; r < rows; r++)
-        if (got[r] != want[r]) {
-            if (bad < 5) printf("  row %d (kind %d): GPU %d, CPU %d\n", r, r % 8, got[r], want[r]);
-            bad++;
-        }
-    CHECK(bad == 0, "greedy vocab=%d rows=%d penalties=%d: %d rows differ from the CPU's argmax (lowest id on ties, "
-          "NaN/-inf never win)", vocab, rows, penalties, bad);
+    // both kernels: sample_f32 (host_off) and, without penalties, sample_greedy's rows split over CTAs; the second
+    // launch of each also finds sample_greedy's scratch as its first left it
+    int32_t *got = NULL;
+    for (int arm = 0; arm < 3; arm++) {
+        host_off = arm == 0;
+        free(got);
+        got = gpu_sample_rows(x, rows, vocab, prm, gpu_after);
+        int bad = 0;
+        for (int r = 0; r < rows; r++)
+            if (got[r] != want[r]) {
+                if (bad < 5) printf("  row %d (kind %d): GPU %d, CPU %d\n", r, r % 8, got[r], want[r]);
+                bad++;
+            }
+        CHECK(bad == 0, "greedy vocab=%d rows=%d penalties=%d (%s): %d rows differ from the CPU's argmax (lowest id "
+              "on ties, NaN/-inf never win)", vocab, rows, penalties, arm ? "host parameters" : "sample_f32", bad);
+    }
+    host_off = 0;
     // the rows the kernel leaves must be the CPU's penalised logits, bit for bit — except NaN payloads: x86
     // arithmetic carries a NaN's payload through, the GPU's returns the canonical NaN, and a NaN is a NaN to every
     // later step (the H200 showed 102 / 4033 bit differences with every token right; NaN rows are in the inputs)
@@ -134,6 +144,10 @@ static void greedy_matches_cpu(void) {
     NEED_GPU();
     greedy_case(VOCAB, 24, 0);
     greedy_case(VOCAB, 24, 1);
+    greedy_case(VOCAB, 1, 0);     // sample_greedy: 64 CTAs a row
+    greedy_case(VOCAB, 3, 0);
+    greedy_case(VOCAB, 300, 0);   // 2 CTAs a row
+    greedy_case(8200, 5, 0);      // a short row: 2 CTAs (vocab / 4 / 256), the last one's slice shorter
     greedy_case(SMALL, 2000, 0);
     greedy_case(SMALL, 2000, 1);
 }
@@ -364,7 +378,7 @@ static void distribution_real_vocab_case(const char *name, SamplerParams sp, flo
             for (int r = 0; r < rows; r++) prm[r] = gpu_sample_params(&sp, 0, 0, (uint64_t)(l * rows + r));
             gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)rows);
             gpu_fill_u32(&G, d_o, POISON, (size_t)rows);
-            launch_sample(&G, d_o, d_l, d_p, rows, VOCAB);
+            launch_sample(&G, d_o, d_l, d_p, prm, rows, VOCAB);
             gpu_download(&G, o, d_o, (size_t)rows * 4);
             for (int r = 0; r < rows; r++) if (o[r] >= 0 && o[r] < VOCAB) count[o[r]]++; else bad++;
         }
@@ -468,21 +482,29 @@ static void timing(void) {
     };
     GpuTimer t;
     gpu_timer_init(&t);
-    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        SamplerParams sp = sampler_defaults();
-        sp.temperature = cfg[c].greedy ? 0.0f : 0.8f;
-        sp.top_k = cfg[c].k; sp.top_p = cfg[c].p; sp.min_p = cfg[c].minp;
-        if (cfg[c].pen) { sp.repeat_penalty = 1.1f; sp.frequency_penalty = 0.1f; }
-        for (int r = 0; r < rows; r++) prm[r] = gpu_sample_params(&sp, d_h, n_hist, (uint64_t)r);
-        gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)rows);
-        launch_sample(&G, d_o, d_l, d_p, rows, VOCAB);  // warm-up
-        int reps = 10;
-        gpu_timer_start(&G, &t);
-        for (int i = 0; i < reps; i++) launch_sample(&G, d_o, d_l, d_p, rows, VOCAB);
-        float ms = gpu_timer_stop_ms(&G, &t);
-        printf("  sample %d x %d, %-38s %8.1f us per launch (%.0f GB/s per pass over the logits)\n", rows, VOCAB,
-               cfg[c].name, 1e3 * ms / reps, n * 4.0 / (1e-3 * ms / reps) / 1e9);
-    }
+    // every configuration at 1, 8 and 256 rows as the engine launches it (the host's parameters along: greedy rows
+    // go to sample_greedy), and greedy also through sample_f32 (no host parameters)
+    int row_counts[3] = { 1, 8, rows };
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++)
+        for (int ri = 0; ri < 3; ri++)
+            for (int arm = 0; arm < (cfg[c].greedy ? 2 : 1); arm++) {
+                int R = row_counts[ri];
+                SamplerParams sp = sampler_defaults();
+                sp.temperature = cfg[c].greedy ? 0.0f : 0.8f;
+                sp.top_k = cfg[c].k; sp.top_p = cfg[c].p; sp.min_p = cfg[c].minp;
+                if (cfg[c].pen) { sp.repeat_penalty = 1.1f; sp.frequency_penalty = 0.1f; }
+                for (int r = 0; r < R; r++) prm[r] = gpu_sample_params(&sp, d_h, n_hist, (uint64_t)r);
+                gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)R);
+                const GpuSampleParams *hp = arm ? NULL : prm;
+                launch_sample(&G, d_o, d_l, d_p, hp, R, VOCAB);  // warm-up
+                int reps = 10;
+                gpu_timer_start(&G, &t);
+                for (int i = 0; i < reps; i++) launch_sample(&G, d_o, d_l, d_p, hp, R, VOCAB);
+                float ms = gpu_timer_stop_ms(&G, &t);
+                printf("  sample %3d x %d, %-38s %-14s %8.1f us per launch (%.0f GB/s per pass over the logits)\n",
+                       R, VOCAB, cfg[c].name, arm ? "(sample_f32)" : "", 1e3 * ms / reps,
+                       (double)R * VOCAB * 4.0 / (1e-3 * ms / reps) / 1e9);
+            }
     gpu_timer_start(&G, &t);
     launch_argmax(&G, d_o, d_l, rows, VOCAB);
     printf("  for comparison: launch_argmax over the same rows %8.1f us\n", 1e3 * gpu_timer_stop_ms(&G, &t));
