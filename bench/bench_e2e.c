@@ -1,12 +1,14 @@
 // bench_e2e.c — whole-model speed of the engine, the way llama-bench measures it: pp<N> (prefill of N tokens
-// into an empty sequence) and tg<N> (N single-token decode steps, batch 1). Prints the floor first.
-//   bench_e2e -m MODEL [--backend gpu|cpu] [--pp 512] [--tg 128] [--reps 3] [--bw B/s (default: measured copy)]
+// into an empty sequence) and tg<N> (N single-token decode steps, batch 1, each step's greedy id sampled on the GPU
+// and fed back, as `run` does; --tg-logits: each step's logits to the host instead). Prints the floor first.
+//   bench_e2e -m MODEL [--backend gpu|cpu] [--pp 512] [--tg 128] [--tg-logits] [--reps 3] [--bw B/s (default: measured copy)]
 //             [--peak 989e12]
 //             [--tsv FILE] [--label TEXT]
 #include "../host/engine.h"
 #include "../host/util.h"
 #include "../host/gpu.h"
 #include "../host/gpu_ops.h"
+#include "../host/sampler.h"
 #include "cost.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *backend = "gpu", *tsv = NULL, *label = "";
-    int pp = 512, tg = 128, reps = 3;
+    int pp = 512, tg = 128, reps = 3, tg_logits = 0;
     double bw = 0, peak = 989e12;
     GpuOpts gpu;
     char err[256];
@@ -48,7 +50,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--peak") && v) peak = atof(argv[++i]);
         else if (!strcmp(a, "--tsv") && v) tsv = argv[++i];
         else if (!strcmp(a, "--label") && v) label = argv[++i];
-        else die("usage: bench_e2e -m MODEL [--backend gpu|cpu] [--dtype bf16|fp8] [--kv-dtype bf16|fp8] [--head-dtype bf16|fp8|rescore] [--pp N] [--tg N] [--reps N] [--bw B/s] [--peak FLOP/s] [--tsv F] [--label S]");
+        else if (!strcmp(a, "--tg-logits")) tg_logits = 1;
+        else die("usage: bench_e2e -m MODEL [--backend gpu|cpu] [--dtype bf16|fp8] [--kv-dtype bf16|fp8] [--head-dtype bf16|fp8|rescore] [--pp N] [--tg N] [--tg-logits] [--reps N] [--bw B/s] [--peak FLOP/s] [--tsv F] [--label S]");
     }
     if (!path) die("bench_e2e: -m MODEL is required");
     if (reps < 1 || reps > 64) die("--reps must be 1..64");
@@ -82,6 +85,13 @@ int main(int argc, char **argv) {
     Rng r;
     rng_seed(&r, 1234);
     for (int i = 0; i < pp; i++) toks[i] = (int)(rng_u64(&r) % 150000);
+    // tg: each step's greedy id comes from the engine's own sampler (step_sample: on the GPU, as `run` and `chat` do
+    // since session 35), or with --tg-logits (and on the CPU reference) the step's logits come to the host and a
+    // random token is fed back (the loop before session 35; no sampling)
+    int on_device = !tg_logits && e->step_sample && strcmp(backend, "cpu");
+    SamplerParams greedy_p = sampler_defaults();
+    greedy_p.temperature = 0.0f;
+    const SamplerParams *greedy = &greedy_p;
     double pp_t[64], tg_t[64];
     for (int rep = -1; rep < reps; rep++) {  // rep -1 warms up
         e->free_seq(e, 0);
@@ -90,6 +100,12 @@ int main(int argc, char **argv) {
         double t1 = now_sec();
         int tok = 1;
         for (int s = 0; s < tg; s++) {
+            if (on_device) {  // as `run` decodes: the greedy id sampled on the device, fed back
+                if (e->step_sample(e, 1, (int[]){ 0 }, &tok, "\1", &greedy, (uint64_t[]){ (uint64_t)s }, &tok))
+                    die("decode: %s", e->err);
+                if (tok < 0) tok = 1;  // (no usable logit: any token does the same work)
+                continue;
+            }
             if (e->decode(e, 1, (int[]){ 0 }, &tok, logits)) die("decode: %s", e->err);
             tok = (int)(rng_u64(&r) % 150000);  // token choice does not change the work
         }
@@ -99,9 +115,9 @@ int main(int argc, char **argv) {
     qsort(pp_t, reps, sizeof(double), cmp_double);
     qsort(tg_t, reps, sizeof(double), cmp_double);
     double pps = pp / pp_t[reps / 2], tgs = 1 / tg_t[reps / 2];
-    printf("%s pp%d: %.1f tok/s (%.2f ms, %.1f%% of floor)   tg%d: %.1f tok/s (%.3f ms/token, %.1f%% of floor)\n", label,
-           pp, pps, pp_t[reps / 2] * 1e3, 100 * pp_floor / pp_t[reps / 2], tg, tgs, tg_t[reps / 2] * 1e3,
-           100 * tg_floor / tg_t[reps / 2]);
+    printf("%s pp%d: %.1f tok/s (%.2f ms, %.1f%% of floor)   tg%d: %.1f tok/s (%.3f ms/token, %.1f%% of floor; %s)\n",
+           label, pp, pps, pp_t[reps / 2] * 1e3, 100 * pp_floor / pp_t[reps / 2], tg, tgs, tg_t[reps / 2] * 1e3,
+           100 * tg_floor / tg_t[reps / 2], on_device ? "greedy ids from the device" : "logits to the host");
     if (tsv) {
         FILE *f = fopen(tsv, "a");
         if (!f) die("cannot open %s", tsv);

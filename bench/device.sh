@@ -1187,7 +1187,8 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
     # the engine for ids instead of logits. S35_PARTS from: unit (test_gpu_sample: every case and its timings), san
     # (memcheck + racecheck of its greedy cases), run (`run` tok/s on the S35_RUN files, greedy and llama.cpp's
     # default sampling, ids from the device against QWEN3_GEN_SAMPLE=host; the greedy texts compared), tput
-    # (bench/throughput S35_BATCHES x (128 -> 128) on S35_TPUT, sample_greedy on / off: QWEN3_SAMPLE_GREEDY)
+    # (bench/throughput S35_BATCHES x (128 -> 128) on S35_TPUT, sample_greedy on / off: QWEN3_SAMPLE_GREEDY), e2e
+    # (bench_e2e's tg with the ids from the device and with --tg-logits, llama-bench on the same files)
     parts=${S35_PARTS:-unit san run tput}
     p35() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     if p35 unit; then
@@ -1216,6 +1217,20 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
                 [ "$temp" = 0 ] && say "  greedy text device vs host: $(cmp -s "$o.out" "${o%-host}-device.out" && echo identical || echo DIFFERENT)"
             done
         done
+    fi
+    if p35 e2e; then  # bench_e2e pp512 / tg128 on S35_E2E "SIZE TYPE DTYPE;...", tg's ids from the device and with
+        # --tg-logits (labels ...-as-DTYPE and ...-as-DTYPE-logits), then llama-bench on the same files
+        IFS=';' read -ra especs <<< "${S35_E2E:-8b q4_k_m bf16;0.6b q4_k_m bf16;8b q8_0 fp8}"
+        files=""
+        for spec in "${especs[@]}"; do
+            set -- $spec; f=$(synth $1 $2); files="$files $f"
+            for mode in "" --tg-logits; do
+                timeout 200 build/bench/bench_e2e -m "$f" --dtype $3 $mode --label "qwen3-$1-$2-as-$3${mode:+-logits}" \
+                    --tsv "$LOG/e2e.tsv" >> "$LOG/s35-e2e.log" 2>&1 || say "bench_e2e $spec $mode failed"
+            done
+        done
+        grep -E " pp[0-9]+:" "$LOG/s35-e2e.log" | tee -a "$SUM"
+        PEER_FILES="$files" PEER_BATCHED=0 bash bench/peer_llama.sh "$M" "$LOG" 2>&1 | tee -a "$SUM"
     fi
     if p35 tput; then
         f=$(synth ${S35_TPUT:-8b q4_k_m})
