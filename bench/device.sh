@@ -1185,7 +1185,7 @@ fi
 
 if has s35; then  # session 35: sampling on the device — sample_greedy (a row over several CTAs) and run / chat asking
     # the engine for ids instead of logits. S35_PARTS from: unit (test_gpu_sample: every case and its timings), san
-    # (memcheck + racecheck of its greedy cases), run (`run` tok/s on the S35_RUN files, greedy and llama.cpp's
+    # (memcheck + racecheck of its greedy and small-launch cases), run (`run` tok/s on the S35_RUN files, greedy and llama.cpp's
     # default sampling, ids from the device against QWEN3_GEN_SAMPLE=host; the greedy texts compared), tput
     # (bench/throughput S35_BATCHES x (128 -> 128) on S35_TPUT, sample_greedy on / off: QWEN3_SAMPLE_GREEDY), e2e
     # (bench_e2e's tg with the ids from the device and with --tg-logits, llama-bench on the same files)
@@ -1198,7 +1198,7 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
     fi
     if p35 san; then
         for tool in memcheck racecheck; do
-            QWEN3_TEST_ONLY=greedy_matches_cpu,no_logits_is_minus_one timeout 240 compute-sanitizer --tool $tool \
+            QWEN3_TEST_ONLY=greedy_matches_cpu,no_logits_is_minus_one,topk_small_launches timeout 300 compute-sanitizer --tool $tool \
                 --error-exitcode 9 build/tests/test_gpu_sample > "$LOG/s35-$tool.log" 2>&1
             say "sample $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s35-$tool.log" | tr '\n' ' ')"
         done

@@ -38,26 +38,47 @@ GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, i
     return r;
 }
 
-// A row whose answer is sampler.c's greedy argmax of its logits as they are: temperature <= 0 and no penalty pass
-// (the kernel's test: repeat 1, presence and frequency 0 — NaN counts as set — or an empty window).
-static int plain_greedy(const GpuSampleParams *p) {
-    if (!(p->temperature <= 0.0f)) return 0;
+// No penalty pass for this row (the kernel's test: repeat 1, presence and frequency 0 — NaN counts as set — or an
+// empty window).
+static int no_penalty(const GpuSampleParams *p) {
     if (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f) return 1;
     int nw = p->repeat_last_n < 0 || p->repeat_last_n > p->n_history ? p->n_history : p->repeat_last_n;
     return nw <= 0 || p->history == 0;
 }
+// A row whose answer is sampler.c's greedy argmax of its logits as they are (temperature <= 0, no penalty pass).
+static int plain_greedy(const GpuSampleParams *p) { return p->temperature <= 0.0f && no_penalty(p); }
+// A row sample_topk takes: greedy as above, or top-k on with 1 <= k <= TK_KMAX (any top-p, min-p, temperature > 0).
+enum { TK_KMAX = 64 };
+static int topk_row(const GpuSampleParams *p, int vocab) {
+    return plain_greedy(p) || (p->temperature > 0.0f && p->top_k >= 1 && p->top_k <= TK_KMAX && p->top_k < vocab &&
+                               no_penalty(p));
+}
 
-// sample_greedy's scratch: a 16-byte slot a row (max key, count), zero between launches (each row's last CTA
-// resets its slot), allocated on first use in a context and kept; launches of more rows use one CTA a row.
-enum { GR_THREADS = 256, GR_MAX_ROWS = 4096, GR_MAX_CTAS = 64 };
+// The scratch of sample_greedy and sample_topk, allocated on first use in a context and kept, zero between
+// launches (each row's last CTA resets what it counted in): sample_greedy's 16-byte slot a row [GR_MAX_ROWS], then
+// (ptx/sample.ptx SK_*) sample_topk's counters u32 [256], counts [TK_MAX_ROWS][1 KB] and keys [TK_MAX_ROWS][32 KB].
+enum { GR_THREADS = 256, GR_MAX_ROWS = 4096, GR_MAX_CTAS = 64,
+       TK_THREADS = 256, TK_NF4 = 6, TK_MAX_ROWS = 16, TK_MAX_CTAS = 64,
+       SK_CNT = GR_MAX_ROWS * 16, SK_ST = SK_CNT + 1024, SK_KEYS = SK_ST + TK_MAX_ROWS * 1024,
+       SMP_SCRATCH = SK_KEYS + TK_MAX_ROWS * 32768 };
+_Static_assert(TK_MAX_CTAS * TK_KMAX <= 16 * TK_THREADS && TK_MAX_CTAS * 16 <= 1024 && TK_KMAX * TK_MAX_CTAS * 8 <= 32768,
+               "ptx/sample.ptx sample_topk: its merge holds 16 keys a thread; counts 1 KB and keys 32 KB a row");
 static CUcontext gr_ctx;
 static CUdeviceptr gr_scratch;
+static CUdeviceptr smp_scratch(Gpu *g) {
+    if (gr_ctx != g->ctx) {
+        gr_scratch = gpu_alloc(g, SMP_SCRATCH);
+        gpu_fill_u32(g, gr_scratch, 0, SMP_SCRATCH / 4);
+        gr_ctx = g->ctx;
+    }
+    return gr_scratch;
+}
 
 void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params,
                    const GpuSampleParams *host_params, int n_rows, int vocab) {
     static CUcontext fn_ctx;
     static CUstream fn_stream;
-    static CUfunction fn, fn_greedy;
+    static CUfunction fn, fn_greedy, fn_topk;
     if (n_rows < 0 || vocab <= 0 || vocab % 4 || vocab >= SMP_MAX_VOCAB)
         die("launch_sample: n_rows=%d vocab=%d (need vocab %% 4 == 0 and vocab < %d)", n_rows, vocab, SMP_MAX_VOCAB);
     if (n_rows == 0) return;
@@ -66,10 +87,11 @@ void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdevicep
     if (fn_ctx != g->ctx || fn_stream != g->stream) {  // see gpu_ops.c: the stream is part of the cache key
         fn = gpu_kernel(g, "sample", "sample_f32");
         fn_greedy = gpu_kernel(g, "sample", "sample_greedy");
+        fn_topk = gpu_kernel(g, "sample", "sample_topk");
         fn_ctx = g->ctx;
         fn_stream = g->stream;
     }
-    unsigned un = (unsigned)n_rows, uv = (unsigned)vocab;
+    unsigned un = (unsigned)n_rows, uv = (unsigned)vocab, nvec = (unsigned)vocab / 4;
     int greedy = host_params != NULL && env_int("QWEN3_SAMPLE_GREEDY", 0, 1, 1);
     for (int r = 0; greedy && r < n_rows; r++) greedy = plain_greedy(&host_params[r]);
     if (greedy) {
@@ -78,15 +100,27 @@ void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdevicep
         if (C > GR_MAX_CTAS) C = GR_MAX_CTAS;
         if (C > vocab / 4 / GR_THREADS) C = vocab / 4 / GR_THREADS;
         if (C < 1) C = 1;
-        if (C > 1 && gr_ctx != g->ctx) {
-            gr_scratch = gpu_alloc(g, (size_t)GR_MAX_ROWS * 16);
-            gpu_fill_u32(g, gr_scratch, 0, (size_t)GR_MAX_ROWS * 4);
-            gr_ctx = g->ctx;
-        }
-        CUdeviceptr scratch = C > 1 ? gr_scratch : 0;
+        CUdeviceptr scratch = C > 1 ? smp_scratch(g) : 0;
         CUfunction sample_greedy = fn_greedy;
         Dim3 grid = { (unsigned)C, un, 1 }, block = { GR_THREADS, 1, 1 };
         GPU_LAUNCH(g, sample_greedy, grid, block, 0, &out_tokens, &logits, &scratch, &un, &uv);
+        return;
+    }
+    int topk = host_params != NULL && n_rows <= TK_MAX_ROWS && env_int("QWEN3_SAMPLE_TOPK", 0, 1, 1);
+    for (int r = 0; topk && r < n_rows; r++) topk = topk_row(&host_params[r], vocab);
+    if (topk) {
+        // C CTAs a row: about four an SM over the launch, each at least 256 float4 where the row has them, each at
+        // most TK_NF4 a thread (the slice lives in registers)
+        unsigned C = (4 * (unsigned)g->sm_count + un - 1) / un, cmin = (nvec + TK_NF4 * TK_THREADS - 1) / (TK_NF4 * TK_THREADS);
+        if (C > TK_MAX_CTAS) C = TK_MAX_CTAS;
+        if (C > nvec / TK_THREADS) C = nvec / TK_THREADS;
+        if (C < cmin) C = cmin;
+        if (C < 1) C = 1;
+        if (C > TK_MAX_CTAS) die("launch_sample: a vocabulary of %d is too large for sample_topk", vocab);
+        CUdeviceptr scratch = smp_scratch(g);
+        CUfunction sample_topk = fn_topk;
+        Dim3 grid = { C, un, 1 }, block = { TK_THREADS, 1, 1 };
+        GPU_LAUNCH(g, sample_topk, grid, block, 0, &out_tokens, &logits, &params, &scratch, &un, &uv);
         return;
     }
     CUfunction sample_f32 = fn;

@@ -275,6 +275,9 @@ static void chi2_check(const char *name, const double *p, int vocab, const int *
 }
 
 enum { LOGITS_NORMAL, LOGITS_COARSE, LOGITS_INF };
+// rows per launch in dist_case (0: all N draws in one launch, sample_f32's; <= 16: small launches, where the
+// greedy and top-k rows go to sample_greedy / sample_topk)
+static int dist_rows;
 
 // N draws at one row's logits (a fresh random row; redrawn while a boundary is too close to call): on the GPU one
 // row per draw with step = its index; on the CPU (gpu = 0: checks this file's reference and chi-square against
@@ -303,10 +306,14 @@ static void dist_case(const char *name, int vocab, int N, int kind, float scale,
             memcpy(rows + (size_t)r * vocab, x, (size_t)vocab * 4);
             prm[r] = gpu_sample_params(&sp, d_hist, n_hist, (uint64_t)r);
         }
-        int32_t *got = gpu_sample_rows(rows, N, vocab, prm, NULL);
-        for (int r = 0; r < N; r++) if (got[r] >= 0 && got[r] < vocab) count[got[r]]++; else none++;
+        for (int r0 = 0; r0 < N; r0 += dist_rows ? dist_rows : N) {  // (dist_rows: launches of that many rows)
+            int n = dist_rows && N - r0 > dist_rows ? dist_rows : N - r0;
+            int32_t *got = gpu_sample_rows(rows + (size_t)r0 * vocab, n, vocab, prm + r0, NULL);
+            for (int r = 0; r < n; r++) if (got[r] >= 0 && got[r] < vocab) count[got[r]]++; else none++;
+            free(got);
+        }
         gpu_free(&G, d_hist);
-        free(rows); free(prm); free(got);
+        free(rows); free(prm);
     } else {
         Sampler s;
         sampler_init(&s, &sp, vocab);
@@ -353,12 +360,16 @@ static void distribution_cases(int gpu) {
 static void distribution_small_vocab(void) {
     NEED_GPU();
     distribution_cases(1);
+    printf("  again in launches of 16 rows (top-k rows without penalties: sample_topk)\n");
+    dist_rows = 16;
+    distribution_cases(1);
+    dist_rows = 0;
 }
 
 // The real vocabulary: one uploaded batch of rows sampled in several launches (the kernel leaves rows without
 // penalties or +inf untouched), step = draw index; or (gpu = 0) sample() on the CPU, to check the reference.
-static void distribution_real_vocab_case(const char *name, SamplerParams sp, float scale, int gpu) {
-    int rows = 512, launches = gpu ? 8 : 4, N = rows * launches;
+static void distribution_real_vocab_case(const char *name, SamplerParams sp, float scale, int gpu, int rows) {
+    int launches = gpu ? 4096 / rows : 2048 / rows, N = rows * launches;
     float *x = xmalloc((size_t)VOCAB * 4);
     double *prob = xmalloc(sizeof(double) * VOCAB);
     int *count = xcalloc(VOCAB, sizeof(int)), bad = 0;
@@ -405,13 +416,19 @@ out:
 static void real_vocab_cases(int gpu) {
     SamplerParams sp = params_off();
     sp.top_k = 50; sp.top_p = 0.9f; sp.min_p = 0.02f; sp.temperature = 0.8f;
-    distribution_real_vocab_case("151936: top-k 50, p 0.9, min-p 0.02", sp, 2.5f, gpu);
+    distribution_real_vocab_case("151936: top-k 50, p 0.9, min-p 0.02", sp, 2.5f, gpu, 512);
+    // small launches: sample_topk (the C x k keys of the row's CTAs)
+    distribution_real_vocab_case("151936 x 4 rows: the same", sp, 2.5f, gpu, 4);
+    sp = params_off(); sp.top_k = 40; sp.top_p = 0.95f; sp.min_p = 0.05f; sp.temperature = 0.8f;
+    distribution_real_vocab_case("151936 x 1 row: llama.cpp's defaults", sp, 2.0f, gpu, 1);
+    sp = params_off(); sp.top_k = 64; sp.temperature = 1.7f;
+    distribution_real_vocab_case("151936 x 16 rows: top-k 64, T 1.7", sp, 0.7f, gpu, 16);
     sp = params_off(); sp.top_p = 0.6f;
-    distribution_real_vocab_case("151936: top-p 0.6 alone", sp, 3.0f, gpu);
+    distribution_real_vocab_case("151936: top-p 0.6 alone", sp, 3.0f, gpu, 512);
     sp = params_off(); sp.temperature = 0.5f;
-    distribution_real_vocab_case("151936: temperature 0.5 alone", sp, 2.0f, gpu);
+    distribution_real_vocab_case("151936: temperature 0.5 alone", sp, 2.0f, gpu, 512);
     sp = params_off(); sp.top_k = 3000; sp.top_p = 0.98f; sp.temperature = 1.5f;   // a long list in shared memory
-    distribution_real_vocab_case("151936: top-k 3000, top-p 0.98", sp, 1.0f, gpu);
+    distribution_real_vocab_case("151936: top-k 3000, top-p 0.98", sp, 1.0f, gpu, 512);
 }
 
 static void reference_accepts_cpu_sampler(void) {  // no GPU needed
@@ -422,6 +439,57 @@ static void reference_accepts_cpu_sampler(void) {  // no GPU needed
 static void distribution_real_vocab(void) {
     NEED_GPU();
     real_vocab_cases(1);
+}
+
+// ---------------------------------------------------------------- small launches (sample_topk)
+// Launches of 1..16 rows at the real vocabulary, every row its own logits (the greedy_case kinds: ties, NaNs, +inf,
+// coarse values) and its own top-k chain: every token must be one sampler.c can draw from that row, the same
+// tokens again in a second launch (the scratch as the first left it), and (nearly always: only the float sums'
+// order differs) the same tokens as sample_f32 with the same (seed, step). Also the sanitizers' case.
+static void topk_small_launches(void) {
+    NEED_GPU();
+    int row_counts[4] = { 1, 2, 5, 16 }, total = 0, same = 0, bad = 0;
+    for (int ri = 0; ri < 4; ri++) {
+        int rows = row_counts[ri];
+        float *x = xmalloc((size_t)rows * VOCAB * 4);
+        double *prob = xmalloc(sizeof(double) * (size_t)rows * VOCAB);
+        GpuSampleParams *prm = xmalloc(sizeof *prm * (size_t)rows);
+        int *known = xmalloc(sizeof(int) * (size_t)rows);
+        static const int kinds[7] = { 0, 1, 2, 3, 4, 6, 7 };  // (not 5: subnormals only, every boundary a near-tie)
+        for (int r = 0; r < rows; r++) {
+            SamplerParams sp = params_off();
+            sp.temperature = r % 4 == 3 ? 0.0f : 0.6f + 0.3f * (float)(r % 3);
+            sp.top_k = r % 3 == 0 ? 40 : r % 3 == 1 ? 64 : 1 + r;
+            sp.top_p = r % 2 ? 0.9f : 1.0f;
+            sp.min_p = r % 5 == 1 ? 0.05f : 0.0f;
+            known[r] = 0;
+            for (int tries = 0; tries < 20 && !known[r]; tries++) {
+                fill_row(x + (size_t)r * VOCAB, VOCAB, kinds[(r + ri) % 7]);
+                known[r] = ref_dist(x + (size_t)r * VOCAB, VOCAB, &sp, prob + (size_t)r * VOCAB, 1e-4);
+            }
+            prm[r] = gpu_sample_params(&sp, 0, 0, (uint64_t)(1000 * ri + r));
+        }
+        int32_t *a = gpu_sample_rows(x, rows, VOCAB, prm, NULL), *b = gpu_sample_rows(x, rows, VOCAB, prm, NULL);
+        host_off = 1;
+        int32_t *c = gpu_sample_rows(x, rows, VOCAB, prm, NULL);
+        host_off = 0;
+        for (int r = 0; r < rows; r++) {
+            int t = a[r], ok = t >= 0 && t < VOCAB && (!known[r] || prob[(size_t)r * VOCAB + t] > 0);
+            if (!ok || b[r] != t) {
+                if (bad < 5) printf("  %d rows, row %d (kind %d): token %d (again %d), allowed %d\n", rows, r,
+                                    kinds[(r + ri) % 7], t, b[r], ok);
+                bad++;
+            }
+            total++;
+            same += c[r] == t;
+        }
+        free(x); free(prob); free(prm); free(known); free(a); free(b); free(c);
+    }
+    printf("  %d rows in launches of 1 / 2 / 5 / 16: %d tokens as sample_f32's\n", total, same);
+    CHECK(bad == 0, "%d of %d small-launch rows drew a token sampler.c cannot draw, or another one on a second launch",
+          bad, total);
+    CHECK(same >= total - 2, "only %d of %d small-launch tokens equal sample_f32's for the same (seed, step)", same,
+          total);
 }
 
 // ---------------------------------------------------------------- randomness
@@ -521,6 +589,7 @@ int main(void) {
     rng_seed(&rng, t_seed);
     RUN(greedy_matches_cpu);
     RUN(no_logits_is_minus_one);
+    RUN(topk_small_launches);
     RUN(reference_accepts_cpu_sampler);  // the reference and the chi-square accept sampler.c's own draws
     RUN(distribution_small_vocab);
     RUN(distribution_real_vocab);
