@@ -465,7 +465,16 @@ static void topk_small_launches(void) {
             known[r] = 0;
             for (int tries = 0; tries < 20 && !known[r]; tries++) {
                 fill_row(x + (size_t)r * VOCAB, VOCAB, kinds[(r + ri) % 7]);
-                known[r] = ref_dist(x + (size_t)r * VOCAB, VOCAB, &sp, prob + (size_t)r * VOCAB, 1e-4);
+                if (sp.temperature > 0) {
+                    known[r] = ref_dist(x + (size_t)r * VOCAB, VOCAB, &sp, prob + (size_t)r * VOCAB, 1e-4);
+                } else {  // greedy: the CPU's argmax is the one allowed token
+                    float *cp = xmalloc((size_t)VOCAB * 4);
+                    memcpy(cp, x + (size_t)r * VOCAB, (size_t)VOCAB * 4);
+                    int want = cpu_sample(cp, VOCAB, &sp, NULL, 0);
+                    for (int j = 0; j < VOCAB; j++) prob[(size_t)r * VOCAB + j] = j == want;
+                    free(cp);
+                    known[r] = 1;
+                }
             }
             prm[r] = gpu_sample_params(&sp, 0, 0, (uint64_t)(1000 * ri + r));
         }
