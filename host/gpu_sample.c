@@ -47,11 +47,11 @@ static int no_penalty(const GpuSampleParams *p) {
 }
 // A row whose answer is sampler.c's greedy argmax of its logits as they are (temperature <= 0, no penalty pass).
 static int plain_greedy(const GpuSampleParams *p) { return p->temperature <= 0.0f && no_penalty(p); }
-// A row sample_topk takes: greedy as above, or top-k on with 1 <= k <= TK_KMAX (any top-p, min-p, temperature > 0).
+// A row sample_topk takes: greedy, or top-k on with 1 <= k <= TK_KMAX (any top-p, min-p, temperature > 0);
+// penalties or not.
 enum { TK_KMAX = 64 };
 static int topk_row(const GpuSampleParams *p, int vocab) {
-    return plain_greedy(p) || (p->temperature > 0.0f && p->top_k >= 1 && p->top_k <= TK_KMAX && p->top_k < vocab &&
-                               no_penalty(p));
+    return p->temperature <= 0.0f || (p->temperature > 0.0f && p->top_k >= 1 && p->top_k <= TK_KMAX && p->top_k < vocab);
 }
 
 // The scratch of sample_greedy and sample_topk, allocated on first use in a context and kept, zero between

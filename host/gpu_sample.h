@@ -40,7 +40,7 @@ GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, i
 // as sample() does; a row with a +inf logit is rewritten to 0 / -inf); params: GpuSampleParams [n_rows].
 // vocab % 4 == 0 and vocab < 2^24. host_params (may be NULL): the host's copy of params, from which the entry is
 // chosen: every row greedy without a penalty pass -> sample_greedy (the same ids; QWEN3_SAMPLE_GREEDY=0: never);
-// at most 16 rows, each greedy or top-k 1..64 without a penalty pass -> sample_topk (the same distribution; only
+// at most 16 rows, each greedy or top-k 1..64 (penalties or not) -> sample_topk (the same distribution; only
 // a draw within float rounding of a boundary can differ from sample_f32's; QWEN3_SAMPLE_TOPK=0: never); else
 // sample_f32, a CTA a row. Those two keep a scratch of their own (~0.6 MB) per context. On g->stream, no
 // synchronisation.

@@ -148,6 +148,8 @@ static void greedy_matches_cpu(void) {
     greedy_case(VOCAB, 3, 0);
     greedy_case(VOCAB, 300, 0);   // 2 CTAs a row
     greedy_case(8200, 5, 0);      // a short row: 2 CTAs (vocab / 4 / 256), the last one's slice shorter
+    greedy_case(VOCAB, 5, 1);     // sample_topk with penalties: each CTA rewrites its slice's window tokens
+    greedy_case(8200, 16, 1);
     greedy_case(SMALL, 2000, 0);
     greedy_case(SMALL, 2000, 1);
 }
