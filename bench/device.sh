@@ -1207,12 +1207,13 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
         IFS=';' read -ra rspecs <<< "${S35_RUN:-8b q4_k_m;0.6b q4_k_m}"
         for spec in "${rspecs[@]}"; do
             f=$(synth $spec)
-            for temp in 0 0.8; do
+            for cfg in "0" "0.8" "0.8 --repeat-penalty 1.1"; do  # greedy, llama.cpp's defaults, and with a penalty
+                set -- $cfg; temp=$1; shift
                 for arm in device host; do
-                    o="$LOG/s35-run-${spec// /-}-$temp-$arm"
+                    o="$LOG/s35-run-${spec// /-}-$temp${1:+-pen}-$arm"
                     QWEN3_GEN_SAMPLE=$arm timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --raw -n ${S35_N:-512} \
-                        -p "Tell me a long story about the sea and the ships." --temp $temp --seed 7 > "$o.out" 2> "$o.err"
-                    say "run ${spec// /-} temp $temp $arm rc=$? $(grep -o 'generated.*' "$o.err")"
+                        -p "Tell me a long story about the sea and the ships." --temp $temp "$@" --seed 7 > "$o.out" 2> "$o.err"
+                    say "run ${spec// /-} temp $temp $* $arm rc=$? $(grep -o 'generated.*' "$o.err")"
                 done
                 [ "$temp" = 0 ] && say "  greedy text device vs host: $(cmp -s "$o.out" "${o%-host}-device.out" && echo identical || echo DIFFERENT)"
             done
