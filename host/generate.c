@@ -361,7 +361,9 @@ void gen_cli_usage(FILE *out, int is_chat) {
     fprintf(out, "                           and batches of 1-2 rows stream those (4.5-8.5 bits a weight; with bf16,\n");
     fprintf(out, "                           Q4_K layers up to 32 rows, Q6_K up to 8, on the tensor cores) (default on)\n");
     fprintf(out, "  -h, --help               this help\n");
-    fprintf(out, "Sampling order (llama.cpp's default chain): penalties, top-k, top-p, min-p, temperature.\n");
+    fprintf(out, "Sampling order (llama.cpp's default chain): penalties, top-k, top-p, min-p, temperature.\n"
+                 "On the GPU backend the tokens are sampled on the GPU: the same greedy tokens and the same\n"
+                 "distribution as the CPU's sampler, from a random stream of its own (a seed still repeats a reply).\n");
 }
 
 static int bad(const char *fmt, ...) PRINTF_LIKE(1, 2);
