@@ -101,9 +101,10 @@ int main(int argc, char **argv) {
         int tok = 1;
         for (int s = 0; s < tg; s++) {
             if (on_device) {  // as `run` decodes: the greedy id sampled on the device, fed back
-                if (e->step_sample(e, 1, (int[]){ 0 }, &tok, "\1", &greedy, (uint64_t[]){ (uint64_t)s }, &tok))
+                int next;
+                if (e->step_sample(e, 1, (int[]){ 0 }, &tok, "\1", &greedy, (uint64_t[]){ (uint64_t)s }, &next))
                     die("decode: %s", e->err);
-                if (tok < 0) tok = 1;  // (no usable logit: any token does the same work)
+                tok = next >= 0 ? next : 1;  // (no usable logit: any token does the same work)
                 continue;
             }
             if (e->decode(e, 1, (int[]){ 0 }, &tok, logits)) die("decode: %s", e->err);

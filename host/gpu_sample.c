@@ -106,17 +106,19 @@ void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdevicep
         GPU_LAUNCH(g, sample_greedy, grid, block, 0, &out_tokens, &logits, &scratch, &un, &uv);
         return;
     }
-    int topk = host_params != NULL && n_rows <= TK_MAX_ROWS && env_int("QWEN3_SAMPLE_TOPK", 0, 1, 1);
+    // (a row of more than TK_MAX_CTAS x TK_NF4 x TK_THREADS float4 does not fit sample_topk's slices)
+    unsigned cmin = (nvec + TK_NF4 * TK_THREADS - 1) / (TK_NF4 * TK_THREADS);
+    int topk = host_params != NULL && n_rows <= TK_MAX_ROWS && cmin <= TK_MAX_CTAS &&
+               env_int("QWEN3_SAMPLE_TOPK", 0, 1, 1);
     for (int r = 0; topk && r < n_rows; r++) topk = topk_row(&host_params[r], vocab);
     if (topk) {
         // C CTAs a row: about four an SM over the launch, each at least 256 float4 where the row has them, each at
         // most TK_NF4 a thread (the slice lives in registers)
-        unsigned C = (4 * (unsigned)g->sm_count + un - 1) / un, cmin = (nvec + TK_NF4 * TK_THREADS - 1) / (TK_NF4 * TK_THREADS);
+        unsigned C = (4 * (unsigned)g->sm_count + un - 1) / un;
         if (C > TK_MAX_CTAS) C = TK_MAX_CTAS;
         if (C > nvec / TK_THREADS) C = nvec / TK_THREADS;
         if (C < cmin) C = cmin;
         if (C < 1) C = 1;
-        if (C > TK_MAX_CTAS) die("launch_sample: a vocabulary of %d is too large for sample_topk", vocab);
         CUdeviceptr scratch = smp_scratch(g);
         CUfunction sample_topk = fn_topk;
         Dim3 grid = { C, un, 1 }, block = { TK_THREADS, 1, 1 };

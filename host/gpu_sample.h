@@ -37,7 +37,8 @@ enum { GPU_SAMPLE_MAX_WINDOW = 8192 };
 GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, int n_history, uint64_t step);
 
 // out_tokens: int32 [n_rows]; logits: f32 [n_rows][vocab], 16-byte aligned, MODIFIED in place (penalties applied,
-// as sample() does; a row with a +inf logit is rewritten to 0 / -inf); params: GpuSampleParams [n_rows].
+// as sample() does; sample_f32 also rewrites a sampled row with a +inf logit to 0 / -inf, sample_topk only its own
+// copy of the kept keys); params: GpuSampleParams [n_rows].
 // vocab % 4 == 0 and vocab < 2^24. host_params (may be NULL): the host's copy of params, from which the entry is
 // chosen: every row greedy without a penalty pass -> sample_greedy (the same ids; QWEN3_SAMPLE_GREEDY=0: never);
 // at most 16 rows, each greedy or top-k 1..64 (penalties or not) -> sample_topk (the same distribution; only
