@@ -40,6 +40,18 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
     echo "$f"
 }
 
+# san_test TAG LABEL SECONDS TEST CASES [VAR=VALUE ...]: memcheck, then racecheck, of build/tests/TEST's CASES
+# (QWEN3_TEST_ONLY) with those variables set; logs $LOG/TAG-TOOL.log, one summary line each headed LABEL TOOL
+san_test() {
+    local tag=$1 label=$2 secs=$3 t=$4 cases=$5 tool
+    shift 5
+    for tool in memcheck racecheck; do
+        env "$@" QWEN3_TEST_ONLY=$cases timeout $secs compute-sanitizer --tool $tool --error-exitcode 9 \
+            build/tests/$t > "$LOG/$tag-$tool.log" 2>&1
+        say "$label $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/$tag-$tool.log" | tr '\n' ' ')"
+    done
+}
+
 # engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput ($ENGINE_BIN if set) on the file $f, B x (128 -> 128)
 # (B: one batch size or a list; ENGINE_WL: other workloads), no peer, with those variables set; log $LOG/NAME.log,
 # exit status bench/throughput's
@@ -894,11 +906,7 @@ if has s27; then  # sessions 27-28: native quantised weights for small batches (
         grep -E "^  " "$LOG/s27-kq.log" | head -100 | tee -a "$SUM"
     fi
     if p27 san; then
-        for tool in memcheck racecheck; do
-            QWEN3_KQ_QUICK=1 QWEN3_TEST_ONLY=kq_modes timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 \
-                build/tests/test_gpu_kq > "$LOG/s27-$tool.log" 2>&1
-            say "kq $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s27-$tool.log" | tr '\n' ' ')"
-        done
+        san_test s27 kq 240 test_gpu_kq kq_modes QWEN3_KQ_QUICK=1
     fi
     if p27 e2e; then
         e2e_files s27 "${S27_E2E:-tiny q4_k_m;0.6b q4_k_m}"
@@ -958,11 +966,7 @@ if has s29; then  # session 29: gemm_kq, the tensor-core kernel for Q4_K / Q6_K 
         done
     fi
     if p29 san; then
-        for tool in memcheck racecheck; do
-            QWEN3_KQ_QUICK=1 QWEN3_TEST_ONLY=${S29_SAN_ONLY:-kq_mma} timeout 200 compute-sanitizer --tool $tool \
-                --error-exitcode 9 build/tests/test_gpu_kq > "$LOG/s29-$tool.log" 2>&1
-            say "${S29_SAN_ONLY:-kq_mma} $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s29-$tool.log" | tr '\n' ' ')"
-        done
+        san_test s29 "${S29_SAN_ONLY:-kq_mma}" 200 test_gpu_kq "${S29_SAN_ONLY:-kq_mma}" QWEN3_KQ_QUICK=1
     fi
     if p29 e2e; then
         e2e_files s29 "${S29_E2E:-tiny q4_k_m;0.6b q4_k_m}" ${S29_E2E_ENV:-}
@@ -1197,11 +1201,7 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
         grep -E "^  (sample|for comparison|row|check)" "$LOG/s35-sample.log" | head -60 | tee -a "$SUM"
     fi
     if p35 san; then
-        for tool in memcheck racecheck; do
-            QWEN3_TEST_ONLY=greedy_matches_cpu,no_logits_is_minus_one,topk_small_launches timeout 300 compute-sanitizer --tool $tool \
-                --error-exitcode 9 build/tests/test_gpu_sample > "$LOG/s35-$tool.log" 2>&1
-            say "sample $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/s35-$tool.log" | tr '\n' ' ')"
-        done
+        san_test s35 sample 300 test_gpu_sample greedy_matches_cpu,no_logits_is_minus_one,topk_small_launches
     fi
     if p35 run; then
         IFS=';' read -ra rspecs <<< "${S35_RUN:-8b q4_k_m;0.6b q4_k_m}"
