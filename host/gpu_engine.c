@@ -105,10 +105,11 @@ typedef struct {
     int attn_order;       // graph-replayed passes: decode attention starts the longest contexts first
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
-    // Steps whose tokens are distinct sequences (decode steps) leave the RoPE launch out: attn_dec's _rope entries do
-    // its work for their own tokens (QWEN3_ATTN_ROPE, on; off where attn_dec does not take the cache, or under
-    // QWEN3_ABLATE). forward sets step_rope per pass; a graph is captured and replayed only for passes whose
-    // step_rope is rope_attn, so no graph built for distinct sequences replays a pass that is not.
+    // Steps of at most rope_attn tokens, all distinct sequences (decode steps), leave the RoPE launch out: attn_dec's
+    // _rope entries do its work for their own tokens (QWEN3_ATTN_ROPE = that many tokens, default ROPE_ATTN_MAX_T; 0
+    // off; off where attn_dec does not take the cache, or under QWEN3_ABLATE). forward sets step_rope per pass; a
+    // bucket's graph is captured and replayed only for passes whose step_rope is what the bucket's size wants, so no
+    // graph built for distinct sequences replays a pass that is not.
     int rope_attn, step_rope;
     unsigned *seq_mark, mark_epoch;  // host scratch for that test [max_seqs + 1]
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
@@ -218,6 +219,11 @@ static int build_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr
     }
     return launch_linear_build(&e->g, L, C, x, nw, e->c.rms_eps, T, mode, want8);
 }
+
+// Decode steps of up to this many tokens run RoPE inside the attention (GpuEngine.rope_attn; NOTES, session 36:
+// a win at 8 tokens, a loss at 256, where the RoPE launch spreads the work over every SM and the attention's CTAs
+// would hold their slots through it).
+#define ROPE_ATTN_MAX_T 64
 
 // The qkv GEMM stores bf16 for the RoPE kernel (half the bytes written and read back: 84 -> 42 MB at a 3,436-row step
 // of the 8B) where the FP8 wgmma tiles run it (more than QKV16_MIN_M rows; the decode tiles below may split K, which
@@ -421,8 +427,9 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     int decode_shaped = n_out == T;  // every row's logits, in order
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
     g->prof_phase = decode_shaped ? "decode" : "mixed";
-    int distinct = 1;  // every token its own sequence (the padding rows below are not counted)
-    if (e->rope_attn) {
+    int shaped = decode_shaped && e->use_graphs, b = shaped ? bucket_of(T) : 0, Tp = shaped ? BUCKETS[b] : T;
+    int want_rope = e->rope_attn > 0 && Tp <= e->rope_attn, distinct = 1;  // (padding rows not counted)
+    if (want_rope) {
         if (++e->mark_epoch == 0) {
             memset(e->seq_mark, 0, (size_t)(e->base.max_seqs + 1) * sizeof *e->seq_mark);
             e->mark_epoch = 1;
@@ -432,9 +439,9 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
             e->seq_mark[slot[t]] = e->mark_epoch;
         }
     }
-    e->step_rope = e->rope_attn && distinct;
-    int graphable = decode_shaped && e->use_graphs && e->step_rope == e->rope_attn, b = graphable ? bucket_of(T) : 0,
-        Tp = graphable ? BUCKETS[b] : T;
+    e->step_rope = want_rope && distinct;
+    int graphable = shaped && e->step_rope == want_rope;  // (a bucket's graph: the RoPE launch iff its passes want it)
+    if (!graphable) b = 0, Tp = T;
     for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
         in[t] = 0;
         in[STEP_TOKENS + t] = e->base.max_seqs;
@@ -1097,8 +1104,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
-    e->rope_attn = env_int("QWEN3_ATTN_ROPE", 0, 1, 1) && !e->ablate && hd == 128 &&
-                   attn_dec_takes(e->kv_fp8, c->n_head, c->n_kv_head);
+    e->rope_attn = !e->ablate && hd == 128 && attn_dec_takes(e->kv_fp8, c->n_head, c->n_kv_head)
+                       ? env_int("QWEN3_ATTN_ROPE", 0, STEP_TOKENS, ROPE_ATTN_MAX_T) : 0;
     e->seq_mark = xcalloc((size_t)max_seqs + 1, sizeof *e->seq_mark);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
     e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);

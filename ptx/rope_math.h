@@ -43,8 +43,9 @@
     shl.b32 %r6, %h1, 16; mov.b32 %x2, %r6; and.b32 %r6, %h1, 0xFFFF0000; mov.b32 %x3, %r6;
 
 // HEAD_NORM_ROT(W, OFF): o0..o3 = rope(rmsnorm(x0..x3) * w), w = the f32 norm weights at W + OFF (OFF = 8 lane
-// bytes; W is advanced by it), eps in %eps, the position in %r_pos, r in %dr.
-#define HEAD_NORM_ROT(W, OFF) \
+// bytes; W is advanced by it), eps in %eps, the position in %r_pos, r in %dr. In three parts for a caller that has
+// the weights (w0..w3) and the angles (s0, c0, s1, c1) already: HEAD_RSTD, HEAD_W, HEAD_ROT(ANG).
+#define HEAD_RSTD \
     mul.rn.f32 %ss, %x0, %x0; \
     fma.rn.f32 %ss, %x1, %x1, %ss; \
     fma.rn.f32 %ss, %x2, %x2, %ss; \
@@ -53,10 +54,12 @@
     mul.rn.f32 %t, %ss, 0f3C000000;             /* / 128 (exact) */ \
     add.rn.f32 %t, %t, %eps; \
     sqrt.rn.f32 %t, %t; \
-    rcp.rn.f32 %rstd, %t; \
+    rcp.rn.f32 %rstd, %t;
+#define HEAD_W(W, OFF) \
     add.u64 W, W, OFF; \
     ld.global.nc.v2.f32 {%w0, %w1}, [W]; \
-    ld.global.nc.v2.f32 {%w2, %w3}, [W+HEAD_DIM*2]; \
+    ld.global.nc.v2.f32 {%w2, %w3}, [W+HEAD_DIM*2];
+#define HEAD_ROT(ANG) \
     mul.rn.f32 %y0, %x0, %rstd; \
     mul.rn.f32 %y0, %y0, %w0; \
     mul.rn.f32 %y1, %x1, %rstd; \
@@ -65,7 +68,7 @@
     mul.rn.f32 %y2, %y2, %w2; \
     mul.rn.f32 %y3, %x3, %rstd; \
     mul.rn.f32 %y3, %y3, %w3; \
-    ANGLES                                      /* (s0, c0), (s1, c1) of elements 2l, 2l + 1 */ \
+    ANG                                         /* (s0, c0), (s1, c1) of elements 2l, 2l + 1 */ \
     mul.rn.f32 %o0, %y2, %s0;                   /* rotate the pairs (2l, 64+2l) and (2l+1, 65+2l) */ \
     neg.f32 %o0, %o0; \
     fma.rn.f32 %o0, %y0, %c0, %o0;              /* y0 cos - y2 sin */ \
@@ -76,6 +79,7 @@
     fma.rn.f32 %o1, %y1, %c1, %o1; \
     mul.rn.f32 %o3, %y1, %s1; \
     fma.rn.f32 %o3, %y3, %c1, %o3;
+#define HEAD_NORM_ROT(W, OFF) HEAD_RSTD HEAD_W(W, OFF) HEAD_ROT(ANGLES)
 
 // FP8_ROW: the row o0..o3 (of all 32 lanes) as the fp8 cache holds it: first rounded to bf16 (so the fp8 row is
 // exactly the quantisation of the row the bf16 cache would hold), scale = amax / 448 over the 128 values (an all-zero

@@ -998,7 +998,8 @@ static void attn_timings(void) {
     for (int i = 0; i < 1; i++) { slot[i] = 0; pos[i] = L - 1; }
     time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 0, 0);
     time_attn("decode 1 seq x 4096, no kv split", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 1, 0);
-    static const int rt[][2] = { { 1, 192 }, { 1, 2048 }, { 8, 192 }, { 64, 192 }, { 256, 192 }, { 256, 1024 } };
+    static const int rt[][2] = { { 1, 192 }, { 1, 2048 }, { 8, 192 }, { 16, 192 }, { 32, 192 }, { 64, 192 },
+                                 { 256, 192 } };
     for (int fp8 = 0; fp8 < 2; fp8++)
         for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++) time_rope_attn(rt[i][0], rt[i][1], fp8);
     free(slot); free(pos);
