@@ -220,6 +220,27 @@
     )
     .reqntid 128, 1, 1
 {
+#if ATTN_ROPE
+    // the head norms' weights (immutable: asked for before the wait on the qkv GEMM), this lane's 2 + 2 of each
+    .reg .f32 %wq<4>, %wk<4>;
+    {
+    .reg .b64 %qn, %kn, %off;
+    .reg .b32 %l;
+    ld.param.u64 %qn, [p_qn];
+    ld.param.u64 %kn, [p_kn];
+    cvta.to.global.u64 %qn, %qn;
+    cvta.to.global.u64 %kn, %kn;
+    mov.u32 %l, %tid.x;
+    and.b32 %l, %l, 31;
+    mul.wide.u32 %off, %l, 8;
+    add.u64 %qn, %qn, %off;
+    add.u64 %kn, %kn, %off;
+    ld.global.nc.v2.f32 {%wq0, %wq1}, [%qn];
+    ld.global.nc.v2.f32 {%wq2, %wq3}, [%qn+HEAD_DIM*2];
+    ld.global.nc.v2.f32 {%wk0, %wk1}, [%kn];
+    ld.global.nc.v2.f32 {%wk2, %wk3}, [%kn+HEAD_DIM*2];
+    }
+#endif
     PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
@@ -472,9 +493,6 @@ KEYS_DONE:
     bar.sync 0;                                  // the partials below reuse the CTA's slots
     }
 #else
-#if ATTN_ROPE
-#include "attn_dec_rope.h"
-#endif
     // --- bf16: the chunk buffers start zero (finite values for rows that load nothing) ---
     ZERO_BUF(A)
     ZERO_BUF(B)
@@ -491,6 +509,9 @@ KEYS_DONE:
     PAGE(B)
     KV(A)
     KV(B)
+#if ATTN_ROPE
+#include "attn_dec_rope.h"
+#endif
 KEY_LOOP:
     @!%pcA bra KEYS_DONE;
     OWN_ROW16(A)

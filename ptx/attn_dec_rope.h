@@ -7,8 +7,9 @@
 //                                                        and, from CTA 0 of the cluster only, the pools' row
 // The warp first asks for all it reads (its units' qkv values, both norms' weights) and computes the token's angles
 // (one position: the same for every unit) while those loads fly, so the prologue is one round trip, not one a unit
-// (session 36: a unit at a time measured slower than the RoPE launch it replaces). Then a CTA barrier, and the Q^T
-// fragments come from the staging instead of q's global rows. The key loop takes
+// (session 36: a unit at a time measured slower than the RoPE launch it replaces). The bf16 entry includes this after
+// its first two chunks' loads are issued, the fp8 entry after its ring's first fill: those keys fly meanwhile. Then a
+// CTA barrier, and the Q^T fragments come from the staging instead of q's global rows. The key loop takes
 // the token's own K / V row from the staging too (its copies skip that row: OWN_ROW_OUT), so no CTA reads what
 // another CTA of this launch writes. Included once in each KV_FP8 branch of the body (where the branch wants it);
 // uses the body's %lane, %warp, %g, %tq, %kvh, %tok, %G, %NH, %NKV, %pos, %btrow, %cz and the pool pointers.
@@ -79,28 +80,19 @@ RL_END_##X:
     .reg .b32 %r_lane, %r_pos, %r_bit, %u, %hg, %H, %stg, %ds, %h0, %h1, %r6, %pg, %ha<2>, %hb<2>, %hc<2>;
     .reg .b16 %b<4>;
     .reg .f32 %x<4>, %w<4>, %y<4>, %o<4>, %ss, %t, %rstd, %eps, %s0, %c0, %s1, %c1, %fred, %amax, %scale, %inv;
-    .reg .f32 %xa<4>, %xb<4>, %xc<4>, %wq<4>, %wk<4>;
+    .reg .f32 %xa<4>, %xb<4>, %xc<4>;
     .reg .f64 %dr, %dp, %db, %dpos, %dth, %dk, %dred;
-    .reg .b64 %qkv, %qn, %kn, %src, %off, %row, %dst;
+    .reg .b64 %qkv, %src, %off, %row, %dst;
     ld.param.u64 %qkv, [p_qkv];
-    ld.param.u64 %qn, [p_qn];
-    ld.param.u64 %kn, [p_kn];
     cvta.to.global.u64 %qkv, %qkv;
-    cvta.to.global.u64 %qn, %qn;
-    cvta.to.global.u64 %kn, %kn;
-    mul.wide.u32 %off, %lane, 8;                 // the lane's two norm weights of each half (and f32 qkv values)
+    mul.wide.u32 %off, %lane, 8;                 // the lane's f32 qkv values (8 bytes a lane each half)
     shl.b32 %H, %NKV, 1;
     add.u32 %H, %H, %NH;                         // heads of a qkv row
-    // --- every load first: the units' qkv values, both norms' weights, the token's page ---
+    // --- every load first: the units' qkv values and the token's page (the norms' weights %wq, %wk: before the
+    // wait, in the body) ---
     RL_LD(a, 0)
     RL_LD(b, 4)
     RL_LD(c, 8)
-    add.u64 %qn, %qn, %off;
-    ld.global.nc.v2.f32 {%wq0, %wq1}, [%qn];
-    ld.global.nc.v2.f32 {%wq2, %wq3}, [%qn+HEAD_DIM*2];
-    add.u64 %kn, %kn, %off;
-    ld.global.nc.v2.f32 {%wk0, %wk1}, [%kn];
-    ld.global.nc.v2.f32 {%wk2, %wk3}, [%kn+HEAD_DIM*2];
     // the token's row of the pools: (page, kv head, pos % 64), page = block_table[slot][pos / 64]
     shr.u32 %pg, %pos, 6;
     add.u32 %pg, %pg, %btrow;
