@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1240,60 +1240,6 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
                 --batches ${S35_BATCHES:-1,8} --label "$(basename "$f" .gguf) sample_greedy=$arm" \
                 --tsv "$LOG/throughput.tsv" > "$LOG/s35-tput-$arm.log" 2>&1
             say "tput sample_greedy=$arm rc=$?"; grep -E '^[0-9]+ x.*qwen3-ptx' "$LOG/s35-tput-$arm.log" | tee -a "$SUM"
-        done
-    fi
-fi
-
-if has s36; then  # session 36: RoPE inside the decode attention (attn_dec's _rope entries; QWEN3_ATTN_ROPE=0: the RoPE
-    # launch as before). S36_PARTS from: unit (test_gpu_attn's _rope cases, the writer and decode cases, the timings),
-    # san (memcheck + racecheck of the _rope cases), e2e (test_gpu_e2e with it on / off, both caches), tput
-    # (bench/throughput on / off: S36_TPUT8 FP8 weights + FP8 cache at S36_B8, S36_TPUTQ at S36_BQ), run (`run` on
-    # S36_RUN, 512 tokens greedy, on / off, the texts compared)
-    parts=${S36_PARTS:-unit san e2e tput run}
-    on=${S36_ON:-64}  # QWEN3_ATTN_ROPE of the "on" arm (tokens a step at most)
-    p36() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
-    if p36 unit; then
-        QWEN3_TEST_ONLY=${S36_UNIT:-rope_in_attention,rope_kv_fp8_writer,attn_decode_batch,attn_fp8_decode,attn_timings} \
-            timeout 300 build/tests/test_gpu_attn > "$LOG/s36-attn.log" 2>&1
-        say "test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL|SKIP)' "$LOG/s36-attn.log" | tr '\n' ' ')"
-        grep -E "^  (time .*rope|G [0-9]|[0-9]+ cases)|FAIL" "$LOG/s36-attn.log" | head -40 | tee -a "$SUM"
-    fi
-    if p36 san; then
-        san_test s36 attn_rope 300 test_gpu_attn rope_in_attention
-    fi
-    if p36 e2e; then
-        for arm in ${S36_E2E_ARMS:-$on}; do
-            e2e_files s36-rope$arm "${S36_E2E:-tiny f32;0.6b f16;0.6b q4_k_m}" QWEN3_ATTN_ROPE=$arm
-            e2e_files s36-rope$arm-kv8 "${S36_E2E8:-tiny f32;0.6b f16}" QWEN3_ATTN_ROPE=$arm QWEN3_KV_DTYPE=fp8
-        done
-    fi
-    if p36 tput; then
-        f=$(synth ${S36_TPUT8:-8b f16})
-        for arm in $on 0 $on 0; do
-            QWEN3_ATTN_ROPE=$arm QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 build/bench/throughput -m "$f" \
-                --workloads fixed --peer none --batches ${S36_B8:-256,64} --label "$(basename "$f" .gguf) fp8 kv8 rope_attn=$arm" \
-                --tsv "$LOG/throughput.tsv" > "$LOG/s36-tput8-$arm.log" 2>&1
-            say "tput fp8 kv8 rope_attn=$arm rc=$?"; grep -E '^[0-9]+ x.*qwen3-ptx' "$LOG/s36-tput8-$arm.log" | tee -a "$SUM"
-        done
-        f=$(synth ${S36_TPUTQ:-8b q4_k_m})
-        for arm in $on 0 $on 0; do
-            QWEN3_ATTN_ROPE=$arm timeout 200 build/bench/throughput -m "$f" --workloads fixed --peer none \
-                --batches ${S36_BQ:-1,8} --label "$(basename "$f" .gguf) rope_attn=$arm" \
-                --tsv "$LOG/throughput.tsv" > "$LOG/s36-tputq-$arm.log" 2>&1
-            say "tput rope_attn=$arm rc=$?"; grep -E '^[0-9]+ x.*qwen3-ptx' "$LOG/s36-tputq-$arm.log" | tee -a "$SUM"
-        done
-    fi
-    if p36 run; then
-        IFS=';' read -ra rspecs <<< "${S36_RUN:-8b q4_k_m;0.6b q4_k_m}"
-        for spec in "${rspecs[@]}"; do
-            f=$(synth $spec)
-            for arm in $on 0; do
-                o="$LOG/s36-run-${spec// /-}-$arm"
-                QWEN3_ATTN_ROPE=$arm timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --raw -n 512 --temp 0 --seed 7 \
-                    -p "Tell me a long story about the sea and the ships." > "$o.out" 2> "$o.err"
-                say "run ${spec// /-} rope_attn=$arm rc=$? $(grep -o 'generated.*' "$o.err")"
-            done
-            say "  greedy text on vs off: $(cmp -s "$LOG/s36-run-${spec// /-}-$on.out" "$o.out" && echo identical || echo DIFFERENT)"
         done
     fi
 fi

@@ -32,7 +32,6 @@
 // 0 one launch per run.
 // The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
 // attn_wg's 128-row blocks, and the old kernel packs the G heads of a group into its 64 rows instead.
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gpu_ops.h"
@@ -103,16 +102,13 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // attention.ptx, which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.
-// The _rope entries (rope != NULL) add the staging of attn_dec_rope.h (DEC_SMEM_STG) after either layout.
-enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224, DEC_SMEM_STG = 2576 };
-static void attn_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                     CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                     CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                     int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix, const AttnRope *rope) {
+enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
+void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
+                          CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
+                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
+                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
     static CUcontext fn_ctx;
-    static CUfunction fn[2][3];  // [bf16, fp8 cache][plain, _rope, _rope_b16]
-    static const char *const names[2][3] = { { "attn_dec_bf16", "attn_dec_bf16_rope", "attn_dec_bf16_rope_b16" },
-                                             { "attn_dec_fp8", "attn_dec_fp8_rope", "attn_dec_fp8_rope_b16" } };
+    static CUfunction fn[2];  // bf16, fp8 cache
     static int split_env = -1;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
@@ -125,13 +121,10 @@ static void attn_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
         die("launch_attention_dec: out, q, the pools (and an fp8 cache's two scale pools) must be 16-byte aligned");
     if (out8 && (out8 % 8 || !sa8 || sa8 % 4)) die("launch_attention_dec: out8 must be 8-byte aligned, with scales sa8");
     if (tok_ix % 4 || T > 65535) die("launch_attention_dec: tok_ix must be 4-byte aligned, T (%d) at most 65,535", T);
-    if (rope && ((rope->qkv | rope->q_norm | rope->k_norm) % 16 || !(rope->rope_base > 0.0f)))
-        die("launch_attention_dec_rope: qkv and the norm weights must be 16-byte aligned, rope_base > 0 (%g)",
-            rope->rope_base);
     if (T == 0) return;
     if (fn_ctx != g->ctx) {
-        for (int c = 0; c < 2; c++)
-            for (int v = 0; v < 3; v++) fn[c][v] = gpu_kernel(g, "attn_dec", names[c][v]);
+        fn[0] = gpu_kernel(g, "attn_dec", "attn_dec_bf16");
+        fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
         split_env = env_int("QWEN3_ATTN_DEC_SPLIT", 0, 8, 0);  // a key split for every launch (0: by the CTA count)
     }
@@ -139,39 +132,16 @@ static void attn_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool,
     if (split_env > 0) kv_split = split_env;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
-    unsigned smem = (fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16) + (rope ? DEC_SMEM_STG : 0);
-    int v = rope ? 1 + (rope->qkv16 != 0) : 0;
-    // th_i = pos * r^i with r = base^(-2/head_dim), as launch_qknorm_rope_kv passes it
-    double r = rope ? pow((double)rope->rope_base, -2.0 / head_dim) : 0.0;
-    CUdeviceptr qkv = rope ? rope->qkv : 0, qn = rope ? rope->q_norm : 0, kn = rope ? rope->k_norm : 0;
-    float eps = rope ? rope->eps : 0.0f;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &tok_ix, &qkv, &qn, &kn, &r, &eps };  // (plain: the first 16)
-    gpu_launch(g, fn[fp8][v], grid, block, smem, kv_split > 1 ? &cluster : NULL, args, names[fp8][v]);
-}
-
-void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                          CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
-                          CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
-                          int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
-    attn_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv, head_dim,
-             max_pages, scale, kv_split, out8, sa8, tok_ix, NULL);
-}
-
-void launch_attention_dec_rope(Gpu *g, CUdeviceptr out, const AttnRope *rope, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                               CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
-                               CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                               int max_pages, float scale, int kv_split, CUdeviceptr out8, CUdeviceptr sa8,
-                               CUdeviceptr tok_ix) {
-    if (!rope) die("launch_attention_dec_rope: no rope inputs");
-    attn_dec(g, out, 0, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv, head_dim,
-             max_pages, scale, kv_split, out8, sa8, tok_ix, rope);
+                     &upages, &scale, &out8, &sa8, &tok_ix };
+    gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
+               fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }
 
 // Which caches send their decode tokens to attn_dec.ptx: QWEN3_ATTN_DEC, bit 0 the fp8 cache, bit 1 the bf16 cache
 // (default DEC_DEFAULT; 0: attention.ptx for every token, for A/B runs).
 enum { DEC_DEFAULT = 3 };  // both (b0d2c8d, H100: bf16 at batch 1 8.1 against 14.8 us a launch, NOTES)
-int attn_dec_takes(int fp8, int n_head, int n_kv) {
+static int use_attn_dec(int fp8, int n_head, int n_kv) {
     static int mask = -1;
     if (mask < 0) {
         mask = env_int("QWEN3_ATTN_DEC", 0, 3, DEC_DEFAULT);
@@ -182,14 +152,16 @@ int attn_dec_takes(int fp8, int n_head, int n_kv) {
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
                        CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
                        CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                       int max_pages, float scale, const AttnOrder *ord, const AttnRope *rope) {
-    if (attn_dec_takes(k_scale != 0, n_head, n_kv)) {
-        attn_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, ord ? ord->slot : tok_slot,
-                 ord ? ord->pos : tok_pos, T, n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8,
-                 ord ? ord->tok : 0, rope);
+                       int max_pages, float scale, const AttnOrder *ord) {
+    if (use_attn_dec(k_scale != 0, n_head, n_kv)) {
+        if (ord)
+            launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, ord->slot, ord->pos, T,
+                                 n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8, ord->tok);
+        else
+            launch_attention_dec(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T,
+                                 n_head, n_kv, head_dim, max_pages, scale, 0, out8, sa8, 0);
         return out8 != 0;
     }
-    if (rope) die("launch_attention_q: RoPE inside the attention needs attn_dec.ptx (attn_dec_takes)");
     launch_attention_tb(g, out, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head, n_kv,
                         head_dim, max_pages, scale, 0, -1, 0);
     return 0;
@@ -199,7 +171,7 @@ void launch_attention(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool
                       CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                       CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale) {
     launch_attention_q(g, out, 0, 0, q, k_pool, v_pool, k_scale, v_scale, block_table, tok_slot, tok_pos, T, n_head,
-                       n_kv, head_dim, max_pages, scale, NULL, NULL);
+                       n_kv, head_dim, max_pages, scale, NULL);
 }
 
 // ---------------------------------------------------------------- prefill runs: ptx/attn_wg.ptx
@@ -389,7 +361,7 @@ void launch_attention_runs(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k
                            CUdeviceptr tok_pos, const int *h_slot, const int *h_pos, int T, int n_head, int n_kv,
                            int head_dim, int max_pages, int pool_pages, float scale, int min_run, int variant,
                            int varlen) {
-    int dec = attn_dec_takes(k_scale != 0, n_head, n_kv);
+    int dec = use_attn_dec(k_scale != 0, n_head, n_kv);
     size_t row = (size_t)n_head * head_dim * 2;
     int rest = 0;  // first token not yet launched
     AttnWork *runs = NULL;

@@ -105,13 +105,6 @@ typedef struct {
     int attn_order;       // graph-replayed passes: decode attention starts the longest contexts first
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
-    // Steps of at most rope_attn tokens, all distinct sequences (decode steps), leave the RoPE launch out: attn_dec's
-    // _rope entries do its work for their own tokens (QWEN3_ATTN_ROPE = that many tokens, default ROPE_ATTN_MAX_T; 0
-    // off; off where attn_dec does not take the cache, or under QWEN3_ABLATE). forward sets step_rope per pass; a
-    // bucket's graph is captured and replayed only for passes whose step_rope is what the bucket's size wants, so no
-    // graph built for distinct sequences replays a pass that is not.
-    int rope_attn, step_rope;
-    unsigned *seq_mark, mark_epoch;  // host scratch for that test [max_seqs + 1]
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
@@ -220,11 +213,6 @@ static int build_in(GpuEngine *e, const GpuLinear *L, CUdeviceptr C, CUdeviceptr
     return launch_linear_build(&e->g, L, C, x, nw, e->c.rms_eps, T, mode, want8);
 }
 
-// Decode steps of up to this many tokens run RoPE inside the attention (GpuEngine.rope_attn; NOTES, session 36:
-// a win at 8 tokens, a loss at 256, where the RoPE launch spreads the work over every SM and the attention's CTAs
-// would hold their slots through it).
-#define ROPE_ATTN_MAX_T 64
-
 // The qkv GEMM stores bf16 for the RoPE kernel (half the bytes written and read back: 84 -> 42 MB at a 3,436-row step
 // of the 8B) where the FP8 wgmma tiles run it (more than QKV16_MIN_M rows; the decode tiles below may split K, which
 // a bf16 store cannot); q and k are rounded to bf16 before their RMSNorm, v as the cache stores it anyway.
@@ -273,7 +261,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
         }
         g->prof_tag = "rope_kv";
-        if (e->ablate & ABL_ROPE || e->step_rope) {
+        if (e->ablate & ABL_ROPE) {
         } else if (e->kv_fp8)
             launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, qkv16, L->q_norm,
                                       L->k_norm, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
@@ -285,14 +273,8 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         g->prof_tag = "attn";
         int o8 = 0, fuse_o8 = e->fuse_o8 && L->wo.fp8 && T > gemv_fp8_max_m() && !gpu_kq_takes(&L->wo.kq, T) &&
                                   (c->n_head * hd) % 128 == 0;
-        AttnRope rope = { e->qkv, L->q_norm, L->k_norm, qkv16, c->rope_base, c->rms_eps };
         if (e->ablate & ABL_ATTN)
             o8 = fuse_o8 && !wg_attn;
-        else if (e->step_rope)  // (distinct sequences: no prefill runs; ord is filled for graph passes only)
-            o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, 0, L->k_pool, L->v_pool, L->k_scale,
-                                    L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
-                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd),
-                                    !wg_attn && e->attn_order ? &ord : NULL, &rope);
         else if (wg_attn)  // prefill runs to the wgmma kernel (either cache), the rest to attention.ptx / attn_dec
             launch_attention_host(g, e->attn, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->block_table,
                                   e->tok_slot, e->tok_pos, in + STEP_TOKENS, in + 2 * STEP_TOKENS, T, c->n_head,
@@ -300,8 +282,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         else  // an FP8 o projection: the decode kernel writes its input quantised (no quantiser launch)
             o8 = launch_attention_q(g, e->attn, fuse_o8 ? e->a8 : 0, e->sa, e->q, L->k_pool, L->v_pool, L->k_scale,
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
-                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL,
-                                    NULL);
+                                    hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL);
         g->prof_tag = "o";
         launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
@@ -427,21 +408,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     int decode_shaped = n_out == T;  // every row's logits, in order
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
     g->prof_phase = decode_shaped ? "decode" : "mixed";
-    int shaped = decode_shaped && e->use_graphs, b = shaped ? bucket_of(T) : 0, Tp = shaped ? BUCKETS[b] : T;
-    int want_rope = e->rope_attn > 0 && Tp <= e->rope_attn, distinct = 1;  // (padding rows not counted)
-    if (want_rope) {
-        if (++e->mark_epoch == 0) {
-            memset(e->seq_mark, 0, (size_t)(e->base.max_seqs + 1) * sizeof *e->seq_mark);
-            e->mark_epoch = 1;
-        }
-        for (int t = 0; t < T && distinct; t++) {
-            distinct = e->seq_mark[slot[t]] != e->mark_epoch;
-            e->seq_mark[slot[t]] = e->mark_epoch;
-        }
-    }
-    e->step_rope = want_rope && distinct;
-    int graphable = shaped && e->step_rope == want_rope;  // (a bucket's graph: the RoPE launch iff its passes want it)
-    if (!graphable) b = 0, Tp = T;
+    int graphable = decode_shaped && e->use_graphs, b = graphable ? bucket_of(T) : 0, Tp = graphable ? BUCKETS[b] : T;
     for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
         in[t] = 0;
         in[STEP_TOKENS + t] = e->base.max_seqs;
@@ -777,7 +744,6 @@ static void gpu_destroy(Engine *eb) {
     free(e->sp);
     free(e->tok_buf);
     free(e->ord_buf);
-    free(e->seq_mark);
     kvp_free(&e->kv);
     gpu_arena_free(g, &e->arena);
     gpu_shutdown(g);
@@ -1104,9 +1070,6 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
-    e->rope_attn = !e->ablate && hd == 128 && attn_dec_takes(e->kv_fp8, c->n_head, c->n_kv_head)
-                       ? env_int("QWEN3_ATTN_ROPE", 0, STEP_TOKENS, ROPE_ATTN_MAX_T) : 0;
-    e->seq_mark = xcalloc((size_t)max_seqs + 1, sizeof *e->seq_mark);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
     e->head_rowmax = env_int("QWEN3_HEAD_ROWMAX", 0, 1, 1);
     e->step_tokens = env_int("QWEN3_STEP_TOKENS", OUT_ROWS, STEP_TOKENS - 1, STEP_TOKENS);

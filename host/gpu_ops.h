@@ -82,33 +82,15 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                           int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix);
-// The decode attention doing the RoPE launch's work for its own tokens (attn_dec.ptx's _rope entries,
-// ptx/attn_dec_rope.h): the q / k head norms, RoPE and the K/V cache rows, exactly the bytes
-// launch_qknorm_rope_kv(_fp8) would write from these inputs (no q_out: q stays on chip). Only for launches whose
-// tokens are distinct sequences (each token reads no key another token of the launch writes).
-typedef struct {
-    CUdeviceptr qkv;             // the qkv GEMM's output [T][n_head + 2 n_kv][128], f32 (or bf16: qkv16)
-    CUdeviceptr q_norm, k_norm;  // f32 [128]
-    int qkv16;
-    float rope_base, eps;
-} AttnRope;
-void launch_attention_dec_rope(Gpu *g, CUdeviceptr out, const AttnRope *rope, CUdeviceptr k_pool, CUdeviceptr v_pool,
-                               CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
-                               CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                               int max_pages, float scale, int kv_split, CUdeviceptr out8, CUdeviceptr sa8,
-                               CUdeviceptr tok_ix);
-// Whether launch_attention sends decode tokens of this cache (fp8 or bf16) and head shape to attn_dec.ptx.
-int attn_dec_takes(int fp8, int n_head, int n_kv);
 // The step's tokens in the order attn_dec.ptx should start them: slot[i], pos[i] (s32 [T]) of token tok[i].
 typedef struct { CUdeviceptr slot, pos, tok; } AttnOrder;
 // launch_attention, but where attn_dec.ptx takes these tokens it writes the FP8 form (out8, sa8 as above) instead
 // of out and returns 1; else 0 (out written in bf16: the caller quantises). ord (or NULL): the same tokens in the
-// order attn_dec should take them. rope (or NULL): attn_dec does the RoPE launch's work too (see AttnRope; q unused);
-// only where attn_dec_takes the cache.
+// order attn_dec should take them.
 int launch_attention_q(Gpu *g, CUdeviceptr out, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr q, CUdeviceptr k_pool,
                        CUdeviceptr v_pool, CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table,
                        CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim,
-                       int max_pages, float scale, const AttnOrder *ord, const AttnRope *rope);
+                       int max_pages, float scale, const AttnOrder *ord);
 // The same with the step's slots and positions also on the host (h_slot, h_pos: what was copied to tok_slot and
 // tok_pos): prefill runs (consecutive positions of one slot, >= 128 tokens) go to the wgmma + TMA kernel
 // (ptx/attn_wg.ptx), the rest as above; QWEN3_ATTN_WG=0 turns the wgmma kernel off. pool_pages: pages per pool,

@@ -123,44 +123,6 @@
 #define DIM_SHIFT 5                      // 16 dims of bf16 = 32 bytes
 #endif
 
-// --- ATTN_ROPE: the token's own row (OWN_ROW_OUT: the copies and loads skip it; CHUNK_ROW), which the prologue left
-// in the staging (attn_dec_rope.h): fp8 patches it into the last chunk's ring slot (in the key loop), bf16 into the
-// buffer's fragment registers (OWN_ROW16) ---
-#if ATTN_ROPE
-#define OWN_ROW_OUT sub.s32 %rem, %rem, 1;
-#if KV_FP8
-#define STG_OFF (4 * RING_D * SLOT_BYTES)      // the staging after the rings
-#define STG_ROW ROW8
-#else
-#define STG_OFF (PART_BYTES + ML_BYTES)        // the staging after the partials
-#define STG_ROW ROW16
-#endif
-#define DEC_SMEM (STG_OFF + STG_BYTES)
-#define LDQ4(p, r0, r1, r2, r3, a) @p ld.shared.v4.b32 {r0, r1, r2, r3}, [a];
-#define OWN_ROW16(b) \
-    sub.u32 %x, %nch, 1; setp.ne.u32 %p0, %c##b, %x; @%p0 bra.uni OWN_DONE_##b; \
-    shl.b32 %y, %c##b, 4; sub.s32 %rem, %pos, %y; \
-    setp.eq.s32 %p0, %g, %rem; setp.eq.s32 %p1, %g8, %rem; \
-    shl.b32 %x, %tq, 5; mov.u32 %y, dec_smem + STG_OFF + STG_K; add.u32 %x, %x, %y; \
-    LDQ4(%p0, %k##b##_0, %k##b##_1, %k##b##_2, %k##b##_3, %x) LDQ4(%p0, %k##b##_4, %k##b##_5, %k##b##_6, %k##b##_7, %x + 16) \
-    LDQ4(%p0, %k##b##_8, %k##b##_9, %k##b##_10, %k##b##_11, %x + 128) \
-    LDQ4(%p0, %k##b##_12, %k##b##_13, %k##b##_14, %k##b##_15, %x + 144) \
-    LDQ4(%p1, %K##b##_0, %K##b##_1, %K##b##_2, %K##b##_3, %x) LDQ4(%p1, %K##b##_4, %K##b##_5, %K##b##_6, %K##b##_7, %x + 16) \
-    LDQ4(%p1, %K##b##_8, %K##b##_9, %K##b##_10, %K##b##_11, %x + 128) \
-    LDQ4(%p1, %K##b##_12, %K##b##_13, %K##b##_14, %K##b##_15, %x + 144) \
-    shl.b32 %x, %g, 5; mov.u32 %y, dec_smem + STG_OFF + STG_K + ROW16; add.u32 %x, %x, %y; \
-    setp.eq.s32 %p0, %tq2, %rem; setp.eq.s32 %p1, %tq21, %rem; setp.eq.s32 %p2, %tq28, %rem; setp.eq.s32 %p3, %tq29, %rem; \
-    LDQ4(%p0, %va##b##_0, %va##b##_1, %va##b##_2, %va##b##_3, %x) LDQ4(%p0, %va##b##_4, %va##b##_5, %va##b##_6, %va##b##_7, %x + 16) \
-    LDQ4(%p1, %vb##b##_0, %vb##b##_1, %vb##b##_2, %vb##b##_3, %x) LDQ4(%p1, %vb##b##_4, %vb##b##_5, %vb##b##_6, %vb##b##_7, %x + 16) \
-    LDQ4(%p2, %vc##b##_0, %vc##b##_1, %vc##b##_2, %vc##b##_3, %x) LDQ4(%p2, %vc##b##_4, %vc##b##_5, %vc##b##_6, %vc##b##_7, %x + 16) \
-    LDQ4(%p3, %vd##b##_0, %vd##b##_1, %vd##b##_2, %vd##b##_3, %x) LDQ4(%p3, %vd##b##_4, %vd##b##_5, %vd##b##_6, %vd##b##_7, %x + 16) \
-    OWN_DONE_##b:
-#else
-#define OWN_ROW_OUT
-#define OWN_ROW16(b)
-#define DEC_SMEM (4 * RING_D * SLOT_BYTES)
-#endif
-
 // --- PROC(b): the chunk in buffer b. S^T = K . Q^T (8 k-steps of 16 dims, two accumulator chains), scale, mask,
 // online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims) ---
 #define PROC(b) \
@@ -209,38 +171,9 @@
     .param .f32 p_scale,
     .param .u64 p_out8,
     .param .u64 p_sa8,
-    .param .u64 p_tok
-#if ATTN_ROPE
-    , .param .u64 p_qkv,                         // the qkv GEMM's output (f32, or bf16 with QKV16) [T][H][128]
-    .param .u64 p_qn,                            // q_norm, k_norm (f32 [128])
-    .param .u64 p_kn,
-    .param .f64 p_r,                             // RoPE's r = base^(-2/128), eps of the head norms
-    .param .f32 p_eps
-#endif
-    )
+    .param .u64 p_tok)
     .reqntid 128, 1, 1
 {
-#if ATTN_ROPE
-    // the head norms' weights (immutable: asked for before the wait on the qkv GEMM), this lane's 2 + 2 of each
-    .reg .f32 %wq<4>, %wk<4>;
-    {
-    .reg .b64 %qn, %kn, %off;
-    .reg .b32 %l;
-    ld.param.u64 %qn, [p_qn];
-    ld.param.u64 %kn, [p_kn];
-    cvta.to.global.u64 %qn, %qn;
-    cvta.to.global.u64 %kn, %kn;
-    mov.u32 %l, %tid.x;
-    and.b32 %l, %l, 31;
-    mul.wide.u32 %off, %l, 8;
-    add.u64 %qn, %qn, %off;
-    add.u64 %kn, %kn, %off;
-    ld.global.nc.v2.f32 {%wq0, %wq1}, [%qn];
-    ld.global.nc.v2.f32 {%wq2, %wq3}, [%qn+HEAD_DIM*2];
-    ld.global.nc.v2.f32 {%wk0, %wk1}, [%kn];
-    ld.global.nc.v2.f32 {%wk2, %wk3}, [%kn+HEAD_DIM*2];
-    }
-#endif
     PDL_START
     .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
@@ -312,10 +245,9 @@ HAVE_TOK:
     shl.b32 %W2, %W, 1;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
-    // converted to f16 once the first K/V loads are on their way (ATTN_ROPE: from the prologue's staging) ---
+    // converted to f16 once the first K/V loads are on their way ---
 #define ZQ(i) mov.b32 %qr##i, 0;
     REP16(ZQ)
-#if !ATTN_ROPE
     setp.lt.u32 %p0, %g, %G;
     mad.lo.u32 %x, %kvh, %G, %g;
     mad.lo.u32 %x, %tok, %NH, %x;
@@ -329,7 +261,6 @@ HAVE_TOK:
     @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16];
     @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
     @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
-#endif
 
     // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids ---
     ld.param.u64 %ptr, [p_slot];
@@ -403,7 +334,7 @@ HAVE_TOK:
     shl.b32 %oVs, %tq, 3;
     add.u32 %oVs, %oVs, SLOT_KS + 64;
     mov.u32 %x, %dynamic_smem_size;             // the host's size must hold the rings (a mismatch traps)
-    setp.lt.u32 %p0, %x, DEC_SMEM;
+    setp.lt.u32 %p0, %x, 4 * RING_D * SLOT_BYTES;
     @%p0 trap;
     mov.u32 %ring, dec_smem;
     mad.lo.u32 %ring, %warp, RING_D * SLOT_BYTES, %ring;   // this warp's slots
@@ -421,9 +352,6 @@ FILL:
     add.u32 %slot_i, %slot_i, 1;
     setp.lt.u32 %p0, %slot_i, RING_D;
     @%p0 bra.uni FILL;
-#if ATTN_ROPE
-#include "attn_dec_rope.h"
-#endif
     // in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
     // bf16 -> f16 is exact for the q-normed range, as in attention.ptx
 #define Q_F16(dst, src) shl.b32 %x, src, 16; and.b32 %y, src, 0xFFFF0000; cvt.rn.f16x2.f32 dst, %y, %x;
@@ -439,41 +367,6 @@ KEY_LOOP:
     @!%pcA bra.uni KEYS_DONE;
     cp.async.wait_group RING_D - 1;
     bar.warp.sync -1;
-#if ATTN_ROPE
-    // the token's own row (the last chunk's row pos % 16; its copy skipped it) from the staging: lanes 0..7 the K
-    // pieces, 8..15 the V pieces, 16 / 17 the K / V scales
-    sub.u32 %x, %nch, 1;
-    setp.ne.u32 %p0, %cA, %x;
-    @%p0 bra.uni OWN_DONE;
-    and.b32 %r, %pos, 15;
-    setp.lt.u32 %p1, %lane, 16;
-    @!%p1 bra OWN_SCALE;
-    shl.b32 %x, %lane, 4;
-    mov.u32 %y, dec_smem + STG_OFF + STG_K;
-    add.u32 %x, %x, %y;
-    ld.shared.v4.b32 {%a0, %a1, %a2, %a3}, [%x];
-    and.b32 %z, %lane, 7;                        // piece
-    SW(%y, %r) xor.b32 %y, %y, %z; shl.b32 %y, %y, 4; mad.lo.u32 %y, %r, ROW8, %y;
-    setp.ge.u32 %p1, %lane, 8;
-    @%p1 add.u32 %y, %y, SLOT_V;
-    add.u32 %y, %y, %sbA;
-    st.shared.v4.b32 [%y], {%a0, %a1, %a2, %a3};
-    bra OWN_COPIED;
-OWN_SCALE:
-    setp.lt.u32 %p1, %lane, 18;
-    sub.u32 %z, %lane, 16;
-    shl.b32 %x, %z, 2;
-    mov.u32 %y, dec_smem + STG_OFF + STG_SC;
-    add.u32 %x, %x, %y;
-    @%p1 ld.shared.f32 %f0, [%x];
-    shl.b32 %y, %z, 6;
-    mad.lo.u32 %y, %r, 4, %y;
-    add.u32 %y, %y, %sbA;
-    @%p1 st.shared.f32 [%y + SLOT_KS], %f0;
-OWN_COPIED:
-    bar.warp.sync -1;
-OWN_DONE:
-#endif
     LDS(A)
     PROC(A)
     bar.warp.sync -1;                            // every lane has read the slot before it is refilled
@@ -509,19 +402,14 @@ KEYS_DONE:
     PAGE(B)
     KV(A)
     KV(B)
-#if ATTN_ROPE
-#include "attn_dec_rope.h"
-#endif
 KEY_LOOP:
     @!%pcA bra KEYS_DONE;
-    OWN_ROW16(A)
     PROC(A)
     add.u32 %cA, %cA, %W2;
     setp.lt.u32 %pcA, %cA, %nch;
     PAGE(A)
     KV(A)
     @!%pcB bra KEYS_DONE;
-    OWN_ROW16(B)
     PROC(B)
     add.u32 %cB, %cB, %W2;
     setp.lt.u32 %pcB, %cB, %nch;
@@ -711,14 +599,6 @@ DONE:
 #undef O_BIAS
 #undef DIM_SHIFT
 #undef PROC
-#undef OWN_ROW_OUT
-#undef OWN_ROW16
-#undef DEC_SMEM
-#if ATTN_ROPE
-#undef STG_OFF
-#undef STG_ROW
-#undef LDQ4
-#endif
 #if KV_FP8
 #undef V_MMA
 #undef PV_I

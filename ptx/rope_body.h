@@ -122,8 +122,41 @@ QHEAD:
     mov.u64 %rd_w, %rd_qn;
 
 NORM:
-    // --- RMSNorm over the head (warp butterfly), times the norm weight, then RoPE (rope_math.h) ---
-    HEAD_NORM_ROT(%rd_w, %rd2)
+    // --- RMSNorm over the head (warp butterfly), times the norm weight ---
+    mul.rn.f32 %ss, %x0, %x0;
+    fma.rn.f32 %ss, %x1, %x1, %ss;
+    fma.rn.f32 %ss, %x2, %x2, %ss;
+    fma.rn.f32 %ss, %x3, %x3, %ss;
+    WARP_SUM(%ss, %t)
+    mul.rn.f32 %t, %ss, 0f3C000000;             // / 128 (exact)
+    add.rn.f32 %t, %t, %eps;
+    sqrt.rn.f32 %t, %t;
+    rcp.rn.f32 %rstd, %t;
+    add.u64 %rd_w, %rd_w, %rd2;                 // + 8*lane
+    ld.global.nc.v2.f32 {%w0, %w1}, [%rd_w];
+    ld.global.nc.v2.f32 {%w2, %w3}, [%rd_w+HEAD_DIM*2];
+    mul.rn.f32 %y0, %x0, %rstd;
+    mul.rn.f32 %y0, %y0, %w0;
+    mul.rn.f32 %y1, %x1, %rstd;
+    mul.rn.f32 %y1, %y1, %w1;
+    mul.rn.f32 %y2, %x2, %rstd;
+    mul.rn.f32 %y2, %y2, %w2;
+    mul.rn.f32 %y3, %x3, %rstd;
+    mul.rn.f32 %y3, %y3, %w3;
+
+    ANGLES                                      // (s0, c0), (s1, c1) of elements 2l, 2l + 1
+
+    // --- rotate the pairs (2l, 64+2l) and (2l+1, 65+2l) ---
+    mul.rn.f32 %o0, %y2, %s0;
+    neg.f32 %o0, %o0;
+    fma.rn.f32 %o0, %y0, %c0, %o0;              // y0 cos - y2 sin
+    mul.rn.f32 %o2, %y0, %s0;
+    fma.rn.f32 %o2, %y2, %c0, %o2;              // y2 cos + y0 sin
+    mul.rn.f32 %o1, %y3, %s1;
+    neg.f32 %o1, %o1;
+    fma.rn.f32 %o1, %y1, %c1, %o1;
+    mul.rn.f32 %o3, %y1, %s1;
+    fma.rn.f32 %o3, %y3, %c1, %o3;
 
 #if KV_FP8
     @!%p2 bra STORE_FP8;                        // a k head: to the fp8 pool
@@ -139,9 +172,35 @@ NORM:
     bra DONE;
 
 STORE_FP8:
-    // --- k or v head (o0..o3) to the fp8 pool (rope_math.h's FP8_ROW: rounded to bf16, then e4m3 with the row's
-    // scale) ---
-    FP8_ROW
+    // --- k or v head (o0..o3) to the fp8 pool: first rounded to bf16, so that the fp8 row is exactly the
+    // quantisation of the row the bf16 cache would hold; scale = amax / 448 over the 128 values (an all-zero row:
+    // 1), e4m3 = satfinite(x * (1 / scale)) to nearest, as ptx/quant_fp8.ptx does ---
+    cvt.rn.bf16x2.f32 %h0, %o1, %o0;
+    cvt.rn.bf16x2.f32 %h1, %o3, %o2;
+    mov.b32 {%b0, %b1}, %h0;
+    mov.b32 {%b2, %b3}, %h1;
+    cvt.f32.bf16 %o0, %b0;
+    cvt.f32.bf16 %o1, %b1;
+    cvt.f32.bf16 %o2, %b2;
+    cvt.f32.bf16 %o3, %b3;
+    abs.f32 %amax, %o0;
+    abs.f32 %t, %o1;
+    max.f32 %amax, %amax, %t;
+    abs.f32 %t, %o2;
+    max.f32 %amax, %amax, %t;
+    abs.f32 %t, %o3;
+    max.f32 %amax, %amax, %t;
+    WARP_MAX(%amax, %t)
+    setp.gt.f32 %pz, %amax, 0f00000000;
+    div.rn.f32 %scale, %amax, 0f43E00000;       // / 448
+    @!%pz mov.f32 %scale, 0f3F800000;
+    rcp.rn.f32 %inv, %scale;
+    mul.rn.f32 %o0, %o0, %inv;
+    mul.rn.f32 %o1, %o1, %inv;
+    mul.rn.f32 %o2, %o2, %inv;
+    mul.rn.f32 %o3, %o3, %inv;
+    cvt.rn.satfinite.e4m3x2.f32 %b0, %o1, %o0;  // first source -> high byte = odd element
+    cvt.rn.satfinite.e4m3x2.f32 %b1, %o3, %o2;
     mul.wide.u32 %rd7, %r_lane, 2;
     add.u64 %rd_dst, %rd_dst, %rd7;
     st.global.b16 [%rd_dst], %b0;

@@ -724,153 +724,6 @@ static void rope_kv_fp8_writer(void) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) gpu_free(&G, all[i]);
 }
 
-// attn_dec's _rope entries (the RoPE launch's work inside the decode attention: the engine's steps of distinct
-// sequences) against qknorm_rope_kv(_fp8) + attn_dec on the same inputs: the same output bits (bf16, or e4m3 +
-// scales for an FP8 o projection) and the same pools byte for byte. Both caches, f32 and bf16 qkv, G 2 / 4 / 5 / 8,
-// key splits by CTA count / 1 / 3, distinct sequences at positions 0 .. 2,100 (pages past the 32 a lane holds), and
-// once with the tokens in a given order (tok_ix). The pools start random (the earlier keys), each token's own row
-// NaN: a copy that read the row before it was written, or that wrote the wrong row, fails.
-static int rope_attn_case(int G_, int fp8, int in16, int kv_split, int variant, int T, int n_kv, int max_pages,
-                          int n_pages, CUdeviceptr dtable, CUdeviceptr dslot, CUdeviceptr dpos, CUdeviceptr dix, CUdeviceptr dqn, CUdeviceptr dkn,
-                          const void *k0, const void *v0, const float *ks0, const float *vs0) {
-    int n_head = G_ * n_kv, H = n_head + 2 * n_kv;
-    size_t qkv_n = (size_t)T * H * HD, rows = (size_t)n_pages * n_kv * PAGE, pool_b = rows * HD * (fp8 ? 1 : 2);
-    size_t out_n = (size_t)T * n_head * HD;
-    float *qkv = xmalloc(qkv_n * 4);
-    uint16_t *qkv16 = xmalloc(qkv_n * 2);
-    for (size_t i = 0; i < qkv_n; i++) {
-        qkv16[i] = rand_bf16(4.0);
-        qkv[i] = bf(qkv16[i]);  // (bf16 values: the f32 and bf16 inputs are the same numbers)
-    }
-    CUdeviceptr dqkv = gpu_alloc(&G, qkv_n * 4), dq = gpu_alloc(&G, out_n * 2);
-    gpu_upload(&G, dqkv, in16 ? (const void *)qkv16 : (const void *)qkv, qkv_n * (in16 ? 2 : 4));
-    CUdeviceptr dk = gpu_alloc(&G, pool_b), dv = gpu_alloc(&G, pool_b);
-    CUdeviceptr dks = fp8 ? gpu_alloc(&G, rows * 4) : 0, dvs = fp8 ? gpu_alloc(&G, rows * 4) : 0;
-    CUdeviceptr dout = gpu_alloc(&G, out_n * 2), dsa = gpu_alloc(&G, (size_t)T * n_head * 4);
-    CUdeviceptr ix = variant == 2 ? dix : 0;
-    int out8 = variant == 1;
-    float scale = 1.0f / sqrtf((float)HD), base = 1e6f, eps = 1e-6f;
-    AttnRope rope = { dqkv, dqn, dkn, in16, base, eps };
-    uint8_t *got[2][5];
-    size_t nb[5] = { out_n * 2, pool_b, pool_b, rows * 4, rows * 4 };
-    for (int arm = 0; arm < 2; arm++) {
-        gpu_upload(&G, dk, k0, pool_b);
-        gpu_upload(&G, dv, v0, pool_b);
-        if (fp8) {
-            gpu_upload(&G, dks, ks0, rows * 4);
-            gpu_upload(&G, dvs, vs0, rows * 4);
-        }
-        gpu_fill_u32(&G, dout, 0x7FC07FC0u, out_n / 2);
-        gpu_fill_u32(&G, dsa, 0x7FC00000u, (size_t)T * n_head);
-        // tok_ix: entry i of the slot / position lists is token tok_ix[i]'s (the lists permuted to match)
-        CUdeviceptr s_ = ix ? dslot + 4 * (size_t)T : dslot, p_ = ix ? dpos + 4 * (size_t)T : dpos;
-        if (arm == 0) {
-            if (fp8)
-                launch_qknorm_rope_kv_fp8(&G, dq, dk, dv, dks, dvs, dqkv, in16, dqn, dkn, dtable, dslot, dpos, T,
-                                          n_head, n_kv, HD, max_pages, base, eps);
-            else
-                launch_qknorm_rope_kv(&G, dq, dk, dv, dqkv, in16, dqn, dkn, dtable, dslot, dpos, T, n_head, n_kv, HD,
-                                      max_pages, base, eps);
-            launch_attention_dec(&G, out8 ? 0 : dout, dq, dk, dv, dks, dvs, dtable, s_, p_, T, n_head, n_kv, HD,
-                                 max_pages, scale, kv_split, out8 ? dout : 0, out8 ? dsa : 0, ix);
-        } else {
-            launch_attention_dec_rope(&G, out8 ? 0 : dout, &rope, dk, dv, dks, dvs, dtable, s_, p_, T, n_head, n_kv,
-                                      HD, max_pages, scale, kv_split, out8 ? dout : 0, out8 ? dsa : 0, ix);
-        }
-        CUdeviceptr src[5] = { dout, dk, dv, dks, dvs };
-        for (int i = 0; i < 5; i++) {
-            got[arm][i] = NULL;
-            if (i >= 3 && !fp8) continue;
-            got[arm][i] = xmalloc(nb[i] + (i == 0 ? (size_t)T * n_head * 4 : 0));
-            gpu_download(&G, got[arm][i], src[i], nb[i]);
-            if (i == 0 && out8) gpu_download(&G, got[arm][i] + nb[0], dsa, (size_t)T * n_head * 4);
-        }
-    }
-    int bad = 0, nan = 0;
-    for (int i = 0; i < 5; i++) {
-        if (!got[0][i]) continue;
-        size_t n = nb[i] + (i == 0 && out8 ? (size_t)T * n_head * 4 : 0);
-        if (memcmp(got[0][i], got[1][i], n)) {
-            size_t j = 0;
-            while (got[0][i][j] == got[1][i][j]) j++;
-            if (bad++ < 3)
-                printf("  G %d %s cache %s qkv split %d %s: %s differs from byte %zu (0x%02x, want 0x%02x)\n", G_,
-                       fp8 ? "fp8" : "bf16", in16 ? "bf16" : "f32", kv_split,
-                       variant == 1 ? "out8" : variant == 2 ? "tok_ix" : "bf16 out",
-                       (const char *[]){ "out", "k pool", "v pool", "k scales", "v scales" }[i], j, got[1][i][j],
-                       got[0][i][j]);
-        }
-    }
-    if (!out8) {  // bf16 out: every value written, finite
-        const uint16_t *o = (const uint16_t *)got[1][0];
-        for (size_t i = 0; i < out_n; i++) nan += (o[i] & 0x7F80) == 0x7F80;
-    }
-    for (int arm = 0; arm < 2; arm++)
-        for (int i = 0; i < 5; i++) free(got[arm][i]);
-    CUdeviceptr all[] = { dqkv, dq, dk, dv, dks, dvs, dout, dsa };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (all[i]) gpu_free(&G, all[i]);
-    free(qkv); free(qkv16);
-    return bad + nan;
-}
-
-static void rope_in_attention(void) {
-    NEED_GPU();
-    enum { T = 12, NKV = 3, MAXP = 34 };
-    static const int pos_of[T] = { 0, 1, 15, 16, 17, 63, 64, 65, 200, 1000, 2047, 2100 };
-    static const int gq[] = { 2, 4, 5, 8 }, splits[] = { 0, 1, 3 };
-    int n_pages = T * MAXP + SPARE_PAGES, *table = shuffled_pages(n_pages), slot[2 * T], pos[2 * T], ix[T];
-    for (int t = 0; t < T; t++) {
-        slot[t] = (7 * t + 3) % T;  // distinct sequences, in no order
-        pos[t] = pos_of[t];
-        ix[t] = T - 1 - t;          // the order list: the last token first
-    }
-    for (int i = 0; i < T; i++) { slot[T + i] = slot[ix[i]]; pos[T + i] = pos[ix[i]]; }
-    size_t rows = (size_t)n_pages * NKV * PAGE, pool_n = rows * HD;
-    // the earlier keys: random rows (bf16, and their e4m3 form), each token's own row NaN
-    uint16_t *k16 = xmalloc(pool_n * 2), *v16 = xmalloc(pool_n * 2);
-    uint8_t *k8 = xmalloc(pool_n), *v8 = xmalloc(pool_n);
-    float *ks = xmalloc(rows * 4), *vs = xmalloc(rows * 4);
-    for (size_t i = 0; i < pool_n; i++) { k16[i] = rand_bf16(1.0); v16[i] = rand_bf16(1.0); }
-    for (size_t r = 0; r < rows; r++) {
-        ks[r] = quant_row(k16 + r * HD, k8 + r * HD, NULL);
-        vs[r] = quant_row(v16 + r * HD, v8 + r * HD, NULL);
-    }
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < NKV; h++) {
-            size_t r = ((size_t)table[slot[t] * MAXP + pos[t] / PAGE] * NKV + h) * PAGE + pos[t] % PAGE;
-            for (int c = 0; c < HD; c++) { k16[r * HD + c] = v16[r * HD + c] = 0x7FC0; k8[r * HD + c] = v8[r * HD + c] = 0x7F; }
-            ks[r] = vs[r] = NAN;
-        }
-    float qn[HD], kn[HD];
-    for (int c = 0; c < HD; c++) { qn[c] = (float)(0.5 + rng_uniform(&rng)); kn[c] = (float)(0.5 + 2 * rng_uniform(&rng)); }
-    CUdeviceptr dt = gpu_alloc(&G, (size_t)T * MAXP * 4), ds = gpu_alloc(&G, 2 * T * 4), dp = gpu_alloc(&G, 2 * T * 4);
-    CUdeviceptr dix = gpu_alloc(&G, T * 4), dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4);
-    gpu_upload(&G, dt, table, (size_t)T * MAXP * 4);
-    gpu_upload(&G, ds, slot, 2 * T * 4);
-    gpu_upload(&G, dp, pos, 2 * T * 4);
-    gpu_upload(&G, dix, ix, T * 4);
-    gpu_upload(&G, dqn, qn, HD * 4);
-    gpu_upload(&G, dkn, kn, HD * 4);
-    int cases = 0, bad = 0;
-    for (size_t gi = 0; gi < sizeof gq / sizeof gq[0]; gi++)
-        for (int fp8 = 0; fp8 < 2; fp8++)
-            for (int in16 = 0; in16 < 2; in16++)
-                for (int si = 0; si < 3; si++)
-                    for (int variant = 0; variant < (si == 0 ? 3 : 1); variant++) {
-                        cases++;
-                        bad += rope_attn_case(gq[gi], fp8, in16, splits[si], variant, T, NKV, MAXP, n_pages, dt, ds,
-                                              dp, dix, dqn, dkn, fp8 ? (void *)k8 : (void *)k16,
-                                              fp8 ? (void *)v8 : (void *)v16, ks, vs) != 0;
-                    }
-    CHECK(bad == 0, "attn_dec _rope entries: %d of %d cases differ from qknorm_rope_kv + attn_dec (or left NaN)", bad,
-          cases);
-    printf("  %d cases: output and pools identical to the RoPE launch + attn_dec\n", cases);
-    free(table); free(k16); free(v16); free(k8); free(v8); free(ks); free(vs);
-    CUdeviceptr all[] = { dt, ds, dp, dix, dqn, dkn };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) gpu_free(&G, all[i]);
-}
-
 // Timings (printed): a 4096-token prefill of one sequence and a 32-sequence decode step at context 4096,
 // Qwen3-8B heads (32 q / 8 kv). Contents are constants (no NaNs), only the speed matters here.
 // wg: 0 attention.ptx, 1 + v attn_wg variant v (through launch_attention_runs)
@@ -911,60 +764,6 @@ static void time_attn(const char *label, int T, const int *slot, const int *pos,
     gpu_free(&G, dpos); gpu_free(&G, dtable);
 }
 
-// The RoPE launch + attn_dec against attn_dec's _rope entry (printed, not asserted): the 8B's heads (32 / 8), T
-// distinct sequences at context ctx, back-to-back pairs (the engine's PDL chain: qkv -> RoPE -> attention).
-static void time_rope_attn(int T, int ctx, int fp8) {
-    enum { NH = 32, NKV = 8, H = NH + 2 * NKV };
-    int max_pages = (ctx + PAGE - 1) / PAGE, n_pages = T * max_pages, *table = shuffled_pages(n_pages);
-    int *slot = xmalloc(T * sizeof(int)), *pos = xmalloc(T * sizeof(int));
-    for (int t = 0; t < T; t++) { slot[t] = t; pos[t] = ctx - 1; }
-    size_t rows = (size_t)n_pages * NKV * PAGE, pool_b = rows * HD * (fp8 ? 1 : 2);
-    CUdeviceptr dk = gpu_alloc(&G, pool_b), dv = gpu_alloc(&G, pool_b);
-    CUdeviceptr dks = fp8 ? gpu_alloc(&G, rows * 4) : 0, dvs = fp8 ? gpu_alloc(&G, rows * 4) : 0;
-    CUdeviceptr dt = gpu_alloc(&G, (size_t)n_pages * 4), ds = gpu_alloc(&G, T * 4), dp = gpu_alloc(&G, T * 4);
-    CUdeviceptr dqkv = gpu_alloc(&G, (size_t)T * H * HD * 4), dq = gpu_alloc(&G, (size_t)T * NH * HD * 2);
-    CUdeviceptr dout = gpu_alloc(&G, (size_t)T * NH * HD * 2), dn = gpu_alloc(&G, HD * 4);
-    gpu_upload(&G, dt, table, (size_t)n_pages * 4);
-    gpu_upload(&G, ds, slot, T * 4);
-    gpu_upload(&G, dp, pos, T * 4);
-    gpu_fill_u32(&G, dk, fp8 ? 0x38383838u : 0x3C013BFFu, pool_b / 4);
-    gpu_fill_u32(&G, dv, fp8 ? 0x30303030u : 0x3E803F00u, pool_b / 4);
-    if (fp8) { gpu_fill_u32(&G, dks, 0x3C000000u, rows); gpu_fill_u32(&G, dvs, 0x3C000000u, rows); }
-    gpu_fill_u32(&G, dqkv, 0x3F000000u, (size_t)T * H * HD);
-    gpu_fill_u32(&G, dn, 0x3F800000u, HD);
-    float scale = 1.0f / sqrtf((float)HD);
-    AttnRope rope = { dqkv, dn, dn, 0, 1e6f, 1e-6f };
-    double us[2];
-    for (int fused = 0; fused < 2; fused++) {
-        GpuTimer tm;
-        gpu_timer_init(&tm);
-        for (int it = -1; it < 20; it++) {
-            if (it == 0) gpu_timer_start(&G, &tm);
-            if (fused) {
-                launch_attention_dec_rope(&G, dout, &rope, dk, dv, dks, dvs, dt, ds, dp, T, NH, NKV, HD, max_pages,
-                                          scale, 0, 0, 0, 0);
-                continue;
-            }
-            if (fp8)
-                launch_qknorm_rope_kv_fp8(&G, dq, dk, dv, dks, dvs, dqkv, 0, dn, dn, dt, ds, dp, T, NH, NKV, HD,
-                                          max_pages, 1e6f, 1e-6f);
-            else
-                launch_qknorm_rope_kv(&G, dq, dk, dv, dqkv, 0, dn, dn, dt, ds, dp, T, NH, NKV, HD, max_pages, 1e6f,
-                                      1e-6f);
-            launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dt, ds, dp, T, NH, NKV, HD, max_pages, scale, 0, 0,
-                                 0, 0);
-        }
-        us[fused] = gpu_timer_stop_ms(&G, &tm) / 20 * 1e3;
-        gpu_timer_free(&tm);
-    }
-    printf("  time %3d x %4d keys, %s cache: RoPE + attn_dec %6.1f us, attn_dec_%s_rope %6.1f us\n", T, ctx,
-           fp8 ? "fp8 " : "bf16", us[0], fp8 ? "fp8" : "bf16", us[1]);
-    free(table); free(slot); free(pos);
-    CUdeviceptr all[] = { dk, dv, dks, dvs, dt, ds, dp, dqkv, dq, dout, dn };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (all[i]) gpu_free(&G, all[i]);
-}
-
 static void attn_timings(void) {
     NEED_GPU();
     printf("  %s, %d SMs\n", G.name, G.sm_count);
@@ -998,10 +797,6 @@ static void attn_timings(void) {
     for (int i = 0; i < 1; i++) { slot[i] = 0; pos[i] = L - 1; }
     time_attn("decode 1 seq x 4096 (8B)", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 0, 0);
     time_attn("decode 1 seq x 4096, no kv split", 1, slot, pos, 1, L, 4.0 * 32 * HD * L, kvbytes / B, 1, 0);
-    static const int rt[][2] = { { 1, 192 }, { 1, 2048 }, { 8, 192 }, { 16, 192 }, { 32, 192 }, { 64, 192 },
-                                 { 256, 192 } };
-    for (int fp8 = 0; fp8 < 2; fp8++)
-        for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++) time_rope_attn(rt[i][0], rt[i][1], fp8);
     free(slot); free(pos);
 }
 
@@ -1017,7 +812,6 @@ int main(void) {
     RUN(attn_wg_mixed);
     RUN(attn_wg_varlen);
     RUN(rope_kv_fp8_writer);
-    RUN(rope_in_attention);
     RUN(attn_fp8_prefill);
     RUN(attn_fp8_decode);
     RUN(attn_fp8_32k);
