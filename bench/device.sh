@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1242,6 +1242,17 @@ if has s35; then  # session 35: sampling on the device — sample_greedy (a row 
             say "tput sample_greedy=$arm rc=$?"; grep -E '^[0-9]+ x.*qwen3-ptx' "$LOG/s35-tput-$arm.log" | tee -a "$SUM"
         done
     fi
+fi
+
+if has s36; then  # session 36: what the small launches cost end to end — QWEN3_ABLATE leaves them out (garbage tokens,
+    # real timings): the ceiling of any fusion of the norms, RoPE or attention's chain, on S36_Q (BF16 + native
+    # quants, bf16 KV) at S36_QB, and on S36_F8 (FP8 weights + FP8 KV) at S36_F8B
+    f=$(synth ${S36_Q:-8b q4_k_m})
+    engine_ab "bf16 bf16 ${S36_QB:-1,8,32}" "none QWEN3_ABLATE=" "norm QWEN3_ABLATE=norm" "rope QWEN3_ABLATE=rope" \
+        "ropeattn QWEN3_ABLATE=rope,attn" "small QWEN3_ABLATE=norm,rope,attn,quant" "none2 QWEN3_ABLATE="
+    f=$(synth ${S36_F8:-8b q8_0})
+    engine_ab "fp8 fp8 ${S36_F8B:-16,256}" "none QWEN3_ABLATE=" "norm QWEN3_ABLATE=norm" "rope QWEN3_ABLATE=rope" \
+        "small QWEN3_ABLATE=norm,rope,attn,quant" "none2 QWEN3_ABLATE="
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
