@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1253,6 +1253,20 @@ if has s36; then  # session 36: what the small launches cost end to end — QWEN
     f=$(synth ${S36_F8:-8b q8_0})
     engine_ab "fp8 fp8 ${S36_F8B:-16,256}" "none QWEN3_ABLATE=" "norm QWEN3_ABLATE=norm" "rope QWEN3_ABLATE=rope" \
         "small QWEN3_ABLATE=norm,rope,attn,quant" "none2 QWEN3_ABLATE="
+fi
+
+if has s36split; then  # session 36: batch-1 decode attention's key split (QWEN3_ATTN_DEC_SPLIT: CTAs a kv head; 0 = by
+    # the CTA count, 8 at batch 1) on `run`, S36S_FILE, a short prompt (512 tokens out) and a ~2,000-token one (256 out)
+    f=$(synth ${S36S_FILE:-8b q4_k_m})
+    long=$(for i in $(seq 1 150); do printf 'The harbour master counted the ships that came in with the evening tide. '; done)
+    for S in ${S36S_SPLITS:-0 4 2 1 0}; do
+        for p in short long; do
+            if [ $p = short ]; then pr="Tell me a long story about the sea and the ships."; n=512; else pr=$long; n=256; fi
+            QWEN3_ATTN_DEC_SPLIT=$S timeout 120 ./qwen3-ptx run -m "$f" --backend gpu --raw -n $n --temp 0 --seed 7 \
+                -p "$pr" > "$LOG/s36s-$S-$p.out" 2> "$LOG/s36s-$S-$p.err"
+            say "run split=$S $p prompt rc=$? $(grep -o 'prompt.*tok/s\|generated.*' "$LOG/s36s-$S-$p.err" | tr '\n' ' ')"
+        done
+    done
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
