@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1268,6 +1268,57 @@ if has s36split; then  # session 36: batch-1 decode attention's key split (QWEN3
             say "run split=$S $p prompt rc=$? $(grep -o 'prompt.*tok/s\|generated.*' "$LOG/s36s-$S-$p.err" | tr '\n' ' ')"
         done
     done
+fi
+
+if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the o / down epilogues, rows times rstd in
+    # qkv / gate_up; QWEN3_NORM8=0 / 1). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases, then the
+    # rest of test_gpu_fp8 and test_gpu_gemm), logits (S37_LOGITS files: --random 300 logits with the fusion against
+    # without, and each against the BF16 path), ab (engine A/B on the 8B q8_0 at S37_AB configurations), san
+    # (memcheck + racecheck of its cases on tiles S37_SAN_TILES)
+    parts=${S37_PARTS:-unit san logits ab}
+    p37() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    if p37 unit; then
+        QWEN3_TEST_ONLY=gemm_fp8_norm8,gemm_fp8_rownorm timeout 300 build/tests/test_gpu_fp8 > "$LOG/s37-unit.log" 2>&1
+        say "s37 unit rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s37-unit.log" | tr '\n' ' ')"
+        grep -E "^  " "$LOG/s37-unit.log" | head -20 | tee -a "$SUM"
+        QWEN3_TEST_ONLY=quant_act,quant_w,gemm_fp8_shapes,gemm_fp8_swapped,gemm_fp8_build,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,head_rescore \
+            timeout 300 build/tests/test_gpu_fp8 > "$LOG/s37-fp8.log" 2>&1
+        say "s37 test_gpu_fp8 rest rc=$? $(grep -c '^PASS' "$LOG/s37-fp8.log") pass $(grep -c '^FAIL' "$LOG/s37-fp8.log") fail"
+        grep -E "^FAIL|check failed" "$LOG/s37-fp8.log" | head | tee -a "$SUM"
+        timeout 240 build/tests/test_gpu_gemm > "$LOG/s37-gemm.log" 2>&1
+        say "s37 test_gpu_gemm rc=$? $(grep -c '^PASS' "$LOG/s37-gemm.log") pass $(grep -c '^FAIL' "$LOG/s37-gemm.log") fail"
+    fi
+    if p37 logits; then
+        IFS=';' read -ra lspecs <<< "${S37_LOGITS:-8b q8_0;0.6b f16}"
+        for spec in "${lspecs[@]}"; do
+            f=$(synth $spec); n="s37-${spec// /-}"
+            for v in 0 1; do
+                QWEN3_NORM8=$v ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 11 \
+                    -o /tmp/l37-$v.f32 > "$LOG/$n-logits-$v.log" 2>&1 || say "$n logits NORM8=$v failed: $(tail -2 "$LOG/$n-logits-$v.log")"
+            done
+            ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 300 --seed 11 -o /tmp/l37-b.f32 \
+                > "$LOG/$n-logits-b.log" 2>&1
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l37-0.f32 --compare /tmp/l37-1.f32 \
+                > "$LOG/$n-on-vs-off.log" 2>&1
+            say "$n norm8 on vs off rc=$? $(tail -3 "$LOG/$n-on-vs-off.log" | tr '\n' ' ')"
+            for v in 0 1; do
+                python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l37-b.f32 --compare /tmp/l37-$v.f32 \
+                    > "$LOG/$n-$v-vs-bf16.log" 2>&1
+                say "$n NORM8=$v vs bf16 rc=$? $(tail -3 "$LOG/$n-$v-vs-bf16.log" | tr '\n' ' ')"
+            done
+            rm -f /tmp/l37-*.f32
+        done
+    fi
+    if p37 ab; then
+        f=$(synth 8b q8_0)
+        engine_ab "${S37_AB:-fp8 fp8 256;fp8 fp8 128;fp8 bf16 256}" "off QWEN3_NORM8=0" "on QWEN3_NORM8=1" \
+            "off2 QWEN3_NORM8=0" "on2 QWEN3_NORM8=1"
+    fi
+    if p37 san; then
+        for t in ${S37_SAN_TILES:-5 11}; do
+            san_test s37san-$t "s37 norm8 tile $t" 180 test_gpu_fp8 gemm_fp8_norm8,gemm_fp8_rownorm QWEN3_TEST_FP8_TILE=$t
+        done
+    fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench

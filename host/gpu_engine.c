@@ -106,6 +106,8 @@ typedef struct {
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
+    int norm8;            // the producer-side RMSNorm (QWEN3_NORM8, on): norm8_step
+    CUdeviceptr n8;       // its buffer: norm8_bytes(STEP_TOKENS, dim) (gpu_ops.h, GemmNorm)
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
     // activations of one step (see gpu_ops.h for the layouts)
@@ -222,6 +224,23 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
     return e->qkv16 && L->fp8 && T > QKV16_MIN_M;
 }
 
+// The producer-side RMSNorm for a step of T rows (NOTES, session 37): the o and down GEMMs' epilogues write the next
+// qkv / gate_up input (e4m3 of x w, block scales, the rows' sums of x^2 in e->n8) and those GEMMs multiply their rows
+// by rstd, so the two RMSNorm launches a layer go (the first layer's and the head's stay). Where all four layers of
+// every block run FP8 wgmma tiles at T rows; not under QWEN3_ABLATE or QWEN3_FUSED_NORM8=0 (they time or check the
+// separate launches); QWEN3_NORM8=0: off.
+static int norm8_step(GpuEngine *e, int T) {
+    if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 256) return 0;
+    for (int l = 0; l < e->c.n_layer; l++) {
+        const GpuLayer *L = &e->L[l];
+        int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);
+        if (!L->wgu.gated || !linear_norm8_takes(&e->g, &L->wqkv, T, 0) || !linear_norm8_takes(&e->g, &L->wo, T, 0) ||
+            !linear_norm8_takes(&e->g, &L->wgu, T, down8) || !linear_norm8_takes(&e->g, &L->wdown, T, 0))
+            return 0;
+    }
+    return 1;
+}
+
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
 // the 8B); what the e4m3 head saves is half the weight bytes while n is small (0.2 ms at the 8B), and while the head
 // is compute-bound about what the FP8 tensor cores save over bf16 — more than the scans from dim 4096 on. Measured
@@ -249,12 +268,19 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     GPU_LAUNCH(g, history_scatter, hgrid, hblock, 0, &e->history, &e->tokens, &e->tok_slot, &e->tok_pos, &e->ids, &uT,
                &urow);
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
+    // the producer-side RMSNorm: the producers' outputs (pn) and what the consumers read (cn: layer 0's qkv reads a8)
+    int pn = norm8_step(e, T);
+    GemmNorm pn_o = { 0, e->n8, 0, 0 }, pn_down = pn_o;
+    GemmNorm cn = { 0, 0, e->n8 + norm8_sums(T, c->dim), c->rms_eps };
+    CUdeviceptr n8_sa = e->n8 + norm8_scales(T, c->dim);
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
         int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0;
-        if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
+        if (pn && l > 0) {  // the previous down GEMM wrote the input
+            launch_linear_qn(g, &L->wqkv, e->qkv, 0, e->n8, n8_sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 1, &cn);
+        } else if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
             in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
             g->prof_tag = "qkv";
@@ -284,12 +310,16 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
                                     L->v_scale, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
                                     hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL);
         g->prof_tag = "o";
-        launch_linear_q(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, GEMM_ADD_F32, o8);
+        pn_o.nw = L->ffn_norm;
+        launch_linear_qn(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, pn ? GEMM_ADD_NORM8 : GEMM_ADD_F32, o8,
+                         pn ? &pn_o : NULL);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
         int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);  // (its native copy reads bf16)
-        if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, down8))) {
+        if (pn) {
+            a8_ready = launch_linear_swiglu_qn(g, &L->wgu, e->a, 0, e->n8, n8_sa, T, down8, 1, &cn);
+        } else if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, down8))) {
             g->prof_tag = "norm";
             in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
             g->prof_tag = "gate_up";
@@ -303,9 +333,12 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         }
         g->prof_tag = "down";
         if (e->ablate & ABL_QUANT) a8_ready = down8 && T > gemv_fp8_max_m();  // skip its quantiser
-        if (a8_ready || !build_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
+        int pn_next = pn && l + 1 < c->n_layer;  // (the head's norm stays a launch)
+        if (pn_next) pn_down.nw = e->L[l + 1].attn_norm;
+        if (a8_ready || pn || !build_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
             CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
-            launch_linear_q(g, &L->wdown, e->x, e->a, a8, sa, T, GEMM_ADD_F32, a8_ready);
+            launch_linear_qn(g, &L->wdown, e->x, e->a, a8, sa, T, pn_next ? GEMM_ADD_NORM8 : GEMM_ADD_F32, a8_ready,
+                             pn_next ? &pn_down : NULL);
         }
     }
     // --- head: only the rows whose logits are wanted (none for an early prefill chunk)
@@ -837,6 +870,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         size_t kmax = max_k(c);
         e->a8 = gpu_arena_alloc(a, T * kmax);
         e->sa = gpu_arena_alloc(a, T * (kmax / 128) * 4);
+        e->n8 = gpu_arena_alloc(a, norm8_bytes((int)T, c->dim));
     }
 }
 
@@ -1068,6 +1102,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
+    e->norm8 = env_int("QWEN3_NORM8", 0, 1, 1);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);

@@ -222,8 +222,10 @@ int gemm_cluster_splits_max(int fp8, int tile, int M, int N, int sms) {
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
+// nm (FP8 only, may be NULL): the producer-side RMSNorm's operands (GemmNorm, host/gpu_ops.h).
 static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdeviceptr C, CUdeviceptr Cs, CUdeviceptr A,
-                      CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw, int M, int N, int K, int mode, int splits) {
+                      CUdeviceptr sa, CUdeviceptr W, CUdeviceptr sw, int M, int N, int K, int mode, int splits,
+                      const GemmNorm *nm) {
     CUtensorMapDataType dt = fp8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     uint64_t row_bytes = (uint64_t)K * (fp8 ? 1 : 2);
     uint32_t box_k = fp8 ? 128 : 64;
@@ -258,7 +260,8 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     int slots = kc ? units : cm > 1 ? gpu_cluster_slots(g, f, block, smem, cm) : sms;
     Dim3 grid = { (unsigned)(cm * (units < slots ? units : slots)), 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
-    void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
+    GemmNorm none = { 0 }, n = nm ? *nm : none;
+    void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps, &n.nw, &n.ss, &n.eps };
     gpu_launch(g, f, grid, block, smem, cm > 1 || kc ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
@@ -419,7 +422,7 @@ void launch_gemm_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, 
         launch_sw(g, 0, C, A, 0, W, 0, M, N, K, mode, splits, NULL);
     } else if (tile >= N_GEMM_TILES) {
         int i = tile - N_GEMM_TILES;
-        launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits);
+        launch_wg(g, &wg_tiles[i], kernel(g, TAB_WG, i), 0, C, 0, A, 0, W, 0, M, N, K, mode, splits, NULL);
     } else {
         launch_mma(g, C, A, W, M, N, K, mode, tile, splits);
     }
@@ -474,13 +477,35 @@ int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
     return c2_of(fp8_tiles, tile, pair, M);  // (QWEN3_GEMM_C2=1 only)
 }
 
+// The producer-side RMSNorm's checks (GemmNorm): a wgmma tile; mode 7 with its weights and outputs, N % 256 == 0;
+// the consumer's sums with K % 256 == 0.
+static void check_norm(const GemmNorm *nm, int tile, int mode, int N, int K) {
+    if (mode == GEMM_ADD_NORM8 && !nm) die("launch_gemm_fp8: GEMM_ADD_NORM8 without its GemmNorm");
+    if (!nm) return;
+    if (!fp8_tile_is_wg(tile)) die("launch_gemm_fp8: tile %d has no RMSNorm epilogue (the wgmma tiles have)", tile);
+    if (mode == GEMM_ADD_NORM8 && (!nm->nw || !nm->q8 || nm->nw % 16 || nm->q8 % 256 || N % 256))
+        die("launch_gemm_fp8: GEMM_ADD_NORM8 needs weights, a 256-byte aligned output and N %% 256 == 0 (N=%d)", N);
+    if (nm->ss && (nm->ss % 16 || K % 256 || !(nm->eps > 0)))
+        die("launch_gemm_fp8: the rows' sums need 16-byte alignment, K %% 256 == 0 (K=%d) and eps > 0", K);
+}
+
+int gemm_fp8_wg_choice(Gpu *g, int M, int N, int K) {
+    return M > 0 && fp8_tile_is_wg(gemm_fp8_tile_choice(g, M, N, K, NULL));
+}
+
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits) {
-    check_gemm_args(M, N, K, 128, mode, A8, W8, C);
+    launch_gemm_fp8_nm(g, C, A8, sa, W8, sw, M, N, K, mode, tile, splits, NULL);
+}
+
+void launch_gemm_fp8_nm(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
+                        int N, int K, int mode, int tile, int splits, const GemmNorm *nm) {
+    check_gemm_args(M, N, K, 128, mode == GEMM_ADD_NORM8 ? GEMM_ADD_F32 : mode, A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;
     if (tile < 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
+    check_norm(nm, tile, mode, N, K);
     const GemmTile *t = &fp8_tiles[tile];
     if ((splits == GEMM_SPLIT_TAIL || gemm_split_cluster(splits)) && !fp8_tile_is_wg(tile))
         die("launch_gemm_fp8: tile %d has no tail or cluster split (the wgmma tiles have)", tile);
@@ -489,7 +514,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
         return;
     }
     if (fp8_tile_is_wg(tile)) {  // splits: a plan's split-K (0 or 1: none; the pairs never split)
-        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, 0, A8, sa, W8, sw, M, N, K, mode, splits);
+        launch_wg(g, t, kernel(g, TAB_FP8, tile), 1, C, mode == GEMM_ADD_NORM8 ? nm->q8 : 0, A8, sa, W8, sw, M, N, K,
+                  mode, splits, nm);
         return;
     }
     int ks = tile == 6 ? dec_ksplit(g, N, K) : 1, ktps = cdiv(K / 128, ks);
@@ -520,7 +546,7 @@ int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr 
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8_rowmax: missing or misaligned scales");
     if (!pmax || pmax % 4) die("launch_gemm_fp8_rowmax: missing or misaligned maxima");
     launch_wg(g, &fp8_tiles[tile], kernel(g, TAB_FP8, tile), 1, C, pmax, A8, sa, W8, sw, M, N, K, GEMM_STORE_F32_MAX64,
-              splits);
+              splits, NULL);
     return 1;
 }
 
@@ -560,6 +586,12 @@ void launch_gemm_fp8_build(Gpu *g, CUdeviceptr C, CUdeviceptr x, CUdeviceptr nw,
 static int swq_tile(int t) { return t == 4 || t == 9 || t == GEMM_FP8_128X256_TILE || t == GEMM_FP8_128X256C2_TILE; }
 void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
                             CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile) {
+    launch_gemm_swiglu_fp8_nm(g, a8, sa, A, sa_in, W, sw, M, N, K, splits, fp8_tile, NULL);
+}
+
+void launch_gemm_swiglu_fp8_nm(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
+                               CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile, const GemmNorm *nm) {
+    if (nm && (!sw || nm->nw)) die("launch_gemm_swiglu_fp8: only FP8 weights take the rows' sums (and no mode 7)");
     check_gemm_args(M, N, K, sw ? 128 : GEMM_BK, GEMM_SWIGLU_BF16, A, W, a8);
     if (N % 256 || !sa || sa % 4) die("launch_gemm_swiglu_fp8: need N %% 256 == 0 (N=%d) and 4-byte aligned scales", N);
     if (sw && (!sa_in || sa_in % 4 || sw % 4)) die("launch_gemm_swiglu_fp8: missing or misaligned input scales");
@@ -579,10 +611,11 @@ void launch_gemm_swiglu_fp8(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr 
             t = wide && M >= 128 && w11 <= w4 ? c2_of(fp8_tiles, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE, M)
                                               : c2_of(fp8_tiles, 4, 9, M);
         }
+        check_norm(nm, t, GEMM_SWIGLU_FP8, N, K);
         launch_wg(g, &fp8_tiles[t], kernel(g, TAB_FP8, t), 1, a8, sa, A, sa_in, W, sw, M, N, K, GEMM_SWIGLU_FP8,
-                  splits);
+                  splits, nm);
     }
-    else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits);
+    else launch_wg(g, &wg_tiles[0], kernel(g, TAB_WG, 0), 0, a8, sa, A, 0, W, 0, M, N, K, GEMM_SWIGLU_FP8, splits, NULL);
 }
 
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {

@@ -86,6 +86,16 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
 
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready) {
+    launch_linear_qn(g, L, C, A, a8, sa, M, mode, a8_ready, NULL);
+}
+
+void launch_linear_qn(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
+                      int mode, int a8_ready, const GemmNorm *nm) {
+    if (nm) {  // the producer-side RMSNorm: the caller checked linear_norm8_takes
+        if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+        launch_gemm_fp8_nm(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode, -1, 0, nm);
+        return;
+    }
     if (!a8_ready && (mode == GEMM_STORE_F32 || mode == GEMM_ADD_F32) && gpu_kq_takes(&L->kq, M)) {
         launch_gemv_kq(g, &L->kq, C, A, M, mode);  // the native quantised copy (host/gpu_kq.c)
         return;
@@ -132,6 +142,16 @@ static int swiglu8_fp8(Gpu *g, const GpuLinear *L, int M, int want8) {
 
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready) {
+    return launch_linear_swiglu_qn(g, L, a, A, a8, sa, M, want8, a8_ready, NULL);
+}
+
+int linear_norm8_takes(Gpu *g, const GpuLinear *L, int M, int want8) {
+    if (!L->fp8 || M <= gemv_fp8_max_m() || gpu_kq_takes(&L->kq, M)) return 0;
+    return (L->gated && swiglu8_fp8(g, L, M, want8)) || gemm_fp8_wg_choice(g, M, L->N, L->K);
+}
+
+int launch_linear_swiglu_qn(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
+                            int M, int want8, int a8_ready, const GemmNorm *nm) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
     if (!a8_ready && gpu_kq_takes(&L->kq, M)) {  // (its native copy is [gate; up], not interleaved)
         launch_gemv_kq(g, &L->kq, a, A, M, GEMM_SWIGLU_BF16);
@@ -141,10 +161,11 @@ int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicept
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
         if (swiglu8_fp8(g, L, M, want8)) {
-            launch_gemm_swiglu_fp8(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0, -1);
+            launch_gemm_swiglu_fp8_nm(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0,
+                                      -1, nm);
             return 1;
         }
-        launch_gemm_fp8(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16);
+        launch_gemm_fp8_nm(g, a, a8, sa, L->w, L->sw, M, L->N, L->K, GEMM_SWIGLU_BF16, -1, 0, nm);
         return 0;
     }
     int splits = 0;

@@ -168,6 +168,27 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
                      int N, int K, int mode);
 void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits);
+// The producer-side RMSNorm (NOTES, session 37): the RMSNorm between two FP8 GEMMs done in their epilogues instead of
+// a launch. The producer (mode GEMM_ADD_NORM8: C f32 [M][N] += the product, as GEMM_ADD_F32) also writes, from the
+// new rows x and the norm's weights nw f32 [N], the next GEMM's input at q8 (a "norm8" buffer, norm8_bytes(M, N)):
+// e4m3 [M][N] of y = x nw with scales [M][N / 128] at q8 + norm8_scales(M, N) (amax(y) / 448 per 128 columns, as
+// launch_quant_act_fp8) and the rows' sums of x^2 per 64 columns [M][N / 64] at q8 + norm8_sums(M, N); N % 256 == 0.
+// The consumer (any mode; ss = those sums, K = the producer's N, K % 256 == 0) multiplies each output row by
+// rstd = 1 / sqrt(sum / K + eps) before its epilogue — (x rstd nw) W^T, which the separate launch gives, up to the
+// rounding of the e4m3 codes (of y instead of bf16(x rstd nw)). The FP8 wgmma tiles only (every split); ss 0: none.
+enum { GEMM_ADD_NORM8 = 7 };
+typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; } GemmNorm;
+static inline CUdeviceptr norm8_scales(int M, int N) { return ((CUdeviceptr)M * N + 255) & ~(CUdeviceptr)255; }
+static inline CUdeviceptr norm8_sums(int M, int N) {
+    return norm8_scales(M, N) + (((CUdeviceptr)M * (N / 128) * 4 + 255) & ~(CUdeviceptr)255);
+}
+static inline size_t norm8_bytes(int M, int N) { return (size_t)(norm8_sums(M, N) + (CUdeviceptr)M * (N / 64) * 4); }
+void launch_gemm_fp8_nm(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
+                        int N, int K, int mode, int tile, int splits, const GemmNorm *nm);
+void launch_gemm_swiglu_fp8_nm(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,
+                               CUdeviceptr sw, int M, int N, int K, int splits, int fp8_tile, const GemmNorm *nm);
+// Whether the FP8 tile chosen for (M, N, K) (tile -1) is a wgmma tile (the ones with the RMSNorm epilogues).
+int gemm_fp8_wg_choice(Gpu *g, int M, int N, int K);
 // The tile launch_gemm_fp8_ex runs for tile -1 (a plan may also set *splits; splits may be NULL). Host arithmetic
 // only (g->sm_count): tests/test_gemm_plan.c checks the rules on the CPU.
 int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits);
@@ -277,6 +298,14 @@ int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr 
 // The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready);
+// The producer-side RMSNorm (GemmNorm above): whether launch_linear_qn / launch_linear_swiglu_qn can pass nm for layer
+// L at M rows (FP8 weights on a wgmma tile: no native copy, no W8A16 decode kernel, no swapped tile), and those
+// launches (nm NULL: launch_linear_q / launch_linear_swiglu_q).
+int linear_norm8_takes(Gpu *g, const GpuLinear *L, int M, int want8);
+void launch_linear_qn(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
+                      int mode, int a8_ready, const GemmNorm *nm);
+int launch_linear_swiglu_qn(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
+                            int M, int want8, int a8_ready, const GemmNorm *nm);
 
 // Decode sizes with FP8 weights: the GEMM builds its e4m3 input itself (launch_gemm_fp8_build) from f32 x normed with
 // nw (nw != 0: no launch_rmsnorm_fp8 before it) or from bf16 x (nw == 0: no quantiser). mode as launch_linear_q, or

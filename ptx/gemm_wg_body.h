@@ -422,6 +422,81 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     CO_I4A(CO_ADD) CO_I4B(CO_LD) CO_I4B(CO_ADD) bar.warp.sync -1;
 #define CHUNK_BF16(c, LIST, L) add.u32 %t2, %n0, 128 * c; CHUNK_SETUP(1, L) LIST(STG_BF16) bar.warp.sync -1; \
     CAT(CO_I, L)(CO_ST) bar.warp.sync -1;
+// ---- mode 7 (FP8 tiles): the residual add, then the next RMSNorm's e4m3 input from the new rows (the producer-side
+// RMSNorm, NOTES session 37). CHUNK_ADDN: mode 2's chunk, the sums also written back over the staging and read into
+// the accumulators (so the rows' new values x are in registers, the global traffic still whole-row pieces).
+#define CO_ADDW(i, L) CO_ADDR(i, L) ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%t1]; \
+    add.f32 %e0, %e0, CA(i, 0); add.f32 %e1, %e1, CA(i, 1); add.f32 %e2, %e2, CA(i, 2); \
+    add.f32 %e3, %e3, CA(i, 3); @%p st.global.v4.f32 [%gq], {%e0, %e1, %e2, %e3}; \
+    st.shared.v4.f32 [%t1], {%e0, %e1, %e2, %e3};
+#define UNSTG_F32(j) xor.b32 %t1, %skey, 32 * (j & 7); add.u32 %t1, %t1, %sr; \
+    ld.shared.v2.f32 {%d##j##_0, %d##j##_1}, [%t1]; ld.shared.v2.f32 {%d##j##_2, %d##j##_3}, [%t1 + 2048];
+#define CHUNK_ADDN(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) CO_I4A(CO_LD) LIST(STG_F32) bar.warp.sync -1; \
+    CO_I4A(CO_ADDW) CO_I4B(CO_LD) CO_I4B(CO_ADDW) bar.warp.sync -1; LIST(UNSTG_F32) bar.warp.sync -1;
+// Then per group j (columns n0 + colin + 8j, +1; rows row0, row0 + 8): the weights w of the next RMSNorm (NQ_WL, into
+// registers R_k0 / R_k1), the sums of x^2 (%e4 / %e5: this thread's share of a 64-column half), y = x w in place, and
+// the amax of y (%e6 / %e7: of a 128-column block). Without rstd: rstd is one positive number a row, so e4m3(y rstd)
+// with scale amax(y rstd) / 448 has y's codes with scale amax(y) / 448 (up to the rounding of the scaled values); the
+// next GEMM multiplies its rows by rstd (below, %prs) once the row's sums are all in.
+#define NQ_WL(j, R, k0, k1) ld.global.nc.v2.f32 {R##_##k0, R##_##k1}, [%gw + 32 * j];
+#define NQ_G(j, R, k0, k1) fma.rn.f32 %e4, %d##j##_0, %d##j##_0, %e4; fma.rn.f32 %e4, %d##j##_1, %d##j##_1, %e4; \
+    fma.rn.f32 %e5, %d##j##_2, %d##j##_2, %e5; fma.rn.f32 %e5, %d##j##_3, %d##j##_3, %e5; \
+    mul.f32 %d##j##_0, %d##j##_0, R##_##k0; mul.f32 %d##j##_1, %d##j##_1, R##_##k1; \
+    mul.f32 %d##j##_2, %d##j##_2, R##_##k0; mul.f32 %d##j##_3, %d##j##_3, R##_##k1; \
+    abs.f32 %e8, %d##j##_0; max.f32 %e6, %e6, %e8; abs.f32 %e8, %d##j##_1; max.f32 %e6, %e6, %e8; \
+    abs.f32 %e8, %d##j##_2; max.f32 %e7, %e7, %e8; abs.f32 %e8, %d##j##_3; max.f32 %e7, %e7, %e8;
+// X = sum over the quad (the same value in all four lanes: the adds commute)
+#define QUAD_SUM(X, T) shfl.sync.bfly.b32 T, X, 1, 31, -1; add.f32 X, X, T; shfl.sync.bfly.b32 T, X, 2, 31, -1; \
+    add.f32 X, X, T;
+// half h (64 columns) of this consumer: its rows' sums of x^2 to ss[row][n0 / 64 + h] (%c0 / %c1), then afresh
+#define NQ_SS(h) QUAD_SUM(%e4, %e8) QUAD_SUM(%e5, %e8) @%q0 st.global.f32 [%c0 + 4 * h], %e4; \
+    @%q1 st.global.f32 [%c1 + 4 * h], %e5; mov.f32 %e4, 0f00000000; mov.f32 %e5, 0f00000000;
+// group j's e4m3 codes into the staging (rows r0, r0 + 8 at byte 8 j + colin of a WN-byte row; inverse scales I0, I1)
+#define STG_Q(j, I0, I1) xor.b32 %t1, %skey, 8 * j; add.u32 %t1, %t1, %sr; \
+    mul.f32 %e0, %d##j##_0, I0; mul.f32 %e1, %d##j##_1, I0; cvt.rn.satfinite.e4m3x2.f32 %nqh, %e1, %e0; \
+    st.shared.b16 [%t1], %nqh; \
+    mul.f32 %e0, %d##j##_2, I1; mul.f32 %e1, %d##j##_3, I1; cvt.rn.satfinite.e4m3x2.f32 %nqh, %e1, %e0; \
+    st.shared.b16 [%t1 + 2048], %nqh;
+#define STG_QA(j, R, k0, k1) STG_Q(j, %ni0, %ni1)
+#define STG_QB(j, R, k0, k1) STG_Q(j, %ni2, %ni3)
+// the weight registers of the groups of each 64-column half (NQ_Hh: groups 8h .. 8h + 7): FP8H the scratch
+// accumulator's second half (its first half holds the add's loads), blocks 0 and 1 in turn; else the odd-slice scratch
+#if FP8H
+#define NQ_H0(X) X(0, %x8, 0, 1) X(1, %x8, 2, 3) X(2, %x9, 0, 1) X(3, %x9, 2, 3) X(4, %x10, 0, 1) X(5, %x10, 2, 3) \
+    X(6, %x11, 0, 1) X(7, %x11, 2, 3)
+#define NQ_H1(X) X(8, %x12, 0, 1) X(9, %x12, 2, 3) X(10, %x13, 0, 1) X(11, %x13, 2, 3) X(12, %x14, 0, 1) \
+    X(13, %x14, 2, 3) X(14, %x15, 0, 1) X(15, %x15, 2, 3)
+#define NQ_H2(X) X(16, %x8, 0, 1) X(17, %x8, 2, 3) X(18, %x9, 0, 1) X(19, %x9, 2, 3) X(20, %x10, 0, 1) \
+    X(21, %x10, 2, 3) X(22, %x11, 0, 1) X(23, %x11, 2, 3)
+#define NQ_H3(X) X(24, %x12, 0, 1) X(25, %x12, 2, 3) X(26, %x13, 0, 1) X(27, %x13, 2, 3) X(28, %x14, 0, 1) \
+    X(29, %x14, 2, 3) X(30, %x15, 0, 1) X(31, %x15, 2, 3)
+#define NQ_L 4
+#else
+#define NQ_H0(X) X(0, %y0, 0, 1) X(1, %y0, 2, 3) X(2, %y1, 0, 1) X(3, %y1, 2, 3) X(4, %y2, 0, 1) X(5, %y2, 2, 3) \
+    X(6, %y3, 0, 1) X(7, %y3, 2, 3)
+#define NQ_H1(X) X(8, %y4, 0, 1) X(9, %y4, 2, 3) X(10, %y5, 0, 1) X(11, %y5, 2, 3) X(12, %y6, 0, 1) \
+    X(13, %y6, 2, 3) X(14, %y7, 0, 1) X(15, %y7, 2, 3)
+#if WN == 64
+#define NQ_L 2
+#else
+#define NQ_L 3
+#endif
+#endif
+// consumer rows: rstd = 1 / sqrt(sum(ss[row][:]) / K + eps) into %rs0 / %rs1 (rows r0c, r1c; ss [M][K / 64] f32, 16-byte
+// rows: K % 256 == 0), each lane of the quad summing every fourth 16-byte piece (up to 4 pieces in flight a row) in
+// order, then the quad's sum: the same value in every CTA that reads the row
+#define RS_LD(k, k4) add.u32 %kc, %rsi, %t2; add.u32 %kc, %kc, 16 * k; setp.lt.u32 %pc, %kc, %t1; \
+    mov.f32 %x##k##_0, 0f00000000; mov.f32 %x##k##_1, 0f00000000; mov.f32 %x##k##_2, 0f00000000; \
+    mov.f32 %x##k##_3, 0f00000000; mov.f32 %x##k4##_0, 0f00000000; mov.f32 %x##k4##_1, 0f00000000; \
+    mov.f32 %x##k4##_2, 0f00000000; mov.f32 %x##k4##_3, 0f00000000; \
+    @%pc ld.global.v4.f32 {%x##k##_0, %x##k##_1, %x##k##_2, %x##k##_3}, [%c0 + 64 * k]; \
+    @%pc ld.global.v4.f32 {%x##k4##_0, %x##k4##_1, %x##k4##_2, %x##k4##_3}, [%c1 + 64 * k];
+#define RS_ADD(k, k4) add.f32 %rs0, %rs0, %x##k##_0; add.f32 %rs0, %rs0, %x##k##_1; add.f32 %rs0, %rs0, %x##k##_2; \
+    add.f32 %rs0, %rs0, %x##k##_3; add.f32 %rs1, %rs1, %x##k4##_0; add.f32 %rs1, %rs1, %x##k4##_1; \
+    add.f32 %rs1, %rs1, %x##k4##_2; add.f32 %rs1, %rs1, %x##k4##_3;
+#define RS_FIN(r) QUAD_SUM(r, %e8) div.rn.f32 r, r, %e9; add.rn.f32 r, r, %eps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
+#define RSJ(j) mul.f32 %d##j##_0, %d##j##_0, %rs0; mul.f32 %d##j##_1, %d##j##_1, %rs0; \
+    mul.f32 %d##j##_2, %d##j##_2, %rs1; mul.f32 %d##j##_3, %d##j##_3, %rs1;
 #if NJ == 8
 #define FOR_CHUNK_F32(X) X(0, G8_0)
 #define FOR_CHUNK_BF16(X) X(0, G8_0, 3)
@@ -457,7 +532,14 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .param .u64 p_ws,
     .param .u64 p_cnt,
     .param .u32 p_splits,
+#if FP8
+    .param .u32 p_ktps,
+    .param .u64 p_nw,
+    .param .u64 p_ss,
+    .param .f32 p_eps)
+#else
     .param .u32 p_ktps)
+#endif
     .maxnreg 168
 {
     PDL_START
@@ -507,6 +589,15 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .f32 %sa0x, %sa1x, %swx, %fa0, %fa1;
     ld.param.u64 %psa, [p_sa];
     ld.param.u64 %psw, [p_sw];
+    // the producer-side RMSNorm: mode 7's weights and outputs, the consumer's row sums (p_ss, 0: none)
+    .reg .b64 %pnw, %gw, %pss, %nsa, %nss;
+    .reg .f32 %eps, %rs0, %rs1, %ns<4>, %ni<4>;
+    .reg .b32 %rsi;
+    .reg .b16 %nqh;
+    .reg .pred %prs;
+    ld.param.u64 %pss, [p_ss];
+    setp.ne.u64 %prs, %pss, 0;
+    ld.param.f32 %eps, [p_eps];
 #endif
 
     ld.param.u64 %pC, [p_C];
@@ -674,6 +765,35 @@ C_TILE:
     add.s64 %aw2, %aw2, %off;
 #endif
     add.s64 %aw, %aw, %off;
+    // a consumer of the producer-side RMSNorm: this thread's rows' rstd (RS_*) while the first slices load
+    @!%prs bra RS_DONE;
+    shr.u32 %t1, %K, 6;                        // sums a row
+    mul.wide.u32 %c0, %r0c, %t1;
+    shl.b64 %c0, %c0, 2;
+    add.s64 %c0, %c0, %pss;
+    mul.wide.u32 %c1, %r1c, %t1;
+    shl.b64 %c1, %c1, 2;
+    add.s64 %c1, %c1, %pss;
+    and.b32 %t2, %lane, 3;
+    shl.b32 %t2, %t2, 2;                       // this lane's first sum: 4 (lane % 4)
+    mul.wide.u32 %off, %t2, 4;
+    add.s64 %c0, %c0, %off;
+    add.s64 %c1, %c1, %off;
+    mov.f32 %rs0, 0f00000000;
+    mov.f32 %rs1, 0f00000000;
+    mov.u32 %rsi, 0;
+RS_LOOP:
+    RS_LD(0, 4) RS_LD(1, 5) RS_LD(2, 6) RS_LD(3, 7)
+    RS_ADD(0, 4) RS_ADD(1, 5) RS_ADD(2, 6) RS_ADD(3, 7)
+    add.u32 %rsi, %rsi, 64;
+    add.s64 %c0, %c0, 256;
+    add.s64 %c1, %c1, 256;
+    setp.lt.u32 %p, %rsi, %t1;
+    @%p bra RS_LOOP;
+    cvt.rn.f32.u32 %e9, %K;
+    RS_FIN(%rs0)
+    RS_FIN(%rs1)
+RS_DONE:
 #endif
     mov.u32 %kt, %kt0;
 #if !FP8
@@ -866,6 +986,11 @@ KC_NEXTQ:
 #endif
 EPI_MODE:
     UT_T(72)
+#if FP8
+    @!%prs bra RS_SCALED;                      // a consumer of the producer-side RMSNorm: rows times rstd
+    FOR_J(RSJ)
+RS_SCALED:
+#endif
     // the staged epilogue: this warp's 4 KB (after the amax exchange), row r0 = lane / 4's staging row and its
     // swizzle; the warp's first row and the rows left in M (signed: may be <= 0)
     shr.u32 %t1, %tx, 5;
@@ -881,6 +1006,8 @@ EPI_MODE:
 #if FP8
     setp.eq.u32 %p, %mode, 6;
     @%p bra EPI_MAX_;
+    setp.eq.u32 %p, %mode, 7;
+    @%p bra EPI_NQ_;
 #endif
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
@@ -911,6 +1038,130 @@ EPI_MAX_:
     setp.eq.u32 %pmq, %colin, 0;
     FOR_CHUNK_F32(PMAX_BLOCK)
     bra EPI_F32_;
+    // --- mode 7 (FP8 tiles): mode 2's add, then the next RMSNorm's e4m3 input from the new rows (NQ_* above): Cs
+    // e4m3 [M][N], its scales [M][N / 128] and the rows' sums of x^2 [M][N / 64] after it (each at a 256-byte
+    // boundary), p_nw the norm's weights f32 [N]. N % 256 == 0 (the host checks): every block inside N.
+EPI_NQ_:
+    ld.param.u64 %pnw, [p_nw];
+    add.u32 %t1, %n0, %colin;
+    mul.wide.u32 %gw, %t1, 4;
+    add.s64 %gw, %gw, %pnw;                    // &w[n0 + colin]: its loads fly while the add runs
+    NQ_H0(NQ_WL)
+#if WN != 64
+    NQ_H1(NQ_WL)
+#endif
+    shl.b32 %skey, %colin, 2;
+    xor.b32 %skey, %skey, %sx;
+    FOR_CHUNK_F32(CHUNK_ADDN)
+    ld.param.u64 %gq, [p_Cs];
+    mul.wide.u32 %nsa, %M, %N;
+    add.s64 %nsa, %nsa, 255;
+    and.b64 %nsa, %nsa, 0xFFFFFFFFFFFFFF00;
+    shr.u32 %t2, %N, 7;
+    mul.wide.u32 %nss, %M, %t2;
+    shl.b64 %nss, %nss, 2;
+    add.s64 %nss, %nss, 255;
+    and.b64 %nss, %nss, 0xFFFFFFFFFFFFFF00;
+    add.s64 %nsa, %nsa, %gq;                   // the scales
+    add.s64 %nss, %nss, %nsa;                  // the sums
+    shr.u32 %t2, %N, 6;                        // sums a row
+    shr.u32 %t1, %n0, 6;
+    mad.lo.u32 %t1, %row0, %t2, %t1;
+    mul.wide.u32 %c0, %t1, 4;
+    add.s64 %c0, %c0, %nss;                    // &sums[row0][n0 / 64]
+    mul.wide.u32 %c1, %t2, 32;
+    add.s64 %c1, %c1, %c0;                     // 8 rows down
+    setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores its rows' sums and scales
+    and.pred %q0, %p, %pr0;
+    and.pred %q1, %p, %pr1;
+    mov.f32 %e4, 0f00000000;
+    mov.f32 %e5, 0f00000000;
+    mov.f32 %e6, 0f00000000;
+    mov.f32 %e7, 0f00000000;
+    NQ_H0(NQ_G)
+    NQ_SS(0)
+#if WN != 64
+    NQ_H1(NQ_G)
+    NQ_SS(1)
+#endif
+    QUAD_MAX(%e6, %e8)
+    QUAD_MAX(%e7, %e8)
+#if WN == 64
+    // the block's other 64 columns are the other consumer's: the two warps holding these rows swap their amaxes
+    // through smem ([2][64] f32 after the split-K word) between two barriers of their own (2 + warp % 4, 64 threads:
+    // under the cluster split only the rows' owner warps get here)
+    add.u32 %t1, %bar, 16 * STAGES + 16;
+    shl.b32 %t2, %rowin, 2;
+    mad.lo.u32 %kc, %wc, 256, %t2;
+    add.u32 %kc, %kc, %t1;
+    st.shared.f32 [%kc], %e6;
+    st.shared.f32 [%kc + 32], %e7;
+    shr.u32 %srow, %tx, 5;
+    and.b32 %srow, %srow, 3;
+    add.u32 %srow, %srow, 2;
+    bar.sync %srow, 64;
+    xor.b32 %kc, %wc, 1;
+    mad.lo.u32 %kc, %kc, 256, %t2;
+    add.u32 %kc, %kc, %t1;
+    ld.shared.f32 %e8, [%kc];
+    max.f32 %e6, %e6, %e8;
+    ld.shared.f32 %e8, [%kc + 32];
+    max.f32 %e7, %e7, %e8;
+    bar.sync %srow, 64;
+#endif
+    SWQ_SCALE(%e6, %ns0, %ni0)
+    SWQ_SCALE(%e7, %ns1, %ni1)
+#if FP8H
+    // the second block (columns n0 + 128 ..): its weights into the same registers
+    NQ_H2(NQ_WL)
+    NQ_H3(NQ_WL)
+    mov.f32 %e6, 0f00000000;
+    mov.f32 %e7, 0f00000000;
+    NQ_H2(NQ_G)
+    NQ_SS(2)
+    NQ_H3(NQ_G)
+    NQ_SS(3)
+    QUAD_MAX(%e6, %e8)
+    QUAD_MAX(%e7, %e8)
+    SWQ_SCALE(%e6, %ns2, %ni2)
+    SWQ_SCALE(%e7, %ns3, %ni3)
+#endif
+    // the e4m3 rows through the staging (WN bytes a row), copied out in 16-byte pieces
+    xor.b32 %skey, %colin, %sx;
+    NQ_H0(STG_QA)
+#if WN != 64
+    NQ_H1(STG_QA)
+#endif
+#if FP8H
+    NQ_H2(STG_QB)
+    NQ_H3(STG_QB)
+#endif
+    bar.warp.sync -1;
+    ld.param.u64 %pC, [p_Cs];
+    mov.u32 %t2, %n0;
+    CHUNK_SETUP(0, NQ_L)
+    CAT(CO_I, NQ_L)(CO_ST)
+    bar.warp.sync -1;
+    ld.param.u64 %pC, [p_C];
+    shr.u32 %t2, %N, 7;                        // scales a row
+    shr.u32 %t1, %n0, 7;
+    mad.lo.u32 %t1, %row0, %t2, %t1;
+    mul.wide.u32 %c0, %t1, 4;
+    add.s64 %c0, %c0, %nsa;                    // &scales[row0][n0 / 128]
+    mul.wide.u32 %c1, %t2, 32;
+    add.s64 %c1, %c1, %c0;
+#if WN == 64
+    setp.eq.u32 %p, %wc, 0;                    // (the block's scale: consumer 0's, both hold it)
+    and.pred %q0, %q0, %p;
+    and.pred %q1, %q1, %p;
+#endif
+    @%q0 st.global.f32 [%c0], %ns0;
+    @%q1 st.global.f32 [%c1], %ns1;
+#if FP8H
+    @%q0 st.global.f32 [%c0 + 4], %ns2;
+    @%q1 st.global.f32 [%c1 + 4], %ns3;
+#endif
+    bra EPI_DONE;
 #endif
 EPI_BF16_:
     shl.b32 %skey, %colin, 1;                  // 4 q
@@ -1033,3 +1284,8 @@ EXIT:
 #undef FOR_CHUNK_BF16
 #undef SWI_L
 #undef SWQ_L
+#undef NQ_H0
+#undef NQ_H1
+#undef NQ_H2
+#undef NQ_H3
+#undef NQ_L

@@ -150,6 +150,11 @@ static void ref8_row(void *ctx, int64_t r) {
 // the sampled rows (all when M <= 64, else 24: the first two, two near the end, the rest random) dequantised in fp64
 // (af [nrows][K]), the inputs the GEMM really multiplies.
 typedef struct { CUdeviceptr dx, da8, dsa; int *rows, nrows; double *af; } QuantIn;
+// The consumer of the producer-side RMSNorm (GemmNorm.ss): while rn_ss is set (rownorm_set), check_fp8 and
+// check_swiglu8 pass it and the reference rows are multiplied by rn_rstd (fp64) first.
+static CUdeviceptr rn_ss;
+static double *rn_rstd;
+static const float rn_eps = 1e-6f;
 static QuantIn quant_in(int M, int K) {
     int KB = K / 128;
     QuantIn in = { gpu_alloc(&G, (size_t)M * K * 2), gpu_alloc(&G, (size_t)M * K), gpu_alloc(&G, (size_t)M * KB * 4),
@@ -168,7 +173,8 @@ static QuantIn quant_in(int M, int K) {
     in.af = xmalloc((size_t)in.nrows * K * 8);
     for (int i = 0; i < in.nrows; i++)
         for (int k = 0; k < K; k++)
-            in.af[(size_t)i * K + k] = e4m3_decode(q[(size_t)in.rows[i] * K + k]) * sa[in.rows[i] * KB + k / 128];
+            in.af[(size_t)i * K + k] = e4m3_decode(q[(size_t)in.rows[i] * K + k]) * sa[in.rows[i] * KB + k / 128] *
+                                       (rn_ss ? rn_rstd[in.rows[i]] : 1.0);
     free(x); free(q); free(sa);
     return in;
 }
@@ -195,7 +201,8 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile, int split
     } else {
         gpu_fill_u32(&G, dc, 0x7FC07FC0u, (size_t)M * N * esz / 4);
     }
-    launch_gemm_fp8_ex(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile, splits);
+    GemmNorm nm = { 0, 0, rn_ss, rn_eps };
+    launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile, splits, rn_ss ? &nm : NULL);
     float *c = xmalloc((size_t)M * N * 4);
     if (mode == GEMM_STORE_BF16) {
         uint16_t *cb = xmalloc((size_t)M * N * 2);
@@ -282,7 +289,8 @@ static void swi_ref8_row(void *ctx, int64_t r) {
 }
 
 // a = swiglu(A8 . W8^T) into a NaN-poisoned bf16 [M][F] on `tile` (-1: launch_linear_swiglu, which also quantises
-// the input, and may answer in FP8: *fp8 = 1, e4m3 + scales in a's buffer, read back as e4m3 * scale); relative
+// the input, and may answer in FP8: *fp8 = 1, e4m3 + scales in a's buffer, read back as e4m3 * scale; 100 + t: the
+// quantising epilogue of tile t, launch_gemm_swiglu_fp8); relative
 // error against fp64 over the same dequantised inputs (all rows when M <= 64, else 24).
 static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
     int F = w->F, K = w->K;
@@ -291,8 +299,14 @@ static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
     CUdeviceptr dout = gpu_alloc(&G, (size_t)M * F * 2);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)M * F / 2);
     int ready = 0;
-    if (tile < 0) ready = launch_linear_swiglu(&G, &w->L, dout, in.dx, in.da8, in.dsa, M, 1);
-    else launch_gemm_fp8_ex(&G, dout, in.da8, in.dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, 0);
+    GemmNorm nm = { 0, 0, rn_ss, rn_eps }, *pnm = rn_ss ? &nm : NULL;
+    if (tile < 0) {
+        ready = launch_linear_swiglu_qn(&G, &w->L, dout, in.dx, in.da8, in.dsa, M, 1, 0, pnm);
+    } else if (tile >= 100) {  // the quantising epilogue on tile - 100
+        launch_gemm_swiglu_fp8_nm(&G, dout, dout + swiglu_fp8_scales(M, F), in.da8, in.dsa, w->L.w, w->L.sw, M, 2 * F,
+                                  K, 0, tile - 100, pnm);
+        ready = 1;
+    } else launch_gemm_fp8_nm(&G, dout, in.da8, in.dsa, w->L.w, w->L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, 0, pnm);
     *fp8 = ready;
     uint16_t *ob = xmalloc((size_t)M * F * 2);
     gpu_download(&G, ob, dout, (size_t)M * F * 2);
@@ -401,6 +415,176 @@ static void gemm_fp8_swiglu_fp8_out(void) {
                "byte-exact for M in "
                "{1,5,16,17,64,100,256,300}\n", F, K);
         gated8_free(&w);
+    }
+}
+
+// ---------------------------------------------------------------- the producer-side RMSNorm (GemmNorm)
+// The rows' sums of squares for M rows of K: [M][K / 64] f32 partials of very different sizes per row (some rows
+// tiny: eps matters), on the device (rn_ss) and rstd in fp64 (rn_rstd).
+static void rownorm_set(int M, int K) {
+    int nb = K / 64;
+    float *ss = xmalloc((size_t)M * nb * 4);
+    rn_rstd = xmalloc((size_t)M * sizeof(double));
+    for (int r = 0; r < M; r++) {
+        double mag = ldexp(1.0, (int)(rng_uniform(&rng) * 24) - 16), sum = 0;
+        for (int i = 0; i < nb; i++) {
+            ss[(size_t)r * nb + i] = (float)(mag * (0.25 + rng_uniform(&rng)));
+            sum += ss[(size_t)r * nb + i];
+        }
+        rn_rstd[r] = 1 / sqrt(sum / K + rn_eps);
+    }
+    rn_ss = gpu_alloc(&G, (size_t)M * nb * 4);
+    gpu_upload(&G, rn_ss, ss, (size_t)M * nb * 4);
+    free(ss);
+}
+static void rownorm_clear(void) {
+    gpu_free(&G, rn_ss);
+    rn_ss = 0;
+    free(rn_rstd);
+    rn_rstd = NULL;
+}
+
+// The consumer: every wgmma tile (and splits) in every mode multiplies its rows by rstd from the sums, against fp64
+// over the dequantised inputs times rstd; then launch_linear_swiglu_qn's choice (the quantising SwiGLU epilogue).
+static void gemm_fp8_rownorm(void) {
+    NEED_GPU();
+    static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, 11, 12 }, ms[] = { 1, 65, 200 };
+    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
+    Fp8Weight w = fp8_weight(1024, 768);
+    double worst = 0;
+    for (int t = 0; t < 9; t++)
+        for (int i = 0; i < 3; i++) {
+            if (only >= 0 && tiles[t] != only) continue;
+            rownorm_set(ms[i], w.K);
+            for (int mode = 0; mode < 3; mode++)
+                for (int sp = 0; sp < 3; sp++) {
+                    int splits = sp == 0 ? 0 : sp == 1 ? 2 : GEMM_SPLIT_CLUSTER + 3;
+                    if (sp && ((tiles[t] >= 7 && tiles[t] <= 9) || tiles[t] == 12)) continue;  // (the pairs never split)
+                    double e = check_fp8(&w, ms[i], mode, tiles[t], splits);
+                    if (e > worst) worst = e;
+                    CHECK(e < tol8(mode), "rows times rstd: tile %d M=%d splits %d %s: rel err %.3g", tiles[t], ms[i],
+                          splits, mname[mode], e);
+                }
+            rownorm_clear();
+        }
+    printf("  N=%d K=%d: wgmma tiles x M {1,65,200} x {f32,bf16,add} x splits {none, 2, cluster 3}: worst %.3g\n",
+           w.N, w.K, worst);
+    fp8_weight_free(&w);
+    // SwiGLU: bf16 out on every wgmma tile, e4m3 out on the four quantising ones (100 + tile), launch_linear_swiglu_qn
+    static const int swt[] = { -1, 0, 1, 4, 5, 7, 8, 9, 11, 12, 104, 109, 111, 112 };
+    Gated8 g8 = gated8_new(1536, 1024);
+    int fp8 = 0;
+    for (int i = 0; i < 3; i++) {
+        int M = ms[i] == 1 ? 300 : ms[i];  // (M > 64: a wgmma tile)
+        rownorm_set(M, g8.K);
+        for (int t = 0; t < 14; t++) {
+            if (swt[t] < 0 && !linear_norm8_takes(&G, &g8.L, M, 1)) continue;
+            if (only >= 0 && swt[t] != only && swt[t] != 100 + only) continue;
+            double e = check_swiglu8(&g8, M, swt[t], &fp8);
+            double tol = fp8 ? 4e-2 : tol8(GEMM_STORE_BF16);
+            CHECK(e < tol, "rows times rstd: SwiGLU tile %d M=%d%s: rel err %.3g", swt[t], M, fp8 ? " (e4m3 out)" : "", e);
+        }
+        rownorm_clear();
+    }
+    printf("  SwiGLU F=%d K=%d: every wgmma tile (bf16 and e4m3 out), launch_linear_swiglu_qn, M {300,65,200}: "
+           "checked\n", g8.F, g8.K);
+    gated8_free(&g8);
+}
+
+// The producer (GEMM_ADD_NORM8): x = c0 + A W^T as GEMM_ADD_F32 (against fp64), then from the GPU's own x and weights
+// nw: each row's sums of x^2 per 64 columns (fp64, 1e-5), each 128-column block's scale (amax(x nw) / 448 in f32,
+// exactly) and every e4m3 code (the host encoder of (x nw) (1 / scale) in f32; a tie may round either way). Every
+// wgmma tile, its splits, M with partial row tiles; outputs NaN-poisoned first.
+static size_t check_norm8(const Fp8Weight *w, int M, int tile, int splits, double *xerr) {
+    int N = w->N, K = w->K, NB = N / 128, NH = N / 64;
+    QuantIn in = quant_in(M, K);
+    float *c0 = xmalloc((size_t)M * N * 4), *nw = xmalloc((size_t)N * 4);
+    for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(4 * rng_uniform(&rng) - 2);
+    for (int n = 0; n < N; n++) nw[n] = (float)((rng_uniform(&rng) < 0.1 ? -1 : 1) * (0.2 + 2 * rng_uniform(&rng)));
+    CUdeviceptr dc = gpu_alloc(&G, (size_t)M * N * 4), dnw = gpu_alloc(&G, (size_t)N * 4);
+    CUdeviceptr dq = gpu_alloc(&G, norm8_bytes(M, N));
+    gpu_upload(&G, dc, c0, (size_t)M * N * 4);
+    gpu_upload(&G, dnw, nw, (size_t)N * 4);
+    gpu_fill_u32(&G, dq, 0x7FC00000u, norm8_bytes(M, N) / 4);
+    GemmNorm nm = { dnw, dq, 0, 0 };
+    launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, GEMM_ADD_NORM8, tile, splits, &nm);
+    float *x = xmalloc((size_t)M * N * 4);
+    uint8_t *q = xmalloc(norm8_bytes(M, N));
+    gpu_download(&G, x, dc, (size_t)M * N * 4);
+    gpu_download(&G, q, dq, norm8_bytes(M, N));
+    const float *sc = (const float *)(q + norm8_scales(M, N)), *ss = (const float *)(q + norm8_sums(M, N));
+    // x against fp64 on the sampled rows
+    double *ref = xmalloc((size_t)in.nrows * N * 8);
+    float *c0r = xmalloc((size_t)in.nrows * N * 4), *got = xmalloc((size_t)in.nrows * N * 4);
+    for (int i = 0; i < in.nrows; i++) {
+        memcpy(c0r + (size_t)i * N, c0 + (size_t)in.rows[i] * N, (size_t)N * 4);
+        memcpy(got + (size_t)i * N, x + (size_t)in.rows[i] * N, (size_t)N * 4);
+    }
+    Ref8 j = { in.af, w->wf, c0r, ref, N, K };
+    parallel_for(in.nrows, ref8_row, &j);
+    *xerr = rel_err(got, ref, (size_t)in.nrows * N);
+    size_t bad = 0, ties = 0;
+    for (int r = 0; r < M; r++) {
+        const float *xr = x + (size_t)r * N;
+        for (int h = 0; h < NH; h++) {
+            double sum = 0;
+            for (int k = 0; k < 64; k++) sum += (double)xr[64 * h + k] * xr[64 * h + k];
+            float g = ss[(size_t)r * NH + h];
+            if (!(fabs(g - sum) <= 1e-5 * sum + 1e-30)) {
+                if (bad++ < 3) printf("  M=%d tile %d row %d half %d: sum of squares %g, want %g\n", M, tile, r, h, g, sum);
+            }
+        }
+        for (int b = 0; b < NB; b++) {
+            float y[128], amax = 0;
+            for (int k = 0; k < 128; k++) {
+                y[k] = xr[128 * b + k] * nw[128 * b + k];
+                amax = fmaxf(amax, fabsf(y[k]));
+            }
+            float want = scale_of(amax), g = sc[(size_t)r * NB + b];
+            if (!(g == want)) {
+                if (bad++ < 3) printf("  M=%d tile %d row %d block %d: scale %g, want %g\n", M, tile, r, b, g, want);
+                continue;
+            }
+            float inv = 1.0f / g;
+            for (int k = 0; k < 128; k++) {
+                float v = y[k] * inv;
+                uint8_t wq = e4m3_encode(v), gq = q[(size_t)r * N + 128 * b + k];
+                if (wq == gq) continue;
+                if (fabs(e4m3_decode(wq) - v) == fabs(e4m3_decode(gq) - v)) ties++;
+                else if (bad++ < 3) printf("  M=%d tile %d row %d col %d: code %02x, want %02x\n", M, tile, r, 128 * b + k, gq, wq);
+            }
+        }
+    }
+    free(c0); free(nw); free(x); free(q); free(ref); free(c0r); free(got);
+    quant_in_free(&in);
+    gpu_free(&G, dc); gpu_free(&G, dnw); gpu_free(&G, dq);
+    return bad;
+}
+
+static void gemm_fp8_norm8(void) {
+    NEED_GPU();
+    static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, 11, 12 }, ms[] = { 1, 70, 200, 257 };
+    static const int nk[][2] = { { 768, 512 }, { 4096, 4096 } };
+    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile, the small shape (sanitizer)
+    for (int s = 0; s < (only >= 0 ? 1 : 2); s++) {
+        Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
+        double worst = 0;
+        for (int t = 0; t < 9; t++)
+            for (int i = 0; i < 4; i++)
+                for (int sp = 0; sp < 4; sp++) {
+                    if (only >= 0 && tiles[t] != only) continue;
+                    int splits = sp == 0 ? 0 : sp == 1 ? 3 : sp == 2 ? GEMM_SPLIT_CLUSTER + 2 : GEMM_SPLIT_TAIL;
+                    if (sp && ((tiles[t] >= 7 && tiles[t] <= 9) || tiles[t] == 12)) continue;
+                    if (s == 1 && (i == 0 || i == 3 || sp == 1 || sp == 3)) continue;  // (the 8B's shapes: fewer)
+                    double e = 0;
+                    size_t bad = check_norm8(&w, ms[i], tiles[t], splits, &e);
+                    if (e > worst) worst = e;
+                    CHECK(bad == 0 && e < tol8(GEMM_ADD_F32), "GEMM_ADD_NORM8 tile %d M=%d N=%d K=%d splits %d: %zu "
+                          "sums / scales / codes wrong, x rel err %.3g", tiles[t], ms[i], w.N, w.K, splits, bad, e);
+                }
+        printf("  N=%d K=%d: wgmma tiles x M {1,70,200,257} x splits: sums, scales, codes exact; x worst rel err %.3g\n",
+               w.N, w.K, worst);
+        fp8_weight_free(&w);
     }
 }
 
@@ -855,6 +1039,8 @@ int main(void) {
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
     RUN(gemm_fp8_rowmax);
+    RUN(gemm_fp8_norm8);
+    RUN(gemm_fp8_rownorm);
     RUN(head_rescore);
     RUN(gemm_fp8_timings);
     gpu_test_end();
