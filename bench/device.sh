@@ -1311,8 +1311,9 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
     fi
     if p37 ab; then
         f=$(synth 8b q8_0)
-        engine_ab "${S37_AB:-fp8 fp8 256;fp8 fp8 128;fp8 bf16 256}" "off QWEN3_NORM8=0" "on QWEN3_NORM8=1" \
-            "off2 QWEN3_NORM8=0" "on2 QWEN3_NORM8=1"
+        # S37_ARMS: "NAME VAR=VALUE ...|..." (e.g. an older gemm_fp8 cubin through QWEN3_CUBIN_DIR)
+        IFS='|' read -ra arms37 <<< "${S37_ARMS:-off QWEN3_NORM8=0|on QWEN3_NORM8=1|off2 QWEN3_NORM8=0|on2 QWEN3_NORM8=1}"
+        engine_ab "${S37_AB:-fp8 fp8 256;fp8 fp8 128;fp8 bf16 256}" "${arms37[@]}"
     fi
     if p37 san; then
         for t in ${S37_SAN_TILES:-5 11}; do
