@@ -73,6 +73,8 @@ $(B)/ptx/%.ptx: ptx/%.ptx $(wildcard ptx/*.h)
 $(B)/ptx/%.cubin: $(B)/ptx/%.ptx
 	$(PTXAS) $(PTXFLAGS) -o $@ $< 2> $(B)/ptx/$*.ptxas.log || { cat $(B)/ptx/$*.ptxas.log; exit 1; }
 	@grep -E "Used|spill" $(B)/ptx/$*.ptxas.log | sed 's/^/  $*: /' | head -4
+	@# ptxas serialising wgmmas (C7515: an accumulator written outside the wgmma chain) is a silent slowdown: fail
+	@! grep -E "C7515" $(B)/ptx/$*.ptxas.log || { rm -f $@; echo "$*: wgmma serialised (C7515), see above"; exit 1; }
 # Unicode class/NFC tables for the tokenizer, from Debian's unicode-data (tests/setup.sh installs it).
 $(B)/unicode_tables.c: host/gen_unicode.sh
 	@mkdir -p $(B)

@@ -459,41 +459,40 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     st.shared.b16 [%t1 + 2048], %nqh;
 #define STG_QA(j, R, k0, k1) STG_Q(j, %ni0, %ni1)
 #define STG_QB(j, R, k0, k1) STG_Q(j, %ni2, %ni3)
-// the weight registers of the groups of each 64-column half (NQ_Hh: groups 8h .. 8h + 7): FP8H the scratch
-// accumulator's second half (its first half holds the add's loads), blocks 0 and 1 in turn; else the odd-slice scratch
+// the weight registers of the groups of each 64-column half (NQ_Hh: groups 8h .. 8h + 7; FP8H's second block reuses
+// them). Their own registers, not the scratch accumulators: a non-wgmma instruction defining a wgmma accumulator
+// makes ptxas serialise the wgmmas (its C7515 "Potential Performance Loss"; session 37 measured 6% at B = 256).
+#define NQ_H0(X) X(0, %nw0, 0, 1) X(1, %nw0, 2, 3) X(2, %nw1, 0, 1) X(3, %nw1, 2, 3) X(4, %nw2, 0, 1) X(5, %nw2, 2, 3) \
+    X(6, %nw3, 0, 1) X(7, %nw3, 2, 3)
+#define NQ_H1(X) X(8, %nw4, 0, 1) X(9, %nw4, 2, 3) X(10, %nw5, 0, 1) X(11, %nw5, 2, 3) X(12, %nw6, 0, 1) \
+    X(13, %nw6, 2, 3) X(14, %nw7, 0, 1) X(15, %nw7, 2, 3)
+#define NQ_H2(X) X(16, %nw0, 0, 1) X(17, %nw0, 2, 3) X(18, %nw1, 0, 1) X(19, %nw1, 2, 3) X(20, %nw2, 0, 1) \
+    X(21, %nw2, 2, 3) X(22, %nw3, 0, 1) X(23, %nw3, 2, 3)
+#define NQ_H3(X) X(24, %nw4, 0, 1) X(25, %nw4, 2, 3) X(26, %nw5, 0, 1) X(27, %nw5, 2, 3) X(28, %nw6, 0, 1) \
+    X(29, %nw6, 2, 3) X(30, %nw7, 0, 1) X(31, %nw7, 2, 3)
 #if FP8H
-#define NQ_H0(X) X(0, %x8, 0, 1) X(1, %x8, 2, 3) X(2, %x9, 0, 1) X(3, %x9, 2, 3) X(4, %x10, 0, 1) X(5, %x10, 2, 3) \
-    X(6, %x11, 0, 1) X(7, %x11, 2, 3)
-#define NQ_H1(X) X(8, %x12, 0, 1) X(9, %x12, 2, 3) X(10, %x13, 0, 1) X(11, %x13, 2, 3) X(12, %x14, 0, 1) \
-    X(13, %x14, 2, 3) X(14, %x15, 0, 1) X(15, %x15, 2, 3)
-#define NQ_H2(X) X(16, %x8, 0, 1) X(17, %x8, 2, 3) X(18, %x9, 0, 1) X(19, %x9, 2, 3) X(20, %x10, 0, 1) \
-    X(21, %x10, 2, 3) X(22, %x11, 0, 1) X(23, %x11, 2, 3)
-#define NQ_H3(X) X(24, %x12, 0, 1) X(25, %x12, 2, 3) X(26, %x13, 0, 1) X(27, %x13, 2, 3) X(28, %x14, 0, 1) \
-    X(29, %x14, 2, 3) X(30, %x15, 0, 1) X(31, %x15, 2, 3)
 #define NQ_L 4
-#else
-#define NQ_H0(X) X(0, %y0, 0, 1) X(1, %y0, 2, 3) X(2, %y1, 0, 1) X(3, %y1, 2, 3) X(4, %y2, 0, 1) X(5, %y2, 2, 3) \
-    X(6, %y3, 0, 1) X(7, %y3, 2, 3)
-#define NQ_H1(X) X(8, %y4, 0, 1) X(9, %y4, 2, 3) X(10, %y5, 0, 1) X(11, %y5, 2, 3) X(12, %y6, 0, 1) \
-    X(13, %y6, 2, 3) X(14, %y7, 0, 1) X(15, %y7, 2, 3)
-#if WN == 64
+#elif WN == 64
 #define NQ_L 2
 #else
 #define NQ_L 3
 #endif
-#endif
 // consumer rows: rstd = 1 / sqrt(sum(ss[row][:]) / K + eps) into %rs0 / %rs1 (rows r0c, r1c; ss [M][K / 64] f32, 16-byte
 // rows: K % 256 == 0), each lane of the quad summing every fourth 16-byte piece (up to 4 pieces in flight a row) in
 // order, then the quad's sum: the same value in every CTA that reads the row
-#define RS_LD(k, k4) add.u32 %kc, %rsi, %t2; add.u32 %kc, %kc, 16 * k; setp.lt.u32 %pc, %kc, %t1; \
-    mov.f32 %x##k##_0, 0f00000000; mov.f32 %x##k##_1, 0f00000000; mov.f32 %x##k##_2, 0f00000000; \
-    mov.f32 %x##k##_3, 0f00000000; mov.f32 %x##k4##_0, 0f00000000; mov.f32 %x##k4##_1, 0f00000000; \
-    mov.f32 %x##k4##_2, 0f00000000; mov.f32 %x##k4##_3, 0f00000000; \
-    @%pc ld.global.v4.f32 {%x##k##_0, %x##k##_1, %x##k##_2, %x##k##_3}, [%c0 + 64 * k]; \
-    @%pc ld.global.v4.f32 {%x##k4##_0, %x##k4##_1, %x##k4##_2, %x##k4##_3}, [%c1 + 64 * k];
-#define RS_ADD(k, k4) add.f32 %rs0, %rs0, %x##k##_0; add.f32 %rs0, %rs0, %x##k##_1; add.f32 %rs0, %rs0, %x##k##_2; \
-    add.f32 %rs0, %rs0, %x##k##_3; add.f32 %rs1, %rs1, %x##k4##_0; add.f32 %rs1, %rs1, %x##k4##_1; \
-    add.f32 %rs1, %rs1, %x##k4##_2; add.f32 %rs1, %rs1, %x##k4##_3;
+#define RS_LD(k) add.u32 %kc, %rsi, %t2; add.u32 %kc, %kc, 16 * k; setp.lt.u32 %pc, %kc, %t1; \
+    mov.f32 %ra##k##_0, 0f00000000; mov.f32 %ra##k##_1, 0f00000000; mov.f32 %ra##k##_2, 0f00000000; \
+    mov.f32 %ra##k##_3, 0f00000000; mov.f32 %rb##k##_0, 0f00000000; mov.f32 %rb##k##_1, 0f00000000; \
+    mov.f32 %rb##k##_2, 0f00000000; mov.f32 %rb##k##_3, 0f00000000; \
+    @%pc ld.global.v4.f32 {%ra##k##_0, %ra##k##_1, %ra##k##_2, %ra##k##_3}, [%c0 + 64 * k]; \
+    @%pc ld.global.v4.f32 {%rb##k##_0, %rb##k##_1, %rb##k##_2, %rb##k##_3}, [%c1 + 64 * k];
+#define RS_ADD(k) add.f32 %rs0, %rs0, %ra##k##_0; add.f32 %rs0, %rs0, %ra##k##_1; add.f32 %rs0, %rs0, %ra##k##_2; \
+    add.f32 %rs0, %rs0, %ra##k##_3; add.f32 %rs1, %rs1, %rb##k##_0; add.f32 %rs1, %rs1, %rb##k##_1; \
+    add.f32 %rs1, %rs1, %rb##k##_2; add.f32 %rs1, %rs1, %rb##k##_3;
+// this lane's 8 bytes at the start of its warp's epilogue staging (unused during the main loop): rstd parked there
+// between the tile's start and its epilogue, so that nothing new stays live in registers across the main loop
+#define RS_SLOT(R) shr.u32 %t1, %tx, 5; sub.u32 %t1, %t1, 4; add.u32 R, %bar, 16 * STAGES + 16 + 512; \
+    mad.lo.u32 R, %t1, 4096, R; mad.lo.u32 R, %lane, 8, R;
 #define RS_FIN(r) QUAD_SUM(r, %e8) div.rn.f32 r, r, %e9; add.rn.f32 r, r, %eps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
 #define RSJ(j) mul.f32 %d##j##_0, %d##j##_0, %rs0; mul.f32 %d##j##_1, %d##j##_1, %rs0; \
     mul.f32 %d##j##_2, %d##j##_2, %rs1; mul.f32 %d##j##_3, %d##j##_3, %rs1;
@@ -595,9 +594,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b32 %rsi;
     .reg .b16 %nqh;
     .reg .pred %prs;
-    ld.param.u64 %pss, [p_ss];
-    setp.ne.u64 %prs, %pss, 0;
-    ld.param.f32 %eps, [p_eps];
+    .reg .f32 %ra0_<4>, %ra1_<4>, %ra2_<4>, %ra3_<4>, %rb0_<4>, %rb1_<4>, %rb2_<4>, %rb3_<4>;
+    .reg .f32 %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %nw4_<4>, %nw5_<4>, %nw6_<4>, %nw7_<4>;
 #endif
 
     ld.param.u64 %pC, [p_C];
@@ -765,7 +763,10 @@ C_TILE:
     add.s64 %aw2, %aw2, %off;
 #endif
     add.s64 %aw, %aw, %off;
-    // a consumer of the producer-side RMSNorm: this thread's rows' rstd (RS_*) while the first slices load
+    // a consumer of the producer-side RMSNorm: this thread's rows' rstd (RS_*) while the first slices load (the
+    // parameters read where used: nothing of this stays live across the main loop)
+    ld.param.u64 %pss, [p_ss];
+    setp.ne.u64 %prs, %pss, 0;
     @!%prs bra RS_DONE;
     shr.u32 %t1, %K, 6;                        // sums a row
     mul.wide.u32 %c0, %r0c, %t1;
@@ -783,16 +784,19 @@ C_TILE:
     mov.f32 %rs1, 0f00000000;
     mov.u32 %rsi, 0;
 RS_LOOP:
-    RS_LD(0, 4) RS_LD(1, 5) RS_LD(2, 6) RS_LD(3, 7)
-    RS_ADD(0, 4) RS_ADD(1, 5) RS_ADD(2, 6) RS_ADD(3, 7)
+    RS_LD(0) RS_LD(1) RS_LD(2) RS_LD(3)
+    RS_ADD(0) RS_ADD(1) RS_ADD(2) RS_ADD(3)
     add.u32 %rsi, %rsi, 64;
     add.s64 %c0, %c0, 256;
     add.s64 %c1, %c1, 256;
     setp.lt.u32 %p, %rsi, %t1;
     @%p bra RS_LOOP;
     cvt.rn.f32.u32 %e9, %K;
+    ld.param.f32 %eps, [p_eps];
     RS_FIN(%rs0)
     RS_FIN(%rs1)
+    RS_SLOT(%kc)
+    st.shared.v2.f32 [%kc], {%rs0, %rs1};
 RS_DONE:
 #endif
     mov.u32 %kt, %kt0;
@@ -987,7 +991,11 @@ KC_NEXTQ:
 EPI_MODE:
     UT_T(72)
 #if FP8
-    @!%prs bra RS_SCALED;                      // a consumer of the producer-side RMSNorm: rows times rstd
+    ld.param.u64 %pss, [p_ss];                 // a consumer of the producer-side RMSNorm: rows times rstd
+    setp.ne.u64 %prs, %pss, 0;
+    @!%prs bra RS_SCALED;
+    RS_SLOT(%kc)
+    ld.shared.v2.f32 {%rs0, %rs1}, [%kc];
     FOR_J(RSJ)
 RS_SCALED:
 #endif
