@@ -230,7 +230,7 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // every block run FP8 wgmma tiles at T rows; not under QWEN3_ABLATE or QWEN3_FUSED_NORM8=0 (they time or check the
 // separate launches); QWEN3_NORM8=0: off.
 static int norm8_step(GpuEngine *e, int T) {
-    if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 256) return 0;
+    if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192) return 0;
     for (int l = 0; l < e->c.n_layer; l++) {
         const GpuLayer *L = &e->L[l];
         int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);

@@ -251,9 +251,9 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
     unsigned uS = (unsigned)S | (unsigned)F << 16 | (kc ? 0x8000u : 0), uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 && !kc ? sk_ws : 0, cnt = S > 1 && !kc ? sk_cnt : 0;
-    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax exchange (512 B), the
+    // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax / sum exchange (1 KB), the
     // epilogue's staging (4 KB a consumer warp)
-    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 512 + 4096 * (t->threads / 32 - 4));
+    unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 1024 + 4096 * (t->threads / 32 - 4));
     Dim3 block = { (unsigned)t->threads, 1, 1 }, cluster = { (unsigned)(kc ? kc : cm), 1, 1 };
     // persistent: one CTA an SM, or for pairs as many clusters as the driver says can be resident at once (66 on
     // the H100 at 192 KB a CTA); the cluster split: every unit its own CTA
@@ -485,8 +485,8 @@ static void check_norm(const GemmNorm *nm, int tile, int mode, int N, int K) {
     if (!fp8_tile_is_wg(tile)) die("launch_gemm_fp8: tile %d has no RMSNorm epilogue (the wgmma tiles have)", tile);
     if (mode == GEMM_ADD_NORM8 && (!nm->nw || !nm->q8 || nm->nw % 16 || nm->q8 % 256 || N % 256))
         die("launch_gemm_fp8: GEMM_ADD_NORM8 needs weights, a 256-byte aligned output and N %% 256 == 0 (N=%d)", N);
-    if (nm->ss && (nm->ss % 16 || K % 256 || !(nm->eps > 0)))
-        die("launch_gemm_fp8: the rows' sums need 16-byte alignment, K %% 256 == 0 (K=%d) and eps > 0", K);
+    if (nm->ss && (nm->ss % 16 || K % 512 || K > 8192 || !(nm->eps > 0)))
+        die("launch_gemm_fp8: the rows' sums need 16-byte alignment, K %% 512 == 0, K <= 8192 (K=%d) and eps > 0", K);
 }
 
 int gemm_fp8_wg_choice(Gpu *g, int M, int N, int K) {

@@ -172,8 +172,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 // a launch. The producer (mode GEMM_ADD_NORM8: C f32 [M][N] += the product, as GEMM_ADD_F32) also writes, from the
 // new rows x and the norm's weights nw f32 [N], the next GEMM's input at q8 (a "norm8" buffer, norm8_bytes(M, N)):
 // e4m3 [M][N] of y = x nw with scales [M][N / 128] at q8 + norm8_scales(M, N) (amax(y) / 448 per 128 columns, as
-// launch_quant_act_fp8) and the rows' sums of x^2 per 64 columns [M][N / 64] at q8 + norm8_sums(M, N); N % 256 == 0.
-// The consumer (any mode; ss = those sums, K = the producer's N, K % 256 == 0) multiplies each output row by
+// launch_quant_act_fp8) and the rows' sums of x^2 per 128 columns [M][N / 128] at q8 + norm8_sums(M, N); N % 256 == 0.
+// The consumer (any mode; ss = those sums, K = the producer's N, K % 512 == 0, K <= 8192) multiplies each output row by
 // rstd = 1 / sqrt(sum / K + eps) before its epilogue — (x rstd nw) W^T, which the separate launch gives, up to the
 // rounding of the e4m3 codes (of y instead of bf16(x rstd nw)). The FP8 wgmma tiles only (every split); ss 0: none.
 enum { GEMM_ADD_NORM8 = 7 };
@@ -182,7 +182,7 @@ static inline CUdeviceptr norm8_scales(int M, int N) { return ((CUdeviceptr)M * 
 static inline CUdeviceptr norm8_sums(int M, int N) {
     return norm8_scales(M, N) + (((CUdeviceptr)M * (N / 128) * 4 + 255) & ~(CUdeviceptr)255);
 }
-static inline size_t norm8_bytes(int M, int N) { return (size_t)(norm8_sums(M, N) + (CUdeviceptr)M * (N / 64) * 4); }
+static inline size_t norm8_bytes(int M, int N) { return (size_t)(norm8_sums(M, N) + (CUdeviceptr)M * (N / 128) * 4); }
 void launch_gemm_fp8_nm(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits, const GemmNorm *nm);
 void launch_gemm_swiglu_fp8_nm(Gpu *g, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, CUdeviceptr sa_in, CUdeviceptr W,

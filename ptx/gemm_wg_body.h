@@ -78,7 +78,7 @@
 // before the CTA may exit. Rows of a pair past M (odd row-tile count) load zeros and store nothing. No split-K.
 //
 // Shared memory (dynamic, 1024-aligned): STAGES x [A slice BM x 128 B | W slice BN x 128 B], then full[STAGES],
-// empty[STAGES] (8 B each), then one word for split-K (16 B), then 512 B for the NSPLIT tile's amax exchange, then
+// empty[STAGES] (8 B each), then one word for split-K (16 B), then 1 KB for the NSPLIT tiles' amax (and sum) exchange, then
 // the epilogue's staging (4 KB a consumer warp: 16 or 32 KB). Every tile base is a multiple of 1024 B, as the
 // 128-byte swizzle needs.
 
@@ -434,8 +434,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define CHUNK_ADDN(c, LIST) add.u32 %t2, %n0, 64 * c; CHUNK_SETUP(2, 4) CO_I4A(CO_LD) LIST(STG_F32) bar.warp.sync -1; \
     CO_I4A(CO_ADDW) CO_I4B(CO_LD) CO_I4B(CO_ADDW) bar.warp.sync -1; LIST(UNSTG_F32) bar.warp.sync -1;
 // Then per group j (columns n0 + colin + 8j, +1; rows row0, row0 + 8): the weights w of the next RMSNorm (NQ_WL, into
-// registers R_k0 / R_k1), the sums of x^2 (%e4 / %e5: this thread's share of a 64-column half), y = x w in place, and
-// the amax of y (%e6 / %e7: of a 128-column block). Without rstd: rstd is one positive number a row, so e4m3(y rstd)
+// registers R_k0 / R_k1), the sums of x^2 and the amax of y = x w (y in place), both of a 128-column block (%e4 / %e5,
+// %e6 / %e7: this thread's share). Without rstd: rstd is one positive number a row, so e4m3(y rstd)
 // with scale amax(y rstd) / 448 has y's codes with scale amax(y) / 448 (up to the rounding of the scaled values); the
 // next GEMM multiplies its rows by rstd (below, %prs) once the row's sums are all in.
 #define NQ_WL(j, R, k0, k1) ld.global.nc.v2.f32 {R##_##k0, R##_##k1}, [%gw + 32 * j];
@@ -448,9 +448,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // X = sum over the quad (the same value in all four lanes: the adds commute)
 #define QUAD_SUM(X, T) shfl.sync.bfly.b32 T, X, 1, 31, -1; add.f32 X, X, T; shfl.sync.bfly.b32 T, X, 2, 31, -1; \
     add.f32 X, X, T;
-// half h (64 columns) of this consumer: its rows' sums of x^2 to ss[row][n0 / 64 + h] (%c0 / %c1), then afresh
-#define NQ_SS(h) QUAD_SUM(%e4, %e8) QUAD_SUM(%e5, %e8) @%q0 st.global.f32 [%c0 + 4 * h], %e4; \
-    @%q1 st.global.f32 [%c1 + 4 * h], %e5; mov.f32 %e4, 0f00000000; mov.f32 %e5, 0f00000000;
+// block b (128 columns) of this consumer: its rows' sums of x^2 over the quad, stored to ss[row][n0 / 128 + b]
+// (%c0 / %c1; WN = 64: after the other consumer's half is added)
+#define NQ_SSUM QUAD_SUM(%e4, %e8) QUAD_SUM(%e5, %e8)
+#define NQ_SS(b) @%q0 st.global.f32 [%c0 + 4 * b], %e4; @%q1 st.global.f32 [%c1 + 4 * b], %e5;
 // group j's e4m3 codes into the staging (rows r0, r0 + 8 at byte 8 j + colin of a WN-byte row; inverse scales I0, I1)
 #define STG_Q(j, I0, I1) xor.b32 %t1, %skey, 8 * j; add.u32 %t1, %t1, %sr; \
     mul.f32 %e0, %d##j##_0, I0; mul.f32 %e1, %d##j##_1, I0; cvt.rn.satfinite.e4m3x2.f32 %nqh, %e1, %e0; \
@@ -477,22 +478,23 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #else
 #define NQ_L 3
 #endif
-// consumer rows: rstd = 1 / sqrt(sum(ss[row][:]) / K + eps) into %rs0 / %rs1 (rows r0c, r1c; ss [M][K / 64] f32, 16-byte
-// rows: K % 256 == 0), each lane of the quad summing every fourth 16-byte piece (up to 4 pieces in flight a row) in
-// order, then the quad's sum: the same value in every CTA that reads the row
-#define RS_LD(k) add.u32 %kc, %rsi, %t2; add.u32 %kc, %kc, 16 * k; setp.lt.u32 %pc, %kc, %t1; \
-    mov.f32 %ra##k##_0, 0f00000000; mov.f32 %ra##k##_1, 0f00000000; mov.f32 %ra##k##_2, 0f00000000; \
-    mov.f32 %ra##k##_3, 0f00000000; mov.f32 %rb##k##_0, 0f00000000; mov.f32 %rb##k##_1, 0f00000000; \
-    mov.f32 %rb##k##_2, 0f00000000; mov.f32 %rb##k##_3, 0f00000000; \
-    @%pc ld.global.v4.f32 {%ra##k##_0, %ra##k##_1, %ra##k##_2, %ra##k##_3}, [%c0 + 64 * k]; \
-    @%pc ld.global.v4.f32 {%rb##k##_0, %rb##k##_1, %rb##k##_2, %rb##k##_3}, [%c1 + 64 * k];
-#define RS_ADD(k) add.f32 %rs0, %rs0, %ra##k##_0; add.f32 %rs0, %rs0, %ra##k##_1; add.f32 %rs0, %rs0, %ra##k##_2; \
-    add.f32 %rs0, %rs0, %ra##k##_3; add.f32 %rs1, %rs1, %rb##k##_0; add.f32 %rs1, %rs1, %rb##k##_1; \
-    add.f32 %rs1, %rs1, %rb##k##_2; add.f32 %rs1, %rs1, %rb##k##_3;
-// this lane's 8 bytes at the start of its warp's epilogue staging (unused during the main loop): rstd parked there
-// between the tile's start and its epilogue, so that nothing new stays live in registers across the main loop
-#define RS_SLOT(R) shr.u32 %t1, %tx, 5; sub.u32 %t1, %t1, 4; add.u32 R, %bar, 16 * STAGES + 16 + 512; \
-    mad.lo.u32 R, %t1, 4096, R; mad.lo.u32 R, %lane, 8, R;
+// The consumer (p_ss != 0): rstd = 1 / sqrt(sum(ss[row][:]) / K + eps) of this thread's rows r0c, r1c (ss [M][K / 128]
+// f32, 16-byte rows: K % 512 == 0, K <= 8192). At the tile's start each lane of the quad copies every fourth 16-byte
+// piece of both rows (RS_CP: cp.async, no register held) into its own 128 bytes of its warp's epilogue staging, idle
+// during the main loop; the epilogue adds them in order (RS_SUM) and the quad's sums: the same rstd in every CTA that
+// reads the row. So the loads' latency hides behind the main loop, and nothing stays live across it.
+#define RS_CP(c) add.u32 %kc, %t2, 4 * c; setp.lt.u32 %pc, %kc, %t1; \
+    @%pc cp.async.ca.shared.global [%rsa + 16 * c], [%c0 + 64 * c], 16; \
+    @%pc cp.async.ca.shared.global [%rsa + 64 + 16 * c], [%c1 + 64 * c], 16;
+#define RS_SUM(c) add.u32 %kc, %t2, 4 * c; setp.lt.u32 %pc, %kc, %t1; \
+    @%pc ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%rsa + 16 * c]; \
+    @%pc ld.shared.v4.f32 {%e4, %e5, %e6, %e7}, [%rsa + 64 + 16 * c]; \
+    @%pc add.f32 %rs0, %rs0, %e0; @%pc add.f32 %rs0, %rs0, %e1; @%pc add.f32 %rs0, %rs0, %e2; \
+    @%pc add.f32 %rs0, %rs0, %e3; @%pc add.f32 %rs1, %rs1, %e4; @%pc add.f32 %rs1, %rs1, %e5; \
+    @%pc add.f32 %rs1, %rs1, %e6; @%pc add.f32 %rs1, %rs1, %e7;
+// %rsa = this lane's 128 bytes of the staging; %t1 = pieces a row (K / 512), %t2 = this lane's first (lane % 4)
+#define RS_ADDR shr.u32 %t1, %tx, 5; sub.u32 %t1, %t1, 4; add.u32 %rsa, %bar, 16 * STAGES + 16 + 1024; \
+    mad.lo.u32 %rsa, %t1, 4096, %rsa; mad.lo.u32 %rsa, %lane, 128, %rsa; shr.u32 %t1, %K, 9; and.b32 %t2, %lane, 3;
 #define RS_FIN(r) QUAD_SUM(r, %e8) div.rn.f32 r, r, %e9; add.rn.f32 r, r, %eps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
 #define RSJ(j) mul.f32 %d##j##_0, %d##j##_0, %rs0; mul.f32 %d##j##_1, %d##j##_1, %rs0; \
     mul.f32 %d##j##_2, %d##j##_2, %rs1; mul.f32 %d##j##_3, %d##j##_3, %rs1;
@@ -591,10 +593,9 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     // the producer-side RMSNorm: mode 7's weights and outputs, the consumer's row sums (p_ss, 0: none)
     .reg .b64 %pnw, %gw, %pss, %nsa, %nss;
     .reg .f32 %eps, %rs0, %rs1, %ns<4>, %ni<4>;
-    .reg .b32 %rsi;
+    .reg .b32 %rsa;
     .reg .b16 %nqh;
     .reg .pred %prs;
-    .reg .f32 %ra0_<4>, %ra1_<4>, %ra2_<4>, %ra3_<4>, %rb0_<4>, %rb1_<4>, %rb2_<4>, %rb3_<4>;
     .reg .f32 %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %nw4_<4>, %nw5_<4>, %nw6_<4>, %nw7_<4>;
 #endif
 
@@ -763,40 +764,25 @@ C_TILE:
     add.s64 %aw2, %aw2, %off;
 #endif
     add.s64 %aw, %aw, %off;
-    // a consumer of the producer-side RMSNorm: this thread's rows' rstd (RS_*) while the first slices load (the
-    // parameters read where used: nothing of this stays live across the main loop)
+    // a consumer of the producer-side RMSNorm: this thread's rows' sums into the staging (RS_*; the parameters read
+    // where used: nothing of this stays live across the main loop)
     ld.param.u64 %pss, [p_ss];
     setp.ne.u64 %prs, %pss, 0;
     @!%prs bra RS_DONE;
-    shr.u32 %t1, %K, 6;                        // sums a row
-    mul.wide.u32 %c0, %r0c, %t1;
+    RS_ADDR
+    shr.u32 %kc, %K, 7;                        // sums a row
+    mul.wide.u32 %c0, %r0c, %kc;
     shl.b64 %c0, %c0, 2;
     add.s64 %c0, %c0, %pss;
-    mul.wide.u32 %c1, %r1c, %t1;
+    mul.wide.u32 %c1, %r1c, %kc;
     shl.b64 %c1, %c1, 2;
     add.s64 %c1, %c1, %pss;
-    and.b32 %t2, %lane, 3;
-    shl.b32 %t2, %t2, 2;                       // this lane's first sum: 4 (lane % 4)
-    mul.wide.u32 %off, %t2, 4;
+    mul.wide.u32 %off, %t2, 16;                // this lane's first piece
     add.s64 %c0, %c0, %off;
     add.s64 %c1, %c1, %off;
-    mov.f32 %rs0, 0f00000000;
-    mov.f32 %rs1, 0f00000000;
-    mov.u32 %rsi, 0;
-RS_LOOP:
-    RS_LD(0) RS_LD(1) RS_LD(2) RS_LD(3)
-    RS_ADD(0) RS_ADD(1) RS_ADD(2) RS_ADD(3)
-    add.u32 %rsi, %rsi, 64;
-    add.s64 %c0, %c0, 256;
-    add.s64 %c1, %c1, 256;
-    setp.lt.u32 %p, %rsi, %t1;
-    @%p bra RS_LOOP;
-    cvt.rn.f32.u32 %e9, %K;
-    ld.param.f32 %eps, [p_eps];
-    RS_FIN(%rs0)
-    RS_FIN(%rs1)
-    RS_SLOT(%kc)
-    st.shared.v2.f32 [%kc], {%rs0, %rs1};
+    cp.async.wait_all;                         // (a split unit that skipped its epilogue left its copies unread)
+    RS_CP(0) RS_CP(1) RS_CP(2) RS_CP(3)
+    cp.async.commit_group;
 RS_DONE:
 #endif
     mov.u32 %kt, %kt0;
@@ -976,6 +962,7 @@ KC_SUM:
 KC_SENT:
     barrier.cluster.arrive.release.aligned;    // the partial sums have landed
     barrier.cluster.wait.acquire.aligned;
+    @!%pown cp.async.wait_all;                 // (no copy into the staging still in flight at the exit)
     @!%pown bra EXIT;                          // (one unit a CTA: nothing follows)
     mov.u32 %kq, 0;
 KC_ADDQ:
@@ -994,8 +981,16 @@ EPI_MODE:
     ld.param.u64 %pss, [p_ss];                 // a consumer of the producer-side RMSNorm: rows times rstd
     setp.ne.u64 %prs, %pss, 0;
     @!%prs bra RS_SCALED;
-    RS_SLOT(%kc)
-    ld.shared.v2.f32 {%rs0, %rs1}, [%kc];
+    RS_ADDR
+    cp.async.wait_all;
+    mov.f32 %rs0, 0f00000000;
+    mov.f32 %rs1, 0f00000000;
+    RS_SUM(0) RS_SUM(1) RS_SUM(2) RS_SUM(3)
+    bar.warp.sync -1;                          // (every lane's sums read before the staging is written)
+    cvt.rn.f32.u32 %e9, %K;
+    ld.param.f32 %eps, [p_eps];
+    RS_FIN(%rs0)
+    RS_FIN(%rs1)
     FOR_J(RSJ)
 RS_SCALED:
 #endif
@@ -1003,7 +998,7 @@ RS_SCALED:
     // swizzle; the warp's first row and the rows left in M (signed: may be <= 0)
     shr.u32 %t1, %tx, 5;
     sub.u32 %t1, %t1, 4;                       // consumer warp 0 .. 4 NCONS - 1
-    add.u32 %stg, %bar, 16 * STAGES + 16 + 512;
+    add.u32 %stg, %bar, 16 * STAGES + 16 + 1024;
     mad.lo.u32 %stg, %t1, 4096, %stg;
     shr.u32 %t1, %lane, 2;
     mad.lo.u32 %sr, %t1, 256, %stg;
@@ -1047,7 +1042,7 @@ EPI_MAX_:
     FOR_CHUNK_F32(PMAX_BLOCK)
     bra EPI_F32_;
     // --- mode 7 (FP8 tiles): mode 2's add, then the next RMSNorm's e4m3 input from the new rows (NQ_* above): Cs
-    // e4m3 [M][N], its scales [M][N / 128] and the rows' sums of x^2 [M][N / 64] after it (each at a 256-byte
+    // e4m3 [M][N], its scales [M][N / 128] and the rows' sums of x^2 [M][N / 128] after it (each at a 256-byte
     // boundary), p_nw the norm's weights f32 [N]. N % 256 == 0 (the host checks): every block inside N.
 EPI_NQ_:
     ld.param.u64 %pnw, [p_nw];
@@ -1072,11 +1067,11 @@ EPI_NQ_:
     and.b64 %nss, %nss, 0xFFFFFFFFFFFFFF00;
     add.s64 %nsa, %nsa, %gq;                   // the scales
     add.s64 %nss, %nss, %nsa;                  // the sums
-    shr.u32 %t2, %N, 6;                        // sums a row
-    shr.u32 %t1, %n0, 6;
+    shr.u32 %t2, %N, 7;                        // sums (and scales) a row
+    shr.u32 %t1, %n0, 7;
     mad.lo.u32 %t1, %row0, %t2, %t1;
     mul.wide.u32 %c0, %t1, 4;
-    add.s64 %c0, %c0, %nss;                    // &sums[row0][n0 / 64]
+    add.s64 %c0, %c0, %nss;                    // &sums[row0][n0 / 128]
     mul.wide.u32 %c1, %t2, 32;
     add.s64 %c1, %c1, %c0;                     // 8 rows down
     setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores its rows' sums and scales
@@ -1087,23 +1082,24 @@ EPI_NQ_:
     mov.f32 %e6, 0f00000000;
     mov.f32 %e7, 0f00000000;
     NQ_H0(NQ_G)
-    NQ_SS(0)
 #if WN != 64
     NQ_H1(NQ_G)
-    NQ_SS(1)
 #endif
+    NQ_SSUM
     QUAD_MAX(%e6, %e8)
     QUAD_MAX(%e7, %e8)
 #if WN == 64
-    // the block's other 64 columns are the other consumer's: the two warps holding these rows swap their amaxes
-    // through smem ([2][64] f32 after the split-K word) between two barriers of their own (2 + warp % 4, 64 threads:
-    // under the cluster split only the rows' owner warps get here)
+    // the block's other 64 columns are the other consumer's: the two warps holding these rows swap their amaxes and
+    // sums through smem ([2][64] f32 each after the split-K word) between two barriers of their own (2 + warp % 4,
+    // 64 threads: under the cluster split only the rows' owner warps get here); consumer 0 stores the block's
     add.u32 %t1, %bar, 16 * STAGES + 16;
     shl.b32 %t2, %rowin, 2;
     mad.lo.u32 %kc, %wc, 256, %t2;
     add.u32 %kc, %kc, %t1;
     st.shared.f32 [%kc], %e6;
     st.shared.f32 [%kc + 32], %e7;
+    st.shared.f32 [%kc + 512], %e4;
+    st.shared.f32 [%kc + 544], %e5;
     shr.u32 %srow, %tx, 5;
     and.b32 %srow, %srow, 3;
     add.u32 %srow, %srow, 2;
@@ -1115,20 +1111,30 @@ EPI_NQ_:
     max.f32 %e6, %e6, %e8;
     ld.shared.f32 %e8, [%kc + 32];
     max.f32 %e7, %e7, %e8;
+    ld.shared.f32 %e8, [%kc + 512];
+    add.f32 %e4, %e4, %e8;                     // (consumer 0's: its half first)
+    ld.shared.f32 %e8, [%kc + 544];
+    add.f32 %e5, %e5, %e8;
     bar.sync %srow, 64;
+    setp.eq.u32 %p, %wc, 0;                    // (the block's scale and sums: consumer 0's, both hold them)
+    and.pred %q0, %q0, %p;
+    and.pred %q1, %q1, %p;
 #endif
+    NQ_SS(0)
     SWQ_SCALE(%e6, %ns0, %ni0)
     SWQ_SCALE(%e7, %ns1, %ni1)
 #if FP8H
     // the second block (columns n0 + 128 ..): its weights into the same registers
     NQ_H2(NQ_WL)
     NQ_H3(NQ_WL)
+    mov.f32 %e4, 0f00000000;
+    mov.f32 %e5, 0f00000000;
     mov.f32 %e6, 0f00000000;
     mov.f32 %e7, 0f00000000;
     NQ_H2(NQ_G)
-    NQ_SS(2)
     NQ_H3(NQ_G)
-    NQ_SS(3)
+    NQ_SSUM
+    NQ_SS(1)
     QUAD_MAX(%e6, %e8)
     QUAD_MAX(%e7, %e8)
     SWQ_SCALE(%e6, %ns2, %ni2)
@@ -1158,11 +1164,6 @@ EPI_NQ_:
     add.s64 %c0, %c0, %nsa;                    // &scales[row0][n0 / 128]
     mul.wide.u32 %c1, %t2, 32;
     add.s64 %c1, %c1, %c0;
-#if WN == 64
-    setp.eq.u32 %p, %wc, 0;                    // (the block's scale: consumer 0's, both hold it)
-    and.pred %q0, %q0, %p;
-    and.pred %q1, %q1, %p;
-#endif
     @%q0 st.global.f32 [%c0], %ns0;
     @%q1 st.global.f32 [%c1], %ns1;
 #if FP8H

@@ -419,10 +419,10 @@ static void gemm_fp8_swiglu_fp8_out(void) {
 }
 
 // ---------------------------------------------------------------- the producer-side RMSNorm (GemmNorm)
-// The rows' sums of squares for M rows of K: [M][K / 64] f32 partials of very different sizes per row (some rows
+// The rows' sums of squares for M rows of K: [M][K / 128] f32 partials of very different sizes per row (some rows
 // tiny: eps matters), on the device (rn_ss) and rstd in fp64 (rn_rstd).
 static void rownorm_set(int M, int K) {
-    int nb = K / 64;
+    int nb = K / 128;
     float *ss = xmalloc((size_t)M * nb * 4);
     rn_rstd = xmalloc((size_t)M * sizeof(double));
     for (int r = 0; r < M; r++) {
@@ -450,7 +450,7 @@ static void gemm_fp8_rownorm(void) {
     NEED_GPU();
     static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, 11, 12 }, ms[] = { 1, 65, 200 };
     int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
-    Fp8Weight w = fp8_weight(1024, 768);
+    Fp8Weight w = fp8_weight(1024, 1536);  // (K / 512 = 3 pieces a row: the fourth lane of each quad has none)
     double worst = 0;
     for (int t = 0; t < 9; t++)
         for (int i = 0; i < 3; i++) {
@@ -472,7 +472,7 @@ static void gemm_fp8_rownorm(void) {
     fp8_weight_free(&w);
     // SwiGLU: bf16 out on every wgmma tile, e4m3 out on the four quantising ones (100 + tile), launch_linear_swiglu_qn
     static const int swt[] = { -1, 0, 1, 4, 5, 7, 8, 9, 11, 12, 104, 109, 111, 112 };
-    Gated8 g8 = gated8_new(1536, 1024);
+    Gated8 g8 = gated8_new(1536, 2560);  // (5 pieces a row)
     int fp8 = 0;
     for (int i = 0; i < 3; i++) {
         int M = ms[i] == 1 ? 300 : ms[i];  // (M > 64: a wgmma tile)
@@ -492,11 +492,11 @@ static void gemm_fp8_rownorm(void) {
 }
 
 // The producer (GEMM_ADD_NORM8): x = c0 + A W^T as GEMM_ADD_F32 (against fp64), then from the GPU's own x and weights
-// nw: each row's sums of x^2 per 64 columns (fp64, 1e-5), each 128-column block's scale (amax(x nw) / 448 in f32,
+// nw: each row's sums of x^2 per 128 columns (fp64, 1e-5), each 128-column block's scale (amax(x nw) / 448 in f32,
 // exactly) and every e4m3 code (the host encoder of (x nw) (1 / scale) in f32; a tie may round either way). Every
 // wgmma tile, its splits, M with partial row tiles; outputs NaN-poisoned first.
 static size_t check_norm8(const Fp8Weight *w, int M, int tile, int splits, double *xerr) {
-    int N = w->N, K = w->K, NB = N / 128, NH = N / 64;
+    int N = w->N, K = w->K, NB = N / 128;
     QuantIn in = quant_in(M, K);
     float *c0 = xmalloc((size_t)M * N * 4), *nw = xmalloc((size_t)N * 4);
     for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(4 * rng_uniform(&rng) - 2);
@@ -526,12 +526,12 @@ static size_t check_norm8(const Fp8Weight *w, int M, int tile, int splits, doubl
     size_t bad = 0, ties = 0;
     for (int r = 0; r < M; r++) {
         const float *xr = x + (size_t)r * N;
-        for (int h = 0; h < NH; h++) {
+        for (int b = 0; b < NB; b++) {
             double sum = 0;
-            for (int k = 0; k < 64; k++) sum += (double)xr[64 * h + k] * xr[64 * h + k];
-            float g = ss[(size_t)r * NH + h];
+            for (int k = 0; k < 128; k++) sum += (double)xr[128 * b + k] * xr[128 * b + k];
+            float g = ss[(size_t)r * NB + b];
             if (!(fabs(g - sum) <= 1e-5 * sum + 1e-30)) {
-                if (bad++ < 3) printf("  M=%d tile %d row %d half %d: sum of squares %g, want %g\n", M, tile, r, h, g, sum);
+                if (bad++ < 3) printf("  M=%d tile %d row %d block %d: sum of squares %g, want %g\n", M, tile, r, b, g, sum);
             }
         }
         for (int b = 0; b < NB; b++) {
