@@ -1271,22 +1271,15 @@ if has s36split; then  # session 36: batch-1 decode attention's key split (QWEN3
 fi
 
 if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the o / down epilogues, rows times rstd in
-    # qkv / gate_up; QWEN3_NORM8=0 / 1). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases, then the
-    # rest of test_gpu_fp8 and test_gpu_gemm), logits (S37_LOGITS files: --random 300 logits with the fusion against
+    # qkv / gate_up; QWEN3_NORM8=0 / 1). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases), logits (S37_LOGITS files: --random 300 logits with the fusion against
     # without, and each against the BF16 path), ab (engine A/B on the 8B q8_0 at S37_AB configurations), san
-    # (memcheck + racecheck of its cases on tiles S37_SAN_TILES)
-    parts=${S37_PARTS:-unit san logits ab}
+    # (memcheck + racecheck of its cases on tiles S37_SAN_TILES), rest (the rest of test_gpu_fp8, test_gpu_gemm)
+    parts=${S37_PARTS:-unit logits ab san rest}
     p37() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     if p37 unit; then
         QWEN3_TEST_ONLY=gemm_fp8_norm8,gemm_fp8_rownorm timeout 300 build/tests/test_gpu_fp8 > "$LOG/s37-unit.log" 2>&1
         say "s37 unit rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s37-unit.log" | tr '\n' ' ')"
         grep -E "^  " "$LOG/s37-unit.log" | head -20 | tee -a "$SUM"
-        QWEN3_TEST_ONLY=quant_act,quant_w,gemm_fp8_shapes,gemm_fp8_swapped,gemm_fp8_build,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,head_rescore \
-            timeout 300 build/tests/test_gpu_fp8 > "$LOG/s37-fp8.log" 2>&1
-        say "s37 test_gpu_fp8 rest rc=$? $(grep -c '^PASS' "$LOG/s37-fp8.log") pass $(grep -c '^FAIL' "$LOG/s37-fp8.log") fail"
-        grep -E "^FAIL|check failed" "$LOG/s37-fp8.log" | head | tee -a "$SUM"
-        timeout 240 build/tests/test_gpu_gemm > "$LOG/s37-gemm.log" 2>&1
-        say "s37 test_gpu_gemm rc=$? $(grep -c '^PASS' "$LOG/s37-gemm.log") pass $(grep -c '^FAIL' "$LOG/s37-gemm.log") fail"
     fi
     if p37 logits; then
         IFS=';' read -ra lspecs <<< "${S37_LOGITS:-8b q8_0;0.6b f16}"
@@ -1319,6 +1312,14 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
         for t in ${S37_SAN_TILES:-5 11}; do
             san_test s37san-$t "s37 norm8 tile $t" 180 test_gpu_fp8 gemm_fp8_norm8,gemm_fp8_rownorm QWEN3_TEST_FP8_TILE=$t
         done
+    fi
+    if p37 rest; then
+        QWEN3_TEST_ONLY=quant_act,quant_w,gemm_fp8_shapes,gemm_fp8_swapped,gemm_fp8_build,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,head_rescore \
+            timeout 300 build/tests/test_gpu_fp8 > "$LOG/s37-fp8.log" 2>&1
+        say "s37 test_gpu_fp8 rest rc=$? $(grep -c '^PASS' "$LOG/s37-fp8.log") pass $(grep -c '^FAIL' "$LOG/s37-fp8.log") fail"
+        grep -E "^FAIL|check failed" "$LOG/s37-fp8.log" | head | tee -a "$SUM"
+        timeout 240 build/tests/test_gpu_gemm > "$LOG/s37-gemm.log" 2>&1
+        say "s37 test_gpu_gemm rc=$? $(grep -c '^PASS' "$LOG/s37-gemm.log") pass $(grep -c '^FAIL' "$LOG/s37-gemm.log") fail"
     fi
 fi
 
