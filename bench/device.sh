@@ -1273,7 +1273,8 @@ fi
 if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the o / down epilogues, rows times rstd in
     # qkv / gate_up; QWEN3_NORM8=0 / 1). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases), logits (S37_LOGITS files: --random 300 logits with the fusion against
     # without, and each against the BF16 path), ab (engine A/B on the 8B q8_0 at S37_AB configurations), san
-    # (memcheck + racecheck of its cases on tiles S37_SAN_TILES), rest (the rest of test_gpu_fp8, test_gpu_gemm)
+    # (memcheck + racecheck of its cases on tiles S37_SAN_TILES), clk (SM clock and power, fusion off / on), rest (the
+    # rest of test_gpu_fp8, test_gpu_gemm)
     parts=${S37_PARTS:-unit logits ab san rest}
     p37() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     if p37 unit; then
@@ -1312,6 +1313,29 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
         for t in ${S37_SAN_TILES:-5 11}; do
             san_test s37san-$t "s37 norm8 tile $t" 180 test_gpu_fp8 gemm_fp8_norm8,gemm_fp8_rownorm QWEN3_TEST_FP8_TILE=$t
         done
+    fi
+    if p37 clk; then  # the SM clock and power while the engine runs B = S37_CLK_B, fusion off / on in turn (4 phases of
+        # 3 runs; bench/smi_phases.py: a line a phase)
+        smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
+        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
+            smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
+        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -lms 100 > "$LOG/s37-smi.csv" 2>&1 &
+        smi=$!
+        mark37() { echo "$(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >> "$LOG/s37-marks.txt"; }
+        f=$(synth 8b q8_0)
+        mark37 idle; sleep 1
+        for arm in off on off2 on2; do
+            v=0; [ "${arm#on}" != "$arm" ] && v=1
+            mark37 "norm8-$arm"
+            for r in 1 2 3; do
+                engine_job "s37clk-$arm-$r" "${S37_CLK_B:-256}" "$LOG/throughput.tsv" "8b fp8 kv fp8 clk $arm" \
+                    QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_NORM8=$v
+            done
+            say "s37 clk $arm: $(grep -hE 'decode-only' "$LOG"/s37clk-$arm-*.log | grep -oE 'decode-only steps [0-9.]+' | tr '\n' ' ')"
+        done
+        mark37 end; sleep 0.3
+        kill $smi 2>/dev/null
+        python3 bench/smi_phases.py "$LOG/s37-smi.csv" "$LOG/s37-marks.txt" 2>&1 | tee -a "$SUM"
     fi
     if p37 rest; then
         QWEN3_TEST_ONLY=quant_act,quant_w,gemm_fp8_shapes,gemm_fp8_swapped,gemm_fp8_build,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,head_rescore \

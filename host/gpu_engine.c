@@ -106,7 +106,8 @@ typedef struct {
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
-    int norm8;            // the producer-side RMSNorm (QWEN3_NORM8, on): norm8_step
+    int norm8;            // the producer-side RMSNorm (QWEN3_NORM8, on) up to norm8_max_m rows: norm8_step
+    int norm8_max_m;      // (QWEN3_NORM8_MAX_M)
     CUdeviceptr n8;       // its buffer: norm8_bytes(STEP_TOKENS, dim) (gpu_ops.h, GemmNorm)
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
@@ -229,8 +230,10 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // by rstd, so the two RMSNorm launches a layer go (the first layer's and the head's stay). Where all four layers of
 // every block run FP8 wgmma tiles at T rows; not under QWEN3_ABLATE or QWEN3_FUSED_NORM8=0 (they time or check the
 // separate launches); QWEN3_NORM8=0: off.
+#define NORM8_MAX_M STEP_TOKENS
 static int norm8_step(GpuEngine *e, int T) {
-    if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192) return 0;
+    if (!e->norm8 || T > e->norm8_max_m || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192)
+        return 0;
     for (int l = 0; l < e->c.n_layer; l++) {
         const GpuLayer *L = &e->L[l];
         int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);
@@ -1103,6 +1106,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->norm8 = env_int("QWEN3_NORM8", 0, 1, 1);
+    e->norm8_max_m = env_int("QWEN3_NORM8_MAX_M", 1, STEP_TOKENS, NORM8_MAX_M);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
