@@ -106,7 +106,7 @@ typedef struct {
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
-    int norm8;            // the producer-side RMSNorm (QWEN3_NORM8, on) up to norm8_max_m rows: norm8_step
+    int norm8;            // the producer-side RMSNorm up to norm8_max_m rows (QWEN3_NORM8): norm8_step's sides
     int norm8_max_m;      // (QWEN3_NORM8_MAX_M)
     CUdeviceptr n8;       // its buffer: norm8_bytes(STEP_TOKENS, dim) (gpu_ops.h, GemmNorm)
     CUdeviceptr out_norm; // f32 [dim]
@@ -229,7 +229,8 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // qkv / gate_up input (e4m3 of x w, block scales, the rows' sums of x^2 in e->n8) and those GEMMs multiply their rows
 // by rstd, so the two RMSNorm launches a layer go (the first layer's and the head's stay). Where all four layers of
 // every block run FP8 wgmma tiles at T rows; not under QWEN3_ABLATE or QWEN3_FUSED_NORM8=0 (they time or check the
-// separate launches); QWEN3_NORM8=0: off.
+// separate launches). Returns the sides it takes, QWEN3_NORM8's bits (default 3: both; 0 off): 1 the attention
+// block's norm (down -> the next qkv), 2 the MLP block's (o -> gate_up).
 #define NORM8_MAX_M STEP_TOKENS
 static int norm8_step(GpuEngine *e, int T) {
     if (!e->norm8 || T > e->norm8_max_m || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192)
@@ -241,7 +242,7 @@ static int norm8_step(GpuEngine *e, int T) {
             !linear_norm8_takes(&e->g, &L->wgu, T, down8) || !linear_norm8_takes(&e->g, &L->wdown, T, 0))
             return 0;
     }
-    return 1;
+    return e->norm8;
 }
 
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
@@ -281,7 +282,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
         int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0;
-        if (pn && l > 0) {  // the previous down GEMM wrote the input
+        if ((pn & 1) && l > 0) {  // the previous down GEMM wrote the input
             launch_linear_qn(g, &L->wqkv, e->qkv, 0, e->n8, n8_sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 1, &cn);
         } else if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
@@ -314,13 +315,13 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
                                     hd, e->kv.max_pages, 1.0f / sqrtf((float)hd), e->attn_order ? &ord : NULL);
         g->prof_tag = "o";
         pn_o.nw = L->ffn_norm;
-        launch_linear_qn(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, pn ? GEMM_ADD_NORM8 : GEMM_ADD_F32, o8,
-                         pn ? &pn_o : NULL);
+        launch_linear_qn(g, &L->wo, e->x, e->attn, e->a8, e->sa, T, pn & 2 ? GEMM_ADD_NORM8 : GEMM_ADD_F32, o8,
+                         pn & 2 ? &pn_o : NULL);
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
         int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);  // (its native copy reads bf16)
-        if (pn) {
+        if (pn & 2) {
             a8_ready = launch_linear_swiglu_qn(g, &L->wgu, e->a, 0, e->n8, n8_sa, T, down8, 1, &cn);
         } else if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, down8))) {
             g->prof_tag = "norm";
@@ -336,7 +337,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         }
         g->prof_tag = "down";
         if (e->ablate & ABL_QUANT) a8_ready = down8 && T > gemv_fp8_max_m();  // skip its quantiser
-        int pn_next = pn && l + 1 < c->n_layer;  // (the head's norm stays a launch)
+        int pn_next = (pn & 1) && l + 1 < c->n_layer;  // (the head's norm stays a launch)
         if (pn_next) pn_down.nw = e->L[l + 1].attn_norm;
         if (a8_ready || pn || !build_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
             CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
@@ -1105,7 +1106,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_norm8 = env_int("QWEN3_FUSED_NORM8", 0, 1, 1);
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
-    e->norm8 = env_int("QWEN3_NORM8", 0, 1, 1);
+    e->norm8 = env_int("QWEN3_NORM8", 0, 3, 3);
     e->norm8_max_m = env_int("QWEN3_NORM8_MAX_M", 1, STEP_TOKENS, NORM8_MAX_M);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
