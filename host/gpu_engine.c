@@ -106,8 +106,8 @@ typedef struct {
                           // (QWEN3_ATTN_ORDER, on): ord_* hold the pass's tokens in that order
     int kv_fp8;           // KV cache in e4m3 with a scale per (token, kv head) row (GpuOpts.fp8_kv)
     CUdeviceptr a8, sa;   // e4m3 [STEP_TOKENS][max K], f32 [STEP_TOKENS][max K / 128]
-    int norm8;            // the producer-side RMSNorm up to norm8_max_m rows (QWEN3_NORM8): norm8_step's sides
-    int norm8_max_m;      // (QWEN3_NORM8_MAX_M)
+    int norm8;            // the producer-side RMSNorm's sides (QWEN3_NORM8): norm8_step
+    int norm8_mlp_max_m;  // its MLP side up to that many rows (QWEN3_NORM8_MLP_MAX_M)
     CUdeviceptr n8;       // its buffer: norm8_bytes(STEP_TOKENS, dim) (gpu_ops.h, GemmNorm)
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
@@ -230,11 +230,13 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // by rstd, so the two RMSNorm launches a layer go (the first layer's and the head's stay). Where all four layers of
 // every block run FP8 wgmma tiles at T rows; not under QWEN3_ABLATE or QWEN3_FUSED_NORM8=0 (they time or check the
 // separate launches). Returns the sides it takes, QWEN3_NORM8's bits (default 3: both; 0 off): 1 the attention
-// block's norm (down -> the next qkv), 2 the MLP block's (o -> gate_up).
-#define NORM8_MAX_M STEP_TOKENS
+// block's norm (down -> the next qkv), 2 the MLP block's (o -> gate_up), that one only up to QWEN3_NORM8_MLP_MAX_M
+// rows. Measured on the 8B, FP8 weights + KV, H200 (NOTES, session 37), decode-only against off: both sides +2.7% at
+// B = 128; from 129 rows gate_up runs the 64x256 tile, where scaling its rows cost it ~9 us a layer at B = 256 (the
+// trace) and the MLP side lost 1.9-2.8% at B = 160-256 while the attention side alone gained 0.3-0.4%.
+#define NORM8_MLP_MAX_M 128
 static int norm8_step(GpuEngine *e, int T) {
-    if (!e->norm8 || T > e->norm8_max_m || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192)
-        return 0;
+    if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192) return 0;
     for (int l = 0; l < e->c.n_layer; l++) {
         const GpuLayer *L = &e->L[l];
         int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);
@@ -242,7 +244,7 @@ static int norm8_step(GpuEngine *e, int T) {
             !linear_norm8_takes(&e->g, &L->wgu, T, down8) || !linear_norm8_takes(&e->g, &L->wdown, T, 0))
             return 0;
     }
-    return e->norm8;
+    return T > e->norm8_mlp_max_m ? e->norm8 & 1 : e->norm8;
 }
 
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
@@ -1107,7 +1109,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->qkv16 = env_int("QWEN3_QKV_BF16", 0, 1, 1);
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->norm8 = env_int("QWEN3_NORM8", 0, 3, 3);
-    e->norm8_max_m = env_int("QWEN3_NORM8_MAX_M", 1, STEP_TOKENS, NORM8_MAX_M);
+    e->norm8_mlp_max_m = env_int("QWEN3_NORM8_MLP_MAX_M", 0, STEP_TOKENS, NORM8_MLP_MAX_M);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);
