@@ -1271,7 +1271,7 @@ if has s36split; then  # session 36: batch-1 decode attention's key split (QWEN3
 fi
 
 if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the o / down epilogues, rows times rstd in
-    # qkv / gate_up; QWEN3_NORM8=0 / 1). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases), logits (S37_LOGITS files: --random 300 logits with the fusion against
+    # qkv / gate_up; QWEN3_NORM8=0 / 1 / 2 / 3: off / attention side / MLP side / both). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases), logits (S37_LOGITS files: --random 300 logits with the fusion against
     # without, and each against the BF16 path), ab (engine A/B on the 8B q8_0 at S37_AB configurations), san
     # (memcheck + racecheck of its cases on tiles S37_SAN_TILES), clk (SM clock and power, fusion off / on), rest (the
     # rest of test_gpu_fp8, test_gpu_gemm)
@@ -1282,23 +1282,24 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
         say "s37 unit rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s37-unit.log" | tr '\n' ' ')"
         grep -E "^  " "$LOG/s37-unit.log" | head -20 | tee -a "$SUM"
     fi
-    if p37 logits; then
+    if p37 logits; then  # (S37_NORM8: the sides of the "on" arm, default 3 = the engine's default)
         IFS=';' read -ra lspecs <<< "${S37_LOGITS:-8b q8_0;0.6b f16}"
         for spec in "${lspecs[@]}"; do
             f=$(synth $spec); n="s37-${spec// /-}"
-            for v in 0 1; do
-                QWEN3_NORM8=$v ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 11 \
-                    -o /tmp/l37-$v.f32 > "$LOG/$n-logits-$v.log" 2>&1 || say "$n logits NORM8=$v failed: $(tail -2 "$LOG/$n-logits-$v.log")"
+            for v in off on; do
+                nv=0; [ $v = on ] && nv=${S37_NORM8:-3}
+                QWEN3_NORM8=$nv ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 11 \
+                    -o /tmp/l37-$v.f32 > "$LOG/$n-logits-$v.log" 2>&1 || say "$n logits NORM8=$nv failed: $(tail -2 "$LOG/$n-logits-$v.log")"
             done
             ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 300 --seed 11 -o /tmp/l37-b.f32 \
                 > "$LOG/$n-logits-b.log" 2>&1
-            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l37-0.f32 --compare /tmp/l37-1.f32 \
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l37-off.f32 --compare /tmp/l37-on.f32 \
                 > "$LOG/$n-on-vs-off.log" 2>&1
             say "$n norm8 on vs off rc=$? $(tail -3 "$LOG/$n-on-vs-off.log" | tr '\n' ' ')"
-            for v in 0 1; do
+            for v in off on; do
                 python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l37-b.f32 --compare /tmp/l37-$v.f32 \
                     > "$LOG/$n-$v-vs-bf16.log" 2>&1
-                say "$n NORM8=$v vs bf16 rc=$? $(tail -3 "$LOG/$n-$v-vs-bf16.log" | tr '\n' ' ')"
+                say "$n norm8 $v vs bf16 rc=$? $(tail -3 "$LOG/$n-$v-vs-bf16.log" | tr '\n' ' ')"
             done
             rm -f /tmp/l37-*.f32
         done
@@ -1306,7 +1307,7 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
     if p37 ab; then
         f=$(synth 8b q8_0)
         # S37_ARMS: "NAME VAR=VALUE ...|..." (e.g. an older gemm_fp8 cubin through QWEN3_CUBIN_DIR)
-        IFS='|' read -ra arms37 <<< "${S37_ARMS:-off QWEN3_NORM8=0|on QWEN3_NORM8=1|off2 QWEN3_NORM8=0|on2 QWEN3_NORM8=1}"
+        IFS='|' read -ra arms37 <<< "${S37_ARMS:-off QWEN3_NORM8=0|on QWEN3_NORM8=3|off2 QWEN3_NORM8=0|on2 QWEN3_NORM8=3}"
         engine_ab "${S37_AB:-fp8 fp8 256;fp8 fp8 128;fp8 bf16 256}" "${arms37[@]}"
     fi
     if p37 san; then
@@ -1325,7 +1326,7 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
         f=$(synth 8b q8_0)
         mark37 idle; sleep 1
         for arm in off on off2 on2; do
-            v=0; [ "${arm#on}" != "$arm" ] && v=1
+            v=0; [ "${arm#on}" != "$arm" ] && v=${S37_NORM8:-3}
             mark37 "norm8-$arm"
             for r in 1 2 3; do
                 engine_job "s37clk-$arm-$r" "${S37_CLK_B:-256}" "$LOG/throughput.tsv" "8b fp8 kv fp8 clk $arm" \
