@@ -478,7 +478,8 @@ int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
 }
 
 // The producer-side RMSNorm's checks (GemmNorm): a wgmma tile; mode 7 with its weights and outputs, N % 256 == 0;
-// the consumer's sums with K % 256 == 0.
+// the consumer's sums with K % 512 == 0 and K <= 8192 (ptx/gemm_wg_body.h's RS_*: 16-byte pieces of a row, at most
+// four a lane).
 static void check_norm(const GemmNorm *nm, int tile, int mode, int N, int K) {
     if (mode == GEMM_ADD_NORM8 && !nm) die("launch_gemm_fp8: GEMM_ADD_NORM8 without its GemmNorm");
     if (!nm) return;

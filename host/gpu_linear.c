@@ -153,6 +153,7 @@ int linear_norm8_takes(Gpu *g, const GpuLinear *L, int M, int want8) {
 int launch_linear_swiglu_qn(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                             int M, int want8, int a8_ready, const GemmNorm *nm) {
     if (!L->gated) die("launch_linear_swiglu: the layer was not uploaded gated (gpu_linear_upload_gated)");
+    if (nm && !L->fp8) die("launch_linear_swiglu: the producer-side RMSNorm needs FP8 weights");
     if (!a8_ready && gpu_kq_takes(&L->kq, M)) {  // (its native copy is [gate; up], not interleaved)
         launch_gemv_kq(g, &L->kq, a, A, M, GEMM_SWIGLU_BF16);
         return 0;

@@ -18,8 +18,11 @@
 // maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
 // C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256],
 // 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's
-// first pass); then ws, cnt (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off). K % 64 == 0, N % 8 ==
-// 0 (16 for the SwiGLU modes, 256 for mode 5). Cs is used in modes 5 and 6 only.
+// first pass), 7 (FP8 tiles) mode 2's add, then the next RMSNorm's e4m3 input at Cs (EPI_NQ_ below); then ws, cnt
+// (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off); FP8 tiles then nw (.u64: mode 7's norm weights),
+// ss (.u64: 0, or the rows' sums of x^2 [M][K / 128] that mode 7 wrote: every output row times rstd =
+// 1 / sqrt(sum / K + eps) before the epilogue, RS_* below) and eps (.f32). K % 64 == 0, N % 8 == 0 (16 for the SwiGLU
+// modes, 256 for modes 5 and 7). Cs is used in modes 5, 6 and 7 only.
 //
 // SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
 // gate, group 2p + 1 the matching up, both in this thread's registers; out = silu(g) * u (f32) at output column
