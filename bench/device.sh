@@ -1271,8 +1271,9 @@ if has s36split; then  # session 36: batch-1 decode attention's key split (QWEN3
 fi
 
 if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the o / down epilogues, rows times rstd in
-    # qkv / gate_up; QWEN3_NORM8=0 / 1 / 2 / 3: off / attention side / MLP side / both). S37_PARTS from (run in this order): unit (its test_gpu_fp8 cases), logits (S37_LOGITS files: --random 300 logits with the fusion against
-    # without, and each against the BF16 path), ab (engine A/B on the 8B q8_0 at S37_AB configurations), san
+    # qkv / gate_up; QWEN3_NORM8=0 / 1 / 2 / 3: off / attention side / MLP side / both). S37_PARTS from (run in this
+    # order): unit (its test_gpu_fp8 cases), logits (S37_LOGITS files: --random 300 logits with the fusion against
+    # without, and each against the BF16 path), ab (engine A/B on the 8B q8_0 at S37_AB configurations, S37_ARMS), san
     # (memcheck + racecheck of its cases on tiles S37_SAN_TILES), clk (SM clock and power, fusion off / on), rest (the
     # rest of test_gpu_fp8, test_gpu_gemm)
     parts=${S37_PARTS:-unit logits ab san rest}
