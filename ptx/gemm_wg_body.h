@@ -342,6 +342,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define SWQ_SCALE(amax, sc, inv) setp.gt.f32 %p, amax, 0f00000000; div.rn.f32 sc, amax, 0f43E00000; \
     @!%p mov.f32 sc, 0f3F800000; rcp.rn.f32 inv, sc;
 #define FOR_PAIR(X) CAT(PAIRS, NJ)(X, 0)
+// the N-split tiles' exchange between the two consumers ([2][64] f32 a value after the split-K word; modes 5 and 7):
+// %kc = this consumer's slot for row %rowin (XC_MINE), then the other consumer's (XC_OTHER; %t1, %t2 kept between)
+#define XC_MINE add.u32 %t1, %bar, 16 * STAGES + 16; shl.b32 %t2, %rowin, 2; mad.lo.u32 %kc, %wc, 256, %t2; \
+    add.u32 %kc, %kc, %t1;
+#define XC_OTHER xor.b32 %kc, %wc, 1; mad.lo.u32 %kc, %kc, 256, %t2; add.u32 %kc, %kc, %t1;
 #define SWQ_TILE (BN == 256)  // 128 outputs of a row in the tile: mode 5 possible
 
 // ---- the staged epilogue (modes 0, 1, 2, 4, 5). Stored straight from the accumulators, a warp's instruction writes
@@ -1095,10 +1100,7 @@ EPI_NQ_:
     // the block's other 64 columns are the other consumer's: the two warps holding these rows swap their amaxes and
     // sums through smem ([2][64] f32 each after the split-K word) between two barriers of their own (2 + warp % 4,
     // 64 threads: under the cluster split only the rows' owner warps get here); consumer 0 stores the block's
-    add.u32 %t1, %bar, 16 * STAGES + 16;
-    shl.b32 %t2, %rowin, 2;
-    mad.lo.u32 %kc, %wc, 256, %t2;
-    add.u32 %kc, %kc, %t1;
+    XC_MINE
     st.shared.f32 [%kc], %e6;
     st.shared.f32 [%kc + 32], %e7;
     st.shared.f32 [%kc + 512], %e4;
@@ -1107,9 +1109,7 @@ EPI_NQ_:
     and.b32 %srow, %srow, 3;
     add.u32 %srow, %srow, 2;
     bar.sync %srow, 64;
-    xor.b32 %kc, %wc, 1;
-    mad.lo.u32 %kc, %kc, 256, %t2;
-    add.u32 %kc, %kc, %t1;
+    XC_OTHER
     ld.shared.f32 %e8, [%kc];
     max.f32 %e6, %e6, %e8;
     ld.shared.f32 %e8, [%kc + 32];
@@ -1211,16 +1211,11 @@ EPI_SWQ_:
 #if NSPLIT
     // the row's other 64 outputs are the other consumer's: swap the partial amaxes through smem ([2][64] f32 after
     // the split-K word); the second barrier keeps the next tile's writes behind both reads
-    add.u32 %t1, %bar, 16 * STAGES + 16;
-    shl.b32 %t2, %rowin, 2;
-    mad.lo.u32 %kc, %wc, 256, %t2;
-    add.u32 %kc, %kc, %t1;
+    XC_MINE
     st.shared.f32 [%kc], %e2;
     st.shared.f32 [%kc + 32], %e3;
     bar.sync 1, 128 * NCONS;
-    xor.b32 %kc, %wc, 1;
-    mad.lo.u32 %kc, %kc, 256, %t2;
-    add.u32 %kc, %kc, %t1;
+    XC_OTHER
     ld.shared.f32 %e0, [%kc];
     max.f32 %e2, %e2, %e0;
     ld.shared.f32 %e0, [%kc + 32];
