@@ -52,6 +52,18 @@ san_test() {
     done
 }
 
+# smi_start NAME: nvidia-smi samples (SM / memory clock, power, temperature, clock-event reasons) every 100 ms into
+# $LOG/NAME-smi.csv in the background, its pid in $smi; smi_mark NAME PHASE: a phase mark into $LOG/NAME-marks.txt
+# (bench/smi_phases.py reads both)
+smi_start() {
+    local q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
+    nvidia-smi --query-gpu=$q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
+        q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
+    nvidia-smi --query-gpu=$q --format=csv,noheader,nounits -lms 100 > "$LOG/$1-smi.csv" 2>&1 &
+    smi=$!
+}
+smi_mark() { local n=$1; shift; echo "$(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >> "$LOG/$n-marks.txt"; }
+
 # engine_job NAME B TSV LABEL [VAR=VALUE ...]: bench/throughput ($ENGINE_BIN if set) on the file $f, B x (128 -> 128)
 # (B: one batch size or a list; ENGINE_WL: other workloads), no peer, with those variables set; log $LOG/NAME.log,
 # exit status bench/throughput's
@@ -1154,12 +1166,8 @@ if has s23; then  # session 23: the clocks and power a sustained load gets. nvid
         done
     fi
     if [[ $parts == *" clk "* ]]; then
-        smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
-        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
-            smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
-        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -lms 100 > "$LOG/s23-smi.csv" 2>&1 &
-        smi=$!
-        mark() { echo "$(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >> "$LOG/s23-marks.txt"; }
+        smi_start s23
+        mark() { smi_mark s23 "$@"; }
         f=$(synth 8b f16)
         mark idle; sleep 2
         mark gemm-burst
@@ -1318,12 +1326,8 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
     fi
     if p37 clk; then  # the SM clock and power while the engine runs B = S37_CLK_B, fusion off / on in turn (4 phases of
         # 3 runs; bench/smi_phases.py: a line a phase)
-        smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active
-        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -c 1 > /dev/null 2>&1 ||
-            smi_q=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active
-        nvidia-smi --query-gpu=$smi_q --format=csv,noheader,nounits -lms 100 > "$LOG/s37-smi.csv" 2>&1 &
-        smi=$!
-        mark37() { echo "$(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >> "$LOG/s37-marks.txt"; }
+        smi_start s37
+        mark37() { smi_mark s37 "$@"; }
         f=$(synth 8b q8_0)
         mark37 idle; sleep 1
         for arm in off on off2 on2; do
