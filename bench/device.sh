@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1350,6 +1350,98 @@ if has s37; then  # session 37: the producer-side RMSNorm (GEMM_ADD_NORM8 in the
         grep -E "^FAIL|check failed" "$LOG/s37-fp8.log" | head | tee -a "$SUM"
         timeout 240 build/tests/test_gpu_gemm > "$LOG/s37-gemm.log" 2>&1
         say "s37 test_gpu_gemm rc=$? $(grep -c '^PASS' "$LOG/s37-gemm.log") pass $(grep -c '^FAIL' "$LOG/s37-gemm.log") fail"
+    fi
+fi
+
+if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8), the greedy answer from the rescored
+    # head (head_rescore's best -> sample_greedy), the gate_up consumer of the producer-side RMSNorm in isolation.
+    # S38_PARTS from (in this order): unit (the changed kernels' test cases), san (memcheck + racecheck of them), attn
+    # (bench/attention fp8 decode, the base tree's attn_dec cubin .carry/s38base-attn against this one, interleaved),
+    # same (greedy batch jobs with QWEN3_HEAD_BEST 0 / 1: byte-identical results; logits of the old against the new
+    # attention), gemm (bench/gemm --swiglu --rownorm at S38_GEMM_M, then Nsight Compute on gate_up at M = 256 without
+    # and with the row sums), ab (engine A/B, S38_AB configurations, S38_ARMS)
+    parts=${S38_PARTS:-unit san attn same gemm ab}
+    p38() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    base38=.carry/s38base-attn
+    if p38 unit; then
+        QWEN3_TEST_ONLY=attn_decode_batch,attn_mixed_batch,attn_fp8_decode,attn_fp8_32k,attn_fp8_v_range,attn_fp8_mixed \
+            timeout 300 build/tests/test_gpu_attn > "$LOG/s38-attn.log" 2>&1
+        say "s38 test_gpu_attn decode rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s38-attn.log" | tr '\n' ' ')"
+        grep -E "attn_dec|FAIL|check" "$LOG/s38-attn.log" | head -12 | tee -a "$SUM"
+        QWEN3_TEST_ONLY=head_rescore timeout 200 build/tests/test_gpu_fp8 > "$LOG/s38-fp8.log" 2>&1
+        say "s38 test_gpu_fp8 head_rescore rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s38-fp8.log" | tr '\n' ' ')"
+        grep -E "greedy|FAIL|check" "$LOG/s38-fp8.log" | head -12 | tee -a "$SUM"
+        timeout 200 build/tests/test_gpu_sample > "$LOG/s38-sample.log" 2>&1
+        say "s38 test_gpu_sample rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s38-sample.log" | tr '\n' ' ')"
+    fi
+    if p38 san; then
+        san_test s38san-attn "s38 attn_fp8_decode" 240 test_gpu_attn attn_fp8_decode
+        san_test s38san-hr "s38 head_rescore" 240 test_gpu_fp8 head_rescore
+        san_test s38san-gr "s38 greedy" 120 test_gpu_sample greedy_matches_cpu,no_logits_is_minus_one
+    fi
+    if p38 attn; then
+        for r in 1 2; do
+            for arm in base new; do
+                env $([ $arm = base ] && echo QWEN3_CUBIN_DIR=$base38) timeout 120 build/bench/attention --kv-dtype fp8 \
+                    --long 0 --prefill 0 --decode ${S38_DECODE:-1x256,16x1024,64x512,256x128,256x192,256x256} \
+                    --decode-mix 139:200-2048 --tsv "$LOG/attention.tsv" > "$LOG/s38-attn-$arm-$r.log" 2>&1
+                say "s38 bench/attention $arm round $r rc=$? $(grep -c '^PASS' "$LOG/s38-attn-$arm-$r.log") pass $(grep -c '^FAIL' "$LOG/s38-attn-$arm-$r.log") fail"
+                grep -E "^ *decode" "$LOG/s38-attn-$arm-$r.log" | head -12 | tee -a "$SUM"
+            done
+        done
+    fi
+    if p38 same; then
+        f=$(synth 8b q8_0)
+        python3 - > /tmp/s38-req.jsonl <<'PYEOF'
+import json
+topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
+for i in range(48):
+    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
+                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": 96, "temperature": 0}}))
+PYEOF
+        for v in 0 1; do
+            rm -f /tmp/s38-out$v.jsonl
+            QWEN3_HEAD_BEST=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 -i /tmp/s38-req.jsonl \
+                -o /tmp/s38-out$v.jsonl > "$LOG/s38-batch$v.log" 2>&1
+            say "s38 batch QWEN3_HEAD_BEST=$v rc=$? $(wc -l < /tmp/s38-out$v.jsonl) lines $(tail -1 "$LOG/s38-batch$v.log")"
+        done
+        python3 -c "
+import json,sys
+a={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s38-out0.jsonl')}
+b={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s38-out1.jsonl')}
+txt=lambda r: json.dumps(r['response']['body']['choices'], sort_keys=True)
+same=sum(1 for k in a if k in b and txt(a[k])==txt(b[k]))
+print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 | tee -a "$SUM"
+        cp /tmp/s38-out1.jsonl "$LOG/"
+        for arm in base new; do
+            env $([ $arm = base ] && echo QWEN3_CUBIN_DIR=$base38) QWEN3_KV_DTYPE=fp8 ./qwen3-ptx logits -m "$f" \
+                --backend gpu --dtype fp8 --random 300 --seed 11 -o /tmp/l38-$arm.f32 > "$LOG/s38-logits-$arm.log" 2>&1 ||
+                say "s38 logits $arm failed: $(tail -2 "$LOG/s38-logits-$arm.log")"
+        done
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l38-base.f32 --compare /tmp/l38-new.f32 \
+            > "$LOG/s38-logits.log" 2>&1
+        say "s38 logits (FP8 KV) new attention vs old rc=$? $(tail -3 "$LOG/s38-logits.log" | tr '\n' ' ')"
+        rm -f /tmp/l38-*.f32
+    fi
+    if p38 gemm; then
+        timeout 200 build/bench/gemm --swiglu --rownorm --dtype fp8 --shapes 8b --layers gate_up \
+            --m ${S38_GEMM_M:-64,128,160,192,256,512} > "$LOG/s38-gemm.log" 2>&1
+        say "s38 bench/gemm --swiglu --rownorm rc=$?"
+        grep -E "fused8" "$LOG/s38-gemm.log" | tee -a "$SUM"
+        for v in 0 1; do
+            timeout 200 ncu --kernel-name regex:gemm_fp8 --launch-skip 3 --launch-count 1 --set full \
+                --import-source no build/bench/gemm --swiglu --rownorm $v --dtype fp8 --shapes 8b --layers gate_up \
+                --m 256 --eager --reps 2 > "$LOG/s38-ncu-rownorm$v.log" 2>&1
+            say "s38 ncu gate_up M=256 rownorm $v rc=$?"
+            grep -E "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Registers Per|Issued Ipc|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|Executed Instructions  |Shared Memory Configuration|Dynamic Shared|Achieved Occupancy|SM Frequency" \
+                "$LOG/s38-ncu-rownorm$v.log" | head -24 | tee -a "$SUM"
+        done
+    fi
+    if p38 ab; then
+        f=$(synth 8b q8_0)
+        # S38_ARMS: "NAME VAR=VALUE ...|..."
+        IFS='|' read -ra arms38 <<< "${S38_ARMS:-base QWEN3_CUBIN_DIR=$base38 QWEN3_HEAD_BEST=0|new|base2 QWEN3_CUBIN_DIR=$base38 QWEN3_HEAD_BEST=0|new2}"
+        engine_ab "${S38_AB:-fp8 fp8 256;fp8 fp8 64;fp8 fp8 1;fp8 fp8 1024}" "${arms38[@]}"
     fi
 fi
 

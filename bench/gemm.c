@@ -5,7 +5,7 @@
 //        [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--batch-ms 0.2] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
 //        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin 1.03]
-//        [--plan FILE|none] [--swiglu] [--pdl]
+//        [--plan FILE|none] [--swiglu] [--rownorm [0|1]] [--pdl]
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
@@ -62,6 +62,9 @@
 // weights are the shape's random matrices (not interleaved: timing only; tests/test_gpu_gemm.c and test_gpu_fp8.c
 // check the values). Floor: the fused bytes (W + A + a) or flops. FP8 weights also time the quantising epilogue
 // (fused8: launch_gemm_swiglu_fp8's choice at this M, the rule's or a loaded plan's: 64x256, 128x256 or their pairs).
+// --rownorm (FP8, with --swiglu): fused8 alone, without and with the producer-side RMSNorm's row sums (GemmNorm.ss:
+// rows times rstd in the epilogue, as the engine's gate_up at QWEN3_NORM8 & 2); --rownorm 0 / 1: only without / with
+// (one kernel to look at under Nsight Compute).
 //
 // Links cuBLAS and cuBLASLt (and with them the CUDA runtime, statically inside): in bench/ only, never in the
 // engine. The runtime uses the device's primary context, which host/gpu.c retains and makes current, so all share
@@ -294,6 +297,7 @@ static const char *kind_names[] = { "ours bf16", "cuBLAS", "ours fp8", "cuBLASLt
                                     "fp8 gemm+swiglu+quant", "fp8 gemm swiglu+quant",
                                     "fp8 gemm swiglu fp8 (64x256)" };
 typedef struct { int kind, mode, tile, splits; } Variant;  // mode GEMM_STORE_*/ADD; tile -1: the built-in choice
+static CUdeviceptr rownorm_ss;  // --rownorm: [M][K / 128] f32 row sums of squares for V_SWI8_FUSED_Q's mode 1
 
 enum { LT_BLOCK_BF16, LT_BLOCK_F32, LT_TENSOR_BF16, N_LT };
 typedef struct { cublasLtMatmulDesc_t op; cublasLtMatrixLayout_t a, b, c; cublasLtMatmulAlgo_t algo; int ok; } LtGemm;
@@ -399,8 +403,10 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
             launch_gemm_swiglu_fp8(&G, a8, s8, p->A, 0, p->W[c], 0, M, N, K, 0, -1);
             break;
         }
-        if (v->kind == V_SWI8_FUSED_Q) {  // FP8 weights, the 64x256 tile's quantising epilogue
-            launch_gemm_swiglu_fp8(&G, a8, s8, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, 0, -1);
+        if (v->kind == V_SWI8_FUSED_Q) {  // FP8 weights, the 64x256 tile's quantising epilogue (mode 1: rows x rstd)
+            GemmNorm nm = { 0, 0, rownorm_ss, 1e-6f };
+            launch_gemm_swiglu_fp8_nm(&G, a8, s8, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, 0, -1,
+                                      v->mode ? &nm : NULL);
             break;
         }
         if (v->kind == V_SWI8_PAIR || v->kind == V_SWI8_FUSED) {
@@ -488,6 +494,7 @@ static double time_variant(Problem *p, const Variant *v, int reps, int eager) {
 // ---------------------------------------------------------------- options
 typedef struct {
     int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu, pdl;
+    int rownorm;  // --rownorm: 0 off; 1 both arms; 2 / 3 only without / with the row sums
     double plan_margin;  // --plan-margin: a tile goes into the plan only if the rules take this many times as long
     double bw, peak[2], max_gb;
     uint64_t seed;
@@ -511,7 +518,8 @@ static void usage(void) {
     die("usage: gemm [--quick] [--dtype bf16,fp8] [--shapes 0.6b,8b,32b,1.7b,4b,14b] "
         "[--layers qkv,o,gate_up,down,lm_head] "
         "[--m 1,2,...] [--reps N] [--batch-ms MS] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
-        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin R] [--plan FILE|none] [--swiglu] [--pdl]");
+        "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin R] [--plan FILE|none] [--swiglu] "
+        "[--rownorm [0|1]] [--pdl]");
 }
 
 static Opts parse_args(int argc, char **argv) {
@@ -536,6 +544,10 @@ static Opts parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--sweep")) o.sweep = 1;
         else if (!strcmp(a, "--swiglu")) o.swiglu = 1;
         else if (!strcmp(a, "--pdl")) o.pdl = 1;
+        else if (!strcmp(a, "--rownorm")) {
+            o.rownorm = 1;
+            if (v && (!strcmp(v, "0") || !strcmp(v, "1"))) o.rownorm = 2 + atoi(argv[++i]);
+        }
         else if (!v) usage();
         else if (!strcmp(a, "--dtype")) parse_names(argv[++i], dtype_names, 2, o.dtype_on, "dtype");
         else if (!strcmp(a, "--shapes")) parse_names(argv[++i], model_names, N_MODELS, o.model_on, "model");
@@ -926,7 +938,21 @@ static void bench_swiglu_m(const Opts *o, const Shape *s, int mi) {
         Variant pair = { d ? V_SWI8_PAIR : V_SWI_PAIR, 0, -1, 0 }, fused = { d ? V_SWI8_FUSED : V_SWI_FUSED, 0, -1, 0 };
         Variant pair_q = { V_SWI_PAIR_Q, 0, -1, 0 }, fused_q = { V_SWI_FUSED_Q, 0, t8, 0 };
         double tp = time_variant(&p, &pair, o->reps, o->eager), tf = time_variant(&p, &fused, o->reps, o->eager);
-        if (d) {  // fp8: pair and fused already end in the down GEMM's quantiser; fused8: the quantising epilogue's tile choice
+        if (d && o->rownorm) {  // fused8 without / with the consumer's row sums
+            int KB = K / QB;
+            float *ss = xmalloc((size_t)M * KB * 4);
+            for (size_t i = 0; i < (size_t)M * KB; i++) ss[i] = (float)(K / QB) * (0.5f + (float)(i % 7) / 7);
+            rownorm_ss = gpu_alloc(&G, (size_t)M * KB * 4);
+            gpu_upload(&G, rownorm_ss, ss, (size_t)M * KB * 4);
+            free(ss);
+            Variant f0 = { V_SWI8_FUSED_Q, 0, -1, 0 }, f1 = { V_SWI8_FUSED_Q, 1, -1, 0 };
+            double t0 = o->rownorm == 3 || N % 256 ? NAN : time_variant(&p, &f0, o->reps, o->eager);
+            double t1 = o->rownorm == 2 || N % 256 ? NAN : time_variant(&p, &f1, o->reps, o->eager);
+            printf("  %-5d %-5s fused8 without the row sums %8.2f us, with them %8.2f us (%+.2f)\n", M, "fp8", t0, t1,
+                   t1 - t0);
+            gpu_free(&G, rownorm_ss);
+            rownorm_ss = 0;
+        } else if (d) {  // fp8: pair and fused end in the down GEMM's quantiser; fused8: the quantising epilogue's tile
             Variant f8 = { V_SWI8_FUSED_Q, 0, -1, 0 };
             double t8q = N % 256 ? NAN : time_variant(&p, &f8, o->reps, o->eager);
             double floor8 = fmax((wb + a8b) / o->bw, flops / o->peak[d]) * 1e6;

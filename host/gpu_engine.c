@@ -96,6 +96,8 @@ typedef struct {
     CUdeviceptr head_part, head_stats;  // f32 [OUT_ROWS][vocab chunks]; u32 [OUT_ROWS][4] (QWEN3_HEAD_STATS)
     CUdeviceptr head_pmax;  // f32 [OUT_ROWS][vocab / 64]: the head GEMM's row maxima (QWEN3_HEAD_ROWMAX, head_rowmax)
     int head_rowmax;        // the FP8 head GEMM writes them where its tile can (default on; 0: head_rowmax's pass)
+    CUdeviceptr head_best;  // u64 [OUT_ROWS][HEAD_RESCORE_BEST]: head_rescore's greedy answers (launch_sample's pre;
+                            // QWEN3_HEAD_BEST=0: not written, every greedy row read in full)
     int head_stats_on;
     long head_rows;       // rows through the rescored head (graph padding included; rescore_pays), for the stats
     unsigned ablate;      // QWEN3_ABLATE: launches left out of every step (timing experiments only: wrong output)
@@ -253,6 +255,10 @@ static int norm8_step(GpuEngine *e, int T) {
 // (session 11, same runs): the 8B gains at B = 1..256 (+6.1% .. +1%); the 0.6B (dim 1024) gains at B = 1..64 (+5.8%,
 // +1.9%, +1.9%) and loses 2.2% at B = 256. So: rescore up to dim / 16 rows, or from dim 4096 on; else the bf16 head.
 static int rescore_pays(int n, int dim) { return dim >= 4096 || n * 16 <= dim; }
+// Whether a pass's head over n rows runs head_rescore (not the file's native head, not a bf16-only head)
+static int head_rescores(const GpuEngine *e, int n) {
+    return !gpu_kq_takes(&e->head_kq, n) && e->head_fp8 == HEAD_RESCORE && rescore_pays(n, e->c.dim);
+}
 
 // Enqueues one step of T tokens whose inputs are on the device already (in: their host copy, [4][STEP_TOKENS]);
 // the head runs on n_out rows. No host sync.
@@ -352,7 +358,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         g->prof_tag = "head";
         launch_rmsnorm(g, e->h, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
         int native = gpu_kq_takes(&e->head_kq, n_out);  // the file's own K-quant head: no rescoring
-        int rescore = !native && e->head_fp8 == HEAD_RESCORE && rescore_pays(n_out, c->dim);
+        int rescore = head_rescores(e, n_out);
         const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
         // the rescore's first pass (each row's maxima) in the GEMM's epilogue where its tile has one
         int pm = 0;
@@ -366,7 +372,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             int a8 = n_out > gemv_fp8_max_m();
             launch_head_rescore(g, e->logits, e->head_part, pm ? e->head_pmax : 0, e->h, a8 ? e->a8 : 0,
                                 a8 ? e->sa : 0, e->lm_head16.w, e->head_stats, n_out, c->vocab, c->dim, e->head_cd,
-                                e->head_cw);
+                                e->head_cw, e->head_best);
         }
     }
 }
@@ -488,7 +494,8 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     }
     g->prof_tag = "sample";
     if (ids && n_out > 0)  // the logits rows are compact: row j is out_rows[j]'s, with sp[j]
-        launch_sample(g, ids, e->logits, e->sample_params, sp, n_out, e->c.vocab);
+        launch_sample(g, ids, e->logits, e->sample_params, sp, n_out, e->c.vocab,
+                      head_rescores(e, n_rows) ? e->head_best : 0);
     else if (n_out > 0)
         CU_CHECK(cuMemcpyDtoHAsync(host_logits, e->logits, (size_t)n_out * e->c.vocab * sizeof(float), g->stream));
     if (e->prof) {
@@ -830,6 +837,8 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         e->head_part = gpu_arena_alloc(a, (size_t)OUT_ROWS * chunks * 4);
         e->head_pmax = gpu_arena_alloc(a, (size_t)OUT_ROWS * ((c->vocab + 63) / 64) * 4);
         if (e->head_stats_on) e->head_stats = gpu_arena_alloc(a, (size_t)OUT_ROWS * 16);
+        if (env_int("QWEN3_HEAD_BEST", 0, 1, 1))
+            e->head_best = gpu_arena_alloc(a, (size_t)OUT_ROWS * HEAD_RESCORE_BEST * 8);
     }
     e->out_norm = gpu_arena_alloc(a, c->dim * 4);
     for (int l = 0; l < c->n_layer; l++) {

@@ -13,7 +13,7 @@ enum {  // as ptx/head_rescore.ptx
     HR_MAX_K = HEAD_RESCORE_MAX_K,
     HR_CHUNK = HEAD_RESCORE_CHUNK,
     HR_MAX_CHUNKS = HEAD_RESCORE_MAX_CHUNKS,
-    HR_MAX_SPLIT = 8,  // head_rescore's CTAs a row, at most
+    HR_MAX_SPLIT = HEAD_RESCORE_BEST,  // head_rescore's CTAs a row, at most (one slot of best each)
 };
 _Static_assert(HR_CHUNK / 64 == 16, "ptx/head_rescore.ptx HR_SUB: the GEMM's 64-logit maxima a chunk");
 
@@ -64,12 +64,13 @@ void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw
 // pmax != 0: the head GEMM already wrote the maxima of every 64 logits there (launch_gemm_fp8_rowmax, f32 [n][ceil(V /
 // 64)]): no first launch, and the second reads pmax instead of part.
 void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr pmax, CUdeviceptr h, CUdeviceptr a8,
-                         CUdeviceptr sa, CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw) {
+                         CUdeviceptr sa, CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw,
+                         CUdeviceptr best) {
     if (n < 0 || V <= 0 || V % 4 || V > HR_MAX_CHUNKS * HR_CHUNK || K <= 0 || K % 128 || K > HR_MAX_K)
         die("launch_head_rescore: n=%d V=%d K=%d (V %% 4 == 0, V <= %d, K %% 128 == 0, K <= %d)", n, V, K,
             HR_MAX_CHUNKS * HR_CHUNK, HR_MAX_K);
-    if ((logits | h | a8 | w16 | stats) % 16 || part % 4 || pmax % 4 || sa % 4)
-        die("launch_head_rescore: logits, h, a8, w16 and stats must be 16-byte aligned");
+    if ((logits | h | a8 | w16 | stats | best) % 16 || part % 4 || pmax % 4 || sa % 4)
+        die("launch_head_rescore: logits, h, a8, w16, stats and best must be 16-byte aligned");
     if (a8 && !sa) die("launch_head_rescore: an e4m3 input needs its scales");
     if (n == 0) return;
     load_functions(g);
@@ -86,5 +87,6 @@ void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdevicep
     int sms = g->sm_count > 0 ? g->sm_count : 132, ns = (sms + n - 1) / n;
     if (ns > HR_MAX_SPLIT) ns = HR_MAX_SPLIT;
     grid = (Dim3){ (unsigned)ns, (unsigned)n, 1 };
-    GPU_LAUNCH(g, head_rescore, grid, block, 0, &logits, &part, &h, &a8, &sa, &w16, &stats, &uV, &uK, &usub, &cd, &cw);
+    GPU_LAUNCH(g, head_rescore, grid, block, 0, &logits, &part, &h, &a8, &sa, &w16, &stats, &uV, &uK, &usub, &cd, &cw,
+               &best);
 }

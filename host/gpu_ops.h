@@ -327,14 +327,17 @@ void launch_argmax(Gpu *g, CUdeviceptr out_i32, CUdeviceptr logits, int n_rows, 
 // scratch, the maxima of the rows' chunks of HEAD_RESCORE_CHUNK logits (the second pass reads only the chunks whose max
 // is within delta of the row's); stats: u32 [n][4] or 0 ([0] += candidates, [1] = max f32 bits of |fp8 - exact| /
 // delta, [2] = delta's bits). pmax != 0: the head GEMM's maxima of every 64 logits (launch_gemm_fp8_rowmax) stand in
-// for part, and the pass that would write part is skipped.
+// for part, and the pass that would write part is skipped. best: u64 [n][HEAD_RESCORE_BEST] or 0, the rows' greedy
+// answers for launch_sample's pre (ptx/head_rescore.ptx: used where decisive).
 #define HEAD_RESCORE_CHUNK 1024
 #define HEAD_RESCORE_MAX_CHUNKS 256  // chunks a row (one a thread of head_rescore's row max): V <= 262,144 (Qwen3: 149)
 #define HEAD_RESCORE_MAX_K 8192  // the head's input width (x is staged in shared memory; Qwen3 dense: <= 5120)
+#define HEAD_RESCORE_BEST 8      // best's u64 slots a row (one per CTA of the row at most)
 void head_rescore_consts(Gpu *g, CUdeviceptr w16, CUdeviceptr w8, CUdeviceptr sw, int N, int K, float z, float *cd,
                          float *cw);
 void launch_head_rescore(Gpu *g, CUdeviceptr logits, CUdeviceptr part, CUdeviceptr pmax, CUdeviceptr h, CUdeviceptr a8,
-                         CUdeviceptr sa, CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw);
+                         CUdeviceptr sa, CUdeviceptr w16, CUdeviceptr stats, int n, int V, int K, float cd, float cw,
+                         CUdeviceptr best);
 
 // Weight upload: raw GGUF bytes (any supported type) copied to the device in chunks through pinned staging
 // buffers and dequantized there by PTX kernels into bf16 (or f32). dst must hold ne0*ne1 elements.

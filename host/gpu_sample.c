@@ -75,7 +75,7 @@ static CUdeviceptr smp_scratch(Gpu *g) {
 }
 
 void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params,
-                   const GpuSampleParams *host_params, int n_rows, int vocab) {
+                   const GpuSampleParams *host_params, int n_rows, int vocab, CUdeviceptr pre) {
     static CUcontext fn_ctx;
     static CUstream fn_stream;
     static CUfunction fn, fn_greedy, fn_topk;
@@ -103,7 +103,8 @@ void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdevicep
         CUdeviceptr scratch = C > 1 ? smp_scratch(g) : 0;
         CUfunction sample_greedy = fn_greedy;
         Dim3 grid = { (unsigned)C, un, 1 }, block = { GR_THREADS, 1, 1 };
-        GPU_LAUNCH(g, sample_greedy, grid, block, 0, &out_tokens, &logits, &scratch, &un, &uv);
+        if (pre % 16) die("launch_sample: pre must be 16-byte aligned");
+        GPU_LAUNCH(g, sample_greedy, grid, block, 0, &out_tokens, &logits, &scratch, &un, &uv, &pre);
         return;
     }
     // (a row of more than TK_MAX_CTAS x TK_NF4 x TK_THREADS float4 does not fit sample_topk's slices)

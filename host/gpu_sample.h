@@ -44,6 +44,7 @@ GpuSampleParams gpu_sample_params(const SamplerParams *p, CUdeviceptr history, i
 // at most 16 rows, each greedy or top-k 1..64 (penalties or not) -> sample_topk (the same distribution; only
 // a draw within float rounding of a boundary can differ from sample_f32's; QWEN3_SAMPLE_TOPK=0: never); else
 // sample_f32, a CTA a row. Those two keep a scratch of their own (~0.6 MB) per context. On g->stream, no
-// synchronisation.
+// synchronisation. pre (0: none): launch_head_rescore's best for these very rows and logits, which sample_greedy
+// takes where it is decisive instead of reading the row (the same ids).
 void launch_sample(Gpu *g, CUdeviceptr out_tokens, CUdeviceptr logits, CUdeviceptr params,
-                   const GpuSampleParams *host_params, int n_rows, int vocab);
+                   const GpuSampleParams *host_params, int n_rows, int vocab, CUdeviceptr pre);

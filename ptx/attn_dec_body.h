@@ -8,7 +8,7 @@
 // rows 2tq (%va), 2tq+1 (%vb), 2tq+8 (%vc), 2tq+9 (%vd) (4 x 4 bytes each), K scales of rows g, g+8, V scales of rows
 // 2tq, +1, +8, +9, the chunk and its page. The chunks in flight are in shared memory, not registers (RING below) ---
 #define DECL_BUF(b) .reg .b32 %k##b##_<8>, %K##b##_<8>, %va##b##_<4>, %vb##b##_<4>, %vc##b##_<4>, %vd##b##_<4>; \
-    .reg .f32 %ks##b##_<2>, %vs##b##_<4>; .reg .b32 %c##b, %rw##b; .reg .pred %pc##b;
+    .reg .f32 %ks##b##_<2>, %vs##b##_<2>; .reg .b32 %c##b, %rw##b; .reg .pred %pc##b;
 // --- COPY(b): chunk %c##b (if %pc##b) of page %rw##b into the ring slot at %sb##b, cp.async: 16 rows of K and of V,
 // 128 B each, lane l copying bytes 16 l + 512 j of each (row l / 8 + 4 j, piece l % 8, stored at piece
 // p ^ SW(row)); lanes 0..7 also copy a 16-byte piece of the 16 K (lanes 0..3) or V (4..7) row scales. Rows past the
@@ -37,8 +37,7 @@
     LDS_PAIR(b, %oVa, %va##b##_, %vc##b##_, 0, 1, 2, 3) LDS_PAIR(b, %oVb, %vb##b##_, %vd##b##_, 0, 1, 2, 3) \
     add.u32 %y, %sb##b, %oKs; \
     ld.shared.f32 %ks##b##_0, [%y]; ld.shared.f32 %ks##b##_1, [%y + 32]; \
-    add.u32 %y, %sb##b, %oVs; \
-    ld.shared.v2.f32 {%vs##b##_0, %vs##b##_1}, [%y]; ld.shared.v2.f32 {%vs##b##_2, %vs##b##_3}, [%y + 32];
+    ld.shared.f32 %vs##b##_0, [%y + 64]; ld.shared.f32 %vs##b##_1, [%y + 96];
 
 // S^T k-step kd: the e4m3 pairs of K word kd -> f16x2 A registers
 #define QK_STEP(b, kd, acc) \
@@ -48,28 +47,26 @@
 #define QK_STEPS(b) QK_STEP(b, 0, %sa) QK_STEP(b, 1, %sb) QK_STEP(b, 2, %sa) QK_STEP(b, 3, %sb) \
     QK_STEP(b, 4, %sa) QK_STEP(b, 5, %sb) QK_STEP(b, 6, %sa) QK_STEP(b, 7, %sb)
 #define KSCALE(b) mul.f32 %f0, %ks##b##_0, %sl2; mul.f32 %f1, %ks##b##_1, %sl2;  // score scale of keys g, g+8
+// The V row scales go into P, not V: keys g and g+8 of S^T's accumulator times VS_BIAS x their scale (clamped: P <= 1,
+// so P stays finite in f16), before P is rounded to f16; V's e4m3 values enter the mma as they are (exact in f16).
+#define PSCALE(b) \
+    mul.f32 %f0, %vs##b##_0, VS_BIAS; min.f32 %f0, %f0, VS_MAX; mul.f32 %f1, %vs##b##_1, VS_BIAS; \
+    min.f32 %f1, %f1, VS_MAX; \
+    mul.f32 %sa0, %sa0, %f0; mul.f32 %sa1, %sa1, %f0; mul.f32 %sa2, %sa2, %f1; mul.f32 %sa3, %sa3, %f1;
 // V words i of keys (2tq, 2tq+1) and (2tq+8, 2tq+9): dims 16g + 4i .. + 3 -> m-tiles 2i (dims +0, +1) and 2i+1
 #define V_MMA(mt, wlo, whi) \
     mov.b32 {%h0, %h1}, wlo; cvt.rn.f16x2.e4m3x2 %a0, %h0; cvt.rn.f16x2.e4m3x2 %a1, %h1; \
     mov.b32 {%h0, %h1}, whi; cvt.rn.f16x2.e4m3x2 %a2, %h0; cvt.rn.f16x2.e4m3x2 %a3, %h1; \
-    mul.rn.f16x2 %a0, %a0, %vsc01; mul.rn.f16x2 %a1, %a1, %vsc01; \
-    mul.rn.f16x2 %a2, %a2, %vsc89; mul.rn.f16x2 %a3, %a3, %vsc89; \
     MMA_OP {O(mt, 0), O(mt, 1), O(mt, 2), O(mt, 3)}, \
         {%a0, %a1, %a2, %a3}, {%pb0, %pb1}, {O(mt, 0), O(mt, 1), O(mt, 2), O(mt, 3)};
 #define PV_I(b, i, mt0, mt1) \
     prmt.b32 %w0, %va##b##_##i, %vb##b##_##i, 0x5140; prmt.b32 %w1, %va##b##_##i, %vb##b##_##i, 0x7362; \
     prmt.b32 %w2, %vc##b##_##i, %vd##b##_##i, 0x5140; prmt.b32 %w3, %vc##b##_##i, %vd##b##_##i, 0x7362; \
     V_MMA(mt0, %w0, %w2) V_MMA(mt1, %w1, %w3)
-// the V scales of keys (2tq, 2tq+1) and (2tq+8, 2tq+9) as f16x2, biased by 64 and clamped (attention.ptx's scheme)
-#define PV(b) \
-    mul.f32 %f0, %vs##b##_0, VS_BIAS; min.f32 %f0, %f0, VS_MAX; mul.f32 %f1, %vs##b##_1, VS_BIAS; \
-    min.f32 %f1, %f1, VS_MAX; cvt.rn.f16x2.f32 %vsc01, %f1, %f0; \
-    mul.f32 %f0, %vs##b##_2, VS_BIAS; min.f32 %f0, %f0, VS_MAX; mul.f32 %f1, %vs##b##_3, VS_BIAS; \
-    min.f32 %f1, %f1, VS_MAX; cvt.rn.f16x2.f32 %vsc89, %f1, %f0; \
-    PV_I(b, 0, 0, 1) PV_I(b, 1, 2, 3) PV_I(b, 2, 4, 5) PV_I(b, 3, 6, 7)
+#define PV(b) PV_I(b, 0, 0, 1) PV_I(b, 1, 2, 3) PV_I(b, 2, 4, 5) PV_I(b, 3, 6, 7)
 #define MMA_OP mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 #define CVT_P cvt.rn.f16x2.f32
-#define O_BIAS VS_BIAS                   // O^T holds 64 x the output
+#define O_BIAS VS_BIAS                   // O^T holds VS_BIAS x the output
 #define DIM_SHIFT 4                      // 16 dims of e4m3 = 16 bytes
 #else
 // --- bf16: buffer b holds K words of rows g (%k) and g+8 (%K) (16 x 2 dims each: the lane's 32 dims in the order
@@ -109,6 +106,7 @@
     QK_STEP(b, 3, %sb, 6, 7) QK_STEP(b, 4, %sa, 8, 9) QK_STEP(b, 5, %sb, 10, 11) QK_STEP(b, 6, %sa, 12, 13) \
     QK_STEP(b, 7, %sb, 14, 15)
 #define KSCALE(b) mov.f32 %f0, %sl2; mov.f32 %f1, %sl2;
+#define PSCALE(b)
 // O^T m-tile mt: V word mt of keys (2tq, 2tq+1) and (2tq+8, 2tq+9) paired by prmt (low halves: dim 16g + 2mt = row
 // g; high halves: + 1 = row g + 8)
 #define PV_MT(b, mt) \
@@ -151,6 +149,7 @@
     mul.f32 %l0, %l0, %al0; add.f32 %l0, %l0, %sa0; add.f32 %l0, %l0, %sa2; \
     mul.f32 %l1, %l1, %al1; add.f32 %l1, %l1, %sa1; add.f32 %l1, %l1, %sa3; \
     REP8(RESCALE) \
+    PSCALE(b) \
     CVT_P %w0, %sa1, %sa0; CVT_P %w1, %sa3, %sa2; \
     movmatrix.sync.aligned.m8n8.trans.b16 %pb0, %w0; movmatrix.sync.aligned.m8n8.trans.b16 %pb1, %w1; \
     PV(b)
@@ -184,7 +183,7 @@
     REP4(DECL_PW)
     .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g;
     .reg .b16 %h0, %h1;
-    .reg .b32 %a0, %a1, %a2, %a3, %w0, %w1, %w2, %w3, %pb0, %pb1, %vsc01, %vsc89;
+    .reg .b32 %a0, %a1, %a2, %a3, %w0, %w1, %w2, %w3, %pb0, %pb1;
     .reg .f32 %sl2, %sa0, %sa1, %sa2, %sa3, %sb0, %sb1, %sb2, %sb3, %f0, %f1, %mx0, %mx1, %al0, %al1;
     .reg .f32 %m0, %m1, %l0, %l1, %e0, %e1, %e2, %e3, %e4, %e5, %e6, %e7, %cf, %L;
     .reg .b32 %qr<16>;
@@ -305,7 +304,7 @@ HAVE_TOK:
     // piece l % 8, stored at piece (l % 8) ^ SW(row)); lanes 0..7 a scale piece (K: 0..3, V: 4..7; rows 4 (l % 4) ..);
     // what it reads (pieces tq, tq + 4 of K rows g, g + 8; piece g of V rows 2tq, 2tq + 1, + 8; those rows' scales) ---
     {
-    .reg .b32 %cF, %rwF, %sbF, %sbA, %dst0, %dst1, %cr0, %cr1, %cr2, %cr3, %sq, %dS, %oKa, %oKb, %oVa, %oVb, %oKs, %oVs;
+    .reg .b32 %cF, %rwF, %sbF, %sbA, %dst0, %dst1, %cr0, %cr1, %cr2, %cr3, %sq, %dS, %oKa, %oKb, %oVa, %oVb, %oKs;
     .reg .b32 %slot_i, %ring, %sw_t;
     .reg .b64 %ol16, %ds, %pS;
     .reg .pred %pcF, %isS;
@@ -331,8 +330,6 @@ HAVE_TOK:
     SW(%y, %tq21) xor.b32 %x, %y, %g; shl.b32 %x, %x, 4; mad.lo.u32 %oVb, %tq21, ROW8, %x; add.u32 %oVb, %oVb, SLOT_V;
     shl.b32 %oKs, %g, 2;
     add.u32 %oKs, %oKs, SLOT_KS;
-    shl.b32 %oVs, %tq, 3;
-    add.u32 %oVs, %oVs, SLOT_KS + 64;
     mov.u32 %x, %dynamic_smem_size;             // the host's size must hold the rings (a mismatch traps)
     setp.lt.u32 %p0, %x, 4 * RING_D * SLOT_BYTES;
     @%p0 trap;
@@ -593,6 +590,7 @@ DONE:
 #undef QK_STEP
 #undef QK_STEPS
 #undef KSCALE
+#undef PSCALE
 #undef PV
 #undef MMA_OP
 #undef CVT_P

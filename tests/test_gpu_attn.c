@@ -569,9 +569,9 @@ static void attn_fp8_32k(void) {
     check8(2, 8, 1, 32768, &p, 1, 0, 2.0, 0, "prefill chunk to 32768");
 }
 
-// V rows far from 1: the fp8 entry's f16 V tile holds value * 64 (scale * 64 rounded to f16, clamped to 146): full
-// f16 precision for row amax in [4.2e-4, 1022]; amplitude 2e-4 has subnormal scales (still within the tolerance),
-// 500 is near the top.
+// V rows far from 1: attention.ptx's fp8 entry holds V value * 64 in f16 (scale * 64 rounded to f16, clamped to 146):
+// full f16 precision for row amax in [4.2e-4, 1022]; amplitude 2e-4 has subnormal scales (still within the tolerance),
+// 500 is near the top. attn_dec_fp8 multiplies P by 2048 * scale instead (clamped to 65504: row amax up to 14k).
 static void attn_fp8_v_range(void) {
     NEED_GPU();
     Chunk c[] = { { 0, 63, 1 }, { 1, 128, 1 }, { 2, 1000, 1 }, { 3, 2, 70 } };

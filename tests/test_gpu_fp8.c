@@ -3,6 +3,8 @@
 // every tile and epilogue mode, partial tiles in M and N; then timings (printed, not asserted).
 // Without a Hopper GPU every case SKIPs with gpu_init's reason.
 #include "gpu_test.h"
+#include "../host/gpu_sample.h"
+#include "../host/sampler.h"
 #include <math.h>
 #include <string.h>
 
@@ -884,6 +886,59 @@ static int head_tie_row(int v) {  // a copy of row 7: chunk 0's cluster, one row
            v == HR_LAST || v == HR_V - 200 || v == HR_V - 1;
 }
 
+// The greedy answers head_rescore left in best (dl: its rewritten logits, l their host copy): sample_greedy with them
+// (pre) gives the ids it gives from the rows themselves, which are the rows' argmaxes (lowest id on ties); every row's
+// best is decisive here (each has a candidate >= tau); and where best says "scan" (all ones) or "nothing" (0) for a
+// row, sample_greedy reads that row and still gives the same id.
+static void head_best_check(CUdeviceptr dl, CUdeviceptr dbest, const float *l, int n, int V) {
+    SamplerParams sp = sampler_defaults();
+    sp.temperature = 0;
+    GpuSampleParams *hp = xmalloc((size_t)n * sizeof *hp);
+    for (int r = 0; r < n; r++) hp[r] = gpu_sample_params(&sp, 0, 0, 0);
+    CUdeviceptr dp = gpu_alloc(&G, (size_t)n * sizeof *hp), dids = gpu_alloc(&G, (size_t)n * 4);
+    gpu_upload(&G, dp, hp, (size_t)n * sizeof *hp);
+    int32_t *scan = xmalloc((size_t)n * 4), *pre = xmalloc((size_t)n * 4);
+    uint64_t *b = xmalloc((size_t)n * HEAD_RESCORE_BEST * 8);
+    gpu_download(&G, b, dbest, (size_t)n * HEAD_RESCORE_BEST * 8);
+    int decisive = 0, same = 0, host_same = 0;
+    for (int r = 0; r < n; r++) {
+        uint64_t m = 0;
+        for (int j = 0; j < HEAD_RESCORE_BEST; j++)
+            if (b[(size_t)r * HEAD_RESCORE_BEST + j] > m) m = b[(size_t)r * HEAD_RESCORE_BEST + j];
+        decisive += m != 0 && m != ~(uint64_t)0;
+    }
+    for (int round = 0; round < 2; round++) {  // round 1: rows 0 and n - 1 forced to scan / nothing
+        if (round == 1) {
+            for (int j = 0; j < HEAD_RESCORE_BEST; j++) {
+                b[j] = ~(uint64_t)0;
+                b[(size_t)(n - 1) * HEAD_RESCORE_BEST + j] = n > 1 ? 0 : ~(uint64_t)0;
+            }
+            gpu_upload(&G, dbest, b, (size_t)n * HEAD_RESCORE_BEST * 8);
+        }
+        gpu_fill_u32(&G, dids, 0x7FC00000u, (size_t)n);
+        launch_sample(&G, dids, dl, dp, hp, n, V, 0);
+        gpu_download(&G, scan, dids, (size_t)n * 4);
+        gpu_fill_u32(&G, dids, 0x7FC00000u, (size_t)n);
+        launch_sample(&G, dids, dl, dp, hp, n, V, dbest);
+        gpu_download(&G, pre, dids, (size_t)n * 4);
+        same = host_same = 0;
+        for (int r = 0; r < n; r++) {
+            int got = 0;
+            for (int v = 1; v < V; v++) if (l[(size_t)r * V + v] > l[(size_t)r * V + got]) got = v;
+            same += pre[r] == scan[r];
+            host_same += scan[r] == got;
+        }
+        CHECK(same == n && host_same == n, "n %d%s: sample_greedy with head_rescore's best agrees on %d of %d rows "
+              "with the full scan, which gives the host's argmax on %d", n, round ? " (rows forced to scan)" : "", same,
+              n, host_same);
+    }
+    printf("  n %d: head_rescore's greedy answers decisive on %d of %d rows; sample_greedy with them = the full scan "
+           "= the host's argmax (also with rows forced to scan)\n", n, decisive, n);
+    CHECK(decisive == n, "n %d: only %d of %d rows' best decisive", n, decisive, n);
+    free(hp); free(scan); free(pre); free(b);
+    gpu_free(&G, dp); gpu_free(&G, dids);
+}
+
 // n rows: 1 and 3 (head_rescore splits a row over 8 CTAs, each with one round of flagged chunks), 64 (3 CTAs a row),
 // 256 (one CTA a row: kind 1 flags up to 17 chunks, three rounds); rows 0, 1, 2 and n - 1 checked.
 static void head_rescore_n(int n) {
@@ -907,7 +962,7 @@ static void head_rescore_n(int n) {
                 dsw = gpu_alloc(&G, (size_t)(V / 128) * KB * 4), dx = gpu_alloc(&G, (size_t)n * K * 2),
                 da8 = gpu_alloc(&G, (size_t)n * K), dsa = gpu_alloc(&G, (size_t)n * KB * 4),
                 dl = gpu_alloc(&G, (size_t)n * V * 4), dpart = gpu_alloc(&G, (size_t)n * HEAD_RESCORE_MAX_CHUNKS * 4),
-                dst = gpu_alloc(&G, (size_t)n * 16);
+                dst = gpu_alloc(&G, (size_t)n * 16), dbest = gpu_alloc(&G, (size_t)n * HEAD_RESCORE_BEST * 8);
     gpu_upload(&G, dw, w, (size_t)V * K * 2);
     gpu_upload(&G, dx, x, (size_t)n * K * 2);
     launch_quant_w_fp8(&G, dw8, dsw, dw, V, K);
@@ -917,6 +972,7 @@ static void head_rescore_n(int n) {
     gpu_fill_u32(&G, dl, 0x7FC00000u, (size_t)n * V);          // NaN poison under the GEMM's output
     gpu_fill_u32(&G, dpart, 0x7F800000u, (size_t)n * HEAD_RESCORE_MAX_CHUNKS);  // +inf: an unwritten part spoils the max
     gpu_fill_u32(&G, dst, 0, (size_t)n * 4);
+    gpu_fill_u32(&G, dbest, 0x5A5A5A5Au, (size_t)n * HEAD_RESCORE_BEST * 2);  // a slot left unwritten is a wrong key
     int tile = n <= 64 ? 5 : GEMM_FP8_128X256_TILE;  // wgmma tiles: the second path below needs their mode 6
     launch_gemm_fp8_ex(&G, dl, da8, dsa, dw8, dsw, n, V, K, GEMM_STORE_F32, tile, 0);
     float *l8 = xmalloc((size_t)n * V * 4), *l = xmalloc((size_t)n * V * 4);
@@ -926,7 +982,7 @@ static void head_rescore_n(int n) {
     CHECK(nans == 0, "n %d: %d FP8 logits not finite", n, nans);
     for (int r = 0; r < n; r++) l8[(size_t)r * V + 102] = l8[(size_t)r * V + V - 2] = NAN;
     gpu_upload(&G, dl, l8, (size_t)n * V * 4);
-    launch_head_rescore(&G, dl, dpart, 0, dx, da8, dsa, dw, dst, n, V, K, cd, cw);
+    launch_head_rescore(&G, dl, dpart, 0, dx, da8, dsa, dw, dst, n, V, K, cd, cw, dbest);
     gpu_download(&G, l, dl, (size_t)n * V * 4);
     uint32_t *st = xmalloc((size_t)n * 16);
     gpu_download(&G, st, dst, (size_t)n * 16);
@@ -943,7 +999,7 @@ static void head_rescore_n(int n) {
             gpu_upload(&G, dl2 + ((size_t)r * V + 102) * 4, &nanv, 4);
             gpu_upload(&G, dl2 + ((size_t)r * V + V - 2) * 4, &nanv, 4);
         }
-        launch_head_rescore(&G, dl2, dpart, dpm, dx, da8, dsa, dw, dst2, n, V, K, cd, cw);
+        launch_head_rescore(&G, dl2, dpart, dpm, dx, da8, dsa, dw, dst2, n, V, K, cd, cw, 0);
         float *l2 = xmalloc((size_t)n * V * 4);
         uint32_t *st2 = xmalloc((size_t)n * 16);
         gpu_download(&G, l2, dl2, (size_t)n * V * 4);
@@ -1013,8 +1069,9 @@ static void head_rescore_n(int n) {
         if (kind == 2) CHECK(best == V - 5 && last >= 1, "row %d: exact argmax %d, %d candidates in the last chunk", r,
                              best, last);
     }
+    head_best_check(dl, dbest, l, n, V);
     free(w); free(x); free(l8); free(l); free(q); free(sa); free(ex); free(st);
-    CUdeviceptr all[] = { dw, dw8, dsw, dx, da8, dsa, dl, dpart, dst };
+    CUdeviceptr all[] = { dw, dw8, dsw, dx, da8, dsa, dl, dpart, dst, dbest };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) gpu_free(&G, all[i]);
 }
 static void head_rescore(void) {

@@ -39,7 +39,7 @@ static int32_t *gpu_sample_rows(const float *logits, int rows, int vocab, const 
     CUdeviceptr d_l = upload_new(logits, n * 4), d_p = upload_new(prm, sizeof *prm * (size_t)rows);
     CUdeviceptr d_o = gpu_alloc(&G, (size_t)rows * 4);
     gpu_fill_u32(&G, d_o, POISON, (size_t)rows);
-    launch_sample(&G, d_o, d_l, d_p, host_off ? NULL : prm, rows, vocab);
+    launch_sample(&G, d_o, d_l, d_p, host_off ? NULL : prm, rows, vocab, 0);
     int32_t *out = xmalloc((size_t)rows * 4);
     gpu_download(&G, out, d_o, (size_t)rows * 4);
     if (after) gpu_download(&G, after, d_l, n * 4);
@@ -391,7 +391,7 @@ static void distribution_real_vocab_case(const char *name, SamplerParams sp, flo
             for (int r = 0; r < rows; r++) prm[r] = gpu_sample_params(&sp, 0, 0, (uint64_t)(l * rows + r));
             gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)rows);
             gpu_fill_u32(&G, d_o, POISON, (size_t)rows);
-            launch_sample(&G, d_o, d_l, d_p, prm, rows, VOCAB);
+            launch_sample(&G, d_o, d_l, d_p, prm, rows, VOCAB, 0);
             gpu_download(&G, o, d_o, (size_t)rows * 4);
             for (int r = 0; r < rows; r++) if (o[r] >= 0 && o[r] < VOCAB) count[o[r]]++; else bad++;
         }
@@ -575,10 +575,10 @@ static void timing(void) {
                 for (int r = 0; r < R; r++) prm[r] = gpu_sample_params(&sp, d_h, n_hist, (uint64_t)r);
                 gpu_upload(&G, d_p, prm, sizeof *prm * (size_t)R);
                 const GpuSampleParams *hp = arm ? NULL : prm;
-                launch_sample(&G, d_o, d_l, d_p, hp, R, VOCAB);  // warm-up
+                launch_sample(&G, d_o, d_l, d_p, hp, R, VOCAB, 0);  // warm-up
                 int reps = 10;
                 gpu_timer_start(&G, &t);
-                for (int i = 0; i < reps; i++) launch_sample(&G, d_o, d_l, d_p, hp, R, VOCAB);
+                for (int i = 0; i < reps; i++) launch_sample(&G, d_o, d_l, d_p, hp, R, VOCAB, 0);
                 float ms = gpu_timer_stop_ms(&G, &t);
                 printf("  sample %3d x %d, %-38s %-14s %8.1f us per launch (%.0f GB/s per pass over the logits)\n",
                        R, VOCAB, cfg[c].name, arm ? "(sample_f32)" : "", 1e3 * ms / reps,
