@@ -1428,13 +1428,16 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
             --m ${S38_GEMM_M:-64,128,160,192,256,512} > "$LOG/s38-gemm.log" 2>&1
         say "s38 bench/gemm --swiglu --rownorm rc=$?"
         grep -E "fused8" "$LOG/s38-gemm.log" | tee -a "$SUM"
-        for v in 0 1; do
-            timeout 200 ncu --kernel-name regex:gemm_fp8 --launch-skip 3 --launch-count 1 --set full \
-                --import-source no build/bench/gemm --swiglu --rownorm $v --dtype fp8 --shapes 8b --layers gate_up \
-                --m 256 --eager --reps 2 > "$LOG/s38-ncu-rownorm$v.log" 2>&1
+        for v in 0 1; do  # (S38_NCU_KERNEL: the fused8 tile at M = 256, 64x256 by launch_gemm_swiglu_fp8's rule)
+            timeout 200 ncu --kernel-name regex:"${S38_NCU_KERNEL:-64x256}" --launch-skip 3 --launch-count 1 --set full \
+                --import-source no -o "$LOG/s38-ncu-rn$v" build/bench/gemm --swiglu --rownorm $v --dtype fp8 --shapes 8b \
+                --layers gate_up --m 256 --eager --reps 2 > "$LOG/s38-ncu-rn$v.out" 2>&1
             say "s38 ncu gate_up M=256 rownorm $v rc=$?"
-            grep -E "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\)|Registers Per|Issued Ipc|Warp Cycles Per Issued|Issue Slots Busy|No Eligible|Executed Instructions  |Shared Memory Configuration|Dynamic Shared|Achieved Occupancy|SM Frequency" \
-                "$LOG/s38-ncu-rownorm$v.log" | head -24 | tee -a "$SUM"
+            ncu --import "$LOG/s38-ncu-rn$v.ncu-rep" --page details > "$LOG/s38-ncu-rn$v.log" 2>&1
+            ncu --import "$LOG/s38-ncu-rn$v.ncu-rep" --page source --csv --print-source sass > "$LOG/s38-ncu-rn$v-src.csv" 2>&1
+            rm -f "$LOG/s38-ncu-rn$v.ncu-rep"
+            grep -E "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|Compute \(SM\)|Registers Per|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Dynamic Shared|SM Frequency" \
+                "$LOG/s38-ncu-rn$v.log" | head -16 | tee -a "$SUM"
         done
     fi
     if p38 ab; then
