@@ -1359,9 +1359,9 @@ if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8),
     # (bench/attention fp8 decode, the base tree's attn_dec cubin .carry/s38base-attn against this one, interleaved),
     # same (greedy batch jobs with QWEN3_HEAD_BEST 0 / 1: byte-identical results; logits of the old against the new
     # attention), gemm (bench/gemm --swiglu --rownorm at S38_GEMM_M, then Nsight Compute on gate_up at M = 256 without
-    # and with the row sums), norm (the consumer's rstd at the first slice: tests, sanitizers), ab (engine A/B, S38_AB
-    # configurations, S38_ARMS)
-    parts=${S38_PARTS:-unit san attn same gemm norm ab}
+    # and with the row sums), norm (the consumer's rstd at the first slice: its tests), ab (engine A/B, S38_AB
+    # configurations, S38_ARMS), normsan (memcheck + racecheck of the rstd on tiles S38_SAN_TILES)
+    parts=${S38_PARTS:-unit san attn same gemm norm ab normsan}
     p38() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     base38=.carry/s38base-attn
     if p38 unit; then
@@ -1441,14 +1441,10 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
                 "$LOG/s38-ncu-rn$v.log" | head -16 | tee -a "$SUM"
         done
     fi
-    if p38 norm; then  # the consumer's rstd at the first slice (RS_EARLY): its tests, sanitizers on the generic and
-        # the FP8H paths (tiles S38_SAN_TILES), the rest of test_gpu_fp8
+    if p38 norm; then  # the consumer's rstd at the first slice (RS_EARLY): its tests, the rest of test_gpu_fp8
         QWEN3_TEST_ONLY=gemm_fp8_norm8,gemm_fp8_rownorm timeout 300 build/tests/test_gpu_fp8 > "$LOG/s38-norm.log" 2>&1
         say "s38 norm unit rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s38-norm.log" | tr '\n' ' ')"
         grep -E "^  |check" "$LOG/s38-norm.log" | head -8 | tee -a "$SUM"
-        for t in ${S38_SAN_TILES:-4 11}; do
-            san_test s38san-$t "s38 rownorm tile $t" 180 test_gpu_fp8 gemm_fp8_rownorm QWEN3_TEST_FP8_TILE=$t
-        done
         QWEN3_TEST_ONLY=quant_act,quant_w,gemm_fp8_shapes,gemm_fp8_swapped,gemm_fp8_build,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax \
             timeout 300 build/tests/test_gpu_fp8 > "$LOG/s38-fp8rest.log" 2>&1
         say "s38 test_gpu_fp8 rest rc=$? $(grep -c '^PASS' "$LOG/s38-fp8rest.log") pass $(grep -c '^FAIL' "$LOG/s38-fp8rest.log") fail"
@@ -1458,6 +1454,11 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
         # S38_ARMS: "NAME VAR=VALUE ...|..."
         IFS='|' read -ra arms38 <<< "${S38_ARMS:-base QWEN3_CUBIN_DIR=$base38 QWEN3_HEAD_BEST=0|new|base2 QWEN3_CUBIN_DIR=$base38 QWEN3_HEAD_BEST=0|new2}"
         engine_ab "${S38_AB:-fp8 fp8 256;fp8 fp8 64;fp8 fp8 1;fp8 fp8 1024}" "${arms38[@]}"
+    fi
+    if p38 normsan; then  # memcheck + racecheck of the consumer's rstd on the generic and FP8H paths
+        for t in ${S38_SAN_TILES:-4 11}; do
+            san_test s38san-$t "s38 rownorm tile $t" 180 test_gpu_fp8 gemm_fp8_rownorm QWEN3_TEST_FP8_TILE=$t
+        done
     fi
 fi
 
