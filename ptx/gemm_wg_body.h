@@ -489,31 +489,21 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // The consumer (p_ss != 0): rstd = 1 / sqrt(sum(ss[row][:]) / K + eps) of this thread's rows r0c, r1c (ss [M][K / 128]
 // f32, 16-byte rows: K % 512 == 0, K <= 8192). At the tile's start each lane of the quad copies every fourth 16-byte
 // piece of both rows (RS_CP: cp.async, no register held) into its own 128 bytes of its warp's epilogue staging, idle
-// during the main loop. RS_EARLY, after the tile's first slice is issued (its copies have landed by then), adds them
-// in order and the quad's sums (the same rstd in every CTA that reads the row: the same code on the same data), and
-// parks rstd in the first 8 of those bytes; the epilogue loads it and multiplies (RSJ). Session 37 summed in the
-// epilogue, with IEEE div / sqrt / rcp: Nsight Compute (session 38) put 5% of the 64x256 tile's stall samples there,
-// 3.4 us of its 50 at M = 256, with the tensor cores idle. Now rsqrt.approx (relative error ~2^-23) and nothing held
-// in registers across the main loop (two more spilled on the 128x256 tiles).
+// during the main loop; the epilogue adds them in order (RS_SUM) and the quad's sums: the same rstd in every CTA that
+// reads the row. So the loads' latency hides behind the main loop, and nothing stays live across it.
 #define RS_CP(c) add.u32 %kc, %t2, 4 * c; setp.lt.u32 %pc, %kc, %t1; \
     @%pc cp.async.ca.shared.global [%rsa + 16 * c], [%c0 + 64 * c], 16; \
     @%pc cp.async.ca.shared.global [%rsa + 64 + 16 * c], [%c1 + 64 * c], 16;
+#define RS_SUM(c) add.u32 %kc, %t2, 4 * c; setp.lt.u32 %pc, %kc, %t1; \
+    @%pc ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%rsa + 16 * c]; \
+    @%pc ld.shared.v4.f32 {%e4, %e5, %e6, %e7}, [%rsa + 64 + 16 * c]; \
+    @%pc add.f32 %rs0, %rs0, %e0; @%pc add.f32 %rs0, %rs0, %e1; @%pc add.f32 %rs0, %rs0, %e2; \
+    @%pc add.f32 %rs0, %rs0, %e3; @%pc add.f32 %rs1, %rs1, %e4; @%pc add.f32 %rs1, %rs1, %e5; \
+    @%pc add.f32 %rs1, %rs1, %e6; @%pc add.f32 %rs1, %rs1, %e7;
 // %rsa = this lane's 128 bytes of the staging; %t1 = pieces a row (K / 512), %t2 = this lane's first (lane % 4)
 #define RS_ADDR shr.u32 %t1, %tx, 5; sub.u32 %t1, %t1, 4; add.u32 %rsa, %bar, 16 * STAGES + 16 + 1024; \
     mad.lo.u32 %rsa, %t1, 4096, %rsa; mad.lo.u32 %rsa, %lane, 128, %rsa; shr.u32 %t1, %K, 9; and.b32 %t2, %lane, 3;
-// row r's (0: r0c, 1: r1c) piece o of this lane into %rs##r (each lane reads only what it copied: no warp barrier)
-#define RS_SUM1(r, o) add.u32 %kc, %t2, 4 * o; setp.lt.u32 %pc, %kc, %t1; \
-    @%pc ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%rsa + 16 * o + (r) * 64]; \
-    @%pc add.f32 %rs##r, %rs##r, %e0; @%pc add.f32 %rs##r, %rs##r, %e1; @%pc add.f32 %rs##r, %rs##r, %e2; \
-    @%pc add.f32 %rs##r, %rs##r, %e3;
-#define RS_FAST(r) QUAD_SUM(%rs##r, %e0) mul.f32 %rs##r, %rs##r, %e1; add.f32 %rs##r, %rs##r, %e2; \
-    rsqrt.approx.f32 %rs##r, %rs##r;
-#define RS_EARLY(L) ld.param.u64 %pss, [p_ss]; setp.ne.u64 %prs, %pss, 0; @!%prs bra L; \
-    RS_ADDR cp.async.wait_all; mov.f32 %rs0, 0f00000000; mov.f32 %rs1, 0f00000000; \
-    RS_SUM1(0, 0) RS_SUM1(0, 1) RS_SUM1(0, 2) RS_SUM1(0, 3) RS_SUM1(1, 0) RS_SUM1(1, 1) RS_SUM1(1, 2) RS_SUM1(1, 3) \
-    cvt.rn.f32.u32 %e1, %K; rcp.rn.f32 %e1, %e1; ld.param.f32 %e2, [p_eps]; RS_FAST(0) RS_FAST(1) \
-    st.shared.v2.f32 [%rsa], {%rs0, %rs1}; \
-L:
+#define RS_FIN(r) QUAD_SUM(r, %e8) div.rn.f32 r, r, %e9; add.rn.f32 r, r, %eps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
 #define RSJ(j) mul.f32 %d##j##_0, %d##j##_0, %rs0; mul.f32 %d##j##_1, %d##j##_1, %rs0; \
     mul.f32 %d##j##_2, %d##j##_2, %rs1; mul.f32 %d##j##_3, %d##j##_3, %rs1;
 #if NJ == 8
@@ -610,7 +600,7 @@ L:
     ld.param.u64 %psw, [p_sw];
     // the producer-side RMSNorm: mode 7's weights and outputs, the consumer's row sums (p_ss, 0: none)
     .reg .b64 %pnw, %gw, %pss, %nsa, %nss;
-    .reg .f32 %rs0, %rs1, %ns<4>, %ni<4>;
+    .reg .f32 %eps, %rs0, %rs1, %ns<4>, %ni<4>;
     .reg .b32 %rsa;
     .reg .b16 %nqh;
     .reg .pred %prs;
@@ -783,7 +773,7 @@ C_TILE:
 #endif
     add.s64 %aw, %aw, %off;
     // a consumer of the producer-side RMSNorm: this thread's rows' sums into the staging (RS_*; the parameters read
-    // where used), summed at the first slice (RS_EARLY)
+    // where used: nothing of this stays live across the main loop)
     ld.param.u64 %pss, [p_ss];
     setp.ne.u64 %prs, %pss, 0;
     @!%prs bra RS_DONE;
@@ -798,7 +788,8 @@ C_TILE:
     mul.wide.u32 %off, %t2, 16;                // this lane's first piece
     add.s64 %c0, %c0, %off;
     add.s64 %c1, %c1, %off;
-    RS_CP(0) RS_CP(1) RS_CP(2) RS_CP(3)         // (every unit waits for its copies at its first slice: RS_EARLY)
+    cp.async.wait_all;                         // (a split unit that skipped its epilogue left its copies unread)
+    RS_CP(0) RS_CP(1) RS_CP(2) RS_CP(3)
     cp.async.commit_group;
 RS_DONE:
 #endif
@@ -847,17 +838,8 @@ C_K:
     ADVANCE
     RELEASE
     PROMOTE_HI
-    add.u32 %kc, %kt0, 1;
-    setp.eq.u32 %p, %kt, %kc;
-    @%p bra C_FIRSTH;                          // (after the tile's first slice, its scratch free: RS_EARLY while the
-C_BACKH:                                       // other consumer's wgmmas run)
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
-    bra.uni C_HDONE;
-C_FIRSTH:
-    RS_EARLY(C_RSH)
-    bra.uni C_BACKH;
-C_HDONE:
 #else
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
     // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
@@ -868,7 +850,7 @@ C_K:
     UT_FIRST
     MMA4(XACC)
     setp.eq.u32 %p, %kt, %kt0;
-    @%p bra C_FIRSTX;                          // (the tile's first slice: RS_EARLY while these wgmmas run)
+    @%p bra C_NX;
     wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in Y) is done
     RELEASE
     PROMOTE(y)
@@ -889,9 +871,6 @@ C_NX:
     RELEASE
     PROMOTE(y)
     bra C_EPI;
-C_FIRSTX:
-    RS_EARLY(C_RSX)
-    bra.uni C_NX;
 C_LASTX:
     wgmma.wait_group.sync.aligned 0;
     RELEASE
@@ -1007,12 +986,19 @@ KC_NEXTQ:
 EPI_MODE:
     UT_T(72)
 #if FP8
-    ld.param.u64 %pss, [p_ss];                 // a consumer of the producer-side RMSNorm: rows times rstd (RS_EARLY's)
+    ld.param.u64 %pss, [p_ss];                 // a consumer of the producer-side RMSNorm: rows times rstd
     setp.ne.u64 %prs, %pss, 0;
     @!%prs bra RS_SCALED;
     RS_ADDR
-    ld.shared.v2.f32 {%rs0, %rs1}, [%rsa];
-    bar.warp.sync -1;                          // (every lane's rstd read before the staging is written)
+    cp.async.wait_all;
+    mov.f32 %rs0, 0f00000000;
+    mov.f32 %rs1, 0f00000000;
+    RS_SUM(0) RS_SUM(1) RS_SUM(2) RS_SUM(3)
+    bar.warp.sync -1;                          // (every lane's sums read before the staging is written)
+    cvt.rn.f32.u32 %e9, %K;
+    ld.param.f32 %eps, [p_eps];
+    RS_FIN(%rs0)
+    RS_FIN(%rs1)
     FOR_J(RSJ)
 RS_SCALED:
 #endif
