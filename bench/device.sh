@@ -1360,8 +1360,9 @@ if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8),
     # same (greedy batch jobs with QWEN3_HEAD_BEST 0 / 1: byte-identical results; logits of the old against the new
     # attention), gemm (bench/gemm --swiglu --rownorm at S38_GEMM_M, then Nsight Compute on gate_up at M = 256 without
     # and with the row sums), norm (the consumer's rstd at the first slice: its tests), ab (engine A/B, S38_AB
-    # configurations, S38_ARMS), normsan (memcheck + racecheck of the rstd on tiles S38_SAN_TILES)
-    parts=${S38_PARTS:-unit san attn same gemm norm ab normsan}
+    # configurations, S38_ARMS), ncueng (Nsight Compute on GEMMs inside the B = 256 engine), normsan (memcheck +
+    # racecheck of the rstd on tiles S38_SAN_TILES)
+    parts=${S38_PARTS:-unit san attn same gemm norm ab ncueng normsan}
     p38() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     base38=.carry/s38base-attn
     if p38 unit; then
@@ -1454,6 +1455,19 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
         # S38_ARMS: "NAME VAR=VALUE ...|..."
         IFS='|' read -ra arms38 <<< "${S38_ARMS:-base QWEN3_CUBIN_DIR=$base38 QWEN3_HEAD_BEST=0|new|base2 QWEN3_CUBIN_DIR=$base38 QWEN3_HEAD_BEST=0|new2}"
         engine_ab "${S38_AB:-fp8 fp8 256;fp8 fp8 64;fp8 fp8 1;fp8 fp8 1024}" "${arms38[@]}"
+    fi
+    if p38 ncueng; then  # Nsight Compute inside the engine (B = 256 decode, FP8 + FP8 KV): S38_NCUE_COUNT launches of
+        # S38_NCUE_KERNEL after S38_NCUE_SKIP, source counters (shared-memory excessive wavefronts per SASS line)
+        f=$(synth 8b q8_0)
+        QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 300 ncu --kernel-name regex:"${S38_NCUE_KERNEL:-gemm_fp8_64x128|gemm_fp8_128x128}" \
+            --launch-skip ${S38_NCUE_SKIP:-3000} --launch-count ${S38_NCUE_COUNT:-3} --section SpeedOfLight \
+            --section SourceCounters --section MemoryWorkloadAnalysis_Tables --import-source no -o "$LOG/s38-ncue" \
+            build/bench/throughput -m "$f" --label ncu --workloads fixed --batches 256 --peer none > "$LOG/s38-ncue.out" 2>&1
+        say "s38 ncu in the engine rc=$?"
+        ncu --import "$LOG/s38-ncue.ncu-rep" --page details > "$LOG/s38-ncue.log" 2>&1
+        ncu --import "$LOG/s38-ncue.ncu-rep" --page source --csv --print-source sass > "$LOG/s38-ncue-src.csv" 2>&1
+        rm -f "$LOG/s38-ncue.ncu-rep"
+        grep -E "^  [a-z_0-9]+.*\(|Duration|excessive|Excessive" "$LOG/s38-ncue.log" | head -24 | tee -a "$SUM"
     fi
     if p38 normsan; then  # memcheck + racecheck of the consumer's rstd on the generic and FP8H paths
         for t in ${S38_SAN_TILES:-4 11}; do

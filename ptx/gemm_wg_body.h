@@ -490,19 +490,25 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // f32, 16-byte rows: K % 512 == 0, K <= 8192). At the tile's start each lane of the quad copies every fourth 16-byte
 // piece of both rows (RS_CP: cp.async, no register held) into its own 128 bytes of its warp's epilogue staging, idle
 // during the main loop; the epilogue adds them in order (RS_SUM) and the quad's sums: the same rstd in every CTA that
-// reads the row. So the loads' latency hides behind the main loop, and nothing stays live across it.
+// reads the row. So the loads' latency hides behind the main loop, and nothing stays live across it. Piece p of the
+// lane's eight (row r0c's c at p = c, r1c's at 4 + c) sits at 16 (p ^ lane % 8) of its 128 bytes: the 8 lanes of a
+// 16-byte access hit 8 different bank groups (at 16 p every lane of the warp hit the same four banks: 8-way
+// conflicts, Nsight Compute's "excessive wavefronts" 688k of 713k, ~3.5 us of gate_up's 53 at M = 256, session 38).
+#define RS_SLOT(p) xor.b32 %rsq, %rsx, 16 * (p); add.u32 %rsq, %rsq, %rsa;
 #define RS_CP(c) add.u32 %kc, %t2, 4 * c; setp.lt.u32 %pc, %kc, %t1; \
-    @%pc cp.async.ca.shared.global [%rsa + 16 * c], [%c0 + 64 * c], 16; \
-    @%pc cp.async.ca.shared.global [%rsa + 64 + 16 * c], [%c1 + 64 * c], 16;
+    RS_SLOT(c) @%pc cp.async.ca.shared.global [%rsq], [%c0 + 64 * c], 16; \
+    RS_SLOT(4 + c) @%pc cp.async.ca.shared.global [%rsq], [%c1 + 64 * c], 16;
 #define RS_SUM(c) add.u32 %kc, %t2, 4 * c; setp.lt.u32 %pc, %kc, %t1; \
-    @%pc ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%rsa + 16 * c]; \
-    @%pc ld.shared.v4.f32 {%e4, %e5, %e6, %e7}, [%rsa + 64 + 16 * c]; \
+    RS_SLOT(c) @%pc ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%rsq]; \
+    RS_SLOT(4 + c) @%pc ld.shared.v4.f32 {%e4, %e5, %e6, %e7}, [%rsq]; \
     @%pc add.f32 %rs0, %rs0, %e0; @%pc add.f32 %rs0, %rs0, %e1; @%pc add.f32 %rs0, %rs0, %e2; \
     @%pc add.f32 %rs0, %rs0, %e3; @%pc add.f32 %rs1, %rs1, %e4; @%pc add.f32 %rs1, %rs1, %e5; \
     @%pc add.f32 %rs1, %rs1, %e6; @%pc add.f32 %rs1, %rs1, %e7;
-// %rsa = this lane's 128 bytes of the staging; %t1 = pieces a row (K / 512), %t2 = this lane's first (lane % 4)
+// %rsa = this lane's 128 bytes of the staging, %rsx its swizzle; %t1 = pieces a row (K / 512), %t2 = this lane's
+// first (lane % 4)
 #define RS_ADDR shr.u32 %t1, %tx, 5; sub.u32 %t1, %t1, 4; add.u32 %rsa, %bar, 16 * STAGES + 16 + 1024; \
-    mad.lo.u32 %rsa, %t1, 4096, %rsa; mad.lo.u32 %rsa, %lane, 128, %rsa; shr.u32 %t1, %K, 9; and.b32 %t2, %lane, 3;
+    mad.lo.u32 %rsa, %t1, 4096, %rsa; mad.lo.u32 %rsa, %lane, 128, %rsa; shr.u32 %t1, %K, 9; and.b32 %t2, %lane, 3; \
+    and.b32 %rsx, %lane, 7; shl.b32 %rsx, %rsx, 4;
 #define RS_FIN(r) QUAD_SUM(r, %e8) div.rn.f32 r, r, %e9; add.rn.f32 r, r, %eps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
 #define RSJ(j) mul.f32 %d##j##_0, %d##j##_0, %rs0; mul.f32 %d##j##_1, %d##j##_1, %rs0; \
     mul.f32 %d##j##_2, %d##j##_2, %rs1; mul.f32 %d##j##_3, %d##j##_3, %rs1;
@@ -601,7 +607,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     // the producer-side RMSNorm: mode 7's weights and outputs, the consumer's row sums (p_ss, 0: none)
     .reg .b64 %pnw, %gw, %pss, %nsa, %nss;
     .reg .f32 %eps, %rs0, %rs1, %ns<4>, %ni<4>;
-    .reg .b32 %rsa;
+    .reg .b32 %rsa, %rsx, %rsq;
     .reg .b16 %nqh;
     .reg .pred %prs;
     .reg .f32 %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %nw4_<4>, %nw5_<4>, %nw6_<4>, %nw7_<4>;
