@@ -1360,9 +1360,9 @@ if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8),
     # same (greedy batch jobs with QWEN3_HEAD_BEST 0 / 1: byte-identical results; logits of the old against the new
     # attention), gemm (bench/gemm --swiglu --rownorm at S38_GEMM_M, then Nsight Compute on gate_up at M = 256 without
     # and with the row sums), norm (the consumer's rstd at the first slice: its tests), ab (engine A/B, S38_AB
-    # configurations, S38_ARMS), ncueng (Nsight Compute on GEMMs inside the B = 256 engine), normsan (memcheck +
-    # racecheck of the rstd on tiles S38_SAN_TILES)
-    parts=${S38_PARTS:-unit san attn same gemm norm ab ncueng normsan}
+    # configurations, S38_ARMS), ncueng (Nsight Compute on GEMMs inside the B = 256 engine), final (all of test_gpu_fp8,
+    # the issue-7 set), normsan (memcheck + racecheck of the rstd on tiles S38_SAN_TILES)
+    parts=${S38_PARTS:-unit san attn same gemm norm ab ncueng final normsan}
     p38() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     base38=.carry/s38base-attn
     if p38 unit; then
@@ -1470,6 +1470,19 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
         ncu --import "$LOG/s38-ncue.ncu-rep" --page source --csv --print-source sass > "$LOG/s38-ncue-src.csv" 2>&1
         rm -f "$LOG/s38-ncue.ncu-rep"
         grep -E "^  [a-z_0-9]+.*\(|Duration|excessive|Excessive" "$LOG/s38-ncue.log" | head -24 | tee -a "$SUM"
+    fi
+    if p38 final; then  # the final tree: all of test_gpu_fp8, then the issue-7 set with FP8 weights + KV (fixed
+        # batches S38_FINAL_B and the random workload) into throughput.tsv
+        timeout 300 build/tests/test_gpu_fp8 > "$LOG/s38-fp8all.log" 2>&1
+        say "s38 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s38-fp8all.log") pass $(grep -c '^FAIL' "$LOG/s38-fp8all.log") fail"
+        grep -E "^FAIL|check failed" "$LOG/s38-fp8all.log" | head | tee -a "$SUM"
+        f=$(synth 8b q8_0)
+        engine_job s38final "${S38_FINAL_B:-1,16,64,256,1024}" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+        say "s38 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/s38final.log" | tee -a "$SUM"
+        ENGINE_WL=random engine_job s38final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+        say "s38 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s38final-random.log" | tee -a "$SUM"
     fi
     if p38 normsan; then  # memcheck + racecheck of the consumer's rstd on the generic and FP8H paths
         for t in ${S38_SAN_TILES:-4 11}; do
