@@ -582,6 +582,7 @@ static Opts parse_args(int argc, char **argv) {
     if (o.peak[0] <= 0 || o.peak[1] <= 0 || o.max_gb <= 0 || o.bw < 0)
         die("gemm: --peak, --peak-fp8, --max-gb must be > 0 and --bw >= 0");
     if (o.plan_out && !o.sweep) die("gemm: --plan-out needs --sweep");
+    if (o.rownorm && !o.swiglu) die("gemm: --rownorm needs --swiglu (it times gate_up's quantising SwiGLU epilogue)");
     if (!(o.plan_margin >= 1 && o.plan_margin <= 2)) die("gemm: --plan-margin must be in 1..2");
     if (o.swiglu) {  // gate_up only, no TSV, no sweep
         if (o.sweep) die("gemm: --swiglu and --sweep do not mix");
