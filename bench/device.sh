@@ -1359,10 +1359,11 @@ if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8),
     # (bench/attention fp8 decode, the base tree's attn_dec cubin .carry/s38base-attn against this one, interleaved),
     # same (greedy batch jobs with QWEN3_HEAD_BEST 0 / 1: byte-identical results; logits of the old against the new
     # attention), gemm (bench/gemm --swiglu --rownorm at S38_GEMM_M, then Nsight Compute on gate_up at M = 256 without
-    # and with the row sums), norm (the consumer's rstd at the first slice: its tests), ab (engine A/B, S38_AB
-    # configurations, S38_ARMS), ncueng (Nsight Compute on GEMMs inside the B = 256 engine), final (all of test_gpu_fp8,
-    # the issue-7 set), normsan (memcheck + racecheck of the rstd on tiles S38_SAN_TILES)
-    parts=${S38_PARTS:-unit san attn same gemm norm ab ncueng final normsan}
+    # and with the row sums), gemm8 (bench/gemm --norm8: each side's epilogues alone on the 8B's layers), norm (the
+    # consumer's rstd at the first slice: its tests), ab (engine A/B, S38_AB configurations, S38_ARMS), ncueng (Nsight
+    # Compute on GEMMs inside the B = 256 engine), final (all of test_gpu_fp8, the issue-7 set), normsan (memcheck +
+    # racecheck of the rstd on tiles S38_SAN_TILES)
+    parts=${S38_PARTS:-unit san attn same gemm gemm8 norm ab ncueng final normsan}
     p38() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
     base38=.carry/s38base-attn
     if p38 unit; then
@@ -1441,6 +1442,12 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
             grep -E "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|Compute \(SM\)|Registers Per|Issued Ipc|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Dynamic Shared|SM Frequency" \
                 "$LOG/s38-ncu-rn$v.log" | head -16 | tee -a "$SUM"
         done
+    fi
+    if p38 gemm8; then  # each side's two epilogues alone: bench/gemm --norm8 on the 8B's four layers
+        timeout 200 build/bench/gemm --norm8 --dtype fp8 --shapes 8b --layers qkv,o,gate_up,down \
+            --m ${S38_GEMM8_M:-128,192,256,512} > "$LOG/s38-gemm8.log" 2>&1
+        say "s38 bench/gemm --norm8 rc=$?"
+        grep -E "^8b |fp8   " "$LOG/s38-gemm8.log" | tee -a "$SUM"
     fi
     if p38 norm; then  # the consumer's rstd at the first slice (RS_EARLY): its tests, the rest of test_gpu_fp8
         QWEN3_TEST_ONLY=gemm_fp8_norm8,gemm_fp8_rownorm timeout 300 build/tests/test_gpu_fp8 > "$LOG/s38-norm.log" 2>&1

@@ -5,7 +5,7 @@
 //        [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--batch-ms 0.2] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
 //        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin 1.03]
-//        [--plan FILE|none] [--swiglu] [--rownorm [0|1]] [--pdl]
+//        [--plan FILE|none] [--swiglu] [--rownorm [0|1]] [--norm8] [--pdl]
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
@@ -65,6 +65,10 @@
 // --rownorm (FP8, with --swiglu): fused8 alone, without and with the producer-side RMSNorm's row sums (GemmNorm.ss:
 // rows times rstd in the epilogue, as the engine's gate_up at QWEN3_NORM8 & 2); --rownorm 0 / 1: only without / with
 // (one kernel to look at under Nsight Compute).
+// --norm8 (FP8, no peers, no TSV): the producer-side RMSNorm's epilogues against the plain ones, at the rows where
+// the tile chosen is a wgmma one: the residual add (o, down) against add + the next norm's e4m3 input, scales and
+// sums (GEMM_ADD_NORM8, N % 256 == 0), and the f32 store (qkv, gate_up) against the store with rows times rstd from
+// the sums (K % 512 == 0, K <= 8192) — what each side of QWEN3_NORM8 adds to its two GEMMs.
 //
 // Links cuBLAS and cuBLASLt (and with them the CUDA runtime, statically inside): in bench/ only, never in the
 // engine. The runtime uses the device's primary context, which host/gpu.c retains and makes current, so all share
@@ -291,13 +295,16 @@ static CUdeviceptr lt_ws;
 static int lt_sa_kmajor, lt_sa_tried;  // the activation scales' layout cuBLASLt's VEC128 mode reads (see bench_fp8)
 
 enum { V_OURS, V_CUBLAS, V_OURS_FP8, V_LT_BLOCK, V_LT_TENSOR, V_QUANT,
-       V_SWI_PAIR, V_SWI_FUSED, V_SWI_PAIR_Q, V_SWI_FUSED_Q, V_SWI8_PAIR, V_SWI8_FUSED, V_SWI8_FUSED_Q };
+       V_SWI_PAIR, V_SWI_FUSED, V_SWI_PAIR_Q, V_SWI_FUSED_Q, V_SWI8_PAIR, V_SWI8_FUSED, V_SWI8_FUSED_Q, V_NORM8 };
 static const char *kind_names[] = { "ours bf16", "cuBLAS", "ours fp8", "cuBLASLt block", "cuBLASLt tensor", "quant",
                                     "gemm+swiglu", "gemm swiglu", "gemm+swiglu+quant", "gemm swiglu fp8",
                                     "fp8 gemm+swiglu+quant", "fp8 gemm swiglu+quant",
-                                    "fp8 gemm swiglu fp8 (64x256)" };
+                                    "fp8 gemm swiglu fp8 (64x256)", "fp8 gemm, producer-side RMSNorm" };
 typedef struct { int kind, mode, tile, splits; } Variant;  // mode GEMM_STORE_*/ADD; tile -1: the built-in choice
 static CUdeviceptr rownorm_ss;  // --rownorm: [M][K / 128] f32 row sums of squares for V_SWI8_FUSED_Q's mode 1
+// --norm8 (V_NORM8, mode 0..3: add, add + the producer's epilogue, f32 store, f32 store with the rows' sums): the
+// norm weights (f32 [N], ones) and the producer's output (norm8_bytes(M, N))
+static CUdeviceptr norm8_nw, norm8_out;
 
 enum { LT_BLOCK_BF16, LT_BLOCK_F32, LT_TENSOR_BF16, N_LT };
 typedef struct { cublasLtMatmulDesc_t op; cublasLtMatrixLayout_t a, b, c; cublasLtMatmulAlgo_t algo; int ok; } LtGemm;
@@ -396,6 +403,14 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
         break;
     case V_LT_TENSOR: lt_gemm(&p->lt[LT_TENSOR_BF16], p->W8t[c8], 0, p->A8t, C); break;
     case V_QUANT: launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K); break;
+    case V_NORM8: {
+        int prod = v->mode == 1;
+        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f };
+        int mode = v->mode == 0 ? GEMM_ADD_F32 : v->mode == 1 ? GEMM_ADD_NORM8 : GEMM_STORE_F32;
+        launch_gemm_fp8_nm(&G, p->C_f32, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, mode, -1, 0,
+                           v->mode == 1 || v->mode == 3 ? &nm : NULL);
+        break;
+    }
     default: {  // --swiglu: a bf16 [M][N/2] in C_ours; its e4m3 form at C_peer, the scales after it
         int F = N / 2;
         CUdeviceptr a = p->C_ours, a8 = p->C_peer, s8 = p->C_peer + (CUdeviceptr)M * F;
@@ -495,6 +510,7 @@ static double time_variant(Problem *p, const Variant *v, int reps, int eager) {
 typedef struct {
     int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu, pdl;
     int rownorm;  // --rownorm: 0 off; 1 both arms; 2 / 3 only without / with the row sums
+    int norm8;    // --norm8: the producer-side RMSNorm's two epilogues against the plain ones (FP8)
     double plan_margin;  // --plan-margin: a tile goes into the plan only if the rules take this many times as long
     double bw, peak[2], max_gb;
     uint64_t seed;
@@ -519,7 +535,7 @@ static void usage(void) {
         "[--layers qkv,o,gate_up,down,lm_head] "
         "[--m 1,2,...] [--reps N] [--batch-ms MS] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
         "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin R] [--plan FILE|none] [--swiglu] "
-        "[--rownorm [0|1]] [--pdl]");
+        "[--rownorm [0|1]] [--norm8] [--pdl]");
 }
 
 static Opts parse_args(int argc, char **argv) {
@@ -544,6 +560,7 @@ static Opts parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--sweep")) o.sweep = 1;
         else if (!strcmp(a, "--swiglu")) o.swiglu = 1;
         else if (!strcmp(a, "--pdl")) o.pdl = 1;
+        else if (!strcmp(a, "--norm8")) o.norm8 = 1;
         else if (!strcmp(a, "--rownorm")) {
             o.rownorm = 1;
             if (v && (!strcmp(v, "0") || !strcmp(v, "1"))) o.rownorm = 2 + atoi(argv[++i]);
@@ -583,6 +600,7 @@ static Opts parse_args(int argc, char **argv) {
         die("gemm: --peak, --peak-fp8, --max-gb must be > 0 and --bw >= 0");
     if (o.plan_out && !o.sweep) die("gemm: --plan-out needs --sweep");
     if (o.rownorm && !o.swiglu) die("gemm: --rownorm needs --swiglu (it times gate_up's quantising SwiGLU epilogue)");
+    if (o.norm8 && (o.swiglu || o.sweep)) die("gemm: --norm8 goes alone (not with --swiglu or --sweep)");
     if (!(o.plan_margin >= 1 && o.plan_margin <= 2)) die("gemm: --plan-margin must be in 1..2");
     if (o.swiglu) {  // gate_up only, no TSV, no sweep
         if (o.sweep) die("gemm: --swiglu and --sweep do not mix");
@@ -912,6 +930,16 @@ static void bench_m(const Opts *o, const Shape *s, int mi, FILE *tsv, Tally *t) 
     free(as); free(ref); free(Ah);
 }
 
+// rownorm_ss for M rows of K: positive sums of squares, [M][K / 128] f32 (timing only: any positive values)
+static void rownorm_sums(int M, int K) {
+    int KB = K / QB;
+    float *ss = xmalloc((size_t)M * KB * 4);
+    for (size_t i = 0; i < (size_t)M * KB; i++) ss[i] = (float)KB * (0.5f + (float)(i % 7) / 7);
+    rownorm_ss = gpu_alloc(&G, (size_t)M * KB * 4);
+    gpu_upload(&G, rownorm_ss, ss, (size_t)M * KB * 4);
+    free(ss);
+}
+
 // --swiglu at one M: unfused pair vs fused epilogue (and their FP8-output forms), bf16 and fp8 weights
 static void bench_swiglu_m(const Opts *o, const Shape *s, int mi) {
     int M = o->ms[mi], N = s->N, K = s->K, F = N / 2;
@@ -940,12 +968,7 @@ static void bench_swiglu_m(const Opts *o, const Shape *s, int mi) {
         Variant pair_q = { V_SWI_PAIR_Q, 0, -1, 0 }, fused_q = { V_SWI_FUSED_Q, 0, t8, 0 };
         double tp = time_variant(&p, &pair, o->reps, o->eager), tf = time_variant(&p, &fused, o->reps, o->eager);
         if (d && o->rownorm) {  // fused8 without / with the consumer's row sums
-            int KB = K / QB;
-            float *ss = xmalloc((size_t)M * KB * 4);
-            for (size_t i = 0; i < (size_t)M * KB; i++) ss[i] = (float)(K / QB) * (0.5f + (float)(i % 7) / 7);
-            rownorm_ss = gpu_alloc(&G, (size_t)M * KB * 4);
-            gpu_upload(&G, rownorm_ss, ss, (size_t)M * KB * 4);
-            free(ss);
+            rownorm_sums(M, K);
             Variant f0 = { V_SWI8_FUSED_Q, 0, -1, 0 }, f1 = { V_SWI8_FUSED_Q, 1, -1, 0 };
             double t0 = o->rownorm == 3 || N % 256 ? NAN : time_variant(&p, &f0, o->reps, o->eager);
             double t1 = o->rownorm == 2 || N % 256 ? NAN : time_variant(&p, &f1, o->reps, o->eager);
@@ -971,6 +994,44 @@ static void bench_swiglu_m(const Opts *o, const Shape *s, int mi) {
     CUdeviceptr bufs[] = { p.A, p.A8, p.sa, p.C_ours, p.C_peer, p.C_f32 };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) gpu_free(&G, bufs[i]);
+    free(Ah);
+}
+
+// --norm8 at one M: add vs add + the producer's epilogue, store vs store with the rows' sums (FP8 weights)
+static void bench_norm8_m(const Opts *o, const Shape *s, int mi) {
+    int M = o->ms[mi], N = s->N, K = s->K, KB = K / QB;
+    if (!s->do8) return;
+    if (!gemm_fp8_wg_choice(&G, M, N, K)) {
+        printf("  %-5d fp8   the tile chosen is not a wgmma one: no RMSNorm epilogues\n", M);
+        return;
+    }
+    size_t abytes = (size_t)M * K * 2;
+    uint16_t *Ah = xmalloc(abytes);
+    fill_random(Ah, (size_t)M * K, o->seed + (uint64_t)mi);
+    Problem p = { M, N, K, s->copies, s->copies8, s->W, s->W8, s->sw, s->W8t, s->sw_t, gpu_alloc(&G, abytes), 0, 0,
+                  0, 0, 0, 0, 0, gpu_alloc(&G, (size_t)M * N * 4), { { 0 } } };
+    gpu_upload(&G, p.A, Ah, abytes);
+    p.A8 = gpu_alloc(&G, (size_t)M * K);
+    p.sa = gpu_alloc(&G, (size_t)M * KB * 4);
+    launch_quant_act_fp8(&G, p.A8, p.sa, p.A, M, K);
+    gpu_fill_u32(&G, p.C_f32, 0, (size_t)M * N);
+    norm8_nw = gpu_alloc(&G, (size_t)N * 4);
+    gpu_fill_u32(&G, norm8_nw, 0x3F800000u, (size_t)N);  // 1.0f
+    norm8_out = gpu_alloc(&G, norm8_bytes(M, N));
+    rownorm_sums(M, K);
+    double t[4];
+    for (int m = 0; m < 4; m++) {
+        Variant v = { V_NORM8, m, -1, 0 };
+        int ok = m == 1 ? N % 256 == 0 : m == 3 ? K % 512 == 0 && K <= 8192 : 1;
+        t[m] = ok ? time_variant(&p, &v, o->reps, o->eager) : NAN;
+    }
+    int splits = 0, tile = gemm_fp8_tile_choice(&G, M, N, K, &splits);
+    printf("  %-5d fp8   tile %2d/%-2d | add %8.2f  + norm8 %8.2f (%+6.2f) | store %8.2f  + row sums %8.2f (%+6.2f) "
+           "us\n", M, tile, splits, t[0], t[1], t[1] - t[0], t[2], t[3], t[3] - t[2]);
+    fflush(stdout);
+    CUdeviceptr bufs[] = { p.A, p.A8, p.sa, p.C_f32, norm8_nw, norm8_out, rownorm_ss };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) gpu_free(&G, bufs[i]);
+    norm8_nw = norm8_out = rownorm_ss = 0;
     free(Ah);
 }
 
@@ -1001,7 +1062,7 @@ static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv
     if (o->swiglu)
         printf("  %-5s %-5s %8s | %9s %9s %8s %6s %6s | %8s %9s %9s %8s\n", "M", "dtype", "floor us", "pair us",
                "fused us", "saved us", "saved", "%floor", "floor8 us", "pair+q us", "fused8 us", "fp8 out");
-    else print_header();
+    else if (!o->norm8) print_header();
     fflush(stdout);
 
     // W: random on the host once per shape, copy 0 uploaded (and quantised there), the others copied on the device
@@ -1035,6 +1096,7 @@ static void bench_shape(const Opts *o, const ModelDims *md, int layer, FILE *tsv
 
     for (int mi = 0; mi < o->n_ms; mi++) {
         if (o->swiglu) bench_swiglu_m(o, &s, mi);
+        else if (o->norm8) bench_norm8_m(o, &s, mi);
         else bench_m(o, &s, mi, tsv, t);
     }
 
