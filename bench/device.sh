@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1494,6 +1494,81 @@ print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 
     if p38 normsan; then  # memcheck + racecheck of the consumer's rstd on the generic and FP8H paths
         for t in ${S38_SAN_TILES:-4 11}; do
             san_test s38san-$t "s38 rownorm tile $t" 180 test_gpu_fp8 gemm_fp8_rownorm QWEN3_TEST_FP8_TILE=$t
+        done
+    fi
+fi
+
+if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit's first W slices requested before the
+    # PDL wait, QWEN3_WG_EARLY). S39_PARTS from (in this order): unit (test_gpu_fp8's GEMM cases, all of test_gpu_gemm),
+    # san (memcheck + racecheck: FP8 tiles S39_SAN_TILES through gemm_fp8_shapes and gemm_fp8_splitk, BF16 through
+    # gemm_tail_split), same (a greedy batch job early off / on: byte-identical), gemm (bench/gemm on the 8B's layers at
+    # S39_GEMM_M, off / on), ab (engine A/B, S39_AB configurations, S39_ARMS), trace (the B = 256 timeline off / on)
+    parts=${S39_PARTS:-unit san same gemm ab trace}
+    p39() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    if p39 unit; then
+        QWEN3_TEST_ONLY=gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,gemm_fp8_norm8,gemm_fp8_rownorm,head_rescore \
+            timeout 300 build/tests/test_gpu_fp8 > "$LOG/s39-fp8.log" 2>&1
+        say "s39 test_gpu_fp8 GEMM cases rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s39-fp8.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed" "$LOG/s39-fp8.log" | head | tee -a "$SUM"
+        timeout 300 build/tests/test_gpu_gemm > "$LOG/s39-gemm.log" 2>&1
+        say "s39 test_gpu_gemm rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s39-gemm.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed" "$LOG/s39-gemm.log" | head | tee -a "$SUM"
+    fi
+    if p39 san; then
+        for t in ${S39_SAN_TILES:-0 4 11}; do
+            san_test s39san-$t "s39 fp8 tile $t" 200 test_gpu_fp8 gemm_fp8_shapes,gemm_fp8_splitk QWEN3_TEST_FP8_TILE=$t
+        done
+        san_test s39san-bf16 "s39 bf16 tail split" 200 test_gpu_gemm gemm_tail_split
+    fi
+    if p39 same; then
+        f=$(synth 8b q8_0)
+        python3 - > /tmp/s39-req.jsonl <<'PYEOF'
+import json
+topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
+for i in range(192):
+    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
+                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": 64, "temperature": 0}}))
+PYEOF
+        for v in 0 1; do
+            rm -f /tmp/s39-out$v.jsonl
+            QWEN3_WG_EARLY=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 -i /tmp/s39-req.jsonl \
+                -o /tmp/s39-out$v.jsonl > "$LOG/s39-batch$v.log" 2>&1
+            say "s39 batch QWEN3_WG_EARLY=$v rc=$? $(wc -l < /tmp/s39-out$v.jsonl) lines $(tail -1 "$LOG/s39-batch$v.log")"
+        done
+        cmp /tmp/s39-out0.jsonl /tmp/s39-out1.jsonl > /dev/null 2>&1 && say "s39 batch results byte-identical (early off / on)" ||
+            python3 -c "
+import json
+a={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-out0.jsonl')}
+b={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-out1.jsonl')}
+txt=lambda r: json.dumps(r['response']['body']['choices'], sort_keys=True)
+same=sum(1 for k in a if k in b and txt(a[k])==txt(b[k]))
+print(f's39 batch outputs identical: {same} of {len(a)} (early off / on; the files differ)')" 2>&1 | tee -a "$SUM"
+    fi
+    if p39 gemm; then
+        for v in 0 1; do
+            QWEN3_WG_EARLY=$v timeout 200 build/bench/gemm --dtype ${S39_GEMM_DTYPE:-fp8} --shapes 8b --layers qkv,o,gate_up,down \
+                --m ${S39_GEMM_M:-64,128,256,512,2048} > "$LOG/s39-gemm$v.log" 2>&1
+            say "s39 bench/gemm QWEN3_WG_EARLY=$v rc=$?"
+            grep -E "^ *[0-9]+ +(fp8|bf16) " "$LOG/s39-gemm$v.log" | head -24 | tee -a "$SUM"
+        done
+    fi
+    if p39 ab; then
+        f=$(synth 8b q8_0)
+        IFS='|' read -ra arms39 <<< "${S39_ARMS:-off QWEN3_WG_EARLY=0|on|off2 QWEN3_WG_EARLY=0|on2}"
+        engine_ab "${S39_AB:-fp8 fp8 256;fp8 fp8 128;fp8 fp8 64;bf16 bf16 256}" "${arms39[@]}"
+    fi
+    if p39 trace; then  # the B = 256 timeline with the early weights off and on (stage s10's trace part)
+        f=$(synth 8b q8_0)
+        mkdir -p build/trace && cp build/unicode_tables.c build/trace/
+        make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s39-trace-build.log" 2>&1 || say "trace build FAILED"
+        for v in 0 1; do
+            QWEN3_WG_EARLY=$v QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_TRACE=$LOG/s39-trace-$v.tsv timeout 200 \
+                build/trace/bench/throughput -m "$f" --label "trace early $v" --workloads fixed --batches 256 --peer none \
+                > "$LOG/s39-trace-$v.log" 2>&1
+            say "s39 trace early $v rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/s39-trace-$v.log" | tr -s ' ' | tr '\n' ' ')"
+            python3 bench/trace_summary.py "$LOG/s39-trace-$v.tsv" > "$LOG/s39-trace-$v.txt" 2>&1
+            head -16 "$LOG/s39-trace-$v.txt" | cut -c1-900 | tee -a "$SUM"
+            gzip -f "$LOG/s39-trace-$v.tsv"
         done
     fi
 fi

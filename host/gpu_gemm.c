@@ -219,6 +219,14 @@ int gemm_cluster_splits_max(int fp8, int tile, int M, int N, int sms) {
     return S > 1 ? S : 0;
 }
 
+// The wgmma kernels request their first unit's first weight slices before waiting for the previous kernel (mode bit
+// 8, as the swapped tile's sw_early; not the multicast pairs): on unless QWEN3_WG_EARLY=0.
+static int wg_early(void) {
+    static int on = -1;
+    if (on < 0) on = env_int("QWEN3_WG_EARLY", 0, 1, 1);
+    return on;
+}
+
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
@@ -248,7 +256,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     S = cdiv(nk, ktps);  // no empty split
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
-    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode;
+    unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (wg_early() ? 256u : 0u);
     unsigned uS = (unsigned)S | (unsigned)F << 16 | (kc ? 0x8000u : 0), uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 && !kc ? sk_ws : 0, cnt = S > 1 && !kc ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax / sum exchange (1 KB), the

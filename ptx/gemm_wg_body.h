@@ -15,7 +15,7 @@
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
-// maps by value), C, Cs (.u64), M, N, K, mode (.u32): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
+// maps by value), C, Cs (.u64), M, N, K, mode (.u32; bit 8: early weights, below): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
 // C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256],
 // 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's
 // first pass), 7 (FP8 tiles) mode 2's add, then the next RMSNorm's e4m3 input at Cs (EPI_NQ_ below); then ws, cnt
@@ -557,8 +557,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #endif
     .maxnreg 168
 {
-    PDL_START
-    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0;
+    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0, %pearly;
+    .reg .b32 %npre;
     .reg .b32 %tx, %wg, %wc, %lane, %M, %N, %K, %mode, %nk, %num_m, %num_n, %tiles, %tile, %step, %kt;
     .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;
     .reg .b32 %sbase, %bar, %full, %empty, %sa, %sw, %rowin, %colin, %row0, %ncol, %h0, %h1, %ps;
@@ -618,6 +618,9 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     ld.param.u32 %N, [p_N];
     ld.param.u32 %K, [p_K];
     ld.param.u32 %mode, [p_mode];
+    and.b32 %t1, %mode, 256;                   // bit 8: the first weight slices before the wait (below)
+    and.b32 %mode, %mode, 255;
+    setp.ne.u32 %pearly, %t1, 0;
     ld.param.u64 %pws, [p_ws];
     ld.param.u64 %pcnt, [p_cnt];
     ld.param.u32 %S, [p_splits];
@@ -659,11 +662,43 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     setp.eq.u32 %ptrue, %tx, %tx;
 
     setp.ne.u32 %p, %tx, 0;
-    @%p bra INIT_DONE;
+    @%p bra PDL_OTHERS;
     FOR_S(INIT_BAR)
     fence.mbarrier_init.release.cluster;
+    fence.proxy.async.shared::cta;
     prefetch.tensormap [%tmA];
     prefetch.tensormap [%tmW];
+    // Early weights (p_mode bit 8; no multicast pairs: their peer's barriers are not known ready yet): nothing above
+    // reads what an earlier kernel writes, and the weights are immutable, so thread 0 arms the first unit's first
+    // min(STAGES, slices) stages (the whole stage's bytes expected) and requests their W slices before waiting for
+    // the previous kernel (programmatic dependent launch: this CTA may be resident while that one still runs); the
+    // producer below then issues only their A slices. The SW tiles do the same (gemm_sw_body.h).
+    mov.u32 %npre, 0;
+#if CM > 1
+    bra EARLY_DONE;
+#endif
+    @!%pearly bra EARLY_DONE;
+    mov.u32 %u, %u0;
+    setp.ge.u32 %p, %u, %units;
+    @%p bra EARLY_DONE;
+    UNIT_COORDS
+    sub.u32 %npre, %kt1, %kt0;
+    min.u32 %npre, %npre, STAGES;
+    mov.u32 %s, 0;
+EARLY_W:
+    mad.lo.u32 %full, %s, 8, %bar;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
+    mad.lo.u32 %sw, %s, STAGE_BYTES, %sbase;
+    add.u32 %sw, %sw, A_BYTES;
+    add.u32 %kc, %kt0, %s;
+    shl.b32 %kc, %kc, KSHIFT;
+    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
+    add.u32 %s, %s, 1;
+    setp.lt.u32 %p, %s, %npre;
+    @%p bra EARLY_W;
+EARLY_DONE:
+PDL_OTHERS:
+    PDL_START
     // ------------------------------------------------------------------ producer (warpgroup 0, thread 0)
 #if CM > 1
     WG_SPLIT_ROLES_AFTER(barrier.cluster.arrive.aligned; barrier.cluster.wait.aligned;)
@@ -681,6 +716,8 @@ P_TILE:
     UT_T(24)
     mov.u32 %kt, %kt0;
 P_K:
+    setp.ne.u32 %p, %npre, 0;
+    @%p bra P_AONLY;
     WAIT_EMPTY(P_WAIT)
     mad.lo.u32 %full, %s, 8, %bar;
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], STAGE_BYTES;
@@ -695,6 +732,14 @@ P_K:
 #else
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sw], [%tmW, {%kc, %n0}], [%full];
 #endif
+    bra P_KNEXT;
+P_AONLY:                                       // an early stage (above): armed, its W requested; only A now
+    sub.u32 %npre, %npre, 1;
+    mad.lo.u32 %full, %s, 8, %bar;
+    mad.lo.u32 %sa, %s, STAGE_BYTES, %sbase;
+    shl.b32 %kc, %kt, KSHIFT;
+    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sa], [%tmA, {%kc, %m0}], [%full];
+P_KNEXT:
     RING_NEXT
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
