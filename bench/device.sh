@@ -1503,8 +1503,53 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
     # san (memcheck + racecheck: FP8 tiles S39_SAN_TILES through gemm_fp8_shapes and gemm_fp8_splitk, BF16 through
     # gemm_tail_split), same (a greedy batch job early off / on: byte-identical), gemm (bench/gemm on the 8B's layers at
     # S39_GEMM_M, off / on), ab (engine A/B, S39_AB configurations, S39_ARMS), trace (the B = 256 timeline off / on)
+    # Then the RoPE epilogue (QWEN3_ROPE8): rope (its test case, test_gpu_ops' RoPE cases, memcheck + racecheck on tiles
+    # 0 and 1), logits (300 positions of the 8B q8_0, FP8 + FP8 KV, epilogue off against on; and the batch job's greedy
+    # outputs off / on, counted)
     parts=${S39_PARTS:-unit san same gemm ab trace}
     p39() { case " $parts " in *" $1 "*) return 0;; esac; return 1; }
+    if p39 rope; then
+        QWEN3_TEST_ONLY=gemm_fp8_rope_kv timeout 200 build/tests/test_gpu_fp8 > "$LOG/s39-rope.log" 2>&1
+        say "s39 gemm_fp8_rope_kv rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s39-rope.log" | tr '\n' ' ')"
+        grep -E "^  |check|FAIL" "$LOG/s39-rope.log" | head -6 | tee -a "$SUM"
+        timeout 200 build/tests/test_gpu_ops > "$LOG/s39-ops.log" 2>&1
+        say "s39 test_gpu_ops rc=$? $(grep -c '^PASS' "$LOG/s39-ops.log") pass $(grep -c '^FAIL' "$LOG/s39-ops.log") fail"
+        for t in ${S39_ROPE_SAN:-0 1}; do
+            san_test s39san-rope$t "s39 rope tile $t" 200 test_gpu_fp8 gemm_fp8_rope_kv QWEN3_TEST_FP8_TILE=$t
+        done
+    fi
+    if p39 logits; then
+        f=$(synth 8b q8_0)
+        for v in 0 1; do
+            QWEN3_ROPE8=$v QWEN3_KV_DTYPE=fp8 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 11 \
+                -o /tmp/l39-$v.f32 > "$LOG/s39-logits-$v.log" 2>&1 || say "s39 logits $v failed: $(tail -2 "$LOG/s39-logits-$v.log")"
+        done
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l39-0.f32 --compare /tmp/l39-1.f32 \
+            > "$LOG/s39-logits.log" 2>&1
+        say "s39 logits (FP8 + FP8 KV) RoPE epilogue on vs off rc=$? $(tail -3 "$LOG/s39-logits.log" | tr '\n' ' ')"
+        rm -f /tmp/l39-*.f32
+        python3 - > /tmp/s39-req.jsonl <<'PYEOF'
+import json
+topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
+for i in range(192):
+    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
+                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": 64, "temperature": 0}}))
+PYEOF
+        for v in 0 1; do
+            rm -f /tmp/s39-rope$v.jsonl
+            QWEN3_ROPE8=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 --kv-dtype fp8 -i /tmp/s39-req.jsonl \
+                -o /tmp/s39-rope$v.jsonl > "$LOG/s39-ropebatch$v.log" 2>&1
+            say "s39 batch QWEN3_ROPE8=$v rc=$? $(tail -1 "$LOG/s39-ropebatch$v.log")"
+        done
+        python3 -c "
+import json
+a={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-rope0.jsonl')}
+b={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-rope1.jsonl')}
+txt=lambda r: r['response']['body']['choices'][0].get('text', '')
+same=sum(1 for k in a if k in b and txt(a[k])==txt(b[k]))
+pre=[len(__import__('os').path.commonprefix([txt(a[k]), txt(b[k])])) for k in a if k in b]
+print(f's39 batch (FP8 KV) outputs identical off / on: {same} of {len(a)}; mean common prefix {sum(pre)/max(1,len(pre)):.0f} chars')" 2>&1 | tee -a "$SUM"
+    fi
     if p39 unit; then
         QWEN3_TEST_ONLY=gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,gemm_fp8_norm8,gemm_fp8_rownorm,head_rescore \
             timeout 300 build/tests/test_gpu_fp8 > "$LOG/s39-fp8.log" 2>&1

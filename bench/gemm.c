@@ -405,7 +405,7 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
     case V_QUANT: launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K); break;
     case V_NORM8: {
         int prod = v->mode == 1;
-        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f };
+        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f, 0 };
         int mode = v->mode == 0 ? GEMM_ADD_F32 : v->mode == 1 ? GEMM_ADD_NORM8 : GEMM_STORE_F32;
         launch_gemm_fp8_nm(&G, p->C_f32, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, mode, -1, 0,
                            v->mode == 1 || v->mode == 3 ? &nm : NULL);
@@ -419,7 +419,7 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
             break;
         }
         if (v->kind == V_SWI8_FUSED_Q) {  // FP8 weights, the 64x256 tile's quantising epilogue (mode 1: rows x rstd)
-            GemmNorm nm = { 0, 0, rownorm_ss, 1e-6f };
+            GemmNorm nm = { 0, 0, rownorm_ss, 1e-6f, 0 };
             launch_gemm_swiglu_fp8_nm(&G, a8, s8, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, 0, -1,
                                       v->mode ? &nm : NULL);
             break;

@@ -111,6 +111,9 @@ typedef struct {
     int norm8;            // the producer-side RMSNorm's sides (QWEN3_NORM8): norm8_step
     int norm8_mlp_max_m;  // its MLP side up to that many rows (QWEN3_NORM8_MLP_MAX_M)
     CUdeviceptr n8;       // its buffer: norm8_bytes(STEP_TOKENS, dim) (gpu_ops.h, GemmNorm)
+    int rope8;            // RoPE in the qkv GEMM's epilogue with the FP8 cache (QWEN3_ROPE8, on): rope8_step
+    CUdeviceptr rope_cs;  // its step's cos / sin table, f32 [STEP_TOKENS][64][2] (launch_rope_table)
+    CUdeviceptr rope_args;  // its operands, RopeKV8 [n_layer] (the step's token pointers written by the table's launch)
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
     // activations of one step (see gpu_ops.h for the layouts)
@@ -249,6 +252,17 @@ static int norm8_step(GpuEngine *e, int T) {
     return T > e->norm8_mlp_max_m ? e->norm8 & 1 : e->norm8;
 }
 
+// RoPE in the qkv GEMM's epilogue for a step of T rows (gpu_ops.h GEMM_ROPE_KV8; NOTES, session 39): with the FP8 cache,
+// where every layer's qkv runs an FP8 wgmma tile that has the epilogue (the tile depends on T only: every layer has the
+// same shape); not under QWEN3_ABLATE or QWEN3_ROPE8=0. The step's table launch replaces a RoPE launch a layer.
+static int rope8_step(GpuEngine *e, int T) {
+    const GpuLinear *L = &e->L[0].wqkv;
+    if (!e->rope8 || !e->kv_fp8 || e->ablate || !e->rope_args || e->c.head_dim != 128 || !L->fp8 ||
+        T <= gemv_fp8_max_m() || gpu_kq_takes(&L->kq, T))
+        return 0;
+    return gemm_fp8_rope_tile(gemm_fp8_tile_choice(&e->g, T, L->N, L->K, NULL));
+}
+
 // The rescored head's two scans read the n rows of f32 logits twice (~170 us at n = 256, 2.2% of a B = 256 step of
 // the 8B); what the e4m3 head saves is half the weight bytes while n is small (0.2 ms at the 8B), and while the head
 // is compute-bound about what the FP8 tensor cores save over bf16 — more than the scans from dim 4096 on. Measured
@@ -282,15 +296,31 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     // the producer-side RMSNorm: the producers' outputs (pn) and what the consumers read (cn: layer 0's qkv reads a8)
     int pn = norm8_step(e, T);
-    GemmNorm pn_o = { 0, e->n8, 0, 0 }, pn_down = pn_o;
-    GemmNorm cn = { 0, 0, e->n8 + norm8_sums(T, c->dim), c->rms_eps };
+    GemmNorm pn_o = { 0, e->n8, 0, 0, 0 }, pn_down = pn_o;
+    GemmNorm cn = { 0, 0, e->n8 + norm8_sums(T, c->dim), c->rms_eps, 0 };
     CUdeviceptr n8_sa = e->n8 + norm8_scales(T, c->dim);
+    int r8 = rope8_step(e, T);
+    if (r8) {
+        g->prof_tag = "rope_kv";
+        launch_rope_table(g, e->rope_cs, e->tok_slot, e->tok_pos, T, c->rope_base, e->rope_args, c->n_layer);
+    }
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
         int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0;
-        if ((pn & 1) && l > 0) {  // the previous down GEMM wrote the input
+        GemmNorm rn = cn;  // the RoPE epilogue's operands (with the rows' sums where the previous down wrote them)
+        rn.rope = e->rope_args + (CUdeviceptr)l * sizeof(RopeKV8);
+        if (!((pn & 1) && l > 0)) rn.ss = 0;
+        if (r8) {  // q and the cache rows straight from the GEMM (e->q doubles as its C: never written as such)
+            if (!((pn & 1) && l > 0)) {
+                g->prof_tag = "norm";
+                in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
+                g->prof_tag = "qkv";
+            }
+            launch_linear_qn(g, &L->wqkv, e->q, e->h, (pn & 1) && l > 0 ? e->n8 : e->a8,
+                             (pn & 1) && l > 0 ? n8_sa : e->sa, T, GEMM_ROPE_KV8, in8 || ((pn & 1) && l > 0), &rn);
+        } else if ((pn & 1) && l > 0) {  // the previous down GEMM wrote the input
             launch_linear_qn(g, &L->wqkv, e->qkv, 0, e->n8, n8_sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 1, &cn);
         } else if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
@@ -299,7 +329,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
         }
         g->prof_tag = "rope_kv";
-        if (e->ablate & ABL_ROPE) {
+        if ((e->ablate & ABL_ROPE) || r8) {
         } else if (e->kv_fp8)
             launch_qknorm_rope_kv_fp8(g, e->q, L->k_pool, L->v_pool, L->k_scale, L->v_scale, e->qkv, qkv16, L->q_norm,
                                       L->k_norm, e->block_table, e->tok_slot, e->tok_pos, T, c->n_head, c->n_kv_head,
@@ -886,6 +916,8 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         e->a8 = gpu_arena_alloc(a, T * kmax);
         e->sa = gpu_arena_alloc(a, T * (kmax / 128) * 4);
         e->n8 = gpu_arena_alloc(a, norm8_bytes((int)T, c->dim));
+        e->rope_cs = gpu_arena_alloc(a, T * 64 * 2 * 4);
+        e->rope_args = gpu_arena_alloc(a, (size_t)c->n_layer * sizeof(RopeKV8));
     }
 }
 
@@ -1088,6 +1120,15 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     kvp_init(&e->kv, n_pages, max_seqs, max_ctx, e->scratch_page, e->h_table);
     for (int j = 0; j < max_pages; j++) e->h_table[(size_t)max_seqs * max_pages + j] = e->scratch_page;
     gpu_upload(g, e->block_table, e->h_table, table_ints * sizeof(int));
+    if (e->rope_args) {  // (tok_slot, tok_pos and cs: each step's launch_rope_table writes them)
+        RopeKV8 *ra = xmalloc((size_t)c->n_layer * sizeof *ra);
+        for (int l = 0; l < c->n_layer; l++)
+            ra[l] = (RopeKV8){ (uint32_t)c->n_head, (uint32_t)c->n_kv_head, (uint32_t)e->kv.max_pages, c->rms_eps, e->q,
+                               e->L[l].k_pool, e->L[l].v_pool, e->L[l].k_scale, e->L[l].v_scale, e->L[l].q_norm,
+                               e->L[l].k_norm, e->block_table, 0, 0, 0, { 0 } };
+        gpu_upload(g, e->rope_args, ra, (size_t)c->n_layer * sizeof *ra);
+        free(ra);
+    }
     kvp_clean(&e->kv);
     size_t layer_page = (size_t)c->n_kv_head * KV_PAGE * hd * (e->kv_fp8 ? 1 : 2);
     size_t scale_page = (size_t)c->n_kv_head * KV_PAGE * 4;  // fp8 cache: one layer page of row scales
@@ -1119,6 +1160,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->fuse_o8 = env_int("QWEN3_FUSED_O8", 0, 1, 1);
     e->norm8 = env_int("QWEN3_NORM8", 0, 3, 3);
     e->norm8_mlp_max_m = env_int("QWEN3_NORM8_MLP_MAX_M", 0, STEP_TOKENS, NORM8_MLP_MAX_M);
+    e->rope8 = env_int("QWEN3_ROPE8", 0, 1, 1);
     e->fuse_kq_norm = env_int("QWEN3_KQ_NORM", 0, 1, 1);
     e->attn_order = env_int("QWEN3_ATTN_ORDER", 0, 1, 1);
     e->ord_buf = xmalloc(STEP_TOKENS * sizeof *e->ord_buf);

@@ -269,7 +269,8 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     Dim3 grid = { (unsigned)(cm * (units < slots ? units : slots)), 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
     GemmNorm none = { 0 }, n = nm ? *nm : none;
-    void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps, &n.nw, &n.ss, &n.eps };
+    void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps, &n.nw, &n.ss, &n.eps,
+                         &n.rope };
     gpu_launch(g, f, grid, block, smem, cm > 1 || kc ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
 }
 
@@ -488,7 +489,14 @@ int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
 // The producer-side RMSNorm's checks (GemmNorm): a wgmma tile; mode 7 with its weights and outputs, N % 256 == 0;
 // the consumer's sums with K % 512 == 0 and K <= 8192 (ptx/gemm_wg_body.h's RS_*: 16-byte pieces of a row, at most
 // four a lane).
+// The tiles with the RoPE epilogue (mode GEMM_ROPE_KV8): a consumer owns 128 whole columns (ptx/gemm_wg_body.h
+// ROPE_TILE): 128x128, 64x128 and the 128x128 pair.
+int gemm_fp8_rope_tile(int tile) { return tile == 0 || tile == 1 || tile == 7; }
+
 static void check_norm(const GemmNorm *nm, int tile, int mode, int N, int K) {
+    if (mode == GEMM_ROPE_KV8 && (!nm || !nm->rope || nm->rope % 16 || !gemm_fp8_rope_tile(tile) || N % 128))
+        die("launch_gemm_fp8: GEMM_ROPE_KV8 needs its RopeKV8, a tile with the epilogue (tile %d) and N %% 128 == 0 "
+            "(N=%d)", tile, N);
     if (mode == GEMM_ADD_NORM8 && !nm) die("launch_gemm_fp8: GEMM_ADD_NORM8 without its GemmNorm");
     if (!nm) return;
     if (!fp8_tile_is_wg(tile)) die("launch_gemm_fp8: tile %d has no RMSNorm epilogue (the wgmma tiles have)", tile);
@@ -509,7 +517,8 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 
 void launch_gemm_fp8_nm(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8, CUdeviceptr sw, int M,
                         int N, int K, int mode, int tile, int splits, const GemmNorm *nm) {
-    check_gemm_args(M, N, K, 128, mode == GEMM_ADD_NORM8 ? GEMM_ADD_F32 : mode, A8, W8, C);
+    check_gemm_args(M, N, K, 128, mode == GEMM_ADD_NORM8 ? GEMM_ADD_F32 : mode == GEMM_ROPE_KV8 ? GEMM_STORE_BF16 : mode,
+                    A8, W8, C);
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8: bad tile %d", tile);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8: missing or misaligned scales");
     if (M == 0) return;

@@ -23,7 +23,7 @@ enum {
 // part of the key.
 static CUcontext fn_ctx;
 static CUstream fn_stream;
-static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope[2][2][2], fn_swiglu, fn_argmax;
+static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope[2][2][2], fn_rope_table, fn_swiglu, fn_argmax;
 // rope: [fp8 cache][bf16 qkv][one CTA a token]
 
 static void load_functions(Gpu *g) {
@@ -39,6 +39,7 @@ static void load_functions(Gpu *g) {
     fn_rope[1][0][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_tok");
     fn_rope[0][1][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16_tok");
     fn_rope[1][1][1] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8_b16_tok");
+    fn_rope_table = gpu_kernel(g, "rope", "rope_table");
     fn_swiglu = gpu_kernel(g, "swiglu", "swiglu_f32_bf16");
     fn_argmax = gpu_kernel(g, "argmax", "argmax_f32");
     fn_ctx = g->ctx;
@@ -159,6 +160,22 @@ static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v
                          &uh, &ukv, &upages, &r, &eps };
         gpu_launch(g, fn_rope[0][qkv16 != 0][tok], grid, block, smem, NULL, args, name);
     }
+}
+
+_Static_assert(sizeof(RopeKV8) == 128, "RopeKV8: 128 bytes (ptx/gemm_wg_body.h's offsets, rope_table's stride)");
+void launch_rope_table(Gpu *g, CUdeviceptr cs, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, float rope_base,
+                       CUdeviceptr args, int n_args) {
+    if (T < 0 || !(rope_base > 1.0f) || n_args < 0 || n_args > 128)
+        die("launch_rope_table: T=%d rope_base=%g n_args=%d", T, rope_base, n_args);
+    if (T == 0) return;
+    check_aligned("launch_rope_table", "cs", cs);
+    check_aligned("launch_rope_table", "args", args);
+    load_functions(g);
+    double r = pow((double)rope_base, -2.0 / ROPE_HEAD_DIM);  // (as rope_kv)
+    unsigned uT = (unsigned)T, un = args ? (unsigned)n_args : 0;
+    Dim3 grid = { cdiv(uT, 2), 1, 1 }, block = { 128, 1, 1 };
+    void *args_[] = { &cs, &tok_pos, &uT, &r, &args, &un, &tok_slot };
+    gpu_launch(g, fn_rope_table, grid, block, 0, NULL, args_, "rope_table");
 }
 
 void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,

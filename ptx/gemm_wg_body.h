@@ -512,6 +512,58 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define RS_FIN(r) QUAD_SUM(r, %e8) div.rn.f32 r, r, %e9; add.rn.f32 r, r, %eps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
 #define RSJ(j) mul.f32 %d##j##_0, %d##j##_0, %rs0; mul.f32 %d##j##_1, %d##j##_1, %rs0; \
     mul.f32 %d##j##_2, %d##j##_2, %rs1; mul.f32 %d##j##_3, %d##j##_3, %rs1;
+// ---- mode 8 (GEMM_ROPE_KV8; FP8 tiles whose consumer owns 128 whole columns: 128x128, 64x128 and the 128x128
+// pair): the qkv projection's epilogue does ptx/rope.ptx's qknorm_rope_kv_fp8 itself (NOTES, session 39). The tile's
+// 128 columns are one head h = n0 / 128 (p_N = (n_head + 2 n_kv) 128). Its rows, as the bf16 qkv store would hold
+// them (RBF), then for q and k heads rope.ptx's arithmetic: the head's RMSNorm (the row's sum of x^2 over the quad,
+// rstd = 1 / sqrt(sum / 128 + eps) in IEEE steps), times the norm weights, NeoX rotation of the pairs (i, i + 64) =
+// (group j, group j + 8) by angle i, whose cos / sin come from the step's table (ptx/rope.ptx rope_table: the same f64
+// angles rope.ptx computes). q heads: stored bf16 into q_out [T][n_head][128] (mode 1's staged store). k (rounded to
+// bf16 again) and v heads: quantised per row (amax / 448) into the e4m3 pool row of (token, kv head) and its scale.
+// Only the sum of squares runs in another order than rope.ptx's (a row's last bit of rstd may differ).
+// Operands (p_rope, host/gpu_ops.h RopeKV8, byte offsets): u32 n_head 0, n_kv 4, max_pages 8, f32 eps 12, then u64
+// q_out 16, k_pool 24, v_pool 32, k_scale 40, v_scale 48, q_norm 56, k_norm 64, block_table 72, tok_slot 80, tok_pos 88,
+// cs 96 (f32 [T][64][2]: cos, sin).
+#define ROPE_TILE (FP8 && WN == 128 && !NSPLIT && !FP8H)
+#define RBF(j) cvt.rn.bf16x2.f32 %h0, %d##j##_1, %d##j##_0; UNBF16(%h0, %d##j##_0, %d##j##_1) \
+    cvt.rn.bf16x2.f32 %h0, %d##j##_3, %d##j##_2; UNBF16(%h0, %d##j##_2, %d##j##_3)
+#define RSS(j) fma.rn.f32 %e4, %d##j##_0, %d##j##_0, %e4; fma.rn.f32 %e4, %d##j##_1, %d##j##_1, %e4; \
+    fma.rn.f32 %e5, %d##j##_2, %d##j##_2, %e5; fma.rn.f32 %e5, %d##j##_3, %d##j##_3, %e5;
+#define ROPE_RSTD(r) mul.rn.f32 r, r, 0f3C000000; add.rn.f32 r, r, %reps; sqrt.rn.f32 r, r; rcp.rn.f32 r, r;
+// pair j (groups j, jh = j + 8), in two halves of four pairs (so that the epilogue needs no registers beyond the
+// scratch accumulator, dead there): cos / sin of angles 8j + colin (+1) of row0 into x_a, of row0 + 8 into x_b (one
+// 16-byte load each: c, s, c', s'), the norm weights of columns 8j + colin (+1) and 64 + 8j + colin (+1) into x_w
+#define RLD(j, jh, a, b, w) ld.global.nc.v4.f32 {%x##a##_0, %x##a##_1, %x##a##_2, %x##a##_3}, [%c0 + 64 * j]; \
+    ld.global.nc.v4.f32 {%x##b##_0, %x##b##_1, %x##b##_2, %x##b##_3}, [%c1 + 64 * j]; \
+    ld.global.nc.v2.f32 {%x##w##_0, %x##w##_1}, [%gw + 32 * j]; \
+    ld.global.nc.v2.f32 {%x##w##_2, %x##w##_3}, [%gw + 256 + 32 * j];
+// one pair (a, b) = elements (i, i + 64) of a row: y = x rstd w, then (ya c - yb s, yb c + ya s), as rope.ptx
+#define ROT1(a, b, R, WA, WB, C, S) mul.rn.f32 %e0, a, R; mul.rn.f32 %e0, %e0, WA; mul.rn.f32 %e1, b, R; \
+    mul.rn.f32 %e1, %e1, WB; mul.rn.f32 %e2, %e1, S; neg.f32 %e2, %e2; fma.rn.f32 a, %e0, C, %e2; \
+    mul.rn.f32 %e2, %e0, S; fma.rn.f32 b, %e1, C, %e2;
+#define ROTJ(j, jh, a, b, w) \
+    ROT1(%d##j##_0, %d##jh##_0, %rs0, %x##w##_0, %x##w##_2, %x##a##_0, %x##a##_1) \
+    ROT1(%d##j##_1, %d##jh##_1, %rs0, %x##w##_1, %x##w##_3, %x##a##_2, %x##a##_3) \
+    ROT1(%d##j##_2, %d##jh##_2, %rs1, %x##w##_0, %x##w##_2, %x##b##_0, %x##b##_1) \
+    ROT1(%d##j##_3, %d##jh##_3, %rs1, %x##w##_1, %x##w##_3, %x##b##_2, %x##b##_3)
+#define FOR_RH0(X) X(0, 8, 0, 4, 8) X(1, 9, 1, 5, 9) X(2, 10, 2, 6, 10) X(3, 11, 3, 7, 11)
+#define FOR_RH1(X) X(4, 12, 0, 4, 8) X(5, 13, 1, 5, 9) X(6, 14, 2, 6, 10) X(7, 15, 3, 7, 11)
+#define RAMAX(j) abs.f32 %e0, %d##j##_0; max.f32 %e6, %e6, %e0; abs.f32 %e0, %d##j##_1; max.f32 %e6, %e6, %e0; \
+    abs.f32 %e0, %d##j##_2; max.f32 %e7, %e7, %e0; abs.f32 %e0, %d##j##_3; max.f32 %e7, %e7, %e0;
+#define STG_QR(j) STG_Q(j, %ni0, %ni1)
+// copy-out of the staged e4m3 rows, 8 lanes a 128-byte row (%crow = lane / 8, %cpb its piece), instruction i: row
+// %srow = %crow + 4 i of the warp's 16, to the pool row of its (token, kv head): index %ri0 / %ri1 of the lane whose
+// accumulator row it is (lane 4 (srow % 8): row0 below 8, row0 + 8 above), %gp = the pool + %cpb
+#define RCO(i) add.u32 %srow, %crow, 4 * (i); and.b32 %t1, %srow, 7; shl.b32 %kc, %t1, 2; \
+    shfl.sync.idx.b32 %rsa, %ri0, %kc, 31, -1; shfl.sync.idx.b32 %rsx, %ri1, %kc, 31, -1; \
+    setp.ge.u32 %p, %srow, 8; @%p mov.b32 %rsa, %rsx; \
+    shl.b32 %t1, %t1, 4; xor.b32 %t1, %t1, %cpb; mad.lo.u32 %t1, %srow, 256, %t1; add.u32 %t1, %t1, %stg; \
+    setp.lt.s32 %p, %srow, %rlim; mul.wide.u32 %gq, %rsa, 128; add.s64 %gq, %gq, %gp; \
+    ld.shared.v4.b32 {%h0, %h1, %kc, %t2}, [%t1]; @%p st.global.v4.b32 [%gq], {%h0, %h1, %kc, %t2};
+// row r's pool index (page n_kv + kh) 64 + pos % 64 (RIDX: slot S and position P already loaded; %gq scratch)
+#define RIDX(S, P, I) shr.u32 %t1, P, 6; mad.lo.u32 %t1, S, %rmp, %t1; mul.wide.u32 %gq, %t1, 4; \
+    add.s64 %gq, %gq, %rbt; ld.global.nc.u32 %t1, [%gq]; mad.lo.u32 %t1, %t1, %rnk, %rkh; and.b32 %t2, P, 63; \
+    mad.lo.u32 I, %t1, 64, %t2;
 #if NJ == 8
 #define FOR_CHUNK_F32(X) X(0, G8_0)
 #define FOR_CHUNK_BF16(X) X(0, G8_0, 3)
@@ -551,7 +603,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .param .u32 p_ktps,
     .param .u64 p_nw,
     .param .u64 p_ss,
-    .param .f32 p_eps)
+    .param .f32 p_eps,
+    .param .u64 p_rope)
 #else
     .param .u32 p_ktps)
 #endif
@@ -611,6 +664,12 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .b16 %nqh;
     .reg .pred %prs;
     .reg .f32 %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %nw4_<4>, %nw5_<4>, %nw6_<4>, %nw7_<4>;
+#if ROPE_TILE
+    .reg .b32 %rnh, %rnk, %rmp, %rh, %rkh, %ri0, %ri1, %rsl0, %rsl1, %rps0, %rps1;
+    .reg .f32 %reps;
+    .reg .pred %rpq, %rpv;
+    .reg .b64 %rpt, %rbt;
+#endif
 #endif
 
     ld.param.u64 %pC, [p_C];
@@ -1070,6 +1129,10 @@ RS_SCALED:
     @%p bra EPI_MAX_;
     setp.eq.u32 %p, %mode, 7;
     @%p bra EPI_NQ_;
+#if ROPE_TILE
+    setp.eq.u32 %p, %mode, 8;
+    @%p bra EPI_ROPE_;
+#endif
 #endif
     setp.eq.u32 %p, %mode, 1;
     @%p bra EPI_BF16_;
@@ -1225,6 +1288,105 @@ EPI_NQ_:
     @%q1 st.global.f32 [%c1 + 4], %ns3;
 #endif
     bra EPI_DONE;
+    // --- mode 8: q / k norm, RoPE and the FP8 KV-cache write of the qkv projection (ROPE_* above)
+#if ROPE_TILE
+EPI_ROPE_:
+    ld.param.u64 %rpt, [p_rope];
+    ld.global.nc.v4.b32 {%rnh, %rnk, %rmp, %t1}, [%rpt];
+    mov.b32 %reps, %t1;
+    shr.u32 %rh, %n0, 7;                       // the head
+    setp.lt.u32 %rpq, %rh, %rnh;
+    add.u32 %t1, %rnh, %rnk;
+    setp.ge.u32 %rpv, %rh, %t1;
+    sub.u32 %rkh, %rh, %rnh;                   // k: kv head rh - n_head; v: rh - n_head - n_kv
+    @%rpv sub.u32 %rkh, %rkh, %rnk;
+    FOR_J(RBF)                                 // as the bf16 qkv store holds them
+    @%rpq bra ROPE_ANG;
+    // k / v: the rows' slots and positions (written by the host before the step), then their pool indices
+    ld.global.nc.u64 %gq, [%rpt + 80];         // tok_slot
+    mul.wide.u32 %gp, %r0c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %rsl0, [%gp];
+    mul.wide.u32 %gp, %r1c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %rsl1, [%gp];
+    ld.global.nc.u64 %gq, [%rpt + 88];         // tok_pos
+    mul.wide.u32 %gp, %r0c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %rps0, [%gp];
+    mul.wide.u32 %gp, %r1c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %rps1, [%gp];
+    ld.global.nc.u64 %rbt, [%rpt + 72];        // block_table
+    RIDX(%rsl0, %rps0, %ri0)
+    RIDX(%rsl1, %rps1, %ri1)
+    @%rpv bra ROPE_KV;
+ROPE_ANG:
+    // q / k: the table's cos / sin of this thread's angles (rows r0c, r1c) and the norm weights, then the head's
+    // RMSNorm and the rotation
+    ld.global.nc.u64 %gq, [%rpt + 96];         // cs
+    mad.lo.u32 %t1, %r0c, 64, %colin;
+    mul.wide.u32 %c0, %t1, 8;
+    add.s64 %c0, %c0, %gq;
+    mad.lo.u32 %t1, %r1c, 64, %colin;
+    mul.wide.u32 %c1, %t1, 8;
+    add.s64 %c1, %c1, %gq;
+    ld.global.nc.u64 %gw, [%rpt + 64];         // k_norm
+    @%rpq ld.global.nc.u64 %gw, [%rpt + 56];   // q_norm
+    mul.wide.u32 %gq, %colin, 4;
+    add.s64 %gw, %gw, %gq;
+    mov.f32 %e4, 0f00000000;
+    mov.f32 %e5, 0f00000000;
+    FOR_J(RSS)
+    QUAD_SUM(%e4, %e8)
+    QUAD_SUM(%e5, %e8)
+    mov.f32 %rs0, %e4;
+    mov.f32 %rs1, %e5;
+    ROPE_RSTD(%rs0)                            // (before the table's loads: the IEEE slow paths need registers)
+    ROPE_RSTD(%rs1)
+    FOR_RH0(RLD)
+    FOR_RH0(ROTJ)
+    FOR_RH1(RLD)
+    FOR_RH1(ROTJ)
+    @!%rpq bra ROPE_K;
+    ld.global.nc.u64 %pC, [%rpt + 16];         // q_out [T][n_head][128]: mode 1's store, rows of n_head 128
+    shl.b32 %cw, %rnh, 7;
+    bra EPI_BF16_;
+ROPE_K:
+    FOR_J(RBF)                                 // the bf16 row the bf16 cache would hold, then quantised
+ROPE_KV:
+    mov.f32 %e6, 0f00000000;
+    mov.f32 %e7, 0f00000000;
+    FOR_J(RAMAX)
+    QUAD_MAX(%e6, %e8)
+    QUAD_MAX(%e7, %e8)
+    SWQ_SCALE(%e6, %ns0, %ni0)
+    SWQ_SCALE(%e7, %ns1, %ni1)
+    xor.b32 %skey, %colin, %sx;
+    FOR_J(STG_QR)
+    bar.warp.sync -1;
+    ld.global.nc.u64 %gp, [%rpt + 24];         // k_pool
+    @%rpv ld.global.nc.u64 %gp, [%rpt + 32];   // v_pool
+    shr.u32 %crow, %lane, 3;
+    and.b32 %cpb, %lane, 7;
+    shl.b32 %cpb, %cpb, 4;
+    cvt.u64.u32 %gq, %cpb;
+    add.s64 %gp, %gp, %gq;
+    RCO(0) RCO(1) RCO(2) RCO(3)
+    bar.warp.sync -1;
+    ld.global.nc.u64 %gq, [%rpt + 40];         // k_scale
+    @%rpv ld.global.nc.u64 %gq, [%rpt + 48];   // v_scale
+    setp.eq.u32 %p, %colin, 0;                 // lane % 4 == 0 stores its rows' scales
+    and.pred %q0, %p, %pr0;
+    and.pred %q1, %p, %pr1;
+    mul.wide.u32 %c0, %ri0, 4;
+    add.s64 %c0, %c0, %gq;
+    mul.wide.u32 %c1, %ri1, 4;
+    add.s64 %c1, %c1, %gq;
+    @%q0 st.global.f32 [%c0], %ns0;
+    @%q1 st.global.f32 [%c1], %ns1;
+    bra EPI_DONE;
+#endif
 #endif
 EPI_BF16_:
     shl.b32 %skey, %colin, 1;                  // 4 q

@@ -203,7 +203,7 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile, int split
     } else {
         gpu_fill_u32(&G, dc, 0x7FC07FC0u, (size_t)M * N * esz / 4);
     }
-    GemmNorm nm = { 0, 0, rn_ss, rn_eps };
+    GemmNorm nm = { 0, 0, rn_ss, rn_eps, 0 };
     launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile, splits, rn_ss ? &nm : NULL);
     float *c = xmalloc((size_t)M * N * 4);
     if (mode == GEMM_STORE_BF16) {
@@ -301,7 +301,7 @@ static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
     CUdeviceptr dout = gpu_alloc(&G, (size_t)M * F * 2);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)M * F / 2);
     int ready = 0;
-    GemmNorm nm = { 0, 0, rn_ss, rn_eps }, *pnm = rn_ss ? &nm : NULL;
+    GemmNorm nm = { 0, 0, rn_ss, rn_eps, 0 }, *pnm = rn_ss ? &nm : NULL;
     if (tile < 0) {
         ready = launch_linear_swiglu_qn(&G, &w->L, dout, in.dx, in.da8, in.dsa, M, 1, 0, pnm);
     } else if (tile >= 100) {  // the quantising epilogue on tile - 100
@@ -508,7 +508,7 @@ static size_t check_norm8(const Fp8Weight *w, int M, int tile, int splits, doubl
     gpu_upload(&G, dc, c0, (size_t)M * N * 4);
     gpu_upload(&G, dnw, nw, (size_t)N * 4);
     gpu_fill_u32(&G, dq, 0x7FC00000u, norm8_bytes(M, N) / 4);
-    GemmNorm nm = { dnw, dq, 0, 0 };
+    GemmNorm nm = { dnw, dq, 0, 0, 0 };
     launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, GEMM_ADD_NORM8, tile, splits, &nm);
     float *x = xmalloc((size_t)M * N * 4);
     uint8_t *q = xmalloc(norm8_bytes(M, N));
@@ -588,6 +588,120 @@ static void gemm_fp8_norm8(void) {
                w.N, w.K, worst);
         fp8_weight_free(&w);
     }
+}
+
+// The qkv GEMM's RoPE epilogue (GEMM_ROPE_KV8, gpu_ops.h) against what it replaces: the same tile's bf16 store, then
+// launch_qknorm_rope_kv_fp8 (itself checked against the CPU in test_gpu_ops). Fresh x, W, norm weights, positions
+// (some past 300: large angles) and a shuffled block table; every output NaN-poisoned first. v takes no RMSNorm, so
+// its codes and scales must be identical; q and k only differ where the head's sum of squares (summed in another
+// order: rstd's last bit) moves a rounding: then by one bf16 step (q) or one e4m3 step (k), in under 2% of values.
+static size_t rope_diff(const uint8_t *a, const uint8_t *b, size_t n, int fp8, size_t *exact) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x, y, step;
+        if (fp8) { x = e4m3_decode(a[i]); y = e4m3_decode(b[i]); step = 0.125; }
+        else {
+            uint16_t u, v;
+            memcpy(&u, a + 2 * i, 2);
+            memcpy(&v, b + 2 * i, 2);
+            x = host_bf16_to_f32(u); y = host_bf16_to_f32(v); step = 1.0 / 128;
+        }
+        if (x == y) (*exact)++;
+        else if (!(isfinite(x) && isfinite(y) && fabs(x - y) <= step * fmax(fabs(x), fabs(y)) + 1.0 / 512)) bad++;
+    }
+    return bad;
+}
+
+static void gemm_fp8_rope_kv(void) {
+    NEED_GPU();
+    enum { H = 8, KV = 2, HD = 128, MAXP = 8, SLOTS = 5 };
+    const int N = (H + 2 * KV) * HD, K = 1024, pages = SLOTS * MAXP;
+    const float base = 1e6f, eps = 1e-6f;
+    static const int tiles[] = { 0, 1, 7 }, ms[] = { 64, 130, 256 };
+    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);
+    Fp8Weight w = fp8_weight(N, K);
+    float qn[HD], kn[HD];
+    for (int i = 0; i < HD; i++) { qn[i] = 0.8f + 0.4f * (float)rng_uniform(&rng); kn[i] = 0.8f + 0.4f * (float)rng_uniform(&rng); }
+    int bt[SLOTS * MAXP];
+    for (int i = 0; i < pages; i++) bt[i] = i;
+    for (int i = pages - 1; i > 0; i--) { int j = (int)(rng_uniform(&rng) * (i + 1)), t = bt[i]; bt[i] = bt[j]; bt[j] = t; }
+    size_t pool = (size_t)pages * KV * 64 * HD, spool = (size_t)pages * KV * 64 * 4;
+    CUdeviceptr dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4), dbt = gpu_alloc(&G, sizeof bt);
+    CUdeviceptr dslot = gpu_alloc(&G, 256 * 4), dpos = gpu_alloc(&G, 256 * 4), dqkv = gpu_alloc(&G, (size_t)256 * N * 2);
+    CUdeviceptr dcs = gpu_alloc(&G, 256 * 64 * 8), dargs = gpu_alloc(&G, sizeof(RopeKV8));
+    CUdeviceptr dq[2], dk[2], dv[2], dks[2], dvs[2];
+    for (int a = 0; a < 2; a++) {
+        dq[a] = gpu_alloc(&G, (size_t)256 * H * HD * 2);
+        dk[a] = gpu_alloc(&G, pool); dv[a] = gpu_alloc(&G, pool);
+        dks[a] = gpu_alloc(&G, spool); dvs[a] = gpu_alloc(&G, spool);
+    }
+    gpu_upload(&G, dqn, qn, sizeof qn);
+    gpu_upload(&G, dkn, kn, sizeof kn);
+    gpu_upload(&G, dbt, bt, sizeof bt);
+    RopeKV8 ra = { H, KV, MAXP, eps, dq[1], dk[1], dv[1], dks[1], dvs[1], dqn, dkn, dbt, 0, 0, 0, { 0 } };
+    gpu_upload(&G, dargs, &ra, sizeof ra);
+    size_t nq = 0, nqx = 0, nk = 0, nkx = 0, badq = 0, badk = 0, badv = 0, bads = 0, runs = 0;
+    for (int mi = 0; mi < 3; mi++) {
+        int M = ms[mi], slot[256], pos[256];
+        for (int t = 0; t < M; t++) {  // distinct positions within a slot (each (slot, pos) row written once)
+            slot[t] = t % SLOTS;
+            pos[t] = (t / SLOTS) * 3 + slot[t] % 3 + (slot[t] >= 3 ? 300 : 0);
+        }
+        gpu_upload(&G, dslot, slot, (size_t)M * 4);
+        gpu_upload(&G, dpos, pos, (size_t)M * 4);
+        QuantIn in = quant_in(M, K);
+        for (int ti = 0; ti < 3; ti++) {
+            if (only >= 0 && tiles[ti] != only) continue;
+            for (int a = 0; a < 2; a++) {
+                gpu_fill_u32(&G, dq[a], 0x7FC07FC0u, (size_t)M * H * HD / 2);
+                gpu_fill_u32(&G, dk[a], 0x7F7F7F7Fu, pool / 4);
+                gpu_fill_u32(&G, dv[a], 0x7F7F7F7Fu, pool / 4);
+                gpu_fill_u32(&G, dks[a], 0x7FC00000u, spool / 4);
+                gpu_fill_u32(&G, dvs[a], 0x7FC00000u, spool / 4);
+            }
+            launch_gemm_fp8_ex(&G, dqkv, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_BF16, tiles[ti], 1);
+            launch_qknorm_rope_kv_fp8(&G, dq[0], dk[0], dv[0], dks[0], dvs[0], dqkv, 1, dqn, dkn, dbt, dslot, dpos, M, H,
+                                      KV, HD, MAXP, base, eps);
+            launch_rope_table(&G, dcs, dslot, dpos, M, base, dargs, 1);
+            GemmNorm nm = { 0, 0, 0, 0, dargs };
+            launch_gemm_fp8_nm(&G, dq[1], in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_ROPE_KV8, tiles[ti], 1, &nm);
+            uint8_t *q[2], *k[2], *v[2];
+            float *ks[2], *vs[2];
+            for (int a = 0; a < 2; a++) {
+                q[a] = xmalloc((size_t)M * H * HD * 2); k[a] = xmalloc(pool); v[a] = xmalloc(pool);
+                ks[a] = xmalloc(spool); vs[a] = xmalloc(spool);
+                gpu_download(&G, q[a], dq[a], (size_t)M * H * HD * 2);
+                gpu_download(&G, k[a], dk[a], pool); gpu_download(&G, v[a], dv[a], pool);
+                gpu_download(&G, ks[a], dks[a], spool); gpu_download(&G, vs[a], dvs[a], spool);
+            }
+            badq += rope_diff(q[1], q[0], (size_t)M * H * HD, 0, &nqx);
+            nq += (size_t)M * H * HD;
+            for (int t = 0; t < M; t++)
+                for (int h = 0; h < KV; h++) {
+                    size_t r = ((size_t)bt[slot[t] * MAXP + pos[t] / 64] * KV + h) * 64 + pos[t] % 64;
+                    badk += rope_diff(k[1] + r * HD, k[0] + r * HD, HD, 1, &nkx);
+                    nk += HD;
+                    badv += memcmp(v[1] + r * HD, v[0] + r * HD, HD) != 0 || !(vs[1][r] == vs[0][r]);
+                    bads += !(ks[1][r] > 0) || fabsf(ks[1][r] - ks[0][r]) > 1e-6f * ks[0][r];
+                }
+            runs++;
+            for (int a = 0; a < 2; a++) { free(q[a]); free(k[a]); free(v[a]); free(ks[a]); free(vs[a]); }
+        }
+        quant_in_free(&in);
+    }
+    CHECK(runs > 0, "no tile ran");
+    CHECK(badq == 0 && badk == 0 && badv == 0 && bads == 0, "RoPE epilogue: %zu q / %zu k values off by more than a "
+          "rounding step, %zu v rows not identical, %zu k scales off", badq, badk, badv, bads);
+    CHECK(nqx >= nq * 0.98 && nkx >= nk * 0.98, "RoPE epilogue: only %zu of %zu q and %zu of %zu k values exact",
+          nqx, nq, nkx, nk);
+    printf("  tiles {0,1,7} x M {64,130,256}: v identical, q %.4f%% / k %.4f%% exact (the rest one rounding step)\n",
+           100.0 * nqx / (nq ? nq : 1), 100.0 * nkx / (nk ? nk : 1));
+    for (int a = 0; a < 2; a++) {
+        gpu_free(&G, dq[a]); gpu_free(&G, dk[a]); gpu_free(&G, dv[a]); gpu_free(&G, dks[a]); gpu_free(&G, dvs[a]);
+    }
+    gpu_free(&G, dqn); gpu_free(&G, dkn); gpu_free(&G, dbt); gpu_free(&G, dslot); gpu_free(&G, dpos);
+    gpu_free(&G, dqkv); gpu_free(&G, dcs); gpu_free(&G, dargs);
+    fp8_weight_free(&w);
 }
 
 static void gemm_fp8_shapes(void) {
@@ -1098,6 +1212,7 @@ int main(void) {
     RUN(gemm_fp8_rowmax);
     RUN(gemm_fp8_norm8);
     RUN(gemm_fp8_rownorm);
+    RUN(gemm_fp8_rope_kv);
     RUN(head_rescore);
     RUN(gemm_fp8_timings);
     gpu_test_end();
