@@ -1502,7 +1502,8 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
     # PDL wait, QWEN3_WG_EARLY). S39_PARTS from (in this order): unit (test_gpu_fp8's GEMM cases, all of test_gpu_gemm),
     # san (memcheck + racecheck: FP8 tiles S39_SAN_TILES through gemm_fp8_shapes and gemm_fp8_splitk, BF16 through
     # gemm_tail_split), same (a greedy batch job early off / on: byte-identical), gemm (bench/gemm on the 8B's layers at
-    # S39_GEMM_M, off / on), ab (engine A/B, S39_AB configurations, S39_ARMS), trace (the B = 256 timeline off / on)
+    # S39_GEMM_M, off / on), ab (engine A/B, S39_AB configurations, S39_ARMS), final (the issue-7 set), trace (the
+    # B = 256 timeline off / on)
     # Then the RoPE epilogue (QWEN3_ROPE8): rope (its test case, test_gpu_ops' RoPE cases, memcheck + racecheck on tiles
     # 0 and 1), logits (300 positions of the 8B q8_0, FP8 + FP8 KV, epilogue off against on; and the batch job's greedy
     # outputs off / on, counted)
@@ -1520,8 +1521,10 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
     fi
     if p39 logits; then
         f=$(synth 8b q8_0)
+        # (a 300-token pass runs qkv on a tile without the epilogue: this plan puts it on 128x128, which has it)
+        printf 'qwen3-gemm-plan 1 card="%s" date=s39\nfp8 6144 4096 1 inf 0 1\n' "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" > /tmp/p39.txt
         for v in 0 1; do
-            QWEN3_ROPE8=$v QWEN3_KV_DTYPE=fp8 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 11 \
+            QWEN3_GEMM_PLAN=/tmp/p39.txt QWEN3_ROPE8=$v QWEN3_KV_DTYPE=fp8 ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 300 --seed 11 \
                 -o /tmp/l39-$v.f32 > "$LOG/s39-logits-$v.log" 2>&1 || say "s39 logits $v failed: $(tail -2 "$LOG/s39-logits-$v.log")"
         done
         python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l39-0.f32 --compare /tmp/l39-1.f32 \
@@ -1601,6 +1604,15 @@ print(f's39 batch outputs identical: {same} of {len(a)} (early off / on; the fil
         f=$(synth 8b q8_0)
         IFS='|' read -ra arms39 <<< "${S39_ARMS:-off QWEN3_WG_EARLY=0|on|off2 QWEN3_WG_EARLY=0|on2}"
         engine_ab "${S39_AB:-fp8 fp8 256;fp8 fp8 128;fp8 fp8 64;bf16 bf16 256}" "${arms39[@]}"
+    fi
+    if p39 final; then  # the final tree: the issue-7 set with FP8 weights + KV (fixed batches S39_FINAL_B, random)
+        f=$(synth 8b q8_0)
+        engine_job s39final "${S39_FINAL_B:-1,16,64,256,1024}" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+        say "s39 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/s39final.log" | tee -a "$SUM"
+        ENGINE_WL=random engine_job s39final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+        say "s39 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s39final-random.log" | tee -a "$SUM"
     fi
     if p39 trace; then  # the B = 256 timeline with the early weights off and on (stage s10's trace part)
         f=$(synth 8b q8_0)

@@ -112,8 +112,8 @@ typedef struct {
     int norm8_mlp_max_m;  // its MLP side up to that many rows (QWEN3_NORM8_MLP_MAX_M)
     CUdeviceptr n8;       // its buffer: norm8_bytes(STEP_TOKENS, dim) (gpu_ops.h, GemmNorm)
     int rope8;            // RoPE in the qkv GEMM's epilogue with the FP8 cache (QWEN3_ROPE8, on): rope8_step
-    CUdeviceptr rope_cs;  // its step's cos / sin table, f32 [STEP_TOKENS][64][2] (launch_rope_table)
-    CUdeviceptr rope_args;  // its operands, RopeKV8 [n_layer] (the step's token pointers written by the table's launch)
+    CUdeviceptr rope_cs, rope_kvrow;  // its step's tables (launch_rope_table): f32 [STEP_TOKENS][64][2], u32 [..]
+    CUdeviceptr rope_args;  // its operands, RopeKV8 [n_layer]
     CUdeviceptr out_norm; // f32 [dim]
     GpuLayer L[QWEN3_MAX_LAYERS];
     // activations of one step (see gpu_ops.h for the layouts)
@@ -302,7 +302,8 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     int r8 = rope8_step(e, T);
     if (r8) {
         g->prof_tag = "rope_kv";
-        launch_rope_table(g, e->rope_cs, e->tok_slot, e->tok_pos, T, c->rope_base, e->rope_args, c->n_layer);
+        launch_rope_table(g, e->rope_cs, e->rope_kvrow, e->tok_slot, e->tok_pos, e->block_table, T, c->n_kv_head,
+                          e->kv.max_pages, c->rope_base);
     }
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
@@ -917,6 +918,7 @@ static void carve(GpuEngine *e, const Qwen3Model *m, GpuArena *a, int max_seqs, 
         e->sa = gpu_arena_alloc(a, T * (kmax / 128) * 4);
         e->n8 = gpu_arena_alloc(a, norm8_bytes((int)T, c->dim));
         e->rope_cs = gpu_arena_alloc(a, T * 64 * 2 * 4);
+        e->rope_kvrow = gpu_arena_alloc(a, T * 4);
         e->rope_args = gpu_arena_alloc(a, (size_t)c->n_layer * sizeof(RopeKV8));
     }
 }
@@ -1120,12 +1122,12 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     kvp_init(&e->kv, n_pages, max_seqs, max_ctx, e->scratch_page, e->h_table);
     for (int j = 0; j < max_pages; j++) e->h_table[(size_t)max_seqs * max_pages + j] = e->scratch_page;
     gpu_upload(g, e->block_table, e->h_table, table_ints * sizeof(int));
-    if (e->rope_args) {  // (tok_slot, tok_pos and cs: each step's launch_rope_table writes them)
+    if (e->rope_args) {
         RopeKV8 *ra = xmalloc((size_t)c->n_layer * sizeof *ra);
         for (int l = 0; l < c->n_layer; l++)
-            ra[l] = (RopeKV8){ (uint32_t)c->n_head, (uint32_t)c->n_kv_head, (uint32_t)e->kv.max_pages, c->rms_eps, e->q,
-                               e->L[l].k_pool, e->L[l].v_pool, e->L[l].k_scale, e->L[l].v_scale, e->L[l].q_norm,
-                               e->L[l].k_norm, e->block_table, 0, 0, 0, { 0 } };
+            ra[l] = (RopeKV8){ (uint32_t)c->n_head, (uint32_t)c->n_kv_head, 0, c->rms_eps, e->q, e->L[l].k_pool,
+                               e->L[l].v_pool, e->L[l].k_scale, e->L[l].v_scale, e->L[l].q_norm, e->L[l].k_norm,
+                               e->rope_kvrow, e->rope_cs, { 0 } };
         gpu_upload(g, e->rope_args, ra, (size_t)c->n_layer * sizeof *ra);
         free(ra);
     }

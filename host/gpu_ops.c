@@ -162,20 +162,19 @@ static void rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v
     }
 }
 
-_Static_assert(sizeof(RopeKV8) == 128, "RopeKV8: 128 bytes (ptx/gemm_wg_body.h's offsets, rope_table's stride)");
-void launch_rope_table(Gpu *g, CUdeviceptr cs, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, float rope_base,
-                       CUdeviceptr args, int n_args) {
-    if (T < 0 || !(rope_base > 1.0f) || n_args < 0 || n_args > 128)
-        die("launch_rope_table: T=%d rope_base=%g n_args=%d", T, rope_base, n_args);
+_Static_assert(sizeof(RopeKV8) == 128, "RopeKV8: 128 bytes (ptx/gemm_wg_body.h's offsets)");
+void launch_rope_table(Gpu *g, CUdeviceptr cs, CUdeviceptr kvrow, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
+                       CUdeviceptr block_table, int T, int n_kv, int max_pages, float rope_base) {
+    if (T < 0 || !(rope_base > 1.0f) || (kvrow && (n_kv <= 0 || max_pages <= 0)))
+        die("launch_rope_table: T=%d rope_base=%g n_kv=%d max_pages=%d", T, rope_base, n_kv, max_pages);
     if (T == 0) return;
     check_aligned("launch_rope_table", "cs", cs);
-    check_aligned("launch_rope_table", "args", args);
     load_functions(g);
     double r = pow((double)rope_base, -2.0 / ROPE_HEAD_DIM);  // (as rope_kv)
-    unsigned uT = (unsigned)T, un = args ? (unsigned)n_args : 0;
+    unsigned uT = (unsigned)T, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     Dim3 grid = { cdiv(uT, 2), 1, 1 }, block = { 128, 1, 1 };
-    void *args_[] = { &cs, &tok_pos, &uT, &r, &args, &un, &tok_slot };
-    gpu_launch(g, fn_rope_table, grid, block, 0, NULL, args_, "rope_table");
+    void *args[] = { &cs, &tok_pos, &uT, &r, &kvrow, &tok_slot, &block_table, &ukv, &upages };
+    gpu_launch(g, fn_rope_table, grid, block, 0, NULL, args, "rope_table");
 }
 
 void launch_qknorm_rope_kv(Gpu *g, CUdeviceptr q_out, CUdeviceptr k_pool, CUdeviceptr v_pool, CUdeviceptr qkv,

@@ -181,21 +181,21 @@ enum { GEMM_ADD_NORM8 = 7 };
 typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope; } GemmNorm;
 // RoPE in the qkv projection's epilogue (NOTES, session 39): mode GEMM_ROPE_KV8 (FP8 weights, the tiles
 // gemm_fp8_rope_tile names; N = (n_head + 2 n_kv) 128) does launch_qknorm_rope_kv_fp8's work on the tile's rows
-// instead of storing them: q bf16 into q_out, k and v e4m3 + row scales into the pools, with the per-head norms and
-// the cos / sin of the step's table cs (launch_rope_table, f32 [T][64][2]). Its operands, one block per layer, as
-// ptx/gemm_wg_body.h reads them (byte offsets there):
+// instead of storing them: q bf16 into q_out, k and v e4m3 + row scales into the pools, with the per-head norms, the
+// cos / sin of the step's table cs and each token's cache row kvrow (both from launch_rope_table). Its operands, one
+// block per layer in device memory, as ptx/gemm_wg_body.h reads them (byte offsets there):
 typedef struct {
-    uint32_t n_head, n_kv, max_pages;
+    uint32_t n_head, n_kv, unused;
     float eps;
-    CUdeviceptr q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, block_table, tok_slot, tok_pos, cs, pad[3];
+    CUdeviceptr q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, kvrow, cs, pad[5];
 } RopeKV8;  // (128 bytes)
 enum { GEMM_ROPE_KV8 = 8 };
 int gemm_fp8_rope_tile(int tile);
-// The step's table: cs[t][i] = (cos, sin) of tok_pos[t] * r^i, i < 64, r = rope_base^(-2 / 128), exactly the angles
-// of the rope kernels; and into each of the n_args RopeKV8 blocks at args (0: none) this step's tok_slot, tok_pos and
-// cs (their device addresses move with the pass's T, so a captured graph's table launch sets them for its GEMMs).
-void launch_rope_table(Gpu *g, CUdeviceptr cs, CUdeviceptr tok_slot, CUdeviceptr tok_pos, int T, float rope_base,
-                       CUdeviceptr args, int n_args);
+// The step's tables: cs[t][i] = (cos, sin) of tok_pos[t] * r^i, i < 64, r = rope_base^(-2 / 128), exactly the angles
+// of the rope kernels; kvrow (0: none) u32 [T], token t's row of a pool of n_kv heads (+ 64 kv head), (block_table[
+// tok_slot[t]][pos / 64] n_kv) 64 + pos % 64.
+void launch_rope_table(Gpu *g, CUdeviceptr cs, CUdeviceptr kvrow, CUdeviceptr tok_slot, CUdeviceptr tok_pos,
+                       CUdeviceptr block_table, int T, int n_kv, int max_pages, float rope_base);
 static inline CUdeviceptr norm8_scales(int M, int N) { return ((CUdeviceptr)M * N + 255) & ~(CUdeviceptr)255; }
 static inline CUdeviceptr norm8_sums(int M, int N) {
     return norm8_scales(M, N) + (((CUdeviceptr)M * (N / 128) * 4 + 255) & ~(CUdeviceptr)255);

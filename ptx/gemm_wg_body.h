@@ -518,12 +518,12 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // them (RBF), then for q and k heads rope.ptx's arithmetic: the head's RMSNorm (the row's sum of x^2 over the quad,
 // rstd = 1 / sqrt(sum / 128 + eps) in IEEE steps), times the norm weights, NeoX rotation of the pairs (i, i + 64) =
 // (group j, group j + 8) by angle i, whose cos / sin come from the step's table (ptx/rope.ptx rope_table: the same f64
-// angles rope.ptx computes). q heads: stored bf16 into q_out [T][n_head][128] (mode 1's staged store). k (rounded to
+// angles rope.ptx computes; so does each token's cache row, one load a row here instead of rope.ptx's chain). q heads: stored bf16 into q_out [T][n_head][128] (mode 1's staged store). k (rounded to
 // bf16 again) and v heads: quantised per row (amax / 448) into the e4m3 pool row of (token, kv head) and its scale.
 // Only the sum of squares runs in another order than rope.ptx's (a row's last bit of rstd may differ).
-// Operands (p_rope, host/gpu_ops.h RopeKV8, byte offsets): u32 n_head 0, n_kv 4, max_pages 8, f32 eps 12, then u64
-// q_out 16, k_pool 24, v_pool 32, k_scale 40, v_scale 48, q_norm 56, k_norm 64, block_table 72, tok_slot 80, tok_pos 88,
-// cs 96 (f32 [T][64][2]: cos, sin).
+// Operands (p_rope, host/gpu_ops.h RopeKV8, byte offsets): u32 n_head 0, n_kv 4, f32 eps 12, then u64 q_out 16,
+// k_pool 24, v_pool 32, k_scale 40, v_scale 48, q_norm 56, k_norm 64, kvrow 72 (u32 [T]: each token's cache row
+// (page n_kv) 64 + pos % 64), cs 80 (f32 [T][64][2]: cos, sin); the last two the step's (ptx/rope.ptx rope_table).
 #define ROPE_TILE (FP8 && WN == 128 && !NSPLIT && !FP8H)
 #define RBF(j) cvt.rn.bf16x2.f32 %h0, %d##j##_1, %d##j##_0; UNBF16(%h0, %d##j##_0, %d##j##_1) \
     cvt.rn.bf16x2.f32 %h0, %d##j##_3, %d##j##_2; UNBF16(%h0, %d##j##_2, %d##j##_3)
@@ -560,10 +560,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     shl.b32 %t1, %t1, 4; xor.b32 %t1, %t1, %cpb; mad.lo.u32 %t1, %srow, 256, %t1; add.u32 %t1, %t1, %stg; \
     setp.lt.s32 %p, %srow, %rlim; mul.wide.u32 %gq, %rsa, 128; add.s64 %gq, %gq, %gp; \
     ld.shared.v4.b32 {%h0, %h1, %kc, %t2}, [%t1]; @%p st.global.v4.b32 [%gq], {%h0, %h1, %kc, %t2};
-// row r's pool index (page n_kv + kh) 64 + pos % 64 (RIDX: slot S and position P already loaded; %gq scratch)
-#define RIDX(S, P, I) shr.u32 %t1, P, 6; mad.lo.u32 %t1, S, %rmp, %t1; mul.wide.u32 %gq, %t1, 4; \
-    add.s64 %gq, %gq, %rbt; ld.global.nc.u32 %t1, [%gq]; mad.lo.u32 %t1, %t1, %rnk, %rkh; and.b32 %t2, P, 63; \
-    mad.lo.u32 I, %t1, 64, %t2;
+// the lines of the thread's two table rows (64 x 8 bytes from colin: up to five 128-byte lines each) into L1
+#define ROPE_PREFETCH prefetch.global.L1 [%c0]; prefetch.global.L1 [%c0 + 128]; prefetch.global.L1 [%c0 + 256]; \
+    prefetch.global.L1 [%c0 + 384]; prefetch.global.L1 [%c0 + 448]; prefetch.global.L1 [%c1]; \
+    prefetch.global.L1 [%c1 + 128]; prefetch.global.L1 [%c1 + 256]; prefetch.global.L1 [%c1 + 384]; \
+    prefetch.global.L1 [%c1 + 448];
 #if NJ == 8
 #define FOR_CHUNK_F32(X) X(0, G8_0)
 #define FOR_CHUNK_BF16(X) X(0, G8_0, 3)
@@ -665,10 +666,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     .reg .pred %prs;
     .reg .f32 %nw0_<4>, %nw1_<4>, %nw2_<4>, %nw3_<4>, %nw4_<4>, %nw5_<4>, %nw6_<4>, %nw7_<4>;
 #if ROPE_TILE
-    .reg .b32 %rnh, %rnk, %rmp, %rh, %rkh, %ri0, %ri1, %rsl0, %rsl1, %rps0, %rps1;
+    .reg .b32 %rnh, %rnk, %rh, %rkh, %ri0, %ri1;
     .reg .f32 %reps;
     .reg .pred %rpq, %rpv;
-    .reg .b64 %rpt, %rbt;
+    .reg .b64 %rpt;
 #endif
 #endif
 
@@ -1292,7 +1293,7 @@ EPI_NQ_:
 #if ROPE_TILE
 EPI_ROPE_:
     ld.param.u64 %rpt, [p_rope];
-    ld.global.nc.v4.b32 {%rnh, %rnk, %rmp, %t1}, [%rpt];
+    ld.global.nc.v4.b32 {%rnh, %rnk, %t2, %t1}, [%rpt];
     mov.b32 %reps, %t1;
     shr.u32 %rh, %n0, 7;                       // the head
     setp.lt.u32 %rpq, %rh, %rnh;
@@ -1300,37 +1301,42 @@ EPI_ROPE_:
     setp.ge.u32 %rpv, %rh, %t1;
     sub.u32 %rkh, %rh, %rnh;                   // k: kv head rh - n_head; v: rh - n_head - n_kv
     @%rpv sub.u32 %rkh, %rkh, %rnk;
-    FOR_J(RBF)                                 // as the bf16 qkv store holds them
-    @%rpq bra ROPE_ANG;
-    // k / v: the rows' slots and positions (written by the host before the step), then their pool indices
-    ld.global.nc.u64 %gq, [%rpt + 80];         // tok_slot
-    mul.wide.u32 %gp, %r0c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %rsl0, [%gp];
-    mul.wide.u32 %gp, %r1c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %rsl1, [%gp];
-    ld.global.nc.u64 %gq, [%rpt + 88];         // tok_pos
-    mul.wide.u32 %gp, %r0c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %rps0, [%gp];
-    mul.wide.u32 %gp, %r1c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %rps1, [%gp];
-    ld.global.nc.u64 %rbt, [%rpt + 72];        // block_table
-    RIDX(%rsl0, %rps0, %ri0)
-    RIDX(%rsl1, %rps1, %ri1)
-    @%rpv bra ROPE_KV;
-ROPE_ANG:
-    // q / k: the table's cos / sin of this thread's angles (rows r0c, r1c) and the norm weights, then the head's
-    // RMSNorm and the rotation
-    ld.global.nc.u64 %gq, [%rpt + 96];         // cs
+    // the table rows of this thread's angles (rows r0c, r1c), asked into L1 now, loaded after the rows' rstd
+    ld.global.nc.u64 %gq, [%rpt + 80];         // cs
     mad.lo.u32 %t1, %r0c, 64, %colin;
     mul.wide.u32 %c0, %t1, 8;
     add.s64 %c0, %c0, %gq;
     mad.lo.u32 %t1, %r1c, 64, %colin;
     mul.wide.u32 %c1, %t1, 8;
     add.s64 %c1, %c1, %gq;
+    @!%rpv bra ROPE_PF;
+    // k / v: the rows' cache rows (rope_table: (page n_kv) 64 + pos % 64 a token), + 64 kh at ROPE_KV
+    ld.global.nc.u64 %gq, [%rpt + 72];         // kvrow
+    mul.wide.u32 %gp, %r0c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %ri0, [%gp];
+    mul.wide.u32 %gp, %r1c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %ri1, [%gp];
+    FOR_J(RBF)                                 // as the bf16 qkv store holds them
+    bra ROPE_KV;
+ROPE_PF:
+    @!%rpq bra ROPE_PFK;
+    ROPE_PREFETCH
+    FOR_J(RBF)
+    bra ROPE_ANG;
+ROPE_PFK:
+    ld.global.nc.u64 %gq, [%rpt + 72];         // kvrow (k heads)
+    mul.wide.u32 %gp, %r0c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %ri0, [%gp];
+    mul.wide.u32 %gp, %r1c, 4;
+    add.s64 %gp, %gp, %gq;
+    ld.global.nc.u32 %ri1, [%gp];
+    ROPE_PREFETCH
+    FOR_J(RBF)
+ROPE_ANG:
+    // q / k: the head's RMSNorm, then the table's cos / sin and the norm weights, and the rotation
     ld.global.nc.u64 %gw, [%rpt + 64];         // k_norm
     @%rpq ld.global.nc.u64 %gw, [%rpt + 56];   // q_norm
     mul.wide.u32 %gq, %colin, 4;
@@ -1355,6 +1361,8 @@ ROPE_ANG:
 ROPE_K:
     FOR_J(RBF)                                 // the bf16 row the bf16 cache would hold, then quantised
 ROPE_KV:
+    mad.lo.u32 %ri0, %rkh, 64, %ri0;           // the (token, kv head) rows of the pools
+    mad.lo.u32 %ri1, %rkh, 64, %ri1;
     mov.f32 %e6, 0f00000000;
     mov.f32 %e7, 0f00000000;
     FOR_J(RAMAX)

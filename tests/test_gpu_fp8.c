@@ -628,7 +628,7 @@ static void gemm_fp8_rope_kv(void) {
     size_t pool = (size_t)pages * KV * 64 * HD, spool = (size_t)pages * KV * 64 * 4;
     CUdeviceptr dqn = gpu_alloc(&G, HD * 4), dkn = gpu_alloc(&G, HD * 4), dbt = gpu_alloc(&G, sizeof bt);
     CUdeviceptr dslot = gpu_alloc(&G, 256 * 4), dpos = gpu_alloc(&G, 256 * 4), dqkv = gpu_alloc(&G, (size_t)256 * N * 2);
-    CUdeviceptr dcs = gpu_alloc(&G, 256 * 64 * 8), dargs = gpu_alloc(&G, sizeof(RopeKV8));
+    CUdeviceptr dcs = gpu_alloc(&G, 256 * 64 * 8), dargs = gpu_alloc(&G, sizeof(RopeKV8)), drow = gpu_alloc(&G, 256 * 4);
     CUdeviceptr dq[2], dk[2], dv[2], dks[2], dvs[2];
     for (int a = 0; a < 2; a++) {
         dq[a] = gpu_alloc(&G, (size_t)256 * H * HD * 2);
@@ -638,7 +638,7 @@ static void gemm_fp8_rope_kv(void) {
     gpu_upload(&G, dqn, qn, sizeof qn);
     gpu_upload(&G, dkn, kn, sizeof kn);
     gpu_upload(&G, dbt, bt, sizeof bt);
-    RopeKV8 ra = { H, KV, MAXP, eps, dq[1], dk[1], dv[1], dks[1], dvs[1], dqn, dkn, dbt, 0, 0, 0, { 0 } };
+    RopeKV8 ra = { H, KV, 0, eps, dq[1], dk[1], dv[1], dks[1], dvs[1], dqn, dkn, drow, dcs, { 0 } };
     gpu_upload(&G, dargs, &ra, sizeof ra);
     size_t nq = 0, nqx = 0, nk = 0, nkx = 0, badq = 0, badk = 0, badv = 0, bads = 0, runs = 0;
     for (int mi = 0; mi < 3; mi++) {
@@ -662,7 +662,7 @@ static void gemm_fp8_rope_kv(void) {
             launch_gemm_fp8_ex(&G, dqkv, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_BF16, tiles[ti], 1);
             launch_qknorm_rope_kv_fp8(&G, dq[0], dk[0], dv[0], dks[0], dvs[0], dqkv, 1, dqn, dkn, dbt, dslot, dpos, M, H,
                                       KV, HD, MAXP, base, eps);
-            launch_rope_table(&G, dcs, dslot, dpos, M, base, dargs, 1);
+            launch_rope_table(&G, dcs, drow, dslot, dpos, dbt, M, KV, MAXP, base);
             GemmNorm nm = { 0, 0, 0, 0, dargs };
             launch_gemm_fp8_nm(&G, dq[1], in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_ROPE_KV8, tiles[ti], 1, &nm);
             uint8_t *q[2], *k[2], *v[2];
@@ -700,7 +700,7 @@ static void gemm_fp8_rope_kv(void) {
         gpu_free(&G, dq[a]); gpu_free(&G, dk[a]); gpu_free(&G, dv[a]); gpu_free(&G, dks[a]); gpu_free(&G, dvs[a]);
     }
     gpu_free(&G, dqn); gpu_free(&G, dkn); gpu_free(&G, dbt); gpu_free(&G, dslot); gpu_free(&G, dpos);
-    gpu_free(&G, dqkv); gpu_free(&G, dcs); gpu_free(&G, dargs);
+    gpu_free(&G, dqkv); gpu_free(&G, dcs); gpu_free(&G, dargs); gpu_free(&G, drow);
     fp8_weight_free(&w);
 }
 
