@@ -1502,7 +1502,8 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
     # PDL wait, QWEN3_WG_EARLY). S39_PARTS from (in this order): unit (test_gpu_fp8's GEMM cases, all of test_gpu_gemm),
     # san (memcheck + racecheck: FP8 tiles S39_SAN_TILES through gemm_fp8_shapes and gemm_fp8_splitk, BF16 through
     # gemm_tail_split), same (a greedy batch job early off / on: byte-identical), gemm (bench/gemm on the 8B's layers at
-    # S39_GEMM_M, off / on), ab (engine A/B, S39_AB configurations, S39_ARMS), final (the issue-7 set), trace (the
+    # S39_GEMM_M, off / on), ab (engine A/B, S39_AB configurations, S39_ARMS), logits6 (the 0.6B against HF, RoPE
+    # epilogue off / on), final (the issue-7 set), trace (the
     # B = 256 timeline off / on)
     # Then the RoPE epilogue (QWEN3_ROPE8): rope (its test case, test_gpu_ops' RoPE cases, memcheck + racecheck on tiles
     # 0 and 1), logits (300 positions of the 8B q8_0, FP8 + FP8 KV, epilogue off against on; and the batch job's greedy
@@ -1604,6 +1605,22 @@ print(f's39 batch outputs identical: {same} of {len(a)} (early off / on; the fil
         f=$(synth 8b q8_0)
         IFS='|' read -ra arms39 <<< "${S39_ARMS:-off QWEN3_WG_EARLY=0|on|off2 QWEN3_WG_EARLY=0|on2}"
         engine_ab "${S39_AB:-fp8 fp8 256;fp8 fp8 128;fp8 fp8 64;bf16 bf16 256}" "${arms39[@]}"
+    fi
+    if p39 logits6; then  # the 0.6B (q8_0 as FP8, FP8 KV; qkv on 128x128 by a plan row) against HF fp32, epilogue off / on
+        f=$(synth 0.6b q8_0)
+        printf 'qwen3-gemm-plan 1 card="%s" date=s39\nfp8 4096 1024 1 inf 0 1\n' "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" > /tmp/p39s.txt
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --out /tmp/l39s-hf.f32 > "$LOG/s39-hf06.log" 2>&1 ||
+            say "s39 HF 0.6B failed: $(tail -2 "$LOG/s39-hf06.log")"
+        for v in 0 1; do
+            QWEN3_GEMM_PLAN=/tmp/p39s.txt QWEN3_ROPE8=$v QWEN3_KV_DTYPE=fp8 ./qwen3-ptx logits -m "$f" --backend gpu \
+                --dtype fp8 --random 300 --seed 11 -o /tmp/l39s-$v.f32 > "$LOG/s39-l06-$v.log" 2>&1 || say "s39 logits 0.6B $v failed"
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l39s-hf.f32 --compare /tmp/l39s-$v.f32 \
+                > "$LOG/s39-l06-cmp$v.log" 2>&1
+            say "s39 0.6B QWEN3_ROPE8=$v vs HF fp32: $(tail -3 "$LOG/s39-l06-cmp$v.log" | tr '\n' ' ' | cut -c1-260)"
+        done
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 300 --ref /tmp/l39s-0.f32 --compare /tmp/l39s-1.f32 \
+            > "$LOG/s39-l06-onoff.log" 2>&1
+        say "s39 0.6B on vs off: $(tail -3 "$LOG/s39-l06-onoff.log" | tr '\n' ' ' | cut -c1-260)"
     fi
     if p39 final; then  # the final tree: the issue-7 set with FP8 weights + KV (fixed batches S39_FINAL_B, random)
         f=$(synth 8b q8_0)
