@@ -255,6 +255,7 @@ static int norm8_step(GpuEngine *e, int T) {
 // RoPE in the qkv GEMM's epilogue for a step of T rows (gpu_ops.h GEMM_ROPE_KV8; NOTES, session 39): with the FP8 cache,
 // where every layer's qkv runs an FP8 wgmma tile that has the epilogue (the tile depends on T only: every layer has the
 // same shape); not under QWEN3_ABLATE or QWEN3_ROPE8=0. The step's table launch replaces a RoPE launch a layer.
+// Measured (H200, 8B q8_0 as FP8 + FP8 KV, decode-only, same call): B = 256 +1.0%, B = 128 +0.8%, B = 64 +1.5%.
 static int rope8_step(GpuEngine *e, int T) {
     const GpuLinear *L = &e->L[0].wqkv;
     if (!e->rope8 || !e->kv_fp8 || e->ablate || !e->rope_args || e->c.head_dim != 128 || !L->fp8 ||

@@ -6,8 +6,9 @@
 //                                     every kernel waits, completion is transitive along the stream
 //   griddepcontrol.launch_dependents  lets the next kernel's CTAs be scheduled once every CTA of this grid has got
 //                                     here (all of this grid is resident by then, so waiting CTAs never starve it)
-// Both instructions are no-ops in a launch without the attribute. (Only immutable data, weights, could be read
-// before the wait: an L2 prefetch of the GEMM's first weight bytes there measured slower; NOTES, session 4.)
+// Both instructions are no-ops in a launch without the attribute. Only immutable data, weights, may be read before
+// the wait: the swapped decode tile (gemm_sw_body.h) and the wgmma tiles (gemm_wg_body.h, session 39) request their
+// ring's first weight slices there; an L2 prefetch of the GEMM's first weight bytes measured slower (NOTES, session 4).
 #ifndef PDL_H
 #define PDL_H
 #define PDL_WAIT griddepcontrol.wait;
