@@ -487,13 +487,13 @@ int gemm_fp8_tile_choice(Gpu *g, int M, int N, int K, int *splits) {
     return c2_of(fp8_tiles, tile, pair, M);  // (QWEN3_GEMM_C2=1 only)
 }
 
-// The producer-side RMSNorm's checks (GemmNorm): a wgmma tile; mode 7 with its weights and outputs, N % 256 == 0;
-// the consumer's sums with K % 512 == 0 and K <= 8192 (ptx/gemm_wg_body.h's RS_*: 16-byte pieces of a row, at most
-// four a lane).
 // The tiles with the RoPE epilogue (mode GEMM_ROPE_KV8): a consumer owns 128 whole columns (ptx/gemm_wg_body.h
 // ROPE_TILE): 128x128, 64x128 and the 128x128 pair.
 int gemm_fp8_rope_tile(int tile) { return tile == 0 || tile == 1 || tile == 7; }
 
+// The producer-side RMSNorm's checks (GemmNorm): a wgmma tile; mode 7 with its weights and outputs, N % 256 == 0;
+// the consumer's sums with K % 512 == 0 and K <= 8192 (ptx/gemm_wg_body.h's RS_*: 16-byte pieces of a row, at most
+// four a lane); mode 8 with its operands, on a tile that has it.
 static void check_norm(const GemmNorm *nm, int tile, int mode, int N, int K) {
     if (mode == GEMM_ROPE_KV8 && (!nm || !nm->rope || nm->rope % 16 || !gemm_fp8_rope_tile(tile) || N % 128))
         die("launch_gemm_fp8: GEMM_ROPE_KV8 needs its RopeKV8, a tile with the epilogue (tile %d) and N %% 128 == 0 "

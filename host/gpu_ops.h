@@ -185,7 +185,7 @@ typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope
 // cos / sin of the step's table cs and each token's cache row kvrow (both from launch_rope_table). Its operands, one
 // block per layer in device memory, as ptx/gemm_wg_body.h reads them (byte offsets there):
 typedef struct {
-    uint32_t n_head, n_kv, unused;
+    uint32_t n_head, n_kv, pad0;
     float eps;
     CUdeviceptr q_out, k_pool, v_pool, k_scale, v_scale, q_norm, k_norm, kvrow, cs, pad[5];
 } RopeKV8;  // (128 bytes)

@@ -15,14 +15,15 @@
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
-// maps by value), C, Cs (.u64), M, N, K, mode (.u32; bit 8: early weights, below): 0 store f32, 1 store bf16, 2 add into f32, 4 SwiGLU into bf16
-// C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32 scales Cs [M][N/256],
-// 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the rescored FP8 head's
-// first pass), 7 (FP8 tiles) mode 2's add, then the next RMSNorm's e4m3 input at Cs (EPI_NQ_ below); then ws, cnt
+// maps by value), C, Cs (.u64), M, N, K, mode (.u32; bit 8: early weights, below): 0 store f32, 1 store bf16, 2 add
+// into f32, 4 SwiGLU into bf16 C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32
+// scales Cs [M][N/256], 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the
+// rescored FP8 head's first pass), 7 (FP8 tiles) mode 2's add, then the next RMSNorm's e4m3 input at Cs (EPI_NQ_
+// below), 8 (three FP8 tiles) the qkv projection's q / k norms, RoPE and FP8 cache write (ROPE_* below); then ws, cnt
 // (.u64), splits, ktps (.u32) for split-K (below; splits = 1: off); FP8 tiles then nw (.u64: mode 7's norm weights),
 // ss (.u64: 0, or the rows' sums of x^2 [M][K / 128] that mode 7 wrote: every output row times rstd =
-// 1 / sqrt(sum / K + eps) before the epilogue, RS_* below) and eps (.f32). K % 64 == 0, N % 8 == 0 (16 for the SwiGLU
-// modes, 256 for modes 5 and 7). Cs is used in modes 5, 6 and 7 only.
+// 1 / sqrt(sum / K + eps) before the epilogue, RS_* below), eps (.f32) and rope (.u64: mode 8's operands). K % 64 == 0,
+// N % 8 == 0 (16 for the SwiGLU modes, 256 for modes 5 and 7). Cs is used in modes 5, 6 and 7 only.
 //
 // SwiGLU (modes 4, 5): W is the gate/up pair interleaved in blocks of 8 rows (swiglu.h): accumulator group 2p is
 // gate, group 2p + 1 the matching up, both in this thread's registers; out = silu(g) * u (f32) at output column
@@ -518,9 +519,11 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // them (RBF), then for q and k heads rope.ptx's arithmetic: the head's RMSNorm (the row's sum of x^2 over the quad,
 // rstd = 1 / sqrt(sum / 128 + eps) in IEEE steps), times the norm weights, NeoX rotation of the pairs (i, i + 64) =
 // (group j, group j + 8) by angle i, whose cos / sin come from the step's table (ptx/rope.ptx rope_table: the same f64
-// angles rope.ptx computes; so does each token's cache row, one load a row here instead of rope.ptx's chain). q heads: stored bf16 into q_out [T][n_head][128] (mode 1's staged store). k (rounded to
-// bf16 again) and v heads: quantised per row (amax / 448) into the e4m3 pool row of (token, kv head) and its scale.
-// Only the sum of squares runs in another order than rope.ptx's (a row's last bit of rstd may differ).
+// angles rope.ptx computes; it also gives each token's cache row, one load a row here instead of rope.ptx's chain).
+// q heads: stored bf16 into q_out [T][n_head][128] (mode 1's staged store). k (rounded to bf16 again) and v heads:
+// quantised per row (amax / 448) into the e4m3 pool row of (token, kv head) and its scale. Only the sum of squares
+// runs in another order than rope.ptx's (a row's last bit of rstd may differ). Mode 8 is compiled into those tiles
+// only: its dispatch in the others made ptxas spill the 64x256 and 128x256 tiles.
 // Operands (p_rope, host/gpu_ops.h RopeKV8, byte offsets): u32 n_head 0, n_kv 4, f32 eps 12, then u64 q_out 16,
 // k_pool 24, v_pool 32, k_scale 40, v_scale 48, q_norm 56, k_norm 64, kvrow 72 (u32 [T]: each token's cache row
 // (page n_kv) 64 + pos % 64), cs 80 (f32 [T][64][2]: cos, sin); the last two the step's (ptx/rope.ptx rope_table).
