@@ -590,8 +590,8 @@ static void gemm_fp8_norm8(void) {
     }
 }
 
-// The qkv GEMM's RoPE epilogue (GEMM_ROPE_KV8, gpu_ops.h) against what it replaces: the same tile's bf16 store, then
-// launch_qknorm_rope_kv_fp8 (itself checked against the CPU in test_gpu_ops). Fresh x, W, norm weights, positions
+// The qkv GEMM's RoPE epilogue (GEMM_ROPE_KV8, gpu_ops.h) against what it replaces: the same tile's (and split's)
+// bf16 store, then launch_qknorm_rope_kv_fp8 (itself checked against the CPU in test_gpu_ops). Fresh x, W, norm weights, positions
 // (some past 300: large angles) and a shuffled block table; every output NaN-poisoned first. v takes no RMSNorm, so
 // its codes and scales must be identical; q and k only differ where the head's sum of squares (summed in another
 // order: rstd's last bit) moves a rounding: then by one bf16 step (q) or one e4m3 step (k), in under 2% of values.
@@ -617,7 +617,10 @@ static void gemm_fp8_rope_kv(void) {
     enum { H = 8, KV = 2, HD = 128, MAXP = 8, SLOTS = 5 };
     const int N = (H + 2 * KV) * HD, K = 1024, pages = SLOTS * MAXP;
     const float base = 1e6f, eps = 1e-6f;
-    static const int tiles[] = { 0, 1, 7 }, ms[] = { 64, 130, 256 };
+    // (tile, splits): each tile whole, then 128x128 and 64x128 with the slab split-K and the cluster split (the
+    // epilogue after the partial sums meet)
+    static const int tiles[][2] = { { 0, 1 }, { 1, 1 }, { 7, 1 }, { 0, 3 }, { 1, GEMM_SPLIT_CLUSTER + 2 } };
+    static const int ms[] = { 64, 130, 256 };
     int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);
     Fp8Weight w = fp8_weight(N, K);
     float qn[HD], kn[HD];
@@ -650,8 +653,8 @@ static void gemm_fp8_rope_kv(void) {
         gpu_upload(&G, dslot, slot, (size_t)M * 4);
         gpu_upload(&G, dpos, pos, (size_t)M * 4);
         QuantIn in = quant_in(M, K);
-        for (int ti = 0; ti < 3; ti++) {
-            if (only >= 0 && tiles[ti] != only) continue;
+        for (int ti = 0; ti < 5; ti++) {
+            if (only >= 0 && tiles[ti][0] != only) continue;
             for (int a = 0; a < 2; a++) {
                 gpu_fill_u32(&G, dq[a], 0x7FC07FC0u, (size_t)M * H * HD / 2);
                 gpu_fill_u32(&G, dk[a], 0x7F7F7F7Fu, pool / 4);
@@ -659,12 +662,14 @@ static void gemm_fp8_rope_kv(void) {
                 gpu_fill_u32(&G, dks[a], 0x7FC00000u, spool / 4);
                 gpu_fill_u32(&G, dvs[a], 0x7FC00000u, spool / 4);
             }
-            launch_gemm_fp8_ex(&G, dqkv, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_BF16, tiles[ti], 1);
+            launch_gemm_fp8_ex(&G, dqkv, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_BF16, tiles[ti][0],
+                               tiles[ti][1]);  // (the same split: the same sums)
             launch_qknorm_rope_kv_fp8(&G, dq[0], dk[0], dv[0], dks[0], dvs[0], dqkv, 1, dqn, dkn, dbt, dslot, dpos, M, H,
                                       KV, HD, MAXP, base, eps);
             launch_rope_table(&G, dcs, drow, dslot, dpos, dbt, M, KV, MAXP, base);
             GemmNorm nm = { 0, 0, 0, 0, dargs };
-            launch_gemm_fp8_nm(&G, dq[1], in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_ROPE_KV8, tiles[ti], 1, &nm);
+            launch_gemm_fp8_nm(&G, dq[1], in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_ROPE_KV8, tiles[ti][0],
+                               tiles[ti][1], &nm);
             uint8_t *q[2], *k[2], *v[2];
             float *ks[2], *vs[2];
             for (int a = 0; a < 2; a++) {
@@ -694,7 +699,7 @@ static void gemm_fp8_rope_kv(void) {
           "rounding step, %zu v rows not identical, %zu k scales off", badq, badk, badv, bads);
     CHECK(nqx >= nq * 0.98 && nkx >= nk * 0.98, "RoPE epilogue: only %zu of %zu q and %zu of %zu k values exact",
           nqx, nq, nkx, nk);
-    printf("  tiles {0,1,7} x M {64,130,256}: v identical, q %.4f%% / k %.4f%% exact (the rest one rounding step)\n",
+    printf("  tiles {0,1,7}, 0 split 3, 1 cluster split 2 x M {64,130,256}: v identical, q %.4f%% / k %.4f%% exact (the rest one rounding step)\n",
            100.0 * nqx / (nq ? nq : 1), 100.0 * nkx / (nk ? nk : 1));
     for (int a = 0; a < 2; a++) {
         gpu_free(&G, dq[a]); gpu_free(&G, dk[a]); gpu_free(&G, dv[a]); gpu_free(&G, dks[a]); gpu_free(&G, dvs[a]);
