@@ -1313,7 +1313,8 @@ EPI_ROPE_:
     mul.wide.u32 %c1, %t1, 8;
     add.s64 %c1, %c1, %gq;
     @!%rpv bra ROPE_PF;
-    // k / v: the rows' cache rows (rope_table: (page n_kv) 64 + pos % 64 a token), + 64 kh at ROPE_KV
+    // v: the rows' cache rows (rope_table: (page n_kv) 64 + pos % 64 a token; + 64 kh at ROPE_KV), then straight to
+    // the quantiser; q (ROPE_PF) and k (ROPE_PFK, its cache rows too) ask for their table rows first
     ld.global.nc.u64 %gq, [%rpt + 72];         // kvrow
     mul.wide.u32 %gp, %r0c, 4;
     add.s64 %gp, %gp, %gq;
