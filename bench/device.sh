@@ -130,6 +130,37 @@ engine_ab() {
     done
 }
 
+# batch_ab TAG VAR N MAX_TOKENS [ARGS...]: a greedy batch job of N requests (MAX_TOKENS each) on $f with --dtype fp8
+# and ARGS, run with VAR=0 and VAR=1 (outputs /tmp/TAG-out0|1.jsonl, logs $LOG/TAG-batch0|1.log), then how many
+# outputs are identical and their mean common prefix, a summary line each
+batch_ab() {
+    local tag=$1 var=$2 n=$3 mt=$4 v
+    shift 4
+    python3 - "$n" "$mt" > /tmp/$tag-req.jsonl <<'PYEOF'
+import json, sys
+n, mt = int(sys.argv[1]), int(sys.argv[2])
+topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
+for i in range(n):
+    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
+                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": mt, "temperature": 0}}))
+PYEOF
+    for v in 0 1; do
+        rm -f /tmp/$tag-out$v.jsonl
+        env $var=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 "$@" -i /tmp/$tag-req.jsonl \
+            -o /tmp/$tag-out$v.jsonl > "$LOG/$tag-batch$v.log" 2>&1
+        say "$tag batch $var=$v rc=$? $(wc -l < /tmp/$tag-out$v.jsonl) lines $(tail -1 "$LOG/$tag-batch$v.log")"
+    done
+    python3 - /tmp/$tag-out0.jsonl /tmp/$tag-out1.jsonl "$tag $var" <<'PYEOF' 2>&1 | tee -a "$SUM"
+import json, os, sys
+a, b = ({json.loads(l)["custom_id"]: json.loads(l) for l in open(p)} for p in sys.argv[1:3])
+txt = lambda r: r["response"]["body"]["choices"][0].get("text", "")
+ks = [k for k in a if k in b]
+same = sum(txt(a[k]) == txt(b[k]) for k in ks)
+pre = [len(os.path.commonprefix([txt(a[k]), txt(b[k])])) for k in ks]
+print(f"{sys.argv[3]} 0 / 1: {same} of {len(a)} outputs identical, mean common prefix {sum(pre) / max(1, len(pre)):.0f} chars")
+PYEOF
+}
+
 # plan_ab "NAME:PLAN ...": the synth 8B engine (PLAN_AB_SPEC="SIZE TYPE": another synth file) under each GEMM plan
 # (a file, none: the rules alone, or empty: the built-in one) in turn,
 # S19P_ARMS ("NAME|VAR=VALUE ...|BATCHES;..."; default FP8 weights + FP8 KV at B = 1, 16, 64, 256, BF16 at 1 and
@@ -1395,26 +1426,7 @@ if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8),
     fi
     if p38 same; then
         f=$(synth 8b q8_0)
-        python3 - > /tmp/s38-req.jsonl <<'PYEOF'
-import json
-topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
-for i in range(48):
-    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
-                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": 96, "temperature": 0}}))
-PYEOF
-        for v in 0 1; do
-            rm -f /tmp/s38-out$v.jsonl
-            QWEN3_HEAD_BEST=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 -i /tmp/s38-req.jsonl \
-                -o /tmp/s38-out$v.jsonl > "$LOG/s38-batch$v.log" 2>&1
-            say "s38 batch QWEN3_HEAD_BEST=$v rc=$? $(wc -l < /tmp/s38-out$v.jsonl) lines $(tail -1 "$LOG/s38-batch$v.log")"
-        done
-        python3 -c "
-import json,sys
-a={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s38-out0.jsonl')}
-b={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s38-out1.jsonl')}
-txt=lambda r: json.dumps(r['response']['body']['choices'], sort_keys=True)
-same=sum(1 for k in a if k in b and txt(a[k])==txt(b[k]))
-print(f's38 batch outputs identical: {same} of {len(a)} (best off / on)')" 2>&1 | tee -a "$SUM"
+        batch_ab s38 QWEN3_HEAD_BEST 48 96
         cp /tmp/s38-out1.jsonl "$LOG/"
         for arm in base new; do
             env $([ $arm = base ] && echo QWEN3_CUBIN_DIR=$base38) QWEN3_KV_DTYPE=fp8 ./qwen3-ptx logits -m "$f" \
@@ -1532,27 +1544,7 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
             > "$LOG/s39-logits.log" 2>&1
         say "s39 logits (FP8 + FP8 KV) RoPE epilogue on vs off rc=$? $(tail -3 "$LOG/s39-logits.log" | tr '\n' ' ')"
         rm -f /tmp/l39-*.f32
-        python3 - > /tmp/s39-req.jsonl <<'PYEOF'
-import json
-topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
-for i in range(192):
-    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
-                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": 64, "temperature": 0}}))
-PYEOF
-        for v in 0 1; do
-            rm -f /tmp/s39-rope$v.jsonl
-            QWEN3_ROPE8=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 --kv-dtype fp8 -i /tmp/s39-req.jsonl \
-                -o /tmp/s39-rope$v.jsonl > "$LOG/s39-ropebatch$v.log" 2>&1
-            say "s39 batch QWEN3_ROPE8=$v rc=$? $(tail -1 "$LOG/s39-ropebatch$v.log")"
-        done
-        python3 -c "
-import json
-a={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-rope0.jsonl')}
-b={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-rope1.jsonl')}
-txt=lambda r: r['response']['body']['choices'][0].get('text', '')
-same=sum(1 for k in a if k in b and txt(a[k])==txt(b[k]))
-pre=[len(__import__('os').path.commonprefix([txt(a[k]), txt(b[k])])) for k in a if k in b]
-print(f's39 batch (FP8 KV) outputs identical off / on: {same} of {len(a)}; mean common prefix {sum(pre)/max(1,len(pre)):.0f} chars')" 2>&1 | tee -a "$SUM"
+        batch_ab s39rope QWEN3_ROPE8 192 64 --kv-dtype fp8
     fi
     if p39 unit; then
         QWEN3_TEST_ONLY=gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_swiglu_fp8_out,gemm_fp8_rowmax,gemm_fp8_norm8,gemm_fp8_rownorm,head_rescore \
@@ -1571,27 +1563,7 @@ print(f's39 batch (FP8 KV) outputs identical off / on: {same} of {len(a)}; mean 
     fi
     if p39 same; then
         f=$(synth 8b q8_0)
-        python3 - > /tmp/s39-req.jsonl <<'PYEOF'
-import json
-topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
-for i in range(192):
-    print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
-                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": 64, "temperature": 0}}))
-PYEOF
-        for v in 0 1; do
-            rm -f /tmp/s39-out$v.jsonl
-            QWEN3_WG_EARLY=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 -i /tmp/s39-req.jsonl \
-                -o /tmp/s39-out$v.jsonl > "$LOG/s39-batch$v.log" 2>&1
-            say "s39 batch QWEN3_WG_EARLY=$v rc=$? $(wc -l < /tmp/s39-out$v.jsonl) lines $(tail -1 "$LOG/s39-batch$v.log")"
-        done
-        cmp /tmp/s39-out0.jsonl /tmp/s39-out1.jsonl > /dev/null 2>&1 && say "s39 batch results byte-identical (early off / on)" ||
-            python3 -c "
-import json
-a={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-out0.jsonl')}
-b={json.loads(l)['custom_id']:json.loads(l) for l in open('/tmp/s39-out1.jsonl')}
-txt=lambda r: json.dumps(r['response']['body']['choices'], sort_keys=True)
-same=sum(1 for k in a if k in b and txt(a[k])==txt(b[k]))
-print(f's39 batch outputs identical: {same} of {len(a)} (early off / on; the files differ)')" 2>&1 | tee -a "$SUM"
+        batch_ab s39 QWEN3_WG_EARLY 192 64
     fi
     if p39 gemm; then
         for v in 0 1; do

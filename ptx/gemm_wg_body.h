@@ -563,6 +563,9 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     shl.b32 %t1, %t1, 4; xor.b32 %t1, %t1, %cpb; mad.lo.u32 %t1, %srow, 256, %t1; add.u32 %t1, %t1, %stg; \
     setp.lt.s32 %p, %srow, %rlim; mul.wide.u32 %gq, %rsa, 128; add.s64 %gq, %gq, %gp; \
     ld.shared.v4.b32 {%h0, %h1, %kc, %t2}, [%t1]; @%p st.global.v4.b32 [%gq], {%h0, %h1, %kc, %t2};
+// the cache rows (rope_table's kvrow, at byte 72 of the operands) of rows r0c, r1c into %ri0, %ri1
+#define ROPE_KVROW ld.global.nc.u64 %gq, [%rpt + 72]; mul.wide.u32 %gp, %r0c, 4; add.s64 %gp, %gp, %gq; \
+    ld.global.nc.u32 %ri0, [%gp]; mul.wide.u32 %gp, %r1c, 4; add.s64 %gp, %gp, %gq; ld.global.nc.u32 %ri1, [%gp];
 // the lines of the thread's two table rows (64 x 8 bytes from colin: up to five 128-byte lines each) into L1
 #define ROPE_PREFETCH prefetch.global.L1 [%c0]; prefetch.global.L1 [%c0 + 128]; prefetch.global.L1 [%c0 + 256]; \
     prefetch.global.L1 [%c0 + 384]; prefetch.global.L1 [%c0 + 448]; prefetch.global.L1 [%c1]; \
@@ -1315,13 +1318,7 @@ EPI_ROPE_:
     @!%rpv bra ROPE_PF;
     // v: the rows' cache rows (rope_table: (page n_kv) 64 + pos % 64 a token; + 64 kh at ROPE_KV), then straight to
     // the quantiser; q (ROPE_PF) and k (ROPE_PFK, its cache rows too) ask for their table rows first
-    ld.global.nc.u64 %gq, [%rpt + 72];         // kvrow
-    mul.wide.u32 %gp, %r0c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %ri0, [%gp];
-    mul.wide.u32 %gp, %r1c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %ri1, [%gp];
+    ROPE_KVROW
     FOR_J(RBF)                                 // as the bf16 qkv store holds them
     bra ROPE_KV;
 ROPE_PF:
@@ -1330,13 +1327,7 @@ ROPE_PF:
     FOR_J(RBF)
     bra ROPE_ANG;
 ROPE_PFK:
-    ld.global.nc.u64 %gq, [%rpt + 72];         // kvrow (k heads)
-    mul.wide.u32 %gp, %r0c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %ri0, [%gp];
-    mul.wide.u32 %gp, %r1c, 4;
-    add.s64 %gp, %gp, %gq;
-    ld.global.nc.u32 %ri1, [%gp];
+    ROPE_KVROW
     ROPE_PREFETCH
     FOR_J(RBF)
 ROPE_ANG:
