@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1615,6 +1615,67 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
             python3 bench/trace_summary.py "$LOG/s39-trace-$v.tsv" > "$LOG/s39-trace-$v.txt" 2>&1
             head -16 "$LOG/s39-trace-$v.txt" | cut -c1-900 | tee -a "$SUM"
             gzip -f "$LOG/s39-trace-$v.tsv"
+        done
+    fi
+fi
+
+if has s40; then  # session 40. S40_PARTS from (in this order): ncu (Nsight Compute on attn_dec_fp8 at S40_NCU_DEC:
+    # pipes, instruction mix, stalls), rms (engine A/B of QWEN3_RMS_EARLY_ROWS: the norm's weights requested before
+    # its wait at every row count, S40_RMS_AB configurations), ab (engine A/B: S40_AB configurations, S40_ARMS "NAME
+    # VAR=VALUE ...|..."), attn (bench/attention's decode sizes under S40_ATTN_ARMS "NAME VAR=VALUE ...;...")
+    parts=" ${S40_PARTS:-ncu rms} "
+    if [[ $parts == *" ncu "* ]]; then
+        timeout 240 ncu --kernel-name regex:attn_dec_fp8 --launch-skip 3 --launch-count 1 \
+            --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+            --section WarpStateStats --section Occupancy --section SchedulerStats --section InstructionStats \
+            --section SourceCounters -o "$LOG/s40-ncu-dec" build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 \
+            --long 0 --runs 20 --decode ${S40_NCU_DEC:-256x192} > "$LOG/s40-ncu-dec.log" 2>&1
+        say "s40 ncu attn_dec_fp8 ${S40_NCU_DEC:-256x192} rc=$?"
+        ncu --import "$LOG/s40-ncu-dec.ncu-rep" --print-details all > "$LOG/s40-ncu-dec.txt" 2>&1
+        ncu --import "$LOG/s40-ncu-dec.ncu-rep" --page source --csv --print-source sass > "$LOG/s40-ncu-dec-sass.csv" 2>&1
+        grep -E "Duration|DRAM Throughput|Compute \(SM\)|Achieved Occupancy|Issued Ipc|Issue Slots Busy|Warp Cycles Per Issued|No Eligible|Executed Instructions  |Pipe|pipe" \
+            "$LOG/s40-ncu-dec.txt" | head -40 | tee -a "$SUM"
+        python3 - "$LOG/s40-ncu-dec-sass.csv" <<'PYEOF' 2>&1 | tee -a "$SUM"
+import csv, collections, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = next((i for i, r in enumerate(rows) if "Source" in r), None)
+if h is None: print("s40 sass: no header"); sys.exit()
+hdr = rows[h]; src = hdr.index("Source")
+ex = next((i for i, c in enumerate(hdr) if c.startswith("Warp Instructions Executed") or c == "Instructions Executed"), None)
+st = next((i for i, c in enumerate(hdr) if c.startswith("Warp Stall Sampling (All")), None)
+ops, stall = collections.Counter(), collections.Counter()
+for r in rows[h + 1:]:
+    if len(r) <= src or not r[src].strip(): continue
+    op = r[src].split()[0]
+    if op.startswith("@"): op = r[src].split()[1]
+    op = op.split(".")[0]
+    try:
+        ops[op] += float(r[ex] or 0) if ex is not None else 0
+        stall[op] += float(r[st] or 0) if st is not None else 0
+    except (ValueError, IndexError): pass
+tot, ts = sum(ops.values()) or 1, sum(stall.values()) or 1
+print("s40 sass instructions by opcode (% of executed, % of stall samples):",
+      " ".join(f"{o}:{100 * n / tot:.1f}/{100 * stall[o] / ts:.1f}" for o, n in ops.most_common(18)))
+PYEOF
+    fi
+    if [[ $parts == *" rms "* ]]; then
+        f=$(synth 8b q8_0)
+        engine_ab "${S40_RMS_AB:-fp8 fp8 256;fp8 fp8 1024}" "rms64 QWEN3_RMS_EARLY_ROWS=64" "rmsall QWEN3_RMS_EARLY_ROWS=65536" \
+            "rms64b QWEN3_RMS_EARLY_ROWS=64" "rmsallb QWEN3_RMS_EARLY_ROWS=65536"
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b q8_0)
+        IFS='|' read -ra arms40 <<< "${S40_ARMS:-base|base2}"
+        engine_ab "${S40_AB:-fp8 fp8 256;fp8 fp8 128}" "${arms40[@]}"
+    fi
+    if [[ $parts == *" attn "* ]]; then
+        IFS=';' read -ra arms40 <<< "${S40_ATTN_ARMS:-base QWEN3_X=0}"
+        for arm in "${arms40[@]}"; do
+            read -ra a <<< "$arm"
+            env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 --seed 7 \
+                --decode ${S40_DEC:-256x128,256x192,256x256,1024x192,64x1024,16x4096,1x4096} \
+                --decode-mix ${S40_MIX:-139:200-2048,256:100-1124} > "$LOG/s40-attn-${a[0]}.log" 2>&1
+            say "s40 attention ${a[0]} rc=$? $(grep -E '^decode' "$LOG/s40-attn-${a[0]}.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
         done
     fi
 fi

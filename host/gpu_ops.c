@@ -11,6 +11,7 @@ enum {
     EMBED_THREADS = 128,
     RMS_THREADS = 256, RMS_MAX_DIM = 256 * 4 * 8,      // 8 float4 per thread held in registers
     RMS_EARLY_ROWS = 64,                                // up to this many rows the weights are requested first
+                                                        // (QWEN3_RMS_EARLY_ROWS overrides it)
     ROPE_WARPS = 4, ROPE_HEAD_DIM = 128,
     ROPE_TOK_THREADS = 128, ROPE_TOK_MIN_T = 512,       // the per-token entries from this many tokens (QWEN3_ROPE_TOK)
     ROPE_TOK_SMEM = 1536,                               // their angle table and both norms' weights, before the row
@@ -80,7 +81,9 @@ static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32,
     Dim3 grid = { un, 1, 1 }, block = { RMS_THREADS, 1, 1 };
     // few rows: the weights are requested first, into dynamic shared memory (ptx/rmsnorm.ptx); more rows: read
     // after the reduction (the copy measured ~1% slower at B = 256 and pp512)
-    unsigned smem = n_rows <= RMS_EARLY_ROWS ? udim * 4 : 0;
+    static int early_rows = -1;
+    if (early_rows < 0) early_rows = env_int("QWEN3_RMS_EARLY_ROWS", 0, 1 << 30, RMS_EARLY_ROWS);
+    unsigned smem = n_rows <= early_rows ? udim * 4 : 0;
     if (sa) {
         CUfunction rmsnorm_f32_fp8 = fn_rmsnorm_fp8;
         GPU_LAUNCH(g, rmsnorm_f32_fp8, grid, block, smem, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
