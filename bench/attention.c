@@ -78,14 +78,19 @@ typedef struct {
     CUdeviceptr ks, vs;                          // fp8 cache: f32 row scales [n_pages][n_kv][KV_PAGE]; else 0
     const int *h_slot, *h_pos;                   // the same on the host: the engine's prefill routing reads them
     int pool_pages;
-} Attn;
+    CUdeviceptr tok;                             // decode steps: 0 .. T-1, the order the entries are listed in (as
+} Attn;                                          // the engine's graph-replayed steps pass theirs), else 0
 
 // As the engine launches a prefill step: runs of one sequence's positions go to the wgmma kernel (attn_wg.ptx;
 // QWEN3_ATTN_WG=0 keeps everything on attention.ptx), the rest, and decode, to attention.ptx.
 // wg_varlen >= 0: runs of >= 128 tokens to attn_wg_h128_pipe, one launch per run (0) or one varlen launch (1).
 static int wg_varlen = -1;
 static void attn_launch(Gpu *g, const Attn *a) {
-    if (wg_varlen >= 0)
+    if (a->tok) {  // a decode step as the engine's graph-replayed passes launch it: with the order
+        AttnOrder ord = { a->slot, a->pos, a->tok };
+        launch_attention_q(g, a->out, 0, 0, a->q, a->k, a->v, a->ks, a->vs, a->table, a->slot, a->pos, a->T,
+                           a->n_head, a->n_kv, HD, a->max_pages, 1.0f / sqrtf((float)HD), &ord);
+    } else if (wg_varlen >= 0)
         launch_attention_runs(g, a->out, a->q, a->k, a->v, a->ks, a->vs, a->table, a->slot, a->pos, a->h_slot,
                               a->h_pos, a->T, a->n_head, a->n_kv, HD, a->max_pages, a->pool_pages,
                               1.0f / sqrtf((float)HD), 128, 1, wg_varlen);
@@ -276,8 +281,9 @@ static void fill_random(Gpu *g, CUdeviceptr p, size_t n) {
 
 // Median µs of one launch over `runs`, cycling through enough copies of q and the pools to spill L2 (the block
 // table, shared by the copies, is the only thing that may stay cached, as in the engine).
+// order: a decode step (one token a slot, listed longest first) launched with the engine's order (Attn.tok).
 static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slot, const int *pos, int runs,
-                        CUdeviceptr busy, size_t busy_bytes) {
+                        CUdeviceptr busy, size_t busy_bytes, int order) {
     int *len = xcalloc((size_t)max_seqs, sizeof(int));
     for (int t = 0; t < T; t++) if (pos[t] + 1 > len[slot[t]]) len[slot[t]] = pos[t] + 1;
     Pages pg = pages_make(max_seqs, max_ctx, len);
@@ -290,6 +296,13 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     Attn a = { T, N_HEAD, N_KV, pg.max_pages, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, tn * 4),
                gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4), 0, 0, NULL, NULL, 0 };
     a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
+    if (order) {
+        int *ix = xmalloc((size_t)T * sizeof(int));
+        for (int t = 0; t < T; t++) ix[t] = t;
+        a.tok = gpu_alloc(g, (size_t)T * 4);
+        gpu_upload(g, a.tok, ix, (size_t)T * 4);
+        free(ix);
+    }
     fill_random(g, base, set * n_sets);
 #define SET_PTRS(s) do { a.k = (s); a.v = (s) + cb; a.q = (s) + 2 * cb; \
         if (kv8) { a.ks = a.k + rows * HD; a.vs = a.v + rows * HD; } } while (0)
@@ -315,6 +328,7 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     for (int i = 0; i <= runs; i++) CU_CHECK(cuEventDestroy(ev[i]));
     qsort(ms, runs, sizeof ms[0], cmp_f);
     gpu_free(g, base); gpu_free(g, a.out); gpu_free(g, a.table); gpu_free(g, a.slot); gpu_free(g, a.pos);
+    if (a.tok) gpu_free(g, a.tok);
     free(len); free(pg.table);
     return 1e3 * ms[runs / 2];
 }
@@ -429,7 +443,7 @@ int main(int argc, char **argv) {
         int L = Ls[i];
         for (int t = 0; t < L; t++) { slot[t] = 0; pos[t] = t; }
         double flops = 4.0 * HD * N_HEAD * (double)L * (L + 1) / 2, floor_us = 1e6 * flops / peak;
-        double us = time_attn(&g, L, 1, L, slot, pos, runs, busy, busy_bytes), tf = flops / (us * 1e-6) / 1e12;
+        double us = time_attn(&g, L, 1, L, slot, pos, runs, busy, busy_bytes, 0), tf = flops / (us * 1e-6) / 1e12;
         printf("%-11s %-14d %12.1f %12.1f %12.1f %10.1f\n", pk, L, floor_us, us, tf, 100 * floor_us / us);
         if (f) fprintf(f, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, pk, L, us, tf, 100 * floor_us / us);
     }
@@ -451,7 +465,7 @@ int main(int argc, char **argv) {
         for (int t = 0; t < T; t++) keys += pos[t] + 1;
         double flops = 4.0 * HD * N_HEAD * keys, floor_us = 1e6 * flops / peak, us[2];
         for (wg_varlen = 0; wg_varlen < 2; wg_varlen++)
-            us[wg_varlen] = time_attn(&g, T, 16, max_ctx, slot, pos, runs, busy, busy_bytes);
+            us[wg_varlen] = time_attn(&g, T, 16, max_ctx, slot, pos, runs, busy, busy_bytes, 0);
         wg_varlen = -1;
         printf("%-11s %-16s %10.1f %12.1f %8.1f %8.1f %12.1f %8.1f %8.1f\n", vk, names[c], floor_us, us[0],
                flops / (us[0] * 1e-6) / 1e12, 100 * floor_us / us[0], us[1], flops / (us[1] * 1e-6) / 1e12,
@@ -473,7 +487,7 @@ int main(int argc, char **argv) {
         snprintf(size, sizeof size, "%dx%d", B, C);
         if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
         for (int t = 0; t < B; t++) { slot[t] = t; pos[t] = C - 1; }
-        double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
+        double us = time_attn(&g, B, B, C, slot, pos, runs, busy, busy_bytes, 1), gbs = bytes / (us * 1e-6) / 1e9;
         printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
         if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
     }
@@ -489,7 +503,7 @@ int main(int argc, char **argv) {
         char size[48];
         snprintf(size, sizeof size, "%d:%d-%d", T, mix_lo[i], mix_hi[i]);
         if (bytes > max_gb * 1e9) { printf("%-11s %-14s skipped: %.1f GB of cache > --max-gb %.0f\n", dk, size, bytes / 1e9, max_gb); continue; }
-        double us = time_attn(&g, T, T, mix_hi[i], slot, pos, runs, busy, busy_bytes), gbs = bytes / (us * 1e-6) / 1e9;
+        double us = time_attn(&g, T, T, mix_hi[i], slot, pos, runs, busy, busy_bytes, 1), gbs = bytes / (us * 1e-6) / 1e9;
         printf("%-11s %-14s %12.1f %12.1f %12.1f %10.1f\n", dk, size, floor_us, us, gbs, 100 * floor_us / us);
         if (f) fprintf(f, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\n", date, g.name, commit, dk, size, us, gbs, 100 * floor_us / us);
     }

@@ -1620,10 +1620,19 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
 fi
 
 if has s40; then  # session 40. S40_PARTS from (in this order): ncu (Nsight Compute on attn_dec_fp8 at S40_NCU_DEC:
-    # pipes, instruction mix, stalls), rms (engine A/B of QWEN3_RMS_EARLY_ROWS: the norm's weights requested before
+    # pipes, instruction mix, stalls), unit (test_gpu_attn's attn_dec cases, sanitizers on the warp-a-unit case),
+    # rms (engine A/B of QWEN3_RMS_EARLY_ROWS: the norm's weights requested before
     # its wait at every row count, S40_RMS_AB configurations), ab (engine A/B: S40_AB configurations, S40_ARMS "NAME
     # VAR=VALUE ...|..."), attn (bench/attention's decode sizes under S40_ATTN_ARMS "NAME VAR=VALUE ...;...")
     parts=" ${S40_PARTS:-ncu rms} "
+    if [[ $parts == *" unit "* ]]; then  # test_gpu_attn's attn_dec cases (S40_UNIT), then memcheck + racecheck of the
+        # warp-a-unit case
+        QWEN3_TEST_ONLY=${S40_UNIT:-attn_decode_batch,attn_mixed_batch,attn_fp8_decode,attn_dec_wide,attn_fp8_mixed,attn_fp8_32k} \
+            timeout 300 build/tests/test_gpu_attn > "$LOG/s40-attn.log" 2>&1
+        say "s40 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s40-attn.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed|a warp a unit" "$LOG/s40-attn.log" | head | tee -a "$SUM"
+        san_test s40san-wide "s40 attn_dec_wide" 240 test_gpu_attn attn_dec_wide
+    fi
     if [[ $parts == *" ncu "* ]]; then
         timeout 240 ncu --kernel-name regex:attn_dec_fp8 --launch-skip 3 --launch-count 1 \
             --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \

@@ -100,16 +100,21 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // One CTA per (token, kv head), keys split over its 4 warps (and over a cluster of kv_split CTAs, 1..8; 0: by the
 // CTA count, as above). Any token works (each is attended alone), but a run of a sequence's positions is cheaper in
 // attention.ptx, which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
+// A warp a unit instead (the kernel decides, from entry 0's position): where the tokens come in an order (tok_ix:
+// the engine's longest first), there are at least DEC_WIDE_UNITS (token, kv head) units and no key split, and the
+// longest context is under QWEN3_ATTN_WIDE_KEYS keys (0: never). Many short units then stream through 16 warps an SM
+// each on its own instead of 4 CTAs that load, compute and merge in step (NOTES, sessions 24 and 40).
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.
 enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
+enum { DEC_WIDE_UNITS = 512, DEC_WIDE_KEYS = 512 };
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                           int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
-    static int split_env = -1;
+    static int split_env = -1, wide_keys = -1;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
         die("launch_attention_dec: %d query heads over %d kv heads is not supported (at most %d per kv head)", n_head,
@@ -127,13 +132,15 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn[1] = gpu_kernel(g, "attn_dec", "attn_dec_fp8");
         fn_ctx = g->ctx;
         split_env = env_int("QWEN3_ATTN_DEC_SPLIT", 0, 8, 0);  // a key split for every launch (0: by the CTA count)
+        wide_keys = env_int("QWEN3_ATTN_WIDE_KEYS", 0, 1 << 30, DEC_WIDE_KEYS);
     }
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     if (split_env > 0) kv_split = split_env;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
+    unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= DEC_WIDE_UNITS ? (unsigned)wide_keys : 0;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
-                     &upages, &scale, &out8, &sa8, &tok_ix };
+                     &upages, &scale, &out8, &sa8, &tok_ix, &wide };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
                fp8 ? "attn_dec_fp8" : "attn_dec_bf16");
 }

@@ -170,18 +170,19 @@
     .param .f32 p_scale,
     .param .u64 p_out8,
     .param .u64 p_sa8,
-    .param .u64 p_tok)
+    .param .u64 p_tok,
+    .param .u32 p_wide)
     .reqntid 128, 1, 1
 {
     PDL_START
-    .reg .pred %p0, %p1, %p2, %p3, %cl, %live;
+    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %wide, %pw;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %ix, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
-    .reg .b32 %MAXP, %pgl, %nr;
+    .reg .b32 %MAXP, %pgl, %nr, %pbase, %mbase, %wk, %u, %ixw, %kvhw, %tokw, %slotw, %posw, %pos0;
     .reg .f32 %mw<4>, %lw<4>;
 #define DECL_PW(w) .reg .f32 %pw##w##_<8>;
     REP4(DECL_PW)
-    .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g;
+    .reg .b64 %pOut, %pQ, %pK, %pV, %pKs, %pVs, %pBT, %d, %ptr, %o16tq, %o16g, %pSl, %pPs, %pTk;
     .reg .b16 %h0, %h1;
     .reg .b32 %a0, %a1, %a2, %a3, %w0, %w1, %w2, %w3, %pb0, %pb1;
     .reg .f32 %sl2, %sa0, %sa1, %sa2, %sa3, %sb0, %sb1, %sb2, %sb3, %f0, %f1, %mx0, %mx1, %al0, %al1;
@@ -224,24 +225,80 @@
     cvta.to.global.u64 %pBT, %pBT;
     div.u32 %G, %NH, %NKV;
     // --- the unit: entry ix of tok_slot / tok_pos (the grid's y, kv heads along x: a token's CTAs are launched
-    // together, and with an order, the longest contexts first), token tok = p_tok[ix] (its q and out rows), or ix ---
+    // together, and with an order, the longest contexts first), token tok = p_tok[ix] (its q and out rows), or ix.
+    // A warp a unit (p_wide > 0, no cluster, and entry 0's position, the longest with an order, below p_wide): warp w
+    // of the grid's CTA b = x + y n_kv takes unit u = 4b + w (entry u / n_kv, kv head u % n_kv) and walks all of its
+    // keys alone, no merge, no CTA barrier (many short units: every warp a stream of its own chunks, NOTES session
+    // 40); CTAs past the units leave at once. Both candidates' loads go out together, then one is kept ---
     mov.u32 %kvh, %ctaid.x;
     mov.u32 %ix, %ctaid.y;
-    mov.u32 %tok, %ix;
-    ld.param.u64 %ptr, [p_tok];
-    setp.ne.u64 %p0, %ptr, 0;
-    @!%p0 bra.uni HAVE_TOK;
-    cvta.to.global.u64 %ptr, %ptr;
+    ld.param.u32 %wk, [p_wide];
+    mov.u32 %x, %nctaid.z;
+    setp.eq.u32 %p0, %x, 1;
+    setp.ne.and.u32 %wide, %wk, 0, %p0;
+    mov.u32 %x, %nctaid.x;
+    mad.lo.u32 %y, %ix, %x, %kvh;
+    mad.lo.u32 %u, %y, 4, %warp;
+    mov.u32 %z, %nctaid.y;
+    mul.lo.u32 %z, %z, %NKV;                     // units
+    setp.lt.and.u32 %pw, %u, %z, %wide;
+    div.u32 %ixw, %u, %NKV;
+    rem.u32 %kvhw, %u, %NKV;
+    ld.param.u64 %pSl, [p_slot];
+    cvta.to.global.u64 %pSl, %pSl;
+    ld.param.u64 %pPs, [p_pos];
+    cvta.to.global.u64 %pPs, %pPs;
+    mov.u32 %pos0, -1;
+    @%wide ld.global.u32 %pos0, [%pPs];
     mul.wide.u32 %d, %ix, 4;
-    add.u64 %ptr, %ptr, %d;
+    add.u64 %ptr, %pSl, %d;
+    ld.global.u32 %slot, [%ptr];
+    add.u64 %ptr, %pPs, %d;
+    ld.global.u32 %pos, [%ptr];
+    mul.wide.u32 %d, %ixw, 4;
+    add.u64 %ptr, %pSl, %d;
+    @%pw ld.global.u32 %slotw, [%ptr];
+    add.u64 %ptr, %pPs, %d;
+    @%pw ld.global.u32 %posw, [%ptr];
+    mov.u32 %tok, %ix;
+    mov.u32 %tokw, %ixw;
+    ld.param.u64 %pTk, [p_tok];
+    setp.ne.u64 %p0, %pTk, 0;
+    @!%p0 bra.uni HAVE_TOK;
+    cvta.to.global.u64 %pTk, %pTk;
+    mul.wide.u32 %d, %ix, 4;
+    add.u64 %ptr, %pTk, %d;
     ld.global.nc.u32 %tok, [%ptr];
+    mul.wide.u32 %d, %ixw, 4;
+    add.u64 %ptr, %pTk, %d;
+    @%pw ld.global.nc.u32 %tokw, [%ptr];
 HAVE_TOK:
+    setp.lt.and.u32 %wide, %pos0, %wk, %wide;
+    @!%wide bra.uni UNIT_CTA;
+    @!%pw bra.uni DONE;                          // past the last unit
+    mov.u32 %ix, %ixw;
+    mov.u32 %kvh, %kvhw;
+    mov.u32 %tok, %tokw;
+    mov.u32 %slot, %slotw;
+    mov.u32 %pos, %posw;
+    mov.u32 %S, 1;
+    mov.u32 %cz, 0;
+    mov.u32 %gw, 0;
+    mov.u32 %W, 1;
+    bra.uni UNIT_DONE;
+UNIT_CTA:
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
-    setp.gt.u32 %cl, %S, 1;
     mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
     shl.b32 %W, %S, 2;
+UNIT_DONE:
+    setp.gt.u32 %cl, %S, 1;
     shl.b32 %W2, %W, 1;
+    // the warp's partial (O^T [8 heads][128] f32, then (max, sum) [8 heads]) for the merge, or a lone warp's own
+    mov.u32 %pbase, dec_smem;
+    mad.lo.u32 %pbase, %warp, 4096, %pbase;
+    mov.u32 %mbase, dec_smem + PART_BYTES;
+    mad.lo.u32 %mbase, %warp, 64, %mbase;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
     // converted to f16 once the first K/V loads are on their way ---
@@ -261,16 +318,7 @@ HAVE_TOK:
     @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
     @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
 
-    // --- the token: slot, position (clamped to the table row), chunks of 16 keys, its first 32 page ids ---
-    ld.param.u64 %ptr, [p_slot];
-    cvta.to.global.u64 %ptr, %ptr;
-    mul.wide.u32 %d, %ix, 4;
-    add.u64 %ptr, %ptr, %d;
-    ld.global.u32 %slot, [%ptr];
-    ld.param.u64 %ptr, [p_pos];
-    cvta.to.global.u64 %ptr, %ptr;
-    add.u64 %ptr, %ptr, %d;
-    ld.global.u32 %pos, [%ptr];
+    // --- the token: position (clamped to the table row), chunks of 16 keys, its slot's first 32 page ids ---
     ld.param.u32 %MAXP, [p_maxpages];
     mul.lo.u32 %btrow, %slot, %MAXP;             // block-table row of the slot
     mov.u32 %pgl, 0;
@@ -335,6 +383,8 @@ HAVE_TOK:
     @%p0 trap;
     mov.u32 %ring, dec_smem;
     mad.lo.u32 %ring, %warp, RING_D * SLOT_BYTES, %ring;   // this warp's slots
+    @%wide mov.u32 %pbase, %ring;                // a lone warp's partial: over its own slots (4,160 of 12,672 B)
+    @%wide add.u32 %mbase, %ring, 4096;
 
     // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk) ---
     mov.u32 %cF, %gw;
@@ -380,7 +430,8 @@ KEY_LOOP:
     bra.uni KEY_LOOP;
 KEYS_DONE:
     cp.async.wait_group 0;                       // (only empty groups can be left)
-    bar.sync 0;                                  // the partials below reuse the CTA's slots
+    @!%wide bar.sync 0;                          // the partials below reuse the CTA's slots (a lone warp's: its own,
+    @%wide bar.warp.sync -1;                     // every lane done reading them)
     }
 #else
     // --- bf16: the chunk buffers start zero (finite values for rows that load nothing) ---
@@ -429,10 +480,8 @@ KEYS_DONE:
     add.f32 %l1, %l1, %f1;
     shfl.sync.bfly.b32 %f1, %l1, 16, 31, -1;
     add.f32 %l1, %l1, %f1;
-    mov.u32 %x, dec_smem;                       // the partials (fp8: over the slots)
-    mad.lo.u32 %y, %warp, 8, %tq2;               // [warp][head 2tq]
-    shl.b32 %y, %y, 9;                           // * 128 * 4
-    add.u32 %x, %x, %y;
+    shl.b32 %y, %tq2, 9;                         // the partials (fp8: over the slots): [warp][head 2tq]: * 128 * 4
+    add.u32 %x, %pbase, %y;
     shl.b32 %y, %g, 6;                           // dims 16g: * 4 * 16
     add.u32 %x, %x, %y;
     st.shared.v4.f32 [%x], {O(0, 0), O(0, 2), O(1, 0), O(1, 2)};
@@ -444,12 +493,11 @@ KEYS_DONE:
     st.shared.v4.f32 [%x + 544], {O(4, 1), O(4, 3), O(5, 1), O(5, 3)};
     st.shared.v4.f32 [%x + 560], {O(6, 1), O(6, 3), O(7, 1), O(7, 3)};
     setp.eq.u32 %p0, %g, 0;
-    mov.u32 %x, dec_smem + PART_BYTES;
-    mad.lo.u32 %y, %warp, 8, %tq2;
-    shl.b32 %y, %y, 3;
-    add.u32 %x, %x, %y;
+    shl.b32 %y, %tq2, 3;
+    add.u32 %x, %mbase, %y;
     @%p0 st.shared.v2.f32 [%x], {%m0, %l0};
     @%p0 st.shared.v2.f32 [%x + 8], {%m1, %l1};
+    @%wide bra.uni WIDE_EPI;
     @%cl bra CLUSTER_SYNC;
     bar.sync 0;
     bra MERGE_BEGIN;
@@ -510,7 +558,30 @@ RANK_LOOP:
     add.u32 %r, %r, 1;
     setp.lt.u32 %p1, %r, %nr;
     @%p1 bra RANK_LOOP;
+    bra.uni EPILOGUE;
+
+    // --- a lone warp: its partial is the whole sum; lane l does head j + l / 16 (j = 0, 2, ..), dims 8 (l % 16) ..
+    // + 7 (the merge's thread mapping within a half-warp), through the epilogue below ---
+WIDE_EPI:
+    bar.warp.sync -1;                            // the warp's partial written
+    mov.u32 %j, 0;
+WIDE_HEAD:
+    shr.u32 %z, %lane, 4;
+    add.u32 %z, %z, %j;
+    setp.ge.u32 %p0, %z, %G;
+    @%p0 bra WIDE_NEXT;
+    shl.b32 %x, %z, 3;
+    add.u32 %x, %mbase, %x;
+    ld.shared.f32 %L, [%x + 4];
+    shl.b32 %x, %z, 9;
+    and.b32 %y, %lane, 15;
+    shl.b32 %y, %y, 5;
+    add.u32 %x, %x, %y;
+    add.u32 %x, %pbase, %x;
+    ld.shared.v4.f32 {%e0, %e1, %e2, %e3}, [%x];
+    ld.shared.v4.f32 {%e4, %e5, %e6, %e7}, [%x + 16];
     // --- epilogue: O / L (fp8: / 64 L, O^T holds 64 x the output: the V bias), bf16, 16 B per thread ---
+EPILOGUE:
 #if KV_FP8
     mul.f32 %L, %L, O_BIAS;
 #endif
@@ -578,9 +649,15 @@ EPI_Q:
     st.global.f32 [%ptr], %scale;
     }
 MERGED:
+    @%wide bra WIDE_NEXT;
     @!%cl bra DONE;
     barrier.cluster.arrive.release.aligned;      // no CTA leaves while CTA 0 still reads its shared memory
     barrier.cluster.wait.acquire.aligned;
+    bra.uni DONE;
+WIDE_NEXT:
+    add.u32 %j, %j, 2;
+    setp.lt.u32 %p0, %j, %G;
+    @%p0 bra WIDE_HEAD;
 DONE:
     ret;
 }

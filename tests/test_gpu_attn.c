@@ -140,8 +140,9 @@ enum { WG_VARIANTS = 4 };
 // tb values that pick another launcher: attn_dec.ptx through launch_attention_dec (kv_split as given; either cache),
 // and the engine's routing through launch_attention_runs (fp8 cache: runs of >= 128 tokens to attn_wg.ptx's fp8
 // entries — all in one varlen launch, or with split 1 one launch per run — runs of >= 2 to attention.ptx, the rest to
-// attn_dec.ptx)
-enum { TB_DEC = -1, TB_ROUTED = -2 };
+// attn_dec.ptx); TB_DEC_ORD: attn_dec.ptx with the tokens given an order (0 .. T-1), as the engine's graph-replayed
+// steps launch it — where there are many units and short contexts, a warp a unit
+enum { TB_DEC = -1, TB_ROUTED = -2, TB_DEC_ORD = -3 };
 static const char *const wg_names[WG_VARIANTS] = { "attn_wg_h128", "attn_wg_h128_pipe", "attn_wg_h128_varlen",
                                                    "attn_wg_h128_pipe_varlen" };
 // kv8: an fp8 cache (quantised here per row); err[0] is then the error against the reference of the dequantised cache
@@ -239,6 +240,15 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
         AttnRef aq = { T, n_head, n_kv, max_ctx, slot, pos, q, k, v, NULL, NULL, scale, ref_q };
         parallel_for((int64_t)T * n_head, attn_ref_one, &aq);
     }
+    CUdeviceptr d_id = 0;  // TB_DEC_ORD: the order 0 .. T-1
+    if (tb == TB_DEC_ORD) {
+        int *id = xmalloc(T * sizeof(int));
+        for (int i = 0; i < T; i++) id[i] = i;
+        d_id = gpu_alloc(&G, T * 4);
+        gpu_upload(&G, d_id, id, T * 4);
+        free(id);
+    }
+    int dec = tb == TB_DEC || tb == TB_DEC_ORD;
     uint16_t *outb = xmalloc((size_t)(T + 1) * n_head * HD * 2);
     uint16_t *outr[2] = { xmalloc(n_out * 2), xmalloc(n_out * 2) };  // per-run launches' outputs, per kernel
     float *out = xmalloc(n_out * 4);
@@ -247,9 +257,9 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
         if (wg_min_run > 0)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, wg_min_run, var & 1, var >> 1);
-        else if (tb == TB_DEC)
+        else if (dec)
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, 0, 0, 0);
+                                 scale, kv_split, 0, 0, d_id);
         else if (tb == TB_ROUTED)
             launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
                                   max_pages, n_pages, scale, 128, 1, !split);
@@ -257,7 +267,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             launch_attention_tb(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
                                 scale, tb, split, kv_split);
         gpu_download(&G, outb, dout, (size_t)(T + 1) * n_head * HD * 2);
-        const char *who = tb == TB_DEC ? (kv8 ? "attn_dec_fp8" : "attn_dec_bf16") : tb == TB_ROUTED ? "launch_attention_runs (fp8)"
+        const char *who = dec ? (kv8 ? "attn_dec_fp8" : "attn_dec_bf16") : tb == TB_ROUTED ? "launch_attention_runs (fp8)"
                           : kv8 ? "attention_gqa_h128_fp8" : wg_min_run > 0 ? wg_names[var] : "attention_gqa_h128";
         size_t stray = 0;
         for (size_t i = n_out; i < n_out + (size_t)n_head * HD; i++) if (outb[i] != 0x7FC0) stray++;
@@ -305,7 +315,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             }
         }
         if (kv8 && loose) *loose = stray ? INFINITY : rel_err(out, ref_q, n_out);
-        if (tb == TB_DEC) {  // the quantising epilogue: byte for byte what quant_act_fp8 makes of the bf16 output
+        if (dec) {  // the quantising epilogue: byte for byte what quant_act_fp8 makes of the bf16 output
             int ng = T * n_head;
             CUdeviceptr q0 = gpu_alloc(&G, n_out), s0 = gpu_alloc(&G, (size_t)ng * 4);
             CUdeviceptr q1 = gpu_alloc(&G, n_out), s1 = gpu_alloc(&G, (size_t)ng * 4);
@@ -313,7 +323,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, n_out / 4);  // e4m3 NaN bytes
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)ng);
             launch_attention_dec(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, T, n_head, n_kv, HD, max_pages,
-                                 scale, kv_split, q1, s1, 0);
+                                 scale, kv_split, q1, s1, d_id);
             uint8_t *b0 = xmalloc(n_out), *b1 = xmalloc(n_out);
             float *f0 = xmalloc((size_t)ng * 4), *f1 = xmalloc((size_t)ng * 4);
             gpu_download(&G, b0, q0, n_out); gpu_download(&G, b1, q1, n_out);
@@ -329,7 +339,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             free(b0); free(b1); free(f0); free(f1);
             gpu_free(&G, q0); gpu_free(&G, s0); gpu_free(&G, q1); gpu_free(&G, s1);
             // the tokens in another order (reversed, as the engine's longest-first order may put them): every
-            // CTA's work is its own, so the same bytes
+            // CTA's (or lone warp's) work is its own, so the same bytes
             int *os = xmalloc(T * sizeof(int)), *op = xmalloc(T * sizeof(int)), *ot = xmalloc(T * sizeof(int));
             for (int i = 0; i < T; i++) { ot[i] = T - 1 - i; os[i] = slot[ot[i]]; op[i] = pos[ot[i]]; }
             CUdeviceptr d_os = gpu_alloc(&G, T * 4), d_op = gpu_alloc(&G, T * 4), d_ot = gpu_alloc(&G, T * 4);
@@ -352,6 +362,7 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
     free(outr[0]); free(outr[1]);
     free(table); free(kp); free(vp); free(kp8); free(vp8); free(ksc); free(vsc); free(kd); free(vd); free(ref_q);
     if (kv8) { gpu_free(&G, dks); gpu_free(&G, dvs); }
+    if (d_id) gpu_free(&G, d_id);
     gpu_free(&G, dk); gpu_free(&G, dv); gpu_free(&G, dq); gpu_free(&G, dout); gpu_free(&G, dslot);
     gpu_free(&G, dpos); gpu_free(&G, dtable);
 }
@@ -561,6 +572,36 @@ static void attn_fp8_decode(void) {
 }
 
 // Length 32768: a decode token at position 32767 and the last 129-token prefill chunk up to it (512 pages).
+// attn_dec.ptx's warp a unit (host/gpu_attn.c: an order, >= 512 (token, kv head) units, the longest context under
+// QWEN3_ATTN_WIDE_KEYS = 512 keys), both caches: 64 decode tokens x 8 kv heads at contexts 1 .. 512 (page and chunk
+// edges), G 2 / 4 / 5 / 8; and 513 tokens of one kv head (the last CTA has one unit: its other warps leave at once).
+// The same checks as every attn_dec case: the fp64 reference, the quantising epilogue byte for byte, the tokens
+// reversed byte for byte.
+static void attn_dec_wide(void) {
+    NEED_GPU();
+    enum { T = 64 };
+    static const int edge[] = { 511, 500, 257, 256, 255, 129, 128, 127, 65, 64, 63, 17, 16, 15, 1, 0 };
+    Chunk c[T];
+    for (int i = 0; i < T; i++) c[i] = (Chunk){ T - 1 - i, i < 16 ? edge[i] : (i * 97) % 512, 1 };
+    static const int gq[] = { 2, 4, 5, 8 };
+    for (int kv8 = 0; kv8 < 2; kv8++)
+        for (int gi = 0; gi < 4; gi++) {
+            double e, lo = 0;
+            run_attn_wg(8, gq[gi], T, 512, c, T, 0, TB_DEC_ORD, 0, 0, 2.0, 0, &e, kv8, &lo);
+            CHECK(e < ATT_TOL && lo < FP8_LOOSE_TOL, "attn_dec %s, a warp a unit: 64 tokens x 8 kv heads, G %d: rel err "
+                  "%.3g (unquantised %.3g)", kv8 ? "fp8" : "bf16", gq[gi], e, lo);
+        }
+    Chunk *d = xmalloc(513 * sizeof(Chunk));
+    for (int i = 0; i < 513; i++) d[i] = (Chunk){ i, (i * 37) % 256, 1 };
+    for (int kv8 = 0; kv8 < 2; kv8++) {
+        double e, lo = 0;
+        run_attn_wg(1, 4, 513, 256, d, 513, 0, TB_DEC_ORD, 0, 0, 1.0, 0, &e, kv8, &lo);
+        CHECK(e < ATT_TOL && lo < FP8_LOOSE_TOL, "attn_dec %s, a warp a unit: 513 tokens x 1 kv head: rel err %.3g "
+              "(unquantised %.3g)", kv8 ? "fp8" : "bf16", e, lo);
+    }
+    free(d);
+}
+
 static void attn_fp8_32k(void) {
     NEED_GPU();
     Chunk d = { 0, 32767, 1 };
@@ -814,6 +855,7 @@ int main(void) {
     RUN(rope_kv_fp8_writer);
     RUN(attn_fp8_prefill);
     RUN(attn_fp8_decode);
+    RUN(attn_dec_wide);
     RUN(attn_fp8_32k);
     RUN(attn_fp8_v_range);
     RUN(attn_fp8_mixed);
