@@ -182,7 +182,7 @@ static void check(Gpu *g, const char *what, int n_head, int n_kv, int max_seqs, 
     size_t tn = (size_t)max_seqs * pg.max_pages;
     Attn a = { T, n_head, n_kv, pg.max_pages, gpu_alloc(g, qn * 2), gpu_alloc(g, qn * 2), gpu_alloc(g, cn * 2),
                gpu_alloc(g, cn * 2), gpu_alloc(g, tn * 4), gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4),
-               0, 0, NULL, NULL, 0 };
+               0, 0, NULL, NULL, 0, 0 };
     a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
     gpu_upload(g, a.table, pg.table, tn * 4);
     gpu_upload(g, a.q, q, qn * 2);
@@ -294,7 +294,7 @@ static double time_attn(Gpu *g, int T, int max_seqs, int max_ctx, const int *slo
     int n_sets = want < (size_t)runs ? (int)want : runs;
     CUdeviceptr base = gpu_alloc(g, set * n_sets);
     Attn a = { T, N_HEAD, N_KV, pg.max_pages, gpu_alloc(g, qb), 0, 0, 0, gpu_alloc(g, tn * 4),
-               gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4), 0, 0, NULL, NULL, 0 };
+               gpu_alloc(g, (size_t)T * 4), gpu_alloc(g, (size_t)T * 4), 0, 0, NULL, NULL, 0, 0 };
     a.h_slot = slot; a.h_pos = pos; a.pool_pages = pg.n_pages;
     if (order) {
         int *ix = xmalloc((size_t)T * sizeof(int));
