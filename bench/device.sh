@@ -131,10 +131,11 @@ engine_ab() {
 }
 
 # batch_ab TAG VAR N MAX_TOKENS [ARGS...]: a greedy batch job of N requests (MAX_TOKENS each) on $f with --dtype fp8
-# and ARGS, run with VAR=0 and VAR=1 (outputs /tmp/TAG-out0|1.jsonl, logs $LOG/TAG-batch0|1.log), then how many
-# outputs are identical and their mean common prefix, a summary line each
+# and ARGS, run with VAR=0 and VAR=1 (or the two values in BATCH_AB_VALS; outputs /tmp/TAG-out0|1.jsonl, logs
+# $LOG/TAG-batch0|1.log), then how many outputs are identical and their mean common prefix, a summary line each
 batch_ab() {
-    local tag=$1 var=$2 n=$3 mt=$4 v
+    local tag=$1 var=$2 n=$3 mt=$4 v vals
+    read -ra vals <<< "${BATCH_AB_VALS:-0 1}"
     shift 4
     python3 - "$n" "$mt" > /tmp/$tag-req.jsonl <<'PYEOF'
 import json, sys
@@ -146,18 +147,18 @@ for i in range(n):
 PYEOF
     for v in 0 1; do
         rm -f /tmp/$tag-out$v.jsonl
-        env $var=$v timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 "$@" -i /tmp/$tag-req.jsonl \
+        env $var=${vals[$v]} timeout 150 ./qwen3-ptx batch -m "$f" --dtype fp8 "$@" -i /tmp/$tag-req.jsonl \
             -o /tmp/$tag-out$v.jsonl > "$LOG/$tag-batch$v.log" 2>&1
-        say "$tag batch $var=$v rc=$? $(wc -l < /tmp/$tag-out$v.jsonl) lines $(tail -1 "$LOG/$tag-batch$v.log")"
+        say "$tag batch $var=${vals[$v]} rc=$? $(wc -l < /tmp/$tag-out$v.jsonl) lines $(tail -1 "$LOG/$tag-batch$v.log")"
     done
-    python3 - /tmp/$tag-out0.jsonl /tmp/$tag-out1.jsonl "$tag $var" <<'PYEOF' 2>&1 | tee -a "$SUM"
+    python3 - /tmp/$tag-out0.jsonl /tmp/$tag-out1.jsonl "$tag $var ${vals[0]} / ${vals[1]}" <<'PYEOF' 2>&1 | tee -a "$SUM"
 import json, os, sys
 a, b = ({json.loads(l)["custom_id"]: json.loads(l) for l in open(p)} for p in sys.argv[1:3])
 txt = lambda r: r["response"]["body"]["choices"][0].get("text", "")
 ks = [k for k in a if k in b]
 same = sum(txt(a[k]) == txt(b[k]) for k in ks)
 pre = [len(os.path.commonprefix([txt(a[k]), txt(b[k])])) for k in ks]
-print(f"{sys.argv[3]} 0 / 1: {same} of {len(a)} outputs identical, mean common prefix {sum(pre) / max(1, len(pre)):.0f} chars")
+print(f"{sys.argv[3]}: {same} of {len(a)} outputs identical, mean common prefix {sum(pre) / max(1, len(pre)):.0f} chars")
 PYEOF
 }
 
@@ -1619,11 +1620,12 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
     fi
 fi
 
-if has s40; then  # session 40. S40_PARTS from (in this order): ncu (Nsight Compute on attn_dec_fp8 at S40_NCU_DEC:
-    # pipes, instruction mix, stalls), unit (test_gpu_attn's attn_dec cases, sanitizers on the warp-a-unit case),
-    # rms (engine A/B of QWEN3_RMS_EARLY_ROWS: the norm's weights requested before
-    # its wait at every row count, S40_RMS_AB configurations), ab (engine A/B: S40_AB configurations, S40_ARMS "NAME
-    # VAR=VALUE ...|..."), attn (bench/attention's decode sizes under S40_ATTN_ARMS "NAME VAR=VALUE ...;...")
+if has s40; then  # session 40. S40_PARTS from (run in this order): unit (test_gpu_attn's attn_dec cases S40_UNIT,
+    # memcheck + racecheck of the warp-a-unit case), same (a greedy batch job of 256 requests, the warp a unit off /
+    # on), ncu (Nsight Compute on attn_dec_fp8 at S40_NCU_DEC: pipes, instruction mix, stalls), rms (engine A/B of
+    # QWEN3_RMS_EARLY_ROWS, S40_RMS_AB configurations), ab (engine A/B: S40_AB configurations, S40_ARMS "NAME
+    # VAR=VALUE ...|..."), final (the issue-7 set), attn (bench/attention's decode sizes under S40_ATTN_ARMS "NAME
+    # VAR=VALUE ...;...")
     parts=" ${S40_PARTS:-ncu rms} "
     if [[ $parts == *" unit "* ]]; then  # test_gpu_attn's attn_dec cases (S40_UNIT), then memcheck + racecheck of the
         # warp-a-unit case
@@ -1632,6 +1634,10 @@ if has s40; then  # session 40. S40_PARTS from (in this order): ncu (Nsight Comp
         say "s40 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s40-attn.log" | tr '\n' ' ')"
         grep -E "^FAIL|check failed|a warp a unit" "$LOG/s40-attn.log" | head | tee -a "$SUM"
         san_test s40san-wide "s40 attn_dec_wide" 240 test_gpu_attn attn_dec_wide
+    fi
+    if [[ $parts == *" same "* ]]; then  # a greedy batch job of 256 requests (a warp a unit at full batch) off / on
+        f=$(synth 8b q8_0)
+        BATCH_AB_VALS="0 512" batch_ab s40wide QWEN3_ATTN_WIDE_KEYS 256 64 --kv-dtype fp8
     fi
     if [[ $parts == *" ncu "* ]]; then
         timeout 240 ncu --kernel-name regex:attn_dec_fp8 --launch-skip 3 --launch-count 1 \
@@ -1676,6 +1682,15 @@ PYEOF
         f=$(synth 8b q8_0)
         IFS='|' read -ra arms40 <<< "${S40_ARMS:-base|base2}"
         engine_ab "${S40_AB:-fp8 fp8 256;fp8 fp8 128}" "${arms40[@]}"
+    fi
+    if [[ $parts == *" final "* ]]; then  # the issue-7 set with FP8 weights + KV: fixed batches S40_FINAL_B, random
+        f=$(synth 8b q8_0)
+        engine_job s40final "${S40_FINAL_B:-1,16,64,256,1024}" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+        say "s40 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/s40final.log" | tee -a "$SUM"
+        ENGINE_WL=random engine_job s40final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+        say "s40 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s40final-random.log" | tee -a "$SUM"
     fi
     if [[ $parts == *" attn "* ]]; then
         IFS=';' read -ra arms40 <<< "${S40_ATTN_ARMS:-base QWEN3_X=0}"

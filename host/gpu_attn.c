@@ -101,13 +101,15 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // CTA count, as above). Any token works (each is attended alone), but a run of a sequence's positions is cheaper in
 // attention.ptx, which loads each key once for a block of the run's tokens. k_scale = v_scale = 0: bf16 pools.
 // A warp a unit instead (the kernel decides, from entry 0's position): where the tokens come in an order (tok_ix:
-// the engine's longest first), there are at least DEC_WIDE_UNITS (token, kv head) units and no key split, and the
-// longest context is under QWEN3_ATTN_WIDE_KEYS keys (0: never). Many short units then stream through 16 warps an SM
-// each on its own instead of 4 CTAs that load, compute and merge in step (NOTES, sessions 24 and 40).
+// the engine's longest first), there are at least DEC_WIDE_WARPS_SM (token, kv head) units an SM (about the 16 warps
+// an SM of the CTA mapping's first wave) and no key split, and the longest context is under QWEN3_ATTN_WIDE_KEYS keys
+// (0: never). Many short units then stream through the SMs each on its own warp instead of 4 CTAs an SM that load,
+// compute and merge in step. H200, session 40: B = 256 x 128..256 keys +1.7% decode, B = 1,024 +1.2%; at B = 64
+// (512 units, 4 warps an SM) -3%, hence the unit count (NOTES).
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.
 enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
-enum { DEC_WIDE_UNITS = 512, DEC_WIDE_KEYS = 512 };
+enum { DEC_WIDE_WARPS_SM = 15, DEC_WIDE_KEYS = 512 };
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
@@ -138,7 +140,8 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     if (split_env > 0) kv_split = split_env;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
-    unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= DEC_WIDE_UNITS ? (unsigned)wide_keys : 0;
+    long wide_units = (long)DEC_WIDE_WARPS_SM * (g->sm_count > 0 ? g->sm_count : 132);
+    unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= wide_units ? (unsigned)wide_keys : 0;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale, &out8, &sa8, &tok_ix, &wide };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
