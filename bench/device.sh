@@ -1624,8 +1624,8 @@ if has s40; then  # session 40. S40_PARTS from (run in this order): unit (test_g
     # memcheck + racecheck of the warp-a-unit case), same (a greedy batch job of 256 requests, the warp a unit off /
     # on), ncu (Nsight Compute on attn_dec_fp8 at S40_NCU_DEC: pipes, instruction mix, stalls), rms (engine A/B of
     # QWEN3_RMS_EARLY_ROWS, S40_RMS_AB configurations), ab (engine A/B: S40_AB configurations, S40_ARMS "NAME
-    # VAR=VALUE ...|..."), final (the issue-7 set), attn (bench/attention's decode sizes under S40_ATTN_ARMS "NAME
-    # VAR=VALUE ...;...")
+    # VAR=VALUE ...|..."), final (the issue-7 set), trace (the B = 256 timeline), attn (bench/attention's decode sizes
+    # under S40_ATTN_ARMS "NAME VAR=VALUE ...;...")
     parts=" ${S40_PARTS:-ncu rms} "
     if [[ $parts == *" unit "* ]]; then  # test_gpu_attn's attn_dec cases (S40_UNIT), then memcheck + racecheck of the
         # warp-a-unit case
@@ -1691,6 +1691,17 @@ PYEOF
         ENGINE_WL=random engine_job s40final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
             QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
         say "s40 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s40final-random.log" | tee -a "$SUM"
+    fi
+    if [[ $parts == *" trace "* ]]; then  # the B = 256 timeline of the default (stage s10's trace part)
+        f=$(synth 8b q8_0)
+        mkdir -p build/trace && cp build/unicode_tables.c build/trace/
+        make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s40-trace-build.log" 2>&1 || say "trace build FAILED"
+        QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_TRACE=$LOG/s40-trace.tsv timeout 200 build/trace/bench/throughput \
+            -m "$f" --label "trace" --workloads fixed --batches 256 --peer none > "$LOG/s40-trace.log" 2>&1
+        say "s40 trace rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/s40-trace.log" | tr -s ' ' | tr '\n' ' ')"
+        python3 bench/trace_summary.py "$LOG/s40-trace.tsv" > "$LOG/s40-trace.txt" 2>&1
+        head -16 "$LOG/s40-trace.txt" | cut -c1-900 | tee -a "$SUM"
+        gzip -f "$LOG/s40-trace.tsv"
     fi
     if [[ $parts == *" attn "* ]]; then
         IFS=';' read -ra arms40 <<< "${S40_ATTN_ARMS:-base QWEN3_X=0}"

@@ -116,7 +116,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
                           int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
-    static int split_env = -1, wide_keys = -1;
+    static int split_env = -1, wide_keys = -1, wide_sm = -1;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
         die("launch_attention_dec: %d query heads over %d kv heads is not supported (at most %d per kv head)", n_head,
@@ -135,12 +135,13 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         fn_ctx = g->ctx;
         split_env = env_int("QWEN3_ATTN_DEC_SPLIT", 0, 8, 0);  // a key split for every launch (0: by the CTA count)
         wide_keys = env_int("QWEN3_ATTN_WIDE_KEYS", 0, 1 << 30, DEC_WIDE_KEYS);
+        wide_sm = env_int("QWEN3_ATTN_WIDE_SM", 1, 1 << 20, DEC_WIDE_WARPS_SM);  // the fewest units an SM for it
     }
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     if (split_env > 0) kv_split = split_env;
     kv_split = key_split(g, kv_split, (long)T * n_kv);
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
-    long wide_units = (long)DEC_WIDE_WARPS_SM * (g->sm_count > 0 ? g->sm_count : 132);
+    long wide_units = (long)wide_sm * (g->sm_count > 0 ? g->sm_count : 132);
     unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= wide_units ? (unsigned)wide_keys : 0;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale, &out8, &sa8, &tok_ix, &wide };
