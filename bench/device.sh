@@ -1625,7 +1625,7 @@ if has s40; then  # session 40. S40_PARTS from (run in this order): unit (test_g
     # on), ncu (Nsight Compute on attn_dec_fp8 at S40_NCU_DEC: pipes, instruction mix, stalls), rms (engine A/B of
     # QWEN3_RMS_EARLY_ROWS, S40_RMS_AB configurations), ab (engine A/B: S40_AB configurations, S40_ARMS "NAME
     # VAR=VALUE ...|..."), final (the issue-7 set), trace (the B = 256 timeline), attn (bench/attention's decode sizes
-    # under S40_ATTN_ARMS "NAME VAR=VALUE ...;...")
+    # under S40_ATTN_ARMS "NAME VAR=VALUE ...;...", cache S40_ATTN_KV)
     parts=" ${S40_PARTS:-ncu rms} "
     if [[ $parts == *" unit "* ]]; then  # test_gpu_attn's attn_dec cases (S40_UNIT), then memcheck + racecheck of the
         # warp-a-unit case
@@ -1707,7 +1707,7 @@ PYEOF
         IFS=';' read -ra arms40 <<< "${S40_ATTN_ARMS:-base QWEN3_X=0}"
         for arm in "${arms40[@]}"; do
             read -ra a <<< "$arm"
-            env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype fp8 --check 0 --prefill 0 --long 0 --seed 7 \
+            env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype ${S40_ATTN_KV:-fp8} --check 0 --prefill 0 --long 0 --seed 7 \
                 --decode ${S40_DEC:-256x128,256x192,256x256,1024x192,64x1024,16x4096,1x4096} \
                 --decode-mix ${S40_MIX:-139:200-2048,256:100-1124} > "$LOG/s40-attn-${a[0]}.log" 2>&1
             say "s40 attention ${a[0]} rc=$? $(grep -E '^decode' "$LOG/s40-attn-${a[0]}.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
