@@ -2,7 +2,9 @@
 // head_dim 128). Correctness first (fp64 host reference on fresh random inputs, seed printed), then
 //   prefill: one sequence of L tokens, FLOPs = 4·hd·n_head·L(L+1)/2 (QKᵀ and PV, causal), floor = FLOPs / peak;
 //   decode:  B sequences × context C, one query each at position C-1, bytes = K+V read = B·C·n_kv·hd·2·2,
-//            floor = bytes / this card's copy bandwidth (measured in the same run).
+//            floor = bytes / this card's copy bandwidth (measured in the same run). Decode steps are launched as the
+//            engine's graph-replayed steps are, with their order (tok_ix; since session 40, so the decode kernel may
+//            take its warp-a-unit mapping: QWEN3_ATTN_WIDE_KEYS / QWEN3_ATTN_WIDE_SM choose it).
 // Times are medians of per-launch CUDA events, launches queued behind ~1.5 ms of memset so the host never starves
 // the GPU, inputs rotated over enough copies that every launch starts with a cold L2 (as inside a model).
 // --kv-dtype fp8: the FP8 cache (e4m3 pools + one f32 scale per token and kv head row; decode on attn_dec.ptx, or

@@ -77,7 +77,9 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // instead of out (e4m3 out8 [T][n_head*128], 8-byte aligned, and one f32 scale per token and head at sa8 [T][n_head]:
 // exactly launch_quant_act_fp8's bytes for the bf16 output). tok_ix != 0: tok_slot / tok_pos list the tokens in the
 // order the CTAs start (a token's kv heads together; longest context first keeps the long units off the tail), entry
-// i being token tok_ix[i]'s (its q and out rows; a permutation of 0 .. T-1); 0: entry i is token i.
+// i being token tok_ix[i]'s (its q and out rows; a permutation of 0 .. T-1); 0: entry i is token i. With an order,
+// many units and no key split, a step whose entry 0 (the longest, by this contract) is short gets a warp a unit
+// instead (host/gpu_attn.c); any order gives correct output, a wrong entry 0 only the slower mapping.
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,

@@ -346,7 +346,11 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             int max_pos = 0;
             for (int i = 0; i < T; i++) { ot[i] = T - 1 - i; if (pos[i] > max_pos) max_pos = pos[i]; }
             for (int i = 1; i < T; i++)  // insertion sort of the reversed list by position, stable
-                for (int j = i; j > 0 && pos[ot[j]] > pos[ot[j - 1]]; j--) { int x = ot[j]; ot[j] = ot[j - 1]; ot[j - 1] = x; }
+                for (int j = i; j > 0 && pos[ot[j]] > pos[ot[j - 1]]; j--) {
+                    int x = ot[j];
+                    ot[j] = ot[j - 1];
+                    ot[j - 1] = x;
+                }
             for (int i = 0; i < T; i++) { os[i] = slot[ot[i]]; op[i] = pos[ot[i]]; }
             int mode_differs = !d_id && T * n_kv >= 15 * (G.sm_count > 0 ? G.sm_count : 132) && max_pos < 512;
             CUdeviceptr d_os = gpu_alloc(&G, T * 4), d_op = gpu_alloc(&G, T * 4), d_ot = gpu_alloc(&G, T * 4);
