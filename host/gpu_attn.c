@@ -104,7 +104,7 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // the engine's longest first), there are at least DEC_WIDE_WARPS_SM (token, kv head) units an SM (about the 16 warps
 // an SM of the CTA mapping's first wave) and no key split, and the longest context is under QWEN3_ATTN_WIDE_KEYS keys
 // (0: never). Many short units then stream through the SMs each on its own warp instead of 4 CTAs an SM that load,
-// compute and merge in step. H200, session 40: B = 256 x 128..256 keys +1.7% decode, B = 1,024 +1.2%; at B = 64
+// compute and merge in step. H200, session 40: B = 256 x 128..256 keys +1.9% decode, B = 1,024 +1.4%; at B = 64
 // (512 units, 4 warps an SM) -3%, hence the unit count (NOTES).
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.

@@ -591,7 +591,6 @@ static void attn_fp8_decode(void) {
     for (int gi = 0; gi < 4; gi++) check8(8, gq[gi], 8, 4096, c, 8, 0, 2.0, gq[gi] != 5, "decode batch");
 }
 
-// Length 32768: a decode token at position 32767 and the last 129-token prefill chunk up to it (512 pages).
 // attn_dec.ptx's warp a unit (host/gpu_attn.c: an order, >= 15 (token, kv head) units an SM, the longest context
 // under QWEN3_ATTN_WIDE_KEYS = 512 keys), both caches: 256 decode tokens x 8 kv heads at contexts 1 .. 512 (page and
 // chunk edges, then scattered), G 4 / 5; and 2,049 tokens of one kv head (the last CTA has one unit: its other warps
@@ -621,6 +620,7 @@ static void attn_dec_wide(void) {
     free(c);
 }
 
+// Length 32768: a decode token at position 32767 and the last 129-token prefill chunk up to it (512 pages).
 static void attn_fp8_32k(void) {
     NEED_GPU();
     Chunk d = { 0, 32767, 1 };
