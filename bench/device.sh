@@ -162,6 +162,34 @@ print(f"{sys.argv[3]}: {same} of {len(a)} outputs identical, mean common prefix 
 PYEOF
 }
 
+# final_set TAG BATCHES: the issue-7 set on the synth 8B q8_0 with FP8 weights + KV, the fixed workloads at BATCHES
+# and the random one, rows into $LOG/throughput.tsv; logs $LOG/TAGfinal(-random).log, their lines in the summary
+final_set() {
+    f=$(synth 8b q8_0)
+    engine_job $1final "$2" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+    say "$1 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/$1final.log" | tee -a "$SUM"
+    ENGINE_WL=random engine_job $1final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
+        QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
+    say "$1 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/$1final-random.log" | tee -a "$SUM"
+}
+
+# trace_b256 NAME LABEL [VAR=VALUE ...]: the launch timeline (make TRACE=1, QWEN3_TRACE) of 256 x (128 -> 128) on the
+# synth 8B q8_0, FP8 weights + KV, with those variables set; $LOG/NAME.log / .txt (bench/trace_summary.py) / .tsv.gz,
+# a summary line and the summary's head
+trace_b256() {
+    local n=$1 label=$2
+    shift 2
+    f=$(synth 8b q8_0)
+    mkdir -p build/trace && cp build/unicode_tables.c build/trace/
+    make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/trace-build.log" 2>&1 || say "trace build FAILED"
+    env "$@" QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_TRACE=$LOG/$n.tsv timeout 200 build/trace/bench/throughput \
+        -m "$f" --label "$label" --workloads fixed --batches 256 --peer none > "$LOG/$n.log" 2>&1
+    say "$label rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tr -s ' ' | tr '\n' ' ')"
+    python3 bench/trace_summary.py "$LOG/$n.tsv" > "$LOG/$n.txt" 2>&1
+    head -16 "$LOG/$n.txt" | cut -c1-900 | tee -a "$SUM"
+    gzip -f "$LOG/$n.tsv"
+}
+
 # plan_ab "NAME:PLAN ...": the synth 8B engine (PLAN_AB_SPEC="SIZE TYPE": another synth file) under each GEMM plan
 # (a file, none: the rules alone, or empty: the built-in one) in turn,
 # S19P_ARMS ("NAME|VAR=VALUE ...|BATCHES;..."; default FP8 weights + FP8 KV at B = 1, 16, 64, 256, BF16 at 1 and
@@ -1496,13 +1524,7 @@ if has s38; then  # session 38: decode attention's V scales in P (attn_dec_fp8),
         timeout 300 build/tests/test_gpu_fp8 > "$LOG/s38-fp8all.log" 2>&1
         say "s38 test_gpu_fp8 rc=$? $(grep -c '^PASS' "$LOG/s38-fp8all.log") pass $(grep -c '^FAIL' "$LOG/s38-fp8all.log") fail"
         grep -E "^FAIL|check failed" "$LOG/s38-fp8all.log" | head | tee -a "$SUM"
-        f=$(synth 8b q8_0)
-        engine_job s38final "${S38_FINAL_B:-1,16,64,256,1024}" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
-        say "s38 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/s38final.log" | tee -a "$SUM"
-        ENGINE_WL=random engine_job s38final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
-        say "s38 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s38final-random.log" | tee -a "$SUM"
+        final_set s38 "${S38_FINAL_B:-1,16,64,256,1024}"
     fi
     if p38 normsan; then  # memcheck + racecheck of the consumer's rstd on the generic and FP8H paths
         for t in ${S38_SAN_TILES:-4 11}; do
@@ -1596,27 +1618,10 @@ if has s39; then  # session 39: the wgmma GEMMs' early weights (their first unit
         say "s39 0.6B on vs off: $(tail -3 "$LOG/s39-l06-onoff.log" | tr '\n' ' ' | cut -c1-260)"
     fi
     if p39 final; then  # the final tree: the issue-7 set with FP8 weights + KV (fixed batches S39_FINAL_B, random)
-        f=$(synth 8b q8_0)
-        engine_job s39final "${S39_FINAL_B:-1,16,64,256,1024}" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
-        say "s39 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/s39final.log" | tee -a "$SUM"
-        ENGINE_WL=random engine_job s39final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
-        say "s39 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s39final-random.log" | tee -a "$SUM"
+        final_set s39 "${S39_FINAL_B:-1,16,64,256,1024}"
     fi
     if p39 trace; then  # the B = 256 timeline with the early weights off and on (stage s10's trace part)
-        f=$(synth 8b q8_0)
-        mkdir -p build/trace && cp build/unicode_tables.c build/trace/
-        make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s39-trace-build.log" 2>&1 || say "trace build FAILED"
-        for v in 0 1; do
-            QWEN3_WG_EARLY=$v QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_TRACE=$LOG/s39-trace-$v.tsv timeout 200 \
-                build/trace/bench/throughput -m "$f" --label "trace early $v" --workloads fixed --batches 256 --peer none \
-                > "$LOG/s39-trace-$v.log" 2>&1
-            say "s39 trace early $v rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/s39-trace-$v.log" | tr -s ' ' | tr '\n' ' ')"
-            python3 bench/trace_summary.py "$LOG/s39-trace-$v.tsv" > "$LOG/s39-trace-$v.txt" 2>&1
-            head -16 "$LOG/s39-trace-$v.txt" | cut -c1-900 | tee -a "$SUM"
-            gzip -f "$LOG/s39-trace-$v.tsv"
-        done
+        for v in 0 1; do trace_b256 s39-trace-$v "s39 trace early $v" QWEN3_WG_EARLY=$v; done
     fi
 fi
 
@@ -1684,24 +1689,10 @@ PYEOF
         engine_ab "${S40_AB:-fp8 fp8 256;fp8 fp8 128}" "${arms40[@]}"
     fi
     if [[ $parts == *" final "* ]]; then  # the issue-7 set with FP8 weights + KV: fixed batches S40_FINAL_B, random
-        f=$(synth 8b q8_0)
-        engine_job s40final "${S40_FINAL_B:-1,16,64,256,1024}" "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
-        say "s40 final fixed rc=$?"; grep -E '^[0-9]+ x|decode-only' "$LOG/s40final.log" | tee -a "$SUM"
-        ENGINE_WL=random engine_job s40final-random 256 "$LOG/throughput.tsv" "8b fp8 kv fp8 final" \
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8
-        say "s40 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/s40final-random.log" | tee -a "$SUM"
+        final_set s40 "${S40_FINAL_B:-1,16,64,256,1024}"
     fi
     if [[ $parts == *" trace "* ]]; then  # the B = 256 timeline of the default (stage s10's trace part)
-        f=$(synth 8b q8_0)
-        mkdir -p build/trace && cp build/unicode_tables.c build/trace/
-        make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/s40-trace-build.log" 2>&1 || say "trace build FAILED"
-        QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_TRACE=$LOG/s40-trace.tsv timeout 200 build/trace/bench/throughput \
-            -m "$f" --label "trace" --workloads fixed --batches 256 --peer none > "$LOG/s40-trace.log" 2>&1
-        say "s40 trace rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/s40-trace.log" | tr -s ' ' | tr '\n' ' ')"
-        python3 bench/trace_summary.py "$LOG/s40-trace.tsv" > "$LOG/s40-trace.txt" 2>&1
-        head -16 "$LOG/s40-trace.txt" | cut -c1-900 | tee -a "$SUM"
-        gzip -f "$LOG/s40-trace.tsv"
+        trace_b256 s40-trace "s40 trace"
     fi
     if [[ $parts == *" attn "* ]]; then
         IFS=';' read -ra arms40 <<< "${S40_ATTN_ARMS:-base QWEN3_X=0}"
