@@ -242,8 +242,12 @@
     mov.u32 %z, %nctaid.y;
     mul.lo.u32 %z, %z, %NKV;                     // units
     setp.lt.and.u32 %pw, %u, %z, %wide;
+    mov.u32 %ixw, 0;
+    mov.u32 %kvhw, 0;
+    @!%wide bra.uni WIDE_IX;                     // (no divisions where the host never asks for the warp mapping)
     div.u32 %ixw, %u, %NKV;
     rem.u32 %kvhw, %u, %NKV;
+WIDE_IX:
     ld.param.u64 %pSl, [p_slot];
     cvta.to.global.u64 %pSl, %pSl;
     ld.param.u64 %pPs, [p_pos];
