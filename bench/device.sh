@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1703,6 +1703,48 @@ PYEOF
                 --decode-mix ${S40_MIX:-139:200-2048,256:100-1124} > "$LOG/s40-attn-${a[0]}.log" 2>&1
             say "s40 attention ${a[0]} rc=$? $(grep -E '^decode' "$LOG/s40-attn-${a[0]}.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
         done
+    fi
+fi
+
+if has s41; then  # session 41. S41_PARTS from (in this order): unit (test_gpu_attn's attn_dec cases S41_UNIT, memcheck
+    # + racecheck of the warp-a-unit case, whose lone warps now read below their positions before the PDL wait),
+    # same (greedy batch jobs of 256 requests: QWEN3_ATTN_EARLY 0 / 1, then the base cubin S41_BASE against this one:
+    # both changes keep every bit), attn (bench/attention's decode sizes under S41_ATTN_ARMS "NAME VAR=VALUE ...;..."),
+    # ab (engine A/B: S41_AB configurations, S41_ARMS "NAME VAR=VALUE ...|..."), final (the issue-7 set), trace
+    base41=${S41_BASE:-.carry/base-s41}
+    parts=" ${S41_PARTS:-unit same attn ab} "
+    if [[ $parts == *" unit "* ]]; then
+        QWEN3_TEST_ONLY=${S41_UNIT:-attn_decode_batch,attn_mixed_batch,attn_fp8_decode,attn_dec_wide,attn_fp8_mixed} \
+            timeout 300 build/tests/test_gpu_attn > "$LOG/s41-attn.log" 2>&1
+        say "s41 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s41-attn.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed|a warp a unit" "$LOG/s41-attn.log" | head | tee -a "$SUM"
+        san_test s41san-wide "s41 attn_dec_wide" 240 test_gpu_attn attn_dec_wide
+    fi
+    if [[ $parts == *" same "* ]]; then
+        f=$(synth 8b q8_0)
+        batch_ab s41early QWEN3_ATTN_EARLY 256 64 --kv-dtype fp8
+        QWEN3_ATTN_EARLY=0 BATCH_AB_VALS="$base41 none" batch_ab s41base QWEN3_CUBIN_DIR 256 64 --kv-dtype fp8
+    fi
+    if [[ $parts == *" attn "* ]]; then
+        IFS=';' read -ra arms41 <<< "${S41_ATTN_ARMS:-base QWEN3_CUBIN_DIR=$base41 QWEN3_ATTN_EARLY=0;late QWEN3_ATTN_EARLY=0;new QWEN3_ATTN_EARLY=1}"
+        for arm in "${arms41[@]}"; do
+            read -ra a <<< "$arm"
+            env "${a[@]:1}" timeout 200 build/bench/attention --kv-dtype ${S41_ATTN_KV:-fp8} --check 0 --prefill 0 --long 0 --seed 7 \
+                --decode ${S41_DEC:-256x128,256x192,256x256,1024x192,64x1024,16x4096} \
+                --decode-mix ${S41_MIX:-139:200-2048,256:100-1124} > "$LOG/s41-attn-${a[0]}.log" 2>&1
+            say "s41 attention ${a[0]} rc=$? $(grep -E '^decode' "$LOG/s41-attn-${a[0]}.log" | awk '{printf "%s:%s/%s%% ", $2, $4, $6}')"
+        done
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b q8_0)
+        IFS='|' read -ra arms41 <<< "${S41_ARMS:-base QWEN3_CUBIN_DIR=$base41 QWEN3_ATTN_EARLY=0|late QWEN3_ATTN_EARLY=0|new|base2 QWEN3_CUBIN_DIR=$base41 QWEN3_ATTN_EARLY=0|late2 QWEN3_ATTN_EARLY=0|new2}"
+        engine_ab "${S41_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "${arms41[@]}"
+    fi
+    if [[ $parts == *" final "* ]]; then
+        final_set s41 "${S41_FINAL_B:-1,16,64,256,1024}"
+    fi
+    if [[ $parts == *" trace "* ]]; then
+        trace_b256 s41-trace "s41 trace"
     fi
 fi
 

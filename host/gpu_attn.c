@@ -109,14 +109,20 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // Dynamic shared memory (must match ptx/attn_dec.ptx): the merge's partials and (max, sum), 16,640 B; the fp8 entry's
 // rings of chunk slots are larger (4 warps x RING_D 3 x 4,224 B) and the partials reuse them.
 enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
+// With an order the caller also promises that the pass arrays, the block table and every pool row below an entry's
+// position were written before the kernel launched just before this one began (the engine's graph-replayed decode
+// passes, one token a sequence: the qkv launch before writes only the rows at the positions). A lone warp then reads
+// its metadata and the chunks wholly below its position before its PDL wait (DEC_WIDE_EARLY in p_wide, the kernel's
+// WIDE_EARLY; QWEN3_ATTN_EARLY=0: after it, as every other launch).
 enum { DEC_WIDE_WARPS_SM = 15, DEC_WIDE_KEYS = 512 };
+#define DEC_WIDE_EARLY 0x80000000u
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
                           int kv_split, CUdeviceptr out8, CUdeviceptr sa8, CUdeviceptr tok_ix) {
     static CUcontext fn_ctx;
     static CUfunction fn[2];  // bf16, fp8 cache
-    static int split_env = -1, wide_keys = -1, wide_sm = -1;
+    static int split_env = -1, wide_keys = -1, wide_sm = -1, early = -1;
     if (head_dim != ATT_HEAD_DIM) die("launch_attention_dec: head_dim %d is not supported (only 128)", head_dim);
     if (n_kv <= 0 || n_head <= 0 || n_head % n_kv || n_head / n_kv > DEC_MAX_G)
         die("launch_attention_dec: %d query heads over %d kv heads is not supported (at most %d per kv head)", n_head,
@@ -136,6 +142,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
         split_env = env_int("QWEN3_ATTN_DEC_SPLIT", 0, 8, 0);  // a key split for every launch (0: by the CTA count)
         wide_keys = env_int("QWEN3_ATTN_WIDE_KEYS", 0, 1 << 30, DEC_WIDE_KEYS);
         wide_sm = env_int("QWEN3_ATTN_WIDE_SM", 1, 1 << 20, DEC_WIDE_WARPS_SM);  // the fewest units an SM for it
+        early = env_int("QWEN3_ATTN_EARLY", 0, 1, 1);
     }
     unsigned uh = (unsigned)n_head, ukv = (unsigned)n_kv, upages = (unsigned)max_pages;
     if (split_env > 0) kv_split = split_env;
@@ -143,6 +150,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     long wide_units = (long)wide_sm * (g->sm_count > 0 ? g->sm_count : 132);
     unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= wide_units ? (unsigned)wide_keys : 0;
+    if (wide && early) wide |= DEC_WIDE_EARLY;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale, &out8, &sa8, &tok_ix, &wide };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,

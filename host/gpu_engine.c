@@ -156,6 +156,7 @@ typedef struct {
     GpuArena arena;       // one allocation holding every buffer above
     int *seq_len;         // host: tokens cached per slot
     int *step_add;        // host scratch for step(): tokens per slot in the call being checked
+    unsigned char *slot_seen;  // host scratch for one_per_seq, all 0 between calls
     size_t weight_bytes, cache_bytes;
     // QWEN3_PROFILE=1 (or 2): device time of the passes per kind (0 graph-shaped decode, 1 other) and their rows,
     // the device's idle time between passes (the span from the first pass's start to the last's end, less the
@@ -458,6 +459,19 @@ static CUdeviceptr pack(GpuEngine *e, char *pk, size_t *o, const void *src, size
 // ids (a device pointer), samples them on the device with parameters sp[0..n_out) into ids[0..n_out) and returns
 // with the pass queued; else copies their logits to host_logits and returns when they are there. Decode-shaped
 // steps (every row out) are padded to their bucket and go through a CUDA graph.
+// 1 when no sequence has two of the pass's T tokens. Graph replays need it: their decode attention reads a sequence's
+// rows below each token's position before its PDL wait (host/gpu_attn.c), so none of them may be this pass's own.
+static int one_per_seq(GpuEngine *e, const int *slot, int T) {
+    unsigned char *seen = e->slot_seen;
+    int ok = 1, t = 0;
+    for (; t < T && ok; t++) {
+        ok = !seen[slot[t]];
+        seen[slot[t]] = 1;
+    }
+    for (int i = 0; i < t; i++) seen[slot[i]] = 0;
+    return ok;
+}
+
 static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
                     int n_out, const GpuSampleParams *sp, CUdeviceptr ids, float *host_logits) {
     Gpu *g = &e->g;
@@ -485,7 +499,7 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     int decode_shaped = n_out == T;  // every row's logits, in order
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
     g->prof_phase = decode_shaped ? "decode" : "mixed";
-    int graphable = decode_shaped && e->use_graphs, b = graphable ? bucket_of(T) : 0, Tp = graphable ? BUCKETS[b] : T;
+    int graphable = decode_shaped && e->use_graphs && one_per_seq(e, slot, T), b = graphable ? bucket_of(T) : 0, Tp = graphable ? BUCKETS[b] : T;
     for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
         in[t] = 0;
         in[STEP_TOKENS + t] = e->base.max_seqs;
@@ -656,6 +670,7 @@ static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, con
     }
     if (!rc) rc = take_pages(e, add);
     if (rc) return rc;
+
     int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS], k = 0;  // k: wanted rows so far
     int half = (int)(e->submitted % 2);
     CUdeviceptr ids = e->ids + (size_t)half * eb->max_seqs * 4;
@@ -827,6 +842,7 @@ static void gpu_destroy(Engine *eb) {
     gpu_shutdown(g);
     free(e->seq_len);
     free(e->step_add);
+    free(e->slot_seen);
     free(e);
 }
 
@@ -1110,6 +1126,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     double t1 = now_sec();
     e->seq_len = xcalloc(max_seqs, sizeof(int));
     e->step_add = xcalloc(max_seqs, sizeof(int));
+    e->slot_seen = xcalloc(max_seqs, 1);
     e->sp = xmalloc(OUT_ROWS * sizeof(GpuSampleParams));
     CU_CHECK(cuMemHostAlloc((void **)&e->h_ids, 2 * (size_t)max_seqs * sizeof(int), 0));
     for (int h = 0; h < 2; h++) CU_CHECK(cuEventCreate(&e->done[h], CU_EVENT_DISABLE_TIMING));

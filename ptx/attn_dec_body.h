@@ -122,7 +122,8 @@
 #endif
 
 // --- PROC(b): the chunk in buffer b. S^T = K . Q^T (8 k-steps of 16 dims, two accumulator chains), scale, mask,
-// online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims) ---
+// online softmax per head, O^T = O^T * alpha + V^T . P^T (8 m-tiles of 16 dims). Where no head's running max rose in
+// any lane, alpha is exactly 1 and the rescale of O^T (32 multiplies a lane) is skipped: the same bits ---
 #define PROC(b) \
     mov.f32 %sa0, 0f00000000; mov.f32 %sa1, 0f00000000; mov.f32 %sa2, 0f00000000; mov.f32 %sa3, 0f00000000; \
     mov.f32 %sb0, 0f00000000; mov.f32 %sb1, 0f00000000; mov.f32 %sb2, 0f00000000; mov.f32 %sb3, 0f00000000; \
@@ -141,6 +142,7 @@
     shfl.sync.bfly.b32 %f0, %mx0, 16, 31, -1; max.f32 %mx0, %mx0, %f0; \
     shfl.sync.bfly.b32 %f1, %mx1, 16, 31, -1; max.f32 %mx1, %mx1, %f1; \
     max.f32 %mx0, %mx0, %m0; max.f32 %mx1, %mx1, %m1; \
+    setp.eq.f32 %p2, %mx0, %m0; setp.eq.and.f32 %p2, %mx1, %m1, %p2; vote.sync.all.pred %p2, %p2, -1; \
     sub.f32 %al0, %m0, %mx0; ex2.approx.ftz.f32 %al0, %al0; \
     sub.f32 %al1, %m1, %mx1; ex2.approx.ftz.f32 %al1, %al1; \
     mov.f32 %m0, %mx0; mov.f32 %m1, %mx1; \
@@ -148,7 +150,9 @@
     sub.f32 %sa1, %sa1, %m1; ex2.approx.ftz.f32 %sa1, %sa1; sub.f32 %sa3, %sa3, %m1; ex2.approx.ftz.f32 %sa3, %sa3; \
     mul.f32 %l0, %l0, %al0; add.f32 %l0, %l0, %sa0; add.f32 %l0, %l0, %sa2; \
     mul.f32 %l1, %l1, %al1; add.f32 %l1, %l1, %sa1; add.f32 %l1, %l1, %sa3; \
+    @%p2 bra.uni KEPT_MAX_##b; /* no head's max rose in the warp: alpha = 1, O^T stays */ \
     REP8(RESCALE) \
+KEPT_MAX_##b: \
     PSCALE(b) \
     CVT_P %w0, %sa1, %sa0; CVT_P %w1, %sa3, %sa2; \
     movmatrix.sync.aligned.m8n8.trans.b16 %pb0, %w0; movmatrix.sync.aligned.m8n8.trans.b16 %pb1, %w1; \
@@ -174,8 +178,7 @@
     .param .u32 p_wide)
     .reqntid 128, 1, 1
 {
-    PDL_START
-    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %wide, %pw;
+    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %wide, %pw, %early, %ewait;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %ix, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
     .reg .b32 %MAXP, %pgl, %nr, %pbase, %mbase, %wk, %u, %ixw, %kvhw, %tokw, %slotw, %posw, %pos0;
@@ -193,6 +196,20 @@
     DECL_BUF(B)
 #endif
     REP8(DECL_O)
+
+    // --- the PDL wait (pdl.h): first thing, unless the host set WIDE_EARLY in p_wide (no key split): then the pass
+    // arrays, the block table and every pool row below an entry's position were written before the previous kernel
+    // on the stream began (host/gpu_attn.c's contract), and a warp a unit reads its metadata and the chunks below
+    // its own position before the wait (the previous kernel, qkv, writes only the rows at the positions) ---
+    ld.param.u32 %wk, [p_wide];
+    mov.u32 %x, %nctaid.z;
+    setp.eq.u32 %p0, %x, 1;
+    and.b32 %y, %wk, WIDE_EARLY;
+    setp.ne.and.u32 %early, %y, 0, %p0;
+    and.b32 %wk, %wk, WIDE_KEYS_MASK;
+    @%early bra.uni WAIT_LATER;
+    PDL_START
+WAIT_LATER:
 
     // --- who am I ---
     mov.u32 %t, %tid.x;
@@ -232,9 +249,6 @@
     // 40); CTAs past the units leave at once. Both candidates' loads go out together, then one is kept ---
     mov.u32 %kvh, %ctaid.x;
     mov.u32 %ix, %ctaid.y;
-    ld.param.u32 %wk, [p_wide];
-    mov.u32 %x, %nctaid.z;
-    setp.eq.u32 %p0, %x, 1;
     setp.ne.and.u32 %wide, %wk, 0, %p0;
     mov.u32 %x, %nctaid.x;
     mad.lo.u32 %y, %ix, %x, %kvh;
@@ -278,6 +292,7 @@ WIDE_IX:
     @%pw ld.global.nc.u32 %tokw, [%ptr];
 HAVE_TOK:
     setp.lt.and.u32 %wide, %pos0, %wk, %wide;
+    and.pred %ewait, %early, %wide;              // a lone warp's wait comes after its first chunks
     @!%wide bra.uni UNIT_CTA;
     @!%pw bra.uni DONE;                          // past the last unit
     mov.u32 %ix, %ixw;
@@ -291,6 +306,9 @@ HAVE_TOK:
     mov.u32 %W, 1;
     bra.uni UNIT_DONE;
 UNIT_CTA:
+    @!%early bra.uni CTA_WAITED;                 // (the CTA mapping reads nothing more before its wait)
+    PDL_START
+CTA_WAITED:
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
     mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
@@ -305,22 +323,20 @@ UNIT_DONE:
     mad.lo.u32 %mbase, %warp, 64, %mbase;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
-    // converted to f16 once the first K/V loads are on their way ---
+    // converted to f16 once the first K/V loads are on their way (a lone warp that waits late: after its wait) ---
 #define ZQ(i) mov.b32 %qr##i, 0;
     REP16(ZQ)
-    setp.lt.u32 %p0, %g, %G;
-    mad.lo.u32 %x, %kvh, %G, %g;
-    mad.lo.u32 %x, %tok, %NH, %x;
-    shl.b32 %x, %x, 7;
-    mul.wide.u32 %d, %x, 2;
-    add.u64 %ptr, %pQ, %d;
-    shl.b32 %x, %tq, 5;
-    cvt.u64.u32 %d, %x;
-    add.u64 %ptr, %ptr, %d;                      // &q[tok][kvh*G + g][16 tq]
-    @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr];
-    @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16];
-    @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128];
+#define Q_LOAD \
+    setp.lt.u32 %p0, %g, %G; \
+    mad.lo.u32 %x, %kvh, %G, %g; mad.lo.u32 %x, %tok, %NH, %x; shl.b32 %x, %x, 7; mul.wide.u32 %d, %x, 2; \
+    add.u64 %ptr, %pQ, %d; shl.b32 %x, %tq, 5; cvt.u64.u32 %d, %x; add.u64 %ptr, %ptr, %d; /* &q[tok][kvh*G + g][16 tq] */ \
+    @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr]; \
+    @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16]; \
+    @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128]; \
     @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
+    @%ewait bra.uni Q_LATER;
+    Q_LOAD
+Q_LATER:
 
     // --- the token: position (clamped to the table row), chunks of 16 keys, its slot's first 32 page ids ---
     ld.param.u32 %MAXP, [p_maxpages];
@@ -390,10 +406,31 @@ UNIT_DONE:
     @%wide mov.u32 %pbase, %ring;                // a lone warp's partial: over its own slots (4,160 of 12,672 B)
     @%wide add.u32 %mbase, %ring, 4096;
 
-    // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk) ---
+    // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk). A lone
+    // warp that waits late copies the chunks wholly below its position first (its last chunk holds the key qkv is
+    // writing), then waits, loads Q and copies the rest in order: the groups still go in chunk order ---
     mov.u32 %cF, %gw;
     mov.u32 %sbF, %ring;
     mov.u32 %slot_i, 0;
+    @!%ewait bra.uni FILL;
+EARLY_FILL:
+    shl.b32 %x, %cF, 4;
+    add.u32 %x, %x, 16;
+    setp.gt.u32 %p0, %x, %pos;                   // chunk cF holds the position (or lies past it)
+    @%p0 bra.uni EARLY_DONE;
+    setp.lt.u32 %pcF, %cF, %nch;
+    PAGE(F)
+    COPY(F)
+    add.u32 %cF, %cF, %W;
+    add.u32 %sbF, %sbF, SLOT_BYTES;
+    add.u32 %slot_i, %slot_i, 1;
+    setp.lt.u32 %p0, %slot_i, RING_D;
+    @%p0 bra.uni EARLY_FILL;
+EARLY_DONE:
+    PDL_START
+    Q_LOAD
+    setp.ge.u32 %p0, %slot_i, RING_D;
+    @%p0 bra.uni FILLED;
 FILL:
     setp.lt.u32 %pcF, %cF, %nch;
     PAGE(F)
@@ -403,6 +440,7 @@ FILL:
     add.u32 %slot_i, %slot_i, 1;
     setp.lt.u32 %p0, %slot_i, RING_D;
     @%p0 bra.uni FILL;
+FILLED:
     // in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
     // bf16 -> f16 is exact for the q-normed range, as in attention.ptx
 #define Q_F16(dst, src) shl.b32 %x, src, 16; and.b32 %y, src, 0xFFFF0000; cvt.rn.f16x2.f32 dst, %y, %x;
@@ -438,7 +476,12 @@ KEYS_DONE:
     @%wide bar.warp.sync -1;                     // every lane done reading them)
     }
 #else
-    // --- bf16: the chunk buffers start zero (finite values for rows that load nothing) ---
+    // --- bf16: a lone warp that waits late has read its metadata; it waits here (its chunks are in registers) ---
+    @!%ewait bra.uni BF_WAITED;
+    PDL_START
+    Q_LOAD
+BF_WAITED:
+    // --- the chunk buffers start zero (finite values for rows that load nothing) ---
     ZERO_BUF(A)
     ZERO_BUF(B)
     mov.u32 %rwA, 0;
