@@ -1707,9 +1707,9 @@ PYEOF
 fi
 
 if has s41; then  # session 41. S41_PARTS from (in this order): unit (test_gpu_attn's attn_dec cases S41_UNIT, memcheck
-    # + racecheck of the warp-a-unit case, whose lone warps now read below their positions before the PDL wait),
-    # same (greedy batch jobs of 256 requests: QWEN3_ATTN_EARLY 0 / 1, then the base cubin S41_BASE against this one:
-    # both changes keep every bit), attn (bench/attention's decode sizes under S41_ATTN_ARMS "NAME VAR=VALUE ...;..."),
+    # + racecheck of S41_SAN, default the warp-a-unit case: its warps read below their positions before the PDL
+    # wait), same (greedy batch jobs of 256 and 64 requests: QWEN3_ATTN_EARLY 0 / 1, then the base cubin S41_BASE
+    # against this one: both changes keep every bit), attn (bench/attention's decode sizes under S41_ATTN_ARMS "NAME VAR=VALUE ...;..."),
     # ab (engine A/B: S41_AB configurations, S41_ARMS "NAME VAR=VALUE ...|..."), final (the issue-7 set), trace
     base41=${S41_BASE:-.carry/base-s41}
     parts=" ${S41_PARTS:-unit same attn ab} "
@@ -1718,11 +1718,12 @@ if has s41; then  # session 41. S41_PARTS from (in this order): unit (test_gpu_a
             timeout 300 build/tests/test_gpu_attn > "$LOG/s41-attn.log" 2>&1
         say "s41 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s41-attn.log" | tr '\n' ' ')"
         grep -E "^FAIL|check failed|a warp a unit" "$LOG/s41-attn.log" | head | tee -a "$SUM"
-        san_test s41san-wide "s41 attn_dec_wide" 240 test_gpu_attn attn_dec_wide
+        san_test s41san "s41 ${S41_SAN:-attn_dec_wide}" 300 test_gpu_attn ${S41_SAN:-attn_dec_wide}
     fi
     if [[ $parts == *" same "* ]]; then
         f=$(synth 8b q8_0)
         batch_ab s41early QWEN3_ATTN_EARLY 256 64 --kv-dtype fp8
+        batch_ab s41early64 QWEN3_ATTN_EARLY 64 64 --kv-dtype fp8
         QWEN3_ATTN_EARLY=0 BATCH_AB_VALS="$base41 none" batch_ab s41base QWEN3_CUBIN_DIR 256 64 --kv-dtype fp8
     fi
     if [[ $parts == *" attn "* ]]; then

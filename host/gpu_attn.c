@@ -111,9 +111,9 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 };
 // With an order the caller also promises that the pass arrays, the block table and every pool row below an entry's
 // position were written before the kernel launched just before this one began (the engine's graph-replayed decode
-// passes, one token a sequence: the qkv launch before writes only the rows at the positions). A lone warp then reads
-// its metadata and the chunks wholly below its position before its PDL wait (DEC_WIDE_EARLY in p_wide, the kernel's
-// WIDE_EARLY; QWEN3_ATTN_EARLY=0: after it, as every other launch).
+// passes, one token a sequence: the qkv launch before writes only the rows at the positions). Each warp then reads
+// its unit's metadata and copies its first chunks wholly below the position before its PDL wait, either mapping, any
+// key split (DEC_WIDE_EARLY in p_wide, the kernel's WIDE_EARLY; QWEN3_ATTN_EARLY=0: after it).
 enum { DEC_WIDE_WARPS_SM = 15, DEC_WIDE_KEYS = 512 };
 #define DEC_WIDE_EARLY 0x80000000u
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
@@ -150,7 +150,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     long wide_units = (long)wide_sm * (g->sm_count > 0 ? g->sm_count : 132);
     unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= wide_units ? (unsigned)wide_keys : 0;
-    if (wide && early) wide |= DEC_WIDE_EARLY;
+    if (tok_ix && early) wide |= DEC_WIDE_EARLY;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale, &out8, &sa8, &tok_ix, &wide };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,
