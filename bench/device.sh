@@ -40,12 +40,13 @@ synth() {  # synth SIZE TYPE -> path (cached in $M)
     echo "$f"
 }
 
-# san_test TAG LABEL SECONDS TEST CASES [VAR=VALUE ...]: memcheck, then racecheck, of build/tests/TEST's CASES
-# (QWEN3_TEST_ONLY) with those variables set; logs $LOG/TAG-TOOL.log, one summary line each headed LABEL TOOL
+# san_test TAG LABEL SECONDS TEST CASES [VAR=VALUE ...]: memcheck, then racecheck (or the tools in SAN_TOOLS), of
+# build/tests/TEST's CASES (QWEN3_TEST_ONLY) with those variables set; logs $LOG/TAG-TOOL.log, one summary line each
+# headed LABEL TOOL
 san_test() {
     local tag=$1 label=$2 secs=$3 t=$4 cases=$5 tool
     shift 5
-    for tool in memcheck racecheck; do
+    for tool in ${SAN_TOOLS:-memcheck racecheck}; do
         env "$@" QWEN3_TEST_ONLY=$cases timeout $secs compute-sanitizer --tool $tool --error-exitcode 9 \
             build/tests/$t > "$LOG/$tag-$tool.log" 2>&1
         say "$label $tool rc=$? $(grep -E '^(PASS|FAIL)|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/$tag-$tool.log" | tr '\n' ' ')"
@@ -1708,8 +1709,9 @@ fi
 
 if has s41; then  # session 41. S41_PARTS from (in this order): unit (test_gpu_attn's attn_dec cases S41_UNIT, memcheck
     # + racecheck of S41_SAN, default the warp-a-unit case: its warps read below their positions before the PDL
-    # wait), same (greedy batch jobs of 256 and 64 requests: QWEN3_ATTN_EARLY 0 / 1, then the base cubin S41_BASE
-    # against this one: both changes keep every bit), attn (bench/attention's decode sizes under S41_ATTN_ARMS "NAME VAR=VALUE ...;..."),
+    # wait; S41_SAN_TOOLS, default both), e2e (test_gpu_e2e on S41_E2E with the FP8 cache), same (greedy batch jobs
+    # of 256 and 64 requests: QWEN3_ATTN_EARLY 0 / 1, then the base cubin S41_BASE against this one: both changes
+    # keep every bit), attn (bench/attention's decode sizes under S41_ATTN_ARMS "NAME VAR=VALUE ...;..."),
     # ab (engine A/B: S41_AB configurations, S41_ARMS "NAME VAR=VALUE ...|..."), final (the issue-7 set), trace
     base41=${S41_BASE:-.carry/base-s41}
     parts=" ${S41_PARTS:-unit same attn ab} "
@@ -1718,7 +1720,11 @@ if has s41; then  # session 41. S41_PARTS from (in this order): unit (test_gpu_a
             timeout 300 build/tests/test_gpu_attn > "$LOG/s41-attn.log" 2>&1
         say "s41 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s41-attn.log" | tr '\n' ' ')"
         grep -E "^FAIL|check failed|a warp a unit" "$LOG/s41-attn.log" | head | tee -a "$SUM"
-        san_test s41san "s41 ${S41_SAN:-attn_dec_wide}" 300 test_gpu_attn ${S41_SAN:-attn_dec_wide}
+        SAN_TOOLS="${S41_SAN_TOOLS:-memcheck racecheck}" san_test s41san "s41 ${S41_SAN:-attn_dec_wide}" 300 test_gpu_attn \
+            ${S41_SAN:-attn_dec_wide}
+    fi
+    if [[ $parts == *" e2e "* ]]; then  # GPU against the CPU reference (all-logits prefills are eager passes now)
+        e2e_files s41 "${S41_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8
     fi
     if [[ $parts == *" same "* ]]; then
         f=$(synth 8b q8_0)

@@ -178,7 +178,7 @@ KEPT_MAX_##b: \
     .param .u32 p_wide)
     .reqntid 128, 1, 1
 {
-    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %wide, %pw, %early;
+    .reg .pred %p0, %p1, %p2, %p3, %cl, %live, %wide, %pw, %early, %ewait;
     .reg .b32 %t, %lane, %warp, %g, %g8, %tq, %tq2, %tq21, %tq28, %tq29, %x, %y, %z;
     .reg .b32 %NH, %NKV, %G, %kvh, %tok, %ix, %slot, %pos, %rem, %nch, %btrow, %S, %cz, %gw, %W, %W2, %r, %j, %ra;
     .reg .b32 %MAXP, %pgl, %nr, %pbase, %mbase, %wk, %u, %ixw, %kvhw, %tokw, %slotw, %posw, %pos0;
@@ -197,16 +197,17 @@ KEPT_MAX_##b: \
 #endif
     REP8(DECL_O)
 
-    // --- the PDL wait (pdl.h): first thing, unless the host set WIDE_EARLY in p_wide: then the pass
+    // --- the PDL wait (pdl.h): first thing, unless the host set WIDE_EARLY in p_wide (no key split): then the pass
     // arrays, the block table and every pool row below an entry's position were written before the previous kernel
-    // on the stream began (host/gpu_attn.c's contract), and each warp reads its unit's metadata and copies its first
-    // chunks wholly below the position before the wait (the previous kernel, qkv, writes only the rows at the
-    // positions; either mapping, any key split) ---
+    // on the stream began (host/gpu_attn.c's contract), and a warp a unit reads its metadata and the chunks below
+    // its own position before the wait (the previous kernel, qkv, writes only the rows at the positions) ---
     ld.param.u32 %wk, [p_wide];
+    mov.u32 %x, %nctaid.z;
+    setp.eq.u32 %p0, %x, 1;
     and.b32 %y, %wk, WIDE_EARLY;
-    setp.ne.u32 %early, %y, 0;
+    setp.ne.and.u32 %early, %y, 0, %p0;
     and.b32 %wk, %wk, WIDE_KEYS_MASK;
-    @%early bra.uni WAIT_LATER;                  // (then the wait comes after the first chunks' copies)
+    @%early bra.uni WAIT_LATER;
     PDL_START
 WAIT_LATER:
 
@@ -248,8 +249,6 @@ WAIT_LATER:
     // 40); CTAs past the units leave at once. Both candidates' loads go out together, then one is kept ---
     mov.u32 %kvh, %ctaid.x;
     mov.u32 %ix, %ctaid.y;
-    mov.u32 %x, %nctaid.z;
-    setp.eq.u32 %p0, %x, 1;
     setp.ne.and.u32 %wide, %wk, 0, %p0;
     mov.u32 %x, %nctaid.x;
     mad.lo.u32 %y, %ix, %x, %kvh;
@@ -293,6 +292,7 @@ WIDE_IX:
     @%pw ld.global.nc.u32 %tokw, [%ptr];
 HAVE_TOK:
     setp.lt.and.u32 %wide, %pos0, %wk, %wide;
+    and.pred %ewait, %early, %wide;              // a lone warp's wait comes after its first chunks
     @!%wide bra.uni UNIT_CTA;
     @!%pw bra.uni DONE;                          // past the last unit
     mov.u32 %ix, %ixw;
@@ -306,6 +306,9 @@ HAVE_TOK:
     mov.u32 %W, 1;
     bra.uni UNIT_DONE;
 UNIT_CTA:
+    @!%early bra.uni CTA_WAITED;                 // (the CTA mapping reads nothing more before its wait)
+    PDL_START
+CTA_WAITED:
     mov.u32 %S, %nctaid.z;                       // CTAs of the cluster splitting this token's keys
     mov.u32 %cz, %ctaid.z;
     mad.lo.u32 %gw, %cz, 4, %warp;               // this warp's first chunk; then + W, + 2W, ...
@@ -320,7 +323,7 @@ UNIT_DONE:
     mad.lo.u32 %mbase, %warp, 64, %mbase;
 
     // --- Q^T fragments first (they depend on nothing): head g of the group (zeros past G), this lane's 32 dims,
-    // converted to f16 once the first K/V loads are on their way (a warp that waits late: after its wait) ---
+    // converted to f16 once the first K/V loads are on their way (a lone warp that waits late: after its wait) ---
 #define ZQ(i) mov.b32 %qr##i, 0;
     REP16(ZQ)
 #define Q_LOAD \
@@ -331,7 +334,7 @@ UNIT_DONE:
     @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16]; \
     @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128]; \
     @%p0 ld.global.nc.v4.b32 {%qr12, %qr13, %qr14, %qr15}, [%ptr + 144];
-    @%early bra.uni Q_LATER;
+    @%ewait bra.uni Q_LATER;
     Q_LOAD
 Q_LATER:
 
@@ -403,13 +406,13 @@ Q_LATER:
     @%wide mov.u32 %pbase, %ring;                // a lone warp's partial: over its own slots (4,160 of 12,672 B)
     @%wide add.u32 %mbase, %ring, 4096;
 
-    // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk). A warp
-    // that waits late copies the chunks wholly below its position first (the last chunk holds the key qkv is
+    // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk). A lone
+    // warp that waits late copies the chunks wholly below its position first (its last chunk holds the key qkv is
     // writing), then waits, loads Q and copies the rest in order: the groups still go in chunk order ---
     mov.u32 %cF, %gw;
     mov.u32 %sbF, %ring;
     mov.u32 %slot_i, 0;
-    @!%early bra.uni FILL;
+    @!%ewait bra.uni FILL;
 EARLY_FILL:
     shl.b32 %x, %cF, 4;
     add.u32 %x, %x, 16;
@@ -473,8 +476,8 @@ KEYS_DONE:
     @%wide bar.warp.sync -1;                     // every lane done reading them)
     }
 #else
-    // --- bf16: a warp that waits late has read its metadata; it waits here (its chunks go to registers) ---
-    @!%early bra.uni BF_WAITED;
+    // --- bf16: a lone warp that waits late has read its metadata; it waits here (its chunks are in registers) ---
+    @!%ewait bra.uni BF_WAITED;
     PDL_START
     Q_LOAD
 BF_WAITED:
