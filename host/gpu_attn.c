@@ -114,9 +114,10 @@ enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 }
 // passes, one token a sequence: the qkv launch before writes only the rows at the positions). Without a key split
 // the kernel then reads its units' slots and positions before its PDL wait, and a lone warp (the warp mapping) also
 // its block-table row and the chunks wholly below its position (DEC_WIDE_EARLY in p_wide, the kernel's WIDE_EARLY;
-// QWEN3_ATTN_EARLY=0: everything after the wait). H200, session 41: decode +0.3-0.8% at B = 256 and 1,024, +1% at
-// B = 16, +0.3% on the random workload; copying chunks early in the CTA mapping too measured level to -0.4% at
-// B = 1..64 (there the copies compete with qkv's weight stream) and is not done.
+// QWEN3_ATTN_EARLY=0: everything after the wait). The fp8 cache only. H200, session 41: decode +0.3-0.8% at B = 256
+// and 1,024, +1% at B = 16, +0.3% on the random workload; copying chunks early in the CTA mapping too measured level
+// to -0.4% at B = 1..64 (there the copies compete with qkv's weight stream), the bf16 cache's entry (which reads only
+// its metadata early) -0.3% at B = 256: neither is done.
 enum { DEC_WIDE_WARPS_SM = 15, DEC_WIDE_KEYS = 512 };
 #define DEC_WIDE_EARLY 0x80000000u
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
@@ -153,7 +154,7 @@ void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_
     Dim3 grid = { ukv, (unsigned)T, (unsigned)kv_split }, block = { 128, 1, 1 }, cluster = { 1, 1, grid.z };
     long wide_units = (long)wide_sm * (g->sm_count > 0 ? g->sm_count : 132);
     unsigned wide = tok_ix && kv_split == 1 && (long)T * n_kv >= wide_units ? (unsigned)wide_keys : 0;
-    if (tok_ix && kv_split == 1 && early) wide |= DEC_WIDE_EARLY;
+    if (tok_ix && kv_split == 1 && early && fp8) wide |= DEC_WIDE_EARLY;
     void *args[] = { &out, &q, &k_pool, &v_pool, &k_scale, &v_scale, &block_table, &tok_slot, &tok_pos, &uh, &ukv,
                      &upages, &scale, &out8, &sa8, &tok_ix, &wide };
     gpu_launch(g, fn[fp8], grid, block, fp8 ? DEC_SMEM_FP8 : DEC_SMEM_BF16, kv_split > 1 ? &cluster : NULL, args,

@@ -81,8 +81,8 @@ void launch_attention_tb(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_p
 // many units and no key split, a step whose entry 0 (the longest, by this contract) is short gets a warp a unit
 // instead (host/gpu_attn.c); any order gives correct output, a wrong entry 0 only the slower mapping. With an order
 // the caller also promises that tok_slot / tok_pos / tok_ix, the block table and every pool row below an entry's
-// position were written before the previous kernel on the stream began: without a key split the kernel reads them
-// (a warp a unit: also its first chunks) before its PDL wait (QWEN3_ATTN_EARLY=0: after it).
+// position were written before the previous kernel on the stream began: with an fp8 cache and no key split the kernel
+// reads them (a warp a unit: also its first chunks) before its PDL wait (QWEN3_ATTN_EARLY=0: after it).
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,
                           CUdeviceptr k_scale, CUdeviceptr v_scale, CUdeviceptr block_table, CUdeviceptr tok_slot,
                           CUdeviceptr tok_pos, int T, int n_head, int n_kv, int head_dim, int max_pages, float scale,
