@@ -114,10 +114,10 @@ enum { DEC_MAX_G = 8, DEC_SMEM_BF16 = 16384 + 256, DEC_SMEM_FP8 = 4 * 3 * 4224 }
 // passes, one token a sequence: the qkv launch before writes only the rows at the positions). Without a key split
 // the kernel then reads its units' slots and positions before its PDL wait, and a lone warp (the warp mapping) also
 // its block-table row and the chunks wholly below its position (DEC_WIDE_EARLY in p_wide, the kernel's WIDE_EARLY;
-// QWEN3_ATTN_EARLY=0: everything after the wait). The fp8 cache only. H200, session 41: decode +0.3-0.8% at B = 256
-// and 1,024, +1% at B = 16, +0.3% on the random workload; copying chunks early in the CTA mapping too measured level
-// to -0.4% at B = 1..64 (there the copies compete with qkv's weight stream), the bf16 cache's entry (which reads only
-// its metadata early) -0.3% at B = 256: neither is done.
+// QWEN3_ATTN_EARLY=0: everything after the wait). The fp8 cache only. H200, session 41, decode-only against
+// QWEN3_ATTN_EARLY=0: +0.8% at B = 256 and 1,024, +0.3% on the random workload; +1% at B = 16 (the metadata); copying
+// chunks early in the CTA mapping too measured level to -0.4% at B = 1..64 (there the copies compete with qkv's
+// weight stream), the bf16 cache's entry (which reads only its metadata early) -0.3% at B = 256: neither is done.
 enum { DEC_WIDE_WARPS_SM = 15, DEC_WIDE_KEYS = 512 };
 #define DEC_WIDE_EARLY 0x80000000u
 void launch_attention_dec(Gpu *g, CUdeviceptr out, CUdeviceptr q, CUdeviceptr k_pool, CUdeviceptr v_pool,

@@ -455,10 +455,6 @@ static CUdeviceptr pack(GpuEngine *e, char *pk, size_t *o, const void *src, size
     return d;
 }
 
-// Runs T tokens (token t at position pos[t] of slot slot[t]) and computes rows out_rows[0..n_out) of the step: with
-// ids (a device pointer), samples them on the device with parameters sp[0..n_out) into ids[0..n_out) and returns
-// with the pass queued; else copies their logits to host_logits and returns when they are there. Decode-shaped
-// steps (every row out) are padded to their bucket and go through a CUDA graph.
 // 1 when no sequence has two of the pass's T tokens. Graph replays need it: their decode attention reads a sequence's
 // rows below each token's position before its PDL wait (host/gpu_attn.c), so none of them may be this pass's own.
 static int one_per_seq(GpuEngine *e, const int *slot, int T) {
@@ -472,6 +468,10 @@ static int one_per_seq(GpuEngine *e, const int *slot, int T) {
     return ok;
 }
 
+// Runs T tokens (token t at position pos[t] of slot slot[t]) and computes rows out_rows[0..n_out) of the step: with
+// ids (a device pointer), samples them on the device with parameters sp[0..n_out) into ids[0..n_out) and returns
+// with the pass queued; else copies their logits to host_logits and returns when they are there. Decode-shaped
+// steps (every row out, one token a sequence) are padded to their bucket and go through a CUDA graph.
 static void forward(GpuEngine *e, const int *tokens, const int *slot, const int *pos, int T, const int *out_rows,
                     int n_out, const GpuSampleParams *sp, CUdeviceptr ids, float *host_logits) {
     Gpu *g = &e->g;
@@ -499,7 +499,8 @@ static void forward(GpuEngine *e, const int *tokens, const int *slot, const int 
     int decode_shaped = n_out == T;  // every row's logits, in order
     for (int i = 0; decode_shaped && i < n_out; i++) decode_shaped = out_rows[i] == i;
     g->prof_phase = decode_shaped ? "decode" : "mixed";
-    int graphable = decode_shaped && e->use_graphs && one_per_seq(e, slot, T), b = graphable ? bucket_of(T) : 0, Tp = graphable ? BUCKETS[b] : T;
+    int graphable = decode_shaped && e->use_graphs && one_per_seq(e, slot, T);
+    int b = graphable ? bucket_of(T) : 0, Tp = graphable ? BUCKETS[b] : T;
     for (int t = T; t < Tp; t++) {  // padding rows: scratch slot, page and position; logits dropped
         in[t] = 0;
         in[STEP_TOKENS + t] = e->base.max_seqs;
@@ -670,7 +671,6 @@ static int run_step(GpuEngine *e, int n, const int *seqs, const int *tokens, con
     }
     if (!rc) rc = take_pages(e, add);
     if (rc) return rc;
-
     int slot[STEP_TOKENS], pos[STEP_TOKENS], rows[STEP_TOKENS], k = 0;  // k: wanted rows so far
     int half = (int)(e->submitted % 2);
     CUdeviceptr ids = e->ids + (size_t)half * eb->max_seqs * 4;

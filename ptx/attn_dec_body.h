@@ -199,8 +199,9 @@ KEPT_MAX_##b: \
 
     // --- the PDL wait (pdl.h): first thing, unless the host set WIDE_EARLY in p_wide (no key split): then the pass
     // arrays, the block table and every pool row below an entry's position were written before the previous kernel
-    // on the stream began (host/gpu_attn.c's contract), and a warp a unit reads its metadata and the chunks below
-    // its own position before the wait (the previous kernel, qkv, writes only the rows at the positions) ---
+    // on the stream began (host/gpu_attn.c's contract). The units' slots and positions are read before the wait, and
+    // a warp a unit also reads its block-table row and copies the chunks below its own position there (the previous
+    // kernel, qkv, writes only the rows at the positions); the CTA mapping waits once it has its unit ---
     ld.param.u32 %wk, [p_wide];
     mov.u32 %x, %nctaid.z;
     setp.eq.u32 %p0, %x, 1;
@@ -329,7 +330,8 @@ UNIT_DONE:
 #define Q_LOAD \
     setp.lt.u32 %p0, %g, %G; \
     mad.lo.u32 %x, %kvh, %G, %g; mad.lo.u32 %x, %tok, %NH, %x; shl.b32 %x, %x, 7; mul.wide.u32 %d, %x, 2; \
-    add.u64 %ptr, %pQ, %d; shl.b32 %x, %tq, 5; cvt.u64.u32 %d, %x; add.u64 %ptr, %ptr, %d; /* &q[tok][kvh*G + g][16 tq] */ \
+    add.u64 %ptr, %pQ, %d; shl.b32 %x, %tq, 5; cvt.u64.u32 %d, %x; \
+    add.u64 %ptr, %ptr, %d; /* &q[tok][kvh*G + g][16 tq] */ \
     @%p0 ld.global.nc.v4.b32 {%qr0, %qr1, %qr2, %qr3}, [%ptr]; \
     @%p0 ld.global.nc.v4.b32 {%qr4, %qr5, %qr6, %qr7}, [%ptr + 16]; \
     @%p0 ld.global.nc.v4.b32 {%qr8, %qr9, %qr10, %qr11}, [%ptr + 128]; \
