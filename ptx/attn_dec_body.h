@@ -411,6 +411,16 @@ Q_LATER:
     // --- prologue: chunks gw + j W into slots j = 0 .. RING_D - 1 (a group each, empty past the last chunk). A lone
     // warp that waits late copies the chunks wholly below its position first (its last chunk holds the key qkv is
     // writing), then waits, loads Q and copies the rest in order: the groups still go in chunk order ---
+    // FILL_SLOT(top): chunk cF into slot sbF, then the next slot, back to top while slots are left
+#define FILL_SLOT(top) \
+    setp.lt.u32 %pcF, %cF, %nch; \
+    PAGE(F) \
+    COPY(F) \
+    add.u32 %cF, %cF, %W; \
+    add.u32 %sbF, %sbF, SLOT_BYTES; \
+    add.u32 %slot_i, %slot_i, 1; \
+    setp.lt.u32 %p0, %slot_i, RING_D; \
+    @%p0 bra.uni top;
     mov.u32 %cF, %gw;
     mov.u32 %sbF, %ring;
     mov.u32 %slot_i, 0;
@@ -420,28 +430,14 @@ EARLY_FILL:
     add.u32 %x, %x, 16;
     setp.gt.u32 %p0, %x, %pos;                   // chunk cF holds the position (or lies past it)
     @%p0 bra.uni EARLY_DONE;
-    setp.lt.u32 %pcF, %cF, %nch;
-    PAGE(F)
-    COPY(F)
-    add.u32 %cF, %cF, %W;
-    add.u32 %sbF, %sbF, SLOT_BYTES;
-    add.u32 %slot_i, %slot_i, 1;
-    setp.lt.u32 %p0, %slot_i, RING_D;
-    @%p0 bra.uni EARLY_FILL;
+    FILL_SLOT(EARLY_FILL)
 EARLY_DONE:
     PDL_START
     Q_LOAD
     setp.ge.u32 %p0, %slot_i, RING_D;
     @%p0 bra.uni FILLED;
 FILL:
-    setp.lt.u32 %pcF, %cF, %nch;
-    PAGE(F)
-    COPY(F)
-    add.u32 %cF, %cF, %W;
-    add.u32 %sbF, %sbF, SLOT_BYTES;
-    add.u32 %slot_i, %slot_i, 1;
-    setp.lt.u32 %p0, %slot_i, RING_D;
-    @%p0 bra.uni FILL;
+    FILL_SLOT(FILL)
 FILLED:
     // in place: k-step kd's b0 (dims of bytes 4kd, 4kd+1) is qr[2kd], b1 (bytes 4kd+2, 4kd+3) qr[2kd+1] (QB0, QB1);
     // bf16 -> f16 is exact for the q-normed range, as in attention.ptx
