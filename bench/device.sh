@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1752,6 +1752,57 @@ if has s41; then  # session 41. S41_PARTS from (in this order): unit (test_gpu_a
     fi
     if [[ $parts == *" trace "* ]]; then
         trace_b256 s41-trace "s41 trace"
+    fi
+fi
+
+if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-slice promotion costs: bench/gemm on
+    # the 8B's FP8 layers at S42_M rows, in bursts and back to back for seconds (the power cap), this tree's gemm_fp8
+    # against S42_NP/gemm_fp8.cubin, a build whose main loops skip the promotion FMAs (wrong sums: timing only; NOTES
+    # session 42 says how it was made), arms interleaved, nvidia-smi sampled; cuBLASLt block- and tensor-scaled FP8
+    # in the same runs)
+    # uni (the uniform-scale loop, GemmNorm.uni: test_gpu_fp8's uniform / shapes / split-K cases, memcheck + racecheck
+    # of the uniform case on S42_SAN_TILE, then bench/gemm --uniform S42_G in bursts at S42_UM rows and back to back at
+    # S42_USM, S42_UROUNDS rounds: the per-tensor inputs through our usual loop, G = 1, S42_G, 255 against cuBLASLt's
+    # per-tensor FP8 on the same bytes)
+    parts=" ${S42_PARTS:-promo} " np42=${S42_NP:-.carry/nopromo}
+    if [[ $parts == *" uni "* ]]; then
+        QWEN3_TEST_ONLY=${S42_UNIT:-gemm_fp8_uniform,gemm_fp8_shapes,gemm_fp8_splitk} timeout 400 build/tests/test_gpu_fp8 \
+            > "$LOG/s42-fp8.log" 2>&1
+        say "s42 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s42-fp8.log" | tr '\n' ' ')"
+        grep -E "^FAIL|uniform scales|worst" "$LOG/s42-fp8.log" | head -20 | tee -a "$SUM"
+        SAN_TOOLS="${S42_SAN_TOOLS:-memcheck racecheck}" san_test s42san "s42 uniform tile ${S42_SAN_TILE:-4}" 300 \
+            test_gpu_fp8 gemm_fp8_uniform QWEN3_TEST_FP8_TILE=${S42_SAN_TILE:-4}
+        for r in $(seq ${S42_UROUNDS:-2}); do
+            for k in burst sustained; do
+                a=(--m ${S42_UM:-128,256,3436}); [ $k = sustained ] && a=(--m ${S42_USM:-256} --batch-ms ${S42_BATCH_MS:-150} --reps 3)
+                timeout 200 build/bench/gemm --shapes 8b --dtype fp8 --layers ${S42_LAYERS:-gate_up,down,qkv,o} --uniform ${S42_G:-4} \
+                    "${a[@]}" > "$LOG/s42-uni-$k-$r.log" 2>&1
+                say "s42 uniform $k $r rc=$?"
+                grep -E "^8b |^  [0-9]+ +fp8|per-tensor inputs" "$LOG/s42-uni-$k-$r.log" | sed 's/^ */  /' | tee -a "$SUM"
+            done
+        done
+    fi
+    if [[ $parts == *" promo "* ]]; then
+        for c in build/ptx/gemm_fp8.cubin $np42/gemm_fp8.cubin; do
+            cuobjdump -sass "$c" > "$LOG/s42-sass.txt" 2>&1
+            say "s42 sass $c: QGMMA $(grep -c QGMMA "$LOG/s42-sass.txt") FFMA $(grep -c FFMA "$LOG/s42-sass.txt")"
+        done
+        smi_start s42
+        for r in 1 2; do
+            for k in burst sustained; do
+                a=(); [ $k = sustained ] && a=(--batch-ms ${S42_BATCH_MS:-200} --reps 3)
+                for arm in base np; do
+                    e=(); [ $arm = np ] && e=(QWEN3_CUBIN_DIR=$np42)
+                    smi_mark s42 "$k-$arm-$r"
+                    env "${e[@]}" timeout 200 build/bench/gemm --shapes 8b --dtype fp8 --layers ${S42_LAYERS:-gate_up,down,qkv,o} \
+                        --m ${S42_M:-256,3436} "${a[@]}" --tsv "$LOG/s42-$k-$arm-$r.tsv" > "$LOG/s42-$k-$arm-$r.log" 2>&1
+                    say "s42 $k $arm $r rc=$? $(awk -F'\t' 'NR > 1 && $26 == "fp8" && $27 == -1 { printf "%s/%s %s (Lt %s, tensor %s); ", $3, $4, $10, $12, $31 }' "$LOG/s42-$k-$arm-$r.tsv")"
+                done
+            done
+        done
+        smi_mark s42 end; sleep 0.3
+        kill $smi 2>/dev/null
+        python3 bench/smi_phases.py "$LOG/s42-smi.csv" "$LOG/s42-marks.txt" 2>&1 | tee -a "$SUM"
     fi
 fi
 

@@ -295,16 +295,20 @@ static CUdeviceptr lt_ws;
 static int lt_sa_kmajor, lt_sa_tried;  // the activation scales' layout cuBLASLt's VEC128 mode reads (see bench_fp8)
 
 enum { V_OURS, V_CUBLAS, V_OURS_FP8, V_LT_BLOCK, V_LT_TENSOR, V_QUANT,
-       V_SWI_PAIR, V_SWI_FUSED, V_SWI_PAIR_Q, V_SWI_FUSED_Q, V_SWI8_PAIR, V_SWI8_FUSED, V_SWI8_FUSED_Q, V_NORM8 };
+       V_SWI_PAIR, V_SWI_FUSED, V_SWI_PAIR_Q, V_SWI_FUSED_Q, V_SWI8_PAIR, V_SWI8_FUSED, V_SWI8_FUSED_Q, V_NORM8,
+       V_OURS_UNI };
 static const char *kind_names[] = { "ours bf16", "cuBLAS", "ours fp8", "cuBLASLt block", "cuBLASLt tensor", "quant",
                                     "gemm+swiglu", "gemm swiglu", "gemm+swiglu+quant", "gemm swiglu fp8",
                                     "fp8 gemm+swiglu+quant", "fp8 gemm swiglu+quant",
-                                    "fp8 gemm swiglu fp8 (64x256)", "fp8 gemm, producer-side RMSNorm" };
+                                    "fp8 gemm swiglu fp8 (64x256)", "fp8 gemm, producer-side RMSNorm",
+                                    "fp8 gemm, uniform scales" };
 typedef struct { int kind, mode, tile, splits; } Variant;  // mode GEMM_STORE_*/ADD; tile -1: the built-in choice
 static CUdeviceptr rownorm_ss;  // --rownorm: [M][K / 128] f32 row sums of squares for V_SWI8_FUSED_Q's mode 1
 // --norm8 (V_NORM8, mode 0..3: add, add + the producer's epilogue, f32 store, f32 store with the rows' sums): the
 // norm weights (f32 [N], ones) and the producer's output (norm8_bytes(M, N))
 static CUdeviceptr norm8_nw, norm8_out;
+// --uniform: the per-tensor scales of A8t and W8t written out as our block-scale arrays ([M][K/128], [N/128][K/128])
+static CUdeviceptr uni_sa, uni_sw;
 
 enum { LT_BLOCK_BF16, LT_BLOCK_F32, LT_TENSOR_BF16, N_LT };
 typedef struct { cublasLtMatmulDesc_t op; cublasLtMatrixLayout_t a, b, c; cublasLtMatmulAlgo_t algo; int ok; } LtGemm;
@@ -403,9 +407,15 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
         break;
     case V_LT_TENSOR: lt_gemm(&p->lt[LT_TENSOR_BF16], p->W8t[c8], 0, p->A8t, C); break;
     case V_QUANT: launch_quant_act_fp8(&G, p->A8, p->sa, p->A, M, K); break;
+    case V_OURS_UNI: {  // the per-tensor inputs through our kernel: mode 0 the usual loop, else uniform groups of mode
+        GemmNorm nm = { .uni = v->mode };
+        launch_gemm_fp8_nm(&G, p->C_ours, p->A8t, uni_sa, p->W8t[c8], uni_sw, M, N, K, GEMM_STORE_BF16, v->tile,
+                           v->splits, v->mode ? &nm : NULL);
+        break;
+    }
     case V_NORM8: {
         int prod = v->mode == 1;
-        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f, 0 };
+        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f, 0, 0 };
         int mode = v->mode == 0 ? GEMM_ADD_F32 : v->mode == 1 ? GEMM_ADD_NORM8 : GEMM_STORE_F32;
         launch_gemm_fp8_nm(&G, p->C_f32, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, mode, -1, 0,
                            v->mode == 1 || v->mode == 3 ? &nm : NULL);
@@ -419,7 +429,7 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
             break;
         }
         if (v->kind == V_SWI8_FUSED_Q) {  // FP8 weights, the 64x256 tile's quantising epilogue (mode 1: rows x rstd)
-            GemmNorm nm = { 0, 0, rownorm_ss, 1e-6f, 0 };
+            GemmNorm nm = { .ss = rownorm_ss, .eps = 1e-6f };
             launch_gemm_swiglu_fp8_nm(&G, a8, s8, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, 0, -1,
                                       v->mode ? &nm : NULL);
             break;
@@ -511,6 +521,7 @@ typedef struct {
     int model_on[N_MODELS], layer_on[N_LAYERS], dtype_on[2], ms[MAX_MS], n_ms, reps, eager, sweep, swiglu, pdl;
     int rownorm;  // --rownorm: 0 off; 1 both arms; 2 / 3 only without / with the row sums
     int norm8;    // --norm8: the producer-side RMSNorm's two epilogues against the plain ones (FP8)
+    int uniform;  // --uniform G: also our FP8 kernel on the per-tensor inputs, usual loop and uniform groups of G
     double plan_margin;  // --plan-margin: a tile goes into the plan only if the rules take this many times as long
     double bw, peak[2], max_gb;
     uint64_t seed;
@@ -535,7 +546,7 @@ static void usage(void) {
         "[--layers qkv,o,gate_up,down,lm_head] "
         "[--m 1,2,...] [--reps N] [--batch-ms MS] [--eager] [--bw B/s] [--peak FLOP/s] [--peak-fp8 FLOP/s] [--max-gb GB] [--seed S] "
         "[--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin R] [--plan FILE|none] [--swiglu] "
-        "[--rownorm [0|1]] [--norm8] [--pdl]");
+        "[--rownorm [0|1]] [--norm8] [--pdl] [--uniform G]");
 }
 
 static Opts parse_args(int argc, char **argv) {
@@ -587,6 +598,7 @@ static Opts parse_args(int argc, char **argv) {
         else if (!strcmp(a, "--max-gb")) o.max_gb = atof(argv[++i]);
         else if (!strcmp(a, "--batch-ms")) BATCH_MS = atof(argv[++i]);
         else if (!strcmp(a, "--seed")) o.seed = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--uniform")) o.uniform = atoi(argv[++i]);
         else if (!strcmp(a, "--tsv")) o.tsv = argv[++i];
         else if (!strcmp(a, "--plan-out")) o.plan_out = argv[++i];
         else if (!strcmp(a, "--plan-margin")) o.plan_margin = atof(argv[++i]);
@@ -594,6 +606,7 @@ static Opts parse_args(int argc, char **argv) {
         else usage();
     }
     if (o.reps < 1 || o.reps > MAX_REPS) die("gemm: --reps must be 1..%d", MAX_REPS);
+    if (o.uniform < 0 || o.uniform > 255) die("gemm: --uniform G: 1..255 slices a group (0: off)");
     if (!(BATCH_MS > 0 && BATCH_MS <= 5000)) die("gemm: --batch-ms must be in (0, 5000]");
     if (o.n_ms == 0) die("gemm: --m lists no row counts");
     if (o.peak[0] <= 0 || o.peak[1] <= 0 || o.max_gb <= 0 || o.bw < 0)
@@ -879,6 +892,33 @@ static void bench_fp8(const Opts *o, const Shape *s, Problem *p, const uint16_t 
            blk ? "" : "; cuBLASLt offered no block-scaled algorithm: peer = per-tensor");
     if (bad) printf("  %zu elements of ours or cuBLASLt not written or not finite\n", bad);
     tally_add(t, r.peer / us[0], ok);
+    if (o->uniform && ten) {  // our kernel on the per-tensor inputs: the usual loop, then uniform groups of G slices
+        size_t nsa = (size_t)M * KB, nsw = (size_t)((N + QB - 1) / QB) * KB;
+        uni_sa = gpu_alloc(&G, nsa * 4);
+        uni_sw = gpu_alloc(&G, nsw * 4);
+        uint32_t ba, bw;
+        memcpy(&ba, &s_a, 4);
+        memcpy(&bw, &s->sw_tensor, 4);
+        gpu_fill_u32(&G, uni_sa, ba, nsa);
+        gpu_fill_u32(&G, uni_sw, bw, nsw);
+        int gs[4] = { 0, 1, o->uniform, 255 };
+        printf("        fp8 on the per-tensor inputs (err against them / against bf16): cuBLASLt %.2f us;", us[4]);
+        for (int i = 0; i < 4; i++) {
+            if (i == 2 && (o->uniform == 1 || o->uniform == 255)) continue;
+            Variant u = { V_OURS_UNI, gs[i], -1, 0 };
+            gpu_fill_u32(&G, p->C_ours, POISON, (size_t)M * N / 2);
+            launch_variant(p, &u, 0);
+            double e = rows_err(p->C_ours, 1, rows, nrows, ref_t, N), q = rows_err(p->C_ours, 1, rows, nrows, ref, N);
+            double tu = time_variant(p, &u, o->reps, o->eager);
+            if (!(e < 5e-3) || !(q < 0.08)) t->bad++;
+            if (gs[i]) printf(" G=%d %.2f us (%.1e / %.1e)", gs[i], tu, e, q);
+            else printf(" usual loop %.2f us (%.1e / %.1e)", tu, e, q);
+        }
+        printf("\n");
+        gpu_free(&G, uni_sa);
+        gpu_free(&G, uni_sw);
+        uni_sa = uni_sw = 0;
+    }
     if (o->sweep) sweep(o, s, p, GEMM_PLAN_FP8, rows, nrows, ref_q, us[3], tsv, t);
     for (int i = 0; i < N_LT; i++) lt_free(&p->lt[i]);
     free(A8th); free(a8row); free(sah); free(sat); free(aq); free(at); free(ref_q); free(ref_t);

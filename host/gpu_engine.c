@@ -298,8 +298,8 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     // the producer-side RMSNorm: the producers' outputs (pn) and what the consumers read (cn: layer 0's qkv reads a8)
     int pn = norm8_step(e, T);
-    GemmNorm pn_o = { 0, e->n8, 0, 0, 0 }, pn_down = pn_o;
-    GemmNorm cn = { 0, 0, e->n8 + norm8_sums(T, c->dim), c->rms_eps, 0 };
+    GemmNorm pn_o = { .q8 = e->n8 }, pn_down = pn_o;
+    GemmNorm cn = { .ss = e->n8 + norm8_sums(T, c->dim), .eps = c->rms_eps };
     CUdeviceptr n8_sa = e->n8 + norm8_scales(T, c->dim);
     int r8 = rope8_step(e, T);
     if (r8) {

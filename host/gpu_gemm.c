@@ -258,6 +258,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (wg_early() ? 256u : 0u);
+    if (fp8 && nm && nm->uni) umode |= 512u | (unsigned)nm->uni << 16;  // uniform scales (GemmNorm)
     unsigned uS = (unsigned)S | (unsigned)F << 16 | (kc ? 0x8000u : 0), uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 && !kc ? sk_ws : 0, cnt = S > 1 && !kc ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax / sum exchange (1 KB), the
@@ -500,7 +501,9 @@ static void check_norm(const GemmNorm *nm, int tile, int mode, int N, int K) {
             "(N=%d)", tile, N);
     if (mode == GEMM_ADD_NORM8 && !nm) die("launch_gemm_fp8: GEMM_ADD_NORM8 without its GemmNorm");
     if (!nm) return;
-    if (!fp8_tile_is_wg(tile)) die("launch_gemm_fp8: tile %d has no RMSNorm epilogue (the wgmma tiles have)", tile);
+    if (nm->uni < 0 || nm->uni > 255) die("launch_gemm_fp8: uniform-scale groups of %d slices (1..255, or 0: off)", nm->uni);
+    if (!fp8_tile_is_wg(tile) && (nm->nw || nm->q8 || nm->ss || nm->rope))
+        die("launch_gemm_fp8: tile %d has no RMSNorm epilogue (the wgmma tiles have)", tile);
     if (mode == GEMM_ADD_NORM8 && (!nm->nw || !nm->q8 || nm->nw % 16 || nm->q8 % 256 || N % 256))
         die("launch_gemm_fp8: GEMM_ADD_NORM8 needs weights, a 256-byte aligned output and N %% 256 == 0 (N=%d)", N);
     if (nm->ss && (nm->ss % 16 || K % 512 || K > 8192 || !(nm->eps > 0)))

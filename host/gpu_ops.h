@@ -182,8 +182,13 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 // rstd = 1 / sqrt(sum / K + eps) before its epilogue — (x rstd nw) W^T, which the separate launch gives, up to the
 // rounding of the e4m3 codes (of y instead of bf16(x rstd nw)). The FP8 wgmma tiles only (every split); ss 0: none.
 enum { GEMM_ADD_NORM8 = 7 };
-// rope: 0, or the RopeKV8 operands of mode GEMM_ROPE_KV8 (below) in device memory
-typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope; } GemmNorm;
+// rope: 0, or the RopeKV8 operands of mode GEMM_ROPE_KV8 (below) in device memory.
+// uni (any mode, any tile): 0, or the caller vouches that the scales are uniform along K — each row's sa[m][*] one
+// value, and each 128-row block's sw[b][*] one value (launch_quant_act_fp8_row, launch_quant_w_fp8_row) — and the
+// wgmma tiles whose consumers own 64 or 128 columns sum uni slices (1..255; >= K / 128: all) in the tensor cores
+// before each add into the f32 sums, with the scales applied once at the end instead of a multiply-add a slice
+// (ptx/gemm_wg_body.h U_START); the other tiles run as usual, which is as right for such scales.
+typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope; int uni; } GemmNorm;
 // RoPE in the qkv projection's epilogue (NOTES, session 39): mode GEMM_ROPE_KV8 (FP8 weights, the tiles
 // gemm_fp8_rope_tile names; N = (n_head + 2 n_kv) 128) does launch_qknorm_rope_kv_fp8's work on the tile's rows
 // instead of storing them: q bf16 into q_out, k and v e4m3 + row scales into the pools, with the per-head norms, the

@@ -210,6 +210,14 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 #define LOADSC(v) ld.global.nc.f32 %sa0##v, [%a0]; ld.global.nc.f32 %sa1##v, [%a1]; ld.global.nc.f32 %sw##v, [%aw]; \
     add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
 #define PROMOTE(v) mul.f32 %fa0, %sa0##v, %sw##v; mul.f32 %fa1, %sa1##v, %sw##v; FOR_J(PROMOTEJ_##v)
+// uniform scales (mode bit 9, the XY path below): final += scratch (a group of slices' sums), and at the end
+// final *= its row's scale product
+#define FOLDJ(j) add.f32 %d##j##_0, %d##j##_0, %x##j##_0; add.f32 %d##j##_1, %d##j##_1, %x##j##_1; \
+                 add.f32 %d##j##_2, %d##j##_2, %x##j##_2; add.f32 %d##j##_3, %d##j##_3, %x##j##_3;
+#define XZEROJ(j) mov.f32 %x##j##_0, 0f00000000; mov.f32 %x##j##_1, 0f00000000; mov.f32 %x##j##_2, 0f00000000; \
+                  mov.f32 %x##j##_3, 0f00000000;
+#define USCALEJ(j) mul.f32 %d##j##_0, %d##j##_0, %fa0; mul.f32 %d##j##_1, %d##j##_1, %fa0; \
+                   mul.f32 %d##j##_2, %d##j##_2, %fa1; mul.f32 %d##j##_3, %d##j##_3, %fa1;
 // FP8H: the second weight block's scale (rows 128..255 of the tile), and the two halves' promotions
 #define LOADSC2(v) ld.global.nc.f32 %sw##v##2, [%aw2]; add.s64 %aw2, %aw2, 4;
 // both weight blocks' and the rows' scales into set v where %p (the pointers advance either way)
@@ -659,7 +667,7 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     FOR_J(YDECLJ)
     .reg .f32 %sa0y, %sa1y, %swy;
 #endif
-    .reg .b32 %kb, %r0c, %r1c, %Mm1;
+    .reg .b32 %kb, %r0c, %r1c, %Mm1, %kg;
     .reg .b64 %psa, %psw, %a0, %a1, %aw;
     .reg .f32 %sa0x, %sa1x, %swx, %fa0, %fa1;
     ld.param.u64 %psa, [p_sa];
@@ -685,8 +693,8 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     ld.param.u32 %K, [p_K];
     ld.param.u32 %mode, [p_mode];
     and.b32 %t1, %mode, 256;                   // bit 8: the first weight slices before the wait (below)
-    and.b32 %mode, %mode, 255;
     setp.ne.u32 %pearly, %t1, 0;
+    and.b32 %mode, %mode, 255;
     ld.param.u64 %pws, [p_ws];
     ld.param.u64 %pcnt, [p_cnt];
     ld.param.u32 %S, [p_splits];
@@ -961,6 +969,10 @@ C_K:
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
     // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
     setp.ne.u32 %pacc, %tx, %tx;               // false: every slice starts a fresh partial sum
+    ld.param.u32 %t1, [p_mode];                // bit 9: uniform scales, G = bits 16..23 (U_START below)
+    and.b32 %t1, %t1, 512;
+    setp.ne.u32 %p, %t1, 0;
+    @%p bra U_START;
 C_K:
     LOADSC(x)
     SLICE_BEGIN(C_WAITX)
@@ -992,6 +1004,42 @@ C_LASTX:
     wgmma.wait_group.sync.aligned 0;
     RELEASE
     PROMOTE(x)
+    bra C_EPI;
+    // Uniform scales (mode bit 9: the host vouches that each row's activation scales, and the weight scales of this
+    // tile's 128 rows, are one value along all of K). Then no slice needs its own factor: the scratch X sums G
+    // slices (mode bits 16..23) in the tensor cores, one FADD a register adds it to the final sums, and the scale
+    // product multiplies once after the loop. The stages are released one slice late as above; a group's end
+    // waits for its wgmmas (the other consumer's keep the tensor cores busy).
+U_START:
+    FOR_J(XZEROJ)                              // (X is never read before written; this tells ptxas so)
+    LOADSC(x)
+    mov.u32 %kg, 0;
+U_K:
+    SLICE_BEGIN(U_WAIT)
+    UT_FIRST
+    setp.ne.u32 %pacc, %kg, 0;
+    MMA4(XACC)
+    setp.eq.u32 %p, %kt, %kt0;
+    @%p bra U_NR;
+    wgmma.wait_group.sync.aligned 1;
+    RELEASE
+U_NR:
+    ADVANCE
+    add.u32 %kg, %kg, 1;
+    ld.param.u32 %t1, [p_mode];
+    shr.u32 %t1, %t1, 16;
+    setp.lt.u32 %p, %kg, %t1;
+    setp.lt.and.u32 %p, %kt, %kt1, %p;
+    @%p bra U_K;
+    wgmma.wait_group.sync.aligned 0;
+    FOR_J(FOLDJ)
+    mov.u32 %kg, 0;
+    setp.lt.u32 %p, %kt, %kt1;
+    @%p bra U_K;
+    RELEASE
+    mul.f32 %fa0, %sa0x, %swx;
+    mul.f32 %fa1, %sa1x, %swx;
+    FOR_J(USCALEJ)
 C_EPI:
 #endif
 

@@ -118,6 +118,15 @@ static void quant_w(void) {
 
 // ---------------------------------------------------------------- the GEMM
 typedef struct { int N, K; CUdeviceptr w8, sw; double *wf; } Fp8Weight;  // wf: dequantised weight (host)
+// Uniform scales (GemmNorm.uni): while uni_g is set, fp8_weight and quant_in give every 128-row weight block and
+// every activation row one random scale along all of K (the e4m3 codes as quantised), and check_fp8 passes uni_g.
+static int uni_g;
+static void uniform_scales(float *s, int rows, int KB) {
+    for (int r = 0; r < rows; r++) {
+        float v = s[(size_t)r * KB] * (float)(0.5 + rng_uniform(&rng));
+        for (int k = 0; k < KB; k++) s[(size_t)r * KB + k] = v;
+    }
+}
 
 static Fp8Weight fp8_weight(int N, int K) {
     int KB = K / 128, NB = (N + 127) / 128;
@@ -131,6 +140,10 @@ static Fp8Weight fp8_weight(int N, int K) {
     float *s = xmalloc((size_t)NB * KB * 4);
     gpu_download(&G, q, w.w8, (size_t)N * K);
     gpu_download(&G, s, w.sw, (size_t)NB * KB * 4);
+    if (uni_g) {
+        uniform_scales(s, NB, KB);
+        gpu_upload(&G, w.sw, s, (size_t)NB * KB * 4);
+    }
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) w.wf[(size_t)n * K + k] = e4m3_decode(q[(size_t)n * K + k]) * s[(n / 128) * KB + k / 128];
     free(h); free(q); free(s); gpu_free(&G, d);
@@ -169,6 +182,10 @@ static QuantIn quant_in(int M, int K) {
     float *sa = xmalloc((size_t)M * KB * 4);
     gpu_download(&G, q, in.da8, (size_t)M * K);
     gpu_download(&G, sa, in.dsa, (size_t)M * KB * 4);
+    if (uni_g) {
+        uniform_scales(sa, M, KB);
+        gpu_upload(&G, in.dsa, sa, (size_t)M * KB * 4);
+    }
     in.rows = xmalloc(in.nrows * sizeof(int));
     for (int i = 0; i < in.nrows; i++)
         in.rows[i] = M <= 64 ? i : i < 2 ? i : i < 4 ? M - 5 + i : (int)(rng_uniform(&rng) * M);
@@ -203,8 +220,8 @@ static double check_fp8(const Fp8Weight *w, int M, int mode, int tile, int split
     } else {
         gpu_fill_u32(&G, dc, 0x7FC07FC0u, (size_t)M * N * esz / 4);
     }
-    GemmNorm nm = { 0, 0, rn_ss, rn_eps, 0 };
-    launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile, splits, rn_ss ? &nm : NULL);
+    GemmNorm nm = { .ss = rn_ss, .eps = rn_eps, .uni = uni_g };
+    launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, mode, tile, splits, rn_ss || uni_g ? &nm : NULL);
     float *c = xmalloc((size_t)M * N * 4);
     if (mode == GEMM_STORE_BF16) {
         uint16_t *cb = xmalloc((size_t)M * N * 2);
@@ -301,7 +318,7 @@ static double check_swiglu8(const Gated8 *w, int M, int tile, int *fp8) {
     CUdeviceptr dout = gpu_alloc(&G, (size_t)M * F * 2);
     gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)M * F / 2);
     int ready = 0;
-    GemmNorm nm = { 0, 0, rn_ss, rn_eps, 0 }, *pnm = rn_ss ? &nm : NULL;
+    GemmNorm nm = { .ss = rn_ss, .eps = rn_eps }, *pnm = rn_ss ? &nm : NULL;
     if (tile < 0) {
         ready = launch_linear_swiglu_qn(&G, &w->L, dout, in.dx, in.da8, in.dsa, M, 1, 0, pnm);
     } else if (tile >= 100) {  // the quantising epilogue on tile - 100
@@ -508,7 +525,7 @@ static size_t check_norm8(const Fp8Weight *w, int M, int tile, int splits, doubl
     gpu_upload(&G, dc, c0, (size_t)M * N * 4);
     gpu_upload(&G, dnw, nw, (size_t)N * 4);
     gpu_fill_u32(&G, dq, 0x7FC00000u, norm8_bytes(M, N) / 4);
-    GemmNorm nm = { dnw, dq, 0, 0, 0 };
+    GemmNorm nm = { .nw = dnw, .q8 = dq };
     launch_gemm_fp8_nm(&G, dc, in.da8, in.dsa, w->w8, w->sw, M, N, K, GEMM_ADD_NORM8, tile, splits, &nm);
     float *x = xmalloc((size_t)M * N * 4);
     uint8_t *q = xmalloc(norm8_bytes(M, N));
@@ -667,7 +684,7 @@ static void gemm_fp8_rope_kv(void) {
             launch_qknorm_rope_kv_fp8(&G, dq[0], dk[0], dv[0], dks[0], dvs[0], dqkv, 1, dqn, dkn, dbt, dslot, dpos, M, H,
                                       KV, HD, MAXP, base, eps);
             launch_rope_table(&G, dcs, drow, dslot, dpos, dbt, M, KV, MAXP, base);
-            GemmNorm nm = { 0, 0, 0, 0, dargs };
+            GemmNorm nm = { .rope = dargs };
             launch_gemm_fp8_nm(&G, dq[1], in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_ROPE_KV8, tiles[ti][0],
                                tiles[ti][1], &nm);
             uint8_t *q[2], *k[2], *v[2];
@@ -876,6 +893,44 @@ static void gemm_fp8_splitk(void) {
                w.N, w.K, worst);
         fp8_weight_free(&w);
     }
+}
+
+// Uniform scales (GemmNorm.uni, the consumer loop at U_START): groups of 1, 3 and all slices on every wgmma tile
+// (those without the loop run their usual one), whole and split (slab, tail, cluster), rows across row-tiles; against
+// the fp64 product of the dequantised inputs. Summing G slices in the tensor cores keeps fewer bits than the f32
+// promotion (HOPPER-PTX.md section 5), hence the looser f32 tolerance; the worst error of each G is printed.
+static void gemm_fp8_uniform(void) {
+    NEED_GPU();
+    static const int nk[][2] = { { 1088, 1024 }, { 4096, 12288 } };
+    static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, GEMM_FP8_128X256_TILE }, ms[] = { 1, 64, 200, 300 };
+    static const int sp[] = { 1, 3, GEMM_SPLIT_TAIL, GEMM_SPLIT_CLUSTER + 2 }, gs[] = { 1, 3, 255 };
+    int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
+    for (int gi = 0; gi < 3; gi++) {
+        uni_g = gs[gi];
+        for (int s = 0; s < 2; s++) {
+            Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
+            double worst = 0;
+            for (int ti = 0; ti < 8; ti++)
+                for (int k = 0; k < 4 && (only < 0 || tiles[ti] == only); k++) {
+                    int pair = tiles[ti] >= 7 && tiles[ti] <= 9;
+                    if (pair && k > 0) continue;  // the pairs never split
+                    for (int i = 0; i < 4; i++)
+                        for (int mode = 0; mode < 3; mode++) {
+                            // K = 12,288 (the fp64 reference is slow there): f32, M 64 and 300, whole or cluster 2
+                            if (s == 1 && (mode != 0 || i % 2 == 0 || k == 1 || k == 2)) continue;
+                            double e = check_fp8(&w, ms[i], mode, tiles[ti], sp[k]);
+                            double tol = mode == GEMM_STORE_BF16 ? 6e-3 : 2e-3;
+                            if (e > worst) worst = e;
+                            CHECK(e < tol, "uniform G=%d tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g (tolerance "
+                                  "%.1g)", uni_g, tiles[ti], sp[k], ms[i], w.N, w.K, mname[mode], e, tol);
+                        }
+                }
+            printf("  uniform scales, G = %d, N=%d K=%d: tiles {0,1,4,5,7,8,9,11} x splits {1,3,tail,cluster 2} x M "
+                   "{1,64,200,300} x {f32,bf16,add}: worst %.3g\n", uni_g, w.N, w.K, worst);
+            fp8_weight_free(&w);
+        }
+    }
+    uni_g = 0;
 }
 
 // Mode 6 (the FP8 head's first pass): every FP8 wgmma tile, splits 1 / 2 / tail / cluster 3 where the tile takes them,
@@ -1212,6 +1267,7 @@ int main(void) {
     RUN(gemm_fp8_swapped);
     RUN(gemm_fp8_build);
     RUN(gemm_fp8_splitk);
+    RUN(gemm_fp8_uniform);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
     RUN(gemm_fp8_rowmax);
