@@ -1764,7 +1764,44 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
     # of the uniform case on S42_SAN_TILE, then bench/gemm --uniform S42_G in bursts at S42_UM rows and back to back at
     # S42_USM, S42_UROUNDS rounds: the per-tensor inputs through our usual loop, G = 1, S42_G, 255 against cuBLASLt's
     # per-tensor FP8 on the same bytes)
-    parts=" ${S42_PARTS:-promo} " np42=${S42_NP:-.carry/nopromo}
+    # Then gate_up on uniform scales in the engine (QWEN3_FP8_UNI): unit2 (test_gpu_fp8's row quantisers, the uniform
+    # GEMM and the block quantisers; test_gpu_ops's RMSNorm cases; memcheck + racecheck of the row-scaled RMSNorm),
+    # quality (the 8B q8_0's logits over 1,024 positions: FP8 with QWEN3_FP8_UNI 0 and S42_G against the BF16 path),
+    # same (greedy batch jobs of 256 requests, 0 / S42_G: a different rounding, so a common prefix), ab (engine A/B:
+    # S42_AB configurations, arms u0 / uG twice)
+    parts=" ${S42_PARTS:-promo} " np42=${S42_NP:-.carry/nopromo} g42=${S42_G:-4}
+    if [[ $parts == *" unit2 "* ]]; then
+        QWEN3_TEST_ONLY=quant_act,quant_w,quant_w_row,rmsnorm_fp8_row,gemm_fp8_uniform timeout 300 build/tests/test_gpu_fp8 \
+            > "$LOG/s42-fp8b.log" 2>&1
+        say "s42 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s42-fp8b.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed|uniform scales|scale mismatches|ties" "$LOG/s42-fp8b.log" | head -20 | tee -a "$SUM"
+        QWEN3_TEST_ONLY=rmsnorm_shapes,rmsnorm_row_gather,rmsnorm_fp8_shapes timeout 200 build/tests/test_gpu_ops \
+            > "$LOG/s42-ops.log" 2>&1
+        say "s42 test_gpu_ops rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s42-ops.log" | tr '\n' ' ')"
+        SAN_TOOLS="memcheck racecheck" san_test s42san2 "s42 rmsnorm_fp8_row" 200 test_gpu_fp8 rmsnorm_fp8_row
+        SAN_TOOLS="memcheck" san_test s42san3 "s42 quant_w_row" 200 test_gpu_fp8 quant_w_row
+    fi
+    if [[ $parts == *" quality "* ]]; then
+        f=$(synth 8b q8_0)
+        ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 -o /tmp/s42-bf16.f32 \
+            > "$LOG/s42-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s42-logits-bf16.log")"
+        for u in 0 $g42; do
+            QWEN3_FP8_UNI=$u ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 1024 --seed 11 -o /tmp/s42-u$u.f32 \
+                > "$LOG/s42-logits-u$u.log" 2>&1 || say "logits fp8 uni $u failed: $(tail -2 "$LOG/s42-logits-u$u.log")"
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/s42-bf16.f32 --compare /tmp/s42-u$u.f32 \
+                > "$LOG/s42-quality-u$u.log" 2>&1
+            say "s42 FP8 (QWEN3_FP8_UNI=$u) vs BF16 path rc=$? $(tail -3 "$LOG/s42-quality-u$u.log" | tr '\n' ' ')"
+        done
+    fi
+    if [[ $parts == *" same "* ]]; then
+        f=$(synth 8b q8_0)
+        BATCH_AB_VALS="0 $g42" batch_ab s42uni QWEN3_FP8_UNI 256 64 --kv-dtype fp8
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b q8_0)
+        engine_ab "${S42_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "u0 QWEN3_FP8_UNI=0" "u$g42 QWEN3_FP8_UNI=$g42" \
+            "u0b QWEN3_FP8_UNI=0" "u${g42}b QWEN3_FP8_UNI=$g42"
+    fi
     if [[ $parts == *" uni "* ]]; then
         QWEN3_TEST_ONLY=${S42_UNIT:-gemm_fp8_uniform,gemm_fp8_shapes,gemm_fp8_splitk} timeout 400 build/tests/test_gpu_fp8 \
             > "$LOG/s42-fp8.log" 2>&1

@@ -89,6 +89,7 @@ typedef struct {
     GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
     size_t kq_bytes;      // the native copies' bytes (of weight_bytes)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
+    int uni;              // FP8 gate_up with uniform scales, groups of this many slices (QWEN3_FP8_UNI; 0: off)
     int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
                           // SwiGLU in the GEMM's epilogue, bf16 out; 2 (default) = also the FP8-quantising epilogue
     int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
@@ -199,8 +200,10 @@ static int norm_into(GpuEngine *e, const GpuLinear *L, CUdeviceptr w, int T) {
     Gpu *g = &e->g;
     const Qwen3Config *c = &e->c;
     if (e->fuse_norm8 && L->fp8 && T > gemv_fp8_max_m() && !gpu_kq_takes(&L->kq, T) && c->dim % 128 == 0) {
-        if (!(e->ablate & ABL_NORM)) launch_rmsnorm_fp8(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
-        return 1;
+        if (e->ablate & ABL_NORM) return 1;
+        if (L->uni) launch_rmsnorm_fp8_row(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
+        else launch_rmsnorm_fp8(g, e->a8, e->sa, e->x, w, 0, T, c->dim, c->rms_eps);
+        return L->uni ? 2 : 1;
     }
     if (!(e->ablate & ABL_NORM)) launch_rmsnorm(g, e->h, e->x, w, 0, T, c->dim, c->rms_eps);
     return 0;
@@ -241,6 +244,12 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // B = 128; from 129 rows gate_up runs the 64x256 tile, where scaling its rows cost it ~9 us a layer at B = 256 (the
 // trace) and the MLP side lost 1.9-2.8% at B = 160-256 while the attention side alone gained 0.3-0.4%.
 #define NORM8_MLP_MAX_M 128
+// FP8 gate_up with uniform scales (NOTES, session 42): its weights quantised one scale for each 128-row block along
+// K (launch_quant_w_fp8_row), and where the MLP's RMSNorm is a launch of its own (the producer-side norm is off: more
+// than NORM8_MLP_MAX_M rows) that norm quantises one scale a row, so the GEMM sums FP8_UNI_G slices at a time in the
+// tensor cores instead of a multiply-add a slice (GemmNorm.uni). QWEN3_FP8_UNI=G sets the groups, 0: off (the
+// weights then get their 128 x 128 block scales).
+#define FP8_UNI_G 0
 static int norm8_step(GpuEngine *e, int T) {
     if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192) return 0;
     for (int l = 0; l < e->c.n_layer; l++) {
@@ -1008,6 +1017,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     e->ablate = ablate_mask(err, errlen);
     if (e->ablate == ~0u) goto fail;
     e->gated = env_int("QWEN3_FUSED_SWIGLU", 0, 2, 2);
+    e->uni = env_int("QWEN3_FP8_UNI", 0, 255, FP8_UNI_G);
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
     // this card if there is one (bench/results/gemm-plan-*.txt), else the built-in rules. QWEN3_GEMM_PLAN=none: rules.
     const char *plan = getenv("QWEN3_GEMM_PLAN");
@@ -1111,6 +1121,7 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
         gpu_linear_upload(g, &L->wqkv, qkv, 3, tmp);
         gpu_linear_upload(g, &L->wo, &W->wo, 1, tmp);
+        L->wgu.uni = e->gated && L->wgu.fp8 ? e->uni : 0;
         if (e->gated) gpu_linear_upload_gated(g, &L->wgu, gu[0], gu[1], tmp, e->gated == 2);
         else gpu_linear_upload(g, &L->wgu, gu, 2, tmp);
         gpu_linear_upload(g, &L->wdown, &W->w_down, 1, tmp);

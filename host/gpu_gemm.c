@@ -24,6 +24,7 @@
 #include "gpu_ops.h"
 #include "gemm_plan.h"
 #include "util.h"
+#include <math.h>
 #include <string.h>
 
 typedef struct { const char *module, *entry; int bm, bn, threads, stages, cm; } GemmTile;  // cm 2: TMA multicast pair
@@ -650,12 +651,33 @@ void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X,
     gpu_launch(g, kernel(g, TAB_QUANT, 0), grid, block, 0, NULL, args, "quant_act_fp8");
 }
 
-void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K) {
+static void quant_w(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K, unsigned given) {
     if (K % 128 || N <= 0) die("launch_quant_w_fp8: need K %% 128 == 0 (N=%d K=%d)", N, K);
     unsigned uN = (unsigned)N, uK = (unsigned)K;
     Dim3 grid = { (unsigned)(K / 128), (unsigned)cdiv(N, 128), 1 }, block = { 256, 1, 1 };
-    void *args[] = { &W8, &sw, &W, &uN, &uK };
+    void *args[] = { &W8, &sw, &W, &uN, &uK, &given };
     gpu_launch(g, kernel(g, TAB_QUANT, 1), grid, block, 0, NULL, args, "quant_w_fp8");
+}
+
+void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K) {
+    quant_w(g, W8, sw, W, N, K, 0);
+}
+
+// The block scales first, then each 128-row block's largest of them written into all its K / 128 entries (here: a
+// load-time step), then the codes again with those scales (quant_w_fp8's p_given).
+void launch_quant_w_fp8_row(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K) {
+    quant_w(g, W8, sw, W, N, K, 0);
+    int nb = cdiv(N, 128), kb = K / 128;
+    float *s = xmalloc((size_t)nb * kb * sizeof *s);
+    gpu_download(g, s, sw, (size_t)nb * kb * sizeof *s);
+    for (int b = 0; b < nb; b++) {
+        float m = 0;
+        for (int k = 0; k < kb; k++) m = fmaxf(m, s[(size_t)b * kb + k]);
+        for (int k = 0; k < kb; k++) s[(size_t)b * kb + k] = m;
+    }
+    gpu_upload(g, sw, s, (size_t)nb * kb * sizeof *s);
+    free(s);
+    quant_w(g, W8, sw, W, N, K, 1);
 }
 
 void launch_gemm(Gpu *g, CUdeviceptr C, CUdeviceptr A, CUdeviceptr W, int M, int N, int K, int mode) {

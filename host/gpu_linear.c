@@ -76,7 +76,8 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
     upload_interleaved(g, dst, raw, up, L->K, 1);
     if (L->fp8) {
         if (L->K % 128) die("%s: FP8 needs the input width (%d) to be a multiple of 128", gate->name, L->K);
-        launch_quant_w_fp8(g, L->w, L->sw, tmp, L->N, L->K);
+        if (L->uni) launch_quant_w_fp8_row(g, L->w, L->sw, tmp, L->N, L->K);
+        else launch_quant_w_fp8(g, L->w, L->sw, tmp, L->N, L->K);
     } else {
         gpu_sync(g);
         gpu_free(g, raw);
@@ -159,6 +160,8 @@ int launch_linear_swiglu_qn(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicep
         return 0;
     }
     int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0;
+    GemmNorm un = { .uni = L->uni };
+    if (a8_ready == 2 && L->uni && !nm) nm = &un;  // an input with one scale a row (launch_rmsnorm_fp8_row)
     if (L->fp8) {
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
         if (swiglu8_fp8(g, L, M, want8)) {

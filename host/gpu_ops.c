@@ -24,7 +24,7 @@ enum {
 // part of the key.
 static CUcontext fn_ctx;
 static CUstream fn_stream;
-static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rope[2][2][2], fn_rope_table, fn_swiglu, fn_argmax;
+static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rmsnorm_fp8r, fn_rope[2][2][2], fn_rope_table, fn_swiglu, fn_argmax;
 // rope: [fp8 cache][bf16 qkv][one CTA a token]
 
 static void load_functions(Gpu *g) {
@@ -32,6 +32,7 @@ static void load_functions(Gpu *g) {
     fn_embed = gpu_kernel(g, "embed", "embed_bf16_f32");
     fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
     fn_rmsnorm_fp8 = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8");
+    fn_rmsnorm_fp8r = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8r");
     fn_rope[0][0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv");
     fn_rope[1][0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
     fn_rope[0][1][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16");
@@ -65,9 +66,9 @@ void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, in
     GPU_LAUNCH(g, embed_bf16_f32, grid, block, 0, &x, &emb, &tokens, &uT, &udim);
 }
 
-// sa = 0: bf16 out (rmsnorm_f32_bf16); else e4m3 out + 1x128 scales (rmsnorm_f32_fp8).
+// sa = 0: bf16 out (rmsnorm_f32_bf16); else e4m3 out + 1x128 scales (rmsnorm_f32_fp8), one a row (row: _fp8r).
 static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
-                    int n_rows, int dim, float eps) {
+                    int n_rows, int dim, float eps, int row) {
     if (n_rows < 0 || dim <= 0 || dim % (sa ? 128 : 4) || dim > RMS_MAX_DIM)
         die("launch_rmsnorm: n_rows=%d dim=%d (need dim %% %d == 0 and dim <= %d)", n_rows, dim, sa ? 128 : 4,
             RMS_MAX_DIM);
@@ -85,7 +86,7 @@ static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32,
     if (early_rows < 0) early_rows = env_int("QWEN3_RMS_EARLY_ROWS", 0, 1 << 30, RMS_EARLY_ROWS);
     unsigned smem = n_rows <= early_rows ? udim * 4 : 0;
     if (sa) {
-        CUfunction rmsnorm_f32_fp8 = fn_rmsnorm_fp8;
+        CUfunction rmsnorm_f32_fp8 = row ? fn_rmsnorm_fp8r : fn_rmsnorm_fp8;
         GPU_LAUNCH(g, rmsnorm_f32_fp8, grid, block, smem, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
     } else {
         CUfunction rmsnorm_f32_bf16 = fn_rmsnorm;
@@ -95,13 +96,19 @@ static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32,
 
 void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
                     int n_rows, int dim, float eps) {
-    rmsnorm(g, out_bf16, 0, in_f32, w_f32, rows, n_rows, dim, eps);
+    rmsnorm(g, out_bf16, 0, in_f32, w_f32, rows, n_rows, dim, eps, 0);
 }
 
 void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
                         CUdeviceptr rows, int n_rows, int dim, float eps) {
     if (!sa) die("launch_rmsnorm_fp8: no scale buffer");
-    rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps);
+    rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps, 0);
+}
+
+void launch_rmsnorm_fp8_row(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
+                            CUdeviceptr rows, int n_rows, int dim, float eps) {
+    if (!sa) die("launch_rmsnorm_fp8: no scale buffer");
+    rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps, 1);
 }
 
 static int rope_tok_from = -1;  // the per-token entries from this many tokens (0: never); -1: not read yet

@@ -38,6 +38,10 @@ void launch_rmsnorm(Gpu *g, CUdeviceptr out_bf16, CUdeviceptr in_f32, CUdevicept
 // sa f32 [n_rows][dim/128], byte-identical to launch_quant_act_fp8 of launch_rmsnorm's bf16 output. dim % 128 == 0.
 void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
                         CUdeviceptr rows, int n_rows, int dim, float eps);
+// The same with one scale a row, written into all dim/128 entries of its sa row (rmsnorm_f32_fp8r: amax over the
+// row's bf16 values; the uniform scales of GemmNorm.uni).
+void launch_rmsnorm_fp8_row(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
+                            CUdeviceptr rows, int n_rows, int dim, float eps);
 
 // For each token t (slot s = tok_slot[t], position p = tok_pos[t], page = block_table[s][p / 64]):
 // q heads: RMSNorm over head_dim with q_norm, NeoX RoPE at p, -> q (bf16);
@@ -252,6 +256,9 @@ int gemv_fp8_max_m(void);
 // sw [ceil(N/128)][K/128].
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
 void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
+// The same with one scale for each 128-row block along all of K (the largest of its blocks' scales, in all K/128
+// entries; the uniform scales of GemmNorm.uni). Synchronises the stream (a load-time step).
+void launch_quant_w_fp8_row(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
 
 // A linear layer's weight as the GEMMs want it (host/gpu_linear.c): bf16 [N][K] (sw = 0), or fp8: e4m3 [N][K] in w
 // and block scales in sw. carve takes it from an arena (a counting arena measures); upload stacks n GGUF tensors
@@ -265,7 +272,10 @@ void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, i
 // kq: the same layer's native quantised copy for batches of a few rows (host/gpu_kq.c; n = 0: none).
 typedef struct { CUdeviceptr q, h, s, d, b; int type, row0, rows; } GpuKqPart;  // a run of rows of one GGUF type
 typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes (<= gpu_kq_max_m(K))
-typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated; GpuKq kq; } GpuLinear;
+// uni (fp8, set before the upload): the scales are one value for each 128-row block along all of K
+// (launch_quant_w_fp8_row), and an input quantised one scale a row (a8_ready = 2: launch_rmsnorm_fp8_row) runs the
+// GEMM's uniform loop with groups of uni slices (GemmNorm.uni).
+typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated, uni; GpuKq kq; } GpuLinear;
 
 // Native quantised weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K /
 // Q8_0 / Q4_0 / Q5_0 keeps them too, repacked into planes, and batches of up to gpu_kq_max_m(K) rows run on them (the

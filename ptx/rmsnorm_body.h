@@ -1,5 +1,6 @@
 // rmsnorm_body.h — the body of the RMSNorm kernels of rmsnorm.ptx, included once per variant:
-//   RMS_ENTRY  the .entry name;  RMS_FP8 0: bf16 out (8 bytes a float4), 1: e4m3 out (4 bytes a float4) + scales;
+//   RMS_ENTRY  the .entry name;  RMS_FP8 0: bf16 out (8 bytes a float4), 1: e4m3 out (4 bytes a float4) + scales,
+//              2: the same with one scale a row (Y16 / Q8 instead of SCALE_STORE);
 //   OUT_SHIFT, OUT4  log2 of the output element size (1 bf16, 0 e4m3), output bytes per float4 (8, 4);
 //   SCALE_STORE(K) the phase-3 step for float4 K.
 .visible .entry RMS_ENTRY(
@@ -33,6 +34,9 @@
     .reg .b16 %e0, %e1;
 #endif
     .shared .align 16 .f32 s_part[RMS_WARPS];
+#if RMS_FP8 == 2
+    .shared .align 16 .f32 s_amax[RMS_WARPS];
+#endif
 
     // --- row selection ---
     ld.param.u64 %rd_out, [p_out];
@@ -127,6 +131,25 @@ HAVE_SRC:
 
     // --- phase 3: scale by rstd and the weight (this thread's own copies: no barrier), store bf16 (or quantise) ---
     cp.async.wait_all;
+#if RMS_FP8 == 2
+    // one scale a row: the bf16 values and their amax, the CTA's max (s_amax), then quantise (rmsnorm.ptx Y16, Q8)
+    mov.f32 %amax, 0f00000000;
+    Y16(0) Y16(1) Y16(2) Y16(3) Y16(4) Y16(5) Y16(6) Y16(7)
+    WARP_MAX(%amax, %sh)
+    mov.u32 %r_saddr, s_amax;
+    shl.b32 %r_c, %r_warp, 2;
+    add.u32 %r_saddr, %r_saddr, %r_c;
+    @%p3 st.shared.f32 [%r_saddr], %amax;
+    bar.sync 0;
+    mov.u32 %r_saddr, s_amax;
+    ld.shared.v4.f32 {%w0, %w1, %w2, %w3}, [%r_saddr];
+    max.f32 %amax, %w0, %w1; max.f32 %amax, %amax, %w2; max.f32 %amax, %amax, %w3;
+    ld.shared.v4.f32 {%w0, %w1, %w2, %w3}, [%r_saddr + 16];
+    max.f32 %amax, %amax, %w0; max.f32 %amax, %amax, %w1; max.f32 %amax, %amax, %w2; max.f32 %amax, %amax, %w3;
+    setp.gt.f32 %p2, %amax, 0f00000000; div.rn.f32 %scale, %amax, 0f43E00000;
+    @!%p2 mov.f32 %scale, 0f3F800000; rcp.rn.f32 %inv, %scale;
+    Q8(0) Q8(1) Q8(2) Q8(3) Q8(4) Q8(5) Q8(6) Q8(7)
+#else
     SCALE_STORE(0)
     SCALE_STORE(1)
     SCALE_STORE(2)
@@ -135,6 +158,7 @@ HAVE_SRC:
     SCALE_STORE(5)
     SCALE_STORE(6)
     SCALE_STORE(7)
+#endif
 DONE:
     ret;
 }

@@ -116,6 +116,89 @@ static void quant_w(void) {
     gpu_free(&G, dw); gpu_free(&G, dq); gpu_free(&G, ds);
 }
 
+// One scale for each 128-row block along all of K (launch_quant_w_fp8_row: the uniform scales of GemmNorm.uni): every
+// entry of a block's row of sw is the largest of its 128 x 128 blocks' scales, the codes the host encoder's of it.
+// Magnitudes that differ by 2^11 between groups (the codes of the small ones near e4m3's bottom), a partial block.
+static void quant_w_row(void) {
+    NEED_GPU();
+    int N = 320, K = 2048, KB = K / 128, NB = (N + 127) / 128;
+    uint16_t *w = xmalloc((size_t)N * K * 2);
+    rand_rows_bf16(w, N, K, 1);
+    CUdeviceptr dw = gpu_alloc(&G, (size_t)N * K * 2), dq = gpu_alloc(&G, (size_t)N * K), ds = gpu_alloc(&G, (size_t)NB * KB * 4);
+    gpu_upload(&G, dw, w, (size_t)N * K * 2);
+    gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)N * K / 4);
+    gpu_fill_u32(&G, ds, 0x7FC00000u, (size_t)NB * KB);
+    launch_quant_w_fp8_row(&G, dq, ds, dw, N, K);
+    uint8_t *q = xmalloc((size_t)N * K);
+    float *s = xmalloc((size_t)NB * KB * 4);
+    gpu_download(&G, q, dq, (size_t)N * K);
+    gpu_download(&G, s, ds, (size_t)NB * KB * 4);
+    size_t bad = 0, ties = 0, bad_scale = 0;
+    for (int b = 0; b < NB; b++) {
+        float amax = 0;
+        for (int r = b * 128; r < N && r < b * 128 + 128; r++)
+            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(w[(size_t)r * K + k])));
+        float sc = scale_of(amax);
+        for (int g = 0; g < KB; g++) bad_scale += !(s[b * KB + g] == sc);
+        for (int r = b * 128; r < N && r < b * 128 + 128; r++) bad += check_q(w + (size_t)r * K, q + (size_t)r * K, K, sc, &ties);
+    }
+    printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties\n", N, K, bad_scale, bad, ties);
+    CHECK(bad_scale == 0 && bad == 0, "quant_w_fp8_row differs from the host encoder");
+    free(w); free(q); free(s);
+    gpu_free(&G, dw); gpu_free(&G, dq); gpu_free(&G, ds);
+}
+
+// launch_rmsnorm_fp8_row against launch_rmsnorm's bf16 rows (checked in fp64 by test_gpu_ops) and the host encoder:
+// each row's amax over its bf16 values, that one scale in all dim / 128 entries, the codes. Rows of very different
+// size, a row gather, an all-zero group, a poisoned row past the end.
+static void rmsnorm_fp8_row(void) {
+    NEED_GPU();
+    static const int dims[] = { 4096, 5120, 1024, 8192 }, Ts[] = { 1, 7, 300 };
+    for (int di = 0; di < 4; di++)
+        for (int ti = 0; ti < 3; ti++) {
+            int dim = dims[di], T = Ts[ti], KB = dim / 128, n_in = T + 3, gather = ti == 1;
+            float *in = xmalloc((size_t)n_in * dim * 4), *w = xmalloc((size_t)dim * 4);
+            for (int r = 0; r < n_in; r++) {
+                float sc = (float)exp(8.0 * rng_uniform(&rng) - 4.0);
+                for (int j = 0; j < dim; j++) in[(size_t)r * dim + j] = sc * (float)(2 * rng_uniform(&rng) - 1);
+            }
+            for (int j = 0; j < dim; j++) w[j] = j >= 128 && j < 256 ? 0.0f : (float)(0.5 + rng_uniform(&rng));
+            int32_t *rows = xmalloc((size_t)T * 4);
+            for (int r = 0; r < T; r++) rows[r] = gather ? (int32_t)(rng_u64(&rng) % (uint64_t)n_in) : r;
+            CUdeviceptr din = gpu_alloc(&G, (size_t)n_in * dim * 4), dwt = gpu_alloc(&G, (size_t)dim * 4);
+            CUdeviceptr drows = gather ? gpu_alloc(&G, (size_t)T * 4) : 0, dh = gpu_alloc(&G, (size_t)T * dim * 2);
+            CUdeviceptr dq = gpu_alloc(&G, (size_t)(T + 1) * dim), ds = gpu_alloc(&G, (size_t)(T + 1) * KB * 4);
+            gpu_upload(&G, din, in, (size_t)n_in * dim * 4);
+            gpu_upload(&G, dwt, w, (size_t)dim * 4);
+            if (gather) gpu_upload(&G, drows, rows, (size_t)T * 4);
+            gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)(T + 1) * dim / 4);
+            gpu_fill_u32(&G, ds, 0x7FC00000u, (size_t)(T + 1) * KB);
+            launch_rmsnorm(&G, dh, din, dwt, drows, T, dim, 1e-6f);
+            launch_rmsnorm_fp8_row(&G, dq, ds, din, dwt, drows, T, dim, 1e-6f);
+            uint16_t *h = xmalloc((size_t)T * dim * 2);
+            uint8_t *q = xmalloc((size_t)(T + 1) * dim);
+            float *sc = xmalloc((size_t)(T + 1) * KB * 4);
+            gpu_download(&G, h, dh, (size_t)T * dim * 2);
+            gpu_download(&G, q, dq, (size_t)(T + 1) * dim);
+            gpu_download(&G, sc, ds, (size_t)(T + 1) * KB * 4);
+            size_t bad = 0, ties = 0, bad_scale = 0, past = 0;
+            for (int r = 0; r < T; r++) {
+                float amax = 0;
+                for (int j = 0; j < dim; j++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(h[(size_t)r * dim + j])));
+                float want = scale_of(amax);
+                for (int g = 0; g < KB; g++) bad_scale += !(sc[(size_t)r * KB + g] == want);
+                bad += check_q(h + (size_t)r * dim, q + (size_t)r * dim, dim, want, &ties);
+            }
+            for (size_t i = (size_t)T * dim; i < (size_t)(T + 1) * dim; i++) past += q[i] != 0x7F;
+            for (size_t i = (size_t)T * KB; i < (size_t)(T + 1) * KB; i++) past += !isnan(sc[i]);
+            CHECK(bad_scale == 0 && bad == 0 && past == 0, "rmsnorm_fp8_row dim=%d T=%d%s: %zu scales, %zu bytes differ, "
+                  "%zu written past the rows", dim, T, gather ? " gather" : "", bad_scale, bad, past);
+            if (di == 0 && ti == 2) printf("  dim %d T %d: %zu ties rounded the other way\n", dim, T, ties);
+            free(in); free(w); free(rows); free(h); free(q); free(sc);
+            gpu_free(&G, din); gpu_free(&G, dwt); gpu_free(&G, drows); gpu_free(&G, dh); gpu_free(&G, dq); gpu_free(&G, ds);
+        }
+}
+
 // ---------------------------------------------------------------- the GEMM
 typedef struct { int N, K; CUdeviceptr w8, sw; double *wf; } Fp8Weight;  // wf: dequantised weight (host)
 // Uniform scales (GemmNorm.uni): while uni_g is set, fp8_weight and quant_in give every 128-row weight block and
@@ -919,7 +1002,9 @@ static void gemm_fp8_uniform(void) {
                             // K = 12,288 (the fp64 reference is slow there): f32, M 64 and 300, whole or cluster 2
                             if (s == 1 && (mode != 0 || i % 2 == 0 || k == 1 || k == 2)) continue;
                             double e = check_fp8(&w, ms[i], mode, tiles[ti], sp[k]);
-                            double tol = mode == GEMM_STORE_BF16 ? 6e-3 : 2e-3;
+                            // the tensor cores' sums lose ~2.5e-5 a slice summed (H200: 2.4e-3 at 96 slices)
+                            int nsum = uni_g < w.K / 128 ? uni_g : w.K / 128;
+                            double tol = (mode == GEMM_STORE_BF16 ? 5e-3 : 2e-4) + 4e-5 * nsum;
                             if (e > worst) worst = e;
                             CHECK(e < tol, "uniform G=%d tile %d splits %d M=%d N=%d K=%d %s: rel err %.3g (tolerance "
                                   "%.1g)", uni_g, tiles[ti], sp[k], ms[i], w.N, w.K, mname[mode], e, tol);
@@ -1263,6 +1348,8 @@ int main(void) {
     rng_seed(&rng, t_seed);
     RUN(quant_act);
     RUN(quant_w);
+    RUN(quant_w_row);
+    RUN(rmsnorm_fp8_row);
     RUN(gemm_fp8_shapes);
     RUN(gemm_fp8_swapped);
     RUN(gemm_fp8_build);
