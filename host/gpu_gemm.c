@@ -69,6 +69,11 @@ static const GemmTile fp8_tiles[GEMM_FP8_N_TILES] = {
     { "gemm_fp8", "gemm_fp8_128x256", 128, 256, 384, 4, 1 },  // each slice in two m64n128 halves
     { "gemm_fp8", "gemm_fp8_128x256c2", 128, 256, 384, 4, 2 },  // the same in clusters of two sharing W
 };
+// The 128x256 tiles for uniform scales (GemmNorm.uni; launch_wg takes them for tiles 11 and 12)
+static const GemmTile fp8u_tiles[2] = {
+    { "gemm_fp8", "gemm_fp8_128x256u", 128, 256, 384, 4, 1 },
+    { "gemm_fp8", "gemm_fp8_128x256c2u", 128, 256, 384, 4, 2 },
+};
 int gemm_fp8_tile_splits(int tile) {
     return tile == 0 || tile == 1 || tile == 4 || tile == 5 || tile == GEMM_FP8_SW_TILE || tile == GEMM_FP8_128X256_TILE;
 }
@@ -85,11 +90,11 @@ static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
-enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, N_TABS, TAB_MAX = 13 };
+enum { TAB_MMA, TAB_WG, TAB_FP8, TAB_QUANT, TAB_FP8U, N_TABS, TAB_MAX = 13 };
 _Static_assert((int)N_GEMM_TILES <= (int)TAB_MAX && (int)N_WG_TILES <= (int)TAB_MAX &&
                (int)GEMM_FP8_N_TILES <= (int)TAB_MAX, "TAB_MAX too small");
 static CUfunction kernel(Gpu *g, int table, int i) {
-    static const GemmTile *const tabs[N_TABS] = { gemm_tiles, wg_tiles, fp8_tiles, quant_kernels };
+    static const GemmTile *const tabs[N_TABS] = { gemm_tiles, wg_tiles, fp8_tiles, quant_kernels, fp8u_tiles };
     static CUcontext ctx;
     static CUfunction fn[N_TABS][TAB_MAX];
     if (ctx != g->ctx) { memset(fn, 0, sizeof fn); ctx = g->ctx; }
@@ -259,7 +264,15 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (wg_early() ? 256u : 0u);
-    if (fp8 && nm && nm->uni) umode |= 512u | (unsigned)nm->uni << 16;  // uniform scales (GemmNorm)
+    const char *name = t->entry;
+    if (fp8 && nm && nm->uni) {  // uniform scales (GemmNorm): the 128x256 tiles' own entries where a group holds a unit
+        umode |= 512u | (unsigned)nm->uni << 16;
+        int h = t == &fp8_tiles[GEMM_FP8_128X256_TILE] ? 0 : t == &fp8_tiles[GEMM_FP8_128X256C2_TILE] ? 1 : -1;
+        if (h >= 0 && nm->uni >= ktps && !nm->ss && mode != GEMM_ADD_NORM8) {
+            f = kernel(g, TAB_FP8U, h);
+            name = fp8u_tiles[h].entry;
+        }
+    }
     unsigned uS = (unsigned)S | (unsigned)F << 16 | (kc ? 0x8000u : 0), uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 && !kc ? sk_ws : 0, cnt = S > 1 && !kc ? sk_cnt : 0;
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax / sum exchange (1 KB), the
@@ -274,7 +287,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     GemmNorm none = { 0 }, n = nm ? *nm : none;
     void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps, &n.nw, &n.ss, &n.eps,
                          &n.rope };
-    gpu_launch(g, f, grid, block, smem, cm > 1 || kc ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, t->entry);
+    gpu_launch(g, f, grid, block, smem, cm > 1 || kc ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, name);
 }
 
 // The swapped decode GEMM (ptx/gemm_sw.ptx): the weights on wgmma's M = 64 side, the activation rows on its N side

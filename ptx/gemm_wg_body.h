@@ -226,6 +226,15 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4; add.s64 %aw2, %aw2, 4;
 #define PROMOTE_LO mul.f32 %fa0, %sa0x, %swx; mul.f32 %fa1, %sa1x, %swx; FOR_JX(PROMOTEJ_x)
 #define PROMOTE_HI mul.f32 %fa0, %sa0x, %swx2; mul.f32 %fa1, %sa1x, %swx2; FOR_HI16(PROMOTEJ_h)
+// FP8H_UNI: the whole 256-wide slice straight into the final sums (m64n256k32: groups 0..15 are W rows 0..127,
+// groups 16..31 rows 128..255, each 128 one weight scale block)
+#define MMA4W(L) wgmma.fence.sync.aligned; \
+    wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 L, %da, %dw, %pacc, 1, 1; \
+    wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 L, %dA1, %dW1, %ptrue, 1, 1; \
+    wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 L, %dA2, %dW2, %ptrue, 1, 1; \
+    wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 L, %dA3, %dW3, %ptrue, 1, 1; \
+    wgmma.commit_group.sync.aligned;
+#define USCALEH(jd, j) USCALEJ(jd)
 // FP8H: the W descriptors of the slice's second 128 rows (16 KB on: +1024 in 16-byte units)
 #define W_HALF2 add.s64 %dw, %dw, 1024; add.s64 %dW1, %dW1, 1024; add.s64 %dW2, %dW2, 1024; add.s64 %dW3, %dW3, 1024;
 
@@ -897,6 +906,7 @@ C_TILE:
     add.s64 %aw2, %aw2, %off;
 #endif
     add.s64 %aw, %aw, %off;
+#ifndef FP8H_UNI  // (the uniform entries take neither the rows' sums nor mode 7: host/gpu_gemm.c)
     // a consumer of the producer-side RMSNorm: this thread's rows' sums into the staging (RS_*; the parameters read
     // where used: nothing of this stays live across the main loop)
     ld.param.u64 %pss, [p_ss];
@@ -918,6 +928,7 @@ C_TILE:
     cp.async.commit_group;
 RS_DONE:
 #endif
+#endif
     mov.u32 %kt, %kt0;
 #if !FP8
 C_K:
@@ -936,6 +947,34 @@ C_NEXT:
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
     RELEASE
+#elif FP8H && defined(FP8H_UNI)
+    // Uniform scales (the ..u entries, taken only where the host vouches for them and every slice of the unit may
+    // be summed in the tensor cores: GemmNorm.uni): no scratch is needed, so each slice is one m64n256 wgmma chain
+    // straight into the final sums (zeroed at the tile's start), the stages are released one slice late as in the
+    // bf16 loop, and the two blocks' scale products multiply once at the end.
+    LOADSC(x)
+    LOADSC2(x)
+    setp.eq.u32 %pacc, %tx, %tx;               // true: add to the final sums
+C_K:
+    SLICE_BEGIN(C_WAITX)
+    UT_FIRST
+    MMA4W(ACC)
+    setp.eq.u32 %p, %kt, %kt0;
+    @%p bra C_NR;
+    wgmma.wait_group.sync.aligned 1;           // the previous slice's wgmmas are done
+    RELEASE
+C_NR:
+    ADVANCE
+    setp.lt.u32 %p, %kt, %kt1;
+    @%p bra C_K;
+    wgmma.wait_group.sync.aligned 0;
+    RELEASE
+    mul.f32 %fa0, %sa0x, %swx;
+    mul.f32 %fa1, %sa1x, %swx;
+    FOR_JX(USCALEJ)
+    mul.f32 %fa0, %sa0x, %swx2;
+    mul.f32 %fa1, %sa1x, %swx2;
+    FOR_HI16(USCALEH)
 #elif FP8H
     // Halves: W rows 0..127 into the scratch, promote with their block scale; rows 128..255 into it, release the
     // stage, promote. The other consumer's wgmmas keep the tensor cores busy while this one promotes.
@@ -1150,7 +1189,7 @@ KC_NEXTQ:
 #endif
 EPI_MODE:
     UT_T(72)
-#if FP8
+#if FP8 && !defined(FP8H_UNI)
     ld.param.u64 %pss, [p_ss];                 // a consumer of the producer-side RMSNorm: rows times rstd
     setp.ne.u64 %prs, %pss, 0;
     @!%prs bra RS_SCALED;
@@ -1182,8 +1221,10 @@ RS_SCALED:
 #if FP8
     setp.eq.u32 %p, %mode, 6;
     @%p bra EPI_MAX_;
+#ifndef FP8H_UNI
     setp.eq.u32 %p, %mode, 7;
     @%p bra EPI_NQ_;
+#endif
 #if ROPE_TILE
     setp.eq.u32 %p, %mode, 8;
     @%p bra EPI_ROPE_;
@@ -1218,6 +1259,7 @@ EPI_MAX_:
     setp.eq.u32 %pmq, %colin, 0;
     FOR_CHUNK_F32(PMAX_BLOCK)
     bra EPI_F32_;
+#ifndef FP8H_UNI
     // --- mode 7 (FP8 tiles): mode 2's add, then the next RMSNorm's e4m3 input from the new rows (NQ_* above): Cs
     // e4m3 [M][N], its scales [M][N / 128] and the rows' sums of x^2 [M][N / 128] after it (each at a 256-byte
     // boundary), p_nw the norm's weights f32 [N]. N % 256 == 0 (the host checks): every block inside N.
@@ -1343,6 +1385,7 @@ EPI_NQ_:
     @%q1 st.global.f32 [%c1 + 4], %ns3;
 #endif
     bra EPI_DONE;
+#endif
     // --- mode 8: q / k norm, RoPE and the FP8 KV-cache write of the qkv projection (ROPE_* above)
 #if ROPE_TILE
 EPI_ROPE_:
@@ -1538,6 +1581,7 @@ EXIT:
 #undef SWQ_TILE
 #undef FOR_PAIR
 #undef FP8H
+#undef FP8H_UNI
 #undef WNX
 #undef NJX
 #undef NJXM1

@@ -349,8 +349,8 @@ typedef struct { int F, K; GpuLinear L; double *wf; } Gated8;
 static int gate_row(int j) { return 2 * GEMM_GATE_ROWS * (j / GEMM_GATE_ROWS) + j % GEMM_GATE_ROWS; }
 static Gated8 gated8_new(int F, int K) {
     int N = 2 * F, KB = K / 128, NB = (N + 127) / 128;
-    Gated8 w = { F, K, { .w = gpu_alloc(&G, (size_t)N * K), .sw = gpu_alloc(&G, (size_t)NB * KB * 4), .N = N, .K = K, .fp8 = 1 },
-                 xmalloc((size_t)N * K * 8) };
+    Gated8 w = { F, K, { .w = gpu_alloc(&G, (size_t)N * K), .sw = gpu_alloc(&G, (size_t)NB * KB * 4), .N = N, .K = K, .fp8 = 1,
+                         .uni = uni_g }, xmalloc((size_t)N * K * 8) };
     uint16_t *h = xmalloc((size_t)N * K * 2);  // gate rows then up rows
     for (size_t i = 0; i < (size_t)N * K; i++) h[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));
     GGUFTensor tg = host_tensor("gate", GGML_TYPE_BF16, h, F, K);
@@ -486,8 +486,16 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             CUdeviceptr q1 = gpu_alloc(&G, (size_t)M * F), s1 = gpu_alloc(&G, (size_t)M * FB * 4);
             gpu_upload(&G, dx, x, (size_t)M * K * 2);
             launch_quant_act_fp8(&G, da8, dsa, dx, M, K);
+            GemmNorm un = { .uni = uni_g }, *pun = uni_g ? &un : NULL;
+            if (uni_g) {  // one scale a row (the codes as quantised)
+                float *sa = xmalloc((size_t)M * KB * 4);
+                gpu_download(&G, sa, dsa, (size_t)M * KB * 4);
+                uniform_scales(sa, M, KB);
+                gpu_upload(&G, dsa, sa, (size_t)M * KB * 4);
+                free(sa);
+            }
             gpu_fill_u32(&G, da, 0x7FC07FC0u, (size_t)M * F / 2);
-            launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, 4, 0);
+            launch_gemm_fp8_nm(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, 4, 0, pun);
             launch_quant_act_fp8(&G, q0, s0, da, M, F);
             gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
             gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
@@ -498,12 +506,12 @@ static void gemm_fp8_swiglu_fp8_out(void) {
                 int sp = t == 5 ? GEMM_SPLIT_CLUSTER + 2 : t >= 3 ? GEMM_SPLIT_TAIL : 0;
                 if (t) {
                     gpu_fill_u32(&G, da, 0x7FC07FC0u, (size_t)M * F / 2);
-                    launch_gemm_fp8_ex(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, sp);
+                    launch_gemm_fp8_nm(&G, da, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, GEMM_SWIGLU_BF16, tile, sp, pun);
                     launch_quant_act_fp8(&G, q0, s0, da, M, F);
                 }
                 gpu_fill_u32(&G, q1, 0x7F7F7F7Fu, (size_t)M * F / 4);
                 gpu_fill_u32(&G, s1, 0x7FC00000u, (size_t)M * FB);
-                launch_gemm_swiglu_fp8(&G, q1, s1, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, sp, tile);
+                launch_gemm_swiglu_fp8_nm(&G, q1, s1, da8, dsa, w.L.w, w.L.sw, M, 2 * F, K, sp, tile, pun);
                 size_t bad, bad_s;
                 fp8_out_diff(q0, s0, q1, s1, M, F, 1, &bad, &bad_s);
                 CHECK(bad == 0 && bad_s == 0, "FP8 SwiGLU FP8 out tile %d M=%d F=%d K=%d: %zu bytes, %zu scales "
@@ -513,11 +521,18 @@ static void gemm_fp8_swiglu_fp8_out(void) {
             CUdeviceptr bufs[] = { dx, da8, dsa, da, q0, s0, q1, s1 };
             for (int k = 0; k < 8; k++) gpu_free(&G, bufs[k]);
         }
-        printf("  F=%d K=%d: 64x256, 128x256, 128x256c2, 64x256 / 128x256 tail-split, 128x256 cluster-split FP8 out "
-               "byte-exact for M in "
-               "{1,5,16,17,64,100,256,300}\n", F, K);
+        printf("  F=%d K=%d%s: 64x256, 128x256, 128x256c2, 64x256 / 128x256 tail-split, 128x256 cluster-split FP8 out "
+               "byte-exact for M in {1,5,16,17,64,100,256,300}\n", F, K, uni_g ? ", uniform scales" : "");
         gated8_free(&w);
     }
+}
+
+// The same on uniform scales (weights through launch_quant_w_fp8_row, one scale a row): the 64x256 tile's uniform
+// loop and the 128x256 tiles' own entries (gemm_fp8_128x256u, _c2u), each against its own bf16 output.
+static void gemm_fp8_swiglu_fp8_out_uniform(void) {
+    uni_g = 255;
+    gemm_fp8_swiglu_fp8_out();
+    uni_g = 0;
 }
 
 // ---------------------------------------------------------------- the producer-side RMSNorm (GemmNorm)
@@ -985,7 +1000,8 @@ static void gemm_fp8_splitk(void) {
 static void gemm_fp8_uniform(void) {
     NEED_GPU();
     static const int nk[][2] = { { 1088, 1024 }, { 4096, 12288 } };
-    static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, GEMM_FP8_128X256_TILE }, ms[] = { 1, 64, 200, 300 };
+    static const int tiles[] = { 0, 1, 4, 5, 7, 8, 9, GEMM_FP8_128X256_TILE, GEMM_FP8_128X256C2_TILE };
+    static const int ms[] = { 1, 64, 200, 300 };
     static const int sp[] = { 1, 3, GEMM_SPLIT_TAIL, GEMM_SPLIT_CLUSTER + 2 }, gs[] = { 1, 3, 255 };
     int only = env_int("QWEN3_TEST_FP8_TILE", -1, GEMM_FP8_N_TILES - 1, -1);  // one tile alone (the sanitizer runs)
     for (int gi = 0; gi < 3; gi++) {
@@ -993,9 +1009,9 @@ static void gemm_fp8_uniform(void) {
         for (int s = 0; s < 2; s++) {
             Fp8Weight w = fp8_weight(nk[s][0], nk[s][1]);
             double worst = 0;
-            for (int ti = 0; ti < 8; ti++)
+            for (int ti = 0; ti < 9; ti++)
                 for (int k = 0; k < 4 && (only < 0 || tiles[ti] == only); k++) {
-                    int pair = tiles[ti] >= 7 && tiles[ti] <= 9;
+                    int pair = (tiles[ti] >= 7 && tiles[ti] <= 9) || tiles[ti] == GEMM_FP8_128X256C2_TILE;
                     if (pair && k > 0) continue;  // the pairs never split
                     for (int i = 0; i < 4; i++)
                         for (int mode = 0; mode < 3; mode++) {
@@ -1010,7 +1026,7 @@ static void gemm_fp8_uniform(void) {
                                   "%.1g)", uni_g, tiles[ti], sp[k], ms[i], w.N, w.K, mname[mode], e, tol);
                         }
                 }
-            printf("  uniform scales, G = %d, N=%d K=%d: tiles {0,1,4,5,7,8,9,11} x splits {1,3,tail,cluster 2} x M "
+            printf("  uniform scales, G = %d, N=%d K=%d: tiles {0,1,4,5,7,8,9,11,12} x splits {1,3,tail,cluster 2} x M "
                    "{1,64,200,300} x {f32,bf16,add}: worst %.3g\n", uni_g, w.N, w.K, worst);
             fp8_weight_free(&w);
         }
@@ -1357,6 +1373,7 @@ int main(void) {
     RUN(gemm_fp8_uniform);
     RUN(gemm_fp8_swiglu);
     RUN(gemm_fp8_swiglu_fp8_out);
+    RUN(gemm_fp8_swiglu_fp8_out_uniform);
     RUN(gemm_fp8_rowmax);
     RUN(gemm_fp8_norm8);
     RUN(gemm_fp8_rownorm);
