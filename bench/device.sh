@@ -1781,6 +1781,29 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
         SAN_TOOLS="memcheck racecheck" san_test s42san2 "s42 rmsnorm_fp8_row" 200 test_gpu_fp8 rmsnorm_fp8_row
         SAN_TOOLS="memcheck" san_test s42san3 "s42 quant_w_row" 200 test_gpu_fp8 quant_w_row
     fi
+    if [[ $parts == *" unit3 "* ]]; then  # the 128x256 tiles' uniform entries (gemm_fp8_128x256u, _c2u)
+        QWEN3_TEST_ONLY=gemm_fp8_uniform,gemm_fp8_swiglu_fp8_out_uniform,gemm_fp8_swiglu_fp8_out,gemm_fp8_swiglu,quant_w_row \
+            timeout 300 build/tests/test_gpu_fp8 > "$LOG/s42-fp8c.log" 2>&1
+        say "s42 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s42-fp8c.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed|uniform scales|FP8 out" "$LOG/s42-fp8c.log" | head -24 | tee -a "$SUM"
+        SAN_TOOLS="memcheck racecheck" san_test s42san4 "s42 uniform tile 11" 300 test_gpu_fp8 gemm_fp8_uniform \
+            QWEN3_TEST_FP8_TILE=11
+    fi
+    if [[ $parts == *" pp "* ]]; then  # prefill: bench_e2e pp512 / pp4096 and bench/gemm's 128x256 entries, 0 / S42_G
+        f=$(synth 8b q8_0)
+        for r in 1 2; do
+            for pp in 512 4096; do
+                for u in 0 $g42; do
+                    QWEN3_FP8_UNI=$u timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --kv-dtype fp8 --pp $pp --tg 16 \
+                        --label "s42 uni $u" > "$LOG/s42-pp$pp-u$u-$r.log" 2>&1
+                    say "s42 pp$pp uni $u rc=$? $(grep -E " pp$pp: " "$LOG/s42-pp$pp-u$u-$r.log" | tr -s ' ' | cut -c1-90 | head -1)"
+                done
+            done
+        done
+        timeout 200 build/bench/gemm --shapes 8b --dtype fp8 --layers gate_up --uniform $g42 --m 3436 --batch-ms 150 \
+            --reps 3 > "$LOG/s42-uni-3436.log" 2>&1
+        say "s42 gate_up 3436 sustained rc=$? $(grep -E 'per-tensor inputs' "$LOG/s42-uni-3436.log" | tr -s ' ')"
+    fi
     if [[ $parts == *" quality "* ]]; then
         f=$(synth 8b q8_0)
         ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 -o /tmp/s42-bf16.f32 \
