@@ -1768,7 +1768,8 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
     # GEMM and the block quantisers; test_gpu_ops's RMSNorm cases; memcheck + racecheck of the row-scaled RMSNorm),
     # quality (the 8B q8_0's logits over 1,024 positions: FP8 with QWEN3_FP8_UNI 0 and S42_G against the BF16 path),
     # same (greedy batch jobs of 256 requests, 0 / S42_G: a different rounding, so a common prefix), ab (engine A/B:
-    # S42_AB configurations, arms u0 / uG twice)
+    # S42_AB configurations, arms u0 / uG twice); e2e (test_gpu_e2e on S42_E2E with the FP8 cache), final (the
+    # issue-7 set), trace (the B = 256 timeline)
     parts=" ${S42_PARTS:-promo} " np42=${S42_NP:-.carry/nopromo} g42=${S42_G:-4}
     if [[ $parts == *" unit2 "* ]]; then
         QWEN3_TEST_ONLY=quant_act,quant_w,quant_w_row,rmsnorm_fp8_row,gemm_fp8_uniform timeout 300 build/tests/test_gpu_fp8 \
@@ -1825,6 +1826,9 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
         engine_ab "${S42_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "u0 QWEN3_FP8_UNI=0" "u$g42 QWEN3_FP8_UNI=$g42" \
             "u0b QWEN3_FP8_UNI=0" "u${g42}b QWEN3_FP8_UNI=$g42"
     fi
+    if [[ $parts == *" e2e "* ]]; then e2e_files s42 "${S42_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
+    if [[ $parts == *" final "* ]]; then final_set s42 "${S42_FINAL_B:-1,16,64,256,1024}"; fi
+    if [[ $parts == *" trace "* ]]; then trace_b256 s42-trace "s42 trace"; fi
     if [[ $parts == *" uni "* ]]; then
         QWEN3_TEST_ONLY=${S42_UNIT:-gemm_fp8_uniform,gemm_fp8_shapes,gemm_fp8_splitk} timeout 400 build/tests/test_gpu_fp8 \
             > "$LOG/s42-fp8.log" 2>&1

@@ -14,6 +14,9 @@
 // keep them; every launch_linear_* below sends a step of up to L->kq.max_m rows there (bf16 input; the FP8 input paths
 // step aside).
 //
+// FP8 with L->uni (the engine's gate/up): one scale for each 128-row block along all of K (launch_quant_w_fp8_row),
+// and launch_linear_swiglu_q with a8_ready = 2 (an input of one scale a row) runs the GEMM's uniform loop.
+//
 // Gated layers (gpu_linear_upload_gated, the MLP's [Wgate;Wup]): the two are interleaved in blocks of
 // GEMM_GATE_ROWS = 8 rows (gate rows 8b..8b+7 at 16b, up rows 8b..8b+7 at 16b + 8) so that the GEMM's SwiGLU
 // epilogue finds each output's gate and up in the same thread (ptx/swiglu.h). The interleave is a row-block copy

@@ -188,10 +188,12 @@ void launch_gemm_fp8_ex(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
 enum { GEMM_ADD_NORM8 = 7 };
 // rope: 0, or the RopeKV8 operands of mode GEMM_ROPE_KV8 (below) in device memory.
 // uni (any mode, any tile): 0, or the caller vouches that the scales are uniform along K — each row's sa[m][*] one
-// value, and each 128-row block's sw[b][*] one value (launch_quant_act_fp8_row, launch_quant_w_fp8_row) — and the
-// wgmma tiles whose consumers own 64 or 128 columns sum uni slices (1..255; >= K / 128: all) in the tensor cores
-// before each add into the f32 sums, with the scales applied once at the end instead of a multiply-add a slice
-// (ptx/gemm_wg_body.h U_START); the other tiles run as usual, which is as right for such scales.
+// value, and each 128-row block's sw[b][*] one value (launch_rmsnorm_fp8_row, launch_quant_w_fp8_row) — and the
+// wgmma tiles whose consumers own 64 or 128 columns sum up to uni slices (1..255) in the tensor cores before each add
+// into the f32 sums, with the scales applied once at the end instead of a multiply-add a slice (ptx/gemm_wg_body.h
+// U_START); the 128x256 tiles take their own entries (gemm_fp8_128x256u, _c2u: every slice straight into the final
+// sums) where uni covers a work unit's slices, without ss and mode 7; elsewhere the tiles run as usual, which is as
+// right for such scales. Summing G slices in the tensor cores costs ~2.5e-5 relative a slice (test_gpu_fp8).
 typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope; int uni; } GemmNorm;
 // RoPE in the qkv projection's epilogue (NOTES, session 39): mode GEMM_ROPE_KV8 (FP8 weights, the tiles
 // gemm_fp8_rope_tile names; N = (n_head + 2 n_kv) 128) does launch_qknorm_rope_kv_fp8's work on the tile's rows
