@@ -1769,7 +1769,8 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
     # quality (the 8B q8_0's logits over 1,024 positions: FP8 with QWEN3_FP8_UNI 0 and S42_G against the BF16 path),
     # same (greedy batch jobs of 256 requests, 0 / S42_G: a different rounding, so a common prefix), ab (engine A/B:
     # S42_AB configurations, arms u0 / uG twice); e2e (test_gpu_e2e on S42_E2E with the FP8 cache), final (the
-    # issue-7 set), trace (the B = 256 timeline)
+    # issue-7 set), trace (the B = 256 timeline), head (the FP8 head on uniform scales: its GEMM tests, quality, a
+    # batch job and the engine A/B, QWEN3_FP8_UNI_HEAD 0 / 1)
     parts=" ${S42_PARTS:-promo} " np42=${S42_NP:-.carry/nopromo} g42=${S42_G:-4}
     if [[ $parts == *" unit2 "* ]]; then
         QWEN3_TEST_ONLY=quant_act,quant_w,quant_w_row,rmsnorm_fp8_row,gemm_fp8_uniform timeout 300 build/tests/test_gpu_fp8 \
@@ -1825,6 +1826,23 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
         f=$(synth 8b q8_0)
         engine_ab "${S42_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "u0 QWEN3_FP8_UNI=0" "u$g42 QWEN3_FP8_UNI=$g42" \
             "u0b QWEN3_FP8_UNI=0" "u${g42}b QWEN3_FP8_UNI=$g42"
+    fi
+    if [[ $parts == *" head "* ]]; then  # the FP8 head on uniform scales too (QWEN3_FP8_UNI_HEAD 0 / 1)
+        QWEN3_TEST_ONLY=gemm_fp8_rowmax,head_rescore timeout 200 build/tests/test_gpu_fp8 > "$LOG/s42-head.log" 2>&1
+        say "s42 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s42-head.log" | tr '\n' ' ')"
+        f=$(synth 8b q8_0)
+        [ -f /tmp/s42-bf16.f32 ] || ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 \
+            -o /tmp/s42-bf16.f32 > "$LOG/s42-logits-bf16.log" 2>&1
+        for h in 0 1; do
+            QWEN3_FP8_UNI_HEAD=$h ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 1024 --seed 11 \
+                -o /tmp/s42-h$h.f32 > "$LOG/s42-logits-h$h.log" 2>&1 || say "logits head $h failed: $(tail -2 "$LOG/s42-logits-h$h.log")"
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/s42-bf16.f32 --compare /tmp/s42-h$h.f32 \
+                > "$LOG/s42-quality-h$h.log" 2>&1
+            say "s42 FP8 (QWEN3_FP8_UNI_HEAD=$h) vs BF16 path rc=$? $(tail -3 "$LOG/s42-quality-h$h.log" | tr '\n' ' ' | cut -c1-160) $(tail -1 "$LOG/s42-quality-h$h.log" | grep -o 'mean KL.*')"
+        done
+        BATCH_AB_VALS="0 1" batch_ab s42head QWEN3_FP8_UNI_HEAD 256 64 --kv-dtype fp8
+        engine_ab "${S42_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "h0 QWEN3_FP8_UNI_HEAD=0" "h1 QWEN3_FP8_UNI_HEAD=1" \
+            "h0b QWEN3_FP8_UNI_HEAD=0" "h1b QWEN3_FP8_UNI_HEAD=1"
     fi
     if [[ $parts == *" e2e "* ]]; then e2e_files s42 "${S42_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" final "* ]]; then final_set s42 "${S42_FINAL_B:-1,16,64,256,1024}"; fi

@@ -404,14 +404,17 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         int native = gpu_kq_takes(&e->head_kq, n_out);  // the file's own K-quant head: no rescoring
         int rescore = head_rescores(e, n_out);
         const GpuLinear *head = e->head_fp8 == HEAD_RESCORE && !rescore ? &e->lm_head16 : &e->lm_head;
+        // uniform scales (FP8_UNI_G): the same rows' e4m3 with one scale a row, for the GEMM and the rescore's x8
+        int a8r = !native && head->fp8 && head->uni && n_out > gemv_fp8_max_m() && !gpu_kq_takes(&head->kq, n_out);
+        if (a8r) launch_rmsnorm_fp8_row(g, e->a8, e->sa, e->x, e->out_norm, e->out_rows, n_out, c->dim, c->rms_eps);
         // the rescore's first pass (each row's maxima) in the GEMM's epilogue where its tile has one
         int pm = 0;
         if (native)
             launch_gemv_kq(g, &e->head_kq, e->logits, e->h, n_out, GEMM_STORE_F32);
         else if (rescore && e->head_rowmax)
-            pm = launch_linear_rowmax(g, head, e->logits, e->head_pmax, e->h, e->a8, e->sa, n_out);
+            pm = launch_linear_rowmax(g, head, e->logits, e->head_pmax, e->h, e->a8, e->sa, n_out, a8r ? 2 : 0);
         else
-            launch_linear(g, head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32);
+            launch_linear_q(g, head, e->logits, e->h, e->a8, e->sa, n_out, GEMM_STORE_F32, a8r ? 2 : 0);
         if (rescore) {  // (the W8A16 decode kernel, when it took the rows, read h as bf16)
             int a8 = n_out > gemv_fp8_max_m();
             launch_head_rescore(g, e->logits, e->head_part, pm ? e->head_pmax : 0, e->h, a8 ? e->a8 : 0,
@@ -1098,17 +1101,22 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         goto fail;
     }
     carve(e, m, &e->arena, max_seqs, max_ctx, n_pages);
+    // the FP8 head's input is a RMSNorm launch too (QWEN3_FP8_UNI_HEAD=0: its block scales as before)
+    if (e->head_fp8 != HEAD_BF16 && env_int("QWEN3_FP8_UNI_HEAD", 0, 1, 1)) e->lm_head.uni = e->uni;
 
     double t0 = now_sec();
     gpu_upload_tensor_bf16(g, e->emb, m->tok_embd);
     if (e->head_fp8 == HEAD_RESCORE) {  // bf16 first (tied: the embedding), its e4m3 form from it, the constants
         if (!c->tied) gpu_linear_upload(g, &e->lm_head16, &m->output, 1, 0);
-        launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->lm_head16.w, c->vocab, c->dim);
+        (e->lm_head.uni ? launch_quant_w_fp8_row : launch_quant_w_fp8)(g, e->lm_head.w, e->lm_head.sw, e->lm_head16.w,
+                                                                       c->vocab, c->dim);
         head_rescore_consts(g, e->lm_head16.w, e->lm_head.w, e->lm_head.sw, c->vocab, c->dim, HEAD_Z, &e->head_cd,
                             &e->head_cw);
         if (e->head_stats) gpu_fill_u32(g, e->head_stats, 0, (size_t)OUT_ROWS * 4);
     } else if (c->tied) {
-        if (e->head_fp8 == HEAD_FP8) launch_quant_w_fp8(g, e->lm_head.w, e->lm_head.sw, e->emb, c->vocab, c->dim);
+        if (e->head_fp8 == HEAD_FP8)
+            (e->lm_head.uni ? launch_quant_w_fp8_row : launch_quant_w_fp8)(g, e->lm_head.w, e->lm_head.sw, e->emb, c->vocab,
+                                                                           c->dim);
     } else {
         gpu_linear_upload(g, &e->lm_head, &m->output, 1, tmp);  // bf16, or e4m3 through tmp
     }

@@ -571,7 +571,7 @@ void launch_gemm_fp8(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, CUde
 }
 
 int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8,
-                           CUdeviceptr sw, int M, int N, int K, int tile, int splits) {
+                           CUdeviceptr sw, int M, int N, int K, int tile, int splits, int uni) {
     if (tile < -1 || tile >= GEMM_FP8_N_TILES) die("launch_gemm_fp8_rowmax: bad tile %d", tile);
     if (tile < 0 && M > 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
     if (tile < 0 || !fp8_tile_is_wg(tile)) {
@@ -581,8 +581,10 @@ int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr 
     check_gemm_args(M, N, K, 128, GEMM_STORE_F32, A8, W8, C);
     if (sa % 4 || sw % 4 || !sa || !sw) die("launch_gemm_fp8_rowmax: missing or misaligned scales");
     if (!pmax || pmax % 4) die("launch_gemm_fp8_rowmax: missing or misaligned maxima");
+    GemmNorm un = { .uni = uni };
+    check_norm(&un, tile, GEMM_STORE_F32_MAX64, N, K);
     launch_wg(g, &fp8_tiles[tile], kernel(g, TAB_FP8, tile), 1, C, pmax, A8, sa, W8, sw, M, N, K, GEMM_STORE_F32_MAX64,
-              splits, NULL);
+              splits, uni ? &un : NULL);
     return 1;
 }
 

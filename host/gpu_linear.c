@@ -52,7 +52,8 @@ void gpu_linear_upload(Gpu *g, const GpuLinear *L, const GGUFTensor *const *ts, 
     if (rows != L->N) die("%s: stacked tensors have %d rows, the layer %d", ts[0]->name, rows, L->N);
     if (L->fp8) {
         if (L->K % 128) die("%s: FP8 needs the input width (%d) to be a multiple of 128", ts[0]->name, L->K);
-        launch_quant_w_fp8(g, L->w, L->sw, tmp, L->N, L->K);
+        if (L->uni) launch_quant_w_fp8_row(g, L->w, L->sw, tmp, L->N, L->K);
+        else launch_quant_w_fp8(g, L->w, L->sw, tmp, L->N, L->K);
     }
 }
 
@@ -95,6 +96,8 @@ void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, C
 
 void launch_linear_qn(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                       int mode, int a8_ready, const GemmNorm *nm) {
+    GemmNorm un = { .uni = L->uni };
+    if (a8_ready == 2 && L->uni && L->fp8 && !nm) nm = &un;  // an input with one scale a row (launch_rmsnorm_fp8_row)
     if (nm) {  // the producer-side RMSNorm: the caller checked linear_norm8_takes
         if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
         launch_gemm_fp8_nm(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode, -1, 0, nm);
@@ -119,13 +122,13 @@ void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUd
 }
 
 int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A, CUdeviceptr a8,
-                         CUdeviceptr sa, int M) {
+                         CUdeviceptr sa, int M, int a8_ready) {
     if (!L->fp8 || M < 1 || M <= gemv_fp8_max_m() || gpu_kq_takes(&L->kq, M)) {
         launch_linear_q(g, L, C, A, a8, sa, M, GEMM_STORE_F32, 0);
         return 0;
     }
-    launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-    return launch_gemm_fp8_rowmax(g, C, pmax, a8, sa, L->w, L->sw, M, L->N, L->K, -1, 0);
+    if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+    return launch_gemm_fp8_rowmax(g, C, pmax, a8, sa, L->w, L->sw, M, L->N, L->K, -1, 0, a8_ready == 2 ? L->uni : 0);
 }
 
 // The FP8-quantising epilogue needs 128 outputs of a row in one tile: the bf16 128x256 tile (when the tile choice

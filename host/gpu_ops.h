@@ -243,10 +243,10 @@ int gemm_fp8_build_splits(Gpu *g, int M, int N, int K, int norm);
 // launch_gemm_fp8_ex in mode GEMM_STORE_F32 that also writes each row's maximum over every 64 columns into pmax f32
 // [M][ceil(N / 64)] (NaN left out, -inf where none; mode 6 of the wgmma tiles: the rescored head's first pass,
 // launch_head_rescore with pmax): 1 when it wrote them, 0 when the tile (-1: chosen for (M, N, K)) has no such
-// epilogue (the swapped and mma.sync decode tiles: C alone).
+// epilogue (the swapped and mma.sync decode tiles: C alone). uni: GemmNorm.uni (0: none).
 enum { GEMM_STORE_F32_MAX64 = 6 };
 int launch_gemm_fp8_rowmax(Gpu *g, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr W8,
-                           CUdeviceptr sw, int M, int N, int K, int tile, int splits);
+                           CUdeviceptr sw, int M, int N, int K, int tile, int splits, int uni);
 // Decode sizes from FP8 weights without quantising the activation (host/gpu_gemv.c, ptx/gemv_fp8.ptx): X bf16
 // [M][K], W8/sw as above, 1 <= M <= 4, K % 128 == 0; mode GEMM_STORE_F32 or GEMM_ADD_F32. launch_linear uses it
 // for M <= gemv_fp8_max_m() (QWEN3_GEMV_MAX_M; default 0 = off: slower than the tensor-core decode tiles so far).
@@ -327,12 +327,14 @@ void gpu_linear_upload_gated(Gpu *g, GpuLinear *L, const GGUFTensor *gate, const
                              int fp8_out);
 void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                    int mode);
+// a8_ready: 1, a8 / sa hold A's e4m3 form already (FP8 weights); 2, with one scale a row (launch_rmsnorm_fp8_row),
+// which a layer with uni runs on its uniform loop.
 void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                      int mode, int a8_ready);
 // launch_linear (mode GEMM_STORE_F32) of an FP8 layer with the rows' 64-column maxima into pmax where the GEMM's tile
-// writes them (launch_gemm_fp8_rowmax): 1 when it did.
+// writes them (launch_gemm_fp8_rowmax): 1 when it did. a8_ready as launch_linear_q's.
 int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr pmax, CUdeviceptr A, CUdeviceptr a8,
-                         CUdeviceptr sa, int M);
+                         CUdeviceptr sa, int M, int a8_ready);
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8);
 // The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).

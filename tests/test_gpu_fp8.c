@@ -1060,7 +1060,7 @@ static void gemm_fp8_rowmax(void) {
                     gpu_fill_u32(&G, c1, 0x7FC00000u, (size_t)M * N);
                     gpu_fill_u32(&G, pm, 0x7FC00000u, (size_t)M * NB);
                     launch_gemm_fp8_ex(&G, c0, in.da8, in.dsa, w.w8, w.sw, M, N, K, GEMM_STORE_F32, tile, sp[k]);
-                    int did = launch_gemm_fp8_rowmax(&G, c1, pm, in.da8, in.dsa, w.w8, w.sw, M, N, K, tile, sp[k]);
+                    int did = launch_gemm_fp8_rowmax(&G, c1, pm, in.da8, in.dsa, w.w8, w.sw, M, N, K, tile, sp[k], 0);
                     gpu_download(&G, h0, c0, (size_t)M * N * 4);
                     gpu_download(&G, h1, c1, (size_t)M * N * 4);
                     gpu_download(&G, hm, pm, (size_t)M * NB * 4);
@@ -1268,7 +1268,7 @@ static void head_rescore_n(int n) {
         gpu_fill_u32(&G, dl2, 0x7FC00000u, (size_t)n * V);
         gpu_fill_u32(&G, dpm, 0x7F800000u, (size_t)n * n64);
         gpu_fill_u32(&G, dst2, 0, (size_t)n * 4);
-        int did = launch_gemm_fp8_rowmax(&G, dl2, dpm, da8, dsa, dw8, dsw, n, V, K, tile, 0);
+        int did = launch_gemm_fp8_rowmax(&G, dl2, dpm, da8, dsa, dw8, dsw, n, V, K, tile, 0, 0);
         float nanv = NAN;
         for (int r = 0; r < n; r++) {
             gpu_upload(&G, dl2 + ((size_t)r * V + 102) * 4, &nanv, 4);
