@@ -337,7 +337,8 @@ int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr 
                          CUdeviceptr sa, int M, int a8_ready);
 int launch_linear_swiglu(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                          int M, int want8);
-// The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; FP8 weights only).
+// The same when a8/sa already hold the e4m3 input (a8_ready: launch_rmsnorm_fp8 wrote it; 2: launch_rmsnorm_fp8_row,
+// one scale a row, which a layer with uni runs on its uniform loop; FP8 weights only).
 int launch_linear_swiglu_q(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa,
                            int M, int want8, int a8_ready);
 // The producer-side RMSNorm (GemmNorm above): whether launch_linear_qn / launch_linear_swiglu_qn can pass nm for layer

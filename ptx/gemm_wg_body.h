@@ -15,7 +15,8 @@
 //
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
-// maps by value), C, Cs (.u64), M, N, K, mode (.u32; bit 8: early weights, below): 0 store f32, 1 store bf16, 2 add
+// maps by value), C, Cs (.u64), M, N, K, mode (.u32; bit 8: early weights, below; FP8: bit 9 uniform scales with
+// groups of bits 16..23 slices, U_START below; the FP8H_UNI entries always): 0 store f32, 1 store bf16, 2 add
 // into f32, 4 SwiGLU into bf16 C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32
 // scales Cs [M][N/256], 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the
 // rescored FP8 head's first pass), 7 (FP8 tiles) mode 2's add, then the next RMSNorm's e4m3 input at Cs (EPI_NQ_
