@@ -5,7 +5,9 @@
 //        [--layers qkv,o,gate_up,down,lm_head] [--m 1,8,...]
 //        [--reps 15] [--batch-ms 0.2] [--eager] [--bw B/s (default: measured copy)] [--peak 989e12] [--peak-fp8 1979e12]
 //        [--max-gb 20] [--seed S] [--tsv FILE|auto] [--sweep] [--plan-out FILE] [--plan-margin 1.03]
-//        [--plan FILE|none] [--swiglu] [--rownorm [0|1]] [--norm8] [--pdl]
+//        [--plan FILE|none] [--swiglu] [--rownorm [0|1]] [--norm8] [--pdl] [--uniform G]
+// --uniform G: our FP8 kernel also on the per-tensor inputs cuBLASLt's tensor-scaled run gets (their scales written
+// out as our block-scale arrays): the usual loop, then uniform-scale groups of 1, G and 255 slices (GemmNorm.uni).
 //
 // The problem: C[M][N] = A[M][K] . W[N][K]^T, f32 accumulation, bf16 out (GEMM_STORE_BF16; the f32 store the
 // engine uses is timed too). Peers get the same row-major problem as its column-major transpose C^T = W . A^T:
