@@ -931,12 +931,23 @@ RS_DONE:
 #endif
 #endif
     mov.u32 %kt, %kt0;
-#if !FP8
+#if !FP8 || defined(FP8H_UNI)
+    // bf16, and FP8 on uniform scales (the ..u entries, taken only where the host vouches for them and every slice of
+    // the unit may be summed in the tensor cores: GemmNorm.uni; each slice one m64n256 wgmma chain, no scratch):
+    // every slice straight into the final sums
+#if FP8
+    LOADSC(x)
+    LOADSC2(x)
+#endif
 C_K:
     SLICE_BEGIN(C_WAIT)
     UT_FIRST
     setp.ne.u32 %pacc, %kt, %kt0;
+#if FP8
+    MMA4W(ACC)
+#else
     MMA4(ACC)
+#endif
     // release the previous slice's stage once its wgmmas are done (this slice's may still run)
     setp.eq.u32 %p, %kt, %kt0;
     @%p bra C_NEXT;
@@ -948,34 +959,15 @@ C_NEXT:
     @%p bra C_K;
     wgmma.wait_group.sync.aligned 0;
     RELEASE
-#elif FP8H && defined(FP8H_UNI)
-    // Uniform scales (the ..u entries, taken only where the host vouches for them and every slice of the unit may
-    // be summed in the tensor cores: GemmNorm.uni): no scratch is needed, so each slice is one m64n256 wgmma chain
-    // straight into the final sums (zeroed at the tile's start), the stages are released one slice late as in the
-    // bf16 loop, and the two blocks' scale products multiply once at the end.
-    LOADSC(x)
-    LOADSC2(x)
-    setp.eq.u32 %pacc, %tx, %tx;               // true: add to the final sums
-C_K:
-    SLICE_BEGIN(C_WAITX)
-    UT_FIRST
-    MMA4W(ACC)
-    setp.eq.u32 %p, %kt, %kt0;
-    @%p bra C_NR;
-    wgmma.wait_group.sync.aligned 1;           // the previous slice's wgmmas are done
-    RELEASE
-C_NR:
-    ADVANCE
-    setp.lt.u32 %p, %kt, %kt1;
-    @%p bra C_K;
-    wgmma.wait_group.sync.aligned 0;
-    RELEASE
+#if FP8
+    // the two weight blocks' scale products, once
     mul.f32 %fa0, %sa0x, %swx;
     mul.f32 %fa1, %sa1x, %swx;
     FOR_JX(USCALEJ)
     mul.f32 %fa0, %sa0x, %swx2;
     mul.f32 %fa1, %sa1x, %swx2;
     FOR_HI16(USCALEH)
+#endif
 #elif FP8H
     // Halves: W rows 0..127 into the scratch, promote with their block scale; rows 128..255 into it, release the
     // stage, promote. The other consumer's wgmmas keep the tensor cores busy while this one promotes.

@@ -54,20 +54,31 @@ static size_t check_q(const uint16_t *x, const uint8_t *q, size_t n, float scale
     return bad;
 }
 
+// One quantiser launch on the host's bf16 x [rows][K]: e4m3 codes q [rows][K] and scales s [srows][K / 128] come back
+// (outputs poisoned before: e4m3 0x7F and the scales NaN); the caller frees x, *q, *s.
+typedef void QuantLaunch(Gpu *g, CUdeviceptr q8, CUdeviceptr s, CUdeviceptr x, int rows, int K);
+static void quant_run(QuantLaunch *launch, const uint16_t *x, int rows, int K, int srows, uint8_t **q, float **s) {
+    size_t ns = (size_t)srows * (K / 128);
+    CUdeviceptr dx = gpu_alloc(&G, (size_t)rows * K * 2), dq = gpu_alloc(&G, (size_t)rows * K), ds = gpu_alloc(&G, ns * 4);
+    gpu_upload(&G, dx, x, (size_t)rows * K * 2);
+    gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)rows * K / 4);
+    gpu_fill_u32(&G, ds, 0x7FC00000u, ns);
+    launch(&G, dq, ds, dx, rows, K);
+    *q = xmalloc((size_t)rows * K);
+    *s = xmalloc(ns * 4);
+    gpu_download(&G, *q, dq, (size_t)rows * K);
+    gpu_download(&G, *s, ds, ns * 4);
+    gpu_free(&G, dx); gpu_free(&G, dq); gpu_free(&G, ds);
+}
+
 static void quant_act(void) {
     NEED_GPU();
     int M = 37, K = 4096, KB = K / 128;
     uint16_t *x = xmalloc((size_t)M * K * 2);
     rand_rows_bf16(x, M, K, 1);
-    CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2), dq = gpu_alloc(&G, (size_t)M * K), ds = gpu_alloc(&G, (size_t)M * KB * 4);
-    gpu_upload(&G, dx, x, (size_t)M * K * 2);
-    gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)M * K / 4);
-    gpu_fill_u32(&G, ds, 0x7FC00000u, (size_t)M * KB);
-    launch_quant_act_fp8(&G, dq, ds, dx, M, K);
-    uint8_t *q = xmalloc((size_t)M * K);
-    float *s = xmalloc((size_t)M * KB * 4);
-    gpu_download(&G, q, dq, (size_t)M * K);
-    gpu_download(&G, s, ds, (size_t)M * KB * 4);
+    uint8_t *q;
+    float *s;
+    quant_run(launch_quant_act_fp8, x, M, K, M, &q, &s);
     size_t bad = 0, ties = 0, bad_scale = 0;
     for (int r = 0; r < M; r++)
         for (int g = 0; g < KB; g++) {
@@ -81,7 +92,6 @@ static void quant_act(void) {
     printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties rounded the other way\n", M, K, bad_scale, bad, ties);
     CHECK(bad_scale == 0 && bad == 0, "quant_act_fp8 differs from the host encoder");
     free(x); free(q); free(s);
-    gpu_free(&G, dx); gpu_free(&G, dq); gpu_free(&G, ds);
 }
 
 static void quant_w(void) {
@@ -90,15 +100,9 @@ static void quant_w(void) {
     uint16_t *w = xmalloc((size_t)N * K * 2);
     for (size_t i = 0; i < (size_t)N * K; i++) w[i] = host_f32_to_bf16((float)(0.05 * (2 * rng_uniform(&rng) - 1)));
     for (int k = 0; k < 128; k++) w[(size_t)300 * K + 256 + k] = host_f32_to_bf16(3.0f * (k % 2 ? 1 : -1));  // a row spike
-    CUdeviceptr dw = gpu_alloc(&G, (size_t)N * K * 2), dq = gpu_alloc(&G, (size_t)N * K), ds = gpu_alloc(&G, (size_t)NB * KB * 4);
-    gpu_upload(&G, dw, w, (size_t)N * K * 2);
-    gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)N * K / 4);
-    gpu_fill_u32(&G, ds, 0x7FC00000u, (size_t)NB * KB);
-    launch_quant_w_fp8(&G, dq, ds, dw, N, K);
-    uint8_t *q = xmalloc((size_t)N * K);
-    float *s = xmalloc((size_t)NB * KB * 4);
-    gpu_download(&G, q, dq, (size_t)N * K);
-    gpu_download(&G, s, ds, (size_t)NB * KB * 4);
+    uint8_t *q;
+    float *s;
+    quant_run(launch_quant_w_fp8, w, N, K, NB, &q, &s);
     size_t bad = 0, ties = 0, bad_scale = 0;
     for (int b = 0; b < NB; b++)
         for (int g = 0; g < KB; g++) {
@@ -113,7 +117,6 @@ static void quant_w(void) {
     printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties\n", N, K, bad_scale, bad, ties);
     CHECK(bad_scale == 0 && bad == 0, "quant_w_fp8 differs from the host encoder");
     free(w); free(q); free(s);
-    gpu_free(&G, dw); gpu_free(&G, dq); gpu_free(&G, ds);
 }
 
 // One scale for each 128-row block along all of K (launch_quant_w_fp8_row: the uniform scales of GemmNorm.uni): every
@@ -124,15 +127,9 @@ static void quant_w_row(void) {
     int N = 320, K = 2048, KB = K / 128, NB = (N + 127) / 128;
     uint16_t *w = xmalloc((size_t)N * K * 2);
     rand_rows_bf16(w, N, K, 1);
-    CUdeviceptr dw = gpu_alloc(&G, (size_t)N * K * 2), dq = gpu_alloc(&G, (size_t)N * K), ds = gpu_alloc(&G, (size_t)NB * KB * 4);
-    gpu_upload(&G, dw, w, (size_t)N * K * 2);
-    gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)N * K / 4);
-    gpu_fill_u32(&G, ds, 0x7FC00000u, (size_t)NB * KB);
-    launch_quant_w_fp8_row(&G, dq, ds, dw, N, K);
-    uint8_t *q = xmalloc((size_t)N * K);
-    float *s = xmalloc((size_t)NB * KB * 4);
-    gpu_download(&G, q, dq, (size_t)N * K);
-    gpu_download(&G, s, ds, (size_t)NB * KB * 4);
+    uint8_t *q;
+    float *s;
+    quant_run(launch_quant_w_fp8_row, w, N, K, NB, &q, &s);
     size_t bad = 0, ties = 0, bad_scale = 0;
     for (int b = 0; b < NB; b++) {
         float amax = 0;
@@ -145,7 +142,6 @@ static void quant_w_row(void) {
     printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties\n", N, K, bad_scale, bad, ties);
     CHECK(bad_scale == 0 && bad == 0, "quant_w_fp8_row differs from the host encoder");
     free(w); free(q); free(s);
-    gpu_free(&G, dw); gpu_free(&G, dq); gpu_free(&G, ds);
 }
 
 // launch_rmsnorm_fp8_row against launch_rmsnorm's bf16 rows (checked in fp64 by test_gpu_ops) and the host encoder:
