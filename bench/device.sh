@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -1886,6 +1886,59 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
         kill $smi 2>/dev/null
         python3 bench/smi_phases.py "$LOG/s42-smi.csv" "$LOG/s42-marks.txt" 2>&1 | tee -a "$SUM"
     fi
+fi
+
+if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8_UNI_O, QWEN3_FP8_UNI_ROWS). S43_PARTS from:
+    # unit (test_gpu_fp8's row quantiser quant_act_row + memcheck, the block quantiser beside it), quality (the 8B
+    # q8_0's logits over 1,024 positions against the BF16 path: arms base (both off), o, all (rows from 1: every pass)),
+    # same (greedy batch jobs of 256 requests, base / the default), ab (engine A/B: S43_AB configurations, the arms
+    # S43_ARMS twice), pp (bench_e2e pp512 / pp4096, the same arms twice), final (the issue-7 set), trace (B = 256)
+    parts=" ${S43_PARTS:-unit} "
+    arms43=${S43_ARMS:-"base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0|r2048 QWEN3_FP8_UNI_ROWS=2048|r1024 QWEN3_FP8_UNI_ROWS=1024"}
+    IFS='|' read -ra a43 <<< "$arms43"
+    if [[ $parts == *" unit "* ]]; then
+        QWEN3_TEST_ONLY=quant_act,quant_act_row timeout 200 build/tests/test_gpu_fp8 > "$LOG/s43-fp8.log" 2>&1
+        say "s43 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s43-fp8.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed|scale mismatches" "$LOG/s43-fp8.log" | head -12 | tee -a "$SUM"
+        SAN_TOOLS="memcheck" san_test s43san "s43 quant_act_row" 200 test_gpu_fp8 quant_act_row
+    fi
+    if [[ $parts == *" quality "* ]]; then
+        f=$(synth 8b q8_0)
+        ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 -o /tmp/s43-bf16.f32 \
+            > "$LOG/s43-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s43-logits-bf16.log")"
+        for arm in "base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0" "o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0" \
+                   "all QWEN3_FP8_UNI_ROWS=1"; do
+            read -ra a <<< "$arm"
+            env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 1024 --seed 11 \
+                -o /tmp/s43-${a[0]}.f32 > "$LOG/s43-logits-${a[0]}.log" 2>&1 || say "logits ${a[0]} failed: $(tail -2 "$LOG/s43-logits-${a[0]}.log")"
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/s43-bf16.f32 \
+                --compare /tmp/s43-${a[0]}.f32 > "$LOG/s43-quality-${a[0]}.log" 2>&1
+            say "s43 FP8 ${a[0]} vs BF16 path rc=$? $(tail -3 "$LOG/s43-quality-${a[0]}.log" | tr '\n' ' ' | cut -c1-200)"
+        done
+    fi
+    if [[ $parts == *" same "* ]]; then
+        f=$(synth 8b q8_0)
+        QWEN3_FP8_UNI_O=0 BATCH_AB_VALS="0 2048" batch_ab s43uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b q8_0)
+        engine_ab "${S43_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "${a43[@]}" "${a43[@]/ /b }"
+    fi
+    if [[ $parts == *" pp "* ]]; then
+        f=$(synth 8b q8_0)
+        for r in 1 2; do
+            for pp in 512 4096; do
+                for arm in "${a43[@]}"; do
+                    read -ra a <<< "$arm"
+                    env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --kv-dtype fp8 --pp $pp --tg 16 \
+                        --label "s43 ${a[0]}" > "$LOG/s43-pp$pp-${a[0]}-$r.log" 2>&1
+                    say "s43 pp$pp ${a[0]} rc=$? $(grep -E " pp$pp: " "$LOG/s43-pp$pp-${a[0]}-$r.log" | tr -s ' ' | cut -c1-90 | head -1)"
+                done
+            done
+        done
+    fi
+    if [[ $parts == *" final "* ]]; then final_set s43 "${S43_FINAL_B:-1,16,64,256,1024}"; fi
+    if [[ $parts == *" trace "* ]]; then trace_b256 s43-trace "s43 trace"; fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench

@@ -90,6 +90,8 @@ typedef struct {
     size_t kq_bytes;      // the native copies' bytes (of weight_bytes)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
     int uni;              // FP8 gate_up with uniform scales, groups of this many slices (QWEN3_FP8_UNI; 0: off)
+    int uni_o;            // the o projection too, where a launch quantises its input (QWEN3_FP8_UNI_O, on)
+    int uni_rows;         // qkv and down too in steps of at least this many rows (QWEN3_FP8_UNI_ROWS; 0: off)
     int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
                           // SwiGLU in the GEMM's epilogue, bf16 out; 2 (default) = also the FP8-quantising epilogue
     int head_fp8;         // the head with FP8 weights: HEAD_BF16, HEAD_FP8 or HEAD_RESCORE (GpuOpts.fp8_head)
@@ -253,6 +255,13 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // +5.8%, the random workload +3.4%, pp512 +6.4%; top-1 against the BF16 path 73.4% (off: 72.9%). The FP8 head too
 // (QWEN3_FP8_UNI_HEAD): B = 256 +0.4%, greedy answers identical.
 #define FP8_UNI_G 255
+// The other three linear layers on uniform scales (NOTES, session 43): their weights quantised as gate/up's. o's
+// input is attention's bf16 output wherever the decode kernel does not quantise it itself (prefill steps), so a
+// row quantiser replaces the block one at no cost (QWEN3_FP8_UNI_O, on). qkv's and down's come from the
+// producer-side norm and gate/up's quantising epilogue, both of which see 128 columns of a row; in steps of at
+// least FP8_UNI_ROWS rows (QWEN3_FP8_UNI_ROWS; 0: off) the step takes neither: qkv's input is a row-scaled RMSNorm
+// launch, gate/up writes bf16 and down's input a row quantiser launch.
+#define FP8_UNI_ROWS 2048
 static int norm8_step(GpuEngine *e, int T) {
     if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192) return 0;
     for (int l = 0; l < e->c.n_layer; l++) {
@@ -309,7 +318,8 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
                &urow);
     launch_embed(g, e->x, e->emb, e->tokens, T, c->dim);
     // the producer-side RMSNorm: the producers' outputs (pn) and what the consumers read (cn: layer 0's qkv reads a8)
-    int pn = norm8_step(e, T);
+    int ur = e->uni_rows && T >= e->uni_rows;  // qkv and down on uniform scales (FP8_UNI_ROWS)
+    int pn = ur ? 0 : norm8_step(e, T);
     GemmNorm pn_o = { .q8 = e->n8 }, pn_down = pn_o;
     GemmNorm cn = { .ss = e->n8 + norm8_sums(T, c->dim), .eps = c->rms_eps };
     CUdeviceptr n8_sa = e->n8 + norm8_scales(T, c->dim);
@@ -381,7 +391,8 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             in8 = norm_into(e, &L->wgu, L->ffn_norm, T);
             g->prof_tag = "gate_up";
             if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
-                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T, down8, in8);
+                a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T,
+                                                  down8 && !(ur && L->wdown.uni), in8);
             } else {
                 launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
                 g->prof_tag = "swiglu";
@@ -1024,6 +1035,8 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
     if (e->ablate == ~0u) goto fail;
     e->gated = env_int("QWEN3_FUSED_SWIGLU", 0, 2, 2);
     e->uni = env_int("QWEN3_FP8_UNI", 0, 255, FP8_UNI_G);
+    e->uni_o = e->uni ? env_int("QWEN3_FP8_UNI_O", 0, 1, 1) : 0;
+    e->uni_rows = e->uni ? env_int("QWEN3_FP8_UNI_ROWS", 0, STEP_TOKENS, FP8_UNI_ROWS) : 0;
     // GEMM tiles: a plan measured by bench/gemm --sweep on this card ($QWEN3_GEMM_PLAN), else the plan built in for
     // this card if there is one (bench/results/gemm-plan-*.txt), else the built-in rules. QWEN3_GEMM_PLAN=none: rules.
     const char *plan = getenv("QWEN3_GEMM_PLAN");
@@ -1130,6 +1143,9 @@ Engine *gpu_engine_create_pool(const Qwen3Model *m, int max_seqs, int max_ctx, i
         gpu_upload_tensor_f32(g, L->q_norm, W->q_norm);
         gpu_upload_tensor_f32(g, L->k_norm, W->k_norm);
         const GGUFTensor *qkv[3] = { W->wq, W->wk, W->wv }, *gu[2] = { W->w_gate, W->w_up };
+        L->wqkv.uni = L->wqkv.fp8 && e->uni_rows ? e->uni : 0;
+        L->wo.uni = L->wo.fp8 && e->uni_o ? e->uni : 0;
+        L->wdown.uni = L->wdown.fp8 && e->uni_rows ? e->uni : 0;
         gpu_linear_upload(g, &L->wqkv, qkv, 3, tmp);
         gpu_linear_upload(g, &L->wo, &W->wo, 1, tmp);
         L->wgu.uni = e->gated && L->wgu.fp8 ? e->uni : 0;

@@ -14,8 +14,8 @@
 // keep them; every launch_linear_* below sends a step of up to L->kq.max_m rows there (bf16 input; the FP8 input paths
 // step aside).
 //
-// FP8 with L->uni (the engine's gate/up): one scale for each 128-row block along all of K (launch_quant_w_fp8_row),
-// and launch_linear_swiglu_q with a8_ready = 2 (an input of one scale a row) runs the GEMM's uniform loop.
+// FP8 with L->uni: one scale for each 128-row block along all of K (launch_quant_w_fp8_row); an input of one scale a
+// row (a8_ready = 2, or a bf16 input these launchers quantise so: quant_in) runs the GEMM's uniform loop.
 //
 // Gated layers (gpu_linear_upload_gated, the MLP's [Wgate;Wup]): the two are interleaved in blocks of
 // GEMM_GATE_ROWS = 8 rows (gate rows 8b..8b+7 at 16b, up rows 8b..8b+7 at 16b + 8) so that the GEMM's SwiGLU
@@ -94,12 +94,21 @@ void launch_linear_q(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, C
     launch_linear_qn(g, L, C, A, a8, sa, M, mode, a8_ready, NULL);
 }
 
+// Quantises L's bf16 input A into a8 / sa: one scale a row where L's weights have uniform scales (returns 2: the
+// GEMM may run its uniform loop), else one a row per 128 columns (1).
+static int quant_in(Gpu *g, const GpuLinear *L, CUdeviceptr a8, CUdeviceptr sa, CUdeviceptr A, int M) {
+    if (L->uni) {
+        launch_quant_act_fp8_row(g, a8, sa, A, M, L->K);
+        return 2;
+    }
+    launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+    return 1;
+}
+
 void launch_linear_qn(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
                       int mode, int a8_ready, const GemmNorm *nm) {
-    GemmNorm un = { .uni = L->uni };
-    if (a8_ready == 2 && L->uni && L->fp8 && !nm) nm = &un;  // an input with one scale a row (launch_rmsnorm_fp8_row)
-    if (nm) {  // the producer-side RMSNorm: the caller checked linear_norm8_takes
-        if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+    if (nm) {  // the producer-side RMSNorm: the caller checked linear_norm8_takes (its usual loop takes any scales)
+        if (!a8_ready) quant_in(g, L, a8, sa, A, M);
         launch_gemm_fp8_nm(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode, -1, 0, nm);
         return;
     }
@@ -112,8 +121,9 @@ void launch_linear_qn(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, 
         launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode);  // QWEN3_GEMV_MAX_M (off by default)
         return;
     }
-    if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
-    launch_gemm_fp8(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode);
+    if (!a8_ready) a8_ready = quant_in(g, L, a8, sa, A, M);
+    GemmNorm un = { .uni = L->uni };  // an input with one scale a row (launch_rmsnorm_fp8_row, quant_in)
+    launch_gemm_fp8_nm(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode, -1, 0, a8_ready == 2 && L->uni ? &un : NULL);
 }
 
 void launch_linear(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, CUdeviceptr a8, CUdeviceptr sa, int M,
@@ -127,7 +137,7 @@ int launch_linear_rowmax(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr 
         launch_linear_q(g, L, C, A, a8, sa, M, GEMM_STORE_F32, 0);
         return 0;
     }
-    if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+    if (!a8_ready) a8_ready = quant_in(g, L, a8, sa, A, M);
     return launch_gemm_fp8_rowmax(g, C, pmax, a8, sa, L->w, L->sw, M, L->N, L->K, -1, 0, a8_ready == 2 ? L->uni : 0);
 }
 
@@ -167,9 +177,9 @@ int launch_linear_swiglu_qn(Gpu *g, const GpuLinear *L, CUdeviceptr a, CUdevicep
     }
     int q = want8 && L->gated == 2 && L->N % 256 == 0 && M > 0;
     GemmNorm un = { .uni = L->uni };
-    if (a8_ready == 2 && L->uni && !nm) nm = &un;  // an input with one scale a row (launch_rmsnorm_fp8_row)
     if (L->fp8) {
-        if (!a8_ready) launch_quant_act_fp8(g, a8, sa, A, M, L->K);
+        if (!a8_ready) a8_ready = quant_in(g, L, a8, sa, A, M);
+        if (a8_ready == 2 && L->uni && !nm) nm = &un;  // an input with one scale a row (launch_rmsnorm_fp8_row, quant_in)
         if (swiglu8_fp8(g, L, M, want8)) {
             launch_gemm_swiglu_fp8_nm(g, a, a + swiglu_fp8_scales(M, L->N / 2), a8, sa, L->w, L->sw, M, L->N, L->K, 0,
                                       -1, nm);

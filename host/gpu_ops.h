@@ -258,7 +258,9 @@ int gemv_fp8_max_m(void);
 // sw [ceil(N/128)][K/128].
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
 void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
-// The same with one scale for each 128-row block along all of K (the largest of its blocks' scales, in all K/128
+// Activations with one scale a row (amax over all K, in all K/128 entries of the row's sa; K <= 32,768).
+void launch_quant_act_fp8_row(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
+// The weights with one scale for each 128-row block along all of K (the largest of its blocks' scales, in all K/128
 // entries; the uniform scales of GemmNorm.uni). Synchronises the stream (a load-time step).
 void launch_quant_w_fp8_row(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
 
@@ -276,7 +278,8 @@ typedef struct { CUdeviceptr q, h, s, d, b; int type, row0, rows; } GpuKqPart;  
 typedef struct { int n, N, K, max_m; GpuKqPart p[3]; } GpuKq;  // max_m: the most rows it takes (<= gpu_kq_max_m(K))
 // uni (fp8, set before the upload): the scales are one value for each 128-row block along all of K
 // (launch_quant_w_fp8_row), and an input quantised one scale a row (a8_ready = 2: launch_rmsnorm_fp8_row) runs the
-// GEMM's uniform loop with groups of uni slices (GemmNorm.uni).
+// GEMM's uniform loop with groups of uni slices (GemmNorm.uni); launch_linear_q* quantise a bf16 input (a8_ready = 0)
+// one scale a row then (launch_quant_act_fp8_row).
 typedef struct { CUdeviceptr w, sw; int N, K, fp8, gated, uni; GpuKq kq; } GpuLinear;
 
 // Native quantised weights (host/gpu_kq.c, ptx/gemv_kq.ptx): a layer whose GGUF tensors are all Q4_K / Q5_K / Q6_K /

@@ -94,6 +94,34 @@ static void quant_act(void) {
     free(x); free(q); free(s);
 }
 
+// One scale a row (launch_quant_act_fp8_row: a bf16 input of a layer with uniform scales): the row's amax over all
+// of K in every entry of its sa row, the codes the host encoder's of it. Groups 2^11 apart in magnitude, zero groups,
+// K from one group to the limit's neighbourhood (25,600: the 32B's ffn), and one all-zero row (scale 1).
+static void quant_act_row(void) {
+    NEED_GPU();
+    static const int shapes[][2] = { { 37, 4096 }, { 5, 12288 }, { 3, 25600 }, { 2, 128 } };
+    for (int c = 0; c < 4; c++) {
+        int M = shapes[c][0], K = shapes[c][1], KB = K / 128;
+        uint16_t *x = xmalloc((size_t)M * K * 2);
+        rand_rows_bf16(x, M, K, 1);
+        if (M > 2) memset(x + (size_t)(M - 1) * K, 0, (size_t)K * 2);
+        uint8_t *q;
+        float *s;
+        quant_run(launch_quant_act_fp8_row, x, M, K, M, &q, &s);
+        size_t bad = 0, ties = 0, bad_scale = 0;
+        for (int r = 0; r < M; r++) {
+            float amax = 0;
+            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(x[(size_t)r * K + k])));
+            float sc = scale_of(amax);
+            for (int g = 0; g < KB; g++) bad_scale += !(s[(size_t)r * KB + g] == sc);
+            bad += check_q(x + (size_t)r * K, q + (size_t)r * K, K, sc, &ties);
+        }
+        printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties\n", M, K, bad_scale, bad, ties);
+        CHECK(bad_scale == 0 && bad == 0, "quant_act_fp8_row differs from the host encoder (%d x %d)", M, K);
+        free(x); free(q); free(s);
+    }
+}
+
 static void quant_w(void) {
     NEED_GPU();
     int N = 320, K = 1024, KB = K / 128, NB = (N + 127) / 128;  // N = 2.5 blocks: a partial block of rows
@@ -1362,6 +1390,7 @@ int main(void) {
     RUN(quant_w);
     RUN(quant_w_row);
     RUN(rmsnorm_fp8_row);
+    RUN(quant_act_row);
     RUN(gemm_fp8_shapes);
     RUN(gemm_fp8_swapped);
     RUN(gemm_fp8_build);
