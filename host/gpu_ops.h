@@ -258,7 +258,7 @@ int gemv_fp8_max_m(void);
 // sw [ceil(N/128)][K/128].
 void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
 void launch_quant_w_fp8(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K);
-// Activations with one scale a row (amax over all K, in all K/128 entries of the row's sa; K <= 32,768).
+// Activations with one scale a row (amax over all K, in all K/128 entries of the row's sa).
 void launch_quant_act_fp8_row(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K);
 // The weights with one scale for each 128-row block along all of K (the largest of its blocks' scales, in all K/128
 // entries; the uniform scales of GemmNorm.uni). Synchronises the stream (a load-time step).
