@@ -1897,9 +1897,9 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     arms43=${S43_ARMS:-"base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0|r2048 QWEN3_FP8_UNI_ROWS=2048|r1024 QWEN3_FP8_UNI_ROWS=1024"}
     IFS='|' read -ra a43 <<< "$arms43"
     if [[ $parts == *" unit "* ]]; then
-        QWEN3_TEST_ONLY=quant_act,quant_act_row timeout 200 build/tests/test_gpu_fp8 > "$LOG/s43-fp8.log" 2>&1
+        QWEN3_TEST_ONLY=quant_act,quant_act_row,quant_timings timeout 200 build/tests/test_gpu_fp8 > "$LOG/s43-fp8.log" 2>&1
         say "s43 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s43-fp8.log" | tr '\n' ' ')"
-        grep -E "^FAIL|check failed|scale mismatches" "$LOG/s43-fp8.log" | head -12 | tee -a "$SUM"
+        grep -E "^FAIL|check failed|scale mismatches|time quant" "$LOG/s43-fp8.log" | head -20 | tee -a "$SUM"
         SAN_TOOLS="memcheck" san_test s43san "s43 quant_act_row" 200 test_gpu_fp8 quant_act_row
     fi
     if [[ $parts == *" quality "* ]]; then

@@ -87,7 +87,7 @@ int gemm_cluster_split_tile(int fp8, int tile) {
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0, 1 },
-                                          { "quant_fp8", "quant_act_fp8_row", 0, 0, 256, 0, 1 } };
+                                          { "quant_fp8", "quant_act_fp8_row", 0, 0, 128, 0, 1 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
@@ -667,12 +667,12 @@ void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X,
     gpu_launch(g, kernel(g, TAB_QUANT, 0), grid, block, 0, NULL, args, "quant_act_fp8");
 }
 
-// One scale a row (the uniform scales of GemmNorm.uni): one warp a row (quant_fp8.ptx).
+// One scale a row (the uniform scales of GemmNorm.uni): one CTA a row (quant_fp8.ptx).
 void launch_quant_act_fp8_row(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {
     if (K % 128 || M < 0) die("launch_quant_act_fp8_row: need K %% 128 == 0 (M=%d K=%d)", M, K);
     if (M == 0) return;
     unsigned uM = (unsigned)M, uK = (unsigned)K;
-    Dim3 grid = { (uM + 7) / 8, 1, 1 }, block = { 256, 1, 1 };
+    Dim3 grid = { uM, 1, 1 }, block = { 128, 1, 1 };
     void *args[] = { &A8, &sa, &X, &uM, &uK };
     gpu_launch(g, kernel(g, TAB_QUANT, 2), grid, block, 0, NULL, args, "quant_act_fp8_row");
 }

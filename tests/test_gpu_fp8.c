@@ -122,6 +122,32 @@ static void quant_act_row(void) {
     }
 }
 
+// Timings (printed, not asserted): the block and the row quantiser, back to back, at decode and prefill sizes.
+static void quant_timings(void) {
+    NEED_GPU();
+    static const int Ks[] = { 4096, 12288 }, Ms[] = { 1, 256, 3900 };
+    for (int ki = 0; ki < 2; ki++)
+        for (int mi = 0; mi < 3; mi++) {
+            int K = Ks[ki], M = Ms[mi];
+            CUdeviceptr x = gpu_alloc(&G, (size_t)M * K * 2), q = gpu_alloc(&G, (size_t)M * K), s = gpu_alloc(&G, (size_t)M * K / 32);
+            gpu_fill_u32(&G, x, 0x3F803F80u, (size_t)M * K / 2);  // bf16 1.0
+            double us[2];
+            for (int v = 0; v < 2; v++) {
+                QuantLaunch *f = v ? launch_quant_act_fp8_row : launch_quant_act_fp8;
+                f(&G, q, s, x, M, K);
+                GpuTimer t;
+                gpu_timer_init(&t);
+                gpu_timer_start(&G, &t);
+                for (int i = 0; i < 20; i++) f(&G, q, s, x, M, K);
+                us[v] = gpu_timer_stop_ms(&G, &t) / 20 * 1e3;
+                gpu_timer_free(&t);
+            }
+            printf("  time quant M=%-5d K=%-6d block %7.1f us, row %7.1f us (%.0f GB/s moved)\n", M, K, us[0], us[1],
+                   3.0 * M * K / (us[1] * 1e3));
+            gpu_free(&G, x); gpu_free(&G, q); gpu_free(&G, s);
+        }
+}
+
 static void quant_w(void) {
     NEED_GPU();
     int N = 320, K = 1024, KB = K / 128, NB = (N + 127) / 128;  // N = 2.5 blocks: a partial block of rows
@@ -1391,6 +1417,7 @@ int main(void) {
     RUN(quant_w_row);
     RUN(rmsnorm_fp8_row);
     RUN(quant_act_row);
+    RUN(quant_timings);
     RUN(gemm_fp8_shapes);
     RUN(gemm_fp8_swapped);
     RUN(gemm_fp8_build);
