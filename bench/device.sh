@@ -1892,7 +1892,8 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     # unit (test_gpu_fp8's row quantiser quant_act_row + memcheck, the block quantiser beside it), quality (the 8B
     # q8_0's logits over 1,024 positions against the BF16 path: arms base (both off), o, all (rows from 1: every pass)),
     # same (greedy batch jobs of 256 requests, base / the default), ab (engine A/B: S43_AB configurations, the arms
-    # S43_ARMS twice), pp (bench_e2e pp512 / pp4096, the same arms twice), final (the issue-7 set), trace (B = 256)
+    # S43_ARMS twice), pp (bench_e2e pp512 / pp4096, the same arms twice), tg (batch-1 decode, S43_TG_ARMS twice),
+    # final (the issue-7 set), trace (B = 256)
     parts=" ${S43_PARTS:-unit} "
     arms43=${S43_ARMS:-"base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0|r2048 QWEN3_FP8_UNI_ROWS=2048|r1024 QWEN3_FP8_UNI_ROWS=1024"}
     IFS='|' read -ra a43 <<< "$arms43"
@@ -1906,8 +1907,8 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
         f=$(synth 8b q8_0)
         ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 -o /tmp/s43-bf16.f32 \
             > "$LOG/s43-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s43-logits-bf16.log")"
-        for arm in "base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0" "o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0" \
-                   "all QWEN3_FP8_UNI_ROWS=1"; do
+        for arm in ${S43_Q_ARMS:-"base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0" "o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0" \
+                   "all QWEN3_FP8_UNI_ROWS=1"}; do
             read -ra a <<< "$arm"
             env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 1024 --seed 11 \
                 -o /tmp/s43-${a[0]}.f32 > "$LOG/s43-logits-${a[0]}.log" 2>&1 || say "logits ${a[0]} failed: $(tail -2 "$LOG/s43-logits-${a[0]}.log")"
@@ -1934,6 +1935,18 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
                         --label "s43 ${a[0]}" > "$LOG/s43-pp$pp-${a[0]}-$r.log" 2>&1
                     say "s43 pp$pp ${a[0]} rc=$? $(grep -E " pp$pp: " "$LOG/s43-pp$pp-${a[0]}-$r.log" | tr -s ' ' | cut -c1-90 | head -1)"
                 done
+            done
+        done
+    fi
+    if [[ $parts == *" tg "* ]]; then  # batch-1 decode (bench_e2e tg64 after pp512), the arms S43_TG_ARMS twice
+        f=$(synth 8b q8_0)
+        IFS='|' read -ra t43 <<< "${S43_TG_ARMS:-base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_ROWS=0|rows QWEN3_FP8_UNI_O=0|default QWEN3_FP8_UNI=255}"
+        for r in 1 2; do
+            for arm in "${t43[@]}"; do
+                read -ra a <<< "$arm"
+                env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --kv-dtype fp8 --pp 512 --tg 64 \
+                    --label "s43 ${a[0]}" > "$LOG/s43-tg-${a[0]}-$r.log" 2>&1
+                say "s43 tg ${a[0]} rc=$? $(grep -oE 'tg64: [0-9.]+ tok/s' "$LOG/s43-tg-${a[0]}-$r.log")"
             done
         done
     fi

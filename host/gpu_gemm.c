@@ -667,14 +667,15 @@ void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X,
     gpu_launch(g, kernel(g, TAB_QUANT, 0), grid, block, 0, NULL, args, "quant_act_fp8");
 }
 
-// One scale a row (the uniform scales of GemmNorm.uni): one CTA a row (quant_fp8.ptx).
+// One scale a row (the uniform scales of GemmNorm.uni): one CTA a row, the row in shared memory (quant_fp8.ptx).
 void launch_quant_act_fp8_row(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {
     if (K % 128 || M < 0) die("launch_quant_act_fp8_row: need K %% 128 == 0 (M=%d K=%d)", M, K);
     if (M == 0) return;
     unsigned uM = (unsigned)M, uK = (unsigned)K;
     Dim3 grid = { uM, 1, 1 }, block = { 128, 1, 1 };
     void *args[] = { &A8, &sa, &X, &uM, &uK };
-    gpu_launch(g, kernel(g, TAB_QUANT, 2), grid, block, 0, NULL, args, "quant_act_fp8_row");
+    if (X % 16) die("launch_quant_act_fp8_row: the input must be 16-byte aligned");
+    gpu_launch(g, kernel(g, TAB_QUANT, 2), grid, block, (unsigned)K * 2, NULL, args, "quant_act_fp8_row");
 }
 
 static void quant_w(Gpu *g, CUdeviceptr W8, CUdeviceptr sw, CUdeviceptr W, int N, int K, unsigned given) {
