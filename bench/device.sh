@@ -1901,7 +1901,7 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
         QWEN3_TEST_ONLY=quant_act,quant_act_row,quant_timings timeout 200 build/tests/test_gpu_fp8 > "$LOG/s43-fp8.log" 2>&1
         say "s43 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s43-fp8.log" | tr '\n' ' ')"
         grep -E "^FAIL|check failed|scale mismatches|time quant" "$LOG/s43-fp8.log" | head -20 | tee -a "$SUM"
-        SAN_TOOLS="memcheck" san_test s43san "s43 quant_act_row" 200 test_gpu_fp8 quant_act_row
+        SAN_TOOLS="memcheck racecheck" san_test s43san "s43 quant_act_row" 200 test_gpu_fp8 quant_act_row
     fi
     if [[ $parts == *" quality "* ]]; then
         f=$(synth 8b q8_0)
@@ -1919,7 +1919,7 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     fi
     if [[ $parts == *" same "* ]]; then
         f=$(synth 8b q8_0)
-        QWEN3_FP8_UNI_O=0 BATCH_AB_VALS="0 2048" batch_ab s43uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8
+        QWEN3_FP8_UNI_O=0 BATCH_AB_VALS="0 1" batch_ab s43uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8
     fi
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b q8_0)
