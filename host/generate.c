@@ -353,8 +353,8 @@ void gen_cli_usage(FILE *out, int is_chat) {
     fprintf(out, "      --frequency-penalty F subtract F x its count from every token in the window (default 0)\n");
     fprintf(out, "  -s, --seed S             random seed (default -1: a fresh one, printed)\n");
     fprintf(out, "      --backend B          auto (GPU, else the CPU reference), gpu or cpu (default auto)\n");
-    fprintf(out, "      --dtype D            GPU weights: bf16 or fp8 (e4m3, 128x128 block scales; gate/up and the\n"
-                 "                           head: one a 128 rows) (default bf16)\n");
+    fprintf(out, "      --dtype D            GPU weights: bf16 or fp8 (e4m3, one scale for each 128 weight rows\n"
+                 "                           along K; QWEN3_FP8_UNI=0: 128x128 blocks) (default bf16)\n");
     fprintf(out, "      --kv-dtype D         GPU KV cache: bf16 or fp8 (e4m3, one scale per token and kv head) (default bf16)\n");
     fprintf(out, "      --head-dtype D       GPU output head with --dtype fp8: rescore (default: fp8, then the logits near\n");
     fprintf(out, "                           the best recomputed in bf16), bf16, or fp8 (NOTES: what it costs)\n");
