@@ -1893,14 +1893,15 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     # q8_0's logits over 1,024 positions against the BF16 path: arms base (both off), o, all (rows from 1: every pass)),
     # same (greedy batch jobs of 256 requests, base / the default), ab (engine A/B: S43_AB configurations, the arms
     # S43_ARMS twice), pp (bench_e2e pp512 / pp4096, the same arms twice), tg (batch-1 decode, S43_TG_ARMS twice),
-    # final (the issue-7 set), trace (B = 256)
+    # fp8all (every test_gpu_fp8 case), e2e (test_gpu_e2e on S43_E2E with the FP8 cache), final (the issue-7 set),
+    # trace (B = 256)
     parts=" ${S43_PARTS:-unit} "
     arms43=${S43_ARMS:-"base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0|r2048 QWEN3_FP8_UNI_ROWS=2048|r1024 QWEN3_FP8_UNI_ROWS=1024"}
     IFS='|' read -ra a43 <<< "$arms43"
     if [[ $parts == *" unit "* ]]; then
-        QWEN3_TEST_ONLY=quant_act,quant_act_row,quant_timings timeout 200 build/tests/test_gpu_fp8 > "$LOG/s43-fp8.log" 2>&1
+        QWEN3_TEST_ONLY=quant_act,quant_act_row,quant_timings,linear_uniform timeout 200 build/tests/test_gpu_fp8 > "$LOG/s43-fp8.log" 2>&1
         say "s43 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s43-fp8.log" | tr '\n' ' ')"
-        grep -E "^FAIL|check failed|scale mismatches|time quant" "$LOG/s43-fp8.log" | head -20 | tee -a "$SUM"
+        grep -E "^FAIL|check failed|scale mismatches|time quant|against the row" "$LOG/s43-fp8.log" | head -24 | tee -a "$SUM"
         SAN_TOOLS="memcheck racecheck" san_test s43san "s43 quant_act_row" 200 test_gpu_fp8 quant_act_row
     fi
     if [[ $parts == *" quality "* ]]; then
@@ -1950,6 +1951,12 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
             done
         done
     fi
+    if [[ $parts == *" fp8all "* ]]; then  # every test_gpu_fp8 case (the linear launchers' quantiser changed)
+        timeout 300 build/tests/test_gpu_fp8 > "$LOG/s43-fp8all.log" 2>&1
+        say "s43 test_gpu_fp8 (all) rc=$? $(grep -cE '^PASS' "$LOG/s43-fp8all.log") pass $(grep -E '^(FAIL|SKIP)' "$LOG/s43-fp8all.log" | tr '\n' ' ')"
+        grep -E "check failed" "$LOG/s43-fp8all.log" | head -8 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" e2e "* ]]; then e2e_files s43 "${S43_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" final "* ]]; then final_set s43 "${S43_FINAL_B:-1,16,64,256,1024}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s43-trace "s43 trace"; fi
 fi

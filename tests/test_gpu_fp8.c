@@ -517,6 +517,80 @@ static void gemm_fp8_swiglu(void) {
     gated8_free(&w);
 }
 
+// A layer on uniform scales (GpuLinear.uni: weights through launch_quant_w_fp8_row) fed bf16, as the engine's o and
+// down are in large steps: launch_linear_q quantises the input one scale a row (quant_in -> launch_quant_act_fp8_row)
+// and the GEMM runs its uniform loop. Against fp64 over the inputs as the host encoder quantises them (the weights as
+// uploaded, the rows with their amax / 448), f32 store and add, M across the decode and prefill tiles.
+typedef struct { const double *a, *w; double *ref; int N, K; } LinRef;
+static void lin_ref_row(void *ctx, int64_t r) {
+    const LinRef *j = ctx;
+    for (int n = 0; n < j->N; n++) {
+        double acc = 0;
+        for (int k = 0; k < j->K; k++) acc += j->a[(size_t)r * j->K + k] * j->w[(size_t)n * j->K + k];
+        j->ref[(size_t)r * j->N + n] = acc;
+    }
+}
+static void linear_uniform(void) {
+    NEED_GPU();
+    static const int nk[][2] = { { 640, 1024 }, { 256, 12288 } }, Ms[] = { 1, 5, 64, 300, 700 };
+    for (int s = 0; s < 2; s++) {
+        int N = nk[s][0], K = nk[s][1], KB = K / 128, NB = (N + 127) / 128;
+        GpuLinear L = { .w = gpu_alloc(&G, (size_t)N * K), .sw = gpu_alloc(&G, (size_t)NB * KB * 4), .N = N, .K = K,
+                        .fp8 = 1, .uni = 255 };
+        uint16_t *h = xmalloc((size_t)N * K * 2);
+        for (size_t i = 0; i < (size_t)N * K; i++) h[i] = host_f32_to_bf16((float)((2 * rng_uniform(&rng) - 1) / sqrt(K)));
+        GGUFTensor t = host_tensor("w", GGML_TYPE_BF16, h, N, K);
+        const GGUFTensor *ts[1] = { &t };
+        CUdeviceptr tmp = gpu_alloc(&G, (size_t)N * K * 2);
+        gpu_linear_upload(&G, &L, ts, 1, tmp);
+        uint8_t *q = xmalloc((size_t)N * K);
+        float *sw = xmalloc((size_t)NB * KB * 4);
+        gpu_download(&G, q, L.w, (size_t)N * K);
+        gpu_download(&G, sw, L.sw, (size_t)NB * KB * 4);
+        double *wf = xmalloc((size_t)N * K * 8);
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < K; k++) wf[(size_t)n * K + k] = e4m3_decode(q[(size_t)n * K + k]) * sw[(n / 128) * KB + k / 128];
+        for (int mi = 0; mi < 5; mi++)
+            for (int mode = GEMM_STORE_F32; mode <= GEMM_ADD_F32; mode += GEMM_ADD_F32 - GEMM_STORE_F32) {
+                int M = Ms[mi];
+                uint16_t *x = xmalloc((size_t)M * K * 2);
+                rand_rows_bf16(x, M, K, 0);
+                double *af = xmalloc((size_t)M * K * 8);
+                for (int r = 0; r < M; r++) {  // the host's row quantisation
+                    float amax = 0;
+                    for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(x[(size_t)r * K + k])));
+                    float sc = scale_of(amax), inv = 1.0f / sc;
+                    for (int k = 0; k < K; k++)
+                        af[(size_t)r * K + k] = e4m3_decode(e4m3_encode(host_bf16_to_f32(x[(size_t)r * K + k]) * inv)) * sc;
+                }
+                float *c0 = xmalloc((size_t)M * N * 4);
+                for (size_t i = 0; i < (size_t)M * N; i++) c0[i] = (float)(rng_uniform(&rng) - 0.5);
+                CUdeviceptr dx = gpu_alloc(&G, (size_t)M * K * 2), da8 = gpu_alloc(&G, (size_t)M * K);
+                CUdeviceptr dsa = gpu_alloc(&G, (size_t)M * KB * 4), dc = gpu_alloc(&G, (size_t)M * N * 4);
+                gpu_upload(&G, dx, x, (size_t)M * K * 2);
+                if (mode == GEMM_ADD_F32) gpu_upload(&G, dc, c0, (size_t)M * N * 4);
+                else gpu_fill_u32(&G, dc, 0x7FC00000u, (size_t)M * N);
+                launch_linear_q(&G, &L, dc, dx, da8, dsa, M, mode, 0);
+                float *got = xmalloc((size_t)M * N * 4);
+                gpu_download(&G, got, dc, (size_t)M * N * 4);
+                double *ref = xmalloc((size_t)M * N * 8);
+                LinRef j = { af, wf, ref, N, K };
+                parallel_for(M, lin_ref_row, &j);
+                if (mode == GEMM_ADD_F32)
+                    for (size_t i = 0; i < (size_t)M * N; i++) ref[i] += c0[i];
+                // (all slices summed in the tensor cores: ~2.5e-5 each, gemm_fp8_uniform)
+                double e = rel_err(got, ref, (size_t)M * N), tol = 1e-3 + 3e-5 * KB;
+                CHECK(e < tol, "launch_linear_q, uniform scales, bf16 in, M=%d N=%d K=%d %s: rel err %.3g (bound %.2g)", M,
+                      N, K, mode == GEMM_ADD_F32 ? "add" : "store", e, tol);
+                free(x); free(af); free(c0); free(got); free(ref);
+                gpu_free(&G, dx); gpu_free(&G, da8); gpu_free(&G, dsa); gpu_free(&G, dc);
+            }
+        printf("  N=%d K=%d: M in {1,5,64,300,700} x {store, add} against the row-quantised inputs\n", N, K);
+        free(h); free(q); free(sw); free(wf);
+        gpu_free(&G, tmp); gpu_free(&G, L.w); gpu_free(&G, L.sw);
+    }
+}
+
 // The 64x256 tile's quantising epilogue byte for byte against launch_quant_act_fp8 of the same tile's bf16 SwiGLU
 // output (checked against fp64 above): identical accumulators, so "what the separate quantiser would have made" is
 // exact; a host encoder of the fp64 values could only promise one e4m3 step.
@@ -1418,6 +1492,7 @@ int main(void) {
     RUN(rmsnorm_fp8_row);
     RUN(quant_act_row);
     RUN(quant_timings);
+    RUN(linear_uniform);
     RUN(gemm_fp8_shapes);
     RUN(gemm_fp8_swapped);
     RUN(gemm_fp8_build);
