@@ -1908,8 +1908,8 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
         f=$(synth 8b q8_0)
         ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 -o /tmp/s43-bf16.f32 \
             > "$LOG/s43-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s43-logits-bf16.log")"
-        for arm in ${S43_Q_ARMS:-"base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0" "o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0" \
-                   "all QWEN3_FP8_UNI_ROWS=1"}; do
+        IFS='|' read -ra q43 <<< "${S43_Q_ARMS:-base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0|all QWEN3_FP8_UNI_ROWS=1}"
+        for arm in "${q43[@]}"; do
             read -ra a <<< "$arm"
             env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 1024 --seed 11 \
                 -o /tmp/s43-${a[0]}.f32 > "$LOG/s43-logits-${a[0]}.log" 2>&1 || say "logits ${a[0]} failed: $(tail -2 "$LOG/s43-logits-${a[0]}.log")"
