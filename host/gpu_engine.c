@@ -57,7 +57,7 @@ typedef struct {
     GpuLinear wqkv;                   // [(n_head + 2*n_kv)*head_dim][dim]   rows: Wq, then Wk, then Wv
     GpuLinear wo;                     // [dim][n_head*head_dim]
     GpuLinear wgu;                    // [2*ffn][dim]                         rows: Wgate, then Wup
-    GpuLinear wdown;                  // [dim][ffn]   (each bf16, or e4m3 + block scales: gpu_ops.h; wgu's uniform)
+    GpuLinear wdown;                  // [dim][ffn]   (each bf16, or e4m3 + block scales: gpu_ops.h; uniform: uni)
     CUdeviceptr k_pool, v_pool;       // bf16 [n_pages + 1][n_kv][KV_PAGE][head_dim]; the last page is scratch
                                       // (fp8 cache: e4m3, same shape)
     CUdeviceptr k_scale, v_scale;     // fp8 cache: f32 [n_pages + 1][n_kv][KV_PAGE], one per row; else 0
@@ -89,7 +89,7 @@ typedef struct {
     GpuKq head_kq;        // the head's (tied: the embedding's) native copy, with native_q
     size_t kq_bytes;      // the native copies' bytes (of weight_bytes)
     int fuse_norm8;       // the RMSNorms before qkv and gate_up write a8 / sa themselves (QWEN3_FUSED_NORM8, on)
-    int uni;              // FP8 gate_up with uniform scales, groups of this many slices (QWEN3_FP8_UNI; 0: off)
+    int uni;              // FP8 gate_up (and the head) on uniform scales, groups of this many slices (QWEN3_FP8_UNI; 0: off)
     int uni_o;            // the o projection too, where a launch quantises its input (QWEN3_FP8_UNI_O, on)
     int uni_rows;         // qkv and down too in steps of at least this many rows (QWEN3_FP8_UNI_ROWS; 0: off)
     int gated;            // QWEN3_FUSED_SWIGLU: 0 = the gate/up GEMM stores f32 (gu) and swiglu.ptx reads it back; 1 =
@@ -334,27 +334,32 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
     }
     for (int l = 0; l < c->n_layer; l++) {
         GpuLayer *L = &e->L[l];
+        // qkv and down quantise their inputs one scale a row only in steps of e->uni_rows rows and more (ur): below,
+        // their block scales as before (the row-scaled norm and quantiser launches cost B = 64 7% as measured; their
+        // weights' uniform scales serve the usual loop as block scales)
+        GpuLinear wqkv = L->wqkv, wdown = L->wdown;
+        if (!ur) wqkv.uni = wdown.uni = 0;
         // --- attention block: x += Wo . attn(rope(norm(Wqkv . rmsnorm(x))))
         g->prof_tag = "qkv";
-        int qkv16 = qkv_bf16(e, &L->wqkv, T), in8 = 0;
+        int qkv16 = qkv_bf16(e, &wqkv, T), in8 = 0;
         GemmNorm rn = cn;  // the RoPE epilogue's operands (with the rows' sums where the previous down wrote them)
         rn.rope = e->rope_args + (CUdeviceptr)l * sizeof(RopeKV8);
         if (!((pn & 1) && l > 0)) rn.ss = 0;
         if (r8) {  // q and the cache rows straight from the GEMM (e->q doubles as its C: never written as such)
             if (!((pn & 1) && l > 0)) {
                 g->prof_tag = "norm";
-                in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
+                in8 = norm_into(e, &wqkv, L->attn_norm, T);
                 g->prof_tag = "qkv";
             }
-            launch_linear_qn(g, &L->wqkv, e->q, e->h, (pn & 1) && l > 0 ? e->n8 : e->a8,
+            launch_linear_qn(g, &wqkv, e->q, e->h, (pn & 1) && l > 0 ? e->n8 : e->a8,
                              (pn & 1) && l > 0 ? n8_sa : e->sa, T, GEMM_ROPE_KV8, in8 || ((pn & 1) && l > 0), &rn);
         } else if ((pn & 1) && l > 0) {  // the previous down GEMM wrote the input
-            launch_linear_qn(g, &L->wqkv, e->qkv, 0, e->n8, n8_sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 1, &cn);
-        } else if (!build_in(e, &L->wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
+            launch_linear_qn(g, &wqkv, e->qkv, 0, e->n8, n8_sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 1, &cn);
+        } else if (!build_in(e, &wqkv, e->qkv, e->x, L->attn_norm, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, 0)) {
             g->prof_tag = "norm";
-            in8 = norm_into(e, &L->wqkv, L->attn_norm, T);
+            in8 = norm_into(e, &wqkv, L->attn_norm, T);
             g->prof_tag = "qkv";
-            launch_linear_q(g, &L->wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
+            launch_linear_q(g, &wqkv, e->qkv, e->h, e->a8, e->sa, T, qkv16 ? GEMM_STORE_BF16 : GEMM_STORE_F32, in8);
         }
         g->prof_tag = "rope_kv";
         if ((e->ablate & ABL_ROPE) || r8) {
@@ -386,7 +391,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        int down8 = L->wdown.fp8 && !gpu_kq_takes(&L->wdown.kq, T);  // (its native copy reads bf16)
+        int down8 = L->wdown.fp8 && !gpu_kq_takes(&wdown.kq, T);  // (its native copy reads bf16)
         if (pn & 2) {
             a8_ready = launch_linear_swiglu_qn(g, &L->wgu, e->a, 0, e->n8, n8_sa, T, down8, 1, &cn);
         } else if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, down8))) {
@@ -395,7 +400,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
             g->prof_tag = "gate_up";
             if (L->wgu.gated) {  // interleaved at load: SwiGLU in the GEMM's epilogue (QWEN3_FUSED_SWIGLU=0: off)
                 a8_ready = launch_linear_swiglu_q(g, &L->wgu, e->a, e->h, e->a8, e->sa, T,
-                                                  down8 && !(ur && L->wdown.uni), in8);
+                                                  down8 && !(ur && wdown.uni), in8);
             } else {
                 launch_linear_q(g, &L->wgu, e->gu, e->h, e->a8, e->sa, T, GEMM_STORE_F32, in8);
                 g->prof_tag = "swiglu";
@@ -406,9 +411,9 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         if (e->ablate & ABL_QUANT) a8_ready = down8 && T > gemv_fp8_max_m();  // skip its quantiser
         int pn_next = (pn & 1) && l + 1 < c->n_layer;  // (the head's norm stays a launch)
         if (pn_next) pn_down.nw = e->L[l + 1].attn_norm;
-        if (a8_ready || pn || !build_in(e, &L->wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
+        if (a8_ready || pn || !build_in(e, &wdown, e->x, e->a, 0, T, GEMM_ADD_F32, 0)) {
             CUdeviceptr a8 = a8_ready ? e->a : e->a8, sa = a8_ready ? e->a + swiglu_fp8_scales(T, c->ffn_dim) : e->sa;
-            launch_linear_qn(g, &L->wdown, e->x, e->a, a8, sa, T, pn_next ? GEMM_ADD_NORM8 : GEMM_ADD_F32, a8_ready,
+            launch_linear_qn(g, &wdown, e->x, e->a, a8, sa, T, pn_next ? GEMM_ADD_NORM8 : GEMM_ADD_F32, a8_ready,
                              pn_next ? &pn_down : NULL);
         }
     }
