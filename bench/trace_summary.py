@@ -7,7 +7,9 @@ So in a chain of launches, t1[i+1] - t1[i] is what launch i cost on the critical
 its CTA 0 sat resident ahead of that (programmatic dependent launch). The run is cut into steps at FIRST_MODULE
 (default: embed, the first launch of an engine step); the steps with the most common kernel sequence (the decode
 steps of one graph) are reduced position by position (median, the first quarter skipped as warm-up), then summed per
-kernel (module + grid) over a step; the first 24 launches of the step are listed in order.
+kernel (module + grid) over a step; the first 24 launches of the step are listed in order. Then the same for the
+first step with the most tokens (the embed launch's grid: a prefill chunk), and the time of all steps of at least
+1,000 tokens.
 """
 import collections
 import statistics
@@ -50,6 +52,23 @@ def main():
         print(f"{k:44s} {c:5d} {t / 1e3:10.1f} {t / c / 1e3:8.2f} {l / c / 1e3:8.2f} {100 * t / step:6.1f}")
     print("the launches of one step in order (cost us, lead us):")
     print("  " + "  ".join(f"{k}:{cost[i] / 1e3:.1f}/{lead[i] / 1e3:.1f}" for i, k in enumerate(key[:24])))
+    # the largest step (one run, not a median) and the steps of >= 1,000 tokens
+    tokens = [int(s[0][2].split("[")[1].split("x")[0]) for s in steps]
+    ends = [nxt[0][1] for nxt in steps[1:]]
+    big = max(range(len(ends)), key=lambda i: tokens[i])
+    total = sum(ends[i] - steps[i][0][1] for i in range(len(ends)) if tokens[i] >= 1000)
+    s, end = steps[big], ends[big]
+    costs = [(s[i + 1][1] if i + 1 < len(s) else end) - r[1] for i, r in enumerate(s)]
+    print(f"the largest step: {tokens[big]} tokens, {len(s)} launches, {(end - s[0][1]) / 1e3:.1f} us; steps of >= 1,000 "
+          f"tokens: {total / 1e6:.1f} ms in all")
+    per = collections.OrderedDict()
+    for r, c in zip(s, costs):
+        p = per.setdefault(r[2], [0, 0])
+        p[0] += 1
+        p[1] += c
+    for k, (c, t) in sorted(per.items(), key=lambda kv: -kv[1][1])[:12]:
+        print(f"{k:44s} {c:5d} {t / 1e3:10.1f} {t / c / 1e3:8.2f} {100 * t / (end - s[0][1]):6.1f}")
+    print("  " + "  ".join(f"{r[2]}:{c / 1e3:.1f}" for r, c in zip(s[:24], costs)))
 
 
 if __name__ == "__main__":
