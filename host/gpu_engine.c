@@ -391,7 +391,7 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
         // --- MLP block: x += Wdown . swiglu(Wgate_up . rmsnorm(x))
         g->prof_tag = "gate_up";
         int a8_ready = 0;  // the fused epilogue may hand the down GEMM its e4m3 input directly
-        int down8 = L->wdown.fp8 && !gpu_kq_takes(&wdown.kq, T);  // (its native copy reads bf16)
+        int down8 = wdown.fp8 && !gpu_kq_takes(&wdown.kq, T);  // (its native copy reads bf16)
         if (pn & 2) {
             a8_ready = launch_linear_swiglu_qn(g, &L->wgu, e->a, 0, e->n8, n8_sa, T, down8, 1, &cn);
         } else if (!(L->wgu.gated && build_in(e, &L->wgu, e->a, e->x, L->ffn_norm, T, GEMM_SWIGLU_BF16, down8))) {
