@@ -1889,9 +1889,10 @@ if has s42; then  # session 42. S42_PARTS from: promo (what the FP8 GEMM's per-s
 fi
 
 if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8_UNI_O, QWEN3_FP8_UNI_ROWS). S43_PARTS from:
-    # unit (test_gpu_fp8's row quantiser quant_act_row + memcheck, the block quantiser beside it), quality (the 8B
-    # q8_0's logits over 1,024 positions against the BF16 path: arms base (both off), o, all (rows from 1: every pass)),
-    # same (greedy batch jobs of 256 requests, base / the default), ab (engine A/B: S43_AB configurations, the arms
+    # unit (test_gpu_fp8's row quantiser quant_act_row + memcheck / racecheck, the block quantiser beside it, their
+    # timings, linear_uniform), quality (the 8B q8_0's logits over 1,024 positions against the BF16 path: S43_Q_ARMS,
+    # default base (both off), o, all (rows from 1: every pass)), same (greedy batch jobs of 256 requests with
+    # QWEN3_FP8_UNI_ROWS 0 / 1: every step uniform, o off in both), ab (engine A/B: S43_AB configurations, the arms
     # S43_ARMS twice), pp (bench_e2e pp512 / pp4096, the same arms twice), tg (batch-1 decode, S43_TG_ARMS twice),
     # fp8all (every test_gpu_fp8 case), e2e (test_gpu_e2e on S43_E2E with the FP8 cache), final (the issue-7 set),
     # trace (B = 256)
