@@ -96,7 +96,8 @@ static void quant_act(void) {
 
 // One scale a row (launch_quant_act_fp8_row: a bf16 input of a layer with uniform scales): the row's amax over all
 // of K in every entry of its sa row, the codes the host encoder's of it. Groups 2^11 apart in magnitude, zero groups,
-// K from one group to the limit's neighbourhood (25,600: the 32B's ffn), and one all-zero row (scale 1).
+// K from one group to 25,600 (the 32B's ffn: a 50 KB row, past the 48 KB of shared memory a launch gets without
+// opting in), and one all-zero row (scale 1).
 static void quant_act_row(void) {
     NEED_GPU();
     static const int shapes[][2] = { { 37, 4096 }, { 5, 12288 }, { 3, 25600 }, { 2, 128 } };
