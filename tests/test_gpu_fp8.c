@@ -54,6 +54,21 @@ static size_t check_q(const uint16_t *x, const uint8_t *q, size_t n, float scale
     return bad;
 }
 
+// Rows r0..r1-1 of x [*][K] quantised with one common scale (the uniform scales): that scale (amax / 448 over all of
+// them), every one of the K / 128 entries of srow against it, their codes against the host encoder's.
+static float rows_scale(const uint16_t *x, int r0, int r1, int K) {
+    float amax = 0;
+    for (int r = r0; r < r1; r++)
+        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(x[(size_t)r * K + k])));
+    return scale_of(amax);
+}
+static void check_rows_uniform(const uint16_t *x, const uint8_t *q, const float *srow, int r0, int r1, int K,
+                               size_t *bad, size_t *bad_scale, size_t *ties) {
+    float sc = rows_scale(x, r0, r1, K);
+    for (int g = 0; g < K / 128; g++) *bad_scale += !(srow[g] == sc);
+    for (int r = r0; r < r1; r++) *bad += check_q(x + (size_t)r * K, q + (size_t)r * K, K, sc, ties);
+}
+
 // One quantiser launch on the host's bf16 x [rows][K]: e4m3 codes q [rows][K] and scales s [srows][K / 128] come back
 // (outputs poisoned before: e4m3 0x7F and the scales NaN); the caller frees x, *q, *s.
 typedef void QuantLaunch(Gpu *g, CUdeviceptr q8, CUdeviceptr s, CUdeviceptr x, int rows, int K);
@@ -110,13 +125,7 @@ static void quant_act_row(void) {
         float *s;
         quant_run(launch_quant_act_fp8_row, x, M, K, M, &q, &s);
         size_t bad = 0, ties = 0, bad_scale = 0;
-        for (int r = 0; r < M; r++) {
-            float amax = 0;
-            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(x[(size_t)r * K + k])));
-            float sc = scale_of(amax);
-            for (int g = 0; g < KB; g++) bad_scale += !(s[(size_t)r * KB + g] == sc);
-            bad += check_q(x + (size_t)r * K, q + (size_t)r * K, K, sc, &ties);
-        }
+        for (int r = 0; r < M; r++) check_rows_uniform(x, q, s + (size_t)r * KB, r, r + 1, K, &bad, &bad_scale, &ties);
         printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties\n", M, K, bad_scale, bad, ties);
         CHECK(bad_scale == 0 && bad == 0, "quant_act_fp8_row differs from the host encoder (%d x %d)", M, K);
         free(x); free(q); free(s);
@@ -186,14 +195,8 @@ static void quant_w_row(void) {
     float *s;
     quant_run(launch_quant_w_fp8_row, w, N, K, NB, &q, &s);
     size_t bad = 0, ties = 0, bad_scale = 0;
-    for (int b = 0; b < NB; b++) {
-        float amax = 0;
-        for (int r = b * 128; r < N && r < b * 128 + 128; r++)
-            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(w[(size_t)r * K + k])));
-        float sc = scale_of(amax);
-        for (int g = 0; g < KB; g++) bad_scale += !(s[b * KB + g] == sc);
-        for (int r = b * 128; r < N && r < b * 128 + 128; r++) bad += check_q(w + (size_t)r * K, q + (size_t)r * K, K, sc, &ties);
-    }
+    for (int b = 0; b < NB; b++)
+        check_rows_uniform(w, q, s + b * KB, b * 128, b * 128 + 128 < N ? b * 128 + 128 : N, K, &bad, &bad_scale, &ties);
     printf("  %d x %d: %zu scale mismatches, %zu byte mismatches, %zu ties\n", N, K, bad_scale, bad, ties);
     CHECK(bad_scale == 0 && bad == 0, "quant_w_fp8_row differs from the host encoder");
     free(w); free(q); free(s);
@@ -558,9 +561,7 @@ static void linear_uniform(void) {
                 rand_rows_bf16(x, M, K, 0);
                 double *af = xmalloc((size_t)M * K * 8);
                 for (int r = 0; r < M; r++) {  // the host's row quantisation
-                    float amax = 0;
-                    for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(host_bf16_to_f32(x[(size_t)r * K + k])));
-                    float sc = scale_of(amax), inv = 1.0f / sc;
+                    float sc = rows_scale(x, r, r + 1, K), inv = 1.0f / sc;
                     for (int k = 0; k < K; k++)
                         af[(size_t)r * K + k] = e4m3_decode(e4m3_encode(host_bf16_to_f32(x[(size_t)r * K + k]) * inv)) * sc;
                 }
