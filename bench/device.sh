@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43 s44
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -127,6 +127,23 @@ engine_ab() {
             ENGINE_WL=${wl:-${ENGINE_WL:-fixed}} engine_job "$n" "$B" "${AB_TSV:-$LOG/throughput.tsv}" \
                 "8b $wd kv $kd ${a[0]}" "${a[@]:1}" QWEN3_DTYPE=$wd QWEN3_KV_DTYPE=$kd
             say "$n rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tail -2 | tr -s ' ' | tr '\n' ' ')"
+        done
+    done
+}
+
+# pp_ab TAG PPS ARM...: bench_e2e (FP8 weights + FP8 KV) prefill pp in PPS (" "-separated) with tg 16 on $f, each
+# ARM ("NAME VAR=VALUE ...") in turn, two rounds; logs $LOG/TAG-ppN-NAME-R.log, a summary line each
+pp_ab() {
+    local tag=$1 pps=$2 r pp arm
+    shift 2
+    for r in 1 2; do
+        for pp in $pps; do
+            for arm in "$@"; do
+                read -ra a <<< "$arm"
+                env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --kv-dtype fp8 --pp $pp --tg 16 \
+                    --label "$tag ${a[0]}" > "$LOG/$tag-pp$pp-${a[0]}-$r.log" 2>&1
+                say "$tag pp$pp ${a[0]} rc=$? $(grep -E " pp$pp: " "$LOG/$tag-pp$pp-${a[0]}-$r.log" | tr -s ' ' | cut -c1-90 | head -1)"
+            done
         done
     done
 }
@@ -1927,19 +1944,7 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
         f=$(synth 8b q8_0)
         engine_ab "${S43_AB:-fp8 fp8 256;fp8 fp8 1024;fp8 fp8 256 random}" "${a43[@]}" "${a43[@]/ /b }"
     fi
-    if [[ $parts == *" pp "* ]]; then
-        f=$(synth 8b q8_0)
-        for r in 1 2; do
-            for pp in 512 4096; do
-                for arm in "${a43[@]}"; do
-                    read -ra a <<< "$arm"
-                    env "${a[@]:1}" timeout 120 build/bench/bench_e2e -m "$f" --dtype fp8 --kv-dtype fp8 --pp $pp --tg 16 \
-                        --label "s43 ${a[0]}" > "$LOG/s43-pp$pp-${a[0]}-$r.log" 2>&1
-                    say "s43 pp$pp ${a[0]} rc=$? $(grep -E " pp$pp: " "$LOG/s43-pp$pp-${a[0]}-$r.log" | tr -s ' ' | cut -c1-90 | head -1)"
-                done
-            done
-        done
-    fi
+    if [[ $parts == *" pp "* ]]; then f=$(synth 8b q8_0); pp_ab s43 "512 4096" "${a43[@]}"; fi
     if [[ $parts == *" tg "* ]]; then  # batch-1 decode (bench_e2e tg64 after pp512), the arms S43_TG_ARMS twice
         f=$(synth 8b q8_0)
         IFS='|' read -ra t43 <<< "${S43_TG_ARMS:-base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_ROWS=0|rows QWEN3_FP8_UNI_O=0|default QWEN3_FP8_UNI=255}"
@@ -1960,6 +1965,29 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     if [[ $parts == *" e2e "* ]]; then e2e_files s43 "${S43_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" final "* ]]; then final_set s43 "${S43_FINAL_B:-1,16,64,256,1024}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s43-trace "s43 trace"; fi
+fi
+
+if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rmsnorm_f32_fp8r_bulk). S44_PARTS from:
+    # unit (test_gpu_fp8 rmsnorm_fp8_row: every form byte for byte; quant_timings: the forms' times; memcheck /
+    # racecheck of rmsnorm_fp8_row), ab (engine A/B: S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e
+    # pp512 / pp4096, the same arms twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set),
+    # trace (B = 256)
+    parts=" ${S44_PARTS:-unit} "
+    IFS='|' read -ra a44 <<< "${S44_ARMS:-off QWEN3_RMS_BULK_ROWS=0|default QWEN3_FP8_UNI=255|all QWEN3_RMS_BULK_ROWS=1|w0 QWEN3_RMS_BULK_W=0}"
+    if [[ $parts == *" unit "* ]]; then
+        QWEN3_TEST_ONLY=rmsnorm_fp8_row,quant_timings timeout 200 build/tests/test_gpu_fp8 > "$LOG/s44-fp8.log" 2>&1
+        say "s44 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s44-fp8.log" | tr '\n' ' ')"
+        grep -E "^FAIL|check failed|time rmsnorm|ties rounded" "$LOG/s44-fp8.log" | head -24 | tee -a "$SUM"
+        SAN_TOOLS="memcheck racecheck" san_test s44san "s44 rmsnorm_fp8_row" 300 test_gpu_fp8 rmsnorm_fp8_row
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b q8_0)
+        engine_ab "${S44_AB:-fp8 fp8 256;fp8 fp8 1024}" "${a44[@]}" "${a44[@]/ /b }"
+    fi
+    if [[ $parts == *" pp "* ]]; then f=$(synth 8b q8_0); pp_ab s44 "${S44_PP:-512 4096}" "${a44[@]}"; fi
+    if [[ $parts == *" e2e "* ]]; then e2e_files s44 "${S44_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
+    if [[ $parts == *" final "* ]]; then final_set s44 "${S44_FINAL_B:-1,16,64,256,1024}"; fi
+    if [[ $parts == *" trace "* ]]; then trace_b256 s44-trace "s44 trace"; fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
