@@ -1970,7 +1970,7 @@ fi
 if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rmsnorm_f32_fp8r_bulk). S44_PARTS from:
     # unit (test_gpu_fp8 rmsnorm_fp8_row: every form byte for byte; quant_timings: the forms' times; memcheck /
     # racecheck of rmsnorm_fp8_row), ab (engine A/B: S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e
-    # pp512 / pp4096, the same arms twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set),
+    # S44_PP, default pp512 / pp4096, the arms S44_PP_ARMS twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set),
     # trace (B = 256)
     parts=" ${S44_PARTS:-unit} "
     IFS='|' read -ra a44 <<< "${S44_ARMS:-off QWEN3_RMS_BULK_ROWS=0|default QWEN3_FP8_UNI=255|all QWEN3_RMS_BULK_ROWS=1|w0 QWEN3_RMS_BULK_W=0}"
@@ -1984,7 +1984,11 @@ if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rm
         f=$(synth 8b q8_0)
         engine_ab "${S44_AB:-fp8 fp8 256;fp8 fp8 1024}" "${a44[@]}" "${a44[@]/ /b }"
     fi
-    if [[ $parts == *" pp "* ]]; then f=$(synth 8b q8_0); pp_ab s44 "${S44_PP:-512 4096}" "${a44[@]}"; fi
+    if [[ $parts == *" pp "* ]]; then  # S44_PP_ARMS ('|'-separated; default the first two of S44_ARMS)
+        f=$(synth 8b q8_0)
+        IFS='|' read -ra p44 <<< "${S44_PP_ARMS:-${a44[0]}|${a44[1]}}"
+        pp_ab s44 "${S44_PP:-512 4096}" "${p44[@]}"
+    fi
     if [[ $parts == *" e2e "* ]]; then e2e_files s44 "${S44_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" final "* ]]; then final_set s44 "${S44_FINAL_B:-1,16,64,256,1024}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s44-trace "s44 trace"; fi
