@@ -12,8 +12,6 @@ enum {
     RMS_THREADS = 256, RMS_MAX_DIM = 256 * 4 * 8,      // 8 float4 per thread held in registers
     RMS_EARLY_ROWS = 64,                                // up to this many rows the weights are requested first
                                                         // (QWEN3_RMS_EARLY_ROWS overrides it)
-    RMS_BULK_ROWS = 1024,                               // the row-scaled norm's bulk-copy kernel from this many rows
-                                                        // (QWEN3_RMS_BULK_ROWS; 0: never)
     ROPE_WARPS = 4, ROPE_HEAD_DIM = 128,
     ROPE_TOK_THREADS = 128, ROPE_TOK_MIN_T = 512,       // the per-token entries from this many tokens (QWEN3_ROPE_TOK)
     ROPE_TOK_SMEM = 1536,                               // their angle table and both norms' weights, before the row
@@ -26,7 +24,7 @@ enum {
 // part of the key.
 static CUcontext fn_ctx;
 static CUstream fn_stream;
-static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rmsnorm_fp8r, fn_rmsnorm_fp8rb, fn_rope[2][2][2], fn_rope_table, fn_swiglu, fn_argmax;
+static CUfunction fn_embed, fn_rmsnorm, fn_rmsnorm_fp8, fn_rmsnorm_fp8r, fn_rope[2][2][2], fn_rope_table, fn_swiglu, fn_argmax;
 // rope: [fp8 cache][bf16 qkv][one CTA a token]
 
 static void load_functions(Gpu *g) {
@@ -35,7 +33,6 @@ static void load_functions(Gpu *g) {
     fn_rmsnorm = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_bf16");
     fn_rmsnorm_fp8 = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8");
     fn_rmsnorm_fp8r = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8r");
-    fn_rmsnorm_fp8rb = gpu_kernel(g, "rmsnorm", "rmsnorm_f32_fp8r_bulk");
     fn_rope[0][0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv");
     fn_rope[1][0][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_fp8");
     fn_rope[0][1][0] = gpu_kernel(g, "rope", "qknorm_rope_kv_b16");
@@ -69,8 +66,7 @@ void launch_embed(Gpu *g, CUdeviceptr x, CUdeviceptr emb, CUdeviceptr tokens, in
     GPU_LAUNCH(g, embed_bf16_f32, grid, block, 0, &x, &emb, &tokens, &uT, &udim);
 }
 
-// sa = 0: bf16 out (rmsnorm_f32_bf16); else e4m3 out + 1x128 scales (rmsnorm_f32_fp8), one a row (row 1: _fp8r;
-// 2, 3: _fp8r_bulk with the weights copied / read from global memory).
+// sa = 0: bf16 out (rmsnorm_f32_bf16); else e4m3 out + 1x128 scales (rmsnorm_f32_fp8), one a row (row: _fp8r).
 static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32, CUdeviceptr rows,
                     int n_rows, int dim, float eps, int row) {
     if (n_rows < 0 || dim <= 0 || dim % (sa ? 128 : 4) || dim > RMS_MAX_DIM)
@@ -89,11 +85,7 @@ static void rmsnorm(Gpu *g, CUdeviceptr out, CUdeviceptr sa, CUdeviceptr in_f32,
     static int early_rows = -1;
     if (early_rows < 0) early_rows = env_int("QWEN3_RMS_EARLY_ROWS", 0, 1 << 30, RMS_EARLY_ROWS);
     unsigned smem = n_rows <= early_rows ? udim * 4 : 0;
-    if (row >= 2) {  // the row (and the weights) in shared memory
-        CUfunction rmsnorm_f32_fp8r_bulk = fn_rmsnorm_fp8rb;
-        smem = udim * 4 * (row == 2 ? 2 : 1);
-        GPU_LAUNCH(g, rmsnorm_f32_fp8r_bulk, grid, block, smem, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
-    } else if (sa) {
+    if (sa) {
         CUfunction rmsnorm_f32_fp8 = row ? fn_rmsnorm_fp8r : fn_rmsnorm_fp8;
         GPU_LAUNCH(g, rmsnorm_f32_fp8, grid, block, smem, &out, &sa, &in_f32, &w_f32, &rows, &un, &udim, &eps);
     } else {
@@ -113,22 +105,10 @@ void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in
     rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps, 0);
 }
 
-void launch_rmsnorm_fp8_row_form(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
-                                 CUdeviceptr rows, int n_rows, int dim, float eps, int form) {
-    if (!sa) die("launch_rmsnorm_fp8: no scale buffer");
-    if (form < 0 || form > 2) die("launch_rmsnorm_fp8_row_form: form %d (0..2)", form);
-    rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps, 1 + form);
-}
-
 void launch_rmsnorm_fp8_row(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
                             CUdeviceptr rows, int n_rows, int dim, float eps) {
-    static int bulk_rows = -1, bulk_w = -1;
-    if (bulk_rows < 0) {
-        bulk_rows = env_int("QWEN3_RMS_BULK_ROWS", 0, 1 << 30, RMS_BULK_ROWS);
-        bulk_w = env_int("QWEN3_RMS_BULK_W", 0, 1, 1);  // 0: the weights from global memory (form 2)
-    }
-    int form = bulk_rows && n_rows >= bulk_rows ? (bulk_w ? 1 : 2) : 0;
-    launch_rmsnorm_fp8_row_form(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps, form);
+    if (!sa) die("launch_rmsnorm_fp8: no scale buffer");
+    rmsnorm(g, out8, sa, in_f32, w_f32, rows, n_rows, dim, eps, 1);
 }
 
 static int rope_tok_from = -1;  // the per-token entries from this many tokens (0: never); -1: not read yet

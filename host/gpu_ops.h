@@ -40,14 +40,8 @@ void launch_rmsnorm_fp8(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in
                         CUdeviceptr rows, int n_rows, int dim, float eps);
 // The same with one scale a row, written into all dim/128 entries of its sa row (rmsnorm_f32_fp8r: amax over the
 // row's bf16 values; the uniform scales of GemmNorm.uni).
-// From QWEN3_RMS_BULK_ROWS rows (RMS_BULK_ROWS in gpu_ops.c; 0: never) the same bytes come from
-// rmsnorm_f32_fp8r_bulk (the row and the weights bulk-copied into shared memory: more rows in flight an SM).
 void launch_rmsnorm_fp8_row(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
                             CUdeviceptr rows, int n_rows, int dim, float eps);
-// One form of it whatever the rows (tests and timings): 0 rmsnorm_f32_fp8r, 1 the bulk kernel, 2 the bulk kernel
-// with the weights read from global memory after the reduction (half its shared memory).
-void launch_rmsnorm_fp8_row_form(Gpu *g, CUdeviceptr out8, CUdeviceptr sa, CUdeviceptr in_f32, CUdeviceptr w_f32,
-                                 CUdeviceptr rows, int n_rows, int dim, float eps, int form);
 
 // For each token t (slot s = tok_slot[t], position p = tok_pos[t], page = block_table[s][p / 64]):
 // q heads: RMSNorm over head_dim with q_norm, NeoX RoPE at p, -> q (bf16);

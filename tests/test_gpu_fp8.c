@@ -156,29 +156,6 @@ static void quant_timings(void) {
                    3.0 * M * K / (us[1] * 1e3));
             gpu_free(&G, x); gpu_free(&G, q); gpu_free(&G, s);
         }
-    // the row-scaled RMSNorm's forms (launch_rmsnorm_fp8_row_form) on f32 rows of dim 4,096: 5 bytes an element moved
-    static const int Ns[] = { 256, 4050 };
-    for (int mi = 0; mi < 2; mi++) {
-        int M = Ns[mi], D = 4096;
-        CUdeviceptr x = gpu_alloc(&G, (size_t)M * D * 4), w = gpu_alloc(&G, (size_t)D * 4), q = gpu_alloc(&G, (size_t)M * D),
-                    s = gpu_alloc(&G, (size_t)M * D / 32);
-        gpu_fill_u32(&G, x, 0x3F800000u, (size_t)M * D);  // f32 1.0
-        gpu_fill_u32(&G, w, 0x3F000000u, (size_t)D);      // 0.5
-        double us[3];
-        for (int v = 0; v < 3; v++) {
-            launch_rmsnorm_fp8_row_form(&G, q, s, x, w, 0, M, D, 1e-6f, v);
-            GpuTimer t;
-            gpu_timer_init(&t);
-            gpu_timer_start(&G, &t);
-            for (int i = 0; i < 20; i++) launch_rmsnorm_fp8_row_form(&G, q, s, x, w, 0, M, D, 1e-6f, v);
-            us[v] = gpu_timer_stop_ms(&G, &t) / 20 * 1e3;
-            gpu_timer_free(&t);
-        }
-        printf("  time rmsnorm row M=%-5d dim %d: registers %6.1f us (%.0f GB/s), bulk %6.1f us (%.0f GB/s), bulk with "
-               "the weights from global %6.1f us\n", M, D, us[0], 5.0 * M * D / (us[0] * 1e3), us[1],
-               5.0 * M * D / (us[1] * 1e3), us[2]);
-        gpu_free(&G, x); gpu_free(&G, w); gpu_free(&G, q); gpu_free(&G, s);
-    }
 }
 
 static void quant_w(void) {
@@ -228,12 +205,9 @@ static void quant_w_row(void) {
 // launch_rmsnorm_fp8_row against launch_rmsnorm's bf16 rows (checked in fp64 by test_gpu_ops) and the host encoder:
 // each row's amax over its bf16 values, that one scale in all dim / 128 entries, the codes. Rows of very different
 // size, a row gather, an all-zero group, a poisoned row past the end.
-// Each form (launch_rmsnorm_fp8_row_form: the register kernel, the bulk-copy one with the weights copied / read from
-// global memory) must give the same bytes.
 static void rmsnorm_fp8_row(void) {
     NEED_GPU();
     static const int dims[] = { 4096, 5120, 1024, 8192 }, Ts[] = { 1, 7, 300 };
-    for (int form = 0; form < 3; form++)
     for (int di = 0; di < 4; di++)
         for (int ti = 0; ti < 3; ti++) {
             int dim = dims[di], T = Ts[ti], KB = dim / 128, n_in = T + 3, gather = ti == 1;
@@ -254,7 +228,7 @@ static void rmsnorm_fp8_row(void) {
             gpu_fill_u32(&G, dq, 0x7F7F7F7Fu, (size_t)(T + 1) * dim / 4);
             gpu_fill_u32(&G, ds, 0x7FC00000u, (size_t)(T + 1) * KB);
             launch_rmsnorm(&G, dh, din, dwt, drows, T, dim, 1e-6f);
-            launch_rmsnorm_fp8_row_form(&G, dq, ds, din, dwt, drows, T, dim, 1e-6f, form);
+            launch_rmsnorm_fp8_row(&G, dq, ds, din, dwt, drows, T, dim, 1e-6f);
             uint16_t *h = xmalloc((size_t)T * dim * 2);
             uint8_t *q = xmalloc((size_t)(T + 1) * dim);
             float *sc = xmalloc((size_t)(T + 1) * KB * 4);
@@ -271,9 +245,9 @@ static void rmsnorm_fp8_row(void) {
             }
             for (size_t i = (size_t)T * dim; i < (size_t)(T + 1) * dim; i++) past += q[i] != 0x7F;
             for (size_t i = (size_t)T * KB; i < (size_t)(T + 1) * KB; i++) past += !isnan(sc[i]);
-            CHECK(bad_scale == 0 && bad == 0 && past == 0, "rmsnorm_fp8_row form %d dim=%d T=%d%s: %zu scales, %zu bytes "
-                  "differ, %zu written past the rows", form, dim, T, gather ? " gather" : "", bad_scale, bad, past);
-            if (di == 0 && ti == 2) printf("  form %d dim %d T %d: %zu ties rounded the other way\n", form, dim, T, ties);
+            CHECK(bad_scale == 0 && bad == 0 && past == 0, "rmsnorm_fp8_row dim=%d T=%d%s: %zu scales, %zu bytes differ, "
+                  "%zu written past the rows", dim, T, gather ? " gather" : "", bad_scale, bad, past);
+            if (di == 0 && ti == 2) printf("  dim %d T %d: %zu ties rounded the other way\n", dim, T, ties);
             free(in); free(w); free(rows); free(h); free(q); free(sc);
             gpu_free(&G, din); gpu_free(&G, dwt); gpu_free(&G, drows); gpu_free(&G, dh); gpu_free(&G, dq); gpu_free(&G, ds);
         }
