@@ -191,9 +191,9 @@ final_set() {
     say "$1 final random rc=$?"; grep -E '^random|^[0-9]+ x|decode-only' "$LOG/$1final-random.log" | tee -a "$SUM"
 }
 
-# trace_b256 NAME LABEL [VAR=VALUE ...]: the launch timeline (make TRACE=1, QWEN3_TRACE) of 256 x (128 -> 128) on the
-# synth 8B q8_0, FP8 weights + KV, with those variables set; $LOG/NAME.log / .txt (bench/trace_summary.py) / .tsv.gz,
-# a summary line and the summary's head
+# trace_b256 NAME LABEL [VAR=VALUE ...]: the launch timeline (make TRACE=1, QWEN3_TRACE) of 256 x (128 -> 128) (TRACE_B
+# x: another batch) on the synth 8B q8_0, FP8 weights + KV, with those variables set; $LOG/NAME.log / .txt
+# (bench/trace_summary.py) / .tsv.gz, a summary line and the summary's head
 trace_b256() {
     local n=$1 label=$2
     shift 2
@@ -201,7 +201,7 @@ trace_b256() {
     mkdir -p build/trace && cp build/unicode_tables.c build/trace/
     make -j16 TRACE=1 build/trace/bench/throughput > "$LOG/trace-build.log" 2>&1 || say "trace build FAILED"
     env "$@" QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 QWEN3_TRACE=$LOG/$n.tsv timeout 200 build/trace/bench/throughput \
-        -m "$f" --label "$label" --workloads fixed --batches 256 --peer none > "$LOG/$n.log" 2>&1
+        -m "$f" --label "$label" --workloads fixed --batches ${TRACE_B:-256} --peer none > "$LOG/$n.log" 2>&1
     say "$label rc=$? $(grep -E '^[0-9]+ x|decode-only' "$LOG/$n.log" | tr -s ' ' | tr '\n' ' ')"
     python3 bench/trace_summary.py "$LOG/$n.tsv" > "$LOG/$n.txt" 2>&1
     head -16 "$LOG/$n.txt" | cut -c1-900 | tee -a "$SUM"
@@ -1967,13 +1967,13 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     if [[ $parts == *" trace "* ]]; then trace_b256 s43-trace "s43 trace"; fi
 fi
 
-if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rmsnorm_f32_fp8r_bulk). S44_PARTS from:
-    # unit (test_gpu_fp8 rmsnorm_fp8_row: every form byte for byte; quant_timings: the forms' times; memcheck /
-    # racecheck of rmsnorm_fp8_row), ab (engine A/B: S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e
+if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rmsnorm_f32_fp8r_bulk, call 2: rejected and
+    # reverted, so its arms QWEN3_RMS_BULK_* no longer exist), where a decode step's time goes. S44_PARTS from:
+    # unit (test_gpu_fp8 rmsnorm_fp8_row, quant_timings; memcheck / racecheck of rmsnorm_fp8_row), ab (engine A/B: S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e
     # S44_PP, default pp512 / pp4096, the arms S44_PP_ARMS twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set),
-    # trace (B = 256)
+    # trace (B = 256), trace1 (B = 1), ncu (one decode layer at B = 256, the rescore and the sampler)
     parts=" ${S44_PARTS:-unit} "
-    IFS='|' read -ra a44 <<< "${S44_ARMS:-off QWEN3_RMS_BULK_ROWS=0|default QWEN3_FP8_UNI=255|all QWEN3_RMS_BULK_ROWS=1|w0 QWEN3_RMS_BULK_W=0}"
+    IFS='|' read -ra a44 <<< "${S44_ARMS:-base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|default QWEN3_FP8_UNI=255}"
     if [[ $parts == *" unit "* ]]; then
         QWEN3_TEST_ONLY=rmsnorm_fp8_row,quant_timings timeout 200 build/tests/test_gpu_fp8 > "$LOG/s44-fp8.log" 2>&1
         say "s44 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s44-fp8.log" | tr '\n' ' ')"
@@ -1992,6 +1992,22 @@ if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rm
     if [[ $parts == *" e2e "* ]]; then e2e_files s44 "${S44_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" final "* ]]; then final_set s44 "${S44_FINAL_B:-1,16,64,256,1024}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s44-trace "s44 trace"; fi
+    if [[ $parts == *" trace1 "* ]]; then TRACE_B=1 trace_b256 s44-trace1 "s44 trace B=1"; fi
+    if [[ $parts == *" ncu "* ]]; then  # Nsight Compute on one layer of a B = 256 decode step (graph nodes, the card's
+        # own clocks), then the head's rescore and the sampler: S44_NCU_SKIP launches first (into the decode steps)
+        f=$(synth 8b q8_0)
+        for what in layer head; do
+            if [ $what = layer ]; then sel="--launch-skip ${S44_NCU_SKIP:-14900} --launch-count 7"
+            else sel="--kernel-name regex:head_rescore|sample --launch-skip 40 --launch-count 2"; fi
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 280 ncu --graph-profiling node --clock-control none $sel \
+                --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+                --section WarpStateStats --section SchedulerStats build/bench/throughput -m "$f" --label ncu \
+                --workloads fixed --batches 256 --peer none > "$LOG/s44-ncu-$what.log" 2>&1
+            say "s44 ncu $what rc=$?"
+            grep -E "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per|Issue Slots Busy|No Eligible|Block Limit" \
+                "$LOG/s44-ncu-$what.log" | head -90 | tee -a "$SUM"
+        done
+    fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
