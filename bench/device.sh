@@ -1997,9 +1997,9 @@ if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rm
         # own clocks), then the head's rescore and the sampler: S44_NCU_SKIP launches first (into the decode steps)
         f=$(synth 8b q8_0)
         for what in layer head; do
-            if [ $what = layer ]; then sel="--launch-skip ${S44_NCU_SKIP:-14900} --launch-count 7"
+            if [ $what = layer ]; then sel="--launch-skip ${S44_NCU_SKIP:-25000} --launch-count 7"
             else sel="--kernel-name regex:head_rescore|sample --launch-skip 40 --launch-count 2"; fi
-            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 280 ncu --graph-profiling node --clock-control none $sel \
+            QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 ncu --graph-profiling node --clock-control none $sel \
                 --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
                 --section WarpStateStats --section SchedulerStats build/bench/throughput -m "$f" --label ncu \
                 --workloads fixed --batches 256 --peer none > "$LOG/s44-ncu-$what.log" 2>&1
