@@ -235,15 +235,6 @@ static int wg_early(void) {
     return on;
 }
 
-// Up to this many rows the wgmma kernels prefetch each unit's weight slices into L2 at the unit's start (mode bit 10,
-// ptx/gemm_wg_body.h PREFETCH_W; not the multicast pairs): QWEN3_WG_PREFETCH_M (0: never).
-enum { WG_PREFETCH_M = 1024 };
-static int wg_prefetch_m(void) {
-    static int m = -1;
-    if (m < 0) m = env_int("QWEN3_WG_PREFETCH_M", 0, 1 << 30, WG_PREFETCH_M);
-    return m;
-}
-
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
@@ -274,7 +265,6 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (wg_early() ? 256u : 0u);
-    if (M <= wg_prefetch_m() && cm == 1) umode |= 1024u;
     const char *name = t->entry;
     if (fp8 && nm && nm->uni) {  // uniform scales (GemmNorm): the 128x256 tiles' own entries where a group holds a unit
         umode |= 512u | (unsigned)nm->uni << 16;

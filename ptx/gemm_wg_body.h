@@ -268,20 +268,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
     selp.u32 %Se, 1, %S, %pf; TILE_COORDS \
     mul.lo.u32 %kt0, %split, %ktps; add.u32 %kt1, %kt0, %ktps; min.u32 %kt1, %kt1, %nk; @%pf mov.u32 %kt1, %nk;
 
-// L2 prefetch of the weights (p_mode bit 10; the host sets it for small M, where a GEMM streams each W slice from
-// memory once per row-tile with STAGES slices in flight a CTA, so the slices' memory latency may set the pace): as the
-// producer issues slice kt it asks L2 for slice kt + STAGES of the unit's W (one bulk tensor prefetch), which the
-// ring loads STAGES slices later, then from L2. One prefetch a slice: all of a unit's prefetches at its start queued
-// ahead of the ring's own loads (bench/gemm at M = 256: +30-50%, session 44). Not the multicast pairs (their W box
-// is half a tile).
-#if CM == 1
-#define PREFETCH_W @!%ppf bra PFW_DONE; add.u32 %t2, %kt, STAGES; setp.ge.u32 %p, %t2, %kt1; @%p bra PFW_DONE; \
-    shl.b32 %t2, %t2, KSHIFT; cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%tmW, {%t2, %n0}]; \
-PFW_DONE:
-#else
-#define PREFETCH_W
-#endif
-
 // The unit timeline (make TRACE=1 only; host/gpu.c writes it to QWEN3_TRACE's file + ".units"): the producer (thread
 // 0) and consumer thread 128 store %globaltimer at points of each work unit into a 128-byte record, unit u of region
 // gridid % 256 of the buffer at qwen3_utrace (ptx/pdl.h), 2,048 records a region: header {gridid, u, S | NCONS << 8
@@ -649,7 +635,7 @@ PFW_DONE:
 #endif
     .maxnreg 168
 {
-    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0, %pearly, %ppf;
+    .reg .pred %p, %pacc, %ptrue, %pr0, %pr1, %pc, %q0, %q1, %plane0, %pearly;
     .reg .b32 %npre;
     .reg .b32 %tx, %wg, %wc, %lane, %M, %N, %K, %mode, %nk, %num_m, %num_n, %tiles, %tile, %step, %kt;
     .reg .b32 %s, %ph, %mt, %nt, %m0, %n0, %kc, %t1, %t2, %width, %group, %first, %gsize, %within;
@@ -718,8 +704,6 @@ PFW_DONE:
     ld.param.u32 %mode, [p_mode];
     and.b32 %t1, %mode, 256;                   // bit 8: the first weight slices before the wait (below)
     setp.ne.u32 %pearly, %t1, 0;
-    and.b32 %t1, %mode, 1024;                  // bit 10: each unit's W slices past the ring into L2 (PREFETCH_W)
-    setp.ne.u32 %ppf, %t1, 0;
     and.b32 %mode, %mode, 255;
     ld.param.u64 %pws, [p_ws];
     ld.param.u64 %pcnt, [p_cnt];
@@ -840,7 +824,6 @@ P_AONLY:                                       // an early stage (above): armed,
     shl.b32 %kc, %kt, KSHIFT;
     cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%sa], [%tmA, {%kc, %m0}], [%full];
 P_KNEXT:
-    PREFETCH_W
     RING_NEXT
     add.u32 %kt, %kt, 1;
     setp.lt.u32 %p, %kt, %kt1;
