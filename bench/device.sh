@@ -1967,12 +1967,15 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     if [[ $parts == *" trace "* ]]; then trace_b256 s43-trace "s43 trace"; fi
 fi
 
-if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rmsnorm_f32_fp8r_bulk, call 2: rejected and
-    # reverted, so its arms QWEN3_RMS_BULK_* no longer exist), where a decode step's time goes. S44_PARTS from:
-    # unit (test_gpu_fp8 rmsnorm_fp8_row, quant_timings; memcheck / racecheck of rmsnorm_fp8_row), ab (engine A/B: S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e
-    # S44_PP, default pp512 / pp4096, the arms S44_PP_ARMS twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set),
-    # trace (B = 256), trace1 (B = 1), ncu (one decode layer at B = 256, the rescore and the sampler), gemm (bench/gemm
-    # FP8 8B, QWEN3_WG_PREFETCH_M off / on), fp8t (the GEMM cases of test_gpu_fp8, test_gpu_gemm, sanitizers)
+if has s44; then  # session 44: where a B = 256 decode step's time goes, and the A/Bs of three tries that were reverted
+    # (the bulk-copy row norm's QWEN3_RMS_BULK_*, the L2 weight prefetch's QWEN3_WG_PREFETCH_M: no longer in the tree,
+    # so arms naming them now run the same code). S44_PARTS from:
+    # unit (test_gpu_fp8 rmsnorm_fp8_row, quant_timings; memcheck / racecheck of rmsnorm_fp8_row), ab (engine A/B:
+    # S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e S44_PP, default pp512 / pp4096, the arms
+    # S44_PP_ARMS twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set), trace (B = 256),
+    # trace1 (B = 1), ncu (one decode layer at B = 256, the rescore and the sampler), gemm (bench/gemm FP8 8B at
+    # S44_GEMM_M, the arms S44_GEMM_ARMS twice), fp8t (the GEMM cases of test_gpu_fp8, test_gpu_gemm, memcheck of
+    # gemm_fp8_shapes: its racecheck runs past a call's ten minutes)
     parts=" ${S44_PARTS:-unit} "
     IFS='|' read -ra a44 <<< "${S44_ARMS:-base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|default QWEN3_FP8_UNI=255}"
     if [[ $parts == *" unit "* ]]; then
@@ -1993,26 +1996,27 @@ if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rm
     if [[ $parts == *" e2e "* ]]; then e2e_files s44 "${S44_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" final "* ]]; then final_set s44 "${S44_FINAL_B:-1,16,64,256,1024}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s44-trace "s44 trace"; fi
-    if [[ $parts == *" gemm "* ]]; then  # bench/gemm FP8 on the 8B's layers at S44_GEMM_M, the arms S44_GEMM_ARMS twice
-        IFS='|' read -ra g44 <<< "${S44_GEMM_ARMS:-nopf QWEN3_WG_PREFETCH_M=0|pf QWEN3_WG_PREFETCH_M=1024}"
+    if [[ $parts == *" gemm "* ]]; then
+        IFS='|' read -ra g44 <<< "${S44_GEMM_ARMS:-default QWEN3_FP8_UNI=255}"
         for r in 1 2; do
             for arm in "${g44[@]}"; do
                 read -ra a <<< "$arm"
-                env "${a[@]:1}" timeout 150 build/bench/gemm --dtype fp8 --shapes 8b --m "${S44_GEMM_M:-256,512}" --layers qkv,o,gate_up,down \
-                    --reps 9 --tsv "$LOG/s44-gemm-${a[0]}-$r.tsv" > "$LOG/s44-gemm-${a[0]}-$r.log" 2>&1
-                say "s44 gemm ${a[0]} round $r rc=$? $(awk -F'\t' '$1 !~ /^#/ && $2 == "8b" {printf "%s/%s %.2f (%.2f)  ", $3, $4, $10, $12}' \
-                    "$LOG/s44-gemm-${a[0]}-$r.tsv")"
+                env "${a[@]:1}" timeout 150 build/bench/gemm --dtype fp8 --shapes 8b --m "${S44_GEMM_M:-256,512}" \
+                    --layers qkv,o,gate_up,down --reps 9 --tsv "$LOG/s44-gemm-${a[0]}-$r.tsv" \
+                    > "$LOG/s44-gemm-${a[0]}-$r.log" 2>&1
+                say "s44 gemm ${a[0]} round $r rc=$? $(awk -F'\t' '$1 !~ /^#/ && $2 == "8b" \
+                    {printf "%s/%s %.2f (%.2f)  ", $3, $4, $10, $12}' "$LOG/s44-gemm-${a[0]}-$r.tsv")"
             done
         done
     fi
-    if [[ $parts == *" fp8t "* ]]; then  # the GEMM cases of test_gpu_fp8 and test_gpu_gemm (S44_FP8T), memcheck of one
-        QWEN3_TEST_ONLY=${S44_FP8T:-gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_uniform,gemm_fp8_rope_kv,gemm_fp8_swiglu_fp8_out_uniform} \
-            timeout 240 build/tests/test_gpu_fp8 > "$LOG/s44-fp8t.log" 2>&1
+    if [[ $parts == *" fp8t "* ]]; then  # (S44_FP8T: test_gpu_fp8's cases)
+        t44=gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_uniform,gemm_fp8_rope_kv,gemm_fp8_swiglu_fp8_out_uniform
+        QWEN3_TEST_ONLY=${S44_FP8T:-$t44} timeout 240 build/tests/test_gpu_fp8 > "$LOG/s44-fp8t.log" 2>&1
         say "s44 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s44-fp8t.log" | tr '\n' ' ')"
         grep -E "check failed" "$LOG/s44-fp8t.log" | head -8 | tee -a "$SUM"
         timeout 240 build/tests/test_gpu_gemm > "$LOG/s44-gemmt.log" 2>&1
         say "s44 test_gpu_gemm rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s44-gemmt.log" | tr '\n' ' ')"
-        SAN_TOOLS="memcheck racecheck" san_test s44san "s44 gemm_fp8_shapes" 300 test_gpu_fp8 gemm_fp8_shapes
+        SAN_TOOLS=memcheck san_test s44san "s44 gemm_fp8_shapes" 300 test_gpu_fp8 gemm_fp8_shapes
     fi
     if [[ $parts == *" trace1 "* ]]; then TRACE_B=1 trace_b256 s44-trace1 "s44 trace B=1"; fi
     if [[ $parts == *" ncu "* ]]; then  # Nsight Compute on one layer of a B = 256 decode step (graph nodes, the card's
@@ -2026,7 +2030,8 @@ if has s44; then  # session 44: the row-scaled RMSNorm through shared memory (rm
                 --section WarpStateStats --section SchedulerStats build/bench/throughput -m "$f" --label ncu \
                 --workloads fixed --batches 256 --peer none > "$LOG/s44-ncu-$what.log" 2>&1
             say "s44 ncu $what rc=$?"
-            grep -E "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per|Issue Slots Busy|No Eligible|Block Limit" \
+            grep -E -e "^  [a-z_0-9]+.*\(|Duration|DRAM Throughput|L2 Cache Throughput|Compute \(SM\) Throughput" \
+                -e "Achieved Occupancy|Registers Per|Issue Slots Busy|No Eligible|Block Limit" \
                 "$LOG/s44-ncu-$what.log" | head -90 | tee -a "$SUM"
         done
     fi
