@@ -1973,7 +1973,8 @@ if has s44; then  # session 44: where a B = 256 decode step's time goes, and the
     # unit (test_gpu_fp8 rmsnorm_fp8_row, quant_timings; memcheck / racecheck of rmsnorm_fp8_row), ab (engine A/B:
     # S44_AB configurations, the arms S44_ARMS twice), pp (bench_e2e S44_PP, default pp512 / pp4096, the arms
     # S44_PP_ARMS twice), e2e (test_gpu_e2e on S44_E2E with the FP8 cache), final (the issue-7 set), trace (B = 256),
-    # trace1 (B = 1), ncu (one decode layer at B = 256, the rescore and the sampler), gemm (bench/gemm FP8 8B at
+    # trace1 (B = 1), ncu (one decode layer at B = 256, the rescore and the sampler), ncusrc (where one decode GEMM's
+    # warps stall, per instruction), gemm (bench/gemm FP8 8B at
     # S44_GEMM_M, the arms S44_GEMM_ARMS twice), fp8t (the GEMM cases of test_gpu_fp8, test_gpu_gemm, memcheck of
     # gemm_fp8_shapes: its racecheck runs past a call's ten minutes)
     parts=" ${S44_PARTS:-unit} "
@@ -2019,6 +2020,33 @@ if has s44; then  # session 44: where a B = 256 decode step's time goes, and the
         SAN_TOOLS=memcheck san_test s44san "s44 gemm_fp8_shapes" 300 test_gpu_fp8 gemm_fp8_shapes
     fi
     if [[ $parts == *" trace1 "* ]]; then TRACE_B=1 trace_b256 s44-trace1 "s44 trace B=1"; fi
+    if [[ $parts == *" ncusrc "* ]]; then  # where one decode GEMM's warps stall, per SASS instruction: Nsight Compute's
+        # source page of S44_SRC_KERNEL (default o's tile at B = 256) in a B = 256 job, the 25 instructions with the
+        # most stall samples (not yet run)
+        f=$(synth 8b q8_0)
+        QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 ncu --graph-profiling node --clock-control none \
+            --kernel-name regex:"${S44_SRC_KERNEL:-gemm_fp8_64x128s}" --launch-skip 400 --launch-count 1 \
+            --section SourceCounters --section WarpStateStats -o "$LOG/s44-src" build/bench/throughput -m "$f" \
+            --label ncu --workloads fixed --batches 256 --peer none > "$LOG/s44-ncusrc.log" 2>&1
+        say "s44 ncu source rc=$?"
+        ncu -i "$LOG/s44-src.ncu-rep" --page source --csv --print-source sass > "$LOG/s44-src.csv" 2>&1
+        python3 - "$LOG/s44-src.csv" <<'PYEOF' 2>&1 | tee -a "$SUM"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+head = next((i for i, r in enumerate(rows) if any("Stall Sampling" in c for c in r)), None)
+if head is None:
+    sys.exit("no stall-sampling column in " + sys.argv[1])
+h = rows[head]
+col = next(i for i, c in enumerate(h) if "Stall Sampling (All" in c or "Stall Sampling" in c)
+src = next((i for i, c in enumerate(h) if c.strip() == "Source"), 1)
+body = [r for r in rows[head + 1:] if len(r) > col and r[col].replace(",", "").isdigit()]
+total = sum(int(r[col].replace(",", "")) for r in body) or 1
+print(f"{h[col]}: {total} samples over {len(body)} instructions; the top 25")
+for r in sorted(body, key=lambda r: -int(r[col].replace(",", "")))[:25]:
+    n = int(r[col].replace(",", ""))
+    print(f"  {100 * n / total:5.1f}%  {r[src][:110]}")
+PYEOF
+    fi
     if [[ $parts == *" ncu "* ]]; then  # Nsight Compute on one layer of a B = 256 decode step (graph nodes, the card's
         # own clocks), then the head's rescore and the sampler: S44_NCU_SKIP launches first (into the decode steps)
         f=$(synth 8b q8_0)
