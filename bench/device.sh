@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43 s44
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43 s44 s45
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -2063,6 +2063,41 @@ PYEOF
                 "$LOG/s44-ncu-$what.log" | head -90 | tee -a "$SUM"
         done
     fi
+fi
+
+if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the residual rows prefetched into L2 (modes
+    # 2 / 7). Arms are cubin directories (QWEN3_CUBIN_DIR) built here from the tree before each change and carried
+    # under .carry (base: neither, sc: the scales only), against the tree's own build. S45_PARTS from: fp8t (test_gpu_fp8's
+    # GEMM cases S45_FP8T), san (memcheck of gemm_fp8_shapes), gemm (bench/gemm FP8 8B at S45_GEMM_M, the arms twice), ab
+    # (engine A/B: S45_AB configurations, the arms S45_ARMS twice), pp (bench_e2e pp512 / pp4096, the arms twice),
+    # final (the issue-7 set)
+    parts=" ${S45_PARTS:-fp8t} "
+    IFS='|' read -ra a45 <<< "${S45_ARMS:-base QWEN3_CUBIN_DIR=$PWD/.carry/s45-base|sc QWEN3_CUBIN_DIR=$PWD/.carry/s45-sc|new QWEN3_FP8_UNI=255}"
+    if [[ $parts == *" fp8t "* ]]; then
+        t45=gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_uniform,gemm_fp8_rope_kv,gemm_fp8_norm8,gemm_fp8_rownorm,gemm_fp8_swiglu
+        QWEN3_TEST_ONLY=${S45_FP8T:-$t45} timeout 300 build/tests/test_gpu_fp8 > "$LOG/s45-fp8t.log" 2>&1
+        say "s45 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s45-fp8t.log" | tr '\n' ' ')"
+        grep -E "check failed|worst" "$LOG/s45-fp8t.log" | head -12 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" san "* ]]; then SAN_TOOLS=memcheck san_test s45san "s45 gemm_fp8_shapes" 240 test_gpu_fp8 gemm_fp8_shapes; fi
+    if [[ $parts == *" gemm "* ]]; then
+        for r in 1 2; do
+            for arm in "${a45[@]}"; do
+                read -ra a <<< "$arm"
+                env "${a[@]:1}" timeout 150 build/bench/gemm --dtype fp8 --shapes 8b --m "${S45_GEMM_M:-64,256,512}" \
+                    --layers qkv,o,gate_up,down --reps 9 --tsv "$LOG/s45-gemm-${a[0]}-$r.tsv" \
+                    > "$LOG/s45-gemm-${a[0]}-$r.log" 2>&1
+                say "s45 gemm ${a[0]} round $r rc=$? $(awk -F'\t' '$1 !~ /^#/ && $2 == "8b" \
+                    {printf "%s/%s %.2f (%.2f)  ", $3, $4, $10, $12}' "$LOG/s45-gemm-${a[0]}-$r.tsv")"
+            done
+        done
+    fi
+    if [[ $parts == *" ab "* ]]; then
+        f=$(synth 8b q8_0)
+        engine_ab "${S45_AB:-fp8 fp8 256;fp8 fp8 64}" "${a45[@]}" "${a45[@]/ /b }"
+    fi
+    if [[ $parts == *" pp "* ]]; then f=$(synth 8b q8_0); pp_ab s45 "${S45_PP:-512 4096}" "${a45[@]}"; fi
+    if [[ $parts == *" final "* ]]; then final_set s45 "${S45_FINAL_B:-1,16,64,256,1024}"; fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
