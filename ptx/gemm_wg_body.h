@@ -221,11 +221,10 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
                    mul.f32 %d##j##_2, %d##j##_2, %fa1; mul.f32 %d##j##_3, %d##j##_3, %fa1;
 // FP8H: the second weight block's scale (rows 128..255 of the tile), and the two halves' promotions
 #define LOADSC2(v) ld.global.nc.f32 %sw##v##2, [%aw2]; add.s64 %aw2, %aw2, 4;
-// LOADSC where %p (the pointers advance either way: the last row's next slice would read past sa)
-#define LOADSC_P(v) @%p ld.global.nc.f32 %sa0##v, [%a0]; @%p ld.global.nc.f32 %sa1##v, [%a1]; \
-    @%p ld.global.nc.f32 %sw##v, [%aw]; add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
-// both weight blocks' and the rows' scales into set v where %p
-#define LOADSC_IF(v) LOADSC_P(v) @%p ld.global.nc.f32 %sw##v##2, [%aw2]; add.s64 %aw2, %aw2, 4;
+// both weight blocks' and the rows' scales into set v where %p (the pointers advance either way)
+#define LOADSC_IF(v) @%p ld.global.nc.f32 %sa0##v, [%a0]; @%p ld.global.nc.f32 %sa1##v, [%a1]; \
+    @%p ld.global.nc.f32 %sw##v, [%aw]; @%p ld.global.nc.f32 %sw##v##2, [%aw2]; add.s64 %a0, %a0, 4; \
+    add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4; add.s64 %aw2, %aw2, 4;
 #define PROMOTE_LO mul.f32 %fa0, %sa0x, %swx; mul.f32 %fa1, %sa1x, %swx; FOR_JX(PROMOTEJ_x)
 #define PROMOTE_HI mul.f32 %fa0, %sa0x, %swx2; mul.f32 %fa1, %sa1x, %swx2; FOR_HI16(PROMOTEJ_h)
 // FP8H_UNI: the whole 256-wide slice straight into the final sums (m64n256k32: groups 0..15 are W rows 0..127,
@@ -871,29 +870,6 @@ C_TILE:
 #endif
     add.u32 %row0, %m0, %rowin;
 #if FP8
-    // modes 2 and 7 add into C (the f32 residual), which the step's kernels since its last write have pushed out of
-    // L2: this warp's 16 rows of it (WN columns each, one bulk prefetch a row) go into L2 now, so that the
-    // epilogue's two round trips for them hit L2 instead of waiting on memory at the end of the unit
-    setp.eq.u32 %p, %mode, 2;
-    setp.eq.or.u32 %p, %mode, 7, %p;
-    shr.u32 %t1, %lane, 2;
-    sub.u32 %t1, %row0, %t1;
-    add.u32 %t1, %t1, %lane;                   // lane l < 16: the warp's row l
-    setp.lt.and.u32 %p, %t1, %M, %p;
-    setp.lt.and.u32 %p, %lane, 16, %p;
-    sub.s32 %t2, %N, %n0;
-    setp.gt.and.s32 %p, %t2, 0, %p;
-    @!%p bra PF_DONE;
-    min.s32 %t2, %t2, WN;
-    shl.b32 %t2, %t2, 2;                       // bytes (N % 8 == 0: a multiple of 16)
-    ld.param.u64 %c0, [p_C];
-    mul.wide.u32 %c1, %t1, %N;
-    cvt.u64.u32 %off, %n0;
-    add.s64 %c1, %c1, %off;
-    shl.b64 %c1, %c1, 2;
-    add.s64 %c0, %c0, %c1;
-    cp.async.bulk.prefetch.L2.global [%c0], %t2;
-PF_DONE:
     FOR_J(ZEROJ)
     // scale rows (clamped to M - 1: rows past M are zeros and never stored) and the tile's weight scale block
     sub.u32 %Mm1, %M, 1;
@@ -1023,20 +999,14 @@ C_K:
     @%p bra C_K;
 #else
     // Two scratch accumulators, X for even slices and Y for odd ones: slice i+1's wgmmas are issued before slice
-    // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run. A set's scales are
-    // reloaded as soon as its promotion has read them, i.e. two slices before they are needed (Nsight Compute, o
-    // at B = 256: loaded at the top of their own slice, the promotion's first FMUL — which ptxas places among the
-    // next slice's wgmmas, holding them back — took 8% of the stall samples).
+    // i is promoted (wait_group 1), so the tensor cores work while the promotion FMAs run.
     setp.ne.u32 %pacc, %tx, %tx;               // false: every slice starts a fresh partial sum
     ld.param.u32 %t1, [p_mode];                // bit 9: uniform scales, G = bits 16..23 (U_START below)
     and.b32 %t1, %t1, 512;
     setp.ne.u32 %p, %t1, 0;
     @%p bra U_START;
-    LOADSC(x)                                  // slices kt0 and kt0 + 1
-    add.u32 %t1, %kt, 1;
-    setp.lt.u32 %p, %t1, %kt1;
-    LOADSC_P(y)
 C_K:
+    LOADSC(x)
     SLICE_BEGIN(C_WAITX)
     UT_FIRST
     MMA4(XACC)
@@ -1045,21 +1015,16 @@ C_K:
     wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in Y) is done
     RELEASE
     PROMOTE(y)
-    add.u32 %t1, %kt, 1;                       // Y's next slice, kt + 1
-    setp.lt.u32 %p, %t1, %kt1;
-    LOADSC_P(y)
 C_NX:
     ADVANCE
     setp.ge.u32 %p, %kt, %kt1;
     @%p bra C_LASTX;
+    LOADSC(y)
     SLICE_BEGIN(C_WAITY)
     MMA4(YACC)
     wgmma.wait_group.sync.aligned 1;           // slice kt - 1 (in X) is done
     RELEASE
     PROMOTE(x)
-    add.u32 %t1, %kt, 1;                       // X's next slice, kt + 1
-    setp.lt.u32 %p, %t1, %kt1;
-    LOADSC_P(x)
     ADVANCE
     setp.lt.u32 %p, %kt, %kt1;
     @%p bra C_K;
