@@ -2070,7 +2070,7 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
     # under .carry (base: neither, sc: the scales only), against the tree's own build. S45_PARTS from: fp8t (test_gpu_fp8's
     # GEMM cases S45_FP8T), san (memcheck of gemm_fp8_shapes), gemm (bench/gemm FP8 8B at S45_GEMM_M, the arms twice), ab
     # (engine A/B: S45_AB configurations, the arms S45_ARMS twice), pp (bench_e2e pp512 / pp4096, the arms twice),
-    # final (the issue-7 set)
+    # final (the issue-7 set), attn (test_gpu_attn's fp8 prefill cases, the sanitizers on the short runs), trace (B = 256)
     parts=" ${S45_PARTS:-fp8t} "
     IFS='|' read -ra a45 <<< "${S45_ARMS:-base QWEN3_CUBIN_DIR=$PWD/.carry/s45-base|sc QWEN3_CUBIN_DIR=$PWD/.carry/s45-sc|new QWEN3_FP8_UNI=255}"
     if [[ $parts == *" fp8t "* ]]; then
@@ -2080,6 +2080,18 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
         grep -E "check failed|worst" "$LOG/s45-fp8t.log" | head -12 | tee -a "$SUM"
     fi
     if [[ $parts == *" san "* ]]; then SAN_TOOLS=memcheck san_test s45san "s45 gemm_fp8_shapes" 240 test_gpu_fp8 gemm_fp8_shapes; fi
+    if [[ $parts == *" attn "* ]]; then  # the packed short-item prefill attention: its cases, then the sanitizers
+        QWEN3_TEST_ONLY=${S45_ATTN:-attn_fp8_short_runs,attn_fp8_prefill,attn_fp8_mixed} timeout 300 \
+            build/tests/test_gpu_attn > "$LOG/s45-attn.log" 2>&1
+        say "s45 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s45-attn.log" | tr '\n' ' ')"
+        grep -E "differ|short runs|check failed" "$LOG/s45-attn.log" | head -12 | tee -a "$SUM"
+        SAN_TOOLS=${S45_SAN:-memcheck racecheck} san_test s45attn "s45 attn_fp8_short_runs" 240 test_gpu_attn \
+            attn_fp8_short_runs
+    fi
+    if [[ $parts == *" trace "* ]]; then
+        trace_b256 s45-trace "s45 trace"
+        sed -n '/the largest step/,+12p' "$LOG/s45-trace.txt" | cut -c1-400 | tee -a "$SUM"
+    fi
     if [[ $parts == *" gemm "* ]]; then
         for r in 1 2; do
             for arm in "${a45[@]}"; do

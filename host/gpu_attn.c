@@ -212,6 +212,11 @@ static const struct { const char *entry, *varlen; unsigned stages; } wg_variants
 // The fp8 entries' shared memory beyond the bf16 layout: per stage the K row scales (f32 x 128) and the V ones
 // (f16 x 128), and per stage a land barrier plus the qready one (ptx/attn_wg_body.h).
 enum { WG8_EXTRA = 3 * (512 + 256) + 3 * 8 + 8 };
+// Short items on the fp8 cache: attn_wg_h128_pack_varlen_fp8 (attn_wg_body.h's GPACK) takes a GQA group a CTA where
+// every item's keys fit its two stages (WG_PACK_KEYS) and there are at least two heads a group; QWEN3_ATTN_WG_PACK=0
+// turns it off. Shared memory: two Q buffers, two stages, their row scales, then the barriers (full, empty, qfull,
+// land x 2, qready, then qbar / qready / qfree pairs: 112 B).
+enum { WG_PACK_KEYS = 256, WG_PACK_SMEM = 4 * 16384 + 2 * 65536 + 2 * (512 + 256) + 112 };
 
 // What both attn_wg launchers share. wg_check: the shape and alignment checks (who: the launcher's name).
 // wg_setup: the entry of the variant (varlen or per-run), the three TMA maps (q viewed as [q_rows][n_head * 128],
@@ -330,17 +335,31 @@ static void launch_attention_wg_varlen(Gpu *g, CUdeviceptr out, CUdeviceptr q, C
     int kv8 = k_scale != 0;
     CUfunction fn = wg_setup(g, 1, variant, kv8, q, k_pool, v_pool, T, n_head, n_kv, pool_pages, m, &smem);
     unsigned upages = (unsigned)max_pages, uh = (unsigned)n_head, uG = (unsigned)(n_head / n_kv);
+    // (read at every launch: test_gpu_attn compares both ways; the items go longest first, so the first one's keys
+    // bound every item's)
+    int pack = kv8 && uG >= 2 && items[0].pos0 + items[0].n <= WG_PACK_KEYS && env_int("QWEN3_ATTN_WG_PACK", 0, 1, 1);
+    const char *entry = wg_variants[kv8 ? ATT_WG_VARIANTS : variant].varlen;
+    if (pack) {
+        static CUcontext pk_ctx;
+        static CUfunction pk_fn;
+        if (pk_ctx != g->ctx) {
+            pk_fn = gpu_kernel(g, "attn_wg", "attn_wg_h128_pack_varlen_fp8");
+            pk_ctx = g->ctx;
+        }
+        fn = pk_fn;
+        smem = WG_PACK_SMEM;
+        entry = "attn_wg_h128_pack_varlen_fp8";
+    }
     AttnWork work[WG_WORK_MAX];  // the param array: its whole size is copied at every launch
     for (int i0 = 0; i0 < n_items; i0 += WG_WORK_MAX) {
         int n = n_items - i0 < WG_WORK_MAX ? n_items - i0 : WG_WORK_MAX;
         memset(work, 0, sizeof work);
         memcpy(work, items + i0, (size_t)n * sizeof *items);
-        Dim3 grid = { uh, (unsigned)n, 1 }, block = { WG_THREADS, 1, 1 };
+        Dim3 grid = { pack ? uh / uG : uh, (unsigned)n, 1 }, block = { WG_THREADS, 1, 1 };
         void *args[] = { &m[0], &m[1], &m[2], &out, &block_table, &upages, &uh, &uG, &scale, work };
         void *args8[] = { &m[0], &m[1], &m[2], &out, &block_table, &k_scale, &v_scale, &upages, &uh, &uG, &scale,
                           work };
-        gpu_launch(g, fn, grid, block, smem, NULL, kv8 ? args8 : args,
-                   wg_variants[kv8 ? ATT_WG_VARIANTS : variant].varlen);
+        gpu_launch(g, fn, grid, block, smem, NULL, kv8 ? args8 : args, entry);
     }
     free(items);
 }

@@ -15,24 +15,35 @@
 //               map's zero fill past T): computed like the rows past n of the one-run form, never stored.
 //   KV8      0: bf16 pools; 1: the fp8 cache (attn_wg.ptx's header: e4m3 tiles converted by the producer warpgroup;
 //               PIPE 1 only)
+//   GPACK    optional, 1 (KV8, PIPE 1 only): short items, a GQA group a CTA. CTA (x, y) = (kv head x, item y) does
+//            the G query heads of kv head x one after the other. The host takes it only where every item's last key
+//            is below 128 STAGES, so the item's tiles fit the ring at once: the producer loads and converts each
+//            tile once, and all G heads read it (no stage is refilled: the empty barriers go unused); Q has two
+//            buffers (qbar / qrdy / qfree pairs at PQ_OFF), so head g + 1's Q lands and is converted while head g
+//            computes. Each head's arithmetic is the unpacked kernel's, so the output is bit for bit the same.
 // Barriers: full[STAGES] at BAR, empty[STAGES] after them, qfull after those; KV8: land[STAGES] (a tile's e4m3 bytes
 // arrived), qready (Q converted to f16) after qfull.
 
+#ifndef GPACK
+#define GPACK 0
+#endif
+#define QAREA ((GPACK + 1) * Q_BYTES)            // the Q buffer(s); the stages follow
 #if KV8
 #define AB_TY f16
 #define CVT_P cvt.rn.f16x2.f32
-#define KS_OFF (Q_BYTES + STAGES * STAGE_BYTES) // K row scales of stage s: f32 [128] at + 512 s
+#define KS_OFF (QAREA + STAGES * STAGE_BYTES)   // K row scales of stage s: f32 [128] at + 512 s
 #define VS_OFF (KS_OFF + STAGES * 512)          // V row scales x 64 (clamped) of stage s: f16 [128] at + 256 s
 #define BAR_OFF (VS_OFF + STAGES * 256)
 #define FULL_COUNT 128                          // the producer warpgroup's threads, each after its conversions
 #else
 #define AB_TY bf16
 #define CVT_P cvt.rn.bf16x2.f32
-#define BAR_OFF (Q_BYTES + STAGES * STAGE_BYTES)
+#define BAR_OFF (QAREA + STAGES * STAGE_BYTES)
 #define FULL_COUNT 1                            // the producer's expect_tx
 #endif
 #define LAND_OFF (16 * STAGES + 8)
 #define QRDY_OFF (24 * STAGES + 8)
+#define PQ_OFF (24 * STAGES + 16)               // GPACK: qbar[2], then qrdy[2] (+16), then qfree[2] (+32)
 #define TMA_LOAD cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes
 #define EMPTY_OFF (8 * STAGES)
 #define QBAR_OFF (16 * STAGES)
@@ -50,9 +61,14 @@ L: mbarrier.try_wait.parity.shared::cta.b64 %p, [BAR], PAR; add.u32 %spin, %spin
 
 // --- consumer phases (macros: the overlapped variant uses some of them twice, with its own labels) ---
 // wait for tile `it` in stage s; sk, sv: its K and V tiles; kb: its first key; plast: the CTA's last tile
+#if GPACK
+#define PLAST_HEAD and.pred %plast, %plast, %pfh;  // (GPACK: V's rows past the last key are zeroed for head 0 only)
+#else
+#define PLAST_HEAD
+#endif
 #define TILE_WAIT(L) mad.lo.u32 %full, %s, 8, %bar; SPIN(L, %full, %ph) \
-    mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase; add.u32 %sk, %sk, Q_BYTES; add.u32 %sv, %sk, KV_BYTES; \
-    shl.b32 %kb, %it, 7; sub.u32 %t1, %ntiles, 1; setp.eq.u32 %plast, %it, %t1;
+    mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase; add.u32 %sk, %sk, QAREA; add.u32 %sv, %sk, KV_BYTES; \
+    shl.b32 %kb, %it, 7; sub.u32 %t1, %ntiles, 1; setp.eq.u32 %plast, %it, %t1; PLAST_HEAD
 // last tile: zero V rows of keys past klast (both slabs; 16 chunks of 16 B per key row, whole rows, so the swizzle,
 // which only permutes chunks within a row, does not matter) so that P = 0 meets finite values. All 256 consumer
 // threads take part, then make the generic-proxy stores visible to wgmma (async proxy) and meet at barrier 1.
@@ -117,6 +133,17 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
 // e4m3 words a, b (8 values) -> f16 words o0 .. o3; V: times the row scale (f16x2 %vsc)
 #define E4_F16(a, b) mov.b32 {%hl, %hh}, a; cvt.rn.f16x2.e4m3x2 %o0, %hl; cvt.rn.f16x2.e4m3x2 %o1, %hh; \
     mov.b32 {%hl, %hh}, b; cvt.rn.f16x2.e4m3x2 %o2, %hl; cvt.rn.f16x2.e4m3x2 %o3, %hh;
+// Q of one head (Q_BYTES at BASE) bf16 -> f16 in place: 2,048 chunks of 16 B, thread t takes t, t + 128, ..
+#define Q_CVT(L, BASE) mov.u32 %t1, %tx; \
+L:  shl.b32 %t2, %t1, 4; add.u32 %t2, %t2, BASE; ld.shared.v4.b32 {%r0, %r1, %pg0, %pg1}, [%t2]; \
+    BF16_F16(%r0) BF16_F16(%r1) BF16_F16(%pg0) BF16_F16(%pg1) st.shared.v4.b32 [%t2], {%r0, %r1, %pg0, %pg1}; \
+    add.u32 %t1, %t1, 128; setp.lt.u32 %p, %t1, 2048; @%p bra L; \
+    fence.proxy.async.shared::cta;              // generic stores -> wgmma (async proxy)
+// GPACK: Q of head kvh G + %hg into buffer %qb (%qbase), on qbar[%qb] (thread 0)
+#define PACK_QTMA add.u32 %t1, %bar, PQ_OFF; mad.lo.u32 %t1, %qb, 8, %t1; mad.lo.u32 %t2, %kvh, %G, %hg; \
+    shl.b32 %qc, %t2, 7; mbarrier.arrive.expect_tx.shared::cta.b64 _, [%t1], Q_BYTES; \
+    TMA_LOAD [%qbase], [%tmQ, {%qc, QROW}], [%t1]; add.u32 %qc, %qc, 64; add.u32 %t2, %qbase, SLAB; \
+    TMA_LOAD [%t2], [%tmQ, {%qc, QROW}], [%t1];
 #define E4_VSCALE mul.rn.f16x2 %o0, %o0, %vsc; mul.rn.f16x2 %o1, %o1, %vsc; mul.rn.f16x2 %o2, %o2, %vsc; \
     mul.rn.f16x2 %o3, %o3, %vsc;
 #else
@@ -175,6 +202,10 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     .reg .b32 %srcoff, %dsta, %dstb, %o0, %o1, %o2, %o3, %vsc;
     .reg .b16 %hl, %hh;
 #endif
+#if GPACK
+    .reg .b32 %hg, %qb, %qbase;
+    .reg .pred %pfh;
+#endif
 
     ld.param.u64 %pOut, [p_out];
     ld.param.u64 %pBT, [p_bt];
@@ -224,8 +255,13 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
     sub.u32 %blk, %nblk, %t1;
     sub.u32 %blk, %blk, 1;                      // last block first: the CTAs with the most tiles start first
 #endif
+#if GPACK
+    mov.u32 %kvh, %ctaid.x;                     // the group's heads kvh G .. kvh G + G - 1, in turn
+    mul.lo.u32 %h, %kvh, %G;
+#else
     mov.u32 %h, %ctaid.x;                       // heads fastest: a GQA group's heads share K/V tiles in L2
     div.u32 %kvh, %h, %G;
+#endif
     div.u32 %nkv, %NH, %G;
     shl.b32 %row0, %blk, 7;
     add.u32 %lastrow, %row0, ROWS - 1;
@@ -249,6 +285,14 @@ LS: mov.f32 %mxl, NEG_INF; mov.f32 %mxl2, NEG_INF; mov.f32 %mxh, NEG_INF; mov.f3
 #if KV8
     mbarrier.init.shared::cta.b64 [%bar + QRDY_OFF], 128;
 #endif
+#if GPACK
+    mbarrier.init.shared::cta.b64 [%bar + PQ_OFF], 1;
+    mbarrier.init.shared::cta.b64 [%bar + PQ_OFF + 8], 1;
+    mbarrier.init.shared::cta.b64 [%bar + PQ_OFF + 16], 128;
+    mbarrier.init.shared::cta.b64 [%bar + PQ_OFF + 24], 128;
+    mbarrier.init.shared::cta.b64 [%bar + PQ_OFF + 32], 8;
+    mbarrier.init.shared::cta.b64 [%bar + PQ_OFF + 40], 8;
+#endif
     fence.mbarrier_init.release.cluster;
     prefetch.tensormap [%tmQ];
     prefetch.tensormap [%tmK];
@@ -262,6 +306,43 @@ INIT_DONE:
     @%p bra CONSUMER;
     setmaxnreg.dec.sync.aligned.u32 40;
     setp.eq.u32 %plane0, %tx, 0;                // (in the producer: thread 0)
+#if GPACK
+    // thread 0: Q of heads 0 and 1 into their buffers, then every tile of the item into its own stage (no stage is
+    // ever refilled, so none is waited for)
+    @!%plane0 bra P_QISSUED;
+    mov.u32 %hg, 0;
+    mov.u32 %qb, 0;
+    mov.u32 %qbase, %sbase;
+    PACK_QTMA
+    setp.lt.u32 %p, %G, 2;
+    @%p bra P_PTILES;
+    mov.u32 %hg, 1;
+    mov.u32 %qb, 1;
+    add.u32 %qbase, %sbase, Q_BYTES;
+    PACK_QTMA
+P_PTILES:
+    mov.u32 %it, 0;
+P_PISSUE:
+    TILE_PAGES
+    mad.lo.u32 %sv, %it, STAGE_BYTES, %sbase;
+    add.u32 %sv, %sv, QAREA + KV_BYTES;
+    add.u32 %full, %bar, LAND_OFF;
+    mad.lo.u32 %full, %it, 8, %full;
+    mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], 4 * BOX_BYTES;
+    TMA_LOAD [%sv], [%tmK, {%zero, %r0}], [%full];
+    TMA_LOAD [%sv + BOX_BYTES], [%tmK, {%zero, %r1}], [%full];
+    TMA_LOAD [%sv + 2 * BOX_BYTES], [%tmV, {%zero, %r0}], [%full];
+    TMA_LOAD [%sv + 3 * BOX_BYTES], [%tmV, {%zero, %r1}], [%full];
+    add.u32 %it, %it, 1;
+    setp.lt.u32 %p, %it, %ntiles;
+    @%p bra P_PISSUE;
+P_QISSUED:
+    add.u32 %t1, %bar, PQ_OFF;
+    SPIN(P_QWAIT, %t1, 0)
+    Q_CVT(P_QCVT, %sbase)
+    add.u32 %t1, %bar, PQ_OFF + 16;
+    mbarrier.arrive.shared::cta.b64 _, [%t1];
+#else
     shl.b32 %qc, %h, 7;
     @!%plane0 bra P_QISSUED;
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%qbar], Q_BYTES;
@@ -271,19 +352,10 @@ INIT_DONE:
     TMA_LOAD [%t1], [%tmQ, {%qc, QROW}], [%qbar];
 P_QISSUED:
     SPIN(P_QWAIT, %qbar, 0)
-    mov.u32 %t1, %tx;                           // Q in place: 2,048 chunks of 16 B, thread t takes t, t + 128, ..
-P_QCVT:
-    shl.b32 %t2, %t1, 4;
-    add.u32 %t2, %t2, %sbase;
-    ld.shared.v4.b32 {%r0, %r1, %pg0, %pg1}, [%t2];
-    BF16_F16(%r0) BF16_F16(%r1) BF16_F16(%pg0) BF16_F16(%pg1)
-    st.shared.v4.b32 [%t2], {%r0, %r1, %pg0, %pg1};
-    add.u32 %t1, %t1, 128;
-    setp.lt.u32 %p, %t1, 2048;
-    @%p bra P_QCVT;
-    fence.proxy.async.shared::cta;              // generic stores -> wgmma (async proxy)
+    Q_CVT(P_QCVT, %sbase)
     add.u32 %t1, %bar, QRDY_OFF;
     mbarrier.arrive.shared::cta.b64 _, [%t1];
+#endif
     // this thread's part of a tile: rows rin + 16 j (j = 0..7; rin = 4 warp + lane / 8), 16-byte piece p = lane % 8
     // of the row's 128 e4m3 = dims 16 p .. 16 p + 15 = f16 chunks cA = 2 (p % 4) and cA + 1 of slab p / 4, stored at
     // cA ^ (row % 8) (rin % 8 for every j): src = rin 128 + 16 p, dstA / dstB = slab + rin 128 + 16 (chunk ^ rin % 8)
@@ -331,16 +403,22 @@ P_TILE:
     cvta.to.global.u64 %gl, %gl;
     add.s64 %gl, %gl, %ad;
     ld.global.nc.f32 %il, [%gl];                // V's, x 64 (clamped, f16) for the conversion
+#if !GPACK
     add.u32 %empty, %bar, EMPTY_OFF;
     mad.lo.u32 %empty, %s, 8, %empty;
     xor.b32 %t1, %ph, 1;
     SPIN(P_WAIT, %empty, %t1)
+#endif
     mad.lo.u32 %sk, %s, STAGE_BYTES, %sbase;
-    add.u32 %sk, %sk, Q_BYTES;
+    add.u32 %sk, %sk, QAREA;
     add.u32 %sv, %sk, KV_BYTES;
     add.u32 %full, %bar, LAND_OFF;              // (here: the stage's land barrier)
     mad.lo.u32 %full, %s, 8, %full;
+#if GPACK
+    bra P_ISSUED;                               // (issued up front)
+#else
     @!%plane0 bra P_ISSUED;
+#endif
     mbarrier.arrive.expect_tx.shared::cta.b64 _, [%full], 4 * BOX_BYTES;
     TMA_LOAD [%sv], [%tmK, {%zero, %r0}], [%full];
     TMA_LOAD [%sv + BOX_BYTES], [%tmK, {%zero, %r1}], [%full];
@@ -409,6 +487,37 @@ P_VCVT:
     ADVANCE
     setp.lt.u32 %p, %it, %ntiles;
     @%p bra P_TILE;
+#if GPACK
+    // heads 1 .. G - 1: Q into buffer g % 2 once head g - 2 is done with it (qfree), converted, qrdy
+    mov.u32 %hg, 1;
+P_HEAD:
+    setp.ge.u32 %p, %hg, %G;
+    @%p bra EXIT;
+    and.b32 %qb, %hg, 1;
+    mad.lo.u32 %qbase, %qb, Q_BYTES, %sbase;
+    shr.u32 %t3, %hg, 1;
+    and.b32 %t3, %t3, 1;                        // this buffer's use: parity (g / 2) & 1
+    setp.lt.u32 %p, %hg, 2;
+    @%p bra P_HQ;                               // (head 1's Q was issued with head 0's)
+    add.u32 %t1, %bar, PQ_OFF + 32;
+    mad.lo.u32 %t1, %qb, 8, %t1;
+    xor.b32 %t2, %t3, 1;
+    SPIN(P_QFREE, %t1, %t2)
+    @%plane0 bra P_HQTMA;
+    bra P_HQ;
+P_HQTMA:
+    PACK_QTMA
+P_HQ:
+    add.u32 %t1, %bar, PQ_OFF;
+    mad.lo.u32 %t1, %qb, 8, %t1;
+    SPIN(P_HQWAIT, %t1, %t3)
+    Q_CVT(P_HQCVT, %qbase)
+    add.u32 %t1, %bar, PQ_OFF + 16;
+    mad.lo.u32 %t1, %qb, 8, %t1;
+    mbarrier.arrive.shared::cta.b64 _, [%t1];
+    add.u32 %hg, %hg, 1;
+    bra P_HEAD;
+#endif
     bra EXIT;
 #else
     // ------------------------------------------------------------------ TMA producer (warpgroup 0, thread 0)
@@ -472,8 +581,18 @@ P_TILE:
     min.u32 %minlim, %minlim, %klast;
     and.b32 %t3, %lane, 3;
     shl.b32 %t3, %t3, 1;                        // this thread's first key column in each group of 8
+#if GPACK
+    mov.u32 %hg, 0;
+C_HEAD:                                         // head kvh G + hg, its Q in buffer hg % 2
+    mad.lo.u32 %h, %kvh, %G, %hg;
+    and.b32 %qb, %hg, 1;
+    setp.eq.u32 %pfh, %hg, 0;
+    mad.lo.u32 %t1, %qb, Q_BYTES, %sbase;
+    mad.lo.u32 %t1, %wc, 64 * 128, %t1;
+#else
     // Q descriptors: this warpgroup's 64 rows of slab 0 (slab 1 is 1024 units further)
     mad.lo.u32 %t1, %wc, 64 * 128, %sbase;
+#endif
     cvt.u64.u32 %dq, %t1;
     and.b64 %dq, %dq, 0x3FFFF;
     shr.u64 %dq, %dq, 4;
@@ -486,7 +605,13 @@ P_TILE:
     mov.u32 %it, 0;
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
-#if KV8
+#if GPACK
+    add.u32 %t1, %bar, PQ_OFF + 16;             // this head's Q converted (qrdy[gh % 2], use gh / 2)
+    mad.lo.u32 %t1, %qb, 8, %t1;
+    shr.u32 %t2, %hg, 1;
+    and.b32 %t2, %t2, 1;
+    SPIN(C_QWAIT, %t1, %t2)
+#elif KV8
     add.u32 %t1, %bar, QRDY_OFF;                // Q converted to f16 by the producer warpgroup
     SPIN(C_QWAIT, %t1, 0)
 #else
@@ -548,6 +673,11 @@ C_LASTPV:
     ISSUE_PV(%svp)
     wgmma.wait_group.sync.aligned 0;
     RELEASE(%sp)
+#if GPACK
+    add.u32 %t1, %bar, PQ_OFF + 32;             // every wgmma of this head is done: its Q buffer is free
+    mad.lo.u32 %t1, %qb, 8, %t1;
+    @%plane0 mbarrier.arrive.shared::cta.b64 _, [%t1];
+#endif
 #endif
 
     // --- epilogue: row sums over the 4 lanes of each row, O / l, bf16 straight to global memory
@@ -577,6 +707,11 @@ C_LASTPV:
     cvt.u64.u32 %ad, %t1;
     add.s64 %gh, %gl, %ad;
     REP16(STOREJ)
+#if GPACK
+    add.u32 %hg, %hg, 1;
+    setp.lt.u32 %p, %hg, %G;
+    @%p bra C_HEAD;
+#endif
 EXIT:
     ret;
 }
@@ -586,6 +721,11 @@ EXIT:
 #undef PIPE
 #undef VARLEN
 #undef KV8
+#undef GPACK
+#undef QAREA
+#undef PLAST_HEAD
+#undef Q_CVT
+#undef PACK_QTMA
 #undef AB_TY
 #undef CVT_P
 #undef KS_OFF

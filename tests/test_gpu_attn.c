@@ -315,6 +315,24 @@ static void run_attn_wg(int n_kv, int gqa, int max_seqs, int max_ctx, const Chun
             }
         }
         if (kv8 && loose) *loose = stray ? INFINITY : rel_err(out, ref_q, n_out);
+        if (kv8 && tb == TB_ROUTED && !split) {  // varlen: short items a GQA group a CTA (the packed entry) where
+            // the host takes it; the same bits as without it (QWEN3_ATTN_WG_PACK=0)
+            uint16_t *outp = xmalloc((size_t)(T + 1) * n_head * HD * 2);
+            gpu_fill_u32(&G, dout, 0x7FC07FC0u, (size_t)(T + 1) * n_head * HD / 2);
+            setenv("QWEN3_ATTN_WG_PACK", "0", 1);
+            launch_attention_runs(&G, dout, dq, dk, dv, dks, dvs, dtable, dslot, dpos, slot, pos, T, n_head, n_kv, HD,
+                                  max_pages, n_pages, scale, 128, 1, 1);
+            unsetenv("QWEN3_ATTN_WG_PACK");
+            gpu_download(&G, outp, dout, (size_t)(T + 1) * n_head * HD * 2);
+            size_t diff = 0;
+            for (size_t i = 0; i < (size_t)(T + 1) * n_head * HD; i++)
+                diff += outp[i] != outb[i] && !(isnan(bf(outp[i])) && isnan(bf(outb[i])));
+            if (diff) {
+                printf("  %s: %zu outputs differ with QWEN3_ATTN_WG_PACK=0\n", who, diff);
+                err[var] = INFINITY;
+            }
+            free(outp);
+        }
         if (dec) {  // the quantising epilogue: byte for byte what quant_act_fp8 makes of the bf16 output
             int ng = T * n_head;
             CUdeviceptr q0 = gpu_alloc(&G, n_out), s0 = gpu_alloc(&G, (size_t)ng * 4);
@@ -580,6 +598,17 @@ static void attn_fp8_prefill(void) {
     check8(1, 4, 1, 4096, &c, 1, 0, 1.0, 0, "prefill len 4095");
     Chunk d[] = { { 0, 4095 - 300, 300 }, { 2, 999 - 129, 129 } };
     check8(2, 4, 3, 4096, d, 2, 0, 4.0, 1, "continuation to 4095 + 999");
+}
+
+// Many short prompts in one step on the fp8 cache (the B = 256 job's prefill: runs of <= 256 keys, so the varlen
+// launch takes attn_wg_h128_pack_varlen_fp8, a GQA group a CTA): runs from position 0 and continuations, one and
+// two 128-row items, the last key at 127 / 128 / 255, G 2 / 4 / 5 / 8 (check8's routed launches; run_attn_wg
+// compares it bit for bit with QWEN3_ATTN_WG_PACK=0)
+static void attn_fp8_short_runs(void) {
+    NEED_GPU();
+    static const int gq[] = { 2, 4, 5, 8 };
+    Chunk c[] = { { 0, 0, 128 }, { 1, 0, 256 }, { 2, 100, 156 }, { 3, 0, 129 }, { 4, 127, 129 }, { 5, 0, 200 } };
+    for (int gi = 0; gi < 4; gi++) check8(2, gq[gi], 6, 512, c, 6, 0, 2.0, 0, "short runs");
 }
 
 static void attn_fp8_decode(void) {
@@ -873,6 +902,7 @@ int main(void) {
     RUN(attn_wg_varlen);
     RUN(rope_kv_fp8_writer);
     RUN(attn_fp8_prefill);
+    RUN(attn_fp8_short_runs);
     RUN(attn_fp8_decode);
     RUN(attn_dec_wide);
     RUN(attn_fp8_32k);
