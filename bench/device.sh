@@ -148,20 +148,22 @@ pp_ab() {
     done
 }
 
-# batch_ab TAG VAR N MAX_TOKENS [ARGS...]: a greedy batch job of N requests (MAX_TOKENS each) on $f with --dtype fp8
+# batch_ab TAG VAR N MAX_TOKENS [ARGS...]: a greedy batch job of N requests (MAX_TOKENS each; each prompt one sentence,
+# BATCH_AB_REPEAT times over) on $f with --dtype fp8
 # and ARGS, run with VAR=0 and VAR=1 (or the two values in BATCH_AB_VALS; outputs /tmp/TAG-out0|1.jsonl, logs
 # $LOG/TAG-batch0|1.log), then how many outputs are identical and their mean common prefix, a summary line each
 batch_ab() {
     local tag=$1 var=$2 n=$3 mt=$4 v vals
     read -ra vals <<< "${BATCH_AB_VALS:-0 1}"
     shift 4
-    python3 - "$n" "$mt" > /tmp/$tag-req.jsonl <<'PYEOF'
+    python3 - "$n" "$mt" "${BATCH_AB_REPEAT:-1}" > /tmp/$tag-req.jsonl <<'PYEOF'
 import json, sys
-n, mt = int(sys.argv[1]), int(sys.argv[2])
+n, mt, rep = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 topics = ["the sea", "a clock", "rain on a roof", "prime numbers", "a red door", "bread", "the moon", "winter"]
 for i in range(n):
     print(json.dumps({"custom_id": f"r{i}", "url": "/v1/completions",
-                      "body": {"prompt": f"Write about {topics[i % 8]} ({i}).", "max_tokens": mt, "temperature": 0}}))
+                      "body": {"prompt": " ".join([f"Write about {topics[i % 8]} ({i})."] * rep), "max_tokens": mt,
+                               "temperature": 0}}))
 PYEOF
     for v in 0 1; do
         rm -f /tmp/$tag-out$v.jsonl
@@ -2025,7 +2027,7 @@ if has s44; then  # session 44: where a B = 256 decode step's time goes, and the
         # most stall samples (not yet run)
         f=$(synth 8b q8_0)
         QWEN3_DTYPE=fp8 QWEN3_KV_DTYPE=fp8 timeout 200 ncu --graph-profiling node --clock-control none \
-            --kernel-name regex:"${S44_SRC_KERNEL:-gemm_fp8_64x128s}" --launch-skip 400 --launch-count 1 \
+            --kernel-name regex:"${S44_SRC_KERNEL:-gemm_fp8_64x128s}" --launch-skip ${S44_SRC_SKIP:-400} --launch-count 1 \
             --section SourceCounters --section WarpStateStats -o "$LOG/s44-src" build/bench/throughput -m "$f" \
             --label ncu --workloads fixed --batches 256 --peer none > "$LOG/s44-ncusrc.log" 2>&1
         say "s44 ncu source rc=$?"
@@ -2070,7 +2072,9 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
     # under .carry (base: neither, sc: the scales only), against the tree's own build. S45_PARTS from: fp8t (test_gpu_fp8's
     # GEMM cases S45_FP8T), san (memcheck of gemm_fp8_shapes), gemm (bench/gemm FP8 8B at S45_GEMM_M, the arms twice), ab
     # (engine A/B: S45_AB configurations, the arms S45_ARMS twice), pp (bench_e2e pp512 / pp4096, the arms twice),
-    # final (the issue-7 set), attn (test_gpu_attn's fp8 prefill cases, the sanitizers on the short runs), trace (B = 256)
+    # final (the issue-7 set), attn (test_gpu_attn's fp8 prefill cases S45_ATTN, the sanitizers on the short runs), e2e
+    # (test_gpu_e2e on S45_E2E with the FP8 cache), same (greedy batch outputs with and without the packed entry),
+    # trace (B = 256)
     parts=" ${S45_PARTS:-fp8t} "
     IFS='|' read -ra a45 <<< "${S45_ARMS:-base QWEN3_CUBIN_DIR=$PWD/.carry/s45-base|sc QWEN3_CUBIN_DIR=$PWD/.carry/s45-sc|new QWEN3_FP8_UNI=255}"
     if [[ $parts == *" fp8t "* ]]; then
@@ -2085,8 +2089,13 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
             build/tests/test_gpu_attn > "$LOG/s45-attn.log" 2>&1
         say "s45 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s45-attn.log" | tr '\n' ' ')"
         grep -E "differ|short runs|check failed" "$LOG/s45-attn.log" | head -12 | tee -a "$SUM"
-        SAN_TOOLS=${S45_SAN:-memcheck racecheck} san_test s45attn "s45 attn_fp8_short_runs" 240 test_gpu_attn \
+        SAN_TOOLS=${S45_SAN-memcheck racecheck} san_test s45attn "s45 attn_fp8_short_runs" 240 test_gpu_attn \
             attn_fp8_short_runs
+    fi
+    if [[ $parts == *" e2e "* ]]; then e2e_files s45 "${S45_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
+    if [[ $parts == *" same "* ]]; then  # a greedy batch job of ~150-token prompts with and without the packed entry
+        f=$(synth 8b q8_0)
+        BATCH_AB_REPEAT=18 batch_ab s45pack QWEN3_ATTN_WG_PACK 256 32 --kv-dtype fp8
     fi
     if [[ $parts == *" trace "* ]]; then
         trace_b256 s45-trace "s45 trace"
