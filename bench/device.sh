@@ -2089,8 +2089,8 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
             build/tests/test_gpu_attn > "$LOG/s45-attn.log" 2>&1
         say "s45 test_gpu_attn rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s45-attn.log" | tr '\n' ' ')"
         grep -E "differ|short runs|check failed" "$LOG/s45-attn.log" | head -12 | tee -a "$SUM"
-        SAN_TOOLS=${S45_SAN-memcheck racecheck} san_test s45attn "s45 attn_fp8_short_runs" 240 test_gpu_attn \
-            attn_fp8_short_runs
+        [ -n "${S45_SAN-memcheck racecheck}" ] && SAN_TOOLS=${S45_SAN-memcheck racecheck} san_test s45attn \
+            "s45 attn_fp8_short_runs" 240 test_gpu_attn attn_fp8_short_runs  # (S45_SAN= : none)
     fi
     if [[ $parts == *" e2e "* ]]; then e2e_files s45 "${S45_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" same "* ]]; then  # a greedy batch job of ~150-token prompts with and without the packed entry
