@@ -2074,6 +2074,7 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
     # (engine A/B: S45_AB configurations, the arms S45_ARMS twice), pp (bench_e2e pp512 / pp4096, the arms twice),
     # final (the issue-7 set), attn (test_gpu_attn's fp8 prefill cases S45_ATTN, the sanitizers on the short runs), e2e
     # (test_gpu_e2e on S45_E2E with the FP8 cache), same (greedy batch outputs with and without the packed entry),
+    # unit (test_gpu_fp8's GEMM cases with QWEN3_WG_RESPF_M=1), quality (2,048-token logits against the BF16 path, each arm),
     # trace (B = 256)
     parts=" ${S45_PARTS:-fp8t} "
     IFS='|' read -ra a45 <<< "${S45_ARMS:-base QWEN3_CUBIN_DIR=$PWD/.carry/s45-base|sc QWEN3_CUBIN_DIR=$PWD/.carry/s45-sc|new QWEN3_FP8_UNI=255}"
@@ -2091,6 +2092,26 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
         grep -E "differ|short runs|check failed" "$LOG/s45-attn.log" | head -12 | tee -a "$SUM"
         [ -n "${S45_SAN-memcheck racecheck}" ] && SAN_TOOLS=${S45_SAN-memcheck racecheck} san_test s45attn \
             "s45 attn_fp8_short_runs" 240 test_gpu_attn attn_fp8_short_runs  # (S45_SAN= : none)
+    fi
+    if [[ $parts == *" unit "* ]]; then  # the GEMM cases with the residual prefetch on at every size (mode bit 10)
+        QWEN3_WG_RESPF_M=1 QWEN3_TEST_ONLY=${S45_UNIT:-gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_uniform,gemm_fp8_norm8} \
+            timeout 240 build/tests/test_gpu_fp8 > "$LOG/s45-unit.log" 2>&1
+        say "s45 test_gpu_fp8 (QWEN3_WG_RESPF_M=1) rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s45-unit.log" | tr '\n' ' ')"
+        grep -E "check failed" "$LOG/s45-unit.log" | head -8 | tee -a "$SUM"
+    fi
+    if [[ $parts == *" quality "* ]]; then  # logits over 2,048 random tokens in one step (a large, uniform-scale step)
+        f=$(synth 8b q8_0)             # against the BF16 path, each arm of S45_ARMS
+        ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 2048 --chunk 2048 --seed 11 -o /tmp/s45-bf16.f32 \
+            > "$LOG/s45-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s45-logits-bf16.log")"
+        for arm in "${a45[@]}"; do
+            read -ra a <<< "$arm"
+            env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --random 2048 \
+                --chunk 2048 --seed 11 -o /tmp/s45-${a[0]}.f32 > "$LOG/s45-logits-${a[0]}.log" 2>&1 \
+                || say "logits ${a[0]} failed: $(tail -2 "$LOG/s45-logits-${a[0]}.log")"
+            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 2048 --ref /tmp/s45-bf16.f32 \
+                --compare /tmp/s45-${a[0]}.f32 > "$LOG/s45-quality-${a[0]}.log" 2>&1
+            say "s45 FP8 ${a[0]} vs BF16 path rc=$? $(tail -3 "$LOG/s45-quality-${a[0]}.log" | tr '\n' ' ' | cut -c1-200)"
+        done
     fi
     if [[ $parts == *" e2e "* ]]; then e2e_files s45 "${S45_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" same "* ]]; then  # a greedy batch job of ~150-token prompts with and without the packed entry
