@@ -2074,7 +2074,7 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
     # (engine A/B: S45_AB configurations, the arms S45_ARMS twice), pp (bench_e2e pp512 / pp4096, the arms twice),
     # final (the issue-7 set), attn (test_gpu_attn's fp8 prefill cases S45_ATTN, the sanitizers on the short runs), e2e
     # (test_gpu_e2e on S45_E2E with the FP8 cache), same (greedy batch outputs with and without the packed entry),
-    # unit (test_gpu_fp8's GEMM cases with QWEN3_WG_RESPF_M=1), quality (2,048-token logits against the BF16 path, each arm),
+    # unit (test_gpu_fp8's GEMM cases with QWEN3_WG_RESPF_M=1), quality (2,048-token logits against the BF16 path, each arm of S45_Q_ARMS),
     # trace (B = 256)
     parts=" ${S45_PARTS:-fp8t} "
     IFS='|' read -ra a45 <<< "${S45_ARMS:-base QWEN3_CUBIN_DIR=$PWD/.carry/s45-base|sc QWEN3_CUBIN_DIR=$PWD/.carry/s45-sc|new QWEN3_FP8_UNI=255}"
@@ -2103,7 +2103,8 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
         f=$(synth 8b q8_0)             # against the BF16 path, each arm of S45_ARMS
         ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 2048 --chunk 2048 --seed 11 -o /tmp/s45-bf16.f32 \
             > "$LOG/s45-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s45-logits-bf16.log")"
-        for arm in "${a45[@]}"; do
+        IFS='|' read -ra q45 <<< "${S45_Q_ARMS:-${S45_ARMS:-default QWEN3_FP8_UNI=255}}"
+        for arm in "${q45[@]}"; do
             read -ra a <<< "$arm"
             env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --random 2048 \
                 --chunk 2048 --seed 11 -o /tmp/s45-${a[0]}.f32 > "$LOG/s45-logits-${a[0]}.log" 2>&1 \
