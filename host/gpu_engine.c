@@ -351,7 +351,6 @@ static void enqueue_step(GpuEngine *e, const int *in, int T, int n_out, int wg_a
                 in8 = norm_into(e, &wqkv, L->attn_norm, T);
                 g->prof_tag = "qkv";
             }
-            if (in8 == 2) rn.uni = wqkv.uni;  // a row-scaled input (a large step whose qkv tile has the epilogue)
             launch_linear_qn(g, &wqkv, e->q, e->h, (pn & 1) && l > 0 ? e->n8 : e->a8,
                              (pn & 1) && l > 0 ? n8_sa : e->sa, T, GEMM_ROPE_KV8, in8 || ((pn & 1) && l > 0), &rn);
         } else if ((pn & 1) && l > 0) {  // the previous down GEMM wrote the input

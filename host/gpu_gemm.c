@@ -234,13 +234,6 @@ static int wg_early(void) {
     if (on < 0) on = env_int("QWEN3_WG_EARLY", 0, 1, 1);
     return on;
 }
-// FP8 tiles adding into an f32 C (modes 2 and 7) of at least QWEN3_WG_RESPF_M rows prefetch each unit's rows of C
-// into L2 at its start (mode bit 10), for the epilogue's read of them (0: never).
-static int wg_respf_m(void) {
-    static int m = -1;
-    if (m < 0) m = env_int("QWEN3_WG_RESPF_M", 0, 1 << 30, 0);
-    return m;
-}
 
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
@@ -272,7 +265,6 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     if (S < 2) F = 0;
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (wg_early() ? 256u : 0u);
-    if (fp8 && (mode == GEMM_ADD_F32 || mode == GEMM_ADD_NORM8) && wg_respf_m() && M >= wg_respf_m()) umode |= 1024u;
     const char *name = t->entry;
     if (fp8 && nm && nm->uni) {  // uniform scales (GemmNorm): the 128x256 tiles' own entries where a group holds a unit
         umode |= 512u | (unsigned)nm->uni << 16;

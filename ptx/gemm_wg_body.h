@@ -16,8 +16,7 @@
 // C[M][N] (op)= A[M][K] . W[N][K]^T. A (activations) and W (weights) are bf16, K contiguous; they arrive as two
 // TMA tensor maps with 128-byte swizzle and boxes of 64 (K) x BM rows and 64 x BN rows. params: tmA, tmW (tensor
 // maps by value), C, Cs (.u64), M, N, K, mode (.u32; bit 8: early weights, below; FP8: bit 9 uniform scales with
-// groups of bits 16..23 slices, U_START below; the FP8H_UNI entries always; bit 10: the residual rows of modes 2 / 7
-// prefetched into L2 at each unit's start): 0 store f32, 1 store bf16, 2 add
+// groups of bits 16..23 slices, U_START below; the FP8H_UNI entries always): 0 store f32, 1 store bf16, 2 add
 // into f32, 4 SwiGLU into bf16 C [M][N/2], 5 (128x256 bf16 tile only) SwiGLU quantised to e4m3 C [M][N/2] with f32
 // scales Cs [M][N/256], 6 store f32 and each row's maximum over every 64 columns into Cs [M][ceil(N/64)] f32 (the
 // rescored FP8 head's first pass), 7 (FP8 tiles) mode 2's add, then the next RMSNorm's e4m3 input at Cs (EPI_NQ_
@@ -871,30 +870,6 @@ C_TILE:
 #endif
     add.u32 %row0, %m0, %rowin;
 #if FP8
-    // mode bit 10 (the host sets it for modes 2 and 7 from QWEN3_WG_RESPF_M rows): the f32 rows of C that the epilogue
-    // adds into, last written several kernels back and no longer in L2, go into L2 now (this warp's 16 rows, WN
-    // columns each, one bulk prefetch a row), so that the epilogue's two round trips for them hit L2
-    ld.param.u32 %t1, [p_mode];
-    and.b32 %t1, %t1, 1024;
-    setp.ne.u32 %p, %t1, 0;
-    shr.u32 %t1, %lane, 2;
-    sub.u32 %t1, %row0, %t1;
-    add.u32 %t1, %t1, %lane;                   // lane l < 16: the warp's row l
-    setp.lt.and.u32 %p, %t1, %M, %p;
-    setp.lt.and.u32 %p, %lane, 16, %p;
-    sub.s32 %t2, %N, %n0;
-    setp.gt.and.s32 %p, %t2, 0, %p;
-    @!%p bra PF_DONE;
-    min.s32 %t2, %t2, WN;
-    shl.b32 %t2, %t2, 2;                       // bytes (N % 8 == 0: a multiple of 16)
-    ld.param.u64 %c0, [p_C];
-    mul.wide.u32 %c1, %t1, %N;
-    cvt.u64.u32 %off, %n0;
-    add.s64 %c1, %c1, %off;
-    shl.b64 %c1, %c1, 2;
-    add.s64 %c0, %c0, %c1;
-    cp.async.bulk.prefetch.L2.global [%c0], %t2;
-PF_DONE:
     FOR_J(ZEROJ)
     // scale rows (clamped to M - 1: rows past M are zeros and never stored) and the tile's weight scale block
     sub.u32 %Mm1, %M, 1;
