@@ -30,7 +30,7 @@
 // QWEN3_ATTN_WG_KERNEL: 1 (default) the overlapped variant attn_wg_h128_pipe, 0 the plain one attn_wg_h128.
 // QWEN3_ATTN_WG_VARLEN: 1 (default: tested on an H100, e317482) all runs in one launch (attn_wg_h128[_pipe]_varlen),
 // 0 one launch per run. QWEN3_ATTN_WG_PACK: 1 (default) an fp8 cache's varlen launch whose items all have <= 256
-// keys takes attn_wg_h128_pack_varlen_fp8 (a GQA group a CTA; session 45: 88.5 -> 57.1 us a layer for the B = 256
+// keys takes attn_wg_h128_pack_varlen_fp8 (a GQA group a CTA; session 45: 86.7 -> 55.6 us a layer for the B = 256
 // job's 30 prompts of 128 tokens, the same bits), 0 the unpacked entry.
 // The threshold is a guess until bench/attention compares the kernels per run length: a short run wastes most of
 // attn_wg's 128-row blocks, and the old kernel packs the G heads of a group into its 64 rows instead.
