@@ -606,7 +606,7 @@ C_HEAD:                                         // head kvh G + hg, its Q in buf
     mov.u32 %s, 0;
     mov.u32 %ph, 0;
 #if GPACK
-    add.u32 %t1, %bar, PQ_OFF + 16;             // this head's Q converted (qrdy[gh % 2], use gh / 2)
+    add.u32 %t1, %bar, PQ_OFF + 16;             // this head's Q converted (qrdy[hg % 2], use hg / 2)
     mad.lo.u32 %t1, %qb, 8, %t1;
     shr.u32 %t2, %hg, 1;
     and.b32 %t2, %t2, 1;
