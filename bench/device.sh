@@ -148,6 +148,41 @@ pp_ab() {
     done
 }
 
+# quality_ab TAG N FLAGS ARM...: logits of $f over N random tokens (seed 11) in one step, the BF16 path once, then FP8
+# with FLAGS under each ARM ("NAME VAR=VALUE ..."), each compared with the BF16 path (tests/hf_reference.py); a line each
+quality_ab() {
+    local tag=$1 n=$2 flags=$3 arm
+    shift 3
+    ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random $n --chunk $n --seed 11 -o /tmp/$tag-bf16.f32 \
+        > "$LOG/$tag-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/$tag-logits-bf16.log")"
+    for arm in "$@"; do
+        read -ra a <<< "$arm"
+        env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 $flags --random $n --chunk $n --seed 11 \
+            -o /tmp/$tag-${a[0]}.f32 > "$LOG/$tag-logits-${a[0]}.log" 2>&1 \
+            || say "logits ${a[0]} failed: $(tail -2 "$LOG/$tag-logits-${a[0]}.log")"
+        python3 tests/hf_reference.py "$f" --tokens-seed 11 --n $n --ref /tmp/$tag-bf16.f32 \
+            --compare /tmp/$tag-${a[0]}.f32 > "$LOG/$tag-quality-${a[0]}.log" 2>&1
+        say "$tag FP8 ${a[0]} vs BF16 path rc=$? $(tail -3 "$LOG/$tag-quality-${a[0]}.log" | tr '\n' ' ' | cut -c1-200)"
+    done
+}
+
+# gemm_ab TAG MS ARM...: bench/gemm FP8 on the 8B's four layers at rows MS, each ARM ("NAME VAR=VALUE ...") in turn,
+# two rounds; TSVs / logs $LOG/TAG-gemm-NAME-R.*, a line each (layer/M ours (cuBLASLt) us)
+gemm_ab() {
+    local tag=$1 ms=$2 r arm
+    shift 2
+    for r in 1 2; do
+        for arm in "$@"; do
+            read -ra a <<< "$arm"
+            env "${a[@]:1}" timeout 150 build/bench/gemm --dtype fp8 --shapes 8b --m "$ms" \
+                --layers qkv,o,gate_up,down --reps 9 --tsv "$LOG/$tag-gemm-${a[0]}-$r.tsv" \
+                > "$LOG/$tag-gemm-${a[0]}-$r.log" 2>&1
+            say "$tag gemm ${a[0]} round $r rc=$? $(awk -F'\t' '$1 !~ /^#/ && $2 == "8b" \
+                {printf "%s/%s %.2f (%.2f)  ", $3, $4, $10, $12}' "$LOG/$tag-gemm-${a[0]}-$r.tsv")"
+        done
+    done
+}
+
 # batch_ab TAG VAR N MAX_TOKENS [ARGS...]: a greedy batch job of N requests (MAX_TOKENS each; each prompt one sentence,
 # BATCH_AB_REPEAT times over) on $f with --dtype fp8
 # and ARGS, run with VAR=0 and VAR=1 (or the two values in BATCH_AB_VALS; outputs /tmp/TAG-out0|1.jsonl, logs
@@ -1926,17 +1961,8 @@ if has s43; then  # session 43: o, qkv and down on uniform FP8 scales (QWEN3_FP8
     fi
     if [[ $parts == *" quality "* ]]; then
         f=$(synth 8b q8_0)
-        ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 1024 --seed 11 -o /tmp/s43-bf16.f32 \
-            > "$LOG/s43-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s43-logits-bf16.log")"
         IFS='|' read -ra q43 <<< "${S43_Q_ARMS:-base QWEN3_FP8_UNI_O=0 QWEN3_FP8_UNI_ROWS=0|o QWEN3_FP8_UNI_O=1 QWEN3_FP8_UNI_ROWS=0|all QWEN3_FP8_UNI_ROWS=1}"
-        for arm in "${q43[@]}"; do
-            read -ra a <<< "$arm"
-            env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --random 1024 --seed 11 \
-                -o /tmp/s43-${a[0]}.f32 > "$LOG/s43-logits-${a[0]}.log" 2>&1 || say "logits ${a[0]} failed: $(tail -2 "$LOG/s43-logits-${a[0]}.log")"
-            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 1024 --ref /tmp/s43-bf16.f32 \
-                --compare /tmp/s43-${a[0]}.f32 > "$LOG/s43-quality-${a[0]}.log" 2>&1
-            say "s43 FP8 ${a[0]} vs BF16 path rc=$? $(tail -3 "$LOG/s43-quality-${a[0]}.log" | tr '\n' ' ' | cut -c1-200)"
-        done
+        quality_ab s43 1024 "" "${q43[@]}"
     fi
     if [[ $parts == *" same "* ]]; then
         f=$(synth 8b q8_0)
@@ -2001,16 +2027,7 @@ if has s44; then  # session 44: where a B = 256 decode step's time goes, and the
     if [[ $parts == *" trace "* ]]; then trace_b256 s44-trace "s44 trace"; fi
     if [[ $parts == *" gemm "* ]]; then
         IFS='|' read -ra g44 <<< "${S44_GEMM_ARMS:-default QWEN3_FP8_UNI=255}"
-        for r in 1 2; do
-            for arm in "${g44[@]}"; do
-                read -ra a <<< "$arm"
-                env "${a[@]:1}" timeout 150 build/bench/gemm --dtype fp8 --shapes 8b --m "${S44_GEMM_M:-256,512}" \
-                    --layers qkv,o,gate_up,down --reps 9 --tsv "$LOG/s44-gemm-${a[0]}-$r.tsv" \
-                    > "$LOG/s44-gemm-${a[0]}-$r.log" 2>&1
-                say "s44 gemm ${a[0]} round $r rc=$? $(awk -F'\t' '$1 !~ /^#/ && $2 == "8b" \
-                    {printf "%s/%s %.2f (%.2f)  ", $3, $4, $10, $12}' "$LOG/s44-gemm-${a[0]}-$r.tsv")"
-            done
-        done
+        gemm_ab s44 "${S44_GEMM_M:-256,512}" "${g44[@]}"
     fi
     if [[ $parts == *" fp8t "* ]]; then  # (S44_FP8T: test_gpu_fp8's cases)
         t44=gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_uniform,gemm_fp8_rope_kv,gemm_fp8_swiglu_fp8_out_uniform
@@ -2101,18 +2118,8 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
     fi
     if [[ $parts == *" quality "* ]]; then  # logits over 2,048 random tokens in one step (a large, uniform-scale step)
         f=$(synth 8b q8_0)             # against the BF16 path, each arm of S45_ARMS
-        ./qwen3-ptx logits -m "$f" --backend gpu --dtype bf16 --random 2048 --chunk 2048 --seed 11 -o /tmp/s45-bf16.f32 \
-            > "$LOG/s45-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/s45-logits-bf16.log")"
         IFS='|' read -ra q45 <<< "${S45_Q_ARMS:-${S45_ARMS:-default QWEN3_FP8_UNI=255}}"
-        for arm in "${q45[@]}"; do
-            read -ra a <<< "$arm"
-            env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 --kv-dtype fp8 --random 2048 \
-                --chunk 2048 --seed 11 -o /tmp/s45-${a[0]}.f32 > "$LOG/s45-logits-${a[0]}.log" 2>&1 \
-                || say "logits ${a[0]} failed: $(tail -2 "$LOG/s45-logits-${a[0]}.log")"
-            python3 tests/hf_reference.py "$f" --tokens-seed 11 --n 2048 --ref /tmp/s45-bf16.f32 \
-                --compare /tmp/s45-${a[0]}.f32 > "$LOG/s45-quality-${a[0]}.log" 2>&1
-            say "s45 FP8 ${a[0]} vs BF16 path rc=$? $(tail -3 "$LOG/s45-quality-${a[0]}.log" | tr '\n' ' ' | cut -c1-200)"
-        done
+        quality_ab s45 2048 "--kv-dtype fp8" "${q45[@]}"
     fi
     if [[ $parts == *" e2e "* ]]; then e2e_files s45 "${S45_E2E:-tiny f32;0.6b f16}" QWEN3_KV_DTYPE=fp8; fi
     if [[ $parts == *" same "* ]]; then  # a greedy batch job of ~150-token prompts with and without the packed entry
@@ -2124,16 +2131,7 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
         sed -n '/the largest step/,+12p' "$LOG/s45-trace.txt" | cut -c1-400 | tee -a "$SUM"
     fi
     if [[ $parts == *" gemm "* ]]; then
-        for r in 1 2; do
-            for arm in "${a45[@]}"; do
-                read -ra a <<< "$arm"
-                env "${a[@]:1}" timeout 150 build/bench/gemm --dtype fp8 --shapes 8b --m "${S45_GEMM_M:-64,256,512}" \
-                    --layers qkv,o,gate_up,down --reps 9 --tsv "$LOG/s45-gemm-${a[0]}-$r.tsv" \
-                    > "$LOG/s45-gemm-${a[0]}-$r.log" 2>&1
-                say "s45 gemm ${a[0]} round $r rc=$? $(awk -F'\t' '$1 !~ /^#/ && $2 == "8b" \
-                    {printf "%s/%s %.2f (%.2f)  ", $3, $4, $10, $12}' "$LOG/s45-gemm-${a[0]}-$r.tsv")"
-            done
-        done
+        gemm_ab s45 "${S45_GEMM_M:-64,256,512}" "${a45[@]}"
     fi
     if [[ $parts == *" ab "* ]]; then
         f=$(synth 8b q8_0)
