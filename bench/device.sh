@@ -2,7 +2,7 @@
 # device.sh — everything the project runs on an H100 or H200, in one call of well under ten minutes, with no network.
 #
 #   bash bench/device.sh [STAGE...]      stages: llama build unit e2e cli sanitize sanwg racecheck hf fp8 bench gemm batch peer
-#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43 s44 s45
+#                                        attention throughput profile pdl ncu attndec c2 b1 s10 s17 s19 s19plan s19ab s20plan s20ab s20mix s21 s22 s23 s24 s25 s27 s29 s31 s35 s36 s36split s37 s38 s39 s40 s41 s42 s43 s44 s45 s46
 #                                        (not in the default; the stages of finished experiments that NOTES.md names —
 #                                        plan planab sw swab swstages swpdl fo8 w256 epi s9 s11 s12 s14 s15 s16 — were
 #                                        taken out in session 20: `git show 0a14243:bench/device.sh` has them)
@@ -148,8 +148,9 @@ pp_ab() {
     done
 }
 
-# quality_ab TAG N FLAGS ARM...: logits of $f over N random tokens (seed 11) in one step, the BF16 path once, then FP8
-# with FLAGS under each ARM ("NAME VAR=VALUE ..."), each compared with the BF16 path (tests/hf_reference.py); a line each
+# quality_ab TAG N FLAGS ARM...: logits of $f over N random tokens (seed 11) in one step (FP8: steps of QUALITY_CHUNK
+# tokens if set), the BF16 path once, then FP8 with FLAGS under each ARM ("NAME VAR=VALUE ..."), each compared with the
+# BF16 path (tests/hf_reference.py); a line each
 quality_ab() {
     local tag=$1 n=$2 flags=$3 arm
     shift 3
@@ -157,7 +158,7 @@ quality_ab() {
         > "$LOG/$tag-logits-bf16.log" 2>&1 || say "logits bf16 failed: $(tail -2 "$LOG/$tag-logits-bf16.log")"
     for arm in "$@"; do
         read -ra a <<< "$arm"
-        env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 $flags --random $n --chunk $n --seed 11 \
+        env "${a[@]:1}" ./qwen3-ptx logits -m "$f" --backend gpu --dtype fp8 $flags --random $n --chunk ${QUALITY_CHUNK:-$n} --seed 11 \
             -o /tmp/$tag-${a[0]}.f32 > "$LOG/$tag-logits-${a[0]}.log" 2>&1 \
             || say "logits ${a[0]} failed: $(tail -2 "$LOG/$tag-logits-${a[0]}.log")"
         python3 tests/hf_reference.py "$f" --tokens-seed 11 --n $n --ref /tmp/$tag-bf16.f32 \
@@ -2139,6 +2140,29 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
     fi
     if [[ $parts == *" pp "* ]]; then f=$(synth 8b q8_0); pp_ab s45 "${S45_PP:-512 4096}" "${a45[@]}"; fi
     if [[ $parts == *" final "* ]]; then final_set s45 "${S45_FINAL_B:-1,16,64,256,1024}"; fi
+fi
+
+if has s46; then  # session 46: qkv and down on uniform FP8 scales from 208 rows (QWEN3_FP8_UNI_ROWS, was 2,048). Parts
+    # S46_PARTS from: quant (test_gpu_fp8's row quantiser cases and sanitizers), quality (1,024-token logits in steps of 256 rows against the BF16 path, S46_Q_ARMS), same (a greedy
+    # batch job under QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms S46_ARMS twice), trace (B = 256),
+    # final (the issue-7 set). Plans for arms: .carry/s46/*.txt (the built-in H200 plan with a row changed).
+    parts=" ${S46_PARTS:-quality same} "
+    f=$(synth 8b q8_0)
+    IFS='|' read -ra a46 <<< "${S46_ARMS:-new QWEN3_X=0|old QWEN3_FP8_UNI_ROWS=2048}"
+    if [[ $parts == *" quality "* ]]; then
+        IFS='|' read -ra q46 <<< "${S46_Q_ARMS:-new QWEN3_X=0|old QWEN3_FP8_UNI_ROWS=2048}"
+        QUALITY_CHUNK=256 quality_ab s46 1024 "--kv-dtype fp8" "${q46[@]}"
+    fi
+    if [[ $parts == *" quant "* ]]; then  # the register row quantiser: its cases, timings, the sanitizers
+        QWEN3_TEST_ONLY=quant_act_row,quant_timings,linear_uniform timeout 200 build/tests/test_gpu_fp8 > "$LOG/s46-quant.log" 2>&1
+        say "s46 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s46-quant.log" | tr '\n' ' ')"
+        grep -E "mismatches|time quant|check failed" "$LOG/s46-quant.log" | tee -a "$SUM"
+        san_test s46quant "s46 quant_act_row" 200 test_gpu_fp8 quant_act_row
+    fi
+    if [[ $parts == *" same "* ]]; then BATCH_AB_VALS="2048 208" batch_ab s46uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8; fi
+    if [[ $parts == *" ab "* ]]; then engine_ab "${S46_AB:-fp8 fp8 256}" "${a46[@]}" "${a46[@]/ /b }"; fi
+    if [[ $parts == *" trace "* ]]; then trace_b256 s46-trace "s46 trace"; fi
+    if [[ $parts == *" final "* ]]; then final_set s46 "${S46_FINAL_B:-1,16,64,256,1024}"; fi
 fi
 
 if has throughput; then  # issue 7: batch throughput on the 8B (EOS not ignorable: the bench counts EOS endings) + llama-batched-bench
