@@ -2144,7 +2144,8 @@ fi
 
 if has s46; then  # session 46: qkv and down on uniform FP8 scales from 208 rows (QWEN3_FP8_UNI_ROWS, was 2,048). Parts
     # S46_PARTS from: quant (test_gpu_fp8's row quantiser cases and sanitizers), quality (1,024-token logits in steps of 256 rows against the BF16 path, S46_Q_ARMS), same (a greedy
-    # batch job under QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms S46_ARMS twice), trace (B = 256),
+    # batch job under QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms S46_ARMS twice), pp (bench_e2e
+    # at S46_PP, the arms twice), trace (B = 256),
     # final (the issue-7 set). Plans for arms: .carry/s46/*.txt (the built-in H200 plan with a row changed).
     parts=" ${S46_PARTS:-quality same} "
     f=$(synth 8b q8_0)
@@ -2161,6 +2162,7 @@ if has s46; then  # session 46: qkv and down on uniform FP8 scales from 208 rows
     fi
     if [[ $parts == *" same "* ]]; then BATCH_AB_VALS="2048 208" batch_ab s46uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8; fi
     if [[ $parts == *" ab "* ]]; then engine_ab "${S46_AB:-fp8 fp8 256}" "${a46[@]}" "${a46[@]/ /b }"; fi
+    if [[ $parts == *" pp "* ]]; then pp_ab s46 "${S46_PP:-512}" "${a46[@]}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s46-trace "s46 trace"; fi
     if [[ $parts == *" final "* ]]; then final_set s46 "${S46_FINAL_B:-1,16,64,256,1024}"; fi
 fi
