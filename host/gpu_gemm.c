@@ -87,8 +87,7 @@ int gemm_cluster_split_tile(int fp8, int tile) {
 // ptx/quant_fp8.ptx (geometry set by their launchers)
 static const GemmTile quant_kernels[] = { { "quant_fp8", "quant_act_fp8", 0, 0, 256, 0, 1 },
                                           { "quant_fp8", "quant_w_fp8", 0, 0, 256, 0, 1 },
-                                          { "quant_fp8", "quant_act_fp8_row", 0, 0, 128, 0, 1 },
-                                          { "quant_fp8", "quant_act_fp8_row_r", 0, 0, 1024, 0, 1 } };
+                                          { "quant_fp8", "quant_act_fp8_row", 0, 0, 128, 0, 1 } };
 
 // Every kernel of this file, looked up by name on its first use in a context (so a bf16 run never loads the FP8
 // modules). table: one of the four arrays above.
@@ -668,16 +667,7 @@ void launch_quant_act_fp8(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X,
     gpu_launch(g, kernel(g, TAB_QUANT, 0), grid, block, 0, NULL, args, "quant_act_fp8");
 }
 
-// One scale a row (the uniform scales of GemmNorm.uni), one CTA a row (quant_fp8.ptx): up to QUANT_ROW_REG_M rows
-// (QWEN3_QUANT_ROW_REG_M; 0: never) the row in the registers of up to 1,024 threads (quant_act_fp8_row_r: at most four
-// 16-byte pieces a thread), above it in shared memory by one bulk copy (quant_act_fp8_row: 4.3 TB/s at 3,900 rows).
-// Both give the same bytes.
-enum { QUANT_ROW_REG_M = 1024 };
-static int quant_row_reg_m(void) {
-    static int m = -1;
-    if (m < 0) m = env_int("QWEN3_QUANT_ROW_REG_M", 0, 1 << 30, QUANT_ROW_REG_M);
-    return m;
-}
+// One scale a row (the uniform scales of GemmNorm.uni): one CTA a row, the row in shared memory (quant_fp8.ptx).
 void launch_quant_act_fp8_row(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdeviceptr X, int M, int K) {
     if (K % 128 || M < 0) die("launch_quant_act_fp8_row: need K %% 128 == 0 (M=%d K=%d)", M, K);
     if (M == 0) return;
@@ -685,12 +675,6 @@ void launch_quant_act_fp8_row(Gpu *g, CUdeviceptr A8, CUdeviceptr sa, CUdevicept
     Dim3 grid = { uM, 1, 1 }, block = { 128, 1, 1 };
     void *args[] = { &A8, &sa, &X, &uM, &uK };
     if (X % 16) die("launch_quant_act_fp8_row: the input must be 16-byte aligned");
-    int pieces = K / 8, per = cdiv(pieces, 1024);  // 16-byte pieces a row, a thread
-    if (M <= quant_row_reg_m() && per <= 4) {
-        block.x = (unsigned)(cdiv(cdiv(pieces, per), 32) * 32);
-        gpu_launch(g, kernel(g, TAB_QUANT, 3), grid, block, 0, NULL, args, "quant_act_fp8_row_r");
-        return;
-    }
     gpu_launch(g, kernel(g, TAB_QUANT, 2), grid, block, (unsigned)K * 2, NULL, args, "quant_act_fp8_row");
 }
 
