@@ -2143,9 +2143,8 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
 fi
 
 if has s46; then  # session 46: qkv and down on uniform FP8 scales from 208 rows (QWEN3_FP8_UNI_ROWS, was 2,048). Parts
-    # S46_PARTS from: quality (1,024-token logits in steps of 256 rows against the BF16 path, S46_Q_ARMS), pro
-    # (test_gpu_fp8's GEMM cases S46_FP8T, the sanitizers on linear_uniform), same (a greedy batch job under the two values
-    # S46_SAME_VALS of S46_SAME_VAR, default QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms S46_ARMS twice), pp (bench_e2e
+    # S46_PARTS from: quality (1,024-token logits in steps of 256 rows against the BF16 path, S46_Q_ARMS), same (a greedy
+    # batch job under QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms S46_ARMS twice), pp (bench_e2e
     # at S46_PP, the arms twice), trace (B = 256),
     # final (the issue-7 set). Plans for arms: .carry/s46/*.txt (the built-in H200 plan with a row changed).
     parts=" ${S46_PARTS:-quality same} "
@@ -2155,16 +2154,7 @@ if has s46; then  # session 46: qkv and down on uniform FP8 scales from 208 rows
         IFS='|' read -ra q46 <<< "${S46_Q_ARMS:-new QWEN3_X=0|old QWEN3_FP8_UNI_ROWS=2048}"
         QUALITY_CHUNK=256 quality_ab s46 1024 "--kv-dtype fp8" "${q46[@]}"
     fi
-    if [[ $parts == *" pro "* ]]; then  # the GEMM's row prologue: test_gpu_fp8's cases, then the sanitizers
-        QWEN3_TEST_ONLY=${S46_FP8T:-linear_uniform,gemm_fp8_uniform,gemm_fp8_shapes,gemm_fp8_splitk,gemm_fp8_swiglu,gemm_fp8_rope_kv,gemm_fp8_norm8,quant_act_row} \
-            timeout 300 build/tests/test_gpu_fp8 > "$LOG/s46-pro.log" 2>&1
-        say "s46 test_gpu_fp8 rc=$? $(grep -E '^(PASS|FAIL)' "$LOG/s46-pro.log" | tr '\n' ' ')"
-        grep -E "check failed|bytes\)" "$LOG/s46-pro.log" | head -12 | tee -a "$SUM"
-        san_test s46pro "s46 linear_uniform" 240 test_gpu_fp8 linear_uniform
-    fi
-    if [[ $parts == *" same "* ]]; then  # a greedy batch job under two values of S46_SAME_VAR
-        BATCH_AB_VALS="${S46_SAME_VALS:-2048 208}" batch_ab s46same ${S46_SAME_VAR:-QWEN3_FP8_UNI_ROWS} 256 64 --kv-dtype fp8
-    fi
+    if [[ $parts == *" same "* ]]; then BATCH_AB_VALS="2048 208" batch_ab s46uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8; fi
     if [[ $parts == *" ab "* ]]; then engine_ab "${S46_AB:-fp8 fp8 256}" "${a46[@]}" "${a46[@]/ /b }"; fi
     if [[ $parts == *" pp "* ]]; then pp_ab s46 "${S46_PP:-512}" "${a46[@]}"; fi
     if [[ $parts == *" trace "* ]]; then trace_b256 s46-trace "s46 trace"; fi

@@ -417,7 +417,7 @@ static void launch_variant(Problem *p, const Variant *v, int copy) {
     }
     case V_NORM8: {
         int prod = v->mode == 1;
-        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f, 0, 0, 0 };
+        GemmNorm nm = { prod ? norm8_nw : 0, prod ? norm8_out : 0, v->mode == 3 ? rownorm_ss : 0, 1e-6f, 0, 0 };
         int mode = v->mode == 0 ? GEMM_ADD_F32 : v->mode == 1 ? GEMM_ADD_NORM8 : GEMM_STORE_F32;
         launch_gemm_fp8_nm(&G, p->C_f32, p->A8, p->sa, p->W8[c8], p->sw[c8], M, N, K, mode, -1, 0,
                            v->mode == 1 || v->mode == 3 ? &nm : NULL);

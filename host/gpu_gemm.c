@@ -235,17 +235,6 @@ static int wg_early(void) {
     return on;
 }
 
-// The row prologue (GemmNorm.pro): up to QWEN3_FP8_ROW_PRO_M rows (0: never) the GEMM quantises its bf16 input rows
-// itself; its grid barrier's two words (count, generation), allocated on first use in a context and kept.
-enum { ROW_PRO_M = 1024 };
-static int row_pro_m(void) {
-    static int m = -1;
-    if (m < 0) m = env_int("QWEN3_FP8_ROW_PRO_M", 0, 1 << 30, ROW_PRO_M);
-    return m;
-}
-static CUcontext pro_ctx;
-static CUdeviceptr pro_cnt;
-
 // The wgmma kernels (bf16: gemm_wg, e4m3: gemm_fp8): A and W go in as TMA tensor maps with 128-byte swizzle and
 // boxes 128 bytes wide along K (64 bf16 or 128 e4m3); the grid is persistent (at most one CTA per SM).
 // sa / sw: the FP8 scales (0 for bf16); Cs: the output scales of GEMM_SWIGLU_FP8 (else 0).
@@ -277,37 +266,16 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     int units = F + (tiles - F) * S;
     unsigned uM = (unsigned)M, uN = (unsigned)N, uK = (unsigned)K, umode = (unsigned)mode | (wg_early() ? 256u : 0u);
     const char *name = t->entry;
-    int uent = 0;  // the 128x256 tiles' u entries
     if (fp8 && nm && nm->uni) {  // uniform scales (GemmNorm): the 128x256 tiles' own entries where a group holds a unit
         umode |= 512u | (unsigned)nm->uni << 16;
         int h = t == &fp8_tiles[GEMM_FP8_128X256_TILE] ? 0 : t == &fp8_tiles[GEMM_FP8_128X256C2_TILE] ? 1 : -1;
         if (h >= 0 && nm->uni >= ktps && !nm->ss && mode != GEMM_ADD_NORM8) {
             f = kernel(g, TAB_FP8U, h);
             name = fp8u_tiles[h].entry;
-            uent = 1;
         }
     }
     unsigned uS = (unsigned)S | (unsigned)F << 16 | (kc ? 0x8000u : 0), uktps = (unsigned)ktps;
     CUdeviceptr ws = S > 1 && !kc ? sk_ws : 0, cnt = S > 1 && !kc ? sk_cnt : 0;
-    GemmNorm none = { 0 }, n = nm ? *nm : none;
-    int grid_x = kc ? units : cm > 1 ? -1 : units < sms ? units : sms;  // (pairs: not known yet, no prologue)
-    if (fp8 && n.pro) {
-        // the row prologue: the grid one CTA an SM, all resident at once (its grid barrier), no slab split using
-        // ws / cnt, the tile's own uniform loop (not the 128x256 u entries), a plain epilogue; else the quantiser
-        if (!uent && ws == 0 && grid_x > 0 && grid_x <= sms &&
-            n.uni && M <= row_pro_m() && (mode == GEMM_STORE_F32 || mode == GEMM_STORE_BF16 || mode == GEMM_ADD_F32)) {
-            if (pro_ctx != g->ctx) {
-                pro_cnt = gpu_alloc(g, 16);
-                gpu_fill_u32(g, pro_cnt, 0, 4);
-                pro_ctx = g->ctx;
-            }
-            umode |= 4096u;
-            ws = n.pro;
-            cnt = pro_cnt;
-            n.rope = A;
-        } else
-            launch_quant_act_fp8_row(g, A, sa, n.pro, M, K);
-    }
     // ring, barriers (16 B per stage), the split-K word (16 B), the N-split tile's amax / sum exchange (1 KB), the
     // epilogue's staging (4 KB a consumer warp)
     unsigned smem = (unsigned)(t->stages * (t->bm + t->bn) * 128 + 16 * t->stages + 16 + 1024 + 4096 * (t->threads / 32 - 4));
@@ -317,6 +285,7 @@ static void launch_wg(Gpu *g, const GemmTile *t, CUfunction f, int fp8, CUdevice
     int slots = kc ? units : cm > 1 ? gpu_cluster_slots(g, f, block, smem, cm) : sms;
     Dim3 grid = { (unsigned)(cm * (units < slots ? units : slots)), 1, 1 };
     void *args_bf16[] = { &ma, &mw, &C, &Cs, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps };
+    GemmNorm none = { 0 }, n = nm ? *nm : none;
     void *args_fp8[] = { &ma, &mw, &C, &Cs, &sa, &sw, &uM, &uN, &uK, &umode, &ws, &cnt, &uS, &uktps, &n.nw, &n.ss, &n.eps,
                          &n.rope };
     gpu_launch(g, f, grid, block, smem, cm > 1 || kc ? &cluster : NULL, fp8 ? args_fp8 : args_bf16, name);
@@ -574,7 +543,6 @@ void launch_gemm_fp8_nm(Gpu *g, CUdeviceptr C, CUdeviceptr A8, CUdeviceptr sa, C
     if (M == 0) return;
     if (tile < 0) tile = gemm_fp8_tile_choice(g, M, N, K, &splits);
     check_norm(nm, tile, mode, N, K);
-    if (nm && nm->pro && !fp8_tile_is_wg(tile)) launch_quant_act_fp8_row(g, A8, sa, nm->pro, M, K);  // (no prologue)
     const GemmTile *t = &fp8_tiles[tile];
     if ((splits == GEMM_SPLIT_TAIL || gemm_split_cluster(splits)) && !fp8_tile_is_wg(tile))
         die("launch_gemm_fp8: tile %d has no tail or cluster split (the wgmma tiles have)", tile);

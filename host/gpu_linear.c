@@ -121,12 +121,8 @@ void launch_linear_qn(Gpu *g, const GpuLinear *L, CUdeviceptr C, CUdeviceptr A, 
         launch_gemv_fp8(g, C, A, L->w, L->sw, M, L->N, L->K, mode);  // QWEN3_GEMV_MAX_M (off by default)
         return;
     }
-    GemmNorm un = { .uni = L->uni };  // an input with one scale a row (launch_rmsnorm_fp8_row, quant_in)
-    if (!a8_ready && L->uni) {  // the row quantiser's bytes, made by the GEMM's own row prologue where it can
-        un.pro = A;
-        a8_ready = 2;
-    }
     if (!a8_ready) a8_ready = quant_in(g, L, a8, sa, A, M);
+    GemmNorm un = { .uni = L->uni };  // an input with one scale a row (launch_rmsnorm_fp8_row, quant_in)
     launch_gemm_fp8_nm(g, C, a8, sa, L->w, L->sw, M, L->N, L->K, mode, -1, 0, a8_ready == 2 && L->uni ? &un : NULL);
 }
 

@@ -194,10 +194,7 @@ enum { GEMM_ADD_NORM8 = 7 };
 // U_START); the 128x256 tiles take their own entries (gemm_fp8_128x256u, _c2u: every slice straight into the final
 // sums) where uni covers a work unit's slices, without ss and mode 7; elsewhere the tiles run as usual, which is as
 // right for such scales. Summing G slices in the tensor cores costs ~2.5e-5 relative a slice (test_gpu_fp8).
-// pro (with uni; launch_gemm_fp8_nm): 0, or the bf16 rows [M][K] whose row-scaled e4m3 A8 / sa are to be made first
-// (quant_act_fp8_row's bytes): by the GEMM's own CTAs before their main loop (ptx/gemm_wg_body.h's row prologue, a grid
-// barrier between) where the launch allows it (launch_wg: up to QWEN3_FP8_ROW_PRO_M rows), else by that launch.
-typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope; int uni; CUdeviceptr pro; } GemmNorm;
+typedef struct { CUdeviceptr nw, q8; CUdeviceptr ss; float eps; CUdeviceptr rope; int uni; } GemmNorm;
 // RoPE in the qkv projection's epilogue (NOTES, session 39): mode GEMM_ROPE_KV8 (FP8 weights, the tiles
 // gemm_fp8_rope_tile names; N = (n_head + 2 n_kv) 128) does launch_qknorm_rope_kv_fp8's work on the tile's rows
 // instead of storing them: q bf16 into q_out, k and v e4m3 + row scales into the pools, with the per-head norms, the

@@ -210,10 +210,6 @@ WAIT: mbarrier.try_wait.parity.shared::cta.b64 %p, [%empty], %t1; @!%p bra WAIT;
 // issued before the barrier wait so their latency hides behind it
 #define LOADSC(v) ld.global.nc.f32 %sa0##v, [%a0]; ld.global.nc.f32 %sa1##v, [%a1]; ld.global.nc.f32 %sw##v, [%aw]; \
     add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
-// the same, the rows' scales through L2 (not the read-only path): the row prologue (mode bit 12) writes them in this
-// launch
-#define LOADSC_CG(v) ld.global.cg.f32 %sa0##v, [%a0]; ld.global.cg.f32 %sa1##v, [%a1]; ld.global.nc.f32 %sw##v, [%aw]; \
-    add.s64 %a0, %a0, 4; add.s64 %a1, %a1, 4; add.s64 %aw, %aw, 4;
 #define PROMOTE(v) mul.f32 %fa0, %sa0##v, %sw##v; mul.f32 %fa1, %sa1##v, %sw##v; FOR_J(PROMOTEJ_##v)
 // uniform scales (mode bit 9, the XY path below): final += scratch (a group of slices' sums), and at the end
 // final *= its row's scale product
@@ -787,128 +783,6 @@ EARLY_W:
 EARLY_DONE:
 PDL_OTHERS:
     PDL_START
-#if FP8 && CM == 1
-#ifndef FP8H_UNI
-    // Row prologue (mode bit 12; host/gpu_gemm.c launch_wg, uniform scales only): the bf16 rows at p_ws become this
-    // GEMM's own e4m3 input at p_rope with one scale a row into sa, as quant_act_fp8_row would write them (its bytes),
-    // CTA c taking rows c, c + nctaid, ...; then a grid barrier (p_cnt: two u32, an arrival count that the last
-    // arrival resets and a generation it advances) before any TMA load of A. So the row quantiser's launch, and its
-    // hand-over between two full-SM GEMMs, go. The host vouches that every CTA of the grid is resident at once
-    // (one a SM, no more CTAs than SMs) and that no slab split uses ws / cnt.
-    ld.param.u32 %t1, [p_mode];
-    and.b32 %t1, %t1, 4096;
-    setp.eq.u32 %p, %t1, 0;
-    @%p bra PRO_DONE;
-    {
-    .reg .b32 %pr_row, %pr_n, %pr_i, %pr_nch, %pr_kb, %pr_red, %pr_c, %pr_g, %pr_old, %pr_spin, %pr_q0, %pr_q1;
-    .reg .b32 %pr_w<4>;
-    .reg .b64 %pr_src, %pr_dst, %pr_ctr, %pr_a, %pr_o, %pr_x0;
-    .reg .f32 %f<4>, %amax, %scale, %inv;
-    .reg .b16 %h0, %h1;
-    ld.param.u64 %pr_src, [p_ws];
-    ld.param.u64 %pr_ctr, [p_cnt];
-    ld.param.u64 %pr_dst, [p_rope];
-    shr.u32 %pr_nch, %K, 3;                    // 16-byte pieces of bf16 a row
-    shr.u32 %pr_kb, %K, 7;
-    add.u32 %pr_red, %bar, 16 * STAGES + 16 + 1024;  // the warps' maxima: the epilogue's staging, unused until then
-    mov.u32 %pr_row, %ctaid.x;
-    mov.u32 %pr_n, %nctaid.x;
-PRO_ROW:
-    setp.ge.u32 %p, %pr_row, %M;
-    @%p bra PRO_SYNC;
-    mul.wide.u32 %pr_x0, %pr_row, %K;          // the row's first element
-    shl.b64 %pr_a, %pr_x0, 1;
-    add.s64 %pr_a, %pr_a, %pr_src;
-    mov.f32 %amax, 0f00000000;
-    mov.u32 %pr_i, %tx;
-PRO_AMAX:
-    setp.ge.u32 %p, %pr_i, %pr_nch;
-    @%p bra PRO_AMAX_DONE;
-    mul.wide.u32 %pr_o, %pr_i, 16;
-    add.s64 %pr_o, %pr_o, %pr_a;
-    ld.global.nc.v4.b32 {%pr_w0, %pr_w1, %pr_w2, %pr_w3}, [%pr_o];
-    AMAX2(%pr_w0) AMAX2(%pr_w1) AMAX2(%pr_w2) AMAX2(%pr_w3)
-    add.u32 %pr_i, %pr_i, NTHREADS;
-    bra PRO_AMAX;
-PRO_AMAX_DONE:
-    WARP_MAX(%amax, %f0)
-    shr.u32 %pr_c, %tx, 5;
-    mad.lo.u32 %pr_c, %pr_c, 4, %pr_red;
-    setp.eq.u32 %p, %lane, 0;
-    @%p st.shared.f32 [%pr_c], %amax;
-    bar.sync 0;
-    mov.u32 %pr_c, %pr_red;
-    mov.u32 %pr_i, 0;
-PRO_RED:                                       // the row's amax: every warp's maximum
-    ld.shared.f32 %f0, [%pr_c];
-    max.f32 %amax, %amax, %f0;
-    add.u32 %pr_c, %pr_c, 4;
-    add.u32 %pr_i, %pr_i, 32;
-    setp.lt.u32 %p, %pr_i, NTHREADS;
-    @%p bra PRO_RED;
-    bar.sync 0;                                // (the maxima's words are the next row's)
-    SCALE
-    mov.u32 %pr_i, %tx;
-PRO_Q:                                         // the row again (from L2), now as e4m3
-    setp.ge.u32 %p, %pr_i, %pr_nch;
-    @%p bra PRO_Q_DONE;
-    mul.wide.u32 %pr_o, %pr_i, 16;
-    add.s64 %pr_o, %pr_o, %pr_a;
-    ld.global.nc.v4.b32 {%pr_w0, %pr_w1, %pr_w2, %pr_w3}, [%pr_o];
-    QUANT4(%pr_w0, %pr_w1, %pr_q0)
-    QUANT4(%pr_w2, %pr_w3, %pr_q1)
-    mul.wide.u32 %pr_o, %pr_i, 8;
-    add.s64 %pr_o, %pr_o, %pr_x0;
-    add.s64 %pr_o, %pr_o, %pr_dst;
-    st.global.v2.b32 [%pr_o], {%pr_q0, %pr_q1};
-    add.u32 %pr_i, %pr_i, NTHREADS;
-    bra PRO_Q;
-PRO_Q_DONE:
-    mad.lo.u32 %pr_c, %pr_row, %pr_kb, %tx;   // the row's K / 128 scale entries
-    mov.u32 %pr_i, %tx;
-PRO_S:
-    setp.ge.u32 %p, %pr_i, %pr_kb;
-    @%p bra PRO_S_DONE;
-    mul.wide.u32 %pr_o, %pr_c, 4;
-    add.s64 %pr_o, %pr_o, %psa;
-    st.global.f32 [%pr_o], %scale;
-    add.u32 %pr_i, %pr_i, NTHREADS;
-    add.u32 %pr_c, %pr_c, NTHREADS;
-    bra PRO_S;
-PRO_S_DONE:
-    add.u32 %pr_row, %pr_row, %pr_n;
-    bra PRO_ROW;
-PRO_SYNC:
-    fence.proxy.async.global;                  // this thread's stores, before another CTA's TMA reads them
-    bar.sync 0;
-    setp.ne.u32 %p, %tx, 0;
-    @%p bra PRO_WAITED;
-    ld.relaxed.gpu.global.u32 %pr_g, [%pr_ctr + 4];  // the generation (it moves only after every CTA's arrival)
-    atom.acq_rel.gpu.global.add.u32 %pr_old, [%pr_ctr], 1;
-    sub.u32 %pr_c, %pr_n, 1;
-    setp.ne.u32 %p, %pr_old, %pr_c;
-    @%p bra PRO_SPIN0;
-    st.relaxed.gpu.global.u32 [%pr_ctr], 0;    // the last arrival: zero for the next launch, then release the rest
-    red.release.gpu.global.add.u32 [%pr_ctr + 4], 1;
-    bra PRO_GOT;
-PRO_SPIN0:
-    mov.u32 %pr_spin, 0;
-PRO_SPIN:
-    ld.acquire.gpu.global.u32 %pr_c, [%pr_ctr + 4];
-    setp.ne.u32 %p, %pr_c, %pr_g;
-    @%p bra PRO_GOT;
-    add.u32 %pr_spin, %pr_spin, 1;
-    setp.gt.u32 %p, %pr_spin, 50000000;        // a grid that is not all resident traps instead of hanging
-    @%p trap;
-    bra PRO_SPIN;
-PRO_GOT:
-    fence.proxy.async.global;                  // the other CTAs' rows, before this thread's TMA loads of A
-PRO_WAITED:
-    bar.sync 0;                                // (the consumers read sa after this: ld.global.cg, U_START)
-    }
-PRO_DONE:
-#endif
-#endif
     // ------------------------------------------------------------------ producer (warpgroup 0, thread 0)
 #if CM > 1
     WG_SPLIT_ROLES_AFTER(barrier.cluster.arrive.aligned; barrier.cluster.wait.aligned;)
@@ -1170,7 +1044,7 @@ C_LASTX:
     // waits for its wgmmas (the other consumer's keep the tensor cores busy).
 U_START:
     FOR_J(XZEROJ)                              // (X is never read before written; this tells ptxas so)
-    LOADSC_CG(x)
+    LOADSC(x)
     mov.u32 %kg, 0;
 U_K:
     SLICE_BEGIN(U_WAIT)

@@ -536,7 +536,7 @@ static void lin_ref_row(void *ctx, int64_t r) {
 }
 static void linear_uniform(void) {
     NEED_GPU();
-    static const int nk[][2] = { { 640, 1024 }, { 256, 12288 } }, Ms[] = { 1, 5, 64, 256, 300, 700 };
+    static const int nk[][2] = { { 640, 1024 }, { 256, 12288 } }, Ms[] = { 1, 5, 64, 300, 700 };
     for (int s = 0; s < 2; s++) {
         int N = nk[s][0], K = nk[s][1], KB = K / 128, NB = (N + 127) / 128;
         GpuLinear L = { .w = gpu_alloc(&G, (size_t)N * K), .sw = gpu_alloc(&G, (size_t)NB * KB * 4), .N = N, .K = K,
@@ -554,7 +554,7 @@ static void linear_uniform(void) {
         double *wf = xmalloc((size_t)N * K * 8);
         for (int n = 0; n < N; n++)
             for (int k = 0; k < K; k++) wf[(size_t)n * K + k] = e4m3_decode(q[(size_t)n * K + k]) * sw[(n / 128) * KB + k / 128];
-        for (int mi = 0; mi < 6; mi++)
+        for (int mi = 0; mi < 5; mi++)
             for (int mode = GEMM_STORE_F32; mode <= GEMM_ADD_F32; mode += GEMM_ADD_F32 - GEMM_STORE_F32) {
                 int M = Ms[mi];
                 uint16_t *x = xmalloc((size_t)M * K * 2);
@@ -572,21 +572,7 @@ static void linear_uniform(void) {
                 gpu_upload(&G, dx, x, (size_t)M * K * 2);
                 if (mode == GEMM_ADD_F32) gpu_upload(&G, dc, c0, (size_t)M * N * 4);
                 else gpu_fill_u32(&G, dc, 0x7FC00000u, (size_t)M * N);
-                gpu_fill_u32(&G, da8, 0x7F7F7F7Fu, (size_t)M * K / 4);  // (e4m3 NaN: the input the GEMM writes itself)
-                gpu_fill_u32(&G, dsa, 0x7FC00000u, (size_t)M * KB);
                 launch_linear_q(&G, &L, dc, dx, da8, dsa, M, mode, 0);
-                // its e4m3 input (the GEMM's row prologue up to 1,024 rows on the wgmma tiles, else the quantiser's
-                // launch): the row quantiser's bytes
-                CUdeviceptr qa = gpu_alloc(&G, (size_t)M * K), qs = gpu_alloc(&G, (size_t)M * KB * 4);
-                launch_quant_act_fp8_row(&G, qa, qs, dx, M, K);
-                uint8_t *b0 = xmalloc((size_t)M * K * 5), *b1 = xmalloc((size_t)M * K * 5);
-                gpu_download(&G, b0, da8, (size_t)M * K);
-                gpu_download(&G, b0 + (size_t)M * K, dsa, (size_t)M * KB * 4);
-                gpu_download(&G, b1, qa, (size_t)M * K);
-                gpu_download(&G, b1 + (size_t)M * K, qs, (size_t)M * KB * 4);
-                CHECK(!memcmp(b0, b1, (size_t)M * K + (size_t)M * KB * 4),
-                      "launch_linear_q, uniform scales, M=%d K=%d: its e4m3 input differs from the row quantiser's", M, K);
-                free(b0); free(b1); gpu_free(&G, qa); gpu_free(&G, qs);
                 float *got = xmalloc((size_t)M * N * 4);
                 gpu_download(&G, got, dc, (size_t)M * N * 4);
                 double *ref = xmalloc((size_t)M * N * 8);
@@ -601,8 +587,7 @@ static void linear_uniform(void) {
                 free(x); free(af); free(c0); free(got); free(ref);
                 gpu_free(&G, dx); gpu_free(&G, da8); gpu_free(&G, dsa); gpu_free(&G, dc);
             }
-        printf("  N=%d K=%d: M in {1,5,64,256,300,700} x {store, add} against the row-quantised inputs (and their bytes)\n",
-               N, K);
+        printf("  N=%d K=%d: M in {1,5,64,300,700} x {store, add} against the row-quantised inputs\n", N, K);
         free(h); free(q); free(sw); free(wf);
         gpu_free(&G, tmp); gpu_free(&G, L.w); gpu_free(&G, L.sw);
     }
