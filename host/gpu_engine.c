@@ -264,9 +264,10 @@ static int qkv_bf16(const GpuEngine *e, const GpuLinear *L, int T) {
 // against both off: B = 256 +1.7% end to end, B = 1,024 +3.5%, the random workload +0.6%, pp512 +1.9%, pp4096
 // +15.8%, batch 1 level; a 3,900-row step's layer 1,580 -> 1,410 us (qkv 203 -> 152, o 160 -> 130, down 417 -> 302,
 // plus 34 + 35 us of launches). Session 46 moved the line from 2,048 rows to 208 (same calls, two rounds each):
-// B = 256 +1.9%, B = 224 +2.4%, B = 1,024 +1.5%, pp512 +1.7..3.0%, the random workload +0.7%; lower lines lose
-// below it (B = 192 -0.4%, B = 160 -1.9%, B = 128 -2.4% with 100 rows). qkv alone on uniform scales (down on block
-// scales) was level at B = 256: the gain is down's, whose K = 12,288 promotes 96 slices a tile on block scales.
+// B = 256 +1.9%, B = 224 +2.4%, B = 208 +2.1%, B = 1,024 +1.5%, pp512 +1.7..3.0%, the random workload +0.7%; smaller
+// steps lose (a line at 100 rows: B = 192 -0.4%, B = 160 -1.9%, B = 128 -2.4%). qkv alone on uniform scales (down on
+// block scales) was level at B = 256: the gain is down's, whose K = 12,288 promotes 96 slices a tile on block scales.
+// Measured on the 8B only.
 #define FP8_UNI_ROWS 208
 static int norm8_step(GpuEngine *e, int T) {
     if (!e->norm8 || e->ablate || !e->fuse_norm8 || !e->fp8 || e->c.dim % 512 || e->c.dim > 8192) return 0;
