@@ -2143,15 +2143,16 @@ if has s45; then  # session 45: the FP8 tiles' scales two slices ahead and the r
 fi
 
 if has s46; then  # session 46: qkv and down on uniform FP8 scales from 208 rows (QWEN3_FP8_UNI_ROWS, was 2,048). Parts
-    # S46_PARTS from: quality (1,024-token logits in steps of 256 rows against the BF16 path, S46_Q_ARMS), same (a greedy
-    # batch job under QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms S46_ARMS twice), pp (bench_e2e
-    # at S46_PP, the arms twice), trace (B = 256),
-    # final (the issue-7 set). Plans for arms: .carry/s46/*.txt (the built-in H200 plan with a row changed).
+    # S46_PARTS from: quality (1,024-token logits in steps of 256 rows against the BF16 path, each arm of S46_Q_ARMS, else
+    # S46_ARMS), same (a greedy batch job under QWEN3_FP8_UNI_ROWS 2048 / 208), ab (engine A/B at S46_AB, the arms
+    # S46_ARMS twice), pp (bench_e2e at S46_PP, the arms twice), trace (B = 256), final (the issue-7 set). Plans for
+    # arms: .carry/s46/*.txt (the built-in H200 plan with a row changed).
     parts=" ${S46_PARTS:-quality same} "
     f=$(synth 8b q8_0)
     IFS='|' read -ra a46 <<< "${S46_ARMS:-new QWEN3_X=0|old QWEN3_FP8_UNI_ROWS=2048}"
     if [[ $parts == *" quality "* ]]; then
-        IFS='|' read -ra q46 <<< "${S46_Q_ARMS:-new QWEN3_X=0|old QWEN3_FP8_UNI_ROWS=2048}"
+        q46=("${a46[@]}")
+        [ -n "${S46_Q_ARMS:-}" ] && IFS='|' read -ra q46 <<< "$S46_Q_ARMS"
         QUALITY_CHUNK=256 quality_ab s46 1024 "--kv-dtype fp8" "${q46[@]}"
     fi
     if [[ $parts == *" same "* ]]; then BATCH_AB_VALS="2048 208" batch_ab s46uni QWEN3_FP8_UNI_ROWS 256 64 --kv-dtype fp8; fi
